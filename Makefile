@@ -1,0 +1,96 @@
+# rag: one internal library (build/librag.a) and the programs built on it.
+#
+#   make deps    install packages (apt-get) and build the FAISS C API
+#   make         build build/rag
+#   make test    unit, golden and integration tests
+#   make asan    the same tests under AddressSanitizer + UBSan (build-asan/)
+#   make demo    deps, build, ingest the sample corpus, ask as two roles
+#   make bench   benchmarks (never part of make test)
+#
+# WERROR=1 turns warnings into errors (CI sets it). BUILD=dir picks the build tree.
+
+BUILD   ?= build
+CC      ?= cc
+SAN     ?=
+OPT     ?= -O2
+WERROR  ?=
+
+MODULES := base store ingest rag
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+
+# PDF extraction uses poppler (GPL); the build works without it and PDFs are
+# then reported as unsupported. RAG_NO_PDF=1 leaves it out on purpose.
+PKGS    := sqlite3 libxml-2.0 libzip libutf8proc libcjson libcrypto
+ifneq ($(RAG_NO_PDF),1)
+ifeq ($(shell pkg-config --exists poppler-glib && echo yes),yes)
+PKGS    += poppler-glib
+PDF_DEF := -DRAG_HAVE_POPPLER=1
+endif
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
+LIBS    := $(PKG_LIBS) -lm -lpthread
+
+LIB_SRCS  := $(filter-out rag/main_%.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps test unit asan demo bench clean format
+all: $(BUILD)/rag
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/librag.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rag: $(BUILD)/obj/rag/main_rag.o $(BUILD)/librag.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/librag.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/librag.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+deps:
+	./scripts/deps.sh
+
+# Unit tests (one process each), golden tests against $RAG_TESTDATA, then
+# integration tests driving the built programs. The last line reads
+# "N passed, N failed".
+test: all $(UNIT_BINS) $(TOOL_BINS)
+	BUILD=$(BUILD) ./tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+demo: deps all
+	./demo/run.sh
+
+bench: all
+	./bench/run.sh
+
+format:
+	clang-format -i $(foreach m,$(MODULES),$(wildcard $(m)/*.[ch])) tests/unit/*.[ch] tests/tools/*.c
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJS:.o=.d) $(UNIT_BINS:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

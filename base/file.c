@@ -1,0 +1,136 @@
+/* base/file.c: file helpers. */
+#include "base/file.h"
+#include "base/buf.h"
+#include "base/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rag_file_map(const char *path, size_t max_size, rag_map *out, rag_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return rag_err_sys(err, errno, "%s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return rag_err_sys(err, e, "%s", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return rag_err_set(err, RAG_ERR_INVALID, "%s: not a regular file", path);
+    }
+    if (max_size && (uint64_t)st.st_size > max_size) {
+        close(fd);
+        return rag_err_set(err, RAG_ERR_LIMIT, "%s: file is %lld bytes, over the limit of %zu",
+                           path, (long long)st.st_size, max_size);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return rag_err_sys(err, e, "%s: mmap", path);
+    out->data = p;
+    out->size = (size_t)st.st_size;
+    out->mapped = 1;
+    return 0;
+}
+
+void rag_file_unmap(rag_map *m)
+{
+    if (m->mapped && m->data) munmap((void *)m->data, m->size);
+    memset(m, 0, sizeof *m);
+}
+
+int rag_file_read(const char *path, size_t max_size, char **out, size_t *out_len, rag_err *err)
+{
+    rag_map m;
+    int rc = rag_file_map(path, max_size, &m, err);
+    if (rc) return rc;
+    char *d = rag_xmalloc(m.size + 1);
+    if (m.size) memcpy(d, m.data, m.size);
+    d[m.size] = 0;
+    if (out_len) *out_len = m.size;
+    *out = d;
+    rag_file_unmap(&m);
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = rag_xstrdup(path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rag_free(copy);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int rag_file_write_atomic(const char *path, const void *data, size_t len, rag_err *err)
+{
+    char *tmp = rag_xasprintf("%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rag_err_sys(err, errno, "%s", tmp);
+        rag_free(tmp);
+        return RAG_ERR_IO;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) goto fail;
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) < 0) goto fail;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) goto fail;
+    fsync_dir_of(path);
+    rag_free(tmp);
+    return 0;
+fail:;
+    int e = errno;
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    rag_free(tmp);
+    return rag_err_sys(err, e, "%s", path);
+}
+
+int rag_mkdir_p(const char *path, rag_err *err)
+{
+    char *p = rag_xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+            rag_err_sys(err, errno, "%s", p);
+            rag_free(p);
+            return RAG_ERR_IO;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+        rag_err_sys(err, errno, "%s", p);
+        rag_free(p);
+        return RAG_ERR_IO;
+    }
+    rag_free(p);
+    return 0;
+}

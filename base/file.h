@@ -1,0 +1,33 @@
+/* base/file.h: file helpers: bounded whole-file reads, read-only maps,
+ * atomic writes and directory creation. */
+#ifndef RAG_BASE_FILE_H
+#define RAG_BASE_FILE_H
+
+#include "base/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rag_map {
+    const uint8_t *data; /* NULL when size == 0 */
+    size_t size;
+    int mapped; /* 1: munmap on release, 0: nothing to release */
+} rag_map;
+
+/* Maps `path` read-only. Files larger than max_size fail with RAG_ERR_LIMIT
+ * (max_size 0: no limit); non-regular files fail with RAG_ERR_INVALID. */
+int rag_file_map(const char *path, size_t max_size, rag_map *out, rag_err *err);
+void rag_file_unmap(rag_map *m);
+
+/* Reads a whole (small) file into a NUL-terminated buffer (free with rag_free). */
+int rag_file_read(const char *path, size_t max_size, char **out, size_t *out_len, rag_err *err);
+
+/* Writes `len` bytes to `path` atomically: a temporary file in the same
+ * directory, fsync, rename over `path`, fsync of the directory. A crash leaves
+ * either the old or the new contents, never a mix. */
+int rag_file_write_atomic(const char *path, const void *data, size_t len, rag_err *err);
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+int rag_mkdir_p(const char *path, rag_err *err);
+
+#endif

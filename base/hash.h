@@ -1,0 +1,12 @@
+/* base/hash.h: SHA-256 (OpenSSL's libcrypto) for content hashes and files. */
+#ifndef RAG_BASE_HASH_H
+#define RAG_BASE_HASH_H
+
+#include <stddef.h>
+
+#define RAG_SHA256_HEX_LEN 64
+
+/* Writes the lowercase hex digest of data[0..len) into hex (65 bytes). */
+void rag_sha256_hex(const void *data, size_t len, char hex[RAG_SHA256_HEX_LEN + 1]);
+
+#endif

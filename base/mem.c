@@ -1,0 +1,100 @@
+/* base/mem.c: aborting allocators with a running total of bytes in use. */
+#include "base/mem.h"
+
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_size_t mem_in_use;
+
+static void *oom(size_t n)
+{
+    fprintf(stderr, "rag: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+static void *account(void *p, size_t n)
+{
+    if (!p) return oom(n);
+    atomic_fetch_add(&mem_in_use, malloc_usable_size(p));
+    return p;
+}
+
+void *rag_xmalloc(size_t n)
+{
+    return account(malloc(n ? n : 1), n);
+}
+
+void *rag_xcalloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) return oom(SIZE_MAX);
+    return account(calloc(n ? n : 1, size ? size : 1), n * size);
+}
+
+void *rag_xrealloc(void *p, size_t n)
+{
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) return oom(n);
+    atomic_fetch_sub(&mem_in_use, old);
+    atomic_fetch_add(&mem_in_use, malloc_usable_size(q));
+    return q;
+}
+
+void *rag_xgrow(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return p;
+    size_t c = *cap ? *cap : 8;
+    while (c < need) {
+        if (c > SIZE_MAX / 2) return oom(SIZE_MAX);
+        c *= 2;
+    }
+    if (size && c > SIZE_MAX / size) return oom(SIZE_MAX);
+    p = rag_xrealloc(p, c * size);
+    *cap = c;
+    return p;
+}
+
+char *rag_xstrdup(const char *s)
+{
+    return rag_xstrndup(s, strlen(s));
+}
+
+char *rag_xstrndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *d = rag_xmalloc(len + 1);
+    memcpy(d, s, len);
+    d[len] = 0;
+    return d;
+}
+
+void rag_free(void *p)
+{
+    if (!p) return;
+    atomic_fetch_sub(&mem_in_use, malloc_usable_size(p));
+    free(p);
+}
+
+char *rag_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return rag_xstrdup("");
+    char *s = rag_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+size_t rag_mem_in_use(void)
+{
+    return atomic_load(&mem_in_use);
+}

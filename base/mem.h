@@ -1,0 +1,28 @@
+/* base/mem.h: allocation with accounting.
+ *
+ * Out of memory is not a recoverable condition for this program (as in Redis
+ * and git): the rag_x* allocators log and abort instead of returning NULL, so
+ * the rest of the code is not littered with checks that are never exercised.
+ * Allocations whose size comes from untrusted input must be bounded *before*
+ * they reach these functions (see the limits in each parser). */
+#ifndef RAG_BASE_MEM_H
+#define RAG_BASE_MEM_H
+
+#include <stddef.h>
+
+void *rag_xmalloc(size_t n);
+void *rag_xcalloc(size_t n, size_t size); /* aborts on overflow of n * size too */
+void *rag_xrealloc(void *p, size_t n);
+/* Grows an array of *cap elements of `size` bytes to hold at least `need`. */
+void *rag_xgrow(void *p, size_t *cap, size_t need, size_t size);
+char *rag_xstrdup(const char *s);
+char *rag_xstrndup(const char *s, size_t n);
+void rag_free(void *p);
+
+/* printf into a freshly allocated string. */
+char *rag_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bytes currently held through these functions (approximate: usable sizes). */
+size_t rag_mem_in_use(void);
+
+#endif

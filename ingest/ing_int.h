@@ -1,0 +1,145 @@
+/* ingest/ing_int.h: private layout of the ingest module.
+ *
+ * Data flow of one file:
+ *   bytes --ing_detect--> type --ing_extract--> ing_text (normalised blocks)
+ *         --ing_chunk--> chunks (text, heading path, byte offsets) --> store
+ *
+ * ing_text is what every extractor produces: a list of blocks (headings,
+ * paragraphs, preformatted text), each already normalised (valid UTF-8, NFC,
+ * whitespace), concatenated in `text` with "\n\n" between blocks. Chunk byte
+ * offsets are offsets into that text: the document's extracted, normalised
+ * text, which is what is searched and quoted. */
+#ifndef RAG_INGEST_ING_INT_H
+#define RAG_INGEST_ING_INT_H
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ing_block_kind {
+    ING_PARA = 0,    /* running text; line breaks kept, spaces collapsed */
+    ING_HEADING = 1, /* a heading of `level` 1..6; one line */
+    ING_PRE = 2,     /* preformatted (code, tables as text): indentation kept */
+} ing_block_kind;
+
+typedef struct ing_block {
+    ing_block_kind kind;
+    int level;    /* 1..6 for headings, 0 otherwise */
+    size_t start; /* byte offset into ing_text.text */
+    size_t len;
+} ing_block;
+
+typedef struct ing_text {
+    rag_buf text; /* normalised blocks joined by "\n\n" */
+    ing_block *blocks;
+    size_t n_blocks, cap_blocks;
+    char *title;       /* owned, normalised, one line; NULL when none */
+    int title_in_text; /* 1 when the title is also the first block of text */
+    const char *mime;  /* static string, e.g. "text/markdown" */
+    size_t n_repaired; /* invalid UTF-8 sequences replaced by U+FFFD */
+} ing_text;
+
+/* Normalises s[0..n) and appends it as a block (nothing when it normalises to
+ * empty). Invalid UTF-8 is repaired (counted in n_repaired); text is put in
+ * NFC; control characters are dropped; CR LF and CR become LF; for ING_PARA
+ * and ING_HEADING runs of horizontal whitespace become one space and lines are
+ * trimmed; headings are joined to one line; blank-line runs inside a block are
+ * dropped (a block has no empty lines, so "\n\n" only separates blocks). */
+void ing_text_add(ing_text *t, ing_block_kind kind, int level, const char *s, size_t n);
+/* Sets the title (normalised to one line, at most 512 bytes). */
+void ing_text_set_title(ing_text *t, const char *s, size_t n);
+void ing_text_free(ing_text *t);
+
+/* ---- type detection ---------------------------------------------------- */
+typedef enum ing_type {
+    ING_TYPE_UNKNOWN = 0, /* binary of an unsupported kind: skipped with a reason */
+    ING_TYPE_TEXT,
+    ING_TYPE_MARKDOWN,
+    ING_TYPE_HTML,
+    ING_TYPE_PDF,
+    ING_TYPE_DOCX,
+} ing_type;
+
+/* Decides the type from the content first (magic bytes, zip directory, NUL
+ * bytes) and the extension second. `path` may be NULL. */
+ing_type ing_detect(const char *path, const uint8_t *data, size_t n);
+const char *ing_type_name(ing_type t); /* "text", "markdown", ... */
+
+/* ---- extraction --------------------------------------------------------- */
+typedef struct ing_limits {
+    size_t max_line;         /* text files: longest line accepted (bytes) */
+    size_t max_text;         /* extracted text of one document (bytes) */
+    size_t max_unzipped;     /* DOCX: total uncompressed bytes read */
+    unsigned max_zip_ratio;  /* DOCX: uncompressed/compressed ratio of a member */
+    unsigned pdf_cpu_s;      /* PDF child: CPU seconds */
+    size_t pdf_mem;          /* PDF child: address-space bytes */
+    unsigned pdf_timeout_s;  /* PDF child: wall-clock seconds */
+} ing_limits;
+
+void ing_limits_default(ing_limits *l);
+
+/* Extracts `type` from data[0..n) into *out (zeroed by the caller). `path` is
+ * used in messages only. Errors: RAG_ERR_FORMAT (malformed, with the offset
+ * or the part that is broken), RAG_ERR_LIMIT (a limit above was hit),
+ * RAG_ERR_UNSUPPORTED (type not supported, or not built in). On error *out may
+ * hold partial data: free it with ing_text_free. */
+int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
+                const ing_limits *lim, ing_text *out, rag_err *err);
+
+/* The per-type extractors behind ing_extract (same contract). */
+int ing_extract_text(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_text *out, rag_err *err);
+int ing_extract_markdown(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                         ing_text *out, rag_err *err);
+int ing_extract_html(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_text *out, rag_err *err);
+int ing_extract_pdf(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                    ing_text *out, rag_err *err);
+int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_text *out, rag_err *err);
+
+/* Text files: turns raw bytes into valid UTF-8 (BOM handling, UTF-16,
+ * Windows-1252 fallback, repair). Fails with RAG_ERR_FORMAT when the bytes are
+ * not text in any of those encodings. Enforces lim->max_line. */
+int ing_decode_text(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                    rag_buf *out, size_t *n_repaired, rag_err *err);
+
+/* ---- chunking ------------------------------------------------------------ */
+/* Counts tokens of s[0..n). Until a model tokenizer is configured this is a
+ * word-based estimate (ing_tokens_estimate). */
+typedef size_t (*ing_token_count_fn)(void *ctx, const char *s, size_t n);
+size_t ing_tokens_estimate(void *ctx, const char *s, size_t n);
+
+typedef struct ing_chunk_params {
+    size_t target_tokens;  /* aim for chunks of about this many tokens */
+    size_t overlap_tokens; /* repeat about this many tokens from the previous chunk */
+    size_t min_tokens;     /* a heading closes the chunk only when it has this many */
+    ing_token_count_fn count;
+    void *count_ctx;
+} ing_chunk_params;
+
+void ing_chunk_params_default(ing_chunk_params *p);
+
+/* A chunk's text is ing_text.text[byte_start, byte_end): it may span blocks
+ * (with their "\n\n" separators) and overlaps the previous chunk. */
+typedef struct ing_chunk {
+    size_t byte_start, byte_end;
+    size_t n_tokens;
+    char *heading_path; /* owned: "Top › Sub › Leaf", "" when none */
+} ing_chunk;
+
+typedef struct ing_chunks {
+    ing_chunk *v;
+    size_t n, cap;
+} ing_chunks;
+
+/* Cuts t into chunks: never more than target_tokens unless a single word is
+ * larger; prefers heading, then paragraph, then sentence, then word
+ * boundaries; consecutive chunks overlap by about overlap_tokens, taken from
+ * whole sentences of the previous chunk where they fit. */
+void ing_chunk_text(const ing_text *t, const ing_chunk_params *p, ing_chunks *out);
+void ing_chunks_free(ing_chunks *c);
+
+#endif

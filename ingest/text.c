@@ -1,0 +1,166 @@
+/* ingest/text.c: ing_text, the normalised form every extractor produces.
+ *
+ * Normalisation happens once, here, as blocks are added, so that every
+ * format gets the same treatment: valid UTF-8 (repaired), NFC, no control
+ * characters, LF line ends, collapsed horizontal whitespace. */
+#include "ingest/ing_int.h"
+#include "base/mem.h"
+#include "base/utf8.h"
+
+#include <string.h>
+
+#define TITLE_MAX 512
+
+/* Rewrites NFC text s[0..n) into out with the whitespace rules of `kind`. */
+static void normalize_space(ing_block_kind kind, const char *s, size_t n, rag_buf *out)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    int pending_space = 0;   /* a space to emit before the next visible char */
+    int pending_newline = 0; /* a line break to emit before the next visible char */
+    int blank_lines = 0;     /* PRE: empty lines waiting to be emitted */
+    size_t line_start = out->len; /* for trimming trailing blanks in PRE */
+    int at_line_start = 1;
+    size_t begin = out->len;
+
+    while (i < n) {
+        int32_t cp;
+        size_t l = rag_utf8_decode(p + i, n - i, &cp);
+        if (l == 0) { /* cannot happen after repair; be safe */
+            i++;
+            continue;
+        }
+        if (cp == '\r') {
+            /* CR LF and lone CR are both one line end */
+            cp = '\n';
+            if (i + 1 < n && p[i + 1] == '\n') l++;
+        }
+        i += l;
+        if (cp == 0x2028 || cp == 0x2029 || cp == 0x85) cp = '\n';
+        if (cp == '\n') {
+            if (kind == ING_HEADING) {
+                pending_space = !at_line_start;
+                continue;
+            }
+            if (kind == ING_PRE) {
+                /* trim trailing blanks of the line just ended */
+                while (out->len > line_start &&
+                       (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
+                    out->len--;
+                if (at_line_start && out->len > begin) blank_lines = 1;
+                if (!at_line_start) pending_newline = 1;
+                at_line_start = 1;
+                continue;
+            }
+            if (!at_line_start) pending_newline = 1;
+            pending_space = 0;
+            at_line_start = 1;
+            continue;
+        }
+        if (rag_cp_is_control(cp)) continue;
+        if (cp == '\t' || rag_cp_is_space(cp)) {
+            if (kind == ING_PRE) {
+                if (pending_newline || blank_lines) {
+                    rag_buf_puts(out, blank_lines ? "\n\n" : "\n");
+                    pending_newline = blank_lines = 0;
+                    line_start = out->len;
+                }
+                rag_buf_putc(out, cp == '\t' ? '\t' : ' ');
+            } else if (!at_line_start) {
+                pending_space = 1;
+            }
+            continue;
+        }
+        /* a visible character */
+        if (out->len > begin) {
+            if (blank_lines && kind == ING_PRE) {
+                rag_buf_puts(out, "\n\n");
+                line_start = out->len;
+            } else if (pending_newline) {
+                rag_buf_putc(out, '\n');
+                line_start = out->len;
+            } else if (pending_space) {
+                rag_buf_putc(out, ' ');
+            }
+        }
+        pending_space = pending_newline = blank_lines = 0;
+        at_line_start = 0;
+        char enc[4];
+        rag_buf_append(out, enc, rag_utf8_encode(cp, enc));
+    }
+    if (kind == ING_PRE)
+        while (out->len > line_start &&
+               (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
+            out->len--;
+    if (out->data) out->data[out->len] = 0;
+}
+
+/* Valid UTF-8 in NFC, into *tmp; returns the number of repairs. */
+static size_t to_nfc(const char *s, size_t n, rag_buf *tmp)
+{
+    rag_buf repaired = {0};
+    size_t bad = 0;
+    int32_t cp;
+    size_t i = 0;
+    while (i < n) { /* fast validity scan */
+        size_t l = (unsigned char)s[i] < 0x80 ? 1 : rag_utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        if (!l) break;
+        i += l;
+    }
+    if (i < n) {
+        bad = rag_utf8_repair((const uint8_t *)s, n, &repaired, NULL);
+        s = repaired.data;
+        n = repaired.len;
+    }
+    if (rag_utf8_nfc(s, n, tmp) < 0) rag_buf_append(tmp, s, n); /* not reached: input is valid */
+    rag_buf_free(&repaired);
+    return bad;
+}
+
+void ing_text_add(ing_text *t, ing_block_kind kind, int level, const char *s, size_t n)
+{
+    rag_buf nfc = {0};
+    t->n_repaired += to_nfc(s, n, &nfc);
+    size_t sep = t->text.len ? 2 : 0;
+    if (sep) rag_buf_append(&t->text, "\n\n", 2);
+    size_t start = t->text.len;
+    normalize_space(kind, rag_buf_str(&nfc), nfc.len, &t->text);
+    rag_buf_free(&nfc);
+    size_t len = t->text.len - start;
+    if (len == 0) { /* nothing visible: undo the separator */
+        t->text.len -= sep;
+        if (t->text.data) t->text.data[t->text.len] = 0;
+        return;
+    }
+    t->blocks = rag_xgrow(t->blocks, &t->cap_blocks, t->n_blocks + 1, sizeof *t->blocks);
+    ing_block *b = &t->blocks[t->n_blocks++];
+    b->kind = kind;
+    b->level = kind == ING_HEADING ? (level < 1 ? 1 : level > 6 ? 6 : level) : 0;
+    b->start = start;
+    b->len = len;
+}
+
+void ing_text_set_title(ing_text *t, const char *s, size_t n)
+{
+    rag_buf nfc = {0}, one = {0};
+    to_nfc(s, n, &nfc);
+    normalize_space(ING_HEADING, rag_buf_str(&nfc), nfc.len, &one);
+    rag_buf_free(&nfc);
+    if (one.len > TITLE_MAX) { /* cut at a character boundary */
+        size_t cut = TITLE_MAX;
+        while (cut > 0 && ((unsigned char)one.data[cut] & 0xC0) == 0x80) cut--;
+        one.len = cut;
+        one.data[cut] = 0;
+    }
+    rag_free(t->title);
+    t->title = one.len ? rag_buf_steal(&one) : NULL;
+    rag_buf_free(&one);
+}
+
+void ing_text_free(ing_text *t)
+{
+    rag_buf_free(&t->text);
+    rag_free(t->blocks);
+    rag_free(t->title);
+    memset(t, 0, sizeof *t);
+}

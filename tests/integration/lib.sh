@@ -1,0 +1,40 @@
+# tests/integration/lib.sh: helpers for integration tests (sourced).
+#
+# Each script runs in its own $TMPDIR (set by tests/run.sh), uses its own
+# database ($RAG_DB), and ends with `finish`, which prints "N passed, N failed".
+set -u
+: "${RAG_BIN:?run through tests/run.sh or make test}"
+export RAG_DB=${TMPDIR:-/tmp}/rag.db
+export XDG_CONFIG_HOME=${TMPDIR:-/tmp}/config  # never read the user's config
+export NO_COLOR=1
+T=${TMPDIR:-/tmp}
+_pass=0 _fail=0
+
+rag() { "$RAG_BIN" "$@"; }
+
+ok()   { _pass=$((_pass + 1)); echo "ok   $*"; }
+fail() { _fail=$((_fail + 1)); echo "FAIL $*"; }
+
+# check DESC COMMAND...: passes when COMMAND exits 0.
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+
+# check_eq DESC ACTUAL EXPECTED
+check_eq() {
+  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', expected '$3'"; fi
+}
+
+# check_contains DESC HAYSTACK NEEDLE / check_not_contains DESC HAYSTACK NEEDLE
+check_contains() {
+  case "$2" in *"$3"*) ok "$1" ;; *) fail "$1: output lacks '$3'"; printf '%s\n' "$2" | head -n 20 | sed 's/^/      /' ;; esac
+}
+check_not_contains() {
+  case "$2" in *"$3"*) fail "$1: output has '$3'"; printf '%s\n' "$2" | grep -F -- "$3" | head -n 5 | sed 's/^/      /' ;; *) ok "$1" ;; esac
+}
+
+# json EXPR: evaluates a jq-like path with python-free tooling: sqlite3's JSON.
+# Usage: echo "$json" | json_get '$.a.b'
+json_get() { sqlite3 :memory: "select json_extract(readfile('/dev/stdin'), '$1');"; }
+
+sql() { sqlite3 "$RAG_DB" "$@"; }
+
+finish() { echo "$_pass passed, $_fail failed"; [ $_fail -eq 0 ]; }
