@@ -1,0 +1,74 @@
+/* ingest/ingest.h: the door of the ingest module.
+ *
+ * ing_run walks files and directories, extracts and normalises their text,
+ * cuts it into chunks and stores documents and chunks. It is incremental
+ * (unchanged files are not read again, changed files replace their chunks in
+ * one transaction), resumable (a killed run loses at most the uncommitted
+ * batch, which the next run redoes), and tolerant (a broken file is reported
+ * and skipped; the run goes on). */
+#ifndef RAG_INGEST_INGEST_H
+#define RAG_INGEST_INGEST_H
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "store/store.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ing_status {
+    ING_ADDED,
+    ING_UPDATED,   /* content changed, or moved to other labels */
+    ING_UNCHANGED,
+    ING_REMOVED,   /* --prune: the file is gone */
+    ING_SKIPPED,   /* not a document (unknown binary type): not an error */
+    ING_FAILED,    /* broken file: reported, nothing stored for it */
+} ing_status;
+
+typedef struct ing_progress {
+    size_t files_done, files_total;
+    uint64_t bytes_done, bytes_total;
+    double seconds;
+    const char *current; /* path being processed (borrowed) */
+} ing_progress;
+
+typedef struct ing_params {
+    /* ACL labels for the documents of this run (sorted, unique). NULL: new
+     * documents get default_labels and existing ones keep theirs. */
+    const rag_strv *labels;
+    const rag_strv *default_labels; /* may be NULL: no label (administrators only) */
+    const rag_strv *include;        /* globs; a file must match one (when any given) */
+    const rag_strv *exclude;        /* globs; matching files and directories are left out */
+    int prune;                      /* remove documents under the given paths whose files are gone */
+    const char *ext_id;             /* explicit document id (one file only) */
+    size_t max_file_size;           /* bytes; larger files fail */
+    int include_hidden;             /* walk into dot-files and dot-directories */
+    size_t chunk_tokens, overlap_tokens; /* chunk target and overlap, in tokens */
+    volatile sig_atomic_t *cancel;  /* set to non-zero to stop after the current file */
+
+    /* Called for every file with its outcome; reason is NULL for success. */
+    void (*on_file)(void *ctx, const char *path, ing_status st, const char *reason);
+    /* Called after each file (the caller throttles its display). */
+    void (*on_progress)(void *ctx, const ing_progress *p);
+    void *ctx;
+} ing_params;
+
+void ing_default_params(ing_params *p);
+
+typedef struct ing_report {
+    size_t added, updated, unchanged, removed, skipped, failed;
+    size_t chunks;          /* chunks written by this run */
+    uint64_t bytes;         /* bytes of files read (new or changed content) */
+    uint64_t bytes_seen;    /* bytes of all files considered */
+    double seconds;
+    int cancelled;
+} ing_report;
+
+/* Ingests `paths` (files or directories). Returns 0 when the run completed
+ * (individual files may have failed: see report->failed), or a negative code
+ * for a failure that stops the run (the database could not be written). */
+int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,
+            ing_report *report, rag_err *err);
+
+#endif

@@ -1,0 +1,373 @@
+/* ingest/pipeline.c: ing_run, the ingest pipeline.
+ *
+ * For each file (sorted by canonical path, duplicates dropped):
+ *   1. size and mtime equal to the stored document (and same labels, same
+ *      explicit id): unchanged, nothing is read;
+ *   2. otherwise the file is read and hashed; the same hash means only the
+ *      metadata is updated (mtime, and the ACL group when labels changed);
+ *   3. otherwise it is extracted, normalised and chunked, and the document
+ *      with all its chunks replaces the stored one.
+ * Writes are grouped into transactions of whole documents (a batch closes
+ * after BATCH_DOCS documents, BATCH_BYTES of text or BATCH_SECONDS), so a
+ * killed run loses at most the open batch, never part of a document, and the
+ * next run redoes it. A failing file writes nothing. */
+#include "ingest/ingest.h"
+#include "ingest/ing_int.h"
+#include "ingest/walk.h"
+#include "base/file.h"
+#include "base/hash.h"
+#include "base/mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define BATCH_DOCS 256
+#define BATCH_BYTES (16u << 20)
+#define BATCH_SECONDS 1.0
+
+void ing_default_params(ing_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->max_file_size = (size_t)256 << 20;
+    ing_chunk_params c;
+    ing_chunk_params_default(&c);
+    p->chunk_tokens = c.target_tokens;
+    p->overlap_tokens = c.overlap_tokens;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct run {
+    store *s;
+    const ing_params *p;
+    ing_report *rep;
+    ing_limits limits;
+    ing_chunk_params chunking;
+    int64_t group;         /* ACL group for p->labels (when given) */
+    int64_t default_group; /* ACL group for new documents without p->labels */
+    int in_tx;
+    size_t batch_docs;
+    size_t batch_bytes;
+    double batch_start;
+} run;
+
+static void notify(run *r, const char *path, ing_status st, const char *reason)
+{
+    switch (st) {
+    case ING_ADDED: r->rep->added++; break;
+    case ING_UPDATED: r->rep->updated++; break;
+    case ING_UNCHANGED: r->rep->unchanged++; break;
+    case ING_REMOVED: r->rep->removed++; break;
+    case ING_SKIPPED: r->rep->skipped++; break;
+    case ING_FAILED: r->rep->failed++; break;
+    }
+    if (r->p->on_file) r->p->on_file(r->p->ctx, path, st, reason);
+}
+
+static int batch_open(run *r, rag_err *err)
+{
+    if (r->in_tx) return 0;
+    int rc = store_begin(r->s, err);
+    if (rc) return rc;
+    r->in_tx = 1;
+    r->batch_docs = r->batch_bytes = 0;
+    r->batch_start = now_s();
+    return 0;
+}
+
+static int batch_close(run *r, rag_err *err)
+{
+    if (!r->in_tx) return 0;
+    r->in_tx = 0;
+    int rc = store_commit(r->s, err);
+    if (rc) store_rollback(r->s);
+    return rc;
+}
+
+static int batch_account(run *r, size_t bytes, rag_err *err)
+{
+    r->batch_docs++;
+    r->batch_bytes += bytes;
+    if (r->batch_docs >= BATCH_DOCS || r->batch_bytes >= BATCH_BYTES ||
+        now_s() - r->batch_start >= BATCH_SECONDS)
+        return batch_close(r, err);
+    return 0;
+}
+
+/* HTML <title>, PDF and DOCX metadata titles are not part of the body text;
+ * put the title in front as a heading so it is searchable and appears in
+ * heading paths, unless the text already starts with it. */
+static void title_into_text(ing_text *t)
+{
+    if (!t->title || t->title_in_text) return;
+    size_t tl = strlen(t->title);
+    if (t->n_blocks && t->blocks[0].len == tl && !memcmp(t->text.data + t->blocks[0].start, t->title, tl))
+        return;
+    ing_text nt = {0};
+    nt.mime = t->mime;
+    nt.n_repaired = t->n_repaired;
+    ing_text_add(&nt, ING_HEADING, 1, t->title, tl);
+    for (size_t i = 0; i < t->n_blocks; i++) {
+        const ing_block *b = &t->blocks[i];
+        ing_text_add(&nt, b->kind, b->level, t->text.data + b->start, b->len);
+    }
+    nt.title = t->title;
+    t->title = NULL;
+    nt.title_in_text = 1;
+    ing_text_free(t);
+    *t = nt;
+}
+
+static char *metadata_json(const ing_text *t, ing_type type)
+{
+    if (t->n_repaired)
+        return rag_xasprintf("{\"type\":\"%s\",\"encoding_repairs\":%zu}", ing_type_name(type),
+                             t->n_repaired);
+    return rag_xasprintf("{\"type\":\"%s\"}", ing_type_name(type));
+}
+
+/* Extracts and stores one file whose content is new or changed.
+ * Returns 0 (stored), 1 (file failed or skipped: reported), <0 fatal. */
+static int ingest_content(run *r, const ing_file *f, const rag_map *m, const char *hash,
+                          int64_t group, int existed, rag_err *err)
+{
+    ing_type type = ing_detect(f->path, m->data, m->size);
+    ing_text t = {0};
+    rag_err ferr = {0};
+    int rc = m->size == 0 ? rag_err_set(&ferr, RAG_ERR_FORMAT, "%s: empty file", f->path)
+                          : ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
+    if (rc) {
+        ing_text_free(&t);
+        notify(r, f->path, rc == RAG_ERR_UNSUPPORTED && type == ING_TYPE_UNKNOWN ? ING_SKIPPED : ING_FAILED,
+               ferr.msg);
+        return 1;
+    }
+    title_into_text(&t);
+    ing_chunks chunks = {0};
+    ing_chunk_text(&t, &r->chunking, &chunks);
+    if (chunks.n == 0) {
+        ing_chunks_free(&chunks);
+        ing_text_free(&t);
+        char *why = rag_xasprintf("%s: no text could be extracted", f->path);
+        notify(r, f->path, ING_FAILED, why);
+        rag_free(why);
+        return 1;
+    }
+    store_chunk_in *in = rag_xcalloc(chunks.n, sizeof *in);
+    for (size_t i = 0; i < chunks.n; i++) {
+        const ing_chunk *c = &chunks.v[i];
+        in[i].text = t.text.data + c->byte_start;
+        in[i].len = c->byte_end - c->byte_start;
+        in[i].n_tokens = c->n_tokens;
+        in[i].byte_start = c->byte_start;
+        in[i].byte_end = c->byte_end;
+        in[i].heading_path = c->heading_path;
+    }
+    char *meta = metadata_json(&t, type);
+    store_doc_in d = {
+        .uri = f->uri,
+        .ext_id = r->p->ext_id,
+        .title = t.title ? t.title : "",
+        .mime = t.mime ? t.mime : "text/plain",
+        .content_hash = hash,
+        .metadata_json = meta,
+        .mtime_ns = f->mtime_ns,
+        .size = (int64_t)f->size,
+        .acl_group = group,
+    };
+    rc = batch_open(r, err);
+    if (!rc) rc = store_doc_replace(r->s, &d, in, chunks.n, NULL, err);
+    if (!rc) {
+        r->rep->chunks += chunks.n;
+        r->rep->bytes += m->size;
+        rc = batch_account(r, t.text.len, err);
+        if (!rc) notify(r, f->path, existed ? ING_UPDATED : ING_ADDED, NULL);
+    } else if (rc == RAG_ERR_INVALID) {
+        /* a constraint on this document only (e.g. its explicit id is taken) */
+        char *why = rag_xasprintf("%s", err->msg);
+        rag_err_clear(err);
+        notify(r, f->path, ING_FAILED, why);
+        rag_free(why);
+        rc = 1;
+    }
+    rag_free(meta);
+    rag_free(in);
+    ing_chunks_free(&chunks);
+    ing_text_free(&t);
+    return rc;
+}
+
+static int ingest_file(run *r, const ing_file *f, rag_err *err)
+{
+    store_doc old;
+    int existed = store_doc_get_by_uri(r->s, f->uri, &old, err);
+    if (existed < 0) return existed;
+    int64_t group = r->p->labels ? r->group : existed ? old.acl_group : r->default_group;
+    int same_id = !r->p->ext_id || (existed && old.ext_id && !strcmp(old.ext_id, r->p->ext_id));
+    int rc = 0;
+    if (f->size > r->p->max_file_size) {
+        char *why = rag_xasprintf("%s: file is %llu bytes, over the limit of %zu (--max-size)",
+                                  f->path, (unsigned long long)f->size, r->p->max_file_size);
+        notify(r, f->path, ING_FAILED, why);
+        rag_free(why);
+        goto out;
+    }
+    if (existed && same_id && old.size == (int64_t)f->size && old.mtime_ns == f->mtime_ns) {
+        if (old.acl_group != group) {
+            rc = batch_open(r, err);
+            if (!rc) rc = store_doc_touch(r->s, old.id, f->mtime_ns, group, err);
+            if (!rc) rc = batch_account(r, 0, err);
+            if (!rc) notify(r, f->path, ING_UPDATED, NULL);
+        } else {
+            notify(r, f->path, ING_UNCHANGED, NULL);
+        }
+        goto out;
+    }
+    rag_map m;
+    rag_err ferr = {0};
+    if (rag_file_map(f->path, r->p->max_file_size, &m, &ferr) != 0) {
+        notify(r, f->path, ING_FAILED, ferr.msg);
+        goto out;
+    }
+    char hash[RAG_SHA256_HEX_LEN + 1];
+    rag_sha256_hex(m.data, m.size, hash);
+    if (existed && same_id && !strcmp(old.content_hash, hash)) {
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_touch(r->s, old.id, f->mtime_ns, group, err);
+        if (!rc) rc = batch_account(r, 0, err);
+        if (!rc) notify(r, f->path, old.acl_group != group ? ING_UPDATED : ING_UNCHANGED, NULL);
+    } else {
+        rc = ingest_content(r, f, &m, hash, group, existed, err);
+        if (rc > 0) rc = 0;
+    }
+    rag_file_unmap(&m);
+out:
+    if (existed) store_doc_free(&old);
+    return rc;
+}
+
+typedef struct prune_ctx {
+    const ing_files *files;
+    rag_strv gone; /* "id\turi" of documents to remove */
+} prune_ctx;
+
+static int under_root(const char *uri, const rag_strv *roots)
+{
+    for (size_t i = 0; i < roots->n; i++) {
+        size_t l = strlen(roots->v[i]);
+        if (!strncmp(uri, roots->v[i], l) && (uri[l] == 0 || uri[l] == '/' || l == 1)) return 1;
+    }
+    return 0;
+}
+
+static int prune_visit(void *ctx, const store_doc *d)
+{
+    prune_ctx *pc = ctx;
+    if (d->uri[0] != '/' || !under_root(d->uri, &pc->files->roots)) return 0;
+    struct stat st;
+    if (stat(d->uri, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        char *line = rag_xasprintf("%lld\t%s", (long long)d->id, d->uri);
+        rag_strv_push(&pc->gone, line);
+        rag_free(line);
+    }
+    return 0;
+}
+
+static int prune(run *r, const ing_files *files, rag_err *err)
+{
+    prune_ctx pc = {files, {0}};
+    int rc = store_doc_each(r->s, NULL, prune_visit, &pc, err);
+    for (size_t i = 0; !rc && i < pc.gone.n; i++) {
+        char *tab = strchr(pc.gone.v[i], '\t');
+        int64_t id = strtoll(pc.gone.v[i], NULL, 10);
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_delete(r->s, id, err);
+        if (!rc) rc = batch_account(r, 0, err);
+        if (!rc) notify(r, tab + 1, ING_REMOVED, NULL);
+    }
+    rag_strv_free(&pc.gone);
+    return rc;
+}
+
+static int cmp_uri(const void *a, const void *b)
+{
+    return strcmp(((const ing_file *)a)->uri, ((const ing_file *)b)->uri);
+}
+
+static void dedupe(ing_files *f)
+{
+    if (f->n < 2) return;
+    qsort(f->v, f->n, sizeof *f->v, cmp_uri);
+    size_t w = 1;
+    for (size_t i = 1; i < f->n; i++) {
+        if (!strcmp(f->v[i].uri, f->v[w - 1].uri)) {
+            rag_free(f->v[i].path);
+            rag_free(f->v[i].uri);
+        } else {
+            f->v[w++] = f->v[i];
+        }
+    }
+    f->n = w;
+}
+
+int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,
+            ing_report *report, rag_err *err)
+{
+    memset(report, 0, sizeof *report);
+    run r = {.s = s, .p = p, .rep = report};
+    ing_limits_default(&r.limits);
+    ing_chunk_params_default(&r.chunking);
+    r.chunking.target_tokens = p->chunk_tokens;
+    r.chunking.overlap_tokens = p->overlap_tokens;
+    if (r.chunking.min_tokens > r.chunking.target_tokens / 2)
+        r.chunking.min_tokens = r.chunking.target_tokens / 2;
+    double t0 = now_s();
+
+    rag_strv none = {0};
+    int rc = store_acl_group(s, p->labels ? p->labels : &none, &r.group, err);
+    if (!rc)
+        rc = store_acl_group(s, p->default_labels ? p->default_labels : &none, &r.default_group,
+                             err);
+    if (rc) return rc;
+
+    ing_files files;
+    size_t walk_failed = 0;
+    ing_walk(paths, n_paths, p, &files, &walk_failed);
+    report->failed += walk_failed;
+    dedupe(&files);
+    if (p->ext_id && files.n > 1) {
+        ing_files_free(&files);
+        return rag_err_set(err, RAG_ERR_INVALID, "--id names one document, but %zu files were given",
+                           files.n);
+    }
+    ing_progress prog = {.files_total = files.n};
+    for (size_t i = 0; i < files.n; i++) prog.bytes_total += files.v[i].size;
+
+    for (size_t i = 0; i < files.n && !rc; i++) {
+        if (p->cancel && *p->cancel) {
+            report->cancelled = 1;
+            break;
+        }
+        prog.current = files.v[i].path;
+        rc = ingest_file(&r, &files.v[i], err);
+        prog.files_done++;
+        prog.bytes_done += files.v[i].size;
+        report->bytes_seen += files.v[i].size;
+        prog.seconds = now_s() - t0;
+        if (p->on_progress) p->on_progress(p->ctx, &prog);
+    }
+    if (!rc && p->prune && !report->cancelled) rc = prune(&r, &files, err);
+    if (!rc) rc = batch_close(&r, err);
+    if (rc) store_rollback(s);
+    ing_files_free(&files);
+    report->seconds = now_s() - t0;
+    return rc;
+}

@@ -1,0 +1,148 @@
+/* rag/cli.c: shared plumbing of the `rag` subcommands. */
+#include "rag/cli.h"
+#include "base/mem.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Settings the config file may hold (README: Configuration). */
+static const char *const known_keys[] = {
+    "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
+    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", NULL};
+
+int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
+{
+    switch (c) {
+    case 'D': cli->db_flag = arg; return 1;
+    case 'C': cli->config_flag = arg; return 1;
+    case 'J': cli->json = 1; return 1;
+    case 'A': cli->as_flag = arg; return 1;
+    case 'q': cli->quiet = 1; return 1;
+    }
+    return 0;
+}
+
+void rag_cli_error(const rag_cli *cli, const char *fmt, ...)
+{
+    fprintf(stderr, "rag %s: ", cli->cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int rag_cli_fail(const rag_cli *cli, const rag_err *err)
+{
+    rag_cli_error(cli, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
+    return RAG_EXIT_ERROR;
+}
+
+int rag_cli_usage_error(const rag_cli *cli, const char *fmt, ...)
+{
+    fprintf(stderr, "rag %s: ", cli->cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'rag %s --help')\n", cli->cmd);
+    return RAG_EXIT_USAGE;
+}
+
+static char *config_path(const rag_cli *cli, int *optional)
+{
+    *optional = 0;
+    if (cli->config_flag) return rag_xstrdup(cli->config_flag);
+    const char *env = getenv("RAG_CONFIG");
+    if (env && *env) return rag_xstrdup(env);
+    *optional = 1;
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    if (xdg && *xdg == '/') return rag_xasprintf("%s/rag/rag.conf", xdg);
+    const char *home = getenv("HOME");
+    return rag_xasprintf("%s/.config/rag/rag.conf", home && *home ? home : ".");
+}
+
+int rag_cli_setup(rag_cli *cli, int open_db)
+{
+    const char *nc = getenv("NO_COLOR");
+    cli->color = isatty(1) && !(nc && *nc) && !cli->json;
+    rag_err err = {0};
+    int optional;
+    char *cpath = config_path(cli, &optional);
+    int rc = rag_config_load(cpath, optional, &cli->cfg, &err);
+    rag_free(cpath);
+    if (!rc) rc = rag_config_check_keys(cli->cfg, known_keys, &err);
+    if (rc) {
+        rag_cli_fail(cli, &err);
+        return RAG_EXIT_USAGE;
+    }
+    if (cli->as_flag) {
+        if (rag_principal_from_roles(cli->as_flag, &cli->who, &err)) {
+            rag_cli_fail(cli, &err);
+            return RAG_EXIT_USAGE;
+        }
+    } else {
+        rag_principal_admin(&cli->who); /* the local user owns the database */
+    }
+    if (!open_db) return 0;
+    /* --db, then RAG_DB, then the config file, then the XDG default */
+    char *path = cli->db_flag ? rag_xstrdup(cli->db_flag)
+                 : getenv("RAG_DB") && *getenv("RAG_DB") ? rag_xstrdup(getenv("RAG_DB"))
+                 : rag_config_get(cli->cfg, "db") ? rag_xstrdup(rag_config_get(cli->cfg, "db"))
+                                                    : store_default_path();
+    rc = store_open(path, NULL, &cli->st, &err);
+    rag_free(path);
+    if (rc) return rag_cli_fail(cli, &err);
+    return 0;
+}
+
+void rag_cli_teardown(rag_cli *cli)
+{
+    store_close(cli->st);
+    cli->st = NULL;
+    rag_config_free(cli->cfg);
+    cli->cfg = NULL;
+    rag_principal_free(&cli->who);
+}
+
+const char *rag_cli_display_path(const char *uri, char *buf, size_t size)
+{
+    char cwd[4096];
+    if (uri[0] == '/' && getcwd(cwd, sizeof cwd)) {
+        size_t l = strlen(cwd);
+        if (l > 1 && !strncmp(uri, cwd, l) && uri[l] == '/') {
+            snprintf(buf, size, "%s", uri + l + 1);
+            return buf;
+        }
+    }
+    snprintf(buf, size, "%s", uri);
+    return buf;
+}
+
+void rag_cli_print_json(cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        cJSON_free(s);
+    }
+    cJSON_Delete(j);
+}
+
+const char *rag_cli_bold(const rag_cli *cli)
+{
+    return cli->color ? "\033[1m" : "";
+}
+
+const char *rag_cli_dim(const rag_cli *cli)
+{
+    return cli->color ? "\033[2m" : "";
+}
+
+const char *rag_cli_reset(const rag_cli *cli)
+{
+    return cli->color ? "\033[0m" : "";
+}

@@ -1,0 +1,77 @@
+/* rag/cli.h: what the `rag` subcommands share: common options, the config
+ * file, opening the database, terminal output and JSON printing. Private to
+ * the command-line program (rag/cli_*.c, rag/main_rag.c). */
+#ifndef RAG_RAG_CLI_H
+#define RAG_RAG_CLI_H
+
+#include "base/config.h"
+#include "base/err.h"
+#include "base/principal.h"
+#include "store/store.h"
+
+#include <cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+
+/* Exit statuses of `rag` (documented in the README). */
+enum {
+    RAG_EXIT_OK = 0,
+    RAG_EXIT_ERROR = 1,   /* the command failed */
+    RAG_EXIT_USAGE = 2,   /* bad command line or configuration */
+    RAG_EXIT_PARTIAL = 3, /* ingest finished but some files failed */
+    RAG_EXIT_INTERRUPTED = 130,
+};
+
+typedef struct rag_cli {
+    const char *cmd;   /* "search", "docs list", ... for messages */
+    const char *db_flag, *config_flag, *as_flag;
+    int json, quiet;
+    int color;         /* stdout is a terminal and NO_COLOR is unset */
+    rag_config *cfg;   /* never NULL after rag_cli_setup */
+    rag_principal who; /* --as roles, or the local administrator */
+    store *st;
+} rag_cli;
+
+/* Long options every subcommand accepts; append to a command's table. */
+#define RAG_CLI_COMMON_OPTIONS                                                                 \
+    {"db", required_argument, NULL, 'D'}, {"config", required_argument, NULL, 'C'},            \
+        {"json", no_argument, NULL, 'J'}, {"as", required_argument, NULL, 'A'},                \
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
+
+/* Handles a common option; returns 1 when it was one. */
+int rag_cli_common_opt(rag_cli *cli, int c, const char *arg);
+
+/* Loads the config, builds the principal, and opens the database (unless
+ * open_db is 0). On failure prints the reason and returns an exit status. */
+int rag_cli_setup(rag_cli *cli, int open_db);
+void rag_cli_teardown(rag_cli *cli);
+
+/* Prints "rag CMD: message" to stderr. */
+void rag_cli_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a rag_err and returns RAG_EXIT_ERROR. */
+int rag_cli_fail(const rag_cli *cli, const rag_err *err);
+/* Prints a usage error and the hint to see --help; returns RAG_EXIT_USAGE. */
+int rag_cli_usage_error(const rag_cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A path for display: relative to the working directory when under it. */
+const char *rag_cli_display_path(const char *uri, char *buf, size_t size);
+
+/* Prints JSON (pretty) to stdout and frees it. */
+void rag_cli_print_json(cJSON *j);
+
+/* ANSI styles when colour is on, "" otherwise. */
+const char *rag_cli_bold(const rag_cli *cli);
+const char *rag_cli_dim(const rag_cli *cli);
+const char *rag_cli_reset(const rag_cli *cli);
+
+/* The subcommands. */
+int rag_cli_ingest(int argc, char **argv);
+int rag_cli_search(int argc, char **argv);
+int rag_cli_ask(int argc, char **argv);
+int rag_cli_docs(int argc, char **argv);
+int rag_cli_stats(int argc, char **argv);
+int rag_cli_check(int argc, char **argv);
+int rag_cli_eval(int argc, char **argv);
+
+#endif

@@ -1,0 +1,353 @@
+/* rag/cli_docs.c: `rag docs list|show|rm`, `rag stats`, `rag check`. */
+#include "base/mem.h"
+#include "rag/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char docs_usage[] =
+    "usage: rag docs list [--as ROLE,...] [--json]\n"
+    "       rag docs show ID [--as ROLE,...] [--json]\n"
+    "       rag docs rm ID...\n"
+    "\n"
+    "Lists the documents you may see, shows one with its chunks, or removes\n"
+    "documents (with their chunks and index entries).\n";
+
+static const char stats_usage[] =
+    "usage: rag stats [--json]\n"
+    "\n"
+    "Documents, chunks and database size, in total and per ACL group.\n";
+
+static const char check_usage[] =
+    "usage: rag check [--repair] [--json]\n"
+    "\n"
+    "Checks the database: SQLite's integrity check, the keyword index against\n"
+    "the chunks, and the invariants between documents, chunks and the change log.\n"
+    "--repair rebuilds the keyword index from the chunks. Exit status 1 when a\n"
+    "problem remains.\n";
+
+static cJSON *doc_json(const store_doc *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)d->id);
+    cJSON_AddStringToObject(o, "uri", d->uri);
+    if (d->ext_id) cJSON_AddStringToObject(o, "ext_id", d->ext_id);
+    cJSON_AddStringToObject(o, "title", d->title);
+    cJSON_AddStringToObject(o, "mime", d->mime);
+    cJSON *labels = cJSON_AddArrayToObject(o, "labels");
+    rag_strv lv = {0};
+    rag_strv_split(&lv, d->labels, ',');
+    for (size_t i = 0; i < lv.n; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(lv.v[i]));
+    rag_strv_free(&lv);
+    cJSON_AddNumberToObject(o, "chunks", (double)d->n_chunks);
+    cJSON_AddNumberToObject(o, "size", (double)d->size);
+    cJSON_AddStringToObject(o, "content_hash", d->content_hash);
+    cJSON_AddNumberToObject(o, "mtime", (double)(d->mtime_ns / 1000000000));
+    cJSON_AddNumberToObject(o, "ingested_at", (double)d->ingested_at);
+    cJSON *meta = cJSON_Parse(d->metadata_json);
+    cJSON_AddItemToObject(o, "metadata", meta ? meta : cJSON_CreateObject());
+    return o;
+}
+
+typedef struct list_ctx {
+    rag_cli *cli;
+    cJSON *arr;
+    size_t n;
+} list_ctx;
+
+static int list_one(void *ctx, const store_doc *d)
+{
+    list_ctx *l = ctx;
+    l->n++;
+    if (l->arr) {
+        cJSON_AddItemToArray(l->arr, doc_json(d));
+        return 0;
+    }
+    char path[4096];
+    rag_cli_display_path(d->uri, path, sizeof path);
+    printf("%6lld  %-16s %6lld  %s%s%s  %s%s%s\n", (long long)d->id, *d->labels ? d->labels : "-",
+           (long long)d->n_chunks, rag_cli_bold(l->cli), *d->title ? d->title : "(untitled)",
+           rag_cli_reset(l->cli), rag_cli_dim(l->cli), path, rag_cli_reset(l->cli));
+    return 0;
+}
+
+static int docs_list(rag_cli *cli)
+{
+    list_ctx l = {cli, cli->json ? cJSON_CreateArray() : NULL, 0};
+    if (!cli->json) printf("%6s  %-16s %6s  %s\n", "ID", "LABELS", "CHUNKS", "TITLE  PATH");
+    rag_err err = {0};
+    if (store_doc_each(cli->st, &cli->who, list_one, &l, &err)) {
+        cJSON_Delete(l.arr);
+        return rag_cli_fail(cli, &err);
+    }
+    if (cli->json) rag_cli_print_json(l.arr);
+    else if (!l.n) printf("(no documents%s)\n", cli->who.admin ? "" : " visible to these roles");
+    return RAG_EXIT_OK;
+}
+
+static int parse_id(rag_cli *cli, const char *s, int64_t *id)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v <= 0) {
+        rag_cli_usage_error(cli, "'%s' is not a document id (see 'rag docs list')", s);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+static int show_chunk(void *ctx, const store_chunk *c)
+{
+    void **pair = ctx;
+    rag_cli *cli = pair[0];
+    cJSON *arr = pair[1];
+    if (arr) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)c->id);
+        cJSON_AddNumberToObject(o, "ordinal", c->ordinal);
+        cJSON_AddStringToObject(o, "heading_path", c->heading_path);
+        cJSON_AddNumberToObject(o, "tokens", (double)c->n_tokens);
+        cJSON_AddNumberToObject(o, "byte_start", (double)c->byte_start);
+        cJSON_AddNumberToObject(o, "byte_end", (double)c->byte_end);
+        cJSON_AddStringToObject(o, "text", c->text);
+        cJSON_AddItemToArray(arr, o);
+        return 0;
+    }
+    printf("\n%s--- chunk %d (id %lld, %lld tokens, bytes %lld-%lld)%s%s%s\n", rag_cli_dim(cli),
+           c->ordinal, (long long)c->id, (long long)c->n_tokens, (long long)c->byte_start,
+           (long long)c->byte_end, *c->heading_path ? "  " : "", c->heading_path,
+           rag_cli_reset(cli));
+    printf("%s\n", c->text);
+    return 0;
+}
+
+static int docs_show(rag_cli *cli, const char *arg)
+{
+    int64_t id;
+    if (parse_id(cli, arg, &id) < 0) return RAG_EXIT_USAGE;
+    store_doc d;
+    rag_err err = {0};
+    int found = store_doc_get(cli->st, id, &cli->who, &d, &err);
+    if (found < 0) return rag_cli_fail(cli, &err);
+    if (!found) { /* also when it exists but is not visible: existence is not disclosed */
+        rag_cli_error(cli, "no document with id %lld", (long long)id);
+        return RAG_EXIT_ERROR;
+    }
+    cJSON *j = NULL, *chunks = NULL;
+    if (cli->json) {
+        j = doc_json(&d);
+        chunks = cJSON_AddArrayToObject(j, "chunk_list");
+    } else {
+        char when[64];
+        time_t t = (time_t)d.ingested_at;
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+        printf("%sdocument %lld%s  %s\n", rag_cli_bold(cli), (long long)d.id, rag_cli_reset(cli),
+               d.title);
+        printf("  source     %s\n  type       %s, %lld bytes\n  labels     %s\n"
+               "  chunks     %lld\n  sha256     %s\n  ingested   %s\n",
+               d.uri, d.mime, (long long)d.size, *d.labels ? d.labels : "(none: administrators only)",
+               (long long)d.n_chunks, d.content_hash, when);
+        if (d.ext_id) printf("  id         %s\n", d.ext_id);
+    }
+    void *pair[2] = {cli, chunks};
+    int rc = store_chunk_each(cli->st, id, show_chunk, pair, &err);
+    store_doc_free(&d);
+    if (rc) {
+        cJSON_Delete(j);
+        return rag_cli_fail(cli, &err);
+    }
+    if (j) rag_cli_print_json(j);
+    return RAG_EXIT_OK;
+}
+
+static int docs_rm(rag_cli *cli, int argc, char **argv)
+{
+    if (!cli->who.admin) {
+        rag_cli_error(cli, "removing documents needs the administrator (drop --as)");
+        return RAG_EXIT_USAGE;
+    }
+    rag_err err = {0};
+    int rc = RAG_EXIT_OK;
+    for (int i = 0; i < argc; i++) {
+        int64_t id;
+        if (parse_id(cli, argv[i], &id) < 0) return RAG_EXIT_USAGE;
+        store_doc d;
+        int found = store_doc_get(cli->st, id, NULL, &d, &err);
+        if (found <= 0) {
+            if (found < 0) return rag_cli_fail(cli, &err);
+            rag_cli_error(cli, "no document with id %lld", (long long)id);
+            rc = RAG_EXIT_ERROR;
+            continue;
+        }
+        if (store_begin(cli->st, &err) || store_doc_delete(cli->st, id, &err) ||
+            store_commit(cli->st, &err)) {
+            store_rollback(cli->st);
+            store_doc_free(&d);
+            return rag_cli_fail(cli, &err);
+        }
+        if (!cli->quiet) printf("removed document %lld (%s)\n", (long long)id, d.uri);
+        store_doc_free(&d);
+    }
+    return rc;
+}
+
+int rag_cli_docs(int argc, char **argv)
+{
+    static const struct option opts[] = {RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    rag_cli cli = {.cmd = "docs"};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (c == 'h') {
+            fputs(docs_usage, stdout);
+            return RAG_EXIT_OK;
+        }
+        return rag_cli_usage_error(&cli, "unknown option");
+    }
+    if (optind >= argc) return rag_cli_usage_error(&cli, "say list, show ID or rm ID");
+    const char *sub = argv[optind++];
+    /* options may also follow the subcommand */
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (c == 'h') {
+            fputs(docs_usage, stdout);
+            return RAG_EXIT_OK;
+        }
+        return rag_cli_usage_error(&cli, "unknown option");
+    }
+    int nargs = argc - optind;
+    if (!strcmp(sub, "list") ? nargs != 0 : !strcmp(sub, "show") ? nargs != 1
+                                          : !strcmp(sub, "rm")   ? nargs < 1
+                                                                 : 1)
+        return rag_cli_usage_error(&cli, "expected 'docs list', 'docs show ID' or 'docs rm ID...'");
+    rc = rag_cli_setup(&cli, 1);
+    if (!rc) {
+        if (!strcmp(sub, "list")) rc = docs_list(&cli);
+        else if (!strcmp(sub, "show")) rc = docs_show(&cli, argv[optind]);
+        else rc = docs_rm(&cli, nargs, argv + optind);
+    }
+    rag_cli_teardown(&cli);
+    return rc;
+}
+
+static int simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int *repair)
+{
+    static const struct option opts[] = {
+        {"repair", no_argument, NULL, 'r'}, RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        if (rag_cli_common_opt(cli, c, optarg)) continue;
+        if (c == 'r' && repair) {
+            *repair = 1;
+            continue;
+        }
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return -1;
+        }
+        rag_cli_usage_error(cli, "unknown option");
+        return RAG_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        rag_cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+        return RAG_EXIT_USAGE;
+    }
+    if (cli->as_flag) {
+        rag_cli_usage_error(cli, "--as does not apply here: this command is for the administrator");
+        return RAG_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int rag_cli_stats(int argc, char **argv)
+{
+    rag_cli cli = {.cmd = "stats"};
+    int rc = simple_opts(&cli, argc, argv, stats_usage, NULL);
+    if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
+    rc = rag_cli_setup(&cli, 1);
+    store_stats st;
+    rag_err err = {0};
+    if (!rc && store_stats_get(cli.st, &st, &err)) rc = rag_cli_fail(&cli, &err);
+    if (!rc) {
+        if (cli.json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "database", store_path(cli.st));
+            cJSON_AddNumberToObject(j, "documents", (double)st.n_docs);
+            cJSON_AddNumberToObject(j, "chunks", (double)st.n_chunks);
+            cJSON_AddNumberToObject(j, "tokens", (double)st.n_tokens);
+            cJSON_AddNumberToObject(j, "database_bytes", (double)(st.db_bytes + st.wal_bytes));
+            cJSON_AddNumberToObject(j, "schema_version", store_schema_version());
+            cJSON *groups = cJSON_AddArrayToObject(j, "groups");
+            for (size_t i = 0; i < st.n_groups; i++) {
+                cJSON *g = cJSON_CreateObject();
+                cJSON_AddStringToObject(g, "labels", st.groups[i].labels);
+                cJSON_AddNumberToObject(g, "documents", (double)st.groups[i].n_docs);
+                cJSON_AddNumberToObject(g, "chunks", (double)st.groups[i].n_chunks);
+                cJSON_AddItemToArray(groups, g);
+            }
+            rag_cli_print_json(j);
+        } else {
+            printf("database   %s (%.1f MB)\n", store_path(cli.st),
+                   (double)(st.db_bytes + st.wal_bytes) / 1e6);
+            printf("documents  %lld\nchunks     %lld (%lld tokens)\n", (long long)st.n_docs,
+                   (long long)st.n_chunks, (long long)st.n_tokens);
+            if (st.n_groups) printf("\n%-24s %10s %10s\n", "ACL GROUP", "DOCUMENTS", "CHUNKS");
+            for (size_t i = 0; i < st.n_groups; i++)
+                printf("%-24s %10lld %10lld\n",
+                       *st.groups[i].labels ? st.groups[i].labels : "(no label)",
+                       (long long)st.groups[i].n_docs, (long long)st.groups[i].n_chunks);
+        }
+        store_stats_free(&st);
+    }
+    rag_cli_teardown(&cli);
+    return rc;
+}
+
+int rag_cli_check(int argc, char **argv)
+{
+    rag_cli cli = {.cmd = "check"};
+    int repair = 0;
+    int rc = simple_opts(&cli, argc, argv, check_usage, &repair);
+    if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
+    rc = rag_cli_setup(&cli, 1);
+    if (rc) goto out;
+    rag_strv problems = {0};
+    rag_err err = {0};
+    if (store_check(cli.st, &problems, &err)) {
+        rc = rag_cli_fail(&cli, &err);
+        goto out;
+    }
+    if (repair && problems.n) {
+        if (store_fts_rebuild(cli.st, &err)) {
+            rag_strv_free(&problems);
+            rc = rag_cli_fail(&cli, &err);
+            goto out;
+        }
+        if (!cli.quiet && !cli.json)
+            printf("rebuilt the keyword index (%zu problem(s) found before)\n", problems.n);
+        rag_strv_free(&problems);
+        if (store_check(cli.st, &problems, &err)) {
+            rc = rag_cli_fail(&cli, &err);
+            goto out;
+        }
+    }
+    if (cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", problems.n == 0);
+        cJSON *arr = cJSON_AddArrayToObject(j, "problems");
+        for (size_t i = 0; i < problems.n; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(problems.v[i]));
+        rag_cli_print_json(j);
+    } else if (problems.n == 0) {
+        printf("ok: %s is consistent\n", store_path(cli.st));
+    } else {
+        for (size_t i = 0; i < problems.n; i++) printf("problem: %s\n", problems.v[i]);
+    }
+    rc = problems.n ? RAG_EXIT_ERROR : RAG_EXIT_OK;
+    rag_strv_free(&problems);
+out:
+    rag_cli_teardown(&cli);
+    return rc;
+}

@@ -1,0 +1,282 @@
+/* rag/cli_ingest.c: `rag ingest PATH...`. */
+#include "ingest/ingest.h"
+#include "base/mem.h"
+#include "rag/cli.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: rag ingest PATH... [options]\n"
+    "\n"
+    "Adds files and directories (recursively) to the database: text, Markdown,\n"
+    "HTML, PDF and DOCX. Unchanged files are skipped, changed files replaced.\n"
+    "\n"
+    "  --acl LABEL,...     access labels of these documents (default: keep the\n"
+    "                      labels of known documents; new ones get\n"
+    "                      acl.default_labels from the config, else none:\n"
+    "                      visible to administrators only)\n"
+    "  --prune             remove documents under PATH whose files are gone\n"
+    "  --include GLOB      only files matching GLOB (repeatable)\n"
+    "  --exclude GLOB      leave out files and directories matching GLOB (repeatable)\n"
+    "  --hidden            also walk into names starting with '.'\n"
+    "  --id ID             explicit document id (a single file only)\n"
+    "  --max-size SIZE     refuse larger files (default 256M)\n"
+    "  --chunk-tokens N    target chunk size in tokens (default 320)\n"
+    "  --overlap-tokens N  overlap between chunks (default 48)\n"
+    "  --db PATH           database (default $RAG_DB or ~/.local/share/rag/rag.db)\n"
+    "  --config FILE       config file (default ~/.config/rag/rag.conf)\n"
+    "  --json              print the summary as JSON\n"
+    "  -q, --quiet         no progress bar and no per-file messages\n"
+    "\n"
+    "Exit status: 0 all files ingested (or unchanged/skipped), 3 some files\n"
+    "failed (each is reported), 1 the run failed, 130 interrupted.\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+typedef struct view {
+    rag_cli *cli;
+    int bar;           /* draw a progress bar on stderr */
+    double last_draw;
+    size_t bar_width;  /* characters currently on the bar line */
+    cJSON *problems;   /* with --json */
+} view;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void clear_bar(view *v)
+{
+    if (v->bar_width) {
+        fprintf(stderr, "\r%*s\r", (int)v->bar_width, "");
+        v->bar_width = 0;
+    }
+}
+
+static const char *status_word(ing_status st)
+{
+    switch (st) {
+    case ING_ADDED: return "added";
+    case ING_UPDATED: return "updated";
+    case ING_UNCHANGED: return "unchanged";
+    case ING_REMOVED: return "removed";
+    case ING_SKIPPED: return "skipped";
+    case ING_FAILED: return "failed";
+    }
+    return "?";
+}
+
+static void on_file(void *ctx, const char *path, ing_status st, const char *reason)
+{
+    view *v = ctx;
+    if (v->problems && (st == ING_FAILED || st == ING_SKIPPED)) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "path", path);
+        cJSON_AddStringToObject(p, "status", status_word(st));
+        cJSON_AddStringToObject(p, "reason", reason ? reason : "");
+        cJSON_AddItemToArray(v->problems, p);
+    }
+    if (v->cli->quiet || v->cli->json) return;
+    if (st == ING_FAILED || st == ING_SKIPPED || st == ING_REMOVED) {
+        clear_bar(v);
+        size_t pl = strlen(path);
+        if (reason && !strncmp(reason, path, pl) && reason[pl] == ':')
+            fprintf(stderr, "%s: %s\n", status_word(st), reason);
+        else if (reason)
+            fprintf(stderr, "%s: %s: %s\n", status_word(st), path, reason);
+        else
+            fprintf(stderr, "%s: %s\n", status_word(st), path);
+    }
+}
+
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    if (s < 0 || s > 359999) snprintf(buf, n, "--:--");
+    else if (s >= 3600) snprintf(buf, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
+}
+
+static void on_progress(void *ctx, const ing_progress *p)
+{
+    view *v = ctx;
+    if (!v->bar) return;
+    double t = now_s();
+    if (t - v->last_draw < 0.1 && p->files_done < p->files_total) return;
+    v->last_draw = t;
+    struct winsize ws;
+    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+    double frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total
+                  : p->files_total ? (double)p->files_done / (double)p->files_total : 1;
+    double rate = p->seconds > 0 ? (double)p->bytes_done / p->seconds : 0;
+    char eta[32];
+    fmt_duration(eta, sizeof eta, rate > 0 ? (double)(p->bytes_total - p->bytes_done) / rate : -1);
+    char bar[24];
+    int filled = (int)(frac * 20);
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = 0;
+    char line[512];
+    int n = snprintf(line, sizeof line, "%3d%% [%s] %zu/%zu files  %.1f/%.1f MB  %.1f MB/s  ETA %s",
+                     (int)(frac * 100), bar, p->files_done, p->files_total,
+                     (double)p->bytes_done / 1e6, (double)p->bytes_total / 1e6, rate / 1e6, eta);
+    if (n >= cols) n = cols - 1;
+    line[n] = 0;
+    fprintf(stderr, "\r%s", line);
+    if ((size_t)n < v->bar_width) fprintf(stderr, "%*s", (int)(v->bar_width - (size_t)n), "");
+    v->bar_width = (size_t)n;
+    fflush(stderr);
+}
+
+static int parse_count(const char *s, long min, size_t *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < min || v > 1000000) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int rag_cli_ingest(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"acl", required_argument, NULL, 'a'},
+        {"prune", no_argument, NULL, 'p'},
+        {"include", required_argument, NULL, 'i'},
+        {"exclude", required_argument, NULL, 'x'},
+        {"hidden", no_argument, NULL, 'H'},
+        {"id", required_argument, NULL, 'I'},
+        {"max-size", required_argument, NULL, 'm'},
+        {"chunk-tokens", required_argument, NULL, 'c'},
+        {"overlap-tokens", required_argument, NULL, 'o'},
+        RAG_CLI_COMMON_OPTIONS,
+        {0, 0, 0, 0}};
+    rag_cli cli = {.cmd = "ingest"};
+    ing_params p;
+    ing_default_params(&p);
+    rag_strv labels = {0}, defaults = {0}, include = {0}, exclude = {0};
+    const char *acl = NULL, *max_size = NULL, *chunk = NULL, *overlap = NULL;
+    int rc = RAG_EXIT_OK, c, hidden = -1;
+    rag_err err = {0};
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        switch (c) {
+        case 'a': acl = optarg; break;
+        case 'p': p.prune = 1; break;
+        case 'i': rag_strv_push(&include, optarg); break;
+        case 'x': rag_strv_push(&exclude, optarg); break;
+        case 'H': hidden = 1; break;
+        case 'I': p.ext_id = optarg; break;
+        case 'm': max_size = optarg; break;
+        case 'c': chunk = optarg; break;
+        case 'o': overlap = optarg; break;
+        case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
+        default: return rag_cli_usage_error(&cli, "unknown option");
+        }
+    }
+    if (optind >= argc) return rag_cli_usage_error(&cli, "no PATH given");
+    if (cli.as_flag) return rag_cli_usage_error(&cli, "--as does not apply to ingest");
+    rc = rag_cli_setup(&cli, 1);
+    if (rc) goto out;
+
+    /* flags win over the config file */
+    const rag_config *cfg = cli.cfg;
+    if (!max_size) max_size = rag_config_get(cfg, "ingest.max_size");
+    if (!chunk) chunk = rag_config_get(cfg, "ingest.chunk_tokens");
+    if (!overlap) overlap = rag_config_get(cfg, "ingest.overlap_tokens");
+    if (max_size && rag_parse_size(max_size, &p.max_file_size) < 0) {
+        rc = rag_cli_usage_error(&cli, "--max-size: '%s' is not a size (e.g. 64M)", max_size);
+        goto out;
+    }
+    if ((chunk && parse_count(chunk, 16, &p.chunk_tokens) < 0) ||
+        (overlap && parse_count(overlap, 0, &p.overlap_tokens) < 0)) {
+        rc = rag_cli_usage_error(&cli, "the chunk size is a token count of at least 16, the overlap one of at least 0");
+        goto out;
+    }
+    if (chunk && !overlap) p.overlap_tokens = p.chunk_tokens * 15 / 100;
+    if (p.chunk_tokens && p.overlap_tokens >= p.chunk_tokens) {
+        rc = rag_cli_usage_error(&cli, "the overlap must be smaller than the chunk size");
+        goto out;
+    }
+    if (hidden < 0 && rag_config_get_bool(cfg, "ingest.include_hidden", &hidden, &err)) {
+        rc = rag_cli_fail(&cli, &err);
+        goto out;
+    }
+    p.include_hidden = hidden > 0;
+    if (acl) {
+        if (rag_labels_parse(acl, "--acl", &labels, &err)) {
+            rc = rag_cli_fail(&cli, &err);
+            goto out;
+        }
+        p.labels = &labels;
+    }
+    const char *dl = rag_config_get(cfg, "acl.default_labels");
+    if (dl) {
+        if (rag_labels_parse(dl, rag_config_where(cfg, "acl.default_labels"), &defaults, &err)) {
+            rc = rag_cli_fail(&cli, &err);
+            goto out;
+        }
+        p.default_labels = &defaults;
+    }
+    p.include = &include;
+    p.exclude = &exclude;
+    p.cancel = &interrupted;
+    view v = {.cli = &cli, .bar = isatty(2) && !cli.quiet && !cli.json};
+    if (cli.json) v.problems = cJSON_CreateArray();
+    p.on_file = on_file;
+    p.on_progress = on_progress;
+    p.ctx = &v;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+
+    ing_report r;
+    int run = ing_run(cli.st, (const char *const *)argv + optind, (size_t)(argc - optind), &p, &r,
+                      &err);
+    clear_bar(&v);
+    double mbps = r.seconds > 0 ? (double)r.bytes / 1e6 / r.seconds : 0;
+    if (cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "added", (double)r.added);
+        cJSON_AddNumberToObject(j, "updated", (double)r.updated);
+        cJSON_AddNumberToObject(j, "unchanged", (double)r.unchanged);
+        cJSON_AddNumberToObject(j, "removed", (double)r.removed);
+        cJSON_AddNumberToObject(j, "skipped", (double)r.skipped);
+        cJSON_AddNumberToObject(j, "failed", (double)r.failed);
+        cJSON_AddNumberToObject(j, "chunks", (double)r.chunks);
+        cJSON_AddNumberToObject(j, "bytes", (double)r.bytes);
+        cJSON_AddNumberToObject(j, "seconds", r.seconds);
+        cJSON_AddNumberToObject(j, "mb_per_s", mbps);
+        cJSON_AddBoolToObject(j, "interrupted", r.cancelled);
+        if (run) cJSON_AddStringToObject(j, "error", err.msg);
+        cJSON_AddItemToObject(j, "problems", v.problems);
+        rag_cli_print_json(j);
+    } else {
+        printf("ingest: %zu added, %zu updated, %zu unchanged, %zu removed, %zu skipped, %zu failed; "
+               "%zu chunks; %.1f MB in %.2f s (%.1f MB/s)%s\n",
+               r.added, r.updated, r.unchanged, r.removed, r.skipped, r.failed, r.chunks,
+               (double)r.bytes / 1e6, r.seconds, mbps, r.cancelled ? " (interrupted)" : "");
+    }
+    if (run) rc = rag_cli_fail(&cli, &err);
+    else if (r.cancelled) rc = RAG_EXIT_INTERRUPTED;
+    else if (r.failed) rc = RAG_EXIT_PARTIAL;
+out:
+    rag_strv_free(&labels);
+    rag_strv_free(&defaults);
+    rag_strv_free(&include);
+    rag_strv_free(&exclude);
+    rag_cli_teardown(&cli);
+    return rc;
+}

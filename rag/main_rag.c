@@ -1,0 +1,58 @@
+/* rag/main_rag.c: the `rag` command line: dispatches to the subcommands. */
+#include "rag/cli.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef RAG_VERSION
+#define RAG_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "usage: rag COMMAND [options]\n"
+    "\n"
+    "Answers questions from your own documents, with citations, on this machine.\n"
+    "\n"
+    "commands:\n"
+    "  ingest PATH...     add or update files and directories\n"
+    "  search QUERY       keyword search over the documents you may see\n"
+    "  ask QUESTION       an answer with numbered citations\n"
+    "  docs list|show|rm  list, inspect or remove documents\n"
+    "  stats              documents, chunks and size per ACL group\n"
+    "  check              verify (and --repair) the database\n"
+    "  eval               retrieval quality against relevance judgments\n"
+    "\n"
+    "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
+    "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+} commands[] = {
+    {"ingest", rag_cli_ingest}, {"search", rag_cli_search}, {"ask", rag_cli_ask},
+    {"docs", rag_cli_docs},     {"stats", rag_cli_stats},   {"check", rag_cli_check},
+    {"eval", rag_cli_eval},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        if (argc >= 3 && !strcmp(argv[1], "help")) {
+            char *help_argv[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (!strcmp(argv[2], commands[i].name)) return commands[i].run(2, help_argv);
+        }
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? RAG_EXIT_USAGE : RAG_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("rag %s (database schema %d)\n", RAG_VERSION, store_schema_version());
+        return RAG_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "rag: unknown command '%s' (see 'rag --help')\n", argv[1]);
+    return RAG_EXIT_USAGE;
+}

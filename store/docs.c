@@ -1,0 +1,313 @@
+/* store/docs.c: documents, their chunks, and ACL groups. */
+#include "store/store_int.h"
+#include "base/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int store_acl_group(store *s, const rag_strv *labels, int64_t *group_id, rag_err *err)
+{
+    char *joined = rag_strv_join(labels, ",");
+    sqlite3_stmt *st = NULL;
+    int rc = store_prepare(s, "SELECT id FROM acl_groups WHERE labels = ?1", &st, err);
+    if (rc) goto out;
+    sqlite3_bind_text(st, 1, joined, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *group_id = sqlite3_column_int64(st, 0);
+        goto out;
+    }
+    if (step != SQLITE_DONE) {
+        rc = store_sqlite_err(s, step, "look up ACL group", err);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = store_prepare(s, "INSERT INTO acl_groups(labels) VALUES (?1)", &st, err);
+    if (rc) goto out;
+    sqlite3_bind_text(st, 1, joined, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step != SQLITE_DONE) {
+        rc = store_sqlite_err(s, step, "create ACL group", err);
+        goto out;
+    }
+    *group_id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = store_prepare(s, "INSERT INTO acl_group_labels(label, group_id) VALUES (?1, ?2)", &st, err);
+    for (size_t i = 0; !rc && i < labels->n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, labels->v[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, *group_id);
+        step = sqlite3_step(st);
+        if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "create ACL group label", err);
+    }
+out:
+    sqlite3_finalize(st);
+    rag_free(joined);
+    return rc;
+}
+
+void store_doc_free(store_doc *d)
+{
+    rag_free(d->uri);
+    rag_free(d->ext_id);
+    rag_free(d->title);
+    rag_free(d->mime);
+    rag_free(d->labels);
+    rag_free(d->metadata_json);
+    memset(d, 0, sizeof *d);
+}
+
+#define DOC_COLUMNS                                                                            \
+    "d.id, d.uri, d.ext_id, d.title, d.mime, g.labels, d.metadata_json, d.content_hash, "       \
+    "d.mtime, d.size, d.ingested_at, d.acl_group, "                                            \
+    "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id), "                             \
+    "(SELECT coalesce(max(byte_end), 0) FROM chunks c WHERE c.document_id = d.id) "            \
+    "FROM documents d JOIN acl_groups g ON g.id = d.acl_group "
+
+static void doc_from_row(sqlite3_stmt *st, store_doc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(st, 0);
+    d->uri = store_col_str(st, 1);
+    d->ext_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : store_col_str(st, 2);
+    d->title = store_col_str(st, 3);
+    d->mime = store_col_str(st, 4);
+    d->labels = store_col_str(st, 5);
+    d->metadata_json = store_col_str(st, 6);
+    const unsigned char *h = sqlite3_column_text(st, 7);
+    snprintf(d->content_hash, sizeof d->content_hash, "%s", h ? (const char *)h : "");
+    d->mtime_ns = sqlite3_column_int64(st, 8);
+    d->size = sqlite3_column_int64(st, 9);
+    d->ingested_at = sqlite3_column_int64(st, 10);
+    d->acl_group = sqlite3_column_int64(st, 11);
+    d->n_chunks = sqlite3_column_int64(st, 12);
+    d->n_bytes_text = sqlite3_column_int64(st, 13);
+}
+
+static int doc_get_where(store *s, const char *where, const char *text_key, int64_t int_key,
+                         const rag_principal *who, store_doc *out, rag_err *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " DOC_COLUMNS "WHERE %s AND %s", where,
+             store_visible_sql(who));
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+    if (rc) return rc;
+    if (text_key) sqlite3_bind_text(st, 1, text_key, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, int_key);
+    char *roles = store_bind_roles(st, who);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        doc_from_row(st, out);
+        rc = 1;
+    } else if (step == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = store_sqlite_err(s, step, "read document", err);
+    }
+    sqlite3_finalize(st);
+    rag_free(roles);
+    return rc;
+}
+
+int store_doc_get_by_uri(store *s, const char *uri, store_doc *out, rag_err *err)
+{
+    return doc_get_where(s, "d.uri = ?1", uri, 0, NULL, out, err);
+}
+
+int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out, rag_err *err)
+{
+    return doc_get_where(s, "d.id = ?1", NULL, id, who, out, err);
+}
+
+static int step_done(store *s, sqlite3_stmt *st, const char *what, rag_err *err)
+{
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) return 0;
+    if ((step & 0xff) == SQLITE_CONSTRAINT)
+        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s", what, sqlite3_errmsg(s->db));
+    return store_sqlite_err(s, step, what, err);
+}
+
+int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *chunks,
+                      size_t n_chunks, int64_t *id_out, rag_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    int64_t id = 0;
+    store_doc old;
+    int found = store_doc_get_by_uri(s, doc->uri, &old, err);
+    if (found < 0) return found;
+    if (found) {
+        id = old.id;
+        store_doc_free(&old);
+        rc = store_prepare(s,
+                           "UPDATE documents SET ext_id = ?2, title = ?3, content_hash = ?4, "
+                           "mtime = ?5, size = ?6, mime = ?7, acl_group = ?8, "
+                           "metadata_json = ?9, ingested_at = ?10 WHERE id = ?1",
+                           &st, err);
+    } else {
+        rc = store_prepare(s,
+                           "INSERT INTO documents(uri, ext_id, title, content_hash, mtime, size, "
+                           "mime, acl_group, metadata_json, ingested_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           &st, err);
+    }
+    if (rc) return rc;
+    if (found) sqlite3_bind_int64(st, 1, id);
+    else sqlite3_bind_text(st, 1, doc->uri, -1, SQLITE_STATIC);
+    if (doc->ext_id) sqlite3_bind_text(st, 2, doc->ext_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, doc->title ? doc->title : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, doc->content_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, doc->mtime_ns);
+    sqlite3_bind_int64(st, 6, doc->size);
+    sqlite3_bind_text(st, 7, doc->mime, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, doc->acl_group);
+    sqlite3_bind_text(st, 9, doc->metadata_json ? doc->metadata_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
+    rc = step_done(s, st, doc->uri, err);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc) return rc;
+    if (!found) id = sqlite3_last_insert_rowid(s->db);
+
+    if (found) {
+        rc = store_prepare(s, "DELETE FROM chunks WHERE document_id = ?1", &st, err);
+        if (rc) return rc;
+        sqlite3_bind_int64(st, 1, id);
+        rc = step_done(s, st, "delete old chunks", err);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc) return rc;
+    }
+    rc = store_prepare(s,
+                       "INSERT INTO chunks(document_id, ordinal, text, n_tokens, byte_start, "
+                       "byte_end, heading_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       &st, err);
+    for (size_t i = 0; !rc && i < n_chunks; i++) {
+        const store_chunk_in *c = &chunks[i];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (int64_t)i);
+        sqlite3_bind_text(st, 3, c->text, (int)c->len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)c->n_tokens);
+        sqlite3_bind_int64(st, 5, (int64_t)c->byte_start);
+        sqlite3_bind_int64(st, 6, (int64_t)c->byte_end);
+        sqlite3_bind_text(st, 7, c->heading_path ? c->heading_path : "", -1, SQLITE_STATIC);
+        rc = step_done(s, st, "insert chunk", err);
+    }
+    sqlite3_finalize(st);
+    if (!rc && id_out) *id_out = id;
+    return rc;
+}
+
+int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st,
+                           err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, mtime_ns);
+    sqlite3_bind_int64(st, 3, acl_group);
+    rc = step_done(s, st, "update document", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_doc_delete(store *s, int64_t id, rag_err *err)
+{
+    /* Chunks first, explicitly, so their triggers (FTS, change log) run while
+     * the document row still exists; then the document (embeddings cascade). */
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "DELETE FROM chunks WHERE document_id = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = step_done(s, st, "delete chunks", err);
+    sqlite3_finalize(st);
+    if (rc) return rc;
+    rc = store_prepare(s, "DELETE FROM documents WHERE id = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = step_done(s, st, "delete document", err);
+    sqlite3_finalize(st);
+    if (!rc && sqlite3_changes(s->db) == 0)
+        rc = rag_err_set(err, RAG_ERR_NOTFOUND, "no document with id %lld", (long long)id);
+    return rc;
+}
+
+const char *store_visible_sql(const rag_principal *who)
+{
+    if (!who || who->admin) return "1";
+    return "d.acl_group IN (SELECT group_id FROM acl_group_labels "
+           "WHERE label IN (SELECT value FROM json_each(:roles)))";
+}
+
+char *store_bind_roles(sqlite3_stmt *st, const rag_principal *who)
+{
+    int idx = sqlite3_bind_parameter_index(st, ":roles");
+    if (!idx) return NULL;
+    rag_buf b = {0};
+    rag_buf_putc(&b, '[');
+    for (size_t i = 0; who && i < who->roles.n; i++) /* labels are [a-z0-9_.-]: no escaping */
+        rag_buf_printf(&b, "%s\"%s\"", i ? "," : "", who->roles.v[i]);
+    rag_buf_putc(&b, ']');
+    char *json = rag_buf_steal(&b);
+    sqlite3_bind_text(st, idx, json, -1, SQLITE_STATIC);
+    return json;
+}
+
+int store_doc_each(store *s, const rag_principal *who, store_doc_cb cb, void *ctx, rag_err *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " DOC_COLUMNS "WHERE %s ORDER BY d.uri",
+             store_visible_sql(who));
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+    if (rc) return rc;
+    char *roles = store_bind_roles(st, who);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        store_doc d;
+        doc_from_row(st, &d);
+        rc = cb(ctx, &d);
+        store_doc_free(&d);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list documents", err);
+    sqlite3_finalize(st);
+    rag_free(roles);
+    return rc;
+}
+
+int store_chunk_each(store *s, int64_t document_id, store_chunk_cb cb, void *ctx, rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT id, ordinal, text, heading_path, n_tokens, byte_start, byte_end "
+                           "FROM chunks WHERE document_id = ?1 ORDER BY ordinal",
+                           &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, document_id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        store_chunk c = {
+            .id = sqlite3_column_int64(st, 0),
+            .document_id = document_id,
+            .ordinal = sqlite3_column_int(st, 1),
+            .text = (const char *)sqlite3_column_text(st, 2),
+            .heading_path = (const char *)sqlite3_column_text(st, 3),
+            .n_tokens = sqlite3_column_int64(st, 4),
+            .byte_start = sqlite3_column_int64(st, 5),
+            .byte_end = sqlite3_column_int64(st, 6),
+        };
+        rc = cb(ctx, &c);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list chunks", err);
+    sqlite3_finalize(st);
+    return rc;
+}

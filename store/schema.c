@@ -1,0 +1,158 @@
+/* store/schema.c: the schema and its migrations.
+ *
+ * PRAGMA user_version holds the number of migrations applied. Each migration
+ * runs in its own transaction together with the version bump, so a crash
+ * leaves the database at a whole version. Migrations are only ever appended;
+ * a shipped one is never edited.
+ *
+ * Tables (see ../docs in ARCHITECTURE.md, "Data model"):
+ *   acl_groups / acl_group_labels  one row per distinct label set; the label
+ *                                  index answers "which groups may roles R
+ *                                  see" inside every search
+ *   documents                      one per source (file path or URL)
+ *   chunks                         text pieces with heading path and offsets;
+ *                                  ids never reused (AUTOINCREMENT) because
+ *                                  vector indexes use them as ids
+ *   chunks_fts                     FTS5 over chunks(text, heading_path),
+ *                                  external content, kept in sync by triggers;
+ *                                  tokenizer "porter rag" (store/fts_tokenizer.c)
+ *   models / embeddings            vectors per chunk and embedding model
+ *   changes                        log of chunk additions, deletions and ACL
+ *                                  moves, written by triggers; vector indexes
+ *                                  replay it to catch up */
+#include "store/store_int.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE acl_groups(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  labels TEXT NOT NULL UNIQUE        -- sorted, comma-joined; '' = no label\n"
+    ");\n"
+    "CREATE TABLE acl_group_labels(\n"
+    "  label TEXT NOT NULL,\n"
+    "  group_id INTEGER NOT NULL REFERENCES acl_groups(id) ON DELETE CASCADE,\n"
+    "  PRIMARY KEY(label, group_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE documents(\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  uri TEXT NOT NULL UNIQUE,\n"
+    "  ext_id TEXT UNIQUE,\n"
+    "  title TEXT NOT NULL DEFAULT '',\n"
+    "  content_hash TEXT NOT NULL,         -- SHA-256 of the source bytes\n"
+    "  mtime INTEGER NOT NULL,             -- nanoseconds since the epoch\n"
+    "  size INTEGER NOT NULL,\n"
+    "  mime TEXT NOT NULL,\n"
+    "  acl_group INTEGER NOT NULL REFERENCES acl_groups(id),\n"
+    "  metadata_json TEXT NOT NULL DEFAULT '{}',\n"
+    "  ingested_at INTEGER NOT NULL        -- seconds since the epoch\n"
+    ");\n"
+    "CREATE INDEX documents_acl_group ON documents(acl_group);\n"
+    "CREATE TABLE chunks(\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,\n"
+    "  ordinal INTEGER NOT NULL,\n"
+    "  text TEXT NOT NULL,\n"
+    "  n_tokens INTEGER NOT NULL,\n"
+    "  byte_start INTEGER NOT NULL,        -- in the document's extracted text\n"
+    "  byte_end INTEGER NOT NULL,\n"
+    "  heading_path TEXT NOT NULL DEFAULT '',\n"
+    "  UNIQUE(document_id, ordinal)\n"
+    ");\n"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading_path,\n"
+    "  content='chunks', content_rowid='id', tokenize='porter rag');\n"
+    "CREATE TABLE changes(\n"
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  chunk_id INTEGER NOT NULL,\n"
+    "  op TEXT NOT NULL CHECK (op IN ('add', 'del', 'acl'))\n"
+    ");\n"
+    "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN\n"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
+    "END;\n"
+    "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN\n"
+    "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path)\n"
+    "    VALUES ('delete', old.id, old.text, old.heading_path);\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (old.id, 'del');\n"
+    "END;\n"
+    "CREATE TRIGGER chunks_au AFTER UPDATE OF text, heading_path ON chunks BEGIN\n"
+    "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path)\n"
+    "    VALUES ('delete', old.id, old.text, old.heading_path);\n"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
+    "END;\n"
+    "CREATE TRIGGER documents_acl AFTER UPDATE OF acl_group ON documents\n"
+    "  WHEN old.acl_group IS NOT new.acl_group BEGIN\n"
+    "  INSERT INTO changes(chunk_id, op) SELECT id, 'acl' FROM chunks WHERE document_id = new.id;\n"
+    "END;\n"
+    "CREATE TABLE models(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL,\n"
+    "  file_sha256 TEXT NOT NULL,\n"
+    "  dims INTEGER NOT NULL,\n"
+    "  pooling TEXT NOT NULL,\n"
+    "  normalized INTEGER NOT NULL,\n"
+    "  query_prefix TEXT NOT NULL DEFAULT '',\n"
+    "  doc_prefix TEXT NOT NULL DEFAULT '',\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE embeddings(\n"
+    "  chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,\n"
+    "  model_id INTEGER NOT NULL REFERENCES models(id),\n"
+    "  vector BLOB NOT NULL,               -- dims float32, little-endian\n"
+    "  PRIMARY KEY(chunk_id, model_id)\n"
+    ") WITHOUT ROWID;\n",
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int store_schema_version(void)
+{
+    return N_MIGRATIONS;
+}
+
+static int user_version(store *s, int *v, rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "PRAGMA user_version", &st, err);
+    if (rc) return rc;
+    rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : store_sqlite_err(s, rc, "read the schema version", err);
+}
+
+int store_migrate(store *s, rag_err *err)
+{
+    int v, rc = user_version(s, &v, err);
+    if (rc) return rc;
+    if (v > N_MIGRATIONS)
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "%s: schema version %d is newer than this program knows (%d); "
+                           "upgrade rag",
+                           s->path, v, N_MIGRATIONS);
+    while (v < N_MIGRATIONS) {
+        rc = store_begin(s, err);
+        if (rc) return rc;
+        /* Re-read inside the write lock: another process may have migrated. */
+        rc = user_version(s, &v, err);
+        if (rc || v >= N_MIGRATIONS) {
+            if (rc) store_rollback(s);
+            else rc = store_commit(s, err);
+            return rc;
+        }
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
+        rc = store_exec(s, migrations[v], err);
+        if (!rc) rc = store_exec(s, bump, err);
+        if (rc) {
+            store_rollback(s);
+            return rc;
+        }
+        rc = store_commit(s, err);
+        if (rc) return rc;
+        v++;
+    }
+    return 0;
+}

@@ -1,0 +1,196 @@
+/* store/search.c: keyword search (BM25 over FTS5) with visibility inside the
+ * query, and access to the index's terms.
+ *
+ * User text never reaches FTS5's query parser as syntax: it is cut into runs
+ * of word characters (and runs of CJK characters), each run is quoted as an
+ * FTS5 string, and the strings are OR-ed. Quotes, NEAR, AND/OR/NOT, '*', '-',
+ * ':' and parentheses in user text are therefore plain words or separators. */
+#include "store/store_int.h"
+#include "base/mem.h"
+#include "base/utf8.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_QUERY_TERMS 64
+#define MAX_QUERY_BYTES 4096
+#define BM25_WEIGHTS "1.0, 0.5" /* text, heading_path */
+
+void store_search_default_params(store_search_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->k = 10;
+    p->want_snippet = 1;
+    p->hl_open = "[";
+    p->hl_close = "]";
+}
+
+void store_hits_free(store_hits *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        store_hit *x = &h->v[i];
+        rag_free(x->uri);
+        rag_free(x->ext_id);
+        rag_free(x->title);
+        rag_free(x->heading_path);
+        rag_free(x->snippet);
+        rag_free(x->text);
+    }
+    rag_free(h->v);
+    memset(h, 0, sizeof *h);
+}
+
+/* Builds the FTS5 query: "run1" OR "run2" ... Returns the number of runs. */
+static size_t build_match(const char *q, rag_buf *out)
+{
+    const uint8_t *p = (const uint8_t *)q;
+    size_t n = strnlen(q, MAX_QUERY_BYTES), i = 0, terms = 0;
+    rag_strv seen = {0};
+    while (i < n && terms < MAX_QUERY_TERMS) {
+        int32_t cp;
+        size_t l = rag_utf8_decode(p + i, n - i, &cp);
+        if (!l) {
+            i++;
+            continue;
+        }
+        int cjk = rag_cp_is_cjk(cp);
+        if (!cjk && !rag_cp_is_word(cp)) {
+            i += l;
+            continue;
+        }
+        size_t start = i;
+        while (i < n) {
+            l = rag_utf8_decode(p + i, n - i, &cp);
+            if (!l || (cjk ? !rag_cp_is_cjk(cp) : (!rag_cp_is_word(cp) || rag_cp_is_cjk(cp))))
+                break;
+            i += l;
+        }
+        char *run = rag_xstrndup(q + start, i - start);
+        if (!rag_strv_contains(&seen, run)) {
+            rag_strv_push(&seen, run);
+            /* runs hold only word characters: no quote to escape */
+            rag_buf_printf(out, "%s\"%s\"", terms ? " OR " : "", run);
+            terms++;
+        }
+        rag_free(run);
+    }
+    rag_strv_free(&seen);
+    return terms;
+}
+
+static int fill_snippet(store *s, const char *match, const store_search_params *p, store_hit *h,
+                        rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT snippet(chunks_fts, 0, ?2, ?3, '…', 40) FROM chunks_fts "
+                           "WHERE chunks_fts MATCH ?1 AND rowid = ?4",
+                           &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->hl_open ? p->hl_open : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->hl_close ? p->hl_close : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, h->chunk_id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) h->snippet = store_col_str(st, 0);
+    else if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "snippet", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_search_keyword(store *s, const char *query, const rag_principal *who,
+                         const store_search_params *p, store_hits *out, rag_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (p->k == 0) return 0;
+    rag_buf match = {0};
+    if (build_match(query, &match) == 0) {
+        rag_buf_free(&match);
+        return 0;
+    }
+    /* The visibility condition is part of WHERE, so only visible chunks are
+     * ranked and LIMIT counts visible results only. With per_document, the
+     * bare columns of a min() aggregate come from the row holding the min
+     * (SQLite guarantees this), i.e. the best chunk of each document. */
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, "
+             "d.uri, d.ext_id, d.title, %s, %s AS r "
+             "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+             "JOIN documents d ON d.id = c.document_id "
+             "WHERE chunks_fts MATCH :match AND %s %s "
+             "ORDER BY r, c.id LIMIT :k",
+             p->want_text ? "c.text" : "NULL",
+             p->per_document ? "min(bm25(chunks_fts, " BM25_WEIGHTS "))"
+                             : "bm25(chunks_fts, " BM25_WEIGHTS ")",
+             store_visible_sql(who), p->per_document ? "GROUP BY c.document_id" : "");
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+    if (rc) {
+        rag_buf_free(&match);
+        return rc;
+    }
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":match"), match.data, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":k"), (int64_t)p->k);
+    char *roles = store_bind_roles(st, who);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        out->v = rag_xgrow(out->v, &out->cap, out->n + 1, sizeof *out->v);
+        store_hit *h = &out->v[out->n++];
+        memset(h, 0, sizeof *h);
+        h->chunk_id = sqlite3_column_int64(st, 0);
+        h->document_id = sqlite3_column_int64(st, 1);
+        h->ordinal = sqlite3_column_int(st, 2);
+        h->heading_path = store_col_str(st, 3);
+        h->byte_start = sqlite3_column_int64(st, 4);
+        h->byte_end = sqlite3_column_int64(st, 5);
+        h->uri = store_col_str(st, 6);
+        h->ext_id = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL : store_col_str(st, 7);
+        h->title = store_col_str(st, 8);
+        if (p->want_text) h->text = store_col_str(st, 9);
+        h->score = -sqlite3_column_double(st, 10);
+    }
+    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "keyword search", err);
+    sqlite3_finalize(st);
+    rag_free(roles);
+    for (size_t i = 0; !rc && p->want_snippet && i < out->n; i++)
+        rc = fill_snippet(s, match.data, p, &out->v[i], err);
+    rag_buf_free(&match);
+    if (rc) store_hits_free(out);
+    return rc;
+}
+
+int store_terms(store *s, const char *text, size_t len, int query, store_term_cb cb, void *ctx,
+                rag_err *err)
+{
+    int rc = store_fts_tokenize(s->db, text, len, query, cb, ctx);
+    if (rc != SQLITE_OK) return store_sqlite_err(s, rc, "tokenize", err);
+    return 0;
+}
+
+int store_term_stats(store *s, const char *term, size_t term_len, int64_t *n_chunks_with,
+                     int64_t *n_chunks_total, rag_err *err)
+{
+    int rc = store_exec(s,
+                        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+                        "USING fts5vocab(main, chunks_fts, row)",
+                        err);
+    if (rc) return rc;
+    sqlite3_stmt *st;
+    rc = store_prepare(s,
+                       "SELECT coalesce((SELECT doc FROM temp.chunks_vocab WHERE term = ?1), 0), "
+                       "(SELECT count(*) FROM chunks)",
+                       &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, term, (int)term_len, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *n_chunks_with = sqlite3_column_int64(st, 0);
+        *n_chunks_total = sqlite3_column_int64(st, 1);
+    } else {
+        rc = store_sqlite_err(s, step, "term statistics", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

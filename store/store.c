@@ -1,0 +1,170 @@
+/* store/store.c: opening the database, transactions, SQLite error mapping.
+ *
+ * Connection settings and why:
+ *   journal_mode=WAL    readers never block the writer (ragd reads while
+ *                       `rag ingest` writes) and a killed writer leaves the
+ *                       last committed state intact.
+ *   synchronous=NORMAL  in WAL mode a process crash loses nothing committed;
+ *                       only an OS crash/power loss may drop the newest
+ *                       transactions, never corrupt the file.
+ *   foreign_keys=ON     chunks and embeddings go with their document.
+ *   busy_timeout        concurrent writers wait instead of failing. */
+#include "store/store_int.h"
+#include "base/file.h"
+#include "base/mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void store_default_params(store_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->busy_timeout_ms = 10000;
+}
+
+char *store_default_path(void)
+{
+    const char *env = getenv("RAG_DB");
+    if (env && *env) return rag_xstrdup(env);
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg == '/') return rag_xasprintf("%s/rag/rag.db", xdg);
+    const char *home = getenv("HOME");
+    return rag_xasprintf("%s/.local/share/rag/rag.db", home && *home ? home : ".");
+}
+
+int store_sqlite_err(store *s, int rc, const char *what, rag_err *err)
+{
+    int code = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? RAG_ERR_BUSY
+               : (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ? RAG_ERR_CORRUPT
+                                                                               : RAG_ERR_DB;
+    const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    if (code == RAG_ERR_BUSY)
+        return rag_err_set(err, code, "%s: %s: the database is locked by another process (%s)",
+                           s ? s->path : "database", what, msg);
+    return rag_err_set(err, code, "%s: %s: %s", s ? s->path : "database", what, msg);
+}
+
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, rag_err *err)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) return store_sqlite_err(s, rc, "prepare", err);
+    return 0;
+}
+
+int store_exec(store *s, const char *sql, rag_err *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return store_sqlite_err(s, rc, "exec", err);
+    return 0;
+}
+
+char *store_col_str(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return rag_xstrdup(t ? (const char *)t : "");
+}
+
+static int make_parent_dir(const char *path, rag_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0;
+    char *dir = rag_xstrndup(path, (size_t)(slash - path));
+    int rc = rag_mkdir_p(dir, err);
+    rag_free(dir);
+    return rc;
+}
+
+int store_open(const char *path, const store_params *p, store **out, rag_err *err)
+{
+    store_params defaults;
+    if (!p) {
+        store_default_params(&defaults);
+        p = &defaults;
+    }
+    *out = NULL;
+    if (!p->readonly) {
+        int rc = make_parent_dir(path, err);
+        if (rc) return rc;
+    }
+    store *s = rag_xcalloc(1, sizeof *s);
+    s->path = rag_xstrdup(path);
+    int flags = p->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = p->readonly && rc == SQLITE_CANTOPEN
+                 ? rag_err_set(err, RAG_ERR_NOTFOUND, "%s: no database here (run 'rag ingest' first)",
+                               path)
+                 : store_sqlite_err(s, rc, "open", err);
+        store_close(s);
+        return rc;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, p->busy_timeout_ms);
+    if (store_fts_register(s->db) != SQLITE_OK) {
+        rc = store_sqlite_err(s, SQLITE_ERROR, "register the FTS5 tokenizer", err);
+        store_close(s);
+        return rc;
+    }
+    rc = store_exec(s, "PRAGMA foreign_keys=ON", err);
+    if (!rc && !p->readonly)
+        rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err);
+    if (!rc) rc = p->readonly ? 0 : store_migrate(s, err);
+    if (!rc && p->readonly) {
+        /* A read-only open must still refuse a schema it does not know. */
+        sqlite3_stmt *st;
+        rc = store_prepare(s, "PRAGMA user_version", &st, err);
+        if (!rc) {
+            int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+            sqlite3_finalize(st);
+            if (v != store_schema_version())
+                rc = rag_err_set(err, RAG_ERR_INVALID,
+                                 "%s: schema version %d, this program needs %d (open it read-write "
+                                 "once to migrate)",
+                                 path, v, store_schema_version());
+        }
+    }
+    if (rc) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s)
+{
+    if (!s) return;
+    if (s->db) {
+        if (s->in_tx) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    rag_free(s->path);
+    rag_free(s);
+}
+
+const char *store_path(const store *s)
+{
+    return s->path;
+}
+
+int store_begin(store *s, rag_err *err)
+{
+    int rc = store_exec(s, "BEGIN IMMEDIATE", err);
+    if (!rc) s->in_tx = 1;
+    return rc;
+}
+
+int store_commit(store *s, rag_err *err)
+{
+    int rc = store_exec(s, "COMMIT", err);
+    if (!rc) s->in_tx = 0;
+    return rc;
+}
+
+void store_rollback(store *s)
+{
+    if (!s->in_tx) return;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = 0;
+}

@@ -1,0 +1,187 @@
+/* store/store.h: the door of the store module.
+ *
+ * SQLite is the source of truth: documents, their chunks, the FTS5 keyword
+ * index over chunk text, ACL groups, the change log, and (for later stages)
+ * models and embeddings. One `store` is one connection; it is not shared
+ * between threads. Every search applies the caller's visibility inside the SQL
+ * query, before ranking, so k visible results come back whenever k exist. */
+#ifndef RAG_STORE_STORE_H
+#define RAG_STORE_STORE_H
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/principal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+typedef struct store_params {
+    int busy_timeout_ms; /* wait this long for another writer (default 10000) */
+    int readonly;        /* open without creating or migrating */
+} store_params;
+
+void store_default_params(store_params *p);
+
+/* Default database path: $RAG_DB, else $XDG_DATA_HOME/rag/rag.db, else
+ * ~/.local/share/rag/rag.db. Returns a new string (free with rag_free). */
+char *store_default_path(void);
+
+/* Opens (creating the file and its directory when needed) and migrates the
+ * schema to the current version. A database written by a newer version of the
+ * program is refused. */
+int store_open(const char *path, const store_params *p, store **out, rag_err *err);
+void store_close(store *s);
+const char *store_path(const store *s);
+int store_schema_version(void);
+
+/* Write transactions: BEGIN IMMEDIATE (waits for other writers up to the busy
+ * timeout), COMMIT, ROLLBACK. Everything between them is atomic, also when the
+ * process is killed. */
+int store_begin(store *s, rag_err *err);
+int store_commit(store *s, rag_err *err);
+void store_rollback(store *s);
+
+/* ---- ACL groups ---------------------------------------------------------- */
+/* The group whose label set is exactly `labels` (sorted, unique; may be
+ * empty), created when missing. */
+int store_acl_group(store *s, const rag_strv *labels, int64_t *group_id, rag_err *err);
+
+/* ---- documents and chunks ------------------------------------------------ */
+typedef struct store_doc {
+    int64_t id;
+    char *uri;    /* absolute path for files */
+    char *ext_id; /* explicit id given at ingest, or NULL */
+    char *title;
+    char *mime;
+    char *labels; /* comma-joined labels of its ACL group ("" = none) */
+    char *metadata_json;
+    char content_hash[65];
+    int64_t mtime_ns, size, ingested_at, acl_group, n_chunks, n_bytes_text;
+} store_doc;
+
+void store_doc_free(store_doc *d);
+
+/* 1 and *out filled when found, 0 when not, negative on error. store_doc_get
+ * finds only documents `who` may see (NULL: any), so that callers cannot tell
+ * an invisible document from a missing one. */
+int store_doc_get_by_uri(store *s, const char *uri, store_doc *out, rag_err *err);
+int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out, rag_err *err);
+
+typedef struct store_chunk_in {
+    const char *text; /* not NUL-terminated necessarily: len bytes */
+    size_t len;
+    size_t n_tokens;
+    size_t byte_start, byte_end;
+    const char *heading_path; /* NUL-terminated */
+} store_chunk_in;
+
+typedef struct store_doc_in {
+    const char *uri;
+    const char *ext_id; /* may be NULL */
+    const char *title;
+    const char *mime;
+    const char *content_hash;
+    const char *metadata_json; /* may be NULL: "{}" */
+    int64_t mtime_ns, size, acl_group;
+} store_doc_in;
+
+/* Inserts the document, or replaces the one with the same uri together with
+ * all its chunks (their ids are never reused). Call inside a transaction. */
+int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *chunks,
+                      size_t n_chunks, int64_t *id_out, rag_err *err);
+/* Content unchanged: record a new mtime and, when it differs, move the
+ * document to another ACL group. */
+int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, rag_err *err);
+int store_doc_delete(store *s, int64_t id, rag_err *err);
+
+/* Calls cb for each document visible to `who` (NULL: all), ordered by uri;
+ * a non-zero return from cb stops the walk and is returned. The store_doc is
+ * borrowed for the duration of the call. */
+typedef int (*store_doc_cb)(void *ctx, const store_doc *d);
+int store_doc_each(store *s, const rag_principal *who, store_doc_cb cb, void *ctx, rag_err *err);
+
+typedef struct store_chunk {
+    int64_t id, document_id;
+    int ordinal;
+    const char *text, *heading_path; /* borrowed for the duration of the callback */
+    int64_t n_tokens, byte_start, byte_end;
+} store_chunk;
+typedef int (*store_chunk_cb)(void *ctx, const store_chunk *c);
+int store_chunk_each(store *s, int64_t document_id, store_chunk_cb cb, void *ctx, rag_err *err);
+
+/* ---- keyword search -------------------------------------------------------- */
+typedef struct store_search_params {
+    size_t k;            /* results wanted */
+    int per_document;    /* 1: only the best chunk of each document */
+    int want_snippet;    /* fill store_hit.snippet */
+    int want_text;       /* fill store_hit.text */
+    const char *hl_open; /* highlight markers around matched terms in snippets */
+    const char *hl_close;
+} store_search_params;
+
+void store_search_default_params(store_search_params *p);
+
+typedef struct store_hit {
+    int64_t chunk_id, document_id;
+    int ordinal;
+    double score; /* BM25, higher is better */
+    char *uri, *ext_id, *title, *heading_path;
+    char *snippet; /* when asked */
+    char *text;    /* when asked */
+    int64_t byte_start, byte_end;
+} store_hit;
+
+typedef struct store_hits {
+    store_hit *v;
+    size_t n, cap;
+} store_hits;
+
+void store_hits_free(store_hits *h);
+
+/* BM25 over the keyword index. `query` is user text: it is always treated as
+ * words, never as FTS5 syntax. Only chunks `who` may see are ranked. A query
+ * without any word gives zero hits (not an error). */
+int store_search_keyword(store *s, const char *query, const rag_principal *who,
+                         const store_search_params *p, store_hits *out, rag_err *err);
+
+/* ---- index terms ------------------------------------------------------------ */
+/* Splits text the way the keyword index does (case folded, diacritics removed,
+ * Porter-stemmed English, CJK as character bigrams) and calls cb per term with
+ * its byte range in text. `query` selects query-side tokenization. */
+typedef int (*store_term_cb)(void *ctx, const char *term, size_t term_len, size_t start,
+                             size_t end);
+int store_terms(store *s, const char *text, size_t len, int query, store_term_cb cb, void *ctx,
+                rag_err *err);
+/* Number of chunks containing `term` (an index term from store_terms) and the
+ * total number of chunks; for IDF weights. */
+int store_term_stats(store *s, const char *term, size_t term_len, int64_t *n_chunks_with,
+                     int64_t *n_chunks_total, rag_err *err);
+
+/* ---- statistics and checks ------------------------------------------------ */
+typedef struct store_group_stats {
+    char *labels;
+    int64_t n_docs, n_chunks;
+} store_group_stats;
+
+typedef struct store_stats {
+    int64_t n_docs, n_chunks, n_tokens, db_bytes, wal_bytes, n_changes;
+    store_group_stats *groups;
+    size_t n_groups;
+} store_stats;
+
+int store_stats_get(store *s, store_stats *out, rag_err *err);
+void store_stats_free(store_stats *st);
+
+/* Runs SQLite's integrity check, the FTS5 index check and the project's own
+ * invariants (every document has chunks, every chunk is logged, ...). Problems
+ * are appended to `problems`; returns 0 when the check ran (even if it found
+ * problems). */
+int store_check(store *s, rag_strv *problems, rag_err *err);
+
+/* Rebuilds the keyword index from the chunks table (repairs a damaged FTS5
+ * index; the chunks themselves are the source of truth). */
+int store_fts_rebuild(store *s, rag_err *err);
+
+#endif

@@ -1,0 +1,302 @@
+/* Store: schema, documents and chunks, keyword search with visibility,
+ * multilingual tokenization, FTS syntax safety, change log, checks. */
+#include "store/store.h"
+#include "base/mem.h"
+#include "test.h"
+
+#include <unistd.h>
+
+static store *open_fresh(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.db", test_tmpdir(), name);
+    unlink(path);
+    store *s = NULL;
+    rag_err err = {0};
+    if (store_open(path, NULL, &s, &err) != 0) {
+        printf("    open %s: %s\n", path, err.msg);
+        exit(2);
+    }
+    return s;
+}
+
+static int64_t group_of(store *s, const char *csv)
+{
+    rag_strv labels = {0};
+    rag_err err = {0};
+    CHECK_INT(rag_labels_parse(csv, "test", &labels, &err), 0);
+    int64_t g = -1;
+    CHECK_INT(store_acl_group(s, &labels, &g, &err), 0);
+    rag_strv_free(&labels);
+    return g;
+}
+
+/* Adds a one-chunk-per-paragraph document; paragraphs separated by '|'. */
+static int64_t add_doc(store *s, const char *uri, const char *labels, const char *paras)
+{
+    rag_strv parts = {0};
+    rag_strv_split(&parts, paras, '|');
+    store_chunk_in *ch = rag_xcalloc(parts.n, sizeof *ch);
+    size_t off = 0;
+    for (size_t i = 0; i < parts.n; i++) {
+        ch[i].text = parts.v[i];
+        ch[i].len = strlen(parts.v[i]);
+        ch[i].n_tokens = 1;
+        ch[i].byte_start = off;
+        ch[i].byte_end = off + ch[i].len;
+        off += ch[i].len + 2;
+        ch[i].heading_path = "";
+    }
+    store_doc_in d = {.uri = uri, .title = uri, .mime = "text/plain", .content_hash = "00",
+                      .mtime_ns = 1, .size = 1, .acl_group = group_of(s, labels)};
+    rag_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(store_begin(s, &err), 0);
+    int rc = store_doc_replace(s, &d, ch, parts.n, &id, &err);
+    if (rc) printf("    %s\n", err.msg);
+    CHECK_INT(rc, 0);
+    CHECK_INT(store_commit(s, &err), 0);
+    rag_free(ch);
+    rag_strv_free(&parts);
+    return id;
+}
+
+static size_t search(store *s, const char *q, const rag_principal *who, size_t k, store_hits *h)
+{
+    store_search_params p;
+    store_search_default_params(&p);
+    p.k = k;
+    rag_err err = {0};
+    int rc = store_search_keyword(s, q, who, &p, h, &err);
+    if (rc) printf("    search '%s': %s\n", q, err.msg);
+    CHECK_INT(rc, 0);
+    return h->n;
+}
+
+static size_t count_hits(store *s, const char *q, const rag_principal *who)
+{
+    store_hits h;
+    size_t n = search(s, q, who, 100, &h);
+    store_hits_free(&h);
+    return n;
+}
+
+static void test_schema_version_and_reopen(void)
+{
+    store *s = open_fresh("reopen");
+    char *path = rag_xstrdup(store_path(s));
+    add_doc(s, "/a.txt", "staff", "hello world");
+    store_close(s);
+    rag_err err = {0};
+    CHECK_INT(store_open(path, NULL, &s, &err), 0);
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    CHECK_INT(count_hits(s, "hello", &admin), 1);
+    store_close(s);
+    rag_free(path);
+}
+
+static void test_replace_and_delete(void)
+{
+    store *s = open_fresh("replace");
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    int64_t id = add_doc(s, "/doc.txt", "staff", "the old kettle|boils water");
+    CHECK_INT(count_hits(s, "kettle", &admin), 1);
+    int64_t id2 = add_doc(s, "/doc.txt", "staff", "a new teapot");
+    CHECK_INT(id2, id);
+    CHECK_INT(count_hits(s, "kettle", &admin), 0);
+    CHECK_INT(count_hits(s, "teapot", &admin), 1);
+    store_doc d;
+    rag_err err = {0};
+    CHECK_INT(store_doc_get(s, id, NULL, &d, &err), 1);
+    CHECK_INT(d.n_chunks, 1);
+    store_doc_free(&d);
+    CHECK_INT(store_begin(s, &err), 0);
+    CHECK_INT(store_doc_delete(s, id, &err), 0);
+    CHECK_INT(store_commit(s, &err), 0);
+    CHECK_INT(count_hits(s, "teapot", &admin), 0);
+    CHECK_INT(store_doc_get(s, id, NULL, &d, &err), 0);
+    rag_strv problems = {0};
+    CHECK_INT(store_check(s, &problems, &err), 0);
+    CHECK_INT(problems.n, 0);
+    rag_strv_free(&problems);
+    store_close(s);
+}
+
+static void test_visibility_inside_ranking(void)
+{
+    store *s = open_fresh("acl");
+    /* 30 finance chunks rank above every ops chunk (the term is repeated). */
+    for (int i = 0; i < 30; i++) {
+        char uri[64];
+        snprintf(uri, sizeof uri, "/fin/%d.txt", i);
+        add_doc(s, uri, "finance", "budget budget budget budget report");
+    }
+    for (int i = 0; i < 5; i++) {
+        char uri[64];
+        snprintf(uri, sizeof uri, "/ops/%d.txt", i);
+        add_doc(s, uri, "ops", "budget for spare parts and many other words here");
+    }
+    add_doc(s, "/none.txt", "", "budget without any label");
+    rag_principal ops, fin, both, admin;
+    rag_err err = {0};
+    CHECK_INT(rag_principal_from_roles("ops", &ops, &err), 0);
+    CHECK_INT(rag_principal_from_roles("finance", &fin, &err), 0);
+    CHECK_INT(rag_principal_from_roles("Finance, ops", &both, &err), 0);
+    rag_principal_admin(&admin);
+
+    store_hits h;
+    CHECK_INT(search(s, "budget", &ops, 5, &h), 5); /* k visible exist: k come back */
+    for (size_t i = 0; i < h.n; i++) CHECK(strncmp(h.v[i].uri, "/ops/", 5) == 0);
+    store_hits_free(&h);
+    CHECK_INT(search(s, "budget", &ops, 10, &h), 5); /* only 5 exist */
+    store_hits_free(&h);
+    CHECK_INT(count_hits(s, "budget", &fin), 30);
+    CHECK_INT(count_hits(s, "budget", &both), 35);
+    CHECK_INT(count_hits(s, "budget", &admin), 36); /* unlabeled: administrators only */
+    CHECK_INT(count_hits(s, "spare", &fin), 0);
+    rag_principal_free(&ops);
+    rag_principal_free(&fin);
+    rag_principal_free(&both);
+    store_close(s);
+}
+
+static void test_fts_syntax_is_words(void)
+{
+    store *s = open_fresh("syntax");
+    add_doc(s, "/a.txt", "x", "alpha near beta|gamma and delta|star wars");
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    const char *nasty[] = {"\"alpha", "alpha\"", "(alpha", "alpha)", "NEAR(alpha beta)",
+                           "alpha NOT beta", "-alpha", "alpha*", "*", "\"\"", "text:alpha",
+                           "{text}: alpha", "alpha OR", "AND", "^alpha", "alpha + beta",
+                           "'; DROP TABLE chunks; --", "\\", "alpha\x01\xff\xfe"};
+    for (size_t i = 0; i < sizeof nasty / sizeof nasty[0]; i++) {
+        store_hits h;
+        store_search_params p;
+        store_search_default_params(&p);
+        rag_err err = {0};
+        int rc = store_search_keyword(s, nasty[i], &admin, &p, &h, &err);
+        if (rc) printf("    query <%s> failed: %s\n", nasty[i], err.msg);
+        CHECK_INT(rc, 0);
+        store_hits_free(&h);
+    }
+    CHECK_INT(count_hits(s, "NEAR(alpha beta)", &admin), 1); /* words alpha, beta, near */
+    CHECK_INT(count_hits(s, "\"alpha", &admin), 1);
+    CHECK_INT(count_hits(s, "and", &admin), 1);    /* "and" is a word, not an operator */
+    CHECK_INT(count_hits(s, "*", &admin), 0);      /* no word at all: no hits, no error */
+    CHECK_INT(count_hits(s, "text:star", &admin), 1);
+    store_close(s);
+}
+
+static void test_stemming_and_accents(void)
+{
+    store *s = open_fresh("stem");
+    add_doc(s, "/r.txt", "x", "Please attach your résumé to the application|Connected systems");
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    CHECK_INT(count_hits(s, "resume", &admin), 1);
+    CHECK_INT(count_hits(s, "RÉSUMÉ", &admin), 1);
+    CHECK_INT(count_hits(s, "connecting", &admin), 1);
+    CHECK_INT(count_hits(s, "applications", &admin), 1);
+    store_close(s);
+}
+
+static void test_cjk_and_korean(void)
+{
+    store *s = open_fresh("cjk");
+    add_doc(s, "/ko.txt", "x", "이 모델은 빠르다|모델의 크기는 작다|데이터베이스 설정");
+    add_doc(s, "/ja.txt", "x", "東京都の会社で働いています|機械学習モデルを使う");
+    add_doc(s, "/zh.txt", "x", "我们使用向量数据库进行检索");
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    CHECK_INT(count_hits(s, "모델", &admin), 2);     /* 모델은, 모델의 */
+    CHECK_INT(count_hits(s, "모델은", &admin), 1);
+    CHECK_INT(count_hits(s, "데이터", &admin), 1);   /* prefix of a longer word */
+    CHECK_INT(count_hits(s, "東京", &admin), 1);
+    CHECK_INT(count_hits(s, "会社", &admin), 1);
+    CHECK_INT(count_hits(s, "学習", &admin), 1);
+    CHECK_INT(count_hits(s, "モデル", &admin), 1);
+    CHECK_INT(count_hits(s, "数据库", &admin), 1);
+    CHECK_INT(count_hits(s, "检索", &admin), 1);
+    CHECK_INT(count_hits(s, "京都", &admin), 1);     /* substring of 東京都 */
+    CHECK_INT(count_hits(s, "大阪", &admin), 0);
+    /* highlighted snippet keeps the text readable */
+    store_hits h;
+    CHECK_INT(search(s, "모델", &admin, 10, &h), 2);
+    for (size_t i = 0; i < h.n; i++) CHECK_CONTAINS(h.v[i].snippet, "[모델");
+    store_hits_free(&h);
+    store_close(s);
+}
+
+static void test_snippet_highlight(void)
+{
+    store *s = open_fresh("snip");
+    add_doc(s, "/s.txt", "x", "Expense reports must be filed within thirty days of travel.");
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    store_hits h;
+    CHECK_INT(search(s, "expenses filing", &admin, 10, &h), 1);
+    if (h.n) {
+        CHECK_CONTAINS(h.v[0].snippet, "[Expense]");
+        CHECK_CONTAINS(h.v[0].snippet, "[filed]");
+        CHECK(h.v[0].score > 0);
+    }
+    store_hits_free(&h);
+    store_close(s);
+}
+
+static int collect_term(void *ctx, const char *t, size_t n, size_t a, size_t b)
+{
+    (void)a, (void)b;
+    rag_strv_pushn(ctx, t, n);
+    return 0;
+}
+
+static void test_terms_match_index(void)
+{
+    store *s = open_fresh("terms");
+    rag_strv terms = {0};
+    rag_err err = {0};
+    const char *text = "Connecting Résumés 모델은";
+    CHECK_INT(store_terms(s, text, strlen(text), 1, collect_term, &terms, &err), 0);
+    char *j = rag_strv_join(&terms, " ");
+    CHECK_STR(j, "connect resum 모델 델은");
+    rag_free(j);
+    rag_strv_free(&terms);
+    store_close(s);
+}
+
+static void test_change_log(void)
+{
+    store *s = open_fresh("changes");
+    int64_t id = add_doc(s, "/c.txt", "a", "one|two");
+    add_doc(s, "/c.txt", "a", "three");
+    rag_err err = {0};
+    CHECK_INT(store_begin(s, &err), 0);
+    CHECK_INT(store_doc_touch(s, id, 5, group_of(s, "b"), &err), 0);
+    CHECK_INT(store_commit(s, &err), 0);
+    store_stats st;
+    CHECK_INT(store_stats_get(s, &st, &err), 0);
+    CHECK_INT(st.n_changes, 2 + 2 + 1 + 1); /* add add, del del, add, acl */
+    CHECK_INT(st.n_docs, 1);
+    CHECK_INT(st.n_groups, 1);
+    if (st.n_groups) CHECK_STR(st.groups[0].labels, "b");
+    store_stats_free(&st);
+    store_close(s);
+}
+
+int main(void)
+{
+    RUN(test_schema_version_and_reopen);
+    RUN(test_replace_and_delete);
+    RUN(test_visibility_inside_ranking);
+    RUN(test_fts_syntax_is_words);
+    RUN(test_stemming_and_accents);
+    RUN(test_cjk_and_korean);
+    RUN(test_snippet_highlight);
+    RUN(test_terms_match_index);
+    RUN(test_change_log);
+    return test_summary();
+}
