@@ -106,6 +106,19 @@ int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_
 int ing_decode_text(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                     rag_buf *out, size_t *n_repaired, rag_err *err);
 
+/* Helpers shared by the extractors. */
+/* "UTF-16LE", "UTF-16BE", "UTF-32LE" or "UTF-32BE" when the NUL bytes in
+ * the first 8 KiB of data[0..n) follow the pattern of that encoding without
+ * a BOM (ASCII-range text), else NULL. Used by detection and decoding alike. */
+const char *ing_wide_encoding(const uint8_t *data, size_t n);
+/* When t has no title yet: its first heading, else the first line of its
+ * first block; title_in_text is then 1 (the title was taken from the text). */
+void ing_text_default_title(ing_text *t);
+/* Initialises libxml2 once per process (thread-safe) and makes sure libxml2
+ * never prints errors to stderr from the calling thread. Call before any
+ * libxml2 use. */
+void ing_xml_init(void);
+
 /* ---- chunking ------------------------------------------------------------ */
 /* Counts tokens of s[0..n). Until a model tokenizer is configured this is a
  * word-based estimate (ing_tokens_estimate). */

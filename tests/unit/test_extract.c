@@ -1,0 +1,1006 @@
+/* tests/unit/test_extract.c: file type detection, text decoding and the
+ * extractors (text, Markdown, HTML, DOCX, PDF).
+ *
+ * DOCX and PDF fixtures come from build/tools/mkfixtures (directory in
+ * $RAG_TOOLS), written into this binary's temporary directory. */
+#include "test.h"
+
+#include "base/file.h"
+#include "base/mem.h"
+#include "ingest/ing_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int extract_mem(const char *path, const char *data, size_t n, const ing_limits *lim,
+                       ing_text *t, rag_err *e)
+{
+    memset(t, 0, sizeof *t);
+    rag_err_clear(e);
+    ing_type ty = ing_detect(path, (const uint8_t *)data, n);
+    return ing_extract(ty, path, (const uint8_t *)data, n, lim, t, e);
+}
+
+static int extract_str(const char *path, const char *s, ing_text *t, rag_err *e)
+{
+    return extract_mem(path, s, strlen(s), NULL, t, e);
+}
+
+static const char *fixtures(void)
+{
+    static char dir[512];
+    static int state; /* 0 not tried, 1 ok, -1 failed */
+    if (state == 0) {
+        snprintf(dir, sizeof dir, "%s/fixtures", test_tmpdir());
+        mkdir(dir, 0700);
+        const char *tools = getenv("RAG_TOOLS");
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "'%s/mkfixtures' '%s'", tools && *tools ? tools : "build/tools",
+                 dir);
+        state = system(cmd) == 0 ? 1 : -1;
+        if (state < 0) printf("    mkfixtures failed: %s\n", cmd);
+    }
+    if (state < 0) {
+        test_case_failed = 1;
+        return NULL;
+    }
+    return dir;
+}
+
+/* Reads fixture `name`, detects and extracts it under `lim` (NULL: defaults).
+ * The path in messages is the fixture's full path. */
+static int extract_fixture(const char *name, const ing_limits *lim, ing_text *t, rag_err *e,
+                           char *path_out, size_t path_cap)
+{
+    memset(t, 0, sizeof *t);
+    rag_err_clear(e);
+    const char *d = fixtures();
+    if (!d) return -100;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    if (path_out) snprintf(path_out, path_cap, "%s", path);
+    char *data = NULL;
+    size_t n = 0;
+    rag_err fe = {0};
+    if (rag_file_read(path, (size_t)16 << 20, &data, &n, &fe) != 0) {
+        printf("    cannot read fixture %s: %s\n", path, fe.msg);
+        return -100;
+    }
+    int rc = ing_extract(ing_detect(path, (uint8_t *)data, n), path, (uint8_t *)data, n, lim, t, e);
+    rag_free(data);
+    return rc;
+}
+
+static ing_type detect_fixture(const char *name, const char *as_name)
+{
+    const char *d = fixtures();
+    if (!d) return ING_TYPE_UNKNOWN;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    char *data = NULL;
+    size_t n = 0;
+    rag_err fe = {0};
+    if (rag_file_read(path, (size_t)16 << 20, &data, &n, &fe) != 0) return ING_TYPE_UNKNOWN;
+    ing_type ty = ing_detect(as_name ? as_name : path, (uint8_t *)data, n);
+    rag_free(data);
+    return ty;
+}
+
+/* Does t hold a block of this kind (and level, for headings) whose text is
+ * exactly s? */
+static int has_block(const ing_text *t, ing_block_kind kind, int level, const char *s)
+{
+    for (size_t i = 0; i < t->n_blocks; i++) {
+        const ing_block *b = &t->blocks[i];
+        if (b->kind == kind && (kind != ING_HEADING || b->level == level) && b->len == strlen(s) &&
+            !memcmp(t->text.data + b->start, s, b->len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Is there a heading (any level) whose text contains s? */
+static int heading_contains(const ing_text *t, const char *s)
+{
+    for (size_t i = 0; i < t->n_blocks; i++) {
+        const ing_block *b = &t->blocks[i];
+        if (b->kind != ING_HEADING) continue;
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)b->len, t->text.data + b->start);
+        if (strstr(tmp, s)) return 1;
+    }
+    return 0;
+}
+
+static const char *text_of(const ing_text *t)
+{
+    return rag_buf_str(&t->text);
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+/* stderr capture: library code must never print. */
+static int saved_stderr = -1;
+static char stderr_path[600];
+
+static void stderr_capture(void)
+{
+    fflush(stderr);
+    snprintf(stderr_path, sizeof stderr_path, "%s/stderr.txt", test_tmpdir());
+    int fd = open(stderr_path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    saved_stderr = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+
+/* Restores stderr; returns how many bytes were written meanwhile. */
+static long stderr_release(void)
+{
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    struct stat st;
+    if (stat(stderr_path, &st) != 0) return -1;
+    if (st.st_size > 0) {
+        char buf[300] = {0};
+        FILE *f = fopen(stderr_path, "r");
+        if (f) {
+            size_t k = fread(buf, 1, sizeof buf - 1, f);
+            buf[k] = 0;
+            fclose(f);
+        }
+        printf("    stderr got: %s\n", buf);
+    }
+    return (long)st.st_size;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long maxrss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* ---- detection ------------------------------------------------------------ */
+
+static void test_detect_by_content(void)
+{
+    static const char pdf[] = "%PDF-1.7\n1 0 obj\n";
+    CHECK_INT(ing_detect("x.bin", (const uint8_t *)pdf, sizeof pdf - 1), ING_TYPE_PDF);
+    /* up to 1 KiB of junk before the header is allowed */
+    char junk[1200];
+    memset(junk, 'j', sizeof junk);
+    memcpy(junk + 1000, pdf, sizeof pdf - 1);
+    CHECK_INT(ing_detect("x.bin", (uint8_t *)junk, 1000 + sizeof pdf - 1), ING_TYPE_PDF);
+    memset(junk, 'j', sizeof junk);
+    memcpy(junk + 1100, pdf, sizeof pdf - 1);
+    CHECK_INT(ing_detect("x.bin", (uint8_t *)junk, 1100 + sizeof pdf - 1), ING_TYPE_TEXT);
+
+    static const char *html[] = {
+        "<!DOCTYPE html><p>x",    "  \n<HTML lang=en>",
+        "\xef\xbb\xbf<html>",     "<?xml version=\"1.0\"?>\n<!-- c --><html xmlns=\"x\">",
+        "<head><title>t</title>", "<body>text</body>"};
+    for (size_t i = 0; i < sizeof html / sizeof html[0]; i++)
+        CHECK_INT(ing_detect("notes.txt", (const uint8_t *)html[i], strlen(html[i])),
+                  ING_TYPE_HTML);
+    /* "<header>" is not "<head>", and HTML later in a file is just text */
+    CHECK_INT(ing_detect("a.txt", (const uint8_t *)"<header>x", 9), ING_TYPE_TEXT);
+    CHECK_INT(ing_detect("a.txt", (const uint8_t *)"see <html> here", 15), ING_TYPE_TEXT);
+    /* content beats extension: a PDF named .md is a PDF */
+    CHECK_INT(ing_detect("x.md", (const uint8_t *)pdf, sizeof pdf - 1), ING_TYPE_PDF);
+}
+
+static void test_detect_by_extension(void)
+{
+    static const char txt[] = "plain words\n";
+    const uint8_t *d = (const uint8_t *)txt;
+    size_t n = sizeof txt - 1;
+    CHECK_INT(ing_detect("a/b/notes.md", d, n), ING_TYPE_MARKDOWN);
+    CHECK_INT(ing_detect("NOTES.MARKDOWN", d, n), ING_TYPE_MARKDOWN);
+    CHECK_INT(ing_detect("x.mdown", d, n), ING_TYPE_MARKDOWN);
+    CHECK_INT(ing_detect("x.mkd", d, n), ING_TYPE_MARKDOWN);
+    CHECK_INT(ing_detect("page.htm", d, n), ING_TYPE_HTML);
+    CHECK_INT(ing_detect("page.xhtml", d, n), ING_TYPE_HTML);
+    static const char *texts[] = {"a.txt",  "a.rst",  "a.csv",       "a.log",   "a.json", "a.yaml",
+                                  "main.c", "README", "dir.md/file", ".bashrc", NULL};
+    for (int i = 0; texts[i]; i++)
+        CHECK_INT(ing_detect(texts[i], d, n), ING_TYPE_TEXT);
+    CHECK_INT(ing_detect(NULL, d, n), ING_TYPE_TEXT);
+    CHECK_STR(ing_type_name(ING_TYPE_MARKDOWN), "markdown");
+    CHECK_STR(ing_type_name(ING_TYPE_UNKNOWN), "unknown");
+    CHECK_STR(ing_type_name(ING_TYPE_DOCX), "docx");
+}
+
+static void test_detect_binary_is_unknown(void)
+{
+    static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                                  'I',  'H', 'D', 'R', 0,    0,    1,    0,    0, 0, 1, 0};
+    static const uint8_t elf[] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0,    0,
+                                  0,    0,   0,   0,   0, 0, 2, 0, 0x3e, 0};
+    static const uint8_t gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'x', 'y'};
+    static const uint8_t gz_nonul[] = {0x1f, 0x8b, 8, 8, 1, 2, 3, 4, 2, 3, 'x', 'y', 'z'};
+    CHECK_INT(ing_detect("image.png", png, sizeof png), ING_TYPE_UNKNOWN);
+    CHECK_INT(ing_detect("image.txt", png, sizeof png), ING_TYPE_UNKNOWN);
+    CHECK_INT(ing_detect("a.out", elf, sizeof elf), ING_TYPE_UNKNOWN);
+    CHECK_INT(ing_detect("notes.md", elf, sizeof elf), ING_TYPE_UNKNOWN);
+    CHECK_INT(ing_detect("x.gz", gz, sizeof gz), ING_TYPE_UNKNOWN);
+    CHECK_INT(ing_detect("x.txt", gz_nonul, sizeof gz_nonul), ING_TYPE_UNKNOWN);
+    /* random bytes with NULs */
+    uint8_t rnd[4096];
+    uint32_t x = 7;
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        x = x * 1664525u + 1013904223u;
+        rnd[i] = (uint8_t)(x >> 24);
+    }
+    CHECK_INT(ing_detect("data.bin", rnd, sizeof rnd), ING_TYPE_UNKNOWN);
+    /* a file starting with "MZ" as text is still text */
+    CHECK_INT(ing_detect("a.txt", (const uint8_t *)"MZ is a label\n", 14), ING_TYPE_TEXT);
+
+    ing_text t = {0};
+    rag_err e = {0};
+    CHECK_INT(ing_extract(ING_TYPE_UNKNOWN, "image.png", png, sizeof png, NULL, &t, &e),
+              RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(e.msg, "image.png: binary file of unknown type");
+    ing_text_free(&t);
+}
+
+static void test_detect_wide_text(void)
+{
+    static const char le_bom[] = "\xff\xfeh\0e\0l\0l\0o\0";
+    static const char le[] = "h\0e\0l\0l\0o\0 \0w\0o\0r\0l\0d\0";
+    static const char be[] = "\0h\0e\0l\0l\0o\0 \0w\0o\0r\0l\0d";
+    CHECK_INT(ing_detect("a.txt", (const uint8_t *)le_bom, sizeof le_bom - 1), ING_TYPE_TEXT);
+    CHECK_INT(ing_detect("a.txt", (const uint8_t *)le, sizeof le - 1), ING_TYPE_TEXT);
+    CHECK_INT(ing_detect("a", (const uint8_t *)be, sizeof be - 1), ING_TYPE_TEXT);
+    CHECK_INT(ing_detect("a.md", (const uint8_t *)le, sizeof le - 1), ING_TYPE_MARKDOWN);
+}
+
+/* A file named .pdf/.docx whose content is not one is still treated as one,
+ * so that the user reads "corrupt PDF/DOCX" and not "binary file". */
+static void test_detect_misnamed_pdf_docx(void)
+{
+    static const char txt[] = "this is not a pdf\n";
+    CHECK_INT(ing_detect("r.pdf", (const uint8_t *)txt, sizeof txt - 1), ING_TYPE_PDF);
+    CHECK_INT(ing_detect("r.docx", (const uint8_t *)txt, sizeof txt - 1), ING_TYPE_DOCX);
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("dir/r.pdf", txt, &t, &e), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, "dir/r.pdf: corrupt PDF"));
+    ing_text_free(&t);
+    CHECK_INT(extract_str("dir/r.docx", txt, &t, &e), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, "dir/r.docx: corrupt DOCX"));
+    ing_text_free(&t);
+
+    /* zips: a DOCX by content whatever its name; another zip is unknown
+     * unless it is named .docx */
+    CHECK_INT(detect_fixture("report.docx", "upload.bin"), ING_TYPE_DOCX);
+    CHECK_INT(detect_fixture("notdocx.zip", NULL), ING_TYPE_UNKNOWN);
+    CHECK_INT(detect_fixture("notdocx.docx", NULL), ING_TYPE_DOCX);
+    CHECK_INT(detect_fixture("corrupt.docx", NULL), ING_TYPE_DOCX);
+    CHECK_INT(detect_fixture("corrupt.docx", "x.zip"), ING_TYPE_UNKNOWN);
+    CHECK_INT(detect_fixture("report.pdf", "report"), ING_TYPE_PDF);
+}
+
+/* ---- decoding ---------------------------------------------------------------- */
+
+static int decode(const char *data, size_t n, const ing_limits *lim, rag_buf *out, size_t *rep,
+                  rag_err *e)
+{
+    ing_limits dl;
+    if (!lim) {
+        ing_limits_default(&dl);
+        lim = &dl;
+    }
+    rag_buf_clear(out);
+    rag_err_clear(e);
+    return ing_decode_text("f.txt", (const uint8_t *)data, n, lim, out, rep, e);
+}
+
+static void test_decode_utf8_and_bom(void)
+{
+    rag_buf b = {0};
+    size_t rep = 99;
+    rag_err e;
+    static const char s[] = "\xef\xbb\xbfhello caf\xc3\xa9";
+    CHECK_INT(decode(s, sizeof s - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "hello caf\xc3\xa9");
+    CHECK_INT(rep, 0);
+    /* 0 bytes: nothing, no error */
+    CHECK_INT(decode("", 0, NULL, &b, &rep, &e), 0);
+    CHECK_INT(b.len, 0);
+    rag_buf_free(&b);
+}
+
+static void test_decode_utf16_utf32(void)
+{
+    rag_buf b = {0};
+    size_t rep = 0;
+    rag_err e;
+    static const char le[] = "\xff\xfeh\0i\0 \0\xe9\0\n\0";
+    CHECK_INT(decode(le, sizeof le - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "hi \xc3\xa9\n");
+    static const char be[] = "\xfe\xff\0h\0i\0 \0\xe9";
+    CHECK_INT(decode(be, sizeof be - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "hi \xc3\xa9");
+    /* a surrogate pair: U+1F600 */
+    static const char emoji[] = "\xff\xfe"
+                                "a\0\x3d\xd8\x00\xde"
+                                "b\0";
+    CHECK_INT(decode(emoji, sizeof emoji - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "a\xf0\x9f\x98\x80"
+                               "b");
+    CHECK_INT(rep, 0);
+    /* a lone surrogate is repaired and counted */
+    static const char lone[] = "\xff\xfe"
+                               "a\0\x3d\xd8"
+                               "b\0c\0";
+    CHECK_INT(decode(lone, sizeof lone - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "a\xef\xbf\xbd"
+                               "bc");
+    CHECK_INT(rep, 1);
+    /* UTF-16LE without BOM, recognised by its NUL pattern */
+    static const char nobom[] = "p\0l\0a\0i\0n\0 \0t\0e\0x\0t\0";
+    CHECK_INT(decode(nobom, sizeof nobom - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "plain text");
+    /* UTF-32BE with BOM */
+    static const char u32[] = "\0\0\xfe\xff\0\0\0O\0\0\0K";
+    CHECK_INT(decode(u32, sizeof u32 - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "OK");
+    rag_buf_free(&b);
+}
+
+static void test_decode_legacy_8bit(void)
+{
+    rag_buf b = {0};
+    size_t rep = 0;
+    rag_err e;
+    static const char latin1[] = "caf\xe9 r\xe9sum\xe9";
+    CHECK_INT(decode(latin1, sizeof latin1 - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "caf\xc3\xa9 r\xc3\xa9sum\xc3\xa9");
+    CHECK_INT(rep, 0);
+    /* Windows-1252 quotes and euro sign */
+    static const char cp[] = "\x93quoted\x94 costs 5\x80";
+    CHECK_INT(decode(cp, sizeof cp - 1, NULL, &b, &rep, &e), 0);
+    CHECK_STR(rag_buf_str(&b), "\xe2\x80\x9cquoted\xe2\x80\x9d costs 5\xe2\x82\xac");
+    /* a single accented byte in a long ASCII text is still Latin-1 */
+    char big[600];
+    memset(big, 'a', sizeof big);
+    big[300] = (char)0xe9;
+    CHECK_INT(decode(big, sizeof big, NULL, &b, &rep, &e), 0);
+    CHECK(b.len == sizeof big + 1 && !memcmp(b.data + 300, "\xc3\xa9", 2));
+    CHECK_INT(rep, 0);
+    rag_buf_free(&b);
+}
+
+static void test_decode_repairs_few_invalid_bytes(void)
+{
+    /* UTF-8 text (it has é) with one broken byte in 300 */
+    char s[300];
+    memset(s, 'x', sizeof s);
+    memcpy(s, "na\xc3\xafve ", 7);
+    s[150] = (char)0xff;
+    rag_buf b = {0};
+    size_t rep = 0;
+    rag_err e;
+    CHECK_INT(decode(s, sizeof s, NULL, &b, &rep, &e), 0);
+    CHECK_INT(rep, 1);
+    CHECK(starts_with(rag_buf_str(&b), "na\xc3\xafve "));
+    CHECK(strstr(rag_buf_str(&b), "x\xef\xbf\xbdx") != NULL);
+    /* through the text extractor the count reaches ing_text */
+    ing_text t;
+    CHECK_INT(extract_mem("f.txt", s, sizeof s, NULL, &t, &e), 0);
+    CHECK_INT(t.n_repaired, 1);
+    ing_text_free(&t);
+    rag_buf_free(&b);
+}
+
+static void test_decode_refuses_binary(void)
+{
+    /* control bytes and mostly invalid UTF-8, but no NUL */
+    char s[400];
+    uint32_t x = 99;
+    for (size_t i = 0; i < sizeof s; i++) {
+        x = x * 1664525u + 1013904223u;
+        s[i] = (char)((x >> 24) | 1);
+    }
+    memcpy(s, "abcdefghijkl", 12);
+    s[12] = (char)0xff;
+    rag_buf b = {0};
+    size_t rep = 0;
+    rag_err e;
+    CHECK_INT(decode(s, sizeof s, NULL, &b, &rep, &e), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, "f.txt: not valid text: "));
+    CHECK_CONTAINS(e.msg, "% of bytes are invalid UTF-8 (first at offset 12)");
+    rag_buf_free(&b);
+}
+
+static void test_decode_line_and_text_limits(void)
+{
+    ing_limits lim;
+    ing_limits_default(&lim);
+    CHECK_INT(lim.max_line, 1 << 20);
+    lim.max_line = 100;
+    char s[400];
+    memset(s, 'a', sizeof s);
+    memcpy(s, "short line\r\nanother\n", 20); /* line 3 starts at offset 20 */
+    rag_buf b = {0};
+    size_t rep = 0;
+    rag_err e;
+    CHECK_INT(decode(s, sizeof s, &lim, &b, &rep, &e), RAG_ERR_LIMIT);
+    CHECK_STR(e.msg, "f.txt: line 3 is longer than 100 bytes (no line break from offset 20)");
+    /* exactly max_line bytes is fine */
+    CHECK_INT(decode(s, 120, &lim, &b, &rep, &e), 0);
+    /* the same in UTF-16: offsets are file offsets */
+    char w[2 + 2 * 150];
+    w[0] = (char)0xff, w[1] = (char)0xfe;
+    for (int i = 0; i < 150; i++)
+        w[2 + 2 * i] = i == 5 ? '\n' : 'b', w[3 + 2 * i] = 0;
+    CHECK_INT(decode(w, sizeof w, &lim, &b, &rep, &e), RAG_ERR_LIMIT);
+    CHECK_STR(e.msg, "f.txt: line 2 is longer than 100 bytes (no line break from offset 14)");
+
+    ing_limits_default(&lim);
+    lim.max_text = 50;
+    CHECK_INT(decode(s, 120, &lim, &b, &rep, &e), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "f.txt: the text is larger than the limit of 50 bytes");
+    rag_buf_free(&b);
+}
+
+static void test_empty_file(void)
+{
+    ing_text t = {0};
+    rag_err e = {0};
+    CHECK_INT(ing_extract(ING_TYPE_TEXT, "docs/empty.txt", (const uint8_t *)"", 0, NULL, &t, &e),
+              RAG_ERR_FORMAT);
+    CHECK_STR(e.msg, "docs/empty.txt: empty file");
+    ing_text_free(&t);
+    CHECK_INT(extract_str("blank.txt", "  \n\n\t\n", &t, &e), RAG_ERR_FORMAT);
+    CHECK_STR(e.msg, "blank.txt: no text could be extracted");
+    ing_text_free(&t);
+}
+
+/* ---- plain text ------------------------------------------------------------- */
+
+static void test_text_paragraphs_and_title(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("n.txt",
+                          "\n  Meeting notes  \nsecond line\n\n \t\nPara two\r\n\r\nPara three", &t,
+                          &e),
+              0);
+    CHECK_INT(t.n_blocks, 3);
+    CHECK(has_block(&t, ING_PARA, 0, "Meeting notes\nsecond line"));
+    CHECK(has_block(&t, ING_PARA, 0, "Para two"));
+    CHECK(has_block(&t, ING_PARA, 0, "Para three"));
+    CHECK_STR(t.title, "Meeting notes");
+    CHECK_INT(t.title_in_text, 1);
+    CHECK_STR(t.mime, "text/plain");
+    ing_text_free(&t);
+}
+
+/* ---- Markdown --------------------------------------------------------------- */
+
+static void test_markdown_headings(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("d.md",
+                          "# Top level\n\nintro text\n\n## Sub section ##\n\nSetext One\n===\n\n"
+                          "Setext Two\n----------\n\n####### seven hashes\n\n#not-a-heading\n\n"
+                          "***\n\n###### Six\n",
+                          &t, &e),
+              0);
+    CHECK(has_block(&t, ING_HEADING, 1, "Top level"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Sub section"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Setext One"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Setext Two"));
+    CHECK(has_block(&t, ING_HEADING, 6, "Six"));
+    CHECK(has_block(&t, ING_PARA, 0, "intro text"));
+    CHECK(has_block(&t, ING_PARA, 0, "####### seven hashes"));
+    CHECK(has_block(&t, ING_PARA, 0, "#not-a-heading"));
+    CHECK(!strstr(text_of(&t), "***")); /* thematic break dropped */
+    CHECK_STR(t.title, "Top level");
+    CHECK_INT(t.title_in_text, 1);
+    CHECK_STR(t.mime, "text/markdown");
+    ing_text_free(&t);
+}
+
+static void test_markdown_code_blocks(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("c.md",
+                          "Intro\n\n```python\n# not a heading\ndef f():\n    return 1\n```\n\n"
+                          "~~~~\n## also not\n```\n~~~~\n\n"
+                          "    # indented code\n        deeper\n\nAfter *code* here\n",
+                          &t, &e),
+              0);
+    CHECK(has_block(&t, ING_PRE, 0, "# not a heading\ndef f():\n    return 1"));
+    CHECK(has_block(&t, ING_PRE, 0, "## also not\n```"));
+    CHECK(has_block(&t, ING_PRE, 0, "# indented code\n    deeper"));
+    CHECK(!heading_contains(&t, "not a heading"));
+    CHECK(!heading_contains(&t, "also not"));
+    CHECK(!heading_contains(&t, "indented code"));
+    CHECK(has_block(&t, ING_PARA, 0, "After code here"));
+    CHECK_STR(t.title, "Intro"); /* no heading: the first line */
+    ing_text_free(&t);
+}
+
+static void test_markdown_front_matter(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("f.md",
+                          "---\ntitle: \"Install Guide\"\ntags: [setup, linux]\n---\n"
+                          "# Installing\n\nRun the script.\n",
+                          &t, &e),
+              0);
+    CHECK_STR(t.title, "Install Guide");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK(!strstr(text_of(&t), "tags:"));
+    CHECK(!strstr(text_of(&t), "---"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Installing"));
+    ing_text_free(&t);
+    /* an unclosed block is no front matter: kept as text */
+    CHECK_INT(extract_str("g.md", "---\ntitle: x\nno end\n", &t, &e), 0);
+    CHECK_CONTAINS(text_of(&t), "no end");
+    ing_text_free(&t);
+}
+
+static void test_markdown_inline_markup(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("i.md",
+                          "Some intro line\n\n# The **Real** Title\n\n"
+                          "See [the docs](http://example.com/x) and ![logo](l.png), **bold**, "
+                          "_it_ and `code_x`; <https://a.example/p> stays.\n"
+                          "snake_case_name and 2*3*4 and a * b stay, \\*escaped\\*.\n\n"
+                          "- item one\n- item two\n",
+                          &t, &e),
+              0);
+    CHECK_STR(t.title, "The Real Title");
+    CHECK(has_block(&t, ING_HEADING, 1, "The Real Title"));
+    CHECK_CONTAINS(text_of(&t),
+                   "See the docs and logo, bold, it and code_x; https://a.example/p stays.");
+    CHECK(!strstr(text_of(&t), "example.com/x"));
+    CHECK(!strstr(text_of(&t), "l.png"));
+    CHECK_CONTAINS(text_of(&t), "snake_case_name and 2*3*4 and a * b stay, *escaped*.");
+    CHECK(has_block(&t, ING_PARA, 0, "- item one\n- item two"));
+    ing_text_free(&t);
+}
+
+/* ---- HTML ------------------------------------------------------------------ */
+
+static void test_html_structure(void)
+{
+    static const char html[] =
+        "<!DOCTYPE html><html><head><title>Page  Title</title>"
+        "<style>.x{color:red}</style><script>var secretToken=1;</script></head><body>"
+        "<nav>Menu</nav><h1>Main heading</h1><p>First para</p><p>Second para</p>"
+        "<h2>Sub <em>heading</em></h2><ul><li>one</li><li>two</li></ul>"
+        "<ol><li>first</li><li>second</li></ol>"
+        "<table><tr><th>Name</th><th>Qty</th></tr><tr><td>apples</td><td>3</td></tr></table>"
+        "<div>left</div><div>right</div><p>in<b>line</b> stays <a href=\"#\">together</a></p>"
+        "<p>line<br>break</p><script>alert('boo')</script><noscript>enable js</noscript>"
+        "<template><p>tmpl</p></template><svg><text>svgtext</text></svg>"
+        "<p hidden>hidden text</p><pre>  code\n    indented</pre>"
+        "<footer>Contact us</footer></body></html>";
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("p.html", html, &t, &e), 0);
+    const char *s = text_of(&t);
+    CHECK_STR(t.title, "Page Title");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK_STR(t.mime, "text/html");
+    CHECK(!strstr(s, "secretToken"));
+    CHECK(!strstr(s, "color"));
+    CHECK(!strstr(s, "boo"));
+    CHECK(!strstr(s, "enable js"));
+    CHECK(!strstr(s, "tmpl"));
+    CHECK(!strstr(s, "svgtext"));
+    CHECK(!strstr(s, "hidden text"));
+    CHECK(!strstr(s, "Page Title")); /* the title is not text */
+    CHECK(has_block(&t, ING_HEADING, 1, "Main heading"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Sub heading"));
+    CHECK(has_block(&t, ING_PARA, 0, "First para"));
+    CHECK(has_block(&t, ING_PARA, 0, "Second para"));
+    CHECK(!strstr(s, "paraSecond"));
+    CHECK(has_block(&t, ING_PARA, 0, "- one\n- two"));
+    CHECK(has_block(&t, ING_PARA, 0, "1. first\n2. second"));
+    CHECK(has_block(&t, ING_PARA, 0, "Name | Qty\napples | 3"));
+    CHECK(has_block(&t, ING_PARA, 0, "left"));
+    CHECK(has_block(&t, ING_PARA, 0, "right"));
+    CHECK(has_block(&t, ING_PARA, 0, "inline stays together"));
+    CHECK(has_block(&t, ING_PARA, 0, "line\nbreak"));
+    CHECK(has_block(&t, ING_PRE, 0, "  code\n    indented"));
+    CHECK_CONTAINS(s, "Menu");       /* nav is kept */
+    CHECK_CONTAINS(s, "Contact us"); /* footer is kept */
+    ing_text_free(&t);
+
+    /* no <title>: the first heading */
+    CHECK_INT(extract_str("q.html", "<html><body><p>x</p><h3>Deep</h3></body></html>", &t, &e), 0);
+    CHECK_STR(t.title, "Deep");
+    ing_text_free(&t);
+    /* nothing visible */
+    CHECK_INT(extract_str("r.html", "<html><body><script>x()</script></body></html>", &t, &e),
+              RAG_ERR_FORMAT);
+    CHECK_STR(e.msg, "r.html: no text could be extracted");
+    ing_text_free(&t);
+}
+
+static void test_html_charsets(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("l.html",
+                          "<html><head><meta charset=\"ISO-8859-1\"></head>"
+                          "<body><p>caf\xe9 cr\xe8me</p></body></html>",
+                          &t, &e),
+              0);
+    CHECK_CONTAINS(text_of(&t), "caf\xc3\xa9 cr\xc3\xa8me");
+    ing_text_free(&t);
+    CHECK_INT(extract_str("m.html",
+                          "<html><head><meta http-equiv=\"Content-Type\" "
+                          "content=\"text/html; charset=iso-8859-1\"><title>R\xe9sum\xe9</title>"
+                          "</head><body><p>na\xefve</p></body></html>",
+                          &t, &e),
+              0);
+    CHECK_CONTAINS(text_of(&t), "na\xc3\xafve");
+    CHECK_STR(t.title, "R\xc3\xa9sum\xc3\xa9");
+    ing_text_free(&t);
+    /* undeclared: UTF-8 when valid... */
+    CHECK_INT(
+        extract_str("u.html", "<html><body><p>caf\xc3\xa9 \xe2\x82\xac</p></body></html>", &t, &e),
+        0);
+    CHECK_CONTAINS(text_of(&t), "caf\xc3\xa9 \xe2\x82\xac");
+    ing_text_free(&t);
+    /* ...Windows-1252 otherwise */
+    CHECK_INT(
+        extract_str("w.html", "<html><body><p>\x93quoted\x94 caf\xe9</p></body></html>", &t, &e),
+        0);
+    CHECK_CONTAINS(text_of(&t), "\xe2\x80\x9cquoted\xe2\x80\x9d caf\xc3\xa9");
+    ing_text_free(&t);
+}
+
+static void test_html_malformed_is_recovered_quietly(void)
+{
+    ing_text t;
+    rag_err e;
+    stderr_capture();
+    int rc = extract_str("bad.html",
+                         "<html><body><p>unclosed <b>bold <i>text<p>next</div></span>"
+                         "<li>item<table><td>cell</tr></font>&bogus; &amp; end",
+                         &t, &e);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    CHECK_CONTAINS(text_of(&t), "unclosed bold text");
+    CHECK_CONTAINS(text_of(&t), "next");
+    CHECK_CONTAINS(text_of(&t), "item");
+    CHECK_CONTAINS(text_of(&t), "cell");
+    CHECK_CONTAINS(text_of(&t), "& end");
+    CHECK_INT(noise, 0);
+    ing_text_free(&t);
+}
+
+static void test_html_text_limit(void)
+{
+    ing_limits lim;
+    ing_limits_default(&lim);
+    lim.max_text = 1000;
+    rag_buf b = {0};
+    rag_buf_puts(&b, "<html><body>");
+    for (int i = 0; i < 200; i++)
+        rag_buf_puts(&b, "<p>some words here</p>");
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_mem("big.html", b.data, b.len, &lim, &t, &e), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "big.html: the text is larger than the limit of 1000 bytes");
+    ing_text_free(&t);
+    rag_buf_free(&b);
+}
+
+/* ---- DOCX ------------------------------------------------------------------- */
+
+static void test_docx_report(void)
+{
+    ing_text t;
+    rag_err e;
+    stderr_capture();
+    int rc = extract_fixture("report.docx", NULL, &t, &e, NULL, 0);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    const char *s = text_of(&t);
+    CHECK_STR(t.title, "Quarterly Report 2024");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK(has_block(&t, ING_HEADING, 1, "Introduction"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Results"));
+    /* runs join without spaces; a tab is a space after normalisation; a
+     * line break stays */
+    CHECK(has_block(&t, ING_PARA, 0,
+                    "The zebrafish project started in March. Budget:\nforty thousand euros."));
+    CHECK(has_block(&t, ING_PARA, 0, "Revenue grew by twelve percent."));
+    CHECK(has_block(&t, ING_PARA, 0, "Region | Sales\nNorth | 100\nSouth | 200"));
+    CHECK(has_block(&t, ING_PARA, 0, "Closing remarks follow the table."));
+    CHECK(!strstr(s, "SECRETDELETED"));
+    CHECK(!strstr(s, "left")); /* the tab stop definition is no text */
+    CHECK_STR(t.mime, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    CHECK_INT(noise, 0);
+    ing_text_free(&t);
+}
+
+static void test_docx_zip_bomb(void)
+{
+    ing_text t;
+    rag_err e;
+    char path[1100];
+    const char *d = fixtures();
+    if (!d) return;
+    long rss0 = maxrss_mb();
+    double t0 = now_s();
+    int rc = extract_fixture("bomb.docx", NULL, &t, &e, path, sizeof path);
+    double dt = now_s() - t0;
+    long rss1 = maxrss_mb();
+    CHECK_INT(rc, RAG_ERR_LIMIT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "word/document.xml expands more than 200x (zip bomb?)");
+    CHECK(dt < 2.0);
+    CHECK(rss1 - rss0 < 64);
+    if (rss1 - rss0 >= 64) printf("    peak RSS grew by %ld MB\n", rss1 - rss0);
+    ing_text_free(&t);
+
+    /* headers that understate the size do not help */
+    t0 = now_s();
+    rc = extract_fixture("bomb_lying.docx", NULL, &t, &e, path, sizeof path);
+    dt = now_s() - t0;
+    long rss2 = maxrss_mb();
+    CHECK(rc == RAG_ERR_LIMIT || rc == RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "word/document.xml");
+    CHECK(dt < 2.0);
+    CHECK(rss2 - rss0 < 64);
+    ing_text_free(&t);
+
+    /* with the ratio check out of the way, the total cap stops it */
+    ing_limits lim;
+    ing_limits_default(&lim);
+    lim.max_zip_ratio = 1000000;
+    lim.max_unzipped = 4 << 20;
+    rc = extract_fixture("bomb.docx", &lim, &t, &e, path, sizeof path);
+    CHECK_INT(rc, RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "expands to more than 4194304 bytes");
+    ing_text_free(&t);
+}
+
+static void test_docx_broken(void)
+{
+    ing_text t;
+    rag_err e;
+    char path[1100];
+    CHECK_INT(extract_fixture("corrupt.docx", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": corrupt DOCX: ");
+    ing_text_free(&t);
+
+    stderr_capture();
+    int rc = extract_fixture("badxml.docx", NULL, &t, &e, path, sizeof path);
+    long noise = stderr_release();
+    CHECK_INT(rc, RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "word/document.xml: malformed XML at line 3");
+    CHECK_INT(noise, 0);
+    ing_text_free(&t);
+
+    CHECK_INT(extract_fixture("notdocx.docx", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "no word/document.xml");
+    ing_text_free(&t);
+
+    CHECK_INT(extract_fixture("notdocx.zip", NULL, &t, &e, path, sizeof path), RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(e.msg, "binary file of unknown type");
+    ing_text_free(&t);
+}
+
+/* ---- PDF ------------------------------------------------------------------- */
+
+#ifdef RAG_HAVE_POPPLER
+static int no_child_left(void)
+{
+    int st;
+    return waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD;
+}
+
+static void test_pdf_report(void)
+{
+    ing_text t;
+    rag_err e;
+    stderr_capture();
+    int rc = extract_fixture("report.pdf", NULL, &t, &e, NULL, 0);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    const char *s = text_of(&t);
+    CHECK_STR(t.title, "Renewable Energy Notes");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK_STR(t.mime, "application/pdf");
+    CHECK_CONTAINS(s, "Solar power on small islands");
+    CHECK_CONTAINS(s, "photovoltaic information for island grids.");
+    CHECK_CONTAINS(s, "The second page covers wind turbines.");
+    /* page 2 is its own paragraph */
+    CHECK(has_block(&t, ING_PARA, 0, "The second page covers wind turbines."));
+    CHECK_INT(noise, 0);
+    CHECK(no_child_left());
+    ing_text_free(&t);
+
+    CHECK_INT(extract_fixture("cafe.pdf", NULL, &t, &e, NULL, 0), 0);
+    CHECK_CONTAINS(text_of(&t), "Caf\xc3\xa9 au lait costs two euros.");
+    CHECK_STR(t.title, "Caf\xc3\xa9 Guide");
+    ing_text_free(&t);
+}
+
+static void test_pdf_errors(void)
+{
+    ing_text t;
+    rag_err e;
+    char path[1100];
+    stderr_capture();
+    int rc = extract_fixture("notext.pdf", NULL, &t, &e, path, sizeof path);
+    CHECK_INT(rc, RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "the PDF has no text layer (scanned? OCR is not supported)");
+    ing_text_free(&t);
+
+    rc = extract_fixture("corrupt.pdf", NULL, &t, &e, path, sizeof path);
+    CHECK_INT(rc, RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": corrupt PDF: ");
+    ing_text_free(&t);
+
+    /* cut inside page 1: an error or what could be salvaged, never a crash
+     * and never text that was not there */
+    rc = extract_fixture("truncated.pdf", NULL, &t, &e, path, sizeof path);
+    CHECK(rc == 0 || rc == RAG_ERR_FORMAT);
+    if (rc == 0)
+        CHECK(!strstr(text_of(&t), "wind turbines"));
+    else
+        CHECK(starts_with(e.msg, path));
+    ing_text_free(&t);
+    long noise = stderr_release();
+    CHECK_INT(noise, 0);
+    CHECK(no_child_left());
+}
+
+static void test_pdf_limits(void)
+{
+    ing_text t;
+    rag_err e;
+    char path[1100];
+    ing_limits lim;
+    double t0;
+
+    /* a file that would take hours: stopped by the CPU limit... */
+    ing_limits_default(&lim);
+    lim.pdf_cpu_s = 1;
+    t0 = now_s();
+    CHECK_INT(extract_fixture("slow.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    CHECK(now_s() - t0 < 10);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": PDF parser stopped at the CPU time limit of 1 s");
+    ing_text_free(&t);
+    CHECK(no_child_left());
+
+    /* ...or by the wall-clock deadline, whichever comes first */
+    ing_limits_default(&lim);
+    lim.pdf_timeout_s = 1;
+    t0 = now_s();
+    CHECK_INT(extract_fixture("slow.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    CHECK(now_s() - t0 < 10);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": PDF parser timed out after 1 s");
+    ing_text_free(&t);
+    CHECK(no_child_left());
+
+    /* extracted text over max_text */
+    ing_limits_default(&lim);
+    lim.max_text = 40;
+    CHECK_INT(extract_fixture("report.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "the text is larger than the limit of 40 bytes");
+    ing_text_free(&t);
+    CHECK(no_child_left());
+}
+
+/* The address-space limit is not set under AddressSanitizer (see pdf.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
+static void test_pdf_memory_limit(void)
+{
+#ifdef TEST_ASAN
+    SKIP("no RLIMIT_AS under AddressSanitizer");
+#else
+    ing_text t;
+    rag_err e;
+    char path[1100];
+    ing_limits lim;
+    ing_limits_default(&lim);
+    lim.pdf_mem = (size_t)64 << 20;
+    double t0 = now_s();
+    CHECK_INT(extract_fixture("wordy.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    CHECK(now_s() - t0 < 10);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": PDF parser ran out of memory (limit 64 MiB)");
+    ing_text_free(&t);
+    CHECK(no_child_left());
+#endif
+}
+#else
+static void test_pdf_not_built(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_fixture("report.pdf", NULL, &t, &e, NULL, 0), RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(e.msg, "PDF support was not built (install libpoppler-glib-dev and rebuild)");
+    ing_text_free(&t);
+}
+#endif
+
+int main(void)
+{
+    RUN(test_detect_by_content);
+    RUN(test_detect_by_extension);
+    RUN(test_detect_binary_is_unknown);
+    RUN(test_detect_wide_text);
+    RUN(test_detect_misnamed_pdf_docx);
+    RUN(test_decode_utf8_and_bom);
+    RUN(test_decode_utf16_utf32);
+    RUN(test_decode_legacy_8bit);
+    RUN(test_decode_repairs_few_invalid_bytes);
+    RUN(test_decode_refuses_binary);
+    RUN(test_decode_line_and_text_limits);
+    RUN(test_empty_file);
+    RUN(test_text_paragraphs_and_title);
+    RUN(test_markdown_headings);
+    RUN(test_markdown_code_blocks);
+    RUN(test_markdown_front_matter);
+    RUN(test_markdown_inline_markup);
+    RUN(test_html_structure);
+    RUN(test_html_charsets);
+    RUN(test_html_malformed_is_recovered_quietly);
+    RUN(test_html_text_limit);
+    RUN(test_docx_zip_bomb);
+    RUN(test_docx_report);
+    RUN(test_docx_broken);
+#ifdef RAG_HAVE_POPPLER
+    RUN(test_pdf_report);
+    RUN(test_pdf_errors);
+    RUN(test_pdf_limits);
+    RUN(test_pdf_memory_limit);
+#else
+    RUN(test_pdf_not_built);
+#endif
+    return test_summary();
+}
