@@ -35,8 +35,27 @@ static const struct {
     {"eval", rag_cli_eval},
 };
 
+/* Lets common options come before the command ("rag --db X search q") by
+ * moving them after it, where the command's own parser reads them. */
+static void hoist_command(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--db", "--config", "--as", NULL};
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") &&
+           strcmp(argv[i], "--version")) {
+        int takes = 0;
+        for (const char *const *w = with_value; *w; w++) takes |= !strcmp(argv[i], *w);
+        i += takes ? 2 : 1;
+    }
+    if (i == 1 || i >= argc) return;
+    char *cmd = argv[i];
+    memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+    argv[1] = cmd;
+}
+
 int main(int argc, char **argv)
 {
+    hoist_command(argc, argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
         if (argc >= 3 && !strcmp(argv[1], "help")) {

@@ -31,9 +31,11 @@ check_not_contains() {
   case "$2" in *"$3"*) fail "$1: output has '$3'"; printf '%s\n' "$2" | grep -F -- "$3" | head -n 5 | sed 's/^/      /' ;; *) ok "$1" ;; esac
 }
 
-# json EXPR: evaluates a jq-like path with python-free tooling: sqlite3's JSON.
-# Usage: echo "$json" | json_get '$.a.b'
+# JSON from stdin through sqlite3's JSON functions (no extra tools needed):
+#   echo "$json" | json_get '$.a.b'      the value at a path
+#   echo "$json" | json_len '$.results'  the length of an array
 json_get() { sqlite3 :memory: "select json_extract(readfile('/dev/stdin'), '$1');"; }
+json_len() { sqlite3 :memory: "select json_array_length(readfile('/dev/stdin'), '$1');"; }
 
 sql() { sqlite3 "$RAG_DB" "$@"; }
 

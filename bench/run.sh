@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmarks (never part of `make test`): each reports ratios against a
+# baseline measured in the same run.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export RAG_TESTDATA=${RAG_TESTDATA:-$top/../shared/testdata}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+./build/bench/bench_ingest_search "$@"
