@@ -151,7 +151,9 @@ typedef struct ing_chunks {
 /* Cuts t into chunks: never more than target_tokens unless a single word is
  * larger; prefers heading, then paragraph, then sentence, then word
  * boundaries; consecutive chunks overlap by about overlap_tokens, taken from
- * whole sentences of the previous chunk where they fit. */
+ * whole sentences of the previous chunk where they fit. t and p are borrowed
+ * (p NULL: the defaults); chunks are appended to *out (zeroed by the caller,
+ * free with ing_chunks_free). The algorithm is described in ingest/chunk.c. */
 void ing_chunk_text(const ing_text *t, const ing_chunk_params *p, ing_chunks *out);
 void ing_chunks_free(ing_chunks *c);
 
