@@ -39,7 +39,8 @@
  * 2. Sections. A heading block opens a section whose parent is the nearest
  *    open heading of a lower level (levels only grow along the parent chain,
  *    so a path has at most 6 parts). Every atom carries its section; a
- *    chunk's heading path is the section of its first byte.
+ *    chunk's heading path is the section of its first text that is not a
+ *    heading (a chunk opening with "# A", "## B", text is under "A › B").
  * 3. Packing. Atoms are added greedily while the sum of their counts stays
  *    within target_tokens. The first atom of a heading closes the chunk when
  *    it already holds min_tokens; a smaller section is merged into the next.
@@ -803,6 +804,17 @@ static void take_overlap(chunker *C, size_t chunk_start, size_t budget)
     C->ov_section = sec;
 }
 
+/* The section that names a chunk of cur[0..keep): that of its first text
+ * that is not a heading, so a chunk opening with "# A" then "## B" then text
+ * is under "A › B"; a chunk of headings only takes the last one's. */
+static size_t path_section(const chunker *C, size_t keep)
+{
+    if (C->has_ov) return C->ov_section;
+    for (size_t k = 0; k < keep; k++)
+        if (!C->cur[k].in_heading) return C->cur[k].section;
+    return C->cur[keep ? keep - 1 : 0].section;
+}
+
 /* Emits the open chunk. `x` is the atom that did not fit (NULL at the end of
  * the text). Returns 1 when atoms were handed back to be fed again (then x
  * was handed back too). */
@@ -842,7 +854,7 @@ static int close_chunk(chunker *C, const atom *x)
         (ing_chunk){.byte_start = start,
                     .byte_end = end,
                     .n_tokens = tok,
-                    .heading_path = heading_path(C, C->has_ov ? C->ov_section : C->cur[0].section)};
+                    .heading_path = heading_path(C, path_section(C, keep))};
 
     C->n_cur = keep;
     C->has_ov = 0;

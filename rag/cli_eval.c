@@ -90,13 +90,14 @@ int rag_cli_eval(int argc, char **argv)
             rc = rag_cli_fail(&cli, &err);
             goto out;
         }
-        ragd_ranked *r = rag_xcalloc(hits.n ? hits.n : 1, sizeof *r);
-        for (size_t j = 0; j < hits.n; j++) r[j] = (ragd_ranked){run_docid(&hits.v[j]), hits.v[j].score};
+        size_t n = hits.n;
+        ragd_ranked *r = rag_xcalloc(n ? n : 1, sizeof *r);
+        for (size_t j = 0; j < n; j++) r[j] = (ragd_ranked){run_docid(&hits.v[j]), hits.v[j].score};
         store_hits_free(&hits);
         ragd_metrics m;
-        ragd_eval_query(&qrels, qids.v[i], r, hits.n, &m); /* also sorts r as trec_eval reads it */
+        ragd_eval_query(&qrels, qids.v[i], r, n, &m); /* also sorts r as trec_eval reads it */
         if (run)
-            for (size_t j = 0; j < hits.n; j++)
+            for (size_t j = 0; j < n; j++)
                 fprintf(run, "%s Q0 %s %zu " RAGD_RUN_SCORE_FMT " rag\n", qids.v[i], r[j].docid,
                         j + 1, r[j].score);
         if (ragd_qrels_n_relevant(&qrels, qids.v[i]) > 0) {
@@ -107,7 +108,7 @@ int rag_cli_eval(int argc, char **argv)
             sum.p10 += m.p10;
             sum.mrr += m.mrr;
         }
-        for (size_t j = 0; j < hits.n; j++) rag_free(r[j].docid);
+        for (size_t j = 0; j < n; j++) rag_free(r[j].docid);
         rag_free(r);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -128,11 +128,21 @@ static cJSON *hit_json(const store_hit *h, size_t rank)
     return o;
 }
 
-/* Snippets come with highlight markers; collapse their line breaks. */
+/* Snippets come with highlight markers; their line breaks and runs of
+ * spaces become single spaces. */
 static void print_snippet(const char *s)
 {
     fputs("   ", stdout);
-    for (; *s; s++) fputc(*s == '\n' ? ' ' : *s, stdout);
+    int space = 0;
+    for (; *s; s++) {
+        if (*s == '\n' || *s == ' ') {
+            space = 1;
+            continue;
+        }
+        if (space) fputc(' ', stdout);
+        space = 0;
+        fputc(*s, stdout);
+    }
     fputc('\n', stdout);
 }
 
@@ -174,8 +184,10 @@ int rag_cli_search(int argc, char **argv)
             printf("%s%zu. %s%s  %s(score %.2f)%s\n", rag_cli_bold(&q.cli), i + 1,
                    *h->title ? h->title : path, rag_cli_reset(&q.cli), rag_cli_dim(&q.cli),
                    h->score, rag_cli_reset(&q.cli));
-            printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, *h->heading_path ? "  \xE2\x80\xBA  " : "",
-                   h->heading_path, rag_cli_reset(&q.cli));
+            /* the heading path, unless it only repeats the title */
+            int show_path = *h->heading_path && strcmp(h->heading_path, h->title) != 0;
+            printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, show_path ? "  \xE2\x80\xBA  " : "",
+                   show_path ? h->heading_path : "", rag_cli_reset(&q.cli));
             if (h->snippet) print_snippet(h->snippet);
             if (i + 1 < hits.n) putchar('\n');
         }

@@ -40,12 +40,13 @@ void store_hits_free(store_hits *h)
     memset(h, 0, sizeof *h);
 }
 
-/* Builds the FTS5 query: "run1" OR "run2" ... Returns the number of runs. */
+/* Builds the FTS5 query: "run1" OR "run2" ... Returns the number of runs.
+ * Repeated words are kept: each occurrence is a phrase of its own, so BM25
+ * weighs a word the question repeats more (query term frequency). */
 static size_t build_match(const char *q, rag_buf *out)
 {
     const uint8_t *p = (const uint8_t *)q;
     size_t n = strnlen(q, MAX_QUERY_BYTES), i = 0, terms = 0;
-    rag_strv seen = {0};
     while (i < n && terms < MAX_QUERY_TERMS) {
         int32_t cp;
         size_t l = rag_utf8_decode(p + i, n - i, &cp);
@@ -65,16 +66,10 @@ static size_t build_match(const char *q, rag_buf *out)
                 break;
             i += l;
         }
-        char *run = rag_xstrndup(q + start, i - start);
-        if (!rag_strv_contains(&seen, run)) {
-            rag_strv_push(&seen, run);
-            /* runs hold only word characters: no quote to escape */
-            rag_buf_printf(out, "%s\"%s\"", terms ? " OR " : "", run);
-            terms++;
-        }
-        rag_free(run);
+        /* runs hold only word characters: no quote to escape */
+        rag_buf_printf(out, "%s\"%.*s\"", terms ? " OR " : "", (int)(i - start), q + start);
+        terms++;
     }
-    rag_strv_free(&seen);
     return terms;
 }
 
@@ -108,22 +103,28 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
         rag_buf_free(&match);
         return 0;
     }
-    /* The visibility condition is part of WHERE, so only visible chunks are
-     * ranked and LIMIT counts visible results only. With per_document, the
-     * bare columns of a min() aggregate come from the row holding the min
-     * (SQLite guarantees this), i.e. the best chunk of each document. */
+    /* The visibility condition is part of the WHERE clause that ranks, so
+     * only visible chunks are ranked and LIMIT counts visible results only.
+     * bm25() can only be called where the MATCH is, hence the materialized
+     * CTE; with per_document, the bare cid of a min() aggregate comes from
+     * the row holding the min (SQLite guarantees this): the best chunk of
+     * each document. */
     char sql[2048];
     snprintf(sql, sizeof sql,
+             "WITH ranked AS MATERIALIZED ("
+             "  SELECT c.id AS cid, c.document_id AS did, bm25(chunks_fts, " BM25_WEIGHTS ") AS r"
+             "  FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+             "  JOIN documents d ON d.id = c.document_id"
+             "  WHERE chunks_fts MATCH :match AND %s),"
+             " best AS (%s) "
              "SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, "
-             "d.uri, d.ext_id, d.title, %s, %s AS r "
-             "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-             "JOIN documents d ON d.id = c.document_id "
-             "WHERE chunks_fts MATCH :match AND %s %s "
-             "ORDER BY r, c.id LIMIT :k",
-             p->want_text ? "c.text" : "NULL",
-             p->per_document ? "min(bm25(chunks_fts, " BM25_WEIGHTS "))"
-                             : "bm25(chunks_fts, " BM25_WEIGHTS ")",
-             store_visible_sql(who), p->per_document ? "GROUP BY c.document_id" : "");
+             "d.uri, d.ext_id, d.title, %s, best.r "
+             "FROM best JOIN chunks c ON c.id = best.cid JOIN documents d ON d.id = c.document_id "
+             "ORDER BY best.r, c.id LIMIT :k",
+             store_visible_sql(who),
+             p->per_document ? "SELECT cid, min(r) AS r FROM ranked GROUP BY did"
+                             : "SELECT cid, r FROM ranked",
+             p->want_text ? "c.text" : "NULL");
     sqlite3_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
     if (rc) {

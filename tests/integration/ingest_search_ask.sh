@@ -6,11 +6,18 @@ cat > $c/kettle.md <<'MD'
 
 ## Kettle
 
-Descale the kettle every Friday. Use the white vinegar from the cupboard.
+Descale the kettle every Friday. Use the white vinegar from the cupboard above the sink,
+fill the kettle to the maximum line with one part vinegar and two parts water, boil it
+twice, leave it to stand for an hour, then rinse it three times with clean water before
+anyone makes tea again. Never put the kettle in the dishwasher, and never boil it empty:
+the element cracks and facilities will charge the replacement to the team budget.
 
 ## Fridge
 
 Label your food with your name and the date. The fridge is emptied on Thursdays at 16:00.
+Anything without a label goes to the bin, and containers left for more than a week are
+thrown away with their contents. Milk for the whole floor is on the top shelf; please
+tell reception when the last carton is opened so that a new order can be placed.
 MD
 cat > $c/sub/parking.txt <<'TXT'
 Parking policy
@@ -45,7 +52,7 @@ check_contains "JSON uri is absolute" "$(echo "$out" | json_get '$.results[0].ur
 
 out=$(rag ask "When is the fridge emptied?")
 check_contains "extractive answer quotes the sentence" "$out" "The fridge is emptied on Thursdays at 16:00. [1]"
-check_contains "sources listed" "$out" "[1] Kitchen rules › Kitchen rules › Fridge"
+check_contains "sources listed with heading path" "$out" "[1] Kitchen rules › Kitchen rules › Fridge"
 check_contains "says no model is configured" "$out" "No generator model is configured"
 
 out=$(rag ask --json "Where do visitors park?")

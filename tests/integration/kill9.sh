@@ -3,12 +3,17 @@
 . "$(dirname "$0")/lib.sh"
 c=$T/corpus; mkdir -p $c
 n=6000
-words="freight depot invoice ledger tyre brake forklift shift roster pallet"
-for i in $(seq 1 $n); do
-  printf 'Document %d\n\nThis is document number %d about %s. It has a unique token u%dx.\n\nSecond paragraph with more text about the %s procedures of the depot.\n' \
-    $i $i "$(echo $words | cut -d' ' -f$((i % 10 + 1)))" $i "$(echo $words | cut -d' ' -f$(((i + 3) % 10 + 1)))" > $c/d$i.txt
-done
-rag ingest -q --acl staff $c >/dev/null 2>&1 &
+awk -v n=$n -v dir=$c 'BEGIN {
+  split("freight depot invoice ledger tyre brake forklift shift roster pallet", w, " ")
+  for (i = 1; i <= n; i++) {
+    f = dir "/d" i ".txt"
+    printf "Document %d\n\nThis is document number %d about %s. It has a unique token u%dx.\n\n", i, i, w[i % 10 + 1], i > f
+    printf "Second paragraph with more text about the %s procedures of the depot.\n", w[(i + 3) % 10 + 1] > f
+    close(f)
+  }
+}'
+# the binary itself (not the rag() shell function) so that kill hits it
+"$RAG_BIN" ingest -q --acl staff $c >/dev/null 2>&1 &
 pid=$!
 # wait until some documents are committed, then kill at once
 for _ in $(seq 1 400); do

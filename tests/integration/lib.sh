@@ -34,8 +34,9 @@ check_not_contains() {
 # JSON from stdin through sqlite3's JSON functions (no extra tools needed):
 #   echo "$json" | json_get '$.a.b'      the value at a path
 #   echo "$json" | json_len '$.results'  the length of an array
-json_get() { sqlite3 :memory: "select json_extract(readfile('/dev/stdin'), '$1');"; }
-json_len() { sqlite3 :memory: "select json_array_length(readfile('/dev/stdin'), '$1');"; }
+_json() { local f; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; sqlite3 :memory: "select $1(readfile('$f'), '$2');"; rm -f "$f"; }
+json_get() { _json json_extract "$1"; }
+json_len() { _json json_array_length "$1"; }
 
 sql() { sqlite3 "$RAG_DB" "$@"; }
 

@@ -208,7 +208,7 @@ static const char *chunk_problem(const ing_text *t, const ing_chunk_params *p, c
         CHECK(why_ == NULL);                                                                       \
     } while (0)
 
-/* The heading path in effect at each chunk's first byte, computed the plain
+/* The heading path of each chunk (that of its first text that is not a heading), computed the plain
  * way: replay the headings that start at or before it. Returns the number of
  * chunks whose path differs (and prints the first). */
 static int heading_path_mismatches(const ing_text *t, const ing_chunks *c)
@@ -219,7 +219,17 @@ static int heading_path_mismatches(const ing_text *t, const ing_chunks *c)
     size_t bi = 0;
     rag_buf want = {0};
     for (size_t k = 0; k < c->n; k++) {
-        while (bi < t->n_blocks && t->blocks[bi].start <= c->v[k].byte_start) {
+        /* a chunk is named by its first text that is not a heading */
+        size_t pos = c->v[k].byte_start;
+        for (size_t j = 0; j < t->n_blocks; j++) {
+            const ing_block *b = &t->blocks[j];
+            if (pos < b->start || pos >= b->start + b->len) continue;
+            while (t->blocks[j].kind == ING_HEADING && j + 1 < t->n_blocks &&
+                   t->blocks[j + 1].start < c->v[k].byte_end)
+                pos = t->blocks[++j].start;
+            break;
+        }
+        while (bi < t->n_blocks && t->blocks[bi].start <= pos) {
             const ing_block *b = &t->blocks[bi++];
             if (b->kind != ING_HEADING) continue;
             while (depth > 0 && stack_lv[depth - 1] >= b->level)
