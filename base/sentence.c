@@ -42,11 +42,13 @@ static int is_closer(unsigned char c)
     return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}';
 }
 
-/* Does the line starting at s look like a list item ("- x", "* x", "1. x", "• x")? */
+/* Does the line starting at s look like a list item ("- x", "* x", "1. x",
+ * "• x") or a table row ("| a | b |")? */
 static int starts_list_item(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    if (i < n && s[i] == '|') return 1;
     if (i + 1 < n && (s[i] == '-' || s[i] == '*' || s[i] == '+') && s[i + 1] == ' ') return 1;
     if (i + 3 < n && !memcmp(s + i, "\xE2\x80\xA2", 3)) return 1; /* • */
     size_t d = i;

@@ -12,7 +12,7 @@
  * after it. A sentence ends at . ! ? … followed by whitespace or the end
  * (not after common abbreviations, initials, or inside numbers), right after
  * 。！？, at a blank line, and at a line break when the next line starts a
- * list item or the line ends with ':'. Never returns 0 for n > 0. */
+ * list item or a table row ("| a | b |"), or the line ends with ':'. Never returns 0 for n > 0. */
 size_t rag_sentence_len(const char *s, size_t n);
 
 #endif

@@ -20,7 +20,7 @@ say "Ingesting the handbook (label staff), finance (finance) and ops (ops) docum
 "$rag" ingest --acl ops "$corpus/ops"
 "$rag" stats
 
-question="Who can approve an urgent order for spare parts?"
+question="Who approves an urgent spare parts order when a truck is off the road?"
 say "rag ask --as staff,finance \"$question\""
 "$rag" ask --as staff,finance "$question"
 say "rag ask --as staff,ops \"$question\""

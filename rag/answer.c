@@ -3,8 +3,10 @@
  * Scoring: each question term (index terms: folded, stemmed; CJK bigrams)
  * gets an IDF weight from the keyword index, so words like "the" count for
  * almost nothing. A sentence scores the summed weight of the distinct
- * question terms it contains, damped by the rank of its chunk (the retriever
- * already judged the chunk as a whole). Headings, very short fragments and
+ * question terms it contains, plus half the weight of those only found in
+ * its chunk's heading path (a sentence under "Urgent purchases" is about
+ * urgent purchases), damped by the rank of its chunk (the retriever already
+ * judged the chunk as a whole). Headings, very short fragments and
  * repeats (overlapping chunks share sentences) are not quoted. Sentences
  * scoring under a third of the best are left out rather than padding the
  * answer. */
@@ -108,9 +110,19 @@ static int cjk_heavy(const char *s, size_t n)
     return cjk >= 6;
 }
 
-/* Collapses line breaks inside a quoted sentence into spaces. */
+/* The sentence as quoted: without a leading list marker ("- ", "* ", "• ",
+ * "3. ") and with its line breaks turned into spaces. */
 static char *one_line(const char *s, size_t n)
 {
+    size_t m = 0;
+    if (n > 2 && (s[0] == '-' || s[0] == '*' || s[0] == '+') && s[1] == ' ') m = 2;
+    else if (n > 4 && !memcmp(s, "\xE2\x80\xA2 ", 4)) m = 4;
+    else {
+        while (m < n && m < 3 && s[m] >= '0' && s[m] <= '9') m++;
+        m = (m && m + 1 < n && (s[m] == '.' || s[m] == ')') && s[m + 1] == ' ') ? m + 2 : 0;
+    }
+    s += m;
+    n -= m;
     char *d = rag_xstrndup(s, n);
     for (char *c = d; *c; c++)
         if (*c == '\n') *c = ' ';
@@ -157,6 +169,9 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
     for (size_t h = 0; !rc && h < hits->n; h++) {
         const char *text = hits->v[h].text;
         size_t len = text ? strlen(text) : 0, i = 0;
+        match_ctx ctx_terms = {.q = &q}; /* question terms in the heading path */
+        const char *hp = hits->v[h].heading_path;
+        rc = store_terms(s, hp, strlen(hp), 0, match_term, &ctx_terms, err);
         while (i < len) {
             while (i < len && (text[i] == ' ' || text[i] == '\n')) i++;
             if (i >= len) break;
@@ -164,9 +179,12 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
             match_ctx m = {.q = &q};
             rc = store_terms(s, text + i, sl, 0, match_term, &m, err);
             if (rc) break;
-            double score = 0;
-            for (size_t t = 0; t < q.n; t++)
-                if (m.seen[t]) score += q.v[t].idf;
+            double score = 0, own = 0;
+            for (size_t t = 0; t < q.n; t++) {
+                if (m.seen[t]) own += q.v[t].idf;
+                else if (ctx_terms.seen[t]) score += 0.5 * q.v[t].idf;
+            }
+            score = own > 0 ? own + score : 0; /* the sentence itself must match */
             int long_enough = m.n_terms >= p->min_words || cjk_heavy(text + i, sl);
             if (score > 0 && long_enough && !is_heading(text + i, sl, hits->v[h].heading_path)) {
                 cands = rag_xgrow(cands, &cap, n_cands + 1, sizeof *cands);

@@ -121,6 +121,17 @@ const char *rag_cli_display_path(const char *uri, char *buf, size_t size)
     return buf;
 }
 
+const char *rag_cli_heading_shown(const char *title, const char *heading_path)
+{
+    static const char sep[] = " \xE2\x80\xBA "; /* " › " */
+    size_t tl = strlen(title);
+    if (tl && !strncmp(heading_path, title, tl)) {
+        if (heading_path[tl] == 0) return NULL;
+        if (!strncmp(heading_path + tl, sep, sizeof sep - 1)) heading_path += tl + sizeof sep - 1;
+    }
+    return *heading_path ? heading_path : NULL;
+}
+
 void rag_cli_print_json(cJSON *j)
 {
     char *s = cJSON_Print(j);

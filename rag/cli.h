@@ -57,6 +57,11 @@ int rag_cli_usage_error(const rag_cli *cli, const char *fmt, ...)
 /* A path for display: relative to the working directory when under it. */
 const char *rag_cli_display_path(const char *uri, char *buf, size_t size);
 
+/* The part of a heading path worth showing next to the title: without a
+ * leading "TITLE › " (the first heading is usually the title), NULL when
+ * nothing is left. */
+const char *rag_cli_heading_shown(const char *title, const char *heading_path);
+
 /* Prints JSON (pretty) to stdout and frees it. */
 void rag_cli_print_json(cJSON *j);
 

@@ -184,10 +184,9 @@ int rag_cli_search(int argc, char **argv)
             printf("%s%zu. %s%s  %s(score %.2f)%s\n", rag_cli_bold(&q.cli), i + 1,
                    *h->title ? h->title : path, rag_cli_reset(&q.cli), rag_cli_dim(&q.cli),
                    h->score, rag_cli_reset(&q.cli));
-            /* the heading path, unless it only repeats the title */
-            int show_path = *h->heading_path && strcmp(h->heading_path, h->title) != 0;
-            printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, show_path ? "  \xE2\x80\xBA  " : "",
-                   show_path ? h->heading_path : "", rag_cli_reset(&q.cli));
+            const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
+            printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, shown ? "  \xE2\x80\xBA  " : "",
+                   shown ? shown : "", rag_cli_reset(&q.cli));
             if (h->snippet) print_snippet(h->snippet);
             if (i + 1 < hits.n) putchar('\n');
         }
@@ -270,10 +269,10 @@ int rag_cli_ask(int argc, char **argv)
             const ragd_citation *c = &a.citations[i];
             char path[4096];
             rag_cli_display_path(c->uri, path, sizeof path);
+            const char *shown = rag_cli_heading_shown(c->title, c->heading_path);
             printf("  [%d] %s%s%s\n      %s%s%s\n", c->n, *c->title ? c->title : path,
-                   *c->heading_path && strcmp(c->heading_path, c->title) ? " \xE2\x80\xBA " : "",
-                   *c->heading_path && strcmp(c->heading_path, c->title) ? c->heading_path : "",
-                   rag_cli_dim(&q.cli), path, rag_cli_reset(&q.cli));
+                   shown ? " \xE2\x80\xBA " : "", shown ? shown : "", rag_cli_dim(&q.cli), path,
+                   rag_cli_reset(&q.cli));
         }
     }
     ragd_answer_free(&a);

@@ -155,7 +155,7 @@ void ragd_eval_query(const ragd_qrels *q, const char *qid, ragd_ranked *r, size_
         snprintf(buf, sizeof buf, RAGD_RUN_SCORE_FMT, r[i].score);
         r[i].score = strtod(buf, NULL);
     }
-    qsort(r, n, sizeof *r, cmp_trec);
+    if (n) qsort(r, n, sizeof *r, cmp_trec);
     size_t n_rel = ragd_qrels_n_relevant(q, qid);
     if (n_rel == 0) return;
 
