@@ -45,6 +45,11 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+# The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
+# whatever BUILD is, so that sanitizer builds reuse it.
+FAISS_DIR  := build/faiss
+FAISS_LIBS := -L$(FAISS_DIR)/lib -lfaiss_c -lfaiss -lopenblas -lgomp -lstdc++ -lm
+FAISS_TEST := $(BUILD)/tests/test_faiss_capi
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
@@ -76,6 +81,19 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/librag.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/obj/tests/faiss/%.o: tests/faiss/%.c $(FAISS_DIR)/lib/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -I$(FAISS_DIR)/include -c $< -o $@
+
+$(FAISS_TEST): $(BUILD)/obj/tests/faiss/test_faiss_capi.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(FAISS_LIBS)
+
+$(FAISS_DIR)/lib/libfaiss_c.a:
+	@echo "The FAISS C API is missing: run 'make deps' first." >&2; exit 1
+
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/librag.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -92,7 +110,7 @@ deps:
 # Unit tests (one process each), golden tests against $RAG_TESTDATA, then
 # integration tests driving the built programs. The last line reads
 # "N passed, N failed".
-test: all $(UNIT_BINS) $(TOOL_BINS)
+test: all $(UNIT_BINS) $(TOOL_BINS) $(FAISS_TEST)
 	BUILD=$(BUILD) ./tests/run.sh
 
 asan:

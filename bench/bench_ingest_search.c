@@ -52,7 +52,7 @@ static size_t make_corpus(const char *dir, size_t mb, rag_strv *files)
                                   "of", "and", "to", "is", "for", "within", "days", "must"};
     size_t nw = sizeof words / sizeof words[0], total = 0;
     unsigned seed = 12345;
-    char path[4096];
+    char path[4400];
     rag_buf b = {0};
     for (int f = 0; total < mb * 1000000; f++) {
         rag_buf_clear(&b);
