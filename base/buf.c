@@ -14,7 +14,7 @@ void rag_buf_reserve(rag_buf *b, size_t extra)
 
 void rag_buf_append(rag_buf *b, const void *p, size_t n)
 {
-    rag_buf_reserve(b, n);
+    if (b->len + n + 1 > b->cap) rag_buf_reserve(b, n);
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;

@@ -1,45 +1,170 @@
-/* base/sentence.c: a rule-based sentence splitter (English-centred, with the
- * CJK full-width terminators). Rules are in base/sentence.h. */
+/* base/sentence.c: a rule-based sentence splitter (English-centred, with
+ * the full-width CJK terminators). The rules are in base/sentence.h. */
 #include "base/sentence.h"
 #include "base/utf8.h"
 
-#include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
-/* Words after which a period rarely ends a sentence. Titles (and single
- * capital initials) stay with the name that follows even when it is
- * capitalised; the others end a sentence before a capital letter. */
-static const char *const titles[] = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "messrs",
-                                     NULL};
-static const char *const abbreviations[] = {
-    "e.g", "i.e", "etc", "vs", "cf", "al", "approx", "dept", "fig", "figs", "no", "nos", "p",
-    "pp", "vol", "ch", "sec", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun",
-    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ca", "min", "max", "resp", NULL};
-
-static int in_list(const char *const *list, const char *w, size_t len)
+static inline int ascii_alpha(unsigned c)
 {
-    for (const char *const *a = list; *a; a++)
-        if (strlen(*a) == len && !strncasecmp(*a, w, len)) return 1;
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+/* Length of the whitespace character at s[i] (i < end), 0 when it is not. */
+static size_t space_at(const char *s, size_t i, size_t end)
+{
+    unsigned c = (unsigned char)s[i];
+    if (c < 0x80) return c == ' ' || (c >= '\t' && c <= '\r');
+    int32_t cp;
+    size_t l = rag_utf8_decode((const uint8_t *)s + i, end - i, &cp);
+    return l && rag_cp_is_space(cp) ? l : 0;
+}
+
+static size_t skip_space(const char *s, size_t i, size_t end)
+{
+    size_t l;
+    while (i < end && (l = space_at(s, i, end))) i += l;
+    return i;
+}
+
+/* A sentence-ending mark at s[i]: its length, or 0. *cjk is set for the
+ * full-width marks, which end a sentence without a following space. */
+static size_t terminator_at(const char *s, size_t i, size_t end, int *cjk, int *strong)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    *cjk = 0;
+    *strong = 0;
+    if (u[0] == '.') return 1;
+    if (u[0] == '!' || u[0] == '?') {
+        *strong = 1;
+        return 1;
+    }
+    if (u[0] < 0xE2 || end - i < 3) return 0;
+    if (u[0] == 0xE2 && u[1] == 0x80 && u[2] == 0xA6) return 3; /* … */
+    *cjk = *strong = 1;
+    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x82) return 3;                   /* 。 */
+    if (u[0] == 0xEF && u[1] == 0xBC && (u[2] == 0x81 || u[2] == 0x9F)) return 3; /* ！ ？ */
+    if (u[0] == 0xEF && u[1] == 0xBD && u[2] == 0xA1) return 3;                   /* ｡ */
+    *cjk = *strong = 0;
     return 0;
 }
 
-/* 2: a title or an initial before the period at s[dot]; 1: another
- * abbreviation; 0: an ordinary word. */
-static int abbreviation_kind(const char *s, size_t dot)
+/* Closing quotes and brackets that belong to the sentence before them:
+ * » ’ ” › 〉 》 」 』 】 〕 ） ］ ｣ (the ASCII ones are tested directly). */
+static const char *const CLOSERS[] = {
+    "\xC2\xBB",     "\xE2\x80\x99", "\xE2\x80\x9D", "\xE2\x80\xBA", "\xE3\x80\x89",
+    "\xE3\x80\x8B", "\xE3\x80\x8D", "\xE3\x80\x8F", "\xE3\x80\x91", "\xE3\x80\x95",
+    "\xEF\xBC\x89", "\xEF\xBC\xBD", "\xEF\xBD\xA3",
+};
+
+/* Length of the closing quote or bracket at s[i], or 0. */
+static size_t closer_at(const char *s, size_t i, size_t end)
 {
-    size_t b = dot;
-    while (b > 0 && (isalpha((unsigned char)s[b - 1]) || s[b - 1] == '.')) b--;
-    size_t len = dot - b;
-    if (len == 0) return 0;
-    if (len == 1 && isupper((unsigned char)s[b])) return 2;
-    if (in_list(titles, s + b, len)) return 2;
-    return in_list(abbreviations, s + b, len);
+    unsigned c = (unsigned char)s[i];
+    if (c < 0x80) return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}';
+    for (size_t k = 0; k < sizeof CLOSERS / sizeof *CLOSERS; k++) {
+        size_t l = strlen(CLOSERS[k]);
+        if (end - i >= l && !memcmp(s + i, CLOSERS[k], l)) return l;
+    }
+    return 0;
 }
 
-static int is_closer(unsigned char c)
+/* Abbreviations after which a period never ends a sentence: titles before a
+ * name ("Dr. Smith") and the Latin ones that introduce something. */
+static const char *const ABBR_ALWAYS[] = {
+    "mr",  "mrs", "ms", "dr",  "prof", "sr",   "jr", "st",  "vs",
+    "e.g", "i.e", "cf", "viz", "fig",  "figs", "eq", "eqs",
+};
+/* Abbreviations that end a sentence only when no lowercase word or number
+ * follows ("etc. The next" ends, "etc. and" does not). */
+static const char *const ABBR_LOWER[] = {
+    "etc",  "al",   "approx", "ca",  "inc",  "ltd", "co",   "corp", "no",  "nos", "vol",
+    "vols", "pp",   "p",      "ed",  "eds",  "ch",  "sec",  "dept", "est", "min", "max",
+    "resp", "incl", "excl",   "esp", "misc", "ref", "refs", "jan",  "feb", "mar", "apr",
+    "jun",  "jul",  "aug",    "sep", "sept", "oct", "nov",  "dec",
+};
+
+enum { ABBR_NONE, ABBR_NEVER_ENDS, ABBR_ENDS_UNLESS_LOWER };
+
+/* Classifies the word that ends at the period s[dot] (lo: sentence start). */
+static int abbrev_class(const char *s, size_t lo, size_t dot)
 {
-    return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}';
+    size_t j = dot;
+    while (j > lo && dot - j < 12 && (ascii_alpha((unsigned char)s[j - 1]) || s[j - 1] == '.'))
+        j--;
+    if (j == dot || dot - j >= 12) return ABBR_NONE;
+    if (j > lo) { /* part of a longer word ("café.", "x2.") is no abbreviation */
+        unsigned c = (unsigned char)s[j - 1];
+        if (c >= 0x80 || (c >= '0' && c <= '9') || c == '_') return ABBR_NONE;
+    }
+    size_t n = dot - j;
+    if (n == 1 && s[j] >= 'A' && s[j] <= 'Z' && s[j] != 'I') return ABBR_NEVER_ENDS; /* initial */
+    char w[12];
+    int dotted = 0;
+    for (size_t k = 0; k < n; k++) {
+        w[k] = (char)(s[j + k] | (s[j + k] == '.' ? 0 : 0x20));
+        dotted |= s[j + k] == '.';
+    }
+    w[n] = 0;
+    /* (first letters compared first: this runs at every period) */
+    for (size_t k = 0; k < sizeof ABBR_ALWAYS / sizeof *ABBR_ALWAYS; k++)
+        if (ABBR_ALWAYS[k][0] == w[0] && !strcmp(w, ABBR_ALWAYS[k])) return ABBR_NEVER_ENDS;
+    for (size_t k = 0; k < sizeof ABBR_LOWER / sizeof *ABBR_LOWER; k++)
+        if (ABBR_LOWER[k][0] == w[0] && !strcmp(w, ABBR_LOWER[k])) return ABBR_ENDS_UNLESS_LOWER;
+    /* "U.S.", "a.m.", "Ph.D." */
+    return dotted && w[0] != '.' ? ABBR_ENDS_UNLESS_LOWER : ABBR_NONE;
+}
+
+size_t rag_sentence_end(const char *s, size_t pos, size_t end)
+{
+    size_t i = pos;
+    while (i < end) {
+        unsigned c = (unsigned char)s[i];
+        if (c < 0x80 && c != '.' && c != '!' && c != '?') {
+            i++;
+            continue;
+        }
+        int cjk, strong;
+        size_t tl = terminator_at(s, i, end, &cjk, &strong);
+        if (!tl) { /* continuation bytes never look like a terminator's lead byte */
+            i++;
+            continue;
+        }
+        size_t t0 = i;
+        int last_cjk = 0, any_strong = 0, n_term = 0;
+        while (i < end && (tl = terminator_at(s, i, end, &cjk, &strong))) {
+            last_cjk = cjk;
+            any_strong |= strong;
+            n_term++;
+            i += tl;
+        }
+        size_t k = i, l;
+        while (k < end && (l = closer_at(s, k, end)))
+            k += l;
+        if (k >= end) return end;
+        if (last_cjk) return k;
+        if (!space_at(s, k, end)) {
+            i = k;
+            continue;
+        }
+        size_t m = skip_space(s, k, end);
+        unsigned nx = m < end ? (unsigned char)s[m] : 0;
+        int lower = nx >= 'a' && nx <= 'z', digit = nx >= '0' && nx <= '9';
+        if (!any_strong) {
+            if (n_term == 1 && s[t0] == '.') {
+                int a = abbrev_class(s, pos, t0);
+                if (a == ABBR_NEVER_ENDS || (a == ABBR_ENDS_UNLESS_LOWER && (lower || digit))) {
+                    i = k;
+                    continue;
+                }
+            } else if (lower) { /* "wait... what" */
+                i = k;
+                continue;
+            }
+        }
+        return k;
+    }
+    return end;
 }
 
 /* Does the line starting at s look like a list item ("- x", "* x", "1. x",
@@ -52,61 +177,22 @@ static int starts_list_item(const char *s, size_t n)
     if (i + 1 < n && (s[i] == '-' || s[i] == '*' || s[i] == '+') && s[i + 1] == ' ') return 1;
     if (i + 3 < n && !memcmp(s + i, "\xE2\x80\xA2", 3)) return 1; /* • */
     size_t d = i;
-    while (d < n && isdigit((unsigned char)s[d])) d++;
+    while (d < n && s[d] >= '0' && s[d] <= '9') d++;
     return d > i && d + 1 < n && (s[d] == '.' || s[d] == ')') && s[d + 1] == ' ';
 }
 
 size_t rag_sentence_len(const char *s, size_t n)
 {
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0;
-    while (i < n) {
-        int32_t cp;
-        size_t l = rag_utf8_decode(p + i, n - i, &cp);
-        if (!l) {
-            i++;
-            continue;
-        }
-        if (cp == '\n') {
-            if (i + 1 < n && s[i + 1] == '\n') return i ? i : 1; /* blank line */
-            size_t e = i;
-            while (e > 0 && s[e - 1] == ' ') e--;
-            if ((e > 0 && s[e - 1] == ':') || starts_list_item(s + i + 1, n - i - 1))
-                return i ? i : 1;
-            i++;
-            continue;
-        }
-        if (cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F) { /* 。！？ */
-            i += l;
-            while (i < n && is_closer(p[i])) i++;
-            return i;
-        }
-        if (cp == '.' || cp == '!' || cp == '?' || cp == 0x2026) {
-            size_t end = i + l;
-            while (end < n && (p[end] == '.' || p[end] == '!' || p[end] == '?')) end++;
-            while (end < n && is_closer(p[end])) end++;
-            if (end + 3 <= n && (!memcmp(s + end, "\xE2\x80\x9D", 3) || /* ” ’ » */
-                                 !memcmp(s + end, "\xE2\x80\x99", 3)))
-                end += 3;
-            else if (end + 2 <= n && !memcmp(s + end, "\xC2\xBB", 2))
-                end += 2;
-            if (end >= n) return n;
-            if (p[end] == ' ' || p[end] == '\n' || p[end] == '\t') {
-                int kind = cp == '.' ? abbreviation_kind(s, i) : 0;
-                if (kind) {
-                    size_t k = end;
-                    while (k < n && p[k] == ' ') k++;
-                    if (k < n && (kind == 2 || islower(p[k]) || isdigit(p[k]))) {
-                        i = end;
-                        continue;
-                    }
-                }
-                return end;
-            }
-            i = end;
-            continue;
-        }
-        i += l;
+    if (n == 0) return 0;
+    size_t e = rag_sentence_end(s, 0, n);
+    /* a line break before that end may close the unit first */
+    for (size_t i = 0; i < e; i++) {
+        if (s[i] != '\n') continue;
+        size_t b = i;
+        while (b > 0 && s[b - 1] == ' ') b--;
+        if ((i + 1 < n && s[i + 1] == '\n') || (b > 0 && s[b - 1] == ':') ||
+            starts_list_item(s + i + 1, n - i - 1))
+            return i ? i : 1;
     }
-    return n;
+    return e;
 }

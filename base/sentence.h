@@ -1,18 +1,26 @@
 /* base/sentence.h: sentence boundaries in normalised text.
  *
- * Shared by the chunker (which prefers to cut between sentences) and the
- * extractive answerer (which quotes whole sentences). */
+ * One splitter for the chunker (which prefers to cut between sentences) and
+ * the extractive answerer (which quotes whole sentences). */
 #ifndef RAG_BASE_SENTENCE_H
 #define RAG_BASE_SENTENCE_H
 
 #include <stddef.h>
 
-/* Length of the sentence that starts at s[0] (at most n bytes): through its
- * terminator and any closing quotes or brackets, excluding the whitespace
- * after it. A sentence ends at . ! ? … followed by whitespace or the end
- * (not after common abbreviations, initials, or inside numbers), right after
- * 。！？, at a blank line, and at a line break when the next line starts a
- * list item or a table row ("| a | b |"), or the line ends with ':'. Never returns 0 for n > 0. */
+/* End (exclusive) of the sentence that starts at s[pos], looking no further
+ * than `end`: after its terminators and closing quotes or brackets, or `end`.
+ * A terminator (. ! ? …) ends a sentence when whitespace or the end follows;
+ * the full-width ones (。！？｡) need no space. "3.14" and "example.com" do
+ * not end one, nor titles and initials ("Dr. Smith", "J. Smith"), nor
+ * abbreviations such as "etc." or "U.S." when a lowercase word or a number
+ * follows, nor an ellipsis followed by a lowercase word. Line breaks do not
+ * end sentences here. */
+size_t rag_sentence_end(const char *s, size_t pos, size_t end);
+
+/* Length of the unit to quote that starts at s[0] (at most n bytes): the
+ * sentence as above, ended earlier by a blank line, by a line break before a
+ * list item or table row ("- x", "1. x", "| a |"), or after a line ending in
+ * ':'. Never 0 for n > 0. */
 size_t rag_sentence_len(const char *s, size_t n);
 
 #endif

@@ -59,6 +59,7 @@
  * (n log n). */
 #include "ingest/ing_int.h"
 #include "base/mem.h"
+#include "base/sentence.h"
 #include "base/utf8.h"
 
 #include <stdint.h>
@@ -286,154 +287,6 @@ static size_t word_end(const char *s, size_t pos, size_t end)
 }
 
 /* ======================================================================== */
-/* Sentence boundaries                                                      */
-
-/* A sentence-ending mark at s[i]: its length, or 0. *cjk is set for the
- * full-width marks, which end a sentence without a following space. */
-static size_t terminator_at(const char *s, size_t i, size_t end, int *cjk, int *strong)
-{
-    const unsigned char *u = (const unsigned char *)s + i;
-    *cjk = 0;
-    *strong = 0;
-    if (u[0] == '.') return 1;
-    if (u[0] == '!' || u[0] == '?') {
-        *strong = 1;
-        return 1;
-    }
-    if (u[0] < 0xE2 || end - i < 3) return 0;
-    if (u[0] == 0xE2 && u[1] == 0x80 && u[2] == 0xA6) return 3; /* … */
-    *cjk = *strong = 1;
-    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x82) return 3;                   /* 。 */
-    if (u[0] == 0xEF && u[1] == 0xBC && (u[2] == 0x81 || u[2] == 0x9F)) return 3; /* ！ ？ */
-    if (u[0] == 0xEF && u[1] == 0xBD && u[2] == 0xA1) return 3;                   /* ｡ */
-    *cjk = *strong = 0;
-    return 0;
-}
-
-/* Closing quotes and brackets that belong to the sentence before them:
- * » ’ ” › 〉 》 」 』 】 〕 ） ］ ｣ (the ASCII ones are tested directly). */
-static const char *const CLOSERS[] = {
-    "\xC2\xBB",     "\xE2\x80\x99", "\xE2\x80\x9D", "\xE2\x80\xBA", "\xE3\x80\x89",
-    "\xE3\x80\x8B", "\xE3\x80\x8D", "\xE3\x80\x8F", "\xE3\x80\x91", "\xE3\x80\x95",
-    "\xEF\xBC\x89", "\xEF\xBC\xBD", "\xEF\xBD\xA3",
-};
-
-/* Length of the closing quote or bracket at s[i], or 0. */
-static size_t closer_at(const char *s, size_t i, size_t end)
-{
-    unsigned c = (unsigned char)s[i];
-    if (c < 0x80) return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}';
-    for (size_t k = 0; k < sizeof CLOSERS / sizeof *CLOSERS; k++) {
-        size_t l = strlen(CLOSERS[k]);
-        if (end - i >= l && !memcmp(s + i, CLOSERS[k], l)) return l;
-    }
-    return 0;
-}
-
-/* Abbreviations after which a period never ends a sentence: titles before a
- * name ("Dr. Smith") and the Latin ones that introduce something. */
-static const char *const ABBR_ALWAYS[] = {
-    "mr",  "mrs", "ms", "dr",  "prof", "sr",   "jr", "st",  "vs",
-    "e.g", "i.e", "cf", "viz", "fig",  "figs", "eq", "eqs",
-};
-/* Abbreviations that end a sentence only when no lowercase word or number
- * follows ("etc. The next" ends, "etc. and" does not). */
-static const char *const ABBR_LOWER[] = {
-    "etc",  "al",   "approx", "ca",  "inc",  "ltd", "co",   "corp", "no",  "nos", "vol",
-    "vols", "pp",   "p",      "ed",  "eds",  "ch",  "sec",  "dept", "est", "min", "max",
-    "resp", "incl", "excl",   "esp", "misc", "ref", "refs", "jan",  "feb", "mar", "apr",
-    "jun",  "jul",  "aug",    "sep", "sept", "oct", "nov",  "dec",
-};
-
-enum { ABBR_NONE, ABBR_NEVER_ENDS, ABBR_ENDS_UNLESS_LOWER };
-
-/* Classifies the word that ends at the period s[dot] (lo: sentence start). */
-static int abbrev_class(const char *s, size_t lo, size_t dot)
-{
-    size_t j = dot;
-    while (j > lo && dot - j < 12 && (ascii_alpha((unsigned char)s[j - 1]) || s[j - 1] == '.'))
-        j--;
-    if (j == dot || dot - j >= 12) return ABBR_NONE;
-    if (j > lo) { /* part of a longer word ("café.", "x2.") is no abbreviation */
-        unsigned c = (unsigned char)s[j - 1];
-        if (c >= 0x80 || (c >= '0' && c <= '9') || c == '_') return ABBR_NONE;
-    }
-    size_t n = dot - j;
-    if (n == 1 && s[j] >= 'A' && s[j] <= 'Z' && s[j] != 'I') return ABBR_NEVER_ENDS; /* initial */
-    char w[12];
-    int dotted = 0;
-    for (size_t k = 0; k < n; k++) {
-        w[k] = (char)(s[j + k] | (s[j + k] == '.' ? 0 : 0x20));
-        dotted |= s[j + k] == '.';
-    }
-    w[n] = 0;
-    /* (first letters compared first: this runs at every period) */
-    for (size_t k = 0; k < sizeof ABBR_ALWAYS / sizeof *ABBR_ALWAYS; k++)
-        if (ABBR_ALWAYS[k][0] == w[0] && !strcmp(w, ABBR_ALWAYS[k])) return ABBR_NEVER_ENDS;
-    for (size_t k = 0; k < sizeof ABBR_LOWER / sizeof *ABBR_LOWER; k++)
-        if (ABBR_LOWER[k][0] == w[0] && !strcmp(w, ABBR_LOWER[k])) return ABBR_ENDS_UNLESS_LOWER;
-    /* "U.S.", "a.m.", "Ph.D." */
-    return dotted && w[0] != '.' ? ABBR_ENDS_UNLESS_LOWER : ABBR_NONE;
-}
-
-/* End (exclusive) of the sentence that starts at s[pos]: after its
- * terminators and closing quotes/brackets, or `end`. A terminator ends a
- * sentence when whitespace or the end follows (full-width ones need no
- * space): "3.14" and "example.com" do not end one, and neither do the
- * abbreviations above or an ellipsis followed by a lowercase word. */
-static size_t sentence_end(const char *s, size_t pos, size_t end)
-{
-    size_t i = pos;
-    while (i < end) {
-        unsigned c = (unsigned char)s[i];
-        if (c < 0x80 && c != '.' && c != '!' && c != '?') {
-            i++;
-            continue;
-        }
-        int cjk, strong;
-        size_t tl = terminator_at(s, i, end, &cjk, &strong);
-        if (!tl) { /* continuation bytes never look like a terminator's lead byte */
-            i++;
-            continue;
-        }
-        size_t t0 = i;
-        int last_cjk = 0, any_strong = 0, n_term = 0;
-        while (i < end && (tl = terminator_at(s, i, end, &cjk, &strong))) {
-            last_cjk = cjk;
-            any_strong |= strong;
-            n_term++;
-            i += tl;
-        }
-        size_t k = i, l;
-        while (k < end && (l = closer_at(s, k, end)))
-            k += l;
-        if (k >= end) return end;
-        if (last_cjk) return k;
-        if (!space_at(s, k, end)) {
-            i = k;
-            continue;
-        }
-        size_t m = skip_space(s, k, end);
-        unsigned nx = m < end ? (unsigned char)s[m] : 0;
-        int lower = nx >= 'a' && nx <= 'z', digit = nx >= '0' && nx <= '9';
-        if (!any_strong) {
-            if (n_term == 1 && s[t0] == '.') {
-                int a = abbrev_class(s, pos, t0);
-                if (a == ABBR_NEVER_ENDS || (a == ABBR_ENDS_UNLESS_LOWER && (lower || digit))) {
-                    i = k;
-                    continue;
-                }
-            } else if (lower) { /* "wait... what" */
-                i = k;
-                continue;
-            }
-        }
-        return k;
-    }
-    return end;
-}
-
-/* ======================================================================== */
 /* The chunker                                                              */
 
 /* Split levels, coarse to fine. Preformatted blocks split into lines at
@@ -650,7 +503,7 @@ static int gen_next(chunker *C, atom *out)
             pe = f->end;
             break;
         case LV_SENT:
-            pe = C->kind == ING_PRE ? line_end(s, ps, f->end) : sentence_end(s, ps, f->end);
+            pe = C->kind == ING_PRE ? line_end(s, ps, f->end) : rag_sentence_end(s, ps, f->end);
             break;
         case LV_LINE:
             pe = line_end(s, ps, f->end);
@@ -736,7 +589,7 @@ static void split_units(chunker *C, const atom *u)
     size_t pos = u->start;
     while (pos < u->end) {
         size_t e =
-            u->kind == ING_PRE ? line_end(C->s, pos, u->end) : sentence_end(C->s, pos, u->end);
+            u->kind == ING_PRE ? line_end(C->s, pos, u->end) : rag_sentence_end(C->s, pos, u->end);
         if (e <= pos) e = pos + char_len(C->s, pos, u->end);
         size_t a = pos, b = e;
         trim(C->s, &a, &b);

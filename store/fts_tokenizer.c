@@ -106,6 +106,11 @@ static int emit_cjk(rag_tokenizer *rt, void *ctx, token_fn tok, const char *text
     return rc;
 }
 
+static inline int ascii_word(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static int rt_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int ntext,
                        token_fn tok)
 {
@@ -115,6 +120,19 @@ static int rt_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text,
     int query = (flags & FTS5_TOKENIZE_QUERY) != 0;
     int rc = SQLITE_OK;
     while (i < n && rc == SQLITE_OK) {
+        if (p[i] < 0x80) { /* ASCII fast path: most text of most documents */
+            if (!ascii_word(p[i])) {
+                i++;
+                continue;
+            }
+            size_t start = i;
+            while (i < n && ascii_word(p[i])) i++;
+            if (i == n || p[i] < 0x80) {
+                rc = emit_word(rt, ctx, tok, text, start, i);
+                continue;
+            }
+            i = start; /* the word goes on with non-ASCII letters: general path */
+        }
         int32_t cp;
         size_t l = next_cp(p + i, n - i, &cp);
         if (rag_cp_is_cjk(cp)) {
@@ -122,6 +140,10 @@ static int rt_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text,
         } else if (rag_cp_is_word(cp)) {
             size_t start = i;
             while (i < n) {
+                if (ascii_word(p[i])) {
+                    i++;
+                    continue;
+                }
                 l = next_cp(p + i, n - i, &cp);
                 if (!rag_cp_is_word(cp) || rag_cp_is_cjk(cp)) break;
                 i += l;
