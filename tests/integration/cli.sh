@@ -25,6 +25,14 @@ check_eq "unknown config key is a usage error" $rc 2
 check_contains "and names file and line" "$out" "rag.conf:1: unknown setting 'bogus'"
 rm $XDG_CONFIG_HOME/rag/rag.conf
 
+mkdir -p $T/g/keep $T/g/node_modules
+printf 'Alpha doc\n\nmarkdown words\n' > $T/g/keep/a.md
+printf 'Beta doc\n\ntext words\n' > $T/g/keep/b.txt
+printf 'Gamma doc\n\nvendored words\n' > $T/g/node_modules/c.md
+out=$(rag ingest --db $T/glob.db --include '*.md' --exclude node_modules $T/g)
+check_contains "--include/--exclude select files" "$out" "1 added"
+check_contains "the included file is there" "$(rag search --db $T/glob.db words)" "Alpha doc"
+
 out=$(rag 2>&1); rc=$?; check_eq "no command: usage, status 2" $rc 2
 out=$(rag frobnicate 2>&1); rc=$?; check_eq "unknown command: status 2" $rc 2
 check_contains "unknown command named" "$out" "unknown command 'frobnicate'"

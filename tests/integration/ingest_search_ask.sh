@@ -32,9 +32,14 @@ cat > $c/page.html <<'HTML'
 <h2>Alarms</h2><p>Fire alarms are tested every Tuesday at 10:00.</p></body></html>
 HTML
 
+cat > $c/wifi.html <<'HTML'
+<html><head><title>Guest network</title></head>
+<body><p>Visitors connect to KestrelGuest with the code from reception.</p></body></html>
+HTML
+
 out=$(rag ingest "$c" 2>&1); rc=$?
 check_eq "ingest exit status" $rc 0
-check_contains "summary line" "$out" "3 added, 0 updated, 0 unchanged, 0 removed, 0 skipped, 0 failed"
+check_contains "summary line" "$out" "4 added, 0 updated, 0 unchanged, 0 removed, 0 skipped, 0 failed"
 
 out=$(rag search "descaling kettles")
 check_contains "stemmed search finds the kettle section" "$out" "Kitchen rules"
@@ -43,6 +48,7 @@ check_contains "matched terms highlighted" "$out" "**Descale**"
 
 out=$(rag search "alarms tested")
 check_contains "HTML text searchable" "$out" "Fire safety"
+check_contains "an HTML title outside the body is searchable" "$(rag search 'guest network')" "Guest network"
 out=$(rag search scriptword)
 check_contains "script content is not indexed" "$out" "No results"
 
@@ -70,7 +76,7 @@ id=$(rag docs list --json | json_get '$[0].id')
 out=$(rag docs show "$id")
 check_contains "docs show prints chunks" "$out" "--- chunk 0"
 out=$(rag stats --json)
-check_eq "stats documents" "$(echo "$out" | json_get '$.documents')" 3
+check_eq "stats documents" "$(echo "$out" | json_get '$.documents')" 4
 out=$(rag check)
 check_contains "database consistent" "$out" "ok:"
 finish
