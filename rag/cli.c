@@ -88,10 +88,11 @@ int rag_cli_setup(rag_cli *cli, int open_db)
     }
     if (!open_db) return 0;
     /* --db, then RAG_DB, then the config file, then the XDG default */
+    const char *env = getenv("RAG_DB"), *conf = rag_config_get(cli->cfg, "db");
     char *path = cli->db_flag ? rag_xstrdup(cli->db_flag)
-                 : getenv("RAG_DB") && *getenv("RAG_DB") ? rag_xstrdup(getenv("RAG_DB"))
-                 : rag_config_get(cli->cfg, "db") ? rag_xstrdup(rag_config_get(cli->cfg, "db"))
-                                                    : store_default_path();
+                 : env && *env ? rag_xstrdup(env)
+                 : conf ? rag_xstrdup(conf)
+                        : store_default_path();
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
     if (rc) return rag_cli_fail(cli, &err);

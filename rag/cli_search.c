@@ -76,8 +76,11 @@ typedef struct query_opts {
     char *query;
 } query_opts;
 
-/* Parses the options of search/ask; returns -1 (done, exit with *rc). */
-static int parse_query_opts(int argc, char **argv, query_opts *q, const char *usage, int *rc)
+/* Parses the options of search/ask; returns -1 (done, exit with *rc).
+ * `what` names the positional argument; `k_key` is the config key that
+ * sets the default -k (NULL: none). */
+static int parse_query_opts(int argc, char **argv, query_opts *q, const char *usage,
+                            const char *what, const char *k_key, int *rc)
 {
     static const struct option opts[] = {
         {"chunks", no_argument, NULL, 'c'}, RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
@@ -98,14 +101,14 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, const char *us
         }
     }
     if (optind >= argc) {
-        *rc = rag_cli_usage_error(&q->cli, "no %s given", usage == ask_usage ? "QUESTION" : "QUERY");
+        *rc = rag_cli_usage_error(&q->cli, "no %s given", what);
         return -1;
     }
     q->query = join_args(argc, argv);
     *rc = rag_cli_setup(&q->cli, 1);
     if (*rc) return -1;
-    const char *ck = rag_config_get(q->cli.cfg, "search.k");
-    if (!q->k_set && ck && usage == search_usage && parse_k(&q->cli, ck, &q->k) < 0) {
+    const char *ck = k_key ? rag_config_get(q->cli.cfg, k_key) : NULL;
+    if (!q->k_set && ck && parse_k(&q->cli, ck, &q->k) < 0) {
         *rc = RAG_EXIT_USAGE;
         return -1;
     }
@@ -150,7 +153,7 @@ int rag_cli_search(int argc, char **argv)
 {
     query_opts q = {.cli = {.cmd = "search"}, .k = 10};
     int rc;
-    if (parse_query_opts(argc, argv, &q, search_usage, &rc) < 0) goto out;
+    if (parse_query_opts(argc, argv, &q, search_usage, "QUERY", "search.k", &rc) < 0) goto out;
     store_search_params sp;
     store_search_default_params(&sp);
     sp.k = q.k;
@@ -234,7 +237,7 @@ int rag_cli_ask(int argc, char **argv)
 {
     query_opts q = {.cli = {.cmd = "ask"}, .k = 5};
     int rc;
-    if (parse_query_opts(argc, argv, &q, ask_usage, &rc) < 0) goto out;
+    if (parse_query_opts(argc, argv, &q, ask_usage, "QUESTION", NULL, &rc) < 0) goto out;
     store_search_params sp;
     store_search_default_params(&sp);
     sp.k = q.k;

@@ -63,8 +63,7 @@ void store_doc_free(store_doc *d)
 #define DOC_COLUMNS                                                                            \
     "d.id, d.uri, d.ext_id, d.title, d.mime, g.labels, d.metadata_json, d.content_hash, "       \
     "d.mtime, d.size, d.ingested_at, d.acl_group, "                                            \
-    "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id), "                             \
-    "(SELECT coalesce(max(byte_end), 0) FROM chunks c WHERE c.document_id = d.id) "            \
+    "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "                              \
     "FROM documents d JOIN acl_groups g ON g.id = d.acl_group "
 
 static void doc_from_row(sqlite3_stmt *st, store_doc *d)
@@ -84,7 +83,6 @@ static void doc_from_row(sqlite3_stmt *st, store_doc *d)
     d->ingested_at = sqlite3_column_int64(st, 10);
     d->acl_group = sqlite3_column_int64(st, 11);
     d->n_chunks = sqlite3_column_int64(st, 12);
-    d->n_bytes_text = sqlite3_column_int64(st, 13);
 }
 
 static int doc_get_where(store *s, const char *where, const char *text_key, int64_t int_key,

@@ -25,8 +25,6 @@ void store_default_params(store_params *p)
 
 char *store_default_path(void)
 {
-    const char *env = getenv("RAG_DB");
-    if (env && *env) return rag_xstrdup(env);
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && *xdg == '/') return rag_xasprintf("%s/rag/rag.db", xdg);
     const char *home = getenv("HOME");

@@ -24,8 +24,10 @@ typedef struct store_params {
 
 void store_default_params(store_params *p);
 
-/* Default database path: $RAG_DB, else $XDG_DATA_HOME/rag/rag.db, else
- * ~/.local/share/rag/rag.db. Returns a new string (free with rag_free). */
+/* The default database path, following the XDG base directories:
+ * $XDG_DATA_HOME/rag/rag.db, else ~/.local/share/rag/rag.db. Returns a new
+ * string (free with rag_free). Overrides ($RAG_DB, flags, config) are the
+ * programs' business. */
 char *store_default_path(void);
 
 /* Opens (creating the file and its directory when needed) and migrates the
@@ -58,7 +60,7 @@ typedef struct store_doc {
     char *labels; /* comma-joined labels of its ACL group ("" = none) */
     char *metadata_json;
     char content_hash[65];
-    int64_t mtime_ns, size, ingested_at, acl_group, n_chunks, n_bytes_text;
+    int64_t mtime_ns, size, ingested_at, acl_group, n_chunks;
 } store_doc;
 
 void store_doc_free(store_doc *d);
