@@ -35,8 +35,8 @@ static const char ask_usage[] =
 #define NO_MODEL_NOTE                                                                          \
     "No generator model is configured, so this answer quotes the passages of your "             \
     "documents that best match the question. Answers written by a local model need a "         \
-    "GGUF generator model, which this version of rag cannot run yet (see README, "             \
-    "\"Answers\")."
+    "GGUF generator model, which this version of rag cannot run yet (see \"Status\" in "        \
+    "the README)."
 
 static double now_ms(void)
 {
