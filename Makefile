@@ -2,7 +2,7 @@
 #
 #   make deps    install packages (apt-get) and build the FAISS C API
 #   make         build build/rag
-#   make test    unit, golden and integration tests
+#   make test    unit, golden and integration tests (runs `make deps` first)
 #   make asan    the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make demo    deps, build, ingest the sample corpus, ask as two roles
 #   make bench   benchmarks (never part of make test)
@@ -58,7 +58,7 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all deps test unit asan demo bench clean format
+.PHONY: all deps test run-tests asan demo bench clean format
 .SECONDARY:
 all: $(BUILD)/rag
 
@@ -109,13 +109,17 @@ deps:
 
 # Unit tests (one process each), golden tests against $RAG_TESTDATA, then
 # integration tests driving the built programs. The last line reads
-# "N passed, N failed".
-test: all $(UNIT_BINS) $(TOOL_BINS) $(FAISS_TEST)
+# "N passed, N failed". `make test` first makes sure the packages and the
+# FAISS C API are there (scripts/deps.sh does nothing when they are).
+test: deps
+	$(MAKE) run-tests
+
+run-tests: all $(UNIT_BINS) $(TOOL_BINS) $(FAISS_TEST)
 	BUILD=$(BUILD) ./tests/run.sh
 
-asan:
+asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" run-tests
 
 demo: deps all
 	./demo/run.sh
