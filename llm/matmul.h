@@ -1,0 +1,41 @@
+/* llm/matmul.h: the one entry point for products with weight matrices.
+ *
+ *   Y[n x rows] = X[n x cols] * W^T      (W: rows x cols, any llm_dtype)
+ *
+ * Small n (token-by-token decoding) goes through the row dot kernels, the
+ * rows split across the worker threads; larger n (prompt processing,
+ * embedding batches) dequantizes W in tiles of rows into scratch memory
+ * and multiplies with cblas_sgemm. Scratch is allocated when the llm_compute
+ * is created, so a product never allocates. */
+#ifndef RAG_LLM_MATMUL_H
+#define RAG_LLM_MATMUL_H
+
+#include "base/err.h"
+#include "llm/quant.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A weight matrix, borrowed (usually points into a mapped GGUF file). */
+typedef struct llm_mat {
+    llm_dtype type;
+    int64_t rows, cols;
+    const void *data;
+    size_t row_bytes; /* llm_row_bytes(type, cols) */
+} llm_mat;
+
+typedef struct llm_compute llm_compute;
+
+/* n_threads: worker threads (0: the number of online CPUs). max_cols: the
+ * largest `cols` of any matrix that will be multiplied (sizes the scratch). */
+int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err *err);
+void llm_compute_free(llm_compute *c);
+int llm_compute_threads(const llm_compute *c);
+
+/* Y = X * W^T as above. X and Y are row-major float arrays. */
+void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y);
+
+/* Runs fn(ctx, i) for i in [0, n) on the worker threads and waits. */
+void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);
+
+#endif

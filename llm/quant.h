@@ -1,0 +1,90 @@
+/* llm/quant.h: tensor element types (the GGML type ids stored in GGUF
+ * files), their block layouts, and the kernels over rows of them:
+ * dequantize, dot product with a float vector, quantize.
+ *
+ * A row of n elements of type t occupies n / block_elems blocks of
+ * block_bytes each (n must be a multiple of block_elems). Every kernel has a
+ * scalar reference implementation; SIMD versions (AVX2, AVX-512) are chosen
+ * once at start-up from the CPU's features and are tested against the
+ * reference. */
+#ifndef RAG_LLM_QUANT_H
+#define RAG_LLM_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* GGML type ids, as stored in GGUF tensor infos. */
+typedef enum llm_dtype {
+    LLM_F32 = 0,
+    LLM_F16 = 1,
+    LLM_Q4_0 = 2,
+    LLM_Q4_1 = 3,
+    LLM_Q5_0 = 6,
+    LLM_Q5_1 = 7,
+    LLM_Q8_0 = 8,
+    LLM_Q8_1 = 9,
+    LLM_Q2_K = 10,
+    LLM_Q3_K = 11,
+    LLM_Q4_K = 12,
+    LLM_Q5_K = 13,
+    LLM_Q6_K = 14,
+    LLM_Q8_K = 15,
+    LLM_IQ2_XXS = 16,
+    LLM_IQ2_XS = 17,
+    LLM_IQ3_XXS = 18,
+    LLM_IQ1_S = 19,
+    LLM_IQ4_NL = 20,
+    LLM_IQ3_S = 21,
+    LLM_IQ2_S = 22,
+    LLM_IQ4_XS = 23,
+    LLM_I8 = 24,
+    LLM_I16 = 25,
+    LLM_I32 = 26,
+    LLM_I64 = 27,
+    LLM_F64 = 28,
+    LLM_IQ1_M = 29,
+    LLM_BF16 = 30,
+    LLM_DTYPE_MAX = 40, /* ids at or above this are unknown */
+} llm_dtype;
+
+typedef struct llm_dtype_info {
+    const char *name;   /* "q4_K", "f16", ... as llama.cpp names them */
+    int block_elems;    /* elements per block (1 for plain types) */
+    size_t block_bytes; /* bytes per block */
+    int can_compute;    /* dequantize and dot are implemented */
+    int can_quantize;   /* llm_quantize_row is implemented */
+} llm_dtype_info;
+
+/* Layout facts of type t, or NULL for an id this program does not know at
+ * all (a GGUF file using it is rejected). Known-but-unsupported types (the
+ * IQ2/IQ3/IQ1 families, I8...) have can_compute == 0. */
+const llm_dtype_info *llm_dtype_get(int t);
+/* Type id from its name ("q4_k", "Q4_K", "f16"...; case-insensitive), or -1. */
+int llm_dtype_from_name(const char *name);
+/* Bytes of a row of n elements (n a multiple of block_elems). */
+size_t llm_row_bytes(llm_dtype t, int64_t n);
+
+/* ---- kernels (dispatch to the best instruction set) -------------------- */
+/* dst[0..n) = the values of the row. */
+void llm_dequant_row(llm_dtype t, const void *row, float *dst, int64_t n);
+/* sum over i of row[i] * x[i]. */
+float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n);
+/* Quantizes src[0..n) into dst (llm_row_bytes(t, n) bytes). Supported for
+ * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K at least (see can_quantize). */
+void llm_quantize_row(llm_dtype t, const float *src, void *dst, int64_t n);
+
+/* ---- instruction sets (tests force each one to compare with the reference) */
+typedef enum llm_isa { LLM_ISA_SCALAR = 0, LLM_ISA_AVX2 = 1, LLM_ISA_AVX512 = 2 } llm_isa;
+int llm_isa_supported(llm_isa isa); /* the CPU (and the build) can run it */
+llm_isa llm_isa_active(void);
+/* Selects the kernels of `isa` (must be supported); returns the previous. */
+llm_isa llm_isa_select(llm_isa isa);
+const char *llm_isa_name(llm_isa isa);
+
+/* Half-precision conversions (exact, round to nearest even). */
+float llm_f16_to_f32(uint16_t h);
+uint16_t llm_f32_to_f16(float f);
+float llm_bf16_to_f32(uint16_t h);
+uint16_t llm_f32_to_bf16(float f);
+
+#endif
