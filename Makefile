@@ -58,7 +58,7 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all deps test run-tests asan demo bench clean format
+.PHONY: all deps test run-tests asan demo bench fuzz clean format
 .SECONDARY:
 all: $(BUILD)/rag
 
@@ -123,6 +123,19 @@ asan: deps
 
 demo: deps all
 	./demo/run.sh
+
+# libFuzzer over the GGUF reader (clang, ASan + UBSan), FUZZ_SECONDS long,
+# from seeds written by fuzz/make_seeds.c; findings land in build-fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := llm/gguf.c $(filter-out llm/gguf.c,$(wildcard llm/dtype*.c llm/quant.c)) base/err.c base/mem.c base/file.c base/buf.c
+fuzz:
+	@mkdir -p build-fuzz/corpus
+	$(MAKE) BUILD=build build/librag.a
+	$(CC) $(CFLAGS) -o build-fuzz/make_seeds fuzz/make_seeds.c build/librag.a $(LIBS)
+	./build-fuzz/make_seeds build-fuzz/corpus
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -o build-fuzz/fuzz_gguf fuzz/fuzz_gguf.c $(FUZZ_SRCS) -lm
+	cd build-fuzz && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 corpus
 
 bench: all $(BENCH_BINS)
 	./bench/run.sh

@@ -36,6 +36,7 @@ typedef struct kv {
     uint64_t n;          /* arrays: element count */
     size_t data_pos;     /* arrays: first element */
     size_t *str_pos;     /* string arrays: position of each string's length field */
+    size_t end_pos;      /* first byte after the value */
 } kv;
 
 struct llm_gguf {
@@ -361,6 +362,7 @@ static int parse(llm_gguf *g, rag_err *err)
         rc = parse_kv(&c, &g->kvs[i]);
         g->n_kv = i + 1; /* so that close frees what was allocated */
         if (rc) return rc;
+        g->kvs[i].end_pos = c.pos;
         for (uint64_t j = 0; j < i; j++)
             if (!strcmp(g->kvs[j].key, g->kvs[i].key))
                 return fail(&c, g->kvs[i].value_pos, "duplicate key '%s'", g->kvs[i].key);
@@ -620,6 +622,12 @@ double llm_gguf_arr_float(const llm_gguf *g, int64_t i_kv, uint64_t i)
 const void *llm_gguf_arr_data(const llm_gguf *g, int64_t i_kv)
 {
     return g->base + g->kvs[i_kv].data_pos;
+}
+
+void llm_gguf_kv_raw(const llm_gguf *g, size_t i, const void **p, size_t *n)
+{
+    *p = g->base + g->kvs[i].value_pos - 4;
+    *n = g->kvs[i].end_pos - (g->kvs[i].value_pos - 4);
 }
 
 void llm_gguf_arr_str(const llm_gguf *g, int64_t i_kv, uint64_t i, const char **s, size_t *len)

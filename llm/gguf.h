@@ -104,6 +104,10 @@ const llm_tensor_info *llm_gguf_tensor(const llm_gguf *g, size_t i);
 /* By name, or NULL. */
 const llm_tensor_info *llm_gguf_find_tensor(const llm_gguf *g, const char *name);
 
+/* The bytes of metadata entry i as stored after its key: the u32 type and
+ * the value (for copying entries unchanged into another file). */
+void llm_gguf_kv_raw(const llm_gguf *g, size_t i, const void **p, size_t *n);
+
 /* Name of a metadata value type ("u32", "string", ...). */
 const char *llm_gguf_type_name(llm_gguf_type t);
 
