@@ -78,5 +78,10 @@ int rag_cli_docs(int argc, char **argv);
 int rag_cli_stats(int argc, char **argv);
 int rag_cli_check(int argc, char **argv);
 int rag_cli_eval(int argc, char **argv);
+int rag_cli_generate(int argc, char **argv);
+int rag_cli_tokenize(int argc, char **argv);
+int rag_cli_logits(int argc, char **argv);
+int rag_cli_model_info(int argc, char **argv);
+int rag_cli_quantize(int argc, char **argv);
 
 #endif

@@ -23,6 +23,13 @@ static const char usage[] =
     "  check              verify (and --repair) the database\n"
     "  eval               retrieval quality against relevance judgments\n"
     "\n"
+    "model commands:\n"
+    "  generate           stream a local GGUF model's continuation or chat reply\n"
+    "  tokenize           token ids of a text\n"
+    "  logits             logits of a token sequence, to a file\n"
+    "  model-info         what a GGUF model is\n"
+    "  quantize           convert a model's weights to another type\n"
+    "\n"
     "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
     "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
 
@@ -32,7 +39,9 @@ static const struct {
 } commands[] = {
     {"ingest", rag_cli_ingest}, {"search", rag_cli_search}, {"ask", rag_cli_ask},
     {"docs", rag_cli_docs},     {"stats", rag_cli_stats},   {"check", rag_cli_check},
-    {"eval", rag_cli_eval},
+    {"eval", rag_cli_eval},     {"generate", rag_cli_generate}, {"tokenize", rag_cli_tokenize},
+    {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
+    {"quantize", rag_cli_quantize},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

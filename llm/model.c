@@ -1,0 +1,376 @@
+/* llm/model.c: loading decoder models and creating contexts.
+ *
+ * Architecture registry: llama, qwen2 and qwen3 share one block structure
+ * (RMSNorm, grouped-query attention with RoPE, SwiGLU feed-forward) and
+ * differ in details the hyperparameters record: qwen2 adds q/k/v biases and
+ * rotates halves (NEOX RoPE), qwen3 normalises q and k per head instead of
+ * biases. Hyperparameters come from "<arch>.*" keys; every tensor is checked
+ * for presence, shape and a computable type before anything runs. */
+#include "llm/model_int.h"
+#include "base/log.h"
+#include "base/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct arch_info {
+    const char *name;
+    llm_rope_kind rope;
+    int qkv_bias, qk_norm;
+} arch_info;
+
+static const arch_info archs[] = {
+    {"llama", LLM_ROPE_NORM, 0, 0},
+    {"qwen2", LLM_ROPE_NEOX, 1, 0},
+    {"qwen3", LLM_ROPE_NEOX, 0, 1},
+};
+
+static const arch_info *find_arch(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        if (strlen(archs[i].name) == len && !memcmp(archs[i].name, name, len)) return &archs[i];
+    return NULL;
+}
+
+int llm_arch_supported(const char *arch)
+{
+    return find_arch(arch, strlen(arch)) != NULL;
+}
+
+const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
+const llm_vocab *llm_model_vocab(const llm_model *m) { return m->vocab; }
+const llm_gguf *llm_model_gguf(const llm_model *m) { return m->gguf; }
+
+/* "<arch>.<suffix>" as a u32; required ones fail when absent. */
+static int hp_u32(const llm_model *m, const char *suffix, int required, int *out, rag_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", m->hp.arch, suffix);
+    uint32_t v;
+    int rc = llm_gguf_get_u32(m->gguf, key, &v, err);
+    if (rc == RAG_ERR_NOTFOUND && !required) return 0;
+    if (rc) return rc;
+    if (v > (1u << 30))
+        return rag_err_set(err, RAG_ERR_FORMAT, "%s: %s = %u is out of range",
+                           llm_gguf_path(m->gguf), key, v);
+    *out = (int)v;
+    return 0;
+}
+
+static int hp_f32(const llm_model *m, const char *suffix, float *out, rag_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", m->hp.arch, suffix);
+    int rc = llm_gguf_get_f32(m->gguf, key, out, err);
+    return rc == RAG_ERR_NOTFOUND ? 0 : rc;
+}
+
+static int read_hparams(llm_model *m, rag_err *err)
+{
+    const char *path = llm_gguf_path(m->gguf);
+    const char *a;
+    size_t alen;
+    int rc = llm_gguf_get_str(m->gguf, "general.architecture", &a, &alen, err);
+    if (rc) return rc;
+    const arch_info *ai = find_arch(a, alen);
+    if (!ai)
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                           "%s: architecture '%.*s' is not supported (llama, qwen2, qwen3 are)",
+                           path, (int)(alen > 40 ? 40 : alen), a);
+    llm_hparams *hp = &m->hp;
+    snprintf(hp->arch, sizeof hp->arch, "%s", ai->name);
+    hp->rope_kind = ai->rope;
+    hp->has_qkv_bias = ai->qkv_bias;
+    hp->has_qk_norm = ai->qk_norm;
+    hp->rope_base = 10000.0f;
+    hp->rope_scale = 1.0f;
+    hp->norm_eps = 1e-5f;
+    if ((rc = hp_u32(m, "context_length", 1, &hp->n_ctx_train, err)) ||
+        (rc = hp_u32(m, "embedding_length", 1, &hp->n_embd, err)) ||
+        (rc = hp_u32(m, "block_count", 1, &hp->n_layer, err)) ||
+        (rc = hp_u32(m, "feed_forward_length", 1, &hp->n_ff, err)) ||
+        (rc = hp_u32(m, "attention.head_count", 1, &hp->n_head, err)))
+        return rc;
+    hp->n_head_kv = hp->n_head;
+    if ((rc = hp_u32(m, "attention.head_count_kv", 0, &hp->n_head_kv, err))) return rc;
+    if (hp->n_head <= 0 || hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv || hp->n_embd <= 0 ||
+        hp->n_layer <= 0 || hp->n_ff <= 0)
+        return rag_err_set(err, RAG_ERR_FORMAT,
+                           "%s: inconsistent attention heads (%d heads, %d KV heads) or sizes", path,
+                           hp->n_head, hp->n_head_kv);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if ((rc = hp_u32(m, "attention.key_length", 0, &hp->head_dim, err))) return rc;
+    hp->n_rot = hp->head_dim;
+    if ((rc = hp_u32(m, "rope.dimension_count", 0, &hp->n_rot, err))) return rc;
+    if (hp->head_dim <= 0 || hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return rag_err_set(err, RAG_ERR_FORMAT, "%s: rope dimension %d does not fit head size %d",
+                           path, hp->n_rot, hp->head_dim);
+    if ((rc = hp_f32(m, "rope.freq_base", &hp->rope_base, err)) ||
+        (rc = hp_f32(m, "attention.layer_norm_rms_epsilon", &hp->norm_eps, err)))
+        return rc;
+    /* RoPE scaling: linear is a position divisor; others are refused
+     * rather than run with wrong numerics. */
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
+    const char *st;
+    size_t stl;
+    if (llm_gguf_get_str(m->gguf, key, &st, &stl, NULL) == 0 && !(stl == 4 && !memcmp(st, "none", 4))) {
+        float factor = 1.0f;
+        if ((rc = hp_f32(m, "rope.scaling.factor", &factor, err))) return rc;
+        if (stl == 6 && !memcmp(st, "linear", 6) && factor > 0) hp->rope_scale = factor;
+        else if (factor != 1.0f)
+            return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: RoPE scaling '%.*s' is not supported",
+                               path, (int)(stl > 20 ? 20 : stl), st);
+    }
+    return 0;
+}
+
+/* A matrix tensor: name, expected row length (cols) and row count. */
+static int get_mat(llm_model *m, const char *name, int64_t cols, int64_t rows, int optional,
+                   llm_mat *out, rag_err *err)
+{
+    const llm_tensor_info *t = llm_gguf_find_tensor(m->gguf, name);
+    const char *path = llm_gguf_path(m->gguf);
+    memset(out, 0, sizeof *out);
+    if (!t) {
+        if (optional) return 0;
+        return rag_err_set(err, RAG_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+    }
+    if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1)
+        return rag_err_set(err, RAG_ERR_FORMAT,
+                           "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", path,
+                           name, (long long)t->ne[0], (long long)t->ne[1], (long long)cols,
+                           (long long)rows);
+    const llm_dtype_info *di = llm_dtype_get(t->type);
+    if (!di->can_compute)
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which is not supported",
+                           path, name, di->name);
+    *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols)};
+    if (cols > m->max_cols) m->max_cols = cols;
+    return 0;
+}
+
+/* A vector tensor of n values, copied to floats (NULL when optional and absent). */
+static int get_vec(llm_model *m, const char *name, int64_t n, int optional, float **out,
+                   rag_err *err)
+{
+    llm_mat v;
+    *out = NULL;
+    int rc = get_mat(m, name, n, 1, optional, &v, err);
+    if (rc || !v.data) return rc;
+    *out = rag_xmalloc((size_t)n * sizeof(float));
+    llm_dequant_row(v.type, v.data, *out, n);
+    return 0;
+}
+
+static int load_tensors(llm_model *m, rag_err *err)
+{
+    const llm_hparams *hp = &m->hp;
+    int64_t e = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim,
+            kvd = (int64_t)hp->n_head_kv * hp->head_dim;
+    int rc;
+    if ((rc = get_mat(m, "token_embd.weight", e, hp->n_vocab, 0, &m->tok_embd, err)) ||
+        (rc = get_vec(m, "output_norm.weight", e, 0, &m->output_norm, err)) ||
+        (rc = get_mat(m, "output.weight", e, hp->n_vocab, 1, &m->output, err)) ||
+        (rc = get_vec(m, "rope_freqs.weight", hp->n_rot / 2, 1, &m->rope_freqs, err)))
+        return rc;
+    if (!m->output.data) {
+        m->output = m->tok_embd;
+        m->hp.tied_output = 1;
+    }
+    m->layers = rag_xcalloc((size_t)hp->n_layer, sizeof *m->layers);
+    for (int l = 0; l < hp->n_layer && !rc; l++) {
+        llm_layer *L = &m->layers[l];
+        char n[96];
+#define NAME(s) (snprintf(n, sizeof n, "blk.%d." s, l), n)
+        if ((rc = get_vec(m, NAME("attn_norm.weight"), e, 0, &L->attn_norm, err)) ||
+            (rc = get_mat(m, NAME("attn_q.weight"), e, qd, 0, &L->wq, err)) ||
+            (rc = get_mat(m, NAME("attn_k.weight"), e, kvd, 0, &L->wk, err)) ||
+            (rc = get_mat(m, NAME("attn_v.weight"), e, kvd, 0, &L->wv, err)) ||
+            (rc = get_mat(m, NAME("attn_output.weight"), qd, e, 0, &L->wo, err)) ||
+            (rc = get_vec(m, NAME("ffn_norm.weight"), e, 0, &L->ffn_norm, err)) ||
+            (rc = get_mat(m, NAME("ffn_gate.weight"), e, hp->n_ff, 0, &L->w_gate, err)) ||
+            (rc = get_mat(m, NAME("ffn_up.weight"), e, hp->n_ff, 0, &L->w_up, err)) ||
+            (rc = get_mat(m, NAME("ffn_down.weight"), hp->n_ff, e, 0, &L->w_down, err)))
+            break;
+        if (hp->has_qkv_bias &&
+            ((rc = get_vec(m, NAME("attn_q.bias"), qd, 0, &L->bq, err)) ||
+             (rc = get_vec(m, NAME("attn_k.bias"), kvd, 0, &L->bk, err)) ||
+             (rc = get_vec(m, NAME("attn_v.bias"), kvd, 0, &L->bv, err))))
+            break;
+        if (hp->has_qk_norm &&
+            ((rc = get_vec(m, NAME("attn_q_norm.weight"), hp->head_dim, 0, &L->q_norm, err)) ||
+             (rc = get_vec(m, NAME("attn_k_norm.weight"), hp->head_dim, 0, &L->k_norm, err))))
+            break;
+#undef NAME
+    }
+    return rc;
+}
+
+int llm_model_open(const char *path, llm_model **out, rag_err *err)
+{
+    *out = NULL;
+    llm_model *m = rag_xcalloc(1, sizeof *m);
+    int rc = llm_gguf_open(path, &m->gguf, err);
+    if (!rc) rc = read_hparams(m, err);
+    if (!rc) rc = llm_vocab_load(m->gguf, &m->vocab, err);
+    if (!rc) {
+        m->hp.n_vocab = llm_vocab_size(m->vocab);
+        rc = load_tensors(m, err);
+    }
+    if (rc) {
+        llm_model_close(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void llm_model_close(llm_model *m)
+{
+    if (!m) return;
+    for (int l = 0; m->layers && l < m->hp.n_layer; l++) {
+        llm_layer *L = &m->layers[l];
+        rag_free(L->attn_norm);
+        rag_free(L->ffn_norm);
+        rag_free(L->bq);
+        rag_free(L->bk);
+        rag_free(L->bv);
+        rag_free(L->q_norm);
+        rag_free(L->k_norm);
+    }
+    rag_free(m->layers);
+    rag_free(m->output_norm);
+    rag_free(m->rope_freqs);
+    llm_vocab_free(m->vocab);
+    llm_gguf_close(m->gguf);
+    rag_free(m);
+}
+
+size_t llm_model_weight_bytes(const llm_model *m)
+{
+    size_t b = (size_t)m->output.rows * m->output.row_bytes;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        const llm_layer *L = &m->layers[l];
+        const llm_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof mats / sizeof *mats; i++)
+            b += (size_t)mats[i]->rows * mats[i]->row_bytes;
+    }
+    return b;
+}
+
+/* ---- contexts -------------------------------------------------------------- */
+
+void llm_context_default_params(llm_context_params *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+static float *scratch(llm_context *c, size_t n)
+{
+    c->scratch_bytes += n * sizeof(float);
+    return rag_xcalloc(n ? n : 1, sizeof(float));
+}
+
+int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context **out,
+                    rag_err *err)
+{
+    *out = NULL;
+    const llm_hparams *hp = &m->hp;
+    llm_context *c = rag_xcalloc(1, sizeof *c);
+    c->m = m;
+    if (p) c->p = *p;
+    if (c->p.n_ctx <= 0) c->p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    if (c->p.n_batch <= 0) c->p.n_batch = 512;
+    if (c->p.n_batch > c->p.n_ctx) c->p.n_batch = c->p.n_ctx;
+    if (c->p.n_ctx > 1 << 20) {
+        rag_free(c);
+        return rag_err_set(err, RAG_ERR_INVALID, "context size %d is too large", c->p.n_ctx);
+    }
+    int rc = llm_compute_new(c->p.n_threads, m->max_cols, &c->compute, err);
+    if (rc) {
+        rag_free(c);
+        return rc;
+    }
+    size_t B = (size_t)c->p.n_batch, E = (size_t)hp->n_embd;
+    size_t QD = (size_t)hp->n_head * (size_t)hp->head_dim;
+    size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    c->kv_layer_elems = (size_t)c->p.n_ctx * KVD;
+    c->k_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->k_cache);
+    c->v_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->v_cache);
+    c->x = scratch(c, B * E);
+    c->xn = scratch(c, B * (E > QD ? E : QD));
+    c->q = scratch(c, B * QD);
+    c->k = scratch(c, B * KVD);
+    c->v = scratch(c, B * KVD);
+    c->att = scratch(c, B * QD);
+    c->gate = scratch(c, B * (size_t)hp->n_ff);
+    c->up = scratch(c, B * (size_t)hp->n_ff);
+    c->rope_cs = scratch(c, B * (size_t)hp->n_rot);
+    c->scores = scratch(c, (size_t)hp->n_head * (size_t)c->p.n_ctx);
+    c->n_logits = c->p.logits_all ? c->p.n_batch : 1;
+    c->logits = scratch(c, (size_t)c->n_logits * (size_t)hp->n_vocab);
+    *out = c;
+    return 0;
+}
+
+void llm_context_free(llm_context *c)
+{
+    if (!c) return;
+    llm_compute_free(c->compute);
+    float *bufs[] = {c->x, c->xn, c->q, c->k, c->v, c->att, c->gate, c->up, c->rope_cs, c->scores,
+                     c->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
+    rag_free(c->k_cache);
+    rag_free(c->v_cache);
+    rag_free(c);
+}
+
+int llm_context_n_ctx(const llm_context *c) { return c->p.n_ctx; }
+int llm_context_n_past(const llm_context *c) { return c->n_past; }
+
+void llm_context_truncate(llm_context *c, int n_keep)
+{
+    if (n_keep < 0) n_keep = 0;
+    if (n_keep < c->n_past) c->n_past = n_keep;
+}
+
+size_t llm_context_kv_bytes(const llm_context *c)
+{
+    return 2 * c->kv_layer_elems * (size_t)c->m->hp.n_layer * sizeof(uint16_t);
+}
+
+size_t llm_context_scratch_bytes(const llm_context *c) { return c->scratch_bytes; }
+
+int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
+{
+    if (n <= 0) return rag_err_set(err, RAG_ERR_INVALID, "no tokens to decode");
+    if (n > c->p.n_ctx - c->n_past)
+        return rag_err_set(err, RAG_ERR_LIMIT,
+                           "the context would overflow: %d tokens in the cache + %d new > %d "
+                           "(the context size)",
+                           c->n_past, n, c->p.n_ctx);
+    int32_t nv = c->m->hp.n_vocab;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= nv)
+            return rag_err_set(err, RAG_ERR_INVALID, "token %d at position %d is outside the vocabulary (%d)",
+                               tokens[i], i, nv);
+    for (int done = 0; done < n;) {
+        int b = n - done < c->p.n_batch ? n - done : c->p.n_batch;
+        llm_forward_batch(c, tokens + done, b);
+        done += b;
+        c->last_batch_n = b;
+    }
+    c->last_n = n;
+    return 0;
+}
+
+const float *llm_context_logits(const llm_context *c, int i)
+{
+    /* Logits come from the last batch: with logits_all, its rows; else its last. */
+    int first_of_batch = c->last_n - c->last_batch_n;
+    if (!c->p.logits_all) return i == c->last_n - 1 ? c->logits : NULL;
+    if (i < first_of_batch || i >= c->last_n) return NULL;
+    return c->logits + (size_t)(i - first_of_batch) * (size_t)c->m->hp.n_vocab;
+}
