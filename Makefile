@@ -43,6 +43,8 @@ LIB_SRCS  := $(filter-out rag/main_%.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+GOLDEN_SRCS := $(wildcard tests/golden/test_*.c)
+GOLDEN_BINS := $(GOLDEN_SRCS:tests/golden/test_%.c=$(BUILD)/golden/test_%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 # The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
@@ -94,6 +96,11 @@ $(FAISS_TEST): $(BUILD)/obj/tests/faiss/test_faiss_capi.o
 $(FAISS_DIR)/lib/libfaiss_c.a:
 	@echo "The FAISS C API is missing: run 'make deps' first." >&2; exit 1
 
+$(BUILD)/golden/%: $(BUILD)/obj/tests/golden/%.o $(BUILD)/librag.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/librag.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -114,7 +121,7 @@ deps:
 test: deps
 	$(MAKE) run-tests
 
-run-tests: all $(UNIT_BINS) $(TOOL_BINS) $(FAISS_TEST)
+run-tests: all $(UNIT_BINS) $(GOLDEN_BINS) $(TOOL_BINS) $(FAISS_TEST)
 	BUILD=$(BUILD) ./tests/run.sh
 
 asan: deps

@@ -52,6 +52,11 @@ for bin in "$BUILD"/tests/test_*; do
   case "$bin" in *"$pattern"*) ;; *) continue ;; esac
   run_one "unit/$(basename "$bin")" "$bin"
 done
+for bin in "$BUILD"/golden/test_*; do
+  [ -x "$bin" ] || continue
+  case "$bin" in *"$pattern"*) ;; *) continue ;; esac
+  run_one "golden/$(basename "$bin")" "$bin"
+done
 for dir in golden integration; do
   for sh in tests/$dir/*.sh; do
     [ -f "$sh" ] || continue
