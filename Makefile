@@ -37,7 +37,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
-LIBS    := $(PKG_LIBS) -lm -lpthread
+LIBS    := $(PKG_LIBS) -lopenblas -lm -lpthread
 
 LIB_SRCS  := $(filter-out rag/main_%.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -68,6 +68,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The SIMD kernels alone are compiled for their instruction sets; the rest
+# stays generic x86-64 and llm/quant.c picks them at run time from what the
+# CPU reports. Their dequantization must repeat the reference's roundings, so
+# the compiler may not fuse multiplies and adds there behind our back.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/llm/quant_avx2.o: CFLAGS += -mavx2 -mfma -mf16c -ffp-contract=off
+$(BUILD)/obj/llm/quant_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq \
+    -mavx2 -mfma -mf16c -ffp-contract=off
+endif
 
 $(BUILD)/librag.a: $(LIB_OBJS)
 	@rm -f $@

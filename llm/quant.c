@@ -1,0 +1,211 @@
+/* llm/quant.c: the element type table (names, block sizes, what is
+ * supported), half-precision conversions, and the choice of kernels: the
+ * best instruction set the CPU offers is picked once, on first use, and
+ * llm_dequant_row / llm_dot_row go through its table. */
+#include "llm/quant.h"
+#include "llm/quant_int.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <strings.h>
+
+/* Indexed by GGML type id. Ids GGML has retired (4, 5, 31-33, 36-38) stay
+ * empty and are unknown. can_compute / can_quantize must agree with
+ * llm_kernels_ref and llm_quantize_row; the unit test checks both. */
+static const llm_dtype_info dtypes[LLM_DTYPE_MAX] = {
+    [LLM_F32] = {"f32", 1, 4, 1, 1},
+    [LLM_F16] = {"f16", 1, 2, 1, 1},
+    [LLM_Q4_0] = {"q4_0", 32, sizeof(llm_block_q4_0), 1, 1},
+    [LLM_Q4_1] = {"q4_1", 32, sizeof(llm_block_q4_1), 1, 1},
+    [LLM_Q5_0] = {"q5_0", 32, sizeof(llm_block_q5_0), 1, 1},
+    [LLM_Q5_1] = {"q5_1", 32, sizeof(llm_block_q5_1), 1, 1},
+    [LLM_Q8_0] = {"q8_0", 32, sizeof(llm_block_q8_0), 1, 1},
+    [LLM_Q8_1] = {"q8_1", 32, sizeof(llm_block_q8_1), 0, 0},
+    [LLM_Q2_K] = {"q2_K", 256, sizeof(llm_block_q2_K), 1, 1},
+    [LLM_Q3_K] = {"q3_K", 256, sizeof(llm_block_q3_K), 1, 1},
+    [LLM_Q4_K] = {"q4_K", 256, sizeof(llm_block_q4_K), 1, 1},
+    [LLM_Q5_K] = {"q5_K", 256, sizeof(llm_block_q5_K), 1, 1},
+    [LLM_Q6_K] = {"q6_K", 256, sizeof(llm_block_q6_K), 1, 1},
+    [LLM_Q8_K] = {"q8_K", 256, sizeof(llm_block_q8_K), 0, 0},
+    [LLM_IQ2_XXS] = {"iq2_xxs", 256, 66, 0, 0},
+    [LLM_IQ2_XS] = {"iq2_xs", 256, 74, 0, 0},
+    [LLM_IQ3_XXS] = {"iq3_xxs", 256, 98, 0, 0},
+    [LLM_IQ1_S] = {"iq1_s", 256, 50, 0, 0},
+    [LLM_IQ4_NL] = {"iq4_nl", 32, sizeof(llm_block_iq4_nl), 1, 0},
+    [LLM_IQ3_S] = {"iq3_s", 256, 110, 0, 0},
+    [LLM_IQ2_S] = {"iq2_s", 256, 82, 0, 0},
+    [LLM_IQ4_XS] = {"iq4_xs", 256, sizeof(llm_block_iq4_xs), 1, 0},
+    [LLM_I8] = {"i8", 1, 1, 0, 0},
+    [LLM_I16] = {"i16", 1, 2, 0, 0},
+    [LLM_I32] = {"i32", 1, 4, 0, 0},
+    [LLM_I64] = {"i64", 1, 8, 0, 0},
+    [LLM_F64] = {"f64", 1, 8, 0, 0},
+    [LLM_IQ1_M] = {"iq1_m", 256, 56, 0, 0},
+    [LLM_BF16] = {"bf16", 1, 2, 1, 1},
+    [34] = {"tq1_0", 256, 54, 0, 0},
+    [35] = {"tq2_0", 256, 66, 0, 0},
+    [39] = {"mxfp4", 32, 17, 0, 0},
+};
+
+const llm_dtype_info *llm_dtype_get(int t)
+{
+    if (t < 0 || t >= LLM_DTYPE_MAX || !dtypes[t].name) return NULL;
+    return &dtypes[t];
+}
+
+int llm_dtype_from_name(const char *name)
+{
+    for (int t = 0; t < LLM_DTYPE_MAX; t++)
+        if (dtypes[t].name && !strcasecmp(dtypes[t].name, name)) return t;
+    return -1;
+}
+
+size_t llm_row_bytes(llm_dtype t, int64_t n)
+{
+    const llm_dtype_info *d = llm_dtype_get(t);
+    if (!d || n < 0) return 0;
+    return (size_t)(n / d->block_elems) * d->block_bytes;
+}
+
+/* ---- half precision ---------------------------------------------------- */
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+float llm_f16_to_f32(uint16_t h)
+{
+    return llm_half(h);
+}
+
+/* IEEE binary16, round to nearest even, as F16C's vcvtps2ph with rounding
+ * mode 0 (GGML's GGML_FP32_TO_FP16 on x86). */
+uint16_t llm_f32_to_f16(float f)
+{
+    uint32_t x = f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7fffffff;
+    if (ax > 0x7f800000) /* NaN: keep the top payload bits, make it quiet */
+        return (uint16_t)(sign | 0x7e00 | ((ax >> 13) & 0x3ff));
+    if (ax >= 0x477ff000) /* 65520 and above round to infinity */
+        return sign | 0x7c00;
+    if (ax >= 0x38800000) { /* normal half: rebias the exponent by 127 - 15 */
+        uint32_t m = ax - (112u << 23);
+        m += 0x0fff + ((m >> 13) & 1); /* round the 13 dropped bits, ties to even */
+        return (uint16_t)(sign | (m >> 13));
+    }
+    /* Below 2^-14 the half is a multiple of 2^-24, the spacing of floats in
+     * [0.5, 1): adding 0.5 makes the FPU round to it (nearest even), and a
+     * result of 2^-14 comes out as the smallest normal, as it should. */
+    float r = f32_from_bits(ax) + 0.5f;
+    return (uint16_t)(sign | (f32_bits(r) - f32_bits(0.5f)));
+}
+
+float llm_bf16_to_f32(uint16_t h)
+{
+    return f32_from_bits((uint32_t)h << 16);
+}
+
+/* Round to nearest even; NaNs stay NaN (made quiet); subnormals are kept, as
+ * current GGML does. */
+uint16_t llm_f32_to_bf16(float f)
+{
+    uint32_t x = f32_bits(f);
+    if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 64);
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+/* ---- instruction sets and dispatch ------------------------------------ */
+
+static llm_kernels tables[3];
+static int supported[3];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static _Atomic int active_isa;
+
+static void tables_init(void)
+{
+    llm_kernels_ref(&tables[LLM_ISA_SCALAR]);
+    supported[LLM_ISA_SCALAR] = 1;
+    int best = LLM_ISA_SCALAR;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")) {
+        tables[LLM_ISA_AVX2] = tables[LLM_ISA_SCALAR];
+        llm_kernels_avx2(&tables[LLM_ISA_AVX2]);
+        supported[LLM_ISA_AVX2] = 1;
+        best = LLM_ISA_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+            tables[LLM_ISA_AVX512] = tables[LLM_ISA_AVX2];
+            llm_kernels_avx512(&tables[LLM_ISA_AVX512]);
+            supported[LLM_ISA_AVX512] = 1;
+            best = LLM_ISA_AVX512;
+        }
+    }
+#endif
+    atomic_store(&active_isa, best);
+}
+
+static const llm_kernels *kernels(void)
+{
+    pthread_once(&tables_once, tables_init);
+    return &tables[atomic_load_explicit(&active_isa, memory_order_relaxed)];
+}
+
+int llm_isa_supported(llm_isa isa)
+{
+    pthread_once(&tables_once, tables_init);
+    return isa >= LLM_ISA_SCALAR && isa <= LLM_ISA_AVX512 && supported[isa];
+}
+
+llm_isa llm_isa_active(void)
+{
+    pthread_once(&tables_once, tables_init);
+    return (llm_isa)atomic_load(&active_isa);
+}
+
+llm_isa llm_isa_select(llm_isa isa)
+{
+    assert(llm_isa_supported(isa));
+    if (!llm_isa_supported(isa)) return llm_isa_active(); /* its table is empty */
+    return (llm_isa)atomic_exchange(&active_isa, (int)isa);
+}
+
+const char *llm_isa_name(llm_isa isa)
+{
+    switch (isa) {
+    case LLM_ISA_SCALAR: return "scalar";
+    case LLM_ISA_AVX2: return "avx2";
+    case LLM_ISA_AVX512: return "avx512";
+    }
+    return "?";
+}
+
+/* The type must have can_compute (the GGUF loader rejects files whose
+ * tensors do not), and n must be a multiple of its block size. */
+void llm_dequant_row(llm_dtype t, const void *row, float *dst, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dequant[t]);
+    k->dequant[t](row, dst, n);
+}
+
+float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot[t]);
+    return k->dot[t](row, x, n);
+}

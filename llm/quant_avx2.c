@@ -1,0 +1,441 @@
+/* llm/quant_avx2.c: AVX2 + FMA + F16C kernels for every type the reference
+ * covers. The Makefile compiles this file alone with -mavx2 -mfma -mf16c
+ * (and -ffp-contract=off, see below); quant.c calls llm_kernels_avx2 only
+ * after the CPU has reported those features, so the rest of the program
+ * stays generic x86-64.
+ *
+ * Block types are decoded 32 values at a time ("groups", the order of the
+ * reference's loops) into four vectors of 8 floats. Dequantization stores
+ * them; a dot product multiplies them with x and accumulates with FMA into
+ * four independent accumulators. Each value is computed with the same
+ * operations as the reference (integer quant converted to float, times the
+ * sub-block scale from quant_int.h, minus the sub-block min), without
+ * fused multiply-adds, so the dequantized rows are bit-identical to the
+ * reference's. */
+#include "llm/quant_int.h"
+
+#if defined(__x86_64__)
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "llm/quant_avx2.c must be compiled with -mavx2 -mfma -mf16c (see the Makefile)"
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+/* 32 consecutive values: elements 8k..8k+7 in v[k]. */
+typedef struct grp {
+    __m256 v[4];
+} grp;
+
+static inline __m256i load_u8x8(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+static inline __m256i load_i8x8(const int8_t *p)
+{
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+static inline __m256i shr(__m256i v, int n)
+{
+    return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n));
+}
+
+static inline __m256i bits(__m256i v, int shift, int mask)
+{
+    return _mm256_and_si256(shr(v, shift), _mm256_set1_epi32(mask));
+}
+
+/* d * q, and d * q - m: a multiply then a subtraction, never fused. */
+static inline __m256 scale(__m256i q, float d)
+{
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(d));
+}
+
+static inline __m256 scale_min(__m256i q, float d, float m)
+{
+    return _mm256_sub_ps(scale(q, d), _mm256_set1_ps(m));
+}
+
+static inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static uint32_t load_u32le(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The 16 IQ4 levels, looked up 16 at a time with a byte shuffle; returns
+ * the levels of the low nibbles in lo and of the high nibbles in hi. */
+static inline void iq4_levels(const uint8_t *qs, __m128i *lo, __m128i *hi)
+{
+    const __m128i table = _mm_loadu_si128((const __m128i *)llm_iq4nl_values);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    *lo = _mm_shuffle_epi8(table, _mm_and_si128(q, m4));
+    *hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(q, 4), m4));
+}
+
+/* ---- group decoders, one per type -------------------------------------- */
+
+static inline void prep_d(uint16_t d, llm_scales *s)
+{
+    s->d[0] = llm_half(d);
+}
+
+static inline void prep_dm(uint16_t d, uint16_t m, llm_scales *s)
+{
+    s->d[0] = llm_half(d);
+    s->m[0] = llm_half(m);
+}
+
+static inline void prep_q4_0(const llm_block_q4_0 *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_q4_0(const llm_block_q4_0 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    const __m256i eight = _mm256_set1_epi32(8);
+    __m256i a = load_u8x8(b->qs), c = load_u8x8(b->qs + 8);
+    grp r;
+    r.v[0] = scale(_mm256_sub_epi32(bits(a, 0, 0xF), eight), s->d[0]);
+    r.v[1] = scale(_mm256_sub_epi32(bits(c, 0, 0xF), eight), s->d[0]);
+    r.v[2] = scale(_mm256_sub_epi32(shr(a, 4), eight), s->d[0]);
+    r.v[3] = scale(_mm256_sub_epi32(shr(c, 4), eight), s->d[0]);
+    return r;
+}
+
+static inline void prep_q4_1(const llm_block_q4_1 *b, llm_scales *s)
+{
+    prep_dm(b->d, b->m, s);
+}
+
+/* d * q + m: the min is added, as in the reference. */
+static inline grp grp_q4_1(const llm_block_q4_1 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    __m256i a = load_u8x8(b->qs), c = load_u8x8(b->qs + 8);
+    __m256 m = _mm256_set1_ps(s->m[0]);
+    grp r;
+    r.v[0] = _mm256_add_ps(scale(bits(a, 0, 0xF), s->d[0]), m);
+    r.v[1] = _mm256_add_ps(scale(bits(c, 0, 0xF), s->d[0]), m);
+    r.v[2] = _mm256_add_ps(scale(shr(a, 4), s->d[0]), m);
+    r.v[3] = _mm256_add_ps(scale(shr(c, 4), s->d[0]), m);
+    return r;
+}
+
+/* Fifth bits of elements 8k..8k+7, moved to bit 4. */
+static inline __m256i q5_high(uint32_t qh, int k)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i sh = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * k));
+    __m256i b = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)qh), sh),
+                                 _mm256_set1_epi32(1));
+    return _mm256_slli_epi32(b, 4);
+}
+
+/* The four vectors of 5-bit quants (0..31) of a Q5_0 / Q5_1 block. */
+static inline void q5_quants(const uint8_t *qs, const uint8_t *qhp, __m256i q[4])
+{
+    uint32_t qh = load_u32le(qhp);
+    __m256i a = load_u8x8(qs), c = load_u8x8(qs + 8);
+    q[0] = _mm256_or_si256(bits(a, 0, 0xF), q5_high(qh, 0));
+    q[1] = _mm256_or_si256(bits(c, 0, 0xF), q5_high(qh, 1));
+    q[2] = _mm256_or_si256(shr(a, 4), q5_high(qh, 2));
+    q[3] = _mm256_or_si256(shr(c, 4), q5_high(qh, 3));
+}
+
+static inline void prep_q5_0(const llm_block_q5_0 *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_q5_0(const llm_block_q5_0 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    const __m256i sixteen = _mm256_set1_epi32(16);
+    __m256i q[4];
+    q5_quants(b->qs, b->qh, q);
+    grp r;
+    for (int k = 0; k < 4; k++) r.v[k] = scale(_mm256_sub_epi32(q[k], sixteen), s->d[0]);
+    return r;
+}
+
+static inline void prep_q5_1(const llm_block_q5_1 *b, llm_scales *s)
+{
+    prep_dm(b->d, b->m, s);
+}
+
+static inline grp grp_q5_1(const llm_block_q5_1 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    __m256i q[4];
+    q5_quants(b->qs, b->qh, q);
+    __m256 m = _mm256_set1_ps(s->m[0]);
+    grp r;
+    for (int k = 0; k < 4; k++) r.v[k] = _mm256_add_ps(scale(q[k], s->d[0]), m);
+    return r;
+}
+
+static inline void prep_q8_0(const llm_block_q8_0 *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_q8_0(const llm_block_q8_0 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    grp r;
+    for (int k = 0; k < 4; k++) r.v[k] = scale(load_i8x8(b->qs + 8 * k), s->d[0]);
+    return r;
+}
+
+static inline void prep_iq4_nl(const llm_block_iq4_nl *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+/* Levels of 16 nibbles, as two vectors of 8 scaled values. */
+static inline void iq4_scale(__m128i lv, float d, __m256 *a, __m256 *b)
+{
+    *a = scale(_mm256_cvtepi8_epi32(lv), d);
+    *b = scale(_mm256_cvtepi8_epi32(_mm_srli_si128(lv, 8)), d);
+}
+
+static inline grp grp_iq4_nl(const llm_block_iq4_nl *b, const llm_scales *s, int g)
+{
+    (void)g;
+    __m128i lo, hi;
+    iq4_levels(b->qs, &lo, &hi);
+    grp r;
+    iq4_scale(lo, s->d[0], &r.v[0], &r.v[1]);
+    iq4_scale(hi, s->d[0], &r.v[2], &r.v[3]);
+    return r;
+}
+
+/* K-quants: group g of a 256 block (see the layouts in quant_int.h). */
+
+static inline grp grp_q2_K(const llm_block_q2_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 4);
+    int shift = 2 * (g % 4);
+    grp r;
+    for (int k = 0; k < 4; k++) {
+        int is = 2 * g + k / 2;
+        r.v[k] = scale_min(bits(load_u8x8(q + 8 * k), shift, 3), s->d[is], s->m[is]);
+    }
+    return r;
+}
+
+static inline grp grp_q3_K(const llm_block_q3_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 4);
+    int shift = 2 * (g % 4);
+    const __m256i four = _mm256_set1_epi32(4);
+    grp r;
+    for (int k = 0; k < 4; k++) {
+        __m256i lo = bits(load_u8x8(q + 8 * k), shift, 3);
+        __m256i hb = _mm256_slli_epi32(bits(load_u8x8(b->hmask + 8 * k), g, 1), 2);
+        __m256i v = _mm256_sub_epi32(_mm256_add_epi32(lo, hb), four);
+        r.v[k] = scale(v, s->d[2 * g + k / 2]);
+    }
+    return r;
+}
+
+static inline grp grp_q4_K(const llm_block_q4_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 2);
+    int shift = 4 * (g % 2);
+    grp r;
+    for (int k = 0; k < 4; k++)
+        r.v[k] = scale_min(bits(load_u8x8(q + 8 * k), shift, 0xF), s->d[g], s->m[g]);
+    return r;
+}
+
+static inline grp grp_q5_K(const llm_block_q5_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 2);
+    int shift = 4 * (g % 2);
+    grp r;
+    for (int k = 0; k < 4; k++) {
+        __m256i lo = bits(load_u8x8(q + 8 * k), shift, 0xF);
+        __m256i hb = _mm256_slli_epi32(bits(load_u8x8(b->qh + 8 * k), g, 1), 4);
+        r.v[k] = scale_min(_mm256_or_si256(lo, hb), s->d[g], s->m[g]);
+    }
+    return r;
+}
+
+static inline grp grp_q6_K(const llm_block_q6_K *b, const llm_scales *s, int g)
+{
+    int h = g / 4, quarter = g % 4;
+    const uint8_t *ql = b->ql + 64 * h + 32 * (quarter % 2);
+    const uint8_t *qh = b->qh + 32 * h;
+    const __m256i bias = _mm256_set1_epi32(32);
+    grp r;
+    for (int k = 0; k < 4; k++) {
+        __m256i lo = bits(load_u8x8(ql + 8 * k), 4 * (quarter / 2), 0xF);
+        __m256i hi = _mm256_slli_epi32(bits(load_u8x8(qh + 8 * k), 2 * quarter, 3), 4);
+        r.v[k] = scale(_mm256_sub_epi32(_mm256_or_si256(lo, hi), bias), s->d[2 * g + k / 2]);
+    }
+    return r;
+}
+
+static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int g)
+{
+    __m128i lo, hi;
+    iq4_levels(b->qs + 16 * g, &lo, &hi);
+    grp r;
+    iq4_scale(lo, s->d[g], &r.v[0], &r.v[1]);
+    iq4_scale(hi, s->d[g], &r.v[2], &r.v[3]);
+    return r;
+}
+
+/* ---- the two kernels of each block type --------------------------------
+ * prep turns the block's scales into floats (quant_int.h for the K types),
+ * grp_<name> decodes group g. */
+#define BLOCK_KERNELS(name, block_t, n_groups, prep)                                               \
+    static void dequant_##name(const void *row, float *y, int64_t n)                               \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
+            llm_scales s;                                                                          \
+            prep(b, &s);                                                                           \
+            _Pragma("GCC unroll 8")                                                                \
+            for (int g = 0; g < (n_groups); g++, y += 32) {                                        \
+                grp r = grp_##name(b, &s, g);                                                      \
+                _mm256_storeu_ps(y, r.v[0]);                                                       \
+                _mm256_storeu_ps(y + 8, r.v[1]);                                                   \
+                _mm256_storeu_ps(y + 16, r.v[2]);                                                  \
+                _mm256_storeu_ps(y + 24, r.v[3]);                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
+            llm_scales s;                                                                          \
+            prep(b, &s);                                                                           \
+            _Pragma("GCC unroll 8")                                                                \
+            for (int g = 0; g < (n_groups); g++, x += 32) {                                        \
+                grp r = grp_##name(b, &s, g);                                                      \
+                a0 = _mm256_fmadd_ps(r.v[0], _mm256_loadu_ps(x), a0);                             \
+                a1 = _mm256_fmadd_ps(r.v[1], _mm256_loadu_ps(x + 8), a1);                         \
+                a2 = _mm256_fmadd_ps(r.v[2], _mm256_loadu_ps(x + 16), a2);                        \
+                a3 = _mm256_fmadd_ps(r.v[3], _mm256_loadu_ps(x + 24), a3);                        \
+            }                                                                                      \
+        }                                                                                          \
+        return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                  \
+    }
+
+BLOCK_KERNELS(q4_0, llm_block_q4_0, 1, prep_q4_0)
+BLOCK_KERNELS(q4_1, llm_block_q4_1, 1, prep_q4_1)
+BLOCK_KERNELS(q5_0, llm_block_q5_0, 1, prep_q5_0)
+BLOCK_KERNELS(q5_1, llm_block_q5_1, 1, prep_q5_1)
+BLOCK_KERNELS(q8_0, llm_block_q8_0, 1, prep_q8_0)
+BLOCK_KERNELS(iq4_nl, llm_block_iq4_nl, 1, prep_iq4_nl)
+BLOCK_KERNELS(q2_K, llm_block_q2_K, 8, llm_scales_q2_K)
+BLOCK_KERNELS(q3_K, llm_block_q3_K, 8, llm_scales_q3_K)
+BLOCK_KERNELS(q4_K, llm_block_q4_K, 8, llm_scales_q4_K)
+BLOCK_KERNELS(q5_K, llm_block_q5_K, 8, llm_scales_q5_K)
+BLOCK_KERNELS(q6_K, llm_block_q6_K, 8, llm_scales_q6_K)
+BLOCK_KERNELS(iq4_xs, llm_block_iq4_xs, 8, llm_scales_iq4_xs)
+
+/* ---- plain types: any n, so a scalar tail --------------------------------- */
+
+static inline __m256 load8_f32(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+
+static inline __m256 load8_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline __m256 load8_bf16(const uint16_t *p)
+{
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+static inline float one_f32(const float *p)
+{
+    return *p;
+}
+
+static inline float one_f16(const uint16_t *p)
+{
+    return llm_half(*p);
+}
+
+static inline float one_bf16(const uint16_t *p)
+{
+    return llm_bf16_to_f32(*p);
+}
+
+#define PLAIN_KERNELS(name, elem_t)                                                                \
+    static void dequant_##name(const void *row, float *y, int64_t n)                               \
+    {                                                                                              \
+        const elem_t *p = row;                                                                     \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load8_##name(p + i));                   \
+        for (; i < n; i++) y[i] = one_##name(p + i);                                               \
+    }                                                                                              \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        const elem_t *p = row;                                                                     \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32) {                                                             \
+            a0 = _mm256_fmadd_ps(load8_##name(p + i), _mm256_loadu_ps(x + i), a0);                 \
+            a1 = _mm256_fmadd_ps(load8_##name(p + i + 8), _mm256_loadu_ps(x + i + 8), a1);         \
+            a2 = _mm256_fmadd_ps(load8_##name(p + i + 16), _mm256_loadu_ps(x + i + 16), a2);       \
+            a3 = _mm256_fmadd_ps(load8_##name(p + i + 24), _mm256_loadu_ps(x + i + 24), a3);       \
+        }                                                                                          \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            a0 = _mm256_fmadd_ps(load8_##name(p + i), _mm256_loadu_ps(x + i), a0);                 \
+        float tail = 0;                                                                            \
+        for (; i < n; i++) tail += one_##name(p + i) * x[i];                                       \
+        return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;           \
+    }
+
+PLAIN_KERNELS(f32, float)
+PLAIN_KERNELS(f16, uint16_t)
+PLAIN_KERNELS(bf16, uint16_t)
+
+void llm_kernels_avx2(llm_kernels *k)
+{
+#define SET(T, name)                                                                               \
+    k->dequant[T] = dequant_##name;                                                                \
+    k->dot[T] = dot_##name
+    SET(LLM_F32, f32);
+    SET(LLM_F16, f16);
+    SET(LLM_BF16, bf16);
+    SET(LLM_Q4_0, q4_0);
+    SET(LLM_Q4_1, q4_1);
+    SET(LLM_Q5_0, q5_0);
+    SET(LLM_Q5_1, q5_1);
+    SET(LLM_Q8_0, q8_0);
+    SET(LLM_IQ4_NL, iq4_nl);
+    SET(LLM_Q2_K, q2_K);
+    SET(LLM_Q3_K, q3_K);
+    SET(LLM_Q4_K, q4_K);
+    SET(LLM_Q5_K, q5_K);
+    SET(LLM_Q6_K, q6_K);
+    SET(LLM_IQ4_XS, iq4_xs);
+#undef SET
+}
+
+#endif

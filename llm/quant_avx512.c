@@ -1,0 +1,403 @@
+/* llm/quant_avx512.c: AVX-512 (F, BW, VL, DQ) kernels for every type the
+ * reference covers. Compiled alone with the AVX-512 flags (Makefile) and
+ * installed by quant.c only when the CPU and the OS support them.
+ *
+ * Same scheme as quant_avx2.c with 16 floats per vector: a group of 32
+ * values is two vectors; dequantization repeats the reference's operations
+ * (no fused multiply-add) so its output is bit-identical; the dot products
+ * accumulate with FMA. Plain types finish a row with masked loads. */
+#include "llm/quant_int.h"
+
+#if defined(__x86_64__)
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) ||                  \
+    !defined(__AVX512DQ__) || !defined(__FMA__) || !defined(__F16C__)
+#error "llm/quant_avx512.c must be compiled with the AVX-512 flags (see the Makefile)"
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+/* 32 consecutive values: elements 16k..16k+15 in v[k]. */
+typedef struct grp {
+    __m512 v[2];
+} grp;
+
+static inline __m512i load_u8x16(const uint8_t *p)
+{
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline __m512i load_i8x16(const int8_t *p)
+{
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline __m512i shr(__m512i v, int n)
+{
+    return _mm512_srl_epi32(v, _mm_cvtsi32_si128(n));
+}
+
+static inline __m512i bits(__m512i v, int shift, int mask)
+{
+    return _mm512_and_si512(shr(v, shift), _mm512_set1_epi32(mask));
+}
+
+static inline __m512 scale(__m512i q, float d)
+{
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
+}
+
+static inline __m512 scale_min(__m512i q, float d, float m)
+{
+    return _mm512_sub_ps(scale(q, d), _mm512_set1_ps(m));
+}
+
+static uint32_t load_u32le(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void iq4_levels(const uint8_t *qs, __m128i *lo, __m128i *hi)
+{
+    const __m128i table = _mm_loadu_si128((const __m128i *)llm_iq4nl_values);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    *lo = _mm_shuffle_epi8(table, _mm_and_si128(q, m4));
+    *hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(q, 4), m4));
+}
+
+/* ---- group decoders ------------------------------------------------------ */
+
+static inline void prep_d(uint16_t d, llm_scales *s)
+{
+    s->d[0] = llm_half(d);
+}
+
+static inline void prep_dm(uint16_t d, uint16_t m, llm_scales *s)
+{
+    s->d[0] = llm_half(d);
+    s->m[0] = llm_half(m);
+}
+
+static inline void prep_q4_0(const llm_block_q4_0 *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_q4_0(const llm_block_q4_0 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    const __m512i eight = _mm512_set1_epi32(8);
+    __m512i a = load_u8x16(b->qs);
+    grp r;
+    r.v[0] = scale(_mm512_sub_epi32(bits(a, 0, 0xF), eight), s->d[0]);
+    r.v[1] = scale(_mm512_sub_epi32(shr(a, 4), eight), s->d[0]);
+    return r;
+}
+
+static inline void prep_q4_1(const llm_block_q4_1 *b, llm_scales *s)
+{
+    prep_dm(b->d, b->m, s);
+}
+
+static inline grp grp_q4_1(const llm_block_q4_1 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    __m512i a = load_u8x16(b->qs);
+    __m512 m = _mm512_set1_ps(s->m[0]);
+    grp r;
+    r.v[0] = _mm512_add_ps(scale(bits(a, 0, 0xF), s->d[0]), m);
+    r.v[1] = _mm512_add_ps(scale(shr(a, 4), s->d[0]), m);
+    return r;
+}
+
+/* Fifth bits of elements 16k..16k+15, moved to bit 4. */
+static inline __m512i q5_high(uint32_t qh, int k)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i sh = _mm512_add_epi32(lane, _mm512_set1_epi32(16 * k));
+    __m512i b = _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32((int)qh), sh),
+                                 _mm512_set1_epi32(1));
+    return _mm512_slli_epi32(b, 4);
+}
+
+static inline void q5_quants(const uint8_t *qs, const uint8_t *qhp, __m512i q[2])
+{
+    uint32_t qh = load_u32le(qhp);
+    __m512i a = load_u8x16(qs);
+    q[0] = _mm512_or_si512(bits(a, 0, 0xF), q5_high(qh, 0));
+    q[1] = _mm512_or_si512(shr(a, 4), q5_high(qh, 1));
+}
+
+static inline void prep_q5_0(const llm_block_q5_0 *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_q5_0(const llm_block_q5_0 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    __m512i q[2];
+    q5_quants(b->qs, b->qh, q);
+    grp r;
+    r.v[0] = scale(_mm512_sub_epi32(q[0], sixteen), s->d[0]);
+    r.v[1] = scale(_mm512_sub_epi32(q[1], sixteen), s->d[0]);
+    return r;
+}
+
+static inline void prep_q5_1(const llm_block_q5_1 *b, llm_scales *s)
+{
+    prep_dm(b->d, b->m, s);
+}
+
+static inline grp grp_q5_1(const llm_block_q5_1 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    __m512i q[2];
+    q5_quants(b->qs, b->qh, q);
+    __m512 m = _mm512_set1_ps(s->m[0]);
+    grp r;
+    r.v[0] = _mm512_add_ps(scale(q[0], s->d[0]), m);
+    r.v[1] = _mm512_add_ps(scale(q[1], s->d[0]), m);
+    return r;
+}
+
+static inline void prep_q8_0(const llm_block_q8_0 *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_q8_0(const llm_block_q8_0 *b, const llm_scales *s, int g)
+{
+    (void)g;
+    grp r;
+    r.v[0] = scale(load_i8x16(b->qs), s->d[0]);
+    r.v[1] = scale(load_i8x16(b->qs + 16), s->d[0]);
+    return r;
+}
+
+static inline void prep_iq4_nl(const llm_block_iq4_nl *b, llm_scales *s)
+{
+    prep_d(b->d, s);
+}
+
+static inline grp grp_iq4_nl(const llm_block_iq4_nl *b, const llm_scales *s, int g)
+{
+    (void)g;
+    __m128i lo, hi;
+    iq4_levels(b->qs, &lo, &hi);
+    grp r;
+    r.v[0] = scale(_mm512_cvtepi8_epi32(lo), s->d[0]);
+    r.v[1] = scale(_mm512_cvtepi8_epi32(hi), s->d[0]);
+    return r;
+}
+
+static inline grp grp_q2_K(const llm_block_q2_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 4);
+    int shift = 2 * (g % 4);
+    grp r;
+    for (int k = 0; k < 2; k++)
+        r.v[k] = scale_min(bits(load_u8x16(q + 16 * k), shift, 3), s->d[2 * g + k],
+                           s->m[2 * g + k]);
+    return r;
+}
+
+static inline grp grp_q3_K(const llm_block_q3_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 4);
+    int shift = 2 * (g % 4);
+    const __m512i four = _mm512_set1_epi32(4);
+    grp r;
+    for (int k = 0; k < 2; k++) {
+        __m512i lo = bits(load_u8x16(q + 16 * k), shift, 3);
+        __m512i hb = _mm512_slli_epi32(bits(load_u8x16(b->hmask + 16 * k), g, 1), 2);
+        r.v[k] = scale(_mm512_sub_epi32(_mm512_add_epi32(lo, hb), four), s->d[2 * g + k]);
+    }
+    return r;
+}
+
+static inline grp grp_q4_K(const llm_block_q4_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 2);
+    int shift = 4 * (g % 2);
+    grp r;
+    for (int k = 0; k < 2; k++)
+        r.v[k] = scale_min(bits(load_u8x16(q + 16 * k), shift, 0xF), s->d[g], s->m[g]);
+    return r;
+}
+
+static inline grp grp_q5_K(const llm_block_q5_K *b, const llm_scales *s, int g)
+{
+    const uint8_t *q = b->qs + 32 * (g / 2);
+    int shift = 4 * (g % 2);
+    grp r;
+    for (int k = 0; k < 2; k++) {
+        __m512i lo = bits(load_u8x16(q + 16 * k), shift, 0xF);
+        __m512i hb = _mm512_slli_epi32(bits(load_u8x16(b->qh + 16 * k), g, 1), 4);
+        r.v[k] = scale_min(_mm512_or_si512(lo, hb), s->d[g], s->m[g]);
+    }
+    return r;
+}
+
+static inline grp grp_q6_K(const llm_block_q6_K *b, const llm_scales *s, int g)
+{
+    int h = g / 4, quarter = g % 4;
+    const uint8_t *ql = b->ql + 64 * h + 32 * (quarter % 2);
+    const uint8_t *qh = b->qh + 32 * h;
+    const __m512i bias = _mm512_set1_epi32(32);
+    grp r;
+    for (int k = 0; k < 2; k++) {
+        __m512i lo = bits(load_u8x16(ql + 16 * k), 4 * (quarter / 2), 0xF);
+        __m512i hi = _mm512_slli_epi32(bits(load_u8x16(qh + 16 * k), 2 * quarter, 3), 4);
+        r.v[k] = scale(_mm512_sub_epi32(_mm512_or_si512(lo, hi), bias), s->d[2 * g + k]);
+    }
+    return r;
+}
+
+static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int g)
+{
+    __m128i lo, hi;
+    iq4_levels(b->qs + 16 * g, &lo, &hi);
+    grp r;
+    r.v[0] = scale(_mm512_cvtepi8_epi32(lo), s->d[g]);
+    r.v[1] = scale(_mm512_cvtepi8_epi32(hi), s->d[g]);
+    return r;
+}
+
+/* ---- the two kernels of each block type ----------------------------------
+ * The dot keeps two accumulators per vector position, alternating between
+ * even and odd groups, to hide the FMA latency. A single-group block type
+ * alternates between blocks instead. */
+#define BLOCK_KERNELS(name, block_t, n_groups, prep)                                               \
+    static void dequant_##name(const void *row, float *y, int64_t n)                               \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
+            llm_scales s;                                                                          \
+            prep(b, &s);                                                                           \
+            _Pragma("GCC unroll 8")                                                                \
+            for (int g = 0; g < (n_groups); g++, y += 32) {                                        \
+                grp r = grp_##name(b, &s, g);                                                      \
+                _mm512_storeu_ps(y, r.v[0]);                                                       \
+                _mm512_storeu_ps(y + 16, r.v[1]);                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
+            llm_scales s;                                                                          \
+            prep(b, &s);                                                                           \
+            _Pragma("GCC unroll 8")                                                                \
+            for (int g = 0; g < (n_groups); g++, x += 32) {                                        \
+                grp r = grp_##name(b, &s, g);                                                      \
+                a0 = _mm512_fmadd_ps(r.v[0], _mm512_loadu_ps(x), a0);                             \
+                a1 = _mm512_fmadd_ps(r.v[1], _mm512_loadu_ps(x + 16), a1);                        \
+                __m512 t = a0;                                                                     \
+                a0 = a2, a2 = t, t = a1, a1 = a3, a3 = t;                                          \
+            }                                                                                      \
+        }                                                                                          \
+        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));  \
+    }
+
+BLOCK_KERNELS(q4_0, llm_block_q4_0, 1, prep_q4_0)
+BLOCK_KERNELS(q4_1, llm_block_q4_1, 1, prep_q4_1)
+BLOCK_KERNELS(q5_0, llm_block_q5_0, 1, prep_q5_0)
+BLOCK_KERNELS(q5_1, llm_block_q5_1, 1, prep_q5_1)
+BLOCK_KERNELS(q8_0, llm_block_q8_0, 1, prep_q8_0)
+BLOCK_KERNELS(iq4_nl, llm_block_iq4_nl, 1, prep_iq4_nl)
+BLOCK_KERNELS(q2_K, llm_block_q2_K, 8, llm_scales_q2_K)
+BLOCK_KERNELS(q3_K, llm_block_q3_K, 8, llm_scales_q3_K)
+BLOCK_KERNELS(q4_K, llm_block_q4_K, 8, llm_scales_q4_K)
+BLOCK_KERNELS(q5_K, llm_block_q5_K, 8, llm_scales_q5_K)
+BLOCK_KERNELS(q6_K, llm_block_q6_K, 8, llm_scales_q6_K)
+BLOCK_KERNELS(iq4_xs, llm_block_iq4_xs, 8, llm_scales_iq4_xs)
+
+/* ---- plain types ----------------------------------------------------------
+ * load16 reads the elements of mask m only (the others are zero), so the last
+ * partial vector of a row needs no scalar tail. */
+
+static inline __m512 load16_f32(const float *p, __mmask16 m)
+{
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+static inline __m512 load16_f16(const uint16_t *p, __mmask16 m)
+{
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+static inline __m512 load16_bf16(const uint16_t *p, __mmask16 m)
+{
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+#define PLAIN_KERNELS(name, elem_t)                                                                \
+    static void dequant_##name(const void *row, float *y, int64_t n)                               \
+    {                                                                                              \
+        const elem_t *p = row;                                                                     \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, load16_##name(p + i, 0xFFFF));        \
+        if (i < n) {                                                                               \
+            __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                        \
+            _mm512_mask_storeu_ps(y + i, m, load16_##name(p + i, m));                              \
+        }                                                                                          \
+    }                                                                                              \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        const elem_t *p = row;                                                                     \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 64 <= n; i += 64) {                                                             \
+            a0 = _mm512_fmadd_ps(load16_##name(p + i, 0xFFFF), _mm512_loadu_ps(x + i), a0);        \
+            a1 = _mm512_fmadd_ps(load16_##name(p + i + 16, 0xFFFF), _mm512_loadu_ps(x + i + 16),   \
+                                 a1);                                                              \
+            a2 = _mm512_fmadd_ps(load16_##name(p + i + 32, 0xFFFF), _mm512_loadu_ps(x + i + 32),   \
+                                 a2);                                                              \
+            a3 = _mm512_fmadd_ps(load16_##name(p + i + 48, 0xFFFF), _mm512_loadu_ps(x + i + 48),   \
+                                 a3);                                                              \
+        }                                                                                          \
+        for (; i + 16 <= n; i += 16)                                                               \
+            a0 = _mm512_fmadd_ps(load16_##name(p + i, 0xFFFF), _mm512_loadu_ps(x + i), a0);        \
+        if (i < n) {                                                                               \
+            __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                        \
+            a1 = _mm512_fmadd_ps(load16_##name(p + i, m), _mm512_maskz_loadu_ps(m, x + i), a1);    \
+        }                                                                                          \
+        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));  \
+    }
+
+PLAIN_KERNELS(f32, float)
+PLAIN_KERNELS(f16, uint16_t)
+PLAIN_KERNELS(bf16, uint16_t)
+
+void llm_kernels_avx512(llm_kernels *k)
+{
+#define SET(T, name)                                                                               \
+    k->dequant[T] = dequant_##name;                                                                \
+    k->dot[T] = dot_##name
+    SET(LLM_F32, f32);
+    SET(LLM_F16, f16);
+    SET(LLM_BF16, bf16);
+    SET(LLM_Q4_0, q4_0);
+    SET(LLM_Q4_1, q4_1);
+    SET(LLM_Q5_0, q5_0);
+    SET(LLM_Q5_1, q5_1);
+    SET(LLM_Q8_0, q8_0);
+    SET(LLM_IQ4_NL, iq4_nl);
+    SET(LLM_Q2_K, q2_K);
+    SET(LLM_Q3_K, q3_K);
+    SET(LLM_Q4_K, q4_K);
+    SET(LLM_Q5_K, q5_K);
+    SET(LLM_Q6_K, q6_K);
+    SET(LLM_IQ4_XS, iq4_xs);
+#undef SET
+}
+
+#endif

@@ -1,0 +1,277 @@
+/* llm/quant_int.h: private to the kernel files (quant.c, quant_ref.c,
+ * quant_avx2.c, quant_avx512.c, quantize.c): the GGML block layouts, the
+ * per-block scale unpacking that the reference and the SIMD kernels share,
+ * and the table of kernels that each instruction set fills in.
+ *
+ * The structs are byte-for-byte GGML's (ggml-common.h); GGUF stores them
+ * little-endian, as does every host this code targets. Half-precision fields
+ * are kept as raw uint16_t. A row of a quantized type is a plain array of
+ * blocks with no padding between them. */
+#ifndef RAG_LLM_QUANT_INT_H
+#define RAG_LLM_QUANT_INT_H
+
+#include "llm/quant.h"
+
+#include <stdint.h>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#define LLM_QK 32    /* elements of a Q4_0 / Q5_0 / Q8_0 / IQ4_NL ... block */
+#define LLM_QK_K 256 /* elements of a K-quant (and IQ4_XS) super-block */
+
+/* Q4_0: x = d * (q - 8); qs[j] holds element j (low nibble) and j + 16 (high). */
+typedef struct llm_block_q4_0 {
+    uint16_t d;
+    uint8_t qs[16];
+} llm_block_q4_0;
+_Static_assert(sizeof(llm_block_q4_0) == 18, "block_q4_0 layout");
+
+/* Q4_1: x = d * q + m, nibbles as in Q4_0. */
+typedef struct llm_block_q4_1 {
+    uint16_t d, m;
+    uint8_t qs[16];
+} llm_block_q4_1;
+_Static_assert(sizeof(llm_block_q4_1) == 20, "block_q4_1 layout");
+
+/* Q5_0: x = d * (q - 16); low 4 bits as in Q4_0, bit e of the little-endian
+ * 32-bit qh is the fifth bit of element e. */
+typedef struct llm_block_q5_0 {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} llm_block_q5_0;
+_Static_assert(sizeof(llm_block_q5_0) == 22, "block_q5_0 layout");
+
+/* Q5_1: x = d * q + m, bits as in Q5_0. */
+typedef struct llm_block_q5_1 {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} llm_block_q5_1;
+_Static_assert(sizeof(llm_block_q5_1) == 24, "block_q5_1 layout");
+
+/* Q8_0: x = d * q. */
+typedef struct llm_block_q8_0 {
+    uint16_t d;
+    int8_t qs[32];
+} llm_block_q8_0;
+_Static_assert(sizeof(llm_block_q8_0) == 34, "block_q8_0 layout");
+
+/* Q8_1: as Q8_0 plus s = d * sum(qs). GGML uses it only for activations. */
+typedef struct llm_block_q8_1 {
+    uint16_t d, s;
+    int8_t qs[32];
+} llm_block_q8_1;
+_Static_assert(sizeof(llm_block_q8_1) == 36, "block_q8_1 layout");
+
+/* Q2_K: 16 sub-blocks of 16; scales[j] = scale (low nibble) | min (high
+ * nibble) of sub-block j; x = d * scale * q - dmin * min. qs: for each half
+ * h of 128, byte qs[32h + l] holds four 2-bit quants, bits 2k..2k+1 being
+ * element 128h + 32k + l. */
+typedef struct llm_block_q2_K {
+    uint8_t scales[16];
+    uint8_t qs[64];
+    uint16_t d, dmin;
+} llm_block_q2_K;
+_Static_assert(sizeof(llm_block_q2_K) == 84, "block_q2_K layout");
+
+/* Q3_K: 16 sub-blocks of 16 with signed 6-bit scales (stored + 32, packed in
+ * 12 bytes, see llm_scales_q3_K); x = d * scale * (q - 4) where q is 2 bits
+ * from qs (arranged as in Q2_K) plus a third bit worth 4 from hmask:
+ * hmask[l] bit 4h + k belongs to element 128h + 32k + l. */
+typedef struct llm_block_q3_K {
+    uint8_t hmask[32];
+    uint8_t qs[64];
+    uint8_t scales[12];
+    uint16_t d;
+} llm_block_q3_K;
+_Static_assert(sizeof(llm_block_q3_K) == 110, "block_q3_K layout");
+
+/* Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes
+ * (see llm_k4_scale_min); x = d * scale * q - dmin * min. qs: for each
+ * 64-element chunk c, qs[32c + l] holds element 64c + l (low nibble) and
+ * 64c + 32 + l (high nibble). */
+typedef struct llm_block_q4_K {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qs[128];
+} llm_block_q4_K;
+_Static_assert(sizeof(llm_block_q4_K) == 144, "block_q4_K layout");
+
+/* Q5_K: Q4_K plus a fifth bit: qh[l] bit g belongs to element 32g + l. */
+typedef struct llm_block_q5_K {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+} llm_block_q5_K;
+_Static_assert(sizeof(llm_block_q5_K) == 176, "block_q5_K layout");
+
+/* Q6_K: 16 sub-blocks of 16 with int8 scales; x = d * scale * (q - 32), q
+ * = 4 low bits from ql and 2 high bits from qh. For each half h of 128 and
+ * l < 32: ql[64h + l] low/high nibble -> elements 128h + l / 128h + 64 + l,
+ * ql[64h + 32 + l] low/high -> 128h + 32 + l / 128h + 96 + l, and
+ * qh[32h + l] bits 0-1, 2-3, 4-5, 6-7 -> elements 128h + l, +32, +64, +96. */
+typedef struct llm_block_q6_K {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    uint16_t d;
+} llm_block_q6_K;
+_Static_assert(sizeof(llm_block_q6_K) == 210, "block_q6_K layout");
+
+/* Q8_K: GGML's intermediate type for activations (float d, sums per 16). */
+typedef struct llm_block_q8_K {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} llm_block_q8_K;
+_Static_assert(sizeof(llm_block_q8_K) == 292, "block_q8_K layout");
+
+/* IQ4_NL: x = d * llm_iq4nl_values[nibble], nibbles arranged as in Q4_0. */
+typedef struct llm_block_iq4_nl {
+    uint16_t d;
+    uint8_t qs[16];
+} llm_block_iq4_nl;
+_Static_assert(sizeof(llm_block_iq4_nl) == 18, "block_iq4_nl layout");
+
+/* IQ4_XS: 8 sub-blocks of 32, each coded like an IQ4_NL block whose scale is
+ * d * (ls - 32), ls 6 bits: low 4 in scales_l[j / 2] (nibble j % 2), high 2
+ * in bits 2j..2j+1 of scales_h. */
+typedef struct llm_block_iq4_xs {
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[4];
+    uint8_t qs[128];
+} llm_block_iq4_xs;
+_Static_assert(sizeof(llm_block_iq4_xs) == 136, "block_iq4_xs layout");
+
+/* The 16 non-linear levels of IQ4_NL and IQ4_XS (GGML's kvalues_iq4nl). */
+extern const int8_t llm_iq4nl_values[16];
+
+/* ---- half precision, inline for the kernels -------------------------- */
+/* Exact in both builds: F16C converts exactly, as does the bit version. */
+static inline float llm_half(uint16_t h)
+{
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0x1f) {
+        v.u = sign | 0x7f800000 | (m << 13);
+    } else if (e == 0) { /* zero or subnormal: m * 2^-24, exact in float */
+        v.f = (float)m * 0x1p-24f;
+        v.u |= sign;
+    } else {
+        v.u = sign | ((e + 112) << 23) | (m << 13);
+    }
+    return v.f;
+#endif
+}
+
+/* ---- per-block scales --------------------------------------------------
+ * Every kernel, reference or SIMD, first turns a block's packed scales into
+ * floats with these functions, so that the values they produce are computed
+ * by the same operations in the same order (which is what makes the SIMD
+ * dequantization bit-identical to the reference). d[j] and m[j] are the
+ * multiplier and the subtracted offset of sub-block j. */
+typedef struct llm_scales {
+    float d[16];
+    float m[16];
+} llm_scales;
+
+/* Scale and min of sub-block j of a Q4_K / Q5_K block (GGML's
+ * get_scale_min_k4): sub-blocks 0-3 keep 6 bits in bytes j and j + 4;
+ * sub-blocks 4-7 keep their low 4 bits in byte j + 4 and their high 2 bits
+ * in the top bits of bytes j - 4 (scale) and j (min). */
+static inline void llm_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static inline void llm_scales_q2_K(const llm_block_q2_K *b, llm_scales *s)
+{
+    float d = llm_half(b->d), dmin = llm_half(b->dmin);
+    for (int j = 0; j < 16; j++) {
+        s->d[j] = d * (b->scales[j] & 0xF);
+        s->m[j] = dmin * (b->scales[j] >> 4);
+    }
+}
+
+/* Q3_K keeps 16 six-bit scales in 12 bytes: the low nibble of scale j in
+ * byte j (j < 8) or the high nibble of byte j - 8, and its two high bits in
+ * byte 8 + j % 4 at bit 2 * (j / 4). */
+static inline void llm_scales_q3_K(const llm_block_q3_K *b, llm_scales *s)
+{
+    float d = llm_half(b->d);
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? b->scales[j] & 0xF : b->scales[j - 8] >> 4;
+        int hi = (b->scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+        s->d[j] = d * ((lo | hi << 4) - 32);
+    }
+}
+
+static inline void llm_scales_q4_K(const llm_block_q4_K *b, llm_scales *s)
+{
+    float d = llm_half(b->d), dmin = llm_half(b->dmin);
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        llm_k4_scale_min(j, b->scales, &sc, &m);
+        s->d[j] = d * sc;
+        s->m[j] = dmin * m;
+    }
+}
+
+static inline void llm_scales_q5_K(const llm_block_q5_K *b, llm_scales *s)
+{
+    float d = llm_half(b->d), dmin = llm_half(b->dmin);
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        llm_k4_scale_min(j, b->scales, &sc, &m);
+        s->d[j] = d * sc;
+        s->m[j] = dmin * m;
+    }
+}
+
+static inline void llm_scales_q6_K(const llm_block_q6_K *b, llm_scales *s)
+{
+    float d = llm_half(b->d);
+    for (int j = 0; j < 16; j++) s->d[j] = d * b->scales[j];
+}
+
+static inline void llm_scales_iq4_xs(const llm_block_iq4_xs *b, llm_scales *s)
+{
+    float d = llm_half(b->d);
+    for (int j = 0; j < 8; j++) {
+        int ls = ((b->scales_l[j / 2] >> 4 * (j % 2)) & 0xF) | (((b->scales_h >> 2 * j) & 3) << 4);
+        s->d[j] = d * (ls - 32);
+    }
+}
+
+/* ---- kernel tables ---------------------------------------------------- */
+typedef void (*llm_dequant_fn)(const void *row, float *dst, int64_t n);
+typedef float (*llm_dot_fn)(const void *row, const float *x, int64_t n);
+
+typedef struct llm_kernels {
+    llm_dequant_fn dequant[LLM_DTYPE_MAX];
+    llm_dot_fn dot[LLM_DTYPE_MAX];
+} llm_kernels;
+
+/* Each fills in the kernels of its instruction set. The reference covers
+ * every type with can_compute; the SIMD sets override all of them. */
+void llm_kernels_ref(llm_kernels *k);
+void llm_kernels_avx2(llm_kernels *k);
+void llm_kernels_avx512(llm_kernels *k);
+
+#endif

@@ -1,0 +1,880 @@
+/* llm: element types, half-precision conversions, the dequantize and dot
+ * kernels of every instruction set against the scalar reference, the
+ * quantizers, the compute pool and llm_matmul. Prints (does not assert) the
+ * dot throughput of each instruction set. */
+#include "base/err.h"
+#include "base/mem.h"
+#include "llm/matmul.h"
+#include "llm/quant.h"
+#include "llm/quant_int.h"
+#include "test.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t rng = 0x243F6A8885A308D3u;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static double urand(void)
+{
+    return (double)(rnd() >> 11) * 0x1p-53;
+}
+
+static float gauss(void)
+{
+    double u = urand(), v = urand();
+    return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
+}
+
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float float_of(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The types with kernels, in the order the report prints them. */
+static const llm_dtype compute_types[] = {
+    LLM_F32,  LLM_F16,  LLM_BF16, LLM_Q4_0, LLM_Q4_1, LLM_Q5_0,   LLM_Q5_1,  LLM_Q8_0,
+    LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_NL, LLM_IQ4_XS,
+};
+#define N_COMPUTE ((int)(sizeof compute_types / sizeof compute_types[0]))
+
+static const llm_isa all_isas[] = {LLM_ISA_SCALAR, LLM_ISA_AVX2, LLM_ISA_AVX512};
+
+/* Byte offsets of the fp16 scale fields of one block: random bytes are a
+ * valid block once these hold finite values. */
+static int half_fields(llm_dtype t, size_t off[2])
+{
+    switch (t) {
+    case LLM_Q4_0:
+    case LLM_Q5_0:
+    case LLM_Q8_0:
+    case LLM_IQ4_NL:
+    case LLM_IQ4_XS: off[0] = 0; return 1;
+    case LLM_Q4_1:
+    case LLM_Q5_1:
+    case LLM_Q4_K:
+    case LLM_Q5_K: off[0] = 0, off[1] = 2; return 2;
+    case LLM_Q2_K: off[0] = offsetof(llm_block_q2_K, d), off[1] = offsetof(llm_block_q2_K, dmin); return 2;
+    case LLM_Q3_K: off[0] = offsetof(llm_block_q3_K, d); return 1;
+    case LLM_Q6_K: off[0] = offsetof(llm_block_q6_K, d); return 1;
+    default: return 0;
+    }
+}
+
+/* A valid row of n elements of type t with random contents. */
+static void *random_row(llm_dtype t, int64_t n)
+{
+    const llm_dtype_info *info = llm_dtype_get(t);
+    size_t bytes = llm_row_bytes(t, n);
+    uint8_t *row = rag_xmalloc(bytes + 1);
+    for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)rnd();
+    if (t == LLM_F32) {
+        for (int64_t i = 0; i < n; i++) ((float *)row)[i] = gauss();
+    } else if (t == LLM_F16) { /* any finite half, subnormals included */
+        uint16_t *h = (uint16_t *)row;
+        for (int64_t i = 0; i < n; i++)
+            while ((h[i] & 0x7c00) == 0x7c00) h[i] = (uint16_t)rnd();
+    } else if (t == LLM_BF16) {
+        uint16_t *h = (uint16_t *)row;
+        for (int64_t i = 0; i < n; i++)
+            h[i] = llm_f32_to_bf16(ldexpf(gauss(), (int)(rnd() % 41) - 20));
+    } else {
+        size_t off[2];
+        int nf = half_fields(t, off);
+        for (int64_t b = 0; b < n / info->block_elems; b++)
+            for (int f = 0; f < nf; f++) {
+                float v = (float)((urand() * 2 - 1) * 0.05);
+                uint16_t h = llm_f32_to_f16(v);
+                memcpy(row + (size_t)b * info->block_bytes + off[f], &h, 2);
+            }
+    }
+    return row;
+}
+
+static float *random_vec(int64_t n)
+{
+    float *x = rag_xmalloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) x[i] = gauss();
+    return x;
+}
+
+/* Row lengths to test: odd block counts, and for plain types odd lengths
+ * that leave every kind of SIMD tail. */
+static int test_lengths(llm_dtype t, int64_t out[6])
+{
+    const llm_dtype_info *info = llm_dtype_get(t);
+    if (info->block_elems == 1) {
+        const int64_t plain[6] = {1, 3, 17, 31, 100, 1029};
+        memcpy(out, plain, sizeof plain);
+        return 6;
+    }
+    out[0] = info->block_elems;
+    out[1] = 3 * info->block_elems;
+    out[2] = 17 * info->block_elems;
+    return 3;
+}
+
+/* ---- types and conversions ---------------------------------------------- */
+
+static void test_dtype_table(void)
+{
+    static const struct {
+        llm_dtype t;
+        const char *name;
+        int elems;
+        size_t bytes;
+    } ggml[] = {
+        {LLM_F32, "f32", 1, 4},          {LLM_F16, "f16", 1, 2},
+        {LLM_Q4_0, "q4_0", 32, 18},      {LLM_Q4_1, "q4_1", 32, 20},
+        {LLM_Q5_0, "q5_0", 32, 22},      {LLM_Q5_1, "q5_1", 32, 24},
+        {LLM_Q8_0, "q8_0", 32, 34},      {LLM_Q8_1, "q8_1", 32, 36},
+        {LLM_Q2_K, "q2_K", 256, 84},     {LLM_Q3_K, "q3_K", 256, 110},
+        {LLM_Q4_K, "q4_K", 256, 144},    {LLM_Q5_K, "q5_K", 256, 176},
+        {LLM_Q6_K, "q6_K", 256, 210},    {LLM_Q8_K, "q8_K", 256, 292},
+        {LLM_IQ2_XXS, "iq2_xxs", 256, 66}, {LLM_IQ2_XS, "iq2_xs", 256, 74},
+        {LLM_IQ3_XXS, "iq3_xxs", 256, 98}, {LLM_IQ1_S, "iq1_s", 256, 50},
+        {LLM_IQ4_NL, "iq4_nl", 32, 18},  {LLM_IQ3_S, "iq3_s", 256, 110},
+        {LLM_IQ2_S, "iq2_s", 256, 82},   {LLM_IQ4_XS, "iq4_xs", 256, 136},
+        {LLM_I8, "i8", 1, 1},            {LLM_I32, "i32", 1, 4},
+        {LLM_F64, "f64", 1, 8},          {LLM_IQ1_M, "iq1_m", 256, 56},
+        {LLM_BF16, "bf16", 1, 2},
+    };
+    for (size_t i = 0; i < sizeof ggml / sizeof ggml[0]; i++) {
+        const llm_dtype_info *d = llm_dtype_get(ggml[i].t);
+        CHECK(d != NULL);
+        if (!d) continue;
+        CHECK_STR(d->name, ggml[i].name);
+        CHECK_INT(d->block_elems, ggml[i].elems);
+        CHECK_INT(d->block_bytes, ggml[i].bytes);
+        CHECK_INT(llm_dtype_from_name(ggml[i].name), ggml[i].t);
+    }
+    CHECK(llm_dtype_get(4) == NULL);
+    CHECK(llm_dtype_get(31) == NULL);
+    CHECK(llm_dtype_get(LLM_DTYPE_MAX) == NULL);
+    CHECK(llm_dtype_get(-1) == NULL);
+    CHECK(llm_dtype_get(LLM_IQ2_XXS)->can_compute == 0);
+    CHECK_INT(llm_dtype_from_name("Q4_K"), LLM_Q4_K);
+    CHECK_INT(llm_dtype_from_name("BF16"), LLM_BF16);
+    CHECK_INT(llm_dtype_from_name("q4_k_m"), -1);
+    CHECK_INT(llm_row_bytes(LLM_Q4_K, 4096), 16 * 144);
+    CHECK_INT(llm_row_bytes(LLM_F16, 7), 14);
+    CHECK_INT(llm_row_bytes(LLM_Q8_0, 64), 68);
+    /* every type claimed computable has kernels in every supported ISA */
+    for (int t = 0; t < LLM_DTYPE_MAX; t++) {
+        const llm_dtype_info *d = llm_dtype_get(t);
+        if (!d || !d->can_compute) continue;
+        int listed = 0;
+        for (int i = 0; i < N_COMPUTE; i++) listed |= (int)compute_types[i] == t;
+        CHECK(listed);
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("f16c"))) static uint16_t hw_f32_to_f16(float f)
+{
+    return (uint16_t)_cvtss_sh(f, 0);
+}
+
+__attribute__((target("f16c"))) static float hw_f16_to_f32(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+#endif
+
+static void test_f16_conversion(void)
+{
+    /* every half survives the round trip; NaNs stay NaN */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        float f = llm_f16_to_f32((uint16_t)h);
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) {
+            CHECK(isnan(f));
+            CHECK(llm_f32_to_f16(f) == (h | 0x200));
+        } else if (llm_f32_to_f16(f) != h) {
+            printf("    half 0x%04x -> %g -> 0x%04x\n", h, f, llm_f32_to_f16(f));
+            test_case_failed = 1;
+            break;
+        }
+    }
+    CHECK(llm_f16_to_f32(0x0001) == 0x1p-24f);
+    CHECK(llm_f16_to_f32(0x03ff) == 1023 * 0x1p-24f);
+    CHECK(llm_f16_to_f32(0x0400) == 0x1p-14f);
+    CHECK(llm_f16_to_f32(0x7bff) == 65504.0f);
+    CHECK(isinf(llm_f16_to_f32(0x7c00)) && llm_f16_to_f32(0xfc00) < 0);
+    CHECK(signbit(llm_f16_to_f32(0x8000)) && llm_f16_to_f32(0x8000) == 0);
+    CHECK_INT(llm_f32_to_f16(65504.0f), 0x7bff);
+    CHECK_INT(llm_f32_to_f16(65519.996f), 0x7bff);
+    CHECK_INT(llm_f32_to_f16(65520.0f), 0x7c00); /* the tie rounds to even: infinity */
+    CHECK_INT(llm_f32_to_f16(1e10f), 0x7c00);
+    CHECK_INT(llm_f32_to_f16(-1e10f), 0xfc00);
+    CHECK_INT(llm_f32_to_f16(INFINITY), 0x7c00);
+    CHECK_INT(llm_f32_to_f16(-0.0f), 0x8000);
+    CHECK_INT(llm_f32_to_f16(0x1p-25f), 0x0000);           /* tie between 0 and 2^-24 */
+    CHECK_INT(llm_f32_to_f16(0x1.000002p-25f), 0x0001);    /* just above it */
+    CHECK_INT(llm_f32_to_f16(3 * 0x1p-25f), 0x0002);       /* tie, 1 is odd */
+    CHECK_INT(llm_f32_to_f16(0x1p-14f - 0x1p-25f), 0x0400); /* tie at the normal edge */
+    CHECK_INT(llm_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);     /* tie, mantissa 0 even */
+    CHECK_INT(llm_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02); /* tie, mantissa 1 odd */
+    CHECK_INT(llm_f32_to_f16(1e-10f), 0x0000);
+    CHECK_INT(llm_f32_to_f16(0x1p-149f), 0x0000); /* float subnormal */
+    CHECK(isnan(llm_f16_to_f32(llm_f32_to_f16(NAN))));
+#if defined(__x86_64__)
+    if (!__builtin_cpu_supports("f16c")) {
+        printf("    note: no F16C on this CPU, hardware comparison skipped\n");
+        return;
+    }
+    /* against the CPU's own conversion: every midpoint between neighbouring
+     * halves, one float either side of it, and a million random floats */
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x7c00 && bad < 5; h++) {
+        uint32_t mid = (bits_of(hw_f16_to_f32((uint16_t)h)) + bits_of(hw_f16_to_f32((uint16_t)(h + 1)))) / 2;
+        /* the midpoint of two floats with the same exponent is exact in bits */
+        for (int dlt = -1; dlt <= 1; dlt++)
+            for (int sign = 0; sign < 2; sign++) {
+                float f = float_of((mid + (uint32_t)dlt) | (uint32_t)sign << 31);
+                if (llm_f32_to_f16(f) != hw_f32_to_f16(f) && bad++ < 5)
+                    printf("    f32 0x%08x: 0x%04x, hardware 0x%04x\n", bits_of(f),
+                           llm_f32_to_f16(f), hw_f32_to_f16(f));
+            }
+    }
+    for (int i = 0; i < 1000000 && bad < 5; i++) {
+        float f = float_of((uint32_t)rnd());
+        if (llm_f32_to_f16(f) != hw_f32_to_f16(f) && bad++ < 5)
+            printf("    f32 0x%08x: 0x%04x, hardware 0x%04x\n", bits_of(f), llm_f32_to_f16(f),
+                   hw_f32_to_f16(f));
+    }
+    CHECK_INT(bad, 0);
+#endif
+}
+
+static void test_bf16_conversion(void)
+{
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7f80) == 0x7f80 && (h & 0x7f)) continue; /* NaN */
+        if (llm_f32_to_bf16(llm_bf16_to_f32((uint16_t)h)) != h) {
+            printf("    bf16 0x%04x does not round-trip\n", h);
+            test_case_failed = 1;
+            break;
+        }
+    }
+    CHECK(llm_bf16_to_f32(0x3f80) == 1.0f);
+    CHECK_INT(llm_f32_to_bf16(float_of(0x3f808000)), 0x3f80); /* tie to even (down) */
+    CHECK_INT(llm_f32_to_bf16(float_of(0x3f818000)), 0x3f82); /* tie to even (up) */
+    CHECK_INT(llm_f32_to_bf16(float_of(0x3f808001)), 0x3f81);
+    CHECK_INT(llm_f32_to_bf16(float_of(0x3f807fff)), 0x3f80);
+    CHECK_INT(llm_f32_to_bf16(INFINITY), 0x7f80);
+    CHECK_INT(llm_f32_to_bf16(-INFINITY), 0xff80);
+    CHECK_INT(llm_f32_to_bf16(float_of(0x7f7fffff)), 0x7f80); /* FLT_MAX rounds up to inf */
+    CHECK_INT(llm_f32_to_bf16(float_of(0x7f800001)), 0x7fc0); /* signalling NaN made quiet */
+    CHECK_INT(llm_f32_to_bf16(float_of(0xffc12345)), 0xffc1);
+    CHECK_INT(llm_f32_to_bf16(float_of(0x00000001)), 0x0000); /* subnormals round, kept */
+    CHECK_INT(llm_f32_to_bf16(float_of(0x00018000)), 0x0002);
+    CHECK_INT(llm_f32_to_bf16(float_of(0x00008000)), 0x0000);
+    CHECK_INT(llm_f32_to_bf16(-0.0f), 0x8000);
+}
+
+/* ---- kernels -------------------------------------------------------------
+ * GGML's dequantize_row_* loops for the layouts with the most intricate
+ * packing, transcribed in their original shape (the library walks the same
+ * blocks group by group instead), one block at a time. Agreement of the two
+ * on random blocks is the check that neither misreads a layout. */
+
+static void ggml_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
+static int ggml_dequant_block(llm_dtype t, const void *blk, float *y)
+{
+    switch (t) {
+    case LLM_Q5_0: {
+        const llm_block_q5_0 *x = blk;
+        float d = llm_f16_to_f32(x->d);
+        uint32_t qh;
+        memcpy(&qh, x->qh, sizeof qh);
+        for (int j = 0; j < 16; ++j) {
+            uint8_t xh_0 = ((qh >> (j + 0)) << 4) & 0x10;
+            uint8_t xh_1 = ((qh >> (j + 12))) & 0x10;
+            int32_t x0 = ((x->qs[j] & 0x0F) | xh_0) - 16;
+            int32_t x1 = ((x->qs[j] >> 4) | xh_1) - 16;
+            y[j] = x0 * d;
+            y[j + 16] = x1 * d;
+        }
+        return 1;
+    }
+    case LLM_Q2_K: {
+        const llm_block_q2_K *x = blk;
+        float d = llm_f16_to_f32(x->d), min = llm_f16_to_f32(x->dmin);
+        const uint8_t *q = x->qs;
+        int is = 0;
+        for (int n = 0; n < 256; n += 128) {
+            int shift = 0;
+            for (int j = 0; j < 4; ++j) {
+                uint8_t sc = x->scales[is++];
+                float dl = d * (sc & 0xF), ml = min * (sc >> 4);
+                for (int l = 0; l < 16; ++l) *y++ = dl * ((int8_t)((q[l] >> shift) & 3)) - ml;
+                sc = x->scales[is++];
+                dl = d * (sc & 0xF), ml = min * (sc >> 4);
+                for (int l = 0; l < 16; ++l) *y++ = dl * ((int8_t)((q[l + 16] >> shift) & 3)) - ml;
+                shift += 2;
+            }
+            q += 32;
+        }
+        return 1;
+    }
+    case LLM_Q3_K: {
+        const llm_block_q3_K *x = blk;
+        const uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+        uint32_t aux[4];
+        const int8_t *scales = (const int8_t *)aux;
+        float d_all = llm_f16_to_f32(x->d);
+        const uint8_t *q = x->qs, *hm = x->hmask;
+        uint8_t m = 1;
+        memcpy(aux, x->scales, 12);
+        uint32_t tmp = aux[2];
+        aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+        aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+        aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+        aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+        int is = 0;
+        for (int n = 0; n < 256; n += 128) {
+            int shift = 0;
+            for (int j = 0; j < 4; ++j) {
+                float dl = d_all * (scales[is++] - 32);
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * ((int8_t)((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+                dl = d_all * (scales[is++] - 32);
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * ((int8_t)((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
+                shift += 2;
+                m <<= 1;
+            }
+            q += 32;
+        }
+        return 1;
+    }
+    case LLM_Q4_K: {
+        const llm_block_q4_K *x = blk;
+        const uint8_t *q = x->qs;
+        float d = llm_f16_to_f32(x->d), min = llm_f16_to_f32(x->dmin);
+        int is = 0;
+        uint8_t sc, m;
+        for (int j = 0; j < 256; j += 64) {
+            ggml_k4(is + 0, x->scales, &sc, &m);
+            float d1 = d * sc, m1 = min * m;
+            ggml_k4(is + 1, x->scales, &sc, &m);
+            float d2 = d * sc, m2 = min * m;
+            for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+            q += 32;
+            is += 2;
+        }
+        return 1;
+    }
+    case LLM_Q5_K: {
+        const llm_block_q5_K *x = blk;
+        const uint8_t *ql = x->qs, *qh = x->qh;
+        float d = llm_f16_to_f32(x->d), min = llm_f16_to_f32(x->dmin);
+        int is = 0;
+        uint8_t sc, m, u1 = 1, u2 = 2;
+        for (int j = 0; j < 256; j += 64) {
+            ggml_k4(is + 0, x->scales, &sc, &m);
+            float d1 = d * sc, m1 = min * m;
+            ggml_k4(is + 1, x->scales, &sc, &m);
+            float d2 = d * sc, m2 = min * m;
+            for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            ql += 32;
+            is += 2;
+            u1 <<= 2;
+            u2 <<= 2;
+        }
+        return 1;
+    }
+    case LLM_Q6_K: {
+        const llm_block_q6_K *x = blk;
+        float d = llm_f16_to_f32(x->d);
+        const uint8_t *ql = x->ql, *qh = x->qh;
+        const int8_t *sc = x->scales;
+        for (int n = 0; n < 256; n += 128) {
+            for (int l = 0; l < 32; ++l) {
+                int is = l / 16;
+                int8_t q1 = (int8_t)((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int8_t q2 = (int8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int8_t q3 = (int8_t)((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int8_t q4 = (int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l + 0] = d * sc[is + 0] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+            y += 128;
+            ql += 64;
+            qh += 32;
+            sc += 8;
+        }
+        return 1;
+    }
+    case LLM_IQ4_XS: {
+        const llm_block_iq4_xs *x = blk;
+        static const int8_t kvalues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                           1,    13,   25,  38,  53,  69,  89,  113};
+        const uint8_t *qs = x->qs;
+        float d = llm_f16_to_f32(x->d);
+        for (int ib = 0; ib < 8; ++ib) {
+            int ls = ((x->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x->scales_h >> 2 * ib) & 3) << 4);
+            float dl = d * (ls - 32);
+            for (int j = 0; j < 16; ++j) {
+                y[j + 0] = dl * kvalues[qs[j] & 0xf];
+                y[j + 16] = dl * kvalues[qs[j] >> 4];
+            }
+            y += 32;
+            qs += 16;
+        }
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+static void test_layouts_match_ggml_loops(void)
+{
+    llm_isa prev = llm_isa_select(LLM_ISA_SCALAR);
+    for (int i = 0; i < N_COMPUTE; i++) {
+        llm_dtype t = compute_types[i];
+        const llm_dtype_info *info = llm_dtype_get(t);
+        int64_t n = 8 * info->block_elems;
+        uint8_t *row = random_row(t, n);
+        float *ours = rag_xmalloc((size_t)n * sizeof(float));
+        float ggml[256];
+        llm_dequant_row(t, row, ours, n);
+        for (int64_t b = 0; b < n / info->block_elems; b++) {
+            if (!ggml_dequant_block(t, row + b * info->block_bytes, ggml)) break;
+            if (memcmp(ggml, ours + b * info->block_elems, (size_t)info->block_elems * 4)) {
+                printf("    %s: block %lld differs from GGML's loop\n", info->name, (long long)b);
+                test_case_failed = 1;
+                break;
+            }
+        }
+        rag_free(ours);
+        rag_free(row);
+    }
+    llm_isa_select(prev);
+}
+
+/* Known answers for the simple layouts, worked out by hand. */
+static void test_known_blocks(void)
+{
+    llm_isa prev = llm_isa_select(LLM_ISA_SCALAR);
+    float y[256];
+    llm_block_q4_0 q40 = {.d = 0x3c00}; /* d = 1 */
+    q40.qs[0] = 0x21;
+    q40.qs[15] = 0xF0;
+    llm_dequant_row(LLM_Q4_0, &q40, y, 32);
+    CHECK(y[0] == -7 && y[16] == -6 && y[15] == -8 && y[31] == 7 && y[1] == -8);
+    llm_block_q8_0 q80 = {.d = 0x3800}; /* d = 0.5 */
+    q80.qs[3] = -128;
+    q80.qs[31] = 5;
+    llm_dequant_row(LLM_Q8_0, &q80, y, 32);
+    CHECK(y[3] == -64 && y[31] == 2.5f && y[0] == 0);
+    llm_block_q5_1 q51 = {.d = 0x4000, .m = 0xbc00}; /* d = 2, m = -1 */
+    q51.qs[1] = 0x3A;
+    q51.qh[0] = 0x02;                                 /* element 1 has its fifth bit */
+    q51.qh[2] = 0x02;                                 /* element 17 too */
+    llm_dequant_row(LLM_Q5_1, &q51, y, 32);
+    CHECK(y[1] == (16 + 10) * 2 - 1 && y[17] == (16 + 3) * 2 - 1 && y[0] == -1);
+    llm_block_iq4_nl nl = {.d = 0x3c00};
+    nl.qs[2] = 0xF0;
+    llm_dequant_row(LLM_IQ4_NL, &nl, y, 32);
+    CHECK(y[2] == -127 && y[18] == 113 && y[0] == -127);
+    uint16_t h[3] = {0x3c00, 0xc000, 0x0001};
+    llm_dequant_row(LLM_F16, h, y, 3);
+    CHECK(y[0] == 1 && y[1] == -2 && y[2] == 0x1p-24f);
+    llm_isa_select(prev);
+}
+
+static void test_dequant_isas_exact(void)
+{
+    int n_isa = 0;
+    for (int k = 1; k < 3; k++) {
+        if (llm_isa_supported(all_isas[k])) n_isa++;
+        else printf("    note: %s not supported here, skipped\n", llm_isa_name(all_isas[k]));
+    }
+    if (!n_isa) SKIP("no SIMD instruction set on this CPU");
+    llm_isa prev = llm_isa_active();
+    for (int i = 0; i < N_COMPUTE; i++) {
+        llm_dtype t = compute_types[i];
+        int64_t lens[6];
+        int nl = test_lengths(t, lens);
+        for (int li = 0; li < nl; li++) {
+            int64_t n = lens[li];
+            void *row = random_row(t, n);
+            float *ref = rag_xmalloc((size_t)n * sizeof(float));
+            float *got = rag_xmalloc((size_t)n * sizeof(float) + 64);
+            llm_isa_select(LLM_ISA_SCALAR);
+            llm_dequant_row(t, row, ref, n);
+            for (int k = 1; k < 3; k++) {
+                if (!llm_isa_supported(all_isas[k])) continue;
+                llm_isa_select(all_isas[k]);
+                float canary = -12345.0f;
+                memcpy(got + n, &canary, sizeof canary);
+                llm_dequant_row(t, row, got, n);
+                if (memcmp(ref, got, (size_t)n * sizeof(float))) {
+                    int64_t j = 0;
+                    while (j < n && bits_of(ref[j]) == bits_of(got[j])) j++;
+                    printf("    %s %s n=%lld: element %lld is %.9g, reference %.9g\n",
+                           llm_dtype_get(t)->name, llm_isa_name(all_isas[k]), (long long)n,
+                           (long long)j, got[j], ref[j]);
+                    test_case_failed = 1;
+                }
+                CHECK(got[n] == canary); /* nothing written past the row */
+            }
+            rag_free(got);
+            rag_free(ref);
+            rag_free(row);
+        }
+    }
+    llm_isa_select(prev);
+}
+
+/* Dot products of every ISA (the reference included) against a float64 sum
+ * over the reference dequantization, relative to sum |w_i x_i|. */
+#define DOT_TOL 1e-5
+
+static void test_dot_isas(void)
+{
+    llm_isa prev = llm_isa_active();
+    double worst[3] = {0, 0, 0};
+    for (int i = 0; i < N_COMPUTE; i++) {
+        llm_dtype t = compute_types[i];
+        int64_t lens[6];
+        int nl = test_lengths(t, lens);
+        for (int li = 0; li < nl; li++) {
+            int64_t n = lens[li];
+            void *row = random_row(t, n);
+            float *x = random_vec(n), *w = rag_xmalloc((size_t)n * sizeof(float));
+            llm_isa_select(LLM_ISA_SCALAR);
+            llm_dequant_row(t, row, w, n);
+            double exact = 0, mag = 0;
+            for (int64_t j = 0; j < n; j++) {
+                exact += (double)w[j] * x[j];
+                mag += fabs((double)w[j] * x[j]);
+            }
+            for (int k = 0; k < 3; k++) {
+                if (!llm_isa_supported(all_isas[k])) continue;
+                llm_isa_select(all_isas[k]);
+                double got = llm_dot_row(t, row, x, n);
+                double rel = mag > 0 ? fabs(got - exact) / mag : fabs(got - exact);
+                if (rel > worst[k]) worst[k] = rel;
+                if (!(rel <= DOT_TOL)) {
+                    printf("    %s %s n=%lld: dot %.9g, exact %.9g (error %.2g of sum |wx|)\n",
+                           llm_dtype_get(t)->name, llm_isa_name(all_isas[k]), (long long)n, got,
+                           exact, rel);
+                    test_case_failed = 1;
+                }
+            }
+            rag_free(w);
+            rag_free(x);
+            rag_free(row);
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        if (llm_isa_supported(all_isas[k]))
+            printf("    %-6s worst dot error %.2g of sum |wx| (bound %.0e)\n",
+                   llm_isa_name(all_isas[k]), worst[k], DOT_TOL);
+    llm_isa_select(prev);
+}
+
+/* ---- quantizers ----------------------------------------------------------
+ * Relative RMSE (RMS of the error / RMS of the data) over 64 blocks of 256,
+ * for Gaussian data, Gaussian with 1% outliers at 20 sigma, and uniform
+ * data. The bounds are about 1.3x what these quantizers measured here. */
+static const struct {
+    llm_dtype t;
+    double gauss, outliers, uniform;
+} rmse_bounds[] = {
+    {LLM_F16, 0.0003, 0.0003, 0.00025}, {LLM_BF16, 0.0022, 0.0021, 0.002},
+    {LLM_Q8_0, 0.007, 0.015, 0.005},     {LLM_Q6_K, 0.023, 0.042, 0.018},
+    {LLM_Q5_0, 0.055, 0.11, 0.04},       {LLM_Q5_1, 0.049, 0.066, 0.038},
+    {LLM_Q5_K, 0.047, 0.066, 0.036},     {LLM_Q4_0, 0.112, 0.19, 0.084},
+    {LLM_Q4_1, 0.1, 0.14, 0.08},         {LLM_Q4_K, 0.093, 0.127, 0.071},
+    {LLM_Q3_K, 0.2, 0.2, 0.164},         {LLM_Q2_K, 0.39, 0.34, 0.3},
+};
+
+static double quant_rmse(llm_dtype t, const float *x, int64_t n, float *y)
+{
+    void *q = rag_xmalloc(llm_row_bytes(t, n));
+    llm_quantize_row(t, x, q, n);
+    llm_dequant_row(t, q, y, n);
+    rag_free(q);
+    double se = 0, sx = 0;
+    for (int64_t i = 0; i < n; i++) {
+        se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+        sx += (double)x[i] * x[i];
+    }
+    return sx > 0 ? sqrt(se / sx) : sqrt(se / (double)n);
+}
+
+static void test_quantizers(void)
+{
+    const int64_t n = 64 * 256;
+    float *x = rag_xmalloc(n * sizeof(float)), *y = rag_xmalloc(n * sizeof(float));
+    int n_bounded = 0;
+    for (size_t b = 0; b < sizeof rmse_bounds / sizeof rmse_bounds[0]; b++) {
+        llm_dtype t = rmse_bounds[b].t;
+        const char *name = llm_dtype_get(t)->name;
+        CHECK(llm_dtype_get(t)->can_quantize);
+        n_bounded++;
+        double r[3];
+        for (int set = 0; set < 3; set++) {
+            for (int64_t i = 0; i < n; i++) {
+                x[i] = set == 2 ? (float)(urand() * 2 - 1) : gauss();
+                if (set == 1 && rnd() % 100 == 0) x[i] *= 20;
+            }
+            r[set] = quant_rmse(t, x, n, y);
+        }
+        printf("    %-5s relative RMSE gaussian %.5f  outliers %.5f  uniform %.5f\n", name, r[0],
+               r[1], r[2]);
+        CHECK(r[0] < rmse_bounds[b].gauss);
+        CHECK(r[1] < rmse_bounds[b].outliers);
+        CHECK(r[2] < rmse_bounds[b].uniform);
+
+        /* zeros stay exactly zero; a constant comes back within the RMSE */
+        memset(x, 0, n * sizeof(float));
+        CHECK(quant_rmse(t, x, n, y) == 0);
+        int zeros = 1;
+        for (int64_t i = 0; i < n; i++) zeros &= y[i] == 0;
+        CHECK(zeros);
+        for (int64_t i = 0; i < n; i++) x[i] = 1.5f;
+        CHECK(quant_rmse(t, x, n, y) < rmse_bounds[b].gauss);
+        /* small blocks do not lose their scale to fp16 underflow */
+        for (int64_t i = 0; i < n; i++) x[i] = gauss() * 1e-3f;
+        CHECK(quant_rmse(t, x, n, y) < 1.5 * rmse_bounds[b].outliers);
+    }
+    /* every quantizable type is bounded above (F32 is exact) */
+    int n_quantizable = 0;
+    for (int t = 0; t < LLM_DTYPE_MAX; t++)
+        if (llm_dtype_get(t) && llm_dtype_get(t)->can_quantize && t != LLM_F32) n_quantizable++;
+    CHECK_INT(n_quantizable, n_bounded);
+    for (int64_t i = 0; i < n; i++) x[i] = gauss();
+    CHECK(quant_rmse(LLM_F32, x, n, y) == 0);
+
+    /* values representable in the target type survive exactly */
+    for (int64_t i = 0; i < n; i++) x[i] = llm_f16_to_f32(llm_f32_to_f16(gauss() * 100));
+    CHECK(quant_rmse(LLM_F16, x, n, y) == 0);
+    for (int64_t i = 0; i < n; i++) x[i] = llm_bf16_to_f32(llm_f32_to_bf16(gauss() * 1e20f));
+    CHECK(quant_rmse(LLM_BF16, x, n, y) == 0);
+    rag_free(y);
+    rag_free(x);
+}
+
+/* The quantizers are GGML's reference ones: spot-check facts of those. */
+static void test_quantizer_details(void)
+{
+    float x[256];
+    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) / 4; /* -4 .. 3.75 */
+    llm_block_q8_0 q8;
+    llm_quantize_row(LLM_Q8_0, x, &q8, 32);
+    CHECK_INT(q8.d, llm_f32_to_f16(4.0f / 127));
+    CHECK_INT(q8.qs[0], -127);
+    CHECK_INT(q8.qs[16], 0);
+    llm_block_q4_0 q4;
+    llm_quantize_row(LLM_Q4_0, x, &q4, 32);
+    CHECK_INT(q4.d, llm_f32_to_f16(0.5f)); /* max |x| is -4, which maps to -8 */
+    CHECK_INT(q4.qs[0] & 0xF, 0);
+    CHECK_INT(q4.qs[0] >> 4, 8); /* x[16] = 0 */
+    /* a Q6_K block of one constant uses the same scale everywhere */
+    for (int i = 0; i < 256; i++) x[i] = 2.0f;
+    llm_block_q6_K q6;
+    llm_quantize_row(LLM_Q6_K, x, &q6, 256);
+    for (int j = 1; j < 16; j++) CHECK_INT(q6.scales[j], q6.scales[0]);
+    float y[256];
+    llm_dequant_row(LLM_Q6_K, &q6, y, 256);
+    CHECK(fabsf(y[100] - 2.0f) < 0.02f);
+}
+
+/* ---- compute pool and matmul --------------------------------------------- */
+
+typedef struct count_ctx {
+    int *hits;
+} count_ctx;
+
+static void count_fn(void *p, int64_t i)
+{
+    count_ctx *c = p;
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_parallel_for(void)
+{
+    rag_err err;
+    llm_compute *c;
+    CHECK_INT(llm_compute_new(-1, 16, &c, &err), RAG_ERR_INVALID);
+    CHECK_INT(llm_compute_new(2, 0, &c, &err), RAG_ERR_INVALID);
+    CHECK_INT(llm_compute_new(2, (int64_t)1 << 21, &c, &err), RAG_ERR_INVALID);
+    CHECK(c == NULL);
+    CHECK_INT(llm_compute_new(0, 16, &c, &err), 0);
+    CHECK(llm_compute_threads(c) >= 1);
+    llm_compute_free(c);
+    for (int threads = 1; threads <= 3; threads++) {
+        CHECK_INT(llm_compute_new(threads, 16, &c, &err), 0);
+        CHECK_INT(llm_compute_threads(c), threads);
+        const int64_t ns[] = {0, 1, 2, 3, 1000};
+        for (int round = 0; round < 50; round++) /* many jobs in a row on one pool */
+            for (size_t k = 0; k < 5; k++) {
+                int hits[1000] = {0};
+                count_ctx ctx = {hits};
+                llm_parallel_for(c, ns[k], count_fn, &ctx);
+                for (int64_t i = 0; i < ns[k]; i++) CHECK_INT(hits[i], 1);
+            }
+        llm_compute_free(c);
+    }
+}
+
+/* Y = X W^T against float64 over the reference dequantization. */
+static void check_matmul(llm_compute *c, llm_dtype t, int64_t rows, int64_t cols, int64_t n,
+                         const char *what)
+{
+    size_t rb = llm_row_bytes(t, cols);
+    uint8_t *data = rag_xmalloc(rb * (size_t)rows);
+    float *src = random_vec(cols);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t j = 0; j < cols; j++) src[j] = gauss();
+        llm_quantize_row(t, src, data + (size_t)r * rb, cols);
+    }
+    rag_free(src);
+    float *w = rag_xmalloc((size_t)(rows * cols) * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) llm_dequant_row(t, data + (size_t)r * rb, w + r * cols, cols);
+    float *X = random_vec(n * cols), *Y = rag_xmalloc((size_t)(n * rows) * sizeof(float));
+    llm_mat W = {.type = t, .rows = rows, .cols = cols, .data = data, .row_bytes = rb};
+    llm_matmul(c, &W, X, n, Y);
+    double worst = 0;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t r = 0; r < rows; r++) {
+            double exact = 0, mag = 0;
+            for (int64_t k = 0; k < cols; k++) {
+                exact += (double)w[r * cols + k] * X[j * cols + k];
+                mag += fabs((double)w[r * cols + k] * X[j * cols + k]);
+            }
+            double rel = fabs(Y[j * rows + r] - exact) / mag;
+            if (!(rel <= worst)) worst = rel;
+        }
+    if (!(worst <= 2e-5)) {
+        printf("    %s %s n=%lld threads=%d: error %.2g of sum |wx|\n", what,
+               llm_dtype_get(t)->name, (long long)n, llm_compute_threads(c), worst);
+        test_case_failed = 1;
+    }
+    rag_free(Y);
+    rag_free(X);
+    rag_free(w);
+    rag_free(data);
+}
+
+static void test_matmul(void)
+{
+    const llm_dtype types[] = {LLM_F32, LLM_F16, LLM_Q8_0, LLM_Q4_K, LLM_Q6_K};
+    /* 1-7 go through the row dots, 8 and 64 through tiles and sgemm */
+    const int64_t ns[] = {1, 2, 3, 7, 8, 64};
+    for (int threads = 1; threads <= 2; threads++) {
+        llm_compute *c;
+        rag_err err;
+        /* 512 columns give 256-row tiles: 300 rows are a full tile and a part */
+        CHECK_INT(llm_compute_new(threads, 512, &c, &err), 0);
+        for (size_t ti = 0; ti < 5; ti++)
+            for (size_t ni = 0; ni < 6; ni++) check_matmul(c, types[ti], 300, 512, ns[ni], "tiles");
+        llm_compute_free(c);
+        /* a context sized for narrower matrices still multiplies correctly */
+        CHECK_INT(llm_compute_new(threads, 256, &c, &err), 0);
+        check_matmul(c, LLM_Q4_K, 37, 512, 64, "too wide");
+        llm_compute_free(c);
+    }
+}
+
+/* ---- throughput (printed only) -------------------------------------------- */
+
+static void test_dot_throughput(void)
+{
+    const llm_dtype types[] = {LLM_Q4_K, LLM_Q6_K, LLM_Q8_0, LLM_F16};
+    const int64_t rows = 512, cols = 4096;
+    llm_isa prev = llm_isa_active();
+    float *x = random_vec(cols);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        llm_dtype t = types[ti];
+        size_t rb = llm_row_bytes(t, cols);
+        uint8_t *data = random_row(t, rows * cols);
+        char line[256];
+        int len = snprintf(line, sizeof line, "    %-5s dot, one thread, GB/s of weights:",
+                           llm_dtype_get(t)->name);
+        for (int k = 0; k < 3; k++) {
+            if (!llm_isa_supported(all_isas[k])) continue;
+            llm_isa_select(all_isas[k]);
+            volatile float sink = 0;
+            int passes = 0;
+            double t0 = now(), el;
+            do {
+                for (int64_t r = 0; r < rows; r++) sink += llm_dot_row(t, data + r * rb, x, cols);
+                passes++;
+                el = now() - t0;
+            } while (el < 0.08);
+            len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.2f",
+                            llm_isa_name(all_isas[k]), (double)rb * rows * passes / el / 1e9);
+        }
+        printf("%s\n", line);
+        rag_free(data);
+    }
+    rag_free(x);
+    llm_isa_select(prev);
+}
+
+int main(void)
+{
+    printf("    active instruction set: %s\n", llm_isa_name(llm_isa_active()));
+    RUN(test_dtype_table);
+    RUN(test_f16_conversion);
+    RUN(test_bf16_conversion);
+    RUN(test_known_blocks);
+    RUN(test_layouts_match_ggml_loops);
+    RUN(test_dequant_isas_exact);
+    RUN(test_dot_isas);
+    RUN(test_quantizers);
+    RUN(test_quantizer_details);
+    RUN(test_parallel_for);
+    RUN(test_matmul);
+    RUN(test_dot_throughput);
+    return test_summary();
+}
