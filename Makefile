@@ -143,16 +143,19 @@ demo: deps all
 
 # libFuzzer over the GGUF reader (clang, ASan + UBSan), FUZZ_SECONDS long,
 # from seeds written by fuzz/make_seeds.c; findings land in build-fuzz/.
+# The library is built with clang and the sanitizers into build-fuzz/.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := llm/gguf.c $(filter-out llm/gguf.c,$(wildcard llm/dtype*.c llm/quant.c)) base/err.c base/mem.c base/file.c base/buf.c
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	  build-fuzz/librag.a
 	@mkdir -p build-fuzz/corpus
-	$(MAKE) BUILD=build build/librag.a
-	$(CC) $(CFLAGS) -o build-fuzz/make_seeds fuzz/make_seeds.c build/librag.a $(LIBS)
+	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/make_seeds fuzz/make_seeds.c build-fuzz/librag.a $(LIBS)
 	./build-fuzz/make_seeds build-fuzz/corpus
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined -o build-fuzz/fuzz_gguf fuzz/fuzz_gguf.c $(FUZZ_SRCS) -lm
-	cd build-fuzz && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 corpus
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_gguf fuzz/fuzz_gguf.c \
+	  build-fuzz/librag.a $(LIBS)
+	cd build-fuzz && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -print_final_stats=1 corpus
 
 bench: all $(BENCH_BINS)
 	./bench/run.sh
