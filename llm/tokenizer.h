@@ -55,7 +55,10 @@ typedef struct llm_tokens {
 
 void llm_tokens_free(llm_tokens *t);
 
-/* Appends the tokens of text[0..len) to out.
+/* Longest text llm_tokenize accepts (RAG_ERR_LIMIT above it). */
+#define LLM_TOKENIZE_MAX_BYTES (256 * 1024 * 1024)
+
+/* Appends the tokens of text[0..len) to out (on error, out is as it was).
  *   add_special: add BOS/EOS (SPM, BPE: per add_bos/add_eos) or CLS ... SEP
  *                (WordPiece), as the model does for generation or embedding;
  *   parse_special: recognise the text of control tokens ("<|im_start|>")
@@ -66,19 +69,28 @@ void llm_tokens_free(llm_tokens *t);
 int llm_tokenize(const llm_vocab *v, const char *text, size_t len, int add_special,
                  int parse_special, llm_tokens *out, rag_err *err);
 
+/* A text pair for a cross-encoder: CLS/BOS a EOS SEP b EOS (EOS is SEP when
+ * the vocabulary has no EOS), i.e. [CLS] a [SEP] [SEP] b [SEP] for BERT
+ * rerankers. Control-token text is never parsed. */
+int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const char *b,
+                      size_t b_len, llm_tokens *out, rag_err *err);
+
 /* The bytes token id stands for (byte tokens decoded, "▁" as a space, the
  * GPT-2 byte mapping undone), written to buf (at most cap bytes; returns the
  * full length). Control tokens give "" unless render_special. */
 size_t llm_token_to_piece(const llm_vocab *v, int32_t id, int render_special, char *buf,
                           size_t cap);
-/* The stored text of a token (as in the vocabulary), borrowed. */
+/* The stored text of a token (as in the vocabulary), borrowed; "" for an
+ * id out of range. */
 const char *llm_token_text(const llm_vocab *v, int32_t id, size_t *len);
 
 /* Streaming detokenization: pieces of consecutive tokens are appended to
  * `out` only up to the last complete UTF-8 character; an incomplete tail
- * (a character split across byte tokens) waits for the next token. SPM's
- * leading space of the first token is removed when the vocabulary adds a
- * space prefix. */
+ * (a character split across byte tokens) waits for the next token. Bytes
+ * that cannot start or continue a character come out as U+FFFD, so the
+ * output is always valid UTF-8. SPM's leading space of the first token is
+ * removed when the vocabulary adds a space prefix (WordPiece's word-initial
+ * space likewise); "first" is the first token whose piece is not empty. */
 typedef struct llm_detok {
     char pending[8];
     size_t n_pending;
@@ -86,10 +98,15 @@ typedef struct llm_detok {
 } llm_detok;
 
 void llm_detok_init(llm_detok *d);
-/* Appends the text of token id; returns the number of bytes appended. */
+/* Appends the text of token id; returns the number of bytes appended. When
+ * that would be more than cap, nothing is appended, d is unchanged and the
+ * return value (> cap) is the room needed. */
 size_t llm_detok_push(const llm_vocab *v, llm_detok *d, int32_t id, int render_special,
                       char *out, size_t cap);
-/* Flushes what is pending (an incomplete tail becomes U+FFFD). */
+/* Flushes what is pending (an incomplete tail becomes U+FFFD); same rule
+ * for a small cap. */
 size_t llm_detok_flush(llm_detok *d, char *out, size_t cap);
+/* A cap that is always enough for one push or flush. */
+size_t llm_detok_bound(const llm_vocab *v);
 
 #endif
