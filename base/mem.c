@@ -98,3 +98,18 @@ size_t rag_mem_in_use(void)
 {
     return atomic_load(&mem_in_use);
 }
+
+int rag_mem_resident(size_t *anon, size_t *file)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long kb;
+        if (sscanf(line, "RssAnon: %lu kB", &kb) == 1) *anon = (size_t)kb << 10, found |= 1;
+        if (sscanf(line, "RssFile: %lu kB", &kb) == 1) *file = (size_t)kb << 10, found |= 2;
+    }
+    fclose(f);
+    return found == 3 ? 0 : -1;
+}

@@ -25,4 +25,9 @@ char *rag_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Bytes currently held through these functions (approximate: usable sizes). */
 size_t rag_mem_in_use(void);
 
+/* Resident memory of this process (from /proc/self/status): anonymous
+ * (heap, stacks) and file-backed (mapped files, e.g. model weights), in
+ * bytes. Returns -1 when unavailable. */
+int rag_mem_resident(size_t *anon, size_t *file);
+
 #endif

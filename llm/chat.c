@@ -145,3 +145,14 @@ void llm_chat_prompt_free(llm_chat_prompt *p)
     rag_free(p->frags);
     memset(p, 0, sizeof *p);
 }
+
+int llm_chat_tokenize(const llm_vocab *v, const llm_chat_prompt *p, llm_tokens *out,
+                      rag_err *err)
+{
+    uint8_t *mask = rag_xcalloc(p->text.len ? p->text.len : 1, 1);
+    for (size_t i = 0; i < p->n_frags; i++)
+        if (p->frags[i].is_template) memset(mask + p->frags[i].start, 1, p->frags[i].len);
+    int rc = llm_tokenize_masked(v, rag_buf_str(&p->text), p->text.len, mask, out, err);
+    rag_free(mask);
+    return rc;
+}

@@ -658,8 +658,19 @@ static int ascii_space(char c)
  * One trie pass finds every occurrence of every special text; the order
  * above is then replayed over those occurrences alone, with a byte map of
  * what is taken (0 free, 1 token, 2 stripped whitespace). */
+/* Whether control tokens may be recognised in text[p, p+n): everywhere
+ * with parse_special, or where the mask says so (chat prompts: template
+ * text yes, message content no). */
+static int special_allowed(const uint8_t *mask, int parse_special, size_t p, size_t n)
+{
+    if (!mask) return parse_special;
+    for (size_t i = p; i < p + n; i++)
+        if (!mask[i]) return 0;
+    return 1;
+}
+
 static void partition(const llm_vocab *v, const char *text, size_t len, int parse_special,
-                      frags *out)
+                      const uint8_t *mask, frags *out)
 {
     occ *o = NULL;
     size_t n_occ = 0, occ_cap = 0;
@@ -669,8 +680,8 @@ static void partition(const llm_vocab *v, const char *text, size_t len, int pars
         size_t q = p + 1;
         while (node >= 0) {
             int32_t r = v->trie[node].special;
-            if (r >= 0 &&
-                (parse_special || !(v->attr[v->special[r]] & (TOK_CONTROL | TOK_UNKNOWN)))) {
+            if (r >= 0 && (!(v->attr[v->special[r]] & (TOK_CONTROL | TOK_UNKNOWN)) ||
+                           special_allowed(mask, parse_special, p, v->str.len[v->special[r]]))) {
                 if (n_occ == occ_cap) o = rag_xgrow(o, &occ_cap, n_occ + 1, sizeof *o);
                 o[n_occ].rank = (uint32_t)r;
                 o[n_occ].pos = p;
@@ -731,10 +742,10 @@ static void partition(const llm_vocab *v, const char *text, size_t len, int pars
 /* ---- tokenizing -------------------------------------------------------------------- */
 
 static int encode_text(const llm_vocab *v, const char *text, size_t len, int parse_special,
-                       int prev_special, llm_tokens *out, rag_err *err)
+                       const uint8_t *mask, int prev_special, llm_tokens *out, rag_err *err)
 {
     frags f = {0};
-    partition(v, text, len, parse_special, &f);
+    partition(v, text, len, parse_special, mask, &f);
     int rc = 0;
     for (size_t i = 0; i < f.n && !rc; i++) {
         const frag *fr = &f.v[i];
@@ -774,13 +785,27 @@ int llm_tokenize(const llm_vocab *v, const char *text, size_t len, int add_speci
     int rc;
     if (v->kind == LLM_VOCAB_WPM) {
         if (add_special) tok_push(out, sp->cls >= 0 ? sp->cls : sp->bos);
-        rc = encode_text(v, text, len, parse_special, 1, out, err);
+        rc = encode_text(v, text, len, parse_special, NULL, 1, out, err);
         if (!rc && add_special) tok_push(out, sp->sep);
     } else {
         if (add_special && sp->add_bos) tok_push(out, sp->bos);
-        rc = encode_text(v, text, len, parse_special, 1, out, err);
+        rc = encode_text(v, text, len, parse_special, NULL, 1, out, err);
         if (!rc && add_special && sp->add_eos) tok_push(out, sp->eos);
     }
+    if (rc) out->n = n0;
+    return rc;
+}
+
+int llm_tokenize_masked(const llm_vocab *v, const char *text, size_t len,
+                        const uint8_t *special_ok, llm_tokens *out, rag_err *err)
+{
+    if (len > LLM_TOKENIZE_MAX_BYTES)
+        return rag_err_set(err, RAG_ERR_LIMIT, "llm_tokenize: %zu bytes of text, the limit is %d",
+                           len, LLM_TOKENIZE_MAX_BYTES);
+    const llm_special *sp = &v->sp;
+    size_t n0 = out->n;
+    if (sp->add_bos && v->kind != LLM_VOCAB_WPM) tok_push(out, sp->bos);
+    int rc = encode_text(v, text, len, 0, special_ok, 1, out, err);
     if (rc) out->n = n0;
     return rc;
 }
@@ -800,11 +825,11 @@ int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const cha
         return rag_err_set(err, RAG_ERR_INVALID, "llm_tokenize_pair: no text");
     size_t n0 = out->n;
     tok_push(out, start);
-    int rc = encode_text(v, a, a_len, 0, 1, out, err);
+    int rc = encode_text(v, a, a_len, 0, NULL, 1, out, err);
     if (!rc) {
         tok_push(out, end);
         tok_push(out, sp->sep);
-        rc = encode_text(v, b, b_len, 0, 1, out, err);
+        rc = encode_text(v, b, b_len, 0, NULL, 1, out, err);
     }
     if (!rc) tok_push(out, end);
     if (rc) out->n = n0;

@@ -75,6 +75,14 @@ int llm_tokenize(const llm_vocab *v, const char *text, size_t len, int add_speci
 int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const char *b,
                       size_t b_len, llm_tokens *out, rag_err *err);
 
+/* Tokenizes text as one piece (so words and merges may cross the mask's
+ * boundaries) with BOS as the vocabulary adds it for generation, where
+ * control tokens are recognised only in bytes whose special_ok[i] is set.
+ * Chat prompts use it: template text may name control tokens, message
+ * content may not. */
+int llm_tokenize_masked(const llm_vocab *v, const char *text, size_t len,
+                        const uint8_t *special_ok, llm_tokens *out, rag_err *err);
+
 /* The bytes token id stands for (byte tokens decoded, "▁" as a space, the
  * GPT-2 byte mapping undone), written to buf (at most cap bytes; returns the
  * full length). Control tokens give "" unless render_special. */

@@ -216,10 +216,12 @@ int rag_cli_model_info(int argc, char **argv)
     rag_err err = {0};
     llm_gguf *g;
     if (llm_gguf_open(model, &g, &err)) return rag_cli_fail(&cli, &err);
-    const char *arch = "", *name = "";
+    const char *arch_p = "", *name = "";
     size_t alen = 0, nlen = 0;
-    llm_gguf_get_str(g, "general.architecture", &arch, &alen, NULL);
+    llm_gguf_get_str(g, "general.architecture", &arch_p, &alen, NULL);
     llm_gguf_get_str(g, "general.name", &name, &nlen, NULL);
+    char arch[64]; /* strings in the map are not NUL-terminated */
+    snprintf(arch, sizeof arch, "%.*s", (int)(alen < sizeof arch ? alen : sizeof arch - 1), arch_p);
     /* tensor types and counts */
     size_t count[LLM_DTYPE_MAX] = {0}, bytes[LLM_DTYPE_MAX] = {0};
     uint64_t params = 0;
@@ -244,10 +246,9 @@ int rag_cli_model_info(int argc, char **argv)
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "path", model);
-        char *a = rag_xstrndup(arch, alen), *nm = rag_xstrndup(name, nlen);
-        cJSON_AddStringToObject(j, "architecture", a);
+        char *nm = rag_xstrndup(name, nlen);
+        cJSON_AddStringToObject(j, "architecture", arch);
         cJSON_AddStringToObject(j, "name", nm);
-        rag_free(a);
         rag_free(nm);
         cJSON_AddNumberToObject(j, "gguf_version", llm_gguf_version(g));
         cJSON_AddNumberToObject(j, "file_bytes", (double)llm_gguf_size(g));
@@ -285,7 +286,7 @@ int rag_cli_model_info(int argc, char **argv)
         rag_cli_print_json(j);
     } else {
         printf("model         %s\n", model);
-        printf("architecture  %.*s%s\n", (int)alen, arch,
+        printf("architecture  %s%s\n", arch,
                runnable ? "" : llm_arch_supported(arch) ? " (cannot be loaded: see below)" : " (not runnable by rag)");
         if (nlen) printf("name          %.*s\n", (int)nlen, name);
         printf("file          GGUF v%u, %.1f MB, %zu tensors, %.1fM parameters\n", llm_gguf_version(g),
@@ -460,6 +461,15 @@ int rag_cli_generate(int argc, char **argv)
         goto fail;
     }
     putchar('\n');
+    fflush(stdout);
+    size_t anon = 0, file = 0;
+    if (rag_mem_resident(&anon, &file) == 0)
+        fprintf(stderr,
+                "memory: weights %.1f MB mapped (%.1f MB of files resident), KV cache %.1f MB, "
+                "scratch %.1f MB, %.1f MB resident anonymous\n",
+                (double)llm_gguf_size(llm_model_gguf(m)) / 1e6, (double)file / 1e6,
+                (double)llm_context_kv_bytes(ctx) / 1e6, (double)llm_context_scratch_bytes(ctx) / 1e6,
+                (double)anon / 1e6);
     fprintf(stderr,
             "prompt: %d tokens in %.0f ms (%.1f tokens/s); generation: %d tokens in %.0f ms "
             "(%.1f tokens/s); stop: %s\n",
@@ -484,9 +494,25 @@ static const char quantize_usage[] =
     "usage: rag quantize IN.gguf OUT.gguf TYPE\n"
     "\n"
     "Writes a copy of a model with its weight matrices in TYPE (q8_0, q4_0,\n"
-    "q4_K, q6_K, f16, bf16, f32, and the others the kernels can write). One-\n"
-    "dimensional tensors (norms, biases) stay in their type, as do matrices\n"
-    "whose rows are not a multiple of TYPE's block; the metadata is copied.\n";
+    "q4_K, q6_K, f16, bf16, f32, and the others the kernels can write). As\n"
+    "llama.cpp does, the output matrix (output.weight) is written as q6_K when\n"
+    "TYPE is smaller, because it matters most for quality. One-dimensional\n"
+    "tensors (norms, biases) stay in their type. Rows that are not a multiple\n"
+    "of 256 cannot hold k-quants: like llama.cpp, q4_K falls back to q5_0,\n"
+    "q5_K to q5_1, q6_K to q8_0 (and q2_K, q3_K to q4_0, where llama.cpp uses\n"
+    "iq4_nl); rows that fit no block stay as they are. The metadata is copied.\n";
+
+/* The type llama.cpp uses for a k-quant on rows that are not a multiple of 256. */
+static int kquant_fallback(int t)
+{
+    switch (t) {
+    case LLM_Q2_K: case LLM_Q3_K: return LLM_Q4_0;
+    case LLM_Q4_K: return LLM_Q5_0;
+    case LLM_Q5_K: return LLM_Q5_1;
+    case LLM_Q6_K: return LLM_Q8_0;
+    default: return t;
+    }
+}
 
 int rag_cli_quantize(int argc, char **argv)
 {
@@ -512,30 +538,41 @@ int rag_cli_quantize(int argc, char **argv)
     for (size_t i = 0; i < nt; i++)
         if (llm_gguf_tensor(g, i)->ne[0] > max_row) max_row = llm_gguf_tensor(g, i)->ne[0];
     float *row = rag_xmalloc((size_t)(max_row ? max_row : 1) * sizeof *row);
-    size_t converted = 0;
+    size_t converted = 0, per_type[LLM_DTYPE_MAX] = {0};
     int rc = 0;
     for (size_t i = 0; i < nt && !rc; i++) {
         const llm_tensor_info *t = llm_gguf_tensor(g, i);
         int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
-        int convert = t->n_dims >= 2 && t->ne[0] % ti->block_elems == 0 && t->type != (llm_dtype)type &&
-                      llm_dtype_get(t->type)->can_compute;
+        int want = type;
+        /* bits per weight of TYPE below q6_K's 6.56: keep the output matrix at q6_K */
+        if (!strcmp(t->name, "output.weight") && t->ne[0] % 256 == 0 &&
+            ti->block_bytes * 8.0 / ti->block_elems < 6.5 && type != LLM_F16 && type != LLM_BF16)
+            want = LLM_Q6_K;
+        if (t->ne[0] % llm_dtype_get(want)->block_elems) want = kquant_fallback(want);
+        int convert = t->n_dims >= 2 && t->ne[0] % llm_dtype_get(want)->block_elems == 0 &&
+                      t->type != (llm_dtype)want && llm_dtype_get(t->type)->can_compute;
         if (!convert) {
             llm_gguf_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data);
             continue;
         }
-        size_t in_row = llm_row_bytes(t->type, t->ne[0]), out_row = llm_row_bytes(type, t->ne[0]);
+        size_t in_row = llm_row_bytes(t->type, t->ne[0]), out_row = llm_row_bytes(want, t->ne[0]);
         uint8_t *dst = rag_xmalloc(out_row * (size_t)rows);
         for (int64_t r = 0; r < rows; r++) {
             llm_dequant_row(t->type, (const uint8_t *)t->data + (size_t)r * in_row, row, t->ne[0]);
-            llm_quantize_row(type, row, dst + (size_t)r * out_row, t->ne[0]);
+            llm_quantize_row(want, row, dst + (size_t)r * out_row, t->ne[0]);
         }
         bufs[i] = dst;
-        llm_gguf_add_tensor(w, t->name, type, t->n_dims, t->ne, dst);
+        llm_gguf_add_tensor(w, t->name, want, t->n_dims, t->ne, dst);
         converted++;
+        per_type[want]++;
     }
     rc = llm_gguf_write(w, argv[2], &err);
-    if (!rc)
-        printf("quantize: %zu of %zu tensors written as %s to %s\n", converted, nt, ti->name, argv[2]);
+    if (!rc) {
+        printf("quantize: %zu of %zu tensors converted (", converted, nt);
+        for (int t = 0, first = 1; t < LLM_DTYPE_MAX; t++)
+            if (per_type[t]) printf("%s%s x%zu", first ? "" : ", ", llm_dtype_get(t)->name, per_type[t]), first = 0;
+        printf(") into %s\n", argv[2]);
+    }
     for (size_t i = 0; i < nt; i++) rag_free(bufs[i]);
     rag_free(bufs);
     rag_free(row);
