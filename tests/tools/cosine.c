@@ -2,6 +2,7 @@
  * files of rows of N values (logits files), printed with 6 decimals.
  * Usage: cosine A.bin B.bin N */
 #include "base/file.h"
+#include "base/mem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,5 +36,7 @@ int main(int argc, char **argv)
         if (c < worst) worst = c;
     }
     printf("%.6f\n", worst);
+    rag_free(a);
+    rag_free(b);
     return 0;
 }
