@@ -10,7 +10,7 @@
 /* Settings the config file may hold (README: Configuration). */
 static const char *const known_keys[] = {
     "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
-    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", NULL};
+    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", NULL};
 
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
 {

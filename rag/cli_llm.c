@@ -330,7 +330,8 @@ static const char generate_usage[] =
     "  --chat             wrap PROMPT in the model's chat template\n"
     "  --system TEXT      a system message (with --chat)\n"
     "  --template NAME    chat template: chatml, llama3, llama2, mistral, gemma, phi3\n"
-    "                     (default: recognised from the model)\n"
+    "                     (default: model.chat_template from the config, else\n"
+    "                     recognised from the model)\n"
     "  --show-prompt      print the exact prompt before generating\n"
     "  --temp T           temperature (default 0.8; 0: greedy)\n"
     "  --top-k K, --top-p P, --min-p P   (defaults 40, 0.95, 0.05)\n"
@@ -423,6 +424,12 @@ int rag_cli_generate(int argc, char **argv)
     gp.n_predict = (int)n;
     gp.stop = (const char *const *)stops.v;
     gp.n_stop = stops.n;
+    rc = rag_cli_setup(&cli, 0); /* the config file, for model.chat_template */
+    if (rc) {
+        rag_strv_free(&stops);
+        return rc;
+    }
+    if (!template) template = rag_config_get(cli.cfg, "model.chat_template");
 
     rag_err err = {0};
     llm_model *m = NULL;
@@ -485,6 +492,7 @@ out:
     llm_context_free(ctx);
     llm_model_close(m);
     rag_strv_free(&stops);
+    rag_cli_teardown(&cli);
     return rc;
 }
 

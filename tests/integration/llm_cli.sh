@@ -56,6 +56,10 @@ check_contains "chat without a template falls back to ChatML, with a warning" "$
 check_contains "--show-prompt prints the rendered prompt" "$out" "<|im_start|>user"
 out=$(rag generate -m $M/bpe-qwen2-f32.gguf --chat --template llama3 --show-prompt -p "Hi" -n 2 2>&1)
 check_contains "--template chooses the family" "$out" "<|start_header_id|>user"
+mkdir -p $XDG_CONFIG_HOME/rag; printf '[model]\nchat_template = gemma\n' > $XDG_CONFIG_HOME/rag/rag.conf
+out=$(rag generate -m $M/bpe-qwen2-f32.gguf --chat --show-prompt -p "Hi" -n 2 2>&1)
+check_contains "model.chat_template in the config chooses it too" "$out" "<start_of_turn>user"
+rm $XDG_CONFIG_HOME/rag/rag.conf
 
 out=$(rag model-info -m $M/tiny-qwen2-q8_0.gguf --json)
 check_eq "model-info: architecture" "$(echo "$out" | json_get '$.architecture')" qwen2

@@ -4,9 +4,11 @@
  *
  *   mkmodel OUT.gguf [--arch llama|qwen2|qwen3] [--embd N] [--layers N]
  *           [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--ctx N]
- *           [--tied] [--type f32|f16|q8_0|q4_0|q4_K|q6_K|...] [--seed N]
+ *           [--tied] [--type f32|f16|q8_0|q4_0|q4_K|q6_K|...] [--seed N] [--sd X]
  *
- * Weights are drawn from N(0, 0.02) (norm weights 1, biases small), written
+ * Weights are drawn from N(0, sd) (sd 0.02 by default, the scale of trained
+ * models; tests that need every part of the network to matter use larger),
+ * norm weights around 1, biases small; they are written
  * in --type when rows allow it (else F32). The vocabulary is SentencePiece
  * style: <unk> <s> </s>, the 256 byte tokens, then "▁w<i>" pieces, so the
  * tokenizer works on any text. Defaults: a Qwen2.5-0.5B shape (qwen2, 896,
@@ -39,6 +41,7 @@ typedef struct spec {
     const char *arch;
     int embd, layers, heads, kv_heads, ff, vocab, ctx, tied;
     int type;
+    float sd;
 } spec;
 
 /* Tensor data kept alive until the write. */
@@ -59,7 +62,7 @@ static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int 
     uint8_t *data = hold(rag_xmalloc(row_bytes * (size_t)rows));
     float *row = rag_xmalloc((size_t)cols * sizeof *row);
     for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < cols; c++) row[c] = gaussian(0.02f);
+        for (int c = 0; c < cols; c++) row[c] = gaussian(s->sd);
         llm_quantize_row(type, row, data + (size_t)r * row_bytes, cols);
     }
     rag_free(row);
@@ -67,6 +70,7 @@ static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int 
     llm_gguf_add_tensor(w, name, type, 2, ne, data);
 }
 
+/* A vector of base + N(0, sd). */
 static void add_vector(llm_gguf_writer *w, const char *name, int n, float base, float sd)
 {
     float *v = hold(rag_xmalloc((size_t)n * sizeof *v));
@@ -109,7 +113,7 @@ static void add_vocab(llm_gguf_writer *w, int n)
 
 int main(int argc, char **argv)
 {
-    spec s = {"qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1, LLM_F16};
+    spec s = {"qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1, LLM_F16, 0.02f};
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -136,6 +140,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mkmodel: type '%s' cannot be written\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--sd") && v) {
+            s.sd = strtof(v, NULL);
+            i++;
         } else if (!strcmp(a, "--seed") && v) {
             rng = strtoull(v, NULL, 10) * 0x9E3779B97F4A7C15ull + 1;
             i++;
@@ -174,7 +181,7 @@ int main(int argc, char **argv)
     for (int l = 0; l < s.layers; l++) {
         char n[96];
 #define NAME(x) (snprintf(n, sizeof n, "blk.%d." x, l), n)
-        add_vector(w, NAME("attn_norm.weight"), s.embd, 1.0f, 0);
+        add_vector(w, NAME("attn_norm.weight"), s.embd, 1.0f, 0.1f);
         add_matrix(w, &s, NAME("attn_q.weight"), s.embd, s.heads * hd);
         add_matrix(w, &s, NAME("attn_k.weight"), s.embd, s.kv_heads * hd);
         add_matrix(w, &s, NAME("attn_v.weight"), s.embd, s.kv_heads * hd);
@@ -184,11 +191,11 @@ int main(int argc, char **argv)
             add_vector(w, NAME("attn_v.bias"), s.kv_heads * hd, 0, 0.02f);
         }
         if (!strcmp(s.arch, "qwen3")) {
-            add_vector(w, NAME("attn_q_norm.weight"), hd, 1.0f, 0);
-            add_vector(w, NAME("attn_k_norm.weight"), hd, 1.0f, 0);
+            add_vector(w, NAME("attn_q_norm.weight"), hd, 1.0f, 0.1f);
+            add_vector(w, NAME("attn_k_norm.weight"), hd, 1.0f, 0.1f);
         }
         add_matrix(w, &s, NAME("attn_output.weight"), s.heads * hd, s.embd);
-        add_vector(w, NAME("ffn_norm.weight"), s.embd, 1.0f, 0);
+        add_vector(w, NAME("ffn_norm.weight"), s.embd, 1.0f, 0.1f);
         add_matrix(w, &s, NAME("ffn_gate.weight"), s.embd, s.ff);
         add_matrix(w, &s, NAME("ffn_up.weight"), s.embd, s.ff);
         add_matrix(w, &s, NAME("ffn_down.weight"), s.ff, s.embd);

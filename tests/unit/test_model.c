@@ -1,0 +1,240 @@
+/* The decoder forward pass against an independent float64 implementation
+ * written here, for each architecture (llama: adjacent-pair RoPE; qwen2:
+ * half RoPE and q/k/v biases; qwen3: per-head q/k RMSNorm), on small models
+ * with random weights made by tests/tools/mkmodel. Also: batched prefill and
+ * token-by-token decoding give the same logits, the context limit is
+ * enforced before any work, and truncating the cache replays correctly. */
+#include "base/mem.h"
+#include "llm/model.h"
+#include "test.h"
+
+#include <math.h>
+#include <unistd.h>
+
+static const char *make_model(const char *arch, const char *extra)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s.gguf", test_tmpdir(), arch);
+    const char *tools = getenv("RAG_TOOLS");
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd,
+             "%s/mkmodel %s --arch %s --embd 64 --layers 2 --heads 4 --kv-heads 2 --ff 96 "
+             "--vocab 320 --ctx 128 --type f32 --seed 7 --sd 0.25 %s",
+             tools && *tools ? tools : "build/tools", path, arch, extra);
+    if (system(cmd) != 0) {
+        printf("    %s failed\n", cmd);
+        return NULL;
+    }
+    return path;
+}
+
+/* ---- the float64 reference ------------------------------------------------ */
+
+typedef struct ref {
+    const llm_gguf *g;
+    const llm_hparams *hp; /* sizes only: behaviour is decided here from the architecture */
+    int neox;              /* qwen2, qwen3 rotate halves; llama adjacent pairs */
+} ref;
+
+static const float *T(const ref *r, const char *fmt, int l)
+{
+    char name[96];
+    snprintf(name, sizeof name, fmt, l);
+    const llm_tensor_info *t = llm_gguf_find_tensor(r->g, name);
+    return t ? (const float *)t->data : NULL; /* the models are all-F32 */
+}
+
+/* y[rows] = W[rows x cols] x */
+static void matvec(const float *W, const double *x, int rows, int cols, double *y)
+{
+    for (int i = 0; i < rows; i++) {
+        double s = 0;
+        for (int j = 0; j < cols; j++) s += (double)W[(size_t)i * cols + j] * x[j];
+        y[i] = s;
+    }
+}
+
+static void rmsnorm(const double *x, const float *w, int n, double eps, double *out)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double sc = 1.0 / sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * sc * w[i];
+}
+
+static void rope(const ref *r, double *v, int pos)
+{
+    int half = r->hp->n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        double th = pos * pow(r->hp->rope_base, -2.0 * i / r->hp->n_rot);
+        int a = r->neox ? i : 2 * i, b = r->neox ? i + half : 2 * i + 1;
+        double x0 = v[a], x1 = v[b];
+        v[a] = x0 * cos(th) - x1 * sin(th);
+        v[b] = x0 * sin(th) + x1 * cos(th);
+    }
+}
+
+/* Logits of every position of toks[0..n) into out[n][n_vocab]. */
+static void reference_forward(const ref *r, const int32_t *toks, int n, double *out)
+{
+    const llm_hparams *hp = r->hp;
+    int E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hk = hp->n_head_kv, F = hp->n_ff, V = hp->n_vocab;
+    double eps = hp->norm_eps;
+    double *K = rag_xcalloc((size_t)hp->n_layer * n * Hk * D, sizeof *K), *Vc = rag_xcalloc((size_t)hp->n_layer * n * Hk * D, sizeof *Vc);
+    double *x = rag_xcalloc((size_t)E, sizeof *x), *xn = rag_xcalloc((size_t)E, sizeof *xn);
+    double *q = rag_xcalloc((size_t)H * D, sizeof *q), *att = rag_xcalloc((size_t)H * D, sizeof *att);
+    double *g = rag_xcalloc((size_t)F, sizeof *g), *u = rag_xcalloc((size_t)F, sizeof *u), *tmp = rag_xcalloc((size_t)(E > F ? E : F) + (size_t)H * D, sizeof *tmp);
+    double *sc = rag_xcalloc((size_t)n, sizeof *sc);
+    const float *emb = T(r, "token_embd.weight", 0), *out_w = T(r, "output.weight", 0);
+    if (!out_w) out_w = emb;
+    for (int t = 0; t < n; t++) {
+        for (int i = 0; i < E; i++) x[i] = emb[(size_t)toks[t] * E + i];
+        for (int l = 0; l < hp->n_layer; l++) {
+            double *k = K + ((size_t)l * n + t) * Hk * D, *v = Vc + ((size_t)l * n + t) * Hk * D;
+            rmsnorm(x, T(r, "blk.%d.attn_norm.weight", l), E, eps, xn);
+            matvec(T(r, "blk.%d.attn_q.weight", l), xn, H * D, E, q);
+            matvec(T(r, "blk.%d.attn_k.weight", l), xn, Hk * D, E, k);
+            matvec(T(r, "blk.%d.attn_v.weight", l), xn, Hk * D, E, v);
+            const float *bq = T(r, "blk.%d.attn_q.bias", l);
+            if (bq) {
+                const float *bk = T(r, "blk.%d.attn_k.bias", l), *bv = T(r, "blk.%d.attn_v.bias", l);
+                for (int i = 0; i < H * D; i++) q[i] += bq[i];
+                for (int i = 0; i < Hk * D; i++) k[i] += bk[i], v[i] += bv[i];
+            }
+            const float *qn = T(r, "blk.%d.attn_q_norm.weight", l);
+            for (int h = 0; h < H; h++) {
+                if (qn) rmsnorm(q + h * D, qn, D, eps, q + h * D);
+                rope(r, q + h * D, t);
+            }
+            const float *kn = T(r, "blk.%d.attn_k_norm.weight", l);
+            for (int h = 0; h < Hk; h++) {
+                if (kn) rmsnorm(k + h * D, kn, D, eps, k + h * D);
+                rope(r, k + h * D, t);
+            }
+            for (int h = 0; h < H; h++) {
+                int kh = h / (H / Hk);
+                double mx = -INFINITY, sum = 0;
+                for (int p = 0; p <= t; p++) {
+                    double s = 0;
+                    const double *kp = K + ((size_t)l * n + p) * Hk * D + kh * D;
+                    for (int d = 0; d < D; d++) s += q[h * D + d] * kp[d];
+                    sc[p] = s / sqrt((double)D);
+                    if (sc[p] > mx) mx = sc[p];
+                }
+                for (int p = 0; p <= t; p++) sum += sc[p] = exp(sc[p] - mx);
+                for (int d = 0; d < D; d++) {
+                    double a = 0;
+                    for (int p = 0; p <= t; p++) a += sc[p] / sum * Vc[((size_t)l * n + p) * Hk * D + kh * D + d];
+                    att[h * D + d] = a;
+                }
+            }
+            matvec(T(r, "blk.%d.attn_output.weight", l), att, E, H * D, tmp);
+            for (int i = 0; i < E; i++) x[i] += tmp[i];
+            rmsnorm(x, T(r, "blk.%d.ffn_norm.weight", l), E, eps, xn);
+            matvec(T(r, "blk.%d.ffn_gate.weight", l), xn, F, E, g);
+            matvec(T(r, "blk.%d.ffn_up.weight", l), xn, F, E, u);
+            for (int i = 0; i < F; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            matvec(T(r, "blk.%d.ffn_down.weight", l), g, E, F, tmp);
+            for (int i = 0; i < E; i++) x[i] += tmp[i];
+        }
+        rmsnorm(x, T(r, "output_norm.weight", 0), E, eps, xn);
+        matvec(out_w, xn, V, E, out + (size_t)t * V);
+    }
+    double *bufs[] = {K, Vc, x, xn, q, att, g, u, tmp, sc};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
+}
+
+static double cosine(const double *a, const float *b, int n)
+{
+    double d = 0, x = 0, y = 0;
+    for (int i = 0; i < n; i++) d += a[i] * b[i], x += a[i] * a[i], y += (double)b[i] * b[i];
+    return d / sqrt(x * y);
+}
+
+static void check_arch(const char *arch, const char *extra)
+{
+    const char *path = make_model(arch, extra);
+    CHECK(path != NULL);
+    if (!path) return;
+    llm_model *m;
+    rag_err err = {0};
+    int rc = llm_model_open(path, &m, &err);
+    if (rc) printf("    %s\n", err.msg);
+    CHECK_INT(rc, 0);
+    if (rc) return;
+    enum { N = 24 };
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = 3 + (i * 37 + 11) % 300;
+    const llm_hparams *hp = llm_model_hparams(m);
+    double *want = rag_xcalloc((size_t)N * hp->n_vocab, sizeof *want);
+    ref r = {llm_model_gguf(m), hp, strcmp(arch, "llama") != 0};
+    reference_forward(&r, toks, N, want);
+
+    /* all positions in one batch */
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.n_ctx = N;
+    cp.logits_all = 1;
+    llm_context *c;
+    CHECK_INT(llm_context_new(m, &cp, &c, &err), 0);
+    CHECK_INT(llm_decode(c, toks, N, &err), 0);
+    double worst = 1;
+    for (int t = 0; t < N; t++) {
+        double cs = cosine(want + (size_t)t * hp->n_vocab, llm_context_logits(c, t), hp->n_vocab);
+        if (cs < worst) worst = cs;
+    }
+    printf("    %-6s batched: worst cosine to the float64 reference %.7f\n", arch, worst);
+    CHECK(worst >= 0.99999);
+    /* the cache is full: one more token is refused before any work */
+    CHECK_INT(llm_decode(c, toks, 1, &err), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(err.msg, "overflow");
+    CHECK_INT(llm_context_n_past(c), N);
+    llm_context_free(c);
+
+    /* token by token, with small batches and a truncation in the middle */
+    cp.logits_all = 0;
+    cp.n_batch = 5;
+    CHECK_INT(llm_context_new(m, &cp, &c, &err), 0);
+    CHECK_INT(llm_decode(c, toks, 10, &err), 0); /* two batches of 5 */
+    CHECK_INT(llm_decode(c, toks + 10, 3, &err), 0);
+    llm_context_truncate(c, 10);                 /* forget those 3 */
+    worst = 1;
+    for (int t = 10; t < N; t++) {
+        CHECK_INT(llm_decode(c, toks + t, 1, &err), 0);
+        double cs = cosine(want + (size_t)t * hp->n_vocab, llm_context_logits(c, 0), hp->n_vocab);
+        if (cs < worst) worst = cs;
+    }
+    printf("    %-6s one token at a time: worst cosine %.7f\n", arch, worst);
+    CHECK(worst >= 0.99999);
+    llm_context_free(c);
+    rag_free(want);
+    llm_model_close(m);
+}
+
+static void test_llama(void) { check_arch("llama", "--untied"); }
+static void test_qwen2(void) { check_arch("qwen2", "--tied"); }
+static void test_qwen3(void) { check_arch("qwen3", "--untied"); }
+
+static void test_wrong_architecture_refused(void)
+{
+    const char *dir = test_data_dir();
+    if (!dir) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/bert-mean-f32.gguf", dir);
+    llm_model *m;
+    rag_err err = {0};
+    CHECK_INT(llm_model_open(path, &m, &err), RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(err.msg, "architecture 'bert' is not supported");
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-llama-spm.gguf", dir);
+    CHECK(llm_model_open(path, &m, &err) != 0); /* a vocabulary without weights */
+    CHECK_CONTAINS(err.msg, "ggml-vocab-llama-spm.gguf");
+}
+
+int main(void)
+{
+    RUN(test_llama);
+    RUN(test_qwen2);
+    RUN(test_qwen3);
+    RUN(test_wrong_architecture_refused);
+    return test_summary();
+}
