@@ -5,6 +5,10 @@
 #include "llm/quant.h"
 #include "llm/quant_int.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -134,6 +138,15 @@ static int supported[3];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static _Atomic int active_isa;
 
+#if defined(__x86_64__)
+/* F16C through CPUID: clang's __builtin_cpu_supports does not know "f16c". */
+static int cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 static void tables_init(void)
 {
     llm_kernels_ref(&tables[LLM_ISA_SCALAR]);
@@ -141,8 +154,7 @@ static void tables_init(void)
     int best = LLM_ISA_SCALAR;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c")) {
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c()) {
         tables[LLM_ISA_AVX2] = tables[LLM_ISA_SCALAR];
         llm_kernels_avx2(&tables[LLM_ISA_AVX2]);
         supported[LLM_ISA_AVX2] = 1;
