@@ -15,6 +15,7 @@
  * not a token), and the table maps (left id, right id) to (rank, result id).
  * A symbol is then just a string id and merging needs no string work. */
 #include "llm/tok_int.h"
+#include "base/utf8.h"
 
 #include "base/mem.h"
 
@@ -60,7 +61,7 @@ size_t tok_bpe_unmap(const char *s, size_t n, char *out)
     size_t o = 0, i = 0;
     while (i < n) {
         int32_t cp;
-        size_t l = tok_utf8_len((const uint8_t *)s + i, n - i, &cp);
+        size_t l = rag_utf8_decode((const uint8_t *)s + i, n - i, &cp);
         if (l == 0) {
             out[o++] = s[i++];
             continue;

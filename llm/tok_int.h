@@ -148,8 +148,4 @@ int tok_pre_split(const tok_pre *p, const char *text, size_t len, tok_spans *out
 /* tok_wpm.c */
 int tok_wpm_encode(const llm_vocab *v, const char *text, size_t len, llm_tokens *out, rag_err *err);
 
-/* Length of a valid UTF-8 character at s (n bytes available), 0 when the
- * bytes there are not one (invalid, overlong, surrogate, truncated). */
-size_t tok_utf8_len(const uint8_t *s, size_t n, int32_t *cp);
-
 #endif

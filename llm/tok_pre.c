@@ -25,6 +25,7 @@
 #include <pcre2.h>
 
 #include "llm/tok_int.h"
+#include "base/utf8.h"
 
 #include "base/mem.h"
 
@@ -266,7 +267,7 @@ static char *sanitize(const char *text, size_t len, size_t *sub_len, size_t **ma
             continue;
         }
         int32_t cp;
-        size_t l = tok_utf8_len(s + i, len - i, &cp);
+        size_t l = rag_utf8_decode(s + i, len - i, &cp);
         if (l == 0 || cp == 0x180E) {
             fix = 1;
             break;
@@ -281,7 +282,7 @@ static char *sanitize(const char *text, size_t len, size_t *sub_len, size_t **ma
     i = 0;
     while (i < len) {
         int32_t cp = 0;
-        size_t l = s[i] < 0x80 ? 1 : tok_utf8_len(s + i, len - i, &cp);
+        size_t l = s[i] < 0x80 ? 1 : rag_utf8_decode(s + i, len - i, &cp);
         if (l == 0 || cp == 0x180E) {
             for (int k = 0; k < 3; k++)
                 m[o + k] = i;

@@ -16,6 +16,7 @@
  * tok_spm_prepare() checks for the vocabulary; it only saves memory and
  * keeps the priority queue small, the cost is O(n log n) either way. */
 #include "llm/tok_int.h"
+#include "base/utf8.h"
 
 #include "base/mem.h"
 
@@ -124,7 +125,7 @@ static void encode_segment(const llm_vocab *v, spm_work *w, const char *seg, siz
     size_t n_sym = 0;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t l = tok_utf8_len((const uint8_t *)seg + i, n - i, &cp);
+        size_t l = rag_utf8_decode((const uint8_t *)seg + i, n - i, &cp);
         if (l == 0) l = 1; /* an invalid byte is a symbol of its own */
         sym[n_sym].prev = (int32_t)n_sym - 1;
         sym[n_sym].next = (int32_t)n_sym + 1;

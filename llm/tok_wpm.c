@@ -20,6 +20,7 @@
  * byte is a word of its own, which no entry covers: [UNK]. Character
  * classes come from utf8proc. */
 #include "llm/tok_int.h"
+#include "base/utf8.h"
 
 #include "base/mem.h"
 
@@ -113,7 +114,7 @@ int tok_wpm_encode(const llm_vocab *v, const char *text, size_t len, llm_tokens 
     memcpy(w, SPACE_MARK, 3);
     for (size_t i = 0; i < len;) {
         int32_t c;
-        size_t l = s[i] < 0x80 ? (c = s[i], 1) : tok_utf8_len(s + i, len - i, &c);
+        size_t l = s[i] < 0x80 ? (c = s[i], 1) : rag_utf8_decode(s + i, len - i, &c);
         if (l == 0) {
             encode_word(v, w, n, out);
             n = 3;

@@ -22,6 +22,7 @@
  * detection of EOT/EOG/FIM tokens and the few per-model attribute fixes,
  * because models converted by llama.cpp's scripts rely on them. */
 #include "llm/tok_int.h"
+#include "base/utf8.h"
 
 #include "base/mem.h"
 
@@ -933,7 +934,7 @@ static size_t emit_complete(const uint8_t *s, size_t n, char *out, size_t *keep)
     *keep = 0;
     while (i < n) {
         int32_t cp;
-        size_t l = s[i] < 0x80 ? 1 : tok_utf8_len(s + i, n - i, &cp);
+        size_t l = s[i] < 0x80 ? 1 : rag_utf8_decode(s + i, n - i, &cp);
         if (l) {
             if (out) memcpy(out + o, s + i, l);
             o += l;
