@@ -15,7 +15,7 @@ SAN     ?=
 OPT     ?= -O2
 WERROR  ?=
 
-MODULES := base llm store ingest rag
+MODULES := base llm embed store ingest rag
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-format-nonliteral
 ifeq ($(WERROR),1)

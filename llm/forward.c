@@ -182,10 +182,12 @@ void llm_forward_batch(llm_context *c, const int32_t *tokens, int n)
     for (int l = 0; l < hp->n_layer; l++) layer_forward(c, l, n);
     c->n_past += n;
 
-    /* logits of the last token, or of all of them */
+    /* logits (or, for embedders, the normalised hidden state) of the last
+     * token, or of all of them */
     int first = c->p.logits_all ? 0 : n - 1, rows = n - first;
+    float *normed = c->p.embeddings ? c->logits : c->xn;
     for (int t = first; t < n; t++)
-        rms_norm(c->x + (size_t)t * E, m->output_norm, c->xn + (size_t)(t - first) * E, E,
+        rms_norm(c->x + (size_t)t * E, m->output_norm, normed + (size_t)(t - first) * E, E,
                  hp->norm_eps);
-    llm_matmul(c->compute, &m->output, c->xn, rows, c->logits);
+    if (!c->p.embeddings) llm_matmul(c->compute, &m->output, c->xn, rows, c->logits);
 }

@@ -310,7 +310,7 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
     c->rope_cs = scratch(c, B * (size_t)hp->n_rot);
     c->scores = scratch(c, (size_t)hp->n_head * (size_t)c->p.n_ctx);
     c->n_logits = c->p.logits_all ? c->p.n_batch : 1;
-    c->logits = scratch(c, (size_t)c->n_logits * (size_t)hp->n_vocab);
+    c->logits = scratch(c, (size_t)c->n_logits * (size_t)(c->p.embeddings ? hp->n_embd : hp->n_vocab));
     *out = c;
     return 0;
 }
@@ -366,11 +366,22 @@ int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
     return 0;
 }
 
-const float *llm_context_logits(const llm_context *c, int i)
+/* Row i of the output buffer: from the last batch, with logits_all its rows,
+ * else only its last. */
+static const float *output_row(const llm_context *c, int i, int width)
 {
-    /* Logits come from the last batch: with logits_all, its rows; else its last. */
     int first_of_batch = c->last_n - c->last_batch_n;
     if (!c->p.logits_all) return i == c->last_n - 1 ? c->logits : NULL;
     if (i < first_of_batch || i >= c->last_n) return NULL;
-    return c->logits + (size_t)(i - first_of_batch) * (size_t)c->m->hp.n_vocab;
+    return c->logits + (size_t)(i - first_of_batch) * (size_t)width;
+}
+
+const float *llm_context_logits(const llm_context *c, int i)
+{
+    return c->p.embeddings ? NULL : output_row(c, i, c->m->hp.n_vocab);
+}
+
+const float *llm_context_embedding(const llm_context *c, int i)
+{
+    return c->p.embeddings ? output_row(c, i, c->m->hp.n_embd) : NULL;
 }

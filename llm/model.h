@@ -58,6 +58,8 @@ typedef struct llm_context_params {
     int n_batch;    /* tokens per forward pass (0: 512) */
     int n_threads;  /* 0: all online CPUs */
     int logits_all; /* keep the logits of every position of a batch, not just the last */
+    int embeddings; /* produce the final normalised hidden states instead of logits
+                       (decoder models used as embedders) */
 } llm_context_params;
 
 void llm_context_default_params(llm_context_params *p);
@@ -84,7 +86,11 @@ size_t llm_context_scratch_bytes(const llm_context *c);
 int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err);
 
 /* Logits (n_vocab floats) of position i of the last llm_decode call: i is
- * n-1 (the last token) unless the context keeps all logits. */
+ * n-1 (the last token) unless the context keeps all logits (then any
+ * position of the call's last batch). NULL otherwise, or in embeddings mode. */
 const float *llm_context_logits(const llm_context *c, int i);
+/* In embeddings mode: the final hidden state (n_embd floats, after the
+ * output norm) of position i of the last call, under the same rules. */
+const float *llm_context_embedding(const llm_context *c, int i);
 
 #endif

@@ -36,7 +36,7 @@ struct llm_context {
     size_t kv_layer_elems;
     /* activations of one batch */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *scores;
-    float *logits;    /* n_logits x n_vocab */
+    float *logits;    /* n_logits x n_vocab (x n_embd in embeddings mode) */
     int n_logits;     /* rows held by logits */
     int last_n;       /* tokens of the last decode call */
     int last_batch_n; /* tokens of its last batch */

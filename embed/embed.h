@@ -1,0 +1,91 @@
+/* embed/embed.h: the door of the embedding module.
+ *
+ * Turns text into vectors with a local GGUF encoder, and scores query /
+ * passage pairs with a cross-encoder (reranker). Encoders: `bert` (BGE,
+ * MiniLM, E5, GTE: absolute positions, token types, post-LayerNorm, GELU)
+ * and `nomic-bert` (fused QKV, RoPE, SwiGLU); decoder models (`llama`,
+ * `qwen2`, `qwen3`) embed with last-token pooling, as Qwen3-Embedding does.
+ * Many texts go through one forward pass (sequences packed, attention kept
+ * within each); the vectors equal those computed one text at a time. */
+#ifndef RAG_EMBED_EMBED_H
+#define RAG_EMBED_EMBED_H
+
+#include "base/err.h"
+#include "llm/tokenizer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Pooling, with the values of the GGUF `<arch>.pooling_type` key. */
+typedef enum emb_pooling {
+    EMB_POOL_NONE = 0,
+    EMB_POOL_MEAN = 1,
+    EMB_POOL_CLS = 2,
+    EMB_POOL_LAST = 3,
+    EMB_POOL_RANK = 4, /* reranker: the classification head on the CLS state */
+} emb_pooling;
+
+const char *emb_pooling_name(emb_pooling p);
+
+typedef enum emb_input {
+    EMB_QUERY,    /* a search query: the family's query prefix is added */
+    EMB_DOCUMENT, /* a passage to index: the document prefix is added */
+    EMB_RAW,      /* exactly the text */
+} emb_input;
+
+typedef struct emb_params {
+    int pooling;              /* -1: as the GGUF file says */
+    const char *query_prefix; /* NULL: the model family's default */
+    const char *doc_prefix;   /* NULL: the model family's default */
+    int n_threads;            /* 0: all CPUs */
+    int batch_tokens;         /* tokens per forward pass (0: 4096) */
+} emb_params;
+
+void emb_default_params(emb_params *p);
+
+typedef struct emb_model emb_model;
+
+/* What identifies the vectors a model produces: vectors of two different
+ * identities never meet in one index. */
+typedef struct emb_identity {
+    char name[128];          /* general.name, else the file name */
+    char file_sha256[65];
+    int dims;
+    emb_pooling pooling;
+    int normalized;          /* vectors are L2-normalised when stored */
+    char query_prefix[256];
+    char doc_prefix[256];
+} emb_identity;
+
+/* Opens an embedding model. A decoder without last-token pooling, a model
+ * without weights (vocabulary only) or an unknown architecture is refused
+ * with an explanation. */
+int emb_model_open(const char *path, const emb_params *p, emb_model **out, rag_err *err);
+void emb_model_close(emb_model *m);
+
+const emb_identity *emb_model_identity(const emb_model *m);
+int emb_dims(const emb_model *m);
+/* Longest input in tokens (the model's context). */
+int emb_max_tokens(const emb_model *m);
+const llm_vocab *emb_vocab(const emb_model *m);
+int emb_is_reranker(const emb_model *m);
+
+/* Tokens text[0..n) becomes as a document (with its prefix and special
+ * tokens), for sizing chunks. */
+size_t emb_count_tokens(const emb_model *m, const char *text, size_t n);
+
+/* Embeds n texts into out[n x dims]; normalize: L2 (the stored form). A text
+ * longer than the model's context is truncated and, when truncated != NULL,
+ * truncated[i] is set. */
+int emb_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind, int normalize,
+              float *out, uint8_t *truncated, rag_err *err);
+
+/* Scores passages against query with a reranker: scores[n] (higher is more
+ * relevant). Input is [CLS] query [SEP] [SEP] passage [SEP], cut to fit. */
+int emb_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
+               float *scores, rag_err *err);
+
+/* Tokens embedded and time spent, since the model was opened. */
+void emb_model_stats(const emb_model *m, uint64_t *tokens, double *seconds);
+
+#endif
