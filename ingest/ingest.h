@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "embed/embed.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -46,6 +47,10 @@ typedef struct ing_params {
     int include_hidden;             /* walk into dot-files and dot-directories */
     size_t chunk_tokens, overlap_tokens; /* chunk target and overlap, in tokens */
     volatile sig_atomic_t *cancel;  /* set to non-zero to stop after the current file */
+    /* Embedding model (borrowed), or NULL: chunks are then stored without
+     * vectors. It must be the model the database's vectors come from (see
+     * ing_reembed to switch); chunks are sized with its tokenizer. */
+    emb_model *embedder;
 
     /* Called for every file with its outcome; reason is NULL for success. */
     void (*on_file)(void *ctx, const char *path, ing_status st, const char *reason);
@@ -70,5 +75,27 @@ typedef struct ing_report {
  * for a failure that stops the run (the database could not be written). */
 int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,
             ing_report *report, rag_err *err);
+
+/* The store's record of an embedding model's identity. */
+void ing_model_record(const emb_model *m, store_model *out);
+
+/* Checks that m is the model the database's vectors come from, recording it
+ * as that model when the database has none yet; *model_id is its store id.
+ * A different model is refused (RAG_ERR_INVALID) with an explanation. */
+int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *err);
+
+typedef struct ing_reembed_report {
+    int64_t n_chunks, n_embedded, n_already; /* chunks in all, embedded now, done before */
+    double seconds;
+    int cancelled, switched;                 /* switched: the database now uses the model */
+} ing_reembed_report;
+
+/* Re-embeds every chunk with m and makes m the database's model, dropping
+ * the old vectors at the end. Resumable: a killed or interrupted run keeps
+ * what it embedded (committed in batches) and the next run with the same
+ * model continues; until it completes, the old model stays in use.
+ * on_progress reports chunks as files (files_done/files_total). */
+int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report *report,
+                rag_err *err);
 
 #endif

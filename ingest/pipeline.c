@@ -10,12 +10,19 @@
  * Writes are grouped into transactions of whole documents (a batch closes
  * after BATCH_DOCS documents, BATCH_BYTES of text or BATCH_SECONDS), so a
  * killed run loses at most the open batch, never part of a document, and the
- * next run redoes it. A failing file writes nothing. */
+ * next run redoes it. A failing file writes nothing.
+ *
+ * With an embedding model, prepared documents wait in a queue until their
+ * chunks fill an embedding batch (EMBED_BATCH_TOKENS): chunks of many small
+ * documents then go through the encoder together, and each document is
+ * written with its vectors in the same transaction as its chunks. Chunks
+ * are sized with the model's tokenizer and never exceed its context. */
 #include "ingest/ingest.h"
 #include "ingest/ing_int.h"
 #include "ingest/walk.h"
 #include "base/file.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/mem.h"
 
 #include <errno.h>
@@ -27,6 +34,8 @@
 #define BATCH_DOCS 256
 #define BATCH_BYTES (16u << 20)
 #define BATCH_SECONDS 1.0
+#define EMBED_BATCH_TOKENS 8192 /* chunk tokens queued before an embedding pass */
+#define EMBED_BATCH_DOCS 256
 
 void ing_default_params(ing_params *p)
 {
@@ -45,12 +54,26 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A document extracted and chunked, waiting for its vectors. */
+typedef struct pending {
+    char *path, *uri;
+    char hash[RAG_SHA256_HEX_LEN + 1];
+    int64_t mtime_ns, size, group;
+    int existed;
+    ing_type type;
+    ing_text text;
+    ing_chunks chunks;
+} pending;
+
 typedef struct run {
     store *s;
     const ing_params *p;
     ing_report *rep;
     ing_limits limits;
     ing_chunk_params chunking;
+    int64_t model_id; /* store id of the embedder's identity */
+    pending *queue;
+    size_t n_queue, cap_queue, queue_tokens;
     int64_t group;         /* ACL group for p->labels (when given) */
     int64_t default_group; /* ACL group for new documents without p->labels */
     int in_tx;
@@ -134,8 +157,124 @@ static char *metadata_json(const ing_text *t, ing_type type)
     return rag_xasprintf("{\"type\":\"%s\"}", ing_type_name(type));
 }
 
-/* Extracts and stores one file whose content is new or changed.
- * Returns 0 (stored), 1 (file failed or skipped: reported), <0 fatal. */
+static void pending_free(pending *q)
+{
+    rag_free(q->path);
+    rag_free(q->uri);
+    ing_chunks_free(&q->chunks);
+    ing_text_free(&q->text);
+}
+
+/* Writes one prepared document with its chunks (and vectors, `vecs` holding
+ * one row of dims floats per chunk, or NULL). Returns 0, 1 (this document
+ * failed: reported), or <0 (fatal). */
+static int write_pending(run *r, pending *q, const float *vecs, int dims, rag_err *err)
+{
+    store_chunk_in *in = rag_xcalloc(q->chunks.n, sizeof *in);
+    for (size_t i = 0; i < q->chunks.n; i++) {
+        const ing_chunk *c = &q->chunks.v[i];
+        in[i].text = q->text.text.data + c->byte_start;
+        in[i].len = c->byte_end - c->byte_start;
+        in[i].n_tokens = c->n_tokens;
+        in[i].byte_start = c->byte_start;
+        in[i].byte_end = c->byte_end;
+        in[i].heading_path = c->heading_path;
+        in[i].vector = vecs ? vecs + i * (size_t)dims : NULL;
+    }
+    char *meta = metadata_json(&q->text, q->type);
+    store_doc_in d = {
+        .uri = q->uri,
+        .ext_id = r->p->ext_id,
+        .title = q->text.title ? q->text.title : "",
+        .mime = q->text.mime ? q->text.mime : "text/plain",
+        .content_hash = q->hash,
+        .metadata_json = meta,
+        .mtime_ns = q->mtime_ns,
+        .size = q->size,
+        .acl_group = q->group,
+    };
+    int rc = batch_open(r, err);
+    if (!rc) rc = store_doc_replace(r->s, &d, in, q->chunks.n, r->model_id, dims, NULL, err);
+    if (!rc) {
+        r->rep->chunks += q->chunks.n;
+        r->rep->bytes += (uint64_t)q->size;
+        rc = batch_account(r, q->text.text.len, err);
+        if (!rc) notify(r, q->path, q->existed ? ING_UPDATED : ING_ADDED, NULL);
+    } else if (rc == RAG_ERR_INVALID) {
+        /* a constraint on this document only (e.g. its explicit id is taken) */
+        char *why = rag_xasprintf("%s", err->msg);
+        rag_err_clear(err);
+        notify(r, q->path, ING_FAILED, why);
+        rag_free(why);
+        rc = 1;
+    }
+    rag_free(meta);
+    rag_free(in);
+    return rc;
+}
+
+/* Drops the queue after a fatal error. */
+static void flush_drop(run *r)
+{
+    for (size_t i = 0; i < r->n_queue; i++) pending_free(&r->queue[i]);
+    r->n_queue = 0;
+}
+
+/* Text tokens as the embedding model counts them (without prefix and special
+ * tokens: the chunk target already leaves room for those). */
+static size_t embed_count_tokens(void *ctx, const char *s, size_t n)
+{
+    size_t with = emb_count_tokens(ctx, s, n), overhead = emb_count_tokens(ctx, "", 0);
+    return with > overhead ? with - overhead : 0;
+}
+
+/* Embeds the chunks of every queued document in one pass, then writes the
+ * documents. */
+static int flush_queue(run *r, rag_err *err)
+{
+    float *vecs = NULL;
+    int dims = 0, rc = 0;
+    if (r->p->embedder && r->n_queue) {
+        size_t n = 0;
+        for (size_t i = 0; i < r->n_queue; i++) n += r->queue[i].chunks.n;
+        dims = emb_dims(r->p->embedder);
+        char **texts = rag_xcalloc(n, sizeof *texts);
+        uint8_t *cut = rag_xcalloc(n, 1);
+        size_t k = 0;
+        for (size_t i = 0; i < r->n_queue; i++)
+            for (size_t j = 0; j < r->queue[i].chunks.n; j++, k++) {
+                const ing_chunk *c = &r->queue[i].chunks.v[j];
+                texts[k] = rag_xstrndup(r->queue[i].text.text.data + c->byte_start, c->byte_end - c->byte_start);
+            }
+        vecs = rag_xmalloc(n * (size_t)dims * sizeof *vecs);
+        rc = emb_embed(r->p->embedder, (const char *const *)texts, n, EMB_DOCUMENT, 1, vecs, cut, err);
+        for (size_t i = 0; i < n; i++) rag_free(texts[i]);
+        rag_free(texts);
+        /* chunks are sized to fit, so a cut means the tokenizers disagree: say so */
+        for (size_t i = 0, k2 = 0; !rc && i < r->n_queue; i++)
+            for (size_t j = 0; j < r->queue[i].chunks.n; j++, k2++)
+                if (cut[k2]) rag_log_warn("%s: chunk %zu was longer than the embedding model's context and was truncated",
+                                          r->queue[i].path, j);
+        rag_free(cut);
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < r->n_queue; i++) {
+        if (!rc) {
+            int w = write_pending(r, &r->queue[i], vecs ? vecs + off * (size_t)dims : NULL, dims, err);
+            if (w < 0) rc = w;
+        }
+        off += r->queue[i].chunks.n;
+        pending_free(&r->queue[i]);
+    }
+    r->n_queue = 0;
+    r->queue_tokens = 0;
+    rag_free(vecs);
+    return rc;
+}
+
+/* Extracts and chunks one file whose content is new or changed, and queues
+ * it for writing. Returns 0 (queued or written), 1 (file failed or
+ * skipped: reported), <0 fatal. */
 static int ingest_content(run *r, const ing_file *f, const rag_map *m, const char *hash,
                           int64_t group, int existed, rag_err *err)
 {
@@ -161,48 +300,16 @@ static int ingest_content(run *r, const ing_file *f, const rag_map *m, const cha
         rag_free(why);
         return 1;
     }
-    store_chunk_in *in = rag_xcalloc(chunks.n, sizeof *in);
-    for (size_t i = 0; i < chunks.n; i++) {
-        const ing_chunk *c = &chunks.v[i];
-        in[i].text = t.text.data + c->byte_start;
-        in[i].len = c->byte_end - c->byte_start;
-        in[i].n_tokens = c->n_tokens;
-        in[i].byte_start = c->byte_start;
-        in[i].byte_end = c->byte_end;
-        in[i].heading_path = c->heading_path;
-    }
-    char *meta = metadata_json(&t, type);
-    store_doc_in d = {
-        .uri = f->uri,
-        .ext_id = r->p->ext_id,
-        .title = t.title ? t.title : "",
-        .mime = t.mime ? t.mime : "text/plain",
-        .content_hash = hash,
-        .metadata_json = meta,
-        .mtime_ns = f->mtime_ns,
-        .size = (int64_t)f->size,
-        .acl_group = group,
-    };
-    rc = batch_open(r, err);
-    if (!rc) rc = store_doc_replace(r->s, &d, in, chunks.n, NULL, err);
-    if (!rc) {
-        r->rep->chunks += chunks.n;
-        r->rep->bytes += m->size;
-        rc = batch_account(r, t.text.len, err);
-        if (!rc) notify(r, f->path, existed ? ING_UPDATED : ING_ADDED, NULL);
-    } else if (rc == RAG_ERR_INVALID) {
-        /* a constraint on this document only (e.g. its explicit id is taken) */
-        char *why = rag_xasprintf("%s", err->msg);
-        rag_err_clear(err);
-        notify(r, f->path, ING_FAILED, why);
-        rag_free(why);
-        rc = 1;
-    }
-    rag_free(meta);
-    rag_free(in);
-    ing_chunks_free(&chunks);
-    ing_text_free(&t);
-    return rc;
+    r->queue = rag_xgrow(r->queue, &r->cap_queue, r->n_queue + 1, sizeof *r->queue);
+    pending *q = &r->queue[r->n_queue++];
+    *q = (pending){.path = rag_xstrdup(f->path), .uri = rag_xstrdup(f->uri), .mtime_ns = f->mtime_ns,
+                   .size = (int64_t)f->size, .group = group, .existed = existed, .type = type,
+                   .text = t, .chunks = chunks};
+    memcpy(q->hash, hash, sizeof q->hash);
+    for (size_t i = 0; i < chunks.n; i++) r->queue_tokens += chunks.v[i].n_tokens;
+    if (!r->p->embedder || r->queue_tokens >= EMBED_BATCH_TOKENS || r->n_queue >= EMBED_BATCH_DOCS)
+        return flush_queue(r, err);
+    return 0;
 }
 
 static int ingest_file(run *r, const ing_file *f, rag_err *err)
@@ -338,6 +445,22 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
                              err);
     if (rc) return rc;
 
+    if (p->embedder) {
+        rc = ing_model_check(s, p->embedder, &r.model_id, err);
+        if (rc) return rc;
+        /* chunks measured with the model's tokenizer, within its context
+         * once its prefix and special tokens are added */
+        r.chunking.count = embed_count_tokens;
+        r.chunking.count_ctx = p->embedder;
+        size_t overhead = emb_count_tokens(p->embedder, "", 0);
+        size_t room = (size_t)emb_max_tokens(p->embedder) > overhead ? (size_t)emb_max_tokens(p->embedder) - overhead : 1;
+        if (r.chunking.target_tokens > room) r.chunking.target_tokens = room;
+        if (r.chunking.overlap_tokens >= r.chunking.target_tokens)
+            r.chunking.overlap_tokens = r.chunking.target_tokens / 4;
+        if (r.chunking.min_tokens > r.chunking.target_tokens / 2)
+            r.chunking.min_tokens = r.chunking.target_tokens / 2;
+    }
+
     ing_files files;
     size_t walk_failed = 0;
     ing_walk(paths, n_paths, p, &files, &walk_failed);
@@ -364,10 +487,13 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
         prog.seconds = now_s() - t0;
         if (p->on_progress) p->on_progress(p->ctx, &prog);
     }
+    if (!rc) rc = flush_queue(&r, err);
+    else flush_drop(&r);
     if (!rc && p->prune && !report->cancelled) rc = prune(&r, &files, err);
     if (!rc) rc = batch_close(&r, err);
     if (rc) store_rollback(s);
     ing_files_free(&files);
+    rag_free(r.queue);
     report->seconds = now_s() - t0;
     return rc;
 }

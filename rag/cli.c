@@ -5,12 +5,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Settings the config file may hold (README: Configuration). */
 static const char *const known_keys[] = {
     "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
-    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", NULL};
+    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template",
+    "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", NULL};
 
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
 {
@@ -122,6 +125,26 @@ const char *rag_cli_display_path(const char *uri, char *buf, size_t size)
     return buf;
 }
 
+const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char *env,
+                               const char *key)
+{
+    if (flag && *flag) return flag;
+    const char *e = getenv(env);
+    if (e && *e) return e;
+    return rag_config_get(cli->cfg, key);
+}
+
+int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out)
+{
+    emb_params p;
+    emb_default_params(&p);
+    p.query_prefix = rag_config_get(cli->cfg, "embed.query_prefix");
+    p.doc_prefix = rag_config_get(cli->cfg, "embed.doc_prefix");
+    rag_err err = {0};
+    if (emb_model_open(path, &p, out, &err)) return rag_cli_fail(cli, &err);
+    return 0;
+}
+
 const char *rag_cli_heading_shown(const char *title, const char *heading_path)
 {
     static const char sep[] = " \xE2\x80\xBA "; /* " › " */
@@ -157,4 +180,58 @@ const char *rag_cli_dim(const rag_cli *cli)
 const char *rag_cli_reset(const rag_cli *cli)
 {
     return cli->color ? "\033[0m" : "";
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    if (s < 0 || s > 359999) snprintf(buf, n, "--:--");
+    else if (s >= 3600) snprintf(buf, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
+}
+
+void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t total,
+                      double bytes_done, double bytes_total, double seconds)
+{
+    if (!b->enabled) return;
+    double t = mono_s();
+    if (t - b->last_draw < 0.1 && done < total) return;
+    b->last_draw = t;
+    struct winsize ws;
+    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+    int bytes = bytes_total >= 0;
+    double frac = bytes && bytes_total > 0 ? bytes_done / bytes_total : total ? (double)done / (double)total : 1;
+    double rate = seconds > 0 ? (bytes ? bytes_done : (double)done) / seconds : 0;
+    double left = bytes ? bytes_total - bytes_done : (double)(total - done);
+    char eta[32], bar[24], line[512];
+    fmt_duration(eta, sizeof eta, rate > 0 ? left / rate : -1);
+    int filled = (int)(frac * 20);
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = 0;
+    int n = bytes ? snprintf(line, sizeof line, "%3d%% [%s] %zu/%zu %s  %.1f/%.1f MB  %.1f MB/s  ETA %s",
+                             (int)(frac * 100), bar, done, total, unit, bytes_done / 1e6,
+                             bytes_total / 1e6, rate / 1e6, eta)
+                  : snprintf(line, sizeof line, "%3d%% [%s] %zu/%zu %s  %.0f %s/s  ETA %s",
+                             (int)(frac * 100), bar, done, total, unit, rate, unit, eta);
+    if (n >= cols) n = cols - 1;
+    if (n < 0) n = 0;
+    line[n] = 0;
+    fprintf(stderr, "\r%s", line);
+    if ((size_t)n < b->width) fprintf(stderr, "%*s", (int)(b->width - (size_t)n), "");
+    b->width = (size_t)n;
+    fflush(stderr);
+}
+
+void rag_cli_bar_clear(rag_cli_bar *b)
+{
+    if (b->width) {
+        fprintf(stderr, "\r%*s\r", (int)b->width, "");
+        b->width = 0;
+    }
 }

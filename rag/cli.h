@@ -7,6 +7,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "base/principal.h"
+#include "embed/embed.h"
 #include "store/store.h"
 
 #include <cJSON.h>
@@ -46,6 +47,28 @@ int rag_cli_common_opt(rag_cli *cli, int c, const char *arg);
 int rag_cli_setup(rag_cli *cli, int open_db);
 void rag_cli_teardown(rag_cli *cli);
 
+/* A progress bar on stderr: "42% [####......] 620/1460 files  3.1/7.4 MB
+ * 1.2 MB/s  ETA 0:04", redrawn at most ten times a second. */
+typedef struct rag_cli_bar {
+    int enabled;
+    double last_draw;
+    size_t width; /* characters on the line now */
+} rag_cli_bar;
+
+/* bytes_total < 0: no byte figures (the rate is then items per second). */
+void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t total,
+                      double bytes_done, double bytes_total, double seconds);
+void rag_cli_bar_clear(rag_cli_bar *b);
+
+/* The model file for a role: the flag's value, else the environment
+ * variable, else the config key; NULL when none is configured. */
+const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char *env,
+                               const char *key);
+/* Opens an embedding or reranking model with the config's prefixes
+ * (embed.query_prefix, embed.doc_prefix); prints the reason on failure and
+ * returns an exit status. */
+int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out);
+
 /* Prints "rag CMD: message" to stderr. */
 void rag_cli_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a rag_err and returns RAG_EXIT_ERROR. */
@@ -83,5 +106,8 @@ int rag_cli_tokenize(int argc, char **argv);
 int rag_cli_logits(int argc, char **argv);
 int rag_cli_model_info(int argc, char **argv);
 int rag_cli_quantize(int argc, char **argv);
+int rag_cli_embed(int argc, char **argv);
+int rag_cli_rerank(int argc, char **argv);
+int rag_cli_reembed(int argc, char **argv);
 
 #endif

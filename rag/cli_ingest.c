@@ -6,8 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -28,6 +26,10 @@ static const char usage[] =
     "  --max-size SIZE     refuse larger files (default 256M)\n"
     "  --chunk-tokens N    target chunk size in tokens (default 320)\n"
     "  --overlap-tokens N  overlap between chunks (default 48)\n"
+    "  --embed-model FILE  embed new and changed chunks with this GGUF encoder\n"
+    "                      (default $RAG_EMBED_MODEL, else embed.model in the config;\n"
+    "                      none: keyword search only). Chunks are then sized with\n"
+    "                      its tokenizer and never exceed its context.\n"
     "  --db PATH           database (default $RAG_DB or ~/.local/share/rag/rag.db)\n"
     "  --config FILE       config file (default ~/.config/rag/rag.conf)\n"
     "  --json              print the summary as JSON\n"
@@ -47,26 +49,9 @@ static void on_sigint(int sig)
 
 typedef struct view {
     rag_cli *cli;
-    int bar;           /* draw a progress bar on stderr */
-    double last_draw;
-    size_t bar_width;  /* characters currently on the bar line */
-    cJSON *problems;   /* with --json */
+    rag_cli_bar bar;
+    cJSON *problems; /* with --json */
 } view;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void clear_bar(view *v)
-{
-    if (v->bar_width) {
-        fprintf(stderr, "\r%*s\r", (int)v->bar_width, "");
-        v->bar_width = 0;
-    }
-}
 
 static const char *status_word(ing_status st)
 {
@@ -93,7 +78,7 @@ static void on_file(void *ctx, const char *path, ing_status st, const char *reas
     }
     if (v->cli->quiet || v->cli->json) return;
     if (st == ING_FAILED || st == ING_SKIPPED || st == ING_REMOVED) {
-        clear_bar(v);
+        rag_cli_bar_clear(&v->bar);
         size_t pl = strlen(path);
         if (reason && !strncmp(reason, path, pl) && reason[pl] == ':')
             fprintf(stderr, "%s: %s\n", status_word(st), reason);
@@ -104,41 +89,11 @@ static void on_file(void *ctx, const char *path, ing_status st, const char *reas
     }
 }
 
-static void fmt_duration(char *buf, size_t n, double s)
-{
-    if (s < 0 || s > 359999) snprintf(buf, n, "--:--");
-    else if (s >= 3600) snprintf(buf, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-    else snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
-}
-
 static void on_progress(void *ctx, const ing_progress *p)
 {
     view *v = ctx;
-    if (!v->bar) return;
-    double t = now_s();
-    if (t - v->last_draw < 0.1 && p->files_done < p->files_total) return;
-    v->last_draw = t;
-    struct winsize ws;
-    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
-    double frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total
-                  : p->files_total ? (double)p->files_done / (double)p->files_total : 1;
-    double rate = p->seconds > 0 ? (double)p->bytes_done / p->seconds : 0;
-    char eta[32];
-    fmt_duration(eta, sizeof eta, rate > 0 ? (double)(p->bytes_total - p->bytes_done) / rate : -1);
-    char bar[24];
-    int filled = (int)(frac * 20);
-    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
-    bar[20] = 0;
-    char line[512];
-    int n = snprintf(line, sizeof line, "%3d%% [%s] %zu/%zu files  %.1f/%.1f MB  %.1f MB/s  ETA %s",
-                     (int)(frac * 100), bar, p->files_done, p->files_total,
-                     (double)p->bytes_done / 1e6, (double)p->bytes_total / 1e6, rate / 1e6, eta);
-    if (n >= cols) n = cols - 1;
-    line[n] = 0;
-    fprintf(stderr, "\r%s", line);
-    if ((size_t)n < v->bar_width) fprintf(stderr, "%*s", (int)(v->bar_width - (size_t)n), "");
-    v->bar_width = (size_t)n;
-    fflush(stderr);
+    rag_cli_bar_draw(&v->bar, "files", p->files_done, p->files_total, (double)p->bytes_done,
+                     (double)p->bytes_total, p->seconds);
 }
 
 static int parse_count(const char *s, long min, size_t *out)
@@ -162,13 +117,15 @@ int rag_cli_ingest(int argc, char **argv)
         {"max-size", required_argument, NULL, 'm'},
         {"chunk-tokens", required_argument, NULL, 'c'},
         {"overlap-tokens", required_argument, NULL, 'o'},
+        {"embed-model", required_argument, NULL, 'E'},
         RAG_CLI_COMMON_OPTIONS,
         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "ingest"};
     ing_params p;
     ing_default_params(&p);
     rag_strv labels = {0}, defaults = {0}, include = {0}, exclude = {0};
-    const char *acl = NULL, *max_size = NULL, *chunk = NULL, *overlap = NULL;
+    const char *acl = NULL, *max_size = NULL, *chunk = NULL, *overlap = NULL, *embed_flag = NULL;
+    emb_model *embedder = NULL;
     int rc = RAG_EXIT_OK, c, hidden = -1;
     rag_err err = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -183,6 +140,7 @@ int rag_cli_ingest(int argc, char **argv)
         case 'm': max_size = optarg; break;
         case 'c': chunk = optarg; break;
         case 'o': overlap = optarg; break;
+        case 'E': embed_flag = optarg; break;
         case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
         default: return rag_cli_usage_error(&cli, "unknown option");
         }
@@ -231,10 +189,13 @@ int rag_cli_ingest(int argc, char **argv)
         }
         p.default_labels = &defaults;
     }
+    const char *embed_path = rag_cli_model_path(&cli, embed_flag, "RAG_EMBED_MODEL", "embed.model");
+    if (embed_path && (rc = rag_cli_open_embedder(&cli, embed_path, &embedder))) goto out;
+    p.embedder = embedder;
     p.include = &include;
     p.exclude = &exclude;
     p.cancel = &interrupted;
-    view v = {.cli = &cli, .bar = isatty(2) && !cli.quiet && !cli.json};
+    view v = {.cli = &cli, .bar = {.enabled = isatty(2) && !cli.quiet && !cli.json}};
     if (cli.json) v.problems = cJSON_CreateArray();
     p.on_file = on_file;
     p.on_progress = on_progress;
@@ -245,7 +206,7 @@ int rag_cli_ingest(int argc, char **argv)
     ing_report r;
     int run = ing_run(cli.st, (const char *const *)argv + optind, (size_t)(argc - optind), &p, &r,
                       &err);
-    clear_bar(&v);
+    rag_cli_bar_clear(&v.bar);
     double mbps = r.seconds > 0 ? (double)r.bytes / 1e6 / r.seconds : 0;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
@@ -272,7 +233,17 @@ int rag_cli_ingest(int argc, char **argv)
     if (run) rc = rag_cli_fail(&cli, &err);
     else if (r.cancelled) rc = RAG_EXIT_INTERRUPTED;
     else if (r.failed) rc = RAG_EXIT_PARTIAL;
+    if (!run && embedder && !cli.quiet && !cli.json) {
+        store_model sm;
+        int64_t n_chunks = 0, n_with = 0;
+        if (store_model_active(cli.st, &sm, &err) == 1 &&
+            store_vector_counts(cli.st, sm.id, &n_chunks, &n_with, &err) == 0 && n_with < n_chunks)
+            fprintf(stderr, "note: %lld chunks have no vector yet (stored before an embedding model "
+                            "was configured): run 'rag reembed' to embed them\n",
+                    (long long)(n_chunks - n_with));
+    }
 out:
+    emb_model_close(embedder);
     rag_strv_free(&labels);
     rag_strv_free(&defaults);
     rag_strv_free(&include);

@@ -15,6 +15,11 @@ static const char search_usage[] =
     "\n"
     "  -k N            number of results (default 10, or search.k from the config)\n"
     "  --chunks        list every matching chunk, not only the best of each document\n"
+    "  --rerank        reorder the best candidates with a cross-encoder (the\n"
+    "                  reranker: --rerank-model FILE, else $RAG_RERANK_MODEL, else\n"
+    "                  rerank.model in the config)\n"
+    "  --rerank-top N  candidates given to the reranker (default rerank.top, else\n"
+    "                  the larger of 3k and 30)\n"
     "  --as ROLE,...   search as a principal with these roles (default: the local\n"
     "                  administrator, who sees everything)\n"
     "  --json          results as JSON\n"
@@ -73,6 +78,9 @@ typedef struct query_opts {
     size_t k;
     int k_set;
     int chunks;
+    int rerank;
+    size_t rerank_top;
+    const char *rerank_model;
     char *query;
 } query_opts;
 
@@ -82,8 +90,12 @@ typedef struct query_opts {
 static int parse_query_opts(int argc, char **argv, query_opts *q, const char *usage,
                             const char *what, const char *k_key, int *rc)
 {
-    static const struct option opts[] = {
-        {"chunks", no_argument, NULL, 'c'}, RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"chunks", no_argument, NULL, 'c'},
+                                         {"rerank", no_argument, NULL, 'r'},
+                                         {"rerank-top", required_argument, NULL, 'T'},
+                                         {"rerank-model", required_argument, NULL, 'M'},
+                                         RAG_CLI_COMMON_OPTIONS,
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
         if (rag_cli_common_opt(&q->cli, c, optarg)) continue;
@@ -96,6 +108,14 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, const char *us
             q->k_set = 1;
             break;
         case 'c': q->chunks = 1; break;
+        case 'r': q->rerank = 1; break;
+        case 'M': q->rerank_model = optarg; break;
+        case 'T':
+            if (parse_k(&q->cli, optarg, &q->rerank_top) < 0) {
+                *rc = RAG_EXIT_USAGE;
+                return -1;
+            }
+            break;
         case 'h': fputs(usage, stdout); *rc = RAG_EXIT_OK; return -1;
         default: *rc = rag_cli_usage_error(&q->cli, "unknown option"); return -1;
         }
@@ -115,10 +135,48 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, const char *us
     return 0;
 }
 
-static cJSON *hit_json(const store_hit *h, size_t rank)
+/* Reorders hits by a cross-encoder's scores (written to scores[]) and keeps
+ * the best k. */
+static int rerank_hits(query_opts *q, store_hits *hits, float *scores, rag_err *err)
+{
+    const char *path = rag_cli_model_path(&q->cli, q->rerank_model, "RAG_RERANK_MODEL", "rerank.model");
+    if (!path)
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
+    emb_params ep;
+    emb_default_params(&ep);
+    emb_model *m;
+    int rc = emb_model_open(path, &ep, &m, err);
+    if (rc) return rc;
+    const char **texts = rag_xcalloc(hits->n ? hits->n : 1, sizeof *texts);
+    for (size_t i = 0; i < hits->n; i++) texts[i] = hits->v[i].text;
+    rc = emb_rerank(m, q->query, texts, hits->n, scores, err);
+    rag_free(texts);
+    emb_model_close(m);
+    if (rc) return rc;
+    /* insertion sort by score, descending (a few dozen candidates) */
+    for (size_t i = 1; i < hits->n; i++)
+        for (size_t j = i; j > 0 && scores[j] > scores[j - 1]; j--) {
+            store_hit h = hits->v[j];
+            hits->v[j] = hits->v[j - 1];
+            hits->v[j - 1] = h;
+            float s = scores[j];
+            scores[j] = scores[j - 1];
+            scores[j - 1] = s;
+        }
+    while (hits->n > q->k) { /* the tail is freed by store_hits_free through n */
+        store_hit *h = &hits->v[--hits->n];
+        rag_free(h->uri), rag_free(h->ext_id), rag_free(h->title), rag_free(h->heading_path),
+            rag_free(h->snippet), rag_free(h->text);
+    }
+    return 0;
+}
+
+static cJSON *hit_json(const store_hit *h, size_t rank, const float *rerank_score)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "rank", (double)rank);
+    if (rerank_score) cJSON_AddNumberToObject(o, "rerank_score", *rerank_score);
     cJSON_AddNumberToObject(o, "score", h->score);
     cJSON_AddNumberToObject(o, "document_id", (double)h->document_id);
     cJSON_AddNumberToObject(o, "chunk_id", (double)h->chunk_id);
@@ -161,6 +219,16 @@ int rag_cli_search(int argc, char **argv)
     /* highlight: bold on a terminal, **markdown** otherwise and in JSON */
     sp.hl_open = q.cli.color ? "\033[1;33m" : "**";
     sp.hl_close = q.cli.color ? "\033[0m" : "**";
+    if (q.rerank) { /* more candidates, with their text, for the reranker */
+        const char *top = rag_config_get(q.cli.cfg, "rerank.top");
+        if (!q.rerank_top && top && parse_k(&q.cli, top, &q.rerank_top) < 0) {
+            rc = RAG_EXIT_USAGE;
+            goto out;
+        }
+        if (!q.rerank_top) q.rerank_top = 3 * q.k > 30 ? 3 * q.k : 30;
+        if (q.rerank_top > sp.k) sp.k = q.rerank_top;
+        sp.want_text = 1;
+    }
     store_hits hits;
     rag_err err = {0};
     double t0 = now_ms();
@@ -168,12 +236,23 @@ int rag_cli_search(int argc, char **argv)
         rc = rag_cli_fail(&q.cli, &err);
         goto out;
     }
+    float *rscores = NULL;
+    if (q.rerank) {
+        rscores = rag_xcalloc(hits.n ? hits.n : 1, sizeof *rscores);
+        if (rerank_hits(&q, &hits, rscores, &err)) {
+            rag_free(rscores);
+            store_hits_free(&hits);
+            rc = rag_cli_fail(&q.cli, &err);
+            goto out;
+        }
+    }
     double ms = now_ms() - t0;
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
-        for (size_t i = 0; i < hits.n; i++) cJSON_AddItemToArray(arr, hit_json(&hits.v[i], i + 1));
+        for (size_t i = 0; i < hits.n; i++)
+            cJSON_AddItemToArray(arr, hit_json(&hits.v[i], i + 1, rscores ? &rscores[i] : NULL));
         cJSON_AddNumberToObject(j, "took_ms", ms);
         rag_cli_print_json(j);
     } else if (hits.n == 0) {
@@ -184,9 +263,12 @@ int rag_cli_search(int argc, char **argv)
             const store_hit *h = &hits.v[i];
             char path[4096];
             rag_cli_display_path(h->uri, path, sizeof path);
-            printf("%s%zu. %s%s  %s(score %.2f)%s\n", rag_cli_bold(&q.cli), i + 1,
-                   *h->title ? h->title : path, rag_cli_reset(&q.cli), rag_cli_dim(&q.cli),
-                   h->score, rag_cli_reset(&q.cli));
+            char score[64];
+            if (rscores) snprintf(score, sizeof score, "rerank %.3f, bm25 %.2f", rscores[i], h->score);
+            else snprintf(score, sizeof score, "score %.2f", h->score);
+            printf("%s%zu. %s%s  %s(%s)%s\n", rag_cli_bold(&q.cli), i + 1,
+                   *h->title ? h->title : path, rag_cli_reset(&q.cli), rag_cli_dim(&q.cli), score,
+                   rag_cli_reset(&q.cli));
             const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
             printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, shown ? "  \xE2\x80\xBA  " : "",
                    shown ? shown : "", rag_cli_reset(&q.cli));
@@ -195,6 +277,7 @@ int rag_cli_search(int argc, char **argv)
         }
     }
     store_hits_free(&hits);
+    rag_free(rscores);
 out:
     rag_free(q.query);
     rag_cli_teardown(&q.cli);

@@ -29,6 +29,9 @@ static const char usage[] =
     "  logits             logits of a token sequence, to a file\n"
     "  model-info         what a GGUF model is\n"
     "  quantize           convert a model's weights to another type\n"
+    "  embed              vectors of texts from an embedding model\n"
+    "  rerank             relevance scores of passages from a reranker\n"
+    "  reembed            embed every chunk with (another) embedding model\n"
     "\n"
     "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
     "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
@@ -41,7 +44,8 @@ static const struct {
     {"docs", rag_cli_docs},     {"stats", rag_cli_stats},   {"check", rag_cli_check},
     {"eval", rag_cli_eval},     {"generate", rag_cli_generate}, {"tokenize", rag_cli_tokenize},
     {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
-    {"quantize", rag_cli_quantize},
+    {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
+    {"reembed", rag_cli_reembed},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

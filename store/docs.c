@@ -131,7 +131,7 @@ static int step_done(store *s, sqlite3_stmt *st, const char *what, rag_err *err)
 }
 
 int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *chunks,
-                      size_t n_chunks, int64_t *id_out, rag_err *err)
+                      size_t n_chunks, int64_t model_id, int dims, int64_t *id_out, rag_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -196,6 +196,8 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
         sqlite3_bind_int64(st, 6, (int64_t)c->byte_end);
         sqlite3_bind_text(st, 7, c->heading_path ? c->heading_path : "", -1, SQLITE_STATIC);
         rc = step_done(s, st, "insert chunk", err);
+        if (!rc && c->vector)
+            rc = store_vector_put(s, sqlite3_last_insert_rowid(s->db), model_id, c->vector, dims, err);
     }
     sqlite3_finalize(st);
     if (!rc && id_out) *id_out = id;

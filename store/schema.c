@@ -17,6 +17,9 @@
  *                                  external content, kept in sync by triggers;
  *                                  tokenizer "porter rag" (store/fts_tokenizer.c)
  *   models / embeddings            vectors per chunk and embedding model
+ *   settings                       key/value: embed.model_id (the model whose
+ *                                  vectors the database uses), embed.target_id
+ *                                  (a re-embedding in progress)
  *   changes                        log of chunk additions, deletions and ACL
  *                                  moves, written by triggers; vector indexes
  *                                  replay it to catch up */
@@ -103,6 +106,10 @@ static const char *const migrations[] = {
     "  vector BLOB NOT NULL,               -- dims float32, little-endian\n"
     "  PRIMARY KEY(chunk_id, model_id)\n"
     ") WITHOUT ROWID;\n",
+    /* 2: which embedding model the vectors come from; model identities unique */
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE UNIQUE INDEX models_identity ON models(file_sha256, pooling, query_prefix, doc_prefix);\n"
+    "CREATE INDEX embeddings_model ON embeddings(model_id);\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

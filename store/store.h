@@ -77,6 +77,7 @@ typedef struct store_chunk_in {
     size_t n_tokens;
     size_t byte_start, byte_end;
     const char *heading_path; /* NUL-terminated */
+    const float *vector;      /* embedding (dims of the model), or NULL */
 } store_chunk_in;
 
 typedef struct store_doc_in {
@@ -90,9 +91,11 @@ typedef struct store_doc_in {
 } store_doc_in;
 
 /* Inserts the document, or replaces the one with the same uri together with
- * all its chunks (their ids are never reused). Call inside a transaction. */
+ * all its chunks (their ids are never reused) and their vectors. Chunks
+ * with a vector store it for model_id (dims floats). Call inside a
+ * transaction. */
 int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *chunks,
-                      size_t n_chunks, int64_t *id_out, rag_err *err);
+                      size_t n_chunks, int64_t model_id, int dims, int64_t *id_out, rag_err *err);
 /* Content unchanged: record a new mtime and, when it differs, move the
  * document to another ACL group. */
 int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, rag_err *err);
@@ -112,6 +115,43 @@ typedef struct store_chunk {
 } store_chunk;
 typedef int (*store_chunk_cb)(void *ctx, const store_chunk *c);
 int store_chunk_each(store *s, int64_t document_id, store_chunk_cb cb, void *ctx, rag_err *err);
+
+/* ---- embedding models and vectors ------------------------------------------ */
+typedef struct store_model {
+    int64_t id;
+    char name[128];
+    char file_sha256[65];
+    int dims;
+    char pooling[16];
+    int normalized;
+    char query_prefix[256], doc_prefix[256];
+} store_model;
+
+/* The row of this identity (sha256, pooling, prefixes), created when
+ * missing; sets m->id. */
+int store_model_ensure(store *s, store_model *m, rag_err *err);
+/* The model whose vectors the database uses (settings embed.model_id):
+ * 1 and *out, or 0 when none is set. */
+int store_model_active(store *s, store_model *out, rag_err *err);
+int store_model_set_active(store *s, int64_t model_id, rag_err *err);
+/* A re-embedding in progress towards model_id (0: none). */
+int store_model_target(store *s, int64_t *model_id, rag_err *err);
+int store_model_set_target(store *s, int64_t model_id, rag_err *err);
+
+/* Chunks without a vector of model_id, by id, after after_id: up to limit,
+ * via cb (text borrowed). */
+int store_chunks_without_vector(store *s, int64_t model_id, int64_t after_id, size_t limit,
+                                store_chunk_cb cb, void *ctx, rag_err *err);
+/* Counts: all chunks, and those with a vector of model_id. */
+int store_vector_counts(store *s, int64_t model_id, int64_t *n_chunks, int64_t *n_with,
+                        rag_err *err);
+int store_vector_put(store *s, int64_t chunk_id, int64_t model_id, const float *v, int dims,
+                     rag_err *err);
+/* Deletes the vectors of every model other than keep_id (and those models). */
+int store_vectors_drop_others(store *s, int64_t keep_id, rag_err *err);
+/* The vector of chunk_id for model_id into v (dims floats): 1, or 0 when none. */
+int store_vector_get(store *s, int64_t chunk_id, int64_t model_id, float *v, int dims,
+                     rag_err *err);
 
 /* ---- keyword search -------------------------------------------------------- */
 typedef struct store_search_params {

@@ -52,7 +52,7 @@ static int64_t add_doc(store *s, const char *uri, const char *labels, const char
     rag_err err = {0};
     int64_t id = 0;
     CHECK_INT(store_begin(s, &err), 0);
-    int rc = store_doc_replace(s, &d, ch, parts.n, &id, &err);
+    int rc = store_doc_replace(s, &d, ch, parts.n, 0, 0, &id, &err);
     if (rc) printf("    %s\n", err.msg);
     CHECK_INT(rc, 0);
     CHECK_INT(store_commit(s, &err), 0);
