@@ -32,12 +32,24 @@ PDF_DEF := -DRAG_HAVE_POPPLER=1
 endif
 endif
 
+# OpenBLAS without its own threads: our compute pool does all parallel work,
+# and a second pool of spinning BLAS threads only steals its cores. Debian's
+# serial build sits beside the default (threaded) one; the run path makes
+# the programs load it.
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-serial
+ifneq ($(wildcard $(BLAS_DIR)/libopenblas.so),)
+BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-serial
+BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+else
+BLAS_LIBS   := -lopenblas
+endif
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(BLAS_CFLAGS) $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
-LIBS    := $(PKG_LIBS) -lopenblas -lm -lpthread
+LIBS    := $(PKG_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 LIB_SRCS  := $(filter-out rag/main_%.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -50,7 +62,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 # The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
 # whatever BUILD is, so that sanitizer builds reuse it.
 FAISS_DIR  := build/faiss
-FAISS_LIBS := -L$(FAISS_DIR)/lib -lfaiss_c -lfaiss -lopenblas -lgomp -lstdc++ -lm
+FAISS_LIBS := -L$(FAISS_DIR)/lib -lfaiss_c -lfaiss $(BLAS_LIBS) -lgomp -lstdc++ -lm
 FAISS_TEST := $(BUILD)/tests/test_faiss_capi
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -60,7 +72,7 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all deps test run-tests asan demo bench fuzz clean format
+.PHONY: all deps test run-tests asan demo bench fuzz clean distclean format
 .SECONDARY:
 all: $(BUILD)/rag
 
@@ -157,13 +169,18 @@ fuzz:
 	cd build-fuzz && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -print_final_stats=1 corpus
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh
 
 format:
 	clang-format -i $(foreach m,$(MODULES),$(wildcard $(m)/*.[ch])) tests/unit/*.[ch] tests/tools/*.c
 
+# Keeps build/faiss (made by `make deps`, slow to redo); `make distclean` removes all.
 clean:
-	rm -rf build build-asan
+	@if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name faiss -exec rm -rf {} +; fi
+	rm -rf build-asan build-fuzz
+
+distclean:
+	rm -rf build build-asan build-fuzz
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

@@ -6,4 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export RAG_TESTDATA=${RAG_TESTDATA:-$top/../shared/testdata}
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+export RAG_TOOLS=${RAG_TOOLS:-$top/build/tools}
 ./build/bench/bench_ingest_search "$@"
+echo
+./build/bench/bench_embed

@@ -119,10 +119,10 @@ void emb_encoder_forward(emb_model *m, const emb_batch *b)
             }
         }
         if (m->arch == EMB_NOMIC) rope_batch(m, b);
-        /* attention within each sequence; OpenBLAS runs single-threaded
-         * inside the parallel jobs (llm_matmul sets it back for its gemms) */
-        openblas_set_num_threads(1);
+        /* attention within each sequence: pairs spread over the workers,
+         * each with single-threaded sgemm (llm_compute keeps OpenBLAS so) */
         attn_job job = {m, b, llm_compute_threads(m->compute)};
+        if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
         llm_parallel_for(m->compute, job.n_slots, attend, &job);
         /* x = LN(x + att Wo + bo) */
         llm_matmul(m->compute, &L->wo, m->att, T, m->tmp);

@@ -9,10 +9,11 @@
  * job at a time: an llm_compute is used by one thread, and fn must not call
  * llm_parallel_for on the same context.
  *
- * OpenBLAS has its own threads. They are set to the same count as the pool,
- * and the two never run at once: a product either runs in the pool (row
- * dots, dequantizing a tile) or inside cblas_sgemm, one phase after the
- * other, so the machine is never asked for twice its threads. */
+ * One pool does all the parallel work. OpenBLAS is kept single-threaded
+ * (its own threads spin and yield between calls, which on a small machine
+ * steals the cores the pool needs); a large product is cut into tiles of
+ * weight rows, and each worker dequantizes its tiles into its own scratch
+ * and multiplies them with a single-threaded cblas_sgemm. */
 #include "llm/matmul.h"
 
 #include "base/mem.h"
@@ -150,7 +151,8 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     c->max_cols = max_cols;
     int64_t rows = (int64_t)(TILE_BYTES / sizeof(float)) / max_cols;
     c->tile_rows = rows < TILE_MIN ? TILE_MIN : rows > TILE_MAX ? TILE_MAX : rows;
-    c->scratch = rag_xcalloc((size_t)(c->tile_rows * max_cols), sizeof(float));
+    /* one tile of scratch per thread */
+    c->scratch = rag_xcalloc((size_t)n_threads * (size_t)(c->tile_rows * max_cols), sizeof(float));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -167,7 +169,7 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
         }
         c->n_started++;
     }
-    openblas_set_num_threads(n_threads);
+    openblas_set_num_threads(1);
     *out = c;
     return 0;
 }
@@ -184,8 +186,6 @@ typedef struct rows_job {
     const float *X;
     int64_t n;
     float *Y;
-    int64_t r0;   /* first row of the tile (dequantize) */
-    float *tile;  /* destination of the tile (dequantize) */
 } rows_job;
 
 /* Y[j][r] = W[r] . X[j] for every input row j. */
@@ -198,22 +198,44 @@ static void dot_row(void *p, int64_t r)
         job->Y[j * W->rows + r] = llm_dot_row(W->type, row, job->X + j * W->cols, W->cols);
 }
 
-static void dequant_row(void *p, int64_t i)
-{
-    const rows_job *job = p;
-    const llm_mat *W = job->W;
-    const uint8_t *row = (const uint8_t *)W->data + (size_t)(job->r0 + i) * W->row_bytes;
-    llm_dequant_row(W->type, row, job->tile + i * W->cols, W->cols);
-}
-
 /* Y[n x rows] = X[n x k] * B^T with B row-major [rows x k], ldb its row
- * stride, ldy the row stride of Y. */
-static void sgemm_nt(llm_compute *c, const float *X, int64_t n, int64_t k, const float *B,
-                     int64_t rows, int64_t ldb, float *Y, int64_t ldy)
+ * stride, ldy the row stride of Y; single-threaded (the caller is a worker). */
+static void sgemm_nt(const float *X, int64_t n, int64_t k, const float *B, int64_t rows,
+                     int64_t ldb, float *Y, int64_t ldy)
 {
-    if (openblas_get_num_threads() != c->n_threads) openblas_set_num_threads(c->n_threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)rows, (blasint)k,
                 1.0f, X, (blasint)k, B, (blasint)ldb, 0.0f, Y, (blasint)ldy);
+}
+
+typedef struct gemm_job {
+    llm_compute *c;
+    const llm_mat *W;
+    const float *X;
+    int64_t n;
+    float *Y;
+    int64_t n_tiles, tile_rows;
+} gemm_job;
+
+/* Worker slot s multiplies tiles s, s + n_threads, ...: dequantized into its
+ * own scratch (F32 weights are used in place). */
+static void gemm_slot(void *p, int64_t slot)
+{
+    const gemm_job *j = p;
+    const llm_mat *W = j->W;
+    float *scratch = j->c->scratch + (size_t)slot * (size_t)(j->c->tile_rows * j->c->max_cols);
+    for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
+        int64_t r0 = t * j->tile_rows, tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
+        if (tr <= 0) break;
+        const uint8_t *rows = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
+        if (W->type == LLM_F32) {
+            sgemm_nt(j->X, j->n, W->cols, (const float *)rows, tr, (int64_t)(W->row_bytes / sizeof(float)),
+                     j->Y + r0, W->rows);
+            continue;
+        }
+        for (int64_t i = 0; i < tr; i++)
+            llm_dequant_row(W->type, rows + (size_t)i * W->row_bytes, scratch + i * W->cols, W->cols);
+        sgemm_nt(j->X, j->n, W->cols, scratch, tr, W->cols, j->Y + r0, W->rows);
+    }
 }
 
 void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
@@ -221,24 +243,17 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
     const llm_dtype_info *info = llm_dtype_get(W->type);
     assert(info && info->can_compute && W->cols % info->block_elems == 0);
     if (n <= 0 || W->rows <= 0) return;
-    rows_job job = {.W = W, .X = X, .n = n, .Y = Y};
-
     /* A matrix wider than the scratch (a caller that understated max_cols)
      * is still multiplied correctly, row by row. */
     if (n < SMALL_N || W->cols > c->max_cols) {
+        rows_job job = {.W = W, .X = X, .n = n, .Y = Y};
         llm_parallel_for(c, W->rows, dot_row, &job);
         return;
     }
-    if (W->type == LLM_F32) {
-        sgemm_nt(c, X, n, W->cols, W->data, W->rows, (int64_t)(W->row_bytes / sizeof(float)), Y,
-                 W->rows);
-        return;
-    }
-    for (int64_t r0 = 0; r0 < W->rows; r0 += c->tile_rows) {
-        int64_t tr = W->rows - r0 < c->tile_rows ? W->rows - r0 : c->tile_rows;
-        job.r0 = r0;
-        job.tile = c->scratch;
-        llm_parallel_for(c, tr, dequant_row, &job);
-        sgemm_nt(c, X, n, W->cols, c->scratch, tr, W->cols, Y + r0, W->rows);
-    }
+    /* tiles of at most tile_rows, as even as possible, a multiple of the threads in number */
+    int64_t n_tiles = (W->rows + c->tile_rows - 1) / c->tile_rows;
+    n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
+    gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles};
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1); /* someone changed it */
+    llm_parallel_for(c, c->n_threads, gemm_slot, &g);
 }

@@ -242,6 +242,13 @@ int rag_cli_model_info(int argc, char **argv)
     rag_err merr = {0};
     int runnable = llm_arch_supported(arch) && llm_model_open(model, &m, &merr) == 0;
     const llm_hparams *hp = runnable ? llm_model_hparams(m) : NULL;
+    /* encoders run through the embedding module */
+    emb_model *em = NULL;
+    int encoder = !strcmp(arch, "bert") || !strcmp(arch, "nomic-bert");
+    if (encoder) {
+        runnable = emb_model_open(model, NULL, &em, &merr) == 0;
+        if (!runnable) encoder = 0;
+    }
     static const char *vkinds[] = {"spm", "bpe", "wordpiece"};
     if (json) {
         cJSON *j = cJSON_CreateObject();
@@ -258,7 +265,15 @@ int rag_cli_model_info(int argc, char **argv)
         for (int t = 0; t < LLM_DTYPE_MAX; t++)
             if (count[t]) cJSON_AddNumberToObject(types, llm_dtype_get(t)->name, (double)count[t]);
         cJSON_AddBoolToObject(j, "supported", runnable);
-        if (!runnable && llm_arch_supported(arch)) cJSON_AddStringToObject(j, "error", merr.msg);
+        if (!runnable && merr.msg[0]) cJSON_AddStringToObject(j, "error", merr.msg);
+        if (em) {
+            cJSON_AddStringToObject(j, "role", emb_is_reranker(em) ? "reranker" : "embedding");
+            cJSON_AddNumberToObject(j, "dims", emb_dims(em));
+            cJSON_AddStringToObject(j, "pooling", emb_pooling_name(emb_model_identity(em)->pooling));
+            cJSON_AddNumberToObject(j, "context", emb_max_tokens(em));
+        } else if (hp) {
+            cJSON_AddStringToObject(j, "role", "generator");
+        }
         if (hp) {
             cJSON *h = cJSON_AddObjectToObject(j, "hparams");
             cJSON_AddNumberToObject(h, "n_vocab", hp->n_vocab);
@@ -287,7 +302,9 @@ int rag_cli_model_info(int argc, char **argv)
     } else {
         printf("model         %s\n", model);
         printf("architecture  %s%s\n", arch,
-               runnable ? "" : llm_arch_supported(arch) ? " (cannot be loaded: see below)" : " (not runnable by rag)");
+               em ? (emb_is_reranker(em) ? " (a reranker)" : " (an embedding model)")
+               : runnable ? " (a text generator)"
+               : merr.msg[0] ? " (cannot be loaded: see below)" : " (not runnable by rag)");
         if (nlen) printf("name          %.*s\n", (int)nlen, name);
         printf("file          GGUF v%u, %.1f MB, %zu tensors, %.1fM parameters\n", llm_gguf_version(g),
                (double)llm_gguf_size(g) / 1e6, llm_gguf_n_tensors(g), (double)params / 1e6);
@@ -301,7 +318,10 @@ int rag_cli_model_info(int argc, char **argv)
                    hp->n_vocab, hp->n_ctx_train, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv,
                    hp->n_ff, hp->head_dim, hp->n_rot, hp->rope_base,
                    hp->tied_output ? ", tied output" : "");
-        else if (llm_arch_supported(arch))
+        else if (em)
+            printf("encoder       %d dims, %s pooling, context %d tokens\n", emb_dims(em),
+                   emb_pooling_name(emb_model_identity(em)->pooling), emb_max_tokens(em));
+        else if (merr.msg[0])
             printf("error         %s\n", merr.msg);
         if (have_vocab)
             printf("vocabulary    %s, %d tokens%s%s\n", vkinds[llm_vocab_kind_of(v)], llm_vocab_size(v),
@@ -312,6 +332,7 @@ int rag_cli_model_info(int argc, char **argv)
         printf("chat template %s\n", fell_back ? "none recognised (ChatML would be assumed)"
                                                  : llm_chat_family_name(fam));
     }
+    emb_model_close(em);
     llm_model_close(m);
     llm_vocab_free(v);
     llm_gguf_close(g);

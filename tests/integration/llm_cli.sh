@@ -67,7 +67,8 @@ check_eq "model-info: layers" "$(echo "$out" | json_get '$.hparams.n_layer')" 2
 check_eq "model-info: q8_0 tensors" "$(echo "$out" | json_get '$.tensor_types.q8_0')" 15
 check_eq "model-info: tied output" "$(echo "$out" | json_get '$.hparams.tied_output')" 1
 out=$(rag model-info -m $M/bert-mean-f32.gguf --json)
-check_eq "model-info: an encoder is described, not run" "$(echo "$out" | json_get '$.supported')" 0
+check_eq "model-info: an encoder is an embedding model" "$(echo "$out" | json_get '$.role')" embedding
+check_eq "model-info: its pooling" "$(echo "$out" | json_get '$.pooling')" mean
 check_eq "model-info: wordpiece vocabulary" "$(echo "$out" | json_get '$.vocab_type')" wordpiece
 
 # quantize: our file computes what llama.cpp's file of that type computes

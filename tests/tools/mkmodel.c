@@ -2,7 +2,7 @@
  * real architecture's shape, for tests and benchmarks that need a model of a
  * given size (no model can be downloaded where tests run).
  *
- *   mkmodel OUT.gguf [--arch llama|qwen2|qwen3] [--embd N] [--layers N]
+ *   mkmodel OUT.gguf [--arch llama|qwen2|qwen3|bert] [--embd N] [--layers N]
  *           [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--ctx N]
  *           [--tied] [--type f32|f16|q8_0|q4_0|q4_K|q6_K|...] [--seed N] [--sd X]
  *
@@ -12,7 +12,12 @@
  * in --type when rows allow it (else F32). The vocabulary is SentencePiece
  * style: <unk> <s> </s>, the 256 byte tokens, then "▁w<i>" pieces, so the
  * tokenizer works on any text. Defaults: a Qwen2.5-0.5B shape (qwen2, 896,
- * 24 layers, 14 heads, 2 KV heads, 4864, vocab 151936, tied output). */
+ * 24 layers, 14 heads, 2 KV heads, 4864, vocab 151936, tied output).
+ *
+ * --arch bert writes an encoder (BGE/MiniLM layout: learned positions, token
+ * types, post-LayerNorm, GELU, mean pooling) with a WordPiece vocabulary:
+ * [PAD] at 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103, then the words
+ * "w<i>", so texts made of such words tokenize one token per word. */
 #include "base/mem.h"
 #include "llm/gguf_write.h"
 
@@ -77,6 +82,63 @@ static void add_vector(llm_gguf_writer *w, const char *name, int n, float base, 
     for (int i = 0; i < n; i++) v[i] = base + (sd ? gaussian(sd) : 0);
     int64_t ne[1] = {n};
     llm_gguf_add_tensor(w, name, LLM_F32, 1, ne, v);
+}
+
+static void add_wordpiece_vocab(llm_gguf_writer *w, int n)
+{
+    char **tok = rag_xcalloc((size_t)n, sizeof *tok);
+    int32_t *type = rag_xcalloc((size_t)n, sizeof *type);
+    for (int i = 0; i < n; i++) {
+        static const char *sp[] = {"[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+        if (i == 0) tok[i] = rag_xstrdup("[PAD]");
+        else if (i >= 100 && i <= 103) tok[i] = rag_xstrdup(sp[i - 100]);
+        else if (i < 106) tok[i] = rag_xasprintf("[unused%d]", i);
+        else tok[i] = rag_xasprintf("w%d", i);
+        type[i] = i < 106 ? 3 : 1;
+    }
+    llm_gguf_set_str(w, "tokenizer.ggml.model", "bert");
+    llm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, NULL, (uint64_t)n);
+    llm_gguf_set_arr(w, "tokenizer.ggml.token_type", LLM_GGUF_I32, type, (uint64_t)n);
+    llm_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 100);
+    llm_gguf_set_u32(w, "tokenizer.ggml.cls_token_id", 101);
+    llm_gguf_set_u32(w, "tokenizer.ggml.seperator_token_id", 102);
+    llm_gguf_set_u32(w, "tokenizer.ggml.padding_token_id", 0);
+    llm_gguf_set_u32(w, "tokenizer.ggml.mask_token_id", 103);
+    for (int i = 0; i < n; i++) rag_free(tok[i]);
+    rag_free(tok);
+    rag_free(type);
+}
+
+/* The tensors of a BERT encoder. */
+static void add_bert(llm_gguf_writer *w, const spec *s)
+{
+    int E = s->embd, F = s->ff;
+    add_matrix(w, s, "token_embd.weight", E, s->vocab);
+    add_matrix(w, s, "position_embd.weight", E, s->ctx);
+    add_matrix(w, s, "token_types.weight", E, 2);
+    add_vector(w, "token_embd_norm.weight", E, 1.0f, 0.1f);
+    add_vector(w, "token_embd_norm.bias", E, 0, 0.02f);
+    for (int l = 0; l < s->layers; l++) {
+        char n[96];
+#define NAME(x) (snprintf(n, sizeof n, "blk.%d." x, l), n)
+        add_matrix(w, s, NAME("attn_q.weight"), E, E);
+        add_vector(w, NAME("attn_q.bias"), E, 0, 0.02f);
+        add_matrix(w, s, NAME("attn_k.weight"), E, E);
+        add_vector(w, NAME("attn_k.bias"), E, 0, 0.02f);
+        add_matrix(w, s, NAME("attn_v.weight"), E, E);
+        add_vector(w, NAME("attn_v.bias"), E, 0, 0.02f);
+        add_matrix(w, s, NAME("attn_output.weight"), E, E);
+        add_vector(w, NAME("attn_output.bias"), E, 0, 0.02f);
+        add_vector(w, NAME("attn_output_norm.weight"), E, 1.0f, 0.1f);
+        add_vector(w, NAME("attn_output_norm.bias"), E, 0, 0.02f);
+        add_matrix(w, s, NAME("ffn_up.weight"), E, F);
+        add_vector(w, NAME("ffn_up.bias"), F, 0, 0.02f);
+        add_matrix(w, s, NAME("ffn_down.weight"), F, E);
+        add_vector(w, NAME("ffn_down.bias"), E, 0, 0.02f);
+        add_vector(w, NAME("layer_output_norm.weight"), E, 1.0f, 0.1f);
+        add_vector(w, NAME("layer_output_norm.bias"), E, 0, 0.02f);
+#undef NAME
+    }
 }
 
 static void add_vocab(llm_gguf_writer *w, int n)
@@ -171,6 +233,14 @@ int main(int argc, char **argv)
     llm_gguf_set_u32(w, KEY("feed_forward_length"), (uint32_t)s.ff);
     llm_gguf_set_u32(w, KEY("attention.head_count"), (uint32_t)s.heads);
     llm_gguf_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s.kv_heads);
+    if (!strcmp(s.arch, "bert")) {
+        llm_gguf_set_f32(w, KEY("attention.layer_norm_epsilon"), 1e-12f);
+        llm_gguf_set_u32(w, KEY("pooling_type"), 1);
+        llm_gguf_set_bool(w, KEY("attention.causal"), 0);
+        add_wordpiece_vocab(w, s.vocab);
+        add_bert(w, &s);
+        goto write;
+    }
     llm_gguf_set_f32(w, KEY("rope.freq_base"), 1000000.0f);
     llm_gguf_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
 #undef KEY
@@ -201,6 +271,7 @@ int main(int argc, char **argv)
         add_matrix(w, &s, NAME("ffn_down.weight"), s.ff, s.embd);
 #undef NAME
     }
+write:;
     rag_err err = {0};
     int rc = llm_gguf_write(w, out, &err);
     if (rc) fprintf(stderr, "mkmodel: %s\n", err.msg);
