@@ -84,11 +84,14 @@ $(BUILD)/obj/%.o: %.c
 # The SIMD kernels alone are compiled for their instruction sets; the rest
 # stays generic x86-64 and llm/quant.c picks them at run time from what the
 # CPU reports. Their dequantization must repeat the reference's roundings, so
-# the compiler may not fuse multiplies and adds there behind our back.
+# the compiler may not fuse multiplies and adds there behind our back; the
+# vector math (llm/vecmath_*.c) places its fused operations itself, by
+# intrinsic, for the same reason.
 ifeq ($(shell uname -m),x86_64)
-$(BUILD)/obj/llm/quant_avx2.o: CFLAGS += -mavx2 -mfma -mf16c -ffp-contract=off
-$(BUILD)/obj/llm/quant_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq \
-    -mavx2 -mfma -mf16c -ffp-contract=off
+AVX2_FLAGS   := -mavx2 -mfma -mf16c -ffp-contract=off
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq $(AVX2_FLAGS)
+$(BUILD)/obj/llm/quant_avx2.o $(BUILD)/obj/llm/vecmath_avx2.o: CFLAGS += $(AVX2_FLAGS)
+$(BUILD)/obj/llm/quant_avx512.o $(BUILD)/obj/llm/vecmath_avx512.o: CFLAGS += $(AVX512_FLAGS)
 endif
 
 $(BUILD)/librag.a: $(LIB_OBJS)

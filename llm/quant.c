@@ -1,9 +1,11 @@
 /* llm/quant.c: the element type table (names, block sizes, what is
  * supported), half-precision conversions, and the choice of kernels: the
  * best instruction set the CPU offers is picked once, on first use, and
- * llm_dequant_row / llm_dot_row go through its table. */
+ * llm_dequant_row / llm_dot_row and the functions of llm/vecmath.h go
+ * through its table. */
 #include "llm/quant.h"
 #include "llm/quant_int.h"
+#include "llm/vecmath.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -150,6 +152,7 @@ static int cpu_has_f16c(void)
 static void tables_init(void)
 {
     llm_kernels_ref(&tables[LLM_ISA_SCALAR]);
+    llm_vec_kernels_ref(&tables[LLM_ISA_SCALAR].vec);
     supported[LLM_ISA_SCALAR] = 1;
     int best = LLM_ISA_SCALAR;
 #if defined(__x86_64__)
@@ -157,12 +160,14 @@ static void tables_init(void)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c()) {
         tables[LLM_ISA_AVX2] = tables[LLM_ISA_SCALAR];
         llm_kernels_avx2(&tables[LLM_ISA_AVX2]);
+        llm_vec_kernels_avx2(&tables[LLM_ISA_AVX2].vec);
         supported[LLM_ISA_AVX2] = 1;
         best = LLM_ISA_AVX2;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
             tables[LLM_ISA_AVX512] = tables[LLM_ISA_AVX2];
             llm_kernels_avx512(&tables[LLM_ISA_AVX512]);
+            llm_vec_kernels_avx512(&tables[LLM_ISA_AVX512].vec);
             supported[LLM_ISA_AVX512] = 1;
             best = LLM_ISA_AVX512;
         }
@@ -220,4 +225,52 @@ float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n)
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot[t]);
     return k->dot[t](row, x, n);
+}
+
+/* ---- vector math (llm/vecmath.h) --------------------------------------- */
+
+void llm_vec_exp(float *x, int64_t n)
+{
+    kernels()->vec.exp(x, n);
+}
+
+void llm_vec_silu(float *x, int64_t n)
+{
+    kernels()->vec.silu(x, n);
+}
+
+void llm_vec_swiglu(float *gate, const float *up, int64_t n)
+{
+    kernels()->vec.swiglu(gate, up, n);
+}
+
+void llm_vec_gelu(float *x, int64_t n)
+{
+    kernels()->vec.gelu(x, n);
+}
+
+void llm_vec_softmax(float *x, int64_t n, float scale)
+{
+    kernels()->vec.softmax(x, n, scale);
+}
+
+void llm_vec_layernorm(const float *x, const float *w, const float *b, float *out, int64_t n,
+                       float eps)
+{
+    kernels()->vec.layernorm(x, w, b, out, n, eps);
+}
+
+void llm_vec_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps)
+{
+    kernels()->vec.rmsnorm(x, w, out, n, eps);
+}
+
+void llm_vec_add(float *y, const float *x, int64_t n)
+{
+    kernels()->vec.add(y, x, n);
+}
+
+void llm_vec_axpy(float *y, float a, const float *x, int64_t n)
+{
+    kernels()->vec.axpy(y, a, x, n);
 }

@@ -77,7 +77,8 @@ void llm_quantize_row(llm_dtype t, const float *src, void *dst, int64_t n);
 typedef enum llm_isa { LLM_ISA_SCALAR = 0, LLM_ISA_AVX2 = 1, LLM_ISA_AVX512 = 2 } llm_isa;
 int llm_isa_supported(llm_isa isa); /* the CPU (and the build) can run it */
 llm_isa llm_isa_active(void);
-/* Selects the kernels of `isa` (must be supported); returns the previous. */
+/* Selects the kernels of `isa` (must be supported), those of llm/vecmath.h
+ * included; returns the previous. */
 llm_isa llm_isa_select(llm_isa isa);
 const char *llm_isa_name(llm_isa isa);
 

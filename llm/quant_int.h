@@ -1,7 +1,8 @@
 /* llm/quant_int.h: private to the kernel files (quant.c, quant_ref.c,
- * quant_avx2.c, quant_avx512.c, quantize.c): the GGML block layouts, the
- * per-block scale unpacking that the reference and the SIMD kernels share,
- * and the table of kernels that each instruction set fills in.
+ * quant_avx2.c, quant_avx512.c, quantize.c, vecmath_*.c): the GGML block
+ * layouts, the per-block scale unpacking that the reference and the SIMD
+ * kernels share, and the table of kernels that each instruction set fills
+ * in (quantized rows and the vector math of llm/vecmath.h).
  *
  * The structs are byte-for-byte GGML's (ggml-common.h); GGUF stores them
  * little-endian, as does every host this code targets. Half-precision fields
@@ -263,15 +264,37 @@ static inline void llm_scales_iq4_xs(const llm_block_iq4_xs *b, llm_scales *s)
 typedef void (*llm_dequant_fn)(const void *row, float *dst, int64_t n);
 typedef float (*llm_dot_fn)(const void *row, const float *x, int64_t n);
 
+/* The functions of llm/vecmath.h, one implementation per instruction set
+ * (vecmath_ref.c, vecmath_avx2.c, vecmath_avx512.c). */
+typedef struct llm_vec_kernels {
+    void (*exp)(float *x, int64_t n);
+    void (*silu)(float *x, int64_t n);
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    void (*gelu)(float *x, int64_t n);
+    void (*softmax)(float *x, int64_t n, float scale);
+    void (*layernorm)(const float *x, const float *w, const float *b, float *out, int64_t n,
+                      float eps);
+    void (*rmsnorm)(const float *x, const float *w, float *out, int64_t n, float eps);
+    void (*add)(float *y, const float *x, int64_t n);
+    void (*axpy)(float *y, float a, const float *x, int64_t n);
+} llm_vec_kernels;
+
+/* One table per instruction set: llm_isa_select switches all of it. */
 typedef struct llm_kernels {
     llm_dequant_fn dequant[LLM_DTYPE_MAX];
     llm_dot_fn dot[LLM_DTYPE_MAX];
+    llm_vec_kernels vec;
 } llm_kernels;
 
 /* Each fills in the kernels of its instruction set. The reference covers
- * every type with can_compute; the SIMD sets override all of them. */
+ * every type with can_compute; the SIMD sets override all of them.
+ * llm_kernels_ref clears the whole table, vector math included. */
 void llm_kernels_ref(llm_kernels *k);
 void llm_kernels_avx2(llm_kernels *k);
 void llm_kernels_avx512(llm_kernels *k);
+/* Each sets every function of the vector math table. */
+void llm_vec_kernels_ref(llm_vec_kernels *k);
+void llm_vec_kernels_avx2(llm_vec_kernels *k);
+void llm_vec_kernels_avx512(llm_vec_kernels *k);
 
 #endif

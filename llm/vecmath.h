@@ -4,7 +4,14 @@
  *
  * Accuracy contract (tested against float64): exp and the activations within
  * 2 ulp-ish relative error (1e-6 relative, or 1e-7 absolute near zero);
- * the norms and softmax within 1e-6 relative of a float64 computation. */
+ * the norms and softmax within 1e-6 relative of a float64 computation.
+ * Spelled out as tests/unit/test_vecmath.c checks it: exp is relative down
+ * to FLT_MIN, overflows to inf above 88.72 and fades through the subnormals
+ * to 0, exp(-inf) = 0; silu(-inf) = gelu(-inf) = -0 (their limits); NaN in
+ * gives NaN out; softmax probabilities below 1e-5 are held to 1e-11
+ * absolute (an exponent argument under -11 carries its own float
+ * rounding); a norm's outputs are relative to |(x - mean) rstd w| + |b|.
+ * Any n >= 0 and any alignment. */
 #ifndef RAG_LLM_VECMATH_H
 #define RAG_LLM_VECMATH_H
 

@@ -1,0 +1,281 @@
+/* llm/vecmath_avx512.c: the functions of llm/vecmath.h with AVX-512 (F, DQ),
+ * 16 floats per vector. Compiled alone with the AVX-512 flags (Makefile)
+ * and installed by quant.c only when the CPU supports them.
+ *
+ * The approximations are those of vecmath_avx2.c (see there for their
+ * derivation and measured errors), evaluated with the same operations in
+ * the same order, so exp, silu, swiglu and gelu give the same results bit
+ * for bit (the unit test checks it; the reductions of softmax and the norms
+ * add in another order). What differs: 2^n is applied with one vscalefps,
+ * which rounds once into inf or a subnormal as the AVX2 version's two exact
+ * steps do, and row tails use AVX-512's masked loads and stores. */
+#include "llm/quant_int.h"
+
+#if defined(__x86_64__)
+#if !defined(__AVX512F__) || !defined(__AVX512DQ__) || !defined(__FMA__)
+#error "llm/vecmath_avx512.c must be compiled with the AVX-512 flags (see the Makefile)"
+#endif
+
+#include <float.h>
+#include <immintrin.h>
+#include <math.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Lanes 0..rem-1, 0 < rem < 16. */
+static inline __mmask16 tail_mask(int64_t rem)
+{
+    return (__mmask16)((1u << rem) - 1);
+}
+
+/* Lanes i..n-1 of the vector at i: all 16 inside the row. */
+static inline __mmask16 row_mask(int64_t i, int64_t n)
+{
+    return i + 16 <= n ? (__mmask16)0xFFFF : tail_mask(n - i);
+}
+
+/* acc += the 16 values of v, in double. */
+static inline void add_pd(__m512d *lo, __m512d *hi, __m512 v)
+{
+    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    *hi = _mm512_add_pd(*hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+}
+
+/* ---- exp (vecmath_avx2.c has the details) ------------------------------- */
+
+#define EXP_LO -110.0f
+#define EXP_HI 89.0f
+#define EXP_SHIFTER 0x1.8p23f
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0x1.62e43p-1f
+#define LN2_LO -1.904654323148236e-09f
+
+/* 2^n e^r for |r| <= ~ln2 / 2 and integral n. */
+static inline __m512 exp_finish(__m512 n, __m512 r)
+{
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* e^x; NaN passes the clamp (second operand of max/min) and stays NaN. */
+static inline __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_set1_ps(EXP_HI), _mm512_max_ps(_mm512_set1_ps(EXP_LO), x));
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(EXP_SHIFTER));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(EXP_SHIFTER));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    return exp_finish(n, r);
+}
+
+/* e^(a + b) for a in [-115, 0] and |b| <= 2, b added after the reduction. */
+static inline __m512 exp16_sum(__m512 a, __m512 b)
+{
+    __m512 t =
+        _mm512_fmadd_ps(_mm512_add_ps(a, b), _mm512_set1_ps(LOG2E), _mm512_set1_ps(EXP_SHIFTER));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(EXP_SHIFTER));
+    __m512 r = _mm512_add_ps(_mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), a), b);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    return exp_finish(n, r);
+}
+
+/* ---- activations -------------------------------------------------------- */
+
+static inline __m512 silu16(__m512 x)
+{
+    x = _mm512_max_ps(_mm512_set1_ps(-FLT_MAX), x); /* silu(-inf) = -0 */
+    __m512 e = exp16(_mm512_xor_ps(x, _mm512_set1_ps(-0.0f)));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+#define GELU_CAP 15.0f
+
+static inline __m512 gelu16(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+    __m512 ax = _mm512_min_ps(_mm512_set1_ps(GELU_CAP), _mm512_abs_ps(x));
+    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(ax, _mm512_set1_ps(0.35355339059327377f), one));
+    __m512 q = _mm512_set1_ps(0.17087277f);
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.82215223f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.48851587f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.13520398f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.27886807f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.18628806f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.09678418f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.37409196f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.00002368f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.26551223f));
+    __m512 hx = _mm512_mul_ps(half, ax);
+    __m512 hi = _mm512_mul_ps(hx, ax);
+    __m512 lo = _mm512_fmsub_ps(hx, ax, hi);
+    __m512 h =
+        _mm512_mul_ps(_mm512_mul_ps(half, t),
+                      exp16_sum(_mm512_xor_ps(hi, _mm512_set1_ps(-0.0f)), _mm512_sub_ps(q, lo)));
+    __mmask16 neg = _mm512_movepi32_mask(_mm512_castps_si512(x));
+    __m512 phi = _mm512_mask_blend_ps(neg, _mm512_sub_ps(one, h), h);
+    return _mm512_mul_ps(_mm512_max_ps(_mm512_set1_ps(-FLT_MAX), x), phi); /* gelu(-inf) = -0 */
+}
+
+/* x[0..n) = f(x[0..n)), the tail through masked loads and stores. */
+#define MAP(name, f)                                                                               \
+    static void name(float *x, int64_t n)                                                          \
+    {                                                                                              \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, f(_mm512_loadu_ps(x + i)));           \
+        if (i < n) {                                                                               \
+            __mmask16 m = tail_mask(n - i);                                                        \
+            _mm512_mask_storeu_ps(x + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));                   \
+        }                                                                                          \
+    }
+
+MAP(exp_avx512, exp16)
+MAP(silu_avx512, silu16)
+MAP(gelu_avx512, gelu16)
+
+static void swiglu_avx512(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 g = silu16(_mm512_maskz_loadu_ps(m, gate + i));
+        _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+/* ---- softmax ------------------------------------------------------------ */
+
+/* As softmax_avx2: one rounding for x s - max, the sum in double. */
+static void softmax_avx512(float *x, int64_t n, float scale)
+{
+    if (n <= 0) return;
+    const __m512 s = _mm512_set1_ps(scale);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s));
+    }
+    float mx = _mm512_reduce_max_ps(vmax);
+    if (mx == -INFINITY) { /* fully masked */
+        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    const __m512 vm = _mm512_set1_ps(mx);
+    __m512d sum_lo = _mm512_setzero_pd(), sum_hi = sum_lo;
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 e = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + i), s, vm));
+        e = _mm512_maskz_mov_ps(m, e); /* lanes past n add nothing */
+        _mm512_mask_storeu_ps(x + i, m, e);
+        add_pd(&sum_lo, &sum_hi, e);
+    }
+    const __m512 inv =
+        _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi))));
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+    }
+}
+
+/* ---- norms -------------------------------------------------------------- */
+
+/* As layernorm_avx2: two passes in double, the mean subtracted as a float
+ * pair. Masked-off lanes load 0.0 and add nothing to either sum: the
+ * variance pass masks its differences. */
+static void layernorm_avx512(const float *x, const float *w, const float *b, float *out, int64_t n,
+                             float eps)
+{
+    if (n <= 0) return;
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0;
+    for (int64_t i = 0; i < n; i += 16)
+        add_pd(&a0, &a1, _mm512_maskz_loadu_ps(row_mask(i, n), x + i));
+    const double mean = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)) / (double)n;
+
+    const __m512d vmean = _mm512_set1_pd(mean);
+    a0 = a1 = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512d d0 =
+            _mm512_maskz_sub_pd((__mmask8)m, _mm512_cvtps_pd(_mm512_castps512_ps256(v)), vmean);
+        __m512d d1 = _mm512_maskz_sub_pd((__mmask8)(m >> 8),
+                                         _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), vmean);
+        a0 = _mm512_fmadd_pd(d0, d0, a0);
+        a1 = _mm512_fmadd_pd(d1, d1, a1);
+    }
+    const double var = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)) / (double)n;
+    const double rstd = 1.0 / sqrt(var + eps);
+
+    const float mh = (float)mean;
+    const __m512 vmh = _mm512_set1_ps(mh), vml = _mm512_set1_ps((float)(mean - mh));
+    const __m512 vr = _mm512_set1_ps((float)rstd);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmh), vml);
+        __m512 v = _mm512_mul_ps(d, vr);
+        __m512 bv = b ? _mm512_maskz_loadu_ps(m, b + i) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m, w + i), bv));
+    }
+}
+
+static void rmsnorm_avx512(const float *x, const float *w, float *out, int64_t n, float eps)
+{
+    if (n <= 0) return;
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0;
+    for (int64_t i = 0; i < n; i += 16) {
+        __m512 v = _mm512_maskz_loadu_ps(row_mask(i, n), x + i);
+        __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d d1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        a0 = _mm512_fmadd_pd(d0, d0, a0);
+        a1 = _mm512_fmadd_pd(d1, d1, a1);
+    }
+    const double ss = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+    const __m512 vr = _mm512_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vr);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i)));
+    }
+}
+
+/* ---- add, axpy ---------------------------------------------------------- */
+
+static void add_avx512(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i));
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}
+
+static void axpy_avx512(float *y, float a, const float *x, int64_t n)
+{
+    const __m512 va = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = row_mask(i, n);
+        __m512 v =
+            _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}
+
+void llm_vec_kernels_avx512(llm_vec_kernels *k)
+{
+    k->exp = exp_avx512;
+    k->silu = silu_avx512;
+    k->swiglu = swiglu_avx512;
+    k->gelu = gelu_avx512;
+    k->softmax = softmax_avx512;
+    k->layernorm = layernorm_avx512;
+    k->rmsnorm = rmsnorm_avx512;
+    k->add = add_avx512;
+    k->axpy = axpy_avx512;
+}
+
+#endif
