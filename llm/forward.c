@@ -12,22 +12,19 @@
  * Every product with a weight matrix goes through llm_matmul. */
 #include "llm/model_int.h"
 #include "base/mem.h"
+#include "llm/vecmath.h"
 
 #include <math.h>
 #include <string.h>
 
 static void rms_norm(const float *x, const float *w, float *out, int n, float eps)
 {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+    llm_vec_rmsnorm(x, w, out, n, eps);
 }
 
 static void add_bias(float *y, const float *b, int rows, int n)
 {
-    for (int r = 0; r < rows; r++)
-        for (int i = 0; i < n; i++) y[(size_t)r * n + i] += b[i];
+    for (int r = 0; r < rows; r++) llm_vec_add(y + (size_t)r * n, b, n);
 }
 
 /* cos/sin of every rotated pair for each token of the batch:
@@ -86,25 +83,15 @@ static void attend_head(void *ctx, int64_t h)
         const float *q = c->q + (size_t)t * qd + (size_t)h * D;
         float *out = c->att + (size_t)t * qd + (size_t)h * D;
         int n_pos = c->n_past + t + 1; /* causal: positions up to this token's own */
-        float mx = -INFINITY;
-        for (int p = 0; p < n_pos; p++) {
-            scores[p] = llm_dot_row(LLM_F16, K + (size_t)p * kvd, q, D) * scale;
-            if (scores[p] > mx) mx = scores[p];
-        }
-        double sum = 0;
-        for (int p = 0; p < n_pos; p++) {
-            scores[p] = expf(scores[p] - mx);
-            sum += scores[p];
-        }
-        float inv = (float)(1.0 / sum);
+        for (int p = 0; p < n_pos; p++) scores[p] = llm_dot_row(LLM_F16, K + (size_t)p * kvd, q, D);
+        llm_vec_softmax(scores, n_pos, scale);
         memset(out, 0, (size_t)D * sizeof *out);
         for (int p = 0; p < n_pos; p++) {
-            float w = scores[p] * inv;
             const uint16_t *vp = V + (size_t)p * kvd;
             for (int d0 = 0; d0 < D; d0 += 1024) { /* head_dim is at most a few hundred */
                 int nd = D - d0 < 1024 ? D - d0 : 1024;
                 llm_dequant_row(LLM_F16, vp + d0, vrow, nd);
-                for (int d = 0; d < nd; d++) out[d0 + d] += w * vrow[d];
+                llm_vec_axpy(out + d0, scores[p], vrow, nd);
             }
         }
     }
@@ -154,19 +141,16 @@ static void layer_forward(llm_context *c, int l, int n)
     llm_parallel_for(c->compute, hp->n_head, attend_head, &job);
     /* x += att * Wo */
     llm_matmul(c->compute, &L->wo, c->att, n, c->xn);
-    for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xn[i];
+    llm_vec_add(c->x, c->xn, (int64_t)n * E);
 
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
     for (int t = 0; t < n; t++)
         rms_norm(c->x + (size_t)t * E, L->ffn_norm, c->xn + (size_t)t * E, E, hp->norm_eps);
     llm_matmul(c->compute, &L->w_gate, c->xn, n, c->gate);
     llm_matmul(c->compute, &L->w_up, c->xn, n, c->up);
-    for (size_t i = 0; i < (size_t)n * F; i++) {
-        float g = c->gate[i];
-        c->gate[i] = g / (1.0f + expf(-g)) * c->up[i];
-    }
+    llm_vec_swiglu(c->gate, c->up, (int64_t)n * F);
     llm_matmul(c->compute, &L->w_down, c->gate, n, c->xn);
-    for (size_t i = 0; i < (size_t)n * E; i++) c->x[i] += c->xn[i];
+    llm_vec_add(c->x, c->xn, (int64_t)n * E);
 }
 
 void llm_forward_batch(llm_context *c, const int32_t *tokens, int n)
