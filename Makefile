@@ -32,22 +32,14 @@ PDF_DEF := -DRAG_HAVE_POPPLER=1
 endif
 endif
 
-# OpenBLAS without its own threads: our compute pool does all parallel work,
-# and a second pool of spinning BLAS threads only steals its cores. Debian's
-# serial build sits beside the default (threaded) one; the run path makes
-# the programs load it.
-BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-serial
-ifneq ($(wildcard $(BLAS_DIR)/libopenblas.so),)
-BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-serial
-BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
-else
-BLAS_LIBS   := -lopenblas
-endif
+# OpenBLAS is called single-threaded from the compute pool's workers (see
+# llm/matmul.c): one pool does all parallel work.
+BLAS_LIBS := -lopenblas
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(BLAS_CFLAGS) $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LIBS    := $(PKG_LIBS) $(BLAS_LIBS) -lm -lpthread
 

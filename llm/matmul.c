@@ -9,11 +9,14 @@
  * job at a time: an llm_compute is used by one thread, and fn must not call
  * llm_parallel_for on the same context.
  *
- * One pool does all the parallel work. OpenBLAS is kept single-threaded
- * (its own threads spin and yield between calls, which on a small machine
- * steals the cores the pool needs); a large product is cut into tiles of
- * weight rows, and each worker dequantizes its tiles into its own scratch
- * and multiplies them with a single-threaded cblas_sgemm. */
+ * One pool does all the parallel work. OpenBLAS is set to one thread and
+ * called concurrently from the workers (the arrangement its documentation
+ * recommends for threaded programs, and thread-safe in the threaded build;
+ * the serial build is not): its own threads, which spin and yield after
+ * each parallel call and so steal the cores the pool needs on a small
+ * machine, never start working. A large product is cut into tiles of
+ * weight rows; each worker dequantizes its tiles into its own scratch and
+ * multiplies them with cblas_sgemm. */
 #include "llm/matmul.h"
 
 #include "base/mem.h"

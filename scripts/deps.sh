@@ -14,7 +14,6 @@ packages=(
   build-essential pkg-config
   libsqlite3-dev sqlite3            # store: metadata, chunks, FTS5
   libfaiss-dev libopenblas-dev      # vector search, BLAS
-  libopenblas-serial-dev            # BLAS without its own threads (the build links it)
   libcurl4-openssl-dev libssl-dev   # HTTP client; SHA-256
   libmicrohttpd-dev                 # HTTP server
   libcjson-dev                      # JSON
