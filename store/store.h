@@ -153,6 +153,45 @@ int store_vectors_drop_others(store *s, int64_t keep_id, rag_err *err);
 int store_vector_get(store *s, int64_t chunk_id, int64_t model_id, float *v, int dims,
                      rag_err *err);
 
+/* ---- vector search (store/vindex.c: the only code that includes FAISS) ---- */
+/* The vectors of the database's embedding model are indexed with FAISS, one
+ * index per ACL group, kept in files beside the database (DB.vectors/).
+ * SQLite's embeddings table is the truth: the indexes are a cache that
+ * records the last change-log sequence it holds, catches up by replaying
+ * the log, and is rebuilt from SQLite when missing, corrupt, built for
+ * another model, or older than what the log still holds. */
+typedef struct store_vindex_params {
+    size_t large_group;      /* groups with more vectors use large_factory (default 50000) */
+    const char *large_factory; /* FAISS factory string for them (default "HNSW32,Flat") */
+    int ef_search;           /* HNSW search depth (default 64) */
+} store_vindex_params;
+
+void store_vindex_default_params(store_vindex_params *p);
+/* Sets the parameters used from the next (re)build on. */
+void store_vindex_configure(store *s, const store_vindex_params *p);
+
+typedef void (*store_progress_fn)(void *ctx, size_t done, size_t total);
+
+/* Brings the in-memory indexes up to date with SQLite (loading the files,
+ * replaying the change log, rebuilding what cannot be trusted). With
+ * persist, the files are written back (atomically, under a lock shared with
+ * other processes); readers may pass 0. Returns 0 when there is no
+ * embedding model (nothing to index). */
+int store_vindex_sync(store *s, int persist, store_progress_fn progress, void *ctx, rag_err *err);
+/* Rebuilds every index from SQLite and writes the files. */
+int store_vindex_rebuild(store *s, store_progress_fn progress, void *ctx, rag_err *err);
+/* Compares the index files with SQLite (vectors per group, ids, sequence,
+ * model); problems are appended; returns 0 when the check ran. */
+int store_vindex_check(store *s, rag_strv *problems, rag_err *err);
+
+/* The k chunks nearest to q (dims floats, normalised like the stored
+ * vectors; score = inner product) among those `who` may see: only the
+ * indexes of visible groups are searched, their results merged by score.
+ * Syncs first (without persisting) when the log moved. Hits carry the same
+ * fields as keyword hits (snippet: the start of the chunk; text when asked). */
+int store_search_vector(store *s, const float *q, int dims, const rag_principal *who,
+                        const store_search_params *p, store_hits *out, rag_err *err);
+
 /* ---- keyword search -------------------------------------------------------- */
 typedef struct store_search_params {
     size_t k;            /* results wanted */
