@@ -21,8 +21,9 @@
  *                                  vectors the database uses), embed.target_id
  *                                  (a re-embedding in progress)
  *   changes                        log of chunk additions, deletions and ACL
- *                                  moves, written by triggers; vector indexes
- *                                  replay it to catch up */
+ *                                  moves, and of vectors stored (as 'add'),
+ *                                  written by triggers; vector indexes replay
+ *                                  it to catch up */
 #include "store/store_int.h"
 
 #include <stdio.h>
@@ -110,6 +111,14 @@ static const char *const migrations[] = {
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
     "CREATE UNIQUE INDEX models_identity ON models(file_sha256, pooling, query_prefix, doc_prefix);\n"
     "CREATE INDEX embeddings_model ON embeddings(model_id);\n",
+    /* 3: a vector stored or replaced is a change the vector indexes replay
+     * (an 'add' of its chunk: re-read with its current vector and group) */
+    "CREATE TRIGGER embeddings_ai AFTER INSERT ON embeddings BEGIN\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (new.chunk_id, 'add');\n"
+    "END;\n"
+    "CREATE TRIGGER embeddings_au AFTER UPDATE OF vector ON embeddings BEGIN\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (new.chunk_id, 'add');\n"
+    "END;\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
