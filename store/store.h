@@ -153,6 +153,41 @@ int store_vectors_drop_others(store *s, int64_t keep_id, rag_err *err);
 int store_vector_get(store *s, int64_t chunk_id, int64_t model_id, float *v, int dims,
                      rag_err *err);
 
+/* ---- keyword search -------------------------------------------------------- */
+typedef struct store_search_params {
+    size_t k;            /* results wanted */
+    int per_document;    /* 1: only the best chunk of each document */
+    int want_snippet;    /* fill store_hit.snippet */
+    int want_text;       /* fill store_hit.text */
+    const char *hl_open; /* highlight markers around matched terms in snippets */
+    const char *hl_close;
+} store_search_params;
+
+void store_search_default_params(store_search_params *p);
+
+typedef struct store_hit {
+    int64_t chunk_id, document_id;
+    int ordinal;
+    double score; /* BM25, higher is better */
+    char *uri, *ext_id, *title, *heading_path;
+    char *snippet; /* when asked */
+    char *text;    /* when asked */
+    int64_t byte_start, byte_end;
+} store_hit;
+
+typedef struct store_hits {
+    store_hit *v;
+    size_t n, cap;
+} store_hits;
+
+void store_hits_free(store_hits *h);
+
+/* BM25 over the keyword index. `query` is user text: it is always treated as
+ * words, never as FTS5 syntax. Only chunks `who` may see are ranked. A query
+ * without any word gives zero hits (not an error). */
+int store_search_keyword(store *s, const char *query, const rag_principal *who,
+                         const store_search_params *p, store_hits *out, rag_err *err);
+
 /* ---- vector search (store/vindex.c: the only code that includes FAISS) ---- */
 /* The vectors of the database's embedding model are indexed with FAISS, one
  * index per ACL group, kept in files beside the database (DB.vectors/).
@@ -191,41 +226,6 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err);
  * fields as keyword hits (snippet: the start of the chunk; text when asked). */
 int store_search_vector(store *s, const float *q, int dims, const rag_principal *who,
                         const store_search_params *p, store_hits *out, rag_err *err);
-
-/* ---- keyword search -------------------------------------------------------- */
-typedef struct store_search_params {
-    size_t k;            /* results wanted */
-    int per_document;    /* 1: only the best chunk of each document */
-    int want_snippet;    /* fill store_hit.snippet */
-    int want_text;       /* fill store_hit.text */
-    const char *hl_open; /* highlight markers around matched terms in snippets */
-    const char *hl_close;
-} store_search_params;
-
-void store_search_default_params(store_search_params *p);
-
-typedef struct store_hit {
-    int64_t chunk_id, document_id;
-    int ordinal;
-    double score; /* BM25, higher is better */
-    char *uri, *ext_id, *title, *heading_path;
-    char *snippet; /* when asked */
-    char *text;    /* when asked */
-    int64_t byte_start, byte_end;
-} store_hit;
-
-typedef struct store_hits {
-    store_hit *v;
-    size_t n, cap;
-} store_hits;
-
-void store_hits_free(store_hits *h);
-
-/* BM25 over the keyword index. `query` is user text: it is always treated as
- * words, never as FTS5 syntax. Only chunks `who` may see are ranked. A query
- * without any word gives zero hits (not an error). */
-int store_search_keyword(store *s, const char *query, const rag_principal *who,
-                         const store_search_params *p, store_hits *out, rag_err *err);
 
 /* ---- index terms ------------------------------------------------------------ */
 /* Splits text the way the keyword index does (case folded, diacritics removed,
