@@ -79,6 +79,10 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
 /* The store's record of an embedding model's identity. */
 void ing_model_record(const emb_model *m, store_model *out);
 
+/* 1 when m is the model the database's vectors come from, 0 when it is
+ * another or the database has none, negative on error. */
+int ing_model_matches(store *s, const emb_model *m, rag_err *err);
+
 /* Checks that m is the model the database's vectors come from, recording it
  * as that model when the database has none yet; *model_id is its store id.
  * A different model is refused (RAG_ERR_INVALID) with an explanation. */

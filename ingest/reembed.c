@@ -35,6 +35,15 @@ static int same_identity(const store_model *a, const store_model *b)
            !strcmp(a->query_prefix, b->query_prefix) && !strcmp(a->doc_prefix, b->doc_prefix);
 }
 
+int ing_model_matches(store *s, const emb_model *m, rag_err *err)
+{
+    store_model want, active;
+    ing_model_record(m, &want);
+    int has = store_model_active(s, &active, err);
+    if (has <= 0) return has;
+    return same_identity(&want, &active);
+}
+
 int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *err)
 {
     store_model want, active;

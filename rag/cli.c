@@ -12,7 +12,7 @@
 /* Settings the config file may hold (README: Configuration). */
 static const char *const known_keys[] = {
     "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
-    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template",
+    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", "model.path", "model.ctx", "model.max_tokens",
     "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", NULL};
 
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)

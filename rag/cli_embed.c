@@ -192,6 +192,7 @@ int rag_cli_reembed(int argc, char **argv)
     rag_err err = {0};
     int run = ing_reembed(cli.st, m, &p, &r, &err);
     rag_cli_bar_clear(&bar);
+    if (!run && r.switched) run = store_vindex_sync(cli.st, 1, NULL, NULL, &err);
     double rate = r.seconds > 0 ? (double)r.n_embedded / r.seconds : 0;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();

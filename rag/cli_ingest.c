@@ -207,6 +207,11 @@ int rag_cli_ingest(int argc, char **argv)
     int run = ing_run(cli.st, (const char *const *)argv + optind, (size_t)(argc - optind), &p, &r,
                       &err);
     rag_cli_bar_clear(&v.bar);
+    /* the vector indexes follow the database now, so searches start ready */
+    if (!run && embedder) {
+        run = store_vindex_sync(cli.st, 1, NULL, NULL, &err);
+        if (run) rag_err_set(&err, run, "updating the vector indexes: %.200s", err.msg);
+    }
     double mbps = r.seconds > 0 ? (double)r.bytes / 1e6 / r.seconds : 0;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();

@@ -1,47 +1,74 @@
-/* rag/cli_search.c: `rag search` and `rag ask`. */
+/* rag/cli_search.c: `rag search` and `rag ask`.
+ *
+ * Both retrieve through rag/retrieve.c: keyword search always, vector
+ * search when an embedding model is configured and the database holds its
+ * vectors, a reranker when asked. `rag ask` then answers with the local
+ * generator model when one is configured (prompt within the model's
+ * context, streamed, citations checked), and extractively otherwise. */
 #include "base/mem.h"
+#include "ingest/ingest.h"
+#include "llm/chat.h"
+#include "llm/generate.h"
 #include "rag/answer.h"
 #include "rag/cli.h"
+#include "rag/prompt.h"
+#include "rag/retrieve.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char search_usage[] =
     "usage: rag search QUERY... [options]\n"
     "\n"
-    "Keyword search (BM25) over the documents you may see. The query is read\n"
-    "as plain words: quotes, operators and punctuation have no special meaning.\n"
+    "Searches the documents you may see: keyword search (BM25) and, when an\n"
+    "embedding model is configured and the database holds its vectors, vector\n"
+    "search, fused by reciprocal rank. The query is read as plain words:\n"
+    "quotes, operators and punctuation have no special meaning.\n"
     "\n"
-    "  -k N            number of results (default 10, or search.k from the config)\n"
-    "  --chunks        list every matching chunk, not only the best of each document\n"
-    "  --rerank        reorder the best candidates with a cross-encoder (the\n"
-    "                  reranker: --rerank-model FILE, else $RAG_RERANK_MODEL, else\n"
-    "                  rerank.model in the config)\n"
-    "  --rerank-top N  candidates given to the reranker (default rerank.top, else\n"
-    "                  the larger of 3k and 30)\n"
-    "  --as ROLE,...   search as a principal with these roles (default: the local\n"
-    "                  administrator, who sees everything)\n"
-    "  --json          results as JSON\n"
+    "  -k N              number of results (default 10, or search.k from the config)\n"
+    "  --chunks          list every matching chunk, not only the best of each document\n"
+    "  --mode MODE       keyword, vector or hybrid (default: hybrid when vectors exist)\n"
+    "  --embed-model F   the embedding model (default $RAG_EMBED_MODEL, then embed.model)\n"
+    "  --rerank          reorder the best candidates with a cross-encoder (the\n"
+    "                    reranker: --rerank-model FILE, else $RAG_RERANK_MODEL, else\n"
+    "                    rerank.model in the config)\n"
+    "  --rerank-top N    candidates given to the reranker (default rerank.top, else\n"
+    "                    the larger of 3k and 30)\n"
+    "  --explain         show each stage's rank and score, and the time of each stage\n"
+    "  --as ROLE,...     search as a principal with these roles (default: the local\n"
+    "                    administrator, who sees everything)\n"
+    "  --json            results as JSON\n"
     "  --db PATH, --config FILE   as for 'rag ingest'\n";
 
 static const char ask_usage[] =
     "usage: rag ask QUESTION... [options]\n"
     "\n"
     "Answers a question from the documents you may see, with numbered\n"
-    "citations. Without a generator model the answer is extractive: the\n"
-    "sentences that best match the question, each with its source.\n"
+    "citations. With a generator model (--model FILE, else $RAG_MODEL, else\n"
+    "model.path in the config) the model writes the answer from the best\n"
+    "passages; every [n] it writes is checked against the passages it was\n"
+    "given. Without one, or when it cannot be loaded, the answer is extractive:\n"
+    "the sentences that best match the question, each with its source.\n"
     "\n"
-    "  -k N            chunks to draw the answer from (default 5)\n"
-    "  --as ROLE,...   ask as a principal with these roles\n"
-    "  --json          {question, answer, citations, usage, timings} as JSON\n"
+    "  -k N              passages to retrieve (default 6)\n"
+    "  --model FILE      the generator (a GGUF chat model)\n"
+    "  -n N              answer tokens at most (default 512, or model.max_tokens)\n"
+    "  --ctx N           context size (default model.ctx, else min(training, 4096))\n"
+    "  --temp T          sampling temperature (default 0: the most likely words)\n"
+    "  --seed S          random seed\n"
+    "  --show-prompt     print the exact prompt before the answer\n"
+    "  --mode, --embed-model, --rerank, --rerank-model, --rerank-top   as for search\n"
+    "  --as ROLE,...     ask as a principal with these roles\n"
+    "  --json            {question, answer, citations, usage, timings} as JSON\n"
     "  --db PATH, --config FILE   as for 'rag ingest'\n";
 
 #define NO_MODEL_NOTE                                                                          \
     "No generator model is configured, so this answer quotes the passages of your "             \
-    "documents that best match the question. Answers written by a local model need a "         \
-    "GGUF generator model, which this version of rag cannot run yet (see \"Status\" in "        \
-    "the README)."
+    "documents that best match the question. Configure a GGUF chat model with --model, "       \
+    "RAG_MODEL or model.path in the config to get written answers."
 
 static double now_ms(void)
 {
@@ -61,123 +88,185 @@ static char *join_args(int argc, char **argv)
     return rag_buf_steal(&b);
 }
 
-static int parse_k(rag_cli *cli, const char *s, size_t *k)
+static int parse_count(rag_cli *cli, const char *opt, const char *s, long hi, size_t *out)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (end == s || *end || v < 1 || v > 10000) {
-        rag_cli_usage_error(cli, "-k: '%s' is not a number from 1 to 10000", s);
+    if (end == s || *end || v < 1 || v > hi) {
+        rag_cli_usage_error(cli, "%s: '%s' is not a number from 1 to %ld", opt, s, hi);
         return -1;
     }
-    *k = (size_t)v;
+    *out = (size_t)v;
     return 0;
 }
 
+/* Options shared by search and ask. */
 typedef struct query_opts {
     rag_cli cli;
+    int is_ask;
     size_t k;
-    int k_set;
-    int chunks;
-    int rerank;
-    size_t rerank_top;
-    const char *rerank_model;
+    int k_set, chunks, rerank, explain, show_prompt, temp_set;
+    size_t rerank_top, n_predict, n_ctx;
+    const char *mode, *embed_model, *rerank_model, *model;
+    float temp;
+    uint64_t seed;
     char *query;
 } query_opts;
 
-/* Parses the options of search/ask; returns -1 (done, exit with *rc).
- * `what` names the positional argument; `k_key` is the config key that
- * sets the default -k (NULL: none). */
-static int parse_query_opts(int argc, char **argv, query_opts *q, const char *usage,
-                            const char *what, const char *k_key, int *rc)
+/* Parses the options of search/ask; returns -1 (done, exit with *rc). */
+static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
 {
-    static const struct option opts[] = {{"chunks", no_argument, NULL, 'c'},
-                                         {"rerank", no_argument, NULL, 'r'},
-                                         {"rerank-top", required_argument, NULL, 'T'},
-                                         {"rerank-model", required_argument, NULL, 'M'},
+    enum { O_CHUNKS = 1000, O_RERANK, O_RTOP, O_RMODEL, O_MODE, O_EMODEL, O_EXPLAIN, O_MODEL,
+           O_CTX, O_TEMP, O_SEED, O_SHOW };
+    static const struct option opts[] = {{"chunks", no_argument, NULL, O_CHUNKS},
+                                         {"rerank", no_argument, NULL, O_RERANK},
+                                         {"rerank-top", required_argument, NULL, O_RTOP},
+                                         {"rerank-model", required_argument, NULL, O_RMODEL},
+                                         {"mode", required_argument, NULL, O_MODE},
+                                         {"embed-model", required_argument, NULL, O_EMODEL},
+                                         {"explain", no_argument, NULL, O_EXPLAIN},
+                                         {"model", required_argument, NULL, O_MODEL},
+                                         {"ctx", required_argument, NULL, O_CTX},
+                                         {"temp", required_argument, NULL, O_TEMP},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"show-prompt", no_argument, NULL, O_SHOW},
                                          RAG_CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
+    const char *usage = q->is_ask ? ask_usage : search_usage;
     int c;
-    while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:n:qh", opts, NULL)) != -1) {
         if (rag_cli_common_opt(&q->cli, c, optarg)) continue;
+        int bad = 0;
         switch (c) {
         case 'k':
-            if (parse_k(&q->cli, optarg, &q->k) < 0) {
-                *rc = RAG_EXIT_USAGE;
-                return -1;
-            }
+            bad = parse_count(&q->cli, "-k", optarg, 10000, &q->k);
             q->k_set = 1;
             break;
-        case 'c': q->chunks = 1; break;
-        case 'r': q->rerank = 1; break;
-        case 'M': q->rerank_model = optarg; break;
-        case 'T':
-            if (parse_k(&q->cli, optarg, &q->rerank_top) < 0) {
-                *rc = RAG_EXIT_USAGE;
-                return -1;
-            }
+        case 'n': bad = parse_count(&q->cli, "-n", optarg, 1 << 20, &q->n_predict); break;
+        case O_CTX: bad = parse_count(&q->cli, "--ctx", optarg, 1 << 20, &q->n_ctx); break;
+        case O_RTOP: bad = parse_count(&q->cli, "--rerank-top", optarg, 10000, &q->rerank_top); break;
+        case O_CHUNKS: q->chunks = 1; break;
+        case O_RERANK: q->rerank = 1; break;
+        case O_RMODEL: q->rerank_model = optarg; break;
+        case O_MODE: q->mode = optarg; break;
+        case O_EMODEL: q->embed_model = optarg; break;
+        case O_EXPLAIN: q->explain = 1; break;
+        case O_MODEL: q->model = optarg; break;
+        case O_SHOW: q->show_prompt = 1; break;
+        case O_TEMP: {
+            char *end;
+            q->temp = strtof(optarg, &end);
+            if (end == optarg || *end || q->temp < 0)
+                bad = -1, rag_cli_usage_error(&q->cli, "--temp: '%s' is not a temperature", optarg);
+            q->temp_set = 1;
             break;
+        }
+        case O_SEED: {
+            char *end;
+            q->seed = strtoull(optarg, &end, 10);
+            if (end == optarg || *end) bad = -1, rag_cli_usage_error(&q->cli, "--seed: '%s' is not a number", optarg);
+            break;
+        }
         case 'h': fputs(usage, stdout); *rc = RAG_EXIT_OK; return -1;
         default: *rc = rag_cli_usage_error(&q->cli, "unknown option"); return -1;
         }
+        if (bad) {
+            *rc = RAG_EXIT_USAGE;
+            return -1;
+        }
+    }
+    if (q->mode && strcmp(q->mode, "keyword") && strcmp(q->mode, "vector") && strcmp(q->mode, "hybrid")) {
+        *rc = rag_cli_usage_error(&q->cli, "--mode: '%s' is not keyword, vector or hybrid", q->mode);
+        return -1;
     }
     if (optind >= argc) {
-        *rc = rag_cli_usage_error(&q->cli, "no %s given", what);
+        *rc = rag_cli_usage_error(&q->cli, "no %s given", q->is_ask ? "QUESTION" : "QUERY");
         return -1;
     }
     q->query = join_args(argc, argv);
     *rc = rag_cli_setup(&q->cli, 1);
     if (*rc) return -1;
-    const char *ck = k_key ? rag_config_get(q->cli.cfg, k_key) : NULL;
-    if (!q->k_set && ck && parse_k(&q->cli, ck, &q->k) < 0) {
+    const char *ck = rag_config_get(q->cli.cfg, "search.k");
+    if (!q->is_ask && !q->k_set && ck && parse_count(&q->cli, "search.k", ck, 10000, &q->k) < 0) {
+        *rc = RAG_EXIT_USAGE;
+        return -1;
+    }
+    const char *top = rag_config_get(q->cli.cfg, "rerank.top");
+    if (q->rerank && !q->rerank_top && top && parse_count(&q->cli, "rerank.top", top, 10000, &q->rerank_top) < 0) {
         *rc = RAG_EXIT_USAGE;
         return -1;
     }
     return 0;
 }
 
-/* Reorders hits by a cross-encoder's scores (written to scores[]) and keeps
- * the best k. */
-static int rerank_hits(query_opts *q, store_hits *hits, float *scores, rag_err *err)
+/* The models retrieval uses, opened according to the options. */
+typedef struct retrieval {
+    emb_model *embedder, *reranker;
+    char *note; /* why the vector stage is off, for --explain and stderr */
+} retrieval;
+
+static int open_retrieval(query_opts *q, retrieval *r)
 {
-    const char *path = rag_cli_model_path(&q->cli, q->rerank_model, "RAG_RERANK_MODEL", "rerank.model");
-    if (!path)
-        return rag_err_set(err, RAG_ERR_INVALID,
-                           "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
-    emb_params ep;
-    emb_default_params(&ep);
-    emb_model *m;
-    int rc = emb_model_open(path, &ep, &m, err);
-    if (rc) return rc;
-    const char **texts = rag_xcalloc(hits->n ? hits->n : 1, sizeof *texts);
-    for (size_t i = 0; i < hits->n; i++) texts[i] = hits->v[i].text;
-    rc = emb_rerank(m, q->query, texts, hits->n, scores, err);
-    rag_free(texts);
-    emb_model_close(m);
-    if (rc) return rc;
-    /* insertion sort by score, descending (a few dozen candidates) */
-    for (size_t i = 1; i < hits->n; i++)
-        for (size_t j = i; j > 0 && scores[j] > scores[j - 1]; j--) {
-            store_hit h = hits->v[j];
-            hits->v[j] = hits->v[j - 1];
-            hits->v[j - 1] = h;
-            float s = scores[j];
-            scores[j] = scores[j - 1];
-            scores[j - 1] = s;
+    memset(r, 0, sizeof *r);
+    rag_err err = {0};
+    int want_vector = !q->mode || strcmp(q->mode, "keyword");
+    const char *epath = rag_cli_model_path(&q->cli, q->embed_model, "RAG_EMBED_MODEL", "embed.model");
+    if (want_vector && epath) {
+        int rc = rag_cli_open_embedder(&q->cli, epath, &r->embedder);
+        if (rc) return rc;
+        int match = ing_model_matches(q->cli.st, r->embedder, &err);
+        if (match < 0) return rag_cli_fail(&q->cli, &err);
+        if (!match) {
+            r->note = rag_xasprintf("the database has no vectors of %s: keyword search only (run 'rag reembed')",
+                                    emb_model_identity(r->embedder)->name);
+            emb_model_close(r->embedder);
+            r->embedder = NULL;
         }
-    while (hits->n > q->k) { /* the tail is freed by store_hits_free through n */
-        store_hit *h = &hits->v[--hits->n];
-        rag_free(h->uri), rag_free(h->ext_id), rag_free(h->title), rag_free(h->heading_path),
-            rag_free(h->snippet), rag_free(h->text);
+    } else if (want_vector) {
+        r->note = rag_xstrdup("no embedding model is configured: keyword search only");
+    }
+    if (q->mode && !strcmp(q->mode, "vector") && !r->embedder) {
+        rag_cli_error(&q->cli, "--mode vector: %s", r->note);
+        return RAG_EXIT_USAGE;
+    }
+    if (q->rerank) {
+        const char *rpath = rag_cli_model_path(&q->cli, q->rerank_model, "RAG_RERANK_MODEL", "rerank.model");
+        if (!rpath) {
+            rag_cli_error(&q->cli, "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
+            return RAG_EXIT_ERROR;
+        }
+        int rc = rag_cli_open_embedder(&q->cli, rpath, &r->reranker);
+        if (rc) return rc;
     }
     return 0;
 }
 
-static cJSON *hit_json(const store_hit *h, size_t rank, const float *rerank_score)
+static void close_retrieval(retrieval *r)
 {
+    emb_model_close(r->embedder);
+    emb_model_close(r->reranker);
+    rag_free(r->note);
+}
+
+static void retrieve_params(const query_opts *q, ragd_retrieve_params *rp, int per_document)
+{
+    ragd_retrieve_default_params(rp);
+    rp->k = q->k;
+    rp->keyword = !q->mode || strcmp(q->mode, "vector");
+    rp->vector = !q->mode || strcmp(q->mode, "keyword");
+    rp->rerank_top = q->rerank_top;
+    rp->per_document = per_document;
+    rp->hl_open = q->cli.color ? "\033[1;33m" : "**";
+    rp->hl_close = q->cli.color ? "\033[0m" : "**";
+}
+
+static cJSON *result_json(const ragd_result *r, size_t rank, int explain)
+{
+    const store_hit *h = &r->hit;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "rank", (double)rank);
-    if (rerank_score) cJSON_AddNumberToObject(o, "rerank_score", *rerank_score);
-    cJSON_AddNumberToObject(o, "score", h->score);
+    cJSON_AddNumberToObject(o, "score", r->score);
+    if (r->rerank_rank) cJSON_AddNumberToObject(o, "rerank_score", r->rerank_score);
     cJSON_AddNumberToObject(o, "document_id", (double)h->document_id);
     cJSON_AddNumberToObject(o, "chunk_id", (double)h->chunk_id);
     cJSON_AddStringToObject(o, "uri", h->uri);
@@ -186,7 +275,29 @@ static cJSON *hit_json(const store_hit *h, size_t rank, const float *rerank_scor
     cJSON_AddStringToObject(o, "snippet", h->snippet ? h->snippet : "");
     cJSON_AddNumberToObject(o, "byte_start", (double)h->byte_start);
     cJSON_AddNumberToObject(o, "byte_end", (double)h->byte_end);
+    if (explain) {
+        cJSON *e = cJSON_AddObjectToObject(o, "explain");
+        if (r->kw_rank) {
+            cJSON_AddNumberToObject(e, "keyword_rank", r->kw_rank);
+            cJSON_AddNumberToObject(e, "bm25", r->kw_score);
+        }
+        if (r->vec_rank) {
+            cJSON_AddNumberToObject(e, "vector_rank", r->vec_rank);
+            cJSON_AddNumberToObject(e, "cosine", r->vec_score);
+        }
+        cJSON_AddNumberToObject(e, "rrf", r->rrf_score);
+        if (r->rerank_rank) cJSON_AddNumberToObject(e, "rerank_rank", r->rerank_rank);
+    }
     return o;
+}
+
+static void timings_json(cJSON *t, const ragd_results *r)
+{
+    cJSON_AddNumberToObject(t, "embed_ms", r->embed_ms);
+    cJSON_AddNumberToObject(t, "keyword_ms", r->keyword_ms);
+    cJSON_AddNumberToObject(t, "vector_ms", r->vector_ms);
+    cJSON_AddNumberToObject(t, "fuse_ms", r->fuse_ms);
+    cJSON_AddNumberToObject(t, "rerank_ms", r->rerank_ms);
 }
 
 /* Snippets come with highlight markers; their line breaks and runs of
@@ -207,163 +318,354 @@ static void print_snippet(const char *s)
     fputc('\n', stdout);
 }
 
+static void print_explain(const query_opts *q, const ragd_result *r)
+{
+    printf("   %s", rag_cli_dim(&q->cli));
+    if (r->kw_rank) printf("keyword #%d (bm25 %.3f)  ", r->kw_rank, r->kw_score);
+    else printf("keyword -  ");
+    if (r->vec_rank) printf("vector #%d (cosine %.4f)  ", r->vec_rank, r->vec_score);
+    else printf("vector -  ");
+    printf("rrf %.5f", r->rrf_score);
+    if (r->rerank_rank) printf("  rerank #%d (%.4f)", r->rerank_rank, r->rerank_score);
+    printf("%s\n", rag_cli_reset(&q->cli));
+}
+
 int rag_cli_search(int argc, char **argv)
 {
     query_opts q = {.cli = {.cmd = "search"}, .k = 10};
+    retrieval rt = {0};
     int rc;
-    if (parse_query_opts(argc, argv, &q, search_usage, "QUERY", "search.k", &rc) < 0) goto out;
-    store_search_params sp;
-    store_search_default_params(&sp);
-    sp.k = q.k;
-    sp.per_document = !q.chunks;
-    /* highlight: bold on a terminal, **markdown** otherwise and in JSON */
-    sp.hl_open = q.cli.color ? "\033[1;33m" : "**";
-    sp.hl_close = q.cli.color ? "\033[0m" : "**";
-    if (q.rerank) { /* more candidates, with their text, for the reranker */
-        const char *top = rag_config_get(q.cli.cfg, "rerank.top");
-        if (!q.rerank_top && top && parse_k(&q.cli, top, &q.rerank_top) < 0) {
-            rc = RAG_EXIT_USAGE;
-            goto out;
-        }
-        if (!q.rerank_top) q.rerank_top = 3 * q.k > 30 ? 3 * q.k : 30;
-        if (q.rerank_top > sp.k) sp.k = q.rerank_top;
-        sp.want_text = 1;
-    }
-    store_hits hits;
+    if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
+    if ((rc = open_retrieval(&q, &rt))) goto out;
+    ragd_retrieve_params rp;
+    retrieve_params(&q, &rp, !q.chunks);
+    ragd_results res;
     rag_err err = {0};
     double t0 = now_ms();
-    if (store_search_keyword(q.cli.st, q.query, &q.cli.who, &sp, &hits, &err)) {
+    if (ragd_retrieve(q.cli.st, rt.embedder, rt.reranker, q.query, &q.cli.who, &rp, &res, &err)) {
         rc = rag_cli_fail(&q.cli, &err);
         goto out;
-    }
-    float *rscores = NULL;
-    if (q.rerank) {
-        rscores = rag_xcalloc(hits.n ? hits.n : 1, sizeof *rscores);
-        if (rerank_hits(&q, &hits, rscores, &err)) {
-            rag_free(rscores);
-            store_hits_free(&hits);
-            rc = rag_cli_fail(&q.cli, &err);
-            goto out;
-        }
     }
     double ms = now_ms() - t0;
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);
+        cJSON_AddStringToObject(j, "mode", rt.embedder && rp.keyword ? "hybrid" : rt.embedder ? "vector" : "keyword");
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
-        for (size_t i = 0; i < hits.n; i++)
-            cJSON_AddItemToArray(arr, hit_json(&hits.v[i], i + 1, rscores ? &rscores[i] : NULL));
+        for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, result_json(&res.v[i], i + 1, q.explain));
         cJSON_AddNumberToObject(j, "took_ms", ms);
+        if (q.explain) {
+            timings_json(cJSON_AddObjectToObject(j, "timings"), &res);
+            cJSON_AddNumberToObject(j, "duplicates_collapsed", (double)res.n_duplicates);
+            if (rt.note) cJSON_AddStringToObject(j, "note", rt.note);
+        }
         rag_cli_print_json(j);
-    } else if (hits.n == 0) {
+    } else if (res.n == 0) {
         printf("No results for \"%s\"%s.\n", q.query,
                q.cli.who.admin ? "" : " among the documents these roles may see");
     } else {
-        for (size_t i = 0; i < hits.n; i++) {
-            const store_hit *h = &hits.v[i];
-            char path[4096];
+        for (size_t i = 0; i < res.n; i++) {
+            const ragd_result *r = &res.v[i];
+            const store_hit *h = &r->hit;
+            char path[4096], score[96];
             rag_cli_display_path(h->uri, path, sizeof path);
-            char score[64];
-            if (rscores) snprintf(score, sizeof score, "rerank %.3f, bm25 %.2f", rscores[i], h->score);
-            else snprintf(score, sizeof score, "score %.2f", h->score);
-            printf("%s%zu. %s%s  %s(%s)%s\n", rag_cli_bold(&q.cli), i + 1,
-                   *h->title ? h->title : path, rag_cli_reset(&q.cli), rag_cli_dim(&q.cli), score,
-                   rag_cli_reset(&q.cli));
+            if (r->rerank_rank) snprintf(score, sizeof score, "rerank %.3f", r->rerank_score);
+            else if (r->kw_rank && r->vec_rank) snprintf(score, sizeof score, "rrf %.4f", r->rrf_score);
+            else if (r->vec_rank) snprintf(score, sizeof score, "cosine %.3f", r->vec_score);
+            else snprintf(score, sizeof score, "score %.2f", r->kw_score);
+            printf("%s%zu. %s%s  %s(%s)%s\n", rag_cli_bold(&q.cli), i + 1, *h->title ? h->title : path,
+                   rag_cli_reset(&q.cli), rag_cli_dim(&q.cli), score, rag_cli_reset(&q.cli));
             const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
             printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, shown ? "  \xE2\x80\xBA  " : "",
                    shown ? shown : "", rag_cli_reset(&q.cli));
             if (h->snippet) print_snippet(h->snippet);
-            if (i + 1 < hits.n) putchar('\n');
+            if (q.explain) print_explain(&q, r);
+            if (i + 1 < res.n) putchar('\n');
         }
+        if (q.explain)
+            printf("\n%stimings: embed %.1f ms, keyword %.1f ms, vector %.1f ms, fusion %.1f ms, rerank %.1f ms; "
+                   "%zu near-duplicates collapsed%s%s%s\n",
+                   rag_cli_dim(&q.cli), res.embed_ms, res.keyword_ms, res.vector_ms, res.fuse_ms,
+                   res.rerank_ms, res.n_duplicates, rt.note ? "; " : "", rt.note ? rt.note : "",
+                   rag_cli_reset(&q.cli));
     }
-    store_hits_free(&hits);
-    rag_free(rscores);
+    ragd_results_free(&res);
 out:
+    close_retrieval(&rt);
     rag_free(q.query);
     rag_cli_teardown(&q.cli);
     return rc;
 }
 
-static cJSON *answer_json(const char *question, const ragd_answer *a, double retrieve_ms,
-                          double answer_ms)
+/* ---- rag ask ------------------------------------------------------------------- */
+
+static cJSON *citation_json(int n, const store_hit *h, const char *snippet)
 {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "question", question);
-    cJSON_AddStringToObject(j, "answer", a->text);
-    cJSON_AddStringToObject(j, "mode", "extractive");
-    cJSON_AddNullToObject(j, "model");
-    cJSON_AddStringToObject(j, "note", NO_MODEL_NOTE);
-    cJSON *cites = cJSON_AddArrayToObject(j, "citations");
-    for (size_t i = 0; i < a->n_citations; i++) {
-        const ragd_citation *c = &a->citations[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "n", c->n);
-        cJSON_AddNumberToObject(o, "document", (double)c->document_id);
-        cJSON_AddStringToObject(o, "uri", c->uri);
-        cJSON_AddStringToObject(o, "title", c->title);
-        cJSON_AddStringToObject(o, "heading_path", c->heading_path);
-        cJSON_AddNumberToObject(o, "chunk", (double)c->chunk_id);
-        cJSON_AddStringToObject(o, "snippet", c->quote ? c->quote : "");
-        cJSON_AddItemToArray(cites, o);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", n);
+    cJSON_AddNumberToObject(o, "document", (double)h->document_id);
+    cJSON_AddStringToObject(o, "uri", h->uri);
+    cJSON_AddStringToObject(o, "title", h->title);
+    cJSON_AddStringToObject(o, "heading_path", h->heading_path);
+    cJSON_AddNumberToObject(o, "chunk", (double)h->chunk_id);
+    cJSON_AddStringToObject(o, "snippet", snippet ? snippet : "");
+    return o;
+}
+
+static void print_source(const rag_cli *cli, int n, const store_hit *h)
+{
+    char path[4096];
+    rag_cli_display_path(h->uri, path, sizeof path);
+    const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
+    printf("  [%d] %s%s%s\n      %s%s%s\n", n, *h->title ? h->title : path, shown ? " \xE2\x80\xBA " : "",
+           shown ? shown : "", rag_cli_dim(cli), path, rag_cli_reset(cli));
+}
+
+/* The extractive answer (no generator, or it failed to load). */
+static int ask_extractive(query_opts *q, const ragd_results *res, const char *why, double t_total0)
+{
+    store_hits hits = {0};
+    hits.n = res->n;
+    hits.v = rag_xcalloc(res->n ? res->n : 1, sizeof *hits.v);
+    for (size_t i = 0; i < res->n; i++) hits.v[i] = res->v[i].hit; /* borrowed: not freed here */
+    ragd_answer a;
+    rag_err err = {0};
+    double t0 = now_ms();
+    int rc = ragd_answer_extractive(q->cli.st, q->query, &hits, NULL, &a, &err);
+    double answer_ms = now_ms() - t0;
+    rag_free(hits.v);
+    if (rc) return rag_cli_fail(&q->cli, &err);
+    const char *note = why ? why : NO_MODEL_NOTE;
+    if (q->cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "question", q->query);
+        cJSON_AddStringToObject(j, "answer", a.text);
+        cJSON_AddStringToObject(j, "mode", "extractive");
+        cJSON_AddNullToObject(j, "model");
+        cJSON_AddStringToObject(j, "note", note);
+        cJSON *cites = cJSON_AddArrayToObject(j, "citations");
+        for (size_t i = 0; i < a.n_citations; i++) {
+            const ragd_citation *c = &a.citations[i];
+            for (size_t k = 0; k < res->n; k++)
+                if (res->v[k].hit.chunk_id == c->chunk_id)
+                    cJSON_AddItemToArray(cites, citation_json(c->n, &res->v[k].hit, c->quote));
+        }
+        cJSON *usage = cJSON_AddObjectToObject(j, "usage");
+        cJSON_AddNumberToObject(usage, "prompt_tokens", 0);
+        cJSON_AddNumberToObject(usage, "completion_tokens", 0);
+        cJSON *t = cJSON_AddObjectToObject(j, "timings");
+        timings_json(t, res);
+        cJSON_AddNumberToObject(t, "retrieve_ms", res->embed_ms + res->keyword_ms + res->vector_ms + res->fuse_ms + res->rerank_ms);
+        cJSON_AddNumberToObject(t, "answer_ms", answer_ms);
+        cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+        rag_cli_print_json(j);
+    } else if (a.n_sentences == 0) {
+        printf("Nothing in the documents %s matches this question.\n",
+               q->cli.who.admin ? "in the database" : "these roles may see");
+    } else {
+        printf("%s%s%s\n\n", rag_cli_dim(&q->cli), note, rag_cli_reset(&q->cli));
+        for (size_t i = 0; i < a.n_sentences; i++) printf("%s [%d]\n", a.sentences[i].text, a.sentences[i].citation);
+        printf("\n%sSources:%s\n", rag_cli_bold(&q->cli), rag_cli_reset(&q->cli));
+        for (size_t i = 0; i < a.n_citations; i++) {
+            const ragd_citation *c = &a.citations[i];
+            for (size_t k = 0; k < res->n; k++)
+                if (res->v[k].hit.chunk_id == c->chunk_id) print_source(&q->cli, c->n, &res->v[k].hit);
+        }
     }
-    cJSON *usage = cJSON_AddObjectToObject(j, "usage");
-    cJSON_AddNumberToObject(usage, "prompt_tokens", 0);
-    cJSON_AddNumberToObject(usage, "completion_tokens", 0);
-    cJSON *t = cJSON_AddObjectToObject(j, "timings");
-    cJSON_AddNumberToObject(t, "retrieve_ms", retrieve_ms);
-    cJSON_AddNumberToObject(t, "answer_ms", answer_ms);
-    cJSON_AddNumberToObject(t, "total_ms", retrieve_ms + answer_ms);
-    return j;
+    ragd_answer_free(&a);
+    return RAG_EXIT_OK;
+}
+
+static volatile sig_atomic_t ask_interrupted;
+
+static void on_ask_sigint(int sig)
+{
+    (void)sig;
+    ask_interrupted = 1;
+    signal(SIGINT, SIG_DFL);
+}
+
+typedef struct stream_ctx {
+    rag_buf text;
+    int echo; /* print as it comes (a terminal, not --json) */
+} stream_ctx;
+
+static int on_text(void *p, const char *s, size_t n)
+{
+    stream_ctx *sc = p;
+    rag_buf_append(&sc->text, s, n);
+    if (sc->echo) {
+        fwrite(s, 1, n, stdout);
+        fflush(stdout);
+    }
+    return ask_interrupted;
+}
+
+/* The generated answer. Returns an exit status, or -1 when the model could
+ * not be loaded (*why says why; the caller falls back to extractive). */
+static int ask_generate(query_opts *q, const char *model_path, const ragd_results *res,
+                        double t_total0, char **why)
+{
+    rag_err err = {0};
+    llm_model *m = NULL;
+    llm_context *ctx = NULL;
+    ragd_prompt pr = {0};
+    int rc = RAG_EXIT_OK;
+    double t0 = now_ms();
+    if (llm_model_open(model_path, &m, &err)) {
+        *why = rag_xasprintf("The generator model could not be loaded (%s), so this answer is extractive.", err.msg);
+        return -1;
+    }
+    double load_ms = now_ms() - t0;
+    const llm_hparams *hp = llm_model_hparams(m);
+    /* sizes: the context, and the part of it the prompt may use */
+    size_t n_ctx = q->n_ctx, n_predict = q->n_predict;
+    const char *v;
+    if (!n_ctx && (v = rag_config_get(q->cli.cfg, "model.ctx")) && parse_count(&q->cli, "model.ctx", v, 1 << 20, &n_ctx) < 0) {
+        rc = RAG_EXIT_USAGE;
+        goto out;
+    }
+    if (!n_predict && (v = rag_config_get(q->cli.cfg, "model.max_tokens")) &&
+        parse_count(&q->cli, "model.max_tokens", v, 1 << 20, &n_predict) < 0) {
+        rc = RAG_EXIT_USAGE;
+        goto out;
+    }
+    if (!n_ctx) n_ctx = hp->n_ctx_train < 4096 ? (size_t)hp->n_ctx_train : 4096;
+    if (!n_predict) n_predict = 512;
+    if (n_predict >= n_ctx) n_predict = n_ctx / 2;
+    llm_chat_family fam;
+    int fell_back;
+    if (llm_chat_family_for(llm_model_gguf(m), rag_config_get(q->cli.cfg, "model.chat_template"), &fam, &fell_back, &err)) {
+        rc = rag_cli_fail(&q->cli, &err);
+        goto out;
+    }
+    if (fell_back && !q->cli.quiet)
+        rag_cli_error(&q->cli, "warning: the model names no chat template this program recognises; using ChatML "
+                               "(set model.chat_template)");
+    t0 = now_ms();
+    if (ragd_prompt_build(llm_model_vocab(m), fam, NULL, q->query, res, n_ctx - n_predict, &pr, &err)) {
+        rc = rag_cli_fail(&q->cli, &err);
+        goto out;
+    }
+    double prompt_build_ms = now_ms() - t0;
+    if (q->show_prompt) {
+        if (q->cli.json) {
+            /* in the JSON below */
+        } else {
+            printf("%s--- prompt (%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt ---%s\n\n",
+                   rag_cli_dim(&q->cli), pr.tokens.n, pr.n_blocks, rag_cli_reset(&q->cli), rag_buf_str(&pr.chat.text),
+                   rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
+        }
+    }
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.n_ctx = (int)n_ctx;
+    if (llm_context_new(m, &cp, &ctx, &err)) {
+        rc = rag_cli_fail(&q->cli, &err);
+        goto out;
+    }
+    llm_gen_params gp;
+    llm_gen_default_params(&gp);
+    gp.n_predict = (int)n_predict;
+    gp.sampling.temperature = q->temp_set ? q->temp : 0.0f;
+    if (q->seed) gp.sampling.seed = q->seed;
+    stream_ctx sc = {{0}, !q->cli.json && isatty(1)};
+    signal(SIGINT, on_ask_sigint);
+    llm_gen_stats st;
+    if (llm_generate(ctx, pr.tokens.v, pr.tokens.n, &gp, on_text, &sc, &st, &err)) {
+        rag_buf_free(&sc.text);
+        rc = rag_cli_fail(&q->cli, &err);
+        goto out;
+    }
+    ragd_citecheck cc;
+    ragd_citations_check(rag_buf_str(&sc.text), pr.n_blocks, &cc);
+    if (q->cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "question", q->query);
+        cJSON_AddStringToObject(j, "answer", cc.text);
+        cJSON_AddStringToObject(j, "mode", "generated");
+        cJSON_AddStringToObject(j, "model", model_path);
+        cJSON_AddStringToObject(j, "stop_reason", llm_stop_reason_name(st.stop));
+        if (q->show_prompt) cJSON_AddStringToObject(j, "prompt", rag_buf_str(&pr.chat.text));
+        cJSON *cites = cJSON_AddArrayToObject(j, "citations");
+        for (size_t i = 0; i < cc.n_cited; i++) {
+            const ragd_block *b = &pr.blocks[cc.cited[i] - 1];
+            char *snip = rag_xstrndup(b->src->hit.text, b->used < 240 ? b->used : 240);
+            cJSON_AddItemToArray(cites, citation_json(b->n, &b->src->hit, snip));
+            rag_free(snip);
+        }
+        cJSON_AddItemToObject(j, "invalid_citations", cJSON_CreateIntArray(cc.invalid, (int)cc.n_invalid));
+        cJSON_AddNumberToObject(j, "context_blocks", (double)pr.n_blocks);
+        cJSON *usage = cJSON_AddObjectToObject(j, "usage");
+        cJSON_AddNumberToObject(usage, "prompt_tokens", st.n_prompt);
+        cJSON_AddNumberToObject(usage, "completion_tokens", st.n_generated);
+        cJSON *t = cJSON_AddObjectToObject(j, "timings");
+        timings_json(t, res);
+        cJSON_AddNumberToObject(t, "retrieve_ms", res->embed_ms + res->keyword_ms + res->vector_ms + res->fuse_ms + res->rerank_ms);
+        cJSON_AddNumberToObject(t, "load_ms", load_ms);
+        cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
+        cJSON_AddNumberToObject(t, "prompt_ms", st.prompt_ms);
+        cJSON_AddNumberToObject(t, "generate_ms", st.gen_ms);
+        cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+        rag_cli_print_json(j);
+    } else {
+        if (!sc.echo) fputs(cc.text, stdout);
+        putchar('\n');
+        if (cc.n_invalid) {
+            printf("\n%snote: removed citation%s", rag_cli_dim(&q->cli), cc.n_invalid > 1 ? "s" : "");
+            for (size_t i = 0; i < cc.n_invalid; i++) printf(" [%d]", cc.invalid[i]);
+            printf(" naming no source given to the model%s\n", rag_cli_reset(&q->cli));
+        }
+        if (cc.n_cited) {
+            printf("\n%sSources:%s\n", rag_cli_bold(&q->cli), rag_cli_reset(&q->cli));
+            for (size_t i = 0; i < cc.n_cited; i++)
+                print_source(&q->cli, cc.cited[i], &pr.blocks[cc.cited[i] - 1].src->hit);
+        } else {
+            printf("\n%s(the answer cites no source)%s\n", rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
+        }
+        if (!q->cli.quiet)
+            fprintf(stderr, "%sprompt %d tokens (%zu blocks) in %.0f ms, answer %d tokens in %.0f ms (%.1f tokens/s)%s\n",
+                    rag_cli_dim(&q->cli), st.n_prompt, pr.n_blocks, st.prompt_ms, st.n_generated, st.gen_ms,
+                    st.gen_ms > 0 ? st.n_generated * 1e3 / st.gen_ms : 0, rag_cli_reset(&q->cli));
+    }
+    ragd_citecheck_free(&cc);
+    rag_buf_free(&sc.text);
+out:
+    ragd_prompt_free(&pr);
+    llm_context_free(ctx);
+    llm_model_close(m);
+    return rc;
 }
 
 int rag_cli_ask(int argc, char **argv)
 {
-    query_opts q = {.cli = {.cmd = "ask"}, .k = 5};
+    query_opts q = {.cli = {.cmd = "ask"}, .k = 6, .is_ask = 1};
+    retrieval rt = {0};
     int rc;
-    if (parse_query_opts(argc, argv, &q, ask_usage, "QUESTION", NULL, &rc) < 0) goto out;
-    store_search_params sp;
-    store_search_default_params(&sp);
-    sp.k = q.k;
-    sp.want_snippet = 0;
-    sp.want_text = 1;
-    store_hits hits;
-    ragd_answer a;
+    double t_total0 = now_ms();
+    if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
+    if ((rc = open_retrieval(&q, &rt))) goto out;
+    ragd_retrieve_params rp;
+    retrieve_params(&q, &rp, 0);
+    rp.want_snippet = 0;
+    ragd_results res;
     rag_err err = {0};
-    double t0 = now_ms();
-    if (store_search_keyword(q.cli.st, q.query, &q.cli.who, &sp, &hits, &err)) {
+    if (ragd_retrieve(q.cli.st, rt.embedder, rt.reranker, q.query, &q.cli.who, &rp, &res, &err)) {
         rc = rag_cli_fail(&q.cli, &err);
         goto out;
     }
-    double t1 = now_ms();
-    if (ragd_answer_extractive(q.cli.st, q.query, &hits, NULL, &a, &err)) {
-        store_hits_free(&hits);
-        rc = rag_cli_fail(&q.cli, &err);
-        goto out;
+    const char *model = rag_cli_model_path(&q.cli, q.model, "RAG_MODEL", "model.path");
+    char *why = NULL;
+    rc = -1;
+    if (model && res.n) rc = ask_generate(&q, model, &res, t_total0, &why); /* nothing found: said below */
+    if (rc < 0) {
+        if (why && model && !q.cli.json && !q.cli.quiet) rag_cli_error(&q.cli, "note: %s", why);
+        rc = ask_extractive(&q, &res, why, t_total0);
     }
-    double t2 = now_ms();
-    if (q.cli.json) {
-        rag_cli_print_json(answer_json(q.query, &a, t1 - t0, t2 - t1));
-    } else if (a.n_sentences == 0) {
-        printf("Nothing in the documents %s matches this question.\n",
-               q.cli.who.admin ? "in the database" : "these roles may see");
-    } else {
-        printf("%s%s%s\n\n", rag_cli_dim(&q.cli), NO_MODEL_NOTE, rag_cli_reset(&q.cli));
-        for (size_t i = 0; i < a.n_sentences; i++)
-            printf("%s [%d]\n", a.sentences[i].text, a.sentences[i].citation);
-        printf("\n%sSources:%s\n", rag_cli_bold(&q.cli), rag_cli_reset(&q.cli));
-        for (size_t i = 0; i < a.n_citations; i++) {
-            const ragd_citation *c = &a.citations[i];
-            char path[4096];
-            rag_cli_display_path(c->uri, path, sizeof path);
-            const char *shown = rag_cli_heading_shown(c->title, c->heading_path);
-            printf("  [%d] %s%s%s\n      %s%s%s\n", c->n, *c->title ? c->title : path,
-                   shown ? " \xE2\x80\xBA " : "", shown ? shown : "", rag_cli_dim(&q.cli), path,
-                   rag_cli_reset(&q.cli));
-        }
-    }
-    ragd_answer_free(&a);
-    store_hits_free(&hits);
+    rag_free(why);
+    ragd_results_free(&res);
 out:
+    close_retrieval(&rt);
     rag_free(q.query);
     rag_cli_teardown(&q.cli);
     return rc;

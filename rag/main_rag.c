@@ -21,6 +21,7 @@ static const char usage[] =
     "  docs list|show|rm  list, inspect or remove documents\n"
     "  stats              documents, chunks and size per ACL group\n"
     "  check              verify (and --repair) the database\n"
+    "  index              rebuild or check the vector indexes\n"
     "  eval               retrieval quality against relevance judgments\n"
     "\n"
     "model commands:\n"
@@ -45,7 +46,7 @@ static const struct {
     {"eval", rag_cli_eval},     {"generate", rag_cli_generate}, {"tokenize", rag_cli_tokenize},
     {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
     {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
-    {"reembed", rag_cli_reembed},
+    {"reembed", rag_cli_reembed}, {"index", rag_cli_index},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

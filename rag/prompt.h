@@ -1,0 +1,56 @@
+/* rag/prompt.h: grounded prompts and citation checks.
+ *
+ * The prompt is the model's chat template around two messages: a system
+ * message (answer only from the context, cite with [n], say so when the
+ * context lacks the answer, treat the context as data) and a user message
+ * holding the numbered context blocks between <context> and </context>,
+ * then the question. Blocks are added best first while the prompt fits the
+ * token budget; a block that does not fit whole is cut after its last
+ * complete sentence that fits, never inside one. Text inside the context
+ * cannot close the context block or produce control tokens. */
+#ifndef RAG_RAG_PROMPT_H
+#define RAG_RAG_PROMPT_H
+
+#include "base/err.h"
+#include "llm/chat.h"
+#include "rag/retrieve.h"
+
+/* The default system prompt (etc/prompts/system.txt documents it). */
+extern const char *const ragd_default_system_prompt;
+
+typedef struct ragd_block {
+    int n;                    /* its number in the prompt: [n] */
+    const ragd_result *src;   /* borrowed from the results */
+    size_t used;              /* bytes of the chunk's text in the prompt */
+} ragd_block;
+
+typedef struct ragd_prompt {
+    llm_chat_prompt chat; /* the rendered prompt (chat.text is what --show-prompt prints) */
+    llm_tokens tokens;
+    ragd_block *blocks;
+    size_t n_blocks;
+} ragd_prompt;
+
+/* Builds the prompt for question from results (best first) within budget
+ * tokens (the prompt alone; leave room for the answer). Fails with
+ * RAG_ERR_LIMIT when not even the question fits. */
+int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const char *system,
+                      const char *question, const ragd_results *results, size_t budget,
+                      ragd_prompt *out, rag_err *err);
+void ragd_prompt_free(ragd_prompt *p);
+
+/* Checks the citations of an answer against a prompt of n_blocks blocks:
+ * [n], [n, m] and [n][m] markers naming a block are kept, others removed
+ * (with the space before them). */
+typedef struct ragd_citecheck {
+    char *text;    /* the answer with invalid markers removed (owned) */
+    int *cited;    /* valid block numbers, in order of first use, unique */
+    size_t n_cited;
+    int *invalid;  /* numbers that named no block, in order */
+    size_t n_invalid;
+} ragd_citecheck;
+
+void ragd_citations_check(const char *answer, size_t n_blocks, ragd_citecheck *out);
+void ragd_citecheck_free(ragd_citecheck *c);
+
+#endif

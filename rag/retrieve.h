@@ -1,0 +1,59 @@
+/* rag/retrieve.h: hybrid retrieval.
+ *
+ *   keyword (BM25 over FTS5) ──┐
+ *                              ├─ reciprocal-rank fusion ─ near-duplicate ─ (cross-encoder) ─ top k
+ *   vector (FAISS, query       │   score = sum 1/(rrf_k + rank)   collapse     rerank of the
+ *   embedded with the model) ──┘                                               top N
+ *
+ * Each stage is optional; all of them see only what the principal may see
+ * (visibility is applied inside each search, before ranking). The result
+ * keeps each stage's rank and score for --explain. */
+#ifndef RAG_RAG_RETRIEVE_H
+#define RAG_RAG_RETRIEVE_H
+
+#include "base/err.h"
+#include "base/principal.h"
+#include "embed/embed.h"
+#include "store/store.h"
+
+typedef struct ragd_retrieve_params {
+    size_t k;            /* results wanted */
+    size_t candidates;   /* per search stage (0: the larger of 4k and 50) */
+    int keyword, vector; /* stages on (vector needs an embedder) */
+    int rrf_k;           /* reciprocal-rank fusion constant (default 60) */
+    int dedupe;          /* collapse near-duplicate chunks (default 1) */
+    double dup_jaccard;  /* word-shingle similarity at which chunks are duplicates (0.85) */
+    size_t rerank_top;   /* with a reranker: candidates it reorders (0: the larger of 3k and 30) */
+    int per_document;    /* at most one chunk per document */
+    int want_snippet;
+    const char *hl_open, *hl_close; /* snippet highlight markers (keyword hits) */
+    const float *query_vector; /* a query already embedded (dims of the database's model):
+                                  used instead of embedding the query; enables the vector stage */
+    int query_dims;
+} ragd_retrieve_params;
+
+void ragd_retrieve_default_params(ragd_retrieve_params *p);
+
+typedef struct ragd_result {
+    store_hit hit; /* owned fields; text always filled */
+    int kw_rank, vec_rank, rerank_rank; /* 1-based, 0: not found by that stage */
+    double kw_score, vec_score, rrf_score, rerank_score;
+    double score; /* the final ordering score (rerank, else RRF, else the single stage's) */
+} ragd_result;
+
+typedef struct ragd_results {
+    ragd_result *v;
+    size_t n;
+    size_t n_duplicates;  /* collapsed */
+    double embed_ms, keyword_ms, vector_ms, fuse_ms, rerank_ms;
+} ragd_results;
+
+/* Retrieves for `query` as `who`. embedder (the database's model) or
+ * p->query_vector enables the vector stage, reranker the rerank stage; both
+ * may be NULL. */
+int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
+                  const rag_principal *who, const ragd_retrieve_params *p, ragd_results *out,
+                  rag_err *err);
+void ragd_results_free(ragd_results *r);
+
+#endif
