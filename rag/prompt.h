@@ -15,7 +15,7 @@
 #include "llm/chat.h"
 #include "rag/retrieve.h"
 
-/* The default system prompt (etc/prompts/system.txt documents it). */
+/* The default system prompt (quoted in the README). */
 extern const char *const ragd_default_system_prompt;
 
 typedef struct ragd_block {

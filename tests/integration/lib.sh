@@ -37,6 +37,8 @@ check_not_contains() {
 _json() { local f; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; sqlite3 :memory: "select $1(readfile('$f'), '$2');"; rm -f "$f"; }
 json_get() { _json json_extract "$1"; }
 json_len() { _json json_array_length "$1"; }
+# echo "$json" | json_sql "select count(*) from json_each(J, '$.a')": J is the document
+json_sql() { local f; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; sqlite3 :memory: "${1//J/readfile('$f')}"; rm -f "$f"; }
 
 sql() { sqlite3 "$RAG_DB" "$@"; }
 
