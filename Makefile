@@ -39,9 +39,17 @@ BLAS_LIBS := -lopenblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
+# whatever BUILD is, so that sanitizer builds reuse it. Only store/vindex.c
+# includes its headers; every program linking librag.a links FAISS (static,
+# C++ and OpenMP inside, hence -lstdc++ -lgomp). Debian's libfaiss.a is not
+# built with the sanitizers: its own memory is not checked, ours is.
+FAISS_DIR  := build/faiss
+FAISS_LIBS := -L$(FAISS_DIR)/lib -lfaiss_c -lfaiss $(BLAS_LIBS) -lgomp -lstdc++ -lm
+
 CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(PKG_CFLAGS) $(PDF_DEF) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
-LIBS    := $(PKG_LIBS) $(BLAS_LIBS) -lm -lpthread
+LIBS    := $(FAISS_LIBS) $(PKG_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 LIB_SRCS  := $(filter-out rag/main_%.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -51,10 +59,6 @@ GOLDEN_SRCS := $(wildcard tests/golden/test_*.c)
 GOLDEN_BINS := $(GOLDEN_SRCS:tests/golden/test_%.c=$(BUILD)/golden/test_%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
-# The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
-# whatever BUILD is, so that sanitizer builds reuse it.
-FAISS_DIR  := build/faiss
-FAISS_LIBS := -L$(FAISS_DIR)/lib -lfaiss_c -lfaiss $(BLAS_LIBS) -lgomp -lstdc++ -lm
 FAISS_TEST := $(BUILD)/tests/test_faiss_capi
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -86,6 +90,11 @@ $(BUILD)/obj/llm/quant_avx2.o $(BUILD)/obj/llm/vecmath_avx2.o: CFLAGS += $(AVX2_
 $(BUILD)/obj/llm/quant_avx512.o $(BUILD)/obj/llm/vecmath_avx512.o: CFLAGS += $(AVX512_FLAGS)
 endif
 
+# The FAISS headers are system headers to us (-isystem): they declare
+# functions without prototypes, which our warnings would refuse.
+$(BUILD)/obj/store/vindex.o: CFLAGS += -isystem $(FAISS_DIR)/include
+$(BUILD)/obj/store/vindex.o: $(FAISS_DIR)/lib/libfaiss_c.a
+
 $(BUILD)/librag.a: $(LIB_OBJS)
 	@rm -f $@
 	@$(if $(Q),echo "  AR      $@")
@@ -111,7 +120,7 @@ $(FAISS_TEST): $(BUILD)/obj/tests/faiss/test_faiss_capi.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(FAISS_LIBS)
 
 $(FAISS_DIR)/lib/libfaiss_c.a:
-	@echo "The FAISS C API is missing: run 'make deps' first." >&2; exit 1
+	@echo "$(FAISS_DIR)/lib/libfaiss_c.a is missing (the FAISS C API): run make deps first." >&2; exit 1
 
 $(BUILD)/golden/%: $(BUILD)/obj/tests/golden/%.o $(BUILD)/librag.a
 	@mkdir -p $(dir $@)

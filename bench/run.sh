@@ -10,3 +10,5 @@ export RAG_TOOLS=${RAG_TOOLS:-$top/build/tools}
 ./build/bench/bench_ingest_search "$@"
 echo
 ./build/bench/bench_embed
+echo
+./build/bench/bench_vector

@@ -137,6 +137,7 @@ void store_close(store *s)
         if (s->in_tx) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
     }
+    store_vindex_free(s->vindex);
     rag_free(s->path);
     rag_free(s);
 }

@@ -6,11 +6,17 @@
 
 #include <sqlite3.h>
 
+struct store_vindex; /* vector indexes in memory (vindex.c) */
+
 struct store {
     sqlite3 *db;
     char *path;
     int in_tx;
+    struct store_vindex *vindex; /* owned; NULL until vector search is used */
 };
+
+/* Frees the in-memory vector indexes (store_close). */
+void store_vindex_free(struct store_vindex *vi);
 
 /* Translates a SQLite failure into rag_err: the one place that does. `what`
  * says what was being done ("insert chunk"). Returns RAG_ERR_DB or
