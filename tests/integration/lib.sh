@@ -38,7 +38,10 @@ _json() { local f; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; sqlite3 :memory: "s
 json_get() { _json json_extract "$1"; }
 json_len() { _json json_array_length "$1"; }
 # echo "$json" | json_sql "select count(*) from json_each(J, '$.a')": J is the document
-json_sql() { local f; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; sqlite3 :memory: "${1//J/readfile('$f')}"; rm -f "$f"; }
+json_sql() {
+  local f r; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; r="readfile('$f')"
+  sqlite3 :memory: "${1//J/$r}"; rm -f "$f"
+}
 
 sql() { sqlite3 "$RAG_DB" "$@"; }
 
