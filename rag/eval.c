@@ -69,7 +69,7 @@ int ragd_qrels_load(const char *path, ragd_qrels *out, rag_err *err)
         ragd_qrels_free(out);
         return rc;
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_qrel);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_qrel);
     return 0;
 }
 

@@ -247,7 +247,7 @@ int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char
                        (x->vec_rank ? 1.0 / (p->rrf_k + x->vec_rank) : 0);
         x->score = stages > 1 ? x->rrf_score : x->kw_rank ? x->kw_score : x->vec_score;
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_score);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_score);
     collapse(out, p);
     out->fuse_ms = now_ms() - t;
 
