@@ -13,7 +13,9 @@
 static const char *const known_keys[] = {
     "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
     "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", "model.path", "model.ctx", "model.max_tokens",
-    "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", NULL};
+    "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", "search.mode", "search.candidates", "search.rrf_k",
+    "search.dedupe", "search.dup_similarity", "vector.large_group", "vector.large_factory",
+    "vector.ef_search", NULL};
 
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
 {
@@ -67,6 +69,35 @@ static char *config_path(const rag_cli *cli, int *optional)
     return rag_xasprintf("%s/.config/rag/rag.conf", home && *home ? home : ".");
 }
 
+/* The [vector] section: which FAISS index a large ACL group gets. */
+static int configure_vectors(rag_cli *cli)
+{
+    store_vindex_params p;
+    store_vindex_default_params(&p);
+    rag_err err = {0};
+    size_t ef = (size_t)p.ef_search;
+    if (rag_config_get_size(cli->cfg, "vector.large_group", &p.large_group, &err) ||
+        rag_config_get_size(cli->cfg, "vector.ef_search", &ef, &err)) {
+        rag_cli_fail(cli, &err);
+        return RAG_EXIT_USAGE;
+    }
+    if (ef < 1 || ef > 65536) {
+        rag_cli_error(cli, "%s: vector.ef_search must be between 1 and 65536",
+                      rag_config_where(cli->cfg, "vector.ef_search"));
+        return RAG_EXIT_USAGE;
+    }
+    p.ef_search = (int)ef;
+    const char *factory = rag_config_get(cli->cfg, "vector.large_factory");
+    if (store_vindex_check_factory(cli->st, factory, &err)) {
+        rag_cli_error(cli, "%s: vector.large_factory: %s", rag_config_where(cli->cfg, "vector.large_factory"),
+                      err.msg);
+        return RAG_EXIT_USAGE;
+    }
+    if (factory) p.large_factory = factory;
+    store_vindex_configure(cli->st, &p);
+    return 0;
+}
+
 int rag_cli_setup(rag_cli *cli, int open_db)
 {
     const char *nc = getenv("NO_COLOR");
@@ -99,7 +130,7 @@ int rag_cli_setup(rag_cli *cli, int open_db)
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
     if (rc) return rag_cli_fail(cli, &err);
-    return 0;
+    return configure_vectors(cli);
 }
 
 void rag_cli_teardown(rag_cli *cli)

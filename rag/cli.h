@@ -69,6 +69,27 @@ const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char 
  * returns an exit status. */
 int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out);
 
+/* ---- retrieval as rag search does it (rag/cli_search.c) ---- */
+/* Resolves the retrieval mode: *mode from --mode (checked), else the
+ * config's search.mode; NULL means hybrid when vectors exist. Returns -1
+ * after reporting a bad value. */
+int rag_cli_search_mode(rag_cli *cli, const char **mode);
+
+typedef struct rag_cli_retrieval {
+    emb_model *embedder, *reranker; /* NULL: that stage is off */
+    int keyword;                    /* the keyword stage is on */
+    char *note; /* why the vector stage is off, for --explain and stderr */
+} rag_cli_retrieval;
+
+/* Opens the models a mode needs: the embedding model (embed_model, else
+ * $RAG_EMBED_MODEL, else embed.model) when the database holds its vectors,
+ * and with rerank the cross-encoder. Returns an exit status (reported). */
+int rag_cli_open_retrieval(rag_cli *cli, const char *mode, const char *embed_model, int rerank,
+                           const char *rerank_model, rag_cli_retrieval *r);
+/* "keyword", "vector" or "hybrid": the stages that run. */
+const char *rag_cli_retrieval_mode(const rag_cli_retrieval *r);
+void rag_cli_close_retrieval(rag_cli_retrieval *r);
+
 /* Prints "rag CMD: message" to stderr. */
 void rag_cli_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a rag_err and returns RAG_EXIT_ERROR. */

@@ -3,6 +3,7 @@
 #include "base/mem.h"
 #include "rag/cli.h"
 #include "rag/eval.h"
+#include "rag/retrieve.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,14 +11,22 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: rag eval --queries Q.tsv --qrels R.tsv [--run OUT.trec] [-k N] [--as ROLE,...] [--json]\n"
+    "usage: rag eval --queries Q.tsv --qrels R.tsv [--run OUT.trec] [-k N] [--mode M]\n"
+    "                [--embed-model F] [--rerank] [--as ROLE,...] [--json]\n"
     "\n"
-    "Runs every query of Q.tsv (qid<TAB>text) through keyword search (one\n"
-    "result per document, depth N, default 1000), optionally writes a TREC run\n"
-    "file, and prints MAP, nDCG@10, Recall@100, P@10 and MRR as trec_eval\n"
-    "computes them against R.tsv (qid<TAB>docid<TAB>grade, or TREC qrels).\n"
-    "A document's id is the explicit id given at ingest (--id), else its file\n"
-    "name without the extension.\n";
+    "Runs every query of Q.tsv (qid<TAB>text) through retrieval as rag search\n"
+    "does it (same stages and settings; one result per document, depth N,\n"
+    "default 1000; near-duplicate collapsing off, as judgments are per\n"
+    "document), optionally writes a TREC run file, and prints MAP, nDCG@10,\n"
+    "Recall@100, P@10 and MRR as trec_eval computes them against R.tsv\n"
+    "(qid<TAB>docid<TAB>grade, or TREC qrels). A document's id is the explicit\n"
+    "id given at ingest (--id), else its file name without the extension.\n"
+    "\n"
+    "  --mode MODE       keyword, vector or hybrid (default: search.mode, else\n"
+    "                    hybrid when vectors exist)\n"
+    "  --embed-model F   the embedding model (default $RAG_EMBED_MODEL, then embed.model)\n"
+    "  --rerank          rerank with the cross-encoder (--rerank-model F, $RAG_RERANK_MODEL,\n"
+    "                    rerank.model); --rerank-top N candidates (default 30)\n";
 
 /* The id a run file uses for a document. */
 static char *run_docid(const store_hit *h)
@@ -31,25 +40,37 @@ static char *run_docid(const store_hit *h)
 
 int rag_cli_eval(int argc, char **argv)
 {
+    enum { O_MODE = 1000, O_EMODEL, O_RERANK, O_RMODEL, O_RTOP };
     static const struct option opts[] = {
-        {"queries", required_argument, NULL, 'Q'}, {"qrels", required_argument, NULL, 'R'},
-        {"run", required_argument, NULL, 'o'},     RAG_CLI_COMMON_OPTIONS,
+        {"queries", required_argument, NULL, 'Q'},     {"qrels", required_argument, NULL, 'R'},
+        {"run", required_argument, NULL, 'o'},         {"mode", required_argument, NULL, O_MODE},
+        {"embed-model", required_argument, NULL, O_EMODEL}, {"rerank", no_argument, NULL, O_RERANK},
+        {"rerank-model", required_argument, NULL, O_RMODEL},
+        {"rerank-top", required_argument, NULL, O_RTOP}, RAG_CLI_COMMON_OPTIONS,
         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "eval"};
     const char *qpath = NULL, *rpath = NULL, *runpath = NULL;
-    long k = 1000;
-    int c, rc;
+    const char *mode = NULL, *embed_model = NULL, *rerank_model = NULL;
+    long k = 1000, rerank_top = 0;
+    int c, rc, rerank = 0;
     while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
         if (rag_cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'Q': qpath = optarg; break;
         case 'R': rpath = optarg; break;
         case 'o': runpath = optarg; break;
-        case 'k': {
+        case O_MODE: mode = optarg; break;
+        case O_EMODEL: embed_model = optarg; break;
+        case O_RERANK: rerank = 1; break;
+        case O_RMODEL: rerank_model = optarg; break;
+        case 'k':
+        case O_RTOP: {
             char *end;
-            k = strtol(optarg, &end, 10);
-            if (end == optarg || *end || k < 1 || k > 100000)
-                return rag_cli_usage_error(&cli, "-k: '%s' is not a number from 1 to 100000", optarg);
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > 100000)
+                return rag_cli_usage_error(&cli, "%s: '%s' is not a number from 1 to 100000",
+                                           c == 'k' ? "-k" : "--rerank-top", optarg);
+            *(c == 'k' ? &k : &rerank_top) = v;
             break;
         }
         case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
@@ -58,10 +79,12 @@ int rag_cli_eval(int argc, char **argv)
     }
     if (!qpath || !rpath) return rag_cli_usage_error(&cli, "--queries and --qrels are required");
     rc = rag_cli_setup(&cli, 1);
+    if (!rc && rag_cli_search_mode(&cli, &mode) < 0) rc = RAG_EXIT_USAGE;
     if (rc) {
         rag_cli_teardown(&cli);
         return rc;
     }
+    rag_cli_retrieval rt = {0};
     rag_err err = {0};
     rag_strv qids = {0}, qtexts = {0};
     ragd_qrels qrels = {0};
@@ -75,25 +98,31 @@ int rag_cli_eval(int argc, char **argv)
         rc = rag_cli_fail(&cli, &err);
         goto out;
     }
-    store_search_params sp;
-    store_search_default_params(&sp);
-    sp.k = (size_t)k;
-    sp.per_document = 1;
-    sp.want_snippet = 0;
+    if ((rc = rag_cli_open_retrieval(&cli, mode, embed_model, rerank, rerank_model, &rt))) goto out;
+    if (rt.note && !cli.quiet) rag_cli_error(&cli, "%s", rt.note);
+    ragd_retrieve_params rp;
+    ragd_retrieve_default_params(&rp);
+    rp.k = (size_t)k;
+    rp.keyword = rt.keyword;
+    rp.vector = rt.embedder != NULL;
+    rp.per_document = 1;
+    rp.dedupe = 0;
+    rp.want_snippet = 0;
+    rp.rerank_top = (size_t)rerank_top;
     ragd_metrics sum = {0};
     size_t n_eval = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t i = 0; i < qids.n; i++) {
-        store_hits hits;
-        if (store_search_keyword(cli.st, qtexts.v[i], &cli.who, &sp, &hits, &err)) {
+        ragd_results hits;
+        if (ragd_retrieve(cli.st, rt.embedder, rt.reranker, qtexts.v[i], &cli.who, &rp, &hits, &err)) {
             rc = rag_cli_fail(&cli, &err);
             goto out;
         }
         size_t n = hits.n;
         ragd_ranked *r = rag_xcalloc(n ? n : 1, sizeof *r);
-        for (size_t j = 0; j < n; j++) r[j] = (ragd_ranked){run_docid(&hits.v[j]), hits.v[j].score};
-        store_hits_free(&hits);
+        for (size_t j = 0; j < n; j++) r[j] = (ragd_ranked){run_docid(&hits.v[j].hit), hits.v[j].score};
+        ragd_results_free(&hits);
         ragd_metrics m;
         ragd_eval_query(&qrels, qids.v[i], r, n, &m); /* also sorts r as trec_eval reads it */
         if (run)
@@ -116,6 +145,8 @@ int rag_cli_eval(int argc, char **argv)
     double d = n_eval ? (double)n_eval : 1;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "mode", rag_cli_retrieval_mode(&rt));
+        if (rt.reranker) cJSON_AddBoolToObject(j, "rerank", 1);
         cJSON_AddNumberToObject(j, "MAP", sum.map / d);
         cJSON_AddNumberToObject(j, "nDCG@10", sum.ndcg10 / d);
         cJSON_AddNumberToObject(j, "Recall@100", sum.recall100 / d);
@@ -126,6 +157,7 @@ int rag_cli_eval(int argc, char **argv)
         cJSON_AddNumberToObject(j, "seconds", secs);
         rag_cli_print_json(j);
     } else {
+        printf("retrieval   %s%s\n", rag_cli_retrieval_mode(&rt), rt.reranker ? ", reranked" : "");
         printf("queries     %zu evaluated (%zu run, %zu with relevant judgments), %.2f s\n", n_eval,
                qids.n, n_eval, secs);
         printf("MAP         %.4f\nnDCG@10     %.4f\nRecall@100  %.4f\nP@10        %.4f\nMRR         %.4f\n",
@@ -137,6 +169,7 @@ out:
         rag_err_sys(&err, errno, "%s", runpath);
         rc = rag_cli_fail(&cli, &err);
     }
+    rag_cli_close_retrieval(&rt);
     rag_strv_free(&qids);
     rag_strv_free(&qtexts);
     ragd_qrels_free(&qrels);

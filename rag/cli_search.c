@@ -107,11 +107,71 @@ typedef struct query_opts {
     size_t k;
     int k_set, chunks, rerank, explain, show_prompt, temp_set;
     size_t rerank_top, n_predict, n_ctx;
+    size_t candidates;     /* search.candidates (0: the default) */
+    int rrf_k, dedupe;     /* search.rrf_k, search.dedupe */
+    double dup_similarity; /* search.dup_similarity */
     const char *mode, *embed_model, *rerank_model, *model;
     float temp;
     uint64_t seed;
     char *query;
 } query_opts;
+
+static int valid_mode(const char *m)
+{
+    return !strcmp(m, "keyword") || !strcmp(m, "vector") || !strcmp(m, "hybrid");
+}
+
+int rag_cli_search_mode(rag_cli *cli, const char **mode)
+{
+    if (*mode) {
+        if (valid_mode(*mode)) return 0;
+        rag_cli_usage_error(cli, "--mode: '%s' is not keyword, vector or hybrid", *mode);
+        return -1;
+    }
+    const char *m = rag_config_get(cli->cfg, "search.mode");
+    if (!m) return 0;
+    if (!valid_mode(m)) {
+        rag_cli_error(cli, "%s: search.mode '%s' is not keyword, vector or hybrid",
+                      rag_config_where(cli->cfg, "search.mode"), m);
+        return -1;
+    }
+    if (strcmp(m, "hybrid")) *mode = m; /* hybrid is what no mode means */
+    return 0;
+}
+
+/* The [search] section: the retrieval stages and their knobs (flags win).
+ * Returns -1 after reporting a bad value with the file and line. */
+static int search_config(query_opts *q)
+{
+    const rag_config *cfg = q->cli.cfg;
+    rag_err err = {0};
+    if (rag_cli_search_mode(&q->cli, &q->mode) < 0) return -1;
+    size_t rrf_k = 60;
+    if (rag_config_get_size(cfg, "search.candidates", &q->candidates, &err) ||
+        rag_config_get_size(cfg, "search.rrf_k", &rrf_k, &err) ||
+        rag_config_get_bool(cfg, "search.dedupe", &q->dedupe, &err) ||
+        (!q->rerank && rag_config_get_bool(cfg, "search.rerank", &q->rerank, &err))) {
+        rag_cli_fail(&q->cli, &err);
+        return -1;
+    }
+    if (q->candidates > 10000 || rrf_k < 1 || rrf_k > 100000) {
+        rag_cli_error(&q->cli, "%s: search.candidates must be at most 10000 and search.rrf_k from 1 to 100000",
+                      rag_config_where(cfg, q->candidates > 10000 ? "search.candidates" : "search.rrf_k"));
+        return -1;
+    }
+    q->rrf_k = (int)rrf_k;
+    const char *sim = rag_config_get(cfg, "search.dup_similarity");
+    if (sim) {
+        char *end;
+        q->dup_similarity = strtod(sim, &end);
+        if (end == sim || *end || !(q->dup_similarity > 0 && q->dup_similarity <= 1)) {
+            rag_cli_error(&q->cli, "%s: search.dup_similarity '%s' is not a number in (0, 1]",
+                          rag_config_where(cfg, "search.dup_similarity"), sim);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* Parses the options of search/ask; returns -1 (done, exit with *rc). */
 static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
@@ -175,7 +235,7 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
             return -1;
         }
     }
-    if (q->mode && strcmp(q->mode, "keyword") && strcmp(q->mode, "vector") && strcmp(q->mode, "hybrid")) {
+    if (q->mode && !valid_mode(q->mode)) {
         *rc = rag_cli_usage_error(&q->cli, "--mode: '%s' is not keyword, vector or hybrid", q->mode);
         return -1;
     }
@@ -196,26 +256,26 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
         *rc = RAG_EXIT_USAGE;
         return -1;
     }
+    if (search_config(q) < 0) {
+        *rc = RAG_EXIT_USAGE;
+        return -1;
+    }
     return 0;
 }
 
-/* The models retrieval uses, opened according to the options. */
-typedef struct retrieval {
-    emb_model *embedder, *reranker;
-    char *note; /* why the vector stage is off, for --explain and stderr */
-} retrieval;
-
-static int open_retrieval(query_opts *q, retrieval *r)
+int rag_cli_open_retrieval(rag_cli *cli, const char *mode, const char *embed_model, int rerank,
+                           const char *rerank_model, rag_cli_retrieval *r)
 {
     memset(r, 0, sizeof *r);
     rag_err err = {0};
-    int want_vector = !q->mode || strcmp(q->mode, "keyword");
-    const char *epath = rag_cli_model_path(&q->cli, q->embed_model, "RAG_EMBED_MODEL", "embed.model");
+    int want_vector = !mode || strcmp(mode, "keyword");
+    r->keyword = !mode || strcmp(mode, "vector");
+    const char *epath = rag_cli_model_path(cli, embed_model, "RAG_EMBED_MODEL", "embed.model");
     if (want_vector && epath) {
-        int rc = rag_cli_open_embedder(&q->cli, epath, &r->embedder);
+        int rc = rag_cli_open_embedder(cli, epath, &r->embedder);
         if (rc) return rc;
-        int match = ing_model_matches(q->cli.st, r->embedder, &err);
-        if (match < 0) return rag_cli_fail(&q->cli, &err);
+        int match = ing_model_matches(cli->st, r->embedder, &err);
+        if (match < 0) return rag_cli_fail(cli, &err);
         if (!match) {
             r->note = rag_xasprintf("the database has no vectors of %s: keyword search only (run 'rag reembed')",
                                     emb_model_identity(r->embedder)->name);
@@ -225,27 +285,39 @@ static int open_retrieval(query_opts *q, retrieval *r)
     } else if (want_vector) {
         r->note = rag_xstrdup("no embedding model is configured: keyword search only");
     }
-    if (q->mode && !strcmp(q->mode, "vector") && !r->embedder) {
-        rag_cli_error(&q->cli, "--mode vector: %s", r->note);
+    if (!r->embedder) r->keyword = 1;
+    if (mode && !strcmp(mode, "vector") && !r->embedder) {
+        rag_cli_error(cli, "--mode vector: %s", r->note);
         return RAG_EXIT_USAGE;
     }
-    if (q->rerank) {
-        const char *rpath = rag_cli_model_path(&q->cli, q->rerank_model, "RAG_RERANK_MODEL", "rerank.model");
+    if (rerank) {
+        const char *rpath = rag_cli_model_path(cli, rerank_model, "RAG_RERANK_MODEL", "rerank.model");
         if (!rpath) {
-            rag_cli_error(&q->cli, "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
+            rag_cli_error(cli, "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
             return RAG_EXIT_ERROR;
         }
-        int rc = rag_cli_open_embedder(&q->cli, rpath, &r->reranker);
+        int rc = rag_cli_open_embedder(cli, rpath, &r->reranker);
         if (rc) return rc;
     }
     return 0;
 }
 
-static void close_retrieval(retrieval *r)
+const char *rag_cli_retrieval_mode(const rag_cli_retrieval *r)
+{
+    return r->embedder && r->keyword ? "hybrid" : r->embedder ? "vector" : "keyword";
+}
+
+void rag_cli_close_retrieval(rag_cli_retrieval *r)
 {
     emb_model_close(r->embedder);
     emb_model_close(r->reranker);
     rag_free(r->note);
+    memset(r, 0, sizeof *r);
+}
+
+static int open_retrieval(query_opts *q, rag_cli_retrieval *r)
+{
+    return rag_cli_open_retrieval(&q->cli, q->mode, q->embed_model, q->rerank, q->rerank_model, r);
 }
 
 static void retrieve_params(const query_opts *q, ragd_retrieve_params *rp, int per_document)
@@ -255,6 +327,10 @@ static void retrieve_params(const query_opts *q, ragd_retrieve_params *rp, int p
     rp->keyword = !q->mode || strcmp(q->mode, "vector");
     rp->vector = !q->mode || strcmp(q->mode, "keyword");
     rp->rerank_top = q->rerank_top;
+    if (q->candidates) rp->candidates = q->candidates;
+    rp->rrf_k = q->rrf_k;
+    rp->dedupe = q->dedupe;
+    if (q->dup_similarity > 0) rp->dup_jaccard = q->dup_similarity;
     rp->per_document = per_document;
     rp->hl_open = q->cli.color ? "\033[1;33m" : "**";
     rp->hl_close = q->cli.color ? "\033[0m" : "**";
@@ -332,8 +408,8 @@ static void print_explain(const query_opts *q, const ragd_result *r)
 
 int rag_cli_search(int argc, char **argv)
 {
-    query_opts q = {.cli = {.cmd = "search"}, .k = 10};
-    retrieval rt = {0};
+    query_opts q = {.cli = {.cmd = "search"}, .k = 10, .dedupe = 1};
+    rag_cli_retrieval rt = {0};
     int rc;
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
     if ((rc = open_retrieval(&q, &rt))) goto out;
@@ -350,7 +426,7 @@ int rag_cli_search(int argc, char **argv)
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);
-        cJSON_AddStringToObject(j, "mode", rt.embedder && rp.keyword ? "hybrid" : rt.embedder ? "vector" : "keyword");
+        cJSON_AddStringToObject(j, "mode", rag_cli_retrieval_mode(&rt));
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
         for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, result_json(&res.v[i], i + 1, q.explain));
         cJSON_AddNumberToObject(j, "took_ms", ms);
@@ -391,7 +467,7 @@ int rag_cli_search(int argc, char **argv)
     }
     ragd_results_free(&res);
 out:
-    close_retrieval(&rt);
+    rag_cli_close_retrieval(&rt);
     rag_free(q.query);
     rag_cli_teardown(&q.cli);
     return rc;
@@ -639,8 +715,8 @@ out:
 
 int rag_cli_ask(int argc, char **argv)
 {
-    query_opts q = {.cli = {.cmd = "ask"}, .k = 6, .is_ask = 1};
-    retrieval rt = {0};
+    query_opts q = {.cli = {.cmd = "ask"}, .k = 6, .is_ask = 1, .dedupe = 1};
+    rag_cli_retrieval rt = {0};
     int rc;
     double t_total0 = now_ms();
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
@@ -665,7 +741,7 @@ int rag_cli_ask(int argc, char **argv)
     rag_free(why);
     ragd_results_free(&res);
 out:
-    close_retrieval(&rt);
+    rag_cli_close_retrieval(&rt);
     rag_free(q.query);
     rag_cli_teardown(&q.cli);
     return rc;

@@ -134,13 +134,15 @@ static double jaccard(const shingles *a, const shingles *b)
     return (double)both / (double)(a->n + b->n - both);
 }
 
-/* Keeps, in order, the results that are neither a better result's
- * near-duplicate nor (per_document) a better result's document. */
-static void collapse(ragd_results *r, const ragd_retrieve_params *p)
+/* Keeps, in order, the first `limit` results that are neither a better
+ * result's near-duplicate nor (per_document) a better result's document.
+ * Stopping at the limit keeps the pairwise comparisons to candidates x
+ * limit. */
+static void collapse(ragd_results *r, const ragd_retrieve_params *p, size_t limit)
 {
     shingles *sh = rag_xcalloc(r->n ? r->n : 1, sizeof *sh);
-    size_t kept = 0;
-    for (size_t i = 0; i < r->n; i++) {
+    size_t kept = 0, i = 0;
+    for (; i < r->n && kept < limit; i++) {
         int drop = 0;
         if (p->dedupe) make_shingles(r->v[i].hit.text ? r->v[i].hit.text : "", &sh[i]);
         for (size_t j = 0; j < kept && !drop; j++) {
@@ -161,7 +163,8 @@ static void collapse(ragd_results *r, const ragd_retrieve_params *p)
         }
         kept++;
     }
-    for (size_t i = 0; i < kept; i++) rag_free(sh[i].v);
+    for (; i < r->n; i++) hit_free(&r->v[i].hit);
+    for (size_t j = 0; j < kept; j++) rag_free(sh[j].v);
     rag_free(sh);
     r->n = kept;
 }
@@ -248,7 +251,7 @@ int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char
         x->score = stages > 1 ? x->rrf_score : x->kw_rank ? x->kw_score : x->vec_score;
     }
     if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_score);
-    collapse(out, p);
+    collapse(out, p, reranker && rerank_top > p->k ? rerank_top : p->k);
     out->fuse_ms = now_ms() - t;
 
     if (reranker && out->n) {

@@ -46,8 +46,11 @@ fi
 # Debian ships libfaiss.a and the C++ headers but not the C API. Fetch the
 # source package through a private apt configuration (the system's sources are
 # left alone), compile c_api/ against the system's libfaiss, archive it.
+# NDEBUG: without it the C API prints every exception to stderr on top of
+# returning it (we report the error ourselves, once, naming the file).
 faiss_lib=$build/faiss/lib/libfaiss_c.a
-if [ -f "$faiss_lib" ]; then
+faiss_cxxflags="-std=c++17 -O2 -fPIC -w -DNDEBUG"
+if [ -f "$faiss_lib" ] && [ "$(cat "$faiss_lib.flags" 2>/dev/null)" = "$faiss_cxxflags" ]; then
   echo "deps: FAISS C API present ($faiss_lib)"
   exit 0
 fi
@@ -77,10 +80,11 @@ for f in "$work"/faiss/c_api/*.cpp "$work"/faiss/c_api/impl/*.cpp "$work"/faiss/
   [ -f "$f" ] || continue
   o=$work/obj/$(basename "${f%.cpp}").o
   mkdir -p "$work/obj"
-  g++ -std=c++17 -O2 -fPIC -w -I"$work/faiss" -c "$f" -o "$o"
+  g++ $faiss_cxxflags -I"$work/faiss" -c "$f" -o "$o"
   objs+=("$o")
 done
 ar rcs "$faiss_lib.tmp" "${objs[@]}" && mv "$faiss_lib.tmp" "$faiss_lib"
+echo "$faiss_cxxflags" > "$faiss_lib.flags"
 # Public C headers keep their c_api/ layout: #include <faiss/c_api/Index_c.h>
 mkdir -p "$build/faiss/include/faiss/c_api"
 (cd "$work/faiss/c_api" && find . -name '*.h' -exec cp --parents {} "$build/faiss/include/faiss/c_api/" \;)

@@ -204,6 +204,9 @@ typedef struct store_vindex_params {
 void store_vindex_default_params(store_vindex_params *p);
 /* Sets the parameters used from the next (re)build on. */
 void store_vindex_configure(store *s, const store_vindex_params *p);
+/* Whether `factory` (a FAISS factory string for large groups) builds an
+ * index for the database's embedding model; 0 when there is no model yet. */
+int store_vindex_check_factory(store *s, const char *factory, rag_err *err);
 
 typedef void (*store_progress_fn)(void *ctx, size_t done, size_t total);
 

@@ -278,7 +278,11 @@ static int faiss_fail(rag_err *err, int code, const vindex *vi, int64_t group, c
 {
     const char *m = faiss_get_last_error();
     char msg[200];
-    /* FAISS's messages span lines (where it threw, then why): one line here. */
+    /* FAISS's messages say where it threw ("Error in <signature> at
+     * faiss/x.cpp:123: why"), then why: keep the why, on one line. */
+    const char *at = m ? strstr(m, ".cpp:") : NULL;
+    const char *why = at ? strstr(at, ": ") : NULL;
+    if (why) m = why + 2;
     snprintf(msg, sizeof msg, "%s", m && *m ? m : "unknown FAISS error");
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
@@ -918,6 +922,32 @@ static int count_group(store *s, const vindex *vi, int64_t gid, int64_t *n, rag_
     else rc = store_sqlite_err(s, step, "count the vectors of a group", err);
     sqlite3_finalize(st);
     return rc;
+}
+
+int store_vindex_check_factory(store *s, const char *factory, rag_err *err)
+{
+    if (!factory || !*factory) return 0;
+    if (strlen(factory) > MAX_FACTORY)
+        return rag_err_set(err, RAG_ERR_INVALID, "index factory \"%.40s...\" is longer than %d characters",
+                           factory, MAX_FACTORY);
+    store_model m;
+    int rc = active_model(s, &m, err);
+    if (rc <= 0) return rc; /* no model yet: checked when there is one */
+    vindex *vi = vindex_of(s);
+    char full[MAX_FACTORY + 16];
+    snprintf(full, sizeof full, "%s%s", strncmp(factory, "IDMap2,", 7) ? "IDMap2," : "", factory);
+    FaissIndex *idx = NULL;
+    if (faiss_index_factory(&idx, m.dims, full, METRIC_INNER_PRODUCT) || !idx) {
+        char what[MAX_FACTORY + 80];
+        snprintf(what, sizeof what, "index factory \"%s\" for %d dimensions", factory, m.dims);
+        return faiss_fail(err, RAG_ERR_INVALID, vi, -1, what);
+    }
+    int ok = faiss_IndexIDMap2_cast(idx) != NULL;
+    faiss_Index_free(idx);
+    if (!ok)
+        return rag_err_set(err, RAG_ERR_INVALID, "index factory \"%s\" does not give an index ids can be mapped onto",
+                           factory);
+    return 0;
 }
 
 /* Adds n vectors to g (training the index first when it needs it). */
