@@ -131,5 +131,6 @@ int rag_cli_embed(int argc, char **argv);
 int rag_cli_rerank(int argc, char **argv);
 int rag_cli_reembed(int argc, char **argv);
 int rag_cli_index(int argc, char **argv);
+int rag_cli_keys(int argc, char **argv);
 
 #endif

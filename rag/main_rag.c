@@ -23,6 +23,7 @@ static const char usage[] =
     "  check              verify (and --repair) the database\n"
     "  index              rebuild or check the vector indexes\n"
     "  eval               retrieval quality against relevance judgments\n"
+    "  keys add|list|rm   API keys of the daemon\n"
     "\n"
     "model commands:\n"
     "  generate           stream a local GGUF model's continuation or chat reply\n"
@@ -46,7 +47,7 @@ static const struct {
     {"eval", rag_cli_eval},     {"generate", rag_cli_generate}, {"tokenize", rag_cli_tokenize},
     {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
     {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
-    {"reembed", rag_cli_reembed}, {"index", rag_cli_index},
+    {"reembed", rag_cli_reembed}, {"index", rag_cli_index}, {"keys", rag_cli_keys},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

@@ -20,6 +20,8 @@
  *   settings                       key/value: embed.model_id (the model whose
  *                                  vectors the database uses), embed.target_id
  *                                  (a re-embedding in progress)
+ *   api_keys                       the daemon's keys: name, SHA-256 of the
+ *                                  key, roles, permissions
  *   changes                        log of chunk additions, deletions and ACL
  *                                  moves, and of vectors stored (as 'add'),
  *                                  written by triggers; vector indexes replay
@@ -119,6 +121,16 @@ static const char *const migrations[] = {
     "CREATE TRIGGER embeddings_au AFTER UPDATE OF vector ON embeddings BEGIN\n"
     "  INSERT INTO changes(chunk_id, op) VALUES (new.chunk_id, 'add');\n"
     "END;\n",
+    /* 4: API keys of the daemon: only a hash of each key is kept */
+    "CREATE TABLE api_keys(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  prefix TEXT NOT NULL,               -- the key's first characters, to recognise it\n"
+    "  hash TEXT NOT NULL UNIQUE,          -- SHA-256 of the whole key, hex\n"
+    "  roles TEXT NOT NULL DEFAULT '',     -- sorted, comma-joined labels\n"
+    "  perms INTEGER NOT NULL,             -- STORE_PERM_* bits\n"
+    "  created_at INTEGER NOT NULL         -- seconds since the epoch\n"
+    ");\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

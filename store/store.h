@@ -230,6 +230,29 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err);
 int store_search_vector(store *s, const float *q, int dims, const rag_principal *who,
                         const store_search_params *p, store_hits *out, rag_err *err);
 
+/* ---- API keys (store/keys.c) ------------------------------------------------ */
+/* Keys of the daemon. Only a hash of each key is stored (rag/keys.c makes
+ * and checks keys). */
+enum { STORE_PERM_QUERY = 1, STORE_PERM_INGEST = 2, STORE_PERM_ADMIN = 4 };
+
+typedef struct store_key {
+    int64_t id;
+    char *name;   /* unique */
+    char *prefix; /* the key's first characters, shown in listings */
+    char *hash;   /* SHA-256 of the key, lowercase hex */
+    char *roles;  /* sorted, comma-joined labels ("" = none) */
+    int perms;    /* STORE_PERM_* bits */
+    int64_t created_at; /* seconds since the epoch (0 on add: now) */
+} store_key;
+
+/* Adds a key; a name in use is RAG_ERR_INVALID. */
+int store_key_add(store *s, const store_key *k, rag_err *err);
+/* Every key, by name (free with store_keys_free). */
+int store_key_list(store *s, store_key **out, size_t *n, rag_err *err);
+/* 1 when a key of that name was removed, 0 when there was none. */
+int store_key_delete(store *s, const char *name, rag_err *err);
+void store_keys_free(store_key *v, size_t n);
+
 /* ---- index terms ------------------------------------------------------------ */
 /* Splits text the way the keyword index does (case folded, diacritics removed,
  * Porter-stemmed English, CJK as character bigrams) and calls cb per term with
