@@ -210,6 +210,13 @@ int store_vindex_check_factory(store *s, const char *factory, rag_err *err);
 
 typedef void (*store_progress_fn)(void *ctx, size_t done, size_t total);
 
+/* Makes s use the in-memory indexes of `from` (another connection to the
+ * same database), so that a pool of connections holds them once. Searches
+ * on the connections run concurrently; a sync takes them for itself. Shared
+ * indexes are not used inside a write transaction (RAG_ERR_INVALID). The
+ * indexes live until the last connection using them is closed. */
+void store_vindex_share(store *s, store *from);
+
 /* Brings the in-memory indexes up to date with SQLite (loading the files,
  * replaying the change log, rebuilding what cannot be trusted). With
  * persist, the files are written back (atomically, under a lock shared with

@@ -160,6 +160,11 @@ struct store_vindex {
     vgroup *g; /* sorted by id */
     size_t n_g, cap_g;
     char *dir; /* DB.vectors */
+    /* Connections sharing these indexes (store_vindex_share): searches hold
+     * the lock for reading, syncs and configuration for writing. */
+    pthread_rwlock_t lock;
+    int refs;   /* connections using it; the last one frees it */
+    int shared; /* more than one connection has used it */
 };
 typedef struct store_vindex vindex;
 
@@ -190,7 +195,8 @@ static void vindex_reset(vindex *vi)
 
 void store_vindex_free(struct store_vindex *vi)
 {
-    if (!vi) return;
+    if (!vi || __atomic_sub_fetch(&vi->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    pthread_rwlock_destroy(&vi->lock);
     vindex_reset(vi);
     rag_free(vi->g);
     rag_free(vi->dir);
@@ -213,6 +219,8 @@ static vindex *vindex_new(const char *db_path)
     snprintf(vi->large_factory, sizeof vi->large_factory, "%s", p.large_factory);
     vi->ef_search = p.ef_search;
     vi->dir = rag_xasprintf("%s.vectors", db_path);
+    pthread_rwlock_init(&vi->lock, NULL);
+    vi->refs = 1;
     return vi;
 }
 
@@ -220,6 +228,18 @@ static vindex *vindex_of(store *s)
 {
     if (!s->vindex) s->vindex = vindex_new(s->path);
     return s->vindex;
+}
+
+void store_vindex_share(store *s, store *from)
+{
+    vindex *vi = vindex_of(from);
+    if (s->vindex == vi) return;
+    store_vindex_free(s->vindex);
+    __atomic_add_fetch(&vi->refs, 1, __ATOMIC_ACQ_REL);
+    pthread_rwlock_wrlock(&vi->lock);
+    vi->shared = 1;
+    pthread_rwlock_unlock(&vi->lock);
+    s->vindex = vi;
 }
 
 static vgroup *group_find(vindex *vi, int64_t id)
@@ -788,6 +808,7 @@ static void set_ef_search(vindex *vi, vgroup *g)
 void store_vindex_configure(store *s, const store_vindex_params *p)
 {
     vindex *vi = vindex_of(s);
+    pthread_rwlock_wrlock(&vi->lock);
     store_vindex_params d;
     store_vindex_default_params(&d);
     vi->large_group = p->large_group;
@@ -796,6 +817,7 @@ void store_vindex_configure(store *s, const store_vindex_params *p)
     vi->ef_search = p->ef_search > 0 ? p->ef_search : d.ef_search;
     /* efSearch is a search-time knob: loaded indexes take it now. */
     for (size_t i = 0; i < vi->n_g; i++) set_ef_search(vi, &vi->g[i]);
+    pthread_rwlock_unlock(&vi->lock);
 }
 
 /* ---- reading SQLite ---------------------------------------------------------------- */
@@ -1419,10 +1441,25 @@ static int persist(vindex *vi, rag_err *err)
 
 /* ---- public: sync, rebuild ------------------------------------------------------------------ */
 
+static int sync_locked(store *s, vindex *vi, int persist_files, int force_rebuild,
+                       store_progress_fn fn, void *ctx, rag_err *err);
+
 static int sync_impl(store *s, int persist_files, int force_rebuild, store_progress_fn fn,
                      void *ctx, rag_err *err)
 {
     vindex *vi = vindex_of(s);
+    pthread_rwlock_wrlock(&vi->lock);
+    int rc = vi->shared && s->in_tx
+                 ? rag_err_set(err, RAG_ERR_INVALID,
+                               "%s: shared vector indexes are not synced inside a transaction", s->path)
+                 : sync_locked(s, vi, persist_files, force_rebuild, fn, ctx, err);
+    pthread_rwlock_unlock(&vi->lock);
+    return rc;
+}
+
+static int sync_locked(store *s, vindex *vi, int persist_files, int force_rebuild,
+                       store_progress_fn fn, void *ctx, rag_err *err)
+{
     if (persist_files && s->in_tx)
         return rag_err_set(err, RAG_ERR_INVALID,
                            "%s: vector index files are written outside transactions", s->path);
@@ -1533,9 +1570,11 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
     rc = log_position(s, &lp, err);
     vindex *cur = vindex_of(s);
     vindex *t = vindex_new(s->path);
+    pthread_rwlock_rdlock(&cur->lock);
     t->large_group = cur->large_group;
     snprintf(t->large_factory, sizeof t->large_factory, "%s", cur->large_factory);
     t->ef_search = cur->ef_search;
+    pthread_rwlock_unlock(&cur->lock);
     rag_strv why = {0};
     if (!rc) rc = load_files(t, &m, &why, NULL, err);
     if (rc < 0) goto out;
@@ -1881,6 +1920,8 @@ int store_search_vector(store *s, const float *q, int dims, const rag_principal 
     if (!q || dims < 1)
         return rag_err_set(err, RAG_ERR_INVALID, "vector search: no query vector");
     vindex *vi = vindex_of(s);
+    int locked = 0, resnapshots = 0;
+retry:;
     int began = read_begin(s, err);
     if (began < 0) return began;
     store_model m;
@@ -1902,10 +1943,34 @@ int store_search_vector(store *s, const float *q, int dims, const rag_principal 
     logpos lp;
     rc = log_position(s, &lp, err);
     if (rc) goto out;
+    /* Up to date for this snapshot: search under the read lock. Else sync
+     * under the write lock (and search under it: rare). Indexes shared with
+     * a connection that saw a newer snapshot are ahead of this one: take a
+     * new snapshot rather than replay backwards. */
+    pthread_rwlock_rdlock(&vi->lock);
+    locked = 1;
     if (!vi->loaded || vi->model_id != m.id || vi->seq != lp.hi) {
-        rc = sync_memory(s, vi, &m, &lp, NULL, NULL, err);
-        if (rc) goto out;
-        tainted = s->in_tx; /* may hold changes that will be rolled back */
+        pthread_rwlock_unlock(&vi->lock);
+        if (vi->shared && s->in_tx) {
+            locked = 0;
+            rc = rag_err_set(err, RAG_ERR_INVALID,
+                             "%s: shared vector indexes are not searched inside a transaction", s->path);
+            goto out;
+        }
+        pthread_rwlock_wrlock(&vi->lock);
+        if (vi->shared && began == 1 && vi->loaded && vi->model_id == m.id && vi->seq > lp.hi &&
+            resnapshots < 3) {
+            pthread_rwlock_unlock(&vi->lock);
+            locked = 0;
+            read_end(s, began);
+            resnapshots++;
+            goto retry;
+        }
+        if (!vi->loaded || vi->model_id != m.id || vi->seq != lp.hi) {
+            rc = sync_memory(s, vi, &m, &lp, NULL, NULL, err);
+            if (rc) goto out;
+            tainted = s->in_tx; /* may hold changes that will be rolled back */
+        }
     }
     int64_t *gids = NULL;
     size_t n_g = 0, total = 0;
@@ -1939,6 +2004,7 @@ int store_search_vector(store *s, const float *q, int dims, const rag_principal 
     rag_free(c);
     if (tainted) vi->loaded = 0;
 out:
+    if (locked) pthread_rwlock_unlock(&vi->lock);
     read_end(s, began);
     return rc;
 }

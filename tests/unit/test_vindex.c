@@ -4,13 +4,15 @@
  * documents, re-put vectors) and survive reopening without a rebuild; damaged,
  * missing, foreign or half-written files are rebuilt, also after a writer is
  * killed mid-write; large groups use HNSW with good recall and still forget
- * deleted chunks; store_vindex_check notices tampering. */
+ * deleted chunks; store_vindex_check notices tampering; connections sharing
+ * one set of indexes search concurrently while another process writes. */
 #include "store/store.h"
 #include "base/mem.h"
 #include "test.h"
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -1264,6 +1266,112 @@ static void test_check_finds_tampering(void)
     corpus_free(&c);
 }
 
+/* ---- connections sharing the indexes ------------------------------------- */
+
+typedef struct searcher {
+    store *s;
+    const float *q;
+    int64_t want_first; /* the id every search must return first */
+    volatile int *stop;
+    int searches, wrong, failed;
+} searcher;
+
+static void *search_loop(void *p)
+{
+    searcher *w = p;
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    while (!*w->stop) {
+        store_hits h;
+        if (vsearch(w->s, w->q, DIMS, &admin, 5, 0, &h)) {
+            w->failed++;
+            break;
+        }
+        if (!h.n || h.v[0].chunk_id != w->want_first) w->wrong++;
+        store_hits_free(&h);
+        w->searches++;
+    }
+    return NULL;
+}
+
+static void test_shared_connections(void)
+{
+    store *a = open_fresh("shared");
+    char *path = rag_xstrdup(store_path(a));
+    rag_err err = {0};
+    int64_t m = make_model(a, "dddd", DIMS);
+    CHECK_INT(store_model_set_active(a, m, &err), 0);
+    int64_t g = group_of(a, "a");
+    enum { N = 200 };
+    float v[N][DIMS], probe[DIMS];
+    int64_t ids[N][1], probe_id[1];
+    CHECK_INT(store_begin(a, &err), 0);
+    for (int i = 0; i < N; i++) {
+        char uri[32];
+        snprintf(uri, sizeof uri, "/sh/%d", i);
+        rnd_vector(v[i], DIMS);
+        put_doc(a, uri, g, 1, v[i], m, DIMS, ids[i]);
+    }
+    rnd_vector(probe, DIMS);
+    put_doc(a, "/sh/probe", g, 1, probe, m, DIMS, probe_id);
+    CHECK_INT(store_commit(a, &err), 0);
+
+    /* three readers, one set of indexes; a fourth connection writes */
+    store *b = open_store(path), *c = open_store(path), *writer = open_store(path);
+    store_vindex_share(b, a);
+    store_vindex_share(c, a);
+    volatile int stop = 0;
+    searcher w[3] = {{a, probe, probe_id[0], &stop, 0, 0, 0}, {b, probe, probe_id[0], &stop, 0, 0, 0},
+                     {c, probe, probe_id[0], &stop, 0, 0, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, search_loop, &w[i]);
+    /* documents come and go meanwhile (never a better match for the probe) */
+    for (int round = 0; round < 30; round++) {
+        char uri[32];
+        int64_t id[1];
+        float x[DIMS];
+        do rnd_vector(x, DIMS);
+        while (dot(x, probe, DIMS) > 0.5);
+        snprintf(uri, sizeof uri, "/sh/new%d", round);
+        CHECK_INT(store_begin(writer, &err), 0);
+        int64_t doc = put_doc(writer, uri, g, 1, x, m, DIMS, id);
+        if (round % 2) CHECK_INT(store_doc_delete(writer, doc, &err), 0);
+        CHECK_INT(store_commit(writer, &err), 0);
+        usleep(2000);
+    }
+    /* the last document, found through any connection */
+    float last[DIMS];
+    int64_t last_id[1];
+    rnd_vector(last, DIMS);
+    CHECK_INT(store_begin(writer, &err), 0);
+    put_doc(writer, "/sh/last", g, 1, last, m, DIMS, last_id);
+    CHECK_INT(store_commit(writer, &err), 0);
+    usleep(20000);
+    stop = 1;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(w[i].failed, 0);
+        CHECK_INT(w[i].wrong, 0);
+        CHECK(w[i].searches > 0);
+    }
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    CHECK_INT(top1(b, last, &admin), last_id[0]);
+    CHECK_INT(top1(c, last, &admin), last_id[0]);
+    /* the owner may close first: the others keep the indexes */
+    store_close(a);
+    CHECK_INT(top1(b, v[7], &admin), ids[7][0]);
+    store_close(b);
+    CHECK_INT(top1(c, v[9], &admin), ids[9][0]);
+    /* not inside a write transaction */
+    CHECK_INT(store_begin(c, &err), 0);
+    CHECK_INT(store_vindex_sync(c, 0, NULL, NULL, &err), RAG_ERR_INVALID);
+    store_rollback(c);
+    store_close(c);
+    store_close(writer);
+    rag_free(path);
+}
+
 int main(void)
 {
     double t0 = now_s();
@@ -1273,6 +1381,7 @@ int main(void)
     RUN(test_crash_and_damage); /* forks: before anything starts OpenMP threads */
     RUN(test_check_finds_tampering);
     RUN(test_hnsw_large_group);
+    RUN(test_shared_connections);
     if (big.s) corpus_free(&big);
     printf("    total %.1fs\n", now_s() - t0);
     return test_summary();
