@@ -11,6 +11,7 @@
 #include "llm/generate.h"
 #include "rag/answer.h"
 #include "rag/cli.h"
+#include "rag/generate.h"
 #include "rag/prompt.h"
 #include "rag/retrieve.h"
 
@@ -561,16 +562,11 @@ static void on_ask_sigint(int sig)
     signal(SIGINT, SIG_DFL);
 }
 
-typedef struct stream_ctx {
-    rag_buf text;
-    int echo; /* print as it comes (a terminal, not --json) */
-} stream_ctx;
-
+/* Checked text as it comes: printed on a terminal (not with --json). */
 static int on_text(void *p, const char *s, size_t n)
 {
-    stream_ctx *sc = p;
-    rag_buf_append(&sc->text, s, n);
-    if (sc->echo) {
+    const int *echo = p;
+    if (*echo) {
         fwrite(s, 1, n, stdout);
         fflush(stdout);
     }
@@ -619,7 +615,8 @@ static int ask_generate(query_opts *q, const char *model_path, const ragd_result
         rag_cli_error(&q->cli, "warning: the model names no chat template this program recognises; using ChatML "
                                "(set model.chat_template)");
     t0 = now_ms();
-    if (ragd_prompt_build(llm_model_vocab(m), fam, NULL, q->query, res, n_ctx - n_predict, &pr, &err)) {
+    ragd_prompt_input in = {.question = q->query, .results = res};
+    if (ragd_prompt_build(llm_model_vocab(m), fam, &in, n_ctx - n_predict, &pr, &err)) {
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
@@ -645,16 +642,15 @@ static int ask_generate(query_opts *q, const char *model_path, const ragd_result
     gp.n_predict = (int)n_predict;
     gp.sampling.temperature = q->temp_set ? q->temp : 0.0f;
     if (q->seed) gp.sampling.seed = q->seed;
-    stream_ctx sc = {{0}, !q->cli.json && isatty(1)};
+    int echo = !q->cli.json && isatty(1);
     signal(SIGINT, on_ask_sigint);
-    llm_gen_stats st;
-    if (llm_generate(ctx, pr.tokens.v, pr.tokens.n, &gp, on_text, &sc, &st, &err)) {
-        rag_buf_free(&sc.text);
+    ragd_generation g;
+    if (ragd_generate(ctx, &pr, 1, &gp, on_text, &echo, &g, &err)) {
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
-    ragd_citecheck cc;
-    ragd_citations_check(rag_buf_str(&sc.text), pr.n_blocks, &cc);
+    const ragd_citecheck cc = g.check;
+    const llm_gen_stats st = g.stats;
     if (q->cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "question", q->query);
@@ -685,7 +681,7 @@ static int ask_generate(query_opts *q, const char *model_path, const ragd_result
         cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
         rag_cli_print_json(j);
     } else {
-        if (!sc.echo) fputs(cc.text, stdout);
+        if (!echo) fputs(cc.text, stdout);
         putchar('\n');
         if (cc.n_invalid) {
             printf("\n%snote: removed citation%s", rag_cli_dim(&q->cli), cc.n_invalid > 1 ? "s" : "");
@@ -704,8 +700,7 @@ static int ask_generate(query_opts *q, const char *model_path, const ragd_result
                     rag_cli_dim(&q->cli), st.n_prompt, pr.n_blocks, st.prompt_ms, st.n_generated, st.gen_ms,
                     st.gen_ms > 0 ? st.n_generated * 1e3 / st.gen_ms : 0, rag_cli_reset(&q->cli));
     }
-    ragd_citecheck_free(&cc);
-    rag_buf_free(&sc.text);
+    ragd_generation_free(&g);
 out:
     ragd_prompt_free(&pr);
     llm_context_free(ctx);

@@ -60,75 +60,109 @@ static char *user_message(const char *question, const ragd_block *blocks, size_t
     return rag_buf_steal(&b);
 }
 
-static int render(const llm_vocab *v, llm_chat_family fam, const char *system,
-                  const char *question, const ragd_block *blocks, size_t n, ragd_prompt *out,
+/* What render() puts in the prompt: the input, the newest n_history turns
+ * of its history, and blocks[0..n_blocks). */
+typedef struct layout {
+    const ragd_prompt_input *in;
+    const char *system; /* ours and the caller's, joined (owned) */
+    size_t n_history;
+    ragd_block *blocks;
+    size_t n_blocks;
+} layout;
+
+static int render(const llm_vocab *v, llm_chat_family fam, const layout *l, ragd_prompt *out,
                   rag_err *err)
 {
     llm_chat_prompt_free(&out->chat);
     out->tokens.n = 0;
-    char *user = user_message(question, blocks, n);
-    llm_chat_msg msgs[2] = {{"system", system}, {"user", user}};
-    int rc = llm_chat_render(fam, msgs, 2, 1, &out->chat, err);
+    const ragd_prompt_input *in = l->in;
+    char *user = in->results ? user_message(in->question, l->blocks, l->n_blocks) : NULL;
+    size_t n = 0;
+    llm_chat_msg *msgs = rag_xcalloc(l->n_history + 2, sizeof *msgs);
+    if (l->system && *l->system) msgs[n++] = (llm_chat_msg){"system", l->system};
+    for (size_t i = in->n_history - l->n_history; i < in->n_history; i++) msgs[n++] = in->history[i];
+    msgs[n++] = (llm_chat_msg){"user", user ? user : in->question};
+    int rc = llm_chat_render(fam, msgs, n, 1, &out->chat, err);
     if (!rc) rc = llm_chat_tokenize(v, &out->chat, &out->tokens, err);
+    rag_free(msgs);
     rag_free(user);
     return rc;
 }
 
 /* Bytes of text made of whole sentences, the longest prefix whose count
  * with the rest of the prompt stays within budget (0 when not even one). */
-static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, const char *system,
-                            const char *question, ragd_block *blocks, size_t n, size_t budget,
+static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, size_t budget,
                             ragd_prompt *out, rag_err *err)
 {
-    const char *text = blocks[n - 1].src->hit.text;
+    ragd_block *last = &l->blocks[l->n_blocks - 1];
+    const char *text = last->src->hit.text;
     size_t len = strlen(text), end = 0, best = 0;
     while (end < len) {
         size_t start = end;
         while (start < len && (text[start] == ' ' || text[start] == '\n')) start++;
         if (start >= len) break;
         end = start + rag_sentence_len(text + start, len - start);
-        blocks[n - 1].used = end;
-        if (render(v, fam, system, question, blocks, n, out, err)) return 0;
+        last->used = end;
+        if (render(v, fam, l, out, err)) return 0;
         if (out->tokens.n > budget) break;
         best = end;
     }
     return best;
 }
 
-int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const char *system,
-                      const char *question, const ragd_results *results, size_t budget,
-                      ragd_prompt *out, rag_err *err)
+int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt_input *in,
+                      size_t budget, ragd_prompt *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (!system) system = ragd_default_system_prompt;
-    ragd_block *blocks = rag_xcalloc(results->n ? results->n : 1, sizeof *blocks);
-    size_t n = 0;
-    int rc = render(v, fam, system, question, blocks, 0, out, err);
+    const ragd_results *results = in->results;
+    const char *ours = in->system ? in->system : results ? ragd_default_system_prompt : NULL;
+    char *system = NULL;
+    if (ours && in->user_system && *in->user_system)
+        system = rag_xasprintf("%s\n\n%s", ours, in->user_system);
+    else if (ours || in->user_system)
+        system = rag_xstrdup(ours ? ours : in->user_system);
+    layout l = {in, system, 0, NULL, 0};
+    l.blocks = rag_xcalloc(results && results->n ? results->n : 1, sizeof *l.blocks);
+    int rc = render(v, fam, &l, out, err);
     if (!rc && out->tokens.n > budget)
         rc = rag_err_set(err, RAG_ERR_LIMIT,
                          "the question and instructions alone take %zu tokens, more than the "
                          "%zu the context leaves for the prompt",
                          out->tokens.n, budget);
-    for (size_t i = 0; !rc && i < results->n; i++) {
+    /* Earlier turns, newest first, while they take at most half of the
+     * budget when documents need the rest (all of it otherwise). */
+    size_t history_budget = results ? budget / 2 : budget;
+    while (!rc && l.n_history < in->n_history) {
+        l.n_history++;
+        rc = render(v, fam, &l, out, err);
+        if (!rc && out->tokens.n > history_budget) {
+            l.n_history--;
+            rc = render(v, fam, &l, out, err);
+            break;
+        }
+    }
+    for (size_t i = 0; !rc && results && i < results->n; i++) {
         if (!results->v[i].hit.text) continue;
-        blocks[n] = (ragd_block){(int)n + 1, &results->v[i], strlen(results->v[i].hit.text)};
-        n++;
-        rc = render(v, fam, system, question, blocks, n, out, err);
+        l.blocks[l.n_blocks] = (ragd_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
+        l.n_blocks++;
+        rc = render(v, fam, &l, out, err);
         if (rc || out->tokens.n <= budget) continue;
         /* too long whole: its leading sentences, if any fit, then stop */
-        size_t keep = fit_sentences(v, fam, system, question, blocks, n, budget, out, err);
-        if (keep) blocks[n - 1].used = keep;
-        else n--;
-        rc = render(v, fam, system, question, blocks, n, out, err);
+        size_t keep = fit_sentences(v, fam, &l, budget, out, err);
+        if (keep) l.blocks[l.n_blocks - 1].used = keep;
+        else l.n_blocks--;
+        rc = render(v, fam, &l, out, err);
         break;
     }
+    rag_free(system);
     if (rc) {
-        rag_free(blocks);
+        rag_free(l.blocks);
         ragd_prompt_free(out);
         return rc;
     }
-    out->blocks = blocks;
-    out->n_blocks = n;
+    out->blocks = l.blocks;
+    out->n_blocks = l.n_blocks;
+    out->n_history = l.n_history;
     return 0;
 }
 
@@ -212,4 +246,67 @@ void ragd_citecheck_free(ragd_citecheck *c)
     rag_free(c->cited);
     rag_free(c->invalid);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- streaming -------------------------------------------------------------- */
+
+enum { MARKER_HOLD_MAX = 128 }; /* longer than any marker: not one */
+
+void ragd_citestream_init(ragd_citestream *cs, size_t n_blocks)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->n_blocks = n_blocks;
+}
+
+/* Whether s[0..n), which starts with '[', may still grow into a marker. */
+static int open_marker(const char *s, size_t n)
+{
+    if (n > MARKER_HOLD_MAX) return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!isdigit((unsigned char)s[i]) && s[i] != ' ' && s[i] != ',') return 0;
+    return 1;
+}
+
+/* Checks held[0..n) and passes the result on; the rest stays held. */
+static void release(ragd_citestream *cs, size_t n, ragd_text_sink sink, void *ctx)
+{
+    if (!n) return;
+    char *part = rag_xstrndup(cs->held, n);
+    ragd_citecheck c;
+    ragd_citations_check(part, cs->n_blocks, &c);
+    if (*c.text) sink(ctx, c.text, strlen(c.text));
+    ragd_citecheck_free(&c);
+    rag_free(part);
+    memmove(cs->held, cs->held + n, cs->n_held - n);
+    cs->n_held -= n;
+}
+
+void ragd_citestream_feed(ragd_citestream *cs, const char *text, size_t len, ragd_text_sink sink,
+                          void *ctx)
+{
+    cs->held = rag_xgrow(cs->held, &cs->cap_held, cs->n_held + len + 1, 1);
+    memcpy(cs->held + cs->n_held, text, len);
+    cs->n_held += len;
+    /* The first '[' that may still become a marker, and the spaces before
+     * it, must wait; so must trailing spaces (a marker may follow). The
+     * markers before it are complete: what precedes can be checked now. */
+    size_t cut = cs->n_held;
+    for (size_t i = 0; i < cs->n_held; i++)
+        if (cs->held[i] == '[' && open_marker(cs->held + i, cs->n_held - i)) {
+            cut = i;
+            break;
+        }
+    while (cut > 0 && cs->held[cut - 1] == ' ') cut--;
+    release(cs, cut, sink, ctx);
+}
+
+void ragd_citestream_flush(ragd_citestream *cs, ragd_text_sink sink, void *ctx)
+{
+    release(cs, cs->n_held, sink, ctx);
+}
+
+void ragd_citestream_free(ragd_citestream *cs)
+{
+    rag_free(cs->held);
+    memset(cs, 0, sizeof *cs);
 }

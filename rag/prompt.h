@@ -29,14 +29,26 @@ typedef struct ragd_prompt {
     llm_tokens tokens;
     ragd_block *blocks;
     size_t n_blocks;
+    size_t n_history; /* earlier turns that fitted (the newest ones) */
 } ragd_prompt;
 
-/* Builds the prompt for question from results (best first) within budget
- * tokens (the prompt alone; leave room for the answer). Fails with
- * RAG_ERR_LIMIT when not even the question fits. */
-int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const char *system,
-                      const char *question, const ragd_results *results, size_t budget,
-                      ragd_prompt *out, rag_err *err);
+typedef struct ragd_prompt_input {
+    const char *system;      /* NULL: ragd_default_system_prompt when grounded, none otherwise */
+    const char *user_system; /* the caller's own instructions (a chat API system message),
+                                placed after ours; may be NULL */
+    const llm_chat_msg *history; /* earlier turns (user, assistant), oldest first */
+    size_t n_history;
+    const char *question;
+    const ragd_results *results; /* the context, best first; NULL: plain chat (no
+                                    context block, no grounding instructions) */
+} ragd_prompt_input;
+
+/* Builds the prompt within budget tokens (the prompt alone; leave room for
+ * the answer): instructions and the question first, then as many earlier
+ * turns as fit in half the budget (newest first), then the context blocks
+ * best first. Fails with RAG_ERR_LIMIT when not even the question fits. */
+int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt_input *in,
+                      size_t budget, ragd_prompt *out, rag_err *err);
 void ragd_prompt_free(ragd_prompt *p);
 
 /* Checks the citations of an answer against a prompt of n_blocks blocks:
@@ -52,5 +64,24 @@ typedef struct ragd_citecheck {
 
 void ragd_citations_check(const char *answer, size_t n_blocks, ragd_citecheck *out);
 void ragd_citecheck_free(ragd_citecheck *c);
+
+/* The same check on text as it streams: fed pieces in order, it passes on
+ * text with invalid markers removed, holding back only what a marker still
+ * being written could change (a '[' with digits, commas and spaces after it,
+ * and the spaces before it). What it passes on, flushed at the end, is
+ * exactly ragd_citations_check's text for the whole answer. */
+typedef struct ragd_citestream {
+    size_t n_blocks;
+    char *held;
+    size_t n_held, cap_held;
+} ragd_citestream;
+
+typedef void (*ragd_text_sink)(void *ctx, const char *text, size_t len);
+
+void ragd_citestream_init(ragd_citestream *cs, size_t n_blocks);
+void ragd_citestream_feed(ragd_citestream *cs, const char *text, size_t len, ragd_text_sink sink,
+                          void *ctx);
+void ragd_citestream_flush(ragd_citestream *cs, ragd_text_sink sink, void *ctx);
+void ragd_citestream_free(ragd_citestream *cs);
 
 #endif
