@@ -13,6 +13,7 @@
 #include "rag/cli.h"
 #include "rag/generate.h"
 #include "rag/prompt.h"
+#include "rag/render.h"
 #include "rag/retrieve.h"
 
 #include <signal.h>
@@ -337,46 +338,6 @@ static void retrieve_params(const query_opts *q, ragd_retrieve_params *rp, int p
     rp->hl_close = q->cli.color ? "\033[0m" : "**";
 }
 
-static cJSON *result_json(const ragd_result *r, size_t rank, int explain)
-{
-    const store_hit *h = &r->hit;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "rank", (double)rank);
-    cJSON_AddNumberToObject(o, "score", r->score);
-    if (r->rerank_rank) cJSON_AddNumberToObject(o, "rerank_score", r->rerank_score);
-    cJSON_AddNumberToObject(o, "document_id", (double)h->document_id);
-    cJSON_AddNumberToObject(o, "chunk_id", (double)h->chunk_id);
-    cJSON_AddStringToObject(o, "uri", h->uri);
-    cJSON_AddStringToObject(o, "title", h->title);
-    cJSON_AddStringToObject(o, "heading_path", h->heading_path);
-    cJSON_AddStringToObject(o, "snippet", h->snippet ? h->snippet : "");
-    cJSON_AddNumberToObject(o, "byte_start", (double)h->byte_start);
-    cJSON_AddNumberToObject(o, "byte_end", (double)h->byte_end);
-    if (explain) {
-        cJSON *e = cJSON_AddObjectToObject(o, "explain");
-        if (r->kw_rank) {
-            cJSON_AddNumberToObject(e, "keyword_rank", r->kw_rank);
-            cJSON_AddNumberToObject(e, "bm25", r->kw_score);
-        }
-        if (r->vec_rank) {
-            cJSON_AddNumberToObject(e, "vector_rank", r->vec_rank);
-            cJSON_AddNumberToObject(e, "cosine", r->vec_score);
-        }
-        cJSON_AddNumberToObject(e, "rrf", r->rrf_score);
-        if (r->rerank_rank) cJSON_AddNumberToObject(e, "rerank_rank", r->rerank_rank);
-    }
-    return o;
-}
-
-static void timings_json(cJSON *t, const ragd_results *r)
-{
-    cJSON_AddNumberToObject(t, "embed_ms", r->embed_ms);
-    cJSON_AddNumberToObject(t, "keyword_ms", r->keyword_ms);
-    cJSON_AddNumberToObject(t, "vector_ms", r->vector_ms);
-    cJSON_AddNumberToObject(t, "fuse_ms", r->fuse_ms);
-    cJSON_AddNumberToObject(t, "rerank_ms", r->rerank_ms);
-}
-
 /* Snippets come with highlight markers; their line breaks and runs of
  * spaces become single spaces. */
 static void print_snippet(const char *s)
@@ -429,10 +390,10 @@ int rag_cli_search(int argc, char **argv)
         cJSON_AddStringToObject(j, "query", q.query);
         cJSON_AddStringToObject(j, "mode", rag_cli_retrieval_mode(&rt));
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
-        for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, result_json(&res.v[i], i + 1, q.explain));
+        for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, ragd_result_json(&res.v[i], i + 1, q.explain));
         cJSON_AddNumberToObject(j, "took_ms", ms);
         if (q.explain) {
-            timings_json(cJSON_AddObjectToObject(j, "timings"), &res);
+            ragd_timings_json(cJSON_AddObjectToObject(j, "timings"), &res);
             cJSON_AddNumberToObject(j, "duplicates_collapsed", (double)res.n_duplicates);
             if (rt.note) cJSON_AddStringToObject(j, "note", rt.note);
         }
@@ -476,19 +437,6 @@ out:
 
 /* ---- rag ask ------------------------------------------------------------------- */
 
-static cJSON *citation_json(int n, const store_hit *h, const char *snippet)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n", n);
-    cJSON_AddNumberToObject(o, "document", (double)h->document_id);
-    cJSON_AddStringToObject(o, "uri", h->uri);
-    cJSON_AddStringToObject(o, "title", h->title);
-    cJSON_AddStringToObject(o, "heading_path", h->heading_path);
-    cJSON_AddNumberToObject(o, "chunk", (double)h->chunk_id);
-    cJSON_AddStringToObject(o, "snippet", snippet ? snippet : "");
-    return o;
-}
-
 static void print_source(const rag_cli *cli, int n, const store_hit *h)
 {
     char path[4096];
@@ -525,14 +473,13 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
             const ragd_citation *c = &a.citations[i];
             for (size_t k = 0; k < res->n; k++)
                 if (res->v[k].hit.chunk_id == c->chunk_id)
-                    cJSON_AddItemToArray(cites, citation_json(c->n, &res->v[k].hit, c->quote));
+                    cJSON_AddItemToArray(cites, ragd_citation_json(c->n, &res->v[k].hit, c->quote));
         }
         cJSON *usage = cJSON_AddObjectToObject(j, "usage");
         cJSON_AddNumberToObject(usage, "prompt_tokens", 0);
         cJSON_AddNumberToObject(usage, "completion_tokens", 0);
         cJSON *t = cJSON_AddObjectToObject(j, "timings");
-        timings_json(t, res);
-        cJSON_AddNumberToObject(t, "retrieve_ms", res->embed_ms + res->keyword_ms + res->vector_ms + res->fuse_ms + res->rerank_ms);
+        ragd_timings_json(t, res);
         cJSON_AddNumberToObject(t, "answer_ms", answer_ms);
         cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
         rag_cli_print_json(j);
@@ -662,8 +609,8 @@ static int ask_generate(query_opts *q, const char *model_path, const ragd_result
         cJSON *cites = cJSON_AddArrayToObject(j, "citations");
         for (size_t i = 0; i < cc.n_cited; i++) {
             const ragd_block *b = &pr.blocks[cc.cited[i] - 1];
-            char *snip = rag_xstrndup(b->src->hit.text, b->used < 240 ? b->used : 240);
-            cJSON_AddItemToArray(cites, citation_json(b->n, &b->src->hit, snip));
+            char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
+            cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip));
             rag_free(snip);
         }
         cJSON_AddItemToObject(j, "invalid_citations", cJSON_CreateIntArray(cc.invalid, (int)cc.n_invalid));
@@ -672,8 +619,7 @@ static int ask_generate(query_opts *q, const char *model_path, const ragd_result
         cJSON_AddNumberToObject(usage, "prompt_tokens", st.n_prompt);
         cJSON_AddNumberToObject(usage, "completion_tokens", st.n_generated);
         cJSON *t = cJSON_AddObjectToObject(j, "timings");
-        timings_json(t, res);
-        cJSON_AddNumberToObject(t, "retrieve_ms", res->embed_ms + res->keyword_ms + res->vector_ms + res->fuse_ms + res->rerank_ms);
+        ragd_timings_json(t, res);
         cJSON_AddNumberToObject(t, "load_ms", load_ms);
         cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
         cJSON_AddNumberToObject(t, "prompt_ms", st.prompt_ms);

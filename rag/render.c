@@ -1,0 +1,65 @@
+/* rag/render.c: JSON of results, citations and timings (see rag/render.h). */
+#include "rag/render.h"
+#include "base/mem.h"
+
+cJSON *ragd_result_json(const ragd_result *r, size_t rank, int explain)
+{
+    const store_hit *h = &r->hit;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "rank", (double)rank);
+    cJSON_AddNumberToObject(o, "score", r->score);
+    if (r->rerank_rank) cJSON_AddNumberToObject(o, "rerank_score", r->rerank_score);
+    cJSON_AddNumberToObject(o, "document_id", (double)h->document_id);
+    cJSON_AddNumberToObject(o, "chunk_id", (double)h->chunk_id);
+    cJSON_AddStringToObject(o, "uri", h->uri);
+    cJSON_AddStringToObject(o, "title", h->title);
+    cJSON_AddStringToObject(o, "heading_path", h->heading_path);
+    cJSON_AddStringToObject(o, "snippet", h->snippet ? h->snippet : "");
+    cJSON_AddNumberToObject(o, "byte_start", (double)h->byte_start);
+    cJSON_AddNumberToObject(o, "byte_end", (double)h->byte_end);
+    if (explain) {
+        cJSON *e = cJSON_AddObjectToObject(o, "explain");
+        if (r->kw_rank) {
+            cJSON_AddNumberToObject(e, "keyword_rank", r->kw_rank);
+            cJSON_AddNumberToObject(e, "bm25", r->kw_score);
+        }
+        if (r->vec_rank) {
+            cJSON_AddNumberToObject(e, "vector_rank", r->vec_rank);
+            cJSON_AddNumberToObject(e, "cosine", r->vec_score);
+        }
+        cJSON_AddNumberToObject(e, "rrf", r->rrf_score);
+        if (r->rerank_rank) cJSON_AddNumberToObject(e, "rerank_rank", r->rerank_rank);
+    }
+    return o;
+}
+
+void ragd_timings_json(cJSON *t, const ragd_results *r)
+{
+    cJSON_AddNumberToObject(t, "embed_ms", r->embed_ms);
+    cJSON_AddNumberToObject(t, "keyword_ms", r->keyword_ms);
+    cJSON_AddNumberToObject(t, "vector_ms", r->vector_ms);
+    cJSON_AddNumberToObject(t, "fuse_ms", r->fuse_ms);
+    cJSON_AddNumberToObject(t, "rerank_ms", r->rerank_ms);
+    cJSON_AddNumberToObject(t, "retrieve_ms", r->embed_ms + r->keyword_ms + r->vector_ms + r->fuse_ms + r->rerank_ms);
+}
+
+cJSON *ragd_citation_json(int n, const store_hit *h, const char *snippet)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", n);
+    cJSON_AddNumberToObject(o, "document", (double)h->document_id);
+    cJSON_AddStringToObject(o, "uri", h->uri);
+    cJSON_AddStringToObject(o, "title", h->title);
+    cJSON_AddStringToObject(o, "heading_path", h->heading_path);
+    cJSON_AddNumberToObject(o, "chunk", (double)h->chunk_id);
+    cJSON_AddStringToObject(o, "snippet", snippet ? snippet : "");
+    return o;
+}
+
+
+char *ragd_snippet(const char *text, size_t len, size_t max)
+{
+    size_t n = len < max ? len : max;
+    while (n > 0 && n < len && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+    return rag_xstrndup(text, n);
+}

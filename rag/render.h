@@ -1,0 +1,24 @@
+/* rag/render.h: the JSON shapes of results, citations and timings, shared
+ * by `rag search/ask --json` and the daemon's API so that both speak the
+ * same fields. */
+#ifndef RAG_RAG_RENDER_H
+#define RAG_RAG_RENDER_H
+
+#include "rag/retrieve.h"
+#include "store/store.h"
+
+#include <cJSON.h>
+
+/* A search result: rank, score, document and chunk ids, uri, title,
+ * heading path, snippet, byte range; with explain, each stage's rank and
+ * score. */
+cJSON *ragd_result_json(const ragd_result *r, size_t rank, int explain);
+/* A citation: {n, document, uri, title, heading_path, chunk, snippet}. */
+cJSON *ragd_citation_json(int n, const store_hit *h, const char *snippet);
+/* The start of text, at most max bytes, cut at a character boundary
+ * (owned). */
+char *ragd_snippet(const char *text, size_t len, size_t max);
+/* embed_ms, keyword_ms, vector_ms, fuse_ms, rerank_ms and retrieve_ms (their sum) into t. */
+void ragd_timings_json(cJSON *t, const ragd_results *r);
+
+#endif
