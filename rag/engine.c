@@ -1,0 +1,447 @@
+/* rag/engine.c: the daemon's shared state (see rag/engine.h). */
+#include "rag/engine.h"
+#include "base/log.h"
+#include "base/mem.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+struct ragd_slot {
+    llm_context *ctx;
+    int busy;
+};
+
+/* A place in the queue for a slot: a doubly linked FIFO. */
+struct ragd_ticket {
+    ragd_ticket *prev, *next;
+};
+
+struct ragd_engine {
+    ragd_engine_info info;
+    char *model_name;
+
+    /* database */
+    store **pool;
+    int n_pool, n_free;
+    store **free_conn;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    store *writer;
+    pthread_mutex_t writer_mu;
+
+    /* models */
+    emb_model *embedder, *reranker;
+    pthread_mutex_t embed_mu, rerank_mu;
+    llm_model *model;
+
+    /* generation slots and their queue */
+    ragd_slot *slots;
+    int n_slots, n_running, n_waiting, queue_max, stopping;
+    ragd_ticket *head, *tail;
+    pthread_mutex_t gen_mu;
+    pthread_cond_t gen_cv;
+};
+
+void ragd_engine_default_params(ragd_engine_params *p)
+{
+    memset(p, 0, sizeof *p);
+    emb_default_params(&p->embed);
+    p->slots = 1;
+    p->queue = 16;
+    p->db_connections = 8;
+    store_vindex_default_params(&p->vindex);
+}
+
+double ragd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
+{
+    int rc;
+    if (p->embed_model_path) {
+        if ((rc = emb_model_open(p->embed_model_path, &p->embed, &e->embedder, err))) return rc;
+        if (emb_is_reranker(e->embedder))
+            return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
+                               p->embed_model_path);
+        store_model m;
+        int active = store_model_active(e->pool[0], &m, err);
+        if (active < 0) return active;
+        int match = ing_model_matches(e->pool[0], e->embedder, err);
+        if (match < 0) return match;
+        if (active && !match)
+            return rag_err_set(err, RAG_ERR_INVALID,
+                               "%s: the database's vectors come from %s, not %s: start ragd with "
+                               "that model, or switch the database with 'rag reembed'",
+                               p->db_path, m.name, emb_model_identity(e->embedder)->name);
+        e->info.embed_name = emb_model_identity(e->embedder)->name;
+        e->info.embed_dims = emb_dims(e->embedder);
+    }
+    if (p->rerank_model_path) {
+        if ((rc = emb_model_open(p->rerank_model_path, &p->embed, &e->reranker, err))) return rc;
+        if (!emb_is_reranker(e->reranker))
+            return rag_err_set(err, RAG_ERR_INVALID, "%s: not a reranker (no classification head)",
+                               p->rerank_model_path);
+        e->info.rerank_name = emb_model_identity(e->reranker)->name;
+    }
+    if (!p->model_path) return 0;
+    if ((rc = llm_model_open(p->model_path, &e->model, err))) return rc;
+    const llm_hparams *hp = llm_model_hparams(e->model);
+    int n_ctx = p->n_ctx > 0 ? p->n_ctx : hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    int fell_back = 0;
+    if ((rc = llm_chat_family_for(llm_model_gguf(e->model), p->chat_template, &e->info.chat_family,
+                                  &fell_back, err)))
+        return rc;
+    if (fell_back)
+        rag_log_warn("%s: the model names no chat template this program recognises; using ChatML "
+                     "(set model.chat_template)",
+                     p->model_path);
+    e->n_slots = p->slots > 0 ? p->slots : 1;
+    e->slots = rag_xcalloc((size_t)e->n_slots, sizeof *e->slots);
+    for (int i = 0; i < e->n_slots; i++) {
+        llm_context_params cp;
+        llm_context_default_params(&cp);
+        cp.n_ctx = n_ctx;
+        cp.n_threads = p->n_threads;
+        if ((rc = llm_context_new(e->model, &cp, &e->slots[i].ctx, err))) return rc;
+    }
+    const char *name;
+    size_t nl;
+    if (llm_gguf_get_str(llm_model_gguf(e->model), "general.name", &name, &nl, NULL) == 0 && nl)
+        e->model_name = rag_xstrndup(name, nl);
+    else {
+        const char *base = strrchr(p->model_path, '/');
+        e->model_name = rag_xstrdup(base ? base + 1 : p->model_path);
+    }
+    e->info.model_name = e->model_name;
+    e->info.model_path = p->model_path;
+    e->info.n_ctx = n_ctx;
+    return 0;
+}
+
+int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *err)
+{
+    *out = NULL;
+    ragd_engine *e = rag_xcalloc(1, sizeof *e);
+    pthread_mutex_init(&e->pool_mu, NULL);
+    pthread_cond_init(&e->pool_cv, NULL);
+    pthread_mutex_init(&e->writer_mu, NULL);
+    pthread_mutex_init(&e->embed_mu, NULL);
+    pthread_mutex_init(&e->rerank_mu, NULL);
+    pthread_mutex_init(&e->gen_mu, NULL);
+    pthread_cond_init(&e->gen_cv, NULL);
+    e->n_pool = p->db_connections > 0 ? p->db_connections : 1;
+    e->pool = rag_xcalloc((size_t)e->n_pool, sizeof *e->pool);
+    e->free_conn = rag_xcalloc((size_t)e->n_pool, sizeof *e->free_conn);
+    e->queue_max = p->queue > 0 ? p->queue : 0;
+    e->info.db_path = p->db_path;
+    int rc = 0;
+    for (int i = 0; i < e->n_pool && !rc; i++) {
+        rc = store_open(p->db_path, NULL, &e->pool[i], err);
+        if (rc) break;
+        if (i == 0) store_vindex_configure(e->pool[0], &p->vindex);
+        else store_vindex_share(e->pool[i], e->pool[0]);
+        e->free_conn[e->n_free++] = e->pool[i];
+    }
+    if (!rc) rc = store_open(p->db_path, NULL, &e->writer, err);
+    if (!rc) store_vindex_configure(e->writer, &p->vindex);
+    if (!rc) rc = open_models(e, p, err);
+    /* the vector indexes now, not at the first question */
+    if (!rc && e->embedder) rc = store_vindex_sync(e->pool[0], 0, NULL, NULL, err);
+    e->info.slots = e->n_slots;
+    e->info.queue = e->queue_max;
+    if (rc) {
+        ragd_engine_close(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void ragd_engine_close(ragd_engine *e)
+{
+    if (!e) return;
+    for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].ctx);
+    rag_free(e->slots);
+    llm_model_close(e->model);
+    emb_model_close(e->embedder);
+    emb_model_close(e->reranker);
+    for (int i = 0; i < e->n_pool; i++) store_close(e->pool[i]);
+    store_close(e->writer);
+    rag_free(e->pool);
+    rag_free(e->free_conn);
+    rag_free(e->model_name);
+    pthread_mutex_destroy(&e->pool_mu);
+    pthread_cond_destroy(&e->pool_cv);
+    pthread_mutex_destroy(&e->writer_mu);
+    pthread_mutex_destroy(&e->embed_mu);
+    pthread_mutex_destroy(&e->rerank_mu);
+    pthread_mutex_destroy(&e->gen_mu);
+    pthread_cond_destroy(&e->gen_cv);
+    rag_free(e);
+}
+
+const ragd_engine_info *ragd_engine_get_info(const ragd_engine *e)
+{
+    return &e->info;
+}
+
+const llm_model *ragd_engine_model(const ragd_engine *e)
+{
+    return e->model;
+}
+
+/* ---- database ------------------------------------------------------------- */
+
+store *ragd_engine_store_get(ragd_engine *e)
+{
+    pthread_mutex_lock(&e->pool_mu);
+    while (!e->n_free) pthread_cond_wait(&e->pool_cv, &e->pool_mu);
+    store *s = e->free_conn[--e->n_free];
+    pthread_mutex_unlock(&e->pool_mu);
+    return s;
+}
+
+void ragd_engine_store_put(ragd_engine *e, store *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&e->pool_mu);
+    e->free_conn[e->n_free++] = s;
+    pthread_cond_signal(&e->pool_cv);
+    pthread_mutex_unlock(&e->pool_mu);
+}
+
+/* ---- retrieval and embeddings --------------------------------------------- */
+
+static void set_note(char **note, const char *text)
+{
+    if (note && !*note) *note = rag_xstrdup(text);
+}
+
+int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
+                         const ragd_retrieve_params *p, int rerank, ragd_results *out,
+                         char **note, rag_err *err)
+{
+    ragd_retrieve_params rp = *p;
+    float *qv = NULL;
+    double embed_ms = 0;
+    int rc = 0;
+    if (note) *note = NULL;
+    if (rp.vector && !rp.query_vector) {
+        int match = e->embedder ? ing_model_matches(s, e->embedder, err) : 0;
+        if (match < 0) return match;
+        if (match) {
+            int dims = emb_dims(e->embedder);
+            qv = rag_xmalloc((size_t)dims * sizeof *qv);
+            double t = ragd_now();
+            pthread_mutex_lock(&e->embed_mu);
+            rc = emb_embed(e->embedder, &query, 1, EMB_QUERY, 1, qv, NULL, err);
+            pthread_mutex_unlock(&e->embed_mu);
+            embed_ms = (ragd_now() - t) * 1e3;
+            rp.query_vector = qv;
+            rp.query_dims = dims;
+        } else {
+            const char *why = e->embedder ? "the database has no vectors of ragd's embedding model"
+                                          : "no embedding model is loaded";
+            rp.vector = 0;
+            if (!rp.keyword) rc = rag_err_set(err, RAG_ERR_INVALID, "vector search: %s", why);
+            char *msg = rag_xasprintf("%s: keyword search only", why);
+            set_note(note, msg);
+            rag_free(msg);
+        }
+    }
+    emb_model *rr = rerank ? e->reranker : NULL;
+    if (rerank && !rr) set_note(note, "no reranker is configured: results are not reranked");
+    if (!rc) {
+        if (rr) pthread_mutex_lock(&e->rerank_mu);
+        rc = ragd_retrieve(s, NULL, rr, query, who, &rp, out, err);
+        if (rr) pthread_mutex_unlock(&e->rerank_mu);
+        if (!rc) out->embed_ms = embed_ms;
+    }
+    rag_free(qv);
+    return rc;
+}
+
+int ragd_engine_embed(ragd_engine *e, const char *const *texts, size_t n, emb_input kind,
+                      float *out, size_t *n_tokens, rag_err *err)
+{
+    if (!e->embedder)
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "no embedding model is loaded (start ragd with --embed-model)");
+    if (n_tokens) {
+        *n_tokens = 0;
+        for (size_t i = 0; i < n; i++) *n_tokens += emb_count_tokens(e->embedder, texts[i], strlen(texts[i]));
+    }
+    pthread_mutex_lock(&e->embed_mu);
+    int rc = emb_embed(e->embedder, texts, n, kind, 1, out, NULL, err);
+    pthread_mutex_unlock(&e->embed_mu);
+    return rc;
+}
+
+int ragd_engine_embed_dims(const ragd_engine *e)
+{
+    return e->embedder ? emb_dims(e->embedder) : 0;
+}
+
+/* ---- generation slots ------------------------------------------------------ */
+
+int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err)
+{
+    *out = NULL;
+    if (!e->model) return rag_err_set(err, RAG_ERR_UNSUPPORTED, "no generator model is loaded");
+    pthread_mutex_lock(&e->gen_mu);
+    int rc = 0;
+    if (e->stopping) rc = rag_err_set(err, RAG_ERR_BUSY, "the server is shutting down");
+    else if (e->n_waiting >= e->queue_max + (e->n_slots - e->n_running)) /* free slots take one each */
+        rc = rag_err_set(err, RAG_ERR_BUSY, "%d generations are running and %d waiting: try again shortly",
+                         e->n_running, e->n_waiting);
+    if (!rc) {
+        ragd_ticket *t = rag_xcalloc(1, sizeof *t);
+        t->prev = e->tail;
+        if (e->tail) e->tail->next = t;
+        else e->head = t;
+        e->tail = t;
+        e->n_waiting++;
+        *out = t;
+    }
+    pthread_mutex_unlock(&e->gen_mu);
+    return rc;
+}
+
+/* Takes t out of the queue (the caller holds gen_mu). */
+static void unlink_ticket(ragd_engine *e, ragd_ticket *t)
+{
+    if (t->prev) t->prev->next = t->next;
+    else e->head = t->next;
+    if (t->next) t->next->prev = t->prev;
+    else e->tail = t->prev;
+    e->n_waiting--;
+    rag_free(t);
+    pthread_cond_broadcast(&e->gen_cv); /* the next in line may now be first */
+}
+
+void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t)
+{
+    if (!t) return;
+    pthread_mutex_lock(&e->gen_mu);
+    unlink_ticket(e, t);
+    pthread_mutex_unlock(&e->gen_mu);
+}
+
+static ragd_slot *free_slot(ragd_engine *e)
+{
+    for (int i = 0; i < e->n_slots; i++)
+        if (!e->slots[i].busy) return &e->slots[i];
+    return NULL;
+}
+
+int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop)(void *ctx),
+                     void *ctx, ragd_slot **out, rag_err *err)
+{
+    *out = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&e->gen_mu);
+    for (;;) {
+        ragd_slot *s = e->head == t ? free_slot(e) : NULL;
+        if (s) {
+            s->busy = 1;
+            e->n_running++;
+            *out = s;
+            break;
+        }
+        if (stop && stop(ctx)) {
+            rc = rag_err_set(err, RAG_ERR_INTERRUPTED, "cancelled while waiting for a generation slot");
+            break;
+        }
+        double now = ragd_now();
+        if (deadline > 0 && now >= deadline) {
+            rc = rag_err_set(err, RAG_ERR_LIMIT, "timed out waiting for a generation slot");
+            break;
+        }
+        /* wake at least every 100 ms to notice a cancellation */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double wait = 0.1;
+        if (deadline > 0 && deadline - now < wait) wait = deadline - now;
+        ts.tv_nsec += (long)(wait * 1e9);
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&e->gen_cv, &e->gen_mu, &ts);
+    }
+    unlink_ticket(e, t);
+    pthread_mutex_unlock(&e->gen_mu);
+    return rc;
+}
+
+llm_context *ragd_slot_context(ragd_slot *s)
+{
+    return s->ctx;
+}
+
+void ragd_engine_release(ragd_engine *e, ragd_slot *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&e->gen_mu);
+    s->busy = 0;
+    e->n_running--;
+    pthread_cond_broadcast(&e->gen_cv);
+    pthread_mutex_unlock(&e->gen_mu);
+}
+
+void ragd_engine_queue_depth(ragd_engine *e, int *waiting, int *running)
+{
+    pthread_mutex_lock(&e->gen_mu);
+    *waiting = e->n_waiting;
+    *running = e->n_running;
+    pthread_mutex_unlock(&e->gen_mu);
+}
+
+void ragd_engine_stop_accepting(ragd_engine *e)
+{
+    pthread_mutex_lock(&e->gen_mu);
+    e->stopping = 1;
+    pthread_mutex_unlock(&e->gen_mu);
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing_report *rep,
+                            rag_err *err)
+{
+    pthread_mutex_lock(&e->writer_mu);
+    p->embedder = e->embedder;
+    if (e->embedder) pthread_mutex_lock(&e->embed_mu);
+    int rc = ing_run(e->writer, &path, 1, p, rep, err);
+    if (e->embedder) pthread_mutex_unlock(&e->embed_mu);
+    pthread_mutex_unlock(&e->writer_mu);
+    return rc;
+}
+
+int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err)
+{
+    pthread_mutex_lock(&e->writer_mu);
+    store_doc d;
+    int rc = store_doc_get(e->writer, id, who, &d, err);
+    if (rc == 1) {
+        store_doc_free(&d);
+        rc = store_begin(e->writer, err);
+        if (!rc) rc = store_doc_delete(e->writer, id, err);
+        if (!rc) rc = store_commit(e->writer, err);
+        else store_rollback(e->writer);
+        if (!rc) rc = 1;
+    }
+    pthread_mutex_unlock(&e->writer_mu);
+    return rc;
+}
+
+int ragd_engine_persist(ragd_engine *e, rag_err *err)
+{
+    if (!e->embedder) return 0;
+    store *s = ragd_engine_store_get(e);
+    int rc = store_vindex_sync(s, 1, NULL, NULL, err);
+    ragd_engine_store_put(e, s);
+    return rc;
+}

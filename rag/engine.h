@@ -1,0 +1,124 @@
+/* rag/engine.h: what the daemon holds for all requests.
+ *
+ * The models are loaded once and shared; each is used in a way that is safe
+ * for concurrent requests:
+ *   - the database: a pool of connections sharing one set of vector indexes
+ *     (store_vindex_share), handed out one request at a time, and one more
+ *     connection for writing (uploads, deletions), used under a lock;
+ *   - the embedding model and the reranker: one request at a time each
+ *     (their scratch memory is per model), held only for the forward pass;
+ *   - the generator: `slots` contexts (KV caches), each used by one
+ *     generation at a time. Generations wait for a slot in a bounded FIFO
+ *     queue: when every slot is busy and `queue` generations are already
+ *     waiting, a new one is refused at once (the daemon answers 429), so a
+ *     burst cannot pile up without bound.
+ * Nothing here knows about HTTP. */
+#ifndef RAG_RAG_ENGINE_H
+#define RAG_RAG_ENGINE_H
+
+#include "base/err.h"
+#include "base/principal.h"
+#include "embed/embed.h"
+#include "ingest/ingest.h"
+#include "llm/chat.h"
+#include "llm/model.h"
+#include "rag/retrieve.h"
+#include "store/store.h"
+
+typedef struct ragd_engine_params {
+    const char *db_path;
+    const char *model_path;        /* the generator, or NULL: extractive answers */
+    const char *embed_model_path;  /* or NULL: keyword search only */
+    const char *rerank_model_path; /* or NULL */
+    emb_params embed;              /* prefixes of the embedding model */
+    const char *chat_template;     /* a family name overriding the model's, or NULL */
+    int n_ctx;                     /* generator context (0: min(training, 4096)) */
+    int n_threads;                 /* compute threads of each model (0: all CPUs) */
+    int slots;                     /* concurrent generations (default 1) */
+    int queue;                     /* generations allowed to wait for a busy slot (default 16) */
+    int db_connections;            /* read connections (default 8) */
+    store_vindex_params vindex;
+} ragd_engine_params;
+
+void ragd_engine_default_params(ragd_engine_params *p);
+
+typedef struct ragd_engine ragd_engine;
+
+/* Opens the database and loads the models. An embedding model the
+ * database's vectors do not come from is refused (as by rag search). */
+int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *err);
+/* Call once no request is using the engine any more. */
+void ragd_engine_close(ragd_engine *e);
+
+/* ---- what is loaded ------------------------------------------------------ */
+typedef struct ragd_engine_info {
+    const char *db_path;
+    const char *model_name;  /* the generator's name (general.name, else the file), or NULL */
+    const char *model_path;
+    const char *embed_name;  /* or NULL */
+    const char *rerank_name; /* or NULL */
+    int n_ctx, embed_dims, slots, queue;
+    llm_chat_family chat_family;
+} ragd_engine_info;
+
+const ragd_engine_info *ragd_engine_get_info(const ragd_engine *e);
+const llm_model *ragd_engine_model(const ragd_engine *e); /* NULL without a generator */
+
+/* ---- database ------------------------------------------------------------- */
+/* A read connection for this request (waits for a free one). */
+store *ragd_engine_store_get(ragd_engine *e);
+void ragd_engine_store_put(ragd_engine *e, store *s);
+
+/* ---- retrieval and embeddings --------------------------------------------- */
+/* Retrieves for `who` on connection s: the query is embedded under the
+ * embedder's lock, and with rerank the candidates are reranked under the
+ * reranker's. *note (owned, may be NULL) says why a stage was off. */
+int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
+                         const ragd_retrieve_params *p, int rerank, ragd_results *out,
+                         char **note, rag_err *err);
+
+/* Embeds texts (as documents when kind is EMB_DOCUMENT, raw otherwise)
+ * into out[n x dims], normalised. n_tokens receives the tokens counted. */
+int ragd_engine_embed(ragd_engine *e, const char *const *texts, size_t n, emb_input kind,
+                      float *out, size_t *n_tokens, rag_err *err);
+int ragd_engine_embed_dims(const ragd_engine *e); /* 0 without an embedding model */
+
+/* ---- generation ------------------------------------------------------------ */
+typedef struct ragd_slot ragd_slot;
+typedef struct ragd_ticket ragd_ticket;
+
+/* Takes a place in the queue for a generation slot without waiting:
+ * RAG_ERR_BUSY when `queue` generations already wait (or the engine is
+ * stopping), RAG_ERR_UNSUPPORTED without a generator. */
+int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err);
+/* Waits for the ticket's turn and a free slot. Gives up with
+ * RAG_ERR_INTERRUPTED when stop(ctx) returns non-zero (asked about ten
+ * times a second; stop may be NULL), RAG_ERR_LIMIT at the deadline
+ * (CLOCK_MONOTONIC seconds; 0: none). The ticket is consumed either way. */
+int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop)(void *ctx),
+                     void *ctx, ragd_slot **out, rag_err *err);
+/* Gives a ticket back without waiting. */
+void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t);
+llm_context *ragd_slot_context(ragd_slot *s);
+void ragd_engine_release(ragd_engine *e, ragd_slot *s);
+
+/* Generations waiting and running now. */
+void ragd_engine_queue_depth(ragd_engine *e, int *waiting, int *running);
+/* Refuses new reservations from now on (shutting down). */
+void ragd_engine_stop_accepting(ragd_engine *e);
+
+/* ---- writing ---------------------------------------------------------------- */
+/* Ingests one file on the write connection (with the embedding model, under
+ * its lock): as rag ingest does, with p's labels and id. */
+int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing_report *rep,
+                            rag_err *err);
+/* Deletes a document `who` may see: 1 deleted, 0 not found (or invisible). */
+int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who,
+                                rag_err *err);
+/* Writes the vector indexes back to their files (at shutdown). */
+int ragd_engine_persist(ragd_engine *e, rag_err *err);
+
+/* Seconds on CLOCK_MONOTONIC (deadlines). */
+double ragd_now(void);
+
+#endif

@@ -1,0 +1,173 @@
+/* rag/metrics.c: counters and histograms for /metrics (see rag/metrics.h). */
+#include "rag/metrics.h"
+#include "base/mem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Latency buckets in seconds: from a cached keyword search to a long answer. */
+static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                0.5,   1,      2.5,   5,    10,    30,   60,  120};
+#define N_BOUNDS (sizeof bounds / sizeof bounds[0])
+
+typedef struct histo {
+    char name[64]; /* the label value */
+    unsigned long long counts[N_BOUNDS + 1]; /* the last: above every bound */
+    unsigned long long n;
+    double sum;
+} histo;
+
+typedef struct counter {
+    char route[64];
+    int status;
+    unsigned long long n;
+} counter;
+
+struct ragd_meter {
+    pthread_mutex_t mu;
+    counter *requests;
+    size_t n_requests, cap_requests;
+    histo *routes, *stages;
+    size_t n_routes, cap_routes, n_stages, cap_stages;
+    unsigned long long prompt_tokens, generated_tokens, generations, embedded_tokens;
+    double gen_seconds, last_tokens_per_s;
+};
+
+ragd_meter *ragd_meter_new(void)
+{
+    ragd_meter *m = rag_xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+void ragd_meter_free(ragd_meter *m)
+{
+    if (!m) return;
+    pthread_mutex_destroy(&m->mu);
+    rag_free(m->requests);
+    rag_free(m->routes);
+    rag_free(m->stages);
+    rag_free(m);
+}
+
+static histo *histo_for(histo **v, size_t *n, size_t *cap, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*v)[i].name, name)) return &(*v)[i];
+    *v = rag_xgrow(*v, cap, *n + 1, sizeof **v);
+    histo *h = &(*v)[(*n)++];
+    memset(h, 0, sizeof *h);
+    snprintf(h->name, sizeof h->name, "%s", name);
+    return h;
+}
+
+static void observe(histo *h, double seconds)
+{
+    size_t i = 0;
+    while (i < N_BOUNDS && seconds > bounds[i]) i++;
+    h->counts[i]++;
+    h->n++;
+    h->sum += seconds;
+}
+
+void ragd_meter_request(ragd_meter *m, const char *route, int status, double seconds)
+{
+    pthread_mutex_lock(&m->mu);
+    counter *c = NULL;
+    for (size_t i = 0; i < m->n_requests && !c; i++)
+        if (m->requests[i].status == status && !strcmp(m->requests[i].route, route)) c = &m->requests[i];
+    if (!c) {
+        m->requests = rag_xgrow(m->requests, &m->cap_requests, m->n_requests + 1, sizeof *m->requests);
+        c = &m->requests[m->n_requests++];
+        memset(c, 0, sizeof *c);
+        snprintf(c->route, sizeof c->route, "%s", route);
+        c->status = status;
+    }
+    c->n++;
+    observe(histo_for(&m->routes, &m->n_routes, &m->cap_routes, route), seconds);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void ragd_meter_stage(ragd_meter *m, const char *stage, double seconds)
+{
+    pthread_mutex_lock(&m->mu);
+    observe(histo_for(&m->stages, &m->n_stages, &m->cap_stages, stage), seconds);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void ragd_meter_generation(ragd_meter *m, int prompt_tokens, int generated, double gen_seconds)
+{
+    pthread_mutex_lock(&m->mu);
+    m->generations++;
+    m->prompt_tokens += (unsigned long long)(prompt_tokens > 0 ? prompt_tokens : 0);
+    m->generated_tokens += (unsigned long long)(generated > 0 ? generated : 0);
+    m->gen_seconds += gen_seconds;
+    if (gen_seconds > 0 && generated > 0) m->last_tokens_per_s = generated / gen_seconds;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void ragd_meter_embedded(ragd_meter *m, size_t tokens)
+{
+    pthread_mutex_lock(&m->mu);
+    m->embedded_tokens += tokens;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void render_histos(rag_buf *out, const char *name, const char *help, const char *label,
+                          const histo *v, size_t n)
+{
+    rag_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned long long cum = 0;
+        for (size_t b = 0; b < N_BOUNDS; b++) {
+            cum += v[i].counts[b];
+            rag_buf_printf(out, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", name, label, v[i].name, bounds[b], cum);
+        }
+        rag_buf_printf(out, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", name, label, v[i].name, v[i].n);
+        rag_buf_printf(out, "%s_sum{%s=\"%s\"} %.6f\n", name, label, v[i].name, v[i].sum);
+        rag_buf_printf(out, "%s_count{%s=\"%s\"} %llu\n", name, label, v[i].name, v[i].n);
+    }
+}
+
+static void gauge(rag_buf *out, const char *name, const char *help, double v)
+{
+    rag_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+}
+
+static void counter_line(rag_buf *out, const char *name, const char *help, double v)
+{
+    rag_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %.17g\n", name, help, name, name, v);
+}
+
+void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
+{
+    pthread_mutex_lock(&m->mu);
+    rag_buf_puts(out, "# HELP ragd_requests_total HTTP requests by route and status.\n"
+                      "# TYPE ragd_requests_total counter\n");
+    for (size_t i = 0; i < m->n_requests; i++)
+        rag_buf_printf(out, "ragd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", m->requests[i].route,
+                       m->requests[i].status, m->requests[i].n);
+    render_histos(out, "ragd_request_duration_seconds", "Time from request to the last byte of the response.",
+                  "route", m->routes, m->n_routes);
+    render_histos(out, "ragd_stage_duration_seconds",
+                  "Time per stage: embed, keyword, vector, fuse, rerank, queue, prompt, generate.", "stage",
+                  m->stages, m->n_stages);
+    counter_line(out, "ragd_generations_total", "Answers generated by the local model.", (double)m->generations);
+    counter_line(out, "ragd_prompt_tokens_total", "Prompt tokens processed.", (double)m->prompt_tokens);
+    counter_line(out, "ragd_generated_tokens_total", "Tokens generated.", (double)m->generated_tokens);
+    counter_line(out, "ragd_generation_seconds_total", "Time spent generating tokens (after the prompt).",
+                 m->gen_seconds);
+    gauge(out, "ragd_generation_tokens_per_second", "Decoding speed of the last generation.", m->last_tokens_per_s);
+    counter_line(out, "ragd_embedded_tokens_total", "Tokens embedded for /v1/embeddings.", (double)m->embedded_tokens);
+    pthread_mutex_unlock(&m->mu);
+    gauge(out, "ragd_queue_waiting", "Generations waiting for a slot.", g->queue_waiting);
+    gauge(out, "ragd_generations_running", "Generations running now.", g->generations_running);
+    gauge(out, "ragd_connections", "Open HTTP connections.", g->connections);
+    gauge(out, "ragd_documents", "Documents in the database.", (double)g->documents);
+    gauge(out, "ragd_chunks", "Chunks in the database.", (double)g->chunks);
+    gauge(out, "ragd_api_keys", "API keys loaded.", (double)g->api_keys);
+    gauge(out, "ragd_ready", "1 when models and indexes are loaded.", g->ready);
+    gauge(out, "process_resident_memory_bytes", "Resident memory (anonymous and mapped files).", (double)g->rss_bytes);
+    gauge(out, "ragd_heap_bytes", "Memory allocated by ragd itself.", (double)g->heap_bytes);
+}
