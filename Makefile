@@ -24,7 +24,7 @@ endif
 
 # PDF extraction uses poppler (GPL); the build works without it and PDFs are
 # then reported as unsupported. RAG_NO_PDF=1 leaves it out on purpose.
-PKGS    := sqlite3 libxml-2.0 libzip libutf8proc libcjson libcrypto libpcre2-8
+PKGS    := sqlite3 libxml-2.0 libzip libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd
 ifneq ($(RAG_NO_PDF),1)
 ifeq ($(shell pkg-config --exists poppler-glib && echo yes),yes)
 PKGS    += poppler-glib
@@ -70,7 +70,7 @@ endif
 
 .PHONY: all deps test run-tests asan demo bench fuzz clean distclean format
 .SECONDARY:
-all: $(BUILD)/rag
+all: $(BUILD)/rag $(BUILD)/ragd
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,12 +95,19 @@ endif
 $(BUILD)/obj/store/vindex.o: CFLAGS += -isystem $(FAISS_DIR)/include
 $(BUILD)/obj/store/vindex.o: $(FAISS_DIR)/lib/libfaiss_c.a
 
+# The chat page is built into rag/web.c by the assembler (.incbin).
+$(BUILD)/obj/rag/web.o: rag/web/chat.html
+
 $(BUILD)/librag.a: $(LIB_OBJS)
 	@rm -f $@
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
 $(BUILD)/rag: $(BUILD)/obj/rag/main_rag.o $(BUILD)/librag.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/ragd: $(BUILD)/obj/rag/main_ragd.o $(BUILD)/librag.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -1,5 +1,6 @@
 /* rag/main_rag.c: the `rag` command line: dispatches to the subcommands. */
 #include "rag/cli.h"
+#include "rag/daemon.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -24,6 +25,7 @@ static const char usage[] =
     "  index              rebuild or check the vector indexes\n"
     "  eval               retrieval quality against relevance judgments\n"
     "  keys add|list|rm   API keys of the daemon\n"
+    "  serve              run the query daemon (as ragd; 'rag serve --help')\n"
     "\n"
     "model commands:\n"
     "  generate           stream a local GGUF model's continuation or chat reply\n"
@@ -48,6 +50,7 @@ static const struct {
     {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
     {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
     {"reembed", rag_cli_reembed}, {"index", rag_cli_index}, {"keys", rag_cli_keys},
+    {"serve", ragd_main},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

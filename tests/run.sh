@@ -10,6 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export BUILD=${BUILD:-build}
 export RAG_BIN=$top/$BUILD/rag
+export RAGD_BIN=$top/$BUILD/ragd
 export RAG_TOOLS=$top/$BUILD/tools
 export RAG_TESTDATA=${RAG_TESTDATA:-$top/../shared/testdata}
 export RAG_LOG=${RAG_LOG:-warn}

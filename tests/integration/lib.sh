@@ -45,4 +45,39 @@ json_sql() {
 
 sql() { sqlite3 "$RAG_DB" "$@"; }
 
-finish() { echo "$_pass passed, $_fail failed"; [ $_fail -eq 0 ]; }
+# ---- the daemon ------------------------------------------------------------
+# ragd_start ARGS...: starts ragd on a free loopback port (its log in
+# $T/ragd.log); sets RAGD_PID and RAGD_URL. ragd_stop stops it (SIGTERM) and
+# returns its exit status.
+ragd_start() {
+  : > "$T/ragd.log"
+  "$RAGD_BIN" --listen 127.0.0.1:0 "$@" 2>>"$T/ragd.log" &
+  RAGD_PID=$!
+  local i
+  for i in $(seq 1 200); do
+    RAGD_URL=$(sed -n 's/^ragd: listening on \(.*\)$/http:\/\/\1/p' "$T/ragd.log" | tail -n1)
+    [ -n "$RAGD_URL" ] && return 0
+    kill -0 $RAGD_PID 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "ragd did not start:"; sed 's/^/    /' "$T/ragd.log"; return 1
+}
+ragd_stop() {
+  [ -n "${RAGD_PID:-}" ] || return 0
+  kill -TERM $RAGD_PID 2>/dev/null; wait $RAGD_PID; local rc=$?; RAGD_PID=; return $rc
+}
+# api METHOD PATH KEY [curl args...]: prints the body, then the status on a
+# line of its own ("HTTP 200"). KEY "-" sends no key.
+api() {
+  local m=$1 p=$2 k=$3; shift 3
+  local auth=(); [ "$k" != - ] && auth=(-H "Authorization: Bearer $k")
+  curl -s -X "$m" "${auth[@]}" -w '\nHTTP %{http_code}\n' "$@" "$RAGD_URL$p"
+}
+# status OUTPUT / body OUTPUT: the parts of api's output
+status() { printf '%s\n' "$1" | tail -n1 | sed 's/^HTTP //'; }
+body() { printf '%s\n' "$1" | sed '$d'; }
+
+finish() {
+  [ -n "${RAGD_PID:-}" ] && kill -TERM $RAGD_PID 2>/dev/null && wait $RAGD_PID 2>/dev/null
+  echo "$_pass passed, $_fail failed"; [ $_fail -eq 0 ]
+}

@@ -1,0 +1,597 @@
+/* rag/api_chat.c: POST /v1/chat/completions (OpenAI's schema).
+ *
+ * By default the last user message is answered from the documents the key
+ * may see: it is the retrieval query; earlier user and assistant turns go
+ * into the prompt as history (newest first, within half the budget); the
+ * client's system messages are added after our grounding instructions. The
+ * "rag" object of the request tunes this ({"retrieval": false} for plain
+ * chat; "k", "rerank", "mode", "labels" narrower than the key's roles).
+ *
+ * The answer carries its citations: "[n]" in the text (checked as it
+ * streams: a marker naming no context block never reaches the client), and
+ * a "citations" array. Streamed (stream: true), the events are OpenAI's
+ * chat.completion.chunk objects; after the one with finish_reason comes one
+ * more with "choices": [] holding usage, citations and timings (as OpenAI
+ * sends usage), then "data: [DONE]".
+ *
+ * Without a generator model the answer is extractive, as `rag ask` gives it.
+ *
+ * Defaults: greedy decoding (temperature 0) for grounded answers, where
+ * faithfulness to the sources matters more than variety; 0.7 for plain
+ * chat. max_tokens: [server] default_max_tokens, at most max_tokens. */
+#include "rag/api_int.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "rag/answer.h"
+#include "rag/generate.h"
+#include "rag/render.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { MAX_MESSAGES = 256, MAX_STOPS = 4, MAX_STOP_LEN = 64 };
+
+typedef struct chat_job {
+    /* the request, copied: a streamed job outlives it */
+    char *question, *user_system;
+    llm_chat_msg *history;
+    size_t n_history;
+    char **stops;
+    size_t n_stops;
+    llm_gen_params gp;
+    int grounded, stream;
+    char id[64], *model_name;
+    long long created;
+    double started, deadline;
+    /* retrieval */
+    ragd_results results;
+    char *note;
+    const char *retrieval_mode;
+    /* generation */
+    ragd_prompt prompt;
+    ragd_ticket *ticket;
+    ragd_generation gen;
+    double queue_ms, prompt_build_ms;
+    int timed_out, failed;
+    rag_err err;
+    /* where it goes */
+    ragd_stream *out;        /* streamed */
+    const ragd_request *req; /* not streamed: to notice the client leaving */
+    ragd_engine *engine;
+    ragd_meter *meter;
+    ragd_server *srv;
+} chat_job;
+
+static void job_free(chat_job *j)
+{
+    rag_free(j->question);
+    rag_free(j->user_system);
+    for (size_t i = 0; i < j->n_history; i++) rag_free((char *)j->history[i].content);
+    rag_free(j->history);
+    for (size_t i = 0; i < j->n_stops; i++) rag_free(j->stops[i]);
+    rag_free(j->stops);
+    rag_free(j->model_name);
+    rag_free(j->note);
+    ragd_results_free(&j->results);
+    ragd_prompt_free(&j->prompt);
+    ragd_generation_free(&j->gen);
+    rag_free(j);
+}
+
+/* ---- reading the request ---------------------------------------------------------- */
+
+/* A message's content: a string, or parts [{type: "text", text}]. */
+static int content_text(ragd_response *resp, const cJSON *m, size_t i, rag_buf *out)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (cJSON_IsString(c)) {
+        rag_buf_puts(out, c->valuestring);
+        return 0;
+    }
+    if (cJSON_IsArray(c)) {
+        const cJSON *part;
+        cJSON_ArrayForEach(part, c)
+        {
+            const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+            if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") || !cJSON_IsString(text)) {
+                ragd_error(resp, 400, "messages", "messages[%zu].content: only text parts are supported", i);
+                return -1;
+            }
+            rag_buf_puts(out, text->valuestring);
+        }
+        return 0;
+    }
+    ragd_error(resp, 400, "messages", "messages[%zu].content: expected a string", i);
+    return -1;
+}
+
+static int read_messages(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req->json, "messages");
+    int n = cJSON_IsArray(msgs) ? cJSON_GetArraySize(msgs) : -1;
+    if (n < 1 || n > MAX_MESSAGES) {
+        ragd_error(resp, 400, "messages", "messages: expected an array of 1 to %d messages", MAX_MESSAGES);
+        return -1;
+    }
+    rag_buf sys = {0};
+    j->history = rag_xcalloc((size_t)n, sizeof *j->history);
+    size_t i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        if (!cJSON_IsObject(m) || !cJSON_IsString(role)) {
+            ragd_error(resp, 400, "messages", "messages[%zu]: expected an object with a 'role'", i);
+            rag_buf_free(&sys);
+            return -1;
+        }
+        const char *r = role->valuestring;
+        rag_buf text = {0};
+        if (content_text(resp, m, i, &text)) {
+            rag_buf_free(&sys);
+            return -1;
+        }
+        if (!strcmp(r, "system") || !strcmp(r, "developer")) {
+            if (sys.len) rag_buf_puts(&sys, "\n\n");
+            rag_buf_puts(&sys, rag_buf_str(&text));
+            rag_buf_free(&text);
+        } else if (!strcmp(r, "user") || !strcmp(r, "assistant")) {
+            j->history[j->n_history++] = (llm_chat_msg){!strcmp(r, "user") ? "user" : "assistant",
+                                                        rag_xstrdup(rag_buf_str(&text))};
+            rag_buf_free(&text);
+        } else {
+            rag_buf_free(&text);
+            rag_buf_free(&sys);
+            ragd_error(resp, 400, "messages", "messages[%zu].role: '%s' is not supported (system, user, assistant)", i, r);
+            return -1;
+        }
+        i++;
+    }
+    if (!j->n_history || strcmp(j->history[j->n_history - 1].role, "user")) {
+        rag_buf_free(&sys);
+        ragd_error(resp, 400, "messages", "messages: the last one must be the user's question");
+        return -1;
+    }
+    j->question = (char *)j->history[--j->n_history].content;
+    if (!*j->question) {
+        rag_buf_free(&sys);
+        ragd_error(resp, 400, "messages", "messages: the question is empty");
+        return -1;
+    }
+    if (sys.len) j->user_system = rag_buf_steal(&sys);
+    rag_buf_free(&sys);
+    return 0;
+}
+
+static int read_stops(ragd_response *resp, const cJSON *body, chat_job *j)
+{
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(body, "stop");
+    if (!stop || cJSON_IsNull(stop)) return 0;
+    const cJSON *one = cJSON_IsString(stop) ? stop : NULL;
+    int n = one ? 1 : cJSON_IsArray(stop) ? cJSON_GetArraySize(stop) : -1;
+    if (n < 0 || n > MAX_STOPS) {
+        ragd_error(resp, 400, "stop", "stop: a string or an array of at most %d strings", MAX_STOPS);
+        return -1;
+    }
+    j->stops = rag_xcalloc((size_t)(n ? n : 1), sizeof *j->stops);
+    for (int i = 0; i < n; i++) {
+        const cJSON *s = one ? one : cJSON_GetArrayItem(stop, i);
+        if (!cJSON_IsString(s) || !*s->valuestring || strlen(s->valuestring) > MAX_STOP_LEN) {
+            ragd_error(resp, 400, "stop", "stop[%d]: expected a string of 1 to %d bytes", i, MAX_STOP_LEN);
+            return -1;
+        }
+        j->stops[j->n_stops++] = rag_xstrdup(s->valuestring);
+    }
+    j->gp.stop = (const char *const *)j->stops;
+    j->gp.n_stop = j->n_stops;
+    return 0;
+}
+
+/* Sampling and limits. */
+static int read_sampling(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    const cJSON *b = req->json;
+    llm_gen_default_params(&j->gp);
+    long max_tokens = req->params->default_max_tokens, n = 1, seed = -1;
+    double temp = j->grounded ? 0.0 : 0.7, top_p = 1.0, presence = 0, frequency = 0;
+    int stream = 0;
+    if (api_int(resp, b, "max_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
+        api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
+        api_int(resp, b, "n", NULL, 1, 1, &n) || api_int(resp, b, "seed", NULL, -(1L << 62), 1L << 62, &seed) ||
+        api_number(resp, b, "temperature", NULL, 0, 2, &temp) || api_number(resp, b, "top_p", NULL, 0, 1, &top_p) ||
+        api_number(resp, b, "presence_penalty", NULL, -2, 2, &presence) ||
+        api_number(resp, b, "frequency_penalty", NULL, -2, 2, &frequency) || api_bool(resp, b, "stream", NULL, &stream) ||
+        read_stops(resp, b, j))
+        return -1;
+    j->stream = stream;
+    j->gp.n_predict = (int)max_tokens;
+    j->gp.sampling.temperature = (float)temp;
+    j->gp.sampling.top_p = top_p > 0 ? (float)top_p : 1.0f;
+    j->gp.sampling.presence_penalty = (float)presence;
+    j->gp.sampling.frequency_penalty = (float)frequency;
+    if (seed >= 0) j->gp.sampling.seed = (uint64_t)seed;
+    return 0;
+}
+
+/* ---- the answer ------------------------------------------------------------------- */
+
+static const char *finish_reason(const chat_job *j)
+{
+    switch (j->gen.stats.stop) {
+    case LLM_STOP_EOG:
+    case LLM_STOP_STRING: return "stop";
+    case LLM_STOP_CANCEL: return j->timed_out ? "length" : "stop";
+    default: return "length";
+    }
+}
+
+static const char *stop_reason(const chat_job *j)
+{
+    if (j->gen.stats.stop == LLM_STOP_CANCEL) return j->timed_out ? "timeout" : "cancelled";
+    return llm_stop_reason_name(j->gen.stats.stop);
+}
+
+/* Fields every response and final chunk carries: citations, usage,
+ * timings, and what happened ("rag"). */
+static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, const ragd_answer *extractive)
+{
+    cJSON *cites = cJSON_AddArrayToObject(o, "citations");
+    if (extractive) {
+        for (size_t i = 0; i < extractive->n_citations; i++) {
+            const ragd_citation *c = &extractive->citations[i];
+            for (size_t k = 0; k < j->results.n; k++)
+                if (j->results.v[k].hit.chunk_id == c->chunk_id)
+                    cJSON_AddItemToArray(cites, ragd_citation_json(c->n, &j->results.v[k].hit, c->quote));
+        }
+        cJSON_AddItemToObject(o, "invalid_citations", cJSON_CreateArray());
+    } else {
+        for (size_t i = 0; i < j->gen.check.n_cited; i++) {
+            const ragd_block *b = &j->prompt.blocks[j->gen.check.cited[i] - 1];
+            char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
+            cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip));
+            rag_free(snip);
+        }
+        cJSON_AddItemToObject(o, "invalid_citations",
+                              cJSON_CreateIntArray(j->gen.check.invalid, (int)j->gen.check.n_invalid));
+    }
+    /* every context block the answer was written from, cited or not */
+    cJSON *src = cJSON_AddArrayToObject(o, "sources");
+    size_t n_src = extractive ? j->results.n : j->prompt.n_blocks;
+    for (size_t i = 0; i < n_src; i++) {
+        const store_hit *h = extractive ? &j->results.v[i].hit : &j->prompt.blocks[i].src->hit;
+        cJSON *b = cJSON_CreateObject();
+        int n = extractive ? 0 : j->prompt.blocks[i].n;
+        for (size_t c = 0; extractive && c < extractive->n_citations; c++)
+            if (extractive->citations[c].chunk_id == h->chunk_id) n = extractive->citations[c].n;
+        if (n) cJSON_AddNumberToObject(b, "n", n);
+        else cJSON_AddNullToObject(b, "n"); /* retrieved, not quoted */
+        cJSON_AddNumberToObject(b, "document", (double)h->document_id);
+        cJSON_AddNumberToObject(b, "chunk", (double)h->chunk_id);
+        cJSON_AddStringToObject(b, "uri", h->uri);
+        cJSON_AddStringToObject(b, "title", h->title);
+        cJSON_AddStringToObject(b, "heading_path", h->heading_path);
+        cJSON_AddItemToArray(src, b);
+    }
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", j->gen.stats.n_prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", j->gen.stats.n_generated);
+    cJSON_AddNumberToObject(u, "total_tokens", j->gen.stats.n_prompt + j->gen.stats.n_generated);
+    cJSON *r = cJSON_AddObjectToObject(o, "rag");
+    cJSON_AddStringToObject(r, "mode", mode);
+    if (j->grounded) cJSON_AddStringToObject(r, "retrieval", j->retrieval_mode);
+    else cJSON_AddNullToObject(r, "retrieval");
+    cJSON_AddNumberToObject(r, "context_blocks", extractive ? (double)j->results.n : (double)j->prompt.n_blocks);
+    if (!extractive) cJSON_AddStringToObject(r, "stop_reason", stop_reason(j));
+    if (j->note) cJSON_AddStringToObject(r, "note", j->note);
+    cJSON *t = cJSON_AddObjectToObject(o, "timings");
+    if (j->grounded) ragd_timings_json(t, &j->results);
+    cJSON_AddNumberToObject(t, "queue_ms", j->queue_ms);
+    cJSON_AddNumberToObject(t, "prompt_build_ms", j->prompt_build_ms);
+    cJSON_AddNumberToObject(t, "prompt_ms", j->gen.stats.prompt_ms);
+    cJSON_AddNumberToObject(t, "generate_ms", j->gen.stats.gen_ms);
+    cJSON_AddNumberToObject(t, "total_ms", (ragd_now() - j->started) * 1e3);
+}
+
+static cJSON *chunk_object(const chat_job *j)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(o, "created", (double)j->created);
+    cJSON_AddStringToObject(o, "model", j->model_name);
+    return o;
+}
+
+/* Sends one server-sent event holding o (consumed). */
+static int send_event(chat_job *j, cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    int rc = ragd_stream_printf(j->out, "data: %s\n\n", text);
+    cJSON_free(text);
+    return rc;
+}
+
+/* A chunk with choices[0] = {delta, finish_reason}. */
+static int send_delta(chat_job *j, const char *role, const char *content, size_t len, const char *finish)
+{
+    cJSON *o = chunk_object(j);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *d = cJSON_AddObjectToObject(c, "delta");
+    if (role) cJSON_AddStringToObject(d, "role", role);
+    if (content) {
+        char *s = rag_xstrndup(content, len);
+        cJSON_AddStringToObject(d, "content", s);
+        rag_free(s);
+    }
+    cJSON_AddNullToObject(c, "logprobs");
+    if (finish) cJSON_AddStringToObject(c, "finish_reason", finish);
+    else cJSON_AddNullToObject(c, "finish_reason");
+    cJSON_AddItemToArray(choices, c);
+    return send_event(j, o);
+}
+
+/* The end of a stream: finish_reason, the summary chunk, [DONE]. */
+static void send_end(chat_job *j, const char *finish, const char *mode, const ragd_answer *extractive)
+{
+    send_delta(j, NULL, NULL, 0, finish);
+    cJSON *o = chunk_object(j);
+    cJSON_AddArrayToObject(o, "choices");
+    add_result_fields(o, j, mode, extractive);
+    send_event(j, o);
+    ragd_stream_printf(j->out, "data: [DONE]\n\n");
+}
+
+static int job_stopped(void *p)
+{
+    chat_job *j = p;
+    if (ragd_now() > j->deadline) {
+        j->timed_out = 1;
+        return 1;
+    }
+    return j->out ? ragd_stream_cancelled(j->out) : ragd_request_gone(j->req);
+}
+
+static int on_text(void *p, const char *text, size_t len)
+{
+    chat_job *j = p;
+    if (j->out && send_delta(j, NULL, text, len, NULL) < 0) return 1;
+    return job_stopped(j);
+}
+
+/* Waits for a slot and generates (in the connection's thread, or in a
+ * stream's own). */
+static void run_generation(chat_job *j)
+{
+    ragd_slot *slot = NULL;
+    double t0 = ragd_now();
+    int rc = ragd_engine_wait(j->engine, j->ticket, j->deadline, job_stopped, j, &slot, &j->err);
+    j->ticket = NULL;
+    j->queue_ms = (ragd_now() - t0) * 1e3;
+    ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
+    if (!rc) {
+        rc = ragd_generate(ragd_slot_context(slot), &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
+        ragd_engine_release(j->engine, slot);
+    }
+    if (rc) {
+        j->failed = 1;
+        if (rc == RAG_ERR_LIMIT && j->timed_out) rag_err_set(&j->err, RAG_ERR_LIMIT, "timed out waiting for a generation slot");
+        return;
+    }
+    ragd_meter_stage(j->meter, "prompt", j->gen.stats.prompt_ms / 1e3);
+    ragd_meter_stage(j->meter, "generate", j->gen.stats.gen_ms / 1e3);
+    ragd_meter_generation(j->meter, j->gen.stats.n_prompt, j->gen.stats.n_generated, j->gen.stats.gen_ms / 1e3);
+}
+
+static void *stream_thread(void *p)
+{
+    chat_job *j = p;
+    run_generation(j);
+    if (j->failed) {
+        /* headers are sent: say so in the stream, as OpenAI does */
+        cJSON *o = cJSON_CreateObject();
+        cJSON *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "message", j->err.msg[0] ? j->err.msg : "generation failed");
+        cJSON_AddStringToObject(e, "type", j->err.code == RAG_ERR_LIMIT ? "timeout" : "server_error");
+        send_event(j, o);
+        ragd_stream_printf(j->out, "data: [DONE]\n\n");
+    } else {
+        send_end(j, finish_reason(j), j->grounded ? "generated" : "none", NULL);
+    }
+    ragd_stream_end(j->out);
+    ragd_server *srv = j->srv;
+    job_free(j);
+    ragd_server_release(srv);
+    return NULL;
+}
+
+/* ---- extractive answers (no generator) ------------------------------------------------ */
+
+static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    store_hits hits = {0};
+    hits.n = j->results.n;
+    hits.v = rag_xcalloc(hits.n ? hits.n : 1, sizeof *hits.v);
+    for (size_t i = 0; i < hits.n; i++) hits.v[i] = j->results.v[i].hit; /* borrowed */
+    ragd_answer a;
+    rag_err err = {0};
+    store *s = ragd_engine_store_get(req->engine);
+    int rc = ragd_answer_extractive(s, j->question, &hits, NULL, &a, &err);
+    ragd_engine_store_put(req->engine, s);
+    rag_free(hits.v);
+    if (rc) {
+        ragd_error_from(resp, &err);
+        return;
+    }
+    const char *text = a.n_sentences ? a.text : "Nothing in the documents this key may see matches this question.";
+    if (!j->note) j->note = rag_xstrdup("no generator model is loaded: the answer quotes the best-matching passages");
+    if (j->stream) {
+        j->out = ragd_stream_new();
+        send_delta(j, "assistant", "", 0, NULL);
+        send_delta(j, NULL, text, strlen(text), NULL);
+        send_end(j, "stop", "extractive", &a);
+        resp->stream = j->out;
+        ragd_stream_end(j->out);
+    } else {
+        resp->json = cJSON_CreateObject();
+        cJSON_AddStringToObject(resp->json, "id", j->id);
+        cJSON_AddStringToObject(resp->json, "object", "chat.completion");
+        cJSON_AddNumberToObject(resp->json, "created", (double)j->created);
+        cJSON_AddStringToObject(resp->json, "model", j->model_name);
+        cJSON *choices = cJSON_AddArrayToObject(resp->json, "choices");
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", 0);
+        cJSON *m = cJSON_AddObjectToObject(c, "message");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", text);
+        cJSON_AddNullToObject(c, "logprobs");
+        cJSON_AddStringToObject(c, "finish_reason", "stop");
+        cJSON_AddItemToArray(choices, c);
+        add_result_fields(resp->json, j, "extractive", &a);
+    }
+    ragd_answer_free(&a);
+}
+
+/* ---- the handler ---------------------------------------------------------------------- */
+
+/* "rag": {"retrieval": false} turns grounding off. */
+static int read_grounding(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req->json, "rag");
+    if (opts && !cJSON_IsNull(opts) && !cJSON_IsObject(opts)) {
+        ragd_error(resp, 400, "rag", "rag: expected an object");
+        return -1;
+    }
+    j->grounded = 1;
+    return api_bool(resp, opts, "retrieval", "rag", &j->grounded);
+}
+
+static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req->json, "rag");
+    if (!j->grounded) return 0;
+    api_retrieval r;
+    if (api_retrieval_read(req, resp, opts, "rag", req->params->answer_k, 50, &r)) return -1;
+    ragd_retrieve_params p;
+    api_retrieve_params(req, &r, &p);
+    p.want_snippet = 0;
+    store *s = ragd_engine_store_get(req->engine);
+    rag_err err = {0};
+    int rc = ragd_engine_retrieve(req->engine, s, j->question, &r.who, &p, r.rerank, &j->results, &j->note, &err);
+    ragd_engine_store_put(req->engine, s);
+    j->retrieval_mode = p.vector && p.keyword && !j->note ? "hybrid" : p.vector && !j->note ? "vector" : "keyword";
+    api_retrieval_free(&r);
+    if (rc) {
+        ragd_error_from(resp, &err);
+        return -1;
+    }
+    ragd_meter_stage(req->meter, "keyword", j->results.keyword_ms / 1e3);
+    if (j->results.vector_ms > 0) ragd_meter_stage(req->meter, "vector", j->results.vector_ms / 1e3);
+    if (j->results.embed_ms > 0) ragd_meter_stage(req->meter, "embed", j->results.embed_ms / 1e3);
+    if (j->results.rerank_ms > 0) ragd_meter_stage(req->meter, "rerank", j->results.rerank_ms / 1e3);
+    return 0;
+}
+
+static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    const llm_model *m = ragd_engine_model(req->engine);
+    const ragd_engine_info *in = ragd_engine_get_info(req->engine);
+    /* leave the answer its room: what it asks for, at most half the context */
+    int room = j->gp.n_predict < in->n_ctx / 2 ? j->gp.n_predict : in->n_ctx / 2;
+    ragd_prompt_input pin = {.user_system = j->user_system, .history = j->history, .n_history = j->n_history,
+                             .question = j->question, .results = j->grounded ? &j->results : NULL};
+    rag_err err = {0};
+    double t0 = ragd_now();
+    int rc = ragd_prompt_build(llm_model_vocab(m), in->chat_family, &pin, (size_t)(in->n_ctx - room), &j->prompt, &err);
+    j->prompt_build_ms = (ragd_now() - t0) * 1e3;
+    if (rc == RAG_ERR_LIMIT) {
+        ragd_error(resp, 400, "messages", "the question does not fit the model's context of %d tokens: %s", in->n_ctx,
+                   err.msg);
+        return -1;
+    }
+    if (rc) {
+        ragd_error_from(resp, &err);
+        return -1;
+    }
+    return 0;
+}
+
+void ragd_api_chat(ragd_request *req, ragd_response *resp)
+{
+    chat_job *j = rag_xcalloc(1, sizeof *j);
+    j->engine = req->engine;
+    j->meter = req->meter;
+    j->srv = req->srv;
+    j->req = req;
+    j->started = req->started;
+    j->deadline = req->deadline;
+    j->created = api_unix_time();
+    snprintf(j->id, sizeof j->id, "chatcmpl-%s", req->id);
+    const ragd_engine_info *in = ragd_engine_get_info(req->engine);
+    j->model_name = rag_xstrdup(in->model_name ? in->model_name : "ragd-extractive");
+    const char *model = NULL; /* accepted and not checked: one generator serves every name */
+    if (api_string(resp, req->json, "model", NULL, 256, 0, &model) || read_messages(req, resp, j) ||
+        read_grounding(req, resp, j) || read_sampling(req, resp, j) || retrieve(req, resp, j))
+        goto done;
+    if (!ragd_engine_model(req->engine)) {
+        if (!j->grounded)
+            ragd_error(resp, 501, "rag", "plain chat needs a generator model (start ragd with --model)");
+        else
+            answer_extractive(req, resp, j);
+        goto done;
+    }
+    if (build_prompt(req, resp, j)) goto done;
+    rag_err err = {0};
+    if (ragd_engine_reserve(req->engine, &j->ticket, &err)) {
+        ragd_error_from(resp, &err);
+        goto done;
+    }
+    if (j->stream) {
+        j->out = ragd_stream_new();
+        j->req = NULL;
+        send_delta(j, "assistant", "", 0, NULL); /* the client sees the answer start while it waits */
+        resp->stream = j->out;
+        ragd_server_hold(j->srv);
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int started = pthread_create(&th, &attr, stream_thread, j) == 0;
+        pthread_attr_destroy(&attr);
+        if (started) return; /* the thread owns the job now */
+        ragd_server_release(j->srv);
+        ragd_engine_unreserve(req->engine, j->ticket);
+        j->ticket = NULL;
+        ragd_stream_end(j->out); /* the response still reads what was written */
+        rag_log_error("%s: cannot start a thread for the stream", req->id);
+        goto done;
+    }
+    run_generation(j);
+    if (j->failed) {
+        ragd_error_from(resp, &j->err);
+        if (j->err.code == RAG_ERR_LIMIT) resp->status = 504;
+        goto done;
+    }
+    resp->json = cJSON_CreateObject();
+    cJSON_AddStringToObject(resp->json, "id", j->id);
+    cJSON_AddStringToObject(resp->json, "object", "chat.completion");
+    cJSON_AddNumberToObject(resp->json, "created", (double)j->created);
+    cJSON_AddStringToObject(resp->json, "model", j->model_name);
+    cJSON *choices = cJSON_AddArrayToObject(resp->json, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *m = cJSON_AddObjectToObject(c, "message");
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON_AddStringToObject(m, "content", j->gen.check.text ? j->gen.check.text : "");
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddStringToObject(c, "finish_reason", finish_reason(j));
+    cJSON_AddItemToArray(choices, c);
+    add_result_fields(resp->json, j, j->grounded ? "generated" : "none", NULL);
+done:
+    if (j->ticket) ragd_engine_unreserve(req->engine, j->ticket);
+    job_free(j);
+}

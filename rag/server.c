@@ -1,0 +1,907 @@
+/* rag/server.c: HTTP for ragd, on libmicrohttpd (see rag/http.h).
+ *
+ * Threads. libmicrohttpd runs one thread per connection (bounded by
+ * max_connections), so a handler may block: a non-streamed answer is
+ * generated in the connection's own thread. A streamed answer is generated
+ * by a thread of its own that writes into a ragd_stream; the connection
+ * thread reads it and sends each piece as it comes (chunked encoding).
+ *
+ * A request, in order:
+ *   1. the route (404, 405), then the caller: "Authorization: Bearer KEY"
+ *      checked against the keyring (401), its permission for the route
+ *      (403), then the declared body size (413) — all before reading a
+ *      byte of the body, so that nobody can make us buffer what they may
+ *      not send;
+ *   2. the body, bounded (413 as soon as it passes the limit);
+ *   3. JSON bodies: nesting depth checked before parsing (400), then
+ *      parsed (400 with the byte offset);
+ *   4. the handler; the response; one log line with the request id.
+ *
+ * Shutdown (SIGTERM): the listening socket closes at once, new generations
+ * are refused, requests in flight get the grace period to finish; then what
+ * is left is cancelled (generations stop at the next token, streams end). */
+#include "rag/http.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "rag/keys.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PERM_PUBLIC = 0, PERM_METRICS = -1 };
+
+typedef enum body_kind { BODY_NONE, BODY_JSON, BODY_UPLOAD } body_kind;
+
+typedef struct route {
+    const char *method;
+    const char *path;      /* exact, or a prefix ending in '/' followed by {id} */
+    const char *name;      /* for logs and metrics */
+    int perm;              /* STORE_PERM_* needed, PERM_PUBLIC, or PERM_METRICS */
+    body_kind body;
+    ragd_handler handler;
+} route;
+
+static const route routes[] = {
+    {"GET", "/", "/", PERM_PUBLIC, BODY_NONE, ragd_api_page},
+    {"GET", "/health", "/health", PERM_PUBLIC, BODY_NONE, ragd_api_health},
+    {"GET", "/metrics", "/metrics", PERM_METRICS, BODY_NONE, ragd_api_metrics},
+    {"GET", "/v1/models", "/v1/models", STORE_PERM_QUERY, BODY_NONE, ragd_api_models},
+    {"POST", "/v1/chat/completions", "/v1/chat/completions", STORE_PERM_QUERY, BODY_JSON, ragd_api_chat},
+    {"POST", "/v1/embeddings", "/v1/embeddings", STORE_PERM_QUERY, BODY_JSON, ragd_api_embeddings},
+    {"POST", "/v1/search", "/v1/search", STORE_PERM_QUERY, BODY_JSON, ragd_api_search},
+    {"GET", "/v1/documents", "/v1/documents", STORE_PERM_QUERY, BODY_NONE, ragd_api_documents_list},
+    {"POST", "/v1/documents", "/v1/documents", STORE_PERM_INGEST, BODY_UPLOAD, ragd_api_documents_post},
+    {"GET", "/v1/documents/", "/v1/documents/{id}", STORE_PERM_QUERY, BODY_NONE, ragd_api_documents_get},
+    {"DELETE", "/v1/documents/", "/v1/documents/{id}", STORE_PERM_INGEST, BODY_NONE, ragd_api_documents_delete},
+};
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+struct ragd_server {
+    struct MHD_Daemon *d;
+    ragd_server_params p;
+    ragd_engine *engine;
+    ragd_meter *meter;
+    ragd_keyring *keys;
+    pthread_mutex_t keys_mu;
+    pthread_mutex_t mu; /* active, connections */
+    pthread_cond_t cv;
+    int active;         /* requests and stream producers in flight */
+    int connections;
+    volatile int hurry; /* cancel what is in flight */
+    char id_prefix[9];
+    unsigned long long next_id;
+};
+
+/* ---- defaults ------------------------------------------------------------------ */
+
+void ragd_server_default_params(ragd_server_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->listen = "127.0.0.1:8080";
+    p->max_body = 1u << 20;
+    p->max_upload = 64u << 20;
+    p->max_header = 16u << 10;
+    p->max_json_depth = 32;
+    p->max_connections = 256;
+    p->idle_timeout = 60;
+    p->request_timeout = 300;
+    p->shutdown_grace = 30;
+    p->max_tokens = 2048;
+    p->default_max_tokens = 512;
+    ragd_retrieve_default_params(&p->retrieval);
+    p->search_k = 10;
+    p->answer_k = 6;
+}
+
+/* ---- streams ------------------------------------------------------------------- */
+
+struct ragd_stream {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rag_buf buf;
+    size_t off;          /* bytes of buf already sent */
+    int ended;           /* the producer is done */
+    int reader_gone;     /* the connection is done (client left, or all sent) */
+    volatile int cancel; /* the producer should stop */
+    int refs;
+    int fd;              /* the client's socket, to notice it leaving */
+    volatile int *hurry;
+};
+
+ragd_stream *ragd_stream_new(void)
+{
+    ragd_stream *s = rag_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->refs = 2; /* the producer and the connection */
+    s->fd = -1;
+    return s;
+}
+
+static void stream_unref(ragd_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!last) return;
+    rag_buf_free(&s->buf);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    rag_free(s);
+}
+
+int ragd_stream_write(ragd_stream *s, const char *data, size_t len)
+{
+    pthread_mutex_lock(&s->mu);
+    int gone = s->reader_gone;
+    if (!gone) {
+        rag_buf_append(&s->buf, data, len);
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return gone ? -1 : 0;
+}
+
+int ragd_stream_printf(ragd_stream *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = NULL;
+    int n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    int rc = ragd_stream_write(s, text, (size_t)n);
+    free(text);
+    return rc;
+}
+
+void ragd_stream_end(ragd_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->ended = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+}
+
+int ragd_stream_cancelled(const ragd_stream *s)
+{
+    return s->cancel || s->reader_gone || (s->hurry && *s->hurry);
+}
+
+volatile int *ragd_stream_cancel_flag(ragd_stream *s)
+{
+    return &s->cancel;
+}
+
+/* Whether the peer of fd has closed (without waiting). */
+static int peer_closed(int fd)
+{
+    if (fd < 0) return 0;
+    struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
+    return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* libmicrohttpd asks for the next bytes (in the connection's thread). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    ragd_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    ssize_t n;
+    for (;;) {
+        if (s->off < s->buf.len) {
+            size_t take = s->buf.len - s->off < max ? s->buf.len - s->off : max;
+            memcpy(out, s->buf.data + s->off, take);
+            s->off += take;
+            if (s->off == s->buf.len) {
+                rag_buf_clear(&s->buf);
+                s->off = 0;
+            }
+            n = (ssize_t)take;
+            break;
+        }
+        if (s->ended) {
+            n = MHD_CONTENT_READER_END_OF_STREAM;
+            break;
+        }
+        if (peer_closed(s->fd) || (s->hurry && *s->hurry && s->cancel)) {
+            s->cancel = 1;
+            n = MHD_CONTENT_READER_END_WITH_ERROR;
+            break;
+        }
+        if (s->hurry && *s->hurry) s->cancel = 1; /* let the producer end the stream */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* libmicrohttpd is done with the stream (sent, or the client left). */
+static void stream_done(void *cls)
+{
+    ragd_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    s->reader_gone = 1;
+    if (!s->ended) s->cancel = 1;
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+}
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+static const char *error_type(int status)
+{
+    switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503: return "overloaded_error";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+void ragd_error(ragd_response *resp, int status, const char *param, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (resp->json) cJSON_Delete(resp->json);
+    resp->status = status;
+    resp->json = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(resp->json, "error");
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "type", error_type(status));
+    if (param) cJSON_AddStringToObject(e, "param", param);
+    else cJSON_AddNullToObject(e, "param");
+    cJSON_AddNullToObject(e, "code");
+}
+
+void ragd_error_from(ragd_response *resp, const rag_err *err)
+{
+    int status;
+    switch (err->code) {
+    case RAG_ERR_INVALID:
+    case RAG_ERR_FORMAT: status = 400; break;
+    case RAG_ERR_LIMIT: status = 413; break;
+    case RAG_ERR_NOTFOUND: status = 404; break;
+    case RAG_ERR_BUSY: status = 429; break;
+    case RAG_ERR_UNSUPPORTED: status = 501; break;
+    case RAG_ERR_INTERRUPTED: status = 503; break;
+    default: status = 500; break;
+    }
+    ragd_error(resp, status, NULL, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
+    if (status == 429) resp->retry_after = 1;
+}
+
+/* ---- per request ------------------------------------------------------------------ */
+
+/* A body over the limit is still read (and dropped) up to this much past
+ * it, so that the 413 reaches a client that sends before it listens:
+ * closing a socket with unread data resets the connection and the client
+ * never sees the answer. Beyond it the server answers at once and closes. */
+#define DRAIN_CAP ((size_t)4 << 20)
+
+typedef struct reqctx {
+    ragd_request req;
+    const route *rt;
+    struct MHD_Connection *conn;
+    char id[48];
+    char *path, *path_id;
+    rag_buf body;
+    int responded;   /* a response was queued */
+    size_t over_limit; /* body bytes past the limit, read and dropped (0: within it) */
+    int status;
+    int fd;
+} reqctx;
+
+const char *ragd_request_arg(const ragd_request *r, const char *name)
+{
+    reqctx *x = r->conn;
+    return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct form_run {
+    ragd_form_fn fn;
+    void *ctx;
+    int stopped;
+} form_run;
+
+static enum MHD_Result form_piece(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *filename, const char *content_type,
+                                  const char *transfer_encoding, const char *data, uint64_t off,
+                                  size_t size)
+{
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    form_run *f = cls;
+    if (f->fn(f->ctx, key, filename, data, off, size)) {
+        f->stopped = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+int ragd_request_form(const ragd_request *r, ragd_form_fn fn, void *ctx)
+{
+    reqctx *x = r->conn;
+    form_run f = {fn, ctx, 0};
+    struct MHD_PostProcessor *pp = MHD_create_post_processor(x->conn, 64 * 1024, form_piece, &f);
+    if (!pp) return -1;
+    enum MHD_Result ok = MHD_post_process(pp, r->body, r->body_len);
+    enum MHD_Result done = MHD_destroy_post_processor(pp);
+    return (ok == MHD_YES && done == MHD_YES) || f.stopped ? 0 : -1;
+}
+
+int ragd_request_gone(const ragd_request *r)
+{
+    reqctx *x = r->conn;
+    return r->srv->hurry || peer_closed(x->fd);
+}
+
+static void log_request(ragd_server *s, reqctx *x, double secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    (void)s;
+    fprintf(stderr, "%s.%03ldZ %s %s %s %s %d %.1fms\n", when, ts.tv_nsec / 1000000, x->id,
+            x->req.key_name[0] ? x->req.key_name : "-", x->req.method ? x->req.method : "?",
+            x->path ? x->path : "?", x->status, secs * 1e3);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    ragd_server *s = cls;
+    reqctx *x = *con_cls;
+    if (!x) return;
+    double secs = ragd_now() - x->req.started;
+    if (!x->status) x->status = 499; /* the client left before any response */
+    else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->status < 400) x->status = 499;
+    log_request(s, x, secs);
+    ragd_meter_request(s->meter, x->rt ? x->rt->name : "other", x->status, secs);
+    if (x->req.json) cJSON_Delete(x->req.json);
+    rag_principal_free(&x->req.who);
+    rag_buf_free(&x->body);
+    rag_free(x->path);
+    rag_free(x->path_id);
+    rag_free(x);
+    *con_cls = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->active--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    (void)c, (void)socket_ctx;
+    ragd_server *s = cls;
+    pthread_mutex_lock(&s->mu);
+    s->connections += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Sends resp (consumes it). */
+static enum MHD_Result respond(ragd_server *s, reqctx *x, ragd_response *resp)
+{
+    struct MHD_Response *r;
+    const char *type = resp->content_type;
+    if (resp->stream) {
+        resp->stream->fd = x->fd;
+        resp->stream->hurry = &s->hurry;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, resp->stream,
+                                              stream_done);
+        type = "text/event-stream";
+    } else if (resp->json) {
+        char *text = cJSON_PrintUnformatted(resp->json);
+        size_t n = strlen(text);
+        char *copy = malloc(n + 2);
+        memcpy(copy, text, n);
+        copy[n] = '\n';
+        copy[n + 1] = 0;
+        cJSON_free(text);
+        r = MHD_create_response_from_buffer(n + 1, copy, MHD_RESPMEM_MUST_FREE);
+        type = "application/json";
+    } else if (resp->body) {
+        r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+        resp->body = NULL; /* now libmicrohttpd's (it frees with free()) */
+    } else {
+        const char *b = resp->static_body ? resp->static_body : "";
+        size_t n = resp->static_body ? resp->body_len : 0;
+        r = MHD_create_response_from_buffer(n, (void *)b, MHD_RESPMEM_PERSISTENT);
+    }
+    if (resp->json) cJSON_Delete(resp->json);
+    resp->json = NULL;
+    if (!r) {
+        if (resp->stream) stream_done(resp->stream);
+        return MHD_NO;
+    }
+    if (type) MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "X-Request-Id", x->id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (resp->stream) MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    if (resp->html) {
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                                "form-action 'none'; frame-ancestors 'none'");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    }
+    if (resp->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ragd\"");
+    if (resp->allow) MHD_add_response_header(r, "Allow", resp->allow);
+    if (resp->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", resp->retry_after);
+        MHD_add_response_header(r, "Retry-After", ra);
+    }
+    x->status = resp->status ? resp->status : 200;
+    x->responded = 1;
+    enum MHD_Result ok = MHD_queue_response(x->conn, (unsigned)x->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result respond_error(ragd_server *s, reqctx *x, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result respond_error(ragd_server *s, reqctx *x, int status, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ragd_response resp = {0};
+    ragd_error(&resp, status, NULL, "%s", msg);
+    return respond(s, x, &resp);
+}
+
+/* The route for method and path: *rt, or the status to answer (404, 405
+ * with the methods allowed in allow). */
+static int find_route(const char *method, const char *path, const route **rt, char **id,
+                      char allow[64])
+{
+    allow[0] = 0;
+    int path_known = 0;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const route *r = &routes[i];
+        size_t pl = strlen(r->path);
+        int match;
+        const char *rest = NULL;
+        if (pl > 1 && r->path[pl - 1] == '/') { /* prefix/{id} */
+            rest = path + pl;
+            match = !strncmp(path, r->path, pl) && *rest && !strchr(rest, '/') && strlen(rest) <= 128;
+        } else {
+            match = !strcmp(path, r->path);
+        }
+        if (!match) continue;
+        path_known = 1;
+        if (!strcmp(method, r->method)) {
+            *rt = r;
+            *id = rest ? rag_xstrdup(rest) : NULL;
+            return 0;
+        }
+        if (!strstr(allow, r->method) && strlen(allow) + strlen(r->method) + 3 < 64) {
+            if (allow[0]) strcat(allow, ", ");
+            strcat(allow, r->method);
+        }
+    }
+    return path_known ? 405 : 404;
+}
+
+/* Deepest nesting of arrays and objects in JSON text (strings skipped). */
+static int json_depth(const char *s, size_t n, int limit)
+{
+    int depth = 0, deepest = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > deepest) deepest = depth;
+            if (deepest > limit) return deepest;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+static int authenticate(ragd_server *s, reqctx *x)
+{
+    const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
+    const char *key = h + 7;
+    while (*key == ' ') key++;
+    size_t len = strlen(key);
+    while (len && key[len - 1] == ' ') len--;
+    if (!len || len > 256) return 0;
+    pthread_mutex_lock(&s->keys_mu);
+    int ok = ragd_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
+                                sizeof x->req.key_name);
+    pthread_mutex_unlock(&s->keys_mu);
+    return ok;
+}
+
+static int permitted(const reqctx *x)
+{
+    int need = x->rt->perm == PERM_METRICS ? STORE_PERM_ADMIN : x->rt->perm;
+    return (x->req.perms & STORE_PERM_ADMIN) || (x->req.perms & need) == need;
+}
+
+static void set_request_id(ragd_server *s, reqctx *x)
+{
+    const char *given = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = given ? strlen(given) : 0;
+    int ok = n > 0 && n < sizeof x->id;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = given[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+             c == '_' || c == '.';
+    }
+    if (ok) {
+        memcpy(x->id, given, n + 1);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    unsigned long long id = ++s->next_id;
+    pthread_mutex_unlock(&s->mu);
+    snprintf(x->id, sizeof x->id, "req-%s-%llx", s->id_prefix, id);
+}
+
+/* The first call for a request: everything that can be decided from the
+ * request line and headers. Returns 1 when a response was queued. */
+static int begin_request(ragd_server *s, reqctx *x, const char *url, const char *method)
+{
+    char allow[64];
+    int status = find_route(method, url, &x->rt, &x->path_id, allow);
+    if (status == 404) {
+        respond_error(s, x, 404, "no such route: %s %s", method, url);
+        return 1;
+    }
+    if (status == 405) {
+        ragd_response resp = {0};
+        ragd_error(&resp, 405, NULL, "%s is not allowed on %s (allowed: %s)", method, url, allow);
+        resp.allow = allow;
+        respond(s, x, &resp);
+        return 1;
+    }
+    x->req.route = x->rt->name;
+    x->req.path_id = x->path_id;
+    int need_key = x->rt->perm != PERM_PUBLIC && !(x->rt->perm == PERM_METRICS && s->p.public_metrics);
+    if (need_key && !authenticate(s, x)) {
+        respond_error(s, x, 401, "a valid API key is needed: send 'Authorization: Bearer KEY' (keys are made with 'rag keys add')");
+        return 1;
+    }
+    if (need_key && !permitted(x)) {
+        respond_error(s, x, 403, "the key '%s' may not use %s %s", x->req.key_name, method, x->rt->name);
+        return 1;
+    }
+    size_t limit = x->rt->body == BODY_UPLOAD ? s->p.max_upload : x->rt->body == BODY_JSON ? s->p.max_body : 0;
+    const char *cl = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (limit && end != cl && !*end && n > limit && n - limit <= DRAIN_CAP) {
+            x->over_limit = 1; /* answered once the body has been read */
+        } else if (end == cl || *end || n > limit) {
+            if (limit)
+                respond_error(s, x, 413, "the body (%s bytes) is larger than the %zu bytes %s accepts", cl, limit,
+                              x->rt->name);
+            else
+                respond_error(s, x, 413, "%s %s takes no body", method, x->rt->name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The body is complete: parse it and run the handler. */
+static enum MHD_Result run_handler(ragd_server *s, reqctx *x)
+{
+    ragd_request *req = &x->req;
+    req->body = x->body.data ? x->body.data : "";
+    req->body_len = x->body.len;
+    req->content_type = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Type");
+    int form = req->content_type && (!strncasecmp(req->content_type, "multipart/form-data", 19) ||
+                                     !strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33));
+    /* JSON whatever the content type says (curl -d sends it as a form),
+     * except that an upload may really be a form */
+    if (x->rt->body == BODY_JSON || (x->rt->body == BODY_UPLOAD && (!form || (x->body.len && x->body.data[0] == '{')))) {
+        if (!x->body.len) return respond_error(s, x, 400, "%s needs a JSON body", x->rt->name);
+        if (memchr(req->body, 0, req->body_len))
+            return respond_error(s, x, 400, "the body is not valid JSON (a NUL byte at %zu)",
+                                 (size_t)((const char *)memchr(req->body, 0, req->body_len) - req->body));
+        int depth = json_depth(req->body, req->body_len, s->p.max_json_depth);
+        if (depth > s->p.max_json_depth)
+            return respond_error(s, x, 400, "the JSON body is nested deeper than %d levels", s->p.max_json_depth);
+        const char *end = NULL;
+        /* the length counts the NUL: cJSON then insists nothing follows the value */
+        req->json = cJSON_ParseWithLengthOpts(req->body, req->body_len + 1, &end, 1);
+        if (!req->json) {
+            size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
+            return respond_error(s, x, 400, "the body is not valid JSON (at byte %zu)", at);
+        }
+        if (!cJSON_IsObject(req->json)) return respond_error(s, x, 400, "the JSON body must be an object");
+    }
+    ragd_response resp = {.status = 200};
+    x->rt->handler(req, &resp);
+    return respond(s, x, &resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    ragd_server *s = cls;
+    reqctx *x = *con_cls;
+    if (!x) {
+        x = rag_xcalloc(1, sizeof *x);
+        *con_cls = x;
+        x->conn = conn;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        x->fd = ci ? ci->connect_fd : -1;
+        x->path = rag_xstrdup(url);
+        x->req.method = method;
+        x->req.path = x->path;
+        x->req.id = x->id;
+        x->req.srv = s;
+        x->req.engine = s->engine;
+        x->req.meter = s->meter;
+        x->req.params = &s->p;
+        x->req.conn = x;
+        x->req.started = ragd_now();
+        x->req.deadline = x->req.started + s->p.request_timeout;
+        pthread_mutex_lock(&s->mu);
+        s->active++;
+        pthread_mutex_unlock(&s->mu);
+        set_request_id(s, x);
+        begin_request(s, x, url, method);
+        return MHD_YES;
+    }
+    size_t limit = x->rt && x->rt->body == BODY_UPLOAD ? s->p.max_upload : s->p.max_body;
+    if (*upload_size) {
+        if (!x->responded && (x->over_limit || x->body.len + *upload_size > limit)) {
+            x->over_limit += *upload_size;
+            if (x->over_limit > DRAIN_CAP)
+                respond_error(s, x, 413, "the body is larger than the %zu bytes %s accepts", limit,
+                              x->rt ? x->rt->name : x->path);
+        } else if (!x->responded) {
+            rag_buf_append(&x->body, upload, *upload_size);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (x->responded) return MHD_YES;
+    if (x->over_limit)
+        return respond_error(s, x, 413, "the body is larger than the %zu bytes %s accepts", limit,
+                             x->rt ? x->rt->name : x->path);
+    return run_handler(s, x);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    rag_log_info("http: %s", msg);
+}
+
+/* ---- the address ------------------------------------------------------------------ */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *sa, socklen_t *len, int *v6,
+                        rag_err *err)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof host)
+            return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': expected [IPV6]:PORT", listen);
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = 0;
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
+            return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': expected HOST:PORT", listen);
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = 0;
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (end == port || *end || p < 0 || p > 65535)
+        return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': '%s' is not a port", listen, port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g) return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': %s", listen, gai_strerror(g));
+    memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    *v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static int load_keys(ragd_server *s, size_t *n, rag_err *err)
+{
+    store *st = ragd_engine_store_get(s->engine);
+    ragd_keyring *kr;
+    int rc = ragd_keyring_load(st, &kr, err);
+    ragd_engine_store_put(s->engine, st);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->keys_mu);
+    ragd_keyring *old = s->keys;
+    s->keys = kr;
+    pthread_mutex_unlock(&s->keys_mu);
+    ragd_keyring_free(old);
+    if (n) *n = ragd_keyring_size(kr);
+    return 0;
+}
+
+int ragd_server_reload_keys(ragd_server *s, size_t *n, rag_err *err)
+{
+    return load_keys(s, n, err);
+}
+
+int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m,
+                      ragd_server **out, char bound[64], rag_err *err)
+{
+    *out = NULL;
+    ragd_server *s = rag_xcalloc(1, sizeof *s);
+    s->p = *p;
+    s->engine = e;
+    s->meter = m;
+    pthread_mutex_init(&s->keys_mu, NULL);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    unsigned char r[4] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) memset(r, 0, sizeof r);
+    snprintf(s->id_prefix, sizeof s->id_prefix, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+    size_t n_keys = 0;
+    int rc = load_keys(s, &n_keys, err);
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    int v6 = 0;
+    if (!rc) rc = parse_listen(p->listen, &sa, &salen, &v6, err);
+    if (!rc) {
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
+                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+        /* headers share the connection's memory pool with the read buffer */
+        size_t pool = p->max_header + 16 * 1024;
+        s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)p->max_connections,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p->idle_timeout,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                                MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+                                MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                MHD_OPTION_END);
+        if (!s->d) rc = rag_err_set(err, RAG_ERR_IO, "cannot listen on %s (in use, or not an address of this machine?)", p->listen);
+    }
+    if (rc) {
+        ragd_keyring_free(s->keys);
+        rag_free(s);
+        return rc;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : 0;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (v6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
+    else inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
+    snprintf(bound, 64, v6 ? "[%s]:%u" : "%s:%u", host, port);
+    if (!n_keys) rag_log_warn("no API keys in the database: every API request will be refused (add one with 'rag keys add NAME --roles ROLE')");
+    *out = s;
+    return 0;
+}
+
+int ragd_server_active(ragd_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->active;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+void ragd_server_hold(ragd_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->active++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void ragd_server_release(ragd_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->active--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits until nothing is in flight, or until the deadline; returns what is left. */
+static int wait_idle(ragd_server *s, double deadline)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->active > 0 && ragd_now() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int left = s->active;
+    pthread_mutex_unlock(&s->mu);
+    return left;
+}
+
+void ragd_server_stop(ragd_server *s)
+{
+    if (!s) return;
+    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    ragd_engine_stop_accepting(s->engine);
+    int left = wait_idle(s, ragd_now() + s->p.shutdown_grace);
+    if (left) {
+        rag_log_warn("shutdown: %d request%s still in flight after %d s: cancelling", left, left > 1 ? "s" : "",
+                     s->p.shutdown_grace);
+        s->hurry = 1;
+        left = wait_idle(s, ragd_now() + 10);
+        if (left) rag_log_warn("shutdown: %d request%s did not stop", left, left > 1 ? "s" : "");
+    }
+    s->hurry = 1;
+    MHD_stop_daemon(s->d);
+    ragd_keyring_free(s->keys);
+    pthread_mutex_destroy(&s->keys_mu);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    rag_free(s);
+}
+
+void ragd_server_gauges(ragd_server *s, ragd_meter_gauges *g)
+{
+    pthread_mutex_lock(&s->mu);
+    g->connections = s->connections;
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->keys_mu);
+    g->api_keys = (long long)ragd_keyring_size(s->keys);
+    pthread_mutex_unlock(&s->keys_mu);
+}
