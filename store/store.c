@@ -14,6 +14,7 @@
 #include "base/mem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,8 +74,20 @@ static int make_parent_dir(const char *path, rag_err *err)
     return rc;
 }
 
+/* SQLite counts every allocation under one global mutex unless told not
+ * to; with a connection per thread (the daemon) that mutex is where the
+ * threads meet, and searches spent most of their time waiting on it. We
+ * never read those counts. Configuring must precede sqlite3_initialize. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 int store_open(const char *path, const store_params *p, store **out, rag_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     store_params defaults;
     if (!p) {
         store_default_params(&defaults);
