@@ -83,6 +83,10 @@ void ing_model_record(const emb_model *m, store_model *out);
  * another or the database has none, negative on error. */
 int ing_model_matches(store *s, const emb_model *m, rag_err *err);
 
+/* Refuses (RAG_ERR_INVALID, saying what differs: file, pooling or
+ * prefixes) when the database has vectors from a model other than m. */
+int ing_model_require(store *s, const emb_model *m, rag_err *err);
+
 /* Checks that m is the model the database's vectors come from, recording it
  * as that model when the database has none yet; *model_id is its store id.
  * A different model is refused (RAG_ERR_INVALID) with an explanation. */

@@ -44,19 +44,45 @@ int ing_model_matches(store *s, const emb_model *m, rag_err *err)
     return same_identity(&want, &active);
 }
 
-int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *err)
+/* What differs between the model given and the database's, for messages. */
+static void describe_difference(const store_model *want, const store_model *active, char *why, size_t n)
+{
+    if (strcmp(want->file_sha256, active->file_sha256))
+        snprintf(why, n, "the database's vectors come from '%.40s' (%d dims, file sha256 %.12s...), not from "
+                 "'%.40s' (%d dims, %.12s...)", active->name, active->dims, active->file_sha256, want->name,
+                 want->dims, want->file_sha256);
+    else if (strcmp(want->pooling, active->pooling))
+        snprintf(why, n, "the database's vectors come from '%.40s' with %s pooling, not %s", active->name,
+                 active->pooling, want->pooling);
+    else
+        snprintf(why, n, "the database's vectors come from '%.40s' with the prefixes query '%.40s' and "
+                 "document '%.40s', not query '%.40s' and document '%.40s' (embed.query_prefix, "
+                 "embed.doc_prefix)", active->name, active->query_prefix, active->doc_prefix,
+                 want->query_prefix, want->doc_prefix);
+}
+
+int ing_model_require(store *s, const emb_model *m, rag_err *err)
 {
     store_model want, active;
     ing_model_record(m, &want);
     int has = store_model_active(s, &active, err);
+    if (has <= 0 || same_identity(&want, &active)) return has < 0 ? has : 0;
+    char why[768];
+    describe_difference(&want, &active, why, sizeof why);
+    return rag_err_set(err, RAG_ERR_INVALID,
+                       "%s; vectors of two models cannot be mixed: use the same model, or switch with "
+                       "'rag reembed --embed-model FILE'", why);
+}
+
+int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *err)
+{
+    int rc = ing_model_require(s, m, err);
+    if (rc) return rc;
+    store_model want, active;
+    ing_model_record(m, &want);
+    int has = store_model_active(s, &active, err);
     if (has < 0) return has;
-    if (has && !same_identity(&want, &active))
-        return rag_err_set(err, RAG_ERR_INVALID,
-                           "the database's vectors come from '%.40s' (%d dims), not from '%.40s'; "
-                           "vectors of two models cannot be mixed: switch with 'rag reembed "
-                           "--embed-model FILE' or use the same model",
-                           active.name, active.dims, want.name);
-    int rc = store_begin(s, err);
+    rc = store_begin(s, err);
     if (!rc) rc = store_model_ensure(s, &want, err);
     if (!rc && !has) rc = store_model_set_active(s, want.id, err);
     if (!rc) rc = store_commit(s, err);

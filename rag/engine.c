@@ -4,6 +4,7 @@
 #include "base/mem.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,16 +69,11 @@ static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err
         if (emb_is_reranker(e->embedder))
             return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
                                p->embed_model_path);
-        store_model m;
-        int active = store_model_active(e->pool[0], &m, err);
-        if (active < 0) return active;
-        int match = ing_model_matches(e->pool[0], e->embedder, err);
-        if (match < 0) return match;
-        if (active && !match)
-            return rag_err_set(err, RAG_ERR_INVALID,
-                               "%s: the database's vectors come from %s, not %s: start ragd with "
-                               "that model, or switch the database with 'rag reembed'",
-                               p->db_path, m.name, emb_model_identity(e->embedder)->name);
+        if ((rc = ing_model_require(e->pool[0], e->embedder, err))) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return rag_err_set(err, rc, "%s: %s", p->db_path, why);
+        }
         e->info.embed_name = emb_model_identity(e->embedder)->name;
         e->info.embed_dims = emb_dims(e->embedder);
     }

@@ -218,6 +218,35 @@ ragd_stop; rc=$?
 check_eq "SIGTERM: a clean stop" $rc 0
 check_contains "SIGTERM: said so" "$(tail -n 3 $T/ragd.log)" "ragd: stopped"
 
+# ---- etc/ragd.conf: every documented key, uncommented, is accepted (but the
+# prefixes, which would not match the vectors) ----
+conf=$(dirname "$0")/../../etc/ragd.conf
+awk -v db="$RAG_DB" -v gen="$GEN" -v emb="$EMB" -v rr="$M/bert-rank-f32.gguf" -v up="$T/up" '
+  /^\[/ { sec = $0 }
+  /^#[a-z_]+ = / && !/^#(query|doc)_prefix/ {
+    line = substr($0, 2)
+    if (line ~ /^db = /) line = "db = " db
+    else if (sec == "[server]" && line ~ /^listen = /) line = "listen = 127.0.0.1:0"
+    else if (line ~ /^uploads_dir = /) line = "uploads_dir = " up
+    else if (sec == "[model]" && line ~ /^path = /) line = "path = " gen
+    else if (sec == "[embed]" && line ~ /^model = /) line = "model = " emb
+    else if (sec == "[rerank]" && line ~ /^model = /) line = "model = " rr
+    print line; next
+  }
+  { print }' "$conf" > $T/all.conf
+check "etc/ragd.conf documents keys ($(grep -c '^[a-z_]* = ' $T/all.conf))" test "$(grep -c '^[a-z_]* = ' $T/all.conf)" -ge 35
+ragd_start --config $T/all.conf
+check_contains "etc/ragd.conf, every key uncommented: ragd starts" "$(cat $T/ragd.log)" "listening on 127.0.0.1:"
+check_eq "...and serves" "$(status "$(api POST /v1/search $FIN -d '{"query":"invoices"}')")" 200
+ragd_stop
+printf '[embed]\nquery_prefix = "query: "\n' >> $T/all.conf
+out=$("$RAGD_BIN" --config $T/all.conf 2>&1)
+check_contains "prefixes other than the vectors were made with: refused, saying so" "$out" "with the prefixes query '' and document '', not query 'query: '"
+sed -i 's/^max_json_depth = .*/max_json_depth = deep/' $T/all.conf
+out=$("$RAGD_BIN" --config $T/all.conf 2>&1); rc=$?
+check_eq "a bad value: ragd refuses to start" $rc 2
+check_contains "...naming the file, line and key" "$out" "all.conf:$(grep -n '^max_json_depth' $T/all.conf | cut -d: -f1): server.max_json_depth"
+
 # ---- without a generator: extractive answers, still grounded and scoped ----
 ragd_start --embed-model "$EMB" || { fail "ragd starts without a generator"; finish; exit; }
 out=$(api POST /v1/chat/completions $FIN -d '{"messages":[{"role":"user","content":"When are invoices paid?"}]}')
