@@ -68,7 +68,7 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all deps test run-tests asan demo bench fuzz clean distclean format
+.PHONY: all deps test-deps test run-tests asan demo bench fuzz clean distclean format
 .SECONDARY:
 all: $(BUILD)/rag $(BUILD)/ragd
 
@@ -147,17 +147,21 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/librag.a
 deps:
 	./scripts/deps.sh
 
+# What only the tests need: curl, Chromium, Node.js and tests/js's npm packages.
+test-deps:
+	./scripts/test-deps.sh
+
 # Unit tests (one process each), golden tests against $RAG_TESTDATA, then
 # integration tests driving the built programs. The last line reads
 # "N passed, N failed". `make test` first makes sure the packages and the
 # FAISS C API are there (scripts/deps.sh does nothing when they are).
-test: deps
+test: deps test-deps
 	$(MAKE) run-tests
 
 run-tests: all $(UNIT_BINS) $(GOLDEN_BINS) $(TOOL_BINS) $(FAISS_TEST)
 	BUILD=$(BUILD) ./tests/run.sh
 
-asan: deps
+asan: deps test-deps
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" run-tests
 

@@ -1,0 +1,57 @@
+# ragd with real clients: the `openai` npm package (unchanged, Node.js) for a
+# streamed and a plain chat, embeddings and the model list; and Debian's
+# headless Chromium driving the chat page at / (puppeteer-core): a streamed
+# answer appears, and an answer's citations open their source.
+#
+# The test generator has random weights, so what it writes cites nothing
+# (untied output weights: with tied ones, greedy decoding of a random model
+# repeats the prompt's last token, a newline, and the answer looks empty);
+# the page's citation handling is checked on ragd's extractive answers
+# (no generator), which cite, and its streaming on the generator's.
+. "$(dirname "$0")/lib.sh"
+M=$RAG_TESTDATA/models
+JS=$(cd "$(dirname "$0")/../js" && pwd)
+missing=
+[ -d "$M" ] || missing="the test models ($M)"
+command -v node >/dev/null || missing="${missing:+$missing, }node"
+[ -d "$JS/node_modules/openai" ] && [ -d "$JS/node_modules/puppeteer-core" ] || missing="${missing:+$missing, }tests/js/node_modules"
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing="${missing:+$missing, }chromium"
+if [ -n "$missing" ]; then
+  if [ "${CI:-}" = true ]; then fail "missing under CI: $missing (make test-deps installs them)"; finish; exit; fi
+  echo "######################################################################"
+  echo "# SKIP: ragd client tests need $missing (make test-deps)"
+  echo "######################################################################"
+  finish; exit
+fi
+EMB=$M/bert-mean-f32.gguf
+GEN=$T/gen.gguf
+"$RAG_TOOLS/mkmodel" "$GEN" --arch llama --embd 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 \
+  --vocab 1000 --ctx 4096 --type f32 --untied >/dev/null || { fail "mkmodel"; finish; exit; }
+
+mkdir -p $T/docs
+printf '# Refunds\n\nRefunds are paid back within 14 days of the returned parcel arriving.\n' > $T/docs/refunds.md
+printf '# Shipping\n\nParcels ship from the Leeds warehouse on weekdays.\n' > $T/docs/shipping.md
+rag ingest -q --acl support --embed-model "$EMB" $T/docs >/dev/null
+KEY=$(rag keys add support --roles support)
+
+# node's output: one JSON line; its failure reason on stderr
+node_check() { # DESC SCRIPT ARGS...
+  local d=$1 out rc; shift
+  out=$(node "$JS/$1" "${@:2}" 2>$T/node.err); rc=$?
+  if [ $rc -eq 0 ]; then ok "$d: $out"; else fail "$d (exit $rc): $out"; sed 's/^/      /' $T/node.err | head -n 20; fi
+}
+
+ragd_start --model "$GEN" --embed-model "$EMB" || { fail "ragd starts"; finish; exit; }
+node_check "the openai package: streamed and plain chat, embeddings, models" \
+  openai_client.mjs --base-url "$RAGD_URL/v1" --key "$KEY" --embeddings --question "How long do refunds take?"
+node_check "Chromium: the page streams the generator's answer" \
+  browser_chat.mjs --url "$RAGD_URL" --key "$KEY" --question "How long do refunds take?" --skip citations
+ragd_stop
+
+ragd_start --embed-model "$EMB" || { fail "ragd starts without a generator"; finish; exit; }
+node_check "Chromium: an answer's citations open their source snippet and document" \
+  browser_chat.mjs --url "$RAGD_URL" --key "$KEY" --question "How long do refunds take?" --skip streaming \
+  --expect-text "14 days"
+node_check "the openai package, extractive answers" \
+  openai_client.mjs --base-url "$RAGD_URL/v1" --key "$KEY" --question "How long do refunds take?"
+finish
