@@ -294,6 +294,26 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
     cJSON_AddNumberToObject(t, "total_ms", (ragd_now() - j->started) * 1e3);
 }
 
+/* A whole (non-streamed) chat.completion holding one assistant message. */
+static cJSON *completion_object(const chat_job *j, const char *text, const char *finish)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "object", "chat.completion");
+    cJSON_AddNumberToObject(o, "created", (double)j->created);
+    cJSON_AddStringToObject(o, "model", j->model_name);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *m = cJSON_AddObjectToObject(c, "message");
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON_AddStringToObject(m, "content", text);
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddStringToObject(c, "finish_reason", finish);
+    cJSON_AddItemToArray(choices, c);
+    return o;
+}
+
 static cJSON *chunk_object(const chat_job *j)
 {
     cJSON *o = cJSON_CreateObject();
@@ -437,20 +457,7 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
         resp->stream = j->out;
         ragd_stream_end(j->out);
     } else {
-        resp->json = cJSON_CreateObject();
-        cJSON_AddStringToObject(resp->json, "id", j->id);
-        cJSON_AddStringToObject(resp->json, "object", "chat.completion");
-        cJSON_AddNumberToObject(resp->json, "created", (double)j->created);
-        cJSON_AddStringToObject(resp->json, "model", j->model_name);
-        cJSON *choices = cJSON_AddArrayToObject(resp->json, "choices");
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "index", 0);
-        cJSON *m = cJSON_AddObjectToObject(c, "message");
-        cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", text);
-        cJSON_AddNullToObject(c, "logprobs");
-        cJSON_AddStringToObject(c, "finish_reason", "stop");
-        cJSON_AddItemToArray(choices, c);
+        resp->json = completion_object(j, text, "stop");
         add_result_fields(resp->json, j, "extractive", &a);
     }
     ragd_answer_free(&a);
@@ -576,20 +583,7 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
         if (j->err.code == RAG_ERR_LIMIT) resp->status = 504;
         goto done;
     }
-    resp->json = cJSON_CreateObject();
-    cJSON_AddStringToObject(resp->json, "id", j->id);
-    cJSON_AddStringToObject(resp->json, "object", "chat.completion");
-    cJSON_AddNumberToObject(resp->json, "created", (double)j->created);
-    cJSON_AddStringToObject(resp->json, "model", j->model_name);
-    cJSON *choices = cJSON_AddArrayToObject(resp->json, "choices");
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
-    cJSON *m = cJSON_AddObjectToObject(c, "message");
-    cJSON_AddStringToObject(m, "role", "assistant");
-    cJSON_AddStringToObject(m, "content", j->gen.check.text ? j->gen.check.text : "");
-    cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", finish_reason(j));
-    cJSON_AddItemToArray(choices, c);
+    resp->json = completion_object(j, j->gen.check.text ? j->gen.check.text : "", finish_reason(j));
     add_result_fields(resp->json, j, j->grounded ? "generated" : "none", NULL);
 done:
     if (j->ticket) ragd_engine_unreserve(req->engine, j->ticket);

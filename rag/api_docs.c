@@ -119,21 +119,28 @@ void ragd_api_documents_list(ragd_request *req, ragd_response *resp)
 
 /* ---- GET /v1/documents/{id} --------------------------------------------------------- */
 
+/* The document of the path's {id}, when the key may see it: 1, with *id
+ * and *d set (free d); 0 after answering (400, 404, or an error). An
+ * invisible document is "not found", as one that does not exist. */
+static int visible_document(ragd_request *req, ragd_response *resp, int64_t *id, store_doc *d)
+{
+    if (parse_doc_id(req, resp, id)) return 0;
+    store *s = ragd_engine_store_get(req->engine);
+    rag_err err = {0};
+    int rc = store_doc_get(s, *id, &req->who, d, &err);
+    ragd_engine_store_put(req->engine, s);
+    if (rc < 0) ragd_error_from(resp, &err);
+    else if (rc == 0) ragd_error(resp, 404, NULL, "no document %lld", (long long)*id);
+    return rc > 0;
+}
+
 void ragd_api_documents_get(ragd_request *req, ragd_response *resp)
 {
     int64_t id;
-    if (parse_doc_id(req, resp, &id)) return;
-    store *s = ragd_engine_store_get(req->engine);
     store_doc d;
-    rag_err err = {0};
-    int rc = store_doc_get(s, id, &req->who, &d, &err);
-    ragd_engine_store_put(req->engine, s);
-    if (rc < 0) ragd_error_from(resp, &err);
-    else if (rc == 0) ragd_error(resp, 404, NULL, "no document %lld", (long long)id);
-    else {
-        resp->json = doc_json(&d);
-        store_doc_free(&d);
-    }
+    if (!visible_document(req, resp, &id, &d)) return;
+    resp->json = doc_json(&d);
+    store_doc_free(&d);
 }
 
 /* ---- DELETE /v1/documents/{id} ------------------------------------------------------- */
@@ -157,27 +164,16 @@ static void remove_upload(const ragd_request *req, const char *uri)
 void ragd_api_documents_delete(ragd_request *req, ragd_response *resp)
 {
     int64_t id;
-    if (parse_doc_id(req, resp, &id)) return;
-    store *s = ragd_engine_store_get(req->engine);
     store_doc d;
-    rag_err err = {0};
-    int rc = store_doc_get(s, id, &req->who, &d, &err);
-    ragd_engine_store_put(req->engine, s);
-    if (rc < 0) {
-        ragd_error_from(resp, &err);
-        return;
-    }
-    if (rc == 0) {
-        ragd_error(resp, 404, NULL, "no document %lld", (long long)id);
-        return;
-    }
+    if (!visible_document(req, resp, &id, &d)) return;
     if (!may_write(&req->who, &d)) {
         ragd_error(resp, 403, NULL, "document %lld is also labelled for roles this key does not hold (%s)",
                    (long long)id, d.labels);
         store_doc_free(&d);
         return;
     }
-    rc = ragd_engine_delete_document(req->engine, id, &req->who, &err);
+    rag_err err = {0};
+    int rc = ragd_engine_delete_document(req->engine, id, &req->who, &err);
     if (rc < 0) ragd_error_from(resp, &err);
     else if (rc == 0) ragd_error(resp, 404, NULL, "no document %lld", (long long)id);
     else {

@@ -54,6 +54,16 @@ void ragd_engine_default_params(ragd_engine_params *p)
     store_vindex_default_params(&p->vindex);
 }
 
+struct timespec ragd_wake_time(double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = ts.tv_nsec + (long long)(seconds * 1e9);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    return ts;
+}
+
 double ragd_now(void)
 {
     struct timespec ts;
@@ -358,13 +368,9 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop
             break;
         }
         /* wake at least every 100 ms to notice a cancellation */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         double wait = 0.1;
         if (deadline > 0 && deadline - now < wait) wait = deadline - now;
-        ts.tv_nsec += (long)(wait * 1e9);
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = ragd_wake_time(wait);
         pthread_cond_timedwait(&e->gen_cv, &e->gen_mu, &ts);
     }
     unlink_ticket(e, t);

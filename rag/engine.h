@@ -25,6 +25,8 @@
 #include "rag/retrieve.h"
 #include "store/store.h"
 
+#include <time.h>
+
 typedef struct ragd_engine_params {
     const char *db_path;
     const char *model_path;        /* the generator, or NULL: extractive answers */
@@ -120,5 +122,8 @@ int ragd_engine_persist(ragd_engine *e, rag_err *err);
 
 /* Seconds on CLOCK_MONOTONIC (deadlines). */
 double ragd_now(void);
+
+/* The CLOCK_REALTIME moment `seconds` from now, for pthread_cond_timedwait. */
+struct timespec ragd_wake_time(double seconds);
 
 #endif

@@ -12,7 +12,8 @@
  *      (403), then the declared body size (413) — all before reading a
  *      byte of the body, so that nobody can make us buffer what they may
  *      not send;
- *   2. the body, bounded (413 as soon as it passes the limit);
+ *   2. the body, bounded: past the limit it is read and dropped (up to
+ *      DRAIN_CAP more) and answered 413, so the client sees the answer;
  *   3. JSON bodies: nesting depth checked before parsing (400), then
  *      parsed (400 with the byte offset);
  *   4. the handler; the response; one log line with the request id.
@@ -223,11 +224,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
             break;
         }
         if (s->hurry && *s->hurry) s->cancel = 1; /* let the producer end the stream */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = ragd_wake_time(0.2);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     pthread_mutex_unlock(&s->mu);
@@ -861,11 +858,7 @@ static int wait_idle(ragd_server *s, double deadline)
 {
     pthread_mutex_lock(&s->mu);
     while (s->active > 0 && ragd_now() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = ragd_wake_time(0.1);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     int left = s->active;

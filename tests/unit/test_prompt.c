@@ -54,18 +54,29 @@ static ragd_result make_result(const char *title, const char *heading, const cha
     return r;
 }
 
-static void test_prompt_budget_and_data(void)
+/* A vocabulary of the test data (vocab/ggml-vocab-NAME.gguf); NULL (after
+ * reporting) without it. */
+static llm_vocab *load_vocab(const char *name)
 {
     const char *dir = test_data_dir();
-    if (!dir) return;
+    if (!dir) return NULL;
     char path[1024];
-    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-llama-spm.gguf", dir);
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-%s.gguf", dir, name);
     llm_gguf *g;
+    llm_vocab *v = NULL;
     rag_err err = {0};
     CHECK_INT(llm_gguf_open(path, &g, &err), 0);
-    llm_vocab *v;
+    if (err.code) return NULL;
     CHECK_INT(llm_vocab_load(g, &v, &err), 0);
     llm_gguf_close(g);
+    return v;
+}
+
+static void test_prompt_budget_and_data(void)
+{
+    llm_vocab *v = load_vocab("llama-spm");
+    if (!v) return;
+    rag_err err = {0};
     ragd_results res = {0};
     res.n = 3;
     res.v = rag_xcalloc(3, sizeof *res.v);
@@ -118,16 +129,9 @@ static void test_prompt_budget_and_data(void)
  * template's markers become it and the same text inside a document does not. */
 static void test_document_cannot_inject_control_tokens(void)
 {
-    const char *dir = test_data_dir();
-    if (!dir) return;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-phi-3.gguf", dir);
-    llm_gguf *g;
+    llm_vocab *v = load_vocab("phi-3");
+    if (!v) return;
     rag_err err = {0};
-    CHECK_INT(llm_gguf_open(path, &g, &err), 0);
-    llm_vocab *v;
-    CHECK_INT(llm_vocab_load(g, &v, &err), 0);
-    llm_gguf_close(g);
     int32_t end_id = -1;
     for (int32_t i = 0; i < llm_vocab_size(v); i++) {
         size_t l;
@@ -210,16 +214,9 @@ static void test_citation_stream(void)
  * the context block nor our instructions. */
 static void test_history_and_plain_chat(void)
 {
-    const char *dir = test_data_dir();
-    if (!dir) return;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-llama-spm.gguf", dir);
-    llm_gguf *g;
+    llm_vocab *v = load_vocab("llama-spm");
+    if (!v) return;
     rag_err err = {0};
-    CHECK_INT(llm_gguf_open(path, &g, &err), 0);
-    llm_vocab *v;
-    CHECK_INT(llm_vocab_load(g, &v, &err), 0);
-    llm_gguf_close(g);
     ragd_results res = {0};
     res.n = 1;
     res.v = rag_xcalloc(1, sizeof *res.v);
