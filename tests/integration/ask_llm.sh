@@ -5,11 +5,7 @@
 # timings are filled; a generator that cannot be loaded falls back to the
 # extractive answer with the reason.
 . "$(dirname "$0")/lib.sh"
-M=$RAG_TESTDATA/models
-if [ ! -d "$M" ]; then
-  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"; finish; exit; fi
-  echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; finish; exit
-fi
+need_models
 export RAG_EMBED_MODEL=$M/bert-mean-f32.gguf
 gen=$M/spm-llama-f32.gguf
 mkdir -p $T/fin $T/ops $T/all

@@ -3,11 +3,7 @@
 # refused, rag reembed switching models (resumable after kill -9), chunk
 # sizes within the model's context, and search --rerank.
 . "$(dirname "$0")/lib.sh"
-M=$RAG_TESTDATA/models
-if [ ! -d "$M" ]; then
-  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"; finish; exit; fi
-  echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; finish; exit
-fi
+need_models
 mean=$M/bert-mean-f32.gguf cls=$M/bert-cls-f32.gguf rank=$M/bert-rank-f32.gguf
 
 out=$(rag embed -m $mean --raw "Hello, world!" "x")

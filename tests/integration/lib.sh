@@ -45,6 +45,16 @@ json_sql() {
 
 sql() { sqlite3 "$RAG_DB" "$@"; }
 
+# need_models: sets M to the test models folder; without it the script
+# ends here, skipped loudly (a failure under CI=true).
+need_models() {
+  M=$RAG_TESTDATA/models
+  [ -d "$M" ] && return 0
+  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"
+  else echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; fi
+  finish; exit
+}
+
 # ---- the daemon ------------------------------------------------------------
 # ragd_start ARGS...: starts ragd on a free loopback port (its log in
 # $T/ragd.log); sets RAGD_PID and RAGD_URL. ragd_stop stops it (SIGTERM) and

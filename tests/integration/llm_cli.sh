@@ -4,11 +4,7 @@
 # the context limit), model-info, and quantize (a model we quantize
 # ourselves still computes nearly the same logits).
 . "$(dirname "$0")/lib.sh"
-M=$RAG_TESTDATA/models
-if [ ! -d "$M" ]; then
-  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"; finish; exit; fi
-  echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; finish; exit
-fi
+need_models
 spm=$M/spm-llama-f32.gguf
 
 check_eq "tokenize" "$(rag tokenize -m $spm 'Hello world')" "15043 3186"

@@ -3,11 +3,7 @@
 # uploads, deletions and documents ingested by another process show up at
 # once; keys added while it runs work after SIGHUP; metrics; the chat page.
 . "$(dirname "$0")/lib.sh"
-M=$RAG_TESTDATA/models
-if [ ! -d "$M" ]; then
-  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"; finish; exit; fi
-  echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; finish; exit
-fi
+need_models
 command -v curl >/dev/null || { fail "curl is needed (make deps installs it)"; finish; exit; }
 EMB=$M/bert-mean-f32.gguf
 GEN=$T/gen.gguf

@@ -5,11 +5,7 @@
 # server.request_timeout ends; SIGTERM in the middle of uploads loses no
 # document whose upload was acknowledged.
 . "$(dirname "$0")/lib.sh"
-M=$RAG_TESTDATA/models
-if [ ! -d "$M" ]; then
-  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"; finish; exit; fi
-  echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; finish; exit
-fi
+need_models
 command -v curl >/dev/null || { fail "curl is needed (make test-deps installs it)"; finish; exit; }
 SECONDS_OF_LOAD=${RAGD_LOAD_SECONDS:-30}
 EMB=$M/bert-mean-f32.gguf

@@ -2,11 +2,7 @@
 # while being written, they are repaired from SQLite and searches answer
 # the same; rag index check and rebuild.
 . "$(dirname "$0")/lib.sh"
-M=$RAG_TESTDATA/models
-if [ ! -d "$M" ]; then
-  if [ "${CI:-}" = true ]; then fail "test models missing at $M under CI"; finish; exit; fi
-  echo "SKIP: test models not found at $M (set RAG_TESTDATA)"; finish; exit
-fi
+need_models
 export RAG_EMBED_MODEL=$M/bert-mean-f32.gguf
 c=$T/c; mkdir -p $c
 awk -v dir=$c 'BEGIN { split("crane truck forklift invoice ledger pallet brake tyre", w, " ");
