@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The demo: ingest the bundled handbook of a fictional company with access
 # labels (HR policies for every employee, finance procedures for finance,
-# maintenance procedures for operations), then ask one question as two
-# principals. Their answers and citations differ because each sees only the
-# documents its roles allow.
+# maintenance procedures for operations), then ask one question as three
+# principals, on the command line and through ragd's HTTP API. Their answers
+# and citations differ because each sees only the documents its roles allow.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 rag=$top/build/rag
@@ -28,6 +28,31 @@ say "rag ask --as staff,ops \"$question\""
 say "rag ask --as staff \"$question\"  (an employee without finance or ops)"
 "$rag" ask --as staff "$question"
 
+say "The same over HTTP: ragd with two API keys (staff+finance, staff+ops)"
+fin_key=$("$rag" keys add demo-finance --roles staff,finance 2>/dev/null)
+ops_key=$("$rag" keys add demo-ops --roles staff,ops 2>/dev/null)
+log=$(dirname "$RAG_DB")/ragd.log
+"$top/build/ragd" --listen 127.0.0.1:0 2>"$log" &
+ragd_pid=$!
+trap 'kill $ragd_pid 2>/dev/null || true' EXIT
+url=
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^ragd: listening on //p' "$log"); [ -n "$url" ] && break; sleep 0.05
+done
+[ -n "$url" ] || { cat "$log"; exit 1; }
+ask_http() { # KEY: the documents the answer cites, one line each
+  curl -s -H "Authorization: Bearer $1" "http://$url/v1/chat/completions" \
+    -d "{\"messages\":[{\"role\":\"user\",\"content\":\"$question\"}]}" |
+    sed -n 's/.*"citations":\[\(.*\)\],"invalid_citations".*/\1/p' |
+    grep -o '"uri":"[^"]*"' | sed 's|"uri":"|  cites |; s|"$||; s|'"$corpus"'/||'
+}
+echo "POST http://$url/v1/chat/completions, finance's key:"; ask_http "$fin_key"
+echo "... the same question, operations' key:"; ask_http "$ops_key"
+kill $ragd_pid; wait $ragd_pid 2>/dev/null || true
+"$rag" keys rm demo-finance >/dev/null; "$rag" keys rm demo-ops >/dev/null
+
 say "Try it yourself"
 echo "  RAG_DB=$RAG_DB $rag search --as staff,ops \"brake\""
 echo "  RAG_DB=$RAG_DB $rag ask \"How many days of leave do I get?\""
+echo "  RAG_DB=$RAG_DB $rag keys add me --roles staff    # prints a key"
+echo "  RAG_DB=$RAG_DB $top/build/ragd                   # then chat at http://127.0.0.1:8080/"

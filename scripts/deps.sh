@@ -16,6 +16,7 @@ packages=(
   libfaiss-dev libopenblas-dev      # vector search, BLAS
   libcurl4-openssl-dev libssl-dev   # HTTP client; SHA-256
   libmicrohttpd-dev                 # HTTP server
+  curl                              # the demo talks to ragd with it
   libcjson-dev                      # JSON
   libutf8proc-dev libpcre2-dev      # Unicode, tokenizer regexes
   libxml2-dev libzip-dev            # HTML, DOCX
