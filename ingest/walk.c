@@ -91,7 +91,7 @@ static void walk_dir(const char *dir, const char *rel, const ing_params *p, ing_
         rag_strv_push(&names, e->d_name);
     }
     closedir(d);
-    qsort(names.v, names.n, sizeof *names.v, cmp_name);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_name); /* v is NULL when empty */
     for (size_t i = 0; i < names.n; i++) {
         char *path = rag_xasprintf("%s/%s", dir, names.v[i]);
         char *r = *rel ? rag_xasprintf("%s/%s", rel, names.v[i]) : rag_xstrdup(names.v[i]);

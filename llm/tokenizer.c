@@ -718,7 +718,7 @@ static void partition(const llm_vocab *v, const char *text, size_t len, int pars
             for (i = p + tl; i < len && !taken[i] && ascii_space(text[i]); i++)
                 taken[i] = 2;
     }
-    qsort(tok.v, tok.n, sizeof *tok.v, cmp_frag_off);
+    if (tok.n > 1) qsort(tok.v, tok.n, sizeof *tok.v, cmp_frag_off);
     size_t p = 0, k = 0;
     while (p < len) {
         if (k < tok.n && tok.v[k].off == p) {

@@ -37,6 +37,11 @@ out=$(rag ingest --prune "$c")
 check_contains "--prune removes the deleted file's document" "$out" "1 removed"
 check_contains "pruned document is gone from search" "$(rag search alpha3)" "No results"
 check_eq "four documents left" "$(sql "select count(*) from documents")" 4
+mkdir -p $T/emptied; echo "Soon gone epsilon5." > $T/emptied/e.txt
+rag ingest $T/emptied >/dev/null; rm $T/emptied/e.txt
+out=$(rag ingest --prune $T/emptied 2>&1); rc=$?
+check_eq "--prune of a directory left empty: exit 0" $rc 0
+check_contains "...and its document removed" "$out" "1 removed"
 
 # --prune only looks under the paths given
 other=$T/other; mkdir -p $other; echo "Other tree gamma9 text here." > $other/o.txt
