@@ -57,6 +57,8 @@ const char *rag_err_name(int code)
     case RAG_ERR_BUSY: return "busy";
     case RAG_ERR_CORRUPT: return "corrupt data";
     case RAG_ERR_INTERRUPTED: return "interrupted";
+    case RAG_ERR_NET: return "network error";
+    case RAG_ERR_DENIED: return "refused";
     }
     return "unknown error";
 }

@@ -20,6 +20,8 @@ enum {
     RAG_ERR_BUSY = -9,      /* a resource is locked by another process */
     RAG_ERR_CORRUPT = -10,  /* stored data failed a consistency check */
     RAG_ERR_INTERRUPTED = -11, /* stopped by a signal or a cancellation */
+    RAG_ERR_NET = -12,      /* a network transfer failed (connect, timeout, HTTP status) */
+    RAG_ERR_DENIED = -13,   /* refused by policy (a private address, robots.txt, 401/403) */
 };
 
 typedef struct rag_err {

@@ -286,6 +286,8 @@ void ragd_error_from(ragd_response *resp, const rag_err *err)
     case RAG_ERR_BUSY: status = 429; break;
     case RAG_ERR_UNSUPPORTED: status = 501; break;
     case RAG_ERR_INTERRUPTED: status = 503; break;
+    case RAG_ERR_NET: status = 502; break;
+    case RAG_ERR_DENIED: status = 403; break;
     default: status = 500; break;
     }
     ragd_error(resp, status, NULL, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));

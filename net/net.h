@@ -1,0 +1,111 @@
+/* net/net.h: HTTP(S) through libcurl, the one door to the network: model
+ * downloads (`rag pull`), remote OpenAI-compatible model servers, and
+ * fetching documents by URL.
+ *
+ * One call, net_fetch, makes one request with bounded everything: bytes,
+ * time (connect, total, and stalls), redirects (http and https only), and
+ * retries with backoff on 429, 5xx and failed connections. A 2xx body goes
+ * to a callback as it arrives (or into the response); any other status
+ * keeps the first 4 KB of its body for the error message.
+ *
+ * Address policy. URLs that come from users (documents to ingest, the
+ * upload API) must not reach the internal network: with a policy, every
+ * connection curl opens, to the first host and to every redirect target,
+ * after DNS resolution, is checked against it, and private, loopback,
+ * link-local, multicast and reserved addresses are refused unless allowed.
+ * Checking the resolved address at connect time also defeats DNS rebinding.
+ * Under a policy, proxies from the environment are not used (the address
+ * checked would be the proxy's). Operator-given URLs (model downloads,
+ * configured backends) are fetched without a policy. */
+#ifndef RAG_NET_NET_H
+#define RAG_NET_NET_H
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Which addresses a policy lets through. */
+typedef struct net_policy {
+    int allow_private;  /* every address (net.allow_private, --allow-private) */
+    const char *allow;  /* else these, although private: comma-separated
+                           addresses or CIDR blocks ("127.0.0.1,10.1.0.0/16") */
+} net_policy;
+
+typedef struct net_response net_response;
+
+/* Receives a 2xx body as it arrives; non-zero stops the transfer
+ * (RAG_ERR_INTERRUPTED). resp->status and headers are already set. */
+typedef int (*net_body_fn)(void *ctx, const net_response *resp, const char *data, size_t len);
+/* Progress of the body: bytes so far and expected (0 when unknown);
+ * non-zero cancels (RAG_ERR_INTERRUPTED). */
+typedef int (*net_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct net_request {
+    const char *url;
+    const char *method;            /* NULL: GET, or POST with a body */
+    const char *body;              /* borrowed */
+    size_t body_len;
+    const char *content_type;      /* of the body (default application/json) */
+    const char *const *headers;    /* "Name: value", NULL-terminated; may be NULL */
+    const char *bearer;            /* Authorization: Bearer (never in messages) */
+    uint64_t range_from;           /* > 0: ask for the bytes from here on */
+    uint64_t max_bytes;            /* body limit (0: none): RAG_ERR_LIMIT past it */
+    int max_redirects;             /* default 5 */
+    double connect_timeout;        /* seconds; default 10 */
+    double timeout;                /* whole transfer; 0: none */
+    double stall_timeout;          /* no byte for this long fails it; 0: none */
+    int retries;                   /* extra attempts (429, 5xx, connection, timeout) */
+    double retry_delay;            /* the first wait, doubled each time (default 0.5 s) */
+    const net_policy *policy;      /* NULL: no address checks (trusted URLs) */
+    net_body_fn on_body;           /* NULL: the body is kept in resp->body */
+    void *body_ctx;
+    net_progress_fn on_progress;   /* may be NULL */
+    void *progress_ctx;
+    const char *what;              /* names the peer in messages ("download") */
+} net_request;
+
+void net_request_init(net_request *rq, const char *url);
+
+struct net_response {
+    long status;           /* the final response's HTTP status (0: none) */
+    char *content_type;    /* owned; NULL when not sent */
+    char *effective_url;   /* owned; the URL after redirects */
+    char *etag;            /* owned; ETag, quotes removed */
+    char *linked_etag;     /* owned; X-Linked-Etag (Hugging Face: the file's SHA-256) */
+    uint64_t linked_size;  /* X-Linked-Size, 0 when absent */
+    uint64_t content_length; /* of this response's body, 0 when unknown */
+    int64_t range_start;   /* from Content-Range on a 206, else -1 */
+    double retry_after;    /* seconds, from Retry-After (0: none) */
+    uint64_t bytes;        /* body bytes received in the final attempt */
+    int attempts;
+    rag_buf body;          /* without on_body: the 2xx body; always: the
+                              start of a non-2xx body */
+};
+
+/* Makes the request. 0 for a 2xx answer; otherwise RAG_ERR_NOTFOUND (404,
+ * 410), RAG_ERR_DENIED (401, 403, or an address the policy refuses),
+ * RAG_ERR_LIMIT (max_bytes), RAG_ERR_INTERRUPTED (a callback stopped it),
+ * RAG_ERR_NET (any other status, or the transfer failed), with a message
+ * naming the URL and the reason. resp is filled in every case (free it). */
+int net_fetch(const net_request *rq, net_response *resp, rag_err *err);
+void net_response_free(net_response *resp);
+
+/* 1 when a (resolved) address is private, loopback, link-local, multicast,
+ * reserved or otherwise not on the public internet. */
+int net_address_private(const struct sockaddr *sa);
+
+/* 0 when the policy lets a connection to sa through; else RAG_ERR_DENIED
+ * with the reason in why. RAG_ERR_INVALID for a malformed allow list. */
+int net_policy_check(const net_policy *p, const struct sockaddr *sa, char *why, size_t why_len);
+
+/* Checks an allow list's syntax ("addr[/bits],..."). */
+int net_allow_list_check(const char *allow, rag_err *err);
+
+/* The User-Agent we send, and the product token robots.txt rules name. */
+#define NET_USER_AGENT "ragbot/0.1 (+local retrieval-augmented generation)"
+#define NET_ROBOTS_AGENT "ragbot"
+
+#endif
