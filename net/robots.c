@@ -68,7 +68,8 @@ static int is_token_char(char c)
 static size_t token_len(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && is_token_char(s[i])) i++;
+    while (i < n && is_token_char(s[i]))
+        i++;
     return i;
 }
 
@@ -103,8 +104,8 @@ static int hex_val(char c)
 
 static int is_unreserved(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 /* Appends s[0..n) in the one form patterns and paths are compared in
@@ -143,7 +144,8 @@ static void pct_norm(rag_buf *b, const char *s, size_t n)
 static void select_level(parser *p, int level)
 {
     net_robots *r = p->r;
-    for (size_t i = 0; i < r->n_rules; i++) rag_free(r->rules[i].pat);
+    for (size_t i = 0; i < r->n_rules; i++)
+        rag_free(r->rules[i].pat);
     r->n_rules = 0;
     r->crawl_delay = 0;
     p->level = level;
@@ -194,8 +196,10 @@ static void on_delay(parser *p, const char *v, size_t n)
 
 static void trim(const char **s, size_t *n)
 {
-    while (*n && is_ws(**s)) (*s)++, (*n)--;
-    while (*n && is_ws((*s)[*n - 1])) (*n)--;
+    while (*n && is_ws(**s))
+        (*s)++, (*n)--;
+    while (*n && is_ws((*s)[*n - 1]))
+        (*n)--;
 }
 
 static void on_line(parser *p, const char *s, size_t n)
@@ -212,7 +216,8 @@ static void on_line(parser *p, const char *s, size_t n)
         v = colon + 1;
     } else { /* "key value": accepted when it is exactly two words */
         klen = 0;
-        while (klen < n && !is_ws(s[klen])) klen++;
+        while (klen < n && !is_ws(s[klen]))
+            klen++;
         if (klen == n) return;
         v = s + klen;
         vlen = n - klen;
@@ -245,20 +250,23 @@ int net_robots_parse(const char *text, size_t len, const char *agent, net_robots
     *out = NULL;
     size_t alen = agent ? token_len(agent, strlen(agent)) : 0;
     if (!alen)
-        return rag_err_set(err, RAG_ERR_INVALID, "robots.txt: user agent \"%s\" has no product token",
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "robots.txt: user agent \"%s\" has no product token",
                            agent ? agent : "(null)");
     if (!text) len = 0;
     size_t n = len;
     if (n > NET_ROBOTS_MAX_BYTES) {
         n = NET_ROBOTS_MAX_BYTES;
         if (text[n] != '\n' && text[n] != '\r') /* drop the line the cut goes through */
-            while (n > 0 && text[n - 1] != '\n' && text[n - 1] != '\r') n--;
+            while (n > 0 && text[n - 1] != '\n' && text[n - 1] != '\r')
+                n--;
     }
     parser p = {.r = rag_xcalloc(1, sizeof(net_robots)), .agent = agent, .alen = alen};
     size_t i = n >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
     while (i < n) {
         size_t e = i;
-        while (e < n && text[e] != '\n' && text[e] != '\r') e++;
+        while (e < n && text[e] != '\n' && text[e] != '\r')
+            e++;
         on_line(&p, text + i, e - i);
         if (e + 1 < n && text[e] == '\r' && text[e + 1] == '\n') e++;
         i = e + 1;
@@ -280,7 +288,8 @@ static int pattern_matches(const char *path, size_t n, const char *pat, size_t p
     const char *p = star + 1;
     size_t rem = plen - seg - 1;
     for (;;) {
-        while (rem && *p == '*') p++, rem--;
+        while (rem && *p == '*')
+            p++, rem--;
         if (!rem) return 1; /* a trailing '*' takes the rest, anchored or not */
         star = memchr(p, '*', rem);
         seg = star ? (size_t)(star - p) : rem;
@@ -322,7 +331,8 @@ double net_robots_crawl_delay(const net_robots *r)
 void net_robots_free(net_robots *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n_rules; i++) rag_free(r->rules[i].pat);
+    for (size_t i = 0; i < r->n_rules; i++)
+        rag_free(r->rules[i].pat);
     rag_free(r->rules);
     rag_free(r);
 }
