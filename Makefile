@@ -97,6 +97,7 @@ $(BUILD)/obj/store/vindex.o: $(FAISS_DIR)/lib/libfaiss_c.a
 
 # The chat page is built into rag/web.c by the assembler (.incbin).
 $(BUILD)/obj/rag/web.o: rag/web/chat.html
+$(BUILD)/obj/rag/cli_models.o: etc/models.conf
 
 $(BUILD)/librag.a: $(LIB_OBJS)
 	@rm -f $@

@@ -104,6 +104,43 @@ int net_policy_check(const net_policy *p, const struct sockaddr *sa, char *why, 
 /* Checks an allow list's syntax ("addr[/bits],..."). */
 int net_allow_list_check(const char *allow, rag_err *err);
 
+/* ---- downloads (rag pull) ---------------------------------------------------- */
+
+/* Downloads url into dest: bytes go to dest.part, which a later call
+ * resumes (HTTP Range) after an interruption; a dropped connection is
+ * resumed at once, up to max_resumes times. The complete file's SHA-256 is
+ * checked against sha256 when given, else against the hash the server
+ * states (Hugging Face's X-Linked-Etag, or an ETag that is a SHA-256); a
+ * mismatch removes the .part and fails. Only a verified (or, with no hash
+ * known, complete) file is renamed to dest, atomically: dest is never a
+ * partial or corrupt file. With gguf, a file that does not start with the
+ * GGUF magic is refused (an HTML error page served as 200, say). */
+typedef struct net_download {
+    const char *url;
+    const char *dest;
+    const char *sha256;        /* expected lowercase hex, or NULL */
+    const char *bearer;        /* e.g. $HF_TOKEN for gated models; may be NULL */
+    int gguf;
+    int max_resumes;           /* default 5 */
+    double connect_timeout;    /* default 15 s */
+    double stall_timeout;      /* no byte for this long: resume (default 60 s) */
+    /* progress of the whole file: bytes on disk, total (0: unknown) */
+    void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+} net_download;
+
+typedef struct net_download_result {
+    char sha256[65];           /* of the file */
+    const char *hash_from;     /* "--sha256", "server", or NULL: nothing to check against */
+    uint64_t size;             /* bytes of the file */
+    uint64_t fetched;          /* bytes transferred by this call */
+    uint64_t resumed_at;       /* the .part's size when this call began (0: fresh) */
+    int reconnects;            /* dropped transfers resumed */
+} net_download_result;
+
+void net_download_init(net_download *d, const char *url, const char *dest);
+int net_download_run(const net_download *d, net_download_result *r, rag_err *err);
+
 /* The User-Agent we send, and the product token robots.txt rules name. */
 #define NET_USER_AGENT "ragbot/0.1 (+local retrieval-augmented generation)"
 #define NET_ROBOTS_AGENT "ragbot"

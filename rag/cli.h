@@ -132,5 +132,7 @@ int rag_cli_rerank(int argc, char **argv);
 int rag_cli_reembed(int argc, char **argv);
 int rag_cli_index(int argc, char **argv);
 int rag_cli_keys(int argc, char **argv);
+int rag_cli_pull(int argc, char **argv);
+int rag_cli_models(int argc, char **argv);
 
 #endif

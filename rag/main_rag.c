@@ -36,6 +36,8 @@ static const char usage[] =
     "  embed              vectors of texts from an embedding model\n"
     "  rerank             relevance scores of passages from a reranker\n"
     "  reembed            embed every chunk with (another) embedding model\n"
+    "  pull NAME|URL      download a model (resumable, verified)\n"
+    "  models             list, show or remove downloaded models\n"
     "\n"
     "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
     "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
@@ -50,7 +52,7 @@ static const struct {
     {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
     {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
     {"reembed", rag_cli_reembed}, {"index", rag_cli_index}, {"keys", rag_cli_keys},
-    {"serve", ragd_main},
+    {"serve", ragd_main},       {"pull", rag_cli_pull},     {"models", rag_cli_models},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by
