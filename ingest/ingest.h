@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "embed/embed.h"
+#include "net/net.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -52,6 +53,15 @@ typedef struct ing_params {
      * ing_reembed to switch); chunks are sized with its tokenizer. */
     emb_model *embedder;
 
+    /* http(s) URLs among the paths are fetched (see ingest/crawl.c). The
+     * document's source (uri) is the URL as given. */
+    const net_policy *net_policy;   /* NULL: private addresses refused */
+    int crawl_depth;                /* follow same-site links this deep (0: the page only) */
+    double crawl_delay;             /* seconds between requests to one site (default 1) */
+    size_t max_pages;               /* pages one crawl fetches at most (default 1000) */
+    double fetch_timeout;           /* seconds per page (default 30) */
+    int max_redirects;              /* default 5 */
+
     /* Called for every file with its outcome; reason is NULL for success. */
     void (*on_file)(void *ctx, const char *path, ing_status st, const char *reason);
     /* Called after each file (the caller throttles its display). */
@@ -75,6 +85,16 @@ typedef struct ing_report {
  * for a failure that stops the run (the database could not be written). */
 int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,
             ing_report *report, rag_err *err);
+
+/* Ingests one page fetched already (ing_fetch_page): its source is url,
+ * its type the one content_type names. Like ing_run with one path. */
+int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type, const ing_params *p,
+                 ing_report *report, rag_err *err);
+
+/* Fetches one URL as ing_run would (p's policy, limits and timeout), for
+ * callers that fetch outside their write lock. On success *body and
+ * *content_type are set (free both). */
+int ing_fetch_page(const char *url, const ing_params *p, rag_buf *body, char **content_type, rag_err *err);
 
 /* The store's record of an embedding model's identity. */
 void ing_model_record(const emb_model *m, store_model *out);

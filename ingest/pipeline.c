@@ -18,6 +18,7 @@
  * written with its vectors in the same transaction as its chunks. Chunks
  * are sized with the model's tokenizer and never exceed its context. */
 #include "ingest/ingest.h"
+#include "ingest/crawl.h"
 #include "ingest/ing_int.h"
 #include "ingest/walk.h"
 #include "base/file.h"
@@ -45,6 +46,10 @@ void ing_default_params(ing_params *p)
     ing_chunk_params_default(&c);
     p->chunk_tokens = c.target_tokens;
     p->overlap_tokens = c.overlap_tokens;
+    p->crawl_delay = 1;
+    p->max_pages = 1000;
+    p->fetch_timeout = 30;
+    p->max_redirects = 5;
 }
 
 static double now_s(void)
@@ -275,10 +280,12 @@ static int flush_queue(run *r, rag_err *err)
 /* Extracts and chunks one file whose content is new or changed, and queues
  * it for writing. Returns 0 (queued or written), 1 (file failed or
  * skipped: reported), <0 fatal. */
+/* type: what the source says it is (a URL's Content-Type), or
+ * ING_TYPE_UNKNOWN to detect it from the bytes and the name. */
 static int ingest_content(run *r, const ing_file *f, const rag_map *m, const char *hash,
-                          int64_t group, int existed, rag_err *err)
+                          int64_t group, int existed, ing_type type, rag_err *err)
 {
-    ing_type type = ing_detect(f->path, m->data, m->size);
+    if (type == ING_TYPE_UNKNOWN) type = ing_detect(f->path, m->data, m->size);
     ing_text t = {0};
     rag_err ferr = {0};
     int rc = m->size == 0 ? rag_err_set(&ferr, RAG_ERR_FORMAT, "%s: empty file", f->path)
@@ -352,12 +359,62 @@ static int ingest_file(run *r, const ing_file *f, rag_err *err)
         if (!rc) rc = batch_account(r, 0, err);
         if (!rc) notify(r, f->path, old.acl_group != group ? ING_UPDATED : ING_UNCHANGED, NULL);
     } else {
-        rc = ingest_content(r, f, &m, hash, group, existed, err);
+        rc = ingest_content(r, f, &m, hash, group, existed, ING_TYPE_UNKNOWN, err);
         if (rc > 0) rc = 0;
     }
     rag_file_unmap(&m);
 out:
     if (existed) store_doc_free(&old);
+    return rc;
+}
+
+/* A page fetched by URL (ingest/crawl.c): stored like a file whose source
+ * is the URL. Unchanged content (same hash) is not extracted again. */
+typedef struct page_run {
+    run *r;
+    ing_progress *prog;
+    double t0;
+} page_run;
+
+static int ingest_page(void *ctx, const ing_page *pg, rag_err *err)
+{
+    page_run *pr = ctx;
+    run *r = pr->r;
+    int rc = 0;
+    pr->prog->files_total++;
+    pr->prog->current = pg->url;
+    if (!pg->body) {
+        notify(r, pg->url, pg->skipped ? ING_SKIPPED : ING_FAILED, pg->why);
+        goto done;
+    }
+    store_doc old;
+    int existed = store_doc_get_by_uri(r->s, pg->url, &old, err);
+    if (existed < 0) return existed;
+    int64_t group = r->p->labels ? r->group : existed ? old.acl_group : r->default_group;
+    int same_id = !r->p->ext_id || (existed && old.ext_id && !strcmp(old.ext_id, r->p->ext_id));
+    char hash[RAG_SHA256_HEX_LEN + 1];
+    rag_sha256_hex(pg->body->data, pg->body->len, hash);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    if (existed && same_id && !strcmp(old.content_hash, hash)) {
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_touch(r->s, old.id, now_ns, group, err);
+        if (!rc) rc = batch_account(r, 0, err);
+        if (!rc) notify(r, pg->url, old.acl_group != group ? ING_UPDATED : ING_UNCHANGED, NULL);
+    } else {
+        ing_file f = {.path = (char *)pg->url, .uri = (char *)pg->url, .size = pg->body->len, .mtime_ns = now_ns};
+        rag_map m = {(const uint8_t *)pg->body->data, pg->body->len, 0};
+        rc = ingest_content(r, &f, &m, hash, group, existed, pg->type, err);
+        if (rc > 0) rc = 0;
+    }
+    if (existed) store_doc_free(&old);
+done:
+    pr->prog->files_done++;
+    pr->prog->bytes_done += pg->body ? pg->body->len : 0;
+    r->rep->bytes_seen += pg->body ? pg->body->len : 0;
+    pr->prog->seconds = now_s() - pr->t0;
+    if (r->p->on_progress) r->p->on_progress(r->p->ctx, pr->prog);
     return rc;
 }
 
@@ -425,51 +482,94 @@ static void dedupe(ing_files *f)
     f->n = w;
 }
 
-int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,
-            ing_report *report, rag_err *err)
+/* What every run does first: ACL groups, the model check, chunk sizes. */
+static int run_begin(run *r, store *s, const ing_params *p, ing_report *report, rag_err *err)
 {
     memset(report, 0, sizeof *report);
-    run r = {.s = s, .p = p, .rep = report};
-    ing_limits_default(&r.limits);
-    ing_chunk_params_default(&r.chunking);
-    r.chunking.target_tokens = p->chunk_tokens;
-    r.chunking.overlap_tokens = p->overlap_tokens;
-    if (r.chunking.min_tokens > r.chunking.target_tokens / 2)
-        r.chunking.min_tokens = r.chunking.target_tokens / 2;
-    double t0 = now_s();
+    *r = (run){.s = s, .p = p, .rep = report};
+    ing_limits_default(&r->limits);
+    ing_chunk_params_default(&r->chunking);
+    r->chunking.target_tokens = p->chunk_tokens;
+    r->chunking.overlap_tokens = p->overlap_tokens;
+    if (r->chunking.min_tokens > r->chunking.target_tokens / 2)
+        r->chunking.min_tokens = r->chunking.target_tokens / 2;
 
     rag_strv none = {0};
-    int rc = store_acl_group(s, p->labels ? p->labels : &none, &r.group, err);
+    int rc = store_acl_group(s, p->labels ? p->labels : &none, &r->group, err);
     if (!rc)
-        rc = store_acl_group(s, p->default_labels ? p->default_labels : &none, &r.default_group,
+        rc = store_acl_group(s, p->default_labels ? p->default_labels : &none, &r->default_group,
                              err);
     if (rc) return rc;
 
     if (p->embedder) {
-        rc = ing_model_check(s, p->embedder, &r.model_id, err);
+        rc = ing_model_check(s, p->embedder, &r->model_id, err);
         if (rc) return rc;
         /* chunks measured with the model's tokenizer, within its context
          * once its prefix and special tokens are added */
-        r.chunking.count = embed_count_tokens;
-        r.chunking.count_ctx = p->embedder;
+        r->chunking.count = embed_count_tokens;
+        r->chunking.count_ctx = p->embedder;
         size_t overhead = emb_count_tokens(p->embedder, "", 0);
         size_t room = (size_t)emb_max_tokens(p->embedder) > overhead ? (size_t)emb_max_tokens(p->embedder) - overhead : 1;
-        if (r.chunking.target_tokens > room) r.chunking.target_tokens = room;
-        if (r.chunking.overlap_tokens >= r.chunking.target_tokens)
-            r.chunking.overlap_tokens = r.chunking.target_tokens / 4;
-        if (r.chunking.min_tokens > r.chunking.target_tokens / 2)
-            r.chunking.min_tokens = r.chunking.target_tokens / 2;
+        if (r->chunking.target_tokens > room) r->chunking.target_tokens = room;
+        if (r->chunking.overlap_tokens >= r->chunking.target_tokens)
+            r->chunking.overlap_tokens = r->chunking.target_tokens / 4;
+        if (r->chunking.min_tokens > r->chunking.target_tokens / 2)
+            r->chunking.min_tokens = r->chunking.target_tokens / 2;
     }
+    return 0;
+}
 
+int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type, const ing_params *p,
+                 ing_report *report, rag_err *err)
+{
+    run r;
+    double t0 = now_s();
+    int rc = run_begin(&r, s, p, report, err);
+    if (rc) return rc;
+    ing_progress prog = {0};
+    page_run pr = {&r, &prog, t0};
+    ing_page pg = {.url = url, .body = body, .final_url = url, .type = ing_type_of_mime(content_type)};
+    if (pg.type == ING_TYPE_UNKNOWN) {
+        pg.body = NULL;
+        pg.skipped = 1;
+        pg.why = "not a document type rag reads (HTML, Markdown, text, PDF, DOCX)";
+    }
+    rc = ingest_page(&pr, &pg, err);
+    if (!rc) rc = flush_queue(&r, err);
+    else flush_drop(&r);
+    if (!rc) rc = batch_close(&r, err);
+    if (rc) store_rollback(s);
+    rag_free(r.queue);
+    report->seconds = now_s() - t0;
+    return rc;
+}
+
+int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,
+            ing_report *report, rag_err *err)
+{
+    run r;
+    double t0 = now_s();
+    int rc = run_begin(&r, s, p, report, err);
+    if (rc) return rc;
+
+    /* http(s) URLs are fetched after the files */
+    const char **local = rag_xcalloc(n_paths ? n_paths : 1, sizeof *local), **urls = rag_xcalloc(n_paths ? n_paths : 1, sizeof *urls);
+    size_t n_local = 0, n_urls = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        if (ing_is_url(paths[i])) urls[n_urls++] = paths[i];
+        else local[n_local++] = paths[i];
+    }
     ing_files files;
     size_t walk_failed = 0;
-    ing_walk(paths, n_paths, p, &files, &walk_failed);
+    ing_walk(local, n_local, p, &files, &walk_failed);
+    rag_free(local);
     report->failed += walk_failed;
     dedupe(&files);
-    if (p->ext_id && files.n > 1) {
+    if (p->ext_id && (files.n + n_urls > 1 || (n_urls && p->crawl_depth > 0))) {
         ing_files_free(&files);
-        return rag_err_set(err, RAG_ERR_INVALID, "--id names one document, but %zu files were given",
-                           files.n);
+        rag_free(urls);
+        return rag_err_set(err, RAG_ERR_INVALID, "--id names one document, but %zu files or URLs were given%s",
+                           files.n + n_urls, n_urls && p->crawl_depth > 0 ? " (and a crawl)" : "");
     }
     ing_progress prog = {.files_total = files.n};
     for (size_t i = 0; i < files.n; i++) prog.bytes_total += files.v[i].size;
@@ -487,6 +587,12 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
         prog.seconds = now_s() - t0;
         if (p->on_progress) p->on_progress(p->ctx, &prog);
     }
+    if (!rc && n_urls && !(p->cancel && *p->cancel)) {
+        page_run pr = {&r, &prog, t0};
+        rc = ing_crawl(urls, n_urls, p, ingest_page, &pr, err);
+        if (p->cancel && *p->cancel) report->cancelled = 1;
+    }
+    rag_free(urls);
     if (!rc) rc = flush_queue(&r, err);
     else flush_drop(&r);
     if (!rc && p->prune && !report->cancelled) rc = prune(&r, &files, err);

@@ -190,6 +190,7 @@ void ragd_api_documents_delete(ragd_request *req, ragd_response *resp)
 
 typedef struct upload {
     rag_buf content;
+    const char *url; /* borrowed from the request's JSON */
     char *filename, *id;
     rag_buf labels; /* comma-separated */
     int has_labels, has_file;
@@ -279,18 +280,24 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
         }
         return 0;
     }
-    const char *text = NULL, *b64 = NULL, *name = NULL, *id = NULL;
+    const char *text = NULL, *b64 = NULL, *name = NULL, *id = NULL, *url = NULL;
     if (api_string(resp, req->json, "text", NULL, req->params->max_upload, 0, &text) ||
         api_string(resp, req->json, "content_base64", NULL, req->params->max_upload, 0, &b64) ||
+        api_string(resp, req->json, "url", NULL, 8192, 0, &url) ||
         api_string(resp, req->json, "filename", NULL, 256, 0, &name) ||
         api_string(resp, req->json, "id", NULL, 256, 0, &id))
         return -1;
-    if (!text == !b64) {
-        ragd_error(resp, 400, "text", "give the document as 'text' or as 'content_base64' (one of them)");
+    if ((text != NULL) + (b64 != NULL) + (url != NULL) != 1) {
+        ragd_error(resp, 400, "text", "give the document as 'text', 'content_base64' or 'url' (one of them)");
         return -1;
     }
+    if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+        ragd_error(resp, 400, "url", "url: only http and https URLs are fetched");
+        return -1;
+    }
+    u->url = url;
     if (text) rag_buf_puts(&u->content, text);
-    else if (unbase64(b64, &u->content)) {
+    else if (b64 && unbase64(b64, &u->content)) {
         ragd_error(resp, 400, "content_base64", "content_base64: not base64");
         return -1;
     }
@@ -401,6 +408,80 @@ static int upload_labels(ragd_request *req, ragd_response *resp, const upload *u
     return 0;
 }
 
+/* Answers with the stored document of uri and how the upload went. */
+static void answer_stored(ragd_request *req, ragd_response *resp, const char *uri, ing_status st)
+{
+    store_doc d;
+    rag_err err = {0};
+    store *s = ragd_engine_store_get(req->engine);
+    int rc = store_doc_get_by_uri(s, uri, &d, &err);
+    ragd_engine_store_put(req->engine, s);
+    if (rc != 1) {
+        if (rc == 0) rag_err_set(&err, RAG_ERR_NOTFOUND, "%s: stored, but not found again", uri);
+        ragd_error_from(resp, &err);
+        return;
+    }
+    resp->status = st == ING_ADDED ? 201 : 200;
+    resp->json = doc_json(&d);
+    cJSON_AddStringToObject(resp->json, "status", status_name(st));
+    store_doc_free(&d);
+}
+
+/* {"url": ...}: fetched first (no lock held: a slow site delays only this
+ * request), through the address policy, then ingested with the URL as its
+ * source. */
+static void upload_url(ragd_request *req, ragd_response *resp, const upload *u, const rag_strv *labels)
+{
+    store_doc d;
+    rag_err err = {0};
+    store *s = ragd_engine_store_get(req->engine);
+    int rc = store_doc_get_by_uri(s, u->url, &d, &err);
+    ragd_engine_store_put(req->engine, s);
+    if (rc < 0) {
+        ragd_error_from(resp, &err);
+        return;
+    }
+    int refused = rc == 1 && !may_write(&req->who, &d);
+    if (rc == 1) store_doc_free(&d);
+    if (refused) {
+        ragd_error(resp, 409, "url", "this upload would replace a document of roles this key does not hold");
+        return;
+    }
+    ing_params ip;
+    ing_default_params(&ip);
+    ip.labels = labels;
+    ip.ext_id = u->id;
+    ip.max_file_size = req->params->max_upload;
+    ip.net_policy = &req->params->fetch_policy;
+    if (req->params->fetch_timeout > 0) ip.fetch_timeout = req->params->fetch_timeout;
+    if (req->params->chunk_tokens) ip.chunk_tokens = req->params->chunk_tokens;
+    if (req->params->overlap_tokens) ip.overlap_tokens = req->params->overlap_tokens;
+    rag_buf body = {0};
+    char *ctype = NULL;
+    double t0 = ragd_now();
+    rc = ing_fetch_page(u->url, &ip, &body, &ctype, &err);
+    ragd_meter_stage(req->meter, "fetch", ragd_now() - t0);
+    if (rc) {
+        /* the fetch failed: the peer's fault (502), a refusal (403), too big (413) */
+        ragd_error(resp, rc == RAG_ERR_DENIED ? 403 : rc == RAG_ERR_LIMIT ? 413 : rc == RAG_ERR_NOTFOUND ? 422 : 502,
+                   "url", "%s", err.msg);
+        return;
+    }
+    outcome o = {ING_FAILED, ""};
+    ip.on_file = on_file;
+    ip.ctx = &o;
+    ing_report rep;
+    t0 = ragd_now();
+    rc = ragd_engine_ingest_page(req->engine, u->url, &body, ctype, &ip, &rep, &err);
+    ragd_meter_stage(req->meter, "ingest", ragd_now() - t0);
+    rag_buf_free(&body);
+    rag_free(ctype);
+    if (rc) ragd_error_from(resp, &err);
+    else if (o.st == ING_FAILED || o.st == ING_SKIPPED)
+        ragd_error(resp, o.st == ING_SKIPPED ? 415 : 422, "url", "%s", o.reason[0] ? o.reason : "not a document this server can read");
+    else answer_stored(req, resp, u->url, o.st);
+}
+
 void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
 {
     upload u = {0};
@@ -412,6 +493,10 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     if (read_upload(req, resp, &u) || upload_labels(req, resp, &u, &labels)) goto out;
     if (u.id && !valid_ext_id(u.id)) {
         ragd_error(resp, 400, "id", "id: 1-128 characters of [A-Za-z0-9._-], not starting with '.'");
+        goto out;
+    }
+    if (u.url) {
+        upload_url(req, resp, &u, &labels);
         goto out;
     }
     name = safe_name(u.filename, "document.txt");
@@ -466,19 +551,7 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
                    o.reason[0] ? o.reason : "not a document this server can read");
         goto out;
     }
-    if (have_doc) store_doc_free(&d);
-    s = ragd_engine_store_get(req->engine);
-    rc = store_doc_get_by_uri(s, path, &d, &err);
-    ragd_engine_store_put(req->engine, s);
-    have_doc = rc == 1;
-    if (rc != 1) {
-        if (rc == 0) rag_err_set(&err, RAG_ERR_NOTFOUND, "%s: stored, but not found again", path);
-        ragd_error_from(resp, &err);
-        goto out;
-    }
-    resp->status = o.st == ING_ADDED ? 201 : 200;
-    resp->json = doc_json(&d);
-    cJSON_AddStringToObject(resp->json, "status", status_name(o.st));
+    answer_stored(req, resp, path, o.st);
 out:
     if (have_doc) store_doc_free(&d);
     rag_free(dir);

@@ -15,7 +15,8 @@ static const char *const known_keys[] = {
     "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", "model.path", "model.ctx", "model.max_tokens",
     "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", "search.mode", "search.candidates", "search.rrf_k",
     "search.dedupe", "search.dup_similarity", "vector.large_group", "vector.large_factory",
-    "vector.ef_search", NULL};
+    "vector.ef_search", "ingest.crawl_delay", "ingest.max_pages", "ingest.fetch_timeout", "net.allow_private",
+    "net.allow", "models.dir", NULL};
 
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
 {

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: rag ingest PATH... [options]\n"
+    "usage: rag ingest PATH|URL... [options]\n"
     "\n"
     "Adds files and directories (recursively) to the database: text, Markdown,\n"
     "HTML, PDF and DOCX. Unchanged files are skipped, changed files replaced.\n"
+    "An http(s) URL is fetched (the URL is the document's source); private,\n"
+    "loopback and link-local addresses are refused unless allowed.\n"
     "\n"
     "  --acl LABEL,...     access labels of these documents (default: keep the\n"
     "                      labels of known documents; new ones get\n"
@@ -30,6 +32,15 @@ static const char usage[] =
     "                      (default $RAG_EMBED_MODEL, else embed.model in the config;\n"
     "                      none: keyword search only). Chunks are then sized with\n"
     "                      its tokenizer and never exceed its context.\n"
+    "  --crawl DEPTH       from each URL, follow links on the same site this many\n"
+    "                      steps (robots.txt is obeyed; default 0: the page only)\n"
+    "  --crawl-delay SECS  between two requests to one site (default 1, or the\n"
+    "                      site's Crawl-delay when longer; ingest.crawl_delay)\n"
+    "  --max-pages N       pages one crawl fetches at most (default 1000)\n"
+    "  --allow-private[=ADDR,...]\n"
+    "                      fetch from private, loopback and link-local addresses\n"
+    "                      (all of them, or only these addresses or CIDR blocks;\n"
+    "                      net.allow_private, net.allow)\n"
     "  --db PATH           database (default $RAG_DB or ~/.local/share/rag/rag.db)\n"
     "  --config FILE       config file (default ~/.config/rag/rag.conf)\n"
     "  --json              print the summary as JSON\n"
@@ -105,6 +116,44 @@ static int parse_count(const char *s, long min, size_t *out)
     return 0;
 }
 
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0) || v > 86400) return -1;
+    *out = v;
+    return 0;
+}
+
+/* URL fetching and crawling: flags, then [ingest] and [net] in the config. */
+static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, const char *max_pages, int allow_flag,
+                         const char *allow, net_policy *policy, ing_params *p)
+{
+    const rag_config *cfg = cli->cfg;
+    size_t depth = 0, pages = p->max_pages;
+    if (!delay) delay = rag_config_get(cfg, "ingest.crawl_delay");
+    if (!max_pages) max_pages = rag_config_get(cfg, "ingest.max_pages");
+    const char *timeout = rag_config_get(cfg, "ingest.fetch_timeout");
+    if ((crawl && parse_count(crawl, 0, &depth) < 0) || (max_pages && parse_count(max_pages, 1, &pages) < 0))
+        return rag_cli_usage_error(cli, "--crawl and --max-pages take whole numbers");
+    if ((delay && parse_seconds(delay, &p->crawl_delay) < 0) ||
+        (timeout && (parse_seconds(timeout, &p->fetch_timeout) < 0 || p->fetch_timeout <= 0)))
+        return rag_cli_usage_error(cli, "--crawl-delay and ingest.fetch_timeout are seconds");
+    p->crawl_depth = (int)depth;
+    p->max_pages = pages;
+    rag_err err = {0};
+    if (allow_flag) {
+        policy->allow_private = !allow;
+        policy->allow = allow;
+    } else {
+        if (rag_config_get_bool(cfg, "net.allow_private", &policy->allow_private, &err)) return rag_cli_fail(cli, &err);
+        policy->allow = rag_config_get(cfg, "net.allow");
+    }
+    if (policy->allow && net_allow_list_check(policy->allow, &err)) return rag_cli_fail(cli, &err);
+    p->net_policy = policy;
+    return 0;
+}
+
 int rag_cli_ingest(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -118,6 +167,10 @@ int rag_cli_ingest(int argc, char **argv)
         {"chunk-tokens", required_argument, NULL, 'c'},
         {"overlap-tokens", required_argument, NULL, 'o'},
         {"embed-model", required_argument, NULL, 'E'},
+        {"crawl", required_argument, NULL, 'W'},
+        {"crawl-delay", required_argument, NULL, 'Y'},
+        {"max-pages", required_argument, NULL, 'P'},
+        {"allow-private", optional_argument, NULL, 'V'},
         RAG_CLI_COMMON_OPTIONS,
         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "ingest"};
@@ -125,6 +178,9 @@ int rag_cli_ingest(int argc, char **argv)
     ing_default_params(&p);
     rag_strv labels = {0}, defaults = {0}, include = {0}, exclude = {0};
     const char *acl = NULL, *max_size = NULL, *chunk = NULL, *overlap = NULL, *embed_flag = NULL;
+    const char *crawl = NULL, *crawl_delay = NULL, *max_pages = NULL, *allow = NULL;
+    int allow_flag = 0;
+    net_policy policy = {0};
     emb_model *embedder = NULL;
     int rc = RAG_EXIT_OK, c, hidden = -1;
     rag_err err = {0};
@@ -141,6 +197,13 @@ int rag_cli_ingest(int argc, char **argv)
         case 'c': chunk = optarg; break;
         case 'o': overlap = optarg; break;
         case 'E': embed_flag = optarg; break;
+        case 'W': crawl = optarg; break;
+        case 'Y': crawl_delay = optarg; break;
+        case 'P': max_pages = optarg; break;
+        case 'V':
+            allow_flag = 1;
+            allow = optarg;
+            break;
         case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
         default: return rag_cli_usage_error(&cli, "unknown option");
         }
@@ -165,6 +228,7 @@ int rag_cli_ingest(int argc, char **argv)
         goto out;
     }
     if (chunk && !overlap) p.overlap_tokens = p.chunk_tokens * 15 / 100;
+    if ((rc = read_fetching(&cli, crawl, crawl_delay, max_pages, allow_flag, allow, &policy, &p))) goto out;
     if (p.chunk_tokens && p.overlap_tokens >= p.chunk_tokens) {
         rc = rag_cli_usage_error(&cli, "the overlap must be smaller than the chunk size");
         goto out;

@@ -64,7 +64,8 @@ static const char *const known_keys[] = {
     "rerank.model", "search.k", "search.answer_k", "search.mode", "search.candidates",
     "search.rrf_k", "search.dedupe", "search.dup_similarity", "search.rerank",
     "vector.large_group", "vector.large_factory", "vector.ef_search", "acl.default_labels",
-    "ingest.chunk_tokens", "ingest.overlap_tokens", NULL};
+    "ingest.chunk_tokens", "ingest.overlap_tokens", "ingest.fetch_timeout", "net.allow_private", "net.allow",
+    NULL};
 
 typedef struct options {
     const char *config, *db, *listen, *model, *embed_model, *rerank_model;
@@ -142,8 +143,19 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
         get_size(cfg, "server.max_header", &sp->max_header) || get_bool(cfg, "server.public_metrics", &sp->public_metrics) ||
         get_size(cfg, "search.candidates", &sp->retrieval.candidates) ||
         get_bool(cfg, "search.dedupe", &sp->retrieval.dedupe) || get_bool(cfg, "search.rerank", &sp->search_rerank) ||
-        get_size(cfg, "ingest.chunk_tokens", &sp->chunk_tokens) || get_size(cfg, "ingest.overlap_tokens", &sp->overlap_tokens))
+        get_size(cfg, "ingest.chunk_tokens", &sp->chunk_tokens) || get_size(cfg, "ingest.overlap_tokens", &sp->overlap_tokens) ||
+        get_bool(cfg, "net.allow_private", &sp->fetch_policy.allow_private))
         rc = -1;
+    /* uploads by URL: private addresses refused unless [net] allows them */
+    sp->fetch_policy.allow = rag_config_get(cfg, "net.allow");
+    rag_err nerr = {0};
+    if (sp->fetch_policy.allow && net_allow_list_check(sp->fetch_policy.allow, &nerr)) {
+        fprintf(stderr, "ragd: %s: %s\n", rag_config_where(cfg, "net.allow"), nerr.msg);
+        rc = -1;
+    }
+    long fetch_timeout = 30;
+    if (get_long(cfg, "ingest.fetch_timeout", 1, 3600, &fetch_timeout)) rc = -1;
+    sp->fetch_timeout = (double)fetch_timeout;
     const char *mode = rag_config_get(cfg, "search.mode");
     if (mode && strcmp(mode, "keyword") && strcmp(mode, "vector") && strcmp(mode, "hybrid")) {
         fprintf(stderr, "ragd: %s: search.mode '%s' is not keyword, vector or hybrid\n",

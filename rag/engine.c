@@ -422,6 +422,18 @@ int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing
     return rc;
 }
 
+int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body, const char *content_type,
+                            ing_params *p, ing_report *rep, rag_err *err)
+{
+    pthread_mutex_lock(&e->writer_mu);
+    p->embedder = e->embedder;
+    if (e->embedder) pthread_mutex_lock(&e->embed_mu);
+    int rc = ing_run_page(e->writer, url, body, content_type, p, rep, err);
+    if (e->embedder) pthread_mutex_unlock(&e->embed_mu);
+    pthread_mutex_unlock(&e->writer_mu);
+    return rc;
+}
+
 int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err)
 {
     pthread_mutex_lock(&e->writer_mu);

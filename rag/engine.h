@@ -114,6 +114,9 @@ void ragd_engine_stop_accepting(ragd_engine *e);
  * its lock): as rag ingest does, with p's labels and id. */
 int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing_report *rep,
                             rag_err *err);
+/* The same for a page fetched already (ing_fetch_page): its source is url. */
+int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body, const char *content_type,
+                            ing_params *p, ing_report *rep, rag_err *err);
 /* Deletes a document `who` may see: 1 deleted, 0 not found (or invisible). */
 int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who,
                                 rag_err *err);

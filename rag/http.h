@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/config.h"
 #include "base/principal.h"
+#include "net/net.h"
 #include "rag/engine.h"
 #include "rag/metrics.h"
 #include "rag/retrieve.h"
@@ -42,6 +43,8 @@ typedef struct ragd_server_params {
     /* uploads ([acl], [ingest]) */
     const rag_strv *default_labels; /* labels of an administrator's upload that names none */
     size_t chunk_tokens, overlap_tokens; /* 0: the ingest defaults */
+    net_policy fetch_policy;  /* uploads by URL: which addresses ([net]) */
+    double fetch_timeout;     /* seconds to fetch one (ingest.fetch_timeout, default 30) */
 } ragd_server_params;
 
 void ragd_server_default_params(ragd_server_params *p);
