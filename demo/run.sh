@@ -14,25 +14,40 @@ corpus=$top/demo/corpus
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# The default generator and embedder, when the network allows (kept in the
+# models directory, so only the first run downloads them). Without them the
+# answers are extractive: the best sentences of the passages, cited.
+say "Models: rag pull qwen2.5-0.5b-instruct bge-small-en-v1.5"
+pull() { "$rag" pull --json "$1" 2>"$(dirname "$RAG_DB")/pull.err" | sed -n 's/^[[:space:]]*"path":[[:space:]]*"\(.*\)",*$/\1/p'; }
+gen=$(pull qwen2.5-0.5b-instruct || true)
+emb=$( [ -n "$gen" ] && pull bge-small-en-v1.5 || true)
+model_args=() embed_args=()
+if [ -n "$gen" ] && [ -n "$emb" ]; then
+  echo "generator $gen"; echo "embedder  $emb"
+  model_args=(--model "$gen"); embed_args=(--embed-model "$emb")
+else
+  echo "No models could be downloaded ($(tail -n1 "$(dirname "$RAG_DB")/pull.err" | sed 's/^rag pull: //')): the answers below are extractive."
+fi
+
 say "Ingesting the handbook (label staff), finance (finance) and ops (ops) documents"
-"$rag" ingest --acl staff "$corpus/handbook"
-"$rag" ingest --acl finance "$corpus/finance"
-"$rag" ingest --acl ops "$corpus/ops"
+"$rag" ingest --acl staff "${embed_args[@]}" "$corpus/handbook"
+"$rag" ingest --acl finance "${embed_args[@]}" "$corpus/finance"
+"$rag" ingest --acl ops "${embed_args[@]}" "$corpus/ops"
 "$rag" stats
 
 question="Who approves an urgent spare parts order when a truck is off the road?"
 say "rag ask --as staff,finance \"$question\""
-"$rag" ask --as staff,finance "$question"
+"$rag" ask --as staff,finance "${model_args[@]}" "${embed_args[@]}" "$question"
 say "rag ask --as staff,ops \"$question\""
-"$rag" ask --as staff,ops "$question"
+"$rag" ask --as staff,ops "${model_args[@]}" "${embed_args[@]}" "$question"
 say "rag ask --as staff \"$question\"  (an employee without finance or ops)"
-"$rag" ask --as staff "$question"
+"$rag" ask --as staff "${model_args[@]}" "${embed_args[@]}" "$question"
 
 say "The same over HTTP: ragd with two API keys (staff+finance, staff+ops)"
 fin_key=$("$rag" keys add demo-finance --roles staff,finance 2>/dev/null)
 ops_key=$("$rag" keys add demo-ops --roles staff,ops 2>/dev/null)
 log=$(dirname "$RAG_DB")/ragd.log
-"$top/build/ragd" --listen 127.0.0.1:0 2>"$log" &
+"$top/build/ragd" --listen 127.0.0.1:0 "${model_args[@]}" "${embed_args[@]}" 2>"$log" &
 ragd_pid=$!
 trap 'kill $ragd_pid 2>/dev/null || true' EXIT
 url=
