@@ -14,7 +14,7 @@ static const char *const known_keys[] = {
     "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
     "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", "model.path", "model.ctx", "model.max_tokens",
     "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", "search.mode", "search.candidates", "search.rrf_k",
-    "search.dedupe", "search.dup_similarity", "vector.large_group", "vector.large_factory",
+    "search.dedupe", "search.dup_similarity", "search.rerank", "vector.large_group", "vector.large_factory",
     "vector.ef_search", "ingest.crawl_delay", "ingest.max_pages", "ingest.fetch_timeout", "net.allow_private",
     "net.allow", "models.dir", NULL};
 

@@ -51,4 +51,11 @@ check_eq "missing path: status 3 (partial)" $rc 3
 check_contains "missing path reported" "$out" "does-not-exist"
 out=$(rag --db /proc/nonexistent/x.db stats 2>&1); rc=$?
 check_eq "unusable database path: status 1" $rc 1
+
+# etc/rag.conf: every documented key, uncommented, is a key rag accepts
+awk -v db="$T/conf-all.db" '/^#[a-z_]+ = / { line = substr($0, 2); if (line ~ /^db = /) line = "db = " db; print line; next } { print }' \
+  "$(dirname "$0")/../../etc/rag.conf" > $T/all.conf
+check "etc/rag.conf documents keys ($(grep -c '^[a-z_]* = ' $T/all.conf))" test "$(grep -c '^[a-z_]* = ' $T/all.conf)" -ge 25
+out=$(rag --config $T/all.conf stats 2>&1); rc=$?
+check_eq "etc/rag.conf, every key uncommented: accepted ($out)" $rc 0
 finish
