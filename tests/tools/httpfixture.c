@@ -69,7 +69,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -106,14 +105,14 @@ static char g_root[PATH_MAX];
 static FILE *g_log;
 static rules g_types, g_statuses, g_redirects;
 static const char *g_sha_header, *g_auth; /* g_auth: "Bearer TOKEN" */
-static long long g_drop_after = -1;      /* -1: never cut */
+static long long g_drop_after = -1;       /* -1: never cut */
 static int g_drop_every;
 static unsigned long g_fail_first;
 static int g_fail_status = 500;
 static double g_delay, g_drip;
 
-static atomic_int g_stop;          /* set once SIGTERM/SIGINT arrived */
-static atomic_ulong g_nfailable;   /* requests counted by --fail-first */
+static atomic_int g_stop;        /* set once SIGTERM/SIGINT arrived */
+static atomic_ulong g_nfailable; /* requests counted by --fail-first */
 
 /* Shared state behind g_lock: the files already cut once, and the digests. */
 typedef struct {
@@ -192,7 +191,7 @@ static int pause_for(double seconds)
 {
     while (seconds > 0 && !atomic_load(&g_stop)) {
         double s = seconds < SLICE_S ? seconds : SLICE_S;
-        struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+        struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
         nanosleep(&ts, NULL);
         seconds -= s;
     }
@@ -283,9 +282,12 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s)
 static const char *content_type(const char *file)
 {
     static const char *const builtin[][2] = {
-        { "html", "text/html; charset=utf-8" }, { "htm", "text/html; charset=utf-8" },
-        { "md", "text/markdown" },             { "txt", "text/plain; charset=utf-8" },
-        { "pdf", "application/pdf" },           { "json", "application/json" },
+        {"html", "text/html; charset=utf-8"},
+        {"htm", "text/html; charset=utf-8"},
+        {"md", "text/markdown"},
+        {"txt", "text/plain; charset=utf-8"},
+        {"pdf", "application/pdf"},
+        {"json", "application/json"},
     };
     const char *slash = strrchr(file, '/'), *dot = strrchr(file, '.');
     if (!dot || (slash && dot < slash)) return "application/octet-stream";
@@ -306,7 +308,8 @@ static int sha256_fd(int fd, char hex[65])
         ok = n > 0 && EVP_DigestUpdate(ctx, buf, (size_t)n);
     ok = ok && EVP_DigestFinal_ex(ctx, md, NULL);
     EVP_MD_CTX_free(ctx);
-    for (int i = 0; ok && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; ok && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return ok;
 }
 
@@ -329,8 +332,10 @@ static int file_digest(const char *path, int fd, const struct stat *st, char hex
             digest *grown = realloc(g_digests, (g_n_digests + 1) * sizeof *grown);
             char *copy = strdup(path);
             if (grown) g_digests = grown;
-            if (grown && copy) d = &g_digests[g_n_digests++], d->path = copy;
-            else free(copy);
+            if (grown && copy)
+                d = &g_digests[g_n_digests++], d->path = copy;
+            else
+                free(copy);
         }
         if (d) d->size = st->st_size, d->mtime = st->st_mtim, memcpy(d->hex, hex, 65);
         ok = 1;
@@ -352,8 +357,10 @@ static int claim_drop(const char *path)
         char **grown = realloc(g_dropped, (g_n_dropped + 1) * sizeof *grown);
         char *copy = strdup(path);
         if (grown) g_dropped = grown;
-        if (grown && copy) g_dropped[g_n_dropped++] = copy;
-        else free(copy);
+        if (grown && copy)
+            g_dropped[g_n_dropped++] = copy;
+        else
+            free(copy);
     }
     pthread_mutex_unlock(&g_lock);
     return claim;
@@ -436,9 +443,9 @@ static int open_file(const char *path, char file[PATH_MAX], struct stat *st, uns
     return fd;
 }
 
-/* Headers every file response carries, the 416 included. */
-static void add_file_headers(struct MHD_Response *resp, const struct stat *st,
-                             const char *sha_hex)
+/* Headers every file response carries, the 416 included (the body's
+ * Content-Type aside, which a 416 does not share). */
+static void add_file_headers(struct MHD_Response *resp, const struct stat *st, const char *sha_hex)
 {
     char etag[80];
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
@@ -485,7 +492,7 @@ static enum MHD_Result serve_file(const request *rq, const char *path)
         close(fd);
         return status == 416 ? reply_unsatisfiable(rq, &st, sha_hex) : MHD_NO;
     }
-    *b = (body){ fd, start, -1 };
+    *b = (body){fd, start, -1};
     if (g_drop_after >= 0 && !rq->head && len > g_drop_after && claim_drop(file))
         b->cut_at = g_drop_after;
     struct MHD_Response *resp =
@@ -519,8 +526,8 @@ static enum MHD_Result route(const request *rq, const char *path)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **ctx)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **ctx)
 {
     (void)cls, (void)version, (void)upload_data;
     /* MHD calls once after the headers, then for each piece of the body, then
@@ -552,21 +559,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void parse_args(int argc, char **argv, const char **bind, int *port)
 {
-    static const struct option opts[] = {
-        { "root", 1, 0, 'r' },          { "port", 1, 0, 'p' },        { "bind", 1, 0, 'b' },
-        { "log", 1, 0, 'l' },           { "type", 1, 0, 't' },        { "sha256-header", 1, 0, 's' },
-        { "drop-after", 1, 0, 'D' },    { "drop-every", 0, 0, 'E' },  { "fail-first", 1, 0, 'f' },
-        { "fail-status", 1, 0, 'F' },   { "status", 1, 0, 'S' },      { "require-auth", 1, 0, 'a' },
-        { "delay", 1, 0, 'd' },         { "drip", 1, 0, 'R' },        { "redirect", 1, 0, 'L' },
-        { 0, 0, 0, 0 }
-    };
+    static const struct option opts[] = {{"root", 1, 0, 'r'},       {"port", 1, 0, 'p'},
+                                         {"bind", 1, 0, 'b'},       {"log", 1, 0, 'l'},
+                                         {"type", 1, 0, 't'},       {"sha256-header", 1, 0, 's'},
+                                         {"drop-after", 1, 0, 'D'}, {"drop-every", 0, 0, 'E'},
+                                         {"fail-first", 1, 0, 'f'}, {"fail-status", 1, 0, 'F'},
+                                         {"status", 1, 0, 'S'},     {"require-auth", 1, 0, 'a'},
+                                         {"delay", 1, 0, 'd'},      {"drip", 1, 0, 'R'},
+                                         {"redirect", 1, 0, 'L'},   {0, 0, 0, 0}};
     static char auth[512];
     const char *root = NULL;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
-        case 'r': root = optarg; break;
-        case 'p': *port = (int)num_arg("--port", optarg, 0, 65535, 1); break;
-        case 'b': *bind = optarg; break;
+        case 'r':
+            root = optarg;
+            break;
+        case 'p':
+            *port = (int)num_arg("--port", optarg, 0, 65535, 1);
+            break;
+        case 'b':
+            *bind = optarg;
+            break;
         case 'l':
             if (g_log) usage_error("--log", "only one");
             if (!(g_log = fopen(optarg, "a"))) usage_error("--log", strerror(errno));
@@ -579,10 +592,18 @@ static void parse_args(int argc, char **argv, const char **bind, int *port)
             if (!*optarg || strpbrk(optarg, ": \t\r\n")) usage_error("--sha256-header", "bad name");
             g_sha_header = optarg;
             break;
-        case 'D': g_drop_after = (long long)num_arg("--drop-after", optarg, 0, 1e15, 1); break;
-        case 'E': g_drop_every = 1; break;
-        case 'f': g_fail_first = (unsigned long)num_arg("--fail-first", optarg, 0, 1e9, 1); break;
-        case 'F': g_fail_status = (int)num_arg("--fail-status", optarg, 100, 599, 1); break;
+        case 'D':
+            g_drop_after = (long long)num_arg("--drop-after", optarg, 0, 1e15, 1);
+            break;
+        case 'E':
+            g_drop_every = 1;
+            break;
+        case 'f':
+            g_fail_first = (unsigned long)num_arg("--fail-first", optarg, 0, 1e9, 1);
+            break;
+        case 'F':
+            g_fail_status = (int)num_arg("--fail-status", optarg, 100, 599, 1);
+            break;
         case 'S':
             if (*optarg != '/') usage_error("--status", "PATH must start with '/'");
             add_rule(&g_statuses, "--status", optarg, 1, 1);
@@ -593,13 +614,18 @@ static void parse_args(int argc, char **argv, const char **bind, int *port)
                 usage_error("--require-auth", "bad token");
             g_auth = auth;
             break;
-        case 'd': g_delay = num_arg("--delay", optarg, 0, 86400, 0); break;
-        case 'R': g_drip = num_arg("--drip", optarg, 1, 1e12, 0); break;
+        case 'd':
+            g_delay = num_arg("--delay", optarg, 0, 86400, 0);
+            break;
+        case 'R':
+            g_drip = num_arg("--drip", optarg, 1, 1e12, 0);
+            break;
         case 'L':
             if (*optarg != '/') usage_error("--redirect", "PATH must start with '/'");
             add_rule(&g_redirects, "--redirect", optarg, 0, 0);
             break;
-        default: usage_error(argv[optind - 1], "unknown option or missing value");
+        default:
+            usage_error(argv[optind - 1], "unknown option or missing value");
         }
     }
     if (optind < argc) usage_error(argv[optind], "unexpected argument");
@@ -614,8 +640,8 @@ static void parse_args(int argc, char **argv, const char **bind, int *port)
 /* Starts the daemon on bind:port only. */
 static struct MHD_Daemon *start_daemon(const char *bind, int port)
 {
-    struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO;
     const struct sockaddr *sa = (const struct sockaddr *)&v4;
     if (inet_pton(AF_INET6, bind, &v6.sin6_addr) == 1)
@@ -628,8 +654,10 @@ static struct MHD_Daemon *start_daemon(const char *bind, int port)
 
 static void free_state(void)
 {
-    for (size_t i = 0; i < g_n_dropped; i++) free(g_dropped[i]);
-    for (size_t i = 0; i < g_n_digests; i++) free(g_digests[i].path);
+    for (size_t i = 0; i < g_n_dropped; i++)
+        free(g_dropped[i]);
+    for (size_t i = 0; i < g_n_digests; i++)
+        free(g_digests[i].path);
     free(g_dropped);
     free(g_digests);
     if (g_log) fclose(g_log);
@@ -651,11 +679,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct MHD_Daemon *d = start_daemon(bind, port);
-    if (!d) {
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!info) {
         fprintf(stderr, "httpfixture: cannot listen on %s port %d\n", bind, port);
         return 1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int v6 = strchr(bind, ':') != NULL;
     fprintf(stderr, "httpfixture: listening on %s%s%s:%u\n", v6 ? "[" : "", bind, v6 ? "]" : "",
             (unsigned)info->port);

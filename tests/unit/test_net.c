@@ -1,9 +1,14 @@
 /* net: robots.txt parsing, group selection and matching (RFC 9309 and
- * Google's documented behaviour). */
+ * Google's documented behaviour); which addresses the fetch policy lets
+ * through. */
 #include "base/buf.h"
 #include "base/mem.h"
+#include "net/net.h"
 #include "net/robots.h"
 #include "test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 /* Parses `txt` for `agent`; the caller frees. */
 static net_robots *parse_for(const char *txt, const char *agent)
@@ -429,8 +434,74 @@ static void test_null_and_args(void)
     net_robots_free(NULL);
 }
 
+/* A textual address as a sockaddr, then the policy's answer (1: let through). */
+static int passes(const net_policy *p, const char *addr)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) in->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) in6->sin6_family = AF_INET6;
+    else return -1;
+    char why[256];
+    return net_policy_check(p, (struct sockaddr *)&ss, why, sizeof why) == 0;
+}
+
+static void test_private_addresses(void)
+{
+    net_policy strict = {0};
+    static const char *const inside[] = {
+        "127.0.0.1", "127.255.0.9", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.9.9", "192.168.1.1",
+        "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.5",
+        "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1",
+        "64:ff9b::a00:1", "2002:a00:1::1", "2001:db8::1",
+    };
+    static const char *const outside[] = {
+        "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1", "93.184.216.34", "169.253.1.1",
+        "2606:4700:4700::1111", "2a00:1450:4001::200e", "::ffff:8.8.8.8", "64:ff9b::808:808",
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
+        if (passes(&strict, inside[i]) != 0) printf("    %s let through\n", inside[i]);
+        CHECK_INT(passes(&strict, inside[i]), 0);
+    }
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+        if (passes(&strict, outside[i]) != 1) printf("    %s refused\n", outside[i]);
+        CHECK_INT(passes(&strict, outside[i]), 1);
+    }
+}
+
+static void test_allow_lists(void)
+{
+    net_policy all = {.allow_private = 1};
+    CHECK_INT(passes(&all, "10.0.0.1"), 1);
+    CHECK_INT(passes(&all, "::1"), 1);
+    net_policy some = {.allow = "127.0.0.1, 10.20.0.0/16,fd00::/8"};
+    CHECK_INT(passes(&some, "127.0.0.1"), 1);
+    CHECK_INT(passes(&some, "127.0.0.2"), 0);
+    CHECK_INT(passes(&some, "10.20.3.4"), 1);
+    CHECK_INT(passes(&some, "10.21.0.1"), 0);
+    CHECK_INT(passes(&some, "::ffff:10.20.0.9"), 1); /* an IPv4 block covers its mapped form */
+    CHECK_INT(passes(&some, "fd00::5"), 1);
+    CHECK_INT(passes(&some, "fe80::1"), 0);
+    CHECK_INT(passes(&some, "8.8.8.8"), 1); /* public addresses need no allowing */
+    rag_err err = {0};
+    CHECK_INT(net_allow_list_check("10.0.0.0/8,::1", &err), 0);
+    CHECK_INT(net_allow_list_check("10.0.0.0/33", &err), RAG_ERR_INVALID);
+    CHECK_INT(net_allow_list_check("intranet.example", &err), RAG_ERR_INVALID);
+    CHECK_CONTAINS(err.msg, "intranet.example");
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "10.0.0.1", &in.sin_addr);
+    char why[256];
+    net_policy strict = {0};
+    CHECK_INT(net_policy_check(&strict, (struct sockaddr *)&in, why, sizeof why), RAG_ERR_DENIED);
+    CHECK_CONTAINS(why, "10.0.0.1 is a private");
+}
+
 int main(void)
 {
+    RUN(test_private_addresses);
+    RUN(test_allow_lists);
     RUN(test_rfc_example);
     RUN(test_rfc_longest_match);
     RUN(test_google_precedence);
