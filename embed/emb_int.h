@@ -20,8 +20,11 @@ typedef struct emb_layer {
     float *out_norm_w, *out_norm_b;   /* layer_output_norm: after the FFN residual */
 } emb_layer;
 
+typedef struct emb_remote emb_remote;
+
 struct emb_model {
     emb_arch arch;
+    emb_remote *remote; /* a remote server (embed/remote.c): nothing below is loaded */
     llm_gguf *gguf;  /* encoders */
     llm_vocab *vocab;
     llm_model *dec;  /* decoders used as embedders */
@@ -54,5 +57,14 @@ typedef struct emb_batch {
 /* The encoder forward pass (embed/encoder.c): leaves the final hidden states
  * of every token in m->x [n_tokens x n_embd]. */
 void emb_encoder_forward(emb_model *m, const emb_batch *b);
+
+/* L2-normalises v[0..n) in place (a zero vector stays zero). */
+void emb_normalize(float *v, int n);
+
+/* Remote models (embed/remote.c). */
+int emb_remote_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind,
+                     int normalize, float *out, rag_err *err);
+size_t emb_remote_count_tokens(const char *text, size_t n);
+void emb_remote_free(emb_remote *r);
 
 #endif

@@ -35,6 +35,7 @@ static int tokenize_input(const emb_model *m, const char *text, emb_input kind, 
 
 size_t emb_count_tokens(const emb_model *m, const char *text, size_t n)
 {
+    if (m->remote) return emb_remote_count_tokens(text, n);
     char *t = rag_xstrndup(text, n);
     llm_tokens tok = {0};
     size_t count = tokenize_input(m, t, EMB_DOCUMENT, &tok, NULL) ? n : tok.n;
@@ -73,7 +74,7 @@ static void pool(const emb_model *m, const emb_batch *b, int s, float *out)
     }
 }
 
-static void normalize(float *v, int n)
+void emb_normalize(float *v, int n)
 {
     double ss = 0;
     for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
@@ -153,7 +154,7 @@ static void store_vector(void *p, size_t i, const float *pooled)
     embed_ctx *c = p;
     float *dst = c->out + i * (size_t)c->m->n_embd;
     memcpy(dst, pooled, (size_t)c->m->n_embd * sizeof *dst);
-    if (c->normalize) normalize(dst, c->m->n_embd);
+    if (c->normalize) emb_normalize(dst, c->m->n_embd);
 }
 
 static int run(emb_model *m, llm_tokens *seqs, size_t n, pooled_fn done, void *ctx, rag_err *err)
@@ -169,6 +170,10 @@ static int run(emb_model *m, llm_tokens *seqs, size_t n, pooled_fn done, void *c
 int emb_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind, int normalize,
               float *out, uint8_t *truncated, rag_err *err)
 {
+    if (m->remote) {
+        if (truncated) memset(truncated, 0, n);
+        return emb_remote_embed(m, texts, n, kind, normalize, out, err);
+    }
     if (m->id.pooling == EMB_POOL_RANK)
         return rag_err_set(err, RAG_ERR_INVALID, "%s is a reranker: it scores pairs, it does not embed",
                            m->id.name);
@@ -202,6 +207,9 @@ static void store_score(void *p, size_t i, const float *pooled)
 int emb_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
                float *scores, rag_err *err)
 {
+    if (m->remote)
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: a remote embedding model cannot rerank",
+                           m->id.name);
     if (m->id.pooling != EMB_POOL_RANK || m->arch == EMB_DECODER)
         return rag_err_set(err, RAG_ERR_INVALID, "%s is not a reranker (it has no classification head)",
                            m->id.name);

@@ -14,8 +14,8 @@
 
 const char *emb_pooling_name(emb_pooling p)
 {
-    static const char *names[] = {"none", "mean", "cls", "last", "rank"};
-    return (unsigned)p < 5 ? names[p] : "unknown";
+    static const char *names[] = {"none", "mean", "cls", "last", "rank", "remote"};
+    return (unsigned)p < sizeof names / sizeof *names ? names[p] : "unknown";
 }
 
 void emb_default_params(emb_params *p)
@@ -286,6 +286,7 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
 void emb_model_close(emb_model *m)
 {
     if (!m) return;
+    emb_remote_free(m->remote);
     for (int l = 0; m->layers && l < m->n_layer; l++) {
         emb_layer *L = &m->layers[l];
         float *v[] = {L->bq, L->bk, L->bv, L->bqkv, L->bo, L->attn_norm_w, L->attn_norm_b,

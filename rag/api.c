@@ -194,6 +194,19 @@ void ragd_api_page(ragd_request *req, ragd_response *resp)
 
 /* ---- GET /health ---------------------------------------------------------------- */
 
+/* A model's name, and where it runs when that is another server:
+ * "qwen2.5 (remote http://10.0.0.5:8080/v1)". */
+static void add_model(cJSON *o, const char *key, const char *name, const char *url)
+{
+    if (!name) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    char *s = url ? rag_xasprintf("%s (remote %s)", name, url) : rag_xstrdup(name);
+    cJSON_AddStringToObject(o, key, s);
+    rag_free(s);
+}
+
 void ragd_api_health(ragd_request *req, ragd_response *resp)
 {
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
@@ -202,10 +215,8 @@ void ragd_api_health(ragd_request *req, ragd_response *resp)
     cJSON_AddBoolToObject(resp->json, "ready", 1);
     cJSON_AddStringToObject(resp->json, "version", RAG_VERSION);
     cJSON *m = cJSON_AddObjectToObject(resp->json, "models");
-    if (in->model_name) cJSON_AddStringToObject(m, "generator", in->model_name);
-    else cJSON_AddNullToObject(m, "generator");
-    if (in->embed_name) cJSON_AddStringToObject(m, "embedding", in->embed_name);
-    else cJSON_AddNullToObject(m, "embedding");
+    add_model(m, "generator", in->model_name, in->model_url);
+    add_model(m, "embedding", in->embed_name, in->embed_url);
     if (in->rerank_name) cJSON_AddStringToObject(m, "reranker", in->rerank_name);
     else cJSON_AddNullToObject(m, "reranker");
     cJSON_AddStringToObject(resp->json, "answers", in->model_name ? "generated" : "extractive");
@@ -246,7 +257,8 @@ void ragd_api_metrics(ragd_request *req, ragd_response *resp)
 
 /* ---- GET /v1/models -------------------------------------------------------------- */
 
-static void model_entry(cJSON *data, const char *id, const char *kind)
+/* url: the server a remote model runs on ("remote" in the entry), or NULL. */
+static void model_entry(cJSON *data, const char *id, const char *kind, const char *url)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", id);
@@ -254,6 +266,7 @@ static void model_entry(cJSON *data, const char *id, const char *kind)
     cJSON_AddNumberToObject(m, "created", 0);
     cJSON_AddStringToObject(m, "owned_by", "ragd");
     cJSON_AddStringToObject(m, "kind", kind);
+    if (url) cJSON_AddStringToObject(m, "remote", url);
     cJSON_AddItemToArray(data, m);
 }
 
@@ -263,9 +276,9 @@ void ragd_api_models(ragd_request *req, ragd_response *resp)
     resp->json = cJSON_CreateObject();
     cJSON_AddStringToObject(resp->json, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(resp->json, "data");
-    model_entry(data, in->model_name ? in->model_name : "ragd-extractive", "chat");
-    if (in->embed_name) model_entry(data, in->embed_name, "embedding");
-    if (in->rerank_name) model_entry(data, in->rerank_name, "rerank");
+    model_entry(data, in->model_name ? in->model_name : "ragd-extractive", "chat", in->model_url);
+    if (in->embed_name) model_entry(data, in->embed_name, "embedding", in->embed_url);
+    if (in->rerank_name) model_entry(data, in->rerank_name, "rerank", NULL);
 }
 
 /* ---- POST /v1/search -------------------------------------------------------------- */

@@ -15,6 +15,9 @@
  * sends usage), then "data: [DONE]".
  *
  * Without a generator model the answer is extractive, as `rag ask` gives it.
+ * With a remote generator (another server) only the model call moves there:
+ * retrieval, the prompt, citations and our stream stay here; its failures
+ * are 502 to our client.
  *
  * Defaults: greedy decoding (temperature 0) for grounded answers, where
  * faithfulness to the sources matters more than variety; 0.7 for plain
@@ -379,7 +382,7 @@ static int job_stopped(void *p)
 static int on_text(void *p, const char *text, size_t len)
 {
     chat_job *j = p;
-    if (j->out && send_delta(j, NULL, text, len, NULL) < 0) return 1;
+    if (j->out && len && send_delta(j, NULL, text, len, NULL) < 0) return 1;
     return job_stopped(j);
 }
 
@@ -394,7 +397,11 @@ static void run_generation(chat_job *j)
     j->queue_ms = (ragd_now() - t0) * 1e3;
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
     if (!rc) {
-        rc = ragd_generate(ragd_slot_context(slot), &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
+        const ragd_generator *g = ragd_slot_generator(slot);
+        rc = ragd_generate(g, &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
+        /* a generator server's failure, whatever it said to us, is a bad
+         * gateway to our client */
+        if (rc && g->remote) j->err.code = rc = RAG_ERR_NET;
         ragd_engine_release(j->engine, slot);
     }
     if (rc) {
@@ -505,7 +512,7 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
 
 static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
 {
-    const llm_model *m = ragd_engine_model(req->engine);
+    const llm_model *m = ragd_engine_model(req->engine); /* NULL: a remote generator */
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
     /* leave the answer its room: what it asks for, at most half the context */
     int room = j->gp.n_predict < in->n_ctx / 2 ? j->gp.n_predict : in->n_ctx / 2;
@@ -513,7 +520,8 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
                              .question = j->question, .results = j->grounded ? &j->results : NULL};
     rag_err err = {0};
     double t0 = ragd_now();
-    int rc = ragd_prompt_build(llm_model_vocab(m), in->chat_family, &pin, (size_t)(in->n_ctx - room), &j->prompt, &err);
+    int rc = ragd_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin, (size_t)(in->n_ctx - room),
+                               &j->prompt, &err);
     j->prompt_build_ms = (ragd_now() - t0) * 1e3;
     if (rc == RAG_ERR_LIMIT) {
         ragd_error(resp, 400, "messages", "the question does not fit the model's context of %d tokens: %s", in->n_ctx,
@@ -544,7 +552,7 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     if (api_string(resp, req->json, "model", NULL, 256, 0, &model) || read_messages(req, resp, j) ||
         read_grounding(req, resp, j) || read_sampling(req, resp, j) || retrieve(req, resp, j))
         goto done;
-    if (!ragd_engine_model(req->engine)) {
+    if (!in->model_name) {
         if (!j->grounded)
             ragd_error(resp, 501, "rag", "plain chat needs a generator model (start ragd with --model)");
         else

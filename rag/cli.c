@@ -1,6 +1,7 @@
 /* rag/cli.c: shared plumbing of the `rag` subcommands. */
 #include "rag/cli.h"
 #include "base/mem.h"
+#include "rag/generate.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,7 +17,14 @@ static const char *const known_keys[] = {
     "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", "search.mode", "search.candidates", "search.rrf_k",
     "search.dedupe", "search.dup_similarity", "search.rerank", "vector.large_group", "vector.large_factory",
     "vector.ef_search", "ingest.crawl_delay", "ingest.max_pages", "ingest.fetch_timeout", "net.allow_private",
-    "net.allow", "models.dir", NULL};
+    "net.allow", "models.dir", "model.url", "model.remote_model", "model.api_key", "model.remote_ctx",
+    "model.timeout", "model.retries", "embed.url", "embed.remote_model", "embed.api_key", "embed.remote_ctx",
+    "embed.timeout", "embed.retries", NULL};
+
+/* The model roles whose file may be a server instead (rag/generate.h). */
+static const struct {
+    const char *role, *path_key;
+} remote_roles[] = {{"embed", "embed.model"}, {"model", "model.path"}};
 
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
 {
@@ -109,6 +117,12 @@ int rag_cli_setup(rag_cli *cli, int open_db)
     int rc = rag_config_load(cpath, optional, &cli->cfg, &err);
     rag_free(cpath);
     if (!rc) rc = rag_config_check_keys(cli->cfg, known_keys, &err);
+    /* where the models are: a file and a server at once, or a server
+     * without its model name, is a configuration error for every command */
+    for (size_t i = 0; !rc && i < sizeof remote_roles / sizeof *remote_roles; i++) {
+        ragd_backend b;
+        rc = ragd_backend_read(cli->cfg, remote_roles[i].role, NULL, &b, &err);
+    }
     if (rc) {
         rag_cli_fail(cli, &err);
         return RAG_EXIT_USAGE;
@@ -160,6 +174,12 @@ const char *rag_cli_display_path(const char *uri, char *buf, size_t size)
 const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char *env,
                                const char *key)
 {
+    for (size_t i = 0; i < sizeof remote_roles / sizeof *remote_roles; i++) {
+        ragd_backend b;
+        if (strcmp(key, remote_roles[i].path_key)) continue;
+        if (ragd_backend_read(cli->cfg, remote_roles[i].role, flag, &b, NULL)) return NULL; /* reported at setup */
+        return b.path ? b.path : b.url;
+    }
     if (flag && *flag) return flag;
     const char *e = getenv(env);
     if (e && *e) return e;
@@ -173,7 +193,12 @@ int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out)
     p.query_prefix = rag_config_get(cli->cfg, "embed.query_prefix");
     p.doc_prefix = rag_config_get(cli->cfg, "embed.doc_prefix");
     rag_err err = {0};
-    if (emb_model_open(path, &p, out, &err)) return rag_cli_fail(cli, &err);
+    ragd_backend b = {.path = path};
+    if (ragd_is_url(path) && ragd_backend_read(cli->cfg, "embed", path, &b, &err)) {
+        rag_cli_fail(cli, &err);
+        return RAG_EXIT_USAGE;
+    }
+    if (ragd_backend_open_embedder(&b, &p, cli->st, out, &err)) return rag_cli_fail(cli, &err);
     return 0;
 }
 

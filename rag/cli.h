@@ -61,12 +61,17 @@ void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t tota
 void rag_cli_bar_clear(rag_cli_bar *b);
 
 /* The model file for a role: the flag's value, else the environment
- * variable, else the config key; NULL when none is configured. */
+ * variable, else the config key; NULL when none is configured. For the
+ * embedding model (key embed.model) and the generator (model.path) it may
+ * be a server's URL instead, read as ragd_backend_read does (embed.url,
+ * model.url and their variables). */
 const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char *env,
                                const char *key);
 /* Opens an embedding or reranking model with the config's prefixes
- * (embed.query_prefix, embed.doc_prefix); prints the reason on failure and
- * returns an exit status. */
+ * (embed.query_prefix, embed.doc_prefix), or, when path is a URL, the
+ * embedding server there ([embed] remote_model, api_key, remote_ctx,
+ * timeout, retries); prints the reason on failure and returns an exit
+ * status. */
 int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out);
 
 /* ---- retrieval as rag search does it (rag/cli_search.c) ---- */

@@ -133,7 +133,7 @@ out:
 }
 
 static const char reembed_usage[] =
-    "usage: rag reembed [--embed-model FILE] [--db PATH] [--json]\n"
+    "usage: rag reembed [--embed-model FILE|URL] [--db PATH] [--json]\n"
     "\n"
     "Embeds every chunk with the embedding model (default $RAG_EMBED_MODEL, then\n"
     "embed.model in the config) and makes it the database's model; the old\n"
@@ -175,7 +175,7 @@ int rag_cli_reembed(int argc, char **argv)
     if ((rc = rag_cli_setup(&cli, 1))) goto out;
     const char *path = rag_cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
     if (!path) {
-        rc = rag_cli_usage_error(&cli, "no embedding model: give --embed-model FILE, RAG_EMBED_MODEL or embed.model");
+        rc = rag_cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");
         goto out;
     }
     emb_model *m;

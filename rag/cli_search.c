@@ -2,9 +2,10 @@
  *
  * Both retrieve through rag/retrieve.c: keyword search always, vector
  * search when an embedding model is configured and the database holds its
- * vectors, a reranker when asked. `rag ask` then answers with the local
- * generator model when one is configured (prompt within the model's
- * context, streamed, citations checked), and extractively otherwise. */
+ * vectors, a reranker when asked. `rag ask` then answers with the
+ * generator when one is configured, a local model or a server (prompt
+ * within its context, streamed, citations checked), and extractively
+ * otherwise. */
 #include "base/mem.h"
 #include "ingest/ingest.h"
 #include "llm/chat.h"
@@ -50,15 +51,18 @@ static const char ask_usage[] =
     "\n"
     "Answers a question from the documents you may see, with numbered\n"
     "citations. With a generator model (--model FILE, else $RAG_MODEL, else\n"
-    "model.path in the config) the model writes the answer from the best\n"
-    "passages; every [n] it writes is checked against the passages it was\n"
-    "given. Without one, or when it cannot be loaded, the answer is extractive:\n"
-    "the sentences that best match the question, each with its source.\n"
+    "model.path in the config; or a server: --model URL, $RAG_MODEL_URL or\n"
+    "model.url) the model writes the answer from the best passages; every [n]\n"
+    "it writes is checked against the passages it was given. Without one, or\n"
+    "when a model file cannot be loaded, the answer is extractive: the\n"
+    "sentences that best match the question, each with its source.\n"
     "\n"
     "  -k N              passages to retrieve (default 6)\n"
-    "  --model FILE      the generator (a GGUF chat model)\n"
+    "  --model FILE|URL  the generator (a GGUF chat model, or an OpenAI-compatible\n"
+    "                    server's base URL ending in /v1, with model.remote_model)\n"
     "  -n N              answer tokens at most (default 512, or model.max_tokens)\n"
-    "  --ctx N           context size (default model.ctx, else min(training, 4096))\n"
+    "  --ctx N           context size (default model.ctx, else min(training, 4096);\n"
+    "                    a server's: model.remote_ctx, default 8192)\n"
     "  --temp T          sampling temperature (default 0: the most likely words)\n"
     "  --seed S          random seed\n"
     "  --show-prompt     print the exact prompt before the answer\n"
@@ -513,144 +517,181 @@ static void on_ask_sigint(int sig)
 static int on_text(void *p, const char *s, size_t n)
 {
     const int *echo = p;
-    if (*echo) {
+    if (*echo && n) {
         fwrite(s, 1, n, stdout);
         fflush(stdout);
     }
     return ask_interrupted;
 }
 
-/* The generated answer. Returns an exit status, or -1 when the model could
- * not be loaded (*why says why; the caller falls back to extractive). */
-static int ask_generate(query_opts *q, const char *model_path, const ragd_results *res,
-                        double t_total0, char **why)
+/* The generator of an answer: a local model with its context, or a server. */
+typedef struct ask_model {
+    llm_model *m;
+    llm_context *ctx;
+    llm_chat_family fam;
+    ragd_backend remote; /* url set: a server */
+    size_t n_ctx, n_predict;
+    double load_ms;
+} ask_model;
+
+static void ask_model_close(ask_model *am)
+{
+    llm_context_free(am->ctx);
+    llm_model_close(am->m);
+}
+
+/* The sizes: the context (--ctx, else model.ctx for a local model and
+ * model.remote_ctx for a server) and the answer's room in it. */
+static int ask_sizes(query_opts *q, ask_model *am, size_t fallback_ctx)
+{
+    size_t n_ctx = q->n_ctx, n_predict = q->n_predict;
+    const char *v;
+    if (!n_ctx && !am->remote.url && (v = rag_config_get(q->cli.cfg, "model.ctx")) &&
+        parse_count(&q->cli, "model.ctx", v, 1 << 20, &n_ctx) < 0)
+        return RAG_EXIT_USAGE;
+    if (!n_predict && (v = rag_config_get(q->cli.cfg, "model.max_tokens")) &&
+        parse_count(&q->cli, "model.max_tokens", v, 1 << 20, &n_predict) < 0)
+        return RAG_EXIT_USAGE;
+    am->n_ctx = n_ctx ? n_ctx : fallback_ctx;
+    am->n_predict = n_predict ? n_predict : 512;
+    if (am->n_predict >= am->n_ctx) am->n_predict = am->n_ctx / 2;
+    return 0;
+}
+
+/* Opens the generator at model (a file or a server's URL). Returns an exit
+ * status, or -1 when a local model could not be loaded (*why says why). */
+static int ask_model_open(query_opts *q, const char *model, ask_model *am, char **why)
 {
     rag_err err = {0};
-    llm_model *m = NULL;
-    llm_context *ctx = NULL;
-    ragd_prompt pr = {0};
-    int rc = RAG_EXIT_OK;
+    memset(am, 0, sizeof *am);
+    if (ragd_is_url(model)) { /* the server is only reached when the answer is asked for */
+        if (ragd_backend_read(q->cli.cfg, "model", model, &am->remote, &err)) return rag_cli_fail(&q->cli, &err);
+        return ask_sizes(q, am, (size_t)am->remote.ctx);
+    }
     double t0 = now_ms();
-    if (llm_model_open(model_path, &m, &err)) {
+    if (llm_model_open(model, &am->m, &err)) {
         *why = rag_xasprintf("The generator model could not be loaded (%s), so this answer is extractive.", err.msg);
         return -1;
     }
-    double load_ms = now_ms() - t0;
-    const llm_hparams *hp = llm_model_hparams(m);
-    /* sizes: the context, and the part of it the prompt may use */
-    size_t n_ctx = q->n_ctx, n_predict = q->n_predict;
-    const char *v;
-    if (!n_ctx && (v = rag_config_get(q->cli.cfg, "model.ctx")) && parse_count(&q->cli, "model.ctx", v, 1 << 20, &n_ctx) < 0) {
-        rc = RAG_EXIT_USAGE;
-        goto out;
-    }
-    if (!n_predict && (v = rag_config_get(q->cli.cfg, "model.max_tokens")) &&
-        parse_count(&q->cli, "model.max_tokens", v, 1 << 20, &n_predict) < 0) {
-        rc = RAG_EXIT_USAGE;
-        goto out;
-    }
-    if (!n_ctx) n_ctx = hp->n_ctx_train < 4096 ? (size_t)hp->n_ctx_train : 4096;
-    if (!n_predict) n_predict = 512;
-    if (n_predict >= n_ctx) n_predict = n_ctx / 2;
-    llm_chat_family fam;
+    am->load_ms = now_ms() - t0;
+    const llm_hparams *hp = llm_model_hparams(am->m);
+    int rc = ask_sizes(q, am, hp->n_ctx_train < 4096 ? (size_t)hp->n_ctx_train : 4096);
+    if (rc) return rc;
     int fell_back;
-    if (llm_chat_family_for(llm_model_gguf(m), rag_config_get(q->cli.cfg, "model.chat_template"), &fam, &fell_back, &err)) {
-        rc = rag_cli_fail(&q->cli, &err);
-        goto out;
-    }
+    if (llm_chat_family_for(llm_model_gguf(am->m), rag_config_get(q->cli.cfg, "model.chat_template"), &am->fam,
+                            &fell_back, &err))
+        return rag_cli_fail(&q->cli, &err);
     if (fell_back && !q->cli.quiet)
         rag_cli_error(&q->cli, "warning: the model names no chat template this program recognises; using ChatML "
                                "(set model.chat_template)");
-    t0 = now_ms();
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.n_ctx = (int)am->n_ctx;
+    if (llm_context_new(am->m, &cp, &am->ctx, &err)) return rag_cli_fail(&q->cli, &err);
+    return 0;
+}
+
+static void ask_print_json(query_opts *q, const ask_model *am, const char *model, const ragd_prompt *pr,
+                           const ragd_generation *g, const ragd_results *res, double prompt_build_ms,
+                           double t_total0)
+{
+    const ragd_citecheck *cc = &g->check;
+    const llm_gen_stats *st = &g->stats;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "question", q->query);
+    cJSON_AddStringToObject(j, "answer", cc->text);
+    cJSON_AddStringToObject(j, "mode", "generated");
+    cJSON_AddStringToObject(j, "model", am->remote.url ? am->remote.model : model);
+    if (am->remote.url) cJSON_AddStringToObject(j, "remote", am->remote.url);
+    cJSON_AddStringToObject(j, "stop_reason", llm_stop_reason_name(st->stop));
+    if (q->show_prompt) cJSON_AddStringToObject(j, "prompt", rag_buf_str(&pr->chat.text));
+    cJSON *cites = cJSON_AddArrayToObject(j, "citations");
+    for (size_t i = 0; i < cc->n_cited; i++) {
+        const ragd_block *b = &pr->blocks[cc->cited[i] - 1];
+        char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
+        cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip));
+        rag_free(snip);
+    }
+    cJSON_AddItemToObject(j, "invalid_citations", cJSON_CreateIntArray(cc->invalid, (int)cc->n_invalid));
+    cJSON_AddNumberToObject(j, "context_blocks", (double)pr->n_blocks);
+    cJSON *usage = cJSON_AddObjectToObject(j, "usage");
+    cJSON_AddNumberToObject(usage, "prompt_tokens", st->n_prompt);
+    cJSON_AddNumberToObject(usage, "completion_tokens", st->n_generated);
+    cJSON *t = cJSON_AddObjectToObject(j, "timings");
+    ragd_timings_json(t, res);
+    cJSON_AddNumberToObject(t, "load_ms", am->load_ms);
+    cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
+    cJSON_AddNumberToObject(t, "prompt_ms", st->prompt_ms);
+    cJSON_AddNumberToObject(t, "generate_ms", st->gen_ms);
+    cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+    rag_cli_print_json(j);
+}
+
+static void ask_print_text(query_opts *q, const ragd_prompt *pr, const ragd_generation *g, int echoed)
+{
+    const ragd_citecheck *cc = &g->check;
+    const llm_gen_stats *st = &g->stats;
+    if (!echoed) fputs(cc->text, stdout);
+    putchar('\n');
+    if (cc->n_invalid) {
+        printf("\n%snote: removed citation%s", rag_cli_dim(&q->cli), cc->n_invalid > 1 ? "s" : "");
+        for (size_t i = 0; i < cc->n_invalid; i++) printf(" [%d]", cc->invalid[i]);
+        printf(" naming no source given to the model%s\n", rag_cli_reset(&q->cli));
+    }
+    if (cc->n_cited) {
+        printf("\n%sSources:%s\n", rag_cli_bold(&q->cli), rag_cli_reset(&q->cli));
+        for (size_t i = 0; i < cc->n_cited; i++)
+            print_source(&q->cli, cc->cited[i], &pr->blocks[cc->cited[i] - 1].src->hit);
+    } else {
+        printf("\n%s(the answer cites no source)%s\n", rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
+    }
+    if (!q->cli.quiet)
+        fprintf(stderr, "%sprompt %d tokens (%zu blocks) in %.0f ms, answer %d tokens in %.0f ms (%.1f tokens/s)%s\n",
+                rag_cli_dim(&q->cli), st->n_prompt, pr->n_blocks, st->prompt_ms, st->n_generated, st->gen_ms,
+                st->gen_ms > 0 ? st->n_generated * 1e3 / st->gen_ms : 0, rag_cli_reset(&q->cli));
+}
+
+/* The generated answer. Returns an exit status, or -1 when the model could
+ * not be loaded (*why says why; the caller falls back to extractive). */
+static int ask_generate(query_opts *q, const char *model, const ragd_results *res, double t_total0,
+                        char **why)
+{
+    rag_err err = {0};
+    ask_model am;
+    ragd_prompt pr = {0};
+    int rc = ask_model_open(q, model, &am, why);
+    if (rc) goto out;
+    double t0 = now_ms();
     ragd_prompt_input in = {.question = q->query, .results = res};
-    if (ragd_prompt_build(llm_model_vocab(m), fam, &in, n_ctx - n_predict, &pr, &err)) {
+    if (ragd_prompt_build(am.m ? llm_model_vocab(am.m) : NULL, am.fam, &in, am.n_ctx - am.n_predict, &pr, &err)) {
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
     double prompt_build_ms = now_ms() - t0;
-    if (q->show_prompt) {
-        if (q->cli.json) {
-            /* in the JSON below */
-        } else {
-            printf("%s--- prompt (%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt ---%s\n\n",
-                   rag_cli_dim(&q->cli), pr.tokens.n, pr.n_blocks, rag_cli_reset(&q->cli), rag_buf_str(&pr.chat.text),
-                   rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
-        }
-    }
-    llm_context_params cp;
-    llm_context_default_params(&cp);
-    cp.n_ctx = (int)n_ctx;
-    if (llm_context_new(m, &cp, &ctx, &err)) {
-        rc = rag_cli_fail(&q->cli, &err);
-        goto out;
-    }
+    if (q->show_prompt && !q->cli.json) /* with --json: in the JSON */
+        printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt ---%s\n\n",
+               rag_cli_dim(&q->cli), am.m ? "" : "about ", pr.n_tokens, pr.n_blocks, rag_cli_reset(&q->cli),
+               rag_buf_str(&pr.chat.text), rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
     llm_gen_params gp;
     llm_gen_default_params(&gp);
-    gp.n_predict = (int)n_predict;
+    gp.n_predict = (int)am.n_predict;
     gp.sampling.temperature = q->temp_set ? q->temp : 0.0f;
     if (q->seed) gp.sampling.seed = q->seed;
     int echo = !q->cli.json && isatty(1);
     signal(SIGINT, on_ask_sigint);
+    ragd_generator gen = {.ctx = am.ctx, .remote = am.remote.url ? &am.remote : NULL};
     ragd_generation g;
-    if (ragd_generate(ctx, &pr, 1, &gp, on_text, &echo, &g, &err)) {
+    if (ragd_generate(&gen, &pr, 1, &gp, on_text, &echo, &g, &err)) {
+        if (echo) putchar('\n'); /* after the text that came before the failure */
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
-    const ragd_citecheck cc = g.check;
-    const llm_gen_stats st = g.stats;
-    if (q->cli.json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "question", q->query);
-        cJSON_AddStringToObject(j, "answer", cc.text);
-        cJSON_AddStringToObject(j, "mode", "generated");
-        cJSON_AddStringToObject(j, "model", model_path);
-        cJSON_AddStringToObject(j, "stop_reason", llm_stop_reason_name(st.stop));
-        if (q->show_prompt) cJSON_AddStringToObject(j, "prompt", rag_buf_str(&pr.chat.text));
-        cJSON *cites = cJSON_AddArrayToObject(j, "citations");
-        for (size_t i = 0; i < cc.n_cited; i++) {
-            const ragd_block *b = &pr.blocks[cc.cited[i] - 1];
-            char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
-            cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip));
-            rag_free(snip);
-        }
-        cJSON_AddItemToObject(j, "invalid_citations", cJSON_CreateIntArray(cc.invalid, (int)cc.n_invalid));
-        cJSON_AddNumberToObject(j, "context_blocks", (double)pr.n_blocks);
-        cJSON *usage = cJSON_AddObjectToObject(j, "usage");
-        cJSON_AddNumberToObject(usage, "prompt_tokens", st.n_prompt);
-        cJSON_AddNumberToObject(usage, "completion_tokens", st.n_generated);
-        cJSON *t = cJSON_AddObjectToObject(j, "timings");
-        ragd_timings_json(t, res);
-        cJSON_AddNumberToObject(t, "load_ms", load_ms);
-        cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
-        cJSON_AddNumberToObject(t, "prompt_ms", st.prompt_ms);
-        cJSON_AddNumberToObject(t, "generate_ms", st.gen_ms);
-        cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
-        rag_cli_print_json(j);
-    } else {
-        if (!echo) fputs(cc.text, stdout);
-        putchar('\n');
-        if (cc.n_invalid) {
-            printf("\n%snote: removed citation%s", rag_cli_dim(&q->cli), cc.n_invalid > 1 ? "s" : "");
-            for (size_t i = 0; i < cc.n_invalid; i++) printf(" [%d]", cc.invalid[i]);
-            printf(" naming no source given to the model%s\n", rag_cli_reset(&q->cli));
-        }
-        if (cc.n_cited) {
-            printf("\n%sSources:%s\n", rag_cli_bold(&q->cli), rag_cli_reset(&q->cli));
-            for (size_t i = 0; i < cc.n_cited; i++)
-                print_source(&q->cli, cc.cited[i], &pr.blocks[cc.cited[i] - 1].src->hit);
-        } else {
-            printf("\n%s(the answer cites no source)%s\n", rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
-        }
-        if (!q->cli.quiet)
-            fprintf(stderr, "%sprompt %d tokens (%zu blocks) in %.0f ms, answer %d tokens in %.0f ms (%.1f tokens/s)%s\n",
-                    rag_cli_dim(&q->cli), st.n_prompt, pr.n_blocks, st.prompt_ms, st.n_generated, st.gen_ms,
-                    st.gen_ms > 0 ? st.n_generated * 1e3 / st.gen_ms : 0, rag_cli_reset(&q->cli));
-    }
+    if (q->cli.json) ask_print_json(q, &am, model, &pr, &g, res, prompt_build_ms, t_total0);
+    else ask_print_text(q, &pr, &g, echo);
     ragd_generation_free(&g);
 out:
     ragd_prompt_free(&pr);
-    llm_context_free(ctx);
-    llm_model_close(m);
+    ask_model_close(&am);
     return rc;
 }
 

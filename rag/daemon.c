@@ -45,8 +45,11 @@ static const char usage[] =
     "  --listen ADDR:PORT   where to listen (default $RAGD_LISTEN, then\n"
     "                       server.listen, then 127.0.0.1:8080; port 0: any free)\n"
     "  --model GGUF         the generator (default $RAG_MODEL, then model.path;\n"
-    "                       without one, answers are extractive)\n"
-    "  --embed-model GGUF   the embedding model ($RAG_EMBED_MODEL, embed.model)\n"
+    "                       without one, answers are extractive). A server instead:\n"
+    "                       an http(s) URL ending in /v1 here, $RAG_MODEL_URL or\n"
+    "                       model.url, with model.remote_model (see etc/ragd.conf)\n"
+    "  --embed-model GGUF   the embedding model ($RAG_EMBED_MODEL, embed.model; or a\n"
+    "                       server: a URL, $RAG_EMBED_URL, embed.url)\n"
     "  --rerank-model GGUF  the reranker ($RAG_RERANK_MODEL, rerank.model)\n"
     "  --slots N            answers generated at once (model.slots, default 1)\n"
     "  --threads N          compute threads per model (model.threads, default all CPUs)\n"
@@ -60,9 +63,11 @@ static const char *const known_keys[] = {
     "server.request_timeout", "server.shutdown_grace", "server.max_tokens",
     "server.default_max_tokens", "server.public_metrics", "server.uploads_dir",
     "server.db_connections", "model.path", "model.ctx", "model.chat_template", "model.slots",
-    "model.queue", "model.threads", "embed.model", "embed.query_prefix", "embed.doc_prefix",
-    "rerank.model", "search.k", "search.answer_k", "search.mode", "search.candidates",
-    "search.rrf_k", "search.dedupe", "search.dup_similarity", "search.rerank",
+    "model.queue", "model.threads", "model.url", "model.remote_model", "model.api_key",
+    "model.remote_ctx", "model.timeout", "model.retries", "embed.model", "embed.query_prefix",
+    "embed.doc_prefix", "embed.url", "embed.remote_model", "embed.api_key", "embed.remote_ctx",
+    "embed.timeout", "embed.retries", "rerank.model", "search.k", "search.answer_k",
+    "search.mode", "search.candidates", "search.rrf_k", "search.dedupe", "search.dup_similarity", "search.rerank",
     "vector.large_group", "vector.large_factory", "vector.ef_search", "acl.default_labels",
     "ingest.chunk_tokens", "ingest.overlap_tokens", "ingest.fetch_timeout", "net.allow_private", "net.allow",
     NULL};
@@ -190,7 +195,8 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
     return rc;
 }
 
-/* Reads [model], [embed], [vector] and the connection count into ep. */
+/* Reads [model], [embed] (but where the models are: ragd_backend_read),
+ * [vector] and the connection count into ep. */
 static int engine_settings(const rag_config *cfg, const options *o, ragd_engine_params *ep)
 {
     long v;
@@ -221,6 +227,14 @@ static int engine_settings(const rag_config *cfg, const options *o, ragd_engine_
     const char *f = rag_config_get(cfg, "vector.large_factory");
     if (f) ep->vindex.large_factory = f;
     return rc;
+}
+
+/* "name", "name (remote URL)" or, without a model, none. */
+static void describe_model(char *buf, size_t n, const char *name, const char *url, const char *none)
+{
+    if (!name) snprintf(buf, n, "%s", none);
+    else if (url) snprintf(buf, n, "%s (remote %s)", name, url);
+    else snprintf(buf, n, "%s", name);
 }
 
 static char *config_path(const options *o, int *optional)
@@ -313,8 +327,12 @@ int ragd_main(int argc, char **argv)
     const char *dbv = pick(o.db, "RAG_DB", cfg, "db");
     db = dbv ? rag_xstrdup(dbv) : store_default_path();
     ep.db_path = db;
-    ep.model_path = pick(o.model, "RAG_MODEL", cfg, "model.path");
-    ep.embed_model_path = pick(o.embed_model, "RAG_EMBED_MODEL", cfg, "embed.model");
+    /* a file or a server each, read as `rag` reads them */
+    if (ragd_backend_read(cfg, "model", o.model, &ep.generator, &err) ||
+        ragd_backend_read(cfg, "embed", o.embed_model, &ep.embedder, &err)) {
+        fprintf(stderr, "ragd: %s\n", err.msg);
+        goto out;
+    }
     ep.rerank_model_path = pick(o.rerank_model, "RAG_RERANK_MODEL", cfg, "rerank.model");
     const char *listen = pick(o.listen, "RAGD_LISTEN", cfg, "server.listen");
     if (listen) sp.listen = listen;
@@ -349,10 +367,11 @@ int ragd_main(int argc, char **argv)
         goto out;
     }
     const ragd_engine_info *in = ragd_engine_get_info(engine);
-    fprintf(stderr, "ragd: database %s; generator %s%s; embeddings %s; reranker %s (loaded in %.1f s)\n", db,
-            in->model_name ? in->model_name : "none (extractive answers)", in->model_name ? "" : "",
-            in->embed_name ? in->embed_name : "none (keyword search)", in->rerank_name ? in->rerank_name : "none",
-            ragd_now() - t0);
+    char gen[512], emb[512];
+    describe_model(gen, sizeof gen, in->model_name, in->model_url, "none (extractive answers)");
+    describe_model(emb, sizeof emb, in->embed_name, in->embed_url, "none (keyword search)");
+    fprintf(stderr, "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n", db, gen, emb,
+            in->rerank_name ? in->rerank_name : "none", ragd_now() - t0);
     meter = ragd_meter_new();
     char bound[64];
     if (ragd_server_start(&sp, engine, meter, &srv, bound, &err)) {

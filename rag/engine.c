@@ -9,7 +9,7 @@
 #include <time.h>
 
 struct ragd_slot {
-    llm_context *ctx;
+    ragd_generator gen; /* a context of the model, or the remote server */
     int busy;
 };
 
@@ -35,6 +35,7 @@ struct ragd_engine {
     emb_model *embedder, *reranker;
     pthread_mutex_t embed_mu, rerank_mu;
     llm_model *model;
+    ragd_backend remote; /* a remote generator (url set); strings borrowed from the params */
 
     /* generation slots and their queue */
     ragd_slot *slots;
@@ -71,31 +72,40 @@ double ragd_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
+/* The generator's slots: contexts of the local model, or handles on the
+ * remote server (which keep bounding the answers in flight). */
+static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, rag_err *err)
 {
-    int rc;
-    if (p->embed_model_path) {
-        if ((rc = emb_model_open(p->embed_model_path, &p->embed, &e->embedder, err))) return rc;
-        if (emb_is_reranker(e->embedder))
-            return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
-                               p->embed_model_path);
-        if ((rc = ing_model_require(e->pool[0], e->embedder, err))) {
-            char why[sizeof err->msg];
-            snprintf(why, sizeof why, "%s", err->msg);
-            return rag_err_set(err, rc, "%s: %s", p->db_path, why);
+    e->n_slots = p->slots > 0 ? p->slots : 1;
+    e->slots = rag_xcalloc((size_t)e->n_slots, sizeof *e->slots);
+    for (int i = 0; i < e->n_slots; i++) {
+        if (e->remote.url) {
+            e->slots[i].gen.remote = &e->remote;
+            continue;
         }
-        e->info.embed_name = emb_model_identity(e->embedder)->name;
-        e->info.embed_dims = emb_dims(e->embedder);
+        llm_context_params cp;
+        llm_context_default_params(&cp);
+        cp.n_ctx = n_ctx;
+        cp.n_threads = p->n_threads;
+        int rc = llm_context_new(e->model, &cp, &e->slots[i].gen.ctx, err);
+        if (rc) return rc;
     }
-    if (p->rerank_model_path) {
-        if ((rc = emb_model_open(p->rerank_model_path, &p->embed, &e->reranker, err))) return rc;
-        if (!emb_is_reranker(e->reranker))
-            return rag_err_set(err, RAG_ERR_INVALID, "%s: not a reranker (no classification head)",
-                               p->rerank_model_path);
-        e->info.rerank_name = emb_model_identity(e->reranker)->name;
+    return 0;
+}
+
+static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
+{
+    const char *path = p->generator.path;
+    int rc;
+    if (p->generator.url) {
+        e->remote = p->generator;
+        e->model_name = rag_xstrdup(p->generator.model);
+        e->info.model_name = e->model_name;
+        e->info.model_url = p->generator.url;
+        e->info.n_ctx = p->generator.ctx;
+        return open_slots(e, p, 0, err);
     }
-    if (!p->model_path) return 0;
-    if ((rc = llm_model_open(p->model_path, &e->model, err))) return rc;
+    if ((rc = llm_model_open(path, &e->model, err))) return rc;
     const llm_hparams *hp = llm_model_hparams(e->model);
     int n_ctx = p->n_ctx > 0 ? p->n_ctx : hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     int fell_back = 0;
@@ -105,28 +115,47 @@ static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err
     if (fell_back)
         rag_log_warn("%s: the model names no chat template this program recognises; using ChatML "
                      "(set model.chat_template)",
-                     p->model_path);
-    e->n_slots = p->slots > 0 ? p->slots : 1;
-    e->slots = rag_xcalloc((size_t)e->n_slots, sizeof *e->slots);
-    for (int i = 0; i < e->n_slots; i++) {
-        llm_context_params cp;
-        llm_context_default_params(&cp);
-        cp.n_ctx = n_ctx;
-        cp.n_threads = p->n_threads;
-        if ((rc = llm_context_new(e->model, &cp, &e->slots[i].ctx, err))) return rc;
-    }
+                     path);
+    if ((rc = open_slots(e, p, n_ctx, err))) return rc;
     const char *name;
     size_t nl;
     if (llm_gguf_get_str(llm_model_gguf(e->model), "general.name", &name, &nl, NULL) == 0 && nl)
         e->model_name = rag_xstrndup(name, nl);
     else {
-        const char *base = strrchr(p->model_path, '/');
-        e->model_name = rag_xstrdup(base ? base + 1 : p->model_path);
+        const char *base = strrchr(path, '/');
+        e->model_name = rag_xstrdup(base ? base + 1 : path);
     }
     e->info.model_name = e->model_name;
-    e->info.model_path = p->model_path;
+    e->info.model_path = path;
     e->info.n_ctx = n_ctx;
     return 0;
+}
+
+static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
+{
+    int rc;
+    const ragd_backend *eb = &p->embedder;
+    if (eb->path || eb->url) {
+        if ((rc = ragd_backend_open_embedder(eb, &p->embed, e->pool[0], &e->embedder, err))) return rc;
+        if (emb_is_reranker(e->embedder))
+            return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model", eb->path);
+        if ((rc = ing_model_require(e->pool[0], e->embedder, err))) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return rag_err_set(err, rc, "%s: %s", p->db_path, why);
+        }
+        e->info.embed_name = emb_model_identity(e->embedder)->name;
+        e->info.embed_url = eb->url;
+        e->info.embed_dims = emb_dims(e->embedder);
+    }
+    if (p->rerank_model_path) {
+        if ((rc = emb_model_open(p->rerank_model_path, &p->embed, &e->reranker, err))) return rc;
+        if (!emb_is_reranker(e->reranker))
+            return rag_err_set(err, RAG_ERR_INVALID, "%s: not a reranker (no classification head)",
+                               p->rerank_model_path);
+        e->info.rerank_name = emb_model_identity(e->reranker)->name;
+    }
+    return p->generator.path || p->generator.url ? open_generator(e, p, err) : 0;
 }
 
 int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *err)
@@ -171,7 +200,7 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
 void ragd_engine_close(ragd_engine *e)
 {
     if (!e) return;
-    for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].ctx);
+    for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].gen.ctx);
     rag_free(e->slots);
     llm_model_close(e->model);
     emb_model_close(e->embedder);
@@ -223,6 +252,15 @@ void ragd_engine_store_put(ragd_engine *e, store *s)
 
 /* ---- retrieval and embeddings --------------------------------------------- */
 
+/* An embedding server's failure, whatever it said to us (401, a malformed
+ * answer), is a bad gateway to our client, not the client's fault. */
+static int remote_failure(const ragd_engine *e, int rc, rag_err *err)
+{
+    if (!rc || !e->info.embed_url) return rc;
+    if (err) err->code = RAG_ERR_NET;
+    return RAG_ERR_NET;
+}
+
 static void set_note(char **note, const char *text)
 {
     if (note && !*note) *note = rag_xstrdup(text);
@@ -245,7 +283,7 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
             qv = rag_xmalloc((size_t)dims * sizeof *qv);
             double t = ragd_now();
             pthread_mutex_lock(&e->embed_mu);
-            rc = emb_embed(e->embedder, &query, 1, EMB_QUERY, 1, qv, NULL, err);
+            rc = remote_failure(e, emb_embed(e->embedder, &query, 1, EMB_QUERY, 1, qv, NULL, err), err);
             pthread_mutex_unlock(&e->embed_mu);
             embed_ms = (ragd_now() - t) * 1e3;
             rp.query_vector = qv;
@@ -282,7 +320,7 @@ int ragd_engine_embed(ragd_engine *e, const char *const *texts, size_t n, emb_in
         for (size_t i = 0; i < n; i++) *n_tokens += emb_count_tokens(e->embedder, texts[i], strlen(texts[i]));
     }
     pthread_mutex_lock(&e->embed_mu);
-    int rc = emb_embed(e->embedder, texts, n, kind, 1, out, NULL, err);
+    int rc = remote_failure(e, emb_embed(e->embedder, texts, n, kind, 1, out, NULL, err), err);
     pthread_mutex_unlock(&e->embed_mu);
     return rc;
 }
@@ -297,7 +335,7 @@ int ragd_engine_embed_dims(const ragd_engine *e)
 int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err)
 {
     *out = NULL;
-    if (!e->model) return rag_err_set(err, RAG_ERR_UNSUPPORTED, "no generator model is loaded");
+    if (!e->slots) return rag_err_set(err, RAG_ERR_UNSUPPORTED, "no generator model is loaded");
     pthread_mutex_lock(&e->gen_mu);
     int rc = 0;
     if (e->stopping) rc = rag_err_set(err, RAG_ERR_BUSY, "the server is shutting down");
@@ -378,9 +416,9 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop
     return rc;
 }
 
-llm_context *ragd_slot_context(ragd_slot *s)
+const ragd_generator *ragd_slot_generator(const ragd_slot *s)
 {
-    return s->ctx;
+    return &s->gen;
 }
 
 void ragd_engine_release(ragd_engine *e, ragd_slot *s)

@@ -12,6 +12,11 @@
  *     queue: when every slot is busy and `queue` generations are already
  *     waiting, a new one is refused at once (the daemon answers 429), so a
  *     burst cannot pile up without bound.
+ * The generator and the embedding model may be remote OpenAI-compatible
+ * servers instead (rag/generate.h, embed/embed.h): then a slot holds no
+ * context, but slots and queue still bound the answers in flight, and a
+ * remote model's failure is RAG_ERR_NET to our clients (a bad gateway),
+ * whatever the server said to us.
  * Nothing here knows about HTTP. */
 #ifndef RAG_RAG_ENGINE_H
 #define RAG_RAG_ENGINE_H
@@ -22,6 +27,7 @@
 #include "ingest/ingest.h"
 #include "llm/chat.h"
 #include "llm/model.h"
+#include "rag/generate.h"
 #include "rag/retrieve.h"
 #include "store/store.h"
 
@@ -29,10 +35,10 @@
 
 typedef struct ragd_engine_params {
     const char *db_path;
-    const char *model_path;        /* the generator, or NULL: extractive answers */
-    const char *embed_model_path;  /* or NULL: keyword search only */
+    ragd_backend generator;        /* a file or a server; neither: extractive answers */
+    ragd_backend embedder;         /* a file or a server; neither: keyword search only */
     const char *rerank_model_path; /* or NULL */
-    emb_params embed;              /* prefixes of the embedding model */
+    emb_params embed;              /* prefixes of a local embedding model */
     const char *chat_template;     /* a family name overriding the model's, or NULL */
     int n_ctx;                     /* generator context (0: min(training, 4096)) */
     int n_threads;                 /* compute threads of each model (0: all CPUs) */
@@ -55,16 +61,20 @@ void ragd_engine_close(ragd_engine *e);
 /* ---- what is loaded ------------------------------------------------------ */
 typedef struct ragd_engine_info {
     const char *db_path;
-    const char *model_name;  /* the generator's name (general.name, else the file), or NULL */
+    const char *model_name;  /* the generator's name (general.name, else the file; a
+                                server's remote_model), or NULL */
     const char *model_path;
+    const char *model_url;   /* a remote generator's base URL, else NULL */
     const char *embed_name;  /* or NULL */
+    const char *embed_url;   /* a remote embedding model's base URL, else NULL */
     const char *rerank_name; /* or NULL */
-    int n_ctx, embed_dims, slots, queue;
+    int n_ctx, embed_dims, slots, queue; /* n_ctx: a server's remote_ctx */
     llm_chat_family chat_family;
 } ragd_engine_info;
 
 const ragd_engine_info *ragd_engine_get_info(const ragd_engine *e);
-const llm_model *ragd_engine_model(const ragd_engine *e); /* NULL without a generator */
+/* The local generator; NULL without one or with a remote one. */
+const llm_model *ragd_engine_model(const ragd_engine *e);
 
 /* ---- database ------------------------------------------------------------- */
 /* A read connection for this request (waits for a free one). */
@@ -101,7 +111,8 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop
                      void *ctx, ragd_slot **out, rag_err *err);
 /* Gives a ticket back without waiting. */
 void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t);
-llm_context *ragd_slot_context(ragd_slot *s);
+/* Where the slot's answer is generated: its context, or the server. */
+const ragd_generator *ragd_slot_generator(const ragd_slot *s);
 void ragd_engine_release(ragd_engine *e, ragd_slot *s);
 
 /* Generations waiting and running now. */

@@ -1,10 +1,31 @@
-/* rag/generate.c: generation through the streaming citation check (see
- * rag/generate.h). */
+/* rag/generate.c: generation through the streaming citation check, by a
+ * local model or a remote server, and where the models are (see
+ * rag/generate.h).
+ *
+ * Remote generation: the prompt's messages go to POST {url}/chat/completions
+ * with "stream": true; the answer comes back as server-sent events
+ * (rag/sse.c), each a chat.completion.chunk whose choices[0].delta.content
+ * is the next piece of text, and whose choices[0].finish_reason, on the
+ * last one, says why it ended; a chunk with "usage" (asked for with
+ * stream_options) carries the server's token counts; "data: [DONE]" ends
+ * the stream. Every event is untrusted: its size is bounded, its JSON types
+ * checked. An "error" object in the stream, an event that is not a JSON
+ * object, an answer that is not an event stream, or a stream that ends
+ * before a finish_reason or [DONE] is an error naming the server. A caller
+ * that stops the text (on_text returns non-zero) ends the transfer: the
+ * server sees the connection close. */
 #include "rag/generate.h"
 #include "base/buf.h"
 #include "base/mem.h"
+#include "net/net.h"
+#include "rag/sse.h"
 
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 typedef struct run {
     int grounded;
@@ -25,19 +46,261 @@ static int on_model_text(void *p, const char *text, size_t len)
 {
     run *r = p;
     rag_buf_append(&r->raw, text, len);
-    if (r->grounded) ragd_citestream_feed(&r->cs, text, len, pass_on, r);
-    else pass_on(r, text, len);
+    if (r->grounded)
+        ragd_citestream_feed(&r->cs, text, len, pass_on, r);
+    else
+        pass_on(r, text, len);
     return r->stop;
 }
 
-int ragd_generate(llm_context *c, const ragd_prompt *pr, int grounded, const llm_gen_params *gp,
-                  ragd_stream_fn on_text, void *ctx, ragd_generation *out, rag_err *err)
+static int generate_local(llm_context *c, const ragd_prompt *pr, const llm_gen_params *gp, run *r,
+                          llm_gen_stats *st, rag_err *err)
+{
+    llm_context_truncate(c, 0);
+    return llm_generate(c, pr->tokens.v, pr->tokens.n, gp, on_model_text, r, st, err);
+}
+
+/* ---- remote ----------------------------------------------------------------------- */
+
+enum { EVENT_MAX = 1 << 20 }; /* bytes of one event: a chunk carries a few tokens */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The state of one remote answer. */
+typedef struct remote {
+    run *r;
+    const char *url; /* the endpoint, for messages */
+    ragd_sse sse;
+    int typed;    /* the Content-Type was checked */
+    int done;     /* data: [DONE] came */
+    int finished; /* a finish_reason came */
+    llm_stop_reason finish;
+    long n_prompt, n_generated; /* the server's usage; -1 until it sends it */
+    double t0, t_first;         /* t_first: the first text, -1 before */
+    rag_err why;                /* what was wrong with the answer, when something was */
+} remote;
+
+/* The server's counts, when a chunk carries "usage". */
+static void read_usage(remote *rm, const cJSON *u)
+{
+    if (!cJSON_IsObject(u)) return;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+    if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble < 1e9)
+        rm->n_prompt = (long)p->valuedouble;
+    if (cJSON_IsNumber(g) && g->valuedouble >= 0 && g->valuedouble < 1e9)
+        rm->n_generated = (long)g->valuedouble;
+}
+
+/* One chat.completion.chunk (or an error object in the stream). */
+static int read_chunk(remote *rm, const cJSON *o)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+    if (e && !cJSON_IsNull(e)) {
+        const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
+        return rag_err_set(&rm->why, RAG_ERR_NET, "generator server %s: %.160s", rm->url,
+                           cJSON_IsString(m) ? m->valuestring : "an error in the stream");
+    }
+    read_usage(rm, cJSON_GetObjectItemCaseSensitive(o, "usage"));
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(o, "choices");
+    if (choices && !cJSON_IsArray(choices) && !cJSON_IsNull(choices))
+        return rag_err_set(&rm->why, RAG_ERR_FORMAT,
+                           "generator server %s: 'choices' is not an array", rm->url);
+    const cJSON *c = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+    if (!c) return 0; /* the usage chunk, or a keep-alive */
+    const cJSON *delta = cJSON_IsObject(c) ? cJSON_GetObjectItemCaseSensitive(c, "delta") : NULL;
+    const cJSON *text =
+        cJSON_IsObject(delta) ? cJSON_GetObjectItemCaseSensitive(delta, "content") : NULL;
+    if (!cJSON_IsObject(c) || (text && !cJSON_IsString(text) && !cJSON_IsNull(text)))
+        return rag_err_set(&rm->why, RAG_ERR_FORMAT,
+                           "generator server %s: a chunk whose delta.content is not text", rm->url);
+    if (cJSON_IsString(text) && *text->valuestring) {
+        if (rm->t_first < 0) rm->t_first = now_ms();
+        on_model_text(rm->r, text->valuestring, strlen(text->valuestring));
+    }
+    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
+    if (cJSON_IsString(fin)) {
+        rm->finished = 1;
+        rm->finish = !strcmp(fin->valuestring, "length") ? LLM_STOP_LENGTH : LLM_STOP_EOG;
+    }
+    return 0;
+}
+
+static int on_event(void *p, const char *data, size_t len)
+{
+    remote *rm = p;
+    if (rm->done) return 0;
+    if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+        rm->done = 1;
+        return 0;
+    }
+    cJSON *o = cJSON_ParseWithLength(data, len);
+    int rc = cJSON_IsObject(o)
+                 ? read_chunk(rm, o)
+                 : rag_err_set(&rm->why, RAG_ERR_FORMAT,
+                               "generator server %s: an event of the stream is not a JSON object",
+                               rm->url);
+    cJSON_Delete(o);
+    return rc ? 1 : rm->r->stop;
+}
+
+static int on_body(void *p, const net_response *resp, const char *data, size_t len)
+{
+    remote *rm = p;
+    if (!rm->typed) { /* a wrong URL can answer 200 with a web page */
+        rm->typed = 1;
+        if (!resp->content_type || strncasecmp(resp->content_type, "text/event-stream", 17)) {
+            rag_err_set(&rm->why, RAG_ERR_FORMAT,
+                        "generator server %s: the answer is %.60s, not a stream of events", rm->url,
+                        resp->content_type ? resp->content_type : "untyped");
+            return 1;
+        }
+    }
+    int rc = ragd_sse_feed(&rm->sse, data, len, on_event, rm);
+    if (rc == RAG_ERR_LIMIT)
+        rag_err_set(&rm->why, RAG_ERR_LIMIT, "generator server %s: an event of more than %d bytes",
+                    rm->url, EVENT_MAX);
+    return rc != 0;
+}
+
+/* While the server is silent (a long prompt, a busy server), curl still
+ * calls this about once a second: the caller is asked, with no text,
+ * whether to stop, so a cancellation does not wait for the next token. */
+static int on_progress(void *p, uint64_t done, uint64_t total)
+{
+    run *r = p;
+    (void)done, (void)total;
+    if (r->on_text && !r->stop) r->stop = r->on_text(r->ctx, "", 0);
+    return r->stop;
+}
+
+/* The request (free with cJSON_free), or NULL when cJSON cannot allocate. */
+static char *chat_body(const ragd_backend *b, const ragd_prompt *pr, const llm_gen_params *gp)
+{
+    const llm_sampler_params *s = &gp->sampling;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", b->model);
+    cJSON *msgs = cJSON_AddArrayToObject(o, "messages");
+    for (size_t i = 0; i < pr->n_messages; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", pr->messages[i].role);
+        cJSON_AddStringToObject(m, "content", pr->messages[i].content);
+        cJSON_AddItemToArray(msgs, m);
+    }
+    cJSON_AddBoolToObject(o, "stream", 1);
+    /* within the ranges OpenAI's schema allows (our sampler takes more) */
+    cJSON_AddNumberToObject(o, "temperature",
+                            s->temperature < 0   ? 0
+                            : s->temperature > 2 ? 2
+                                                 : s->temperature);
+    cJSON_AddNumberToObject(o, "top_p", s->top_p > 0 && s->top_p < 1 ? s->top_p : 1);
+    cJSON_AddNumberToObject(o, "max_tokens", gp->n_predict);
+    if (gp->n_stop) {
+        cJSON *stop = cJSON_AddArrayToObject(o, "stop");
+        for (size_t i = 0; i < gp->n_stop; i++)
+            cJSON_AddItemToArray(stop, cJSON_CreateString(gp->stop[i]));
+    }
+    cJSON_AddNumberToObject(o, "seed",
+                            (double)(s->seed & ((1ULL << 53) - 1))); /* exact in a JSON number */
+    if (s->presence_penalty != 0)
+        cJSON_AddNumberToObject(o, "presence_penalty", fmax(-2, fmin(2, s->presence_penalty)));
+    if (s->frequency_penalty != 0)
+        cJSON_AddNumberToObject(o, "frequency_penalty", fmax(-2, fmin(2, s->frequency_penalty)));
+    cJSON_AddBoolToObject(cJSON_AddObjectToObject(o, "stream_options"), "include_usage", 1);
+    /* When the server is another ragd, it would answer from its own
+     * documents: "retrieval": false makes it a plain model for our prompt,
+     * which already holds our context. Other servers ignore the field. */
+    cJSON_AddBoolToObject(cJSON_AddObjectToObject(o, "rag"), "retrieval", 0);
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return body;
+}
+
+/* How the transfer ended, in one error code (and *err): the answer's own
+ * faults first, then a stop the caller asked for (not an error), then the
+ * transfer's. */
+static int remote_outcome(remote *rm, int rc, rag_err *err)
+{
+    if (!rc && ragd_sse_end(&rm->sse, on_event, rm) == RAG_ERR_LIMIT)
+        rag_err_set(&rm->why, RAG_ERR_LIMIT, "generator server %s: an event of more than %d bytes",
+                    rm->url, EVENT_MAX);
+    if (rm->why.code) {
+        if (err) *err = rm->why;
+        return rm->why.code;
+    }
+    if (rm->r->stop) {
+        rag_err_clear(err);
+        return 0;
+    }
+    if (!rc && !rm->done && !rm->finished)
+        return rag_err_set(err, RAG_ERR_NET,
+                           "generator server %s: the stream ended before the answer did", rm->url);
+    return rc;
+}
+
+static int generate_remote(const ragd_backend *b, const ragd_prompt *pr, const llm_gen_params *gp,
+                           run *r, llm_gen_stats *st, rag_err *err)
+{
+    size_t ul = strlen(b->url);
+    while (ul && b->url[ul - 1] == '/')
+        ul--;
+    char *url = rag_xasprintf("%.*s/chat/completions", (int)ul, b->url);
+    char *body = chat_body(b, pr, gp);
+    if (!body) {
+        rag_free(url);
+        return rag_err_set(err, RAG_ERR_NOMEM, "generator server: cannot build a request");
+    }
+    remote rm = {.r = r,
+                 .url = url,
+                 .finish = LLM_STOP_EOG,
+                 .n_prompt = -1,
+                 .n_generated = -1,
+                 .t0 = now_ms(),
+                 .t_first = -1};
+    ragd_sse_init(&rm.sse, EVENT_MAX);
+    static const char *const headers[] = {"Accept: text/event-stream", NULL};
+    net_request rq;
+    net_request_init(&rq, url);
+    rq.body = body;
+    rq.body_len = strlen(body);
+    rq.headers = headers;
+    rq.bearer = b->api_key;
+    rq.timeout = b->timeout;
+    rq.retries = b->retries;
+    rq.on_body = on_body;
+    rq.body_ctx = &rm;
+    rq.on_progress = on_progress;
+    rq.progress_ctx = r;
+    rq.what = "generator server";
+    net_response resp;
+    int rc = remote_outcome(&rm, net_fetch(&rq, &resp, err), err);
+    double t_end = now_ms();
+    st->n_prompt = rm.n_prompt >= 0 ? (int)rm.n_prompt : (int)pr->n_tokens;
+    st->n_generated = rm.n_generated >= 0 ? (int)rm.n_generated : (int)((r->raw.len + 3) / 4);
+    st->prompt_ms = (rm.t_first >= 0 ? rm.t_first : t_end) - rm.t0;
+    st->gen_ms = rm.t_first >= 0 ? t_end - rm.t_first : 0;
+    st->stop = r->stop ? LLM_STOP_CANCEL : rm.finish;
+    net_response_free(&resp);
+    ragd_sse_free(&rm.sse);
+    cJSON_free(body);
+    rag_free(url);
+    return rc;
+}
+
+int ragd_generate(const ragd_generator *g, const ragd_prompt *pr, int grounded,
+                  const llm_gen_params *gp, ragd_stream_fn on_text, void *ctx, ragd_generation *out,
+                  rag_err *err)
 {
     memset(out, 0, sizeof *out);
     run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};
     ragd_citestream_init(&r.cs, pr->n_blocks);
-    llm_context_truncate(c, 0);
-    int rc = llm_generate(c, pr->tokens.v, pr->tokens.n, gp, on_model_text, &r, &out->stats, err);
+    int rc = g->remote ? generate_remote(g->remote, pr, gp, &r, &out->stats, err)
+                       : generate_local(g->ctx, pr, gp, &r, &out->stats, err);
     if (!rc) {
         ragd_citestream_flush(&r.cs, pass_on, &r);
         if (grounded) {
@@ -55,4 +318,155 @@ void ragd_generation_free(ragd_generation *g)
 {
     ragd_citecheck_free(&g->check);
     memset(g, 0, sizeof *g);
+}
+
+/* ---- where the models are ------------------------------------------------------- */
+
+/* The names of one role's settings, and its defaults. */
+typedef struct role_names {
+    const char *role, *what;
+    const char *path_env, *path_key, *url_env, *url_key;
+    const char *model_env, *model_key, *key_env, *key_key;
+    const char *ctx_key, *timeout_key, *retries_key;
+    int ctx;
+    double timeout;
+    int retries;
+} role_names;
+
+static const role_names roles[] = {
+    {"embed", "embedding", "RAG_EMBED_MODEL", "embed.model", "RAG_EMBED_URL", "embed.url",
+     "RAG_EMBED_REMOTE_MODEL", "embed.remote_model", "RAG_EMBED_API_KEY", "embed.api_key",
+     "embed.remote_ctx", "embed.timeout", "embed.retries", 512, 60, 3},
+    {"model", "generator", "RAG_MODEL", "model.path", "RAG_MODEL_URL", "model.url",
+     "RAG_MODEL_REMOTE_MODEL", "model.remote_model", "RAG_MODEL_API_KEY", "model.api_key",
+     "model.remote_ctx", "model.timeout", "model.retries", 8192, 300, 2},
+};
+
+int ragd_is_url(const char *s)
+{
+    return s && (!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8));
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* A number setting in [lo, hi] (an integer when integer is set). */
+static int config_number(const rag_config *cfg, const char *key, double lo, double hi, int integer,
+                         double *out, rag_err *err)
+{
+    const char *v = rag_config_get(cfg, key);
+    if (!v) return 0;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= lo && d <= hi) || (integer && d != floor(d)))
+        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s: expected %s from %g to %g, not '%.40s'",
+                           rag_config_where(cfg, key), key, integer ? "an integer" : "a number", lo,
+                           hi, v);
+    *out = d;
+    return 0;
+}
+
+static int remote_limits(const rag_config *cfg, const role_names *r, ragd_backend *out,
+                         rag_err *err)
+{
+    double ctx = r->ctx, timeout = r->timeout, retries = r->retries;
+    int rc;
+    if ((rc = config_number(cfg, r->ctx_key, 16, 1 << 24, 1, &ctx, err)) ||
+        (rc = config_number(cfg, r->timeout_key, 0.1, 86400, 0, &timeout, err)) ||
+        (rc = config_number(cfg, r->retries_key, 0, 10, 1, &retries, err)))
+        return rc;
+    out->ctx = (int)ctx;
+    out->timeout = timeout;
+    out->retries = (int)retries;
+    return 0;
+}
+
+/* The file or URL of the first level that names one (see rag/generate.h). */
+static int locate(const rag_config *cfg, const role_names *r, const char *flag, ragd_backend *out,
+                  rag_err *err)
+{
+    const char *url_from = NULL; /* where a URL that is not one was set, for the message */
+    if (flag && *flag) {
+        if (ragd_is_url(flag)) out->url = flag;
+        else out->path = flag;
+    } else if (env(r->path_env) || env(r->url_env)) {
+        if (env(r->path_env) && env(r->url_env))
+            return rag_err_set(err, RAG_ERR_INVALID,
+                               "%s and %s are both set: a model file or a server, not both",
+                               r->path_env, r->url_env);
+        out->path = env(r->path_env);
+        out->url = env(r->url_env);
+        url_from = r->url_env;
+    } else {
+        out->path = rag_config_get(cfg, r->path_key);
+        out->url = rag_config_get(cfg, r->url_key);
+        if (out->path && out->url)
+            return rag_err_set(err, RAG_ERR_INVALID,
+                               "%s: %s and %s are both set: a model file or a server, not both",
+                               rag_config_where(cfg, r->url_key), r->path_key, r->url_key);
+        url_from = rag_config_where(cfg, r->url_key);
+    }
+    if (url_from && out->url && !ragd_is_url(out->url))
+        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s '%.80s' is not an http:// or https:// URL",
+                           url_from, r->url_key, out->url);
+    return 0;
+}
+
+int ragd_backend_read(const rag_config *cfg, const char *role, const char *flag, ragd_backend *out,
+                      rag_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const role_names *r = NULL;
+    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
+        if (!strcmp(roles[i].role, role)) r = &roles[i];
+    if (!r) return rag_err_set(err, RAG_ERR_INVALID, "no model role '%s'", role);
+    int rc = remote_limits(cfg, r, out, err);
+    if (!rc) rc = locate(cfg, r, flag, out, err);
+    if (rc || !out->url) return rc;
+    out->model = env(r->model_env) ? env(r->model_env) : rag_config_get(cfg, r->model_key);
+    out->api_key = env(r->key_env) ? env(r->key_env) : rag_config_get(cfg, r->key_key);
+    if (!out->model || !*out->model)
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "the %s server %.100s needs the name of its model: %s or %s", r->what,
+                           out->url, r->model_key, r->model_env);
+    return 0;
+}
+
+/* A remote model is known by its name alone (emb_model_open_remote): the
+ * dimension is what can still tell two models under one name apart. */
+static int check_dims(store *s, const emb_model *m, const char *url, rag_err *err)
+{
+    store_model active;
+    int has = store_model_active(s, &active, err);
+    const emb_identity *id = emb_model_identity(m);
+    if (has <= 0 || strcmp(active.file_sha256, id->file_sha256) || active.dims == id->dims)
+        return has < 0 ? has : 0;
+    return rag_err_set(
+        err, RAG_ERR_INVALID,
+        "embedding server %.100s: its '%.40s' gives %d dimensions, the database's vectors of "
+        "'%.40s' have %d: another model under that name",
+        url, id->name, id->dims, active.name, active.dims);
+}
+
+int ragd_backend_open_embedder(const ragd_backend *b, const emb_params *p, store *s,
+                               emb_model **out, rag_err *err)
+{
+    if (!b->url) return emb_model_open(b->path, p, out, err);
+    emb_remote_params rp;
+    emb_remote_default_params(&rp);
+    rp.url = b->url;
+    rp.model = b->model;
+    rp.api_key = b->api_key;
+    rp.max_tokens = b->ctx;
+    rp.timeout = b->timeout;
+    rp.retries = b->retries;
+    int rc = emb_model_open_remote(&rp, out, err);
+    if (!rc && s && (rc = check_dims(s, *out, b->url, err))) {
+        emb_model_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }

@@ -70,23 +70,82 @@ typedef struct layout {
     size_t n_blocks;
 } layout;
 
+/* The messages of a layout (texts borrowed from it, but *user: the user's
+ * message with the context, owned, NULL for plain chat). Free with rag_free. */
+static llm_chat_msg *compose(const layout *l, size_t *n, char **user)
+{
+    const ragd_prompt_input *in = l->in;
+    *user = in->results ? user_message(in->question, l->blocks, l->n_blocks) : NULL;
+    llm_chat_msg *msgs = rag_xcalloc(l->n_history + 2, sizeof *msgs);
+    *n = 0;
+    if (l->system && *l->system) msgs[(*n)++] = (llm_chat_msg){"system", l->system};
+    for (size_t i = in->n_history - l->n_history; i < in->n_history; i++) msgs[(*n)++] = in->history[i];
+    msgs[(*n)++] = (llm_chat_msg){"user", *user ? *user : in->question};
+    return msgs;
+}
+
+/* Tokens of messages without a vocabulary (see rag/prompt.h). */
+enum { EST_PER_MESSAGE = 4, EST_REPLY = 3 };
+
+static size_t estimate_tokens(const llm_chat_msg *msgs, size_t n)
+{
+    size_t t = EST_REPLY;
+    for (size_t i = 0; i < n; i++) t += EST_PER_MESSAGE + (strlen(msgs[i].content) + 3) / 4;
+    return t;
+}
+
+/* For display only: a remote server renders with its own template. */
+static void render_generic(const llm_chat_msg *msgs, size_t n, llm_chat_prompt *out)
+{
+    for (size_t i = 0; i < n; i++) rag_buf_printf(&out->text, "[%s]\n%s\n\n", msgs[i].role, msgs[i].content);
+    rag_buf_puts(&out->text, "[assistant]\n");
+}
+
 static int render(const llm_vocab *v, llm_chat_family fam, const layout *l, ragd_prompt *out,
                   rag_err *err)
 {
     llm_chat_prompt_free(&out->chat);
     out->tokens.n = 0;
-    const ragd_prompt_input *in = l->in;
-    char *user = in->results ? user_message(in->question, l->blocks, l->n_blocks) : NULL;
-    size_t n = 0;
-    llm_chat_msg *msgs = rag_xcalloc(l->n_history + 2, sizeof *msgs);
-    if (l->system && *l->system) msgs[n++] = (llm_chat_msg){"system", l->system};
-    for (size_t i = in->n_history - l->n_history; i < in->n_history; i++) msgs[n++] = in->history[i];
-    msgs[n++] = (llm_chat_msg){"user", user ? user : in->question};
-    int rc = llm_chat_render(fam, msgs, n, 1, &out->chat, err);
-    if (!rc) rc = llm_chat_tokenize(v, &out->chat, &out->tokens, err);
+    char *user;
+    size_t n;
+    llm_chat_msg *msgs = compose(l, &n, &user);
+    int rc = 0;
+    if (v) {
+        rc = llm_chat_render(fam, msgs, n, 1, &out->chat, err);
+        if (!rc) rc = llm_chat_tokenize(v, &out->chat, &out->tokens, err);
+        out->n_tokens = out->tokens.n;
+    } else {
+        render_generic(msgs, n, &out->chat);
+        out->n_tokens = estimate_tokens(msgs, n);
+    }
     rag_free(msgs);
     rag_free(user);
     return rc;
+}
+
+static void free_messages(ragd_prompt *p)
+{
+    for (size_t i = 0; i < p->n_messages; i++) {
+        rag_free((char *)p->messages[i].role);
+        rag_free((char *)p->messages[i].content);
+    }
+    rag_free(p->messages);
+    p->messages = NULL;
+    p->n_messages = 0;
+}
+
+/* Keeps copies of the layout's messages in out. */
+static void keep_messages(const layout *l, ragd_prompt *out)
+{
+    char *user;
+    size_t n;
+    llm_chat_msg *msgs = compose(l, &n, &user);
+    out->messages = rag_xcalloc(n, sizeof *out->messages);
+    for (size_t i = 0; i < n; i++)
+        out->messages[i] = (llm_chat_msg){rag_xstrdup(msgs[i].role), rag_xstrdup(msgs[i].content)};
+    out->n_messages = n;
+    rag_free(msgs);
+    rag_free(user);
 }
 
 /* Bytes of text made of whole sentences, the longest prefix whose count
@@ -104,7 +163,7 @@ static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, 
         end = start + rag_sentence_len(text + start, len - start);
         last->used = end;
         if (render(v, fam, l, out, err)) return 0;
-        if (out->tokens.n > budget) break;
+        if (out->n_tokens > budget) break;
         best = end;
     }
     return best;
@@ -124,18 +183,18 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
     layout l = {in, system, 0, NULL, 0};
     l.blocks = rag_xcalloc(results && results->n ? results->n : 1, sizeof *l.blocks);
     int rc = render(v, fam, &l, out, err);
-    if (!rc && out->tokens.n > budget)
+    if (!rc && out->n_tokens > budget)
         rc = rag_err_set(err, RAG_ERR_LIMIT,
-                         "the question and instructions alone take %zu tokens, more than the "
+                         "the question and instructions alone take %zu tokens%s, more than the "
                          "%zu the context leaves for the prompt",
-                         out->tokens.n, budget);
+                         out->n_tokens, v ? "" : " (estimated)", budget);
     /* Earlier turns, newest first, while they take at most half of the
      * budget when documents need the rest (all of it otherwise). */
     size_t history_budget = results ? budget / 2 : budget;
     while (!rc && l.n_history < in->n_history) {
         l.n_history++;
         rc = render(v, fam, &l, out, err);
-        if (!rc && out->tokens.n > history_budget) {
+        if (!rc && out->n_tokens > history_budget) {
             l.n_history--;
             rc = render(v, fam, &l, out, err);
             break;
@@ -146,7 +205,7 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
         l.blocks[l.n_blocks] = (ragd_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
         l.n_blocks++;
         rc = render(v, fam, &l, out, err);
-        if (rc || out->tokens.n <= budget) continue;
+        if (rc || out->n_tokens <= budget) continue;
         /* too long whole: its leading sentences, if any fit, then stop */
         size_t keep = fit_sentences(v, fam, &l, budget, out, err);
         if (keep) l.blocks[l.n_blocks - 1].used = keep;
@@ -154,8 +213,8 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
         rc = render(v, fam, &l, out, err);
         break;
     }
-    rag_free(system);
     if (rc) {
+        rag_free(system);
         rag_free(l.blocks);
         ragd_prompt_free(out);
         return rc;
@@ -163,11 +222,14 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
     out->blocks = l.blocks;
     out->n_blocks = l.n_blocks;
     out->n_history = l.n_history;
+    keep_messages(&l, out);
+    rag_free(system);
     return 0;
 }
 
 void ragd_prompt_free(ragd_prompt *p)
 {
+    free_messages(p);
     llm_chat_prompt_free(&p->chat);
     llm_tokens_free(&p->tokens);
     rag_free(p->blocks);

@@ -7,7 +7,14 @@
  * then the question. Blocks are added best first while the prompt fits the
  * token budget; a block that does not fit whole is cut after its last
  * complete sentence that fits, never inside one. Text inside the context
- * cannot close the context block or produce control tokens. */
+ * cannot close the context block or produce control tokens.
+ *
+ * The messages rendered are kept, for a remote generator that applies its
+ * own template: without a local vocabulary the same messages are built,
+ * shown with a generic template ("[system]", "[user]", "[assistant]"
+ * headings), and their tokens estimated (bytes / 4 of each text, rounded
+ * up, plus 4 per message for the template's markers and 3 for the reply's
+ * opening) against the budget. */
 #ifndef RAG_RAG_PROMPT_H
 #define RAG_RAG_PROMPT_H
 
@@ -26,7 +33,11 @@ typedef struct ragd_block {
 
 typedef struct ragd_prompt {
     llm_chat_prompt chat; /* the rendered prompt (chat.text is what --show-prompt prints) */
-    llm_tokens tokens;
+    llm_tokens tokens;    /* its tokens; empty without a vocabulary */
+    size_t n_tokens;      /* tokens.n, or the estimate without a vocabulary */
+    llm_chat_msg *messages; /* what was rendered: system, history, the user's message
+                               with the context (roles and texts owned) */
+    size_t n_messages;
     ragd_block *blocks;
     size_t n_blocks;
     size_t n_history; /* earlier turns that fitted (the newest ones) */
@@ -46,7 +57,8 @@ typedef struct ragd_prompt_input {
 /* Builds the prompt within budget tokens (the prompt alone; leave room for
  * the answer): instructions and the question first, then as many earlier
  * turns as fit in half the budget (newest first), then the context blocks
- * best first. Fails with RAG_ERR_LIMIT when not even the question fits. */
+ * best first. Fails with RAG_ERR_LIMIT when not even the question fits.
+ * v NULL (a remote generator): tokens are estimated and fam is not used. */
 int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt_input *in,
                       size_t budget, ragd_prompt *out, rag_err *err);
 void ragd_prompt_free(ragd_prompt *p);

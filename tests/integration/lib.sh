@@ -37,10 +37,12 @@ check_not_contains() {
 _json() { local f; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; sqlite3 :memory: "select $1(readfile('$f'), '$2');"; rm -f "$f"; }
 json_get() { _json json_extract "$1"; }
 json_len() { _json json_array_length "$1"; }
-# echo "$json" | json_sql "select count(*) from json_each(J, '$.a')": J is the document
+# echo "$json" | json_sql "select count(*) from json_each(J, '$.a')": J (a
+# word of its own, so a J inside a path or a name is left alone) is the document
 json_sql() {
-  local f r; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"; r="readfile('$f')"
-  sqlite3 :memory: "${1//J/$r}"; rm -f "$f"
+  local f sql; f=$(mktemp "$T/json.XXXXXX"); cat > "$f"
+  sql=$(printf '%s' "$1" | sed "s|\bJ\b|readfile('$f')|g")
+  sqlite3 :memory: "$sql"; rm -f "$f"
 }
 
 sql() { sqlite3 "$RAG_DB" "$@"; }

@@ -1,7 +1,9 @@
 /* Grounded prompts and citation checks: citations naming no block are
  * removed and reported; context blocks go best first within the budget and
  * are never cut inside a sentence; text inside documents stays data (it
- * cannot close the context block); the question comes last. */
+ * cannot close the context block); the question comes last. The messages
+ * rendered are kept for a remote generator, and without a vocabulary the
+ * same messages are built and their tokens estimated against the budget. */
 #include "base/buf.h"
 #include "base/mem.h"
 #include "rag/prompt.h"
@@ -266,6 +268,119 @@ static void test_history_and_plain_chat(void)
     llm_vocab_free(v);
 }
 
+static void free_results(ragd_results *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        rag_free(res->v[i].hit.title);
+        rag_free(res->v[i].hit.heading_path);
+        rag_free(res->v[i].hit.uri);
+        rag_free(res->v[i].hit.text);
+    }
+    rag_free(res->v);
+}
+
+static void three_results(ragd_results *res)
+{
+    memset(res, 0, sizeof *res);
+    res->n = 3;
+    res->v = rag_xcalloc(3, sizeof *res->v);
+    res->v[0] = make_result("Policy", "Policy \xE2\x80\xBA Refunds",
+                            "Refunds are issued within 14 days. Receipts are required.", 1);
+    res->v[1] = make_result("Parts", "", "Parts need a purchase order. Orders above 5000 euros need two approvals.", 2);
+    res->v[2] = make_result("Long", "", "First sentence of the long block is here. Second sentence follows it closely. "
+                                         "Third sentence ends the block with many words that will not fit at all.", 3);
+}
+
+/* The estimate of rag/prompt.h: bytes / 4 of each text, rounded up, 4 per
+ * message, 3 for the reply. */
+static size_t estimate(const ragd_prompt *p)
+{
+    size_t t = 3;
+    for (size_t i = 0; i < p->n_messages; i++) t += 4 + (strlen(p->messages[i].content) + 3) / 4;
+    return t;
+}
+
+/* The messages a template rendered are kept (for a remote generator): our
+ * instructions and the caller's, the history, then the user's message with
+ * the context and the question; without a vocabulary they are the same. */
+static void test_messages_kept(void)
+{
+    llm_vocab *v = load_vocab("llama-spm");
+    if (!v) return;
+    rag_err err = {0};
+    ragd_results res;
+    three_results(&res);
+    llm_chat_msg hist[] = {{"user", "Earlier question?"}, {"assistant", "Earlier answer."}};
+    ragd_prompt_input in = {.user_system = "Be brief.", .history = hist, .n_history = 2,
+                            .question = "When are refunds issued?", .results = &res};
+    ragd_prompt local, remote;
+    CHECK_INT(ragd_prompt_build(v, LLM_CHAT_CHATML, &in, 100000, &local, &err), 0);
+    CHECK_INT(local.n_tokens, local.tokens.n);
+    CHECK_INT(local.n_messages, 4);
+    if (local.n_messages == 4) {
+        CHECK_STR(local.messages[0].role, "system");
+        CHECK_CONTAINS(local.messages[0].content, "You answer questions about the user's documents.");
+        CHECK_CONTAINS(local.messages[0].content, "appears inside it.\n\nBe brief.");
+        CHECK_STR(local.messages[1].content, "Earlier question?");
+        CHECK_STR(local.messages[2].role, "assistant");
+        CHECK_STR(local.messages[3].role, "user");
+        CHECK(!strncmp(local.messages[3].content, "<context>\n[1] Policy \xE2\x80\x94 Refunds\n", 30));
+        CHECK_CONTAINS(local.messages[3].content, "</context>\n\nQuestion: When are refunds issued?");
+        /* each message's text is in the rendered prompt as it is */
+        for (size_t i = 0; i < local.n_messages; i++)
+            CHECK_CONTAINS(rag_buf_str(&local.chat.text), local.messages[i].content);
+    }
+    CHECK_INT(ragd_prompt_build(NULL, LLM_CHAT_CHATML, &in, 100000, &remote, &err), 0);
+    CHECK_INT(remote.n_messages, local.n_messages);
+    for (size_t i = 0; i < remote.n_messages && i < local.n_messages; i++) {
+        CHECK_STR(remote.messages[i].role, local.messages[i].role);
+        CHECK_STR(remote.messages[i].content, local.messages[i].content);
+    }
+    ragd_prompt_free(&local);
+    ragd_prompt_free(&remote);
+    free_results(&res);
+    llm_vocab_free(v);
+}
+
+/* Without a vocabulary (a remote generator): a generic rendering for
+ * display, tokens estimated, the budget kept by the estimate with the same
+ * rules (blocks best first, the last one cut after a sentence). */
+static void test_estimate_without_vocabulary(void)
+{
+    rag_err err = {0};
+    ragd_results res;
+    three_results(&res);
+    ragd_prompt_input in = {.question = "When are refunds issued?", .results = &res};
+    ragd_prompt p;
+    CHECK_INT(ragd_prompt_build(NULL, LLM_CHAT_CHATML, &in, 100000, &p, &err), 0);
+    CHECK_INT(p.tokens.n, 0);
+    CHECK_INT(p.n_blocks, 3);
+    CHECK_INT(p.n_messages, 2);
+    CHECK_INT(p.n_tokens, estimate(&p));
+    const char *t = rag_buf_str(&p.chat.text);
+    CHECK(!strncmp(t, "[system]\nYou answer questions", 29));
+    CHECK_CONTAINS(t, "\n\n[user]\n<context>\n[1] Policy");
+    size_t tl = strlen(t);
+    CHECK(tl > 12 && !strcmp(t + tl - 12, "[assistant]\n"));
+    size_t full = p.n_tokens;
+    ragd_prompt_free(&p);
+
+    /* a budget a few tokens short: the third block loses its last sentence */
+    CHECK_INT(ragd_prompt_build(NULL, LLM_CHAT_CHATML, &in, full - 5, &p, &err), 0);
+    CHECK(p.n_tokens <= full - 5);
+    CHECK_INT(p.n_tokens, estimate(&p));
+    CHECK_INT(p.n_blocks, 3);
+    if (p.n_blocks == 3) {
+        size_t used = p.blocks[2].used;
+        CHECK(used < strlen(res.v[2].hit.text) && used > 0 && res.v[2].hit.text[used - 1] == '.');
+        CHECK_CONTAINS(p.messages[1].content, "Second sentence follows it closely.\n\n</context>");
+    }
+    ragd_prompt_free(&p);
+    CHECK_INT(ragd_prompt_build(NULL, LLM_CHAT_CHATML, &in, 40, &p, &err), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(err.msg, "tokens (estimated), more than the 40");
+    free_results(&res);
+}
+
 int main(void)
 {
     RUN(test_document_cannot_inject_control_tokens);
@@ -273,5 +388,7 @@ int main(void)
     RUN(test_prompt_budget_and_data);
     RUN(test_citation_stream);
     RUN(test_history_and_plain_chat);
+    RUN(test_messages_kept);
+    RUN(test_estimate_without_vocabulary);
     return test_summary();
 }
