@@ -135,7 +135,7 @@ printf '[ingest]\nfetch_timeout = 1\n' > $T/slow.conf
 t0=$(date +%s)
 out=$(rag ingest --config $T/slow.conf --allow-private $FX_URL/docs/deep.html 2>&1); rc=$?
 check_contains "a slow server: timed out (exit $rc)" "$out" "timed out"
-check "...in about a second a try, not four ($(($(date +%s) - t0)) s)" test $(($(date +%s) - t0)) -le 3
+check "...after about a second a try (2 tries), not the server's 4 s each ($(($(date +%s) - t0)) s)" test $(($(date +%s) - t0)) -le 5
 
 # crawling
 fixture_start
