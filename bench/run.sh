@@ -9,6 +9,6 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 export RAG_TOOLS=${RAG_TOOLS:-$top/build/tools}
 ./build/bench/bench_ingest_search "$@"
 echo
-./build/bench/bench_embed
-echo
 ./build/bench/bench_vector
+echo
+./bench/models.sh

@@ -139,5 +139,7 @@ int rag_cli_index(int argc, char **argv);
 int rag_cli_keys(int argc, char **argv);
 int rag_cli_pull(int argc, char **argv);
 int rag_cli_models(int argc, char **argv);
+int rag_cli_bench_model(int argc, char **argv);
+int rag_cli_bench_embed(int argc, char **argv);
 
 #endif

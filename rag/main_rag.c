@@ -38,6 +38,8 @@ static const char usage[] =
     "  reembed            embed every chunk with (another) embedding model\n"
     "  pull NAME|URL      download a model (resumable, verified)\n"
     "  models             list, show or remove downloaded models\n"
+    "  bench-model        prefill, decode and first-token speed of a model here\n"
+    "  bench-embed        embedding speed of an encoder here\n"
     "\n"
     "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
     "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
@@ -53,6 +55,7 @@ static const struct {
     {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
     {"reembed", rag_cli_reembed}, {"index", rag_cli_index}, {"keys", rag_cli_keys},
     {"serve", ragd_main},       {"pull", rag_cli_pull},     {"models", rag_cli_models},
+    {"bench-model", rag_cli_bench_model}, {"bench-embed", rag_cli_bench_embed},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

@@ -81,4 +81,20 @@ check_eq "an unwritable type is refused" $rc 2
 out=$(rag model-info -m $RAG_TESTDATA/manifest.json 2>&1); rc=$?
 check_eq "a file that is not GGUF is refused" $rc 1
 check_contains "with the reason" "$out" "not a GGUF file"
+
+# the Q4_K_M mix: q4_K, with q6_K for the output and for attn_v/ffn_down of the layers given more bits
+rag quantize $M/tiny-llama-f32.gguf $T/mix.gguf q4_K_M >/dev/null
+info=$(rag model-info -m $T/mix.gguf --json)
+check "q4_K_M: a mix of q4_K and q6_K" test -n "$(echo "$info" | json_get '$.tensor_types.q4_K')" -a -n "$(echo "$info" | json_get '$.tensor_types.q6_K')"
+check_contains "q4_K_M: named so in the file (rag models)" "$(rag models list --dir $T --json)" '"quantization":	"Q4_K_M"'
+out=$(rag generate -m $T/mix.gguf -p "Hello" -n 4 --temp 0 2>&1); rc=$?
+check_eq "q4_K_M: the model runs" $rc 0
+
+# rag bench-model / bench-embed: the figures and their bounds, as JSON (no timing is judged here)
+b=$(rag bench-model -m $M/tiny-llama-q8_0.gguf -p 32 -n 8 --ttft 40 -t 2 --json)
+check "bench-model: prefill, decode and their bounds" test "$(echo "$b" | json_sql "select json_extract(J, '\$.prefill_tokens_per_s') > 0 and json_extract(J, '\$.decode_bound_tokens_per_s') > 0 and json_extract(J, '\$.read_bandwidth_bytes_per_s') > 0 and json_extract(J, '\$.sgemm_flops_per_s') > 0")" = 1
+check_eq "bench-model: the first-token prompt" "$(echo "$b" | json_get '$.ttft_prompt_tokens')" 40
+e=$(rag bench-embed -m $M/bert-mean-f32.gguf --texts 16 --tokens 32 -t 2 --json)
+check "bench-embed: tokens/s and its bound" test "$(echo "$e" | json_sql "select json_extract(J, '\$.embed_tokens_per_s') > 0 and json_extract(J, '\$.embed_bound_tokens_per_s') > 0")" = 1
+check "bench-embed: texts of at least the tokens asked" test "$(echo "$e" | json_get '$.tokens_per_text')" -ge 32
 finish

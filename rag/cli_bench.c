@@ -1,0 +1,477 @@
+/* rag/cli_bench.c: `rag bench-model` and `rag bench-embed`: the speed of one
+ * GGUF file on this machine, next to this machine's own limits measured in
+ * the same run, so that any model file (ours or another tool's) is measured
+ * the same way.
+ *
+ * The limits: the memory read bandwidth with the benchmark's threads (a
+ * 1 GB buffer summed in parallel with the widest loads, best of five), and the cblas_sgemm peak
+ * (a 2048^3 product through llm_matmul, best of four). The bounds: decode
+ * cannot beat bandwidth / bytes of weights read per token; prefill and
+ * embeddings cannot beat sgemm peak / FLOPs per token. Every speed is
+ * printed with its ratio to its bound. */
+#include "base/buf.h"
+#include "base/mem.h"
+#include "embed/embed.h"
+#include "llm/generate.h"
+#include "llm/gguf.h"
+#include "llm/matmul.h"
+#include "llm/model.h"
+#include "rag/cli.h"
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the machine's limits ------------------------------------------------------ */
+
+typedef struct sum_job {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} sum_job;
+
+/* Wide loads into independent sums, so that the loads, not the adds,
+ * bound the loop (scalar loads reach about half the bandwidth here, and
+ * 32-byte ones some 80%). */
+__attribute__((target("avx512f"))) static uint64_t sum_avx512(const uint64_t *p, size_t n)
+{
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a = _mm512_add_epi64(a, _mm512_loadu_si512(p + i));
+        b = _mm512_add_epi64(b, _mm512_loadu_si512(p + i + 8));
+        c = _mm512_add_epi64(c, _mm512_loadu_si512(p + i + 16));
+        d = _mm512_add_epi64(d, _mm512_loadu_si512(p + i + 24));
+    }
+    uint64_t s = (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+__attribute__((target("avx2"))) static uint64_t sum_avx2(const uint64_t *p, size_t n)
+{
+    __m256i acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 8; k++)
+            acc[k] = _mm256_add_epi64(acc[k], _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 4 * k)));
+    for (int k = 1; k < 8; k++) acc[0] = _mm256_add_epi64(acc[0], acc[k]);
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)(void *)lanes, acc[0]);
+    uint64_t s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+static void *sum_part(void *arg)
+{
+    sum_job *j = arg;
+    uint64_t s = 0;
+    if (__builtin_cpu_supports("avx512f")) s = sum_avx512(j->p, j->n);
+    else if (__builtin_cpu_supports("avx2")) s = sum_avx2(j->p, j->n);
+    else
+        for (size_t i = 0; i < j->n; i++) s += j->p[i];
+    j->sum = s;
+    return NULL;
+}
+
+/* Bytes per second read from memory by `threads` threads. */
+static double read_bandwidth(int threads)
+{
+    enum { MB = 1024 }; /* far past any cache */
+    size_t n = (size_t)MB << 20 >> 3;
+    uint64_t *buf = rag_xmalloc(n * sizeof *buf);
+    for (size_t i = 0; i < n; i++) buf[i] = i & 255;
+    if (threads > 64) threads = 64;
+    pthread_t tid[64];
+    sum_job jobs[64];
+    double best = 1e30;
+    uint64_t sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        for (int t = 0; t < threads; t++) {
+            size_t a = n * (size_t)t / (size_t)threads, b = n * (size_t)(t + 1) / (size_t)threads;
+            jobs[t] = (sum_job){buf + a, b - a, 0};
+            pthread_create(&tid[t], NULL, sum_part, &jobs[t]);
+        }
+        for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL), sink += jobs[t].sum;
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
+    rag_free(buf);
+    if (sink == 1) fprintf(stderr, "%llu", (unsigned long long)sink); /* keeps the sums alive */
+    return (double)n * sizeof(uint64_t) / best;
+}
+
+/* FLOP/s of a 2048^3 F32 product through llm_matmul with `threads` threads. */
+static double sgemm_peak(int threads)
+{
+    enum { N = 2048 };
+    float *w = rag_xmalloc((size_t)N * N * sizeof *w), *x = rag_xmalloc((size_t)N * N * sizeof *x),
+          *y = rag_xmalloc((size_t)N * N * sizeof *y);
+    for (size_t i = 0; i < (size_t)N * N; i++) w[i] = x[i] = (float)(i % 7) * 0.1f;
+    llm_compute *c;
+    rag_err err = {0};
+    double best = 1e30;
+    if (!llm_compute_new(threads, N, &c, &err)) {
+        llm_mat W = {LLM_F32, N, N, w, N * sizeof(float)};
+        for (int r = 0; r < 4; r++) {
+            double t0 = now_s();
+            llm_matmul(c, &W, x, N, y);
+            double t = now_s() - t0;
+            if (t < best) best = t;
+        }
+        llm_compute_free(c);
+    }
+    rag_free(w);
+    rag_free(x);
+    rag_free(y);
+    return 2.0 * N * N * N / best;
+}
+
+static double rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+typedef struct machine {
+    int threads;
+    double bandwidth, sgemm;
+    const char *coretype; /* OPENBLAS_CORETYPE, or NULL */
+} machine;
+
+static void measure_machine(int threads, machine *m)
+{
+    m->threads = threads;
+    m->bandwidth = read_bandwidth(threads);
+    m->sgemm = sgemm_peak(threads);
+    m->coretype = getenv("OPENBLAS_CORETYPE");
+}
+
+static void machine_json(cJSON *j, const machine *m)
+{
+    cJSON_AddNumberToObject(j, "threads", m->threads);
+    cJSON_AddNumberToObject(j, "read_bandwidth_bytes_per_s", m->bandwidth);
+    cJSON_AddNumberToObject(j, "sgemm_flops_per_s", m->sgemm);
+    if (m->coretype) cJSON_AddStringToObject(j, "openblas_coretype", m->coretype);
+    else cJSON_AddNullToObject(j, "openblas_coretype");
+}
+
+static void machine_print(const machine *m)
+{
+    printf("machine: %d threads, memory read %.1f GB/s, cblas_sgemm %.1f GFLOP/s (OPENBLAS_CORETYPE %s)\n",
+           m->threads, m->bandwidth / 1e9, m->sgemm / 1e9, m->coretype ? m->coretype : "unset");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* ---- rag bench-model -------------------------------------------------------------- */
+
+static const char model_usage[] =
+    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [--ttft 1500] [--json]\n"
+    "\n"
+    "Speed of a GGUF decoder model on this machine: prefill tokens/s for a\n"
+    "prompt of -p tokens, decode tokens/s for -n tokens after it, time to the\n"
+    "first token of a --ttft-token prompt (a RAG prompt's size), and memory\n"
+    "resident after loading. Each speed is also a ratio to its bound, measured\n"
+    "in the same run: decode against memory bandwidth / weight bytes read per\n"
+    "token, prefill against the cblas_sgemm peak / FLOPs per token. Prompts are\n"
+    "random tokens; decoding is greedy and may end early at an end token.\n";
+
+/* Random token ids for a prompt (speed does not depend on which). */
+static int32_t *random_tokens(const llm_model *m, int n, unsigned seed)
+{
+    int vocab = llm_model_hparams(m)->n_vocab;
+    /* past the first quarter (or 1000) ids, where special and byte tokens sit */
+    int lo = vocab > 4000 ? 1000 : vocab / 4;
+    int32_t *t = rag_xmalloc((size_t)n * sizeof *t);
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        t[i] = (int32_t)(lo + (int)((seed >> 4) % (unsigned)(vocab - lo)));
+    }
+    return t;
+}
+
+static int discard(void *ctx, const char *text, size_t len)
+{
+    (void)ctx, (void)text, (void)len;
+    return 0;
+}
+
+static int run_generate(llm_context *c, const int32_t *prompt, int n_prompt, int n_predict, llm_gen_stats *st,
+                        rag_err *err)
+{
+    llm_context_truncate(c, 0);
+    llm_gen_params gp;
+    llm_gen_default_params(&gp);
+    gp.n_predict = n_predict;
+    gp.sampling.temperature = 0;
+    return llm_generate(c, prompt, (size_t)n_prompt, &gp, discard, NULL, st, err);
+}
+
+/* FLOPs per prompt token at context length ctx: two per weight of every
+ * layer matrix, plus attention (QK^T and SV: 4 * layers * ctx * heads *
+ * head_dim). The token embedding is a lookup, and the output matrix runs
+ * for the last prompt token only, so neither counts. */
+static double prefill_flops_per_token(const llm_model *m, int ctx)
+{
+    const llm_gguf *g = llm_model_gguf(m);
+    double params = 0;
+    for (size_t i = 0; i < llm_gguf_n_tensors(g); i++) {
+        const llm_tensor_info *t = llm_gguf_tensor(g, i);
+        if (t->ne[1] <= 1 || strncmp(t->name, "blk.", 4)) continue;
+        params += (double)t->ne[0] * (double)t->ne[1] * (double)(t->ne[2] ? t->ne[2] : 1);
+    }
+    const llm_hparams *hp = llm_model_hparams(m);
+    return 2 * params + 4.0 * hp->n_layer * ctx * (double)hp->n_head * hp->head_dim;
+}
+
+int rag_cli_bench_model(int argc, char **argv)
+{
+    enum { O_TTFT = 1000 };
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"prompt", required_argument, NULL, 'p'},
+                                         {"predict", required_argument, NULL, 'n'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"ttft", required_argument, NULL, O_TTFT},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    rag_cli cli = {.cmd = "bench-model"};
+    const char *path = NULL;
+    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, c;
+    while ((c = getopt_long(argc, argv, "m:p:n:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': path = optarg; break;
+        case 'p': if (parse_int(optarg, 1, 1 << 20, &n_prompt)) return rag_cli_usage_error(&cli, "-p: a token count"); break;
+        case 'n': if (parse_int(optarg, 1, 1 << 20, &n_predict)) return rag_cli_usage_error(&cli, "-n: a token count"); break;
+        case 't': if (parse_int(optarg, 1, 1024, &threads)) return rag_cli_usage_error(&cli, "-t: a thread count"); break;
+        case O_TTFT: if (parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return rag_cli_usage_error(&cli, "--ttft: a token count"); break;
+        case 'J': cli.json = 1; break;
+        case 'h': fputs(model_usage, stdout); return RAG_EXIT_OK;
+        default: return rag_cli_usage_error(&cli, "unknown option");
+        }
+    }
+    if (!path) return rag_cli_usage_error(&cli, "-m MODEL is required");
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    machine mc;
+    measure_machine(threads, &mc); /* before the model's threads and pages exist */
+    rag_err err = {0};
+    double rss0 = rss_bytes(), t0 = now_s();
+    llm_model *m;
+    if (llm_model_open(path, &m, &err)) return rag_cli_fail(&cli, &err);
+    int need = n_prompt + n_predict > ttft_tokens + 1 ? n_prompt + n_predict : ttft_tokens + 1;
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.n_ctx = need;
+    cp.n_threads = threads;
+    llm_context *ctx = NULL;
+    int rc = llm_context_new(m, &cp, &ctx, &err);
+    double load_s = now_s() - t0, rss_load = rss_bytes() - rss0;
+    int32_t *prompt = random_tokens(m, need, 7);
+    llm_gen_stats warm, run, first; /* run: prefill of n_prompt tokens, then decoding */
+    if (!rc) rc = run_generate(ctx, prompt, 16, 1, &warm, &err); /* pages the weights in */
+    if (!rc) rc = run_generate(ctx, prompt, n_prompt, n_predict, &run, &err);
+    if (!rc) rc = run_generate(ctx, prompt, ttft_tokens, 1, &first, &err);
+    double rss_run = rss_bytes() - rss0;
+    if (rc) {
+        rag_free(prompt);
+        llm_context_free(ctx);
+        llm_model_close(m);
+        return rag_cli_fail(&cli, &err);
+    }
+    double weight_bytes = (double)llm_model_weight_bytes(m);
+    double prefill_tps = run.n_prompt / (run.prompt_ms / 1e3);
+    /* the first token comes from the prompt's logits: n tokens, n - 1 passes */
+    double decode_tps = run.n_generated > 1 ? (run.n_generated - 1) / (run.gen_ms / 1e3) : 0;
+    double ttft_ms = first.prompt_ms + first.gen_ms;
+    double decode_bound = mc.bandwidth / weight_bytes;
+    double prefill_bound = mc.sgemm / prefill_flops_per_token(m, n_prompt / 2); /* mean context */
+    const llm_hparams *hp = llm_model_hparams(m);
+    if (cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", path);
+        machine_json(j, &mc);
+        cJSON_AddNumberToObject(j, "file_bytes", (double)llm_gguf_size(llm_model_gguf(m)));
+        cJSON_AddNumberToObject(j, "weight_bytes_per_token", weight_bytes);
+        cJSON_AddNumberToObject(j, "load_seconds", load_s);
+        cJSON_AddNumberToObject(j, "prompt_tokens", run.n_prompt);
+        cJSON_AddNumberToObject(j, "prefill_tokens_per_s", prefill_tps);
+        cJSON_AddNumberToObject(j, "prefill_bound_tokens_per_s", prefill_bound);
+        cJSON_AddNumberToObject(j, "prefill_ratio", prefill_tps / prefill_bound);
+        cJSON_AddNumberToObject(j, "decode_tokens", run.n_generated);
+        cJSON_AddNumberToObject(j, "decode_tokens_per_s", decode_tps);
+        cJSON_AddNumberToObject(j, "decode_bound_tokens_per_s", decode_bound);
+        cJSON_AddNumberToObject(j, "decode_ratio", decode_tps / decode_bound);
+        cJSON_AddNumberToObject(j, "ttft_prompt_tokens", first.n_prompt);
+        cJSON_AddNumberToObject(j, "ttft_ms", ttft_ms);
+        cJSON_AddNumberToObject(j, "n_ctx", llm_context_n_ctx(ctx));
+        cJSON_AddNumberToObject(j, "kv_bytes", (double)llm_context_kv_bytes(ctx));
+        cJSON_AddNumberToObject(j, "rss_bytes", rss_run);
+        cJSON_AddNumberToObject(j, "rss_after_load_bytes", rss_load);
+        rag_cli_print_json(j);
+    } else {
+        machine_print(&mc);
+        printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n", path, hp->n_layer,
+               hp->n_embd, hp->n_vocab, weight_bytes / 1e6);
+        printf("  prefill %d tokens: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_prompt, prefill_tps,
+               prefill_bound, prefill_tps / prefill_bound);
+        printf("  decode %d tokens at context %d: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_generated,
+               n_prompt, decode_tps, decode_bound, decode_tps / decode_bound);
+        printf("  time to first token, %d-token prompt: %.0f ms\n", first.n_prompt, ttft_ms);
+        printf("  memory: %.0f MB resident after loading, %.0f MB after running (KV cache %.0f MB for %d positions)\n",
+               rss_load / 1e6, rss_run / 1e6, (double)llm_context_kv_bytes(ctx) / 1e6, llm_context_n_ctx(ctx));
+    }
+    rag_free(prompt);
+    llm_context_free(ctx);
+    llm_model_close(m);
+    return RAG_EXIT_OK;
+}
+
+/* ---- rag bench-embed -------------------------------------------------------------- */
+
+static const char embed_usage[] =
+    "usage: rag bench-embed -m MODEL [--texts 256] [--tokens 128] [-t THREADS] [--json]\n"
+    "\n"
+    "Embedding throughput of a GGUF encoder on this machine: --texts texts of\n"
+    "--tokens tokens each, in one call, as tokens/s and as a ratio to the\n"
+    "cblas_sgemm peak / FLOPs per token, measured in the same run.\n";
+
+int rag_cli_bench_embed(int argc, char **argv)
+{
+    enum { O_TEXTS = 1000, O_TOKENS };
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"texts", required_argument, NULL, O_TEXTS},
+                                         {"tokens", required_argument, NULL, O_TOKENS},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    rag_cli cli = {.cmd = "bench-embed"};
+    const char *path = NULL;
+    int n_texts = 256, n_tokens = 128, threads = 0, c;
+    while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': path = optarg; break;
+        case O_TEXTS: if (parse_int(optarg, 1, 100000, &n_texts)) return rag_cli_usage_error(&cli, "--texts: a count"); break;
+        case O_TOKENS: if (parse_int(optarg, 3, 8192, &n_tokens)) return rag_cli_usage_error(&cli, "--tokens: 3 to 8192"); break;
+        case 't': if (parse_int(optarg, 1, 1024, &threads)) return rag_cli_usage_error(&cli, "-t: a thread count"); break;
+        case 'J': cli.json = 1; break;
+        case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
+        default: return rag_cli_usage_error(&cli, "unknown option");
+        }
+    }
+    if (!path) return rag_cli_usage_error(&cli, "-m MODEL is required");
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    machine mc;
+    measure_machine(threads, &mc);
+    emb_params ep;
+    emb_default_params(&ep);
+    ep.n_threads = threads;
+    emb_model *m;
+    rag_err err = {0};
+    double rss0 = rss_bytes();
+    if (emb_model_open(path, &ep, &m, &err)) return rag_cli_fail(&cli, &err);
+    if (!emb_vocab(m)) {
+        emb_model_close(m);
+        rag_cli_error(&cli, "%s has no local vocabulary to make texts with", path);
+        return RAG_EXIT_ERROR;
+    }
+    /* texts of vocabulary pieces, cut to n_tokens tokens each */
+    char **texts = rag_xcalloc((size_t)n_texts, sizeof *texts);
+    unsigned seed = 1;
+    int real = 0;
+    for (int t = 0; t < n_texts; t++) {
+        rag_buf b = {0};
+        while ((int)emb_count_tokens(m, rag_buf_str(&b), b.len) < n_tokens) {
+            seed = seed * 1103515245u + 12345u;
+            rag_buf_printf(&b, "%sw%u", b.len ? " " : "", 100 + (seed >> 8) % 900);
+        }
+        if (!t) real = (int)emb_count_tokens(m, rag_buf_str(&b), b.len);
+        texts[t] = rag_buf_steal(&b);
+    }
+    int dims = emb_dims(m);
+    float *out = rag_xmalloc((size_t)n_texts * (size_t)dims * sizeof *out);
+    emb_embed(m, (const char *const *)texts, n_texts < 8 ? (size_t)n_texts : 8, EMB_RAW, 1, out, NULL, &err);
+    double t0 = now_s();
+    int rc = emb_embed(m, (const char *const *)texts, (size_t)n_texts, EMB_RAW, 1, out, NULL, &err);
+    double secs = now_s() - t0;
+    uint64_t tokens = 0;
+    double busy = 0;
+    emb_model_stats(m, &tokens, &busy);
+    /* FLOPs per token: two per weight of the layer matrices, plus attention */
+    llm_gguf *g = NULL;
+    double params = 0;
+    uint32_t E = 0, layers = 0;
+    if (!rc && !llm_gguf_open(path, &g, &err)) {
+        const char *arch = "bert";
+        size_t alen = 4;
+        llm_gguf_get_str(g, "general.architecture", &arch, &alen, NULL);
+        char key[96];
+        snprintf(key, sizeof key, "%.*s.embedding_length", (int)alen, arch);
+        llm_gguf_get_u32(g, key, &E, NULL);
+        snprintf(key, sizeof key, "%.*s.block_count", (int)alen, arch);
+        llm_gguf_get_u32(g, key, &layers, NULL);
+        for (size_t i = 0; i < llm_gguf_n_tensors(g); i++) {
+            const llm_tensor_info *ti = llm_gguf_tensor(g, i);
+            if (ti->ne[1] > 1 && strncmp(ti->name, "token_embd", 10) && strncmp(ti->name, "position_embd", 13) &&
+                strncmp(ti->name, "token_types", 11))
+                params += (double)ti->ne[0] * (double)ti->ne[1];
+        }
+        llm_gguf_close(g);
+    }
+    double rss = rss_bytes() - rss0;
+    for (int t = 0; t < n_texts; t++) rag_free(texts[t]);
+    rag_free(texts);
+    rag_free(out);
+    emb_model_close(m);
+    if (rc) return rag_cli_fail(&cli, &err);
+    double flops_tok = 2 * params + 4.0 * layers * real * E;
+    double tps = (double)n_texts * real / secs, bound = mc.sgemm / flops_tok;
+    if (cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", path);
+        machine_json(j, &mc);
+        cJSON_AddNumberToObject(j, "texts", n_texts);
+        cJSON_AddNumberToObject(j, "tokens_per_text", real);
+        cJSON_AddNumberToObject(j, "seconds", secs);
+        cJSON_AddNumberToObject(j, "embed_tokens_per_s", tps);
+        cJSON_AddNumberToObject(j, "embed_bound_tokens_per_s", bound);
+        cJSON_AddNumberToObject(j, "embed_ratio", tps / bound);
+        cJSON_AddNumberToObject(j, "flops_per_token", flops_tok);
+        cJSON_AddNumberToObject(j, "rss_bytes", rss);
+        rag_cli_print_json(j);
+    } else {
+        machine_print(&mc);
+        printf("model: %s, %d texts x %d tokens\n", path, n_texts, real);
+        printf("  embeddings: %.0f tokens/s, bound %.0f: ratio %.2f (%.1f MFLOP per token, %.2f s)\n", tps, bound,
+               tps / bound, flops_tok / 1e6, secs);
+        printf("  memory: %.0f MB resident\n", rss / 1e6);
+    }
+    return RAG_EXIT_OK;
+}
