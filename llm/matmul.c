@@ -7,7 +7,10 @@
  * the mutex with a new generation number; each worker runs its contiguous
  * range of indices and reports back; the caller waits for all of them. One
  * job at a time: an llm_compute is used by one thread, and fn must not call
- * llm_parallel_for on the same context.
+ * llm_parallel_for on the same context. Decoding a token publishes some 170
+ * jobs of a fraction of a millisecond each, so waiting spins briefly before
+ * it sleeps: a worker (or the caller) that blocked on the condition
+ * variable at every job lost a wake-up's latency each time.
  *
  * One pool does all the parallel work. OpenBLAS is set to one thread and
  * called concurrently from the workers (the arrangement its documentation
@@ -23,9 +26,22 @@
 
 #include <assert.h>
 #include <cblas.h>
+#include <immintrin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
+
+/* How long a waiting thread spins (pause instructions, some 50-100 us)
+ * before it sleeps on the condition variable. */
+#define SPIN_ROUNDS 2000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+}
 
 /* Below this many input rows each weight row is decoded once per input row
  * by the dot kernels; from this many on, dequantizing a tile once and letting
@@ -53,9 +69,9 @@ struct llm_compute {
     pthread_mutex_t mu;
     pthread_cond_t wake; /* workers wait here for a new generation or stop */
     pthread_cond_t done; /* the caller waits here for n_pending == 0 */
-    uint64_t generation;
-    int n_pending;
-    int stop;
+    _Atomic uint64_t generation; /* written under mu; read by spinners without it */
+    _Atomic int n_pending;
+    _Atomic int stop;
     /* the current job, valid while n_pending > 0 */
     void (*fn)(void *ctx, int64_t i);
     void *ctx;
@@ -80,17 +96,24 @@ static void *worker_main(void *p)
     int index = a->index;
     rag_free(a);
     uint64_t seen = 0;
-    pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stop && c->generation == seen) pthread_cond_wait(&c->wake, &c->mu);
-        if (c->stop) break;
-        seen = c->generation;
-        pthread_mutex_unlock(&c->mu);
-        run_range(c, index);
+        for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->generation) == seen && !atomic_load(&c->stop); k++)
+            cpu_relax();
         pthread_mutex_lock(&c->mu);
-        if (--c->n_pending == 0) pthread_cond_signal(&c->done);
+        while (!atomic_load(&c->stop) && atomic_load(&c->generation) == seen) pthread_cond_wait(&c->wake, &c->mu);
+        int stop = atomic_load(&c->stop);
+        seen = atomic_load(&c->generation);
+        pthread_mutex_unlock(&c->mu);
+        if (stop) break;
+        run_range(c, index);
+        /* the last one out wakes the caller, under the mutex so that a
+         * caller between its check and its wait cannot miss it */
+        if (atomic_fetch_sub(&c->n_pending, 1) == 1) {
+            pthread_mutex_lock(&c->mu);
+            pthread_cond_signal(&c->done);
+            pthread_mutex_unlock(&c->mu);
+        }
     }
-    pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
@@ -105,23 +128,26 @@ void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i
     c->fn = fn;
     c->ctx = ctx;
     c->n = n;
-    c->n_pending = c->n_threads - 1;
-    c->generation++;
+    atomic_store(&c->n_pending, c->n_threads - 1);
+    atomic_fetch_add(&c->generation, 1); /* after the job: a spinning worker then sees it whole */
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
 
     run_range(c, 0);
 
-    pthread_mutex_lock(&c->mu);
-    while (c->n_pending > 0) pthread_cond_wait(&c->done, &c->mu);
-    pthread_mutex_unlock(&c->mu);
+    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->n_pending) > 0; k++) cpu_relax();
+    if (atomic_load(&c->n_pending) > 0) {
+        pthread_mutex_lock(&c->mu);
+        while (atomic_load(&c->n_pending) > 0) pthread_cond_wait(&c->done, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 void llm_compute_free(llm_compute *c)
 {
     if (!c) return;
     pthread_mutex_lock(&c->mu);
-    c->stop = 1;
+    atomic_store(&c->stop, 1);
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
     for (int i = 0; i < c->n_started; i++) pthread_join(c->workers[i], NULL);
@@ -201,6 +227,24 @@ static void dot_row(void *p, int64_t r)
         job->Y[j * W->rows + r] = llm_dot_row(W->type, row, job->X + j * W->cols, W->cols);
 }
 
+typedef struct q8_rows_job {
+    const llm_mat *W;
+    const uint8_t *Xq; /* n rows of Q8_0 blocks */
+    size_t xq_row_bytes;
+    int64_t n;
+    float *Y;
+} q8_rows_job;
+
+/* The same with the input rows quantized to Q8_0 (llm_dot_row_q8). */
+static void dot_row_q8(void *p, int64_t r)
+{
+    const q8_rows_job *job = p;
+    const llm_mat *W = job->W;
+    const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+    for (int64_t j = 0; j < job->n; j++)
+        job->Y[j * W->rows + r] = llm_dot_row_q8(W->type, row, job->Xq + (size_t)j * job->xq_row_bytes, W->cols);
+}
+
 /* Y[n x rows] = X[n x k] * B^T with B row-major [rows x k], ldb its row
  * stride, ldy the row stride of Y; single-threaded (the caller is a worker). */
 static void sgemm_nt(const float *X, int64_t n, int64_t k, const float *B, int64_t rows,
@@ -248,6 +292,17 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
     if (n <= 0 || W->rows <= 0) return;
     /* A matrix wider than the scratch (a caller that understated max_cols)
      * is still multiplied correctly, row by row. */
+    /* Decoding: types with integer kernels take the input rows quantized to
+     * Q8_0 once (into the scratch, which holds far more), as llama.cpp does;
+     * their weights then stream at close to memory speed. */
+    if (n < SMALL_N && W->cols <= c->max_cols && llm_dot_q8_supported(W->type)) {
+        q8_rows_job job = {.W = W, .Xq = (const uint8_t *)c->scratch, .xq_row_bytes = llm_row_bytes(LLM_Q8_0, W->cols),
+                           .n = n, .Y = Y};
+        for (int64_t j = 0; j < n; j++)
+            llm_quantize_row(LLM_Q8_0, X + j * W->cols, (uint8_t *)c->scratch + (size_t)j * job.xq_row_bytes, W->cols);
+        llm_parallel_for(c, W->rows, dot_row_q8, &job);
+        return;
+    }
     if (n < SMALL_N || W->cols > c->max_cols) {
         rows_job job = {.W = W, .X = X, .n = n, .Y = Y};
         llm_parallel_for(c, W->rows, dot_row, &job);

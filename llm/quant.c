@@ -227,6 +227,18 @@ float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n)
     return k->dot[t](row, x, n);
 }
 
+int llm_dot_q8_supported(llm_dtype t)
+{
+    return t >= 0 && t < LLM_DTYPE_MAX && kernels()->dot_q8[t] != NULL;
+}
+
+float llm_dot_row_q8(llm_dtype t, const void *row, const void *xq, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
+    return k->dot_q8[t](row, xq, n);
+}
+
 /* ---- vector math (llm/vecmath.h) --------------------------------------- */
 
 void llm_vec_exp(float *x, int64_t n)

@@ -325,6 +325,9 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
         const block_t *b = row;                                                                    \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
+            /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
+            for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
+                _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
             _Pragma("GCC unroll 8")                                                                \
@@ -351,6 +354,78 @@ BLOCK_KERNELS(q4_K, llm_block_q4_K, 8, llm_scales_q4_K)
 BLOCK_KERNELS(q5_K, llm_block_q5_K, 8, llm_scales_q5_K)
 BLOCK_KERNELS(q6_K, llm_block_q6_K, 8, llm_scales_q6_K)
 BLOCK_KERNELS(iq4_xs, llm_block_iq4_xs, 8, llm_scales_iq4_xs)
+
+/* ---- against Q8_0 activations (llm_dot_row_q8) -----------------------------
+ * Each block is 32 signed 8-bit weights times 32 signed 8-bit activations,
+ * summed in integers: maddubs takes unsigned times signed bytes, so the
+ * weights' signs move onto the activations first (|w| * sign(w) x). No sum
+ * saturates: |w| <= 127 and |x| <= 127 give pairs of at most 32258. */
+static inline __m256 block_dot_i8(__m256i w, __m256i x)
+{
+    __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+/* The 32 four-bit values of a block (low nibbles first), 0..15. */
+static inline __m256i nibbles_i8(const uint8_t *qs)
+{
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* 0xFF in byte e where bit e of the little-endian 32 bits at p is set. */
+static inline __m256i bits_to_bytes(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), spread); /* byte e holds bits 8(e/8).. */
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);           /* all bits but bit e%8 */
+    return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, others), _mm256_set1_epi8(-1));
+}
+
+static inline __m256i ints_q4_0(const llm_block_q4_0 *b)
+{
+    return _mm256_sub_epi8(nibbles_i8(b->qs), _mm256_set1_epi8(8));
+}
+
+/* (nibble | fifth bit << 4) - 16: OR-ing 0xF0 where the fifth bit is clear
+ * gives nibble - 16 as a signed byte, and leaves nibble where it is set. */
+static inline __m256i ints_q5_0(const llm_block_q5_0 *b)
+{
+    __m256i high_clear = _mm256_andnot_si256(bits_to_bytes(b->qh), _mm256_set1_epi8((char)0xF0));
+    return _mm256_or_si256(nibbles_i8(b->qs), high_clear);
+}
+
+static inline __m256i ints_q8_0(const llm_block_q8_0 *b)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
+}
+
+#define DOT_Q8_KERNEL(name, block_t)                                                               \
+    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                          \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *x = xq;                                                              \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                                  \
+        int64_t i = 0, nb = n / LLM_QK;                                                            \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0); /* streamed from memory */    \
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),              \
+                                 block_dot_i8(ints_##name(&b[i]), ints_q8_0(&x[i])), a0);           \
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(llm_half(b[i + 1].d) * llm_half(x[i + 1].d)),      \
+                                 block_dot_i8(ints_##name(&b[i + 1]), ints_q8_0(&x[i + 1])), a1);   \
+        }                                                                                          \
+        for (; i < nb; i++)                                                                        \
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),              \
+                                 block_dot_i8(ints_##name(&b[i]), ints_q8_0(&x[i])), a0);           \
+        return hsum(_mm256_add_ps(a0, a1));                                                        \
+    }
+
+DOT_Q8_KERNEL(q4_0, llm_block_q4_0)
+DOT_Q8_KERNEL(q5_0, llm_block_q5_0)
+DOT_Q8_KERNEL(q8_0, llm_block_q8_0)
 
 /* ---- plain types: any n, so a scalar tail --------------------------------- */
 
@@ -436,6 +511,9 @@ void llm_kernels_avx2(llm_kernels *k)
     SET(LLM_Q6_K, q6_K);
     SET(LLM_IQ4_XS, iq4_xs);
 #undef SET
+    k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
+    k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
+    k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
 }
 
 #endif

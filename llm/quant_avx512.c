@@ -292,6 +292,9 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
         const block_t *b = row;                                                                    \
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
+            /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
+            for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
+                _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
             _Pragma("GCC unroll 8")                                                                \
@@ -377,6 +380,88 @@ PLAIN_KERNELS(f32, float)
 PLAIN_KERNELS(f16, uint16_t)
 PLAIN_KERNELS(bf16, uint16_t)
 
+/* ---- against Q8_0 activations, with VNNI (llm_dot_row_q8) -------------------
+ * Two blocks per 512-bit vector. vpdpbusd multiplies unsigned weight bytes
+ * by signed activation bytes and adds groups of four into 32-bit lanes,
+ * without the 16-bit saturation of maddubs, so the weights are taken
+ * unsigned with an offset c (q4_0: nibble = w + 8; q5_0: w + 16; q8_0: the
+ * byte's bits read unsigned, w + 128) and the offset is taken back out
+ * with the activations' own sums: w.x = u.x - c * sum(x). Lanes 0-7 belong
+ * to the first block, 8-15 to the second. */
+#define VNNI __attribute__((target("avx512vnni,avx512bw,avx512f,avx512dq")))
+
+VNNI static inline __m512i pair_of(const void *a, const void *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* The 32 nibbles of each of two blocks, in element order, as bytes 0..15. */
+VNNI static inline __m512i nibble_pair(const uint8_t *qa, const uint8_t *qb)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)qa), b = _mm_loadu_si128((const __m128i *)qb);
+    __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(a), _mm_srli_epi16(a, 4), 1);
+    __m256i bb = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(ab), bb, 1), _mm512_set1_epi8(0x0F));
+}
+
+VNNI static inline __m512i u_q4_0(const llm_block_q4_0 *b)
+{
+    return nibble_pair(b[0].qs, b[1].qs);
+}
+
+VNNI static inline __m512i u_q5_0(const llm_block_q5_0 *b)
+{
+    uint32_t ha, hb;
+    memcpy(&ha, b[0].qh, 4);
+    memcpy(&hb, b[1].qh, 4);
+    __mmask64 fifth = (__mmask64)ha | (__mmask64)hb << 32;
+    return _mm512_or_si512(nibble_pair(b[0].qs, b[1].qs), _mm512_maskz_set1_epi8(fifth, 0x10));
+}
+
+VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
+{
+    return _mm512_xor_si512(pair_of(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
+}
+
+/* The last block of an odd count: the second half of the pair is zero
+ * weights and zero activations, so it adds nothing. */
+#define DOT_Q8_VNNI(name, block_t, offset)                                                         \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *x = xq;                                                              \
+        const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();                   \
+        const __m512i c = _mm512_set1_epi32(offset);                                               \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        int64_t nb = n / LLM_QK, i = 0;                                                            \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            /* streams from memory: ask for the lines some blocks ahead */                         \
+            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                                \
+            __m512i xv = pair_of(x[i].qs, x[i + 1].qs);                                            \
+            __m512i ux = _mm512_dpbusd_epi32(zero, u_##name(&b[i]), xv);                           \
+            __m512i sx = _mm512_dpbusd_epi32(zero, ones, xv);                                      \
+            __m512i dot = _mm512_sub_epi32(ux, _mm512_mullo_epi32(sx, c));                         \
+            __m512 d = _mm512_insertf32x8(_mm512_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),      \
+                                          _mm256_set1_ps(llm_half(b[i + 1].d) * llm_half(x[i + 1].d)), 1); \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);                                \
+        }                                                                                          \
+        float sum = _mm512_reduce_add_ps(acc);                                                     \
+        if (i < nb) { /* one block left: through a zero-padded pair */                             \
+            block_t pad[2];                                                                        \
+            llm_block_q8_0 xpad[2];                                                                \
+            memset(pad, 0, sizeof pad), memset(xpad, 0, sizeof xpad);                              \
+            pad[0] = b[i];                                                                         \
+            xpad[0] = x[i];                                                                        \
+            sum += dot_q8_##name(pad, xpad, 2 * LLM_QK);                                           \
+        }                                                                                          \
+        return sum;                                                                                \
+    }
+
+DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
+DOT_Q8_VNNI(q5_0, llm_block_q5_0, 16)
+DOT_Q8_VNNI(q8_0, llm_block_q8_0, 128)
+
 void llm_kernels_avx512(llm_kernels *k)
 {
 #define SET(T, name)                                                                               \
@@ -398,6 +483,13 @@ void llm_kernels_avx512(llm_kernels *k)
     SET(LLM_Q6_K, q6_K);
     SET(LLM_IQ4_XS, iq4_xs);
 #undef SET
+    /* VNNI is not part of the AVX-512 this table requires: without it the
+     * AVX2 integer kernels stay */
+    if (__builtin_cpu_supports("avx512vnni")) {
+        k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
+        k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
+        k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
+    }
 }
 
 #endif

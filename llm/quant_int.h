@@ -280,9 +280,13 @@ typedef struct llm_vec_kernels {
 } llm_vec_kernels;
 
 /* One table per instruction set: llm_isa_select switches all of it. */
+/* A row against activations quantized to Q8_0 blocks (see llm_dot_row_q8). */
+typedef float (*llm_dot_q8_fn)(const void *row, const void *xq, int64_t n);
+
 typedef struct llm_kernels {
     llm_dequant_fn dequant[LLM_DTYPE_MAX];
     llm_dot_fn dot[LLM_DTYPE_MAX];
+    llm_dot_q8_fn dot_q8[LLM_DTYPE_MAX]; /* NULL: the type has none */
     llm_vec_kernels vec;
 } llm_kernels;
 

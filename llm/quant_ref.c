@@ -262,6 +262,47 @@ DOT_REF(q5_K, LLM_QK_K, sizeof(llm_block_q5_K))
 DOT_REF(q6_K, LLM_QK_K, sizeof(llm_block_q6_K))
 DOT_REF(iq4_xs, LLM_QK_K, sizeof(llm_block_iq4_xs))
 
+/* ---- against Q8_0 activations: exact integer sums per block -------------- */
+
+/* The 32 integer values of a weight block, in element order. */
+static void ints_q4_0(const llm_block_q4_0 *b, int *q)
+{
+    for (int j = 0; j < 16; j++) q[j] = (b->qs[j] & 0xF) - 8, q[j + 16] = (b->qs[j] >> 4) - 8;
+}
+
+static void ints_q5_0(const llm_block_q5_0 *b, int *q)
+{
+    uint32_t qh = load_u32le(b->qh);
+    for (int j = 0; j < 16; j++) {
+        q[j] = ((b->qs[j] & 0xF) | (int)((qh >> j) & 1) << 4) - 16;
+        q[j + 16] = ((b->qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4) - 16;
+    }
+}
+
+static void ints_q8_0(const llm_block_q8_0 *b, int *q)
+{
+    for (int j = 0; j < 32; j++) q[j] = b->qs[j];
+}
+
+#define DOT_Q8_REF(name, block_t)                                                                  \
+    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                          \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *x = xq;                                                              \
+        float sum = 0;                                                                             \
+        for (int64_t i = 0; i < n / LLM_QK; i++, b++, x++) {                                       \
+            int q[32], s = 0;                                                                      \
+            ints_##name(b, q);                                                                     \
+            for (int j = 0; j < 32; j++) s += q[j] * x->qs[j];                                     \
+            sum += llm_half(b->d) * llm_half(x->d) * (float)s;                                     \
+        }                                                                                          \
+        return sum;                                                                                \
+    }
+
+DOT_Q8_REF(q4_0, llm_block_q4_0)
+DOT_Q8_REF(q5_0, llm_block_q5_0)
+DOT_Q8_REF(q8_0, llm_block_q8_0)
+
 void llm_kernels_ref(llm_kernels *k)
 {
     memset(k, 0, sizeof *k);
@@ -284,4 +325,7 @@ void llm_kernels_ref(llm_kernels *k)
     SET(LLM_Q6_K, q6_K);
     SET(LLM_IQ4_XS, iq4_xs);
 #undef SET
+    k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
+    k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
+    k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
 }
