@@ -28,16 +28,27 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
 
-/* How long a waiting thread spins (pause instructions, some 50-100 us)
- * before it sleeps on the condition variable. */
+/* How long a waiting thread spins (some 100 us of pauses and yields)
+ * before it sleeps on the condition variable. Measured with a small model
+ * on 2 cores: one generation 1000 tokens in 0.84 s (3.0 s sleeping at
+ * once), two at the same time 1.57 s (2.0 s sleeping at once, 3.0 s
+ * spinning without the yields). */
 #define SPIN_ROUNDS 2000
 
-static inline void cpu_relax(void)
+/* One round of waiting: a pause, and every 64th round a yield, so that a
+ * spinning thread gives its core up when another thread wants it (two
+ * generations at once, each with a pool as large as the machine). */
+static inline void cpu_relax(int round)
 {
+    if ((round & 63) == 63) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__)
     _mm_pause();
 #endif
@@ -69,6 +80,7 @@ struct llm_compute {
     pthread_mutex_t mu;
     pthread_cond_t wake; /* workers wait here for a new generation or stop */
     pthread_cond_t done; /* the caller waits here for n_pending == 0 */
+    int int8_decode;              /* see llm_compute_set_int8_decode */
     _Atomic uint64_t generation; /* written under mu; read by spinners without it */
     _Atomic int n_pending;
     _Atomic int stop;
@@ -98,7 +110,7 @@ static void *worker_main(void *p)
     uint64_t seen = 0;
     for (;;) {
         for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->generation) == seen && !atomic_load(&c->stop); k++)
-            cpu_relax();
+            cpu_relax(k);
         pthread_mutex_lock(&c->mu);
         while (!atomic_load(&c->stop) && atomic_load(&c->generation) == seen) pthread_cond_wait(&c->wake, &c->mu);
         int stop = atomic_load(&c->stop);
@@ -135,7 +147,7 @@ void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i
 
     run_range(c, 0);
 
-    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->n_pending) > 0; k++) cpu_relax();
+    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->n_pending) > 0; k++) cpu_relax(k);
     if (atomic_load(&c->n_pending) > 0) {
         pthread_mutex_lock(&c->mu);
         while (atomic_load(&c->n_pending) > 0) pthread_cond_wait(&c->done, &c->mu);
@@ -201,6 +213,11 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     openblas_set_num_threads(1);
     *out = c;
     return 0;
+}
+
+void llm_compute_set_int8_decode(llm_compute *c, int on)
+{
+    c->int8_decode = on;
 }
 
 int llm_compute_threads(const llm_compute *c)
@@ -292,10 +309,10 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
     if (n <= 0 || W->rows <= 0) return;
     /* A matrix wider than the scratch (a caller that understated max_cols)
      * is still multiplied correctly, row by row. */
-    /* Decoding: types with integer kernels take the input rows quantized to
-     * Q8_0 once (into the scratch, which holds far more), as llama.cpp does;
-     * their weights then stream at close to memory speed. */
-    if (n < SMALL_N && W->cols <= c->max_cols && llm_dot_q8_supported(W->type)) {
+    /* Decoding (when asked): types with integer kernels take the input rows
+     * quantized to Q8_0 once (into the scratch, which holds far more), as
+     * llama.cpp does; their weights then stream at close to memory speed. */
+    if (c->int8_decode && n < SMALL_N && W->cols <= c->max_cols && llm_dot_q8_supported(W->type)) {
         q8_rows_job job = {.W = W, .Xq = (const uint8_t *)c->scratch, .xq_row_bytes = llm_row_bytes(LLM_Q8_0, W->cols),
                            .n = n, .Y = Y};
         for (int64_t j = 0; j < n; j++)

@@ -30,6 +30,12 @@ typedef struct llm_compute llm_compute;
  * largest `cols` of any matrix that will be multiplied (sizes the scratch). */
 int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err *err);
 void llm_compute_free(llm_compute *c);
+/* Lets products with fewer than 8 input rows quantize those rows to Q8_0
+ * and use the integer kernels (llm_dot_row_q8) where the weight type has
+ * them: as llama.cpp decodes. Off by default, so that encoders give the
+ * same vectors whether a text is embedded alone or in a batch; decoder
+ * contexts turn it on. */
+void llm_compute_set_int8_decode(llm_compute *c, int on);
 int llm_compute_threads(const llm_compute *c);
 
 /* Y = X * W^T as above. X and Y are row-major float arrays. */

@@ -293,6 +293,9 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
         rag_free(c);
         return rc;
     }
+    /* generation decodes with integer dot products; an embedder keeps float
+     * products, so that a text's vector does not depend on its batch */
+    llm_compute_set_int8_decode(c->compute, !c->p.embeddings);
     size_t B = (size_t)c->p.n_batch, E = (size_t)hp->n_embd;
     size_t QD = (size_t)hp->n_head * (size_t)hp->head_dim;
     size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;

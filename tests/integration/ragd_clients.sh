@@ -5,7 +5,9 @@
 #
 # The test generator has random weights, so what it writes cites nothing
 # (untied output weights: with tied ones, greedy decoding of a random model
-# repeats the prompt's last token, a newline, and the answer looks empty);
+# repeats the prompt's last token, a newline, and the answer looks empty;
+# this seed never writes an end token, so an answer runs to the default 512
+# tokens, long enough to be seen arriving);
 # the page's citation handling is checked on ragd's extractive answers
 # (no generator), which cite, and its streaming on the generator's.
 . "$(dirname "$0")/lib.sh"
@@ -25,8 +27,8 @@ if [ -n "$missing" ]; then
 fi
 EMB=$M/bert-mean-f32.gguf
 GEN=$T/gen.gguf
-"$RAG_TOOLS/mkmodel" "$GEN" --arch llama --embd 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 \
-  --vocab 1000 --ctx 4096 --type f32 --untied >/dev/null || { fail "mkmodel"; finish; exit; }
+"$RAG_TOOLS/mkmodel" "$GEN" --arch llama --embd 256 --layers 4 --heads 4 --kv-heads 2 --ff 512 \
+  --vocab 1000 --ctx 4096 --type f32 --untied --seed 2 >/dev/null || { fail "mkmodel"; finish; exit; }
 
 mkdir -p $T/docs
 printf '# Refunds\n\nRefunds are paid back within 14 days of the returned parcel arriving.\n' > $T/docs/refunds.md

@@ -11,8 +11,9 @@ SECONDS_OF_LOAD=${RAGD_LOAD_SECONDS:-30}
 EMB=$M/bert-mean-f32.gguf
 GEN=$T/gen.gguf
 # Tied output weights: greedy decoding of this random model writes newlines
-# until max_tokens, so generations last as long as asked.
-"$RAG_TOOLS/mkmodel" "$GEN" --arch llama --embd 256 --layers 4 --heads 4 --kv-heads 2 --ff 1024 \
+# until max_tokens, so generations last as long as asked (4000 tokens take
+# several seconds at this size: longer than the 3 s timeout below).
+"$RAG_TOOLS/mkmodel" "$GEN" --arch llama --embd 512 --layers 4 --heads 8 --kv-heads 2 --ff 2048 \
   --vocab 1000 --ctx 8192 --type q8_0 >/dev/null || { fail "mkmodel"; finish; exit; }
 metric() { curl -s -H "Authorization: Bearer $ROOT" $RAGD_URL/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 wait_metric() { # NAME VALUE: up to 10 s

@@ -818,7 +818,7 @@ static void test_parallel_for(void)
 }
 
 /* Y = X W^T against float64 over the reference dequantization. */
-static void check_matmul(llm_compute *c, llm_dtype t, int64_t rows, int64_t cols, int64_t n,
+static void check_matmul(llm_compute *c, int int8, llm_dtype t, int64_t rows, int64_t cols, int64_t n,
                          const char *what)
 {
     size_t rb = llm_row_bytes(t, cols);
@@ -847,10 +847,10 @@ static void check_matmul(llm_compute *c, llm_dtype t, int64_t rows, int64_t cols
         }
     /* decoding with an integer kernel rounds the activations to 8 bits
      * (test_dot_q8 bounds that); everything else is float throughout */
-    double bound = n < 8 && llm_dot_q8_supported(t) ? 0.01 : 2e-5;
+    double bound = int8 && n < 8 && llm_dot_q8_supported(t) ? 0.01 : 2e-5;
     if (!(worst <= bound)) {
-        printf("    %s %s n=%lld threads=%d: error %.2g of sum |wx|\n", what,
-               llm_dtype_get(t)->name, (long long)n, llm_compute_threads(c), worst);
+        printf("    %s %s n=%lld threads=%d int8=%d: error %.2g of sum |wx|\n", what,
+               llm_dtype_get(t)->name, (long long)n, llm_compute_threads(c), int8, worst);
         test_case_failed = 1;
     }
     rag_free(Y);
@@ -869,12 +869,15 @@ static void test_matmul(void)
         rag_err err;
         /* 512 columns give 256-row tiles: 300 rows are a full tile and a part */
         CHECK_INT(llm_compute_new(threads, 512, &c, &err), 0);
-        for (size_t ti = 0; ti < 5; ti++)
-            for (size_t ni = 0; ni < 6; ni++) check_matmul(c, types[ti], 300, 512, ns[ni], "tiles");
+        for (int int8 = 0; int8 <= 1; int8++) { /* float products, then integer decoding */
+            llm_compute_set_int8_decode(c, int8);
+            for (size_t ti = 0; ti < 5; ti++)
+                for (size_t ni = 0; ni < 6; ni++) check_matmul(c, int8, types[ti], 300, 512, ns[ni], "tiles");
+        }
         llm_compute_free(c);
         /* a context sized for narrower matrices still multiplies correctly */
         CHECK_INT(llm_compute_new(threads, 256, &c, &err), 0);
-        check_matmul(c, LLM_Q4_K, 37, 512, 64, "too wide");
+        check_matmul(c, 0, LLM_Q4_K, 37, 512, 64, "too wide");
         llm_compute_free(c);
     }
 }
