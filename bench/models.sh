@@ -45,6 +45,8 @@ for q in f16 q8_0 q4_k_m; do
     esac
     j=$("$rag" bench-model -m "$dir/$m-$q.gguf" -p 512 -n 64 -t "$threads" --json)
     get() { echo "$j" | sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\([-0-9.e+]*\),*$/\1/p"; }
+    [ -n "${machine:-}" ] || { machine=1; printf 'machine (measured by bench-model): read %.1f GB/s, cblas_sgemm %.0f GFLOP/s, %s threads\n' \
+      "$(echo "$(get read_bandwidth_bytes_per_s) / 1000000000" | bc -l)" "$(echo "$(get sgemm_flops_per_s) / 1000000000" | bc -l)" "$threads"; }
     printf '%-26s %12.1f %7.2f %12.1f %7.2f %9.0f %12s %7s %8.0f\n' "$m $q" "$(get prefill_tokens_per_s)" \
       "$(get prefill_ratio)" "$(get decode_tokens_per_s)" "$(get decode_ratio)" "$(get ttft_ms)" - - \
       "$(echo "$(get rss_bytes) / 1000000" | bc -l)"
