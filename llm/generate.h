@@ -33,6 +33,7 @@ const char *llm_stop_reason_name(llm_stop_reason r);
 
 typedef struct llm_gen_stats {
     int n_prompt, n_generated;
+    int n_reused; /* prompt tokens found in the cache already (set by callers that reuse) */
     double prompt_ms, gen_ms; /* prompt processing; sampling and decoding after it */
     llm_stop_reason stop;
 } llm_gen_stats;

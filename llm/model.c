@@ -300,6 +300,7 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
     size_t QD = (size_t)hp->n_head * (size_t)hp->head_dim;
     size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     c->kv_layer_elems = (size_t)c->p.n_ctx * KVD;
+    c->cached = rag_xcalloc((size_t)c->p.n_ctx, sizeof *c->cached);
     c->k_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->k_cache);
     c->v_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->v_cache);
     c->x = scratch(c, B * E);
@@ -327,6 +328,7 @@ void llm_context_free(llm_context *c)
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
     rag_free(c->k_cache);
     rag_free(c->v_cache);
+    rag_free(c->cached);
     rag_free(c);
 }
 
@@ -337,6 +339,14 @@ void llm_context_truncate(llm_context *c, int n_keep)
 {
     if (n_keep < 0) n_keep = 0;
     if (n_keep < c->n_past) c->n_past = n_keep;
+}
+
+int llm_context_reuse(llm_context *c, const int32_t *tokens, int n)
+{
+    int keep = 0;
+    while (keep < c->n_past && keep < n - 1 && c->cached[keep] == tokens[keep]) keep++;
+    llm_context_truncate(c, keep);
+    return keep;
 }
 
 size_t llm_context_kv_bytes(const llm_context *c)
@@ -359,6 +369,7 @@ int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
         if (tokens[i] < 0 || tokens[i] >= nv)
             return rag_err_set(err, RAG_ERR_INVALID, "token %d at position %d is outside the vocabulary (%d)",
                                tokens[i], i, nv);
+    memcpy(c->cached + c->n_past, tokens, (size_t)n * sizeof *tokens);
     for (int done = 0; done < n;) {
         int b = n - done < c->p.n_batch ? n - done : c->p.n_batch;
         llm_forward_batch(c, tokens + done, b);

@@ -75,6 +75,12 @@ int llm_context_n_ctx(const llm_context *c);
 int llm_context_n_past(const llm_context *c);
 /* Forgets everything after the first n_keep positions (0: empty cache). */
 void llm_context_truncate(llm_context *c, int n_keep);
+/* Prompt-prefix reuse: keeps the cached positions that hold the same tokens
+ * as tokens[0..n) (at most n - 1, so that the last token is decoded again
+ * and gives logits), forgets the rest, and returns how many were kept; the
+ * caller then decodes tokens[kept..n). Requests that share a system prompt,
+ * a template's opening or earlier turns skip computing them again. */
+int llm_context_reuse(llm_context *c, const int32_t *tokens, int n);
 /* Bytes allocated for the KV cache and for scratch (activations, logits). */
 size_t llm_context_kv_bytes(const llm_context *c);
 size_t llm_context_scratch_bytes(const llm_context *c);

@@ -31,6 +31,7 @@ struct llm_context {
     llm_context_params p;
     llm_compute *compute;
     int n_past;
+    int32_t *cached; /* the tokens at positions 0..n_past-1 (n_ctx of room) */
     /* KV cache: per layer, [n_ctx][n_head_kv][head_dim] half floats */
     uint16_t *k_cache, *v_cache;
     size_t kv_layer_elems;

@@ -45,6 +45,7 @@ typedef struct chat_job {
     llm_gen_params gp;
     int grounded, stream;
     char id[64], *model_name;
+    char owner[80]; /* the key's name: whose cached prompt may be reused */
     long long created;
     double started, deadline;
     /* retrieval */
@@ -279,6 +280,10 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
     }
     cJSON *u = cJSON_AddObjectToObject(o, "usage");
     cJSON_AddNumberToObject(u, "prompt_tokens", j->gen.stats.n_prompt);
+    /* OpenAI's name for prompt tokens taken from a cache: the shared prefix
+     * that the slot's last answer left in its context */
+    cJSON *details = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+    cJSON_AddNumberToObject(details, "cached_tokens", j->gen.stats.n_reused);
     cJSON_AddNumberToObject(u, "completion_tokens", j->gen.stats.n_generated);
     cJSON_AddNumberToObject(u, "total_tokens", j->gen.stats.n_prompt + j->gen.stats.n_generated);
     cJSON *r = cJSON_AddObjectToObject(o, "rag");
@@ -397,7 +402,7 @@ static void run_generation(chat_job *j)
     j->queue_ms = (ragd_now() - t0) * 1e3;
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
     if (!rc) {
-        const ragd_generator *g = ragd_slot_generator(slot);
+        const ragd_generator *g = ragd_slot_generator(slot, j->owner);
         rc = ragd_generate(g, &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
         /* a generator server's failure, whatever it said to us, is a bad
          * gateway to our client */
@@ -539,6 +544,7 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
 {
     chat_job *j = rag_xcalloc(1, sizeof *j);
     j->engine = req->engine;
+    snprintf(j->owner, sizeof j->owner, "key:%s", req->key_name);
     j->meter = req->meter;
     j->srv = req->srv;
     j->req = req;

@@ -11,6 +11,7 @@
 struct ragd_slot {
     ragd_generator gen; /* a context of the model, or the remote server */
     int busy;
+    char owner[80];     /* whose prompt the context's cache holds ("": nobody's) */
 };
 
 /* A place in the queue for a slot: a doubly linked FIFO. */
@@ -416,8 +417,10 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop
     return rc;
 }
 
-const ragd_generator *ragd_slot_generator(const ragd_slot *s)
+const ragd_generator *ragd_slot_generator(ragd_slot *s, const char *owner)
 {
+    s->gen.reuse = owner && *owner && !strcmp(s->owner, owner);
+    snprintf(s->owner, sizeof s->owner, "%s", owner ? owner : "");
     return &s->gen;
 }
 

@@ -111,8 +111,12 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop
                      void *ctx, ragd_slot **out, rag_err *err);
 /* Gives a ticket back without waiting. */
 void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t);
-/* Where the slot's answer is generated: its context, or the server. */
-const ragd_generator *ragd_slot_generator(const ragd_slot *s);
+/* Where the slot's answer is generated: its context, or the server.
+ * owner names whose answer it is (the API key): the prompt prefix cached in
+ * the context is reused only for the owner who left it there, because how
+ * much of a prompt is found cached (and how fast it comes) would otherwise
+ * tell one key what another key's prompt held. */
+const ragd_generator *ragd_slot_generator(ragd_slot *s, const char *owner);
 void ragd_engine_release(ragd_engine *e, ragd_slot *s);
 
 /* Generations waiting and running now. */

@@ -61,6 +61,8 @@ typedef int (*ragd_stream_fn)(void *ctx, const char *text, size_t len);
 typedef struct ragd_generator {
     llm_context *ctx;
     const ragd_backend *remote; /* its url, model, api_key, timeout, retries */
+    int reuse; /* a local context's cached prompt prefix may serve this answer
+                  (llm_context_reuse); 0: start from an empty context */
 } ragd_generator;
 
 typedef struct ragd_generation {

@@ -80,11 +80,16 @@ check "chat: context blocks were given" test "$(echo "$b" | json_len '$.sources'
 check_eq "chat: finance's answer comes from finance documents only" \
   "$(echo "$b" | json_sql "select count(*) from json_each(J, '\$.sources') where json_extract(value, '\$.uri') like '%/ops/%'")" 0
 check_eq "chat: timings are filled" "$(echo "$b" | json_sql "select json_extract(J, '\$.timings.generate_ms') > 0")" 1
+again=$(api POST /v1/chat/completions $FIN -d "$chat" | sed '$d')
+check_eq "chat: the same seed, the same answer" "$(echo "$again" | json_get '$.choices[0].message.content')" "$(echo "$b" | json_get '$.choices[0].message.content')"
+check_eq "chat: the same prompt again is taken from the slot's cache (all but its last token)" \
+  "$(echo "$again" | json_sql "select json_extract(J, '\$.usage.prompt_tokens_details.cached_tokens') = json_extract(J, '\$.usage.prompt_tokens') - 1")" 1
+check_eq "chat: the first answer found nothing cached" "$(echo "$b" | json_get '$.usage.prompt_tokens_details.cached_tokens')" 0
 b2=$(api POST /v1/chat/completions $OPS -d '{"messages":[{"role":"user","content":"When are invoices paid? crane"}],"max_tokens":4}' | sed '$d')
+check_eq "chat: another key's answer reuses nothing of the first key's (though their instructions match)" \
+  "$(echo "$b2" | json_get '$.usage.prompt_tokens_details.cached_tokens')" 0
 check_eq "chat: operations' answer never draws on finance" \
   "$(echo "$b2" | json_sql "select count(*) from json_each(J, '\$.sources') where json_extract(value, '\$.uri') like '%/fin/%'")" 0
-same=$(api POST /v1/chat/completions $FIN -d "$chat" | sed '$d' | json_get '$.choices[0].message.content')
-check_eq "chat: the same seed, the same answer" "$same" "$(echo "$b" | json_get '$.choices[0].message.content')"
 plain=$(api POST /v1/chat/completions $FIN -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":3,"rag":{"retrieval":false}}' | sed '$d')
 check_eq "plain chat: no retrieval" "$(echo "$plain" | json_get '$.rag.mode')" none
 check_eq "plain chat: no sources" "$(echo "$plain" | json_len '$.sources')" 0
