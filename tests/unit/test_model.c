@@ -206,6 +206,23 @@ static void check_arch(const char *arch, const char *extra)
     }
     printf("    %-6s one token at a time: worst cosine %.7f\n", arch, worst);
     CHECK(worst >= 0.99999);
+
+    /* prompt-prefix reuse: the cache holds toks[0..N); a prompt sharing
+     * its first 16 tokens keeps those and decodes the rest, and its last
+     * logits are the reference's; an identical prompt keeps all but one */
+    int32_t other[N];
+    memcpy(other, toks, sizeof other);
+    other[16] = toks[16] + 1;
+    CHECK_INT(llm_context_reuse(c, other, 17), 16);
+    CHECK_INT(llm_context_n_past(c), 16);
+    CHECK_INT(llm_decode(c, other + 16, 1, &err), 0);
+    CHECK_INT(llm_context_reuse(c, toks, N), 16);
+    CHECK_INT(llm_decode(c, toks + 16, N - 16, &err), 0);
+    double cs = cosine(want + (size_t)(N - 1) * hp->n_vocab, llm_context_logits(c, N - 16 - 1), hp->n_vocab);
+    printf("    %-6s after reusing a prefix: cosine %.7f\n", arch, cs);
+    CHECK(cs >= 0.99999);
+    CHECK_INT(llm_context_reuse(c, toks, N), N - 1);
+    CHECK_INT(llm_context_reuse(c, other, 1), 0); /* one token: decoded again */
     llm_context_free(c);
     rag_free(want);
     llm_model_close(m);
