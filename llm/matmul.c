@@ -67,13 +67,22 @@ static inline void cpu_relax(int round)
 #define TILE_MIN 64
 #define TILE_MAX 256
 
+/* From this many input rows on, tiles of up to 8 MiB (2048 rows): OpenBLAS
+ * packs the input rows again for every tile, and with hundreds of rows
+ * that packing outweighs the cache the small tiles keep. Prefill of 512
+ * tokens: Qwen2.5-0.5B Q4_K_M 234 -> 273 tokens/s, Llama-3.2-1B Q8_0 100 ->
+ * 113, measured three times each. */
+#define BIG_N 64
+#define BIG_TILE_BYTES (8u << 20)
+#define BIG_TILE_MAX 2048
+
 #define MAX_THREADS 1024
 
 struct llm_compute {
     int n_threads;
     int64_t max_cols;
-    int64_t tile_rows;
-    float *scratch; /* tile_rows * max_cols, owned */
+    int64_t tile_rows, big_tile_rows; /* for fewer and for BIG_N input rows or more */
+    float *scratch; /* big_tile_rows * max_cols per thread, owned */
 
     pthread_t *workers; /* n_threads - 1, owned */
     int n_started;
@@ -192,8 +201,10 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     c->max_cols = max_cols;
     int64_t rows = (int64_t)(TILE_BYTES / sizeof(float)) / max_cols;
     c->tile_rows = rows < TILE_MIN ? TILE_MIN : rows > TILE_MAX ? TILE_MAX : rows;
-    /* one tile of scratch per thread */
-    c->scratch = rag_xcalloc((size_t)n_threads * (size_t)(c->tile_rows * max_cols), sizeof(float));
+    rows = (int64_t)(BIG_TILE_BYTES / sizeof(float)) / max_cols;
+    c->big_tile_rows = rows < c->tile_rows ? c->tile_rows : rows > BIG_TILE_MAX ? BIG_TILE_MAX : rows;
+    /* one (big) tile of scratch per thread */
+    c->scratch = rag_xcalloc((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -286,7 +297,7 @@ static void gemm_slot(void *p, int64_t slot)
 {
     const gemm_job *j = p;
     const llm_mat *W = j->W;
-    float *scratch = j->c->scratch + (size_t)slot * (size_t)(j->c->tile_rows * j->c->max_cols);
+    float *scratch = j->c->scratch + (size_t)slot * (size_t)(j->c->big_tile_rows * j->c->max_cols);
     for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
         int64_t r0 = t * j->tile_rows, tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
         if (tr <= 0) break;
@@ -326,7 +337,8 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
         return;
     }
     /* tiles of at most tile_rows, as even as possible, a multiple of the threads in number */
-    int64_t n_tiles = (W->rows + c->tile_rows - 1) / c->tile_rows;
+    int64_t tile_rows = n >= BIG_N ? c->big_tile_rows : c->tile_rows;
+    int64_t n_tiles = (W->rows + tile_rows - 1) / tile_rows;
     n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
     gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles};
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1); /* someone changed it */
