@@ -35,7 +35,7 @@ make_model() { # NAME MKMODEL-ARGS...: NAME-f16.gguf, NAME-q8_0.gguf, NAME-q4_k_
 }
 
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (the sgemm bound depends on it)"
-printf '%-26s %12s %7s %12s %7s %9s %12s %7s %8s\n' model "prefill t/s" ratio "decode t/s" ratio "TTFT ms" "embed t/s" ratio "RSS MB"
+header() { printf '%-26s %12s %7s %12s %7s %9s %12s %7s %8s\n' model "prefill t/s" ratio "decode t/s" ratio "TTFT ms" "embed t/s" ratio "RSS MB"; }
 for q in f16 q8_0 q4_k_m; do
   for m in qwen2.5-0.5b llama-3.2-1b; do
     [ -z "$only" ] || [ "$only" = $m ] || continue
@@ -46,7 +46,7 @@ for q in f16 q8_0 q4_k_m; do
     j=$("$rag" bench-model -m "$dir/$m-$q.gguf" -p 512 -n 64 -t "$threads" --json)
     get() { echo "$j" | sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\([-0-9.e+]*\),*$/\1/p"; }
     [ -n "${machine:-}" ] || { machine=1; printf 'machine (measured by bench-model): read %.1f GB/s, cblas_sgemm %.0f GFLOP/s, %s threads\n' \
-      "$(echo "$(get read_bandwidth_bytes_per_s) / 1000000000" | bc -l)" "$(echo "$(get sgemm_flops_per_s) / 1000000000" | bc -l)" "$threads"; }
+      "$(echo "$(get read_bandwidth_bytes_per_s) / 1000000000" | bc -l)" "$(echo "$(get sgemm_flops_per_s) / 1000000000" | bc -l)" "$threads"; header; }
     printf '%-26s %12.1f %7.2f %12.1f %7.2f %9.0f %12s %7s %8.0f\n' "$m $q" "$(get prefill_tokens_per_s)" \
       "$(get prefill_ratio)" "$(get decode_tokens_per_s)" "$(get decode_ratio)" "$(get ttft_ms)" - - \
       "$(echo "$(get rss_bytes) / 1000000" | bc -l)"
