@@ -5,6 +5,7 @@
 #include "rag/render.h"
 
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,18 +325,11 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
 
 /* ---- POST /v1/embeddings ------------------------------------------------------------ */
 
+/* Standard base64 with padding (OpenSSL's encoder; NUL-terminated). */
 static char *base64(const unsigned char *p, size_t n)
 {
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = rag_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-        *o++ = t[v >> 18 & 63];
-        *o++ = t[v >> 12 & 63];
-        *o++ = i + 1 < n ? t[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? t[v & 63] : '=';
-    }
-    *o = 0;
+    char *out = rag_xmalloc((n + 2) / 3 * 4 + 1);
+    EVP_EncodeBlock((unsigned char *)out, p, (int)n);
     return out;
 }
 

@@ -141,15 +141,12 @@ static double sgemm_peak(int threads)
     return 2.0 * N * N * N / best;
 }
 
+/* Resident memory: the heap and the mapped weights the run touched. */
 static double rss_bytes(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+    size_t anon = 0, file = 0;
+    if (rag_mem_resident(&anon, &file)) return 0;
+    return (double)(anon + file);
 }
 
 typedef struct machine {

@@ -200,8 +200,7 @@ static void on_pull_progress(void *ctx, uint64_t done, uint64_t total)
 
 static int print_entry(void *ctx, const entry *e)
 {
-    const rag_cli *cli = ctx;
-    if (cli->json) return 0;
+    (void)ctx;
     printf("%-24s %-10s %s\n", e->name, e->kind, e->about);
     return 0;
 }
@@ -232,7 +231,7 @@ static int pull_list(rag_cli *cli)
         rag_cli_print_json(j);
         return RAG_EXIT_OK;
     }
-    if (catalog_each(print_entry, cli, &err)) return rag_cli_fail(cli, &err);
+    if (catalog_each(print_entry, NULL, &err)) return rag_cli_fail(cli, &err);
     return RAG_EXIT_OK;
 }
 
