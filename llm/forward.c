@@ -5,7 +5,7 @@
  * Hkv KV heads, F = n_ff, V = n_vocab, P = positions in the cache):
  *   x      [B, E]      token embeddings, then the residual stream
  *   q      [B, H*D]    k, v [B, Hkv*D]
- *   cache  [P, Hkv*D]  per layer, F16 like llama.cpp's default
+ *   cache  [P, Hkv*D]  per layer and sequence, F16 like llama.cpp's default
  *   att    [B, H*D]    attention output before the output projection
  *   gate, up [B, F]
  *   logits [1 or B, V]
@@ -27,18 +27,18 @@ static void add_bias(float *y, const float *b, int rows, int n)
     for (int r = 0; r < rows; r++) llm_vec_add(y + (size_t)r * n, b, n);
 }
 
-/* cos/sin of every rotated pair for each token of the batch:
+/* cos/sin of every rotated pair for each token of the pass:
  * rope_cs[t][2i], [2i+1] = cos, sin of pos_t * base^(-2i/n_rot) / scale / freq_i. */
-static void rope_table(llm_context *c, int n)
+static void rope_table(const llm_model *m, llm_acts *a, int n)
 {
-    const llm_hparams *hp = &c->m->hp;
+    const llm_hparams *hp = &m->hp;
     int half = hp->n_rot / 2;
     for (int t = 0; t < n; t++) {
-        double pos = (double)(c->n_past + t) / hp->rope_scale;
-        float *cs = c->rope_cs + (size_t)t * hp->n_rot;
+        double pos = (double)a->pos[t] / hp->rope_scale;
+        float *cs = a->rope_cs + (size_t)t * hp->n_rot;
         for (int i = 0; i < half; i++) {
             double theta = pos * pow(hp->rope_base, -2.0 * i / hp->n_rot);
-            if (c->m->rope_freqs) theta /= c->m->rope_freqs[i];
+            if (m->rope_freqs) theta /= m->rope_freqs[i];
             cs[2 * i] = (float)cos(theta);
             cs[2 * i + 1] = (float)sin(theta);
         }
@@ -62,27 +62,30 @@ static void rope_apply(const llm_hparams *hp, const float *cs, float *v, int n_h
 }
 
 typedef struct attn_job {
-    llm_context *c;
+    const llm_model *m;
+    llm_acts *a;
     int layer, n;
 } attn_job;
 
-/* Causal attention of head h for every token of the batch. */
+/* Causal attention of head h for every token of the pass, each over its
+ * own sequence's cache up to its own position. */
 static void attend_head(void *ctx, int64_t h)
 {
     attn_job *j = ctx;
-    llm_context *c = j->c;
-    const llm_hparams *hp = &c->m->hp;
+    llm_acts *a = j->a;
+    const llm_hparams *hp = &j->m->hp;
     int D = hp->head_dim, kvh = (int)h / (hp->n_head / hp->n_head_kv);
     size_t kvd = (size_t)hp->n_head_kv * D, qd = (size_t)hp->n_head * D;
-    const uint16_t *K = c->k_cache + (size_t)j->layer * c->kv_layer_elems + (size_t)kvh * D;
-    const uint16_t *V = c->v_cache + (size_t)j->layer * c->kv_layer_elems + (size_t)kvh * D;
-    float *scores = c->scores + (size_t)h * c->p.n_ctx;
+    float *scores = a->scores + (size_t)h * a->n_ctx;
     float scale = 1.0f / sqrtf((float)D);
     float vrow[1024];
     for (int t = 0; t < j->n; t++) {
-        const float *q = c->q + (size_t)t * qd + (size_t)h * D;
-        float *out = c->att + (size_t)t * qd + (size_t)h * D;
-        int n_pos = c->n_past + t + 1; /* causal: positions up to this token's own */
+        const llm_context *c = a->seq[t];
+        size_t layer_off = (size_t)j->layer * c->kv_layer_elems + (size_t)kvh * D;
+        const uint16_t *K = c->k_cache + layer_off, *V = c->v_cache + layer_off;
+        const float *q = a->q + (size_t)t * qd + (size_t)h * D;
+        float *out = a->att + (size_t)t * qd + (size_t)h * D;
+        int n_pos = a->pos[t] + 1; /* causal: positions up to this token's own */
         for (int p = 0; p < n_pos; p++) scores[p] = llm_dot_row(LLM_F16, K + (size_t)p * kvd, q, D);
         llm_vec_softmax(scores, n_pos, scale);
         memset(out, 0, (size_t)D * sizeof *out);
@@ -97,19 +100,28 @@ static void attend_head(void *ctx, int64_t h)
     }
 }
 
-static void store_kv(llm_context *c, int layer, int n)
+/* Each token's keys and values into its sequence's cache, at its position. */
+static void store_kv(const llm_model *m, llm_acts *a, int layer, int n)
 {
-    const llm_hparams *hp = &c->m->hp;
+    const llm_hparams *hp = &m->hp;
     size_t kvd = (size_t)hp->n_head_kv * hp->head_dim;
-    uint16_t *K = c->k_cache + (size_t)layer * c->kv_layer_elems + (size_t)c->n_past * kvd;
-    uint16_t *V = c->v_cache + (size_t)layer * c->kv_layer_elems + (size_t)c->n_past * kvd;
-    llm_quantize_row(LLM_F16, c->k, K, (int64_t)(n * kvd));
-    llm_quantize_row(LLM_F16, c->v, V, (int64_t)(n * kvd));
+    for (int t = 0; t < n; t++) {
+        const llm_context *c = a->seq[t];
+        size_t off = (size_t)layer * c->kv_layer_elems + (size_t)a->pos[t] * kvd;
+        llm_quantize_row(LLM_F16, a->k + (size_t)t * kvd, c->k_cache + off, (int64_t)kvd);
+        llm_quantize_row(LLM_F16, a->v + (size_t)t * kvd, c->v_cache + off, (int64_t)kvd);
+    }
 }
 
-static void layer_forward(llm_context *c, int l, int n)
+/* Element-wise steps go row by row: a row's SIMD lanes and tail are then
+ * the same whatever rows share the pass. */
+static void add_rows(float *y, const float *x, int rows, int n)
 {
-    const llm_model *m = c->m;
+    for (int r = 0; r < rows; r++) llm_vec_add(y + (size_t)r * n, x + (size_t)r * n, n);
+}
+
+static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
+{
     const llm_hparams *hp = &m->hp;
     const llm_layer *L = &m->layers[l];
     int E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
@@ -117,61 +129,70 @@ static void layer_forward(llm_context *c, int l, int n)
 
     /* attention: xn = norm(x); q, k, v = xn * Wq, Wk, Wv (+ bias) */
     for (int t = 0; t < n; t++)
-        rms_norm(c->x + (size_t)t * E, L->attn_norm, c->xn + (size_t)t * E, E, hp->norm_eps);
-    llm_matmul(c->compute, &L->wq, c->xn, n, c->q);
-    llm_matmul(c->compute, &L->wk, c->xn, n, c->k);
-    llm_matmul(c->compute, &L->wv, c->xn, n, c->v);
+        rms_norm(a->x + (size_t)t * E, L->attn_norm, a->xn + (size_t)t * E, E, hp->norm_eps);
+    llm_matmul(a->compute, &L->wq, a->xn, n, a->q);
+    llm_matmul(a->compute, &L->wk, a->xn, n, a->k);
+    llm_matmul(a->compute, &L->wv, a->xn, n, a->v);
     if (L->bq) {
-        add_bias(c->q, L->bq, n, qd);
-        add_bias(c->k, L->bk, n, kvd);
-        add_bias(c->v, L->bv, n, kvd);
+        add_bias(a->q, L->bq, n, qd);
+        add_bias(a->k, L->bk, n, kvd);
+        add_bias(a->v, L->bv, n, kvd);
     }
     for (int t = 0; t < n; t++) {
-        float *q = c->q + (size_t)t * qd, *k = c->k + (size_t)t * kvd;
+        float *q = a->q + (size_t)t * qd, *k = a->k + (size_t)t * kvd;
         if (L->q_norm) { /* qwen3: RMSNorm of each head before RoPE */
             for (int h = 0; h < hp->n_head; h++) rms_norm(q + h * D, L->q_norm, q + h * D, D, hp->norm_eps);
             for (int h = 0; h < hp->n_head_kv; h++) rms_norm(k + h * D, L->k_norm, k + h * D, D, hp->norm_eps);
         }
-        const float *cs = c->rope_cs + (size_t)t * hp->n_rot;
+        const float *cs = a->rope_cs + (size_t)t * hp->n_rot;
         rope_apply(hp, cs, q, hp->n_head);
         rope_apply(hp, cs, k, hp->n_head_kv);
     }
-    store_kv(c, l, n);
-    attn_job job = {c, l, n};
-    llm_parallel_for(c->compute, hp->n_head, attend_head, &job);
+    store_kv(m, a, l, n);
+    attn_job job = {m, a, l, n};
+    llm_parallel_for(a->compute, hp->n_head, attend_head, &job);
     /* x += att * Wo */
-    llm_matmul(c->compute, &L->wo, c->att, n, c->xn);
-    llm_vec_add(c->x, c->xn, (int64_t)n * E);
+    llm_matmul(a->compute, &L->wo, a->att, n, a->xn);
+    add_rows(a->x, a->xn, n, E);
 
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
     for (int t = 0; t < n; t++)
-        rms_norm(c->x + (size_t)t * E, L->ffn_norm, c->xn + (size_t)t * E, E, hp->norm_eps);
-    llm_matmul(c->compute, &L->w_gate, c->xn, n, c->gate);
-    llm_matmul(c->compute, &L->w_up, c->xn, n, c->up);
-    llm_vec_swiglu(c->gate, c->up, (int64_t)n * F);
-    llm_matmul(c->compute, &L->w_down, c->gate, n, c->xn);
-    llm_vec_add(c->x, c->xn, (int64_t)n * E);
+        rms_norm(a->x + (size_t)t * E, L->ffn_norm, a->xn + (size_t)t * E, E, hp->norm_eps);
+    llm_matmul(a->compute, &L->w_gate, a->xn, n, a->gate);
+    llm_matmul(a->compute, &L->w_up, a->xn, n, a->up);
+    for (int t = 0; t < n; t++) llm_vec_swiglu(a->gate + (size_t)t * F, a->up + (size_t)t * F, F);
+    llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
+    add_rows(a->x, a->xn, n, E);
 }
 
-void llm_forward_batch(llm_context *c, const int32_t *tokens, int n)
+void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, int out_first,
+                 int embeddings)
 {
-    const llm_model *m = c->m;
     const llm_hparams *hp = &m->hp;
     int E = hp->n_embd;
     for (int t = 0; t < n; t++) /* embeddings: rows of the token matrix */
         llm_dequant_row(m->tok_embd.type,
                         (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-                        c->x + (size_t)t * E, E);
-    rope_table(c, n);
-    for (int l = 0; l < hp->n_layer; l++) layer_forward(c, l, n);
-    c->n_past += n;
+                        a->x + (size_t)t * E, E);
+    rope_table(m, a, n);
+    for (int l = 0; l < hp->n_layer; l++) layer_forward(m, a, l, n);
 
-    /* logits (or, for embedders, the normalised hidden state) of the last
-     * token, or of all of them */
-    int first = c->p.logits_all ? 0 : n - 1, rows = n - first;
-    float *normed = c->p.embeddings ? c->logits : c->xn;
-    for (int t = first; t < n; t++)
-        rms_norm(c->x + (size_t)t * E, m->output_norm, normed + (size_t)(t - first) * E, E,
+    /* logits (or, for embedders, the normalised hidden state) of the
+     * requested rows */
+    int rows = n - out_first;
+    float *normed = embeddings ? a->logits : a->xn;
+    for (int t = out_first; t < n; t++)
+        rms_norm(a->x + (size_t)t * E, m->output_norm, normed + (size_t)(t - out_first) * E, E,
                  hp->norm_eps);
-    if (!c->p.embeddings) llm_matmul(c->compute, &m->output, c->xn, rows, c->logits);
+    if (!embeddings) llm_matmul(a->compute, &m->output, a->xn, rows, a->logits);
+}
+
+void llm_forward_batch(llm_context *c, const int32_t *tokens, int n)
+{
+    for (int t = 0; t < n; t++) {
+        c->a.seq[t] = c;
+        c->a.pos[t] = c->n_past + t;
+    }
+    llm_forward(c->m, &c->a, tokens, n, c->p.logits_all ? 0 : n - 1, c->p.embeddings);
+    c->n_past += n;
 }

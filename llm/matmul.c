@@ -58,7 +58,7 @@ static inline void cpu_relax(int round)
  * by the dot kernels; from this many on, dequantizing a tile once and letting
  * sgemm reuse it wins. Measured on Q4_K 2048 x 4096 (AVX-512, one thread):
  * 7 rows took 5.0 ms by dots and 5.4 ms by tiles, 8 rows 5.7 and 4.6. */
-#define SMALL_N 8
+#define SMALL_N (LLM_MATMUL_ROWS_MAX + 1)
 
 /* Scratch for one tile of dequantized rows: about 2 MiB, so that sgemm
  * rereads it from cache (4 MiB was 8% slower for 8-16 input rows, 1 MiB 10%

@@ -26,6 +26,11 @@ typedef struct llm_mat {
 
 typedef struct llm_compute llm_compute;
 
+/* Products with at most this many input rows go through the row dot
+ * kernels, so each output row is exactly what that input row alone would
+ * give: a batch of sequences decoded together matches each decoded alone. */
+#define LLM_MATMUL_ROWS_MAX 7
+
 /* n_threads: worker threads (0: the number of online CPUs). max_cols: the
  * largest `cols` of any matrix that will be multiplied (sizes the scratch). */
 int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err *err);

@@ -267,10 +267,50 @@ void llm_context_default_params(llm_context_params *p)
     memset(p, 0, sizeof *p);
 }
 
-static float *scratch(llm_context *c, size_t n)
+static float *acts_buf(llm_acts *a, size_t n)
 {
-    c->scratch_bytes += n * sizeof(float);
+    a->bytes += n * sizeof(float);
     return rag_xcalloc(n ? n : 1, sizeof(float));
+}
+
+int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_logits, int out_width,
+                  int n_threads, rag_err *err)
+{
+    memset(a, 0, sizeof *a);
+    const llm_hparams *hp = &m->hp;
+    int rc = llm_compute_new(n_threads, m->max_cols, &a->compute, err);
+    if (rc) return rc;
+    a->cap = cap;
+    a->n_ctx = n_ctx;
+    size_t B = (size_t)cap, E = (size_t)hp->n_embd;
+    size_t QD = (size_t)hp->n_head * (size_t)hp->head_dim;
+    size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    a->x = acts_buf(a, B * E);
+    a->xn = acts_buf(a, B * (E > QD ? E : QD));
+    a->q = acts_buf(a, B * QD);
+    a->k = acts_buf(a, B * KVD);
+    a->v = acts_buf(a, B * KVD);
+    a->att = acts_buf(a, B * QD);
+    a->gate = acts_buf(a, B * (size_t)hp->n_ff);
+    a->up = acts_buf(a, B * (size_t)hp->n_ff);
+    a->rope_cs = acts_buf(a, B * (size_t)hp->n_rot);
+    a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx);
+    a->n_logits = n_logits;
+    a->logits = acts_buf(a, (size_t)n_logits * (size_t)out_width);
+    a->seq = rag_xcalloc(B, sizeof *a->seq);
+    a->pos = rag_xcalloc(B, sizeof *a->pos);
+    return 0;
+}
+
+void llm_acts_free(llm_acts *a)
+{
+    llm_compute_free(a->compute);
+    float *bufs[] = {a->x, a->xn, a->q, a->k, a->v, a->att, a->gate, a->up, a->rope_cs, a->scores,
+                     a->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
+    rag_free(a->seq);
+    rag_free(a->pos);
+    memset(a, 0, sizeof *a);
 }
 
 int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context **out,
@@ -288,33 +328,20 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
         rag_free(c);
         return rag_err_set(err, RAG_ERR_INVALID, "context size %d is too large", c->p.n_ctx);
     }
-    int rc = llm_compute_new(c->p.n_threads, m->max_cols, &c->compute, err);
+    int rc = llm_acts_init(&c->a, m, c->p.n_batch, c->p.n_ctx, c->p.logits_all ? c->p.n_batch : 1,
+                           c->p.embeddings ? hp->n_embd : hp->n_vocab, c->p.n_threads, err);
     if (rc) {
         rag_free(c);
         return rc;
     }
     /* generation decodes with integer dot products; an embedder keeps float
      * products, so that a text's vector does not depend on its batch */
-    llm_compute_set_int8_decode(c->compute, !c->p.embeddings);
-    size_t B = (size_t)c->p.n_batch, E = (size_t)hp->n_embd;
-    size_t QD = (size_t)hp->n_head * (size_t)hp->head_dim;
+    llm_compute_set_int8_decode(c->a.compute, !c->p.embeddings);
     size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     c->kv_layer_elems = (size_t)c->p.n_ctx * KVD;
     c->cached = rag_xcalloc((size_t)c->p.n_ctx, sizeof *c->cached);
     c->k_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->k_cache);
     c->v_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->v_cache);
-    c->x = scratch(c, B * E);
-    c->xn = scratch(c, B * (E > QD ? E : QD));
-    c->q = scratch(c, B * QD);
-    c->k = scratch(c, B * KVD);
-    c->v = scratch(c, B * KVD);
-    c->att = scratch(c, B * QD);
-    c->gate = scratch(c, B * (size_t)hp->n_ff);
-    c->up = scratch(c, B * (size_t)hp->n_ff);
-    c->rope_cs = scratch(c, B * (size_t)hp->n_rot);
-    c->scores = scratch(c, (size_t)hp->n_head * (size_t)c->p.n_ctx);
-    c->n_logits = c->p.logits_all ? c->p.n_batch : 1;
-    c->logits = scratch(c, (size_t)c->n_logits * (size_t)(c->p.embeddings ? hp->n_embd : hp->n_vocab));
     *out = c;
     return 0;
 }
@@ -322,10 +349,7 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
 void llm_context_free(llm_context *c)
 {
     if (!c) return;
-    llm_compute_free(c->compute);
-    float *bufs[] = {c->x, c->xn, c->q, c->k, c->v, c->att, c->gate, c->up, c->rope_cs, c->scores,
-                     c->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
+    llm_acts_free(&c->a);
     rag_free(c->k_cache);
     rag_free(c->v_cache);
     rag_free(c->cached);
@@ -354,7 +378,7 @@ size_t llm_context_kv_bytes(const llm_context *c)
     return 2 * c->kv_layer_elems * (size_t)c->m->hp.n_layer * sizeof(uint16_t);
 }
 
-size_t llm_context_scratch_bytes(const llm_context *c) { return c->scratch_bytes; }
+size_t llm_context_scratch_bytes(const llm_context *c) { return c->a.bytes; }
 
 int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
 {
@@ -385,9 +409,9 @@ int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
 static const float *output_row(const llm_context *c, int i, int width)
 {
     int first_of_batch = c->last_n - c->last_batch_n;
-    if (!c->p.logits_all) return i == c->last_n - 1 ? c->logits : NULL;
+    if (!c->p.logits_all) return i == c->last_n - 1 ? c->a.logits : NULL;
     if (i < first_of_batch || i >= c->last_n) return NULL;
-    return c->logits + (size_t)(i - first_of_batch) * (size_t)width;
+    return c->a.logits + (size_t)(i - first_of_batch) * (size_t)width;
 }
 
 const float *llm_context_logits(const llm_context *c, int i)

@@ -26,25 +26,52 @@ struct llm_model {
     int64_t max_cols;  /* widest matrix row, for matmul scratch */
 };
 
+/* The activations of one forward pass of up to `cap` tokens, and the pool
+ * of threads that computes it. A context has one for its own batches; a
+ * multi-sequence batch (llm/batch.c) has one for the sequences it steps
+ * together. Token t of a pass belongs to the KV cache of seq[t], at
+ * position pos[t] there. */
+typedef struct llm_acts {
+    llm_compute *compute;
+    int cap;       /* token rows */
+    int n_ctx;     /* positions a row of scores holds (the longest cache attended) */
+    float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *scores;
+    float *logits; /* n_logits x out_width */
+    int n_logits;
+    llm_context **seq;
+    int *pos;
+    size_t bytes;  /* of the float buffers */
+} llm_acts;
+
+/* Allocates acts for m: cap token rows, scores of n_ctx positions, n_logits
+ * output rows of out_width floats, and a pool of n_threads (0: all CPUs). */
+int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_logits, int out_width,
+                  int n_threads, rag_err *err);
+void llm_acts_free(llm_acts *a);
+
 struct llm_context {
     const llm_model *m;
     llm_context_params p;
-    llm_compute *compute;
     int n_past;
     int32_t *cached; /* the tokens at positions 0..n_past-1 (n_ctx of room) */
     /* KV cache: per layer, [n_ctx][n_head_kv][head_dim] half floats */
     uint16_t *k_cache, *v_cache;
     size_t kv_layer_elems;
-    /* activations of one batch */
-    float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *scores;
-    float *logits;    /* n_logits x n_vocab (x n_embd in embeddings mode) */
-    int n_logits;     /* rows held by logits */
+    llm_acts a;       /* activations of one batch; a.logits holds the output */
     int last_n;       /* tokens of the last decode call */
     int last_batch_n; /* tokens of its last batch */
-    size_t scratch_bytes;
 };
 
-/* The forward pass of one batch (llm/forward.c): tokens[0..n) at positions
+/* One forward pass over a.seq[t], a.pos[t] for t < n (n <= a.cap): appends
+ * each token's keys and values to its sequence's cache at its position, and
+ * writes into a->logits the output rows of tokens out_first..n-1 (logits,
+ * or with embeddings the normalised final hidden states). Each token's
+ * result is the same whichever other tokens share the pass, as long as the
+ * pass keeps its products on the row kernels (n < LLM_MATMUL_ROWS_MAX + 1). */
+void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, int out_first,
+                 int embeddings);
+
+/* The forward pass of one batch of context c: tokens[0..n) at positions
  * n_past..n_past+n-1, n <= n_batch; writes logits of the last token, or of
  * all when logits_all. */
 void llm_forward_batch(llm_context *c, const int32_t *tokens, int n);
