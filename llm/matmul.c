@@ -245,14 +245,13 @@ typedef struct rows_job {
     float *Y;
 } rows_job;
 
-/* Y[j][r] = W[r] . X[j] for every input row j. */
+/* Y[j][r] = W[r] . X[j] for every input row j, the row decoded once. */
 static void dot_row(void *p, int64_t r)
 {
     const rows_job *job = p;
     const llm_mat *W = job->W;
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-    for (int64_t j = 0; j < job->n; j++)
-        job->Y[j * W->rows + r] = llm_dot_row(W->type, row, job->X + j * W->cols, W->cols);
+    llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y + r, W->rows, W->cols);
 }
 
 typedef struct q8_rows_job {
@@ -269,8 +268,7 @@ static void dot_row_q8(void *p, int64_t r)
     const q8_rows_job *job = p;
     const llm_mat *W = job->W;
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-    for (int64_t j = 0; j < job->n; j++)
-        job->Y[j * W->rows + r] = llm_dot_row_q8(W->type, row, job->Xq + (size_t)j * job->xq_row_bytes, W->cols);
+    llm_dot_rows_q8(W->type, row, job->Xq, job->xq_row_bytes, (int)job->n, job->Y + r, W->rows, W->cols);
 }
 
 /* Y[n x rows] = X[n x k] * B^T with B row-major [rows x k], ldb its row

@@ -373,6 +373,25 @@ int llm_context_reuse(llm_context *c, const int32_t *tokens, int n)
     return keep;
 }
 
+int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err)
+{
+    if (dst->m != src->m) return rag_err_set(err, RAG_ERR_INVALID, "copying a context of another model");
+    if (src->n_past > dst->p.n_ctx)
+        return rag_err_set(err, RAG_ERR_LIMIT, "copying %d positions into a context of %d", src->n_past,
+                           dst->p.n_ctx);
+    size_t row = (size_t)src->m->hp.n_head_kv * (size_t)src->m->hp.head_dim, n = (size_t)src->n_past * row;
+    for (int l = 0; l < src->m->hp.n_layer; l++) {
+        memcpy(dst->k_cache + (size_t)l * dst->kv_layer_elems, src->k_cache + (size_t)l * src->kv_layer_elems,
+               n * sizeof *dst->k_cache);
+        memcpy(dst->v_cache + (size_t)l * dst->kv_layer_elems, src->v_cache + (size_t)l * src->kv_layer_elems,
+               n * sizeof *dst->v_cache);
+    }
+    memcpy(dst->cached, src->cached, (size_t)src->n_past * sizeof *dst->cached);
+    dst->n_past = src->n_past;
+    dst->last_n = dst->last_batch_n = 0; /* no logits: the next decode gives them */
+    return 0;
+}
+
 size_t llm_context_kv_bytes(const llm_context *c)
 {
     return 2 * c->kv_layer_elems * (size_t)c->m->hp.n_layer * sizeof(uint16_t);

@@ -81,6 +81,12 @@ void llm_context_truncate(llm_context *c, int n_keep);
  * caller then decodes tokens[kept..n). Requests that share a system prompt,
  * a template's opening or earlier turns skip computing them again. */
 int llm_context_reuse(llm_context *c, const int32_t *tokens, int n);
+/* Makes dst hold what src holds (its cached tokens and their keys and
+ * values), as if it had decoded them itself: one prompt computed once can
+ * start several sequences. dst has no logits until its next decode. Both
+ * contexts must be of the same model, and dst must have room for src's
+ * positions (RAG_ERR_LIMIT otherwise). */
+int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err);
 /* Bytes allocated for the KV cache and for scratch (activations, logits). */
 size_t llm_context_kv_bytes(const llm_context *c);
 size_t llm_context_scratch_bytes(const llm_context *c);

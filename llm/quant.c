@@ -239,6 +239,30 @@ float llm_dot_row_q8(llm_dtype t, const void *row, const void *xq, int64_t n)
     return k->dot_q8[t](row, xq, n);
 }
 
+void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int nx, float *out,
+                  int64_t ldo, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot[t]);
+    if (k->dot_rows[t]) {
+        k->dot_rows[t](row, x, ldx, nx, out, ldo, n);
+        return;
+    }
+    for (int j = 0; j < nx; j++) out[j * ldo] = k->dot[t](row, x + j * ldx, n);
+}
+
+void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xq, size_t ldxq, int nx, float *out,
+                     int64_t ldo, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
+    if (k->dot_q8_rows[t]) {
+        k->dot_q8_rows[t](row, xq, ldxq, nx, out, ldo, n);
+        return;
+    }
+    for (int j = 0; j < nx; j++) out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xq + j * ldxq, n);
+}
+
 /* ---- vector math (llm/vecmath.h) --------------------------------------- */
 
 void llm_vec_exp(float *x, int64_t n)

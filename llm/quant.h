@@ -77,6 +77,16 @@ float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n);
  * type t has such a kernel (Q4_0, Q5_0, Q8_0); n a multiple of 32. */
 int llm_dot_q8_supported(llm_dtype t);
 float llm_dot_row_q8(llm_dtype t, const void *row, const void *xq, int64_t n);
+/* One row against several activation rows: out[j * ldo] is
+ * llm_dot_row(t, row, x + j * ldx, n) for j < nx, bit for bit the same
+ * value, with the row decoded once for all of them where the instruction
+ * set has such a kernel. Several sequences decoded together get exactly
+ * what each would alone. */
+void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int nx, float *out,
+                  int64_t ldo, int64_t n);
+/* The same for llm_dot_row_q8: activation row j starts at xq + j * ldxq. */
+void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xq, size_t ldxq, int nx, float *out,
+                     int64_t ldo, int64_t n);
 /* Quantizes src[0..n) into dst (llm_row_bytes(t, n) bytes). Supported for
  * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K at least (see can_quantize). */
 void llm_quantize_row(llm_dtype t, const float *src, void *dst, int64_t n);

@@ -268,7 +268,12 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
     return r;
 }
 
-/* ---- the two kernels of each block type ----------------------------------
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+/* Activation rows a rows kernel takes in one pass over the weight row: four
+ * accumulators each, 16 of the 32 vector registers. */
+#define ROWS_AT_ONCE 4
+
+/* ---- the kernels of each block type ---------------------------------------
  * The dot keeps two accumulators per vector position, alternating between
  * even and odd groups, to hide the FMA latency. A single-group block type
  * alternates between blocks instead. */
@@ -287,10 +292,15 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    /* m activation rows at once (m a constant after inlining): each row's   \
+     * four accumulators see exactly the operations they see with m = 1 */ \
+    static ALWAYS_INLINE void dotm_##name(const void *row, const float *x, int64_t ldx,            \
+                                          float *out, int64_t ldo, int64_t n, const int m)         \
     {                                                                                              \
         const block_t *b = row;                                                                    \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        __m512 a[ROWS_AT_ONCE][4];                                                                 \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = \
+            _mm512_setzero_ps();                                                                   \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
             /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
             for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
@@ -300,13 +310,31 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
             _Pragma("GCC unroll 8")                                                                \
             for (int g = 0; g < (n_groups); g++, x += 32) {                                        \
                 grp r = grp_##name(b, &s, g);                                                      \
-                a0 = _mm512_fmadd_ps(r.v[0], _mm512_loadu_ps(x), a0);                             \
-                a1 = _mm512_fmadd_ps(r.v[1], _mm512_loadu_ps(x + 16), a1);                        \
-                __m512 t = a0;                                                                     \
-                a0 = a2, a2 = t, t = a1, a1 = a3, a3 = t;                                          \
+                _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                              \
+                    a[j][0] = _mm512_fmadd_ps(r.v[0], _mm512_loadu_ps(x + j * ldx), a[j][0]);      \
+                    a[j][1] = _mm512_fmadd_ps(r.v[1], _mm512_loadu_ps(x + j * ldx + 16), a[j][1]); \
+                    __m512 t = a[j][0];                                                            \
+                    a[j][0] = a[j][2], a[j][2] = t, t = a[j][1], a[j][1] = a[j][3], a[j][3] = t;   \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));  \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
+            _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]),                    \
+                                               _mm512_add_ps(a[j][2], a[j][3])));                  \
+    }                                                                                              \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        float r;                                                                                   \
+        dotm_##name(row, x, 0, &r, 0, n, 1);                                                       \
+        return r;                                                                                  \
+    }                                                                                              \
+    static void dot_rows_##name(const void *row, const float *x, int64_t ldx, int nx, float *out,  \
+                                int64_t ldo, int64_t n)                                            \
+    {                                                                                              \
+        for (; nx >= 4; nx -= 4, x += 4 * ldx, out += 4 * ldo) dotm_##name(row, x, ldx, out, ldo, n, 4); \
+        if (nx == 3) dotm_##name(row, x, ldx, out, ldo, n, 3);                                     \
+        if (nx == 2) dotm_##name(row, x, ldx, out, ldo, n, 2);                                     \
+        if (nx == 1) dotm_##name(row, x, ldx, out, ldo, n, 1);                                     \
     }
 
 BLOCK_KERNELS(q4_0, llm_block_q4_0, 1, prep_q4_0)
@@ -424,38 +452,75 @@ VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
     return _mm512_xor_si512(pair_of(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
 }
 
-/* The last block of an odd count: the second half of the pair is zero
- * weights and zero activations, so it adds nothing. */
+/* w.x of one pair of blocks, in the lanes of the two blocks (see above). */
+#define PAIR_DOT(name, offset, u, xq, i)                                                           \
+    _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, pair_of(xq[i].qs, xq[i + 1].qs)), \
+                     _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), \
+                                                            pair_of(xq[i].qs, xq[i + 1].qs)),      \
+                                        _mm512_set1_epi32(offset)))
+
+/* m activation rows at once (m a constant after inlining), the weights of
+ * each pair of blocks decoded once; each row's accumulator sees exactly the
+ * operations it sees with m = 1. The last block of an odd count goes
+ * through a pair padded with zero weights and activations (adding nothing),
+ * the same way for every m. */
 #define DOT_Q8_VNNI(name, block_t, offset)                                                         \
-    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
+    VNNI static float tail_q8_##name(const block_t *wb, const llm_block_q8_0 *xb)                  \
+    {                                                                                              \
+        block_t w[2];                                                                              \
+        llm_block_q8_0 x[2];                                                                       \
+        memset(w, 0, sizeof w), memset(x, 0, sizeof x);                                            \
+        w[0] = *wb;                                                                                \
+        x[0] = *xb;                                                                                \
+        __m512 d = _mm512_insertf32x8(_mm512_set1_ps(llm_half(w[0].d) * llm_half(x[0].d)),         \
+                                      _mm256_set1_ps(llm_half(w[1].d) * llm_half(x[1].d)), 1);     \
+        __m512i u = u_##name(w);                                                                   \
+        __m512i dot = PAIR_DOT(name, offset, u, x, 0);                                             \
+        return _mm512_reduce_add_ps(_mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), _mm512_setzero_ps())); \
+    }                                                                                              \
+    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xq, size_t ldxq,    \
+                                                  float *out, int64_t ldo, int64_t n, const int m) \
     {                                                                                              \
         const block_t *b = row;                                                                    \
-        const llm_block_q8_0 *x = xq;                                                              \
-        const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();                   \
-        const __m512i c = _mm512_set1_epi32(offset);                                               \
-        __m512 acc = _mm512_setzero_ps();                                                          \
+        const llm_block_q8_0 *x[ROWS_AT_ONCE];                                                     \
+        __m512 acc[ROWS_AT_ONCE];                                                                  \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+            x[j] = (const llm_block_q8_0 *)((const uint8_t *)xq + (size_t)j * ldxq);              \
+            acc[j] = _mm512_setzero_ps();                                                          \
+        }                                                                                          \
         int64_t nb = n / LLM_QK, i = 0;                                                            \
         for (; i + 2 <= nb; i += 2) {                                                              \
             /* streams from memory: ask for the lines some blocks ahead */                         \
             _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                                \
-            __m512i xv = pair_of(x[i].qs, x[i + 1].qs);                                            \
-            __m512i ux = _mm512_dpbusd_epi32(zero, u_##name(&b[i]), xv);                           \
-            __m512i sx = _mm512_dpbusd_epi32(zero, ones, xv);                                      \
-            __m512i dot = _mm512_sub_epi32(ux, _mm512_mullo_epi32(sx, c));                         \
-            __m512 d = _mm512_insertf32x8(_mm512_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),      \
-                                          _mm256_set1_ps(llm_half(b[i + 1].d) * llm_half(x[i + 1].d)), 1); \
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);                                \
+            __m512i u = u_##name(&b[i]);                                                           \
+            float w0 = llm_half(b[i].d), w1 = llm_half(b[i + 1].d);                                \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                  \
+                __m512i dot = PAIR_DOT(name, offset, u, x[j], i);                                  \
+                __m512 d = _mm512_insertf32x8(_mm512_set1_ps(w0 * llm_half(x[j][i].d)),           \
+                                              _mm256_set1_ps(w1 * llm_half(x[j][i + 1].d)), 1);    \
+                acc[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[j]);                      \
+            }                                                                                      \
         }                                                                                          \
-        float sum = _mm512_reduce_add_ps(acc);                                                     \
-        if (i < nb) { /* one block left: through a zero-padded pair */                             \
-            block_t pad[2];                                                                        \
-            llm_block_q8_0 xpad[2];                                                                \
-            memset(pad, 0, sizeof pad), memset(xpad, 0, sizeof xpad);                              \
-            pad[0] = b[i];                                                                         \
-            xpad[0] = x[i];                                                                        \
-            sum += dot_q8_##name(pad, xpad, 2 * LLM_QK);                                           \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+            float sum = _mm512_reduce_add_ps(acc[j]);                                              \
+            if (i < nb) sum += tail_q8_##name(&b[i], &x[j][i]);                                    \
+            out[j * ldo] = sum;                                                                    \
         }                                                                                          \
-        return sum;                                                                                \
+    }                                                                                              \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
+    {                                                                                              \
+        float r;                                                                                   \
+        dotm_q8_##name(row, xq, 0, &r, 0, n, 1);                                                   \
+        return r;                                                                                  \
+    }                                                                                              \
+    VNNI static void dot_q8_rows_##name(const void *row, const void *xq, size_t ldxq, int nx,      \
+                                        float *out, int64_t ldo, int64_t n)                        \
+    {                                                                                              \
+        const uint8_t *xb = xq;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxq, out += 4 * ldo) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 1);                                \
     }
 
 DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
@@ -466,29 +531,37 @@ void llm_kernels_avx512(llm_kernels *k)
 {
 #define SET(T, name)                                                                               \
     k->dequant[T] = dequant_##name;                                                                \
-    k->dot[T] = dot_##name
+    k->dot[T] = dot_##name;                                                                        \
+    k->dot_rows[T] = NULL /* a loop over dot */
+#define SET_ROWS(T, name)                                                                          \
+    SET(T, name);                                                                                  \
+    k->dot_rows[T] = dot_rows_##name
     SET(LLM_F32, f32);
     SET(LLM_F16, f16);
     SET(LLM_BF16, bf16);
-    SET(LLM_Q4_0, q4_0);
-    SET(LLM_Q4_1, q4_1);
-    SET(LLM_Q5_0, q5_0);
-    SET(LLM_Q5_1, q5_1);
-    SET(LLM_Q8_0, q8_0);
-    SET(LLM_IQ4_NL, iq4_nl);
-    SET(LLM_Q2_K, q2_K);
-    SET(LLM_Q3_K, q3_K);
-    SET(LLM_Q4_K, q4_K);
-    SET(LLM_Q5_K, q5_K);
-    SET(LLM_Q6_K, q6_K);
-    SET(LLM_IQ4_XS, iq4_xs);
+    SET_ROWS(LLM_Q4_0, q4_0);
+    SET_ROWS(LLM_Q4_1, q4_1);
+    SET_ROWS(LLM_Q5_0, q5_0);
+    SET_ROWS(LLM_Q5_1, q5_1);
+    SET_ROWS(LLM_Q8_0, q8_0);
+    SET_ROWS(LLM_IQ4_NL, iq4_nl);
+    SET_ROWS(LLM_Q2_K, q2_K);
+    SET_ROWS(LLM_Q3_K, q3_K);
+    SET_ROWS(LLM_Q4_K, q4_K);
+    SET_ROWS(LLM_Q5_K, q5_K);
+    SET_ROWS(LLM_Q6_K, q6_K);
+    SET_ROWS(LLM_IQ4_XS, iq4_xs);
+#undef SET_ROWS
 #undef SET
     /* VNNI is not part of the AVX-512 this table requires: without it the
      * AVX2 integer kernels stay */
     if (__builtin_cpu_supports("avx512vnni")) {
         k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
+        k->dot_q8_rows[LLM_Q4_0] = dot_q8_rows_q4_0;
         k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
+        k->dot_q8_rows[LLM_Q5_0] = dot_q8_rows_q5_0;
         k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
+        k->dot_q8_rows[LLM_Q8_0] = dot_q8_rows_q8_0;
     }
 }
 

@@ -308,7 +308,8 @@ void llm_kernels_ref(llm_kernels *k)
     memset(k, 0, sizeof *k);
 #define SET(T, name)                                                                               \
     k->dequant[T] = dequant_##name;                                                                \
-    k->dot[T] = dot_##name
+    k->dot[T] = dot_##name;                                                                        \
+    k->dot_rows[T] = NULL /* a loop over dot */
     SET(LLM_F32, f32);
     SET(LLM_F16, f16);
     SET(LLM_BF16, bf16);
@@ -326,6 +327,9 @@ void llm_kernels_ref(llm_kernels *k)
     SET(LLM_IQ4_XS, iq4_xs);
 #undef SET
     k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
+    k->dot_q8_rows[LLM_Q4_0] = NULL;
     k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
+    k->dot_q8_rows[LLM_Q5_0] = NULL;
     k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
+    k->dot_q8_rows[LLM_Q8_0] = NULL;
 }

@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "embed/embed.h"
+#include "llm/batch.h"
 #include "llm/generate.h"
 #include "llm/gguf.h"
 #include "llm/matmul.h"
@@ -190,15 +191,18 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 /* ---- rag bench-model -------------------------------------------------------------- */
 
 static const char model_usage[] =
-    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [--ttft 1500] [--json]\n"
+    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [--ttft 1500] [--streams 4] [--json]\n"
     "\n"
     "Speed of a GGUF decoder model on this machine: prefill tokens/s for a\n"
     "prompt of -p tokens, decode tokens/s for -n tokens after it, time to the\n"
     "first token of a --ttft-token prompt (a RAG prompt's size), and memory\n"
     "resident after loading. Each speed is also a ratio to its bound, measured\n"
     "in the same run: decode against memory bandwidth / weight bytes read per\n"
-    "token, prefill against the cblas_sgemm peak / FLOPs per token. Prompts are\n"
-    "random tokens; decoding is greedy and may end early at an end token.\n";
+    "token, prefill against the cblas_sgemm peak / FLOPs per token. Then\n"
+    "--streams sequences decode -n tokens each in the same steps (as ragd's\n"
+    "slots do), reported as tokens/s in all and as a multiple of one stream.\n"
+    "Prompts are random tokens; decoding is greedy and may end early at an\n"
+    "end token.\n";
 
 /* Random token ids for a prompt (speed does not depend on which). */
 static int32_t *random_tokens(const llm_model *m, int n, unsigned seed)
@@ -231,6 +235,42 @@ static int run_generate(llm_context *c, const int32_t *prompt, int n_prompt, int
     return llm_generate(c, prompt, (size_t)n_prompt, &gp, discard, NULL, st, err);
 }
 
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* Aggregate decode speed of n_streams sequences stepped together
+ * (llm_batch), each continuing the prompt base holds with n_predict greedy
+ * tokens of its own (a different first token each, so that they diverge). */
+static int run_streams(const llm_model *m, const llm_context *base, const llm_context_params *cp, int n_streams,
+                       int n_predict, double *tokens_per_s, rag_err *err)
+{
+    llm_context **cs = rag_xcalloc((size_t)n_streams, sizeof *cs);
+    int32_t *tok = rag_xcalloc((size_t)n_streams, sizeof *tok);
+    llm_batch *b = NULL;
+    int rc = llm_batch_new(m, cp->n_ctx, cp->n_threads, &b, err), V = llm_model_hparams(m)->n_vocab;
+    for (int i = 0; !rc && i < n_streams; i++) {
+        rc = llm_context_new(m, cp, &cs[i], err);
+        if (!rc) rc = llm_context_copy(cs[i], base, err);
+        tok[i] = (int32_t)((1000 + 7919 * i) % V);
+    }
+    double t0 = now_s();
+    for (int step = 0; !rc && step < n_predict; step++) {
+        rc = llm_batch_decode(b, cs, tok, n_streams, err);
+        for (int i = 0; !rc && i < n_streams; i++) tok[i] = argmax(llm_context_logits(cs[i], 0), V);
+    }
+    *tokens_per_s = (double)n_streams * n_predict / (now_s() - t0);
+    for (int i = 0; i < n_streams; i++) llm_context_free(cs[i]);
+    llm_batch_free(b);
+    rag_free(cs);
+    rag_free(tok);
+    return rc;
+}
+
 /* FLOPs per prompt token at context length ctx: two per weight of every
  * layer matrix, plus attention (QK^T and SV: 4 * layers * ctx * heads *
  * head_dim). The token embedding is a lookup, and the output matrix runs
@@ -250,18 +290,19 @@ static double prefill_flops_per_token(const llm_model *m, int ctx)
 
 int rag_cli_bench_model(int argc, char **argv)
 {
-    enum { O_TTFT = 1000 };
+    enum { O_TTFT = 1000, O_STREAMS };
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"prompt", required_argument, NULL, 'p'},
                                          {"predict", required_argument, NULL, 'n'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"ttft", required_argument, NULL, O_TTFT},
+                                         {"streams", required_argument, NULL, O_STREAMS},
                                          {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "bench-model"};
     const char *path = NULL;
-    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, c;
+    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4, c;
     while ((c = getopt_long(argc, argv, "m:p:n:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
@@ -269,6 +310,7 @@ int rag_cli_bench_model(int argc, char **argv)
         case 'n': if (parse_int(optarg, 1, 1 << 20, &n_predict)) return rag_cli_usage_error(&cli, "-n: a token count"); break;
         case 't': if (parse_int(optarg, 1, 1024, &threads)) return rag_cli_usage_error(&cli, "-t: a thread count"); break;
         case O_TTFT: if (parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return rag_cli_usage_error(&cli, "--ttft: a token count"); break;
+        case O_STREAMS: if (parse_int(optarg, 0, 64, &n_streams)) return rag_cli_usage_error(&cli, "--streams: 0 to 64"); break;
         case 'J': cli.json = 1; break;
         case 'h': fputs(model_usage, stdout); return RAG_EXIT_OK;
         default: return rag_cli_usage_error(&cli, "unknown option");
@@ -294,6 +336,11 @@ int rag_cli_bench_model(int argc, char **argv)
     llm_gen_stats warm, run, first; /* run: prefill of n_prompt tokens, then decoding */
     if (!rc) rc = run_generate(ctx, prompt, 16, 1, &warm, &err); /* pages the weights in */
     if (!rc) rc = run_generate(ctx, prompt, n_prompt, n_predict, &run, &err);
+    double streams_tps = 0;
+    if (!rc && n_streams) {
+        llm_context_truncate(ctx, n_prompt); /* the prompt, as each stream's start */
+        rc = run_streams(m, ctx, &cp, n_streams, n_predict, &streams_tps, &err);
+    }
     if (!rc) rc = run_generate(ctx, prompt, ttft_tokens, 1, &first, &err);
     double rss_run = rss_bytes() - rss0;
     if (rc) {
@@ -325,6 +372,11 @@ int rag_cli_bench_model(int argc, char **argv)
         cJSON_AddNumberToObject(j, "decode_tokens_per_s", decode_tps);
         cJSON_AddNumberToObject(j, "decode_bound_tokens_per_s", decode_bound);
         cJSON_AddNumberToObject(j, "decode_ratio", decode_tps / decode_bound);
+        if (n_streams) {
+            cJSON_AddNumberToObject(j, "streams", n_streams);
+            cJSON_AddNumberToObject(j, "streams_decode_tokens_per_s", streams_tps);
+            cJSON_AddNumberToObject(j, "streams_speedup", streams_tps / decode_tps);
+        }
         cJSON_AddNumberToObject(j, "ttft_prompt_tokens", first.n_prompt);
         cJSON_AddNumberToObject(j, "ttft_ms", ttft_ms);
         cJSON_AddNumberToObject(j, "n_ctx", llm_context_n_ctx(ctx));
@@ -340,6 +392,9 @@ int rag_cli_bench_model(int argc, char **argv)
                prefill_bound, prefill_tps / prefill_bound);
         printf("  decode %d tokens at context %d: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_generated,
                n_prompt, decode_tps, decode_bound, decode_tps / decode_bound);
+        if (n_streams)
+            printf("  decode, %d streams in the same steps: %.1f tokens/s in all, %.2fx one stream\n", n_streams,
+                   streams_tps, streams_tps / decode_tps);
         printf("  time to first token, %d-token prompt: %.0f ms\n", first.n_prompt, ttft_ms);
         printf("  memory: %.0f MB resident after loading, %.0f MB after running (KV cache %.0f MB for %d positions)\n",
                rss_load / 1e6, rss_run / 1e6, (double)llm_context_kv_bytes(ctx) / 1e6, llm_context_n_ctx(ctx));
