@@ -256,7 +256,7 @@ static void dot_row(void *p, int64_t r)
 
 typedef struct q8_rows_job {
     const llm_mat *W;
-    const uint8_t *Xq; /* n rows of Q8_0 blocks */
+    const uint8_t *Xq; /* n rows of prepared Q8_0 activations (llm_q8_acts) */
     size_t xq_row_bytes;
     int64_t n;
     float *Y;
@@ -322,10 +322,10 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
      * quantized to Q8_0 once (into the scratch, which holds far more), as
      * llama.cpp does; their weights then stream at close to memory speed. */
     if (c->int8_decode && n < SMALL_N && W->cols <= c->max_cols && llm_dot_q8_supported(W->type)) {
-        q8_rows_job job = {.W = W, .Xq = (const uint8_t *)c->scratch, .xq_row_bytes = llm_row_bytes(LLM_Q8_0, W->cols),
+        q8_rows_job job = {.W = W, .Xq = (const uint8_t *)c->scratch, .xq_row_bytes = llm_q8_acts_bytes(W->type, W->cols),
                            .n = n, .Y = Y};
         for (int64_t j = 0; j < n; j++)
-            llm_quantize_row(LLM_Q8_0, X + j * W->cols, (uint8_t *)c->scratch + (size_t)j * job.xq_row_bytes, W->cols);
+            llm_q8_acts(W->type, X + j * W->cols, W->cols, (uint8_t *)c->scratch + (size_t)j * job.xq_row_bytes);
         llm_parallel_for(c, W->rows, dot_row_q8, &job);
         return;
     }

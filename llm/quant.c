@@ -251,16 +251,37 @@ void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int
     for (int j = 0; j < nx; j++) out[j * ldo] = k->dot[t](row, x + j * ldx, n);
 }
 
-void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xq, size_t ldxq, int nx, float *out,
+size_t llm_q8_acts_bytes(llm_dtype t, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
+    size_t plain = llm_row_bytes(LLM_Q8_0, n);
+    /* a laid-out row is written after its plain blocks */
+    return k->q8_layout[t] ? plain + k->q8_layout[t]->bytes(n) : plain;
+}
+
+void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
+    llm_quantize_row(LLM_Q8_0, x, dst, n);
+    if (k->q8_layout[t]) {
+        size_t plain = llm_row_bytes(LLM_Q8_0, n);
+        k->q8_layout[t]->prepare(dst, n, (uint8_t *)dst + plain);
+    }
+}
+
+void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, int nx, float *out,
                      int64_t ldo, int64_t n)
 {
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
     if (k->dot_q8_rows[t]) {
-        k->dot_q8_rows[t](row, xq, ldxq, nx, out, ldo, n);
+        size_t plain = llm_row_bytes(LLM_Q8_0, n);
+        k->dot_q8_rows[t](row, (const uint8_t *)xa + plain, ldxa, nx, out, ldo, n);
         return;
     }
-    for (int j = 0; j < nx; j++) out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xq + j * ldxq, n);
+    for (int j = 0; j < nx; j++) out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xa + j * ldxa, n);
 }
 
 /* ---- vector math (llm/vecmath.h) --------------------------------------- */

@@ -84,8 +84,15 @@ float llm_dot_row_q8(llm_dtype t, const void *row, const void *xq, int64_t n);
  * what each would alone. */
 void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int nx, float *out,
                   int64_t ldo, int64_t n);
-/* The same for llm_dot_row_q8: activation row j starts at xq + j * ldxq. */
-void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xq, size_t ldxq, int nx, float *out,
+/* The same for llm_dot_row_q8, on activations prepared once for all the
+ * rows of a weight matrix of type t: llm_q8_acts quantizes x[0..n) to
+ * Q8_0 and lays the blocks out as the active instruction set's kernels
+ * read them (in llm_q8_acts_bytes(t, n) bytes). Activation row j starts at
+ * xa + j * ldxa. Each out[j * ldo] is bit for bit llm_dot_row_q8 of the
+ * row against x_j quantized to Q8_0. */
+size_t llm_q8_acts_bytes(llm_dtype t, int64_t n);
+void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst);
+void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, int nx, float *out,
                      int64_t ldo, int64_t n);
 /* Quantizes src[0..n) into dst (llm_row_bytes(t, n) bytes). Supported for
  * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K at least (see can_quantize). */

@@ -452,75 +452,134 @@ VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
     return _mm512_xor_si512(pair_of(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
 }
 
-/* w.x of one pair of blocks, in the lanes of the two blocks (see above). */
-#define PAIR_DOT(name, offset, u, xq, i)                                                           \
-    _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, pair_of(xq[i].qs, xq[i + 1].qs)), \
-                     _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), \
-                                                            pair_of(xq[i].qs, xq[i + 1].qs)),      \
-                                        _mm512_set1_epi32(offset)))
+/* Activations laid out for the rows kernels, per pair of Q8_0 blocks (an
+ * odd last block pairs with a zero block): what the single kernel computes
+ * from the activations for every weight row, computed once. */
+typedef struct vnni_pair {
+    int8_t qs[64];   /* the two blocks' values */
+    int32_t sxc[16]; /* c * (sum of each 4 values): the offset, taken back out */
+    float dx[16];    /* the blocks' scales, 8 lanes each */
+} vnni_pair;
 
-/* m activation rows at once (m a constant after inlining), the weights of
- * each pair of blocks decoded once; each row's accumulator sees exactly the
- * operations it sees with m = 1. The last block of an odd count goes
- * through a pair padded with zero weights and activations (adding nothing),
- * the same way for every m. */
+static size_t vnni_bytes(int64_t n)
+{
+    return (size_t)((n / LLM_QK + 1) / 2) * sizeof(vnni_pair);
+}
+
+static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
+{
+    const llm_block_q8_0 *x = xq;
+    vnni_pair *p = xa;
+    int64_t nb = n / LLM_QK;
+    for (int64_t i = 0; i < nb; i += 2, p++) {
+        memset(p, 0, sizeof *p);
+        for (int h = 0; h < 2 && i + h < nb; h++) {
+            memcpy(p->qs + 32 * h, x[i + h].qs, 32);
+            for (int l = 0; l < 8; l++) {
+                const int8_t *q = x[i + h].qs + 4 * l;
+                p->sxc[8 * h + l] = c * (q[0] + q[1] + q[2] + q[3]);
+                p->dx[8 * h + l] = llm_half(x[i + h].d);
+            }
+        }
+    }
+}
+
+/* The single kernel on plain Q8_0 blocks, the layout of the activations for
+ * the rows kernel, and the rows kernel. The last block of an odd count goes
+ * through a pair padded with a zero block, which adds nothing. */
 #define DOT_Q8_VNNI(name, block_t, offset)                                                         \
-    VNNI static float tail_q8_##name(const block_t *wb, const llm_block_q8_0 *xb)                  \
-    {                                                                                              \
-        block_t w[2];                                                                              \
-        llm_block_q8_0 x[2];                                                                       \
-        memset(w, 0, sizeof w), memset(x, 0, sizeof x);                                            \
-        w[0] = *wb;                                                                                \
-        x[0] = *xb;                                                                                \
-        __m512 d = _mm512_insertf32x8(_mm512_set1_ps(llm_half(w[0].d) * llm_half(x[0].d)),         \
-                                      _mm256_set1_ps(llm_half(w[1].d) * llm_half(x[1].d)), 1);     \
-        __m512i u = u_##name(w);                                                                   \
-        __m512i dot = PAIR_DOT(name, offset, u, x, 0);                                             \
-        return _mm512_reduce_add_ps(_mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), _mm512_setzero_ps())); \
-    }                                                                                              \
-    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xq, size_t ldxq,    \
-                                                  float *out, int64_t ldo, int64_t n, const int m) \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
     {                                                                                              \
         const block_t *b = row;                                                                    \
-        const llm_block_q8_0 *x[ROWS_AT_ONCE];                                                     \
-        __m512 acc[ROWS_AT_ONCE];                                                                  \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
-            x[j] = (const llm_block_q8_0 *)((const uint8_t *)xq + (size_t)j * ldxq);              \
-            acc[j] = _mm512_setzero_ps();                                                          \
-        }                                                                                          \
+        const llm_block_q8_0 *x = xq;                                                              \
+        const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();                   \
+        const __m512i c = _mm512_set1_epi32(offset);                                               \
+        __m512 acc = _mm512_setzero_ps();                                                          \
         int64_t nb = n / LLM_QK, i = 0;                                                            \
         for (; i + 2 <= nb; i += 2) {                                                              \
             /* streams from memory: ask for the lines some blocks ahead */                         \
             _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                                \
+            __m512i xv = pair_of(x[i].qs, x[i + 1].qs);                                            \
+            __m512i ux = _mm512_dpbusd_epi32(zero, u_##name(&b[i]), xv);                           \
+            __m512i sx = _mm512_dpbusd_epi32(zero, ones, xv);                                      \
+            __m512i dot = _mm512_sub_epi32(ux, _mm512_mullo_epi32(sx, c));                         \
+            __m512 d = _mm512_insertf32x8(_mm512_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),      \
+                                          _mm256_set1_ps(llm_half(b[i + 1].d) * llm_half(x[i + 1].d)), 1); \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);                                \
+        }                                                                                          \
+        float sum = _mm512_reduce_add_ps(acc);                                                     \
+        if (i < nb) { /* one block left: through a zero-padded pair */                             \
+            block_t pad[2];                                                                        \
+            llm_block_q8_0 xpad[2];                                                                \
+            memset(pad, 0, sizeof pad), memset(xpad, 0, sizeof xpad);                              \
+            pad[0] = b[i];                                                                         \
+            xpad[0] = x[i];                                                                        \
+            sum += dot_q8_##name(pad, xpad, 2 * LLM_QK);                                           \
+        }                                                                                          \
+        return sum;                                                                                \
+    }                                                                                              \
+    static void prepare_##name(const void *xq, int64_t n, void *xa)                                \
+    {                                                                                              \
+        vnni_prepare(xq, n, xa, offset);                                                           \
+    }                                                                                              \
+    static const llm_q8_layout layout_##name = {vnni_bytes, prepare_##name};                       \
+    /* one pair of blocks of weights (u, dw) against one pair of laid-out activations */           \
+    VNNI static inline __m512 pair_fma_##name(__m512i u, __m512 dw, const vnni_pair *xp, __m512 acc) \
+    {                                                                                              \
+        __m512i dot = _mm512_sub_epi32(                                                            \
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp->qs)),            \
+            _mm512_loadu_si512(xp->sxc));                                                          \
+        __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(xp->dx));                                     \
+        return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);                                   \
+    }                                                                                              \
+    VNNI static inline __m512 pair_dw_##name(const block_t *b)                                     \
+    {                                                                                              \
+        return _mm512_insertf32x8(_mm512_set1_ps(llm_half(b[0].d)), _mm256_set1_ps(llm_half(b[1].d)), 1); \
+    }                                                                                              \
+    /* m activation rows at once (m a constant after inlining), each pair of  \
+     * weight blocks decoded once; every row sees the single kernel's        \
+     * operations, so gets its value bit for bit */                          \
+    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa,    \
+                                                  float *out, int64_t ldo, int64_t n, const int m) \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const vnni_pair *x[ROWS_AT_ONCE];                                                          \
+        __m512 acc[ROWS_AT_ONCE];                                                                  \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+            x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                   \
+            acc[j] = _mm512_setzero_ps();                                                          \
+        }                                                                                          \
+        int64_t nb = n / LLM_QK, i = 0;                                                            \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                                \
             __m512i u = u_##name(&b[i]);                                                           \
-            float w0 = llm_half(b[i].d), w1 = llm_half(b[i + 1].d);                                \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                  \
-                __m512i dot = PAIR_DOT(name, offset, u, x[j], i);                                  \
-                __m512 d = _mm512_insertf32x8(_mm512_set1_ps(w0 * llm_half(x[j][i].d)),           \
-                                              _mm256_set1_ps(w1 * llm_half(x[j][i + 1].d)), 1);    \
-                acc[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[j]);                      \
-            }                                                                                      \
+            __m512 dw = pair_dw_##name(&b[i]);                                                     \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
+                acc[j] = pair_fma_##name(u, dw, &x[j][i / 2], acc[j]);                             \
+        }                                                                                          \
+        __m512i u = _mm512_setzero_si512();                                                        \
+        __m512 dw = _mm512_setzero_ps();                                                           \
+        if (i < nb) {                                                                              \
+            block_t pad[2];                                                                        \
+            memset(pad, 0, sizeof pad);                                                            \
+            pad[0] = b[i];                                                                         \
+            u = u_##name(pad);                                                                     \
+            dw = pair_dw_##name(pad);                                                              \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
             float sum = _mm512_reduce_add_ps(acc[j]);                                              \
-            if (i < nb) sum += tail_q8_##name(&b[i], &x[j][i]);                                    \
+            if (i < nb) sum += _mm512_reduce_add_ps(pair_fma_##name(u, dw, &x[j][i / 2], _mm512_setzero_ps())); \
             out[j * ldo] = sum;                                                                    \
         }                                                                                          \
     }                                                                                              \
-    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
-    {                                                                                              \
-        float r;                                                                                   \
-        dotm_q8_##name(row, xq, 0, &r, 0, n, 1);                                                   \
-        return r;                                                                                  \
-    }                                                                                              \
-    VNNI static void dot_q8_rows_##name(const void *row, const void *xq, size_t ldxq, int nx,      \
+    VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
                                         float *out, int64_t ldo, int64_t n)                        \
     {                                                                                              \
-        const uint8_t *xb = xq;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxq, out += 4 * ldo) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 4); \
-        if (nx == 3) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 3);                                \
-        if (nx == 2) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 2);                                \
-        if (nx == 1) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 1);                                \
+        const uint8_t *xb = xa;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
     }
 
 DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
@@ -558,10 +617,13 @@ void llm_kernels_avx512(llm_kernels *k)
     if (__builtin_cpu_supports("avx512vnni")) {
         k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
         k->dot_q8_rows[LLM_Q4_0] = dot_q8_rows_q4_0;
+        k->q8_layout[LLM_Q4_0] = &layout_q4_0;
         k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
         k->dot_q8_rows[LLM_Q5_0] = dot_q8_rows_q5_0;
+        k->q8_layout[LLM_Q5_0] = &layout_q5_0;
         k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
         k->dot_q8_rows[LLM_Q8_0] = dot_q8_rows_q8_0;
+        k->q8_layout[LLM_Q8_0] = &layout_q8_0;
     }
 }
 

@@ -285,19 +285,25 @@ typedef float (*llm_dot_q8_fn)(const void *row, const void *xq, int64_t n);
 /* One row against nx activation rows (llm_dot_rows, llm_dot_rows_q8). */
 typedef void (*llm_dot_rows_fn)(const void *row, const float *x, int64_t ldx, int nx, float *out,
                                 int64_t ldo, int64_t n);
-typedef void (*llm_dot_q8_rows_fn)(const void *row, const void *xq, size_t ldxq, int nx, float *out,
+typedef void (*llm_dot_q8_rows_fn)(const void *row, const void *xa, size_t ldxa, int nx, float *out,
                                    int64_t ldo, int64_t n);
+/* Lays out n activations quantized to Q8_0 (xq) for a rows kernel (xa). */
+typedef struct llm_q8_layout {
+    size_t (*bytes)(int64_t n);
+    void (*prepare)(const void *xq, int64_t n, void *xa);
+} llm_q8_layout;
 
 /* A rows kernel must give, for each row, bit for bit what the single kernel
  * of the same table gives: whoever sets dot[t] (dot_q8[t]) sets
- * dot_rows[t] (dot_q8_rows[t]) too, to its own or to NULL, which means a
- * loop over the single kernel. */
+ * dot_rows[t] (dot_q8_rows[t] and q8_layout[t]) too, to its own or to
+ * NULL, which means a loop over the single kernel (on plain Q8_0 blocks). */
 typedef struct llm_kernels {
     llm_dequant_fn dequant[LLM_DTYPE_MAX];
     llm_dot_fn dot[LLM_DTYPE_MAX];
     llm_dot_rows_fn dot_rows[LLM_DTYPE_MAX];
     llm_dot_q8_fn dot_q8[LLM_DTYPE_MAX]; /* NULL: the type has none */
     llm_dot_q8_rows_fn dot_q8_rows[LLM_DTYPE_MAX];
+    const llm_q8_layout *q8_layout[LLM_DTYPE_MAX];
     llm_vec_kernels vec;
 } llm_kernels;
 

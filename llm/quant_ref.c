@@ -328,8 +328,11 @@ void llm_kernels_ref(llm_kernels *k)
 #undef SET
     k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
     k->dot_q8_rows[LLM_Q4_0] = NULL;
+    k->q8_layout[LLM_Q4_0] = NULL;
     k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
     k->dot_q8_rows[LLM_Q5_0] = NULL;
+    k->q8_layout[LLM_Q5_0] = NULL;
     k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
     k->dot_q8_rows[LLM_Q8_0] = NULL;
+    k->q8_layout[LLM_Q8_0] = NULL;
 }

@@ -671,6 +671,68 @@ static void test_dot_q8(void)
     llm_isa_select(prev);
 }
 
+/* Several activation rows against one weight row (sequences decoded
+ * together): for every instruction set, every type and 1 to 7 rows, each
+ * result is bit for bit what the single kernel gives that row alone, for
+ * float activations (llm_dot_rows) and for Q8_0 ones laid out by
+ * llm_q8_acts (llm_dot_rows_q8), on lengths with odd block counts. */
+static void test_dot_rows_exact(void)
+{
+    enum { NX = 7 };
+    llm_isa prev = llm_isa_active();
+    int checked = 0, differ = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!llm_isa_supported(all_isas[k])) continue;
+        llm_isa_select(all_isas[k]);
+        for (int i = 0; i < N_COMPUTE; i++) {
+            llm_dtype t = compute_types[i];
+            int64_t lens[6];
+            int nl = test_lengths(t, lens);
+            for (int li = 0; li < nl; li++) {
+                int64_t n = lens[li];
+                void *row = random_row(t, n);
+                float *x = random_vec(n * NX), got[NX * 3], want;
+                int q8 = llm_dot_q8_supported(t) && n % LLM_QK == 0;
+                size_t ab = q8 ? llm_q8_acts_bytes(t, n) : 0;
+                uint8_t *xa = q8 ? rag_xmalloc(ab * NX) : NULL, *xq = q8 ? rag_xmalloc(llm_row_bytes(LLM_Q8_0, n)) : NULL;
+                for (int j = 0; q8 && j < NX; j++) llm_q8_acts(t, x + j * n, n, xa + j * ab);
+                for (int nx = 1; nx <= NX; nx++) {
+                    llm_dot_rows(t, row, x, n, nx, got, 3, n); /* output stride 3 */
+                    for (int j = 0; j < nx; j++) {
+                        want = llm_dot_row(t, row, x + j * n, n);
+                        checked++;
+                        if (memcmp(&want, &got[j * 3], sizeof want)) {
+                            if (!differ++)
+                                printf("    %s %s n=%lld row %d of %d: %.9g, alone %.9g\n", llm_isa_name(all_isas[k]),
+                                       llm_dtype_get(t)->name, (long long)n, j, nx, got[j * 3], want);
+                        }
+                    }
+                    if (!q8) continue;
+                    llm_dot_rows_q8(t, row, xa, ab, nx, got, 3, n);
+                    for (int j = 0; j < nx; j++) {
+                        llm_quantize_row(LLM_Q8_0, x + j * n, xq, n);
+                        want = llm_dot_row_q8(t, row, xq, n);
+                        checked++;
+                        if (memcmp(&want, &got[j * 3], sizeof want)) {
+                            if (!differ++)
+                                printf("    %s %s q8 n=%lld row %d of %d: %.9g, alone %.9g\n",
+                                       llm_isa_name(all_isas[k]), llm_dtype_get(t)->name, (long long)n, j, nx,
+                                       got[j * 3], want);
+                        }
+                    }
+                }
+                rag_free(xa);
+                rag_free(xq);
+                rag_free(x);
+                rag_free(row);
+            }
+        }
+    }
+    printf("    %d row results, %d differ from the single kernel\n", checked, differ);
+    CHECK_INT(differ, 0);
+    llm_isa_select(prev);
+}
+
 /* ---- quantizers ----------------------------------------------------------
  * Relative RMSE (RMS of the error / RMS of the data) over 64 blocks of 256,
  * for Gaussian data, Gaussian with 1% outliers at 20 sigma, and uniform
@@ -929,6 +991,7 @@ int main(void)
     RUN(test_dequant_isas_exact);
     RUN(test_dot_isas);
     RUN(test_dot_q8);
+    RUN(test_dot_rows_exact);
     RUN(test_quantizers);
     RUN(test_quantizer_details);
     RUN(test_parallel_for);
