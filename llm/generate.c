@@ -52,6 +52,11 @@ static size_t stop_overlap(const llm_gen_params *p, const char *s, size_t n, lon
     return hold;
 }
 
+static int decode(const llm_gen_params *p, llm_context *c, const int32_t *tokens, int n, rag_err *err)
+{
+    return p->batcher ? llm_batcher_decode(p->batcher, c, tokens, n, err) : llm_decode(c, tokens, n, err);
+}
+
 int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
                  const llm_gen_params *p, llm_text_fn on_text, void *ctx, llm_gen_stats *stats,
                  rag_err *err)
@@ -66,7 +71,7 @@ int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
     const llm_vocab *v = llm_model_vocab(m);
     if (n_prompt == 0) return rag_err_set(err, RAG_ERR_INVALID, "empty prompt");
     double t0 = now_ms();
-    int rc = llm_decode(c, prompt, (int)n_prompt, err);
+    int rc = decode(p, c, prompt, (int)n_prompt, err);
     if (rc) return rc;
     double t1 = now_ms();
     stats->n_prompt = (int)n_prompt;
@@ -116,9 +121,10 @@ int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
             stats->stop = LLM_STOP_CONTEXT;
             break;
         }
-        rc = llm_decode(c, &tok, 1, err);
+        rc = decode(p, c, &tok, 1, err);
         if (rc) break;
     }
+    if (p->batcher) llm_batcher_leave(p->batcher, c);
     if (!rc && stats->stop != LLM_STOP_STRING && stats->stop != LLM_STOP_CANCEL) {
         size_t len = llm_detok_flush(&dt, piece, sizeof piece);
         rag_buf_append(&held, piece, len);

@@ -6,6 +6,7 @@
 #define RAG_LLM_GENERATE_H
 
 #include "base/err.h"
+#include "llm/batcher.h"
 #include "llm/model.h"
 #include "llm/sampler.h"
 
@@ -17,6 +18,7 @@ typedef struct llm_gen_params {
     const char *const *stop;    /* stop strings (not included in the output) */
     size_t n_stop;
     int render_special;         /* print control tokens as text (default 0) */
+    llm_batcher *batcher;       /* decode through it, with other generations (NULL: alone) */
 } llm_gen_params;
 
 void llm_gen_default_params(llm_gen_params *p);

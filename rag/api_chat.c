@@ -397,7 +397,7 @@ static void run_generation(chat_job *j)
 {
     ragd_slot *slot = NULL;
     double t0 = ragd_now();
-    int rc = ragd_engine_wait(j->engine, j->ticket, j->deadline, job_stopped, j, &slot, &j->err);
+    int rc = ragd_engine_wait(j->engine, j->ticket, j->owner, j->deadline, job_stopped, j, &slot, &j->err);
     j->ticket = NULL;
     j->queue_ms = (ragd_now() - t0) * 1e3;
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);

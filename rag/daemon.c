@@ -51,7 +51,7 @@ static const char usage[] =
     "  --embed-model GGUF   the embedding model ($RAG_EMBED_MODEL, embed.model; or a\n"
     "                       server: a URL, $RAG_EMBED_URL, embed.url)\n"
     "  --rerank-model GGUF  the reranker ($RAG_RERANK_MODEL, rerank.model)\n"
-    "  --slots N            answers generated at once (model.slots, default 1)\n"
+    "  --slots N            answers generated at once (model.slots, default 4)\n"
     "  --threads N          compute threads per model (model.threads, default all CPUs)\n"
     "\n"
     "API keys: 'rag keys add NAME --roles ROLE,...'. SIGHUP reloads them;\n"

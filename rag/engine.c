@@ -36,6 +36,7 @@ struct ragd_engine {
     emb_model *embedder, *reranker;
     pthread_mutex_t embed_mu, rerank_mu;
     llm_model *model;
+    llm_batcher *batcher; /* with several local slots: their answers share each step */
     ragd_backend remote; /* a remote generator (url set); strings borrowed from the params */
 
     /* generation slots and their queue */
@@ -50,7 +51,7 @@ void ragd_engine_default_params(ragd_engine_params *p)
 {
     memset(p, 0, sizeof *p);
     emb_default_params(&p->embed);
-    p->slots = 1;
+    p->slots = 4;
     p->queue = 16;
     p->db_connections = 8;
     store_vindex_default_params(&p->vindex);
@@ -79,7 +80,13 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
 {
     e->n_slots = p->slots > 0 ? p->slots : 1;
     e->slots = rag_xcalloc((size_t)e->n_slots, sizeof *e->slots);
+    if (!e->remote.url && e->n_slots > 1) {
+        llm_batcher_params bp = {.max_ctx = n_ctx, .n_threads = p->n_threads};
+        int rc = llm_batcher_new(e->model, &bp, &e->batcher, err);
+        if (rc) return rc;
+    }
     for (int i = 0; i < e->n_slots; i++) {
+        e->slots[i].gen.batcher = e->batcher;
         if (e->remote.url) {
             e->slots[i].gen.remote = &e->remote;
             continue;
@@ -201,6 +208,7 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
 void ragd_engine_close(ragd_engine *e)
 {
     if (!e) return;
+    llm_batcher_free(e->batcher); /* no answer is running any more */
     for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].gen.ctx);
     rag_free(e->slots);
     llm_model_close(e->model);
@@ -376,21 +384,29 @@ void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t)
     pthread_mutex_unlock(&e->gen_mu);
 }
 
-static ragd_slot *free_slot(ragd_engine *e)
+/* A free slot: the one whose cache holds owner's last prompt (its prefix
+ * may be reused), else one that holds nobody's, else any. */
+static ragd_slot *free_slot(ragd_engine *e, const char *owner)
 {
-    for (int i = 0; i < e->n_slots; i++)
-        if (!e->slots[i].busy) return &e->slots[i];
-    return NULL;
+    ragd_slot *any = NULL, *empty = NULL;
+    for (int i = 0; i < e->n_slots; i++) {
+        ragd_slot *s = &e->slots[i];
+        if (s->busy) continue;
+        if (owner && *owner && !strcmp(s->owner, owner)) return s;
+        if (!s->owner[0] && !empty) empty = s;
+        if (!any) any = s;
+    }
+    return empty ? empty : any;
 }
 
-int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop)(void *ctx),
-                     void *ctx, ragd_slot **out, rag_err *err)
+int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, const char *owner, double deadline,
+                     int (*stop)(void *ctx), void *ctx, ragd_slot **out, rag_err *err)
 {
     *out = NULL;
     int rc = 0;
     pthread_mutex_lock(&e->gen_mu);
     for (;;) {
-        ragd_slot *s = e->head == t ? free_slot(e) : NULL;
+        ragd_slot *s = e->head == t ? free_slot(e, owner) : NULL;
         if (s) {
             s->busy = 1;
             e->n_running++;
@@ -440,6 +456,14 @@ void ragd_engine_queue_depth(ragd_engine *e, int *waiting, int *running)
     *waiting = e->n_waiting;
     *running = e->n_running;
     pthread_mutex_unlock(&e->gen_mu);
+}
+
+int ragd_engine_batching(ragd_engine *e, llm_batcher_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!e->batcher) return 0;
+    llm_batcher_get_stats(e->batcher, out);
+    return 1;
 }
 
 void ragd_engine_stop_accepting(ragd_engine *e)

@@ -25,6 +25,7 @@
 #include "base/principal.h"
 #include "embed/embed.h"
 #include "ingest/ingest.h"
+#include "llm/batcher.h"
 #include "llm/chat.h"
 #include "llm/model.h"
 #include "rag/generate.h"
@@ -103,12 +104,13 @@ typedef struct ragd_ticket ragd_ticket;
  * RAG_ERR_BUSY when `queue` generations already wait (or the engine is
  * stopping), RAG_ERR_UNSUPPORTED without a generator. */
 int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err);
-/* Waits for the ticket's turn and a free slot. Gives up with
+/* Waits for the ticket's turn and a free slot, preferring the one that
+ * holds owner's last prompt (see ragd_slot_generator). Gives up with
  * RAG_ERR_INTERRUPTED when stop(ctx) returns non-zero (asked about ten
  * times a second; stop may be NULL), RAG_ERR_LIMIT at the deadline
  * (CLOCK_MONOTONIC seconds; 0: none). The ticket is consumed either way. */
-int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, double deadline, int (*stop)(void *ctx),
-                     void *ctx, ragd_slot **out, rag_err *err);
+int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, const char *owner, double deadline,
+                     int (*stop)(void *ctx), void *ctx, ragd_slot **out, rag_err *err);
 /* Gives a ticket back without waiting. */
 void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t);
 /* Where the slot's answer is generated: its context, or the server.
@@ -121,6 +123,9 @@ void ragd_engine_release(ragd_engine *e, ragd_slot *s);
 
 /* Generations waiting and running now. */
 void ragd_engine_queue_depth(ragd_engine *e, int *waiting, int *running);
+/* What continuous batching has done: 1 and the counts when the local model
+ * batches (several slots), 0 otherwise. */
+int ragd_engine_batching(ragd_engine *e, llm_batcher_stats *out);
 /* Refuses new reservations from now on (shutting down). */
 void ragd_engine_stop_accepting(ragd_engine *e);
 

@@ -53,15 +53,18 @@ static int on_model_text(void *p, const char *text, size_t len)
     return r->stop;
 }
 
-static int generate_local(llm_context *c, int reuse, const ragd_prompt *pr, const llm_gen_params *gp, run *r,
+static int generate_local(const ragd_generator *g, const ragd_prompt *pr, const llm_gen_params *params, run *r,
                           llm_gen_stats *st, rag_err *err)
 {
+    llm_context *c = g->ctx;
+    llm_gen_params gp = *params;
+    gp.batcher = g->batcher;
     /* what the last answer in this context left in its cache and this
      * prompt share (the instructions, earlier turns) is not computed again */
     int kept = 0;
-    if (reuse) kept = llm_context_reuse(c, pr->tokens.v, (int)pr->tokens.n);
+    if (g->reuse) kept = llm_context_reuse(c, pr->tokens.v, (int)pr->tokens.n);
     else llm_context_truncate(c, 0);
-    int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, gp, on_model_text, r, st, err);
+    int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, &gp, on_model_text, r, st, err);
     st->n_prompt += kept;
     st->n_reused = kept;
     return rc;
@@ -307,7 +310,7 @@ int ragd_generate(const ragd_generator *g, const ragd_prompt *pr, int grounded,
     run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};
     ragd_citestream_init(&r.cs, pr->n_blocks);
     int rc = g->remote ? generate_remote(g->remote, pr, gp, &r, &out->stats, err)
-                       : generate_local(g->ctx, g->reuse, pr, gp, &r, &out->stats, err);
+                       : generate_local(g, pr, gp, &r, &out->stats, err);
     if (!rc) {
         ragd_citestream_flush(&r.cs, pass_on, &r);
         if (grounded) {

@@ -63,6 +63,8 @@ typedef struct ragd_generator {
     const ragd_backend *remote; /* its url, model, api_key, timeout, retries */
     int reuse; /* a local context's cached prompt prefix may serve this answer
                   (llm_context_reuse); 0: start from an empty context */
+    llm_batcher *batcher; /* a local context decodes through it, sharing each
+                             step with the other slots' answers (NULL: alone) */
 } ragd_generator;
 
 typedef struct ragd_generation {

@@ -161,6 +161,15 @@ void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
     gauge(out, "ragd_generation_tokens_per_second", "Decoding speed of the last generation.", m->last_tokens_per_s);
     counter_line(out, "ragd_embedded_tokens_total", "Tokens embedded for /v1/embeddings.", (double)m->embedded_tokens);
     pthread_mutex_unlock(&m->mu);
+    if (g->batching) {
+        counter_line(out, "ragd_decode_steps_total", "Decoding steps of the local model (each reads the weights once).",
+                     (double)g->batch.steps);
+        counter_line(out, "ragd_decode_step_tokens_total",
+                     "Tokens those steps decoded, one per answer in the step: over steps, the mean batch.",
+                     (double)g->batch.step_tokens);
+        counter_line(out, "ragd_prompt_chunks_total", "Prompt chunks run between decoding steps.",
+                     (double)g->batch.prompt_chunks);
+    }
     gauge(out, "ragd_queue_waiting", "Generations waiting for a slot.", g->queue_waiting);
     gauge(out, "ragd_generations_running", "Generations running now.", g->generations_running);
     gauge(out, "ragd_connections", "Open HTTP connections.", g->connections);

@@ -8,6 +8,7 @@
 #define RAG_RAG_METRICS_H
 
 #include "base/buf.h"
+#include "llm/batcher.h"
 
 typedef struct ragd_meter ragd_meter;
 
@@ -31,6 +32,8 @@ typedef struct ragd_meter_gauges {
     long long documents, chunks, api_keys;
     size_t rss_bytes, heap_bytes;
     int ready;
+    int batching; /* the counts below are set */
+    llm_batcher_stats batch;
 } ragd_meter_gauges;
 
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out);

@@ -5,13 +5,18 @@
  * token-by-token decoding give the same logits, the context limit is
  * enforced before any work, and truncating the cache replays correctly.
  * Sequences stepped together (llm_batch) get exactly the logits each gets
- * alone. */
+ * alone, and generations run at once through a batcher write exactly what
+ * each writes alone through it. */
+#include "base/buf.h"
 #include "base/mem.h"
 #include "llm/batch.h"
+#include "llm/batcher.h"
+#include "llm/generate.h"
 #include "llm/model.h"
 #include "test.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <unistd.h>
 
 static const char *make_model(const char *arch, const char *extra)
@@ -317,6 +322,104 @@ static void check_batch(const char *type)
 static void test_batch_q8_0(void) { check_batch("q8_0"); }
 static void test_batch_f16(void) { check_batch("f16"); }
 
+/* ---- continuous batching ------------------------------------------------------ */
+
+typedef struct gen_run {
+    llm_context *c;
+    llm_batcher *b;
+    int32_t prompt[300];
+    int n_prompt;
+    rag_buf text;
+    llm_gen_stats st;
+    int rc;
+} gen_run;
+
+static int collect(void *ctx, const char *text, size_t len)
+{
+    rag_buf_append(ctx, text, len);
+    return 0;
+}
+
+static void *generate_thread(void *p)
+{
+    gen_run *g = p;
+    llm_gen_params gp;
+    llm_gen_default_params(&gp);
+    gp.n_predict = 40;
+    gp.sampling.temperature = 0;
+    gp.render_special = 1;
+    gp.batcher = g->b;
+    rag_err err = {0};
+    llm_context_truncate(g->c, 0);
+    rag_buf_clear(&g->text);
+    g->rc = llm_generate(g->c, g->prompt, (size_t)g->n_prompt, &gp, collect, &g->text, &g->st, &err);
+    if (g->rc) printf("    generate: %s\n", err.msg);
+    return NULL;
+}
+
+/* Four greedy generations with prompts of 5 to 290 tokens (several prompt
+ * chunks), first one at a time, then all at once: each writes the same
+ * text both times, and at once the steps carried more than one token. */
+static void test_batcher_concurrent_same_as_alone(void)
+{
+    const char *path = make_model("qwen2", "--untied --type q8_0 --ctx 512");
+    CHECK(path != NULL);
+    if (!path) return;
+    llm_model *m;
+    rag_err err = {0};
+    CHECK_INT(llm_model_open(path, &m, &err), 0);
+    llm_batcher_params bp = {.max_ctx = 512, .n_threads = 2, .prefill_chunk = 64};
+    llm_batcher *b;
+    CHECK_INT(llm_batcher_new(m, &bp, &b, &err), 0);
+    enum { G = 4 };
+    gen_run runs[G];
+    memset(runs, 0, sizeof runs);
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.n_ctx = 512;
+    cp.n_threads = 2;
+    for (int i = 0; i < G; i++) {
+        CHECK_INT(llm_context_new(m, &cp, &runs[i].c, &err), 0);
+        runs[i].b = b;
+        runs[i].n_prompt = 5 + 95 * i;
+        for (int t = 0; t < runs[i].n_prompt; t++) runs[i].prompt[t] = 3 + (t * 13 + i * 101) % 300;
+    }
+    char *alone[G];
+    for (int i = 0; i < G; i++) {
+        generate_thread(&runs[i]);
+        CHECK_INT(runs[i].rc, 0);
+        alone[i] = rag_xstrdup(rag_buf_str(&runs[i].text));
+    }
+    llm_batcher_stats before, after;
+    llm_batcher_get_stats(b, &before);
+    CHECK(before.step_tokens == before.steps); /* one at a time: one token a step */
+    pthread_t th[G];
+    for (int i = 0; i < G; i++) pthread_create(&th[i], NULL, generate_thread, &runs[i]);
+    for (int i = 0; i < G; i++) pthread_join(th[i], NULL);
+    llm_batcher_get_stats(b, &after);
+    int same = 0;
+    for (int i = 0; i < G; i++) {
+        CHECK_INT(runs[i].rc, 0);
+        same += !strcmp(alone[i], rag_buf_str(&runs[i].text));
+        if (strcmp(alone[i], rag_buf_str(&runs[i].text)))
+            printf("    generation %d differs:\n      alone:    %.80s\n      together: %.80s\n", i, alone[i],
+                   rag_buf_str(&runs[i].text));
+    }
+    uint64_t steps = after.steps - before.steps, toks = after.step_tokens - before.step_tokens;
+    printf("    %d of %d generations identical; together: %llu tokens in %llu steps, %llu prompt chunks\n", same,
+           G, (unsigned long long)toks, (unsigned long long)steps,
+           (unsigned long long)(after.prompt_chunks - before.prompt_chunks));
+    CHECK_INT(same, G);
+    CHECK(toks > steps * 3 / 2); /* most steps carried several generations */
+    llm_batcher_free(b);
+    for (int i = 0; i < G; i++) {
+        llm_context_free(runs[i].c);
+        rag_buf_free(&runs[i].text);
+        rag_free(alone[i]);
+    }
+    llm_model_close(m);
+}
+
 static void test_wrong_architecture_refused(void)
 {
     const char *dir = test_data_dir();
@@ -339,6 +442,7 @@ int main(void)
     RUN(test_qwen3);
     RUN(test_batch_q8_0);
     RUN(test_batch_f16);
+    RUN(test_batcher_concurrent_same_as_alone);
     RUN(test_wrong_architecture_refused);
     return test_summary();
 }
