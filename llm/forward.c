@@ -14,6 +14,7 @@
 #include "base/mem.h"
 #include "llm/vecmath.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -67,36 +68,52 @@ typedef struct attn_job {
     int layer, n;
 } attn_job;
 
-/* Causal attention of head h for every token of the pass, each over its
- * own sequence's cache up to its own position. */
-static void attend_head(void *ctx, int64_t h)
+/* Positions [from, to) of KV head kvh of c's cache at a layer, widened to
+ * floats: rows of head_dim in kf and vf. */
+static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from, int to, float *kf,
+                     float *vf)
+{
+    size_t D = (size_t)hp->head_dim, kvd = (size_t)hp->n_head_kv * D;
+    size_t off = (size_t)layer * c->kv_layer_elems + (size_t)kvh * D;
+    for (int p = from; p < to; p++) {
+        llm_dequant_row(LLM_F16, c->k_cache + off + (size_t)p * kvd, kf + (size_t)p * D, (int64_t)D);
+        llm_dequant_row(LLM_F16, c->v_cache + off + (size_t)p * kvd, vf + (size_t)p * D, (int64_t)D);
+    }
+}
+
+/* Causal attention of the G query heads that share KV head kvh (grouped-
+ * query attention), for every token of the pass, each over its own
+ * sequence's cache up to its own position. The cache is widened to floats
+ * once for the group (and once for all the pass's tokens of one sequence),
+ * then each token's scores and output are two small products:
+ *   S[G x P] = Q[G x D] K^T,  softmax of each row,  O[G x D] = S V
+ * whose shapes depend only on the token, so its result does not depend on
+ * what else is in the pass. */
+static void attend_group(void *ctx, int64_t kvh)
 {
     attn_job *j = ctx;
     llm_acts *a = j->a;
     const llm_hparams *hp = &j->m->hp;
-    int D = hp->head_dim, kvh = (int)h / (hp->n_head / hp->n_head_kv);
-    size_t kvd = (size_t)hp->n_head_kv * D, qd = (size_t)hp->n_head * D;
-    float *scores = a->scores + (size_t)h * a->n_ctx;
+    int D = hp->head_dim, G = hp->n_head / hp->n_head_kv;
+    size_t qd = (size_t)hp->n_head * D;
+    float *kf = a->kv_wide + (size_t)kvh * 2 * a->n_ctx * D, *vf = kf + (size_t)a->n_ctx * D;
+    float *s = a->scores + (size_t)kvh * G * a->n_ctx;
     float scale = 1.0f / sqrtf((float)D);
-    float vrow[1024];
+    const llm_context *widened = NULL;
+    int have = 0; /* positions of `widened` in kf and vf */
     for (int t = 0; t < j->n; t++) {
         const llm_context *c = a->seq[t];
-        size_t layer_off = (size_t)j->layer * c->kv_layer_elems + (size_t)kvh * D;
-        const uint16_t *K = c->k_cache + layer_off, *V = c->v_cache + layer_off;
-        const float *q = a->q + (size_t)t * qd + (size_t)h * D;
-        float *out = a->att + (size_t)t * qd + (size_t)h * D;
         int n_pos = a->pos[t] + 1; /* causal: positions up to this token's own */
-        for (int p = 0; p < n_pos; p++) scores[p] = llm_dot_row(LLM_F16, K + (size_t)p * kvd, q, D);
-        llm_vec_softmax(scores, n_pos, scale);
-        memset(out, 0, (size_t)D * sizeof *out);
-        for (int p = 0; p < n_pos; p++) {
-            const uint16_t *vp = V + (size_t)p * kvd;
-            for (int d0 = 0; d0 < D; d0 += 1024) { /* head_dim is at most a few hundred */
-                int nd = D - d0 < 1024 ? D - d0 : 1024;
-                llm_dequant_row(LLM_F16, vp + d0, vrow, nd);
-                llm_vec_axpy(out + d0, scores[p], vrow, nd);
-            }
+        if (c != widened) widened = c, have = 0;
+        if (have < n_pos) {
+            widen_kv(c, hp, j->layer, (int)kvh, have, n_pos, kf, vf);
+            have = n_pos;
         }
+        const float *q = a->q + (size_t)t * qd + (size_t)kvh * G * D; /* the group's heads, in a row */
+        float *out = a->att + (size_t)t * qd + (size_t)kvh * G * D;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, G, n_pos, D, 1.0f, q, D, kf, D, 0.0f, s, a->n_ctx);
+        for (int g = 0; g < G; g++) llm_vec_softmax(s + (size_t)g * a->n_ctx, n_pos, scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, D, n_pos, 1.0f, s, a->n_ctx, vf, D, 0.0f, out, D);
     }
 }
 
@@ -150,7 +167,7 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     }
     store_kv(m, a, l, n);
     attn_job job = {m, a, l, n};
-    llm_parallel_for(a->compute, hp->n_head, attend_head, &job);
+    llm_parallel_for(a->compute, hp->n_head_kv, attend_group, &job);
     /* x += att * Wo */
     llm_matmul(a->compute, &L->wo, a->att, n, a->xn);
     add_rows(a->x, a->xn, n, E);

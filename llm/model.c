@@ -295,6 +295,7 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
     a->up = acts_buf(a, B * (size_t)hp->n_ff);
     a->rope_cs = acts_buf(a, B * (size_t)hp->n_rot);
     a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx);
+    a->kv_wide = acts_buf(a, (size_t)hp->n_head_kv * 2 * (size_t)n_ctx * (size_t)hp->head_dim);
     a->n_logits = n_logits;
     a->logits = acts_buf(a, (size_t)n_logits * (size_t)out_width);
     a->seq = rag_xcalloc(B, sizeof *a->seq);
@@ -306,7 +307,7 @@ void llm_acts_free(llm_acts *a)
 {
     llm_compute_free(a->compute);
     float *bufs[] = {a->x, a->xn, a->q, a->k, a->v, a->att, a->gate, a->up, a->rope_cs, a->scores,
-                     a->logits};
+                     a->kv_wide, a->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
     rag_free(a->seq);
     rag_free(a->pos);

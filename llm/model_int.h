@@ -35,7 +35,9 @@ typedef struct llm_acts {
     llm_compute *compute;
     int cap;       /* token rows */
     int n_ctx;     /* positions a row of scores holds (the longest cache attended) */
-    float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs, *scores;
+    float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs;
+    float *scores;  /* n_head rows of n_ctx */
+    float *kv_wide; /* per KV head: n_ctx rows of keys, then of values, as floats */
     float *logits; /* n_logits x out_width */
     int n_logits;
     llm_context **seq;
