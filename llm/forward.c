@@ -147,9 +147,9 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     /* attention: xn = norm(x); q, k, v = xn * Wq, Wk, Wv (+ bias) */
     for (int t = 0; t < n; t++)
         rms_norm(a->x + (size_t)t * E, L->attn_norm, a->xn + (size_t)t * E, E, hp->norm_eps);
-    llm_matmul(a->compute, &L->wq, a->xn, n, a->q);
-    llm_matmul(a->compute, &L->wk, a->xn, n, a->k);
-    llm_matmul(a->compute, &L->wv, a->xn, n, a->v);
+    const llm_mat *qkv[] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[] = {a->q, a->k, a->v};
+    llm_matmul_set(a->compute, qkv, qkv_out, 3, a->xn, n);
     if (L->bq) {
         add_bias(a->q, L->bq, n, qd);
         add_bias(a->k, L->bk, n, kvd);
@@ -175,8 +175,9 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
     for (int t = 0; t < n; t++)
         rms_norm(a->x + (size_t)t * E, L->ffn_norm, a->xn + (size_t)t * E, E, hp->norm_eps);
-    llm_matmul(a->compute, &L->w_gate, a->xn, n, a->gate);
-    llm_matmul(a->compute, &L->w_up, a->xn, n, a->up);
+    const llm_mat *gate_up[] = {&L->w_gate, &L->w_up};
+    float *gate_up_out[] = {a->gate, a->up};
+    llm_matmul_set(a->compute, gate_up, gate_up_out, 2, a->xn, n);
     for (int t = 0; t < n; t++) llm_vec_swiglu(a->gate + (size_t)t * F, a->up + (size_t)t * F, F);
     llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
     add_rows(a->x, a->xn, n, E);

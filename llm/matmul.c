@@ -238,37 +238,34 @@ int llm_compute_threads(const llm_compute *c)
 
 /* ---- products ---------------------------------------------------------- */
 
+/* Products on the row path: up to LLM_MATMUL_SET matrices with the same
+ * input rows, as one range of rows (matrix k's rows from start[k]) so that
+ * one parallel pass does them all. The input is float, or laid out for the
+ * integer kernels (llm_q8_acts) per matrix: its type decides the layout. */
 typedef struct rows_job {
-    const llm_mat *W;
+    const llm_mat *W[LLM_MATMUL_SET];
+    float *Y[LLM_MATMUL_SET];
+    const uint8_t *Xq[LLM_MATMUL_SET]; /* NULL: float input */
+    size_t xq_row_bytes[LLM_MATMUL_SET];
+    int64_t start[LLM_MATMUL_SET + 1];
     const float *X;
     int64_t n;
-    float *Y;
 } rows_job;
 
 /* Y[j][r] = W[r] . X[j] for every input row j, the row decoded once. */
 static void dot_row(void *p, int64_t r)
 {
     const rows_job *job = p;
-    const llm_mat *W = job->W;
+    int k = 0;
+    while (r >= job->start[k + 1]) k++;
+    r -= job->start[k];
+    const llm_mat *W = job->W[k];
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-    llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y + r, W->rows, W->cols);
-}
-
-typedef struct q8_rows_job {
-    const llm_mat *W;
-    const uint8_t *Xq; /* n rows of prepared Q8_0 activations (llm_q8_acts) */
-    size_t xq_row_bytes;
-    int64_t n;
-    float *Y;
-} q8_rows_job;
-
-/* The same with the input rows quantized to Q8_0 (llm_dot_row_q8). */
-static void dot_row_q8(void *p, int64_t r)
-{
-    const q8_rows_job *job = p;
-    const llm_mat *W = job->W;
-    const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
-    llm_dot_rows_q8(W->type, row, job->Xq, job->xq_row_bytes, (int)job->n, job->Y + r, W->rows, W->cols);
+    if (job->Xq[k])
+        llm_dot_rows_q8(W->type, row, job->Xq[k], job->xq_row_bytes[k], (int)job->n, job->Y[k] + r, W->rows,
+                        W->cols);
+    else
+        llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y[k] + r, W->rows, W->cols);
 }
 
 /* Y[n x rows] = X[n x k] * B^T with B row-major [rows x k], ldb its row
@@ -311,29 +308,9 @@ static void gemm_slot(void *p, int64_t slot)
     }
 }
 
-void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
+/* Dequantized tiles of W, multiplied with cblas_sgemm on the workers. */
+static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
 {
-    const llm_dtype_info *info = llm_dtype_get(W->type);
-    assert(info && info->can_compute && W->cols % info->block_elems == 0);
-    if (n <= 0 || W->rows <= 0) return;
-    /* A matrix wider than the scratch (a caller that understated max_cols)
-     * is still multiplied correctly, row by row. */
-    /* Decoding (when asked): types with integer kernels take the input rows
-     * quantized to Q8_0 once (into the scratch, which holds far more), as
-     * llama.cpp does; their weights then stream at close to memory speed. */
-    if (c->int8_decode && n < SMALL_N && W->cols <= c->max_cols && llm_dot_q8_supported(W->type)) {
-        q8_rows_job job = {.W = W, .Xq = (const uint8_t *)c->scratch, .xq_row_bytes = llm_q8_acts_bytes(W->type, W->cols),
-                           .n = n, .Y = Y};
-        for (int64_t j = 0; j < n; j++)
-            llm_q8_acts(W->type, X + j * W->cols, W->cols, (uint8_t *)c->scratch + (size_t)j * job.xq_row_bytes);
-        llm_parallel_for(c, W->rows, dot_row_q8, &job);
-        return;
-    }
-    if (n < SMALL_N || W->cols > c->max_cols) {
-        rows_job job = {.W = W, .X = X, .n = n, .Y = Y};
-        llm_parallel_for(c, W->rows, dot_row, &job);
-        return;
-    }
     /* tiles of at most tile_rows, as even as possible, a multiple of the threads in number */
     int64_t tile_rows = n >= BIG_N ? c->big_tile_rows : c->tile_rows;
     int64_t n_tiles = (W->rows + tile_rows - 1) / tile_rows;
@@ -341,4 +318,47 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
     gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles};
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1); /* someone changed it */
     llm_parallel_for(c, c->n_threads, gemm_slot, &g);
+}
+
+void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw, const float *X, int64_t n)
+{
+    assert(nw >= 1 && nw <= LLM_MATMUL_SET);
+    if (n <= 0) return;
+    for (int k = 0; k < nw; k++) {
+        const llm_dtype_info *info = llm_dtype_get(W[k]->type);
+        assert(info && info->can_compute && W[k]->cols % info->block_elems == 0 && W[k]->cols == W[0]->cols);
+        (void)info;
+    }
+    /* A matrix wider than the scratch (a caller that understated max_cols)
+     * is still multiplied correctly, row by row. */
+    int64_t cols = W[0]->cols;
+    if (n >= SMALL_N && cols <= c->max_cols) {
+        for (int k = 0; k < nw; k++)
+            if (W[k]->rows > 0) matmul_tiles(c, W[k], X, n, Y[k]);
+        return;
+    }
+    rows_job job = {.X = X, .n = n};
+    uint8_t *free_scratch = (uint8_t *)c->scratch;
+    for (int k = 0; k < nw; k++) {
+        job.W[k] = W[k];
+        job.Y[k] = Y[k];
+        job.start[k + 1] = job.start[k] + W[k]->rows;
+        /* Decoding (when asked): types with integer kernels take the input
+         * rows quantized to Q8_0 once (into the scratch, which holds far
+         * more), as llama.cpp does; their weights then stream at close to
+         * memory speed. */
+        if (c->int8_decode && cols <= c->max_cols && llm_dot_q8_supported(W[k]->type)) {
+            job.Xq[k] = free_scratch;
+            job.xq_row_bytes[k] = llm_q8_acts_bytes(W[k]->type, cols);
+            for (int64_t j = 0; j < n; j++)
+                llm_q8_acts(W[k]->type, X + j * cols, cols, free_scratch + (size_t)j * job.xq_row_bytes[k]);
+            free_scratch += (size_t)n * job.xq_row_bytes[k];
+        }
+    }
+    llm_parallel_for(c, job.start[nw], dot_row, &job);
+}
+
+void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
+{
+    llm_matmul_set(c, &W, &Y, 1, X, n);
 }

@@ -46,6 +46,14 @@ int llm_compute_threads(const llm_compute *c);
 /* Y = X * W^T as above. X and Y are row-major float arrays. */
 void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y);
 
+/* Y[k] = X * W[k]^T for nw (<= LLM_MATMUL_SET) matrices of the same width
+ * and the same input: when they go by rows (decoding), one parallel pass
+ * does them all, so the threads meet once instead of nw times. Results are
+ * those of nw calls of llm_matmul. */
+#define LLM_MATMUL_SET 3
+void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw, const float *X,
+                    int64_t n);
+
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads and waits. */
 void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);
 

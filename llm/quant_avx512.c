@@ -452,13 +452,17 @@ VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
     return _mm512_xor_si512(pair_of(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
 }
 
-/* Activations laid out for the rows kernels, per pair of Q8_0 blocks (an
- * odd last block pairs with a zero block): what the single kernel computes
- * from the activations for every weight row, computed once. */
+/* Activations laid out for the kernels, per pair of Q8_0 blocks (an odd
+ * last block pairs with a zero block): what would otherwise be computed
+ * from the activations again for every weight row, computed once. For
+ * lane l of a pair, with u.x the dot of the offset weights and the
+ * activations in the lane, the lane's share of w.x is
+ *   dw * (dx * u.x - dx * c * sum(x)),
+ * the inner part one fused multiply-subtract from dx and dxc. */
 typedef struct vnni_pair {
-    int8_t qs[64];   /* the two blocks' values */
-    int32_t sxc[16]; /* c * (sum of each 4 values): the offset, taken back out */
-    float dx[16];    /* the blocks' scales, 8 lanes each */
+    int8_t qs[64]; /* the two blocks' values */
+    float dxc[16]; /* dx * c * (sum of the lane's 4 values): the offset, taken back out */
+    float dx[16];  /* the blocks' scales, 8 lanes each */
 } vnni_pair;
 
 static size_t vnni_bytes(int64_t n)
@@ -466,58 +470,35 @@ static size_t vnni_bytes(int64_t n)
     return (size_t)((n / LLM_QK + 1) / 2) * sizeof(vnni_pair);
 }
 
+/* The pair of blocks x[0], and x[1] when two, for weights offset by c. */
+static void vnni_prepare_pair(const llm_block_q8_0 *x, int two, int c, vnni_pair *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int h = 0; h < 1 + two; h++) {
+        memcpy(p->qs + 32 * h, x[h].qs, 32);
+        float d = llm_half(x[h].d);
+        for (int l = 0; l < 8; l++) {
+            const int8_t *q = x[h].qs + 4 * l;
+            p->dx[8 * h + l] = d;
+            p->dxc[8 * h + l] = d * (float)(c * (q[0] + q[1] + q[2] + q[3]));
+        }
+    }
+}
+
 static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
 {
     const llm_block_q8_0 *x = xq;
     vnni_pair *p = xa;
     int64_t nb = n / LLM_QK;
-    for (int64_t i = 0; i < nb; i += 2, p++) {
-        memset(p, 0, sizeof *p);
-        for (int h = 0; h < 2 && i + h < nb; h++) {
-            memcpy(p->qs + 32 * h, x[i + h].qs, 32);
-            for (int l = 0; l < 8; l++) {
-                const int8_t *q = x[i + h].qs + 4 * l;
-                p->sxc[8 * h + l] = c * (q[0] + q[1] + q[2] + q[3]);
-                p->dx[8 * h + l] = llm_half(x[i + h].d);
-            }
-        }
-    }
+    for (int64_t i = 0; i < nb; i += 2) vnni_prepare_pair(x + i, i + 1 < nb, c, p++);
 }
 
 /* The single kernel on plain Q8_0 blocks, the layout of the activations for
- * the rows kernel, and the rows kernel. The last block of an odd count goes
- * through a pair padded with a zero block, which adds nothing. */
+ * the rows kernel, and the rows kernel. The single kernel lays out each
+ * pair as it goes and then computes as the rows kernel does, so the two
+ * agree bit for bit. The last block of an odd count goes through a pair
+ * padded with a zero block, which adds nothing. */
 #define DOT_Q8_VNNI(name, block_t, offset)                                                         \
-    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
-    {                                                                                              \
-        const block_t *b = row;                                                                    \
-        const llm_block_q8_0 *x = xq;                                                              \
-        const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();                   \
-        const __m512i c = _mm512_set1_epi32(offset);                                               \
-        __m512 acc = _mm512_setzero_ps();                                                          \
-        int64_t nb = n / LLM_QK, i = 0;                                                            \
-        for (; i + 2 <= nb; i += 2) {                                                              \
-            /* streams from memory: ask for the lines some blocks ahead */                         \
-            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                                \
-            __m512i xv = pair_of(x[i].qs, x[i + 1].qs);                                            \
-            __m512i ux = _mm512_dpbusd_epi32(zero, u_##name(&b[i]), xv);                           \
-            __m512i sx = _mm512_dpbusd_epi32(zero, ones, xv);                                      \
-            __m512i dot = _mm512_sub_epi32(ux, _mm512_mullo_epi32(sx, c));                         \
-            __m512 d = _mm512_insertf32x8(_mm512_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),      \
-                                          _mm256_set1_ps(llm_half(b[i + 1].d) * llm_half(x[i + 1].d)), 1); \
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);                                \
-        }                                                                                          \
-        float sum = _mm512_reduce_add_ps(acc);                                                     \
-        if (i < nb) { /* one block left: through a zero-padded pair */                             \
-            block_t pad[2];                                                                        \
-            llm_block_q8_0 xpad[2];                                                                \
-            memset(pad, 0, sizeof pad), memset(xpad, 0, sizeof xpad);                              \
-            pad[0] = b[i];                                                                         \
-            xpad[0] = x[i];                                                                        \
-            sum += dot_q8_##name(pad, xpad, 2 * LLM_QK);                                           \
-        }                                                                                          \
-        return sum;                                                                                \
-    }                                                                                              \
     static void prepare_##name(const void *xq, int64_t n, void *xa)                                \
     {                                                                                              \
         vnni_prepare(xq, n, xa, offset);                                                           \
@@ -526,11 +507,9 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
     /* one pair of blocks of weights (u, dw) against one pair of laid-out activations */           \
     VNNI static inline __m512 pair_fma_##name(__m512i u, __m512 dw, const vnni_pair *xp, __m512 acc) \
     {                                                                                              \
-        __m512i dot = _mm512_sub_epi32(                                                            \
-            _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp->qs)),            \
-            _mm512_loadu_si512(xp->sxc));                                                          \
-        __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(xp->dx));                                     \
-        return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);                                   \
+        __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp->qs));   \
+        __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(xp->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(xp->dxc)); \
+        return _mm512_fmadd_ps(dw, t, acc);                                                        \
     }                                                                                              \
     VNNI static inline __m512 pair_dw_##name(const block_t *b)                                     \
     {                                                                                              \
@@ -571,6 +550,27 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
             if (i < nb) sum += _mm512_reduce_add_ps(pair_fma_##name(u, dw, &x[j][i / 2], _mm512_setzero_ps())); \
             out[j * ldo] = sum;                                                                    \
         }                                                                                          \
+    }                                                                                              \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *x = xq;                                                              \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        int64_t nb = n / LLM_QK, i = 0;                                                            \
+        vnni_pair xp;                                                                              \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            vnni_prepare_pair(x + i, 1, offset, &xp);                                              \
+            acc = pair_fma_##name(u_##name(&b[i]), pair_dw_##name(&b[i]), &xp, acc);               \
+        }                                                                                          \
+        float sum = _mm512_reduce_add_ps(acc);                                                     \
+        if (i < nb) {                                                                              \
+            block_t pad[2];                                                                        \
+            memset(pad, 0, sizeof pad);                                                            \
+            pad[0] = b[i];                                                                         \
+            vnni_prepare_pair(x + i, 0, offset, &xp);                                              \
+            sum += _mm512_reduce_add_ps(pair_fma_##name(u_##name(pad), pair_dw_##name(pad), &xp, _mm512_setzero_ps())); \
+        }                                                                                          \
+        return sum;                                                                                \
     }                                                                                              \
     VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
                                         float *out, int64_t ldo, int64_t n)                        \
