@@ -34,7 +34,8 @@ struct ragd_engine {
 
     /* models */
     emb_model *embedder, *reranker;
-    pthread_mutex_t embed_mu, rerank_mu;
+    pthread_mutex_t embed_mu, rerank_mu; /* embed_mu: around every call of the embedder */
+    ragd_embedq *embedq; /* the clients' texts to embed, batched together */
     llm_model *model;
     llm_batcher *batcher; /* with several local slots: their answers share each step */
     ragd_backend remote; /* a remote generator (url set); strings borrowed from the params */
@@ -139,6 +140,10 @@ static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *
     return 0;
 }
 
+/* Texts in one batch of embedding requests: enough for many clients'
+ * queries at once, few enough that a batch takes a fraction of a second. */
+#define EMBED_BATCH_TEXTS 256
+
 static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
 {
     int rc;
@@ -152,6 +157,7 @@ static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err
             snprintf(why, sizeof why, "%s", err->msg);
             return rag_err_set(err, rc, "%s: %s", p->db_path, why);
         }
+        e->embedq = ragd_embedq_new(e->embedder, &e->embed_mu, EMBED_BATCH_TEXTS);
         e->info.embed_name = emb_model_identity(e->embedder)->name;
         e->info.embed_url = eb->url;
         e->info.embed_dims = emb_dims(e->embedder);
@@ -212,6 +218,7 @@ void ragd_engine_close(ragd_engine *e)
     for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].gen.ctx);
     rag_free(e->slots);
     llm_model_close(e->model);
+    ragd_embedq_free(e->embedq);
     emb_model_close(e->embedder);
     emb_model_close(e->reranker);
     for (int i = 0; i < e->n_pool; i++) store_close(e->pool[i]);
@@ -291,9 +298,7 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
             int dims = emb_dims(e->embedder);
             qv = rag_xmalloc((size_t)dims * sizeof *qv);
             double t = ragd_now();
-            pthread_mutex_lock(&e->embed_mu);
-            rc = remote_failure(e, emb_embed(e->embedder, &query, 1, EMB_QUERY, 1, qv, NULL, err), err);
-            pthread_mutex_unlock(&e->embed_mu);
+            rc = remote_failure(e, ragd_embedq_embed(e->embedq, &query, 1, EMB_QUERY, qv, err), err);
             embed_ms = (ragd_now() - t) * 1e3;
             rp.query_vector = qv;
             rp.query_dims = dims;
@@ -328,10 +333,7 @@ int ragd_engine_embed(ragd_engine *e, const char *const *texts, size_t n, emb_in
         *n_tokens = 0;
         for (size_t i = 0; i < n; i++) *n_tokens += emb_count_tokens(e->embedder, texts[i], strlen(texts[i]));
     }
-    pthread_mutex_lock(&e->embed_mu);
-    int rc = remote_failure(e, emb_embed(e->embedder, texts, n, kind, 1, out, NULL, err), err);
-    pthread_mutex_unlock(&e->embed_mu);
-    return rc;
+    return remote_failure(e, ragd_embedq_embed(e->embedq, texts, n, kind, out, err), err);
 }
 
 int ragd_engine_embed_dims(const ragd_engine *e)
@@ -463,6 +465,14 @@ int ragd_engine_batching(ragd_engine *e, llm_batcher_stats *out)
     memset(out, 0, sizeof *out);
     if (!e->batcher) return 0;
     llm_batcher_get_stats(e->batcher, out);
+    return 1;
+}
+
+int ragd_engine_embed_batching(ragd_engine *e, ragd_embedq_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!e->embedq) return 0;
+    ragd_embedq_get_stats(e->embedq, out);
     return 1;
 }
 

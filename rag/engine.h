@@ -28,6 +28,7 @@
 #include "llm/batcher.h"
 #include "llm/chat.h"
 #include "llm/model.h"
+#include "rag/embedq.h"
 #include "rag/generate.h"
 #include "rag/retrieve.h"
 #include "store/store.h"
@@ -126,6 +127,9 @@ void ragd_engine_queue_depth(ragd_engine *e, int *waiting, int *running);
 /* What continuous batching has done: 1 and the counts when the local model
  * batches (several slots), 0 otherwise. */
 int ragd_engine_batching(ragd_engine *e, llm_batcher_stats *out);
+/* The same for the embedding requests, batched across clients: 1 and the
+ * counts with an embedder, 0 without. */
+int ragd_engine_embed_batching(ragd_engine *e, ragd_embedq_stats *out);
 /* Refuses new reservations from now on (shutting down). */
 void ragd_engine_stop_accepting(ragd_engine *e);
 

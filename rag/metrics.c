@@ -170,6 +170,13 @@ void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
         counter_line(out, "ragd_prompt_chunks_total", "Prompt chunks run between decoding steps.",
                      (double)g->batch.prompt_chunks);
     }
+    if (g->embed_batching) {
+        counter_line(out, "ragd_embed_requests_total", "Callers that needed vectors (embedding requests, queries).",
+                     (double)g->embed.requests);
+        counter_line(out, "ragd_embed_batches_total", "Embedding model calls made for them (several callers share one).",
+                     (double)g->embed.batches);
+        counter_line(out, "ragd_embed_batch_texts_total", "Texts in those calls.", (double)g->embed.texts);
+    }
     gauge(out, "ragd_queue_waiting", "Generations waiting for a slot.", g->queue_waiting);
     gauge(out, "ragd_generations_running", "Generations running now.", g->generations_running);
     gauge(out, "ragd_connections", "Open HTTP connections.", g->connections);

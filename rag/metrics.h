@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "llm/batcher.h"
+#include "rag/embedq.h"
 
 typedef struct ragd_meter ragd_meter;
 
@@ -34,6 +35,8 @@ typedef struct ragd_meter_gauges {
     int ready;
     int batching; /* the counts below are set */
     llm_batcher_stats batch;
+    int embed_batching; /* and these */
+    ragd_embedq_stats embed;
 } ragd_meter_gauges;
 
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out);

@@ -62,6 +62,8 @@ for who in fin ops; do
 done
 tot=$(sqlite3 :memory: "select printf('%d requests, %.0f requests/s, p50 %.2f ms, p99 %.2f ms', $(json_get '$.requests' < $T/load_fin.json) + $(json_get '$.requests' < $T/load_ops.json), $(json_get '$.rps' < $T/load_fin.json) + $(json_get '$.rps' < $T/load_ops.json), max($(json_get '$.p50_ms' < $T/load_fin.json), $(json_get '$.p50_ms' < $T/load_ops.json)), max($(json_get '$.p99_ms' < $T/load_fin.json), $(json_get '$.p99_ms' < $T/load_ops.json)))")
 ok "64 connections of searches: $tot"
+er=$(metric ragd_embed_requests_total) eb=$(metric ragd_embed_batches_total)
+check "their query vectors came in batches: $er queries in $eb model calls" test "${eb:-0}" -gt 0 -a "${eb:-0}" -le "${er:-0}"
 check_eq "under load, finance still never sees operations" "$during_fin" 0
 
 # ---- 8 streamed chats at once (2 slots, the rest queued) ----
