@@ -273,6 +273,23 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
  * accumulators each, 16 of the 32 vector registers. */
 #define ROWS_AT_ONCE 4
 
+/* The single kernel and the rows kernel of a type, from its dotm_<name>. */
+#define ROWS_ENTRY_POINTS(name)                                                                   \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        float r;                                                                                   \
+        dotm_##name(row, x, 0, &r, 0, n, 1);                                                       \
+        return r;                                                                                  \
+    }                                                                                              \
+    static void dot_rows_##name(const void *row, const float *x, int64_t ldx, int nx, float *out,  \
+                                int64_t ldo, int64_t n)                                            \
+    {                                                                                              \
+        for (; nx >= 4; nx -= 4, x += 4 * ldx, out += 4 * ldo) dotm_##name(row, x, ldx, out, ldo, n, 4); \
+        if (nx == 3) dotm_##name(row, x, ldx, out, ldo, n, 3);                                     \
+        if (nx == 2) dotm_##name(row, x, ldx, out, ldo, n, 2);                                     \
+        if (nx == 1) dotm_##name(row, x, ldx, out, ldo, n, 1);                                     \
+    }
+
 /* ---- the kernels of each block type ---------------------------------------
  * The dot keeps two accumulators per vector position, alternating between
  * even and odd groups, to hide the FMA latency. A single-group block type
@@ -322,20 +339,7 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
             _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]),                    \
                                                _mm512_add_ps(a[j][2], a[j][3])));                  \
     }                                                                                              \
-    static float dot_##name(const void *row, const float *x, int64_t n)                            \
-    {                                                                                              \
-        float r;                                                                                   \
-        dotm_##name(row, x, 0, &r, 0, n, 1);                                                       \
-        return r;                                                                                  \
-    }                                                                                              \
-    static void dot_rows_##name(const void *row, const float *x, int64_t ldx, int nx, float *out,  \
-                                int64_t ldo, int64_t n)                                            \
-    {                                                                                              \
-        for (; nx >= 4; nx -= 4, x += 4 * ldx, out += 4 * ldo) dotm_##name(row, x, ldx, out, ldo, n, 4); \
-        if (nx == 3) dotm_##name(row, x, ldx, out, ldo, n, 3);                                     \
-        if (nx == 2) dotm_##name(row, x, ldx, out, ldo, n, 2);                                     \
-        if (nx == 1) dotm_##name(row, x, ldx, out, ldo, n, 1);                                     \
-    }
+    ROWS_ENTRY_POINTS(name)
 
 BLOCK_KERNELS(q4_0, llm_block_q4_0, 1, prep_q4_0)
 BLOCK_KERNELS(q4_1, llm_block_q4_1, 1, prep_q4_1)
@@ -381,28 +385,38 @@ static inline __m512 load16_bf16(const uint16_t *p, __mmask16 m)
             _mm512_mask_storeu_ps(y + i, m, load16_##name(p + i, m));                              \
         }                                                                                          \
     }                                                                                              \
-    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    /* m activation rows at once, as for the block types */                \
+    static ALWAYS_INLINE void dotm_##name(const void *row, const float *x, int64_t ldx,            \
+                                          float *out, int64_t ldo, int64_t n, const int m)         \
     {                                                                                              \
         const elem_t *p = row;                                                                     \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        __m512 a[ROWS_AT_ONCE][4];                                                                 \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = \
+            _mm512_setzero_ps();                                                                   \
         int64_t i = 0;                                                                             \
         for (; i + 64 <= n; i += 64) {                                                             \
-            a0 = _mm512_fmadd_ps(load16_##name(p + i, 0xFFFF), _mm512_loadu_ps(x + i), a0);        \
-            a1 = _mm512_fmadd_ps(load16_##name(p + i + 16, 0xFFFF), _mm512_loadu_ps(x + i + 16),   \
-                                 a1);                                                              \
-            a2 = _mm512_fmadd_ps(load16_##name(p + i + 32, 0xFFFF), _mm512_loadu_ps(x + i + 32),   \
-                                 a2);                                                              \
-            a3 = _mm512_fmadd_ps(load16_##name(p + i + 48, 0xFFFF), _mm512_loadu_ps(x + i + 48),   \
-                                 a3);                                                              \
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {                                  \
+                __m512 w = load16_##name(p + i + 16 * k, 0xFFFF);                                  \
+                _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                \
+                    a[j][k] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j * ldx + i + 16 * k), a[j][k]); \
+            }                                                                                      \
         }                                                                                          \
-        for (; i + 16 <= n; i += 16)                                                               \
-            a0 = _mm512_fmadd_ps(load16_##name(p + i, 0xFFFF), _mm512_loadu_ps(x + i), a0);        \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            __m512 w = load16_##name(p + i, 0xFFFF);                                               \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
+                a[j][0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j * ldx + i), a[j][0]);           \
+        }                                                                                          \
         if (i < n) {                                                                               \
-            __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                        \
-            a1 = _mm512_fmadd_ps(load16_##name(p + i, m), _mm512_maskz_loadu_ps(m, x + i), a1);    \
+            __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);                                       \
+            __m512 w = load16_##name(p + i, mk);                                                   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
+                a[j][1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + j * ldx + i), a[j][1]); \
         }                                                                                          \
-        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));  \
-    }
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
+            _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]),                    \
+                                               _mm512_add_ps(a[j][2], a[j][3])));                  \
+    }                                                                                              \
+    ROWS_ENTRY_POINTS(name)
 
 PLAIN_KERNELS(f32, float)
 PLAIN_KERNELS(f16, uint16_t)
@@ -595,9 +609,9 @@ void llm_kernels_avx512(llm_kernels *k)
 #define SET_ROWS(T, name)                                                                          \
     SET(T, name);                                                                                  \
     k->dot_rows[T] = dot_rows_##name
-    SET(LLM_F32, f32);
-    SET(LLM_F16, f16);
-    SET(LLM_BF16, bf16);
+    SET_ROWS(LLM_F32, f32);
+    SET_ROWS(LLM_F16, f16);
+    SET_ROWS(LLM_BF16, bf16);
     SET_ROWS(LLM_Q4_0, q4_0);
     SET_ROWS(LLM_Q4_1, q4_1);
     SET_ROWS(LLM_Q5_0, q5_0);
