@@ -191,12 +191,14 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 /* ---- rag bench-model -------------------------------------------------------------- */
 
 static const char model_usage[] =
-    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [--ttft 1500] [--streams 4] [--json]\n"
+    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [-c 4096] [--ttft 1500] [--streams 4]\n"
+    "                       [--json]\n"
     "\n"
     "Speed of a GGUF decoder model on this machine: prefill tokens/s for a\n"
     "prompt of -p tokens, decode tokens/s for -n tokens after it, time to the\n"
     "first token of a --ttft-token prompt (a RAG prompt's size), and memory\n"
-    "resident after loading. Each speed is also a ratio to its bound, measured\n"
+    "resident after loading with a context (KV cache) of -c positions (at least\n"
+    "what the runs need). Each speed is also a ratio to its bound, measured\n"
     "in the same run: decode against memory bandwidth / weight bytes read per\n"
     "token, prefill against the cblas_sgemm peak / FLOPs per token. Then\n"
     "--streams sequences decode -n tokens each in the same steps (as ragd's\n"
@@ -297,19 +299,21 @@ int rag_cli_bench_model(int argc, char **argv)
                                          {"threads", required_argument, NULL, 't'},
                                          {"ttft", required_argument, NULL, O_TTFT},
                                          {"streams", required_argument, NULL, O_STREAMS},
+                                         {"ctx", required_argument, NULL, 'c'},
                                          {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "bench-model"};
     const char *path = NULL;
-    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4, c;
-    while ((c = getopt_long(argc, argv, "m:p:n:t:h", opts, NULL)) != -1) {
+    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4, n_ctx = 4096, c;
+    while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
         case 'p': if (parse_int(optarg, 1, 1 << 20, &n_prompt)) return rag_cli_usage_error(&cli, "-p: a token count"); break;
         case 'n': if (parse_int(optarg, 1, 1 << 20, &n_predict)) return rag_cli_usage_error(&cli, "-n: a token count"); break;
         case 't': if (parse_int(optarg, 1, 1024, &threads)) return rag_cli_usage_error(&cli, "-t: a thread count"); break;
         case O_TTFT: if (parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return rag_cli_usage_error(&cli, "--ttft: a token count"); break;
+        case 'c': if (parse_int(optarg, 1, 1 << 20, &n_ctx)) return rag_cli_usage_error(&cli, "-c: a context size"); break;
         case O_STREAMS: if (parse_int(optarg, 0, 64, &n_streams)) return rag_cli_usage_error(&cli, "--streams: 0 to 64"); break;
         case 'J': cli.json = 1; break;
         case 'h': fputs(model_usage, stdout); return RAG_EXIT_OK;
@@ -325,9 +329,10 @@ int rag_cli_bench_model(int argc, char **argv)
     llm_model *m;
     if (llm_model_open(path, &m, &err)) return rag_cli_fail(&cli, &err);
     int need = n_prompt + n_predict > ttft_tokens + 1 ? n_prompt + n_predict : ttft_tokens + 1;
+    if (n_ctx < need) n_ctx = need;
     llm_context_params cp;
     llm_context_default_params(&cp);
-    cp.n_ctx = need;
+    cp.n_ctx = n_ctx;
     cp.n_threads = threads;
     llm_context *ctx = NULL;
     int rc = llm_context_new(m, &cp, &ctx, &err);
@@ -337,12 +342,14 @@ int rag_cli_bench_model(int argc, char **argv)
     if (!rc) rc = run_generate(ctx, prompt, 16, 1, &warm, &err); /* pages the weights in */
     if (!rc) rc = run_generate(ctx, prompt, n_prompt, n_predict, &run, &err);
     double streams_tps = 0;
-    if (!rc && n_streams) {
-        llm_context_truncate(ctx, n_prompt); /* the prompt, as each stream's start */
-        rc = run_streams(m, ctx, &cp, n_streams, n_predict, &streams_tps, &err);
-    }
     if (!rc) rc = run_generate(ctx, prompt, ttft_tokens, 1, &first, &err);
     double rss_run = rss_bytes() - rss0;
+    if (!rc && n_streams) {
+        /* both prompts are prefixes of one token list: what stays is the
+         * decode run's prompt, each stream's start */
+        llm_context_truncate(ctx, n_prompt < ttft_tokens ? n_prompt : ttft_tokens);
+        rc = run_streams(m, ctx, &cp, n_streams, n_predict, &streams_tps, &err);
+    }
     if (rc) {
         rag_free(prompt);
         llm_context_free(ctx);
