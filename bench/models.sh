@@ -5,8 +5,10 @@
 #   Llama-3.2-1B  llama, embd 2048, 16 layers, 32 heads, 8 KV heads, ff 8192, vocab 128256, tied
 #   bge-small     bert, embd 384, 12 layers, 12 heads, ff 1536, vocab 30522
 # each in F16, Q8_0 and Q4_K_M (the mix published files hold). For each
-# decoder: `rag bench-model` (prefill 512, decode 64 at context 512, first
-# token of a 1,500-token prompt, RSS); for the encoder: `rag bench-embed`
+# decoder: `rag bench-model` (prefill 512, decode 64 at context 512, four
+# streams decoding together as ragd's slots do (tokens/s in all, and as a
+# multiple of one stream), first token of a 1,500-token prompt, RSS with a
+# 4,096-position context); for the encoder: `rag bench-embed`
 # (256 texts x 128 tokens). Every figure comes with its ratio to this
 # machine's bound, measured in the same process.
 #
@@ -35,7 +37,7 @@ make_model() { # NAME MKMODEL-ARGS...: NAME-f16.gguf, NAME-q8_0.gguf, NAME-q4_k_
 }
 
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (the sgemm bound depends on it)"
-header() { printf '%-26s %12s %7s %12s %7s %9s %12s %7s %8s\n' model "prefill t/s" ratio "decode t/s" ratio "TTFT ms" "embed t/s" ratio "RSS MB"; }
+header() { printf '%-26s %12s %7s %12s %7s %11s %6s %9s %12s %7s %8s\n' model "prefill t/s" ratio "decode t/s" ratio "4 streams" "x one" "TTFT ms" "embed t/s" ratio "RSS MB"; }
 for q in f16 q8_0 q4_k_m; do
   for m in qwen2.5-0.5b llama-3.2-1b; do
     [ -z "$only" ] || [ "$only" = $m ] || continue
@@ -43,20 +45,22 @@ for q in f16 q8_0 q4_k_m; do
       qwen2.5-0.5b) make_model $m --arch qwen2 --embd 896 --layers 24 --heads 14 --kv-heads 2 --ff 4864 --vocab 151936 --ctx 4096 --tied ;;
       llama-3.2-1b) make_model $m --arch llama --embd 2048 --layers 16 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256 --ctx 4096 --tied ;;
     esac
-    j=$("$rag" bench-model -m "$dir/$m-$q.gguf" -p 512 -n 64 -t "$threads" --json)
+    j=$("$rag" bench-model -m "$dir/$m-$q.gguf" -p 512 -n 64 -c 4096 --streams 4 -t "$threads" --json)
     get() { echo "$j" | sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\([-0-9.e+]*\),*$/\1/p"; }
     [ -n "${machine:-}" ] || { machine=1; printf 'machine (measured by bench-model): read %.1f GB/s, cblas_sgemm %.0f GFLOP/s, %s threads\n' \
       "$(echo "$(get read_bandwidth_bytes_per_s) / 1000000000" | bc -l)" "$(echo "$(get sgemm_flops_per_s) / 1000000000" | bc -l)" "$threads"; header; }
-    printf '%-26s %12.1f %7.2f %12.1f %7.2f %9.0f %12s %7s %8.0f\n' "$m $q" "$(get prefill_tokens_per_s)" \
-      "$(get prefill_ratio)" "$(get decode_tokens_per_s)" "$(get decode_ratio)" "$(get ttft_ms)" - - \
+    printf '%-26s %12.1f %7.2f %12.1f %7.2f %11.1f %6.2f %9.0f %12s %7s %8.0f\n' "$m $q" "$(get prefill_tokens_per_s)" \
+      "$(get prefill_ratio)" "$(get decode_tokens_per_s)" "$(get decode_ratio)" \
+      "$(get streams_decode_tokens_per_s)" "$(get streams_speedup)" "$(get ttft_ms)" - - \
       "$(echo "$(get rss_bytes) / 1000000" | bc -l)"
   done
   [ -z "$only" ] || [ "$only" = bge-small ] || continue
   make_model bge-small --arch bert --embd 384 --layers 12 --heads 12 --ff 1536 --vocab 30522 --ctx 512
   j=$("$rag" bench-embed -m "$dir/bge-small-$q.gguf" --texts 256 --tokens 128 -t "$threads" --json)
   get() { echo "$j" | sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\([-0-9.e+]*\),*$/\1/p"; }
-  printf '%-26s %12s %7s %12s %7s %9s %12.0f %7.2f %8.0f\n' "bge-small $q" - - - - - "$(get embed_tokens_per_s)" \
+  printf '%-26s %12s %7s %12s %7s %11s %6s %9s %12.0f %7.2f %8.0f\n' "bge-small $q" - - - - - - - "$(get embed_tokens_per_s)" \
     "$(get embed_ratio)" "$(echo "$(get rss_bytes) / 1000000" | bc -l)"
 done
 echo "bounds: decode = read bandwidth / weight bytes per token; prefill and embeddings = cblas_sgemm peak / FLOPs per token"
+echo "4 streams: four sequences decoding 64 tokens each in the same steps (continuous batching), tokens/s in all"
 echo "(both measured by each command in its own process; see 'rag bench-model --json' for the figures)"

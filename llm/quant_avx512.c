@@ -441,10 +441,13 @@ VNNI static inline __m512i pair_of(const void *a, const void *b)
 /* The 32 nibbles of each of two blocks, in element order, as bytes 0..15. */
 VNNI static inline __m512i nibble_pair(const uint8_t *qa, const uint8_t *qb)
 {
-    __m128i a = _mm_loadu_si128((const __m128i *)qa), b = _mm_loadu_si128((const __m128i *)qb);
-    __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(a), _mm_srli_epi16(a, 4), 1);
-    __m256i bb = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
-    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(ab), bb, 1), _mm512_set1_epi8(0x0F));
+    /* [qa, qa, qb, qb] by 128-bit quarters, the odd quarters shifted right
+     * by 4 bits: then each byte's low nibble is the value */
+    __m512i q = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)qa));
+    q = _mm512_mask_broadcast_i32x4(q, 0xFF00, _mm_loadu_si128((const __m128i *)qb));
+    const long long four = 0x0004000400040004LL;
+    const __m512i shifts = _mm512_set_epi64(four, four, 0, 0, four, four, 0, 0);
+    return _mm512_and_si512(_mm512_srlv_epi16(q, shifts), _mm512_set1_epi8(0x0F));
 }
 
 VNNI static inline __m512i u_q4_0(const llm_block_q4_0 *b)
@@ -458,12 +461,21 @@ VNNI static inline __m512i u_q5_0(const llm_block_q5_0 *b)
     memcpy(&ha, b[0].qh, 4);
     memcpy(&hb, b[1].qh, 4);
     __mmask64 fifth = (__mmask64)ha | (__mmask64)hb << 32;
-    return _mm512_or_si512(nibble_pair(b[0].qs, b[1].qs), _mm512_maskz_set1_epi8(fifth, 0x10));
+    __m512i nib = nibble_pair(b[0].qs, b[1].qs);
+    return _mm512_mask_add_epi8(nib, fifth, nib, _mm512_set1_epi8(0x10));
 }
 
 VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
 {
     return _mm512_xor_si512(pair_of(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
+}
+
+/* The two blocks' scales, 8 lanes each. */
+VNNI static inline __m512 pair_scales(uint16_t d0, uint16_t d1)
+{
+    __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(d0 | (uint32_t)d1 << 16)));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                 _mm512_castps128_ps512(f));
 }
 
 /* Activations laid out for the kernels, per pair of Q8_0 blocks (an odd
@@ -527,7 +539,7 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
     }                                                                                              \
     VNNI static inline __m512 pair_dw_##name(const block_t *b)                                     \
     {                                                                                              \
-        return _mm512_insertf32x8(_mm512_set1_ps(llm_half(b[0].d)), _mm256_set1_ps(llm_half(b[1].d)), 1); \
+        return pair_scales(b[0].d, b[1].d);                                                        \
     }                                                                                              \
     /* m activation rows at once (m a constant after inlining), each pair of  \
      * weight blocks decoded once; every row sees the single kernel's        \
@@ -600,6 +612,210 @@ DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
 DOT_Q8_VNNI(q5_0, llm_block_q5_0, 16)
 DOT_Q8_VNNI(q8_0, llm_block_q8_0, 128)
 
+/* ---- K-quants against laid-out Q8_0 activations, with VNNI ------------------
+ * A super-block of 256 values is four pairs of Q8_0 blocks, and a pair of
+ * its 32-value sub-blocks is one 64-byte vector of unsigned values, in
+ * element order, as for the simple types.
+ *
+ * Q6_K: w = d * sc * (q - 32), q six bits, one int8 scale per 16 values
+ * (4 lanes): the offset 32 comes out as for Q5_0 (dxc with c = 32), and
+ * each lane's scale d * sc comes from a permutation of the block's 16.
+ *
+ * Q4_K: w = d * sc * q - dmin * m, q four bits, a six-bit scale and min per
+ * 32 values: the q part as above (no offset), the min part, dmin * m times
+ * the sum of the sub-block's activations, once per super-block as an
+ * 8-wide product with those sums, which the layout adds after the pairs
+ * (S: dx times the sum of the block's 32 values). */
+static size_t vnni_k_bytes(int64_t n)
+{
+    return vnni_bytes(n) + (size_t)(n / LLM_QK) * sizeof(float);
+}
+
+static float block_sum(const llm_block_q8_0 *x)
+{
+    int sum = 0;
+    for (int k = 0; k < LLM_QK; k++) sum += x->qs[k];
+    return llm_half(x->d) * (float)sum;
+}
+
+static void prepare_q4_K(const void *xq, int64_t n, void *xa)
+{
+    vnni_prepare(xq, n, xa, 1);
+    float *S = (float *)((uint8_t *)xa + vnni_bytes(n));
+    for (int64_t i = 0; i < n / LLM_QK; i++) S[i] = block_sum((const llm_block_q8_0 *)xq + i);
+}
+
+static void prepare_q6_K(const void *xq, int64_t n, void *xa)
+{
+    vnni_prepare(xq, n, xa, 32);
+}
+
+static const llm_q8_layout layout_q4_K = {vnni_k_bytes, prepare_q4_K};
+static const llm_q8_layout layout_q6_K = {vnni_bytes, prepare_q6_K};
+
+VNNI static inline float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Lanes 0-7 take element 2p of v, lanes 8-15 element 2p + 1. */
+VNNI static inline __m512 pair_of_scales(__m512 v, int p)
+{
+    __m512i idx = _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                   _mm512_set1_epi32(2 * p));
+    return _mm512_permutexvar_ps(idx, v);
+}
+
+/* One super-block of Q4_K against the matching 4 pairs (xp[j]) and 8 block
+ * sums (S[j]) of m activation rows. */
+VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp, const float *const *S,
+                                       __m512 *acc, __m256 *accm, const int m)
+{
+    llm_scales s;
+    llm_scales_q4_K(b, &s);
+    __m512 sd = _mm512_castps256_ps512(_mm256_loadu_ps(s.d));
+    __m256 mins = _mm256_loadu_ps(s.m);
+    const long long four = 0x0004000400040004LL;
+    const __m512i shifts = _mm512_set_epi64(four, four, four, four, 0, 0, 0, 0);
+    for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
+        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(q), shifts), _mm512_set1_epi8(0x0F));
+        __m512 a = pair_of_scales(sd, p);
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+            __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp[j][p].qs));
+            __m512 t = _mm512_mul_ps(_mm512_loadu_ps(xp[j][p].dx), _mm512_cvtepi32_ps(ux));
+            acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(S[j]), accm[j]);
+}
+
+/* One super-block of Q6_K against the matching 4 pairs of m rows. */
+VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair *const *xp, __m512 *acc, const int m)
+{
+    __m512 ds = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales))),
+                              _mm512_set1_ps(llm_half(b->d)));
+    for (int h = 0; h < 2; h++) {
+        __m512i low = _mm512_loadu_si512(b->ql + 64 * h);
+        __m512i high = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+        for (int p = 0; p < 2; p++) {
+            /* bytes 0-31: ql[l] and qh[l] >> 4p; bytes 32-63: ql[32 + l] and qh[l] >> (4p + 2) */
+            long long lo_shift = 0x0001000100010001LL * (4 * p), hi_shift = 0x0001000100010001LL * (4 * p + 2);
+            __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(low, _mm512_set1_epi64(lo_shift)), _mm512_set1_epi8(0x0F));
+            __m512i two = _mm512_and_si512(
+                _mm512_srlv_epi16(high, _mm512_set_epi64(hi_shift, hi_shift, hi_shift, hi_shift, lo_shift, lo_shift,
+                                                         lo_shift, lo_shift)),
+                _mm512_set1_epi8(3));
+            __m512i u = _mm512_or_si512(nib, _mm512_slli_epi16(two, 4));
+            /* lane k covers values 4k..4k+3 of the pair: scale 8h + 4p + k / 4 */
+            __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                           _mm512_set1_epi32(8 * h + 4 * p));
+            __m512 a = _mm512_permutexvar_ps(idx, ds);
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+                const vnni_pair *x = &xp[j][2 * h + p];
+                __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
+                __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
+                acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
+            }
+        }
+    }
+}
+
+VNNI static ALWAYS_INLINE void dotm_q8_q4_K(const void *row, const void *xa, size_t ldxa, float *out, int64_t ldo,
+                                             int64_t n, const int m)
+{
+    const llm_block_q4_K *b = row;
+    const vnni_pair *x[ROWS_AT_ONCE];
+    const float *S[ROWS_AT_ONCE];
+    __m512 acc[ROWS_AT_ONCE];
+    __m256 accm[ROWS_AT_ONCE];
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+        x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);
+        S[j] = (const float *)((const uint8_t *)x[j] + vnni_bytes(n));
+        acc[j] = _mm512_setzero_ps();
+        accm[j] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {
+        _mm_prefetch((const char *)b + 2048, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 2048 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 2048 + 128, _MM_HINT_T0);
+        const vnni_pair *xp[ROWS_AT_ONCE];
+        const float *Sp[ROWS_AT_ONCE];
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i, Sp[j] = S[j] + 8 * i;
+        sb_q4_K(b, xp, Sp, acc, accm, m);
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]) - hsum256(accm[j]);
+}
+
+VNNI static ALWAYS_INLINE void dotm_q8_q6_K(const void *row, const void *xa, size_t ldxa, float *out, int64_t ldo,
+                                             int64_t n, const int m)
+{
+    const llm_block_q6_K *b = row;
+    const vnni_pair *x[ROWS_AT_ONCE];
+    __m512 acc[ROWS_AT_ONCE];
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+        x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);
+        acc[j] = _mm512_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {
+        for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);
+        const vnni_pair *xp[ROWS_AT_ONCE];
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i;
+        sb_q6_K(b, xp, acc, m);
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]);
+}
+
+/* The single kernels on plain Q8_0 blocks: each super-block's activations
+ * laid out as they go, then the rows kernels' arithmetic, so the two agree
+ * bit for bit. */
+VNNI static float dot_q8_q4_K(const void *row, const void *xq, int64_t n)
+{
+    const llm_block_q4_K *b = row;
+    const llm_block_q8_0 *x = xq;
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {
+        vnni_pair pairs[4];
+        float S[8];
+        for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 1, &pairs[p]);
+        for (int k = 0; k < 8; k++) S[k] = block_sum(x + k);
+        const vnni_pair *xp = pairs;
+        const float *Sp = S;
+        sb_q4_K(b, &xp, &Sp, &acc, &accm, 1);
+    }
+    return _mm512_reduce_add_ps(acc) - hsum256(accm);
+}
+
+VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
+{
+    const llm_block_q6_K *b = row;
+    const llm_block_q8_0 *x = xq;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {
+        vnni_pair pairs[4];
+        for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 32, &pairs[p]);
+        const vnni_pair *xp = pairs;
+        sb_q6_K(b, &xp, &acc, 1);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+#define K_ROWS_ENTRY(name)                                                                         \
+    VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
+                                        float *out, int64_t ldo, int64_t n)                        \
+    {                                                                                              \
+        const uint8_t *xb = xa;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
+    }
+K_ROWS_ENTRY(q4_K)
+K_ROWS_ENTRY(q6_K)
+
 void llm_kernels_avx512(llm_kernels *k)
 {
 #define SET(T, name)                                                                               \
@@ -638,6 +854,12 @@ void llm_kernels_avx512(llm_kernels *k)
         k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
         k->dot_q8_rows[LLM_Q8_0] = dot_q8_rows_q8_0;
         k->q8_layout[LLM_Q8_0] = &layout_q8_0;
+        k->dot_q8[LLM_Q4_K] = dot_q8_q4_K;
+        k->dot_q8_rows[LLM_Q4_K] = dot_q8_rows_q4_K;
+        k->q8_layout[LLM_Q4_K] = &layout_q4_K;
+        k->dot_q8[LLM_Q6_K] = dot_q8_q6_K;
+        k->dot_q8_rows[LLM_Q6_K] = dot_q8_rows_q6_K;
+        k->q8_layout[LLM_Q6_K] = &layout_q6_K;
     }
 }
 
