@@ -519,6 +519,18 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
     for (int64_t i = 0; i < nb; i += 2) vnni_prepare_pair(x + i, i + 1 < nb, c, p++);
 }
 
+/* The rows kernel of a type, from its dotm_q8_<name>. */
+#define Q8_ROWS_ENTRY(name)                                                                         \
+    VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
+                                        float *out, int64_t ldo, int64_t n)                        \
+    {                                                                                              \
+        const uint8_t *xb = xa;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
+    }
+
 /* The single kernel on plain Q8_0 blocks, the layout of the activations for
  * the rows kernel, and the rows kernel. The single kernel lays out each
  * pair as it goes and then computes as the rows kernel does, so the two
@@ -598,15 +610,7 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
         }                                                                                          \
         return sum;                                                                                \
     }                                                                                              \
-    VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
-                                        float *out, int64_t ldo, int64_t n)                        \
-    {                                                                                              \
-        const uint8_t *xb = xa;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
-        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
-        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
-        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
-    }
+    Q8_ROWS_ENTRY(name)
 
 DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
 DOT_Q8_VNNI(q5_0, llm_block_q5_0, 16)
@@ -673,10 +677,21 @@ VNNI static inline __m512 pair_of_scales(__m512 v, int p)
 VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp, const float *const *S,
                                        __m512 *acc, __m256 *accm, const int m)
 {
-    llm_scales s;
-    llm_scales_q4_K(b, &s);
-    __m512 sd = _mm512_castps256_ps512(_mm256_loadu_ps(s.d));
-    __m256 mins = _mm256_loadu_ps(s.m);
+    /* the eight 6-bit scales and mins (llm_k4_scale_min) as bytes: scales
+     * in words 0-1, mins in words 2-3, with whole-word masks */
+    uint32_t w[4];
+    memcpy(w, b->scales, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x03030303;
+    w[3] = ((w[2] >> 4) & low4) | (((w[1] >> 6) & top2) << 4);
+    uint32_t m_low = w[1] & low6;
+    w[1] = (w[2] & low4) | (((w[0] >> 6) & top2) << 4);
+    w[2] = m_low;
+    w[0] &= low6;
+    __m128i bytes = _mm_loadu_si128((const __m128i *)w);
+    __m256 sd8 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), _mm256_set1_ps(llm_half(b->d)));
+    __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8))),
+                                _mm256_set1_ps(llm_half(b->dmin)));
+    __m512 sd = _mm512_castps256_ps512(sd8);
     const long long four = 0x0004000400040004LL;
     const __m512i shifts = _mm512_set_epi64(four, four, four, four, 0, 0, 0, 0);
     for (int p = 0; p < 4; p++) {
@@ -803,18 +818,8 @@ VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
     return _mm512_reduce_add_ps(acc);
 }
 
-#define K_ROWS_ENTRY(name)                                                                         \
-    VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
-                                        float *out, int64_t ldo, int64_t n)                        \
-    {                                                                                              \
-        const uint8_t *xb = xa;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
-        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
-        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
-        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
-    }
-K_ROWS_ENTRY(q4_K)
-K_ROWS_ENTRY(q6_K)
+Q8_ROWS_ENTRY(q4_K)
+Q8_ROWS_ENTRY(q6_K)
 
 void llm_kernels_avx512(llm_kernels *k)
 {
