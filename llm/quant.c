@@ -138,6 +138,7 @@ uint16_t llm_f32_to_bf16(float f)
 static llm_kernels tables[3];
 static int supported[3];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static _Atomic int tables_ready; /* set last by tables_init: pthread_once is a call per kernel */
 static _Atomic int active_isa;
 
 #if defined(__x86_64__)
@@ -174,11 +175,12 @@ static void tables_init(void)
     }
 #endif
     atomic_store(&active_isa, best);
+    atomic_store_explicit(&tables_ready, 1, memory_order_release);
 }
 
 static const llm_kernels *kernels(void)
 {
-    pthread_once(&tables_once, tables_init);
+    if (!atomic_load_explicit(&tables_ready, memory_order_acquire)) pthread_once(&tables_once, tables_init);
     return &tables[atomic_load_explicit(&active_isa, memory_order_relaxed)];
 }
 
@@ -264,7 +266,8 @@ void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst)
 {
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
-    llm_quantize_row(LLM_Q8_0, x, dst, n);
+    if (k->q8_quantize) k->q8_quantize(x, dst, n);
+    else llm_quantize_row(LLM_Q8_0, x, dst, n);
     if (k->q8_layout[t]) {
         size_t plain = llm_row_bytes(LLM_Q8_0, n);
         k->q8_layout[t]->prepare(dst, n, (uint8_t *)dst + plain);

@@ -74,7 +74,9 @@ float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n);
  * and each block of the row is multiplied in 8-bit integers, one float
  * multiply per block. Faster than llm_dot_row, at the cost of the
  * activations' rounding (about 0.4% of each block's largest value). 1 when
- * type t has such a kernel (Q4_0, Q5_0, Q8_0); n a multiple of 32. */
+ * type t has such a kernel in the active instruction set (Q4_0, Q5_0,
+ * Q8_0; also Q4_K and Q6_K with AVX-512 VNNI); n a multiple of the type's
+ * block. */
 int llm_dot_q8_supported(llm_dtype t);
 float llm_dot_row_q8(llm_dtype t, const void *row, const void *xq, int64_t n);
 /* One row against several activation rows: out[j * ldo] is
@@ -86,10 +88,10 @@ void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int
                   int64_t ldo, int64_t n);
 /* The same for llm_dot_row_q8, on activations prepared once for all the
  * rows of a weight matrix of type t: llm_q8_acts quantizes x[0..n) to
- * Q8_0 and lays the blocks out as the active instruction set's kernels
- * read them (in llm_q8_acts_bytes(t, n) bytes). Activation row j starts at
- * xa + j * ldxa. Each out[j * ldo] is bit for bit llm_dot_row_q8 of the
- * row against x_j quantized to Q8_0. */
+ * Q8_0 blocks (which begin its output) and lays them out as the active
+ * instruction set's kernels read them (in llm_q8_acts_bytes(t, n) bytes in
+ * all). Activation row j starts at xa + j * ldxa. Each out[j * ldo] is bit
+ * for bit llm_dot_row_q8 of the row against those Q8_0 blocks of x_j. */
 size_t llm_q8_acts_bytes(llm_dtype t, int64_t n);
 void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst);
 void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, int nx, float *out,

@@ -821,6 +821,25 @@ VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
 Q8_ROWS_ENTRY(q4_K)
 Q8_ROWS_ENTRY(q6_K)
 
+/* Q8_0 quantization of activations: one block's largest magnitude by a
+ * vector reduction, the values rounded (ties to even) and narrowed. */
+static void quantize_acts_q8_0(const float *x, void *dst, int64_t n)
+{
+    llm_block_q8_0 *y = dst;
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / LLM_QK; i++, x += LLM_QK) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+        float d = amax / 127;
+        __m512 id = _mm512_set1_ps(d ? 1.0f / d : 0.0f);
+        y[i].d = llm_f32_to_f16(d);
+        __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(q1));
+    }
+}
+
 void llm_kernels_avx512(llm_kernels *k)
 {
 #define SET(T, name)                                                                               \
@@ -849,6 +868,7 @@ void llm_kernels_avx512(llm_kernels *k)
 #undef SET
     /* VNNI is not part of the AVX-512 this table requires: without it the
      * AVX2 integer kernels stay */
+    k->q8_quantize = quantize_acts_q8_0;
     if (__builtin_cpu_supports("avx512vnni")) {
         k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
         k->dot_q8_rows[LLM_Q4_0] = dot_q8_rows_q4_0;

@@ -304,6 +304,9 @@ typedef struct llm_kernels {
     llm_dot_q8_fn dot_q8[LLM_DTYPE_MAX]; /* NULL: the type has none */
     llm_dot_q8_rows_fn dot_q8_rows[LLM_DTYPE_MAX];
     const llm_q8_layout *q8_layout[LLM_DTYPE_MAX];
+    /* activations to Q8_0 for the integer kernels (NULL: llm_quantize_row);
+     * may round ties to even where llm_quantize_row rounds them away */
+    void (*q8_quantize)(const float *x, void *dst, int64_t n);
     llm_vec_kernels vec;
 } llm_kernels;
 
