@@ -12,3 +12,5 @@ echo
 ./build/bench/bench_vector
 echo
 ./bench/models.sh
+echo
+./bench/ragd_streams.sh
