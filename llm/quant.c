@@ -253,13 +253,20 @@ void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int
     for (int j = 0; j < nx; j++) out[j * ldo] = k->dot[t](row, x + j * ldx, n);
 }
 
+/* Prepared activations: the plain Q8_0 blocks, then (in tables with a
+ * layout for the type) the laid-out form, each part padded to 64 bytes so
+ * that the laid-out part, and the next row, stay aligned. */
+static size_t acts_part(size_t bytes)
+{
+    return (bytes + 63) & ~(size_t)63;
+}
+
 size_t llm_q8_acts_bytes(llm_dtype t, int64_t n)
 {
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
-    size_t plain = llm_row_bytes(LLM_Q8_0, n);
-    /* a laid-out row is written after its plain blocks */
-    return k->q8_layout[t] ? plain + k->q8_layout[t]->bytes(n) : plain;
+    size_t plain = acts_part(llm_row_bytes(LLM_Q8_0, n));
+    return k->q8_layout[t] ? plain + acts_part(k->q8_layout[t]->bytes(n)) : plain;
 }
 
 void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst)
@@ -268,10 +275,7 @@ void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst)
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
     if (k->q8_quantize) k->q8_quantize(x, dst, n);
     else llm_quantize_row(LLM_Q8_0, x, dst, n);
-    if (k->q8_layout[t]) {
-        size_t plain = llm_row_bytes(LLM_Q8_0, n);
-        k->q8_layout[t]->prepare(dst, n, (uint8_t *)dst + plain);
-    }
+    if (k->q8_layout[t]) k->q8_layout[t]->prepare(dst, n, (uint8_t *)dst + acts_part(llm_row_bytes(LLM_Q8_0, n)));
 }
 
 void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, int nx, float *out,
@@ -280,8 +284,7 @@ void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, 
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
     if (k->dot_q8_rows[t]) {
-        size_t plain = llm_row_bytes(LLM_Q8_0, n);
-        k->dot_q8_rows[t](row, (const uint8_t *)xa + plain, ldxa, nx, out, ldo, n);
+        k->dot_q8_rows[t](row, (const uint8_t *)xa + acts_part(llm_row_bytes(LLM_Q8_0, n)), ldxa, nx, out, ldo, n);
         return;
     }
     for (int j = 0; j < nx; j++) out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xa + j * ldxa, n);

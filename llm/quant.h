@@ -90,7 +90,8 @@ void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int
  * rows of a weight matrix of type t: llm_q8_acts quantizes x[0..n) to
  * Q8_0 blocks (which begin its output) and lays them out as the active
  * instruction set's kernels read them (in llm_q8_acts_bytes(t, n) bytes in
- * all). Activation row j starts at xa + j * ldxa. Each out[j * ldo] is bit
+ * all, a multiple of 64; dst aligned as malloc aligns). Activation row j
+ * starts at xa + j * ldxa, ldxa a multiple of 64. Each out[j * ldo] is bit
  * for bit llm_dot_row_q8 of the row against those Q8_0 blocks of x_j. */
 size_t llm_q8_acts_bytes(llm_dtype t, int64_t n);
 void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst);

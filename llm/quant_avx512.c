@@ -664,8 +664,8 @@ VNNI static inline float hsum256(__m256 v)
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-/* Lanes 0-7 take element 2p of v, lanes 8-15 element 2p + 1. */
-VNNI static inline __m512 pair_of_scales(__m512 v, int p)
+/* The scales of sub-blocks 2p and 2p + 1 (elements of v) for their lanes of a pair: 0-7 and 8-15. */
+VNNI static inline __m512 sub_block_scales(__m512 v, int p)
 {
     __m512i idx = _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
                                    _mm512_set1_epi32(2 * p));
@@ -697,7 +697,7 @@ VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair 
     for (int p = 0; p < 4; p++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
         __m512i u = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(q), shifts), _mm512_set1_epi8(0x0F));
-        __m512 a = pair_of_scales(sd, p);
+        __m512 a = sub_block_scales(sd, p);
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
             __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp[j][p].qs));
             __m512 t = _mm512_mul_ps(_mm512_loadu_ps(xp[j][p].dx), _mm512_cvtepi32_ps(ux));
