@@ -35,6 +35,17 @@ void *rag_xcalloc(size_t n, size_t size)
     return account(calloc(n ? n : 1, size ? size : 1), n * size);
 }
 
+void *rag_xcalloc_lines(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) return oom(SIZE_MAX);
+    size_t bytes = n * size;
+    if (!bytes) bytes = 1;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes)) return oom(bytes);
+    memset(p, 0, bytes);
+    return account(p, bytes);
+}
+
 void *rag_xrealloc(void *p, size_t n)
 {
     size_t old = p ? malloc_usable_size(p) : 0;

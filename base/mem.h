@@ -12,6 +12,10 @@
 
 void *rag_xmalloc(size_t n);
 void *rag_xcalloc(size_t n, size_t size); /* aborts on overflow of n * size too */
+/* Zeroed, on a 64-byte boundary (a cache line, a 512-bit vector): for the
+ * buffers SIMD kernels stream through, where a load across two lines costs
+ * twice. Freed with rag_free. */
+void *rag_xcalloc_lines(size_t n, size_t size);
 void *rag_xrealloc(void *p, size_t n);
 /* Grows an array of *cap elements of `size` bytes to hold at least `need`. */
 void *rag_xgrow(void *p, size_t *cap, size_t need, size_t size);

@@ -204,7 +204,7 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     rows = (int64_t)(BIG_TILE_BYTES / sizeof(float)) / max_cols;
     c->big_tile_rows = rows < c->tile_rows ? c->tile_rows : rows > BIG_TILE_MAX ? BIG_TILE_MAX : rows;
     /* one (big) tile of scratch per thread */
-    c->scratch = rag_xcalloc((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
+    c->scratch = rag_xcalloc_lines((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);

@@ -270,7 +270,7 @@ void llm_context_default_params(llm_context_params *p)
 static float *acts_buf(llm_acts *a, size_t n)
 {
     a->bytes += n * sizeof(float);
-    return rag_xcalloc(n ? n : 1, sizeof(float));
+    return rag_xcalloc_lines(n ? n : 1, sizeof(float));
 }
 
 int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_logits, int out_width,
@@ -341,8 +341,8 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
     size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     c->kv_layer_elems = (size_t)c->p.n_ctx * KVD;
     c->cached = rag_xcalloc((size_t)c->p.n_ctx, sizeof *c->cached);
-    c->k_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->k_cache);
-    c->v_cache = rag_xcalloc(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->v_cache);
+    c->k_cache = rag_xcalloc_lines(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->k_cache);
+    c->v_cache = rag_xcalloc_lines(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->v_cache);
     *out = c;
     return 0;
 }

@@ -345,10 +345,12 @@ int rag_cli_bench_model(int argc, char **argv)
     if (!rc) rc = run_generate(ctx, prompt, ttft_tokens, 1, &first, &err);
     double rss_run = rss_bytes() - rss0;
     if (!rc && n_streams) {
-        /* both prompts are prefixes of one token list: what stays is the
-         * decode run's prompt, each stream's start */
-        llm_context_truncate(ctx, n_prompt < ttft_tokens ? n_prompt : ttft_tokens);
-        rc = run_streams(m, ctx, &cp, n_streams, n_predict, &streams_tps, &err);
+        /* each stream starts where the decode run did, after its prompt:
+         * both prompts are prefixes of one token list, so the cache keeps
+         * what they share and computes the rest */
+        int kept = llm_context_reuse(ctx, prompt, n_prompt + 1);
+        if (kept < n_prompt) rc = llm_decode(ctx, prompt + kept, n_prompt - kept, &err);
+        if (!rc) rc = run_streams(m, ctx, &cp, n_streams, n_predict, &streams_tps, &err);
     }
     if (rc) {
         rag_free(prompt);
