@@ -35,15 +35,26 @@ void *rag_xcalloc(size_t n, size_t size)
     return account(calloc(n ? n : 1, size ? size : 1), n * size);
 }
 
+/* calloc'd with a line to spare; the block's own address is kept just
+ * before the aligned one (malloc aligns to 16, so there are 16 bytes at
+ * least). */
 void *rag_xcalloc_lines(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) return oom(SIZE_MAX);
     size_t bytes = n * size;
-    if (!bytes) bytes = 1;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes)) return oom(bytes);
-    memset(p, 0, bytes);
-    return account(p, bytes);
+    if (bytes > SIZE_MAX - 64) return oom(SIZE_MAX);
+    uint8_t *raw = rag_xcalloc(bytes + 64, 1);
+    uint8_t *p = raw + (64 - (uintptr_t)raw % 64);
+    memcpy(p - sizeof raw, &raw, sizeof raw);
+    return p;
+}
+
+void rag_free_lines(void *p)
+{
+    if (!p) return;
+    uint8_t *raw;
+    memcpy(&raw, (uint8_t *)p - sizeof raw, sizeof raw);
+    rag_free(raw);
 }
 
 void *rag_xrealloc(void *p, size_t n)

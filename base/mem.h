@@ -14,8 +14,10 @@ void *rag_xmalloc(size_t n);
 void *rag_xcalloc(size_t n, size_t size); /* aborts on overflow of n * size too */
 /* Zeroed, on a 64-byte boundary (a cache line, a 512-bit vector): for the
  * buffers SIMD kernels stream through, where a load across two lines costs
- * twice. Freed with rag_free. */
+ * twice. Like calloc, large ones take memory only as it is touched. Freed
+ * with rag_free_lines. */
 void *rag_xcalloc_lines(size_t n, size_t size);
+void rag_free_lines(void *p);
 void *rag_xrealloc(void *p, size_t n);
 /* Grows an array of *cap elements of `size` bytes to hold at least `need`. */
 void *rag_xgrow(void *p, size_t *cap, size_t need, size_t size);

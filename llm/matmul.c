@@ -176,7 +176,7 @@ void llm_compute_free(llm_compute *c)
     pthread_cond_destroy(&c->done);
     pthread_mutex_destroy(&c->mu);
     rag_free(c->workers);
-    rag_free(c->scratch);
+    rag_free_lines(c->scratch);
     rag_free(c);
 }
 

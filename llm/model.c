@@ -308,7 +308,7 @@ void llm_acts_free(llm_acts *a)
     llm_compute_free(a->compute);
     float *bufs[] = {a->x, a->xn, a->q, a->k, a->v, a->att, a->gate, a->up, a->rope_cs, a->scores,
                      a->kv_wide, a->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free_lines(bufs[i]);
     rag_free(a->seq);
     rag_free(a->pos);
     memset(a, 0, sizeof *a);
@@ -351,8 +351,8 @@ void llm_context_free(llm_context *c)
 {
     if (!c) return;
     llm_acts_free(&c->a);
-    rag_free(c->k_cache);
-    rag_free(c->v_cache);
+    rag_free_lines(c->k_cache);
+    rag_free_lines(c->v_cache);
     rag_free(c->cached);
     rag_free(c);
 }

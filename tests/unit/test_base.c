@@ -1,4 +1,5 @@
-/* base: UTF-8 repair and folding, sentences, labels, config, atomic writes. */
+/* base: UTF-8 repair and folding, sentences, labels, config, atomic writes,
+ * line-aligned buffers. */
 #include "base/config.h"
 #include "base/file.h"
 #include "base/mem.h"
@@ -6,6 +7,28 @@
 #include "base/sentence.h"
 #include "base/utf8.h"
 #include "test.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Buffers for SIMD kernels: on a 64-byte boundary and zeroed, whatever the
+ * size; rag_free_lines gives back exactly what was taken. */
+static void test_line_aligned_buffers(void)
+{
+    size_t before = rag_mem_in_use();
+    static const size_t sizes[] = {1, 3, 64, 1000, 4096, 1 << 20, 5 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        unsigned char *p = rag_xcalloc_lines(sizes[i], 1);
+        CHECK_INT((int)((uintptr_t)p % 64), 0);
+        size_t nonzero = 0;
+        for (size_t k = 0; k < sizes[i]; k++) nonzero += p[k] != 0;
+        CHECK_INT((int)nonzero, 0);
+        memset(p, 0xAB, sizes[i]); /* all of it is ours */
+        rag_free_lines(p);
+    }
+    rag_free_lines(NULL);
+    CHECK(rag_mem_in_use() == before);
+}
 
 static void test_utf8_repair(void)
 {
@@ -117,5 +140,6 @@ int main(void)
     RUN(test_sentences);
     RUN(test_labels);
     RUN(test_config);
+    RUN(test_line_aligned_buffers);
     return test_summary();
 }
