@@ -73,12 +73,10 @@ typedef struct attn_job {
 static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from, int to, float *kf,
                      float *vf)
 {
-    size_t D = (size_t)hp->head_dim, kvd = (size_t)hp->n_head_kv * D;
-    size_t off = (size_t)layer * c->kv_layer_elems + (size_t)kvh * D;
-    for (int p = from; p < to; p++) {
-        llm_dequant_row(LLM_F16, c->k_cache + off + (size_t)p * kvd, kf + (size_t)p * D, (int64_t)D);
-        llm_dequant_row(LLM_F16, c->v_cache + off + (size_t)p * kvd, vf + (size_t)p * D, (int64_t)D);
-    }
+    size_t D = (size_t)hp->head_dim, at = llm_kv_index(c, layer, kvh, from);
+    int64_t n = (int64_t)(to - from) * (int64_t)D;
+    llm_dequant_row(LLM_F16, c->k_cache + at, kf + (size_t)from * D, n);
+    llm_dequant_row(LLM_F16, c->v_cache + at, vf + (size_t)from * D, n);
 }
 
 /* Causal attention of the G query heads that share KV head kvh (grouped-
@@ -121,12 +119,14 @@ static void attend_group(void *ctx, int64_t kvh)
 static void store_kv(const llm_model *m, llm_acts *a, int layer, int n)
 {
     const llm_hparams *hp = &m->hp;
-    size_t kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    size_t D = (size_t)hp->head_dim, kvd = (size_t)hp->n_head_kv * D;
     for (int t = 0; t < n; t++) {
         const llm_context *c = a->seq[t];
-        size_t off = (size_t)layer * c->kv_layer_elems + (size_t)a->pos[t] * kvd;
-        llm_quantize_row(LLM_F16, a->k + (size_t)t * kvd, c->k_cache + off, (int64_t)kvd);
-        llm_quantize_row(LLM_F16, a->v + (size_t)t * kvd, c->v_cache + off, (int64_t)kvd);
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            size_t at = llm_kv_index(c, layer, h, a->pos[t]);
+            llm_quantize_row(LLM_F16, a->k + (size_t)t * kvd + h * D, c->k_cache + at, (int64_t)D);
+            llm_quantize_row(LLM_F16, a->v + (size_t)t * kvd + h * D, c->v_cache + at, (int64_t)D);
+        }
     }
 }
 

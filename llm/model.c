@@ -380,13 +380,14 @@ int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err)
     if (src->n_past > dst->p.n_ctx)
         return rag_err_set(err, RAG_ERR_LIMIT, "copying %d positions into a context of %d", src->n_past,
                            dst->p.n_ctx);
-    size_t row = (size_t)src->m->hp.n_head_kv * (size_t)src->m->hp.head_dim, n = (size_t)src->n_past * row;
-    for (int l = 0; l < src->m->hp.n_layer; l++) {
-        memcpy(dst->k_cache + (size_t)l * dst->kv_layer_elems, src->k_cache + (size_t)l * src->kv_layer_elems,
-               n * sizeof *dst->k_cache);
-        memcpy(dst->v_cache + (size_t)l * dst->kv_layer_elems, src->v_cache + (size_t)l * src->kv_layer_elems,
-               n * sizeof *dst->v_cache);
-    }
+    size_t n = (size_t)src->n_past * (size_t)src->m->hp.head_dim;
+    for (int l = 0; l < src->m->hp.n_layer; l++)
+        for (int h = 0; h < src->m->hp.n_head_kv; h++) {
+            memcpy(dst->k_cache + llm_kv_index(dst, l, h, 0), src->k_cache + llm_kv_index(src, l, h, 0),
+                   n * sizeof *dst->k_cache);
+            memcpy(dst->v_cache + llm_kv_index(dst, l, h, 0), src->v_cache + llm_kv_index(src, l, h, 0),
+                   n * sizeof *dst->v_cache);
+        }
     memcpy(dst->cached, src->cached, (size_t)src->n_past * sizeof *dst->cached);
     dst->n_past = src->n_past;
     dst->last_n = dst->last_batch_n = 0; /* no logits: the next decode gives them */

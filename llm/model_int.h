@@ -56,13 +56,22 @@ struct llm_context {
     llm_context_params p;
     int n_past;
     int32_t *cached; /* the tokens at positions 0..n_past-1 (n_ctx of room) */
-    /* KV cache: per layer, [n_ctx][n_head_kv][head_dim] half floats */
+    /* KV cache: per layer, [n_head_kv][n_ctx][head_dim] half floats (see
+     * llm_kv_index) */
     uint16_t *k_cache, *v_cache;
     size_t kv_layer_elems;
     llm_acts a;       /* activations of one batch; a.logits holds the output */
     int last_n;       /* tokens of the last decode call */
     int last_batch_n; /* tokens of its last batch */
 };
+
+/* Where position pos of KV head h of a layer sits in c's cache. Each head's
+ * positions are contiguous, so that attention widens a head's whole range
+ * to floats in one pass. */
+static inline size_t llm_kv_index(const llm_context *c, int layer, int h, int pos)
+{
+    return (size_t)layer * c->kv_layer_elems + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * (size_t)c->m->hp.head_dim;
+}
 
 /* One forward pass over a.seq[t], a.pos[t] for t < n (n <= a.cap): appends
  * each token's keys and values to its sequence's cache at its position, and
