@@ -683,6 +683,40 @@ static void test_dot_q8(void)
     llm_isa_select(prev);
 }
 
+/* The activations' quantizer of each instruction set (llm_q8_acts, which
+ * begins its output with the Q8_0 blocks) against the reference quantizer,
+ * on random rows with odd block counts: the same blocks (the two may round
+ * an exact tie differently, which random data does not produce). */
+static void test_q8_acts_quantizer(void)
+{
+    llm_isa prev = llm_isa_active();
+    int compared = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!llm_isa_supported(all_isas[k])) continue;
+        llm_isa_select(all_isas[k]);
+        for (int64_t n = 32; n <= 32 * 67; n += 32 * 11) {
+            float *x = random_vec(n);
+            x[n / 2] = 0; /* a zero among them, and a block of zeros: */
+            for (int i = 0; i < 32 && n >= 64; i++) x[32 + i] = 0;
+            size_t plain = llm_row_bytes(LLM_Q8_0, n);
+            uint8_t *want = rag_xmalloc(plain), *got = rag_xmalloc(llm_q8_acts_bytes(LLM_Q8_0, n));
+            llm_quantize_row(LLM_Q8_0, x, want, n);
+            llm_q8_acts(LLM_Q8_0, x, n, got);
+            compared++;
+            if (memcmp(want, got, plain)) {
+                printf("    %s n=%lld: the activations' Q8_0 blocks differ from the reference\n",
+                       llm_isa_name(all_isas[k]), (long long)n);
+                test_case_failed = 1;
+            }
+            rag_free(got);
+            rag_free(want);
+            rag_free(x);
+        }
+    }
+    CHECK(compared > 0);
+    llm_isa_select(prev);
+}
+
 /* Several activation rows against one weight row (sequences decoded
  * together): for every instruction set, every type and 1 to 7 rows, each
  * result is bit for bit what the single kernel gives that row alone, for
@@ -1001,6 +1035,7 @@ int main(void)
     RUN(test_dequant_isas_exact);
     RUN(test_dot_isas);
     RUN(test_dot_q8);
+    RUN(test_q8_acts_quantizer);
     RUN(test_dot_rows_exact);
     RUN(test_quantizers);
     RUN(test_quantizer_details);
