@@ -38,6 +38,7 @@ struct ragd_engine {
     ragd_embedq *embedq; /* the clients' texts to embed, batched together */
     llm_model *model;
     llm_batcher *batcher; /* with several local slots: their answers share each step */
+    llm_tokens public_prefix; /* what every grounded prompt begins with (see ragd_generator) */
     ragd_backend remote; /* a remote generator (url set); strings borrowed from the params */
 
     /* generation slots and their queue */
@@ -88,6 +89,8 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
     }
     for (int i = 0; i < e->n_slots; i++) {
         e->slots[i].gen.batcher = e->batcher;
+        e->slots[i].gen.public_prefix = e->public_prefix.v;
+        e->slots[i].gen.n_public = e->public_prefix.n;
         if (e->remote.url) {
             e->slots[i].gen.remote = &e->remote;
             continue;
@@ -100,6 +103,28 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
         if (rc) return rc;
     }
     return 0;
+}
+
+/* The tokens every grounded prompt begins with: what two prompts of
+ * different questions and no context share (the template's opening, our
+ * instructions, the start of the user's turn). */
+static void find_public_prefix(ragd_engine *e, int n_ctx)
+{
+    ragd_results none = {0};
+    ragd_prompt a, b;
+    ragd_prompt_input in = {.question = "When?", .results = &none};
+    rag_err err = {0};
+    if (ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &a, &err)) return;
+    in.question = "Where?";
+    if (!ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &b, &err)) {
+        size_t n = 0;
+        while (n < a.tokens.n && n < b.tokens.n && a.tokens.v[n] == b.tokens.v[n]) n++;
+        e->public_prefix = a.tokens; /* taken over, cut to what they share */
+        e->public_prefix.n = n;
+        a.tokens = (llm_tokens){0};
+        ragd_prompt_free(&b);
+    }
+    ragd_prompt_free(&a);
 }
 
 static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
@@ -125,6 +150,7 @@ static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *
         rag_log_warn("%s: the model names no chat template this program recognises; using ChatML "
                      "(set model.chat_template)",
                      path);
+    find_public_prefix(e, n_ctx);
     if ((rc = open_slots(e, p, n_ctx, err))) return rc;
     const char *name;
     size_t nl;
@@ -215,6 +241,7 @@ void ragd_engine_close(ragd_engine *e)
 {
     if (!e) return;
     llm_batcher_free(e->batcher); /* no answer is running any more */
+    llm_tokens_free(&e->public_prefix);
     for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].gen.ctx);
     rag_free(e->slots);
     llm_model_close(e->model);

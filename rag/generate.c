@@ -60,10 +60,16 @@ static int generate_local(const ragd_generator *g, const ragd_prompt *pr, const 
     llm_gen_params gp = *params;
     gp.batcher = g->batcher;
     /* what the last answer in this context left in its cache and this
-     * prompt share (the instructions, earlier turns) is not computed again */
-    int kept = 0;
-    if (g->reuse) kept = llm_context_reuse(c, pr->tokens.v, (int)pr->tokens.n);
-    else llm_context_truncate(c, 0);
+     * prompt share (the instructions, earlier turns) is not computed again;
+     * for another key's answer, only what is public of it */
+    int n = (int)pr->tokens.n, kept = 0;
+    if (g->reuse) {
+        kept = llm_context_reuse(c, pr->tokens.v, n);
+    } else {
+        int pub = 0;
+        while ((size_t)pub < g->n_public && pub < n && pr->tokens.v[pub] == g->public_prefix[pub]) pub++;
+        kept = llm_context_reuse(c, pr->tokens.v, pub + 1 < n ? pub + 1 : n);
+    }
     int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, &gp, on_model_text, r, st, err);
     st->n_prompt += kept;
     st->n_reused = kept;

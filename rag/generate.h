@@ -62,7 +62,12 @@ typedef struct ragd_generator {
     llm_context *ctx;
     const ragd_backend *remote; /* its url, model, api_key, timeout, retries */
     int reuse; /* a local context's cached prompt prefix may serve this answer
-                  (llm_context_reuse); 0: start from an empty context */
+                  (llm_context_reuse); 0: only what it shares with public_prefix */
+    const int32_t *public_prefix; /* the tokens every grounded prompt begins with (the
+                                     template's opening and our instructions: nobody's
+                                     secret), which any answer may take over from the
+                                     context's cache; NULL: none */
+    size_t n_public;
     llm_batcher *batcher; /* a local context decodes through it, sharing each
                              step with the other slots' answers (NULL: alone) */
 } ragd_generator;

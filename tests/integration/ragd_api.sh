@@ -23,7 +23,8 @@ ROOT=$(rag keys add root --admin)
 check "keys look like keys" test ${#FIN} -eq 47 -a "${FIN#rag-}" != "$FIN"
 check_eq "the database holds hashes, not keys" "$(sql "select count(*) from api_keys where hash = '$FIN' or hash like '%${FIN#rag-}%'")" 0
 
-printf '[server]\nmax_body = 64K\nmax_upload = 1M\n[model]\nqueue = 4\n' > $T/ragd.conf
+# one slot: every answer lands in the context the previous one left
+printf '[server]\nmax_body = 64K\nmax_upload = 1M\n[model]\nslots = 1\nqueue = 4\n' > $T/ragd.conf
 ragd_start --config $T/ragd.conf --model "$GEN" --embed-model "$EMB" || { fail "ragd starts"; finish; exit; }
 ok "ragd starts and says where it listens ($RAGD_URL)"
 check_contains "it listens on loopback" "$RAGD_URL" "http://127.0.0.1:"
@@ -86,8 +87,17 @@ check_eq "chat: the same prompt again is taken from the slot's cache (all but it
   "$(echo "$again" | json_sql "select json_extract(J, '\$.usage.prompt_tokens_details.cached_tokens') = json_extract(J, '\$.usage.prompt_tokens') - 1")" 1
 check_eq "chat: the first answer found nothing cached" "$(echo "$b" | json_get '$.usage.prompt_tokens_details.cached_tokens')" 0
 b2=$(api POST /v1/chat/completions $OPS -d '{"messages":[{"role":"user","content":"When are invoices paid? crane"}],"max_tokens":4}' | sed '$d')
-check_eq "chat: another key's answer reuses nothing of the first key's (though their instructions match)" \
-  "$(echo "$b2" | json_get '$.usage.prompt_tokens_details.cached_tokens')" 0
+pub=$(echo "$b2" | json_get '$.usage.prompt_tokens_details.cached_tokens')
+check "chat: another key's answer takes over the instructions every prompt begins with ($pub tokens)" test "$pub" -gt 20
+b3=$(api POST /v1/chat/completions $ROOT -d '{"messages":[{"role":"user","content":"Who inspects cranes?"}],"max_tokens":4}' | sed '$d')
+check_eq "...the same for a third key and another question: only that public part" \
+  "$(echo "$b3" | json_get '$.usage.prompt_tokens_details.cached_tokens')" "$pub"
+plain='{"messages":[{"role":"user","content":"Repeat after me: the quick brown fox jumps over the lazy dog"}],"max_tokens":2,"rag":{"retrieval":false}}'
+api POST /v1/chat/completions $FIN -d "$plain" >/dev/null
+p2=$(api POST /v1/chat/completions $OPS -d "$plain" | sed '$d')
+p2_cached=$(echo "$p2" | json_get '$.usage.prompt_tokens_details.cached_tokens') p2_all=$(echo "$p2" | json_get '$.usage.prompt_tokens')
+check "chat: another key's identical prompt reuses nothing of the first key's beyond that ($p2_cached of $p2_all tokens)" \
+  test "$p2_cached" -le "$pub" -a "$p2_cached" -lt $((p2_all - 1))
 check_eq "chat: operations' answer never draws on finance" \
   "$(echo "$b2" | json_sql "select count(*) from json_each(J, '\$.sources') where json_extract(value, '\$.uri') like '%/fin/%'")" 0
 plain=$(api POST /v1/chat/completions $FIN -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":3,"rag":{"retrieval":false}}' | sed '$d')
