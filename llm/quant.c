@@ -284,7 +284,9 @@ void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, 
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
     if (k->dot_q8_rows[t]) {
-        k->dot_q8_rows[t](row, (const uint8_t *)xa + acts_part(llm_row_bytes(LLM_Q8_0, n)), ldxa, nx, out, ldo, n);
+        /* the laid-out part, or the plain blocks where the kernels want no layout */
+        size_t at = k->q8_layout[t] ? acts_part(llm_row_bytes(LLM_Q8_0, n)) : 0;
+        k->dot_q8_rows[t](row, (const uint8_t *)xa + at, ldxa, nx, out, ldo, n);
         return;
     }
     for (int j = 0; j < nx; j++) out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xa + j * ldxa, n);

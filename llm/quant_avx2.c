@@ -300,7 +300,12 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
     return r;
 }
 
-/* ---- the two kernels of each block type --------------------------------
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+/* Activation rows a rows kernel takes in one pass over the weight row: four
+ * accumulators each, 8 of the 16 vector registers. */
+#define ROWS_AT_ONCE 2
+
+/* ---- the kernels of each block type -------------------------------------
  * prep turns the block's scales into floats (quant_int.h for the K types),
  * grp_<name> decodes group g. */
 #define BLOCK_KERNELS(name, block_t, n_groups, prep)                                               \
@@ -320,10 +325,15 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    /* m activation rows at once (m a constant after inlining): each row's   \
+     * accumulators see exactly the operations they see with m = 1 */      \
+    static ALWAYS_INLINE void dotm_##name(const void *row, const float *x, int64_t ldx,            \
+                                          float *out, int64_t ldo, int64_t n, const int m)         \
     {                                                                                              \
         const block_t *b = row;                                                                    \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        __m256 a[ROWS_AT_ONCE][4];                                                                 \
+        _Pragma("GCC unroll 2") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = \
+            _mm256_setzero_ps();                                                                   \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
             /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
             for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
@@ -333,13 +343,25 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
             _Pragma("GCC unroll 8")                                                                \
             for (int g = 0; g < (n_groups); g++, x += 32) {                                        \
                 grp r = grp_##name(b, &s, g);                                                      \
-                a0 = _mm256_fmadd_ps(r.v[0], _mm256_loadu_ps(x), a0);                             \
-                a1 = _mm256_fmadd_ps(r.v[1], _mm256_loadu_ps(x + 8), a1);                         \
-                a2 = _mm256_fmadd_ps(r.v[2], _mm256_loadu_ps(x + 16), a2);                        \
-                a3 = _mm256_fmadd_ps(r.v[3], _mm256_loadu_ps(x + 24), a3);                        \
+                _Pragma("GCC unroll 2") for (int j = 0; j < m; j++)                                \
+                    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                            \
+                        a[j][k] = _mm256_fmadd_ps(r.v[k], _mm256_loadu_ps(x + j * ldx + 8 * k), a[j][k]); \
             }                                                                                      \
         }                                                                                          \
-        return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                  \
+        _Pragma("GCC unroll 2") for (int j = 0; j < m; j++) out[j * ldo] =                        \
+            hsum(_mm256_add_ps(_mm256_add_ps(a[j][0], a[j][1]), _mm256_add_ps(a[j][2], a[j][3])));  \
+    }                                                                                              \
+    static float dot_##name(const void *row, const float *x, int64_t n)                            \
+    {                                                                                              \
+        float r;                                                                                   \
+        dotm_##name(row, x, 0, &r, 0, n, 1);                                                       \
+        return r;                                                                                  \
+    }                                                                                              \
+    static void dot_rows_##name(const void *row, const float *x, int64_t ldx, int nx, float *out,  \
+                                int64_t ldo, int64_t n)                                            \
+    {                                                                                              \
+        for (; nx >= 2; nx -= 2, x += 2 * ldx, out += 2 * ldo) dotm_##name(row, x, ldx, out, ldo, n, 2); \
+        if (nx == 1) dotm_##name(row, x, ldx, out, ldo, n, 1);                                     \
     }
 
 BLOCK_KERNELS(q4_0, llm_block_q4_0, 1, prep_q4_0)
@@ -354,6 +376,10 @@ BLOCK_KERNELS(q4_K, llm_block_q4_K, 8, llm_scales_q4_K)
 BLOCK_KERNELS(q5_K, llm_block_q5_K, 8, llm_scales_q5_K)
 BLOCK_KERNELS(q6_K, llm_block_q6_K, 8, llm_scales_q6_K)
 BLOCK_KERNELS(iq4_xs, llm_block_iq4_xs, 8, llm_scales_iq4_xs)
+
+/* Activation rows the integer rows kernel takes at once: two accumulators
+ * each. */
+#define Q8_ROWS_AT_ONCE 4
 
 /* ---- against Q8_0 activations (llm_dot_row_q8) -----------------------------
  * Each block is 32 signed 8-bit weights times 32 signed 8-bit activations,
@@ -403,24 +429,46 @@ static inline __m256i ints_q8_0(const llm_block_q8_0 *b)
     return _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
 }
 
+/* m activation rows at once, each block of weights decoded once; each row
+ * sees the single kernel's operations (even blocks into one accumulator,
+ * odd ones into the other), so gets its value bit for bit. */
 #define DOT_Q8_KERNEL(name, block_t)                                                               \
-    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                          \
+    static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xq, size_t ldxq,         \
+                                             float *out, int64_t ldo, int64_t n, const int m)      \
     {                                                                                              \
         const block_t *b = row;                                                                    \
-        const llm_block_q8_0 *x = xq;                                                              \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                                  \
-        int64_t i = 0, nb = n / LLM_QK;                                                            \
-        for (; i + 2 <= nb; i += 2) {                                                              \
-            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0); /* streamed from memory */    \
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),              \
-                                 block_dot_i8(ints_##name(&b[i]), ints_q8_0(&x[i])), a0);           \
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(llm_half(b[i + 1].d) * llm_half(x[i + 1].d)),      \
-                                 block_dot_i8(ints_##name(&b[i + 1]), ints_q8_0(&x[i + 1])), a1);   \
+        const llm_block_q8_0 *x[Q8_ROWS_AT_ONCE];                                                  \
+        __m256 a[Q8_ROWS_AT_ONCE][2];                                                              \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+            x[j] = (const llm_block_q8_0 *)((const uint8_t *)xq + (size_t)j * ldxq);              \
+            a[j][0] = a[j][1] = _mm256_setzero_ps();                                               \
         }                                                                                          \
-        for (; i < nb; i++)                                                                        \
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(llm_half(b[i].d) * llm_half(x[i].d)),              \
-                                 block_dot_i8(ints_##name(&b[i]), ints_q8_0(&x[i])), a0);           \
-        return hsum(_mm256_add_ps(a0, a1));                                                        \
+        int64_t i = 0, nb = n / LLM_QK;                                                            \
+        for (; i < nb; i++) {                                                                      \
+            if (!(i & 1)) _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0); /* streamed */  \
+            __m256i w = ints_##name(&b[i]);                                                        \
+            float wd = llm_half(b[i].d);                                                           \
+            int acc = i + 1 < nb || (i & 1) ? (int)(i & 1) : 0; /* a lone last block: the first */  \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
+                a[j][acc] = _mm256_fmadd_ps(_mm256_set1_ps(wd * llm_half(x[j][i].d)),             \
+                                            block_dot_i8(w, ints_q8_0(&x[j][i])), a[j][acc]);      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = hsum(_mm256_add_ps(a[j][0], a[j][1])); \
+    }                                                                                              \
+    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                          \
+    {                                                                                              \
+        float r;                                                                                   \
+        dotm_q8_##name(row, xq, 0, &r, 0, n, 1);                                                   \
+        return r;                                                                                  \
+    }                                                                                              \
+    static void dot_q8_rows_##name(const void *row, const void *xq, size_t ldxq, int nx, float *out, \
+                                   int64_t ldo, int64_t n)                                         \
+    {                                                                                              \
+        const uint8_t *xb = xq;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxq, out += 4 * ldo) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 1);                                \
     }
 
 DOT_Q8_KERNEL(q4_0, llm_block_q4_0)
@@ -496,30 +544,34 @@ void llm_kernels_avx2(llm_kernels *k)
     k->dequant[T] = dequant_##name;                                                                \
     k->dot[T] = dot_##name;                                                                        \
     k->dot_rows[T] = NULL /* a loop over dot */
+#define SET_ROWS(T, name)                                                                          \
+    SET(T, name);                                                                                  \
+    k->dot_rows[T] = dot_rows_##name
     SET(LLM_F32, f32);
     SET(LLM_F16, f16);
     SET(LLM_BF16, bf16);
-    SET(LLM_Q4_0, q4_0);
-    SET(LLM_Q4_1, q4_1);
-    SET(LLM_Q5_0, q5_0);
-    SET(LLM_Q5_1, q5_1);
-    SET(LLM_Q8_0, q8_0);
-    SET(LLM_IQ4_NL, iq4_nl);
-    SET(LLM_Q2_K, q2_K);
-    SET(LLM_Q3_K, q3_K);
-    SET(LLM_Q4_K, q4_K);
-    SET(LLM_Q5_K, q5_K);
-    SET(LLM_Q6_K, q6_K);
-    SET(LLM_IQ4_XS, iq4_xs);
+    SET_ROWS(LLM_Q4_0, q4_0);
+    SET_ROWS(LLM_Q4_1, q4_1);
+    SET_ROWS(LLM_Q5_0, q5_0);
+    SET_ROWS(LLM_Q5_1, q5_1);
+    SET_ROWS(LLM_Q8_0, q8_0);
+    SET_ROWS(LLM_IQ4_NL, iq4_nl);
+    SET_ROWS(LLM_Q2_K, q2_K);
+    SET_ROWS(LLM_Q3_K, q3_K);
+    SET_ROWS(LLM_Q4_K, q4_K);
+    SET_ROWS(LLM_Q5_K, q5_K);
+    SET_ROWS(LLM_Q6_K, q6_K);
+    SET_ROWS(LLM_IQ4_XS, iq4_xs);
+#undef SET_ROWS
 #undef SET
     k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
-    k->dot_q8_rows[LLM_Q4_0] = NULL;
+    k->dot_q8_rows[LLM_Q4_0] = dot_q8_rows_q4_0;
     k->q8_layout[LLM_Q4_0] = NULL;
     k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
-    k->dot_q8_rows[LLM_Q5_0] = NULL;
+    k->dot_q8_rows[LLM_Q5_0] = dot_q8_rows_q5_0;
     k->q8_layout[LLM_Q5_0] = NULL;
     k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
-    k->dot_q8_rows[LLM_Q8_0] = NULL;
+    k->dot_q8_rows[LLM_Q8_0] = dot_q8_rows_q8_0;
     k->q8_layout[LLM_Q8_0] = NULL;
 }
 
