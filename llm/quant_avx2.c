@@ -540,39 +540,16 @@ PLAIN_KERNELS(bf16, uint16_t)
 
 void llm_kernels_avx2(llm_kernels *k)
 {
-#define SET(T, name)                                                                               \
-    k->dequant[T] = dequant_##name;                                                                \
-    k->dot[T] = dot_##name;                                                                        \
-    k->dot_rows[T] = NULL /* a loop over dot */
-#define SET_ROWS(T, name)                                                                          \
-    SET(T, name);                                                                                  \
-    k->dot_rows[T] = dot_rows_##name
-    SET(LLM_F32, f32);
-    SET(LLM_F16, f16);
-    SET(LLM_BF16, bf16);
-    SET_ROWS(LLM_Q4_0, q4_0);
-    SET_ROWS(LLM_Q4_1, q4_1);
-    SET_ROWS(LLM_Q5_0, q5_0);
-    SET_ROWS(LLM_Q5_1, q5_1);
-    SET_ROWS(LLM_Q8_0, q8_0);
-    SET_ROWS(LLM_IQ4_NL, iq4_nl);
-    SET_ROWS(LLM_Q2_K, q2_K);
-    SET_ROWS(LLM_Q3_K, q3_K);
-    SET_ROWS(LLM_Q4_K, q4_K);
-    SET_ROWS(LLM_Q5_K, q5_K);
-    SET_ROWS(LLM_Q6_K, q6_K);
-    SET_ROWS(LLM_IQ4_XS, iq4_xs);
+#define SET(T, name) llm_set_dot(k, T, dequant_##name, dot_##name, NULL);
+#define SET_ROWS(T, name) llm_set_dot(k, T, dequant_##name, dot_##name, dot_rows_##name);
+    LLM_PLAIN_TYPES(SET)
+    LLM_BLOCK_TYPES(SET_ROWS)
 #undef SET_ROWS
 #undef SET
-    k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
-    k->dot_q8_rows[LLM_Q4_0] = dot_q8_rows_q4_0;
-    k->q8_layout[LLM_Q4_0] = NULL;
-    k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
-    k->dot_q8_rows[LLM_Q5_0] = dot_q8_rows_q5_0;
-    k->q8_layout[LLM_Q5_0] = NULL;
-    k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
-    k->dot_q8_rows[LLM_Q8_0] = dot_q8_rows_q8_0;
-    k->q8_layout[LLM_Q8_0] = NULL;
+    /* plain Q8_0 activations (no layout) */
+    llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
+    llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
+    llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);
 }
 
 #endif

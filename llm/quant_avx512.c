@@ -842,49 +842,19 @@ static void quantize_acts_q8_0(const float *x, void *dst, int64_t n)
 
 void llm_kernels_avx512(llm_kernels *k)
 {
-#define SET(T, name)                                                                               \
-    k->dequant[T] = dequant_##name;                                                                \
-    k->dot[T] = dot_##name;                                                                        \
-    k->dot_rows[T] = NULL /* a loop over dot */
-#define SET_ROWS(T, name)                                                                          \
-    SET(T, name);                                                                                  \
-    k->dot_rows[T] = dot_rows_##name
-    SET_ROWS(LLM_F32, f32);
-    SET_ROWS(LLM_F16, f16);
-    SET_ROWS(LLM_BF16, bf16);
-    SET_ROWS(LLM_Q4_0, q4_0);
-    SET_ROWS(LLM_Q4_1, q4_1);
-    SET_ROWS(LLM_Q5_0, q5_0);
-    SET_ROWS(LLM_Q5_1, q5_1);
-    SET_ROWS(LLM_Q8_0, q8_0);
-    SET_ROWS(LLM_IQ4_NL, iq4_nl);
-    SET_ROWS(LLM_Q2_K, q2_K);
-    SET_ROWS(LLM_Q3_K, q3_K);
-    SET_ROWS(LLM_Q4_K, q4_K);
-    SET_ROWS(LLM_Q5_K, q5_K);
-    SET_ROWS(LLM_Q6_K, q6_K);
-    SET_ROWS(LLM_IQ4_XS, iq4_xs);
+#define SET_ROWS(T, name) llm_set_dot(k, T, dequant_##name, dot_##name, dot_rows_##name);
+    LLM_PLAIN_TYPES(SET_ROWS)
+    LLM_BLOCK_TYPES(SET_ROWS)
 #undef SET_ROWS
-#undef SET
+    k->q8_quantize = quantize_acts_q8_0;
     /* VNNI is not part of the AVX-512 this table requires: without it the
      * AVX2 integer kernels stay */
-    k->q8_quantize = quantize_acts_q8_0;
     if (__builtin_cpu_supports("avx512vnni")) {
-        k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
-        k->dot_q8_rows[LLM_Q4_0] = dot_q8_rows_q4_0;
-        k->q8_layout[LLM_Q4_0] = &layout_q4_0;
-        k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
-        k->dot_q8_rows[LLM_Q5_0] = dot_q8_rows_q5_0;
-        k->q8_layout[LLM_Q5_0] = &layout_q5_0;
-        k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
-        k->dot_q8_rows[LLM_Q8_0] = dot_q8_rows_q8_0;
-        k->q8_layout[LLM_Q8_0] = &layout_q8_0;
-        k->dot_q8[LLM_Q4_K] = dot_q8_q4_K;
-        k->dot_q8_rows[LLM_Q4_K] = dot_q8_rows_q4_K;
-        k->q8_layout[LLM_Q4_K] = &layout_q4_K;
-        k->dot_q8[LLM_Q6_K] = dot_q8_q6_K;
-        k->dot_q8_rows[LLM_Q6_K] = dot_q8_rows_q6_K;
-        k->q8_layout[LLM_Q6_K] = &layout_q6_K;
+        llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, &layout_q4_0);
+        llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, &layout_q5_0);
+        llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, &layout_q8_0);
+        llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
+        llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_q6_K);
     }
 }
 

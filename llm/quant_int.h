@@ -294,9 +294,10 @@ typedef struct llm_q8_layout {
 } llm_q8_layout;
 
 /* A rows kernel must give, for each row, bit for bit what the single kernel
- * of the same table gives: whoever sets dot[t] (dot_q8[t]) sets
- * dot_rows[t] (dot_q8_rows[t] and q8_layout[t]) too, to its own or to
- * NULL, which means a loop over the single kernel (on plain Q8_0 blocks). */
+ * of the same table gives: kernels are installed with llm_set_dot and
+ * llm_set_dot_q8, which set a type's rows kernel (and layout) with its
+ * single kernel, its own or NULL: a loop over the single kernel (on plain
+ * Q8_0 blocks). */
 typedef struct llm_kernels {
     llm_dequant_fn dequant[LLM_DTYPE_MAX];
     llm_dot_fn dot[LLM_DTYPE_MAX];
@@ -309,6 +310,33 @@ typedef struct llm_kernels {
     void (*q8_quantize)(const float *x, void *dst, int64_t n);
     llm_vec_kernels vec;
 } llm_kernels;
+
+/* The types every instruction set has kernels for, as X(type, name): plain
+ * floats, and blocks. */
+#define LLM_PLAIN_TYPES(X) X(LLM_F32, f32) X(LLM_F16, f16) X(LLM_BF16, bf16)
+#define LLM_BLOCK_TYPES(X)                                                                         \
+    X(LLM_Q4_0, q4_0) X(LLM_Q4_1, q4_1) X(LLM_Q5_0, q5_0) X(LLM_Q5_1, q5_1) X(LLM_Q8_0, q8_0)      \
+    X(LLM_IQ4_NL, iq4_nl) X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K) X(LLM_Q5_K, q5_K)  \
+    X(LLM_Q6_K, q6_K) X(LLM_IQ4_XS, iq4_xs)
+
+/* Install a type's kernels, its rows kernel always with them (NULL: a loop
+ * over the single kernel), so that no table pairs a single kernel with
+ * another set's rows kernel. */
+static inline void llm_set_dot(llm_kernels *k, llm_dtype t, llm_dequant_fn dequant, llm_dot_fn dot,
+                               llm_dot_rows_fn rows)
+{
+    k->dequant[t] = dequant;
+    k->dot[t] = dot;
+    k->dot_rows[t] = rows;
+}
+
+static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot, llm_dot_q8_rows_fn rows,
+                                  const llm_q8_layout *layout)
+{
+    k->dot_q8[t] = dot;
+    k->dot_q8_rows[t] = rows;
+    k->q8_layout[t] = layout;
+}
 
 /* Each fills in the kernels of its instruction set. The reference covers
  * every type with can_compute; the SIMD sets override all of them.

@@ -306,33 +306,11 @@ DOT_Q8_REF(q8_0, llm_block_q8_0)
 void llm_kernels_ref(llm_kernels *k)
 {
     memset(k, 0, sizeof *k);
-#define SET(T, name)                                                                               \
-    k->dequant[T] = dequant_##name;                                                                \
-    k->dot[T] = dot_##name;                                                                        \
-    k->dot_rows[T] = NULL /* a loop over dot */
-    SET(LLM_F32, f32);
-    SET(LLM_F16, f16);
-    SET(LLM_BF16, bf16);
-    SET(LLM_Q4_0, q4_0);
-    SET(LLM_Q4_1, q4_1);
-    SET(LLM_Q5_0, q5_0);
-    SET(LLM_Q5_1, q5_1);
-    SET(LLM_Q8_0, q8_0);
-    SET(LLM_IQ4_NL, iq4_nl);
-    SET(LLM_Q2_K, q2_K);
-    SET(LLM_Q3_K, q3_K);
-    SET(LLM_Q4_K, q4_K);
-    SET(LLM_Q5_K, q5_K);
-    SET(LLM_Q6_K, q6_K);
-    SET(LLM_IQ4_XS, iq4_xs);
+#define SET(T, name) llm_set_dot(k, T, dequant_##name, dot_##name, NULL);
+    LLM_PLAIN_TYPES(SET)
+    LLM_BLOCK_TYPES(SET)
 #undef SET
-    k->dot_q8[LLM_Q4_0] = dot_q8_q4_0;
-    k->dot_q8_rows[LLM_Q4_0] = NULL;
-    k->q8_layout[LLM_Q4_0] = NULL;
-    k->dot_q8[LLM_Q5_0] = dot_q8_q5_0;
-    k->dot_q8_rows[LLM_Q5_0] = NULL;
-    k->q8_layout[LLM_Q5_0] = NULL;
-    k->dot_q8[LLM_Q8_0] = dot_q8_q8_0;
-    k->dot_q8_rows[LLM_Q8_0] = NULL;
-    k->q8_layout[LLM_Q8_0] = NULL;
+    llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, NULL, NULL);
+    llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, NULL, NULL);
+    llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, NULL, NULL);
 }
