@@ -475,6 +475,188 @@ DOT_Q8_KERNEL(q4_0, llm_block_q4_0)
 DOT_Q8_KERNEL(q5_0, llm_block_q5_0)
 DOT_Q8_KERNEL(q8_0, llm_block_q8_0)
 
+/* ---- K-quants against Q8_0 activations ------------------------------------
+ * A super-block of 256 weights meets 8 activation blocks of 32. The
+ * activations are laid out once per product (llm_q8_acts): their values
+ * contiguous (so every 32-byte load is aligned), each block's scale dx as a
+ * float, and for Q4_K each block's dx * (sum of its values), which the
+ * sub-blocks' mins multiply.
+ *
+ * Q4_K: w = d * sc * q - dmin * m with q in 0..15: maddubs takes q as the
+ * unsigned side, and the mins are one 8-wide product per super-block with
+ * the block sums.
+ * Q6_K: w = d * sc * (q - 32), 16 values per int8 scale: q - 32 goes through
+ * the sign trick of block_dot_i8, and the pairs are weighted by their
+ * sub-block's scale in the madd that widens them. */
+typedef struct k_acts {
+    const int8_t *qs; /* values, block b at 32 * b */
+    const float *dx;  /* block scales */
+    const float *S;   /* dx * sum of the block's values (Q4_K) */
+} k_acts;
+
+static size_t k_layout_values_scales(int64_t n)
+{
+    return (size_t)n + (size_t)(n / LLM_QK) * sizeof(float);
+}
+
+static size_t k_layout_with_sums(int64_t n)
+{
+    return k_layout_values_scales(n) + (size_t)(n / LLM_QK) * sizeof(float);
+}
+
+static float block_sum(const int8_t *qs, float dx)
+{
+    int sum = 0;
+    for (int k = 0; k < LLM_QK; k++) sum += qs[k];
+    return dx * (float)sum;
+}
+
+static void k_prepare(const void *xq, int64_t n, void *xa, int with_sums)
+{
+    const llm_block_q8_0 *x = xq;
+    int64_t nb = n / LLM_QK;
+    int8_t *qs = xa;
+    float *dx = (float *)(void *)(qs + n), *S = dx + nb;
+    for (int64_t i = 0; i < nb; i++) {
+        memcpy(qs + LLM_QK * i, x[i].qs, LLM_QK);
+        dx[i] = llm_half(x[i].d);
+        if (with_sums) S[i] = block_sum(x[i].qs, dx[i]);
+    }
+}
+
+/* The laid-out activations of row j (ldxa bytes apart) for a length of n,
+ * from super-block i on. */
+static inline k_acts k_acts_at(const void *xa, size_t ldxa, int j, int64_t n, int64_t i)
+{
+    const int8_t *qs = (const int8_t *)xa + (size_t)j * ldxa;
+    const float *dx = (const float *)(const void *)(qs + n);
+    return (k_acts){qs + LLM_QK_K * i, dx + 8 * i, dx + n / LLM_QK + 8 * i};
+}
+
+static void prepare_q4_K(const void *xq, int64_t n, void *xa)
+{
+    k_prepare(xq, n, xa, 1);
+}
+
+static void prepare_q6_K(const void *xq, int64_t n, void *xa)
+{
+    k_prepare(xq, n, xa, 0);
+}
+
+static const llm_q8_layout layout_q4_K = {k_layout_with_sums, prepare_q4_K};
+static const llm_q8_layout layout_q6_K = {k_layout_values_scales, prepare_q6_K};
+
+/* The sums of q * x over 4 values each, in 8 int32 lanes; q in 0..15. */
+static inline __m256 unsigned_dot(__m256i q, const int8_t *x)
+{
+    __m256i pairs = _mm256_maddubs_epi16(q, _mm256_load_si256((const __m256i *)(const void *)x));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+/* One super-block of Q4_K against m rows of its activations: even
+ * sub-blocks into acc[j][0], odd ones into acc[j][1], mins into acc[j][2]. */
+static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    uint8_t sc[8], mn[8];
+    for (int s = 0; s < 8; s++) llm_k4_scale_min(s, b->scales, &sc[s], &mn[s]);
+    float d = llm_half(b->d);
+    __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(load_u8x8(mn)), _mm256_set1_ps(llm_half(b->dmin)));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * c));
+        __m256i u[2] = {_mm256_and_si256(q, low4), _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)};
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            int blk = 2 * c + h;
+            float ds = d * sc[blk];
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+                acc[j][h] = _mm256_fmadd_ps(_mm256_set1_ps(ds * x[j].dx[blk]), unsigned_dot(u[h], x[j].qs + LLM_QK * blk),
+                                            acc[j][h]);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][2] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[j].S), acc[j][2]);
+}
+
+/* One super-block of Q6_K against m rows: block 4h + k (half h, quarter k)
+ * into acc[j][k % 2]. */
+static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    float d = llm_half(b->d);
+    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        __m256i ql[2] = {_mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h)),
+                         _mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h + 32))};
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            /* values 128h + 32k + l: a nibble of ql (the low ones for k < 2)
+             * and bits 2k..2k+1 of qh */
+            __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql[k % 2], 4 * (k / 2)), low4);
+            __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two), 4);
+            __m256i w = _mm256_sub_epi8(_mm256_or_si256(lo, hi), bias);
+            __m256i mag = _mm256_sign_epi8(w, w);
+            const int8_t *sc = b->scales + 8 * h + 2 * k; /* of values 0-15 and 16-31 */
+            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+            int blk = 4 * h + k;
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+                __m256i xv = _mm256_load_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
+                __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
+                __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
+                acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
+            }
+        }
+    }
+}
+
+static inline float k_finish(const __m256 *acc)
+{
+    return hsum(_mm256_add_ps(acc[0], acc[1])) - hsum(acc[2]);
+}
+
+/* The rows kernel takes up to four activation rows per pass over the
+ * weights; the single kernel, on plain Q8_0 blocks, lays out each
+ * super-block's activations as it goes and then computes as the rows kernel
+ * does, so the two agree bit for bit. (Q6_K leaves acc[2] at zero.) */
+#define K_DOT_Q8(name, block_t)                                                                    \
+    static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
+                                             int64_t ldo, int64_t n, const int m)                  \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        __m256 acc[Q8_ROWS_AT_ONCE][3];                                                            \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][0] = acc[j][1] = acc[j][2] =    \
+            _mm256_setzero_ps();                                                                   \
+        for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
+            for (size_t l = 0; l < sizeof *b; l += 64) _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0); \
+            k_acts x[Q8_ROWS_AT_ONCE];                                                             \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) x[j] = k_acts_at(xa, ldxa, j, n, i); \
+            sb_##name(b, x, acc, m);                                                               \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = k_finish(acc[j]);      \
+    }                                                                                              \
+    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                         \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *xb = xq;                                                             \
+        __m256 acc[1][3] = {{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}};      \
+        _Alignas(32) uint8_t local[LLM_QK_K + 2 * 8 * sizeof(float)];                              \
+        for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, xb += 8) {                                 \
+            layout_##name.prepare(xb, LLM_QK_K, local);                                            \
+            k_acts x = k_acts_at(local, 0, 0, LLM_QK_K, 0);                                        \
+            sb_##name(b, &x, acc, 1);                                                              \
+        }                                                                                          \
+        return k_finish(acc[0]);                                                                   \
+    }                                                                                              \
+    static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx, float *out, \
+                                   int64_t ldo, int64_t n)                                         \
+    {                                                                                              \
+        const uint8_t *xb = xa;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
+    }
+
+K_DOT_Q8(q4_K, llm_block_q4_K)
+K_DOT_Q8(q6_K, llm_block_q6_K)
+
 /* ---- plain types: any n, so a scalar tail --------------------------------- */
 
 static inline __m256 load8_f32(const float *p)
@@ -550,6 +732,8 @@ void llm_kernels_avx2(llm_kernels *k)
     llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
     llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
     llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);
+    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
+    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_q6_K);
 }
 
 #endif

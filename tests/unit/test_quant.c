@@ -624,8 +624,9 @@ static void test_dot_isas(void)
  * that has them for the type: the sum is exactly the dot product of the
  * weights with the activations as quantized (the block sums are exact
  * integers; only float rounding differs, well under 1e-5 of sum |wx|), and
- * that is the float dot product up to the activations' rounding. The K
- * types have such kernels only with AVX-512 VNNI. */
+ * that is the float dot product up to the activations' rounding. The
+ * scalar reference has the simple types; AVX2 and AVX-512 VNNI add Q4_K
+ * and Q6_K. */
 static void test_dot_q8(void)
 {
     static const llm_dtype types[] = {LLM_Q4_0, LLM_Q5_0, LLM_Q8_0, LLM_Q4_K, LLM_Q6_K};
