@@ -461,15 +461,7 @@ static inline __m256i ints_q8_0(const llm_block_q8_0 *b)
         dotm_q8_##name(row, xq, 0, &r, 0, n, 1);                                                   \
         return r;                                                                                  \
     }                                                                                              \
-    static void dot_q8_rows_##name(const void *row, const void *xq, size_t ldxq, int nx, float *out, \
-                                   int64_t ldo, int64_t n)                                         \
-    {                                                                                              \
-        const uint8_t *xb = xq;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxq, out += 4 * ldo) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 4); \
-        if (nx == 3) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 3);                                \
-        if (nx == 2) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 2);                                \
-        if (nx == 1) dotm_q8_##name(row, xb, ldxq, out, ldo, n, 1);                                \
-    }
+    LLM_Q8_ROWS_BY_4(, name)
 
 DOT_Q8_KERNEL(q4_0, llm_block_q4_0)
 DOT_Q8_KERNEL(q5_0, llm_block_q5_0)
@@ -644,15 +636,7 @@ static inline float k_finish(const __m256 *acc)
         }                                                                                          \
         return k_finish(acc[0]);                                                                   \
     }                                                                                              \
-    static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx, float *out, \
-                                   int64_t ldo, int64_t n)                                         \
-    {                                                                                              \
-        const uint8_t *xb = xa;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
-        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
-        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
-        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
-    }
+    LLM_Q8_ROWS_BY_4(, name)
 
 K_DOT_Q8(q4_K, llm_block_q4_K)
 K_DOT_Q8(q6_K, llm_block_q6_K)

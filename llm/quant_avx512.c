@@ -519,18 +519,6 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
     for (int64_t i = 0; i < nb; i += 2) vnni_prepare_pair(x + i, i + 1 < nb, c, p++);
 }
 
-/* The rows kernel of a type, from its dotm_q8_<name>. */
-#define Q8_ROWS_ENTRY(name)                                                                         \
-    VNNI static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
-                                        float *out, int64_t ldo, int64_t n)                        \
-    {                                                                                              \
-        const uint8_t *xb = xa;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
-        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
-        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
-        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
-    }
-
 /* The single kernel on plain Q8_0 blocks, the layout of the activations for
  * the rows kernel, and the rows kernel. The single kernel lays out each
  * pair as it goes and then computes as the rows kernel does, so the two
@@ -610,7 +598,7 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
         }                                                                                          \
         return sum;                                                                                \
     }                                                                                              \
-    Q8_ROWS_ENTRY(name)
+    LLM_Q8_ROWS_BY_4(VNNI, name)
 
 DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
 DOT_Q8_VNNI(q5_0, llm_block_q5_0, 16)
@@ -818,8 +806,8 @@ VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
     return _mm512_reduce_add_ps(acc);
 }
 
-Q8_ROWS_ENTRY(q4_K)
-Q8_ROWS_ENTRY(q6_K)
+LLM_Q8_ROWS_BY_4(VNNI, q4_K)
+LLM_Q8_ROWS_BY_4(VNNI, q6_K)
 
 /* Q8_0 quantization of activations: one block's largest magnitude by a
  * vector reduction, the values rounded (ties to even) and narrowed. */

@@ -338,6 +338,21 @@ static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot
     k->q8_layout[t] = layout;
 }
 
+/* A rows kernel, dot_q8_rows_<name>, from dotm_q8_<name>(row, xa, ldxa,
+ * out, ldo, n, m), a kernel that takes m <= 4 activation rows at once (m a
+ * constant once inlined): four rows per pass over the weights, then the
+ * rest. attr: the function's attributes (a target, or nothing). */
+#define LLM_Q8_ROWS_BY_4(attr, name)                                                               \
+    attr static void dot_q8_rows_##name(const void *row, const void *xa, size_t ldxa, int nx,      \
+                                        float *out, int64_t ldo, int64_t n)                        \
+    {                                                                                              \
+        const uint8_t *xb = xa;                                                                    \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
+        if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
+        if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
+        if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
+    }
+
 /* Each fills in the kernels of its instruction set. The reference covers
  * every type with can_compute; the SIMD sets override all of them.
  * llm_kernels_ref clears the whole table, vector math included. */
