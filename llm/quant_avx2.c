@@ -470,9 +470,9 @@ DOT_Q8_KERNEL(q8_0, llm_block_q8_0)
 /* ---- K-quants against Q8_0 activations ------------------------------------
  * A super-block of 256 weights meets 8 activation blocks of 32. The
  * activations are laid out once per product (llm_q8_acts): their values
- * contiguous (so every 32-byte load is aligned), each block's scale dx as a
- * float, and for Q4_K each block's dx * (sum of its values), which the
- * sub-blocks' mins multiply.
+ * contiguous (in llm_q8_acts's aligned buffers no 32-byte load then splits
+ * a cache line), each block's scale dx as a float, and for Q4_K each
+ * block's dx * (sum of its values), which the sub-blocks' mins multiply.
  *
  * Q4_K: w = d * sc * q - dmin * m with q in 0..15: maddubs takes q as the
  * unsigned side, and the mins are one 8-wide product per super-block with
@@ -541,7 +541,7 @@ static const llm_q8_layout layout_q6_K = {k_layout_values_scales, prepare_q6_K};
 /* The sums of q * x over 4 values each, in 8 int32 lanes; q in 0..15. */
 static inline __m256 unsigned_dot(__m256i q, const int8_t *x)
 {
-    __m256i pairs = _mm256_maddubs_epi16(q, _mm256_load_si256((const __m256i *)(const void *)x));
+    __m256i pairs = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(const void *)x));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
@@ -589,7 +589,7 @@ static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m2
             __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
             int blk = 4 * h + k;
             _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-                __m256i xv = _mm256_load_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
                 __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
                 __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
                 acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
