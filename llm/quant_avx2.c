@@ -476,7 +476,7 @@ DOT_Q8_KERNEL(q8_0, llm_block_q8_0)
  *
  * Q4_K: w = d * sc * q - dmin * m with q in 0..15: maddubs takes q as the
  * unsigned side, and the mins are one 8-wide product per super-block with
- * the block sums.
+ * the block sums. Q5_K: the same with a fifth bit (q in 0..31).
  * Q6_K: w = d * sc * (q - 32), 16 values per int8 scale: q - 32 goes through
  * the sign trick of block_dot_i8, and the pairs are weighted by their
  * sub-block's scale in the madd that widens them. */
@@ -525,40 +525,46 @@ static inline k_acts k_acts_at(const void *xa, size_t ldxa, int j, int64_t n, in
     return (k_acts){qs + LLM_QK_K * i, dx + 8 * i, dx + n / LLM_QK + 8 * i};
 }
 
-static void prepare_q4_K(const void *xq, int64_t n, void *xa)
+static void prepare_with_sums(const void *xq, int64_t n, void *xa)
 {
     k_prepare(xq, n, xa, 1);
 }
 
-static void prepare_q6_K(const void *xq, int64_t n, void *xa)
+static void prepare_values_scales(const void *xq, int64_t n, void *xa)
 {
     k_prepare(xq, n, xa, 0);
 }
 
-static const llm_q8_layout layout_q4_K = {k_layout_with_sums, prepare_q4_K};
-static const llm_q8_layout layout_q6_K = {k_layout_values_scales, prepare_q6_K};
+/* Q4_K and Q5_K take the block sums, Q6_K not */
+static const llm_q8_layout layout_with_sums = {k_layout_with_sums, prepare_with_sums};
+static const llm_q8_layout layout_values_scales = {k_layout_values_scales, prepare_values_scales};
 
-/* The sums of q * x over 4 values each, in 8 int32 lanes; q in 0..15. */
+/* The sums of q * x over 4 values each, in 8 int32 lanes; q in 0..31. */
 static inline __m256 unsigned_dot(__m256i q, const int8_t *x)
 {
     __m256i pairs = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(const void *)x));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-/* One super-block of Q4_K against m rows of its activations: even
- * sub-blocks into acc[j][0], odd ones into acc[j][1], mins into acc[j][2]. */
-static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+/* One super-block of Q4_K (qh NULL) or Q5_K (qh its fifth bits) against m
+ * rows of its activations: even sub-blocks into acc[j][0], odd ones into
+ * acc[j][1], mins into acc[j][2]. */
+static ALWAYS_INLINE void sb_k45(uint16_t d16, uint16_t dmin16, const uint8_t *scales, const uint8_t *qs,
+                                 const uint8_t *qh, const k_acts *x, __m256 (*acc)[3], const int m)
 {
     uint8_t sc[8], mn[8];
-    for (int s = 0; s < 8; s++) llm_k4_scale_min(s, b->scales, &sc[s], &mn[s]);
-    float d = llm_half(b->d);
-    __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(load_u8x8(mn)), _mm256_set1_ps(llm_half(b->dmin)));
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int s = 0; s < 8; s++) llm_k4_scale_min(s, scales, &sc[s], &mn[s]);
+    float d = llm_half(d16);
+    __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(load_u8x8(mn)), _mm256_set1_ps(llm_half(dmin16)));
+    const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256i high = qh ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
     _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * c));
+        __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * c));
         __m256i u[2] = {_mm256_and_si256(q, low4), _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)};
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             int blk = 2 * c + h;
+            if (qh) /* the fifth bit of value l of sub-block blk: bit blk of qh[l] */
+                u[h] = _mm256_or_si256(u[h], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, blk), one), 4));
             float ds = d * sc[blk];
             _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
                 acc[j][h] = _mm256_fmadd_ps(_mm256_set1_ps(ds * x[j].dx[blk]), unsigned_dot(u[h], x[j].qs + LLM_QK * blk),
@@ -566,6 +572,16 @@ static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m2
         }
     }
     _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][2] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[j].S), acc[j][2]);
+}
+
+static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    sb_k45(b->d, b->dmin, b->scales, b->qs, NULL, x, acc, m);
+}
+
+static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    sb_k45(b->d, b->dmin, b->scales, b->qs, b->qh, x, acc, m);
 }
 
 /* One super-block of Q6_K against m rows: block 4h + k (half h, quarter k)
@@ -607,7 +623,7 @@ static inline float k_finish(const __m256 *acc)
  * weights; the single kernel, on plain Q8_0 blocks, lays out each
  * super-block's activations as it goes and then computes as the rows kernel
  * does, so the two agree bit for bit. (Q6_K leaves acc[2] at zero.) */
-#define K_DOT_Q8(name, block_t)                                                                    \
+#define K_DOT_Q8(name, block_t, layout)                                                            \
     static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
                                              int64_t ldo, int64_t n, const int m)                  \
     {                                                                                              \
@@ -630,7 +646,7 @@ static inline float k_finish(const __m256 *acc)
         __m256 acc[1][3] = {{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}};      \
         _Alignas(32) uint8_t local[LLM_QK_K + 2 * 8 * sizeof(float)];                              \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, xb += 8) {                                 \
-            layout_##name.prepare(xb, LLM_QK_K, local);                                            \
+            (layout).prepare(xb, LLM_QK_K, local);                                                 \
             k_acts x = k_acts_at(local, 0, 0, LLM_QK_K, 0);                                        \
             sb_##name(b, &x, acc, 1);                                                              \
         }                                                                                          \
@@ -638,8 +654,9 @@ static inline float k_finish(const __m256 *acc)
     }                                                                                              \
     LLM_Q8_ROWS_BY_4(, name)
 
-K_DOT_Q8(q4_K, llm_block_q4_K)
-K_DOT_Q8(q6_K, llm_block_q6_K)
+K_DOT_Q8(q4_K, llm_block_q4_K, layout_with_sums)
+K_DOT_Q8(q5_K, llm_block_q5_K, layout_with_sums)
+K_DOT_Q8(q6_K, llm_block_q6_K, layout_values_scales)
 
 /* ---- plain types: any n, so a scalar tail --------------------------------- */
 
@@ -716,8 +733,9 @@ void llm_kernels_avx2(llm_kernels *k)
     llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
     llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
     llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);
-    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
-    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_q6_K);
+    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_with_sums);
+    llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_with_sums);
+    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_values_scales);
 }
 
 #endif

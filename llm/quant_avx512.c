@@ -660,15 +660,16 @@ VNNI static inline __m512 sub_block_scales(__m512 v, int p)
     return _mm512_permutexvar_ps(idx, v);
 }
 
-/* One super-block of Q4_K against the matching 4 pairs (xp[j]) and 8 block
- * sums (S[j]) of m activation rows. */
-VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp, const float *const *S,
-                                       __m512 *acc, __m256 *accm, const int m)
+/* One super-block of Q4_K (qh NULL) or Q5_K (qh its fifth bits) against the
+ * matching 4 pairs (xp[j]) and 8 block sums (S[j]) of m activation rows. */
+VNNI static ALWAYS_INLINE void sb_k45(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs,
+                                      const uint8_t *qh, const vnni_pair *const *xp, const float *const *S, __m512 *acc,
+                                      __m256 *accm, const int m)
 {
     /* the eight 6-bit scales and mins (llm_k4_scale_min) as bytes: scales
      * in words 0-1, mins in words 2-3, with whole-word masks */
     uint32_t w[4];
-    memcpy(w, b->scales, 12);
+    memcpy(w, scales, 12);
     const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x03030303;
     w[3] = ((w[2] >> 4) & low4) | (((w[1] >> 6) & top2) << 4);
     uint32_t m_low = w[1] & low6;
@@ -676,15 +677,22 @@ VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair 
     w[2] = m_low;
     w[0] &= low6;
     __m128i bytes = _mm_loadu_si128((const __m128i *)w);
-    __m256 sd8 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), _mm256_set1_ps(llm_half(b->d)));
+    __m256 sd8 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), _mm256_set1_ps(llm_half(d)));
     __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8))),
-                                _mm256_set1_ps(llm_half(b->dmin)));
+                                _mm256_set1_ps(llm_half(dmin)));
     __m512 sd = _mm512_castps256_ps512(sd8);
     const long long four = 0x0004000400040004LL;
     const __m512i shifts = _mm512_set_epi64(four, four, four, four, 0, 0, 0, 0);
+    __m512i high = qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh)) : _mm512_setzero_si512();
     for (int p = 0; p < 4; p++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
+        __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
         __m512i u = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(q), shifts), _mm512_set1_epi8(0x0F));
+        if (qh) { /* the fifth bit of value l of sub-block 2p + h: bit 2p + h of qh[l] */
+            long long s0 = 0x0001000100010001LL * (2 * p), s1 = 0x0001000100010001LL * (2 * p + 1);
+            __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(high, _mm512_set_epi64(s1, s1, s1, s1, s0, s0, s0, s0)),
+                                           _mm512_set1_epi8(1));
+            u = _mm512_or_si512(u, _mm512_slli_epi16(bit, 4));
+        }
         __m512 a = sub_block_scales(sd, p);
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
             __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp[j][p].qs));
@@ -693,6 +701,18 @@ VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair 
         }
     }
     _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(S[j]), accm[j]);
+}
+
+VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp, const float *const *S,
+                                       __m512 *acc, __m256 *accm, const int m)
+{
+    sb_k45(b->d, b->dmin, b->scales, b->qs, NULL, xp, S, acc, accm, m);
+}
+
+VNNI static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const vnni_pair *const *xp, const float *const *S,
+                                       __m512 *acc, __m256 *accm, const int m)
+{
+    sb_k45(b->d, b->dmin, b->scales, b->qs, b->qh, xp, S, acc, accm, m);
 }
 
 /* One super-block of Q6_K against the matching 4 pairs of m rows. */
@@ -726,31 +746,56 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
     }
 }
 
-VNNI static ALWAYS_INLINE void dotm_q8_q4_K(const void *row, const void *xa, size_t ldxa, float *out, int64_t ldo,
-                                             int64_t n, const int m)
-{
-    const llm_block_q4_K *b = row;
-    const vnni_pair *x[ROWS_AT_ONCE];
-    const float *S[ROWS_AT_ONCE];
-    __m512 acc[ROWS_AT_ONCE];
-    __m256 accm[ROWS_AT_ONCE];
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-        x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);
-        S[j] = (const float *)((const uint8_t *)x[j] + vnni_bytes(n));
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
+/* The rows kernel (dotm_q8_<name>) and the single kernel of Q4_K or Q5_K.
+ * The single kernel, on plain Q8_0 blocks, lays out each super-block's
+ * activations as it goes and then computes as the rows kernel does, so the
+ * two agree bit for bit. */
+#define K45_VNNI(name, block_t)                                                                    \
+    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
+                                                  int64_t ldo, int64_t n, const int m)             \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const vnni_pair *x[ROWS_AT_ONCE];                                                          \
+        const float *S[ROWS_AT_ONCE];                                                              \
+        __m512 acc[ROWS_AT_ONCE];                                                                  \
+        __m256 accm[ROWS_AT_ONCE];                                                                 \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+            x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                    \
+            S[j] = (const float *)((const uint8_t *)x[j] + vnni_bytes(n));                         \
+            acc[j] = _mm512_setzero_ps();                                                          \
+            accm[j] = _mm256_setzero_ps();                                                         \
+        }                                                                                          \
+        for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
+            for (size_t l = 0; l < sizeof *b; l += 64)                                             \
+                _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
+            const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
+            const float *Sp[ROWS_AT_ONCE];                                                         \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i, Sp[j] = S[j] + 8 * i; \
+            sb_##name(b, xp, Sp, acc, accm, m);                                                    \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
+            _mm512_reduce_add_ps(acc[j]) - hsum256(accm[j]);                                       \
+    }                                                                                              \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                    \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *x = xq;                                                              \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        __m256 accm = _mm256_setzero_ps();                                                         \
+        for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {                                  \
+            vnni_pair pairs[4];                                                                    \
+            float S[8];                                                                            \
+            for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 1, &pairs[p]);             \
+            for (int k = 0; k < 8; k++) S[k] = block_sum(x + k);                                   \
+            const vnni_pair *xp = pairs;                                                           \
+            const float *Sp = S;                                                                   \
+            sb_##name(b, &xp, &Sp, &acc, &accm, 1);                                                \
+        }                                                                                          \
+        return _mm512_reduce_add_ps(acc) - hsum256(accm);                                          \
     }
-    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {
-        _mm_prefetch((const char *)b + 2048, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 2048 + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 2048 + 128, _MM_HINT_T0);
-        const vnni_pair *xp[ROWS_AT_ONCE];
-        const float *Sp[ROWS_AT_ONCE];
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i, Sp[j] = S[j] + 8 * i;
-        sb_q4_K(b, xp, Sp, acc, accm, m);
-    }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]) - hsum256(accm[j]);
-}
+
+K45_VNNI(q4_K, llm_block_q4_K)
+K45_VNNI(q5_K, llm_block_q5_K)
 
 VNNI static ALWAYS_INLINE void dotm_q8_q6_K(const void *row, const void *xa, size_t ldxa, float *out, int64_t ldo,
                                              int64_t n, const int m)
@@ -771,27 +816,7 @@ VNNI static ALWAYS_INLINE void dotm_q8_q6_K(const void *row, const void *xa, siz
     _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]);
 }
 
-/* The single kernels on plain Q8_0 blocks: each super-block's activations
- * laid out as they go, then the rows kernels' arithmetic, so the two agree
- * bit for bit. */
-VNNI static float dot_q8_q4_K(const void *row, const void *xq, int64_t n)
-{
-    const llm_block_q4_K *b = row;
-    const llm_block_q8_0 *x = xq;
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {
-        vnni_pair pairs[4];
-        float S[8];
-        for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 1, &pairs[p]);
-        for (int k = 0; k < 8; k++) S[k] = block_sum(x + k);
-        const vnni_pair *xp = pairs;
-        const float *Sp = S;
-        sb_q4_K(b, &xp, &Sp, &acc, &accm, 1);
-    }
-    return _mm512_reduce_add_ps(acc) - hsum256(accm);
-}
-
+/* The single kernel on plain Q8_0 blocks, as K45_VNNI's. */
 VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
 {
     const llm_block_q6_K *b = row;
@@ -807,6 +832,7 @@ VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
 }
 
 LLM_Q8_ROWS_BY_4(VNNI, q4_K)
+LLM_Q8_ROWS_BY_4(VNNI, q5_K)
 LLM_Q8_ROWS_BY_4(VNNI, q6_K)
 
 /* Q8_0 quantization of activations: one block's largest magnitude by a
@@ -842,6 +868,7 @@ void llm_kernels_avx512(llm_kernels *k)
         llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, &layout_q5_0);
         llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, &layout_q8_0);
         llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
+        llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_q6_K);
     }
 }
