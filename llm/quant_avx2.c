@@ -429,6 +429,18 @@ static inline __m256i ints_q8_0(const llm_block_q8_0 *b)
     return _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
 }
 
+/* The IQ4 levels of 32 nibbles arranged as in Q4_0, in element order. */
+static inline __m256i iq4_ints(const uint8_t *qs)
+{
+    __m128i table = _mm_loadu_si128((const __m128i *)(const void *)llm_iq4nl_values);
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), nibbles_i8(qs));
+}
+
+static inline __m256i ints_iq4_nl(const llm_block_iq4_nl *b)
+{
+    return iq4_ints(b->qs);
+}
+
 /* m activation rows at once, each block of weights decoded once; each row
  * sees the single kernel's operations (even blocks into one accumulator,
  * odd ones into the other), so gets its value bit for bit. */
@@ -466,6 +478,7 @@ static inline __m256i ints_q8_0(const llm_block_q8_0 *b)
 DOT_Q8_KERNEL(q4_0, llm_block_q4_0)
 DOT_Q8_KERNEL(q5_0, llm_block_q5_0)
 DOT_Q8_KERNEL(q8_0, llm_block_q8_0)
+DOT_Q8_KERNEL(iq4_nl, llm_block_iq4_nl)
 
 /* ---- K-quants against Q8_0 activations ------------------------------------
  * A super-block of 256 weights meets 8 activation blocks of 32. The
@@ -535,7 +548,7 @@ static void prepare_values_scales(const void *xq, int64_t n, void *xa)
     k_prepare(xq, n, xa, 0);
 }
 
-/* Q4_K and Q5_K take the block sums, Q6_K not */
+/* Q4_K and Q5_K take the block sums, Q6_K and IQ4_XS not */
 static const llm_q8_layout layout_with_sums = {k_layout_with_sums, prepare_with_sums};
 static const llm_q8_layout layout_values_scales = {k_layout_values_scales, prepare_values_scales};
 
@@ -614,6 +627,21 @@ static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m2
     }
 }
 
+/* One super-block of IQ4_XS against m rows: sub-block (an IQ4_NL block
+ * scaled by d * (ls - 32)) k into acc[j][k % 2]. */
+static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    llm_scales s;
+    llm_scales_iq4_xs(b, &s);
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+        __m256i w = iq4_ints(b->qs + 16 * k);
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * k));
+            acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(s.d[k] * x[j].dx[k]), block_dot_i8(w, xv), acc[j][k % 2]);
+        }
+    }
+}
+
 static inline float k_finish(const __m256 *acc)
 {
     return hsum(_mm256_add_ps(acc[0], acc[1])) - hsum(acc[2]);
@@ -622,7 +650,8 @@ static inline float k_finish(const __m256 *acc)
 /* The rows kernel takes up to four activation rows per pass over the
  * weights; the single kernel, on plain Q8_0 blocks, lays out each
  * super-block's activations as it goes and then computes as the rows kernel
- * does, so the two agree bit for bit. (Q6_K leaves acc[2] at zero.) */
+ * does, so the two agree bit for bit. (Q6_K and IQ4_XS leave acc[2] at
+ * zero.) */
 #define K_DOT_Q8(name, block_t, layout)                                                            \
     static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
                                              int64_t ldo, int64_t n, const int m)                  \
@@ -657,6 +686,7 @@ static inline float k_finish(const __m256 *acc)
 K_DOT_Q8(q4_K, llm_block_q4_K, layout_with_sums)
 K_DOT_Q8(q5_K, llm_block_q5_K, layout_with_sums)
 K_DOT_Q8(q6_K, llm_block_q6_K, layout_values_scales)
+K_DOT_Q8(iq4_xs, llm_block_iq4_xs, layout_values_scales)
 
 /* ---- plain types: any n, so a scalar tail --------------------------------- */
 
@@ -736,6 +766,8 @@ void llm_kernels_avx2(llm_kernels *k)
     llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_with_sums);
     llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_with_sums);
     llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_values_scales);
+    llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, NULL);
+    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, &layout_values_scales);
 }
 
 #endif

@@ -470,6 +470,19 @@ VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
     return _mm512_xor_si512(pair_of(b[0].qs, b[1].qs), _mm512_set1_epi8((char)0x80));
 }
 
+/* The IQ4 levels of the nibbles in nib (bytes 0..15), plus 128: unsigned,
+ * taken back out with the offset c = 128 as for Q8_0. */
+VNNI static inline __m512i iq4_levels_u(__m512i nib)
+{
+    __m128i table = _mm_xor_si128(_mm_loadu_si128((const __m128i *)llm_iq4nl_values), _mm_set1_epi8((char)0x80));
+    return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(table), nib);
+}
+
+VNNI static inline __m512i u_iq4_nl(const llm_block_iq4_nl *b)
+{
+    return iq4_levels_u(nibble_pair(b[0].qs, b[1].qs));
+}
+
 /* The two blocks' scales, 8 lanes each. */
 VNNI static inline __m512 pair_scales(uint16_t d0, uint16_t d1)
 {
@@ -603,6 +616,7 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
 DOT_Q8_VNNI(q4_0, llm_block_q4_0, 8)
 DOT_Q8_VNNI(q5_0, llm_block_q5_0, 16)
 DOT_Q8_VNNI(q8_0, llm_block_q8_0, 128)
+DOT_Q8_VNNI(iq4_nl, llm_block_iq4_nl, 128)
 
 /* ---- K-quants against laid-out Q8_0 activations, with VNNI ------------------
  * A super-block of 256 values is four pairs of Q8_0 blocks, and a pair of
@@ -617,7 +631,11 @@ DOT_Q8_VNNI(q8_0, llm_block_q8_0, 128)
  * 32 values: the q part as above (no offset), the min part, dmin * m times
  * the sum of the sub-block's activations, once per super-block as an
  * 8-wide product with those sums, which the layout adds after the pairs
- * (S: dx times the sum of the block's 32 values). */
+ * (S: dx times the sum of the block's 32 values). Q5_K: the same with a
+ * fifth bit.
+ *
+ * IQ4_XS: 8 sub-blocks of 32, each an IQ4_NL block scaled by d * (ls - 32):
+ * the levels plus 128 as for IQ4_NL, the scales per sub-block as Q4_K's. */
 static size_t vnni_k_bytes(int64_t n)
 {
     return vnni_bytes(n) + (size_t)(n / LLM_QK) * sizeof(float);
@@ -797,43 +815,79 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
 K45_VNNI(q4_K, llm_block_q4_K)
 K45_VNNI(q5_K, llm_block_q5_K)
 
-VNNI static ALWAYS_INLINE void dotm_q8_q6_K(const void *row, const void *xa, size_t ldxa, float *out, int64_t ldo,
-                                             int64_t n, const int m)
+/* One super-block of IQ4_XS against the matching 4 pairs of m rows: each
+ * sub-block an IQ4_NL block with the scale d * (ls - 32). */
+VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_pair *const *xp, __m512 *acc,
+                                         const int m)
 {
-    const llm_block_q6_K *b = row;
-    const vnni_pair *x[ROWS_AT_ONCE];
-    __m512 acc[ROWS_AT_ONCE];
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-        x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);
-        acc[j] = _mm512_setzero_ps();
+    /* the scales d * (ls - 32) of llm_scales_iq4_xs, 8 at once: ls = the
+     * nibble j of scales_l | bits 2j..2j+1 of scales_h << 4 */
+    uint32_t low;
+    memcpy(&low, b->scales_l, 4);
+    __m128i l4 = _mm_cvtsi32_si128((int)low), m4 = _mm_set1_epi8(0x0F);
+    __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(l4, m4), _mm_and_si128(_mm_srli_epi16(l4, 4), m4));
+    __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(b->scales_h),
+                                                      _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
+                                    _mm256_set1_epi32(3));
+    __m256i ls = _mm256_or_si256(_mm256_cvtepu8_epi32(nib), _mm256_slli_epi32(high, 4));
+    __m256 sd8 = _mm256_mul_ps(_mm256_set1_ps(llm_half(b->d)),
+                               _mm256_cvtepi32_ps(_mm256_sub_epi32(ls, _mm256_set1_epi32(32))));
+    __m512 sd = _mm512_castps256_ps512(sd8);
+    for (int p = 0; p < 4; p++) {
+        __m512i u = iq4_levels_u(nibble_pair(b->qs + 32 * p, b->qs + 32 * p + 16));
+        __m512 a = sub_block_scales(sd, p);
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+            const vnni_pair *x = &xp[j][p];
+            __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
+            __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
+            acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
+        }
     }
-    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {
-        for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);
-        const vnni_pair *xp[ROWS_AT_ONCE];
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i;
-        sb_q6_K(b, xp, acc, m);
-    }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]);
 }
 
-/* The single kernel on plain Q8_0 blocks, as K45_VNNI's. */
-VNNI static float dot_q8_q6_K(const void *row, const void *xq, int64_t n)
-{
-    const llm_block_q6_K *b = row;
-    const llm_block_q8_0 *x = xq;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {
-        vnni_pair pairs[4];
-        for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 32, &pairs[p]);
-        const vnni_pair *xp = pairs;
-        sb_q6_K(b, &xp, &acc, 1);
+/* The rows kernel and the single kernel (as K45_VNNI's) of a super-block
+ * type whose weights carry the offset c and no mins: Q6_K, IQ4_XS. */
+#define K_OFFSET_VNNI(name, block_t, offset)                                                       \
+    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
+                                                  int64_t ldo, int64_t n, const int m)             \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const vnni_pair *x[ROWS_AT_ONCE];                                                          \
+        __m512 acc[ROWS_AT_ONCE];                                                                  \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+            x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                    \
+            acc[j] = _mm512_setzero_ps();                                                          \
+        }                                                                                          \
+        for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
+            for (size_t l = 0; l < sizeof *b; l += 64)                                             \
+                _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
+            const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i;             \
+            sb_##name(b, xp, acc, m);                                                              \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]); \
+    }                                                                                              \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                    \
+    {                                                                                              \
+        const block_t *b = row;                                                                    \
+        const llm_block_q8_0 *x = xq;                                                              \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {                                  \
+            vnni_pair pairs[4];                                                                    \
+            for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, offset, &pairs[p]);        \
+            const vnni_pair *xp = pairs;                                                           \
+            sb_##name(b, &xp, &acc, 1);                                                            \
+        }                                                                                          \
+        return _mm512_reduce_add_ps(acc);                                                          \
     }
-    return _mm512_reduce_add_ps(acc);
-}
+
+K_OFFSET_VNNI(q6_K, llm_block_q6_K, 32)
+K_OFFSET_VNNI(iq4_xs, llm_block_iq4_xs, 128)
 
 LLM_Q8_ROWS_BY_4(VNNI, q4_K)
 LLM_Q8_ROWS_BY_4(VNNI, q5_K)
 LLM_Q8_ROWS_BY_4(VNNI, q6_K)
+LLM_Q8_ROWS_BY_4(VNNI, iq4_xs)
 
 /* Q8_0 quantization of activations: one block's largest magnitude by a
  * vector reduction, the values rounded (ties to even) and narrowed. */
@@ -870,6 +924,8 @@ void llm_kernels_avx512(llm_kernels *k)
         llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_q6_K);
+        llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, &layout_iq4_nl);
+        llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, &layout_q8_0);
     }
 }
 
