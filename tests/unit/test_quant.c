@@ -994,7 +994,7 @@ static void test_matmul(void)
 
 static void test_dot_throughput(void)
 {
-    const llm_dtype types[] = {LLM_Q4_K, LLM_Q6_K, LLM_Q8_0, LLM_F16};
+    const llm_dtype types[] = {LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS, LLM_Q8_0, LLM_F16};
     const int64_t rows = 512, cols = 4096;
     llm_isa prev = llm_isa_active();
     float *x = random_vec(cols);
@@ -1003,21 +1003,33 @@ static void test_dot_throughput(void)
         size_t rb = llm_row_bytes(t, cols);
         uint8_t *data = random_row(t, rows * cols);
         char line[256];
-        int len = snprintf(line, sizeof line, "    %-5s dot, one thread, GB/s of weights:",
+        int len = snprintf(line, sizeof line, "    %-6s dot, one thread, GB/s of weights, float kernel (integer):",
                            llm_dtype_get(t)->name);
         for (int k = 0; k < 3; k++) {
             if (!llm_isa_supported(all_isas[k])) continue;
             llm_isa_select(all_isas[k]);
-            volatile float sink = 0;
-            int passes = 0;
-            double t0 = now(), el;
-            do {
-                for (int64_t r = 0; r < rows; r++) sink += llm_dot_row(t, data + r * rb, x, cols);
-                passes++;
-                el = now() - t0;
-            } while (el < 0.08);
-            len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.2f",
-                            llm_isa_name(all_isas[k]), (double)rb * rows * passes / el / 1e9);
+            double gbs[2] = {0, 0};
+            for (int q8 = 0; q8 < 2 && (q8 == 0 || llm_dot_q8_supported(t)); q8++) {
+                uint8_t *xa = q8 ? rag_xmalloc(llm_q8_acts_bytes(t, cols)) : NULL;
+                volatile float sink = 0;
+                float out;
+                int passes = 0;
+                double t0 = now(), el;
+                do {
+                    if (q8) llm_q8_acts(t, x, cols, xa); /* once per product, as llm_matmul does */
+                    for (int64_t r = 0; r < rows; r++) {
+                        if (q8) llm_dot_rows_q8(t, data + r * rb, xa, 0, 1, &out, 1, cols);
+                        else out = llm_dot_row(t, data + r * rb, x, cols);
+                        sink += out;
+                    }
+                    passes++;
+                    el = now() - t0;
+                } while (el < 0.08);
+                gbs[q8] = (double)rb * rows * passes / el / 1e9;
+                rag_free(xa);
+            }
+            len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.2f", llm_isa_name(all_isas[k]), gbs[0]);
+            if (gbs[1] > 0) len += snprintf(line + len, sizeof line - (size_t)len, " (%.2f)", gbs[1]);
         }
         printf("%s\n", line);
         rag_free(data);
