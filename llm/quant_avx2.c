@@ -492,7 +492,9 @@ DOT_Q8_KERNEL(iq4_nl, llm_block_iq4_nl)
  * the block sums. Q5_K: the same with a fifth bit (q in 0..31).
  * Q6_K: w = d * sc * (q - 32), 16 values per int8 scale: q - 32 goes through
  * the sign trick of block_dot_i8, and the pairs are weighted by their
- * sub-block's scale in the madd that widens them. */
+ * sub-block's scale in the madd that widens them. Q3_K: the same with
+ * q - 4 (three bits) and six-bit scales.
+ * IQ4_XS: each sub-block of 32 an IQ4_NL block with its own scale. */
 typedef struct k_acts {
     const int8_t *qs; /* values, block b at 32 * b */
     const float *dx;  /* block scales */
@@ -548,7 +550,7 @@ static void prepare_values_scales(const void *xq, int64_t n, void *xa)
     k_prepare(xq, n, xa, 0);
 }
 
-/* Q4_K and Q5_K take the block sums, Q6_K and IQ4_XS not */
+/* Q4_K and Q5_K take the block sums, Q3_K, Q6_K and IQ4_XS not */
 static const llm_q8_layout layout_with_sums = {k_layout_with_sums, prepare_with_sums};
 static const llm_q8_layout layout_values_scales = {k_layout_values_scales, prepare_values_scales};
 
@@ -627,6 +629,36 @@ static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m2
     }
 }
 
+/* One super-block of Q3_K against m rows, as Q6_K's: w = d * sc * (q - 4),
+ * q two bits of qs and a third from hmask, 16 values per scale; block 4h + k
+ * (half h, quarter k) into acc[j][k % 2]. */
+static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    int8_t sc[16];
+    _mm_storeu_si128((__m128i *)(void *)sc, llm_q3_K_scales_i8(b));
+    float d = llm_half(b->d);
+    const __m256i two = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), bias = _mm256_set1_epi8(4);
+    __m256i hm = _mm256_loadu_si256((const __m256i *)(const void *)b->hmask);
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        __m256i qs = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * h));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            /* value 128h + 32k + l: bits 2k..2k+1 of qs[32h + l], and bit 4h + k of hmask[l] worth 4 */
+            __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), two);
+            __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), one), 2);
+            __m256i w = _mm256_sub_epi8(_mm256_or_si256(lo, hi), bias);
+            __m256i mag = _mm256_sign_epi8(w, w);
+            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
+            int blk = 4 * h + k;
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
+                __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
+                __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
+                acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
+            }
+        }
+    }
+}
+
 /* One super-block of IQ4_XS against m rows: sub-block (an IQ4_NL block
  * scaled by d * (ls - 32)) k into acc[j][k % 2]. */
 static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const k_acts *x, __m256 (*acc)[3], const int m)
@@ -650,8 +682,8 @@ static inline float k_finish(const __m256 *acc)
 /* The rows kernel takes up to four activation rows per pass over the
  * weights; the single kernel, on plain Q8_0 blocks, lays out each
  * super-block's activations as it goes and then computes as the rows kernel
- * does, so the two agree bit for bit. (Q6_K and IQ4_XS leave acc[2] at
- * zero.) */
+ * does, so the two agree bit for bit. (Q3_K, Q6_K and IQ4_XS leave acc[2]
+ * at zero.) */
 #define K_DOT_Q8(name, block_t, layout)                                                            \
     static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
                                              int64_t ldo, int64_t n, const int m)                  \
@@ -685,6 +717,7 @@ static inline float k_finish(const __m256 *acc)
 
 K_DOT_Q8(q4_K, llm_block_q4_K, layout_with_sums)
 K_DOT_Q8(q5_K, llm_block_q5_K, layout_with_sums)
+K_DOT_Q8(q3_K, llm_block_q3_K, layout_values_scales)
 K_DOT_Q8(q6_K, llm_block_q6_K, layout_values_scales)
 K_DOT_Q8(iq4_xs, llm_block_iq4_xs, layout_values_scales)
 
@@ -763,6 +796,7 @@ void llm_kernels_avx2(llm_kernels *k)
     llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
     llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
     llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);
+    llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, &layout_values_scales);
     llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_with_sums);
     llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_with_sums);
     llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_values_scales);

@@ -634,6 +634,8 @@ DOT_Q8_VNNI(iq4_nl, llm_block_iq4_nl, 128)
  * (S: dx times the sum of the block's 32 values). Q5_K: the same with a
  * fifth bit.
  *
+ * Q3_K: as Q6_K, with three bits and the offset 4.
+ *
  * IQ4_XS: 8 sub-blocks of 32, each an IQ4_NL block scaled by d * (ls - 32):
  * the levels plus 128 as for IQ4_NL, the scales per sub-block as Q4_K's. */
 static size_t vnni_k_bytes(int64_t n)
@@ -660,8 +662,14 @@ static void prepare_q6_K(const void *xq, int64_t n, void *xa)
     vnni_prepare(xq, n, xa, 32);
 }
 
+static void prepare_q3_K(const void *xq, int64_t n, void *xa)
+{
+    vnni_prepare(xq, n, xa, 4);
+}
+
 static const llm_q8_layout layout_q4_K = {vnni_k_bytes, prepare_q4_K};
 static const llm_q8_layout layout_q6_K = {vnni_bytes, prepare_q6_K};
+static const llm_q8_layout layout_q3_K = {vnni_bytes, prepare_q3_K};
 
 VNNI static inline float hsum256(__m256 v)
 {
@@ -815,6 +823,39 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
 K45_VNNI(q4_K, llm_block_q4_K)
 K45_VNNI(q5_K, llm_block_q5_K)
 
+/* One super-block of Q3_K against the matching 4 pairs of m rows, as
+ * Q6_K's: q three bits (two from qs, the third from hmask), offset 4. */
+VNNI static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const vnni_pair *const *xp, __m512 *acc, const int m)
+{
+    __m512 ds = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(llm_q3_K_scales_i8(b))),
+                              _mm512_set1_ps(llm_half(b->d)));
+    __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
+    for (int h = 0; h < 2; h++) {
+        __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * h)));
+        for (int p = 0; p < 2; p++) {
+            /* bytes 0-31: value 128h + 64p + l, bits 4p.. of qs[32h + l] and bit 4h + 2p of hmask[l];
+             * bytes 32-63: value 128h + 64p + 32 + l, bits 4p + 2.. and bit 4h + 2p + 1 */
+            long long q0 = 0x0001000100010001LL * (4 * p), q1 = 0x0001000100010001LL * (4 * p + 2);
+            long long h0 = 0x0001000100010001LL * (4 * h + 2 * p), h1 = 0x0001000100010001LL * (4 * h + 2 * p + 1);
+            __m512i two = _mm512_and_si512(_mm512_srlv_epi16(qs, _mm512_set_epi64(q1, q1, q1, q1, q0, q0, q0, q0)),
+                                           _mm512_set1_epi8(3));
+            __m512i third = _mm512_and_si512(_mm512_srlv_epi16(hm, _mm512_set_epi64(h1, h1, h1, h1, h0, h0, h0, h0)),
+                                             _mm512_set1_epi8(1));
+            __m512i u = _mm512_or_si512(two, _mm512_slli_epi16(third, 2));
+            /* lane k covers values 4k..4k+3 of the pair: scale 8h + 4p + k / 4 */
+            __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                           _mm512_set1_epi32(8 * h + 4 * p));
+            __m512 a = _mm512_permutexvar_ps(idx, ds);
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+                const vnni_pair *x = &xp[j][2 * h + p];
+                __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
+                __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
+                acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
+            }
+        }
+    }
+}
+
 /* One super-block of IQ4_XS against the matching 4 pairs of m rows: each
  * sub-block an IQ4_NL block with the scale d * (ls - 32). */
 VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_pair *const *xp, __m512 *acc,
@@ -846,7 +887,7 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
 }
 
 /* The rows kernel and the single kernel (as K45_VNNI's) of a super-block
- * type whose weights carry the offset c and no mins: Q6_K, IQ4_XS. */
+ * type whose weights carry the offset c and no mins: Q3_K, Q6_K, IQ4_XS. */
 #define K_OFFSET_VNNI(name, block_t, offset)                                                       \
     VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
                                                   int64_t ldo, int64_t n, const int m)             \
@@ -881,11 +922,13 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
         return _mm512_reduce_add_ps(acc);                                                          \
     }
 
+K_OFFSET_VNNI(q3_K, llm_block_q3_K, 4)
 K_OFFSET_VNNI(q6_K, llm_block_q6_K, 32)
 K_OFFSET_VNNI(iq4_xs, llm_block_iq4_xs, 128)
 
 LLM_Q8_ROWS_BY_4(VNNI, q4_K)
 LLM_Q8_ROWS_BY_4(VNNI, q5_K)
+LLM_Q8_ROWS_BY_4(VNNI, q3_K)
 LLM_Q8_ROWS_BY_4(VNNI, q6_K)
 LLM_Q8_ROWS_BY_4(VNNI, iq4_xs)
 
@@ -921,6 +964,7 @@ void llm_kernels_avx512(llm_kernels *k)
         llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, &layout_q4_0);
         llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, &layout_q5_0);
         llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, &layout_q8_0);
+        llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, &layout_q3_K);
         llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_q6_K);

@@ -14,7 +14,8 @@
 #include "llm/quant.h"
 
 #include <stdint.h>
-#if defined(__F16C__)
+#include <string.h>
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -155,7 +156,7 @@ extern const int8_t llm_iq4nl_values[16];
 /* Exact in both builds: F16C converts exactly, as does the bit version. */
 static inline float llm_half(uint16_t h)
 {
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
     return _cvtsh_ss(h);
 #else
     union {
@@ -222,6 +223,24 @@ static inline void llm_scales_q3_K(const llm_block_q3_K *b, llm_scales *s)
         s->d[j] = d * ((lo | hi << 4) - 32);
     }
 }
+
+#if defined(__AVX2__)
+/* The 16 scales of a Q3_K block less 32 as int8 (llm_scales_q3_K's integers)
+ * for the SIMD kernels, at once: the low nibbles are bytes 0-7, then their
+ * high nibbles; the two high bits of scale j are bits 2(j / 4).. of byte
+ * 8 + j % 4. */
+static inline __m128i llm_q3_K_scales_i8(const llm_block_q3_K *b)
+{
+    uint32_t last;
+    memcpy(&last, b->scales + 8, 4);
+    __m128i v = _mm_insert_epi32(_mm_loadl_epi64((const __m128i *)(const void *)b->scales), (int)last, 2);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+    __m128i top = _mm_shuffle_epi8(v, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
+    __m128i hi = _mm_and_si128(_mm_srlv_epi32(top, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+}
+#endif
 
 static inline void llm_scales_q4_K(const llm_block_q4_K *b, llm_scales *s)
 {
