@@ -75,7 +75,7 @@ float llm_dot_row(llm_dtype t, const void *row, const float *x, int64_t n);
  * multiply per block. Faster than llm_dot_row, at the cost of the
  * activations' rounding (about 0.4% of each block's largest value). 1 when
  * type t has such a kernel in the active instruction set (Q4_0, Q5_0,
- * Q8_0; also IQ4_NL, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS with AVX2 or
+ * Q8_0; also IQ4_NL, the K types Q2_K to Q6_K and IQ4_XS with AVX2 or
  * AVX-512 VNNI); n a multiple of the type's block. */
 int llm_dot_q8_supported(llm_dtype t);
 float llm_dot_row_q8(llm_dtype t, const void *row, const void *xq, int64_t n);

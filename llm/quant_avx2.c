@@ -484,12 +484,14 @@ DOT_Q8_KERNEL(iq4_nl, llm_block_iq4_nl)
  * A super-block of 256 weights meets 8 activation blocks of 32. The
  * activations are laid out once per product (llm_q8_acts): their values
  * contiguous (in llm_q8_acts's aligned buffers no 32-byte load then splits
- * a cache line), each block's scale dx as a float, and for Q4_K each
- * block's dx * (sum of its values), which the sub-blocks' mins multiply.
+ * a cache line), each block's scale dx as a float, and for the types with
+ * mins the sums of the values (times dx) that the mins multiply.
  *
  * Q4_K: w = d * sc * q - dmin * m with q in 0..15: maddubs takes q as the
  * unsigned side, and the mins are one 8-wide product per super-block with
- * the block sums. Q5_K: the same with a fifth bit (q in 0..31).
+ * the block sums. Q5_K: the same with a fifth bit (q in 0..31). Q2_K: two
+ * bits, a scale and min per 16 values (weighted in the widening madd, as
+ * Q6_K's), the mins against sums of 16 activations.
  * Q6_K: w = d * sc * (q - 32), 16 values per int8 scale: q - 32 goes through
  * the sign trick of block_dot_i8, and the pairs are weighted by their
  * sub-block's scale in the madd that widens them. Q3_K: the same with
@@ -498,61 +500,57 @@ DOT_Q8_KERNEL(iq4_nl, llm_block_iq4_nl)
 typedef struct k_acts {
     const int8_t *qs; /* values, block b at 32 * b */
     const float *dx;  /* block scales */
-    const float *S;   /* dx * sum of the block's values (Q4_K) */
+    const float *S;   /* dx * sums of the values: per block (Q4_K, Q5_K) or per 16 (Q2_K) */
 } k_acts;
 
-static size_t k_layout_values_scales(int64_t n)
+/* The layout for n values with `sums` sums per super-block (0, 8 or 16). */
+static size_t k_bytes(int64_t n, int sums)
 {
-    return (size_t)n + (size_t)(n / LLM_QK) * sizeof(float);
+    return (size_t)n + (size_t)(n / LLM_QK) * sizeof(float) + (size_t)(n / LLM_QK_K * sums) * sizeof(float);
 }
 
-static size_t k_layout_with_sums(int64_t n)
-{
-    return k_layout_values_scales(n) + (size_t)(n / LLM_QK) * sizeof(float);
-}
-
-static float block_sum(const int8_t *qs, float dx)
-{
-    int sum = 0;
-    for (int k = 0; k < LLM_QK; k++) sum += qs[k];
-    return dx * (float)sum;
-}
-
-static void k_prepare(const void *xq, int64_t n, void *xa, int with_sums)
+static void k_prepare(const void *xq, int64_t n, void *xa, int sums)
 {
     const llm_block_q8_0 *x = xq;
     int64_t nb = n / LLM_QK;
     int8_t *qs = xa;
     float *dx = (float *)(void *)(qs + n), *S = dx + nb;
+    int per_block = sums / 8, len = LLM_QK / (per_block ? per_block : 1);
     for (int64_t i = 0; i < nb; i++) {
         memcpy(qs + LLM_QK * i, x[i].qs, LLM_QK);
         dx[i] = llm_half(x[i].d);
-        if (with_sums) S[i] = block_sum(x[i].qs, dx[i]);
+        for (int p = 0; p < per_block; p++) {
+            int sum = 0;
+            for (int k = p * len; k < (p + 1) * len; k++) sum += x[i].qs[k];
+            S[per_block * i + p] = dx[i] * (float)sum;
+        }
     }
 }
 
 /* The laid-out activations of row j (ldxa bytes apart) for a length of n,
  * from super-block i on. */
-static inline k_acts k_acts_at(const void *xa, size_t ldxa, int j, int64_t n, int64_t i)
+static inline k_acts k_acts_at(const void *xa, size_t ldxa, int j, int64_t n, int sums, int64_t i)
 {
     const int8_t *qs = (const int8_t *)xa + (size_t)j * ldxa;
     const float *dx = (const float *)(const void *)(qs + n);
-    return (k_acts){qs + LLM_QK_K * i, dx + 8 * i, dx + n / LLM_QK + 8 * i};
+    return (k_acts){qs + LLM_QK_K * i, dx + 8 * i, dx + n / LLM_QK + sums * i};
 }
 
-static void prepare_with_sums(const void *xq, int64_t n, void *xa)
-{
-    k_prepare(xq, n, xa, 1);
-}
+#define K_LAYOUT(sums)                                                                             \
+    static size_t k_bytes_##sums(int64_t n)                                                        \
+    {                                                                                              \
+        return k_bytes(n, sums);                                                                   \
+    }                                                                                              \
+    static void k_prepare_##sums(const void *xq, int64_t n, void *xa)                              \
+    {                                                                                              \
+        k_prepare(xq, n, xa, sums);                                                                \
+    }                                                                                              \
+    static const llm_q8_layout k_layout_##sums = {k_bytes_##sums, k_prepare_##sums};
 
-static void prepare_values_scales(const void *xq, int64_t n, void *xa)
-{
-    k_prepare(xq, n, xa, 0);
-}
-
-/* Q4_K and Q5_K take the block sums, Q3_K, Q6_K and IQ4_XS not */
-static const llm_q8_layout layout_with_sums = {k_layout_with_sums, prepare_with_sums};
-static const llm_q8_layout layout_values_scales = {k_layout_values_scales, prepare_values_scales};
+/* Q3_K, Q6_K and IQ4_XS take no sums, Q4_K and Q5_K one per block, Q2_K two */
+K_LAYOUT(0)
+K_LAYOUT(8)
+K_LAYOUT(16)
 
 /* The sums of q * x over 4 values each, in 8 int32 lanes; q in 0..31. */
 static inline __m256 unsigned_dot(__m256i q, const int8_t *x)
@@ -587,6 +585,39 @@ static ALWAYS_INLINE void sb_k45(uint16_t d16, uint16_t dmin16, const uint8_t *s
         }
     }
     _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][2] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[j].S), acc[j][2]);
+}
+
+/* One super-block of Q2_K against m rows: w = d * sc * q - dmin * m per 16
+ * values, q two bits arranged as Q3_K's; block 4h + k into acc[j][k % 2],
+ * the mins against the sums of 16 values into acc[j][2]. */
+static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+{
+    __m128i packed = _mm_loadu_si128((const __m128i *)(const void *)b->scales), m4 = _mm_set1_epi8(0x0F);
+    uint8_t sc[16];
+    _mm_storeu_si128((__m128i *)(void *)sc, _mm_and_si128(packed, m4));
+    __m128i mn = _mm_and_si128(_mm_srli_epi16(packed, 4), m4);
+    __m256 dmin = _mm256_set1_ps(llm_half(b->dmin));
+    __m256 mins0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn)), dmin),
+           mins1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(mn, 8))), dmin);
+    float d = llm_half(b->d);
+    const __m256i two = _mm256_set1_epi8(3);
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        __m256i qs = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * h));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            __m256i u = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), two);
+            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
+            int blk = 4 * h + k;
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
+                __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), scales));
+                acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+        acc[j][2] = _mm256_fmadd_ps(mins0, _mm256_loadu_ps(x[j].S), acc[j][2]);
+        acc[j][2] = _mm256_fmadd_ps(mins1, _mm256_loadu_ps(x[j].S + 8), acc[j][2]);
+    }
 }
 
 static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
@@ -684,7 +715,7 @@ static inline float k_finish(const __m256 *acc)
  * super-block's activations as it goes and then computes as the rows kernel
  * does, so the two agree bit for bit. (Q3_K, Q6_K and IQ4_XS leave acc[2]
  * at zero.) */
-#define K_DOT_Q8(name, block_t, layout)                                                            \
+#define K_DOT_Q8(name, block_t, sums)                                                              \
     static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
                                              int64_t ldo, int64_t n, const int m)                  \
     {                                                                                              \
@@ -695,7 +726,7 @@ static inline float k_finish(const __m256 *acc)
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
             for (size_t l = 0; l < sizeof *b; l += 64) _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0); \
             k_acts x[Q8_ROWS_AT_ONCE];                                                             \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) x[j] = k_acts_at(xa, ldxa, j, n, i); \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) x[j] = k_acts_at(xa, ldxa, j, n, sums, i); \
             sb_##name(b, x, acc, m);                                                               \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = k_finish(acc[j]);      \
@@ -705,21 +736,22 @@ static inline float k_finish(const __m256 *acc)
         const block_t *b = row;                                                                    \
         const llm_block_q8_0 *xb = xq;                                                             \
         __m256 acc[1][3] = {{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}};      \
-        _Alignas(32) uint8_t local[LLM_QK_K + 2 * 8 * sizeof(float)];                              \
+        _Alignas(32) uint8_t local[LLM_QK_K + (8 + 16) * sizeof(float)];                           \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, xb += 8) {                                 \
-            (layout).prepare(xb, LLM_QK_K, local);                                                 \
-            k_acts x = k_acts_at(local, 0, 0, LLM_QK_K, 0);                                        \
+            k_prepare(xb, LLM_QK_K, local, sums);                                                  \
+            k_acts x = k_acts_at(local, 0, 0, LLM_QK_K, sums, 0);                                  \
             sb_##name(b, &x, acc, 1);                                                              \
         }                                                                                          \
         return k_finish(acc[0]);                                                                   \
     }                                                                                              \
     LLM_Q8_ROWS_BY_4(, name)
 
-K_DOT_Q8(q4_K, llm_block_q4_K, layout_with_sums)
-K_DOT_Q8(q5_K, llm_block_q5_K, layout_with_sums)
-K_DOT_Q8(q3_K, llm_block_q3_K, layout_values_scales)
-K_DOT_Q8(q6_K, llm_block_q6_K, layout_values_scales)
-K_DOT_Q8(iq4_xs, llm_block_iq4_xs, layout_values_scales)
+K_DOT_Q8(q2_K, llm_block_q2_K, 16)
+K_DOT_Q8(q3_K, llm_block_q3_K, 0)
+K_DOT_Q8(q4_K, llm_block_q4_K, 8)
+K_DOT_Q8(q5_K, llm_block_q5_K, 8)
+K_DOT_Q8(q6_K, llm_block_q6_K, 0)
+K_DOT_Q8(iq4_xs, llm_block_iq4_xs, 0)
 
 /* ---- plain types: any n, so a scalar tail --------------------------------- */
 
@@ -796,12 +828,13 @@ void llm_kernels_avx2(llm_kernels *k)
     llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
     llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
     llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);
-    llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, &layout_values_scales);
-    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_with_sums);
-    llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_with_sums);
-    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &layout_values_scales);
     llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, NULL);
-    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, &layout_values_scales);
+    llm_set_dot_q8(k, LLM_Q2_K, dot_q8_q2_K, dot_q8_rows_q2_K, &k_layout_16);
+    llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, &k_layout_0);
+    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &k_layout_8);
+    llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &k_layout_8);
+    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &k_layout_0);
+    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, &k_layout_0);
 }
 
 #endif

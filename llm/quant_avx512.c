@@ -634,7 +634,8 @@ DOT_Q8_VNNI(iq4_nl, llm_block_iq4_nl, 128)
  * (S: dx times the sum of the block's 32 values). Q5_K: the same with a
  * fifth bit.
  *
- * Q3_K: as Q6_K, with three bits and the offset 4.
+ * Q3_K: as Q6_K, with three bits and the offset 4. Q2_K: as Q4_K, with two
+ * bits, a scale and min per 16 values, and sums of 16 activations.
  *
  * IQ4_XS: 8 sub-blocks of 32, each an IQ4_NL block scaled by d * (ls - 32):
  * the levels plus 128 as for IQ4_NL, the scales per sub-block as Q4_K's. */
@@ -643,18 +644,38 @@ static size_t vnni_k_bytes(int64_t n)
     return vnni_bytes(n) + (size_t)(n / LLM_QK) * sizeof(float);
 }
 
-static float block_sum(const llm_block_q8_0 *x)
+static size_t vnni_k16_bytes(int64_t n)
+{
+    return vnni_bytes(n) + (size_t)(n / 16) * sizeof(float);
+}
+
+/* dx times the sum of values from..from + len - 1 of block x */
+static float part_sum(const llm_block_q8_0 *x, int from, int len)
 {
     int sum = 0;
-    for (int k = 0; k < LLM_QK; k++) sum += x->qs[k];
+    for (int k = from; k < from + len; k++) sum += x->qs[k];
     return llm_half(x->d) * (float)sum;
+}
+
+/* Sum k of a super-block's 8 blocks x, with `sums` of them (8: one per
+ * block, 16: one per 16 values). */
+static float sb_sum(const llm_block_q8_0 *x, int sums, int k)
+{
+    return sums == 8 ? part_sum(x + k, 0, LLM_QK) : part_sum(x + k / 2, 16 * (k % 2), 16);
 }
 
 static void prepare_q4_K(const void *xq, int64_t n, void *xa)
 {
     vnni_prepare(xq, n, xa, 1);
     float *S = (float *)((uint8_t *)xa + vnni_bytes(n));
-    for (int64_t i = 0; i < n / LLM_QK; i++) S[i] = block_sum((const llm_block_q8_0 *)xq + i);
+    for (int64_t i = 0; i < n / LLM_QK; i++) S[i] = part_sum((const llm_block_q8_0 *)xq + i, 0, LLM_QK);
+}
+
+static void prepare_q2_K(const void *xq, int64_t n, void *xa)
+{
+    vnni_prepare(xq, n, xa, 0);
+    float *S = (float *)((uint8_t *)xa + vnni_bytes(n));
+    for (int64_t i = 0; i < n / 16; i++) S[i] = part_sum((const llm_block_q8_0 *)xq + i / 2, 16 * (int)(i % 2), 16);
 }
 
 static void prepare_q6_K(const void *xq, int64_t n, void *xa)
@@ -668,15 +689,9 @@ static void prepare_q3_K(const void *xq, int64_t n, void *xa)
 }
 
 static const llm_q8_layout layout_q4_K = {vnni_k_bytes, prepare_q4_K};
+static const llm_q8_layout layout_q2_K = {vnni_k16_bytes, prepare_q2_K};
 static const llm_q8_layout layout_q6_K = {vnni_bytes, prepare_q6_K};
 static const llm_q8_layout layout_q3_K = {vnni_bytes, prepare_q3_K};
-
-VNNI static inline float hsum256(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
 
 /* The scales of sub-blocks 2p and 2p + 1 (elements of v) for their lanes of a pair: 0-7 and 8-15. */
 VNNI static inline __m512 sub_block_scales(__m512 v, int p)
@@ -690,7 +705,7 @@ VNNI static inline __m512 sub_block_scales(__m512 v, int p)
  * matching 4 pairs (xp[j]) and 8 block sums (S[j]) of m activation rows. */
 VNNI static ALWAYS_INLINE void sb_k45(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs,
                                       const uint8_t *qh, const vnni_pair *const *xp, const float *const *S, __m512 *acc,
-                                      __m256 *accm, const int m)
+                                      __m512 *accm, const int m)
 {
     /* the eight 6-bit scales and mins (llm_k4_scale_min) as bytes: scales
      * in words 0-1, mins in words 2-3, with whole-word masks */
@@ -726,19 +741,51 @@ VNNI static ALWAYS_INLINE void sb_k45(uint16_t d, uint16_t dmin, const uint8_t *
             acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
         }
     }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(S[j]), accm[j]);
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] =
+        _mm512_fmadd_ps(_mm512_zextps256_ps512(mins), _mm512_zextps256_ps512(_mm256_loadu_ps(S[j])), accm[j]);
 }
 
 VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp, const float *const *S,
-                                       __m512 *acc, __m256 *accm, const int m)
+                                       __m512 *acc, __m512 *accm, const int m)
 {
     sb_k45(b->d, b->dmin, b->scales, b->qs, NULL, xp, S, acc, accm, m);
 }
 
 VNNI static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const vnni_pair *const *xp, const float *const *S,
-                                       __m512 *acc, __m256 *accm, const int m)
+                                       __m512 *acc, __m512 *accm, const int m)
 {
     sb_k45(b->d, b->dmin, b->scales, b->qs, b->qh, xp, S, acc, accm, m);
+}
+
+/* One super-block of Q2_K against the matching 4 pairs and 16 sums of m
+ * rows: w = d * sc * q - dmin * m per 16 values, q two bits arranged as
+ * Q3_K's, the mins against the sums of 16 activations. */
+VNNI static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const vnni_pair *const *xp, const float *const *S,
+                                       __m512 *acc, __m512 *accm, const int m)
+{
+    __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->scales));
+    __m512 ds = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(bytes, _mm512_set1_epi32(0xF))),
+                              _mm512_set1_ps(llm_half(b->d)));
+    __m512 mins = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(bytes, 4)), _mm512_set1_ps(llm_half(b->dmin)));
+    for (int h = 0; h < 2; h++) {
+        __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * h)));
+        for (int p = 0; p < 2; p++) {
+            /* bytes 0-31: bits 4p.. of qs[32h + l]; bytes 32-63: bits 4p + 2.. */
+            long long q0 = 0x0001000100010001LL * (4 * p), q1 = 0x0001000100010001LL * (4 * p + 2);
+            __m512i u = _mm512_and_si512(_mm512_srlv_epi16(qs, _mm512_set_epi64(q1, q1, q1, q1, q0, q0, q0, q0)),
+                                         _mm512_set1_epi8(3));
+            /* lane k covers values 4k..4k+3 of the pair: scale 8h + 4p + k / 4 */
+            __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                           _mm512_set1_epi32(8 * h + 4 * p));
+            __m512 a = _mm512_permutexvar_ps(idx, ds);
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+                const vnni_pair *x = &xp[j][2 * h + p];
+                __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
+                acc[j] = _mm512_fmadd_ps(a, _mm512_mul_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux)), acc[j]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm512_fmadd_ps(mins, _mm512_loadu_ps(S[j]), accm[j]);
 }
 
 /* One super-block of Q6_K against the matching 4 pairs of m rows. */
@@ -772,11 +819,12 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
     }
 }
 
-/* The rows kernel (dotm_q8_<name>) and the single kernel of Q4_K or Q5_K.
- * The single kernel, on plain Q8_0 blocks, lays out each super-block's
- * activations as it goes and then computes as the rows kernel does, so the
- * two agree bit for bit. */
-#define K45_VNNI(name, block_t)                                                                    \
+/* The rows kernel (dotm_q8_<name>) and the single kernel of a super-block
+ * type with mins, whose layout holds `sums` activation sums per super-block:
+ * Q4_K and Q5_K (8), Q2_K (16). The single kernel, on plain Q8_0 blocks,
+ * lays out each super-block's activations as it goes and then computes as
+ * the rows kernel does, so the two agree bit for bit. */
+#define K_MINS_VNNI(name, block_t, sums)                                                           \
     VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
                                                   int64_t ldo, int64_t n, const int m)             \
     {                                                                                              \
@@ -784,44 +832,45 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
         const vnni_pair *x[ROWS_AT_ONCE];                                                          \
         const float *S[ROWS_AT_ONCE];                                                              \
         __m512 acc[ROWS_AT_ONCE];                                                                  \
-        __m256 accm[ROWS_AT_ONCE];                                                                 \
+        __m512 accm[ROWS_AT_ONCE];                                                                 \
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
             x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                    \
             S[j] = (const float *)((const uint8_t *)x[j] + vnni_bytes(n));                         \
             acc[j] = _mm512_setzero_ps();                                                          \
-            accm[j] = _mm256_setzero_ps();                                                         \
+            accm[j] = _mm512_setzero_ps();                                                         \
         }                                                                                          \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
             for (size_t l = 0; l < sizeof *b; l += 64)                                             \
                 _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
             const float *Sp[ROWS_AT_ONCE];                                                         \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i, Sp[j] = S[j] + 8 * i; \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i, Sp[j] = S[j] + (sums) * i; \
             sb_##name(b, xp, Sp, acc, accm, m);                                                    \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
-            _mm512_reduce_add_ps(acc[j]) - hsum256(accm[j]);                                       \
+            _mm512_reduce_add_ps(acc[j]) - _mm512_reduce_add_ps(accm[j]);                          \
     }                                                                                              \
     VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                    \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         const llm_block_q8_0 *x = xq;                                                              \
         __m512 acc = _mm512_setzero_ps();                                                          \
-        __m256 accm = _mm256_setzero_ps();                                                         \
+        __m512 accm = _mm512_setzero_ps();                                                         \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {                                  \
             vnni_pair pairs[4];                                                                    \
-            float S[8];                                                                            \
+            float S[sums];                                                                         \
             for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 1, &pairs[p]);             \
-            for (int k = 0; k < 8; k++) S[k] = block_sum(x + k);                                   \
+            for (int k = 0; k < (sums); k++) S[k] = sb_sum(x, sums, k);                            \
             const vnni_pair *xp = pairs;                                                           \
             const float *Sp = S;                                                                   \
             sb_##name(b, &xp, &Sp, &acc, &accm, 1);                                                \
         }                                                                                          \
-        return _mm512_reduce_add_ps(acc) - hsum256(accm);                                          \
+        return _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(accm);                             \
     }
 
-K45_VNNI(q4_K, llm_block_q4_K)
-K45_VNNI(q5_K, llm_block_q5_K)
+K_MINS_VNNI(q2_K, llm_block_q2_K, 16)
+K_MINS_VNNI(q4_K, llm_block_q4_K, 8)
+K_MINS_VNNI(q5_K, llm_block_q5_K, 8)
 
 /* One super-block of Q3_K against the matching 4 pairs of m rows, as
  * Q6_K's: q three bits (two from qs, the third from hmask), offset 4. */
@@ -886,7 +935,7 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
     }
 }
 
-/* The rows kernel and the single kernel (as K45_VNNI's) of a super-block
+/* The rows kernel and the single kernel (as K_MINS_VNNI's) of a super-block
  * type whose weights carry the offset c and no mins: Q3_K, Q6_K, IQ4_XS. */
 #define K_OFFSET_VNNI(name, block_t, offset)                                                       \
     VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
@@ -928,6 +977,7 @@ K_OFFSET_VNNI(iq4_xs, llm_block_iq4_xs, 128)
 
 LLM_Q8_ROWS_BY_4(VNNI, q4_K)
 LLM_Q8_ROWS_BY_4(VNNI, q5_K)
+LLM_Q8_ROWS_BY_4(VNNI, q2_K)
 LLM_Q8_ROWS_BY_4(VNNI, q3_K)
 LLM_Q8_ROWS_BY_4(VNNI, q6_K)
 LLM_Q8_ROWS_BY_4(VNNI, iq4_xs)
@@ -964,6 +1014,7 @@ void llm_kernels_avx512(llm_kernels *k)
         llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, &layout_q4_0);
         llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, &layout_q5_0);
         llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, &layout_q8_0);
+        llm_set_dot_q8(k, LLM_Q2_K, dot_q8_q2_K, dot_q8_rows_q2_K, &layout_q2_K);
         llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, &layout_q3_K);
         llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &layout_q4_K);

@@ -625,15 +625,15 @@ static void test_dot_isas(void)
  * weights with the activations as quantized (the block sums are exact
  * integers; only float rounding differs, well under 1e-5 of sum |wx|), and
  * that is the float dot product up to the activations' rounding. The
- * scalar reference has the simple types; AVX2 and AVX-512 VNNI add IQ4_NL,
- * Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS. */
+ * scalar reference has the simple types; AVX2 and AVX-512 VNNI add IQ4_NL
+ * and the K types (Q2_K to Q6_K) and IQ4_XS. */
 static void test_dot_q8(void)
 {
-    static const llm_dtype types[] = {LLM_Q4_0, LLM_Q5_0, LLM_Q8_0, LLM_IQ4_NL, LLM_Q3_K,
-                                      LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS};
+    static const llm_dtype types[] = {LLM_Q4_0, LLM_Q5_0, LLM_Q8_0, LLM_IQ4_NL, LLM_Q2_K,
+                                      LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS};
     static const int64_t lens[] = {32, 64, 96, 256, 288, 768, 4096, 4192};
     llm_isa prev = llm_isa_active();
-    CHECK_INT(llm_dot_q8_supported(LLM_Q2_K), 0);
+    CHECK_INT(llm_dot_q8_supported(LLM_Q4_1), 0); /* a type with float kernels only */
     int ran = 0;
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         llm_dtype t = types[ti];
@@ -994,7 +994,7 @@ static void test_matmul(void)
 
 static void test_dot_throughput(void)
 {
-    const llm_dtype types[] = {LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS, LLM_Q8_0, LLM_F16};
+    const llm_dtype types[] = {LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS, LLM_Q8_0, LLM_F16};
     const int64_t rows = 512, cols = 4096;
     llm_isa prev = llm_isa_active();
     float *x = random_vec(cols);
