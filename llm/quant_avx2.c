@@ -630,6 +630,22 @@ static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const k_acts *x, __m2
     sb_k45(b->d, b->dmin, b->scales, b->qs, b->qh, x, acc, m);
 }
 
+/* Block blk (32 values) of a super-block, signed weights w (|w| <= 127)
+ * whose halves of 16 have the int16 scales in `scales`, against m rows:
+ * acc[j][slot] += d * dx * (sum of scale * w * x), the sign trick of
+ * block_dot_i8 and the scales in the madd that widens the pairs. */
+static ALWAYS_INLINE void signed16_fma(__m256i w, __m256i scales, float d, int blk, const k_acts *x,
+                                       __m256 (*acc)[3], int slot, const int m)
+{
+    __m256i mag = _mm256_sign_epi8(w, w);
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
+        __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
+        __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
+        acc[j][slot] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][slot]);
+    }
+}
+
 /* One super-block of Q6_K against m rows: block 4h + k (half h, quarter k)
  * into acc[j][k % 2]. */
 static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
@@ -646,16 +662,10 @@ static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m2
             __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql[k % 2], 4 * (k / 2)), low4);
             __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two), 4);
             __m256i w = _mm256_sub_epi8(_mm256_or_si256(lo, hi), bias);
-            __m256i mag = _mm256_sign_epi8(w, w);
             const int8_t *sc = b->scales + 8 * h + 2 * k; /* of values 0-15 and 16-31 */
             __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
             int blk = 4 * h + k;
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
-                __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
-                __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
-                acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
-            }
+            signed16_fma(w, scales, d, blk, x, acc, k % 2, m);
         }
     }
 }
@@ -677,15 +687,9 @@ static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const k_acts *x, __m2
             __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), two);
             __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), one), 2);
             __m256i w = _mm256_sub_epi8(_mm256_or_si256(lo, hi), bias);
-            __m256i mag = _mm256_sign_epi8(w, w);
             __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
             int blk = 4 * h + k;
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
-                __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
-                __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
-                acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
-            }
+            signed16_fma(w, scales, d, blk, x, acc, k % 2, m);
         }
     }
 }

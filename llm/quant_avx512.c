@@ -788,6 +788,20 @@ VNNI static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const vnni_pair 
     _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm512_fmadd_ps(mins, _mm512_loadu_ps(S[j]), accm[j]);
 }
 
+/* Pair p of a super-block's weights (u: unsigned values, offset c; a: the
+ * lanes' scales) against m rows of activations laid out with that offset:
+ * acc[j] += a * (dx * u.x - dxc). */
+VNNI static ALWAYS_INLINE void offset_pair_fma(__m512i u, __m512 a, const vnni_pair *const *xp, int p, __m512 *acc,
+                                               const int m)
+{
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+        const vnni_pair *x = &xp[j][p];
+        __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
+        __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
+        acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
+    }
+}
+
 /* One super-block of Q6_K against the matching 4 pairs of m rows. */
 VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair *const *xp, __m512 *acc, const int m)
 {
@@ -809,12 +823,7 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
             __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                            _mm512_set1_epi32(8 * h + 4 * p));
             __m512 a = _mm512_permutexvar_ps(idx, ds);
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-                const vnni_pair *x = &xp[j][2 * h + p];
-                __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
-                __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
-                acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
-            }
+            offset_pair_fma(u, a, xp, 2 * h + p, acc, m);
         }
     }
 }
@@ -895,12 +904,7 @@ VNNI static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const vnni_pair 
             __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                            _mm512_set1_epi32(8 * h + 4 * p));
             __m512 a = _mm512_permutexvar_ps(idx, ds);
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-                const vnni_pair *x = &xp[j][2 * h + p];
-                __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
-                __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
-                acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
-            }
+            offset_pair_fma(u, a, xp, 2 * h + p, acc, m);
         }
     }
 }
@@ -926,12 +930,7 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
     for (int p = 0; p < 4; p++) {
         __m512i u = iq4_levels_u(nibble_pair(b->qs + 32 * p, b->qs + 32 * p + 16));
         __m512 a = sub_block_scales(sd, p);
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-            const vnni_pair *x = &xp[j][p];
-            __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
-            __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
-            acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
-        }
+        offset_pair_fma(u, a, xp, p, acc, m);
     }
 }
 
