@@ -828,7 +828,8 @@ void llm_kernels_avx2(llm_kernels *k)
     LLM_BLOCK_TYPES(SET_ROWS)
 #undef SET_ROWS
 #undef SET
-    /* plain Q8_0 activations (no layout) */
+    /* the 32-value types on plain Q8_0 activations (no layout), the
+     * super-block types on laid-out ones */
     llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
     llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
     llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);

@@ -688,7 +688,7 @@ static void prepare_q3_K(const void *xq, int64_t n, void *xa)
     vnni_prepare(xq, n, xa, 4);
 }
 
-static const llm_q8_layout layout_q4_K = {vnni_k_bytes, prepare_q4_K};
+static const llm_q8_layout layout_q4_K = {vnni_k_bytes, prepare_q4_K}; /* Q5_K's too */
 static const llm_q8_layout layout_q2_K = {vnni_k16_bytes, prepare_q2_K};
 static const llm_q8_layout layout_q6_K = {vnni_bytes, prepare_q6_K};
 static const llm_q8_layout layout_q3_K = {vnni_bytes, prepare_q3_K};
