@@ -156,7 +156,7 @@ extern const int8_t llm_iq4nl_values[16];
 /* Exact in both builds: F16C converts exactly, as does the bit version. */
 static inline float llm_half(uint16_t h)
 {
-#if defined(__F16C__) || defined(__AVX2__)
+#if defined(__F16C__)
     return _cvtsh_ss(h);
 #else
     union {
