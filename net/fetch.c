@@ -135,11 +135,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *p)
     return n;
 }
 
+/* Also while no response has come (status 0), so that a caller can stop a
+ * request to a server that is silent; not over an error response's body. */
 static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     attempt *a = p;
     (void)ultotal, (void)ulnow;
-    if (!a->rq->on_progress || a->resp->status < 200 || a->resp->status > 299) return 0;
+    long st = a->resp->status;
+    if (!a->rq->on_progress || (st != 0 && (st < 200 || st > 299))) return 0;
     if (a->rq->on_progress(a->rq->progress_ctx, (uint64_t)dlnow, (uint64_t)dltotal)) {
         a->stopped = 1;
         return 1;
@@ -296,6 +299,19 @@ static int judge(attempt *a, CURLcode cc, rag_err *err, int *retry)
                        status_text(r->status), hint[0] ? ": " : "", hint);
 }
 
+/* Sleeps w seconds before a retry, asking on_progress every tenth of a
+ * second whether to stop instead (1: stopped). */
+static int wait_between_attempts(const net_request *rq, double w)
+{
+    for (double left = w; left > 0; left -= 0.1) {
+        if (rq->on_progress && rq->on_progress(rq->progress_ctx, 0, 0)) return 1;
+        double step = left < 0.1 ? left : 0.1;
+        struct timespec ts = {0, (long)(step * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 int net_fetch(const net_request *rq, net_response *resp, rag_err *err)
 {
     pthread_once(&curl_once, curl_init);
@@ -307,8 +323,9 @@ int net_fetch(const net_request *rq, net_response *resp, rag_err *err)
     for (int i = 0; i <= rq->retries; i++) {
         if (i) {
             double w = resp->retry_after > 0 ? (resp->retry_after < 30 ? resp->retry_after : 30) : wait;
-            struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
-            nanosleep(&ts, NULL);
+            if (wait_between_attempts(rq, w))
+                return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped", rq->what ? rq->what : "server",
+                                   rq->url);
             wait *= 2;
             char *url = resp->effective_url;
             resp->effective_url = NULL;

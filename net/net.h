@@ -40,7 +40,10 @@ typedef struct net_response net_response;
  * (RAG_ERR_INTERRUPTED). resp->status and headers are already set. */
 typedef int (*net_body_fn)(void *ctx, const net_response *resp, const char *data, size_t len);
 /* Progress of the body: bytes so far and expected (0 when unknown);
- * non-zero cancels (RAG_ERR_INTERRUPTED). */
+ * non-zero cancels (RAG_ERR_INTERRUPTED). Called often (curl: about once a
+ * second at least) from the start of the request, also while the server has
+ * not answered and between retries (0, 0), but not over an error
+ * response. */
 typedef int (*net_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct net_request {

@@ -132,6 +132,33 @@ check_eq "...adding nothing" "$(sql 'select count(*) from documents')" "$docs"
 check "...and B is consistent" rag check -q
 ragd_stop
 
+# ---- a silent generator server: a client that hangs up is not kept waiting ----
+# (httpfixture answers nothing for 30 s; the client leaves after 2 s)
+mkdir -p $T/silent
+"$RAG_TOOLS/httpfixture" --root $T/silent --port 0 --delay 30 2>$T/fx.err &
+FX_PID=$!
+trap 'kill $A_PID $FX_PID 2>/dev/null' EXIT
+for i in $(seq 1 100); do
+  FX_URL=$(sed -n 's/^httpfixture: listening on \(.*\)$/http:\/\/\1/p' $T/fx.err); [ -n "$FX_URL" ] && break; sleep 0.05
+done
+printf '[model]\nurl = %s/v1\nremote_model = tiny\nremote_ctx = 4096\ntimeout = 120\n[server]\npublic_metrics = true\n' \
+  "$FX_URL" > $T/silent.conf
+ragd_start --config $T/silent.conf || { fail "ragd with a silent generator starts"; finish; exit; }
+running() { # VALUE: ragd_generations_running shows it within 6 s
+  local i; for i in $(seq 1 60); do
+    [ "$(curl -s $RAGD_URL/metrics | awk '$1 == "ragd_generations_running" { print $2 }')" = "$1" ] && return 0; sleep 0.1
+  done; return 1
+}
+curl -sN --max-time 2 -H "Authorization: Bearer $KEY_B" -o /dev/null \
+  -d '{"stream":true,"max_tokens":8,"messages":[{"role":"user","content":"hi"}],"rag":{"retrieval":false}}' \
+  $RAGD_URL/v1/chat/completions &
+cpid=$!
+check "a silent generator server: the generation waits on it" running 1
+wait $cpid
+check "...and ends within 6 s of the client's hang-up, not at the server's 30" running 0
+ragd_stop
+kill $FX_PID 2>/dev/null; wait $FX_PID 2>/dev/null
+
 # ---- configuration ----
 printf '[model]\npath = %s\nurl = %s\nremote_model = x\n' $T/gen.gguf "$A" > $T/both.conf
 out=$(rag --config $T/both.conf stats 2>&1); rc=$?
