@@ -7,8 +7,9 @@
 // --skip streaming: the answer may arrive in one piece (ragd without a
 // generator answers extractively, all at once). --skip citations: the answer
 // need not cite (a random-weight test generator streams text that cites
-// nothing), and then the Sources list and the source panel, which list what
-// was cited, are not checked either.
+// nothing); the page must then list the passages the model was given
+// (.source.uncited, unless the answer happened to cite one), and one of them
+// must open the source panel with its document.
 //
 // Opens the page, types the key and the question, sends, waits for the
 // answer, and checks that it streamed, that it carries citations and
@@ -148,6 +149,7 @@ async function run(browser) {
       cites: m.querySelectorAll('.text .cite').length,
       validCites: m.querySelectorAll('.text .cite:not(.invalid)').length,
       sources: m.querySelectorAll('.source').length,
+      given: m.querySelectorAll('.source.uncited').length,
     };
   });
   const seen = await page.evaluate(() => window.__seen);
@@ -155,6 +157,7 @@ async function run(browser) {
     answer_chars: answer.text.trim().length,
     citations: answer.cites,
     sources: answer.sources,
+    given: answer.given,
     streamed: seen.streaming > 0,
     stream_updates: seen.lengths.length,
   });
@@ -166,6 +169,24 @@ async function run(browser) {
   if (citing && !answer.cites) fail('the answer has no [n] citation marker (.cite)');
   if (citing && !answer.validCites) fail('every citation marker in the answer is marked invalid');
   if (!citing) {
+    if (!answer.sources) fail('the answer lists no passage (.source), neither cited nor given');
+    if (!answer.cites) {
+      if (!answer.given) fail('an answer that cites nothing does not list the passages given (.source.uncited)');
+      await page.evaluate(() => {
+        const all = document.querySelectorAll('.msg.assistant');
+        all[all.length - 1].querySelector('.source.uncited').click();
+      });
+      try {
+        await page.waitForFunction(() => {
+          const p = document.getElementById('source-panel');
+          const t = document.querySelector('#source-doc .doc-title');
+          return p && !p.hidden && p.dataset.document && t && t.textContent.trim();
+        }, { timeout: 5000, polling: 50 });
+      } catch (e) {
+        fail('a passage given but not cited did not open #source-panel with its document');
+      }
+      result.given_panel_title = await page.$eval('#source-title', (t) => t.textContent.trim());
+    }
     if (pageErrors.length) fail(pageErrors.join('\n'));
     result.ok = true;
     return 0;
