@@ -36,8 +36,13 @@ endif
 # llm/matmul.c): one pool does all parallel work.
 BLAS_LIBS := -lopenblas
 
+# Read when make starts: a target that installs packages (deps) and then
+# builds must build in a new make, started after the install (see demo and
+# test below), or these would be empty. A build without the packages stops
+# at once naming them, rather than at the first missing header.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 
 # The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
 # whatever BUILD is, so that sanitizer builds reuse it. Only store/vindex.c
@@ -68,11 +73,11 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all deps test-deps test run-tests asan demo bench fuzz clean distclean format
+.PHONY: all deps test-deps test run-tests asan demo bench fuzz clean distclean format pkg-check
 .SECONDARY:
 all: $(BUILD)/rag $(BUILD)/ragd
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | pkg-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -148,6 +153,9 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/librag.a
 deps:
 	./scripts/deps.sh
 
+pkg-check:
+	@$(if $(PKG_MISSING),echo "pkg-config finds no $(PKG_MISSING): run 'make deps' first (it installs them)" >&2; exit 1,:)
+
 # What only the tests need: curl, Chromium, Node.js and tests/js's npm packages.
 test-deps:
 	./scripts/test-deps.sh
@@ -166,7 +174,9 @@ asan: deps test-deps
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" run-tests
 
-demo: deps all
+# deps installs, then a new make builds with what pkg-config finds now.
+demo: deps
+	$(MAKE) all
 	./demo/run.sh
 
 # libFuzzer over the GGUF reader (clang, ASan + UBSan), FUZZ_SECONDS long,
