@@ -9,15 +9,15 @@
 typedef enum emb_arch { EMB_BERT, EMB_NOMIC, EMB_DECODER } emb_arch;
 
 typedef struct emb_layer {
-    llm_mat wq, wk, wv;   /* bert: separate projections */
-    llm_mat wqkv;         /* nomic-bert: fused, rows 3*n_embd (q, then k, then v) */
+    llm_mat wq, wk, wv; /* bert: separate projections */
+    llm_mat wqkv;       /* nomic-bert: fused, rows 3*n_embd (q, then k, then v) */
     float *bq, *bk, *bv, *bqkv;
     llm_mat wo;
     float *bo;
     float *attn_norm_w, *attn_norm_b; /* attn_output_norm: after the attention residual */
     llm_mat w_up, w_gate, w_down;     /* w_gate only with SwiGLU (nomic-bert) */
     float *b_up, *b_down;
-    float *out_norm_w, *out_norm_b;   /* layer_output_norm: after the FFN residual */
+    float *out_norm_w, *out_norm_b; /* layer_output_norm: after the FFN residual */
 } emb_layer;
 
 typedef struct emb_remote emb_remote;
@@ -25,9 +25,9 @@ typedef struct emb_remote emb_remote;
 struct emb_model {
     emb_arch arch;
     emb_remote *remote; /* a remote server (embed/remote.c): nothing below is loaded */
-    llm_gguf *gguf;  /* encoders */
+    llm_gguf *gguf;     /* encoders */
     llm_vocab *vocab;
-    llm_model *dec;  /* decoders used as embedders */
+    llm_model *dec; /* decoders used as embedders */
     llm_context *dctx;
     emb_identity id;
     int n_embd, n_layer, n_head, n_ff, n_ctx;
@@ -36,7 +36,7 @@ struct emb_model {
     float *type0;               /* token type 0 embedding (all inputs use type 0) */
     float *embd_norm_w, *embd_norm_b;
     emb_layer *layers;
-    llm_mat cls_w;              /* reranker head */
+    llm_mat cls_w; /* reranker head */
     float *cls_b, *cls_out_w, cls_out_b;
     llm_compute *compute;
     int batch_tokens;

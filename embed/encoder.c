@@ -14,7 +14,6 @@
 #include "base/mem.h"
 #include "llm/vecmath.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -27,11 +26,13 @@ static void embed_tokens(emb_model *m, const emb_batch *b)
             int t = b->start[s] + p;
             float *x = m->x + (size_t)t * E;
             llm_dequant_row(m->tok_embd.type,
-                            (const uint8_t *)m->tok_embd.data + (size_t)b->tokens[t] * m->tok_embd.row_bytes,
+                            (const uint8_t *)m->tok_embd.data +
+                                (size_t)b->tokens[t] * m->tok_embd.row_bytes,
                             x, E);
             if (m->pos_embd.data) {
-                llm_dequant_row(m->pos_embd.type,
-                                (const uint8_t *)m->pos_embd.data + (size_t)p * m->pos_embd.row_bytes, row, E);
+                llm_dequant_row(
+                    m->pos_embd.type,
+                    (const uint8_t *)m->pos_embd.data + (size_t)p * m->pos_embd.row_bytes, row, E);
                 llm_vec_add(x, row, E);
             }
             if (m->type0) llm_vec_add(x, m->type0, E);
@@ -42,7 +43,8 @@ static void embed_tokens(emb_model *m, const emb_batch *b)
 static void add_bias_rows(float *y, const float *b, int rows, int n, int stride)
 {
     if (!b) return;
-    for (int r = 0; r < rows; r++) llm_vec_add(y + (size_t)r * stride, b, n);
+    for (int r = 0; r < rows; r++)
+        llm_vec_add(y + (size_t)r * stride, b, n);
 }
 
 /* NEOX RoPE on the first D dims of each head of q and k (nomic-bert). */
@@ -73,7 +75,9 @@ typedef struct attn_job {
 
 /* Worker slot `slot` takes the (sequence, head) pairs slot, slot + n_slots,
  * ... and computes S = softmax(Q K^T / sqrt(D)), O = S V for each, in its
- * own scores buffer (max_seq^2 floats), with single-threaded sgemm. */
+ * own scores buffer (max_seq^2 floats), with llm_gemm_nt and llm_gemm_nn: batch invariant, as the
+ * products with the weights are (llm_compute_set_batch_invariant), so a
+ * sequence's states do not depend on the others in the batch. */
 static void attend(void *ctx, int64_t slot)
 {
     attn_job *j = ctx;
@@ -87,12 +91,11 @@ static void attend(void *ctx, int64_t slot)
         const float *base = m->qkv + (size_t)j->b->start[s] * 3 * E;
         const float *Q = base + (size_t)h * D, *K = base + E + (size_t)h * D,
                     *V = base + 2 * E + (size_t)h * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, D, 1.0f, Q, 3 * E, K, 3 * E,
-                    0.0f, S, L);
-        for (int r = 0; r < L; r++) llm_vec_softmax(S + (size_t)r * L, L, scale);
+        llm_gemm_nt(Q, 3 * E, L, K, 3 * E, L, D, S, L);
+        for (int r = 0; r < L; r++)
+            llm_vec_softmax(S + (size_t)r * L, L, scale);
         float *O = m->att + (size_t)j->b->start[s] * E + (size_t)h * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, L, 1.0f, S, L, V, 3 * E, 0.0f,
-                    O, E);
+        llm_gemm_nn(S, L, L, V, 3 * E, D, L, O, E);
     }
 }
 
@@ -119,10 +122,8 @@ void emb_encoder_forward(emb_model *m, const emb_batch *b)
             }
         }
         if (m->arch == EMB_NOMIC) rope_batch(m, b);
-        /* attention within each sequence: pairs spread over the workers,
-         * each with single-threaded sgemm (llm_compute keeps OpenBLAS so) */
+        /* attention within each sequence: pairs spread over the workers */
         attn_job job = {m, b, llm_compute_threads(m->compute)};
-        if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
         llm_parallel_for(m->compute, job.n_slots, attend, &job);
         /* x = LN(x + att Wo + bo) */
         llm_matmul(m->compute, &L->wo, m->att, T, m->tmp);

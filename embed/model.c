@@ -29,7 +29,8 @@ static void family_prefixes(const char *name, const char **q, const char **d)
 {
     char low[128];
     size_t i = 0;
-    for (; name[i] && i < sizeof low - 1; i++) low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    for (; name[i] && i < sizeof low - 1; i++)
+        low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
     low[i] = 0;
     *q = *d = "";
     if (strstr(low, "e5-") || strstr(low, "-e5") || !strncmp(low, "e5", 2)) {
@@ -41,7 +42,8 @@ static void family_prefixes(const char *name, const char **q, const char **d)
     } else if (strstr(low, "bge-") && strstr(low, "-en")) {
         *q = "Represent this sentence for searching relevant passages: ";
     } else if (strstr(low, "qwen3-embedding")) {
-        *q = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: ";
+        *q = "Instruct: Given a web search query, retrieve relevant passages that answer the "
+             "query\nQuery: ";
     }
 }
 
@@ -55,7 +57,8 @@ static int get_u32(emb_model *m, const char *arch, const char *suffix, int requi
     if (rc == RAG_ERR_NOTFOUND && !required) return 0;
     if (rc) return rc;
     if (v > (1u << 24))
-        return rag_err_set(err, RAG_ERR_FORMAT, "%s: %s = %u is out of range", llm_gguf_path(m->gguf), key, v);
+        return rag_err_set(err, RAG_ERR_FORMAT, "%s: %s = %u is out of range",
+                           llm_gguf_path(m->gguf), key, v);
     *out = (int)v;
     return 0;
 }
@@ -67,20 +70,24 @@ static int get_mat(emb_model *m, const char *name, int64_t cols, int64_t rows, i
     const llm_tensor_info *t = llm_gguf_find_tensor(m->gguf, name);
     if (!t) {
         if (optional) return 0;
-        return rag_err_set(err, RAG_ERR_FORMAT, "%s: tensor '%s' is missing", llm_gguf_path(m->gguf), name);
+        return rag_err_set(err, RAG_ERR_FORMAT, "%s: tensor '%s' is missing",
+                           llm_gguf_path(m->gguf), name);
     }
     if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1)
-        return rag_err_set(err, RAG_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+        return rag_err_set(err, RAG_ERR_FORMAT,
+                           "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
                            llm_gguf_path(m->gguf), name, (long long)t->ne[0], (long long)t->ne[1],
                            (long long)cols, (long long)rows);
     if (!llm_dtype_get(t->type)->can_compute)
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which is not supported",
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                           "%s: tensor '%s' has type %s, which is not supported",
                            llm_gguf_path(m->gguf), name, llm_dtype_get(t->type)->name);
     *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols)};
     return 0;
 }
 
-static int get_vec(emb_model *m, const char *name, int64_t n, int optional, float **out, rag_err *err)
+static int get_vec(emb_model *m, const char *name, int64_t n, int optional, float **out,
+                   rag_err *err)
 {
     llm_mat v;
     *out = NULL;
@@ -114,7 +121,8 @@ static int load_encoder(emb_model *m, const char *arch, rag_err *err)
     if (rc && rc != RAG_ERR_NOTFOUND) return rc;
     int64_t E = m->n_embd, F = m->n_ff, V = llm_vocab_size(m->vocab);
     if ((rc = get_mat(m, "token_embd.weight", E, V, 0, &m->tok_embd, err)) ||
-        (rc = get_mat(m, "position_embd.weight", E, m->n_ctx, m->arch == EMB_NOMIC, &m->pos_embd, err)) ||
+        (rc = get_mat(m, "position_embd.weight", E, m->n_ctx, m->arch == EMB_NOMIC, &m->pos_embd,
+                      err)) ||
         (rc = get_vec(m, "token_embd_norm.weight", E, 0, &m->embd_norm_w, err)) ||
         (rc = get_vec(m, "token_embd_norm.bias", E, 1, &m->embd_norm_b, err)))
         return rc;
@@ -169,7 +177,8 @@ static int load_encoder(emb_model *m, const char *arch, rag_err *err)
 
 static int alloc_scratch(emb_model *m, int n_threads, rag_err *err)
 {
-    int rc = llm_compute_new(n_threads, m->n_ff > m->n_embd ? m->n_ff : m->n_embd, &m->compute, err);
+    int rc =
+        llm_compute_new(n_threads, m->n_ff > m->n_embd ? m->n_ff : m->n_embd, &m->compute, err);
     if (rc) return rc;
     size_t T = (size_t)m->batch_tokens, E = (size_t)m->n_embd, F = (size_t)m->n_ff;
     m->max_seq = m->n_ctx < m->batch_tokens ? m->n_ctx : m->batch_tokens;
@@ -179,6 +188,8 @@ static int alloc_scratch(emb_model *m, int n_threads, rag_err *err)
     m->tmp = rag_xmalloc(T * E * sizeof(float));
     m->ffn = rag_xmalloc(T * F * sizeof(float));
     if (m->layers && m->layers[0].w_gate.data) m->ffn2 = rag_xmalloc(T * F * sizeof(float));
+    /* a text's vector must not depend on the texts embedded with it */
+    llm_compute_set_batch_invariant(m->compute, 1);
     m->scores = rag_xmalloc((size_t)llm_compute_threads(m->compute) * (size_t)m->max_seq *
                             (size_t)m->max_seq * sizeof(float));
     return 0;
@@ -213,7 +224,8 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
     char arch[64] = "";
     const char *s;
     size_t len;
-    if (!rc && (rc = llm_gguf_get_str(m->gguf, "general.architecture", &s, &len, err)) == RAG_ERR_NOTFOUND)
+    if (!rc &&
+        (rc = llm_gguf_get_str(m->gguf, "general.architecture", &s, &len, err)) == RAG_ERR_NOTFOUND)
         rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: no general.architecture: not a model", path);
     if (!rc) snprintf(arch, sizeof arch, "%.*s", (int)(len < 63 ? len : 63), s);
     /* pooling: the file's, or the caller's */
@@ -226,7 +238,8 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
         if (params->pooling >= 0) pooling = params->pooling;
     }
     if (!rc && llm_gguf_n_tensors(m->gguf) == 0)
-        rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: the file holds a vocabulary but no weights", path);
+        rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: the file holds a vocabulary but no weights",
+                         path);
     if (!rc) {
         if (!strcmp(arch, "bert") || !strcmp(arch, "nomic-bert")) {
             m->arch = !strcmp(arch, "bert") ? EMB_BERT : EMB_NOMIC;
@@ -234,7 +247,8 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
             rc = llm_vocab_load(m->gguf, &m->vocab, err);
             if (!rc) rc = load_encoder(m, arch, err);
             if (!rc && pooling == EMB_POOL_RANK && !m->cls_out_w)
-                rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: rank pooling needs the cls.* head tensors", path);
+                rc = rag_err_set(err, RAG_ERR_FORMAT,
+                                 "%s: rank pooling needs the cls.* head tensors", path);
             if (!rc) rc = alloc_scratch(m, params->n_threads, err);
         } else if (llm_arch_supported(arch)) {
             m->arch = EMB_DECODER;
@@ -277,8 +291,10 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
     id->normalized = 1;
     const char *q, *d;
     family_prefixes(id->name, &q, &d);
-    snprintf(id->query_prefix, sizeof id->query_prefix, "%s", params->query_prefix ? params->query_prefix : q);
-    snprintf(id->doc_prefix, sizeof id->doc_prefix, "%s", params->doc_prefix ? params->doc_prefix : d);
+    snprintf(id->query_prefix, sizeof id->query_prefix, "%s",
+             params->query_prefix ? params->query_prefix : q);
+    snprintf(id->doc_prefix, sizeof id->doc_prefix, "%s",
+             params->doc_prefix ? params->doc_prefix : d);
     *out = m;
     return 0;
 }
@@ -289,14 +305,17 @@ void emb_model_close(emb_model *m)
     emb_remote_free(m->remote);
     for (int l = 0; m->layers && l < m->n_layer; l++) {
         emb_layer *L = &m->layers[l];
-        float *v[] = {L->bq, L->bk, L->bv, L->bqkv, L->bo, L->attn_norm_w, L->attn_norm_b,
-                      L->b_up, L->b_down, L->out_norm_w, L->out_norm_b};
-        for (size_t i = 0; i < sizeof v / sizeof *v; i++) rag_free(v[i]);
+        float *v[] = {L->bq,     L->bk,          L->bv,          L->bqkv,
+                      L->bo,     L->attn_norm_w, L->attn_norm_b, L->b_up,
+                      L->b_down, L->out_norm_w,  L->out_norm_b};
+        for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+            rag_free(v[i]);
     }
     rag_free(m->layers);
-    float *v[] = {m->type0, m->embd_norm_w, m->embd_norm_b, m->cls_b, m->cls_out_w, m->x, m->qkv,
-                  m->att, m->tmp, m->ffn, m->ffn2, m->scores};
-    for (size_t i = 0; i < sizeof v / sizeof *v; i++) rag_free(v[i]);
+    float *v[] = {m->type0, m->embd_norm_w, m->embd_norm_b, m->cls_b, m->cls_out_w, m->x,
+                  m->qkv,   m->att,         m->tmp,         m->ffn,   m->ffn2,      m->scores};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        rag_free(v[i]);
     llm_compute_free(m->compute);
     llm_context_free(m->dctx);
     llm_model_close(m->dec);
@@ -305,10 +324,22 @@ void emb_model_close(emb_model *m)
     rag_free(m);
 }
 
-const emb_identity *emb_model_identity(const emb_model *m) { return &m->id; }
-int emb_dims(const emb_model *m) { return m->n_embd; }
-int emb_max_tokens(const emb_model *m) { return m->n_ctx; }
-int emb_is_reranker(const emb_model *m) { return m->id.pooling == EMB_POOL_RANK; }
+const emb_identity *emb_model_identity(const emb_model *m)
+{
+    return &m->id;
+}
+int emb_dims(const emb_model *m)
+{
+    return m->n_embd;
+}
+int emb_max_tokens(const emb_model *m)
+{
+    return m->n_ctx;
+}
+int emb_is_reranker(const emb_model *m)
+{
+    return m->id.pooling == EMB_POOL_RANK;
+}
 
 const llm_vocab *emb_vocab(const emb_model *m)
 {

@@ -23,6 +23,7 @@
 #include "llm/matmul.h"
 
 #include "base/mem.h"
+#include "llm/vecmath.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -82,14 +83,15 @@ struct llm_compute {
     int n_threads;
     int64_t max_cols;
     int64_t tile_rows, big_tile_rows; /* for fewer and for BIG_N input rows or more */
-    float *scratch; /* big_tile_rows * max_cols per thread, owned */
+    float *scratch;                   /* big_tile_rows * max_cols per thread, owned */
 
     pthread_t *workers; /* n_threads - 1, owned */
     int n_started;
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* workers wait here for a new generation or stop */
-    pthread_cond_t done; /* the caller waits here for n_pending == 0 */
-    int int8_decode;              /* see llm_compute_set_int8_decode */
+    pthread_cond_t wake;         /* workers wait here for a new generation or stop */
+    pthread_cond_t done;         /* the caller waits here for n_pending == 0 */
+    int int8_decode;             /* see llm_compute_set_int8_decode */
+    int batch_invariant;         /* see llm_compute_set_batch_invariant */
     _Atomic uint64_t generation; /* written under mu; read by spinners without it */
     _Atomic int n_pending;
     _Atomic int stop;
@@ -107,7 +109,8 @@ typedef struct worker_arg {
 static void run_range(llm_compute *c, int index)
 {
     int64_t lo = c->n * index / c->n_threads, hi = c->n * (index + 1) / c->n_threads;
-    for (int64_t i = lo; i < hi; i++) c->fn(c->ctx, i);
+    for (int64_t i = lo; i < hi; i++)
+        c->fn(c->ctx, i);
 }
 
 static void *worker_main(void *p)
@@ -118,10 +121,12 @@ static void *worker_main(void *p)
     rag_free(a);
     uint64_t seen = 0;
     for (;;) {
-        for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->generation) == seen && !atomic_load(&c->stop); k++)
+        for (int k = 0;
+             k < SPIN_ROUNDS && atomic_load(&c->generation) == seen && !atomic_load(&c->stop); k++)
             cpu_relax(k);
         pthread_mutex_lock(&c->mu);
-        while (!atomic_load(&c->stop) && atomic_load(&c->generation) == seen) pthread_cond_wait(&c->wake, &c->mu);
+        while (!atomic_load(&c->stop) && atomic_load(&c->generation) == seen)
+            pthread_cond_wait(&c->wake, &c->mu);
         int stop = atomic_load(&c->stop);
         seen = atomic_load(&c->generation);
         pthread_mutex_unlock(&c->mu);
@@ -142,7 +147,8 @@ void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i
 {
     if (n <= 0) return;
     if (c->n_threads == 1 || n == 1) {
-        for (int64_t i = 0; i < n; i++) fn(ctx, i);
+        for (int64_t i = 0; i < n; i++)
+            fn(ctx, i);
         return;
     }
     pthread_mutex_lock(&c->mu);
@@ -156,10 +162,12 @@ void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i
 
     run_range(c, 0);
 
-    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->n_pending) > 0; k++) cpu_relax(k);
+    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&c->n_pending) > 0; k++)
+        cpu_relax(k);
     if (atomic_load(&c->n_pending) > 0) {
         pthread_mutex_lock(&c->mu);
-        while (atomic_load(&c->n_pending) > 0) pthread_cond_wait(&c->done, &c->mu);
+        while (atomic_load(&c->n_pending) > 0)
+            pthread_cond_wait(&c->done, &c->mu);
         pthread_mutex_unlock(&c->mu);
     }
 }
@@ -171,7 +179,8 @@ void llm_compute_free(llm_compute *c)
     atomic_store(&c->stop, 1);
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
-    for (int i = 0; i < c->n_started; i++) pthread_join(c->workers[i], NULL);
+    for (int i = 0; i < c->n_started; i++)
+        pthread_join(c->workers[i], NULL);
     pthread_cond_destroy(&c->wake);
     pthread_cond_destroy(&c->done);
     pthread_mutex_destroy(&c->mu);
@@ -188,8 +197,8 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
         n_threads = online > 0 ? (int)(online < MAX_THREADS ? online : MAX_THREADS) : 1;
     }
     if (n_threads < 1 || n_threads > MAX_THREADS)
-        return rag_err_set(err, RAG_ERR_INVALID, "llm_compute: %d threads (1..%d, or 0)",
-                           n_threads, MAX_THREADS);
+        return rag_err_set(err, RAG_ERR_INVALID, "llm_compute: %d threads (1..%d, or 0)", n_threads,
+                           MAX_THREADS);
     /* 2^20 columns is beyond any model (the widest, 405B FFNs, have 53248)
      * and bounds the scratch at 64 rows * 2^20 floats = 256 MiB */
     if (max_cols < 1 || max_cols > ((int64_t)1 << 20))
@@ -202,9 +211,12 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     int64_t rows = (int64_t)(TILE_BYTES / sizeof(float)) / max_cols;
     c->tile_rows = rows < TILE_MIN ? TILE_MIN : rows > TILE_MAX ? TILE_MAX : rows;
     rows = (int64_t)(BIG_TILE_BYTES / sizeof(float)) / max_cols;
-    c->big_tile_rows = rows < c->tile_rows ? c->tile_rows : rows > BIG_TILE_MAX ? BIG_TILE_MAX : rows;
+    c->big_tile_rows = rows < c->tile_rows   ? c->tile_rows
+                       : rows > BIG_TILE_MAX ? BIG_TILE_MAX
+                                             : rows;
     /* one (big) tile of scratch per thread */
-    c->scratch = rag_xcalloc_lines((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
+    c->scratch =
+        rag_xcalloc_lines((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -229,6 +241,11 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
 void llm_compute_set_int8_decode(llm_compute *c, int on)
 {
     c->int8_decode = on;
+}
+
+void llm_compute_set_batch_invariant(llm_compute *c, int on)
+{
+    c->batch_invariant = on;
 }
 
 int llm_compute_threads(const llm_compute *c)
@@ -257,13 +274,14 @@ static void dot_row(void *p, int64_t r)
 {
     const rows_job *job = p;
     int k = 0;
-    while (r >= job->start[k + 1]) k++;
+    while (r >= job->start[k + 1])
+        k++;
     r -= job->start[k];
     const llm_mat *W = job->W[k];
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
     if (job->Xq[k])
-        llm_dot_rows_q8(W->type, row, job->Xq[k], job->xq_row_bytes[k], (int)job->n, job->Y[k] + r, W->rows,
-                        W->cols);
+        llm_dot_rows_q8(W->type, row, job->Xq[k], job->xq_row_bytes[k], (int)job->n, job->Y[k] + r,
+                        W->rows, W->cols);
     else
         llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y[k] + r, W->rows, W->cols);
 }
@@ -277,6 +295,13 @@ static void sgemm_nt(const float *X, int64_t n, int64_t k, const float *B, int64
                 1.0f, X, (blasint)k, B, (blasint)ldb, 0.0f, Y, (blasint)ldy);
 }
 
+/* Y (ldy) = X[n x k] B^T, B's rows ldb apart, on the invariant path. */
+static void gemm_inv(const float *X, int64_t n, int64_t k, const float *B, int64_t rows,
+                     int64_t ldb, float *Y, int64_t ldy)
+{
+    llm_gemm_nt(X, k, (int)n, B, ldb, (int)rows, k, Y, ldy);
+}
+
 typedef struct gemm_job {
     llm_compute *c;
     const llm_mat *W;
@@ -284,6 +309,8 @@ typedef struct gemm_job {
     int64_t n;
     float *Y;
     int64_t n_tiles, tile_rows;
+    void (*gemm)(const float *X, int64_t n, int64_t k, const float *B, int64_t rows, int64_t ldb,
+                 float *Y, int64_t ldy);
 } gemm_job;
 
 /* Worker slot s multiplies tiles s, s + n_threads, ...: dequantized into its
@@ -294,45 +321,59 @@ static void gemm_slot(void *p, int64_t slot)
     const llm_mat *W = j->W;
     float *scratch = j->c->scratch + (size_t)slot * (size_t)(j->c->big_tile_rows * j->c->max_cols);
     for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
-        int64_t r0 = t * j->tile_rows, tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
+        int64_t r0 = t * j->tile_rows,
+                tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
         if (tr <= 0) break;
         const uint8_t *rows = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
         if (W->type == LLM_F32) {
-            sgemm_nt(j->X, j->n, W->cols, (const float *)rows, tr, (int64_t)(W->row_bytes / sizeof(float)),
-                     j->Y + r0, W->rows);
+            j->gemm(j->X, j->n, W->cols, (const float *)rows, tr,
+                    (int64_t)(W->row_bytes / sizeof(float)), j->Y + r0, W->rows);
             continue;
         }
         for (int64_t i = 0; i < tr; i++)
-            llm_dequant_row(W->type, rows + (size_t)i * W->row_bytes, scratch + i * W->cols, W->cols);
-        sgemm_nt(j->X, j->n, W->cols, scratch, tr, W->cols, j->Y + r0, W->rows);
+            llm_dequant_row(W->type, rows + (size_t)i * W->row_bytes, scratch + i * W->cols,
+                            W->cols);
+        j->gemm(j->X, j->n, W->cols, scratch, tr, W->cols, j->Y + r0, W->rows);
     }
 }
 
-/* Dequantized tiles of W, multiplied with cblas_sgemm on the workers. */
+/* Dequantized tiles of W, multiplied on the workers with cblas_sgemm, or
+ * with llm_gemm_nt when the context is batch invariant. */
 static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
 {
     /* tiles of at most tile_rows, as even as possible, a multiple of the threads in number */
     int64_t tile_rows = n >= BIG_N ? c->big_tile_rows : c->tile_rows;
     int64_t n_tiles = (W->rows + tile_rows - 1) / tile_rows;
     n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
-    gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles};
+    gemm_job g = {c,
+                  W,
+                  X,
+                  n,
+                  Y,
+                  n_tiles,
+                  (W->rows + n_tiles - 1) / n_tiles,
+                  c->batch_invariant ? gemm_inv : sgemm_nt};
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1); /* someone changed it */
     llm_parallel_for(c, c->n_threads, gemm_slot, &g);
 }
 
-void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw, const float *X, int64_t n)
+void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw,
+                    const float *X, int64_t n)
 {
     assert(nw >= 1 && nw <= LLM_MATMUL_SET);
     if (n <= 0) return;
     for (int k = 0; k < nw; k++) {
         const llm_dtype_info *info = llm_dtype_get(W[k]->type);
-        assert(info && info->can_compute && W[k]->cols % info->block_elems == 0 && W[k]->cols == W[0]->cols);
+        assert(info && info->can_compute && W[k]->cols % info->block_elems == 0 &&
+               W[k]->cols == W[0]->cols);
         (void)info;
     }
     /* A matrix wider than the scratch (a caller that understated max_cols)
      * is still multiplied correctly, row by row. */
     int64_t cols = W[0]->cols;
-    if (n >= SMALL_N && cols <= c->max_cols) {
+    /* Batch invariant: the tiles for every n (the row path below is
+     * invariant too, and serves matrices wider than the scratch). */
+    if ((n >= SMALL_N || c->batch_invariant) && cols <= c->max_cols) {
         for (int k = 0; k < nw; k++)
             if (W[k]->rows > 0) matmul_tiles(c, W[k], X, n, Y[k]);
         return;
@@ -347,11 +388,13 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
          * rows quantized to Q8_0 once (into the scratch, which holds far
          * more), as llama.cpp does; their weights then stream at close to
          * memory speed. */
-        if (c->int8_decode && cols <= c->max_cols && llm_dot_q8_supported(W[k]->type)) {
+        if (c->int8_decode && !c->batch_invariant && cols <= c->max_cols &&
+            llm_dot_q8_supported(W[k]->type)) {
             job.Xq[k] = free_scratch;
             job.xq_row_bytes[k] = llm_q8_acts_bytes(W[k]->type, cols);
             for (int64_t j = 0; j < n; j++)
-                llm_q8_acts(W[k]->type, X + j * cols, cols, free_scratch + (size_t)j * job.xq_row_bytes[k]);
+                llm_q8_acts(W[k]->type, X + j * cols, cols,
+                            free_scratch + (size_t)j * job.xq_row_bytes[k]);
             free_scratch += (size_t)n * job.xq_row_bytes[k];
         }
     }

@@ -6,7 +6,9 @@
  * rows split across the worker threads; larger n (prompt processing,
  * embedding batches) dequantizes W in tiles of rows into scratch memory
  * and multiplies with cblas_sgemm. Scratch is allocated when the llm_compute
- * is created, so a product never allocates. */
+ * is created, so a product never allocates. A context set batch invariant
+ * (encoders) takes the tiles for every n and multiplies them with our own
+ * llm_gemm_nt, whose rows do not depend on each other. */
 #ifndef RAG_LLM_MATMUL_H
 #define RAG_LLM_MATMUL_H
 
@@ -37,10 +39,16 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
 void llm_compute_free(llm_compute *c);
 /* Lets products with fewer than 8 input rows quantize those rows to Q8_0
  * and use the integer kernels (llm_dot_row_q8) where the weight type has
- * them: as llama.cpp decodes. Off by default, so that encoders give the
- * same vectors whether a text is embedded alone or in a batch; decoder
- * contexts turn it on. */
+ * them: as llama.cpp decodes. Decoder contexts turn it on. */
 void llm_compute_set_int8_decode(llm_compute *c, int on);
+/* Makes every product batch invariant: an output row is bit for bit the
+ * same whatever other input rows are multiplied with it, and whatever n is
+ * (one path for all n: dequantized tiles times llm_gemm_nt, no OpenBLAS, so
+ * OPENBLAS_CORETYPE cannot change it either). Encoders turn it on, so that
+ * a text's vector does not depend on the texts embedded with it. Decoders
+ * need not: their batches keep each row to itself below
+ * LLM_MATMUL_ROWS_MAX rows, and a prompt is cut into the same chunks. */
+void llm_compute_set_batch_invariant(llm_compute *c, int on);
 int llm_compute_threads(const llm_compute *c);
 
 /* Y = X * W^T as above. X and Y are row-major float arrays. */
@@ -51,8 +59,8 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
  * does them all, so the threads meet once instead of nw times. Results are
  * those of nw calls of llm_matmul. */
 #define LLM_MATMUL_SET 3
-void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw, const float *X,
-                    int64_t n);
+void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw,
+                    const float *X, int64_t n);
 
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads and waits. */
 void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);

@@ -4,6 +4,7 @@
  * llm_dequant_row / llm_dot_row and the functions of llm/vecmath.h go
  * through its table. */
 #include "llm/quant.h"
+#include "base/mem.h"
 #include "llm/quant_int.h"
 #include "llm/vecmath.h"
 
@@ -180,7 +181,8 @@ static void tables_init(void)
 
 static const llm_kernels *kernels(void)
 {
-    if (!atomic_load_explicit(&tables_ready, memory_order_acquire)) pthread_once(&tables_once, tables_init);
+    if (!atomic_load_explicit(&tables_ready, memory_order_acquire))
+        pthread_once(&tables_once, tables_init);
     return &tables[atomic_load_explicit(&active_isa, memory_order_relaxed)];
 }
 
@@ -206,9 +208,12 @@ llm_isa llm_isa_select(llm_isa isa)
 const char *llm_isa_name(llm_isa isa)
 {
     switch (isa) {
-    case LLM_ISA_SCALAR: return "scalar";
-    case LLM_ISA_AVX2: return "avx2";
-    case LLM_ISA_AVX512: return "avx512";
+    case LLM_ISA_SCALAR:
+        return "scalar";
+    case LLM_ISA_AVX2:
+        return "avx2";
+    case LLM_ISA_AVX512:
+        return "avx512";
     }
     return "?";
 }
@@ -250,7 +255,8 @@ void llm_dot_rows(llm_dtype t, const void *row, const float *x, int64_t ldx, int
         k->dot_rows[t](row, x, ldx, nx, out, ldo, n);
         return;
     }
-    for (int j = 0; j < nx; j++) out[j * ldo] = k->dot[t](row, x + j * ldx, n);
+    for (int j = 0; j < nx; j++)
+        out[j * ldo] = k->dot[t](row, x + j * ldx, n);
 }
 
 /* Prepared activations: the plain Q8_0 blocks, then (in tables with a
@@ -273,9 +279,12 @@ void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst)
 {
     const llm_kernels *k = kernels();
     assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
-    if (k->q8_quantize) k->q8_quantize(x, dst, n);
-    else llm_quantize_row(LLM_Q8_0, x, dst, n);
-    if (k->q8_layout[t]) k->q8_layout[t]->prepare(dst, n, (uint8_t *)dst + acts_part(llm_row_bytes(LLM_Q8_0, n)));
+    if (k->q8_quantize)
+        k->q8_quantize(x, dst, n);
+    else
+        llm_quantize_row(LLM_Q8_0, x, dst, n);
+    if (k->q8_layout[t])
+        k->q8_layout[t]->prepare(dst, n, (uint8_t *)dst + acts_part(llm_row_bytes(LLM_Q8_0, n)));
 }
 
 void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, int nx, float *out,
@@ -289,7 +298,8 @@ void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, 
         k->dot_q8_rows[t](row, (const uint8_t *)xa + at, ldxa, nx, out, ldo, n);
         return;
     }
-    for (int j = 0; j < nx; j++) out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xa + j * ldxa, n);
+    for (int j = 0; j < nx; j++)
+        out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xa + j * ldxa, n);
 }
 
 /* ---- vector math (llm/vecmath.h) --------------------------------------- */
@@ -338,4 +348,39 @@ void llm_vec_add(float *y, const float *x, int64_t n)
 void llm_vec_axpy(float *y, float a, const float *x, int64_t n)
 {
     kernels()->vec.axpy(y, a, x, n);
+}
+
+void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
+                 float *C, int64_t ldc)
+{
+    kernels()->vec.gemm(A, lda, m, B, ldb, 1, n, k, C, ldc);
+}
+
+void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
+                 float *C, int64_t ldc)
+{
+    kernels()->vec.gemm(A, lda, m, B, ldb, 0, n, k, C, ldc);
+}
+
+float *llm_gemm_panel(int64_t k, int nr)
+{
+    return rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * (size_t)nr, sizeof(float));
+}
+
+void llm_gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,
+                   int nr)
+{
+    if (b_rows) {
+        for (int c = 0; c < nc; c++) {
+            const float *row = B + (size_t)(j0 + c) * ldb;
+            for (int64_t t = 0; t < k; t++)
+                P[t * nr + c] = row[t];
+        }
+    } else {
+        for (int64_t t = 0; t < k; t++)
+            memcpy(P + t * nr, B + (size_t)t * ldb + j0, (size_t)nc * sizeof *P);
+    }
+    if (nc < nr)
+        for (int64_t t = 0; t < k; t++)
+            memset(P + t * nr + nc, 0, (size_t)(nr - nc) * sizeof *P);
 }

@@ -233,10 +233,12 @@ static inline __m128i llm_q3_K_scales_i8(const llm_block_q3_K *b)
 {
     uint32_t last;
     memcpy(&last, b->scales + 8, 4);
-    __m128i v = _mm_insert_epi32(_mm_loadl_epi64((const __m128i *)(const void *)b->scales), (int)last, 2);
+    __m128i v =
+        _mm_insert_epi32(_mm_loadl_epi64((const __m128i *)(const void *)b->scales), (int)last, 2);
     const __m128i m4 = _mm_set1_epi8(0x0F);
     __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
-    __m128i top = _mm_shuffle_epi8(v, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
+    __m128i top =
+        _mm_shuffle_epi8(v, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
     __m128i hi = _mm_and_si128(_mm_srlv_epi32(top, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
     return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
 }
@@ -267,7 +269,8 @@ static inline void llm_scales_q5_K(const llm_block_q5_K *b, llm_scales *s)
 static inline void llm_scales_q6_K(const llm_block_q6_K *b, llm_scales *s)
 {
     float d = llm_half(b->d);
-    for (int j = 0; j < 16; j++) s->d[j] = d * b->scales[j];
+    for (int j = 0; j < 16; j++)
+        s->d[j] = d * b->scales[j];
 }
 
 static inline void llm_scales_iq4_xs(const llm_block_iq4_xs *b, llm_scales *s)
@@ -296,7 +299,17 @@ typedef struct llm_vec_kernels {
     void (*rmsnorm)(const float *x, const float *w, float *out, int64_t n, float eps);
     void (*add)(float *y, const float *x, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n);
+    /* llm_gemm_nt (b_rows 1: B's rows are C's columns) and llm_gemm_nn (0) */
+    void (*gemm)(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows, int n,
+                 int64_t k, float *C, int64_t ldc);
 } llm_vec_kernels;
+
+/* For the llm_gemm kernels: a panel of k x nr floats on a 64-byte boundary
+ * (rag_free_lines it), and columns j0 .. j0+nc-1 of the product's B packed into
+ * it k by k, P[k][c] = B's element (k, j0 + c), zero for c >= nc. */
+float *llm_gemm_panel(int64_t k, int nr);
+void llm_gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,
+                   int nr);
 
 /* One table per instruction set: llm_isa_select switches all of it. */
 /* A row against activations quantized to Q8_0 blocks (see llm_dot_row_q8). */
@@ -334,9 +347,10 @@ typedef struct llm_kernels {
  * floats, and blocks. */
 #define LLM_PLAIN_TYPES(X) X(LLM_F32, f32) X(LLM_F16, f16) X(LLM_BF16, bf16)
 #define LLM_BLOCK_TYPES(X)                                                                         \
-    X(LLM_Q4_0, q4_0) X(LLM_Q4_1, q4_1) X(LLM_Q5_0, q5_0) X(LLM_Q5_1, q5_1) X(LLM_Q8_0, q8_0)      \
-    X(LLM_IQ4_NL, iq4_nl) X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K) X(LLM_Q5_K, q5_K)  \
-    X(LLM_Q6_K, q6_K) X(LLM_IQ4_XS, iq4_xs)
+    X(LLM_Q4_0, q4_0)                                                                              \
+    X(LLM_Q4_1, q4_1) X(LLM_Q5_0, q5_0) X(LLM_Q5_1, q5_1) X(LLM_Q8_0, q8_0) X(LLM_IQ4_NL, iq4_nl)  \
+        X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K) X(LLM_Q5_K, q5_K) X(LLM_Q6_K, q6_K)  \
+            X(LLM_IQ4_XS, iq4_xs)
 
 /* Install a type's kernels, its rows kernel always with them (NULL: a loop
  * over the single kernel), so that no table pairs a single kernel with
@@ -349,8 +363,8 @@ static inline void llm_set_dot(llm_kernels *k, llm_dtype t, llm_dequant_fn dequa
     k->dot_rows[t] = rows;
 }
 
-static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot, llm_dot_q8_rows_fn rows,
-                                  const llm_q8_layout *layout)
+static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot,
+                                  llm_dot_q8_rows_fn rows, const llm_q8_layout *layout)
 {
     k->dot_q8[t] = dot;
     k->dot_q8_rows[t] = rows;
@@ -366,7 +380,8 @@ static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot
                                         float *out, int64_t ldo, int64_t n)                        \
     {                                                                                              \
         const uint8_t *xb = xa;                                                                    \
-        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4); \
+        for (; nx >= 4; nx -= 4, xb += 4 * ldxa, out += 4 * ldo)                                   \
+            dotm_q8_##name(row, xb, ldxa, out, ldo, n, 4);                                         \
         if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
         if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
         if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \

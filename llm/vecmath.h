@@ -38,5 +38,19 @@ void llm_vec_rmsnorm(const float *x, const float *w, float *out, int64_t n, floa
 void llm_vec_add(float *y, const float *x, int64_t n);
 /* y[i] += a * x[i] */
 void llm_vec_axpy(float *y, float a, const float *x, int64_t n);
+/* C[i][j] = sum over k of A[i][k] B[j][k] (llm_gemm_nt: B's rows are C's
+ * columns) or A[i][k] B[k][j] (llm_gemm_nn), for i < m, j < n; rows of A
+ * k floats long, strides lda and ldb, C's rows ldc apart, overwritten.
+ * Batch invariant: each element is the chain c = fma(a, b, c) over k from
+ * zero, whatever m and n are, the block of the product the element falls
+ * in, or where the rows lie in memory; the same on every instruction set.
+ * So a row of A gives bit for bit the same row of C multiplied alone or
+ * with any others, which cblas_sgemm does not promise (its edge kernels and
+ * blockings depend on the shape, and on OPENBLAS_CORETYPE).
+ * Single-threaded; allocates one panel of B (k x 32 floats) per call. */
+void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
+                 float *C, int64_t ldc);
+void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
+                 float *C, int64_t ldc);
 
 #endif

@@ -26,6 +26,7 @@
  * Row tails (n not a multiple of 8) go through the same vector code with
  * masked loads and stores, which never touch memory past the row. */
 #include "llm/quant_int.h"
+#include "base/mem.h"
 
 #if defined(__x86_64__)
 #if !defined(__AVX2__) || !defined(__FMA__)
@@ -35,6 +36,7 @@
 #include <float.h>
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -179,7 +181,8 @@ static inline __m256 gelu8(__m256 x)
     static void name(float *x, int64_t n)                                                          \
     {                                                                                              \
         int64_t i = 0;                                                                             \
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, f(_mm256_loadu_ps(x + i)));             \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            _mm256_storeu_ps(x + i, f(_mm256_loadu_ps(x + i)));                                    \
         if (i < n) {                                                                               \
             __m256i m = tail_mask(n - i);                                                          \
             _mm256_maskstore_ps(x + i, m, f(_mm256_maskload_ps(x + i, m)));                        \
@@ -214,11 +217,14 @@ static void softmax_avx2(float *x, int64_t n, float scale)
     const __m256 s = _mm256_set1_ps(scale);
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_mul_ps(_mm256_loadu_ps(x + i), s));
+    for (; i + 8 <= n; i += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_mul_ps(_mm256_loadu_ps(x + i), s));
     float mx = hmax_ps(vmax);
-    for (; i < n; i++) mx = fmaxf(mx, x[i] * scale);
+    for (; i < n; i++)
+        mx = fmaxf(mx, x[i] * scale);
     if (mx == -INFINITY) { /* fully masked */
-        for (i = 0; i < n; i++) x[i] = 0.0f;
+        for (i = 0; i < n; i++)
+            x[i] = 0.0f;
         return;
     }
     const __m256 vm = _mm256_set1_ps(mx);
@@ -253,9 +259,11 @@ static void layernorm_avx2(const float *x, const float *w, const float *b, float
     if (n <= 0) return;
     __m256d a0 = _mm256_setzero_pd(), a1 = a0;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) add_pd(&a0, &a1, _mm256_loadu_ps(x + i));
+    for (; i + 8 <= n; i += 8)
+        add_pd(&a0, &a1, _mm256_loadu_ps(x + i));
     double sum = hsum_pd(_mm256_add_pd(a0, a1));
-    for (; i < n; i++) sum += x[i];
+    for (; i < n; i++)
+        sum += x[i];
     const double mean = sum / (double)n;
 
     const __m256d vmean = _mm256_set1_pd(mean);
@@ -268,7 +276,8 @@ static void layernorm_avx2(const float *x, const float *w, const float *b, float
         a1 = _mm256_fmadd_pd(d1, d1, a1);
     }
     double var = hsum_pd(_mm256_add_pd(a0, a1));
-    for (; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+    for (; i < n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
     const double rstd = 1.0 / sqrt(var / (double)n + eps);
 
     /* The mean as a float pair: x - mh is exact when x is near the mean
@@ -298,7 +307,8 @@ static void rmsnorm_avx2(const float *x, const float *w, float *out, int64_t n, 
         a1 = _mm256_fmadd_pd(d1, d1, a1);
     }
     double ss = hsum_pd(_mm256_add_pd(a0, a1));
-    for (; i < n; i++) ss += (double)x[i] * x[i];
+    for (; i < n; i++)
+        ss += (double)x[i] * x[i];
     const __m256 vr = _mm256_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
     for (i = 0; i < n; i += 8) {
         __m256i m = i + 8 <= n ? _mm256_set1_epi32(-1) : tail_mask(n - i);
@@ -336,6 +346,77 @@ static void axpy_avx2(float *y, float a, const float *x, int64_t n)
     }
 }
 
+/* ---- products (llm_gemm) ------------------------------------------------
+ * As in vecmath_avx512.c (each element the fma chain over k from zero, so
+ * bit for bit the same on both and in any block), with panels of sixteen
+ * columns: a block of up to 6 rows of A against two vectors of the panel,
+ * twelve accumulators and three more registers. */
+#define GEMM_NR 16
+#define GEMM_MR 6
+
+static inline __attribute__((always_inline)) void gemm_block16(const float *A, int64_t lda, int MR,
+                                                               const float *P, int64_t K, float *C,
+                                                               int64_t ldc, int nc)
+{
+    __m256 acc[GEMM_MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m256 b0 = _mm256_load_ps(P + k * GEMM_NR), b1 = _mm256_load_ps(P + k * GEMM_NR + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 a = _mm256_broadcast_ss(A + i * lda + k);
+            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    if (nc == GEMM_NR) {
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            _mm256_storeu_ps(C + i * ldc, acc[i][0]);
+            _mm256_storeu_ps(C + i * ldc + 8, acc[i][1]);
+        }
+        return;
+    }
+    float tmp[GEMM_NR];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(tmp, acc[i][0]);
+        _mm256_storeu_ps(tmp + 8, acc[i][1]);
+        memcpy(C + i * ldc, tmp, (size_t)nc * sizeof *tmp);
+    }
+}
+
+#define GEMM_ROWS(I)                                                                               \
+    static void gemm16_##I(const float *A, int64_t lda, const float *P, int64_t K, float *C,       \
+                           int64_t ldc, int nc)                                                    \
+    {                                                                                              \
+        gemm_block16(A, lda, I, P, K, C, ldc, nc);                                                 \
+    }
+GEMM_ROWS(1)
+GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
+#undef GEMM_ROWS
+    static void (*const gemm16_rows[GEMM_MR])(const float *, int64_t, const float *, int64_t,
+                                              float *, int64_t, int) = {
+        gemm16_1, gemm16_2, gemm16_3, gemm16_4, gemm16_5, gemm16_6};
+
+static void gemm_avx2(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
+                      int n, int64_t K, float *C, int64_t ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    float *P = llm_gemm_panel(K, GEMM_NR);
+    for (int j = 0; j < n; j += GEMM_NR) {
+        int nc = n - j < GEMM_NR ? n - j : GEMM_NR;
+        llm_gemm_pack(B, ldb, b_rows, j, nc, K, P, GEMM_NR);
+        for (int i = 0; i < m; i += GEMM_MR) {
+            int mr = m - i < GEMM_MR ? m - i : GEMM_MR;
+            gemm16_rows[mr - 1](A + (size_t)i * lda, lda, P, K, C + (size_t)i * ldc + j, ldc, nc);
+        }
+    }
+    rag_free_lines(P);
+}
+
 void llm_vec_kernels_avx2(llm_vec_kernels *k)
 {
     k->exp = exp_avx2;
@@ -347,6 +428,7 @@ void llm_vec_kernels_avx2(llm_vec_kernels *k)
     k->rmsnorm = rmsnorm_avx2;
     k->add = add_avx2;
     k->axpy = axpy_avx2;
+    k->gemm = gemm_avx2;
 }
 
 #endif

@@ -10,6 +10,7 @@
  * which rounds once into inf or a subnormal as the AVX2 version's two exact
  * steps do, and row tails use AVX-512's masked loads and stores. */
 #include "llm/quant_int.h"
+#include "base/mem.h"
 
 #if defined(__x86_64__)
 #if !defined(__AVX512F__) || !defined(__AVX512DQ__) || !defined(__FMA__)
@@ -128,7 +129,8 @@ static inline __m512 gelu16(__m512 x)
     static void name(float *x, int64_t n)                                                          \
     {                                                                                              \
         int64_t i = 0;                                                                             \
-        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, f(_mm512_loadu_ps(x + i)));           \
+        for (; i + 16 <= n; i += 16)                                                               \
+            _mm512_storeu_ps(x + i, f(_mm512_loadu_ps(x + i)));                                    \
         if (i < n) {                                                                               \
             __mmask16 m = tail_mask(n - i);                                                        \
             _mm512_mask_storeu_ps(x + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));                   \
@@ -162,7 +164,8 @@ static void softmax_avx512(float *x, int64_t n, float scale)
     }
     float mx = _mm512_reduce_max_ps(vmax);
     if (mx == -INFINITY) { /* fully masked */
-        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 0.0f;
         return;
     }
     const __m512 vm = _mm512_set1_ps(mx);
@@ -265,6 +268,73 @@ static void axpy_avx512(float *y, float a, const float *x, int64_t n)
     }
 }
 
+/* ---- products (llm_gemm) ------------------------------------------------
+ * Each element of C is the chain c = fma(a[k], b[k], c) for k = 0, 1, ...
+ * from c = 0, one lane of a vector: the same operations in the same order
+ * whatever block of C it falls in, so a row's result does not depend on the
+ * rows beside it (and equals the scalar fmaf chain of vecmath_ref.c and the
+ * AVX2 one). Thirty-two columns of B at a time are packed k by k into a
+ * panel [k][32] (columns past n zero); a block of up to 6 rows of A then
+ * broadcasts a[i][k] against the panel's two vectors: twelve accumulators,
+ * three loads for twelve fused multiply-adds. */
+#define GEMM_NR 32
+#define GEMM_MR 6
+
+static inline __attribute__((always_inline)) void gemm_block32(const float *A, int64_t lda, int MR,
+                                                               const float *P, int64_t K, float *C,
+                                                               int64_t ldc, int nc)
+{
+    __m512 acc[GEMM_MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m512 b0 = _mm512_load_ps(P + k * GEMM_NR), b1 = _mm512_load_ps(P + k * GEMM_NR + 16);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m512 a = _mm512_set1_ps(A[i * lda + k]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    __mmask16 m0 = nc >= 16 ? (__mmask16)0xFFFF : tail_mask(nc);
+    __mmask16 m1 = nc >= 32 ? (__mmask16)0xFFFF : nc > 16 ? tail_mask(nc - 16) : 0;
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        _mm512_mask_storeu_ps(C + i * ldc, m0, acc[i][0]);
+        _mm512_mask_storeu_ps(C + i * ldc + 16, m1, acc[i][1]);
+    }
+}
+
+#define GEMM_ROWS(I)                                                                               \
+    static void gemm32_##I(const float *A, int64_t lda, const float *P, int64_t K, float *C,       \
+                           int64_t ldc, int nc)                                                    \
+    {                                                                                              \
+        gemm_block32(A, lda, I, P, K, C, ldc, nc);                                                 \
+    }
+GEMM_ROWS(1)
+GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
+#undef GEMM_ROWS
+    static void (*const gemm32_rows[GEMM_MR])(const float *, int64_t, const float *, int64_t,
+                                              float *, int64_t, int) = {
+        gemm32_1, gemm32_2, gemm32_3, gemm32_4, gemm32_5, gemm32_6};
+
+static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
+                        int n, int64_t K, float *C, int64_t ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    float *P = llm_gemm_panel(K, GEMM_NR);
+    for (int j = 0; j < n; j += GEMM_NR) {
+        int nc = n - j < GEMM_NR ? n - j : GEMM_NR;
+        llm_gemm_pack(B, ldb, b_rows, j, nc, K, P, GEMM_NR);
+        for (int i = 0; i < m; i += GEMM_MR) {
+            int mr = m - i < GEMM_MR ? m - i : GEMM_MR;
+            gemm32_rows[mr - 1](A + (size_t)i * lda, lda, P, K, C + (size_t)i * ldc + j, ldc, nc);
+        }
+    }
+    rag_free_lines(P);
+}
+
 void llm_vec_kernels_avx512(llm_vec_kernels *k)
 {
     k->exp = exp_avx512;
@@ -276,6 +346,7 @@ void llm_vec_kernels_avx512(llm_vec_kernels *k)
     k->rmsnorm = rmsnorm_avx512;
     k->add = add_avx512;
     k->axpy = axpy_avx512;
+    k->gemm = gemm_avx512;
 }
 
 #endif

@@ -14,7 +14,8 @@
 
 static void exp_ref(float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) x[i] = expf(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = expf(x[i]);
 }
 
 /* x / (1 + e^-x): for x below about -88.7, e^-x overflows to inf and the
@@ -28,12 +29,14 @@ static float silu1(float x)
 
 static void silu_ref(float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) x[i] = silu1(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = silu1(x[i]);
 }
 
 static void swiglu_ref(float *gate, const float *up, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) gate[i] = silu1(gate[i]) * up[i];
+    for (int64_t i = 0; i < n; i++)
+        gate[i] = silu1(gate[i]) * up[i];
 }
 
 /* 0.5 x (1 + erf(x / sqrt 2)) written as x * 0.5 erfc(-x / sqrt 2): the
@@ -54,9 +57,11 @@ static void softmax_ref(float *x, int64_t n, float scale)
 {
     if (n <= 0) return;
     double mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) mx = fmax(mx, (double)x[i] * scale);
+    for (int64_t i = 0; i < n; i++)
+        mx = fmax(mx, (double)x[i] * scale);
     if (mx == -INFINITY) {
-        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 0.0f;
         return;
     }
     double sum = 0;
@@ -66,7 +71,8 @@ static void softmax_ref(float *x, int64_t n, float scale)
         sum += e;
     }
     double inv = 1.0 / sum;
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(x[i] * inv);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(x[i] * inv);
 }
 
 /* Two passes in double: the mean, then the variance around it. A single
@@ -77,9 +83,11 @@ static void layernorm_ref(const float *x, const float *w, const float *b, float 
 {
     if (n <= 0) return;
     double sum = 0, var = 0;
-    for (int64_t i = 0; i < n; i++) sum += x[i];
+    for (int64_t i = 0; i < n; i++)
+        sum += x[i];
     double mean = sum / (double)n;
-    for (int64_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+    for (int64_t i = 0; i < n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
     double rstd = 1.0 / sqrt(var / (double)n + eps);
     for (int64_t i = 0; i < n; i++) {
         double v = (x[i] - mean) * rstd * w[i];
@@ -91,19 +99,39 @@ static void rmsnorm_ref(const float *x, const float *w, float *out, int64_t n, f
 {
     if (n <= 0) return;
     double ss = 0;
-    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    for (int64_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
     double rstd = 1.0 / sqrt(ss / (double)n + eps);
-    for (int64_t i = 0; i < n; i++) out[i] = (float)(x[i] * rstd * w[i]);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)(x[i] * rstd * w[i]);
 }
 
 static void add_ref(float *y, const float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += x[i];
 }
 
 static void axpy_ref(float *y, float a, const float *x, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* Each element the chain c = fma(a[k], b[k], c) over k from zero: what
+ * each lane of the SIMD versions computes, so all three agree bit for bit
+ * (see llm_gemm_nt). */
+static void gemm_ref(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
+                     int n, int64_t K, float *C, int64_t ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            const float *a = A + (size_t)i * lda;
+            float s = 0.0f;
+            for (int64_t k = 0; k < K; k++)
+                s = fmaf(a[k], b_rows ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], s);
+            C[(size_t)i * ldc + j] = s;
+        }
 }
 
 void llm_vec_kernels_ref(llm_vec_kernels *k)
@@ -117,4 +145,5 @@ void llm_vec_kernels_ref(llm_vec_kernels *k)
     k->rmsnorm = rmsnorm_ref;
     k->add = add_ref;
     k->axpy = axpy_ref;
+    k->gemm = gemm_ref;
 }

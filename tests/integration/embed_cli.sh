@@ -11,6 +11,18 @@ check_eq "embed: one line per text" "$(echo "$out" | wc -l)" 2
 check_eq "embed: 64 values per line" "$(echo "$out" | head -n1 | wc -w)" 64
 out=$(rag embed -m $mean --json "Hello")
 check_eq "embed --json: dims" "$(echo "$out" | json_get '$.dims')" 64
+# Eight texts in one call give bit for bit (%.9g round-trips a float) what
+# each gives alone: a vector does not depend on its batch.
+texts=("Hello" "A somewhat longer sentence about refunds and the time they take to arrive." "x"
+       "Brake pads wear out; replace them every 40,000 km or when the indicator squeals." "the"
+       "Who approves an urgent spare parts order when a truck is off the road?" "ok then"
+       "Leave requests go to the line manager at least two weeks ahead.")
+for model in bert-mean-f32 bert-mean-q8_0 nomic-mean-f32; do
+  rag embed -m $M/$model.gguf "${texts[@]}" > "$T/batch.txt"
+  : > "$T/alone.txt"
+  for t in "${texts[@]}"; do rag embed -m $M/$model.gguf "$t" >> "$T/alone.txt"; done
+  check "embed $model: eight texts at once equal each alone, bit for bit" cmp -s "$T/batch.txt" "$T/alone.txt"
+done
 norm=$(rag embed -m $mean "Hello" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i * $i; printf "%.4f", sqrt(s) }')
 check_eq "embed: normalised by default" "$norm" "1.0000"
 out=$(rag embed -m $M/tiny-llama-f32.gguf "x" 2>&1); rc=$?

@@ -1,9 +1,12 @@
 /* embed: models that cannot embed are refused with a reason; prefixes per
  * kind of input; truncation to the context keeps the closing token and is
- * reported; decoders embed with last-token pooling; normalisation. */
+ * reported; decoders embed with last-token pooling; normalisation; a
+ * text's vector and a pair's score are bit for bit the same embedded alone
+ * or with others, on every instruction set. */
 #include "base/buf.h"
 #include "base/mem.h"
 #include "embed/embed.h"
+#include "llm/quant.h"
 #include "test.h"
 
 #include <math.h>
@@ -71,7 +74,8 @@ static void test_prefixes_and_normalization(void)
         n0 += (double)a[i] * a[i];
         n3 += (double)a[3 * E + i] * a[3 * E + i];
     }
-    for (int i = 0; i < E; i++) d23 += fabs(a[2 * E + i] - a[3 * E + i] / sqrt(n3));
+    for (int i = 0; i < E; i++)
+        d23 += fabs(a[2 * E + i] - a[3 * E + i] / sqrt(n3));
     CHECK(d01 < 1e-4); /* a query is the raw text with the query prefix */
     CHECK(d23 < 1e-4); /* a document is the raw text with the document prefix */
     CHECK(fabs(sqrt(n0) - 1) < 1e-5);
@@ -90,8 +94,10 @@ static void test_truncation(void)
     if (!m) return;
     int ctx = emb_max_tokens(m), E = emb_dims(m);
     rag_buf long_text = {0}, cut_text = {0};
-    for (int i = 0; i < ctx * 2; i++) rag_buf_puts(&long_text, "word ");
-    for (int i = 0; i < ctx - 2; i++) rag_buf_puts(&cut_text, "word ");
+    for (int i = 0; i < ctx * 2; i++)
+        rag_buf_puts(&long_text, "word ");
+    for (int i = 0; i < ctx - 2; i++)
+        rag_buf_puts(&cut_text, "word ");
     const char *t[2] = {long_text.data, cut_text.data};
     float *v = rag_xcalloc((size_t)E * 2, sizeof *v);
     uint8_t trunc[2] = {9, 9};
@@ -100,7 +106,8 @@ static void test_truncation(void)
     CHECK_INT(trunc[1], 0);
     /* the long text cut to [CLS] + ctx-2 words + [SEP] is the short text */
     double d = 0;
-    for (int i = 0; i < E; i++) d += fabs(v[i] - v[E + i]);
+    for (int i = 0; i < E; i++)
+        d += fabs(v[i] - v[E + i]);
     CHECK(d < 1e-4);
     rag_free(v);
     rag_buf_free(&long_text);
@@ -135,11 +142,80 @@ static void test_decoder_embedder(void)
     emb_model_close(m);
 }
 
+/* Eight texts of different lengths (one token to several dozen) embedded in
+ * one call and each alone, on every instruction set the CPU has, for each
+ * encoder layout and weight type in the test data; and reranker scores of a
+ * batch of passages against each alone. */
+static void test_batch_invariance(void)
+{
+    static const char *const texts[] = {
+        "Hello",
+        "A somewhat longer sentence about refunds and the time they take to arrive at the bank.",
+        "x",
+        "Brake pads wear out; replace them every 40,000 km or when the indicator squeals loudly.",
+        "the",
+        "Who approves an urgent spare parts order when a truck is off the road?",
+        "ok then",
+        "Leave requests go to the line manager at least two weeks ahead, in writing, with dates "
+        "and the name of a colleague who covers; the manager answers within three working days.",
+    };
+    enum { N = sizeof texts / sizeof *texts };
+    static const char *const models[] = {"models/bert-mean-f32.gguf", "models/bert-mean-q8_0.gguf",
+                                         "models/bert-cls-f32.gguf", "models/nomic-mean-f32.gguf"};
+    static const llm_isa isas[] = {LLM_ISA_SCALAR, LLM_ISA_AVX2, LLM_ISA_AVX512};
+    for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++) {
+        const char *p = model_path(models[mi]);
+        if (!p) return;
+        emb_model *m;
+        rag_err err = {0};
+        CHECK_INT(emb_model_open(p, NULL, &m, &err), 0);
+        if (!m) continue;
+        int E = emb_dims(m);
+        float *all = rag_xcalloc((size_t)E * N, sizeof *all),
+              *one = rag_xcalloc((size_t)E, sizeof *one);
+        for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+            if (!llm_isa_supported(isas[k])) continue;
+            llm_isa prev = llm_isa_select(isas[k]);
+            CHECK_INT(emb_embed(m, texts, N, EMB_DOCUMENT, 1, all, NULL, &err), 0);
+            int same = 0;
+            for (int i = 0; i < N; i++) {
+                CHECK_INT(emb_embed(m, &texts[i], 1, EMB_DOCUMENT, 1, one, NULL, &err), 0);
+                if (!memcmp(one, all + (size_t)i * E, (size_t)E * sizeof *one))
+                    same++;
+                else
+                    printf("    %s %s: text %d differs alone and in the batch\n", models[mi],
+                           llm_isa_name(isas[k]), i);
+            }
+            CHECK_INT(same, N);
+            llm_isa_select(prev);
+        }
+        rag_free(all);
+        rag_free(one);
+        emb_model_close(m);
+    }
+    const char *p = model_path("models/bert-rank-f32.gguf");
+    if (!p) return;
+    emb_model *m;
+    rag_err err = {0};
+    CHECK_INT(emb_model_open(p, NULL, &m, &err), 0);
+    if (!m) return;
+    float all[N], one;
+    CHECK_INT(emb_rerank(m, "Who approves spare parts?", texts, N, all, &err), 0);
+    int same = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK_INT(emb_rerank(m, "Who approves spare parts?", &texts[i], 1, &one, &err), 0);
+        same += !memcmp(&one, &all[i], sizeof one);
+    }
+    CHECK_INT(same, N);
+    emb_model_close(m);
+}
+
 int main(void)
 {
     RUN(test_refusals);
     RUN(test_prefixes_and_normalization);
     RUN(test_truncation);
     RUN(test_decoder_embedder);
+    RUN(test_batch_invariance);
     return test_summary();
 }

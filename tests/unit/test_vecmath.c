@@ -266,7 +266,8 @@ static void test_isa_switch(void)
 {
     const int64_t n = 4096;
     float *in = rag_xmalloc(n * sizeof(float)), *out[3][3];
-    for (int64_t i = 0; i < n; i++) in[i] = uniform(-30, 30);
+    for (int64_t i = 0; i < n; i++)
+        in[i] = uniform(-30, 30);
     int have[3] = {0, 0, 0};
     for (int k = 0; k < 3; k++) {
         llm_isa isa = all_isas[k], prev;
@@ -282,17 +283,20 @@ static void test_isa_switch(void)
     }
     if (!have[LLM_ISA_AVX2]) {
         rag_free(in);
-        for (int f = 0; f < 3; f++) rag_free(out[LLM_ISA_SCALAR][f]);
+        for (int f = 0; f < 3; f++)
+            rag_free(out[LLM_ISA_SCALAR][f]);
         SKIP("no SIMD instruction set on this CPU");
     }
     int64_t differ = 0;
-    for (int64_t i = 0; i < n; i++) differ += out[LLM_ISA_AVX2][0][i] != out[LLM_ISA_SCALAR][0][i];
+    for (int64_t i = 0; i < n; i++)
+        differ += out[LLM_ISA_AVX2][0][i] != out[LLM_ISA_SCALAR][0][i];
     CHECK(differ > 0);
     if (have[LLM_ISA_AVX512])
         for (int f = 0; f < 3; f++)
             CHECK(!memcmp(out[LLM_ISA_AVX2][f], out[LLM_ISA_AVX512][f], n * sizeof(float)));
     for (int k = 0; k < 3; k++)
-        for (int f = 0; f < 3 && have[k]; f++) rag_free(out[k][f]);
+        for (int f = 0; f < 3 && have[k]; f++)
+            rag_free(out[k][f]);
     rag_free(in);
 }
 
@@ -306,10 +310,12 @@ static void test_isa_switch(void)
 static void softmax_f64(const float *x, double *out, int64_t n, float scale)
 {
     double mx = -INFINITY, sum = 0;
-    for (int64_t i = 0; i < n; i++) mx = fmax(mx, (double)x[i] * scale);
+    for (int64_t i = 0; i < n; i++)
+        mx = fmax(mx, (double)x[i] * scale);
     for (int64_t i = 0; i < n; i++)
         sum += out[i] = mx == -INFINITY ? 0 : exp((double)x[i] * scale - mx);
-    for (int64_t i = 0; i < n; i++) out[i] = mx == -INFINITY ? 0 : out[i] / sum;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = mx == -INFINITY ? 0 : out[i] / sum;
 }
 
 /* Rows of six kinds: attention-like scores, a wide range, a third of the
@@ -320,12 +326,18 @@ static void softmax_f64(const float *x, double *out, int64_t n, float scale)
 static float softmax_input(int kind)
 {
     switch (kind) {
-    case 0: return 3 * gauss();
-    case 1: return uniform(-50, 50);
-    case 2: return rnd() % 3 ? gauss() : -INFINITY;
-    case 3: return 1e4f + gauss();
-    case 4: return -INFINITY;
-    default: return uniform(-1e5, 1e5);
+    case 0:
+        return 3 * gauss();
+    case 1:
+        return uniform(-50, 50);
+    case 2:
+        return rnd() % 3 ? gauss() : -INFINITY;
+    case 3:
+        return 1e4f + gauss();
+    case 4:
+        return -INFINITY;
+    default:
+        return uniform(-1e5, 1e5);
     }
 }
 
@@ -341,14 +353,16 @@ static void test_softmax(void)
                 float *in = rag_xmalloc((size_t)(n + 1) * sizeof(float)), *x = row_new(n);
                 double *ref = rag_xmalloc((size_t)(n + 1) * sizeof(double));
                 float scale = kind == 0 ? 0.125f : kind == 1 ? 1.0f : kind == 2 ? 0.5f : 0.3f;
-                for (int64_t i = 0; i < n; i++) in[i] = softmax_input(kind);
+                for (int64_t i = 0; i < n; i++)
+                    in[i] = softmax_input(kind);
                 if (kind == 2 && n > 1) in[n - 1] = -INFINITY; /* masked tail */
                 memcpy(x, in, (size_t)n * sizeof(float));
                 llm_vec_softmax(x, n, scale);
                 CHECK(row_intact(x, n));
                 softmax_f64(in, ref, n, scale);
                 double sum = 0, want = 0;
-                for (int64_t i = 0; i < n; i++) want += ref[i];
+                for (int64_t i = 0; i < n; i++)
+                    want += ref[i];
                 for (int64_t i = 0; i < n; i++) {
                     sum += x[i];
                     double err = kind == 4 ? (x[i] == 0 ? 0 : INFINITY)
@@ -400,9 +414,11 @@ static void test_layernorm(void)
                 llm_vec_layernorm(x, wt, with_b ? b : NULL, dst, n, eps);
                 CHECK(row_intact(x, n) && row_intact(out, n));
                 double mean = 0, var = 0;
-                for (int64_t i = 0; i < n; i++) mean += x0[i];
+                for (int64_t i = 0; i < n; i++)
+                    mean += x0[i];
                 mean /= n > 0 ? (double)n : 1;
-                for (int64_t i = 0; i < n; i++) var += (x0[i] - mean) * (x0[i] - mean);
+                for (int64_t i = 0; i < n; i++)
+                    var += (x0[i] - mean) * (x0[i] - mean);
                 double rstd = 1 / sqrt(var / (n > 0 ? (double)n : 1) + eps);
                 for (int64_t i = 0; i < n; i++) {
                     double t = (x0[i] - mean) * rstd * wt[i], bb = with_b ? b[i] : 0;
@@ -442,7 +458,8 @@ static void test_rmsnorm(void)
                 llm_vec_rmsnorm(x, wt, dst, n, 1e-6f);
                 CHECK(row_intact(x, n) && row_intact(out, n));
                 double ss = 0;
-                for (int64_t i = 0; i < n; i++) ss += (double)x0[i] * x0[i];
+                for (int64_t i = 0; i < n; i++)
+                    ss += (double)x0[i] * x0[i];
                 double rstd = 1 / sqrt(ss / (n > 0 ? (double)n : 1) + 1e-6f);
                 for (int64_t i = 0; i < n; i++) {
                     double r = x0[i] * rstd * wt[i];
@@ -531,11 +548,18 @@ static void test_throughput(void)
                 memcpy(x, src, n * sizeof(float));
                 double t0 = now();
                 switch (f) {
-                case 0: llm_vec_exp(x, n); break;
-                case 1: llm_vec_gelu(x, n); break;
-                case 2: llm_vec_silu(x, n); break;
+                case 0:
+                    llm_vec_exp(x, n);
+                    break;
+                case 1:
+                    llm_vec_gelu(x, n);
+                    break;
+                case 2:
+                    llm_vec_silu(x, n);
+                    break;
                 case 3:
-                    for (int64_t r = 0; r < n; r += row) llm_vec_softmax(x + r, row, 0.125f);
+                    for (int64_t r = 0; r < n; r += row)
+                        llm_vec_softmax(x + r, row, 0.125f);
                     break;
                 default:
                     for (int64_t r = 0; r < n; r += row)
@@ -557,6 +581,82 @@ static void test_throughput(void)
     rag_free(src);
 }
 
+/* ---- llm_gemm_nt, llm_gemm_nn ------------------------------------------ */
+
+/* Against float64 (error relative to sum |a b|, which bounds the rounding of
+ * any order of summation), for lengths around the vector widths and shapes
+ * around the block sizes; batch invariance: every row of A multiplied alone
+ * from an unaligned copy elsewhere gives bit for bit the row of the full
+ * product; llm_gemm_nn on B transposed gives the same bits; and every
+ * instruction set gives the same bits as the scalar reference. Nothing is
+ * written outside C's m x n elements. */
+static void test_gemm(void)
+{
+    static const int64_t ks[] = {1, 7, 8, 9, 15, 16, 17, 33, 384, 1000};
+    static const int shapes[][2] = {{1, 1},  {1, 5},  {3, 1},   {6, 16},
+                                    {7, 17}, {9, 33}, {13, 40}, {2, 70}};
+    double worst_err = 0;
+    int bad_inv = 0, bad_nn = 0, bad_isa = 0, bad_canary = 0;
+    for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            int64_t K = ks[ki], lda = K + 3, ldb = K + 5;
+            int m = shapes[si][0], n = shapes[si][1], ldc = n + 2, ldbt = n + 1;
+            float *A = row_new((int64_t)m * lda), *B = row_new((int64_t)n * ldb),
+                  *Bt = row_new(K * ldbt);
+            float *C = row_new((int64_t)m * ldc), *Cn = row_new((int64_t)m * ldc),
+                  *C0 = row_new((int64_t)m * ldc);
+            float *one = row_new(K), *c1 = row_new(n);
+            for (int64_t i = 0; i < (int64_t)m * lda; i++)
+                A[i] = gauss();
+            for (int64_t i = 0; i < (int64_t)n * ldb; i++)
+                B[i] = gauss();
+            for (int j = 0; j < n; j++)
+                for (int64_t t = 0; t < K; t++)
+                    Bt[t * ldbt + j] = B[j * ldb + t];
+            for (int k = 0; k < 3; k++) {
+                llm_isa isa = all_isas[k], prev;
+                if (!isa_begin(isa, &prev)) continue;
+                for (int64_t i = 0; i < (int64_t)m * ldc; i++)
+                    C[i] = Cn[i] = CANARY;
+                llm_gemm_nt(A, lda, m, B, ldb, n, K, C, ldc);
+                llm_gemm_nn(A, lda, m, Bt, ldbt, n, K, Cn, ldc);
+                for (int i = 0; i < m; i++) {
+                    memcpy(one, A + i * lda, (size_t)K * sizeof *one);
+                    llm_gemm_nt(one, K, 1, B, ldb, n, K, c1, n);
+                    bad_inv += memcmp(c1, C + i * ldc, (size_t)n * sizeof *c1) != 0;
+                    bad_nn += memcmp(Cn + i * ldc, C + i * ldc, (size_t)n * sizeof *c1) != 0;
+                    if (k == 0)
+                        memcpy(C0 + i * ldc, C + i * ldc, (size_t)n * sizeof *c1);
+                    else
+                        bad_isa += memcmp(C0 + i * ldc, C + i * ldc, (size_t)n * sizeof *c1) != 0;
+                    for (int j = 0; j < n; j++) {
+                        double ref = 0, mag = 0;
+                        for (int64_t t = 0; t < K; t++) {
+                            double p = (double)A[i * lda + t] * B[j * ldb + t];
+                            ref += p;
+                            mag += fabs(p);
+                        }
+                        double e = fabs(C[i * ldc + j] - ref) / (mag > 0 ? mag : 1);
+                        if (e > worst_err) worst_err = e;
+                    }
+                    for (int j = n; j < ldc; j++)
+                        bad_canary += (C[i * ldc + j] != CANARY) + (Cn[i * ldc + j] != CANARY);
+                }
+                bad_canary += !row_intact(C, (int64_t)m * ldc) + !row_intact(Cn, (int64_t)m * ldc) +
+                              !row_intact(c1, n);
+                llm_isa_select(prev);
+            }
+            row_free(A), row_free(B), row_free(Bt), row_free(C), row_free(Cn), row_free(C0),
+                row_free(one), row_free(c1);
+        }
+    printf("    gemm: worst error %.2e of sum |ab|\n", worst_err);
+    CHECK(worst_err < 2e-6);
+    CHECK_INT(bad_inv, 0);
+    CHECK_INT(bad_nn, 0);
+    CHECK_INT(bad_isa, 0);
+    CHECK_INT(bad_canary, 0);
+}
+
 int main(void)
 {
     printf("    active instruction set: %s\n", llm_isa_name(llm_isa_active()));
@@ -570,6 +670,7 @@ int main(void)
     RUN(test_layernorm);
     RUN(test_rmsnorm);
     RUN(test_add_axpy);
+    RUN(test_gemm);
     RUN(test_throughput);
     return test_summary();
 }
