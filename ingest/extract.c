@@ -79,16 +79,35 @@ static int is_url(const char *s)
     return !strncmp(s + i, "://", 3);
 }
 
-/* Keys of `Key: value` headers that open files but name nothing: Debian's
- * machine-readable copyright files, package metadata, mail headers. */
-static const char *const header_keys[] = {
-    "format",  "source", "files",   "license",    "licence",  "copyright", "package",
-    "version", "author", "authors", "maintainer", "date",     "from",      "to",
-    "cc",      "origin", "comment", "status",     "homepage", "url",       NULL};
+/* The length of the key of a `Key: value` header at s (letters, digits, '-'
+ * and '_', starting with a letter, then ": " or ":" at the end), or 0. */
+static size_t header_key(const char *s, size_t n)
+{
+    size_t k = 0;
+    if (!n || !isalpha((unsigned char)s[0])) return 0;
+    while (k < n && (isalnum((unsigned char)s[k]) || s[k] == '-' || s[k] == '_'))
+        k++;
+    if (k < n && s[k] == ':' && (k + 1 == n || s[k + 1] == ' ' || s[k + 1] == '\t')) return k;
+    return 0;
+}
+
+/* A licence notice: "Copyright (C) 2003 ...", "Copyright 2001 ...",
+ * "Copyright: 2001 ...", "Copyright by ...", but not a title such as
+ * "Copyright, Public Policy, and Information Technology". */
+static int copyright_notice(const char *s)
+{
+    if (!starts_ci(s, "copyright")) return 0;
+    s += 9;
+    while (*s == ' ' || *s == ':')
+        s++;
+    return starts_ci(s, "(c)") || starts_ci(s, "\xC2\xA9") || isdigit((unsigned char)*s) ||
+           starts_ci(s, "by ") || starts_ci(s, "notice") || !*s;
+}
 
 /* The title that line (normalised, one line) gives: a pointer into it, or
- * NULL when it is not a title. */
-static const char *title_of_line(const char *s)
+ * NULL when it is not a title. next is the line after it in the same
+ * paragraph (next_len 0: none). */
+static const char *title_of_line(const char *s, const char *next, size_t next_len)
 {
     /* Markdown-style heading marks in plain text: "# Intro" is "Intro". */
     if (s[0] == '#' && s[1] != '!') {
@@ -104,13 +123,30 @@ static const char *title_of_line(const char *s)
     if (!has_word_char(s)) return NULL; /* "#", "/////", "----" */
     if (is_url(s)) return NULL;
     /* code comments and directives, editor modelines */
-    static const char *const code[] = {"//", "/*", "*/", "<!--", "#!", "<?", ";;", "dnl ", NULL};
+    static const char *const code[] = {"//",     "/*",    "*/",   "(*",           "{",
+                                       "<!",     "<?",    "#!",   ";;",           "dnl ",
+                                       ".\\\"",  "'\\\"", ".. ",  "=head",        "=pod",
+                                       "=begin", "@echo", "@(#)", "'use strict'", "\"use strict\"",
+                                       NULL};
     for (size_t i = 0; code[i]; i++)
         if (starts_ci(s, code[i])) return NULL;
     if (strstr(s, "-*-") || starts_ci(s, "vim:") || starts_ci(s, "vi:")) return NULL;
+    /* #include, #define; <tag ...>; :rst-field:; an [ini] section */
+    if (s[0] == '#' && islower((unsigned char)s[1])) return NULL;
+    if (s[0] == '<' && isalpha((unsigned char)s[1])) return NULL;
+    size_t n = strlen(s);
+    if (s[0] == ':' && n > 2) {
+        size_t k = 1;
+        while (isalnum((unsigned char)s[k]) || s[k] == '-' || s[k] == '_')
+            k++;
+        if (k > 1 && s[k] == ':' && (s[k + 1] == ' ' || !s[k + 1])) return NULL;
+    }
+    if (s[0] == '[' && s[n - 1] == ']' &&
+        strspn(s + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ._-") ==
+            n - 2)
+        return NULL;
     /* licence headers */
-    static const char *const lic[] = {"copyright",
-                                      "(c)",
+    static const char *const lic[] = {"(c) ",
                                       "\xC2\xA9",
                                       "spdx-",
                                       "licensed under",
@@ -126,22 +162,23 @@ static const char *title_of_line(const char *s)
                                       NULL};
     for (size_t i = 0; lic[i]; i++)
         if (starts_ci(s, lic[i])) return NULL;
-    if (strcasestr(s, "all rights reserved") || strcasestr(s, "spdx-license-identifier"))
+    if (copyright_notice(s) || strcasestr(s, "copyright (c)") ||
+        strcasestr(s, "copyright \xC2\xA9") || strcasestr(s, "all rights reserved") ||
+        strcasestr(s, "spdx-license-identifier"))
         return NULL;
-    /* Key: value headers */
-    size_t k = 0;
-    if (isalpha((unsigned char)s[0])) {
-        while (isalnum((unsigned char)s[k]) || s[k] == '-' || s[k] == '_')
-            k++;
-    }
-    if (k && s[k] == ':' && (s[k + 1] == ' ' || s[k + 1] == 0)) {
+    /* Key: value headers. A line such as "Science: Growth and Change" is a
+     * title; a header has a key with a hyphen ("Upstream-Name:"), a value
+     * that is a URL, an address, a number or a date, or nothing, or a
+     * second header on the next line. */
+    size_t k = header_key(s, strlen(s));
+    if (k) {
         const char *val = s + k + 1;
         while (*val == ' ')
             val++;
         if (k == 5 && starts_ci(s, "title")) return has_word_char(val) ? val : NULL;
-        if (!*val || is_url(val) || memchr(s, '-', k)) return NULL;
-        for (size_t i = 0; header_keys[i]; i++)
-            if (strlen(header_keys[i]) == k && starts_ci(s, header_keys[i])) return NULL;
+        if (!*val || is_url(val) || strchr(val, '@') || isdigit((unsigned char)*val) ||
+            memchr(s, '-', k) || header_key(next, next_len))
+            return NULL;
     }
     return s;
 }
@@ -170,10 +207,16 @@ void ing_text_default_title(ing_text *t, const char *path)
     if (b) {
         ing_text_set_title(t, t->text.data + b->start, b->len);
     } else {
-        const char *s = t->text.data + t->blocks[0].start;
-        const char *nl = memchr(s, '\n', t->blocks[0].len);
-        ing_text_set_title(t, s, nl ? (size_t)(nl - s) : t->blocks[0].len);
-        const char *title = t->title ? title_of_line(t->title) : NULL;
+        const char *s = t->text.data + t->blocks[0].start, *next = "";
+        size_t n = t->blocks[0].len, next_len = 0;
+        const char *nl = memchr(s, '\n', n);
+        if (nl) {
+            next = nl + 1;
+            const char *e = memchr(next, '\n', (size_t)(s + n - next));
+            next_len = (size_t)((e ? e : s + n) - next);
+        }
+        ing_text_set_title(t, s, nl ? (size_t)(nl - s) : n);
+        const char *title = t->title ? title_of_line(t->title, next, next_len) : NULL;
         if (title && title != t->title) {
             char *keep = rag_xstrdup(title);
             ing_text_set_title(t, keep, strlen(keep));

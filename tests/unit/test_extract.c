@@ -529,6 +529,14 @@ static void test_title_fallback(void)
     check_title("a/sh.txt", "#!/bin/sh\necho hi\n", "sh.txt");
     check_title("a/ml.txt", "# -*- coding: utf-8 -*-\n\nText.\n", "ml.txt");
     check_title("a/html.txt", "<!-- generated -->\n\nText.\n", "html.txt");
+    check_title("a/rst.txt", ":orphan:\n\nText.\n", "rst.txt");
+    check_title("a/rst2.txt", ".. include:: ../README.rst\n\nText.\n", "rst2.txt");
+    check_title("a/pas.txt", "{$mode objfpc}\nprogram x;\n", "pas.txt");
+    check_title("a/ini.txt", "[Unit]\nDescription=x\n", "ini.txt");
+    check_title("a/inc.txt", "#include <stdio.h>\n\nText.\n", "inc.txt");
+    check_title("a/roff.txt", ".\\\" a roff comment\n\nText.\n", "roff.txt");
+    check_title("a/tag.txt", "<div class=\"x\">Hi</div>\n\nText.\n", "tag.txt");
+    check_title("a/c4.txt", "foo-defaults is Copyright (C) 2010 Debian.\n\nText.\n", "c4.txt");
     check_title("a/pkg.txt", "Package: foo\nVersion: 1.0\n", "pkg.txt");
     check_title("a/up.txt", "Upstream-Contact: someone\n\nText.\n", "up.txt");
     check_title("a/src.txt", "Source: https://example.org/foo\n\nText.\n", "src.txt");
@@ -545,6 +553,20 @@ static void test_title_fallback(void)
     check_title("k/f.txt", "2024 budget\n\nText.\n", "2024 budget");
     check_title("k/g.txt", "\xE6\x9D\xB1\xE4\xBA\xAC\n\nText.\n", "\xE6\x9D\xB1\xE4\xBA\xAC");
     check_title("k/h.txt", "GNU GENERAL PUBLIC LICENSE\nVersion 3\n", "GNU GENERAL PUBLIC LICENSE");
+    /* titles of the CISI collection that look like headers or notices */
+    check_title("k/i.txt", "Copyright, Public Policy, and Information Technology\n\nText.\n",
+                "Copyright, Public Policy, and Information Technology");
+    check_title("k/j.txt", "Copyright: Its Adequacy in Technological Societies\n\nText.\n",
+                "Copyright: Its Adequacy in Technological Societies");
+    check_title("k/k.txt", "Science: Growth and Change\nby A. Author\n",
+                "Science: Growth and Change");
+    check_title("k/l.txt", "Source: a history of printing\n\nText.\n",
+                "Source: a history of printing");
+    /* ... and headers that are none */
+    check_title("h/mail.txt", "From: Alice <alice@example.org>\n\nHi.\n", "mail.txt");
+    check_title("h/date.txt", "Date: 2024-05-01\n\nText.\n", "date.txt");
+    check_title("h/meta.txt", "Author: Jane Doe\nVersion: 2\n\nText.\n", "meta.txt");
+    check_title("h/cr.txt", "Copyright: 2001 A. Author\n\nText.\n", "cr.txt");
     /* no path: no title rather than a wrong one */
     ing_text t;
     rag_err e;
