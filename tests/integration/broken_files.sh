@@ -83,6 +83,11 @@ check_eq "--json: three problems" "$(echo "$out" | json_len '$.problems')" 3
 check_eq "--json: status skipped" "$(echo "$out" | json_get '$.problems[0].status')" skipped
 check_eq "--json: reason empty" "$(echo "$out" | json_get '$.problems[0].reason')" empty
 check_eq "--json: none failed" "$(echo "$out" | json_get '$.failed')" 0
+: > $e/real.txt                                               # emptied after ingesting
+out=$(rag ingest $e 2>$T/err); rc=$?
+check_eq "a file emptied later: exit 0" $rc 0
+check_contains "...skipped as empty" "$(cat $T/err)" "skipped: $e/real.txt: empty"
+check_contains "...its stored version stays" "$(rag search harbour)" "Filled"
 
 # Titles of files without a heading: the first line unless it is no title.
 d=$T/usr-share-doc/libfoo; mkdir -p $d
