@@ -40,6 +40,6 @@ int ing_extract_text(const char *path, const uint8_t *data, size_t n, const ing_
     }
     if (para < len) ing_text_add(out, ING_PARA, 0, s + para, len - para);
     rag_buf_free(&txt);
-    ing_text_default_title(out);
+    ing_text_default_title(out, path);
     return 0;
 }

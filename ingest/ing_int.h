@@ -36,7 +36,8 @@ typedef struct ing_text {
     ing_block *blocks;
     size_t n_blocks, cap_blocks;
     char *title;       /* owned, normalised, one line; NULL when none */
-    int title_in_text; /* 1 when the title is also the first block of text */
+    int title_in_text; /* 1 when the title is not to be put into the text: it is
+                        * the first block already, or it is the file name */
     const char *mime;  /* static string, e.g. "text/markdown" */
     size_t n_repaired; /* invalid UTF-8 sequences replaced by U+FFFD */
 } ing_text;
@@ -112,8 +113,17 @@ int ing_decode_text(const char *path, const uint8_t *data, size_t n, const ing_l
  * a BOM (ASCII-range text), else NULL. Used by detection and decoding alike. */
 const char *ing_wide_encoding(const uint8_t *data, size_t n);
 /* When t has no title yet: its first heading, else the first line of its
- * first block; title_in_text is then 1 (the title was taken from the text). */
-void ing_text_default_title(ing_text *t);
+ * first block when that line reads as a title, else the file name of path
+ * (its last component; URLs without query or fragment). title_in_text is
+ * then 1. A first line is not a title when it has no letter or digit
+ * (`#`, `/////`), is a URL, a code comment or directive (`//`, `/ *`, `#!`,
+ * `<!--`, an editor modeline), a licence header (copyright, SPDX, "Licensed
+ * under", ...) or a `Key: value` header (`Format: https://...`); a
+ * `Title: X` line gives X, and a leading `# ` is dropped. */
+void ing_text_default_title(ing_text *t, const char *path);
+/* 1 when data[0..n) is empty or holds only ASCII whitespace (after a UTF-8
+ * or UTF-16 byte order mark): an empty file, skipped rather than failed. */
+int ing_is_blank(const uint8_t *data, size_t n);
 /* Initialises libxml2 once per process (thread-safe) and makes sure libxml2
  * never prints errors to stderr from the calling thread. Call before any
  * libxml2 use. */

@@ -24,7 +24,8 @@ typedef enum ing_status {
     ING_UPDATED,   /* content changed, or moved to other labels */
     ING_UNCHANGED,
     ING_REMOVED,   /* --prune: the file is gone */
-    ING_SKIPPED,   /* not a document (unknown binary type): not an error */
+    ING_SKIPPED,   /* not a document (unknown binary type; an empty or
+                    * whitespace-only file, reason "empty"): not an error */
     ING_FAILED,    /* broken file: reported, nothing stored for it */
 } ing_status;
 

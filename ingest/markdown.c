@@ -545,6 +545,6 @@ int ing_extract_markdown(const char *path, const uint8_t *data, size_t n, const 
     rag_buf_free(&m.para);
     rag_buf_free(&m.code);
     rag_buf_free(&txt);
-    ing_text_default_title(out);
+    ing_text_default_title(out, path);
     return 0;
 }

@@ -423,7 +423,6 @@ static int extract_in_child(const char *name, const uint8_t *data, size_t n, con
     if (out->n_blocks == 0)
         return rag_err_set(err, RAG_ERR_FORMAT,
                            "%s: the PDF has no text layer (scanned? OCR is not supported)", name);
-    ing_text_default_title(out);
     return 0;
 }
 
@@ -451,5 +450,7 @@ int ing_extract_pdf(const char *path, const uint8_t *data, size_t n, const ing_l
     if (!hl || !memmem(data, hl, "%PDF-", 5))
         return rag_err_set(err, RAG_ERR_FORMAT,
                            "%s: corrupt PDF: no %%PDF- header in the first 1024 bytes", name);
-    return extract_in_child(name, data, n, lim, out, err);
+    int rc = extract_in_child(name, data, n, lim, out, err);
+    if (!rc) ing_text_default_title(out, path);
+    return rc;
 }

@@ -286,10 +286,15 @@ static int ingest_content(run *r, const ing_file *f, const rag_map *m, const cha
                           int64_t group, int existed, ing_type type, rag_err *err)
 {
     if (type == ING_TYPE_UNKNOWN) type = ing_detect(f->path, m->data, m->size);
+    /* An empty file (or one of whitespace only) is no document, and no
+     * failure either. What was stored from it before stays. */
+    if (ing_is_blank(m->data, m->size)) {
+        notify(r, f->path, ING_SKIPPED, "empty");
+        return 1;
+    }
     ing_text t = {0};
     rag_err ferr = {0};
-    int rc = m->size == 0 ? rag_err_set(&ferr, RAG_ERR_FORMAT, "%s: empty file", f->path)
-                          : ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
+    int rc = ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
     if (rc) {
         ing_text_free(&t);
         notify(r, f->path, rc == RAG_ERR_UNSUPPORTED && type == ING_TYPE_UNKNOWN ? ING_SKIPPED : ING_FAILED,

@@ -198,9 +198,17 @@ static int load_tokens(llm_vocab *v, const llm_gguf *g, rag_err *err)
     return 0;
 }
 
-/* Marks id as ending generation (and as a control token, which such a
- * token must be to stay out of printed text). */
+/* Marks id as ending generation. As in llama.cpp, only a token found by
+ * its text (set_eog_text) also becomes a control token; one the metadata
+ * names (EOS, EOT, EOM, FIM pad/repo/separator) keeps its GGUF type, so a
+ * user-defined end token is still matched in plain text and printed as its
+ * text (generation stops before printing an end token anyway). */
 static void set_eog(llm_vocab *v, int32_t id)
+{
+    if (id >= 0) v->attr[id] |= TOK_EOG;
+}
+
+static void set_eog_text(llm_vocab *v, int32_t id)
 {
     if (id >= 0) v->attr[id] |= TOK_EOG | TOK_CONTROL;
 }
@@ -285,7 +293,7 @@ static void detect_specials(llm_vocab *v, int32_t fim[6])
     for (int k = 3; k < 6; k++)
         set_eog(v, fim[k]);
     for (size_t i = 0; eog_texts[i]; i++)
-        set_eog(v, find_token(v, eog_texts[i]));
+        set_eog_text(v, find_token(v, eog_texts[i]));
 
     /* gpt-oss: these are printed as text. */
     static const char *const shown[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>",
@@ -797,8 +805,8 @@ int llm_tokenize(const llm_vocab *v, const char *text, size_t len, int add_speci
     return rc;
 }
 
-int llm_tokenize_masked(const llm_vocab *v, const char *text, size_t len,
-                        const uint8_t *special_ok, llm_tokens *out, rag_err *err)
+int llm_tokenize_masked(const llm_vocab *v, const char *text, size_t len, const uint8_t *special_ok,
+                        llm_tokens *out, rag_err *err)
 {
     if (len > LLM_TOKENIZE_MAX_BYTES)
         return rag_err_set(err, RAG_ERR_LIMIT, "llm_tokenize: %zu bytes of text, the limit is %d",

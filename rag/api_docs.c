@@ -478,7 +478,7 @@ static void upload_url(ragd_request *req, ragd_response *resp, const upload *u, 
     rag_free(ctype);
     if (rc) ragd_error_from(resp, &err);
     else if (o.st == ING_FAILED || o.st == ING_SKIPPED)
-        ragd_error(resp, o.st == ING_SKIPPED ? 415 : 422, "url", "%s", o.reason[0] ? o.reason : "not a document this server can read");
+        ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "url", "%s", o.reason[0] ? o.reason : "not a document this server can read");
     else answer_stored(req, resp, u->url, o.st);
 }
 
@@ -547,7 +547,7 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     }
     if (o.st == ING_FAILED || o.st == ING_SKIPPED) {
         if (!have_doc) remove_upload(req, path);
-        ragd_error(resp, o.st == ING_SKIPPED ? 415 : 422, "file", "%s: %s", name,
+        ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "file", "%s: %s", name,
                    o.reason[0] ? o.reason : "not a document this server can read");
         goto out;
     }

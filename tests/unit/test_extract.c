@@ -471,8 +471,107 @@ static void test_empty_file(void)
               RAG_ERR_FORMAT);
     CHECK_STR(e.msg, "docs/empty.txt: empty file");
     ing_text_free(&t);
+    /* Whitespace only counts as empty, in any text encoding with a BOM. */
     CHECK_INT(extract_str("blank.txt", "  \n\n\t\n", &t, &e), RAG_ERR_FORMAT);
-    CHECK_STR(e.msg, "blank.txt: no text could be extracted");
+    CHECK_STR(e.msg, "blank.txt: empty file");
+    ing_text_free(&t);
+    CHECK(ing_is_blank((const uint8_t *)"", 0));
+    CHECK(ing_is_blank((const uint8_t *)"\xEF\xBB\xBF \r\n\f\v", 7));
+    CHECK(ing_is_blank((const uint8_t *)"\xFF\xFE \0\n\0", 6));
+    CHECK(ing_is_blank((const uint8_t *)"\xFE\xFF\0\t", 4));
+    CHECK(!ing_is_blank((const uint8_t *)"\xFF\xFEx\0", 4));
+    CHECK(!ing_is_blank((const uint8_t *)" .", 2));
+    CHECK(!ing_is_blank((const uint8_t *)"\xC2\xA0", 2)); /* NBSP is text to the decoder */
+    /* Content that yields no text is still a failure. */
+    CHECK_INT(extract_str("r.md", "---\ntitle: x\n---\n", &t, &e), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, "no text could be extracted");
+    ing_text_free(&t);
+}
+
+/* The title of a file without a heading is its first line, unless that
+ * line is no title: then the file name. */
+static void check_title(const char *path, const char *text, const char *want)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str(path, text, &t, &e), 0);
+    if (!t.title || strcmp(t.title, want)) {
+        printf("    %s: title '%s', expected '%s'\n", path, t.title ? t.title : "(null)", want);
+        test_case_failed = 1;
+    }
+    CHECK_INT(t.title_in_text, 1); /* never put into the text as a heading */
+    ing_text_free(&t);
+}
+
+static void test_title_fallback(void)
+{
+    /* what /usr/share/doc holds */
+    check_title("/usr/share/doc/libfoo/copyright",
+                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+                "Upstream-Name: foo\n\nFiles: *\nCopyright: 2001 A. Author\n",
+                "copyright");
+    check_title("doc/NOTES.txt", "#\n\nSome notes on the build.\n", "NOTES.txt");
+    check_title("doc/banner.txt", "//////////////////////////\n// The banner\n\nText.\n",
+                "banner.txt");
+    check_title("x/rule.txt", "----------\n\nBody.\n", "rule.txt");
+    /* URLs, licence headers, code comments, key: value headers */
+    check_title("a/link.txt", "https://example.org/some/page\n\nSee there.\n", "link.txt");
+    check_title("a/www.txt", "www.example.org\n\nSee there.\n", "www.txt");
+    check_title("a/c1.txt", "Copyright (C) 2003 Free Software Foundation, Inc.\n\nText.\n",
+                "c1.txt");
+    check_title("a/c2.txt", "(c) 2010 Someone\n\nText.\n", "c2.txt");
+    check_title("a/c3.txt", "\xC2\xA9 2010 Someone\n\nText.\n", "c3.txt");
+    check_title("a/spdx.txt", "SPDX-License-Identifier: MIT\n\nText.\n", "spdx.txt");
+    check_title("a/gpl.txt", "This program is free software; you can redistribute it\n", "gpl.txt");
+    check_title("a/arr.txt", "Foo Corp. All rights reserved.\n\nText.\n", "arr.txt");
+    check_title("a/cc.txt", "/* A C comment */\n\nText.\n", "cc.txt");
+    check_title("a/cpp.txt", "// line comment\n\nText.\n", "cpp.txt");
+    check_title("a/sh.txt", "#!/bin/sh\necho hi\n", "sh.txt");
+    check_title("a/ml.txt", "# -*- coding: utf-8 -*-\n\nText.\n", "ml.txt");
+    check_title("a/html.txt", "<!-- generated -->\n\nText.\n", "html.txt");
+    check_title("a/rst.txt", ":orphan:\n\nText.\n", "rst.txt");
+    check_title("a/rst2.txt", ".. include:: ../README.rst\n\nText.\n", "rst2.txt");
+    check_title("a/pas.txt", "{$mode objfpc}\nprogram x;\n", "pas.txt");
+    check_title("a/ini.txt", "[Unit]\nDescription=x\n", "ini.txt");
+    check_title("a/inc.txt", "#include <stdio.h>\n\nText.\n", "inc.txt");
+    check_title("a/roff.txt", ".\\\" a roff comment\n\nText.\n", "roff.txt");
+    check_title("a/tag.txt", "<div class=\"x\">Hi</div>\n\nText.\n", "tag.txt");
+    check_title("a/c4.txt", "foo-defaults is Copyright (C) 2010 Debian.\n\nText.\n", "c4.txt");
+    check_title("a/pkg.txt", "Package: foo\nVersion: 1.0\n", "pkg.txt");
+    check_title("a/up.txt", "Upstream-Contact: someone\n\nText.\n", "up.txt");
+    check_title("a/src.txt", "Source: https://example.org/foo\n\nText.\n", "src.txt");
+    /* Markdown without a heading, and a URL as the path */
+    check_title("m/page.md", "/////\n\nSome *text*.\n", "page.md");
+    check_title("https://example.org/docs/notes.txt?v=2#top", "#\n\nText.\n", "notes.txt");
+    check_title("https://example.org/", "#\n\nText.\n", "example.org");
+    /* titles that stay */
+    check_title("k/a.txt", "Meeting notes\nsecond line\n", "Meeting notes");
+    check_title("k/b.txt", "# Intro to the build\n\nText.\n", "Intro to the build");
+    check_title("k/c.txt", "Title: The Real Name\nAuthor: me\n\nText.\n", "The Real Name");
+    check_title("k/d.txt", "Note: read this first\n\nText.\n", "Note: read this first");
+    check_title("k/e.txt", "Chapter 1: The start\n\nText.\n", "Chapter 1: The start");
+    check_title("k/f.txt", "2024 budget\n\nText.\n", "2024 budget");
+    check_title("k/g.txt", "\xE6\x9D\xB1\xE4\xBA\xAC\n\nText.\n", "\xE6\x9D\xB1\xE4\xBA\xAC");
+    check_title("k/h.txt", "GNU GENERAL PUBLIC LICENSE\nVersion 3\n", "GNU GENERAL PUBLIC LICENSE");
+    /* titles of the CISI collection that look like headers or notices */
+    check_title("k/i.txt", "Copyright, Public Policy, and Information Technology\n\nText.\n",
+                "Copyright, Public Policy, and Information Technology");
+    check_title("k/j.txt", "Copyright: Its Adequacy in Technological Societies\n\nText.\n",
+                "Copyright: Its Adequacy in Technological Societies");
+    check_title("k/k.txt", "Science: Growth and Change\nby A. Author\n",
+                "Science: Growth and Change");
+    check_title("k/l.txt", "Source: a history of printing\n\nText.\n",
+                "Source: a history of printing");
+    /* ... and headers that are none */
+    check_title("h/mail.txt", "From: Alice <alice@example.org>\n\nHi.\n", "mail.txt");
+    check_title("h/date.txt", "Date: 2024-05-01\n\nText.\n", "date.txt");
+    check_title("h/meta.txt", "Author: Jane Doe\nVersion: 2\n\nText.\n", "meta.txt");
+    check_title("h/cr.txt", "Copyright: 2001 A. Author\n\nText.\n", "cr.txt");
+    /* no path: no title rather than a wrong one */
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_mem(NULL, "#\n\nText.\n", 9, NULL, &t, &e), 0);
+    CHECK(t.title == NULL);
     ing_text_free(&t);
 }
 
@@ -982,6 +1081,7 @@ int main(void)
     RUN(test_decode_refuses_binary);
     RUN(test_decode_line_and_text_limits);
     RUN(test_empty_file);
+    RUN(test_title_fallback);
     RUN(test_text_paragraphs_and_title);
     RUN(test_markdown_headings);
     RUN(test_markdown_code_blocks);

@@ -1,8 +1,10 @@
-/* ingest: which files a walk takes (globs, hidden files, links, order). */
+/* ingest: which files a walk takes (globs, hidden files, links, order);
+ * empty files and the titles a run stores. */
 #include "base/file.h"
 #include "base/mem.h"
 #include "ingest/ing_int.h"
 #include "ingest/walk.h"
+#include "store/store.h"
 #include "test.h"
 
 #include <unistd.h>
@@ -85,9 +87,71 @@ static void test_walk_rules(void)
     rag_strv_free(&exc);
 }
 
+/* What a run reports per file: "name status reason" lines. */
+static void record(void *ctx, const char *path, ing_status st, const char *reason)
+{
+    static const char *const word[] = {"added",   "updated", "unchanged",
+                                       "removed", "skipped", "failed"};
+    const char *slash = strrchr(path, '/');
+    rag_buf_printf(ctx, "%s %s %s\n", slash ? slash + 1 : path, word[st], reason ? reason : "-");
+}
+
+/* Empty and whitespace-only files are skipped with the reason "empty", not
+ * failed; a file whose first line is no title is titled by its name. */
+static void test_run_empty_and_titles(void)
+{
+    char root[512], db[600];
+    snprintf(root, sizeof root, "%s/run", test_tmpdir());
+    snprintf(db, sizeof db, "%s/run.db", test_tmpdir());
+    put(root, "a-empty.txt", "");
+    put(root, "b-blank.md", " \n\t\r\n\n");
+    put(root, "c-good.txt", "Good title\n\nSome words about lighthouses.\n");
+    put(root, "copyright",
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/"
+        "1.0/\nUpstream-Name: foo\n\nFiles: *\nLicense: MIT\n");
+    store *s = NULL;
+    rag_err err = {0};
+    CHECK_INT(store_open(db, NULL, &s, &err), 0);
+    if (!s) return;
+    ing_params p;
+    ing_default_params(&p);
+    rag_buf log = {0};
+    p.on_file = record;
+    p.ctx = &log;
+    ing_report rep;
+    const char *paths[] = {root};
+    CHECK_INT(ing_run(s, paths, 1, &p, &rep, &err), 0);
+    CHECK_STR(rag_buf_str(&log), "a-empty.txt skipped empty\n"
+                                 "b-blank.md skipped empty\n"
+                                 "c-good.txt added -\n"
+                                 "copyright added -\n");
+    CHECK_INT(rep.skipped, 2);
+    CHECK_INT(rep.failed, 0);
+    CHECK_INT(rep.added, 2);
+    char uri[700];
+    store_doc d;
+    snprintf(uri, sizeof uri, "%s/copyright", root);
+    int got = store_doc_get_by_uri(s, uri, &d, &err);
+    CHECK_INT(got, 1);
+    if (got == 1) {
+        CHECK_STR(d.title, "copyright");
+        store_doc_free(&d);
+    }
+    snprintf(uri, sizeof uri, "%s/c-good.txt", root);
+    got = store_doc_get_by_uri(s, uri, &d, &err);
+    CHECK_INT(got, 1);
+    if (got == 1) {
+        CHECK_STR(d.title, "Good title");
+        store_doc_free(&d);
+    }
+    rag_buf_free(&log);
+    store_close(s);
+}
+
 int main(void)
 {
     RUN(test_globs);
     RUN(test_walk_rules);
+    RUN(test_run_empty_and_titles);
     return test_summary();
 }

@@ -15,6 +15,9 @@
 #include <dirent.h>
 #include <time.h>
 
+/* U+FF5C, as DeepSeek spells its FIM tokens. */
+#define FW_BAR_T "\xEF\xBD\x9C"
+
 static cJSON *manifest;
 
 static double now(void)
@@ -1033,6 +1036,130 @@ static void test_pretokenizers_hostile(void)
            N_HOSTILE + 2, worst, worst_what);
 }
 
+/* ---- user-defined tokens ---------------------------------------------------------- */
+
+/* ids of text tokenized without BOS/EOS equal want[0..n). */
+static void check_ids(const llm_vocab *v, const char *text, int parse_special, const int32_t *want,
+                      size_t n)
+{
+    llm_tokens t = {0};
+    rag_err err = {0};
+    CHECK_INT(llm_tokenize(v, text, strlen(text), 0, parse_special, &t, &err), 0);
+    if (t.n != n || memcmp(t.v, want, n * sizeof *want)) {
+        printf("    '%s' (parse_special %d):\n", text, parse_special);
+        print_ids("got", t.v, t.n);
+        print_ids("want", want, n);
+        test_case_failed = 1;
+    }
+    llm_tokens_free(&t);
+}
+
+/* Tokens of GGUF type 4 (user-defined) are matched in plain text even
+ * without parse_special, as llama.cpp's tokenizer_st_partition does, and
+ * print as their raw text. The expected ids follow llama.cpp's algorithm
+ * (the golden inputs hold no such case): special tokens are cut out first,
+ * the text between them is tokenized on its own, and a SentencePiece
+ * stretch after a special token gets its space prefix back. */
+static void test_user_defined(void)
+{
+    gimg g = {0};
+    rag_err err = {0};
+    llm_vocab *v = NULL;
+
+    /* A user-defined token that the metadata names as EOS, and one named
+     * as FIM pad: llama.cpp makes them end generation but keeps their type
+     * (only tokens found by their spelling become control tokens), so
+     * their text is still cut out of plain text. A control token named as
+     * EOT is matched only with parse_special. */
+    const char *toks[N_SPM + 3];
+    int32_t types[N_SPM + 3];
+    float scores[N_SPM + 3];
+    for (int i = 0; i < N_SPM; i++)
+        toks[i] = spm_tokens[i], types[i] = spm_types[i], scores[i] = spm_scores[i];
+    toks[N_SPM] = "<|stop|>", types[N_SPM] = 4, scores[N_SPM] = 0;
+    toks[N_SPM + 1] = "<|fill|>", types[N_SPM + 1] = 4, scores[N_SPM + 1] = 0;
+    toks[N_SPM + 2] = "<|turn|>", types[N_SPM + 2] = 3, scores[N_SPM + 2] = 0;
+    kv_str(&g, "tokenizer.ggml.model", "llama");
+    kv_strs(&g, "tokenizer.ggml.tokens", toks, N_SPM + 3);
+    kv_f32s(&g, "tokenizer.ggml.scores", scores, N_SPM + 3);
+    kv_i32s(&g, "tokenizer.ggml.token_type", types, N_SPM + 3);
+    kv_u32(&g, "tokenizer.ggml.eos_token_id", N_SPM);
+    kv_u32(&g, "tokenizer.ggml.fim_pad_token_id", N_SPM + 1);
+    kv_u32(&g, "tokenizer.ggml.eot_token_id", N_SPM + 2);
+    CHECK_INT(try_load(&g, &v, &err), 0);
+    if (v) {
+        const int32_t stop = N_SPM, fill = N_SPM + 1, turn = N_SPM + 2;
+        CHECK(llm_token_is_eog(v, stop));
+        CHECK(llm_token_is_eog(v, fill));
+        CHECK(llm_token_is_eog(v, turn));
+        CHECK(!llm_token_is_control(v, stop));
+        CHECK(!llm_token_is_control(v, fill));
+        CHECK(llm_token_is_control(v, turn));
+        /* ▁ab <|stop|> ▁ab <|fill|> ▁ab */
+        int32_t want[] = {7, stop, 7, fill, 7};
+        check_ids(v, "ab<|stop|>ab<|fill|>ab", 0, want, 5);
+        check_ids(v, "ab<|stop|>ab<|fill|>ab", 1, want, 5);
+        /* <|turn|> is control: text without parse_special (the pieces
+         * fall back to <unk>, which is what this tiny vocabulary has). */
+        llm_tokens t = {0};
+        CHECK_INT(llm_tokenize(v, "ab<|turn|>", 10, 0, 0, &t, &err), 0);
+        CHECK(!has_id(&t, turn));
+        llm_tokens_free(&t);
+        int32_t want_turn[] = {7, turn};
+        check_ids(v, "ab<|turn|>", 1, want_turn, 2);
+        /* A user-defined token prints its text, special or not. */
+        char buf[16];
+        CHECK_INT(llm_token_to_piece(v, stop, 0, buf, sizeof buf), 8);
+        CHECK(!memcmp(buf, "<|stop|>", 8));
+        CHECK_INT(llm_token_to_piece(v, turn, 0, buf, sizeof buf), 0);
+        llm_vocab_free(v);
+    }
+
+    if (!test_data_dir()) return;
+    /* DeepSeek-Coder: 254 user-defined tokens, e.g. "õ" (32000), whose
+     * text is cut out before the byte-level BPE runs and prints as itself
+     * (as a normal token, the GPT-2 mapping would turn it into byte 0xF5). */
+    v = load_vocab("vocab/ggml-vocab-deepseek-coder.gguf");
+    if (v) {
+        int32_t want[] = {64, 32000, 65};
+        check_ids(v,
+                  "a\xC3\xB5"
+                  "b",
+                  0, want, 3);
+        rag_buf b = {0};
+        pieces_all(v, want, 3, &b);
+        CHECK_STR(rag_buf_str(&b), "a\xC3\xB5"
+                                   "b");
+        rag_buf_free(&b);
+        /* <｜fim▁hole｜> is user-defined in the file, but llama.cpp finds it
+         * by its spelling as the FIM suffix token and makes it control. */
+        const char *hole = "x<" FW_BAR_T "fim\xE2\x96\x81hole" FW_BAR_T ">y";
+        llm_tokens t = {0};
+        CHECK_INT(llm_tokenize(v, hole, strlen(hole), 0, 0, &t, &err), 0);
+        CHECK(!has_id(&t, 32015));
+        llm_tokens_free(&t);
+        int32_t want_hole[] = {87, 32015, 88};
+        check_ids(v, hole, 1, want_hole, 3);
+        llm_vocab_free(v);
+    }
+    /* Phi-3 marks "</s>" (2) user-defined, but it is on llama.cpp's list of
+     * end-of-generation spellings, which makes it a control token: plain
+     * "</s>" is text, and with parse_special it eats the whitespace after
+     * it (the phi-3 strip rule). */
+    v = load_vocab("vocab/ggml-vocab-phi-3.gguf");
+    if (v) {
+        CHECK(llm_token_is_eog(v, 2));
+        CHECK(llm_token_is_control(v, 2));
+        int32_t plain[] = {15043, 829, 29879, 29958, 11526};
+        check_ids(v, "Hello</s>world", 0, plain, 5);
+        int32_t parsed[] = {15043, 2, 3186};
+        check_ids(v, "Hello</s>world", 1, parsed, 3);
+        int32_t stripped[] = {15043, 29871, 2, 3186};
+        check_ids(v, "Hello </s>  world", 1, stripped, 4);
+        llm_vocab_free(v);
+    }
+}
+
 /* ---- 1 MB timing ------------------------------------------------------------------ */
 
 /* About 1 MB of English: the CISI abstracts, repeated as needed. */
@@ -1100,6 +1227,7 @@ int main(void)
     RUN(test_parse_special);
     RUN(test_invalid_utf8);
     RUN(test_corrupt_metadata);
+    RUN(test_user_defined);
     RUN(test_pretokenizer_pieces);
     RUN(test_pretokenizers_hostile);
     RUN(test_timing_1mb);
