@@ -8,15 +8,18 @@
  *                       only an OS crash/power loss may drop the newest
  *                       transactions, never corrupt the file.
  *   foreign_keys=ON     chunks and embeddings go with their document.
- *   busy_timeout        concurrent writers wait instead of failing. */
+ *   busy_timeout        concurrent writers wait instead of failing.
+ * A database file this creates is 0600 (its -wal and -shm follow). */
 #include "store/store_int.h"
 #include "base/file.h"
 #include "base/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void store_default_params(store_params *p)
 {
@@ -97,6 +100,13 @@ int store_open(const char *path, const store_params *p, store **out, rag_err *er
     if (!p->readonly) {
         int rc = make_parent_dir(path, err);
         if (rc) return rc;
+    }
+    if (!p->readonly && path[0] && path[0] != ':' && strncmp(path, "file:", 5)) {
+        /* A new database is the owner's alone (0600, as the uploads and
+         * vectors beside it are 0700); SQLite gives its -wal and -shm files
+         * the mode of the database file. An existing file keeps its mode. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
     }
     store *s = rag_xcalloc(1, sizeof *s);
     s->path = rag_xstrdup(path);
