@@ -38,6 +38,11 @@ void store_close(store *s);
 const char *store_path(const store *s);
 int store_schema_version(void);
 
+/* A random secret of n bytes (at most 64) kept in the settings table under
+ * `name`, made on first use (from getrandom; two processes making it at
+ * once agree on the first one written). */
+int store_secret(store *s, const char *name, unsigned char *out, size_t n, rag_err *err);
+
 /* Write transactions: BEGIN IMMEDIATE (waits for other writers up to the busy
  * timeout), COMMIT, ROLLBACK. Everything between them is atomic, also when the
  * process is killed. */
