@@ -248,7 +248,8 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
             const ragd_citation *c = &extractive->citations[i];
             for (size_t k = 0; k < j->results.n; k++)
                 if (j->results.v[k].hit.chunk_id == c->chunk_id)
-                    cJSON_AddItemToArray(cites, ragd_citation_json(c->n, &j->results.v[k].hit, c->quote, ids));
+                    cJSON_AddItemToArray(
+                        cites, ragd_citation_json(c->n, &j->results.v[k].hit, c->quote, ids));
         }
         cJSON_AddItemToObject(o, "invalid_citations", cJSON_CreateArray());
     } else {

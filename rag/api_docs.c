@@ -88,7 +88,8 @@ typedef struct listing {
 static int list_one(void *ctx, const store_doc *d)
 {
     listing *l = ctx;
-    if (l->seen >= l->offset && l->seen < l->offset + l->limit) cJSON_AddItemToArray(l->data, doc_json(l->req, d));
+    if (l->seen >= l->offset && l->seen < l->offset + l->limit)
+        cJSON_AddItemToArray(l->data, doc_json(l->req, d));
     l->seen++;
     return 0;
 }
@@ -140,7 +141,8 @@ static int visible_document(ragd_request *req, ragd_response *resp, int64_t *id,
     int rc = store_doc_get(s, *id, &req->who, d, &err);
     ragd_engine_store_put(req->engine, s);
     if (rc < 0) ragd_error_from(resp, &err);
-    else if (rc == 0) ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
+    else if (rc == 0)
+        ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
     return rc > 0;
 }
 
@@ -177,7 +179,8 @@ void ragd_api_documents_delete(ragd_request *req, ragd_response *resp)
     store_doc d;
     if (!visible_document(req, resp, &id, &d)) return;
     if (!may_write(&req->who, &d)) {
-        ragd_error(resp, 403, NULL, "document %s is also labelled for roles this key does not hold (%s)",
+        ragd_error(resp, 403, NULL,
+                   "document %s is also labelled for roles this key does not hold (%s)",
                    req->path_id, d.labels);
         store_doc_free(&d);
         return;
@@ -185,7 +188,8 @@ void ragd_api_documents_delete(ragd_request *req, ragd_response *resp)
     rag_err err = {0};
     int rc = ragd_engine_delete_document(req->engine, id, &req->who, &err);
     if (rc < 0) ragd_error_from(resp, &err);
-    else if (rc == 0) ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
+    else if (rc == 0)
+        ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
     else {
         remove_upload(req, d.uri);
         resp->json = cJSON_CreateObject();
@@ -420,8 +424,8 @@ static int upload_labels(ragd_request *req, ragd_response *resp, const upload *u
 
 /* The directory of an upload: by id or by content, within the scope of its
  * labels; and the same without the scope (uploads of earlier versions). */
-static void upload_dirs(const ragd_request *req, const upload *u, const rag_strv *labels, char **scoped,
-                        char **legacy)
+static void upload_dirs(const ragd_request *req, const upload *u, const rag_strv *labels,
+                        char **scoped, char **legacy)
 {
     char *joined = rag_strv_join(labels, ",");
     char *tagged = rag_xasprintf("labels:%s", joined);

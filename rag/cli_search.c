@@ -410,7 +410,8 @@ int rag_cli_search(int argc, char **argv)
         cJSON_AddStringToObject(j, "query", q.query);
         cJSON_AddStringToObject(j, "mode", rag_cli_retrieval_mode(&rt));
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
-        for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, ragd_result_json(&res.v[i], i + 1, q.explain, NULL));
+        for (size_t i = 0; i < res.n; i++)
+            cJSON_AddItemToArray(arr, ragd_result_json(&res.v[i], i + 1, q.explain, NULL));
         cJSON_AddNumberToObject(j, "took_ms", ms);
         if (q.explain) {
             ragd_timings_json(cJSON_AddObjectToObject(j, "timings"), &res);
@@ -497,7 +498,8 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
             const ragd_citation *c = &a.citations[i];
             for (size_t k = 0; k < res->n; k++)
                 if (res->v[k].hit.chunk_id == c->chunk_id)
-                    cJSON_AddItemToArray(cites, ragd_citation_json(c->n, &res->v[k].hit, c->quote, NULL));
+                    cJSON_AddItemToArray(cites,
+                                         ragd_citation_json(c->n, &res->v[k].hit, c->quote, NULL));
         }
         cJSON *usage = cJSON_AddObjectToObject(j, "usage");
         cJSON_AddNumberToObject(usage, "prompt_tokens", 0);

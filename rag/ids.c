@@ -53,7 +53,8 @@ static uint64_t siphash8(const ragd_ids *k, uint64_t m)
 
 static uint32_t round_fn(const ragd_ids *k, int kind, int round, uint32_t half)
 {
-    return (uint32_t)siphash8(k, ((uint64_t)(unsigned)kind << 48) | ((uint64_t)(unsigned)round << 32) | half);
+    return (uint32_t)siphash8(k, ((uint64_t)(unsigned)kind << 48) |
+                                     ((uint64_t)(unsigned)round << 32) | half);
 }
 
 static uint64_t permute(const ragd_ids *k, int kind, uint64_t x)

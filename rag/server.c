@@ -298,7 +298,8 @@ void ragd_error_from(ragd_response *resp, const rag_err *err)
         rag_log_warn("%s", err->msg[0] ? err->msg : rag_err_name(err->code));
         if (status != 429) status = 500;
         ragd_error(resp, status, NULL, "%s",
-                   status == 429 ? "the database is busy: try again" : "internal error (the server's log has the details)");
+                   status == 429 ? "the database is busy: try again"
+                                 : "internal error (the server's log has the details)");
     } else {
         ragd_error(resp, status, NULL, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
     }

@@ -60,9 +60,9 @@ void store_doc_free(store_doc *d)
     memset(d, 0, sizeof *d);
 }
 
-#define DOC_COLUMNS_ONLY                                                                       \
-    "d.id, d.uri, d.ext_id, d.title, d.mime, g.labels, d.metadata_json, d.content_hash, "       \
-    "d.mtime, d.size, d.ingested_at, d.acl_group, "                                            \
+#define DOC_COLUMNS_ONLY                                                                           \
+    "d.id, d.uri, d.ext_id, d.title, d.mime, g.labels, d.metadata_json, d.content_hash, "          \
+    "d.mtime, d.size, d.ingested_at, d.acl_group, "                                                \
     "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
 #define DOC_COLUMNS DOC_COLUMNS_ONLY "FROM documents d JOIN acl_groups g ON g.id = d.acl_group "
 

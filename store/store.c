@@ -188,7 +188,9 @@ static int read_secret(store *s, const char *name, unsigned char *out, size_t n,
             if (sscanf(hex + 2 * i, "%2x", &v) != 1) break;
             out[i] = (unsigned char)v;
         }
-        rc = i == n ? 1 : rag_err_set(err, RAG_ERR_CORRUPT, "%s: setting %s: not %zu bytes of hex", s->path, name, n);
+        rc = i == n ? 1
+                    : rag_err_set(err, RAG_ERR_CORRUPT, "%s: setting %s: not %zu bytes of hex",
+                                  s->path, name, n);
     } else if (step != SQLITE_DONE) {
         rc = store_sqlite_err(s, step, "read a setting", err);
     }
@@ -210,7 +212,8 @@ int store_secret(store *s, const char *name, unsigned char *out, size_t n, rag_e
         got += (size_t)k;
     }
     char hex[129];
-    for (size_t i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
     sqlite3_stmt *st;
     rc = store_prepare(s, "INSERT OR IGNORE INTO settings(key, value) VALUES (?1, ?2)", &st, err);
     if (rc) return rc;
@@ -220,7 +223,9 @@ int store_secret(store *s, const char *name, unsigned char *out, size_t n, rag_e
     sqlite3_finalize(st);
     if (step != SQLITE_DONE) return store_sqlite_err(s, step, "write a setting", err);
     rc = read_secret(s, name, out, n, err); /* the one written first */
-    return rc == 1 ? 0 : rc < 0 ? rc : rag_err_set(err, RAG_ERR_DB, "%s: setting %s not kept", s->path, name);
+    return rc == 1  ? 0
+           : rc < 0 ? rc
+                    : rag_err_set(err, RAG_ERR_DB, "%s: setting %s not kept", s->path, name);
 }
 
 int store_begin(store *s, rag_err *err)

@@ -24,8 +24,8 @@ static void test_round_trip_and_shape(void)
         memcpy(prev, s, sizeof prev);
     }
     /* in no order: about half go up, and neighbours share nothing */
-    printf("    consecutive ids that compare greater: %d of 1999; sharing 8 leading digits: %d\n", increasing,
-           same_prefix);
+    printf("    consecutive ids that compare greater: %d of 1999; sharing 8 leading digits: %d\n",
+           increasing, same_prefix);
     CHECK(increasing > 800 && increasing < 1200);
     CHECK(same_prefix < 5);
     char c[RAGD_ID_LEN + 1];
