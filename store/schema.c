@@ -77,8 +77,7 @@ static const char *const migrations[] = {
     "  op TEXT NOT NULL CHECK (op IN ('add', 'del', 'acl'))\n"
     ");\n"
     "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN\n"
-    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, "
-    "new.heading_path);\n"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);\n"
     "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
     "END;\n"
     "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN\n"
@@ -89,8 +88,7 @@ static const char *const migrations[] = {
     "CREATE TRIGGER chunks_au AFTER UPDATE OF text, heading_path ON chunks BEGIN\n"
     "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path)\n"
     "    VALUES ('delete', old.id, old.text, old.heading_path);\n"
-    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, "
-    "new.heading_path);\n"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);\n"
     "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
     "END;\n"
     "CREATE TRIGGER documents_acl AFTER UPDATE OF acl_group ON documents\n"
@@ -116,8 +114,7 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;\n",
     /* 2: which embedding model the vectors come from; model identities unique */
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
-    "CREATE UNIQUE INDEX models_identity ON models(file_sha256, pooling, query_prefix, "
-    "doc_prefix);\n"
+    "CREATE UNIQUE INDEX models_identity ON models(file_sha256, pooling, query_prefix, doc_prefix);\n"
     "CREATE INDEX embeddings_model ON embeddings(model_id);\n",
     /* 3: a vector stored or replaced is a change the vector indexes replay
      * (an 'add' of its chunk: re-read with its current vector and group) */
