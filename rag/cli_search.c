@@ -358,6 +358,8 @@ static void print_snippet(const char *s)
     fputs("   ", stdout);
     for (;; s++) {
         if (*s == HL_OPEN || *s == HL_CLOSE || !*s) {
+            if (space && *s) rag_buf_putc(&b, ' '); /* outside the highlight */
+            space = 0;
             rag_cli_put_safe(stdout, rag_buf_str(&b), 0);
             rag_buf_clear(&b);
             if (!*s) break;
