@@ -106,9 +106,15 @@ static int doc_get_where(store *s, const char *where, const char *text_key, int6
     } else {
         rc = store_sqlite_err(s, step, "read document", err);
     }
+    s->lookup_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
     sqlite3_finalize(st);
     rag_free(roles);
     return rc;
+}
+
+int64_t store_doc_lookup_steps(const store *s)
+{
+    return s->lookup_steps;
 }
 
 int store_doc_get_by_uri(store *s, const char *uri, store_doc *out, rag_err *err)
@@ -143,6 +149,7 @@ int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out
     } else {
         rc = store_sqlite_err(s, step, "read document", err);
     }
+    s->lookup_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
     sqlite3_finalize(st);
     rag_free(roles);
     return rc;
