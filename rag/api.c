@@ -317,7 +317,9 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
         cJSON_AddStringToObject(resp->json, "mode", mode);
         if (note) cJSON_AddStringToObject(resp->json, "note", note);
         cJSON *arr = cJSON_AddArrayToObject(resp->json, "results");
-        for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, ragd_result_json(&res.v[i], i + 1, explain));
+        for (size_t i = 0; i < res.n; i++)
+            cJSON_AddItemToArray(
+                arr, ragd_result_json(&res.v[i], i + 1, explain, ragd_engine_ids(req->engine)));
         ragd_timings_json(cJSON_AddObjectToObject(resp->json, "timings"), &res);
         ragd_results_free(&res);
     }

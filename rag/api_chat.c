@@ -241,20 +241,22 @@ static const char *stop_reason(const chat_job *j)
  * timings, and what happened ("rag"). */
 static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, const ragd_answer *extractive)
 {
+    const ragd_ids *ids = ragd_engine_ids(j->engine);
     cJSON *cites = cJSON_AddArrayToObject(o, "citations");
     if (extractive) {
         for (size_t i = 0; i < extractive->n_citations; i++) {
             const ragd_citation *c = &extractive->citations[i];
             for (size_t k = 0; k < j->results.n; k++)
                 if (j->results.v[k].hit.chunk_id == c->chunk_id)
-                    cJSON_AddItemToArray(cites, ragd_citation_json(c->n, &j->results.v[k].hit, c->quote));
+                    cJSON_AddItemToArray(
+                        cites, ragd_citation_json(c->n, &j->results.v[k].hit, c->quote, ids));
         }
         cJSON_AddItemToObject(o, "invalid_citations", cJSON_CreateArray());
     } else {
         for (size_t i = 0; i < j->gen.check.n_cited; i++) {
             const ragd_block *b = &j->prompt.blocks[j->gen.check.cited[i] - 1];
             char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
-            cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip));
+            cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip, ids));
             rag_free(snip);
         }
         cJSON_AddItemToObject(o, "invalid_citations",
@@ -271,8 +273,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
             if (extractive->citations[c].chunk_id == h->chunk_id) n = extractive->citations[c].n;
         if (n) cJSON_AddNumberToObject(b, "n", n);
         else cJSON_AddNullToObject(b, "n"); /* retrieved, not quoted */
-        cJSON_AddNumberToObject(b, "document", (double)h->document_id);
-        cJSON_AddNumberToObject(b, "chunk", (double)h->chunk_id);
+        ragd_ids_json(b, ids, "document", "chunk", h);
         cJSON_AddStringToObject(b, "uri", h->uri);
         cJSON_AddStringToObject(b, "title", h->title);
         cJSON_AddStringToObject(b, "heading_path", h->heading_path);

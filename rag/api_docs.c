@@ -3,11 +3,17 @@
  * Uploads go through the same pipeline as `rag ingest`: the bytes are kept
  * as a file under the uploads directory (DB.uploads/), which is then
  * ingested with the request's labels. The file's place decides whether an
- * upload is new or replaces one:
- *   with an "id":    DB.uploads/by-id/<id>/<filename>  (same id and name:
- *                    the same document, replaced when the content changed)
- *   without:         DB.uploads/<sha256 of the content, 16 hex>/<filename>
+ * upload is new or replaces one. Each label set (ACL group) has its own
+ * places, named by a hash of its labels (SCOPE, 16 hex), so that one
+ * role's ids and contents never meet another's: an id or a text that
+ * another role holds answers exactly as a free one.
+ *   with an "id":    DB.uploads/by-id/<SCOPE>/<id>/<filename>  (the same
+ *                    id: the same document, replaced when the content or
+ *                    the name changed)
+ *   without:         DB.uploads/<SCOPE>/<sha256 of the content, 16 hex>/<filename>
  *                    (the same bytes under the same name: unchanged)
+ * Uploads made before scopes (DB.uploads/by-id/<id>/..., DB.uploads/<hex>/...)
+ * are still found there when the key may write them.
  *
  * Who may write what. A key with the ingest permission may give only labels
  * among its roles (default: all of them), and may replace or delete only a
@@ -17,18 +23,22 @@
 #include "rag/api_int.h"
 #include "base/file.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static cJSON *doc_json(const store_doc *d)
+static cJSON *doc_json(const ragd_request *req, const store_doc *d)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)d->id);
+    char id[RAGD_ID_LEN + 1];
+    ragd_id_format(ragd_engine_ids(req->engine), RAGD_ID_DOCUMENT, d->id, id);
+    cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "object", "document");
     if (d->ext_id) cJSON_AddStringToObject(o, "ext_id", d->ext_id);
     else cJSON_AddNullToObject(o, "ext_id");
@@ -56,21 +66,21 @@ static int may_write(const rag_principal *who, const store_doc *d)
     return ok;
 }
 
+/* The document id of the path: an id the API showed (rag/ids.h). Any
+ * other string is "no document" as well, with the same answer. */
 static int parse_doc_id(ragd_request *req, ragd_response *resp, int64_t *id)
 {
-    char *end;
-    long long v = strtoll(req->path_id, &end, 10);
-    if (end == req->path_id || *end || v < 1) {
-        ragd_error(resp, 404, NULL, "no document '%s' (document ids are numbers)", req->path_id);
+    if (ragd_id_parse(ragd_engine_ids(req->engine), RAGD_ID_DOCUMENT, req->path_id, id)) {
+        ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
         return -1;
     }
-    *id = v;
     return 0;
 }
 
 /* ---- GET /v1/documents ------------------------------------------------------------ */
 
 typedef struct listing {
+    const ragd_request *req;
     cJSON *data;
     long offset, limit, seen;
 } listing;
@@ -78,7 +88,8 @@ typedef struct listing {
 static int list_one(void *ctx, const store_doc *d)
 {
     listing *l = ctx;
-    if (l->seen >= l->offset && l->seen < l->offset + l->limit) cJSON_AddItemToArray(l->data, doc_json(d));
+    if (l->seen >= l->offset && l->seen < l->offset + l->limit)
+        cJSON_AddItemToArray(l->data, doc_json(l->req, d));
     l->seen++;
     return 0;
 }
@@ -99,7 +110,7 @@ static int query_long(ragd_request *req, ragd_response *resp, const char *name, 
 
 void ragd_api_documents_list(ragd_request *req, ragd_response *resp)
 {
-    listing l = {NULL, 0, 100, 0};
+    listing l = {req, NULL, 0, 100, 0};
     if (query_long(req, resp, "limit", 1, 1000, &l.limit) || query_long(req, resp, "offset", 0, 1L << 40, &l.offset))
         return;
     resp->json = cJSON_CreateObject();
@@ -130,7 +141,8 @@ static int visible_document(ragd_request *req, ragd_response *resp, int64_t *id,
     int rc = store_doc_get(s, *id, &req->who, d, &err);
     ragd_engine_store_put(req->engine, s);
     if (rc < 0) ragd_error_from(resp, &err);
-    else if (rc == 0) ragd_error(resp, 404, NULL, "no document %lld", (long long)*id);
+    else if (rc == 0)
+        ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
     return rc > 0;
 }
 
@@ -139,7 +151,7 @@ void ragd_api_documents_get(ragd_request *req, ragd_response *resp)
     int64_t id;
     store_doc d;
     if (!visible_document(req, resp, &id, &d)) return;
-    resp->json = doc_json(&d);
+    resp->json = doc_json(req, &d);
     store_doc_free(&d);
 }
 
@@ -167,19 +179,21 @@ void ragd_api_documents_delete(ragd_request *req, ragd_response *resp)
     store_doc d;
     if (!visible_document(req, resp, &id, &d)) return;
     if (!may_write(&req->who, &d)) {
-        ragd_error(resp, 403, NULL, "document %lld is also labelled for roles this key does not hold (%s)",
-                   (long long)id, d.labels);
+        ragd_error(resp, 403, NULL,
+                   "document %s is also labelled for roles this key does not hold (%s)",
+                   req->path_id, d.labels);
         store_doc_free(&d);
         return;
     }
     rag_err err = {0};
     int rc = ragd_engine_delete_document(req->engine, id, &req->who, &err);
     if (rc < 0) ragd_error_from(resp, &err);
-    else if (rc == 0) ragd_error(resp, 404, NULL, "no document %lld", (long long)id);
+    else if (rc == 0)
+        ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
     else {
         remove_upload(req, d.uri);
         resp->json = cJSON_CreateObject();
-        cJSON_AddNumberToObject(resp->json, "id", (double)id);
+        cJSON_AddStringToObject(resp->json, "id", req->path_id);
         cJSON_AddStringToObject(resp->json, "object", "document");
         cJSON_AddBoolToObject(resp->json, "deleted", 1);
     }
@@ -408,6 +422,59 @@ static int upload_labels(ragd_request *req, ragd_response *resp, const upload *u
     return 0;
 }
 
+/* The directory of an upload: by id or by content, within the scope of its
+ * labels; and the same without the scope (uploads of earlier versions). */
+static void upload_dirs(const ragd_request *req, const upload *u, const rag_strv *labels,
+                        char **scoped, char **legacy)
+{
+    char *joined = rag_strv_join(labels, ",");
+    char *tagged = rag_xasprintf("labels:%s", joined);
+    char scope[RAG_SHA256_HEX_LEN + 1], hex[RAG_SHA256_HEX_LEN + 1];
+    rag_sha256_hex(tagged, strlen(tagged), scope);
+    scope[16] = 0;
+    const char *dir = req->params->uploads_dir;
+    if (u->id) {
+        *scoped = rag_xasprintf("%s/by-id/%s/%s", dir, scope, u->id);
+        *legacy = rag_xasprintf("%s/by-id/%s", dir, u->id);
+    } else {
+        rag_sha256_hex(u->content.data ? u->content.data : "", u->content.len, hex);
+        hex[16] = 0;
+        *scoped = rag_xasprintf("%s/%s/%s", dir, scope, hex);
+        *legacy = rag_xasprintf("%s/%s", dir, hex);
+    }
+    rag_free(tagged);
+    rag_free(joined);
+}
+
+/* After an upload by id stored `kept` in dir: the documents of other files
+ * there (the same id under an earlier name) are replaced by it. */
+static void drop_other_names(ragd_request *req, const char *dir, const char *kept)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    rag_strv others = {0};
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.') continue;
+        char *path = rag_xasprintf("%s/%s", dir, e->d_name);
+        if (strcmp(path, kept)) rag_strv_push(&others, path);
+        rag_free(path);
+    }
+    closedir(dh);
+    for (size_t i = 0; i < others.n; i++) {
+        store_doc d;
+        rag_err err = {0};
+        store *s = ragd_engine_store_get(req->engine);
+        int rc = store_doc_get_by_uri(s, others.v[i], &d, &err);
+        ragd_engine_store_put(req->engine, s);
+        if (rc == 1 && may_write(&req->who, &d) &&
+            ragd_engine_delete_document(req->engine, d.id, &req->who, &err) > 0)
+            unlink(others.v[i]);
+        if (rc == 1) store_doc_free(&d);
+    }
+    rag_strv_free(&others);
+}
+
 /* Answers with the stored document of uri and how the upload went. */
 static void answer_stored(ragd_request *req, ragd_response *resp, const char *uri, ing_status st)
 {
@@ -422,7 +489,7 @@ static void answer_stored(ragd_request *req, ragd_response *resp, const char *ur
         return;
     }
     resp->status = st == ING_ADDED ? 201 : 200;
-    resp->json = doc_json(&d);
+    resp->json = doc_json(req, &d);
     cJSON_AddStringToObject(resp->json, "status", status_name(st));
     store_doc_free(&d);
 }
@@ -500,25 +567,35 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
         goto out;
     }
     name = safe_name(u.filename, "document.txt");
-    if (u.id) {
-        dir = rag_xasprintf("%s/by-id/%s", req->params->uploads_dir, u.id);
-    } else {
-        char hex[RAG_SHA256_HEX_LEN + 1];
-        rag_sha256_hex(u.content.data ? u.content.data : "", u.content.len, hex);
-        hex[16] = 0;
-        dir = rag_xasprintf("%s/%s", req->params->uploads_dir, hex);
-    }
-    path = rag_xasprintf("%s/%s", dir, name);
-    /* what is there already: the same file, or a document with this id */
+    char *legacy = NULL;
+    upload_dirs(req, &u, &labels, &dir, &legacy);
+    /* an upload of an earlier version, when this key may replace it */
+    char *legacy_path = rag_xasprintf("%s/%s", legacy, name);
     store *s = ragd_engine_store_get(req->engine);
-    int rc = store_doc_get_by_uri(s, path, &d, &err);
+    int rc = store_doc_get_by_uri(s, legacy_path, &d, &err);
+    if (rc == 1 && may_write(&req->who, &d)) {
+        rag_free(dir);
+        dir = legacy;
+        legacy = NULL;
+        path = legacy_path;
+        legacy_path = NULL;
+        have_doc = 1;
+    } else {
+        if (rc == 1) store_doc_free(&d);
+        path = rag_xasprintf("%s/%s", dir, name);
+        rc = rc < 0 ? rc : store_doc_get_by_uri(s, path, &d, &err);
+        have_doc = rc == 1;
+    }
     ragd_engine_store_put(req->engine, s);
+    rag_free(legacy);
+    rag_free(legacy_path);
     if (rc < 0) {
         ragd_error_from(resp, &err);
         goto out;
     }
-    have_doc = rc == 1;
     if (have_doc && !may_write(&req->who, &d)) {
+        /* in this label set's own place: only an administrator's relabelling
+         * puts a document there that the key may not replace */
         ragd_error(resp, 409, NULL, "this upload would replace a document of roles this key does not hold");
         goto out;
     }
@@ -547,10 +624,17 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     }
     if (o.st == ING_FAILED || o.st == ING_SKIPPED) {
         if (!have_doc) remove_upload(req, path);
-        ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "file", "%s: %s", name,
-                   o.reason[0] ? o.reason : "not a document this server can read");
+        if (strstr(o.reason, "constraint failed")) {
+            /* the database refused it: its words stay in the log */
+            rag_log_warn("upload %s: %s", path, o.reason);
+            ragd_error(resp, 500, NULL, "%s: the upload could not be stored", name);
+        } else {
+            ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "file", "%s: %s", name,
+                       o.reason[0] ? o.reason : "not a document this server can read");
+        }
         goto out;
     }
+    if (u.id) drop_other_names(req, dir, path);
     answer_stored(req, resp, path, o.st);
 out:
     if (have_doc) store_doc_free(&d);

@@ -157,18 +157,78 @@ void rag_cli_teardown(rag_cli *cli)
     rag_principal_free(&cli->who);
 }
 
+/* The length of the valid UTF-8 character at s (1-4), or 0 when s does
+ * not start one (a stray continuation byte, an overlong form, a surrogate,
+ * beyond U+10FFFF, cut short). */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    if (n <= 1) return n;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+/* Appends s to b as rag_cli_safe shows it. */
+static void safe_append(rag_buf *b, const char *s, int keep_lines)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        int control = n == 1
+                          ? (*p < 0x20 || *p == 0x7f) && !(keep_lines && (*p == '\n' || *p == '\t'))
+                          : n == 2 && p[0] == 0xC2 && p[1] < 0xA0; /* C1: U+0080-U+009F */
+        if (!n || control) {
+            size_t k = n ? n : 1;
+            for (size_t i = 0; i < k; i++)
+                rag_buf_printf(b, "\\x%02x", p[i]);
+            p += k;
+        } else {
+            rag_buf_append(b, p, n);
+            p += n;
+        }
+    }
+}
+
+const char *rag_cli_safe(const char *s, char *buf, size_t size)
+{
+    if (!size) return buf;
+    rag_buf b = {0};
+    safe_append(&b, s, 0);
+    size_t n = b.len < size - 1 ? b.len : size - 1;
+    while (n > 0 && n < b.len && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+        n--;
+    if (n) memcpy(buf, b.data, n);
+    buf[n] = 0;
+    rag_buf_free(&b);
+    return buf;
+}
+
+void rag_cli_put_safe(FILE *f, const char *s, int keep_lines)
+{
+    rag_buf b = {0};
+    safe_append(&b, s, keep_lines);
+    fputs(rag_buf_str(&b), f);
+    rag_buf_free(&b);
+}
+
 const char *rag_cli_display_path(const char *uri, char *buf, size_t size)
 {
     char cwd[4096];
     if (uri[0] == '/' && getcwd(cwd, sizeof cwd)) {
         size_t l = strlen(cwd);
-        if (l > 1 && !strncmp(uri, cwd, l) && uri[l] == '/') {
-            snprintf(buf, size, "%s", uri + l + 1);
-            return buf;
-        }
+        if (l > 1 && !strncmp(uri, cwd, l) && uri[l] == '/')
+            return rag_cli_safe(uri + l + 1, buf, size);
     }
-    snprintf(buf, size, "%s", uri);
-    return buf;
+    return rag_cli_safe(uri, buf, size);
 }
 
 const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char *env,

@@ -103,8 +103,19 @@ int rag_cli_fail(const rag_cli *cli, const rag_err *err);
 int rag_cli_usage_error(const rag_cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A path for display: relative to the working directory when under it. */
+/* A path for display: relative to the working directory when under it,
+ * made safe for a terminal as rag_cli_safe does. */
 const char *rag_cli_display_path(const char *uri, char *buf, size_t size);
+
+/* Text from documents (names, titles, headings, snippets) for a terminal:
+ * control characters (C0, DEL, C1) and bytes that are not UTF-8 are shown
+ * escaped as \xNN, so that a file name cannot move the cursor, retitle the
+ * window or hide itself. rag_cli_safe writes at most size bytes into buf
+ * (cut at a whole character) and returns buf; rag_cli_put_safe writes to f,
+ * with keep_lines keeping line breaks and tabs. JSON output needs neither:
+ * its strings are escaped. */
+const char *rag_cli_safe(const char *s, char *buf, size_t size);
+void rag_cli_put_safe(FILE *f, const char *s, int keep_lines);
 
 /* The part of a heading path worth showing next to the title: without a
  * leading "TITLE › " (the first heading is usually the title), NULL when

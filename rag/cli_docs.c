@@ -2,8 +2,10 @@
 #include "base/mem.h"
 #include "rag/cli.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,12 +23,20 @@ static const char stats_usage[] =
     "Documents, chunks and database size, in total and per ACL group.\n";
 
 static const char check_usage[] =
-    "usage: rag check [--repair] [--json]\n"
+    "usage: rag check [--repair] [--uploads DIR] [--json]\n"
     "\n"
     "Checks the database: SQLite's integrity check, the keyword index against\n"
-    "the chunks, and the invariants between documents, chunks and the change log.\n"
-    "--repair rebuilds the keyword index from the chunks. Exit status 1 when a\n"
-    "problem remains.\n";
+    "the chunks, and the invariants between documents, chunks and the change log;\n"
+    "and the daemon's uploads folder (DB.uploads, or --uploads DIR when ragd's\n"
+    "server.uploads_dir moved it): files there that no document refers to (left\n"
+    "by a daemon killed during an upload), when unchanged for 10 minutes (a\n"
+    "younger one may be an upload in progress).\n"
+    "--repair rebuilds the keyword index from the chunks and removes those\n"
+    "files. Exit status 1 when a problem remains.\n";
+
+/* Files of the uploads folder younger than this may belong to an upload in
+ * progress (written before its document is committed): left alone. */
+#define ORPHAN_AGE_S 600
 
 static cJSON *doc_json(const store_doc *d)
 {
@@ -65,10 +75,11 @@ static int list_one(void *ctx, const store_doc *d)
         cJSON_AddItemToArray(l->arr, doc_json(d));
         return 0;
     }
-    char path[4096];
+    char path[4096], title[1024];
     rag_cli_display_path(d->uri, path, sizeof path);
+    rag_cli_safe(d->title, title, sizeof title);
     printf("%6lld  %-16s %6lld  %s%s%s  %s%s%s\n", (long long)d->id, *d->labels ? d->labels : "-",
-           (long long)d->n_chunks, rag_cli_bold(l->cli), *d->title ? d->title : "(untitled)",
+           (long long)d->n_chunks, rag_cli_bold(l->cli), *title ? title : "(untitled)",
            rag_cli_reset(l->cli), rag_cli_dim(l->cli), path, rag_cli_reset(l->cli));
     return 0;
 }
@@ -116,11 +127,13 @@ static int show_chunk(void *ctx, const store_chunk *c)
         cJSON_AddItemToArray(arr, o);
         return 0;
     }
+    char heading[1024];
+    rag_cli_safe(c->heading_path, heading, sizeof heading);
     printf("\n%s--- chunk %d (id %lld, %lld tokens, bytes %lld-%lld)%s%s%s\n", rag_cli_dim(cli),
            c->ordinal, (long long)c->id, (long long)c->n_tokens, (long long)c->byte_start,
-           (long long)c->byte_end, *c->heading_path ? "  " : "", c->heading_path,
-           rag_cli_reset(cli));
-    printf("%s\n", c->text);
+           (long long)c->byte_end, *heading ? "  " : "", heading, rag_cli_reset(cli));
+    rag_cli_put_safe(stdout, c->text, 1);
+    putchar('\n');
     return 0;
 }
 
@@ -144,11 +157,13 @@ static int docs_show(rag_cli *cli, const char *arg)
         char when[64];
         time_t t = (time_t)d.ingested_at;
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+        char title[1024], uri[4096], mime[256];
         printf("%sdocument %lld%s  %s\n", rag_cli_bold(cli), (long long)d.id, rag_cli_reset(cli),
-               d.title);
+               rag_cli_safe(d.title, title, sizeof title));
         printf("  source     %s\n  type       %s, %lld bytes\n  labels     %s\n"
                "  chunks     %lld\n  sha256     %s\n  ingested   %s\n",
-               d.uri, d.mime, (long long)d.size, *d.labels ? d.labels : "(none: administrators only)",
+               rag_cli_safe(d.uri, uri, sizeof uri), rag_cli_safe(d.mime, mime, sizeof mime),
+               (long long)d.size, *d.labels ? d.labels : "(none: administrators only)",
                (long long)d.n_chunks, d.content_hash, when);
         if (d.ext_id) printf("  id         %s\n", d.ext_id);
     }
@@ -188,7 +203,10 @@ static int docs_rm(rag_cli *cli, int argc, char **argv)
             store_doc_free(&d);
             return rag_cli_fail(cli, &err);
         }
-        if (!cli->quiet) printf("removed document %lld (%s)\n", (long long)id, d.uri);
+        char uri[4096];
+        if (!cli->quiet)
+            printf("removed document %lld (%s)\n", (long long)id,
+                   rag_cli_safe(d.uri, uri, sizeof uri));
         store_doc_free(&d);
     }
     return rc;
@@ -199,7 +217,8 @@ int rag_cli_docs(int argc, char **argv)
     static const struct option opts[] = {RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "docs"};
     int c, rc;
-    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+    /* options anywhere: before the subcommand, between it and its ids, or after them */
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (rag_cli_common_opt(&cli, c, optarg)) continue;
         if (c == 'h') {
             fputs(docs_usage, stdout);
@@ -209,15 +228,6 @@ int rag_cli_docs(int argc, char **argv)
     }
     if (optind >= argc) return rag_cli_usage_error(&cli, "say list, show ID or rm ID");
     const char *sub = argv[optind++];
-    /* options may also follow the subcommand */
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
-        if (c == 'h') {
-            fputs(docs_usage, stdout);
-            return RAG_EXIT_OK;
-        }
-        return rag_cli_usage_error(&cli, "unknown option");
-    }
     int nargs = argc - optind;
     if (!strcmp(sub, "list") ? nargs != 0 : !strcmp(sub, "show") ? nargs != 1
                                           : !strcmp(sub, "rm")   ? nargs < 1
@@ -233,15 +243,22 @@ int rag_cli_docs(int argc, char **argv)
     return rc;
 }
 
-static int simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int *repair)
+static int simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int *repair,
+                       const char **uploads)
 {
-    static const struct option opts[] = {
-        {"repair", no_argument, NULL, 'r'}, RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"repair", no_argument, NULL, 'r'},
+                                         {"uploads", required_argument, NULL, 'U'},
+                                         RAG_CLI_COMMON_OPTIONS,
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (rag_cli_common_opt(cli, c, optarg)) continue;
         if (c == 'r' && repair) {
             *repair = 1;
+            continue;
+        }
+        if (c == 'U' && uploads) {
+            *uploads = optarg;
             continue;
         }
         if (c == 'h') {
@@ -265,7 +282,7 @@ static int simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, i
 int rag_cli_stats(int argc, char **argv)
 {
     rag_cli cli = {.cmd = "stats"};
-    int rc = simple_opts(&cli, argc, argv, stats_usage, NULL);
+    int rc = simple_opts(&cli, argc, argv, stats_usage, NULL, NULL);
     if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
     rc = rag_cli_setup(&cli, 1);
     store_stats st;
@@ -326,16 +343,94 @@ int rag_cli_stats(int argc, char **argv)
     return rc;
 }
 
+/* ---- orphan uploads ---- */
+
+typedef struct orphans {
+    store *st;
+    const char *root; /* the uploads folder, resolved */
+    time_t cutoff;    /* files changed after this are left alone */
+    rag_strv files;   /* orphans found */
+    rag_err err;
+    int failed;
+} orphans;
+
+/* Collects the files under dir (recursively, without following links)
+ * that no document's uri names. */
+static void orphans_walk(orphans *o, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while (!o->failed && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *path = rag_xasprintf("%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode) && depth < 8) {
+                orphans_walk(o, path, depth + 1);
+            } else if (S_ISREG(sb.st_mode) && sb.st_mtime < o->cutoff) {
+                store_doc doc;
+                int found = store_doc_get_by_uri(o->st, path, &doc, &o->err);
+                if (found < 0)
+                    o->failed = 1;
+                else if (found)
+                    store_doc_free(&doc);
+                else
+                    rag_strv_push(&o->files, path);
+            }
+        }
+        rag_free(path);
+    }
+    closedir(d);
+}
+
+/* Removes an orphan, then its folders up to the uploads folder while they
+ * are empty. */
+static int orphan_remove(const char *root, const char *path)
+{
+    if (unlink(path) < 0) return -1;
+    char *dir = rag_xstrdup(path);
+    size_t n = strlen(root);
+    for (char *slash = strrchr(dir, '/'); slash && (size_t)(slash - dir) > n;
+         slash = strrchr(dir, '/')) {
+        *slash = 0;
+        if (rmdir(dir) < 0) break;
+    }
+    rag_free(dir);
+    return 0;
+}
+
+/* The uploads folder to check: --uploads, else DB.uploads when it exists
+ * (NULL: none, nothing to check). Returns a resolved path (free). */
+static char *uploads_folder(const rag_cli *cli, const char *flag)
+{
+    char *want = flag ? rag_xstrdup(flag) : rag_xasprintf("%s.uploads", store_path(cli->st));
+    char *real = realpath(want, NULL);
+    rag_free(want);
+    if (!real) return NULL;
+    char *out = rag_xstrdup(real);
+    free(real);
+    return out;
+}
+
 int rag_cli_check(int argc, char **argv)
 {
     rag_cli cli = {.cmd = "check"};
     int repair = 0;
-    int rc = simple_opts(&cli, argc, argv, check_usage, &repair);
+    const char *uploads_flag = NULL;
+    char *uploads = NULL;
+    orphans orph = {0};
+    int rc = simple_opts(&cli, argc, argv, check_usage, &repair, &uploads_flag);
     if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
     rc = rag_cli_setup(&cli, 1);
     if (rc) goto out;
     rag_strv problems = {0};
     rag_err err = {0};
+    uploads = uploads_folder(&cli, uploads_flag);
+    if (uploads_flag && !uploads) {
+        rc = rag_cli_usage_error(&cli, "--uploads %s: no such folder", uploads_flag);
+        goto out;
+    }
     if (store_check(cli.st, &problems, &err)) {
         rc = rag_cli_fail(&cli, &err);
         goto out;
@@ -354,6 +449,32 @@ int rag_cli_check(int argc, char **argv)
             goto out;
         }
     }
+    if (uploads) {
+        orph.st = cli.st;
+        orph.root = uploads;
+        orph.cutoff = time(NULL) - ORPHAN_AGE_S;
+        orphans_walk(&orph, uploads, 0);
+        if (orph.failed) {
+            rag_strv_free(&problems);
+            rc = rag_cli_fail(&cli, &orph.err);
+            goto out;
+        }
+        size_t removed = 0;
+        for (size_t i = 0; i < orph.files.n; i++) {
+            char shown[4096];
+            rag_cli_safe(orph.files.v[i], shown, sizeof shown);
+            if (repair && orphan_remove(uploads, orph.files.v[i]) == 0) {
+                removed++;
+                continue;
+            }
+            char *msg = rag_xasprintf("%s: an uploaded file no document refers to%s", shown,
+                                      repair ? " (could not remove it)" : "");
+            rag_strv_push(&problems, msg);
+            rag_free(msg);
+        }
+        if (removed && !cli.quiet && !cli.json)
+            printf("removed %zu uploaded file(s) no document refers to\n", removed);
+    }
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddBoolToObject(j, "ok", problems.n == 0);
@@ -369,6 +490,8 @@ int rag_cli_check(int argc, char **argv)
     rc = problems.n ? RAG_EXIT_ERROR : RAG_EXIT_OK;
     rag_strv_free(&problems);
 out:
+    rag_strv_free(&orph.files);
+    rag_free(uploads);
     rag_cli_teardown(&cli);
     return rc;
 }

@@ -338,25 +338,43 @@ static void retrieve_params(const query_opts *q, ragd_retrieve_params *rp, int p
     rp->dedupe = q->dedupe;
     if (q->dup_similarity > 0) rp->dup_jaccard = q->dup_similarity;
     rp->per_document = per_document;
-    rp->hl_open = q->cli.color ? "\033[1;33m" : "**";
-    rp->hl_close = q->cli.color ? "\033[0m" : "**";
+    rp->hl_open = q->cli.color ? "\x01" : "**";
+    rp->hl_close = q->cli.color ? "\x02" : "**";
 }
 
+/* With colour, snippets mark matched terms with these bytes (which the
+ * terminal-safe printing would otherwise escape); print_snippet turns
+ * them into the highlight. */
+#define HL_OPEN '\x01'
+#define HL_CLOSE '\x02'
+
 /* Snippets come with highlight markers; their line breaks and runs of
- * spaces become single spaces. */
+ * spaces become single spaces; other control characters are shown
+ * escaped (rag_cli_put_safe). */
 static void print_snippet(const char *s)
 {
-    fputs("   ", stdout);
+    rag_buf b = {0};
     int space = 0;
-    for (; *s; s++) {
+    fputs("   ", stdout);
+    for (;; s++) {
+        if (*s == HL_OPEN || *s == HL_CLOSE || !*s) {
+            if (space && *s) rag_buf_putc(&b, ' '); /* outside the highlight */
+            space = 0;
+            rag_cli_put_safe(stdout, rag_buf_str(&b), 0);
+            rag_buf_clear(&b);
+            if (!*s) break;
+            fputs(*s == HL_OPEN ? "\033[1;33m" : "\033[0m", stdout);
+            continue;
+        }
         if (*s == '\n' || *s == ' ') {
             space = 1;
             continue;
         }
-        if (space) fputc(' ', stdout);
+        if (space) rag_buf_putc(&b, ' ');
         space = 0;
-        fputc(*s, stdout);
+        rag_buf_putc(&b, *s);
     }
+    rag_buf_free(&b);
     fputc('\n', stdout);
 }
 
@@ -394,7 +412,8 @@ int rag_cli_search(int argc, char **argv)
         cJSON_AddStringToObject(j, "query", q.query);
         cJSON_AddStringToObject(j, "mode", rag_cli_retrieval_mode(&rt));
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
-        for (size_t i = 0; i < res.n; i++) cJSON_AddItemToArray(arr, ragd_result_json(&res.v[i], i + 1, q.explain));
+        for (size_t i = 0; i < res.n; i++)
+            cJSON_AddItemToArray(arr, ragd_result_json(&res.v[i], i + 1, q.explain, NULL));
         cJSON_AddNumberToObject(j, "took_ms", ms);
         if (q.explain) {
             ragd_timings_json(cJSON_AddObjectToObject(j, "timings"), &res);
@@ -409,17 +428,19 @@ int rag_cli_search(int argc, char **argv)
         for (size_t i = 0; i < res.n; i++) {
             const ragd_result *r = &res.v[i];
             const store_hit *h = &r->hit;
-            char path[4096], score[96];
+            char path[4096], score[96], title[1024], heading[1024];
             rag_cli_display_path(h->uri, path, sizeof path);
+            rag_cli_safe(h->title, title, sizeof title);
             if (r->rerank_rank) snprintf(score, sizeof score, "rerank %.3f", r->rerank_score);
             else if (r->kw_rank && r->vec_rank) snprintf(score, sizeof score, "rrf %.4f", r->rrf_score);
             else if (r->vec_rank) snprintf(score, sizeof score, "cosine %.3f", r->vec_score);
             else snprintf(score, sizeof score, "score %.2f", r->kw_score);
-            printf("%s%zu. %s%s  %s(%s)%s\n", rag_cli_bold(&q.cli), i + 1, *h->title ? h->title : path,
+            printf("%s%zu. %s%s  %s(%s)%s\n", rag_cli_bold(&q.cli), i + 1, *title ? title : path,
                    rag_cli_reset(&q.cli), rag_cli_dim(&q.cli), score, rag_cli_reset(&q.cli));
             const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
             printf("   %s%s%s%s%s\n", rag_cli_dim(&q.cli), path, shown ? "  \xE2\x80\xBA  " : "",
-                   shown ? shown : "", rag_cli_reset(&q.cli));
+                   shown ? rag_cli_safe(shown, heading, sizeof heading) : "",
+                   rag_cli_reset(&q.cli));
             if (h->snippet) print_snippet(h->snippet);
             if (q.explain) print_explain(&q, r);
             if (i + 1 < res.n) putchar('\n');
@@ -443,11 +464,13 @@ out:
 
 static void print_source(const rag_cli *cli, int n, const store_hit *h)
 {
-    char path[4096];
+    char path[4096], title[1024], heading[1024];
     rag_cli_display_path(h->uri, path, sizeof path);
+    rag_cli_safe(h->title, title, sizeof title);
     const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
-    printf("  [%d] %s%s%s\n      %s%s%s\n", n, *h->title ? h->title : path, shown ? " \xE2\x80\xBA " : "",
-           shown ? shown : "", rag_cli_dim(cli), path, rag_cli_reset(cli));
+    printf("  [%d] %s%s%s\n      %s%s%s\n", n, *title ? title : path, shown ? " \xE2\x80\xBA " : "",
+           shown ? rag_cli_safe(shown, heading, sizeof heading) : "", rag_cli_dim(cli), path,
+           rag_cli_reset(cli));
 }
 
 /* The extractive answer (no generator, or it failed to load). */
@@ -477,7 +500,8 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
             const ragd_citation *c = &a.citations[i];
             for (size_t k = 0; k < res->n; k++)
                 if (res->v[k].hit.chunk_id == c->chunk_id)
-                    cJSON_AddItemToArray(cites, ragd_citation_json(c->n, &res->v[k].hit, c->quote));
+                    cJSON_AddItemToArray(cites,
+                                         ragd_citation_json(c->n, &res->v[k].hit, c->quote, NULL));
         }
         cJSON *usage = cJSON_AddObjectToObject(j, "usage");
         cJSON_AddNumberToObject(usage, "prompt_tokens", 0);
@@ -492,7 +516,10 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
                q->cli.who.admin ? "in the database" : "these roles may see");
     } else {
         printf("%s%s%s\n\n", rag_cli_dim(&q->cli), note, rag_cli_reset(&q->cli));
-        for (size_t i = 0; i < a.n_sentences; i++) printf("%s [%d]\n", a.sentences[i].text, a.sentences[i].citation);
+        for (size_t i = 0; i < a.n_sentences; i++) {
+            rag_cli_put_safe(stdout, a.sentences[i].text, 1);
+            printf(" [%d]\n", a.sentences[i].citation);
+        }
         printf("\n%sSources:%s\n", rag_cli_bold(&q->cli), rag_cli_reset(&q->cli));
         for (size_t i = 0; i < a.n_citations; i++) {
             const ragd_citation *c = &a.citations[i];
@@ -609,7 +636,7 @@ static void ask_print_json(query_opts *q, const ask_model *am, const char *model
     for (size_t i = 0; i < cc->n_cited; i++) {
         const ragd_block *b = &pr->blocks[cc->cited[i] - 1];
         char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
-        cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip));
+        cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip, NULL));
         rag_free(snip);
     }
     cJSON_AddItemToObject(j, "invalid_citations", cJSON_CreateIntArray(cc->invalid, (int)cc->n_invalid));

@@ -31,6 +31,7 @@ struct ragd_engine {
     pthread_cond_t pool_cv;
     store *writer;
     pthread_mutex_t writer_mu;
+    ragd_ids ids; /* the key of the ids the API shows */
 
     /* models */
     emb_model *embedder, *reranker;
@@ -224,6 +225,7 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     }
     if (!rc) rc = store_open(p->db_path, NULL, &e->writer, err);
     if (!rc) store_vindex_configure(e->writer, &p->vindex);
+    if (!rc) rc = ragd_ids_load(e->writer, &e->ids, err);
     if (!rc) rc = open_models(e, p, err);
     /* the vector indexes now, not at the first question */
     if (!rc && e->embedder) rc = store_vindex_sync(e->pool[0], 0, NULL, NULL, err);
@@ -274,6 +276,11 @@ const llm_model *ragd_engine_model(const ragd_engine *e)
 }
 
 /* ---- database ------------------------------------------------------------- */
+
+const ragd_ids *ragd_engine_ids(const ragd_engine *e)
+{
+    return &e->ids;
+}
 
 store *ragd_engine_store_get(ragd_engine *e)
 {

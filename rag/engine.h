@@ -30,6 +30,7 @@
 #include "llm/model.h"
 #include "rag/embedq.h"
 #include "rag/generate.h"
+#include "rag/ids.h"
 #include "rag/retrieve.h"
 #include "store/store.h"
 
@@ -79,6 +80,8 @@ const ragd_engine_info *ragd_engine_get_info(const ragd_engine *e);
 const llm_model *ragd_engine_model(const ragd_engine *e);
 
 /* ---- database ------------------------------------------------------------- */
+/* The key of the document and chunk ids the API shows (rag/ids.h). */
+const ragd_ids *ragd_engine_ids(const ragd_engine *e);
 /* A read connection for this request (waits for a free one). */
 store *ragd_engine_store_get(ragd_engine *e);
 void ragd_engine_store_put(ragd_engine *e, store *s);

@@ -4,17 +4,22 @@
 #ifndef RAG_RAG_RENDER_H
 #define RAG_RAG_RENDER_H
 
+#include "rag/ids.h"
 #include "rag/retrieve.h"
 #include "store/store.h"
 
 #include <cJSON.h>
 
+/* Document and chunk ids: with ids (the API), the strings the API shows
+ * (rag/ids.h); without (NULL: the command line), the database's numbers. */
+void ragd_ids_json(cJSON *o, const ragd_ids *ids, const char *doc_field, const char *chunk_field,
+                   const store_hit *h);
 /* A search result: rank, score, document and chunk ids, uri, title,
  * heading path, snippet, byte range; with explain, each stage's rank and
  * score. */
-cJSON *ragd_result_json(const ragd_result *r, size_t rank, int explain);
+cJSON *ragd_result_json(const ragd_result *r, size_t rank, int explain, const ragd_ids *ids);
 /* A citation: {n, document, uri, title, heading_path, chunk, snippet}. */
-cJSON *ragd_citation_json(int n, const store_hit *h, const char *snippet);
+cJSON *ragd_citation_json(int n, const store_hit *h, const char *snippet, const ragd_ids *ids);
 /* The start of text, at most max bytes, cut at a character boundary
  * (owned). */
 char *ragd_snippet(const char *text, size_t len, size_t max);

@@ -290,7 +290,19 @@ void ragd_error_from(ragd_response *resp, const rag_err *err)
     case RAG_ERR_DENIED: status = 403; break;
     default: status = 500; break;
     }
-    ragd_error(resp, status, NULL, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
+    /* What the database or the system said (SQLite's words, file names of
+     * the server) is for the log, never for the client. */
+    int internal = status == 500 || strstr(err->msg, "constraint failed") ||
+                   (err->code == RAG_ERR_BUSY && strstr(err->msg, "database is locked"));
+    if (internal) {
+        rag_log_warn("%s", err->msg[0] ? err->msg : rag_err_name(err->code));
+        if (status != 429) status = 500;
+        ragd_error(resp, status, NULL, "%s",
+                   status == 429 ? "the database is busy: try again"
+                                 : "internal error (the server's log has the details)");
+    } else {
+        ragd_error(resp, status, NULL, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
+    }
     if (status == 429) resp->retry_after = 1;
 }
 

@@ -9,7 +9,10 @@
  *   acl_groups / acl_group_labels  one row per distinct label set; the label
  *                                  index answers "which groups may roles R
  *                                  see" inside every search
- *   documents                      one per source (file path or URL)
+ *   documents                      one per source (file path or URL);
+ *                                  ext_id: an explicit id, not unique
+ *                                  (migration 5; ext_id_unique_v1, its old
+ *                                  column, stays empty)
  *   chunks                         text pieces with heading path and offsets;
  *                                  ids never reused (AUTOINCREMENT) because
  *                                  vector indexes use them as ids
@@ -131,6 +134,15 @@ static const char *const migrations[] = {
     "  perms INTEGER NOT NULL,             -- STORE_PERM_* bits\n"
     "  created_at INTEGER NOT NULL         -- seconds since the epoch\n"
     ");\n",
+    /* 5: explicit document ids are no longer unique across the database:
+     * ragd scopes an upload's id to its label set, so that one role's ids
+     * never collide with (nor reveal) another's. SQLite cannot drop a
+     * column's UNIQUE: the old column is renamed and left empty, the ids
+     * move to a new column with a plain index. */
+    "ALTER TABLE documents RENAME COLUMN ext_id TO ext_id_unique_v1;\n"
+    "ALTER TABLE documents ADD COLUMN ext_id TEXT;\n"
+    "UPDATE documents SET ext_id = ext_id_unique_v1, ext_id_unique_v1 = NULL;\n"
+    "CREATE INDEX documents_ext_id ON documents(ext_id);\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -8,15 +8,20 @@
  *                       only an OS crash/power loss may drop the newest
  *                       transactions, never corrupt the file.
  *   foreign_keys=ON     chunks and embeddings go with their document.
- *   busy_timeout        concurrent writers wait instead of failing. */
+ *   busy_timeout        concurrent writers wait instead of failing.
+ * A database file this creates is 0600 (its -wal and -shm follow). */
 #include "store/store_int.h"
 #include "base/file.h"
 #include "base/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 void store_default_params(store_params *p)
 {
@@ -98,6 +103,13 @@ int store_open(const char *path, const store_params *p, store **out, rag_err *er
         int rc = make_parent_dir(path, err);
         if (rc) return rc;
     }
+    if (!p->readonly && path[0] && path[0] != ':' && strncmp(path, "file:", 5)) {
+        /* A new database is the owner's alone (0600, as the uploads and
+         * vectors beside it are 0700); SQLite gives its -wal and -shm files
+         * the mode of the database file. An existing file keeps its mode. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
     store *s = rag_xcalloc(1, sizeof *s);
     s->path = rag_xstrdup(path);
     int flags = p->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -158,6 +170,62 @@ void store_close(store *s)
 const char *store_path(const store *s)
 {
     return s->path;
+}
+
+static int read_secret(store *s, const char *name, unsigned char *out, size_t n, rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT value FROM settings WHERE key = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    rc = 0;
+    if (step == SQLITE_ROW) {
+        const char *hex = (const char *)sqlite3_column_text(st, 0);
+        size_t i = 0;
+        for (; hex && i < n && hex[2 * i] && hex[2 * i + 1]; i++) {
+            unsigned v;
+            if (sscanf(hex + 2 * i, "%2x", &v) != 1) break;
+            out[i] = (unsigned char)v;
+        }
+        rc = i == n ? 1
+                    : rag_err_set(err, RAG_ERR_CORRUPT, "%s: setting %s: not %zu bytes of hex",
+                                  s->path, name, n);
+    } else if (step != SQLITE_DONE) {
+        rc = store_sqlite_err(s, step, "read a setting", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_secret(store *s, const char *name, unsigned char *out, size_t n, rag_err *err)
+{
+    if (n > 64) return rag_err_set(err, RAG_ERR_INVALID, "store_secret: %zu bytes: 64 at most", n);
+    int rc = read_secret(s, name, out, n, err);
+    if (rc) return rc < 0 ? rc : 0;
+    unsigned char r[64];
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = getrandom(r + got, n - got, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return rag_err_sys(err, errno, "getrandom");
+        got += (size_t)k;
+    }
+    char hex[129];
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    sqlite3_stmt *st;
+    rc = store_prepare(s, "INSERT OR IGNORE INTO settings(key, value) VALUES (?1, ?2)", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) return store_sqlite_err(s, step, "write a setting", err);
+    rc = read_secret(s, name, out, n, err); /* the one written first */
+    return rc == 1  ? 0
+           : rc < 0 ? rc
+                    : rag_err_set(err, RAG_ERR_DB, "%s: setting %s not kept", s->path, name);
 }
 
 int store_begin(store *s, rag_err *err)

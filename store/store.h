@@ -38,6 +38,11 @@ void store_close(store *s);
 const char *store_path(const store *s);
 int store_schema_version(void);
 
+/* A random secret of n bytes (at most 64) kept in the settings table under
+ * `name`, made on first use (from getrandom; two processes making it at
+ * once agree on the first one written). */
+int store_secret(store *s, const char *name, unsigned char *out, size_t n, rag_err *err);
+
 /* Write transactions: BEGIN IMMEDIATE (waits for other writers up to the busy
  * timeout), COMMIT, ROLLBACK. Everything between them is atomic, also when the
  * process is killed. */
@@ -70,6 +75,9 @@ void store_doc_free(store_doc *d);
  * an invisible document from a missing one. */
 int store_doc_get_by_uri(store *s, const char *uri, store_doc *out, rag_err *err);
 int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out, rag_err *err);
+/* The work of the last lookup (SQLite's virtual machine steps): a document
+ * `who` may not see costs what a missing one does (see store_doc_get). */
+int64_t store_doc_lookup_steps(const store *s);
 
 typedef struct store_chunk_in {
     const char *text; /* not NUL-terminated necessarily: len bytes */

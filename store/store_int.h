@@ -13,6 +13,7 @@ struct store {
     char *path;
     int in_tx;
     struct store_vindex *vindex; /* owned; NULL until vector search is used */
+    int64_t lookup_steps;        /* SQLite VM steps of the last store_doc_get */
 };
 
 /* Frees the in-memory vector indexes (store_close). */
