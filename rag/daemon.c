@@ -63,20 +63,64 @@ static const char usage[] =
     "API keys: 'rag keys add NAME --roles ROLE,...'. SIGHUP reloads them;\n"
     "SIGTERM stops after the requests in flight (server.shutdown_grace).\n";
 
-static const char *const known_keys[] = {
-    "db", "server.listen", "server.max_body", "server.max_upload", "server.max_header",
-    "server.max_json_depth", "server.max_connections", "server.idle_timeout",
-    "server.request_timeout", "server.shutdown_grace", "server.max_tokens",
-    "server.default_max_tokens", "server.public_metrics", "server.uploads_dir",
-    "server.db_connections", "model.path", "model.ctx", "model.chat_template", "model.slots",
-    "model.queue", "model.threads", "model.url", "model.remote_model", "model.api_key",
-    "model.remote_ctx", "model.timeout", "model.retries", "embed.model", "embed.query_prefix",
-    "embed.doc_prefix", "embed.url", "embed.remote_model", "embed.api_key", "embed.remote_ctx",
-    "embed.timeout", "embed.retries", "rerank.model", "search.k", "search.answer_k",
-    "search.mode", "search.candidates", "search.rrf_k", "search.dedupe", "search.dup_similarity", "search.rerank",
-    "vector.large_group", "vector.large_factory", "vector.ef_search", "acl.default_labels",
-    "ingest.chunk_tokens", "ingest.overlap_tokens", "ingest.fetch_timeout", "net.allow_private", "net.allow",
-    NULL};
+static const char *const known_keys[] = {"db",
+                                         "server.listen",
+                                         "server.max_body",
+                                         "server.max_upload",
+                                         "server.max_header",
+                                         "server.max_json_depth",
+                                         "server.max_connections",
+                                         "server.idle_timeout",
+                                         "server.max_connections_per_address",
+                                         "server.reserved_connections",
+                                         "server.header_timeout",
+                                         "server.request_timeout",
+                                         "server.shutdown_grace",
+                                         "server.max_tokens",
+                                         "server.default_max_tokens",
+                                         "server.public_metrics",
+                                         "server.uploads_dir",
+                                         "server.db_connections",
+                                         "model.path",
+                                         "model.ctx",
+                                         "model.chat_template",
+                                         "model.slots",
+                                         "model.queue",
+                                         "model.threads",
+                                         "model.url",
+                                         "model.remote_model",
+                                         "model.api_key",
+                                         "model.remote_ctx",
+                                         "model.timeout",
+                                         "model.retries",
+                                         "embed.model",
+                                         "embed.query_prefix",
+                                         "embed.doc_prefix",
+                                         "embed.url",
+                                         "embed.remote_model",
+                                         "embed.api_key",
+                                         "embed.remote_ctx",
+                                         "embed.timeout",
+                                         "embed.retries",
+                                         "rerank.model",
+                                         "search.k",
+                                         "search.answer_k",
+                                         "search.mode",
+                                         "search.candidates",
+                                         "search.rrf_k",
+                                         "search.dedupe",
+                                         "search.dup_similarity",
+                                         "search.rerank",
+                                         "vector.large_group",
+                                         "vector.large_factory",
+                                         "vector.ef_search",
+                                         "acl.default_labels",
+                                         "ingest.chunk_tokens",
+                                         "ingest.overlap_tokens",
+                                         "ingest.fetch_timeout",
+                                         "net.allow_private",
+                                         "net.allow",
+                                         NULL};
 
 typedef struct options {
     const char *config, *db, *listen, *model, *embed_model, *rerank_model;
@@ -140,6 +184,9 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
     } while (0)
     LONG_INTO("server.max_json_depth", 2, 1000, sp->max_json_depth);
     LONG_INTO("server.max_connections", 1, 100000, sp->max_connections);
+    LONG_INTO("server.max_connections_per_address", 1, 100000, sp->max_connections_per_address);
+    LONG_INTO("server.reserved_connections", 0, 100000, sp->reserved_connections);
+    LONG_INTO("server.header_timeout", 1, 3600, sp->header_timeout);
     LONG_INTO("server.idle_timeout", 1, 86400, sp->idle_timeout);
     LONG_INTO("server.request_timeout", 1, 86400, sp->request_timeout);
     LONG_INTO("server.shutdown_grace", 0, 3600, sp->shutdown_grace);
@@ -150,6 +197,13 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
     LONG_INTO("search.rrf_k", 1, 100000, sp->retrieval.rrf_k);
 #undef LONG_INTO
     if (sp->default_max_tokens > sp->max_tokens) sp->default_max_tokens = sp->max_tokens;
+    if (!rc && sp->reserved_connections >= sp->max_connections) {
+        fprintf(stderr,
+                "ragd: server.reserved_connections (%d) must be less than server.max_connections "
+                "(%d)\n",
+                sp->reserved_connections, sp->max_connections);
+        rc = -1;
+    }
     if (get_size(cfg, "server.max_body", &sp->max_body) || get_size(cfg, "server.max_upload", &sp->max_upload) ||
         get_size(cfg, "server.max_header", &sp->max_header) || get_bool(cfg, "server.public_metrics", &sp->public_metrics) ||
         get_size(cfg, "search.candidates", &sp->retrieval.candidates) ||

@@ -70,6 +70,16 @@ static const route routes[] = {
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
+/* A connection, from its start to its close (libmicrohttpd's socket context). */
+typedef struct conn_slot {
+    struct conn_slot *prev, *next; /* oldest first */
+    int fd;
+    unsigned char addr[17]; /* family, then the address */
+    int trusted;            /* has carried a request with a valid key */
+    int closing;            /* shut by us: no longer counted */
+    double deadline;        /* the head of its next request is due by then (0: none) */
+} conn_slot;
+
 struct ragd_server {
     struct MHD_Daemon *d;
     ragd_server_params p;
@@ -81,6 +91,10 @@ struct ragd_server {
     pthread_cond_t cv;
     int active;         /* requests and stream producers in flight */
     int connections;
+    conn_slot *first, *last; /* open connections, oldest first (under mu) */
+    int n_open, n_untrusted; /* of them, not closing */
+    pthread_t watchdog;
+    int watching, watch_stop; /* under mu */
     volatile int hurry; /* cancel what is in flight */
     char id_prefix[9];
     unsigned long long next_id;
@@ -97,6 +111,9 @@ void ragd_server_default_params(ragd_server_params *p)
     p->max_header = 16u << 10;
     p->max_json_depth = 32;
     p->max_connections = 256;
+    p->max_connections_per_address = 128;
+    p->reserved_connections = 64;
+    p->header_timeout = 10;
     p->idle_timeout = 60;
     p->request_timeout = 300;
     p->shutdown_grace = 30;
@@ -375,6 +392,166 @@ static void log_request(ragd_server *s, reqctx *x, double secs)
             x->path ? x->path : "?", x->status, secs * 1e3);
 }
 
+/* ---- connections ---------------------------------------------------------------------
+ *
+ * Idle and slow clients must not hold the slots that real work needs:
+ *   - a connection must send the head of a request (request line and
+ *     headers) within header_timeout of opening, and of its previous
+ *     response when kept alive without having shown a key (idle_timeout
+ *     when it has), however slowly the bytes trickle in; a body must have
+ *     come within request_timeout of its head;
+ *   - at most max_connections_per_address connections from one address;
+ *   - connections that have not (yet) carried a request with a valid key
+ *     hold at most max_connections - reserved_connections slots.
+ * Past a limit, the oldest connection that has shown no key gives way to
+ * the new one (it is closed), so that idle sockets cannot lock a client
+ * out: a real client sends its request at once and so keeps its slot.
+ * Only when every connection concerned has shown a key is the new one
+ * refused (closed at once). A response with an error to a request without
+ * a valid key closes its connection. */
+
+static void conn_unlink(ragd_server *s, conn_slot *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->first = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->last = c->prev;
+}
+
+/* Closes c (under mu): its thread in libmicrohttpd sees the end and cleans up. */
+static void conn_shut(ragd_server *s, conn_slot *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    s->n_open--;
+    if (!c->trusted) s->n_untrusted--;
+    if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
+}
+
+/* The oldest open connection that has shown no key (from addr, when not
+ * NULL), other than self. */
+static conn_slot *conn_oldest_untrusted(ragd_server *s, const unsigned char *addr,
+                                        const conn_slot *self)
+{
+    for (conn_slot *c = s->first; c; c = c->next)
+        if (c != self && !c->closing && !c->trusted &&
+            (!addr || !memcmp(c->addr, addr, sizeof c->addr)))
+            return c;
+    return NULL;
+}
+
+/* Makes room for the new connection c (under mu), or closes it. */
+static void conn_admit(ragd_server *s, conn_slot *c)
+{
+    int same = 0;
+    for (conn_slot *o = s->first; o; o = o->next)
+        if (o != c && !o->closing && !memcmp(o->addr, c->addr, sizeof c->addr)) same++;
+    if (same >= s->p.max_connections_per_address) {
+        conn_slot *old = conn_oldest_untrusted(s, c->addr, c);
+        conn_shut(s, old ? old : c);
+        if (!old) return;
+    }
+    if (s->n_untrusted > s->p.max_connections - s->p.reserved_connections) {
+        conn_slot *old = conn_oldest_untrusted(s, NULL, c);
+        conn_shut(s, old ? old : c);
+        if (!old) return;
+    }
+    if (s->n_open > s->p.max_connections) {
+        conn_slot *old = conn_oldest_untrusted(s, NULL, c);
+        conn_shut(s, old ? old : c);
+    }
+}
+
+static void connection_notify(void *cls, struct MHD_Connection *mc, void **socket_ctx,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    ragd_server *s = cls;
+    conn_slot *c = *socket_ctx;
+    pthread_mutex_lock(&s->mu);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        s->connections++;
+        c = rag_xcalloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        c->fd = fi ? fi->connect_fd : -1;
+        if (ai && ai->client_addr) {
+            const struct sockaddr *sa = ai->client_addr;
+            c->addr[0] = (unsigned char)sa->sa_family;
+            if (sa->sa_family == AF_INET)
+                memcpy(c->addr + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+            else if (sa->sa_family == AF_INET6)
+                memcpy(c->addr + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        }
+        c->deadline = ragd_now() + s->p.header_timeout;
+        c->prev = s->last;
+        if (s->last)
+            s->last->next = c;
+        else
+            s->first = c;
+        s->last = c;
+        s->n_open++;
+        s->n_untrusted++;
+        *socket_ctx = c;
+        conn_admit(s, c);
+    } else {
+        s->connections--;
+        if (c) {
+            if (!c->closing) {
+                s->n_open--;
+                if (!c->trusted) s->n_untrusted--;
+            }
+            conn_unlink(s, c);
+            rag_free(c);
+        }
+        *socket_ctx = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static conn_slot *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The head of the next request (or the body) is due by deadline (0: no
+ * deadline); trusted: the connection has shown a valid key. */
+static void conn_due(ragd_server *s, struct MHD_Connection *mc, double deadline, int trusted)
+{
+    conn_slot *c = conn_of(mc);
+    if (!c) return;
+    pthread_mutex_lock(&s->mu);
+    c->deadline = deadline;
+    if (trusted && !c->trusted) {
+        c->trusted = 1;
+        if (!c->closing) s->n_untrusted--;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Closes the connections that are late with a request's head or body. */
+static void *watchdog_main(void *arg)
+{
+    ragd_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->watch_stop) {
+        double now = ragd_now();
+        for (conn_slot *c = s->first; c; c = c->next)
+            if (!c->closing && c->deadline > 0 && now > c->deadline) conn_shut(s, c);
+        struct timespec ts = ragd_wake_time(0.25);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
@@ -386,6 +563,9 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     if (!x->status) x->status = 499; /* the client left before any response */
     else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->status < 400) x->status = 499;
     log_request(s, x, secs);
+    conn_slot *cs = conn_of(x->conn);
+    int trusted = cs && cs->trusted; /* (only this connection's thread sets it) */
+    conn_due(s, x->conn, ragd_now() + (trusted ? s->p.idle_timeout : s->p.header_timeout), 0);
     ragd_meter_request(s->meter, x->rt ? x->rt->name : "other", x->status, secs);
     if (x->req.json) cJSON_Delete(x->req.json);
     rag_principal_free(&x->req.who);
@@ -397,16 +577,6 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     pthread_mutex_lock(&s->mu);
     s->active--;
     pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
-                              enum MHD_ConnectionNotificationCode code)
-{
-    (void)c, (void)socket_ctx;
-    ragd_server *s = cls;
-    pthread_mutex_lock(&s->mu);
-    s->connections += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -459,6 +629,7 @@ static enum MHD_Result respond(ragd_server *s, reqctx *x, ragd_response *resp)
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
     }
     if (resp->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ragd\"");
+    if (resp->status >= 400 && !x->req.key_name[0]) x->close = 1; /* no key shown: do not keep it */
     if (x->close) MHD_add_response_header(r, "Connection", "close");
     if (resp->allow) MHD_add_response_header(r, "Allow", resp->allow);
     if (resp->retry_after > 0) {
@@ -719,6 +890,7 @@ static int authenticate(ragd_server *s, reqctx *x)
     int ok = ragd_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
                                 sizeof x->req.key_name);
     pthread_mutex_unlock(&s->keys_mu);
+    if (ok) conn_due(s, x->conn, x->req.deadline, 1);
     return ok;
 }
 
@@ -841,6 +1013,7 @@ static int begin_request(ragd_server *s, reqctx *x, const char *url, const char 
 static enum MHD_Result run_handler(ragd_server *s, reqctx *x)
 {
     ragd_request *req = &x->req;
+    conn_due(s, x->conn, 0, 0); /* the body has come: the handler keeps its own time */
     req->body = x->body.data ? x->body.data : "";
     req->body_len = x->body.len;
     req->content_type = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Type");
@@ -967,6 +1140,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         s->active++;
         pthread_mutex_unlock(&s->mu);
         set_request_id(s, x);
+        conn_due(s, conn, x->req.deadline, 0); /* the head has come; the body is due */
         begin_request(s, x, url, method, version);
         return MHD_YES;
     }
@@ -1088,14 +1262,20 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
                          MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
         /* headers share the connection's memory pool with the read buffer */
         size_t pool = p->max_header + 16 * 1024;
-        s->d = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)p->max_connections,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p->idle_timeout,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_COMPLETED,
-            request_completed, s, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-            (unsigned)1, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+        /* clang-format off */
+        s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                /* room for those closed by conn_admit until they are gone */
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)(p->max_connections + p->max_connections / 2 + 16),
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p->idle_timeout,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                                MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+                                MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                                MHD_OPTION_END);
+        /* clang-format on */
         if (!s->d) rc = rag_err_set(err, RAG_ERR_IO, "cannot listen on %s (in use, or not an address of this machine?)", p->listen);
     }
     if (rc) {
@@ -1103,6 +1283,9 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
         rag_free(s);
         return rc;
     }
+    pthread_mutex_lock(&s->mu);
+    s->watching = !pthread_create(&s->watchdog, NULL, watchdog_main, s);
+    pthread_mutex_unlock(&s->mu);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : 0;
     char host[INET6_ADDRSTRLEN] = "?";
@@ -1165,7 +1348,17 @@ void ragd_server_stop(ragd_server *s)
         if (left) rag_log_warn("shutdown: %d request%s did not stop", left, left > 1 ? "s" : "");
     }
     s->hurry = 1;
+    pthread_mutex_lock(&s->mu);
+    s->watch_stop = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->watching) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
+    while (s->first) {
+        conn_slot *c = s->first;
+        conn_unlink(s, c);
+        rag_free(c);
+    }
     ragd_keyring_free(s->keys);
     pthread_mutex_destroy(&s->keys_mu);
     pthread_mutex_destroy(&s->mu);
