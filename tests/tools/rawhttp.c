@@ -2,13 +2,15 @@
  * hostile clients: bytes no ordinary client sends, sent as slowly as asked,
  * and connections that send nothing at all.
  *
+ * Both take --from ADDR: the source address (another loopback address, say).
+ *
  *   rawhttp --port P [--host 127.0.0.1] [--trickle MS] [--wait S] < REQUEST
  *       sends the bytes of stdin as they are (one byte every MS milliseconds
  *       with --trickle), then reads until the server closes or S seconds
  *       (default 5) have passed since the start. Prints what came back, then
  *       a last line of its own: "rawhttp: closed|reset|open after MS ms, sent
  *       N of M bytes".
- *   rawhttp --port P [--host H] --idle N --hold S
+ *   rawhttp --port P [--host H] [--from ADDR] --idle N --hold S
  *       opens N connections that send nothing and holds them S seconds.
  *       Prints "rawhttp: opened K of N; closed by the server: C" once all K
  *       are open (the moment is marked by the file --ready FILE, when given)
@@ -34,12 +36,20 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static const char *from; /* the source address (--from), or NULL */
+
 static int dial(const char *host, int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    if (from && (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+                 bind(fd, (struct sockaddr *)&src, sizeof src))) {
+        close(fd);
+        return -1;
+    }
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
         close(fd);
         return -1;
@@ -174,6 +184,8 @@ int main(int argc, char **argv)
             idle = atoi(v);
         else if (!strcmp(a, "--hold"))
             hold_s = atof(v);
+        else if (!strcmp(a, "--from"))
+            from = v;
         else if (!strcmp(a, "--ready"))
             ready = v;
         else
@@ -185,7 +197,8 @@ int main(int argc, char **argv)
     return idle ? idle_mode(host, port, idle, hold_s, ready)
                 : send_mode(host, port, trickle, wait_s);
 usage:
-    fprintf(stderr, "usage: rawhttp --port P [--host H] [--trickle MS] [--wait S] < REQUEST\n"
-                    "       rawhttp --port P [--host H] --idle N --hold S [--ready FILE]\n");
+    fprintf(stderr,
+            "usage: rawhttp --port P [--host H] [--from ADDR] [--trickle MS] [--wait S] < REQUEST\n"
+            "       rawhttp --port P [--host H] [--from ADDR] --idle N --hold S [--ready FILE]\n");
     return 2;
 }
