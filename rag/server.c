@@ -7,16 +7,26 @@
  * thread reads it and sends each piece as it comes (chunked encoding).
  *
  * A request, in order:
- *   1. the route (404, 405), then the caller: "Authorization: Bearer KEY"
+ *   0. the head: how the body is framed must be beyond doubt, and the head
+ *      may hide nothing behind a NUL byte (400, and the connection
+ *      closed); the path and query arguments must be valid UTF-8 without
+ *      NUL (400);
+ *   1. the route (404, 405; HEAD is GET without the body), then the caller: "Authorization: Bearer KEY"
  *      checked against the keyring (401), its permission for the route
  *      (403), then the declared body size (413) — all before reading a
  *      byte of the body, so that nobody can make us buffer what they may
  *      not send;
  *   2. the body, bounded: past the limit it is read and dropped (up to
- *      DRAIN_CAP more) and answered 413, so the client sees the answer;
+ *      DRAIN_CAP more) and answered 413, so the client sees the answer; a
+ *      chunked one is answered 413 at once (refuse_chunked);
  *   3. JSON bodies: nesting depth checked before parsing (400), then
- *      parsed (400 with the byte offset);
+ *      parsed (400 with the byte offset), then every string checked: valid
+ *      UTF-8, no \u0000 (400 naming the field);
  *   4. the handler; the response; one log line with the request id.
+ *
+ * Connections are limited per address and in all, with a share that only
+ * keyed connections may hold, and a head must come in time (see
+ * "connections" below).
  *
  * Shutdown (SIGTERM): the listening socket closes at once, new generations
  * are refused, requests in flight get the grace period to finish; then what
