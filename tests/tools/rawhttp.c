@@ -84,6 +84,7 @@ static int send_mode(const char *host, int port, int trickle_ms, double wait_s)
     int fd = dial(host, port);
     if (fd < 0) {
         fprintf(stderr, "rawhttp: cannot connect to %s:%d\n", host, port);
+        free(req);
         return 1;
     }
     double t0 = now_ms(), end = t0 + wait_s * 1e3;
@@ -129,6 +130,8 @@ static int idle_mode(const char *host, int port, int count, double hold_s, const
     }
     if (!opened) {
         fprintf(stderr, "rawhttp: cannot connect to %s:%d\n", host, port);
+        free(fds);
+        free(pf);
         return 1;
     }
     double end = now_ms() + hold_s * 1e3;
@@ -161,6 +164,11 @@ static int idle_mode(const char *host, int port, int count, double hold_s, const
         if (now_ms() >= end || !m) break;
     }
     printf("rawhttp: opened %d of %d; closed by the server: %d\n", opened, count, closed);
+    fflush(stdout);
+    for (int i = 0; i < count; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    free(fds);
+    free(pf);
     return 0;
 }
 
