@@ -4,8 +4,8 @@
 # connection; invalid UTF-8 and NUL characters in what could be echoed get
 # 400 naming the field; a chunked body past the limit gets 413 at once;
 # hundreds of idle sockets and a slow trickle do not keep keyed clients out;
-# SIGHUP storms under load neither kill ragd nor spoil a request, and
-# SIGTERM still drains.
+# SIGHUP storms under load neither kill ragd nor spoil a request, SIGTERM
+# still drains, and a second SIGTERM while draining stops at once.
 . "$(dirname "$0")/lib.sh"
 need_models
 command -v curl >/dev/null || { fail "curl is needed (make deps installs it)"; finish; exit; }
@@ -168,4 +168,23 @@ check_eq "...and still answers" "$(status "$(api GET '/v1/documents?limit=5' $K)
 ragd_stop; rc=$?
 check_eq "SIGTERM afterwards: a clean stop" $rc 0
 check "...that drained" grep -q "ragd: stopped" $T/ragd.log
+
+# while draining: SIGHUP is ignored, a second SIGTERM stops at once
+ragd_start --config $T/ragd.conf || { fail "ragd starts again"; finish; exit; }
+port=${RAGD_URL##*:}
+printf "POST /v1/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $K\r\nContent-Length: 100\r\n\r\n{\"query\"" |
+  raw --wait 8 > /dev/null &  # a body that never ends: a request in flight
+slow=$!
+sleep 0.5
+kill -TERM $RAGD_PID
+sleep 0.5
+check "SIGTERM with a request in flight: ragd drains" kill -0 $RAGD_PID
+kill -HUP $RAGD_PID
+sleep 0.3
+check "...SIGHUP meanwhile changes nothing" kill -0 $RAGD_PID
+t0=$(date +%s.%N)
+kill -TERM $RAGD_PID; wait $RAGD_PID; rc=$?; RAGD_PID=
+check_eq "...a second SIGTERM stops at once (killed by it)" $rc 143
+check "...within a second" test "$(echo "$(date +%s.%N) - $t0 < 1" | bc)" = 1
+wait $slow
 finish
