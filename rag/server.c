@@ -327,7 +327,9 @@ void ragd_error_from(ragd_response *resp, const rag_err *err)
 /* A body over the limit is still read (and dropped) up to this much past
  * it, so that the 413 reaches a client that sends before it listens:
  * closing a socket with unread data resets the connection and the client
- * never sees the answer. Beyond it the server answers at once and closes. */
+ * never sees the answer. Beyond it the server answers at once and closes.
+ * A chunked body is answered at once when it passes the limit, and at most
+ * this much more is dropped before closing (refuse_chunked). */
 #define DRAIN_CAP ((size_t)4 << 20)
 
 typedef struct reqctx {
