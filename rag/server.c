@@ -852,7 +852,8 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
  * "Bearer KEY<NUL>junk" would pass as the key. It parses the lines where
  * they lie, each line's CR LF made two NUL bytes, so each line must end
  * exactly where the next begins, two bytes after the value shown; lines
- * that end in a bare LF are refused too (that makes the check exact).
+ * that end in a bare LF are refused too (that makes the check exact), and
+ * so are folded header lines (libmicrohttpd joins them elsewhere).
  * Returns 0 when nothing is hidden. */
 static int hidden_bytes(struct MHD_Connection *conn, const char *method, const char *version,
                         head_check *h)
@@ -943,7 +944,7 @@ static int begin_request(ragd_server *s, reqctx *x, const char *url, const char 
     int hidden = hidden_bytes(x->conn, method, version, &h);
     const char *framing = NULL;
     if (hidden)
-        framing = "a NUL byte or a line not ended by CR LF in its head";
+        framing = "a NUL byte, a line not ended by CR LF or a folded line in its head";
     else if (h.n_length > 1)
         framing = "more than one Content-Length header";
     else if (h.n_length && (!*h.length || strspn(h.length, "0123456789") != strlen(h.length)))
