@@ -7,9 +7,12 @@
  * exists. Every value is checked at start: a bad one stops ragd with the
  * file and line, rather than failing the first request that needs it.
  *
- * Signals are taken by the main thread alone (sigwait): SIGHUP reloads the
- * API keys; SIGTERM and SIGINT stop gracefully (see ragd_server_stop), and
- * a second one stops at once. */
+ * Signals: SIGHUP reloads the API keys; SIGTERM and SIGINT stop gracefully
+ * (see ragd_server_stop), and a second one stops at once. Their handlers
+ * only note the signal and wake the main thread through a pipe, so that
+ * whichever thread the kernel picks (threads that libraries start before
+ * main cannot be made to block them) nothing but the main loop acts on it,
+ * however often they come. Threads that ragd starts block them. */
 #include "rag/daemon.h"
 #include "base/config.h"
 #include "base/file.h"
@@ -17,8 +20,11 @@
 #include "base/mem.h"
 #include "rag/http.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +66,7 @@ static const char usage[] =
 static const char *const known_keys[] = {
     "db", "server.listen", "server.max_body", "server.max_upload", "server.max_header",
     "server.max_json_depth", "server.max_connections", "server.idle_timeout",
+    "server.max_connections_per_address", "server.reserved_connections", "server.header_timeout",
     "server.request_timeout", "server.shutdown_grace", "server.max_tokens",
     "server.default_max_tokens", "server.public_metrics", "server.uploads_dir",
     "server.db_connections", "model.path", "model.ctx", "model.chat_template", "model.slots",
@@ -134,6 +141,9 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
     } while (0)
     LONG_INTO("server.max_json_depth", 2, 1000, sp->max_json_depth);
     LONG_INTO("server.max_connections", 1, 100000, sp->max_connections);
+    LONG_INTO("server.max_connections_per_address", 1, 100000, sp->max_connections_per_address);
+    LONG_INTO("server.reserved_connections", 0, 100000, sp->reserved_connections);
+    LONG_INTO("server.header_timeout", 1, 3600, sp->header_timeout);
     LONG_INTO("server.idle_timeout", 1, 86400, sp->idle_timeout);
     LONG_INTO("server.request_timeout", 1, 86400, sp->request_timeout);
     LONG_INTO("server.shutdown_grace", 0, 3600, sp->shutdown_grace);
@@ -144,6 +154,13 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
     LONG_INTO("search.rrf_k", 1, 100000, sp->retrieval.rrf_k);
 #undef LONG_INTO
     if (sp->default_max_tokens > sp->max_tokens) sp->default_max_tokens = sp->max_tokens;
+    if (!rc && sp->reserved_connections >= sp->max_connections) {
+        fprintf(stderr,
+                "ragd: server.reserved_connections (%d) must be less than server.max_connections "
+                "(%d)\n",
+                sp->reserved_connections, sp->max_connections);
+        rc = -1;
+    }
     if (get_size(cfg, "server.max_body", &sp->max_body) || get_size(cfg, "server.max_upload", &sp->max_upload) ||
         get_size(cfg, "server.max_header", &sp->max_header) || get_bool(cfg, "server.public_metrics", &sp->public_metrics) ||
         get_size(cfg, "search.candidates", &sp->retrieval.candidates) ||
@@ -249,6 +266,60 @@ static char *config_path(const options *o, int *optional)
     return rag_xasprintf("%s/.config/rag/ragd.conf", home ? home : ".");
 }
 
+/* ---- signals ------------------------------------------------------------------ */
+
+static int sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t sig_hup, sig_stop;
+
+/* Any thread may run this: it notes the signal and wakes the main loop. A
+ * second SIGTERM or SIGINT stops at once (the default action). */
+static void on_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGHUP) {
+        sig_hup = 1;
+    } else if (sig_stop++) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    char c = 0;
+    if (write(sig_pipe[1], &c, 1) < 0) { /* full: the main loop is awake anyway */
+    }
+    errno = saved;
+}
+
+static int signals_install(sigset_t *sigs)
+{
+    if (pipe(sig_pipe)) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+        fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+    }
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGTERM);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGHUP);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sa.sa_mask = *sigs; /* one handler at a time per thread */
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) ||
+        sigaction(SIGHUP, &sa, NULL))
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Waits for a signal's note (the main thread, signals unblocked). */
+static void signals_wait(void)
+{
+    struct pollfd pf = {.fd = sig_pipe[0], .events = POLLIN};
+    if (!sig_hup && !sig_stop) poll(&pf, 1, 1000);
+    char buf[256];
+    while (read(sig_pipe[0], buf, sizeof buf) > 0) {
+    }
+}
+
 static int parse_flags(int argc, char **argv, options *o)
 {
     enum { O_MODEL = 1000, O_EMODEL, O_RMODEL, O_LISTEN, O_SLOTS, O_THREADS, O_VERSION };
@@ -351,14 +422,15 @@ int ragd_main(int argc, char **argv)
     }
     sp.uploads_dir = uploads;
 
-    /* Signals go to this thread only: block them before any thread starts. */
+    /* Handlers first (threads started before main take signals too), then
+     * blocked here so that the threads ragd starts inherit the block; the
+     * main thread takes them again once everything runs. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
+    if (signals_install(&sigs)) {
+        fprintf(stderr, "ragd: cannot install the signal handlers\n");
+        goto out;
+    }
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     rc = 1;
     double t0 = ragd_now();
@@ -379,25 +451,22 @@ int ragd_main(int argc, char **argv)
         goto out;
     }
     fprintf(stderr, "ragd: listening on %s\n", bound);
-    int stops = 0;
-    for (;;) {
-        int sig;
-        if (sigwait(&sigs, &sig)) continue;
-        if (sig == SIGHUP) {
-            size_t n = 0;
-            if (ragd_server_reload_keys(srv, &n, &err)) fprintf(stderr, "ragd: reloading the keys: %s\n", err.msg);
-            else fprintf(stderr, "ragd: reloaded %zu API key%s\n", n, n == 1 ? "" : "s");
-            continue;
-        }
-        if (stops++) break;
-        break;
-    }
-    fprintf(stderr, "ragd: stopping (in-flight requests get %d s)\n", sp.shutdown_grace);
-    /* A second SIGTERM or SIGINT while draining stops at once. */
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGHUP, SIG_IGN);
+    while (!sig_stop) {
+        signals_wait();
+        if (sig_hup && !sig_stop) {
+            /* SIGHUPs that come while reloading make one more reload */
+            sig_hup = 0;
+            size_t n = 0;
+            if (ragd_server_reload_keys(srv, &n, &err))
+                fprintf(stderr, "ragd: reloading the keys: %s\n", err.msg);
+            else
+                fprintf(stderr, "ragd: reloaded %zu API key%s\n", n, n == 1 ? "" : "s");
+        }
+    }
+    /* A second SIGTERM or SIGINT while draining stops at once (on_signal);
+     * SIGHUP is noted and ignored. */
+    fprintf(stderr, "ragd: stopping (in-flight requests get %d s)\n", sp.shutdown_grace);
     ragd_server_stop(srv);
     srv = NULL;
     if (ragd_engine_persist(engine, &err)) fprintf(stderr, "ragd: saving the vector indexes: %s\n", err.msg);

@@ -27,6 +27,10 @@ typedef struct ragd_server_params {
     size_t max_header;        /* bytes of the request line and headers (default 16 KiB) */
     int max_json_depth;       /* nesting of JSON bodies (default 32) */
     int max_connections;      /* open connections (default 256) */
+    int max_connections_per_address; /* from one client address (default 128) */
+    int reserved_connections; /* of max_connections, held only by connections that showed a valid
+                                 key (default 64) */
+    int header_timeout;       /* seconds to send a request's head (default 10) */
     int idle_timeout;         /* seconds a keep-alive connection may idle (default 60) */
     int request_timeout;      /* seconds a request may take, queueing included (default 300) */
     int shutdown_grace;       /* seconds in-flight requests get at SIGTERM (default 30) */

@@ -7,16 +7,26 @@
  * thread reads it and sends each piece as it comes (chunked encoding).
  *
  * A request, in order:
- *   1. the route (404, 405), then the caller: "Authorization: Bearer KEY"
+ *   0. the head: how the body is framed must be beyond doubt, and the head
+ *      may hide nothing behind a NUL byte (400, and the connection
+ *      closed); the path and query arguments must be valid UTF-8 without
+ *      NUL (400);
+ *   1. the route (404, 405; HEAD is GET without the body), then the caller: "Authorization: Bearer KEY"
  *      checked against the keyring (401), its permission for the route
  *      (403), then the declared body size (413) — all before reading a
  *      byte of the body, so that nobody can make us buffer what they may
  *      not send;
  *   2. the body, bounded: past the limit it is read and dropped (up to
- *      DRAIN_CAP more) and answered 413, so the client sees the answer;
+ *      DRAIN_CAP more) and answered 413, so the client sees the answer; a
+ *      chunked one is answered 413 at once (refuse_chunked);
  *   3. JSON bodies: nesting depth checked before parsing (400), then
- *      parsed (400 with the byte offset);
+ *      parsed (400 with the byte offset), then every string checked: valid
+ *      UTF-8, no \u0000 (400 naming the field);
  *   4. the handler; the response; one log line with the request id.
+ *
+ * Connections are limited per address and in all, with a share that only
+ * keyed connections may hold, and a head must come in time (see
+ * "connections" below).
  *
  * Shutdown (SIGTERM): the listening socket closes at once, new generations
  * are refused, requests in flight get the grace period to finish; then what
@@ -24,6 +34,7 @@
 #include "rag/http.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/utf8.h"
 #include "rag/keys.h"
 
 #include <arpa/inet.h>
@@ -69,6 +80,16 @@ static const route routes[] = {
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
+/* A connection, from its start to its close (libmicrohttpd's socket context). */
+typedef struct conn_slot {
+    struct conn_slot *prev, *next; /* oldest first */
+    int fd;
+    unsigned char addr[17]; /* family, then the address */
+    int trusted;            /* has carried a request with a valid key */
+    int closing;            /* shut by us: no longer counted */
+    double deadline;        /* the head of its next request is due by then (0: none) */
+} conn_slot;
+
 struct ragd_server {
     struct MHD_Daemon *d;
     ragd_server_params p;
@@ -80,6 +101,10 @@ struct ragd_server {
     pthread_cond_t cv;
     int active;         /* requests and stream producers in flight */
     int connections;
+    conn_slot *first, *last; /* open connections, oldest first (under mu) */
+    int n_open, n_untrusted; /* of them, not closing */
+    pthread_t watchdog;
+    int watching, watch_stop; /* under mu */
     volatile int hurry; /* cancel what is in flight */
     char id_prefix[9];
     unsigned long long next_id;
@@ -96,6 +121,9 @@ void ragd_server_default_params(ragd_server_params *p)
     p->max_header = 16u << 10;
     p->max_json_depth = 32;
     p->max_connections = 256;
+    p->max_connections_per_address = 128;
+    p->reserved_connections = 64;
+    p->header_timeout = 10;
     p->idle_timeout = 60;
     p->request_timeout = 300;
     p->shutdown_grace = 30;
@@ -311,7 +339,9 @@ void ragd_error_from(ragd_response *resp, const rag_err *err)
 /* A body over the limit is still read (and dropped) up to this much past
  * it, so that the 413 reaches a client that sends before it listens:
  * closing a socket with unread data resets the connection and the client
- * never sees the answer. Beyond it the server answers at once and closes. */
+ * never sees the answer. Beyond it the server answers at once and closes.
+ * A chunked body is answered at once when it passes the limit, and at most
+ * this much more is dropped before closing (refuse_chunked). */
 #define DRAIN_CAP ((size_t)4 << 20)
 
 typedef struct reqctx {
@@ -322,6 +352,8 @@ typedef struct reqctx {
     char *path, *path_id;
     rag_buf body;
     int responded;   /* a response was queued */
+    int close;       /* close the connection after the response */
+    int chunked;     /* the body comes in chunks (no length said) */
     size_t over_limit; /* body bytes past the limit, read and dropped (0: within it) */
     int status;
     int fd;
@@ -384,6 +416,166 @@ static void log_request(ragd_server *s, reqctx *x, double secs)
             x->path ? x->path : "?", x->status, secs * 1e3);
 }
 
+/* ---- connections ---------------------------------------------------------------------
+ *
+ * Idle and slow clients must not hold the slots that real work needs:
+ *   - a connection must send the head of a request (request line and
+ *     headers) within header_timeout of opening, and of its previous
+ *     response when kept alive without having shown a key (idle_timeout
+ *     when it has), however slowly the bytes trickle in; a body must have
+ *     come within request_timeout of its head;
+ *   - at most max_connections_per_address connections from one address;
+ *   - connections that have not (yet) carried a request with a valid key
+ *     hold at most max_connections - reserved_connections slots.
+ * Past a limit, the oldest connection that has shown no key gives way to
+ * the new one (it is closed), so that idle sockets cannot lock a client
+ * out: a real client sends its request at once and so keeps its slot.
+ * Only when every connection concerned has shown a key is the new one
+ * refused (closed at once). A response with an error to a request without
+ * a valid key closes its connection. */
+
+static void conn_unlink(ragd_server *s, conn_slot *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->first = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->last = c->prev;
+}
+
+/* Closes c (under mu): its thread in libmicrohttpd sees the end and cleans up. */
+static void conn_shut(ragd_server *s, conn_slot *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    s->n_open--;
+    if (!c->trusted) s->n_untrusted--;
+    if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
+}
+
+/* The oldest open connection that has shown no key (from addr, when not
+ * NULL), other than self. */
+static conn_slot *conn_oldest_untrusted(ragd_server *s, const unsigned char *addr,
+                                        const conn_slot *self)
+{
+    for (conn_slot *c = s->first; c; c = c->next)
+        if (c != self && !c->closing && !c->trusted &&
+            (!addr || !memcmp(c->addr, addr, sizeof c->addr)))
+            return c;
+    return NULL;
+}
+
+/* Makes room for the new connection c (under mu), or closes it. */
+static void conn_admit(ragd_server *s, conn_slot *c)
+{
+    int same = 0;
+    for (conn_slot *o = s->first; o; o = o->next)
+        if (o != c && !o->closing && !memcmp(o->addr, c->addr, sizeof c->addr)) same++;
+    if (same >= s->p.max_connections_per_address) {
+        conn_slot *old = conn_oldest_untrusted(s, c->addr, c);
+        conn_shut(s, old ? old : c);
+        if (!old) return;
+    }
+    if (s->n_untrusted > s->p.max_connections - s->p.reserved_connections) {
+        conn_slot *old = conn_oldest_untrusted(s, NULL, c);
+        conn_shut(s, old ? old : c);
+        if (!old) return;
+    }
+    if (s->n_open > s->p.max_connections) {
+        conn_slot *old = conn_oldest_untrusted(s, NULL, c);
+        conn_shut(s, old ? old : c);
+    }
+}
+
+static void connection_notify(void *cls, struct MHD_Connection *mc, void **socket_ctx,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    ragd_server *s = cls;
+    conn_slot *c = *socket_ctx;
+    pthread_mutex_lock(&s->mu);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        s->connections++;
+        c = rag_xcalloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        c->fd = fi ? fi->connect_fd : -1;
+        if (ai && ai->client_addr) {
+            const struct sockaddr *sa = ai->client_addr;
+            c->addr[0] = (unsigned char)sa->sa_family;
+            if (sa->sa_family == AF_INET)
+                memcpy(c->addr + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+            else if (sa->sa_family == AF_INET6)
+                memcpy(c->addr + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        }
+        c->deadline = ragd_now() + s->p.header_timeout;
+        c->prev = s->last;
+        if (s->last)
+            s->last->next = c;
+        else
+            s->first = c;
+        s->last = c;
+        s->n_open++;
+        s->n_untrusted++;
+        *socket_ctx = c;
+        conn_admit(s, c);
+    } else {
+        s->connections--;
+        if (c) {
+            if (!c->closing) {
+                s->n_open--;
+                if (!c->trusted) s->n_untrusted--;
+            }
+            conn_unlink(s, c);
+            rag_free(c);
+        }
+        *socket_ctx = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static conn_slot *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The head of the next request (or the body) is due by deadline (0: no
+ * deadline); trusted: the connection has shown a valid key. */
+static void conn_due(ragd_server *s, struct MHD_Connection *mc, double deadline, int trusted)
+{
+    conn_slot *c = conn_of(mc);
+    if (!c) return;
+    pthread_mutex_lock(&s->mu);
+    c->deadline = deadline;
+    if (trusted && !c->trusted) {
+        c->trusted = 1;
+        if (!c->closing) s->n_untrusted--;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Closes the connections that are late with a request's head or body. */
+static void *watchdog_main(void *arg)
+{
+    ragd_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->watch_stop) {
+        double now = ragd_now();
+        for (conn_slot *c = s->first; c; c = c->next)
+            if (!c->closing && c->deadline > 0 && now > c->deadline) conn_shut(s, c);
+        struct timespec ts = ragd_wake_time(0.25);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
@@ -395,6 +587,9 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     if (!x->status) x->status = 499; /* the client left before any response */
     else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->status < 400) x->status = 499;
     log_request(s, x, secs);
+    conn_slot *cs = conn_of(x->conn);
+    int trusted = cs && cs->trusted; /* (only this connection's thread sets it) */
+    conn_due(s, x->conn, ragd_now() + (trusted ? s->p.idle_timeout : s->p.header_timeout), 0);
     ragd_meter_request(s->meter, x->rt ? x->rt->name : "other", x->status, secs);
     if (x->req.json) cJSON_Delete(x->req.json);
     rag_principal_free(&x->req.who);
@@ -406,16 +601,6 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     pthread_mutex_lock(&s->mu);
     s->active--;
     pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
-                              enum MHD_ConnectionNotificationCode code)
-{
-    (void)c, (void)socket_ctx;
-    ragd_server *s = cls;
-    pthread_mutex_lock(&s->mu);
-    s->connections += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -468,6 +653,8 @@ static enum MHD_Result respond(ragd_server *s, reqctx *x, ragd_response *resp)
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
     }
     if (resp->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ragd\"");
+    if (resp->status >= 400 && !x->req.key_name[0]) x->close = 1; /* no key shown: do not keep it */
+    if (x->close) MHD_add_response_header(r, "Connection", "close");
     if (resp->allow) MHD_add_response_header(r, "Allow", resp->allow);
     if (resp->retry_after > 0) {
         char ra[16];
@@ -515,14 +702,16 @@ static int find_route(const char *method, const char *path, const route **rt, ch
         }
         if (!match) continue;
         path_known = 1;
-        if (!strcmp(method, r->method)) {
+        /* HEAD is answered as GET, without the body (libmicrohttpd drops it) */
+        if (!strcmp(method, r->method) || (!strcmp(method, "HEAD") && !strcmp(r->method, "GET"))) {
             *rt = r;
             *id = rest ? rag_xstrdup(rest) : NULL;
             return 0;
         }
-        if (!strstr(allow, r->method) && strlen(allow) + strlen(r->method) + 3 < 64) {
+        const char *m = !strcmp(r->method, "GET") ? "GET, HEAD" : r->method;
+        if (!strstr(allow, r->method) && strlen(allow) + strlen(m) + 3 < 64) {
             if (allow[0]) strcat(allow, ", ");
-            strcat(allow, r->method);
+            strcat(allow, m);
         }
     }
     return path_known ? 405 : 404;
@@ -549,6 +738,170 @@ static int json_depth(const char *s, size_t n, int limit)
     return deepest;
 }
 
+/* ---- what a request may hold --------------------------------------------------------- */
+
+static int utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t l =
+            (unsigned char)s[i] < 0x80 ? 1 : rag_utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        if (!l) return 0;
+        i += l;
+    }
+    return 1;
+}
+
+typedef struct jframe {
+    char kind;       /* '{' or '[' */
+    int expect_key;  /* an object: the next string is a key */
+    int index;       /* an array: the element now */
+    const char *key; /* an object: the member now (checked text, escapes as written) */
+    size_t key_len;
+} jframe;
+
+/* Where frames[0..depth) point, as "messages[2].content" (keys shown as
+ * written, "?" for one that is not plain). */
+static void json_path(const jframe *f, int depth, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int d = 0; d < depth && len + 1 < n; d++) {
+        if (f[d].kind == '[') {
+            len += (size_t)snprintf(out + len, n - len, "[%d]", f[d].index);
+        } else if (f[d].key) {
+            int plain = f[d].key_len > 0 && f[d].key_len < 64;
+            for (size_t i = 0; plain && i < f[d].key_len; i++)
+                plain = f[d].key[i] > ' ' && f[d].key[i] < 127 && f[d].key[i] != '\\';
+            len += (size_t)snprintf(out + len, n - len, "%s%.*s", len ? "." : "",
+                                    plain ? (int)f[d].key_len : 1, plain ? f[d].key : "?");
+        }
+        if (len >= n) len = n - 1;
+    }
+}
+
+/* Checks every string of a JSON text that has parsed: valid UTF-8, and no
+ * "\u0000" (cJSON would end the string there, silently). Returns 0, or -1
+ * with the field in field[] and what is wrong in *what. */
+static int json_check_strings(const char *s, size_t n, int max_depth, char *field, size_t fn,
+                              const char **what)
+{
+    jframe *f = rag_xcalloc((size_t)max_depth + 1, sizeof *f);
+    int depth = 0, rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char c = s[i];
+        jframe *top = depth ? &f[depth - 1] : NULL;
+        if (c == '{' || c == '[') {
+            if (depth > max_depth) break; /* cannot be: the depth was checked */
+            f[depth++] = (jframe){.kind = c, .expect_key = c == '{'};
+        } else if (c == '}' || c == ']') {
+            if (depth) depth--;
+        } else if (c == ',' && top) {
+            if (top->kind == '[')
+                top->index++;
+            else
+                top->expect_key = 1, top->key = NULL;
+        } else if (c == '"') {
+            size_t start = ++i;
+            int bad = 0;
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\') {
+                    if (i + 5 < n && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4)) bad = 2;
+                    i += 2;
+                } else {
+                    i++;
+                }
+            }
+            if (!bad && !utf8_valid(s + start, i - start)) bad = 1;
+            int is_key = top && top->kind == '{' && top->expect_key;
+            if (bad) {
+                json_path(f, depth, field, fn); /* a key: where its object is */
+                if (is_key) {
+                    size_t l = strlen(field);
+                    snprintf(field + l, fn - l, "%s(a key)", l ? " " : "");
+                }
+                *what = bad == 1 ? "is not valid UTF-8" : "holds a NUL character (\\u0000)";
+                rc = -1;
+            } else if (is_key) {
+                top->key = s + start;
+                top->key_len = i - start;
+                top->expect_key = 0;
+            }
+        }
+    }
+    rag_free(f);
+    return rc;
+}
+
+typedef struct head_check {
+    const char *next; /* where the next header line should start (see check_header) */
+    int hidden;       /* bytes between lines that are not their CR LF */
+    int n_length, n_encoding;
+    const char *length, *encoding;
+    const char *bad_name; /* a header or argument that holds a NUL byte or bad UTF-8 */
+    const char *bad_what;
+} head_check;
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    head_check *h = cls;
+    if (h->next && key != h->next) h->hidden = 1;
+    h->next = value ? value + value_size + 2 : NULL;
+    if (h->next && (h->next[-2] || h->next[-1])) h->hidden = 1;
+    if (!strcasecmp(key, "Content-Length")) h->n_length++, h->length = value;
+    if (!strcasecmp(key, "Transfer-Encoding")) h->n_encoding++, h->encoding = value;
+    if (!h->bad_name && ((value && memchr(value, 0, value_size)) || memchr(key, 0, key_size))) {
+        h->bad_name = key;
+        h->bad_what = "holds a NUL byte";
+    }
+    return MHD_YES;
+}
+
+/* Whether the request line and headers hold bytes that libmicrohttpd
+ * (0.9.75) does not show: it ends a header's value at a NUL byte, so that
+ * "Bearer KEY<NUL>junk" would pass as the key. It parses the lines where
+ * they lie, each line's CR LF made two NUL bytes, so each line must end
+ * exactly where the next begins, two bytes after the value shown; lines
+ * that end in a bare LF are refused too (that makes the check exact), and
+ * so are folded header lines (libmicrohttpd joins them elsewhere).
+ * Returns 0 when nothing is hidden. */
+static int hidden_bytes(struct MHD_Connection *conn, const char *method, const char *version,
+                        head_check *h)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci || !ci->header_size) return 0;
+    const char *end = method + ci->header_size; /* the request starts at its method */
+    if (!*version || version <= method || version >= end)
+        return 1; /* no version: HTTP/0.9, or cut at a NUL */
+    h->next = version + strlen(version) + 2;
+    if (h->next > end || h->next[-2] || h->next[-1]) return 1;
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, check_header, h);
+    /* the last line, then the empty one */
+    return h->hidden || h->next + 2 != end || h->next[0] || h->next[1];
+}
+
+static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    head_check *h = cls;
+    if (h->bad_name) return MHD_YES;
+    if (memchr(key, 0, key_size) || !utf8_valid(key, key_size)) {
+        h->bad_name = "?";
+        h->bad_what = "has a name that is not valid UTF-8 or holds a NUL byte";
+    } else if (value && memchr(value, 0, value_size)) {
+        h->bad_name = key;
+        h->bad_what = "holds a NUL byte";
+    } else if (value && !utf8_valid(value, value_size)) {
+        h->bad_name = key;
+        h->bad_what = "is not valid UTF-8";
+    }
+    return MHD_YES;
+}
+
 static int authenticate(ragd_server *s, reqctx *x)
 {
     const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Authorization");
@@ -562,6 +915,7 @@ static int authenticate(ragd_server *s, reqctx *x)
     int ok = ragd_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
                                 sizeof x->req.key_name);
     pthread_mutex_unlock(&s->keys_mu);
+    if (ok) conn_due(s, x->conn, x->req.deadline, 1);
     return ok;
 }
 
@@ -593,8 +947,50 @@ static void set_request_id(ragd_server *s, reqctx *x)
 
 /* The first call for a request: everything that can be decided from the
  * request line and headers. Returns 1 when a response was queued. */
-static int begin_request(ragd_server *s, reqctx *x, const char *url, const char *method)
+static int begin_request(ragd_server *s, reqctx *x, const char *url, const char *method,
+                         const char *version)
 {
+    /* How the body is framed must be beyond doubt: a proxy in front that
+     * reads it otherwise would pass a second request hidden in the body. */
+    head_check h = {0};
+    int hidden = hidden_bytes(x->conn, method, version, &h);
+    const char *framing = NULL;
+    if (hidden)
+        framing = "a NUL byte, a line not ended by CR LF or a folded line in its head";
+    else if (h.n_length > 1)
+        framing = "more than one Content-Length header";
+    else if (h.n_length && (!*h.length || strspn(h.length, "0123456789") != strlen(h.length)))
+        framing = "a Content-Length that is not a number";
+    else if (h.n_encoding && h.n_length)
+        framing = "both Content-Length and Transfer-Encoding";
+    else if (h.n_encoding > 1 || (h.n_encoding && strcasecmp(h.encoding, "chunked")))
+        framing = "a Transfer-Encoding other than chunked";
+    if (framing || h.bad_name) {
+        x->close = 1; /* where the next request would start is unknown */
+        ragd_response resp = {0};
+        const char *name =
+            h.bad_name && utf8_valid(h.bad_name, strlen(h.bad_name)) ? h.bad_name : "?";
+        if (framing)
+            ragd_error(&resp, 400, NULL, "the request has %s", framing);
+        else
+            ragd_error(&resp, 400, name, "the header %s %s", name, h.bad_what);
+        respond(s, x, &resp);
+        return 1;
+    }
+    x->chunked = h.n_encoding == 1;
+    /* what could be echoed in an answer is valid UTF-8 without NUL bytes */
+    head_check a = {0};
+    MHD_get_connection_values_n(x->conn, MHD_GET_ARGUMENT_KIND, check_argument, &a);
+    if (!utf8_valid(url, strlen(url)) || a.bad_name) {
+        ragd_response resp = {0};
+        if (a.bad_name)
+            ragd_error(&resp, 400, a.bad_name, "the query argument '%s' %s", a.bad_name,
+                       a.bad_what);
+        else
+            ragd_error(&resp, 400, NULL, "the path is not valid UTF-8");
+        respond(s, x, &resp);
+        return 1;
+    }
     char allow[64];
     int status = find_route(method, url, &x->rt, &x->path_id, allow);
     if (status == 404) {
@@ -642,6 +1038,7 @@ static int begin_request(ragd_server *s, reqctx *x, const char *url, const char 
 static enum MHD_Result run_handler(ragd_server *s, reqctx *x)
 {
     ragd_request *req = &x->req;
+    conn_due(s, x->conn, 0, 0); /* the body has come: the handler keeps its own time */
     req->body = x->body.data ? x->body.data : "";
     req->body_len = x->body.len;
     req->content_type = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Type");
@@ -665,17 +1062,86 @@ static enum MHD_Result run_handler(ragd_server *s, reqctx *x)
             return respond_error(s, x, 400, "the body is not valid JSON (at byte %zu)", at);
         }
         if (!cJSON_IsObject(req->json)) return respond_error(s, x, 400, "the JSON body must be an object");
+        char field[160];
+        const char *what = NULL;
+        if (json_check_strings(req->body, req->body_len, s->p.max_json_depth, field, sizeof field,
+                               &what)) {
+            ragd_response resp = {0};
+            if (field[0])
+                ragd_error(&resp, 400, field, "the field '%s' %s", field, what);
+            else
+                ragd_error(&resp, 400, NULL, "a string of the body %s", what);
+            return respond(s, x, &resp);
+        }
     }
     ragd_response resp = {.status = 200};
     x->rt->handler(req, &resp);
     return respond(s, x, &resp);
 }
 
+/* Writes all of data to the client's socket (bounded in time). */
+static int send_all(int fd, const char *data, size_t len, double deadline)
+{
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            data += n, len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+        double left = deadline - ragd_now();
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (left <= 0 || poll(&pf, 1, (int)(left * 1e3) + 1) < 0) return -1;
+    }
+    return 0;
+}
+
+/* A chunked body past the limit. libmicrohttpd cannot answer before such
+ * a body ends (it drops the rest without finding the end, and waits), so
+ * the 413 is written here at once, the sending side shut, what the client
+ * still sends read and dropped for a moment (closing on unread data would
+ * reset the connection, and the client would never see the answer), and
+ * the connection closed. */
+static enum MHD_Result refuse_chunked(ragd_server *s, reqctx *x, size_t limit)
+{
+    (void)s;
+    ragd_response resp = {0};
+    ragd_error(&resp, 413, NULL, "the body is larger than the %zu bytes %s accepts", limit,
+               x->rt ? x->rt->name : x->path);
+    char *text = cJSON_PrintUnformatted(resp.json);
+    cJSON_Delete(resp.json);
+    char head[512];
+    int hn = snprintf(
+        head, sizeof head,
+        "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+        "Content-Length: %zu\r\n\r\n",
+        x->id, strlen(text) + 1);
+    double deadline = ragd_now() + 2;
+    if (!send_all(x->fd, head, (size_t)hn, deadline) &&
+        !send_all(x->fd, text, strlen(text), deadline))
+        send_all(x->fd, "\n", 1, deadline);
+    cJSON_free(text);
+    x->status = 413;
+    x->responded = 1;
+    shutdown(x->fd, SHUT_WR);
+    char scratch[16384];
+    size_t dropped = 0;
+    while (dropped < DRAIN_CAP) {
+        double left = deadline - ragd_now();
+        struct pollfd pf = {.fd = x->fd, .events = POLLIN};
+        if (left <= 0 || poll(&pf, 1, (int)(left * 1e3) + 1) <= 0) break;
+        ssize_t n = recv(x->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+        if (n > 0) dropped += (size_t)n;
+    }
+    return MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    (void)version;
     ragd_server *s = cls;
     reqctx *x = *con_cls;
     if (!x) {
@@ -699,11 +1165,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         s->active++;
         pthread_mutex_unlock(&s->mu);
         set_request_id(s, x);
-        begin_request(s, x, url, method);
+        conn_due(s, conn, x->req.deadline, 0); /* the head has come; the body is due */
+        begin_request(s, x, url, method, version);
         return MHD_YES;
     }
     size_t limit = x->rt && x->rt->body == BODY_UPLOAD ? s->p.max_upload : s->p.max_body;
     if (*upload_size) {
+        if (!x->responded && x->chunked && x->body.len + *upload_size > limit) {
+            *upload_size = 0;
+            return refuse_chunked(s, x, limit);
+        }
         if (!x->responded && (x->over_limit || x->body.len + *upload_size > limit)) {
             x->over_limit += *upload_size;
             if (x->over_limit > DRAIN_CAP)
@@ -816,16 +1287,20 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
                          MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
         /* headers share the connection's memory pool with the read buffer */
         size_t pool = p->max_header + 16 * 1024;
+        /* clang-format off */
         s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)p->max_connections,
+                                /* room for those closed by conn_admit until they are gone */
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)(p->max_connections + p->max_connections / 2 + 16),
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p->idle_timeout,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                                 MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
                                 MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                                 MHD_OPTION_END);
+        /* clang-format on */
         if (!s->d) rc = rag_err_set(err, RAG_ERR_IO, "cannot listen on %s (in use, or not an address of this machine?)", p->listen);
     }
     if (rc) {
@@ -833,6 +1308,9 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
         rag_free(s);
         return rc;
     }
+    pthread_mutex_lock(&s->mu);
+    s->watching = !pthread_create(&s->watchdog, NULL, watchdog_main, s);
+    pthread_mutex_unlock(&s->mu);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : 0;
     char host[INET6_ADDRSTRLEN] = "?";
@@ -895,7 +1373,17 @@ void ragd_server_stop(ragd_server *s)
         if (left) rag_log_warn("shutdown: %d request%s did not stop", left, left > 1 ? "s" : "");
     }
     s->hurry = 1;
+    pthread_mutex_lock(&s->mu);
+    s->watch_stop = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->watching) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
+    while (s->first) {
+        conn_slot *c = s->first;
+        conn_unlink(s, c);
+        rag_free(c);
+    }
     ragd_keyring_free(s->keys);
     pthread_mutex_destroy(&s->keys_mu);
     pthread_mutex_destroy(&s->mu);
