@@ -1,5 +1,5 @@
 /* llm/tokenizer.c: loading a vocabulary from GGUF metadata, special tokens,
- * the special-text partition, dispatch to the three tokenizers, token
+ * the special-text partition, dispatch to the four tokenizers, token
  * pieces and streaming detokenization.
  *
  * Metadata read (all under tokenizer.ggml.):

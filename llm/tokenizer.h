@@ -104,9 +104,10 @@ const char *llm_token_text(const llm_vocab *v, int32_t id, size_t *len);
  * `out` only up to the last complete UTF-8 character; an incomplete tail
  * (a character split across byte tokens) waits for the next token. Bytes
  * that cannot start or continue a character come out as U+FFFD, so the
- * output is always valid UTF-8. SPM's leading space of the first token is
- * removed when the vocabulary adds a space prefix (WordPiece's word-initial
- * space likewise); "first" is the first token whose piece is not empty. */
+ * output is always valid UTF-8. SPM's and Unigram's leading space of the
+ * first token is removed when the vocabulary adds a space prefix
+ * (WordPiece's word-initial space likewise); "first" is the first token
+ * whose piece is not empty. */
 typedef struct llm_detok {
     char pending[8];
     size_t n_pending;
