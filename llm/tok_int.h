@@ -8,6 +8,7 @@
  *   tok_bpe.c    byte-level BPE: GPT-2 byte mapping, merge ranks
  *   tok_pre.c    the pre-tokenizer regex table and splitting (PCRE2)
  *   tok_wpm.c    WordPiece: BERT normalisation, longest match first
+ *   tok_ugm.c    Unigram: precompiled character map, Viterbi over scores
  *
  * The algorithms follow llama.cpp's (src/llama-vocab.cpp, src/unicode.cpp),
  * whose outputs are the reference for the golden tests. A loaded vocabulary
@@ -77,6 +78,19 @@ typedef struct tok_merge {
 
 typedef struct tok_pre tok_pre; /* compiled pre-tokenizer (tok_pre.c) */
 
+/* A byte trie (tok_ugm.c): the children of a node lie together in the
+ * array, sorted by byte. Node 0 is the root. */
+typedef struct tok_ugm_node {
+    int32_t value;  /* token id ending here, -1 = none */
+    uint32_t child; /* index of the first child */
+    uint16_t n_child;
+    uint8_t byte; /* the byte leading here from the parent */
+} tok_ugm_node;
+typedef struct tok_ugm_trie {
+    tok_ugm_node *node;
+    size_t n;
+} tok_ugm_trie;
+
 /* A node of the byte trie over special-token texts. */
 typedef struct tok_trie_node {
     int32_t child, sibling; /* node indices, -1 = none */
@@ -120,6 +134,18 @@ struct llm_vocab {
 
     /* WPM: BERT normaliser options. */
     int wpm_lowercase, wpm_strip_accents;
+
+    /* UGM: the character map's XCDA entries and replacement strings (a NUL
+     * of ours after them), remove_extra_whitespaces, the unknown token's
+     * score, the trie of the tokens Viterbi may take, the trie of the
+     * user-defined tokens' texts. */
+    uint32_t *ugm_xcda;
+    size_t ugm_xcda_n;
+    char *ugm_repl;
+    size_t ugm_repl_n;
+    int ugm_remove_extra_ws;
+    float ugm_unk_score;
+    tok_ugm_trie ugm_tokens, ugm_user;
 };
 
 void tok_push(llm_tokens *t, int32_t id);
@@ -147,5 +173,12 @@ int tok_pre_split(const tok_pre *p, const char *text, size_t len, tok_spans *out
 
 /* tok_wpm.c */
 int tok_wpm_encode(const llm_vocab *v, const char *text, size_t len, llm_tokens *out, rag_err *err);
+
+/* tok_ugm.c */
+/* Reads the character map and builds the tries from the token attributes
+ * as loaded from the file (before the special-token fixes, as llama.cpp). */
+int tok_ugm_load(llm_vocab *v, const llm_gguf *g, rag_err *err);
+void tok_ugm_free(llm_vocab *v);
+int tok_ugm_encode(const llm_vocab *v, const char *text, size_t len, llm_tokens *out, rag_err *err);
 
 #endif

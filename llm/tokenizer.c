@@ -1,9 +1,9 @@
 /* llm/tokenizer.c: loading a vocabulary from GGUF metadata, special tokens,
- * the special-text partition, dispatch to the three tokenizers, token
+ * the special-text partition, dispatch to the four tokenizers, token
  * pieces and streaming detokenization.
  *
  * Metadata read (all under tokenizer.ggml.):
- *   model                 "llama" (SPM), "gpt2" (BPE), "bert" (WPM)
+ *   model                 "llama" (SPM), "gpt2" (BPE), "bert" (WPM), "t5" (UGM)
  *   pre                   BPE pre-tokenizer name (tok_pre.c)
  *   tokens                string[n], the token texts (unique)
  *   scores                f32[n] or i32[n], optional (SPM merge priorities)
@@ -12,7 +12,8 @@
  *   merges                string[], BPE only: "left right" by rank
  *   bos/eos/eot/eom/unknown/seperator (sic; separator is read too)/padding/
  *   cls/mask/fim_*_token_id, add_bos_token, add_eos_token, add_space_prefix,
- *   normalizer.lowercase, normalizer.strip_accents
+ *   normalizer.lowercase, normalizer.strip_accents, remove_extra_whitespaces,
+ *   precompiled_charsmap (UGM, u8[])
  * Array types and lengths are checked against the token count; a special id
  * out of range is ignored (the type's default stays, as in llama.cpp), so
  * every id this module hands out is a valid token.
@@ -443,11 +444,17 @@ static int load(llm_vocab *v, const llm_gguf *g, rag_err *err)
         sp->bos = 101, sp->unk = 100, sp->sep = 102, sp->pad = 0, sp->mask = 103;
         sp->add_bos = 1, sp->add_eos = 0;
         v->add_space_prefix = 0;
-    } else if (!strcmp(model, "t5") || !strcmp(model, "rwkv") || !strcmp(model, "plamo2") ||
-               !strcmp(model, "gemma4") || !strcmp(model, "no_vocab") || !strcmp(model, "none")) {
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
-                           "%s: tokenizer.ggml.model '%s' is not supported (llama, gpt2, bert are)",
-                           path, model);
+    } else if (!strcmp(model, "t5")) {
+        v->kind = LLM_VOCAB_UGM;
+        sp->eos = 1, sp->unk = 2, sp->pad = 0;
+        sp->add_bos = 0, sp->add_eos = 1;
+        v->add_space_prefix = 0;
+    } else if (!strcmp(model, "rwkv") || !strcmp(model, "plamo2") || !strcmp(model, "gemma4") ||
+               !strcmp(model, "no_vocab") || !strcmp(model, "none")) {
+        return rag_err_set(
+            err, RAG_ERR_UNSUPPORTED,
+            "%s: tokenizer.ggml.model '%s' is not supported (llama, gpt2, bert, t5 are)", path,
+            model);
     } else {
         return rag_err_set(err, RAG_ERR_FORMAT, "%s: unknown tokenizer.ggml.model '%.40s'", path,
                            model);
@@ -477,6 +484,12 @@ static int load(llm_vocab *v, const llm_gguf *g, rag_err *err)
         if (rc) return rc;
     } else if (v->kind == LLM_VOCAB_SPM) {
         tok_spm_prepare(v);
+    } else if (v->kind == LLM_VOCAB_UGM) {
+        rc = tok_ugm_load(v, g, err);
+        if (!rc)
+            rc = opt_bool(g, "tokenizer.ggml.remove_extra_whitespaces", &v->ugm_remove_extra_ws,
+                          err);
+        if (rc) return rc;
     } else {
         v->wpm_lowercase = 1;
         rc = opt_bool(g, "tokenizer.ggml.normalizer.lowercase", &v->wpm_lowercase, err);
@@ -572,6 +585,7 @@ void llm_vocab_free(llm_vocab *v)
     rag_free(v->trie);
     rag_free(v->merge);
     tok_pre_free(v->pretok);
+    tok_ugm_free(v);
     rag_free(v);
 }
 
@@ -774,6 +788,10 @@ static int encode_text(const llm_vocab *v, const char *text, size_t len, int par
             break;
         case LLM_VOCAB_WPM:
             rc = tok_wpm_encode(v, text + fr->off, fr->len, out, err);
+            break;
+        case LLM_VOCAB_UGM:
+            /* The space prefix is the normaliser's: every stretch gets it. */
+            rc = tok_ugm_encode(v, text + fr->off, fr->len, out, err);
             break;
         }
         prev_special = 0;

@@ -7,6 +7,9 @@
  *                                   unicode mapping, a pre-tokenizer regex
  *                                   chosen by tokenizer.ggml.pre (PCRE2)
  *                          "bert"   WordPiece
+ *                          "t5"     SentencePiece Unigram: a precompiled
+ *                                   character map normalises, Viterbi over
+ *                                   the token scores segments (XLM-R, T5)
  * Special tokens (BOS, EOS, EOT, SEP, CLS, PAD, UNK, MASK) come from the
  * tokenizer.ggml.*_token_id keys; control tokens are only recognised in the
  * text when the caller asks (parse_special), so user text can never inject
@@ -20,7 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum llm_vocab_kind { LLM_VOCAB_SPM, LLM_VOCAB_BPE, LLM_VOCAB_WPM } llm_vocab_kind;
+typedef enum llm_vocab_kind {
+    LLM_VOCAB_SPM,
+    LLM_VOCAB_BPE,
+    LLM_VOCAB_WPM,
+    LLM_VOCAB_UGM
+} llm_vocab_kind;
 
 typedef struct llm_vocab llm_vocab;
 
@@ -59,7 +67,7 @@ void llm_tokens_free(llm_tokens *t);
 #define LLM_TOKENIZE_MAX_BYTES (256 * 1024 * 1024)
 
 /* Appends the tokens of text[0..len) to out (on error, out is as it was).
- *   add_special: add BOS/EOS (SPM, BPE: per add_bos/add_eos) or CLS ... SEP
+ *   add_special: add BOS/EOS (SPM, BPE, UGM: per add_bos/add_eos) or CLS ... SEP
  *                (WordPiece), as the model does for generation or embedding;
  *   parse_special: recognise the text of control tokens ("<|im_start|>")
  *                and emit their ids; otherwise such text is tokenized as
@@ -96,9 +104,10 @@ const char *llm_token_text(const llm_vocab *v, int32_t id, size_t *len);
  * `out` only up to the last complete UTF-8 character; an incomplete tail
  * (a character split across byte tokens) waits for the next token. Bytes
  * that cannot start or continue a character come out as U+FFFD, so the
- * output is always valid UTF-8. SPM's leading space of the first token is
- * removed when the vocabulary adds a space prefix (WordPiece's word-initial
- * space likewise); "first" is the first token whose piece is not empty. */
+ * output is always valid UTF-8. SPM's and Unigram's leading space of the
+ * first token is removed when the vocabulary adds a space prefix
+ * (WordPiece's word-initial space likewise); "first" is the first token
+ * whose piece is not empty. */
 typedef struct llm_detok {
     char pending[8];
     size_t n_pending;

@@ -250,7 +250,7 @@ int rag_cli_model_info(int argc, char **argv)
         runnable = emb_model_open(model, NULL, &em, &merr) == 0;
         if (!runnable) encoder = 0;
     }
-    static const char *vkinds[] = {"spm", "bpe", "wordpiece"};
+    static const char *vkinds[] = {"spm", "bpe", "wordpiece", "unigram"};
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "path", model);

@@ -1,7 +1,8 @@
 /* llm tokenizers: llama.cpp's golden cases for every vocabulary in the
  * test data, the model prompts of the manifest, round trips, streaming
- * detokenization, special-token text, corrupt metadata, invalid UTF-8, and
- * a 1 MB timing (printed, not asserted). */
+ * detokenization, special-token text, corrupt metadata, invalid UTF-8, a
+ * tiny synthetic Unigram vocabulary, random input, and a 1 MB timing
+ * (printed, not asserted). */
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/mem.h"
@@ -209,8 +210,32 @@ static void test_golden(void)
             }
             /* Round trip: byte-level BPE and SPM give the text back (the
              * SPM space prefix is removed by the detokenizer); WordPiece
-             * normalises, so it is not expected to. */
-            if (!rc && kind != LLM_VOCAB_WPM) {
+             * normalises, so it is not expected to. Unigram normalises too
+             * (NFKC, spaces): there the text the ids stand for must give
+             * the same ids again, unless an unknown token lost some of it. */
+            if (!rc && kind == LLM_VOCAB_UGM) {
+                int32_t unk = llm_vocab_special(v)->unk;
+                int has_unk = 0;
+                for (size_t i = 0; i < t.n; i++)
+                    has_unk |= t.v[i] == unk;
+                if (!has_unk) {
+                    rag_buf b = {0};
+                    llm_tokens again = {0};
+                    int chunks_ok = detok_all(v, t.v, t.n, &b);
+                    n_round++;
+                    if (chunks_ok && !llm_tokenize(v, rag_buf_str(&b), b.len, 0, 0, &again, &err) &&
+                        again.n == t.n && (t.n == 0 || !memcmp(again.v, t.v, t.n * sizeof *t.v))) {
+                        n_round_ok++;
+                    } else {
+                        printf("    %s: case %zu: its text does not give its ids again\n", vocab,
+                               n_cases - 1);
+                        print_escaped(p, len);
+                        print_escaped(rag_buf_str(&b), b.len);
+                    }
+                    llm_tokens_free(&again);
+                    rag_buf_free(&b);
+                }
+            } else if (!rc && kind != LLM_VOCAB_WPM) {
                 rag_buf b = {0};
                 int chunks_ok = detok_all(v, t.v, t.n, &b);
                 n_round++;
@@ -774,9 +799,10 @@ static void test_corrupt_metadata(void)
     CHECK_INT(try_load(&g, NULL, &err), RAG_ERR_FORMAT);
     CHECK_CONTAINS(err.msg, "tokenizer.ggml.model");
 
-    kv_str(&g, "tokenizer.ggml.model", "t5");
+    kv_str(&g, "tokenizer.ggml.model", "rwkv");
     kv_strs(&g, "tokenizer.ggml.tokens", spm_tokens, N_SPM);
     CHECK_INT(try_load(&g, NULL, &err), RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(err.msg, "rwkv");
 
     spm_base(&g, 1, 1);
     kv_str(&g, "tokenizer.ggml.bos_token_id", "one");
@@ -844,6 +870,245 @@ static void test_corrupt_metadata(void)
     kv_u32(&g, "tokenizer.ggml.cls_token_id", 0);
     CHECK_INT(try_load(&g, NULL, &err), RAG_ERR_FORMAT);
     CHECK_CONTAINS(err.msg, "seperator_token_id");
+}
+
+/* ---- a tiny Unigram vocabulary ------------------------------------------------------ */
+
+static void kv_u8s(gimg *g, const char *k, const void *v, size_t n)
+{
+    key(g, k, LLM_GGUF_ARRAY);
+    put_u32(&g->kv, LLM_GGUF_U8);
+    put_u64(&g->kv, n);
+    rag_buf_append(&g->kv, v, n);
+}
+
+static const char *const ugm_tokens[] = {"<unk>",          "<s>", "</s>", "<mask>",
+                                         "\342\226\201",   "a",   "b",    "\342\226\201a",
+                                         "\342\226\201ab", "bb",  "ab",   "<"};
+static const float ugm_scores[] = {0, 0, 0, 0, -2, -3, -3, -2.5f, -4, -2, -2.5f, -6};
+static const int32_t ugm_types[] = {2, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1};
+#define N_UGM 12
+
+/* A character map of two entries: "A" -> "a", "B" -> "bb". The root's
+ * BASE is 1; the node of byte c is 1 ^ c, whose entry holds LCHECK c, LEAF
+ * and BASE 1, pointing to the entry (1 ^ c) ^ 1 that holds the offset of
+ * the replacement. 258 entries keep every byte's node in the array. */
+static size_t ugm_charsmap(uint8_t *out)
+{
+    uint32_t a[258] = {0};
+    a[0] = 1u << 10;
+    a[1 ^ 'A'] = 'A' | 1u << 8 | 1u << 10;
+    a[(1 ^ 'A') ^ 1] = 1u << 31 | 0; /* "a" at 0 */
+    a[1 ^ 'B'] = 'B' | 1u << 8 | 1u << 10;
+    a[(1 ^ 'B') ^ 1] = 1u << 31 | 2; /* "bb" at 2 */
+    uint32_t blob = sizeof a;
+    memcpy(out, &blob, 4);
+    memcpy(out + 4, a, sizeof a);
+    memcpy(out + 4 + sizeof a, "a\0bb\0", 5);
+    return 4 + sizeof a + 5;
+}
+
+static void ugm_base(gimg *g)
+{
+    kv_str(g, "tokenizer.ggml.model", "t5");
+    kv_strs(g, "tokenizer.ggml.tokens", ugm_tokens, N_UGM);
+    kv_f32s(g, "tokenizer.ggml.scores", ugm_scores, N_UGM);
+    kv_i32s(g, "tokenizer.ggml.token_type", ugm_types, N_UGM);
+    kv_u32(g, "tokenizer.ggml.bos_token_id", 1);
+    kv_u32(g, "tokenizer.ggml.eos_token_id", 2);
+    kv_u32(g, "tokenizer.ggml.unknown_token_id", 0);
+}
+
+static void check_ugm(const llm_vocab *v, const char *text, int add_special, const int32_t *want,
+                      size_t n_want)
+{
+    llm_tokens t = {0};
+    rag_err err = {0};
+    CHECK_INT(llm_tokenize(v, text, strlen(text), add_special, 0, &t, &err), 0);
+    if (t.n != n_want || (n_want && memcmp(t.v, want, n_want * sizeof *want))) {
+        printf("    unigram: \"%s\"\n", text);
+        print_ids("got", t.v, t.n);
+        print_ids("expected", want, n_want);
+        test_case_failed = 1;
+    }
+    llm_tokens_free(&t);
+}
+
+static void test_ugm_synthetic(void)
+{
+    gimg g = {0};
+    rag_err err = {0};
+    llm_vocab *v = NULL;
+    uint8_t map[4 + 258 * 4 + 5];
+    size_t n_map = ugm_charsmap(map);
+
+    /* XLM-R's settings: the map, a space prefix, extra spaces removed. */
+    ugm_base(&g);
+    kv_u8s(&g, "tokenizer.ggml.precompiled_charsmap", map, n_map);
+    kv_bool(&g, "tokenizer.ggml.add_space_prefix", 1);
+    kv_bool(&g, "tokenizer.ggml.remove_extra_whitespaces", 1);
+    kv_bool(&g, "tokenizer.ggml.add_bos_token", 1);
+    CHECK_INT(try_load(&g, &v, &err), 0);
+    if (v) {
+        CHECK_INT(llm_vocab_kind_of(v), LLM_VOCAB_UGM);
+        CHECK_INT(llm_vocab_special(v)->add_eos, 1); /* the t5 default */
+        /* "▁ab" (-4) beats "▁a" "b" (-5.5) and "▁" "ab" (-4.5) */
+        check_ugm(v, "ab", 0, (const int32_t[]){8}, 1);
+        /* the map: "A" -> "a", "B" -> "bb"; spaces merged and trimmed */
+        check_ugm(v, "  A   B ", 0, (const int32_t[]){7, 4, 9}, 3);
+        check_ugm(v, "AB", 0, (const int32_t[]){7, 9}, 2); /* "▁abb": "▁a" "bb" (-4.5) */
+        check_ugm(v, "ab", 1, (const int32_t[]){1, 8, 2}, 3);
+        /* unknown characters: min score - 10 each, a run becomes one <unk> */
+        check_ugm(v, "x\xC3\xA9y a", 0, (const int32_t[]){4, 0, 7}, 3);
+        /* a user-defined token at the start takes no "▁"; after it, one */
+        check_ugm(v, "<mask>a", 0, (const int32_t[]){3, 7}, 2);
+        check_ugm(v, "a<mask>", 0, (const int32_t[]){7, 3}, 2);
+        /* "<s>" is control: plain text unless parsed; "<" is a normal token */
+        check_ugm(v, "<s>", 0, (const int32_t[]){4, 11, 0}, 3);
+        check_ugm(v, "", 1, (const int32_t[]){1, 2}, 2);
+        check_ugm(v, "   ", 0, NULL, 0);
+        check_ugm(v, " \t ", 0, (const int32_t[]){4, 0}, 2); /* this map keeps tabs */
+        /* invalid UTF-8: U+FFFD, unknown */
+        check_ugm(v, "a\xFF", 0, (const int32_t[]){7, 0}, 2);
+
+        /* detokenized: "▁" back to spaces, the prefix's space removed */
+        llm_tokens t = {0};
+        CHECK_INT(llm_tokenize(v, "AB ab", 5, 1, 0, &t, &err), 0);
+        rag_buf b = {0};
+        CHECK(detok_all(v, t.v, t.n, &b));
+        CHECK_STR(rag_buf_str(&b), "abb ab");
+        rag_buf_free(&b);
+        llm_tokens_free(&t);
+        llm_vocab_free(v);
+    }
+
+    /* No map, no prefix, spaces kept (llama.cpp's defaults): each space is
+     * a "▁" of its own. */
+    ugm_base(&g);
+    CHECK_INT(try_load(&g, &v, &err), 0);
+    if (v) {
+        CHECK_INT(llm_vocab_special(v)->add_bos, 0);
+        check_ugm(v, "a  b", 0, (const int32_t[]){5, 4, 4, 6}, 4);
+        check_ugm(v, "A", 0, (const int32_t[]){0}, 1); /* no map: "A" is unknown */
+        llm_vocab_free(v);
+    }
+
+    /* A map whose first word leaves no room for replacements. */
+    ugm_base(&g);
+    uint8_t short_map[8] = {4, 0, 0, 0, 0, 4, 0, 0};
+    kv_u8s(&g, "tokenizer.ggml.precompiled_charsmap", short_map, sizeof short_map);
+    CHECK_INT(try_load(&g, NULL, &err), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(err.msg, "precompiled_charsmap");
+
+    /* A map of the wrong type. */
+    ugm_base(&g);
+    kv_f32s(&g, "tokenizer.ggml.precompiled_charsmap", ugm_scores, N_UGM);
+    CHECK_INT(try_load(&g, NULL, &err), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(err.msg, "precompiled_charsmap");
+}
+
+/* ---- random input ------------------------------------------------------------------ */
+
+static uint64_t fuzz_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t fuzz_rnd(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return (uint32_t)(fuzz_state >> 32);
+}
+
+/* Appends random text of up to max_len bytes (+ one piece) to b: any
+ * bytes, valid characters of every length, whitespace, special-token texts
+ * whole and cut, and characters a normaliser rewrites. */
+static void fuzz_text(rag_buf *b, size_t max_len)
+{
+    static const char *const bits[] = {
+        "<mask>",       "<s>",          "</s>",          "<unk>",
+        "<ma",          "[SEP]",        "<|endoftext|>", "\xE2\x96\x81",
+        "\xC2\xBD",     "\xEF\xAC\x81", "\xEF\xBC\xA1",  "e\xCC\x81",
+        "\xE2\x96",     "\xC0\xAF",     "\xED\xA0\x80",  "\xF4\x90\x80\x80",
+        "\xE3\x80\x80", "\xC2\xA0",     "\xE2\x80\x8D",  "\xF0\x9F\xA6\x99"};
+    size_t target = fuzz_rnd() % (max_len + 1);
+    while (b->len < target) {
+        uint32_t r = fuzz_rnd();
+        switch (r % 8) {
+        case 0:
+            rag_buf_putc(b, (char)(r >> 8));
+            break;
+        case 1:
+            rag_buf_putc(b, " \t\n\r"[(r >> 8) % 4]);
+            break;
+        case 2: {
+            int32_t cp;
+            do {
+                static const int32_t top[] = {0x80, 0x800, 0x10000, 0x110000};
+                cp = (int32_t)((r >> 8) % (uint32_t)top[(r >> 3) % 4]);
+                r = fuzz_rnd();
+            } while (cp >= 0xD800 && cp < 0xE000);
+            char u[4];
+            rag_buf_append(b, u, rag_utf8_encode(cp, u));
+            break;
+        }
+        case 3: {
+            const char *s = bits[(r >> 8) % (sizeof bits / sizeof bits[0])];
+            rag_buf_append(b, s, strlen(s));
+            break;
+        }
+        default:
+            rag_buf_putc(b, (char)(' ' + (r >> 8) % 95));
+        }
+    }
+}
+
+/* Random text through every step, for each kind of vocabulary: tokenizing
+ * succeeds with valid ids, pieces fit the bound, the streamed text is valid
+ * UTF-8. Bounded: 400 short texts and one of 64 KB per vocabulary. */
+static void test_random_input(void)
+{
+    if (!test_data_dir()) return;
+    static const char *vocabs[] = {"vocab/ggml-vocab-ugm-xlmr.gguf",
+                                   "vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf",
+                                   "vocab/ggml-vocab-bert-bge.gguf"};
+    for (size_t k = 0; k < sizeof vocabs / sizeof vocabs[0]; k++) {
+        llm_vocab *v = load_vocab(vocabs[k]);
+        if (!v) continue;
+        size_t n_tok = 0, bad = 0;
+        for (int i = 0; i <= 400 && !bad; i++) {
+            rag_buf text = {0};
+            fuzz_text(&text, i < 400 ? 200 : 65536);
+            llm_tokens t = {0};
+            rag_err err = {0};
+            uint32_t r = fuzz_rnd();
+            if (llm_tokenize(v, text.data ? text.data : "", text.len, r & 1, (r >> 1) & 1, &t,
+                             &err)) {
+                printf("    %s: %s\n", vocabs[k], err.msg);
+                bad++;
+            }
+            for (size_t j = 0; j < t.n; j++) {
+                if (t.v[j] < 0 || t.v[j] >= llm_vocab_size(v)) bad++;
+                char piece[8];
+                size_t len;
+                llm_token_text(v, t.v[j], &len);
+                if (llm_token_to_piece(v, t.v[j], 1, piece, sizeof piece) > len) bad++;
+            }
+            rag_buf out = {0};
+            if (!detok_all(v, t.v, t.n, &out)) bad++;
+            /* What came out tokenizes again. */
+            llm_tokens again = {0};
+            if (llm_tokenize(v, out.data ? out.data : "", out.len, 0, 0, &again, &err)) bad++;
+            if (bad) print_escaped(text.data ? text.data : "", text.len);
+            n_tok += t.n;
+            llm_tokens_free(&again);
+            rag_buf_free(&out);
+            llm_tokens_free(&t);
+            rag_buf_free(&text);
+        }
+        printf("    %-36s 401 random texts -> %zu tokens\n", vocabs[k], n_tok);
+        CHECK_INT(bad, 0);
+        llm_vocab_free(v);
+    }
 }
 
 /* ---- pre-tokenizer pieces --------------------------------------------------------- */
@@ -1198,8 +1463,8 @@ static void test_timing_1mb(void)
     char *text = english_mb(&len);
     if (!text) SKIP("no CISI documents in the test data");
     static const char *vocabs[] = {"vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf",
-                                   "vocab/ggml-vocab-falcon.gguf",
-                                   "vocab/ggml-vocab-bert-bge.gguf"};
+                                   "vocab/ggml-vocab-falcon.gguf", "vocab/ggml-vocab-bert-bge.gguf",
+                                   "vocab/ggml-vocab-ugm-xlmr.gguf"};
     for (size_t k = 0; k < sizeof vocabs / sizeof vocabs[0]; k++) {
         llm_vocab *v = load_vocab(vocabs[k]);
         if (!v) continue;
@@ -1228,6 +1493,8 @@ int main(void)
     RUN(test_invalid_utf8);
     RUN(test_corrupt_metadata);
     RUN(test_user_defined);
+    RUN(test_ugm_synthetic);
+    RUN(test_random_input);
     RUN(test_pretokenizer_pieces);
     RUN(test_pretokenizers_hostile);
     RUN(test_timing_1mb);
