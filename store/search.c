@@ -113,13 +113,13 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     if (!rc && n_groups)
         rc = store_fts_bm25_stats(s, groups, n_groups, match.data, n_phrase, &stats, err);
     if (rc || stats.len == 0) goto done; /* an error, or no visible rows */
-    /* One FTS5 query per visible group, merged. rag_bm25() is called where
-     * the MATCH is, in each arm of m. m is not materialized: a temporary
-     * table per search costs more than the rest of a small search. With
-     * per_document, the bare cid and gid of a min() aggregate come from the
-     * row holding the min (SQLite guarantees this): the best chunk of each
-     * document. */
-    rag_buf_puts(&sql, "WITH m AS (");
+    /* One FTS5 query per visible group, merged. rag_bm25() can only be
+     * called where the MATCH is, hence the materialized CTE (flattened into
+     * the joins below, the planner may also probe the FTS table per chunk);
+     * with per_document, the bare cid and gid of a min() aggregate come from
+     * the row holding the min (SQLite guarantees this): the best chunk of
+     * each document. */
+    rag_buf_puts(&sql, "WITH m AS MATERIALIZED (");
     for (size_t i = 0; i < n_groups; i++) {
         long long G = (long long)groups[i];
         rag_buf_printf(

@@ -187,8 +187,11 @@ typedef struct store_hits {
 void store_hits_free(store_hits *h);
 
 /* BM25 over the keyword index. `query` is user text: it is always treated as
- * words, never as FTS5 syntax. Only chunks `who` may see are ranked. A query
- * without any word gives zero hits (not an error). */
+ * words, never as FTS5 syntax. Only the keyword indexes of the ACL groups
+ * `who` may see are read (one per group, store/fts_groups.c), and BM25's
+ * statistics are theirs, summed: no work and no score depends on chunks
+ * `who` cannot see. A query without any word gives zero hits (not an
+ * error). */
 int store_search_keyword(store *s, const char *query, const rag_principal *who,
                          const store_search_params *p, store_hits *out, rag_err *err);
 

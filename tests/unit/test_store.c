@@ -405,6 +405,18 @@ static void test_scores_from_visible_groups(void)
     }
     store_hits_free(&h1);
     store_hits_free(&h2);
+    /* best chunk per document, one group and several */
+    store_search_params p;
+    store_search_default_params(&p);
+    p.per_document = 1;
+    p.want_text = 1;
+    CHECK_INT(store_search_keyword(only_a, "pump repair", &alpha, &p, &h1, &err), 0);
+    CHECK_INT(h1.n, 1);
+    if (h1.n) CHECK_STR(h1.v[0].text, "pump maintenance and pump repair");
+    store_hits_free(&h1);
+    CHECK_INT(store_search_keyword(split, "pump repair", &admin, &p, &h1, &err), 0);
+    CHECK_INT(h1.n, 2);
+    store_hits_free(&h1);
     rag_principal_free(&alpha);
     store_close(split);
     store_close(one);
