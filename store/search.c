@@ -110,9 +110,13 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
      * the design note in fts_groups.c): no work, and no statistic, depends
      * on chunks of other groups. */
     rc = store_fts_visible_groups(s, who, &groups, &n_groups, err);
-    if (!rc && n_groups)
+    if (rc || n_groups == 0) goto done;
+    /* One group: its own statistics are the visible ones, and FTS5's bm25()
+     * gives the very numbers rag_bm25() would, without a statistics pass. */
+    if (n_groups > 1) {
         rc = store_fts_bm25_stats(s, groups, n_groups, match.data, n_phrase, &stats, err);
-    if (rc || stats.len == 0) goto done; /* an error, or no visible rows */
+        if (rc || stats.len == 0) goto done; /* an error, or no visible rows */
+    }
     /* One FTS5 query per visible group, merged. rag_bm25() can only be
      * called where the MATCH is, hence the materialized CTE (flattened into
      * the joins below, the planner may also probe the FTS table per chunk);
@@ -122,11 +126,11 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     rag_buf_puts(&sql, "WITH m AS MATERIALIZED (");
     for (size_t i = 0; i < n_groups; i++) {
         long long G = (long long)groups[i];
-        rag_buf_printf(
-            &sql,
-            "%sSELECT rowid AS cid, %lld AS gid, rag_bm25(chunks_fts_%lld, :stats, " BM25_WEIGHTS
-            ") AS r FROM chunks_fts_%lld WHERE chunks_fts_%lld MATCH :match",
-            i ? " UNION ALL " : "", G, G, G, G);
+        rag_buf_printf(&sql,
+                       "%sSELECT rowid AS cid, %lld AS gid, %s(chunks_fts_%lld, %s" BM25_WEIGHTS
+                       ") AS r FROM chunks_fts_%lld WHERE chunks_fts_%lld MATCH :match",
+                       i ? " UNION ALL " : "", G, n_groups > 1 ? "rag_bm25" : "bm25", G,
+                       n_groups > 1 ? ":stats, " : "", G, G);
     }
     rag_buf_printf(
         &sql,
@@ -145,8 +149,9 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     if (rc) goto done;
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":match"), match.data, -1,
                       SQLITE_STATIC);
-    sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":stats"), stats.data, (int)stats.len,
-                      SQLITE_STATIC);
+    if (stats.len)
+        sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":stats"), stats.data,
+                          (int)stats.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":k"), (int64_t)p->k);
     size_t cap_g = 0;
     int step;
