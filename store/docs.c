@@ -248,7 +248,8 @@ int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, r
     rc = move ? store_fts_doc(s, id, old_group, 0, err) : 0;
     if (rc) return rc;
     sqlite3_stmt *st;
-    rc = store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st, err);
+    rc = store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st,
+                       err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, mtime_ns);
