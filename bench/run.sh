@@ -9,6 +9,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 export RAG_TOOLS=${RAG_TOOLS:-$top/build/tools}
 ./build/bench/bench_ingest_search "$@"
 echo
+./build/bench/bench_keyword_acl --cisi "$RAG_TESTDATA/ir/cisi"
+echo
 ./build/bench/bench_vector
 echo
 ./bench/models.sh

@@ -155,10 +155,19 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
         p = &defaults;
     }
     qterms q = {0};
-    int rc = store_terms(s, question, strlen(question), 1, add_qterm, &q, err);
+    /* IDF from the keyword indexes of the hits' groups: groups the caller
+     * may see, whatever else the database holds. */
+    int64_t *doc_ids = rag_xcalloc(hits->n ? hits->n : 1, sizeof *doc_ids), *groups = NULL;
+    size_t n_groups = 0;
+    for (size_t h = 0; h < hits->n; h++)
+        doc_ids[h] = hits->v[h].document_id;
+    int rc = store_doc_groups(s, doc_ids, hits->n, &groups, &n_groups, err);
+    rag_free(doc_ids);
+    if (!rc) rc = store_terms(s, question, strlen(question), 1, add_qterm, &q, err);
     for (size_t i = 0; !rc && i < q.n; i++) {
         int64_t df = 0, total = 0;
-        rc = store_term_stats(s, q.v[i].term, strlen(q.v[i].term), &df, &total, err);
+        rc = store_term_stats(s, q.v[i].term, strlen(q.v[i].term), groups, n_groups, &df, &total,
+                              err);
         /* BM25's IDF, floored so a term in every chunk still counts a little */
         double idf = log(1.0 + ((double)total - (double)df + 0.5) / ((double)df + 0.5));
         q.v[i].idf = idf < 0.01 ? 0.01 : idf;
@@ -224,6 +233,7 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
     for (size_t i = 0; i < n_cands; i++) rag_free(cands[i].text);
     rag_free(cands);
     for (size_t i = 0; i < q.n; i++) rag_free(q.v[i].term);
+    rag_free(groups);
     if (rc) ragd_answer_free(out);
     return rc;
 }

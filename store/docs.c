@@ -24,13 +24,17 @@ int store_acl_group(store *s, const rag_strv *labels, int64_t *group_id, rag_err
     }
     sqlite3_finalize(st);
     st = NULL;
-    rc = store_prepare(s, "INSERT INTO acl_groups(labels) VALUES (?1)", &st, err);
+    /* A savepoint makes group, labels and keyword index one change also
+     * outside a transaction. */
+    rc = store_exec(s, "SAVEPOINT acl_group", err);
     if (rc) goto out;
+    rc = store_prepare(s, "INSERT INTO acl_groups(labels) VALUES (?1)", &st, err);
+    if (rc) goto undo;
     sqlite3_bind_text(st, 1, joined, -1, SQLITE_STATIC);
     step = sqlite3_step(st);
     if (step != SQLITE_DONE) {
         rc = store_sqlite_err(s, step, "create ACL group", err);
-        goto out;
+        goto undo;
     }
     *group_id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
@@ -43,6 +47,17 @@ int store_acl_group(store *s, const rag_strv *labels, int64_t *group_id, rag_err
         step = sqlite3_step(st);
         if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "create ACL group label", err);
     }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* the group's keyword index, in the same transaction as the group */
+    if (!rc) rc = store_fts_group_create(s, *group_id, err);
+    if (!rc) rc = store_exec(s, "RELEASE acl_group", err);
+    if (!rc) goto out;
+undo:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_exec(s->db, "ROLLBACK TO acl_group", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "RELEASE acl_group", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
     rag_free(joined);
@@ -175,7 +190,11 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
     if (found < 0) return found;
     if (found) {
         id = old.id;
+        int64_t old_group = old.acl_group;
         store_doc_free(&old);
+        /* the old chunks leave the keyword index of the old group */
+        rc = store_fts_doc(s, id, old_group, 0, err);
+        if (rc) return rc;
         rc = store_prepare(s,
                            "UPDATE documents SET ext_id = ?2, title = ?3, content_hash = ?4, "
                            "mtime = ?5, size = ?6, mime = ?7, acl_group = ?8, "
@@ -234,30 +253,59 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
             rc = store_vector_put(s, sqlite3_last_insert_rowid(s->db), model_id, c->vector, dims, err);
     }
     sqlite3_finalize(st);
+    if (!rc) rc = store_fts_doc(s, id, doc->acl_group, 1, err);
     if (!rc && id_out) *id_out = id;
+    return rc;
+}
+
+/* The ACL group of document id: 1 found, 0 not, < 0 error. */
+static int doc_group(store *s, int64_t id, int64_t *group, rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT acl_group FROM documents WHERE id = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) *group = sqlite3_column_int64(st, 0), rc = 1;
+    else if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "read document", err);
+    sqlite3_finalize(st);
     return rc;
 }
 
 int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, rag_err *err)
 {
+    int64_t old_group = 0;
+    int rc = doc_group(s, id, &old_group, err);
+    if (rc < 0) return rc;
+    int move = rc == 1 && old_group != acl_group;
+    /* an ACL move moves the chunks between the groups' keyword indexes */
+    rc = move ? store_fts_doc(s, id, old_group, 0, err) : 0;
+    if (rc) return rc;
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st,
-                           err);
+    rc = store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st,
+                       err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, mtime_ns);
     sqlite3_bind_int64(st, 3, acl_group);
     rc = step_done(s, st, "update document", err);
     sqlite3_finalize(st);
+    if (!rc && move) rc = store_fts_doc(s, id, acl_group, 1, err);
     return rc;
 }
 
 int store_doc_delete(store *s, int64_t id, rag_err *err)
 {
-    /* Chunks first, explicitly, so their triggers (FTS, change log) run while
-     * the document row still exists; then the document (embeddings cascade). */
+    /* The chunks leave their group's keyword index, then the chunks go,
+     * explicitly, so their triggers (change log) run while the document row
+     * still exists; then the document (embeddings cascade). */
+    int64_t group = 0;
+    int rc = doc_group(s, id, &group, err);
+    if (rc < 0) return rc;
+    rc = rc == 1 ? store_fts_doc(s, id, group, 0, err) : 0;
+    if (rc) return rc;
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "DELETE FROM chunks WHERE document_id = ?1", &st, err);
+    rc = store_prepare(s, "DELETE FROM chunks WHERE document_id = ?1", &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     rc = step_done(s, st, "delete chunks", err);
@@ -270,6 +318,43 @@ int store_doc_delete(store *s, int64_t id, rag_err *err)
     sqlite3_finalize(st);
     if (!rc && sqlite3_changes(s->db) == 0)
         rc = rag_err_set(err, RAG_ERR_NOTFOUND, "no document with id %lld", (long long)id);
+    return rc;
+}
+
+int store_doc_groups(store *s, const int64_t *doc_ids, size_t n, int64_t **groups, size_t *n_groups,
+                     rag_err *err)
+{
+    *groups = NULL;
+    *n_groups = 0;
+    rag_buf ids = {0};
+    rag_buf_putc(&ids, '[');
+    for (size_t i = 0; i < n; i++)
+        rag_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)doc_ids[i]);
+    rag_buf_putc(&ids, ']');
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT DISTINCT acl_group FROM documents "
+                           "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY acl_group",
+                           &st, err);
+    if (rc) {
+        rag_buf_free(&ids);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, ids.data, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        *groups = rag_xgrow(*groups, &cap, *n_groups + 1, sizeof **groups);
+        (*groups)[(*n_groups)++] = sqlite3_column_int64(st, 0);
+    }
+    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "groups of documents", err);
+    sqlite3_finalize(st);
+    rag_buf_free(&ids);
+    if (rc) {
+        rag_free(*groups);
+        *groups = NULL;
+        *n_groups = 0;
+    }
     return rc;
 }
 

@@ -173,7 +173,8 @@ int store_fts_register(sqlite3 *db)
     fts5_api *api = fts5_api_of(db);
     if (!api) return SQLITE_ERROR;
     static fts5_tokenizer rag_tok = {rt_create, rt_delete, rt_tokenize};
-    return api->xCreateTokenizer(api, "rag", NULL, &rag_tok, NULL);
+    int rc = api->xCreateTokenizer(api, "rag", NULL, &rag_tok, NULL);
+    return rc == SQLITE_OK ? store_fts_register_functions(api) : rc;
 }
 
 typedef struct term_ctx {

@@ -16,9 +16,15 @@
  *   chunks                         text pieces with heading path and offsets;
  *                                  ids never reused (AUTOINCREMENT) because
  *                                  vector indexes use them as ids
- *   chunks_fts                     FTS5 over chunks(text, heading_path),
- *                                  external content, kept in sync by triggers;
- *                                  tokenizer "porter rag" (store/fts_tokenizer.c)
+ *   chunks_in_G / chunks_fts_G     the keyword index, one per ACL group G
+ *                                  (from migration 6; store/fts_groups.c):
+ *                                  a view of the group's chunks and FTS5 over
+ *                                  it (text, heading_path), external content,
+ *                                  tokenizer "porter rag" (fts_tokenizer.c),
+ *                                  created with the group and kept in step by
+ *                                  the write path (docs.c). Migrations 1-4
+ *                                  had one chunks_fts for all groups, kept by
+ *                                  triggers
  *   models / embeddings            vectors per chunk and embedding model
  *   settings                       key/value: embed.model_id (the model whose
  *                                  vectors the database uses), embed.target_id
@@ -143,6 +149,24 @@ static const char *const migrations[] = {
     "ALTER TABLE documents ADD COLUMN ext_id TEXT;\n"
     "UPDATE documents SET ext_id = ext_id_unique_v1, ext_id_unique_v1 = NULL;\n"
     "CREATE INDEX documents_ext_id ON documents(ext_id);\n",
+    /* 6: the keyword index is partitioned by ACL group, so that a search
+     * reads only postings its principal may see. The shared index and the
+     * triggers that fed it go; store_fts_groups_sync (run by store_migrate
+     * in this migration's transaction) builds chunks_fts_G for every group
+     * from the chunks. The change log triggers stay as they were. */
+    "DROP TRIGGER chunks_ai;\n"
+    "DROP TRIGGER chunks_ad;\n"
+    "DROP TRIGGER chunks_au;\n"
+    "DROP TABLE chunks_fts;\n"
+    "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
+    "END;\n"
+    "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (old.id, 'del');\n"
+    "END;\n"
+    "CREATE TRIGGER chunks_au AFTER UPDATE OF text, heading_path ON chunks BEGIN\n"
+    "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
+    "END;\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -185,6 +209,9 @@ int store_migrate(store *s, rag_err *err)
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
         rc = store_exec(s, migrations[v], err);
+        /* per-group keyword indexes follow the groups (from migration 6 on;
+         * idempotent, so running it after the earlier ones is harmless) */
+        if (!rc) rc = store_fts_groups_sync(s, err);
         if (!rc) rc = store_exec(s, bump, err);
         if (rc) {
             store_rollback(s);

@@ -73,14 +73,17 @@ static size_t build_match(const char *q, rag_buf *out)
     return terms;
 }
 
-static int fill_snippet(store *s, const char *match, const store_search_params *p, store_hit *h,
-                        rag_err *err)
+static int fill_snippet(store *s, const char *match, const store_search_params *p, int64_t group,
+                        store_hit *h, rag_err *err)
 {
+    char sql[256];
+    long long G = (long long)group;
+    snprintf(sql, sizeof sql,
+             "SELECT snippet(chunks_fts_%lld, 0, ?2, ?3, '…', 40) FROM chunks_fts_%lld "
+             "WHERE chunks_fts_%lld MATCH ?1 AND rowid = ?4",
+             G, G, G);
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "SELECT snippet(chunks_fts, 0, ?2, ?3, '…', 40) FROM chunks_fts "
-                           "WHERE chunks_fts MATCH ?1 AND rowid = ?4",
-                           &st, err);
+    int rc = store_prepare(s, sql, &st, err);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, p->hl_open ? p->hl_open : "", -1, SQLITE_STATIC);
@@ -98,47 +101,65 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
 {
     memset(out, 0, sizeof *out);
     if (p->k == 0) return 0;
-    rag_buf match = {0};
-    if (build_match(query, &match) == 0) {
-        rag_buf_free(&match);
-        return 0;
+    rag_buf match = {0}, stats = {0}, sql = {0};
+    int64_t *groups = NULL, *hit_groups = NULL;
+    size_t n_groups = 0, n_phrase = build_match(query, &match);
+    int rc = 0;
+    if (n_phrase == 0) goto done;
+    /* Only the keyword indexes of the groups `who` may see are read (see
+     * the design note in fts_groups.c): no work, and no statistic, depends
+     * on chunks of other groups. */
+    rc = store_fts_visible_groups(s, who, &groups, &n_groups, err);
+    if (rc || n_groups == 0) goto done;
+    /* One group: its own statistics are the visible ones, and FTS5's bm25()
+     * gives the very numbers rag_bm25() would, without a statistics pass. */
+    if (n_groups > 1) {
+        rc = store_fts_bm25_stats(s, groups, n_groups, match.data, n_phrase, &stats, err);
+        if (rc || stats.len == 0) goto done; /* an error, or no visible rows */
     }
-    /* The visibility condition is part of the WHERE clause that ranks, so
-     * only visible chunks are ranked and LIMIT counts visible results only.
-     * bm25() can only be called where the MATCH is, hence the materialized
-     * CTE; with per_document, the bare cid of a min() aggregate comes from
+    /* One FTS5 query per visible group, merged. rag_bm25() can only be
+     * called where the MATCH is, hence the materialized CTE (flattened into
+     * the joins below, the planner may also probe the FTS table per chunk);
+     * with per_document, the bare cid and gid of a min() aggregate come from
      * the row holding the min (SQLite guarantees this): the best chunk of
      * each document. */
-    char sql[2048];
-    snprintf(sql, sizeof sql,
-             "WITH ranked AS MATERIALIZED ("
-             "  SELECT c.id AS cid, c.document_id AS did, bm25(chunks_fts, " BM25_WEIGHTS ") AS r"
-             "  FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
-             "  JOIN documents d ON d.id = c.document_id"
-             "  WHERE chunks_fts MATCH :match AND %s),"
-             " best AS (%s) "
-             "SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, "
-             "d.uri, d.ext_id, d.title, %s, best.r "
-             "FROM best JOIN chunks c ON c.id = best.cid JOIN documents d ON d.id = c.document_id "
-             "ORDER BY best.r, c.id LIMIT :k",
-             store_visible_sql(who),
-             p->per_document ? "SELECT cid, min(r) AS r FROM ranked GROUP BY did"
-                             : "SELECT cid, r FROM ranked",
-             p->want_text ? "c.text" : "NULL");
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
-    if (rc) {
-        rag_buf_free(&match);
-        return rc;
+    rag_buf_puts(&sql, "WITH m AS MATERIALIZED (");
+    for (size_t i = 0; i < n_groups; i++) {
+        long long G = (long long)groups[i];
+        rag_buf_printf(&sql,
+                       "%sSELECT rowid AS cid, %lld AS gid, %s(chunks_fts_%lld, %s" BM25_WEIGHTS
+                       ") AS r FROM chunks_fts_%lld WHERE chunks_fts_%lld MATCH :match",
+                       i ? " UNION ALL " : "", G, n_groups > 1 ? "rag_bm25" : "bm25", G,
+                       n_groups > 1 ? ":stats, " : "", G, G);
     }
+    rag_buf_printf(
+        &sql,
+        "), ranked AS (SELECT m.cid, c.document_id AS did, m.gid, m.r FROM m "
+        "JOIN chunks c ON c.id = m.cid),"
+        " best AS (%s) "
+        "SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, "
+        "d.uri, d.ext_id, d.title, %s, best.r, best.gid "
+        "FROM best JOIN chunks c ON c.id = best.cid JOIN documents d ON d.id = c.document_id "
+        "ORDER BY best.r, c.id LIMIT :k",
+        p->per_document ? "SELECT cid, gid, min(r) AS r FROM ranked GROUP BY did"
+                        : "SELECT cid, gid, r FROM ranked",
+        p->want_text ? "c.text" : "NULL");
+    sqlite3_stmt *st;
+    rc = store_prepare(s, sql.data, &st, err);
+    if (rc) goto done;
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":match"), match.data, -1,
                       SQLITE_STATIC);
+    if (stats.len)
+        sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":stats"), stats.data,
+                          (int)stats.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":k"), (int64_t)p->k);
-    char *roles = store_bind_roles(st, who);
+    size_t cap_g = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         out->v = rag_xgrow(out->v, &out->cap, out->n + 1, sizeof *out->v);
-        store_hit *h = &out->v[out->n++];
+        hit_groups = rag_xgrow(hit_groups, &cap_g, out->n + 1, sizeof *hit_groups);
+        store_hit *h = &out->v[out->n];
+        hit_groups[out->n++] = sqlite3_column_int64(st, 11);
         memset(h, 0, sizeof *h);
         h->chunk_id = sqlite3_column_int64(st, 0);
         h->document_id = sqlite3_column_int64(st, 1);
@@ -154,10 +175,14 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     }
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "keyword search", err);
     sqlite3_finalize(st);
-    rag_free(roles);
     for (size_t i = 0; !rc && p->want_snippet && i < out->n; i++)
-        rc = fill_snippet(s, match.data, p, &out->v[i], err);
+        rc = fill_snippet(s, match.data, p, hit_groups[i], &out->v[i], err);
+done:
     rag_buf_free(&match);
+    rag_buf_free(&stats);
+    rag_buf_free(&sql);
+    rag_free(groups);
+    rag_free(hit_groups);
     if (rc) store_hits_free(out);
     return rc;
 }
@@ -170,28 +195,35 @@ int store_terms(store *s, const char *text, size_t len, int query, store_term_cb
     return 0;
 }
 
-int store_term_stats(store *s, const char *term, size_t term_len, int64_t *n_chunks_with,
-                     int64_t *n_chunks_total, rag_err *err)
+int store_term_stats(store *s, const char *term, size_t term_len, const int64_t *groups,
+                     size_t n_groups, int64_t *n_chunks_with, int64_t *n_chunks_total, rag_err *err)
 {
-    int rc = store_exec(s,
-                        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
-                        "USING fts5vocab(main, chunks_fts, row)",
-                        err);
-    if (rc) return rc;
-    sqlite3_stmt *st;
-    rc = store_prepare(s,
-                       "SELECT coalesce((SELECT doc FROM temp.chunks_vocab WHERE term = ?1), 0), "
-                       "(SELECT count(*) FROM chunks)",
-                       &st, err);
-    if (rc) return rc;
-    sqlite3_bind_text(st, 1, term, (int)term_len, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        *n_chunks_with = sqlite3_column_int64(st, 0);
-        *n_chunks_total = sqlite3_column_int64(st, 1);
-    } else {
-        rc = store_sqlite_err(s, step, "term statistics", err);
+    *n_chunks_with = *n_chunks_total = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n_groups; i++) {
+        long long G = (long long)groups[i];
+        int64_t rows, tokens;
+        rc = store_fts_group_size(s, groups[i], &rows, &tokens, err);
+        if (rc) break;
+        *n_chunks_total += rows;
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab_%lld "
+                 "USING fts5vocab(main, chunks_fts_%lld, row)",
+                 G, G);
+        rc = store_exec(s, sql, err);
+        if (rc) break;
+        snprintf(sql, sizeof sql, "SELECT doc FROM temp.chunks_vocab_%lld WHERE term = ?1", G);
+        sqlite3_stmt *st;
+        rc = store_prepare(s, sql, &st, err);
+        if (rc) break;
+        sqlite3_bind_text(st, 1, term, (int)term_len, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            *n_chunks_with += sqlite3_column_int64(st, 0);
+        else if (step != SQLITE_DONE)
+            rc = store_sqlite_err(s, step, "term statistics", err);
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return rc;
 }

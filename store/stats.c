@@ -107,13 +107,9 @@ int store_check(store *s, rag_strv *problems, rag_err *err)
     sqlite3_finalize(st);
     if (step != SQLITE_DONE) return store_sqlite_err(s, step, "integrity check", err);
 
-    /* FTS5's own check compares the index with the content table. */
-    int frc = sqlite3_exec(s->db, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)",
-                           NULL, NULL, NULL);
-    if (frc != SQLITE_OK)
-        rag_strv_push(problems, (frc & 0xff) == SQLITE_CORRUPT
-                                    ? "keyword index does not match the chunks (run 'rag check --repair')"
-                                    : sqlite3_errmsg(s->db));
+    /* FTS5's own check of each group's keyword index */
+    rc = store_fts_check(s, problems, err);
+    if (rc) return rc;
 
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         rc = store_prepare(s, checks[i].sql, &st, err);
@@ -132,7 +128,7 @@ int store_fts_rebuild(store *s, rag_err *err)
 {
     int rc = store_begin(s, err);
     if (rc) return rc;
-    rc = store_exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')", err);
+    rc = store_fts_rebuild_all(s, err);
     if (rc) {
         store_rollback(s);
         return rc;

@@ -107,6 +107,10 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
 /* Content unchanged: record a new mtime and, when it differs, move the
  * document to another ACL group. */
 int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, rag_err *err);
+/* The distinct ACL groups (ascending) of the given documents; free *groups
+ * with rag_free. */
+int store_doc_groups(store *s, const int64_t *doc_ids, size_t n, int64_t **groups, size_t *n_groups,
+                     rag_err *err);
 int store_doc_delete(store *s, int64_t id, rag_err *err);
 
 /* Calls cb for each document visible to `who` (NULL: all), ordered by uri;
@@ -191,8 +195,11 @@ typedef struct store_hits {
 void store_hits_free(store_hits *h);
 
 /* BM25 over the keyword index. `query` is user text: it is always treated as
- * words, never as FTS5 syntax. Only chunks `who` may see are ranked. A query
- * without any word gives zero hits (not an error). */
+ * words, never as FTS5 syntax. Only the keyword indexes of the ACL groups
+ * `who` may see are read (one per group, store/fts_groups.c), and BM25's
+ * statistics are theirs, summed: no work and no score depends on chunks
+ * `who` cannot see. A query without any word gives zero hits (not an
+ * error). */
 int store_search_keyword(store *s, const char *query, const rag_principal *who,
                          const store_search_params *p, store_hits *out, rag_err *err);
 
@@ -277,9 +284,12 @@ typedef int (*store_term_cb)(void *ctx, const char *term, size_t term_len, size_
 int store_terms(store *s, const char *text, size_t len, int query, store_term_cb cb, void *ctx,
                 rag_err *err);
 /* Number of chunks containing `term` (an index term from store_terms) and the
- * total number of chunks; for IDF weights. */
-int store_term_stats(store *s, const char *term, size_t term_len, int64_t *n_chunks_with,
-                     int64_t *n_chunks_total, rag_err *err);
+ * total number of chunks, in the keyword indexes of the given ACL groups
+ * (those of the documents a caller may see: store_doc_groups); for IDF
+ * weights. */
+int store_term_stats(store *s, const char *term, size_t term_len, const int64_t *groups,
+                     size_t n_groups, int64_t *n_chunks_with, int64_t *n_chunks_total,
+                     rag_err *err);
 
 /* ---- statistics and checks ------------------------------------------------ */
 typedef struct store_group_stats {

@@ -37,6 +37,35 @@ int store_fts_register(sqlite3 *db);
 int store_fts_tokenize(sqlite3 *db, const char *text, size_t len, int query, store_term_cb cb,
                        void *ctx);
 
+/* ---- keyword index, one FTS5 table per ACL group (fts_groups.c) ---------- */
+/* Creates (if missing) and fills the view chunks_in_G and the FTS5 table
+ * chunks_fts_G of group g. */
+int store_fts_group_create(store *s, int64_t g, rag_err *err);
+/* Gives every ACL group without one its keyword index (a no-op while the
+ * shared index of schema versions before per-group indexes exists). */
+int store_fts_groups_sync(store *s, rag_err *err);
+/* The ids of the ACL groups without a keyword index. */
+int store_fts_groups_missing(store *s, int64_t **out, size_t *n_out, rag_err *err);
+/* The ids of the ACL groups `who` may see (all for administrators and NULL). */
+int store_fts_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
+                             rag_err *err);
+/* Adds (add != 0) the chunks of document `doc` to the keyword index of group
+ * g, or removes them (call before the chunks are deleted). */
+int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err);
+/* Rows and tokens (all columns) in group g's keyword index. */
+int store_fts_group_size(store *s, int64_t g, int64_t *n_rows, int64_t *n_tokens, rag_err *err);
+/* Registers rag_bm25() and rag_fts_hits() on a connection. */
+int store_fts_register_functions(fts5_api *api);
+/* The statistics rag_bm25() takes, summed over the given groups for the FTS5
+ * query `match` of n_phrase phrases; appends nothing when the groups hold no
+ * rows. */
+int store_fts_bm25_stats(store *s, const int64_t *groups, size_t n_groups, const char *match,
+                         size_t n_phrase, rag_buf *out, rag_err *err);
+/* FTS5 integrity checks of every group's index; problems are appended. */
+int store_fts_check(store *s, rag_strv *problems, rag_err *err);
+/* Creates missing group indexes and rebuilds all from the chunks. */
+int store_fts_rebuild_all(store *s, rag_err *err);
+
 /* Migrations (schema.c): brings the database to the current version. */
 int store_migrate(store *s, rag_err *err);
 

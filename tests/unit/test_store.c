@@ -348,6 +348,189 @@ static void test_change_log(void)
     store_close(s);
 }
 
+/* Adds n one-chunk documents to the group `labels` in one transaction. */
+static void add_many(store *s, const char *prefix, const char *labels, int n, const char *text)
+{
+    rag_err err = {0};
+    int64_t g = group_of(s, labels);
+    CHECK_INT(store_begin(s, &err), 0);
+    for (int i = 0; i < n; i++) {
+        char uri[96], body[256];
+        snprintf(uri, sizeof uri, "%s/%d.txt", prefix, i);
+        snprintf(body, sizeof body, "%s number %d", text, i);
+        store_chunk_in ch = {.text = body,
+                             .len = strlen(body),
+                             .n_tokens = 1,
+                             .byte_end = strlen(body),
+                             .heading_path = ""};
+        store_doc_in d = {.uri = uri,
+                          .title = uri,
+                          .mime = "text/plain",
+                          .content_hash = "00",
+                          .mtime_ns = 1,
+                          .size = 1,
+                          .acl_group = g};
+        CHECK_INT(store_doc_replace(s, &d, &ch, 1, 0, 0, NULL, &err), 0);
+    }
+    CHECK_INT(store_commit(s, &err), 0);
+}
+
+/* The time of a search must not depend on documents the principal cannot
+ * see: a word held by 3,000 ops chunks and an absent word take the same time
+ * for a finance principal (alternating samples, ratio of medians). */
+static void test_search_time_ignores_invisible(void)
+{
+    store *s = open_fresh("timing");
+    add_many(s, "/ops", "ops", 3000, "turbine maintenance schedule for the plant");
+    add_many(s, "/fin", "finance", 200, "quarterly budget and expense report");
+    rag_principal fin;
+    rag_err err = {0};
+    CHECK_INT(rag_principal_from_roles("finance", &fin, &err), 0);
+    store_search_params p;
+    store_search_default_params(&p);
+    enum { N = 301 };
+    static double t_word[N], t_absent[N];
+    const char *queries[2] = {"turbine", "zyxwvut"};
+    for (int i = -20; i < N; i++) { /* the first 20 rounds warm the caches */
+        for (int q = 0; q < 2; q++) {
+            int which = (i & 1) ? 1 - q : q; /* alternate which goes first */
+            store_hits h;
+            double t0 = now_us();
+            int rc = store_search_keyword(s, queries[which], &fin, &p, &h, &err);
+            double dt = now_us() - t0;
+            CHECK_INT(rc, 0);
+            CHECK_INT(h.n, 0);
+            store_hits_free(&h);
+            if (i >= 0) (which ? t_absent : t_word)[i] = dt;
+        }
+    }
+    qsort(t_word, N, sizeof *t_word, cmp_double);
+    qsort(t_absent, N, sizeof *t_absent, cmp_double);
+    double mw = t_word[N / 2], ma = t_absent[N / 2];
+    printf("    finance principal, median of %d: word in 3000 ops chunks %.1f us, absent word "
+           "%.1f us, gap %+.1f us (ratio %.2f)\n",
+           N, mw, ma, mw - ma, mw / ma);
+    CHECK(mw < 1.5 * ma);
+    rag_principal_free(&fin);
+    store_close(s);
+}
+
+/* BM25 statistics come from the groups the principal sees: administrators
+ * get the scores of one index over everything, a principal the scores of an
+ * index over its groups alone (rag_bm25 over several groups gives FTS5's
+ * bm25() over one table, bit for bit). */
+static void test_scores_from_visible_groups(void)
+{
+    const char *a = "the pump failed twice|pump maintenance and pump repair|a quiet day";
+    const char *b = "pump prices rose|nothing about machines here|more pump news and pumps";
+    store *split = open_fresh("split");
+    add_doc(split, "/a.txt", "alpha", a);
+    add_doc(split, "/b.txt", "beta", b);
+    store *one = open_fresh("onegroup");
+    add_doc(one, "/a.txt", "alpha", a);
+    add_doc(one, "/b.txt", "alpha", b);
+    store *only_a = open_fresh("only_a");
+    add_doc(only_a, "/a.txt", "alpha", a);
+    rag_principal admin, alpha;
+    rag_err err = {0};
+    rag_principal_admin(&admin);
+    CHECK_INT(rag_principal_from_roles("alpha", &alpha, &err), 0);
+    store_hits h1, h2;
+    CHECK_INT(search(split, "pump repair", &admin, 10, &h1), 4);
+    CHECK_INT(search(one, "pump repair", &admin, 10, &h2), 4);
+    for (size_t i = 0; i < h1.n && i < h2.n; i++) {
+        CHECK_INT(h1.v[i].chunk_id, h2.v[i].chunk_id);
+        CHECK(h1.v[i].score == h2.v[i].score);
+    }
+    store_hits_free(&h1);
+    store_hits_free(&h2);
+    CHECK_INT(search(split, "pump repair", &alpha, 10, &h1), 2);
+    CHECK_INT(search(only_a, "pump repair", &alpha, 10, &h2), 2);
+    for (size_t i = 0; i < h1.n && i < h2.n; i++) {
+        CHECK_INT(h1.v[i].chunk_id, h2.v[i].chunk_id);
+        CHECK(h1.v[i].score == h2.v[i].score);
+        CHECK_CONTAINS(h1.v[i].snippet, "[pump]");
+    }
+    store_hits_free(&h1);
+    store_hits_free(&h2);
+    /* two visible groups of three: the scores of one index holding both */
+    store *three = open_fresh("three");
+    add_doc(three, "/a.txt", "alpha", a);
+    add_doc(three, "/b.txt", "beta", b);
+    add_doc(three, "/c.txt", "gamma", "pump pump pump|many pumps|a pump");
+    rag_principal ab;
+    CHECK_INT(rag_principal_from_roles("alpha,beta", &ab, &err), 0);
+    CHECK_INT(search(three, "pump repair", &ab, 10, &h1), 4);
+    CHECK_INT(search(one, "pump repair", &admin, 10, &h2), 4);
+    for (size_t i = 0; i < h1.n && i < h2.n; i++) {
+        CHECK_INT(h1.v[i].chunk_id, h2.v[i].chunk_id);
+        CHECK(h1.v[i].score == h2.v[i].score);
+    }
+    store_hits_free(&h1);
+    store_hits_free(&h2);
+    rag_principal_free(&ab);
+    store_close(three);
+    /* best chunk per document, one group and several */
+    store_search_params p;
+    store_search_default_params(&p);
+    p.per_document = 1;
+    p.want_text = 1;
+    CHECK_INT(store_search_keyword(only_a, "pump repair", &alpha, &p, &h1, &err), 0);
+    CHECK_INT(h1.n, 1);
+    if (h1.n) CHECK_STR(h1.v[0].text, "pump maintenance and pump repair");
+    store_hits_free(&h1);
+    CHECK_INT(store_search_keyword(split, "pump repair", &admin, &p, &h1, &err), 0);
+    CHECK_INT(h1.n, 2);
+    store_hits_free(&h1);
+    rag_principal_free(&alpha);
+    store_close(split);
+    store_close(one);
+    store_close(only_a);
+}
+
+/* A document moved to another group is found by that group only, and the
+ * keyword indexes stay consistent through replace, move and delete. */
+static void test_acl_move_moves_keywords(void)
+{
+    store *s = open_fresh("move");
+    int64_t id = add_doc(s, "/m.txt", "ops", "valve inspection|valve torque");
+    add_doc(s, "/f.txt", "finance", "invoice totals");
+    rag_principal ops, fin;
+    rag_err err = {0};
+    CHECK_INT(rag_principal_from_roles("ops", &ops, &err), 0);
+    CHECK_INT(rag_principal_from_roles("finance", &fin, &err), 0);
+    CHECK_INT(count_hits(s, "valve", &ops), 2);
+    CHECK_INT(count_hits(s, "valve", &fin), 0);
+    CHECK_INT(store_begin(s, &err), 0);
+    CHECK_INT(store_doc_touch(s, id, 7, group_of(s, "finance"), &err), 0);
+    CHECK_INT(store_commit(s, &err), 0);
+    CHECK_INT(count_hits(s, "valve", &ops), 0);
+    CHECK_INT(count_hits(s, "valve", &fin), 2);
+    add_doc(s, "/m.txt", "ops", "valve seals"); /* replaced, and moved back */
+    CHECK_INT(count_hits(s, "valve", &ops), 1);
+    CHECK_INT(count_hits(s, "valve", &fin), 0);
+    CHECK_INT(count_hits(s, "torque", &ops), 0);
+    rag_strv problems = {0};
+    CHECK_INT(store_check(s, &problems, &err), 0);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
+    CHECK_INT(problems.n, 0);
+    rag_strv_free(&problems);
+    CHECK_INT(store_begin(s, &err), 0);
+    CHECK_INT(store_doc_delete(s, id, &err), 0);
+    CHECK_INT(store_commit(s, &err), 0);
+    CHECK_INT(count_hits(s, "valve", &ops), 0);
+    CHECK_INT(store_check(s, &problems, &err), 0);
+    CHECK_INT(problems.n, 0);
+    rag_strv_free(&problems);
+    CHECK_INT(store_fts_rebuild(s, &err), 0);
+    CHECK_INT(count_hits(s, "invoice", &fin), 1);
+    CHECK_INT(count_hits(s, "invoice", &ops), 0);
+    rag_principal_free(&ops);
+    rag_principal_free(&fin);
+    store_close(s);
+}
+
 int main(void)
 {
     RUN(test_schema_version_and_reopen);
@@ -360,5 +543,8 @@ int main(void)
     RUN(test_snippet_highlight);
     RUN(test_terms_match_index);
     RUN(test_change_log);
+    RUN(test_acl_move_moves_keywords);
+    RUN(test_scores_from_visible_groups);
+    RUN(test_search_time_ignores_invisible);
     return test_summary();
 }
