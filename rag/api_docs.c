@@ -40,8 +40,10 @@ static cJSON *doc_json(const ragd_request *req, const store_doc *d)
     ragd_id_format(ragd_engine_ids(req->engine), RAGD_ID_DOCUMENT, d->id, id);
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "object", "document");
-    if (d->ext_id) cJSON_AddStringToObject(o, "ext_id", d->ext_id);
-    else cJSON_AddNullToObject(o, "ext_id");
+    if (d->ext_id)
+        cJSON_AddStringToObject(o, "ext_id", d->ext_id);
+    else
+        cJSON_AddNullToObject(o, "ext_id");
     cJSON_AddStringToObject(o, "uri", d->uri);
     cJSON_AddStringToObject(o, "title", d->title);
     cJSON_AddStringToObject(o, "mime", d->mime);
@@ -61,7 +63,8 @@ static int may_write(const rag_principal *who, const store_doc *d)
     rag_strv labels = {0};
     rag_strv_split(&labels, d->labels, ',');
     int ok = labels.n > 0;
-    for (size_t i = 0; ok && i < labels.n; i++) ok = rag_strv_contains(&who->roles, labels.v[i]);
+    for (size_t i = 0; ok && i < labels.n; i++)
+        ok = rag_strv_contains(&who->roles, labels.v[i]);
     rag_strv_free(&labels);
     return ok;
 }
@@ -94,7 +97,8 @@ static int list_one(void *ctx, const store_doc *d)
     return 0;
 }
 
-static int query_long(ragd_request *req, ragd_response *resp, const char *name, long lo, long hi, long *out)
+static int query_long(ragd_request *req, ragd_response *resp, const char *name, long lo, long hi,
+                      long *out)
 {
     const char *v = ragd_request_arg(req, name);
     if (!v) return 0;
@@ -111,7 +115,8 @@ static int query_long(ragd_request *req, ragd_response *resp, const char *name, 
 void ragd_api_documents_list(ragd_request *req, ragd_response *resp)
 {
     listing l = {req, NULL, 0, 100, 0};
-    if (query_long(req, resp, "limit", 1, 1000, &l.limit) || query_long(req, resp, "offset", 0, 1L << 40, &l.offset))
+    if (query_long(req, resp, "limit", 1, 1000, &l.limit) ||
+        query_long(req, resp, "offset", 0, 1L << 40, &l.offset))
         return;
     resp->json = cJSON_CreateObject();
     cJSON_AddStringToObject(resp->json, "object", "list");
@@ -140,7 +145,8 @@ static int visible_document(ragd_request *req, ragd_response *resp, int64_t *id,
     rag_err err = {0};
     int rc = store_doc_get(s, *id, &req->who, d, &err);
     ragd_engine_store_put(req->engine, s);
-    if (rc < 0) ragd_error_from(resp, &err);
+    if (rc < 0)
+        ragd_error_from(resp, &err);
     else if (rc == 0)
         ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
     return rc > 0;
@@ -187,7 +193,8 @@ void ragd_api_documents_delete(ragd_request *req, ragd_response *resp)
     }
     rag_err err = {0};
     int rc = ragd_engine_delete_document(req->engine, id, &req->who, &err);
-    if (rc < 0) ragd_error_from(resp, &err);
+    if (rc < 0)
+        ragd_error_from(resp, &err);
     else if (rc == 0)
         ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
     else {
@@ -219,8 +226,8 @@ static void upload_free(upload *u)
     rag_free(u->id);
 }
 
-static int form_field(void *ctx, const char *name, const char *filename, const char *data, uint64_t off,
-                      size_t len)
+static int form_field(void *ctx, const char *name, const char *filename, const char *data,
+                      uint64_t off, size_t len)
 {
     upload *u = ctx;
     if (!strcmp(name, "file") || !strcmp(name, "text")) {
@@ -281,7 +288,8 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
 {
     if (!req->json) {
         if (ragd_request_form(req, form_field, u) < 0 && !u->problem) {
-            ragd_error(resp, 400, NULL, "the body is neither JSON nor a multipart/form-data upload");
+            ragd_error(resp, 400, NULL,
+                       "the body is neither JSON nor a multipart/form-data upload");
             return -1;
         }
         if (u->problem) {
@@ -302,7 +310,8 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
         api_string(resp, req->json, "id", NULL, 256, 0, &id))
         return -1;
     if ((text != NULL) + (b64 != NULL) + (url != NULL) != 1) {
-        ragd_error(resp, 400, "text", "give the document as 'text', 'content_base64' or 'url' (one of them)");
+        ragd_error(resp, 400, "text",
+                   "give the document as 'text', 'content_base64' or 'url' (one of them)");
         return -1;
     }
     if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
@@ -310,7 +319,8 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
         return -1;
     }
     u->url = url;
-    if (text) rag_buf_puts(&u->content, text);
+    if (text)
+        rag_buf_puts(&u->content, text);
     else if (b64 && unbase64(b64, &u->content)) {
         ragd_error(resp, 400, "content_base64", "content_base64: not base64");
         return -1;
@@ -335,7 +345,8 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
         }
         u->has_labels = 1;
     } else if (labels && !cJSON_IsNull(labels)) {
-        ragd_error(resp, 400, "labels", "labels: expected an array of labels or a comma-separated string");
+        ragd_error(resp, 400, "labels",
+                   "labels: expected an array of labels or a comma-separated string");
         return -1;
     }
     return 0;
@@ -351,8 +362,8 @@ static char *safe_name(const char *name, const char *fallback)
     char *out = rag_xstrndup(base, 128);
     for (char *p = out; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-' || c == ' '))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ' '))
             *p = '_';
     }
     if (out[0] == '.') out[0] = '_';
@@ -365,8 +376,8 @@ static int valid_ext_id(const char *id)
     if (!n || n > 128) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
             return 0;
     }
     return id[0] != '.';
@@ -388,10 +399,14 @@ static void on_file(void *ctx, const char *path, ing_status st, const char *reas
 static const char *status_name(ing_status st)
 {
     switch (st) {
-    case ING_ADDED: return "added";
-    case ING_UPDATED: return "updated";
-    case ING_UNCHANGED: return "unchanged";
-    default: return "failed";
+    case ING_ADDED:
+        return "added";
+    case ING_UPDATED:
+        return "updated";
+    case ING_UNCHANGED:
+        return "unchanged";
+    default:
+        return "failed";
     }
 }
 
@@ -408,18 +423,33 @@ static int upload_labels(ragd_request *req, ragd_response *resp, const upload *u
         }
         for (size_t i = 0; !req->who.admin && i < out->n; i++)
             if (!rag_strv_contains(&req->who.roles, out->v[i])) {
-                ragd_error(resp, 403, "labels", "labels: '%s' is not among the roles of this key", out->v[i]);
+                ragd_error(resp, 403, "labels", "labels: '%s' is not among the roles of this key",
+                           out->v[i]);
                 return -1;
             }
         if (!out->n && !req->who.admin) {
-            ragd_error(resp, 400, "labels", "labels: at least one (a document without labels is for administrators only)");
+            ragd_error(
+                resp, 400, "labels",
+                "labels: at least one (a document without labels is for administrators only)");
             return -1;
         }
         return 0;
     }
     const rag_strv *from = req->who.admin ? req->params->default_labels : &req->who.roles;
-    for (size_t i = 0; from && i < from->n; i++) rag_strv_push(out, from->v[i]);
+    for (size_t i = 0; from && i < from->n; i++)
+        rag_strv_push(out, from->v[i]);
     return 0;
+}
+
+/* The scope of a label set: 16 hex digits of the SHA-256 of its labels. */
+static void label_scope(const rag_strv *labels, char scope[RAG_SHA256_HEX_LEN + 1])
+{
+    char *joined = rag_strv_join(labels, ",");
+    char *tagged = rag_xasprintf("labels:%s", joined);
+    rag_sha256_hex(tagged, strlen(tagged), scope);
+    scope[16] = 0;
+    rag_free(tagged);
+    rag_free(joined);
 }
 
 /* The directory of an upload: by id or by content, within the scope of its
@@ -427,11 +457,8 @@ static int upload_labels(ragd_request *req, ragd_response *resp, const upload *u
 static void upload_dirs(const ragd_request *req, const upload *u, const rag_strv *labels,
                         char **scoped, char **legacy)
 {
-    char *joined = rag_strv_join(labels, ",");
-    char *tagged = rag_xasprintf("labels:%s", joined);
     char scope[RAG_SHA256_HEX_LEN + 1], hex[RAG_SHA256_HEX_LEN + 1];
-    rag_sha256_hex(tagged, strlen(tagged), scope);
-    scope[16] = 0;
+    label_scope(labels, scope);
     const char *dir = req->params->uploads_dir;
     if (u->id) {
         *scoped = rag_xasprintf("%s/by-id/%s/%s", dir, scope, u->id);
@@ -442,8 +469,6 @@ static void upload_dirs(const ragd_request *req, const upload *u, const rag_strv
         *scoped = rag_xasprintf("%s/%s/%s", dir, scope, hex);
         *legacy = rag_xasprintf("%s/%s", dir, hex);
     }
-    rag_free(tagged);
-    rag_free(joined);
 }
 
 /* After an upload by id stored `kept` in dir: the documents of other files
@@ -494,24 +519,66 @@ static void answer_stored(ragd_request *req, ragd_response *resp, const char *ur
     store_doc_free(&d);
 }
 
+/* Any label of d among who's roles (or who is an administrator): the rule
+ * of store_visible_sql. */
+static int may_see(const rag_principal *who, const store_doc *d)
+{
+    if (who->admin) return 1;
+    rag_strv labels = {0};
+    rag_strv_split(&labels, d->labels, ',');
+    int ok = 0;
+    for (size_t i = 0; !ok && i < labels.n; i++)
+        ok = rag_strv_contains(&who->roles, labels.v[i]);
+    rag_strv_free(&labels);
+    return ok;
+}
+
+/* The document a URL upload goes to: the URL itself, unless a document the
+ * key may not even see holds it. Refusing then (as for one the key sees but
+ * may not replace: 409) would tell the key what other roles hold, so the
+ * upload goes to `URL#rag-scope=SCOPE` instead (SCOPE: its label set, as file
+ * uploads are kept per label set), found again there by the next upload of
+ * the same URL with the same labels. 1 with *uri (to free) and *d (to free)
+ * when a document is there, 0 with *uri when none is, -1 on error. */
+static int url_document(ragd_request *req, const upload *u, const rag_strv *labels, char **uri,
+                        store_doc *d, rag_err *err)
+{
+    store *s = ragd_engine_store_get(req->engine);
+    *uri = rag_xstrdup(u->url);
+    int rc = store_doc_get_by_uri(s, *uri, d, err);
+    if (rc == 1 && !may_see(&req->who, d)) {
+        store_doc_free(d);
+        char scope[RAG_SHA256_HEX_LEN + 1];
+        label_scope(labels, scope);
+        rag_free(*uri);
+        *uri = rag_xasprintf("%s%crag-scope=%s", u->url, strchr(u->url, '#') ? '&' : '#', scope);
+        rc = store_doc_get_by_uri(s, *uri, d, err);
+    }
+    ragd_engine_store_put(req->engine, s);
+    return rc;
+}
+
 /* {"url": ...}: fetched first (no lock held: a slow site delays only this
  * request), through the address policy, then ingested with the URL as its
- * source. */
-static void upload_url(ragd_request *req, ragd_response *resp, const upload *u, const rag_strv *labels)
+ * source (see url_document). */
+static void upload_url(ragd_request *req, ragd_response *resp, const upload *u,
+                       const rag_strv *labels)
 {
     store_doc d;
     rag_err err = {0};
-    store *s = ragd_engine_store_get(req->engine);
-    int rc = store_doc_get_by_uri(s, u->url, &d, &err);
-    ragd_engine_store_put(req->engine, s);
+    char *uri = NULL;
+    int rc = url_document(req, u, labels, &uri, &d, &err);
     if (rc < 0) {
         ragd_error_from(resp, &err);
+        rag_free(uri);
         return;
     }
     int refused = rc == 1 && !may_write(&req->who, &d);
     if (rc == 1) store_doc_free(&d);
     if (refused) {
-        ragd_error(resp, 409, "url", "this upload would replace a document of roles this key does not hold");
+        ragd_error(resp, 409, "url",
+                   "this upload would replace a document of roles this key does not hold");
+        rag_free(uri);
         return;
     }
     ing_params ip;
@@ -530,8 +597,13 @@ static void upload_url(ragd_request *req, ragd_response *resp, const upload *u, 
     ragd_meter_stage(req->meter, "fetch", ragd_now() - t0);
     if (rc) {
         /* the fetch failed: the peer's fault (502), a refusal (403), too big (413) */
-        ragd_error(resp, rc == RAG_ERR_DENIED ? 403 : rc == RAG_ERR_LIMIT ? 413 : rc == RAG_ERR_NOTFOUND ? 422 : 502,
+        ragd_error(resp,
+                   rc == RAG_ERR_DENIED     ? 403
+                   : rc == RAG_ERR_LIMIT    ? 413
+                   : rc == RAG_ERR_NOTFOUND ? 422
+                                            : 502,
                    "url", "%s", err.msg);
+        rag_free(uri);
         return;
     }
     outcome o = {ING_FAILED, ""};
@@ -539,14 +611,18 @@ static void upload_url(ragd_request *req, ragd_response *resp, const upload *u, 
     ip.ctx = &o;
     ing_report rep;
     t0 = ragd_now();
-    rc = ragd_engine_ingest_page(req->engine, u->url, &body, ctype, &ip, &rep, &err);
+    rc = ragd_engine_ingest_page(req->engine, uri, &body, ctype, &ip, &rep, &err);
     ragd_meter_stage(req->meter, "ingest", ragd_now() - t0);
     rag_buf_free(&body);
     rag_free(ctype);
-    if (rc) ragd_error_from(resp, &err);
+    if (rc)
+        ragd_error_from(resp, &err);
     else if (o.st == ING_FAILED || o.st == ING_SKIPPED)
-        ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "url", "%s", o.reason[0] ? o.reason : "not a document this server can read");
-    else answer_stored(req, resp, u->url, o.st);
+        ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "url", "%s",
+                   o.reason[0] ? o.reason : "not a document this server can read");
+    else
+        answer_stored(req, resp, uri, o.st);
+    rag_free(uri);
 }
 
 void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
@@ -559,7 +635,8 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     rag_err err = {0};
     if (read_upload(req, resp, &u) || upload_labels(req, resp, &u, &labels)) goto out;
     if (u.id && !valid_ext_id(u.id)) {
-        ragd_error(resp, 400, "id", "id: 1-128 characters of [A-Za-z0-9._-], not starting with '.'");
+        ragd_error(resp, 400, "id",
+                   "id: 1-128 characters of [A-Za-z0-9._-], not starting with '.'");
         goto out;
     }
     if (u.url) {
@@ -596,10 +673,12 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     if (have_doc && !may_write(&req->who, &d)) {
         /* in this label set's own place: only an administrator's relabelling
          * puts a document there that the key may not replace */
-        ragd_error(resp, 409, NULL, "this upload would replace a document of roles this key does not hold");
+        ragd_error(resp, 409, NULL,
+                   "this upload would replace a document of roles this key does not hold");
         goto out;
     }
-    if (rag_mkdir_p(dir, &err) || rag_file_write_atomic(path, u.content.data ? u.content.data : "", u.content.len, &err)) {
+    if (rag_mkdir_p(dir, &err) ||
+        rag_file_write_atomic(path, u.content.data ? u.content.data : "", u.content.len, &err)) {
         ragd_error_from(resp, &err);
         goto out;
     }
@@ -629,7 +708,8 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
             rag_log_warn("upload %s: %s", path, o.reason);
             ragd_error(resp, 500, NULL, "%s: the upload could not be stored", name);
         } else {
-            ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "file", "%s: %s", name,
+            ragd_error(resp, o.st == ING_SKIPPED && strcmp(o.reason, "empty") ? 415 : 422, "file",
+                       "%s: %s", name,
                        o.reason[0] ? o.reason : "not a document this server can read");
         }
         goto out;

@@ -159,6 +159,7 @@ check_contains "...and the disallowed page is reported as skipped" "$out" "disal
 fixture_start --redirect /to-ten=http://10.0.0.1/x
 OPS=$(rag keys add ops --roles ops --ingest 2>/dev/null)
 FIN=$(rag keys add fin --roles finance --ingest 2>/dev/null)
+ADM=$(rag keys add adm --admin 2>/dev/null)
 printf '[net]\nallow = 127.0.0.1\n' > $T/ragd.conf
 ragd_start --config $T/ragd.conf || { fail "ragd starts"; finish; exit; }
 printf '# Crane log\n\nThe crane was serviced by zeppelin engineers.\n' > $T/site/docs/crane.md
@@ -166,8 +167,19 @@ out=$(api POST /v1/documents $OPS -d "{\"url\":\"$FX_URL/docs/crane.md\",\"id\":
 check_eq "POST /v1/documents with a url: 201" "$(status "$out")" 201
 check_eq "...the URL is its source" "$(body "$out" | json_get '$.uri')" "$FX_URL/docs/crane.md"
 check_contains "...searchable by the key's roles" "$(api POST /v1/search $OPS -d '{"query":"crane serviced zeppelin"}')" "crane.md"
+# Another role's key may not learn that ops holds this URL: its upload is
+# stored as a document of its own, under the URL with its label scope.
 out=$(api POST /v1/documents $FIN -d "{\"url\":\"$FX_URL/docs/crane.md\"}")
-check_eq "the same url from a key of other roles: 409" "$(status "$out")" 409
+check_eq "the same url from a key that cannot see ops' document: 201, as for a free one" "$(status "$out")" 201
+check_contains "...stored under the url with its scope" "$(body "$out" | json_get '$.uri')" "$FX_URL/docs/crane.md#rag-scope="
+out=$(api POST /v1/documents $FIN -d "{\"url\":\"$FX_URL/docs/crane.md\"}")
+check_eq "...the same again finds its own document: unchanged" "$(body "$out" | json_get '$.status')" unchanged
+check_eq "...ops' document is untouched" "$(sql "select count(*) from documents where uri = '$FX_URL/docs/crane.md' and ext_id = 'crane'")" 1
+# A document the key can see but not replace is refused (that tells it nothing new).
+out=$(api POST /v1/documents $ADM -d "{\"url\":\"$FX_URL/docs/index.html\",\"labels\":[\"ops\",\"finance\"]}")
+check_eq "an administrator's upload labelled ops and finance: 201" "$(status "$out")" 201
+out=$(api POST /v1/documents $OPS -d "{\"url\":\"$FX_URL/docs/index.html\"}")
+check_eq "...the same url from ops, who sees it but may not replace it: 409" "$(status "$out")" 409
 out=$(api POST /v1/documents $OPS -d "{\"url\":\"$FX_URL/to-ten\"}")
 check_eq "a url redirecting to 10.0.0.1: 403" "$(status "$out")" 403
 check_contains "...saying why" "$(body "$out" | json_get '$.error.message')" "10.0.0.1 is a private"
