@@ -362,13 +362,10 @@ void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb
     kernels()->vec.gemm(A, lda, m, B, ldb, 0, n, k, C, ldc);
 }
 
-float *llm_gemm_panel(int64_t k, int nr)
-{
-    return rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * (size_t)nr, sizeof(float));
-}
-
-void llm_gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,
-                   int nr)
+/* Columns j0 .. j0+nc-1 of a product's B (b_rows: B's rows are the
+ * columns) packed k by k into P[k][0 .. nr), zero past nc. */
+static void gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,
+                      int nr)
 {
     if (b_rows) {
         for (int c = 0; c < nc; c++) {
@@ -383,4 +380,53 @@ void llm_gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int6
     if (nc < nr)
         for (int64_t t = 0; t < k; t++)
             memset(P + t * nr + nc, 0, (size_t)(nr - nc) * sizeof *P);
+}
+
+/* Many rows of A: panels of B's columns, blocks of A's rows against each. */
+static void gemm_by_b(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
+                      int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc)
+{
+    float *P = rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * (size_t)g->nr, sizeof(float));
+    for (int j = 0; j < n; j += g->nr) {
+        int nc = n - j < g->nr ? n - j : g->nr;
+        gemm_pack(B, ldb, b_rows, j, nc, k, P, g->nr);
+        for (int i = 0; i < m; i += g->mr) {
+            int mr = m - i < g->mr ? m - i : g->mr;
+            g->jrows[mr - 1](A + (size_t)i * lda, lda, P, k, C + (size_t)i * ldc + j, ldc, nc);
+        }
+    }
+    rag_free_lines(P);
+}
+
+/* Few rows of A: A's rows packed, B's elements broadcast against them. */
+static void gemm_by_a(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
+                      int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc)
+{
+    int w = 2 * g->lanes;
+    int64_t sj = b_rows ? ldb : 1, sk = b_rows ? 1 : ldb;
+    float *P = rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * (size_t)w, sizeof(float));
+    for (int i = 0; i < m; i += w) {
+        int mr = m - i < w ? m - i : w, v = mr > g->lanes ? 2 : 1;
+        gemm_pack(A + (size_t)i * lda, lda, 1, 0, mr, k, P, w);
+        for (int j = 0; j < n; j += g->nj) {
+            int nj = n - j < g->nj ? n - j : g->nj;
+            g->icols[v - 1][nj - 1](P, B + (size_t)j * sj, sj, sk, k, C + (size_t)i * ldc + j, ldc,
+                                    mr);
+        }
+    }
+    rag_free_lines(P);
+}
+
+/* The cheaper way, counted in vector multiply-adds over the padded vectors
+ * plus a float per element packed: the same bits either way. */
+void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
+                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    double by_b = (double)((n + g->nr - 1) / g->nr) * (g->nr / g->lanes) * m * k + (double)n * k;
+    double by_a = (double)((m + g->lanes - 1) / g->lanes) * n * k + (double)m * k;
+    if (by_a < by_b)
+        gemm_by_a(g, A, lda, m, B, ldb, b_rows, n, k, C, ldc);
+    else
+        gemm_by_b(g, A, lda, m, B, ldb, b_rows, n, k, C, ldc);
 }

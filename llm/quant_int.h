@@ -304,12 +304,27 @@ typedef struct llm_vec_kernels {
                  int64_t k, float *C, int64_t ldc);
 } llm_vec_kernels;
 
-/* For the llm_gemm kernels: a panel of k x nr floats on a 64-byte boundary
- * (rag_free_lines it), and columns j0 .. j0+nc-1 of the product's B packed into
- * it k by k, P[k][c] = B's element (k, j0 + c), zero for c >= nc. */
-float *llm_gemm_panel(int64_t k, int nr);
-void llm_gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,
-                   int nr);
+/* The block kernels of one instruction set for llm_gemm_nt / llm_gemm_nn,
+ * which llm_gemm_run drives (vecmath_avx2.c, vecmath_avx512.c). Two ways to
+ * the same bits, each element being the fma chain over k from zero:
+ *   jrows[r - 1]: r <= mr rows of A, each a[i][k] broadcast, against a panel
+ *     of nr columns of B packed k by k (P[k][c]); nc <= nr columns stored;
+ *   icols[v - 1][c - 1]: v vectors of `lanes` rows of A packed k by k
+ *     (P[k][r], 2 lanes wide), against c <= nj columns of B, each element
+ *     b(k, j) = B[j sj + k sk] broadcast; mr rows stored.
+ * The first suits many rows of A, the second few (packing costs a float
+ * per element of the operand packed). */
+typedef void (*llm_gemm_jblock)(const float *A, int64_t lda, const float *P, int64_t k, float *C,
+                                int64_t ldc, int nc);
+typedef void (*llm_gemm_iblock)(const float *P, const float *B, int64_t sj, int64_t sk, int64_t k,
+                                float *C, int64_t ldc, int mr);
+typedef struct llm_gemm_blocks {
+    int lanes, nr, mr, nj;
+    llm_gemm_jblock jrows[8];
+    llm_gemm_iblock icols[2][8];
+} llm_gemm_blocks;
+void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
+                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc);
 
 /* One table per instruction set: llm_isa_select switches all of it. */
 /* A row against activations quantized to Q8_0 blocks (see llm_dot_row_q8). */
@@ -348,9 +363,11 @@ typedef struct llm_kernels {
 #define LLM_PLAIN_TYPES(X) X(LLM_F32, f32) X(LLM_F16, f16) X(LLM_BF16, bf16)
 #define LLM_BLOCK_TYPES(X)                                                                         \
     X(LLM_Q4_0, q4_0)                                                                              \
-    X(LLM_Q4_1, q4_1) X(LLM_Q5_0, q5_0) X(LLM_Q5_1, q5_1) X(LLM_Q8_0, q8_0) X(LLM_IQ4_NL, iq4_nl)  \
-        X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K) X(LLM_Q5_K, q5_K) X(LLM_Q6_K, q6_K)  \
-            X(LLM_IQ4_XS, iq4_xs)
+    X(LLM_Q4_1, q4_1)                                                                              \
+    X(LLM_Q5_0, q5_0)                                                                              \
+    X(LLM_Q5_1, q5_1)                                                                              \
+    X(LLM_Q8_0, q8_0) X(LLM_IQ4_NL, iq4_nl) X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K)  \
+        X(LLM_Q5_K, q5_K) X(LLM_Q6_K, q6_K) X(LLM_IQ4_XS, iq4_xs)
 
 /* Install a type's kernels, its rows kernel always with them (NULL: a loop
  * over the single kernel), so that no table pairs a single kernel with

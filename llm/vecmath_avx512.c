@@ -10,7 +10,6 @@
  * which rounds once into inf or a subnormal as the AVX2 version's two exact
  * steps do, and row tails use AVX-512's masked loads and stores. */
 #include "llm/quant_int.h"
-#include "base/mem.h"
 
 #if defined(__x86_64__)
 #if !defined(__AVX512F__) || !defined(__AVX512DQ__) || !defined(__FMA__)
@@ -306,47 +305,28 @@ static inline __attribute__((always_inline)) void gemm_block32(const float *A, i
     }
 }
 
+// clang-format off
 #define GEMM_ROWS(I)                                                                               \
     static void gemm32_##I(const float *A, int64_t lda, const float *P, int64_t K, float *C,       \
                            int64_t ldc, int nc)                                                    \
     {                                                                                              \
         gemm_block32(A, lda, I, P, K, C, ldc, nc);                                                 \
     }
-GEMM_ROWS(1)
-GEMM_ROWS(2)
-GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
+GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
 #undef GEMM_ROWS
-    static void (*const gemm32_rows[GEMM_MR])(const float *, int64_t, const float *, int64_t,
-                                              float *, int64_t, int) = {
-        gemm32_1, gemm32_2, gemm32_3, gemm32_4, gemm32_5, gemm32_6};
+    // clang-format on
 
-static void gemm_avx512_bpack(const float *A, int64_t lda, int m, const float *B, int64_t ldb,
-                              int b_rows, int n, int64_t K, float *C, int64_t ldc)
-{
-    if (m <= 0 || n <= 0) return;
-    float *P = llm_gemm_panel(K, GEMM_NR);
-    for (int j = 0; j < n; j += GEMM_NR) {
-        int nc = n - j < GEMM_NR ? n - j : GEMM_NR;
-        llm_gemm_pack(B, ldb, b_rows, j, nc, K, P, GEMM_NR);
-        for (int i = 0; i < m; i += GEMM_MR) {
-            int mr = m - i < GEMM_MR ? m - i : GEMM_MR;
-            gemm32_rows[mr - 1](A + (size_t)i * lda, lda, P, K, C + (size_t)i * ldc + j, ldc, nc);
-        }
-    }
-    rag_free_lines(P);
-}
-
-/* The same product with the roles swapped, for few rows of A: up to 32
- * rows of A packed k by k into a panel [k][32] (rows past m zero), each
- * element of B broadcast against one or two vectors of them, 6 columns
- * of C at a time. Each element of C is still the fma chain over k from zero,
- * so this path and the one above give the same bits and either may serve
- * any shape: the cheaper is taken (packing A costs m k, B n k; the vectors
- * run partly empty past m or n). */
-static inline __attribute__((always_inline)) void gemm_iblock16(const float *P, int VI,
-                                                                const float *B, int64_t sj,
-                                                                int64_t sk, int NJ, int64_t K,
-                                                                float *C, int64_t ldc, int mr)
+    /* The same product with the roles swapped, for few rows of A: up to 32
+     * rows of A packed k by k into a panel [k][32] (rows past m zero), each
+     * element of B broadcast against one or two vectors of them, 6 columns
+     * of C at a time. Each element of C is still the fma chain over k from zero,
+     * so this path and the one above give the same bits and either may serve
+     * any shape: the cheaper is taken (packing A costs m k, B n k; the vectors
+     * run partly empty past m or n). */
+    static inline
+    __attribute__((always_inline)) void gemm_iblock16(const float *P, int VI, const float *B,
+                                                      int64_t sj, int64_t sk, int NJ, int64_t K,
+                                                      float *C, int64_t ldc, int mr)
 {
     __m512 acc[6][2];
 #pragma GCC unroll 6
@@ -371,52 +351,32 @@ static inline __attribute__((always_inline)) void gemm_iblock16(const float *P, 
     }
 }
 
+// clang-format off
 #define GEMM_ICOLS(V, J)                                                                           \
-    static void gemm16i_##V##_##J(const float *P, const float *B, int64_t sj, int64_t sk,          \
-                                  int64_t K, float *C, int64_t ldc, int mr)                        \
+    static void gemm16i_##V##_##J(const float *P, const float *B, int64_t sj, int64_t sk,           \
+                                 int64_t K, float *C, int64_t ldc, int mr)                         \
     {                                                                                              \
-        gemm_iblock16(P, V, B, sj, sk, J, K, C, ldc, mr);                                          \
+        gemm_iblock16(P, V, B, sj, sk, J, K, C, ldc, mr);                                           \
     }
-GEMM_ICOLS(1, 1)
-GEMM_ICOLS(1, 2) GEMM_ICOLS(1, 3) GEMM_ICOLS(1, 4) GEMM_ICOLS(1, 5) GEMM_ICOLS(1, 6)
-    GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2, 5)
-        GEMM_ICOLS(2, 6)
+GEMM_ICOLS(1, 1) GEMM_ICOLS(1, 2) GEMM_ICOLS(1, 3) GEMM_ICOLS(1, 4) GEMM_ICOLS(1, 5) GEMM_ICOLS(1, 6)
+GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2, 5) GEMM_ICOLS(2, 6)
 #undef GEMM_ICOLS
-            static void (*const gemm16i_cols[2][6])(const float *, const float *, int64_t, int64_t,
-                                                    int64_t, float *, int64_t, int) = {
-                {gemm16i_1_1, gemm16i_1_2, gemm16i_1_3, gemm16i_1_4, gemm16i_1_5, gemm16i_1_6},
-                {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6},
+    // clang-format on
+
+    static const llm_gemm_blocks gemm_blocks = {
+        .lanes = 16,
+        .nr = 32,
+        .mr = 6,
+        .nj = 6,
+        .jrows = {gemm32_1, gemm32_2, gemm32_3, gemm32_4, gemm32_5, gemm32_6},
+        .icols = {{gemm16i_1_1, gemm16i_1_2, gemm16i_1_3, gemm16i_1_4, gemm16i_1_5, gemm16i_1_6},
+                  {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6}},
 };
 
-static void gemm_avx512_apack(const float *A, int64_t lda, int m, const float *B, int64_t ldb,
-                              int b_rows, int n, int64_t K, float *C, int64_t ldc)
-{
-    int64_t sj = b_rows ? ldb : 1, sk = b_rows ? 1 : ldb;
-    float *P = llm_gemm_panel(K, 32);
-    for (int i = 0; i < m; i += 32) {
-        int mr = m - i < 32 ? m - i : 32, vi = mr > 16 ? 2 : 1;
-        llm_gemm_pack(A + (size_t)i * lda, lda, 1, 0, mr, K, P, 32);
-        for (int j = 0; j < n; j += 6) {
-            int nj = n - j < 6 ? n - j : 6;
-            gemm16i_cols[vi - 1][nj - 1](P, B + (size_t)j * sj, sj, sk, K, C + (size_t)i * ldc + j,
-                                         ldc, mr);
-        }
-    }
-    rag_free_lines(P);
-}
-
-/* Work of each path in vector operations: fused multiply-adds over the
- * padded vectors, plus the packing, a store per element. */
 static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
                         int n, int64_t K, float *C, int64_t ldc)
 {
-    if (m <= 0 || n <= 0) return;
-    double by_b = (double)((n + GEMM_NR - 1) / GEMM_NR) * (GEMM_NR / 16) * m * K + (double)n * K;
-    double by_a = (double)((m + 16 - 1) / 16) * n * K + (double)m * K;
-    if (by_a < by_b)
-        gemm_avx512_apack(A, lda, m, B, ldb, b_rows, n, K, C, ldc);
-    else
-        gemm_avx512_bpack(A, lda, m, B, ldb, b_rows, n, K, C, ldc);
+    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc);
 }
 
 void llm_vec_kernels_avx512(llm_vec_kernels *k)
