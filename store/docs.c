@@ -39,7 +39,8 @@ int store_acl_group(store *s, const rag_strv *labels, int64_t *group_id, rag_err
     *group_id = sqlite3_last_insert_rowid(s->db);
     sqlite3_finalize(st);
     st = NULL;
-    rc = store_prepare(s, "INSERT INTO acl_group_labels(label, group_id) VALUES (?1, ?2)", &st, err);
+    rc =
+        store_prepare(s, "INSERT INTO acl_group_labels(label, group_id) VALUES (?1, ?2)", &st, err);
     for (size_t i = 0; !rc && i < labels->n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, labels->v[i], -1, SQLITE_STATIC);
@@ -100,17 +101,12 @@ static void doc_from_row(sqlite3_stmt *st, store_doc *d)
     d->n_chunks = sqlite3_column_int64(st, 12);
 }
 
-static int doc_get_where(store *s, const char *where, const char *text_key, int64_t int_key,
-                         const rag_principal *who, store_doc *out, rag_err *err)
+/* Binds who's roles, reads the one row st finds (1, or 0 without one),
+ * counts the statement's steps (store_doc_lookup_steps) and finalizes st. */
+static int doc_read_one(store *s, sqlite3_stmt *st, const rag_principal *who, store_doc *out,
+                        rag_err *err)
 {
-    char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT " DOC_COLUMNS "WHERE %s AND %s", where,
-             store_visible_sql(who));
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
-    if (rc) return rc;
-    if (text_key) sqlite3_bind_text(st, 1, text_key, -1, SQLITE_STATIC);
-    else sqlite3_bind_int64(st, 1, int_key);
+    int rc;
     char *roles = store_bind_roles(st, who);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -125,6 +121,22 @@ static int doc_get_where(store *s, const char *where, const char *text_key, int6
     sqlite3_finalize(st);
     rag_free(roles);
     return rc;
+}
+
+static int doc_get_where(store *s, const char *where, const char *text_key, int64_t int_key,
+                         const rag_principal *who, store_doc *out, rag_err *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " DOC_COLUMNS "WHERE %s AND %s", where,
+             store_visible_sql(who));
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+    if (rc) return rc;
+    if (text_key)
+        sqlite3_bind_text(st, 1, text_key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, int_key);
+    return doc_read_one(s, st, who, out, err);
 }
 
 int64_t store_doc_lookup_steps(const store *s)
@@ -154,20 +166,7 @@ int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out
                            &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
-    char *roles = store_bind_roles(st, who);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        doc_from_row(st, out);
-        rc = 1;
-    } else if (step == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        rc = store_sqlite_err(s, step, "read document", err);
-    }
-    s->lookup_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
-    sqlite3_finalize(st);
-    rag_free(roles);
-    return rc;
+    return doc_read_one(s, st, who, out, err);
 }
 
 static int step_done(store *s, sqlite3_stmt *st, const char *what, rag_err *err)
@@ -208,8 +207,10 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
                            &st, err);
     }
     if (rc) return rc;
-    if (found) sqlite3_bind_int64(st, 1, id);
-    else sqlite3_bind_text(st, 1, doc->uri, -1, SQLITE_STATIC);
+    if (found)
+        sqlite3_bind_int64(st, 1, id);
+    else
+        sqlite3_bind_text(st, 1, doc->uri, -1, SQLITE_STATIC);
     if (doc->ext_id) sqlite3_bind_text(st, 2, doc->ext_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, doc->title ? doc->title : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, doc->content_hash, -1, SQLITE_STATIC);
@@ -250,7 +251,8 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
         sqlite3_bind_text(st, 7, c->heading_path ? c->heading_path : "", -1, SQLITE_STATIC);
         rc = step_done(s, st, "insert chunk", err);
         if (!rc && c->vector)
-            rc = store_vector_put(s, sqlite3_last_insert_rowid(s->db), model_id, c->vector, dims, err);
+            rc = store_vector_put(s, sqlite3_last_insert_rowid(s->db), model_id, c->vector, dims,
+                                  err);
     }
     sqlite3_finalize(st);
     if (!rc) rc = store_fts_doc(s, id, doc->acl_group, 1, err);
@@ -266,8 +268,10 @@ static int doc_group(store *s, int64_t id, int64_t *group, rag_err *err)
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) *group = sqlite3_column_int64(st, 0), rc = 1;
-    else if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "read document", err);
+    if (step == SQLITE_ROW)
+        *group = sqlite3_column_int64(st, 0), rc = 1;
+    else if (step != SQLITE_DONE)
+        rc = store_sqlite_err(s, step, "read document", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -282,8 +286,8 @@ int store_doc_touch(store *s, int64_t id, int64_t mtime_ns, int64_t acl_group, r
     rc = move ? store_fts_doc(s, id, old_group, 0, err) : 0;
     if (rc) return rc;
     sqlite3_stmt *st;
-    rc = store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st,
-                       err);
+    rc =
+        store_prepare(s, "UPDATE documents SET mtime = ?2, acl_group = ?3 WHERE id = ?1", &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, mtime_ns);
