@@ -108,7 +108,8 @@ static void run_batch(ragd_embedq *q, request *batch, size_t n_texts)
     int dims = emb_dims(q->m);
     if (!batch->next) {
         double t = now_s();
-        batch->rc = embed(q, batch->texts, batch->n, batch->kind, batch->out, batch->cut, batch->err);
+        batch->rc =
+            embed(q, batch->texts, batch->n, batch->kind, batch->out, batch->cut, batch->err);
         batch->seconds = now_s() - t;
         return;
     }

@@ -228,8 +228,10 @@ static void *catch_up_main(void *arg)
         pthread_mutex_unlock(&e->cu_mu);
         rag_err err = {0};
         int rc = store_vindex_catch_up(e->indexer, &err);
-        if (rc && !failing) rag_log_warn("vector index: catching up with the database: %s", err.msg);
-        else if (!rc && failing) rag_log_info("vector index: caught up with the database again");
+        if (rc && !failing)
+            rag_log_warn("vector index: catching up with the database: %s", err.msg);
+        else if (!rc && failing)
+            rag_log_info("vector index: caught up with the database again");
         failing = rc != 0;
         pthread_mutex_lock(&e->cu_mu);
         e->cu_done = asked;
@@ -611,8 +613,8 @@ static int embed_chunks(void *ctx, const char *const *texts, size_t n, float *ou
                         rag_err *err)
 {
     ragd_engine *e = ctx;
-    return remote_failure(e, ragd_embedq_embed_bulk(e->embedq, texts, n, EMB_DOCUMENT, out, cut, err),
-                          err);
+    int rc = ragd_embedq_embed_bulk(e->embedq, texts, n, EMB_DOCUMENT, out, cut, err);
+    return remote_failure(e, rc, err);
 }
 
 /* Ingests on the write connection, then waits until the vector indexes
