@@ -63,6 +63,40 @@
  * would hand their sequence numbers out again); files are never written
  * inside one.
  *
+ * Background mode (ragd: store_vindex_set_background). Replaying inline made
+ * every search that came after a write wait for the whole replay, under the
+ * write lock, whatever groups it searched (one 10 MB upload: 16 s). In this
+ * mode a search never replays: it searches each group's index as it stands
+ * and keeps a hit only if its own SQLite snapshot shows the chunk to the
+ * caller now (fetch_hits and fill_docs join chunks and documents and apply
+ * the visibility rule to the document's current group). So a chunk deleted
+ * or moved to another group is never returned once the change is committed,
+ * even while the index still holds it in the old group; the price is a
+ * search that may return fewer than k hits until the catch-up. What is
+ * added shows once store_vindex_catch_up has run: ragd runs it on its own
+ * thread and connection, after each of its writes (an upload waits for it
+ * before it is answered) and every 250 ms for other processes' writes. A
+ * catch-up reads the log and the vectors holding no lock a search takes;
+ * it changes a group under that group's own lock only (one remove_ids, or
+ * one add of a slice: a flat add is a copy; a non-flat group is fed
+ * LIVE_STEP vectors per hold); a group that needs a rebuild is built aside
+ * and swapped in; a new group is built aside and inserted, and empty groups
+ * dropped, under the structure lock, held for a pointer move. A search
+ * therefore waits at most for one step of a group it searches itself, never
+ * for another group's changes. What cannot be replayed (no indexes yet,
+ * another model, a compacted log, a catch-up that failed half-way) is
+ * loaded or rebuilt aside (as a first sync would) and swapped in whole;
+ * only indexes of no or another model are still synced by a search.
+ *
+ * Locks. vi->lock (read: searches; write: changing the set of groups, seq
+ * or the model, and syncs and configuration, which change groups without
+ * their locks); each group's lock (read: a search using the group; write: a
+ * catch-up changing it); vi->sync_mu, held by every writer (sync, catch-up,
+ * configuration), so that one writes at a time and may read the structure
+ * unlocked. Order: sync_mu, vi->lock, one group's lock. The rwlocks prefer
+ * writers (a writer is not starved by a stream of searches; none takes one
+ * twice).
+ *
  * Threads. FAISS parallelises with OpenMP. A single-query search gains
  * little from it (the flat scan of one query runs on one thread anyway,
  * and HNSW's and IndexIDMap's loops are per query) but wakes a team of
