@@ -63,9 +63,9 @@
  * would hand their sequence numbers out again); files are never written
  * inside one.
  *
- * Background mode (ragd: store_vindex_set_background). Replaying inline made
- * every search that came after a write wait for the whole replay, under the
- * write lock, whatever groups it searched (one 10 MB upload: 16 s). In this
+ * Background mode (ragd: store_vindex_set_background). Replaying inline
+ * makes every search that comes after a write wait for the whole replay,
+ * under the write lock, whatever groups it searches. In this
  * mode a search never replays: it searches each group's index as it stands
  * and keeps a hit only if its own SQLite snapshot shows the chunk to the
  * caller now (fetch_hits and fill_docs join chunks and documents and apply
