@@ -181,7 +181,11 @@ int ragd_embedq_embed_bulk(ragd_embedq *q, const char *const *texts, size_t n, e
                            float *out, uint8_t *cut, rag_err *err)
 {
     int dims = emb_dims(q->m);
-    size_t slice = BULK_SLICE_FIRST; /* then sized by the model time of the last slice */
+    /* The first slice is a guess; then each is sized by the least model
+     * time per text seen so far (a loaded machine only adds time: the
+     * least is the truest, and slices do not shrink to nothing). */
+    size_t slice = BULK_SLICE_FIRST;
+    double least = 0;
     for (size_t at = 0; at < n;) {
         size_t m = n - at < slice ? n - at : slice;
         request r = {.texts = texts + at, .n = m, .kind = kind, .out = out + at * (size_t)dims,
@@ -189,7 +193,8 @@ int ragd_embedq_embed_bulk(ragd_embedq *q, const char *const *texts, size_t n, e
         int rc = submit(q, &r);
         if (rc) return rc;
         double per = r.seconds / (double)m;
-        slice = per > 0 ? (size_t)(BULK_SLICE_SECONDS / per) : BULK_SLICE_MAX;
+        if (per > 0 && (least == 0 || per < least)) least = per;
+        slice = least > 0 ? (size_t)(BULK_SLICE_SECONDS / least) : BULK_SLICE_MAX;
         if (slice < 1) slice = 1;
         if (slice > BULK_SLICE_MAX) slice = BULK_SLICE_MAX;
         at += m;
