@@ -33,7 +33,7 @@ struct ragd_engine {
     store *writer;
     pthread_mutex_t writer_mu;
 
-    /* vector index catch-up (see "Vector indexes" in engine.h) */
+    /* vector index catch-up (see engine.h: the vector indexes) */
     store *indexer; /* the catch-up thread's connection, sharing the pool's indexes */
     pthread_t cu_thread;
     int cu_started, cu_stop;
@@ -251,7 +251,8 @@ static void catch_up(ragd_engine *e, int wait)
     pthread_mutex_lock(&e->cu_mu);
     uint64_t mine = ++e->cu_asked;
     pthread_cond_signal(&e->cu_cv);
-    while (wait && e->cu_done < mine && !e->cu_stop) pthread_cond_wait(&e->cu_done_cv, &e->cu_mu);
+    while (wait && e->cu_done < mine && !e->cu_stop)
+        pthread_cond_wait(&e->cu_done_cv, &e->cu_mu);
     pthread_mutex_unlock(&e->cu_mu);
 }
 

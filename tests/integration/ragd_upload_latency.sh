@@ -5,8 +5,8 @@
 # stays within 3x idle (plus a few ms: this machine may be loaded) and no
 # search waits anywhere near as long as the upload. An upload answered 201
 # is found by a vector search right after; a deleted document, and one
-# moved to another group, are not found through the old group at once;
-# documents of another process show within seconds.
+# another process moved to another group, are not found through the old
+# group at once; documents of another process show within seconds.
 . "$(dirname "$0")/lib.sh"
 need_models
 command -v curl >/dev/null || { fail "curl is needed (make test-deps installs it)"; finish; exit; }
@@ -25,7 +25,6 @@ rag ingest -q --acl finance --embed-model "$EMB" $T/fin >/dev/null
 rag ingest -q --acl ops --embed-model "$EMB" $T/ops >/dev/null
 FIN=$(rag keys add fin --roles finance --ingest)
 OPS=$(rag keys add ops --roles ops)
-ROOT=$(rag keys add root --admin)
 
 # The large upload: BIG_KB KiB of sentences (awk: fast and bounded).
 awk -v kb=$BIG_KB 'BEGIN {
@@ -104,7 +103,6 @@ wait $up
 up_s=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f')
 wait $s1 $s2
 check_eq "the large upload ($big_bytes bytes) is answered 201 (after $up_s s)" "$(cat $T/big.code)" 201
-big_id=$(json_get '$.id' < $T/big.json)
 big_chunks=$(json_get '$.chunks' < $T/big.json)
 check "...cut into many chunks ($big_chunks)" test "${big_chunks:-0}" -gt 500
 check_not_contains "no search failed during the upload" "$(cat $T/ops_during.txt $T/fin_during.txt $T/*.after)" ERR
@@ -120,7 +118,8 @@ check "no search waited for the upload: slowest $slowest ms, upload $up_s s" \
   test "$(echo "$slowest < 1000 * $up_s / 4 + 200" | bc -l)" = 1
 
 # ---- the upload is found by vector search at once ----
-chunk=$(sql "select text from chunks where document_id = $big_id order by ordinal limit 1 offset $((big_chunks / 2))" | tr -d '\n"\\' | cut -c1-400)
+chunk=$(sql "select c.text from chunks c join documents d on d.id = c.document_id where d.uri like '%/big.md'
+  order by c.ordinal limit 1 offset $((big_chunks / 2))" | tr -d '\n"\\' | cut -c1-400)
 check_contains "the uploaded document is found by a vector search of its text" \
   "$(vector_uris "$FIN" "$chunk" | head -n1)" "big.md"
 printf 'Zebra quartz lantern orchestra: the vault combination is kept by the treasurer.\n' > $T/small.md
@@ -134,21 +133,31 @@ check_eq "...deleted: 200" "$(status "$out")" 200
 check_not_contains "...and never found again after the deletion is answered" \
   "$(vector_uris "$FIN" "Zebra quartz lantern orchestra: the vault combination is kept by the treasurer.")" small.md
 
-# ---- an ACL move: not found through the old group once acknowledged ----
-printf 'Walrus tangerine compass: the shift roster of the night crew.\n' > $T/mv.md
-out=$(api POST /v1/documents $ROOT -F file=@$T/mv.md -F labels=finance -F id=mv)
-check_eq "an administrator's upload for finance: 201" "$(status "$out")" 201
-check_contains "...finance finds it" "$(vector_uris "$FIN" "Walrus tangerine compass: the shift roster of the night crew.")" mv.md
-out=$(api POST /v1/documents $ROOT -F file=@$T/mv.md -F labels=ops -F id=mv)
-check_eq "...moved to ops (same content, other labels): 200" "$(status "$out")" 200
-check_not_contains "...finance no longer finds it, right after" \
+# ---- an ACL move by another process: not found through the old group once done ----
+# until_found KEY QUERY URI: polls vector search up to 10 s; prints the try
+until_found() {
+  local i; for i in $(seq 1 50); do
+    vector_uris "$1" "$2" | grep -q "$3" && { echo $i; return 0; }; sleep 0.2
+  done; return 1
+}
+mkdir -p $T/mv
+printf 'Walrus tangerine compass: the shift roster of the night crew.\n' > $T/mv/mv.md
+rag ingest -q --acl finance --embed-model "$EMB" $T/mv >/dev/null
+check "a document of another process: finance finds it by vector search within 10 s" \
+  until_found "$FIN" "Walrus tangerine compass: the shift roster of the night crew." mv.md
+rag ingest -q --acl ops --embed-model "$EMB" $T/mv >/dev/null
+check_not_contains "...moved to ops by that process: finance no longer finds it, at once" \
   "$(vector_uris "$FIN" "Walrus tangerine compass: the shift roster of the night crew.")" mv.md
-check_contains "...ops finds it" "$(vector_uris "$OPS" "Walrus tangerine compass: the shift roster of the night crew.")" mv.md
+check "...ops finds it within 10 s" \
+  until_found "$OPS" "Walrus tangerine compass: the shift roster of the night crew." mv.md
+check_not_contains "...and finance still does not" \
+  "$(vector_uris "$FIN" "Walrus tangerine compass: the shift roster of the night crew.")" mv.md
 
 # ---- `rag ingest` in another process: searches go on, its documents show ----
 for i in $(seq 1 8); do
   awk -v seed=$i -v kb=$((BIG_KB / 8)) 'BEGIN { n = 0; j = 0; print "# Shift log " seed;
-    while (n < kb * 1024) { j++; s = sprintf("Crew %d of log %d loaded pallet %d at dock %d. ", j, seed, j * 7 % 301, j % 17); printf "%s", s; n += length(s) } print "" }' > $T/more/log$i.md
+    while (n < kb * 1024) { j++; s = sprintf("Crew %d of log %d loaded pallet %d at dock %d.%s", j, seed, j * 7 % 301, j % 17, j % 50 ? " " : "\n");
+      printf "%s", s; n += length(s) } print "" }' > $T/more/log$i.md
 done
 printf 'Pelican marmalade turbine: the spare keys hang in locker nine.\n' > $T/more/pelican.md
 : > $T/ops_ingest.txt; : > $T/ops_ingest.txt.after; rm -f $T/ingest.done
@@ -169,12 +178,8 @@ check_not_contains "no search failed during the other process's ingest" "$(cat $
 check "ops key searched during it ($id_n searches)" test "$id_n" -ge 5
 check "no search waited for it: slowest $(printf '%s\n' $id_max $ia_max | sort -g | tail -n1) ms, ingest $in_s s" \
   test "$(echo "$id_max < 1000 * $in_s / 4 + 200 && $ia_max < 1000 * $in_s / 4 + 200" | bc -l)" = 1
-found=
-for i in $(seq 1 50); do
-  vector_uris "$OPS" "Pelican marmalade turbine: the spare keys hang in locker nine." | grep -q pelican.md && { found=$i; break; }
-  sleep 0.2
-done
-check "another process's document is found by vector search within 10 s (try ${found:-none})" test -n "$found"
+check "another process's document is found by vector search within 10 s" \
+  until_found "$OPS" "Pelican marmalade turbine: the spare keys hang in locker nine." pelican.md
 check_not_contains "...and never by the finance key" \
   "$(vector_uris "$FIN" "Pelican marmalade turbine: the spare keys hang in locker nine.")" pelican.md
 
