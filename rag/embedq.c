@@ -8,7 +8,7 @@
 
 /* A bulk caller's slices aim at this many seconds of model time: about the
  * most a query that arrives during an upload waits for the model. */
-#define BULK_SLICE_SECONDS 0.02
+#define BULK_SLICE_SECONDS 0.01
 #define BULK_SLICE_FIRST 8
 #define BULK_SLICE_MAX 64
 

@@ -7,7 +7,7 @@
  *     connection for writing (uploads, deletions), used under a lock;
  *   - the embedding model and the reranker: one request at a time each
  *     (their scratch memory is per model), held only for the forward pass
- *     of one batch: an upload's chunks go in slices of about 20 ms, and
+ *     of one batch: an upload's chunks go in slices of about 10 ms, and
  *     queries waiting go first;
  *   - the vector indexes: searched as they stand, never replayed on a
  *     search's path; a thread of their own (with its own connection)

@@ -134,10 +134,10 @@ check_not_contains "...and never found again after the deletion is answered" \
   "$(vector_uris "$FIN" "Zebra quartz lantern orchestra: the vault combination is kept by the treasurer.")" small.md
 
 # ---- an ACL move by another process: not found through the old group once done ----
-# until_found KEY QUERY URI: polls vector search up to 10 s; prints the try
+# until_found KEY QUERY URI: polls vector search for URI, up to 10 s
 until_found() {
   local i; for i in $(seq 1 50); do
-    vector_uris "$1" "$2" | grep -q "$3" && { echo $i; return 0; }; sleep 0.2
+    vector_uris "$1" "$2" | grep -q "$3" && return 0; sleep 0.2
   done; return 1
 }
 mkdir -p $T/mv
