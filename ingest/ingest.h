@@ -53,6 +53,14 @@ typedef struct ing_params {
      * vectors. It must be the model the database's vectors come from (see
      * ing_reembed to switch); chunks are sized with its tokenizer. */
     emb_model *embedder;
+    /* When set, the chunks' vectors come from embed_fn(embed_ctx, ...) (as
+     * emb_embed(embedder, texts, n, EMB_DOCUMENT, 1, out, cut, err) would
+     * give them) instead of a call of the model: ragd passes its embedding
+     * queue, so that its clients' queries take turns with an upload's
+     * chunks. The embedder still sizes the chunks and names the model. */
+    int (*embed_fn)(void *embed_ctx, const char *const *texts, size_t n, float *out, uint8_t *cut,
+                    rag_err *err);
+    void *embed_ctx;
 
     /* http(s) URLs among the paths are fetched (see ingest/crawl.c). The
      * document's source (uri) is the URL as given. */

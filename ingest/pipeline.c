@@ -252,7 +252,11 @@ static int flush_queue(run *r, rag_err *err)
                 texts[k] = rag_xstrndup(r->queue[i].text.text.data + c->byte_start, c->byte_end - c->byte_start);
             }
         vecs = rag_xmalloc(n * (size_t)dims * sizeof *vecs);
-        rc = emb_embed(r->p->embedder, (const char *const *)texts, n, EMB_DOCUMENT, 1, vecs, cut, err);
+        if (r->p->embed_fn)
+            rc = r->p->embed_fn(r->p->embed_ctx, (const char *const *)texts, n, vecs, cut, err);
+        else
+            rc = emb_embed(r->p->embedder, (const char *const *)texts, n, EMB_DOCUMENT, 1, vecs,
+                           cut, err);
         for (size_t i = 0; i < n; i++) rag_free(texts[i]);
         rag_free(texts);
         /* chunks are sized to fit, so a cut means the tokenizers disagree: say so */

@@ -4,13 +4,23 @@
 #include "base/mem.h"
 
 #include <string.h>
+#include <time.h>
+
+/* A bulk caller's slices aim at this many seconds of model time: about the
+ * most a query that arrives during an upload waits for the model. */
+#define BULK_SLICE_SECONDS 0.01
+#define BULK_SLICE_FIRST 8
+#define BULK_SLICE_MAX 64
 
 typedef struct request {
     const char *const *texts;
     size_t n;
     emb_input kind;
     float *out;
+    uint8_t *cut;   /* bulk requests only: emb_embed's cut flags, or NULL */
     rag_err *err;
+    int bulk;       /* a slice of ragd_embedq_embed_bulk: after every other request */
+    double seconds; /* bulk: how long the model took for it */
     int done, rc;
     struct request *next;
 } request;
@@ -45,24 +55,38 @@ void ragd_embedq_free(ragd_embedq *q)
     rag_free(q);
 }
 
-static int embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out, rag_err *err)
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
+                 uint8_t *cut, rag_err *err)
 {
     pthread_mutex_lock(q->model_mu);
-    int rc = emb_embed(q->m, texts, n, kind, 1, out, NULL, err);
+    int rc = emb_embed(q->m, texts, n, kind, 1, out, cut, err);
     pthread_mutex_unlock(q->model_mu);
     return rc;
 }
 
-/* Under mu: takes the oldest request and the others of its kind after it,
- * up to max_texts texts in all (the oldest always), out of the queue. */
+/* Under mu: takes the oldest request that is not a bulk slice and the
+ * others of its kind after it, up to max_texts texts in all (the oldest
+ * always), out of the queue; with none, the oldest bulk slice alone. */
 static request *take_batch(ragd_embedq *q, size_t *n_texts)
 {
     request *batch = NULL, **tail = &batch, **link = &q->head, *prev = NULL;
-    emb_input kind = q->head->kind;
+    const request *first = q->head;
+    while (first && first->bulk) first = first->next;
+    int bulk = first == NULL;
+    if (bulk) first = q->head;
+    emb_input kind = first->kind;
     *n_texts = 0;
     while (*link) {
         request *r = *link;
-        if (r->kind == kind && (!batch || *n_texts + r->n <= q->max_texts)) {
+        if (r->kind == kind && r->bulk == bulk && !(bulk && batch) &&
+            (!batch || *n_texts + r->n <= q->max_texts)) {
             *link = r->next;
             if (q->tail == r) q->tail = prev;
             r->next = NULL;
@@ -83,7 +107,10 @@ static void run_batch(ragd_embedq *q, request *batch, size_t n_texts)
 {
     int dims = emb_dims(q->m);
     if (!batch->next) {
-        batch->rc = embed(q, batch->texts, batch->n, batch->kind, batch->out, batch->err);
+        double t = now_s();
+        batch->rc =
+            embed(q, batch->texts, batch->n, batch->kind, batch->out, batch->cut, batch->err);
+        batch->seconds = now_s() - t;
         return;
     }
     const char **texts = rag_xmalloc(n_texts * sizeof *texts);
@@ -94,10 +121,10 @@ static void run_batch(ragd_embedq *q, request *batch, size_t n_texts)
         at += r->n;
     }
     rag_err err = {0};
-    int rc = embed(q, texts, n_texts, batch->kind, out, &err);
+    int rc = embed(q, texts, n_texts, batch->kind, out, NULL, &err);
     at = 0;
     for (request *r = batch; r; r = r->next) {
-        if (rc) r->rc = embed(q, r->texts, r->n, r->kind, r->out, r->err);
+        if (rc) r->rc = embed(q, r->texts, r->n, r->kind, r->out, NULL, r->err);
         else memcpy(r->out, out + at * (size_t)dims, r->n * (size_t)dims * sizeof *out);
         at += r->n;
     }
@@ -105,11 +132,11 @@ static void run_batch(ragd_embedq *q, request *batch, size_t n_texts)
     rag_free(texts);
 }
 
-int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
-                      rag_err *err)
+/* Queues one request and waits until it is done (running batches, its own
+ * or others', whenever the model is idle). */
+static int submit(ragd_embedq *q, request *in)
 {
-    if (n == 0) return 0;
-    request me = {.texts = texts, .n = n, .kind = kind, .out = out, .err = err};
+    request me = *in;
     pthread_mutex_lock(&q->mu);
     if (q->tail) q->tail->next = &me;
     else q->head = &me;
@@ -138,7 +165,41 @@ int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_in
         pthread_cond_broadcast(&q->cv);
     }
     pthread_mutex_unlock(&q->mu);
+    in->seconds = me.seconds;
     return me.rc;
+}
+
+int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
+                      rag_err *err)
+{
+    if (n == 0) return 0;
+    request r = {.texts = texts, .n = n, .kind = kind, .out = out, .err = err};
+    return submit(q, &r);
+}
+
+int ragd_embedq_embed_bulk(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind,
+                           float *out, uint8_t *cut, rag_err *err)
+{
+    int dims = emb_dims(q->m);
+    /* The first slice is a guess; then each is sized by the least model
+     * time per text seen so far (a loaded machine only adds time: the
+     * least is the truest, and slices do not shrink to nothing). */
+    size_t slice = BULK_SLICE_FIRST;
+    double least = 0;
+    for (size_t at = 0; at < n;) {
+        size_t m = n - at < slice ? n - at : slice;
+        request r = {.texts = texts + at, .n = m, .kind = kind, .out = out + at * (size_t)dims,
+                     .cut = cut ? cut + at : NULL, .err = err, .bulk = 1};
+        int rc = submit(q, &r);
+        if (rc) return rc;
+        double per = r.seconds / (double)m;
+        if (per > 0 && (least == 0 || per < least)) least = per;
+        slice = least > 0 ? (size_t)(BULK_SLICE_SECONDS / least) : BULK_SLICE_MAX;
+        if (slice < 1) slice = 1;
+        if (slice > BULK_SLICE_MAX) slice = BULK_SLICE_MAX;
+        at += m;
+    }
+    return 0;
 }
 
 void ragd_embedq_get_stats(ragd_embedq *q, ragd_embedq_stats *out)

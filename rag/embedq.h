@@ -9,6 +9,11 @@
  * concurrent clients wait less than they would in line. No thread is
  * added: the callers take turns doing the work.
  *
+ * A large caller (an upload's chunks: ragd_embedq_embed_bulk) goes in
+ * slices sized to take about 10 ms of the model each, and every slice
+ * waits behind all other requests: a query that arrives during an upload
+ * waits for one slice, not for the upload.
+ *
  * A text's vector does not depend on what it was batched with (the encoder
  * computes each text on its own rows, with float products). When a batch
  * of several callers fails, each caller's texts are embedded again alone,
@@ -34,6 +39,11 @@ void ragd_embedq_free(ragd_embedq *q);
 /* As emb_embed(m, texts, n, kind, 1, out, NULL, err), in a batch. */
 int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
                       rag_err *err);
+
+/* The same for many texts of a bulk caller (cut as emb_embed's, or NULL):
+ * in slices, each after every other request waiting at the time. */
+int ragd_embedq_embed_bulk(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind,
+                           float *out, uint8_t *cut, rag_err *err);
 
 typedef struct ragd_embedq_stats {
     uint64_t requests; /* callers served */

@@ -4,6 +4,7 @@
 #include "base/mem.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,14 @@ struct ragd_engine {
     store *writer;
     pthread_mutex_t writer_mu;
     ragd_ids ids; /* the key of the ids the API shows */
+
+    /* vector index catch-up (see engine.h: the vector indexes) */
+    store *indexer; /* the catch-up thread's connection, sharing the pool's indexes */
+    pthread_t cu_thread;
+    int cu_started, cu_stop;
+    uint64_t cu_asked, cu_done; /* catch-ups asked for; the last asked when one began */
+    pthread_mutex_t cu_mu;
+    pthread_cond_t cu_cv, cu_done_cv;
 
     /* models */
     emb_model *embedder, *reranker;
@@ -199,6 +208,83 @@ static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err
     return p->generator.path || p->generator.url ? open_generator(e, p, err) : 0;
 }
 
+/* ---- vector index catch-up ------------------------------------------------- */
+
+/* How often the catch-up thread looks at the change log for other
+ * processes' writes (a look is two small queries). */
+#define CATCH_UP_POLL_SECONDS 0.25
+
+static void *catch_up_main(void *arg)
+{
+    ragd_engine *e = arg;
+    int failing = 0;
+    pthread_mutex_lock(&e->cu_mu);
+    while (!e->cu_stop) {
+        if (e->cu_done == e->cu_asked) {
+            struct timespec ts = ragd_wake_time(CATCH_UP_POLL_SECONDS);
+            pthread_cond_timedwait(&e->cu_cv, &e->cu_mu, &ts);
+            if (e->cu_stop) break;
+        }
+        uint64_t asked = e->cu_asked;
+        pthread_mutex_unlock(&e->cu_mu);
+        rag_err err = {0};
+        int rc = store_vindex_catch_up(e->indexer, &err);
+        if (rc && !failing)
+            rag_log_warn("vector index: catching up with the database: %s", err.msg);
+        else if (!rc && failing)
+            rag_log_info("vector index: caught up with the database again");
+        failing = rc != 0;
+        pthread_mutex_lock(&e->cu_mu);
+        e->cu_done = asked;
+        pthread_cond_broadcast(&e->cu_done_cv);
+    }
+    e->cu_done = e->cu_asked;
+    pthread_cond_broadcast(&e->cu_done_cv);
+    pthread_mutex_unlock(&e->cu_mu);
+    return NULL;
+}
+
+/* Asks the catch-up thread for a catch-up that starts from now; with wait,
+ * returns once it has run (or the thread stopped). */
+static void catch_up(ragd_engine *e, int wait)
+{
+    if (!e->cu_started) return;
+    pthread_mutex_lock(&e->cu_mu);
+    uint64_t mine = ++e->cu_asked;
+    pthread_cond_signal(&e->cu_cv);
+    while (wait && e->cu_done < mine && !e->cu_stop)
+        pthread_cond_wait(&e->cu_done_cv, &e->cu_mu);
+    pthread_mutex_unlock(&e->cu_mu);
+}
+
+static int start_catch_up(ragd_engine *e, const char *db_path, rag_err *err)
+{
+    int rc = store_open(db_path, NULL, &e->indexer, err);
+    if (rc) return rc;
+    store_vindex_share(e->indexer, e->pool[0]);
+    store_vindex_set_background(e->pool[0], 1);
+    /* no signal is ever delivered to this thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int prc = pthread_create(&e->cu_thread, NULL, catch_up_main, e);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc) return rag_err_set(err, RAG_ERR_NOMEM, "cannot start the vector index thread");
+    e->cu_started = 1;
+    return 0;
+}
+
+static void stop_catch_up(ragd_engine *e)
+{
+    if (!e->cu_started) return;
+    pthread_mutex_lock(&e->cu_mu);
+    e->cu_stop = 1;
+    pthread_cond_broadcast(&e->cu_cv);
+    pthread_mutex_unlock(&e->cu_mu);
+    pthread_join(e->cu_thread, NULL);
+    e->cu_started = 0;
+}
+
 int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *err)
 {
     *out = NULL;
@@ -206,6 +292,9 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     pthread_mutex_init(&e->pool_mu, NULL);
     pthread_cond_init(&e->pool_cv, NULL);
     pthread_mutex_init(&e->writer_mu, NULL);
+    pthread_mutex_init(&e->cu_mu, NULL);
+    pthread_cond_init(&e->cu_cv, NULL);
+    pthread_cond_init(&e->cu_done_cv, NULL);
     pthread_mutex_init(&e->embed_mu, NULL);
     pthread_mutex_init(&e->rerank_mu, NULL);
     pthread_mutex_init(&e->gen_mu, NULL);
@@ -227,8 +316,10 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     if (!rc) store_vindex_configure(e->writer, &p->vindex);
     if (!rc) rc = ragd_ids_load(e->writer, &e->ids, err);
     if (!rc) rc = open_models(e, p, err);
-    /* the vector indexes now, not at the first question */
+    /* the vector indexes now, not at the first question; then kept up to
+     * date in the background */
     if (!rc && e->embedder) rc = store_vindex_sync(e->pool[0], 0, NULL, NULL, err);
+    if (!rc && e->embedder) rc = start_catch_up(e, p->db_path, err);
     e->info.slots = e->n_slots;
     e->info.queue = e->queue_max;
     if (rc) {
@@ -242,6 +333,7 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
 void ragd_engine_close(ragd_engine *e)
 {
     if (!e) return;
+    stop_catch_up(e);
     llm_batcher_free(e->batcher); /* no answer is running any more */
     llm_tokens_free(&e->public_prefix);
     for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].gen.ctx);
@@ -252,12 +344,16 @@ void ragd_engine_close(ragd_engine *e)
     emb_model_close(e->reranker);
     for (int i = 0; i < e->n_pool; i++) store_close(e->pool[i]);
     store_close(e->writer);
+    store_close(e->indexer);
     rag_free(e->pool);
     rag_free(e->free_conn);
     rag_free(e->model_name);
     pthread_mutex_destroy(&e->pool_mu);
     pthread_cond_destroy(&e->pool_cv);
     pthread_mutex_destroy(&e->writer_mu);
+    pthread_mutex_destroy(&e->cu_mu);
+    pthread_cond_destroy(&e->cu_cv);
+    pthread_cond_destroy(&e->cu_done_cv);
     pthread_mutex_destroy(&e->embed_mu);
     pthread_mutex_destroy(&e->rerank_mu);
     pthread_mutex_destroy(&e->gen_mu);
@@ -519,28 +615,42 @@ void ragd_engine_stop_accepting(ragd_engine *e)
 
 /* ---- writing ---------------------------------------------------------------- */
 
+/* An upload's chunks go through the embedding queue in slices, after the
+ * queries waiting (ing_params.embed_fn). */
+static int embed_chunks(void *ctx, const char *const *texts, size_t n, float *out, uint8_t *cut,
+                        rag_err *err)
+{
+    ragd_engine *e = ctx;
+    int rc = ragd_embedq_embed_bulk(e->embedq, texts, n, EMB_DOCUMENT, out, cut, err);
+    return remote_failure(e, rc, err);
+}
+
+/* Ingests on the write connection, then waits until the vector indexes
+ * hold what it wrote: an upload answered is found by the next search. */
+static int ingest_on_writer(ragd_engine *e, const char *path, const char *url, const rag_buf *body,
+                            const char *content_type, ing_params *p, ing_report *rep, rag_err *err)
+{
+    p->embedder = e->embedder;
+    p->embed_fn = e->embedder ? embed_chunks : NULL;
+    p->embed_ctx = e;
+    pthread_mutex_lock(&e->writer_mu);
+    int rc = url ? ing_run_page(e->writer, url, body, content_type, p, rep, err)
+                 : ing_run(e->writer, &path, 1, p, rep, err);
+    pthread_mutex_unlock(&e->writer_mu);
+    catch_up(e, 1);
+    return rc;
+}
+
 int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing_report *rep,
                             rag_err *err)
 {
-    pthread_mutex_lock(&e->writer_mu);
-    p->embedder = e->embedder;
-    if (e->embedder) pthread_mutex_lock(&e->embed_mu);
-    int rc = ing_run(e->writer, &path, 1, p, rep, err);
-    if (e->embedder) pthread_mutex_unlock(&e->embed_mu);
-    pthread_mutex_unlock(&e->writer_mu);
-    return rc;
+    return ingest_on_writer(e, path, NULL, NULL, NULL, p, rep, err);
 }
 
 int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body, const char *content_type,
                             ing_params *p, ing_report *rep, rag_err *err)
 {
-    pthread_mutex_lock(&e->writer_mu);
-    p->embedder = e->embedder;
-    if (e->embedder) pthread_mutex_lock(&e->embed_mu);
-    int rc = ing_run_page(e->writer, url, body, content_type, p, rep, err);
-    if (e->embedder) pthread_mutex_unlock(&e->embed_mu);
-    pthread_mutex_unlock(&e->writer_mu);
-    return rc;
+    return ingest_on_writer(e, NULL, url, body, content_type, p, rep, err);
 }
 
 int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err)
@@ -557,6 +667,7 @@ int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal 
         if (!rc) rc = 1;
     }
     pthread_mutex_unlock(&e->writer_mu);
+    if (rc == 1) catch_up(e, 0); /* searches drop it already (their snapshot): tidy the index */
     return rc;
 }
 

@@ -6,7 +6,14 @@
  *     (store_vindex_share), handed out one request at a time, and one more
  *     connection for writing (uploads, deletions), used under a lock;
  *   - the embedding model and the reranker: one request at a time each
- *     (their scratch memory is per model), held only for the forward pass;
+ *     (their scratch memory is per model), held only for the forward pass
+ *     of one batch: an upload's chunks go in slices of about 10 ms, and
+ *     queries waiting go first;
+ *   - the vector indexes: searched as they stand, never replayed on a
+ *     search's path; a thread of their own (with its own connection)
+ *     catches them up with the change log, per group, after every write of
+ *     ours and every 250 ms for other processes' writes (store.h:
+ *     store_vindex_set_background);
  *   - the generator: `slots` contexts (KV caches), each used by one
  *     generation at a time. Generations wait for a slot in a bounded FIFO
  *     queue: when every slot is busy and `queue` generations are already
@@ -137,8 +144,11 @@ int ragd_engine_embed_batching(ragd_engine *e, ragd_embedq_stats *out);
 void ragd_engine_stop_accepting(ragd_engine *e);
 
 /* ---- writing ---------------------------------------------------------------- */
-/* Ingests one file on the write connection (with the embedding model, under
- * its lock): as rag ingest does, with p's labels and id. */
+/* Ingests one file on the write connection: as rag ingest does, with p's
+ * labels and id. Its chunks are embedded through the embedding queue in
+ * small slices, each after the queries waiting (ragd_embedq_embed_bulk):
+ * searches do not wait for an upload. Returns once the vector indexes hold
+ * what it wrote. */
 int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing_report *rep,
                             rag_err *err);
 /* The same for a page fetched already (ing_fetch_page): its source is url. */

@@ -238,6 +238,20 @@ void store_vindex_share(store *s, store *from);
  * other processes); readers may pass 0. Returns 0 when there is no
  * embedding model (nothing to index). */
 int store_vindex_sync(store *s, int persist, store_progress_fn progress, void *ctx, rag_err *err);
+/* Background mode (a daemon): searches on the indexes s shares no longer
+ * sync; they search every group's index as it stands (a hit is returned
+ * only if the search's own snapshot of SQLite still shows it to the
+ * caller), and store_vindex_catch_up, called by the owner of the indexes
+ * after its writes and periodically for other processes', brings them up
+ * to date. Indexes of no or another model are still loaded by a search. */
+void store_vindex_set_background(store *s, int on);
+/* Replays the change log into the shared in-memory indexes while searches
+ * go on: SQLite is read holding no lock that a search takes, and each group
+ * is changed under its own lock for a short step, so a search waits at most
+ * for a step of a group it searches, never for other groups' changes.
+ * What cannot be replayed (another model, a compacted log) is rebuilt
+ * aside and swapped in. Never writes files. Not inside a transaction. */
+int store_vindex_catch_up(store *s, rag_err *err);
 /* Rebuilds every index from SQLite and writes the files. */
 int store_vindex_rebuild(store *s, store_progress_fn progress, void *ctx, rag_err *err);
 /* Compares the index files with SQLite (vectors per group, ids, sequence,
@@ -247,7 +261,8 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err);
 /* The k chunks nearest to q (dims floats, normalised like the stored
  * vectors; score = inner product) among those `who` may see: only the
  * indexes of visible groups are searched, their results merged by score.
- * Syncs first (without persisting) when the log moved. Hits carry the same
+ * Syncs first (without persisting) when the log moved, unless in the
+ * background mode (store_vindex_set_background). Hits carry the same
  * fields as keyword hits (snippet: the start of the chunk; text when asked). */
 int store_search_vector(store *s, const float *q, int dims, const rag_principal *who,
                         const store_search_params *p, store_hits *out, rag_err *err);

@@ -63,6 +63,40 @@
  * would hand their sequence numbers out again); files are never written
  * inside one.
  *
+ * Background mode (ragd: store_vindex_set_background). Replaying inline
+ * makes every search that comes after a write wait for the whole replay,
+ * under the write lock, whatever groups it searches. In this
+ * mode a search never replays: it searches each group's index as it stands
+ * and keeps a hit only if its own SQLite snapshot shows the chunk to the
+ * caller now (fetch_hits and fill_docs join chunks and documents and apply
+ * the visibility rule to the document's current group). So a chunk deleted
+ * or moved to another group is never returned once the change is committed,
+ * even while the index still holds it in the old group; the price is a
+ * search that may return fewer than k hits until the catch-up. What is
+ * added shows once store_vindex_catch_up has run: ragd runs it on its own
+ * thread and connection, after each of its writes (an upload waits for it
+ * before it is answered) and every 250 ms for other processes' writes. A
+ * catch-up reads the log and the vectors holding no lock a search takes;
+ * it changes a group under that group's own lock only (one remove_ids, or
+ * one add of a slice: a flat add is a copy; a non-flat group is fed
+ * LIVE_STEP vectors per hold); a group that needs a rebuild is built aside
+ * and swapped in; a new group is built aside and inserted, and empty groups
+ * dropped, under the structure lock, held for a pointer move. A search
+ * therefore waits at most for one step of a group it searches itself, never
+ * for another group's changes. What cannot be replayed (no indexes yet,
+ * another model, a compacted log, a catch-up that failed half-way) is
+ * loaded or rebuilt aside (as a first sync would) and swapped in whole;
+ * only indexes of no or another model are still synced by a search.
+ *
+ * Locks. vi->lock (read: searches; write: changing the set of groups, seq
+ * or the model, and syncs and configuration, which change groups without
+ * their locks); each group's lock (read: a search using the group; write: a
+ * catch-up changing it); vi->sync_mu, held by every writer (sync, catch-up,
+ * configuration), so that one writes at a time and may read the structure
+ * unlocked. Order: sync_mu, vi->lock, one group's lock. The rwlocks prefer
+ * writers (a writer is not starved by a stream of searches; none takes one
+ * twice).
+ *
  * Threads. FAISS parallelises with OpenMP. A single-query search gains
  * little from it (the flat scan of one query runs on one thread anyway,
  * and HNSW's and IndexIDMap's loops are per query) but wakes a team of
@@ -132,6 +166,7 @@ int omp_get_max_threads(void);
 #define BATCH_BYTES (64u << 20)      /* vectors per add call while building */
 #define TRAIN_MAX 131072             /* training set of factories that need one */
 #define MAX_REPLAY_IDS (64u << 20)   /* beyond this many, rebuilding is cheaper */
+#define LIVE_STEP 256                /* vectors added to a live non-flat group at once */
 #define SNIPPET_BYTES 240
 #define IO_BUF (1u << 20)
 
@@ -147,6 +182,9 @@ typedef struct vgroup {
     int dirty;          /* differs from the file last read or written */
     uint64_t file_hash; /* the file it matches, when !dirty */
     int64_t file_bytes;
+    /* Background catch-up (store_vindex_catch_up) changes idx and ids under
+     * it for writing; searches hold it for reading while they use them. */
+    pthread_rwlock_t lock;
 } vgroup;
 
 struct store_vindex {
@@ -157,14 +195,21 @@ struct store_vindex {
     int64_t model_id;
     int dims;
     int64_t seq;
-    vgroup *g; /* sorted by id */
+    vgroup **g; /* sorted by id; each allocated (stable while the group lives) */
     size_t n_g, cap_g;
     char *dir; /* DB.vectors */
     /* Connections sharing these indexes (store_vindex_share): searches hold
-     * the lock for reading, syncs and configuration for writing. */
+     * the lock for reading; whoever changes the set of groups, seq, the
+     * model or (without per-group locks: syncs, configuration) any group
+     * holds it for writing. sync_mu is held by every writer (sync, catch-up,
+     * configuration), first: one writer at a time, so a writer may read the
+     * structure without the lock. Order: sync_mu, lock, a group's lock. */
     pthread_rwlock_t lock;
-    int refs;   /* connections using it; the last one frees it */
-    int shared; /* more than one connection has used it */
+    pthread_mutex_t sync_mu;
+    int refs;       /* connections using it; the last one frees it */
+    int shared;     /* more than one connection has used it */
+    int background; /* searches never sync: store_vindex_catch_up does */
+    int need_full;  /* a catch-up failed half-way: the next one starts afresh */
 };
 typedef struct store_vindex vindex;
 
@@ -176,16 +221,45 @@ void store_vindex_default_params(store_vindex_params *p)
     p->ef_search = 64;
 }
 
+/* Empties the group (keeps its id and its lock). */
 static void group_clear(vgroup *g)
 {
     if (g->idx) faiss_Index_free(g->idx);
     rag_free(g->ids);
-    memset(g, 0, sizeof *g);
+    g->idx = NULL;
+    g->ids = NULL;
+    g->n_ids = g->cap_ids = 0;
+    g->flat = g->rebuild = g->dirty = 0;
+    g->file_hash = 0;
+    g->file_bytes = 0;
+}
+
+static vgroup *group_new(int64_t id)
+{
+    vgroup *g = rag_xcalloc(1, sizeof *g);
+    g->id = id;
+    g->dirty = 1;
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    /* Writers (catch-up) hold it briefly; they must not starve behind a
+     * stream of searches, and a search takes it once, never recursively. */
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&g->lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    return g;
+}
+
+static void group_free(vgroup *g)
+{
+    if (!g) return;
+    group_clear(g);
+    pthread_rwlock_destroy(&g->lock);
+    rag_free(g);
 }
 
 static void vindex_reset(vindex *vi)
 {
-    for (size_t i = 0; i < vi->n_g; i++) group_clear(&vi->g[i]);
+    for (size_t i = 0; i < vi->n_g; i++) group_free(vi->g[i]);
     vi->n_g = 0;
     vi->loaded = 0;
     vi->model_id = 0;
@@ -197,6 +271,7 @@ void store_vindex_free(struct store_vindex *vi)
 {
     if (!vi || __atomic_sub_fetch(&vi->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     pthread_rwlock_destroy(&vi->lock);
+    pthread_mutex_destroy(&vi->sync_mu);
     vindex_reset(vi);
     rag_free(vi->g);
     rag_free(vi->dir);
@@ -219,7 +294,14 @@ static vindex *vindex_new(const char *db_path)
     snprintf(vi->large_factory, sizeof vi->large_factory, "%s", p.large_factory);
     vi->ef_search = p.ef_search;
     vi->dir = rag_xasprintf("%s.vectors", db_path);
-    pthread_rwlock_init(&vi->lock, NULL);
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    /* A writer waits only for the searches running, not for every search
+     * that comes after it (no search takes it twice). */
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&vi->lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    pthread_mutex_init(&vi->sync_mu, NULL);
     vi->refs = 1;
     return vi;
 }
@@ -247,30 +329,28 @@ static vgroup *group_find(vindex *vi, int64_t id)
     size_t lo = 0, hi = vi->n_g;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (vi->g[mid].id < id) lo = mid + 1;
+        if (vi->g[mid]->id < id) lo = mid + 1;
         else hi = mid;
     }
-    return lo < vi->n_g && vi->g[lo].id == id ? &vi->g[lo] : NULL;
+    return lo < vi->n_g && vi->g[lo]->id == id ? vi->g[lo] : NULL;
 }
 
-/* The group's slot, created empty (no index yet) when missing. Pointers into
- * vi->g are invalidated by the next call. */
+/* The group, created empty (no index yet) when missing. The caller may
+ * change the structure (see "Threads" above). */
 static vgroup *group_get(vindex *vi, int64_t id)
 {
     size_t lo = 0, hi = vi->n_g;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (vi->g[mid].id < id) lo = mid + 1;
+        if (vi->g[mid]->id < id) lo = mid + 1;
         else hi = mid;
     }
-    if (lo < vi->n_g && vi->g[lo].id == id) return &vi->g[lo];
+    if (lo < vi->n_g && vi->g[lo]->id == id) return vi->g[lo];
     vi->g = rag_xgrow(vi->g, &vi->cap_g, vi->n_g + 1, sizeof *vi->g);
     memmove(&vi->g[lo + 1], &vi->g[lo], (vi->n_g - lo) * sizeof *vi->g);
     vi->n_g++;
-    memset(&vi->g[lo], 0, sizeof vi->g[lo]);
-    vi->g[lo].id = id;
-    vi->g[lo].dirty = 1;
-    return &vi->g[lo];
+    vi->g[lo] = group_new(id);
+    return vi->g[lo];
 }
 
 /* Drops groups left without vectors (and without a pending rebuild). */
@@ -278,8 +358,8 @@ static void groups_compact(vindex *vi)
 {
     size_t w = 0;
     for (size_t i = 0; i < vi->n_g; i++) {
-        if (!vi->g[i].rebuild && vi->g[i].n_ids == 0) {
-            group_clear(&vi->g[i]);
+        if (!vi->g[i]->rebuild && vi->g[i]->n_ids == 0) {
+            group_free(vi->g[i]);
             continue;
         }
         vi->g[w++] = vi->g[i];
@@ -628,7 +708,7 @@ static char *manifest_text(const vindex *vi)
                    MANIFEST_VERSION, (long long)vi->model_id, vi->dims, (long long)vi->seq,
                    vi->n_g);
     for (size_t i = 0; i < vi->n_g; i++) {
-        const vgroup *g = &vi->g[i];
+        const vgroup *g = vi->g[i];
         rag_buf_printf(&b, "group %lld %zu %lld %016" PRIx64 " %s\n", (long long)g->id, g->n_ids,
                        (long long)g->file_bytes, g->file_hash, g->flat ? "flat" : "large");
     }
@@ -808,6 +888,7 @@ static void set_ef_search(vindex *vi, vgroup *g)
 void store_vindex_configure(store *s, const store_vindex_params *p)
 {
     vindex *vi = vindex_of(s);
+    pthread_mutex_lock(&vi->sync_mu);
     pthread_rwlock_wrlock(&vi->lock);
     store_vindex_params d;
     store_vindex_default_params(&d);
@@ -816,8 +897,9 @@ void store_vindex_configure(store *s, const store_vindex_params *p)
              p->large_factory && *p->large_factory ? p->large_factory : d.large_factory);
     vi->ef_search = p->ef_search > 0 ? p->ef_search : d.ef_search;
     /* efSearch is a search-time knob: loaded indexes take it now. */
-    for (size_t i = 0; i < vi->n_g; i++) set_ef_search(vi, &vi->g[i]);
+    for (size_t i = 0; i < vi->n_g; i++) set_ef_search(vi, vi->g[i]);
     pthread_rwlock_unlock(&vi->lock);
+    pthread_mutex_unlock(&vi->sync_mu);
 }
 
 /* ---- reading SQLite ---------------------------------------------------------------- */
@@ -1043,7 +1125,7 @@ static int group_build(store *s, vindex *vi, int64_t gid, int64_t count, prog *p
 /* Every group from SQLite. */
 static int rebuild_all(store *s, vindex *vi, prog *pr, rag_err *err)
 {
-    for (size_t i = 0; i < vi->n_g; i++) group_clear(&vi->g[i]);
+    for (size_t i = 0; i < vi->n_g; i++) group_free(vi->g[i]);
     vi->n_g = 0;
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT d.acl_group, count(*) " GROUP_VECTORS_SQL
@@ -1106,17 +1188,53 @@ static int cmp_pending(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Puts ng (not in vi yet) among vi's groups. */
+static void group_insert(vindex *vi, vgroup *ng)
+{
+    size_t lo = 0, hi = vi->n_g;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (vi->g[mid]->id < ng->id) lo = mid + 1;
+        else hi = mid;
+    }
+    vi->g = rag_xgrow(vi->g, &vi->cap_g, vi->n_g + 1, sizeof *vi->g);
+    memmove(&vi->g[lo + 1], &vi->g[lo], (vi->n_g - lo) * sizeof *vi->g);
+    vi->g[lo] = ng;
+    vi->n_g++;
+}
+
+/* Adds n vectors (sorted ids, none present) to g, creating its index. */
+static int group_add_ids(vindex *vi, vgroup *g, size_t n, const float *x, const int64_t *ids,
+                         rag_err *err)
+{
+    int rc = 0;
+    if (!g->idx) {
+        rc = new_index(vi, g->id, 0, &g->idx, err);
+        g->flat = 1;
+    }
+    if (!rc) rc = group_add(vi, g, n, x, ids, err);
+    if (!rc) ids_merge(g, ids, n);
+    return rc;
+}
+
 /* One slice of sorted, distinct chunk ids: out of every group, then back
- * into the group SQLite says, with the vector SQLite has. */
-static int replay_slice(store *s, vindex *vi, const int64_t *ids, size_t n, rag_err *err)
+ * into the group SQLite says, with the vector SQLite has. live: searches
+ * may be using vi (store_vindex_catch_up): SQLite is read holding no lock,
+ * a group is changed under its own lock (a non-flat one LIVE_STEP vectors
+ * at a time, so that its searches wait for a short step only), and a new
+ * group is built aside and put in place under vi->lock. */
+static int replay_slice(store *s, vindex *vi, const int64_t *ids, size_t n, int live, rag_err *err)
 {
     int64_t *hit = rag_xmalloc(n * sizeof *hit);
     int rc = 0;
     for (size_t i = 0; !rc && i < vi->n_g; i++) {
-        vgroup *g = &vi->g[i];
+        vgroup *g = vi->g[i];
         if (g->rebuild || !g->idx) continue;
         size_t m = ids_present(g, ids, n, hit);
-        if (m) rc = remove_ids(vi, g, hit, m, err);
+        if (!m) continue;
+        if (live) pthread_rwlock_wrlock(&g->lock);
+        rc = remove_ids(vi, g, hit, m, err);
+        if (live) pthread_rwlock_unlock(&g->lock);
     }
     rag_free(hit);
     if (rc) return rc;
@@ -1164,18 +1282,29 @@ static int replay_slice(store *s, vindex *vi, const int64_t *ids, size_t n, rag_
     for (size_t a = 0; !rc && a < np;) {
         size_t b = a;
         while (b < np && pv[b].group == pv[a].group) b++;
-        vgroup *g = group_get(vi, pv[a].group);
-        if (!g->rebuild) { /* a group being rebuilt reads SQLite itself */
-            if (!g->idx) {
-                rc = new_index(vi, g->id, 0, &g->idx, err);
-                g->flat = 1;
+        for (size_t i = a; i < b; i++) {
+            gid[i - a] = pv[i].id;
+            memcpy(gx + (i - a) * dims, x + pv[i].row * dims, dims * sizeof *gx);
+        }
+        vgroup *g = live ? group_find(vi, pv[a].group) : group_get(vi, pv[a].group);
+        if (!g) { /* live, a new group: built aside, then put in place */
+            vgroup *ng = group_new(pv[a].group);
+            rc = group_add_ids(vi, ng, b - a, gx, gid, err);
+            if (rc) {
+                group_free(ng);
+                break;
             }
-            for (size_t i = a; !rc && i < b; i++) {
-                gid[i - a] = pv[i].id;
-                memcpy(gx + (i - a) * dims, x + pv[i].row * dims, dims * sizeof *gx);
+            pthread_rwlock_wrlock(&vi->lock);
+            group_insert(vi, ng);
+            pthread_rwlock_unlock(&vi->lock);
+        } else if (!g->rebuild) { /* a group being rebuilt reads SQLite itself */
+            size_t step_n = live && !(g->flat || !g->idx) ? LIVE_STEP : b - a;
+            for (size_t i = 0; !rc && i < b - a; i += step_n) {
+                size_t m = b - a - i < step_n ? b - a - i : step_n;
+                if (live) pthread_rwlock_wrlock(&g->lock);
+                rc = group_add_ids(vi, g, m, gx + i * dims, gid + i, err);
+                if (live) pthread_rwlock_unlock(&g->lock);
             }
-            if (!rc) rc = group_add(vi, g, b - a, gx, gid, err);
-            if (!rc) ids_merge(g, gid, b - a);
         }
         a = b;
     }
@@ -1189,7 +1318,7 @@ static int replay_slice(store *s, vindex *vi, const int64_t *ids, size_t n, rag_
 /* Replays (from, to]. Returns 1 (nothing changed) when the range names too
  * many chunks to be worth it: the caller rebuilds instead. */
 static int replay(store *s, vindex *vi, int64_t from, int64_t to, store_progress_fn fn, void *ctx,
-                  rag_err *err)
+                  int live, rag_err *err)
 {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
@@ -1215,7 +1344,7 @@ static int replay(store *s, vindex *vi, int64_t from, int64_t to, store_progress
     prog pr = {fn, ctx, 0, n};
     for (size_t i = 0; !rc && i < n; i += SLICE) {
         size_t m = n - i < SLICE ? n - i : SLICE;
-        rc = replay_slice(s, vi, ids + i, m, err);
+        rc = replay_slice(s, vi, ids + i, m, live, err);
         if (!rc) progress_add(&pr, m);
     }
     rag_free(ids);
@@ -1316,7 +1445,7 @@ static int sync_memory(store *s, vindex *vi, const store_model *m, const logpos 
     vi->model_id = m->id;
     vi->dims = m->dims;
     if (!full && vi->seq < lp->hi) {
-        rc = replay(s, vi, vi->seq, lp->hi, fn, ctx, err);
+        rc = replay(s, vi, vi->seq, lp->hi, fn, ctx, 0, err);
         if (rc == 1) full = 1, rc = 0;
     }
     if (rc) goto out;
@@ -1330,7 +1459,7 @@ static int sync_memory(store *s, vindex *vi, const store_model *m, const logpos 
         int64_t *todo = NULL;
         size_t n = 0, cap = 0;
         for (size_t i = 0; i < vi->n_g; i++) {
-            vgroup *g = &vi->g[i];
+            vgroup *g = vi->g[i];
             if (g->flat && g->n_ids > vi->large_group) g->rebuild = 1;
             if (!g->rebuild) continue;
             todo = rag_xgrow(todo, &cap, n + 1, sizeof *todo);
@@ -1408,7 +1537,7 @@ static int persist(vindex *vi, rag_err *err)
                on.dims == vi->dims;
     int wrote = 0;
     for (size_t i = 0; !rc && i < vi->n_g; i++) {
-        vgroup *g = &vi->g[i];
+        vgroup *g = vi->g[i];
         const mgroup *mg = have ? manifest_group(&on, g->id) : NULL;
         if (!g->dirty && mg && mg->hash == g->file_hash && mg->bytes == g->file_bytes) {
             char *p = group_path(vi, g->id);
@@ -1448,12 +1577,14 @@ static int sync_impl(store *s, int persist_files, int force_rebuild, store_progr
                      void *ctx, rag_err *err)
 {
     vindex *vi = vindex_of(s);
+    pthread_mutex_lock(&vi->sync_mu);
     pthread_rwlock_wrlock(&vi->lock);
     int rc = vi->shared && s->in_tx
                  ? rag_err_set(err, RAG_ERR_INVALID,
                                "%s: shared vector indexes are not synced inside a transaction", s->path)
                  : sync_locked(s, vi, persist_files, force_rebuild, fn, ctx, err);
     pthread_rwlock_unlock(&vi->lock);
+    pthread_mutex_unlock(&vi->sync_mu);
     return rc;
 }
 
@@ -1492,7 +1623,7 @@ static int sync_locked(store *s, vindex *vi, int persist_files, int force_rebuil
     read_end(s, began);
     if (!rc && persist_files) {
         if (force_rebuild)
-            for (size_t i = 0; i < vi->n_g; i++) vi->g[i].dirty = 1;
+            for (size_t i = 0; i < vi->n_g; i++) vi->g[i]->dirty = 1;
         rc = persist(vi, err);
         if (rc) vi->loaded = 0; /* memory is fine, but reload to learn the files' state */
     }
@@ -1509,6 +1640,136 @@ int store_vindex_sync(store *s, int persist_files, store_progress_fn progress, v
 int store_vindex_rebuild(store *s, store_progress_fn progress, void *ctx, rag_err *err)
 {
     return sync_impl(s, 1, 1, progress, ctx, err);
+}
+
+/* ---- background catch-up -------------------------------------------------------------- */
+
+void store_vindex_set_background(store *s, int on)
+{
+    vindex *vi = vindex_of(s);
+    pthread_mutex_lock(&vi->sync_mu);
+    pthread_rwlock_wrlock(&vi->lock);
+    vi->background = on != 0;
+    pthread_rwlock_unlock(&vi->lock);
+    pthread_mutex_unlock(&vi->sync_mu);
+}
+
+/* A private copy of vi's parameters, empty. */
+static vindex *vindex_like(store *s, const vindex *vi)
+{
+    vindex *t = vindex_new(s->path);
+    t->large_group = vi->large_group;
+    snprintf(t->large_factory, sizeof t->large_factory, "%s", vi->large_factory);
+    t->ef_search = vi->ef_search;
+    t->model_id = vi->model_id;
+    t->dims = vi->dims;
+    return t;
+}
+
+/* Groups marked for rebuild (a removal from a non-flat index; a flat one
+ * grown past large_group), each built aside from SQLite and swapped in
+ * under its lock; then groups left empty are dropped under vi->lock. */
+static int live_rebuilds(store *s, vindex *vi, rag_err *err)
+{
+    int rc = 0, empty = 0;
+    for (size_t i = 0; !rc && i < vi->n_g; i++) {
+        vgroup *g = vi->g[i];
+        if (g->flat && g->n_ids > vi->large_group) g->rebuild = 1;
+        if (g->rebuild) {
+            vindex *t = vindex_like(s, vi);
+            rc = group_build(s, t, g->id, -1, NULL, err);
+            vgroup *ng = group_find(t, g->id);
+            if (!rc && ng) {
+                FaissIndex *old_idx = g->idx;
+                int64_t *old_ids = g->ids;
+                pthread_rwlock_wrlock(&g->lock);
+                g->idx = ng->idx;
+                g->ids = ng->ids;
+                g->n_ids = ng->n_ids;
+                g->cap_ids = ng->cap_ids;
+                g->flat = ng->flat;
+                g->rebuild = 0;
+                g->dirty = 1;
+                pthread_rwlock_unlock(&g->lock);
+                ng->idx = old_idx; /* the old index goes with t */
+                ng->ids = old_ids;
+            }
+            store_vindex_free(t);
+        }
+        if (!g->rebuild && g->n_ids == 0) empty = 1;
+    }
+    if (!rc && empty) {
+        pthread_rwlock_wrlock(&vi->lock);
+        groups_compact(vi);
+        pthread_rwlock_unlock(&vi->lock);
+    }
+    return rc;
+}
+
+/* Loads or rebuilds everything aside (files, replay, rebuilds: as a first
+ * sync would), then puts the result in place under vi->lock. */
+static int live_full(store *s, vindex *vi, const store_model *m, const logpos *lp, rag_err *err)
+{
+    vindex *t = vindex_like(s, vi);
+    int rc = sync_memory(s, t, m, lp, NULL, NULL, err);
+    if (!rc) {
+        pthread_rwlock_wrlock(&vi->lock);
+        vgroup **old = vi->g;
+        size_t n_old = vi->n_g, cap_old = vi->cap_g;
+        vi->g = t->g, vi->n_g = t->n_g, vi->cap_g = t->cap_g;
+        vi->model_id = t->model_id, vi->dims = t->dims, vi->seq = t->seq, vi->loaded = t->loaded;
+        t->g = old, t->n_g = n_old, t->cap_g = cap_old; /* the old groups go with t */
+        pthread_rwlock_unlock(&vi->lock);
+    }
+    store_vindex_free(t);
+    return rc;
+}
+
+int store_vindex_catch_up(store *s, rag_err *err)
+{
+    if (s->in_tx)
+        return rag_err_set(err, RAG_ERR_INVALID, "%s: vector indexes catch up outside transactions",
+                           s->path);
+    vindex *vi = vindex_of(s);
+    pthread_mutex_lock(&vi->sync_mu);
+    int began = read_begin(s, err);
+    if (began < 0) {
+        pthread_mutex_unlock(&vi->sync_mu);
+        return began;
+    }
+    store_model m;
+    int rc = active_model(s, &m, err);
+    if (rc == 0 && (vi->loaded || vi->n_g)) { /* no model any more: nothing to index */
+        pthread_rwlock_wrlock(&vi->lock);
+        vindex_reset(vi);
+        pthread_rwlock_unlock(&vi->lock);
+    }
+    logpos lp;
+    if (rc > 0) rc = log_position(s, &lp, err);
+    else if (rc == 0) rc = 1; /* done */
+    if (rc == 0) {
+        int full = vi->need_full || !vi->loaded || vi->model_id != m.id || vi->dims != m.dims ||
+                   log_gap(vi->seq, &lp) != NULL;
+        if (!full && vi->seq < lp.hi) {
+            rc = replay(s, vi, vi->seq, lp.hi, NULL, NULL, 1, err);
+            if (rc == 1) full = 1, rc = 0;
+            else if (!rc) rc = live_rebuilds(s, vi, err);
+            if (!rc && !full) {
+                pthread_rwlock_wrlock(&vi->lock);
+                vi->seq = lp.hi;
+                pthread_rwlock_unlock(&vi->lock);
+            }
+            /* a failure leaves the groups half replayed: start afresh next time */
+            if (rc) vi->need_full = 1;
+        }
+        if (full && !rc) {
+            rc = live_full(s, vi, &m, &lp, err);
+            vi->need_full = rc != 0;
+        }
+    }
+    read_end(s, began);
+    pthread_mutex_unlock(&vi->sync_mu);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- check --------------------------------------------------------------------------------- */
@@ -1594,7 +1855,7 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
      * whose file failed (reported above) or that cannot take a removal stay
      * marked for rebuild and are not compared. */
     if (t->seq < lp.hi) {
-        rc = replay(s, t, t->seq, lp.hi, NULL, NULL, err);
+        rc = replay(s, t, t->seq, lp.hi, NULL, NULL, 0, err);
         if (rc == 1) {
             rc = 0;
             problem(problems, "%s/manifest: too far behind the change log to replay", t->dir);
@@ -1623,7 +1884,7 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
         rc = compare_group(s, t, gids[i], g, problems, err);
     }
     for (size_t i = 0; !rc && i < t->n_g; i++) {
-        const vgroup *g = &t->g[i];
+        const vgroup *g = t->g[i];
         if (g->rebuild || !g->n_ids || bsearch_i64(gids, n, g->id)) continue;
         problem(problems, "%s/group-%lld.faiss: holds %zu vectors of a group without any",
                 t->dir, (long long)g->id, g->n_ids);
@@ -1677,8 +1938,7 @@ static int visible_groups(store *s, vindex *vi, const rag_principal *who, int64_
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t gid = sqlite3_column_int64(st, 0);
-        const vgroup *g = group_find(vi, gid);
-        if (!g || !g->idx || !g->n_ids) continue;
+        if (!group_find(vi, gid)) continue; /* (it may be empty: searched, nothing found) */
         v = rag_xgrow(v, &cap, n + 1, sizeof *v);
         v[n++] = gid;
     }
@@ -1703,17 +1963,17 @@ static int search_groups(vindex *vi, const float *q, const int64_t *gids, size_t
     int prev = omp_single_begin();
     for (size_t i = 0; !rc && i < n_g; i++) {
         vgroup *g = group_find(vi, gids[i]);
-        size_t k = kk < g->n_ids ? kk : g->n_ids;
-        if (!k) continue;
+        pthread_rwlock_rdlock(&g->lock); /* a catch-up of this group waits, not of others */
+        size_t k = g->idx ? (kk < g->n_ids ? kk : g->n_ids) : 0;
         if (k > buf) {
             dist = rag_xrealloc(dist, k * sizeof *dist);
             lab = rag_xrealloc(lab, k * sizeof *lab);
             buf = k;
         }
-        if (faiss_Index_search(g->idx, 1, q, (idx_t)k, dist, lab)) {
+        if (k && faiss_Index_search(g->idx, 1, q, (idx_t)k, dist, lab))
             rc = faiss_fail(err, RAG_ERR_INVALID, vi, g->id, "search");
-            break;
-        }
+        pthread_rwlock_unlock(&g->lock);
+        if (rc || !k) continue;
         c = rag_xgrow(c, &cap, n + k, sizeof *c);
         for (size_t j = 0; j < k; j++)
             if (lab[j] >= 0) c[n++] = (cand){dist[j], lab[j], 0};
@@ -1940,43 +2200,66 @@ retry:;
     }
     if (p->k == 0) goto out;
     int tainted = 0;
-    logpos lp;
-    rc = log_position(s, &lp, err);
-    if (rc) goto out;
+    logpos lp = {0, 0};
     /* Up to date for this snapshot: search under the read lock. Else sync
      * under the write lock (and search under it: rare). Indexes shared with
      * a connection that saw a newer snapshot are ahead of this one: take a
-     * new snapshot rather than replay backwards. */
+     * new snapshot rather than replay backwards. In the background mode the
+     * indexes are searched as they stand (store_vindex_catch_up brings them
+     * up to date; fetch_hits drops what this snapshot does not show): only
+     * indexes of no or another model are synced here. */
     pthread_rwlock_rdlock(&vi->lock);
     locked = 1;
-    if (!vi->loaded || vi->model_id != m.id || vi->seq != lp.hi) {
+    int behind = !vi->loaded || vi->model_id != m.id || vi->dims != m.dims;
+    if (!behind && !vi->background) {
         pthread_rwlock_unlock(&vi->lock);
+        locked = 0;
+        rc = log_position(s, &lp, err);
+        if (rc) goto out;
+        pthread_rwlock_rdlock(&vi->lock);
+        locked = 1;
+        behind = !vi->loaded || vi->model_id != m.id || vi->dims != m.dims || vi->seq != lp.hi;
+    }
+    if (behind) {
+        pthread_rwlock_unlock(&vi->lock);
+        locked = 0;
         if (vi->shared && s->in_tx) {
-            locked = 0;
             rc = rag_err_set(err, RAG_ERR_INVALID,
                              "%s: shared vector indexes are not searched inside a transaction", s->path);
             goto out;
         }
+        rc = log_position(s, &lp, err);
+        if (rc) goto out;
+        pthread_mutex_lock(&vi->sync_mu);
         pthread_rwlock_wrlock(&vi->lock);
+        locked = 1;
         if (vi->shared && began == 1 && vi->loaded && vi->model_id == m.id && vi->seq > lp.hi &&
             resnapshots < 3) {
             pthread_rwlock_unlock(&vi->lock);
+            pthread_mutex_unlock(&vi->sync_mu);
             locked = 0;
             read_end(s, began);
             resnapshots++;
             goto retry;
         }
-        if (!vi->loaded || vi->model_id != m.id || vi->seq != lp.hi) {
+        if (!vi->loaded || vi->model_id != m.id || vi->dims != m.dims ||
+            (!vi->background && vi->seq != lp.hi)) {
             rc = sync_memory(s, vi, &m, &lp, NULL, NULL, err);
-            if (rc) goto out;
-            tainted = s->in_tx; /* may hold changes that will be rolled back */
+            if (!rc) tainted = s->in_tx; /* may hold changes that will be rolled back */
         }
+        pthread_mutex_unlock(&vi->sync_mu);
+        if (rc) goto out;
     }
     int64_t *gids = NULL;
     size_t n_g = 0, total = 0;
     rc = visible_groups(s, vi, who, &gids, &n_g, err);
     if (rc) goto out;
-    for (size_t i = 0; i < n_g; i++) total += group_find(vi, gids[i])->n_ids;
+    for (size_t i = 0; i < n_g; i++) {
+        vgroup *g = group_find(vi, gids[i]);
+        pthread_rwlock_rdlock(&g->lock);
+        total += g->n_ids;
+        pthread_rwlock_unlock(&g->lock);
+    }
     size_t k = p->k < total ? p->k : total;
     cand *c = NULL;
     size_t n = 0;

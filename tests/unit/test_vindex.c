@@ -5,7 +5,10 @@
  * missing, foreign or half-written files are rebuilt, also after a writer is
  * killed mid-write; large groups use HNSW with good recall and still forget
  * deleted chunks; store_vindex_check notices tampering; connections sharing
- * one set of indexes search concurrently while another process writes. */
+ * one set of indexes search concurrently while another process writes; in
+ * the background mode searches never replay, yet never return a deleted or
+ * moved chunk, and store_vindex_catch_up brings the changes in while
+ * searches go on. */
 #include "store/store.h"
 #include "base/mem.h"
 #include "test.h"
@@ -1372,6 +1375,149 @@ static void test_shared_connections(void)
     rag_free(path);
 }
 
+/* ---- the background mode (ragd): searches never replay, catch-up does ------------------ */
+
+static void *catch_up_loop(void *p)
+{
+    searcher *w = p; /* s: the indexer's connection; searches counts catch-ups */
+    while (!*w->stop) {
+        rag_err err = {0};
+        if (store_vindex_catch_up(w->s, &err)) {
+            printf("    catch-up: %s\n", err.msg);
+            w->failed++;
+            break;
+        }
+        w->searches++;
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static void test_background_catch_up(void)
+{
+    store *a = open_fresh("background");
+    char *path = rag_xstrdup(store_path(a));
+    rag_err err = {0};
+    int64_t m = make_model(a, "eeee", DIMS);
+    CHECK_INT(store_model_set_active(a, m, &err), 0);
+    int64_t ga = group_of(a, "a"), gb = group_of(a, "b");
+    enum { N = 40 };
+    float va[N][DIMS], vb[N][DIMS];
+    int64_t ia[N][1], ib[N][1], da[N], db[N];
+    CHECK_INT(store_begin(a, &err), 0);
+    for (int i = 0; i < N; i++) {
+        char uri[32];
+        snprintf(uri, sizeof uri, "/bg/a%d", i);
+        rnd_vector(va[i], DIMS);
+        da[i] = put_doc(a, uri, ga, 1, va[i], m, DIMS, ia[i]);
+        snprintf(uri, sizeof uri, "/bg/b%d", i);
+        rnd_vector(vb[i], DIMS);
+        db[i] = put_doc(a, uri, gb, 1, vb[i], m, DIMS, ib[i]);
+    }
+    CHECK_INT(store_commit(a, &err), 0);
+    /* group b is a large one (HNSW): a removal there is a rebuild */
+    store_vindex_params vp;
+    store_vindex_default_params(&vp);
+    vp.large_group = 30;
+    store_vindex_configure(a, &vp);
+    CHECK_INT(vsync(a, 0, NULL), 0);
+    store *indexer = open_store(path), *writer = open_store(path);
+    store_vindex_share(indexer, a);
+    store_vindex_set_background(a, 1);
+    rag_principal admin, only_a, only_b;
+    rag_principal_admin(&admin);
+    CHECK_INT(rag_principal_from_roles("a", &only_a, &err), 0);
+    CHECK_INT(rag_principal_from_roles("b", &only_b, &err), 0);
+
+    /* a new document: searches do not replay; the catch-up brings it */
+    float x[DIMS];
+    int64_t ix[1];
+    rnd_vector(x, DIMS);
+    CHECK_INT(store_begin(writer, &err), 0);
+    put_doc(writer, "/bg/new", ga, 1, x, m, DIMS, ix);
+    CHECK_INT(store_commit(writer, &err), 0);
+    CHECK(top1(a, x, &admin) != ix[0]);
+    CHECK_INT(store_vindex_catch_up(indexer, &err), 0);
+    CHECK_INT(top1(a, x, &admin), ix[0]);
+    CHECK_INT(top1(a, x, &only_a), ix[0]);
+
+    /* a deletion is honoured at once, before any catch-up */
+    CHECK_INT(store_begin(writer, &err), 0);
+    CHECK_INT(store_doc_delete(writer, da[3], &err), 0);
+    CHECK_INT(store_doc_delete(writer, db[4], &err), 0);
+    CHECK_INT(store_commit(writer, &err), 0);
+    CHECK(!contains(a, va[3], &admin, 5, ia[3][0]));
+    CHECK(!contains(a, vb[4], &admin, 5, ib[4][0]));
+    /* an ACL move too: not through the old group, even before a catch-up */
+    CHECK_INT(top1(a, va[5], &only_a), ia[5][0]);
+    CHECK_INT(store_begin(writer, &err), 0);
+    CHECK_INT(store_doc_touch(writer, da[5], 1, gb, &err), 0);
+    CHECK_INT(store_commit(writer, &err), 0);
+    CHECK(!contains(a, va[5], &only_a, 5, ia[5][0]));
+    CHECK_INT(store_vindex_catch_up(indexer, &err), 0);
+    CHECK(!contains(a, va[5], &only_a, 5, ia[5][0]));
+    CHECK_INT(top1(a, va[5], &only_b), ia[5][0]);
+    CHECK(!contains(a, vb[4], &admin, 5, ib[4][0]));
+    CHECK_INT(top1(a, vb[7], &only_b), ib[7][0]);
+    /* what the catch-up made is what SQLite says (written out, then checked) */
+    CHECK_INT(vsync(a, 1, NULL), 0);
+    rag_strv problems = {0};
+    CHECK_INT(store_vindex_check(a, &problems, &err), 0);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
+    CHECK_INT((int)problems.n, 0);
+    rag_strv_free(&problems);
+
+    /* searches of both groups go on while another connection writes to b and
+     * the indexer catches up in a loop */
+    store *b = open_store(path);
+    store_vindex_share(b, a);
+    volatile int stop = 0;
+    searcher w[3] = {{a, va[9], ia[9][0], &stop, 0, 0, 0},
+                     {b, vb[9], ib[9][0], &stop, 0, 0, 0},
+                     {indexer, NULL, 0, &stop, 0, 0, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, search_loop, &w[i]);
+    pthread_create(&th[2], NULL, catch_up_loop, &w[2]);
+    for (int round = 0; round < 40; round++) {
+        char uri[32];
+        int64_t id[1];
+        float y[DIMS];
+        do
+            rnd_vector(y, DIMS);
+        while (dot(y, vb[9], DIMS) > 0.5 || dot(y, va[9], DIMS) > 0.5);
+        snprintf(uri, sizeof uri, "/bg/more%d", round);
+        CHECK_INT(store_begin(writer, &err), 0);
+        int64_t doc = put_doc(writer, uri, round % 3 ? gb : ga, 1, y, m, DIMS, id);
+        if (round % 2) CHECK_INT(store_doc_delete(writer, doc, &err), 0);
+        CHECK_INT(store_commit(writer, &err), 0);
+        usleep(2000);
+    }
+    usleep(20000);
+    stop = 1;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(w[i].failed, 0);
+        CHECK_INT(w[i].wrong, 0);
+        CHECK(w[i].searches > 0);
+    }
+    CHECK_INT(store_vindex_catch_up(indexer, &err), 0);
+    CHECK_INT(vsync(a, 1, NULL), 0);
+    CHECK_INT(store_vindex_check(a, &problems, &err), 0);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
+    CHECK_INT((int)problems.n, 0);
+    rag_strv_free(&problems);
+    rag_principal_free(&only_a);
+    rag_principal_free(&only_b);
+    store_close(a);
+    store_close(b);
+    store_close(indexer);
+    store_close(writer);
+    rag_free(path);
+}
+
 int main(void)
 {
     double t0 = now_s();
@@ -1382,6 +1528,7 @@ int main(void)
     RUN(test_check_finds_tampering);
     RUN(test_hnsw_large_group);
     RUN(test_shared_connections);
+    RUN(test_background_catch_up);
     if (big.s) corpus_free(&big);
     printf("    total %.1fs\n", now_s() - t0);
     return test_summary();
