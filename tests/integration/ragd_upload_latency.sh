@@ -4,7 +4,9 @@
 # load varies); then the finance key uploads RAGD_UPLOAD_KB (3 MB) of text
 # while both keys search (ops: another ACL group): many searches complete
 # during the upload, none waits anywhere near as long as it, and their
-# medians during and right after stay within 3x idle + 25 ms; the same for
+# medians during and right after stay within 4x idle + 50 ms (a margin for
+# a loaded machine or a sanitizer build; waiting for the upload, as searches
+# did before, takes seconds); the same for
 # the ops key while another process ingests. An upload answered 201 is
 # found by a vector search right after; a deleted document, and one another
 # process moved to another group, are not found through the old group at
@@ -188,10 +190,10 @@ check_not_contains "...and never by the finance key" \
 # ---- latency against idle (measured again now: this machine's load varies) ----
 idle_after=$(idle after)
 idle_med=$(printf '%s\n' $idle_before $idle_after | sort -g | tail -n1)
-bound=$(echo "3 * $idle_med + 25" | bc -l)
+bound=$(echo "4 * $idle_med + 50" | bc -l)
 ok "idle, two keys searching at once: median $idle_before ms before, $idle_after ms after"
 within() { # DESC MEDIAN
-  check "$1: median $2 ms within 3x idle + 25 ms ($bound ms)" test "$(echo "$2 <= $bound" | bc -l)" = 1
+  check "$1: median $2 ms within 4x idle + 50 ms ($bound ms)" test "$(echo "$2 <= $bound" | bc -l)" = 1
 }
 within "ops key during the upload" $od_med
 within "ops key right after the upload" $oa_med
