@@ -41,15 +41,21 @@ exec "$real_dpkg" "\$@"
 EOF
 chmod +x "$fake/pkg-config" "$fake/dpkg-query"
 
+# make as a new user runs it: nothing of the make (or the test run) this
+# test runs under, such as `make asan`'s BUILD, SAN and OPT, passed down.
+fresh_make() {
+  timeout 900 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SAN -u OPT -u WERROR PATH="$fake:$PATH" make "$@"
+}
+
 # Without the setup step, a build says what is missing and what to run.
-out=$(PATH=$fake:$PATH make -C "$copy" all 2>&1); rc=$?
+out=$(fresh_make -C "$copy" all 2>&1); rc=$?
 check "a build before the setup step fails" test $rc -ne 0
 check_contains "... naming the packages and 'make deps'" "$out" "run 'make deps' first"
 check_contains "... before compiling anything" "$out" "pkg-config finds no"
 check_not_contains "... not at a missing header" "$out" "No such file or directory"
 
 # make demo: setup, build and the demo itself, in one command.
-out=$(cd "$copy" && PATH=$fake:$PATH RAG_LOG=warn timeout 900 make -j2 demo 2>&1); rc=$?
+out=$(cd "$copy" && RAG_LOG=warn fresh_make -j2 demo 2>&1); rc=$?
 check_eq "make demo passes the first time" "$rc" 0
 [ $rc -eq 0 ] || printf '%s\n' "$out" | tail -n 30 | sed 's/^/      /'
 check "the setup step ran" test -e "$stamp"
