@@ -70,13 +70,13 @@ const char *ing_type_name(ing_type t); /* "text", "markdown", ... */
 
 /* ---- extraction --------------------------------------------------------- */
 typedef struct ing_limits {
-    size_t max_line;         /* text files: longest line accepted (bytes) */
-    size_t max_text;         /* extracted text of one document (bytes) */
-    size_t max_unzipped;     /* DOCX: total uncompressed bytes read */
-    unsigned max_zip_ratio;  /* DOCX: uncompressed/compressed ratio of a member */
-    unsigned pdf_cpu_s;      /* PDF child: CPU seconds */
-    size_t pdf_mem;          /* PDF child: address-space bytes */
-    unsigned pdf_timeout_s;  /* PDF child: wall-clock seconds */
+    size_t max_line;        /* text files: longest line accepted (bytes) */
+    size_t max_text;        /* extracted text of one document (bytes) */
+    size_t max_unzipped;    /* DOCX: total uncompressed bytes read */
+    unsigned max_zip_ratio; /* DOCX: uncompressed/compressed ratio of a member */
+    unsigned pdf_cpu_s;     /* PDF child: CPU seconds */
+    size_t pdf_mem;         /* PDF child: address-space bytes */
+    unsigned pdf_timeout_s; /* PDF child: wall-clock seconds */
 } ing_limits;
 
 void ing_limits_default(ing_limits *l);

@@ -21,12 +21,12 @@
 
 typedef enum ing_status {
     ING_ADDED,
-    ING_UPDATED,   /* content changed, or moved to other labels */
+    ING_UPDATED, /* content changed, or moved to other labels */
     ING_UNCHANGED,
-    ING_REMOVED,   /* --prune: the file is gone */
-    ING_SKIPPED,   /* not a document (unknown binary type; an empty or
-                    * whitespace-only file, reason "empty"): not an error */
-    ING_FAILED,    /* broken file: reported, nothing stored for it */
+    ING_REMOVED, /* --prune: the file is gone */
+    ING_SKIPPED, /* not a document (unknown binary type; an empty or
+                  * whitespace-only file, reason "empty"): not an error */
+    ING_FAILED,  /* broken file: reported, nothing stored for it */
 } ing_status;
 
 typedef struct ing_progress {
@@ -43,12 +43,12 @@ typedef struct ing_params {
     const rag_strv *default_labels; /* may be NULL: no label (administrators only) */
     const rag_strv *include;        /* globs; a file must match one (when any given) */
     const rag_strv *exclude;        /* globs; matching files and directories are left out */
-    int prune;                      /* remove documents under the given paths whose files are gone */
-    const char *ext_id;             /* explicit document id (one file only) */
-    size_t max_file_size;           /* bytes; larger files fail */
-    int include_hidden;             /* walk into dot-files and dot-directories */
+    int prune;            /* remove documents under the given paths whose files are gone */
+    const char *ext_id;   /* explicit document id (one file only) */
+    size_t max_file_size; /* bytes; larger files fail */
+    int include_hidden;   /* walk into dot-files and dot-directories */
     size_t chunk_tokens, overlap_tokens; /* chunk target and overlap, in tokens */
-    volatile sig_atomic_t *cancel;  /* set to non-zero to stop after the current file */
+    volatile sig_atomic_t *cancel;       /* set to non-zero to stop after the current file */
     /* Embedding model (borrowed), or NULL: chunks are then stored without
      * vectors. It must be the model the database's vectors come from (see
      * ing_reembed to switch); chunks are sized with its tokenizer. */
@@ -64,12 +64,12 @@ typedef struct ing_params {
 
     /* http(s) URLs among the paths are fetched (see ingest/crawl.c). The
      * document's source (uri) is the URL as given. */
-    const net_policy *net_policy;   /* NULL: private addresses refused */
-    int crawl_depth;                /* follow same-site links this deep (0: the page only) */
-    double crawl_delay;             /* seconds between requests to one site (default 1) */
-    size_t max_pages;               /* pages one crawl fetches at most (default 1000) */
-    double fetch_timeout;           /* seconds per page (default 30) */
-    int max_redirects;              /* default 5 */
+    const net_policy *net_policy; /* NULL: private addresses refused */
+    int crawl_depth;              /* follow same-site links this deep (0: the page only) */
+    double crawl_delay;           /* seconds between requests to one site (default 1) */
+    size_t max_pages;             /* pages one crawl fetches at most (default 1000) */
+    double fetch_timeout;         /* seconds per page (default 30) */
+    int max_redirects;            /* default 5 */
 
     /* Called for every file with its outcome; reason is NULL for success. */
     void (*on_file)(void *ctx, const char *path, ing_status st, const char *reason);
@@ -82,9 +82,9 @@ void ing_default_params(ing_params *p);
 
 typedef struct ing_report {
     size_t added, updated, unchanged, removed, skipped, failed;
-    size_t chunks;          /* chunks written by this run */
-    uint64_t bytes;         /* bytes of files read (new or changed content) */
-    uint64_t bytes_seen;    /* bytes of all files considered */
+    size_t chunks;       /* chunks written by this run */
+    uint64_t bytes;      /* bytes of files read (new or changed content) */
+    uint64_t bytes_seen; /* bytes of all files considered */
     double seconds;
     int cancelled;
 } ing_report;
@@ -97,13 +97,14 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
 
 /* Ingests one page fetched already (ing_fetch_page): its source is url,
  * its type the one content_type names. Like ing_run with one path. */
-int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type, const ing_params *p,
-                 ing_report *report, rag_err *err);
+int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type,
+                 const ing_params *p, ing_report *report, rag_err *err);
 
 /* Fetches one URL as ing_run would (p's policy, limits and timeout), for
  * callers that fetch outside their write lock. On success *body and
  * *content_type are set (free both). */
-int ing_fetch_page(const char *url, const ing_params *p, rag_buf *body, char **content_type, rag_err *err);
+int ing_fetch_page(const char *url, const ing_params *p, rag_buf *body, char **content_type,
+                   rag_err *err);
 
 /* The store's record of an embedding model's identity. */
 void ing_model_record(const emb_model *m, store_model *out);
@@ -124,7 +125,7 @@ int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *er
 typedef struct ing_reembed_report {
     int64_t n_chunks, n_embedded, n_already; /* chunks in all, embedded now, done before */
     double seconds;
-    int cancelled, switched;                 /* switched: the database now uses the model */
+    int cancelled, switched; /* switched: the database now uses the model */
 } ing_reembed_report;
 
 /* Re-embeds every chunk with m and makes m the database's model, dropping

@@ -90,12 +90,24 @@ typedef struct run {
 static void notify(run *r, const char *path, ing_status st, const char *reason)
 {
     switch (st) {
-    case ING_ADDED: r->rep->added++; break;
-    case ING_UPDATED: r->rep->updated++; break;
-    case ING_UNCHANGED: r->rep->unchanged++; break;
-    case ING_REMOVED: r->rep->removed++; break;
-    case ING_SKIPPED: r->rep->skipped++; break;
-    case ING_FAILED: r->rep->failed++; break;
+    case ING_ADDED:
+        r->rep->added++;
+        break;
+    case ING_UPDATED:
+        r->rep->updated++;
+        break;
+    case ING_UNCHANGED:
+        r->rep->unchanged++;
+        break;
+    case ING_REMOVED:
+        r->rep->removed++;
+        break;
+    case ING_SKIPPED:
+        r->rep->skipped++;
+        break;
+    case ING_FAILED:
+        r->rep->failed++;
+        break;
     }
     if (r->p->on_file) r->p->on_file(r->p->ctx, path, st, reason);
 }
@@ -137,7 +149,8 @@ static void title_into_text(ing_text *t)
 {
     if (!t->title || t->title_in_text) return;
     size_t tl = strlen(t->title);
-    if (t->n_blocks && t->blocks[0].len == tl && !memcmp(t->text.data + t->blocks[0].start, t->title, tl))
+    if (t->n_blocks && t->blocks[0].len == tl &&
+        !memcmp(t->text.data + t->blocks[0].start, t->title, tl))
         return;
     ing_text nt = {0};
     nt.mime = t->mime;
@@ -221,7 +234,8 @@ static int write_pending(run *r, pending *q, const float *vecs, int dims, rag_er
 /* Drops the queue after a fatal error. */
 static void flush_drop(run *r)
 {
-    for (size_t i = 0; i < r->n_queue; i++) pending_free(&r->queue[i]);
+    for (size_t i = 0; i < r->n_queue; i++)
+        pending_free(&r->queue[i]);
     r->n_queue = 0;
 }
 
@@ -241,7 +255,8 @@ static int flush_queue(run *r, rag_err *err)
     int dims = 0, rc = 0;
     if (r->p->embedder && r->n_queue) {
         size_t n = 0;
-        for (size_t i = 0; i < r->n_queue; i++) n += r->queue[i].chunks.n;
+        for (size_t i = 0; i < r->n_queue; i++)
+            n += r->queue[i].chunks.n;
         dims = emb_dims(r->p->embedder);
         char **texts = rag_xcalloc(n, sizeof *texts);
         uint8_t *cut = rag_xcalloc(n, 1);
@@ -249,7 +264,8 @@ static int flush_queue(run *r, rag_err *err)
         for (size_t i = 0; i < r->n_queue; i++)
             for (size_t j = 0; j < r->queue[i].chunks.n; j++, k++) {
                 const ing_chunk *c = &r->queue[i].chunks.v[j];
-                texts[k] = rag_xstrndup(r->queue[i].text.text.data + c->byte_start, c->byte_end - c->byte_start);
+                texts[k] = rag_xstrndup(r->queue[i].text.text.data + c->byte_start,
+                                        c->byte_end - c->byte_start);
             }
         vecs = rag_xmalloc(n * (size_t)dims * sizeof *vecs);
         if (r->p->embed_fn)
@@ -257,19 +273,23 @@ static int flush_queue(run *r, rag_err *err)
         else
             rc = emb_embed(r->p->embedder, (const char *const *)texts, n, EMB_DOCUMENT, 1, vecs,
                            cut, err);
-        for (size_t i = 0; i < n; i++) rag_free(texts[i]);
+        for (size_t i = 0; i < n; i++)
+            rag_free(texts[i]);
         rag_free(texts);
         /* chunks are sized to fit, so a cut means the tokenizers disagree: say so */
         for (size_t i = 0, k2 = 0; !rc && i < r->n_queue; i++)
             for (size_t j = 0; j < r->queue[i].chunks.n; j++, k2++)
-                if (cut[k2]) rag_log_warn("%s: chunk %zu was longer than the embedding model's context and was truncated",
-                                          r->queue[i].path, j);
+                if (cut[k2])
+                    rag_log_warn("%s: chunk %zu was longer than the embedding model's context and "
+                                 "was truncated",
+                                 r->queue[i].path, j);
         rag_free(cut);
     }
     size_t off = 0;
     for (size_t i = 0; i < r->n_queue; i++) {
         if (!rc) {
-            int w = write_pending(r, &r->queue[i], vecs ? vecs + off * (size_t)dims : NULL, dims, err);
+            int w =
+                write_pending(r, &r->queue[i], vecs ? vecs + off * (size_t)dims : NULL, dims, err);
             if (w < 0) rc = w;
         }
         off += r->queue[i].chunks.n;
@@ -301,7 +321,8 @@ static int ingest_content(run *r, const ing_file *f, const rag_map *m, const cha
     int rc = ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
     if (rc) {
         ing_text_free(&t);
-        notify(r, f->path, rc == RAG_ERR_UNSUPPORTED && type == ING_TYPE_UNKNOWN ? ING_SKIPPED : ING_FAILED,
+        notify(r, f->path,
+               rc == RAG_ERR_UNSUPPORTED && type == ING_TYPE_UNKNOWN ? ING_SKIPPED : ING_FAILED,
                ferr.msg);
         return 1;
     }
@@ -318,11 +339,18 @@ static int ingest_content(run *r, const ing_file *f, const rag_map *m, const cha
     }
     r->queue = rag_xgrow(r->queue, &r->cap_queue, r->n_queue + 1, sizeof *r->queue);
     pending *q = &r->queue[r->n_queue++];
-    *q = (pending){.path = rag_xstrdup(f->path), .uri = rag_xstrdup(f->uri), .mtime_ns = f->mtime_ns,
-                   .size = (int64_t)f->size, .group = group, .existed = existed, .type = type,
-                   .text = t, .chunks = chunks};
+    *q = (pending){.path = rag_xstrdup(f->path),
+                   .uri = rag_xstrdup(f->uri),
+                   .mtime_ns = f->mtime_ns,
+                   .size = (int64_t)f->size,
+                   .group = group,
+                   .existed = existed,
+                   .type = type,
+                   .text = t,
+                   .chunks = chunks};
     memcpy(q->hash, hash, sizeof q->hash);
-    for (size_t i = 0; i < chunks.n; i++) r->queue_tokens += chunks.v[i].n_tokens;
+    for (size_t i = 0; i < chunks.n; i++)
+        r->queue_tokens += chunks.v[i].n_tokens;
     if (!r->p->embedder || r->queue_tokens >= EMBED_BATCH_TOKENS || r->n_queue >= EMBED_BATCH_DOCS)
         return flush_queue(r, err);
     return 0;
@@ -412,7 +440,10 @@ static int ingest_page(void *ctx, const ing_page *pg, rag_err *err)
         if (!rc) rc = batch_account(r, 0, err);
         if (!rc) notify(r, pg->url, old.acl_group != group ? ING_UPDATED : ING_UNCHANGED, NULL);
     } else {
-        ing_file f = {.path = (char *)pg->url, .uri = (char *)pg->url, .size = pg->body->len, .mtime_ns = now_ns};
+        ing_file f = {.path = (char *)pg->url,
+                      .uri = (char *)pg->url,
+                      .size = pg->body->len,
+                      .mtime_ns = now_ns};
         rag_map m = {(const uint8_t *)pg->body->data, pg->body->len, 0};
         rc = ingest_content(r, &f, &m, hash, group, existed, pg->type, err);
         if (rc > 0) rc = 0;
@@ -518,7 +549,9 @@ static int run_begin(run *r, store *s, const ing_params *p, ing_report *report, 
         r->chunking.count = embed_count_tokens;
         r->chunking.count_ctx = p->embedder;
         size_t overhead = emb_count_tokens(p->embedder, "", 0);
-        size_t room = (size_t)emb_max_tokens(p->embedder) > overhead ? (size_t)emb_max_tokens(p->embedder) - overhead : 1;
+        size_t room = (size_t)emb_max_tokens(p->embedder) > overhead
+                          ? (size_t)emb_max_tokens(p->embedder) - overhead
+                          : 1;
         if (r->chunking.target_tokens > room) r->chunking.target_tokens = room;
         if (r->chunking.overlap_tokens >= r->chunking.target_tokens)
             r->chunking.overlap_tokens = r->chunking.target_tokens / 4;
@@ -528,8 +561,8 @@ static int run_begin(run *r, store *s, const ing_params *p, ing_report *report, 
     return 0;
 }
 
-int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type, const ing_params *p,
-                 ing_report *report, rag_err *err)
+int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type,
+                 const ing_params *p, ing_report *report, rag_err *err)
 {
     run r;
     double t0 = now_s();
@@ -537,15 +570,18 @@ int ing_run_page(store *s, const char *url, const rag_buf *body, const char *con
     if (rc) return rc;
     ing_progress prog = {0};
     page_run pr = {&r, &prog, t0};
-    ing_page pg = {.url = url, .body = body, .final_url = url, .type = ing_type_of_mime(content_type)};
+    ing_page pg = {
+        .url = url, .body = body, .final_url = url, .type = ing_type_of_mime(content_type)};
     if (pg.type == ING_TYPE_UNKNOWN) {
         pg.body = NULL;
         pg.skipped = 1;
         pg.why = "not a document type rag reads (HTML, Markdown, text, PDF, DOCX)";
     }
     rc = ingest_page(&pr, &pg, err);
-    if (!rc) rc = flush_queue(&r, err);
-    else flush_drop(&r);
+    if (!rc)
+        rc = flush_queue(&r, err);
+    else
+        flush_drop(&r);
     if (!rc) rc = batch_close(&r, err);
     if (rc) store_rollback(s);
     rag_free(r.queue);
@@ -562,11 +598,14 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     if (rc) return rc;
 
     /* http(s) URLs are fetched after the files */
-    const char **local = rag_xcalloc(n_paths ? n_paths : 1, sizeof *local), **urls = rag_xcalloc(n_paths ? n_paths : 1, sizeof *urls);
+    const char **local = rag_xcalloc(n_paths ? n_paths : 1, sizeof *local),
+               **urls = rag_xcalloc(n_paths ? n_paths : 1, sizeof *urls);
     size_t n_local = 0, n_urls = 0;
     for (size_t i = 0; i < n_paths; i++) {
-        if (ing_is_url(paths[i])) urls[n_urls++] = paths[i];
-        else local[n_local++] = paths[i];
+        if (ing_is_url(paths[i]))
+            urls[n_urls++] = paths[i];
+        else
+            local[n_local++] = paths[i];
     }
     ing_files files;
     size_t walk_failed = 0;
@@ -577,11 +616,13 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     if (p->ext_id && (files.n + n_urls > 1 || (n_urls && p->crawl_depth > 0))) {
         ing_files_free(&files);
         rag_free(urls);
-        return rag_err_set(err, RAG_ERR_INVALID, "--id names one document, but %zu files or URLs were given%s",
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "--id names one document, but %zu files or URLs were given%s",
                            files.n + n_urls, n_urls && p->crawl_depth > 0 ? " (and a crawl)" : "");
     }
     ing_progress prog = {.files_total = files.n};
-    for (size_t i = 0; i < files.n; i++) prog.bytes_total += files.v[i].size;
+    for (size_t i = 0; i < files.n; i++)
+        prog.bytes_total += files.v[i].size;
 
     for (size_t i = 0; i < files.n && !rc; i++) {
         if (p->cancel && *p->cancel) {
@@ -602,8 +643,10 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
         if (p->cancel && *p->cancel) report->cancelled = 1;
     }
     rag_free(urls);
-    if (!rc) rc = flush_queue(&r, err);
-    else flush_drop(&r);
+    if (!rc)
+        rc = flush_queue(&r, err);
+    else
+        flush_drop(&r);
     if (!rc && p->prune && !report->cancelled) rc = prune(&r, &files, err);
     if (!rc) rc = batch_close(&r, err);
     if (rc) store_rollback(s);

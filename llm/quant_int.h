@@ -361,13 +361,13 @@ typedef struct llm_kernels {
 /* The types every instruction set has kernels for, as X(type, name): plain
  * floats, and blocks. */
 #define LLM_PLAIN_TYPES(X) X(LLM_F32, f32) X(LLM_F16, f16) X(LLM_BF16, bf16)
+/* (kept out of clang-format: it rewraps this list differently each run) */
+// clang-format off
 #define LLM_BLOCK_TYPES(X)                                                                         \
-    X(LLM_Q4_0, q4_0)                                                                              \
-    X(LLM_Q4_1, q4_1)                                                                              \
-    X(LLM_Q5_0, q5_0)                                                                              \
-    X(LLM_Q5_1, q5_1)                                                                              \
-    X(LLM_Q8_0, q8_0) X(LLM_IQ4_NL, iq4_nl) X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K)  \
-        X(LLM_Q5_K, q5_K) X(LLM_Q6_K, q6_K) X(LLM_IQ4_XS, iq4_xs)
+    X(LLM_Q4_0, q4_0) X(LLM_Q4_1, q4_1) X(LLM_Q5_0, q5_0) X(LLM_Q5_1, q5_1) X(LLM_Q8_0, q8_0)      \
+    X(LLM_IQ4_NL, iq4_nl) X(LLM_Q2_K, q2_K) X(LLM_Q3_K, q3_K) X(LLM_Q4_K, q4_K) X(LLM_Q5_K, q5_K)  \
+    X(LLM_Q6_K, q6_K) X(LLM_IQ4_XS, iq4_xs)
+// clang-format on
 
 /* Install a type's kernels, its rows kernel always with them (NULL: a loop
  * over the single kernel), so that no table pairs a single kernel with

@@ -80,16 +80,16 @@ int llm_tokenize(const llm_vocab *v, const char *text, size_t len, int add_speci
 /* A text pair for a cross-encoder: CLS/BOS a EOS SEP b EOS (EOS is SEP when
  * the vocabulary has no EOS), i.e. [CLS] a [SEP] [SEP] b [SEP] for BERT
  * rerankers. Control-token text is never parsed. */
-int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const char *b,
-                      size_t b_len, llm_tokens *out, rag_err *err);
+int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const char *b, size_t b_len,
+                      llm_tokens *out, rag_err *err);
 
 /* Tokenizes text as one piece (so words and merges may cross the mask's
  * boundaries) with BOS as the vocabulary adds it for generation, where
  * control tokens are recognised only in bytes whose special_ok[i] is set.
  * Chat prompts use it: template text may name control tokens, message
  * content may not. */
-int llm_tokenize_masked(const llm_vocab *v, const char *text, size_t len,
-                        const uint8_t *special_ok, llm_tokens *out, rag_err *err);
+int llm_tokenize_masked(const llm_vocab *v, const char *text, size_t len, const uint8_t *special_ok,
+                        llm_tokens *out, rag_err *err);
 
 /* The bytes token id stands for (byte tokens decoded, "▁" as a space, the
  * GPT-2 byte mapping undone), written to buf (at most cap bytes; returns the
@@ -118,8 +118,8 @@ void llm_detok_init(llm_detok *d);
 /* Appends the text of token id; returns the number of bytes appended. When
  * that would be more than cap, nothing is appended, d is unchanged and the
  * return value (> cap) is the room needed. */
-size_t llm_detok_push(const llm_vocab *v, llm_detok *d, int32_t id, int render_special,
-                      char *out, size_t cap);
+size_t llm_detok_push(const llm_vocab *v, llm_detok *d, int32_t id, int render_special, char *out,
+                      size_t cap);
 /* Flushes what is pending (an incomplete tail becomes U+FFFD); same rule
  * for a small cap. */
 size_t llm_detok_flush(llm_detok *d, char *out, size_t cap);

@@ -67,8 +67,8 @@ static int match_term(void *ctx, const char *t, size_t n, size_t a, size_t b)
 
 typedef struct cand {
     double score;
-    size_t hit;      /* index into hits */
-    size_t offset;   /* position in the chunk, for stable ordering */
+    size_t hit;    /* index into hits */
+    size_t offset; /* position in the chunk, for stable ordering */
     char *text;
 } cand;
 
@@ -115,10 +115,13 @@ static int cjk_heavy(const char *s, size_t n)
 static char *one_line(const char *s, size_t n)
 {
     size_t m = 0;
-    if (n > 2 && (s[0] == '-' || s[0] == '*' || s[0] == '+') && s[1] == ' ') m = 2;
-    else if (n > 4 && !memcmp(s, "\xE2\x80\xA2 ", 4)) m = 4;
+    if (n > 2 && (s[0] == '-' || s[0] == '*' || s[0] == '+') && s[1] == ' ')
+        m = 2;
+    else if (n > 4 && !memcmp(s, "\xE2\x80\xA2 ", 4))
+        m = 4;
     else {
-        while (m < n && m < 3 && s[m] >= '0' && s[m] <= '9') m++;
+        while (m < n && m < 3 && s[m] >= '0' && s[m] <= '9')
+            m++;
         m = (m && m + 1 < n && (s[m] == '.' || s[m] == ')') && s[m + 1] == ' ') ? m + 2 : 0;
     }
     s += m;
@@ -182,7 +185,8 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
         const char *hp = hits->v[h].heading_path;
         rc = store_terms(s, hp, strlen(hp), 0, match_term, &ctx_terms, err);
         while (i < len) {
-            while (i < len && (text[i] == ' ' || text[i] == '\n')) i++;
+            while (i < len && (text[i] == ' ' || text[i] == '\n'))
+                i++;
             if (i >= len) break;
             size_t sl = rag_sentence_len(text + i, len - i);
             match_ctx m = {.q = &q};
@@ -190,15 +194,17 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
             if (rc) break;
             double score = 0, own = 0;
             for (size_t t = 0; t < q.n; t++) {
-                if (m.seen[t]) own += q.v[t].idf;
-                else if (ctx_terms.seen[t]) score += 0.5 * q.v[t].idf;
+                if (m.seen[t])
+                    own += q.v[t].idf;
+                else if (ctx_terms.seen[t])
+                    score += 0.5 * q.v[t].idf;
             }
             score = own > 0 ? own + score : 0; /* the sentence itself must match */
             int long_enough = m.n_terms >= p->min_words || cjk_heavy(text + i, sl);
             if (score > 0 && long_enough && !is_heading(text + i, sl, hits->v[h].heading_path)) {
                 cands = rag_xgrow(cands, &cap, n_cands + 1, sizeof *cands);
-                cands[n_cands++] = (cand){score / (1.0 + 0.15 * (double)h), h, i,
-                                          one_line(text + i, sl)};
+                cands[n_cands++] =
+                    (cand){score / (1.0 + 0.15 * (double)h), h, i, one_line(text + i, sl)};
             }
             i += sl;
         }
@@ -230,9 +236,11 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
         out->text = rag_buf_steal(&text);
     }
     if (!out->text) out->text = rag_xstrdup("");
-    for (size_t i = 0; i < n_cands; i++) rag_free(cands[i].text);
+    for (size_t i = 0; i < n_cands; i++)
+        rag_free(cands[i].text);
     rag_free(cands);
-    for (size_t i = 0; i < q.n; i++) rag_free(q.v[i].term);
+    for (size_t i = 0; i < q.n; i++)
+        rag_free(q.v[i].term);
     rag_free(groups);
     if (rc) ragd_answer_free(out);
     return rc;
@@ -241,7 +249,8 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
 void ragd_answer_free(ragd_answer *a)
 {
     rag_free(a->text);
-    for (size_t i = 0; i < a->n_sentences; i++) rag_free(a->sentences[i].text);
+    for (size_t i = 0; i < a->n_sentences; i++)
+        rag_free(a->sentences[i].text);
     rag_free(a->sentences);
     for (size_t i = 0; i < a->n_citations; i++) {
         rag_free(a->citations[i].uri);

@@ -22,8 +22,10 @@ long long api_unix_time(void)
 
 static const char *at(const char *where, const char *name, char *buf, size_t size)
 {
-    if (where && *where) snprintf(buf, size, "%s.%s", where, name);
-    else snprintf(buf, size, "%s", name);
+    if (where && *where)
+        snprintf(buf, size, "%s.%s", where, name);
+    else
+        snprintf(buf, size, "%s", name);
     return buf;
 }
 
@@ -42,7 +44,8 @@ int api_string(ragd_response *resp, const cJSON *obj, const char *name, const ch
         return -1;
     }
     if (strlen(v->valuestring) > max_len) {
-        ragd_error(resp, 400, at(where, name, field, sizeof field), "%s: longer than %zu bytes", field, max_len);
+        ragd_error(resp, 400, at(where, name, field, sizeof field), "%s: longer than %zu bytes",
+                   field, max_len);
         return -1;
     }
     *out = v->valuestring;
@@ -55,9 +58,10 @@ int api_number(ragd_response *resp, const cJSON *obj, const char *name, const ch
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi) {
-        ragd_error(resp, 400, at(where, name, field, sizeof field), "%s: expected a number from %g to %g", field,
-                   lo, hi);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        ragd_error(resp, 400, at(where, name, field, sizeof field),
+                   "%s: expected a number from %g to %g", field, lo, hi);
         return -1;
     }
     *out = v->valuedouble;
@@ -70,10 +74,10 @@ int api_int(ragd_response *resp, const cJSON *obj, const char *name, const char 
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
-        v->valuedouble > (double)hi) {
-        ragd_error(resp, 400, at(where, name, field, sizeof field), "%s: expected an integer from %ld to %ld",
-                   field, lo, hi);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
+        ragd_error(resp, 400, at(where, name, field, sizeof field),
+                   "%s: expected an integer from %ld to %ld", field, lo, hi);
         return -1;
     }
     *out = (long)v->valuedouble;
@@ -86,7 +90,8 @@ int api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsBool(v)) {
-        ragd_error(resp, 400, at(where, name, field, sizeof field), "%s: expected true or false", field);
+        ragd_error(resp, 400, at(where, name, field, sizeof field), "%s: expected true or false",
+                   field);
         return -1;
     }
     *out = cJSON_IsTrue(v);
@@ -105,7 +110,8 @@ static int narrow(ragd_request *req, ragd_response *resp, const cJSON *obj, cons
     memset(out, 0, sizeof *out);
     if (!v || cJSON_IsNull(v)) {
         out->admin = req->who.admin;
-        for (size_t i = 0; i < req->who.roles.n; i++) rag_strv_push(&out->roles, req->who.roles.v[i]);
+        for (size_t i = 0; i < req->who.roles.n; i++)
+            rag_strv_push(&out->roles, req->who.roles.v[i]);
         return 0;
     }
     rag_buf csv = {0};
@@ -124,7 +130,8 @@ static int narrow(ragd_request *req, ragd_response *resp, const cJSON *obj, cons
             rag_buf_puts(&csv, e->valuestring);
         }
     } else {
-        ragd_error(resp, 400, field, "%s: expected an array of labels or a comma-separated string", field);
+        ragd_error(resp, 400, field, "%s: expected an array of labels or a comma-separated string",
+                   field);
         return -1;
     }
     rag_err err = {0};
@@ -136,7 +143,8 @@ static int narrow(ragd_request *req, ragd_response *resp, const cJSON *obj, cons
     }
     for (size_t i = 0; !req->who.admin && i < out->roles.n; i++)
         if (!rag_strv_contains(&req->who.roles, out->roles.v[i])) {
-            ragd_error(resp, 403, field, "%s: '%s' is not among the roles of this key", field, out->roles.v[i]);
+            ragd_error(resp, 403, field, "%s: '%s' is not among the roles of this key", field,
+                       out->roles.v[i]);
             rag_principal_free(out);
             return -1;
         }
@@ -151,14 +159,16 @@ int api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj,
     out->mode = req->params->search_mode;
     out->rerank = req->params->search_rerank;
     const char *mode = NULL;
-    if (api_int(resp, obj, "k", where, 1, k_max, &out->k) || api_string(resp, obj, "mode", where, 16, 0, &mode) ||
-        api_bool(resp, obj, "rerank", where, &out->rerank) || api_bool(resp, obj, "chunks", where, &out->chunks))
+    if (api_int(resp, obj, "k", where, 1, k_max, &out->k) ||
+        api_string(resp, obj, "mode", where, 16, 0, &mode) ||
+        api_bool(resp, obj, "rerank", where, &out->rerank) ||
+        api_bool(resp, obj, "chunks", where, &out->chunks))
         return -1;
     if (mode) {
         char field[128];
         if (strcmp(mode, "keyword") && strcmp(mode, "vector") && strcmp(mode, "hybrid")) {
-            ragd_error(resp, 400, at(where, "mode", field, sizeof field), "%s: '%s' is not keyword, vector or hybrid",
-                       field, mode);
+            ragd_error(resp, 400, at(where, "mode", field, sizeof field),
+                       "%s: '%s' is not keyword, vector or hybrid", field, mode);
             return -1;
         }
         out->mode = strcmp(mode, "hybrid") ? mode : NULL;
@@ -218,8 +228,10 @@ void ragd_api_health(ragd_request *req, ragd_response *resp)
     cJSON *m = cJSON_AddObjectToObject(resp->json, "models");
     add_model(m, "generator", in->model_name, in->model_url);
     add_model(m, "embedding", in->embed_name, in->embed_url);
-    if (in->rerank_name) cJSON_AddStringToObject(m, "reranker", in->rerank_name);
-    else cJSON_AddNullToObject(m, "reranker");
+    if (in->rerank_name)
+        cJSON_AddStringToObject(m, "reranker", in->rerank_name);
+    else
+        cJSON_AddNullToObject(m, "reranker");
     cJSON_AddStringToObject(resp->json, "answers", in->model_name ? "generated" : "extractive");
     cJSON_AddStringToObject(resp->json, "search", in->embed_name ? "hybrid" : "keyword");
 }
@@ -313,7 +325,9 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
         resp->json = cJSON_CreateObject();
         cJSON_AddStringToObject(resp->json, "object", "search.results");
         cJSON_AddStringToObject(resp->json, "query", query);
-        const char *mode = p.vector && p.keyword && !note ? "hybrid" : p.vector && !note ? "vector" : "keyword";
+        const char *mode = p.vector && p.keyword && !note ? "hybrid"
+                           : p.vector && !note            ? "vector"
+                                                          : "keyword";
         cJSON_AddStringToObject(resp->json, "mode", mode);
         if (note) cJSON_AddStringToObject(resp->json, "note", note);
         cJSON *arr = cJSON_AddArrayToObject(resp->json, "results");
@@ -363,7 +377,8 @@ void ragd_api_embeddings(ragd_request *req, ragd_response *resp)
         cJSON_ArrayForEach(e, in)
         {
             if (!cJSON_IsString(e)) {
-                ragd_error(resp, 400, "input", "input[%zu]: expected a string (token arrays are not supported)", n);
+                ragd_error(resp, 400, "input",
+                           "input[%zu]: expected a string (token arrays are not supported)", n);
                 rag_free(texts);
                 return;
             }
@@ -388,18 +403,24 @@ void ragd_api_embeddings(ragd_request *req, ragd_response *resp)
         return;
     }
     const char *problem = strcmp(format, "float") && strcmp(format, "base64") ? "encoding_format"
-                          : strcmp(kind, "document") && strcmp(kind, "query") && strcmp(kind, "raw") ? "input_type"
-                          : want_dims != dims ? "dimensions" : NULL;
+                          : strcmp(kind, "document") && strcmp(kind, "query") && strcmp(kind, "raw")
+                              ? "input_type"
+                          : want_dims != dims ? "dimensions"
+                                              : NULL;
     if (problem) {
         if (!strcmp(problem, "dimensions"))
-            ragd_error(resp, 400, problem, "dimensions: the model gives %d, not %ld", dims, want_dims);
+            ragd_error(resp, 400, problem, "dimensions: the model gives %d, not %ld", dims,
+                       want_dims);
         else
-            ragd_error(resp, 400, problem, "%s: '%s' is not one of %s", problem, !strcmp(problem, "input_type") ? kind : format,
+            ragd_error(resp, 400, problem, "%s: '%s' is not one of %s", problem,
+                       !strcmp(problem, "input_type") ? kind : format,
                        !strcmp(problem, "input_type") ? "document, query, raw" : "float, base64");
         rag_free(texts);
         return;
     }
-    emb_input ek = !strcmp(kind, "query") ? EMB_QUERY : !strcmp(kind, "raw") ? EMB_RAW : EMB_DOCUMENT;
+    emb_input ek = !strcmp(kind, "query") ? EMB_QUERY
+                   : !strcmp(kind, "raw") ? EMB_RAW
+                                          : EMB_DOCUMENT;
     float *vec = rag_xmalloc(n * (size_t)dims * sizeof *vec);
     size_t tokens = 0;
     rag_err err = {0};
@@ -423,7 +444,8 @@ void ragd_api_embeddings(ragd_request *req, ragd_response *resp)
                 rag_free(b);
             } else {
                 cJSON *arr = cJSON_AddArrayToObject(o, "embedding");
-                for (int d = 0; d < dims; d++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[d]));
+                for (int d = 0; d < dims; d++)
+                    cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[d]));
             }
             cJSON_AddItemToArray(data, o);
         }

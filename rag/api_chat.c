@@ -71,9 +71,11 @@ static void job_free(chat_job *j)
 {
     rag_free(j->question);
     rag_free(j->user_system);
-    for (size_t i = 0; i < j->n_history; i++) rag_free((char *)j->history[i].content);
+    for (size_t i = 0; i < j->n_history; i++)
+        rag_free((char *)j->history[i].content);
     rag_free(j->history);
-    for (size_t i = 0; i < j->n_stops; i++) rag_free(j->stops[i]);
+    for (size_t i = 0; i < j->n_stops; i++)
+        rag_free(j->stops[i]);
     rag_free(j->stops);
     rag_free(j->model_name);
     rag_free(j->note);
@@ -99,8 +101,10 @@ static int content_text(ragd_response *resp, const cJSON *m, size_t i, rag_buf *
         {
             const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
             const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
-            if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") || !cJSON_IsString(text)) {
-                ragd_error(resp, 400, "messages", "messages[%zu].content: only text parts are supported", i);
+            if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") ||
+                !cJSON_IsString(text)) {
+                ragd_error(resp, 400, "messages",
+                           "messages[%zu].content: only text parts are supported", i);
                 return -1;
             }
             rag_buf_puts(out, text->valuestring);
@@ -116,7 +120,8 @@ static int read_messages(ragd_request *req, ragd_response *resp, chat_job *j)
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req->json, "messages");
     int n = cJSON_IsArray(msgs) ? cJSON_GetArraySize(msgs) : -1;
     if (n < 1 || n > MAX_MESSAGES) {
-        ragd_error(resp, 400, "messages", "messages: expected an array of 1 to %d messages", MAX_MESSAGES);
+        ragd_error(resp, 400, "messages", "messages: expected an array of 1 to %d messages",
+                   MAX_MESSAGES);
         return -1;
     }
     rag_buf sys = {0};
@@ -148,7 +153,8 @@ static int read_messages(ragd_request *req, ragd_response *resp, chat_job *j)
         } else {
             rag_buf_free(&text);
             rag_buf_free(&sys);
-            ragd_error(resp, 400, "messages", "messages[%zu].role: '%s' is not supported (system, user, assistant)", i, r);
+            ragd_error(resp, 400, "messages",
+                       "messages[%zu].role: '%s' is not supported (system, user, assistant)", i, r);
             return -1;
         }
         i++;
@@ -176,14 +182,16 @@ static int read_stops(ragd_response *resp, const cJSON *body, chat_job *j)
     const cJSON *one = cJSON_IsString(stop) ? stop : NULL;
     int n = one ? 1 : cJSON_IsArray(stop) ? cJSON_GetArraySize(stop) : -1;
     if (n < 0 || n > MAX_STOPS) {
-        ragd_error(resp, 400, "stop", "stop: a string or an array of at most %d strings", MAX_STOPS);
+        ragd_error(resp, 400, "stop", "stop: a string or an array of at most %d strings",
+                   MAX_STOPS);
         return -1;
     }
     j->stops = rag_xcalloc((size_t)(n ? n : 1), sizeof *j->stops);
     for (int i = 0; i < n; i++) {
         const cJSON *s = one ? one : cJSON_GetArrayItem(stop, i);
         if (!cJSON_IsString(s) || !*s->valuestring || strlen(s->valuestring) > MAX_STOP_LEN) {
-            ragd_error(resp, 400, "stop", "stop[%d]: expected a string of 1 to %d bytes", i, MAX_STOP_LEN);
+            ragd_error(resp, 400, "stop", "stop[%d]: expected a string of 1 to %d bytes", i,
+                       MAX_STOP_LEN);
             return -1;
         }
         j->stops[j->n_stops++] = rag_xstrdup(s->valuestring);
@@ -203,11 +211,13 @@ static int read_sampling(ragd_request *req, ragd_response *resp, chat_job *j)
     int stream = 0;
     if (api_int(resp, b, "max_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
         api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
-        api_int(resp, b, "n", NULL, 1, 1, &n) || api_int(resp, b, "seed", NULL, -(1L << 62), 1L << 62, &seed) ||
-        api_number(resp, b, "temperature", NULL, 0, 2, &temp) || api_number(resp, b, "top_p", NULL, 0, 1, &top_p) ||
+        api_int(resp, b, "n", NULL, 1, 1, &n) ||
+        api_int(resp, b, "seed", NULL, -(1L << 62), 1L << 62, &seed) ||
+        api_number(resp, b, "temperature", NULL, 0, 2, &temp) ||
+        api_number(resp, b, "top_p", NULL, 0, 1, &top_p) ||
         api_number(resp, b, "presence_penalty", NULL, -2, 2, &presence) ||
-        api_number(resp, b, "frequency_penalty", NULL, -2, 2, &frequency) || api_bool(resp, b, "stream", NULL, &stream) ||
-        read_stops(resp, b, j))
+        api_number(resp, b, "frequency_penalty", NULL, -2, 2, &frequency) ||
+        api_bool(resp, b, "stream", NULL, &stream) || read_stops(resp, b, j))
         return -1;
     j->stream = stream;
     j->gp.n_predict = (int)max_tokens;
@@ -225,9 +235,12 @@ static const char *finish_reason(const chat_job *j)
 {
     switch (j->gen.stats.stop) {
     case LLM_STOP_EOG:
-    case LLM_STOP_STRING: return "stop";
-    case LLM_STOP_CANCEL: return j->timed_out ? "length" : "stop";
-    default: return "length";
+    case LLM_STOP_STRING:
+        return "stop";
+    case LLM_STOP_CANCEL:
+        return j->timed_out ? "length" : "stop";
+    default:
+        return "length";
     }
 }
 
@@ -239,7 +252,8 @@ static const char *stop_reason(const chat_job *j)
 
 /* Fields every response and final chunk carries: citations, usage,
  * timings, and what happened ("rag"). */
-static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, const ragd_answer *extractive)
+static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
+                              const ragd_answer *extractive)
 {
     const ragd_ids *ids = ragd_engine_ids(j->engine);
     cJSON *cites = cJSON_AddArrayToObject(o, "citations");
@@ -259,8 +273,9 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
             cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip, ids));
             rag_free(snip);
         }
-        cJSON_AddItemToObject(o, "invalid_citations",
-                              cJSON_CreateIntArray(j->gen.check.invalid, (int)j->gen.check.n_invalid));
+        cJSON_AddItemToObject(
+            o, "invalid_citations",
+            cJSON_CreateIntArray(j->gen.check.invalid, (int)j->gen.check.n_invalid));
     }
     /* every context block the answer was written from, cited or not */
     cJSON *src = cJSON_AddArrayToObject(o, "sources");
@@ -271,8 +286,10 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
         int n = extractive ? 0 : j->prompt.blocks[i].n;
         for (size_t c = 0; extractive && c < extractive->n_citations; c++)
             if (extractive->citations[c].chunk_id == h->chunk_id) n = extractive->citations[c].n;
-        if (n) cJSON_AddNumberToObject(b, "n", n);
-        else cJSON_AddNullToObject(b, "n"); /* retrieved, not quoted */
+        if (n)
+            cJSON_AddNumberToObject(b, "n", n);
+        else
+            cJSON_AddNullToObject(b, "n"); /* retrieved, not quoted */
         ragd_ids_json(b, ids, "document", "chunk", h);
         cJSON_AddStringToObject(b, "uri", h->uri);
         cJSON_AddStringToObject(b, "title", h->title);
@@ -289,9 +306,12 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode, con
     cJSON_AddNumberToObject(u, "total_tokens", j->gen.stats.n_prompt + j->gen.stats.n_generated);
     cJSON *r = cJSON_AddObjectToObject(o, "rag");
     cJSON_AddStringToObject(r, "mode", mode);
-    if (j->grounded) cJSON_AddStringToObject(r, "retrieval", j->retrieval_mode);
-    else cJSON_AddNullToObject(r, "retrieval");
-    cJSON_AddNumberToObject(r, "context_blocks", extractive ? (double)j->results.n : (double)j->prompt.n_blocks);
+    if (j->grounded)
+        cJSON_AddStringToObject(r, "retrieval", j->retrieval_mode);
+    else
+        cJSON_AddNullToObject(r, "retrieval");
+    cJSON_AddNumberToObject(r, "context_blocks",
+                            extractive ? (double)j->results.n : (double)j->prompt.n_blocks);
     if (!extractive) cJSON_AddStringToObject(r, "stop_reason", stop_reason(j));
     if (j->note) cJSON_AddStringToObject(r, "note", j->note);
     cJSON *t = cJSON_AddObjectToObject(o, "timings");
@@ -344,7 +364,8 @@ static int send_event(chat_job *j, cJSON *o)
 }
 
 /* A chunk with choices[0] = {delta, finish_reason}. */
-static int send_delta(chat_job *j, const char *role, const char *content, size_t len, const char *finish)
+static int send_delta(chat_job *j, const char *role, const char *content, size_t len,
+                      const char *finish)
 {
     cJSON *o = chunk_object(j);
     cJSON *choices = cJSON_AddArrayToObject(o, "choices");
@@ -358,14 +379,17 @@ static int send_delta(chat_job *j, const char *role, const char *content, size_t
         rag_free(s);
     }
     cJSON_AddNullToObject(c, "logprobs");
-    if (finish) cJSON_AddStringToObject(c, "finish_reason", finish);
-    else cJSON_AddNullToObject(c, "finish_reason");
+    if (finish)
+        cJSON_AddStringToObject(c, "finish_reason", finish);
+    else
+        cJSON_AddNullToObject(c, "finish_reason");
     cJSON_AddItemToArray(choices, c);
     return send_event(j, o);
 }
 
 /* The end of a stream: finish_reason, the summary chunk, [DONE]. */
-static void send_end(chat_job *j, const char *finish, const char *mode, const ragd_answer *extractive)
+static void send_end(chat_job *j, const char *finish, const char *mode,
+                     const ragd_answer *extractive)
 {
     send_delta(j, NULL, NULL, 0, finish);
     cJSON *o = chunk_object(j);
@@ -398,7 +422,8 @@ static void run_generation(chat_job *j)
 {
     ragd_slot *slot = NULL;
     double t0 = ragd_now();
-    int rc = ragd_engine_wait(j->engine, j->ticket, j->owner, j->deadline, job_stopped, j, &slot, &j->err);
+    int rc = ragd_engine_wait(j->engine, j->ticket, j->owner, j->deadline, job_stopped, j, &slot,
+                              &j->err);
     j->ticket = NULL;
     j->queue_ms = (ragd_now() - t0) * 1e3;
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
@@ -412,12 +437,14 @@ static void run_generation(chat_job *j)
     }
     if (rc) {
         j->failed = 1;
-        if (rc == RAG_ERR_LIMIT && j->timed_out) rag_err_set(&j->err, RAG_ERR_LIMIT, "timed out waiting for a generation slot");
+        if (rc == RAG_ERR_LIMIT && j->timed_out)
+            rag_err_set(&j->err, RAG_ERR_LIMIT, "timed out waiting for a generation slot");
         return;
     }
     ragd_meter_stage(j->meter, "prompt", j->gen.stats.prompt_ms / 1e3);
     ragd_meter_stage(j->meter, "generate", j->gen.stats.gen_ms / 1e3);
-    ragd_meter_generation(j->meter, j->gen.stats.n_prompt, j->gen.stats.n_generated, j->gen.stats.gen_ms / 1e3);
+    ragd_meter_generation(j->meter, j->gen.stats.n_prompt, j->gen.stats.n_generated,
+                          j->gen.stats.gen_ms / 1e3);
 }
 
 static void *stream_thread(void *p)
@@ -429,7 +456,8 @@ static void *stream_thread(void *p)
         cJSON *o = cJSON_CreateObject();
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         cJSON_AddStringToObject(e, "message", j->err.msg[0] ? j->err.msg : "generation failed");
-        cJSON_AddStringToObject(e, "type", j->err.code == RAG_ERR_LIMIT ? "timeout" : "server_error");
+        cJSON_AddStringToObject(e, "type",
+                                j->err.code == RAG_ERR_LIMIT ? "timeout" : "server_error");
         send_event(j, o);
         ragd_stream_printf(j->out, "data: [DONE]\n\n");
     } else {
@@ -449,7 +477,8 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
     store_hits hits = {0};
     hits.n = j->results.n;
     hits.v = rag_xcalloc(hits.n ? hits.n : 1, sizeof *hits.v);
-    for (size_t i = 0; i < hits.n; i++) hits.v[i] = j->results.v[i].hit; /* borrowed */
+    for (size_t i = 0; i < hits.n; i++)
+        hits.v[i] = j->results.v[i].hit; /* borrowed */
     ragd_answer a;
     rag_err err = {0};
     store *s = ragd_engine_store_get(req->engine);
@@ -460,8 +489,11 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
         ragd_error_from(resp, &err);
         return;
     }
-    const char *text = a.n_sentences ? a.text : "Nothing in the documents this key may see matches this question.";
-    if (!j->note) j->note = rag_xstrdup("no generator model is loaded: the answer quotes the best-matching passages");
+    const char *text =
+        a.n_sentences ? a.text : "Nothing in the documents this key may see matches this question.";
+    if (!j->note)
+        j->note = rag_xstrdup(
+            "no generator model is loaded: the answer quotes the best-matching passages");
     if (j->stream) {
         j->out = ragd_stream_new();
         send_delta(j, "assistant", "", 0, NULL);
@@ -501,18 +533,23 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
     p.want_snippet = 0;
     store *s = ragd_engine_store_get(req->engine);
     rag_err err = {0};
-    int rc = ragd_engine_retrieve(req->engine, s, j->question, &r.who, &p, r.rerank, &j->results, &j->note, &err);
+    int rc = ragd_engine_retrieve(req->engine, s, j->question, &r.who, &p, r.rerank, &j->results,
+                                  &j->note, &err);
     ragd_engine_store_put(req->engine, s);
-    j->retrieval_mode = p.vector && p.keyword && !j->note ? "hybrid" : p.vector && !j->note ? "vector" : "keyword";
+    j->retrieval_mode = p.vector && p.keyword && !j->note ? "hybrid"
+                        : p.vector && !j->note            ? "vector"
+                                                          : "keyword";
     api_retrieval_free(&r);
     if (rc) {
         ragd_error_from(resp, &err);
         return -1;
     }
     ragd_meter_stage(req->meter, "keyword", j->results.keyword_ms / 1e3);
-    if (j->results.vector_ms > 0) ragd_meter_stage(req->meter, "vector", j->results.vector_ms / 1e3);
+    if (j->results.vector_ms > 0)
+        ragd_meter_stage(req->meter, "vector", j->results.vector_ms / 1e3);
     if (j->results.embed_ms > 0) ragd_meter_stage(req->meter, "embed", j->results.embed_ms / 1e3);
-    if (j->results.rerank_ms > 0) ragd_meter_stage(req->meter, "rerank", j->results.rerank_ms / 1e3);
+    if (j->results.rerank_ms > 0)
+        ragd_meter_stage(req->meter, "rerank", j->results.rerank_ms / 1e3);
     return 0;
 }
 
@@ -522,15 +559,19 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
     /* leave the answer its room: what it asks for, at most half the context */
     int room = j->gp.n_predict < in->n_ctx / 2 ? j->gp.n_predict : in->n_ctx / 2;
-    ragd_prompt_input pin = {.user_system = j->user_system, .history = j->history, .n_history = j->n_history,
-                             .question = j->question, .results = j->grounded ? &j->results : NULL};
+    ragd_prompt_input pin = {.user_system = j->user_system,
+                             .history = j->history,
+                             .n_history = j->n_history,
+                             .question = j->question,
+                             .results = j->grounded ? &j->results : NULL};
     rag_err err = {0};
     double t0 = ragd_now();
-    int rc = ragd_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin, (size_t)(in->n_ctx - room),
-                               &j->prompt, &err);
+    int rc = ragd_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
+                               (size_t)(in->n_ctx - room), &j->prompt, &err);
     j->prompt_build_ms = (ragd_now() - t0) * 1e3;
     if (rc == RAG_ERR_LIMIT) {
-        ragd_error(resp, 400, "messages", "the question does not fit the model's context of %d tokens: %s", in->n_ctx,
+        ragd_error(resp, 400, "messages",
+                   "the question does not fit the model's context of %d tokens: %s", in->n_ctx,
                    err.msg);
         return -1;
     }
@@ -561,7 +602,8 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
         goto done;
     if (!in->model_name) {
         if (!j->grounded)
-            ragd_error(resp, 501, "rag", "plain chat needs a generator model (start ragd with --model)");
+            ragd_error(resp, 501, "rag",
+                       "plain chat needs a generator model (start ragd with --model)");
         else
             answer_extractive(req, resp, j);
         goto done;
@@ -575,7 +617,8 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     if (j->stream) {
         j->out = ragd_stream_new();
         j->req = NULL;
-        send_delta(j, "assistant", "", 0, NULL); /* the client sees the answer start while it waits */
+        send_delta(j, "assistant", "", 0,
+                   NULL); /* the client sees the answer start while it waits */
         resp->stream = j->out;
         ragd_server_hold(j->srv);
         pthread_t th;

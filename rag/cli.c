@@ -11,15 +11,50 @@
 #include <unistd.h>
 
 /* Settings the config file may hold (README: Configuration). */
-static const char *const known_keys[] = {
-    "db", "acl.default_labels", "ingest.max_size", "ingest.chunk_tokens",
-    "ingest.overlap_tokens", "ingest.include_hidden", "search.k", "model.chat_template", "model.path", "model.ctx", "model.max_tokens",
-    "embed.model", "embed.query_prefix", "embed.doc_prefix", "rerank.model", "rerank.top", "search.mode", "search.candidates", "search.rrf_k",
-    "search.dedupe", "search.dup_similarity", "search.rerank", "vector.large_group", "vector.large_factory",
-    "vector.ef_search", "ingest.crawl_delay", "ingest.max_pages", "ingest.fetch_timeout", "net.allow_private",
-    "net.allow", "models.dir", "model.url", "model.remote_model", "model.api_key", "model.remote_ctx",
-    "model.timeout", "model.retries", "embed.url", "embed.remote_model", "embed.api_key", "embed.remote_ctx",
-    "embed.timeout", "embed.retries", NULL};
+static const char *const known_keys[] = {"db",
+                                         "acl.default_labels",
+                                         "ingest.max_size",
+                                         "ingest.chunk_tokens",
+                                         "ingest.overlap_tokens",
+                                         "ingest.include_hidden",
+                                         "search.k",
+                                         "model.chat_template",
+                                         "model.path",
+                                         "model.ctx",
+                                         "model.max_tokens",
+                                         "embed.model",
+                                         "embed.query_prefix",
+                                         "embed.doc_prefix",
+                                         "rerank.model",
+                                         "rerank.top",
+                                         "search.mode",
+                                         "search.candidates",
+                                         "search.rrf_k",
+                                         "search.dedupe",
+                                         "search.dup_similarity",
+                                         "search.rerank",
+                                         "vector.large_group",
+                                         "vector.large_factory",
+                                         "vector.ef_search",
+                                         "ingest.crawl_delay",
+                                         "ingest.max_pages",
+                                         "ingest.fetch_timeout",
+                                         "net.allow_private",
+                                         "net.allow",
+                                         "models.dir",
+                                         "model.url",
+                                         "model.remote_model",
+                                         "model.api_key",
+                                         "model.remote_ctx",
+                                         "model.timeout",
+                                         "model.retries",
+                                         "embed.url",
+                                         "embed.remote_model",
+                                         "embed.api_key",
+                                         "embed.remote_ctx",
+                                         "embed.timeout",
+                                         "embed.retries",
+                                         NULL};
 
 /* The model roles whose file may be a server instead (rag/generate.h). */
 static const struct {
@@ -29,11 +64,21 @@ static const struct {
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
 {
     switch (c) {
-    case 'D': cli->db_flag = arg; return 1;
-    case 'C': cli->config_flag = arg; return 1;
-    case 'J': cli->json = 1; return 1;
-    case 'A': cli->as_flag = arg; return 1;
-    case 'q': cli->quiet = 1; return 1;
+    case 'D':
+        cli->db_flag = arg;
+        return 1;
+    case 'C':
+        cli->config_flag = arg;
+        return 1;
+    case 'J':
+        cli->json = 1;
+        return 1;
+    case 'A':
+        cli->as_flag = arg;
+        return 1;
+    case 'q':
+        cli->quiet = 1;
+        return 1;
     }
     return 0;
 }
@@ -98,8 +143,8 @@ static int configure_vectors(rag_cli *cli)
     p.ef_search = (int)ef;
     const char *factory = rag_config_get(cli->cfg, "vector.large_factory");
     if (store_vindex_check_factory(cli->st, factory, &err)) {
-        rag_cli_error(cli, "%s: vector.large_factory: %s", rag_config_where(cli->cfg, "vector.large_factory"),
-                      err.msg);
+        rag_cli_error(cli, "%s: vector.large_factory: %s",
+                      rag_config_where(cli->cfg, "vector.large_factory"), err.msg);
         return RAG_EXIT_USAGE;
     }
     if (factory) p.large_factory = factory;
@@ -138,10 +183,10 @@ int rag_cli_setup(rag_cli *cli, int open_db)
     if (!open_db) return 0;
     /* --db, then RAG_DB, then the config file, then the XDG default */
     const char *env = getenv("RAG_DB"), *conf = rag_config_get(cli->cfg, "db");
-    char *path = cli->db_flag ? rag_xstrdup(cli->db_flag)
+    char *path = cli->db_flag  ? rag_xstrdup(cli->db_flag)
                  : env && *env ? rag_xstrdup(env)
-                 : conf ? rag_xstrdup(conf)
-                        : store_default_path();
+                 : conf        ? rag_xstrdup(conf)
+                               : store_default_path();
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
     if (rc) return rag_cli_fail(cli, &err);
@@ -237,7 +282,8 @@ const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char 
     for (size_t i = 0; i < sizeof remote_roles / sizeof *remote_roles; i++) {
         ragd_backend b;
         if (strcmp(key, remote_roles[i].path_key)) continue;
-        if (ragd_backend_read(cli->cfg, remote_roles[i].role, flag, &b, NULL)) return NULL; /* reported at setup */
+        if (ragd_backend_read(cli->cfg, remote_roles[i].role, flag, &b, NULL))
+            return NULL; /* reported at setup */
         return b.path ? b.path : b.url;
     }
     if (flag && *flag) return flag;
@@ -308,9 +354,12 @@ static double mono_s(void)
 
 static void fmt_duration(char *buf, size_t n, double s)
 {
-    if (s < 0 || s > 359999) snprintf(buf, n, "--:--");
-    else if (s >= 3600) snprintf(buf, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-    else snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
+    if (s < 0 || s > 359999)
+        snprintf(buf, n, "--:--");
+    else if (s >= 3600)
+        snprintf(buf, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else
+        snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
 }
 
 void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t total,
@@ -323,15 +372,19 @@ void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t tota
     struct winsize ws;
     int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
     int bytes = bytes_total >= 0;
-    double frac = bytes && bytes_total > 0 ? bytes_done / bytes_total : total ? (double)done / (double)total : 1;
+    double frac = bytes && bytes_total > 0 ? bytes_done / bytes_total
+                  : total                  ? (double)done / (double)total
+                                           : 1;
     double rate = seconds > 0 ? (bytes ? bytes_done : (double)done) / seconds : 0;
     double left = bytes ? bytes_total - bytes_done : (double)(total - done);
     char eta[32], bar[24], line[512];
     fmt_duration(eta, sizeof eta, rate > 0 ? left / rate : -1);
     int filled = (int)(frac * 20);
-    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < filled ? '#' : '.';
     bar[20] = 0;
-    int n = bytes ? snprintf(line, sizeof line, "%3d%% [%s] %zu/%zu %s  %.1f/%.1f MB  %.1f MB/s  ETA %s",
+    int n = bytes ? snprintf(line, sizeof line,
+                             "%3d%% [%s] %zu/%zu %s  %.1f/%.1f MB  %.1f MB/s  ETA %s",
                              (int)(frac * 100), bar, done, total, unit, bytes_done / 1e6,
                              bytes_total / 1e6, rate / 1e6, eta)
                   : snprintf(line, sizeof line, "%3d%% [%s] %zu/%zu %s  %.0f %s/s  ETA %s",

@@ -24,7 +24,7 @@ enum {
 };
 
 typedef struct rag_cli {
-    const char *cmd;   /* "search", "docs list", ... for messages */
+    const char *cmd; /* "search", "docs list", ... for messages */
     const char *db_flag, *config_flag, *as_flag;
     int json, quiet;
     int color;         /* stdout is a terminal and NO_COLOR is unset */
@@ -34,10 +34,13 @@ typedef struct rag_cli {
 } rag_cli;
 
 /* Long options every subcommand accepts; append to a command's table. */
-#define RAG_CLI_COMMON_OPTIONS                                                                 \
-    {"db", required_argument, NULL, 'D'}, {"config", required_argument, NULL, 'C'},            \
-        {"json", no_argument, NULL, 'J'}, {"as", required_argument, NULL, 'A'},                \
-        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
+#define RAG_CLI_COMMON_OPTIONS                                                                     \
+    {"db", required_argument, NULL, 'D'}, {"config", required_argument, NULL, 'C'},                \
+        {"json", no_argument, NULL, 'J'}, {"as", required_argument, NULL, 'A'},                    \
+        {"quiet", no_argument, NULL, 'q'},                                                         \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 
 /* Handles a common option; returns 1 when it was one. */
 int rag_cli_common_opt(rag_cli *cli, int c, const char *arg);
@@ -83,7 +86,7 @@ int rag_cli_search_mode(rag_cli *cli, const char **mode);
 typedef struct rag_cli_retrieval {
     emb_model *embedder, *reranker; /* NULL: that stage is off */
     int keyword;                    /* the keyword stage is on */
-    char *note; /* why the vector stage is off, for --explain and stderr */
+    char *note;                     /* why the vector stage is off, for --explain and stderr */
 } rag_cli_retrieval;
 
 /* Opens the models a mode needs: the embedding model (embed_model, else

@@ -49,7 +49,8 @@ static cJSON *doc_json(const store_doc *d)
     cJSON *labels = cJSON_AddArrayToObject(o, "labels");
     rag_strv lv = {0};
     rag_strv_split(&lv, d->labels, ',');
-    for (size_t i = 0; i < lv.n; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(lv.v[i]));
+    for (size_t i = 0; i < lv.n; i++)
+        cJSON_AddItemToArray(labels, cJSON_CreateString(lv.v[i]));
     rag_strv_free(&lv);
     cJSON_AddNumberToObject(o, "chunks", (double)d->n_chunks);
     cJSON_AddNumberToObject(o, "size", (double)d->size);
@@ -93,8 +94,10 @@ static int docs_list(rag_cli *cli)
         cJSON_Delete(l.arr);
         return rag_cli_fail(cli, &err);
     }
-    if (cli->json) rag_cli_print_json(l.arr);
-    else if (!l.n) printf("(no documents%s)\n", cli->who.admin ? "" : " visible to these roles");
+    if (cli->json)
+        rag_cli_print_json(l.arr);
+    else if (!l.n)
+        printf("(no documents%s)\n", cli->who.admin ? "" : " visible to these roles");
     return RAG_EXIT_OK;
 }
 
@@ -229,15 +232,19 @@ int rag_cli_docs(int argc, char **argv)
     if (optind >= argc) return rag_cli_usage_error(&cli, "say list, show ID or rm ID");
     const char *sub = argv[optind++];
     int nargs = argc - optind;
-    if (!strcmp(sub, "list") ? nargs != 0 : !strcmp(sub, "show") ? nargs != 1
-                                          : !strcmp(sub, "rm")   ? nargs < 1
-                                                                 : 1)
+    if (!strcmp(sub, "list")   ? nargs != 0
+        : !strcmp(sub, "show") ? nargs != 1
+        : !strcmp(sub, "rm")   ? nargs < 1
+                               : 1)
         return rag_cli_usage_error(&cli, "expected 'docs list', 'docs show ID' or 'docs rm ID...'");
     rc = rag_cli_setup(&cli, 1);
     if (!rc) {
-        if (!strcmp(sub, "list")) rc = docs_list(&cli);
-        else if (!strcmp(sub, "show")) rc = docs_show(&cli, argv[optind]);
-        else rc = docs_rm(&cli, nargs, argv + optind);
+        if (!strcmp(sub, "list"))
+            rc = docs_list(&cli);
+        else if (!strcmp(sub, "show"))
+            rc = docs_show(&cli, argv[optind]);
+        else
+            rc = docs_rm(&cli, nargs, argv + optind);
     }
     rag_cli_teardown(&cli);
     return rc;
@@ -485,7 +492,8 @@ int rag_cli_check(int argc, char **argv)
     } else if (problems.n == 0) {
         printf("ok: %s is consistent\n", store_path(cli.st));
     } else {
-        for (size_t i = 0; i < problems.n; i++) printf("problem: %s\n", problems.v[i]);
+        for (size_t i = 0; i < problems.n; i++)
+            printf("problem: %s\n", problems.v[i]);
     }
     rc = problems.n ? RAG_EXIT_ERROR : RAG_EXIT_OK;
     rag_strv_free(&problems);
@@ -524,7 +532,9 @@ int rag_cli_index(int argc, char **argv)
     }
     if (argc - optind != 1 || (strcmp(argv[optind], "rebuild") && strcmp(argv[optind], "check")))
         return rag_cli_usage_error(&cli, "say 'index rebuild' or 'index check'");
-    if (cli.as_flag) return rag_cli_usage_error(&cli, "--as does not apply here: this command is for the administrator");
+    if (cli.as_flag)
+        return rag_cli_usage_error(
+            &cli, "--as does not apply here: this command is for the administrator");
     int rebuild = !strcmp(argv[optind], "rebuild");
     if ((rc = rag_cli_setup(&cli, 1))) goto out;
     rag_err err = {0};
@@ -558,12 +568,14 @@ int rag_cli_index(int argc, char **argv)
             cJSON *j = cJSON_CreateObject();
             cJSON_AddBoolToObject(j, "ok", problems.n == 0);
             cJSON *arr = cJSON_AddArrayToObject(j, "problems");
-            for (size_t i = 0; i < problems.n; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(problems.v[i]));
+            for (size_t i = 0; i < problems.n; i++)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(problems.v[i]));
             rag_cli_print_json(j);
         } else if (!problems.n) {
             printf("ok: the vector indexes match %s\n", store_path(cli.st));
         } else {
-            for (size_t i = 0; i < problems.n; i++) printf("problem: %s\n", problems.v[i]);
+            for (size_t i = 0; i < problems.n; i++)
+                printf("problem: %s\n", problems.v[i]);
         }
         rc = problems.n ? RAG_EXIT_ERROR : RAG_EXIT_OK;
         rag_strv_free(&problems);

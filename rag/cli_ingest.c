@@ -70,12 +70,18 @@ typedef struct view {
 static const char *status_word(ing_status st)
 {
     switch (st) {
-    case ING_ADDED: return "added";
-    case ING_UPDATED: return "updated";
-    case ING_UNCHANGED: return "unchanged";
-    case ING_REMOVED: return "removed";
-    case ING_SKIPPED: return "skipped";
-    case ING_FAILED: return "failed";
+    case ING_ADDED:
+        return "added";
+    case ING_UPDATED:
+        return "updated";
+    case ING_UNCHANGED:
+        return "unchanged";
+    case ING_REMOVED:
+        return "removed";
+    case ING_SKIPPED:
+        return "skipped";
+    case ING_FAILED:
+        return "failed";
     }
     return "?";
 }
@@ -129,15 +135,16 @@ static int parse_seconds(const char *s, double *out)
 }
 
 /* URL fetching and crawling: flags, then [ingest] and [net] in the config. */
-static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, const char *max_pages, int allow_flag,
-                         const char *allow, net_policy *policy, ing_params *p)
+static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, const char *max_pages,
+                         int allow_flag, const char *allow, net_policy *policy, ing_params *p)
 {
     const rag_config *cfg = cli->cfg;
     size_t depth = 0, pages = p->max_pages;
     if (!delay) delay = rag_config_get(cfg, "ingest.crawl_delay");
     if (!max_pages) max_pages = rag_config_get(cfg, "ingest.max_pages");
     const char *timeout = rag_config_get(cfg, "ingest.fetch_timeout");
-    if ((crawl && parse_count(crawl, 0, &depth) < 0) || (max_pages && parse_count(max_pages, 1, &pages) < 0))
+    if ((crawl && parse_count(crawl, 0, &depth) < 0) ||
+        (max_pages && parse_count(max_pages, 1, &pages) < 0))
         return rag_cli_usage_error(cli, "--crawl and --max-pages take whole numbers");
     if ((delay && parse_seconds(delay, &p->crawl_delay) < 0) ||
         (timeout && (parse_seconds(timeout, &p->fetch_timeout) < 0 || p->fetch_timeout <= 0)))
@@ -149,7 +156,8 @@ static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, con
         policy->allow_private = !allow;
         policy->allow = allow;
     } else {
-        if (rag_config_get_bool(cfg, "net.allow_private", &policy->allow_private, &err)) return rag_cli_fail(cli, &err);
+        if (rag_config_get_bool(cfg, "net.allow_private", &policy->allow_private, &err))
+            return rag_cli_fail(cli, &err);
         policy->allow = rag_config_get(cfg, "net.allow");
     }
     if (policy->allow && net_allow_list_check(policy->allow, &err)) return rag_cli_fail(cli, &err);
@@ -159,23 +167,22 @@ static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, con
 
 int rag_cli_ingest(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"acl", required_argument, NULL, 'a'},
-        {"prune", no_argument, NULL, 'p'},
-        {"include", required_argument, NULL, 'i'},
-        {"exclude", required_argument, NULL, 'x'},
-        {"hidden", no_argument, NULL, 'H'},
-        {"id", required_argument, NULL, 'I'},
-        {"max-size", required_argument, NULL, 'm'},
-        {"chunk-tokens", required_argument, NULL, 'c'},
-        {"overlap-tokens", required_argument, NULL, 'o'},
-        {"embed-model", required_argument, NULL, 'E'},
-        {"crawl", required_argument, NULL, 'W'},
-        {"crawl-delay", required_argument, NULL, 'Y'},
-        {"max-pages", required_argument, NULL, 'P'},
-        {"allow-private", optional_argument, NULL, 'V'},
-        RAG_CLI_COMMON_OPTIONS,
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"acl", required_argument, NULL, 'a'},
+                                         {"prune", no_argument, NULL, 'p'},
+                                         {"include", required_argument, NULL, 'i'},
+                                         {"exclude", required_argument, NULL, 'x'},
+                                         {"hidden", no_argument, NULL, 'H'},
+                                         {"id", required_argument, NULL, 'I'},
+                                         {"max-size", required_argument, NULL, 'm'},
+                                         {"chunk-tokens", required_argument, NULL, 'c'},
+                                         {"overlap-tokens", required_argument, NULL, 'o'},
+                                         {"embed-model", required_argument, NULL, 'E'},
+                                         {"crawl", required_argument, NULL, 'W'},
+                                         {"crawl-delay", required_argument, NULL, 'Y'},
+                                         {"max-pages", required_argument, NULL, 'P'},
+                                         {"allow-private", optional_argument, NULL, 'V'},
+                                         RAG_CLI_COMMON_OPTIONS,
+                                         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "ingest"};
     ing_params p;
     ing_default_params(&p);
@@ -190,25 +197,54 @@ int rag_cli_ingest(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (rag_cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'a': acl = optarg; break;
-        case 'p': p.prune = 1; break;
-        case 'i': rag_strv_push(&include, optarg); break;
-        case 'x': rag_strv_push(&exclude, optarg); break;
-        case 'H': hidden = 1; break;
-        case 'I': p.ext_id = optarg; break;
-        case 'm': max_size = optarg; break;
-        case 'c': chunk = optarg; break;
-        case 'o': overlap = optarg; break;
-        case 'E': embed_flag = optarg; break;
-        case 'W': crawl = optarg; break;
-        case 'Y': crawl_delay = optarg; break;
-        case 'P': max_pages = optarg; break;
+        case 'a':
+            acl = optarg;
+            break;
+        case 'p':
+            p.prune = 1;
+            break;
+        case 'i':
+            rag_strv_push(&include, optarg);
+            break;
+        case 'x':
+            rag_strv_push(&exclude, optarg);
+            break;
+        case 'H':
+            hidden = 1;
+            break;
+        case 'I':
+            p.ext_id = optarg;
+            break;
+        case 'm':
+            max_size = optarg;
+            break;
+        case 'c':
+            chunk = optarg;
+            break;
+        case 'o':
+            overlap = optarg;
+            break;
+        case 'E':
+            embed_flag = optarg;
+            break;
+        case 'W':
+            crawl = optarg;
+            break;
+        case 'Y':
+            crawl_delay = optarg;
+            break;
+        case 'P':
+            max_pages = optarg;
+            break;
         case 'V':
             allow_flag = 1;
             allow = optarg;
             break;
-        case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        case 'h':
+            fputs(usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return rag_cli_usage_error(&cli, "unknown option");
         }
     }
     if (optind >= argc) return rag_cli_usage_error(&cli, "no PATH given");
@@ -227,11 +263,13 @@ int rag_cli_ingest(int argc, char **argv)
     }
     if ((chunk && parse_count(chunk, 16, &p.chunk_tokens) < 0) ||
         (overlap && parse_count(overlap, 0, &p.overlap_tokens) < 0)) {
-        rc = rag_cli_usage_error(&cli, "the chunk size is a token count of at least 16, the overlap one of at least 0");
+        rc = rag_cli_usage_error(
+            &cli, "the chunk size is a token count of at least 16, the overlap one of at least 0");
         goto out;
     }
     if (chunk && !overlap) p.overlap_tokens = p.chunk_tokens * 15 / 100;
-    if ((rc = read_fetching(&cli, crawl, crawl_delay, max_pages, allow_flag, allow, &policy, &p))) goto out;
+    if ((rc = read_fetching(&cli, crawl, crawl_delay, max_pages, allow_flag, allow, &policy, &p)))
+        goto out;
     if (p.chunk_tokens && p.overlap_tokens >= p.chunk_tokens) {
         rc = rag_cli_usage_error(&cli, "the overlap must be smaller than the chunk size");
         goto out;
@@ -271,8 +309,8 @@ int rag_cli_ingest(int argc, char **argv)
     signal(SIGTERM, on_sigint);
 
     ing_report r;
-    int run = ing_run(cli.st, (const char *const *)argv + optind, (size_t)(argc - optind), &p, &r,
-                      &err);
+    int run =
+        ing_run(cli.st, (const char *const *)argv + optind, (size_t)(argc - optind), &p, &r, &err);
     rag_cli_bar_clear(&v.bar);
     /* the vector indexes follow the database now, so searches start ready */
     if (!run && embedder) {
@@ -297,21 +335,26 @@ int rag_cli_ingest(int argc, char **argv)
         cJSON_AddItemToObject(j, "problems", v.problems);
         rag_cli_print_json(j);
     } else {
-        printf("ingest: %zu added, %zu updated, %zu unchanged, %zu removed, %zu skipped, %zu failed; "
-               "%zu chunks; %.1f MB in %.2f s (%.1f MB/s)%s\n",
-               r.added, r.updated, r.unchanged, r.removed, r.skipped, r.failed, r.chunks,
-               (double)r.bytes / 1e6, r.seconds, mbps, r.cancelled ? " (interrupted)" : "");
+        printf(
+            "ingest: %zu added, %zu updated, %zu unchanged, %zu removed, %zu skipped, %zu failed; "
+            "%zu chunks; %.1f MB in %.2f s (%.1f MB/s)%s\n",
+            r.added, r.updated, r.unchanged, r.removed, r.skipped, r.failed, r.chunks,
+            (double)r.bytes / 1e6, r.seconds, mbps, r.cancelled ? " (interrupted)" : "");
     }
-    if (run) rc = rag_cli_fail(&cli, &err);
-    else if (r.cancelled) rc = RAG_EXIT_INTERRUPTED;
-    else if (r.failed) rc = RAG_EXIT_PARTIAL;
+    if (run)
+        rc = rag_cli_fail(&cli, &err);
+    else if (r.cancelled)
+        rc = RAG_EXIT_INTERRUPTED;
+    else if (r.failed)
+        rc = RAG_EXIT_PARTIAL;
     if (!run && embedder && !cli.quiet && !cli.json) {
         store_model sm;
         int64_t n_chunks = 0, n_with = 0;
         if (store_model_active(cli.st, &sm, &err) == 1 &&
             store_vector_counts(cli.st, sm.id, &n_chunks, &n_with, &err) == 0 && n_with < n_chunks)
-            fprintf(stderr, "note: %lld chunks have no vector yet (stored before an embedding model "
-                            "was configured): run 'rag reembed' to embed them\n",
+            fprintf(stderr,
+                    "note: %lld chunks have no vector yet (stored before an embedding model "
+                    "was configured): run 'rag reembed' to embed them\n",
                     (long long)(n_chunks - n_with));
     }
 out:

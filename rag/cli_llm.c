@@ -46,7 +46,8 @@ static char *read_stdin(size_t *len)
     rag_buf b = {0};
     char tmp[65536];
     ssize_t r;
-    while ((r = read(0, tmp, sizeof tmp)) > 0) rag_buf_append(&b, tmp, (size_t)r);
+    while ((r = read(0, tmp, sizeof tmp)) > 0)
+        rag_buf_append(&b, tmp, (size_t)r);
     *len = b.len;
     return rag_buf_steal(&b);
 }
@@ -72,10 +73,17 @@ int rag_cli_tokenize(int argc, char **argv)
     int special = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 's': special = 1; break;
-        case 'h': fputs(tokenize_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        case 'm':
+            model = optarg;
+            break;
+        case 's':
+            special = 1;
+            break;
+        case 'h':
+            fputs(tokenize_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return rag_cli_usage_error(&cli, "unknown option");
         }
     }
     if (!model) return rag_cli_usage_error(&cli, "-m MODEL is required");
@@ -99,7 +107,8 @@ int rag_cli_tokenize(int argc, char **argv)
     rc = llm_tokenize(v, text, len, special, 0, &t, &err);
     if (!rc) {
         rag_buf out = {0};
-        for (size_t i = 0; i < t.n; i++) rag_buf_printf(&out, "%s%d", i ? " " : "", t.v[i]);
+        for (size_t i = 0; i < t.n; i++)
+            rag_buf_printf(&out, "%s%d", i ? " " : "", t.v[i]);
         rag_buf_putc(&out, '\n');
         fwrite(out.data, 1, out.len, stdout);
         rag_buf_free(&out);
@@ -121,32 +130,41 @@ static const char logits_usage[] =
 
 int rag_cli_logits(int argc, char **argv)
 {
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"tokens", required_argument, NULL, 't'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"threads", required_argument, NULL, 'T'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},  {"tokens", required_argument, NULL, 't'},
+        {"output", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "logits"};
     const char *model = NULL, *toks = NULL, *out = NULL;
     long threads = 0;
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 't': toks = optarg; break;
-        case 'o': out = optarg; break;
+        case 'm':
+            model = optarg;
+            break;
+        case 't':
+            toks = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case 'T':
             if (parse_int(&cli, "--threads", optarg, 0, 1024, &threads)) return RAG_EXIT_USAGE;
             break;
-        case 'h': fputs(logits_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        case 'h':
+            fputs(logits_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return rag_cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!model || !toks || !out) return rag_cli_usage_error(&cli, "-m, --tokens and -o are required");
+    if (!model || !toks || !out)
+        return rag_cli_usage_error(&cli, "-m, --tokens and -o are required");
     llm_tokens ids = {0};
     for (const char *p = toks; *p;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')
+            p++;
         if (!*p) break;
         char *end;
         errno = 0;
@@ -207,10 +225,17 @@ int rag_cli_model_info(int argc, char **argv)
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'J': json = 1; break;
-        case 'h': fputs(info_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        case 'm':
+            model = optarg;
+            break;
+        case 'J':
+            json = 1;
+            break;
+        case 'h':
+            fputs(info_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return rag_cli_usage_error(&cli, "unknown option");
         }
     }
     if (!model) return rag_cli_usage_error(&cli, "-m MODEL is required");
@@ -270,7 +295,8 @@ int rag_cli_model_info(int argc, char **argv)
         if (em) {
             cJSON_AddStringToObject(j, "role", emb_is_reranker(em) ? "reranker" : "embedding");
             cJSON_AddNumberToObject(j, "dims", emb_dims(em));
-            cJSON_AddStringToObject(j, "pooling", emb_pooling_name(emb_model_identity(em)->pooling));
+            cJSON_AddStringToObject(j, "pooling",
+                                    emb_pooling_name(emb_model_identity(em)->pooling));
             cJSON_AddNumberToObject(j, "context", emb_max_tokens(em));
         } else if (hp) {
             cJSON_AddStringToObject(j, "role", "generator");
@@ -294,44 +320,52 @@ int rag_cli_model_info(int argc, char **argv)
         if (have_vocab) {
             cJSON_AddStringToObject(j, "vocab_type", vkinds[llm_vocab_kind_of(v)]);
             cJSON_AddNumberToObject(j, "vocab_size", llm_vocab_size(v));
-            if (llm_vocab_kind_of(v) == LLM_VOCAB_BPE) cJSON_AddStringToObject(j, "pre_tokenizer", llm_vocab_pre(v));
+            if (llm_vocab_kind_of(v) == LLM_VOCAB_BPE)
+                cJSON_AddStringToObject(j, "pre_tokenizer", llm_vocab_pre(v));
         } else {
             cJSON_AddStringToObject(j, "vocab_error", verr.msg);
         }
-        cJSON_AddStringToObject(j, "chat_template", fell_back ? "none (chatml assumed)" : llm_chat_family_name(fam));
+        cJSON_AddStringToObject(j, "chat_template",
+                                fell_back ? "none (chatml assumed)" : llm_chat_family_name(fam));
         rag_cli_print_json(j);
     } else {
         printf("model         %s\n", model);
         printf("architecture  %s%s\n", arch,
-               em ? (emb_is_reranker(em) ? " (a reranker)" : " (an embedding model)")
-               : runnable ? " (a text generator)"
-               : merr.msg[0] ? " (cannot be loaded: see below)" : " (not runnable by rag)");
+               em            ? (emb_is_reranker(em) ? " (a reranker)" : " (an embedding model)")
+               : runnable    ? " (a text generator)"
+               : merr.msg[0] ? " (cannot be loaded: see below)"
+                             : " (not runnable by rag)");
         if (nlen) printf("name          %.*s\n", (int)nlen, name);
-        printf("file          GGUF v%u, %.1f MB, %zu tensors, %.1fM parameters\n", llm_gguf_version(g),
-               (double)llm_gguf_size(g) / 1e6, llm_gguf_n_tensors(g), (double)params / 1e6);
+        printf("file          GGUF v%u, %.1f MB, %zu tensors, %.1fM parameters\n",
+               llm_gguf_version(g), (double)llm_gguf_size(g) / 1e6, llm_gguf_n_tensors(g),
+               (double)params / 1e6);
         printf("tensor types ");
         for (int t = 0; t < LLM_DTYPE_MAX; t++)
-            if (count[t]) printf(" %s x%zu (%.1f MB)", llm_dtype_get(t)->name, count[t], (double)bytes[t] / 1e6);
+            if (count[t])
+                printf(" %s x%zu (%.1f MB)", llm_dtype_get(t)->name, count[t],
+                       (double)bytes[t] / 1e6);
         printf("\n");
         if (hp)
-            printf("hparams       vocab %d, context %d, embd %d, layers %d, heads %d (kv %d), ff %d, "
-                   "head dim %d, rope %d dims base %g%s\n",
-                   hp->n_vocab, hp->n_ctx_train, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv,
-                   hp->n_ff, hp->head_dim, hp->n_rot, hp->rope_base,
-                   hp->tied_output ? ", tied output" : "");
+            printf(
+                "hparams       vocab %d, context %d, embd %d, layers %d, heads %d (kv %d), ff %d, "
+                "head dim %d, rope %d dims base %g%s\n",
+                hp->n_vocab, hp->n_ctx_train, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv,
+                hp->n_ff, hp->head_dim, hp->n_rot, hp->rope_base,
+                hp->tied_output ? ", tied output" : "");
         else if (em)
             printf("encoder       %d dims, %s pooling, context %d tokens\n", emb_dims(em),
                    emb_pooling_name(emb_model_identity(em)->pooling), emb_max_tokens(em));
         else if (merr.msg[0])
             printf("error         %s\n", merr.msg);
         if (have_vocab)
-            printf("vocabulary    %s, %d tokens%s%s\n", vkinds[llm_vocab_kind_of(v)], llm_vocab_size(v),
+            printf("vocabulary    %s, %d tokens%s%s\n", vkinds[llm_vocab_kind_of(v)],
+                   llm_vocab_size(v),
                    llm_vocab_kind_of(v) == LLM_VOCAB_BPE ? ", pre-tokenizer " : "",
                    llm_vocab_kind_of(v) == LLM_VOCAB_BPE ? llm_vocab_pre(v) : "");
         else
             printf("vocabulary    unusable: %s\n", verr.msg);
-        printf("chat template %s\n", fell_back ? "none recognised (ChatML would be assumed)"
-                                                 : llm_chat_family_name(fam));
+        printf("chat template %s\n",
+               fell_back ? "none recognised (ChatML would be assumed)" : llm_chat_family_name(fam));
     }
     emb_model_close(em);
     llm_model_close(m);
@@ -382,20 +416,39 @@ static int print_text(void *ctx, const char *text, size_t len)
 
 int rag_cli_generate(int argc, char **argv)
 {
-    enum { O_CHAT = 1000, O_SYSTEM, O_TEMPLATE, O_SHOW, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP,
-           O_PRES, O_SEED, O_STOP, O_CTX };
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"prompt", required_argument, NULL, 'p'},
-        {"chat", no_argument, NULL, O_CHAT},         {"system", required_argument, NULL, O_SYSTEM},
-        {"template", required_argument, NULL, O_TEMPLATE},
-        {"show-prompt", no_argument, NULL, O_SHOW},  {"temp", required_argument, NULL, O_TEMP},
-        {"top-k", required_argument, NULL, O_TOPK},  {"top-p", required_argument, NULL, O_TOPP},
-        {"min-p", required_argument, NULL, O_MINP},
-        {"repeat-penalty", required_argument, NULL, O_REP},
-        {"presence-penalty", required_argument, NULL, O_PRES},
-        {"seed", required_argument, NULL, O_SEED},   {"stop", required_argument, NULL, O_STOP},
-        {"ctx", required_argument, NULL, O_CTX},     {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},            {0, 0, 0, 0}};
+    enum {
+        O_CHAT = 1000,
+        O_SYSTEM,
+        O_TEMPLATE,
+        O_SHOW,
+        O_TEMP,
+        O_TOPK,
+        O_TOPP,
+        O_MINP,
+        O_REP,
+        O_PRES,
+        O_SEED,
+        O_STOP,
+        O_CTX
+    };
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"prompt", required_argument, NULL, 'p'},
+                                         {"chat", no_argument, NULL, O_CHAT},
+                                         {"system", required_argument, NULL, O_SYSTEM},
+                                         {"template", required_argument, NULL, O_TEMPLATE},
+                                         {"show-prompt", no_argument, NULL, O_SHOW},
+                                         {"temp", required_argument, NULL, O_TEMP},
+                                         {"top-k", required_argument, NULL, O_TOPK},
+                                         {"top-p", required_argument, NULL, O_TOPP},
+                                         {"min-p", required_argument, NULL, O_MINP},
+                                         {"repeat-penalty", required_argument, NULL, O_REP},
+                                         {"presence-penalty", required_argument, NULL, O_PRES},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"stop", required_argument, NULL, O_STOP},
+                                         {"ctx", required_argument, NULL, O_CTX},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "generate"};
     const char *model = NULL, *prompt = NULL, *system = NULL, *template = NULL;
     int chat = 0, show = 0, c;
@@ -406,33 +459,68 @@ int rag_cli_generate(int argc, char **argv)
     int rc = RAG_EXIT_OK;
     while ((c = getopt_long(argc, argv, "m:p:n:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'n': rc = parse_int(&cli, "-n", optarg, 1, 1 << 20, &n); break;
-        case 't': rc = parse_int(&cli, "--threads", optarg, 0, 1024, &threads); break;
-        case O_CHAT: chat = 1; break;
-        case O_SYSTEM: system = optarg; break;
-        case O_TEMPLATE: template = optarg; break;
-        case O_SHOW: show = 1; break;
-        case O_TEMP: rc = parse_float(&cli, "--temp", optarg, &gp.sampling.temperature); break;
+        case 'm':
+            model = optarg;
+            break;
+        case 'p':
+            prompt = optarg;
+            break;
+        case 'n':
+            rc = parse_int(&cli, "-n", optarg, 1, 1 << 20, &n);
+            break;
+        case 't':
+            rc = parse_int(&cli, "--threads", optarg, 0, 1024, &threads);
+            break;
+        case O_CHAT:
+            chat = 1;
+            break;
+        case O_SYSTEM:
+            system = optarg;
+            break;
+        case O_TEMPLATE:
+            template = optarg;
+            break;
+        case O_SHOW:
+            show = 1;
+            break;
+        case O_TEMP:
+            rc = parse_float(&cli, "--temp", optarg, &gp.sampling.temperature);
+            break;
         case O_TOPK:
             rc = parse_int(&cli, "--top-k", optarg, 0, 1 << 24, &v);
             gp.sampling.top_k = (int)v;
             break;
-        case O_TOPP: rc = parse_float(&cli, "--top-p", optarg, &gp.sampling.top_p); break;
-        case O_MINP: rc = parse_float(&cli, "--min-p", optarg, &gp.sampling.min_p); break;
-        case O_REP: rc = parse_float(&cli, "--repeat-penalty", optarg, &gp.sampling.repeat_penalty); break;
-        case O_PRES: rc = parse_float(&cli, "--presence-penalty", optarg, &gp.sampling.presence_penalty); break;
+        case O_TOPP:
+            rc = parse_float(&cli, "--top-p", optarg, &gp.sampling.top_p);
+            break;
+        case O_MINP:
+            rc = parse_float(&cli, "--min-p", optarg, &gp.sampling.min_p);
+            break;
+        case O_REP:
+            rc = parse_float(&cli, "--repeat-penalty", optarg, &gp.sampling.repeat_penalty);
+            break;
+        case O_PRES:
+            rc = parse_float(&cli, "--presence-penalty", optarg, &gp.sampling.presence_penalty);
+            break;
         case O_SEED: {
             char *end;
             gp.sampling.seed = strtoull(optarg, &end, 10);
-            if (end == optarg || *end) rc = rag_cli_usage_error(&cli, "--seed: '%s' is not a number", optarg);
+            if (end == optarg || *end)
+                rc = rag_cli_usage_error(&cli, "--seed: '%s' is not a number", optarg);
             break;
         }
-        case O_STOP: rag_strv_push(&stops, optarg); break;
-        case O_CTX: rc = parse_int(&cli, "--ctx", optarg, 16, 1 << 20, &ctx_n); break;
-        case 'h': fputs(generate_usage, stdout); rag_strv_free(&stops); return RAG_EXIT_OK;
-        default: rc = rag_cli_usage_error(&cli, "unknown option");
+        case O_STOP:
+            rag_strv_push(&stops, optarg);
+            break;
+        case O_CTX:
+            rc = parse_int(&cli, "--ctx", optarg, 16, 1 << 20, &ctx_n);
+            break;
+        case 'h':
+            fputs(generate_usage, stdout);
+            rag_strv_free(&stops);
+            return RAG_EXIT_OK;
+        default:
+            rc = rag_cli_usage_error(&cli, "unknown option");
         }
         if (rc) {
             rag_strv_free(&stops);
@@ -471,12 +559,17 @@ int rag_cli_generate(int argc, char **argv)
         size_t nm = 0;
         if (system) msgs[nm++] = (llm_chat_msg){"system", system};
         msgs[nm++] = (llm_chat_msg){"user", prompt};
-        if (llm_chat_render(fam, msgs, nm, 1, &cp, &err) || llm_chat_tokenize(vocab, &cp, &toks, &err))
+        if (llm_chat_render(fam, msgs, nm, 1, &cp, &err) ||
+            llm_chat_tokenize(vocab, &cp, &toks, &err))
             goto fail;
-        if (show) fprintf(stderr, "--- prompt (%zu tokens) ---\n%s\n--- end of prompt ---\n", toks.n, cp.text.data);
+        if (show)
+            fprintf(stderr, "--- prompt (%zu tokens) ---\n%s\n--- end of prompt ---\n", toks.n,
+                    cp.text.data);
     } else {
         if (llm_tokenize(vocab, prompt, strlen(prompt), 1, 0, &toks, &err)) goto fail;
-        if (show) fprintf(stderr, "--- prompt (%zu tokens) ---\n%s\n--- end of prompt ---\n", toks.n, prompt);
+        if (show)
+            fprintf(stderr, "--- prompt (%zu tokens) ---\n%s\n--- end of prompt ---\n", toks.n,
+                    prompt);
     }
     llm_context_params cparams;
     llm_context_default_params(&cparams);
@@ -497,8 +590,8 @@ int rag_cli_generate(int argc, char **argv)
                 "memory: weights %.1f MB mapped (%.1f MB of files resident), KV cache %.1f MB, "
                 "scratch %.1f MB, %.1f MB resident anonymous\n",
                 (double)llm_gguf_size(llm_model_gguf(m)) / 1e6, (double)file / 1e6,
-                (double)llm_context_kv_bytes(ctx) / 1e6, (double)llm_context_scratch_bytes(ctx) / 1e6,
-                (double)anon / 1e6);
+                (double)llm_context_kv_bytes(ctx) / 1e6,
+                (double)llm_context_scratch_bytes(ctx) / 1e6, (double)anon / 1e6);
     fprintf(stderr,
             "prompt: %d tokens in %.0f ms (%.1f tokens/s); generation: %d tokens in %.0f ms "
             "(%.1f tokens/s); stop: %s\n",
@@ -547,7 +640,8 @@ static int more_bits(int layer, int n_layers)
  * that are not a multiple of 256). */
 static int q4_k_m_type(const char *name, int has_output, int n_layers)
 {
-    if (!strcmp(name, "output.weight") || (!has_output && !strcmp(name, "token_embd.weight"))) return LLM_Q6_K;
+    if (!strcmp(name, "output.weight") || (!has_output && !strcmp(name, "token_embd.weight")))
+        return LLM_Q6_K;
     int layer = -1;
     if (!strncmp(name, "blk.", 4)) layer = atoi(name + 4);
     if (layer >= 0 && (strstr(name, ".attn_v.") || strstr(name, ".ffn_down.")))
@@ -559,11 +653,17 @@ static int q4_k_m_type(const char *name, int has_output, int n_layers)
 static int kquant_fallback(int t)
 {
     switch (t) {
-    case LLM_Q2_K: case LLM_Q3_K: return LLM_Q4_0;
-    case LLM_Q4_K: return LLM_Q5_0;
-    case LLM_Q5_K: return LLM_Q5_1;
-    case LLM_Q6_K: return LLM_Q8_0;
-    default: return t;
+    case LLM_Q2_K:
+    case LLM_Q3_K:
+        return LLM_Q4_0;
+    case LLM_Q4_K:
+        return LLM_Q5_0;
+    case LLM_Q5_K:
+        return LLM_Q5_1;
+    case LLM_Q6_K:
+        return LLM_Q8_0;
+    default:
+        return t;
     }
 }
 
@@ -584,24 +684,27 @@ int rag_cli_quantize(int argc, char **argv)
     llm_gguf *g;
     if (llm_gguf_open(argv[1], &g, &err)) return rag_cli_fail(&cli, &err);
     llm_gguf_writer *w = llm_gguf_writer_new();
-    for (size_t i = 0; i < llm_gguf_n_kv(g); i++) llm_gguf_copy_kv(w, g, i);
+    for (size_t i = 0; i < llm_gguf_n_kv(g); i++)
+        llm_gguf_copy_kv(w, g, i);
     llm_gguf_set_u32(w, "general.quantization_version", 2);
     /* llama.cpp's general.file_type, which names the file's type for people
      * (MOSTLY_Q4_K_M = 15); only where one value means this type */
     static const struct {
         int type;
         uint32_t file_type;
-    } file_types[] = {{LLM_F32, 0}, {LLM_F16, 1}, {LLM_Q4_0, 2}, {LLM_Q4_1, 3}, {LLM_Q8_0, 7},
+    } file_types[] = {{LLM_F32, 0},  {LLM_F16, 1},  {LLM_Q4_0, 2},  {LLM_Q4_1, 3}, {LLM_Q8_0, 7},
                       {LLM_Q5_0, 8}, {LLM_Q5_1, 9}, {LLM_Q6_K, 18}, {LLM_BF16, 32}};
     if (mix) llm_gguf_set_u32(w, "general.file_type", 15);
     for (size_t i = 0; !mix && i < sizeof file_types / sizeof file_types[0]; i++)
-        if (file_types[i].type == type) llm_gguf_set_u32(w, "general.file_type", file_types[i].file_type);
+        if (file_types[i].type == type)
+            llm_gguf_set_u32(w, "general.file_type", file_types[i].file_type);
     size_t nt = llm_gguf_n_tensors(g);
     int has_output = 0, n_layers = 0;
     for (size_t i = 0; i < nt; i++) {
         const char *name = llm_gguf_tensor(g, i)->name;
         has_output |= !strcmp(name, "output.weight");
-        if (!strncmp(name, "blk.", 4) && atoi(name + 4) + 1 > n_layers) n_layers = atoi(name + 4) + 1;
+        if (!strncmp(name, "blk.", 4) && atoi(name + 4) + 1 > n_layers)
+            n_layers = atoi(name + 4) + 1;
     }
     void **bufs = rag_xcalloc(nt ? nt : 1, sizeof *bufs);
     int64_t max_row = 0;
@@ -640,10 +743,13 @@ int rag_cli_quantize(int argc, char **argv)
     if (!rc) {
         printf("quantize: %zu of %zu tensors converted (", converted, nt);
         for (int t = 0, first = 1; t < LLM_DTYPE_MAX; t++)
-            if (per_type[t]) printf("%s%s x%zu", first ? "" : ", ", llm_dtype_get(t)->name, per_type[t]), first = 0;
+            if (per_type[t])
+                printf("%s%s x%zu", first ? "" : ", ", llm_dtype_get(t)->name, per_type[t]),
+                    first = 0;
         printf(") into %s\n", argv[2]);
     }
-    for (size_t i = 0; i < nt; i++) rag_free(bufs[i]);
+    for (size_t i = 0; i < nt; i++)
+        rag_free(bufs[i]);
     rag_free(bufs);
     rag_free(row);
     llm_gguf_writer_free(w);

@@ -71,9 +71,9 @@ static const char ask_usage[] =
     "  --json            {question, answer, citations, usage, timings} as JSON\n"
     "  --db PATH, --config FILE   as for 'rag ingest'\n";
 
-#define NO_MODEL_NOTE                                                                          \
-    "No generator model is configured, so this answer quotes the passages of your "             \
-    "documents that best match the question. Configure a GGUF chat model with --model, "       \
+#define NO_MODEL_NOTE                                                                              \
+    "No generator model is configured, so this answer quotes the passages of your "                \
+    "documents that best match the question. Configure a GGUF chat model with --model, "           \
     "RAG_MODEL or model.path in the config to get written answers."
 
 static double now_ms(void)
@@ -161,8 +161,10 @@ static int search_config(query_opts *q)
         return -1;
     }
     if (q->candidates > 10000 || rrf_k < 1 || rrf_k > 100000) {
-        rag_cli_error(&q->cli, "%s: search.candidates must be at most 10000 and search.rrf_k from 1 to 100000",
-                      rag_config_where(cfg, q->candidates > 10000 ? "search.candidates" : "search.rrf_k"));
+        rag_cli_error(
+            &q->cli,
+            "%s: search.candidates must be at most 10000 and search.rrf_k from 1 to 100000",
+            rag_config_where(cfg, q->candidates > 10000 ? "search.candidates" : "search.rrf_k"));
         return -1;
     }
     q->rrf_k = (int)rrf_k;
@@ -182,8 +184,20 @@ static int search_config(query_opts *q)
 /* Parses the options of search/ask; returns -1 (done, exit with *rc). */
 static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
 {
-    enum { O_CHUNKS = 1000, O_RERANK, O_RTOP, O_RMODEL, O_MODE, O_EMODEL, O_EXPLAIN, O_MODEL,
-           O_CTX, O_TEMP, O_SEED, O_SHOW };
+    enum {
+        O_CHUNKS = 1000,
+        O_RERANK,
+        O_RTOP,
+        O_RMODEL,
+        O_MODE,
+        O_EMODEL,
+        O_EXPLAIN,
+        O_MODEL,
+        O_CTX,
+        O_TEMP,
+        O_SEED,
+        O_SHOW
+    };
     static const struct option opts[] = {{"chunks", no_argument, NULL, O_CHUNKS},
                                          {"rerank", no_argument, NULL, O_RERANK},
                                          {"rerank-top", required_argument, NULL, O_RTOP},
@@ -208,17 +222,39 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
             bad = parse_count(&q->cli, "-k", optarg, 10000, &q->k);
             q->k_set = 1;
             break;
-        case 'n': bad = parse_count(&q->cli, "-n", optarg, 1 << 20, &q->n_predict); break;
-        case O_CTX: bad = parse_count(&q->cli, "--ctx", optarg, 1 << 20, &q->n_ctx); break;
-        case O_RTOP: bad = parse_count(&q->cli, "--rerank-top", optarg, 10000, &q->rerank_top); break;
-        case O_CHUNKS: q->chunks = 1; break;
-        case O_RERANK: q->rerank = 1; break;
-        case O_RMODEL: q->rerank_model = optarg; break;
-        case O_MODE: q->mode = optarg; break;
-        case O_EMODEL: q->embed_model = optarg; break;
-        case O_EXPLAIN: q->explain = 1; break;
-        case O_MODEL: q->model = optarg; break;
-        case O_SHOW: q->show_prompt = 1; break;
+        case 'n':
+            bad = parse_count(&q->cli, "-n", optarg, 1 << 20, &q->n_predict);
+            break;
+        case O_CTX:
+            bad = parse_count(&q->cli, "--ctx", optarg, 1 << 20, &q->n_ctx);
+            break;
+        case O_RTOP:
+            bad = parse_count(&q->cli, "--rerank-top", optarg, 10000, &q->rerank_top);
+            break;
+        case O_CHUNKS:
+            q->chunks = 1;
+            break;
+        case O_RERANK:
+            q->rerank = 1;
+            break;
+        case O_RMODEL:
+            q->rerank_model = optarg;
+            break;
+        case O_MODE:
+            q->mode = optarg;
+            break;
+        case O_EMODEL:
+            q->embed_model = optarg;
+            break;
+        case O_EXPLAIN:
+            q->explain = 1;
+            break;
+        case O_MODEL:
+            q->model = optarg;
+            break;
+        case O_SHOW:
+            q->show_prompt = 1;
+            break;
         case O_TEMP: {
             char *end;
             q->temp = strtof(optarg, &end);
@@ -230,11 +266,17 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
         case O_SEED: {
             char *end;
             q->seed = strtoull(optarg, &end, 10);
-            if (end == optarg || *end) bad = -1, rag_cli_usage_error(&q->cli, "--seed: '%s' is not a number", optarg);
+            if (end == optarg || *end)
+                bad = -1, rag_cli_usage_error(&q->cli, "--seed: '%s' is not a number", optarg);
             break;
         }
-        case 'h': fputs(usage, stdout); *rc = RAG_EXIT_OK; return -1;
-        default: *rc = rag_cli_usage_error(&q->cli, "unknown option"); return -1;
+        case 'h':
+            fputs(usage, stdout);
+            *rc = RAG_EXIT_OK;
+            return -1;
+        default:
+            *rc = rag_cli_usage_error(&q->cli, "unknown option");
+            return -1;
         }
         if (bad) {
             *rc = RAG_EXIT_USAGE;
@@ -242,7 +284,8 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
         }
     }
     if (q->mode && !valid_mode(q->mode)) {
-        *rc = rag_cli_usage_error(&q->cli, "--mode: '%s' is not keyword, vector or hybrid", q->mode);
+        *rc =
+            rag_cli_usage_error(&q->cli, "--mode: '%s' is not keyword, vector or hybrid", q->mode);
         return -1;
     }
     if (optind >= argc) {
@@ -258,7 +301,8 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
         return -1;
     }
     const char *top = rag_config_get(q->cli.cfg, "rerank.top");
-    if (q->rerank && !q->rerank_top && top && parse_count(&q->cli, "rerank.top", top, 10000, &q->rerank_top) < 0) {
+    if (q->rerank && !q->rerank_top && top &&
+        parse_count(&q->cli, "rerank.top", top, 10000, &q->rerank_top) < 0) {
         *rc = RAG_EXIT_USAGE;
         return -1;
     }
@@ -283,8 +327,9 @@ int rag_cli_open_retrieval(rag_cli *cli, const char *mode, const char *embed_mod
         int match = ing_model_matches(cli->st, r->embedder, &err);
         if (match < 0) return rag_cli_fail(cli, &err);
         if (!match) {
-            r->note = rag_xasprintf("the database has no vectors of %s: keyword search only (run 'rag reembed')",
-                                    emb_model_identity(r->embedder)->name);
+            r->note = rag_xasprintf(
+                "the database has no vectors of %s: keyword search only (run 'rag reembed')",
+                emb_model_identity(r->embedder)->name);
             emb_model_close(r->embedder);
             r->embedder = NULL;
         }
@@ -297,9 +342,12 @@ int rag_cli_open_retrieval(rag_cli *cli, const char *mode, const char *embed_mod
         return RAG_EXIT_USAGE;
     }
     if (rerank) {
-        const char *rpath = rag_cli_model_path(cli, rerank_model, "RAG_RERANK_MODEL", "rerank.model");
+        const char *rpath =
+            rag_cli_model_path(cli, rerank_model, "RAG_RERANK_MODEL", "rerank.model");
         if (!rpath) {
-            rag_cli_error(cli, "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
+            rag_cli_error(
+                cli,
+                "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
             return RAG_EXIT_ERROR;
         }
         int rc = rag_cli_open_embedder(cli, rpath, &r->reranker);
@@ -381,10 +429,14 @@ static void print_snippet(const char *s)
 static void print_explain(const query_opts *q, const ragd_result *r)
 {
     printf("   %s", rag_cli_dim(&q->cli));
-    if (r->kw_rank) printf("keyword #%d (bm25 %.3f)  ", r->kw_rank, r->kw_score);
-    else printf("keyword -  ");
-    if (r->vec_rank) printf("vector #%d (cosine %.4f)  ", r->vec_rank, r->vec_score);
-    else printf("vector -  ");
+    if (r->kw_rank)
+        printf("keyword #%d (bm25 %.3f)  ", r->kw_rank, r->kw_score);
+    else
+        printf("keyword -  ");
+    if (r->vec_rank)
+        printf("vector #%d (cosine %.4f)  ", r->vec_rank, r->vec_score);
+    else
+        printf("vector -  ");
     printf("rrf %.5f", r->rrf_score);
     if (r->rerank_rank) printf("  rerank #%d (%.4f)", r->rerank_rank, r->rerank_score);
     printf("%s\n", rag_cli_reset(&q->cli));
@@ -431,10 +483,14 @@ int rag_cli_search(int argc, char **argv)
             char path[4096], score[96], title[1024], heading[1024];
             rag_cli_display_path(h->uri, path, sizeof path);
             rag_cli_safe(h->title, title, sizeof title);
-            if (r->rerank_rank) snprintf(score, sizeof score, "rerank %.3f", r->rerank_score);
-            else if (r->kw_rank && r->vec_rank) snprintf(score, sizeof score, "rrf %.4f", r->rrf_score);
-            else if (r->vec_rank) snprintf(score, sizeof score, "cosine %.3f", r->vec_score);
-            else snprintf(score, sizeof score, "score %.2f", r->kw_score);
+            if (r->rerank_rank)
+                snprintf(score, sizeof score, "rerank %.3f", r->rerank_score);
+            else if (r->kw_rank && r->vec_rank)
+                snprintf(score, sizeof score, "rrf %.4f", r->rrf_score);
+            else if (r->vec_rank)
+                snprintf(score, sizeof score, "cosine %.3f", r->vec_score);
+            else
+                snprintf(score, sizeof score, "score %.2f", r->kw_score);
             printf("%s%zu. %s%s  %s(%s)%s\n", rag_cli_bold(&q.cli), i + 1, *title ? title : path,
                    rag_cli_reset(&q.cli), rag_cli_dim(&q.cli), score, rag_cli_reset(&q.cli));
             const char *shown = rag_cli_heading_shown(h->title, h->heading_path);
@@ -446,7 +502,8 @@ int rag_cli_search(int argc, char **argv)
             if (i + 1 < res.n) putchar('\n');
         }
         if (q.explain)
-            printf("\n%stimings: embed %.1f ms, keyword %.1f ms, vector %.1f ms, fusion %.1f ms, rerank %.1f ms; "
+            printf("\n%stimings: embed %.1f ms, keyword %.1f ms, vector %.1f ms, fusion %.1f ms, "
+                   "rerank %.1f ms; "
                    "%zu near-duplicates collapsed%s%s%s\n",
                    rag_cli_dim(&q.cli), res.embed_ms, res.keyword_ms, res.vector_ms, res.fuse_ms,
                    res.rerank_ms, res.n_duplicates, rt.note ? "; " : "", rt.note ? rt.note : "",
@@ -479,7 +536,8 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
     store_hits hits = {0};
     hits.n = res->n;
     hits.v = rag_xcalloc(res->n ? res->n : 1, sizeof *hits.v);
-    for (size_t i = 0; i < res->n; i++) hits.v[i] = res->v[i].hit; /* borrowed: not freed here */
+    for (size_t i = 0; i < res->n; i++)
+        hits.v[i] = res->v[i].hit; /* borrowed: not freed here */
     ragd_answer a;
     rag_err err = {0};
     double t0 = now_ms();
@@ -524,7 +582,8 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
         for (size_t i = 0; i < a.n_citations; i++) {
             const ragd_citation *c = &a.citations[i];
             for (size_t k = 0; k < res->n; k++)
-                if (res->v[k].hit.chunk_id == c->chunk_id) print_source(&q->cli, c->n, &res->v[k].hit);
+                if (res->v[k].hit.chunk_id == c->chunk_id)
+                    print_source(&q->cli, c->n, &res->v[k].hit);
         }
     }
     ragd_answer_free(&a);
@@ -592,12 +651,14 @@ static int ask_model_open(query_opts *q, const char *model, ask_model *am, char 
     rag_err err = {0};
     memset(am, 0, sizeof *am);
     if (ragd_is_url(model)) { /* the server is only reached when the answer is asked for */
-        if (ragd_backend_read(q->cli.cfg, "model", model, &am->remote, &err)) return rag_cli_fail(&q->cli, &err);
+        if (ragd_backend_read(q->cli.cfg, "model", model, &am->remote, &err))
+            return rag_cli_fail(&q->cli, &err);
         return ask_sizes(q, am, (size_t)am->remote.ctx);
     }
     double t0 = now_ms();
     if (llm_model_open(model, &am->m, &err)) {
-        *why = rag_xasprintf("The generator model could not be loaded (%s), so this answer is extractive.", err.msg);
+        *why = rag_xasprintf(
+            "The generator model could not be loaded (%s), so this answer is extractive.", err.msg);
         return -1;
     }
     am->load_ms = now_ms() - t0;
@@ -605,12 +666,15 @@ static int ask_model_open(query_opts *q, const char *model, ask_model *am, char 
     int rc = ask_sizes(q, am, hp->n_ctx_train < 4096 ? (size_t)hp->n_ctx_train : 4096);
     if (rc) return rc;
     int fell_back;
-    if (llm_chat_family_for(llm_model_gguf(am->m), rag_config_get(q->cli.cfg, "model.chat_template"), &am->fam,
-                            &fell_back, &err))
+    if (llm_chat_family_for(llm_model_gguf(am->m),
+                            rag_config_get(q->cli.cfg, "model.chat_template"), &am->fam, &fell_back,
+                            &err))
         return rag_cli_fail(&q->cli, &err);
     if (fell_back && !q->cli.quiet)
-        rag_cli_error(&q->cli, "warning: the model names no chat template this program recognises; using ChatML "
-                               "(set model.chat_template)");
+        rag_cli_error(
+            &q->cli,
+            "warning: the model names no chat template this program recognises; using ChatML "
+            "(set model.chat_template)");
     llm_context_params cp;
     llm_context_default_params(&cp);
     cp.n_ctx = (int)am->n_ctx;
@@ -618,9 +682,9 @@ static int ask_model_open(query_opts *q, const char *model, ask_model *am, char 
     return 0;
 }
 
-static void ask_print_json(query_opts *q, const ask_model *am, const char *model, const ragd_prompt *pr,
-                           const ragd_generation *g, const ragd_results *res, double prompt_build_ms,
-                           double t_total0)
+static void ask_print_json(query_opts *q, const ask_model *am, const char *model,
+                           const ragd_prompt *pr, const ragd_generation *g, const ragd_results *res,
+                           double prompt_build_ms, double t_total0)
 {
     const ragd_citecheck *cc = &g->check;
     const llm_gen_stats *st = &g->stats;
@@ -639,7 +703,8 @@ static void ask_print_json(query_opts *q, const ask_model *am, const char *model
         cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip, NULL));
         rag_free(snip);
     }
-    cJSON_AddItemToObject(j, "invalid_citations", cJSON_CreateIntArray(cc->invalid, (int)cc->n_invalid));
+    cJSON_AddItemToObject(j, "invalid_citations",
+                          cJSON_CreateIntArray(cc->invalid, (int)cc->n_invalid));
     cJSON_AddNumberToObject(j, "context_blocks", (double)pr->n_blocks);
     cJSON *usage = cJSON_AddObjectToObject(j, "usage");
     cJSON_AddNumberToObject(usage, "prompt_tokens", st->n_prompt);
@@ -654,7 +719,8 @@ static void ask_print_json(query_opts *q, const ask_model *am, const char *model
     rag_cli_print_json(j);
 }
 
-static void ask_print_text(query_opts *q, const ragd_prompt *pr, const ragd_generation *g, int echoed)
+static void ask_print_text(query_opts *q, const ragd_prompt *pr, const ragd_generation *g,
+                           int echoed)
 {
     const ragd_citecheck *cc = &g->check;
     const llm_gen_stats *st = &g->stats;
@@ -662,7 +728,8 @@ static void ask_print_text(query_opts *q, const ragd_prompt *pr, const ragd_gene
     putchar('\n');
     if (cc->n_invalid) {
         printf("\n%snote: removed citation%s", rag_cli_dim(&q->cli), cc->n_invalid > 1 ? "s" : "");
-        for (size_t i = 0; i < cc->n_invalid; i++) printf(" [%d]", cc->invalid[i]);
+        for (size_t i = 0; i < cc->n_invalid; i++)
+            printf(" [%d]", cc->invalid[i]);
         printf(" naming no source given to the model%s\n", rag_cli_reset(&q->cli));
     }
     if (cc->n_cited) {
@@ -670,12 +737,16 @@ static void ask_print_text(query_opts *q, const ragd_prompt *pr, const ragd_gene
         for (size_t i = 0; i < cc->n_cited; i++)
             print_source(&q->cli, cc->cited[i], &pr->blocks[cc->cited[i] - 1].src->hit);
     } else {
-        printf("\n%s(the answer cites no source)%s\n", rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
+        printf("\n%s(the answer cites no source)%s\n", rag_cli_dim(&q->cli),
+               rag_cli_reset(&q->cli));
     }
     if (!q->cli.quiet)
-        fprintf(stderr, "%sprompt %d tokens (%zu blocks) in %.0f ms, answer %d tokens in %.0f ms (%.1f tokens/s)%s\n",
-                rag_cli_dim(&q->cli), st->n_prompt, pr->n_blocks, st->prompt_ms, st->n_generated, st->gen_ms,
-                st->gen_ms > 0 ? st->n_generated * 1e3 / st->gen_ms : 0, rag_cli_reset(&q->cli));
+        fprintf(stderr,
+                "%sprompt %d tokens (%zu blocks) in %.0f ms, answer %d tokens in %.0f ms (%.1f "
+                "tokens/s)%s\n",
+                rag_cli_dim(&q->cli), st->n_prompt, pr->n_blocks, st->prompt_ms, st->n_generated,
+                st->gen_ms, st->gen_ms > 0 ? st->n_generated * 1e3 / st->gen_ms : 0,
+                rag_cli_reset(&q->cli));
 }
 
 /* The generated answer. Returns an exit status, or -1 when the model could
@@ -690,15 +761,18 @@ static int ask_generate(query_opts *q, const char *model, const ragd_results *re
     if (rc) goto out;
     double t0 = now_ms();
     ragd_prompt_input in = {.question = q->query, .results = res};
-    if (ragd_prompt_build(am.m ? llm_model_vocab(am.m) : NULL, am.fam, &in, am.n_ctx - am.n_predict, &pr, &err)) {
+    if (ragd_prompt_build(am.m ? llm_model_vocab(am.m) : NULL, am.fam, &in, am.n_ctx - am.n_predict,
+                          &pr, &err)) {
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
     double prompt_build_ms = now_ms() - t0;
     if (q->show_prompt && !q->cli.json) /* with --json: in the JSON */
-        printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt ---%s\n\n",
-               rag_cli_dim(&q->cli), am.m ? "" : "about ", pr.n_tokens, pr.n_blocks, rag_cli_reset(&q->cli),
-               rag_buf_str(&pr.chat.text), rag_cli_dim(&q->cli), rag_cli_reset(&q->cli));
+        printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt "
+               "---%s\n\n",
+               rag_cli_dim(&q->cli), am.m ? "" : "about ", pr.n_tokens, pr.n_blocks,
+               rag_cli_reset(&q->cli), rag_buf_str(&pr.chat.text), rag_cli_dim(&q->cli),
+               rag_cli_reset(&q->cli));
     llm_gen_params gp;
     llm_gen_default_params(&gp);
     gp.n_predict = (int)am.n_predict;
@@ -713,8 +787,10 @@ static int ask_generate(query_opts *q, const char *model, const ragd_results *re
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
-    if (q->cli.json) ask_print_json(q, &am, model, &pr, &g, res, prompt_build_ms, t_total0);
-    else ask_print_text(q, &pr, &g, echo);
+    if (q->cli.json)
+        ask_print_json(q, &am, model, &pr, &g, res, prompt_build_ms, t_total0);
+    else
+        ask_print_text(q, &pr, &g, echo);
     ragd_generation_free(&g);
 out:
     ragd_prompt_free(&pr);
@@ -742,7 +818,8 @@ int rag_cli_ask(int argc, char **argv)
     const char *model = rag_cli_model_path(&q.cli, q.model, "RAG_MODEL", "model.path");
     char *why = NULL;
     rc = -1;
-    if (model && res.n) rc = ask_generate(&q, model, &res, t_total0, &why); /* nothing found: said below */
+    if (model && res.n)
+        rc = ask_generate(&q, model, &res, t_total0, &why); /* nothing found: said below */
     if (rc < 0) {
         if (why && model && !q.cli.json && !q.cli.quiet) rag_cli_error(&q.cli, "note: %s", why);
         rc = ask_extractive(&q, &res, why, t_total0);

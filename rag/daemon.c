@@ -63,21 +63,64 @@ static const char usage[] =
     "API keys: 'rag keys add NAME --roles ROLE,...'. SIGHUP reloads them;\n"
     "SIGTERM stops after the requests in flight (server.shutdown_grace).\n";
 
-static const char *const known_keys[] = {
-    "db", "server.listen", "server.max_body", "server.max_upload", "server.max_header",
-    "server.max_json_depth", "server.max_connections", "server.idle_timeout",
-    "server.max_connections_per_address", "server.reserved_connections", "server.header_timeout",
-    "server.request_timeout", "server.shutdown_grace", "server.max_tokens",
-    "server.default_max_tokens", "server.public_metrics", "server.uploads_dir",
-    "server.db_connections", "model.path", "model.ctx", "model.chat_template", "model.slots",
-    "model.queue", "model.threads", "model.url", "model.remote_model", "model.api_key",
-    "model.remote_ctx", "model.timeout", "model.retries", "embed.model", "embed.query_prefix",
-    "embed.doc_prefix", "embed.url", "embed.remote_model", "embed.api_key", "embed.remote_ctx",
-    "embed.timeout", "embed.retries", "rerank.model", "search.k", "search.answer_k",
-    "search.mode", "search.candidates", "search.rrf_k", "search.dedupe", "search.dup_similarity", "search.rerank",
-    "vector.large_group", "vector.large_factory", "vector.ef_search", "acl.default_labels",
-    "ingest.chunk_tokens", "ingest.overlap_tokens", "ingest.fetch_timeout", "net.allow_private", "net.allow",
-    NULL};
+static const char *const known_keys[] = {"db",
+                                         "server.listen",
+                                         "server.max_body",
+                                         "server.max_upload",
+                                         "server.max_header",
+                                         "server.max_json_depth",
+                                         "server.max_connections",
+                                         "server.idle_timeout",
+                                         "server.max_connections_per_address",
+                                         "server.reserved_connections",
+                                         "server.header_timeout",
+                                         "server.request_timeout",
+                                         "server.shutdown_grace",
+                                         "server.max_tokens",
+                                         "server.default_max_tokens",
+                                         "server.public_metrics",
+                                         "server.uploads_dir",
+                                         "server.db_connections",
+                                         "model.path",
+                                         "model.ctx",
+                                         "model.chat_template",
+                                         "model.slots",
+                                         "model.queue",
+                                         "model.threads",
+                                         "model.url",
+                                         "model.remote_model",
+                                         "model.api_key",
+                                         "model.remote_ctx",
+                                         "model.timeout",
+                                         "model.retries",
+                                         "embed.model",
+                                         "embed.query_prefix",
+                                         "embed.doc_prefix",
+                                         "embed.url",
+                                         "embed.remote_model",
+                                         "embed.api_key",
+                                         "embed.remote_ctx",
+                                         "embed.timeout",
+                                         "embed.retries",
+                                         "rerank.model",
+                                         "search.k",
+                                         "search.answer_k",
+                                         "search.mode",
+                                         "search.candidates",
+                                         "search.rrf_k",
+                                         "search.dedupe",
+                                         "search.dup_similarity",
+                                         "search.rerank",
+                                         "vector.large_group",
+                                         "vector.large_factory",
+                                         "vector.ef_search",
+                                         "acl.default_labels",
+                                         "ingest.chunk_tokens",
+                                         "ingest.overlap_tokens",
+                                         "ingest.fetch_timeout",
+                                         "net.allow_private",
+                                         "net.allow",
+                                         NULL};
 
 typedef struct options {
     const char *config, *db, *listen, *model, *embed_model, *rerank_model;
@@ -136,8 +179,10 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
 #define LONG_INTO(key, lo, hi, field)                                                              \
     do {                                                                                           \
         v = (long)(field);                                                                         \
-        if (get_long(cfg, key, lo, hi, &v)) rc = -1;                                               \
-        else (field) = (int)v;                                                                     \
+        if (get_long(cfg, key, lo, hi, &v))                                                        \
+            rc = -1;                                                                               \
+        else                                                                                       \
+            (field) = (int)v;                                                                      \
     } while (0)
     LONG_INTO("server.max_json_depth", 2, 1000, sp->max_json_depth);
     LONG_INTO("server.max_connections", 1, 100000, sp->max_connections);
@@ -161,11 +206,15 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
                 sp->reserved_connections, sp->max_connections);
         rc = -1;
     }
-    if (get_size(cfg, "server.max_body", &sp->max_body) || get_size(cfg, "server.max_upload", &sp->max_upload) ||
-        get_size(cfg, "server.max_header", &sp->max_header) || get_bool(cfg, "server.public_metrics", &sp->public_metrics) ||
+    if (get_size(cfg, "server.max_body", &sp->max_body) ||
+        get_size(cfg, "server.max_upload", &sp->max_upload) ||
+        get_size(cfg, "server.max_header", &sp->max_header) ||
+        get_bool(cfg, "server.public_metrics", &sp->public_metrics) ||
         get_size(cfg, "search.candidates", &sp->retrieval.candidates) ||
-        get_bool(cfg, "search.dedupe", &sp->retrieval.dedupe) || get_bool(cfg, "search.rerank", &sp->search_rerank) ||
-        get_size(cfg, "ingest.chunk_tokens", &sp->chunk_tokens) || get_size(cfg, "ingest.overlap_tokens", &sp->overlap_tokens) ||
+        get_bool(cfg, "search.dedupe", &sp->retrieval.dedupe) ||
+        get_bool(cfg, "search.rerank", &sp->search_rerank) ||
+        get_size(cfg, "ingest.chunk_tokens", &sp->chunk_tokens) ||
+        get_size(cfg, "ingest.overlap_tokens", &sp->overlap_tokens) ||
         get_bool(cfg, "net.allow_private", &sp->fetch_policy.allow_private))
         rc = -1;
     /* uploads by URL: private addresses refused unless [net] allows them */
@@ -249,9 +298,12 @@ static int engine_settings(const rag_config *cfg, const options *o, ragd_engine_
 /* "name", "name (remote URL)" or, without a model, none. */
 static void describe_model(char *buf, size_t n, const char *name, const char *url, const char *none)
 {
-    if (!name) snprintf(buf, n, "%s", none);
-    else if (url) snprintf(buf, n, "%s (remote %s)", name, url);
-    else snprintf(buf, n, "%s", name);
+    if (!name)
+        snprintf(buf, n, "%s", none);
+    else if (url)
+        snprintf(buf, n, "%s (remote %s)", name, url);
+    else
+        snprintf(buf, n, "%s", name);
 }
 
 static char *config_path(const options *o, int *optional)
@@ -338,27 +390,45 @@ static int parse_flags(int argc, char **argv, options *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'C': o->config = optarg; break;
-        case 'D': o->db = optarg; break;
-        case O_LISTEN: o->listen = optarg; break;
-        case O_MODEL: o->model = optarg; break;
-        case O_EMODEL: o->embed_model = optarg; break;
-        case O_RMODEL: o->rerank_model = optarg; break;
+        case 'C':
+            o->config = optarg;
+            break;
+        case 'D':
+            o->db = optarg;
+            break;
+        case O_LISTEN:
+            o->listen = optarg;
+            break;
+        case O_MODEL:
+            o->model = optarg;
+            break;
+        case O_EMODEL:
+            o->embed_model = optarg;
+            break;
+        case O_RMODEL:
+            o->rerank_model = optarg;
+            break;
         case O_SLOTS:
         case O_THREADS: {
             char *end;
             long n = strtol(optarg, &end, 10);
             if (end == optarg || *end || n < 1 || n > 1024) {
-                fprintf(stderr, "ragd: --%s: '%s' is not a number from 1 to 1024\n", c == O_SLOTS ? "slots" : "threads",
-                        optarg);
+                fprintf(stderr, "ragd: --%s: '%s' is not a number from 1 to 1024\n",
+                        c == O_SLOTS ? "slots" : "threads", optarg);
                 return 2;
             }
             *(c == O_SLOTS ? &o->slots : &o->threads) = n;
             break;
         }
-        case O_VERSION: printf("ragd %s\n", RAG_VERSION); return 0;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fprintf(stderr, "ragd: unknown option (see ragd --help)\n"); return 2;
+        case O_VERSION:
+            printf("ragd %s\n", RAG_VERSION);
+            return 0;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "ragd: unknown option (see ragd --help)\n");
+            return 2;
         }
     }
     if (optind < argc) {
@@ -377,7 +447,8 @@ int ragd_main(int argc, char **argv)
     char *cpath = config_path(&o, &optional);
     rag_config *cfg = NULL;
     rag_err err = {0};
-    if (rag_config_load(cpath, optional, &cfg, &err) || rag_config_check_keys(cfg, known_keys, &err)) {
+    if (rag_config_load(cpath, optional, &cfg, &err) ||
+        rag_config_check_keys(cfg, known_keys, &err)) {
         fprintf(stderr, "ragd: %s\n", err.msg);
         rag_free(cpath);
         rag_config_free(cfg);
@@ -442,8 +513,9 @@ int ragd_main(int argc, char **argv)
     char gen[512], emb[512];
     describe_model(gen, sizeof gen, in->model_name, in->model_url, "none (extractive answers)");
     describe_model(emb, sizeof emb, in->embed_name, in->embed_url, "none (keyword search)");
-    fprintf(stderr, "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n", db, gen, emb,
-            in->rerank_name ? in->rerank_name : "none", ragd_now() - t0);
+    fprintf(stderr,
+            "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n", db,
+            gen, emb, in->rerank_name ? in->rerank_name : "none", ragd_now() - t0);
     meter = ragd_meter_new();
     char bound[64];
     if (ragd_server_start(&sp, engine, meter, &srv, bound, &err)) {
@@ -469,7 +541,8 @@ int ragd_main(int argc, char **argv)
     fprintf(stderr, "ragd: stopping (in-flight requests get %d s)\n", sp.shutdown_grace);
     ragd_server_stop(srv);
     srv = NULL;
-    if (ragd_engine_persist(engine, &err)) fprintf(stderr, "ragd: saving the vector indexes: %s\n", err.msg);
+    if (ragd_engine_persist(engine, &err))
+        fprintf(stderr, "ragd: saving the vector indexes: %s\n", err.msg);
     fprintf(stderr, "ragd: stopped\n");
     rc = 0;
 out:

@@ -17,7 +17,7 @@ typedef struct request {
     size_t n;
     emb_input kind;
     float *out;
-    uint8_t *cut;   /* bulk requests only: emb_embed's cut flags, or NULL */
+    uint8_t *cut; /* bulk requests only: emb_embed's cut flags, or NULL */
     rag_err *err;
     int bulk;       /* a slice of ragd_embedq_embed_bulk: after every other request */
     double seconds; /* bulk: how long the model took for it */
@@ -32,7 +32,7 @@ struct ragd_embedq {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a batch finished */
     request *head, *tail;
-    int busy;          /* someone is running a batch */
+    int busy; /* someone is running a batch */
     ragd_embedq_stats stats;
 };
 
@@ -78,7 +78,8 @@ static request *take_batch(ragd_embedq *q, size_t *n_texts)
 {
     request *batch = NULL, **tail = &batch, **link = &q->head, *prev = NULL;
     const request *first = q->head;
-    while (first && first->bulk) first = first->next;
+    while (first && first->bulk)
+        first = first->next;
     int bulk = first == NULL;
     if (bulk) first = q->head;
     emb_input kind = first->kind;
@@ -124,8 +125,10 @@ static void run_batch(ragd_embedq *q, request *batch, size_t n_texts)
     int rc = embed(q, texts, n_texts, batch->kind, out, NULL, &err);
     at = 0;
     for (request *r = batch; r; r = r->next) {
-        if (rc) r->rc = embed(q, r->texts, r->n, r->kind, r->out, NULL, r->err);
-        else memcpy(r->out, out + at * (size_t)dims, r->n * (size_t)dims * sizeof *out);
+        if (rc)
+            r->rc = embed(q, r->texts, r->n, r->kind, r->out, NULL, r->err);
+        else
+            memcpy(r->out, out + at * (size_t)dims, r->n * (size_t)dims * sizeof *out);
         at += r->n;
     }
     rag_free(out);
@@ -138,8 +141,10 @@ static int submit(ragd_embedq *q, request *in)
 {
     request me = *in;
     pthread_mutex_lock(&q->mu);
-    if (q->tail) q->tail->next = &me;
-    else q->head = &me;
+    if (q->tail)
+        q->tail->next = &me;
+    else
+        q->head = &me;
     q->tail = &me;
     q->stats.requests++;
     while (!me.done) {
@@ -169,8 +174,8 @@ static int submit(ragd_embedq *q, request *in)
     return me.rc;
 }
 
-int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
-                      rag_err *err)
+int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind,
+                      float *out, rag_err *err)
 {
     if (n == 0) return 0;
     request r = {.texts = texts, .n = n, .kind = kind, .out = out, .err = err};
@@ -188,8 +193,13 @@ int ragd_embedq_embed_bulk(ragd_embedq *q, const char *const *texts, size_t n, e
     double least = 0;
     for (size_t at = 0; at < n;) {
         size_t m = n - at < slice ? n - at : slice;
-        request r = {.texts = texts + at, .n = m, .kind = kind, .out = out + at * (size_t)dims,
-                     .cut = cut ? cut + at : NULL, .err = err, .bulk = 1};
+        request r = {.texts = texts + at,
+                     .n = m,
+                     .kind = kind,
+                     .out = out + at * (size_t)dims,
+                     .cut = cut ? cut + at : NULL,
+                     .err = err,
+                     .bulk = 1};
         int rc = submit(q, &r);
         if (rc) return rc;
         double per = r.seconds / (double)m;

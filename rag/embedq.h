@@ -37,8 +37,8 @@ ragd_embedq *ragd_embedq_new(emb_model *m, pthread_mutex_t *model_mu, size_t max
 void ragd_embedq_free(ragd_embedq *q);
 
 /* As emb_embed(m, texts, n, kind, 1, out, NULL, err), in a batch. */
-int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
-                      rag_err *err);
+int ragd_embedq_embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind,
+                      float *out, rag_err *err);
 
 /* The same for many texts of a bulk caller (cut as emb_embed's, or NULL):
  * in slices, each after every other request waiting at the time. */

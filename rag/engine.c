@@ -12,7 +12,7 @@
 struct ragd_slot {
     ragd_generator gen; /* a context of the model, or the remote server */
     int busy;
-    char owner[80];     /* whose prompt the context's cache holds ("": nobody's) */
+    char owner[80]; /* whose prompt the context's cache holds ("": nobody's) */
 };
 
 /* A place in the queue for a slot: a doubly linked FIFO. */
@@ -45,11 +45,11 @@ struct ragd_engine {
     /* models */
     emb_model *embedder, *reranker;
     pthread_mutex_t embed_mu, rerank_mu; /* embed_mu: around every call of the embedder */
-    ragd_embedq *embedq; /* the clients' texts to embed, batched together */
+    ragd_embedq *embedq;                 /* the clients' texts to embed, batched together */
     llm_model *model;
-    llm_batcher *batcher; /* with several local slots: their answers share each step */
+    llm_batcher *batcher;     /* with several local slots: their answers share each step */
     llm_tokens public_prefix; /* what every grounded prompt begins with (see ragd_generator) */
-    ragd_backend remote; /* a remote generator (url set); strings borrowed from the params */
+    ragd_backend remote;      /* a remote generator (url set); strings borrowed from the params */
 
     /* generation slots and their queue */
     ragd_slot *slots;
@@ -124,11 +124,15 @@ static void find_public_prefix(ragd_engine *e, int n_ctx)
     ragd_prompt a, b;
     ragd_prompt_input in = {.question = "When?", .results = &none};
     rag_err err = {0};
-    if (ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &a, &err)) return;
+    if (ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &a,
+                          &err))
+        return;
     in.question = "Where?";
-    if (!ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &b, &err)) {
+    if (!ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &b,
+                           &err)) {
         size_t n = 0;
-        while (n < a.tokens.n && n < b.tokens.n && a.tokens.v[n] == b.tokens.v[n]) n++;
+        while (n < a.tokens.n && n < b.tokens.n && a.tokens.v[n] == b.tokens.v[n])
+            n++;
         e->public_prefix = a.tokens; /* taken over, cut to what they share */
         e->public_prefix.n = n;
         a.tokens = (llm_tokens){0};
@@ -185,9 +189,11 @@ static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err
     int rc;
     const ragd_backend *eb = &p->embedder;
     if (eb->path || eb->url) {
-        if ((rc = ragd_backend_open_embedder(eb, &p->embed, e->pool[0], &e->embedder, err))) return rc;
+        if ((rc = ragd_backend_open_embedder(eb, &p->embed, e->pool[0], &e->embedder, err)))
+            return rc;
         if (emb_is_reranker(e->embedder))
-            return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model", eb->path);
+            return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
+                               eb->path);
         if ((rc = ing_model_require(e->pool[0], e->embedder, err))) {
             char why[sizeof err->msg];
             snprintf(why, sizeof why, "%s", err->msg);
@@ -308,8 +314,10 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     for (int i = 0; i < e->n_pool && !rc; i++) {
         rc = store_open(p->db_path, NULL, &e->pool[i], err);
         if (rc) break;
-        if (i == 0) store_vindex_configure(e->pool[0], &p->vindex);
-        else store_vindex_share(e->pool[i], e->pool[0]);
+        if (i == 0)
+            store_vindex_configure(e->pool[0], &p->vindex);
+        else
+            store_vindex_share(e->pool[i], e->pool[0]);
         e->free_conn[e->n_free++] = e->pool[i];
     }
     if (!rc) rc = store_open(p->db_path, NULL, &e->writer, err);
@@ -336,13 +344,15 @@ void ragd_engine_close(ragd_engine *e)
     stop_catch_up(e);
     llm_batcher_free(e->batcher); /* no answer is running any more */
     llm_tokens_free(&e->public_prefix);
-    for (int i = 0; i < e->n_slots; i++) llm_context_free(e->slots[i].gen.ctx);
+    for (int i = 0; i < e->n_slots; i++)
+        llm_context_free(e->slots[i].gen.ctx);
     rag_free(e->slots);
     llm_model_close(e->model);
     ragd_embedq_free(e->embedq);
     emb_model_close(e->embedder);
     emb_model_close(e->reranker);
-    for (int i = 0; i < e->n_pool; i++) store_close(e->pool[i]);
+    for (int i = 0; i < e->n_pool; i++)
+        store_close(e->pool[i]);
     store_close(e->writer);
     store_close(e->indexer);
     rag_free(e->pool);
@@ -381,7 +391,8 @@ const ragd_ids *ragd_engine_ids(const ragd_engine *e)
 store *ragd_engine_store_get(ragd_engine *e)
 {
     pthread_mutex_lock(&e->pool_mu);
-    while (!e->n_free) pthread_cond_wait(&e->pool_cv, &e->pool_mu);
+    while (!e->n_free)
+        pthread_cond_wait(&e->pool_cv, &e->pool_mu);
     store *s = e->free_conn[--e->n_free];
     pthread_mutex_unlock(&e->pool_mu);
     return s;
@@ -413,8 +424,8 @@ static void set_note(char **note, const char *text)
 }
 
 int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
-                         const ragd_retrieve_params *p, int rerank, ragd_results *out,
-                         char **note, rag_err *err)
+                         const ragd_retrieve_params *p, int rerank, ragd_results *out, char **note,
+                         rag_err *err)
 {
     ragd_retrieve_params rp = *p;
     float *qv = NULL;
@@ -428,7 +439,8 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
             int dims = emb_dims(e->embedder);
             qv = rag_xmalloc((size_t)dims * sizeof *qv);
             double t = ragd_now();
-            rc = remote_failure(e, ragd_embedq_embed(e->embedq, &query, 1, EMB_QUERY, qv, err), err);
+            rc =
+                remote_failure(e, ragd_embedq_embed(e->embedq, &query, 1, EMB_QUERY, qv, err), err);
             embed_ms = (ragd_now() - t) * 1e3;
             rp.query_vector = qv;
             rp.query_dims = dims;
@@ -458,10 +470,12 @@ int ragd_engine_embed(ragd_engine *e, const char *const *texts, size_t n, emb_in
                       float *out, size_t *n_tokens, rag_err *err)
 {
     if (!e->embedder)
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "no embedding model is loaded (start ragd with --embed-model)");
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                           "no embedding model is loaded (start ragd with --embed-model)");
     if (n_tokens) {
         *n_tokens = 0;
-        for (size_t i = 0; i < n; i++) *n_tokens += emb_count_tokens(e->embedder, texts[i], strlen(texts[i]));
+        for (size_t i = 0; i < n; i++)
+            *n_tokens += emb_count_tokens(e->embedder, texts[i], strlen(texts[i]));
     }
     return remote_failure(e, ragd_embedq_embed(e->embedq, texts, n, kind, out, err), err);
 }
@@ -479,15 +493,20 @@ int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err)
     if (!e->slots) return rag_err_set(err, RAG_ERR_UNSUPPORTED, "no generator model is loaded");
     pthread_mutex_lock(&e->gen_mu);
     int rc = 0;
-    if (e->stopping) rc = rag_err_set(err, RAG_ERR_BUSY, "the server is shutting down");
-    else if (e->n_waiting >= e->queue_max + (e->n_slots - e->n_running)) /* free slots take one each */
-        rc = rag_err_set(err, RAG_ERR_BUSY, "%d generations are running and %d waiting: try again shortly",
+    if (e->stopping)
+        rc = rag_err_set(err, RAG_ERR_BUSY, "the server is shutting down");
+    else if (e->n_waiting >=
+             e->queue_max + (e->n_slots - e->n_running)) /* free slots take one each */
+        rc = rag_err_set(err, RAG_ERR_BUSY,
+                         "%d generations are running and %d waiting: try again shortly",
                          e->n_running, e->n_waiting);
     if (!rc) {
         ragd_ticket *t = rag_xcalloc(1, sizeof *t);
         t->prev = e->tail;
-        if (e->tail) e->tail->next = t;
-        else e->head = t;
+        if (e->tail)
+            e->tail->next = t;
+        else
+            e->head = t;
         e->tail = t;
         e->n_waiting++;
         *out = t;
@@ -499,10 +518,14 @@ int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err)
 /* Takes t out of the queue (the caller holds gen_mu). */
 static void unlink_ticket(ragd_engine *e, ragd_ticket *t)
 {
-    if (t->prev) t->prev->next = t->next;
-    else e->head = t->next;
-    if (t->next) t->next->prev = t->prev;
-    else e->tail = t->prev;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        e->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        e->tail = t->prev;
     e->n_waiting--;
     rag_free(t);
     pthread_cond_broadcast(&e->gen_cv); /* the next in line may now be first */
@@ -546,7 +569,8 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, const char *owner, double d
             break;
         }
         if (stop && stop(ctx)) {
-            rc = rag_err_set(err, RAG_ERR_INTERRUPTED, "cancelled while waiting for a generation slot");
+            rc = rag_err_set(err, RAG_ERR_INTERRUPTED,
+                             "cancelled while waiting for a generation slot");
             break;
         }
         double now = ragd_now();
@@ -647,8 +671,8 @@ int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing
     return ingest_on_writer(e, path, NULL, NULL, NULL, p, rep, err);
 }
 
-int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body, const char *content_type,
-                            ing_params *p, ing_report *rep, rag_err *err)
+int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body,
+                            const char *content_type, ing_params *p, ing_report *rep, rag_err *err)
 {
     return ingest_on_writer(e, NULL, url, body, content_type, p, rep, err);
 }
@@ -662,8 +686,10 @@ int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal 
         store_doc_free(&d);
         rc = store_begin(e->writer, err);
         if (!rc) rc = store_doc_delete(e->writer, id, err);
-        if (!rc) rc = store_commit(e->writer, err);
-        else store_rollback(e->writer);
+        if (!rc)
+            rc = store_commit(e->writer, err);
+        else
+            store_rollback(e->writer);
         if (!rc) rc = 1;
     }
     pthread_mutex_unlock(&e->writer_mu);

@@ -71,13 +71,13 @@ void ragd_engine_close(ragd_engine *e);
 /* ---- what is loaded ------------------------------------------------------ */
 typedef struct ragd_engine_info {
     const char *db_path;
-    const char *model_name;  /* the generator's name (general.name, else the file; a
-                                server's remote_model), or NULL */
+    const char *model_name; /* the generator's name (general.name, else the file; a
+                               server's remote_model), or NULL */
     const char *model_path;
-    const char *model_url;   /* a remote generator's base URL, else NULL */
-    const char *embed_name;  /* or NULL */
-    const char *embed_url;   /* a remote embedding model's base URL, else NULL */
-    const char *rerank_name; /* or NULL */
+    const char *model_url;               /* a remote generator's base URL, else NULL */
+    const char *embed_name;              /* or NULL */
+    const char *embed_url;               /* a remote embedding model's base URL, else NULL */
+    const char *rerank_name;             /* or NULL */
     int n_ctx, embed_dims, slots, queue; /* n_ctx: a server's remote_ctx */
     llm_chat_family chat_family;
 } ragd_engine_info;
@@ -98,8 +98,8 @@ void ragd_engine_store_put(ragd_engine *e, store *s);
  * embedder's lock, and with rerank the candidates are reranked under the
  * reranker's. *note (owned, may be NULL) says why a stage was off. */
 int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
-                         const ragd_retrieve_params *p, int rerank, ragd_results *out,
-                         char **note, rag_err *err);
+                         const ragd_retrieve_params *p, int rerank, ragd_results *out, char **note,
+                         rag_err *err);
 
 /* Embeds texts (as documents when kind is EMB_DOCUMENT, raw otherwise)
  * into out[n x dims], normalised. n_tokens receives the tokens counted. */
@@ -152,11 +152,10 @@ void ragd_engine_stop_accepting(ragd_engine *e);
 int ragd_engine_ingest_file(ragd_engine *e, const char *path, ing_params *p, ing_report *rep,
                             rag_err *err);
 /* The same for a page fetched already (ing_fetch_page): its source is url. */
-int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body, const char *content_type,
-                            ing_params *p, ing_report *rep, rag_err *err);
+int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body,
+                            const char *content_type, ing_params *p, ing_report *rep, rag_err *err);
 /* Deletes a document `who` may see: 1 deleted, 0 not found (or invisible). */
-int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who,
-                                rag_err *err);
+int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err);
 /* Writes the vector indexes back to their files (at shutdown). */
 int ragd_engine_persist(ragd_engine *e, rag_err *err);
 

@@ -21,12 +21,12 @@
 
 /* Limits and settings of the server ([server] in ragd.conf). */
 typedef struct ragd_server_params {
-    const char *listen;       /* "ADDR:PORT" (default 127.0.0.1:8080; port 0: any free one) */
-    size_t max_body;          /* bytes of a JSON request body (default 1 MiB) */
-    size_t max_upload;        /* bytes of a document upload (default 64 MiB) */
-    size_t max_header;        /* bytes of the request line and headers (default 16 KiB) */
-    int max_json_depth;       /* nesting of JSON bodies (default 32) */
-    int max_connections;      /* open connections (default 256) */
+    const char *listen;  /* "ADDR:PORT" (default 127.0.0.1:8080; port 0: any free one) */
+    size_t max_body;     /* bytes of a JSON request body (default 1 MiB) */
+    size_t max_upload;   /* bytes of a document upload (default 64 MiB) */
+    size_t max_header;   /* bytes of the request line and headers (default 16 KiB) */
+    int max_json_depth;  /* nesting of JSON bodies (default 32) */
+    int max_connections; /* open connections (default 256) */
     int max_connections_per_address; /* from one client address (default 128) */
     int reserved_connections; /* of max_connections, held only by connections that showed a valid
                                  key (default 64) */
@@ -40,15 +40,15 @@ typedef struct ragd_server_params {
     const char *uploads_dir;  /* where uploaded documents are kept (default DB.uploads) */
     /* retrieval defaults ([search]) */
     ragd_retrieve_params retrieval; /* candidates, rrf_k, dedupe, dup_jaccard */
-    const char *search_mode;  /* keyword, vector, hybrid, or NULL */
-    int search_rerank;        /* rerank unless a request says otherwise */
-    int search_k;             /* results of /v1/search (default 10) */
-    int answer_k;             /* chunks retrieved for an answer (default 6) */
+    const char *search_mode;        /* keyword, vector, hybrid, or NULL */
+    int search_rerank;              /* rerank unless a request says otherwise */
+    int search_k;                   /* results of /v1/search (default 10) */
+    int answer_k;                   /* chunks retrieved for an answer (default 6) */
     /* uploads ([acl], [ingest]) */
-    const rag_strv *default_labels; /* labels of an administrator's upload that names none */
+    const rag_strv *default_labels;      /* labels of an administrator's upload that names none */
     size_t chunk_tokens, overlap_tokens; /* 0: the ingest defaults */
-    net_policy fetch_policy;  /* uploads by URL: which addresses ([net]) */
-    double fetch_timeout;     /* seconds to fetch one (ingest.fetch_timeout, default 30) */
+    net_policy fetch_policy;             /* uploads by URL: which addresses ([net]) */
+    double fetch_timeout; /* seconds to fetch one (ingest.fetch_timeout, default 30) */
 } ragd_server_params;
 
 void ragd_server_default_params(ragd_server_params *p);
@@ -73,34 +73,34 @@ int ragd_stream_cancelled(const ragd_stream *s);
 volatile int *ragd_stream_cancel_flag(ragd_stream *s);
 
 typedef struct ragd_request {
-    const char *id;     /* request id (X-Request-Id) */
+    const char *id; /* request id (X-Request-Id) */
     const char *method;
-    const char *path;   /* without the query string */
-    const char *route;  /* the route's template, e.g. "/v1/documents/{id}" */
+    const char *path;    /* without the query string */
+    const char *route;   /* the route's template, e.g. "/v1/documents/{id}" */
     const char *path_id; /* the {id} part of the path, when the route has one */
     const char *content_type;
-    const char *body;   /* the body (NUL-terminated), body_len bytes */
+    const char *body; /* the body (NUL-terminated), body_len bytes */
     size_t body_len;
-    cJSON *json;        /* the parsed body, for JSON routes */
+    cJSON *json; /* the parsed body, for JSON routes */
     /* the caller */
     rag_principal who;
-    int perms;          /* STORE_PERM_* */
+    int perms; /* STORE_PERM_* */
     char key_name[65];
     /* shared state */
     ragd_server *srv;
     ragd_engine *engine;
     ragd_meter *meter;
     const ragd_server_params *params;
-    double started;     /* ragd_now() when it arrived */
-    double deadline;    /* started + request_timeout */
-    void *conn;         /* the server's */
+    double started;  /* ragd_now() when it arrived */
+    double deadline; /* started + request_timeout */
+    void *conn;      /* the server's */
 } ragd_request;
 
 typedef struct ragd_response {
     int status;
-    cJSON *json;              /* the body as JSON (owned), or */
-    char *body;               /* a body (from malloc: freed with free()), or */
-    const char *static_body;  /* a body that outlives the response */
+    cJSON *json;             /* the body as JSON (owned), or */
+    char *body;              /* a body (from malloc: freed with free()), or */
+    const char *static_body; /* a body that outlives the response */
     size_t body_len;
     const char *content_type; /* for body and static_body */
     ragd_stream *stream;      /* a streamed body (text/event-stream) */
@@ -131,8 +131,8 @@ void ragd_error_from(ragd_response *resp, const rag_err *err);
 
 /* Starts listening (threads of its own); the address actually bound is
  * in *bound ("ADDR:PORT"). */
-int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m,
-                      ragd_server **out, char bound[64], rag_err *err);
+int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m, ragd_server **out,
+                      char bound[64], rag_err *err);
 /* Reloads the API keys from the database (SIGHUP); returns how many. */
 int ragd_server_reload_keys(ragd_server *s, size_t *n, rag_err *err);
 /* Stops accepting connections, waits up to the grace period for requests

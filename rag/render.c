@@ -58,7 +58,8 @@ void ragd_timings_json(cJSON *t, const ragd_results *r)
     cJSON_AddNumberToObject(t, "vector_ms", r->vector_ms);
     cJSON_AddNumberToObject(t, "fuse_ms", r->fuse_ms);
     cJSON_AddNumberToObject(t, "rerank_ms", r->rerank_ms);
-    cJSON_AddNumberToObject(t, "retrieve_ms", r->embed_ms + r->keyword_ms + r->vector_ms + r->fuse_ms + r->rerank_ms);
+    cJSON_AddNumberToObject(t, "retrieve_ms",
+                            r->embed_ms + r->keyword_ms + r->vector_ms + r->fuse_ms + r->rerank_ms);
 }
 
 cJSON *ragd_citation_json(int n, const store_hit *h, const char *snippet, const ragd_ids *ids)
@@ -74,10 +75,10 @@ cJSON *ragd_citation_json(int n, const store_hit *h, const char *snippet, const 
     return o;
 }
 
-
 char *ragd_snippet(const char *text, size_t len, size_t max)
 {
     size_t n = len < max ? len : max;
-    while (n > 0 && n < len && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && n < len && ((unsigned char)text[n] & 0xC0) == 0x80)
+        n--;
     return rag_xstrndup(text, n);
 }

@@ -11,11 +11,10 @@
  *      may hide nothing behind a NUL byte (400, and the connection
  *      closed); the path and query arguments must be valid UTF-8 without
  *      NUL (400);
- *   1. the route (404, 405; HEAD is GET without the body), then the caller: "Authorization: Bearer KEY"
- *      checked against the keyring (401), its permission for the route
- *      (403), then the declared body size (413) — all before reading a
- *      byte of the body, so that nobody can make us buffer what they may
- *      not send;
+ *   1. the route (404, 405; HEAD is GET without the body), then the caller: "Authorization: Bearer
+ * KEY" checked against the keyring (401), its permission for the route (403), then the declared
+ * body size (413) — all before reading a byte of the body, so that nobody can make us buffer what
+ * they may not send;
  *   2. the body, bounded: past the limit it is read and dropped (up to
  *      DRAIN_CAP more) and answered 413, so the client sees the answer; a
  *      chunked one is answered 413 at once (refuse_chunked);
@@ -58,9 +57,9 @@ typedef enum body_kind { BODY_NONE, BODY_JSON, BODY_UPLOAD } body_kind;
 
 typedef struct route {
     const char *method;
-    const char *path;      /* exact, or a prefix ending in '/' followed by {id} */
-    const char *name;      /* for logs and metrics */
-    int perm;              /* STORE_PERM_* needed, PERM_PUBLIC, or PERM_METRICS */
+    const char *path; /* exact, or a prefix ending in '/' followed by {id} */
+    const char *name; /* for logs and metrics */
+    int perm;         /* STORE_PERM_* needed, PERM_PUBLIC, or PERM_METRICS */
     body_kind body;
     ragd_handler handler;
 } route;
@@ -70,13 +69,17 @@ static const route routes[] = {
     {"GET", "/health", "/health", PERM_PUBLIC, BODY_NONE, ragd_api_health},
     {"GET", "/metrics", "/metrics", PERM_METRICS, BODY_NONE, ragd_api_metrics},
     {"GET", "/v1/models", "/v1/models", STORE_PERM_QUERY, BODY_NONE, ragd_api_models},
-    {"POST", "/v1/chat/completions", "/v1/chat/completions", STORE_PERM_QUERY, BODY_JSON, ragd_api_chat},
+    {"POST", "/v1/chat/completions", "/v1/chat/completions", STORE_PERM_QUERY, BODY_JSON,
+     ragd_api_chat},
     {"POST", "/v1/embeddings", "/v1/embeddings", STORE_PERM_QUERY, BODY_JSON, ragd_api_embeddings},
     {"POST", "/v1/search", "/v1/search", STORE_PERM_QUERY, BODY_JSON, ragd_api_search},
     {"GET", "/v1/documents", "/v1/documents", STORE_PERM_QUERY, BODY_NONE, ragd_api_documents_list},
-    {"POST", "/v1/documents", "/v1/documents", STORE_PERM_INGEST, BODY_UPLOAD, ragd_api_documents_post},
-    {"GET", "/v1/documents/", "/v1/documents/{id}", STORE_PERM_QUERY, BODY_NONE, ragd_api_documents_get},
-    {"DELETE", "/v1/documents/", "/v1/documents/{id}", STORE_PERM_INGEST, BODY_NONE, ragd_api_documents_delete},
+    {"POST", "/v1/documents", "/v1/documents", STORE_PERM_INGEST, BODY_UPLOAD,
+     ragd_api_documents_post},
+    {"GET", "/v1/documents/", "/v1/documents/{id}", STORE_PERM_QUERY, BODY_NONE,
+     ragd_api_documents_get},
+    {"DELETE", "/v1/documents/", "/v1/documents/{id}", STORE_PERM_INGEST, BODY_NONE,
+     ragd_api_documents_delete},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -99,13 +102,13 @@ struct ragd_server {
     pthread_mutex_t keys_mu;
     pthread_mutex_t mu; /* active, connections */
     pthread_cond_t cv;
-    int active;         /* requests and stream producers in flight */
+    int active; /* requests and stream producers in flight */
     int connections;
     conn_slot *first, *last; /* open connections, oldest first (under mu) */
     int n_open, n_untrusted; /* of them, not closing */
     pthread_t watchdog;
     int watching, watch_stop; /* under mu */
-    volatile int hurry; /* cancel what is in flight */
+    volatile int hurry;       /* cancel what is in flight */
     char id_prefix[9];
     unsigned long long next_id;
 };
@@ -145,7 +148,7 @@ struct ragd_stream {
     int reader_gone;     /* the connection is done (client left, or all sent) */
     volatile int cancel; /* the producer should stop */
     int refs;
-    int fd;              /* the client's socket, to notice it leaving */
+    int fd; /* the client's socket, to notice it leaving */
     volatile int *hurry;
 };
 
@@ -275,13 +278,20 @@ static void stream_done(void *cls)
 static const char *error_type(int status)
 {
     switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 503: return "overloaded_error";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+        return "overloaded_error";
+    default:
+        return status >= 500 ? "server_error" : "invalid_request_error";
     }
 }
 
@@ -298,8 +308,10 @@ void ragd_error(ragd_response *resp, int status, const char *param, const char *
     cJSON *e = cJSON_AddObjectToObject(resp->json, "error");
     cJSON_AddStringToObject(e, "message", msg);
     cJSON_AddStringToObject(e, "type", error_type(status));
-    if (param) cJSON_AddStringToObject(e, "param", param);
-    else cJSON_AddNullToObject(e, "param");
+    if (param)
+        cJSON_AddStringToObject(e, "param", param);
+    else
+        cJSON_AddNullToObject(e, "param");
     cJSON_AddNullToObject(e, "code");
 }
 
@@ -308,15 +320,33 @@ void ragd_error_from(ragd_response *resp, const rag_err *err)
     int status;
     switch (err->code) {
     case RAG_ERR_INVALID:
-    case RAG_ERR_FORMAT: status = 400; break;
-    case RAG_ERR_LIMIT: status = 413; break;
-    case RAG_ERR_NOTFOUND: status = 404; break;
-    case RAG_ERR_BUSY: status = 429; break;
-    case RAG_ERR_UNSUPPORTED: status = 501; break;
-    case RAG_ERR_INTERRUPTED: status = 503; break;
-    case RAG_ERR_NET: status = 502; break;
-    case RAG_ERR_DENIED: status = 403; break;
-    default: status = 500; break;
+    case RAG_ERR_FORMAT:
+        status = 400;
+        break;
+    case RAG_ERR_LIMIT:
+        status = 413;
+        break;
+    case RAG_ERR_NOTFOUND:
+        status = 404;
+        break;
+    case RAG_ERR_BUSY:
+        status = 429;
+        break;
+    case RAG_ERR_UNSUPPORTED:
+        status = 501;
+        break;
+    case RAG_ERR_INTERRUPTED:
+        status = 503;
+        break;
+    case RAG_ERR_NET:
+        status = 502;
+        break;
+    case RAG_ERR_DENIED:
+        status = 403;
+        break;
+    default:
+        status = 500;
+        break;
     }
     /* What the database or the system said (SQLite's words, file names of
      * the server) is for the log, never for the client. */
@@ -351,9 +381,9 @@ typedef struct reqctx {
     char id[48];
     char *path, *path_id;
     rag_buf body;
-    int responded;   /* a response was queued */
-    int close;       /* close the connection after the response */
-    int chunked;     /* the body comes in chunks (no length said) */
+    int responded;     /* a response was queued */
+    int close;         /* close the connection after the response */
+    int chunked;       /* the body comes in chunks (no length said) */
     size_t over_limit; /* body bytes past the limit, read and dropped (0: within it) */
     int status;
     int fd;
@@ -584,8 +614,10 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     reqctx *x = *con_cls;
     if (!x) return;
     double secs = ragd_now() - x->req.started;
-    if (!x->status) x->status = 499; /* the client left before any response */
-    else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->status < 400) x->status = 499;
+    if (!x->status)
+        x->status = 499; /* the client left before any response */
+    else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->status < 400)
+        x->status = 499;
     log_request(s, x, secs);
     conn_slot *cs = conn_of(x->conn);
     int trusted = cs && cs->trusted; /* (only this connection's thread sets it) */
@@ -612,8 +644,8 @@ static enum MHD_Result respond(ragd_server *s, reqctx *x, ragd_response *resp)
     if (resp->stream) {
         resp->stream->fd = x->fd;
         resp->stream->hurry = &s->hurry;
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, resp->stream,
-                                              stream_done);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read,
+                                              resp->stream, stream_done);
         type = "text/event-stream";
     } else if (resp->json) {
         char *text = cJSON_PrintUnformatted(resp->json);
@@ -645,14 +677,16 @@ static enum MHD_Result respond(ragd_server *s, reqctx *x, ragd_response *resp)
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (resp->stream) MHD_add_response_header(r, "X-Accel-Buffering", "no");
     if (resp->html) {
-        MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                                "form-action 'none'; frame-ancestors 'none'");
+        MHD_add_response_header(
+            r, "Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'");
         MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
     }
-    if (resp->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ragd\"");
+    if (resp->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ragd\"");
     if (resp->status >= 400 && !x->req.key_name[0]) x->close = 1; /* no key shown: do not keep it */
     if (x->close) MHD_add_response_header(r, "Connection", "close");
     if (resp->allow) MHD_add_response_header(r, "Allow", resp->allow);
@@ -696,7 +730,8 @@ static int find_route(const char *method, const char *path, const route **rt, ch
         const char *rest = NULL;
         if (pl > 1 && r->path[pl - 1] == '/') { /* prefix/{id} */
             rest = path + pl;
-            match = !strncmp(path, r->path, pl) && *rest && !strchr(rest, '/') && strlen(rest) <= 128;
+            match =
+                !strncmp(path, r->path, pl) && *rest && !strchr(rest, '/') && strlen(rest) <= 128;
         } else {
             match = !strcmp(path, r->path);
         }
@@ -724,8 +759,10 @@ static int json_depth(const char *s, size_t n, int limit)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = 0;
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
         } else if (c == '"') {
             in_str = 1;
         } else if (c == '[' || c == '{') {
@@ -907,9 +944,11 @@ static int authenticate(ragd_server *s, reqctx *x)
     const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
     const char *key = h + 7;
-    while (*key == ' ') key++;
+    while (*key == ' ')
+        key++;
     size_t len = strlen(key);
-    while (len && key[len - 1] == ' ') len--;
+    while (len && key[len - 1] == ' ')
+        len--;
     if (!len || len > 256) return 0;
     pthread_mutex_lock(&s->keys_mu);
     int ok = ragd_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
@@ -932,8 +971,8 @@ static void set_request_id(ragd_server *s, reqctx *x)
     int ok = n > 0 && n < sizeof x->id;
     for (size_t i = 0; ok && i < n; i++) {
         char c = given[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-             c == '_' || c == '.';
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_' || c == '.';
     }
     if (ok) {
         memcpy(x->id, given, n + 1);
@@ -1006,16 +1045,22 @@ static int begin_request(ragd_server *s, reqctx *x, const char *url, const char 
     }
     x->req.route = x->rt->name;
     x->req.path_id = x->path_id;
-    int need_key = x->rt->perm != PERM_PUBLIC && !(x->rt->perm == PERM_METRICS && s->p.public_metrics);
+    int need_key =
+        x->rt->perm != PERM_PUBLIC && !(x->rt->perm == PERM_METRICS && s->p.public_metrics);
     if (need_key && !authenticate(s, x)) {
-        respond_error(s, x, 401, "a valid API key is needed: send 'Authorization: Bearer KEY' (keys are made with 'rag keys add')");
+        respond_error(s, x, 401,
+                      "a valid API key is needed: send 'Authorization: Bearer KEY' (keys are made "
+                      "with 'rag keys add')");
         return 1;
     }
     if (need_key && !permitted(x)) {
-        respond_error(s, x, 403, "the key '%s' may not use %s %s", x->req.key_name, method, x->rt->name);
+        respond_error(s, x, 403, "the key '%s' may not use %s %s", x->req.key_name, method,
+                      x->rt->name);
         return 1;
     }
-    size_t limit = x->rt->body == BODY_UPLOAD ? s->p.max_upload : x->rt->body == BODY_JSON ? s->p.max_body : 0;
+    size_t limit = x->rt->body == BODY_UPLOAD ? s->p.max_upload
+                   : x->rt->body == BODY_JSON ? s->p.max_body
+                                              : 0;
     const char *cl = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         char *end;
@@ -1024,8 +1069,9 @@ static int begin_request(ragd_server *s, reqctx *x, const char *url, const char 
             x->over_limit = 1; /* answered once the body has been read */
         } else if (end == cl || *end || n > limit) {
             if (limit)
-                respond_error(s, x, 413, "the body (%s bytes) is larger than the %zu bytes %s accepts", cl, limit,
-                              x->rt->name);
+                respond_error(s, x, 413,
+                              "the body (%s bytes) is larger than the %zu bytes %s accepts", cl,
+                              limit, x->rt->name);
             else
                 respond_error(s, x, 413, "%s %s takes no body", method, x->rt->name);
             return 1;
@@ -1042,18 +1088,22 @@ static enum MHD_Result run_handler(ragd_server *s, reqctx *x)
     req->body = x->body.data ? x->body.data : "";
     req->body_len = x->body.len;
     req->content_type = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Content-Type");
-    int form = req->content_type && (!strncasecmp(req->content_type, "multipart/form-data", 19) ||
-                                     !strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33));
+    int form = req->content_type &&
+               (!strncasecmp(req->content_type, "multipart/form-data", 19) ||
+                !strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33));
     /* JSON whatever the content type says (curl -d sends it as a form),
      * except that an upload may really be a form */
-    if (x->rt->body == BODY_JSON || (x->rt->body == BODY_UPLOAD && (!form || (x->body.len && x->body.data[0] == '{')))) {
+    if (x->rt->body == BODY_JSON ||
+        (x->rt->body == BODY_UPLOAD && (!form || (x->body.len && x->body.data[0] == '{')))) {
         if (!x->body.len) return respond_error(s, x, 400, "%s needs a JSON body", x->rt->name);
         if (memchr(req->body, 0, req->body_len))
-            return respond_error(s, x, 400, "the body is not valid JSON (a NUL byte at %zu)",
-                                 (size_t)((const char *)memchr(req->body, 0, req->body_len) - req->body));
+            return respond_error(
+                s, x, 400, "the body is not valid JSON (a NUL byte at %zu)",
+                (size_t)((const char *)memchr(req->body, 0, req->body_len) - req->body));
         int depth = json_depth(req->body, req->body_len, s->p.max_json_depth);
         if (depth > s->p.max_json_depth)
-            return respond_error(s, x, 400, "the JSON body is nested deeper than %d levels", s->p.max_json_depth);
+            return respond_error(s, x, 400, "the JSON body is nested deeper than %d levels",
+                                 s->p.max_json_depth);
         const char *end = NULL;
         /* the length counts the NUL: cJSON then insists nothing follows the value */
         req->json = cJSON_ParseWithLengthOpts(req->body, req->body_len + 1, &end, 1);
@@ -1061,7 +1111,8 @@ static enum MHD_Result run_handler(ragd_server *s, reqctx *x)
             size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
             return respond_error(s, x, 400, "the body is not valid JSON (at byte %zu)", at);
         }
-        if (!cJSON_IsObject(req->json)) return respond_error(s, x, 400, "the JSON body must be an object");
+        if (!cJSON_IsObject(req->json))
+            return respond_error(s, x, 400, "the JSON body must be an object");
         char field[160];
         const char *what = NULL;
         if (json_check_strings(req->body, req->body_len, s->p.max_json_depth, field, sizeof field,
@@ -1148,7 +1199,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         x = rag_xcalloc(1, sizeof *x);
         *con_cls = x;
         x->conn = conn;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         x->fd = ci ? ci->connect_fd : -1;
         x->path = rag_xstrdup(url);
         x->req.method = method;
@@ -1199,7 +1251,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
     rag_log_info("http: %s", msg);
 }
 
@@ -1213,14 +1266,16 @@ static int parse_listen(const char *listen, struct sockaddr_storage *sa, socklen
     if (listen[0] == '[') {
         const char *close = strchr(listen, ']');
         if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof host)
-            return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': expected [IPV6]:PORT", listen);
+            return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': expected [IPV6]:PORT",
+                               listen);
         memcpy(host, listen + 1, (size_t)(close - listen - 1));
         host[close - listen - 1] = 0;
         port = close + 2;
     } else {
         const char *colon = strrchr(listen, ':');
         if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-            return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': expected HOST:PORT", listen);
+            return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': expected HOST:PORT",
+                               listen);
         memcpy(host, listen, (size_t)(colon - listen));
         host[colon - listen] = 0;
         port = colon + 1;
@@ -1228,10 +1283,16 @@ static int parse_listen(const char *listen, struct sockaddr_storage *sa, socklen
     char *end;
     long p = strtol(port, &end, 10);
     if (end == port || *end || p < 0 || p > 65535)
-        return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': '%s' is not a port", listen, port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+        return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': '%s' is not a port", listen,
+                           port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
     int g = getaddrinfo(host, port, &hints, &ai);
-    if (g) return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': %s", listen, gai_strerror(g));
+    if (g)
+        return rag_err_set(err, RAG_ERR_INVALID, "listen address '%s': %s", listen,
+                           gai_strerror(g));
     memcpy(sa, ai->ai_addr, ai->ai_addrlen);
     *len = ai->ai_addrlen;
     *v6 = ai->ai_family == AF_INET6;
@@ -1262,8 +1323,8 @@ int ragd_server_reload_keys(ragd_server *s, size_t *n, rag_err *err)
     return load_keys(s, n, err);
 }
 
-int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m,
-                      ragd_server **out, char bound[64], rag_err *err)
+int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m, ragd_server **out,
+                      char bound[64], rag_err *err)
 {
     *out = NULL;
     ragd_server *s = rag_xcalloc(1, sizeof *s);
@@ -1283,8 +1344,8 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
     int v6 = 0;
     if (!rc) rc = parse_listen(p->listen, &sa, &salen, &v6, err);
     if (!rc) {
-        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+                         MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
         /* headers share the connection's memory pool with the read buffer */
         size_t pool = p->max_header + 16 * 1024;
         /* clang-format off */
@@ -1301,7 +1362,10 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
                                 MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                                 MHD_OPTION_END);
         /* clang-format on */
-        if (!s->d) rc = rag_err_set(err, RAG_ERR_IO, "cannot listen on %s (in use, or not an address of this machine?)", p->listen);
+        if (!s->d)
+            rc = rag_err_set(err, RAG_ERR_IO,
+                             "cannot listen on %s (in use, or not an address of this machine?)",
+                             p->listen);
     }
     if (rc) {
         ragd_keyring_free(s->keys);
@@ -1314,10 +1378,14 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : 0;
     char host[INET6_ADDRSTRLEN] = "?";
-    if (v6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
-    else inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
+    if (v6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
+    else
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
     snprintf(bound, 64, v6 ? "[%s]:%u" : "%s:%u", host, port);
-    if (!n_keys) rag_log_warn("no API keys in the database: every API request will be refused (add one with 'rag keys add NAME --roles ROLE')");
+    if (!n_keys)
+        rag_log_warn("no API keys in the database: every API request will be refused (add one with "
+                     "'rag keys add NAME --roles ROLE')");
     *out = s;
     return 0;
 }
@@ -1366,8 +1434,8 @@ void ragd_server_stop(ragd_server *s)
     ragd_engine_stop_accepting(s->engine);
     int left = wait_idle(s, ragd_now() + s->p.shutdown_grace);
     if (left) {
-        rag_log_warn("shutdown: %d request%s still in flight after %d s: cancelling", left, left > 1 ? "s" : "",
-                     s->p.shutdown_grace);
+        rag_log_warn("shutdown: %d request%s still in flight after %d s: cancelling", left,
+                     left > 1 ? "s" : "", s->p.shutdown_grace);
         s->hurry = 1;
         left = wait_idle(s, ragd_now() + 10);
         if (left) rag_log_warn("shutdown: %d request%s did not stop", left, left > 1 ? "s" : "");

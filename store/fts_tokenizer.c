@@ -69,7 +69,8 @@ static int emit_word(rag_tokenizer *rt, void *ctx, token_fn tok, const char *tex
     if (n == 0) return SQLITE_OK;
     if (n > MAX_TOKEN_BYTES) { /* cut at a character boundary */
         n = MAX_TOKEN_BYTES;
-        while (n > 0 && ((unsigned char)rt->fold.data[n] & 0xC0) == 0x80) n--;
+        while (n > 0 && ((unsigned char)rt->fold.data[n] & 0xC0) == 0x80)
+            n--;
     }
     return tok(ctx, 0, rt->fold.data, (int)n, (int)start, (int)end);
 }
@@ -126,7 +127,8 @@ static int rt_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text,
                 continue;
             }
             size_t start = i;
-            while (i < n && ascii_word(p[i])) i++;
+            while (i < n && ascii_word(p[i]))
+                i++;
             if (i == n || p[i] < 0x80) {
                 rc = emit_word(rt, ctx, tok, text, start, i);
                 continue;

@@ -83,7 +83,8 @@ static const char *const migrations[] = {
     "  op TEXT NOT NULL CHECK (op IN ('add', 'del', 'acl'))\n"
     ");\n"
     "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN\n"
-    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);\n"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, "
+    "new.heading_path);\n"
     "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
     "END;\n"
     "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN\n"
@@ -94,7 +95,8 @@ static const char *const migrations[] = {
     "CREATE TRIGGER chunks_au AFTER UPDATE OF text, heading_path ON chunks BEGIN\n"
     "  INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path)\n"
     "    VALUES ('delete', old.id, old.text, old.heading_path);\n"
-    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);\n"
+    "  INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, "
+    "new.heading_path);\n"
     "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
     "END;\n"
     "CREATE TRIGGER documents_acl AFTER UPDATE OF acl_group ON documents\n"
@@ -120,7 +122,8 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;\n",
     /* 2: which embedding model the vectors come from; model identities unique */
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
-    "CREATE UNIQUE INDEX models_identity ON models(file_sha256, pooling, query_prefix, doc_prefix);\n"
+    "CREATE UNIQUE INDEX models_identity ON models(file_sha256, pooling, query_prefix, "
+    "doc_prefix);\n"
     "CREATE INDEX embeddings_model ON embeddings(model_id);\n",
     /* 3: a vector stored or replaced is a change the vector indexes replay
      * (an 'add' of its chunk: re-read with its current vector and group) */
@@ -202,8 +205,10 @@ int store_migrate(store *s, rag_err *err)
         /* Re-read inside the write lock: another process may have migrated. */
         rc = user_version(s, &v, err);
         if (rc || v >= N_MIGRATIONS) {
-            if (rc) store_rollback(s);
-            else rc = store_commit(s, err);
+            if (rc)
+                store_rollback(s);
+            else
+                rc = store_commit(s, err);
             return rc;
         }
         char bump[64];

@@ -90,8 +90,10 @@ static int fill_snippet(store *s, const char *match, const store_search_params *
     sqlite3_bind_text(st, 3, p->hl_close ? p->hl_close : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, h->chunk_id);
     int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) h->snippet = store_col_str(st, 0);
-    else if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "snippet", err);
+    if (step == SQLITE_ROW)
+        h->snippet = store_col_str(st, 0);
+    else if (step != SQLITE_DONE)
+        rc = store_sqlite_err(s, step, "snippet", err);
     sqlite3_finalize(st);
     return rc;
 }

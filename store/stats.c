@@ -15,11 +15,12 @@ int store_stats_get(store *s, store_stats *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
-                           "(SELECT coalesce(sum(n_tokens), 0) FROM chunks), "
-                           "(SELECT count(*) FROM changes)",
-                           &st, err);
+    int rc =
+        store_prepare(s,
+                      "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
+                      "(SELECT coalesce(sum(n_tokens), 0) FROM chunks), "
+                      "(SELECT count(*) FROM changes)",
+                      &st, err);
     if (rc) return rc;
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -59,7 +60,8 @@ int store_stats_get(store *s, store_stats *out, rag_err *err)
 
 void store_stats_free(store_stats *st)
 {
-    for (size_t i = 0; i < st->n_groups; i++) rag_free(st->groups[i].labels);
+    for (size_t i = 0; i < st->n_groups; i++)
+        rag_free(st->groups[i].labels);
     rag_free(st->groups);
     memset(st, 0, sizeof *st);
 }

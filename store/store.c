@@ -39,7 +39,7 @@ char *store_default_path(void)
 
 int store_sqlite_err(store *s, int rc, const char *what, rag_err *err)
 {
-    int code = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? RAG_ERR_BUSY
+    int code = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED      ? RAG_ERR_BUSY
                : (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ? RAG_ERR_CORRUPT
                                                                                : RAG_ERR_DB;
     const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
@@ -116,8 +116,8 @@ int store_open(const char *path, const store_params *p, store **out, rag_err *er
     int rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = p->readonly && rc == SQLITE_CANTOPEN
-                 ? rag_err_set(err, RAG_ERR_NOTFOUND, "%s: no database here (run 'rag ingest' first)",
-                               path)
+                 ? rag_err_set(err, RAG_ERR_NOTFOUND,
+                               "%s: no database here (run 'rag ingest' first)", path)
                  : store_sqlite_err(s, rc, "open", err);
         store_close(s);
         return rc;

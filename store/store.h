@@ -211,9 +211,9 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
  * the log, and is rebuilt from SQLite when missing, corrupt, built for
  * another model, or older than what the log still holds. */
 typedef struct store_vindex_params {
-    size_t large_group;      /* groups with more vectors use large_factory (default 50000) */
+    size_t large_group;        /* groups with more vectors use large_factory (default 50000) */
     const char *large_factory; /* FAISS factory string for them (default "HNSW32,Flat") */
-    int ef_search;           /* HNSW search depth (default 64) */
+    int ef_search;             /* HNSW search depth (default 64) */
 } store_vindex_params;
 
 void store_vindex_default_params(store_vindex_params *p);
@@ -274,11 +274,11 @@ enum { STORE_PERM_QUERY = 1, STORE_PERM_INGEST = 2, STORE_PERM_ADMIN = 4 };
 
 typedef struct store_key {
     int64_t id;
-    char *name;   /* unique */
-    char *prefix; /* the key's first characters, shown in listings */
-    char *hash;   /* SHA-256 of the key, lowercase hex */
-    char *roles;  /* sorted, comma-joined labels ("" = none) */
-    int perms;    /* STORE_PERM_* bits */
+    char *name;         /* unique */
+    char *prefix;       /* the key's first characters, shown in listings */
+    char *hash;         /* SHA-256 of the key, lowercase hex */
+    char *roles;        /* sorted, comma-joined labels ("" = none) */
+    int perms;          /* STORE_PERM_* bits */
     int64_t created_at; /* seconds since the epoch (0 on add: now) */
 } store_key;
 

@@ -162,20 +162,20 @@ int omp_get_max_threads(void);
 #define MAX_GROUPS 1000000
 #define MAX_DIMS 65536
 #define MAX_FACTORY 200
-#define SLICE 16384                  /* chunk ids per replay step */
-#define BATCH_BYTES (64u << 20)      /* vectors per add call while building */
-#define TRAIN_MAX 131072             /* training set of factories that need one */
-#define MAX_REPLAY_IDS (64u << 20)   /* beyond this many, rebuilding is cheaper */
-#define LIVE_STEP 256                /* vectors added to a live non-flat group at once */
+#define SLICE 16384                /* chunk ids per replay step */
+#define BATCH_BYTES (64u << 20)    /* vectors per add call while building */
+#define TRAIN_MAX 131072           /* training set of factories that need one */
+#define MAX_REPLAY_IDS (64u << 20) /* beyond this many, rebuilding is cheaper */
+#define LIVE_STEP 256              /* vectors added to a live non-flat group at once */
 #define SNIPPET_BYTES 240
 #define IO_BUF (1u << 20)
 
 /* ---- in-memory state ------------------------------------------------------ */
 
 typedef struct vgroup {
-    int64_t id;         /* acl_groups.id */
-    FaissIndex *idx;    /* IndexIDMap2 over the group's index; owned */
-    int64_t *ids;       /* sorted chunk ids in idx (mirror of its id map) */
+    int64_t id;      /* acl_groups.id */
+    FaissIndex *idx; /* IndexIDMap2 over the group's index; owned */
+    int64_t *ids;    /* sorted chunk ids in idx (mirror of its id map) */
     size_t n_ids, cap_ids;
     int flat;           /* sub-index is IndexFlat: ids can be removed */
     int rebuild;        /* rebuild from SQLite at the end of this sync */
@@ -259,7 +259,8 @@ static void group_free(vgroup *g)
 
 static void vindex_reset(vindex *vi)
 {
-    for (size_t i = 0; i < vi->n_g; i++) group_free(vi->g[i]);
+    for (size_t i = 0; i < vi->n_g; i++)
+        group_free(vi->g[i]);
     vi->n_g = 0;
     vi->loaded = 0;
     vi->model_id = 0;
@@ -329,8 +330,10 @@ static vgroup *group_find(vindex *vi, int64_t id)
     size_t lo = 0, hi = vi->n_g;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (vi->g[mid]->id < id) lo = mid + 1;
-        else hi = mid;
+        if (vi->g[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < vi->n_g && vi->g[lo]->id == id ? vi->g[lo] : NULL;
 }
@@ -342,8 +345,10 @@ static vgroup *group_get(vindex *vi, int64_t id)
     size_t lo = 0, hi = vi->n_g;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (vi->g[mid]->id < id) lo = mid + 1;
-        else hi = mid;
+        if (vi->g[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo < vi->n_g && vi->g[lo]->id == id) return vi->g[lo];
     vi->g = rag_xgrow(vi->g, &vi->cap_g, vi->n_g + 1, sizeof *vi->g);
@@ -418,8 +423,10 @@ static int bsearch_i64(const int64_t *v, size_t n, int64_t x)
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x) lo = mid + 1;
-        else hi = mid;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < n && v[lo] == x;
 }
@@ -434,8 +441,10 @@ static void ids_merge(vgroup *g, const int64_t *add, size_t n)
     } else {
         size_t i = g->n_ids, j = n, w = g->n_ids + n;
         while (j > 0) {
-            if (i > 0 && g->ids[i - 1] > add[j - 1]) g->ids[--w] = g->ids[--i];
-            else g->ids[--w] = add[--j];
+            if (i > 0 && g->ids[i - 1] > add[j - 1])
+                g->ids[--w] = g->ids[--i];
+            else
+                g->ids[--w] = add[--j];
         }
     }
     g->n_ids += n;
@@ -446,7 +455,8 @@ static void ids_remove(vgroup *g, const int64_t *del, size_t n)
 {
     size_t w = 0, j = 0;
     for (size_t i = 0; i < g->n_ids; i++) {
-        while (j < n && del[j] < g->ids[i]) j++;
+        while (j < n && del[j] < g->ids[i])
+            j++;
         if (j < n && del[j] == g->ids[i]) continue;
         g->ids[w++] = g->ids[i];
     }
@@ -482,7 +492,8 @@ static int ids_from_index(vgroup *g)
     if ((idx_t)n != faiss_Index_ntotal(g->idx)) return -1;
     g->n_ids = 0;
     g->ids = rag_xgrow(g->ids, &g->cap_ids, n ? n : 1, sizeof *g->ids);
-    for (size_t i = 0; i < n; i++) g->ids[i] = map[i];
+    for (size_t i = 0; i < n; i++)
+        g->ids[i] = map[i];
     g->n_ids = n;
     qsort(g->ids, n, sizeof *g->ids, cmp_i64);
     for (size_t i = 0; i < n; i++)
@@ -549,17 +560,19 @@ static void fhash_update(fhash *h, const void *data, size_t n)
         fhash_stripe(h, h->buf);
         h->nbuf = 0;
     }
-    for (; n >= 32; p += 32, n -= 32) fhash_stripe(h, p);
+    for (; n >= 32; p += 32, n -= 32)
+        fhash_stripe(h, p);
     memcpy(h->buf, p, n);
     h->nbuf = n;
 }
 
 static uint64_t fhash_final(const fhash *h)
 {
-    uint64_t x = rotl64(h->acc[0], 1) + rotl64(h->acc[1], 7) + rotl64(h->acc[2], 12) +
-                 rotl64(h->acc[3], 18);
+    uint64_t x =
+        rotl64(h->acc[0], 1) + rotl64(h->acc[1], 7) + rotl64(h->acc[2], 12) + rotl64(h->acc[3], 18);
     x ^= h->total * H1;
-    for (size_t i = 0; i < h->nbuf; i++) x = rotl64(x ^ (h->buf[i] * H3), 11) * H1;
+    for (size_t i = 0; i < h->nbuf; i++)
+        x = rotl64(x ^ (h->buf[i] * H3), 11) * H1;
     x ^= x >> 33;
     x *= H2;
     x ^= x >> 29;
@@ -639,16 +652,18 @@ static int manifest_parse(const char *text, manifest *m, const char **why)
         mgroup *g = &m->g[i];
         if (strncmp(p, "group ", 6)) goto bad;
         p += 6;
-        if (parse_i64(&p, &g->id) || parse_i64(&p, &g->count) || parse_i64(&p, &g->bytes))
-            goto bad;
+        if (parse_i64(&p, &g->id) || parse_i64(&p, &g->count) || parse_i64(&p, &g->bytes)) goto bad;
         char *end;
         errno = 0;
         g->hash = strtoull(p, &end, 16);
         if (end - p != 16 || errno || *end != ' ') goto bad;
         p = end + 1;
-        if (!strncmp(p, "flat\n", 5)) g->flat = 1, p += 5;
-        else if (!strncmp(p, "large\n", 6)) g->flat = 0, p += 6;
-        else goto bad;
+        if (!strncmp(p, "flat\n", 5))
+            g->flat = 1, p += 5;
+        else if (!strncmp(p, "large\n", 6))
+            g->flat = 0, p += 6;
+        else
+            goto bad;
         if (g->id <= 0 || (i && g->id <= m->g[i - 1].id)) goto bad; /* sorted, unique */
         m->n_g++;
     }
@@ -695,8 +710,10 @@ static const mgroup *manifest_group(const manifest *m, int64_t id)
     size_t lo = 0, hi = m->n_g;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (m->g[mid].id < id) lo = mid + 1;
-        else hi = mid;
+        if (m->g[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < m->n_g && m->g[lo].id == id ? &m->g[lo] : NULL;
 }
@@ -779,9 +796,12 @@ static int group_write(vindex *vi, vgroup *g, rag_err *err)
     setvbuf(f, NULL, _IOFBF, IO_BUF);
     int frc = faiss_write_index(g->idx, f);
     int crc = fclose(f); /* flushes; the descriptor stays ours */
-    if (frc) rc = faiss_fail(err, w.sys_errno ? RAG_ERR_IO : RAG_ERR_INVALID, vi, g->id, "write");
-    else if (crc || w.sys_errno) rc = rag_err_sys(err, w.sys_errno ? w.sys_errno : EIO, "%s", tmp);
-    else if (fsync(fd) < 0) rc = rag_err_sys(err, errno, "%s: fsync", tmp);
+    if (frc)
+        rc = faiss_fail(err, w.sys_errno ? RAG_ERR_IO : RAG_ERR_INVALID, vi, g->id, "write");
+    else if (crc || w.sys_errno)
+        rc = rag_err_sys(err, w.sys_errno ? w.sys_errno : EIO, "%s", tmp);
+    else if (fsync(fd) < 0)
+        rc = rag_err_sys(err, errno, "%s: fsync", tmp);
     if (close(fd) < 0 && !rc) rc = rag_err_sys(err, errno, "%s", tmp);
     if (!rc && rename(tmp, path) < 0) rc = rag_err_sys(err, errno, "%s", path);
     if (rc) {
@@ -897,7 +917,8 @@ void store_vindex_configure(store *s, const store_vindex_params *p)
              p->large_factory && *p->large_factory ? p->large_factory : d.large_factory);
     vi->ef_search = p->ef_search > 0 ? p->ef_search : d.ef_search;
     /* efSearch is a search-time knob: loaded indexes take it now. */
-    for (size_t i = 0; i < vi->n_g; i++) set_ef_search(vi, vi->g[i]);
+    for (size_t i = 0; i < vi->n_g; i++)
+        set_ef_search(vi, vi->g[i]);
     pthread_rwlock_unlock(&vi->lock);
     pthread_mutex_unlock(&vi->sync_mu);
 }
@@ -919,8 +940,8 @@ static void read_end(store *s, int began)
 }
 
 typedef struct logpos {
-    int64_t hi;  /* the last sequence number ever given (sqlite_sequence) */
-    int64_t lo;  /* the first sequence still in the log; 0 when the log is empty */
+    int64_t hi; /* the last sequence number ever given (sqlite_sequence) */
+    int64_t lo; /* the first sequence still in the log; 0 when the log is empty */
 } logpos;
 
 static int log_position(store *s, logpos *lp, rag_err *err)
@@ -961,8 +982,8 @@ static int active_model(store *s, store_model *m, rag_err *err)
     return rc;
 }
 
-#define GROUP_VECTORS_SQL                                                                      \
-    "FROM documents d JOIN chunks c ON c.document_id = d.id "                                  \
+#define GROUP_VECTORS_SQL                                                                          \
+    "FROM documents d JOIN chunks c ON c.document_id = d.id "                                      \
     "JOIN embeddings e ON e.chunk_id = c.id AND e.model_id = ?1 "
 
 static int vector_blob(store *s, sqlite3_stmt *st, int col, int64_t chunk, int dims, float *out,
@@ -994,10 +1015,12 @@ static void progress_add(prog *pr, size_t n)
 static int new_index(vindex *vi, int64_t gid, int large, FaissIndex **out, rag_err *err)
 {
     char factory[MAX_FACTORY + 16];
-    if (!large) snprintf(factory, sizeof factory, "IDMap2,Flat");
+    if (!large)
+        snprintf(factory, sizeof factory, "IDMap2,Flat");
     else if (!strncmp(vi->large_factory, "IDMap2,", 7))
         snprintf(factory, sizeof factory, "%s", vi->large_factory);
-    else snprintf(factory, sizeof factory, "IDMap2,%s", vi->large_factory);
+    else
+        snprintf(factory, sizeof factory, "IDMap2,%s", vi->large_factory);
     *out = NULL;
     if (faiss_index_factory(out, vi->dims, factory, METRIC_INNER_PRODUCT) || !*out) {
         char what[MAX_FACTORY + 40];
@@ -1016,14 +1039,16 @@ static int new_index(vindex *vi, int64_t gid, int large, FaissIndex **out, rag_e
 static int count_group(store *s, const vindex *vi, int64_t gid, int64_t *n, rag_err *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "SELECT count(*) " GROUP_VECTORS_SQL "WHERE d.acl_group = ?2", &st,
-                           err);
+    int rc =
+        store_prepare(s, "SELECT count(*) " GROUP_VECTORS_SQL "WHERE d.acl_group = ?2", &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, vi->model_id);
     sqlite3_bind_int64(st, 2, gid);
     int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
-    else rc = store_sqlite_err(s, step, "count the vectors of a group", err);
+    if (step == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = store_sqlite_err(s, step, "count the vectors of a group", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -1032,8 +1057,9 @@ int store_vindex_check_factory(store *s, const char *factory, rag_err *err)
 {
     if (!factory || !*factory) return 0;
     if (strlen(factory) > MAX_FACTORY)
-        return rag_err_set(err, RAG_ERR_INVALID, "index factory \"%.40s...\" is longer than %d characters",
-                           factory, MAX_FACTORY);
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "index factory \"%.40s...\" is longer than %d characters", factory,
+                           MAX_FACTORY);
     store_model m;
     int rc = active_model(s, &m, err);
     if (rc <= 0) return rc; /* no model yet: checked when there is one */
@@ -1049,7 +1075,8 @@ int store_vindex_check_factory(store *s, const char *factory, rag_err *err)
     int ok = faiss_IndexIDMap2_cast(idx) != NULL;
     faiss_Index_free(idx);
     if (!ok)
-        return rag_err_set(err, RAG_ERR_INVALID, "index factory \"%s\" does not give an index ids can be mapped onto",
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "index factory \"%s\" does not give an index ids can be mapped onto",
                            factory);
     return 0;
 }
@@ -1068,8 +1095,7 @@ static int group_add(vindex *vi, vgroup *g, size_t n, const float *x, const int6
 }
 
 /* (Re)builds group gid from SQLite: count vectors (or -1: count them). */
-static int group_build(store *s, vindex *vi, int64_t gid, int64_t count, prog *pr,
-                       rag_err *err)
+static int group_build(store *s, vindex *vi, int64_t gid, int64_t count, prog *pr, rag_err *err)
 {
     int rc = count < 0 ? count_group(s, vi, gid, &count, err) : 0;
     if (rc) return rc;
@@ -1125,11 +1151,13 @@ static int group_build(store *s, vindex *vi, int64_t gid, int64_t count, prog *p
 /* Every group from SQLite. */
 static int rebuild_all(store *s, vindex *vi, prog *pr, rag_err *err)
 {
-    for (size_t i = 0; i < vi->n_g; i++) group_free(vi->g[i]);
+    for (size_t i = 0; i < vi->n_g; i++)
+        group_free(vi->g[i]);
     vi->n_g = 0;
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "SELECT d.acl_group, count(*) " GROUP_VECTORS_SQL
-                              "GROUP BY d.acl_group ORDER BY d.acl_group",
+    int rc = store_prepare(s,
+                           "SELECT d.acl_group, count(*) " GROUP_VECTORS_SQL
+                           "GROUP BY d.acl_group ORDER BY d.acl_group",
                            &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, vi->model_id);
@@ -1194,8 +1222,10 @@ static void group_insert(vindex *vi, vgroup *ng)
     size_t lo = 0, hi = vi->n_g;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (vi->g[mid]->id < ng->id) lo = mid + 1;
-        else hi = mid;
+        if (vi->g[mid]->id < ng->id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     vi->g = rag_xgrow(vi->g, &vi->cap_g, vi->n_g + 1, sizeof *vi->g);
     memmove(&vi->g[lo + 1], &vi->g[lo], (vi->n_g - lo) * sizeof *vi->g);
@@ -1241,7 +1271,8 @@ static int replay_slice(store *s, vindex *vi, const int64_t *ids, size_t n, int 
 
     rag_buf json = {0};
     rag_buf_putc(&json, '[');
-    for (size_t i = 0; i < n; i++) rag_buf_printf(&json, "%s%lld", i ? "," : "", (long long)ids[i]);
+    for (size_t i = 0; i < n; i++)
+        rag_buf_printf(&json, "%s%lld", i ? "," : "", (long long)ids[i]);
     rag_buf_putc(&json, ']');
     sqlite3_stmt *st;
     rc = store_prepare(s,
@@ -1281,7 +1312,8 @@ static int replay_slice(store *s, vindex *vi, const int64_t *ids, size_t n, int 
     int64_t *gid = rag_xmalloc((np ? np : 1) * sizeof *gid);
     for (size_t a = 0; !rc && a < np;) {
         size_t b = a;
-        while (b < np && pv[b].group == pv[a].group) b++;
+        while (b < np && pv[b].group == pv[a].group)
+            b++;
         for (size_t i = a; i < b; i++) {
             gid[i - a] = pv[i].id;
             memcpy(gx + (i - a) * dims, x + pv[i].row * dims, dims * sizeof *gx);
@@ -1357,8 +1389,7 @@ static int replay(store *s, vindex *vi, int64_t from, int64_t to, store_progress
  * loaded, groups whose file failed marked for rebuild (reasons appended to
  * why); 1: the manifest is unusable (reason appended; *first_use when
  * there is none at all), vi left empty. */
-static int load_files(vindex *vi, const store_model *m, rag_strv *why, int *first_use,
-                      rag_err *err)
+static int load_files(vindex *vi, const store_model *m, rag_strv *why, int *first_use, rag_err *err)
 {
     if (first_use) *first_use = 0;
     vindex_reset(vi);
@@ -1379,10 +1410,10 @@ static int load_files(vindex *vi, const store_model *m, rag_strv *why, int *firs
     }
     if (mf.model_id != m->id || mf.dims != m->dims) {
         if (why) {
-            char *w = rag_xasprintf("%s/manifest: built for model %lld (%d dims), the database "
-                                    "uses model %lld (%d dims)",
-                                    vi->dir, (long long)mf.model_id, mf.dims, (long long)m->id,
-                                    m->dims);
+            char *w =
+                rag_xasprintf("%s/manifest: built for model %lld (%d dims), the database "
+                              "uses model %lld (%d dims)",
+                              vi->dir, (long long)mf.model_id, mf.dims, (long long)m->id, m->dims);
             rag_strv_push(why, w);
             rag_free(w);
         }
@@ -1470,7 +1501,8 @@ static int sync_memory(store *s, vindex *vi, const store_model *m, const logpos 
             rc = count_group(s, vi, todo[i], &counts[i], err);
             pr.total += (size_t)counts[i];
         }
-        for (size_t i = 0; !rc && i < n; i++) rc = group_build(s, vi, todo[i], counts[i], &pr, err);
+        for (size_t i = 0; !rc && i < n; i++)
+            rc = group_build(s, vi, todo[i], counts[i], &pr, err);
         rag_free(todo);
         rag_free(counts);
         groups_compact(vi);
@@ -1579,10 +1611,11 @@ static int sync_impl(store *s, int persist_files, int force_rebuild, store_progr
     vindex *vi = vindex_of(s);
     pthread_mutex_lock(&vi->sync_mu);
     pthread_rwlock_wrlock(&vi->lock);
-    int rc = vi->shared && s->in_tx
-                 ? rag_err_set(err, RAG_ERR_INVALID,
-                               "%s: shared vector indexes are not synced inside a transaction", s->path)
-                 : sync_locked(s, vi, persist_files, force_rebuild, fn, ctx, err);
+    int rc =
+        vi->shared && s->in_tx
+            ? rag_err_set(err, RAG_ERR_INVALID,
+                          "%s: shared vector indexes are not synced inside a transaction", s->path)
+            : sync_locked(s, vi, persist_files, force_rebuild, fn, ctx, err);
     pthread_rwlock_unlock(&vi->lock);
     pthread_mutex_unlock(&vi->sync_mu);
     return rc;
@@ -1623,7 +1656,8 @@ static int sync_locked(store *s, vindex *vi, int persist_files, int force_rebuil
     read_end(s, began);
     if (!rc && persist_files) {
         if (force_rebuild)
-            for (size_t i = 0; i < vi->n_g; i++) vi->g[i]->dirty = 1;
+            for (size_t i = 0; i < vi->n_g; i++)
+                vi->g[i]->dirty = 1;
         rc = persist(vi, err);
         if (rc) vi->loaded = 0; /* memory is fine, but reload to learn the files' state */
     }
@@ -1745,15 +1779,19 @@ int store_vindex_catch_up(store *s, rag_err *err)
         pthread_rwlock_unlock(&vi->lock);
     }
     logpos lp;
-    if (rc > 0) rc = log_position(s, &lp, err);
-    else if (rc == 0) rc = 1; /* done */
+    if (rc > 0)
+        rc = log_position(s, &lp, err);
+    else if (rc == 0)
+        rc = 1; /* done */
     if (rc == 0) {
         int full = vi->need_full || !vi->loaded || vi->model_id != m.id || vi->dims != m.dims ||
                    log_gap(vi->seq, &lp) != NULL;
         if (!full && vi->seq < lp.hi) {
             rc = replay(s, vi, vi->seq, lp.hi, NULL, NULL, 1, err);
-            if (rc == 1) full = 1, rc = 0;
-            else if (!rc) rc = live_rebuilds(s, vi, err);
+            if (rc == 1)
+                full = 1, rc = 0;
+            else if (!rc)
+                rc = live_rebuilds(s, vi, err);
             if (!rc && !full) {
                 pthread_rwlock_wrlock(&vi->lock);
                 vi->seq = lp.hi;
@@ -1801,9 +1839,12 @@ static int compare_group(store *s, vindex *vi, int64_t gid, const vgroup *g, rag
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         n_db++;
-        while (j < n_idx && g->ids[j] < id) j++, extra++;
-        if (j < n_idx && g->ids[j] == id) j++;
-        else missing++;
+        while (j < n_idx && g->ids[j] < id)
+            j++, extra++;
+        if (j < n_idx && g->ids[j] == id)
+            j++;
+        else
+            missing++;
     }
     extra += n_idx - j;
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list the vectors of a group", err);
@@ -1839,7 +1880,8 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
     rag_strv why = {0};
     if (!rc) rc = load_files(t, &m, &why, NULL, err);
     if (rc < 0) goto out;
-    for (size_t i = 0; i < why.n; i++) rag_strv_push(problems, why.v[i]);
+    for (size_t i = 0; i < why.n; i++)
+        rag_strv_push(problems, why.v[i]);
     if (rc == 1) { /* no usable manifest: nothing more to compare */
         rc = 0;
         goto out;
@@ -1886,8 +1928,8 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
     for (size_t i = 0; !rc && i < t->n_g; i++) {
         const vgroup *g = t->g[i];
         if (g->rebuild || !g->n_ids || bsearch_i64(gids, n, g->id)) continue;
-        problem(problems, "%s/group-%lld.faiss: holds %zu vectors of a group without any",
-                t->dir, (long long)g->id, g->n_ids);
+        problem(problems, "%s/group-%lld.faiss: holds %zu vectors of a group without any", t->dir,
+                (long long)g->id, g->n_ids);
     }
     rag_free(gids);
 out:
@@ -1945,8 +1987,10 @@ static int visible_groups(store *s, vindex *vi, const rag_principal *who, int64_
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list visible ACL groups", err);
     sqlite3_finalize(st);
     rag_free(roles);
-    if (rc) rag_free(v);
-    else *out = v, *n_out = n;
+    if (rc)
+        rag_free(v);
+    else
+        *out = v, *n_out = n;
     return rc;
 }
 
@@ -1996,7 +2040,8 @@ static char *ids_json(const cand *c, size_t n)
 {
     rag_buf b = {0};
     rag_buf_putc(&b, '[');
-    for (size_t i = 0; i < n; i++) rag_buf_printf(&b, "%s%lld", i ? "," : "", (long long)c[i].id);
+    for (size_t i = 0; i < n; i++)
+        rag_buf_printf(&b, "%s%lld", i ? "," : "", (long long)c[i].id);
     rag_buf_putc(&b, ']');
     return rag_buf_steal(&b);
 }
@@ -2007,8 +2052,10 @@ static ssize_t rank_of(const cand *by_id, const size_t *pos, size_t n, int64_t i
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (by_id[mid].id < id) lo = mid + 1;
-        else hi = mid;
+        if (by_id[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < n && by_id[lo].id == id ? (ssize_t)pos[lo] : -1;
 }
@@ -2027,11 +2074,13 @@ static int cmp_idpos(const void *a, const void *b)
 static void by_id_view(const cand *c, size_t n, cand **by_id, size_t **pos)
 {
     idpos *t = rag_xmalloc((n ? n : 1) * sizeof *t);
-    for (size_t i = 0; i < n; i++) t[i] = (idpos){c[i], i};
+    for (size_t i = 0; i < n; i++)
+        t[i] = (idpos){c[i], i};
     qsort(t, n, sizeof *t, cmp_idpos);
     *by_id = rag_xmalloc((n ? n : 1) * sizeof **by_id);
     *pos = rag_xmalloc((n ? n : 1) * sizeof **pos);
-    for (size_t i = 0; i < n; i++) (*by_id)[i] = t[i].c, (*pos)[i] = t[i].pos;
+    for (size_t i = 0; i < n; i++)
+        (*by_id)[i] = t[i].c, (*pos)[i] = t[i].pos;
     rag_free(t);
 }
 
@@ -2049,7 +2098,8 @@ static int fill_docs(store *s, cand *c, size_t n, rag_err *err)
         size_t *pos;
         by_id_view(c, n, &by_id, &pos);
         sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-        for (size_t i = 0; i < n; i++) c[i].doc = -1; /* chunk gone: never chosen */
+        for (size_t i = 0; i < n; i++)
+            c[i].doc = -1; /* chunk gone: never chosen */
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             ssize_t r = rank_of(by_id, pos, n, sqlite3_column_int64(st, 0));
@@ -2095,7 +2145,8 @@ static size_t best_per_document(cand *c, size_t n, size_t k)
         if (i == 0 || d[i].doc != d[i - 1].doc) keep[nk++] = d[i].rank;
     qsort(keep, nk, sizeof *keep, cmp_size);
     if (nk > k) nk = k;
-    for (size_t i = 0; i < nk; i++) c[i] = c[keep[i]];
+    for (size_t i = 0; i < nk; i++)
+        c[i] = c[keep[i]];
     rag_free(d);
     rag_free(keep);
     return nk;
@@ -2108,7 +2159,8 @@ static char *make_snippet(const unsigned char *b, int len)
     size_t n = (size_t)len;
     if (n <= SNIPPET_BYTES) return rag_xstrndup((const char *)b, n);
     n = SNIPPET_BYTES;
-    while (n > 0 && (b[n] & 0xC0) == 0x80) n--; /* b[n] starts the cut-off character */
+    while (n > 0 && (b[n] & 0xC0) == 0x80)
+        n--; /* b[n] starts the cut-off character */
     char *out = rag_xmalloc(n + 4);
     memcpy(out, b, n);
     memcpy(out + n, "\xE2\x80\xA6", 4); /* … and the NUL */
@@ -2177,8 +2229,7 @@ int store_search_vector(store *s, const float *q, int dims, const rag_principal 
                         const store_search_params *p, store_hits *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (!q || dims < 1)
-        return rag_err_set(err, RAG_ERR_INVALID, "vector search: no query vector");
+    if (!q || dims < 1) return rag_err_set(err, RAG_ERR_INVALID, "vector search: no query vector");
     vindex *vi = vindex_of(s);
     int locked = 0, resnapshots = 0;
 retry:;
@@ -2225,7 +2276,8 @@ retry:;
         locked = 0;
         if (vi->shared && s->in_tx) {
             rc = rag_err_set(err, RAG_ERR_INVALID,
-                             "%s: shared vector indexes are not searched inside a transaction", s->path);
+                             "%s: shared vector indexes are not searched inside a transaction",
+                             s->path);
             goto out;
         }
         rc = log_position(s, &lp, err);

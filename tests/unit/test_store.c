@@ -49,8 +49,13 @@ static int64_t add_doc(store *s, const char *uri, const char *labels, const char
         off += ch[i].len + 2;
         ch[i].heading_path = "";
     }
-    store_doc_in d = {.uri = uri, .title = uri, .mime = "text/plain", .content_hash = "00",
-                      .mtime_ns = 1, .size = 1, .acl_group = group_of(s, labels)};
+    store_doc_in d = {.uri = uri,
+                      .title = uri,
+                      .mime = "text/plain",
+                      .content_hash = "00",
+                      .mtime_ns = 1,
+                      .size = 1,
+                      .acl_group = group_of(s, labels)};
     rag_err err = {0};
     int64_t id = 0;
     CHECK_INT(store_begin(s, &err), 0);
@@ -209,7 +214,8 @@ static void test_visibility_inside_ranking(void)
 
     store_hits h;
     CHECK_INT(search(s, "budget", &ops, 5, &h), 5); /* k visible exist: k come back */
-    for (size_t i = 0; i < h.n; i++) CHECK(strncmp(h.v[i].uri, "/ops/", 5) == 0);
+    for (size_t i = 0; i < h.n; i++)
+        CHECK(strncmp(h.v[i].uri, "/ops/", 5) == 0);
     store_hits_free(&h);
     CHECK_INT(search(s, "budget", &ops, 10, &h), 5); /* only 5 exist */
     store_hits_free(&h);
@@ -229,10 +235,25 @@ static void test_fts_syntax_is_words(void)
     add_doc(s, "/a.txt", "x", "alpha near beta|gamma and delta|star wars");
     rag_principal admin;
     rag_principal_admin(&admin);
-    const char *nasty[] = {"\"alpha", "alpha\"", "(alpha", "alpha)", "NEAR(alpha beta)",
-                           "alpha NOT beta", "-alpha", "alpha*", "*", "\"\"", "text:alpha",
-                           "{text}: alpha", "alpha OR", "AND", "^alpha", "alpha + beta",
-                           "'; DROP TABLE chunks; --", "\\", "alpha\x01\xff\xfe"};
+    const char *nasty[] = {"\"alpha",
+                           "alpha\"",
+                           "(alpha",
+                           "alpha)",
+                           "NEAR(alpha beta)",
+                           "alpha NOT beta",
+                           "-alpha",
+                           "alpha*",
+                           "*",
+                           "\"\"",
+                           "text:alpha",
+                           "{text}: alpha",
+                           "alpha OR",
+                           "AND",
+                           "^alpha",
+                           "alpha + beta",
+                           "'; DROP TABLE chunks; --",
+                           "\\",
+                           "alpha\x01\xff\xfe"};
     for (size_t i = 0; i < sizeof nasty / sizeof nasty[0]; i++) {
         store_hits h;
         store_search_params p;
@@ -245,8 +266,8 @@ static void test_fts_syntax_is_words(void)
     }
     CHECK_INT(count_hits(s, "NEAR(alpha beta)", &admin), 1); /* words alpha, beta, near */
     CHECK_INT(count_hits(s, "\"alpha", &admin), 1);
-    CHECK_INT(count_hits(s, "and", &admin), 1);    /* "and" is a word, not an operator */
-    CHECK_INT(count_hits(s, "*", &admin), 0);      /* no word at all: no hits, no error */
+    CHECK_INT(count_hits(s, "and", &admin), 1); /* "and" is a word, not an operator */
+    CHECK_INT(count_hits(s, "*", &admin), 0);   /* no word at all: no hits, no error */
     CHECK_INT(count_hits(s, "text:star", &admin), 1);
     store_close(s);
 }
@@ -272,21 +293,22 @@ static void test_cjk_and_korean(void)
     add_doc(s, "/zh.txt", "x", "我们使用向量数据库进行检索");
     rag_principal admin;
     rag_principal_admin(&admin);
-    CHECK_INT(count_hits(s, "모델", &admin), 2);     /* 모델은, 모델의 */
+    CHECK_INT(count_hits(s, "모델", &admin), 2); /* 모델은, 모델의 */
     CHECK_INT(count_hits(s, "모델은", &admin), 1);
-    CHECK_INT(count_hits(s, "데이터", &admin), 1);   /* prefix of a longer word */
+    CHECK_INT(count_hits(s, "데이터", &admin), 1); /* prefix of a longer word */
     CHECK_INT(count_hits(s, "東京", &admin), 1);
     CHECK_INT(count_hits(s, "会社", &admin), 1);
     CHECK_INT(count_hits(s, "学習", &admin), 1);
     CHECK_INT(count_hits(s, "モデル", &admin), 1);
     CHECK_INT(count_hits(s, "数据库", &admin), 1);
     CHECK_INT(count_hits(s, "检索", &admin), 1);
-    CHECK_INT(count_hits(s, "京都", &admin), 1);     /* substring of 東京都 */
+    CHECK_INT(count_hits(s, "京都", &admin), 1); /* substring of 東京都 */
     CHECK_INT(count_hits(s, "大阪", &admin), 0);
     /* highlighted snippet keeps the text readable */
     store_hits h;
     CHECK_INT(search(s, "모델", &admin, 10, &h), 2);
-    for (size_t i = 0; i < h.n; i++) CHECK_CONTAINS(h.v[i].snippet, "[모델");
+    for (size_t i = 0; i < h.n; i++)
+        CHECK_CONTAINS(h.v[i].snippet, "[모델");
     store_hits_free(&h);
     store_close(s);
 }

@@ -64,15 +64,18 @@ static void rnd_vector(float *v, int dims)
         v[i] = (float)(r * cos(t));
         if (i + 1 < dims) v[i + 1] = (float)(r * sin(t));
     }
-    for (int i = 0; i < dims; i++) n += (double)v[i] * v[i];
+    for (int i = 0; i < dims; i++)
+        n += (double)v[i] * v[i];
     n = sqrt(n);
-    for (int i = 0; i < dims; i++) v[i] = (float)(v[i] / n);
+    for (int i = 0; i < dims; i++)
+        v[i] = (float)(v[i] / n);
 }
 
 static double dot(const float *a, const float *b, int dims)
 {
     double s = 0;
-    for (int i = 0; i < dims; i++) s += (double)a[i] * b[i];
+    for (int i = 0; i < dims; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -174,8 +177,13 @@ static int64_t put_doc(store *s, const char *uri, int64_t group, size_t n, const
         ch[i].heading_path = "";
     }
     snprintf(text, sizeof text, "%016llx", (unsigned long long)rnd());
-    store_doc_in d = {.uri = uri, .title = uri, .mime = "text/plain", .content_hash = text,
-                      .mtime_ns = 1, .size = 1, .acl_group = group};
+    store_doc_in d = {.uri = uri,
+                      .title = uri,
+                      .mime = "text/plain",
+                      .content_hash = text,
+                      .mtime_ns = 1,
+                      .size = 1,
+                      .acl_group = group};
     rag_err err = {0};
     int64_t id = 0;
     int rc = store_doc_replace(s, &d, ch, n, 0, 0, &id, &err);
@@ -259,7 +267,8 @@ static int64_t manifest_seq(const char *db, int64_t gid, int64_t *count, char ki
     while (fgets(line, sizeof line, f)) {
         long long a, b, c;
         char h[32], k[16];
-        if (sscanf(line, "seq %lld", &a) == 1) seq = a;
+        if (sscanf(line, "seq %lld", &a) == 1)
+            seq = a;
         else if (sscanf(line, "group %lld %lld %lld %31s %15s", &a, &b, &c, h, k) == 5 &&
                  a == gid) {
             if (count) *count = b;
@@ -278,8 +287,10 @@ static void set_manifest_seq(const char *db, int64_t seq)
     rag_buf out = {0};
     char line[256];
     while (f && fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "seq ", 4)) rag_buf_printf(&out, "seq %lld\n", (long long)seq);
-        else rag_buf_puts(&out, line);
+        if (!strncmp(line, "seq ", 4))
+            rag_buf_printf(&out, "seq %lld\n", (long long)seq);
+        else
+            rag_buf_puts(&out, line);
     }
     if (f) fclose(f);
     f = fopen(p, "w");
@@ -310,11 +321,11 @@ typedef struct corpus {
     int64_t model;
     int dims;
     size_t n_docs, cpd, n_chunks;
-    int64_t *doc_id;     /* per document */
-    uint32_t *doc_mask;  /* labels g0..g19 as bits; 0: no label */
-    int64_t *chunk_id;   /* per chunk (doc-major) */
-    float *vec;          /* per chunk */
-    int64_t *slot_of;    /* chunk id -> chunk index, -1 when none */
+    int64_t *doc_id;    /* per document */
+    uint32_t *doc_mask; /* labels g0..g19 as bits; 0: no label */
+    int64_t *chunk_id;  /* per chunk (doc-major) */
+    float *vec;         /* per chunk */
+    int64_t *slot_of;   /* chunk id -> chunk index, -1 when none */
     int64_t max_id;
 } corpus;
 
@@ -335,8 +346,10 @@ static void corpus_index(corpus *c)
         if (c->chunk_id[i] > c->max_id) c->max_id = c->chunk_id[i];
     rag_free(c->slot_of);
     c->slot_of = rag_xmalloc((size_t)(c->max_id + 1) * sizeof *c->slot_of);
-    for (int64_t i = 0; i <= c->max_id; i++) c->slot_of[i] = -1;
-    for (size_t i = 0; i < c->n_chunks; i++) c->slot_of[c->chunk_id[i]] = (int64_t)i;
+    for (int64_t i = 0; i <= c->max_id; i++)
+        c->slot_of[i] = -1;
+    for (size_t i = 0; i < c->n_chunks; i++)
+        c->slot_of[c->chunk_id[i]] = (int64_t)i;
 }
 
 /* n_docs documents of cpd chunks: document i has label g(i % 20), every 5th
@@ -366,7 +379,8 @@ static void corpus_build(corpus *c, const char *name, size_t n_docs, size_t cpd)
         char csv[128], uri[64];
         labels_csv(mask, csv, sizeof csv);
         snprintf(uri, sizeof uri, "/corpus/%zu.txt", i);
-        for (size_t j = 0; j < cpd; j++) rnd_vector(c->vec + (i * cpd + j) * DIMS, DIMS);
+        for (size_t j = 0; j < cpd; j++)
+            rnd_vector(c->vec + (i * cpd + j) * DIMS, DIMS);
         c->doc_id[i] = put_doc(c->s, uri, group_of(c->s, csv), cpd, c->vec + i * cpd * DIMS,
                                c->model, DIMS, c->chunk_id + i * cpd);
         if (i % 500 == 499) {
@@ -516,7 +530,8 @@ static void test_exact_role_scoped_search(void)
         int admin = p == 0;
         uint32_t roles = 0;
         int n_roles = 1 + (int)(rnd() % 4);
-        for (int r = 0; r < n_roles; r++) roles |= 1u << (rnd() % N_LABELS);
+        for (int r = 0; r < n_roles; r++)
+            roles |= 1u << (rnd() % N_LABELS);
         if (p % 37 == 36) roles = 0; /* only a role nobody has: nothing visible */
         rag_principal who;
         make_principal(roles, admin, &who);
@@ -527,7 +542,8 @@ static void test_exact_role_scoped_search(void)
             rnd_vector(q, DIMS);
         }
         static const size_t ks[] = {1, 10, 100};
-        for (size_t j = 0; j < 3; j++) failures += check_exact(&big, q, &who, roles, ks[j]);
+        for (size_t j = 0; j < 3; j++)
+            failures += check_exact(&big, q, &who, roles, ks[j]);
         rag_principal_free(&who);
     }
     CHECK_INT(failures, 0);
@@ -539,7 +555,8 @@ static void test_exact_role_scoped_search(void)
     CHECK_INT(vsearch(big.s, q, DIMS, &admin, 50, 1, &h), 0);
     CHECK_INT(h.n, 50);
     for (size_t i = 0; i < h.n; i++)
-        for (size_t j = 0; j < i; j++) CHECK(h.v[i].document_id != h.v[j].document_id);
+        for (size_t j = 0; j < i; j++)
+            CHECK(h.v[i].document_id != h.v[j].document_id);
     if (h.n) {
         CHECK(h.v[0].snippet && !strcmp(h.v[0].snippet, "chunk text about something"));
         CHECK(h.v[0].uri && !strncmp(h.v[0].uri, "/corpus/", 8));
@@ -573,7 +590,8 @@ static void test_errors(void)
     store_hits_free(&h);
     /* A large factory FAISS does not know fails the build, naming the file. */
     float v[4 * DIMS];
-    for (int i = 0; i < 4; i++) rnd_vector(v + i * DIMS, DIMS);
+    for (int i = 0; i < 4; i++)
+        rnd_vector(v + i * DIMS, DIMS);
     int64_t ids[4];
     CHECK_INT(store_begin(s, &err), 0);
     put_doc(s, "/x", group_of(s, "a"), 4, v, m, DIMS, ids);
@@ -604,7 +622,8 @@ static void answer(store *s, const float *q, const rag_principal *who, size_t k,
     store_hits h;
     *n = 0;
     if (vsearch(s, q, DIMS, who, k, 0, &h)) return;
-    for (size_t i = 0; i < h.n; i++) ids[(*n)++] = h.v[i].chunk_id;
+    for (size_t i = 0; i < h.n; i++)
+        ids[(*n)++] = h.v[i].chunk_id;
     store_hits_free(&h);
 }
 
@@ -641,7 +660,8 @@ static void test_sync_follows_changes(void)
     for (int i = 0; i < N; i++) {
         char uri[32];
         snprintf(uri, sizeof uri, "/s/%d", i);
-        for (int j = 0; j < C; j++) rnd_vector(v[i] + j * DIMS, DIMS);
+        for (int j = 0; j < C; j++)
+            rnd_vector(v[i] + j * DIMS, DIMS);
         docs[i] = put_doc(s, uri, i % 2 ? gb : ga, C, v[i], m, DIMS, ids[i]);
     }
     CHECK_INT(store_commit(s, &err), 0);
@@ -657,7 +677,8 @@ static void test_sync_follows_changes(void)
     /* added: found by the next search (it syncs by itself) */
     float nv[C * DIMS];
     int64_t nids[C];
-    for (int j = 0; j < C; j++) rnd_vector(nv + j * DIMS, DIMS);
+    for (int j = 0; j < C; j++)
+        rnd_vector(nv + j * DIMS, DIMS);
     CHECK_INT(store_begin(s, &err), 0);
     int64_t ndoc = put_doc(s, "/s/new", ga, C, nv, m, DIMS, nids);
     CHECK_INT(store_commit(s, &err), 0);
@@ -682,7 +703,8 @@ static void test_sync_follows_changes(void)
     /* replaced (new chunks, new ids) and vectors put again */
     float rv[2 * DIMS];
     int64_t rids[2];
-    for (int j = 0; j < 2; j++) rnd_vector(rv + j * DIMS, DIMS);
+    for (int j = 0; j < 2; j++)
+        rnd_vector(rv + j * DIMS, DIMS);
     CHECK_INT(store_begin(s, &err), 0);
     put_doc(s, "/s/6", ga, 2, rv, m, DIMS, rids);
     CHECK_INT(store_commit(s, &err), 0);
@@ -740,7 +762,8 @@ static void test_sync_follows_changes(void)
     CHECK(pl.calls > 0 && pl.total == C); /* replayed the C deleted chunks, no rebuild */
     CHECK(!contains(s, nv + DIMS, &admin, 200, nids[1]));
     CHECK_INT(vsync(s, 1, NULL), 0);
-    for (int i = 0; i < 5; i++) answer(s, qs[i], i % 2 ? &ra : &admin, 10, before[i], &nb[i]);
+    for (int i = 0; i < 5; i++)
+        answer(s, qs[i], i % 2 ? &ra : &admin, 10, before[i], &nb[i]);
     /* Replay is idempotent: files that already hold changes the manifest
      * says they do not (a writer stopped between the group files and the
      * manifest) replay them again to the same state; so does the whole log. */
@@ -765,7 +788,8 @@ static void test_sync_follows_changes(void)
     CHECK_INT(manifest_seq(path, 0, NULL, NULL), log_max_seq(path));
     rag_strv problems = {0};
     CHECK_INT(store_vindex_check(s, &problems, &err), 0);
-    for (size_t i = 0; i < problems.n; i++) printf("    problem: %s\n", problems.v[i]);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
     CHECK_INT(problems.n, 0);
     rag_strv_free(&problems);
 
@@ -785,7 +809,8 @@ static void test_sync_follows_changes(void)
     s = open_store(path);
     CHECK_INT(vsync(s, 0, &pl), 0);
     CHECK_INT(pl.total, N * C + C - 3 * C - 1); /* every vector: a rebuild */
-    for (int j = 0; j < C; j++) CHECK(!contains(s, v[12] + j * DIMS, &admin, 200, ids[12][j]));
+    for (int j = 0; j < C; j++)
+        CHECK(!contains(s, v[12] + j * DIMS, &admin, 200, ids[12][j]));
     /* ... and files from another database (a seq the log never reached) too. */
     CHECK_INT(vsync(s, 1, NULL), 0);
     store_close(s);
@@ -822,7 +847,8 @@ static float crash_q[NQ][DIMS];
 static void principal_for(int i, rag_principal *who)
 {
     static const char *roles[] = {"g1", "g2,g7", "g3,g11,g19", "zz"};
-    if (i % 5 == 0) rag_principal_admin(who);
+    if (i % 5 == 0)
+        rag_principal_admin(who);
     else {
         rag_err err = {0};
         CHECK_INT(rag_principal_from_roles(roles[i % 4], who, &err), 0);
@@ -842,8 +868,7 @@ static void take_answers(store *s, answers *a)
 static int same_answers(const answers *a, const answers *b)
 {
     for (int i = 0; i < NQ; i++)
-        if (a->n[i] != b->n[i] || memcmp(a->ids[i], b->ids[i], a->n[i] * sizeof(int64_t)))
-            return 0;
+        if (a->n[i] != b->n[i] || memcmp(a->ids[i], b->ids[i], a->n[i] * sizeof(int64_t))) return 0;
     return 1;
 }
 
@@ -893,7 +918,8 @@ static void test_crash_and_damage(void)
 {
     corpus *c = &big;
     if (!c->s) SKIP("needs the corpus of test_exact_role_scoped_search");
-    for (int i = 0; i < NQ; i++) rnd_vector(crash_q[i], DIMS);
+    for (int i = 0; i < NQ; i++)
+        rnd_vector(crash_q[i], DIMS);
     answers base, now;
     CHECK_INT(vsync(c->s, 1, NULL), 0);
     take_answers(c->s, &base);
@@ -920,7 +946,8 @@ static void test_crash_and_damage(void)
         fseek(f, 0, SEEK_END);
         long size = ftell(f);
         fseek(f, size / 2, SEEK_SET);
-        for (int i = 0; i < 64; i++) fputc(0xAB, f);
+        for (int i = 0; i < 64; i++)
+            fputc(0xAB, f);
         fclose(f);
     }
     corpus_reopen(c);
@@ -1042,8 +1069,10 @@ static void test_crash_and_damage(void)
         int status = 0;
         waitpid(pid, &status, 0);
         close(fds[0]);
-        if (WIFSIGNALED(status)) landed++, in_write += count_tmp_files(c->path) > tmp_before;
-        else CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (WIFSIGNALED(status))
+            landed++, in_write += count_tmp_files(c->path) > tmp_before;
+        else
+            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         corpus_reopen(c);
         CHECK_INT(vsync(c->s, 0, NULL), 0);
         take_answers(c->s, &now);
@@ -1054,7 +1083,8 @@ static void test_crash_and_damage(void)
            landed, runs, in_write, (t_all - t_write) * 1e3, t_write * 1e3);
     CHECK_INT(vsync(c->s, 1, NULL), 0);
     CHECK_INT(store_vindex_check(c->s, &problems, &err), 0);
-    for (size_t i = 0; i < problems.n; i++) printf("    problem: %s\n", problems.v[i]);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
     CHECK_INT(problems.n, 0);
     rag_strv_free(&problems);
     CHECK_INT(count_tmp_files(c->path), 0);
@@ -1086,10 +1116,12 @@ static void test_hnsw_large_group(void)
     for (size_t i = 0; i < n_docs; i++) {
         char uri[32];
         snprintf(uri, sizeof uri, "/h/%zu", i);
-        for (size_t j = 0; j < cpd; j++) rnd_vector(v + (i * cpd + j) * DIMS, DIMS);
+        for (size_t j = 0; j < cpd; j++)
+            rnd_vector(v + (i * cpd + j) * DIMS, DIMS);
         docs[i] = put_doc(s, uri, gbig, cpd, v + i * cpd * DIMS, m, DIMS, ids + i * cpd);
     }
-    for (int j = 0; j < 50; j++) rnd_vector(sv + j * DIMS, DIMS);
+    for (int j = 0; j < 50; j++)
+        rnd_vector(sv + j * DIMS, DIMS);
     put_doc(s, "/small", gsmall, 50, sv, m, DIMS, sids);
     CHECK_INT(store_commit(s, &err), 0);
     CHECK_INT(vsync(s, 1, NULL), 0);
@@ -1112,8 +1144,10 @@ static void test_hnsw_large_group(void)
         size_t ne = 0;
         for (size_t i = 0; i < n; i++) {
             scored x = {dot(q, v + i * DIMS, DIMS), ids[i]};
-            if (ne < 10) ex[ne++] = x;
-            else if (cmp_scored(&x, &ex[9]) < 0) ex[9] = x;
+            if (ne < 10)
+                ex[ne++] = x;
+            else if (cmp_scored(&x, &ex[9]) < 0)
+                ex[9] = x;
             qsort(ex, ne, sizeof *ex, cmp_scored);
         }
         int64_t got[10];
@@ -1130,7 +1164,8 @@ static void test_hnsw_large_group(void)
 
     /* deletions (HNSW cannot remove: the group is rebuilt) */
     CHECK_INT(store_begin(s, &err), 0);
-    for (size_t i = 0; i < 20; i++) CHECK_INT(store_doc_delete(s, docs[i * 3], &err), 0);
+    for (size_t i = 0; i < 20; i++)
+        CHECK_INT(store_doc_delete(s, docs[i * 3], &err), 0);
     CHECK_INT(store_commit(s, &err), 0);
     int leaked = 0;
     for (size_t i = 0; i < 20; i++)
@@ -1152,7 +1187,8 @@ static void test_hnsw_large_group(void)
     CHECK_INT(count, n - 20 * cpd + 1);
     rag_strv problems = {0};
     CHECK_INT(store_vindex_check(s, &problems, &err), 0);
-    for (size_t i = 0; i < problems.n; i++) printf("    problem: %s\n", problems.v[i]);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
     CHECK_INT(problems.n, 0);
     rag_strv_free(&problems);
     /* the small group stays exact */
@@ -1178,7 +1214,8 @@ static void copy_file(const char *from, const char *to)
     if (a && b) {
         char buf[65536];
         size_t n;
-        while ((n = fread(buf, 1, sizeof buf, a)) > 0) fwrite(buf, 1, n, b);
+        while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+            fwrite(buf, 1, n, b);
     }
     if (a) fclose(a);
     if (b) fclose(b);
@@ -1244,7 +1281,8 @@ static void test_check_finds_tampering(void)
             if (sscanf(line, "group %lld %lld %lld %31s %15s", &g, &cnt, &by, h, k) == 5 && g == gb)
                 rag_buf_printf(&out, "group %lld %lld %lld %s %s\n", g, (long long)ga_count,
                                (long long)ga_bytes, ga_hash, k);
-            else rag_buf_puts(&out, line);
+            else
+                rag_buf_puts(&out, line);
         }
         if (f) fclose(f);
         text = rag_buf_steal(&out);
@@ -1254,13 +1292,15 @@ static void test_check_finds_tampering(void)
     rag_free(text);
     CHECK_INT(store_vindex_check(c.s, &problems, &err), 0);
     CHECK(problems.n >= 1);
-    for (size_t i = 0; i < problems.n; i++) printf("    (expected) %s\n", problems.v[i]);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    (expected) %s\n", problems.v[i]);
     if (problems.n) CHECK_CONTAINS(problems.v[0], name);
     rag_strv_free(&problems);
 
     CHECK_INT(store_vindex_rebuild(c.s, NULL, NULL, &err), 0);
     CHECK_INT(store_vindex_check(c.s, &problems, &err), 0);
-    for (size_t i = 0; i < problems.n; i++) printf("    problem: %s\n", problems.v[i]);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
     CHECK_INT(problems.n, 0);
     rag_strv_free(&problems);
     rag_free(a);
@@ -1324,16 +1364,19 @@ static void test_shared_connections(void)
     store_vindex_share(b, a);
     store_vindex_share(c, a);
     volatile int stop = 0;
-    searcher w[3] = {{a, probe, probe_id[0], &stop, 0, 0, 0}, {b, probe, probe_id[0], &stop, 0, 0, 0},
+    searcher w[3] = {{a, probe, probe_id[0], &stop, 0, 0, 0},
+                     {b, probe, probe_id[0], &stop, 0, 0, 0},
                      {c, probe, probe_id[0], &stop, 0, 0, 0}};
     pthread_t th[3];
-    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, search_loop, &w[i]);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, search_loop, &w[i]);
     /* documents come and go meanwhile (never a better match for the probe) */
     for (int round = 0; round < 30; round++) {
         char uri[32];
         int64_t id[1];
         float x[DIMS];
-        do rnd_vector(x, DIMS);
+        do
+            rnd_vector(x, DIMS);
         while (dot(x, probe, DIMS) > 0.5);
         snprintf(uri, sizeof uri, "/sh/new%d", round);
         CHECK_INT(store_begin(writer, &err), 0);
