@@ -129,8 +129,8 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int store_fts_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
-                             rag_err *err)
+int store_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
+                         rag_err *err)
 {
     /* The rule of store_visible_sql, as lookups on the label index: plain
      * statements keep this per-search step cheap (no temporary tables). */

@@ -111,7 +111,7 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     /* Only the keyword indexes of the groups `who` may see are read (see
      * the design note in fts_groups.c): no work, and no statistic, depends
      * on chunks of other groups. */
-    rc = store_fts_visible_groups(s, who, &groups, &n_groups, err);
+    rc = store_visible_groups(s, who, &groups, &n_groups, err);
     if (rc || n_groups == 0) goto done;
     /* One group: its own statistics are the visible ones, and FTS5's bm25()
      * gives the very numbers rag_bm25() would, without a statistics pass. */

@@ -47,8 +47,8 @@ int store_fts_groups_sync(store *s, rag_err *err);
 /* The ids of the ACL groups without a keyword index. */
 int store_fts_groups_missing(store *s, int64_t **out, size_t *n_out, rag_err *err);
 /* The ids of the ACL groups `who` may see (all for administrators and NULL). */
-int store_fts_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
-                             rag_err *err);
+int store_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
+                         rag_err *err);
 /* Adds (add != 0) the chunks of document `doc` to the keyword index of group
  * g, or removes them (call before the chunks are deleted). */
 int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err);

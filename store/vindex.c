@@ -1960,38 +1960,18 @@ static int cmp_cand_id(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The ids of the groups `who` may see that have an index, by the same SQL
- * condition as keyword search. */
+/* The ids of the groups `who` may see (store_visible_groups, as keyword
+ * search takes them) that have an index. */
 static int visible_groups(store *s, vindex *vi, const rag_principal *who, int64_t **out,
                           size_t *n_out, rag_err *err)
 {
-    char sql[1024];
-    /* store_visible_sql speaks of d.acl_group: give it that name. */
-    snprintf(sql, sizeof sql,
-             "SELECT d.acl_group FROM (SELECT id AS acl_group FROM acl_groups) d WHERE %s "
-             "ORDER BY d.acl_group",
-             store_visible_sql(who));
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
+    int rc = store_visible_groups(s, who, out, n_out, err);
     if (rc) return rc;
-    char *roles = store_bind_roles(st, who);
-    int64_t *v = NULL;
-    size_t n = 0, cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t gid = sqlite3_column_int64(st, 0);
-        if (!group_find(vi, gid)) continue; /* (it may be empty: searched, nothing found) */
-        v = rag_xgrow(v, &cap, n + 1, sizeof *v);
-        v[n++] = gid;
-    }
-    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list visible ACL groups", err);
-    sqlite3_finalize(st);
-    rag_free(roles);
-    if (rc)
-        rag_free(v);
-    else
-        *out = v, *n_out = n;
-    return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < *n_out; i++) /* (an index may be empty: searched, nothing found) */
+        if (group_find(vi, (*out)[i])) (*out)[k++] = (*out)[i];
+    *n_out = k;
+    return 0;
 }
 
 /* The best kk over the given groups, merged by score (ties: lower id). */
