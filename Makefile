@@ -1,4 +1,7 @@
-# rag: one internal library (build/librag.a) and the programs built on it.
+# rag: one internal library (build/librag.a: base net llm embed store ingest
+# rag) and the two programs built on it: build/rag (the command line, cli/)
+# and build/ragd (the query daemon, ragd/). cli/ and ragd/ objects link only
+# into their own program.
 #
 #   make deps    install packages (apt-get) and build the FAISS C API
 #   make         build build/rag
@@ -56,8 +59,10 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) -I. $(PKG_CFLAGS) $(P
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LIBS    := $(FAISS_LIBS) $(PKG_LIBS) $(BLAS_LIBS) -lm -lpthread
 
-LIB_SRCS  := $(filter-out rag/main_%.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_SRCS  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
+RAGD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard ragd/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 GOLDEN_SRCS := $(wildcard tests/golden/test_*.c)
@@ -100,20 +105,20 @@ endif
 $(BUILD)/obj/store/vindex.o: CFLAGS += -isystem $(FAISS_DIR)/include
 $(BUILD)/obj/store/vindex.o: $(FAISS_DIR)/lib/libfaiss_c.a
 
-# The chat page is built into rag/web.c by the assembler (.incbin).
-$(BUILD)/obj/rag/web.o: rag/web/chat.html
-$(BUILD)/obj/rag/cli_models.o: etc/models.conf
+# The chat page is built into ragd/web.c by the assembler (.incbin).
+$(BUILD)/obj/ragd/web.o: ragd/web/chat.html
+$(BUILD)/obj/cli/models.o: etc/models.conf
 
 $(BUILD)/librag.a: $(LIB_OBJS)
 	@rm -f $@
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/rag: $(BUILD)/obj/rag/main_rag.o $(BUILD)/librag.a
+$(BUILD)/rag: $(CLI_OBJS) $(filter-out %/ragd/main.o,$(RAGD_OBJS)) $(BUILD)/librag.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/ragd: $(BUILD)/obj/rag/main_ragd.o $(BUILD)/librag.a
+$(BUILD)/ragd: $(RAGD_OBJS) $(BUILD)/librag.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -1,7 +1,7 @@
-/* rag/cli_ingest.c: `rag ingest PATH...`. */
+/* cli/ingest.c: `rag ingest PATH...`. */
 #include "ingest/ingest.h"
 #include "base/mem.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 
 #include <signal.h>
 #include <stdlib.h>

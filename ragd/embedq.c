@@ -1,6 +1,6 @@
-/* rag/embedq.c: embedding requests batched across clients (see
- * rag/embedq.h). */
-#include "rag/embedq.h"
+/* ragd/embedq.c: embedding requests batched across clients (see
+ * ragd/embedq.h). */
+#include "ragd/embedq.h"
 #include "base/mem.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* rag/api_docs.c: /v1/documents: list, show, upload, delete.
+/* ragd/api_docs.c: /v1/documents: list, show, upload, delete.
  *
  * Uploads go through the same pipeline as `rag ingest`: the bytes are kept
  * as a file under the uploads directory (DB.uploads/), which is then
@@ -20,7 +20,7 @@
  * document whose every label is among its roles: it can never take a
  * document away from a role it does not hold. Administrators may do
  * anything; their uploads without labels get acl.default_labels. */
-#include "rag/api_int.h"
+#include "ragd/api_int.h"
 #include "base/file.h"
 #include "base/hash.h"
 #include "base/log.h"

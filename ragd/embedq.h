@@ -1,4 +1,4 @@
-/* rag/embedq.h: embedding requests of many clients, batched together.
+/* ragd/embedq.h: embedding requests of many clients, batched together.
  *
  * Every caller that needs vectors (an /v1/embeddings request, the query of
  * a search or a chat) puts its texts in one queue. Whoever finds the model
@@ -18,8 +18,8 @@
  * computes each text on its own rows, with float products). When a batch
  * of several callers fails, each caller's texts are embedded again alone,
  * so that an error reaches only the caller whose input caused it. */
-#ifndef RAG_RAG_EMBEDQ_H
-#define RAG_RAG_EMBEDQ_H
+#ifndef RAG_RAGD_EMBEDQ_H
+#define RAG_RAGD_EMBEDQ_H
 
 #include "base/err.h"
 #include "embed/embed.h"

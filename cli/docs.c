@@ -1,6 +1,6 @@
-/* rag/cli_docs.c: `rag docs list|show|rm`, `rag stats`, `rag check`. */
+/* cli/docs.c: `rag docs list|show|rm`, `rag stats`, `rag check`. */
 #include "base/mem.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 
 #include <dirent.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
-/* rag/api_int.h: what the API handlers (rag/api*.c) share: reading fields
+/* ragd/api_int.h: what the API handlers (the ragd/api files) share: reading fields
  * of a JSON body with errors that name the field, and the caller's
  * principal narrowed to the labels a request asks for. */
-#ifndef RAG_RAG_API_INT_H
-#define RAG_RAG_API_INT_H
+#ifndef RAG_RAGD_API_INT_H
+#define RAG_RAGD_API_INT_H
 
-#include "rag/http.h"
+#include "ragd/http.h"
 #include "rag/retrieve.h"
 
 /* Each getter returns 0 (with *out set, or left alone when the field is

@@ -1,5 +1,5 @@
-/* rag/metrics.c: counters and histograms for /metrics (see rag/metrics.h). */
-#include "rag/metrics.h"
+/* ragd/metrics.c: counters and histograms for /metrics (see ragd/metrics.h). */
+#include "ragd/metrics.h"
 #include "base/mem.h"
 
 #include <pthread.h>

@@ -1,4 +1,4 @@
-/* rag/cli_search.c: `rag search` and `rag ask`.
+/* cli/search.c: `rag search` and `rag ask`.
  *
  * Both retrieve through rag/retrieve.c: keyword search always, vector
  * search when an embedding model is configured and the database holds its
@@ -11,7 +11,7 @@
 #include "llm/chat.h"
 #include "llm/generate.h"
 #include "rag/answer.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 #include "rag/generate.h"
 #include "rag/prompt.h"
 #include "rag/render.h"

@@ -1,6 +1,6 @@
-/* rag/main_rag.c: the `rag` command line: dispatches to the subcommands. */
-#include "rag/cli.h"
-#include "rag/daemon.h"
+/* cli/main.c: the `rag` command line: dispatches to the subcommands. */
+#include "cli/cli.h"
+#include "ragd/daemon.h"
 #include "store/store.h"
 
 #include <stdio.h>

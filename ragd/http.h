@@ -1,18 +1,18 @@
-/* rag/http.h: requests and responses as the API handlers see them.
+/* ragd/http.h: requests and responses as the API handlers see them.
  *
- * rag/server.c owns HTTP (libmicrohttpd): it reads and bounds the request,
+ * ragd/server.c owns HTTP (libmicrohttpd): it reads and bounds the request,
  * authenticates the caller, parses a JSON body (bounded in size and depth),
  * picks the handler by method and path, sends what the handler returns and
- * logs it. Handlers (rag/api*.c) see only these types. */
-#ifndef RAG_RAG_HTTP_H
-#define RAG_RAG_HTTP_H
+ * logs it. Handlers (the ragd/api files) see only these types. */
+#ifndef RAG_RAGD_HTTP_H
+#define RAG_RAGD_HTTP_H
 
 #include "base/buf.h"
 #include "base/config.h"
 #include "base/principal.h"
 #include "net/net.h"
-#include "rag/engine.h"
-#include "rag/metrics.h"
+#include "ragd/engine.h"
+#include "ragd/metrics.h"
 #include "rag/retrieve.h"
 
 #include <cJSON.h>
@@ -145,7 +145,7 @@ int ragd_server_active(ragd_server *s);
 void ragd_server_hold(ragd_server *s);
 void ragd_server_release(ragd_server *s);
 
-/* ---- handlers (rag/api.c, rag/api_chat.c, rag/api_docs.c) ---- */
+/* ---- handlers (ragd/api.c, ragd/api_chat.c, ragd/api_docs.c) ---- */
 typedef void (*ragd_handler)(ragd_request *req, ragd_response *resp);
 
 void ragd_api_health(ragd_request *req, ragd_response *resp);
@@ -160,7 +160,7 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp);
 void ragd_api_documents_delete(ragd_request *req, ragd_response *resp);
 void ragd_api_page(ragd_request *req, ragd_response *resp);
 
-/* The chat page (rag/web/chat.html, built in by rag/web.c). */
+/* The chat page (ragd/web/chat.html, built in by ragd/web.c). */
 const char *ragd_web_page(size_t *len);
 
 /* Gauges for /metrics that only the server knows. */

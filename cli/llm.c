@@ -1,4 +1,4 @@
-/* rag/cli_llm.c: the model commands: `rag generate`, `rag tokenize`,
+/* cli/llm.c: the model commands: `rag generate`, `rag tokenize`,
  * `rag logits`, `rag model-info`, `rag quantize`. The inspection commands
  * are stable interfaces for operators and external test harnesses. */
 #include "base/buf.h"
@@ -8,7 +8,7 @@
 #include "llm/generate.h"
 #include "llm/gguf_write.h"
 #include "llm/model.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
-/* rag/web.c: the chat page served at GET /, built into the program so that
- * ragd is one file to deploy. The page is rag/web/chat.html, included by
+/* ragd/web.c: the chat page served at GET /, built into the program so that
+ * ragd is one file to deploy. The page is ragd/web/chat.html, included by
  * the assembler (.incbin, path relative to the top of the tree, where make
  * runs) and ended with a NUL. */
-#include "rag/http.h"
+#include "ragd/http.h"
 
 __asm__(".section .rodata\n"
         ".balign 16\n"
@@ -11,7 +11,7 @@ __asm__(".section .rodata\n"
         ".globl ragd_chat_page_stop\n"
         ".hidden ragd_chat_page_stop\n"
         "ragd_chat_page_start:\n"
-        ".incbin \"rag/web/chat.html\"\n"
+        ".incbin \"ragd/web/chat.html\"\n"
         "ragd_chat_page_stop:\n"
         ".byte 0\n"
         ".previous\n");

@@ -1,6 +1,6 @@
-/* rag/cli_keys.c: `rag keys add|list|rm`: the daemon's API keys. */
+/* cli/keys.c: `rag keys add|list|rm`: the daemon's API keys. */
 #include "base/mem.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 #include "rag/keys.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
-/* rag/api.c: the small routes (page, health, metrics, models, search,
- * embeddings) and what the handlers share (rag/api_int.h). */
-#include "rag/api_int.h"
+/* ragd/api.c: the small routes (page, health, metrics, models, search,
+ * embeddings) and what the handlers share (ragd/api_int.h). */
+#include "ragd/api_int.h"
 #include "base/mem.h"
 #include "rag/render.h"
 

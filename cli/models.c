@@ -1,4 +1,4 @@
-/* rag/cli_models.c: `rag pull` and `rag models list|show|rm`: the local
+/* cli/models.c: `rag pull` and `rag models list|show|rm`: the local
  * models directory.
  *
  * The directory is --dir, else $RAG_MODELS_DIR, else models.dir in the
@@ -12,7 +12,7 @@
 #include "llm/chat.h"
 #include "llm/gguf.h"
 #include "net/net.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,15 +1,15 @@
-/* rag/metrics.h: the daemon's counters and histograms, rendered in the
+/* ragd/metrics.h: the daemon's counters and histograms, rendered in the
  * Prometheus text format for GET /metrics.
  *
  * Label values come from fixed sets (route templates such as
  * "/v1/documents/{id}", stage names, status codes), never from what a
  * client sends, so the number of series stays bounded. Thread-safe. */
-#ifndef RAG_RAG_METRICS_H
-#define RAG_RAG_METRICS_H
+#ifndef RAG_RAGD_METRICS_H
+#define RAG_RAGD_METRICS_H
 
 #include "base/buf.h"
 #include "llm/batcher.h"
-#include "rag/embedq.h"
+#include "ragd/embedq.h"
 
 typedef struct ragd_meter ragd_meter;
 

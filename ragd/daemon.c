@@ -1,4 +1,4 @@
-/* rag/daemon.c: ragd's main (also `rag serve`): the configuration, the
+/* ragd/daemon.c: ragd's main (also `rag serve`): the configuration, the
  * engine and the server, and the signals.
  *
  * Settings come from flags, then the environment, then the config file
@@ -13,12 +13,12 @@
  * whichever thread the kernel picks (threads that libraries start before
  * main cannot be made to block them) nothing but the main loop acts on it,
  * however often they come. Threads that ragd starts block them. */
-#include "rag/daemon.h"
+#include "ragd/daemon.h"
 #include "base/config.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "rag/http.h"
+#include "ragd/http.h"
 
 #include <errno.h>
 #include <fcntl.h>

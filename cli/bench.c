@@ -1,4 +1,4 @@
-/* rag/cli_bench.c: `rag bench-model` and `rag bench-embed`: the speed of one
+/* cli/bench.c: `rag bench-model` and `rag bench-embed`: the speed of one
  * GGUF file on this machine, next to this machine's own limits measured in
  * the same run, so that any model file (ours or another tool's) is measured
  * the same way.
@@ -17,7 +17,7 @@
 #include "llm/gguf.h"
 #include "llm/matmul.h"
 #include "llm/model.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 
 #include <immintrin.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
-/* rag/cli.c: shared plumbing of the `rag` subcommands. */
-#include "rag/cli.h"
+/* cli/cli.c: shared plumbing of the `rag` subcommands. */
+#include "cli/cli.h"
 #include "base/mem.h"
 #include "rag/generate.h"
 

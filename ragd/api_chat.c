@@ -1,4 +1,4 @@
-/* rag/api_chat.c: POST /v1/chat/completions (OpenAI's schema).
+/* ragd/api_chat.c: POST /v1/chat/completions (OpenAI's schema).
  *
  * By default the last user message is answered from the documents the key
  * may see: it is the retrieval query; earlier user and assistant turns go
@@ -22,7 +22,7 @@
  * Defaults: greedy decoding (temperature 0) for grounded answers, where
  * faithfulness to the sources matters more than variety; 0.7 for plain
  * chat. max_tokens: [server] default_max_tokens, at most max_tokens. */
-#include "rag/api_int.h"
+#include "ragd/api_int.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "rag/answer.h"

@@ -1,5 +1,5 @@
-/* rag/engine.c: the daemon's shared state (see rag/engine.h). */
-#include "rag/engine.h"
+/* ragd/engine.c: the daemon's shared state (see ragd/engine.h). */
+#include "ragd/engine.h"
 #include "base/log.h"
 #include "base/mem.h"
 

@@ -1,7 +1,7 @@
-/* rag/cli_eval.c: `rag eval`: runs queries through search and scores the
+/* cli/eval.c: `rag eval`: runs queries through search and scores the
  * rankings against relevance judgments (see rag/eval.h for the semantics). */
 #include "base/mem.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 #include "rag/eval.h"
 #include "rag/retrieve.h"
 

@@ -1,8 +1,8 @@
-/* rag/cli.h: what the `rag` subcommands share: common options, the config
+/* cli/cli.h: what the `rag` subcommands share: common options, the config
  * file, opening the database, terminal output and JSON printing. Private to
- * the command-line program (rag/cli_*.c, rag/main_rag.c). */
-#ifndef RAG_RAG_CLI_H
-#define RAG_RAG_CLI_H
+ * the command-line program (the files of cli/). */
+#ifndef RAG_CLI_CLI_H
+#define RAG_CLI_CLI_H
 
 #include "base/config.h"
 #include "base/err.h"
@@ -77,7 +77,7 @@ const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char 
  * status. */
 int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out);
 
-/* ---- retrieval as rag search does it (rag/cli_search.c) ---- */
+/* ---- retrieval as rag search does it (cli/search.c) ---- */
 /* Resolves the retrieval mode: *mode from --mode (checked), else the
  * config's search.mode; NULL means hybrid when vectors exist. Returns -1
  * after reporting a bad value. */

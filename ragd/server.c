@@ -1,4 +1,4 @@
-/* rag/server.c: HTTP for ragd, on libmicrohttpd (see rag/http.h).
+/* ragd/server.c: HTTP for ragd, on libmicrohttpd (see ragd/http.h).
  *
  * Threads. libmicrohttpd runs one thread per connection (bounded by
  * max_connections), so a handler may block: a non-streamed answer is
@@ -30,7 +30,7 @@
  * Shutdown (SIGTERM): the listening socket closes at once, new generations
  * are refused, requests in flight get the grace period to finish; then what
  * is left is cancelled (generations stop at the next token, streams end). */
-#include "rag/http.h"
+#include "ragd/http.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/utf8.h"

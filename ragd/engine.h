@@ -1,4 +1,4 @@
-/* rag/engine.h: what the daemon holds for all requests.
+/* ragd/engine.h: what the daemon holds for all requests.
  *
  * The models are loaded once and shared; each is used in a way that is safe
  * for concurrent requests:
@@ -25,8 +25,8 @@
  * remote model's failure is RAG_ERR_NET to our clients (a bad gateway),
  * whatever the server said to us.
  * Nothing here knows about HTTP. */
-#ifndef RAG_RAG_ENGINE_H
-#define RAG_RAG_ENGINE_H
+#ifndef RAG_RAGD_ENGINE_H
+#define RAG_RAGD_ENGINE_H
 
 #include "base/err.h"
 #include "base/principal.h"
@@ -35,7 +35,7 @@
 #include "llm/batcher.h"
 #include "llm/chat.h"
 #include "llm/model.h"
-#include "rag/embedq.h"
+#include "ragd/embedq.h"
 #include "rag/generate.h"
 #include "rag/ids.h"
 #include "rag/retrieve.h"

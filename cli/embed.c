@@ -1,8 +1,8 @@
-/* rag/cli_embed.c: `rag embed`, `rag rerank` (stable interfaces for
+/* cli/embed.c: `rag embed`, `rag rerank` (stable interfaces for
  * operators and test harnesses) and `rag reembed`. */
 #include "base/mem.h"
 #include "ingest/ingest.h"
-#include "rag/cli.h"
+#include "cli/cli.h"
 
 #include <signal.h>
 #include <stdlib.h>
