@@ -114,7 +114,7 @@ $(BUILD)/librag.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/rag: $(CLI_OBJS) $(filter-out %/ragd/main.o,$(RAGD_OBJS)) $(BUILD)/librag.a
+$(BUILD)/rag: $(CLI_OBJS) $(BUILD)/librag.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -1,10 +1,12 @@
 /* cli/main.c: the `rag` command line: dispatches to the subcommands. */
 #include "cli/cli.h"
-#include "ragd/daemon.h"
 #include "store/store.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef RAG_VERSION
 #define RAG_VERSION "0.1.0"
@@ -44,6 +46,29 @@ static const char usage[] =
     "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
     "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
 
+/* `rag serve` is the daemon: the `ragd` program beside this one (the same
+ * build or installation), else the first `ragd` on PATH. The daemon is its
+ * own program (ragd/), so the command line does not carry the HTTP server. */
+static int cli_serve(int argc, char **argv)
+{
+    (void)argc;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    argv[0] = "ragd";
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash && (size_t)(slash - self) + sizeof "/ragd" <= sizeof self) {
+            strcpy(slash, "/ragd");
+            if (!access(self, X_OK)) execv(self, argv);
+        }
+    }
+    execvp("ragd", argv);
+    fprintf(stderr, "rag serve: cannot run ragd (%s); install it beside rag or on PATH\n",
+            strerror(errno));
+    return RAG_EXIT_ERROR;
+}
+
 static const struct {
     const char *name;
     int (*run)(int, char **);
@@ -54,7 +79,7 @@ static const struct {
     {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
     {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
     {"reembed", rag_cli_reembed}, {"index", rag_cli_index}, {"keys", rag_cli_keys},
-    {"serve", ragd_main},       {"pull", rag_cli_pull},     {"models", rag_cli_models},
+    {"serve", cli_serve},       {"pull", rag_cli_pull},     {"models", rag_cli_models},
     {"bench-model", rag_cli_bench_model}, {"bench-embed", rag_cli_bench_embed},
 };
 
