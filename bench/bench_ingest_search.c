@@ -183,7 +183,7 @@ int main(int argc, char **argv)
     rag_strv qids = {0}, qtexts = {0};
     int have_cisi = access(qpath, R_OK) == 0;
     if (have_cisi) {
-        if (ragd_queries_load(qpath, &qids, &qtexts, &err)) die("queries", err.msg);
+        if (rag_queries_load(qpath, &qids, &qtexts, &err)) die("queries", err.msg);
         if (store_open(cisi_db, NULL, &s, &err)) die("open", err.msg);
         char docs[4300];
         snprintf(docs, sizeof docs, "%s/docs", cisi);

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     char path[4300];
     snprintf(path, sizeof path, "%s/queries.tsv", cisi);
     rag_strv qids = {0}, queries = {0}, files = {0};
-    if (ragd_queries_load(path, &qids, &queries, &err)) die("queries", err.msg);
+    if (rag_queries_load(path, &qids, &queries, &err)) die("queries", err.msg);
     snprintf(path, sizeof path, "%s/docs", cisi);
     DIR *d = opendir(path);
     if (!d) die(path, "cannot open");

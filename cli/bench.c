@@ -290,7 +290,7 @@ static double prefill_flops_per_token(const llm_model *m, int ctx)
     return 2 * params + 4.0 * hp->n_layer * ctx * (double)hp->n_head * hp->head_dim;
 }
 
-int rag_cli_bench_model(int argc, char **argv)
+int cli_bench_model(int argc, char **argv)
 {
     enum { O_TTFT = 1000, O_STREAMS };
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
@@ -309,25 +309,25 @@ int rag_cli_bench_model(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
-        case 'p': if (parse_int(optarg, 1, 1 << 20, &n_prompt)) return rag_cli_usage_error(&cli, "-p: a token count"); break;
-        case 'n': if (parse_int(optarg, 1, 1 << 20, &n_predict)) return rag_cli_usage_error(&cli, "-n: a token count"); break;
-        case 't': if (parse_int(optarg, 1, 1024, &threads)) return rag_cli_usage_error(&cli, "-t: a thread count"); break;
-        case O_TTFT: if (parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return rag_cli_usage_error(&cli, "--ttft: a token count"); break;
-        case 'c': if (parse_int(optarg, 1, 1 << 20, &n_ctx)) return rag_cli_usage_error(&cli, "-c: a context size"); break;
-        case O_STREAMS: if (parse_int(optarg, 0, 64, &n_streams)) return rag_cli_usage_error(&cli, "--streams: 0 to 64"); break;
+        case 'p': if (parse_int(optarg, 1, 1 << 20, &n_prompt)) return cli_usage_error(&cli, "-p: a token count"); break;
+        case 'n': if (parse_int(optarg, 1, 1 << 20, &n_predict)) return cli_usage_error(&cli, "-n: a token count"); break;
+        case 't': if (parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
+        case O_TTFT: if (parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return cli_usage_error(&cli, "--ttft: a token count"); break;
+        case 'c': if (parse_int(optarg, 1, 1 << 20, &n_ctx)) return cli_usage_error(&cli, "-c: a context size"); break;
+        case O_STREAMS: if (parse_int(optarg, 0, 64, &n_streams)) return cli_usage_error(&cli, "--streams: 0 to 64"); break;
         case 'J': cli.json = 1; break;
         case 'h': fputs(model_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!path) return rag_cli_usage_error(&cli, "-m MODEL is required");
+    if (!path) return cli_usage_error(&cli, "-m MODEL is required");
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     machine mc;
     measure_machine(threads, &mc); /* before the model's threads and pages exist */
     rag_err err = {0};
     double rss0 = rss_bytes(), t0 = now_s();
     llm_model *m;
-    if (llm_model_open(path, &m, &err)) return rag_cli_fail(&cli, &err);
+    if (llm_model_open(path, &m, &err)) return cli_fail(&cli, &err);
     int need = n_prompt + n_predict > ttft_tokens + 1 ? n_prompt + n_predict : ttft_tokens + 1;
     if (n_ctx < need) n_ctx = need;
     llm_context_params cp;
@@ -356,7 +356,7 @@ int rag_cli_bench_model(int argc, char **argv)
         rag_free(prompt);
         llm_context_free(ctx);
         llm_model_close(m);
-        return rag_cli_fail(&cli, &err);
+        return cli_fail(&cli, &err);
     }
     double weight_bytes = (double)llm_model_weight_bytes(m);
     double prefill_tps = run.n_prompt / (run.prompt_ms / 1e3);
@@ -392,7 +392,7 @@ int rag_cli_bench_model(int argc, char **argv)
         cJSON_AddNumberToObject(j, "kv_bytes", (double)llm_context_kv_bytes(ctx));
         cJSON_AddNumberToObject(j, "rss_bytes", rss_run);
         cJSON_AddNumberToObject(j, "rss_after_load_bytes", rss_load);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         machine_print(&mc);
         printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n", path, hp->n_layer,
@@ -423,7 +423,7 @@ static const char embed_usage[] =
     "--tokens tokens each, in one call, as tokens/s and as a ratio to the\n"
     "cblas_sgemm peak / FLOPs per token, measured in the same run.\n";
 
-int rag_cli_bench_embed(int argc, char **argv)
+int cli_bench_embed(int argc, char **argv)
 {
     enum { O_TEXTS = 1000, O_TOKENS };
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
@@ -439,15 +439,15 @@ int rag_cli_bench_embed(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
-        case O_TEXTS: if (parse_int(optarg, 1, 100000, &n_texts)) return rag_cli_usage_error(&cli, "--texts: a count"); break;
-        case O_TOKENS: if (parse_int(optarg, 3, 8192, &n_tokens)) return rag_cli_usage_error(&cli, "--tokens: 3 to 8192"); break;
-        case 't': if (parse_int(optarg, 1, 1024, &threads)) return rag_cli_usage_error(&cli, "-t: a thread count"); break;
+        case O_TEXTS: if (parse_int(optarg, 1, 100000, &n_texts)) return cli_usage_error(&cli, "--texts: a count"); break;
+        case O_TOKENS: if (parse_int(optarg, 3, 8192, &n_tokens)) return cli_usage_error(&cli, "--tokens: 3 to 8192"); break;
+        case 't': if (parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
         case 'J': cli.json = 1; break;
         case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!path) return rag_cli_usage_error(&cli, "-m MODEL is required");
+    if (!path) return cli_usage_error(&cli, "-m MODEL is required");
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     machine mc;
     measure_machine(threads, &mc);
@@ -457,10 +457,10 @@ int rag_cli_bench_embed(int argc, char **argv)
     emb_model *m;
     rag_err err = {0};
     double rss0 = rss_bytes();
-    if (emb_model_open(path, &ep, &m, &err)) return rag_cli_fail(&cli, &err);
+    if (emb_model_open(path, &ep, &m, &err)) return cli_fail(&cli, &err);
     if (!emb_vocab(m)) {
         emb_model_close(m);
-        rag_cli_error(&cli, "%s has no local vocabulary to make texts with", path);
+        cli_error(&cli, "%s has no local vocabulary to make texts with", path);
         return RAG_EXIT_ERROR;
     }
     /* texts of vocabulary pieces, cut to n_tokens tokens each */
@@ -511,7 +511,7 @@ int rag_cli_bench_embed(int argc, char **argv)
     rag_free(texts);
     rag_free(out);
     emb_model_close(m);
-    if (rc) return rag_cli_fail(&cli, &err);
+    if (rc) return cli_fail(&cli, &err);
     double flops_tok = 2 * params + 4.0 * layers * real * E;
     double tps = (double)n_texts * real / secs, bound = mc.sgemm / flops_tok;
     if (cli.json) {
@@ -526,7 +526,7 @@ int rag_cli_bench_embed(int argc, char **argv)
         cJSON_AddNumberToObject(j, "embed_ratio", tps / bound);
         cJSON_AddNumberToObject(j, "flops_per_token", flops_tok);
         cJSON_AddNumberToObject(j, "rss_bytes", rss);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         machine_print(&mc);
         printf("model: %s, %d texts x %d tokens\n", path, n_texts, real);

@@ -61,7 +61,7 @@ static const struct {
     const char *role, *path_key;
 } remote_roles[] = {{"embed", "embed.model"}, {"model", "model.path"}};
 
-int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
+int cli_common_opt(rag_cli *cli, int c, const char *arg)
 {
     switch (c) {
     case 'D':
@@ -83,7 +83,7 @@ int rag_cli_common_opt(rag_cli *cli, int c, const char *arg)
     return 0;
 }
 
-void rag_cli_error(const rag_cli *cli, const char *fmt, ...)
+void cli_error(const rag_cli *cli, const char *fmt, ...)
 {
     fprintf(stderr, "rag %s: ", cli->cmd);
     va_list ap;
@@ -93,13 +93,13 @@ void rag_cli_error(const rag_cli *cli, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int rag_cli_fail(const rag_cli *cli, const rag_err *err)
+int cli_fail(const rag_cli *cli, const rag_err *err)
 {
-    rag_cli_error(cli, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
+    cli_error(cli, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
     return RAG_EXIT_ERROR;
 }
 
-int rag_cli_usage_error(const rag_cli *cli, const char *fmt, ...)
+int cli_usage_error(const rag_cli *cli, const char *fmt, ...)
 {
     fprintf(stderr, "rag %s: ", cli->cmd);
     va_list ap;
@@ -132,18 +132,18 @@ static int configure_vectors(rag_cli *cli)
     size_t ef = (size_t)p.ef_search;
     if (rag_config_get_size(cli->cfg, "vector.large_group", &p.large_group, &err) ||
         rag_config_get_size(cli->cfg, "vector.ef_search", &ef, &err)) {
-        rag_cli_fail(cli, &err);
+        cli_fail(cli, &err);
         return RAG_EXIT_USAGE;
     }
     if (ef < 1 || ef > 65536) {
-        rag_cli_error(cli, "%s: vector.ef_search must be between 1 and 65536",
+        cli_error(cli, "%s: vector.ef_search must be between 1 and 65536",
                       rag_config_where(cli->cfg, "vector.ef_search"));
         return RAG_EXIT_USAGE;
     }
     p.ef_search = (int)ef;
     const char *factory = rag_config_get(cli->cfg, "vector.large_factory");
     if (store_vindex_check_factory(cli->st, factory, &err)) {
-        rag_cli_error(cli, "%s: vector.large_factory: %s",
+        cli_error(cli, "%s: vector.large_factory: %s",
                       rag_config_where(cli->cfg, "vector.large_factory"), err.msg);
         return RAG_EXIT_USAGE;
     }
@@ -152,7 +152,7 @@ static int configure_vectors(rag_cli *cli)
     return 0;
 }
 
-int rag_cli_setup(rag_cli *cli, int open_db)
+int cli_setup(rag_cli *cli, int open_db)
 {
     const char *nc = getenv("NO_COLOR");
     cli->color = isatty(1) && !(nc && *nc) && !cli->json;
@@ -165,16 +165,16 @@ int rag_cli_setup(rag_cli *cli, int open_db)
     /* where the models are: a file and a server at once, or a server
      * without its model name, is a configuration error for every command */
     for (size_t i = 0; !rc && i < sizeof remote_roles / sizeof *remote_roles; i++) {
-        ragd_backend b;
-        rc = ragd_backend_read(cli->cfg, remote_roles[i].role, NULL, &b, &err);
+        rag_backend b;
+        rc = rag_backend_read(cli->cfg, remote_roles[i].role, NULL, &b, &err);
     }
     if (rc) {
-        rag_cli_fail(cli, &err);
+        cli_fail(cli, &err);
         return RAG_EXIT_USAGE;
     }
     if (cli->as_flag) {
         if (rag_principal_from_roles(cli->as_flag, &cli->who, &err)) {
-            rag_cli_fail(cli, &err);
+            cli_fail(cli, &err);
             return RAG_EXIT_USAGE;
         }
     } else {
@@ -189,11 +189,11 @@ int rag_cli_setup(rag_cli *cli, int open_db)
                                : store_default_path();
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
-    if (rc) return rag_cli_fail(cli, &err);
+    if (rc) return cli_fail(cli, &err);
     return configure_vectors(cli);
 }
 
-void rag_cli_teardown(rag_cli *cli)
+void cli_teardown(rag_cli *cli)
 {
     store_close(cli->st);
     cli->st = NULL;
@@ -222,7 +222,7 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
-/* Appends s to b as rag_cli_safe shows it. */
+/* Appends s to b as cli_safe shows it. */
 static void safe_append(rag_buf *b, const char *s, int keep_lines)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -243,7 +243,7 @@ static void safe_append(rag_buf *b, const char *s, int keep_lines)
     }
 }
 
-const char *rag_cli_safe(const char *s, char *buf, size_t size)
+const char *cli_safe(const char *s, char *buf, size_t size)
 {
     if (!size) return buf;
     rag_buf b = {0};
@@ -257,7 +257,7 @@ const char *rag_cli_safe(const char *s, char *buf, size_t size)
     return buf;
 }
 
-void rag_cli_put_safe(FILE *f, const char *s, int keep_lines)
+void cli_put_safe(FILE *f, const char *s, int keep_lines)
 {
     rag_buf b = {0};
     safe_append(&b, s, keep_lines);
@@ -265,24 +265,24 @@ void rag_cli_put_safe(FILE *f, const char *s, int keep_lines)
     rag_buf_free(&b);
 }
 
-const char *rag_cli_display_path(const char *uri, char *buf, size_t size)
+const char *cli_display_path(const char *uri, char *buf, size_t size)
 {
     char cwd[4096];
     if (uri[0] == '/' && getcwd(cwd, sizeof cwd)) {
         size_t l = strlen(cwd);
         if (l > 1 && !strncmp(uri, cwd, l) && uri[l] == '/')
-            return rag_cli_safe(uri + l + 1, buf, size);
+            return cli_safe(uri + l + 1, buf, size);
     }
-    return rag_cli_safe(uri, buf, size);
+    return cli_safe(uri, buf, size);
 }
 
-const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char *env,
+const char *cli_model_path(const rag_cli *cli, const char *flag, const char *env,
                                const char *key)
 {
     for (size_t i = 0; i < sizeof remote_roles / sizeof *remote_roles; i++) {
-        ragd_backend b;
+        rag_backend b;
         if (strcmp(key, remote_roles[i].path_key)) continue;
-        if (ragd_backend_read(cli->cfg, remote_roles[i].role, flag, &b, NULL))
+        if (rag_backend_read(cli->cfg, remote_roles[i].role, flag, &b, NULL))
             return NULL; /* reported at setup */
         return b.path ? b.path : b.url;
     }
@@ -292,23 +292,23 @@ const char *rag_cli_model_path(const rag_cli *cli, const char *flag, const char 
     return rag_config_get(cli->cfg, key);
 }
 
-int rag_cli_open_embedder(rag_cli *cli, const char *path, emb_model **out)
+int cli_open_embedder(rag_cli *cli, const char *path, emb_model **out)
 {
     emb_params p;
     emb_default_params(&p);
     p.query_prefix = rag_config_get(cli->cfg, "embed.query_prefix");
     p.doc_prefix = rag_config_get(cli->cfg, "embed.doc_prefix");
     rag_err err = {0};
-    ragd_backend b = {.path = path};
-    if (ragd_is_url(path) && ragd_backend_read(cli->cfg, "embed", path, &b, &err)) {
-        rag_cli_fail(cli, &err);
+    rag_backend b = {.path = path};
+    if (rag_is_url(path) && rag_backend_read(cli->cfg, "embed", path, &b, &err)) {
+        cli_fail(cli, &err);
         return RAG_EXIT_USAGE;
     }
-    if (ragd_backend_open_embedder(&b, &p, cli->st, out, &err)) return rag_cli_fail(cli, &err);
+    if (rag_backend_open_embedder(&b, &p, cli->st, out, &err)) return cli_fail(cli, &err);
     return 0;
 }
 
-const char *rag_cli_heading_shown(const char *title, const char *heading_path)
+const char *cli_heading_shown(const char *title, const char *heading_path)
 {
     static const char sep[] = " \xE2\x80\xBA "; /* " › " */
     size_t tl = strlen(title);
@@ -319,7 +319,7 @@ const char *rag_cli_heading_shown(const char *title, const char *heading_path)
     return *heading_path ? heading_path : NULL;
 }
 
-void rag_cli_print_json(cJSON *j)
+void cli_print_json(cJSON *j)
 {
     char *s = cJSON_Print(j);
     if (s) {
@@ -330,17 +330,17 @@ void rag_cli_print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
-const char *rag_cli_bold(const rag_cli *cli)
+const char *cli_bold(const rag_cli *cli)
 {
     return cli->color ? "\033[1m" : "";
 }
 
-const char *rag_cli_dim(const rag_cli *cli)
+const char *cli_dim(const rag_cli *cli)
 {
     return cli->color ? "\033[2m" : "";
 }
 
-const char *rag_cli_reset(const rag_cli *cli)
+const char *cli_reset(const rag_cli *cli)
 {
     return cli->color ? "\033[0m" : "";
 }
@@ -362,7 +362,7 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
 }
 
-void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t total,
+void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total,
                       double bytes_done, double bytes_total, double seconds)
 {
     if (!b->enabled) return;
@@ -398,7 +398,7 @@ void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t tota
     fflush(stderr);
 }
 
-void rag_cli_bar_clear(rag_cli_bar *b)
+void cli_bar_clear(cli_bar *b)
 {
     if (b->width) {
         fprintf(stderr, "\r%*s\r", (int)b->width, "");

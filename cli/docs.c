@@ -77,11 +77,11 @@ static int list_one(void *ctx, const store_doc *d)
         return 0;
     }
     char path[4096], title[1024];
-    rag_cli_display_path(d->uri, path, sizeof path);
-    rag_cli_safe(d->title, title, sizeof title);
+    cli_display_path(d->uri, path, sizeof path);
+    cli_safe(d->title, title, sizeof title);
     printf("%6lld  %-16s %6lld  %s%s%s  %s%s%s\n", (long long)d->id, *d->labels ? d->labels : "-",
-           (long long)d->n_chunks, rag_cli_bold(l->cli), *title ? title : "(untitled)",
-           rag_cli_reset(l->cli), rag_cli_dim(l->cli), path, rag_cli_reset(l->cli));
+           (long long)d->n_chunks, cli_bold(l->cli), *title ? title : "(untitled)",
+           cli_reset(l->cli), cli_dim(l->cli), path, cli_reset(l->cli));
     return 0;
 }
 
@@ -92,10 +92,10 @@ static int docs_list(rag_cli *cli)
     rag_err err = {0};
     if (store_doc_each(cli->st, &cli->who, list_one, &l, &err)) {
         cJSON_Delete(l.arr);
-        return rag_cli_fail(cli, &err);
+        return cli_fail(cli, &err);
     }
     if (cli->json)
-        rag_cli_print_json(l.arr);
+        cli_print_json(l.arr);
     else if (!l.n)
         printf("(no documents%s)\n", cli->who.admin ? "" : " visible to these roles");
     return RAG_EXIT_OK;
@@ -106,7 +106,7 @@ static int parse_id(rag_cli *cli, const char *s, int64_t *id)
     char *end;
     long long v = strtoll(s, &end, 10);
     if (end == s || *end || v <= 0) {
-        rag_cli_usage_error(cli, "'%s' is not a document id (see 'rag docs list')", s);
+        cli_usage_error(cli, "'%s' is not a document id (see 'rag docs list')", s);
         return -1;
     }
     *id = v;
@@ -131,11 +131,11 @@ static int show_chunk(void *ctx, const store_chunk *c)
         return 0;
     }
     char heading[1024];
-    rag_cli_safe(c->heading_path, heading, sizeof heading);
-    printf("\n%s--- chunk %d (id %lld, %lld tokens, bytes %lld-%lld)%s%s%s\n", rag_cli_dim(cli),
+    cli_safe(c->heading_path, heading, sizeof heading);
+    printf("\n%s--- chunk %d (id %lld, %lld tokens, bytes %lld-%lld)%s%s%s\n", cli_dim(cli),
            c->ordinal, (long long)c->id, (long long)c->n_tokens, (long long)c->byte_start,
-           (long long)c->byte_end, *heading ? "  " : "", heading, rag_cli_reset(cli));
-    rag_cli_put_safe(stdout, c->text, 1);
+           (long long)c->byte_end, *heading ? "  " : "", heading, cli_reset(cli));
+    cli_put_safe(stdout, c->text, 1);
     putchar('\n');
     return 0;
 }
@@ -147,9 +147,9 @@ static int docs_show(rag_cli *cli, const char *arg)
     store_doc d;
     rag_err err = {0};
     int found = store_doc_get(cli->st, id, &cli->who, &d, &err);
-    if (found < 0) return rag_cli_fail(cli, &err);
+    if (found < 0) return cli_fail(cli, &err);
     if (!found) { /* also when it exists but is not visible: existence is not disclosed */
-        rag_cli_error(cli, "no document with id %lld", (long long)id);
+        cli_error(cli, "no document with id %lld", (long long)id);
         return RAG_EXIT_ERROR;
     }
     cJSON *j = NULL, *chunks = NULL;
@@ -161,11 +161,11 @@ static int docs_show(rag_cli *cli, const char *arg)
         time_t t = (time_t)d.ingested_at;
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
         char title[1024], uri[4096], mime[256];
-        printf("%sdocument %lld%s  %s\n", rag_cli_bold(cli), (long long)d.id, rag_cli_reset(cli),
-               rag_cli_safe(d.title, title, sizeof title));
+        printf("%sdocument %lld%s  %s\n", cli_bold(cli), (long long)d.id, cli_reset(cli),
+               cli_safe(d.title, title, sizeof title));
         printf("  source     %s\n  type       %s, %lld bytes\n  labels     %s\n"
                "  chunks     %lld\n  sha256     %s\n  ingested   %s\n",
-               rag_cli_safe(d.uri, uri, sizeof uri), rag_cli_safe(d.mime, mime, sizeof mime),
+               cli_safe(d.uri, uri, sizeof uri), cli_safe(d.mime, mime, sizeof mime),
                (long long)d.size, *d.labels ? d.labels : "(none: administrators only)",
                (long long)d.n_chunks, d.content_hash, when);
         if (d.ext_id) printf("  id         %s\n", d.ext_id);
@@ -175,16 +175,16 @@ static int docs_show(rag_cli *cli, const char *arg)
     store_doc_free(&d);
     if (rc) {
         cJSON_Delete(j);
-        return rag_cli_fail(cli, &err);
+        return cli_fail(cli, &err);
     }
-    if (j) rag_cli_print_json(j);
+    if (j) cli_print_json(j);
     return RAG_EXIT_OK;
 }
 
 static int docs_rm(rag_cli *cli, int argc, char **argv)
 {
     if (!cli->who.admin) {
-        rag_cli_error(cli, "removing documents needs the administrator (drop --as)");
+        cli_error(cli, "removing documents needs the administrator (drop --as)");
         return RAG_EXIT_USAGE;
     }
     rag_err err = {0};
@@ -195,8 +195,8 @@ static int docs_rm(rag_cli *cli, int argc, char **argv)
         store_doc d;
         int found = store_doc_get(cli->st, id, NULL, &d, &err);
         if (found <= 0) {
-            if (found < 0) return rag_cli_fail(cli, &err);
-            rag_cli_error(cli, "no document with id %lld", (long long)id);
+            if (found < 0) return cli_fail(cli, &err);
+            cli_error(cli, "no document with id %lld", (long long)id);
             rc = RAG_EXIT_ERROR;
             continue;
         }
@@ -204,40 +204,40 @@ static int docs_rm(rag_cli *cli, int argc, char **argv)
             store_commit(cli->st, &err)) {
             store_rollback(cli->st);
             store_doc_free(&d);
-            return rag_cli_fail(cli, &err);
+            return cli_fail(cli, &err);
         }
         char uri[4096];
         if (!cli->quiet)
             printf("removed document %lld (%s)\n", (long long)id,
-                   rag_cli_safe(d.uri, uri, sizeof uri));
+                   cli_safe(d.uri, uri, sizeof uri));
         store_doc_free(&d);
     }
     return rc;
 }
 
-int rag_cli_docs(int argc, char **argv)
+int cli_docs(int argc, char **argv)
 {
-    static const struct option opts[] = {RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "docs"};
     int c, rc;
     /* options anywhere: before the subcommand, between it and its ids, or after them */
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         if (c == 'h') {
             fputs(docs_usage, stdout);
             return RAG_EXIT_OK;
         }
-        return rag_cli_usage_error(&cli, "unknown option");
+        return cli_usage_error(&cli, "unknown option");
     }
-    if (optind >= argc) return rag_cli_usage_error(&cli, "say list, show ID or rm ID");
+    if (optind >= argc) return cli_usage_error(&cli, "say list, show ID or rm ID");
     const char *sub = argv[optind++];
     int nargs = argc - optind;
     if (!strcmp(sub, "list")   ? nargs != 0
         : !strcmp(sub, "show") ? nargs != 1
         : !strcmp(sub, "rm")   ? nargs < 1
                                : 1)
-        return rag_cli_usage_error(&cli, "expected 'docs list', 'docs show ID' or 'docs rm ID...'");
-    rc = rag_cli_setup(&cli, 1);
+        return cli_usage_error(&cli, "expected 'docs list', 'docs show ID' or 'docs rm ID...'");
+    rc = cli_setup(&cli, 1);
     if (!rc) {
         if (!strcmp(sub, "list"))
             rc = docs_list(&cli);
@@ -246,7 +246,7 @@ int rag_cli_docs(int argc, char **argv)
         else
             rc = docs_rm(&cli, nargs, argv + optind);
     }
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -255,11 +255,11 @@ static int simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, i
 {
     static const struct option opts[] = {{"repair", no_argument, NULL, 'r'},
                                          {"uploads", required_argument, NULL, 'U'},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(cli, c, optarg)) continue;
+        if (cli_common_opt(cli, c, optarg)) continue;
         if (c == 'r' && repair) {
             *repair = 1;
             continue;
@@ -272,29 +272,29 @@ static int simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, i
             fputs(usage, stdout);
             return -1;
         }
-        rag_cli_usage_error(cli, "unknown option");
+        cli_usage_error(cli, "unknown option");
         return RAG_EXIT_USAGE;
     }
     if (optind < argc) {
-        rag_cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+        cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
         return RAG_EXIT_USAGE;
     }
     if (cli->as_flag) {
-        rag_cli_usage_error(cli, "--as does not apply here: this command is for the administrator");
+        cli_usage_error(cli, "--as does not apply here: this command is for the administrator");
         return RAG_EXIT_USAGE;
     }
     return 0;
 }
 
-int rag_cli_stats(int argc, char **argv)
+int cli_stats(int argc, char **argv)
 {
     rag_cli cli = {.cmd = "stats"};
     int rc = simple_opts(&cli, argc, argv, stats_usage, NULL, NULL);
     if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
-    rc = rag_cli_setup(&cli, 1);
+    rc = cli_setup(&cli, 1);
     store_stats st;
     rag_err err = {0};
-    if (!rc && store_stats_get(cli.st, &st, &err)) rc = rag_cli_fail(&cli, &err);
+    if (!rc && store_stats_get(cli.st, &st, &err)) rc = cli_fail(&cli, &err);
     store_model model;
     int64_t n_vec = 0, n_all = 0, target = 0;
     int has_model = rc ? 0 : store_model_active(cli.st, &model, &err);
@@ -326,7 +326,7 @@ int rag_cli_stats(int argc, char **argv)
                 cJSON_AddNumberToObject(g, "chunks", (double)st.groups[i].n_chunks);
                 cJSON_AddItemToArray(groups, g);
             }
-            rag_cli_print_json(j);
+            cli_print_json(j);
         } else {
             printf("database   %s (%.1f MB)\n", store_path(cli.st),
                    (double)(st.db_bytes + st.wal_bytes) / 1e6);
@@ -346,7 +346,7 @@ int rag_cli_stats(int argc, char **argv)
         }
         store_stats_free(&st);
     }
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -420,7 +420,7 @@ static char *uploads_folder(const rag_cli *cli, const char *flag)
     return out;
 }
 
-int rag_cli_check(int argc, char **argv)
+int cli_check(int argc, char **argv)
 {
     rag_cli cli = {.cmd = "check"};
     int repair = 0;
@@ -429,30 +429,30 @@ int rag_cli_check(int argc, char **argv)
     orphans orph = {0};
     int rc = simple_opts(&cli, argc, argv, check_usage, &repair, &uploads_flag);
     if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
-    rc = rag_cli_setup(&cli, 1);
+    rc = cli_setup(&cli, 1);
     if (rc) goto out;
     rag_strv problems = {0};
     rag_err err = {0};
     uploads = uploads_folder(&cli, uploads_flag);
     if (uploads_flag && !uploads) {
-        rc = rag_cli_usage_error(&cli, "--uploads %s: no such folder", uploads_flag);
+        rc = cli_usage_error(&cli, "--uploads %s: no such folder", uploads_flag);
         goto out;
     }
     if (store_check(cli.st, &problems, &err)) {
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
         goto out;
     }
     if (repair && problems.n) {
         if (store_fts_rebuild(cli.st, &err)) {
             rag_strv_free(&problems);
-            rc = rag_cli_fail(&cli, &err);
+            rc = cli_fail(&cli, &err);
             goto out;
         }
         if (!cli.quiet && !cli.json)
             printf("rebuilt the keyword index (%zu problem(s) found before)\n", problems.n);
         rag_strv_free(&problems);
         if (store_check(cli.st, &problems, &err)) {
-            rc = rag_cli_fail(&cli, &err);
+            rc = cli_fail(&cli, &err);
             goto out;
         }
     }
@@ -463,13 +463,13 @@ int rag_cli_check(int argc, char **argv)
         orphans_walk(&orph, uploads, 0);
         if (orph.failed) {
             rag_strv_free(&problems);
-            rc = rag_cli_fail(&cli, &orph.err);
+            rc = cli_fail(&cli, &orph.err);
             goto out;
         }
         size_t removed = 0;
         for (size_t i = 0; i < orph.files.n; i++) {
             char shown[4096];
-            rag_cli_safe(orph.files.v[i], shown, sizeof shown);
+            cli_safe(orph.files.v[i], shown, sizeof shown);
             if (repair && orphan_remove(uploads, orph.files.v[i]) == 0) {
                 removed++;
                 continue;
@@ -488,7 +488,7 @@ int rag_cli_check(int argc, char **argv)
         cJSON *arr = cJSON_AddArrayToObject(j, "problems");
         for (size_t i = 0; i < problems.n; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(problems.v[i]));
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else if (problems.n == 0) {
         printf("ok: %s is consistent\n", store_path(cli.st));
     } else {
@@ -500,7 +500,7 @@ int rag_cli_check(int argc, char **argv)
 out:
     rag_strv_free(&orph.files);
     rag_free(uploads);
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -514,39 +514,39 @@ static const char index_usage[] =
 
 static void index_progress(void *ctx, size_t done, size_t total)
 {
-    rag_cli_bar_draw(ctx, "vectors", done, total, 0, -1, 0);
+    cli_bar_draw(ctx, "vectors", done, total, 0, -1, 0);
 }
 
-int rag_cli_index(int argc, char **argv)
+int cli_index(int argc, char **argv)
 {
-    static const struct option opts[] = {RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "index"};
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         if (c == 'h') {
             fputs(index_usage, stdout);
             return RAG_EXIT_OK;
         }
-        return rag_cli_usage_error(&cli, "unknown option");
+        return cli_usage_error(&cli, "unknown option");
     }
     if (argc - optind != 1 || (strcmp(argv[optind], "rebuild") && strcmp(argv[optind], "check")))
-        return rag_cli_usage_error(&cli, "say 'index rebuild' or 'index check'");
+        return cli_usage_error(&cli, "say 'index rebuild' or 'index check'");
     if (cli.as_flag)
-        return rag_cli_usage_error(
+        return cli_usage_error(
             &cli, "--as does not apply here: this command is for the administrator");
     int rebuild = !strcmp(argv[optind], "rebuild");
-    if ((rc = rag_cli_setup(&cli, 1))) goto out;
+    if ((rc = cli_setup(&cli, 1))) goto out;
     rag_err err = {0};
     if (rebuild) {
-        rag_cli_bar bar = {.enabled = isatty(2) && !cli.quiet && !cli.json};
+        cli_bar bar = {.enabled = isatty(2) && !cli.quiet && !cli.json};
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int r = store_vindex_rebuild(cli.st, index_progress, &bar, &err);
-        rag_cli_bar_clear(&bar);
+        cli_bar_clear(&bar);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r) {
-            rc = rag_cli_fail(&cli, &err);
+            rc = cli_fail(&cli, &err);
             goto out;
         }
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -554,14 +554,14 @@ int rag_cli_index(int argc, char **argv)
             cJSON *j = cJSON_CreateObject();
             cJSON_AddBoolToObject(j, "rebuilt", 1);
             cJSON_AddNumberToObject(j, "seconds", secs);
-            rag_cli_print_json(j);
+            cli_print_json(j);
         } else {
             printf("index: rebuilt from %s in %.2f s\n", store_path(cli.st), secs);
         }
     } else {
         rag_strv problems = {0};
         if (store_vindex_check(cli.st, &problems, &err)) {
-            rc = rag_cli_fail(&cli, &err);
+            rc = cli_fail(&cli, &err);
             goto out;
         }
         if (cli.json) {
@@ -570,7 +570,7 @@ int rag_cli_index(int argc, char **argv)
             cJSON *arr = cJSON_AddArrayToObject(j, "problems");
             for (size_t i = 0; i < problems.n; i++)
                 cJSON_AddItemToArray(arr, cJSON_CreateString(problems.v[i]));
-            rag_cli_print_json(j);
+            cli_print_json(j);
         } else if (!problems.n) {
             printf("ok: the vector indexes match %s\n", store_path(cli.st));
         } else {
@@ -581,6 +581,6 @@ int rag_cli_index(int argc, char **argv)
         rag_strv_free(&problems);
     }
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }

@@ -19,42 +19,42 @@ static const char embed_usage[] =
     "output, as in reference tests). MODEL defaults to $RAG_EMBED_MODEL, then\n"
     "embed.model in the config.\n";
 
-int rag_cli_embed(int argc, char **argv)
+int cli_embed(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"query", no_argument, NULL, 'Q'},
                                          {"raw", no_argument, NULL, 'R'},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "embed"};
     const char *flag = NULL;
     int query = 0, raw = 0, c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'm': flag = optarg; break;
         case 'Q': query = 1; break;
         case 'R': raw = 1; break;
         case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (optind >= argc) return rag_cli_usage_error(&cli, "no TEXT given");
-    if ((rc = rag_cli_setup(&cli, 0))) goto out;
-    const char *path = rag_cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
+    if (optind >= argc) return cli_usage_error(&cli, "no TEXT given");
+    if ((rc = cli_setup(&cli, 0))) goto out;
+    const char *path = cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
     if (!path) {
-        rc = rag_cli_usage_error(&cli, "no embedding model: give -m FILE, RAG_EMBED_MODEL or embed.model");
+        rc = cli_usage_error(&cli, "no embedding model: give -m FILE, RAG_EMBED_MODEL or embed.model");
         goto out;
     }
     emb_model *m;
-    if ((rc = rag_cli_open_embedder(&cli, path, &m))) goto out;
+    if ((rc = cli_open_embedder(&cli, path, &m))) goto out;
     size_t n = (size_t)(argc - optind);
     int dims = emb_dims(m);
     float *v = rag_xmalloc(n * (size_t)dims * sizeof *v);
     rag_err err = {0};
     emb_input kind = raw ? EMB_RAW : query ? EMB_QUERY : EMB_DOCUMENT;
     if (emb_embed(m, (const char *const *)argv + optind, n, kind, !raw, v, NULL, &err)) {
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
     } else if (cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", emb_model_identity(m)->name);
@@ -63,7 +63,7 @@ int rag_cli_embed(int argc, char **argv)
         cJSON_AddBoolToObject(j, "normalized", !raw);
         cJSON *arr = cJSON_AddArrayToObject(j, "vectors");
         for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateFloatArray(v + i * (size_t)dims, dims));
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         rag_buf b = {0};
         for (size_t i = 0; i < n; i++) {
@@ -76,7 +76,7 @@ int rag_cli_embed(int argc, char **argv)
     rag_free(v);
     emb_model_close(m);
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -87,48 +87,48 @@ static const char rerank_usage[] =
     "relevant) from a cross-encoder. MODEL defaults to $RAG_RERANK_MODEL, then\n"
     "rerank.model in the config.\n";
 
-int rag_cli_rerank(int argc, char **argv)
+int cli_rerank(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "rerank"};
     const char *flag = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'm': flag = optarg; break;
         case 'h': fputs(rerank_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (argc - optind < 2) return rag_cli_usage_error(&cli, "give a QUERY and at least one PASSAGE");
-    if ((rc = rag_cli_setup(&cli, 0))) goto out;
-    const char *path = rag_cli_model_path(&cli, flag, "RAG_RERANK_MODEL", "rerank.model");
+    if (argc - optind < 2) return cli_usage_error(&cli, "give a QUERY and at least one PASSAGE");
+    if ((rc = cli_setup(&cli, 0))) goto out;
+    const char *path = cli_model_path(&cli, flag, "RAG_RERANK_MODEL", "rerank.model");
     if (!path) {
-        rc = rag_cli_usage_error(&cli, "no reranker: give -m FILE, RAG_RERANK_MODEL or rerank.model");
+        rc = cli_usage_error(&cli, "no reranker: give -m FILE, RAG_RERANK_MODEL or rerank.model");
         goto out;
     }
     emb_model *m;
-    if ((rc = rag_cli_open_embedder(&cli, path, &m))) goto out;
+    if ((rc = cli_open_embedder(&cli, path, &m))) goto out;
     size_t n = (size_t)(argc - optind - 1);
     float *scores = rag_xmalloc(n * sizeof *scores);
     rag_err err = {0};
     if (emb_rerank(m, argv[optind], (const char *const *)argv + optind + 1, n, scores, &err)) {
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
     } else if (cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", emb_model_identity(m)->name);
         cJSON_AddItemToObject(j, "scores", cJSON_CreateFloatArray(scores, (int)n));
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         for (size_t i = 0; i < n; i++) printf("%.6f\n", scores[i]);
     }
     rag_free(scores);
     emb_model_close(m);
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -152,35 +152,35 @@ static void on_reembed_sigint(int sig)
 
 static void reembed_progress(void *ctx, const ing_progress *p)
 {
-    rag_cli_bar_draw(ctx, "chunks", p->files_done, p->files_total, 0, -1, p->seconds);
+    cli_bar_draw(ctx, "chunks", p->files_done, p->files_total, 0, -1, p->seconds);
 }
 
-int rag_cli_reembed(int argc, char **argv)
+int cli_reembed(int argc, char **argv)
 {
     static const struct option opts[] = {{"embed-model", required_argument, NULL, 'E'},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "reembed"};
     const char *flag = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'E': flag = optarg; break;
         case 'h': fputs(reembed_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (optind < argc) return rag_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
-    if ((rc = rag_cli_setup(&cli, 1))) goto out;
-    const char *path = rag_cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
+    if (optind < argc) return cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_setup(&cli, 1))) goto out;
+    const char *path = cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
     if (!path) {
-        rc = rag_cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");
+        rc = cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");
         goto out;
     }
     emb_model *m;
-    if ((rc = rag_cli_open_embedder(&cli, path, &m))) goto out;
-    rag_cli_bar bar = {.enabled = isatty(2) && !cli.quiet && !cli.json};
+    if ((rc = cli_open_embedder(&cli, path, &m))) goto out;
+    cli_bar bar = {.enabled = isatty(2) && !cli.quiet && !cli.json};
     ing_params p;
     ing_default_params(&p);
     p.cancel = &reembed_interrupted;
@@ -191,7 +191,7 @@ int rag_cli_reembed(int argc, char **argv)
     ing_reembed_report r;
     rag_err err = {0};
     int run = ing_reembed(cli.st, m, &p, &r, &err);
-    rag_cli_bar_clear(&bar);
+    cli_bar_clear(&bar);
     if (!run && r.switched) run = store_vindex_sync(cli.st, 1, NULL, NULL, &err);
     double rate = r.seconds > 0 ? (double)r.n_embedded / r.seconds : 0;
     if (cli.json) {
@@ -204,16 +204,16 @@ int rag_cli_reembed(int argc, char **argv)
         cJSON_AddBoolToObject(j, "switched", r.switched);
         cJSON_AddBoolToObject(j, "interrupted", r.cancelled);
         if (run) cJSON_AddStringToObject(j, "error", err.msg);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         printf("reembed: %lld chunks embedded now, %lld already done, of %lld; %.1f s (%.0f chunks/s)%s\n",
                (long long)r.n_embedded, (long long)r.n_already, (long long)r.n_chunks, r.seconds, rate,
                r.switched ? "; the database now uses this model" : r.cancelled ? " (interrupted: run again to continue)" : "");
     }
-    if (run) rc = rag_cli_fail(&cli, &err);
+    if (run) rc = cli_fail(&cli, &err);
     else if (r.cancelled) rc = RAG_EXIT_INTERRUPTED;
     emb_model_close(m);
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }

@@ -38,7 +38,7 @@ static char *run_docid(const store_hit *h)
     return rag_xstrndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
 }
 
-int rag_cli_eval(int argc, char **argv)
+int cli_eval(int argc, char **argv)
 {
     enum { O_MODE = 1000, O_EMODEL, O_RERANK, O_RMODEL, O_RTOP };
     static const struct option opts[] = {
@@ -46,7 +46,7 @@ int rag_cli_eval(int argc, char **argv)
         {"run", required_argument, NULL, 'o'},         {"mode", required_argument, NULL, O_MODE},
         {"embed-model", required_argument, NULL, O_EMODEL}, {"rerank", no_argument, NULL, O_RERANK},
         {"rerank-model", required_argument, NULL, O_RMODEL},
-        {"rerank-top", required_argument, NULL, O_RTOP}, RAG_CLI_COMMON_OPTIONS,
+        {"rerank-top", required_argument, NULL, O_RTOP}, CLI_COMMON_OPTIONS,
         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "eval"};
     const char *qpath = NULL, *rpath = NULL, *runpath = NULL;
@@ -54,7 +54,7 @@ int rag_cli_eval(int argc, char **argv)
     long k = 1000, rerank_top = 0;
     int c, rc, rerank = 0;
     while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'Q': qpath = optarg; break;
         case 'R': rpath = optarg; break;
@@ -68,40 +68,40 @@ int rag_cli_eval(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end || v < 1 || v > 100000)
-                return rag_cli_usage_error(&cli, "%s: '%s' is not a number from 1 to 100000",
+                return cli_usage_error(&cli, "%s: '%s' is not a number from 1 to 100000",
                                            c == 'k' ? "-k" : "--rerank-top", optarg);
             *(c == 'k' ? &k : &rerank_top) = v;
             break;
         }
         case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!qpath || !rpath) return rag_cli_usage_error(&cli, "--queries and --qrels are required");
-    rc = rag_cli_setup(&cli, 1);
-    if (!rc && rag_cli_search_mode(&cli, &mode) < 0) rc = RAG_EXIT_USAGE;
+    if (!qpath || !rpath) return cli_usage_error(&cli, "--queries and --qrels are required");
+    rc = cli_setup(&cli, 1);
+    if (!rc && cli_search_mode(&cli, &mode) < 0) rc = RAG_EXIT_USAGE;
     if (rc) {
-        rag_cli_teardown(&cli);
+        cli_teardown(&cli);
         return rc;
     }
-    rag_cli_retrieval rt = {0};
+    cli_retrieval rt = {0};
     rag_err err = {0};
     rag_strv qids = {0}, qtexts = {0};
-    ragd_qrels qrels = {0};
+    rag_qrels qrels = {0};
     FILE *run = NULL;
-    if (ragd_queries_load(qpath, &qids, &qtexts, &err) || ragd_qrels_load(rpath, &qrels, &err)) {
-        rc = rag_cli_fail(&cli, &err);
+    if (rag_queries_load(qpath, &qids, &qtexts, &err) || rag_qrels_load(rpath, &qrels, &err)) {
+        rc = cli_fail(&cli, &err);
         goto out;
     }
     if (runpath && !(run = fopen(runpath, "w"))) {
         rag_err_sys(&err, errno, "%s", runpath);
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
         goto out;
     }
-    if ((rc = rag_cli_open_retrieval(&cli, mode, embed_model, rerank, rerank_model, &rt))) goto out;
-    if (rt.note && !cli.quiet) rag_cli_error(&cli, "%s", rt.note);
-    ragd_retrieve_params rp;
-    ragd_retrieve_default_params(&rp);
+    if ((rc = cli_open_retrieval(&cli, mode, embed_model, rerank, rerank_model, &rt))) goto out;
+    if (rt.note && !cli.quiet) cli_error(&cli, "%s", rt.note);
+    rag_retrieve_params rp;
+    rag_retrieve_default_params(&rp);
     rp.k = (size_t)k;
     rp.keyword = rt.keyword;
     rp.vector = rt.embedder != NULL;
@@ -109,27 +109,27 @@ int rag_cli_eval(int argc, char **argv)
     rp.dedupe = 0;
     rp.want_snippet = 0;
     rp.rerank_top = (size_t)rerank_top;
-    ragd_metrics sum = {0};
+    rag_metrics sum = {0};
     size_t n_eval = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t i = 0; i < qids.n; i++) {
-        ragd_results hits;
-        if (ragd_retrieve(cli.st, rt.embedder, rt.reranker, qtexts.v[i], &cli.who, &rp, &hits, &err)) {
-            rc = rag_cli_fail(&cli, &err);
+        rag_results hits;
+        if (rag_retrieve(cli.st, rt.embedder, rt.reranker, qtexts.v[i], &cli.who, &rp, &hits, &err)) {
+            rc = cli_fail(&cli, &err);
             goto out;
         }
         size_t n = hits.n;
-        ragd_ranked *r = rag_xcalloc(n ? n : 1, sizeof *r);
-        for (size_t j = 0; j < n; j++) r[j] = (ragd_ranked){run_docid(&hits.v[j].hit), hits.v[j].score};
-        ragd_results_free(&hits);
-        ragd_metrics m;
-        ragd_eval_query(&qrels, qids.v[i], r, n, &m); /* also sorts r as trec_eval reads it */
+        rag_ranked *r = rag_xcalloc(n ? n : 1, sizeof *r);
+        for (size_t j = 0; j < n; j++) r[j] = (rag_ranked){run_docid(&hits.v[j].hit), hits.v[j].score};
+        rag_results_free(&hits);
+        rag_metrics m;
+        rag_eval_query(&qrels, qids.v[i], r, n, &m); /* also sorts r as trec_eval reads it */
         if (run)
             for (size_t j = 0; j < n; j++)
-                fprintf(run, "%s Q0 %s %zu " RAGD_RUN_SCORE_FMT " rag\n", qids.v[i], r[j].docid,
+                fprintf(run, "%s Q0 %s %zu " RAG_RUN_SCORE_FMT " rag\n", qids.v[i], r[j].docid,
                         j + 1, r[j].score);
-        if (ragd_qrels_n_relevant(&qrels, qids.v[i]) > 0) {
+        if (rag_qrels_n_relevant(&qrels, qids.v[i]) > 0) {
             n_eval++;
             sum.map += m.map;
             sum.ndcg10 += m.ndcg10;
@@ -145,7 +145,7 @@ int rag_cli_eval(int argc, char **argv)
     double d = n_eval ? (double)n_eval : 1;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "mode", rag_cli_retrieval_mode(&rt));
+        cJSON_AddStringToObject(j, "mode", cli_retrieval_mode(&rt));
         if (rt.reranker) cJSON_AddBoolToObject(j, "rerank", 1);
         cJSON_AddNumberToObject(j, "MAP", sum.map / d);
         cJSON_AddNumberToObject(j, "nDCG@10", sum.ndcg10 / d);
@@ -155,24 +155,24 @@ int rag_cli_eval(int argc, char **argv)
         cJSON_AddNumberToObject(j, "queries", (double)n_eval);
         cJSON_AddNumberToObject(j, "queries_run", (double)qids.n);
         cJSON_AddNumberToObject(j, "seconds", secs);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
-        printf("retrieval   %s%s\n", rag_cli_retrieval_mode(&rt), rt.reranker ? ", reranked" : "");
+        printf("retrieval   %s%s\n", cli_retrieval_mode(&rt), rt.reranker ? ", reranked" : "");
         printf("queries     %zu evaluated (%zu run, %zu with relevant judgments), %.2f s\n", n_eval,
                qids.n, n_eval, secs);
         printf("MAP         %.4f\nnDCG@10     %.4f\nRecall@100  %.4f\nP@10        %.4f\nMRR         %.4f\n",
                sum.map / d, sum.ndcg10 / d, sum.recall100 / d, sum.p10 / d, sum.mrr / d);
     }
-    if (n_eval == 0) rag_cli_error(&cli, "no query of %s has a relevant judgment in %s", qpath, rpath);
+    if (n_eval == 0) cli_error(&cli, "no query of %s has a relevant judgment in %s", qpath, rpath);
 out:
     if (run && fclose(run) != 0 && !rc) {
         rag_err_sys(&err, errno, "%s", runpath);
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
     }
-    rag_cli_close_retrieval(&rt);
+    cli_close_retrieval(&rt);
     rag_strv_free(&qids);
     rag_strv_free(&qtexts);
-    ragd_qrels_free(&qrels);
-    rag_cli_teardown(&cli);
+    rag_qrels_free(&qrels);
+    cli_teardown(&cli);
     return rc;
 }

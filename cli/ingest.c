@@ -63,7 +63,7 @@ static void on_sigint(int sig)
 
 typedef struct view {
     rag_cli *cli;
-    rag_cli_bar bar;
+    cli_bar bar;
     cJSON *problems; /* with --json */
 } view;
 
@@ -98,7 +98,7 @@ static void on_file(void *ctx, const char *path, ing_status st, const char *reas
     }
     if (v->cli->quiet || v->cli->json) return;
     if (st == ING_FAILED || st == ING_SKIPPED || st == ING_REMOVED) {
-        rag_cli_bar_clear(&v->bar);
+        cli_bar_clear(&v->bar);
         size_t pl = strlen(path);
         if (reason && !strncmp(reason, path, pl) && reason[pl] == ':')
             fprintf(stderr, "%s: %s\n", status_word(st), reason);
@@ -112,7 +112,7 @@ static void on_file(void *ctx, const char *path, ing_status st, const char *reas
 static void on_progress(void *ctx, const ing_progress *p)
 {
     view *v = ctx;
-    rag_cli_bar_draw(&v->bar, "files", p->files_done, p->files_total, (double)p->bytes_done,
+    cli_bar_draw(&v->bar, "files", p->files_done, p->files_total, (double)p->bytes_done,
                      (double)p->bytes_total, p->seconds);
 }
 
@@ -145,10 +145,10 @@ static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, con
     const char *timeout = rag_config_get(cfg, "ingest.fetch_timeout");
     if ((crawl && parse_count(crawl, 0, &depth) < 0) ||
         (max_pages && parse_count(max_pages, 1, &pages) < 0))
-        return rag_cli_usage_error(cli, "--crawl and --max-pages take whole numbers");
+        return cli_usage_error(cli, "--crawl and --max-pages take whole numbers");
     if ((delay && parse_seconds(delay, &p->crawl_delay) < 0) ||
         (timeout && (parse_seconds(timeout, &p->fetch_timeout) < 0 || p->fetch_timeout <= 0)))
-        return rag_cli_usage_error(cli, "--crawl-delay and ingest.fetch_timeout are seconds");
+        return cli_usage_error(cli, "--crawl-delay and ingest.fetch_timeout are seconds");
     p->crawl_depth = (int)depth;
     p->max_pages = pages;
     rag_err err = {0};
@@ -157,15 +157,15 @@ static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, con
         policy->allow = allow;
     } else {
         if (rag_config_get_bool(cfg, "net.allow_private", &policy->allow_private, &err))
-            return rag_cli_fail(cli, &err);
+            return cli_fail(cli, &err);
         policy->allow = rag_config_get(cfg, "net.allow");
     }
-    if (policy->allow && net_allow_list_check(policy->allow, &err)) return rag_cli_fail(cli, &err);
+    if (policy->allow && net_allow_list_check(policy->allow, &err)) return cli_fail(cli, &err);
     p->net_policy = policy;
     return 0;
 }
 
-int rag_cli_ingest(int argc, char **argv)
+int cli_ingest(int argc, char **argv)
 {
     static const struct option opts[] = {{"acl", required_argument, NULL, 'a'},
                                          {"prune", no_argument, NULL, 'p'},
@@ -181,7 +181,7 @@ int rag_cli_ingest(int argc, char **argv)
                                          {"crawl-delay", required_argument, NULL, 'Y'},
                                          {"max-pages", required_argument, NULL, 'P'},
                                          {"allow-private", optional_argument, NULL, 'V'},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "ingest"};
     ing_params p;
@@ -195,7 +195,7 @@ int rag_cli_ingest(int argc, char **argv)
     int rc = RAG_EXIT_OK, c, hidden = -1;
     rag_err err = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'a':
             acl = optarg;
@@ -244,12 +244,12 @@ int rag_cli_ingest(int argc, char **argv)
             fputs(usage, stdout);
             return RAG_EXIT_OK;
         default:
-            return rag_cli_usage_error(&cli, "unknown option");
+            return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (optind >= argc) return rag_cli_usage_error(&cli, "no PATH given");
-    if (cli.as_flag) return rag_cli_usage_error(&cli, "--as does not apply to ingest");
-    rc = rag_cli_setup(&cli, 1);
+    if (optind >= argc) return cli_usage_error(&cli, "no PATH given");
+    if (cli.as_flag) return cli_usage_error(&cli, "--as does not apply to ingest");
+    rc = cli_setup(&cli, 1);
     if (rc) goto out;
 
     /* flags win over the config file */
@@ -258,12 +258,12 @@ int rag_cli_ingest(int argc, char **argv)
     if (!chunk) chunk = rag_config_get(cfg, "ingest.chunk_tokens");
     if (!overlap) overlap = rag_config_get(cfg, "ingest.overlap_tokens");
     if (max_size && rag_parse_size(max_size, &p.max_file_size) < 0) {
-        rc = rag_cli_usage_error(&cli, "--max-size: '%s' is not a size (e.g. 64M)", max_size);
+        rc = cli_usage_error(&cli, "--max-size: '%s' is not a size (e.g. 64M)", max_size);
         goto out;
     }
     if ((chunk && parse_count(chunk, 16, &p.chunk_tokens) < 0) ||
         (overlap && parse_count(overlap, 0, &p.overlap_tokens) < 0)) {
-        rc = rag_cli_usage_error(
+        rc = cli_usage_error(
             &cli, "the chunk size is a token count of at least 16, the overlap one of at least 0");
         goto out;
     }
@@ -271,17 +271,17 @@ int rag_cli_ingest(int argc, char **argv)
     if ((rc = read_fetching(&cli, crawl, crawl_delay, max_pages, allow_flag, allow, &policy, &p)))
         goto out;
     if (p.chunk_tokens && p.overlap_tokens >= p.chunk_tokens) {
-        rc = rag_cli_usage_error(&cli, "the overlap must be smaller than the chunk size");
+        rc = cli_usage_error(&cli, "the overlap must be smaller than the chunk size");
         goto out;
     }
     if (hidden < 0 && rag_config_get_bool(cfg, "ingest.include_hidden", &hidden, &err)) {
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
         goto out;
     }
     p.include_hidden = hidden > 0;
     if (acl) {
         if (rag_labels_parse(acl, "--acl", &labels, &err)) {
-            rc = rag_cli_fail(&cli, &err);
+            rc = cli_fail(&cli, &err);
             goto out;
         }
         p.labels = &labels;
@@ -289,13 +289,13 @@ int rag_cli_ingest(int argc, char **argv)
     const char *dl = rag_config_get(cfg, "acl.default_labels");
     if (dl) {
         if (rag_labels_parse(dl, rag_config_where(cfg, "acl.default_labels"), &defaults, &err)) {
-            rc = rag_cli_fail(&cli, &err);
+            rc = cli_fail(&cli, &err);
             goto out;
         }
         p.default_labels = &defaults;
     }
-    const char *embed_path = rag_cli_model_path(&cli, embed_flag, "RAG_EMBED_MODEL", "embed.model");
-    if (embed_path && (rc = rag_cli_open_embedder(&cli, embed_path, &embedder))) goto out;
+    const char *embed_path = cli_model_path(&cli, embed_flag, "RAG_EMBED_MODEL", "embed.model");
+    if (embed_path && (rc = cli_open_embedder(&cli, embed_path, &embedder))) goto out;
     p.embedder = embedder;
     p.include = &include;
     p.exclude = &exclude;
@@ -311,7 +311,7 @@ int rag_cli_ingest(int argc, char **argv)
     ing_report r;
     int run =
         ing_run(cli.st, (const char *const *)argv + optind, (size_t)(argc - optind), &p, &r, &err);
-    rag_cli_bar_clear(&v.bar);
+    cli_bar_clear(&v.bar);
     /* the vector indexes follow the database now, so searches start ready */
     if (!run && embedder) {
         run = store_vindex_sync(cli.st, 1, NULL, NULL, &err);
@@ -333,7 +333,7 @@ int rag_cli_ingest(int argc, char **argv)
         cJSON_AddBoolToObject(j, "interrupted", r.cancelled);
         if (run) cJSON_AddStringToObject(j, "error", err.msg);
         cJSON_AddItemToObject(j, "problems", v.problems);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         printf(
             "ingest: %zu added, %zu updated, %zu unchanged, %zu removed, %zu skipped, %zu failed; "
@@ -342,7 +342,7 @@ int rag_cli_ingest(int argc, char **argv)
             (double)r.bytes / 1e6, r.seconds, mbps, r.cancelled ? " (interrupted)" : "");
     }
     if (run)
-        rc = rag_cli_fail(&cli, &err);
+        rc = cli_fail(&cli, &err);
     else if (r.cancelled)
         rc = RAG_EXIT_INTERRUPTED;
     else if (r.failed)
@@ -363,6 +363,6 @@ out:
     rag_strv_free(&defaults);
     rag_strv_free(&include);
     rag_strv_free(&exclude);
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }

@@ -26,9 +26,9 @@ static char *perms_text(int perms)
 
 static int keys_add(rag_cli *cli, const char *name, const char *roles, int perms)
 {
-    char key[RAGD_KEY_LEN + 1];
+    char key[RAG_KEY_LEN + 1];
     rag_err err = {0};
-    if (ragd_key_create(cli->st, name, roles, perms, key, &err)) return rag_cli_fail(cli, &err);
+    if (rag_key_create(cli->st, name, roles, perms, key, &err)) return cli_fail(cli, &err);
     if (cli->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "name", name);
@@ -36,7 +36,7 @@ static int keys_add(rag_cli *cli, const char *name, const char *roles, int perms
         char *p = perms_text(perms);
         cJSON_AddStringToObject(j, "permissions", p);
         rag_free(p);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         printf("%s\n", key);
         if (!cli->quiet)
@@ -52,7 +52,7 @@ static int keys_list(rag_cli *cli)
     store_key *keys;
     size_t n;
     rag_err err = {0};
-    if (store_key_list(cli->st, &keys, &n, &err)) return rag_cli_fail(cli, &err);
+    if (store_key_list(cli->st, &keys, &n, &err)) return cli_fail(cli, &err);
     cJSON *arr = cli->json ? cJSON_CreateArray() : NULL;
     if (!cli->json && n) printf("%-24s %-10s %-14s %-20s %s\n", "NAME", "PREFIX", "PERMISSIONS", "CREATED", "ROLES");
     for (size_t i = 0; i < n; i++) {
@@ -78,7 +78,7 @@ static int keys_list(rag_cli *cli)
     if (arr) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "keys", arr);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else if (!n) {
         printf("no API keys (add one with 'rag keys add NAME --roles ROLE,...')\n");
     }
@@ -90,61 +90,61 @@ static int keys_rm(rag_cli *cli, const char *name)
 {
     rag_err err = {0};
     int r = store_key_delete(cli->st, name, &err);
-    if (r < 0) return rag_cli_fail(cli, &err);
+    if (r < 0) return cli_fail(cli, &err);
     if (!r) {
-        rag_cli_error(cli, "no key named '%s'", name);
+        cli_error(cli, "no key named '%s'", name);
         return RAG_EXIT_ERROR;
     }
     if (cli->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "removed", name);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else if (!cli->quiet) {
         printf("removed key '%s'\n", name);
     }
     return RAG_EXIT_OK;
 }
 
-int rag_cli_keys(int argc, char **argv)
+int cli_keys(int argc, char **argv)
 {
     enum { O_ROLES = 1000, O_ADMIN, O_INGEST };
     static const struct option opts[] = {{"roles", required_argument, NULL, O_ROLES},
                                          {"admin", no_argument, NULL, O_ADMIN},
                                          {"ingest", no_argument, NULL, O_INGEST},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "keys"};
     const char *roles = NULL;
     int perms = STORE_PERM_QUERY, c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case O_ROLES: roles = optarg; break;
         case O_ADMIN: perms |= STORE_PERM_ADMIN | STORE_PERM_INGEST; break;
         case O_INGEST: perms |= STORE_PERM_INGEST; break;
         case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (cli.as_flag) return rag_cli_usage_error(&cli, "--as does not apply here: keys are for the administrator");
+    if (cli.as_flag) return cli_usage_error(&cli, "--as does not apply here: keys are for the administrator");
     const char *verb = optind < argc ? argv[optind] : "";
     int nargs = argc - optind - 1;
     if (!strcmp(verb, "add")) {
-        if (nargs != 1) return rag_cli_usage_error(&cli, "say 'keys add NAME --roles ROLE,...'");
+        if (nargs != 1) return cli_usage_error(&cli, "say 'keys add NAME --roles ROLE,...'");
     } else if (!strcmp(verb, "rm")) {
-        if (nargs != 1) return rag_cli_usage_error(&cli, "say 'keys rm NAME'");
+        if (nargs != 1) return cli_usage_error(&cli, "say 'keys rm NAME'");
     } else if (!strcmp(verb, "list")) {
-        if (nargs != 0) return rag_cli_usage_error(&cli, "'keys list' takes no arguments");
+        if (nargs != 0) return cli_usage_error(&cli, "'keys list' takes no arguments");
     } else {
-        return rag_cli_usage_error(&cli, "say 'keys add', 'keys list' or 'keys rm'");
+        return cli_usage_error(&cli, "say 'keys add', 'keys list' or 'keys rm'");
     }
     if (strcmp(verb, "add") && (roles || perms != STORE_PERM_QUERY))
-        return rag_cli_usage_error(&cli, "--roles, --ingest and --admin go with 'keys add'");
-    if ((rc = rag_cli_setup(&cli, 1))) goto out;
+        return cli_usage_error(&cli, "--roles, --ingest and --admin go with 'keys add'");
+    if ((rc = cli_setup(&cli, 1))) goto out;
     if (!strcmp(verb, "add")) rc = keys_add(&cli, argv[optind + 1], roles, perms);
     else if (!strcmp(verb, "rm")) rc = keys_rm(&cli, argv[optind + 1]);
     else rc = keys_list(&cli);
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }

@@ -25,7 +25,7 @@ static int parse_int(rag_cli *cli, const char *opt, const char *s, long lo, long
     errno = 0;
     long v = strtol(s, &end, 10);
     if (end == s || *end || errno || v < lo || v > hi)
-        return rag_cli_usage_error(cli, "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
+        return cli_usage_error(cli, "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
     *out = v;
     return 0;
 }
@@ -35,7 +35,7 @@ static int parse_float(rag_cli *cli, const char *opt, const char *s, float *out)
     char *end;
     float v = strtof(s, &end);
     if (end == s || *end || v != v)
-        return rag_cli_usage_error(cli, "%s: '%s' is not a number", opt, s);
+        return cli_usage_error(cli, "%s: '%s' is not a number", opt, s);
     *out = v;
     return 0;
 }
@@ -62,7 +62,7 @@ static const char tokenize_usage[] =
     "generation or embedding; without it none are added and the text of\n"
     "special tokens is tokenized as plain text.\n";
 
-int rag_cli_tokenize(int argc, char **argv)
+int cli_tokenize(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"special", no_argument, NULL, 's'},
@@ -83,18 +83,18 @@ int rag_cli_tokenize(int argc, char **argv)
             fputs(tokenize_usage, stdout);
             return RAG_EXIT_OK;
         default:
-            return rag_cli_usage_error(&cli, "unknown option");
+            return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!model) return rag_cli_usage_error(&cli, "-m MODEL is required");
-    if (argc - optind > 1) return rag_cli_usage_error(&cli, "give TEXT as one argument (quote it)");
+    if (!model) return cli_usage_error(&cli, "-m MODEL is required");
+    if (argc - optind > 1) return cli_usage_error(&cli, "give TEXT as one argument (quote it)");
     rag_err err = {0};
     llm_gguf *g;
-    if (llm_gguf_open(model, &g, &err)) return rag_cli_fail(&cli, &err);
+    if (llm_gguf_open(model, &g, &err)) return cli_fail(&cli, &err);
     llm_vocab *v;
     int rc = llm_vocab_load(g, &v, &err);
     llm_gguf_close(g);
-    if (rc) return rag_cli_fail(&cli, &err);
+    if (rc) return cli_fail(&cli, &err);
     size_t len;
     char *text;
     if (optind < argc) {
@@ -116,7 +116,7 @@ int rag_cli_tokenize(int argc, char **argv)
     llm_tokens_free(&t);
     rag_free(text);
     llm_vocab_free(v);
-    return rc ? rag_cli_fail(&cli, &err) : RAG_EXIT_OK;
+    return rc ? cli_fail(&cli, &err) : RAG_EXIT_OK;
 }
 
 /* ---- rag logits ----------------------------------------------------------------- */
@@ -128,7 +128,7 @@ static const char logits_usage[] =
     "and writes the logits of every position to FILE: float32 little-endian,\n"
     "n_tokens rows of n_vocab.\n";
 
-int rag_cli_logits(int argc, char **argv)
+int cli_logits(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"tokens", required_argument, NULL, 't'},
@@ -156,11 +156,11 @@ int rag_cli_logits(int argc, char **argv)
             fputs(logits_usage, stdout);
             return RAG_EXIT_OK;
         default:
-            return rag_cli_usage_error(&cli, "unknown option");
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (!model || !toks || !out)
-        return rag_cli_usage_error(&cli, "-m, --tokens and -o are required");
+        return cli_usage_error(&cli, "-m, --tokens and -o are required");
     llm_tokens ids = {0};
     for (const char *p = toks; *p;) {
         while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')
@@ -171,13 +171,13 @@ int rag_cli_logits(int argc, char **argv)
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 0 || v > INT32_MAX) {
             llm_tokens_free(&ids);
-            return rag_cli_usage_error(&cli, "--tokens: '%.20s' is not a token id", p);
+            return cli_usage_error(&cli, "--tokens: '%.20s' is not a token id", p);
         }
         ids.v = rag_xgrow(ids.v, &ids.cap, ids.n + 1, sizeof *ids.v);
         ids.v[ids.n++] = (int32_t)v;
         p = end;
     }
-    if (!ids.n) return rag_cli_usage_error(&cli, "--tokens: no token ids");
+    if (!ids.n) return cli_usage_error(&cli, "--tokens: no token ids");
     rag_err err = {0};
     llm_model *m = NULL;
     llm_context *ctx = NULL;
@@ -203,7 +203,7 @@ int rag_cli_logits(int argc, char **argv)
     llm_context_free(ctx);
     llm_model_close(m);
     llm_tokens_free(&ids);
-    return rc ? rag_cli_fail(&cli, &err) : RAG_EXIT_OK;
+    return rc ? cli_fail(&cli, &err) : RAG_EXIT_OK;
 }
 
 /* ---- rag model-info ------------------------------------------------------------- */
@@ -214,7 +214,7 @@ static const char info_usage[] =
     "Architecture, hyperparameters, tensor types and counts, vocabulary type\n"
     "and chat template family of a GGUF model.\n";
 
-int rag_cli_model_info(int argc, char **argv)
+int cli_model_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"json", no_argument, NULL, 'J'},
@@ -235,13 +235,13 @@ int rag_cli_model_info(int argc, char **argv)
             fputs(info_usage, stdout);
             return RAG_EXIT_OK;
         default:
-            return rag_cli_usage_error(&cli, "unknown option");
+            return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!model) return rag_cli_usage_error(&cli, "-m MODEL is required");
+    if (!model) return cli_usage_error(&cli, "-m MODEL is required");
     rag_err err = {0};
     llm_gguf *g;
-    if (llm_gguf_open(model, &g, &err)) return rag_cli_fail(&cli, &err);
+    if (llm_gguf_open(model, &g, &err)) return cli_fail(&cli, &err);
     const char *arch_p = "", *name = "";
     size_t alen = 0, nlen = 0;
     llm_gguf_get_str(g, "general.architecture", &arch_p, &alen, NULL);
@@ -327,7 +327,7 @@ int rag_cli_model_info(int argc, char **argv)
         }
         cJSON_AddStringToObject(j, "chat_template",
                                 fell_back ? "none (chatml assumed)" : llm_chat_family_name(fam));
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else {
         printf("model         %s\n", model);
         printf("architecture  %s%s\n", arch,
@@ -414,7 +414,7 @@ static int print_text(void *ctx, const char *text, size_t len)
     return gen_interrupted;
 }
 
-int rag_cli_generate(int argc, char **argv)
+int cli_generate(int argc, char **argv)
 {
     enum {
         O_CHAT = 1000,
@@ -506,7 +506,7 @@ int rag_cli_generate(int argc, char **argv)
             char *end;
             gp.sampling.seed = strtoull(optarg, &end, 10);
             if (end == optarg || *end)
-                rc = rag_cli_usage_error(&cli, "--seed: '%s' is not a number", optarg);
+                rc = cli_usage_error(&cli, "--seed: '%s' is not a number", optarg);
             break;
         }
         case O_STOP:
@@ -520,7 +520,7 @@ int rag_cli_generate(int argc, char **argv)
             rag_strv_free(&stops);
             return RAG_EXIT_OK;
         default:
-            rc = rag_cli_usage_error(&cli, "unknown option");
+            rc = cli_usage_error(&cli, "unknown option");
         }
         if (rc) {
             rag_strv_free(&stops);
@@ -529,12 +529,12 @@ int rag_cli_generate(int argc, char **argv)
     }
     if (!model || !prompt) {
         rag_strv_free(&stops);
-        return rag_cli_usage_error(&cli, "-m MODEL and -p PROMPT are required");
+        return cli_usage_error(&cli, "-m MODEL and -p PROMPT are required");
     }
     gp.n_predict = (int)n;
     gp.stop = (const char *const *)stops.v;
     gp.n_stop = stops.n;
-    rc = rag_cli_setup(&cli, 0); /* the config file, for model.chat_template */
+    rc = cli_setup(&cli, 0); /* the config file, for model.chat_template */
     if (rc) {
         rag_strv_free(&stops);
         return rc;
@@ -600,14 +600,14 @@ int rag_cli_generate(int argc, char **argv)
             llm_stop_reason_name(st.stop));
     goto out;
 fail:
-    rc = rag_cli_fail(&cli, &err);
+    rc = cli_fail(&cli, &err);
 out:
     llm_chat_prompt_free(&cp);
     llm_tokens_free(&toks);
     llm_context_free(ctx);
     llm_model_close(m);
     rag_strv_free(&stops);
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -667,22 +667,22 @@ static int kquant_fallback(int t)
     }
 }
 
-int rag_cli_quantize(int argc, char **argv)
+int cli_quantize(int argc, char **argv)
 {
     rag_cli cli = {.cmd = "quantize"};
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         fputs(quantize_usage, stdout);
         return RAG_EXIT_OK;
     }
-    if (argc != 4) return rag_cli_usage_error(&cli, "expected IN OUT TYPE");
+    if (argc != 4) return cli_usage_error(&cli, "expected IN OUT TYPE");
     int mix = !strcasecmp(argv[3], "q4_k_m");
     int type = mix ? LLM_Q4_K : llm_dtype_from_name(argv[3]);
     const llm_dtype_info *ti = type >= 0 ? llm_dtype_get(type) : NULL;
     if (!ti || !ti->can_quantize)
-        return rag_cli_usage_error(&cli, "'%s' is not a type rag can write", argv[3]);
+        return cli_usage_error(&cli, "'%s' is not a type rag can write", argv[3]);
     rag_err err = {0};
     llm_gguf *g;
-    if (llm_gguf_open(argv[1], &g, &err)) return rag_cli_fail(&cli, &err);
+    if (llm_gguf_open(argv[1], &g, &err)) return cli_fail(&cli, &err);
     llm_gguf_writer *w = llm_gguf_writer_new();
     for (size_t i = 0; i < llm_gguf_n_kv(g); i++)
         llm_gguf_copy_kv(w, g, i);
@@ -754,5 +754,5 @@ int rag_cli_quantize(int argc, char **argv)
     rag_free(row);
     llm_gguf_writer_free(w);
     llm_gguf_close(g);
-    return rc ? rag_cli_fail(&cli, &err) : RAG_EXIT_OK;
+    return rc ? cli_fail(&cli, &err) : RAG_EXIT_OK;
 }

@@ -73,14 +73,14 @@ static const struct {
     const char *name;
     int (*run)(int, char **);
 } commands[] = {
-    {"ingest", rag_cli_ingest}, {"search", rag_cli_search}, {"ask", rag_cli_ask},
-    {"docs", rag_cli_docs},     {"stats", rag_cli_stats},   {"check", rag_cli_check},
-    {"eval", rag_cli_eval},     {"generate", rag_cli_generate}, {"tokenize", rag_cli_tokenize},
-    {"logits", rag_cli_logits}, {"model-info", rag_cli_model_info},
-    {"quantize", rag_cli_quantize}, {"embed", rag_cli_embed}, {"rerank", rag_cli_rerank},
-    {"reembed", rag_cli_reembed}, {"index", rag_cli_index}, {"keys", rag_cli_keys},
-    {"serve", cli_serve},       {"pull", rag_cli_pull},     {"models", rag_cli_models},
-    {"bench-model", rag_cli_bench_model}, {"bench-embed", rag_cli_bench_embed},
+    {"ingest", cli_ingest}, {"search", cli_search}, {"ask", cli_ask},
+    {"docs", cli_docs},     {"stats", cli_stats},   {"check", cli_check},
+    {"eval", cli_eval},     {"generate", cli_generate}, {"tokenize", cli_tokenize},
+    {"logits", cli_logits}, {"model-info", cli_model_info},
+    {"quantize", cli_quantize}, {"embed", cli_embed}, {"rerank", cli_rerank},
+    {"reembed", cli_reembed}, {"index", cli_index}, {"keys", cli_keys},
+    {"serve", cli_serve},       {"pull", cli_pull},     {"models", cli_models},
+    {"bench-model", cli_bench_model}, {"bench-embed", cli_bench_embed},
 };
 
 /* Lets common options come before the command ("rag --db X search q") by

@@ -175,7 +175,7 @@ static const char pull_usage[] =
     "for gated models.\n";
 
 typedef struct pull_progress {
-    rag_cli_bar bar;
+    cli_bar bar;
     double t0;
     uint64_t start; /* bytes already on disk when this run began */
 } pull_progress;
@@ -194,7 +194,7 @@ static void on_pull_progress(void *ctx, uint64_t done, uint64_t total)
     /* the bar's rate is bytes over seconds: count only this run's bytes */
     double secs = now_s() - p->t0;
     if (done > p->start) secs *= (double)done / (double)(done - p->start);
-    rag_cli_bar_draw(&p->bar, "file", done >= total && total ? 1 : 0, 1, (double)done,
+    cli_bar_draw(&p->bar, "file", done >= total && total ? 1 : 0, 1, (double)done,
                      total ? (double)total : (double)done, secs);
 }
 
@@ -224,14 +224,14 @@ static int pull_list(rag_cli *cli)
         cJSON *arr = cJSON_CreateArray();
         if (catalog_each(json_entry, arr, &err)) {
             cJSON_Delete(arr);
-            return rag_cli_fail(cli, &err);
+            return cli_fail(cli, &err);
         }
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "models", arr);
-        rag_cli_print_json(j);
+        cli_print_json(j);
         return RAG_EXIT_OK;
     }
-    if (catalog_each(print_entry, NULL, &err)) return rag_cli_fail(cli, &err);
+    if (catalog_each(print_entry, NULL, &err)) return cli_fail(cli, &err);
     return RAG_EXIT_OK;
 }
 
@@ -247,22 +247,22 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
 {
     rag_err err = {0};
     find_ctx f = {.name = what};
-    if (catalog_each(find_one, &f, &err)) return rag_cli_fail(cli, &err);
+    if (catalog_each(find_one, &f, &err)) return cli_fail(cli, &err);
     const char *source = f.hit ? f.found.source : what;
     if (!sha && f.hit && f.found.sha256[0]) sha = f.found.sha256;
-    if (sha && !is_hex64(sha)) return rag_cli_usage_error(cli, "--sha256: expected 64 hex digits");
+    if (sha && !is_hex64(sha)) return cli_usage_error(cli, "--sha256: expected 64 hex digits");
     int is_hf;
     char *url = resolve_source(source, &is_hf, &err);
-    if (!url) return rag_cli_fail(cli, &err);
+    if (!url) return cli_fail(cli, &err);
     char *name = as_name ? rag_xstrdup(as_name) : file_name_of(url);
     char *dir = models_dir(cli, dir_flag), *dest = NULL, *lower_sha = NULL;
     int rc = RAG_EXIT_ERROR;
     if (!name || strchr(name, '/') || !*name) {
-        rc = rag_cli_usage_error(cli, "cannot tell a file name from '%s': give --as-name FILE", url);
+        rc = cli_usage_error(cli, "cannot tell a file name from '%s': give --as-name FILE", url);
         goto out;
     }
     if (rag_mkdir_p(dir, &err)) {
-        rc = rag_cli_fail(cli, &err);
+        rc = cli_fail(cli, &err);
         goto out;
     }
     dest = rag_xasprintf("%s/%s", dir, name);
@@ -274,7 +274,7 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
     if (stat(dest, &st) == 0) { /* already here: verify when we can, else say so */
         char have[65];
         if (lower_sha && (rag_sha256_file(dest, have, &err) || strcmp(have, lower_sha))) {
-            rag_cli_error(cli, "%s exists but its SHA-256 is not %s: remove it ('rag models rm %s') to download again",
+            cli_error(cli, "%s exists but its SHA-256 is not %s: remove it ('rag models rm %s') to download again",
                           dest, lower_sha, name);
             goto out;
         }
@@ -283,7 +283,7 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
             cJSON_AddStringToObject(j, "path", dest);
             cJSON_AddStringToObject(j, "status", "present");
             cJSON_AddNumberToObject(j, "bytes", (double)st.st_size);
-            rag_cli_print_json(j);
+            cli_print_json(j);
         } else if (!cli->quiet) {
             printf("%s is already here (%.1f MB)\n", dest, (double)st.st_size / 1e6);
         }
@@ -303,9 +303,9 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is then a write error, reported */
     net_download_result r;
     int drc = net_download_run(&d, &r, &err);
-    rag_cli_bar_clear(&prog.bar);
+    cli_bar_clear(&prog.bar);
     if (drc) {
-        rc = rag_cli_fail(cli, &err);
+        rc = cli_fail(cli, &err);
         goto out;
     }
     if (cli->json) {
@@ -320,7 +320,7 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
         cJSON_AddStringToObject(j, "sha256", r.sha256);
         if (r.hash_from) cJSON_AddStringToObject(j, "verified_against", r.hash_from);
         else cJSON_AddNullToObject(j, "verified_against");
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else if (!cli->quiet) {
         printf("%s: %.1f MB%s%s\n  sha256 %s (%s)\n", dest, (double)r.size / 1e6,
                r.resumed_at ? ", resumed" : "", r.reconnects ? ", after reconnecting" : "", r.sha256,
@@ -337,34 +337,34 @@ out:
     return rc;
 }
 
-int rag_cli_pull(int argc, char **argv)
+int cli_pull(int argc, char **argv)
 {
     enum { O_SHA = 1000, O_DIR, O_LIST, O_NAME };
     static const struct option opts[] = {{"sha256", required_argument, NULL, O_SHA},
                                          {"dir", required_argument, NULL, O_DIR},
                                          {"as-name", required_argument, NULL, O_NAME},
                                          {"list", no_argument, NULL, O_LIST},
-                                         RAG_CLI_COMMON_OPTIONS,
+                                         CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "pull"};
     const char *sha = NULL, *dir = NULL, *as_name = NULL;
     int list = 0, c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case O_SHA: sha = optarg; break;
         case O_DIR: dir = optarg; break;
         case O_NAME: as_name = optarg; break;
         case O_LIST: list = 1; break;
         case 'h': fputs(pull_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!list && optind + 1 != argc) return rag_cli_usage_error(&cli, "say what to pull: a name, hf:ORG/REPO/FILE or a URL");
-    if ((rc = rag_cli_setup(&cli, 0))) goto out;
+    if (!list && optind + 1 != argc) return cli_usage_error(&cli, "say what to pull: a name, hf:ORG/REPO/FILE or a URL");
+    if ((rc = cli_setup(&cli, 0))) goto out;
     rc = list ? pull_list(&cli) : pull(&cli, argv[optind], sha, dir, as_name);
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }
 
@@ -444,7 +444,7 @@ static int models_list(rag_cli *cli, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d && errno != ENOENT) {
-        rag_cli_error(cli, "%s: %s", dir, strerror(errno));
+        cli_error(cli, "%s: %s", dir, strerror(errno));
         return RAG_EXIT_ERROR;
     }
     model_row *rows = NULL;
@@ -486,7 +486,7 @@ static int models_list(rag_cli *cli, const char *dir)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "dir", dir);
         cJSON_AddItemToObject(j, "models", arr);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else if (!n) {
         printf("no models in %s (get one with 'rag pull NAME'; 'rag pull --list' shows names)\n", dir);
     } else {
@@ -511,7 +511,7 @@ static int models_list(rag_cli *cli, const char *dir)
 static char *model_path(const rag_cli *cli, const char *dir, const char *name)
 {
     if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
-        rag_cli_error(cli, "'%s': give a model's file name as 'rag models list' shows it", name);
+        cli_error(cli, "'%s': give a model's file name as 'rag models list' shows it", name);
         return NULL;
     }
     size_t len = strlen(name);
@@ -527,12 +527,12 @@ static int models_rm(rag_cli *cli, const char *dir, const char *name)
     int had = unlink(path) == 0, had_part = unlink(part) == 0;
     int rc = RAG_EXIT_OK;
     if (!had && !had_part) {
-        rag_cli_error(cli, "no model %s in %s", name, dir);
+        cli_error(cli, "no model %s in %s", name, dir);
         rc = RAG_EXIT_ERROR;
     } else if (cli->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "removed", path);
-        rag_cli_print_json(j);
+        cli_print_json(j);
     } else if (!cli->quiet) {
         printf("removed %s%s\n", had ? path : part, had && had_part ? " (and its partial download)" : "");
     }
@@ -541,26 +541,26 @@ static int models_rm(rag_cli *cli, const char *dir, const char *name)
     return rc;
 }
 
-int rag_cli_models(int argc, char **argv)
+int cli_models(int argc, char **argv)
 {
     enum { O_DIR = 1000 };
-    static const struct option opts[] = {{"dir", required_argument, NULL, O_DIR}, RAG_CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"dir", required_argument, NULL, O_DIR}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "models"};
     const char *dir_flag = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        if (rag_cli_common_opt(&cli, c, optarg)) continue;
+        if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case O_DIR: dir_flag = optarg; break;
         case 'h': fputs(models_usage, stdout); return RAG_EXIT_OK;
-        default: return rag_cli_usage_error(&cli, "unknown option");
+        default: return cli_usage_error(&cli, "unknown option");
         }
     }
     const char *verb = optind < argc ? argv[optind] : "list";
     int nargs = argc - optind - 1;
     if (!strcmp(verb, "list") ? nargs > 0 : (!strcmp(verb, "show") || !strcmp(verb, "rm")) ? nargs != 1 : 1)
-        return rag_cli_usage_error(&cli, "say 'models list', 'models show NAME' or 'models rm NAME'");
-    if ((rc = rag_cli_setup(&cli, 0))) goto out;
+        return cli_usage_error(&cli, "say 'models list', 'models show NAME' or 'models rm NAME'");
+    if ((rc = cli_setup(&cli, 0))) goto out;
     char *dir = models_dir(&cli, dir_flag);
     if (!strcmp(verb, "list")) {
         rc = models_list(&cli, dir);
@@ -571,17 +571,17 @@ int rag_cli_models(int argc, char **argv)
         if (!path) {
             rc = RAG_EXIT_USAGE;
         } else if (access(path, R_OK)) {
-            rag_cli_error(&cli, "no model %s in %s", argv[optind + 1], dir);
+            cli_error(&cli, "no model %s in %s", argv[optind + 1], dir);
             rc = RAG_EXIT_ERROR;
         } else {
             char *info_argv[] = {"model-info", "-m", path, cli.json ? "--json" : NULL, NULL};
             optind = 1;
-            rc = rag_cli_model_info(cli.json ? 4 : 3, info_argv);
+            rc = cli_model_info(cli.json ? 4 : 3, info_argv);
         }
         rag_free(path);
     }
     rag_free(dir);
 out:
-    rag_cli_teardown(&cli);
+    cli_teardown(&cli);
     return rc;
 }

@@ -22,7 +22,7 @@
 
 #define MAX_TERMS 64
 
-void ragd_extractive_default_params(ragd_extractive_params *p)
+void rag_extractive_default_params(rag_extractive_params *p)
 {
     p->max_sentences = 3;
     p->min_words = 4;
@@ -132,12 +132,12 @@ static char *one_line(const char *s, size_t n)
     return d;
 }
 
-static ragd_citation *citation_for(ragd_answer *a, const store_hit *h)
+static rag_citation *citation_for(rag_answer *a, const store_hit *h)
 {
     for (size_t i = 0; i < a->n_citations; i++)
         if (a->citations[i].chunk_id == h->chunk_id) return &a->citations[i];
     a->citations = rag_xrealloc(a->citations, (a->n_citations + 1) * sizeof *a->citations);
-    ragd_citation *c = &a->citations[a->n_citations];
+    rag_citation *c = &a->citations[a->n_citations];
     memset(c, 0, sizeof *c);
     c->n = (int)++a->n_citations;
     c->document_id = h->document_id;
@@ -148,13 +148,13 @@ static ragd_citation *citation_for(ragd_answer *a, const store_hit *h)
     return c;
 }
 
-int ragd_answer_extractive(store *s, const char *question, const store_hits *hits,
-                           const ragd_extractive_params *p, ragd_answer *out, rag_err *err)
+int rag_answer_extractive(store *s, const char *question, const store_hits *hits,
+                           const rag_extractive_params *p, rag_answer *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
-    ragd_extractive_params defaults;
+    rag_extractive_params defaults;
     if (!p) {
-        ragd_extractive_default_params(&defaults);
+        rag_extractive_default_params(&defaults);
         p = &defaults;
     }
     qterms q = {0};
@@ -220,7 +220,7 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
             for (size_t j = 0; j < out->n_sentences && !dup; j++)
                 dup = !strcmp(out->sentences[j].text, cands[i].text);
             if (dup) continue;
-            ragd_citation *c = citation_for(out, &hits->v[cands[i].hit]);
+            rag_citation *c = citation_for(out, &hits->v[cands[i].hit]);
             if (c->quote) {
                 char *joined = rag_xasprintf("%s %s", c->quote, cands[i].text);
                 rag_free(c->quote);
@@ -228,7 +228,7 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
             } else {
                 c->quote = rag_xstrdup(cands[i].text);
             }
-            ragd_answer_sentence *as = &out->sentences[out->n_sentences++];
+            rag_answer_sentence *as = &out->sentences[out->n_sentences++];
             as->text = rag_xstrdup(cands[i].text);
             as->citation = c->n;
             rag_buf_printf(&text, "%s%s [%d]", text.len ? "\n" : "", as->text, c->n);
@@ -242,11 +242,11 @@ int ragd_answer_extractive(store *s, const char *question, const store_hits *hit
     for (size_t i = 0; i < q.n; i++)
         rag_free(q.v[i].term);
     rag_free(groups);
-    if (rc) ragd_answer_free(out);
+    if (rc) rag_answer_free(out);
     return rc;
 }
 
-void ragd_answer_free(ragd_answer *a)
+void rag_answer_free(rag_answer *a)
 {
     rag_free(a->text);
     for (size_t i = 0; i < a->n_sentences; i++)

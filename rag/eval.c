@@ -12,7 +12,7 @@
 
 static int cmp_qrel(const void *a, const void *b)
 {
-    const ragd_qrel *x = a, *y = b;
+    const rag_qrel *x = a, *y = b;
     int c = strcmp(x->qid, y->qid);
     return c ? c : strcmp(x->docid, y->docid);
 }
@@ -32,7 +32,7 @@ static char *next_line(char **p)
     return line;
 }
 
-int ragd_qrels_load(const char *path, ragd_qrels *out, rag_err *err)
+int rag_qrels_load(const char *path, rag_qrels *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
     char *text;
@@ -62,18 +62,18 @@ int ragd_qrels_load(const char *path, ragd_qrels *out, rag_err *err)
             break;
         }
         out->v = rag_xgrow(out->v, &out->cap, out->n + 1, sizeof *out->v);
-        out->v[out->n++] = (ragd_qrel){rag_xstrdup(qid), rag_xstrdup(docid), (int)g};
+        out->v[out->n++] = (rag_qrel){rag_xstrdup(qid), rag_xstrdup(docid), (int)g};
     }
     rag_free(text);
     if (rc) {
-        ragd_qrels_free(out);
+        rag_qrels_free(out);
         return rc;
     }
     if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_qrel);
     return 0;
 }
 
-void ragd_qrels_free(ragd_qrels *q)
+void rag_qrels_free(rag_qrels *q)
 {
     for (size_t i = 0; i < q->n; i++) {
         rag_free(q->v[i].qid);
@@ -84,7 +84,7 @@ void ragd_qrels_free(ragd_qrels *q)
 }
 
 /* First judgment of qid (binary search), or q->n. */
-static size_t first_of(const ragd_qrels *q, const char *qid)
+static size_t first_of(const rag_qrels *q, const char *qid)
 {
     size_t lo = 0, hi = q->n;
     while (lo < hi) {
@@ -95,14 +95,14 @@ static size_t first_of(const ragd_qrels *q, const char *qid)
     return lo;
 }
 
-static int grade_of(const ragd_qrels *q, const char *qid, const char *docid)
+static int grade_of(const rag_qrels *q, const char *qid, const char *docid)
 {
-    ragd_qrel key = {(char *)qid, (char *)docid, 0};
-    ragd_qrel *r = bsearch(&key, q->v, q->n, sizeof *q->v, cmp_qrel);
+    rag_qrel key = {(char *)qid, (char *)docid, 0};
+    rag_qrel *r = bsearch(&key, q->v, q->n, sizeof *q->v, cmp_qrel);
     return r ? r->grade : 0;
 }
 
-size_t ragd_qrels_n_relevant(const ragd_qrels *q, const char *qid)
+size_t rag_qrels_n_relevant(const rag_qrels *q, const char *qid)
 {
     size_t n = 0;
     for (size_t i = first_of(q, qid); i < q->n && !strcmp(q->v[i].qid, qid); i++)
@@ -110,7 +110,7 @@ size_t ragd_qrels_n_relevant(const ragd_qrels *q, const char *qid)
     return n;
 }
 
-int ragd_queries_load(const char *path, rag_strv *ids, rag_strv *texts, rag_err *err)
+int rag_queries_load(const char *path, rag_strv *ids, rag_strv *texts, rag_err *err)
 {
     char *text;
     int rc = rag_file_read(path, EVAL_FILE_MAX, &text, NULL, err);
@@ -136,7 +136,7 @@ int ragd_queries_load(const char *path, rag_strv *ids, rag_strv *texts, rag_err 
 
 static int cmp_trec(const void *a, const void *b)
 {
-    const ragd_ranked *x = a, *y = b;
+    const rag_ranked *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
     return strcmp(y->docid, x->docid); /* trec_eval: ties by docno, descending */
 }
@@ -146,17 +146,17 @@ static int cmp_int_desc(const void *a, const void *b)
     return *(const int *)b - *(const int *)a;
 }
 
-void ragd_eval_query(const ragd_qrels *q, const char *qid, ragd_ranked *r, size_t n,
-                     ragd_metrics *out)
+void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n,
+                     rag_metrics *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++) { /* the score as the run file carries it */
         char buf[64];
-        snprintf(buf, sizeof buf, RAGD_RUN_SCORE_FMT, r[i].score);
+        snprintf(buf, sizeof buf, RAG_RUN_SCORE_FMT, r[i].score);
         r[i].score = strtod(buf, NULL);
     }
     if (n) qsort(r, n, sizeof *r, cmp_trec);
-    size_t n_rel = ragd_qrels_n_relevant(q, qid);
+    size_t n_rel = rag_qrels_n_relevant(q, qid);
     if (n_rel == 0) return;
 
     double sum_prec = 0, dcg = 0;

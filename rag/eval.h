@@ -20,39 +20,39 @@
 
 #include <stddef.h>
 
-typedef struct ragd_qrel {
+typedef struct rag_qrel {
     char *qid, *docid;
     int grade;
-} ragd_qrel;
+} rag_qrel;
 
-typedef struct ragd_qrels {
-    ragd_qrel *v; /* sorted by qid, docid */
+typedef struct rag_qrels {
+    rag_qrel *v; /* sorted by qid, docid */
     size_t n, cap;
-} ragd_qrels;
+} rag_qrels;
 
-int ragd_qrels_load(const char *path, ragd_qrels *out, rag_err *err);
-void ragd_qrels_free(ragd_qrels *q);
+int rag_qrels_load(const char *path, rag_qrels *out, rag_err *err);
+void rag_qrels_free(rag_qrels *q);
 /* Number of relevant (grade > 0) judgments of qid. */
-size_t ragd_qrels_n_relevant(const ragd_qrels *q, const char *qid);
+size_t rag_qrels_n_relevant(const rag_qrels *q, const char *qid);
 
 /* Loads "qid<TAB>text" lines. */
-int ragd_queries_load(const char *path, rag_strv *ids, rag_strv *texts, rag_err *err);
+int rag_queries_load(const char *path, rag_strv *ids, rag_strv *texts, rag_err *err);
 
-typedef struct ragd_ranked {
+typedef struct rag_ranked {
     char *docid; /* owned */
     double score;
-} ragd_ranked;
+} rag_ranked;
 
-typedef struct ragd_metrics {
+typedef struct rag_metrics {
     double map, ndcg10, recall100, p10, mrr;
-} ragd_metrics;
+} rag_metrics;
 
 /* Formats a score the way it is written to the run file (and read back). */
-#define RAGD_RUN_SCORE_FMT "%.6f"
+#define RAG_RUN_SCORE_FMT "%.6f"
 
 /* Sorts `r` as trec_eval would read it back from a run file (scores rounded
- * by RAGD_RUN_SCORE_FMT) and computes the measures of one query. */
-void ragd_eval_query(const ragd_qrels *q, const char *qid, ragd_ranked *r, size_t n,
-                     ragd_metrics *out);
+ * by RAG_RUN_SCORE_FMT) and computes the measures of one query. */
+void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n,
+                     rag_metrics *out);
 
 #endif

@@ -29,9 +29,9 @@
 
 typedef struct run {
     int grounded;
-    ragd_citestream cs;
+    rag_citestream cs;
     rag_buf raw;
-    ragd_stream_fn on_text;
+    rag_stream_fn on_text;
     void *ctx;
     int stop;
 } run;
@@ -47,13 +47,13 @@ static int on_model_text(void *p, const char *text, size_t len)
     run *r = p;
     rag_buf_append(&r->raw, text, len);
     if (r->grounded)
-        ragd_citestream_feed(&r->cs, text, len, pass_on, r);
+        rag_citestream_feed(&r->cs, text, len, pass_on, r);
     else
         pass_on(r, text, len);
     return r->stop;
 }
 
-static int generate_local(const ragd_generator *g, const ragd_prompt *pr, const llm_gen_params *params, run *r,
+static int generate_local(const rag_generator *g, const rag_prompt *pr, const llm_gen_params *params, run *r,
                           llm_gen_stats *st, rag_err *err)
 {
     llm_context *c = g->ctx;
@@ -91,7 +91,7 @@ static double now_ms(void)
 typedef struct remote {
     run *r;
     const char *url; /* the endpoint, for messages */
-    ragd_sse sse;
+    rag_sse sse;
     int typed;    /* the Content-Type was checked */
     int done;     /* data: [DONE] came */
     int finished; /* a finish_reason came */
@@ -177,7 +177,7 @@ static int on_body(void *p, const net_response *resp, const char *data, size_t l
             return 1;
         }
     }
-    int rc = ragd_sse_feed(&rm->sse, data, len, on_event, rm);
+    int rc = rag_sse_feed(&rm->sse, data, len, on_event, rm);
     if (rc == RAG_ERR_LIMIT)
         rag_err_set(&rm->why, RAG_ERR_LIMIT, "generator server %s: an event of more than %d bytes",
                     rm->url, EVENT_MAX);
@@ -196,7 +196,7 @@ static int on_progress(void *p, uint64_t done, uint64_t total)
 }
 
 /* The request (free with cJSON_free), or NULL when cJSON cannot allocate. */
-static char *chat_body(const ragd_backend *b, const ragd_prompt *pr, const llm_gen_params *gp)
+static char *chat_body(const rag_backend *b, const rag_prompt *pr, const llm_gen_params *gp)
 {
     const llm_sampler_params *s = &gp->sampling;
     cJSON *o = cJSON_CreateObject();
@@ -242,7 +242,7 @@ static char *chat_body(const ragd_backend *b, const ragd_prompt *pr, const llm_g
  * transfer's. */
 static int remote_outcome(remote *rm, int rc, rag_err *err)
 {
-    if (!rc && ragd_sse_end(&rm->sse, on_event, rm) == RAG_ERR_LIMIT)
+    if (!rc && rag_sse_end(&rm->sse, on_event, rm) == RAG_ERR_LIMIT)
         rag_err_set(&rm->why, RAG_ERR_LIMIT, "generator server %s: an event of more than %d bytes",
                     rm->url, EVENT_MAX);
     if (rm->why.code) {
@@ -259,7 +259,7 @@ static int remote_outcome(remote *rm, int rc, rag_err *err)
     return rc;
 }
 
-static int generate_remote(const ragd_backend *b, const ragd_prompt *pr, const llm_gen_params *gp,
+static int generate_remote(const rag_backend *b, const rag_prompt *pr, const llm_gen_params *gp,
                            run *r, llm_gen_stats *st, rag_err *err)
 {
     size_t ul = strlen(b->url);
@@ -278,7 +278,7 @@ static int generate_remote(const ragd_backend *b, const ragd_prompt *pr, const l
                  .n_generated = -1,
                  .t0 = now_ms(),
                  .t_first = -1};
-    ragd_sse_init(&rm.sse, EVENT_MAX);
+    rag_sse_init(&rm.sse, EVENT_MAX);
     static const char *const headers[] = {"Accept: text/event-stream", NULL};
     net_request rq;
     net_request_init(&rq, url);
@@ -302,37 +302,37 @@ static int generate_remote(const ragd_backend *b, const ragd_prompt *pr, const l
     st->gen_ms = rm.t_first >= 0 ? t_end - rm.t_first : 0;
     st->stop = r->stop ? LLM_STOP_CANCEL : rm.finish;
     net_response_free(&resp);
-    ragd_sse_free(&rm.sse);
+    rag_sse_free(&rm.sse);
     cJSON_free(body);
     rag_free(url);
     return rc;
 }
 
-int ragd_generate(const ragd_generator *g, const ragd_prompt *pr, int grounded,
-                  const llm_gen_params *gp, ragd_stream_fn on_text, void *ctx, ragd_generation *out,
+int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
+                  const llm_gen_params *gp, rag_stream_fn on_text, void *ctx, rag_generation *out,
                   rag_err *err)
 {
     memset(out, 0, sizeof *out);
     run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};
-    ragd_citestream_init(&r.cs, pr->n_blocks);
+    rag_citestream_init(&r.cs, pr->n_blocks);
     int rc = g->remote ? generate_remote(g->remote, pr, gp, &r, &out->stats, err)
                        : generate_local(g, pr, gp, &r, &out->stats, err);
     if (!rc) {
-        ragd_citestream_flush(&r.cs, pass_on, &r);
+        rag_citestream_flush(&r.cs, pass_on, &r);
         if (grounded) {
-            ragd_citations_check(rag_buf_str(&r.raw), pr->n_blocks, &out->check);
+            rag_citations_check(rag_buf_str(&r.raw), pr->n_blocks, &out->check);
         } else {
             out->check.text = rag_xstrdup(rag_buf_str(&r.raw));
         }
     }
-    ragd_citestream_free(&r.cs);
+    rag_citestream_free(&r.cs);
     rag_buf_free(&r.raw);
     return rc;
 }
 
-void ragd_generation_free(ragd_generation *g)
+void rag_generation_free(rag_generation *g)
 {
-    ragd_citecheck_free(&g->check);
+    rag_citecheck_free(&g->check);
     memset(g, 0, sizeof *g);
 }
 
@@ -358,7 +358,7 @@ static const role_names roles[] = {
      "model.remote_ctx", "model.timeout", "model.retries", 8192, 300, 2},
 };
 
-int ragd_is_url(const char *s)
+int rag_is_url(const char *s)
 {
     return s && (!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8));
 }
@@ -385,7 +385,7 @@ static int config_number(const rag_config *cfg, const char *key, double lo, doub
     return 0;
 }
 
-static int remote_limits(const rag_config *cfg, const role_names *r, ragd_backend *out,
+static int remote_limits(const rag_config *cfg, const role_names *r, rag_backend *out,
                          rag_err *err)
 {
     double ctx = r->ctx, timeout = r->timeout, retries = r->retries;
@@ -401,12 +401,12 @@ static int remote_limits(const rag_config *cfg, const role_names *r, ragd_backen
 }
 
 /* The file or URL of the first level that names one (see rag/generate.h). */
-static int locate(const rag_config *cfg, const role_names *r, const char *flag, ragd_backend *out,
+static int locate(const rag_config *cfg, const role_names *r, const char *flag, rag_backend *out,
                   rag_err *err)
 {
     const char *url_from = NULL; /* where a URL that is not one was set, for the message */
     if (flag && *flag) {
-        if (ragd_is_url(flag)) out->url = flag;
+        if (rag_is_url(flag)) out->url = flag;
         else out->path = flag;
     } else if (env(r->path_env) || env(r->url_env)) {
         if (env(r->path_env) && env(r->url_env))
@@ -425,13 +425,13 @@ static int locate(const rag_config *cfg, const role_names *r, const char *flag, 
                                rag_config_where(cfg, r->url_key), r->path_key, r->url_key);
         url_from = rag_config_where(cfg, r->url_key);
     }
-    if (url_from && out->url && !ragd_is_url(out->url))
+    if (url_from && out->url && !rag_is_url(out->url))
         return rag_err_set(err, RAG_ERR_INVALID, "%s: %s '%.80s' is not an http:// or https:// URL",
                            url_from, r->url_key, out->url);
     return 0;
 }
 
-int ragd_backend_read(const rag_config *cfg, const char *role, const char *flag, ragd_backend *out,
+int rag_backend_read(const rag_config *cfg, const char *role, const char *flag, rag_backend *out,
                       rag_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -467,7 +467,7 @@ static int check_dims(store *s, const emb_model *m, const char *url, rag_err *er
         url, id->name, id->dims, active.name, active.dims);
 }
 
-int ragd_backend_open_embedder(const ragd_backend *b, const emb_params *p, store *s,
+int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *s,
                                emb_model **out, rag_err *err)
 {
     if (!b->url) return emb_model_open(b->path, p, out, err);

@@ -30,7 +30,7 @@ static inline uint64_t rotl(uint64_t x, int b)
     } while (0)
 
 /* SipHash-2-4 of one 8-byte message m. */
-static uint64_t siphash8(const ragd_ids *k, uint64_t m)
+static uint64_t siphash8(const rag_ids *k, uint64_t m)
 {
     uint64_t v0 = 0x736f6d6570736575ULL ^ k->k0, v1 = 0x646f72616e646f6dULL ^ k->k1;
     uint64_t v2 = 0x6c7967656e657261ULL ^ k->k0, v3 = 0x7465646279746573ULL ^ k->k1;
@@ -51,13 +51,13 @@ static uint64_t siphash8(const ragd_ids *k, uint64_t m)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static uint32_t round_fn(const ragd_ids *k, int kind, int round, uint32_t half)
+static uint32_t round_fn(const rag_ids *k, int kind, int round, uint32_t half)
 {
     return (uint32_t)siphash8(k, ((uint64_t)(unsigned)kind << 48) |
                                      ((uint64_t)(unsigned)round << 32) | half);
 }
 
-static uint64_t permute(const ragd_ids *k, int kind, uint64_t x)
+static uint64_t permute(const rag_ids *k, int kind, uint64_t x)
 {
     uint32_t l = (uint32_t)(x >> 32), r = (uint32_t)x;
     for (int i = 0; i < ROUNDS; i++) {
@@ -68,7 +68,7 @@ static uint64_t permute(const ragd_ids *k, int kind, uint64_t x)
     return ((uint64_t)l << 32) | r;
 }
 
-static uint64_t unpermute(const ragd_ids *k, int kind, uint64_t y)
+static uint64_t unpermute(const rag_ids *k, int kind, uint64_t y)
 {
     uint32_t l = (uint32_t)(y >> 32), r = (uint32_t)y;
     for (int i = ROUNDS - 1; i >= 0; i--) {
@@ -79,7 +79,7 @@ static uint64_t unpermute(const ragd_ids *k, int kind, uint64_t y)
     return ((uint64_t)l << 32) | r;
 }
 
-int ragd_ids_load(store *s, ragd_ids *out, rag_err *err)
+int rag_ids_load(store *s, rag_ids *out, rag_err *err)
 {
     unsigned char key[16];
     int rc = store_secret(s, "api.id_key", key, sizeof key, err);
@@ -92,14 +92,14 @@ int ragd_ids_load(store *s, ragd_ids *out, rag_err *err)
     return 0;
 }
 
-void ragd_id_format(const ragd_ids *k, int kind, int64_t id, char out[RAGD_ID_LEN + 1])
+void rag_id_format(const rag_ids *k, int kind, int64_t id, char out[RAG_ID_LEN + 1])
 {
-    snprintf(out, RAGD_ID_LEN + 1, "%016llx", (unsigned long long)permute(k, kind, (uint64_t)id));
+    snprintf(out, RAG_ID_LEN + 1, "%016llx", (unsigned long long)permute(k, kind, (uint64_t)id));
 }
 
-int ragd_id_parse(const ragd_ids *k, int kind, const char *s, int64_t *id)
+int rag_id_parse(const rag_ids *k, int kind, const char *s, int64_t *id)
 {
-    if (strlen(s) != RAGD_ID_LEN) return -1;
+    if (strlen(s) != RAG_ID_LEN) return -1;
     uint64_t y = 0;
     for (const char *p = s; *p; p++) {
         int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;

@@ -16,21 +16,21 @@
 
 #include <stdint.h>
 
-#define RAGD_ID_LEN 16
+#define RAG_ID_LEN 16
 
-typedef struct ragd_ids {
+typedef struct rag_ids {
     uint64_t k0, k1; /* the SipHash key */
-} ragd_ids;
+} rag_ids;
 
-enum { RAGD_ID_DOCUMENT = 1, RAGD_ID_CHUNK = 2 };
+enum { RAG_ID_DOCUMENT = 1, RAG_ID_CHUNK = 2 };
 
 /* The key of the database (made on first use). */
-int ragd_ids_load(store *s, ragd_ids *out, rag_err *err);
-/* The API id of an internal id of a kind (RAGD_ID_*). */
-void ragd_id_format(const ragd_ids *k, int kind, int64_t id, char out[RAGD_ID_LEN + 1]);
+int rag_ids_load(store *s, rag_ids *out, rag_err *err);
+/* The API id of an internal id of a kind (RAG_ID_*). */
+void rag_id_format(const rag_ids *k, int kind, int64_t id, char out[RAG_ID_LEN + 1]);
 /* The internal id of an API id: 0 with *id set (0 when it maps to no
  * possible id: look it up all the same, so that it answers as a missing
  * one does), -1 when s has the wrong length or characters. */
-int ragd_id_parse(const ragd_ids *k, int kind, const char *s, int64_t *id);
+int rag_id_parse(const rag_ids *k, int kind, const char *s, int64_t *id);
 
 #endif

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-int ragd_key_generate(char key[RAGD_KEY_LEN + 1], rag_err *err)
+int rag_key_generate(char key[RAG_KEY_LEN + 1], rag_err *err)
 {
     static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char r[32];
@@ -39,13 +39,13 @@ int ragd_key_generate(char key[RAGD_KEY_LEN + 1], rag_err *err)
     return 0;
 }
 
-void ragd_key_hash(const char *key, size_t len, char hex[65])
+void rag_key_hash(const char *key, size_t len, char hex[65])
 {
     rag_sha256_hex(key, len, hex);
 }
 
-int ragd_key_create(store *s, const char *name, const char *roles, int perms,
-                    char key[RAGD_KEY_LEN + 1], rag_err *err)
+int rag_key_create(store *s, const char *name, const char *roles, int perms,
+                    char key[RAG_KEY_LEN + 1], rag_err *err)
 {
     size_t nl = strlen(name);
     if (nl == 0 || nl > 64)
@@ -67,16 +67,16 @@ int ragd_key_create(store *s, const char *name, const char *roles, int perms,
     }
     char *joined = rag_strv_join(&labels, ",");
     rag_strv_free(&labels);
-    rc = ragd_key_generate(key, err);
-    char hash[65], prefix[RAGD_KEY_PREFIX_LEN + 1];
+    rc = rag_key_generate(key, err);
+    char hash[65], prefix[RAG_KEY_PREFIX_LEN + 1];
     if (!rc) {
-        ragd_key_hash(key, strlen(key), hash);
+        rag_key_hash(key, strlen(key), hash);
         snprintf(prefix, sizeof prefix, "%s", key);
         store_key k = {.name = (char *)name, .prefix = prefix, .hash = hash, .roles = joined, .perms = perms};
         rc = store_key_add(s, &k, err);
     }
     rag_free(joined);
-    if (rc) memset(key, 0, RAGD_KEY_LEN + 1);
+    if (rc) memset(key, 0, RAG_KEY_LEN + 1);
     return rc;
 }
 
@@ -87,7 +87,7 @@ typedef struct keyent {
     int perms;
 } keyent;
 
-struct ragd_keyring {
+struct rag_keyring {
     keyent *v;
     size_t n;
 };
@@ -109,13 +109,13 @@ static int unhex(const char *hex, unsigned char out[32])
     return 0;
 }
 
-int ragd_keyring_load(store *s, ragd_keyring **out, rag_err *err)
+int rag_keyring_load(store *s, rag_keyring **out, rag_err *err)
 {
     store_key *keys;
     size_t n;
     int rc = store_key_list(s, &keys, &n, err);
     if (rc) return rc;
-    ragd_keyring *kr = rag_xcalloc(1, sizeof *kr);
+    rag_keyring *kr = rag_xcalloc(1, sizeof *kr);
     kr->v = rag_xcalloc(n ? n : 1, sizeof *kr->v);
     for (size_t i = 0; i < n && !rc; i++) {
         keyent *e = &kr->v[kr->n];
@@ -132,14 +132,14 @@ int ragd_keyring_load(store *s, ragd_keyring **out, rag_err *err)
     }
     store_keys_free(keys, n);
     if (rc) {
-        ragd_keyring_free(kr);
+        rag_keyring_free(kr);
         return rc;
     }
     *out = kr;
     return 0;
 }
 
-void ragd_keyring_free(ragd_keyring *kr)
+void rag_keyring_free(rag_keyring *kr)
 {
     if (!kr) return;
     for (size_t i = 0; i < kr->n; i++) {
@@ -150,17 +150,17 @@ void ragd_keyring_free(ragd_keyring *kr)
     rag_free(kr);
 }
 
-size_t ragd_keyring_size(const ragd_keyring *kr)
+size_t rag_keyring_size(const rag_keyring *kr)
 {
     return kr ? kr->n : 0;
 }
 
-int ragd_keyring_check(const ragd_keyring *kr, const char *key, size_t len, rag_principal *who,
+int rag_keyring_check(const rag_keyring *kr, const char *key, size_t len, rag_principal *who,
                        int *perms, char *name, size_t name_size)
 {
     char hex[65];
     unsigned char h[32];
-    ragd_key_hash(key, len, hex);
+    rag_key_hash(key, len, hex);
     unhex(hex, h);
     /* every entry is compared, whatever matched before it */
     const keyent *found = NULL;

@@ -16,32 +16,32 @@
 #include "base/principal.h"
 #include "store/store.h"
 
-#define RAGD_KEY_LEN 47        /* "rag-" + 43 base64url characters */
-#define RAGD_KEY_PREFIX_LEN 8  /* characters kept for listings ("rag-AbCd") */
+#define RAG_KEY_LEN 47        /* "rag-" + 43 base64url characters */
+#define RAG_KEY_PREFIX_LEN 8  /* characters kept for listings ("rag-AbCd") */
 
 /* A new random key (NUL-terminated). */
-int ragd_key_generate(char key[RAGD_KEY_LEN + 1], rag_err *err);
+int rag_key_generate(char key[RAG_KEY_LEN + 1], rag_err *err);
 /* The lowercase hex SHA-256 of a key. */
-void ragd_key_hash(const char *key, size_t len, char hex[65]);
+void rag_key_hash(const char *key, size_t len, char hex[65]);
 
 /* Creates a key named `name` for `roles` (comma-separated labels, may be
  * empty) with STORE_PERM_* bits, stores its hash and returns it in `key`:
  * the only time it is ever shown. */
-int ragd_key_create(store *s, const char *name, const char *roles, int perms,
-                    char key[RAGD_KEY_LEN + 1], rag_err *err);
+int rag_key_create(store *s, const char *name, const char *roles, int perms,
+                    char key[RAG_KEY_LEN + 1], rag_err *err);
 
-typedef struct ragd_keyring ragd_keyring;
+typedef struct rag_keyring rag_keyring;
 
 /* Loads every key of the database (a snapshot: later changes need a new
  * keyring). */
-int ragd_keyring_load(store *s, ragd_keyring **out, rag_err *err);
-void ragd_keyring_free(ragd_keyring *kr);
-size_t ragd_keyring_size(const ragd_keyring *kr);
+int rag_keyring_load(store *s, rag_keyring **out, rag_err *err);
+void rag_keyring_free(rag_keyring *kr);
+size_t rag_keyring_size(const rag_keyring *kr);
 
 /* Checks a presented key. On a match returns 1 and fills *who (a copy: free
  * with rag_principal_free), *perms and name (the key's name, for logs);
  * returns 0 otherwise. Administrators' principals see everything. */
-int ragd_keyring_check(const ragd_keyring *kr, const char *key, size_t len, rag_principal *who,
+int rag_keyring_check(const rag_keyring *kr, const char *key, size_t len, rag_principal *who,
                        int *perms, char *name, size_t name_size);
 
 #endif

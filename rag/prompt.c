@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-const char *const ragd_default_system_prompt =
+const char *const rag_default_system_prompt =
     "You answer questions about the user's documents. Use only the numbered documents "
     "between <context> and </context>. After each statement, cite the documents it comes "
     "from by their numbers in square brackets, like [1] or [2][3]. If the documents do not "
@@ -34,7 +34,7 @@ static void append_data(rag_buf *b, const char *s, size_t n)
 }
 
 /* The user message with blocks[0..n). */
-static char *user_message(const char *question, const ragd_block *blocks, size_t n)
+static char *user_message(const char *question, const rag_block *blocks, size_t n)
 {
     rag_buf b = {0};
     rag_buf_puts(&b, "<context>\n");
@@ -63,10 +63,10 @@ static char *user_message(const char *question, const ragd_block *blocks, size_t
 /* What render() puts in the prompt: the input, the newest n_history turns
  * of its history, and blocks[0..n_blocks). */
 typedef struct layout {
-    const ragd_prompt_input *in;
+    const rag_prompt_input *in;
     const char *system; /* ours and the caller's, joined (owned) */
     size_t n_history;
-    ragd_block *blocks;
+    rag_block *blocks;
     size_t n_blocks;
 } layout;
 
@@ -74,7 +74,7 @@ typedef struct layout {
  * message with the context, owned, NULL for plain chat). Free with rag_free. */
 static llm_chat_msg *compose(const layout *l, size_t *n, char **user)
 {
-    const ragd_prompt_input *in = l->in;
+    const rag_prompt_input *in = l->in;
     *user = in->results ? user_message(in->question, l->blocks, l->n_blocks) : NULL;
     llm_chat_msg *msgs = rag_xcalloc(l->n_history + 2, sizeof *msgs);
     *n = 0;
@@ -101,7 +101,7 @@ static void render_generic(const llm_chat_msg *msgs, size_t n, llm_chat_prompt *
     rag_buf_puts(&out->text, "[assistant]\n");
 }
 
-static int render(const llm_vocab *v, llm_chat_family fam, const layout *l, ragd_prompt *out,
+static int render(const llm_vocab *v, llm_chat_family fam, const layout *l, rag_prompt *out,
                   rag_err *err)
 {
     llm_chat_prompt_free(&out->chat);
@@ -123,7 +123,7 @@ static int render(const llm_vocab *v, llm_chat_family fam, const layout *l, ragd
     return rc;
 }
 
-static void free_messages(ragd_prompt *p)
+static void free_messages(rag_prompt *p)
 {
     for (size_t i = 0; i < p->n_messages; i++) {
         rag_free((char *)p->messages[i].role);
@@ -135,7 +135,7 @@ static void free_messages(ragd_prompt *p)
 }
 
 /* Keeps copies of the layout's messages in out. */
-static void keep_messages(const layout *l, ragd_prompt *out)
+static void keep_messages(const layout *l, rag_prompt *out)
 {
     char *user;
     size_t n;
@@ -151,9 +151,9 @@ static void keep_messages(const layout *l, ragd_prompt *out)
 /* Bytes of text made of whole sentences, the longest prefix whose count
  * with the rest of the prompt stays within budget (0 when not even one). */
 static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, size_t budget,
-                            ragd_prompt *out, rag_err *err)
+                            rag_prompt *out, rag_err *err)
 {
-    ragd_block *last = &l->blocks[l->n_blocks - 1];
+    rag_block *last = &l->blocks[l->n_blocks - 1];
     const char *text = last->src->hit.text;
     size_t len = strlen(text), end = 0, best = 0;
     while (end < len) {
@@ -169,12 +169,12 @@ static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, 
     return best;
 }
 
-int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt_input *in,
-                      size_t budget, ragd_prompt *out, rag_err *err)
+int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_input *in,
+                      size_t budget, rag_prompt *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
-    const ragd_results *results = in->results;
-    const char *ours = in->system ? in->system : results ? ragd_default_system_prompt : NULL;
+    const rag_results *results = in->results;
+    const char *ours = in->system ? in->system : results ? rag_default_system_prompt : NULL;
     char *system = NULL;
     if (ours && in->user_system && *in->user_system)
         system = rag_xasprintf("%s\n\n%s", ours, in->user_system);
@@ -202,7 +202,7 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
     }
     for (size_t i = 0; !rc && results && i < results->n; i++) {
         if (!results->v[i].hit.text) continue;
-        l.blocks[l.n_blocks] = (ragd_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
+        l.blocks[l.n_blocks] = (rag_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
         l.n_blocks++;
         rc = render(v, fam, &l, out, err);
         if (rc || out->n_tokens <= budget) continue;
@@ -216,7 +216,7 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
     if (rc) {
         rag_free(system);
         rag_free(l.blocks);
-        ragd_prompt_free(out);
+        rag_prompt_free(out);
         return rc;
     }
     out->blocks = l.blocks;
@@ -227,7 +227,7 @@ int ragd_prompt_build(const llm_vocab *v, llm_chat_family fam, const ragd_prompt
     return 0;
 }
 
-void ragd_prompt_free(ragd_prompt *p)
+void rag_prompt_free(rag_prompt *p)
 {
     free_messages(p);
     llm_chat_prompt_free(&p->chat);
@@ -266,7 +266,7 @@ static size_t parse_marker(const char *s, int *nums, size_t *count)
     }
 }
 
-void ragd_citations_check(const char *answer, size_t n_blocks, ragd_citecheck *out)
+void rag_citations_check(const char *answer, size_t n_blocks, rag_citecheck *out)
 {
     memset(out, 0, sizeof *out);
     rag_buf b = {0};
@@ -302,7 +302,7 @@ void ragd_citations_check(const char *answer, size_t n_blocks, ragd_citecheck *o
     out->text = rag_buf_steal(&b);
 }
 
-void ragd_citecheck_free(ragd_citecheck *c)
+void rag_citecheck_free(rag_citecheck *c)
 {
     rag_free(c->text);
     rag_free(c->cited);
@@ -314,7 +314,7 @@ void ragd_citecheck_free(ragd_citecheck *c)
 
 enum { MARKER_HOLD_MAX = 128 }; /* longer than any marker: not one */
 
-void ragd_citestream_init(ragd_citestream *cs, size_t n_blocks)
+void rag_citestream_init(rag_citestream *cs, size_t n_blocks)
 {
     memset(cs, 0, sizeof *cs);
     cs->n_blocks = n_blocks;
@@ -330,20 +330,20 @@ static int open_marker(const char *s, size_t n)
 }
 
 /* Checks held[0..n) and passes the result on; the rest stays held. */
-static void release(ragd_citestream *cs, size_t n, ragd_text_sink sink, void *ctx)
+static void release(rag_citestream *cs, size_t n, rag_text_sink sink, void *ctx)
 {
     if (!n) return;
     char *part = rag_xstrndup(cs->held, n);
-    ragd_citecheck c;
-    ragd_citations_check(part, cs->n_blocks, &c);
+    rag_citecheck c;
+    rag_citations_check(part, cs->n_blocks, &c);
     if (*c.text) sink(ctx, c.text, strlen(c.text));
-    ragd_citecheck_free(&c);
+    rag_citecheck_free(&c);
     rag_free(part);
     memmove(cs->held, cs->held + n, cs->n_held - n);
     cs->n_held -= n;
 }
 
-void ragd_citestream_feed(ragd_citestream *cs, const char *text, size_t len, ragd_text_sink sink,
+void rag_citestream_feed(rag_citestream *cs, const char *text, size_t len, rag_text_sink sink,
                           void *ctx)
 {
     cs->held = rag_xgrow(cs->held, &cs->cap_held, cs->n_held + len + 1, 1);
@@ -362,12 +362,12 @@ void ragd_citestream_feed(ragd_citestream *cs, const char *text, size_t len, rag
     release(cs, cut, sink, ctx);
 }
 
-void ragd_citestream_flush(ragd_citestream *cs, ragd_text_sink sink, void *ctx)
+void rag_citestream_flush(rag_citestream *cs, rag_text_sink sink, void *ctx)
 {
     release(cs, cs->n_held, sink, ctx);
 }
 
-void ragd_citestream_free(ragd_citestream *cs)
+void rag_citestream_free(rag_citestream *cs)
 {
     rag_free(cs->held);
     memset(cs, 0, sizeof *cs);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-void ragd_retrieve_default_params(ragd_retrieve_params *p)
+void rag_retrieve_default_params(rag_retrieve_params *p)
 {
     memset(p, 0, sizeof *p);
     p->k = 10;
@@ -46,7 +46,7 @@ static void hit_free(store_hit *h)
     memset(h, 0, sizeof *h);
 }
 
-void ragd_results_free(ragd_results *r)
+void rag_results_free(rag_results *r)
 {
     for (size_t i = 0; i < r->n; i++) hit_free(&r->v[i].hit);
     rag_free(r->v);
@@ -54,12 +54,12 @@ void ragd_results_free(ragd_results *r)
 }
 
 /* The result for chunk id, added when new. */
-static ragd_result *slot(ragd_results *r, size_t *cap, store_hit *h)
+static rag_result *slot(rag_results *r, size_t *cap, store_hit *h)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->v[i].hit.chunk_id == h->chunk_id) return &r->v[i];
     r->v = rag_xgrow(r->v, cap, r->n + 1, sizeof *r->v);
-    ragd_result *x = &r->v[r->n++];
+    rag_result *x = &r->v[r->n++];
     memset(x, 0, sizeof *x);
     hit_move(&x->hit, h);
     return x;
@@ -67,7 +67,7 @@ static ragd_result *slot(ragd_results *r, size_t *cap, store_hit *h)
 
 static int cmp_score(const void *a, const void *b)
 {
-    const ragd_result *x = a, *y = b;
+    const rag_result *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
     return x->hit.chunk_id < y->hit.chunk_id ? -1 : x->hit.chunk_id > y->hit.chunk_id;
 }
@@ -138,7 +138,7 @@ static double jaccard(const shingles *a, const shingles *b)
  * result's near-duplicate nor (per_document) a better result's document.
  * Stopping at the limit keeps the pairwise comparisons to candidates x
  * limit. */
-static void collapse(ragd_results *r, const ragd_retrieve_params *p, size_t limit)
+static void collapse(rag_results *r, const rag_retrieve_params *p, size_t limit)
 {
     shingles *sh = rag_xcalloc(r->n ? r->n : 1, sizeof *sh);
     size_t kept = 0, i = 0;
@@ -169,14 +169,14 @@ static void collapse(ragd_results *r, const ragd_retrieve_params *p, size_t limi
     r->n = kept;
 }
 
-int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
-                  const rag_principal *who, const ragd_retrieve_params *p, ragd_results *out,
+int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
+                  const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
                   rag_err *err)
 {
     memset(out, 0, sizeof *out);
-    ragd_retrieve_params defaults;
+    rag_retrieve_params defaults;
     if (!p) {
-        ragd_retrieve_default_params(&defaults);
+        rag_retrieve_default_params(&defaults);
         p = &defaults;
     }
     size_t cand = p->candidates ? p->candidates : (4 * p->k > 50 ? 4 * p->k : 50);
@@ -201,7 +201,7 @@ int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char
         if (rc) return rc;
         for (size_t i = 0; i < kh.n; i++) {
             double score = kh.v[i].score;
-            ragd_result *x = slot(out, &cap, &kh.v[i]);
+            rag_result *x = slot(out, &cap, &kh.v[i]);
             x->kw_rank = (int)i + 1;
             x->kw_score = score;
         }
@@ -224,12 +224,12 @@ int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char
         }
         rag_free(q);
         if (rc) {
-            ragd_results_free(out);
+            rag_results_free(out);
             return rc;
         }
         for (size_t i = 0; i < vh.n; i++) {
             double score = vh.v[i].score;
-            ragd_result *x = slot(out, &cap, &vh.v[i]);
+            rag_result *x = slot(out, &cap, &vh.v[i]);
             x->vec_rank = (int)i + 1;
             x->vec_score = score;
             if (!x->hit.snippet && p->want_snippet && x->hit.text) {
@@ -245,7 +245,7 @@ int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char
     /* fusion: with one stage its own order, with two reciprocal ranks */
     t = now_ms();
     for (size_t i = 0; i < out->n; i++) {
-        ragd_result *x = &out->v[i];
+        rag_result *x = &out->v[i];
         x->rrf_score = (x->kw_rank ? 1.0 / (p->rrf_k + x->kw_rank) : 0) +
                        (x->vec_rank ? 1.0 / (p->rrf_k + x->vec_rank) : 0);
         x->score = stages > 1 ? x->rrf_score : x->kw_rank ? x->kw_score : x->vec_score;
@@ -277,7 +277,7 @@ int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char
         rag_free(texts);
         rag_free(scores);
         if (rc) {
-            ragd_results_free(out);
+            rag_results_free(out);
             return rc;
         }
     }

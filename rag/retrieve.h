@@ -16,7 +16,7 @@
 #include "embed/embed.h"
 #include "store/store.h"
 
-typedef struct ragd_retrieve_params {
+typedef struct rag_retrieve_params {
     size_t k;            /* results wanted */
     size_t candidates;   /* per search stage (0: the larger of 4k and 50) */
     int keyword, vector; /* stages on (vector needs an embedder) */
@@ -30,30 +30,30 @@ typedef struct ragd_retrieve_params {
     const float *query_vector; /* a query already embedded (dims of the database's model):
                                   used instead of embedding the query; enables the vector stage */
     int query_dims;
-} ragd_retrieve_params;
+} rag_retrieve_params;
 
-void ragd_retrieve_default_params(ragd_retrieve_params *p);
+void rag_retrieve_default_params(rag_retrieve_params *p);
 
-typedef struct ragd_result {
+typedef struct rag_result {
     store_hit hit; /* owned fields; text always filled */
     int kw_rank, vec_rank, rerank_rank; /* 1-based, 0: not found by that stage */
     double kw_score, vec_score, rrf_score, rerank_score;
     double score; /* the final ordering score (rerank, else RRF, else the single stage's) */
-} ragd_result;
+} rag_result;
 
-typedef struct ragd_results {
-    ragd_result *v;
+typedef struct rag_results {
+    rag_result *v;
     size_t n;
     size_t n_duplicates;  /* collapsed */
     double embed_ms, keyword_ms, vector_ms, fuse_ms, rerank_ms;
-} ragd_results;
+} rag_results;
 
 /* Retrieves for `query` as `who`. embedder (the database's model) or
  * p->query_vector enables the vector stage, reranker the rerank stage; both
  * may be NULL. */
-int ragd_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
-                  const rag_principal *who, const ragd_retrieve_params *p, ragd_results *out,
+int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
+                  const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
                   rag_err *err);
-void ragd_results_free(ragd_results *r);
+void rag_results_free(rag_results *r);
 
 #endif

@@ -4,13 +4,13 @@
 
 #include <string.h>
 
-void ragd_sse_init(ragd_sse *s, size_t max_event)
+void rag_sse_init(rag_sse *s, size_t max_event)
 {
     memset(s, 0, sizeof *s);
     s->max_event = max_event;
 }
 
-void ragd_sse_free(ragd_sse *s)
+void rag_sse_free(rag_sse *s)
 {
     rag_buf_free(&s->line);
     rag_buf_free(&s->data);
@@ -18,7 +18,7 @@ void ragd_sse_free(ragd_sse *s)
 }
 
 /* Hands on the event read so far, if it has data. */
-static int dispatch(ragd_sse *s, ragd_sse_fn on_event, void *ctx)
+static int dispatch(rag_sse *s, rag_sse_fn on_event, void *ctx)
 {
     if (!s->data.len) return 0;
     s->data.data[--s->data.len] = 0; /* the '\n' after the last data line */
@@ -28,7 +28,7 @@ static int dispatch(ragd_sse *s, ragd_sse_fn on_event, void *ctx)
 }
 
 /* A complete line (in s->line, without its line end). */
-static int end_line(ragd_sse *s, ragd_sse_fn on_event, void *ctx)
+static int end_line(rag_sse *s, rag_sse_fn on_event, void *ctx)
 {
     const char *l = rag_buf_str(&s->line);
     size_t n = s->line.len;
@@ -53,7 +53,7 @@ static int end_line(ragd_sse *s, ragd_sse_fn on_event, void *ctx)
     return rc;
 }
 
-int ragd_sse_feed(ragd_sse *s, const char *p, size_t n, ragd_sse_fn on_event, void *ctx)
+int rag_sse_feed(rag_sse *s, const char *p, size_t n, rag_sse_fn on_event, void *ctx)
 {
     size_t i = 0;
     while (i < n) {
@@ -78,7 +78,7 @@ int ragd_sse_feed(ragd_sse *s, const char *p, size_t n, ragd_sse_fn on_event, vo
     return 0;
 }
 
-int ragd_sse_end(ragd_sse *s, ragd_sse_fn on_event, void *ctx)
+int rag_sse_end(rag_sse *s, rag_sse_fn on_event, void *ctx)
 {
     int rc = s->line.len ? end_line(s, on_event, ctx) : 0;
     return rc ? rc : dispatch(s, on_event, ctx);

@@ -17,23 +17,23 @@
 #include <stddef.h>
 
 /* One event's data (NUL-terminated, len bytes); non-zero stops reading. */
-typedef int (*ragd_sse_fn)(void *ctx, const char *data, size_t len);
+typedef int (*rag_sse_fn)(void *ctx, const char *data, size_t len);
 
-typedef struct ragd_sse {
+typedef struct rag_sse {
     rag_buf line;     /* the line being read */
     rag_buf data;     /* the event's data lines so far, each ending in '\n' */
     size_t max_event; /* bytes a line or an event's data may take */
     int after_cr;     /* the last byte was a CR: an LF now ends nothing more */
-} ragd_sse;
+} rag_sse;
 
-void ragd_sse_init(ragd_sse *s, size_t max_event);
+void rag_sse_init(rag_sse *s, size_t max_event);
 /* Reads bytes, calling on_event for every event they complete. Returns 0,
  * the callback's non-zero value (reading stops there), or RAG_ERR_LIMIT. */
-int ragd_sse_feed(ragd_sse *s, const char *p, size_t n, ragd_sse_fn on_event, void *ctx);
+int rag_sse_feed(rag_sse *s, const char *p, size_t n, rag_sse_fn on_event, void *ctx);
 /* At the end of the stream: a last line without its line end, and an event
  * without its blank line, are handed on too (servers that end on
  * "data: [DONE]\n" rely on readers being that lenient). */
-int ragd_sse_end(ragd_sse *s, ragd_sse_fn on_event, void *ctx);
-void ragd_sse_free(ragd_sse *s);
+int rag_sse_end(rag_sse *s, rag_sse_fn on_event, void *ctx);
+void rag_sse_free(rag_sse *s);
 
 #endif

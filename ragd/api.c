@@ -15,7 +15,7 @@
 #define RAG_VERSION "0.1.0"
 #endif
 
-long long api_unix_time(void)
+long long ragd_api_unix_time(void)
 {
     return (long long)time(NULL);
 }
@@ -29,7 +29,7 @@ static const char *at(const char *where, const char *name, char *buf, size_t siz
     return buf;
 }
 
-int api_string(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+int ragd_api_string(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
                size_t max_len, int required, const char **out)
 {
     char field[128];
@@ -52,7 +52,7 @@ int api_string(ragd_response *resp, const cJSON *obj, const char *name, const ch
     return 0;
 }
 
-int api_number(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+int ragd_api_number(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
                double lo, double hi, double *out)
 {
     char field[128];
@@ -68,7 +68,7 @@ int api_number(ragd_response *resp, const cJSON *obj, const char *name, const ch
     return 0;
 }
 
-int api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where, long lo,
+int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where, long lo,
             long hi, long *out)
 {
     char field[128];
@@ -84,7 +84,7 @@ int api_int(ragd_response *resp, const cJSON *obj, const char *name, const char 
     return 0;
 }
 
-int api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where, int *out)
+int ragd_api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where, int *out)
 {
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
@@ -151,18 +151,18 @@ static int narrow(ragd_request *req, ragd_response *resp, const cJSON *obj, cons
     return 0;
 }
 
-int api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj, const char *where,
-                       long k_default, long k_max, api_retrieval *out)
+int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj, const char *where,
+                       long k_default, long k_max, ragd_api_retrieval *out)
 {
     memset(out, 0, sizeof *out);
     out->k = k_default;
     out->mode = req->params->search_mode;
     out->rerank = req->params->search_rerank;
     const char *mode = NULL;
-    if (api_int(resp, obj, "k", where, 1, k_max, &out->k) ||
-        api_string(resp, obj, "mode", where, 16, 0, &mode) ||
-        api_bool(resp, obj, "rerank", where, &out->rerank) ||
-        api_bool(resp, obj, "chunks", where, &out->chunks))
+    if (ragd_api_int(resp, obj, "k", where, 1, k_max, &out->k) ||
+        ragd_api_string(resp, obj, "mode", where, 16, 0, &mode) ||
+        ragd_api_bool(resp, obj, "rerank", where, &out->rerank) ||
+        ragd_api_bool(resp, obj, "chunks", where, &out->chunks))
         return -1;
     if (mode) {
         char field[128];
@@ -176,12 +176,12 @@ int api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj,
     return narrow(req, resp, obj, where, &out->who);
 }
 
-void api_retrieval_free(api_retrieval *r)
+void ragd_api_retrieval_free(ragd_api_retrieval *r)
 {
     rag_principal_free(&r->who);
 }
 
-void api_retrieve_params(const ragd_request *req, const api_retrieval *r, ragd_retrieve_params *p)
+void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r, rag_retrieve_params *p)
 {
     *p = req->params->retrieval;
     p->k = (size_t)r->k;
@@ -302,15 +302,15 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
 {
     const char *query = NULL;
     int explain = 0;
-    if (api_string(resp, req->json, "query", NULL, 4096, 1, &query) ||
-        api_bool(resp, req->json, "explain", NULL, &explain))
+    if (ragd_api_string(resp, req->json, "query", NULL, 4096, 1, &query) ||
+        ragd_api_bool(resp, req->json, "explain", NULL, &explain))
         return;
-    api_retrieval r;
-    if (api_retrieval_read(req, resp, req->json, NULL, req->params->search_k, 100, &r)) return;
-    ragd_retrieve_params p;
-    api_retrieve_params(req, &r, &p);
+    ragd_api_retrieval r;
+    if (ragd_api_retrieval_read(req, resp, req->json, NULL, req->params->search_k, 100, &r)) return;
+    rag_retrieve_params p;
+    ragd_api_retrieve_params(req, &r, &p);
     store *s = ragd_engine_store_get(req->engine);
-    ragd_results res;
+    rag_results res;
     char *note = NULL;
     rag_err err = {0};
     int rc = ragd_engine_retrieve(req->engine, s, query, &r.who, &p, r.rerank, &res, &note, &err);
@@ -333,12 +333,12 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
         cJSON *arr = cJSON_AddArrayToObject(resp->json, "results");
         for (size_t i = 0; i < res.n; i++)
             cJSON_AddItemToArray(
-                arr, ragd_result_json(&res.v[i], i + 1, explain, ragd_engine_ids(req->engine)));
-        ragd_timings_json(cJSON_AddObjectToObject(resp->json, "timings"), &res);
-        ragd_results_free(&res);
+                arr, rag_result_json(&res.v[i], i + 1, explain, ragd_engine_ids(req->engine)));
+        rag_timings_json(cJSON_AddObjectToObject(resp->json, "timings"), &res);
+        rag_results_free(&res);
     }
     rag_free(note);
-    api_retrieval_free(&r);
+    ragd_api_retrieval_free(&r);
 }
 
 /* ---- POST /v1/embeddings ------------------------------------------------------------ */
@@ -396,9 +396,9 @@ void ragd_api_embeddings(ragd_request *req, ragd_response *resp)
         }
     const char *format = "float", *kind = "document";
     long want_dims = dims;
-    if (api_string(resp, req->json, "encoding_format", NULL, 16, 0, &format) ||
-        api_string(resp, req->json, "input_type", NULL, 16, 0, &kind) ||
-        api_int(resp, req->json, "dimensions", NULL, 1, 65536, &want_dims)) {
+    if (ragd_api_string(resp, req->json, "encoding_format", NULL, 16, 0, &format) ||
+        ragd_api_string(resp, req->json, "input_type", NULL, 16, 0, &kind) ||
+        ragd_api_int(resp, req->json, "dimensions", NULL, 1, 65536, &want_dims)) {
         rag_free(texts);
         return;
     }

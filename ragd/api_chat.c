@@ -49,13 +49,13 @@ typedef struct chat_job {
     long long created;
     double started, deadline;
     /* retrieval */
-    ragd_results results;
+    rag_results results;
     char *note;
     const char *retrieval_mode;
     /* generation */
-    ragd_prompt prompt;
+    rag_prompt prompt;
     ragd_ticket *ticket;
-    ragd_generation gen;
+    rag_generation gen;
     double queue_ms, prompt_build_ms;
     int timed_out, failed;
     rag_err err;
@@ -79,9 +79,9 @@ static void job_free(chat_job *j)
     rag_free(j->stops);
     rag_free(j->model_name);
     rag_free(j->note);
-    ragd_results_free(&j->results);
-    ragd_prompt_free(&j->prompt);
-    ragd_generation_free(&j->gen);
+    rag_results_free(&j->results);
+    rag_prompt_free(&j->prompt);
+    rag_generation_free(&j->gen);
     rag_free(j);
 }
 
@@ -209,15 +209,15 @@ static int read_sampling(ragd_request *req, ragd_response *resp, chat_job *j)
     long max_tokens = req->params->default_max_tokens, n = 1, seed = -1;
     double temp = j->grounded ? 0.0 : 0.7, top_p = 1.0, presence = 0, frequency = 0;
     int stream = 0;
-    if (api_int(resp, b, "max_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
-        api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
-        api_int(resp, b, "n", NULL, 1, 1, &n) ||
-        api_int(resp, b, "seed", NULL, -(1L << 62), 1L << 62, &seed) ||
-        api_number(resp, b, "temperature", NULL, 0, 2, &temp) ||
-        api_number(resp, b, "top_p", NULL, 0, 1, &top_p) ||
-        api_number(resp, b, "presence_penalty", NULL, -2, 2, &presence) ||
-        api_number(resp, b, "frequency_penalty", NULL, -2, 2, &frequency) ||
-        api_bool(resp, b, "stream", NULL, &stream) || read_stops(resp, b, j))
+    if (ragd_api_int(resp, b, "max_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
+        ragd_api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
+        ragd_api_int(resp, b, "n", NULL, 1, 1, &n) ||
+        ragd_api_int(resp, b, "seed", NULL, -(1L << 62), 1L << 62, &seed) ||
+        ragd_api_number(resp, b, "temperature", NULL, 0, 2, &temp) ||
+        ragd_api_number(resp, b, "top_p", NULL, 0, 1, &top_p) ||
+        ragd_api_number(resp, b, "presence_penalty", NULL, -2, 2, &presence) ||
+        ragd_api_number(resp, b, "frequency_penalty", NULL, -2, 2, &frequency) ||
+        ragd_api_bool(resp, b, "stream", NULL, &stream) || read_stops(resp, b, j))
         return -1;
     j->stream = stream;
     j->gp.n_predict = (int)max_tokens;
@@ -253,24 +253,24 @@ static const char *stop_reason(const chat_job *j)
 /* Fields every response and final chunk carries: citations, usage,
  * timings, and what happened ("rag"). */
 static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
-                              const ragd_answer *extractive)
+                              const rag_answer *extractive)
 {
-    const ragd_ids *ids = ragd_engine_ids(j->engine);
+    const rag_ids *ids = ragd_engine_ids(j->engine);
     cJSON *cites = cJSON_AddArrayToObject(o, "citations");
     if (extractive) {
         for (size_t i = 0; i < extractive->n_citations; i++) {
-            const ragd_citation *c = &extractive->citations[i];
+            const rag_citation *c = &extractive->citations[i];
             for (size_t k = 0; k < j->results.n; k++)
                 if (j->results.v[k].hit.chunk_id == c->chunk_id)
                     cJSON_AddItemToArray(
-                        cites, ragd_citation_json(c->n, &j->results.v[k].hit, c->quote, ids));
+                        cites, rag_citation_json(c->n, &j->results.v[k].hit, c->quote, ids));
         }
         cJSON_AddItemToObject(o, "invalid_citations", cJSON_CreateArray());
     } else {
         for (size_t i = 0; i < j->gen.check.n_cited; i++) {
-            const ragd_block *b = &j->prompt.blocks[j->gen.check.cited[i] - 1];
-            char *snip = ragd_snippet(b->src->hit.text, b->used, 240);
-            cJSON_AddItemToArray(cites, ragd_citation_json(b->n, &b->src->hit, snip, ids));
+            const rag_block *b = &j->prompt.blocks[j->gen.check.cited[i] - 1];
+            char *snip = rag_snippet(b->src->hit.text, b->used, 240);
+            cJSON_AddItemToArray(cites, rag_citation_json(b->n, &b->src->hit, snip, ids));
             rag_free(snip);
         }
         cJSON_AddItemToObject(
@@ -290,7 +290,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
             cJSON_AddNumberToObject(b, "n", n);
         else
             cJSON_AddNullToObject(b, "n"); /* retrieved, not quoted */
-        ragd_ids_json(b, ids, "document", "chunk", h);
+        rag_ids_json(b, ids, "document", "chunk", h);
         cJSON_AddStringToObject(b, "uri", h->uri);
         cJSON_AddStringToObject(b, "title", h->title);
         cJSON_AddStringToObject(b, "heading_path", h->heading_path);
@@ -315,7 +315,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     if (!extractive) cJSON_AddStringToObject(r, "stop_reason", stop_reason(j));
     if (j->note) cJSON_AddStringToObject(r, "note", j->note);
     cJSON *t = cJSON_AddObjectToObject(o, "timings");
-    if (j->grounded) ragd_timings_json(t, &j->results);
+    if (j->grounded) rag_timings_json(t, &j->results);
     cJSON_AddNumberToObject(t, "queue_ms", j->queue_ms);
     cJSON_AddNumberToObject(t, "prompt_build_ms", j->prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", j->gen.stats.prompt_ms);
@@ -389,7 +389,7 @@ static int send_delta(chat_job *j, const char *role, const char *content, size_t
 
 /* The end of a stream: finish_reason, the summary chunk, [DONE]. */
 static void send_end(chat_job *j, const char *finish, const char *mode,
-                     const ragd_answer *extractive)
+                     const rag_answer *extractive)
 {
     send_delta(j, NULL, NULL, 0, finish);
     cJSON *o = chunk_object(j);
@@ -428,8 +428,8 @@ static void run_generation(chat_job *j)
     j->queue_ms = (ragd_now() - t0) * 1e3;
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
     if (!rc) {
-        const ragd_generator *g = ragd_slot_generator(slot, j->owner);
-        rc = ragd_generate(g, &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
+        const rag_generator *g = ragd_slot_generator(slot, j->owner);
+        rc = rag_generate(g, &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
         /* a generator server's failure, whatever it said to us, is a bad
          * gateway to our client */
         if (rc && g->remote) j->err.code = rc = RAG_ERR_NET;
@@ -479,10 +479,10 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
     hits.v = rag_xcalloc(hits.n ? hits.n : 1, sizeof *hits.v);
     for (size_t i = 0; i < hits.n; i++)
         hits.v[i] = j->results.v[i].hit; /* borrowed */
-    ragd_answer a;
+    rag_answer a;
     rag_err err = {0};
     store *s = ragd_engine_store_get(req->engine);
-    int rc = ragd_answer_extractive(s, j->question, &hits, NULL, &a, &err);
+    int rc = rag_answer_extractive(s, j->question, &hits, NULL, &a, &err);
     ragd_engine_store_put(req->engine, s);
     rag_free(hits.v);
     if (rc) {
@@ -505,7 +505,7 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
         resp->json = completion_object(j, text, "stop");
         add_result_fields(resp->json, j, "extractive", &a);
     }
-    ragd_answer_free(&a);
+    rag_answer_free(&a);
 }
 
 /* ---- the handler ---------------------------------------------------------------------- */
@@ -519,17 +519,17 @@ static int read_grounding(ragd_request *req, ragd_response *resp, chat_job *j)
         return -1;
     }
     j->grounded = 1;
-    return api_bool(resp, opts, "retrieval", "rag", &j->grounded);
+    return ragd_api_bool(resp, opts, "retrieval", "rag", &j->grounded);
 }
 
 static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
 {
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req->json, "rag");
     if (!j->grounded) return 0;
-    api_retrieval r;
-    if (api_retrieval_read(req, resp, opts, "rag", req->params->answer_k, 50, &r)) return -1;
-    ragd_retrieve_params p;
-    api_retrieve_params(req, &r, &p);
+    ragd_api_retrieval r;
+    if (ragd_api_retrieval_read(req, resp, opts, "rag", req->params->answer_k, 50, &r)) return -1;
+    rag_retrieve_params p;
+    ragd_api_retrieve_params(req, &r, &p);
     p.want_snippet = 0;
     store *s = ragd_engine_store_get(req->engine);
     rag_err err = {0};
@@ -539,7 +539,7 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
     j->retrieval_mode = p.vector && p.keyword && !j->note ? "hybrid"
                         : p.vector && !j->note            ? "vector"
                                                           : "keyword";
-    api_retrieval_free(&r);
+    ragd_api_retrieval_free(&r);
     if (rc) {
         ragd_error_from(resp, &err);
         return -1;
@@ -559,14 +559,14 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
     /* leave the answer its room: what it asks for, at most half the context */
     int room = j->gp.n_predict < in->n_ctx / 2 ? j->gp.n_predict : in->n_ctx / 2;
-    ragd_prompt_input pin = {.user_system = j->user_system,
+    rag_prompt_input pin = {.user_system = j->user_system,
                              .history = j->history,
                              .n_history = j->n_history,
                              .question = j->question,
                              .results = j->grounded ? &j->results : NULL};
     rag_err err = {0};
     double t0 = ragd_now();
-    int rc = ragd_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
+    int rc = rag_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
                                (size_t)(in->n_ctx - room), &j->prompt, &err);
     j->prompt_build_ms = (ragd_now() - t0) * 1e3;
     if (rc == RAG_ERR_LIMIT) {
@@ -592,12 +592,12 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     j->req = req;
     j->started = req->started;
     j->deadline = req->deadline;
-    j->created = api_unix_time();
+    j->created = ragd_api_unix_time();
     snprintf(j->id, sizeof j->id, "chatcmpl-%s", req->id);
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
     j->model_name = rag_xstrdup(in->model_name ? in->model_name : "ragd-extractive");
     const char *model = NULL; /* accepted and not checked: one generator serves every name */
-    if (api_string(resp, req->json, "model", NULL, 256, 0, &model) || read_messages(req, resp, j) ||
+    if (ragd_api_string(resp, req->json, "model", NULL, 256, 0, &model) || read_messages(req, resp, j) ||
         read_grounding(req, resp, j) || read_sampling(req, resp, j) || retrieve(req, resp, j))
         goto done;
     if (!in->model_name) {

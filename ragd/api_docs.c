@@ -36,8 +36,8 @@
 static cJSON *doc_json(const ragd_request *req, const store_doc *d)
 {
     cJSON *o = cJSON_CreateObject();
-    char id[RAGD_ID_LEN + 1];
-    ragd_id_format(ragd_engine_ids(req->engine), RAGD_ID_DOCUMENT, d->id, id);
+    char id[RAG_ID_LEN + 1];
+    rag_id_format(ragd_engine_ids(req->engine), RAG_ID_DOCUMENT, d->id, id);
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "object", "document");
     if (d->ext_id)
@@ -73,7 +73,7 @@ static int may_write(const rag_principal *who, const store_doc *d)
  * other string is "no document" as well, with the same answer. */
 static int parse_doc_id(ragd_request *req, ragd_response *resp, int64_t *id)
 {
-    if (ragd_id_parse(ragd_engine_ids(req->engine), RAGD_ID_DOCUMENT, req->path_id, id)) {
+    if (rag_id_parse(ragd_engine_ids(req->engine), RAG_ID_DOCUMENT, req->path_id, id)) {
         ragd_error(resp, 404, NULL, "no document '%s'", req->path_id);
         return -1;
     }
@@ -303,11 +303,11 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
         return 0;
     }
     const char *text = NULL, *b64 = NULL, *name = NULL, *id = NULL, *url = NULL;
-    if (api_string(resp, req->json, "text", NULL, req->params->max_upload, 0, &text) ||
-        api_string(resp, req->json, "content_base64", NULL, req->params->max_upload, 0, &b64) ||
-        api_string(resp, req->json, "url", NULL, 8192, 0, &url) ||
-        api_string(resp, req->json, "filename", NULL, 256, 0, &name) ||
-        api_string(resp, req->json, "id", NULL, 256, 0, &id))
+    if (ragd_api_string(resp, req->json, "text", NULL, req->params->max_upload, 0, &text) ||
+        ragd_api_string(resp, req->json, "content_base64", NULL, req->params->max_upload, 0, &b64) ||
+        ragd_api_string(resp, req->json, "url", NULL, 8192, 0, &url) ||
+        ragd_api_string(resp, req->json, "filename", NULL, 256, 0, &name) ||
+        ragd_api_string(resp, req->json, "id", NULL, 256, 0, &id))
         return -1;
     if ((text != NULL) + (b64 != NULL) + (url != NULL) != 1) {
         ragd_error(resp, 400, "text",

@@ -10,32 +10,32 @@
 /* Each getter returns 0 (with *out set, or left alone when the field is
  * absent and not required) or -1 after answering 400 with a message that
  * names the field ("rag.k: expected an integer from 1 to 50"). */
-int api_string(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+int ragd_api_string(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
                size_t max_len, int required, const char **out);
-int api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where, long lo,
+int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where, long lo,
             long hi, long *out);
-int api_number(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+int ragd_api_number(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
                double lo, double hi, double *out);
-int api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where, int *out);
+int ragd_api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where, int *out);
 
 /* Retrieval settings a request may give (search body, or chat's "rag"
  * object): k, mode, rerank, labels, chunks. */
-typedef struct api_retrieval {
+typedef struct ragd_api_retrieval {
     long k;
     const char *mode; /* keyword, vector, hybrid, or NULL (hybrid when vectors exist) */
     int rerank, chunks;
     rag_principal who; /* the caller, narrowed to the labels asked for (owned) */
-} api_retrieval;
+} ragd_api_retrieval;
 
 /* Reads the settings from obj (may be NULL) with defaults from the config
  * ([search]); k_max bounds k. Returns -1 after answering 400/403. */
-int api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj, const char *where,
-                       long k_default, long k_max, api_retrieval *out);
-void api_retrieval_free(api_retrieval *r);
+int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj, const char *where,
+                       long k_default, long k_max, ragd_api_retrieval *out);
+void ragd_api_retrieval_free(ragd_api_retrieval *r);
 /* Retrieval parameters for those settings. */
-void api_retrieve_params(const ragd_request *req, const api_retrieval *r, ragd_retrieve_params *p);
+void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r, rag_retrieve_params *p);
 
 /* Seconds since the epoch (the "created" fields). */
-long long api_unix_time(void);
+long long ragd_api_unix_time(void);
 
 #endif

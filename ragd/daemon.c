@@ -261,7 +261,7 @@ static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_st
     return rc;
 }
 
-/* Reads [model], [embed] (but where the models are: ragd_backend_read),
+/* Reads [model], [embed] (but where the models are: rag_backend_read),
  * [vector] and the connection count into ep. */
 static int engine_settings(const rag_config *cfg, const options *o, ragd_engine_params *ep)
 {
@@ -470,8 +470,8 @@ int ragd_main(int argc, char **argv)
     db = dbv ? rag_xstrdup(dbv) : store_default_path();
     ep.db_path = db;
     /* a file or a server each, read as `rag` reads them */
-    if (ragd_backend_read(cfg, "model", o.model, &ep.generator, &err) ||
-        ragd_backend_read(cfg, "embed", o.embed_model, &ep.embedder, &err)) {
+    if (rag_backend_read(cfg, "model", o.model, &ep.generator, &err) ||
+        rag_backend_read(cfg, "embed", o.embed_model, &ep.embedder, &err)) {
         fprintf(stderr, "ragd: %s\n", err.msg);
         goto out;
     }

@@ -10,7 +10,7 @@
 #include <time.h>
 
 struct ragd_slot {
-    ragd_generator gen; /* a context of the model, or the remote server */
+    rag_generator gen; /* a context of the model, or the remote server */
     int busy;
     char owner[80]; /* whose prompt the context's cache holds ("": nobody's) */
 };
@@ -32,7 +32,7 @@ struct ragd_engine {
     pthread_cond_t pool_cv;
     store *writer;
     pthread_mutex_t writer_mu;
-    ragd_ids ids; /* the key of the ids the API shows */
+    rag_ids ids; /* the key of the ids the API shows */
 
     /* vector index catch-up (see engine.h: the vector indexes) */
     store *indexer; /* the catch-up thread's connection, sharing the pool's indexes */
@@ -48,8 +48,8 @@ struct ragd_engine {
     ragd_embedq *embedq;                 /* the clients' texts to embed, batched together */
     llm_model *model;
     llm_batcher *batcher;     /* with several local slots: their answers share each step */
-    llm_tokens public_prefix; /* what every grounded prompt begins with (see ragd_generator) */
-    ragd_backend remote;      /* a remote generator (url set); strings borrowed from the params */
+    llm_tokens public_prefix; /* what every grounded prompt begins with (see rag_generator) */
+    rag_backend remote;      /* a remote generator (url set); strings borrowed from the params */
 
     /* generation slots and their queue */
     ragd_slot *slots;
@@ -120,15 +120,15 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
  * instructions, the start of the user's turn). */
 static void find_public_prefix(ragd_engine *e, int n_ctx)
 {
-    ragd_results none = {0};
-    ragd_prompt a, b;
-    ragd_prompt_input in = {.question = "When?", .results = &none};
+    rag_results none = {0};
+    rag_prompt a, b;
+    rag_prompt_input in = {.question = "When?", .results = &none};
     rag_err err = {0};
-    if (ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &a,
+    if (rag_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &a,
                           &err))
         return;
     in.question = "Where?";
-    if (!ragd_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &b,
+    if (!rag_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &b,
                            &err)) {
         size_t n = 0;
         while (n < a.tokens.n && n < b.tokens.n && a.tokens.v[n] == b.tokens.v[n])
@@ -136,9 +136,9 @@ static void find_public_prefix(ragd_engine *e, int n_ctx)
         e->public_prefix = a.tokens; /* taken over, cut to what they share */
         e->public_prefix.n = n;
         a.tokens = (llm_tokens){0};
-        ragd_prompt_free(&b);
+        rag_prompt_free(&b);
     }
-    ragd_prompt_free(&a);
+    rag_prompt_free(&a);
 }
 
 static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
@@ -187,9 +187,9 @@ static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *
 static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
 {
     int rc;
-    const ragd_backend *eb = &p->embedder;
+    const rag_backend *eb = &p->embedder;
     if (eb->path || eb->url) {
-        if ((rc = ragd_backend_open_embedder(eb, &p->embed, e->pool[0], &e->embedder, err)))
+        if ((rc = rag_backend_open_embedder(eb, &p->embed, e->pool[0], &e->embedder, err)))
             return rc;
         if (emb_is_reranker(e->embedder))
             return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
@@ -322,7 +322,7 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     }
     if (!rc) rc = store_open(p->db_path, NULL, &e->writer, err);
     if (!rc) store_vindex_configure(e->writer, &p->vindex);
-    if (!rc) rc = ragd_ids_load(e->writer, &e->ids, err);
+    if (!rc) rc = rag_ids_load(e->writer, &e->ids, err);
     if (!rc) rc = open_models(e, p, err);
     /* the vector indexes now, not at the first question; then kept up to
      * date in the background */
@@ -383,7 +383,7 @@ const llm_model *ragd_engine_model(const ragd_engine *e)
 
 /* ---- database ------------------------------------------------------------- */
 
-const ragd_ids *ragd_engine_ids(const ragd_engine *e)
+const rag_ids *ragd_engine_ids(const ragd_engine *e)
 {
     return &e->ids;
 }
@@ -424,10 +424,10 @@ static void set_note(char **note, const char *text)
 }
 
 int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
-                         const ragd_retrieve_params *p, int rerank, ragd_results *out, char **note,
+                         const rag_retrieve_params *p, int rerank, rag_results *out, char **note,
                          rag_err *err)
 {
-    ragd_retrieve_params rp = *p;
+    rag_retrieve_params rp = *p;
     float *qv = NULL;
     double embed_ms = 0;
     int rc = 0;
@@ -458,7 +458,7 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
     if (rerank && !rr) set_note(note, "no reranker is configured: results are not reranked");
     if (!rc) {
         if (rr) pthread_mutex_lock(&e->rerank_mu);
-        rc = ragd_retrieve(s, NULL, rr, query, who, &rp, out, err);
+        rc = rag_retrieve(s, NULL, rr, query, who, &rp, out, err);
         if (rr) pthread_mutex_unlock(&e->rerank_mu);
         if (!rc) out->embed_ms = embed_ms;
     }
@@ -589,7 +589,7 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, const char *owner, double d
     return rc;
 }
 
-const ragd_generator *ragd_slot_generator(ragd_slot *s, const char *owner)
+const rag_generator *ragd_slot_generator(ragd_slot *s, const char *owner)
 {
     s->gen.reuse = owner && *owner && !strcmp(s->owner, owner);
     snprintf(s->owner, sizeof s->owner, "%s", owner ? owner : "");

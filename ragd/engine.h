@@ -45,8 +45,8 @@
 
 typedef struct ragd_engine_params {
     const char *db_path;
-    ragd_backend generator;        /* a file or a server; neither: extractive answers */
-    ragd_backend embedder;         /* a file or a server; neither: keyword search only */
+    rag_backend generator;        /* a file or a server; neither: extractive answers */
+    rag_backend embedder;         /* a file or a server; neither: keyword search only */
     const char *rerank_model_path; /* or NULL */
     emb_params embed;              /* prefixes of a local embedding model */
     const char *chat_template;     /* a family name overriding the model's, or NULL */
@@ -88,7 +88,7 @@ const llm_model *ragd_engine_model(const ragd_engine *e);
 
 /* ---- database ------------------------------------------------------------- */
 /* The key of the document and chunk ids the API shows (rag/ids.h). */
-const ragd_ids *ragd_engine_ids(const ragd_engine *e);
+const rag_ids *ragd_engine_ids(const ragd_engine *e);
 /* A read connection for this request (waits for a free one). */
 store *ragd_engine_store_get(ragd_engine *e);
 void ragd_engine_store_put(ragd_engine *e, store *s);
@@ -98,7 +98,7 @@ void ragd_engine_store_put(ragd_engine *e, store *s);
  * embedder's lock, and with rerank the candidates are reranked under the
  * reranker's. *note (owned, may be NULL) says why a stage was off. */
 int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
-                         const ragd_retrieve_params *p, int rerank, ragd_results *out, char **note,
+                         const rag_retrieve_params *p, int rerank, rag_results *out, char **note,
                          rag_err *err);
 
 /* Embeds texts (as documents when kind is EMB_DOCUMENT, raw otherwise)
@@ -129,7 +129,7 @@ void ragd_engine_unreserve(ragd_engine *e, ragd_ticket *t);
  * the context is reused only for the owner who left it there, because how
  * much of a prompt is found cached (and how fast it comes) would otherwise
  * tell one key what another key's prompt held. */
-const ragd_generator *ragd_slot_generator(ragd_slot *s, const char *owner);
+const rag_generator *ragd_slot_generator(ragd_slot *s, const char *owner);
 void ragd_engine_release(ragd_engine *e, ragd_slot *s);
 
 /* Generations waiting and running now. */

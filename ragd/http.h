@@ -39,7 +39,7 @@ typedef struct ragd_server_params {
     int public_metrics;       /* GET /metrics without a key (default 0: admin keys) */
     const char *uploads_dir;  /* where uploaded documents are kept (default DB.uploads) */
     /* retrieval defaults ([search]) */
-    ragd_retrieve_params retrieval; /* candidates, rrf_k, dedupe, dup_jaccard */
+    rag_retrieve_params retrieval; /* candidates, rrf_k, dedupe, dup_jaccard */
     const char *search_mode;        /* keyword, vector, hybrid, or NULL */
     int search_rerank;              /* rerank unless a request says otherwise */
     int search_k;                   /* results of /v1/search (default 10) */

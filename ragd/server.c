@@ -98,7 +98,7 @@ struct ragd_server {
     ragd_server_params p;
     ragd_engine *engine;
     ragd_meter *meter;
-    ragd_keyring *keys;
+    rag_keyring *keys;
     pthread_mutex_t keys_mu;
     pthread_mutex_t mu; /* active, connections */
     pthread_cond_t cv;
@@ -132,7 +132,7 @@ void ragd_server_default_params(ragd_server_params *p)
     p->shutdown_grace = 30;
     p->max_tokens = 2048;
     p->default_max_tokens = 512;
-    ragd_retrieve_default_params(&p->retrieval);
+    rag_retrieve_default_params(&p->retrieval);
     p->search_k = 10;
     p->answer_k = 6;
 }
@@ -951,7 +951,7 @@ static int authenticate(ragd_server *s, reqctx *x)
         len--;
     if (!len || len > 256) return 0;
     pthread_mutex_lock(&s->keys_mu);
-    int ok = ragd_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
+    int ok = rag_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
                                 sizeof x->req.key_name);
     pthread_mutex_unlock(&s->keys_mu);
     if (ok) conn_due(s, x->conn, x->req.deadline, 1);
@@ -1305,16 +1305,16 @@ static int parse_listen(const char *listen, struct sockaddr_storage *sa, socklen
 static int load_keys(ragd_server *s, size_t *n, rag_err *err)
 {
     store *st = ragd_engine_store_get(s->engine);
-    ragd_keyring *kr;
-    int rc = ragd_keyring_load(st, &kr, err);
+    rag_keyring *kr;
+    int rc = rag_keyring_load(st, &kr, err);
     ragd_engine_store_put(s->engine, st);
     if (rc) return rc;
     pthread_mutex_lock(&s->keys_mu);
-    ragd_keyring *old = s->keys;
+    rag_keyring *old = s->keys;
     s->keys = kr;
     pthread_mutex_unlock(&s->keys_mu);
-    ragd_keyring_free(old);
-    if (n) *n = ragd_keyring_size(kr);
+    rag_keyring_free(old);
+    if (n) *n = rag_keyring_size(kr);
     return 0;
 }
 
@@ -1368,7 +1368,7 @@ int ragd_server_start(const ragd_server_params *p, ragd_engine *e, ragd_meter *m
                              p->listen);
     }
     if (rc) {
-        ragd_keyring_free(s->keys);
+        rag_keyring_free(s->keys);
         rag_free(s);
         return rc;
     }
@@ -1452,7 +1452,7 @@ void ragd_server_stop(ragd_server *s)
         conn_unlink(s, c);
         rag_free(c);
     }
-    ragd_keyring_free(s->keys);
+    rag_keyring_free(s->keys);
     pthread_mutex_destroy(&s->keys_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -1465,6 +1465,6 @@ void ragd_server_gauges(ragd_server *s, ragd_meter_gauges *g)
     g->connections = s->connections;
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&s->keys_mu);
-    g->api_keys = (long long)ragd_keyring_size(s->keys);
+    g->api_keys = (long long)rag_keyring_size(s->keys);
     pthread_mutex_unlock(&s->keys_mu);
 }

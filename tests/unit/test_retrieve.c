@@ -157,20 +157,20 @@ static void test_exact_scoped_retrieval(void)
                 if (!roles[c.group[idx(h.v[i].chunk_id)]]) failures++, printf("    keyword: an invisible chunk came back\n");
             store_hits_free(&h);
             /* fusion of keyword and vector */
-            ragd_retrieve_params rp;
-            ragd_retrieve_default_params(&rp);
+            rag_retrieve_params rp;
+            rag_retrieve_default_params(&rp);
             rp.k = k;
             rp.dedupe = 0;
             rp.want_snippet = 0;
             rp.query_vector = qv;
             rp.query_dims = DIMS;
-            ragd_results r;
-            CHECK_INT(ragd_retrieve(s, NULL, NULL, q, &who, &rp, &r, &err), 0);
+            rag_results r;
+            CHECK_INT(rag_retrieve(s, NULL, NULL, q, &who, &rp, &r, &err), 0);
             want = visible < k ? visible : k;
             if (r.n != want) failures++, printf("    fusion: %zu results, expected %zu (k %zu)\n", r.n, want, k);
             for (size_t i = 0; i < r.n; i++)
                 if (!roles[c.group[idx(r.v[i].hit.chunk_id)]]) failures++, printf("    fusion: an invisible chunk came back\n");
-            ragd_results_free(&r);
+            rag_results_free(&r);
         }
         rag_principal_free(&who);
     }

@@ -47,17 +47,17 @@ static int collect(void *ctx, const char *data, size_t len)
 /* The events of stream fed in pieces of `step` bytes (0: all at once). */
 static char *events(const char *stream, size_t step)
 {
-    ragd_sse s;
-    ragd_sse_init(&s, 1024);
+    rag_sse s;
+    rag_sse_init(&s, 1024);
     rag_buf out = {0};
     size_t n = strlen(stream);
     for (size_t at = 0; at < n;) {
         size_t k = step && step < n - at ? step : n - at;
-        CHECK_INT(ragd_sse_feed(&s, stream + at, k, collect, &out), 0);
+        CHECK_INT(rag_sse_feed(&s, stream + at, k, collect, &out), 0);
         at += k;
     }
-    CHECK_INT(ragd_sse_end(&s, collect, &out), 0);
-    ragd_sse_free(&s);
+    CHECK_INT(rag_sse_end(&s, collect, &out), 0);
+    rag_sse_free(&s);
     rag_buf_putc(&out, 0); /* "" when there was none */
     return rag_buf_steal(&out);
 }
@@ -99,25 +99,25 @@ static int stop_at_second(void *ctx, const char *data, size_t len)
 
 static void test_stop_and_limit(void)
 {
-    ragd_sse s;
-    ragd_sse_init(&s, 1024);
+    rag_sse s;
+    rag_sse_init(&s, 1024);
     int seen = 0;
     const char *st = "data: 1\n\ndata: 2\n\ndata: 3\n\n";
-    CHECK_INT(ragd_sse_feed(&s, st, strlen(st), stop_at_second, &seen), 7);
+    CHECK_INT(rag_sse_feed(&s, st, strlen(st), stop_at_second, &seen), 7);
     CHECK_INT(seen, 2);
-    ragd_sse_free(&s);
+    rag_sse_free(&s);
 
-    ragd_sse_init(&s, 16);
+    rag_sse_init(&s, 16);
     rag_buf out = {0};
-    CHECK_INT(ragd_sse_feed(&s, "data: 0123456789", 16, collect, &out), 0);
-    CHECK_INT(ragd_sse_feed(&s, "x", 1, collect, &out), RAG_ERR_LIMIT); /* a line past the limit */
-    ragd_sse_free(&s);
-    ragd_sse_init(&s, 16);
+    CHECK_INT(rag_sse_feed(&s, "data: 0123456789", 16, collect, &out), 0);
+    CHECK_INT(rag_sse_feed(&s, "x", 1, collect, &out), RAG_ERR_LIMIT); /* a line past the limit */
+    rag_sse_free(&s);
+    rag_sse_init(&s, 16);
     const char *many = "data: 01234567\ndata: 01234567\n";
-    CHECK_INT(ragd_sse_feed(&s, many, strlen(many), collect, &out),
+    CHECK_INT(rag_sse_feed(&s, many, strlen(many), collect, &out),
               RAG_ERR_LIMIT); /* an event past it */
     CHECK_INT(out.len, 0);
-    ragd_sse_free(&s);
+    rag_sse_free(&s);
     rag_buf_free(&out);
 }
 
@@ -190,9 +190,9 @@ static char *fake_stop(fake *f)
     return rag_buf_steal(&f->request);
 }
 
-static ragd_result result(const char *title, const char *text, int64_t id)
+static rag_result result(const char *title, const char *text, int64_t id)
 {
-    ragd_result r;
+    rag_result r;
     memset(&r, 0, sizeof r);
     r.hit.chunk_id = id;
     r.hit.title = rag_xstrdup(title);
@@ -205,7 +205,7 @@ static ragd_result result(const char *title, const char *text, int64_t id)
 typedef struct answer {
     int rc;
     rag_err err;
-    ragd_generation g;
+    rag_generation g;
     rag_buf streamed;
     int stop_after; /* pieces before on_text says stop (0: never) */
     int pieces;
@@ -222,28 +222,28 @@ static int on_text(void *ctx, const char *text, size_t len)
 /* Asks the fake server that answers `response`; *request gets what it was sent. */
 static void ask(const char *response, answer *a, char **request)
 {
-    ragd_results res = {0};
+    rag_results res = {0};
     res.n = 2;
     res.v = rag_xcalloc(2, sizeof *res.v);
     res.v[0] = result("Refunds", "Refunds take 14 days.", 1);
     res.v[1] = result("Parts", "Parts need an order.", 2);
-    ragd_prompt_input in = {.question = "How long do refunds take?", .results = &res};
-    ragd_prompt pr;
+    rag_prompt_input in = {.question = "How long do refunds take?", .results = &res};
+    rag_prompt pr;
     rag_err err = {0};
-    CHECK_INT(ragd_prompt_build(NULL, LLM_CHAT_CHATML, &in, 4000, &pr, &err), 0);
+    CHECK_INT(rag_prompt_build(NULL, LLM_CHAT_CHATML, &in, 4000, &pr, &err), 0);
     fake f;
     fake_start(&f, &response, 1);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/", f.port);
-    ragd_backend b = {
+    rag_backend b = {
         .url = url, .model = "m", .api_key = "secret", .ctx = 4096, .timeout = 10, .retries = 0};
-    ragd_generator gen = {.remote = &b};
+    rag_generator gen = {.remote = &b};
     llm_gen_params gp;
     llm_gen_default_params(&gp);
     gp.n_predict = 32;
-    a->rc = ragd_generate(&gen, &pr, 1, &gp, on_text, a, &a->g, &a->err);
+    a->rc = rag_generate(&gen, &pr, 1, &gp, on_text, a, &a->g, &a->err);
     *request = fake_stop(&f);
-    ragd_prompt_free(&pr);
+    rag_prompt_free(&pr);
     for (size_t i = 0; i < res.n; i++) {
         rag_free(res.v[i].hit.title), rag_free(res.v[i].hit.heading_path);
         rag_free(res.v[i].hit.uri), rag_free(res.v[i].hit.text);
@@ -253,7 +253,7 @@ static void ask(const char *response, answer *a, char **request)
 
 static void answer_free(answer *a)
 {
-    ragd_generation_free(&a->g);
+    rag_generation_free(&a->g);
     rag_buf_free(&a->streamed);
 }
 
