@@ -1,6 +1,6 @@
-/* llm/vecmath.h: element-wise and row kernels of the forward passes, with
- * scalar references and SIMD versions chosen with the quantization kernels
- * (llm_isa_select in llm/quant.h switches both).
+/* llm/vecmath.h (behind llm/kernels.h): element-wise and row kernels of the
+ * forward passes, with scalar references and SIMD versions chosen with the
+ * quantization kernels (llm_isa_select in llm/quant.h switches both).
  *
  * Accuracy contract (tested against float64): exp and the activations within
  * 2 ulp-ish relative error (1e-6 relative, or 1e-7 absolute near zero);

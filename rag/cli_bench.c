@@ -12,12 +12,8 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "embed/embed.h"
-#include "llm/batch.h"
-#include "llm/generate.h"
-#include "llm/gguf.h"
-#include "llm/matmul.h"
-#include "llm/model.h"
-#include "llm/vecmath.h"
+#include "llm/kernels.h"
+#include "llm/llm.h"
 #include "rag/cli.h"
 
 #include <pthread.h>

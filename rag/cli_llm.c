@@ -4,10 +4,7 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/mem.h"
-#include "llm/chat.h"
-#include "llm/generate.h"
-#include "llm/gguf_write.h"
-#include "llm/model.h"
+#include "llm/llm.h"
 #include "rag/cli.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #define RAG_RAG_METRICS_H
 
 #include "base/buf.h"
-#include "llm/batcher.h"
+#include "llm/llm.h"
 #include "rag/embedq.h"
 
 typedef struct ragd_meter ragd_meter;

@@ -6,8 +6,7 @@
  * addresses between canaries that must survive. Prints the worst error of
  * each function and ISA, and (without asserting) the throughput. */
 #include "base/mem.h"
-#include "llm/quant.h"
-#include "llm/vecmath.h"
+#include "llm/kernels.h"
 #include "test.h"
 
 #include <float.h>
