@@ -12,14 +12,10 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "embed/embed.h"
-#include "llm/batch.h"
-#include "llm/generate.h"
-#include "llm/gguf.h"
-#include "llm/matmul.h"
-#include "llm/model.h"
 #include "cli/cli.h"
+#include "llm/kernels.h"
+#include "llm/llm.h"
 
-#include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,49 +38,10 @@ typedef struct sum_job {
     uint64_t sum;
 } sum_job;
 
-/* Wide loads into independent sums, so that the loads, not the adds,
- * bound the loop (scalar loads reach about half the bandwidth here, and
- * 32-byte ones some 80%). */
-__attribute__((target("avx512f"))) static uint64_t sum_avx512(const uint64_t *p, size_t n)
-{
-    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a = _mm512_add_epi64(a, _mm512_loadu_si512(p + i));
-        b = _mm512_add_epi64(b, _mm512_loadu_si512(p + i + 8));
-        c = _mm512_add_epi64(c, _mm512_loadu_si512(p + i + 16));
-        d = _mm512_add_epi64(d, _mm512_loadu_si512(p + i + 24));
-    }
-    uint64_t s = (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-    for (; i < n; i++) s += p[i];
-    return s;
-}
-
-__attribute__((target("avx2"))) static uint64_t sum_avx2(const uint64_t *p, size_t n)
-{
-    __m256i acc[8];
-    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_si256();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 8; k++)
-            acc[k] = _mm256_add_epi64(acc[k], _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 4 * k)));
-    for (int k = 1; k < 8; k++) acc[0] = _mm256_add_epi64(acc[0], acc[k]);
-    uint64_t lanes[4];
-    _mm256_storeu_si256((__m256i *)(void *)lanes, acc[0]);
-    uint64_t s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-    for (; i < n; i++) s += p[i];
-    return s;
-}
-
 static void *sum_part(void *arg)
 {
     sum_job *j = arg;
-    uint64_t s = 0;
-    if (__builtin_cpu_supports("avx512f")) s = sum_avx512(j->p, j->n);
-    else if (__builtin_cpu_supports("avx2")) s = sum_avx2(j->p, j->n);
-    else
-        for (size_t i = 0; i < j->n; i++) s += j->p[i];
-    j->sum = s;
+    j->sum = llm_bench_read_sum(j->p, j->n); /* the widest loads the CPU has */
     return NULL;
 }
 

@@ -4,11 +4,8 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/mem.h"
-#include "llm/chat.h"
-#include "llm/generate.h"
-#include "llm/gguf_write.h"
-#include "llm/model.h"
 #include "cli/cli.h"
+#include "llm/llm.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -9,8 +9,7 @@
 #include "base/file.h"
 #include "base/hash.h"
 #include "base/mem.h"
-#include "llm/chat.h"
-#include "llm/gguf.h"
+#include "llm/llm.h"
 #include "net/net.h"
 #include "cli/cli.h"
 

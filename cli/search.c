@@ -8,8 +8,7 @@
  * otherwise. */
 #include "base/mem.h"
 #include "ingest/ingest.h"
-#include "llm/chat.h"
-#include "llm/generate.h"
+#include "llm/llm.h"
 #include "rag/answer.h"
 #include "cli/cli.h"
 #include "rag/generate.h"

@@ -3,8 +3,8 @@
 #define RAG_EMBED_EMB_INT_H
 
 #include "embed/embed.h"
-#include "llm/matmul.h"
-#include "llm/model.h"
+#include "llm/kernels.h"
+#include "llm/llm.h"
 
 typedef enum emb_arch { EMB_BERT, EMB_NOMIC, EMB_DECODER } emb_arch;
 

@@ -8,7 +8,7 @@
  * head on [CLS]: score = w_out . tanh(W h_cls + b) + b_out. */
 #include "embed/emb_int.h"
 #include "base/mem.h"
-#include "llm/vecmath.h"
+#include "llm/kernels.h"
 
 #include <math.h>
 #include <string.h>

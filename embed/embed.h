@@ -15,7 +15,7 @@
 #define RAG_EMBED_EMBED_H
 
 #include "base/err.h"
-#include "llm/tokenizer.h"
+#include "llm/llm.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,7 +12,7 @@
  * normalise after each residual (post-LayerNorm). */
 #include "embed/emb_int.h"
 #include "base/mem.h"
-#include "llm/vecmath.h"
+#include "llm/kernels.h"
 
 #include <math.h>
 #include <string.h>

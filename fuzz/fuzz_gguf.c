@@ -4,7 +4,7 @@
  * file must survive every accessor (all metadata values, all array elements,
  * every byte of every tensor) without reading outside the input. Built and
  * run by `make fuzz` (clang, -fsanitize=fuzzer,address,undefined). */
-#include "llm/gguf.h"
+#include "llm/llm.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* fuzz/make_seeds.c: writes small valid GGUF files as the fuzzer's seed
  * corpus (every value type, arrays of strings and numbers, nested arrays,
  * tensors of several types and shapes). Usage: make_seeds DIR */
-#include "llm/gguf_write.h"
+#include "llm/llm.h"
 
 #include <stdio.h>
 

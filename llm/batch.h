@@ -1,4 +1,4 @@
-/* llm/batch.h: one decoding step for several sequences at once.
+/* llm/batch.h (behind llm/llm.h): one decoding step for several sequences at once.
  *
  * Decoding one token reads every weight matrix once, and on a CPU that read
  * is most of the time a token takes. Stepping n sequences together reads

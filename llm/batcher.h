@@ -1,9 +1,9 @@
-/* llm/batcher.h: continuous batching. Several generations, each in its own
- * context and thread, share one thread that runs the model for all of
- * them: every decoding step carries one token of each generation that is
- * waiting for one (llm_batch: one read of the weights for all), and prompts
- * are processed in chunks between the steps, oldest first, so a new
- * request neither waits for the others to finish nor stalls them for long.
+/* llm/batcher.h (behind llm/llm.h): continuous batching. Several generations,
+ * each in its own context and thread, share one thread that runs the model for
+ * all of them: every decoding step carries one token of each generation that
+ * is waiting for one (llm_batch: one read of the weights for all), and prompts
+ * are processed in chunks between the steps, oldest first, so a new request
+ * neither waits for the others to finish nor stalls them for long.
  *
  * A generation calls llm_batcher_decode where it would call llm_decode
  * (llm_generate does, given llm_gen_params.batcher), and llm_batcher_leave
@@ -29,7 +29,8 @@ typedef struct llm_batcher_params {
 
 typedef struct llm_batcher llm_batcher;
 
-int llm_batcher_new(const llm_model *m, const llm_batcher_params *p, llm_batcher **out, rag_err *err);
+int llm_batcher_new(const llm_model *m, const llm_batcher_params *p, llm_batcher **out,
+                    rag_err *err);
 /* Stops the thread. Calls still waiting fail with RAG_ERR_CANCELLED. */
 void llm_batcher_free(llm_batcher *b);
 
@@ -42,10 +43,10 @@ int llm_batcher_decode(llm_batcher *b, llm_context *c, const int32_t *tokens, in
 void llm_batcher_leave(llm_batcher *b, llm_context *c);
 
 typedef struct llm_batcher_stats {
-    uint64_t steps;          /* decoding steps run */
-    uint64_t step_tokens;    /* tokens they carried (steps with several: shared weight reads) */
-    uint64_t prompt_chunks;  /* prompt chunks run */
-    uint64_t prompt_tokens;  /* tokens they carried */
+    uint64_t steps;         /* decoding steps run */
+    uint64_t step_tokens;   /* tokens they carried (steps with several: shared weight reads) */
+    uint64_t prompt_chunks; /* prompt chunks run */
+    uint64_t prompt_tokens; /* tokens they carried */
 } llm_batcher_stats;
 
 void llm_batcher_get_stats(llm_batcher *b, llm_batcher_stats *out);

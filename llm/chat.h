@@ -1,4 +1,4 @@
-/* llm/chat.h: chat templates.
+/* llm/chat.h (behind llm/llm.h): chat templates.
  *
  * A conversation is rendered in the prompt format the model was trained
  * on. GGUF files carry the template as Jinja text (tokenizer.chat_template);
@@ -67,7 +67,6 @@ void llm_chat_prompt_free(llm_chat_prompt *p);
 
 /* Tokenizes a rendered prompt: BOS as the vocabulary adds it, template
  * fragments with control tokens recognised, content fragments as plain text. */
-int llm_chat_tokenize(const llm_vocab *v, const llm_chat_prompt *p, llm_tokens *out,
-                      rag_err *err);
+int llm_chat_tokenize(const llm_vocab *v, const llm_chat_prompt *p, llm_tokens *out, rag_err *err);
 
 #endif

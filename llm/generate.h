@@ -1,7 +1,7 @@
-/* llm/generate.h: the generation loop: prompt processing, then sampling
- * token by token, streaming text as it is produced, until an end-of-
- * generation token, a stop string, the token limit, the end of the context,
- * or the caller says stop. */
+/* llm/generate.h (behind llm/llm.h): the generation loop: prompt processing,
+ * then sampling token by token, streaming text as it is produced, until an
+ * end-of-generation token, a stop string, the token limit, the end of the
+ * context, or the caller says stop. */
 #ifndef RAG_LLM_GENERATE_H
 #define RAG_LLM_GENERATE_H
 
@@ -13,12 +13,12 @@
 #include <stddef.h>
 
 typedef struct llm_gen_params {
-    int n_predict;              /* tokens to generate at most (default 256) */
+    int n_predict; /* tokens to generate at most (default 256) */
     llm_sampler_params sampling;
-    const char *const *stop;    /* stop strings (not included in the output) */
+    const char *const *stop; /* stop strings (not included in the output) */
     size_t n_stop;
-    int render_special;         /* print control tokens as text (default 0) */
-    llm_batcher *batcher;       /* decode through it, with other generations (NULL: alone) */
+    int render_special;   /* print control tokens as text (default 0) */
+    llm_batcher *batcher; /* decode through it, with other generations (NULL: alone) */
 } llm_gen_params;
 
 void llm_gen_default_params(llm_gen_params *p);
@@ -47,8 +47,7 @@ typedef int (*llm_text_fn)(void *ctx, const char *text, size_t len);
 /* Decodes prompt[0..n_prompt) after what the context already holds, then
  * generates. A prompt that does not fit the context fails with
  * RAG_ERR_LIMIT before any work. */
-int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
-                 const llm_gen_params *p, llm_text_fn on_text, void *ctx, llm_gen_stats *stats,
-                 rag_err *err);
+int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt, const llm_gen_params *p,
+                 llm_text_fn on_text, void *ctx, llm_gen_stats *stats, rag_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* llm/gguf.h: reading GGUF files (versions 2 and 3).
+/* llm/gguf.h (behind llm/llm.h): reading GGUF files (versions 2 and 3).
  *
  * The file is mapped read-only; everything is validated when it is opened,
  * so that afterwards no accessor can read outside the file: counts and
@@ -37,12 +37,12 @@ typedef enum llm_gguf_type {
 #define LLM_MAX_DIMS 4
 
 typedef struct llm_tensor_info {
-    const char *name;           /* NUL-terminated */
+    const char *name; /* NUL-terminated */
     int n_dims;
-    int64_t ne[LLM_MAX_DIMS];   /* ne[0] is the row length (contiguous); unused dims are 1 */
+    int64_t ne[LLM_MAX_DIMS]; /* ne[0] is the row length (contiguous); unused dims are 1 */
     llm_dtype type;
-    uint64_t offset;            /* from the start of the data section */
-    const void *data;           /* in the map */
+    uint64_t offset;  /* from the start of the data section */
+    const void *data; /* in the map */
     size_t nbytes;
 } llm_tensor_info;
 
@@ -83,8 +83,7 @@ int llm_gguf_get_i64(const llm_gguf *g, const char *key, int64_t *out, rag_err *
 int llm_gguf_get_f32(const llm_gguf *g, const char *key, float *out, rag_err *err); /* F32 or F64 */
 int llm_gguf_get_bool(const llm_gguf *g, const char *key, int *out, rag_err *err);
 /* The string's bytes (in the map, not NUL-terminated) and length. */
-int llm_gguf_get_str(const llm_gguf *g, const char *key, const char **s, size_t *len,
-                     rag_err *err);
+int llm_gguf_get_str(const llm_gguf *g, const char *key, const char **s, size_t *len, rag_err *err);
 
 /* Arrays: element type and count; elements through the accessors below. */
 int llm_gguf_get_arr(const llm_gguf *g, const char *key, llm_gguf_type *elem_type, uint64_t *n,

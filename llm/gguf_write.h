@@ -1,5 +1,5 @@
-/* llm/gguf_write.h: writing GGUF (version 3) files: `rag quantize`, test
- * models made by the tests themselves, benchmark models.
+/* llm/gguf_write.h (behind llm/llm.h): writing GGUF (version 3) files: `rag
+ * quantize`, test models made by the tests themselves, benchmark models.
  *
  * Build a writer, add metadata and tensors (data is borrowed until the
  * write), then write: the file appears atomically (temporary file, fsync,

@@ -1,4 +1,5 @@
-/* llm/matmul.h: the one entry point for products with weight matrices.
+/* llm/matmul.h (behind llm/kernels.h, llm_mat also llm/llm.h): the one entry
+ * point for products with weight matrices.
  *
  *   Y[n x rows] = X[n x cols] * W^T      (W: rows x cols, any llm_dtype)
  *

@@ -1,5 +1,6 @@
-/* llm/model.h: decoder models (llama, qwen2, qwen3 architectures) loaded
- * from GGUF, contexts with a KV cache, and the forward pass.
+/* llm/model.h (behind llm/llm.h): decoder models (llama, qwen2, qwen3
+ * architectures) loaded from GGUF, contexts with a KV cache, and the forward
+ * pass.
  *
  * A model maps its file: weights are used in place, never copied. A context
  * owns what one conversation needs: the KV cache (sized at creation), the
@@ -23,17 +24,17 @@ typedef enum llm_rope_kind {
 } llm_rope_kind;
 
 typedef struct llm_hparams {
-    char arch[32];      /* general.architecture */
+    char arch[32]; /* general.architecture */
     int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
-    int head_dim;       /* attention.key_length, else n_embd / n_head */
-    int n_rot;          /* rope.dimension_count, else head_dim */
-    float norm_eps;     /* attention.layer_norm_rms_epsilon */
-    float rope_base;    /* rope.freq_base (10000 when absent) */
-    float rope_scale;   /* position divisor from rope.scaling.factor (linear), 1 otherwise */
+    int head_dim;     /* attention.key_length, else n_embd / n_head */
+    int n_rot;        /* rope.dimension_count, else head_dim */
+    float norm_eps;   /* attention.layer_norm_rms_epsilon */
+    float rope_base;  /* rope.freq_base (10000 when absent) */
+    float rope_scale; /* position divisor from rope.scaling.factor (linear), 1 otherwise */
     llm_rope_kind rope_kind;
-    int has_qkv_bias;   /* qwen2 */
-    int has_qk_norm;    /* qwen3: RMSNorm per head on q and k before RoPE */
-    int tied_output;    /* no output.weight: the token embedding is the output matrix */
+    int has_qkv_bias; /* qwen2 */
+    int has_qk_norm;  /* qwen3: RMSNorm per head on q and k before RoPE */
+    int tied_output;  /* no output.weight: the token embedding is the output matrix */
 } llm_hparams;
 
 typedef struct llm_model llm_model;

@@ -362,6 +362,11 @@ void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb
     kernels()->vec.gemm(A, lda, m, B, ldb, 0, n, k, C, ldc);
 }
 
+uint64_t llm_bench_read_sum(const uint64_t *p, size_t n)
+{
+    return kernels()->vec.read_sum(p, n);
+}
+
 /* Columns j0 .. j0+nc-1 of a product's B (b_rows: B's rows are the
  * columns) packed k by k into P[k][0 .. nr), zero past nc. */
 static void gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,

@@ -1,6 +1,7 @@
-/* llm/quant.h: tensor element types (the GGML type ids stored in GGUF
- * files), their block layouts, and the kernels over rows of them:
- * dequantize, dot product with a float vector, quantize.
+/* llm/quant.h (behind llm/kernels.h, its types also llm/llm.h): tensor element
+ * types (the GGML type ids stored in GGUF files), their block layouts, and the
+ * kernels over rows of them: dequantize, dot product with a float vector,
+ * quantize.
  *
  * A row of n elements of type t occupies n / block_elems blocks of
  * block_bytes each (n must be a multiple of block_elems). Every kernel has a

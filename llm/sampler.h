@@ -1,4 +1,4 @@
-/* llm/sampler.h: choosing the next token from logits.
+/* llm/sampler.h (behind llm/llm.h): choosing the next token from logits.
  *
  * The chain, in order: repetition penalty (over the last repeat_last_n
  * tokens: positive logits divided, negative multiplied, as llama.cpp does),
@@ -13,15 +13,15 @@
 #include <stdint.h>
 
 typedef struct llm_sampler_params {
-    float temperature;      /* <= 0: greedy (default 0.8) */
-    int top_k;              /* <= 0: off (default 40) */
-    float top_p;            /* >= 1: off (default 0.95) */
-    float min_p;            /* <= 0: off (default 0.05) */
-    float repeat_penalty;   /* 1: off (default 1.0) */
-    int repeat_last_n;      /* tokens looked back for penalties (default 64) */
-    float presence_penalty; /* subtracted once per seen token (default 0) */
-    float frequency_penalty;/* subtracted per occurrence (default 0) */
-    uint64_t seed;          /* default 0xC0FFEE */
+    float temperature;       /* <= 0: greedy (default 0.8) */
+    int top_k;               /* <= 0: off (default 40) */
+    float top_p;             /* >= 1: off (default 0.95) */
+    float min_p;             /* <= 0: off (default 0.05) */
+    float repeat_penalty;    /* 1: off (default 1.0) */
+    int repeat_last_n;       /* tokens looked back for penalties (default 64) */
+    float presence_penalty;  /* subtracted once per seen token (default 0) */
+    float frequency_penalty; /* subtracted per occurrence (default 0) */
+    uint64_t seed;           /* default 0xC0FFEE */
 } llm_sampler_params;
 
 void llm_sampler_default_params(llm_sampler_params *p);

@@ -1,4 +1,5 @@
-/* llm/tokenizer.h: tokenizers built from a GGUF file's tokenizer.* metadata.
+/* llm/tokenizer.h (behind llm/llm.h): tokenizers built from a GGUF file's
+ * tokenizer.* metadata.
  *
  *   tokenizer.ggml.model = "llama"  SentencePiece-style: scores, byte
  *                                   fallback (<0xAB> tokens), "▁" for spaces,

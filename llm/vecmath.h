@@ -1,6 +1,6 @@
-/* llm/vecmath.h: element-wise and row kernels of the forward passes, with
- * scalar references and SIMD versions chosen with the quantization kernels
- * (llm_isa_select in llm/quant.h switches both).
+/* llm/vecmath.h (behind llm/kernels.h): element-wise and row kernels of the
+ * forward passes, with scalar references and SIMD versions chosen with the
+ * quantization kernels (llm_isa_select in llm/quant.h switches both).
  *
  * Accuracy contract (tested against float64): exp and the activations within
  * 2 ulp-ish relative error (1e-6 relative, or 1e-7 absolute near zero);
@@ -52,5 +52,13 @@ void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb
                  float *C, int64_t ldc);
 void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
                  float *C, int64_t ldc);
+
+/* ---- a probe of the machine (rag bench-model, rag bench-embed) ---------- */
+/* The sum of p[0..n) (modulo 2^64), read with the widest loads of the
+ * active instruction set into independent sums, so that the loads, not the
+ * adds, bound the loop: summed over a buffer far past any cache, its speed
+ * is the memory read bandwidth (scalar loads reach about half of it, and
+ * 32-byte ones some 80%). Any n >= 0 and any alignment of p. */
+uint64_t llm_bench_read_sum(const uint64_t *p, size_t n);
 
 #endif

@@ -461,6 +461,29 @@ static void gemm_avx2(const float *A, int64_t lda, int m, const float *B, int64_
     llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc);
 }
 
+/* ---- llm_bench_read_sum ----------------------------------------------- */
+
+/* Eight 32-byte loads per round into eight sums. */
+static uint64_t read_sum_avx2(const uint64_t *p, size_t n)
+{
+    __m256i acc[8];
+    for (int k = 0; k < 8; k++)
+        acc[k] = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 8; k++)
+            acc[k] = _mm256_add_epi64(
+                acc[k], _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 4 * k)));
+    for (int k = 1; k < 8; k++)
+        acc[0] = _mm256_add_epi64(acc[0], acc[k]);
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)(void *)lanes, acc[0]);
+    uint64_t s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; i < n; i++)
+        s += p[i];
+    return s;
+}
+
 void llm_vec_kernels_avx2(llm_vec_kernels *k)
 {
     k->exp = exp_avx2;
@@ -473,6 +496,7 @@ void llm_vec_kernels_avx2(llm_vec_kernels *k)
     k->add = add_avx2;
     k->axpy = axpy_avx2;
     k->gemm = gemm_avx2;
+    k->read_sum = read_sum_avx2;
 }
 
 #endif

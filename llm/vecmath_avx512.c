@@ -379,6 +379,26 @@ static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int6
     llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc);
 }
 
+/* ---- llm_bench_read_sum ----------------------------------------------- */
+
+/* Four 64-byte loads per round into four sums. */
+static uint64_t read_sum_avx512(const uint64_t *p, size_t n)
+{
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a = _mm512_add_epi64(a, _mm512_loadu_si512(p + i));
+        b = _mm512_add_epi64(b, _mm512_loadu_si512(p + i + 8));
+        c = _mm512_add_epi64(c, _mm512_loadu_si512(p + i + 16));
+        d = _mm512_add_epi64(d, _mm512_loadu_si512(p + i + 24));
+    }
+    uint64_t s = (uint64_t)_mm512_reduce_add_epi64(
+        _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    for (; i < n; i++)
+        s += p[i];
+    return s;
+}
+
 void llm_vec_kernels_avx512(llm_vec_kernels *k)
 {
     k->exp = exp_avx512;
@@ -391,6 +411,7 @@ void llm_vec_kernels_avx512(llm_vec_kernels *k)
     k->add = add_avx512;
     k->axpy = axpy_avx512;
     k->gemm = gemm_avx512;
+    k->read_sum = read_sum_avx512;
 }
 
 #endif

@@ -134,6 +134,14 @@ static void gemm_ref(const float *A, int64_t lda, int m, const float *B, int64_t
         }
 }
 
+static uint64_t read_sum_ref(const uint64_t *p, size_t n)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += p[i];
+    return s;
+}
+
 void llm_vec_kernels_ref(llm_vec_kernels *k)
 {
     k->exp = exp_ref;
@@ -146,4 +154,5 @@ void llm_vec_kernels_ref(llm_vec_kernels *k)
     k->add = add_ref;
     k->axpy = axpy_ref;
     k->gemm = gemm_ref;
+    k->read_sum = read_sum_ref;
 }

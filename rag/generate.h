@@ -13,7 +13,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "embed/embed.h"
-#include "llm/generate.h"
+#include "llm/llm.h"
 #include "rag/prompt.h"
 #include "store/store.h"
 

@@ -19,7 +19,7 @@
 #define RAG_RAG_PROMPT_H
 
 #include "base/err.h"
-#include "llm/chat.h"
+#include "llm/llm.h"
 #include "rag/retrieve.h"
 
 /* The default system prompt (quoted in the README). */

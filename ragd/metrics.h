@@ -8,7 +8,7 @@
 #define RAG_RAGD_METRICS_H
 
 #include "base/buf.h"
-#include "llm/batcher.h"
+#include "llm/llm.h"
 #include "ragd/embedq.h"
 
 typedef struct ragd_meter ragd_meter;

@@ -9,8 +9,7 @@
  *           equal up to the first step whose reference margin is < 0.02. */
 #include "base/file.h"
 #include "base/mem.h"
-#include "llm/generate.h"
-#include "llm/model.h"
+#include "llm/llm.h"
 #include "../unit/test.h"
 
 #include <cJSON.h>

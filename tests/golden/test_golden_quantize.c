@@ -4,7 +4,7 @@
  * tensor whose type we write (the per-tensor type mix of each file is
  * llama.cpp's choice and is taken from the file). */
 #include "base/mem.h"
-#include "llm/gguf.h"
+#include "llm/llm.h"
 #include "../unit/test.h"
 
 static void compare(const char *dir, const char *file)

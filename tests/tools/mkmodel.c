@@ -19,7 +19,7 @@
  * [PAD] at 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103, then the words
  * "w<i>", so texts made of such words tokenize one token per word. */
 #include "base/mem.h"
-#include "llm/gguf_write.h"
+#include "llm/llm.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * expect, is recognised from real template text, and keeps message content
  * apart from template text (so content cannot inject control tokens). */
 #include "base/mem.h"
-#include "llm/chat.h"
+#include "llm/llm.h"
 #include "test.h"
 
 static const llm_chat_msg conv[] = {

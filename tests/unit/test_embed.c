@@ -6,7 +6,7 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "embed/embed.h"
-#include "llm/quant.h"
+#include "llm/kernels.h"
 #include "test.h"
 
 #include <math.h>

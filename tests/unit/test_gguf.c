@@ -3,8 +3,7 @@
  * where. Every prefix of a valid file is refused without a crash. */
 #include "base/file.h"
 #include "base/mem.h"
-#include "llm/gguf.h"
-#include "llm/gguf_write.h"
+#include "llm/llm.h"
 #include "test.h"
 
 #include <unistd.h>

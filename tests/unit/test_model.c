@@ -9,10 +9,7 @@
  * each writes alone through it. */
 #include "base/buf.h"
 #include "base/mem.h"
-#include "llm/batch.h"
-#include "llm/batcher.h"
-#include "llm/generate.h"
-#include "llm/model.h"
+#include "llm/llm.h"
 #include "test.h"
 
 #include <math.h>

@@ -4,9 +4,8 @@
  * dot throughput of each instruction set. */
 #include "base/err.h"
 #include "base/mem.h"
-#include "llm/matmul.h"
-#include "llm/quant.h"
-#include "llm/quant_int.h"
+#include "llm/kernels.h"
+#include "llm/quant_int.h" /* the block layouts, to build and check blocks directly */
 #include "test.h"
 
 #include <math.h>

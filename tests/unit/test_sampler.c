@@ -1,7 +1,7 @@
 /* Sampling: greedy, reproducibility, the effect of each stage, and that draws
  * follow the softmax distribution. */
 #include "base/mem.h"
-#include "llm/sampler.h"
+#include "llm/llm.h"
 #include "test.h"
 
 #include <math.h>

@@ -7,9 +7,8 @@
 #include "base/file.h"
 #include "base/mem.h"
 #include "base/utf8.h"
-#include "llm/gguf.h"
+#include "llm/llm.h"
 #include "llm/tok_int.h" /* the pre-tokenizer splitting, tested directly */
-#include "llm/tokenizer.h"
 #include "test.h"
 
 #include <cJSON.h>

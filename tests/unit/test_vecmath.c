@@ -6,8 +6,7 @@
  * addresses between canaries that must survive. Prints the worst error of
  * each function and ISA, and (without asserting) the throughput. */
 #include "base/mem.h"
-#include "llm/quant.h"
-#include "llm/vecmath.h"
+#include "llm/kernels.h"
 #include "test.h"
 
 #include <float.h>
@@ -659,6 +658,38 @@ static void test_gemm(void)
     CHECK_INT(bad_canary, 0);
 }
 
+/* ---- llm_bench_read_sum ------------------------------------------------- */
+
+/* The sum (modulo 2^64) under every ISA, for lengths around the rounds of
+ * 32 values and for every 8-byte offset from a 64-byte boundary, values
+ * large enough to wrap: the wide loads and the tail together read each
+ * value once. */
+static void test_read_sum(void)
+{
+    enum { N = 300 };
+    uint64_t *buf = rag_xmalloc((N + 8) * sizeof *buf);
+    for (int i = 0; i < N + 8; i++)
+        buf[i] = rnd();
+    static const size_t ns[] = {0, 1, 3, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, N};
+    for (int k = 0; k < 3; k++) {
+        llm_isa prev;
+        if (!isa_begin(all_isas[k], &prev)) continue;
+        for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+            for (int off = 0; off < 8; off++) {
+                uint64_t want = 0;
+                for (size_t i = 0; i < ns[a]; i++)
+                    want += buf[off + i];
+                if (llm_bench_read_sum(buf + off, ns[a]) != want) {
+                    printf("    %s n=%zu offset %d: wrong sum\n", llm_isa_name(all_isas[k]), ns[a],
+                           off);
+                    test_case_failed = 1;
+                }
+            }
+        llm_isa_select(prev);
+    }
+    rag_free(buf);
+}
+
 int main(void)
 {
     printf("    active instruction set: %s\n", llm_isa_name(llm_isa_active()));
@@ -673,6 +704,7 @@ int main(void)
     RUN(test_rmsnorm);
     RUN(test_add_axpy);
     RUN(test_gemm);
+    RUN(test_read_sum);
     RUN(test_throughput);
     return test_summary();
 }
