@@ -1,7 +1,7 @@
 /* cli/cli.c: shared plumbing of the `rag` subcommands. */
 #include "cli/cli.h"
 #include "base/mem.h"
-#include "rag/generate.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -10,62 +10,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Settings the config file may hold (README: Configuration). */
-static const char *const known_keys[] = {"db",
-                                         "acl.default_labels",
-                                         "ingest.max_size",
-                                         "ingest.chunk_tokens",
-                                         "ingest.overlap_tokens",
-                                         "ingest.include_hidden",
-                                         "search.k",
-                                         "model.chat_template",
-                                         "model.path",
-                                         "model.ctx",
-                                         "model.max_tokens",
-                                         "embed.model",
-                                         "embed.query_prefix",
-                                         "embed.doc_prefix",
-                                         "rerank.model",
-                                         "rerank.top",
-                                         "search.mode",
-                                         "search.candidates",
-                                         "search.rrf_k",
-                                         "search.dedupe",
-                                         "search.dup_similarity",
-                                         "search.rerank",
-                                         "vector.large_group",
-                                         "vector.large_factory",
-                                         "vector.ef_search",
-                                         "ingest.crawl_delay",
-                                         "ingest.max_pages",
-                                         "ingest.fetch_timeout",
-                                         "net.allow_private",
-                                         "net.allow",
-                                         "models.dir",
-                                         "model.url",
-                                         "model.remote_model",
-                                         "model.api_key",
-                                         "model.remote_ctx",
-                                         "model.timeout",
-                                         "model.retries",
-                                         "embed.url",
-                                         "embed.remote_model",
-                                         "embed.api_key",
-                                         "embed.remote_ctx",
-                                         "embed.timeout",
-                                         "embed.retries",
-                                         NULL};
-
-/* The model roles whose file may be a server instead (rag/generate.h). */
-static const struct {
-    const char *role, *path_key;
-} remote_roles[] = {{"embed", "embed.model"}, {"model", "model.path"}};
+void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name)
+{
+    if (cli->n_flags < CLI_MAX_FLAGS)
+        cli->flags[cli->n_flags++] = (rag_setting_flag){key, value, name};
+}
 
 int cli_common_opt(rag_cli *cli, int c, const char *arg)
 {
     switch (c) {
     case 'D':
-        cli->db_flag = arg;
+        cli_flag(cli, "db", arg, "--db");
         return 1;
     case 'C':
         cli->config_flag = arg;
@@ -129,22 +84,12 @@ static int configure_vectors(rag_cli *cli)
     store_vindex_params p;
     store_vindex_default_params(&p);
     rag_err err = {0};
-    size_t ef = (size_t)p.ef_search;
-    if (rag_config_get_size(cli->cfg, "vector.large_group", &p.large_group, &err) ||
-        rag_config_get_size(cli->cfg, "vector.ef_search", &ef, &err)) {
-        cli_fail(cli, &err);
-        return RAG_EXIT_USAGE;
-    }
-    if (ef < 1 || ef > 65536) {
-        cli_error(cli, "%s: vector.ef_search must be between 1 and 65536",
-                      rag_config_where(cli->cfg, "vector.ef_search"));
-        return RAG_EXIT_USAGE;
-    }
-    p.ef_search = (int)ef;
-    const char *factory = rag_config_get(cli->cfg, "vector.large_factory");
+    p.large_group = cli->set.vector.large_group;
+    p.ef_search = (int)cli->set.vector.ef_search;
+    const char *factory = cli->set.vector.large_factory;
     if (store_vindex_check_factory(cli->st, factory, &err)) {
         cli_error(cli, "%s: vector.large_factory: %s",
-                      rag_config_where(cli->cfg, "vector.large_factory"), err.msg);
+                  rag_settings_where(&cli->set, "vector.large_factory"), err.msg);
         return RAG_EXIT_USAGE;
     }
     if (factory) p.large_factory = factory;
@@ -156,18 +101,16 @@ int cli_setup(rag_cli *cli, int open_db)
 {
     const char *nc = getenv("NO_COLOR");
     cli->color = isatty(1) && !(nc && *nc) && !cli->json;
+    if (cli->quiet) rag_log_set_level(RAG_LOG_ERROR);
     rag_err err = {0};
     int optional;
     char *cpath = config_path(cli, &optional);
-    int rc = rag_config_load(cpath, optional, &cli->cfg, &err);
+    rag_config *cfg = NULL;
+    int rc = rag_config_load(cpath, optional, &cfg, &err);
     rag_free(cpath);
-    if (!rc) rc = rag_config_check_keys(cli->cfg, known_keys, &err);
-    /* where the models are: a file and a server at once, or a server
-     * without its model name, is a configuration error for every command */
-    for (size_t i = 0; !rc && i < sizeof remote_roles / sizeof *remote_roles; i++) {
-        rag_backend b;
-        rc = rag_backend_read(cli->cfg, remote_roles[i].role, NULL, &b, &err);
-    }
+    if (!rc)
+        rc = rag_settings_resolve(&cli->set, RAG_PROG_RAG, cfg, cli->flags, cli->n_flags, &err);
+    rag_config_free(cfg);
     if (rc) {
         cli_fail(cli, &err);
         return RAG_EXIT_USAGE;
@@ -181,12 +124,7 @@ int cli_setup(rag_cli *cli, int open_db)
         rag_principal_admin(&cli->who); /* the local user owns the database */
     }
     if (!open_db) return 0;
-    /* --db, then RAG_DB, then the config file, then the XDG default */
-    const char *env = getenv("RAG_DB"), *conf = rag_config_get(cli->cfg, "db");
-    char *path = cli->db_flag  ? rag_xstrdup(cli->db_flag)
-                 : env && *env ? rag_xstrdup(env)
-                 : conf        ? rag_xstrdup(conf)
-                               : store_default_path();
+    char *path = cli->set.db ? rag_xstrdup(cli->set.db) : store_default_path();
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
     if (rc) return cli_fail(cli, &err);
@@ -197,8 +135,7 @@ void cli_teardown(rag_cli *cli)
 {
     store_close(cli->st);
     cli->st = NULL;
-    rag_config_free(cli->cfg);
-    cli->cfg = NULL;
+    rag_settings_free(&cli->set);
     rag_principal_free(&cli->who);
 }
 
@@ -276,36 +213,27 @@ const char *cli_display_path(const char *uri, char *buf, size_t size)
     return cli_safe(uri, buf, size);
 }
 
-const char *cli_model_path(const rag_cli *cli, const char *flag, const char *env,
-                               const char *key)
+int cli_open_embedder(rag_cli *cli, int rerank, emb_model **out)
 {
-    for (size_t i = 0; i < sizeof remote_roles / sizeof *remote_roles; i++) {
-        rag_backend b;
-        if (strcmp(key, remote_roles[i].path_key)) continue;
-        if (rag_backend_read(cli->cfg, remote_roles[i].role, flag, &b, NULL))
-            return NULL; /* reported at setup */
-        return b.path ? b.path : b.url;
-    }
-    if (flag && *flag) return flag;
-    const char *e = getenv(env);
-    if (e && *e) return e;
-    return rag_config_get(cli->cfg, key);
-}
-
-int cli_open_embedder(rag_cli *cli, const char *path, emb_model **out)
-{
-    emb_params p;
-    emb_default_params(&p);
-    p.query_prefix = rag_config_get(cli->cfg, "embed.query_prefix");
-    p.doc_prefix = rag_config_get(cli->cfg, "embed.doc_prefix");
+    *out = NULL;
     rag_err err = {0};
-    rag_backend b = {.path = path};
-    if (rag_is_url(path) && rag_backend_read(cli->cfg, "embed", path, &b, &err)) {
-        cli_fail(cli, &err);
-        return RAG_EXIT_USAGE;
+    emb_params p;
+    rag_embed_params(&cli->set, &p);
+    if (rerank) {
+        if (!cli->set.rerank.model) return 0;
+        return emb_model_open(cli->set.rerank.model, &p, out, &err) ? cli_fail(cli, &err) : 0;
     }
+    rag_backend b;
+    rag_backend_get(&cli->set, "embed", &b);
+    if (!b.path && !b.url) return 0;
     if (rag_backend_open_embedder(&b, &p, cli->st, out, &err)) return cli_fail(cli, &err);
     return 0;
+}
+
+const char *cli_search_mode(const rag_cli *cli)
+{
+    const char *m = cli->set.search.mode;
+    return m && strcmp(m, "hybrid") ? m : NULL;
 }
 
 const char *cli_heading_shown(const char *title, const char *heading_path)

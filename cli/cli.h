@@ -4,10 +4,11 @@
 #ifndef RAG_CLI_CLI_H
 #define RAG_CLI_CLI_H
 
-#include "base/config.h"
 #include "base/err.h"
 #include "base/principal.h"
 #include "embed/embed.h"
+#include "rag/backend.h"
+#include "rag/settings.h"
 #include "store/store.h"
 
 #include <cJSON.h>
@@ -23,15 +24,23 @@ enum {
     RAG_EXIT_INTERRUPTED = 130,
 };
 
+enum { CLI_MAX_FLAGS = 32 };
+
 typedef struct rag_cli {
     const char *cmd; /* "search", "docs list", ... for messages */
-    const char *db_flag, *config_flag, *as_flag;
+    const char *config_flag, *as_flag;
     int json, quiet;
     int color;         /* stdout is a terminal and NO_COLOR is unset */
-    rag_config *cfg;   /* never NULL after cli_setup */
+    rag_settings set;  /* every setting, resolved by cli_setup */
+    rag_setting_flag flags[CLI_MAX_FLAGS]; /* settings given as flags (cli_flag) */
+    size_t n_flags;
     rag_principal who; /* --as roles, or the local administrator */
     store *st;
 } rag_cli;
+
+/* Notes a flag that sets a setting (key of rag/settings.c) before
+ * cli_setup resolves them all; name is the flag as shown in messages. */
+void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name);
 
 /* Long options every subcommand accepts; append to a command's table. */
 #define CLI_COMMON_OPTIONS                                                                     \
@@ -45,8 +54,10 @@ typedef struct rag_cli {
 /* Handles a common option; returns 1 when it was one. */
 int cli_common_opt(rag_cli *cli, int c, const char *arg);
 
-/* Loads the config, builds the principal, and opens the database (unless
- * open_db is 0). On failure prints the reason and returns an exit status. */
+/* Loads the config file and resolves every setting (flags, environment,
+ * file, defaults: rag/settings.h), builds the principal, and opens the
+ * database (unless open_db is 0). On failure prints the reason and returns
+ * an exit status. */
 int cli_setup(rag_cli *cli, int open_db);
 void cli_teardown(rag_cli *cli);
 
@@ -63,40 +74,14 @@ void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total,
                       double bytes_done, double bytes_total, double seconds);
 void cli_bar_clear(cli_bar *b);
 
-/* The model file for a role: the flag's value, else the environment
- * variable, else the config key; NULL when none is configured. For the
- * embedding model (key embed.model) and the generator (model.path) it may
- * be a server's URL instead, read as rag_backend_read does (embed.url,
- * model.url and their variables). */
-const char *cli_model_path(const rag_cli *cli, const char *flag, const char *env,
-                               const char *key);
-/* Opens an embedding or reranking model with the config's prefixes
- * (embed.query_prefix, embed.doc_prefix), or, when path is a URL, the
- * embedding server there ([embed] remote_model, api_key, remote_ctx,
- * timeout, retries); prints the reason on failure and returns an exit
- * status. */
-int cli_open_embedder(rag_cli *cli, const char *path, emb_model **out);
+/* Opens the embedding model of the settings (embed.model or embed.url),
+ * or with rerank the reranker (rerank.model); *out stays NULL when none is
+ * configured. Prints the reason on failure and returns an exit status. */
+int cli_open_embedder(rag_cli *cli, int rerank, emb_model **out);
 
-/* ---- retrieval as rag search does it (cli/search.c) ---- */
-/* Resolves the retrieval mode: *mode from --mode (checked), else the
- * config's search.mode; NULL means hybrid when vectors exist. Returns -1
- * after reporting a bad value. */
-int cli_search_mode(rag_cli *cli, const char **mode);
-
-typedef struct cli_retrieval {
-    emb_model *embedder, *reranker; /* NULL: that stage is off */
-    int keyword;                    /* the keyword stage is on */
-    char *note;                     /* why the vector stage is off, for --explain and stderr */
-} cli_retrieval;
-
-/* Opens the models a mode needs: the embedding model (embed_model, else
- * $RAG_EMBED_MODEL, else embed.model) when the database holds its vectors,
- * and with rerank the cross-encoder. Returns an exit status (reported). */
-int cli_open_retrieval(rag_cli *cli, const char *mode, const char *embed_model, int rerank,
-                           const char *rerank_model, cli_retrieval *r);
-/* "keyword", "vector" or "hybrid": the stages that run. */
-const char *cli_retrieval_mode(const cli_retrieval *r);
-void cli_close_retrieval(cli_retrieval *r);
+/* The retrieval mode of the settings (search.mode, --mode): NULL for
+ * hybrid, which is what no mode means. */
+const char *cli_search_mode(const rag_cli *cli);
 
 /* Prints "rag CMD: message" to stderr. */
 void cli_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -155,5 +140,6 @@ int cli_pull(int argc, char **argv);
 int cli_models(int argc, char **argv);
 int cli_bench_model(int argc, char **argv);
 int cli_bench_embed(int argc, char **argv);
+int cli_config(int argc, char **argv);
 
 #endif

@@ -27,12 +27,12 @@ int cli_embed(int argc, char **argv)
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "embed"};
-    const char *flag = NULL;
+    const char *role_key = "embed.model";
     int query = 0, raw = 0, c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'm': flag = optarg; break;
+        case 'm': cli_flag(&cli, role_key, optarg, "-m"); break;
         case 'Q': query = 1; break;
         case 'R': raw = 1; break;
         case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
@@ -41,13 +41,12 @@ int cli_embed(int argc, char **argv)
     }
     if (optind >= argc) return cli_usage_error(&cli, "no TEXT given");
     if ((rc = cli_setup(&cli, 0))) goto out;
-    const char *path = cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
-    if (!path) {
+    if (!cli.set.embed.model && !cli.set.embed.url) {
         rc = cli_usage_error(&cli, "no embedding model: give -m FILE, RAG_EMBED_MODEL or embed.model");
         goto out;
     }
     emb_model *m;
-    if ((rc = cli_open_embedder(&cli, path, &m))) goto out;
+    if ((rc = cli_open_embedder(&cli, 0, &m))) goto out;
     size_t n = (size_t)(argc - optind);
     int dims = emb_dims(m);
     float *v = rag_xmalloc(n * (size_t)dims * sizeof *v);
@@ -93,25 +92,24 @@ int cli_rerank(int argc, char **argv)
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "rerank"};
-    const char *flag = NULL;
+    const char *role_key = "rerank.model";
     int c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'm': flag = optarg; break;
+        case 'm': cli_flag(&cli, role_key, optarg, "-m"); break;
         case 'h': fputs(rerank_usage, stdout); return RAG_EXIT_OK;
         default: return cli_usage_error(&cli, "unknown option");
         }
     }
     if (argc - optind < 2) return cli_usage_error(&cli, "give a QUERY and at least one PASSAGE");
     if ((rc = cli_setup(&cli, 0))) goto out;
-    const char *path = cli_model_path(&cli, flag, "RAG_RERANK_MODEL", "rerank.model");
-    if (!path) {
+    if (!cli.set.rerank.model) {
         rc = cli_usage_error(&cli, "no reranker: give -m FILE, RAG_RERANK_MODEL or rerank.model");
         goto out;
     }
     emb_model *m;
-    if ((rc = cli_open_embedder(&cli, path, &m))) goto out;
+    if ((rc = cli_open_embedder(&cli, 1, &m))) goto out;
     size_t n = (size_t)(argc - optind - 1);
     float *scores = rag_xmalloc(n * sizeof *scores);
     rag_err err = {0};
@@ -161,25 +159,23 @@ int cli_reembed(int argc, char **argv)
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "reembed"};
-    const char *flag = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'E': flag = optarg; break;
+        case 'E': cli_flag(&cli, "embed.model", optarg, "--embed-model"); break;
         case 'h': fputs(reembed_usage, stdout); return RAG_EXIT_OK;
         default: return cli_usage_error(&cli, "unknown option");
         }
     }
     if (optind < argc) return cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     if ((rc = cli_setup(&cli, 1))) goto out;
-    const char *path = cli_model_path(&cli, flag, "RAG_EMBED_MODEL", "embed.model");
-    if (!path) {
+    if (!cli.set.embed.model && !cli.set.embed.url) {
         rc = cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");
         goto out;
     }
     emb_model *m;
-    if ((rc = cli_open_embedder(&cli, path, &m))) goto out;
+    if ((rc = cli_open_embedder(&cli, 0, &m))) goto out;
     cli_bar bar = {.enabled = isatty(2) && !cli.quiet && !cli.json};
     ing_params p;
     ing_default_params(&p);

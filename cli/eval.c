@@ -50,27 +50,25 @@ int cli_eval(int argc, char **argv)
         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "eval"};
     const char *qpath = NULL, *rpath = NULL, *runpath = NULL;
-    const char *mode = NULL, *embed_model = NULL, *rerank_model = NULL;
-    long k = 1000, rerank_top = 0;
-    int c, rc, rerank = 0;
+    long k = 1000;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
         case 'Q': qpath = optarg; break;
         case 'R': rpath = optarg; break;
         case 'o': runpath = optarg; break;
-        case O_MODE: mode = optarg; break;
-        case O_EMODEL: embed_model = optarg; break;
-        case O_RERANK: rerank = 1; break;
-        case O_RMODEL: rerank_model = optarg; break;
-        case 'k':
-        case O_RTOP: {
+        case O_MODE: cli_flag(&cli, "search.mode", optarg, "--mode"); break;
+        case O_EMODEL: cli_flag(&cli, "embed.model", optarg, "--embed-model"); break;
+        case O_RERANK: cli_flag(&cli, "search.rerank", "true", "--rerank"); break;
+        case O_RMODEL: cli_flag(&cli, "rerank.model", optarg, "--rerank-model"); break;
+        case O_RTOP: cli_flag(&cli, "rerank.top", optarg, "--rerank-top"); break;
+        case 'k': { /* the depth of the run, not search.k */
             char *end;
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end || v < 1 || v > 100000)
-                return cli_usage_error(&cli, "%s: '%s' is not a number from 1 to 100000",
-                                           c == 'k' ? "-k" : "--rerank-top", optarg);
-            *(c == 'k' ? &k : &rerank_top) = v;
+                return cli_usage_error(&cli, "-k: '%s' is not a number from 1 to 100000", optarg);
+            k = v;
             break;
         }
         case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
@@ -79,12 +77,11 @@ int cli_eval(int argc, char **argv)
     }
     if (!qpath || !rpath) return cli_usage_error(&cli, "--queries and --qrels are required");
     rc = cli_setup(&cli, 1);
-    if (!rc && cli_search_mode(&cli, &mode) < 0) rc = RAG_EXIT_USAGE;
     if (rc) {
         cli_teardown(&cli);
         return rc;
     }
-    cli_retrieval rt = {0};
+    rag_retrieval_models rt = {0};
     rag_err err = {0};
     rag_strv qids = {0}, qtexts = {0};
     rag_qrels qrels = {0};
@@ -98,17 +95,21 @@ int cli_eval(int argc, char **argv)
         rc = cli_fail(&cli, &err);
         goto out;
     }
-    if ((rc = cli_open_retrieval(&cli, mode, embed_model, rerank, rerank_model, &rt))) goto out;
+    const char *mode = cli_search_mode(&cli);
+    if (rag_retrieval_open(&cli.set, cli.st, mode, cli.set.search.rerank ? RAG_RETRIEVAL_RERANK : 0,
+                           &rt, &err)) {
+        rc = cli_fail(&cli, &err);
+        goto out;
+    }
     if (rt.note && !cli.quiet) cli_error(&cli, "%s", rt.note);
-    rag_retrieve_params rp;
-    rag_retrieve_default_params(&rp);
+    rag_retrieve_params rp; /* as rag search retrieves, but every chunk of a document counts once */
+    rag_retrieve_settings(&cli.set, mode, &rp);
     rp.k = (size_t)k;
     rp.keyword = rt.keyword;
     rp.vector = rt.embedder != NULL;
     rp.per_document = 1;
     rp.dedupe = 0;
     rp.want_snippet = 0;
-    rp.rerank_top = (size_t)rerank_top;
     rag_metrics sum = {0};
     size_t n_eval = 0;
     struct timespec t0, t1;
@@ -145,7 +146,7 @@ int cli_eval(int argc, char **argv)
     double d = n_eval ? (double)n_eval : 1;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "mode", cli_retrieval_mode(&rt));
+        cJSON_AddStringToObject(j, "mode", rag_retrieval_mode(&rt));
         if (rt.reranker) cJSON_AddBoolToObject(j, "rerank", 1);
         cJSON_AddNumberToObject(j, "MAP", sum.map / d);
         cJSON_AddNumberToObject(j, "nDCG@10", sum.ndcg10 / d);
@@ -157,7 +158,7 @@ int cli_eval(int argc, char **argv)
         cJSON_AddNumberToObject(j, "seconds", secs);
         cli_print_json(j);
     } else {
-        printf("retrieval   %s%s\n", cli_retrieval_mode(&rt), rt.reranker ? ", reranked" : "");
+        printf("retrieval   %s%s\n", rag_retrieval_mode(&rt), rt.reranker ? ", reranked" : "");
         printf("queries     %zu evaluated (%zu run, %zu with relevant judgments), %.2f s\n", n_eval,
                qids.n, n_eval, secs);
         printf("MAP         %.4f\nnDCG@10     %.4f\nRecall@100  %.4f\nP@10        %.4f\nMRR         %.4f\n",
@@ -169,7 +170,7 @@ out:
         rag_err_sys(&err, errno, "%s", runpath);
         rc = cli_fail(&cli, &err);
     }
-    cli_close_retrieval(&rt);
+    rag_retrieval_close(&rt);
     rag_strv_free(&qids);
     rag_strv_free(&qtexts);
     rag_qrels_free(&qrels);

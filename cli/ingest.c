@@ -125,42 +125,19 @@ static int parse_count(const char *s, long min, size_t *out)
     return 0;
 }
 
-static int parse_seconds(const char *s, double *out)
+/* URL fetching and crawling: --crawl, then the settings ([ingest], [net]). */
+static int read_fetching(rag_cli *cli, const char *crawl, net_policy *policy, ing_params *p)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0) || v > 86400) return -1;
-    *out = v;
-    return 0;
-}
-
-/* URL fetching and crawling: flags, then [ingest] and [net] in the config. */
-static int read_fetching(rag_cli *cli, const char *crawl, const char *delay, const char *max_pages,
-                         int allow_flag, const char *allow, net_policy *policy, ing_params *p)
-{
-    const rag_config *cfg = cli->cfg;
-    size_t depth = 0, pages = p->max_pages;
-    if (!delay) delay = rag_config_get(cfg, "ingest.crawl_delay");
-    if (!max_pages) max_pages = rag_config_get(cfg, "ingest.max_pages");
-    const char *timeout = rag_config_get(cfg, "ingest.fetch_timeout");
-    if ((crawl && parse_count(crawl, 0, &depth) < 0) ||
-        (max_pages && parse_count(max_pages, 1, &pages) < 0))
-        return cli_usage_error(cli, "--crawl and --max-pages take whole numbers");
-    if ((delay && parse_seconds(delay, &p->crawl_delay) < 0) ||
-        (timeout && (parse_seconds(timeout, &p->fetch_timeout) < 0 || p->fetch_timeout <= 0)))
-        return cli_usage_error(cli, "--crawl-delay and ingest.fetch_timeout are seconds");
+    const rag_settings *set = &cli->set;
+    size_t depth = 0;
+    if (crawl && parse_count(crawl, 0, &depth) < 0)
+        return cli_usage_error(cli, "--crawl takes a whole number");
     p->crawl_depth = (int)depth;
-    p->max_pages = pages;
-    rag_err err = {0};
-    if (allow_flag) {
-        policy->allow_private = !allow;
-        policy->allow = allow;
-    } else {
-        if (rag_config_get_bool(cfg, "net.allow_private", &policy->allow_private, &err))
-            return cli_fail(cli, &err);
-        policy->allow = rag_config_get(cfg, "net.allow");
-    }
-    if (policy->allow && net_allow_list_check(policy->allow, &err)) return cli_fail(cli, &err);
+    p->max_pages = (size_t)set->ingest.max_pages;
+    p->crawl_delay = set->ingest.crawl_delay;
+    p->fetch_timeout = set->ingest.fetch_timeout;
+    policy->allow_private = set->net.allow_private;
+    policy->allow = set->net.allow;
     p->net_policy = policy;
     return 0;
 }
@@ -187,12 +164,10 @@ int cli_ingest(int argc, char **argv)
     ing_params p;
     ing_default_params(&p);
     rag_strv labels = {0}, defaults = {0}, include = {0}, exclude = {0};
-    const char *acl = NULL, *max_size = NULL, *chunk = NULL, *overlap = NULL, *embed_flag = NULL;
-    const char *crawl = NULL, *crawl_delay = NULL, *max_pages = NULL, *allow = NULL;
-    int allow_flag = 0;
+    const char *acl = NULL, *crawl = NULL;
     net_policy policy = {0};
     emb_model *embedder = NULL;
-    int rc = RAG_EXIT_OK, c, hidden = -1;
+    int rc = RAG_EXIT_OK, c;
     rag_err err = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
@@ -210,35 +185,37 @@ int cli_ingest(int argc, char **argv)
             rag_strv_push(&exclude, optarg);
             break;
         case 'H':
-            hidden = 1;
+            cli_flag(&cli, "ingest.include_hidden", "true", "--hidden");
             break;
         case 'I':
             p.ext_id = optarg;
             break;
         case 'm':
-            max_size = optarg;
+            cli_flag(&cli, "ingest.max_size", optarg, "--max-size");
             break;
         case 'c':
-            chunk = optarg;
+            cli_flag(&cli, "ingest.chunk_tokens", optarg, "--chunk-tokens");
             break;
         case 'o':
-            overlap = optarg;
+            cli_flag(&cli, "ingest.overlap_tokens", optarg, "--overlap-tokens");
             break;
         case 'E':
-            embed_flag = optarg;
+            cli_flag(&cli, "embed.model", optarg, "--embed-model");
             break;
         case 'W':
             crawl = optarg;
             break;
         case 'Y':
-            crawl_delay = optarg;
+            cli_flag(&cli, "ingest.crawl_delay", optarg, "--crawl-delay");
             break;
         case 'P':
-            max_pages = optarg;
+            cli_flag(&cli, "ingest.max_pages", optarg, "--max-pages");
             break;
-        case 'V':
-            allow_flag = 1;
-            allow = optarg;
+        case 'V': /* --allow-private: every address; --allow-private=LIST: these */
+            if (optarg)
+                cli_flag(&cli, "net.allow", optarg, "--allow-private");
+            else
+                cli_flag(&cli, "net.allow_private", "true", "--allow-private");
             break;
         case 'h':
             fputs(usage, stdout);
@@ -252,33 +229,12 @@ int cli_ingest(int argc, char **argv)
     rc = cli_setup(&cli, 1);
     if (rc) goto out;
 
-    /* flags win over the config file */
-    const rag_config *cfg = cli.cfg;
-    if (!max_size) max_size = rag_config_get(cfg, "ingest.max_size");
-    if (!chunk) chunk = rag_config_get(cfg, "ingest.chunk_tokens");
-    if (!overlap) overlap = rag_config_get(cfg, "ingest.overlap_tokens");
-    if (max_size && rag_parse_size(max_size, &p.max_file_size) < 0) {
-        rc = cli_usage_error(&cli, "--max-size: '%s' is not a size (e.g. 64M)", max_size);
-        goto out;
-    }
-    if ((chunk && parse_count(chunk, 16, &p.chunk_tokens) < 0) ||
-        (overlap && parse_count(overlap, 0, &p.overlap_tokens) < 0)) {
-        rc = cli_usage_error(
-            &cli, "the chunk size is a token count of at least 16, the overlap one of at least 0");
-        goto out;
-    }
-    if (chunk && !overlap) p.overlap_tokens = p.chunk_tokens * 15 / 100;
-    if ((rc = read_fetching(&cli, crawl, crawl_delay, max_pages, allow_flag, allow, &policy, &p)))
-        goto out;
-    if (p.chunk_tokens && p.overlap_tokens >= p.chunk_tokens) {
-        rc = cli_usage_error(&cli, "the overlap must be smaller than the chunk size");
-        goto out;
-    }
-    if (hidden < 0 && rag_config_get_bool(cfg, "ingest.include_hidden", &hidden, &err)) {
-        rc = cli_fail(&cli, &err);
-        goto out;
-    }
-    p.include_hidden = hidden > 0;
+    const rag_settings *set = &cli.set;
+    p.max_file_size = set->ingest.max_size;
+    p.chunk_tokens = (size_t)set->ingest.chunk_tokens;
+    p.overlap_tokens = (size_t)set->ingest.overlap_tokens;
+    p.include_hidden = set->ingest.include_hidden;
+    if ((rc = read_fetching(&cli, crawl, &policy, &p))) goto out;
     if (acl) {
         if (rag_labels_parse(acl, "--acl", &labels, &err)) {
             rc = cli_fail(&cli, &err);
@@ -286,16 +242,15 @@ int cli_ingest(int argc, char **argv)
         }
         p.labels = &labels;
     }
-    const char *dl = rag_config_get(cfg, "acl.default_labels");
+    const char *dl = set->acl.default_labels;
     if (dl) {
-        if (rag_labels_parse(dl, rag_config_where(cfg, "acl.default_labels"), &defaults, &err)) {
+        if (rag_labels_parse(dl, rag_settings_where(set, "acl.default_labels"), &defaults, &err)) {
             rc = cli_fail(&cli, &err);
             goto out;
         }
         p.default_labels = &defaults;
     }
-    const char *embed_path = cli_model_path(&cli, embed_flag, "RAG_EMBED_MODEL", "embed.model");
-    if (embed_path && (rc = cli_open_embedder(&cli, embed_path, &embedder))) goto out;
+    if ((rc = cli_open_embedder(&cli, 0, &embedder))) goto out;
     p.embedder = embedder;
     p.include = &include;
     p.exclude = &exclude;

@@ -536,7 +536,7 @@ int cli_generate(int argc, char **argv)
         rag_strv_free(&stops);
         return rc;
     }
-    if (!template) template = rag_config_get(cli.cfg, "model.chat_template");
+    if (!template) template = cli.set.model.chat_template;
 
     rag_err err = {0};
     llm_model *m = NULL;

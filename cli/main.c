@@ -12,40 +12,6 @@
 #define RAG_VERSION "0.1.0"
 #endif
 
-static const char usage[] =
-    "usage: rag COMMAND [options]\n"
-    "\n"
-    "Answers questions from your own documents, with citations, on this machine.\n"
-    "\n"
-    "commands:\n"
-    "  ingest PATH...     add or update files and directories\n"
-    "  search QUERY       keyword search over the documents you may see\n"
-    "  ask QUESTION       an answer with numbered citations\n"
-    "  docs list|show|rm  list, inspect or remove documents\n"
-    "  stats              documents, chunks and size per ACL group\n"
-    "  check              verify (and --repair) the database\n"
-    "  index              rebuild or check the vector indexes\n"
-    "  eval               retrieval quality against relevance judgments\n"
-    "  keys add|list|rm   API keys of the daemon\n"
-    "  serve              run the query daemon (as ragd; 'rag serve --help')\n"
-    "\n"
-    "model commands:\n"
-    "  generate           stream a local GGUF model's continuation or chat reply\n"
-    "  tokenize           token ids of a text\n"
-    "  logits             logits of a token sequence, to a file\n"
-    "  model-info         what a GGUF model is\n"
-    "  quantize           convert a model's weights to another type\n"
-    "  embed              vectors of texts from an embedding model\n"
-    "  rerank             relevance scores of passages from a reranker\n"
-    "  reembed            embed every chunk with (another) embedding model\n"
-    "  pull NAME|URL      download a model (resumable, verified)\n"
-    "  models             list, show or remove downloaded models\n"
-    "  bench-model        prefill, decode and first-token speed of a model here\n"
-    "  bench-embed        embedding speed of an encoder here\n"
-    "\n"
-    "'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
-    "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n";
-
 /* `rag serve` is the daemon: the `ragd` program beside this one (the same
  * build or installation), else the first `ragd` on PATH. The daemon is its
  * own program (ragd/), so the command line does not carry the HTTP server. */
@@ -69,19 +35,58 @@ static int cli_serve(int argc, char **argv)
     return RAG_EXIT_ERROR;
 }
 
-static const struct {
+/* Every command, in the order of the usage text, which is made from this
+ * table: its name, what runs it, its section and one line of help. */
+static const struct command {
     const char *name;
     int (*run)(int, char **);
+    int models; /* listed under "model commands" */
+    const char *args, *help;
 } commands[] = {
-    {"ingest", cli_ingest}, {"search", cli_search}, {"ask", cli_ask},
-    {"docs", cli_docs},     {"stats", cli_stats},   {"check", cli_check},
-    {"eval", cli_eval},     {"generate", cli_generate}, {"tokenize", cli_tokenize},
-    {"logits", cli_logits}, {"model-info", cli_model_info},
-    {"quantize", cli_quantize}, {"embed", cli_embed}, {"rerank", cli_rerank},
-    {"reembed", cli_reembed}, {"index", cli_index}, {"keys", cli_keys},
-    {"serve", cli_serve},       {"pull", cli_pull},     {"models", cli_models},
-    {"bench-model", cli_bench_model}, {"bench-embed", cli_bench_embed},
+    {"ingest", cli_ingest, 0, "PATH...", "add or update files and directories"},
+    {"search", cli_search, 0, "QUERY", "keyword search over the documents you may see"},
+    {"ask", cli_ask, 0, "QUESTION", "an answer with numbered citations"},
+    {"docs", cli_docs, 0, "list|show|rm", "list, inspect or remove documents"},
+    {"stats", cli_stats, 0, "", "documents, chunks and size per ACL group"},
+    {"check", cli_check, 0, "", "verify (and --repair) the database"},
+    {"index", cli_index, 0, "", "rebuild or check the vector indexes"},
+    {"eval", cli_eval, 0, "", "retrieval quality against relevance judgments"},
+    {"keys", cli_keys, 0, "add|list|rm", "API keys of the daemon"},
+    {"config", cli_config, 0, "", "every setting, its value and where it came from"},
+    {"serve", cli_serve, 0, "", "run the query daemon (as ragd; 'rag serve --help')"},
+    {"generate", cli_generate, 1, "", "stream a local GGUF model's continuation or chat reply"},
+    {"tokenize", cli_tokenize, 1, "", "token ids of a text"},
+    {"logits", cli_logits, 1, "", "logits of a token sequence, to a file"},
+    {"model-info", cli_model_info, 1, "", "what a GGUF model is"},
+    {"quantize", cli_quantize, 1, "", "convert a model's weights to another type"},
+    {"embed", cli_embed, 1, "", "vectors of texts from an embedding model"},
+    {"rerank", cli_rerank, 1, "", "relevance scores of passages from a reranker"},
+    {"reembed", cli_reembed, 1, "", "embed every chunk with (another) embedding model"},
+    {"pull", cli_pull, 1, "NAME|URL", "download a model (resumable, verified)"},
+    {"models", cli_models, 1, "", "list, show or remove downloaded models"},
+    {"bench-model", cli_bench_model, 1, "", "prefill, decode and first-token speed of a model here"},
+    {"bench-embed", cli_bench_embed, 1, "", "embedding speed of an encoder here"},
 };
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *f)
+{
+    fputs("usage: rag COMMAND [options]\n\n"
+          "Answers questions from your own documents, with citations, on this machine.\n",
+          f);
+    for (int models = 0; models < 2; models++) {
+        fputs(models ? "\nmodel commands:\n" : "\ncommands:\n", f);
+        for (size_t i = 0; i < N_COMMANDS; i++) {
+            if (commands[i].models != models) continue;
+            char left[64];
+            snprintf(left, sizeof left, "%s %s", commands[i].name, commands[i].args);
+            fprintf(f, "  %-19s%s\n", left, commands[i].help);
+        }
+    }
+    fputs("\n'rag COMMAND --help' describes a command. Common options: --db PATH,\n"
+          "--config FILE, --json, --as ROLE,... (act as a principal with these roles).\n",
+          f);
+}
 
 /* Lets common options come before the command ("rag --db X search q") by
  * moving them after it, where the command's own parser reads them. */
@@ -108,17 +113,17 @@ int main(int argc, char **argv)
         !strcmp(argv[1], "help")) {
         if (argc >= 3 && !strcmp(argv[1], "help")) {
             char *help_argv[] = {argv[2], "--help", NULL};
-            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            for (size_t i = 0; i < N_COMMANDS; i++)
                 if (!strcmp(argv[2], commands[i].name)) return commands[i].run(2, help_argv);
         }
-        fputs(usage, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? RAG_EXIT_USAGE : RAG_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("rag %s (database schema %d)\n", RAG_VERSION, store_schema_version());
         return RAG_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "rag: unknown command '%s' (see 'rag --help')\n", argv[1]);
     return RAG_EXIT_USAGE;

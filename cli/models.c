@@ -109,10 +109,7 @@ static int find_one(void *p, const entry *e)
 static char *models_dir(const rag_cli *cli, const char *flag)
 {
     if (flag) return rag_xstrdup(flag);
-    const char *env = getenv("RAG_MODELS_DIR");
-    if (env && *env) return rag_xstrdup(env);
-    const char *cfg = rag_config_get(cli->cfg, "models.dir");
-    if (cfg) return rag_xstrdup(cfg);
+    if (cli->set.models.dir) return rag_xstrdup(cli->set.models.dir); /* or $RAG_MODELS_DIR */
     const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
     if (xdg && *xdg) return rag_xasprintf("%s/rag/models", xdg);
     return rag_xasprintf("%s/.local/share/rag/models", home && *home ? home : ".");

@@ -60,8 +60,8 @@ static const char ask_usage[] =
     "  --model FILE|URL  the generator (a GGUF chat model, or an OpenAI-compatible\n"
     "                    server's base URL ending in /v1, with model.remote_model)\n"
     "  -n N              answer tokens at most (default 512, or model.max_tokens)\n"
-    "  --ctx N           context size (default model.ctx, else min(training, 4096);\n"
-    "                    a server's: model.remote_ctx, default 8192)\n"
+    "  --ctx N           context size of a model file (default model.ctx, else\n"
+    "                    min(training, 4096)); a server's is model.remote_ctx\n"
     "  --temp T          sampling temperature (default 0: the most likely words)\n"
     "  --seed S          random seed\n"
     "  --show-prompt     print the exact prompt before the answer\n"
@@ -93,92 +93,16 @@ static char *join_args(int argc, char **argv)
     return rag_buf_steal(&b);
 }
 
-static int parse_count(rag_cli *cli, const char *opt, const char *s, long hi, size_t *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < 1 || v > hi) {
-        cli_usage_error(cli, "%s: '%s' is not a number from 1 to %ld", opt, s, hi);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
-
-/* Options shared by search and ask. */
+/* Options shared by search and ask; the settings they set (-k, --mode,
+ * --rerank, ...) are in q->cli.set after cli_setup. */
 typedef struct query_opts {
     rag_cli cli;
     int is_ask;
-    size_t k;
-    int k_set, chunks, rerank, explain, show_prompt, temp_set;
-    size_t rerank_top, n_predict, n_ctx;
-    size_t candidates;     /* search.candidates (0: the default) */
-    int rrf_k, dedupe;     /* search.rrf_k, search.dedupe */
-    double dup_similarity; /* search.dup_similarity */
-    const char *mode, *embed_model, *rerank_model, *model;
+    int chunks, explain, show_prompt, temp_set;
     float temp;
     uint64_t seed;
     char *query;
 } query_opts;
-
-static int valid_mode(const char *m)
-{
-    return !strcmp(m, "keyword") || !strcmp(m, "vector") || !strcmp(m, "hybrid");
-}
-
-int cli_search_mode(rag_cli *cli, const char **mode)
-{
-    if (*mode) {
-        if (valid_mode(*mode)) return 0;
-        cli_usage_error(cli, "--mode: '%s' is not keyword, vector or hybrid", *mode);
-        return -1;
-    }
-    const char *m = rag_config_get(cli->cfg, "search.mode");
-    if (!m) return 0;
-    if (!valid_mode(m)) {
-        cli_error(cli, "%s: search.mode '%s' is not keyword, vector or hybrid",
-                      rag_config_where(cli->cfg, "search.mode"), m);
-        return -1;
-    }
-    if (strcmp(m, "hybrid")) *mode = m; /* hybrid is what no mode means */
-    return 0;
-}
-
-/* The [search] section: the retrieval stages and their knobs (flags win).
- * Returns -1 after reporting a bad value with the file and line. */
-static int search_config(query_opts *q)
-{
-    const rag_config *cfg = q->cli.cfg;
-    rag_err err = {0};
-    if (cli_search_mode(&q->cli, &q->mode) < 0) return -1;
-    size_t rrf_k = 60;
-    if (rag_config_get_size(cfg, "search.candidates", &q->candidates, &err) ||
-        rag_config_get_size(cfg, "search.rrf_k", &rrf_k, &err) ||
-        rag_config_get_bool(cfg, "search.dedupe", &q->dedupe, &err) ||
-        (!q->rerank && rag_config_get_bool(cfg, "search.rerank", &q->rerank, &err))) {
-        cli_fail(&q->cli, &err);
-        return -1;
-    }
-    if (q->candidates > 10000 || rrf_k < 1 || rrf_k > 100000) {
-        cli_error(
-            &q->cli,
-            "%s: search.candidates must be at most 10000 and search.rrf_k from 1 to 100000",
-            rag_config_where(cfg, q->candidates > 10000 ? "search.candidates" : "search.rrf_k"));
-        return -1;
-    }
-    q->rrf_k = (int)rrf_k;
-    const char *sim = rag_config_get(cfg, "search.dup_similarity");
-    if (sim) {
-        char *end;
-        q->dup_similarity = strtod(sim, &end);
-        if (end == sim || *end || !(q->dup_similarity > 0 && q->dup_similarity <= 1)) {
-            cli_error(&q->cli, "%s: search.dup_similarity '%s' is not a number in (0, 1]",
-                          rag_config_where(cfg, "search.dup_similarity"), sim);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* Parses the options of search/ask; returns -1 (done, exit with *rc). */
 static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
@@ -218,38 +142,37 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
         int bad = 0;
         switch (c) {
         case 'k':
-            bad = parse_count(&q->cli, "-k", optarg, 10000, &q->k);
-            q->k_set = 1;
+            cli_flag(&q->cli, q->is_ask ? "search.answer_k" : "search.k", optarg, "-k");
             break;
         case 'n':
-            bad = parse_count(&q->cli, "-n", optarg, 1 << 20, &q->n_predict);
+            cli_flag(&q->cli, "model.max_tokens", optarg, "-n");
             break;
         case O_CTX:
-            bad = parse_count(&q->cli, "--ctx", optarg, 1 << 20, &q->n_ctx);
+            cli_flag(&q->cli, "model.ctx", optarg, "--ctx");
             break;
         case O_RTOP:
-            bad = parse_count(&q->cli, "--rerank-top", optarg, 10000, &q->rerank_top);
+            cli_flag(&q->cli, "rerank.top", optarg, "--rerank-top");
             break;
         case O_CHUNKS:
             q->chunks = 1;
             break;
         case O_RERANK:
-            q->rerank = 1;
+            cli_flag(&q->cli, "search.rerank", "true", "--rerank");
             break;
         case O_RMODEL:
-            q->rerank_model = optarg;
+            cli_flag(&q->cli, "rerank.model", optarg, "--rerank-model");
             break;
         case O_MODE:
-            q->mode = optarg;
+            cli_flag(&q->cli, "search.mode", optarg, "--mode");
             break;
         case O_EMODEL:
-            q->embed_model = optarg;
+            cli_flag(&q->cli, "embed.model", optarg, "--embed-model");
             break;
         case O_EXPLAIN:
             q->explain = 1;
             break;
         case O_MODEL:
-            q->model = optarg;
+            cli_flag(&q->cli, "model.path", optarg, "--model");
             break;
         case O_SHOW:
             q->show_prompt = 1;
@@ -282,11 +205,6 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
             return -1;
         }
     }
-    if (q->mode && !valid_mode(q->mode)) {
-        *rc =
-            cli_usage_error(&q->cli, "--mode: '%s' is not keyword, vector or hybrid", q->mode);
-        return -1;
-    }
     if (optind >= argc) {
         *rc = cli_usage_error(&q->cli, "no %s given", q->is_ask ? "QUESTION" : "QUERY");
         return -1;
@@ -294,96 +212,30 @@ static int parse_query_opts(int argc, char **argv, query_opts *q, int *rc)
     q->query = join_args(argc, argv);
     *rc = cli_setup(&q->cli, 1);
     if (*rc) return -1;
-    const char *ck = rag_config_get(q->cli.cfg, "search.k");
-    if (!q->is_ask && !q->k_set && ck && parse_count(&q->cli, "search.k", ck, 10000, &q->k) < 0) {
-        *rc = RAG_EXIT_USAGE;
-        return -1;
-    }
-    const char *top = rag_config_get(q->cli.cfg, "rerank.top");
-    if (q->rerank && !q->rerank_top && top &&
-        parse_count(&q->cli, "rerank.top", top, 10000, &q->rerank_top) < 0) {
-        *rc = RAG_EXIT_USAGE;
-        return -1;
-    }
-    if (search_config(q) < 0) {
-        *rc = RAG_EXIT_USAGE;
-        return -1;
-    }
     return 0;
 }
 
-int cli_open_retrieval(rag_cli *cli, const char *mode, const char *embed_model, int rerank,
-                           const char *rerank_model, cli_retrieval *r)
+/* The embedding model and, with --rerank, the reranker (rag/backend.h). */
+static int open_retrieval(query_opts *q, rag_retrieval_models *r)
 {
-    memset(r, 0, sizeof *r);
+    const rag_settings *set = &q->cli.set;
+    const char *mode = cli_search_mode(&q->cli);
     rag_err err = {0};
-    int want_vector = !mode || strcmp(mode, "keyword");
-    r->keyword = !mode || strcmp(mode, "vector");
-    const char *epath = cli_model_path(cli, embed_model, "RAG_EMBED_MODEL", "embed.model");
-    if (want_vector && epath) {
-        int rc = cli_open_embedder(cli, epath, &r->embedder);
-        if (rc) return rc;
-        int match = ing_model_matches(cli->st, r->embedder, &err);
-        if (match < 0) return cli_fail(cli, &err);
-        if (!match) {
-            r->note = rag_xasprintf(
-                "the database has no vectors of %s: keyword search only (run 'rag reembed')",
-                emb_model_identity(r->embedder)->name);
-            emb_model_close(r->embedder);
-            r->embedder = NULL;
-        }
-    } else if (want_vector) {
-        r->note = rag_xstrdup("no embedding model is configured: keyword search only");
-    }
-    if (!r->embedder) r->keyword = 1;
+    if (rag_retrieval_open(set, q->cli.st, mode, set->search.rerank ? RAG_RETRIEVAL_RERANK : 0, r,
+                           &err))
+        return cli_fail(&q->cli, &err);
     if (mode && !strcmp(mode, "vector") && !r->embedder) {
-        cli_error(cli, "--mode vector: %s", r->note);
+        cli_error(&q->cli, "%s: search.mode vector: %s",
+                  rag_settings_where(set, "search.mode"), r->note);
         return RAG_EXIT_USAGE;
     }
-    if (rerank) {
-        const char *rpath =
-            cli_model_path(cli, rerank_model, "RAG_RERANK_MODEL", "rerank.model");
-        if (!rpath) {
-            cli_error(
-                cli,
-                "--rerank needs a reranker: --rerank-model FILE, RAG_RERANK_MODEL or rerank.model");
-            return RAG_EXIT_ERROR;
-        }
-        int rc = cli_open_embedder(cli, rpath, &r->reranker);
-        if (rc) return rc;
-    }
     return 0;
-}
-
-const char *cli_retrieval_mode(const cli_retrieval *r)
-{
-    return r->embedder && r->keyword ? "hybrid" : r->embedder ? "vector" : "keyword";
-}
-
-void cli_close_retrieval(cli_retrieval *r)
-{
-    emb_model_close(r->embedder);
-    emb_model_close(r->reranker);
-    rag_free(r->note);
-    memset(r, 0, sizeof *r);
-}
-
-static int open_retrieval(query_opts *q, cli_retrieval *r)
-{
-    return cli_open_retrieval(&q->cli, q->mode, q->embed_model, q->rerank, q->rerank_model, r);
 }
 
 static void retrieve_params(const query_opts *q, rag_retrieve_params *rp, int per_document)
 {
-    rag_retrieve_default_params(rp);
-    rp->k = q->k;
-    rp->keyword = !q->mode || strcmp(q->mode, "vector");
-    rp->vector = !q->mode || strcmp(q->mode, "keyword");
-    rp->rerank_top = q->rerank_top;
-    if (q->candidates) rp->candidates = q->candidates;
-    rp->rrf_k = q->rrf_k;
-    rp->dedupe = q->dedupe;
-    if (q->dup_similarity > 0) rp->dup_jaccard = q->dup_similarity;
+    rag_retrieve_settings(&q->cli.set, cli_search_mode(&q->cli), rp);
+    rp->k = (size_t)(q->is_ask ? q->cli.set.search.answer_k : q->cli.set.search.k);
     rp->per_document = per_document;
     rp->hl_open = q->cli.color ? "\x01" : "**";
     rp->hl_close = q->cli.color ? "\x02" : "**";
@@ -443,8 +295,8 @@ static void print_explain(const query_opts *q, const rag_result *r)
 
 int cli_search(int argc, char **argv)
 {
-    query_opts q = {.cli = {.cmd = "search"}, .k = 10, .dedupe = 1};
-    cli_retrieval rt = {0};
+    query_opts q = {.cli = {.cmd = "search"}};
+    rag_retrieval_models rt = {0};
     int rc;
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
     if ((rc = open_retrieval(&q, &rt))) goto out;
@@ -461,7 +313,7 @@ int cli_search(int argc, char **argv)
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);
-        cJSON_AddStringToObject(j, "mode", cli_retrieval_mode(&rt));
+        cJSON_AddStringToObject(j, "mode", rag_retrieval_mode(&rt));
         cJSON *arr = cJSON_AddArrayToObject(j, "results");
         for (size_t i = 0; i < res.n; i++)
             cJSON_AddItemToArray(arr, rag_result_json(&res.v[i], i + 1, q.explain, NULL));
@@ -510,7 +362,7 @@ int cli_search(int argc, char **argv)
     }
     rag_results_free(&res);
 out:
-    cli_close_retrieval(&rt);
+    rag_retrieval_close(&rt);
     rag_free(q.query);
     cli_teardown(&q.cli);
     return rc;
@@ -609,79 +461,43 @@ static int on_text(void *p, const char *s, size_t n)
     return ask_interrupted;
 }
 
-/* The generator of an answer: a local model with its context, or a server. */
+/* The generator of an answer (rag/backend.h) and, for a local model, its
+ * context. */
 typedef struct ask_model {
-    llm_model *m;
+    rag_gen_model gm;
     llm_context *ctx;
-    llm_chat_family fam;
-    rag_backend remote; /* url set: a server */
     size_t n_ctx, n_predict;
-    double load_ms;
 } ask_model;
 
 static void ask_model_close(ask_model *am)
 {
     llm_context_free(am->ctx);
-    llm_model_close(am->m);
+    rag_gen_model_close(&am->gm);
 }
 
-/* The sizes: the context (--ctx, else model.ctx for a local model and
- * model.remote_ctx for a server) and the answer's room in it. */
-static int ask_sizes(query_opts *q, ask_model *am, size_t fallback_ctx)
-{
-    size_t n_ctx = q->n_ctx, n_predict = q->n_predict;
-    const char *v;
-    if (!n_ctx && !am->remote.url && (v = rag_config_get(q->cli.cfg, "model.ctx")) &&
-        parse_count(&q->cli, "model.ctx", v, 1 << 20, &n_ctx) < 0)
-        return RAG_EXIT_USAGE;
-    if (!n_predict && (v = rag_config_get(q->cli.cfg, "model.max_tokens")) &&
-        parse_count(&q->cli, "model.max_tokens", v, 1 << 20, &n_predict) < 0)
-        return RAG_EXIT_USAGE;
-    am->n_ctx = n_ctx ? n_ctx : fallback_ctx;
-    am->n_predict = n_predict ? n_predict : 512;
-    if (am->n_predict >= am->n_ctx) am->n_predict = am->n_ctx / 2;
-    return 0;
-}
-
-/* Opens the generator at model (a file or a server's URL). Returns an exit
- * status, or -1 when a local model could not be loaded (*why says why). */
-static int ask_model_open(query_opts *q, const char *model, ask_model *am, char **why)
+/* Opens the generator of the settings. Returns an exit status, or -1 when
+ * a local model could not be loaded (*why says why). */
+static int ask_model_open(query_opts *q, ask_model *am, char **why)
 {
     rag_err err = {0};
     memset(am, 0, sizeof *am);
-    if (rag_is_url(model)) { /* the server is only reached when the answer is asked for */
-        if (rag_backend_read(q->cli.cfg, "model", model, &am->remote, &err))
-            return cli_fail(&q->cli, &err);
-        return ask_sizes(q, am, (size_t)am->remote.ctx);
-    }
-    double t0 = now_ms();
-    if (llm_model_open(model, &am->m, &err)) {
+    if (rag_gen_model_open(&q->cli.set, &am->gm, &err)) {
         *why = rag_xasprintf(
             "The generator model could not be loaded (%s), so this answer is extractive.", err.msg);
         return -1;
     }
-    am->load_ms = now_ms() - t0;
-    const llm_hparams *hp = llm_model_hparams(am->m);
-    int rc = ask_sizes(q, am, hp->n_ctx_train < 4096 ? (size_t)hp->n_ctx_train : 4096);
-    if (rc) return rc;
-    int fell_back;
-    if (llm_chat_family_for(llm_model_gguf(am->m),
-                            rag_config_get(q->cli.cfg, "model.chat_template"), &am->fam, &fell_back,
-                            &err))
-        return cli_fail(&q->cli, &err);
-    if (fell_back && !q->cli.quiet)
-        cli_error(
-            &q->cli,
-            "warning: the model names no chat template this program recognises; using ChatML "
-            "(set model.chat_template)");
+    am->n_ctx = (size_t)am->gm.n_ctx;
+    am->n_predict = (size_t)q->cli.set.model.max_tokens;
+    if (am->n_predict >= am->n_ctx) am->n_predict = am->n_ctx / 2;
+    if (!am->gm.model) return 0; /* a server: reached when the answer is asked for */
     llm_context_params cp;
     llm_context_default_params(&cp);
     cp.n_ctx = (int)am->n_ctx;
-    if (llm_context_new(am->m, &cp, &am->ctx, &err)) return cli_fail(&q->cli, &err);
+    if (llm_context_new(am->gm.model, &cp, &am->ctx, &err)) return cli_fail(&q->cli, &err);
     return 0;
 }
 
-static void ask_print_json(query_opts *q, const ask_model *am, const char *model,
+static void ask_print_json(query_opts *q, const ask_model *am,
                            const rag_prompt *pr, const rag_generation *g, const rag_results *res,
                            double prompt_build_ms, double t_total0)
 {
@@ -691,8 +507,9 @@ static void ask_print_json(query_opts *q, const ask_model *am, const char *model
     cJSON_AddStringToObject(j, "question", q->query);
     cJSON_AddStringToObject(j, "answer", cc->text);
     cJSON_AddStringToObject(j, "mode", "generated");
-    cJSON_AddStringToObject(j, "model", am->remote.url ? am->remote.model : model);
-    if (am->remote.url) cJSON_AddStringToObject(j, "remote", am->remote.url);
+    const rag_backend *remote = &am->gm.remote;
+    cJSON_AddStringToObject(j, "model", remote->url ? remote->model : q->cli.set.model.path);
+    if (remote->url) cJSON_AddStringToObject(j, "remote", remote->url);
     cJSON_AddStringToObject(j, "stop_reason", llm_stop_reason_name(st->stop));
     if (q->show_prompt) cJSON_AddStringToObject(j, "prompt", rag_buf_str(&pr->chat.text));
     cJSON *cites = cJSON_AddArrayToObject(j, "citations");
@@ -710,7 +527,7 @@ static void ask_print_json(query_opts *q, const ask_model *am, const char *model
     cJSON_AddNumberToObject(usage, "completion_tokens", st->n_generated);
     cJSON *t = cJSON_AddObjectToObject(j, "timings");
     rag_timings_json(t, res);
-    cJSON_AddNumberToObject(t, "load_ms", am->load_ms);
+    cJSON_AddNumberToObject(t, "load_ms", am->gm.load_ms);
     cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", st->prompt_ms);
     cJSON_AddNumberToObject(t, "generate_ms", st->gen_ms);
@@ -750,18 +567,18 @@ static void ask_print_text(query_opts *q, const rag_prompt *pr, const rag_genera
 
 /* The generated answer. Returns an exit status, or -1 when the model could
  * not be loaded (*why says why; the caller falls back to extractive). */
-static int ask_generate(query_opts *q, const char *model, const rag_results *res, double t_total0,
-                        char **why)
+static int ask_generate(query_opts *q, const rag_results *res, double t_total0, char **why)
 {
     rag_err err = {0};
     ask_model am;
     rag_prompt pr = {0};
-    int rc = ask_model_open(q, model, &am, why);
+    int rc = ask_model_open(q, &am, why);
     if (rc) goto out;
     double t0 = now_ms();
     rag_prompt_input in = {.question = q->query, .results = res};
-    if (rag_prompt_build(am.m ? llm_model_vocab(am.m) : NULL, am.fam, &in, am.n_ctx - am.n_predict,
-                          &pr, &err)) {
+    const llm_model *m = am.gm.model;
+    if (rag_prompt_build(m ? llm_model_vocab(m) : NULL, am.gm.fam, &in, am.n_ctx - am.n_predict,
+                         &pr, &err)) {
         rc = cli_fail(&q->cli, &err);
         goto out;
     }
@@ -769,7 +586,7 @@ static int ask_generate(query_opts *q, const char *model, const rag_results *res
     if (q->show_prompt && !q->cli.json) /* with --json: in the JSON */
         printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt "
                "---%s\n\n",
-               cli_dim(&q->cli), am.m ? "" : "about ", pr.n_tokens, pr.n_blocks,
+               cli_dim(&q->cli), m ? "" : "about ", pr.n_tokens, pr.n_blocks,
                cli_reset(&q->cli), rag_buf_str(&pr.chat.text), cli_dim(&q->cli),
                cli_reset(&q->cli));
     llm_gen_params gp;
@@ -779,7 +596,8 @@ static int ask_generate(query_opts *q, const char *model, const rag_results *res
     if (q->seed) gp.sampling.seed = q->seed;
     int echo = !q->cli.json && isatty(1);
     signal(SIGINT, on_ask_sigint);
-    rag_generator gen = {.ctx = am.ctx, .remote = am.remote.url ? &am.remote : NULL};
+    rag_generator gen = {0};
+    rag_gen_model_generator(&am.gm, am.ctx, &gen);
     rag_generation g;
     if (rag_generate(&gen, &pr, 1, &gp, on_text, &echo, &g, &err)) {
         if (echo) putchar('\n'); /* after the text that came before the failure */
@@ -787,7 +605,7 @@ static int ask_generate(query_opts *q, const char *model, const rag_results *res
         goto out;
     }
     if (q->cli.json)
-        ask_print_json(q, &am, model, &pr, &g, res, prompt_build_ms, t_total0);
+        ask_print_json(q, &am, &pr, &g, res, prompt_build_ms, t_total0);
     else
         ask_print_text(q, &pr, &g, echo);
     rag_generation_free(&g);
@@ -799,8 +617,8 @@ out:
 
 int cli_ask(int argc, char **argv)
 {
-    query_opts q = {.cli = {.cmd = "ask"}, .k = 6, .is_ask = 1, .dedupe = 1};
-    cli_retrieval rt = {0};
+    query_opts q = {.cli = {.cmd = "ask"}, .is_ask = 1};
+    rag_retrieval_models rt = {0};
     int rc;
     double t_total0 = now_ms();
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
@@ -814,11 +632,10 @@ int cli_ask(int argc, char **argv)
         rc = cli_fail(&q.cli, &err);
         goto out;
     }
-    const char *model = cli_model_path(&q.cli, q.model, "RAG_MODEL", "model.path");
+    int model = q.cli.set.model.path || q.cli.set.model.url;
     char *why = NULL;
     rc = -1;
-    if (model && res.n)
-        rc = ask_generate(&q, model, &res, t_total0, &why); /* nothing found: said below */
+    if (model && res.n) rc = ask_generate(&q, &res, t_total0, &why); /* nothing found: said below */
     if (rc < 0) {
         if (why && model && !q.cli.json && !q.cli.quiet) cli_error(&q.cli, "note: %s", why);
         rc = ask_extractive(&q, &res, why, t_total0);
@@ -826,7 +643,7 @@ int cli_ask(int argc, char **argv)
     rag_free(why);
     rag_results_free(&res);
 out:
-    cli_close_retrieval(&rt);
+    rag_retrieval_close(&rt);
     rag_free(q.query);
     cli_teardown(&q.cli);
     return rc;

@@ -27,14 +27,15 @@
 #include <strings.h>
 #include <time.h>
 
-typedef struct run {
+typedef struct rag_gen_run run;
+struct rag_gen_run {
     int grounded;
     rag_citestream cs;
     rag_buf raw;
     rag_stream_fn on_text;
     void *ctx;
     int stop;
-} run;
+};
 
 static void pass_on(void *p, const char *text, size_t len)
 {
@@ -53,8 +54,8 @@ static int on_model_text(void *p, const char *text, size_t len)
     return r->stop;
 }
 
-static int generate_local(const rag_generator *g, const rag_prompt *pr, const llm_gen_params *params, run *r,
-                          llm_gen_stats *st, rag_err *err)
+static int generate_local(const rag_generator *g, const rag_prompt *pr,
+                          const llm_gen_params *params, run *r, llm_gen_stats *st, rag_err *err)
 {
     llm_context *c = g->ctx;
     llm_gen_params gp = *params;
@@ -259,9 +260,10 @@ static int remote_outcome(remote *rm, int rc, rag_err *err)
     return rc;
 }
 
-static int generate_remote(const rag_backend *b, const rag_prompt *pr, const llm_gen_params *gp,
-                           run *r, llm_gen_stats *st, rag_err *err)
+static int generate_remote(const rag_generator *g, const rag_prompt *pr,
+                           const llm_gen_params *gp, run *r, llm_gen_stats *st, rag_err *err)
 {
+    const rag_backend *b = g->remote;
     size_t ul = strlen(b->url);
     while (ul && b->url[ul - 1] == '/')
         ul--;
@@ -315,8 +317,7 @@ int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
     memset(out, 0, sizeof *out);
     run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};
     rag_citestream_init(&r.cs, pr->n_blocks);
-    int rc = g->remote ? generate_remote(g->remote, pr, gp, &r, &out->stats, err)
-                       : generate_local(g, pr, gp, &r, &out->stats, err);
+    int rc = g->ops->generate(g, pr, gp, &r, &out->stats, err);
     if (!rc) {
         rag_citestream_flush(&r.cs, pass_on, &r);
         if (grounded) {
@@ -330,159 +331,11 @@ int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
     return rc;
 }
 
+const rag_gen_ops rag_gen_local = {"local", generate_local};
+const rag_gen_ops rag_gen_remote = {"remote", generate_remote};
+
 void rag_generation_free(rag_generation *g)
 {
     rag_citecheck_free(&g->check);
     memset(g, 0, sizeof *g);
-}
-
-/* ---- where the models are ------------------------------------------------------- */
-
-/* The names of one role's settings, and its defaults. */
-typedef struct role_names {
-    const char *role, *what;
-    const char *path_env, *path_key, *url_env, *url_key;
-    const char *model_env, *model_key, *key_env, *key_key;
-    const char *ctx_key, *timeout_key, *retries_key;
-    int ctx;
-    double timeout;
-    int retries;
-} role_names;
-
-static const role_names roles[] = {
-    {"embed", "embedding", "RAG_EMBED_MODEL", "embed.model", "RAG_EMBED_URL", "embed.url",
-     "RAG_EMBED_REMOTE_MODEL", "embed.remote_model", "RAG_EMBED_API_KEY", "embed.api_key",
-     "embed.remote_ctx", "embed.timeout", "embed.retries", 512, 60, 3},
-    {"model", "generator", "RAG_MODEL", "model.path", "RAG_MODEL_URL", "model.url",
-     "RAG_MODEL_REMOTE_MODEL", "model.remote_model", "RAG_MODEL_API_KEY", "model.api_key",
-     "model.remote_ctx", "model.timeout", "model.retries", 8192, 300, 2},
-};
-
-int rag_is_url(const char *s)
-{
-    return s && (!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8));
-}
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-/* A number setting in [lo, hi] (an integer when integer is set). */
-static int config_number(const rag_config *cfg, const char *key, double lo, double hi, int integer,
-                         double *out, rag_err *err)
-{
-    const char *v = rag_config_get(cfg, key);
-    if (!v) return 0;
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end || !(d >= lo && d <= hi) || (integer && d != floor(d)))
-        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s: expected %s from %g to %g, not '%.40s'",
-                           rag_config_where(cfg, key), key, integer ? "an integer" : "a number", lo,
-                           hi, v);
-    *out = d;
-    return 0;
-}
-
-static int remote_limits(const rag_config *cfg, const role_names *r, rag_backend *out,
-                         rag_err *err)
-{
-    double ctx = r->ctx, timeout = r->timeout, retries = r->retries;
-    int rc;
-    if ((rc = config_number(cfg, r->ctx_key, 16, 1 << 24, 1, &ctx, err)) ||
-        (rc = config_number(cfg, r->timeout_key, 0.1, 86400, 0, &timeout, err)) ||
-        (rc = config_number(cfg, r->retries_key, 0, 10, 1, &retries, err)))
-        return rc;
-    out->ctx = (int)ctx;
-    out->timeout = timeout;
-    out->retries = (int)retries;
-    return 0;
-}
-
-/* The file or URL of the first level that names one (see rag/generate.h). */
-static int locate(const rag_config *cfg, const role_names *r, const char *flag, rag_backend *out,
-                  rag_err *err)
-{
-    const char *url_from = NULL; /* where a URL that is not one was set, for the message */
-    if (flag && *flag) {
-        if (rag_is_url(flag)) out->url = flag;
-        else out->path = flag;
-    } else if (env(r->path_env) || env(r->url_env)) {
-        if (env(r->path_env) && env(r->url_env))
-            return rag_err_set(err, RAG_ERR_INVALID,
-                               "%s and %s are both set: a model file or a server, not both",
-                               r->path_env, r->url_env);
-        out->path = env(r->path_env);
-        out->url = env(r->url_env);
-        url_from = r->url_env;
-    } else {
-        out->path = rag_config_get(cfg, r->path_key);
-        out->url = rag_config_get(cfg, r->url_key);
-        if (out->path && out->url)
-            return rag_err_set(err, RAG_ERR_INVALID,
-                               "%s: %s and %s are both set: a model file or a server, not both",
-                               rag_config_where(cfg, r->url_key), r->path_key, r->url_key);
-        url_from = rag_config_where(cfg, r->url_key);
-    }
-    if (url_from && out->url && !rag_is_url(out->url))
-        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s '%.80s' is not an http:// or https:// URL",
-                           url_from, r->url_key, out->url);
-    return 0;
-}
-
-int rag_backend_read(const rag_config *cfg, const char *role, const char *flag, rag_backend *out,
-                      rag_err *err)
-{
-    memset(out, 0, sizeof *out);
-    const role_names *r = NULL;
-    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
-        if (!strcmp(roles[i].role, role)) r = &roles[i];
-    if (!r) return rag_err_set(err, RAG_ERR_INVALID, "no model role '%s'", role);
-    int rc = remote_limits(cfg, r, out, err);
-    if (!rc) rc = locate(cfg, r, flag, out, err);
-    if (rc || !out->url) return rc;
-    out->model = env(r->model_env) ? env(r->model_env) : rag_config_get(cfg, r->model_key);
-    out->api_key = env(r->key_env) ? env(r->key_env) : rag_config_get(cfg, r->key_key);
-    if (!out->model || !*out->model)
-        return rag_err_set(err, RAG_ERR_INVALID,
-                           "the %s server %.100s needs the name of its model: %s or %s", r->what,
-                           out->url, r->model_key, r->model_env);
-    return 0;
-}
-
-/* A remote model is known by its name alone (emb_model_open_remote): the
- * dimension is what can still tell two models under one name apart. */
-static int check_dims(store *s, const emb_model *m, const char *url, rag_err *err)
-{
-    store_model active;
-    int has = store_model_active(s, &active, err);
-    const emb_identity *id = emb_model_identity(m);
-    if (has <= 0 || strcmp(active.file_sha256, id->file_sha256) || active.dims == id->dims)
-        return has < 0 ? has : 0;
-    return rag_err_set(
-        err, RAG_ERR_INVALID,
-        "embedding server %.100s: its '%.40s' gives %d dimensions, the database's vectors of "
-        "'%.40s' have %d: another model under that name",
-        url, id->name, id->dims, active.name, active.dims);
-}
-
-int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *s,
-                               emb_model **out, rag_err *err)
-{
-    if (!b->url) return emb_model_open(b->path, p, out, err);
-    emb_remote_params rp;
-    emb_remote_default_params(&rp);
-    rp.url = b->url;
-    rp.model = b->model;
-    rp.api_key = b->api_key;
-    rp.max_tokens = b->ctx;
-    rp.timeout = b->timeout;
-    rp.retries = b->retries;
-    int rc = emb_model_open_remote(&rp, out, err);
-    if (!rc && s && (rc = check_dims(s, *out, b->url, err))) {
-        emb_model_close(*out);
-        *out = NULL;
-    }
-    return rc;
 }

@@ -22,6 +22,19 @@ void rag_retrieve_default_params(rag_retrieve_params *p)
     p->hl_close = "**";
 }
 
+void rag_retrieve_settings(const rag_settings *s, const char *mode, rag_retrieve_params *p)
+{
+    rag_retrieve_default_params(p);
+    p->k = (size_t)s->search.k;
+    p->keyword = !mode || strcmp(mode, "vector");
+    p->vector = !mode || strcmp(mode, "keyword");
+    p->candidates = (size_t)s->search.candidates;
+    p->rerank_top = (size_t)s->rerank.top;
+    p->rrf_k = (int)s->search.rrf_k;
+    p->dedupe = s->search.dedupe;
+    p->dup_jaccard = s->search.dup_similarity;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;

@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/principal.h"
 #include "embed/embed.h"
+#include "rag/settings.h"
 #include "store/store.h"
 
 typedef struct rag_retrieve_params {
@@ -33,6 +34,10 @@ typedef struct rag_retrieve_params {
 } rag_retrieve_params;
 
 void rag_retrieve_default_params(rag_retrieve_params *p);
+/* The parameters the settings give ([search], rerank.top), for mode
+ * ("keyword", "vector", "hybrid" or NULL: hybrid): what both programs
+ * start from, so that one question retrieves alike through either. */
+void rag_retrieve_settings(const rag_settings *s, const char *mode, rag_retrieve_params *p);
 
 typedef struct rag_result {
     store_hit hit; /* owned fields; text always filled */

@@ -306,7 +306,9 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
         ragd_api_bool(resp, req->json, "explain", NULL, &explain))
         return;
     ragd_api_retrieval r;
-    if (ragd_api_retrieval_read(req, resp, req->json, NULL, req->params->search_k, 100, &r)) return;
+    long k_max = req->params->search_k > 100 ? req->params->search_k : 100;
+    if (ragd_api_retrieval_read(req, resp, req->json, NULL, req->params->search_k, k_max, &r))
+        return;
     rag_retrieve_params p;
     ragd_api_retrieve_params(req, &r, &p);
     store *s = ragd_engine_store_get(req->engine);

@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "rag/settings.h"
 #include "ragd/http.h"
 
 #include <errno.h>
@@ -63,236 +64,72 @@ static const char usage[] =
     "API keys: 'rag keys add NAME --roles ROLE,...'. SIGHUP reloads them;\n"
     "SIGTERM stops after the requests in flight (server.shutdown_grace).\n";
 
-static const char *const known_keys[] = {"db",
-                                         "server.listen",
-                                         "server.max_body",
-                                         "server.max_upload",
-                                         "server.max_header",
-                                         "server.max_json_depth",
-                                         "server.max_connections",
-                                         "server.idle_timeout",
-                                         "server.max_connections_per_address",
-                                         "server.reserved_connections",
-                                         "server.header_timeout",
-                                         "server.request_timeout",
-                                         "server.shutdown_grace",
-                                         "server.max_tokens",
-                                         "server.default_max_tokens",
-                                         "server.public_metrics",
-                                         "server.uploads_dir",
-                                         "server.db_connections",
-                                         "model.path",
-                                         "model.ctx",
-                                         "model.chat_template",
-                                         "model.slots",
-                                         "model.queue",
-                                         "model.threads",
-                                         "model.url",
-                                         "model.remote_model",
-                                         "model.api_key",
-                                         "model.remote_ctx",
-                                         "model.timeout",
-                                         "model.retries",
-                                         "embed.model",
-                                         "embed.query_prefix",
-                                         "embed.doc_prefix",
-                                         "embed.url",
-                                         "embed.remote_model",
-                                         "embed.api_key",
-                                         "embed.remote_ctx",
-                                         "embed.timeout",
-                                         "embed.retries",
-                                         "rerank.model",
-                                         "search.k",
-                                         "search.answer_k",
-                                         "search.mode",
-                                         "search.candidates",
-                                         "search.rrf_k",
-                                         "search.dedupe",
-                                         "search.dup_similarity",
-                                         "search.rerank",
-                                         "vector.large_group",
-                                         "vector.large_factory",
-                                         "vector.ef_search",
-                                         "acl.default_labels",
-                                         "ingest.chunk_tokens",
-                                         "ingest.overlap_tokens",
-                                         "ingest.fetch_timeout",
-                                         "net.allow_private",
-                                         "net.allow",
-                                         NULL};
-
+/* The flags that set settings (rag/settings.c has the rest). */
 typedef struct options {
-    const char *config, *db, *listen, *model, *embed_model, *rerank_model;
-    long slots, threads;
+    const char *config;
+    int print; /* --print-config */
+    rag_setting_flag flags[8];
+    size_t n_flags;
 } options;
 
-static const char *pick(const char *flag, const char *env, const rag_config *cfg, const char *key)
+static void flag(options *o, const char *key, const char *value, const char *name)
 {
-    if (flag) return flag;
-    const char *e = env ? getenv(env) : NULL;
-    if (e && *e) return e;
-    return rag_config_get(cfg, key);
+    if (o->n_flags < sizeof o->flags / sizeof *o->flags)
+        o->flags[o->n_flags++] = (rag_setting_flag){key, value, name};
 }
 
-/* An integer setting in [lo, hi]; -1 after reporting a bad one. */
-static int get_long(const rag_config *cfg, const char *key, long lo, long hi, long *out)
+/* The server's limits and defaults from the settings, resolved already. */
+static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_strv *default_labels)
 {
-    const char *v = rag_config_get(cfg, key);
-    if (!v) return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end || n < lo || n > hi) {
-        fprintf(stderr, "ragd: %s: %s: expected an integer from %ld to %ld, not '%s'\n",
-                rag_config_where(cfg, key), key, lo, hi, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-static int get_size(const rag_config *cfg, const char *key, size_t *out)
-{
-    rag_err err = {0};
-    if (rag_config_get_size(cfg, key, out, &err)) {
-        fprintf(stderr, "ragd: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int get_bool(const rag_config *cfg, const char *key, int *out)
-{
-    rag_err err = {0};
-    if (rag_config_get_bool(cfg, key, out, &err)) {
-        fprintf(stderr, "ragd: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-/* Reads [server], [search], [acl] and [ingest] into sp. */
-static int server_settings(const rag_config *cfg, ragd_server_params *sp, rag_strv *default_labels)
-{
-    long v;
-    int rc = 0;
-#define LONG_INTO(key, lo, hi, field)                                                              \
-    do {                                                                                           \
-        v = (long)(field);                                                                         \
-        if (get_long(cfg, key, lo, hi, &v))                                                        \
-            rc = -1;                                                                               \
-        else                                                                                       \
-            (field) = (int)v;                                                                      \
-    } while (0)
-    LONG_INTO("server.max_json_depth", 2, 1000, sp->max_json_depth);
-    LONG_INTO("server.max_connections", 1, 100000, sp->max_connections);
-    LONG_INTO("server.max_connections_per_address", 1, 100000, sp->max_connections_per_address);
-    LONG_INTO("server.reserved_connections", 0, 100000, sp->reserved_connections);
-    LONG_INTO("server.header_timeout", 1, 3600, sp->header_timeout);
-    LONG_INTO("server.idle_timeout", 1, 86400, sp->idle_timeout);
-    LONG_INTO("server.request_timeout", 1, 86400, sp->request_timeout);
-    LONG_INTO("server.shutdown_grace", 0, 3600, sp->shutdown_grace);
-    LONG_INTO("server.max_tokens", 1, 1 << 20, sp->max_tokens);
-    LONG_INTO("server.default_max_tokens", 1, 1 << 20, sp->default_max_tokens);
-    LONG_INTO("search.k", 1, 100, sp->search_k);
-    LONG_INTO("search.answer_k", 1, 50, sp->answer_k);
-    LONG_INTO("search.rrf_k", 1, 100000, sp->retrieval.rrf_k);
-#undef LONG_INTO
-    if (sp->default_max_tokens > sp->max_tokens) sp->default_max_tokens = sp->max_tokens;
-    if (!rc && sp->reserved_connections >= sp->max_connections) {
-        fprintf(stderr,
-                "ragd: server.reserved_connections (%d) must be less than server.max_connections "
-                "(%d)\n",
-                sp->reserved_connections, sp->max_connections);
-        rc = -1;
-    }
-    if (get_size(cfg, "server.max_body", &sp->max_body) ||
-        get_size(cfg, "server.max_upload", &sp->max_upload) ||
-        get_size(cfg, "server.max_header", &sp->max_header) ||
-        get_bool(cfg, "server.public_metrics", &sp->public_metrics) ||
-        get_size(cfg, "search.candidates", &sp->retrieval.candidates) ||
-        get_bool(cfg, "search.dedupe", &sp->retrieval.dedupe) ||
-        get_bool(cfg, "search.rerank", &sp->search_rerank) ||
-        get_size(cfg, "ingest.chunk_tokens", &sp->chunk_tokens) ||
-        get_size(cfg, "ingest.overlap_tokens", &sp->overlap_tokens) ||
-        get_bool(cfg, "net.allow_private", &sp->fetch_policy.allow_private))
-        rc = -1;
-    /* uploads by URL: private addresses refused unless [net] allows them */
-    sp->fetch_policy.allow = rag_config_get(cfg, "net.allow");
-    rag_err nerr = {0};
-    if (sp->fetch_policy.allow && net_allow_list_check(sp->fetch_policy.allow, &nerr)) {
-        fprintf(stderr, "ragd: %s: %s\n", rag_config_where(cfg, "net.allow"), nerr.msg);
-        rc = -1;
-    }
-    long fetch_timeout = 30;
-    if (get_long(cfg, "ingest.fetch_timeout", 1, 3600, &fetch_timeout)) rc = -1;
-    sp->fetch_timeout = (double)fetch_timeout;
-    const char *mode = rag_config_get(cfg, "search.mode");
-    if (mode && strcmp(mode, "keyword") && strcmp(mode, "vector") && strcmp(mode, "hybrid")) {
-        fprintf(stderr, "ragd: %s: search.mode '%s' is not keyword, vector or hybrid\n",
-                rag_config_where(cfg, "search.mode"), mode);
-        rc = -1;
-    }
-    sp->search_mode = mode && strcmp(mode, "hybrid") ? mode : NULL;
-    const char *sim = rag_config_get(cfg, "search.dup_similarity");
-    if (sim) {
-        char *end;
-        double d = strtod(sim, &end);
-        if (end == sim || *end || !(d > 0 && d <= 1)) {
-            fprintf(stderr, "ragd: %s: search.dup_similarity '%s' is not a number in (0, 1]\n",
-                    rag_config_where(cfg, "search.dup_similarity"), sim);
-            rc = -1;
-        }
-        sp->retrieval.dup_jaccard = d;
-    }
-    const char *labels = rag_config_get(cfg, "acl.default_labels");
-    if (labels) {
+    sp->listen = s->server.listen;
+    sp->max_body = s->server.max_body;
+    sp->max_upload = s->server.max_upload;
+    sp->max_header = s->server.max_header;
+    sp->max_json_depth = (int)s->server.max_json_depth;
+    sp->max_connections = (int)s->server.max_connections;
+    sp->max_connections_per_address = (int)s->server.max_connections_per_address;
+    sp->reserved_connections = (int)s->server.reserved_connections;
+    sp->header_timeout = (int)s->server.header_timeout;
+    sp->idle_timeout = (int)s->server.idle_timeout;
+    sp->request_timeout = (int)s->server.request_timeout;
+    sp->shutdown_grace = (int)s->server.shutdown_grace;
+    sp->max_tokens = (int)s->server.max_tokens;
+    sp->default_max_tokens = (int)s->server.default_max_tokens;
+    sp->public_metrics = s->server.public_metrics;
+    /* retrieval as rag search and rag ask do it */
+    sp->search_mode = s->search.mode && strcmp(s->search.mode, "hybrid") ? s->search.mode : NULL;
+    rag_retrieve_settings(s, sp->search_mode, &sp->retrieval);
+    sp->search_rerank = s->search.rerank;
+    sp->search_k = (int)s->search.k;
+    sp->answer_k = (int)s->search.answer_k;
+    sp->chunk_tokens = (size_t)s->ingest.chunk_tokens;
+    sp->overlap_tokens = (size_t)s->ingest.overlap_tokens;
+    sp->fetch_policy.allow_private = s->net.allow_private;
+    sp->fetch_policy.allow = s->net.allow;
+    sp->fetch_timeout = s->ingest.fetch_timeout;
+    if (s->acl.default_labels) {
         rag_err err = {0};
-        if (rag_labels_parse(labels, "acl.default_labels", default_labels, &err)) {
-            fprintf(stderr, "ragd: %s: %s\n", rag_config_where(cfg, "acl.default_labels"), err.msg);
-            rc = -1;
+        if (rag_labels_parse(s->acl.default_labels,
+                             rag_settings_where(s, "acl.default_labels"), default_labels, &err)) {
+            fprintf(stderr, "ragd: %s\n", err.msg);
+            return -1;
         }
         sp->default_labels = default_labels;
     }
-    if (sp->max_body < 1024 || sp->max_upload < 1024 || sp->max_header < 1024) {
-        fprintf(stderr, "ragd: server.max_body, max_upload and max_header are at least 1K\n");
-        rc = -1;
-    }
-    return rc;
+    return 0;
 }
 
-/* Reads [model], [embed] (but where the models are: rag_backend_read),
- * [vector] and the connection count into ep. */
-static int engine_settings(const rag_config *cfg, const options *o, ragd_engine_params *ep)
+/* The engine's sizes from the settings. */
+static void engine_settings(const rag_settings *s, ragd_engine_params *ep)
 {
-    long v;
-    int rc = 0;
-    v = ep->n_ctx;
-    if (get_long(cfg, "model.ctx", 16, 1 << 20, &v)) rc = -1;
-    ep->n_ctx = (int)v;
-    v = o->slots > 0 ? o->slots : ep->slots;
-    if (!o->slots && get_long(cfg, "model.slots", 1, 64, &v)) rc = -1;
-    ep->slots = (int)v;
-    v = ep->queue;
-    if (get_long(cfg, "model.queue", 0, 100000, &v)) rc = -1;
-    ep->queue = (int)v;
-    v = o->threads > 0 ? o->threads : 0;
-    if (!o->threads && get_long(cfg, "model.threads", 1, 1024, &v)) rc = -1;
-    ep->n_threads = (int)v;
-    ep->embed.n_threads = (int)v;
-    v = ep->db_connections;
-    if (get_long(cfg, "server.db_connections", 1, 1024, &v)) rc = -1;
-    ep->db_connections = (int)v;
-    ep->chat_template = rag_config_get(cfg, "model.chat_template");
-    ep->embed.query_prefix = rag_config_get(cfg, "embed.query_prefix");
-    ep->embed.doc_prefix = rag_config_get(cfg, "embed.doc_prefix");
-    v = (long)ep->vindex.ef_search;
-    if (get_long(cfg, "vector.ef_search", 1, 65536, &v)) rc = -1;
-    ep->vindex.ef_search = (int)v;
-    if (get_size(cfg, "vector.large_group", &ep->vindex.large_group)) rc = -1;
-    const char *f = rag_config_get(cfg, "vector.large_factory");
-    if (f) ep->vindex.large_factory = f;
-    return rc;
+    ep->settings = s;
+    ep->slots = (int)s->model.slots;
+    ep->queue = (int)s->model.queue;
+    ep->n_threads = (int)s->model.threads;
+    ep->db_connections = (int)s->server.db_connections;
+    ep->vindex.ef_search = (int)s->vector.ef_search;
+    ep->vindex.large_group = s->vector.large_group;
+    if (s->vector.large_factory) ep->vindex.large_factory = s->vector.large_factory;
 }
 
 /* "name", "name (remote URL)" or, without a model, none. */
@@ -374,7 +211,7 @@ static void signals_wait(void)
 
 static int parse_flags(int argc, char **argv, options *o)
 {
-    enum { O_MODEL = 1000, O_EMODEL, O_RMODEL, O_LISTEN, O_SLOTS, O_THREADS, O_VERSION };
+    enum { O_MODEL = 1000, O_EMODEL, O_RMODEL, O_LISTEN, O_SLOTS, O_THREADS, O_VERSION, O_PRINT };
     static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
                                          {"db", required_argument, NULL, 'D'},
                                          {"listen", required_argument, NULL, O_LISTEN},
@@ -384,6 +221,7 @@ static int parse_flags(int argc, char **argv, options *o)
                                          {"slots", required_argument, NULL, O_SLOTS},
                                          {"threads", required_argument, NULL, O_THREADS},
                                          {"version", no_argument, NULL, O_VERSION},
+                                         {"print-config", no_argument, NULL, O_PRINT},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int c;
@@ -394,32 +232,29 @@ static int parse_flags(int argc, char **argv, options *o)
             o->config = optarg;
             break;
         case 'D':
-            o->db = optarg;
+            flag(o, "db", optarg, "--db");
             break;
         case O_LISTEN:
-            o->listen = optarg;
+            flag(o, "server.listen", optarg, "--listen");
             break;
         case O_MODEL:
-            o->model = optarg;
+            flag(o, "model.path", optarg, "--model");
             break;
         case O_EMODEL:
-            o->embed_model = optarg;
+            flag(o, "embed.model", optarg, "--embed-model");
             break;
         case O_RMODEL:
-            o->rerank_model = optarg;
+            flag(o, "rerank.model", optarg, "--rerank-model");
             break;
         case O_SLOTS:
-        case O_THREADS: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (end == optarg || *end || n < 1 || n > 1024) {
-                fprintf(stderr, "ragd: --%s: '%s' is not a number from 1 to 1024\n",
-                        c == O_SLOTS ? "slots" : "threads", optarg);
-                return 2;
-            }
-            *(c == O_SLOTS ? &o->slots : &o->threads) = n;
+            flag(o, "model.slots", optarg, "--slots");
             break;
-        }
+        case O_THREADS:
+            flag(o, "model.threads", optarg, "--threads");
+            break;
+        case O_PRINT:
+            o->print = 1;
+            break;
         case O_VERSION:
             printf("ragd %s\n", RAG_VERSION);
             return 0;
@@ -447,14 +282,26 @@ int ragd_main(int argc, char **argv)
     char *cpath = config_path(&o, &optional);
     rag_config *cfg = NULL;
     rag_err err = {0};
-    if (rag_config_load(cpath, optional, &cfg, &err) ||
-        rag_config_check_keys(cfg, known_keys, &err)) {
+    if (rag_config_load(cpath, optional, &cfg, &err)) {
         fprintf(stderr, "ragd: %s\n", err.msg);
         rag_free(cpath);
         rag_config_free(cfg);
         return 2;
     }
     rag_free(cpath);
+    rag_settings set;
+    rc = rag_settings_resolve(&set, RAG_PROG_RAGD, cfg, o.flags, o.n_flags, &err);
+    rag_config_free(cfg);
+    if (rc) {
+        fprintf(stderr, "ragd: %s\n", err.msg);
+        rag_settings_free(&set);
+        return 2;
+    }
+    if (o.print) {
+        rag_settings_print(&set, stdout, 0);
+        rag_settings_free(&set);
+        return 0;
+    }
     ragd_engine_params ep;
     ragd_engine_default_params(&ep);
     ragd_server_params sp;
@@ -465,20 +312,11 @@ int ragd_main(int argc, char **argv)
     ragd_meter *meter = NULL;
     ragd_server *srv = NULL;
     rc = 2;
-    if (engine_settings(cfg, &o, &ep) || server_settings(cfg, &sp, &default_labels)) goto out;
-    const char *dbv = pick(o.db, "RAG_DB", cfg, "db");
-    db = dbv ? rag_xstrdup(dbv) : store_default_path();
+    engine_settings(&set, &ep);
+    if (server_settings(&set, &sp, &default_labels)) goto out;
+    db = set.db ? rag_xstrdup(set.db) : store_default_path();
     ep.db_path = db;
-    /* a file or a server each, read as `rag` reads them */
-    if (rag_backend_read(cfg, "model", o.model, &ep.generator, &err) ||
-        rag_backend_read(cfg, "embed", o.embed_model, &ep.embedder, &err)) {
-        fprintf(stderr, "ragd: %s\n", err.msg);
-        goto out;
-    }
-    ep.rerank_model_path = pick(o.rerank_model, "RAG_RERANK_MODEL", cfg, "rerank.model");
-    const char *listen = pick(o.listen, "RAGD_LISTEN", cfg, "server.listen");
-    if (listen) sp.listen = listen;
-    const char *up = rag_config_get(cfg, "server.uploads_dir");
+    const char *up = set.server.uploads_dir;
     uploads = up ? rag_xstrdup(up) : rag_xasprintf("%s.uploads", db);
     /* documents are known by their absolute, resolved path */
     if (rag_mkdir_p(uploads, &err)) {
@@ -552,6 +390,6 @@ out:
     rag_strv_free(&default_labels);
     rag_free(db);
     rag_free(uploads);
-    rag_config_free(cfg);
+    rag_settings_free(&set);
     return rc;
 }

@@ -46,10 +46,9 @@ struct ragd_engine {
     emb_model *embedder, *reranker;
     pthread_mutex_t embed_mu, rerank_mu; /* embed_mu: around every call of the embedder */
     ragd_embedq *embedq;                 /* the clients' texts to embed, batched together */
-    llm_model *model;
+    rag_gen_model gm;         /* the generator, local or remote (rag/backend.h) */
     llm_batcher *batcher;     /* with several local slots: their answers share each step */
     llm_tokens public_prefix; /* what every grounded prompt begins with (see rag_generator) */
-    rag_backend remote;      /* a remote generator (url set); strings borrowed from the params */
 
     /* generation slots and their queue */
     ragd_slot *slots;
@@ -62,7 +61,6 @@ struct ragd_engine {
 void ragd_engine_default_params(ragd_engine_params *p)
 {
     memset(p, 0, sizeof *p);
-    emb_default_params(&p->embed);
     p->slots = 4;
     p->queue = 16;
     p->db_connections = 8;
@@ -92,24 +90,22 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
 {
     e->n_slots = p->slots > 0 ? p->slots : 1;
     e->slots = rag_xcalloc((size_t)e->n_slots, sizeof *e->slots);
-    if (!e->remote.url && e->n_slots > 1) {
+    if (e->gm.model && e->n_slots > 1) {
         llm_batcher_params bp = {.max_ctx = n_ctx, .n_threads = p->n_threads};
-        int rc = llm_batcher_new(e->model, &bp, &e->batcher, err);
+        int rc = llm_batcher_new(e->gm.model, &bp, &e->batcher, err);
         if (rc) return rc;
     }
     for (int i = 0; i < e->n_slots; i++) {
         e->slots[i].gen.batcher = e->batcher;
         e->slots[i].gen.public_prefix = e->public_prefix.v;
         e->slots[i].gen.n_public = e->public_prefix.n;
-        if (e->remote.url) {
-            e->slots[i].gen.remote = &e->remote;
-            continue;
-        }
+        rag_gen_model_generator(&e->gm, NULL, &e->slots[i].gen);
+        if (!e->gm.model) continue; /* a server */
         llm_context_params cp;
         llm_context_default_params(&cp);
         cp.n_ctx = n_ctx;
         cp.n_threads = p->n_threads;
-        int rc = llm_context_new(e->model, &cp, &e->slots[i].gen.ctx, err);
+        int rc = llm_context_new(e->gm.model, &cp, &e->slots[i].gen.ctx, err);
         if (rc) return rc;
     }
     return 0;
@@ -124,11 +120,11 @@ static void find_public_prefix(ragd_engine *e, int n_ctx)
     rag_prompt a, b;
     rag_prompt_input in = {.question = "When?", .results = &none};
     rag_err err = {0};
-    if (rag_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &a,
+    if (rag_prompt_build(llm_model_vocab(e->gm.model), e->info.chat_family, &in, (size_t)n_ctx, &a,
                           &err))
         return;
     in.question = "Where?";
-    if (!rag_prompt_build(llm_model_vocab(e->model), e->info.chat_family, &in, (size_t)n_ctx, &b,
+    if (!rag_prompt_build(llm_model_vocab(e->gm.model), e->info.chat_family, &in, (size_t)n_ctx, &b,
                            &err)) {
         size_t n = 0;
         while (n < a.tokens.n && n < b.tokens.n && a.tokens.v[n] == b.tokens.v[n])
@@ -143,41 +139,15 @@ static void find_public_prefix(ragd_engine *e, int n_ctx)
 
 static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
 {
-    const char *path = p->generator.path;
-    int rc;
-    if (p->generator.url) {
-        e->remote = p->generator;
-        e->model_name = rag_xstrdup(p->generator.model);
-        e->info.model_name = e->model_name;
-        e->info.model_url = p->generator.url;
-        e->info.n_ctx = p->generator.ctx;
-        return open_slots(e, p, 0, err);
-    }
-    if ((rc = llm_model_open(path, &e->model, err))) return rc;
-    const llm_hparams *hp = llm_model_hparams(e->model);
-    int n_ctx = p->n_ctx > 0 ? p->n_ctx : hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
-    int fell_back = 0;
-    if ((rc = llm_chat_family_for(llm_model_gguf(e->model), p->chat_template, &e->info.chat_family,
-                                  &fell_back, err)))
-        return rc;
-    if (fell_back)
-        rag_log_warn("%s: the model names no chat template this program recognises; using ChatML "
-                     "(set model.chat_template)",
-                     path);
-    find_public_prefix(e, n_ctx);
-    if ((rc = open_slots(e, p, n_ctx, err))) return rc;
-    const char *name;
-    size_t nl;
-    if (llm_gguf_get_str(llm_model_gguf(e->model), "general.name", &name, &nl, NULL) == 0 && nl)
-        e->model_name = rag_xstrndup(name, nl);
-    else {
-        const char *base = strrchr(path, '/');
-        e->model_name = rag_xstrdup(base ? base + 1 : path);
-    }
-    e->info.model_name = e->model_name;
-    e->info.model_path = path;
-    e->info.n_ctx = n_ctx;
-    return 0;
+    int rc = rag_gen_model_open(p->settings, &e->gm, err);
+    if (rc) return rc;
+    e->info.model_name = e->gm.name;
+    e->info.model_url = e->gm.remote.url;
+    e->info.model_path = e->gm.model ? p->settings->model.path : NULL;
+    e->info.n_ctx = e->gm.n_ctx;
+    e->info.chat_family = e->gm.fam;
+    if (e->gm.model) find_public_prefix(e, e->gm.n_ctx);
+    return open_slots(e, p, e->gm.n_ctx, err);
 }
 
 /* Texts in one batch of embedding requests: enough for many clients'
@@ -186,32 +156,24 @@ static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *
 
 static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err)
 {
-    int rc;
-    const rag_backend *eb = &p->embedder;
-    if (eb->path || eb->url) {
-        if ((rc = rag_backend_open_embedder(eb, &p->embed, e->pool[0], &e->embedder, err)))
-            return rc;
-        if (emb_is_reranker(e->embedder))
-            return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
-                               eb->path);
-        if ((rc = ing_model_require(e->pool[0], e->embedder, err))) {
-            char why[sizeof err->msg];
-            snprintf(why, sizeof why, "%s", err->msg);
-            return rag_err_set(err, rc, "%s: %s", p->db_path, why);
-        }
+    /* the embedding model must be the one of the database's vectors; the
+     * reranker is loaded when configured, for the requests that ask */
+    rag_retrieval_models rm;
+    int rc = rag_retrieval_open(p->settings, e->pool[0], NULL,
+                                RAG_RETRIEVAL_REQUIRE | RAG_RETRIEVAL_RERANK_IF_SET, &rm, err);
+    if (rc) return rc;
+    e->embedder = rm.embedder;
+    e->reranker = rm.reranker;
+    rag_free(rm.note);
+    if (e->embedder) {
         e->embedq = ragd_embedq_new(e->embedder, &e->embed_mu, EMBED_BATCH_TEXTS);
         e->info.embed_name = emb_model_identity(e->embedder)->name;
-        e->info.embed_url = eb->url;
+        e->info.embed_url = p->settings->embed.url;
         e->info.embed_dims = emb_dims(e->embedder);
     }
-    if (p->rerank_model_path) {
-        if ((rc = emb_model_open(p->rerank_model_path, &p->embed, &e->reranker, err))) return rc;
-        if (!emb_is_reranker(e->reranker))
-            return rag_err_set(err, RAG_ERR_INVALID, "%s: not a reranker (no classification head)",
-                               p->rerank_model_path);
-        e->info.rerank_name = emb_model_identity(e->reranker)->name;
-    }
-    return p->generator.path || p->generator.url ? open_generator(e, p, err) : 0;
+    if (e->reranker) e->info.rerank_name = emb_model_identity(e->reranker)->name;
+    const rag_settings *s = p->settings;
+    return s->model.path || s->model.url ? open_generator(e, p, err) : 0;
 }
 
 /* ---- vector index catch-up ------------------------------------------------- */
@@ -347,7 +309,7 @@ void ragd_engine_close(ragd_engine *e)
     for (int i = 0; i < e->n_slots; i++)
         llm_context_free(e->slots[i].gen.ctx);
     rag_free(e->slots);
-    llm_model_close(e->model);
+    rag_gen_model_close(&e->gm);
     ragd_embedq_free(e->embedq);
     emb_model_close(e->embedder);
     emb_model_close(e->reranker);
@@ -357,7 +319,6 @@ void ragd_engine_close(ragd_engine *e)
     store_close(e->indexer);
     rag_free(e->pool);
     rag_free(e->free_conn);
-    rag_free(e->model_name);
     pthread_mutex_destroy(&e->pool_mu);
     pthread_cond_destroy(&e->pool_cv);
     pthread_mutex_destroy(&e->writer_mu);
@@ -378,7 +339,7 @@ const ragd_engine_info *ragd_engine_get_info(const ragd_engine *e)
 
 const llm_model *ragd_engine_model(const ragd_engine *e)
 {
-    return e->model;
+    return e->gm.model;
 }
 
 /* ---- database ------------------------------------------------------------- */

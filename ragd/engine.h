@@ -34,6 +34,7 @@
 #include "ingest/ingest.h"
 #include "llm/llm.h"
 #include "ragd/embedq.h"
+#include "rag/backend.h"
 #include "rag/generate.h"
 #include "rag/ids.h"
 #include "rag/retrieve.h"
@@ -43,16 +44,13 @@
 
 typedef struct ragd_engine_params {
     const char *db_path;
-    rag_backend generator;        /* a file or a server; neither: extractive answers */
-    rag_backend embedder;         /* a file or a server; neither: keyword search only */
-    const char *rerank_model_path; /* or NULL */
-    emb_params embed;              /* prefixes of a local embedding model */
-    const char *chat_template;     /* a family name overriding the model's, or NULL */
-    int n_ctx;                     /* generator context (0: min(training, 4096)) */
-    int n_threads;                 /* compute threads of each model (0: all CPUs) */
-    int slots;                     /* concurrent generations (default 1) */
-    int queue;                     /* generations allowed to wait for a busy slot (default 16) */
-    int db_connections;            /* read connections (default 8) */
+    const rag_settings *settings; /* the models (rag/backend.h: a file or a server each;
+                                     no generator: extractive answers; no embedding model:
+                                     keyword search only), their context and threads */
+    int slots;                    /* concurrent generations (default 1) */
+    int queue;                    /* generations allowed to wait for a busy slot (default 16) */
+    int db_connections;           /* read connections (default 8) */
+    int n_threads;                /* compute threads of each model (0: all CPUs) */
     store_vindex_params vindex;
 } ragd_engine_params;
 

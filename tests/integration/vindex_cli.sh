@@ -94,5 +94,5 @@ check_eq "--mode wins over search.mode" "$(rag search --config $T/kw.conf --mode
 printf '[search]\nmode = fancy\n' > $T/bad.conf
 out=$(rag search --config $T/bad.conf "$q" 2>&1); rc=$?
 check_eq "a bad search.mode is a usage error" $rc 2
-check_contains "naming the file and line" "$out" "bad.conf:2: search.mode 'fancy'"
+check_contains "naming the file and line" "$out" "bad.conf:2: search.mode: 'fancy' is not one of"
 finish

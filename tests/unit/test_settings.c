@@ -1,0 +1,193 @@
+/* tests/unit/test_settings.c: the settings table (rag/settings.c): where a
+ * value comes from, how a bad one is refused, and that both programs refuse
+ * it alike. */
+#include "base/config.h"
+#include "rag/settings.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A config file with text, loaded. */
+static rag_config *conf(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    rag_config *c = NULL;
+    rag_err err = {0};
+    if (rag_config_load(path, 0, &c, &err)) printf("    %s\n", err.msg);
+    return c;
+}
+
+static void test_every_default_is_valid(void)
+{
+    for (size_t i = 0; i < rag_n_settings; i++) {
+        const rag_setting_def *d = &rag_setting_defs[i];
+        CHECK(d->programs && d->help && *d->help);
+        CHECK(strchr(d->key, '.') || !strcmp(d->key, "db"));
+        for (size_t j = 0; j < i; j++) CHECK(strcmp(rag_setting_defs[j].key, d->key));
+    }
+    rag_settings s;
+    rag_err err = {0};
+    unsetenv("RAG_DB");
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAG, NULL, NULL, 0, &err), 0);
+    CHECK_INT(s.search.k, 10);
+    CHECK_INT(s.search.answer_k, 6);
+    CHECK_STR(s.search.mode, "hybrid");
+    CHECK_INT(s.ingest.max_size, 256 << 20);
+    CHECK(s.search.dup_similarity == 0.85);
+    CHECK(s.search.dedupe == 1);
+    CHECK(s.db == NULL);
+    CHECK_STR(rag_settings_where(&s, "search.k"), "default");
+    rag_settings_free(&s);
+}
+
+static void test_flag_then_env_then_file(void)
+{
+    rag_config *c = conf("order.conf", "db = /from/file\n[search]\nk = 7\nanswer_k = 3\n");
+    rag_setting_flag flags[] = {{"search.k", "9", "-k"}};
+    rag_settings s;
+    rag_err err = {0};
+    setenv("RAG_DB", "/from/env", 1);
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAG, c, flags, 1, &err), 0);
+    CHECK_INT(s.search.k, 9);
+    CHECK_STR(rag_settings_where(&s, "search.k"), "-k");
+    CHECK_INT(s.search.answer_k, 3);
+    CHECK(strstr(rag_settings_where(&s, "search.answer_k"), "order.conf:4") != NULL);
+    CHECK_STR(s.db, "/from/env");
+    CHECK_STR(rag_settings_where(&s, "db"), "$RAG_DB");
+    CHECK_INT(rag_settings_origin(&s, "db"), RAG_FROM_ENV);
+    rag_settings_free(&s);
+    unsetenv("RAG_DB");
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err), 0);
+    CHECK_STR(s.db, "/from/file");
+    CHECK_INT(s.search.k, 7);
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
+/* The same bad file is refused by both programs with the same words. */
+static void test_refused_alike(void)
+{
+    static const char *const bad[] = {
+        "[search]\nk = 5000\n",          "[model]\nctx = 8\n",
+        "[search]\ncandidates = 20000\n", "[search]\nmode = fuzzy\n",
+        "[search]\ndedupe = maybe\n",    "[search]\ndup_similarity = 0\n",
+        "[vector]\nef_search = x\n",      "[model]\nurl = ftp://x\nremote_model = m\n",
+        "[search]\nfrobnicate = 1\n",    "[ingest]\nchunk_tokens = 100\noverlap_tokens = 100\n",
+        "[model]\nchat_template = nope\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bad%zu.conf", i);
+        rag_config *c = conf(name, bad[i]);
+        rag_settings a, b;
+        rag_err ea = {0}, eb = {0};
+        int ra = rag_settings_resolve(&a, RAG_PROG_RAG, c, NULL, 0, &ea);
+        int rb = rag_settings_resolve(&b, RAG_PROG_RAGD, c, NULL, 0, &eb);
+        if (!ra || !rb) printf("    accepted: %s", bad[i]);
+        CHECK(ra != 0 && rb != 0);
+        CHECK_STR(ea.msg, eb.msg);
+        CHECK(strstr(ea.msg, name) != NULL); /* names the file */
+        rag_settings_free(&a);
+        rag_settings_free(&b);
+        rag_config_free(c);
+    }
+}
+
+static void test_other_program_key(void)
+{
+    rag_config *c = conf("other.conf", "[server]\nlisten = 127.0.0.1:1\n");
+    rag_settings s;
+    rag_err err = {0};
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAG, c, NULL, 0, &err) != 0);
+    CHECK(strstr(err.msg, "server.listen is a setting of ragd, not of rag") != NULL);
+    rag_settings_free(&s);
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err), 0);
+    CHECK_STR(s.server.listen, "127.0.0.1:1");
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
+static void test_model_file_or_server(void)
+{
+    rag_settings s;
+    rag_err err = {0};
+    /* a URL given where a file goes is the server */
+    rag_setting_flag url[] = {{"model.path", "http://127.0.0.1:9/v1", "--model"}};
+    rag_config *c = conf("srv.conf", "[model]\nremote_model = m\n");
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAG, c, url, 1, &err), 0);
+    CHECK(s.model.path == NULL);
+    CHECK_STR(s.model.url, "http://127.0.0.1:9/v1");
+    rag_settings_free(&s);
+    rag_config_free(c);
+    /* both in one file: refused; a flag's file over the file's server: the file */
+    c = conf("both.conf", "[model]\npath = /m.gguf\nurl = http://h/v1\nremote_model = m\n");
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err) != 0);
+    CHECK(strstr(err.msg, "both.conf:3: model.path and model.url are both set") != NULL);
+    rag_settings_free(&s);
+    rag_setting_flag file[] = {{"model.path", "/other.gguf", "--model"}};
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAGD, c, file, 1, &err), 0);
+    CHECK_STR(s.model.path, "/other.gguf");
+    CHECK(s.model.url == NULL);
+    rag_settings_free(&s);
+    rag_config_free(c);
+    /* a server without the name of its model */
+    c = conf("noname.conf", "[embed]\nurl = http://h/v1\n");
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAG, c, NULL, 0, &err) != 0);
+    CHECK(strstr(err.msg, "needs the name of its model") != NULL);
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
+static void test_secrets_hidden(void)
+{
+    rag_config *c = conf("secret.conf", "[embed]\nurl = https://user:pa55word@h/v1\n"
+                                        "remote_model = e\napi_key = sk-secret-123\n");
+    rag_settings s;
+    rag_err err = {0};
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAG, c, NULL, 0, &err), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/printed", test_tmpdir());
+    for (int json = 0; json < 2; json++) {
+        FILE *f = fopen(path, "w+");
+        rag_settings_print(&s, f, json);
+        rewind(f);
+        char buf[16384];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        CHECK(strstr(buf, "pa55word") == NULL);
+        CHECK(strstr(buf, "sk-secret-123") == NULL);
+        CHECK(strstr(buf, "embed.remote_model") != NULL);
+        CHECK(strstr(buf, "server.listen") == NULL); /* ragd's */
+    }
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
+static void test_overlap_follows_chunk(void)
+{
+    rag_config *c = conf("chunk.conf", "[ingest]\nchunk_tokens = 200\n");
+    rag_settings s;
+    rag_err err = {0};
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err), 0);
+    CHECK_INT(s.ingest.overlap_tokens, 30); /* 15 % of the chunk when not given */
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
+int main(void)
+{
+    RUN(test_every_default_is_valid);
+    RUN(test_flag_then_env_then_file);
+    RUN(test_refused_alike);
+    RUN(test_other_program_key);
+    RUN(test_model_file_or_server);
+    RUN(test_secrets_hidden);
+    RUN(test_overlap_follows_chunk);
+    return test_summary();
+}
