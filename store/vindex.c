@@ -762,25 +762,16 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t n)
     return (ssize_t)n;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* group-<id>.faiss: temporary file, fsync, rename. The caller fsyncs the
- * directory once after all groups. */
+/* group-<id>.faiss: temporary file, fsync, rename (base/file.h). The
+ * caller fsyncs the directory once after all groups. */
 static int group_write(vindex *vi, vgroup *g, rag_err *err)
 {
     char *path = group_path(vi, g->id);
-    char *tmp = rag_xasprintf("%s.tmp.%ld", path, (long)getpid());
+    char *tmp;
     int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = rag_file_tmp_open(path, &tmp, err);
     if (fd < 0) {
-        rc = rag_err_sys(err, errno, "%s", tmp);
+        rc = RAG_ERR_IO;
         goto out;
     }
     wsink w = {.fd = fd};
@@ -789,8 +780,7 @@ static int group_write(vindex *vi, vgroup *g, rag_err *err)
     FILE *f = fopencookie(&w, "w", io);
     if (!f) {
         rc = rag_err_sys(err, errno, "%s", tmp);
-        close(fd);
-        unlink(tmp);
+        rag_file_tmp_discard(fd, tmp);
         goto out;
     }
     setvbuf(f, NULL, _IOFBF, IO_BUF);
@@ -800,14 +790,12 @@ static int group_write(vindex *vi, vgroup *g, rag_err *err)
         rc = faiss_fail(err, w.sys_errno ? RAG_ERR_IO : RAG_ERR_INVALID, vi, g->id, "write");
     else if (crc || w.sys_errno)
         rc = rag_err_sys(err, w.sys_errno ? w.sys_errno : EIO, "%s", tmp);
-    else if (fsync(fd) < 0)
-        rc = rag_err_sys(err, errno, "%s: fsync", tmp);
-    if (close(fd) < 0 && !rc) rc = rag_err_sys(err, errno, "%s", tmp);
-    if (!rc && rename(tmp, path) < 0) rc = rag_err_sys(err, errno, "%s", path);
     if (rc) {
-        unlink(tmp);
+        rag_file_tmp_discard(fd, tmp);
         goto out;
     }
+    rc = rag_file_tmp_commit(fd, tmp, path, err);
+    if (rc) goto out;
     g->file_hash = fhash_final(&w.h);
     g->file_bytes = w.bytes;
     g->dirty = 0;
@@ -1581,7 +1569,7 @@ static int persist(vindex *vi, rag_err *err)
         rc = group_write(vi, g, err);
         wrote = 1;
     }
-    if (!rc && wrote && fsync_dir(vi->dir) < 0) rc = rag_err_sys(err, errno, "%s: fsync", vi->dir);
+    if (!rc && wrote) rc = rag_fsync_dir(vi->dir, err);
     if (!rc) { /* the manifest last, unless it already says exactly this */
         char *text = manifest_text(vi), *mp = manifest_path(vi), *old = NULL;
         size_t old_len = 0;
