@@ -79,4 +79,14 @@ char *store_bind_roles(sqlite3_stmt *st, const rag_principal *who);
 /* Column text as a new string (never NULL). */
 char *store_col_str(sqlite3_stmt *st, int col);
 
+/* ---- hits (search.c): chunk rows with their document's fields ----------- */
+/* The select list of a hit over chunks c and documents d, columns 0 to 8;
+ * column 9 follows it: c.text when the caller wants the text, else NULL. */
+#define STORE_HIT_COLUMNS                                                                          \
+    "c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, d.uri, d.ext_id, "  \
+    "d.title"
+/* Fills h (zeroed first) from columns 0 to 9 of such a row; the score and
+ * the snippet are the caller's. */
+void store_hit_from_row(sqlite3_stmt *st, int want_text, store_hit *h);
+
 #endif

@@ -2142,8 +2142,7 @@ static int fetch_hits(store *s, const cand *c, size_t n, const rag_principal *wh
     /* Visibility again, in SQL, on every hit: the index only ever held what
      * SQLite says, but a hit leaves here only if the database agrees now. */
     snprintf(sql, sizeof sql,
-             "SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, "
-             "d.uri, d.ext_id, d.title, %s, %s FROM json_each(:ids) j "
+             "SELECT " STORE_HIT_COLUMNS ", %s, %s FROM json_each(:ids) j "
              "JOIN chunks c ON c.id = j.value JOIN documents d ON d.id = c.document_id WHERE %s",
              p->want_text ? "c.text" : "NULL",
              p->want_snippet ? "substr(CAST(c.text AS BLOB), 1, 256)" : "NULL",
@@ -2163,17 +2162,8 @@ static int fetch_hits(store *s, const cand *c, size_t n, const rag_principal *wh
         ssize_t r = rank_of(by_id, pos, n, sqlite3_column_int64(st, 0));
         if (r < 0 || slot[r].uri) continue;
         store_hit *h = &slot[r];
-        h->chunk_id = c[r].id;
+        store_hit_from_row(st, p->want_text, h); /* chunk_id: c[r].id */
         h->score = c[r].score;
-        h->document_id = sqlite3_column_int64(st, 1);
-        h->ordinal = sqlite3_column_int(st, 2);
-        h->heading_path = store_col_str(st, 3);
-        h->byte_start = sqlite3_column_int64(st, 4);
-        h->byte_end = sqlite3_column_int64(st, 5);
-        h->uri = store_col_str(st, 6);
-        h->ext_id = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL : store_col_str(st, 7);
-        h->title = store_col_str(st, 8);
-        if (p->want_text) h->text = store_col_str(st, 9);
         if (p->want_snippet)
             h->snippet = make_snippet(sqlite3_column_blob(st, 10), sqlite3_column_bytes(st, 10));
     }
