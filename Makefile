@@ -48,10 +48,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 
 # The FAISS C API built by `make deps` (scripts/deps.sh) lives in build/faiss
-# whatever BUILD is, so that sanitizer builds reuse it. Only store/vindex.c
-# includes its headers; every program linking librag.a links FAISS (static,
-# C++ and OpenMP inside, hence -lstdc++ -lgomp). Debian's libfaiss.a is not
-# built with the sanitizers: its own memory is not checked, ours is.
+# whatever BUILD is, so that sanitizer builds reuse it. Only
+# store/vindex_faiss.c includes its headers; every program linking librag.a
+# links FAISS (static, C++ and OpenMP inside, hence -lstdc++ -lgomp). Debian's
+# libfaiss.a is not built with the sanitizers: its own memory is not checked,
+# ours is.
 FAISS_DIR  := build/faiss
 FAISS_LIBS := -L$(FAISS_DIR)/lib -lfaiss_c -lfaiss $(BLAS_LIBS) -lgomp -lstdc++ -lm
 
@@ -102,8 +103,8 @@ endif
 
 # The FAISS headers are system headers to us (-isystem): they declare
 # functions without prototypes, which our warnings would refuse.
-$(BUILD)/obj/store/vindex.o: CFLAGS += -isystem $(FAISS_DIR)/include
-$(BUILD)/obj/store/vindex.o: $(FAISS_DIR)/lib/libfaiss_c.a
+$(BUILD)/obj/store/vindex_faiss.o: CFLAGS += -isystem $(FAISS_DIR)/include
+$(BUILD)/obj/store/vindex_faiss.o: $(FAISS_DIR)/lib/libfaiss_c.a
 
 # The chat page is built into ragd/web.c by the assembler (.incbin).
 $(BUILD)/obj/ragd/web.o: ragd/web/chat.html

@@ -66,23 +66,44 @@ int rag_file_read(const char *path, size_t max_size, char **out, size_t *out_len
     return 0;
 }
 
-static int fsync_dir_of(const char *path)
+int rag_fsync_dir(const char *dir, rag_err *err)
 {
-    char *copy = rag_xstrdup(path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    rag_free(copy);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? -1 : fsync(fd);
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return rc < 0 ? rag_err_sys(err, e, "%s: fsync", dir) : 0;
+}
+
+int rag_file_tmp_open(const char *path, char **tmp, rag_err *err)
+{
+    *tmp = rag_xasprintf("%s.tmp.%ld", path, (long)getpid());
+    int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) rag_err_sys(err, errno, "%s", *tmp);
+    return fd;
+}
+
+int rag_file_tmp_commit(int fd, const char *tmp, const char *path, rag_err *err)
+{
+    int rc = 0;
+    if (fsync(fd) < 0) rc = rag_err_sys(err, errno, "%s: fsync", tmp);
+    if (close(fd) < 0 && !rc) rc = rag_err_sys(err, errno, "%s", tmp);
+    if (!rc && rename(tmp, path) < 0) rc = rag_err_sys(err, errno, "%s", path);
+    if (rc) unlink(tmp);
     return rc;
+}
+
+void rag_file_tmp_discard(int fd, const char *tmp)
+{
+    if (fd >= 0) close(fd);
+    unlink(tmp);
 }
 
 int rag_file_write_atomic(const char *path, const void *data, size_t len, rag_err *err)
 {
-    char *tmp = rag_xasprintf("%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char *tmp;
+    int fd = rag_file_tmp_open(path, &tmp, err);
     if (fd < 0) {
-        rag_err_sys(err, errno, "%s", tmp);
         rag_free(tmp);
         return RAG_ERR_IO;
     }
@@ -91,26 +112,23 @@ int rag_file_write_atomic(const char *path, const void *data, size_t len, rag_er
     while (left) {
         ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) goto fail;
+        if (w < 0) {
+            int e = errno;
+            rag_file_tmp_discard(fd, tmp);
+            rag_free(tmp);
+            return rag_err_sys(err, e, "%s", path);
+        }
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) < 0) goto fail;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) goto fail;
-    fsync_dir_of(path);
+    int rc = rag_file_tmp_commit(fd, tmp, path, err);
     rag_free(tmp);
+    if (rc) return rc;
+    /* A failed fsync of the directory is not reported: the file is whole. */
+    char *copy = rag_xstrdup(path);
+    rag_fsync_dir(dirname(copy), NULL);
+    rag_free(copy);
     return 0;
-fail:;
-    int e = errno;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    rag_free(tmp);
-    return rag_err_sys(err, e, "%s", path);
 }
 
 int rag_mkdir_p(const char *path, rag_err *err)

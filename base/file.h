@@ -1,5 +1,5 @@
 /* base/file.h: file helpers: bounded whole-file reads, read-only maps,
- * atomic writes and directory creation. */
+ * atomic writes, fsync of directories and directory creation. */
 #ifndef RAG_BASE_FILE_H
 #define RAG_BASE_FILE_H
 
@@ -26,6 +26,21 @@ int rag_file_read(const char *path, size_t max_size, char **out, size_t *out_len
  * directory, fsync, rename over `path`, fsync of the directory. A crash leaves
  * either the old or the new contents, never a mix. */
 int rag_file_write_atomic(const char *path, const void *data, size_t len, rag_err *err);
+
+/* The steps of rag_file_write_atomic, for writers that stream their bytes.
+ * rag_file_tmp_open creates `path`.tmp.<pid> (mode 0600) for writing and
+ * returns its descriptor, its name in *tmp (free with rag_free); -1 with err
+ * set on failure. rag_file_tmp_commit fsyncs and closes fd and renames tmp
+ * over `path`; on failure it removes tmp. rag_file_tmp_discard closes fd and
+ * removes tmp. Neither fsyncs the directory: call rag_fsync_dir once after
+ * the renames into it. */
+int rag_file_tmp_open(const char *path, char **tmp, rag_err *err);
+int rag_file_tmp_commit(int fd, const char *tmp, const char *path, rag_err *err);
+void rag_file_tmp_discard(int fd, const char *tmp);
+
+/* fsync of a directory, so that the renames into it survive a crash.
+ * Failures read "<dir>: fsync: <why>". */
+int rag_fsync_dir(const char *dir, rag_err *err);
 
 /* mkdir -p with mode 0700 for the directories it creates. */
 int rag_mkdir_p(const char *path, rag_err *err);

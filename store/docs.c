@@ -362,27 +362,6 @@ int store_doc_groups(store *s, const int64_t *doc_ids, size_t n, int64_t **group
     return rc;
 }
 
-const char *store_visible_sql(const rag_principal *who)
-{
-    if (!who || who->admin) return "1";
-    return "d.acl_group IN (SELECT group_id FROM acl_group_labels "
-           "WHERE label IN (SELECT value FROM json_each(:roles)))";
-}
-
-char *store_bind_roles(sqlite3_stmt *st, const rag_principal *who)
-{
-    int idx = sqlite3_bind_parameter_index(st, ":roles");
-    if (!idx) return NULL;
-    rag_buf b = {0};
-    rag_buf_putc(&b, '[');
-    for (size_t i = 0; who && i < who->roles.n; i++) /* labels are [a-z0-9_.-]: no escaping */
-        rag_buf_printf(&b, "%s\"%s\"", i ? "," : "", who->roles.v[i]);
-    rag_buf_putc(&b, ']');
-    char *json = rag_buf_steal(&b);
-    sqlite3_bind_text(st, idx, json, -1, SQLITE_STATIC);
-    return json;
-}
-
 int store_doc_each(store *s, const rag_principal *who, store_doc_cb cb, void *ctx, rag_err *err)
 {
     char sql[1024];

@@ -75,8 +75,8 @@ static int table_exists(store *s, const char *name, int *out, rag_err *err)
 
 /* Collects the int64 first column of every row of sql (bound with :roles
  * when it has one). */
-static int collect_ids(store *s, const char *sql, const rag_principal *who, int64_t **out,
-                       size_t *n_out, rag_err *err)
+int store_collect_ids(store *s, const char *sql, const rag_principal *who, int64_t **out,
+                      size_t *n_out, rag_err *err)
 {
     sqlite3_stmt *st;
     *out = NULL;
@@ -103,10 +103,11 @@ static int collect_ids(store *s, const char *sql, const rag_principal *who, int6
 
 int store_fts_groups_missing(store *s, int64_t **out, size_t *n_out, rag_err *err)
 {
-    return collect_ids(s,
-                       "SELECT id FROM acl_groups g WHERE NOT EXISTS (SELECT 1 FROM sqlite_master "
-                       "WHERE type = 'table' AND name = 'chunks_fts_' || g.id) ORDER BY id",
-                       NULL, out, n_out, err);
+    return store_collect_ids(
+        s,
+        "SELECT id FROM acl_groups g WHERE NOT EXISTS (SELECT 1 FROM sqlite_master "
+        "WHERE type = 'table' AND name = 'chunks_fts_' || g.id) ORDER BY id",
+        NULL, out, n_out, err);
 }
 
 int store_fts_groups_sync(store *s, rag_err *err)
@@ -121,50 +122,6 @@ int store_fts_groups_sync(store *s, rag_err *err)
         rc = store_fts_group_create(s, g[i], err);
     rag_free(g);
     return rc;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-int store_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
-                         rag_err *err)
-{
-    /* The rule of store_visible_sql, as lookups on the label index: plain
-     * statements keep this per-search step cheap (no temporary tables). */
-    if (!who || who->admin)
-        return collect_ids(s, "SELECT id FROM acl_groups ORDER BY id", NULL, out, n_out, err);
-    *out = NULL;
-    *n_out = 0;
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, "SELECT group_id FROM acl_group_labels WHERE label = ?1", &st, err);
-    if (rc) return rc;
-    int64_t *v = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t i = 0; !rc && i < who->roles.n; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, who->roles.v[i], -1, SQLITE_STATIC);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            v = rag_xgrow(v, &cap, n + 1, sizeof *v);
-            v[n++] = sqlite3_column_int64(st, 0);
-        }
-        if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list visible ACL groups", err);
-    }
-    sqlite3_finalize(st);
-    if (rc) {
-        rag_free(v);
-        return rc;
-    }
-    if (n) qsort(v, n, sizeof *v, cmp_id);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (m == 0 || v[m - 1] != v[i]) v[m++] = v[i];
-    *out = v;
-    *n_out = m;
-    return 0;
 }
 
 int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err)
@@ -383,10 +340,10 @@ int store_fts_check(store *s, rag_strv *problems, rag_err *err)
         rag_free(m);
     }
     rag_free(g);
-    rc = collect_ids(s,
-                     "SELECT id FROM acl_groups g WHERE EXISTS (SELECT 1 FROM sqlite_master "
-                     "WHERE type = 'table' AND name = 'chunks_fts_' || g.id) ORDER BY id",
-                     NULL, &g, &n, err);
+    rc = store_collect_ids(s,
+                           "SELECT id FROM acl_groups g WHERE EXISTS (SELECT 1 FROM sqlite_master "
+                           "WHERE type = 'table' AND name = 'chunks_fts_' || g.id) ORDER BY id",
+                           NULL, &g, &n, err);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         /* FTS5's own check compares the index with its group's chunks. */
@@ -414,7 +371,7 @@ int store_fts_rebuild_all(store *s, rag_err *err)
 {
     int64_t *g;
     size_t n;
-    int rc = collect_ids(s, "SELECT id FROM acl_groups ORDER BY id", NULL, &g, &n, err);
+    int rc = store_collect_ids(s, "SELECT id FROM acl_groups ORDER BY id", NULL, &g, &n, err);
     /* creates what is missing, rebuilds what exists */
     for (size_t i = 0; !rc && i < n; i++)
         rc = store_fts_group_create(s, g[i], err);

@@ -40,6 +40,21 @@ void store_hits_free(store_hits *h)
     memset(h, 0, sizeof *h);
 }
 
+void store_hit_from_row(sqlite3_stmt *st, int want_text, store_hit *h)
+{
+    memset(h, 0, sizeof *h);
+    h->chunk_id = sqlite3_column_int64(st, 0);
+    h->document_id = sqlite3_column_int64(st, 1);
+    h->ordinal = sqlite3_column_int(st, 2);
+    h->heading_path = store_col_str(st, 3);
+    h->byte_start = sqlite3_column_int64(st, 4);
+    h->byte_end = sqlite3_column_int64(st, 5);
+    h->uri = store_col_str(st, 6);
+    h->ext_id = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL : store_col_str(st, 7);
+    h->title = store_col_str(st, 8);
+    if (want_text) h->text = store_col_str(st, 9);
+}
+
 /* Builds the FTS5 query: "run1" OR "run2" ... Returns the number of runs.
  * Repeated words are kept: each occurrence is a phrase of its own, so BM25
  * weighs a word the question repeats more (query term frequency). */
@@ -139,8 +154,7 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
         "), ranked AS (SELECT m.cid, c.document_id AS did, m.gid, m.r FROM m "
         "JOIN chunks c ON c.id = m.cid),"
         " best AS (%s) "
-        "SELECT c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, "
-        "d.uri, d.ext_id, d.title, %s, best.r, best.gid "
+        "SELECT " STORE_HIT_COLUMNS ", %s, best.r, best.gid "
         "FROM best JOIN chunks c ON c.id = best.cid JOIN documents d ON d.id = c.document_id "
         "ORDER BY best.r, c.id LIMIT :k",
         p->per_document ? "SELECT cid, gid, min(r) AS r FROM ranked GROUP BY did"
@@ -162,17 +176,7 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
         hit_groups = rag_xgrow(hit_groups, &cap_g, out->n + 1, sizeof *hit_groups);
         store_hit *h = &out->v[out->n];
         hit_groups[out->n++] = sqlite3_column_int64(st, 11);
-        memset(h, 0, sizeof *h);
-        h->chunk_id = sqlite3_column_int64(st, 0);
-        h->document_id = sqlite3_column_int64(st, 1);
-        h->ordinal = sqlite3_column_int(st, 2);
-        h->heading_path = store_col_str(st, 3);
-        h->byte_start = sqlite3_column_int64(st, 4);
-        h->byte_end = sqlite3_column_int64(st, 5);
-        h->uri = store_col_str(st, 6);
-        h->ext_id = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL : store_col_str(st, 7);
-        h->title = store_col_str(st, 8);
-        if (p->want_text) h->text = store_col_str(st, 9);
+        store_hit_from_row(st, p->want_text, h);
         h->score = -sqlite3_column_double(st, 10);
     }
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "keyword search", err);

@@ -203,7 +203,7 @@ void store_hits_free(store_hits *h);
 int store_search_keyword(store *s, const char *query, const rag_principal *who,
                          const store_search_params *p, store_hits *out, rag_err *err);
 
-/* ---- vector search (store/vindex.c: the only code that includes FAISS) ---- */
+/* ---- vector search (store/vindex*.c; FAISS only in store/vindex_faiss.c) - */
 /* The vectors of the database's embedding model are indexed with FAISS, one
  * index per ACL group, kept in files beside the database (DB.vectors/).
  * SQLite's embeddings table is the truth: the indexes are a cache that

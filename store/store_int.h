@@ -46,9 +46,10 @@ int store_fts_group_create(store *s, int64_t g, rag_err *err);
 int store_fts_groups_sync(store *s, rag_err *err);
 /* The ids of the ACL groups without a keyword index. */
 int store_fts_groups_missing(store *s, int64_t **out, size_t *n_out, rag_err *err);
-/* The ids of the ACL groups `who` may see (all for administrators and NULL). */
-int store_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
-                         rag_err *err);
+/* The int64 first column of every row of sql, bound with :roles (who's)
+ * when it has that parameter (free *out with rag_free). */
+int store_collect_ids(store *s, const char *sql, const rag_principal *who, int64_t **out,
+                      size_t *n_out, rag_err *err);
 /* Adds (add != 0) the chunks of document `doc` to the keyword index of group
  * g, or removes them (call before the chunks are deleted). */
 int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err);
@@ -69,14 +70,29 @@ int store_fts_rebuild_all(store *s, rag_err *err);
 /* Migrations (schema.c): brings the database to the current version. */
 int store_migrate(store *s, rag_err *err);
 
+/* ---- visibility (visible.c: the rule, see its design note) -------------- */
 /* SQL condition "document d is visible to who" (administrators and NULL:
  * "1"). It names the parameter :roles; bind it with store_bind_roles, which
  * returns the bound JSON array of roles (free with rag_free after the
  * statement is finalized), or NULL when the statement has no :roles. */
 const char *store_visible_sql(const rag_principal *who);
 char *store_bind_roles(sqlite3_stmt *st, const rag_principal *who);
+/* The ids of the ACL groups `who` may see (all for administrators and
+ * NULL), sorted, unique: the rule of store_visible_sql. */
+int store_visible_groups(store *s, const rag_principal *who, int64_t **out, size_t *n_out,
+                         rag_err *err);
 
 /* Column text as a new string (never NULL). */
 char *store_col_str(sqlite3_stmt *st, int col);
+
+/* ---- hits (search.c): chunk rows with their document's fields ----------- */
+/* The select list of a hit over chunks c and documents d, columns 0 to 8;
+ * column 9 follows it: c.text when the caller wants the text, else NULL. */
+#define STORE_HIT_COLUMNS                                                                          \
+    "c.id, c.document_id, c.ordinal, c.heading_path, c.byte_start, c.byte_end, d.uri, d.ext_id, "  \
+    "d.title"
+/* Fills h (zeroed first) from columns 0 to 9 of such a row; the score and
+ * the snippet are the caller's. */
+void store_hit_from_row(sqlite3_stmt *st, int want_text, store_hit *h);
 
 #endif
