@@ -17,6 +17,7 @@
  * are never pass/fail. */
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ingest.h"
 #include "rag/eval.h"
 #include "store/store.h"
@@ -28,15 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *msg)
 {
@@ -80,7 +73,7 @@ static double baseline_ingest(const char *db_path, const rag_strv *files)
 {
     sqlite3 *db;
     unlink(db_path);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     if (sqlite3_open(db_path, &db) != SQLITE_OK) die("baseline open", sqlite3_errmsg(db));
     sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                      "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61');"
@@ -101,7 +94,7 @@ static double baseline_ingest(const char *db_path, const rag_strv *files)
     sqlite3_finalize(st);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
-    return now_s() - t0;
+    return rag_now_s() - t0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -199,9 +192,9 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++)
             for (size_t i = 0; i < nq; i++) {
                 store_hits h;
-                double t0 = now_s();
+                double t0 = rag_now_s();
                 if (store_search_keyword(s, qtexts.v[i], &who, &sp, &h, &err)) die("search", err.msg);
-                lat[(size_t)r * nq + i] = (now_s() - t0) * 1e3;
+                lat[(size_t)r * nq + i] = (rag_now_s() - t0) * 1e3;
                 store_hits_free(&h);
             }
         p50 = pct(lat, nq * (size_t)rounds, 0.50);
@@ -244,7 +237,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++)
             for (size_t i = 0; i < nq; i++) {
                 char *m = or_query(qtexts.v[i]);
-                double t0 = now_s();
+                double t0 = rag_now_s();
                 sqlite3_bind_text(q, 1, m, -1, SQLITE_STATIC);
                 while (sqlite3_step(q) == SQLITE_ROW) {
                     sqlite3_bind_text(snip, 1, m, -1, SQLITE_STATIC);
@@ -254,7 +247,7 @@ int main(int argc, char **argv)
                     sqlite3_reset(snip);
                 }
                 sqlite3_reset(q);
-                lat[(size_t)r * nq + i] = (now_s() - t0) * 1e3;
+                lat[(size_t)r * nq + i] = (rag_now_s() - t0) * 1e3;
                 rag_free(m);
             }
         sqlite3_finalize(q);

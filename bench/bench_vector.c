@@ -23,6 +23,7 @@
  * part at 1M); flat always runs, its answers being the truth.
  * Searches run on one OpenMP thread (see store/vindex.c); builds use all. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -31,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -77,13 +77,6 @@ static void data_vector(float *v, int dims, int clustered)
     }
     n = sqrt(n);
     for (int i = 0; i < dims; i++) v[i] = (float)(v[i] / n);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void die(const char *what, const rag_err *err)
@@ -175,7 +168,7 @@ static store *make_db(const char *path, size_t n, int dims, int clustered, doubl
     float *v = rag_xmalloc((size_t)CPD * dims * sizeof *v);
     store_chunk_in ch[CPD];
     memset(ch, 0, sizeof ch);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     if (store_begin(s, &err)) die("begin", &err);
     for (size_t d = 0; d * CPD < n; d++) {
         size_t nc = n - d * CPD < CPD ? n - d * CPD : CPD;
@@ -197,7 +190,7 @@ static store *make_db(const char *path, size_t n, int dims, int clustered, doubl
     }
     if (store_commit(s, &err)) die("commit", &err);
     if (isatty(2)) fprintf(stderr, "\n");
-    *secs = now_s() - t0;
+    *secs = rag_now_s() - t0;
     rag_free(v);
     return s;
 }
@@ -236,9 +229,9 @@ static run search_all(store *s, const float *qs, size_t nq, int dims, int64_t *i
     for (size_t i = 0; i < nq; i++) {
         store_hits h;
         rag_err err = {0};
-        double t0 = now_s();
+        double t0 = rag_now_s();
         if (store_search_vector(s, qs + i * dims, dims, &admin, &p, &h, &err)) die("search", &err);
-        lat[i] = now_s() - t0;
+        lat[i] = rag_now_s() - t0;
         for (size_t j = 0; j < 10; j++) ids[i * 10 + j] = j < h.n ? h.v[j].chunk_id : -1;
         if (truth)
             for (size_t j = 0; j < h.n; j++)
@@ -312,9 +305,9 @@ int main(int argc, char **argv)
         vp.large_group = (size_t)-1;
         store_vindex_configure(s, &vp);
         size_t a0 = anon_bytes();
-        double t0 = now_s();
+        double t0 = rag_now_s();
         if (store_vindex_rebuild(s, progress, "flat", &err)) die("flat build", &err);
-        double tb = now_s() - t0;
+        double tb = rag_now_s() - t0;
         size_t grow = anon_bytes() - a0;
         run r = search_all(s, qs, nq, dims, truth, NULL);
         row(n, "flat (exact)", tb, index_bytes(path), grow, r);
@@ -334,9 +327,9 @@ int main(int argc, char **argv)
         vp.ef_search = 64;
         store_vindex_configure(s, &vp);
         a0 = anon_bytes();
-        t0 = now_s();
+        t0 = rag_now_s();
         if (store_vindex_rebuild(s, progress, "HNSW32", &err)) die("HNSW build", &err);
-        tb = now_s() - t0;
+        tb = rag_now_s() - t0;
         grow = anon_bytes() - a0;
         size_t bytes = index_bytes(path);
         r = search_all(s, qs, nq, dims, ids, truth);

@@ -8,18 +8,11 @@
  * head on [CLS]: score = w_out . tanh(W h_cls + b) + b_out. */
 #include "embed/emb_int.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/vecmath.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The tokens of one input (prefix + text, with special tokens). */
 static int tokenize_input(const emb_model *m, const char *text, emb_input kind, llm_tokens *out,
@@ -159,11 +152,11 @@ static void store_vector(void *p, size_t i, const float *pooled)
 
 static int run(emb_model *m, llm_tokens *seqs, size_t n, pooled_fn done, void *ctx, rag_err *err)
 {
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = 0;
     if (m->arch == EMB_DECODER) rc = run_decoder(m, seqs, n, done, ctx, err);
     else run_encoder(m, seqs, n, done, ctx);
-    m->seconds += now_s() - t0;
+    m->seconds += rag_now_s() - t0;
     return rc;
 }
 

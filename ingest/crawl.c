@@ -13,6 +13,7 @@
  * longer (capped at 60 s). A page that fails is reported and the crawl goes
  * on. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/crawl.h"
 #include "ingest/links.h"
 #include "net/robots.h"
@@ -44,13 +45,6 @@ typedef struct crawl {
     rag_strv seen;       /* URLs queued once */
     size_t pages;        /* pages fetched */
 } crawl;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int ing_is_url(const char *s)
 {
@@ -100,12 +94,12 @@ static void fill_request(const crawl *c, net_request *rq, const char *url)
 static void pace(site *s)
 {
     double d = s->delay > MAX_DELAY_S ? MAX_DELAY_S : s->delay;
-    double wait = s->last_fetch ? s->last_fetch + d - mono_s() : 0;
+    double wait = s->last_fetch ? s->last_fetch + d - rag_now_s() : 0;
     if (wait > 0) {
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         nanosleep(&ts, NULL);
     }
-    s->last_fetch = mono_s();
+    s->last_fetch = rag_now_s();
 }
 
 static site *site_for(crawl *c, const char *origin)

@@ -9,10 +9,10 @@
  * are dropped. */
 #include "ingest/ingest.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define REEMBED_BATCH 256 /* chunks per transaction */
 
@@ -106,18 +106,11 @@ static int collect(void *ctx, const store_chunk *c)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report *report,
                 rag_err *err)
 {
     memset(report, 0, sizeof *report);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     store_model want;
     ing_model_record(m, &want);
     int rc = store_begin(s, err);
@@ -155,7 +148,7 @@ int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report 
         if (rc) break;
         report->n_embedded += (int64_t)b.n;
         prog.files_done += b.n;
-        prog.seconds = now_s() - t0;
+        prog.seconds = rag_now_s() - t0;
         if (p && p->on_progress) p->on_progress(p->ctx, &prog);
     }
     for (size_t i = 0; i < b.n; i++) rag_free(b.texts[i]);
@@ -172,6 +165,6 @@ int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report 
         else store_rollback(s);
         report->switched = !rc;
     }
-    report->seconds = now_s() - t0;
+    report->seconds = rag_now_s() - t0;
     return rc;
 }

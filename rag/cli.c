@@ -1,13 +1,13 @@
 /* rag/cli.c: shared plumbing of the `rag` subcommands. */
 #include "rag/cli.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "rag/generate.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Settings the config file may hold (README: Configuration). */
@@ -345,13 +345,6 @@ const char *rag_cli_reset(const rag_cli *cli)
     return cli->color ? "\033[0m" : "";
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void fmt_duration(char *buf, size_t n, double s)
 {
     if (s < 0 || s > 359999)
@@ -366,7 +359,7 @@ void rag_cli_bar_draw(rag_cli_bar *b, const char *unit, size_t done, size_t tota
                       double bytes_done, double bytes_total, double seconds)
 {
     if (!b->enabled) return;
-    double t = mono_s();
+    double t = rag_now_s();
     if (t - b->last_draw < 0.1 && done < total) return;
     b->last_draw = t;
     struct winsize ws;

@@ -7,6 +7,7 @@
  * within its context, streamed, citations checked), and extractively
  * otherwise. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ingest.h"
 #include "llm/chat.h"
 #include "llm/generate.h"
@@ -20,7 +21,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char search_usage[] =
@@ -75,13 +75,6 @@ static const char ask_usage[] =
     "No generator model is configured, so this answer quotes the passages of your "                \
     "documents that best match the question. Configure a GGUF chat model with --model, "           \
     "RAG_MODEL or model.path in the config to get written answers."
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Joins the remaining arguments into one string. */
 static char *join_args(int argc, char **argv)
@@ -453,12 +446,12 @@ int rag_cli_search(int argc, char **argv)
     retrieve_params(&q, &rp, !q.chunks);
     ragd_results res;
     rag_err err = {0};
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     if (ragd_retrieve(q.cli.st, rt.embedder, rt.reranker, q.query, &q.cli.who, &rp, &res, &err)) {
         rc = rag_cli_fail(&q.cli, &err);
         goto out;
     }
-    double ms = now_ms() - t0;
+    double ms = rag_now_ms() - t0;
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);
@@ -540,9 +533,9 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
         hits.v[i] = res->v[i].hit; /* borrowed: not freed here */
     ragd_answer a;
     rag_err err = {0};
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     int rc = ragd_answer_extractive(q->cli.st, q->query, &hits, NULL, &a, &err);
-    double answer_ms = now_ms() - t0;
+    double answer_ms = rag_now_ms() - t0;
     rag_free(hits.v);
     if (rc) return rag_cli_fail(&q->cli, &err);
     const char *note = why ? why : NO_MODEL_NOTE;
@@ -567,7 +560,7 @@ static int ask_extractive(query_opts *q, const ragd_results *res, const char *wh
         cJSON *t = cJSON_AddObjectToObject(j, "timings");
         ragd_timings_json(t, res);
         cJSON_AddNumberToObject(t, "answer_ms", answer_ms);
-        cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+        cJSON_AddNumberToObject(t, "total_ms", rag_now_ms() - t_total0);
         rag_cli_print_json(j);
     } else if (a.n_sentences == 0) {
         printf("Nothing in the documents %s matches this question.\n",
@@ -655,13 +648,13 @@ static int ask_model_open(query_opts *q, const char *model, ask_model *am, char 
             return rag_cli_fail(&q->cli, &err);
         return ask_sizes(q, am, (size_t)am->remote.ctx);
     }
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     if (llm_model_open(model, &am->m, &err)) {
         *why = rag_xasprintf(
             "The generator model could not be loaded (%s), so this answer is extractive.", err.msg);
         return -1;
     }
-    am->load_ms = now_ms() - t0;
+    am->load_ms = rag_now_ms() - t0;
     const llm_hparams *hp = llm_model_hparams(am->m);
     int rc = ask_sizes(q, am, hp->n_ctx_train < 4096 ? (size_t)hp->n_ctx_train : 4096);
     if (rc) return rc;
@@ -715,7 +708,7 @@ static void ask_print_json(query_opts *q, const ask_model *am, const char *model
     cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", st->prompt_ms);
     cJSON_AddNumberToObject(t, "generate_ms", st->gen_ms);
-    cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+    cJSON_AddNumberToObject(t, "total_ms", rag_now_ms() - t_total0);
     rag_cli_print_json(j);
 }
 
@@ -759,14 +752,14 @@ static int ask_generate(query_opts *q, const char *model, const ragd_results *re
     ragd_prompt pr = {0};
     int rc = ask_model_open(q, model, &am, why);
     if (rc) goto out;
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     ragd_prompt_input in = {.question = q->query, .results = res};
     if (ragd_prompt_build(am.m ? llm_model_vocab(am.m) : NULL, am.fam, &in, am.n_ctx - am.n_predict,
                           &pr, &err)) {
         rc = rag_cli_fail(&q->cli, &err);
         goto out;
     }
-    double prompt_build_ms = now_ms() - t0;
+    double prompt_build_ms = rag_now_ms() - t0;
     if (q->show_prompt && !q->cli.json) /* with --json: in the JSON */
         printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt "
                "---%s\n\n",
@@ -803,7 +796,7 @@ int rag_cli_ask(int argc, char **argv)
     query_opts q = {.cli = {.cmd = "ask"}, .k = 6, .is_ask = 1, .dedupe = 1};
     rag_cli_retrieval rt = {0};
     int rc;
-    double t_total0 = now_ms();
+    double t_total0 = rag_now_ms();
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
     if ((rc = open_retrieval(&q, &rt))) goto out;
     ragd_retrieve_params rp;

@@ -17,6 +17,8 @@
  * malformed responses are part of "errors"; connect failures are counted
  * apart and cost no request. Latencies are kept for every complete response
  * (whatever its status) and the percentiles are exact (nearest rank). */
+#include "base/time.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -63,13 +65,6 @@ typedef struct {
     unsigned long status[1000];
 } worker;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static _Noreturn void usage_error(const char *opt, const char *why)
 {
     fprintf(stderr, "loadgen: %s: %s\n", opt, why);
@@ -95,7 +90,7 @@ static int fill(worker *w)
     if (n == 0) return RD_EOF;
     w->len += (size_t)n;
     w->rx += (size_t)n;
-    return now() > w->req_deadline ? RD_TIMEOUT : RD_OK;
+    return rag_now_s() > w->req_deadline ? RD_TIMEOUT : RD_OK;
 }
 
 /* One line without its CRLF, NUL-terminated inside the buffer, valid until
@@ -246,10 +241,10 @@ static int send_request(worker *w)
  * hanging the test that called it. */
 static int connect_retry(worker *w)
 {
-    double give_up = g_deadline ? g_deadline : now() + g_timeout;
+    double give_up = g_deadline ? g_deadline : rag_now_s() + g_timeout;
     struct timeval tv = { (time_t)g_timeout, (suseconds_t)((g_timeout - floor(g_timeout)) * 1e6) };
     int one = 1;
-    while (now() < give_up) {
+    while (rag_now_s() < give_up) {
         int fd = socket(g_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) &&
             !setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) &&
@@ -278,13 +273,13 @@ static void *run_worker(void *arg)
     worker *w = arg;
     int served = 0; /* responses on the current connection */
     for (unsigned long sent = 0; !g_nreq || sent < g_nreq; sent++) {
-        if (g_deadline && now() >= g_deadline) break;
+        if (g_deadline && rag_now_s() >= g_deadline) break;
         if (w->fd < 0) {
             if (!connect_retry(w)) break;
             served = 0;
         }
         int status = 0, keep = 0;
-        double t0 = now();
+        double t0 = rag_now_s();
         w->req_deadline = t0 + g_timeout;
         int r = do_request(w, &status, &keep);
         /* A server may close an idle keep-alive connection just as we reuse
@@ -303,7 +298,7 @@ static void *run_worker(void *arg)
             close_conn(w);
             continue;
         }
-        double ms = (now() - t0) * 1e3;
+        double ms = (rag_now_s() - t0) * 1e3;
         if (w->nlat == w->cap) {
             w->cap = w->cap ? w->cap * 2 : 4096;
             if (!(w->lat = realloc(w->lat, w->cap * sizeof *w->lat))) {
@@ -442,7 +437,7 @@ int main(int argc, char **argv)
     worker *ws = calloc((size_t)conns, sizeof *ws);
     pthread_t *tids = calloc((size_t)conns, sizeof *tids);
     if (!ws || !tids) return 1;
-    double start = now();
+    double start = rag_now_s();
     if (duration) g_deadline = start + duration;
     int started = 0;
     for (; started < conns; started++) {
@@ -463,7 +458,7 @@ int main(int argc, char **argv)
         for (int s = 0; s < 1000; s++) sum.status[s] += w->status[s];
         sum.nlat += w->nlat;
     }
-    double elapsed = now() - start;
+    double elapsed = rag_now_s() - start;
     double *lat = malloc((sum.nlat ? sum.nlat : 1) * sizeof *lat);
     if (!lat) return 1;
     for (size_t i = 0, k = 0; i < (size_t)started; k += ws[i].nlat, i++) {

@@ -7,6 +7,7 @@
 
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ing_int.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -163,13 +163,6 @@ static long stderr_release(void)
         printf("    stderr got: %s\n", buf);
     }
     return (long)st.st_size;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static long maxrss_mb(void)
@@ -855,9 +848,9 @@ static void test_docx_zip_bomb(void)
     const char *d = fixtures();
     if (!d) return;
     long rss0 = maxrss_mb();
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = extract_fixture("bomb.docx", NULL, &t, &e, path, sizeof path);
-    double dt = now_s() - t0;
+    double dt = rag_now_s() - t0;
     long rss1 = maxrss_mb();
     CHECK_INT(rc, RAG_ERR_LIMIT);
     CHECK(starts_with(e.msg, path));
@@ -868,9 +861,9 @@ static void test_docx_zip_bomb(void)
     ing_text_free(&t);
 
     /* headers that understate the size do not help */
-    t0 = now_s();
+    t0 = rag_now_s();
     rc = extract_fixture("bomb_lying.docx", NULL, &t, &e, path, sizeof path);
-    dt = now_s() - t0;
+    dt = rag_now_s() - t0;
     long rss2 = maxrss_mb();
     CHECK(rc == RAG_ERR_LIMIT || rc == RAG_ERR_FORMAT);
     CHECK(starts_with(e.msg, path));
@@ -999,9 +992,9 @@ static void test_pdf_limits(void)
     /* a file that would take hours: stopped by the CPU limit... */
     ing_limits_default(&lim);
     lim.pdf_cpu_s = 1;
-    t0 = now_s();
+    t0 = rag_now_s();
     CHECK_INT(extract_fixture("slow.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
-    CHECK(now_s() - t0 < 10);
+    CHECK(rag_now_s() - t0 < 10);
     CHECK(starts_with(e.msg, path));
     CHECK_CONTAINS(e.msg, ": PDF parser stopped at the CPU time limit of 1 s");
     ing_text_free(&t);
@@ -1010,9 +1003,9 @@ static void test_pdf_limits(void)
     /* ...or by the wall-clock deadline, whichever comes first */
     ing_limits_default(&lim);
     lim.pdf_timeout_s = 1;
-    t0 = now_s();
+    t0 = rag_now_s();
     CHECK_INT(extract_fixture("slow.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
-    CHECK(now_s() - t0 < 10);
+    CHECK(rag_now_s() - t0 < 10);
     CHECK(starts_with(e.msg, path));
     CHECK_CONTAINS(e.msg, ": PDF parser timed out after 1 s");
     ing_text_free(&t);
@@ -1047,9 +1040,9 @@ static void test_pdf_memory_limit(void)
     ing_limits lim;
     ing_limits_default(&lim);
     lim.pdf_mem = (size_t)64 << 20;
-    double t0 = now_s();
+    double t0 = rag_now_s();
     CHECK_INT(extract_fixture("wordy.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
-    CHECK(now_s() - t0 < 10);
+    CHECK(rag_now_s() - t0 < 10);
     CHECK(starts_with(e.msg, path));
     CHECK_CONTAINS(e.msg, ": PDF parser ran out of memory (limit 64 MiB)");
     ing_text_free(&t);

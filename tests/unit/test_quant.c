@@ -4,6 +4,7 @@
  * dot throughput of each instruction set. */
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/matmul.h"
 #include "llm/quant.h"
 #include "llm/quant_int.h"
@@ -12,7 +13,6 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -52,13 +52,6 @@ static float float_of(uint32_t u)
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* The types with kernels, in the order the report prints them. */
@@ -1014,7 +1007,7 @@ static void test_dot_throughput(void)
                 volatile float sink = 0;
                 float out;
                 int passes = 0;
-                double t0 = now(), el;
+                double t0 = rag_now_s(), el;
                 do {
                     if (q8) llm_q8_acts(t, x, cols, xa); /* once per product, as llm_matmul does */
                     for (int64_t r = 0; r < rows; r++) {
@@ -1023,7 +1016,7 @@ static void test_dot_throughput(void)
                         sink += out;
                     }
                     passes++;
-                    el = now() - t0;
+                    el = rag_now_s() - t0;
                 } while (el < 0.08);
                 gbs[q8] = (double)rb * rows * passes / el / 1e9;
                 rag_free(xa);
