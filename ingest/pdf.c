@@ -444,7 +444,5 @@ int ing_extract_pdf(const char *path, const uint8_t *data, size_t n, const ing_l
     if (!hl || !memmem(data, hl, "%PDF-", 5))
         return rag_err_set(err, RAG_ERR_FORMAT,
                            "%s: corrupt PDF: no %%PDF- header in the first 1024 bytes", name);
-    int rc = extract_in_child(name, data, n, lim, out, err);
-    if (!rc) ing_text_default_title(out, path);
-    return rc;
+    return extract_in_child(name, data, n, lim, out, err);
 }

@@ -570,6 +570,52 @@ static void test_title_fallback(void)
 
 /* ---- plain text ------------------------------------------------------------- */
 
+/* The extractors set only the titles their formats declare; the fallback
+ * (first heading, first line, file name) is given once, by ing_extract,
+ * whatever the format, and gives the same title as before. */
+typedef int (*extractor_fn)(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                            ing_text *out, rag_err *err);
+
+static void check_title_source(extractor_fn fn, const char *path, const char *s,
+                               const char *declared, const char *fallback)
+{
+    ing_limits lim;
+    ing_limits_default(&lim);
+    ing_text t = {0};
+    rag_err e = {0};
+    CHECK_INT(fn(path, (const uint8_t *)s, strlen(s), &lim, &t, &e), 0);
+    if (declared) {
+        CHECK_STR(t.title, declared);
+        CHECK_INT(t.title_in_text, 0);
+    } else if (t.title) {
+        printf("    %s: the extractor gave the title '%s'\n", path, t.title);
+        test_case_failed = 1;
+    }
+    ing_text_free(&t);
+    CHECK_INT(extract_str(path, s, &t, &e), 0);
+    CHECK_STR(t.title, declared ? declared : fallback);
+    CHECK_INT(t.title_in_text, declared ? 0 : 1);
+    ing_text_free(&t);
+}
+
+static void test_title_fallback_once(void)
+{
+    check_title_source(ing_extract_text, "a/notes.txt", "Meeting notes\n\nText.\n", NULL,
+                       "Meeting notes");
+    check_title_source(ing_extract_text, "a/rule.txt", "----\n\nText.\n", NULL, "rule.txt");
+    check_title_source(ing_extract_markdown, "a/doc.md", "Intro line\n\n## Setup\n\nText.\n", NULL,
+                       "Setup");
+    check_title_source(ing_extract_markdown, "a/fm.md", "---\ntitle: Declared\n---\n# H\n\nText.\n",
+                       "Declared", NULL);
+    check_title_source(ing_extract_html, "a/p.html",
+                       "<html><body><h2>Heading</h2><p>x</p></body></html>", NULL, "Heading");
+    check_title_source(ing_extract_html, "a/q.html", "<html><body><p>// code</p></body></html>",
+                       NULL, "q.html");
+    check_title_source(ing_extract_html, "a/t.html",
+                       "<html><head><title>Declared</title></head><body><h1>H</h1></body></html>",
+                       "Declared", NULL);
+}
+
 static void test_text_paragraphs_and_title(void)
 {
     ing_text t;
@@ -1075,6 +1121,7 @@ int main(void)
     RUN(test_decode_line_and_text_limits);
     RUN(test_empty_file);
     RUN(test_title_fallback);
+    RUN(test_title_fallback_once);
     RUN(test_text_paragraphs_and_title);
     RUN(test_markdown_headings);
     RUN(test_markdown_code_blocks);
