@@ -54,7 +54,8 @@ static void rnd_vector(float *v, int dims)
         n += (double)v[i] * v[i];
     }
     n = sqrt(n);
-    for (int i = 0; i < dims; i++) v[i] = (float)(v[i] / n);
+    for (int i = 0; i < dims; i++)
+        v[i] = (float)(v[i] / n);
 }
 
 /* Clustered data: centre + noise, normalised (centres drawn once). */
@@ -67,7 +68,8 @@ static void data_vector(float *v, int dims, int clustered)
     if (!clustered) return;
     if (!centres) {
         centres = rag_xmalloc((size_t)N_CENTRES * dims * sizeof *centres);
-        for (int c = 0; c < N_CENTRES; c++) rnd_vector(centres + (size_t)c * dims, dims);
+        for (int c = 0; c < N_CENTRES; c++)
+            rnd_vector(centres + (size_t)c * dims, dims);
     }
     const float *c = centres + (rnd() % N_CENTRES) * (size_t)dims;
     double n = 0;
@@ -76,7 +78,8 @@ static void data_vector(float *v, int dims, int clustered)
         n += (double)v[i] * v[i];
     }
     n = sqrt(n);
-    for (int i = 0; i < dims; i++) v[i] = (float)(v[i] / n);
+    for (int i = 0; i < dims; i++)
+        v[i] = (float)(v[i] / n);
 }
 
 static void die(const char *what, const rag_err *err)
@@ -174,14 +177,23 @@ static store *make_db(const char *path, size_t n, int dims, int clustered, doubl
         size_t nc = n - d * CPD < CPD ? n - d * CPD : CPD;
         for (size_t j = 0; j < nc; j++) {
             data_vector(v + j * dims, dims, clustered);
-            ch[j] = (store_chunk_in){.text = "x", .len = 1, .n_tokens = 1, .byte_start = j,
-                                     .byte_end = j + 1, .heading_path = "",
+            ch[j] = (store_chunk_in){.text = "x",
+                                     .len = 1,
+                                     .n_tokens = 1,
+                                     .byte_start = j,
+                                     .byte_end = j + 1,
+                                     .heading_path = "",
                                      .vector = v + j * dims};
         }
         char uri[64];
         snprintf(uri, sizeof uri, "/bench/%zu", d);
-        store_doc_in doc = {.uri = uri, .title = uri, .mime = "text/plain", .content_hash = "0",
-                            .mtime_ns = 1, .size = 1, .acl_group = group};
+        store_doc_in doc = {.uri = uri,
+                            .title = uri,
+                            .mime = "text/plain",
+                            .content_hash = "0",
+                            .mtime_ns = 1,
+                            .size = 1,
+                            .acl_group = group};
         if (store_doc_replace(s, &doc, ch, nc, m.id, dims, NULL, &err)) die("insert", &err);
         if (d % 1000 == 999) {
             if (store_commit(s, &err) || store_begin(s, &err)) die("commit", &err);
@@ -232,7 +244,8 @@ static run search_all(store *s, const float *qs, size_t nq, int dims, int64_t *i
         double t0 = rag_now_s();
         if (store_search_vector(s, qs + i * dims, dims, &admin, &p, &h, &err)) die("search", &err);
         lat[i] = rag_now_s() - t0;
-        for (size_t j = 0; j < 10; j++) ids[i * 10 + j] = j < h.n ? h.v[j].chunk_id : -1;
+        for (size_t j = 0; j < 10; j++)
+            ids[i * 10 + j] = j < h.n ? h.v[j].chunk_id : -1;
         if (truth)
             for (size_t j = 0; j < h.n; j++)
                 for (size_t t = 0; t < 10; t++)
@@ -249,8 +262,10 @@ static run search_all(store *s, const float *qs, size_t nq, int dims, int64_t *i
 static void row(size_t n, const char *kind, double build, size_t bytes, size_t rss, run r)
 {
     char b[32];
-    if (build >= 0) snprintf(b, sizeof b, "%8.1f", build);
-    else snprintf(b, sizeof b, "%8s", "-");
+    if (build >= 0)
+        snprintf(b, sizeof b, "%8.1f", build);
+    else
+        snprintf(b, sizeof b, "%8s", "-");
     printf("%9zu  %-16s %s %10.1f %10.1f %9.3f %9.3f %10.3f\n", n, kind, b, (double)bytes / 1e6,
            (double)rss / 1e6, r.p50, r.p99, r.recall);
     fflush(stdout);
@@ -262,11 +277,16 @@ int main(int argc, char **argv)
     int dims = 384, keep = 0, clustered = 0, want_hnsw = 1;
     size_t nq = 500;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--sizes") && i + 1 < argc) sizes = argv[++i];
-        else if (!strcmp(argv[i], "--dims") && i + 1 < argc) dims = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--queries") && i + 1 < argc) nq = (size_t)atol(argv[++i]);
-        else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--keep")) keep = 1;
+        if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
+            sizes = argv[++i];
+        else if (!strcmp(argv[i], "--dims") && i + 1 < argc)
+            dims = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+            nq = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--keep"))
+            keep = 1;
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             clustered = !strcmp(argv[++i], "clustered");
         else if (!strcmp(argv[i], "--index") && i + 1 < argc) /* flat always: it is the truth */
@@ -280,7 +300,8 @@ int main(int argc, char **argv)
     if (dims < 1 || dims > 4096 || nq < 10) return 2;
     mkdir(dir, 0755);
     float *qs = rag_xmalloc(nq * (size_t)dims * sizeof *qs);
-    for (size_t i = 0; i < nq; i++) data_vector(qs + i * dims, dims, clustered);
+    for (size_t i = 0; i < nq; i++)
+        data_vector(qs + i * dims, dims, clustered);
     int64_t *truth = rag_xmalloc(nq * 10 * sizeof *truth),
             *ids = rag_xmalloc(nq * 10 * sizeof *ids);
     printf("vector search, %d dims, %s unit vectors, %zu queries, k = 10, one OpenMP thread per "

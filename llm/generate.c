@@ -45,14 +45,15 @@ static size_t stop_overlap(const llm_gen_params *p, const char *s, size_t n, lon
     return hold;
 }
 
-static int decode(const llm_gen_params *p, llm_context *c, const int32_t *tokens, int n, rag_err *err)
+static int decode(const llm_gen_params *p, llm_context *c, const int32_t *tokens, int n,
+                  rag_err *err)
 {
-    return p->batcher ? llm_batcher_decode(p->batcher, c, tokens, n, err) : llm_decode(c, tokens, n, err);
+    return p->batcher ? llm_batcher_decode(p->batcher, c, tokens, n, err)
+                      : llm_decode(c, tokens, n, err);
 }
 
-int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
-                 const llm_gen_params *p, llm_text_fn on_text, void *ctx, llm_gen_stats *stats,
-                 rag_err *err)
+int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt, const llm_gen_params *p,
+                 llm_text_fn on_text, void *ctx, llm_gen_stats *stats, rag_err *err)
 {
     memset(stats, 0, sizeof *stats);
     llm_gen_params defaults;
@@ -94,8 +95,10 @@ int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
         long full;
         size_t hold = stop_overlap(p, rag_buf_str(&held), held.len, &full);
         if (full >= 0) {
-            if (full > 0 && on_text(ctx, held.data, (size_t)full)) stats->stop = LLM_STOP_CANCEL;
-            else stats->stop = LLM_STOP_STRING;
+            if (full > 0 && on_text(ctx, held.data, (size_t)full))
+                stats->stop = LLM_STOP_CANCEL;
+            else
+                stats->stop = LLM_STOP_STRING;
             rag_buf_clear(&held);
             break;
         }
