@@ -17,6 +17,7 @@
  * are never pass/fail. */
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ingest.h"
 #include "rag/eval.h"
 #include "store/store.h"
@@ -28,15 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *msg)
 {
@@ -47,10 +40,11 @@ static void die(const char *what, const char *msg)
 /* Writes ~mb megabytes of English-like text in files of ~20 KB. */
 static size_t make_corpus(const char *dir, size_t mb, rag_strv *files)
 {
-    static const char *words[] = {"the", "freight", "depot", "invoice", "schedule", "brake",
-                                  "forklift", "approval", "ledger", "pallet", "inspection",
-                                  "driver", "route", "maintenance", "supplier", "payment",
-                                  "of", "and", "to", "is", "for", "within", "days", "must"};
+    static const char *words[] = {"the",        "freight",  "depot",    "invoice",     "schedule",
+                                  "brake",      "forklift", "approval", "ledger",      "pallet",
+                                  "inspection", "driver",   "route",    "maintenance", "supplier",
+                                  "payment",    "of",       "and",      "to",          "is",
+                                  "for",        "within",   "days",     "must"};
     size_t nw = sizeof words / sizeof words[0], total = 0;
     unsigned seed = 12345;
     char path[4400];
@@ -80,11 +74,12 @@ static double baseline_ingest(const char *db_path, const rag_strv *files)
 {
     sqlite3 *db;
     unlink(db_path);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     if (sqlite3_open(db_path, &db) != SQLITE_OK) die("baseline open", sqlite3_errmsg(db));
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61');"
-                     "BEGIN",
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61');"
+                 "BEGIN",
                  NULL, NULL, NULL);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES (?1)", -1, &st, NULL);
@@ -101,7 +96,7 @@ static double baseline_ingest(const char *db_path, const rag_strv *files)
     sqlite3_finalize(st);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
-    return now_s() - t0;
+    return rag_now_s() - t0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -123,9 +118,11 @@ static char *or_query(const char *q)
     rag_buf b = {0};
     const char *p = q;
     while (*p) {
-        while (*p && !((*p | 32) >= 'a' && (*p | 32) <= 'z') && !(*p >= '0' && *p <= '9')) p++;
+        while (*p && !((*p | 32) >= 'a' && (*p | 32) <= 'z') && !(*p >= '0' && *p <= '9'))
+            p++;
         const char *s = p;
-        while (((*p | 32) >= 'a' && (*p | 32) <= 'z') || (*p >= '0' && *p <= '9')) p++;
+        while (((*p | 32) >= 'a' && (*p | 32) <= 'z') || (*p >= '0' && *p <= '9'))
+            p++;
         if (p > s) rag_buf_printf(&b, "%s\"%.*s\"", b.len ? " OR " : "", (int)(p - s), s);
     }
     return rag_buf_steal(&b);
@@ -142,11 +139,16 @@ int main(int argc, char **argv)
         cisi = cisi_buf;
     }
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--mb") && i + 1 < argc) mb = (size_t)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--cisi") && i + 1 < argc) cisi = argv[++i];
-        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else die("usage", "bench_ingest_search [--mb N] [--cisi DIR] [--rounds N] [--json]");
+        if (!strcmp(argv[i], "--mb") && i + 1 < argc)
+            mb = (size_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cisi") && i + 1 < argc)
+            cisi = argv[++i];
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else
+            die("usage", "bench_ingest_search [--mb N] [--cisi DIR] [--rounds N] [--json]");
     }
     char tmpl[] = "/tmp/ragbench.XXXXXX";
     char *dir = mkdtemp(tmpl);
@@ -199,9 +201,10 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++)
             for (size_t i = 0; i < nq; i++) {
                 store_hits h;
-                double t0 = now_s();
-                if (store_search_keyword(s, qtexts.v[i], &who, &sp, &h, &err)) die("search", err.msg);
-                lat[(size_t)r * nq + i] = (now_s() - t0) * 1e3;
+                double t0 = rag_now_s();
+                if (store_search_keyword(s, qtexts.v[i], &who, &sp, &h, &err))
+                    die("search", err.msg);
+                lat[(size_t)r * nq + i] = (rag_now_s() - t0) * 1e3;
                 store_hits_free(&h);
             }
         p50 = pct(lat, nq * (size_t)rounds, 0.50);
@@ -212,7 +215,8 @@ int main(int argc, char **argv)
         sqlite3 *bdb;
         unlink(cisi_base);
         sqlite3_open(cisi_base, &bdb);
-        sqlite3_exec(bdb, "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61'); BEGIN",
+        sqlite3_exec(bdb,
+                     "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61'); BEGIN",
                      NULL, NULL, NULL);
         sqlite3_stmt *ins, *q, *snip;
         sqlite3_prepare_v2(bdb, "INSERT INTO t(body) VALUES (?1)", -1, &ins, NULL);
@@ -235,8 +239,8 @@ int main(int argc, char **argv)
         sqlite3_exec(bdb, "COMMIT", NULL, NULL, NULL);
         /* top 10 by BM25, then a snippet for each (as rag does: a snippet()
          * in the ranking query would be computed for every match) */
-        sqlite3_prepare_v2(bdb, "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t) LIMIT 10", -1,
-                           &q, NULL);
+        sqlite3_prepare_v2(bdb, "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t) LIMIT 10",
+                           -1, &q, NULL);
         sqlite3_prepare_v2(bdb,
                            "SELECT snippet(t, 0, '[', ']', '…', 40) FROM t WHERE t MATCH ?1 "
                            "AND rowid = ?2",
@@ -244,7 +248,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++)
             for (size_t i = 0; i < nq; i++) {
                 char *m = or_query(qtexts.v[i]);
-                double t0 = now_s();
+                double t0 = rag_now_s();
                 sqlite3_bind_text(q, 1, m, -1, SQLITE_STATIC);
                 while (sqlite3_step(q) == SQLITE_ROW) {
                     sqlite3_bind_text(snip, 1, m, -1, SQLITE_STATIC);
@@ -254,7 +258,7 @@ int main(int argc, char **argv)
                     sqlite3_reset(snip);
                 }
                 sqlite3_reset(q);
-                lat[(size_t)r * nq + i] = (now_s() - t0) * 1e3;
+                lat[(size_t)r * nq + i] = (rag_now_s() - t0) * 1e3;
                 rag_free(m);
             }
         sqlite3_finalize(q);
@@ -278,12 +282,14 @@ int main(int argc, char **argv)
     } else {
         printf("ingest, plain text: %.1f MB in %zu files\n", (double)bytes / 1e6, files.n);
         printf("  rag ingest            %7.1f MB/s\n", ing_mbps);
-        printf("  baseline (read + one FTS5 row per file, one transaction) %7.1f MB/s\n", base_mbps);
+        printf("  baseline (read + one FTS5 row per file, one transaction) %7.1f MB/s\n",
+               base_mbps);
         printf("  ratio rag / baseline  %7.2f\n", ing_mbps / base_mbps);
         if (have_cisi) {
             printf("search, CISI (%zu queries x %d rounds, k = 10, snippets)\n", nq, rounds);
             printf("  rag search            p50 %6.3f ms   p99 %6.3f ms\n", p50, p99);
-            printf("  baseline (plain FTS5, one row per document) p50 %6.3f ms   p99 %6.3f ms\n", b50, b99);
+            printf("  baseline (plain FTS5, one row per document) p50 %6.3f ms   p99 %6.3f ms\n",
+                   b50, b99);
             printf("  ratio rag / baseline  p50 %6.2f      p99 %6.2f\n", p50 / b50, p99 / b99);
         } else {
             printf("search: CISI not found at %s (set RAG_TESTDATA); skipped\n", cisi);

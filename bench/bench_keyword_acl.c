@@ -10,6 +10,7 @@
  * Usage: bench_keyword_acl [--cisi DIR] [--groups N,...] [--rounds N]
  * Timings are never pass/fail. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ingest.h"
 #include "rag/eval.h"
 #include "store/store.h"
@@ -18,15 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void die(const char *what, const char *msg)
 {
@@ -58,9 +51,9 @@ static void measure(store *s, const rag_strv *queries, const rag_principal *who,
     for (int r = 0; r < rounds; r++)
         for (size_t i = 0; i < queries->n; i++) {
             store_hits h;
-            double t0 = now_ms();
+            double t0 = rag_now_ms();
             if (store_search_keyword(s, queries->v[i], who, &sp, &h, &err)) die("search", err.msg);
-            lat[(size_t)r * queries->n + i] = now_ms() - t0;
+            lat[(size_t)r * queries->n + i] = rag_now_ms() - t0;
             store_hits_free(&h);
         }
     qsort(lat, n, sizeof *lat, cmp_double);

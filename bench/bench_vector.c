@@ -23,6 +23,7 @@
  * part at 1M); flat always runs, its answers being the truth.
  * Searches run on one OpenMP thread (see store/vindex.c); builds use all. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -31,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -54,7 +54,8 @@ static void rnd_vector(float *v, int dims)
         n += (double)v[i] * v[i];
     }
     n = sqrt(n);
-    for (int i = 0; i < dims; i++) v[i] = (float)(v[i] / n);
+    for (int i = 0; i < dims; i++)
+        v[i] = (float)(v[i] / n);
 }
 
 /* Clustered data: centre + noise, normalised (centres drawn once). */
@@ -67,7 +68,8 @@ static void data_vector(float *v, int dims, int clustered)
     if (!clustered) return;
     if (!centres) {
         centres = rag_xmalloc((size_t)N_CENTRES * dims * sizeof *centres);
-        for (int c = 0; c < N_CENTRES; c++) rnd_vector(centres + (size_t)c * dims, dims);
+        for (int c = 0; c < N_CENTRES; c++)
+            rnd_vector(centres + (size_t)c * dims, dims);
     }
     const float *c = centres + (rnd() % N_CENTRES) * (size_t)dims;
     double n = 0;
@@ -76,14 +78,8 @@ static void data_vector(float *v, int dims, int clustered)
         n += (double)v[i] * v[i];
     }
     n = sqrt(n);
-    for (int i = 0; i < dims; i++) v[i] = (float)(v[i] / n);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    for (int i = 0; i < dims; i++)
+        v[i] = (float)(v[i] / n);
 }
 
 static void die(const char *what, const rag_err *err)
@@ -175,20 +171,29 @@ static store *make_db(const char *path, size_t n, int dims, int clustered, doubl
     float *v = rag_xmalloc((size_t)CPD * dims * sizeof *v);
     store_chunk_in ch[CPD];
     memset(ch, 0, sizeof ch);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     if (store_begin(s, &err)) die("begin", &err);
     for (size_t d = 0; d * CPD < n; d++) {
         size_t nc = n - d * CPD < CPD ? n - d * CPD : CPD;
         for (size_t j = 0; j < nc; j++) {
             data_vector(v + j * dims, dims, clustered);
-            ch[j] = (store_chunk_in){.text = "x", .len = 1, .n_tokens = 1, .byte_start = j,
-                                     .byte_end = j + 1, .heading_path = "",
+            ch[j] = (store_chunk_in){.text = "x",
+                                     .len = 1,
+                                     .n_tokens = 1,
+                                     .byte_start = j,
+                                     .byte_end = j + 1,
+                                     .heading_path = "",
                                      .vector = v + j * dims};
         }
         char uri[64];
         snprintf(uri, sizeof uri, "/bench/%zu", d);
-        store_doc_in doc = {.uri = uri, .title = uri, .mime = "text/plain", .content_hash = "0",
-                            .mtime_ns = 1, .size = 1, .acl_group = group};
+        store_doc_in doc = {.uri = uri,
+                            .title = uri,
+                            .mime = "text/plain",
+                            .content_hash = "0",
+                            .mtime_ns = 1,
+                            .size = 1,
+                            .acl_group = group};
         if (store_doc_replace(s, &doc, ch, nc, m.id, dims, NULL, &err)) die("insert", &err);
         if (d % 1000 == 999) {
             if (store_commit(s, &err) || store_begin(s, &err)) die("commit", &err);
@@ -197,7 +202,7 @@ static store *make_db(const char *path, size_t n, int dims, int clustered, doubl
     }
     if (store_commit(s, &err)) die("commit", &err);
     if (isatty(2)) fprintf(stderr, "\n");
-    *secs = now_s() - t0;
+    *secs = rag_now_s() - t0;
     rag_free(v);
     return s;
 }
@@ -236,10 +241,11 @@ static run search_all(store *s, const float *qs, size_t nq, int dims, int64_t *i
     for (size_t i = 0; i < nq; i++) {
         store_hits h;
         rag_err err = {0};
-        double t0 = now_s();
+        double t0 = rag_now_s();
         if (store_search_vector(s, qs + i * dims, dims, &admin, &p, &h, &err)) die("search", &err);
-        lat[i] = now_s() - t0;
-        for (size_t j = 0; j < 10; j++) ids[i * 10 + j] = j < h.n ? h.v[j].chunk_id : -1;
+        lat[i] = rag_now_s() - t0;
+        for (size_t j = 0; j < 10; j++)
+            ids[i * 10 + j] = j < h.n ? h.v[j].chunk_id : -1;
         if (truth)
             for (size_t j = 0; j < h.n; j++)
                 for (size_t t = 0; t < 10; t++)
@@ -256,8 +262,10 @@ static run search_all(store *s, const float *qs, size_t nq, int dims, int64_t *i
 static void row(size_t n, const char *kind, double build, size_t bytes, size_t rss, run r)
 {
     char b[32];
-    if (build >= 0) snprintf(b, sizeof b, "%8.1f", build);
-    else snprintf(b, sizeof b, "%8s", "-");
+    if (build >= 0)
+        snprintf(b, sizeof b, "%8.1f", build);
+    else
+        snprintf(b, sizeof b, "%8s", "-");
     printf("%9zu  %-16s %s %10.1f %10.1f %9.3f %9.3f %10.3f\n", n, kind, b, (double)bytes / 1e6,
            (double)rss / 1e6, r.p50, r.p99, r.recall);
     fflush(stdout);
@@ -269,11 +277,16 @@ int main(int argc, char **argv)
     int dims = 384, keep = 0, clustered = 0, want_hnsw = 1;
     size_t nq = 500;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--sizes") && i + 1 < argc) sizes = argv[++i];
-        else if (!strcmp(argv[i], "--dims") && i + 1 < argc) dims = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--queries") && i + 1 < argc) nq = (size_t)atol(argv[++i]);
-        else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--keep")) keep = 1;
+        if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
+            sizes = argv[++i];
+        else if (!strcmp(argv[i], "--dims") && i + 1 < argc)
+            dims = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+            nq = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--keep"))
+            keep = 1;
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             clustered = !strcmp(argv[++i], "clustered");
         else if (!strcmp(argv[i], "--index") && i + 1 < argc) /* flat always: it is the truth */
@@ -287,7 +300,8 @@ int main(int argc, char **argv)
     if (dims < 1 || dims > 4096 || nq < 10) return 2;
     mkdir(dir, 0755);
     float *qs = rag_xmalloc(nq * (size_t)dims * sizeof *qs);
-    for (size_t i = 0; i < nq; i++) data_vector(qs + i * dims, dims, clustered);
+    for (size_t i = 0; i < nq; i++)
+        data_vector(qs + i * dims, dims, clustered);
     int64_t *truth = rag_xmalloc(nq * 10 * sizeof *truth),
             *ids = rag_xmalloc(nq * 10 * sizeof *ids);
     printf("vector search, %d dims, %s unit vectors, %zu queries, k = 10, one OpenMP thread per "
@@ -312,9 +326,9 @@ int main(int argc, char **argv)
         vp.large_group = (size_t)-1;
         store_vindex_configure(s, &vp);
         size_t a0 = anon_bytes();
-        double t0 = now_s();
+        double t0 = rag_now_s();
         if (store_vindex_rebuild(s, progress, "flat", &err)) die("flat build", &err);
-        double tb = now_s() - t0;
+        double tb = rag_now_s() - t0;
         size_t grow = anon_bytes() - a0;
         run r = search_all(s, qs, nq, dims, truth, NULL);
         row(n, "flat (exact)", tb, index_bytes(path), grow, r);
@@ -334,9 +348,9 @@ int main(int argc, char **argv)
         vp.ef_search = 64;
         store_vindex_configure(s, &vp);
         a0 = anon_bytes();
-        t0 = now_s();
+        t0 = rag_now_s();
         if (store_vindex_rebuild(s, progress, "HNSW32", &err)) die("HNSW build", &err);
-        tb = now_s() - t0;
+        tb = rag_now_s() - t0;
         grow = anon_bytes() - a0;
         size_t bytes = index_bytes(path);
         r = search_all(s, qs, nq, dims, ids, truth);

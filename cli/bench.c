@@ -11,6 +11,7 @@
  * printed with its ratio to its bound. */
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "embed/embed.h"
 #include "cli/cli.h"
 #include "llm/kernels.h"
@@ -20,15 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the machine's limits ------------------------------------------------------ */
 
@@ -58,14 +51,14 @@ static double read_bandwidth(int threads)
     double best = 1e30;
     uint64_t sink = 0;
     for (int r = 0; r < 5; r++) {
-        double t0 = now_s();
+        double t0 = rag_now_s();
         for (int t = 0; t < threads; t++) {
             size_t a = n * (size_t)t / (size_t)threads, b = n * (size_t)(t + 1) / (size_t)threads;
             jobs[t] = (sum_job){buf + a, b - a, 0};
             pthread_create(&tid[t], NULL, sum_part, &jobs[t]);
         }
         for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL), sink += jobs[t].sum;
-        double dt = now_s() - t0;
+        double dt = rag_now_s() - t0;
         if (dt < best) best = dt;
     }
     rag_free(buf);
@@ -86,9 +79,9 @@ static double sgemm_peak(int threads)
     if (!llm_compute_new(threads, N, &c, &err)) {
         llm_mat W = {LLM_F32, N, N, w, N * sizeof(float)};
         for (int r = 0; r < 4; r++) {
-            double t0 = now_s();
+            double t0 = rag_now_s();
             llm_matmul(c, &W, x, N, y);
-            double t = now_s() - t0;
+            double t = rag_now_s() - t0;
             if (t < best) best = t;
         }
         llm_compute_free(c);
@@ -217,12 +210,12 @@ static int run_streams(const llm_model *m, const llm_context *base, const llm_co
         if (!rc) rc = llm_context_copy(cs[i], base, err);
         tok[i] = (int32_t)((1000 + 7919 * i) % V);
     }
-    double t0 = now_s();
+    double t0 = rag_now_s();
     for (int step = 0; !rc && step < n_predict; step++) {
         rc = llm_batch_decode(b, cs, tok, n_streams, err);
         for (int i = 0; !rc && i < n_streams; i++) tok[i] = argmax(llm_context_logits(cs[i], 0), V);
     }
-    *tokens_per_s = (double)n_streams * n_predict / (now_s() - t0);
+    *tokens_per_s = (double)n_streams * n_predict / (rag_now_s() - t0);
     for (int i = 0; i < n_streams; i++) llm_context_free(cs[i]);
     llm_batch_free(b);
     rag_free(cs);
@@ -282,7 +275,7 @@ int cli_bench_model(int argc, char **argv)
     machine mc;
     measure_machine(threads, &mc); /* before the model's threads and pages exist */
     rag_err err = {0};
-    double rss0 = rss_bytes(), t0 = now_s();
+    double rss0 = rss_bytes(), t0 = rag_now_s();
     llm_model *m;
     if (llm_model_open(path, &m, &err)) return cli_fail(&cli, &err);
     int need = n_prompt + n_predict > ttft_tokens + 1 ? n_prompt + n_predict : ttft_tokens + 1;
@@ -293,7 +286,7 @@ int cli_bench_model(int argc, char **argv)
     cp.n_threads = threads;
     llm_context *ctx = NULL;
     int rc = llm_context_new(m, &cp, &ctx, &err);
-    double load_s = now_s() - t0, rss_load = rss_bytes() - rss0;
+    double load_s = rag_now_s() - t0, rss_load = rss_bytes() - rss0;
     int32_t *prompt = random_tokens(m, need, 7);
     llm_gen_stats warm, run, first; /* run: prefill of n_prompt tokens, then decoding */
     if (!rc) rc = run_generate(ctx, prompt, 16, 1, &warm, &err); /* pages the weights in */
@@ -436,9 +429,9 @@ int cli_bench_embed(int argc, char **argv)
     int dims = emb_dims(m);
     float *out = rag_xmalloc((size_t)n_texts * (size_t)dims * sizeof *out);
     emb_embed(m, (const char *const *)texts, n_texts < 8 ? (size_t)n_texts : 8, EMB_RAW, 1, out, NULL, &err);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = emb_embed(m, (const char *const *)texts, (size_t)n_texts, EMB_RAW, 1, out, NULL, &err);
-    double secs = now_s() - t0;
+    double secs = rag_now_s() - t0;
     uint64_t tokens = 0;
     double busy = 0;
     emb_model_stats(m, &tokens, &busy);

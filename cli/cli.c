@@ -2,12 +2,12 @@
 #include "cli/cli.h"
 #include "base/mem.h"
 #include "base/log.h"
+#include "base/time.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name)
@@ -273,13 +273,6 @@ const char *cli_reset(const rag_cli *cli)
     return cli->color ? "\033[0m" : "";
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void fmt_duration(char *buf, size_t n, double s)
 {
     if (s < 0 || s > 359999)
@@ -294,7 +287,7 @@ void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total,
                       double bytes_done, double bytes_total, double seconds)
 {
     if (!b->enabled) return;
-    double t = mono_s();
+    double t = rag_now_s();
     if (t - b->last_draw < 0.1 && done < total) return;
     b->last_draw = t;
     struct winsize ws;

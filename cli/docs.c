@@ -1,6 +1,7 @@
 /* cli/docs.c: `rag docs list|show|rm`, `rag stats`, `rag check`. */
 #include "base/mem.h"
 #include "cli/cli.h"
+#include "base/time.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -540,16 +541,14 @@ int cli_index(int argc, char **argv)
     rag_err err = {0};
     if (rebuild) {
         cli_bar bar = {.enabled = isatty(2) && !cli.quiet && !cli.json};
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = rag_now_s();
         int r = store_vindex_rebuild(cli.st, index_progress, &bar, &err);
         cli_bar_clear(&bar);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = rag_now_s() - t0;
         if (r) {
             rc = cli_fail(&cli, &err);
             goto out;
         }
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         if (cli.json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddBoolToObject(j, "rebuilt", 1);

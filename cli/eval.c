@@ -2,13 +2,13 @@
  * rankings against relevance judgments (see rag/eval.h for the semantics). */
 #include "base/mem.h"
 #include "cli/cli.h"
+#include "base/time.h"
 #include "rag/eval.h"
 #include "rag/retrieve.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char usage[] =
     "usage: rag eval --queries Q.tsv --qrels R.tsv [--run OUT.trec] [-k N] [--mode M]\n"
@@ -112,8 +112,7 @@ int cli_eval(int argc, char **argv)
     rp.want_snippet = 0;
     rag_metrics sum = {0};
     size_t n_eval = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = rag_now_s();
     for (size_t i = 0; i < qids.n; i++) {
         rag_results hits;
         if (rag_retrieve(cli.st, rt.embedder, rt.reranker, qtexts.v[i], &cli.who, &rp, &hits, &err)) {
@@ -141,8 +140,7 @@ int cli_eval(int argc, char **argv)
         for (size_t j = 0; j < n; j++) rag_free(r[j].docid);
         rag_free(r);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = rag_now_s() - t0;
     double d = n_eval ? (double)n_eval : 1;
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();

@@ -9,6 +9,7 @@
 #include "base/file.h"
 #include "base/hash.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/llm.h"
 #include "net/net.h"
 #include "cli/cli.h"
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- the catalogue ----------------------------------------------------------------- */
@@ -176,19 +176,12 @@ typedef struct pull_progress {
     uint64_t start; /* bytes already on disk when this run began */
 } pull_progress;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void on_pull_progress(void *ctx, uint64_t done, uint64_t total)
 {
     pull_progress *p = ctx;
     if (!p->start) p->start = done; /* about where a resumed download began */
     /* the bar's rate is bytes over seconds: count only this run's bytes */
-    double secs = now_s() - p->t0;
+    double secs = rag_now_s() - p->t0;
     if (done > p->start) secs *= (double)done / (double)(done - p->start);
     cli_bar_draw(&p->bar, "file", done >= total && total ? 1 : 0, 1, (double)done,
                      total ? (double)total : (double)done, secs);
@@ -292,7 +285,8 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
     d.gguf = 1;
     const char *token = getenv("HF_TOKEN");
     if (is_hf && token && *token) d.bearer = token;
-    pull_progress prog = {.bar = {.enabled = !cli->quiet && !cli->json && isatty(2)}, .t0 = now_s()};
+    pull_progress prog = {.bar = {.enabled = !cli->quiet && !cli->json && isatty(2)},
+                          .t0 = rag_now_s()};
     d.on_progress = on_pull_progress;
     d.ctx = &prog;
     if (!cli->quiet && !cli->json) fprintf(stderr, "rag pull: %s\n  from %s\n", dest, url);

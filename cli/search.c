@@ -7,6 +7,7 @@
  * within its context, streamed, citations checked), and extractively
  * otherwise. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ingest.h"
 #include "llm/llm.h"
 #include "rag/answer.h"
@@ -19,7 +20,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char search_usage[] =
@@ -74,13 +74,6 @@ static const char ask_usage[] =
     "No generator model is configured, so this answer quotes the passages of your "                \
     "documents that best match the question. Configure a GGUF chat model with --model, "           \
     "RAG_MODEL or model.path in the config to get written answers."
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Joins the remaining arguments into one string. */
 static char *join_args(int argc, char **argv)
@@ -304,12 +297,12 @@ int cli_search(int argc, char **argv)
     retrieve_params(&q, &rp, !q.chunks);
     rag_results res;
     rag_err err = {0};
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     if (rag_retrieve(q.cli.st, rt.embedder, rt.reranker, q.query, &q.cli.who, &rp, &res, &err)) {
         rc = cli_fail(&q.cli, &err);
         goto out;
     }
-    double ms = now_ms() - t0;
+    double ms = rag_now_ms() - t0;
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);
@@ -391,9 +384,9 @@ static int ask_extractive(query_opts *q, const rag_results *res, const char *why
         hits.v[i] = res->v[i].hit; /* borrowed: not freed here */
     rag_answer a;
     rag_err err = {0};
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     int rc = rag_answer_extractive(q->cli.st, q->query, &hits, NULL, &a, &err);
-    double answer_ms = now_ms() - t0;
+    double answer_ms = rag_now_ms() - t0;
     rag_free(hits.v);
     if (rc) return cli_fail(&q->cli, &err);
     const char *note = why ? why : NO_MODEL_NOTE;
@@ -418,7 +411,7 @@ static int ask_extractive(query_opts *q, const rag_results *res, const char *why
         cJSON *t = cJSON_AddObjectToObject(j, "timings");
         rag_timings_json(t, res);
         cJSON_AddNumberToObject(t, "answer_ms", answer_ms);
-        cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+        cJSON_AddNumberToObject(t, "total_ms", rag_now_ms() - t_total0);
         cli_print_json(j);
     } else if (a.n_sentences == 0) {
         printf("Nothing in the documents %s matches this question.\n",
@@ -531,7 +524,7 @@ static void ask_print_json(query_opts *q, const ask_model *am,
     cJSON_AddNumberToObject(t, "prompt_build_ms", prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", st->prompt_ms);
     cJSON_AddNumberToObject(t, "generate_ms", st->gen_ms);
-    cJSON_AddNumberToObject(t, "total_ms", now_ms() - t_total0);
+    cJSON_AddNumberToObject(t, "total_ms", rag_now_ms() - t_total0);
     cli_print_json(j);
 }
 
@@ -574,7 +567,7 @@ static int ask_generate(query_opts *q, const rag_results *res, double t_total0, 
     rag_prompt pr = {0};
     int rc = ask_model_open(q, &am, why);
     if (rc) goto out;
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     rag_prompt_input in = {.question = q->query, .results = res};
     const llm_model *m = am.gm.model;
     if (rag_prompt_build(m ? llm_model_vocab(m) : NULL, am.gm.fam, &in, am.n_ctx - am.n_predict,
@@ -582,7 +575,7 @@ static int ask_generate(query_opts *q, const rag_results *res, double t_total0, 
         rc = cli_fail(&q->cli, &err);
         goto out;
     }
-    double prompt_build_ms = now_ms() - t0;
+    double prompt_build_ms = rag_now_ms() - t0;
     if (q->show_prompt && !q->cli.json) /* with --json: in the JSON */
         printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt "
                "---%s\n\n",
@@ -620,7 +613,7 @@ int cli_ask(int argc, char **argv)
     query_opts q = {.cli = {.cmd = "ask"}, .is_ask = 1};
     rag_retrieval_models rt = {0};
     int rc;
-    double t_total0 = now_ms();
+    double t_total0 = rag_now_ms();
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
     if ((rc = open_retrieval(&q, &rt))) goto out;
     rag_retrieve_params rp;

@@ -8,24 +8,19 @@
  * head on [CLS]: score = w_out . tanh(W h_cls + b) + b_out. */
 #include "embed/emb_int.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/kernels.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The tokens of one input (prefix + text, with special tokens). */
 static int tokenize_input(const emb_model *m, const char *text, emb_input kind, llm_tokens *out,
                           rag_err *err)
 {
-    const char *prefix = kind == EMB_QUERY ? m->id.query_prefix : kind == EMB_DOCUMENT ? m->id.doc_prefix : "";
+    const char *prefix = kind == EMB_QUERY      ? m->id.query_prefix
+                         : kind == EMB_DOCUMENT ? m->id.doc_prefix
+                                                : "";
     if (!*prefix) return llm_tokenize(emb_vocab(m), text, strlen(text), 1, 0, out, err);
     char *full = rag_xasprintf("%s%s", prefix, text);
     int rc = llm_tokenize(emb_vocab(m), full, strlen(full), 1, 0, out, err);
@@ -63,8 +58,10 @@ static void pool(const emb_model *m, const emb_batch *b, int s, float *out)
     switch (m->id.pooling) {
     case EMB_POOL_MEAN:
         memset(out, 0, (size_t)E * sizeof *out);
-        for (int t = 0; t < b->len[s]; t++) llm_vec_add(out, h + (size_t)t * E, E);
-        for (int i = 0; i < E; i++) out[i] /= (float)b->len[s];
+        for (int t = 0; t < b->len[s]; t++)
+            llm_vec_add(out, h + (size_t)t * E, E);
+        for (int i = 0; i < E; i++)
+            out[i] /= (float)b->len[s];
         break;
     case EMB_POOL_LAST:
         memcpy(out, h + (size_t)(b->len[s] - 1) * E, (size_t)E * sizeof *out);
@@ -77,10 +74,12 @@ static void pool(const emb_model *m, const emb_batch *b, int s, float *out)
 void emb_normalize(float *v, int n)
 {
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    for (int i = 0; i < n; i++)
+        ss += (double)v[i] * v[i];
     if (ss <= 0) return;
     float inv = (float)(1.0 / sqrt(ss));
-    for (int i = 0; i < n; i++) v[i] *= inv;
+    for (int i = 0; i < n; i++)
+        v[i] *= inv;
 }
 
 /* The reranker head on a CLS state. */
@@ -90,7 +89,8 @@ static float rank_score(emb_model *m, const float *cls)
     float *hid = m->tmp; /* one row of scratch */
     llm_matmul(m->compute, &m->cls_w, cls, 1, hid);
     double score = m->cls_out_b;
-    for (int i = 0; i < E; i++) score += (double)m->cls_out_w[i] * tanh((double)hid[i] + (m->cls_b ? m->cls_b[i] : 0));
+    for (int i = 0; i < E; i++)
+        score += (double)m->cls_out_w[i] * tanh((double)hid[i] + (m->cls_b ? m->cls_b[i] : 0));
     return (float)score;
 }
 
@@ -159,11 +159,13 @@ static void store_vector(void *p, size_t i, const float *pooled)
 
 static int run(emb_model *m, llm_tokens *seqs, size_t n, pooled_fn done, void *ctx, rag_err *err)
 {
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = 0;
-    if (m->arch == EMB_DECODER) rc = run_decoder(m, seqs, n, done, ctx, err);
-    else run_encoder(m, seqs, n, done, ctx);
-    m->seconds += now_s() - t0;
+    if (m->arch == EMB_DECODER)
+        rc = run_decoder(m, seqs, n, done, ctx, err);
+    else
+        run_encoder(m, seqs, n, done, ctx);
+    m->seconds += rag_now_s() - t0;
     return rc;
 }
 
@@ -175,20 +177,22 @@ int emb_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind, 
         return emb_remote_embed(m, texts, n, kind, normalize, out, err);
     }
     if (m->id.pooling == EMB_POOL_RANK)
-        return rag_err_set(err, RAG_ERR_INVALID, "%s is a reranker: it scores pairs, it does not embed",
-                           m->id.name);
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "%s is a reranker: it scores pairs, it does not embed", m->id.name);
     llm_tokens *seqs = rag_xcalloc(n ? n : 1, sizeof *seqs);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         rc = tokenize_input(m, texts[i], kind, &seqs[i], err);
-        if (!rc && seqs[i].n == 0) /* nothing to pool: embed an empty text as a single UNK-free CLS */
+        if (!rc &&
+            seqs[i].n == 0) /* nothing to pool: embed an empty text as a single UNK-free CLS */
             rc = rag_err_set(err, RAG_ERR_INVALID, "text %zu has no tokens", i);
         int cut = !rc && truncate_seq(&seqs[i], (size_t)m->n_ctx, m->arch != EMB_DECODER);
         if (truncated) truncated[i] = (uint8_t)cut;
     }
     embed_ctx c = {m, out, normalize};
     if (!rc) rc = run(m, seqs, n, store_vector, &c, err);
-    for (size_t i = 0; i < n; i++) llm_tokens_free(&seqs[i]);
+    for (size_t i = 0; i < n; i++)
+        llm_tokens_free(&seqs[i]);
     rag_free(seqs);
     return rc;
 }
@@ -211,17 +215,19 @@ int emb_rerank(emb_model *m, const char *query, const char *const *passages, siz
         return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: a remote embedding model cannot rerank",
                            m->id.name);
     if (m->id.pooling != EMB_POOL_RANK || m->arch == EMB_DECODER)
-        return rag_err_set(err, RAG_ERR_INVALID, "%s is not a reranker (it has no classification head)",
-                           m->id.name);
+        return rag_err_set(err, RAG_ERR_INVALID,
+                           "%s is not a reranker (it has no classification head)", m->id.name);
     llm_tokens *seqs = rag_xcalloc(n ? n : 1, sizeof *seqs);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        rc = llm_tokenize_pair(m->vocab, query, strlen(query), passages[i], strlen(passages[i]), &seqs[i], err);
+        rc = llm_tokenize_pair(m->vocab, query, strlen(query), passages[i], strlen(passages[i]),
+                               &seqs[i], err);
         if (!rc) truncate_seq(&seqs[i], (size_t)m->n_ctx, 1);
     }
     rank_ctx c = {m, scores};
     if (!rc) rc = run(m, seqs, n, store_score, &c, err);
-    for (size_t i = 0; i < n; i++) llm_tokens_free(&seqs[i]);
+    for (size_t i = 0; i < n; i++)
+        llm_tokens_free(&seqs[i]);
     rag_free(seqs);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "net/net.h"
 
 #include <cJSON.h>
@@ -30,7 +31,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 enum {
     REMOTE_MAX_DIMS = 16384, /* more values than this is not an embedding */
@@ -70,13 +70,6 @@ void emb_remote_free(emb_remote *r)
     rag_free(r->model);
     rag_free(r->api_key);
     rag_free(r);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* What ragd makes of each kind (see the file comment). */
@@ -223,7 +216,7 @@ static int post_batch(emb_model *m, const char *const *texts, size_t n, emb_inpu
 int emb_remote_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind,
                      int normalize, float *out, rag_err *err)
 {
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = 0;
     size_t batch = (size_t)m->remote->batch;
     for (size_t i = 0; i < n && !rc; i += batch) {
@@ -233,7 +226,7 @@ int emb_remote_embed(emb_model *m, const char *const *texts, size_t n, emb_input
     }
     for (size_t i = 0; !rc && normalize && i < n; i++)
         emb_normalize(out + i * (size_t)m->n_embd, m->n_embd);
-    m->seconds += now_s() - t0;
+    m->seconds += rag_now_s() - t0;
     return rc;
 }
 

@@ -13,6 +13,7 @@
  * longer (capped at 60 s). A page that fails is reported and the crawl goes
  * on. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/crawl.h"
 #include "ingest/links.h"
 #include "net/robots.h"
@@ -28,10 +29,10 @@ enum { MAX_DELAY_S = 60 };
 /* What we know of one site (scheme://host:port). */
 typedef struct site {
     char *origin;
-    net_robots *robots;  /* NULL: no rules */
-    int unreachable;     /* robots.txt could not be fetched: crawl nothing */
+    net_robots *robots; /* NULL: no rules */
+    int unreachable;    /* robots.txt could not be fetched: crawl nothing */
     int robots_read;
-    double last_fetch;   /* monotonic seconds; 0: never */
+    double last_fetch; /* monotonic seconds; 0: never */
     double delay;
 } site;
 
@@ -41,16 +42,9 @@ typedef struct crawl {
     void *ctx;
     site *sites;
     size_t n_sites, cap_sites;
-    rag_strv seen;       /* URLs queued once */
-    size_t pages;        /* pages fetched */
+    rag_strv seen; /* URLs queued once */
+    size_t pages;  /* pages fetched */
 } crawl;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int ing_is_url(const char *s)
 {
@@ -63,12 +57,14 @@ static int split_url(const char *url, char **origin, char **path)
     CURLU *h = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *p = NULL, *q = NULL;
     int rc = -1;
-    if (h && !curl_url_set(h, CURLUPART_URL, url, 0) && !curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) &&
+    if (h && !curl_url_set(h, CURLUPART_URL, url, 0) &&
+        !curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) &&
         !curl_url_get(h, CURLUPART_HOST, &host, 0)) {
         curl_url_get(h, CURLUPART_PORT, &port, 0);
         curl_url_get(h, CURLUPART_PATH, &p, 0);
         curl_url_get(h, CURLUPART_QUERY, &q, 0);
-        *origin = port ? rag_xasprintf("%s://%s:%s", scheme, host, port) : rag_xasprintf("%s://%s", scheme, host);
+        *origin = port ? rag_xasprintf("%s://%s:%s", scheme, host, port)
+                       : rag_xasprintf("%s://%s", scheme, host);
         *path = q ? rag_xasprintf("%s?%s", p ? p : "/", q) : rag_xstrdup(p ? p : "/");
         rc = 0;
     }
@@ -100,12 +96,12 @@ static void fill_request(const crawl *c, net_request *rq, const char *url)
 static void pace(site *s)
 {
     double d = s->delay > MAX_DELAY_S ? MAX_DELAY_S : s->delay;
-    double wait = s->last_fetch ? s->last_fetch + d - mono_s() : 0;
+    double wait = s->last_fetch ? s->last_fetch + d - rag_now_s() : 0;
     if (wait > 0) {
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         nanosleep(&ts, NULL);
     }
-    s->last_fetch = mono_s();
+    s->last_fetch = rag_now_s();
 }
 
 static site *site_for(crawl *c, const char *origin)
@@ -133,7 +129,8 @@ static void read_robots(crawl *c, site *s)
     pace(s);
     int rc = net_fetch(&rq, &resp, &err);
     if (!rc) {
-        if (net_robots_parse(resp.body.data, resp.body.len, NET_ROBOTS_AGENT, &s->robots, &err)) s->robots = NULL;
+        if (net_robots_parse(resp.body.data, resp.body.len, NET_ROBOTS_AGENT, &s->robots, &err))
+            s->robots = NULL;
         double cd = s->robots ? net_robots_crawl_delay(s->robots) : 0;
         if (cd > s->delay) s->delay = cd;
     } else if (!(resp.status >= 400 && resp.status < 500)) {
@@ -149,9 +146,12 @@ ing_type ing_type_of_mime(const char *ct)
         const char *mime;
         ing_type type;
     } known[] = {
-        {"text/html", ING_TYPE_HTML},         {"application/xhtml+xml", ING_TYPE_HTML},
-        {"text/markdown", ING_TYPE_MARKDOWN}, {"text/x-markdown", ING_TYPE_MARKDOWN},
-        {"text/plain", ING_TYPE_TEXT},        {"application/pdf", ING_TYPE_PDF},
+        {"text/html", ING_TYPE_HTML},
+        {"application/xhtml+xml", ING_TYPE_HTML},
+        {"text/markdown", ING_TYPE_MARKDOWN},
+        {"text/x-markdown", ING_TYPE_MARKDOWN},
+        {"text/plain", ING_TYPE_TEXT},
+        {"application/pdf", ING_TYPE_PDF},
         {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", ING_TYPE_DOCX},
     };
     if (!ct) return ING_TYPE_UNKNOWN;
@@ -168,7 +168,8 @@ typedef struct queued {
 
 /* Fetches one URL; hands it to on_page; queues its links. Returns the
  * callback's error (a store failure stops the run), else 0. */
-static int visit(crawl *c, const queued *u, const char *start, queued **q, size_t *n_q, size_t *cap_q, rag_err *err)
+static int visit(crawl *c, const queued *u, const char *start, queued **q, size_t *n_q,
+                 size_t *cap_q, rag_err *err)
 {
     const ing_params *p = c->p;
     char *origin = NULL, *path = NULL;
@@ -184,8 +185,9 @@ static int visit(crawl *c, const queued *u, const char *start, queued **q, size_
         read_robots(c, s);
         if (s->unreachable || (s->robots && !net_robots_allowed(s->robots, path))) {
             char *why = rag_xasprintf("%s: %s", u->url,
-                                      s->unreachable ? "robots.txt could not be read: the site is not crawled"
-                                                     : "disallowed by robots.txt");
+                                      s->unreachable
+                                          ? "robots.txt could not be read: the site is not crawled"
+                                          : "disallowed by robots.txt");
             rc = report(c, u->url, 1, why, err);
             rag_free(why);
             goto out;
@@ -204,20 +206,24 @@ static int visit(crawl *c, const queued *u, const char *start, queued **q, size_
     }
     ing_type type = ing_type_of_mime(resp.content_type);
     if (type == ING_TYPE_UNKNOWN) {
-        char *why = rag_xasprintf("%s: content type '%s' is not a document type rag reads (HTML, Markdown, text, "
-                                  "PDF, DOCX)", u->url, resp.content_type ? resp.content_type : "(none)");
+        char *why = rag_xasprintf(
+            "%s: content type '%s' is not a document type rag reads (HTML, Markdown, text, "
+            "PDF, DOCX)",
+            u->url, resp.content_type ? resp.content_type : "(none)");
         rc = report(c, u->url, 1, why, err);
         rag_free(why);
         net_response_free(&resp);
         goto out;
     }
-    ing_page pg = {.url = u->url, .body = &resp.body, .final_url = resp.effective_url, .type = type};
+    ing_page pg = {
+        .url = u->url, .body = &resp.body, .final_url = resp.effective_url, .type = type};
     rc = c->on_page(c->ctx, &pg, err);
     if (!rc && type == ING_TYPE_HTML && u->depth < p->crawl_depth) {
         rag_strv links = {0};
         ing_html_links(resp.body.data, resp.body.len, resp.effective_url, &links, NULL);
         for (size_t i = 0; i < links.n; i++) {
-            if (!ing_same_site(links.v[i], start) || rag_strv_contains(&c->seen, links.v[i])) continue;
+            if (!ing_same_site(links.v[i], start) || rag_strv_contains(&c->seen, links.v[i]))
+                continue;
             if (c->seen.n >= p->max_pages) break;
             rag_strv_push(&c->seen, links.v[i]);
             *q = rag_xgrow(*q, cap_q, *n_q + 1, sizeof **q);
@@ -232,8 +238,8 @@ out:
     return rc;
 }
 
-int ing_crawl(const char *const *urls, size_t n_urls, const ing_params *p, ing_page_fn on_page, void *ctx,
-              rag_err *err)
+int ing_crawl(const char *const *urls, size_t n_urls, const ing_params *p, ing_page_fn on_page,
+              void *ctx, rag_err *err)
 {
     crawl c = {.p = p, .on_page = on_page, .ctx = ctx};
     int rc = 0;
@@ -250,7 +256,8 @@ int ing_crawl(const char *const *urls, size_t n_urls, const ing_params *p, ing_p
             if (p->cancel && *p->cancel) break;
             rc = visit(&c, &q[head], start, &q, &n_q, &cap_q, err);
         }
-        for (size_t k = 0; k < n_q; k++) rag_free(q[k].url);
+        for (size_t k = 0; k < n_q; k++)
+            rag_free(q[k].url);
         rag_free(q);
         rag_free(start);
         if (p->cancel && *p->cancel) break;
@@ -264,7 +271,8 @@ int ing_crawl(const char *const *urls, size_t n_urls, const ing_params *p, ing_p
     return rc;
 }
 
-int ing_fetch_page(const char *url, const ing_params *p, rag_buf *body, char **content_type, rag_err *err)
+int ing_fetch_page(const char *url, const ing_params *p, rag_buf *body, char **content_type,
+                   rag_err *err)
 {
     crawl c = {.p = p};
     net_request rq;

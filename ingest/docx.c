@@ -418,6 +418,5 @@ int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_
     if (doc) xmlFreeDoc(doc);
     if (!rc) read_title(&d, out);
     zip_discard(za);
-    if (!rc) ing_text_default_title(out, path);
     return rc;
 }

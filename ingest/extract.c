@@ -1,10 +1,12 @@
 /* ingest/extract.c: the extraction entry point (ing_extract), the default
- * limits, and the title fallback every extractor shares.
+ * limits, and the title fallback.
  *
- * ing_extract only dispatches and enforces what is common to all formats:
- * an empty file, an unknown type, a document that yields no text. The
- * format-specific rules live in extract_text.c, markdown.c, html.c, docx.c
- * and pdf.c. */
+ * ing_extract only dispatches and does what is common to all formats: an
+ * empty file, an unknown type, a document that yields no text, and the title
+ * of a document that declares none (its first heading, first line or file
+ * name), given here once after the extractor. The format-specific rules live
+ * in extract_text.c, markdown.c, html.c, docx.c and pdf.c, which call nothing
+ * of this file. */
 #include "ingest/ing_int.h"
 
 #include "base/mem.h"
@@ -198,7 +200,15 @@ static void title_from_name(ing_text *t, const char *path)
     ing_text_set_title(t, path + b, n - b);
 }
 
-void ing_text_default_title(ing_text *t, const char *path)
+/* When t has no title yet: its first heading, else the first line of its
+ * first block when that line reads as a title, else the file name of path
+ * (its last component; URLs without query or fragment). title_in_text is
+ * then 1. A first line is not a title when it has no letter or digit
+ * (`#`, `/////`), is a URL, a code comment or directive (`//`, `/ *`, `#!`,
+ * `<!--`, an editor modeline), a licence header (copyright, SPDX, "Licensed
+ * under", ...) or a `Key: value` header (`Format: https://...`); a
+ * `Title: X` line gives X, and a leading `# ` is dropped. */
+static void default_title(ing_text *t, const char *path)
 {
     if (t->title || t->n_blocks == 0) return;
     const ing_block *b = NULL;
@@ -271,6 +281,6 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         return rag_err_set(err, RAG_ERR_LIMIT,
                            "%s: the extracted text is larger than the limit of %zu bytes", name,
                            lim->max_text);
-    ing_text_default_title(out, path);
+    default_title(out, path);
     return 0;
 }

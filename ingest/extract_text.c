@@ -3,7 +3,8 @@
  * The bytes are decoded to UTF-8 (decode.c), then cut into paragraphs at
  * blank lines (lines holding only spaces and tabs count as blank). Line
  * breaks inside a paragraph are kept: in plain text they are often meaningful
- * (lists, addresses, verse). The title is the first non-empty line. */
+ * (lists, addresses, verse). The title is left to ing_extract: the first
+ * non-empty line when it reads as a title. */
 #include "ingest/ing_int.h"
 
 static int is_blank(const char *s, size_t n)
@@ -40,6 +41,5 @@ int ing_extract_text(const char *path, const uint8_t *data, size_t n, const ing_
     }
     if (para < len) ing_text_add(out, ING_PARA, 0, s + para, len - para);
     rag_buf_free(&txt);
-    ing_text_default_title(out, path);
     return 0;
 }

@@ -368,6 +368,5 @@ int ing_extract_html(const char *path, const uint8_t *data, size_t n, const ing_
                              lim->max_text);
     }
     xmlFreeDoc(doc);
-    if (!rc) ing_text_default_title(out, path);
     return rc;
 }

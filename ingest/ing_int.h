@@ -82,14 +82,20 @@ typedef struct ing_limits {
 void ing_limits_default(ing_limits *l);
 
 /* Extracts `type` from data[0..n) into *out (zeroed by the caller). `path` is
- * used in messages only. Errors: RAG_ERR_FORMAT (malformed, with the offset
+ * used in messages and for the title of last resort: when the document
+ * declares none, its first heading, else the first line of its first block
+ * when that line reads as a title, else the file name of path (see
+ * extract.c). Errors: RAG_ERR_FORMAT (malformed, with the offset
  * or the part that is broken), RAG_ERR_LIMIT (a limit above was hit),
  * RAG_ERR_UNSUPPORTED (type not supported, or not built in). On error *out may
  * hold partial data: free it with ing_text_free. */
 int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
                 const ing_limits *lim, ing_text *out, rag_err *err);
 
-/* The per-type extractors behind ing_extract (same contract). */
+/* The per-type extractors behind ing_extract (same contract). They set only
+ * the title the format declares (HTML <title>, DOCX and PDF properties,
+ * Markdown front matter); ing_extract then gives the others theirs (first
+ * heading, first line, file name), once, for every format. */
 int ing_extract_text(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                      ing_text *out, rag_err *err);
 int ing_extract_markdown(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
@@ -112,15 +118,6 @@ int ing_decode_text(const char *path, const uint8_t *data, size_t n, const ing_l
  * the first 8 KiB of data[0..n) follow the pattern of that encoding without
  * a BOM (ASCII-range text), else NULL. Used by detection and decoding alike. */
 const char *ing_wide_encoding(const uint8_t *data, size_t n);
-/* When t has no title yet: its first heading, else the first line of its
- * first block when that line reads as a title, else the file name of path
- * (its last component; URLs without query or fragment). title_in_text is
- * then 1. A first line is not a title when it has no letter or digit
- * (`#`, `/////`), is a URL, a code comment or directive (`//`, `/ *`, `#!`,
- * `<!--`, an editor modeline), a licence header (copyright, SPDX, "Licensed
- * under", ...) or a `Key: value` header (`Format: https://...`); a
- * `Title: X` line gives X, and a leading `# ` is dropped. */
-void ing_text_default_title(ing_text *t, const char *path);
 /* 1 when data[0..n) is empty or holds only ASCII whitespace (after a UTF-8
  * or UTF-16 byte order mark): an empty file, skipped rather than failed. */
 int ing_is_blank(const uint8_t *data, size_t n);

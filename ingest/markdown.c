@@ -13,8 +13,8 @@
  *     delimiter rows of pipe tables (|---|:--|) are dropped;
  *   - a YAML front matter block ("---" on the first line up to a "---" or
  *     "..." line) is dropped; its `title:` becomes the title
- *     (title_in_text = 0). Otherwise the title is the first heading, else
- *     the first line (title_in_text = 1).
+ *     (title_in_text = 0). Otherwise ing_extract gives the title (the
+ *     first heading, else the first line; title_in_text = 1).
  *
  * Inline markup is stripped from paragraphs and headings (not from code),
  * because it is noise for keyword search and in quoted snippets, while the
@@ -545,6 +545,5 @@ int ing_extract_markdown(const char *path, const uint8_t *data, size_t n, const 
     rag_buf_free(&m.para);
     rag_buf_free(&m.code);
     rag_buf_free(&txt);
-    ing_text_default_title(out, path);
     return 0;
 }

@@ -45,6 +45,7 @@
 #include "ingest/ing_int.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,13 +258,6 @@ static void add_page(ing_text *out, const char *s, size_t n)
 
 /* ---- parent: running the child -------------------------------------------- */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 typedef struct reader {
     rag_buf raw;     /* bytes received and not yet parsed */
     size_t payload;  /* payload bytes received in total */
@@ -320,11 +314,11 @@ static int extract_in_child(const char *name, const uint8_t *data, size_t n, con
     close(fds[1]);
 
     reader r = {0};
-    long long deadline = now_ms() + (long long)lim->pdf_timeout_s * 1000;
+    long long deadline = (long long)rag_now_ms() + (long long)lim->pdf_timeout_s * 1000;
     int timed_out = 0, too_big = 0, read_errno = 0;
     char buf[65536];
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - (long long)rag_now_ms();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -366,7 +360,7 @@ static int extract_in_child(const char *name, const uint8_t *data, size_t n, con
             break;
         }
         if (w < 0 && errno != EINTR) break; /* ECHILD: someone ignores SIGCHLD */
-        if (now_ms() > deadline && !timed_out) {
+        if ((long long)rag_now_ms() > deadline && !timed_out) {
             timed_out = 1;
             kill(pid, SIGKILL);
         }
@@ -450,7 +444,5 @@ int ing_extract_pdf(const char *path, const uint8_t *data, size_t n, const ing_l
     if (!hl || !memmem(data, hl, "%PDF-", 5))
         return rag_err_set(err, RAG_ERR_FORMAT,
                            "%s: corrupt PDF: no %%PDF- header in the first 1024 bytes", name);
-    int rc = extract_in_child(name, data, n, lim, out, err);
-    if (!rc) ing_text_default_title(out, path);
-    return rc;
+    return extract_in_child(name, data, n, lim, out, err);
 }

@@ -25,6 +25,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -50,13 +51,6 @@ void ing_default_params(ing_params *p)
     p->max_pages = 1000;
     p->fetch_timeout = 30;
     p->max_redirects = 5;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A document extracted and chunked, waiting for its vectors. */
@@ -119,7 +113,7 @@ static int batch_open(run *r, rag_err *err)
     if (rc) return rc;
     r->in_tx = 1;
     r->batch_docs = r->batch_bytes = 0;
-    r->batch_start = now_s();
+    r->batch_start = rag_now_s();
     return 0;
 }
 
@@ -137,7 +131,7 @@ static int batch_account(run *r, size_t bytes, rag_err *err)
     r->batch_docs++;
     r->batch_bytes += bytes;
     if (r->batch_docs >= BATCH_DOCS || r->batch_bytes >= BATCH_BYTES ||
-        now_s() - r->batch_start >= BATCH_SECONDS)
+        rag_now_s() - r->batch_start >= BATCH_SECONDS)
         return batch_close(r, err);
     return 0;
 }
@@ -453,7 +447,7 @@ done:
     pr->prog->files_done++;
     pr->prog->bytes_done += pg->body ? pg->body->len : 0;
     r->rep->bytes_seen += pg->body ? pg->body->len : 0;
-    pr->prog->seconds = now_s() - pr->t0;
+    pr->prog->seconds = rag_now_s() - pr->t0;
     if (r->p->on_progress) r->p->on_progress(r->p->ctx, pr->prog);
     return rc;
 }
@@ -565,7 +559,7 @@ int ing_run_page(store *s, const char *url, const rag_buf *body, const char *con
                  const ing_params *p, ing_report *report, rag_err *err)
 {
     run r;
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = run_begin(&r, s, p, report, err);
     if (rc) return rc;
     ing_progress prog = {0};
@@ -585,7 +579,7 @@ int ing_run_page(store *s, const char *url, const rag_buf *body, const char *con
     if (!rc) rc = batch_close(&r, err);
     if (rc) store_rollback(s);
     rag_free(r.queue);
-    report->seconds = now_s() - t0;
+    report->seconds = rag_now_s() - t0;
     return rc;
 }
 
@@ -593,7 +587,7 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
             ing_report *report, rag_err *err)
 {
     run r;
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = run_begin(&r, s, p, report, err);
     if (rc) return rc;
 
@@ -634,7 +628,7 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
         prog.files_done++;
         prog.bytes_done += files.v[i].size;
         report->bytes_seen += files.v[i].size;
-        prog.seconds = now_s() - t0;
+        prog.seconds = rag_now_s() - t0;
         if (p->on_progress) p->on_progress(p->ctx, &prog);
     }
     if (!rc && n_urls && !(p->cancel && *p->cancel)) {
@@ -652,6 +646,6 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     if (rc) store_rollback(s);
     ing_files_free(&files);
     rag_free(r.queue);
-    report->seconds = now_s() - t0;
+    report->seconds = rag_now_s() - t0;
     return rc;
 }

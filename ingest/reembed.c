@@ -9,10 +9,10 @@
  * are dropped. */
 #include "ingest/ingest.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define REEMBED_BATCH 256 /* chunks per transaction */
 
@@ -45,20 +45,26 @@ int ing_model_matches(store *s, const emb_model *m, rag_err *err)
 }
 
 /* What differs between the model given and the database's, for messages. */
-static void describe_difference(const store_model *want, const store_model *active, char *why, size_t n)
+static void describe_difference(const store_model *want, const store_model *active, char *why,
+                                size_t n)
 {
     if (strcmp(want->file_sha256, active->file_sha256))
-        snprintf(why, n, "the database's vectors come from '%.40s' (%d dims, file sha256 %.12s...), not from "
-                 "'%.40s' (%d dims, %.12s...)", active->name, active->dims, active->file_sha256, want->name,
-                 want->dims, want->file_sha256);
+        snprintf(
+            why, n,
+            "the database's vectors come from '%.40s' (%d dims, file sha256 %.12s...), not from "
+            "'%.40s' (%d dims, %.12s...)",
+            active->name, active->dims, active->file_sha256, want->name, want->dims,
+            want->file_sha256);
     else if (strcmp(want->pooling, active->pooling))
-        snprintf(why, n, "the database's vectors come from '%.40s' with %s pooling, not %s", active->name,
-                 active->pooling, want->pooling);
+        snprintf(why, n, "the database's vectors come from '%.40s' with %s pooling, not %s",
+                 active->name, active->pooling, want->pooling);
     else
-        snprintf(why, n, "the database's vectors come from '%.40s' with the prefixes query '%.40s' and "
+        snprintf(why, n,
+                 "the database's vectors come from '%.40s' with the prefixes query '%.40s' and "
                  "document '%.40s', not query '%.40s' and document '%.40s' (embed.query_prefix, "
-                 "embed.doc_prefix)", active->name, active->query_prefix, active->doc_prefix,
-                 want->query_prefix, want->doc_prefix);
+                 "embed.doc_prefix)",
+                 active->name, active->query_prefix, active->doc_prefix, want->query_prefix,
+                 want->doc_prefix);
 }
 
 int ing_model_require(store *s, const emb_model *m, rag_err *err)
@@ -69,9 +75,11 @@ int ing_model_require(store *s, const emb_model *m, rag_err *err)
     if (has <= 0 || same_identity(&want, &active)) return has < 0 ? has : 0;
     char why[768];
     describe_difference(&want, &active, why, sizeof why);
-    return rag_err_set(err, RAG_ERR_INVALID,
-                       "%s; vectors of two models cannot be mixed: use the same model, or switch with "
-                       "'rag reembed --embed-model FILE'", why);
+    return rag_err_set(
+        err, RAG_ERR_INVALID,
+        "%s; vectors of two models cannot be mixed: use the same model, or switch with "
+        "'rag reembed --embed-model FILE'",
+        why);
 }
 
 int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *err)
@@ -85,8 +93,10 @@ int ing_model_check(store *s, const emb_model *m, int64_t *model_id, rag_err *er
     rc = store_begin(s, err);
     if (!rc) rc = store_model_ensure(s, &want, err);
     if (!rc && !has) rc = store_model_set_active(s, want.id, err);
-    if (!rc) rc = store_commit(s, err);
-    else store_rollback(s);
+    if (!rc)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
     if (!rc) *model_id = want.id;
     return rc;
 }
@@ -106,25 +116,20 @@ static int collect(void *ctx, const store_chunk *c)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report *report,
                 rag_err *err)
 {
     memset(report, 0, sizeof *report);
-    double t0 = now_s();
+    double t0 = rag_now_s();
     store_model want;
     ing_model_record(m, &want);
     int rc = store_begin(s, err);
     if (!rc) rc = store_model_ensure(s, &want, err);
     if (!rc) rc = store_model_set_target(s, want.id, err);
-    if (!rc) rc = store_commit(s, err);
-    else store_rollback(s);
+    if (!rc)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
     if (rc) return rc;
     int64_t total = 0, done = 0;
     rc = store_vector_counts(s, want.id, &total, &done, err);
@@ -133,7 +138,8 @@ int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report 
     report->n_already = done;
     ing_progress prog = {.files_total = (size_t)total, .files_done = (size_t)done};
     int dims = emb_dims(m);
-    batch b = {rag_xcalloc(REEMBED_BATCH, sizeof *b.ids), rag_xcalloc(REEMBED_BATCH, sizeof *b.texts), 0};
+    batch b = {rag_xcalloc(REEMBED_BATCH, sizeof *b.ids),
+               rag_xcalloc(REEMBED_BATCH, sizeof *b.texts), 0};
     float *vecs = rag_xmalloc((size_t)REEMBED_BATCH * (size_t)dims * sizeof *vecs);
     int64_t after = 0;
     for (;;) {
@@ -149,16 +155,20 @@ int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report 
         if (!rc) rc = store_begin(s, err);
         for (size_t i = 0; !rc && i < b.n; i++)
             rc = store_vector_put(s, b.ids[i], want.id, vecs + i * (size_t)dims, dims, err);
-        if (!rc) rc = store_commit(s, err);
-        else store_rollback(s);
-        for (size_t i = 0; i < b.n; i++) rag_free(b.texts[i]);
+        if (!rc)
+            rc = store_commit(s, err);
+        else
+            store_rollback(s);
+        for (size_t i = 0; i < b.n; i++)
+            rag_free(b.texts[i]);
         if (rc) break;
         report->n_embedded += (int64_t)b.n;
         prog.files_done += b.n;
-        prog.seconds = now_s() - t0;
+        prog.seconds = rag_now_s() - t0;
         if (p && p->on_progress) p->on_progress(p->ctx, &prog);
     }
-    for (size_t i = 0; i < b.n; i++) rag_free(b.texts[i]);
+    for (size_t i = 0; i < b.n; i++)
+        rag_free(b.texts[i]);
     rag_free(b.ids);
     rag_free(b.texts);
     rag_free(vecs);
@@ -168,10 +178,12 @@ int ing_reembed(store *s, emb_model *m, const ing_params *p, ing_reembed_report 
         if (!rc) rc = store_model_set_active(s, want.id, err);
         if (!rc) rc = store_model_set_target(s, 0, err);
         if (!rc) rc = store_vectors_drop_others(s, want.id, err);
-        if (!rc) rc = store_commit(s, err);
-        else store_rollback(s);
+        if (!rc)
+            rc = store_commit(s, err);
+        else
+            store_rollback(s);
         report->switched = !rc;
     }
-    report->seconds = now_s() - t0;
+    report->seconds = rag_now_s() - t0;
     return rc;
 }

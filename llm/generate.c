@@ -6,10 +6,10 @@
 #include "llm/generate.h"
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/model_int.h"
 
 #include <string.h>
-#include <time.h>
 
 void llm_gen_default_params(llm_gen_params *p)
 {
@@ -22,13 +22,6 @@ const char *llm_stop_reason_name(llm_stop_reason r)
 {
     static const char *names[] = {"eog", "stop", "length", "context", "cancel"};
     return names[r];
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Length of the longest suffix of s[0..n) that is a proper prefix of a stop
@@ -52,14 +45,15 @@ static size_t stop_overlap(const llm_gen_params *p, const char *s, size_t n, lon
     return hold;
 }
 
-static int decode(const llm_gen_params *p, llm_context *c, const int32_t *tokens, int n, rag_err *err)
+static int decode(const llm_gen_params *p, llm_context *c, const int32_t *tokens, int n,
+                  rag_err *err)
 {
-    return p->batcher ? llm_batcher_decode(p->batcher, c, tokens, n, err) : llm_decode(c, tokens, n, err);
+    return p->batcher ? llm_batcher_decode(p->batcher, c, tokens, n, err)
+                      : llm_decode(c, tokens, n, err);
 }
 
-int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
-                 const llm_gen_params *p, llm_text_fn on_text, void *ctx, llm_gen_stats *stats,
-                 rag_err *err)
+int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt, const llm_gen_params *p,
+                 llm_text_fn on_text, void *ctx, llm_gen_stats *stats, rag_err *err)
 {
     memset(stats, 0, sizeof *stats);
     llm_gen_params defaults;
@@ -70,10 +64,10 @@ int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
     const llm_model *m = c->m;
     const llm_vocab *v = llm_model_vocab(m);
     if (n_prompt == 0) return rag_err_set(err, RAG_ERR_INVALID, "empty prompt");
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     int rc = decode(p, c, prompt, (int)n_prompt, err);
     if (rc) return rc;
-    double t1 = now_ms();
+    double t1 = rag_now_ms();
     stats->n_prompt = (int)n_prompt;
     stats->prompt_ms = t1 - t0;
 
@@ -101,8 +95,10 @@ int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
         long full;
         size_t hold = stop_overlap(p, rag_buf_str(&held), held.len, &full);
         if (full >= 0) {
-            if (full > 0 && on_text(ctx, held.data, (size_t)full)) stats->stop = LLM_STOP_CANCEL;
-            else stats->stop = LLM_STOP_STRING;
+            if (full > 0 && on_text(ctx, held.data, (size_t)full))
+                stats->stop = LLM_STOP_CANCEL;
+            else
+                stats->stop = LLM_STOP_STRING;
             rag_buf_clear(&held);
             break;
         }
@@ -130,7 +126,7 @@ int llm_generate(llm_context *c, const int32_t *prompt, size_t n_prompt,
         rag_buf_append(&held, piece, len);
         if (held.len) on_text(ctx, held.data, held.len);
     }
-    stats->gen_ms = now_ms() - t1;
+    stats->gen_ms = rag_now_ms() - t1;
     rag_buf_free(&held);
     rag_free(hist);
     llm_sampler_free(s);

@@ -17,6 +17,7 @@
 #include "llm/tok_int.h"
 #include "base/utf8.h"
 
+#include "base/heap.h"
 #include "base/mem.h"
 
 #include <string.h>
@@ -185,45 +186,27 @@ typedef struct bpe_pair {
 typedef struct bpe_work {
     bpe_sym *sym;
     size_t sym_cap;
-    bpe_pair *heap;
-    size_t n_heap, heap_cap;
+    rag_heap heap; /* of bpe_pair */
     char *enc;
     size_t enc_cap;
 } bpe_work;
 
 /* Heap order: lowest rank first, then leftmost. */
-static int pair_before(const bpe_pair *a, const bpe_pair *b)
+static int pair_before(const void *va, const void *vb)
 {
+    const bpe_pair *a = va, *b = vb;
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
 static void heap_push(bpe_work *w, bpe_pair p)
 {
-    if (w->n_heap == w->heap_cap)
-        w->heap = rag_xgrow(w->heap, &w->heap_cap, w->n_heap + 1, sizeof p);
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_before(&p, &w->heap[up])) break;
-        w->heap[i] = w->heap[up];
-        i = up;
-    }
-    w->heap[i] = p;
+    rag_heap_push(&w->heap, &p, sizeof p, pair_before);
 }
 
 static bpe_pair heap_pop(bpe_work *w)
 {
-    bpe_pair top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!pair_before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
+    bpe_pair top;
+    rag_heap_pop(&w->heap, &top, sizeof top, pair_before);
     return top;
 }
 
@@ -270,10 +253,10 @@ static void encode_piece(const llm_vocab *v, bpe_work *w, const uint8_t *s, size
         sym[i].sid = v->byte_sid[s[i]];
         sym[i].n = 1;
     }
-    w->n_heap = 0;
+    w->heap.n = 0;
     for (size_t i = 1; i < n; i++)
         try_pair(v, w, (int32_t)i - 1, (int32_t)i);
-    while (w->n_heap) {
+    while (w->heap.n) {
         bpe_pair p = heap_pop(w);
         bpe_sym *l = &sym[p.left], *r = &sym[p.right];
         /* Stale: one side was merged into something else meanwhile. */
@@ -305,7 +288,7 @@ int tok_bpe_encode(const llm_vocab *v, const char *text, size_t len, llm_tokens 
         for (size_t i = 0; i < pieces.n; i++)
             encode_piece(v, &w, (const uint8_t *)text + pieces.v[i].off, pieces.v[i].len, out);
         rag_free(w.sym);
-        rag_free(w.heap);
+        rag_heap_free(&w.heap);
         rag_free(w.enc);
     }
     rag_free(pieces.v);

@@ -18,6 +18,7 @@
 #include "llm/tok_int.h"
 #include "base/utf8.h"
 
+#include "base/heap.h"
 #include "base/mem.h"
 
 #include <stdio.h>
@@ -66,43 +67,25 @@ typedef struct spm_pair {
 typedef struct spm_work {
     spm_sym *sym;
     size_t sym_cap;
-    spm_pair *heap;
-    size_t n_heap, heap_cap;
+    rag_heap heap; /* of spm_pair */
 } spm_work;
 
 /* Heap order: highest score first, then leftmost. */
-static int pair_before(const spm_pair *a, const spm_pair *b)
+static int pair_before(const void *va, const void *vb)
 {
+    const spm_pair *a = va, *b = vb;
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
 static void heap_push(spm_work *w, spm_pair p)
 {
-    if (w->n_heap == w->heap_cap)
-        w->heap = rag_xgrow(w->heap, &w->heap_cap, w->n_heap + 1, sizeof p);
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_before(&p, &w->heap[up])) break;
-        w->heap[i] = w->heap[up];
-        i = up;
-    }
-    w->heap[i] = p;
+    rag_heap_push(&w->heap, &p, sizeof p, pair_before);
 }
 
 static spm_pair heap_pop(spm_work *w)
 {
-    spm_pair top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!pair_before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
+    spm_pair top;
+    rag_heap_pop(&w->heap, &top, sizeof top, pair_before);
     return top;
 }
 
@@ -135,10 +118,10 @@ static void encode_segment(const llm_vocab *v, spm_work *w, const char *seg, siz
         i += l;
     }
     sym[n_sym - 1].next = -1;
-    w->n_heap = 0;
+    w->heap.n = 0;
     for (size_t i = 1; i < n_sym; i++)
         try_pair(v, w, seg, (int32_t)i - 1, (int32_t)i);
-    while (w->n_heap) {
+    while (w->heap.n) {
         spm_pair p = heap_pop(w);
         spm_sym *l = &sym[p.left], *r = &sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue; /* stale */
@@ -200,7 +183,7 @@ int tok_spm_encode(const llm_vocab *v, const char *text, size_t len, int add_pre
         encode_segment(v, &w, e + start, n - start, out);
     }
     rag_free(w.sym);
-    rag_free(w.heap);
+    rag_heap_free(&w.heap);
     rag_free(e);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "rag/backend.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ingest.h"
 
 #include <string.h>
@@ -80,12 +81,6 @@ int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *
 
 /* ---- the generator ------------------------------------------------------------ */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int rag_gen_model_open(const rag_settings *s, rag_gen_model *out, rag_err *err)
 {
@@ -100,10 +95,10 @@ int rag_gen_model_open(const rag_settings *s, rag_gen_model *out, rag_err *err)
     const char *path = out->remote.path;
     memset(&out->remote, 0, sizeof out->remote);
     if (!path) return 0;
-    double t0 = now_ms();
+    double t0 = rag_now_ms();
     int rc = llm_model_open(path, &out->model, err);
     if (rc) return rc;
-    out->load_ms = now_ms() - t0;
+    out->load_ms = rag_now_ms() - t0;
     const llm_hparams *hp = llm_model_hparams(out->model);
     out->n_ctx = s->model.ctx > 0              ? (int)s->model.ctx
                  : hp->n_ctx_train < 4096 ? hp->n_ctx_train

@@ -17,6 +17,7 @@
 #include "rag/generate.h"
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "net/net.h"
 #include "rag/sse.h"
 
@@ -25,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 typedef struct rag_gen_run run;
 struct rag_gen_run {
@@ -81,13 +81,6 @@ static int generate_local(const rag_generator *g, const rag_prompt *pr,
 
 enum { EVENT_MAX = 1 << 20 }; /* bytes of one event: a chunk carries a few tokens */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* The state of one remote answer. */
 typedef struct remote {
     run *r;
@@ -137,7 +130,7 @@ static int read_chunk(remote *rm, const cJSON *o)
         return rag_err_set(&rm->why, RAG_ERR_FORMAT,
                            "generator server %s: a chunk whose delta.content is not text", rm->url);
     if (cJSON_IsString(text) && *text->valuestring) {
-        if (rm->t_first < 0) rm->t_first = now_ms();
+        if (rm->t_first < 0) rm->t_first = rag_now_ms();
         on_model_text(rm->r, text->valuestring, strlen(text->valuestring));
     }
     const cJSON *fin = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
@@ -278,7 +271,7 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr,
                  .finish = LLM_STOP_EOG,
                  .n_prompt = -1,
                  .n_generated = -1,
-                 .t0 = now_ms(),
+                 .t0 = rag_now_ms(),
                  .t_first = -1};
     rag_sse_init(&rm.sse, EVENT_MAX);
     static const char *const headers[] = {"Accept: text/event-stream", NULL};
@@ -297,7 +290,7 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr,
     rq.what = "generator server";
     net_response resp;
     int rc = remote_outcome(&rm, net_fetch(&rq, &resp, err), err);
-    double t_end = now_ms();
+    double t_end = rag_now_ms();
     st->n_prompt = rm.n_prompt >= 0 ? (int)rm.n_prompt : (int)pr->n_tokens;
     st->n_generated = rm.n_generated >= 0 ? (int)rm.n_generated : (int)((r->raw.len + 3) / 4);
     st->prompt_ms = (rm.t_first >= 0 ? rm.t_first : t_end) - rm.t0;

@@ -2,12 +2,12 @@
 #include "rag/retrieve.h"
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "base/utf8.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void rag_retrieve_default_params(rag_retrieve_params *p)
 {
@@ -35,12 +35,6 @@ void rag_retrieve_settings(const rag_settings *s, const char *mode, rag_retrieve
     p->dup_jaccard = s->search.dup_similarity;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void hit_move(store_hit *dst, store_hit *src)
 {
@@ -208,9 +202,9 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
 
     if (p->keyword) {
         store_hits kh;
-        t = now_ms();
+        t = rag_now_ms();
         rc = store_search_keyword(s, query, who, &sp, &kh, err);
-        out->keyword_ms = now_ms() - t;
+        out->keyword_ms = rag_now_ms() - t;
         if (rc) return rc;
         for (size_t i = 0; i < kh.n; i++) {
             double score = kh.v[i].score;
@@ -224,16 +218,16 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
     if (p->vector && (embedder || p->query_vector)) {
         int dims = p->query_vector ? p->query_dims : emb_dims(embedder);
         float *q = rag_xmalloc((size_t)dims * sizeof *q);
-        t = now_ms();
+        t = rag_now_ms();
         if (p->query_vector) memcpy(q, p->query_vector, (size_t)dims * sizeof *q);
         else rc = emb_embed(embedder, &query, 1, EMB_QUERY, 1, q, NULL, err);
-        out->embed_ms = now_ms() - t;
+        out->embed_ms = rag_now_ms() - t;
         store_hits vh = {0};
         if (!rc) {
-            t = now_ms();
+            t = rag_now_ms();
             sp.want_snippet = 0; /* keyword snippets highlight; vector hits get one below */
             rc = store_search_vector(s, q, dims, who, &sp, &vh, err);
-            out->vector_ms = now_ms() - t;
+            out->vector_ms = rag_now_ms() - t;
         }
         rag_free(q);
         if (rc) {
@@ -256,7 +250,7 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
     }
 
     /* fusion: with one stage its own order, with two reciprocal ranks */
-    t = now_ms();
+    t = rag_now_ms();
     for (size_t i = 0; i < out->n; i++) {
         rag_result *x = &out->v[i];
         x->rrf_score = (x->kw_rank ? 1.0 / (p->rrf_k + x->kw_rank) : 0) +
@@ -265,16 +259,16 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
     }
     if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_score);
     collapse(out, p, reranker && rerank_top > p->k ? rerank_top : p->k);
-    out->fuse_ms = now_ms() - t;
+    out->fuse_ms = rag_now_ms() - t;
 
     if (reranker && out->n) {
         size_t n = out->n < rerank_top ? out->n : rerank_top;
         const char **texts = rag_xcalloc(n, sizeof *texts);
         float *scores = rag_xcalloc(n, sizeof *scores);
         for (size_t i = 0; i < n; i++) texts[i] = out->v[i].hit.text ? out->v[i].hit.text : "";
-        t = now_ms();
+        t = rag_now_ms();
         rc = emb_rerank(reranker, query, texts, n, scores, err);
-        out->rerank_ms = now_ms() - t;
+        out->rerank_ms = rag_now_ms() - t;
         if (!rc) {
             /* reranked candidates first, in the reranker's order; the rest keep theirs */
             for (size_t i = 0; i < n; i++) {

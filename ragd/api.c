@@ -2,6 +2,7 @@
  * embeddings) and what the handlers share (ragd/api_int.h). */
 #include "ragd/api_int.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "rag/render.h"
 
 #include <math.h>
@@ -426,11 +427,11 @@ void ragd_api_embeddings(ragd_request *req, ragd_response *resp)
     float *vec = rag_xmalloc(n * (size_t)dims * sizeof *vec);
     size_t tokens = 0;
     rag_err err = {0};
-    double t0 = ragd_now();
+    double t0 = rag_now_s();
     if (ragd_engine_embed(req->engine, texts, n, ek, vec, &tokens, &err)) {
         ragd_error_from(resp, &err);
     } else {
-        ragd_meter_stage(req->meter, "embed", ragd_now() - t0);
+        ragd_meter_stage(req->meter, "embed", rag_now_s() - t0);
         ragd_meter_embedded(req->meter, tokens);
         resp->json = cJSON_CreateObject();
         cJSON_AddStringToObject(resp->json, "object", "list");

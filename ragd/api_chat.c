@@ -25,6 +25,7 @@
 #include "ragd/api_int.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "rag/answer.h"
 #include "rag/generate.h"
 #include "rag/render.h"
@@ -320,7 +321,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     cJSON_AddNumberToObject(t, "prompt_build_ms", j->prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", j->gen.stats.prompt_ms);
     cJSON_AddNumberToObject(t, "generate_ms", j->gen.stats.gen_ms);
-    cJSON_AddNumberToObject(t, "total_ms", (ragd_now() - j->started) * 1e3);
+    cJSON_AddNumberToObject(t, "total_ms", (rag_now_s() - j->started) * 1e3);
 }
 
 /* A whole (non-streamed) chat.completion holding one assistant message. */
@@ -402,7 +403,7 @@ static void send_end(chat_job *j, const char *finish, const char *mode,
 static int job_stopped(void *p)
 {
     chat_job *j = p;
-    if (ragd_now() > j->deadline) {
+    if (rag_now_s() > j->deadline) {
         j->timed_out = 1;
         return 1;
     }
@@ -421,11 +422,11 @@ static int on_text(void *p, const char *text, size_t len)
 static void run_generation(chat_job *j)
 {
     ragd_slot *slot = NULL;
-    double t0 = ragd_now();
+    double t0 = rag_now_s();
     int rc = ragd_engine_wait(j->engine, j->ticket, j->owner, j->deadline, job_stopped, j, &slot,
                               &j->err);
     j->ticket = NULL;
-    j->queue_ms = (ragd_now() - t0) * 1e3;
+    j->queue_ms = (rag_now_s() - t0) * 1e3;
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
     if (!rc) {
         const rag_generator *g = ragd_slot_generator(slot, j->owner);
@@ -565,10 +566,10 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
                              .question = j->question,
                              .results = j->grounded ? &j->results : NULL};
     rag_err err = {0};
-    double t0 = ragd_now();
+    double t0 = rag_now_s();
     int rc = rag_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
                                (size_t)(in->n_ctx - room), &j->prompt, &err);
-    j->prompt_build_ms = (ragd_now() - t0) * 1e3;
+    j->prompt_build_ms = (rag_now_s() - t0) * 1e3;
     if (rc == RAG_ERR_LIMIT) {
         ragd_error(resp, 400, "messages",
                    "the question does not fit the model's context of %d tokens: %s", in->n_ctx,

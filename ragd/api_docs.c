@@ -25,6 +25,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -592,9 +593,9 @@ static void upload_url(ragd_request *req, ragd_response *resp, const upload *u,
     if (req->params->overlap_tokens) ip.overlap_tokens = req->params->overlap_tokens;
     rag_buf body = {0};
     char *ctype = NULL;
-    double t0 = ragd_now();
+    double t0 = rag_now_s();
     rc = ing_fetch_page(u->url, &ip, &body, &ctype, &err);
-    ragd_meter_stage(req->meter, "fetch", ragd_now() - t0);
+    ragd_meter_stage(req->meter, "fetch", rag_now_s() - t0);
     if (rc) {
         /* the fetch failed: the peer's fault (502), a refusal (403), too big (413) */
         ragd_error(resp,
@@ -610,9 +611,9 @@ static void upload_url(ragd_request *req, ragd_response *resp, const upload *u,
     ip.on_file = on_file;
     ip.ctx = &o;
     ing_report rep;
-    t0 = ragd_now();
+    t0 = rag_now_s();
     rc = ragd_engine_ingest_page(req->engine, uri, &body, ctype, &ip, &rep, &err);
-    ragd_meter_stage(req->meter, "ingest", ragd_now() - t0);
+    ragd_meter_stage(req->meter, "ingest", rag_now_s() - t0);
     rag_buf_free(&body);
     rag_free(ctype);
     if (rc)
@@ -693,9 +694,9 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     ip.on_file = on_file;
     ip.ctx = &o;
     ing_report rep;
-    double t0 = ragd_now();
+    double t0 = rag_now_s();
     rc = ragd_engine_ingest_file(req->engine, path, &ip, &rep, &err);
-    ragd_meter_stage(req->meter, "ingest", ragd_now() - t0);
+    ragd_meter_stage(req->meter, "ingest", rag_now_s() - t0);
     if (rc) {
         if (!have_doc) unlink(path);
         ragd_error_from(resp, &err);

@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "rag/settings.h"
 #include "ragd/http.h"
 
@@ -342,7 +343,7 @@ int ragd_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     rc = 1;
-    double t0 = ragd_now();
+    double t0 = rag_now_s();
     if (ragd_engine_open(&ep, &engine, &err)) {
         fprintf(stderr, "ragd: %s\n", err.msg);
         goto out;
@@ -353,7 +354,7 @@ int ragd_main(int argc, char **argv)
     describe_model(emb, sizeof emb, in->embed_name, in->embed_url, "none (keyword search)");
     fprintf(stderr,
             "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n", db,
-            gen, emb, in->rerank_name ? in->rerank_name : "none", ragd_now() - t0);
+            gen, emb, in->rerank_name ? in->rerank_name : "none", rag_now_s() - t0);
     meter = ragd_meter_new();
     char bound[64];
     if (ragd_server_start(&sp, engine, meter, &srv, bound, &err)) {

@@ -2,9 +2,9 @@
  * ragd/embedq.h). */
 #include "ragd/embedq.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <string.h>
-#include <time.h>
 
 /* A bulk caller's slices aim at this many seconds of model time: about the
  * most a query that arrives during an upload waits for the model. */
@@ -55,13 +55,6 @@ void ragd_embedq_free(ragd_embedq *q)
     rag_free(q);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int embed(ragd_embedq *q, const char *const *texts, size_t n, emb_input kind, float *out,
                  uint8_t *cut, rag_err *err)
 {
@@ -108,10 +101,10 @@ static void run_batch(ragd_embedq *q, request *batch, size_t n_texts)
 {
     int dims = emb_dims(q->m);
     if (!batch->next) {
-        double t = now_s();
+        double t = rag_now_s();
         batch->rc =
             embed(q, batch->texts, batch->n, batch->kind, batch->out, batch->cut, batch->err);
-        batch->seconds = now_s() - t;
+        batch->seconds = rag_now_s() - t;
         return;
     }
     const char **texts = rag_xmalloc(n_texts * sizeof *texts);

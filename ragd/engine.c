@@ -2,6 +2,7 @@
 #include "ragd/engine.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -75,13 +76,6 @@ struct timespec ragd_wake_time(double seconds)
     ts.tv_sec += (time_t)(ns / 1000000000LL);
     ts.tv_nsec = (long)(ns % 1000000000LL);
     return ts;
-}
-
-double ragd_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The generator's slots: contexts of the local model, or handles on the
@@ -399,10 +393,10 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
         if (match) {
             int dims = emb_dims(e->embedder);
             qv = rag_xmalloc((size_t)dims * sizeof *qv);
-            double t = ragd_now();
+            double t = rag_now_s();
             rc =
                 remote_failure(e, ragd_embedq_embed(e->embedq, &query, 1, EMB_QUERY, qv, err), err);
-            embed_ms = (ragd_now() - t) * 1e3;
+            embed_ms = (rag_now_s() - t) * 1e3;
             rp.query_vector = qv;
             rp.query_dims = dims;
         } else {
@@ -534,7 +528,7 @@ int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, const char *owner, double d
                              "cancelled while waiting for a generation slot");
             break;
         }
-        double now = ragd_now();
+        double now = rag_now_s();
         if (deadline > 0 && now >= deadline) {
             rc = rag_err_set(err, RAG_ERR_LIMIT, "timed out waiting for a generation slot");
             break;

@@ -115,7 +115,7 @@ int ragd_engine_reserve(ragd_engine *e, ragd_ticket **out, rag_err *err);
  * holds owner's last prompt (see ragd_slot_generator). Gives up with
  * RAG_ERR_INTERRUPTED when stop(ctx) returns non-zero (asked about ten
  * times a second; stop may be NULL), RAG_ERR_LIMIT at the deadline
- * (CLOCK_MONOTONIC seconds; 0: none). The ticket is consumed either way. */
+ * (rag_now_s seconds; 0: none). The ticket is consumed either way. */
 int ragd_engine_wait(ragd_engine *e, ragd_ticket *t, const char *owner, double deadline,
                      int (*stop)(void *ctx), void *ctx, ragd_slot **out, rag_err *err);
 /* Gives a ticket back without waiting. */
@@ -154,9 +154,6 @@ int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body
 int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err);
 /* Writes the vector indexes back to their files (at shutdown). */
 int ragd_engine_persist(ragd_engine *e, rag_err *err);
-
-/* Seconds on CLOCK_MONOTONIC (deadlines). */
-double ragd_now(void);
 
 /* The CLOCK_REALTIME moment `seconds` from now, for pthread_cond_timedwait. */
 struct timespec ragd_wake_time(double seconds);

@@ -91,7 +91,7 @@ typedef struct ragd_request {
     ragd_engine *engine;
     ragd_meter *meter;
     const ragd_server_params *params;
-    double started;  /* ragd_now() when it arrived */
+    double started;  /* rag_now_s() when it arrived */
     double deadline; /* started + request_timeout */
     void *conn;      /* the server's */
 } ragd_request;

@@ -33,6 +33,7 @@
 #include "ragd/http.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "base/utf8.h"
 #include "rag/keys.h"
 
@@ -542,7 +543,7 @@ static void connection_notify(void *cls, struct MHD_Connection *mc, void **socke
             else if (sa->sa_family == AF_INET6)
                 memcpy(c->addr + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
         }
-        c->deadline = ragd_now() + s->p.header_timeout;
+        c->deadline = rag_now_s() + s->p.header_timeout;
         c->prev = s->last;
         if (s->last)
             s->last->next = c;
@@ -596,7 +597,7 @@ static void *watchdog_main(void *arg)
     ragd_server *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!s->watch_stop) {
-        double now = ragd_now();
+        double now = rag_now_s();
         for (conn_slot *c = s->first; c; c = c->next)
             if (!c->closing && c->deadline > 0 && now > c->deadline) conn_shut(s, c);
         struct timespec ts = ragd_wake_time(0.25);
@@ -613,7 +614,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     ragd_server *s = cls;
     reqctx *x = *con_cls;
     if (!x) return;
-    double secs = ragd_now() - x->req.started;
+    double secs = rag_now_s() - x->req.started;
     if (!x->status)
         x->status = 499; /* the client left before any response */
     else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && x->status < 400)
@@ -621,7 +622,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     log_request(s, x, secs);
     conn_slot *cs = conn_of(x->conn);
     int trusted = cs && cs->trusted; /* (only this connection's thread sets it) */
-    conn_due(s, x->conn, ragd_now() + (trusted ? s->p.idle_timeout : s->p.header_timeout), 0);
+    conn_due(s, x->conn, rag_now_s() + (trusted ? s->p.idle_timeout : s->p.header_timeout), 0);
     ragd_meter_request(s->meter, x->rt ? x->rt->name : "other", x->status, secs);
     if (x->req.json) cJSON_Delete(x->req.json);
     rag_principal_free(&x->req.who);
@@ -1140,7 +1141,7 @@ static int send_all(int fd, const char *data, size_t len, double deadline)
             continue;
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
-        double left = deadline - ragd_now();
+        double left = deadline - rag_now_s();
         struct pollfd pf = {.fd = fd, .events = POLLOUT};
         if (left <= 0 || poll(&pf, 1, (int)(left * 1e3) + 1) < 0) return -1;
     }
@@ -1168,7 +1169,7 @@ static enum MHD_Result refuse_chunked(ragd_server *s, reqctx *x, size_t limit)
         "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
         "Content-Length: %zu\r\n\r\n",
         x->id, strlen(text) + 1);
-    double deadline = ragd_now() + 2;
+    double deadline = rag_now_s() + 2;
     if (!send_all(x->fd, head, (size_t)hn, deadline) &&
         !send_all(x->fd, text, strlen(text), deadline))
         send_all(x->fd, "\n", 1, deadline);
@@ -1179,7 +1180,7 @@ static enum MHD_Result refuse_chunked(ragd_server *s, reqctx *x, size_t limit)
     char scratch[16384];
     size_t dropped = 0;
     while (dropped < DRAIN_CAP) {
-        double left = deadline - ragd_now();
+        double left = deadline - rag_now_s();
         struct pollfd pf = {.fd = x->fd, .events = POLLIN};
         if (left <= 0 || poll(&pf, 1, (int)(left * 1e3) + 1) <= 0) break;
         ssize_t n = recv(x->fd, scratch, sizeof scratch, MSG_DONTWAIT);
@@ -1211,7 +1212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         x->req.meter = s->meter;
         x->req.params = &s->p;
         x->req.conn = x;
-        x->req.started = ragd_now();
+        x->req.started = rag_now_s();
         x->req.deadline = x->req.started + s->p.request_timeout;
         pthread_mutex_lock(&s->mu);
         s->active++;
@@ -1417,7 +1418,7 @@ void ragd_server_release(ragd_server *s)
 static int wait_idle(ragd_server *s, double deadline)
 {
     pthread_mutex_lock(&s->mu);
-    while (s->active > 0 && ragd_now() < deadline) {
+    while (s->active > 0 && rag_now_s() < deadline) {
         struct timespec ts = ragd_wake_time(0.1);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
@@ -1432,12 +1433,12 @@ void ragd_server_stop(ragd_server *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     ragd_engine_stop_accepting(s->engine);
-    int left = wait_idle(s, ragd_now() + s->p.shutdown_grace);
+    int left = wait_idle(s, rag_now_s() + s->p.shutdown_grace);
     if (left) {
         rag_log_warn("shutdown: %d request%s still in flight after %d s: cancelling", left,
                      left > 1 ? "s" : "", s->p.shutdown_grace);
         s->hurry = 1;
-        left = wait_idle(s, ragd_now() + 10);
+        left = wait_idle(s, rag_now_s() + 10);
         if (left) rag_log_warn("shutdown: %d request%s did not stop", left, left > 1 ? "s" : "");
     }
     s->hurry = 1;

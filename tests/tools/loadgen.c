@@ -17,6 +17,8 @@
  * malformed responses are part of "errors"; connect failures are counted
  * apart and cost no request. Latencies are kept for every complete response
  * (whatever its status) and the percentiles are exact (nearest rank). */
+#include "base/time.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -55,20 +57,13 @@ typedef struct {
     int fd;
     char *buf;
     size_t pos, len;
-    size_t rx;          /* bytes of the current response received */
+    size_t rx; /* bytes of the current response received */
     double req_deadline;
     double *lat;
     size_t nlat, cap;
     unsigned long requests, ok, errors, nonexp, conn_errs, timeouts;
     unsigned long status[1000];
 } worker;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static _Noreturn void usage_error(const char *opt, const char *why)
 {
@@ -89,13 +84,14 @@ static int fill(worker *w)
 {
     if (w->pos == w->len) w->pos = w->len = 0;
     ssize_t n;
-    do n = recv(w->fd, w->buf + w->len, BUF_CAP - w->len, 0);
+    do
+        n = recv(w->fd, w->buf + w->len, BUF_CAP - w->len, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? RD_TIMEOUT : RD_IO;
     if (n == 0) return RD_EOF;
     w->len += (size_t)n;
     w->rx += (size_t)n;
-    return now() > w->req_deadline ? RD_TIMEOUT : RD_OK;
+    return rag_now_s() > w->req_deadline ? RD_TIMEOUT : RD_OK;
 }
 
 /* One line without its CRLF, NUL-terminated inside the buffer, valid until
@@ -188,8 +184,8 @@ static int read_response(worker *w, int *status, int *keep)
         if ((r = read_line(w, &line, HEAD_MAX)) < 0) return r;
         head += (size_t)r;
         if (strncmp(line, "HTTP/1.", 7) || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
-            line[9] < '1' || line[9] > '9' || line[10] < '0' || line[10] > '9' ||
-            line[11] < '0' || line[11] > '9' || (line[12] && line[12] != ' '))
+            line[9] < '1' || line[9] > '9' || line[10] < '0' || line[10] > '9' || line[11] < '0' ||
+            line[11] > '9' || (line[12] && line[12] != ' '))
             return RD_BAD;
         *status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
         *keep = line[7] == '1'; /* HTTP/1.0 closes unless it says keep-alive */
@@ -216,8 +212,10 @@ static int read_response(worker *w, int *status, int *keep)
             } else if (!strcasecmp(line, "Transfer-Encoding")) {
                 chunked = strcasestr(v, "chunked") != NULL;
             } else if (!strcasecmp(line, "Connection")) {
-                if (strcasestr(v, "close")) *keep = 0;
-                else if (strcasestr(v, "keep-alive")) *keep = 1;
+                if (strcasestr(v, "close"))
+                    *keep = 0;
+                else if (strcasestr(v, "keep-alive"))
+                    *keep = 1;
             }
         }
         if (*status < 200) continue;
@@ -246,10 +244,10 @@ static int send_request(worker *w)
  * hanging the test that called it. */
 static int connect_retry(worker *w)
 {
-    double give_up = g_deadline ? g_deadline : now() + g_timeout;
-    struct timeval tv = { (time_t)g_timeout, (suseconds_t)((g_timeout - floor(g_timeout)) * 1e6) };
+    double give_up = g_deadline ? g_deadline : rag_now_s() + g_timeout;
+    struct timeval tv = {(time_t)g_timeout, (suseconds_t)((g_timeout - floor(g_timeout)) * 1e6)};
     int one = 1;
-    while (now() < give_up) {
+    while (rag_now_s() < give_up) {
         int fd = socket(g_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) &&
             !setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) &&
@@ -261,7 +259,7 @@ static int connect_retry(worker *w)
         }
         if (fd >= 0) close(fd);
         w->conn_errs++;
-        nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
     }
     return 0;
 }
@@ -278,13 +276,13 @@ static void *run_worker(void *arg)
     worker *w = arg;
     int served = 0; /* responses on the current connection */
     for (unsigned long sent = 0; !g_nreq || sent < g_nreq; sent++) {
-        if (g_deadline && now() >= g_deadline) break;
+        if (g_deadline && rag_now_s() >= g_deadline) break;
         if (w->fd < 0) {
             if (!connect_retry(w)) break;
             served = 0;
         }
         int status = 0, keep = 0;
-        double t0 = now();
+        double t0 = rag_now_s();
         w->req_deadline = t0 + g_timeout;
         int r = do_request(w, &status, &keep);
         /* A server may close an idle keep-alive connection just as we reuse
@@ -303,7 +301,7 @@ static void *run_worker(void *arg)
             close_conn(w);
             continue;
         }
-        double ms = (now() - t0) * 1e3;
+        double ms = (rag_now_s() - t0) * 1e3;
         if (w->nlat == w->cap) {
             w->cap = w->cap ? w->cap * 2 : 4096;
             if (!(w->lat = realloc(w->lat, w->cap * sizeof *w->lat))) {
@@ -313,8 +311,10 @@ static void *run_worker(void *arg)
         }
         w->lat[w->nlat++] = ms;
         w->status[status]++;
-        if (status == g_expect) w->ok++;
-        else w->nonexp++;
+        if (status == g_expect)
+            w->ok++;
+        else
+            w->nonexp++;
         served++;
         if (!keep) close_conn(w);
     }
@@ -369,26 +369,40 @@ int main(int argc, char **argv)
     size_t nheaders = 0, bodylen = 0;
     int port = 0, conns = 64, has_body_file = 0;
     double duration = 0;
-    static const struct option opts[] = {
-        { "host", 1, 0, 'H' }, { "port", 1, 0, 'p' }, { "path", 1, 0, 'P' },
-        { "method", 1, 0, 'm' }, { "body-file", 1, 0, 'f' }, { "body", 1, 0, 'b' },
-        { "header", 1, 0, 'h' }, { "connections", 1, 0, 'c' }, { "duration", 1, 0, 'd' },
-        { "requests", 1, 0, 'n' }, { "timeout", 1, 0, 't' }, { "expect", 1, 0, 'e' },
-        { 0, 0, 0, 0 }
-    };
+    static const struct option opts[] = {{"host", 1, 0, 'H'},
+                                         {"port", 1, 0, 'p'},
+                                         {"path", 1, 0, 'P'},
+                                         {"method", 1, 0, 'm'},
+                                         {"body-file", 1, 0, 'f'},
+                                         {"body", 1, 0, 'b'},
+                                         {"header", 1, 0, 'h'},
+                                         {"connections", 1, 0, 'c'},
+                                         {"duration", 1, 0, 'd'},
+                                         {"requests", 1, 0, 'n'},
+                                         {"timeout", 1, 0, 't'},
+                                         {"expect", 1, 0, 'e'},
+                                         {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
-        case 'H': host = optarg; break;
-        case 'p': port = (int)num_arg("--port", optarg, 1, 65535, 1); break;
+        case 'H':
+            host = optarg;
+            break;
+        case 'p':
+            port = (int)num_arg("--port", optarg, 1, 65535, 1);
+            break;
         case 'P':
             if (*(path = optarg) != '/') usage_error("--path", "must start with '/'");
             break;
-        case 'm': method = optarg; break;
+        case 'm':
+            method = optarg;
+            break;
         case 'f':
         case 'b':
             if (body) usage_error(c == 'f' ? "--body-file" : "--body", "only one body");
-            if (c == 'f') body = read_file(optarg, &bodylen), has_body_file = 1;
-            else body = optarg, bodylen = strlen(optarg);
+            if (c == 'f')
+                body = read_file(optarg, &bodylen), has_body_file = 1;
+            else
+                body = optarg, bodylen = strlen(optarg);
             break;
         case 'h':
             if (nheaders == MAX_HEADERS) usage_error("--header", "at most 16");
@@ -396,12 +410,23 @@ int main(int argc, char **argv)
                 usage_error("--header", "expected \"Name: value\"");
             headers[nheaders++] = optarg;
             break;
-        case 'c': conns = (int)num_arg("--connections", optarg, 1, 10000, 1); break;
-        case 'd': duration = num_arg("--duration", optarg, 0.001, 1e6, 0); break;
-        case 'n': g_nreq = (unsigned long)num_arg("--requests", optarg, 1, 1e12, 1); break;
-        case 't': g_timeout = num_arg("--timeout", optarg, 0.001, 1e6, 0); break;
-        case 'e': g_expect = (int)num_arg("--expect", optarg, 100, 999, 1); break;
-        default: usage_error(argv[optind - 1], "unknown option or missing value");
+        case 'c':
+            conns = (int)num_arg("--connections", optarg, 1, 10000, 1);
+            break;
+        case 'd':
+            duration = num_arg("--duration", optarg, 0.001, 1e6, 0);
+            break;
+        case 'n':
+            g_nreq = (unsigned long)num_arg("--requests", optarg, 1, 1e12, 1);
+            break;
+        case 't':
+            g_timeout = num_arg("--timeout", optarg, 0.001, 1e6, 0);
+            break;
+        case 'e':
+            g_expect = (int)num_arg("--expect", optarg, 100, 999, 1);
+            break;
+        default:
+            usage_error(argv[optind - 1], "unknown option or missing value");
         }
     }
     if (optind < argc) usage_error(argv[optind], "unexpected argument");
@@ -409,7 +434,7 @@ int main(int argc, char **argv)
     if (!duration && !g_nreq) duration = 30;
     g_head_only = !strcasecmp(method, "HEAD");
 
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%d", port);
     int gai = getaddrinfo(host, portstr, &hints, &ai);
@@ -426,9 +451,12 @@ int main(int argc, char **argv)
     }
     g_req = malloc(cap);
     if (!g_req) return 1;
-    int n = snprintf(g_req, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n"
-                     "User-Agent: ragd-loadgen\r\n", method, path, host, port);
-    if (body && !has_ctype) n += snprintf(g_req + n, cap - (size_t)n, "Content-Type: application/json\r\n");
+    int n = snprintf(g_req, cap,
+                     "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n"
+                     "User-Agent: ragd-loadgen\r\n",
+                     method, path, host, port);
+    if (body && !has_ctype)
+        n += snprintf(g_req + n, cap - (size_t)n, "Content-Type: application/json\r\n");
     if (body || (strcasecmp(method, "GET") && !g_head_only))
         n += snprintf(g_req + n, cap - (size_t)n, "Content-Length: %zu\r\n", bodylen);
     for (size_t i = 0; i < nheaders; i++)
@@ -442,7 +470,7 @@ int main(int argc, char **argv)
     worker *ws = calloc((size_t)conns, sizeof *ws);
     pthread_t *tids = calloc((size_t)conns, sizeof *tids);
     if (!ws || !tids) return 1;
-    double start = now();
+    double start = rag_now_s();
     if (duration) g_deadline = start + duration;
     int started = 0;
     for (; started < conns; started++) {
@@ -454,16 +482,17 @@ int main(int argc, char **argv)
             break;
         }
     }
-    worker sum = { .fd = -1 };
+    worker sum = {.fd = -1};
     for (int i = 0; i < started; i++) {
         pthread_join(tids[i], NULL);
         worker *w = &ws[i];
         sum.requests += w->requests, sum.ok += w->ok, sum.errors += w->errors;
         sum.nonexp += w->nonexp, sum.conn_errs += w->conn_errs, sum.timeouts += w->timeouts;
-        for (int s = 0; s < 1000; s++) sum.status[s] += w->status[s];
+        for (int s = 0; s < 1000; s++)
+            sum.status[s] += w->status[s];
         sum.nlat += w->nlat;
     }
-    double elapsed = now() - start;
+    double elapsed = rag_now_s() - start;
     double *lat = malloc((sum.nlat ? sum.nlat : 1) * sizeof *lat);
     if (!lat) return 1;
     for (size_t i = 0, k = 0; i < (size_t)started; k += ws[i].nlat, i++) {

@@ -17,6 +17,8 @@
  *       and the same line again at the end.
  *
  * Exits 0, or 2 on bad usage, 1 when it cannot connect at all. */
+#include "base/time.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,15 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static const char *from; /* the source address (--from), or NULL */
 
@@ -87,10 +81,10 @@ static int send_mode(const char *host, int port, int trickle_ms, double wait_s)
         free(req);
         return 1;
     }
-    double t0 = now_ms(), end = t0 + wait_s * 1e3;
+    double t0 = rag_now_ms(), end = t0 + wait_s * 1e3;
     size_t sent = 0;
     int state = 0;
-    while (sent < len && !state && now_ms() < end) {
+    while (sent < len && !state && rag_now_ms() < end) {
         size_t piece = trickle_ms > 0 ? 1 : len - sent;
         ssize_t w = send(fd, req + sent, piece, MSG_NOSIGNAL);
         if (w < 0) {
@@ -99,21 +93,21 @@ static int send_mode(const char *host, int port, int trickle_ms, double wait_s)
         }
         sent += (size_t)w;
         if (trickle_ms > 0) {
-            double until = now_ms() + trickle_ms;
-            while (!state && now_ms() < until)
-                state = drain(fd, until - now_ms());
+            double until = rag_now_ms() + trickle_ms;
+            while (!state && rag_now_ms() < until)
+                state = drain(fd, until - rag_now_ms());
         } else {
             state = drain(fd, 0);
         }
     }
-    while (!state && now_ms() < end)
-        state = drain(fd, end - now_ms());
+    while (!state && rag_now_ms() < end)
+        state = drain(fd, end - rag_now_ms());
     fflush(stdout);
     printf("\nrawhttp: %s after %.0f ms, sent %zu of %zu bytes\n",
            state == 1   ? "closed"
            : state == 2 ? "reset"
                         : "open",
-           now_ms() - t0, sent, len);
+           rag_now_ms() - t0, sent, len);
     close(fd);
     free(req);
     return 0;
@@ -134,13 +128,13 @@ static int idle_mode(const char *host, int port, int count, double hold_s, const
         free(pf);
         return 1;
     }
-    double end = now_ms() + hold_s * 1e3;
+    double end = rag_now_ms() + hold_s * 1e3;
     int reported = 0;
     for (;;) {
         int m = 0;
         for (int i = 0; i < count; i++)
             if (fds[i] >= 0) pf[m++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-        double left = end - now_ms();
+        double left = end - rag_now_ms();
         int r = m ? poll(pf, (nfds_t)m, reported ? (left > 0 ? (int)left : 0) : 200) : 0;
         for (int j = 0; r > 0 && j < m; j++) {
             if (!pf[j].revents) continue;
@@ -161,7 +155,7 @@ static int idle_mode(const char *host, int port, int count, double hold_s, const
             }
             reported = 1;
         }
-        if (now_ms() >= end || !m) break;
+        if (rag_now_ms() >= end || !m) break;
     }
     printf("rawhttp: opened %d of %d; closed by the server: %d\n", opened, count, closed);
     fflush(stdout);

@@ -7,11 +7,11 @@
 #include "test.h"
 
 #include "base/mem.h"
+#include "base/time.h"
 #include "base/utf8.h"
 #include "ingest/ing_int.h"
 
 #include <stdint.h>
-#include <time.h>
 
 #define SEP " \xE2\x80\xBA " /* " › " */
 
@@ -384,13 +384,6 @@ static void rnd_doc(ing_text *t, size_t n_blocks)
         }
     }
     rag_buf_free(&b);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- token estimate ------------------------------------------------------- */
@@ -1060,9 +1053,9 @@ static void test_large_text(void)
     while (t.text.len < 20u * 1024 * 1024)
         rnd_doc(&t, 200);
     ing_chunks c = {0};
-    double t0 = now_s();
+    double t0 = rag_now_s();
     ing_chunk_text(&t, &p, &c);
-    double dt = now_s() - t0;
+    double dt = rag_now_s() - t0;
     printf("    chunked %.1f MB (%zu blocks) into %zu chunks in %.3f s\n", t.text.len / 1048576.0,
            t.n_blocks, c.n, dt);
     CHECK(c.n > 0);

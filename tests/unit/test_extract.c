@@ -7,6 +7,7 @@
 
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "ingest/ing_int.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -163,13 +163,6 @@ static long stderr_release(void)
         printf("    stderr got: %s\n", buf);
     }
     return (long)st.st_size;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static long maxrss_mb(void)
@@ -577,6 +570,52 @@ static void test_title_fallback(void)
 
 /* ---- plain text ------------------------------------------------------------- */
 
+/* The extractors set only the titles their formats declare; the fallback
+ * (first heading, first line, file name) is given once, by ing_extract,
+ * whatever the format, and gives the same title as before. */
+typedef int (*extractor_fn)(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                            ing_text *out, rag_err *err);
+
+static void check_title_source(extractor_fn fn, const char *path, const char *s,
+                               const char *declared, const char *fallback)
+{
+    ing_limits lim;
+    ing_limits_default(&lim);
+    ing_text t = {0};
+    rag_err e = {0};
+    CHECK_INT(fn(path, (const uint8_t *)s, strlen(s), &lim, &t, &e), 0);
+    if (declared) {
+        CHECK_STR(t.title, declared);
+        CHECK_INT(t.title_in_text, 0);
+    } else if (t.title) {
+        printf("    %s: the extractor gave the title '%s'\n", path, t.title);
+        test_case_failed = 1;
+    }
+    ing_text_free(&t);
+    CHECK_INT(extract_str(path, s, &t, &e), 0);
+    CHECK_STR(t.title, declared ? declared : fallback);
+    CHECK_INT(t.title_in_text, declared ? 0 : 1);
+    ing_text_free(&t);
+}
+
+static void test_title_fallback_once(void)
+{
+    check_title_source(ing_extract_text, "a/notes.txt", "Meeting notes\n\nText.\n", NULL,
+                       "Meeting notes");
+    check_title_source(ing_extract_text, "a/rule.txt", "----\n\nText.\n", NULL, "rule.txt");
+    check_title_source(ing_extract_markdown, "a/doc.md", "Intro line\n\n## Setup\n\nText.\n", NULL,
+                       "Setup");
+    check_title_source(ing_extract_markdown, "a/fm.md", "---\ntitle: Declared\n---\n# H\n\nText.\n",
+                       "Declared", NULL);
+    check_title_source(ing_extract_html, "a/p.html",
+                       "<html><body><h2>Heading</h2><p>x</p></body></html>", NULL, "Heading");
+    check_title_source(ing_extract_html, "a/q.html", "<html><body><p>// code</p></body></html>",
+                       NULL, "q.html");
+    check_title_source(ing_extract_html, "a/t.html",
+                       "<html><head><title>Declared</title></head><body><h1>H</h1></body></html>",
+                       "Declared", NULL);
+}
+
 static void test_text_paragraphs_and_title(void)
 {
     ing_text t;
@@ -855,9 +894,9 @@ static void test_docx_zip_bomb(void)
     const char *d = fixtures();
     if (!d) return;
     long rss0 = maxrss_mb();
-    double t0 = now_s();
+    double t0 = rag_now_s();
     int rc = extract_fixture("bomb.docx", NULL, &t, &e, path, sizeof path);
-    double dt = now_s() - t0;
+    double dt = rag_now_s() - t0;
     long rss1 = maxrss_mb();
     CHECK_INT(rc, RAG_ERR_LIMIT);
     CHECK(starts_with(e.msg, path));
@@ -868,9 +907,9 @@ static void test_docx_zip_bomb(void)
     ing_text_free(&t);
 
     /* headers that understate the size do not help */
-    t0 = now_s();
+    t0 = rag_now_s();
     rc = extract_fixture("bomb_lying.docx", NULL, &t, &e, path, sizeof path);
-    dt = now_s() - t0;
+    dt = rag_now_s() - t0;
     long rss2 = maxrss_mb();
     CHECK(rc == RAG_ERR_LIMIT || rc == RAG_ERR_FORMAT);
     CHECK(starts_with(e.msg, path));
@@ -999,9 +1038,9 @@ static void test_pdf_limits(void)
     /* a file that would take hours: stopped by the CPU limit... */
     ing_limits_default(&lim);
     lim.pdf_cpu_s = 1;
-    t0 = now_s();
+    t0 = rag_now_s();
     CHECK_INT(extract_fixture("slow.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
-    CHECK(now_s() - t0 < 10);
+    CHECK(rag_now_s() - t0 < 10);
     CHECK(starts_with(e.msg, path));
     CHECK_CONTAINS(e.msg, ": PDF parser stopped at the CPU time limit of 1 s");
     ing_text_free(&t);
@@ -1010,9 +1049,9 @@ static void test_pdf_limits(void)
     /* ...or by the wall-clock deadline, whichever comes first */
     ing_limits_default(&lim);
     lim.pdf_timeout_s = 1;
-    t0 = now_s();
+    t0 = rag_now_s();
     CHECK_INT(extract_fixture("slow.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
-    CHECK(now_s() - t0 < 10);
+    CHECK(rag_now_s() - t0 < 10);
     CHECK(starts_with(e.msg, path));
     CHECK_CONTAINS(e.msg, ": PDF parser timed out after 1 s");
     ing_text_free(&t);
@@ -1047,9 +1086,9 @@ static void test_pdf_memory_limit(void)
     ing_limits lim;
     ing_limits_default(&lim);
     lim.pdf_mem = (size_t)64 << 20;
-    double t0 = now_s();
+    double t0 = rag_now_s();
     CHECK_INT(extract_fixture("wordy.pdf", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
-    CHECK(now_s() - t0 < 10);
+    CHECK(rag_now_s() - t0 < 10);
     CHECK(starts_with(e.msg, path));
     CHECK_CONTAINS(e.msg, ": PDF parser ran out of memory (limit 64 MiB)");
     ing_text_free(&t);
@@ -1082,6 +1121,7 @@ int main(void)
     RUN(test_decode_line_and_text_limits);
     RUN(test_empty_file);
     RUN(test_title_fallback);
+    RUN(test_title_fallback_once);
     RUN(test_text_paragraphs_and_title);
     RUN(test_markdown_headings);
     RUN(test_markdown_code_blocks);

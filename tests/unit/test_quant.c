@@ -4,6 +4,7 @@
  * dot throughput of each instruction set. */
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/kernels.h"
 #include "llm/quant_int.h" /* the block layouts, to build and check blocks directly */
 #include "test.h"
@@ -11,7 +12,6 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -53,16 +53,9 @@ static float float_of(uint32_t u)
     return f;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The types with kernels, in the order the report prints them. */
 static const llm_dtype compute_types[] = {
-    LLM_F32,  LLM_F16,  LLM_BF16, LLM_Q4_0, LLM_Q4_1, LLM_Q5_0,   LLM_Q5_1,  LLM_Q8_0,
+    LLM_F32,  LLM_F16,  LLM_BF16, LLM_Q4_0, LLM_Q4_1, LLM_Q5_0,   LLM_Q5_1,   LLM_Q8_0,
     LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_NL, LLM_IQ4_XS,
 };
 #define N_COMPUTE ((int)(sizeof compute_types / sizeof compute_types[0]))
@@ -78,15 +71,26 @@ static int half_fields(llm_dtype t, size_t off[2])
     case LLM_Q5_0:
     case LLM_Q8_0:
     case LLM_IQ4_NL:
-    case LLM_IQ4_XS: off[0] = 0; return 1;
+    case LLM_IQ4_XS:
+        off[0] = 0;
+        return 1;
     case LLM_Q4_1:
     case LLM_Q5_1:
     case LLM_Q4_K:
-    case LLM_Q5_K: off[0] = 0, off[1] = 2; return 2;
-    case LLM_Q2_K: off[0] = offsetof(llm_block_q2_K, d), off[1] = offsetof(llm_block_q2_K, dmin); return 2;
-    case LLM_Q3_K: off[0] = offsetof(llm_block_q3_K, d); return 1;
-    case LLM_Q6_K: off[0] = offsetof(llm_block_q6_K, d); return 1;
-    default: return 0;
+    case LLM_Q5_K:
+        off[0] = 0, off[1] = 2;
+        return 2;
+    case LLM_Q2_K:
+        off[0] = offsetof(llm_block_q2_K, d), off[1] = offsetof(llm_block_q2_K, dmin);
+        return 2;
+    case LLM_Q3_K:
+        off[0] = offsetof(llm_block_q3_K, d);
+        return 1;
+    case LLM_Q6_K:
+        off[0] = offsetof(llm_block_q6_K, d);
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -96,13 +100,16 @@ static void *random_row(llm_dtype t, int64_t n)
     const llm_dtype_info *info = llm_dtype_get(t);
     size_t bytes = llm_row_bytes(t, n);
     uint8_t *row = rag_xmalloc(bytes + 1);
-    for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < bytes; i++)
+        row[i] = (uint8_t)rnd();
     if (t == LLM_F32) {
-        for (int64_t i = 0; i < n; i++) ((float *)row)[i] = gauss();
+        for (int64_t i = 0; i < n; i++)
+            ((float *)row)[i] = gauss();
     } else if (t == LLM_F16) { /* any finite half, subnormals included */
         uint16_t *h = (uint16_t *)row;
         for (int64_t i = 0; i < n; i++)
-            while ((h[i] & 0x7c00) == 0x7c00) h[i] = (uint16_t)rnd();
+            while ((h[i] & 0x7c00) == 0x7c00)
+                h[i] = (uint16_t)rnd();
     } else if (t == LLM_BF16) {
         uint16_t *h = (uint16_t *)row;
         for (int64_t i = 0; i < n; i++)
@@ -123,7 +130,8 @@ static void *random_row(llm_dtype t, int64_t n)
 static float *random_vec(int64_t n)
 {
     float *x = rag_xmalloc((size_t)n * sizeof *x);
-    for (int64_t i = 0; i < n; i++) x[i] = gauss();
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gauss();
     return x;
 }
 
@@ -153,19 +161,32 @@ static void test_dtype_table(void)
         int elems;
         size_t bytes;
     } ggml[] = {
-        {LLM_F32, "f32", 1, 4},          {LLM_F16, "f16", 1, 2},
-        {LLM_Q4_0, "q4_0", 32, 18},      {LLM_Q4_1, "q4_1", 32, 20},
-        {LLM_Q5_0, "q5_0", 32, 22},      {LLM_Q5_1, "q5_1", 32, 24},
-        {LLM_Q8_0, "q8_0", 32, 34},      {LLM_Q8_1, "q8_1", 32, 36},
-        {LLM_Q2_K, "q2_K", 256, 84},     {LLM_Q3_K, "q3_K", 256, 110},
-        {LLM_Q4_K, "q4_K", 256, 144},    {LLM_Q5_K, "q5_K", 256, 176},
-        {LLM_Q6_K, "q6_K", 256, 210},    {LLM_Q8_K, "q8_K", 256, 292},
-        {LLM_IQ2_XXS, "iq2_xxs", 256, 66}, {LLM_IQ2_XS, "iq2_xs", 256, 74},
-        {LLM_IQ3_XXS, "iq3_xxs", 256, 98}, {LLM_IQ1_S, "iq1_s", 256, 50},
-        {LLM_IQ4_NL, "iq4_nl", 32, 18},  {LLM_IQ3_S, "iq3_s", 256, 110},
-        {LLM_IQ2_S, "iq2_s", 256, 82},   {LLM_IQ4_XS, "iq4_xs", 256, 136},
-        {LLM_I8, "i8", 1, 1},            {LLM_I32, "i32", 1, 4},
-        {LLM_F64, "f64", 1, 8},          {LLM_IQ1_M, "iq1_m", 256, 56},
+        {LLM_F32, "f32", 1, 4},
+        {LLM_F16, "f16", 1, 2},
+        {LLM_Q4_0, "q4_0", 32, 18},
+        {LLM_Q4_1, "q4_1", 32, 20},
+        {LLM_Q5_0, "q5_0", 32, 22},
+        {LLM_Q5_1, "q5_1", 32, 24},
+        {LLM_Q8_0, "q8_0", 32, 34},
+        {LLM_Q8_1, "q8_1", 32, 36},
+        {LLM_Q2_K, "q2_K", 256, 84},
+        {LLM_Q3_K, "q3_K", 256, 110},
+        {LLM_Q4_K, "q4_K", 256, 144},
+        {LLM_Q5_K, "q5_K", 256, 176},
+        {LLM_Q6_K, "q6_K", 256, 210},
+        {LLM_Q8_K, "q8_K", 256, 292},
+        {LLM_IQ2_XXS, "iq2_xxs", 256, 66},
+        {LLM_IQ2_XS, "iq2_xs", 256, 74},
+        {LLM_IQ3_XXS, "iq3_xxs", 256, 98},
+        {LLM_IQ1_S, "iq1_s", 256, 50},
+        {LLM_IQ4_NL, "iq4_nl", 32, 18},
+        {LLM_IQ3_S, "iq3_s", 256, 110},
+        {LLM_IQ2_S, "iq2_s", 256, 82},
+        {LLM_IQ4_XS, "iq4_xs", 256, 136},
+        {LLM_I8, "i8", 1, 1},
+        {LLM_I32, "i32", 1, 4},
+        {LLM_F64, "f64", 1, 8},
+        {LLM_IQ1_M, "iq1_m", 256, 56},
         {LLM_BF16, "bf16", 1, 2},
     };
     for (size_t i = 0; i < sizeof ggml / sizeof ggml[0]; i++) {
@@ -193,7 +214,8 @@ static void test_dtype_table(void)
         const llm_dtype_info *d = llm_dtype_get(t);
         if (!d || !d->can_compute) continue;
         int listed = 0;
-        for (int i = 0; i < N_COMPUTE; i++) listed |= (int)compute_types[i] == t;
+        for (int i = 0; i < N_COMPUTE; i++)
+            listed |= (int)compute_types[i] == t;
         CHECK(listed);
     }
 }
@@ -237,9 +259,9 @@ static void test_f16_conversion(void)
     CHECK_INT(llm_f32_to_f16(-1e10f), 0xfc00);
     CHECK_INT(llm_f32_to_f16(INFINITY), 0x7c00);
     CHECK_INT(llm_f32_to_f16(-0.0f), 0x8000);
-    CHECK_INT(llm_f32_to_f16(0x1p-25f), 0x0000);           /* tie between 0 and 2^-24 */
-    CHECK_INT(llm_f32_to_f16(0x1.000002p-25f), 0x0001);    /* just above it */
-    CHECK_INT(llm_f32_to_f16(3 * 0x1p-25f), 0x0002);       /* tie, 1 is odd */
+    CHECK_INT(llm_f32_to_f16(0x1p-25f), 0x0000);            /* tie between 0 and 2^-24 */
+    CHECK_INT(llm_f32_to_f16(0x1.000002p-25f), 0x0001);     /* just above it */
+    CHECK_INT(llm_f32_to_f16(3 * 0x1p-25f), 0x0002);        /* tie, 1 is odd */
     CHECK_INT(llm_f32_to_f16(0x1p-14f - 0x1p-25f), 0x0400); /* tie at the normal edge */
     CHECK_INT(llm_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);     /* tie, mantissa 0 even */
     CHECK_INT(llm_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02); /* tie, mantissa 1 odd */
@@ -255,7 +277,8 @@ static void test_f16_conversion(void)
      * halves, one float either side of it, and a million random floats */
     int bad = 0;
     for (uint32_t h = 0; h < 0x7c00 && bad < 5; h++) {
-        uint32_t mid = (bits_of(hw_f16_to_f32((uint16_t)h)) + bits_of(hw_f16_to_f32((uint16_t)(h + 1)))) / 2;
+        uint32_t mid =
+            (bits_of(hw_f16_to_f32((uint16_t)h)) + bits_of(hw_f16_to_f32((uint16_t)(h + 1)))) / 2;
         /* the midpoint of two floats with the same exponent is exact in bits */
         for (int dlt = -1; dlt <= 1; dlt++)
             for (int sign = 0; sign < 2; sign++) {
@@ -346,10 +369,12 @@ static int ggml_dequant_block(llm_dtype t, const void *blk, float *y)
             for (int j = 0; j < 4; ++j) {
                 uint8_t sc = x->scales[is++];
                 float dl = d * (sc & 0xF), ml = min * (sc >> 4);
-                for (int l = 0; l < 16; ++l) *y++ = dl * ((int8_t)((q[l] >> shift) & 3)) - ml;
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * ((int8_t)((q[l] >> shift) & 3)) - ml;
                 sc = x->scales[is++];
                 dl = d * (sc & 0xF), ml = min * (sc >> 4);
-                for (int l = 0; l < 16; ++l) *y++ = dl * ((int8_t)((q[l + 16] >> shift) & 3)) - ml;
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * ((int8_t)((q[l + 16] >> shift) & 3)) - ml;
                 shift += 2;
             }
             q += 32;
@@ -398,8 +423,10 @@ static int ggml_dequant_block(llm_dtype t, const void *blk, float *y)
             float d1 = d * sc, m1 = min * m;
             ggml_k4(is + 1, x->scales, &sc, &m);
             float d2 = d * sc, m2 = min * m;
-            for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
-            for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d2 * (q[l] >> 4) - m2;
             q += 32;
             is += 2;
         }
@@ -416,8 +443,10 @@ static int ggml_dequant_block(llm_dtype t, const void *blk, float *y)
             float d1 = d * sc, m1 = min * m;
             ggml_k4(is + 1, x->scales, &sc, &m);
             float d2 = d * sc, m2 = min * m;
-            for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-            for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
             ql += 32;
             is += 2;
             u1 <<= 2;
@@ -456,7 +485,8 @@ static int ggml_dequant_block(llm_dtype t, const void *blk, float *y)
         const uint8_t *qs = x->qs;
         float d = llm_f16_to_f32(x->d);
         for (int ib = 0; ib < 8; ++ib) {
-            int ls = ((x->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x->scales_h >> 2 * ib) & 3) << 4);
+            int ls = ((x->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) |
+                     (((x->scales_h >> 2 * ib) & 3) << 4);
             float dl = d * (ls - 32);
             for (int j = 0; j < 16; ++j) {
                 y[j + 0] = dl * kvalues[qs[j] & 0xf];
@@ -467,7 +497,8 @@ static int ggml_dequant_block(llm_dtype t, const void *blk, float *y)
         }
         return 1;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -513,8 +544,8 @@ static void test_known_blocks(void)
     CHECK(y[3] == -64 && y[31] == 2.5f && y[0] == 0);
     llm_block_q5_1 q51 = {.d = 0x4000, .m = 0xbc00}; /* d = 2, m = -1 */
     q51.qs[1] = 0x3A;
-    q51.qh[0] = 0x02;                                 /* element 1 has its fifth bit */
-    q51.qh[2] = 0x02;                                 /* element 17 too */
+    q51.qh[0] = 0x02; /* element 1 has its fifth bit */
+    q51.qh[2] = 0x02; /* element 17 too */
     llm_dequant_row(LLM_Q5_1, &q51, y, 32);
     CHECK(y[1] == (16 + 10) * 2 - 1 && y[17] == (16 + 3) * 2 - 1 && y[0] == -1);
     llm_block_iq4_nl nl = {.d = 0x3c00};
@@ -531,8 +562,10 @@ static void test_dequant_isas_exact(void)
 {
     int n_isa = 0;
     for (int k = 1; k < 3; k++) {
-        if (llm_isa_supported(all_isas[k])) n_isa++;
-        else printf("    note: %s not supported here, skipped\n", llm_isa_name(all_isas[k]));
+        if (llm_isa_supported(all_isas[k]))
+            n_isa++;
+        else
+            printf("    note: %s not supported here, skipped\n", llm_isa_name(all_isas[k]));
     }
     if (!n_isa) SKIP("no SIMD instruction set on this CPU");
     llm_isa prev = llm_isa_active();
@@ -555,7 +588,8 @@ static void test_dequant_isas_exact(void)
                 llm_dequant_row(t, row, got, n);
                 if (memcmp(ref, got, (size_t)n * sizeof(float))) {
                     int64_t j = 0;
-                    while (j < n && bits_of(ref[j]) == bits_of(got[j])) j++;
+                    while (j < n && bits_of(ref[j]) == bits_of(got[j]))
+                        j++;
                     printf("    %s %s n=%lld: element %lld is %.9g, reference %.9g\n",
                            llm_dtype_get(t)->name, llm_isa_name(all_isas[k]), (long long)n,
                            (long long)j, got[j], ref[j]);
@@ -629,7 +663,7 @@ static void test_dot_isas(void)
 static void test_dot_q8(void)
 {
     static const llm_dtype types[] = {LLM_Q4_0, LLM_Q5_0, LLM_Q8_0, LLM_IQ4_NL, LLM_Q2_K,
-                                      LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS};
+                                      LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K,   LLM_IQ4_XS};
     static const int64_t lens[] = {32, 64, 96, 256, 288, 768, 4096, 4192};
     llm_isa prev = llm_isa_active();
     CHECK_INT(llm_dot_q8_supported(LLM_Q4_1), 0); /* a type with float kernels only */
@@ -656,8 +690,8 @@ static void test_dot_q8(void)
             /* Q8_0 rounds each activation by at most half a step of
              * max|x| / 127 in its block: far under 1% of sum |wx| */
             if (fabs(as_quantized - exact) > 0.01 * mag) {
-                printf("    %s n=%lld: with Q8_0 activations %.6g, float dot %.6g\n", llm_dtype_get(t)->name,
-                       (long long)n, as_quantized, exact);
+                printf("    %s n=%lld: with Q8_0 activations %.6g, float dot %.6g\n",
+                       llm_dtype_get(t)->name, (long long)n, as_quantized, exact);
                 test_case_failed = 1;
             }
             for (int k = 0; k < 3; k++) {
@@ -698,7 +732,8 @@ static void test_q8_acts_quantizer(void)
         for (int64_t n = 32; n <= 32 * 67; n += 32 * 11) {
             float *x = random_vec(n);
             x[n / 2] = 0; /* a zero among them, and a block of zeros: */
-            for (int i = 0; i < 32 && n >= 64; i++) x[32 + i] = 0;
+            for (int i = 0; i < 32 && n >= 64; i++)
+                x[32 + i] = 0;
             size_t plain = llm_row_bytes(LLM_Q8_0, n);
             uint8_t *want = rag_xmalloc(plain), *got = rag_xmalloc(llm_q8_acts_bytes(LLM_Q8_0, n));
             llm_quantize_row(LLM_Q8_0, x, want, n);
@@ -742,7 +777,8 @@ static void test_dot_rows_exact(void)
                 int q8 = llm_dot_q8_supported(t) && n % LLM_QK == 0;
                 size_t ab = q8 ? llm_q8_acts_bytes(t, n) : 0;
                 uint8_t *xa = q8 ? rag_xmalloc(ab * NX) : NULL;
-                for (int j = 0; q8 && j < NX; j++) llm_q8_acts(t, x + j * n, n, xa + j * ab);
+                for (int j = 0; q8 && j < NX; j++)
+                    llm_q8_acts(t, x + j * n, n, xa + j * ab);
                 for (int nx = 1; nx <= NX; nx++) {
                     llm_dot_rows(t, row, x, n, nx, got, 3, n); /* output stride 3 */
                     for (int j = 0; j < nx; j++) {
@@ -750,8 +786,9 @@ static void test_dot_rows_exact(void)
                         checked++;
                         if (memcmp(&want, &got[j * 3], sizeof want)) {
                             if (!differ++)
-                                printf("    %s %s n=%lld row %d of %d: %.9g, alone %.9g\n", llm_isa_name(all_isas[k]),
-                                       llm_dtype_get(t)->name, (long long)n, j, nx, got[j * 3], want);
+                                printf("    %s %s n=%lld row %d of %d: %.9g, alone %.9g\n",
+                                       llm_isa_name(all_isas[k]), llm_dtype_get(t)->name,
+                                       (long long)n, j, nx, got[j * 3], want);
                         }
                     }
                     if (!q8) continue;
@@ -762,8 +799,8 @@ static void test_dot_rows_exact(void)
                         if (memcmp(&want, &got[j * 3], sizeof want)) {
                             if (!differ++)
                                 printf("    %s %s q8 n=%lld row %d of %d: %.9g, alone %.9g\n",
-                                       llm_isa_name(all_isas[k]), llm_dtype_get(t)->name, (long long)n, j, nx,
-                                       got[j * 3], want);
+                                       llm_isa_name(all_isas[k]), llm_dtype_get(t)->name,
+                                       (long long)n, j, nx, got[j * 3], want);
                         }
                     }
                 }
@@ -787,11 +824,11 @@ static const struct {
     double gauss, outliers, uniform;
 } rmse_bounds[] = {
     {LLM_F16, 0.0003, 0.0003, 0.00025}, {LLM_BF16, 0.0022, 0.0021, 0.002},
-    {LLM_Q8_0, 0.007, 0.015, 0.005},     {LLM_Q6_K, 0.023, 0.042, 0.018},
-    {LLM_Q5_0, 0.055, 0.11, 0.04},       {LLM_Q5_1, 0.049, 0.066, 0.038},
-    {LLM_Q5_K, 0.047, 0.066, 0.036},     {LLM_Q4_0, 0.112, 0.19, 0.084},
-    {LLM_Q4_1, 0.1, 0.14, 0.08},         {LLM_Q4_K, 0.093, 0.127, 0.071},
-    {LLM_Q3_K, 0.2, 0.2, 0.164},         {LLM_Q2_K, 0.39, 0.34, 0.3},
+    {LLM_Q8_0, 0.007, 0.015, 0.005},    {LLM_Q6_K, 0.023, 0.042, 0.018},
+    {LLM_Q5_0, 0.055, 0.11, 0.04},      {LLM_Q5_1, 0.049, 0.066, 0.038},
+    {LLM_Q5_K, 0.047, 0.066, 0.036},    {LLM_Q4_0, 0.112, 0.19, 0.084},
+    {LLM_Q4_1, 0.1, 0.14, 0.08},        {LLM_Q4_K, 0.093, 0.127, 0.071},
+    {LLM_Q3_K, 0.2, 0.2, 0.164},        {LLM_Q2_K, 0.39, 0.34, 0.3},
 };
 
 static double quant_rmse(llm_dtype t, const float *x, int64_t n, float *y)
@@ -836,12 +873,15 @@ static void test_quantizers(void)
         memset(x, 0, n * sizeof(float));
         CHECK(quant_rmse(t, x, n, y) == 0);
         int zeros = 1;
-        for (int64_t i = 0; i < n; i++) zeros &= y[i] == 0;
+        for (int64_t i = 0; i < n; i++)
+            zeros &= y[i] == 0;
         CHECK(zeros);
-        for (int64_t i = 0; i < n; i++) x[i] = 1.5f;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 1.5f;
         CHECK(quant_rmse(t, x, n, y) < rmse_bounds[b].gauss);
         /* small blocks do not lose their scale to fp16 underflow */
-        for (int64_t i = 0; i < n; i++) x[i] = gauss() * 1e-3f;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = gauss() * 1e-3f;
         CHECK(quant_rmse(t, x, n, y) < 1.5 * rmse_bounds[b].outliers);
     }
     /* every quantizable type is bounded above (F32 is exact) */
@@ -849,13 +889,16 @@ static void test_quantizers(void)
     for (int t = 0; t < LLM_DTYPE_MAX; t++)
         if (llm_dtype_get(t) && llm_dtype_get(t)->can_quantize && t != LLM_F32) n_quantizable++;
     CHECK_INT(n_quantizable, n_bounded);
-    for (int64_t i = 0; i < n; i++) x[i] = gauss();
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gauss();
     CHECK(quant_rmse(LLM_F32, x, n, y) == 0);
 
     /* values representable in the target type survive exactly */
-    for (int64_t i = 0; i < n; i++) x[i] = llm_f16_to_f32(llm_f32_to_f16(gauss() * 100));
+    for (int64_t i = 0; i < n; i++)
+        x[i] = llm_f16_to_f32(llm_f32_to_f16(gauss() * 100));
     CHECK(quant_rmse(LLM_F16, x, n, y) == 0);
-    for (int64_t i = 0; i < n; i++) x[i] = llm_bf16_to_f32(llm_f32_to_bf16(gauss() * 1e20f));
+    for (int64_t i = 0; i < n; i++)
+        x[i] = llm_bf16_to_f32(llm_f32_to_bf16(gauss() * 1e20f));
     CHECK(quant_rmse(LLM_BF16, x, n, y) == 0);
     rag_free(y);
     rag_free(x);
@@ -865,7 +908,8 @@ static void test_quantizers(void)
 static void test_quantizer_details(void)
 {
     float x[256];
-    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) / 4; /* -4 .. 3.75 */
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)(i - 16) / 4; /* -4 .. 3.75 */
     llm_block_q8_0 q8;
     llm_quantize_row(LLM_Q8_0, x, &q8, 32);
     CHECK_INT(q8.d, llm_f32_to_f16(4.0f / 127));
@@ -877,10 +921,12 @@ static void test_quantizer_details(void)
     CHECK_INT(q4.qs[0] & 0xF, 0);
     CHECK_INT(q4.qs[0] >> 4, 8); /* x[16] = 0 */
     /* a Q6_K block of one constant uses the same scale everywhere */
-    for (int i = 0; i < 256; i++) x[i] = 2.0f;
+    for (int i = 0; i < 256; i++)
+        x[i] = 2.0f;
     llm_block_q6_K q6;
     llm_quantize_row(LLM_Q6_K, x, &q6, 256);
-    for (int j = 1; j < 16; j++) CHECK_INT(q6.scales[j], q6.scales[0]);
+    for (int j = 1; j < 16; j++)
+        CHECK_INT(q6.scales[j], q6.scales[0]);
     float y[256];
     llm_dequant_row(LLM_Q6_K, &q6, y, 256);
     CHECK(fabsf(y[100] - 2.0f) < 0.02f);
@@ -918,26 +964,29 @@ static void test_parallel_for(void)
                 int hits[1000] = {0};
                 count_ctx ctx = {hits};
                 llm_parallel_for(c, ns[k], count_fn, &ctx);
-                for (int64_t i = 0; i < ns[k]; i++) CHECK_INT(hits[i], 1);
+                for (int64_t i = 0; i < ns[k]; i++)
+                    CHECK_INT(hits[i], 1);
             }
         llm_compute_free(c);
     }
 }
 
 /* Y = X W^T against float64 over the reference dequantization. */
-static void check_matmul(llm_compute *c, int int8, llm_dtype t, int64_t rows, int64_t cols, int64_t n,
-                         const char *what)
+static void check_matmul(llm_compute *c, int int8, llm_dtype t, int64_t rows, int64_t cols,
+                         int64_t n, const char *what)
 {
     size_t rb = llm_row_bytes(t, cols);
     uint8_t *data = rag_xmalloc(rb * (size_t)rows);
     float *src = random_vec(cols);
     for (int64_t r = 0; r < rows; r++) {
-        for (int64_t j = 0; j < cols; j++) src[j] = gauss();
+        for (int64_t j = 0; j < cols; j++)
+            src[j] = gauss();
         llm_quantize_row(t, src, data + (size_t)r * rb, cols);
     }
     rag_free(src);
     float *w = rag_xmalloc((size_t)(rows * cols) * sizeof(float));
-    for (int64_t r = 0; r < rows; r++) llm_dequant_row(t, data + (size_t)r * rb, w + r * cols, cols);
+    for (int64_t r = 0; r < rows; r++)
+        llm_dequant_row(t, data + (size_t)r * rb, w + r * cols, cols);
     float *X = random_vec(n * cols), *Y = rag_xmalloc((size_t)(n * rows) * sizeof(float));
     llm_mat W = {.type = t, .rows = rows, .cols = cols, .data = data, .row_bytes = rb};
     llm_matmul(c, &W, X, n, Y);
@@ -979,7 +1028,8 @@ static void test_matmul(void)
         for (int int8 = 0; int8 <= 1; int8++) { /* float products, then integer decoding */
             llm_compute_set_int8_decode(c, int8);
             for (size_t ti = 0; ti < 5; ti++)
-                for (size_t ni = 0; ni < 6; ni++) check_matmul(c, int8, types[ti], 300, 512, ns[ni], "tiles");
+                for (size_t ni = 0; ni < 6; ni++)
+                    check_matmul(c, int8, types[ti], 300, 512, ns[ni], "tiles");
         }
         llm_compute_free(c);
         /* a context sized for narrower matrices still multiplies correctly */
@@ -993,7 +1043,8 @@ static void test_matmul(void)
 
 static void test_dot_throughput(void)
 {
-    const llm_dtype types[] = {LLM_Q2_K, LLM_Q3_K, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K, LLM_IQ4_XS, LLM_Q8_0, LLM_F16};
+    const llm_dtype types[] = {LLM_Q2_K, LLM_Q3_K,   LLM_Q4_K, LLM_Q5_K,
+                               LLM_Q6_K, LLM_IQ4_XS, LLM_Q8_0, LLM_F16};
     const int64_t rows = 512, cols = 4096;
     llm_isa prev = llm_isa_active();
     float *x = random_vec(cols);
@@ -1002,7 +1053,8 @@ static void test_dot_throughput(void)
         size_t rb = llm_row_bytes(t, cols);
         uint8_t *data = random_row(t, rows * cols);
         char line[256];
-        int len = snprintf(line, sizeof line, "    %-6s dot, one thread, GB/s of weights, float kernel (integer):",
+        int len = snprintf(line, sizeof line,
+                           "    %-6s dot, one thread, GB/s of weights, float kernel (integer):",
                            llm_dtype_get(t)->name);
         for (int k = 0; k < 3; k++) {
             if (!llm_isa_supported(all_isas[k])) continue;
@@ -1013,22 +1065,26 @@ static void test_dot_throughput(void)
                 volatile float sink = 0;
                 float out;
                 int passes = 0;
-                double t0 = now(), el;
+                double t0 = rag_now_s(), el;
                 do {
                     if (q8) llm_q8_acts(t, x, cols, xa); /* once per product, as llm_matmul does */
                     for (int64_t r = 0; r < rows; r++) {
-                        if (q8) llm_dot_rows_q8(t, data + r * rb, xa, 0, 1, &out, 1, cols);
-                        else out = llm_dot_row(t, data + r * rb, x, cols);
+                        if (q8)
+                            llm_dot_rows_q8(t, data + r * rb, xa, 0, 1, &out, 1, cols);
+                        else
+                            out = llm_dot_row(t, data + r * rb, x, cols);
                         sink += out;
                     }
                     passes++;
-                    el = now() - t0;
+                    el = rag_now_s() - t0;
                 } while (el < 0.08);
                 gbs[q8] = (double)rb * rows * passes / el / 1e9;
                 rag_free(xa);
             }
-            len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.2f", llm_isa_name(all_isas[k]), gbs[0]);
-            if (gbs[1] > 0) len += snprintf(line + len, sizeof line - (size_t)len, " (%.2f)", gbs[1]);
+            len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.2f",
+                            llm_isa_name(all_isas[k]), gbs[0]);
+            if (gbs[1] > 0)
+                len += snprintf(line + len, sizeof line - (size_t)len, " (%.2f)", gbs[1]);
         }
         printf("%s\n", line);
         rag_free(data);

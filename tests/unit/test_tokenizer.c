@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "base/utf8.h"
 #include "llm/llm.h"
 #include "llm/tok_int.h" /* the pre-tokenizer splitting, tested directly */
@@ -13,19 +14,11 @@
 
 #include <cJSON.h>
 #include <dirent.h>
-#include <time.h>
 
 /* U+FF5C, as DeepSeek spells its FIM tokens. */
 #define FW_BAR_T "\xEF\xBD\x9C"
 
 static cJSON *manifest;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static char *data_path(const char *rel)
 {
@@ -1242,9 +1235,9 @@ static void test_pretokenizers_hostile(void)
         for (int k = 0; k < N_HOSTILE; k++) {
             char *text = hostile(k, n);
             llm_tokens t = {0};
-            double t0 = now();
+            double t0 = rag_now_s();
             int rc = llm_tokenize(v, text, n, 0, 0, &t, &err);
-            double dt = now() - t0;
+            double dt = rag_now_s() - t0;
             if (dt > worst) worst = dt, worst_what = pres[p];
             if (rc) printf("    %s, input %d: %s\n", pres[p], k, err.msg);
             CHECK_INT(rc, 0);
@@ -1286,9 +1279,9 @@ static void test_pretokenizers_hostile(void)
             }
             llm_tokens t = {0};
             rag_err err = {0};
-            double t0 = now();
+            double t0 = rag_now_s();
             CHECK_INT(llm_tokenize(v, text, n, 1, i & 1, &t, &err), 0);
-            double dt = now() - t0;
+            double dt = rag_now_s() - t0;
             if (dt > worst) worst = dt, worst_what = vocabs[k];
             CHECK(t.n > 0);
             llm_tokens_free(&t);
@@ -1469,9 +1462,9 @@ static void test_timing_1mb(void)
         if (!v) continue;
         llm_tokens t = {0};
         rag_err err = {0};
-        double t0 = now();
+        double t0 = rag_now_s();
         int rc = llm_tokenize(v, text, len, 1, 0, &t, &err);
-        double dt = now() - t0;
+        double dt = rag_now_s() - t0;
         CHECK_INT(rc, 0);
         printf("    %-36s %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n", vocabs[k], len, t.n, dt,
                len / dt / 1e6);

@@ -6,13 +6,13 @@
  * addresses between canaries that must survive. Prints the worst error of
  * each function and ISA, and (without asserting) the throughput. */
 #include "base/mem.h"
+#include "base/time.h"
 #include "llm/kernels.h"
 #include "test.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
-#include <time.h>
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -40,13 +40,6 @@ static float gauss(void)
 {
     double u = urand(), v = urand();
     return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static const llm_isa all_isas[] = {LLM_ISA_SCALAR, LLM_ISA_AVX2, LLM_ISA_AVX512};
@@ -545,7 +538,7 @@ static void test_throughput(void)
             double best = INFINITY, spent = 0;
             for (int pass = 0; pass < 3 || (spent < 0.05 && pass < 50); pass++) {
                 memcpy(x, src, n * sizeof(float));
-                double t0 = now();
+                double t0 = rag_now_s();
                 switch (f) {
                 case 0:
                     llm_vec_exp(x, n);
@@ -564,7 +557,7 @@ static void test_throughput(void)
                     for (int64_t r = 0; r < n; r += row)
                         llm_vec_layernorm(x + r, wt, b, out + r, row, 1e-5f);
                 }
-                double el = now() - t0;
+                double el = rag_now_s() - t0;
                 spent += el;
                 if (el < best) best = el;
             }

@@ -11,6 +11,7 @@
  * searches go on. */
 #include "store/store.h"
 #include "base/mem.h"
+#include "base/time.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -20,7 +21,6 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -77,13 +77,6 @@ static double dot(const float *a, const float *b, int dims)
     for (int i = 0; i < dims; i++)
         s += (double)a[i] * b[i];
     return s;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static char *db_path(const char *name)
@@ -517,13 +510,13 @@ static corpus big; /* shared by the exactness and crash tests */
 static void test_exact_role_scoped_search(void)
 {
     size_t n_docs = UNDER_ASAN ? 2000 : 5000, cpd = 10;
-    double t0 = now_s();
+    double t0 = rag_now_s();
     corpus_build(&big, "exact", n_docs, cpd);
-    double t1 = now_s();
+    double t1 = rag_now_s();
     progress_log pl;
     CHECK_INT(vsync(big.s, 1, &pl), 0);
     CHECK_INT(pl.total, big.n_chunks); /* first sync: built from SQLite */
-    double t2 = now_s();
+    double t2 = rag_now_s();
     int failures = 0;
     float q[DIMS];
     for (int p = 0; p < 200 && failures < 5; p++) {
@@ -563,7 +556,7 @@ static void test_exact_role_scoped_search(void)
     }
     store_hits_free(&h);
     printf("    %zu chunks: insert %.1fs, build %.2fs, 600 searches checked %.1fs\n", big.n_chunks,
-           t1 - t0, t2 - t1, now_s() - t2);
+           t1 - t0, t2 - t1, rag_now_s() - t2);
 }
 
 /* ---- errors -------------------------------------------------------------------------------- */
@@ -910,7 +903,7 @@ static void on_built(void *ctx, size_t done, size_t total)
 {
     built_at *b = ctx;
     if (done != total) return;
-    b->t = now_s();
+    b->t = rag_now_s();
     if (b->fd >= 0 && write(b->fd, "x", 1) < 0) _exit(5);
 }
 
@@ -1036,9 +1029,9 @@ static void test_crash_and_damage(void)
      * Half the kills land anywhere; the other half in the writing phase,
      * which the child announces through a pipe when its build is done. */
     built_at bt = {-1, 0};
-    double t0 = now_s();
+    double t0 = rag_now_s();
     CHECK_INT(store_vindex_rebuild(c->s, on_built, &bt, &err), 0);
-    double t_all = now_s() - t0, t_write = now_s() - bt.t;
+    double t_all = rag_now_s() - t0, t_write = rag_now_s() - bt.t;
     int runs = UNDER_ASAN ? 4 : 8, landed = 0, in_write = 0;
     for (int r = 0; r < runs; r++) {
         int fds[2];
@@ -1563,7 +1556,7 @@ static void test_background_catch_up(void)
 
 int main(void)
 {
-    double t0 = now_s();
+    double t0 = rag_now_s();
     RUN(test_exact_role_scoped_search);
     RUN(test_errors);
     RUN(test_sync_follows_changes);
@@ -1573,6 +1566,6 @@ int main(void)
     RUN(test_shared_connections);
     RUN(test_background_catch_up);
     if (big.s) corpus_free(&big);
-    printf("    total %.1fs\n", now_s() - t0);
+    printf("    total %.1fs\n", rag_now_s() - t0);
     return test_summary();
 }
