@@ -12,13 +12,16 @@
 # /v1/search with the ask's k, and the chat's sources are matched to
 # /v1/search's hits by the API's ids. Document and chunk ids differ by
 # design (numbers on the command line, opaque strings in the API) and are
-# left out; everything else is compared as printed.
+# left out; everything else is compared as printed. The test model's
+# nonsense cites nothing, so with it the citation lists compared are empty;
+# the extractive answers compare citations in earnest.
 #
 # Settings the two programs cannot take from one config file (each refuses
 # the other's keys) are given to each in its own way: the chat request asks
 # for every chunk ("rag": {"chunks": true}, as `rag ask` retrieves; the API's
 # default is one chunk per document) and the answer's token limit is -n N
-# and "max_tokens": N.
+# and "max_tokens": N; with a temperature above 0, top_p (0.95 on the
+# command line, 1 in the API by default) is given to the API.
 . "$(dirname "$0")/lib.sh"
 need_models
 command -v curl >/dev/null || { fail "curl is needed (make deps installs it)"; finish; exit; }
@@ -112,7 +115,7 @@ compare() {
 # ---- extractive: no generator ----
 ragd_start --config $T/ext.conf || { fail "ragd starts"; finish; exit; }
 for who in "${principals[@]}"; do
-  for q in "${questions[@]}"; do compare extractive $T/ext.conf "$q" "$who"; done
+  for q in "${questions[@]:0:3}"; do compare extractive $T/ext.conf "$q" "$who"; done
 done
 # the comparison sees a difference: another search.rrf_k on one side only
 printf 'db = %s\n[embed]\nmodel = %s\n[search]\nrrf_k = 30\n' "$RAG_DB" "$EMB" > $T/other.conf
@@ -125,9 +128,13 @@ check "ragd stops cleanly" ragd_stop
 # ---- with the test model: greedy, a fixed number of tokens ----
 ragd_start --config $T/gen.conf || { fail "ragd starts with the model"; finish; exit; }
 for who in staff,finance staff,ops; do
-  for q in "${questions[@]:0:3}"; do compare generated $T/gen.conf "$q" "$who" -n 24 -- '"max_tokens":24'; done
+  for q in "${questions[@]:1:2}"; do compare generated $T/gen.conf "$q" "$who" -n 24 -- '"max_tokens":24'; done
 done
 # the default token limit and temperature of each program
-compare generated $T/gen.conf "${questions[3]}" admin
+compare generated $T/gen.conf "${questions[0]}" admin
+# sampled: the same seed and temperature; top_p given to the API as 0.95, the
+# command line's (which has no flag for it; the API's default is 1)
+compare generated $T/gen.conf "${questions[3]}" staff,ops -n 24 --temp 0.8 --seed 5 -- \
+  '"max_tokens":24,"temperature":0.8,"top_p":0.95,"seed":5'
 check "ragd stops cleanly" ragd_stop
 finish
