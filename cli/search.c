@@ -56,7 +56,7 @@ static const char ask_usage[] =
     "when a model file cannot be loaded, the answer is extractive: the\n"
     "sentences that best match the question, each with its source.\n"
     "\n"
-    "  -k N              passages to retrieve (default 6)\n"
+    "  -k N              passages to retrieve (default search.answer_k, 6)\n"
     "  --model FILE|URL  the generator (a GGUF chat model, or an OpenAI-compatible\n"
     "                    server's base URL ending in /v1, with model.remote_model)\n"
     "  -n N              answer tokens at most (default 512, or model.max_tokens)\n"
@@ -481,7 +481,6 @@ static int ask_model_open(query_opts *q, ask_model *am, char **why)
     }
     am->n_ctx = (size_t)am->gm.n_ctx;
     am->n_predict = (size_t)q->cli.set.model.max_tokens;
-    if (am->n_predict >= am->n_ctx) am->n_predict = am->n_ctx / 2;
     if (!am->gm.model) return 0; /* a server: reached when the answer is asked for */
     llm_context_params cp;
     llm_context_default_params(&cp);
@@ -570,8 +569,8 @@ static int ask_generate(query_opts *q, const rag_results *res, double t_total0, 
     double t0 = rag_now_ms();
     rag_prompt_input in = {.question = q->query, .results = res};
     const llm_model *m = am.gm.model;
-    if (rag_prompt_build(m ? llm_model_vocab(m) : NULL, am.gm.fam, &in, am.n_ctx - am.n_predict,
-                         &pr, &err)) {
+    if (rag_prompt_build(m ? llm_model_vocab(m) : NULL, am.gm.fam, &in,
+                         rag_prompt_budget(am.n_ctx, am.n_predict), &pr, &err)) {
         rc = cli_fail(&q->cli, &err);
         goto out;
     }
@@ -586,6 +585,7 @@ static int ask_generate(query_opts *q, const rag_results *res, double t_total0, 
     llm_gen_default_params(&gp);
     gp.n_predict = (int)am.n_predict;
     gp.sampling.temperature = q->temp_set ? q->temp : 0.0f;
+    gp.sampling.top_p = (float)q->cli.set.model.top_p;
     if (q->seed) gp.sampling.seed = q->seed;
     int echo = !q->cli.json && isatty(1);
     signal(SIGINT, on_ask_sigint);
@@ -617,7 +617,7 @@ int cli_ask(int argc, char **argv)
     if (parse_query_opts(argc, argv, &q, &rc) < 0) goto out;
     if ((rc = open_retrieval(&q, &rt))) goto out;
     rag_retrieve_params rp;
-    retrieve_params(&q, &rp, 0);
+    retrieve_params(&q, &rp, q.cli.set.search.answer_per_document);
     rp.want_snippet = 0;
     rag_results res;
     rag_err err = {0};

@@ -235,7 +235,10 @@ int rag_answer_extractive(store *s, const char *question, const store_hits *hits
         }
         out->text = rag_buf_steal(&text);
     }
-    if (!out->text) out->text = rag_xstrdup("");
+    if (!out->n_sentences) { /* what both programs answer when nothing matches */
+        rag_free(out->text);
+        out->text = rag_xstrdup(RAG_ANSWER_NOTHING);
+    }
     for (size_t i = 0; i < n_cands; i++)
         rag_free(cands[i].text);
     rag_free(cands);

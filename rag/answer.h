@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The text of an extractive answer when no sentence matches. */
+#define RAG_ANSWER_NOTHING "Nothing in the documents you may see matches this question."
+
 typedef struct rag_citation {
     int n; /* the number used in the answer text: [n] */
     int64_t document_id, chunk_id;
@@ -25,7 +28,7 @@ typedef struct rag_answer_sentence {
 } rag_answer_sentence;
 
 typedef struct rag_answer {
-    char *text; /* sentences with [n] markers, one per line */
+    char *text; /* sentences with [n] markers, one per line; RAG_ANSWER_NOTHING without any */
     rag_answer_sentence *sentences;
     size_t n_sentences;
     rag_citation *citations;

@@ -227,6 +227,12 @@ int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_i
     return 0;
 }
 
+size_t rag_prompt_budget(size_t n_ctx, size_t n_predict)
+{
+    size_t room = n_predict < n_ctx / 2 ? n_predict : n_ctx / 2;
+    return n_ctx - room;
+}
+
 void rag_prompt_free(rag_prompt *p)
 {
     free_messages(p);

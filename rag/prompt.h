@@ -62,6 +62,10 @@ typedef struct rag_prompt_input {
 int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_input *in,
                       size_t budget, rag_prompt *out, rag_err *err);
 void rag_prompt_free(rag_prompt *p);
+/* The budget of a prompt in a context of n_ctx tokens whose answer may take
+ * n_predict: the answer keeps what it asks for, at most half the context
+ * (a longer answer then stops at the context's end). Both programs. */
+size_t rag_prompt_budget(size_t n_ctx, size_t n_predict);
 
 /* Checks the citations of an answer against a prompt of n_blocks blocks:
  * [n], [n, m] and [n][m] markers naming a block are kept, others removed

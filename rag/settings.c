@@ -84,8 +84,6 @@ const rag_setting_def rag_setting_defs[] = {
      "seconds requests in flight get at SIGTERM"},
     {"server.max_tokens", RAG_SET_INT, 1, 1 << 20, 0, NULL, "2048", NULL, NULL, D, 0, NULL, OFF(server.max_tokens),
      "the most tokens a request may ask for"},
-    {"server.default_max_tokens", RAG_SET_INT, 1, 1 << 20, 0, NULL, "512", NULL, NULL, D, 0, NULL, OFF(server.default_max_tokens),
-     "tokens of an answer whose request does not say (at most max_tokens)"},
     {"server.public_metrics", RAG_SET_BOOL, 0, 0, 0, NULL, "false", NULL, NULL, D, 0, NULL, OFF(server.public_metrics),
      "serve GET /metrics without a key"},
     {"server.uploads_dir", RAG_SET_STRING, 0, 0, 0, NULL, NULL, NULL, NULL, D, 0, NULL, OFF(server.uploads_dir),
@@ -97,8 +95,10 @@ const rag_setting_def rag_setting_defs[] = {
      "the generator, a GGUF chat model (without one, answers are extractive)"},
     {"model.ctx", RAG_SET_INT, 16, 1 << 20, 0, NULL, "0", NULL, "--ctx", B, 0, NULL, OFF(model.ctx),
      "context size in tokens (0: the smaller of the model's and 4096; a server: remote_ctx)"},
-    {"model.max_tokens", RAG_SET_INT, 1, 1 << 20, 0, NULL, "512", NULL, "-n", R, 0, NULL, OFF(model.max_tokens),
-     "the most tokens `rag ask` writes"},
+    {"model.max_tokens", RAG_SET_INT, 1, 1 << 20, 0, NULL, "512", NULL, "-n", B, 0, NULL, OFF(model.max_tokens),
+     "the most tokens of an answer (ragd: of one whose request does not say; at most server.max_tokens)"},
+    {"model.top_p", RAG_SET_REAL, 0, 1, 1, NULL, "0.95", NULL, NULL, B, 0, NULL, OFF(model.top_p),
+     "nucleus sampling of answers sampled with a temperature above 0 (1: off)"},
     {"model.chat_template", RAG_SET_STRING, 0, 0, 0, NULL, NULL, NULL, "--template", B, 0, check_template, OFF(model.chat_template),
      "the chat template when the model's is not recognised"},
     {"model.slots", RAG_SET_INT, 1, 64, 0, NULL, "4", NULL, "--slots", D, 0, NULL, OFF(model.slots),
@@ -148,6 +148,8 @@ const rag_setting_def rag_setting_defs[] = {
      "results of a search that does not say"},
     {"search.answer_k", RAG_SET_INT, 1, 50, 0, NULL, "6", NULL, "-k (rag ask)", B, 0, NULL, OFF(search.answer_k),
      "passages an answer is written from"},
+    {"search.answer_per_document", RAG_SET_BOOL, 0, 0, 0, NULL, "false", NULL, NULL, B, 0, NULL, OFF(search.answer_per_document),
+     "an answer takes at most one passage per document (else the best passages wherever they are)"},
     {"search.mode", RAG_SET_CHOICE, 0, 0, 0, "keyword vector hybrid", "hybrid", NULL, "--mode", B, 0, NULL, OFF(search.mode),
      "keyword, vector, or hybrid (keyword when the database has no vectors)"},
     {"search.candidates", RAG_SET_INT, 1, 10000, 0, NULL, "0", NULL, NULL, B, 0, NULL, OFF(search.candidates),
@@ -211,6 +213,11 @@ const rag_setting_def *rag_setting_find(const char *key, size_t *index)
         }
     return NULL;
 }
+
+/* Keys that were renamed: a file that still has one is told the new name. */
+static const char *const renamed[][2] = {
+    {"server.default_max_tokens", "model.max_tokens"},
+};
 
 static const char *program_name(unsigned p)
 {
@@ -349,8 +356,8 @@ static int check_pairs(rag_settings *s, rag_err *err)
                            "server.reserved_connections (%ld) must be less than "
                            "server.max_connections (%ld)",
                            s->server.reserved_connections, s->server.max_connections);
-    if ((prog & RAG_PROG_RAGD) && s->server.default_max_tokens > s->server.max_tokens)
-        s->server.default_max_tokens = s->server.max_tokens;
+    if ((prog & RAG_PROG_RAGD) && s->model.max_tokens > s->server.max_tokens)
+        s->model.max_tokens = s->server.max_tokens;
     size_t ic = idx("ingest.chunk_tokens"), io = idx("ingest.overlap_tokens");
     if (s->origin[ic] != RAG_FROM_DEFAULT && s->origin[io] == RAG_FROM_DEFAULT)
         s->ingest.overlap_tokens = s->ingest.chunk_tokens * 15 / 100;
@@ -385,6 +392,12 @@ int rag_settings_resolve(rag_settings *s, unsigned program, const rag_config *cf
                                program_name(program));
         }
     }
+    for (size_t i = 0; i < sizeof renamed / sizeof *renamed; i++)
+        if (rag_config_get(cfg, renamed[i][0])) {
+            rag_free(known);
+            return rag_err_set(err, RAG_ERR_INVALID, "%s: %s is now %s",
+                               rag_config_where(cfg, renamed[i][0]), renamed[i][0], renamed[i][1]);
+        }
     int rc = cfg ? rag_config_check_keys(cfg, known, err) : 0;
     rag_free(known);
     if (rc) return rc;

@@ -71,13 +71,13 @@ typedef struct rag_settings {
         size_t max_body, max_upload, max_header;
         long max_json_depth, max_connections, max_connections_per_address, reserved_connections;
         long header_timeout, idle_timeout, request_timeout, shutdown_grace;
-        long max_tokens, default_max_tokens, db_connections;
+        long max_tokens, db_connections;
         int public_metrics;
     } server;
     struct {
         const char *path, *url, *remote_model, *api_key, *chat_template;
         long ctx, max_tokens, slots, queue, threads, remote_ctx, retries;
-        double timeout;
+        double timeout, top_p;
     } model;
     struct {
         const char *model, *url, *remote_model, *api_key, *query_prefix, *doc_prefix;
@@ -91,7 +91,7 @@ typedef struct rag_settings {
     struct {
         const char *mode;
         long k, answer_k, candidates, rrf_k;
-        int dedupe, rerank;
+        int dedupe, rerank, answer_per_document;
         double dup_similarity;
     } search;
     struct {

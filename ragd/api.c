@@ -152,11 +152,13 @@ static int narrow(ragd_request *req, ragd_response *resp, const cJSON *obj, cons
     return 0;
 }
 
-int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj, const char *where,
-                       long k_default, long k_max, ragd_api_retrieval *out)
+int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj,
+                            const char *where, long k_default, long k_max, int chunks_default,
+                            ragd_api_retrieval *out)
 {
     memset(out, 0, sizeof *out);
     out->k = k_default;
+    out->chunks = chunks_default;
     out->mode = req->params->search_mode;
     out->rerank = req->params->search_rerank;
     const char *mode = NULL;
@@ -308,7 +310,7 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
         return;
     ragd_api_retrieval r;
     long k_max = req->params->search_k > 100 ? req->params->search_k : 100;
-    if (ragd_api_retrieval_read(req, resp, req->json, NULL, req->params->search_k, k_max, &r))
+    if (ragd_api_retrieval_read(req, resp, req->json, NULL, req->params->search_k, k_max, 0, &r))
         return;
     rag_retrieve_params p;
     ragd_api_retrieve_params(req, &r, &p);

@@ -21,7 +21,8 @@
  *
  * Defaults: greedy decoding (temperature 0) for grounded answers, where
  * faithfulness to the sources matters more than variety; 0.7 for plain
- * chat. max_tokens: [server] default_max_tokens, at most max_tokens. */
+ * chat. max_tokens: model.max_tokens, at most server.max_tokens; top_p:
+ * model.top_p. */
 #include "ragd/api_int.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -208,7 +209,8 @@ static int read_sampling(ragd_request *req, ragd_response *resp, chat_job *j)
     const cJSON *b = req->json;
     llm_gen_default_params(&j->gp);
     long max_tokens = req->params->default_max_tokens, n = 1, seed = -1;
-    double temp = j->grounded ? 0.0 : 0.7, top_p = 1.0, presence = 0, frequency = 0;
+    double temp = j->grounded ? 0.0 : 0.7, top_p = req->params->default_top_p, presence = 0,
+           frequency = 0;
     int stream = 0;
     if (ragd_api_int(resp, b, "max_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
         ragd_api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
@@ -490,11 +492,12 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
         ragd_error_from(resp, &err);
         return;
     }
-    const char *text =
-        a.n_sentences ? a.text : "Nothing in the documents this key may see matches this question.";
+    const char *text = a.text; /* or that nothing matches (rag_answer_extractive) */
     if (!j->note)
         j->note = rag_xstrdup(
-            "no generator model is loaded: the answer quotes the best-matching passages");
+            ragd_engine_get_info(req->engine)->model_name
+                ? "nothing was retrieved: there is no passage to write an answer from"
+                : "no generator model is loaded: the answer quotes the best-matching passages");
     if (j->stream) {
         j->out = ragd_stream_new();
         send_delta(j, "assistant", "", 0, NULL);
@@ -528,7 +531,9 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req->json, "rag");
     if (!j->grounded) return 0;
     ragd_api_retrieval r;
-    if (ragd_api_retrieval_read(req, resp, opts, "rag", req->params->answer_k, 50, &r)) return -1;
+    if (ragd_api_retrieval_read(req, resp, opts, "rag", req->params->answer_k, 50,
+                                !req->params->answer_per_document, &r))
+        return -1;
     rag_retrieve_params p;
     ragd_api_retrieve_params(req, &r, &p);
     p.want_snippet = 0;
@@ -558,8 +563,6 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
 {
     const llm_model *m = ragd_engine_model(req->engine); /* NULL: a remote generator */
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
-    /* leave the answer its room: what it asks for, at most half the context */
-    int room = j->gp.n_predict < in->n_ctx / 2 ? j->gp.n_predict : in->n_ctx / 2;
     rag_prompt_input pin = {.user_system = j->user_system,
                              .history = j->history,
                              .n_history = j->n_history,
@@ -568,7 +571,8 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
     rag_err err = {0};
     double t0 = rag_now_s();
     int rc = rag_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
-                               (size_t)(in->n_ctx - room), &j->prompt, &err);
+                              rag_prompt_budget((size_t)in->n_ctx, (size_t)j->gp.n_predict),
+                              &j->prompt, &err);
     j->prompt_build_ms = (rag_now_s() - t0) * 1e3;
     if (rc == RAG_ERR_LIMIT) {
         ragd_error(resp, 400, "messages",
@@ -601,7 +605,9 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     if (ragd_api_string(resp, req->json, "model", NULL, 256, 0, &model) || read_messages(req, resp, j) ||
         read_grounding(req, resp, j) || read_sampling(req, resp, j) || retrieve(req, resp, j))
         goto done;
-    if (!in->model_name) {
+    /* with nothing retrieved, a grounded answer says so, as rag ask does,
+     * rather than have the model write one from no passage */
+    if (!in->model_name || (j->grounded && !j->results.n)) {
         if (!j->grounded)
             ragd_error(resp, 501, "rag",
                        "plain chat needs a generator model (start ragd with --model)");

@@ -28,9 +28,11 @@ typedef struct ragd_api_retrieval {
 } ragd_api_retrieval;
 
 /* Reads the settings from obj (may be NULL) with defaults from the config
- * ([search]); k_max bounds k. Returns -1 after answering 400/403. */
-int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj, const char *where,
-                       long k_default, long k_max, ragd_api_retrieval *out);
+ * ([search]) and chunks_default; k_max bounds k. Returns -1 after answering
+ * 400/403. */
+int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON *obj,
+                            const char *where, long k_default, long k_max, int chunks_default,
+                            ragd_api_retrieval *out);
 void ragd_api_retrieval_free(ragd_api_retrieval *r);
 /* Retrieval parameters for those settings. */
 void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r, rag_retrieve_params *p);

@@ -95,7 +95,9 @@ static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_st
     sp->request_timeout = (int)s->server.request_timeout;
     sp->shutdown_grace = (int)s->server.shutdown_grace;
     sp->max_tokens = (int)s->server.max_tokens;
-    sp->default_max_tokens = (int)s->server.default_max_tokens;
+    sp->default_max_tokens = (int)s->model.max_tokens;
+    sp->default_top_p = s->model.top_p;
+    sp->answer_per_document = s->search.answer_per_document;
     sp->public_metrics = s->server.public_metrics;
     /* retrieval as rag search and rag ask do it */
     sp->search_mode = s->search.mode && strcmp(s->search.mode, "hybrid") ? s->search.mode : NULL;

@@ -35,7 +35,10 @@ typedef struct ragd_server_params {
     int request_timeout;      /* seconds a request may take, queueing included (default 300) */
     int shutdown_grace;       /* seconds in-flight requests get at SIGTERM (default 30) */
     int max_tokens;           /* most tokens an answer may ask for (default 2048) */
-    int default_max_tokens;   /* when a request does not say (default 512) */
+    int default_max_tokens;   /* when a request does not say (model.max_tokens, default 512) */
+    double default_top_p;     /* when a request does not say (model.top_p, default 0.95) */
+    int answer_per_document;  /* a grounded answer takes one passage per document unless the
+                                 request says (search.answer_per_document, default 0) */
     int public_metrics;       /* GET /metrics without a key (default 0: admin keys) */
     const char *uploads_dir;  /* where uploaded documents are kept (default DB.uploads) */
     /* retrieval defaults ([search]) */

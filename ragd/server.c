@@ -133,6 +133,7 @@ void ragd_server_default_params(ragd_server_params *p)
     p->shutdown_grace = 30;
     p->max_tokens = 2048;
     p->default_max_tokens = 512;
+    p->default_top_p = 0.95;
     rag_retrieve_default_params(&p->retrieval);
     p->search_k = 10;
     p->answer_k = 6;

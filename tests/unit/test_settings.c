@@ -112,6 +112,23 @@ static void test_other_program_key(void)
     rag_config_free(c);
 }
 
+static void test_renamed_key(void)
+{
+    rag_config *c = conf("renamed.conf", "[server]\ndefault_max_tokens = 100\n");
+    rag_settings s;
+    rag_err err = {0};
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err) != 0);
+    CHECK(strstr(err.msg, "renamed.conf:2: server.default_max_tokens is now model.max_tokens"));
+    rag_settings_free(&s);
+    rag_config_free(c);
+    /* ragd caps the default answer at what a request may ask for */
+    c = conf("cap.conf", "[server]\nmax_tokens = 100\n[model]\nmax_tokens = 512\n");
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err), 0);
+    CHECK_INT(s.model.max_tokens, 100);
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
 static void test_model_file_or_server(void)
 {
     rag_settings s;
@@ -186,6 +203,7 @@ int main(void)
     RUN(test_flag_then_env_then_file);
     RUN(test_refused_alike);
     RUN(test_other_program_key);
+    RUN(test_renamed_key);
     RUN(test_model_file_or_server);
     RUN(test_secrets_hidden);
     RUN(test_overlap_follows_chunk);
