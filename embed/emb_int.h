@@ -22,7 +22,22 @@ typedef struct emb_layer {
 
 typedef struct emb_remote emb_remote;
 
+/* How a model computes: its own forward passes (embed/embed.c) or a server
+ * (embed/remote.c). Chosen once, when the model is opened; emb_embed,
+ * emb_rerank and emb_count_tokens only call through it. */
+typedef struct emb_ops {
+    const char *name; /* "local" or "remote" */
+    size_t (*count_tokens)(const emb_model *m, const char *text, size_t n);
+    int (*embed)(emb_model *m, const char *const *texts, size_t n, emb_input kind, int normalize,
+                 float *out, uint8_t *truncated, rag_err *err);
+    int (*rerank)(emb_model *m, const char *query, const char *const *passages, size_t n,
+                  float *scores, rag_err *err);
+} emb_ops;
+
+extern const emb_ops emb_local_ops, emb_remote_ops;
+
 struct emb_model {
+    const emb_ops *ops;
     emb_arch arch;
     emb_remote *remote; /* a remote server (embed/remote.c): nothing below is loaded */
     llm_gguf *gguf;     /* encoders */
@@ -62,9 +77,6 @@ void emb_encoder_forward(emb_model *m, const emb_batch *b);
 void emb_normalize(float *v, int n);
 
 /* Remote models (embed/remote.c). */
-int emb_remote_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind,
-                     int normalize, float *out, rag_err *err);
-size_t emb_remote_count_tokens(const char *text, size_t n);
 void emb_remote_free(emb_remote *r);
 
 #endif

@@ -30,7 +30,11 @@ static int tokenize_input(const emb_model *m, const char *text, emb_input kind, 
 
 size_t emb_count_tokens(const emb_model *m, const char *text, size_t n)
 {
-    if (m->remote) return emb_remote_count_tokens(text, n);
+    return m->ops->count_tokens(m, text, n);
+}
+
+static size_t local_count_tokens(const emb_model *m, const char *text, size_t n)
+{
     char *t = rag_xstrndup(text, n);
     llm_tokens tok = {0};
     size_t count = tokenize_input(m, t, EMB_DOCUMENT, &tok, NULL) ? n : tok.n;
@@ -172,10 +176,12 @@ static int run(emb_model *m, llm_tokens *seqs, size_t n, pooled_fn done, void *c
 int emb_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind, int normalize,
               float *out, uint8_t *truncated, rag_err *err)
 {
-    if (m->remote) {
-        if (truncated) memset(truncated, 0, n);
-        return emb_remote_embed(m, texts, n, kind, normalize, out, err);
-    }
+    return m->ops->embed(m, texts, n, kind, normalize, out, truncated, err);
+}
+
+static int local_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind,
+                       int normalize, float *out, uint8_t *truncated, rag_err *err)
+{
     if (m->id.pooling == EMB_POOL_RANK)
         return rag_err_set(err, RAG_ERR_INVALID,
                            "%s is a reranker: it scores pairs, it does not embed", m->id.name);
@@ -211,9 +217,12 @@ static void store_score(void *p, size_t i, const float *pooled)
 int emb_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
                float *scores, rag_err *err)
 {
-    if (m->remote)
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: a remote embedding model cannot rerank",
-                           m->id.name);
+    return m->ops->rerank(m, query, passages, n, scores, err);
+}
+
+static int local_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
+                        float *scores, rag_err *err)
+{
     if (m->id.pooling != EMB_POOL_RANK || m->arch == EMB_DECODER)
         return rag_err_set(err, RAG_ERR_INVALID,
                            "%s is not a reranker (it has no classification head)", m->id.name);
@@ -231,3 +240,5 @@ int emb_rerank(emb_model *m, const char *query, const char *const *passages, siz
     rag_free(seqs);
     return rc;
 }
+
+const emb_ops emb_local_ops = {"local", local_count_tokens, local_embed, local_rerank};

@@ -219,6 +219,7 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
         params = &defaults;
     }
     emb_model *m = rag_xcalloc(1, sizeof *m);
+    m->ops = &emb_local_ops;
     m->batch_tokens = params->batch_tokens > 0 ? params->batch_tokens : 4096;
     int rc = llm_gguf_open(path, &m->gguf, err);
     char arch[64] = "";

@@ -57,9 +57,9 @@ void emb_remote_default_params(emb_remote_params *p)
     p->batch = 64;
 }
 
-size_t emb_remote_count_tokens(const char *text, size_t n)
+static size_t remote_count_tokens(const emb_model *m, const char *text, size_t n)
 {
-    (void)text;
+    (void)m, (void)text;
     return (n + 3) / 4;
 }
 
@@ -206,16 +206,17 @@ static int post_batch(emb_model *m, const char *const *texts, size_t n, emb_inpu
     cJSON_free(body);
     uint64_t tokens = 0;
     for (size_t i = 0; i < n; i++)
-        tokens += emb_remote_count_tokens(texts[i], strlen(texts[i]));
+        tokens += remote_count_tokens(m, texts[i], strlen(texts[i]));
     if (!rc) rc = read_answer(r, &resp.body, n, out, dims, &tokens, err);
     if (!rc) m->n_tokens_done += tokens;
     net_response_free(&resp);
     return rc;
 }
 
-int emb_remote_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind,
-                     int normalize, float *out, rag_err *err)
+static int remote_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind,
+                        int normalize, float *out, uint8_t *truncated, rag_err *err)
 {
+    if (truncated) memset(truncated, 0, n); /* the server cuts what it must */
     double t0 = rag_now_s();
     int rc = 0;
     size_t batch = (size_t)m->remote->batch;
@@ -253,6 +254,7 @@ int emb_model_open_remote(const emb_remote_params *rp, emb_model **out, rag_err 
     int rc = check_params(rp, err);
     if (rc) return rc;
     emb_model *m = rag_xcalloc(1, sizeof *m);
+    m->ops = &emb_remote_ops;
     emb_remote *r = m->remote = rag_xcalloc(1, sizeof *r);
     size_t ul = strlen(rp->url);
     while (ul && rp->url[ul - 1] == '/')
@@ -286,3 +288,13 @@ int emb_model_open_remote(const emb_remote_params *rp, emb_model **out, rag_err 
     *out = m;
     return 0;
 }
+
+static int remote_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
+                         float *scores, rag_err *err)
+{
+    (void)query, (void)passages, (void)n, (void)scores;
+    return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: a remote embedding model cannot rerank",
+                       m->id.name);
+}
+
+const emb_ops emb_remote_ops = {"remote", remote_count_tokens, remote_embed, remote_rerank};

@@ -520,20 +520,6 @@ static void answer_stored(ragd_request *req, ragd_response *resp, const char *ur
     store_doc_free(&d);
 }
 
-/* Any label of d among who's roles (or who is an administrator): the rule
- * of store_visible_sql. */
-static int may_see(const rag_principal *who, const store_doc *d)
-{
-    if (who->admin) return 1;
-    rag_strv labels = {0};
-    rag_strv_split(&labels, d->labels, ',');
-    int ok = 0;
-    for (size_t i = 0; !ok && i < labels.n; i++)
-        ok = rag_strv_contains(&who->roles, labels.v[i]);
-    rag_strv_free(&labels);
-    return ok;
-}
-
 /* The document a URL upload goes to: the URL itself, unless a document the
  * key may not even see holds it. Refusing then (as for one the key sees but
  * may not replace: 409) would tell the key what other roles hold, so the
@@ -547,7 +533,7 @@ static int url_document(ragd_request *req, const upload *u, const rag_strv *labe
     store *s = ragd_engine_store_get(req->engine);
     *uri = rag_xstrdup(u->url);
     int rc = store_doc_get_by_uri(s, *uri, d, err);
-    if (rc == 1 && !may_see(&req->who, d)) {
+    if (rc == 1 && !store_doc_visible(&req->who, d)) {
         store_doc_free(d);
         char scope[RAG_SHA256_HEX_LEN + 1];
         label_scope(labels, scope);

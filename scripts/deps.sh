@@ -23,6 +23,7 @@ packages=(
   libpoppler-glib-dev               # PDF (optional at build time: GPL)
   dpkg-dev                          # 'apt-get source' unpacks with dpkg-source
   clang libclang-rt-14-dev          # sanitizer and fuzzing builds
+  clang-format                      # make format-check (CI) and make format
 )
 
 as_root() {

@@ -69,6 +69,9 @@ typedef struct store_doc {
 } store_doc;
 
 void store_doc_free(store_doc *d);
+/* Whether `who` may see d, a document read without the rule (as
+ * store_doc_get_by_uri reads it): store/visible.c's rule, in C. */
+int store_doc_visible(const rag_principal *who, const store_doc *d);
 
 /* 1 and *out filled when found, 0 when not, negative on error. store_doc_get
  * finds only documents `who` may see (NULL: any), so that callers cannot tell

@@ -10,7 +10,7 @@
  * by administrators only, a principal without roles sees nothing, and an
  * unknown role matches no label.
  *
- * What it owns. The rule in two forms, which must agree:
+ * What it owns. The rule in three forms, which must agree:
  *   store_visible_sql     a condition on `d` (documents), evaluated by
  *                         SQLite inside the query that reads the rows, so
  *                         nothing invisible is ever ranked, counted or
@@ -20,7 +20,9 @@
  *                         label index, for the searches that read one index
  *                         per group (store_search_keyword and
  *                         store_search_vector): an invisible group's index is
- *                         never opened.
+ *                         never opened;
+ *   store_doc_visible     the rule on a document already read without it
+ *                         (ragd's URL uploads: which document a URL names).
  * Roles reach SQL only as a bound parameter (:roles, a JSON array that
  * store_bind_roles builds), never as SQL text; labels are [a-z0-9_.-]
  * (rag_labels_parse), so the array needs no escaping.
@@ -32,6 +34,18 @@
 #include "base/mem.h"
 
 #include <stdlib.h>
+
+int store_doc_visible(const rag_principal *who, const store_doc *d)
+{
+    if (who->admin) return 1;
+    rag_strv labels = {0};
+    rag_strv_split(&labels, d->labels, ',');
+    int ok = 0;
+    for (size_t i = 0; !ok && i < labels.n; i++)
+        ok = rag_strv_contains(&who->roles, labels.v[i]);
+    rag_strv_free(&labels);
+    return ok;
+}
 
 const char *store_visible_sql(const rag_principal *who)
 {

@@ -546,6 +546,27 @@ static void test_acl_move_moves_keywords(void)
     store_close(s);
 }
 
+/* The rule in C (store_doc_visible) answers as the SQL does. */
+static void test_doc_visible_in_c(void)
+{
+    rag_principal admin, fin, none;
+    rag_err err = {0};
+    rag_principal_admin(&admin);
+    CHECK_INT(rag_principal_from_roles("staff,finance", &fin, &err), 0);
+    CHECK_INT(rag_principal_from_roles("ops", &none, &err), 0);
+    store_doc d = {.labels = "finance,hr"}, open = {.labels = ""};
+    CHECK(store_doc_visible(&admin, &d));
+    CHECK(store_doc_visible(&fin, &d));
+    CHECK(!store_doc_visible(&none, &d));
+    CHECK(store_doc_visible(&admin, &open));
+    CHECK(!store_doc_visible(&fin, &open)); /* no label: administrators only */
+    store_doc prefix = {.labels = "fin"};   /* whole labels, not prefixes */
+    CHECK(!store_doc_visible(&fin, &prefix));
+    rag_principal_free(&admin);
+    rag_principal_free(&fin);
+    rag_principal_free(&none);
+}
+
 int main(void)
 {
     RUN(test_schema_version_and_reopen);
@@ -561,5 +582,6 @@ int main(void)
     RUN(test_acl_move_moves_keywords);
     RUN(test_scores_from_visible_groups);
     RUN(test_search_time_ignores_invisible);
+    RUN(test_doc_visible_in_c);
     return test_summary();
 }
