@@ -1,144 +1,16 @@
-/* cli/bench.c: `rag bench-model` and `rag bench-embed`: the speed of one
- * GGUF file on this machine, next to this machine's own limits measured in
- * the same run, so that any model file (ours or another tool's) is measured
- * the same way.
- *
- * The limits: the memory read bandwidth with the benchmark's threads (a
- * 1 GB buffer summed in parallel with the widest loads, best of five), and the cblas_sgemm peak
- * (a 2048^3 product through llm_matmul, best of four). The bounds: decode
- * cannot beat bandwidth / bytes of weights read per token; prefill and
- * embeddings cannot beat sgemm peak / FLOPs per token. Every speed is
- * printed with its ratio to its bound. */
-#include "base/buf.h"
+/* cli/bench_model.c: `rag bench-model`: the prefill, decode and
+ * first-token speed of one GGUF decoder on this machine, next to this
+ * machine's own limits measured in the same run (cli/bench_machine.c), so
+ * that any model file (ours or another tool's) is measured the same way.
+ * Every speed is printed with its ratio to its bound. */
 #include "base/mem.h"
 #include "base/time.h"
-#include "embed/embed.h"
-#include "cli/cli.h"
-#include "llm/kernels.h"
+#include "cli/bench_int.h"
 #include "llm/llm.h"
 
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- the machine's limits ------------------------------------------------------ */
-
-typedef struct sum_job {
-    const uint64_t *p;
-    size_t n;
-    uint64_t sum;
-} sum_job;
-
-static void *sum_part(void *arg)
-{
-    sum_job *j = arg;
-    j->sum = llm_bench_read_sum(j->p, j->n); /* the widest loads the CPU has */
-    return NULL;
-}
-
-/* Bytes per second read from memory by `threads` threads. */
-static double read_bandwidth(int threads)
-{
-    enum { MB = 1024 }; /* far past any cache */
-    size_t n = (size_t)MB << 20 >> 3;
-    uint64_t *buf = rag_xmalloc(n * sizeof *buf);
-    for (size_t i = 0; i < n; i++) buf[i] = i & 255;
-    if (threads > 64) threads = 64;
-    pthread_t tid[64];
-    sum_job jobs[64];
-    double best = 1e30;
-    uint64_t sink = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = rag_now_s();
-        for (int t = 0; t < threads; t++) {
-            size_t a = n * (size_t)t / (size_t)threads, b = n * (size_t)(t + 1) / (size_t)threads;
-            jobs[t] = (sum_job){buf + a, b - a, 0};
-            pthread_create(&tid[t], NULL, sum_part, &jobs[t]);
-        }
-        for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL), sink += jobs[t].sum;
-        double dt = rag_now_s() - t0;
-        if (dt < best) best = dt;
-    }
-    rag_free(buf);
-    if (sink == 1) fprintf(stderr, "%llu", (unsigned long long)sink); /* keeps the sums alive */
-    return (double)n * sizeof(uint64_t) / best;
-}
-
-/* FLOP/s of a 2048^3 F32 product through llm_matmul with `threads` threads. */
-static double sgemm_peak(int threads)
-{
-    enum { N = 2048 };
-    float *w = rag_xmalloc((size_t)N * N * sizeof *w), *x = rag_xmalloc((size_t)N * N * sizeof *x),
-          *y = rag_xmalloc((size_t)N * N * sizeof *y);
-    for (size_t i = 0; i < (size_t)N * N; i++) w[i] = x[i] = (float)(i % 7) * 0.1f;
-    llm_compute *c;
-    rag_err err = {0};
-    double best = 1e30;
-    if (!llm_compute_new(threads, N, &c, &err)) {
-        llm_mat W = {LLM_F32, N, N, w, N * sizeof(float)};
-        for (int r = 0; r < 4; r++) {
-            double t0 = rag_now_s();
-            llm_matmul(c, &W, x, N, y);
-            double t = rag_now_s() - t0;
-            if (t < best) best = t;
-        }
-        llm_compute_free(c);
-    }
-    rag_free(w);
-    rag_free(x);
-    rag_free(y);
-    return 2.0 * N * N * N / best;
-}
-
-/* Resident memory: the heap and the mapped weights the run touched. */
-static double rss_bytes(void)
-{
-    size_t anon = 0, file = 0;
-    if (rag_mem_resident(&anon, &file)) return 0;
-    return (double)(anon + file);
-}
-
-typedef struct machine {
-    int threads;
-    double bandwidth, sgemm;
-    const char *coretype; /* OPENBLAS_CORETYPE, or NULL */
-} machine;
-
-static void measure_machine(int threads, machine *m)
-{
-    m->threads = threads;
-    m->bandwidth = read_bandwidth(threads);
-    m->sgemm = sgemm_peak(threads);
-    m->coretype = getenv("OPENBLAS_CORETYPE");
-}
-
-static void machine_json(cJSON *j, const machine *m)
-{
-    cJSON_AddNumberToObject(j, "threads", m->threads);
-    cJSON_AddNumberToObject(j, "read_bandwidth_bytes_per_s", m->bandwidth);
-    cJSON_AddNumberToObject(j, "sgemm_flops_per_s", m->sgemm);
-    if (m->coretype) cJSON_AddStringToObject(j, "openblas_coretype", m->coretype);
-    else cJSON_AddNullToObject(j, "openblas_coretype");
-}
-
-static void machine_print(const machine *m)
-{
-    printf("machine: %d threads, memory read %.1f GB/s, cblas_sgemm %.1f GFLOP/s (OPENBLAS_CORETYPE %s)\n",
-           m->threads, m->bandwidth / 1e9, m->sgemm / 1e9, m->coretype ? m->coretype : "unset");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* ---- rag bench-model -------------------------------------------------------------- */
 
 static const char model_usage[] =
     "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [-c 4096] [--ttft 1500] [--streams 4]\n"
@@ -259,12 +131,12 @@ int cli_bench_model(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
-        case 'p': if (parse_int(optarg, 1, 1 << 20, &n_prompt)) return cli_usage_error(&cli, "-p: a token count"); break;
-        case 'n': if (parse_int(optarg, 1, 1 << 20, &n_predict)) return cli_usage_error(&cli, "-n: a token count"); break;
-        case 't': if (parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
-        case O_TTFT: if (parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return cli_usage_error(&cli, "--ttft: a token count"); break;
-        case 'c': if (parse_int(optarg, 1, 1 << 20, &n_ctx)) return cli_usage_error(&cli, "-c: a context size"); break;
-        case O_STREAMS: if (parse_int(optarg, 0, 64, &n_streams)) return cli_usage_error(&cli, "--streams: 0 to 64"); break;
+        case 'p': if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_prompt)) return cli_usage_error(&cli, "-p: a token count"); break;
+        case 'n': if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_predict)) return cli_usage_error(&cli, "-n: a token count"); break;
+        case 't': if (cli_bench_parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
+        case O_TTFT: if (cli_bench_parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return cli_usage_error(&cli, "--ttft: a token count"); break;
+        case 'c': if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_ctx)) return cli_usage_error(&cli, "-c: a context size"); break;
+        case O_STREAMS: if (cli_bench_parse_int(optarg, 0, 64, &n_streams)) return cli_usage_error(&cli, "--streams: 0 to 64"); break;
         case 'J': cli.json = 1; break;
         case 'h': fputs(model_usage, stdout); return RAG_EXIT_OK;
         default: return cli_usage_error(&cli, "unknown option");
@@ -272,10 +144,10 @@ int cli_bench_model(int argc, char **argv)
     }
     if (!path) return cli_usage_error(&cli, "-m MODEL is required");
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    machine mc;
-    measure_machine(threads, &mc); /* before the model's threads and pages exist */
+    cli_machine mc;
+    cli_measure_machine(threads, &mc); /* before the model's threads and pages exist */
     rag_err err = {0};
-    double rss0 = rss_bytes(), t0 = rag_now_s();
+    double rss0 = cli_rss_bytes(), t0 = rag_now_s();
     llm_model *m;
     if (llm_model_open(path, &m, &err)) return cli_fail(&cli, &err);
     int need = n_prompt + n_predict > ttft_tokens + 1 ? n_prompt + n_predict : ttft_tokens + 1;
@@ -286,14 +158,14 @@ int cli_bench_model(int argc, char **argv)
     cp.n_threads = threads;
     llm_context *ctx = NULL;
     int rc = llm_context_new(m, &cp, &ctx, &err);
-    double load_s = rag_now_s() - t0, rss_load = rss_bytes() - rss0;
+    double load_s = rag_now_s() - t0, rss_load = cli_rss_bytes() - rss0;
     int32_t *prompt = random_tokens(m, need, 7);
     llm_gen_stats warm, run, first; /* run: prefill of n_prompt tokens, then decoding */
     if (!rc) rc = run_generate(ctx, prompt, 16, 1, &warm, &err); /* pages the weights in */
     if (!rc) rc = run_generate(ctx, prompt, n_prompt, n_predict, &run, &err);
     double streams_tps = 0;
     if (!rc) rc = run_generate(ctx, prompt, ttft_tokens, 1, &first, &err);
-    double rss_run = rss_bytes() - rss0;
+    double rss_run = cli_rss_bytes() - rss0;
     if (!rc && n_streams) {
         /* each stream starts where the decode run did, after its prompt:
          * both prompts are prefixes of one token list, so the cache keeps
@@ -319,7 +191,7 @@ int cli_bench_model(int argc, char **argv)
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", path);
-        machine_json(j, &mc);
+        cli_machine_json(j, &mc);
         cJSON_AddNumberToObject(j, "file_bytes", (double)llm_gguf_size(llm_model_gguf(m)));
         cJSON_AddNumberToObject(j, "weight_bytes_per_token", weight_bytes);
         cJSON_AddNumberToObject(j, "load_seconds", load_s);
@@ -344,7 +216,7 @@ int cli_bench_model(int argc, char **argv)
         cJSON_AddNumberToObject(j, "rss_after_load_bytes", rss_load);
         cli_print_json(j);
     } else {
-        machine_print(&mc);
+        cli_machine_print(&mc);
         printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n", path, hp->n_layer,
                hp->n_embd, hp->n_vocab, weight_bytes / 1e6);
         printf("  prefill %d tokens: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_prompt, prefill_tps,
@@ -361,128 +233,5 @@ int cli_bench_model(int argc, char **argv)
     rag_free(prompt);
     llm_context_free(ctx);
     llm_model_close(m);
-    return RAG_EXIT_OK;
-}
-
-/* ---- rag bench-embed -------------------------------------------------------------- */
-
-static const char embed_usage[] =
-    "usage: rag bench-embed -m MODEL [--texts 256] [--tokens 128] [-t THREADS] [--json]\n"
-    "\n"
-    "Embedding throughput of a GGUF encoder on this machine: --texts texts of\n"
-    "--tokens tokens each, in one call, as tokens/s and as a ratio to the\n"
-    "cblas_sgemm peak / FLOPs per token, measured in the same run.\n";
-
-int cli_bench_embed(int argc, char **argv)
-{
-    enum { O_TEXTS = 1000, O_TOKENS };
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"texts", required_argument, NULL, O_TEXTS},
-                                         {"tokens", required_argument, NULL, O_TOKENS},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'J'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "bench-embed"};
-    const char *path = NULL;
-    int n_texts = 256, n_tokens = 128, threads = 0, c;
-    while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': path = optarg; break;
-        case O_TEXTS: if (parse_int(optarg, 1, 100000, &n_texts)) return cli_usage_error(&cli, "--texts: a count"); break;
-        case O_TOKENS: if (parse_int(optarg, 3, 8192, &n_tokens)) return cli_usage_error(&cli, "--tokens: 3 to 8192"); break;
-        case 't': if (parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
-        case 'J': cli.json = 1; break;
-        case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
-        }
-    }
-    if (!path) return cli_usage_error(&cli, "-m MODEL is required");
-    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    machine mc;
-    measure_machine(threads, &mc);
-    emb_params ep;
-    emb_default_params(&ep);
-    ep.n_threads = threads;
-    emb_model *m;
-    rag_err err = {0};
-    double rss0 = rss_bytes();
-    if (emb_model_open(path, &ep, &m, &err)) return cli_fail(&cli, &err);
-    if (!emb_vocab(m)) {
-        emb_model_close(m);
-        cli_error(&cli, "%s has no local vocabulary to make texts with", path);
-        return RAG_EXIT_ERROR;
-    }
-    /* texts of vocabulary pieces, cut to n_tokens tokens each */
-    char **texts = rag_xcalloc((size_t)n_texts, sizeof *texts);
-    unsigned seed = 1;
-    int real = 0;
-    for (int t = 0; t < n_texts; t++) {
-        rag_buf b = {0};
-        while ((int)emb_count_tokens(m, rag_buf_str(&b), b.len) < n_tokens) {
-            seed = seed * 1103515245u + 12345u;
-            rag_buf_printf(&b, "%sw%u", b.len ? " " : "", 100 + (seed >> 8) % 900);
-        }
-        if (!t) real = (int)emb_count_tokens(m, rag_buf_str(&b), b.len);
-        texts[t] = rag_buf_steal(&b);
-    }
-    int dims = emb_dims(m);
-    float *out = rag_xmalloc((size_t)n_texts * (size_t)dims * sizeof *out);
-    emb_embed(m, (const char *const *)texts, n_texts < 8 ? (size_t)n_texts : 8, EMB_RAW, 1, out, NULL, &err);
-    double t0 = rag_now_s();
-    int rc = emb_embed(m, (const char *const *)texts, (size_t)n_texts, EMB_RAW, 1, out, NULL, &err);
-    double secs = rag_now_s() - t0;
-    uint64_t tokens = 0;
-    double busy = 0;
-    emb_model_stats(m, &tokens, &busy);
-    /* FLOPs per token: two per weight of the layer matrices, plus attention */
-    llm_gguf *g = NULL;
-    double params = 0;
-    uint32_t E = 0, layers = 0;
-    if (!rc && !llm_gguf_open(path, &g, &err)) {
-        const char *arch = "bert";
-        size_t alen = 4;
-        llm_gguf_get_str(g, "general.architecture", &arch, &alen, NULL);
-        char key[96];
-        snprintf(key, sizeof key, "%.*s.embedding_length", (int)alen, arch);
-        llm_gguf_get_u32(g, key, &E, NULL);
-        snprintf(key, sizeof key, "%.*s.block_count", (int)alen, arch);
-        llm_gguf_get_u32(g, key, &layers, NULL);
-        for (size_t i = 0; i < llm_gguf_n_tensors(g); i++) {
-            const llm_tensor_info *ti = llm_gguf_tensor(g, i);
-            if (ti->ne[1] > 1 && strncmp(ti->name, "token_embd", 10) && strncmp(ti->name, "position_embd", 13) &&
-                strncmp(ti->name, "token_types", 11))
-                params += (double)ti->ne[0] * (double)ti->ne[1];
-        }
-        llm_gguf_close(g);
-    }
-    double rss = rss_bytes() - rss0;
-    for (int t = 0; t < n_texts; t++) rag_free(texts[t]);
-    rag_free(texts);
-    rag_free(out);
-    emb_model_close(m);
-    if (rc) return cli_fail(&cli, &err);
-    double flops_tok = 2 * params + 4.0 * layers * real * E;
-    double tps = (double)n_texts * real / secs, bound = mc.sgemm / flops_tok;
-    if (cli.json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", path);
-        machine_json(j, &mc);
-        cJSON_AddNumberToObject(j, "texts", n_texts);
-        cJSON_AddNumberToObject(j, "tokens_per_text", real);
-        cJSON_AddNumberToObject(j, "seconds", secs);
-        cJSON_AddNumberToObject(j, "embed_tokens_per_s", tps);
-        cJSON_AddNumberToObject(j, "embed_bound_tokens_per_s", bound);
-        cJSON_AddNumberToObject(j, "embed_ratio", tps / bound);
-        cJSON_AddNumberToObject(j, "flops_per_token", flops_tok);
-        cJSON_AddNumberToObject(j, "rss_bytes", rss);
-        cli_print_json(j);
-    } else {
-        machine_print(&mc);
-        printf("model: %s, %d texts x %d tokens\n", path, n_texts, real);
-        printf("  embeddings: %.0f tokens/s, bound %.0f: ratio %.2f (%.1f MFLOP per token, %.2f s)\n", tps, bound,
-               tps / bound, flops_tok / 1e6, secs);
-        printf("  memory: %.0f MB resident\n", rss / 1e6);
-    }
     return RAG_EXIT_OK;
 }
