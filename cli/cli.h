@@ -141,5 +141,6 @@ int cli_models(int argc, char **argv);
 int cli_bench_model(int argc, char **argv);
 int cli_bench_embed(int argc, char **argv);
 int cli_config(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 #endif
