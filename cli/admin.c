@@ -3,7 +3,7 @@
 #include "cli/admin_int.h"
 
 int cli_simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int *repair,
-                       const char **uploads)
+                    const char **uploads)
 {
     static const struct option opts[] = {{"repair", no_argument, NULL, 'r'},
                                          {"uploads", required_argument, NULL, 'U'},

@@ -57,7 +57,8 @@ static void print_source(const rag_cli *cli, int n, const store_hit *h)
 }
 
 /* The extractive answer (no generator, or it failed to load). */
-static int ask_extractive(cli_query_opts *q, const rag_results *res, const char *why, double t_total0)
+static int ask_extractive(cli_query_opts *q, const rag_results *res, const char *why,
+                          double t_total0)
 {
     store_hits hits = {0};
     hits.n = res->n;
@@ -171,9 +172,9 @@ static int ask_model_open(cli_query_opts *q, ask_model *am, char **why)
     return 0;
 }
 
-static void ask_print_json(cli_query_opts *q, const ask_model *am,
-                           const rag_prompt *pr, const rag_generation *g, const rag_results *res,
-                           double prompt_build_ms, double t_total0)
+static void ask_print_json(cli_query_opts *q, const ask_model *am, const rag_prompt *pr,
+                           const rag_generation *g, const rag_results *res, double prompt_build_ms,
+                           double t_total0)
 {
     const rag_citecheck *cc = &g->check;
     const llm_gen_stats *st = &g->stats;
@@ -227,8 +228,7 @@ static void ask_print_text(cli_query_opts *q, const rag_prompt *pr, const rag_ge
         for (size_t i = 0; i < cc->n_cited; i++)
             print_source(&q->cli, cc->cited[i], &pr->blocks[cc->cited[i] - 1].src->hit);
     } else {
-        printf("\n%s(the answer cites no source)%s\n", cli_dim(&q->cli),
-               cli_reset(&q->cli));
+        printf("\n%s(the answer cites no source)%s\n", cli_dim(&q->cli), cli_reset(&q->cli));
     }
     if (!q->cli.quiet)
         fprintf(stderr,
@@ -260,9 +260,8 @@ static int ask_generate(cli_query_opts *q, const rag_results *res, double t_tota
     if (q->show_prompt && !q->cli.json) /* with --json: in the JSON */
         printf("%s--- prompt (%s%zu tokens, %zu context blocks) ---%s\n%s\n%s--- end of prompt "
                "---%s\n\n",
-               cli_dim(&q->cli), m ? "" : "about ", pr.n_tokens, pr.n_blocks,
-               cli_reset(&q->cli), rag_buf_str(&pr.chat.text), cli_dim(&q->cli),
-               cli_reset(&q->cli));
+               cli_dim(&q->cli), m ? "" : "about ", pr.n_tokens, pr.n_blocks, cli_reset(&q->cli),
+               rag_buf_str(&pr.chat.text), cli_dim(&q->cli), cli_reset(&q->cli));
     llm_gen_params gp;
     llm_gen_default_params(&gp);
     gp.n_predict = (int)am.n_predict;

@@ -34,13 +34,29 @@ int cli_bench_embed(int argc, char **argv)
     int n_texts = 256, n_tokens = 128, threads = 0, c;
     while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': path = optarg; break;
-        case O_TEXTS: if (cli_bench_parse_int(optarg, 1, 100000, &n_texts)) return cli_usage_error(&cli, "--texts: a count"); break;
-        case O_TOKENS: if (cli_bench_parse_int(optarg, 3, 8192, &n_tokens)) return cli_usage_error(&cli, "--tokens: 3 to 8192"); break;
-        case 't': if (cli_bench_parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
-        case 'J': cli.json = 1; break;
-        case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case 'm':
+            path = optarg;
+            break;
+        case O_TEXTS:
+            if (cli_bench_parse_int(optarg, 1, 100000, &n_texts))
+                return cli_usage_error(&cli, "--texts: a count");
+            break;
+        case O_TOKENS:
+            if (cli_bench_parse_int(optarg, 3, 8192, &n_tokens))
+                return cli_usage_error(&cli, "--tokens: 3 to 8192");
+            break;
+        case 't':
+            if (cli_bench_parse_int(optarg, 1, 1024, &threads))
+                return cli_usage_error(&cli, "-t: a thread count");
+            break;
+        case 'J':
+            cli.json = 1;
+            break;
+        case 'h':
+            fputs(embed_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (!path) return cli_usage_error(&cli, "-m MODEL is required");
@@ -74,7 +90,8 @@ int cli_bench_embed(int argc, char **argv)
     }
     int dims = emb_dims(m);
     float *out = rag_xmalloc((size_t)n_texts * (size_t)dims * sizeof *out);
-    emb_embed(m, (const char *const *)texts, n_texts < 8 ? (size_t)n_texts : 8, EMB_RAW, 1, out, NULL, &err);
+    emb_embed(m, (const char *const *)texts, n_texts < 8 ? (size_t)n_texts : 8, EMB_RAW, 1, out,
+              NULL, &err);
     double t0 = rag_now_s();
     int rc = emb_embed(m, (const char *const *)texts, (size_t)n_texts, EMB_RAW, 1, out, NULL, &err);
     double secs = rag_now_s() - t0;
@@ -96,14 +113,15 @@ int cli_bench_embed(int argc, char **argv)
         llm_gguf_get_u32(g, key, &layers, NULL);
         for (size_t i = 0; i < llm_gguf_n_tensors(g); i++) {
             const llm_tensor_info *ti = llm_gguf_tensor(g, i);
-            if (ti->ne[1] > 1 && strncmp(ti->name, "token_embd", 10) && strncmp(ti->name, "position_embd", 13) &&
-                strncmp(ti->name, "token_types", 11))
+            if (ti->ne[1] > 1 && strncmp(ti->name, "token_embd", 10) &&
+                strncmp(ti->name, "position_embd", 13) && strncmp(ti->name, "token_types", 11))
                 params += (double)ti->ne[0] * (double)ti->ne[1];
         }
         llm_gguf_close(g);
     }
     double rss = cli_rss_bytes() - rss0;
-    for (int t = 0; t < n_texts; t++) rag_free(texts[t]);
+    for (int t = 0; t < n_texts; t++)
+        rag_free(texts[t]);
     rag_free(texts);
     rag_free(out);
     emb_model_close(m);
@@ -126,8 +144,9 @@ int cli_bench_embed(int argc, char **argv)
     } else {
         cli_machine_print(&mc);
         printf("model: %s, %d texts x %d tokens\n", path, n_texts, real);
-        printf("  embeddings: %.0f tokens/s, bound %.0f: ratio %.2f (%.1f MFLOP per token, %.2f s)\n", tps, bound,
-               tps / bound, flops_tok / 1e6, secs);
+        printf(
+            "  embeddings: %.0f tokens/s, bound %.0f: ratio %.2f (%.1f MFLOP per token, %.2f s)\n",
+            tps, bound, tps / bound, flops_tok / 1e6, secs);
         printf("  memory: %.0f MB resident\n", rss / 1e6);
     }
     return RAG_EXIT_OK;

@@ -37,7 +37,8 @@ static double read_bandwidth(int threads)
     enum { MB = 1024 }; /* far past any cache */
     size_t n = (size_t)MB << 20 >> 3;
     uint64_t *buf = rag_xmalloc(n * sizeof *buf);
-    for (size_t i = 0; i < n; i++) buf[i] = i & 255;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i & 255;
     if (threads > 64) threads = 64;
     pthread_t tid[64];
     sum_job jobs[64];
@@ -50,7 +51,8 @@ static double read_bandwidth(int threads)
             jobs[t] = (sum_job){buf + a, b - a, 0};
             pthread_create(&tid[t], NULL, sum_part, &jobs[t]);
         }
-        for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL), sink += jobs[t].sum;
+        for (int t = 0; t < threads; t++)
+            pthread_join(tid[t], NULL), sink += jobs[t].sum;
         double dt = rag_now_s() - t0;
         if (dt < best) best = dt;
     }
@@ -65,7 +67,8 @@ static double sgemm_peak(int threads)
     enum { N = 2048 };
     float *w = rag_xmalloc((size_t)N * N * sizeof *w), *x = rag_xmalloc((size_t)N * N * sizeof *x),
           *y = rag_xmalloc((size_t)N * N * sizeof *y);
-    for (size_t i = 0; i < (size_t)N * N; i++) w[i] = x[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)N * N; i++)
+        w[i] = x[i] = (float)(i % 7) * 0.1f;
     llm_compute *c;
     rag_err err = {0};
     double best = 1e30;
@@ -106,13 +109,16 @@ void cli_machine_json(cJSON *j, const cli_machine *m)
     cJSON_AddNumberToObject(j, "threads", m->threads);
     cJSON_AddNumberToObject(j, "read_bandwidth_bytes_per_s", m->bandwidth);
     cJSON_AddNumberToObject(j, "sgemm_flops_per_s", m->sgemm);
-    if (m->coretype) cJSON_AddStringToObject(j, "openblas_coretype", m->coretype);
-    else cJSON_AddNullToObject(j, "openblas_coretype");
+    if (m->coretype)
+        cJSON_AddStringToObject(j, "openblas_coretype", m->coretype);
+    else
+        cJSON_AddNullToObject(j, "openblas_coretype");
 }
 
 void cli_machine_print(const cli_machine *m)
 {
-    printf("machine: %d threads, memory read %.1f GB/s, cblas_sgemm %.1f GFLOP/s (OPENBLAS_CORETYPE %s)\n",
+    printf("machine: %d threads, memory read %.1f GB/s, cblas_sgemm %.1f GFLOP/s "
+           "(OPENBLAS_CORETYPE %s)\n",
            m->threads, m->bandwidth / 1e9, m->sgemm / 1e9, m->coretype ? m->coretype : "unset");
 }
 

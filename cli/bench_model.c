@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 static const char model_usage[] =
-    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [-c 4096] [--ttft 1500] [--streams 4]\n"
+    "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [-c 4096] [--ttft 1500] "
+    "[--streams 4]\n"
     "                       [--json]\n"
     "\n"
     "Speed of a GGUF decoder model on this machine: prefill tokens/s for a\n"
@@ -48,8 +49,8 @@ static int discard(void *ctx, const char *text, size_t len)
     return 0;
 }
 
-static int run_generate(llm_context *c, const int32_t *prompt, int n_prompt, int n_predict, llm_gen_stats *st,
-                        rag_err *err)
+static int run_generate(llm_context *c, const int32_t *prompt, int n_prompt, int n_predict,
+                        llm_gen_stats *st, rag_err *err)
 {
     llm_context_truncate(c, 0);
     llm_gen_params gp;
@@ -70,8 +71,8 @@ static int argmax(const float *v, int n)
 /* Aggregate decode speed of n_streams sequences stepped together
  * (llm_batch), each continuing the prompt base holds with n_predict greedy
  * tokens of its own (a different first token each, so that they diverge). */
-static int run_streams(const llm_model *m, const llm_context *base, const llm_context_params *cp, int n_streams,
-                       int n_predict, double *tokens_per_s, rag_err *err)
+static int run_streams(const llm_model *m, const llm_context *base, const llm_context_params *cp,
+                       int n_streams, int n_predict, double *tokens_per_s, rag_err *err)
 {
     llm_context **cs = rag_xcalloc((size_t)n_streams, sizeof *cs);
     int32_t *tok = rag_xcalloc((size_t)n_streams, sizeof *tok);
@@ -85,10 +86,12 @@ static int run_streams(const llm_model *m, const llm_context *base, const llm_co
     double t0 = rag_now_s();
     for (int step = 0; !rc && step < n_predict; step++) {
         rc = llm_batch_decode(b, cs, tok, n_streams, err);
-        for (int i = 0; !rc && i < n_streams; i++) tok[i] = argmax(llm_context_logits(cs[i], 0), V);
+        for (int i = 0; !rc && i < n_streams; i++)
+            tok[i] = argmax(llm_context_logits(cs[i], 0), V);
     }
     *tokens_per_s = (double)n_streams * n_predict / (rag_now_s() - t0);
-    for (int i = 0; i < n_streams; i++) llm_context_free(cs[i]);
+    for (int i = 0; i < n_streams; i++)
+        llm_context_free(cs[i]);
     llm_batch_free(b);
     rag_free(cs);
     rag_free(tok);
@@ -115,31 +118,53 @@ static double prefill_flops_per_token(const llm_model *m, int ctx)
 int cli_bench_model(int argc, char **argv)
 {
     enum { O_TTFT = 1000, O_STREAMS };
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"prompt", required_argument, NULL, 'p'},
-                                         {"predict", required_argument, NULL, 'n'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"ttft", required_argument, NULL, O_TTFT},
-                                         {"streams", required_argument, NULL, O_STREAMS},
-                                         {"ctx", required_argument, NULL, 'c'},
-                                         {"json", no_argument, NULL, 'J'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},   {"prompt", required_argument, NULL, 'p'},
+        {"predict", required_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
+        {"ttft", required_argument, NULL, O_TTFT}, {"streams", required_argument, NULL, O_STREAMS},
+        {"ctx", required_argument, NULL, 'c'},     {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "bench-model"};
     const char *path = NULL;
-    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4, n_ctx = 4096, c;
+    int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4,
+        n_ctx = 4096, c;
     while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': path = optarg; break;
-        case 'p': if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_prompt)) return cli_usage_error(&cli, "-p: a token count"); break;
-        case 'n': if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_predict)) return cli_usage_error(&cli, "-n: a token count"); break;
-        case 't': if (cli_bench_parse_int(optarg, 1, 1024, &threads)) return cli_usage_error(&cli, "-t: a thread count"); break;
-        case O_TTFT: if (cli_bench_parse_int(optarg, 1, 1 << 20, &ttft_tokens)) return cli_usage_error(&cli, "--ttft: a token count"); break;
-        case 'c': if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_ctx)) return cli_usage_error(&cli, "-c: a context size"); break;
-        case O_STREAMS: if (cli_bench_parse_int(optarg, 0, 64, &n_streams)) return cli_usage_error(&cli, "--streams: 0 to 64"); break;
-        case 'J': cli.json = 1; break;
-        case 'h': fputs(model_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case 'm':
+            path = optarg;
+            break;
+        case 'p':
+            if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_prompt))
+                return cli_usage_error(&cli, "-p: a token count");
+            break;
+        case 'n':
+            if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_predict))
+                return cli_usage_error(&cli, "-n: a token count");
+            break;
+        case 't':
+            if (cli_bench_parse_int(optarg, 1, 1024, &threads))
+                return cli_usage_error(&cli, "-t: a thread count");
+            break;
+        case O_TTFT:
+            if (cli_bench_parse_int(optarg, 1, 1 << 20, &ttft_tokens))
+                return cli_usage_error(&cli, "--ttft: a token count");
+            break;
+        case 'c':
+            if (cli_bench_parse_int(optarg, 1, 1 << 20, &n_ctx))
+                return cli_usage_error(&cli, "-c: a context size");
+            break;
+        case O_STREAMS:
+            if (cli_bench_parse_int(optarg, 0, 64, &n_streams))
+                return cli_usage_error(&cli, "--streams: 0 to 64");
+            break;
+        case 'J':
+            cli.json = 1;
+            break;
+        case 'h':
+            fputs(model_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (!path) return cli_usage_error(&cli, "-m MODEL is required");
@@ -217,18 +242,21 @@ int cli_bench_model(int argc, char **argv)
         cli_print_json(j);
     } else {
         cli_machine_print(&mc);
-        printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n", path, hp->n_layer,
-               hp->n_embd, hp->n_vocab, weight_bytes / 1e6);
-        printf("  prefill %d tokens: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_prompt, prefill_tps,
-               prefill_bound, prefill_tps / prefill_bound);
-        printf("  decode %d tokens at context %d: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_generated,
-               n_prompt, decode_tps, decode_bound, decode_tps / decode_bound);
+        printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n",
+               path, hp->n_layer, hp->n_embd, hp->n_vocab, weight_bytes / 1e6);
+        printf("  prefill %d tokens: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_prompt,
+               prefill_tps, prefill_bound, prefill_tps / prefill_bound);
+        printf("  decode %d tokens at context %d: %.1f tokens/s, bound %.1f: ratio %.2f\n",
+               run.n_generated, n_prompt, decode_tps, decode_bound, decode_tps / decode_bound);
         if (n_streams)
-            printf("  decode, %d streams in the same steps: %.1f tokens/s in all, %.2fx one stream\n", n_streams,
-                   streams_tps, streams_tps / decode_tps);
+            printf(
+                "  decode, %d streams in the same steps: %.1f tokens/s in all, %.2fx one stream\n",
+                n_streams, streams_tps, streams_tps / decode_tps);
         printf("  time to first token, %d-token prompt: %.0f ms\n", first.n_prompt, ttft_ms);
-        printf("  memory: %.0f MB resident after loading, %.0f MB after running (KV cache %.0f MB for %d positions)\n",
-               rss_load / 1e6, rss_run / 1e6, (double)llm_context_kv_bytes(ctx) / 1e6, llm_context_n_ctx(ctx));
+        printf("  memory: %.0f MB resident after loading, %.0f MB after running (KV cache %.0f MB "
+               "for %d positions)\n",
+               rss_load / 1e6, rss_run / 1e6, (double)llm_context_kv_bytes(ctx) / 1e6,
+               llm_context_n_ctx(ctx));
     }
     rag_free(prompt);
     llm_context_free(ctx);

@@ -185,8 +185,7 @@ static int docs_rm(rag_cli *cli, int argc, char **argv)
         }
         char uri[4096];
         if (!cli->quiet)
-            printf("removed document %lld (%s)\n", (long long)id,
-                   cli_safe(d.uri, uri, sizeof uri));
+            printf("removed document %lld (%s)\n", (long long)id, cli_safe(d.uri, uri, sizeof uri));
         store_doc_free(&d);
     }
     return rc;

@@ -26,17 +26,27 @@ int cli_embed(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'm': cli_flag(&cli, role_key, optarg, "-m"); break;
-        case 'Q': query = 1; break;
-        case 'R': raw = 1; break;
-        case 'h': fputs(embed_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case 'm':
+            cli_flag(&cli, role_key, optarg, "-m");
+            break;
+        case 'Q':
+            query = 1;
+            break;
+        case 'R':
+            raw = 1;
+            break;
+        case 'h':
+            fputs(embed_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (optind >= argc) return cli_usage_error(&cli, "no TEXT given");
     if ((rc = cli_setup(&cli, 0))) goto out;
     if (!cli.set.embed.model && !cli.set.embed.url) {
-        rc = cli_usage_error(&cli, "no embedding model: give -m FILE, RAG_EMBED_MODEL or embed.model");
+        rc = cli_usage_error(&cli,
+                             "no embedding model: give -m FILE, RAG_EMBED_MODEL or embed.model");
         goto out;
     }
     emb_model *m;
@@ -55,12 +65,14 @@ int cli_embed(int argc, char **argv)
         cJSON_AddStringToObject(j, "pooling", emb_pooling_name(emb_model_identity(m)->pooling));
         cJSON_AddBoolToObject(j, "normalized", !raw);
         cJSON *arr = cJSON_AddArrayToObject(j, "vectors");
-        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateFloatArray(v + i * (size_t)dims, dims));
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateFloatArray(v + i * (size_t)dims, dims));
         cli_print_json(j);
     } else {
         rag_buf b = {0};
         for (size_t i = 0; i < n; i++) {
-            for (int k = 0; k < dims; k++) rag_buf_printf(&b, "%s%.9g", k ? " " : "", v[i * (size_t)dims + (size_t)k]);
+            for (int k = 0; k < dims; k++)
+                rag_buf_printf(&b, "%s%.9g", k ? " " : "", v[i * (size_t)dims + (size_t)k]);
             rag_buf_putc(&b, '\n');
         }
         fwrite(b.data, 1, b.len, stdout);

@@ -12,8 +12,7 @@ static int parse_float(rag_cli *cli, const char *opt, const char *s, float *out)
 {
     char *end;
     float v = strtof(s, &end);
-    if (end == s || *end || v != v)
-        return cli_usage_error(cli, "%s: '%s' is not a number", opt, s);
+    if (end == s || *end || v != v) return cli_usage_error(cli, "%s: '%s' is not a number", opt, s);
     *out = v;
     return 0;
 }

@@ -35,8 +35,8 @@ int cli_index(int argc, char **argv)
     if (argc - optind != 1 || (strcmp(argv[optind], "rebuild") && strcmp(argv[optind], "check")))
         return cli_usage_error(&cli, "say 'index rebuild' or 'index check'");
     if (cli.as_flag)
-        return cli_usage_error(
-            &cli, "--as does not apply here: this command is for the administrator");
+        return cli_usage_error(&cli,
+                               "--as does not apply here: this command is for the administrator");
     int rebuild = !strcmp(argv[optind], "rebuild");
     if ((rc = cli_setup(&cli, 1))) goto out;
     rag_err err = {0};

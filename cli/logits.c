@@ -47,8 +47,7 @@ int cli_logits(int argc, char **argv)
             return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!model || !toks || !out)
-        return cli_usage_error(&cli, "-m, --tokens and -o are required");
+    if (!model || !toks || !out) return cli_usage_error(&cli, "-m, --tokens and -o are required");
     llm_tokens ids = {0};
     for (const char *p = toks; *p;) {
         while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')

@@ -38,7 +38,8 @@ static const struct command {
     {"reembed", cli_reembed, 1, "", "embed every chunk with (another) embedding model"},
     {"pull", cli_pull, 1, "NAME|URL", "download a model (resumable, verified)"},
     {"models", cli_models, 1, "", "list, show or remove downloaded models"},
-    {"bench-model", cli_bench_model, 1, "", "prefill, decode and first-token speed of a model here"},
+    {"bench-model", cli_bench_model, 1, "",
+     "prefill, decode and first-token speed of a model here"},
     {"bench-embed", cli_bench_embed, 1, "", "embedding speed of an encoder here"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -71,7 +72,8 @@ static void hoist_command(int argc, char **argv)
     while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") &&
            strcmp(argv[i], "--version")) {
         int takes = 0;
-        for (const char *const *w = with_value; *w; w++) takes |= !strcmp(argv[i], *w);
+        for (const char *const *w = with_value; *w; w++)
+            takes |= !strcmp(argv[i], *w);
         i += takes ? 2 : 1;
     }
     if (i == 1 || i >= argc) return;

@@ -24,12 +24,12 @@ static const char models_usage[] =
 static const char *file_type_name(uint32_t t)
 {
     static const char *const names[] = {
-        [0] = "F32",     [1] = "F16",     [2] = "Q4_0",    [3] = "Q4_1",    [7] = "Q8_0",
-        [8] = "Q5_0",    [9] = "Q5_1",    [10] = "Q2_K",   [11] = "Q3_K_S", [12] = "Q3_K_M",
-        [13] = "Q3_K_L", [14] = "Q4_K_S", [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M",
-        [18] = "Q6_K",   [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS",
-        [23] = "IQ3_XXS", [24] = "IQ1_S", [25] = "IQ4_NL", [26] = "IQ3_S", [27] = "IQ3_M",
-        [28] = "IQ2_S",  [29] = "IQ2_M",  [30] = "IQ4_XS", [31] = "IQ1_M", [32] = "BF16",
+        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",    [3] = "Q4_1",    [7] = "Q8_0",
+        [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",   [11] = "Q3_K_S", [12] = "Q3_K_M",
+        [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M",
+        [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS",
+        [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL", [26] = "IQ3_S",  [27] = "IQ3_M",
+        [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",  [32] = "BF16",
     };
     return t < sizeof names / sizeof names[0] && names[t] ? names[t] : NULL;
 }
@@ -57,10 +57,12 @@ static void describe(const char *path, model_row *m)
     if (!llm_gguf_get_str(g, "general.architecture", &s, &n, NULL))
         snprintf(m->arch, sizeof m->arch, "%.*s", (int)(n < 63 ? n : 63), s);
     uint32_t ft;
-    const char *q = !llm_gguf_get_u32(g, "general.file_type", &ft, NULL) ? file_type_name(ft) : NULL;
+    const char *q =
+        !llm_gguf_get_u32(g, "general.file_type", &ft, NULL) ? file_type_name(ft) : NULL;
     if (!q) { /* the type holding the most bytes */
         size_t bytes[LLM_DTYPE_MAX] = {0}, best = 0;
-        for (size_t i = 0; i < llm_gguf_n_tensors(g); i++) bytes[llm_gguf_tensor(g, i)->type] += llm_gguf_tensor(g, i)->nbytes;
+        for (size_t i = 0; i < llm_gguf_n_tensors(g); i++)
+            bytes[llm_gguf_tensor(g, i)->type] += llm_gguf_tensor(g, i)->nbytes;
         for (int t = 1; t < LLM_DTYPE_MAX; t++)
             if (bytes[t] > bytes[best]) best = (size_t)t;
         q = llm_dtype_get((int)best)->name;
@@ -113,7 +115,10 @@ static int models_list(rag_cli *cli, const char *dir)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", rows[i].name);
             cJSON_AddNumberToObject(o, "bytes", (double)rows[i].bytes);
-            cJSON_AddStringToObject(o, "status", rows[i].partial ? "partial" : rows[i].readable ? "ready" : "unreadable");
+            cJSON_AddStringToObject(o, "status",
+                                    rows[i].partial    ? "partial"
+                                    : rows[i].readable ? "ready"
+                                                       : "unreadable");
             if (rows[i].readable) {
                 cJSON_AddStringToObject(o, "architecture", rows[i].arch);
                 cJSON_AddStringToObject(o, "quantization", rows[i].quant);
@@ -129,18 +134,22 @@ static int models_list(rag_cli *cli, const char *dir)
         cJSON_AddItemToObject(j, "models", arr);
         cli_print_json(j);
     } else if (!n) {
-        printf("no models in %s (get one with 'rag pull NAME'; 'rag pull --list' shows names)\n", dir);
+        printf("no models in %s (get one with 'rag pull NAME'; 'rag pull --list' shows names)\n",
+               dir);
     } else {
-        printf("%-44s %9s  %-12s %-8s %7s  %s\n", "NAME", "SIZE", "ARCH", "QUANT", "CONTEXT", "TEMPLATE");
+        printf("%-44s %9s  %-12s %-8s %7s  %s\n", "NAME", "SIZE", "ARCH", "QUANT", "CONTEXT",
+               "TEMPLATE");
         for (size_t i = 0; i < n; i++) {
             const model_row *m = &rows[i];
             if (m->partial)
-                printf("%-44s %7.1fMB  partial: 'rag pull' the same source to resume\n", m->name, (double)m->bytes / 1e6);
+                printf("%-44s %7.1fMB  partial: 'rag pull' the same source to resume\n", m->name,
+                       (double)m->bytes / 1e6);
             else if (!m->readable)
-                printf("%-44s %7.1fMB  unreadable: %s\n", m->name, (double)m->bytes / 1e6, m->problem);
+                printf("%-44s %7.1fMB  unreadable: %s\n", m->name, (double)m->bytes / 1e6,
+                       m->problem);
             else
-                printf("%-44s %7.1fMB  %-12s %-8s %7u  %s\n", m->name, (double)m->bytes / 1e6, m->arch, m->quant,
-                       m->ctx, m->family);
+                printf("%-44s %7.1fMB  %-12s %-8s %7u  %s\n", m->name, (double)m->bytes / 1e6,
+                       m->arch, m->quant, m->ctx, m->family);
         }
         printf("(%s)\n", dir);
     }
@@ -157,7 +166,7 @@ static char *model_path(const rag_cli *cli, const char *dir, const char *name)
     }
     size_t len = strlen(name);
     return len > 5 && !strcmp(name + len - 5, ".gguf") ? rag_xasprintf("%s/%s", dir, name)
-                                                        : rag_xasprintf("%s/%s.gguf", dir, name);
+                                                       : rag_xasprintf("%s/%s.gguf", dir, name);
 }
 
 static int models_rm(rag_cli *cli, const char *dir, const char *name)
@@ -175,7 +184,8 @@ static int models_rm(rag_cli *cli, const char *dir, const char *name)
         cJSON_AddStringToObject(j, "removed", path);
         cli_print_json(j);
     } else if (!cli->quiet) {
-        printf("removed %s%s\n", had ? path : part, had && had_part ? " (and its partial download)" : "");
+        printf("removed %s%s\n", had ? path : part,
+               had && had_part ? " (and its partial download)" : "");
     }
     rag_free(part);
     rag_free(path);
@@ -185,21 +195,29 @@ static int models_rm(rag_cli *cli, const char *dir, const char *name)
 int cli_models(int argc, char **argv)
 {
     enum { O_DIR = 1000 };
-    static const struct option opts[] = {{"dir", required_argument, NULL, O_DIR}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, O_DIR}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "models"};
     const char *dir_flag = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case O_DIR: dir_flag = optarg; break;
-        case 'h': fputs(models_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case O_DIR:
+            dir_flag = optarg;
+            break;
+        case 'h':
+            fputs(models_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     const char *verb = optind < argc ? argv[optind] : "list";
     int nargs = argc - optind - 1;
-    if (!strcmp(verb, "list") ? nargs > 0 : (!strcmp(verb, "show") || !strcmp(verb, "rm")) ? nargs != 1 : 1)
+    if (!strcmp(verb, "list")                            ? nargs > 0
+        : (!strcmp(verb, "show") || !strcmp(verb, "rm")) ? nargs != 1
+                                                         : 1)
         return cli_usage_error(&cli, "say 'models list', 'models show NAME' or 'models rm NAME'");
     if ((rc = cli_setup(&cli, 0))) goto out;
     char *dir = cli_models_dir(&cli, dir_flag);

@@ -48,12 +48,14 @@ static int parse_entry(const char *line, size_t len, entry *e)
     }
     char *save = NULL, *tok[4] = {0};
     int n = 0;
-    for (char *t = strtok_r(buf, " \t", &save); t && n < 4; t = strtok_r(NULL, " \t", &save)) tok[n++] = t;
+    for (char *t = strtok_r(buf, " \t", &save); t && n < 4; t = strtok_r(NULL, " \t", &save))
+        tok[n++] = t;
     if (n < 3 || tok[0][0] == '#') return 0;
     snprintf(e->name, sizeof e->name, "%s", tok[0]);
     snprintf(e->kind, sizeof e->kind, "%s", tok[1]);
     snprintf(e->source, sizeof e->source, "%s", tok[2]);
-    if (n == 4 && !strncmp(tok[3], "sha256=", 7)) snprintf(e->sha256, sizeof e->sha256, "%s", tok[3] + 7);
+    if (n == 4 && !strncmp(tok[3], "sha256=", 7))
+        snprintf(e->sha256, sizeof e->sha256, "%s", tok[3] + 7);
     return 1;
 }
 
@@ -73,7 +75,8 @@ static int catalog_each(int (*fn)(void *, const entry *), void *ctx, rag_err *er
     int r = 0;
     for (size_t i = 0; i < len && !r;) {
         size_t n = 0;
-        while (i + n < len && text[i + n] != '\n') n++;
+        while (i + n < len && text[i + n] != '\n')
+            n++;
         entry e;
         if (parse_entry(text + i, n, &e)) r = fn(ctx, &e);
         i += n + 1;
@@ -103,10 +106,12 @@ static int find_one(void *p, const entry *e)
 static char *resolve_source(const char *source, int *is_hf, rag_err *err)
 {
     *is_hf = 0;
-    if (!strncmp(source, "http://", 7) || !strncmp(source, "https://", 8)) return rag_xstrdup(source);
+    if (!strncmp(source, "http://", 7) || !strncmp(source, "https://", 8))
+        return rag_xstrdup(source);
     if (strncmp(source, "hf:", 3)) {
         rag_err_set(err, RAG_ERR_INVALID,
-                    "'%s' is not a catalogue name (see 'rag pull --list'), hf:ORG/REPO/FILE or an http(s) URL",
+                    "'%s' is not a catalogue name (see 'rag pull --list'), hf:ORG/REPO/FILE or an "
+                    "http(s) URL",
                     source);
         return NULL;
     }
@@ -119,7 +124,8 @@ static char *resolve_source(const char *source, int *is_hf, rag_err *err)
     if (!host || !*host) host = getenv("HF_ENDPOINT");
     if (!host || !*host) host = "https://huggingface.co";
     size_t hl = strlen(host);
-    while (hl && host[hl - 1] == '/') hl--;
+    while (hl && host[hl - 1] == '/')
+        hl--;
     *is_hf = 1;
     return rag_xasprintf("%.*s/%.*s/resolve/main/%s", (int)hl, host, (int)(s2 - p), p, s2 + 1);
 }
@@ -129,7 +135,8 @@ static char *file_name_of(const char *url)
 {
     const char *end = url + strcspn(url, "?#");
     const char *slash = end;
-    while (slash > url && slash[-1] != '/') slash--;
+    while (slash > url && slash[-1] != '/')
+        slash--;
     if (slash == end) return NULL;
     char *name = rag_xstrndup(slash, (size_t)(end - slash));
     if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '%')) {
@@ -142,7 +149,8 @@ static char *file_name_of(const char *url)
 /* ---- rag pull ----------------------------------------------------------------------- */
 
 static const char pull_usage[] =
-    "usage: rag pull NAME|hf:ORG/REPO/FILE|URL [--sha256 HEX] [--dir DIR] [--as-name FILE] [--json]\n"
+    "usage: rag pull NAME|hf:ORG/REPO/FILE|URL [--sha256 HEX] [--dir DIR] [--as-name FILE] "
+    "[--json]\n"
     "       rag pull --list\n"
     "\n"
     "Downloads a GGUF model into the models directory (--dir, else\n"
@@ -168,7 +176,7 @@ static void on_pull_progress(void *ctx, uint64_t done, uint64_t total)
     double secs = rag_now_s() - p->t0;
     if (done > p->start) secs *= (double)done / (double)(done - p->start);
     cli_bar_draw(&p->bar, "file", done >= total && total ? 1 : 0, 1, (double)done,
-                     total ? (double)total : (double)done, secs);
+                 total ? (double)total : (double)done, secs);
 }
 
 static int print_entry(void *ctx, const entry *e)
@@ -216,7 +224,8 @@ static int is_hex64(const char *s)
     return 1;
 }
 
-static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir_flag, const char *as_name)
+static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir_flag,
+                const char *as_name)
 {
     rag_err err = {0};
     find_ctx f = {.name = what};
@@ -241,14 +250,17 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
     dest = rag_xasprintf("%s/%s", dir, name);
     if (sha) {
         lower_sha = rag_xstrdup(sha);
-        for (char *c = lower_sha; *c; c++) *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
+        for (char *c = lower_sha; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
     }
     struct stat st;
     if (stat(dest, &st) == 0) { /* already here: verify when we can, else say so */
         char have[65];
         if (lower_sha && (rag_sha256_file(dest, have, &err) || strcmp(have, lower_sha))) {
-            cli_error(cli, "%s exists but its SHA-256 is not %s: remove it ('rag models rm %s') to download again",
-                          dest, lower_sha, name);
+            cli_error(cli,
+                      "%s exists but its SHA-256 is not %s: remove it ('rag models rm %s') to "
+                      "download again",
+                      dest, lower_sha, name);
             goto out;
         }
         if (cli->json) {
@@ -292,14 +304,18 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
         cJSON_AddNumberToObject(j, "resumed_at", (double)r.resumed_at);
         cJSON_AddNumberToObject(j, "reconnects", r.reconnects);
         cJSON_AddStringToObject(j, "sha256", r.sha256);
-        if (r.hash_from) cJSON_AddStringToObject(j, "verified_against", r.hash_from);
-        else cJSON_AddNullToObject(j, "verified_against");
+        if (r.hash_from)
+            cJSON_AddStringToObject(j, "verified_against", r.hash_from);
+        else
+            cJSON_AddNullToObject(j, "verified_against");
         cli_print_json(j);
     } else if (!cli->quiet) {
         printf("%s: %.1f MB%s%s\n  sha256 %s (%s)\n", dest, (double)r.size / 1e6,
-               r.resumed_at ? ", resumed" : "", r.reconnects ? ", after reconnecting" : "", r.sha256,
-               r.hash_from ? (strcmp(r.hash_from, "server") ? "matches --sha256" : "matches the server's")
-                           : "nothing to check it against: compare it with the publisher's");
+               r.resumed_at ? ", resumed" : "", r.reconnects ? ", after reconnecting" : "",
+               r.sha256,
+               r.hash_from
+                   ? (strcmp(r.hash_from, "server") ? "matches --sha256" : "matches the server's")
+                   : "nothing to check it against: compare it with the publisher's");
     }
     rc = RAG_EXIT_OK;
 out:
@@ -326,15 +342,27 @@ int cli_pull(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case O_SHA: sha = optarg; break;
-        case O_DIR: dir = optarg; break;
-        case O_NAME: as_name = optarg; break;
-        case O_LIST: list = 1; break;
-        case 'h': fputs(pull_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case O_SHA:
+            sha = optarg;
+            break;
+        case O_DIR:
+            dir = optarg;
+            break;
+        case O_NAME:
+            as_name = optarg;
+            break;
+        case O_LIST:
+            list = 1;
+            break;
+        case 'h':
+            fputs(pull_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (!list && optind + 1 != argc) return cli_usage_error(&cli, "say what to pull: a name, hf:ORG/REPO/FILE or a URL");
+    if (!list && optind + 1 != argc)
+        return cli_usage_error(&cli, "say what to pull: a name, hf:ORG/REPO/FILE or a URL");
     if ((rc = cli_setup(&cli, 0))) goto out;
     rc = list ? pull_list(&cli) : pull(&cli, argv[optind], sha, dir, as_name);
 out:

@@ -139,8 +139,8 @@ int cli_open_retrieval(cli_query_opts *q, rag_retrieval_models *r)
                            &err))
         return cli_fail(&q->cli, &err);
     if (mode && !strcmp(mode, "vector") && !r->embedder) {
-        cli_error(&q->cli, "%s: search.mode vector: %s",
-                  rag_settings_where(set, "search.mode"), r->note);
+        cli_error(&q->cli, "%s: search.mode vector: %s", rag_settings_where(set, "search.mode"),
+                  r->note);
         return RAG_EXIT_USAGE;
     }
     return 0;

@@ -31,23 +31,28 @@ static void reembed_progress(void *ctx, const ing_progress *p)
 
 int cli_reembed(int argc, char **argv)
 {
-    static const struct option opts[] = {{"embed-model", required_argument, NULL, 'E'},
-                                         CLI_COMMON_OPTIONS,
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"embed-model", required_argument, NULL, 'E'}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "reembed"};
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'E': cli_flag(&cli, "embed.model", optarg, "--embed-model"); break;
-        case 'h': fputs(reembed_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case 'E':
+            cli_flag(&cli, "embed.model", optarg, "--embed-model");
+            break;
+        case 'h':
+            fputs(reembed_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (optind < argc) return cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     if ((rc = cli_setup(&cli, 1))) goto out;
     if (!cli.set.embed.model && !cli.set.embed.url) {
-        rc = cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");
+        rc = cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, "
+                                   "RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");
         goto out;
     }
     emb_model *m;
@@ -78,12 +83,18 @@ int cli_reembed(int argc, char **argv)
         if (run) cJSON_AddStringToObject(j, "error", err.msg);
         cli_print_json(j);
     } else {
-        printf("reembed: %lld chunks embedded now, %lld already done, of %lld; %.1f s (%.0f chunks/s)%s\n",
-               (long long)r.n_embedded, (long long)r.n_already, (long long)r.n_chunks, r.seconds, rate,
-               r.switched ? "; the database now uses this model" : r.cancelled ? " (interrupted: run again to continue)" : "");
+        printf("reembed: %lld chunks embedded now, %lld already done, of %lld; %.1f s (%.0f "
+               "chunks/s)%s\n",
+               (long long)r.n_embedded, (long long)r.n_already, (long long)r.n_chunks, r.seconds,
+               rate,
+               r.switched    ? "; the database now uses this model"
+               : r.cancelled ? " (interrupted: run again to continue)"
+                             : "");
     }
-    if (run) rc = cli_fail(&cli, &err);
-    else if (r.cancelled) rc = RAG_EXIT_INTERRUPTED;
+    if (run)
+        rc = cli_fail(&cli, &err);
+    else if (r.cancelled)
+        rc = RAG_EXIT_INTERRUPTED;
     emb_model_close(m);
 out:
     cli_teardown(&cli);

@@ -12,18 +12,22 @@ static const char rerank_usage[] =
 
 int cli_rerank(int argc, char **argv)
 {
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         CLI_COMMON_OPTIONS,
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "rerank"};
     const char *role_key = "rerank.model";
     int c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'm': cli_flag(&cli, role_key, optarg, "-m"); break;
-        case 'h': fputs(rerank_usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case 'm':
+            cli_flag(&cli, role_key, optarg, "-m");
+            break;
+        case 'h':
+            fputs(rerank_usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (argc - optind < 2) return cli_usage_error(&cli, "give a QUERY and at least one PASSAGE");
@@ -45,7 +49,8 @@ int cli_rerank(int argc, char **argv)
         cJSON_AddItemToObject(j, "scores", cJSON_CreateFloatArray(scores, (int)n));
         cli_print_json(j);
     } else {
-        for (size_t i = 0; i < n; i++) printf("%.6f\n", scores[i]);
+        for (size_t i = 0; i < n; i++)
+            printf("%.6f\n", scores[i]);
     }
     rag_free(scores);
     emb_model_close(m);

@@ -136,8 +136,7 @@ int cli_search(int argc, char **argv)
                    cli_reset(&q.cli), cli_dim(&q.cli), score, cli_reset(&q.cli));
             const char *shown = cli_heading_shown(h->title, h->heading_path);
             printf("   %s%s%s%s%s\n", cli_dim(&q.cli), path, shown ? "  \xE2\x80\xBA  " : "",
-                   shown ? cli_safe(shown, heading, sizeof heading) : "",
-                   cli_reset(&q.cli));
+                   shown ? cli_safe(shown, heading, sizeof heading) : "", cli_reset(&q.cli));
             if (h->snippet) print_snippet(h->snippet);
             if (q.explain) print_explain(&q, r);
             if (i + 1 < res.n) putchar('\n');
