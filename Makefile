@@ -108,7 +108,7 @@ $(BUILD)/obj/store/vindex_faiss.o: $(FAISS_DIR)/lib/libfaiss_c.a
 
 # The chat page is built into ragd/web.c by the assembler (.incbin).
 $(BUILD)/obj/ragd/web.o: ragd/web/chat.html
-$(BUILD)/obj/cli/models.o: etc/models.conf
+$(BUILD)/obj/cli/pull.o: etc/models.conf
 
 $(BUILD)/librag.a: $(LIB_OBJS)
 	@rm -f $@

@@ -30,8 +30,8 @@ typedef struct rag_cli {
     const char *cmd; /* "search", "docs list", ... for messages */
     const char *config_flag, *as_flag;
     int json, quiet;
-    int color;         /* stdout is a terminal and NO_COLOR is unset */
-    rag_settings set;  /* every setting, resolved by cli_setup */
+    int color;                             /* stdout is a terminal and NO_COLOR is unset */
+    rag_settings set;                      /* every setting, resolved by cli_setup */
     rag_setting_flag flags[CLI_MAX_FLAGS]; /* settings given as flags (cli_flag) */
     size_t n_flags;
     rag_principal who; /* --as roles, or the local administrator */
@@ -43,7 +43,7 @@ typedef struct rag_cli {
 void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name);
 
 /* Long options every subcommand accepts; append to a command's table. */
-#define CLI_COMMON_OPTIONS                                                                     \
+#define CLI_COMMON_OPTIONS                                                                         \
     {"db", required_argument, NULL, 'D'}, {"config", required_argument, NULL, 'C'},                \
         {"json", no_argument, NULL, 'J'}, {"as", required_argument, NULL, 'A'},                    \
         {"quiet", no_argument, NULL, 'q'},                                                         \
@@ -70,8 +70,8 @@ typedef struct cli_bar {
 } cli_bar;
 
 /* bytes_total < 0: no byte figures (the rate is then items per second). */
-void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total,
-                      double bytes_done, double bytes_total, double seconds);
+void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total, double bytes_done,
+                  double bytes_total, double seconds);
 void cli_bar_clear(cli_bar *b);
 
 /* Opens the embedding model of the settings (embed.model or embed.url),
@@ -88,8 +88,7 @@ void cli_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(p
 /* Prints a rag_err and returns RAG_EXIT_ERROR. */
 int cli_fail(const rag_cli *cli, const rag_err *err);
 /* Prints a usage error and the hint to see --help; returns RAG_EXIT_USAGE. */
-int cli_usage_error(const rag_cli *cli, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A path for display: relative to the working directory when under it,
  * made safe for a terminal as cli_safe does. */
@@ -141,5 +140,6 @@ int cli_models(int argc, char **argv);
 int cli_bench_model(int argc, char **argv);
 int cli_bench_embed(int argc, char **argv);
 int cli_config(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 #endif

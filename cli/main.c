@@ -2,38 +2,12 @@
 #include "cli/cli.h"
 #include "store/store.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #ifndef RAG_VERSION
 #define RAG_VERSION "0.1.0"
 #endif
-
-/* `rag serve` is the daemon: the `ragd` program beside this one (the same
- * build or installation), else the first `ragd` on PATH. The daemon is its
- * own program (ragd/), so the command line does not carry the HTTP server. */
-static int cli_serve(int argc, char **argv)
-{
-    (void)argc;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    argv[0] = "ragd";
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash && (size_t)(slash - self) + sizeof "/ragd" <= sizeof self) {
-            strcpy(slash, "/ragd");
-            if (!access(self, X_OK)) execv(self, argv);
-        }
-    }
-    execvp("ragd", argv);
-    fprintf(stderr, "rag serve: cannot run ragd (%s); install it beside rag or on PATH\n",
-            strerror(errno));
-    return RAG_EXIT_ERROR;
-}
 
 /* Every command, in the order of the usage text, which is made from this
  * table: its name, what runs it, its section and one line of help. */
@@ -64,7 +38,8 @@ static const struct command {
     {"reembed", cli_reembed, 1, "", "embed every chunk with (another) embedding model"},
     {"pull", cli_pull, 1, "NAME|URL", "download a model (resumable, verified)"},
     {"models", cli_models, 1, "", "list, show or remove downloaded models"},
-    {"bench-model", cli_bench_model, 1, "", "prefill, decode and first-token speed of a model here"},
+    {"bench-model", cli_bench_model, 1, "",
+     "prefill, decode and first-token speed of a model here"},
     {"bench-embed", cli_bench_embed, 1, "", "embedding speed of an encoder here"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -97,7 +72,8 @@ static void hoist_command(int argc, char **argv)
     while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") &&
            strcmp(argv[i], "--version")) {
         int takes = 0;
-        for (const char *const *w = with_value; *w; w++) takes |= !strcmp(argv[i], *w);
+        for (const char *const *w = with_value; *w; w++)
+            takes |= !strcmp(argv[i], *w);
         i += takes ? 2 : 1;
     }
     if (i == 1 || i >= argc) return;
