@@ -84,7 +84,8 @@ void rag_strv_push(rag_strv *sv, const char *s)
 
 void rag_strv_free(rag_strv *sv)
 {
-    for (size_t i = 0; i < sv->n; i++) rag_free(sv->v[i]);
+    for (size_t i = 0; i < sv->n; i++)
+        rag_free(sv->v[i]);
     rag_free(sv->v);
     sv->v = NULL;
     sv->n = sv->cap = 0;
@@ -96,8 +97,10 @@ void rag_strv_split(rag_strv *sv, const char *s, char sep)
         const char *e = strchr(s, sep);
         if (!e) e = s + strlen(s);
         const char *a = s, *z = e;
-        while (a < z && (*a == ' ' || *a == '\t')) a++;
-        while (z > a && (z[-1] == ' ' || z[-1] == '\t')) z--;
+        while (a < z && (*a == ' ' || *a == '\t'))
+            a++;
+        while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+            z--;
         if (z > a) rag_strv_pushn(sv, a, (size_t)(z - a));
         s = *e ? e + 1 : e;
     }

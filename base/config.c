@@ -24,9 +24,11 @@ struct rag_config {
 
 static char *trim(char *s)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -144,11 +146,22 @@ int rag_parse_size(const char *s, size_t *out)
     if (end == s || errno || *s == '-') return -1;
     unsigned shift = 0;
     switch (toupper((unsigned char)*end)) {
-    case 0: break;
-    case 'K': shift = 10; end++; break;
-    case 'M': shift = 20; end++; break;
-    case 'G': shift = 30; end++; break;
-    default: return -1;
+    case 0:
+        break;
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        return -1;
     }
     if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I') end++;
     if (*end) return -1;
@@ -178,8 +191,8 @@ int rag_config_get_bool(const rag_config *c, const char *key, int *out, rag_err 
              !strcasecmp(v, "off"))
         *out = 0;
     else
-        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s: '%s' is not true or false", e->where,
-                           key, v);
+        return rag_err_set(err, RAG_ERR_INVALID, "%s: %s: '%s' is not true or false", e->where, key,
+                           v);
     return 0;
 }
 
@@ -187,7 +200,8 @@ int rag_config_check_keys(const rag_config *c, const char *const *known, rag_err
 {
     for (size_t i = 0; c && i < c->n; i++) {
         int ok = 0;
-        for (const char *const *k = known; *k && !ok; k++) ok = !strcmp(*k, c->v[i].key);
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = !strcmp(*k, c->v[i].key);
         if (!ok)
             return rag_err_set(err, RAG_ERR_INVALID, "%s: unknown setting '%s'", c->v[i].where,
                                c->v[i].key);

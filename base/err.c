@@ -45,20 +45,34 @@ void rag_err_clear(rag_err *err)
 const char *rag_err_name(int code)
 {
     switch (code) {
-    case RAG_OK: return "ok";
-    case RAG_ERR_NOMEM: return "out of memory";
-    case RAG_ERR_IO: return "I/O error";
-    case RAG_ERR_FORMAT: return "format error";
-    case RAG_ERR_INVALID: return "invalid argument";
-    case RAG_ERR_NOTFOUND: return "not found";
-    case RAG_ERR_DB: return "database error";
-    case RAG_ERR_LIMIT: return "limit exceeded";
-    case RAG_ERR_UNSUPPORTED: return "unsupported";
-    case RAG_ERR_BUSY: return "busy";
-    case RAG_ERR_CORRUPT: return "corrupt data";
-    case RAG_ERR_INTERRUPTED: return "interrupted";
-    case RAG_ERR_NET: return "network error";
-    case RAG_ERR_DENIED: return "refused";
+    case RAG_OK:
+        return "ok";
+    case RAG_ERR_NOMEM:
+        return "out of memory";
+    case RAG_ERR_IO:
+        return "I/O error";
+    case RAG_ERR_FORMAT:
+        return "format error";
+    case RAG_ERR_INVALID:
+        return "invalid argument";
+    case RAG_ERR_NOTFOUND:
+        return "not found";
+    case RAG_ERR_DB:
+        return "database error";
+    case RAG_ERR_LIMIT:
+        return "limit exceeded";
+    case RAG_ERR_UNSUPPORTED:
+        return "unsupported";
+    case RAG_ERR_BUSY:
+        return "busy";
+    case RAG_ERR_CORRUPT:
+        return "corrupt data";
+    case RAG_ERR_INTERRUPTED:
+        return "interrupted";
+    case RAG_ERR_NET:
+        return "network error";
+    case RAG_ERR_DENIED:
+        return "refused";
     }
     return "unknown error";
 }

@@ -34,7 +34,8 @@ int rag_sha256_file(const char *path, char hex[RAG_SHA256_HEX_LEN + 1], rag_err 
     unsigned char *buf = malloc(BLOCK);
     if (!buf) abort();
     size_t got;
-    while ((got = fread(buf, 1, BLOCK, f)) > 0) EVP_DigestUpdate(c, buf, got);
+    while ((got = fread(buf, 1, BLOCK, f)) > 0)
+        EVP_DigestUpdate(c, buf, got);
     int failed = ferror(f);
     fclose(f);
     free(buf);

@@ -23,7 +23,8 @@ static size_t space_at(const char *s, size_t i, size_t end)
 static size_t skip_space(const char *s, size_t i, size_t end)
 {
     size_t l;
-    while (i < end && (l = space_at(s, i, end))) i += l;
+    while (i < end && (l = space_at(s, i, end)))
+        i += l;
     return i;
 }
 
@@ -172,12 +173,14 @@ size_t rag_sentence_end(const char *s, size_t pos, size_t end)
 static int starts_list_item(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
     if (i < n && s[i] == '|') return 1;
     if (i + 1 < n && (s[i] == '-' || s[i] == '*' || s[i] == '+') && s[i + 1] == ' ') return 1;
     if (i + 3 < n && !memcmp(s + i, "\xE2\x80\xA2", 3)) return 1; /* • */
     size_t d = i;
-    while (d < n && s[d] >= '0' && s[d] <= '9') d++;
+    while (d < n && s[d] >= '0' && s[d] <= '9')
+        d++;
     return d > i && d + 1 < n && (s[d] == '.' || s[d] == ')') && s[d + 1] == ' ';
 }
 
@@ -189,7 +192,8 @@ size_t rag_sentence_len(const char *s, size_t n)
     for (size_t i = 0; i < e; i++) {
         if (s[i] != '\n') continue;
         size_t b = i;
-        while (b > 0 && s[b - 1] == ' ') b--;
+        while (b > 0 && s[b - 1] == ' ')
+            b--;
         if ((i + 1 < n && s[i + 1] == '\n') || (b > 0 && s[b - 1] == ':') ||
             starts_list_item(s + i + 1, n - i - 1))
             return i ? i : 1;

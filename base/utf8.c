@@ -80,7 +80,8 @@ size_t rag_utf8_repair(const uint8_t *s, size_t n, rag_buf *out, size_t *first_b
         rag_buf_append(out, "\xEF\xBF\xBD", 3);
         /* Skip the maximal invalid subpart: one lead byte plus any continuation bytes. */
         i++;
-        while (i < n && (s[i] & 0xC0) == 0x80) i++;
+        while (i < n && (s[i] & 0xC0) == 0x80)
+            i++;
     }
     rag_buf_append(out, s + i - run, run);
     return bad;
@@ -102,7 +103,8 @@ int rag_utf8_nfc(const char *s, size_t n, rag_buf *out)
 {
     /* ASCII is already NFC: skip the library call for the common case. */
     size_t i = 0;
-    while (i < n && (unsigned char)s[i] < 0x80) i++;
+    while (i < n && (unsigned char)s[i] < 0x80)
+        i++;
     if (i == n) {
         rag_buf_append(out, s, n);
         return 0;
@@ -113,7 +115,8 @@ int rag_utf8_nfc(const char *s, size_t n, rag_buf *out)
 int rag_utf8_fold(const char *s, size_t n, rag_buf *out)
 {
     size_t i = 0;
-    while (i < n && (unsigned char)s[i] < 0x80) i++;
+    while (i < n && (unsigned char)s[i] < 0x80)
+        i++;
     if (i == n) {
         rag_buf_reserve(out, n);
         for (i = 0; i < n; i++) {
@@ -123,9 +126,8 @@ int rag_utf8_fold(const char *s, size_t n, rag_buf *out)
         out->data[out->len] = 0;
         return 0;
     }
-    return map_append(s, n,
-                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK,
-                      out);
+    return map_append(
+        s, n, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK, out);
 }
 
 int rag_cp_is_word(int32_t cp)
@@ -133,10 +135,17 @@ int rag_cp_is_word(int32_t cp)
     if (cp < 0x80)
         return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
     switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
         return 1;
     default:
         return 0;
@@ -148,7 +157,9 @@ int rag_cp_is_space(int32_t cp)
     if (cp < 0x80) return cp == ' ' || (cp >= 9 && cp <= 13);
     if (cp == 0x85) return 1;
     switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
         return 1;
     default:
         return 0;
@@ -169,15 +180,15 @@ int rag_cp_is_control(int32_t cp)
 
 int rag_cp_is_cjk(int32_t cp)
 {
-    return (cp >= 0x1100 && cp <= 0x11FF)      /* Hangul Jamo */
-           || (cp >= 0x2E80 && cp <= 0x2FDF)   /* CJK radicals */
-           || (cp >= 0x3040 && cp <= 0x30FF)   /* Hiragana, Katakana */
-           || (cp >= 0x3100 && cp <= 0x31FF)   /* Bopomofo, Hangul compat jamo, Katakana ext */
-           || (cp >= 0x3400 && cp <= 0x4DBF)   /* CJK ext A */
-           || (cp >= 0x4E00 && cp <= 0x9FFF)   /* CJK unified */
-           || (cp >= 0xA960 && cp <= 0xA97F)   /* Hangul Jamo ext A */
-           || (cp >= 0xAC00 && cp <= 0xD7FF)   /* Hangul syllables, Jamo ext B */
-           || (cp >= 0xF900 && cp <= 0xFAFF)   /* CJK compatibility */
-           || (cp >= 0xFF66 && cp <= 0xFFDC)   /* halfwidth Katakana, Hangul */
+    return (cp >= 0x1100 && cp <= 0x11FF)       /* Hangul Jamo */
+           || (cp >= 0x2E80 && cp <= 0x2FDF)    /* CJK radicals */
+           || (cp >= 0x3040 && cp <= 0x30FF)    /* Hiragana, Katakana */
+           || (cp >= 0x3100 && cp <= 0x31FF)    /* Bopomofo, Hangul compat jamo, Katakana ext */
+           || (cp >= 0x3400 && cp <= 0x4DBF)    /* CJK ext A */
+           || (cp >= 0x4E00 && cp <= 0x9FFF)    /* CJK unified */
+           || (cp >= 0xA960 && cp <= 0xA97F)    /* Hangul Jamo ext A */
+           || (cp >= 0xAC00 && cp <= 0xD7FF)    /* Hangul syllables, Jamo ext B */
+           || (cp >= 0xF900 && cp <= 0xFAFF)    /* CJK compatibility */
+           || (cp >= 0xFF66 && cp <= 0xFFDC)    /* halfwidth Katakana, Hangul */
            || (cp >= 0x20000 && cp <= 0x3FFFF); /* CJK ext B.. */
 }

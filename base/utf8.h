@@ -31,9 +31,9 @@ int rag_utf8_nfc(const char *s, size_t n, rag_buf *out);
 int rag_utf8_fold(const char *s, size_t n, rag_buf *out);
 
 /* Character classes used by the tokenizers. */
-int rag_cp_is_word(int32_t cp);     /* letter, mark or number */
-int rag_cp_is_space(int32_t cp);    /* Unicode White_Space (Zs, Zl, Zp, \t \n \v \f \r) */
-int rag_cp_is_control(int32_t cp);  /* Cc/Cf other than \t \n, e.g. NUL, BOM, ZWSP */
+int rag_cp_is_word(int32_t cp);    /* letter, mark or number */
+int rag_cp_is_space(int32_t cp);   /* Unicode White_Space (Zs, Zl, Zp, \t \n \v \f \r) */
+int rag_cp_is_control(int32_t cp); /* Cc/Cf other than \t \n, e.g. NUL, BOM, ZWSP */
 /* Scripts written without spaces between words, indexed as character
  * bigrams: Han, Hiragana, Katakana, Hangul (and their compatibility forms). */
 int rag_cp_is_cjk(int32_t cp);

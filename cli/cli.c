@@ -283,8 +283,8 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
 }
 
-void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total,
-                      double bytes_done, double bytes_total, double seconds)
+void cli_bar_draw(cli_bar *b, const char *unit, size_t done, size_t total, double bytes_done,
+                  double bytes_total, double seconds)
 {
     if (!b->enabled) return;
     double t = rag_now_s();

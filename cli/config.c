@@ -40,7 +40,8 @@ int cli_config(int argc, char **argv)
     unsigned program = RAG_PROG_RAG;
     for (int i = 1; i < argc; i++) {
         int c = 0;
-        if (!strcmp(argv[i], "--json")) c = 'J';
+        if (!strcmp(argv[i], "--json"))
+            c = 'J';
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return RAG_EXIT_OK;

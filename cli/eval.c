@@ -41,13 +41,16 @@ static char *run_docid(const store_hit *h)
 int cli_eval(int argc, char **argv)
 {
     enum { O_MODE = 1000, O_EMODEL, O_RERANK, O_RMODEL, O_RTOP };
-    static const struct option opts[] = {
-        {"queries", required_argument, NULL, 'Q'},     {"qrels", required_argument, NULL, 'R'},
-        {"run", required_argument, NULL, 'o'},         {"mode", required_argument, NULL, O_MODE},
-        {"embed-model", required_argument, NULL, O_EMODEL}, {"rerank", no_argument, NULL, O_RERANK},
-        {"rerank-model", required_argument, NULL, O_RMODEL},
-        {"rerank-top", required_argument, NULL, O_RTOP}, CLI_COMMON_OPTIONS,
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"queries", required_argument, NULL, 'Q'},
+                                         {"qrels", required_argument, NULL, 'R'},
+                                         {"run", required_argument, NULL, 'o'},
+                                         {"mode", required_argument, NULL, O_MODE},
+                                         {"embed-model", required_argument, NULL, O_EMODEL},
+                                         {"rerank", no_argument, NULL, O_RERANK},
+                                         {"rerank-model", required_argument, NULL, O_RMODEL},
+                                         {"rerank-top", required_argument, NULL, O_RTOP},
+                                         CLI_COMMON_OPTIONS,
+                                         {0, 0, 0, 0}};
     rag_cli cli = {.cmd = "eval"};
     const char *qpath = NULL, *rpath = NULL, *runpath = NULL;
     long k = 1000;
@@ -55,14 +58,30 @@ int cli_eval(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case 'Q': qpath = optarg; break;
-        case 'R': rpath = optarg; break;
-        case 'o': runpath = optarg; break;
-        case O_MODE: cli_flag(&cli, "search.mode", optarg, "--mode"); break;
-        case O_EMODEL: cli_flag(&cli, "embed.model", optarg, "--embed-model"); break;
-        case O_RERANK: cli_flag(&cli, "search.rerank", "true", "--rerank"); break;
-        case O_RMODEL: cli_flag(&cli, "rerank.model", optarg, "--rerank-model"); break;
-        case O_RTOP: cli_flag(&cli, "rerank.top", optarg, "--rerank-top"); break;
+        case 'Q':
+            qpath = optarg;
+            break;
+        case 'R':
+            rpath = optarg;
+            break;
+        case 'o':
+            runpath = optarg;
+            break;
+        case O_MODE:
+            cli_flag(&cli, "search.mode", optarg, "--mode");
+            break;
+        case O_EMODEL:
+            cli_flag(&cli, "embed.model", optarg, "--embed-model");
+            break;
+        case O_RERANK:
+            cli_flag(&cli, "search.rerank", "true", "--rerank");
+            break;
+        case O_RMODEL:
+            cli_flag(&cli, "rerank.model", optarg, "--rerank-model");
+            break;
+        case O_RTOP:
+            cli_flag(&cli, "rerank.top", optarg, "--rerank-top");
+            break;
         case 'k': { /* the depth of the run, not search.k */
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -71,8 +90,11 @@ int cli_eval(int argc, char **argv)
             k = v;
             break;
         }
-        case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case 'h':
+            fputs(usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
     if (!qpath || !rpath) return cli_usage_error(&cli, "--queries and --qrels are required");
@@ -115,13 +137,15 @@ int cli_eval(int argc, char **argv)
     double t0 = rag_now_s();
     for (size_t i = 0; i < qids.n; i++) {
         rag_results hits;
-        if (rag_retrieve(cli.st, rt.embedder, rt.reranker, qtexts.v[i], &cli.who, &rp, &hits, &err)) {
+        if (rag_retrieve(cli.st, rt.embedder, rt.reranker, qtexts.v[i], &cli.who, &rp, &hits,
+                         &err)) {
             rc = cli_fail(&cli, &err);
             goto out;
         }
         size_t n = hits.n;
         rag_ranked *r = rag_xcalloc(n ? n : 1, sizeof *r);
-        for (size_t j = 0; j < n; j++) r[j] = (rag_ranked){run_docid(&hits.v[j].hit), hits.v[j].score};
+        for (size_t j = 0; j < n; j++)
+            r[j] = (rag_ranked){run_docid(&hits.v[j].hit), hits.v[j].score};
         rag_results_free(&hits);
         rag_metrics m;
         rag_eval_query(&qrels, qids.v[i], r, n, &m); /* also sorts r as trec_eval reads it */
@@ -137,7 +161,8 @@ int cli_eval(int argc, char **argv)
             sum.p10 += m.p10;
             sum.mrr += m.mrr;
         }
-        for (size_t j = 0; j < n; j++) rag_free(r[j].docid);
+        for (size_t j = 0; j < n; j++)
+            rag_free(r[j].docid);
         rag_free(r);
     }
     double secs = rag_now_s() - t0;
@@ -159,7 +184,8 @@ int cli_eval(int argc, char **argv)
         printf("retrieval   %s%s\n", rag_retrieval_mode(&rt), rt.reranker ? ", reranked" : "");
         printf("queries     %zu evaluated (%zu run, %zu with relevant judgments), %.2f s\n", n_eval,
                qids.n, n_eval, secs);
-        printf("MAP         %.4f\nnDCG@10     %.4f\nRecall@100  %.4f\nP@10        %.4f\nMRR         %.4f\n",
+        printf("MAP         %.4f\nnDCG@10     %.4f\nRecall@100  %.4f\nP@10        %.4f\nMRR        "
+               " %.4f\n",
                sum.map / d, sum.ndcg10 / d, sum.recall100 / d, sum.p10 / d, sum.mrr / d);
     }
     if (n_eval == 0) cli_error(&cli, "no query of %s has a relevant judgment in %s", qpath, rpath);

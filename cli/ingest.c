@@ -113,7 +113,7 @@ static void on_progress(void *ctx, const ing_progress *p)
 {
     view *v = ctx;
     cli_bar_draw(&v->bar, "files", p->files_done, p->files_total, (double)p->bytes_done,
-                     (double)p->bytes_total, p->seconds);
+                 (double)p->bytes_total, p->seconds);
 }
 
 static int parse_count(const char *s, long min, size_t *out)

@@ -40,8 +40,10 @@ static int keys_add(rag_cli *cli, const char *name, const char *roles, int perms
     } else {
         printf("%s\n", key);
         if (!cli->quiet)
-            fprintf(stderr, "rag keys: key '%s' created; it is shown only this once. Send it as "
-                            "'Authorization: Bearer KEY'.\n", name);
+            fprintf(stderr,
+                    "rag keys: key '%s' created; it is shown only this once. Send it as "
+                    "'Authorization: Bearer KEY'.\n",
+                    name);
     }
     memset(key, 0, sizeof key);
     return RAG_EXIT_OK;
@@ -54,7 +56,8 @@ static int keys_list(rag_cli *cli)
     rag_err err = {0};
     if (store_key_list(cli->st, &keys, &n, &err)) return cli_fail(cli, &err);
     cJSON *arr = cli->json ? cJSON_CreateArray() : NULL;
-    if (!cli->json && n) printf("%-24s %-10s %-14s %-20s %s\n", "NAME", "PREFIX", "PERMISSIONS", "CREATED", "ROLES");
+    if (!cli->json && n)
+        printf("%-24s %-10s %-14s %-20s %s\n", "NAME", "PREFIX", "PERMISSIONS", "CREATED", "ROLES");
     for (size_t i = 0; i < n; i++) {
         char when[32];
         time_t t = (time_t)keys[i].created_at;
@@ -119,14 +122,24 @@ int cli_keys(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
-        case O_ROLES: roles = optarg; break;
-        case O_ADMIN: perms |= STORE_PERM_ADMIN | STORE_PERM_INGEST; break;
-        case O_INGEST: perms |= STORE_PERM_INGEST; break;
-        case 'h': fputs(usage, stdout); return RAG_EXIT_OK;
-        default: return cli_usage_error(&cli, "unknown option");
+        case O_ROLES:
+            roles = optarg;
+            break;
+        case O_ADMIN:
+            perms |= STORE_PERM_ADMIN | STORE_PERM_INGEST;
+            break;
+        case O_INGEST:
+            perms |= STORE_PERM_INGEST;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return RAG_EXIT_OK;
+        default:
+            return cli_usage_error(&cli, "unknown option");
         }
     }
-    if (cli.as_flag) return cli_usage_error(&cli, "--as does not apply here: keys are for the administrator");
+    if (cli.as_flag)
+        return cli_usage_error(&cli, "--as does not apply here: keys are for the administrator");
     const char *verb = optind < argc ? argv[optind] : "";
     int nargs = argc - optind - 1;
     if (!strcmp(verb, "add")) {
@@ -141,9 +154,12 @@ int cli_keys(int argc, char **argv)
     if (strcmp(verb, "add") && (roles || perms != STORE_PERM_QUERY))
         return cli_usage_error(&cli, "--roles, --ingest and --admin go with 'keys add'");
     if ((rc = cli_setup(&cli, 1))) goto out;
-    if (!strcmp(verb, "add")) rc = keys_add(&cli, argv[optind + 1], roles, perms);
-    else if (!strcmp(verb, "rm")) rc = keys_rm(&cli, argv[optind + 1]);
-    else rc = keys_list(&cli);
+    if (!strcmp(verb, "add"))
+        rc = keys_add(&cli, argv[optind + 1], roles, perms);
+    else if (!strcmp(verb, "rm"))
+        rc = keys_rm(&cli, argv[optind + 1]);
+    else
+        rc = keys_list(&cli);
 out:
     cli_teardown(&cli);
     return rc;

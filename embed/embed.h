@@ -26,7 +26,7 @@ typedef enum emb_pooling {
     EMB_POOL_MEAN = 1,
     EMB_POOL_CLS = 2,
     EMB_POOL_LAST = 3,
-    EMB_POOL_RANK = 4, /* reranker: the classification head on the CLS state */
+    EMB_POOL_RANK = 4,   /* reranker: the classification head on the CLS state */
     EMB_POOL_REMOTE = 5, /* not a GGUF value: a remote server pools as it does */
 } emb_pooling;
 
@@ -53,11 +53,11 @@ typedef struct emb_model emb_model;
 /* What identifies the vectors a model produces: vectors of two different
  * identities never meet in one index. */
 typedef struct emb_identity {
-    char name[128];          /* general.name, else the file name */
+    char name[128]; /* general.name, else the file name */
     char file_sha256[65];
     int dims;
     emb_pooling pooling;
-    int normalized;          /* vectors are L2-normalised when stored */
+    int normalized; /* vectors are L2-normalised when stored */
     char query_prefix[256];
     char doc_prefix[256];
 } emb_identity;

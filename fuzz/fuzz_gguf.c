@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         llm_gguf_get_f32(g, key, &f, &err);
         llm_gguf_get_bool(g, key, &b, &err);
         if (t == LLM_GGUF_STRING && !llm_gguf_get_str(g, key, &s, &len, &err))
-            for (size_t k = 0; k < len; k++) sink += (uint8_t)s[k];
+            for (size_t k = 0; k < len; k++)
+                sink += (uint8_t)s[k];
         llm_gguf_type et;
         uint64_t n;
         if (t == LLM_GGUF_ARRAY && !llm_gguf_get_arr(g, key, &et, &n, &err)) {

@@ -10,7 +10,8 @@ int main(int argc, char **argv)
     if (argc != 2) return 2;
     static float f32[64 * 4];
     static uint8_t q8[34 * 8];
-    for (int i = 0; i < 64 * 4; i++) f32[i] = (float)i / 7;
+    for (int i = 0; i < 64 * 4; i++)
+        f32[i] = (float)i / 7;
     for (int seed = 0; seed < 4; seed++) {
         llm_gguf_writer *w = llm_gguf_writer_new();
         llm_gguf_set_str(w, "general.architecture", seed & 1 ? "qwen2" : "llama");

@@ -703,11 +703,10 @@ static int close_chunk(chunker *C, const atom *x)
 
     ing_chunks *o = C->out;
     o->v = rag_xgrow(o->v, &o->cap, o->n + 1, sizeof *o->v);
-    o->v[o->n++] =
-        (ing_chunk){.byte_start = start,
-                    .byte_end = end,
-                    .n_tokens = tok,
-                    .heading_path = heading_path(C, path_section(C, keep))};
+    o->v[o->n++] = (ing_chunk){.byte_start = start,
+                               .byte_end = end,
+                               .n_tokens = tok,
+                               .heading_path = heading_path(C, path_section(C, keep))};
 
     C->n_cur = keep;
     C->has_ov = 0;

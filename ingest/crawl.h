@@ -31,7 +31,7 @@ int ing_is_url(const char *s);
 
 /* Fetches urls (and, with p->crawl_depth, the pages they lead to on the
  * same site), calling on_page for each. */
-int ing_crawl(const char *const *urls, size_t n_urls, const ing_params *p, ing_page_fn on_page, void *ctx,
-              rag_err *err);
+int ing_crawl(const char *const *urls, size_t n_urls, const ing_params *p, ing_page_fn on_page,
+              void *ctx, rag_err *err);
 
 #endif

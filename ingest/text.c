@@ -16,9 +16,9 @@ static void normalize_space(ing_block_kind kind, const char *s, size_t n, rag_bu
 {
     const uint8_t *p = (const uint8_t *)s;
     size_t i = 0;
-    int pending_space = 0;   /* a space to emit before the next visible char */
-    int pending_newline = 0; /* a line break to emit before the next visible char */
-    int blank_lines = 0;     /* PRE: empty lines waiting to be emitted */
+    int pending_space = 0;        /* a space to emit before the next visible char */
+    int pending_newline = 0;      /* a line break to emit before the next visible char */
+    int blank_lines = 0;          /* PRE: empty lines waiting to be emitted */
     size_t line_start = out->len; /* for trimming trailing blanks in PRE */
     int at_line_start = 1;
     size_t begin = out->len;
@@ -103,7 +103,8 @@ static size_t to_nfc(const char *s, size_t n, rag_buf *tmp)
     int32_t cp;
     size_t i = 0;
     while (i < n) { /* fast validity scan */
-        size_t l = (unsigned char)s[i] < 0x80 ? 1 : rag_utf8_decode((const uint8_t *)s + i, n - i, &cp);
+        size_t l =
+            (unsigned char)s[i] < 0x80 ? 1 : rag_utf8_decode((const uint8_t *)s + i, n - i, &cp);
         if (!l) break;
         i += l;
     }
@@ -148,7 +149,8 @@ void ing_text_set_title(ing_text *t, const char *s, size_t n)
     rag_buf_free(&nfc);
     if (one.len > TITLE_MAX) { /* cut at a character boundary */
         size_t cut = TITLE_MAX;
-        while (cut > 0 && ((unsigned char)one.data[cut] & 0xC0) == 0x80) cut--;
+        while (cut > 0 && ((unsigned char)one.data[cut] & 0xC0) == 0x80)
+            cut--;
         one.len = cut;
         one.data[cut] = 0;
     }

@@ -27,7 +27,8 @@ int ing_glob_match(const char *pattern, const char *relpath)
         const char *base = strrchr(relpath, '/');
         return fnmatch(pattern, base ? base + 1 : relpath, FNM_PERIOD) == 0;
     }
-    while (*pattern == '/') pattern++;
+    while (*pattern == '/')
+        pattern++;
     return fnmatch(pattern, relpath, 0) == 0;
 }
 
@@ -109,7 +110,8 @@ static void walk_dir(const char *dir, const char *rel, const ing_params *p, ing_
                 char *why = rag_xasprintf("broken symbolic link: %s", strerror(errno));
                 report(p, path, why, n_failed);
                 rag_free(why);
-            } else if (S_ISREG(st.st_mode) && (!p->include || !p->include->n || any_match(p->include, r))) {
+            } else if (S_ISREG(st.st_mode) &&
+                       (!p->include || !p->include->n || any_match(p->include, r))) {
                 add_file(out, path, &st, p, n_failed);
             }
         } else if (S_ISREG(lst.st_mode)) {
@@ -131,7 +133,8 @@ void ing_walk(const char *const *paths, size_t n_paths, const ing_params *p, ing
         /* trailing slashes would double up in joined paths */
         char *path = rag_xstrdup(paths[i]);
         size_t len = strlen(path);
-        while (len > 1 && path[len - 1] == '/') path[--len] = 0;
+        while (len > 1 && path[len - 1] == '/')
+            path[--len] = 0;
         struct stat st;
         if (stat(path, &st) < 0) {
             char *why = rag_xasprintf("%s", strerror(errno));
@@ -143,9 +146,12 @@ void ing_walk(const char *const *paths, size_t n_paths, const ing_params *p, ing
                 rag_strv_push(&out->roots, real);
                 free(real);
             }
-            if (S_ISDIR(st.st_mode)) walk_dir(path, "", p, out, n_failed, 0);
-            else if (S_ISREG(st.st_mode)) add_file(out, path, &st, p, n_failed);
-            else report(p, path, "not a regular file or directory", n_failed);
+            if (S_ISDIR(st.st_mode))
+                walk_dir(path, "", p, out, n_failed, 0);
+            else if (S_ISREG(st.st_mode))
+                add_file(out, path, &st, p, n_failed);
+            else
+                report(p, path, "not a regular file or directory", n_failed);
         }
         rag_free(path);
     }

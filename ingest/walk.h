@@ -5,8 +5,8 @@
 #include "ingest/ingest.h"
 
 typedef struct ing_file {
-    char *path;  /* as found (root + relative part) */
-    char *uri;   /* canonical absolute path */
+    char *path; /* as found (root + relative part) */
+    char *uri;  /* canonical absolute path */
     uint64_t size;
     int64_t mtime_ns;
 } ing_file;

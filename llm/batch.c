@@ -38,7 +38,8 @@ void llm_batch_free(llm_batch *b)
     rag_free(b);
 }
 
-static int check(const llm_batch *b, llm_context *const *cs, const int32_t *tokens, int n, rag_err *err)
+static int check(const llm_batch *b, llm_context *const *cs, const int32_t *tokens, int n,
+                 rag_err *err)
 {
     for (int i = 0; i < n; i++) {
         const llm_context *c = cs[i];
@@ -49,18 +50,21 @@ static int check(const llm_batch *b, llm_context *const *cs, const int32_t *toke
                                i, b->max_ctx);
         for (int j = 0; j < i; j++)
             if (cs[j] == c)
-                return rag_err_set(err, RAG_ERR_INVALID, "sequences %d and %d share a context", j, i);
+                return rag_err_set(err, RAG_ERR_INVALID, "sequences %d and %d share a context", j,
+                                   i);
         if (c->n_past >= c->p.n_ctx)
-            return rag_err_set(err, RAG_ERR_LIMIT, "sequence %d: the context is full (%d positions)", i,
-                               c->p.n_ctx);
+            return rag_err_set(err, RAG_ERR_LIMIT,
+                               "sequence %d: the context is full (%d positions)", i, c->p.n_ctx);
         if (tokens[i] < 0 || tokens[i] >= b->m->hp.n_vocab)
-            return rag_err_set(err, RAG_ERR_INVALID, "sequence %d: token %d is outside the vocabulary (%d)",
-                               i, tokens[i], b->m->hp.n_vocab);
+            return rag_err_set(err, RAG_ERR_INVALID,
+                               "sequence %d: token %d is outside the vocabulary (%d)", i, tokens[i],
+                               b->m->hp.n_vocab);
     }
     return 0;
 }
 
-int llm_batch_decode(llm_batch *b, llm_context *const *cs, const int32_t *tokens, int n, rag_err *err)
+int llm_batch_decode(llm_batch *b, llm_context *const *cs, const int32_t *tokens, int n,
+                     rag_err *err)
 {
     if (n <= 0) return rag_err_set(err, RAG_ERR_INVALID, "no sequences to decode");
     int rc = check(b, cs, tokens, n, err);

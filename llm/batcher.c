@@ -35,11 +35,11 @@ struct llm_batcher {
     pthread_cond_t work; /* the thread waits here for jobs */
     pthread_cond_t done; /* callers wait here for theirs */
     int stop;
-    job *tokens;                       /* single tokens for the next step (a stack) */
-    job *prompts, *prompts_tail;       /* oldest first */
-    llm_context **expected;            /* in the last step, not left, not asked again */
-    int n_expected, cap;               /* cap: of expected and of the step arrays */
-    job **step_jobs;                   /* the step being run */
+    job *tokens;                 /* single tokens for the next step (a stack) */
+    job *prompts, *prompts_tail; /* oldest first */
+    llm_context **expected;      /* in the last step, not left, not asked again */
+    int n_expected, cap;         /* cap: of expected and of the step arrays */
+    job **step_jobs;             /* the step being run */
     llm_context **step_ctx;
     int32_t *step_tok;
     llm_batcher_stats stats;
@@ -66,7 +66,8 @@ static int any_expected_missing(const llm_batcher *b)
 {
     for (int i = 0; i < b->n_expected; i++) {
         int asked = 0;
-        for (const job *j = b->tokens; j && !asked; j = j->next) asked = j->c == b->expected[i];
+        for (const job *j = b->tokens; j && !asked; j = j->next)
+            asked = j->c == b->expected[i];
         if (!asked) return 1;
     }
     return 0;
@@ -76,7 +77,8 @@ static void grow(llm_batcher *b, int need)
 {
     if (need <= b->cap) return;
     int cap = b->cap ? b->cap : 8;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     b->expected = rag_xrealloc(b->expected, (size_t)cap * sizeof *b->expected);
     b->step_jobs = rag_xrealloc(b->step_jobs, (size_t)cap * sizeof *b->step_jobs);
     b->step_ctx = rag_xrealloc(b->step_ctx, (size_t)cap * sizeof *b->step_ctx);
@@ -99,7 +101,8 @@ static void run_step(llm_batcher *b)
     while (!b->stop && any_expected_missing(b))
         if (pthread_cond_timedwait(&b->work, &b->mu, &deadline)) break;
     int n = 0;
-    for (job *j = b->tokens; j; j = j->next) n++;
+    for (job *j = b->tokens; j; j = j->next)
+        n++;
     grow(b, n);
     n = 0;
     for (job *j = b->tokens; j; j = j->next, n++) {
@@ -168,7 +171,8 @@ static void *batcher_main(void *arg)
     return NULL;
 }
 
-int llm_batcher_new(const llm_model *m, const llm_batcher_params *p, llm_batcher **out, rag_err *err)
+int llm_batcher_new(const llm_model *m, const llm_batcher_params *p, llm_batcher **out,
+                    rag_err *err)
 {
     *out = NULL;
     llm_batcher *b = rag_xcalloc(1, sizeof *b);
@@ -217,7 +221,8 @@ void llm_batcher_free(llm_batcher *b)
 
 /* What llm_decode and llm_batch_decode would refuse, refused before the
  * job is queued, so that a step never fails for one of its sequences. */
-static int check(const llm_batcher *b, const llm_context *c, const int32_t *tokens, int n, rag_err *err)
+static int check(const llm_batcher *b, const llm_context *c, const int32_t *tokens, int n,
+                 rag_err *err)
 {
     if (n <= 0) return rag_err_set(err, RAG_ERR_INVALID, "no tokens to decode");
     if (c->m != b->m || c->p.embeddings || c->p.n_ctx > b->p.max_ctx)
@@ -232,8 +237,9 @@ static int check(const llm_batcher *b, const llm_context *c, const int32_t *toke
                            c->n_past, n, c->p.n_ctx);
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= b->m->hp.n_vocab)
-            return rag_err_set(err, RAG_ERR_INVALID, "token %d at position %d is outside the vocabulary (%d)",
-                               tokens[i], i, b->m->hp.n_vocab);
+            return rag_err_set(err, RAG_ERR_INVALID,
+                               "token %d at position %d is outside the vocabulary (%d)", tokens[i],
+                               i, b->m->hp.n_vocab);
     return 0;
 }
 
@@ -252,12 +258,15 @@ int llm_batcher_decode(llm_batcher *b, llm_context *c, const int32_t *tokens, in
         b->tokens = &j;
     } else {
         forget_expected(b, c); /* a new prompt: not in the coming steps */
-        if (b->prompts_tail) b->prompts_tail->next = &j;
-        else b->prompts = &j;
+        if (b->prompts_tail)
+            b->prompts_tail->next = &j;
+        else
+            b->prompts = &j;
         b->prompts_tail = &j;
     }
     pthread_cond_signal(&b->work);
-    while (!j.finished) pthread_cond_wait(&b->done, &b->mu);
+    while (!j.finished)
+        pthread_cond_wait(&b->done, &b->mu);
     pthread_mutex_unlock(&b->mu);
     return j.rc;
 }

@@ -7,7 +7,7 @@
 
 typedef struct family {
     const char *name;
-    const char *marker;     /* recognises the family in template text */
+    const char *marker;               /* recognises the family in template text */
     const char *sys_pre, *sys_post;   /* around a system message */
     const char *user_pre, *user_post; /* around a user message */
     const char *asst_pre, *asst_post; /* around an assistant message */
@@ -131,7 +131,8 @@ int llm_chat_render(llm_chat_family f, const llm_chat_msg *msgs, size_t n,
         } else {
             llm_chat_prompt_free(out);
             return rag_err_set(err, RAG_ERR_INVALID,
-                               "message %zu: role '%.40s' is not system, user or assistant", i, role);
+                               "message %zu: role '%.40s' is not system, user or assistant", i,
+                               role);
         }
     }
     if (add_generation_prompt) tmpl(out, F->gen_prompt);
@@ -146,8 +147,7 @@ void llm_chat_prompt_free(llm_chat_prompt *p)
     memset(p, 0, sizeof *p);
 }
 
-int llm_chat_tokenize(const llm_vocab *v, const llm_chat_prompt *p, llm_tokens *out,
-                      rag_err *err)
+int llm_chat_tokenize(const llm_vocab *v, const llm_chat_prompt *p, llm_tokens *out, rag_err *err)
 {
     uint8_t *mask = rag_xcalloc(p->text.len ? p->text.len : 1, 1);
     for (size_t i = 0; i < p->n_frags; i++)

@@ -25,7 +25,8 @@ static void rms_norm(const float *x, const float *w, float *out, int n, float ep
 
 static void add_bias(float *y, const float *b, int rows, int n)
 {
-    for (int r = 0; r < rows; r++) llm_vec_add(y + (size_t)r * n, b, n);
+    for (int r = 0; r < rows; r++)
+        llm_vec_add(y + (size_t)r * n, b, n);
 }
 
 /* cos/sin of every rotated pair for each token of the pass:
@@ -70,8 +71,8 @@ typedef struct attn_job {
 
 /* Positions [from, to) of KV head kvh of c's cache at a layer, widened to
  * floats: rows of head_dim in kf and vf. */
-static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from, int to, float *kf,
-                     float *vf)
+static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from,
+                     int to, float *kf, float *vf)
 {
     size_t D = (size_t)hp->head_dim, at = llm_kv_index(c, layer, kvh, from);
     int64_t n = (int64_t)(to - from) * (int64_t)D;
@@ -107,11 +108,15 @@ static void attend_group(void *ctx, int64_t kvh)
             widen_kv(c, hp, j->layer, (int)kvh, have, n_pos, kf, vf);
             have = n_pos;
         }
-        const float *q = a->q + (size_t)t * qd + (size_t)kvh * G * D; /* the group's heads, in a row */
+        const float *q =
+            a->q + (size_t)t * qd + (size_t)kvh * G * D; /* the group's heads, in a row */
         float *out = a->att + (size_t)t * qd + (size_t)kvh * G * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, G, n_pos, D, 1.0f, q, D, kf, D, 0.0f, s, a->n_ctx);
-        for (int g = 0; g < G; g++) llm_vec_softmax(s + (size_t)g * a->n_ctx, n_pos, scale);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, D, n_pos, 1.0f, s, a->n_ctx, vf, D, 0.0f, out, D);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, G, n_pos, D, 1.0f, q, D, kf, D, 0.0f,
+                    s, a->n_ctx);
+        for (int g = 0; g < G; g++)
+            llm_vec_softmax(s + (size_t)g * a->n_ctx, n_pos, scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, D, n_pos, 1.0f, s, a->n_ctx, vf,
+                    D, 0.0f, out, D);
     }
 }
 
@@ -134,7 +139,8 @@ static void store_kv(const llm_model *m, llm_acts *a, int layer, int n)
  * the same whatever rows share the pass. */
 static void add_rows(float *y, const float *x, int rows, int n)
 {
-    for (int r = 0; r < rows; r++) llm_vec_add(y + (size_t)r * n, x + (size_t)r * n, n);
+    for (int r = 0; r < rows; r++)
+        llm_vec_add(y + (size_t)r * n, x + (size_t)r * n, n);
 }
 
 static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
@@ -158,8 +164,10 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     for (int t = 0; t < n; t++) {
         float *q = a->q + (size_t)t * qd, *k = a->k + (size_t)t * kvd;
         if (L->q_norm) { /* qwen3: RMSNorm of each head before RoPE */
-            for (int h = 0; h < hp->n_head; h++) rms_norm(q + h * D, L->q_norm, q + h * D, D, hp->norm_eps);
-            for (int h = 0; h < hp->n_head_kv; h++) rms_norm(k + h * D, L->k_norm, k + h * D, D, hp->norm_eps);
+            for (int h = 0; h < hp->n_head; h++)
+                rms_norm(q + h * D, L->q_norm, q + h * D, D, hp->norm_eps);
+            for (int h = 0; h < hp->n_head_kv; h++)
+                rms_norm(k + h * D, L->k_norm, k + h * D, D, hp->norm_eps);
         }
         const float *cs = a->rope_cs + (size_t)t * hp->n_rot;
         rope_apply(hp, cs, q, hp->n_head);
@@ -178,7 +186,8 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     const llm_mat *gate_up[] = {&L->w_gate, &L->w_up};
     float *gate_up_out[] = {a->gate, a->up};
     llm_matmul_set(a->compute, gate_up, gate_up_out, 2, a->xn, n);
-    for (int t = 0; t < n; t++) llm_vec_swiglu(a->gate + (size_t)t * F, a->up + (size_t)t * F, F);
+    for (int t = 0; t < n; t++)
+        llm_vec_swiglu(a->gate + (size_t)t * F, a->up + (size_t)t * F, F);
     llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
     add_rows(a->x, a->xn, n, E);
 }
@@ -190,10 +199,12 @@ void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, 
     int E = hp->n_embd;
     for (int t = 0; t < n; t++) /* embeddings: rows of the token matrix */
         llm_dequant_row(m->tok_embd.type,
-                        (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
+                        (const uint8_t *)m->tok_embd.data +
+                            (size_t)tokens[t] * m->tok_embd.row_bytes,
                         a->x + (size_t)t * E, E);
     rope_table(m, a, n);
-    for (int l = 0; l < hp->n_layer; l++) layer_forward(m, a, l, n);
+    for (int l = 0; l < hp->n_layer; l++)
+        layer_forward(m, a, l, n);
 
     /* logits (or, for embedders, the normalised hidden state) of the
      * requested rows */

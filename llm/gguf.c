@@ -30,13 +30,13 @@ typedef struct kv {
         uint64_t u;
         int64_t i;
         double f;
-    } v; /* scalars, decoded */
-    size_t str_len;      /* strings: length; bytes at value_pos + 8 */
-    llm_gguf_type elem;  /* arrays */
-    uint64_t n;          /* arrays: element count */
-    size_t data_pos;     /* arrays: first element */
-    size_t *str_pos;     /* string arrays: position of each string's length field */
-    size_t end_pos;      /* first byte after the value */
+    } v;                /* scalars, decoded */
+    size_t str_len;     /* strings: length; bytes at value_pos + 8 */
+    llm_gguf_type elem; /* arrays */
+    uint64_t n;         /* arrays: element count */
+    size_t data_pos;    /* arrays: first element */
+    size_t *str_pos;    /* string arrays: position of each string's length field */
+    size_t end_pos;     /* first byte after the value */
 } kv;
 
 struct llm_gguf {
@@ -73,15 +73,16 @@ static int need(cursor *c, size_t n, const char *what)
 {
     if (n > c->size - c->pos)
         return rag_err_set(c->err, RAG_ERR_FORMAT,
-                           "%s: offset %zu: file ends inside %s (%zu bytes needed, %zu left)", c->name,
-                           c->pos, what, n, c->size - c->pos);
+                           "%s: offset %zu: file ends inside %s (%zu bytes needed, %zu left)",
+                           c->name, c->pos, what, n, c->size - c->pos);
     return 0;
 }
 
 static uint64_t le(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -125,17 +126,29 @@ static int rd_str(cursor *c, size_t *at, size_t *len, const char *what)
 static size_t scalar_size(llm_gguf_type t)
 {
     switch (t) {
-    case LLM_GGUF_U8: case LLM_GGUF_I8: case LLM_GGUF_BOOL: return 1;
-    case LLM_GGUF_U16: case LLM_GGUF_I16: return 2;
-    case LLM_GGUF_U32: case LLM_GGUF_I32: case LLM_GGUF_F32: return 4;
-    case LLM_GGUF_U64: case LLM_GGUF_I64: case LLM_GGUF_F64: return 8;
-    default: return 0;
+    case LLM_GGUF_U8:
+    case LLM_GGUF_I8:
+    case LLM_GGUF_BOOL:
+        return 1;
+    case LLM_GGUF_U16:
+    case LLM_GGUF_I16:
+        return 2;
+    case LLM_GGUF_U32:
+    case LLM_GGUF_I32:
+    case LLM_GGUF_F32:
+        return 4;
+    case LLM_GGUF_U64:
+    case LLM_GGUF_I64:
+    case LLM_GGUF_F64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
 const char *llm_gguf_type_name(llm_gguf_type t)
 {
-    static const char *names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+    static const char *names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                   "bool", "string", "array", "u64", "i64", "f64"};
     return (unsigned)t < sizeof names / sizeof *names ? names[t] : "unknown";
 }
@@ -152,7 +165,10 @@ static void decode_scalar(llm_gguf_type t, const uint8_t *p, kv *k)
 {
     uint64_t raw = le(p, (int)scalar_size(t));
     switch (t) {
-    case LLM_GGUF_I8: case LLM_GGUF_I16: case LLM_GGUF_I32: case LLM_GGUF_I64:
+    case LLM_GGUF_I8:
+    case LLM_GGUF_I16:
+    case LLM_GGUF_I32:
+    case LLM_GGUF_I64:
         k->v.i = sign_extend(raw, scalar_size(t));
         break;
     case LLM_GGUF_F32: {
@@ -270,7 +286,8 @@ static int parse_kv(cursor *c, kv *k)
 static uint64_t hash_name(const char *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
 
@@ -323,13 +340,15 @@ static int parse_tensor(cursor *c, llm_tensor_info *t)
     t->type = (llm_dtype)type;
     if (t->ne[0] % di->block_elems) {
         char m[200];
-        snprintf(m, sizeof m, "tensor '%.100s': row length %lld is not a multiple of the %s block (%d)",
-                 name, (long long)t->ne[0], di->name, di->block_elems);
+        snprintf(m, sizeof m,
+                 "tensor '%.100s': row length %lld is not a multiple of the %s block (%d)", name,
+                 (long long)t->ne[0], di->name, di->block_elems);
         return fail(c, start, "%s", m);
     }
     uint64_t rows = (uint64_t)(elems / t->ne[0]);
     uint64_t row_bytes = (uint64_t)(t->ne[0] / di->block_elems) * di->block_bytes;
-    if (rows && row_bytes > UINT64_MAX / rows) return fail(c, start, "tensor '%s': size overflows", name);
+    if (rows && row_bytes > UINT64_MAX / rows)
+        return fail(c, start, "tensor '%s': size overflows", name);
     t->nbytes = (size_t)(row_bytes * rows);
     return 0;
 }
@@ -347,8 +366,7 @@ static int parse(llm_gguf *g, rag_err *err)
     if (g->version == 1) return fail(&c, 4, "GGUF version 1 is not supported%s", "");
     if (g->version >= 0x01000000u)
         return fail(&c, 4, "big-endian GGUF files are not supported%s", "");
-    if (g->version != 2 && g->version != 3)
-        return fail(&c, 4, "unknown GGUF version%s", "");
+    if (g->version != 2 && g->version != 3) return fail(&c, 4, "unknown GGUF version%s", "");
     rc = rd_u64(&c, &n_tensors, "the header");
     if (!rc) rc = rd_u64(&c, &n_kv, "the header");
     if (rc) return rc;
@@ -378,7 +396,8 @@ static int parse(llm_gguf *g, rag_err *err)
 
     g->tensors = rag_xcalloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
     g->index_cap = 16;
-    while (g->index_cap < n_tensors * 2) g->index_cap *= 2;
+    while (g->index_cap < n_tensors * 2)
+        g->index_cap *= 2;
     g->tensor_index = rag_xmalloc(g->index_cap * sizeof *g->tensor_index);
     memset(g->tensor_index, 0xff, g->index_cap * sizeof *g->tensor_index);
     for (uint64_t i = 0; i < n_tensors; i++) {
@@ -386,7 +405,8 @@ static int parse(llm_gguf *g, rag_err *err)
         rc = parse_tensor(&c, &g->tensors[i]);
         g->n_tensors = i + 1;
         if (rc) return rc;
-        if (index_insert(g, i) < 0) return fail(&c, at, "duplicate tensor '%s'", g->tensors[i].name);
+        if (index_insert(g, i) < 0)
+            return fail(&c, at, "duplicate tensor '%s'", g->tensors[i].name);
     }
     size_t a = g->alignment;
     g->data_start = c.pos % a ? c.pos + (a - c.pos % a) : c.pos;
@@ -395,10 +415,12 @@ static int parse(llm_gguf *g, rag_err *err)
     for (size_t i = 0; i < g->n_tensors; i++) {
         llm_tensor_info *t = &g->tensors[i];
         size_t avail = g->size - g->data_start;
-        if (t->offset % a) return fail(&c, g->data_start, "tensor '%s': data offset not aligned", t->name);
+        if (t->offset % a)
+            return fail(&c, g->data_start, "tensor '%s': data offset not aligned", t->name);
         if (t->offset > avail || t->nbytes > avail - t->offset) {
             char m[220];
-            snprintf(m, sizeof m, "tensor '%.100s': data at %llu + %zu bytes is past the end of the file",
+            snprintf(m, sizeof m,
+                     "tensor '%.100s': data at %llu + %zu bytes is past the end of the file",
                      t->name, (unsigned long long)(g->data_start + t->offset), t->nbytes);
             return fail(&c, g->data_start, "%s", m);
         }
@@ -452,7 +474,8 @@ void llm_gguf_close(llm_gguf *g)
         rag_free(g->kvs[i].str_pos);
     }
     rag_free(g->kvs);
-    for (size_t i = 0; i < g->n_tensors; i++) rag_free((char *)g->tensors[i].name);
+    for (size_t i = 0; i < g->n_tensors; i++)
+        rag_free((char *)g->tensors[i].name);
     rag_free(g->tensors);
     rag_free(g->tensor_index);
     rag_file_unmap(&g->map);
@@ -460,15 +483,42 @@ void llm_gguf_close(llm_gguf *g)
     rag_free(g);
 }
 
-const char *llm_gguf_path(const llm_gguf *g) { return g->path; }
-uint32_t llm_gguf_version(const llm_gguf *g) { return g->version; }
-size_t llm_gguf_size(const llm_gguf *g) { return g->size; }
-size_t llm_gguf_alignment(const llm_gguf *g) { return g->alignment; }
-size_t llm_gguf_n_kv(const llm_gguf *g) { return g->n_kv; }
-const char *llm_gguf_key(const llm_gguf *g, size_t i) { return g->kvs[i].key; }
-llm_gguf_type llm_gguf_kv_type(const llm_gguf *g, size_t i) { return g->kvs[i].type; }
-size_t llm_gguf_n_tensors(const llm_gguf *g) { return g->n_tensors; }
-const llm_tensor_info *llm_gguf_tensor(const llm_gguf *g, size_t i) { return &g->tensors[i]; }
+const char *llm_gguf_path(const llm_gguf *g)
+{
+    return g->path;
+}
+uint32_t llm_gguf_version(const llm_gguf *g)
+{
+    return g->version;
+}
+size_t llm_gguf_size(const llm_gguf *g)
+{
+    return g->size;
+}
+size_t llm_gguf_alignment(const llm_gguf *g)
+{
+    return g->alignment;
+}
+size_t llm_gguf_n_kv(const llm_gguf *g)
+{
+    return g->n_kv;
+}
+const char *llm_gguf_key(const llm_gguf *g, size_t i)
+{
+    return g->kvs[i].key;
+}
+llm_gguf_type llm_gguf_kv_type(const llm_gguf *g, size_t i)
+{
+    return g->kvs[i].type;
+}
+size_t llm_gguf_n_tensors(const llm_gguf *g)
+{
+    return g->n_tensors;
+}
+const llm_tensor_info *llm_gguf_tensor(const llm_gguf *g, size_t i)
+{
+    return &g->tensors[i];
+}
 
 int64_t llm_gguf_find(const llm_gguf *g, const char *key)
 {
@@ -482,7 +532,8 @@ const llm_tensor_info *llm_gguf_find_tensor(const llm_gguf *g, const char *name)
     if (!g->n_tensors) return NULL;
     size_t mask = g->index_cap - 1;
     for (size_t h = hash_name(name) & mask; g->tensor_index[h] >= 0; h = (h + 1) & mask)
-        if (!strcmp(g->tensors[g->tensor_index[h]].name, name)) return &g->tensors[g->tensor_index[h]];
+        if (!strcmp(g->tensors[g->tensor_index[h]].name, name))
+            return &g->tensors[g->tensor_index[h]];
     return NULL;
 }
 
@@ -568,8 +619,7 @@ int llm_gguf_get_bool(const llm_gguf *g, const char *key, int *out, rag_err *err
     return 0;
 }
 
-int llm_gguf_get_str(const llm_gguf *g, const char *key, const char **s, size_t *len,
-                     rag_err *err)
+int llm_gguf_get_str(const llm_gguf *g, const char *key, const char **s, size_t *len, rag_err *err)
 {
     int rc;
     const kv *k = lookup(g, key, err, &rc);

@@ -46,7 +46,8 @@ void llm_gguf_writer_free(llm_gguf_writer *w)
         rag_free(w->kv[i].key);
         rag_buf_free(&w->kv[i].value);
     }
-    for (size_t i = 0; i < w->n_t; i++) rag_free(w->t[i].name);
+    for (size_t i = 0; i < w->n_t; i++)
+        rag_free(w->t[i].name);
     rag_free(w->kv);
     rag_free(w->t);
     rag_free(w);
@@ -54,7 +55,8 @@ void llm_gguf_writer_free(llm_gguf_writer *w)
 
 static void put_le(rag_buf *b, uint64_t v, int n)
 {
-    for (int i = 0; i < n; i++) rag_buf_putc(b, (char)(v >> (8 * i)));
+    for (int i = 0; i < n; i++)
+        rag_buf_putc(b, (char)(v >> (8 * i)));
 }
 
 static void put_str(rag_buf *b, const char *s, size_t n)
@@ -123,10 +125,19 @@ void llm_gguf_set_str(llm_gguf_writer *w, const char *key, const char *s)
 static size_t elem_size(llm_gguf_type t)
 {
     switch (t) {
-    case LLM_GGUF_U8: case LLM_GGUF_I8: case LLM_GGUF_BOOL: return 1;
-    case LLM_GGUF_U16: case LLM_GGUF_I16: return 2;
-    case LLM_GGUF_U32: case LLM_GGUF_I32: case LLM_GGUF_F32: return 4;
-    default: return 8;
+    case LLM_GGUF_U8:
+    case LLM_GGUF_I8:
+    case LLM_GGUF_BOOL:
+        return 1;
+    case LLM_GGUF_U16:
+    case LLM_GGUF_I16:
+        return 2;
+    case LLM_GGUF_U32:
+    case LLM_GGUF_I32:
+    case LLM_GGUF_F32:
+        return 4;
+    default:
+        return 8;
     }
 }
 
@@ -147,7 +158,8 @@ void llm_gguf_set_arr_str(llm_gguf_writer *w, const char *key, const char *const
     put_le(b, LLM_GGUF_ARRAY, 4);
     put_le(b, LLM_GGUF_STRING, 4);
     put_le(b, n, 8);
-    for (uint64_t i = 0; i < n; i++) put_str(b, s[i], len ? len[i] : strlen(s[i]));
+    for (uint64_t i = 0; i < n; i++)
+        put_str(b, s[i], len ? len[i] : strlen(s[i]));
 }
 
 void llm_gguf_copy_kv(llm_gguf_writer *w, const llm_gguf *g, size_t i)
@@ -193,7 +205,8 @@ int llm_gguf_write(llm_gguf_writer *w, const char *path, rag_err *err)
 {
     /* the header with metadata and tensor infos */
     int has_align = 0;
-    for (size_t i = 0; i < w->n_kv; i++) has_align |= !strcmp(w->kv[i].key, "general.alignment");
+    for (size_t i = 0; i < w->n_kv; i++)
+        has_align |= !strcmp(w->kv[i].key, "general.alignment");
     if (!has_align) llm_gguf_set_u32(w, "general.alignment", ALIGN);
     rag_buf h = {0};
     put_le(&h, 0x46554747u, 4);
@@ -209,13 +222,15 @@ int llm_gguf_write(llm_gguf_writer *w, const char *path, rag_err *err)
         wtensor *t = &w->t[i];
         put_str(&h, t->name, strlen(t->name));
         put_le(&h, (uint64_t)t->n_dims, 4);
-        for (int d = 0; d < t->n_dims; d++) put_le(&h, (uint64_t)t->ne[d], 8);
+        for (int d = 0; d < t->n_dims; d++)
+            put_le(&h, (uint64_t)t->ne[d], 8);
         put_le(&h, t->type, 4);
         put_le(&h, off, 8);
         off += t->nbytes;
         off = (off + ALIGN - 1) / ALIGN * ALIGN;
     }
-    while (h.len % ALIGN) rag_buf_putc(&h, 0);
+    while (h.len % ALIGN)
+        rag_buf_putc(&h, 0);
 
     char *tmp = rag_xasprintf("%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -38,9 +38,18 @@ int llm_arch_supported(const char *arch)
     return find_arch(arch, strlen(arch)) != NULL;
 }
 
-const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
-const llm_vocab *llm_model_vocab(const llm_model *m) { return m->vocab; }
-const llm_gguf *llm_model_gguf(const llm_model *m) { return m->gguf; }
+const llm_hparams *llm_model_hparams(const llm_model *m)
+{
+    return &m->hp;
+}
+const llm_vocab *llm_model_vocab(const llm_model *m)
+{
+    return m->vocab;
+}
+const llm_gguf *llm_model_gguf(const llm_model *m)
+{
+    return m->gguf;
+}
 
 /* "<arch>.<suffix>" as a u32; required ones fail when absent. */
 static int hp_u32(const llm_model *m, const char *suffix, int required, int *out, rag_err *err)
@@ -97,8 +106,8 @@ static int read_hparams(llm_model *m, rag_err *err)
     if (hp->n_head <= 0 || hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv || hp->n_embd <= 0 ||
         hp->n_layer <= 0 || hp->n_ff <= 0)
         return rag_err_set(err, RAG_ERR_FORMAT,
-                           "%s: inconsistent attention heads (%d heads, %d KV heads) or sizes", path,
-                           hp->n_head, hp->n_head_kv);
+                           "%s: inconsistent attention heads (%d heads, %d KV heads) or sizes",
+                           path, hp->n_head, hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
     if ((rc = hp_u32(m, "attention.key_length", 0, &hp->head_dim, err))) return rc;
     hp->n_rot = hp->head_dim;
@@ -115,10 +124,12 @@ static int read_hparams(llm_model *m, rag_err *err)
     snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
     const char *st;
     size_t stl;
-    if (llm_gguf_get_str(m->gguf, key, &st, &stl, NULL) == 0 && !(stl == 4 && !memcmp(st, "none", 4))) {
+    if (llm_gguf_get_str(m->gguf, key, &st, &stl, NULL) == 0 &&
+        !(stl == 4 && !memcmp(st, "none", 4))) {
         float factor = 1.0f;
         if ((rc = hp_f32(m, "rope.scaling.factor", &factor, err))) return rc;
-        if (stl == 6 && !memcmp(st, "linear", 6) && factor > 0) hp->rope_scale = factor;
+        if (stl == 6 && !memcmp(st, "linear", 6) && factor > 0)
+            hp->rope_scale = factor;
         else if (factor != 1.0f)
             return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: RoPE scaling '%.*s' is not supported",
                                path, (int)(stl > 20 ? 20 : stl), st);
@@ -138,14 +149,14 @@ static int get_mat(llm_model *m, const char *name, int64_t cols, int64_t rows, i
         return rag_err_set(err, RAG_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
     }
     if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1)
-        return rag_err_set(err, RAG_ERR_FORMAT,
-                           "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", path,
-                           name, (long long)t->ne[0], (long long)t->ne[1], (long long)cols,
-                           (long long)rows);
+        return rag_err_set(
+            err, RAG_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+            path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)cols, (long long)rows);
     const llm_dtype_info *di = llm_dtype_get(t->type);
     if (!di->can_compute)
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which is not supported",
-                           path, name, di->name);
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                           "%s: tensor '%s' has type %s, which is not supported", path, name,
+                           di->name);
     *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols)};
     if (cols > m->max_cols) m->max_cols = cols;
     return 0;
@@ -194,10 +205,9 @@ static int load_tensors(llm_model *m, rag_err *err)
             (rc = get_mat(m, NAME("ffn_up.weight"), e, hp->n_ff, 0, &L->w_up, err)) ||
             (rc = get_mat(m, NAME("ffn_down.weight"), hp->n_ff, e, 0, &L->w_down, err)))
             break;
-        if (hp->has_qkv_bias &&
-            ((rc = get_vec(m, NAME("attn_q.bias"), qd, 0, &L->bq, err)) ||
-             (rc = get_vec(m, NAME("attn_k.bias"), kvd, 0, &L->bk, err)) ||
-             (rc = get_vec(m, NAME("attn_v.bias"), kvd, 0, &L->bv, err))))
+        if (hp->has_qkv_bias && ((rc = get_vec(m, NAME("attn_q.bias"), qd, 0, &L->bq, err)) ||
+                                 (rc = get_vec(m, NAME("attn_k.bias"), kvd, 0, &L->bk, err)) ||
+                                 (rc = get_vec(m, NAME("attn_v.bias"), kvd, 0, &L->bv, err))))
             break;
         if (hp->has_qk_norm &&
             ((rc = get_vec(m, NAME("attn_q_norm.weight"), hp->head_dim, 0, &L->q_norm, err)) ||
@@ -306,9 +316,10 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
 void llm_acts_free(llm_acts *a)
 {
     llm_compute_free(a->compute);
-    float *bufs[] = {a->x, a->xn, a->q, a->k, a->v, a->att, a->gate, a->up, a->rope_cs, a->scores,
-                     a->kv_wide, a->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free_lines(bufs[i]);
+    float *bufs[] = {a->x,    a->xn, a->q,       a->k,      a->v,       a->att,
+                     a->gate, a->up, a->rope_cs, a->scores, a->kv_wide, a->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        rag_free_lines(bufs[i]);
     rag_free(a->seq);
     rag_free(a->pos);
     memset(a, 0, sizeof *a);
@@ -357,8 +368,14 @@ void llm_context_free(llm_context *c)
     rag_free(c);
 }
 
-int llm_context_n_ctx(const llm_context *c) { return c->p.n_ctx; }
-int llm_context_n_past(const llm_context *c) { return c->n_past; }
+int llm_context_n_ctx(const llm_context *c)
+{
+    return c->p.n_ctx;
+}
+int llm_context_n_past(const llm_context *c)
+{
+    return c->n_past;
+}
 
 void llm_context_truncate(llm_context *c, int n_keep)
 {
@@ -369,24 +386,26 @@ void llm_context_truncate(llm_context *c, int n_keep)
 int llm_context_reuse(llm_context *c, const int32_t *tokens, int n)
 {
     int keep = 0;
-    while (keep < c->n_past && keep < n - 1 && c->cached[keep] == tokens[keep]) keep++;
+    while (keep < c->n_past && keep < n - 1 && c->cached[keep] == tokens[keep])
+        keep++;
     llm_context_truncate(c, keep);
     return keep;
 }
 
 int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err)
 {
-    if (dst->m != src->m) return rag_err_set(err, RAG_ERR_INVALID, "copying a context of another model");
+    if (dst->m != src->m)
+        return rag_err_set(err, RAG_ERR_INVALID, "copying a context of another model");
     if (src->n_past > dst->p.n_ctx)
-        return rag_err_set(err, RAG_ERR_LIMIT, "copying %d positions into a context of %d", src->n_past,
-                           dst->p.n_ctx);
+        return rag_err_set(err, RAG_ERR_LIMIT, "copying %d positions into a context of %d",
+                           src->n_past, dst->p.n_ctx);
     size_t n = (size_t)src->n_past * (size_t)src->m->hp.head_dim;
     for (int l = 0; l < src->m->hp.n_layer; l++)
         for (int h = 0; h < src->m->hp.n_head_kv; h++) {
-            memcpy(dst->k_cache + llm_kv_index(dst, l, h, 0), src->k_cache + llm_kv_index(src, l, h, 0),
-                   n * sizeof *dst->k_cache);
-            memcpy(dst->v_cache + llm_kv_index(dst, l, h, 0), src->v_cache + llm_kv_index(src, l, h, 0),
-                   n * sizeof *dst->v_cache);
+            memcpy(dst->k_cache + llm_kv_index(dst, l, h, 0),
+                   src->k_cache + llm_kv_index(src, l, h, 0), n * sizeof *dst->k_cache);
+            memcpy(dst->v_cache + llm_kv_index(dst, l, h, 0),
+                   src->v_cache + llm_kv_index(src, l, h, 0), n * sizeof *dst->v_cache);
         }
     memcpy(dst->cached, src->cached, (size_t)src->n_past * sizeof *dst->cached);
     dst->n_past = src->n_past;
@@ -399,7 +418,10 @@ size_t llm_context_kv_bytes(const llm_context *c)
     return 2 * c->kv_layer_elems * (size_t)c->m->hp.n_layer * sizeof(uint16_t);
 }
 
-size_t llm_context_scratch_bytes(const llm_context *c) { return c->a.bytes; }
+size_t llm_context_scratch_bytes(const llm_context *c)
+{
+    return c->a.bytes;
+}
 
 int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
 {
@@ -412,8 +434,9 @@ int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
     int32_t nv = c->m->hp.n_vocab;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= nv)
-            return rag_err_set(err, RAG_ERR_INVALID, "token %d at position %d is outside the vocabulary (%d)",
-                               tokens[i], i, nv);
+            return rag_err_set(err, RAG_ERR_INVALID,
+                               "token %d at position %d is outside the vocabulary (%d)", tokens[i],
+                               i, nv);
     memcpy(c->cached + c->n_past, tokens, (size_t)n * sizeof *tokens);
     for (int done = 0; done < n;) {
         int b = n - done < c->p.n_batch ? n - done : c->p.n_batch;

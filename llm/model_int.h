@@ -6,24 +6,24 @@
 #include "llm/model.h"
 
 typedef struct llm_layer {
-    float *attn_norm;                /* [n_embd] */
-    llm_mat wq, wk, wv, wo;          /* q: rows n_head*head_dim; k, v: n_head_kv*head_dim */
-    float *bq, *bk, *bv;             /* qwen2 biases, else NULL */
-    float *q_norm, *k_norm;          /* qwen3 [head_dim], else NULL */
-    float *ffn_norm;                 /* [n_embd] */
-    llm_mat w_gate, w_up, w_down;    /* gate, up: rows n_ff; down: rows n_embd */
+    float *attn_norm;             /* [n_embd] */
+    llm_mat wq, wk, wv, wo;       /* q: rows n_head*head_dim; k, v: n_head_kv*head_dim */
+    float *bq, *bk, *bv;          /* qwen2 biases, else NULL */
+    float *q_norm, *k_norm;       /* qwen3 [head_dim], else NULL */
+    float *ffn_norm;              /* [n_embd] */
+    llm_mat w_gate, w_up, w_down; /* gate, up: rows n_ff; down: rows n_embd */
 } llm_layer;
 
 struct llm_model {
     llm_gguf *gguf;
     llm_vocab *vocab;
     llm_hparams hp;
-    llm_mat tok_embd;  /* rows n_vocab, cols n_embd */
-    llm_mat output;    /* rows n_vocab (tok_embd when tied) */
+    llm_mat tok_embd; /* rows n_vocab, cols n_embd */
+    llm_mat output;   /* rows n_vocab (tok_embd when tied) */
     float *output_norm;
     float *rope_freqs; /* [n_rot/2] frequency divisors (Llama 3.1), or NULL */
     llm_layer *layers;
-    int64_t max_cols;  /* widest matrix row, for matmul scratch */
+    int64_t max_cols; /* widest matrix row, for matmul scratch */
 };
 
 /* The activations of one forward pass of up to `cap` tokens, and the pool
@@ -33,16 +33,16 @@ struct llm_model {
  * position pos[t] there. */
 typedef struct llm_acts {
     llm_compute *compute;
-    int cap;       /* token rows */
-    int n_ctx;     /* positions a row of scores holds (the longest cache attended) */
+    int cap;   /* token rows */
+    int n_ctx; /* positions a row of scores holds (the longest cache attended) */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs;
     float *scores;  /* n_head rows of n_ctx */
     float *kv_wide; /* per KV head: n_ctx rows of keys, then of values, as floats */
-    float *logits; /* n_logits x out_width */
+    float *logits;  /* n_logits x out_width */
     int n_logits;
     llm_context **seq;
     int *pos;
-    size_t bytes;  /* of the float buffers */
+    size_t bytes; /* of the float buffers */
 } llm_acts;
 
 /* Allocates acts for m: cap token rows, scores of n_ctx positions, n_logits
@@ -70,7 +70,8 @@ struct llm_context {
  * to floats in one pass. */
 static inline size_t llm_kv_index(const llm_context *c, int layer, int h, int pos)
 {
-    return (size_t)layer * c->kv_layer_elems + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * (size_t)c->m->hp.head_dim;
+    return (size_t)layer * c->kv_layer_elems +
+           ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * (size_t)c->m->hp.head_dim;
 }
 
 /* One forward pass over a.seq[t], a.pos[t] for t < n (n <= a.cap): appends

@@ -139,8 +139,8 @@ static inline __m256i q5_high(uint32_t qh, int k)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i sh = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * k));
-    __m256i b = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)qh), sh),
-                                 _mm256_set1_epi32(1));
+    __m256i b =
+        _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)qh), sh), _mm256_set1_epi32(1));
     return _mm256_slli_epi32(b, 4);
 }
 
@@ -167,7 +167,8 @@ static inline grp grp_q5_0(const llm_block_q5_0 *b, const llm_scales *s, int g)
     __m256i q[4];
     q5_quants(b->qs, b->qh, q);
     grp r;
-    for (int k = 0; k < 4; k++) r.v[k] = scale(_mm256_sub_epi32(q[k], sixteen), s->d[0]);
+    for (int k = 0; k < 4; k++)
+        r.v[k] = scale(_mm256_sub_epi32(q[k], sixteen), s->d[0]);
     return r;
 }
 
@@ -183,7 +184,8 @@ static inline grp grp_q5_1(const llm_block_q5_1 *b, const llm_scales *s, int g)
     q5_quants(b->qs, b->qh, q);
     __m256 m = _mm256_set1_ps(s->m[0]);
     grp r;
-    for (int k = 0; k < 4; k++) r.v[k] = _mm256_add_ps(scale(q[k], s->d[0]), m);
+    for (int k = 0; k < 4; k++)
+        r.v[k] = _mm256_add_ps(scale(q[k], s->d[0]), m);
     return r;
 }
 
@@ -196,7 +198,8 @@ static inline grp grp_q8_0(const llm_block_q8_0 *b, const llm_scales *s, int g)
 {
     (void)g;
     grp r;
-    for (int k = 0; k < 4; k++) r.v[k] = scale(load_i8x8(b->qs + 8 * k), s->d[0]);
+    for (int k = 0; k < 4; k++)
+        r.v[k] = scale(load_i8x8(b->qs + 8 * k), s->d[0]);
     return r;
 }
 
@@ -315,8 +318,8 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
-            _Pragma("GCC unroll 8")                                                                \
-            for (int g = 0; g < (n_groups); g++, y += 32) {                                        \
+            _Pragma("GCC unroll 8") for (int g = 0; g < (n_groups); g++, y += 32)                  \
+            {                                                                                      \
                 grp r = grp_##name(b, &s, g);                                                      \
                 _mm256_storeu_ps(y, r.v[0]);                                                       \
                 _mm256_storeu_ps(y + 8, r.v[1]);                                                   \
@@ -325,31 +328,31 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    /* m activation rows at once (m a constant after inlining): each row's   \
-     * accumulators see exactly the operations they see with m = 1 */      \
+    /* m activation rows at once (m a constant after inlining): each row's                         \
+     * accumulators see exactly the operations they see with m = 1 */                              \
     static ALWAYS_INLINE void dotm_##name(const void *row, const float *x, int64_t ldx,            \
                                           float *out, int64_t ldo, int64_t n, const int m)         \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         __m256 a[ROWS_AT_ONCE][4];                                                                 \
-        _Pragma("GCC unroll 2") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = \
-            _mm256_setzero_ps();                                                                   \
+        _Pragma("GCC unroll 2") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] =          \
+            a[j][3] = _mm256_setzero_ps();                                                         \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
             /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
             for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
                 _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
-            _Pragma("GCC unroll 8")                                                                \
-            for (int g = 0; g < (n_groups); g++, x += 32) {                                        \
+            _Pragma("GCC unroll 8") for (int g = 0; g < (n_groups); g++, x += 32)                  \
+            {                                                                                      \
                 grp r = grp_##name(b, &s, g);                                                      \
                 _Pragma("GCC unroll 2") for (int j = 0; j < m; j++)                                \
-                    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                            \
-                        a[j][k] = _mm256_fmadd_ps(r.v[k], _mm256_loadu_ps(x + j * ldx + 8 * k), a[j][k]); \
+                    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) a[j][k] =                  \
+                        _mm256_fmadd_ps(r.v[k], _mm256_loadu_ps(x + j * ldx + 8 * k), a[j][k]);    \
             }                                                                                      \
         }                                                                                          \
-        _Pragma("GCC unroll 2") for (int j = 0; j < m; j++) out[j * ldo] =                        \
-            hsum(_mm256_add_ps(_mm256_add_ps(a[j][0], a[j][1]), _mm256_add_ps(a[j][2], a[j][3])));  \
+        _Pragma("GCC unroll 2") for (int j = 0; j < m; j++) out[j * ldo] =                         \
+            hsum(_mm256_add_ps(_mm256_add_ps(a[j][0], a[j][1]), _mm256_add_ps(a[j][2], a[j][3]))); \
     }                                                                                              \
     static float dot_##name(const void *row, const float *x, int64_t n)                            \
     {                                                                                              \
@@ -360,7 +363,8 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
     static void dot_rows_##name(const void *row, const float *x, int64_t ldx, int nx, float *out,  \
                                 int64_t ldo, int64_t n)                                            \
     {                                                                                              \
-        for (; nx >= 2; nx -= 2, x += 2 * ldx, out += 2 * ldo) dotm_##name(row, x, ldx, out, ldo, n, 2); \
+        for (; nx >= 2; nx -= 2, x += 2 * ldx, out += 2 * ldo)                                     \
+            dotm_##name(row, x, ldx, out, ldo, n, 2);                                              \
         if (nx == 1) dotm_##name(row, x, ldx, out, ldo, n, 1);                                     \
     }
 
@@ -405,9 +409,11 @@ static inline __m256i bits_to_bytes(const uint8_t *p)
 {
     uint32_t v;
     memcpy(&v, p, 4);
-    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), spread); /* byte e holds bits 8(e/8).. */
-    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);           /* all bits but bit e%8 */
+    const __m256i spread =
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes =
+        _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), spread);    /* byte e holds bits 8(e/8).. */
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); /* all bits but bit e%8 */
     return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, others), _mm256_set1_epi8(-1));
 }
 
@@ -451,8 +457,9 @@ static inline __m256i ints_iq4_nl(const llm_block_iq4_nl *b)
         const block_t *b = row;                                                                    \
         const llm_block_q8_0 *x[Q8_ROWS_AT_ONCE];                                                  \
         __m256 a[Q8_ROWS_AT_ONCE][2];                                                              \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
-            x[j] = (const llm_block_q8_0 *)((const uint8_t *)xq + (size_t)j * ldxq);              \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                        \
+        {                                                                                          \
+            x[j] = (const llm_block_q8_0 *)((const uint8_t *)xq + (size_t)j * ldxq);               \
             a[j][0] = a[j][1] = _mm256_setzero_ps();                                               \
         }                                                                                          \
         int64_t i = 0, nb = n / LLM_QK;                                                            \
@@ -460,14 +467,15 @@ static inline __m256i ints_iq4_nl(const llm_block_iq4_nl *b)
             if (!(i & 1)) _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0); /* streamed */  \
             __m256i w = ints_##name(&b[i]);                                                        \
             float wd = llm_half(b[i].d);                                                           \
-            int acc = i + 1 < nb || (i & 1) ? (int)(i & 1) : 0; /* a lone last block: the first */  \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
-                a[j][acc] = _mm256_fmadd_ps(_mm256_set1_ps(wd * llm_half(x[j][i].d)),             \
-                                            block_dot_i8(w, ints_q8_0(&x[j][i])), a[j][acc]);      \
+            int acc = i + 1 < nb || (i & 1) ? (int)(i & 1) : 0; /* a lone last block: the first */ \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][acc] =                        \
+                _mm256_fmadd_ps(_mm256_set1_ps(wd * llm_half(x[j][i].d)),                          \
+                                block_dot_i8(w, ints_q8_0(&x[j][i])), a[j][acc]);                  \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = hsum(_mm256_add_ps(a[j][0], a[j][1])); \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                         \
+            hsum(_mm256_add_ps(a[j][0], a[j][1]));                                                 \
     }                                                                                              \
-    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                          \
+    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                         \
     {                                                                                              \
         float r;                                                                                   \
         dotm_q8_##name(row, xq, 0, &r, 0, n, 1);                                                   \
@@ -506,7 +514,8 @@ typedef struct k_acts {
 /* The layout for n values with `sums` sums per super-block (0, 8 or 16). */
 static size_t k_bytes(int64_t n, int sums)
 {
-    return (size_t)n + (size_t)(n / LLM_QK) * sizeof(float) + (size_t)(n / LLM_QK_K * sums) * sizeof(float);
+    return (size_t)n + (size_t)(n / LLM_QK) * sizeof(float) +
+           (size_t)(n / LLM_QK_K * sums) * sizeof(float);
 }
 
 static void k_prepare(const void *xq, int64_t n, void *xa, int sums)
@@ -521,7 +530,8 @@ static void k_prepare(const void *xq, int64_t n, void *xa, int sums)
         dx[i] = llm_half(x[i].d);
         for (int p = 0; p < per_block; p++) {
             int sum = 0;
-            for (int k = p * len; k < (p + 1) * len; k++) sum += x[i].qs[k];
+            for (int k = p * len; k < (p + 1) * len; k++)
+                sum += x[i].qs[k];
             S[per_block * i + p] = dx[i] * (float)sum;
         }
     }
@@ -562,70 +572,91 @@ static inline __m256 unsigned_dot(__m256i q, const int8_t *x)
 /* One super-block of Q4_K (qh NULL) or Q5_K (qh its fifth bits) against m
  * rows of its activations: even sub-blocks into acc[j][0], odd ones into
  * acc[j][1], mins into acc[j][2]. */
-static ALWAYS_INLINE void sb_k45(uint16_t d16, uint16_t dmin16, const uint8_t *scales, const uint8_t *qs,
-                                 const uint8_t *qh, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_k45(uint16_t d16, uint16_t dmin16, const uint8_t *scales,
+                                 const uint8_t *qs, const uint8_t *qh, const k_acts *x,
+                                 __m256 (*acc)[3], const int m)
 {
     uint8_t sc[8], mn[8];
-    for (int s = 0; s < 8; s++) llm_k4_scale_min(s, scales, &sc[s], &mn[s]);
+    for (int s = 0; s < 8; s++)
+        llm_k4_scale_min(s, scales, &sc[s], &mn[s]);
     float d = llm_half(d16);
-    __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(load_u8x8(mn)), _mm256_set1_ps(llm_half(dmin16)));
+    __m256 mins =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(load_u8x8(mn)), _mm256_set1_ps(llm_half(dmin16)));
     const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256i high = qh ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
-    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+    __m256i high =
+        qh ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+    {
         __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * c));
         __m256i u[2] = {_mm256_and_si256(q, low4), _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)};
-        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+        {
             int blk = 2 * c + h;
             if (qh) /* the fifth bit of value l of sub-block blk: bit blk of qh[l] */
-                u[h] = _mm256_or_si256(u[h], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, blk), one), 4));
+                u[h] = _mm256_or_si256(
+                    u[h],
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, blk), one), 4));
             float ds = d * sc[blk];
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
-                acc[j][h] = _mm256_fmadd_ps(_mm256_set1_ps(ds * x[j].dx[blk]), unsigned_dot(u[h], x[j].qs + LLM_QK * blk),
-                                            acc[j][h]);
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][h] =
+                _mm256_fmadd_ps(_mm256_set1_ps(ds * x[j].dx[blk]),
+                                unsigned_dot(u[h], x[j].qs + LLM_QK * blk), acc[j][h]);
         }
     }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][2] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[j].S), acc[j][2]);
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][2] =
+        _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[j].S), acc[j][2]);
 }
 
 /* One super-block of Q2_K against m rows: w = d * sc * q - dmin * m per 16
  * values, q two bits arranged as Q3_K's; block 4h + k into acc[j][k % 2],
  * the mins against the sums of 16 values into acc[j][2]. */
-static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const k_acts *x, __m256 (*acc)[3],
+                                  const int m)
 {
-    __m128i packed = _mm_loadu_si128((const __m128i *)(const void *)b->scales), m4 = _mm_set1_epi8(0x0F);
+    __m128i packed = _mm_loadu_si128((const __m128i *)(const void *)b->scales),
+            m4 = _mm_set1_epi8(0x0F);
     uint8_t sc[16];
     _mm_storeu_si128((__m128i *)(void *)sc, _mm_and_si128(packed, m4));
     __m128i mn = _mm_and_si128(_mm_srli_epi16(packed, 4), m4);
     __m256 dmin = _mm256_set1_ps(llm_half(b->dmin));
     __m256 mins0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mn)), dmin),
-           mins1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(mn, 8))), dmin);
+           mins1 =
+               _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(mn, 8))), dmin);
     float d = llm_half(b->d);
     const __m256i two = _mm256_set1_epi8(3);
-    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+    {
         __m256i qs = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * h));
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+        {
             __m256i u = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), two);
-            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
+            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]),
+                                              _mm_set1_epi16(sc[8 * h + 2 * k]));
             int blk = 4 * h + k;
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
-                __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), scales));
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+            {
+                __m256i xv =
+                    _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
+                __m256 t =
+                    _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), scales));
                 acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[j].dx[blk]), t, acc[j][k % 2]);
             }
         }
     }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+    {
         acc[j][2] = _mm256_fmadd_ps(mins0, _mm256_loadu_ps(x[j].S), acc[j][2]);
         acc[j][2] = _mm256_fmadd_ps(mins1, _mm256_loadu_ps(x[j].S + 8), acc[j][2]);
     }
 }
 
-static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const k_acts *x, __m256 (*acc)[3],
+                                  const int m)
 {
     sb_k45(b->d, b->dmin, b->scales, b->qs, NULL, x, acc, m);
 }
 
-static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const k_acts *x, __m256 (*acc)[3],
+                                  const int m)
 {
     sb_k45(b->d, b->dmin, b->scales, b->qs, b->qh, x, acc, m);
 }
@@ -638,7 +669,8 @@ static ALWAYS_INLINE void signed16_fma(__m256i w, __m256i scales, float d, int b
                                        __m256 (*acc)[3], int slot, const int m)
 {
     __m256i mag = _mm256_sign_epi8(w, w);
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+    {
         __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * blk));
         __m256i pairs = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(xv, w));
         __m256 t = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
@@ -648,15 +680,19 @@ static ALWAYS_INLINE void signed16_fma(__m256i w, __m256i scales, float d, int b
 
 /* One super-block of Q6_K against m rows: block 4h + k (half h, quarter k)
  * into acc[j][k % 2]. */
-static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m256 (*acc)[3],
+                                  const int m)
 {
     float d = llm_half(b->d);
-    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
-    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3),
+                  bias = _mm256_set1_epi8(32);
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+    {
         __m256i ql[2] = {_mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h)),
                          _mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h + 32))};
         __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+        {
             /* values 128h + 32k + l: a nibble of ql (the low ones for k < 2)
              * and bits 2k..2k+1 of qh */
             __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql[k % 2], 4 * (k / 2)), low4);
@@ -673,21 +709,27 @@ static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const k_acts *x, __m2
 /* One super-block of Q3_K against m rows, as Q6_K's: w = d * sc * (q - 4),
  * q two bits of qs and a third from hmask, 16 values per scale; block 4h + k
  * (half h, quarter k) into acc[j][k % 2]. */
-static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const k_acts *x, __m256 (*acc)[3],
+                                  const int m)
 {
     int8_t sc[16];
     _mm_storeu_si128((__m128i *)(void *)sc, llm_q3_K_scales_i8(b));
     float d = llm_half(b->d);
     const __m256i two = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), bias = _mm256_set1_epi8(4);
     __m256i hm = _mm256_loadu_si256((const __m256i *)(const void *)b->hmask);
-    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+    {
         __m256i qs = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * h));
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
-            /* value 128h + 32k + l: bits 2k..2k+1 of qs[32h + l], and bit 4h + k of hmask[l] worth 4 */
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+        {
+            /* value 128h + 32k + l: bits 2k..2k+1 of qs[32h + l], and bit 4h + k of hmask[l] worth
+             * 4 */
             __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), two);
-            __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), one), 2);
+            __m256i hi =
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), one), 2);
             __m256i w = _mm256_sub_epi8(_mm256_or_si256(lo, hi), bias);
-            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
+            __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]),
+                                              _mm_set1_epi16(sc[8 * h + 2 * k]));
             int blk = 4 * h + k;
             signed16_fma(w, scales, d, blk, x, acc, k % 2, m);
         }
@@ -696,15 +738,19 @@ static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const k_acts *x, __m2
 
 /* One super-block of IQ4_XS against m rows: sub-block (an IQ4_NL block
  * scaled by d * (ls - 32)) k into acc[j][k % 2]. */
-static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const k_acts *x, __m256 (*acc)[3], const int m)
+static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const k_acts *x, __m256 (*acc)[3],
+                                    const int m)
 {
     llm_scales s;
     llm_scales_iq4_xs(b, &s);
-    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)
+    {
         __m256i w = iq4_ints(b->qs + 16 * k);
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+        {
             __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x[j].qs + LLM_QK * k));
-            acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(s.d[k] * x[j].dx[k]), block_dot_i8(w, xv), acc[j][k % 2]);
+            acc[j][k % 2] = _mm256_fmadd_ps(_mm256_set1_ps(s.d[k] * x[j].dx[k]),
+                                            block_dot_i8(w, xv), acc[j][k % 2]);
         }
     }
 }
@@ -720,20 +766,22 @@ static inline float k_finish(const __m256 *acc)
  * does, so the two agree bit for bit. (Q3_K, Q6_K and IQ4_XS leave acc[2]
  * at zero.) */
 #define K_DOT_Q8(name, block_t, sums)                                                              \
-    static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
-                                             int64_t ldo, int64_t n, const int m)                  \
+    static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa,         \
+                                             float *out, int64_t ldo, int64_t n, const int m)      \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         __m256 acc[Q8_ROWS_AT_ONCE][3];                                                            \
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j][0] = acc[j][1] = acc[j][2] =    \
             _mm256_setzero_ps();                                                                   \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
-            for (size_t l = 0; l < sizeof *b; l += 64) _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0); \
+            for (size_t l = 0; l < sizeof *b; l += 64)                                             \
+                _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             k_acts x[Q8_ROWS_AT_ONCE];                                                             \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) x[j] = k_acts_at(xa, ldxa, j, n, sums, i); \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) x[j] =                             \
+                k_acts_at(xa, ldxa, j, n, sums, i);                                                \
             sb_##name(b, x, acc, m);                                                               \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = k_finish(acc[j]);      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = k_finish(acc[j]);       \
     }                                                                                              \
     static float dot_q8_##name(const void *row, const void *xq, int64_t n)                         \
     {                                                                                              \
@@ -795,8 +843,10 @@ static inline float one_bf16(const uint16_t *p)
     {                                                                                              \
         const elem_t *p = row;                                                                     \
         int64_t i = 0;                                                                             \
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load8_##name(p + i));                   \
-        for (; i < n; i++) y[i] = one_##name(p + i);                                               \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            _mm256_storeu_ps(y + i, load8_##name(p + i));                                          \
+        for (; i < n; i++)                                                                         \
+            y[i] = one_##name(p + i);                                                              \
     }                                                                                              \
     static float dot_##name(const void *row, const float *x, int64_t n)                            \
     {                                                                                              \
@@ -812,7 +862,8 @@ static inline float one_bf16(const uint16_t *p)
         for (; i + 8 <= n; i += 8)                                                                 \
             a0 = _mm256_fmadd_ps(load8_##name(p + i), _mm256_loadu_ps(x + i), a0);                 \
         float tail = 0;                                                                            \
-        for (; i < n; i++) tail += one_##name(p + i) * x[i];                                       \
+        for (; i < n; i++)                                                                         \
+            tail += one_##name(p + i) * x[i];                                                      \
         return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;           \
     }
 

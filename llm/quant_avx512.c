@@ -9,7 +9,7 @@
 #include "llm/quant_int.h"
 
 #if defined(__x86_64__)
-#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) ||                  \
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) ||                   \
     !defined(__AVX512DQ__) || !defined(__FMA__) || !defined(__F16C__)
 #error "llm/quant_avx512.c must be compiled with the AVX-512 flags (see the Makefile)"
 #endif
@@ -118,8 +118,8 @@ static inline __m512i q5_high(uint32_t qh, int k)
 {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i sh = _mm512_add_epi32(lane, _mm512_set1_epi32(16 * k));
-    __m512i b = _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32((int)qh), sh),
-                                 _mm512_set1_epi32(1));
+    __m512i b =
+        _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32((int)qh), sh), _mm512_set1_epi32(1));
     return _mm512_slli_epi32(b, 4);
 }
 
@@ -201,8 +201,8 @@ static inline grp grp_q2_K(const llm_block_q2_K *b, const llm_scales *s, int g)
     int shift = 2 * (g % 4);
     grp r;
     for (int k = 0; k < 2; k++)
-        r.v[k] = scale_min(bits(load_u8x16(q + 16 * k), shift, 3), s->d[2 * g + k],
-                           s->m[2 * g + k]);
+        r.v[k] =
+            scale_min(bits(load_u8x16(q + 16 * k), shift, 3), s->d[2 * g + k], s->m[2 * g + k]);
     return r;
 }
 
@@ -274,7 +274,7 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
 #define ROWS_AT_ONCE 4
 
 /* The single kernel and the rows kernel of a type, from its dotm_<name>. */
-#define ROWS_ENTRY_POINTS(name)                                                                   \
+#define ROWS_ENTRY_POINTS(name)                                                                    \
     static float dot_##name(const void *row, const float *x, int64_t n)                            \
     {                                                                                              \
         float r;                                                                                   \
@@ -284,7 +284,8 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
     static void dot_rows_##name(const void *row, const float *x, int64_t ldx, int nx, float *out,  \
                                 int64_t ldo, int64_t n)                                            \
     {                                                                                              \
-        for (; nx >= 4; nx -= 4, x += 4 * ldx, out += 4 * ldo) dotm_##name(row, x, ldx, out, ldo, n, 4); \
+        for (; nx >= 4; nx -= 4, x += 4 * ldx, out += 4 * ldo)                                     \
+            dotm_##name(row, x, ldx, out, ldo, n, 4);                                              \
         if (nx == 3) dotm_##name(row, x, ldx, out, ldo, n, 3);                                     \
         if (nx == 2) dotm_##name(row, x, ldx, out, ldo, n, 2);                                     \
         if (nx == 1) dotm_##name(row, x, ldx, out, ldo, n, 1);                                     \
@@ -301,33 +302,34 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
-            _Pragma("GCC unroll 8")                                                                \
-            for (int g = 0; g < (n_groups); g++, y += 32) {                                        \
+            _Pragma("GCC unroll 8") for (int g = 0; g < (n_groups); g++, y += 32)                  \
+            {                                                                                      \
                 grp r = grp_##name(b, &s, g);                                                      \
                 _mm512_storeu_ps(y, r.v[0]);                                                       \
                 _mm512_storeu_ps(y + 16, r.v[1]);                                                  \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    /* m activation rows at once (m a constant after inlining): each row's   \
-     * four accumulators see exactly the operations they see with m = 1 */ \
+    /* m activation rows at once (m a constant after inlining): each row's                         \
+     * four accumulators see exactly the operations they see with m = 1 */                         \
     static ALWAYS_INLINE void dotm_##name(const void *row, const float *x, int64_t ldx,            \
                                           float *out, int64_t ldo, int64_t n, const int m)         \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         __m512 a[ROWS_AT_ONCE][4];                                                                 \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = \
-            _mm512_setzero_ps();                                                                   \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] =          \
+            a[j][3] = _mm512_setzero_ps();                                                         \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
             /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
             for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
                 _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
-            _Pragma("GCC unroll 8")                                                                \
-            for (int g = 0; g < (n_groups); g++, x += 32) {                                        \
+            _Pragma("GCC unroll 8") for (int g = 0; g < (n_groups); g++, x += 32)                  \
+            {                                                                                      \
                 grp r = grp_##name(b, &s, g);                                                      \
-                _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                              \
+                _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                \
+                {                                                                                  \
                     a[j][0] = _mm512_fmadd_ps(r.v[0], _mm512_loadu_ps(x + j * ldx), a[j][0]);      \
                     a[j][1] = _mm512_fmadd_ps(r.v[1], _mm512_loadu_ps(x + j * ldx + 16), a[j][1]); \
                     __m512 t = a[j][0];                                                            \
@@ -335,9 +337,8 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
-            _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]),                    \
-                                               _mm512_add_ps(a[j][2], a[j][3])));                  \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(   \
+            _mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]), _mm512_add_ps(a[j][2], a[j][3])));      \
     }                                                                                              \
     ROWS_ENTRY_POINTS(name)
 
@@ -379,42 +380,43 @@ static inline __m512 load16_bf16(const uint16_t *p, __mmask16 m)
     {                                                                                              \
         const elem_t *p = row;                                                                     \
         int64_t i = 0;                                                                             \
-        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, load16_##name(p + i, 0xFFFF));        \
+        for (; i + 16 <= n; i += 16)                                                               \
+            _mm512_storeu_ps(y + i, load16_##name(p + i, 0xFFFF));                                 \
         if (i < n) {                                                                               \
             __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                        \
             _mm512_mask_storeu_ps(y + i, m, load16_##name(p + i, m));                              \
         }                                                                                          \
     }                                                                                              \
-    /* m activation rows at once, as for the block types */                \
+    /* m activation rows at once, as for the block types */                                        \
     static ALWAYS_INLINE void dotm_##name(const void *row, const float *x, int64_t ldx,            \
                                           float *out, int64_t ldo, int64_t n, const int m)         \
     {                                                                                              \
         const elem_t *p = row;                                                                     \
         __m512 a[ROWS_AT_ONCE][4];                                                                 \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = \
-            _mm512_setzero_ps();                                                                   \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] =          \
+            a[j][3] = _mm512_setzero_ps();                                                         \
         int64_t i = 0;                                                                             \
         for (; i + 64 <= n; i += 64) {                                                             \
-            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {                                  \
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                    \
+            {                                                                                      \
                 __m512 w = load16_##name(p + i + 16 * k, 0xFFFF);                                  \
-                _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                \
-                    a[j][k] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j * ldx + i + 16 * k), a[j][k]); \
+                _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][k] =                      \
+                    _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j * ldx + i + 16 * k), a[j][k]);        \
             }                                                                                      \
         }                                                                                          \
         for (; i + 16 <= n; i += 16) {                                                             \
             __m512 w = load16_##name(p + i, 0xFFFF);                                               \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
-                a[j][0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j * ldx + i), a[j][0]);           \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] =                          \
+                _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j * ldx + i), a[j][0]);                     \
         }                                                                                          \
         if (i < n) {                                                                               \
             __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);                                       \
             __m512 w = load16_##name(p + i, mk);                                                   \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
-                a[j][1] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + j * ldx + i), a[j][1]); \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][1] =                          \
+                _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + j * ldx + i), a[j][1]);           \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
-            _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]),                    \
-                                               _mm512_add_ps(a[j][2], a[j][3])));                  \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(   \
+            _mm512_add_ps(_mm512_add_ps(a[j][0], a[j][1]), _mm512_add_ps(a[j][2], a[j][3])));      \
     }                                                                                              \
     ROWS_ENTRY_POINTS(name)
 
@@ -474,7 +476,8 @@ VNNI static inline __m512i u_q8_0(const llm_block_q8_0 *b)
  * taken back out with the offset c = 128 as for Q8_0. */
 VNNI static inline __m512i iq4_levels_u(__m512i nib)
 {
-    __m128i table = _mm_xor_si128(_mm_loadu_si128((const __m128i *)llm_iq4nl_values), _mm_set1_epi8((char)0x80));
+    __m128i table = _mm_xor_si128(_mm_loadu_si128((const __m128i *)llm_iq4nl_values),
+                                  _mm_set1_epi8((char)0x80));
     return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(table), nib);
 }
 
@@ -529,7 +532,8 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
     const llm_block_q8_0 *x = xq;
     vnni_pair *p = xa;
     int64_t nb = n / LLM_QK;
-    for (int64_t i = 0; i < nb; i += 2) vnni_prepare_pair(x + i, i + 1 < nb, c, p++);
+    for (int64_t i = 0; i < nb; i += 2)
+        vnni_prepare_pair(x + i, i + 1 < nb, c, p++);
 }
 
 /* The single kernel on plain Q8_0 blocks, the layout of the activations for
@@ -544,36 +548,39 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
     }                                                                                              \
     static const llm_q8_layout layout_##name = {vnni_bytes, prepare_##name};                       \
     /* one pair of blocks of weights (u, dw) against one pair of laid-out activations */           \
-    VNNI static inline __m512 pair_fma_##name(__m512i u, __m512 dw, const vnni_pair *xp, __m512 acc) \
+    VNNI static inline __m512 pair_fma_##name(__m512i u, __m512 dw, const vnni_pair *xp,           \
+                                              __m512 acc)                                          \
     {                                                                                              \
         __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp->qs));   \
-        __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(xp->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(xp->dxc)); \
+        __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(xp->dx), _mm512_cvtepi32_ps(ux),                \
+                                   _mm512_loadu_ps(xp->dxc));                                      \
         return _mm512_fmadd_ps(dw, t, acc);                                                        \
     }                                                                                              \
     VNNI static inline __m512 pair_dw_##name(const block_t *b)                                     \
     {                                                                                              \
         return pair_scales(b[0].d, b[1].d);                                                        \
     }                                                                                              \
-    /* m activation rows at once (m a constant after inlining), each pair of  \
-     * weight blocks decoded once; every row sees the single kernel's        \
-     * operations, so gets its value bit for bit */                          \
+    /* m activation rows at once (m a constant after inlining), each pair of                       \
+     * weight blocks decoded once; every row sees the single kernel's                              \
+     * operations, so gets its value bit for bit */                                                \
     VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa,    \
                                                   float *out, int64_t ldo, int64_t n, const int m) \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         const vnni_pair *x[ROWS_AT_ONCE];                                                          \
         __m512 acc[ROWS_AT_ONCE];                                                                  \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
-            x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                   \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                        \
+        {                                                                                          \
+            x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                    \
             acc[j] = _mm512_setzero_ps();                                                          \
         }                                                                                          \
         int64_t nb = n / LLM_QK, i = 0;                                                            \
         for (; i + 2 <= nb; i += 2) {                                                              \
-            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                                \
+            _mm_prefetch((const char *)(b + i) + 2048, _MM_HINT_T0);                               \
             __m512i u = u_##name(&b[i]);                                                           \
             __m512 dw = pair_dw_##name(&b[i]);                                                     \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                    \
-                acc[j] = pair_fma_##name(u, dw, &x[j][i / 2], acc[j]);                             \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) acc[j] =                           \
+                pair_fma_##name(u, dw, &x[j][i / 2], acc[j]);                                      \
         }                                                                                          \
         __m512i u = _mm512_setzero_si512();                                                        \
         __m512 dw = _mm512_setzero_ps();                                                           \
@@ -584,13 +591,16 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
             u = u_##name(pad);                                                                     \
             dw = pair_dw_##name(pad);                                                              \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                        \
+        {                                                                                          \
             float sum = _mm512_reduce_add_ps(acc[j]);                                              \
-            if (i < nb) sum += _mm512_reduce_add_ps(pair_fma_##name(u, dw, &x[j][i / 2], _mm512_setzero_ps())); \
+            if (i < nb)                                                                            \
+                sum += _mm512_reduce_add_ps(                                                       \
+                    pair_fma_##name(u, dw, &x[j][i / 2], _mm512_setzero_ps()));                    \
             out[j * ldo] = sum;                                                                    \
         }                                                                                          \
     }                                                                                              \
-    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                     \
+    VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                    \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         const llm_block_q8_0 *x = xq;                                                              \
@@ -607,7 +617,8 @@ static void vnni_prepare(const void *xq, int64_t n, void *xa, int c)
             memset(pad, 0, sizeof pad);                                                            \
             pad[0] = b[i];                                                                         \
             vnni_prepare_pair(x + i, 0, offset, &xp);                                              \
-            sum += _mm512_reduce_add_ps(pair_fma_##name(u_##name(pad), pair_dw_##name(pad), &xp, _mm512_setzero_ps())); \
+            sum += _mm512_reduce_add_ps(                                                           \
+                pair_fma_##name(u_##name(pad), pair_dw_##name(pad), &xp, _mm512_setzero_ps()));    \
         }                                                                                          \
         return sum;                                                                                \
     }                                                                                              \
@@ -653,7 +664,8 @@ static size_t vnni_k16_bytes(int64_t n)
 static float part_sum(const llm_block_q8_0 *x, int from, int len)
 {
     int sum = 0;
-    for (int k = from; k < from + len; k++) sum += x->qs[k];
+    for (int k = from; k < from + len; k++)
+        sum += x->qs[k];
     return llm_half(x->d) * (float)sum;
 }
 
@@ -668,14 +680,16 @@ static void prepare_q4_K(const void *xq, int64_t n, void *xa)
 {
     vnni_prepare(xq, n, xa, 1);
     float *S = (float *)((uint8_t *)xa + vnni_bytes(n));
-    for (int64_t i = 0; i < n / LLM_QK; i++) S[i] = part_sum((const llm_block_q8_0 *)xq + i, 0, LLM_QK);
+    for (int64_t i = 0; i < n / LLM_QK; i++)
+        S[i] = part_sum((const llm_block_q8_0 *)xq + i, 0, LLM_QK);
 }
 
 static void prepare_q2_K(const void *xq, int64_t n, void *xa)
 {
     vnni_prepare(xq, n, xa, 0);
     float *S = (float *)((uint8_t *)xa + vnni_bytes(n));
-    for (int64_t i = 0; i < n / 16; i++) S[i] = part_sum((const llm_block_q8_0 *)xq + i / 2, 16 * (int)(i % 2), 16);
+    for (int64_t i = 0; i < n / 16; i++)
+        S[i] = part_sum((const llm_block_q8_0 *)xq + i / 2, 16 * (int)(i % 2), 16);
 }
 
 static void prepare_q6_K(const void *xq, int64_t n, void *xa)
@@ -693,7 +707,8 @@ static const llm_q8_layout layout_q2_K = {vnni_k16_bytes, prepare_q2_K};
 static const llm_q8_layout layout_q6_K = {vnni_bytes, prepare_q6_K};
 static const llm_q8_layout layout_q3_K = {vnni_bytes, prepare_q3_K};
 
-/* The scales of sub-blocks 2p and 2p + 1 (elements of v) for their lanes of a pair: 0-7 and 8-15. */
+/* The scales of sub-blocks 2p and 2p + 1 (elements of v) for their lanes of a pair: 0-7 and 8-15.
+ */
 VNNI static inline __m512 sub_block_scales(__m512 v, int p)
 {
     __m512i idx = _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
@@ -703,9 +718,10 @@ VNNI static inline __m512 sub_block_scales(__m512 v, int p)
 
 /* One super-block of Q4_K (qh NULL) or Q5_K (qh its fifth bits) against the
  * matching 4 pairs (xp[j]) and 8 block sums (S[j]) of m activation rows. */
-VNNI static ALWAYS_INLINE void sb_k45(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs,
-                                      const uint8_t *qh, const vnni_pair *const *xp, const float *const *S, __m512 *acc,
-                                      __m512 *accm, const int m)
+VNNI static ALWAYS_INLINE void sb_k45(uint16_t d, uint16_t dmin, const uint8_t *scales,
+                                      const uint8_t *qs, const uint8_t *qh,
+                                      const vnni_pair *const *xp, const float *const *S,
+                                      __m512 *acc, __m512 *accm, const int m)
 {
     /* the eight 6-bit scales and mins (llm_k4_scale_min) as bytes: scales
      * in words 0-1, mins in words 2-3, with whole-word masks */
@@ -718,41 +734,49 @@ VNNI static ALWAYS_INLINE void sb_k45(uint16_t d, uint16_t dmin, const uint8_t *
     w[2] = m_low;
     w[0] &= low6;
     __m128i bytes = _mm_loadu_si128((const __m128i *)w);
-    __m256 sd8 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), _mm256_set1_ps(llm_half(d)));
+    __m256 sd8 =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), _mm256_set1_ps(llm_half(d)));
     __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8))),
                                 _mm256_set1_ps(llm_half(dmin)));
     __m512 sd = _mm512_castps256_ps512(sd8);
     const long long four = 0x0004000400040004LL;
     const __m512i shifts = _mm512_set_epi64(four, four, four, four, 0, 0, 0, 0);
-    __m512i high = qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh)) : _mm512_setzero_si512();
+    __m512i high = qh ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh))
+                      : _mm512_setzero_si512();
     for (int p = 0; p < 4; p++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
-        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(q), shifts), _mm512_set1_epi8(0x0F));
+        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(q), shifts),
+                                     _mm512_set1_epi8(0x0F));
         if (qh) { /* the fifth bit of value l of sub-block 2p + h: bit 2p + h of qh[l] */
             long long s0 = 0x0001000100010001LL * (2 * p), s1 = 0x0001000100010001LL * (2 * p + 1);
-            __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(high, _mm512_set_epi64(s1, s1, s1, s1, s0, s0, s0, s0)),
-                                           _mm512_set1_epi8(1));
+            __m512i bit = _mm512_and_si512(
+                _mm512_srlv_epi16(high, _mm512_set_epi64(s1, s1, s1, s1, s0, s0, s0, s0)),
+                _mm512_set1_epi8(1));
             u = _mm512_or_si512(u, _mm512_slli_epi16(bit, 4));
         }
         __m512 a = sub_block_scales(sd, p);
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
-            __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp[j][p].qs));
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+        {
+            __m512i ux =
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(xp[j][p].qs));
             __m512 t = _mm512_mul_ps(_mm512_loadu_ps(xp[j][p].dx), _mm512_cvtepi32_ps(ux));
             acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
         }
     }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] =
-        _mm512_fmadd_ps(_mm512_zextps256_ps512(mins), _mm512_zextps256_ps512(_mm256_loadu_ps(S[j])), accm[j]);
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm512_fmadd_ps(
+        _mm512_zextps256_ps512(mins), _mm512_zextps256_ps512(_mm256_loadu_ps(S[j])), accm[j]);
 }
 
-VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp, const float *const *S,
-                                       __m512 *acc, __m512 *accm, const int m)
+VNNI static ALWAYS_INLINE void sb_q4_K(const llm_block_q4_K *b, const vnni_pair *const *xp,
+                                       const float *const *S, __m512 *acc, __m512 *accm,
+                                       const int m)
 {
     sb_k45(b->d, b->dmin, b->scales, b->qs, NULL, xp, S, acc, accm, m);
 }
 
-VNNI static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const vnni_pair *const *xp, const float *const *S,
-                                       __m512 *acc, __m512 *accm, const int m)
+VNNI static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const vnni_pair *const *xp,
+                                       const float *const *S, __m512 *acc, __m512 *accm,
+                                       const int m)
 {
     sb_k45(b->d, b->dmin, b->scales, b->qs, b->qh, xp, S, acc, accm, m);
 }
@@ -760,68 +784,84 @@ VNNI static ALWAYS_INLINE void sb_q5_K(const llm_block_q5_K *b, const vnni_pair 
 /* One super-block of Q2_K against the matching 4 pairs and 16 sums of m
  * rows: w = d * sc * q - dmin * m per 16 values, q two bits arranged as
  * Q3_K's, the mins against the sums of 16 activations. */
-VNNI static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const vnni_pair *const *xp, const float *const *S,
-                                       __m512 *acc, __m512 *accm, const int m)
+VNNI static ALWAYS_INLINE void sb_q2_K(const llm_block_q2_K *b, const vnni_pair *const *xp,
+                                       const float *const *S, __m512 *acc, __m512 *accm,
+                                       const int m)
 {
     __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->scales));
     __m512 ds = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(bytes, _mm512_set1_epi32(0xF))),
                               _mm512_set1_ps(llm_half(b->d)));
-    __m512 mins = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(bytes, 4)), _mm512_set1_ps(llm_half(b->dmin)));
+    __m512 mins = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(bytes, 4)),
+                                _mm512_set1_ps(llm_half(b->dmin)));
     for (int h = 0; h < 2; h++) {
         __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * h)));
         for (int p = 0; p < 2; p++) {
             /* bytes 0-31: bits 4p.. of qs[32h + l]; bytes 32-63: bits 4p + 2.. */
             long long q0 = 0x0001000100010001LL * (4 * p), q1 = 0x0001000100010001LL * (4 * p + 2);
-            __m512i u = _mm512_and_si512(_mm512_srlv_epi16(qs, _mm512_set_epi64(q1, q1, q1, q1, q0, q0, q0, q0)),
-                                         _mm512_set1_epi8(3));
+            __m512i u = _mm512_and_si512(
+                _mm512_srlv_epi16(qs, _mm512_set_epi64(q1, q1, q1, q1, q0, q0, q0, q0)),
+                _mm512_set1_epi8(3));
             /* lane k covers values 4k..4k+3 of the pair: scale 8h + 4p + k / 4 */
-            __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
-                                           _mm512_set1_epi32(8 * h + 4 * p));
+            __m512i idx =
+                _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                 _mm512_set1_epi32(8 * h + 4 * p));
             __m512 a = _mm512_permutexvar_ps(idx, ds);
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+            {
                 const vnni_pair *x = &xp[j][2 * h + p];
-                __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
-                acc[j] = _mm512_fmadd_ps(a, _mm512_mul_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux)), acc[j]);
+                __m512i ux =
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
+                acc[j] = _mm512_fmadd_ps(
+                    a, _mm512_mul_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux)), acc[j]);
             }
         }
     }
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] = _mm512_fmadd_ps(mins, _mm512_loadu_ps(S[j]), accm[j]);
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) accm[j] =
+        _mm512_fmadd_ps(mins, _mm512_loadu_ps(S[j]), accm[j]);
 }
 
 /* Pair p of a super-block's weights (u: unsigned values, offset c; a: the
  * lanes' scales) against m rows of activations laid out with that offset:
  * acc[j] += a * (dx * u.x - dxc). */
-VNNI static ALWAYS_INLINE void offset_pair_fma(__m512i u, __m512 a, const vnni_pair *const *xp, int p, __m512 *acc,
-                                               const int m)
+VNNI static ALWAYS_INLINE void offset_pair_fma(__m512i u, __m512 a, const vnni_pair *const *xp,
+                                               int p, __m512 *acc, const int m)
 {
-    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {
+    _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)
+    {
         const vnni_pair *x = &xp[j][p];
         __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs));
-        __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux), _mm512_loadu_ps(x->dxc));
+        __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x->dx), _mm512_cvtepi32_ps(ux),
+                                   _mm512_loadu_ps(x->dxc));
         acc[j] = _mm512_fmadd_ps(a, t, acc[j]);
     }
 }
 
 /* One super-block of Q6_K against the matching 4 pairs of m rows. */
-VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair *const *xp, __m512 *acc, const int m)
+VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair *const *xp,
+                                       __m512 *acc, const int m)
 {
-    __m512 ds = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales))),
-                              _mm512_set1_ps(llm_half(b->d)));
+    __m512 ds = _mm512_mul_ps(
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->scales))),
+        _mm512_set1_ps(llm_half(b->d)));
     for (int h = 0; h < 2; h++) {
         __m512i low = _mm512_loadu_si512(b->ql + 64 * h);
-        __m512i high = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+        __m512i high =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
         for (int p = 0; p < 2; p++) {
             /* bytes 0-31: ql[l] and qh[l] >> 4p; bytes 32-63: ql[32 + l] and qh[l] >> (4p + 2) */
-            long long lo_shift = 0x0001000100010001LL * (4 * p), hi_shift = 0x0001000100010001LL * (4 * p + 2);
-            __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(low, _mm512_set1_epi64(lo_shift)), _mm512_set1_epi8(0x0F));
+            long long lo_shift = 0x0001000100010001LL * (4 * p),
+                      hi_shift = 0x0001000100010001LL * (4 * p + 2);
+            __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(low, _mm512_set1_epi64(lo_shift)),
+                                           _mm512_set1_epi8(0x0F));
             __m512i two = _mm512_and_si512(
-                _mm512_srlv_epi16(high, _mm512_set_epi64(hi_shift, hi_shift, hi_shift, hi_shift, lo_shift, lo_shift,
-                                                         lo_shift, lo_shift)),
+                _mm512_srlv_epi16(high, _mm512_set_epi64(hi_shift, hi_shift, hi_shift, hi_shift,
+                                                         lo_shift, lo_shift, lo_shift, lo_shift)),
                 _mm512_set1_epi8(3));
             __m512i u = _mm512_or_si512(nib, _mm512_slli_epi16(two, 4));
             /* lane k covers values 4k..4k+3 of the pair: scale 8h + 4p + k / 4 */
-            __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
-                                           _mm512_set1_epi32(8 * h + 4 * p));
+            __m512i idx =
+                _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                 _mm512_set1_epi32(8 * h + 4 * p));
             __m512 a = _mm512_permutexvar_ps(idx, ds);
             offset_pair_fma(u, a, xp, 2 * h + p, acc, m);
         }
@@ -834,15 +874,16 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
  * lays out each super-block's activations as it goes and then computes as
  * the rows kernel does, so the two agree bit for bit. */
 #define K_MINS_VNNI(name, block_t, sums)                                                           \
-    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
-                                                  int64_t ldo, int64_t n, const int m)             \
+    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa,    \
+                                                  float *out, int64_t ldo, int64_t n, const int m) \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         const vnni_pair *x[ROWS_AT_ONCE];                                                          \
         const float *S[ROWS_AT_ONCE];                                                              \
         __m512 acc[ROWS_AT_ONCE];                                                                  \
         __m512 accm[ROWS_AT_ONCE];                                                                 \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                        \
+        {                                                                                          \
             x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                    \
             S[j] = (const float *)((const uint8_t *)x[j] + vnni_bytes(n));                         \
             acc[j] = _mm512_setzero_ps();                                                          \
@@ -853,10 +894,11 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
                 _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
             const float *Sp[ROWS_AT_ONCE];                                                         \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i, Sp[j] = S[j] + (sums) * i; \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i,              \
+                                                                Sp[j] = S[j] + (sums)*i;           \
             sb_##name(b, xp, Sp, acc, accm, m);                                                    \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                        \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                         \
             _mm512_reduce_add_ps(acc[j]) - _mm512_reduce_add_ps(accm[j]);                          \
     }                                                                                              \
     VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                    \
@@ -868,8 +910,10 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {                                  \
             vnni_pair pairs[4];                                                                    \
             float S[sums];                                                                         \
-            for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, 1, &pairs[p]);             \
-            for (int k = 0; k < (sums); k++) S[k] = sb_sum(x, sums, k);                            \
+            for (int p = 0; p < 4; p++)                                                            \
+                vnni_prepare_pair(x + 2 * p, 1, 1, &pairs[p]);                                     \
+            for (int k = 0; k < (sums); k++)                                                       \
+                S[k] = sb_sum(x, sums, k);                                                         \
             const vnni_pair *xp = pairs;                                                           \
             const float *Sp = S;                                                                   \
             sb_##name(b, &xp, &Sp, &acc, &accm, 1);                                                \
@@ -883,7 +927,8 @@ K_MINS_VNNI(q5_K, llm_block_q5_K, 8)
 
 /* One super-block of Q3_K against the matching 4 pairs of m rows, as
  * Q6_K's: q three bits (two from qs, the third from hmask), offset 4. */
-VNNI static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const vnni_pair *const *xp, __m512 *acc, const int m)
+VNNI static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const vnni_pair *const *xp,
+                                       __m512 *acc, const int m)
 {
     __m512 ds = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(llm_q3_K_scales_i8(b))),
                               _mm512_set1_ps(llm_half(b->d)));
@@ -891,18 +936,23 @@ VNNI static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const vnni_pair 
     for (int h = 0; h < 2; h++) {
         __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * h)));
         for (int p = 0; p < 2; p++) {
-            /* bytes 0-31: value 128h + 64p + l, bits 4p.. of qs[32h + l] and bit 4h + 2p of hmask[l];
-             * bytes 32-63: value 128h + 64p + 32 + l, bits 4p + 2.. and bit 4h + 2p + 1 */
+            /* bytes 0-31: value 128h + 64p + l, bits 4p.. of qs[32h + l] and bit 4h + 2p of
+             * hmask[l]; bytes 32-63: value 128h + 64p + 32 + l, bits 4p + 2.. and bit 4h + 2p + 1
+             */
             long long q0 = 0x0001000100010001LL * (4 * p), q1 = 0x0001000100010001LL * (4 * p + 2);
-            long long h0 = 0x0001000100010001LL * (4 * h + 2 * p), h1 = 0x0001000100010001LL * (4 * h + 2 * p + 1);
-            __m512i two = _mm512_and_si512(_mm512_srlv_epi16(qs, _mm512_set_epi64(q1, q1, q1, q1, q0, q0, q0, q0)),
-                                           _mm512_set1_epi8(3));
-            __m512i third = _mm512_and_si512(_mm512_srlv_epi16(hm, _mm512_set_epi64(h1, h1, h1, h1, h0, h0, h0, h0)),
-                                             _mm512_set1_epi8(1));
+            long long h0 = 0x0001000100010001LL * (4 * h + 2 * p),
+                      h1 = 0x0001000100010001LL * (4 * h + 2 * p + 1);
+            __m512i two = _mm512_and_si512(
+                _mm512_srlv_epi16(qs, _mm512_set_epi64(q1, q1, q1, q1, q0, q0, q0, q0)),
+                _mm512_set1_epi8(3));
+            __m512i third = _mm512_and_si512(
+                _mm512_srlv_epi16(hm, _mm512_set_epi64(h1, h1, h1, h1, h0, h0, h0, h0)),
+                _mm512_set1_epi8(1));
             __m512i u = _mm512_or_si512(two, _mm512_slli_epi16(third, 2));
             /* lane k covers values 4k..4k+3 of the pair: scale 8h + 4p + k / 4 */
-            __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
-                                           _mm512_set1_epi32(8 * h + 4 * p));
+            __m512i idx =
+                _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                 _mm512_set1_epi32(8 * h + 4 * p));
             __m512 a = _mm512_permutexvar_ps(idx, ds);
             offset_pair_fma(u, a, xp, 2 * h + p, acc, m);
         }
@@ -911,15 +961,16 @@ VNNI static ALWAYS_INLINE void sb_q3_K(const llm_block_q3_K *b, const vnni_pair 
 
 /* One super-block of IQ4_XS against the matching 4 pairs of m rows: each
  * sub-block an IQ4_NL block with the scale d * (ls - 32). */
-VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_pair *const *xp, __m512 *acc,
-                                         const int m)
+VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_pair *const *xp,
+                                         __m512 *acc, const int m)
 {
     /* the scales d * (ls - 32) of llm_scales_iq4_xs, 8 at once: ls = the
      * nibble j of scales_l | bits 2j..2j+1 of scales_h << 4 */
     uint32_t low;
     memcpy(&low, b->scales_l, 4);
     __m128i l4 = _mm_cvtsi32_si128((int)low), m4 = _mm_set1_epi8(0x0F);
-    __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(l4, m4), _mm_and_si128(_mm_srli_epi16(l4, 4), m4));
+    __m128i nib =
+        _mm_unpacklo_epi8(_mm_and_si128(l4, m4), _mm_and_si128(_mm_srli_epi16(l4, 4), m4));
     __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(b->scales_h),
                                                       _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
                                     _mm256_set1_epi32(3));
@@ -937,13 +988,14 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
 /* The rows kernel and the single kernel (as K_MINS_VNNI's) of a super-block
  * type whose weights carry the offset c and no mins: Q3_K, Q6_K, IQ4_XS. */
 #define K_OFFSET_VNNI(name, block_t, offset)                                                       \
-    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa, float *out, \
-                                                  int64_t ldo, int64_t n, const int m)             \
+    VNNI static ALWAYS_INLINE void dotm_q8_##name(const void *row, const void *xa, size_t ldxa,    \
+                                                  float *out, int64_t ldo, int64_t n, const int m) \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         const vnni_pair *x[ROWS_AT_ONCE];                                                          \
         __m512 acc[ROWS_AT_ONCE];                                                                  \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) {                                      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++)                                        \
+        {                                                                                          \
             x[j] = (const vnni_pair *)((const uint8_t *)xa + (size_t)j * ldxa);                    \
             acc[j] = _mm512_setzero_ps();                                                          \
         }                                                                                          \
@@ -951,10 +1003,11 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
             for (size_t l = 0; l < sizeof *b; l += 64)                                             \
                 _mm_prefetch((const char *)b + 2048 + l, _MM_HINT_T0);                             \
             const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
-            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i;             \
+            _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i;              \
             sb_##name(b, xp, acc, m);                                                              \
         }                                                                                          \
-        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] = _mm512_reduce_add_ps(acc[j]); \
+        _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) out[j * ldo] =                         \
+            _mm512_reduce_add_ps(acc[j]);                                                          \
     }                                                                                              \
     VNNI static float dot_q8_##name(const void *row, const void *xq, int64_t n)                    \
     {                                                                                              \
@@ -963,7 +1016,8 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
         __m512 acc = _mm512_setzero_ps();                                                          \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++, x += 8) {                                  \
             vnni_pair pairs[4];                                                                    \
-            for (int p = 0; p < 4; p++) vnni_prepare_pair(x + 2 * p, 1, offset, &pairs[p]);        \
+            for (int p = 0; p < 4; p++)                                                            \
+                vnni_prepare_pair(x + 2 * p, 1, offset, &pairs[p]);                                \
             const vnni_pair *xp = pairs;                                                           \
             sb_##name(b, &xp, &acc, 1);                                                            \
         }                                                                                          \
@@ -989,12 +1043,15 @@ static void quantize_acts_q8_0(const float *x, void *dst, int64_t n)
     const __m512 sign = _mm512_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / LLM_QK; i++, x += LLM_QK) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+        float amax = _mm512_reduce_max_ps(
+            _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
         float d = amax / 127;
         __m512 id = _mm512_set1_ps(d ? 1.0f / d : 0.0f);
         y[i].d = llm_f32_to_f16(d);
-        __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         _mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(q0));
         _mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(q1));
     }

@@ -23,13 +23,15 @@ static void dequant_f32(const void *row, float *y, int64_t n)
 static void dequant_f16(const void *row, float *y, int64_t n)
 {
     const uint16_t *h = row;
-    for (int64_t i = 0; i < n; i++) y[i] = llm_half(h[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = llm_half(h[i]);
 }
 
 static void dequant_bf16(const void *row, float *y, int64_t n)
 {
     const uint16_t *h = row;
-    for (int64_t i = 0; i < n; i++) y[i] = llm_bf16_to_f32(h[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = llm_bf16_to_f32(h[i]);
 }
 
 /* ---- 32-element blocks ------------------------------------------------- */
@@ -98,7 +100,8 @@ static void dequant_q8_0(const void *row, float *y, int64_t n)
     const llm_block_q8_0 *b = row;
     for (int64_t i = 0; i < n / LLM_QK; i++, b++, y += LLM_QK) {
         float d = llm_half(b->d);
-        for (int j = 0; j < 32; j++) y[j] = b->qs[j] * d;
+        for (int j = 0; j < 32; j++)
+            y[j] = b->qs[j] * d;
     }
 }
 
@@ -162,7 +165,8 @@ static void dequant_q4_K(const void *row, float *y, int64_t n)
         for (int g = 0; g < 8; g++, y += 32) {
             const uint8_t *q = b->qs + 32 * (g / 2);
             int shift = 4 * (g % 2);
-            for (int l = 0; l < 32; l++) y[l] = s.d[g] * ((q[l] >> shift) & 0xF) - s.m[g];
+            for (int l = 0; l < 32; l++)
+                y[l] = s.d[g] * ((q[l] >> shift) & 0xF) - s.m[g];
         }
     }
 }
@@ -233,7 +237,8 @@ static float dot_via_dequant(llm_dequant_fn dq, int elems, size_t bytes, const v
         int m = n - i < elems ? (int)(n - i) : elems;
         dq(p, tmp, m);
         float s = 0;
-        for (int j = 0; j < m; j++) s += tmp[j] * x[i + j];
+        for (int j = 0; j < m; j++)
+            s += tmp[j] * x[i + j];
         total += s;
     }
     return (float)total;
@@ -267,7 +272,8 @@ DOT_REF(iq4_xs, LLM_QK_K, sizeof(llm_block_iq4_xs))
 /* The 32 integer values of a weight block, in element order. */
 static void ints_q4_0(const llm_block_q4_0 *b, int *q)
 {
-    for (int j = 0; j < 16; j++) q[j] = (b->qs[j] & 0xF) - 8, q[j + 16] = (b->qs[j] >> 4) - 8;
+    for (int j = 0; j < 16; j++)
+        q[j] = (b->qs[j] & 0xF) - 8, q[j + 16] = (b->qs[j] >> 4) - 8;
 }
 
 static void ints_q5_0(const llm_block_q5_0 *b, int *q)
@@ -281,11 +287,12 @@ static void ints_q5_0(const llm_block_q5_0 *b, int *q)
 
 static void ints_q8_0(const llm_block_q8_0 *b, int *q)
 {
-    for (int j = 0; j < 32; j++) q[j] = b->qs[j];
+    for (int j = 0; j < 32; j++)
+        q[j] = b->qs[j];
 }
 
 #define DOT_Q8_REF(name, block_t)                                                                  \
-    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                          \
+    static float dot_q8_##name(const void *row, const void *xq, int64_t n)                         \
     {                                                                                              \
         const block_t *b = row;                                                                    \
         const llm_block_q8_0 *x = xq;                                                              \
@@ -293,7 +300,8 @@ static void ints_q8_0(const llm_block_q8_0 *b, int *q)
         for (int64_t i = 0; i < n / LLM_QK; i++, b++, x++) {                                       \
             int q[32], s = 0;                                                                      \
             ints_##name(b, q);                                                                     \
-            for (int j = 0; j < 32; j++) s += q[j] * x->qs[j];                                     \
+            for (int j = 0; j < 32; j++)                                                           \
+                s += q[j] * x->qs[j];                                                              \
             sum += llm_half(b->d) * llm_half(x->d) * (float)s;                                     \
         }                                                                                          \
         return sum;                                                                                \

@@ -103,7 +103,8 @@ static void quantize_q5_0(const float *x, llm_block_q5_0 *y, int64_t nb)
             y[i].qs[j] = (uint8_t)((q0 & 0xF) | (q1 & 0xF) << 4);
             qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
         }
-        for (int k = 0; k < 4; k++) y[i].qh[k] = (uint8_t)(qh >> (8 * k));
+        for (int k = 0; k < 4; k++)
+            y[i].qh[k] = (uint8_t)(qh >> (8 * k));
     }
 }
 
@@ -126,7 +127,8 @@ static void quantize_q5_1(const float *x, llm_block_q5_1 *y, int64_t nb)
             y[i].qs[j] = (uint8_t)((q0 & 0xF) | (q1 & 0xF) << 4);
             qh |= (uint32_t)((q0 >> 4) & 1) << j | (uint32_t)((q1 >> 4) & 1) << (j + 16);
         }
-        for (int k = 0; k < 4; k++) y[i].qh[k] = (uint8_t)(qh >> (8 * k));
+        for (int k = 0; k < 4; k++)
+            y[i].qh[k] = (uint8_t)(qh >> (8 * k));
     }
 }
 
@@ -134,11 +136,13 @@ static void quantize_q8_0(const float *x, llm_block_q8_0 *y, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++, x += LLM_QK) {
         float amax = 0;
-        for (int j = 0; j < LLM_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < LLM_QK; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
         float d = amax / 127;
         float id = d ? 1.0f / d : 0.0f;
         y[i].d = llm_f32_to_f16(d);
-        for (int j = 0; j < LLM_QK; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < LLM_QK; j++)
+            y[i].qs[j] = (int8_t)roundf(x[j] * id);
     }
 }
 
@@ -311,7 +315,8 @@ static float fit_q3(int n, int nmax, const float *x, int8_t *L)
         }
         if (!n_changed) break;
     }
-    for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
+    for (int i = 0; i < n; i++)
+        L[i] = (int8_t)(L[i] + nmax);
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
@@ -320,8 +325,8 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 {
     for (int j = 0; j < LLM_QK_K; j += 128)
         for (int l = 0; l < 32; l++)
-            qs[j / 4 + l] = (uint8_t)(L[j + l] | L[j + l + 32] << 2 | L[j + l + 64] << 4 |
-                                      L[j + l + 96] << 6);
+            qs[j / 4 + l] =
+                (uint8_t)(L[j + l] | L[j + l + 32] << 2 | L[j + l + 64] << 4 | L[j + l + 96] << 6);
 }
 
 /* ---- K-quants ------------------------------------------------------------ */
@@ -334,7 +339,8 @@ static void quantize_q2_K(const float *x, llm_block_q2_K *y, int64_t nb)
     for (int64_t i = 0; i < nb; i++, x += LLM_QK_K) {
         float max_scale = 0, max_min = 0;
         for (int j = 0; j < 16; j++) {
-            for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
+            for (int l = 0; l < 16; l++)
+                weights[l] = fabsf(x[16 * j + l]);
             scales[j] = fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f,
                                    0.1f, 15, 1);
             if (scales[j] > max_scale) max_scale = scales[j];
@@ -342,7 +348,8 @@ static void quantize_q2_K(const float *x, llm_block_q2_K *y, int64_t nb)
         }
         if (max_scale > 0) {
             float iscale = q4scale / max_scale;
-            for (int j = 0; j < 16; j++) y[i].scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
+            for (int j = 0; j < 16; j++)
+                y[i].scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
             y[i].d = llm_f32_to_f16(max_scale / q4scale);
         } else {
             memset(y[i].scales, 0, sizeof y[i].scales);
@@ -417,8 +424,8 @@ static void quantize_q3_K(const float *x, llm_block_q3_K *y, int64_t nb)
 }
 
 /* The 6-bit scales and mins of Q4_K / Q5_K (llm_k4_scale_min reads them). */
-static void pack_k4_scales(const float *scales, const float *mins, float max_scale,
-                           float max_min, uint8_t *out)
+static void pack_k4_scales(const float *scales, const float *mins, float max_scale, float max_min,
+                           uint8_t *out)
 {
     float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
     float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
@@ -448,9 +455,11 @@ static void fit_k4_subblocks(const float *x, int nmax, float rmin, int nstep, ui
     *max_scale = *max_min = 0;
     for (int j = 0; j < 8; j++) {
         float sum_x2 = 0;
-        for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+        for (int l = 0; l < 32; l++)
+            sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
-        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
+        for (int l = 0; l < 32; l++)
+            weights[l] = av_x + fabsf(x[32 * j + l]);
         scales[j] = fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
                                0.1f, nstep, 0);
         if (scales[j] > *max_scale) *max_scale = scales[j];
@@ -564,21 +573,45 @@ void llm_quantize_row(llm_dtype t, const float *src, void *dst, int64_t n)
         memcpy(dst, src, (size_t)n * sizeof(float));
         break;
     case LLM_F16:
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = llm_f32_to_f16(src[i]);
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = llm_f32_to_f16(src[i]);
         break;
     case LLM_BF16:
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = llm_f32_to_bf16(src[i]);
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = llm_f32_to_bf16(src[i]);
         break;
-    case LLM_Q4_0: quantize_q4_0(src, dst, nb); break;
-    case LLM_Q4_1: quantize_q4_1(src, dst, nb); break;
-    case LLM_Q5_0: quantize_q5_0(src, dst, nb); break;
-    case LLM_Q5_1: quantize_q5_1(src, dst, nb); break;
-    case LLM_Q8_0: quantize_q8_0(src, dst, nb); break;
-    case LLM_Q2_K: quantize_q2_K(src, dst, nb); break;
-    case LLM_Q3_K: quantize_q3_K(src, dst, nb); break;
-    case LLM_Q4_K: quantize_q4_K(src, dst, nb); break;
-    case LLM_Q5_K: quantize_q5_K(src, dst, nb); break;
-    case LLM_Q6_K: quantize_q6_K(src, dst, nb); break;
-    default: assert(!"llm_quantize_row: type without a quantizer"); break;
+    case LLM_Q4_0:
+        quantize_q4_0(src, dst, nb);
+        break;
+    case LLM_Q4_1:
+        quantize_q4_1(src, dst, nb);
+        break;
+    case LLM_Q5_0:
+        quantize_q5_0(src, dst, nb);
+        break;
+    case LLM_Q5_1:
+        quantize_q5_1(src, dst, nb);
+        break;
+    case LLM_Q8_0:
+        quantize_q8_0(src, dst, nb);
+        break;
+    case LLM_Q2_K:
+        quantize_q2_K(src, dst, nb);
+        break;
+    case LLM_Q3_K:
+        quantize_q3_K(src, dst, nb);
+        break;
+    case LLM_Q4_K:
+        quantize_q4_K(src, dst, nb);
+        break;
+    case LLM_Q5_K:
+        quantize_q5_K(src, dst, nb);
+        break;
+    case LLM_Q6_K:
+        quantize_q6_K(src, dst, nb);
+        break;
+    default:
+        assert(!"llm_quantize_row: type without a quantizer");
+        break;
     }
 }

@@ -24,8 +24,13 @@ struct llm_sampler {
 
 void llm_sampler_default_params(llm_sampler_params *p)
 {
-    *p = (llm_sampler_params){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
-                              .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 0xC0FFEE};
+    *p = (llm_sampler_params){.temperature = 0.8f,
+                              .top_k = 40,
+                              .top_p = 0.95f,
+                              .min_p = 0.05f,
+                              .repeat_penalty = 1.0f,
+                              .repeat_last_n = 64,
+                              .seed = 0xC0FFEE};
 }
 
 static uint64_t splitmix(uint64_t *x)
@@ -56,14 +61,17 @@ static uint64_t next_u64(llm_sampler *s)
 llm_sampler *llm_sampler_new(const llm_sampler_params *p, int32_t n_vocab)
 {
     llm_sampler *s = rag_xcalloc(1, sizeof *s);
-    if (p) s->p = *p;
-    else llm_sampler_default_params(&s->p);
+    if (p)
+        s->p = *p;
+    else
+        llm_sampler_default_params(&s->p);
     s->n_vocab = n_vocab;
     s->work = rag_xcalloc((size_t)n_vocab, sizeof *s->work);
     s->cands = rag_xcalloc((size_t)n_vocab, sizeof *s->cands);
     s->count = rag_xcalloc((size_t)n_vocab, sizeof *s->count);
     uint64_t x = s->p.seed;
-    for (int i = 0; i < 4; i++) s->rng[i] = splitmix(&x);
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = splitmix(&x);
     return s;
 }
 
@@ -91,12 +99,14 @@ static void apply_penalties(llm_sampler *s, const int32_t *hist, size_t n_hist)
                       ? n_hist - (size_t)p->repeat_last_n
                       : 0;
     for (size_t i = from; i < n_hist; i++)
-        if (hist[i] >= 0 && hist[i] < s->n_vocab && s->count[hist[i]] < UINT16_MAX) s->count[hist[i]]++;
+        if (hist[i] >= 0 && hist[i] < s->n_vocab && s->count[hist[i]] < UINT16_MAX)
+            s->count[hist[i]]++;
     for (size_t i = from; i < n_hist; i++) {
         int32_t id = hist[i];
         if (id < 0 || id >= s->n_vocab || !s->count[id]) continue;
         float *l = &s->work[id];
-        if (p->repeat_penalty != 1.0f) *l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
+        if (p->repeat_penalty != 1.0f)
+            *l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
         *l -= p->presence_penalty + p->frequency_penalty * (float)s->count[id];
         s->count[id] = 0; /* each distinct token once; also resets for the next call */
     }
@@ -171,7 +181,8 @@ int32_t llm_sampler_sample(llm_sampler *s, const float *logits, const int32_t *h
         }
     }
     double total = 0;
-    for (size_t i = 0; i < keep; i++) total += s->work[i];
+    for (size_t i = 0; i < keep; i++)
+        total += s->work[i];
     double r = (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0) * total;
     for (size_t i = 0; i < keep; i++) {
         r -= s->work[i];

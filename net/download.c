@@ -33,12 +33,12 @@ typedef struct sink {
     const net_download *d;
     const char *part;
     FILE *f;
-    uint64_t offset;   /* bytes in the .part before this transfer */
-    uint64_t written;  /* by this transfer */
-    uint64_t total;    /* the file's size when known */
+    uint64_t offset;  /* bytes in the .part before this transfer */
+    uint64_t written; /* by this transfer */
+    uint64_t total;   /* the file's size when known */
     int write_errno;
-    int restarted;     /* the server ignored the range: the .part was emptied */
-    char stated[65];   /* the hash the server states, when it states one */
+    int restarted;   /* the server ignored the range: the .part was emptied */
+    char stated[65]; /* the hash the server states, when it states one */
 } sink;
 
 static uint64_t file_size(const char *path)
@@ -57,7 +57,8 @@ static int is_sha256(const char *s)
 
 static void lower(char *s)
 {
-    for (; *s; s++) *s = (char)tolower((unsigned char)*s);
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
 }
 
 /* The first body bytes decide how the .part is opened. */
@@ -75,7 +76,9 @@ static int open_part(sink *k, const net_response *resp)
     }
     uint64_t len = resp->content_length;
     k->total = resp->linked_size ? resp->linked_size : len ? k->offset + len : 0;
-    const char *h = is_sha256(resp->linked_etag) ? resp->linked_etag : is_sha256(resp->etag) ? resp->etag : NULL;
+    const char *h = is_sha256(resp->linked_etag) ? resp->linked_etag
+                    : is_sha256(resp->etag)      ? resp->etag
+                                                 : NULL;
     if (h) {
         memcpy(k->stated, h, 65);
         lower(k->stated);
@@ -126,11 +129,14 @@ static int transfer(const net_download *d, sink *k, net_download_result *r, rag_
     close_part(k);
     r->fetched += k->written;
     if (k->write_errno)
-        rc = rag_err_sys(err, k->write_errno, "writing %s (%llu bytes kept; run the same command to resume)",
-                         k->part, (unsigned long long)file_size(k->part));
+        rc = rag_err_sys(err, k->write_errno,
+                         "writing %s (%llu bytes kept; run the same command to resume)", k->part,
+                         (unsigned long long)file_size(k->part));
     else if (rc == RAG_ERR_NET && resp.status == 416 && k->offset) {
         if (!k->stated[0]) {
-            const char *h = is_sha256(resp.linked_etag) ? resp.linked_etag : is_sha256(resp.etag) ? resp.etag : NULL;
+            const char *h = is_sha256(resp.linked_etag) ? resp.linked_etag
+                            : is_sha256(resp.etag)      ? resp.etag
+                                                        : NULL;
             if (h) memcpy(k->stated, h, 65), lower(k->stated);
         }
         /* the .part may be whole already: checked when a hash is known,
@@ -149,7 +155,8 @@ static int check_gguf(const char *path, rag_err *err)
     size_t got = f ? fread(magic, 1, 4, f) : 0;
     if (f) fclose(f);
     if (got == 4 && !memcmp(magic, "GGUF", 4)) return 0;
-    return rag_err_set(err, RAG_ERR_FORMAT, "%s: not a GGUF file (it starts with '%.4s'); the download was removed",
+    return rag_err_set(err, RAG_ERR_FORMAT,
+                       "%s: not a GGUF file (it starts with '%.4s'); the download was removed",
                        path, got ? magic : "");
 }
 
@@ -162,15 +169,17 @@ static int finish(const net_download *d, sink *k, net_download_result *r, rag_er
     r->hash_from = d->sha256 ? "--sha256" : want ? "server" : NULL;
     if (want && strcasecmp(want, r->sha256)) {
         unlink(k->part);
-        return rag_err_set(err, RAG_ERR_CORRUPT,
-                           "%s: SHA-256 mismatch: expected %s (%s), got %s; the download was removed",
-                           d->url, want, r->hash_from, r->sha256);
+        return rag_err_set(
+            err, RAG_ERR_CORRUPT,
+            "%s: SHA-256 mismatch: expected %s (%s), got %s; the download was removed", d->url,
+            want, r->hash_from, r->sha256);
     }
     if (d->gguf && (rc = check_gguf(k->part, err))) {
         unlink(k->part);
         return rc;
     }
-    if (rename(k->part, d->dest)) return rag_err_sys(err, errno, "renaming %s to %s", k->part, d->dest);
+    if (rename(k->part, d->dest))
+        return rag_err_sys(err, errno, "renaming %s to %s", k->part, d->dest);
     /* the rename is durable once the directory is */
     char *dir = rag_xstrdup(d->dest);
     char *slash = strrchr(dir, '/');
@@ -192,7 +201,8 @@ int net_download_run(const net_download *d, net_download_result *r, rag_err *err
         rc = transfer(d, &k, r, err);
         if (rc == 2) {
             if (!restarts++) continue;
-            rc = rag_err_set(err, RAG_ERR_NET, "download %s: the server refuses every range", d->url);
+            rc = rag_err_set(err, RAG_ERR_NET, "download %s: the server refuses every range",
+                             d->url);
             break;
         }
         if (rc == 1) { /* 416: check what we have */

@@ -53,10 +53,10 @@ typedef struct attempt {
     const net_request *rq;
     net_response *resp;
     CURL *curl;
-    int delivered;        /* body bytes went to on_body */
-    int stopped;          /* on_body or on_progress said stop */
+    int delivered; /* body bytes went to on_body */
+    int stopped;   /* on_body or on_progress said stop */
     int over_limit;
-    char refused[256];    /* why the policy refused an address */
+    char refused[256]; /* why the policy refused an address */
 } attempt;
 
 static char *header_value(const char *line, size_t n, const char *name)
@@ -64,10 +64,12 @@ static char *header_value(const char *line, size_t n, const char *name)
     size_t k = strlen(name);
     if (n <= k || strncasecmp(line, name, k) || line[k] != ':') return NULL;
     const char *v = line + k + 1, *end = line + n;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
     if (end - v >= 2 && *v == '"' && end[-1] == '"') v++, end--; /* ETag quotes */
-    if (end - v > 2 && !strncmp(v, "W/\"", 3)) v += 3;            /* weak ETag */
+    if (end - v > 2 && !strncmp(v, "W/\"", 3)) v += 3;           /* weak ETag */
     return rag_xstrndup(v, (size_t)(end - v));
 }
 
@@ -92,7 +94,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *p)
     } else if ((v = header_value(data, n, "Content-Length"))) {
         r->content_length = strtoull(v, NULL, 10), rag_free(v);
     } else if ((v = header_value(data, n, "Content-Range"))) {
-        if (!strncasecmp(v, "bytes ", 6) && isdigit((unsigned char)v[6])) r->range_start = strtoll(v + 6, NULL, 10);
+        if (!strncasecmp(v, "bytes ", 6) && isdigit((unsigned char)v[6]))
+            r->range_start = strtoll(v + 6, NULL, 10);
         rag_free(v);
     } else if ((v = header_value(data, n, "Retry-After"))) {
         double s = strtod(v, NULL);
@@ -110,7 +113,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *p)
     if (!r->status) curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &r->status);
     if (r->status < 200 || r->status > 299) { /* keep the start of an error body */
         if (r->body.len < ERROR_BODY_MAX)
-            rag_buf_append(&r->body, data, n < ERROR_BODY_MAX - r->body.len ? n : ERROR_BODY_MAX - r->body.len);
+            rag_buf_append(&r->body, data,
+                           n < ERROR_BODY_MAX - r->body.len ? n : ERROR_BODY_MAX - r->body.len);
         return n;
     }
     if (a->rq->max_bytes && r->bytes + n > a->rq->max_bytes) {
@@ -137,7 +141,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *p)
 
 /* Also while no response has come (status 0), so that a caller can stop a
  * request to a server that is silent; not over an error response's body. */
-static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
 {
     attempt *a = p;
     (void)ultotal, (void)ulnow;
@@ -190,20 +195,23 @@ static void configure(attempt *a, struct curl_slist **hdrs, char *range, size_t 
     if (rq->policy) {
         curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
         curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
-        curl_easy_setopt(c, CURLOPT_PROXY, ""); /* connect directly: the address checked is the peer's */
+        curl_easy_setopt(c, CURLOPT_PROXY,
+                         ""); /* connect directly: the address checked is the peer's */
     }
     if (rq->range_from) {
         snprintf(range, range_len, "%llu-", (unsigned long long)rq->range_from);
         curl_easy_setopt(c, CURLOPT_RANGE, range);
     }
-    for (const char *const *h = rq->headers; h && *h; h++) *hdrs = curl_slist_append(*hdrs, *h);
+    for (const char *const *h = rq->headers; h && *h; h++)
+        *hdrs = curl_slist_append(*hdrs, *h);
     if (rq->bearer) {
         char *auth = rag_xasprintf("Authorization: Bearer %s", rq->bearer);
         *hdrs = curl_slist_append(*hdrs, auth);
         rag_free(auth);
     }
     if (rq->body) {
-        char *ct = rag_xasprintf("Content-Type: %s", rq->content_type ? rq->content_type : "application/json");
+        char *ct = rag_xasprintf("Content-Type: %s",
+                                 rq->content_type ? rq->content_type : "application/json");
         *hdrs = curl_slist_append(*hdrs, ct);
         rag_free(ct);
         *hdrs = curl_slist_append(*hdrs, "Expect:"); /* no 100-continue round trip */
@@ -217,20 +225,34 @@ static void configure(attempt *a, struct curl_slist **hdrs, char *range, size_t 
 static const char *status_text(long s)
 {
     switch (s) {
-    case 400: return " Bad Request";
-    case 401: return " Unauthorized";
-    case 403: return " Forbidden";
-    case 404: return " Not Found";
-    case 408: return " Request Timeout";
-    case 410: return " Gone";
-    case 413: return " Payload Too Large";
-    case 416: return " Range Not Satisfiable";
-    case 429: return " Too Many Requests";
-    case 500: return " Internal Server Error";
-    case 502: return " Bad Gateway";
-    case 503: return " Service Unavailable";
-    case 504: return " Gateway Timeout";
-    default: return "";
+    case 400:
+        return " Bad Request";
+    case 401:
+        return " Unauthorized";
+    case 403:
+        return " Forbidden";
+    case 404:
+        return " Not Found";
+    case 408:
+        return " Request Timeout";
+    case 410:
+        return " Gone";
+    case 413:
+        return " Payload Too Large";
+    case 416:
+        return " Range Not Satisfiable";
+    case 429:
+        return " Too Many Requests";
+    case 500:
+        return " Internal Server Error";
+    case 502:
+        return " Bad Gateway";
+    case 503:
+        return " Service Unavailable";
+    case 504:
+        return " Gateway Timeout";
+    default:
+        return "";
     }
 }
 
@@ -247,7 +269,8 @@ static void body_hint(const rag_buf *b, char *out, size_t n)
         if (q) s = q + 1;
     }
     size_t k = 0;
-    for (; s < end && k + 1 < n && *s != '\n' && !(m && *s == '"'); s++) out[k++] = isprint((unsigned char)*s) ? *s : ' ';
+    for (; s < end && k + 1 < n && *s != '\n' && !(m && *s == '"'); s++)
+        out[k++] = isprint((unsigned char)*s) ? *s : ' ';
     out[k] = 0;
 }
 
@@ -270,29 +293,35 @@ static int judge(attempt *a, CURLcode cc, rag_err *err, int *retry)
     }
     const char *what = rq->what ? rq->what : "server";
     if (a->refused[0])
-        return rag_err_set(err, RAG_ERR_DENIED, "%s %s: refused: %s", what, r->effective_url, a->refused);
+        return rag_err_set(err, RAG_ERR_DENIED, "%s %s: refused: %s", what, r->effective_url,
+                           a->refused);
     if (a->stopped) return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped", what, rq->url);
     if (a->over_limit || cc == CURLE_FILESIZE_EXCEEDED)
-        return rag_err_set(err, RAG_ERR_LIMIT, "%s %s: larger than the %llu bytes allowed", what, r->effective_url,
-                           (unsigned long long)rq->max_bytes);
+        return rag_err_set(err, RAG_ERR_LIMIT, "%s %s: larger than the %llu bytes allowed", what,
+                           r->effective_url, (unsigned long long)rq->max_bytes);
     if (cc != CURLE_OK) {
-        *retry = !a->delivered && (cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
-                                   cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
-                                   cc == CURLE_PARTIAL_FILE || cc == CURLE_COULDNT_RESOLVE_HOST);
+        *retry = !a->delivered &&
+                 (cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
+                  cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
+                  cc == CURLE_PARTIAL_FILE || cc == CURLE_COULDNT_RESOLVE_HOST);
         if (cc == CURLE_OPERATION_TIMEDOUT)
             return rag_err_set(err, RAG_ERR_NET, "%s %s: timed out (%s)", what, r->effective_url,
-                               rq->timeout > 0 ? "the request's time limit" : "no data for too long");
+                               rq->timeout > 0 ? "the request's time limit"
+                                               : "no data for too long");
         if (cc == CURLE_TOO_MANY_REDIRECTS)
-            return rag_err_set(err, RAG_ERR_NET, "%s %s: more than %d redirects", what, rq->url, rq->max_redirects);
+            return rag_err_set(err, RAG_ERR_NET, "%s %s: more than %d redirects", what, rq->url,
+                               rq->max_redirects);
         if (cc == CURLE_UNSUPPORTED_PROTOCOL)
-            return rag_err_set(err, RAG_ERR_DENIED, "%s %s: only http and https URLs are fetched", what, r->effective_url);
-        return rag_err_set(err, RAG_ERR_NET, "%s %s: %s", what, r->effective_url, curl_easy_strerror(cc));
+            return rag_err_set(err, RAG_ERR_DENIED, "%s %s: only http and https URLs are fetched",
+                               what, r->effective_url);
+        return rag_err_set(err, RAG_ERR_NET, "%s %s: %s", what, r->effective_url,
+                           curl_easy_strerror(cc));
     }
     if (r->status >= 200 && r->status <= 299) return 0;
     char hint[160];
     body_hint(&r->body, hint, sizeof hint);
     *retry = r->status == 429 || r->status == 408 || r->status >= 500;
-    int code = r->status == 404 || r->status == 410 ? RAG_ERR_NOTFOUND
+    int code = r->status == 404 || r->status == 410   ? RAG_ERR_NOTFOUND
                : r->status == 401 || r->status == 403 ? RAG_ERR_DENIED
                                                       : RAG_ERR_NET;
     return rag_err_set(err, code, "%s %s: HTTP %ld%s%s%s", what, r->effective_url, r->status,
@@ -317,15 +346,17 @@ int net_fetch(const net_request *rq, net_response *resp, rag_err *err)
     pthread_once(&curl_once, curl_init);
     memset(resp, 0, sizeof *resp);
     resp->range_start = -1;
-    if (rq->policy && rq->policy->allow && net_allow_list_check(rq->policy->allow, err)) return RAG_ERR_INVALID;
+    if (rq->policy && rq->policy->allow && net_allow_list_check(rq->policy->allow, err))
+        return RAG_ERR_INVALID;
     int rc = 0;
     double wait = rq->retry_delay > 0 ? rq->retry_delay : 0.5;
     for (int i = 0; i <= rq->retries; i++) {
         if (i) {
-            double w = resp->retry_after > 0 ? (resp->retry_after < 30 ? resp->retry_after : 30) : wait;
+            double w =
+                resp->retry_after > 0 ? (resp->retry_after < 30 ? resp->retry_after : 30) : wait;
             if (wait_between_attempts(rq, w))
-                return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped", rq->what ? rq->what : "server",
-                                   rq->url);
+                return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped",
+                                   rq->what ? rq->what : "server", rq->url);
             wait *= 2;
             char *url = resp->effective_url;
             resp->effective_url = NULL;
@@ -348,6 +379,7 @@ int net_fetch(const net_request *rq, net_response *resp, rag_err *err)
     }
     size_t len = rc && err ? strlen(err->msg) : 0;
     if (rc && err && resp->attempts > 1 && len + 24 < sizeof err->msg)
-        snprintf(err->msg + len, sizeof err->msg - len, " (after %d attempts)", resp->attempts % 1000);
+        snprintf(err->msg + len, sizeof err->msg - len, " (after %d attempts)",
+                 resp->attempts % 1000);
     return rc;
 }

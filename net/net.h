@@ -29,9 +29,9 @@
 
 /* Which addresses a policy lets through. */
 typedef struct net_policy {
-    int allow_private;  /* every address (net.allow_private, --allow-private) */
-    const char *allow;  /* else these, although private: comma-separated
-                           addresses or CIDR blocks ("127.0.0.1,10.1.0.0/16") */
+    int allow_private; /* every address (net.allow_private, --allow-private) */
+    const char *allow; /* else these, although private: comma-separated
+                          addresses or CIDR blocks ("127.0.0.1,10.1.0.0/16") */
 } net_policy;
 
 typedef struct net_response net_response;
@@ -48,44 +48,44 @@ typedef int (*net_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct net_request {
     const char *url;
-    const char *method;            /* NULL: GET, or POST with a body */
-    const char *body;              /* borrowed */
+    const char *method; /* NULL: GET, or POST with a body */
+    const char *body;   /* borrowed */
     size_t body_len;
-    const char *content_type;      /* of the body (default application/json) */
-    const char *const *headers;    /* "Name: value", NULL-terminated; may be NULL */
-    const char *bearer;            /* Authorization: Bearer (never in messages) */
-    uint64_t range_from;           /* > 0: ask for the bytes from here on */
-    uint64_t max_bytes;            /* body limit (0: none): RAG_ERR_LIMIT past it */
-    int max_redirects;             /* default 5 */
-    double connect_timeout;        /* seconds; default 10 */
-    double timeout;                /* whole transfer; 0: none */
-    double stall_timeout;          /* no byte for this long fails it; 0: none */
-    int retries;                   /* extra attempts (429, 5xx, connection, timeout) */
-    double retry_delay;            /* the first wait, doubled each time (default 0.5 s) */
-    const net_policy *policy;      /* NULL: no address checks (trusted URLs) */
-    net_body_fn on_body;           /* NULL: the body is kept in resp->body */
+    const char *content_type;   /* of the body (default application/json) */
+    const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+    const char *bearer;         /* Authorization: Bearer (never in messages) */
+    uint64_t range_from;        /* > 0: ask for the bytes from here on */
+    uint64_t max_bytes;         /* body limit (0: none): RAG_ERR_LIMIT past it */
+    int max_redirects;          /* default 5 */
+    double connect_timeout;     /* seconds; default 10 */
+    double timeout;             /* whole transfer; 0: none */
+    double stall_timeout;       /* no byte for this long fails it; 0: none */
+    int retries;                /* extra attempts (429, 5xx, connection, timeout) */
+    double retry_delay;         /* the first wait, doubled each time (default 0.5 s) */
+    const net_policy *policy;   /* NULL: no address checks (trusted URLs) */
+    net_body_fn on_body;        /* NULL: the body is kept in resp->body */
     void *body_ctx;
-    net_progress_fn on_progress;   /* may be NULL */
+    net_progress_fn on_progress; /* may be NULL */
     void *progress_ctx;
-    const char *what;              /* names the peer in messages ("download") */
+    const char *what; /* names the peer in messages ("download") */
 } net_request;
 
 void net_request_init(net_request *rq, const char *url);
 
 struct net_response {
-    long status;           /* the final response's HTTP status (0: none) */
-    char *content_type;    /* owned; NULL when not sent */
-    char *effective_url;   /* owned; the URL after redirects */
-    char *etag;            /* owned; ETag, quotes removed */
-    char *linked_etag;     /* owned; X-Linked-Etag (Hugging Face: the file's SHA-256) */
-    uint64_t linked_size;  /* X-Linked-Size, 0 when absent */
+    long status;             /* the final response's HTTP status (0: none) */
+    char *content_type;      /* owned; NULL when not sent */
+    char *effective_url;     /* owned; the URL after redirects */
+    char *etag;              /* owned; ETag, quotes removed */
+    char *linked_etag;       /* owned; X-Linked-Etag (Hugging Face: the file's SHA-256) */
+    uint64_t linked_size;    /* X-Linked-Size, 0 when absent */
     uint64_t content_length; /* of this response's body, 0 when unknown */
-    int64_t range_start;   /* from Content-Range on a 206, else -1 */
-    double retry_after;    /* seconds, from Retry-After (0: none) */
-    uint64_t bytes;        /* body bytes received in the final attempt */
+    int64_t range_start;     /* from Content-Range on a 206, else -1 */
+    double retry_after;      /* seconds, from Retry-After (0: none) */
+    uint64_t bytes;          /* body bytes received in the final attempt */
     int attempts;
-    rag_buf body;          /* without on_body: the 2xx body; always: the
-                              start of a non-2xx body */
+    rag_buf body; /* without on_body: the 2xx body; always: the
+                     start of a non-2xx body */
 };
 
 /* Makes the request. 0 for a 2xx answer; otherwise RAG_ERR_NOTFOUND (404,
@@ -121,24 +121,24 @@ int net_allow_list_check(const char *allow, rag_err *err);
 typedef struct net_download {
     const char *url;
     const char *dest;
-    const char *sha256;        /* expected lowercase hex, or NULL */
-    const char *bearer;        /* e.g. $HF_TOKEN for gated models; may be NULL */
+    const char *sha256; /* expected lowercase hex, or NULL */
+    const char *bearer; /* e.g. $HF_TOKEN for gated models; may be NULL */
     int gguf;
-    int max_resumes;           /* default 5 */
-    double connect_timeout;    /* default 15 s */
-    double stall_timeout;      /* no byte for this long: resume (default 60 s) */
+    int max_resumes;        /* default 5 */
+    double connect_timeout; /* default 15 s */
+    double stall_timeout;   /* no byte for this long: resume (default 60 s) */
     /* progress of the whole file: bytes on disk, total (0: unknown) */
     void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
     void *ctx;
 } net_download;
 
 typedef struct net_download_result {
-    char sha256[65];           /* of the file */
-    const char *hash_from;     /* "--sha256", "server", or NULL: nothing to check against */
-    uint64_t size;             /* bytes of the file */
-    uint64_t fetched;          /* bytes transferred by this call */
-    uint64_t resumed_at;       /* the .part's size when this call began (0: fresh) */
-    int reconnects;            /* dropped transfers resumed */
+    char sha256[65];       /* of the file */
+    const char *hash_from; /* "--sha256", "server", or NULL: nothing to check against */
+    uint64_t size;         /* bytes of the file */
+    uint64_t fetched;      /* bytes transferred by this call */
+    uint64_t resumed_at;   /* the .part's size when this call began (0: fresh) */
+    int reconnects;        /* dropped transfers resumed */
 } net_download_result;
 
 void net_download_init(net_download *d, const char *url, const char *dest);

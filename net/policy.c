@@ -52,14 +52,14 @@ static int v6_private(const uint8_t *a)
     static const uint8_t nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
     if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1)) return 1; /* :: and ::1 */
     if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12)) return v4_private(v4_at(a + 12));
-    if (!memcmp(a, zero, 12)) return 1;                              /* IPv4-compatible, deprecated */
+    if (!memcmp(a, zero, 12)) return 1; /* IPv4-compatible, deprecated */
     if (a[0] == 0x20 && a[1] == 0x02) return v4_private(v4_at(a + 2)); /* 6to4 */
-    if ((a[0] & 0xFE) == 0xFC) return 1;                             /* fc00::/7 unique local */
-    if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) return 1;             /* fe80::/10 link-local */
-    if (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) return 1;             /* fec0::/10 site-local */
-    if (a[0] == 0xFF) return 1;                                      /* multicast */
+    if ((a[0] & 0xFE) == 0xFC) return 1;                               /* fc00::/7 unique local */
+    if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) return 1;               /* fe80::/10 link-local */
+    if (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0) return 1;               /* fec0::/10 site-local */
+    if (a[0] == 0xFF) return 1;                                        /* multicast */
     if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0D && a[3] == 0xB8) return 1; /* documentation */
-    if (a[0] == 0x01 && !memcmp(a + 1, zero, 7)) return 1;           /* 100::/64 discard */
+    if (a[0] == 0x01 && !memcmp(a + 1, zero, 7)) return 1; /* 100::/64 discard */
     return 0;
 }
 
@@ -120,7 +120,8 @@ static int each_block(const char *allow, int (*fn)(void *, const uint8_t *, int)
 {
     const char *p = allow;
     while (p && *p) {
-        while (*p == ' ' || *p == ',') p++;
+        while (*p == ' ' || *p == ',')
+            p++;
         if (!*p) break;
         size_t n = strcspn(p, ", ");
         uint8_t net[16];
@@ -148,7 +149,8 @@ int net_allow_list_check(const char *allow, rag_err *err)
 {
     if (each_block(allow, accept_block, NULL) < 0)
         return rag_err_set(err, RAG_ERR_INVALID,
-                           "net.allow '%s': expected addresses or CIDR blocks separated by commas", allow);
+                           "net.allow '%s': expected addresses or CIDR blocks separated by commas",
+                           allow);
     return 0;
 }
 

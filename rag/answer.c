@@ -149,7 +149,7 @@ static rag_citation *citation_for(rag_answer *a, const store_hit *h)
 }
 
 int rag_answer_extractive(store *s, const char *question, const store_hits *hits,
-                           const rag_extractive_params *p, rag_answer *out, rag_err *err)
+                          const rag_extractive_params *p, rag_answer *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
     rag_extractive_params defaults;

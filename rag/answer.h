@@ -46,7 +46,7 @@ void rag_extractive_default_params(rag_extractive_params *p);
  * best first, with text). An answer with no sentences means nothing in the
  * hits matches the question. */
 int rag_answer_extractive(store *s, const char *question, const store_hits *hits,
-                           const rag_extractive_params *p, rag_answer *out, rag_err *err);
+                          const rag_extractive_params *p, rag_answer *out, rag_err *err);
 void rag_answer_free(rag_answer *a);
 
 #endif

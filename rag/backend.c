@@ -59,8 +59,8 @@ static int check_dims(store *s, const emb_model *m, const char *url, rag_err *er
         url, id->name, id->dims, active.name, active.dims);
 }
 
-int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *s,
-                               emb_model **out, rag_err *err)
+int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *s, emb_model **out,
+                              rag_err *err)
 {
     if (!b->url) return emb_model_open(b->path, p, out, err);
     emb_remote_params rp;
@@ -81,7 +81,6 @@ int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *
 
 /* ---- the generator ------------------------------------------------------------ */
 
-
 int rag_gen_model_open(const rag_settings *s, rag_gen_model *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -100,7 +99,7 @@ int rag_gen_model_open(const rag_settings *s, rag_gen_model *out, rag_err *err)
     if (rc) return rc;
     out->load_ms = rag_now_ms() - t0;
     const llm_hparams *hp = llm_model_hparams(out->model);
-    out->n_ctx = s->model.ctx > 0              ? (int)s->model.ctx
+    out->n_ctx = s->model.ctx > 0         ? (int)s->model.ctx
                  : hp->n_ctx_train < 4096 ? hp->n_ctx_train
                                           : 4096;
     int fell_back = 0;

@@ -29,8 +29,8 @@ void rag_embed_params(const rag_settings *s, emb_params *out);
  * emb_model_open_remote: the server adds its own prefixes). With st (may be
  * NULL), a server whose model the database knows by name but with another
  * dimension is refused: it serves another model under that name. */
-int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *st,
-                              emb_model **out, rag_err *err);
+int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *st, emb_model **out,
+                              rag_err *err);
 
 /* ---- the generator ------------------------------------------------------------ */
 typedef struct rag_gen_model {
@@ -62,9 +62,9 @@ typedef struct rag_retrieval_models {
 enum {
     RAG_RETRIEVAL_RERANK = 1,        /* open the reranker (rerank.model), required */
     RAG_RETRIEVAL_RERANK_IF_SET = 8, /* open it when one is configured */
-    RAG_RETRIEVAL_REQUIRE = 2,  /* an embedding model whose vectors the database lacks is an
-                                   error (ragd), not a note (rag: keyword search) */
-    RAG_RETRIEVAL_NO_VECTOR = 4 /* keyword mode: no embedding model */
+    RAG_RETRIEVAL_REQUIRE = 2,       /* an embedding model whose vectors the database lacks is an
+                                        error (ragd), not a note (rag: keyword search) */
+    RAG_RETRIEVAL_NO_VECTOR = 4      /* keyword mode: no embedding model */
 };
 
 /* Opens the embedding model (when the mode wants vectors and one is

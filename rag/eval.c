@@ -89,8 +89,10 @@ static size_t first_of(const rag_qrels *q, const char *qid)
     size_t lo = 0, hi = q->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(q->v[mid].qid, qid) < 0) lo = mid + 1;
-        else hi = mid;
+        if (strcmp(q->v[mid].qid, qid) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -146,8 +148,7 @@ static int cmp_int_desc(const void *a, const void *b)
     return *(const int *)b - *(const int *)a;
 }
 
-void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n,
-                     rag_metrics *out)
+void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n, rag_metrics *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++) { /* the score as the run file carries it */
@@ -180,7 +181,8 @@ void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n
         if (q->v[i].grade > 0) grades[m++] = q->v[i].grade;
     qsort(grades, m, sizeof *grades, cmp_int_desc);
     double idcg = 0;
-    for (size_t i = 0; i < m && i < 10; i++) idcg += grades[i] / log2((double)i + 2.0);
+    for (size_t i = 0; i < m && i < 10; i++)
+        idcg += grades[i] / log2((double)i + 2.0);
     rag_free(grades);
     out->ndcg10 = idcg > 0 ? dcg / idcg : 0;
 }

@@ -52,7 +52,6 @@ typedef struct rag_metrics {
 
 /* Sorts `r` as trec_eval would read it back from a run file (scores rounded
  * by RAG_RUN_SCORE_FMT) and computes the measures of one query. */
-void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n,
-                     rag_metrics *out);
+void rag_eval_query(const rag_qrels *q, const char *qid, rag_ranked *r, size_t n, rag_metrics *out);
 
 #endif

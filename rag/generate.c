@@ -68,10 +68,12 @@ static int generate_local(const rag_generator *g, const rag_prompt *pr,
         kept = llm_context_reuse(c, pr->tokens.v, n);
     } else {
         int pub = 0;
-        while ((size_t)pub < g->n_public && pub < n && pr->tokens.v[pub] == g->public_prefix[pub]) pub++;
+        while ((size_t)pub < g->n_public && pub < n && pr->tokens.v[pub] == g->public_prefix[pub])
+            pub++;
         kept = llm_context_reuse(c, pr->tokens.v, pub + 1 < n ? pub + 1 : n);
     }
-    int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, &gp, on_model_text, r, st, err);
+    int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, &gp, on_model_text,
+                          r, st, err);
     st->n_prompt += kept;
     st->n_reused = kept;
     return rc;
@@ -253,8 +255,8 @@ static int remote_outcome(remote *rm, int rc, rag_err *err)
     return rc;
 }
 
-static int generate_remote(const rag_generator *g, const rag_prompt *pr,
-                           const llm_gen_params *gp, run *r, llm_gen_stats *st, rag_err *err)
+static int generate_remote(const rag_generator *g, const rag_prompt *pr, const llm_gen_params *gp,
+                           run *r, llm_gen_stats *st, rag_err *err)
 {
     const rag_backend *b = g->remote;
     size_t ul = strlen(b->url);
@@ -304,8 +306,8 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr,
 }
 
 int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
-                  const llm_gen_params *gp, rag_stream_fn on_text, void *ctx, rag_generation *out,
-                  rag_err *err)
+                 const llm_gen_params *gp, rag_stream_fn on_text, void *ctx, rag_generation *out,
+                 rag_err *err)
 {
     memset(out, 0, sizeof *out);
     run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};

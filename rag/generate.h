@@ -51,9 +51,9 @@ extern const rag_gen_ops rag_gen_local, rag_gen_remote;
 struct rag_generator {
     const rag_gen_ops *ops;
     llm_context *ctx;
-    const rag_backend *remote; /* its url, model, api_key, timeout, retries */
-    int reuse; /* a local context's cached prompt prefix may serve this answer
-                  (llm_context_reuse); 0: only what it shares with public_prefix */
+    const rag_backend *remote;    /* its url, model, api_key, timeout, retries */
+    int reuse;                    /* a local context's cached prompt prefix may serve this answer
+                                     (llm_context_reuse); 0: only what it shares with public_prefix */
     const int32_t *public_prefix; /* the tokens every grounded prompt begins with (the
                                      template's opening and our instructions: nobody's
                                      secret), which any answer may take over from the
@@ -65,9 +65,9 @@ struct rag_generator {
 
 typedef struct rag_generation {
     rag_citecheck check; /* the answer (check.text) and its citations */
-    llm_gen_stats stats;  /* remote: tokens from the server's usage when it sends
-                             them, else estimated; prompt_ms is the time to the
-                             first text */
+    llm_gen_stats stats; /* remote: tokens from the server's usage when it sends
+                            them, else estimated; prompt_ms is the time to the
+                            first text */
 } rag_generation;
 
 /* Generates an answer to prompt pr. With grounded, citations are checked
@@ -75,8 +75,8 @@ typedef struct rag_generation {
  * be NULL. A remote server that fails, answers other than 2xx or breaks
  * its stream is an error naming it ("generator server URL: ..."). */
 int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
-                  const llm_gen_params *gp, rag_stream_fn on_text, void *ctx,
-                  rag_generation *out, rag_err *err);
+                 const llm_gen_params *gp, rag_stream_fn on_text, void *ctx, rag_generation *out,
+                 rag_err *err);
 void rag_generation_free(rag_generation *g);
 
 #endif

@@ -45,7 +45,7 @@ void rag_key_hash(const char *key, size_t len, char hex[65])
 }
 
 int rag_key_create(store *s, const char *name, const char *roles, int perms,
-                    char key[RAG_KEY_LEN + 1], rag_err *err)
+                   char key[RAG_KEY_LEN + 1], rag_err *err)
 {
     size_t nl = strlen(name);
     if (nl == 0 || nl > 64)
@@ -61,9 +61,9 @@ int rag_key_create(store *s, const char *name, const char *roles, int perms,
     if (rc) return rc;
     if (!labels.n && !(perms & STORE_PERM_ADMIN)) {
         rag_strv_free(&labels);
-        return rag_err_set(err, RAG_ERR_INVALID,
-                           "key '%s': give it at least one role (--roles), or make it an administrator",
-                           name);
+        return rag_err_set(
+            err, RAG_ERR_INVALID,
+            "key '%s': give it at least one role (--roles), or make it an administrator", name);
     }
     char *joined = rag_strv_join(&labels, ",");
     rag_strv_free(&labels);
@@ -72,7 +72,8 @@ int rag_key_create(store *s, const char *name, const char *roles, int perms,
     if (!rc) {
         rag_key_hash(key, strlen(key), hash);
         snprintf(prefix, sizeof prefix, "%s", key);
-        store_key k = {.name = (char *)name, .prefix = prefix, .hash = hash, .roles = joined, .perms = perms};
+        store_key k = {
+            .name = (char *)name, .prefix = prefix, .hash = hash, .roles = joined, .perms = perms};
         rc = store_key_add(s, &k, err);
     }
     rag_free(joined);
@@ -100,9 +101,12 @@ static int unhex(const char *hex, unsigned char out[32])
         for (int j = 0; j < 2; j++) {
             char c = hex[2 * i + j];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-            else return -1;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else
+                return -1;
         }
         out[i] = (unsigned char)v;
     }
@@ -120,12 +124,15 @@ int rag_keyring_load(store *s, rag_keyring **out, rag_err *err)
     for (size_t i = 0; i < n && !rc; i++) {
         keyent *e = &kr->v[kr->n];
         if (unhex(keys[i].hash, e->hash)) {
-            rc = rag_err_set(err, RAG_ERR_CORRUPT, "%s: api_keys: the hash of key '%s' is not SHA-256 hex",
-                             store_path(s), keys[i].name);
+            rc = rag_err_set(err, RAG_ERR_CORRUPT,
+                             "%s: api_keys: the hash of key '%s' is not SHA-256 hex", store_path(s),
+                             keys[i].name);
             break;
         }
-        if (keys[i].perms & STORE_PERM_ADMIN) rag_principal_admin(&e->who);
-        else if ((rc = rag_principal_from_roles(keys[i].roles, &e->who, err))) break;
+        if (keys[i].perms & STORE_PERM_ADMIN)
+            rag_principal_admin(&e->who);
+        else if ((rc = rag_principal_from_roles(keys[i].roles, &e->who, err)))
+            break;
         e->name = rag_xstrdup(keys[i].name);
         e->perms = keys[i].perms;
         kr->n++;
@@ -156,7 +163,7 @@ size_t rag_keyring_size(const rag_keyring *kr)
 }
 
 int rag_keyring_check(const rag_keyring *kr, const char *key, size_t len, rag_principal *who,
-                       int *perms, char *name, size_t name_size)
+                      int *perms, char *name, size_t name_size)
 {
     char hex[65];
     unsigned char h[32];
@@ -169,7 +176,8 @@ int rag_keyring_check(const rag_keyring *kr, const char *key, size_t len, rag_pr
     if (!found) return 0;
     memset(who, 0, sizeof *who);
     who->admin = found->who.admin;
-    for (size_t i = 0; i < found->who.roles.n; i++) rag_strv_push(&who->roles, found->who.roles.v[i]);
+    for (size_t i = 0; i < found->who.roles.n; i++)
+        rag_strv_push(&who->roles, found->who.roles.v[i]);
     *perms = found->perms;
     snprintf(name, name_size, "%s", found->name);
     return 1;

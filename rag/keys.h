@@ -16,8 +16,8 @@
 #include "base/principal.h"
 #include "store/store.h"
 
-#define RAG_KEY_LEN 47        /* "rag-" + 43 base64url characters */
-#define RAG_KEY_PREFIX_LEN 8  /* characters kept for listings ("rag-AbCd") */
+#define RAG_KEY_LEN 47       /* "rag-" + 43 base64url characters */
+#define RAG_KEY_PREFIX_LEN 8 /* characters kept for listings ("rag-AbCd") */
 
 /* A new random key (NUL-terminated). */
 int rag_key_generate(char key[RAG_KEY_LEN + 1], rag_err *err);
@@ -28,7 +28,7 @@ void rag_key_hash(const char *key, size_t len, char hex[65]);
  * empty) with STORE_PERM_* bits, stores its hash and returns it in `key`:
  * the only time it is ever shown. */
 int rag_key_create(store *s, const char *name, const char *roles, int perms,
-                    char key[RAG_KEY_LEN + 1], rag_err *err);
+                   char key[RAG_KEY_LEN + 1], rag_err *err);
 
 typedef struct rag_keyring rag_keyring;
 
@@ -42,6 +42,6 @@ size_t rag_keyring_size(const rag_keyring *kr);
  * with rag_principal_free), *perms and name (the key's name, for logs);
  * returns 0 otherwise. Administrators' principals see everything. */
 int rag_keyring_check(const rag_keyring *kr, const char *key, size_t len, rag_principal *who,
-                       int *perms, char *name, size_t name_size);
+                      int *perms, char *name, size_t name_size);
 
 #endif

@@ -45,7 +45,8 @@ static char *user_message(const char *question, const rag_block *blocks, size_t 
         /* the section, without a leading "Title › " (the first heading is usually the title) */
         const char *sec = h->heading_path ? h->heading_path : "";
         size_t tl = strlen(h->title);
-        if (tl && !strncmp(sec, h->title, tl) && (!sec[tl] || !strncmp(sec + tl, " \xE2\x80\xBA ", 5)))
+        if (tl && !strncmp(sec, h->title, tl) &&
+            (!sec[tl] || !strncmp(sec + tl, " \xE2\x80\xBA ", 5)))
             sec += sec[tl] ? tl + 5 : tl;
         if (*sec) {
             rag_buf_puts(&b, " \xE2\x80\x94 "); /* — */
@@ -79,7 +80,8 @@ static llm_chat_msg *compose(const layout *l, size_t *n, char **user)
     llm_chat_msg *msgs = rag_xcalloc(l->n_history + 2, sizeof *msgs);
     *n = 0;
     if (l->system && *l->system) msgs[(*n)++] = (llm_chat_msg){"system", l->system};
-    for (size_t i = in->n_history - l->n_history; i < in->n_history; i++) msgs[(*n)++] = in->history[i];
+    for (size_t i = in->n_history - l->n_history; i < in->n_history; i++)
+        msgs[(*n)++] = in->history[i];
     msgs[(*n)++] = (llm_chat_msg){"user", *user ? *user : in->question};
     return msgs;
 }
@@ -90,14 +92,16 @@ enum { EST_PER_MESSAGE = 4, EST_REPLY = 3 };
 static size_t estimate_tokens(const llm_chat_msg *msgs, size_t n)
 {
     size_t t = EST_REPLY;
-    for (size_t i = 0; i < n; i++) t += EST_PER_MESSAGE + (strlen(msgs[i].content) + 3) / 4;
+    for (size_t i = 0; i < n; i++)
+        t += EST_PER_MESSAGE + (strlen(msgs[i].content) + 3) / 4;
     return t;
 }
 
 /* For display only: a remote server renders with its own template. */
 static void render_generic(const llm_chat_msg *msgs, size_t n, llm_chat_prompt *out)
 {
-    for (size_t i = 0; i < n; i++) rag_buf_printf(&out->text, "[%s]\n%s\n\n", msgs[i].role, msgs[i].content);
+    for (size_t i = 0; i < n; i++)
+        rag_buf_printf(&out->text, "[%s]\n%s\n\n", msgs[i].role, msgs[i].content);
     rag_buf_puts(&out->text, "[assistant]\n");
 }
 
@@ -158,7 +162,8 @@ static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, 
     size_t len = strlen(text), end = 0, best = 0;
     while (end < len) {
         size_t start = end;
-        while (start < len && (text[start] == ' ' || text[start] == '\n')) start++;
+        while (start < len && (text[start] == ' ' || text[start] == '\n'))
+            start++;
         if (start >= len) break;
         end = start + rag_sentence_len(text + start, len - start);
         last->used = end;
@@ -170,7 +175,7 @@ static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, 
 }
 
 int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_input *in,
-                      size_t budget, rag_prompt *out, rag_err *err)
+                     size_t budget, rag_prompt *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
     const rag_results *results = in->results;
@@ -202,14 +207,17 @@ int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_i
     }
     for (size_t i = 0; !rc && results && i < results->n; i++) {
         if (!results->v[i].hit.text) continue;
-        l.blocks[l.n_blocks] = (rag_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
+        l.blocks[l.n_blocks] =
+            (rag_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
         l.n_blocks++;
         rc = render(v, fam, &l, out, err);
         if (rc || out->n_tokens <= budget) continue;
         /* too long whole: its leading sentences, if any fit, then stop */
         size_t keep = fit_sentences(v, fam, &l, budget, out, err);
-        if (keep) l.blocks[l.n_blocks - 1].used = keep;
-        else l.n_blocks--;
+        if (keep)
+            l.blocks[l.n_blocks - 1].used = keep;
+        else
+            l.n_blocks--;
         rc = render(v, fam, &l, out, err);
         break;
     }
@@ -259,13 +267,16 @@ static size_t parse_marker(const char *s, int *nums, size_t *count)
     size_t i = 1;
     *count = 0;
     for (;;) {
-        while (s[i] == ' ') i++;
+        while (s[i] == ' ')
+            i++;
         if (!isdigit((unsigned char)s[i])) return 0;
         long v = 0;
-        while (isdigit((unsigned char)s[i]) && v < 100000) v = v * 10 + (s[i++] - '0');
+        while (isdigit((unsigned char)s[i]) && v < 100000)
+            v = v * 10 + (s[i++] - '0');
         if (isdigit((unsigned char)s[i]) || *count == 16) return 0;
         nums[(*count)++] = (int)v;
-        while (s[i] == ' ') i++;
+        while (s[i] == ' ')
+            i++;
         if (s[i] == ']') return i + 1;
         if (s[i] != ',') return 0;
         i++;
@@ -298,10 +309,12 @@ void rag_citations_check(const char *answer, size_t n_blocks, rag_citecheck *out
             rag_buf_append(&b, s, len);
         } else if (n_valid) { /* rewrite with the valid numbers only */
             rag_buf_putc(&b, '[');
-            for (size_t i = 0; i < n_valid; i++) rag_buf_printf(&b, "%s%d", i ? ", " : "", valid[i]);
+            for (size_t i = 0; i < n_valid; i++)
+                rag_buf_printf(&b, "%s%d", i ? ", " : "", valid[i]);
             rag_buf_putc(&b, ']');
         } else { /* drop it, and the space before it */
-            while (b.len && b.data[b.len - 1] == ' ') b.data[--b.len] = 0;
+            while (b.len && b.data[b.len - 1] == ' ')
+                b.data[--b.len] = 0;
         }
         s += len;
     }
@@ -350,7 +363,7 @@ static void release(rag_citestream *cs, size_t n, rag_text_sink sink, void *ctx)
 }
 
 void rag_citestream_feed(rag_citestream *cs, const char *text, size_t len, rag_text_sink sink,
-                          void *ctx)
+                         void *ctx)
 {
     cs->held = rag_xgrow(cs->held, &cs->cap_held, cs->n_held + len + 1, 1);
     memcpy(cs->held + cs->n_held, text, len);
@@ -364,7 +377,8 @@ void rag_citestream_feed(rag_citestream *cs, const char *text, size_t len, rag_t
             cut = i;
             break;
         }
-    while (cut > 0 && cs->held[cut - 1] == ' ') cut--;
+    while (cut > 0 && cs->held[cut - 1] == ' ')
+        cut--;
     release(cs, cut, sink, ctx);
 }
 

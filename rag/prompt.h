@@ -26,15 +26,15 @@
 extern const char *const rag_default_system_prompt;
 
 typedef struct rag_block {
-    int n;                    /* its number in the prompt: [n] */
-    const rag_result *src;   /* borrowed from the results */
-    size_t used;              /* bytes of the chunk's text in the prompt */
+    int n;                 /* its number in the prompt: [n] */
+    const rag_result *src; /* borrowed from the results */
+    size_t used;           /* bytes of the chunk's text in the prompt */
 } rag_block;
 
 typedef struct rag_prompt {
-    llm_chat_prompt chat; /* the rendered prompt (chat.text is what --show-prompt prints) */
-    llm_tokens tokens;    /* its tokens; empty without a vocabulary */
-    size_t n_tokens;      /* tokens.n, or the estimate without a vocabulary */
+    llm_chat_prompt chat;   /* the rendered prompt (chat.text is what --show-prompt prints) */
+    llm_tokens tokens;      /* its tokens; empty without a vocabulary */
+    size_t n_tokens;        /* tokens.n, or the estimate without a vocabulary */
     llm_chat_msg *messages; /* what was rendered: system, history, the user's message
                                with the context (roles and texts owned) */
     size_t n_messages;
@@ -44,9 +44,9 @@ typedef struct rag_prompt {
 } rag_prompt;
 
 typedef struct rag_prompt_input {
-    const char *system;      /* NULL: rag_default_system_prompt when grounded, none otherwise */
-    const char *user_system; /* the caller's own instructions (a chat API system message),
-                                placed after ours; may be NULL */
+    const char *system;          /* NULL: rag_default_system_prompt when grounded, none otherwise */
+    const char *user_system;     /* the caller's own instructions (a chat API system message),
+                                    placed after ours; may be NULL */
     const llm_chat_msg *history; /* earlier turns (user, assistant), oldest first */
     size_t n_history;
     const char *question;
@@ -60,7 +60,7 @@ typedef struct rag_prompt_input {
  * best first. Fails with RAG_ERR_LIMIT when not even the question fits.
  * v NULL (a remote generator): tokens are estimated and fam is not used. */
 int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_input *in,
-                      size_t budget, rag_prompt *out, rag_err *err);
+                     size_t budget, rag_prompt *out, rag_err *err);
 void rag_prompt_free(rag_prompt *p);
 /* The budget of a prompt in a context of n_ctx tokens whose answer may take
  * n_predict: the answer keeps what it asks for, at most half the context
@@ -71,10 +71,10 @@ size_t rag_prompt_budget(size_t n_ctx, size_t n_predict);
  * [n], [n, m] and [n][m] markers naming a block are kept, others removed
  * (with the space before them). */
 typedef struct rag_citecheck {
-    char *text;    /* the answer with invalid markers removed (owned) */
-    int *cited;    /* valid block numbers, in order of first use, unique */
+    char *text; /* the answer with invalid markers removed (owned) */
+    int *cited; /* valid block numbers, in order of first use, unique */
     size_t n_cited;
-    int *invalid;  /* numbers that named no block, in order */
+    int *invalid; /* numbers that named no block, in order */
     size_t n_invalid;
 } rag_citecheck;
 
@@ -96,7 +96,7 @@ typedef void (*rag_text_sink)(void *ctx, const char *text, size_t len);
 
 void rag_citestream_init(rag_citestream *cs, size_t n_blocks);
 void rag_citestream_feed(rag_citestream *cs, const char *text, size_t len, rag_text_sink sink,
-                          void *ctx);
+                         void *ctx);
 void rag_citestream_flush(rag_citestream *cs, rag_text_sink sink, void *ctx);
 void rag_citestream_free(rag_citestream *cs);
 

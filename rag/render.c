@@ -15,7 +15,7 @@ static void add_id(cJSON *o, const rag_ids *ids, int kind, const char *field, in
 }
 
 void rag_ids_json(cJSON *o, const rag_ids *ids, const char *doc_field, const char *chunk_field,
-                   const store_hit *h)
+                  const store_hit *h)
 {
     add_id(o, ids, RAG_ID_DOCUMENT, doc_field, h->document_id);
     add_id(o, ids, RAG_ID_CHUNK, chunk_field, h->chunk_id);

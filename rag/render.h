@@ -13,7 +13,7 @@
 /* Document and chunk ids: with ids (the API), the strings the API shows
  * (rag/ids.h); without (NULL: the command line), the database's numbers. */
 void rag_ids_json(cJSON *o, const rag_ids *ids, const char *doc_field, const char *chunk_field,
-                   const store_hit *h);
+                  const store_hit *h);
 /* A search result: rank, score, document and chunk ids, uri, title,
  * heading path, snippet, byte range; with explain, each stage's rank and
  * score. */

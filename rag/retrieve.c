@@ -35,7 +35,6 @@ void rag_retrieve_settings(const rag_settings *s, const char *mode, rag_retrieve
     p->dup_jaccard = s->search.dup_similarity;
 }
 
-
 static void hit_move(store_hit *dst, store_hit *src)
 {
     *dst = *src;
@@ -55,7 +54,8 @@ static void hit_free(store_hit *h)
 
 void rag_results_free(rag_results *r)
 {
-    for (size_t i = 0; i < r->n; i++) hit_free(&r->v[i].hit);
+    for (size_t i = 0; i < r->n; i++)
+        hit_free(&r->v[i].hit);
     rag_free(r->v);
     memset(r, 0, sizeof *r);
 }
@@ -88,7 +88,8 @@ typedef struct shingles {
 
 static uint64_t fnv(const char *s, size_t n, uint64_t h)
 {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
 }
 
@@ -109,9 +110,13 @@ static void make_shingles(const char *text, shingles *out)
     out->v = NULL;
     out->n = 0;
     while (*s) {
-        while (*s && !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80)) s++;
+        while (*s &&
+               !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80))
+            s++;
         const char *b = s;
-        while (*s && ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80)) s++;
+        while (*s &&
+               ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80))
+            s++;
         if (s == b) break;
         w[0] = w[1], w[1] = w[2], w[2] = fnv(b, (size_t)(s - b), 1469598103934665603ull);
         if (++nw >= 3) {
@@ -134,9 +139,12 @@ static double jaccard(const shingles *a, const shingles *b)
     if (!a->n || !b->n) return 0;
     size_t i = 0, j = 0, both = 0;
     while (i < a->n && j < b->n) {
-        if (a->v[i] == b->v[j]) both++, i++, j++;
-        else if (a->v[i] < b->v[j]) i++;
-        else j++;
+        if (a->v[i] == b->v[j])
+            both++, i++, j++;
+        else if (a->v[i] < b->v[j])
+            i++;
+        else
+            j++;
     }
     return (double)both / (double)(a->n + b->n - both);
 }
@@ -153,7 +161,8 @@ static void collapse(rag_results *r, const rag_retrieve_params *p, size_t limit)
         int drop = 0;
         if (p->dedupe) make_shingles(r->v[i].hit.text ? r->v[i].hit.text : "", &sh[i]);
         for (size_t j = 0; j < kept && !drop; j++) {
-            if (p->per_document && r->v[j].hit.document_id == r->v[i].hit.document_id) drop = 1;
+            if (p->per_document && r->v[j].hit.document_id == r->v[i].hit.document_id)
+                drop = 1;
             else if (p->dedupe && jaccard(&sh[j], &sh[i]) >= p->dup_jaccard) {
                 drop = 1;
                 r->n_duplicates++;
@@ -170,15 +179,17 @@ static void collapse(rag_results *r, const rag_retrieve_params *p, size_t limit)
         }
         kept++;
     }
-    for (; i < r->n; i++) hit_free(&r->v[i].hit);
-    for (size_t j = 0; j < kept; j++) rag_free(sh[j].v);
+    for (; i < r->n; i++)
+        hit_free(&r->v[i].hit);
+    for (size_t j = 0; j < kept; j++)
+        rag_free(sh[j].v);
     rag_free(sh);
     r->n = kept;
 }
 
 int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
-                  const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
-                  rag_err *err)
+                 const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
+                 rag_err *err)
 {
     memset(out, 0, sizeof *out);
     rag_retrieve_params defaults;
@@ -219,8 +230,10 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
         int dims = p->query_vector ? p->query_dims : emb_dims(embedder);
         float *q = rag_xmalloc((size_t)dims * sizeof *q);
         t = rag_now_ms();
-        if (p->query_vector) memcpy(q, p->query_vector, (size_t)dims * sizeof *q);
-        else rc = emb_embed(embedder, &query, 1, EMB_QUERY, 1, q, NULL, err);
+        if (p->query_vector)
+            memcpy(q, p->query_vector, (size_t)dims * sizeof *q);
+        else
+            rc = emb_embed(embedder, &query, 1, EMB_QUERY, 1, q, NULL, err);
         out->embed_ms = rag_now_ms() - t;
         store_hits vh = {0};
         if (!rc) {
@@ -241,7 +254,8 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
             x->vec_score = score;
             if (!x->hit.snippet && p->want_snippet && x->hit.text) {
                 size_t n = strlen(x->hit.text), cut = n < 240 ? n : 240;
-                while (cut < n && cut > 0 && ((unsigned char)x->hit.text[cut] & 0xC0) == 0x80) cut--;
+                while (cut < n && cut > 0 && ((unsigned char)x->hit.text[cut] & 0xC0) == 0x80)
+                    cut--;
                 x->hit.snippet = rag_xasprintf("%.*s%s", (int)cut, x->hit.text, cut < n ? "…" : "");
             }
         }
@@ -265,7 +279,8 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
         size_t n = out->n < rerank_top ? out->n : rerank_top;
         const char **texts = rag_xcalloc(n, sizeof *texts);
         float *scores = rag_xcalloc(n, sizeof *scores);
-        for (size_t i = 0; i < n; i++) texts[i] = out->v[i].hit.text ? out->v[i].hit.text : "";
+        for (size_t i = 0; i < n; i++)
+            texts[i] = out->v[i].hit.text ? out->v[i].hit.text : "";
         t = rag_now_ms();
         rc = emb_rerank(reranker, query, texts, n, scores, err);
         out->rerank_ms = rag_now_ms() - t;
@@ -288,6 +303,7 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
             return rc;
         }
     }
-    while (out->n > p->k) hit_free(&out->v[--out->n].hit);
+    while (out->n > p->k)
+        hit_free(&out->v[--out->n].hit);
     return 0;
 }

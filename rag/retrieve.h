@@ -28,8 +28,8 @@ typedef struct rag_retrieve_params {
     int per_document;    /* at most one chunk per document */
     int want_snippet;
     const char *hl_open, *hl_close; /* snippet highlight markers (keyword hits) */
-    const float *query_vector; /* a query already embedded (dims of the database's model):
-                                  used instead of embedding the query; enables the vector stage */
+    const float *query_vector;      /* a query already embedded (dims of the database's model):
+                                       used instead of embedding the query; enables the vector stage */
     int query_dims;
 } rag_retrieve_params;
 
@@ -40,7 +40,7 @@ void rag_retrieve_default_params(rag_retrieve_params *p);
 void rag_retrieve_settings(const rag_settings *s, const char *mode, rag_retrieve_params *p);
 
 typedef struct rag_result {
-    store_hit hit; /* owned fields; text always filled */
+    store_hit hit;                      /* owned fields; text always filled */
     int kw_rank, vec_rank, rerank_rank; /* 1-based, 0: not found by that stage */
     double kw_score, vec_score, rrf_score, rerank_score;
     double score; /* the final ordering score (rerank, else RRF, else the single stage's) */
@@ -49,7 +49,7 @@ typedef struct rag_result {
 typedef struct rag_results {
     rag_result *v;
     size_t n;
-    size_t n_duplicates;  /* collapsed */
+    size_t n_duplicates; /* collapsed */
     double embed_ms, keyword_ms, vector_ms, fuse_ms, rerank_ms;
 } rag_results;
 
@@ -57,8 +57,8 @@ typedef struct rag_results {
  * p->query_vector enables the vector stage, reranker the rerank stage; both
  * may be NULL. */
 int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char *query,
-                  const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
-                  rag_err *err);
+                 const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
+                 rag_err *err);
 void rag_results_free(rag_results *r);
 
 #endif

@@ -44,19 +44,19 @@ typedef enum rag_setting_origin {
 } rag_setting_origin;
 
 typedef struct rag_setting_def {
-    const char *key;       /* "section.name", or "db" */
+    const char *key; /* "section.name", or "db" */
     rag_setting_type type;
-    double lo, hi;         /* numbers and sizes */
-    int lo_open;           /* REAL: lo itself is refused */
-    const char *choices;   /* CHOICE: "keyword vector hybrid" */
-    const char *def;       /* the default, as it would be written; NULL: unset */
-    const char *env;       /* the variable that overrides the file, or NULL */
-    const char *flag;      /* the flag(s) that override everything, for help, or NULL */
-    unsigned programs;     /* RAG_PROG_* */
-    int secret;            /* never shown (keys; passwords in URLs) */
+    double lo, hi;       /* numbers and sizes */
+    int lo_open;         /* REAL: lo itself is refused */
+    const char *choices; /* CHOICE: "keyword vector hybrid" */
+    const char *def;     /* the default, as it would be written; NULL: unset */
+    const char *env;     /* the variable that overrides the file, or NULL */
+    const char *flag;    /* the flag(s) that override everything, for help, or NULL */
+    unsigned programs;   /* RAG_PROG_* */
+    int secret;          /* never shown (keys; passwords in URLs) */
     int (*check)(const char *value, rag_err *err); /* more checks of a string, or NULL */
-    size_t offset;         /* of the field in rag_settings */
-    const char *help;      /* one line */
+    size_t offset;                                 /* of the field in rag_settings */
+    const char *help;                              /* one line */
 } rag_setting_def;
 
 /* The table, in the order of the example config files. */

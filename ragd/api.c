@@ -31,7 +31,7 @@ static const char *at(const char *where, const char *name, char *buf, size_t siz
 }
 
 int ragd_api_string(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
-               size_t max_len, int required, const char **out)
+                    size_t max_len, int required, const char **out)
 {
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
@@ -54,7 +54,7 @@ int ragd_api_string(ragd_response *resp, const cJSON *obj, const char *name, con
 }
 
 int ragd_api_number(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
-               double lo, double hi, double *out)
+                    double lo, double hi, double *out)
 {
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
@@ -69,8 +69,8 @@ int ragd_api_number(ragd_response *resp, const cJSON *obj, const char *name, con
     return 0;
 }
 
-int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where, long lo,
-            long hi, long *out)
+int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+                 long lo, long hi, long *out)
 {
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
@@ -85,7 +85,8 @@ int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const 
     return 0;
 }
 
-int ragd_api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where, int *out)
+int ragd_api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+                  int *out)
 {
     char field[128];
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
@@ -184,7 +185,8 @@ void ragd_api_retrieval_free(ragd_api_retrieval *r)
     rag_principal_free(&r->who);
 }
 
-void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r, rag_retrieve_params *p)
+void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r,
+                              rag_retrieve_params *p)
 {
     *p = req->params->retrieval;
     p->k = (size_t)r->k;

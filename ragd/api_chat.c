@@ -213,7 +213,8 @@ static int read_sampling(ragd_request *req, ragd_response *resp, chat_job *j)
            frequency = 0;
     int stream = 0;
     if (ragd_api_int(resp, b, "max_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
-        ragd_api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens, &max_tokens) ||
+        ragd_api_int(resp, b, "max_completion_tokens", NULL, 1, req->params->max_tokens,
+                     &max_tokens) ||
         ragd_api_int(resp, b, "n", NULL, 1, 1, &n) ||
         ragd_api_int(resp, b, "seed", NULL, -(1L << 62), 1L << 62, &seed) ||
         ragd_api_number(resp, b, "temperature", NULL, 0, 2, &temp) ||
@@ -564,10 +565,10 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
     const llm_model *m = ragd_engine_model(req->engine); /* NULL: a remote generator */
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
     rag_prompt_input pin = {.user_system = j->user_system,
-                             .history = j->history,
-                             .n_history = j->n_history,
-                             .question = j->question,
-                             .results = j->grounded ? &j->results : NULL};
+                            .history = j->history,
+                            .n_history = j->n_history,
+                            .question = j->question,
+                            .results = j->grounded ? &j->results : NULL};
     rag_err err = {0};
     double t0 = rag_now_s();
     int rc = rag_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
@@ -602,8 +603,9 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     const ragd_engine_info *in = ragd_engine_get_info(req->engine);
     j->model_name = rag_xstrdup(in->model_name ? in->model_name : "ragd-extractive");
     const char *model = NULL; /* accepted and not checked: one generator serves every name */
-    if (ragd_api_string(resp, req->json, "model", NULL, 256, 0, &model) || read_messages(req, resp, j) ||
-        read_grounding(req, resp, j) || read_sampling(req, resp, j) || retrieve(req, resp, j))
+    if (ragd_api_string(resp, req->json, "model", NULL, 256, 0, &model) ||
+        read_messages(req, resp, j) || read_grounding(req, resp, j) ||
+        read_sampling(req, resp, j) || retrieve(req, resp, j))
         goto done;
     /* with nothing retrieved, a grounded answer says so, as rag ask does,
      * rather than have the model write one from no passage */

@@ -305,7 +305,8 @@ static int read_upload(ragd_request *req, ragd_response *resp, upload *u)
     }
     const char *text = NULL, *b64 = NULL, *name = NULL, *id = NULL, *url = NULL;
     if (ragd_api_string(resp, req->json, "text", NULL, req->params->max_upload, 0, &text) ||
-        ragd_api_string(resp, req->json, "content_base64", NULL, req->params->max_upload, 0, &b64) ||
+        ragd_api_string(resp, req->json, "content_base64", NULL, req->params->max_upload, 0,
+                        &b64) ||
         ragd_api_string(resp, req->json, "url", NULL, 8192, 0, &url) ||
         ragd_api_string(resp, req->json, "filename", NULL, 256, 0, &name) ||
         ragd_api_string(resp, req->json, "id", NULL, 256, 0, &id))

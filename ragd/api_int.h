@@ -11,12 +11,13 @@
  * absent and not required) or -1 after answering 400 with a message that
  * names the field ("rag.k: expected an integer from 1 to 50"). */
 int ragd_api_string(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
-               size_t max_len, int required, const char **out);
-int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where, long lo,
-            long hi, long *out);
+                    size_t max_len, int required, const char **out);
+int ragd_api_int(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+                 long lo, long hi, long *out);
 int ragd_api_number(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
-               double lo, double hi, double *out);
-int ragd_api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where, int *out);
+                    double lo, double hi, double *out);
+int ragd_api_bool(ragd_response *resp, const cJSON *obj, const char *name, const char *where,
+                  int *out);
 
 /* Retrieval settings a request may give (search body, or chat's "rag"
  * object): k, mode, rerank, labels, chunks. */
@@ -35,7 +36,8 @@ int ragd_api_retrieval_read(ragd_request *req, ragd_response *resp, const cJSON 
                             ragd_api_retrieval *out);
 void ragd_api_retrieval_free(ragd_api_retrieval *r);
 /* Retrieval parameters for those settings. */
-void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r, rag_retrieve_params *p);
+void ragd_api_retrieve_params(const ragd_request *req, const ragd_api_retrieval *r,
+                              rag_retrieve_params *p);
 
 /* Seconds since the epoch (the "created" fields). */
 long long ragd_api_unix_time(void);

@@ -112,8 +112,8 @@ static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_st
     sp->fetch_timeout = s->ingest.fetch_timeout;
     if (s->acl.default_labels) {
         rag_err err = {0};
-        if (rag_labels_parse(s->acl.default_labels,
-                             rag_settings_where(s, "acl.default_labels"), default_labels, &err)) {
+        if (rag_labels_parse(s->acl.default_labels, rag_settings_where(s, "acl.default_labels"),
+                             default_labels, &err)) {
             fprintf(stderr, "ragd: %s\n", err.msg);
             return -1;
         }

@@ -47,7 +47,7 @@ struct ragd_engine {
     emb_model *embedder, *reranker;
     pthread_mutex_t embed_mu, rerank_mu; /* embed_mu: around every call of the embedder */
     ragd_embedq *embedq;                 /* the clients' texts to embed, batched together */
-    rag_gen_model gm;         /* the generator, local or remote (rag/backend.h) */
+    rag_gen_model gm;                    /* the generator, local or remote (rag/backend.h) */
     llm_batcher *batcher;     /* with several local slots: their answers share each step */
     llm_tokens public_prefix; /* what every grounded prompt begins with (see rag_generator) */
 
@@ -115,11 +115,11 @@ static void find_public_prefix(ragd_engine *e, int n_ctx)
     rag_prompt_input in = {.question = "When?", .results = &none};
     rag_err err = {0};
     if (rag_prompt_build(llm_model_vocab(e->gm.model), e->info.chat_family, &in, (size_t)n_ctx, &a,
-                          &err))
+                         &err))
         return;
     in.question = "Where?";
     if (!rag_prompt_build(llm_model_vocab(e->gm.model), e->info.chat_family, &in, (size_t)n_ctx, &b,
-                           &err)) {
+                          &err)) {
         size_t n = 0;
         while (n < a.tokens.n && n < b.tokens.n && a.tokens.v[n] == b.tokens.v[n])
             n++;

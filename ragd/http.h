@@ -43,10 +43,10 @@ typedef struct ragd_server_params {
     const char *uploads_dir;  /* where uploaded documents are kept (default DB.uploads) */
     /* retrieval defaults ([search]) */
     rag_retrieve_params retrieval; /* candidates, rrf_k, dedupe, dup_jaccard */
-    const char *search_mode;        /* keyword, vector, hybrid, or NULL */
-    int search_rerank;              /* rerank unless a request says otherwise */
-    int search_k;                   /* results of /v1/search (default 10) */
-    int answer_k;                   /* chunks retrieved for an answer (default 6) */
+    const char *search_mode;       /* keyword, vector, hybrid, or NULL */
+    int search_rerank;             /* rerank unless a request says otherwise */
+    int search_k;                  /* results of /v1/search (default 10) */
+    int answer_k;                  /* chunks retrieved for an answer (default 6) */
     /* uploads ([acl], [ingest]) */
     const rag_strv *default_labels;      /* labels of an administrator's upload that names none */
     size_t chunk_tokens, overlap_tokens; /* 0: the ingest defaults */

@@ -954,7 +954,7 @@ static int authenticate(ragd_server *s, reqctx *x)
     if (!len || len > 256) return 0;
     pthread_mutex_lock(&s->keys_mu);
     int ok = rag_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
-                                sizeof x->req.key_name);
+                               sizeof x->req.key_name);
     pthread_mutex_unlock(&s->keys_mu);
     if (ok) conn_due(s, x->conn, x->req.deadline, 1);
     return ok;

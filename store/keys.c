@@ -25,7 +25,8 @@ int store_key_add(store *s, const store_key *k, rag_err *err)
     sqlite3_bind_int64(st, 6, k->created_at ? k->created_at : (int64_t)time(NULL));
     int step = sqlite3_step(st);
     if ((step & 0xff) == SQLITE_CONSTRAINT)
-        rc = rag_err_set(err, RAG_ERR_INVALID, "%s: a key named '%s' exists already", s->path, k->name);
+        rc = rag_err_set(err, RAG_ERR_INVALID, "%s: a key named '%s' exists already", s->path,
+                         k->name);
     else if (step != SQLITE_DONE)
         rc = store_sqlite_err(s, step, "add an API key", err);
     sqlite3_finalize(st);
@@ -72,8 +73,10 @@ int store_key_delete(store *s, const char *name, rag_err *err)
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
-    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "remove an API key", err);
-    else rc = sqlite3_changes(s->db) > 0;
+    if (step != SQLITE_DONE)
+        rc = store_sqlite_err(s, step, "remove an API key", err);
+    else
+        rc = sqlite3_changes(s->db) > 0;
     sqlite3_finalize(st);
     return rc;
 }

@@ -17,7 +17,8 @@ static void model_from_row(sqlite3_stmt *st, store_model *m)
     m->dims = sqlite3_column_int(st, 3);
     snprintf(m->pooling, sizeof m->pooling, "%s", (const char *)sqlite3_column_text(st, 4));
     m->normalized = sqlite3_column_int(st, 5);
-    snprintf(m->query_prefix, sizeof m->query_prefix, "%s", (const char *)sqlite3_column_text(st, 6));
+    snprintf(m->query_prefix, sizeof m->query_prefix, "%s",
+             (const char *)sqlite3_column_text(st, 6));
     snprintf(m->doc_prefix, sizeof m->doc_prefix, "%s", (const char *)sqlite3_column_text(st, 7));
 }
 
@@ -26,12 +27,13 @@ static void model_from_row(sqlite3_stmt *st, store_model *m)
 int store_model_ensure(store *s, store_model *m, rag_err *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "INSERT INTO models(name, file_sha256, dims, pooling, normalized, "
-                           "query_prefix, doc_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-                           "ON CONFLICT(file_sha256, pooling, query_prefix, doc_prefix) DO UPDATE SET "
-                           "name = excluded.name RETURNING id",
-                           &st, err);
+    int rc = store_prepare(
+        s,
+        "INSERT INTO models(name, file_sha256, dims, pooling, normalized, "
+        "query_prefix, doc_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(file_sha256, pooling, query_prefix, doc_prefix) DO UPDATE SET "
+        "name = excluded.name RETURNING id",
+        &st, err);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, m->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, m->file_sha256, -1, SQLITE_STATIC);
@@ -42,8 +44,10 @@ int store_model_ensure(store *s, store_model *m, rag_err *err)
     sqlite3_bind_text(st, 7, m->doc_prefix, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
     int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) m->id = sqlite3_column_int64(st, 0);
-    else rc = store_sqlite_err(s, step, "record the embedding model", err);
+    if (step == SQLITE_ROW)
+        m->id = sqlite3_column_int64(st, 0);
+    else
+        rc = store_sqlite_err(s, step, "record the embedding model", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -56,8 +60,10 @@ static int setting_id(store *s, const char *key, int64_t *out, rag_err *err)
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     *out = 0;
-    if (step == SQLITE_ROW) *out = strtoll((const char *)sqlite3_column_text(st, 0), NULL, 10);
-    else if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "read a setting", err);
+    if (step == SQLITE_ROW)
+        *out = strtoll((const char *)sqlite3_column_text(st, 0), NULL, 10);
+    else if (step != SQLITE_DONE)
+        rc = store_sqlite_err(s, step, "read a setting", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -125,15 +131,15 @@ int store_vector_put(store *s, int64_t chunk_id, int64_t model_id, const float *
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, chunk_id);
     sqlite3_bind_int64(st, 2, model_id);
-    sqlite3_bind_blob(st, 3, v, dims * (int)sizeof(float), SQLITE_STATIC); /* hosts are little-endian */
+    sqlite3_bind_blob(st, 3, v, dims * (int)sizeof(float),
+                      SQLITE_STATIC); /* hosts are little-endian */
     int step = sqlite3_step(st);
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "store a vector", err);
     sqlite3_finalize(st);
     return rc;
 }
 
-int store_vector_get(store *s, int64_t chunk_id, int64_t model_id, float *v, int dims,
-                     rag_err *err)
+int store_vector_get(store *s, int64_t chunk_id, int64_t model_id, float *v, int dims, rag_err *err)
 {
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT vector FROM embeddings WHERE chunk_id = ?1 AND model_id = ?2",
@@ -144,8 +150,9 @@ int store_vector_get(store *s, int64_t chunk_id, int64_t model_id, float *v, int
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != dims * (int)sizeof(float))
-            rc = rag_err_set(err, RAG_ERR_CORRUPT, "chunk %lld: stored vector has %d bytes, expected %d",
-                             (long long)chunk_id, sqlite3_column_bytes(st, 0), dims * (int)sizeof(float));
+            rc = rag_err_set(
+                err, RAG_ERR_CORRUPT, "chunk %lld: stored vector has %d bytes, expected %d",
+                (long long)chunk_id, sqlite3_column_bytes(st, 0), dims * (int)sizeof(float));
         else {
             memcpy(v, sqlite3_column_blob(st, 0), (size_t)dims * sizeof(float));
             rc = 1;
@@ -161,12 +168,13 @@ int store_chunks_without_vector(store *s, int64_t model_id, int64_t after_id, si
                                 store_chunk_cb cb, void *ctx, rag_err *err)
 {
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "SELECT c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.n_tokens, "
-                           "c.byte_start, c.byte_end FROM chunks c WHERE c.id > ?1 AND NOT EXISTS "
-                           "(SELECT 1 FROM embeddings e WHERE e.chunk_id = c.id AND e.model_id = ?2) "
-                           "ORDER BY c.id LIMIT ?3",
-                           &st, err);
+    int rc =
+        store_prepare(s,
+                      "SELECT c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.n_tokens, "
+                      "c.byte_start, c.byte_end FROM chunks c WHERE c.id > ?1 AND NOT EXISTS "
+                      "(SELECT 1 FROM embeddings e WHERE e.chunk_id = c.id AND e.model_id = ?2) "
+                      "ORDER BY c.id LIMIT ?3",
+                      &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int64(st, 2, model_id);

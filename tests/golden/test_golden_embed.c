@@ -26,7 +26,8 @@ static cJSON *manifest(const char *dir)
 static double cosine(const float *a, const float *b, int n, double *na, double *nb)
 {
     double d = 0, x = 0, y = 0;
-    for (int i = 0; i < n; i++) d += (double)a[i] * b[i], x += (double)a[i] * a[i], y += (double)b[i] * b[i];
+    for (int i = 0; i < n; i++)
+        d += (double)a[i] * b[i], x += (double)a[i] * a[i], y += (double)b[i] * b[i];
     *na = sqrt(x);
     *nb = sqrt(y);
     return d / (*na * *nb);
@@ -51,7 +52,8 @@ static void test_embeddings(void)
         const char *model = cJSON_GetObjectItem(c, "model")->valuestring;
         char path[1024], ref_path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, model);
-        snprintf(ref_path, sizeof ref_path, "%s/%s", dir, cJSON_GetObjectItem(c, "embeddings")->valuestring);
+        snprintf(ref_path, sizeof ref_path, "%s/%s", dir,
+                 cJSON_GetObjectItem(c, "embeddings")->valuestring);
         cJSON *texts = cJSON_GetObjectItem(c, "texts"), *toks = cJSON_GetObjectItem(c, "tokens");
         int n = cJSON_GetArraySize(texts);
         emb_model *m;
@@ -73,7 +75,8 @@ static void test_embeddings(void)
             }
             llm_tokens_free(&t);
         }
-        float *got = rag_xcalloc((size_t)n * E, sizeof *got), *one = rag_xcalloc((size_t)E, sizeof *one);
+        float *got = rag_xcalloc((size_t)n * E, sizeof *got),
+              *one = rag_xcalloc((size_t)E, sizeof *one);
         char *ref = NULL;
         size_t ref_len = 0;
         CHECK_INT(emb_embed(m, tv, (size_t)n, EMB_RAW, 0, got, NULL, &err), 0);
@@ -83,7 +86,8 @@ static void test_embeddings(void)
         double worst = 1, worst_norm = 0, worst_batch = 1;
         for (int i = 0; i < n && ref_len == (size_t)n * E * sizeof(float); i++) {
             double na, nb;
-            double cs = cosine(got + (size_t)i * E, (const float *)ref + (size_t)i * E, E, &na, &nb);
+            double cs =
+                cosine(got + (size_t)i * E, (const float *)ref + (size_t)i * E, E, &na, &nb);
             if (cs < worst) worst = cs;
             if (fabs(na / nb - 1) > worst_norm) worst_norm = fabs(na / nb - 1);
             /* the same text alone */
@@ -91,8 +95,9 @@ static void test_embeddings(void)
             cs = cosine(one, got + (size_t)i * E, E, &na, &nb);
             if (cs < worst_batch) worst_batch = cs;
         }
-        printf("    %-32s %d texts: worst cosine %.6f, norm off by %.4f %%, batched vs single %.7f\n",
-               model, n, worst, worst_norm * 100, worst_batch);
+        printf(
+            "    %-32s %d texts: worst cosine %.6f, norm off by %.4f %%, batched vs single %.7f\n",
+            model, n, worst, worst_norm * 100, worst_batch);
         CHECK(worst >= (quantized ? 0.999 : 0.9999));
         if (!quantized) CHECK(worst_norm <= 0.001);
         CHECK(worst_batch >= 0.99999);
@@ -126,7 +131,8 @@ static void test_rerank(void)
         CHECK(emb_is_reranker(m));
         cJSON *pairs = cJSON_GetObjectItem(c, "pairs"), *p;
         int n = cJSON_GetArraySize(pairs), k = 0;
-        float *want = rag_xcalloc((size_t)n, sizeof *want), *got = rag_xcalloc((size_t)n, sizeof *got);
+        float *want = rag_xcalloc((size_t)n, sizeof *want),
+              *got = rag_xcalloc((size_t)n, sizeof *got);
         double worst = 0;
         cJSON_ArrayForEach(p, pairs)
         {

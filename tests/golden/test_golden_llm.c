@@ -63,12 +63,14 @@ static void test_logits(void)
         const char *model = cJSON_GetObjectItem(c, "model")->valuestring;
         char path[1024], ref_path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, model);
-        snprintf(ref_path, sizeof ref_path, "%s/%s", dir, cJSON_GetObjectItem(c, "logits")->valuestring);
+        snprintf(ref_path, sizeof ref_path, "%s/%s", dir,
+                 cJSON_GetObjectItem(c, "logits")->valuestring);
         int n_vocab = cJSON_GetObjectItem(c, "n_vocab")->valueint;
         cJSON *toks = cJSON_GetObjectItem(c, "tokens");
         int n = cJSON_GetArraySize(toks);
         int32_t *ids = rag_xcalloc((size_t)n, sizeof *ids);
-        for (int i = 0; i < n; i++) ids[i] = cJSON_GetArrayItem(toks, i)->valueint;
+        for (int i = 0; i < n; i++)
+            ids[i] = cJSON_GetArrayItem(toks, i)->valueint;
         rag_err err = {0};
         llm_model *m = NULL;
         llm_context *ctx = NULL;
@@ -110,8 +112,8 @@ static void test_logits(void)
                 top2(o, n_vocab, &ao, &mo);
                 if (mr >= margin_need && ar != ao) bad_argmax++;
             }
-            printf("    %-34s worst row cosine %.6f (need %.4f), argmax mismatches %d\n", model, worst,
-                   min_cos, bad_argmax);
+            printf("    %-34s worst row cosine %.6f (need %.4f), argmax mismatches %d\n", model,
+                   worst, min_cos, bad_argmax);
             CHECK(worst >= min_cos);
             CHECK_INT(bad_argmax, 0);
         }
@@ -137,14 +139,16 @@ static void test_greedy(void)
         snprintf(path, sizeof path, "%s/%s", dir, model);
         const char *text = cJSON_GetObjectItem(c, "prompt_text")->valuestring;
         int add_special = cJSON_IsTrue(cJSON_GetObjectItem(c, "add_special"));
-        cJSON *pt = cJSON_GetObjectItem(c, "prompt_tokens"), *gt = cJSON_GetObjectItem(c, "generated_tokens"),
+        cJSON *pt = cJSON_GetObjectItem(c, "prompt_tokens"),
+              *gt = cJSON_GetObjectItem(c, "generated_tokens"),
               *mg = cJSON_GetObjectItem(c, "margins");
         rag_err err = {0};
         llm_model *m = NULL;
         llm_context *ctx = NULL;
         llm_tokens toks = {0};
         int rc = llm_model_open(path, &m, &err);
-        if (!rc) rc = llm_tokenize(llm_model_vocab(m), text, strlen(text), add_special, 0, &toks, &err);
+        if (!rc)
+            rc = llm_tokenize(llm_model_vocab(m), text, strlen(text), add_special, 0, &toks, &err);
         if (rc) {
             printf("    %s: %s\n", model, err.msg);
             test_case_failed = 1;
@@ -152,7 +156,8 @@ static void test_greedy(void)
             continue;
         }
         int same = (int)toks.n == cJSON_GetArraySize(pt);
-        for (size_t i = 0; same && i < toks.n; i++) same = toks.v[i] == cJSON_GetArrayItem(pt, (int)i)->valueint;
+        for (size_t i = 0; same && i < toks.n; i++)
+            same = toks.v[i] == cJSON_GetArrayItem(pt, (int)i)->valueint;
         if (!same) printf("    %s: prompt tokens differ from the reference\n", model);
         CHECK(same);
         llm_context_params cp;
@@ -174,15 +179,16 @@ static void test_greedy(void)
                 break;
             }
             checked++;
-            if (cJSON_GetArrayItem(mg, i)->valuedouble < 0.02) break; /* a near tie: stop comparing */
+            if (cJSON_GetArrayItem(mg, i)->valuedouble < 0.02)
+                break; /* a near tie: stop comparing */
             int32_t t = want;
             rc = llm_decode(ctx, &t, 1, &err);
         }
         if (rc) printf("    %s: %s\n", model, err.msg);
         CHECK_INT(rc, 0);
         CHECK(ok_all);
-        printf("    %-34s %d of %d generated tokens compared, all equal: %s\n", model, checked, n_gen,
-               ok_all ? "yes" : "no");
+        printf("    %-34s %d of %d generated tokens compared, all equal: %s\n", model, checked,
+               n_gen, ok_all ? "yes" : "no");
         llm_tokens_free(&toks);
         llm_context_free(ctx);
         llm_model_close(m);

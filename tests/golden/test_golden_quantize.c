@@ -29,13 +29,16 @@ static void compare(const char *dir, const char *file)
             skipped++;
             continue;
         }
-        if (!strstr(types, ti->name)) snprintf(types + strlen(types), sizeof types - strlen(types), " %s", ti->name);
+        if (!strstr(types, ti->name))
+            snprintf(types + strlen(types), sizeof types - strlen(types), " %s", ti->name);
         int64_t rows = s->ne[1] * s->ne[2] * s->ne[3];
         size_t rb = llm_row_bytes(r->type, s->ne[0]);
         uint8_t *q = rag_xmalloc(rb * (size_t)rows);
         for (int64_t k = 0; k < rows; k++)
-            llm_quantize_row(r->type, (const float *)s->data + k * s->ne[0], q + (size_t)k * rb, s->ne[0]);
-        if (rb * (size_t)rows == r->nbytes && !memcmp(q, r->data, r->nbytes)) same++;
+            llm_quantize_row(r->type, (const float *)s->data + k * s->ne[0], q + (size_t)k * rb,
+                             s->ne[0]);
+        if (rb * (size_t)rows == r->nbytes && !memcmp(q, r->data, r->nbytes))
+            same++;
         else {
             differ++;
             printf("    %s: %s (%s) differs from llama.cpp's\n", file, r->name, ti->name);
@@ -58,7 +61,8 @@ static void test_quantizers_match_llama_cpp(void)
                            "tiny-llama-q2_k.gguf", "tiny-llama-q4_0.gguf", "tiny-llama-q4_1.gguf",
                            "tiny-llama-q5_0.gguf", "tiny-llama-q5_1.gguf", "tiny-llama-f16.gguf",
                            "tiny-llama-bf16.gguf"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) compare(dir, files[i]);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        compare(dir, files[i]);
 }
 
 int main(void)

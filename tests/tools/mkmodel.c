@@ -67,7 +67,8 @@ static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int 
     uint8_t *data = hold(rag_xmalloc(row_bytes * (size_t)rows));
     float *row = rag_xmalloc((size_t)cols * sizeof *row);
     for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < cols; c++) row[c] = gaussian(s->sd);
+        for (int c = 0; c < cols; c++)
+            row[c] = gaussian(s->sd);
         llm_quantize_row(type, row, data + (size_t)r * row_bytes, cols);
     }
     rag_free(row);
@@ -79,7 +80,8 @@ static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int 
 static void add_vector(llm_gguf_writer *w, const char *name, int n, float base, float sd)
 {
     float *v = hold(rag_xmalloc((size_t)n * sizeof *v));
-    for (int i = 0; i < n; i++) v[i] = base + (sd ? gaussian(sd) : 0);
+    for (int i = 0; i < n; i++)
+        v[i] = base + (sd ? gaussian(sd) : 0);
     int64_t ne[1] = {n};
     llm_gguf_add_tensor(w, name, LLM_F32, 1, ne, v);
 }
@@ -90,10 +92,14 @@ static void add_wordpiece_vocab(llm_gguf_writer *w, int n)
     int32_t *type = rag_xcalloc((size_t)n, sizeof *type);
     for (int i = 0; i < n; i++) {
         static const char *sp[] = {"[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-        if (i == 0) tok[i] = rag_xstrdup("[PAD]");
-        else if (i >= 100 && i <= 103) tok[i] = rag_xstrdup(sp[i - 100]);
-        else if (i < 106) tok[i] = rag_xasprintf("[unused%d]", i);
-        else tok[i] = rag_xasprintf("w%d", i);
+        if (i == 0)
+            tok[i] = rag_xstrdup("[PAD]");
+        else if (i >= 100 && i <= 103)
+            tok[i] = rag_xstrdup(sp[i - 100]);
+        else if (i < 106)
+            tok[i] = rag_xasprintf("[unused%d]", i);
+        else
+            tok[i] = rag_xasprintf("w%d", i);
         type[i] = i < 106 ? 3 : 1;
     }
     llm_gguf_set_str(w, "tokenizer.ggml.model", "bert");
@@ -104,7 +110,8 @@ static void add_wordpiece_vocab(llm_gguf_writer *w, int n)
     llm_gguf_set_u32(w, "tokenizer.ggml.seperator_token_id", 102);
     llm_gguf_set_u32(w, "tokenizer.ggml.padding_token_id", 0);
     llm_gguf_set_u32(w, "tokenizer.ggml.mask_token_id", 103);
-    for (int i = 0; i < n; i++) rag_free(tok[i]);
+    for (int i = 0; i < n; i++)
+        rag_free(tok[i]);
     rag_free(tok);
     rag_free(type);
 }
@@ -167,7 +174,8 @@ static void add_vocab(llm_gguf_writer *w, int n)
     llm_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     llm_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
     llm_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
-    for (int i = 0; i < n; i++) rag_free(tok[i]);
+    for (int i = 0; i < n; i++)
+        rag_free(tok[i]);
     rag_free(tok);
     rag_free(score);
     rag_free(type);
@@ -185,8 +193,13 @@ int main(int argc, char **argv)
         i++;                                                                                       \
         continue;                                                                                  \
     }
-        OPT("--embd", embd) OPT("--layers", layers) OPT("--heads", heads) OPT("--kv-heads", kv_heads)
-        OPT("--ff", ff) OPT("--vocab", vocab) OPT("--ctx", ctx)
+        OPT("--embd", embd);
+        OPT("--layers", layers);
+        OPT("--heads", heads);
+        OPT("--kv-heads", kv_heads);
+        OPT("--ff", ff);
+        OPT("--vocab", vocab);
+        OPT("--ctx", ctx);
 #undef OPT
         if (!strcmp(a, "--arch") && v) {
             s.arch = v;
@@ -211,14 +224,16 @@ int main(int argc, char **argv)
         } else if (a[0] != '-' && !out) {
             out = a;
         } else {
-            fprintf(stderr, "usage: mkmodel OUT.gguf [--arch A] [--embd N] [--layers N] [--heads N] "
-                            "[--kv-heads N] [--ff N] [--vocab N] [--ctx N] [--tied|--untied] "
-                            "[--type T] [--seed N]\n");
+            fprintf(stderr,
+                    "usage: mkmodel OUT.gguf [--arch A] [--embd N] [--layers N] [--heads N] "
+                    "[--kv-heads N] [--ff N] [--vocab N] [--ctx N] [--tied|--untied] "
+                    "[--type T] [--seed N]\n");
             return 2;
         }
     }
     if (!out || s.vocab < 300 || s.heads <= 0 || s.kv_heads <= 0 || s.embd % s.heads) {
-        fprintf(stderr, "mkmodel: need OUT, a vocabulary of at least 300 and heads dividing embd\n");
+        fprintf(stderr,
+                "mkmodel: need OUT, a vocabulary of at least 300 and heads dividing embd\n");
         return 2;
     }
     int hd = s.embd / s.heads;
@@ -276,7 +291,8 @@ write:;
     int rc = llm_gguf_write(w, out, &err);
     if (rc) fprintf(stderr, "mkmodel: %s\n", err.msg);
     llm_gguf_writer_free(w);
-    for (size_t i = 0; i < n_keep; i++) rag_free(keep[i]);
+    for (size_t i = 0; i < n_keep; i++)
+        rag_free(keep[i]);
     rag_free(keep);
     return rc ? 1 : 0;
 }

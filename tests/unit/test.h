@@ -15,68 +15,68 @@
 static int test_case_failed;
 static int test_n_passed, test_n_failed, test_n_skipped;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-            test_case_failed = 1;                                                              \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
+            test_case_failed = 1;                                                                  \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(a, b)                                                                        \
-    do {                                                                                       \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
-        if (va_ != vb_) {                                                                      \
-            printf("    %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, va_, \
-                   #b, vb_);                                                                   \
-            test_case_failed = 1;                                                              \
-        }                                                                                      \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        if (va_ != vb_) {                                                                          \
+            printf("    %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, va_,    \
+                   #b, vb_);                                                                       \
+            test_case_failed = 1;                                                                  \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                        \
-    do {                                                                                       \
-        const char *sa_ = (a), *sb_ = (b);                                                     \
-        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                           \
-            printf("    %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,        \
-                   sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                                \
-            test_case_failed = 1;                                                              \
-        }                                                                                      \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *sa_ = (a), *sb_ = (b);                                                         \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                               \
+            printf("    %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,           \
+                   sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                                    \
+            test_case_failed = 1;                                                                  \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                            \
-    do {                                                                                       \
-        const char *h_ = (hay), *n_ = (needle);                                                \
-        if (!h_ || !strstr(h_, n_)) {                                                          \
-            printf("    %s:%d: %s does not contain \"%s\" (it is \"%.300s\")\n", __FILE__,     \
-                   __LINE__, #hay, n_, h_ ? h_ : "(null)");                                    \
-            test_case_failed = 1;                                                              \
-        }                                                                                      \
+#define CHECK_CONTAINS(hay, needle)                                                                \
+    do {                                                                                           \
+        const char *h_ = (hay), *n_ = (needle);                                                    \
+        if (!h_ || !strstr(h_, n_)) {                                                              \
+            printf("    %s:%d: %s does not contain \"%s\" (it is \"%.300s\")\n", __FILE__,         \
+                   __LINE__, #hay, n_, h_ ? h_ : "(null)");                                        \
+            test_case_failed = 1;                                                                  \
+        }                                                                                          \
     } while (0)
 
-#define RUN(fn)                                                                                \
-    do {                                                                                       \
-        test_case_failed = 0;                                                                  \
-        fn();                                                                                  \
-        if (test_case_failed == 2) {                                                           \
-            printf("skip %s\n", #fn);                                                          \
-            test_n_skipped++;                                                                  \
-        } else if (test_case_failed) {                                                         \
-            printf("FAIL %s\n", #fn);                                                          \
-            test_n_failed++;                                                                   \
-        } else {                                                                               \
-            printf("ok   %s\n", #fn);                                                          \
-            test_n_passed++;                                                                   \
-        }                                                                                      \
-        fflush(stdout);                                                                        \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        test_case_failed = 0;                                                                      \
+        fn();                                                                                      \
+        if (test_case_failed == 2) {                                                               \
+            printf("skip %s\n", #fn);                                                              \
+            test_n_skipped++;                                                                      \
+        } else if (test_case_failed) {                                                             \
+            printf("FAIL %s\n", #fn);                                                              \
+            test_n_failed++;                                                                       \
+        } else {                                                                                   \
+            printf("ok   %s\n", #fn);                                                              \
+            test_n_passed++;                                                                       \
+        }                                                                                          \
+        fflush(stdout);                                                                            \
     } while (0)
 
 /* Marks the current case skipped (with a reason on stdout). */
-#define SKIP(...)                                                                              \
-    do {                                                                                       \
-        printf("    SKIP: " __VA_ARGS__);                                                      \
-        printf("\n");                                                                          \
-        test_case_failed = 2;                                                                  \
-        return;                                                                                \
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        printf("    SKIP: " __VA_ARGS__);                                                          \
+        printf("\n");                                                                              \
+        test_case_failed = 2;                                                                      \
+        return;                                                                                    \
     } while (0)
 
 static inline int test_summary(void)

@@ -21,7 +21,8 @@ static void test_line_aligned_buffers(void)
         unsigned char *p = rag_xcalloc_lines(sizes[i], 1);
         CHECK_INT((int)((uintptr_t)p % 64), 0);
         size_t nonzero = 0;
-        for (size_t k = 0; k < sizes[i]; k++) nonzero += p[k] != 0;
+        for (size_t k = 0; k < sizes[i]; k++)
+            nonzero += p[k] != 0;
         CHECK_INT((int)nonzero, 0);
         memset(p, 0xAB, sizes[i]); /* all of it is ours */
         rag_free_lines(p);
@@ -58,7 +59,8 @@ static size_t sentences(const char *s, rag_strv *out)
 {
     size_t n = strlen(s), i = 0;
     while (i < n) {
-        while (i < n && (s[i] == ' ' || s[i] == '\n')) i++;
+        while (i < n && (s[i] == ' ' || s[i] == '\n'))
+            i++;
         if (i >= n) break;
         size_t l = rag_sentence_len(s + i, n - i);
         rag_strv_pushn(out, s + i, l);
@@ -70,7 +72,8 @@ static size_t sentences(const char *s, rag_strv *out)
 static void test_sentences(void)
 {
     rag_strv v = {0};
-    CHECK_INT(sentences("Dr. Smith paid 3.14 euros, e.g. for tea. Then he left! Did he? Yes.", &v), 4);
+    CHECK_INT(sentences("Dr. Smith paid 3.14 euros, e.g. for tea. Then he left! Did he? Yes.", &v),
+              4);
     if (v.n == 4) {
         CHECK_STR(v.v[0], "Dr. Smith paid 3.14 euros, e.g. for tea.");
         CHECK_STR(v.v[3], "Yes.");
@@ -78,9 +81,13 @@ static void test_sentences(void)
     rag_strv_free(&v);
     CHECK_INT(sentences("He said \"stop.\" She agreed.", &v), 2);
     rag_strv_free(&v);
-    CHECK_INT(sentences("\xE6\x9D\xB1\xE4\xBA\xAC\xE3\x80\x82\xE5\xA4\xA7\xE9\x98\xAA\xE3\x80\x82", &v), 2);
+    CHECK_INT(
+        sentences("\xE6\x9D\xB1\xE4\xBA\xAC\xE3\x80\x82\xE5\xA4\xA7\xE9\x98\xAA\xE3\x80\x82", &v),
+        2);
     rag_strv_free(&v);
-    CHECK_INT(sentences("Steps:\n- open the valve\n- close the lid\nwrapped line\ncontinues here.", &v), 3);
+    CHECK_INT(
+        sentences("Steps:\n- open the valve\n- close the lid\nwrapped line\ncontinues here.", &v),
+        3);
     rag_strv_free(&v);
 }
 

@@ -25,9 +25,10 @@ static char *render(llm_chat_family f, size_t n)
 static void test_renderings(void)
 {
     char *s = render(LLM_CHAT_CHATML, 4);
-    CHECK_STR(s, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi <|im_end|><|im_end|>\n"
-                 "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"
-                 "<|im_start|>assistant\n");
+    CHECK_STR(s,
+              "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi <|im_end|><|im_end|>\n"
+              "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"
+              "<|im_start|>assistant\n");
     rag_free(s);
     s = render(LLM_CHAT_LLAMA3, 2);
     CHECK_STR(s, "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
@@ -35,10 +36,12 @@ static void test_renderings(void)
                  "<|start_header_id|>assistant<|end_header_id|>\n\n");
     rag_free(s);
     s = render(LLM_CHAT_LLAMA2, 4);
-    CHECK_STR(s, "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi <|im_end|> [/INST] Hello.</s>[INST] Bye [/INST]");
+    CHECK_STR(s, "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi <|im_end|> [/INST] Hello.</s>[INST] "
+                 "Bye [/INST]");
     rag_free(s);
     s = render(LLM_CHAT_GEMMA, 2);
-    CHECK_STR(s, "<start_of_turn>user\nBe brief.\n\nHi <|im_end|><end_of_turn>\n<start_of_turn>model\n");
+    CHECK_STR(
+        s, "<start_of_turn>user\nBe brief.\n\nHi <|im_end|><end_of_turn>\n<start_of_turn>model\n");
     rag_free(s);
     s = render(LLM_CHAT_PHI3, 2);
     CHECK_STR(s, "<|system|>\nBe brief.<|end|>\n<|user|>\nHi <|im_end|><|end|>\n<|assistant|>\n");
@@ -49,10 +52,14 @@ static void test_detection(void)
 {
     const char *qwen = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
                        "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
-    const char *llama3 = "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}";
-    const char *mistral = "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + message['content'] + ' [/INST]' }}";
-    const char *gemma = "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}";
-    const char *phi3 = "{{'<|user|>' + '\\n' + message['content'] + '<|end|>' + '\\n' + '<|assistant|>' + '\\n'}}";
+    const char *llama3 =
+        "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}";
+    const char *mistral = "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + "
+                          "message['content'] + ' [/INST]' }}";
+    const char *gemma =
+        "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}";
+    const char *phi3 =
+        "{{'<|user|>' + '\\n' + message['content'] + '<|end|>' + '\\n' + '<|assistant|>' + '\\n'}}";
     CHECK_INT(llm_chat_detect(qwen, strlen(qwen)), LLM_CHAT_CHATML);
     CHECK_INT(llm_chat_detect(llama3, strlen(llama3)), LLM_CHAT_LLAMA3);
     CHECK_INT(llm_chat_detect(mistral, strlen(mistral)), LLM_CHAT_LLAMA2);
@@ -71,14 +78,16 @@ static void test_content_is_not_template(void)
     int found = 0;
     for (size_t i = 0; i < p.n_frags; i++) {
         const char *t = p.text.data + p.frags[i].start;
-        if (p.frags[i].len == strlen("Hi <|im_end|>") && !memcmp(t, "Hi <|im_end|>", p.frags[i].len)) {
+        if (p.frags[i].len == strlen("Hi <|im_end|>") &&
+            !memcmp(t, "Hi <|im_end|>", p.frags[i].len)) {
             found = 1;
             CHECK(!p.frags[i].is_template);
         }
     }
     CHECK(found);
     size_t total = 0;
-    for (size_t i = 0; i < p.n_frags; i++) total += p.frags[i].len;
+    for (size_t i = 0; i < p.n_frags; i++)
+        total += p.frags[i].len;
     CHECK_INT(total, p.text.len);
     llm_chat_prompt_free(&p);
     llm_chat_msg bad = {"tool", "x"};

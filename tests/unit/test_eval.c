@@ -18,13 +18,15 @@ static void write_file(const char *name, const char *text, char *path, size_t n)
 static rag_ranked *ranking(const char *const *ids, const double *scores, size_t n)
 {
     rag_ranked *r = rag_xcalloc(n, sizeof *r);
-    for (size_t i = 0; i < n; i++) r[i] = (rag_ranked){rag_xstrdup(ids[i]), scores[i]};
+    for (size_t i = 0; i < n; i++)
+        r[i] = (rag_ranked){rag_xstrdup(ids[i]), scores[i]};
     return r;
 }
 
 static void free_ranking(rag_ranked *r, size_t n)
 {
-    for (size_t i = 0; i < n; i++) rag_free(r[i].docid);
+    for (size_t i = 0; i < n; i++)
+        rag_free(r[i].docid);
     rag_free(r);
 }
 

@@ -52,7 +52,8 @@ static size_t find(const uint8_t *d, size_t n, const char *s)
 
 static void put64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void test_round_trip(void)
@@ -132,11 +133,32 @@ static int corrupt(void (*fn)(uint8_t *d, size_t n), char *msg, size_t cap)
     return rc;
 }
 
-static void bad_magic(uint8_t *d, size_t n) { (void)n; d[0] = 'X'; }
-static void version1(uint8_t *d, size_t n) { (void)n; d[4] = 1; }
-static void big_endian(uint8_t *d, size_t n) { (void)n; d[4] = 0; d[7] = 3; }
-static void absurd_kv(uint8_t *d, size_t n) { (void)n; put64(d + 16, 1ull << 40); }
-static void absurd_tensors(uint8_t *d, size_t n) { (void)n; put64(d + 8, 1ull << 40); }
+static void bad_magic(uint8_t *d, size_t n)
+{
+    (void)n;
+    d[0] = 'X';
+}
+static void version1(uint8_t *d, size_t n)
+{
+    (void)n;
+    d[4] = 1;
+}
+static void big_endian(uint8_t *d, size_t n)
+{
+    (void)n;
+    d[4] = 0;
+    d[7] = 3;
+}
+static void absurd_kv(uint8_t *d, size_t n)
+{
+    (void)n;
+    put64(d + 16, 1ull << 40);
+}
+static void absurd_tensors(uint8_t *d, size_t n)
+{
+    (void)n;
+    put64(d + 8, 1ull << 40);
+}
 static void absurd_string(uint8_t *d, size_t n)
 {
     size_t at = find(d, n, "llama.block_count");
@@ -146,15 +168,24 @@ static size_t tensor_fields(uint8_t *d, size_t n) /* position after the name */
 {
     return find(d, n, "tok.weight") + strlen("tok.weight");
 }
-static void unknown_type(uint8_t *d, size_t n) { d[tensor_fields(d, n) + 4 + 16] = 99; }
+static void unknown_type(uint8_t *d, size_t n)
+{
+    d[tensor_fields(d, n) + 4 + 16] = 99;
+}
 static void overflow_dims(uint8_t *d, size_t n)
 {
     size_t p = tensor_fields(d, n) + 4;
     put64(d + p, 1ull << 62);
     put64(d + p + 8, 1ull << 62);
 }
-static void past_end(uint8_t *d, size_t n) { put64(d + tensor_fields(d, n) + 4 + 16 + 4, 1u << 20); }
-static void misaligned(uint8_t *d, size_t n) { put64(d + tensor_fields(d, n) + 4 + 16 + 4, 3); }
+static void past_end(uint8_t *d, size_t n)
+{
+    put64(d + tensor_fields(d, n) + 4 + 16 + 4, 1u << 20);
+}
+static void misaligned(uint8_t *d, size_t n)
+{
+    put64(d + tensor_fields(d, n) + 4 + 16 + 4, 3);
+}
 static void bad_row(uint8_t *d, size_t n)
 {
     size_t p = tensor_fields(d, n);
@@ -229,7 +260,8 @@ static void test_copy_kv(void)
     rag_err err = {0};
     CHECK_INT(llm_gguf_open_memory(d, n, "small.gguf", &g, &err), 0);
     llm_gguf_writer *w = llm_gguf_writer_new();
-    for (size_t i = 0; i < llm_gguf_n_kv(g); i++) llm_gguf_copy_kv(w, g, i);
+    for (size_t i = 0; i < llm_gguf_n_kv(g); i++)
+        llm_gguf_copy_kv(w, g, i);
     char path[512];
     snprintf(path, sizeof path, "%s/copy.gguf", test_tmpdir());
     CHECK_INT(llm_gguf_write(w, path, &err), 0);

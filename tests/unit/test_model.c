@@ -54,7 +54,8 @@ static void matvec(const float *W, const double *x, int rows, int cols, double *
 {
     for (int i = 0; i < rows; i++) {
         double s = 0;
-        for (int j = 0; j < cols; j++) s += (double)W[(size_t)i * cols + j] * x[j];
+        for (int j = 0; j < cols; j++)
+            s += (double)W[(size_t)i * cols + j] * x[j];
         y[i] = s;
     }
 }
@@ -62,9 +63,11 @@ static void matvec(const float *W, const double *x, int rows, int cols, double *
 static void rmsnorm(const double *x, const float *w, int n, double eps, double *out)
 {
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
     double sc = 1.0 / sqrt(ss / n + eps);
-    for (int i = 0; i < n; i++) out[i] = x[i] * sc * w[i];
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * sc * w[i];
 }
 
 static void rope(const ref *r, double *v, int pos)
@@ -83,17 +86,22 @@ static void rope(const ref *r, double *v, int pos)
 static void reference_forward(const ref *r, const int32_t *toks, int n, double *out)
 {
     const llm_hparams *hp = r->hp;
-    int E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hk = hp->n_head_kv, F = hp->n_ff, V = hp->n_vocab;
+    int E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hk = hp->n_head_kv, F = hp->n_ff,
+        V = hp->n_vocab;
     double eps = hp->norm_eps;
-    double *K = rag_xcalloc((size_t)hp->n_layer * n * Hk * D, sizeof *K), *Vc = rag_xcalloc((size_t)hp->n_layer * n * Hk * D, sizeof *Vc);
+    double *K = rag_xcalloc((size_t)hp->n_layer * n * Hk * D, sizeof *K),
+           *Vc = rag_xcalloc((size_t)hp->n_layer * n * Hk * D, sizeof *Vc);
     double *x = rag_xcalloc((size_t)E, sizeof *x), *xn = rag_xcalloc((size_t)E, sizeof *xn);
-    double *q = rag_xcalloc((size_t)H * D, sizeof *q), *att = rag_xcalloc((size_t)H * D, sizeof *att);
-    double *g = rag_xcalloc((size_t)F, sizeof *g), *u = rag_xcalloc((size_t)F, sizeof *u), *tmp = rag_xcalloc((size_t)(E > F ? E : F) + (size_t)H * D, sizeof *tmp);
+    double *q = rag_xcalloc((size_t)H * D, sizeof *q),
+           *att = rag_xcalloc((size_t)H * D, sizeof *att);
+    double *g = rag_xcalloc((size_t)F, sizeof *g), *u = rag_xcalloc((size_t)F, sizeof *u),
+           *tmp = rag_xcalloc((size_t)(E > F ? E : F) + (size_t)H * D, sizeof *tmp);
     double *sc = rag_xcalloc((size_t)n, sizeof *sc);
     const float *emb = T(r, "token_embd.weight", 0), *out_w = T(r, "output.weight", 0);
     if (!out_w) out_w = emb;
     for (int t = 0; t < n; t++) {
-        for (int i = 0; i < E; i++) x[i] = emb[(size_t)toks[t] * E + i];
+        for (int i = 0; i < E; i++)
+            x[i] = emb[(size_t)toks[t] * E + i];
         for (int l = 0; l < hp->n_layer; l++) {
             double *k = K + ((size_t)l * n + t) * Hk * D, *v = Vc + ((size_t)l * n + t) * Hk * D;
             rmsnorm(x, T(r, "blk.%d.attn_norm.weight", l), E, eps, xn);
@@ -102,9 +110,12 @@ static void reference_forward(const ref *r, const int32_t *toks, int n, double *
             matvec(T(r, "blk.%d.attn_v.weight", l), xn, Hk * D, E, v);
             const float *bq = T(r, "blk.%d.attn_q.bias", l);
             if (bq) {
-                const float *bk = T(r, "blk.%d.attn_k.bias", l), *bv = T(r, "blk.%d.attn_v.bias", l);
-                for (int i = 0; i < H * D; i++) q[i] += bq[i];
-                for (int i = 0; i < Hk * D; i++) k[i] += bk[i], v[i] += bv[i];
+                const float *bk = T(r, "blk.%d.attn_k.bias", l),
+                            *bv = T(r, "blk.%d.attn_v.bias", l);
+                for (int i = 0; i < H * D; i++)
+                    q[i] += bq[i];
+                for (int i = 0; i < Hk * D; i++)
+                    k[i] += bk[i], v[i] += bv[i];
             }
             const float *qn = T(r, "blk.%d.attn_q_norm.weight", l);
             for (int h = 0; h < H; h++) {
@@ -122,37 +133,45 @@ static void reference_forward(const ref *r, const int32_t *toks, int n, double *
                 for (int p = 0; p <= t; p++) {
                     double s = 0;
                     const double *kp = K + ((size_t)l * n + p) * Hk * D + kh * D;
-                    for (int d = 0; d < D; d++) s += q[h * D + d] * kp[d];
+                    for (int d = 0; d < D; d++)
+                        s += q[h * D + d] * kp[d];
                     sc[p] = s / sqrt((double)D);
                     if (sc[p] > mx) mx = sc[p];
                 }
-                for (int p = 0; p <= t; p++) sum += sc[p] = exp(sc[p] - mx);
+                for (int p = 0; p <= t; p++)
+                    sum += sc[p] = exp(sc[p] - mx);
                 for (int d = 0; d < D; d++) {
                     double a = 0;
-                    for (int p = 0; p <= t; p++) a += sc[p] / sum * Vc[((size_t)l * n + p) * Hk * D + kh * D + d];
+                    for (int p = 0; p <= t; p++)
+                        a += sc[p] / sum * Vc[((size_t)l * n + p) * Hk * D + kh * D + d];
                     att[h * D + d] = a;
                 }
             }
             matvec(T(r, "blk.%d.attn_output.weight", l), att, E, H * D, tmp);
-            for (int i = 0; i < E; i++) x[i] += tmp[i];
+            for (int i = 0; i < E; i++)
+                x[i] += tmp[i];
             rmsnorm(x, T(r, "blk.%d.ffn_norm.weight", l), E, eps, xn);
             matvec(T(r, "blk.%d.ffn_gate.weight", l), xn, F, E, g);
             matvec(T(r, "blk.%d.ffn_up.weight", l), xn, F, E, u);
-            for (int i = 0; i < F; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            for (int i = 0; i < F; i++)
+                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
             matvec(T(r, "blk.%d.ffn_down.weight", l), g, E, F, tmp);
-            for (int i = 0; i < E; i++) x[i] += tmp[i];
+            for (int i = 0; i < E; i++)
+                x[i] += tmp[i];
         }
         rmsnorm(x, T(r, "output_norm.weight", 0), E, eps, xn);
         matvec(out_w, xn, V, E, out + (size_t)t * V);
     }
     double *bufs[] = {K, Vc, x, xn, q, att, g, u, tmp, sc};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rag_free(bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        rag_free(bufs[i]);
 }
 
 static double cosine(const double *a, const float *b, int n)
 {
     double d = 0, x = 0, y = 0;
-    for (int i = 0; i < n; i++) d += a[i] * b[i], x += a[i] * a[i], y += (double)b[i] * b[i];
+    for (int i = 0; i < n; i++)
+        d += a[i] * b[i], x += a[i] * a[i], y += (double)b[i] * b[i];
     return d / sqrt(x * y);
 }
 
@@ -169,7 +188,8 @@ static void check_arch(const char *arch, const char *extra)
     if (rc) return;
     enum { N = 24 };
     int32_t toks[N];
-    for (int i = 0; i < N; i++) toks[i] = 3 + (i * 37 + 11) % 300;
+    for (int i = 0; i < N; i++)
+        toks[i] = 3 + (i * 37 + 11) % 300;
     const llm_hparams *hp = llm_model_hparams(m);
     double *want = rag_xcalloc((size_t)N * hp->n_vocab, sizeof *want);
     ref r = {llm_model_gguf(m), hp, strcmp(arch, "llama") != 0};
@@ -202,7 +222,7 @@ static void check_arch(const char *arch, const char *extra)
     CHECK_INT(llm_context_new(m, &cp, &c, &err), 0);
     CHECK_INT(llm_decode(c, toks, 10, &err), 0); /* two batches of 5 */
     CHECK_INT(llm_decode(c, toks + 10, 3, &err), 0);
-    llm_context_truncate(c, 10);                 /* forget those 3 */
+    llm_context_truncate(c, 10); /* forget those 3 */
     worst = 1;
     for (int t = 10; t < N; t++) {
         CHECK_INT(llm_decode(c, toks + t, 1, &err), 0);
@@ -223,7 +243,8 @@ static void check_arch(const char *arch, const char *extra)
     CHECK_INT(llm_decode(c, other + 16, 1, &err), 0);
     CHECK_INT(llm_context_reuse(c, toks, N), 16);
     CHECK_INT(llm_decode(c, toks + 16, N - 16, &err), 0);
-    double cs = cosine(want + (size_t)(N - 1) * hp->n_vocab, llm_context_logits(c, N - 16 - 1), hp->n_vocab);
+    double cs = cosine(want + (size_t)(N - 1) * hp->n_vocab, llm_context_logits(c, N - 16 - 1),
+                       hp->n_vocab);
     printf("    %-6s after reusing a prefix: cosine %.7f\n", arch, cs);
     CHECK(cs >= 0.99999);
     CHECK_INT(llm_context_reuse(c, toks, N), N - 1);
@@ -233,9 +254,18 @@ static void check_arch(const char *arch, const char *extra)
     llm_model_close(m);
 }
 
-static void test_llama(void) { check_arch("llama", "--untied"); }
-static void test_qwen2(void) { check_arch("qwen2", "--tied"); }
-static void test_qwen3(void) { check_arch("qwen3", "--untied"); }
+static void test_llama(void)
+{
+    check_arch("llama", "--untied");
+}
+static void test_qwen2(void)
+{
+    check_arch("qwen2", "--tied");
+}
+static void test_qwen3(void)
+{
+    check_arch("qwen3", "--untied");
+}
 
 static int argmax(const float *v, int n)
 {
@@ -269,7 +299,8 @@ static void check_batch(const char *type)
     for (int i = 0; i < S; i++) {
         int32_t prompt[20];
         int n = 3 + 2 * i;
-        for (int t = 0; t < n; t++) prompt[t] = 3 + (t * 31 + i * 7) % 300;
+        for (int t = 0; t < n; t++)
+            prompt[t] = 3 + (t * 31 + i * 7) % 300;
         CHECK_INT(llm_context_new(m, &cp, &alone[i], &err), 0);
         CHECK_INT(llm_context_new(m, &cp, &together[i], &err), 0);
         CHECK_INT(llm_decode(alone[i], prompt, n, &err), 0);
@@ -283,7 +314,8 @@ static void check_batch(const char *type)
         CHECK_INT(llm_batch_decode(b, together, tok, S, &err), 0);
         for (int i = 0; i < S; i++) {
             CHECK_INT(llm_decode(alone[i], &tok[i], 1, &err), 0);
-            const float *a = llm_context_logits(alone[i], 0), *t = llm_context_logits(together[i], 0);
+            const float *a = llm_context_logits(alone[i], 0),
+                        *t = llm_context_logits(together[i], 0);
             same += !memcmp(a, t, (size_t)V * sizeof *a);
             CHECK_INT(llm_context_n_past(together[i]), llm_context_n_past(alone[i]));
             tok[i] = argmax(a, V);
@@ -303,7 +335,8 @@ static void check_batch(const char *type)
     CHECK_INT(llm_context_n_past(together[0]), past);
     llm_context_truncate(together[1], 0);
     int32_t fill[64] = {0};
-    for (int t = 0; t < 64; t++) fill[t] = 5;
+    for (int t = 0; t < 64; t++)
+        fill[t] = 5;
     CHECK_INT(llm_decode(together[1], fill, 64, &err), 0);
     CHECK_INT(llm_batch_decode(b, together, tok, 2, &err), RAG_ERR_LIMIT);
     CHECK_CONTAINS(err.msg, "sequence 1");
@@ -316,8 +349,14 @@ static void check_batch(const char *type)
     llm_model_close(m);
 }
 
-static void test_batch_q8_0(void) { check_batch("q8_0"); }
-static void test_batch_f16(void) { check_batch("f16"); }
+static void test_batch_q8_0(void)
+{
+    check_batch("q8_0");
+}
+static void test_batch_f16(void)
+{
+    check_batch("f16");
+}
 
 /* ---- continuous batching ------------------------------------------------------ */
 
@@ -349,7 +388,8 @@ static void *generate_thread(void *p)
     rag_err err = {0};
     llm_context_truncate(g->c, 0);
     rag_buf_clear(&g->text);
-    g->rc = llm_generate(g->c, g->prompt, (size_t)g->n_prompt, &gp, collect, &g->text, &g->st, &err);
+    g->rc =
+        llm_generate(g->c, g->prompt, (size_t)g->n_prompt, &gp, collect, &g->text, &g->st, &err);
     if (g->rc) printf("    generate: %s\n", err.msg);
     return NULL;
 }
@@ -379,7 +419,8 @@ static void test_batcher_concurrent_same_as_alone(void)
         CHECK_INT(llm_context_new(m, &cp, &runs[i].c, &err), 0);
         runs[i].b = b;
         runs[i].n_prompt = 5 + 95 * i;
-        for (int t = 0; t < runs[i].n_prompt; t++) runs[i].prompt[t] = 3 + (t * 13 + i * 101) % 300;
+        for (int t = 0; t < runs[i].n_prompt; t++)
+            runs[i].prompt[t] = 3 + (t * 13 + i * 101) % 300;
     }
     char *alone[G];
     for (int i = 0; i < G; i++) {
@@ -391,20 +432,23 @@ static void test_batcher_concurrent_same_as_alone(void)
     llm_batcher_get_stats(b, &before);
     CHECK(before.step_tokens == before.steps); /* one at a time: one token a step */
     pthread_t th[G];
-    for (int i = 0; i < G; i++) pthread_create(&th[i], NULL, generate_thread, &runs[i]);
-    for (int i = 0; i < G; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < G; i++)
+        pthread_create(&th[i], NULL, generate_thread, &runs[i]);
+    for (int i = 0; i < G; i++)
+        pthread_join(th[i], NULL);
     llm_batcher_get_stats(b, &after);
     int same = 0;
     for (int i = 0; i < G; i++) {
         CHECK_INT(runs[i].rc, 0);
         same += !strcmp(alone[i], rag_buf_str(&runs[i].text));
         if (strcmp(alone[i], rag_buf_str(&runs[i].text)))
-            printf("    generation %d differs:\n      alone:    %.80s\n      together: %.80s\n", i, alone[i],
-                   rag_buf_str(&runs[i].text));
+            printf("    generation %d differs:\n      alone:    %.80s\n      together: %.80s\n", i,
+                   alone[i], rag_buf_str(&runs[i].text));
     }
     uint64_t steps = after.steps - before.steps, toks = after.step_tokens - before.step_tokens;
-    printf("    %d of %d generations identical; together: %llu tokens in %llu steps, %llu prompt chunks\n", same,
-           G, (unsigned long long)toks, (unsigned long long)steps,
+    printf("    %d of %d generations identical; together: %llu tokens in %llu steps, %llu prompt "
+           "chunks\n",
+           same, G, (unsigned long long)toks, (unsigned long long)steps,
            (unsigned long long)(after.prompt_chunks - before.prompt_chunks));
     CHECK_INT(same, G);
     CHECK(toks > steps * 3 / 2); /* most steps carried several generations */

@@ -441,9 +441,12 @@ static int passes(const net_policy *p, const char *addr)
     memset(&ss, 0, sizeof ss);
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) in->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) in6->sin6_family = AF_INET6;
-    else return -1;
+    if (inet_pton(AF_INET, addr, &in->sin_addr) == 1)
+        in->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1)
+        in6->sin6_family = AF_INET6;
+    else
+        return -1;
     char why[256];
     return net_policy_check(p, (struct sockaddr *)&ss, why, sizeof why) == 0;
 }
@@ -452,14 +455,44 @@ static void test_private_addresses(void)
 {
     net_policy strict = {0};
     static const char *const inside[] = {
-        "127.0.0.1", "127.255.0.9", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.9.9", "192.168.1.1",
-        "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.5",
-        "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1",
-        "64:ff9b::a00:1", "2002:a00:1::1", "2001:db8::1",
+        "127.0.0.1",
+        "127.255.0.9",
+        "10.0.0.1",
+        "10.255.255.255",
+        "172.16.0.1",
+        "172.31.9.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "198.18.0.1",
+        "192.0.2.5",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "::ffff:10.0.0.1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::a00:1",
+        "2002:a00:1::1",
+        "2001:db8::1",
     };
     static const char *const outside[] = {
-        "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1", "93.184.216.34", "169.253.1.1",
-        "2606:4700:4700::1111", "2a00:1450:4001::200e", "::ffff:8.8.8.8", "64:ff9b::808:808",
+        "8.8.8.8",
+        "1.1.1.1",
+        "172.32.0.1",
+        "172.15.255.255",
+        "100.128.0.1",
+        "93.184.216.34",
+        "169.253.1.1",
+        "2606:4700:4700::1111",
+        "2a00:1450:4001::200e",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
     };
     for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
         if (passes(&strict, inside[i]) != 0) printf("    %s let through\n", inside[i]);

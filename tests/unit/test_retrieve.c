@@ -28,7 +28,7 @@ static uint32_t rnd(void)
 }
 
 typedef struct corpus {
-    int *group;            /* per chunk: label index of its document's group */
+    int *group; /* per chunk: label index of its document's group */
     uint16_t (*words)[WORDS];
 } corpus;
 
@@ -69,16 +69,25 @@ static void build(store *s, corpus *c, int64_t *model_id)
                 p += sprintf(p, "%sw%u", w ? " " : "", c->words[ci][w]);
             }
             double norm = 0;
-            for (int i = 0; i < DIMS; i++) norm += (vecs[k][i] = (float)((int)(rnd() % 2001) - 1000));
+            for (int i = 0; i < DIMS; i++)
+                norm += (vecs[k][i] = (float)((int)(rnd() % 2001) - 1000));
             norm = 0;
-            for (int i = 0; i < DIMS; i++) norm += (double)vecs[k][i] * vecs[k][i];
-            for (int i = 0; i < DIMS; i++) vecs[k][i] /= (float)sqrt(norm);
-            ch[k] = (store_chunk_in){texts[k], strlen(texts[k]), WORDS, 0, strlen(texts[k]), "", vecs[k]};
+            for (int i = 0; i < DIMS; i++)
+                norm += (double)vecs[k][i] * vecs[k][i];
+            for (int i = 0; i < DIMS; i++)
+                vecs[k][i] /= (float)sqrt(norm);
+            ch[k] = (store_chunk_in){texts[k], strlen(texts[k]), WORDS, 0, strlen(texts[k]),
+                                     "",       vecs[k]};
         }
         char uri[32];
         snprintf(uri, sizeof uri, "/d%d", d);
-        store_doc_in doc = {.uri = uri, .title = uri, .mime = "text/plain", .content_hash = "x",
-                            .mtime_ns = 1, .size = 1, .acl_group = groups[g]};
+        store_doc_in doc = {.uri = uri,
+                            .title = uri,
+                            .mime = "text/plain",
+                            .content_hash = "x",
+                            .mtime_ns = 1,
+                            .size = 1,
+                            .acl_group = groups[g]};
         CHECK_INT(store_doc_replace(s, &doc, ch, CHUNKS_PER_DOC, m.id, DIMS, NULL, &err), 0);
         if (d % 200 == 199) {
             CHECK_INT(store_commit(s, &err), 0);
@@ -107,7 +116,8 @@ static void test_exact_scoped_retrieval(void)
     build(s, &c, &model_id);
     size_t n = (size_t)N_DOCS * CHUNKS_PER_DOC;
     size_t visible_in[N_GROUPS] = {0};
-    for (size_t i = 0; i < n; i++) visible_in[c.group[i]]++;
+    for (size_t i = 0; i < n; i++)
+        visible_in[c.group[i]]++;
     int failures = 0;
     for (int trial = 0; trial < 60 && failures < 5; trial++) {
         /* a principal with 1-3 random roles, or the administrator */
@@ -115,7 +125,8 @@ static void test_exact_scoped_retrieval(void)
         int roles[N_GROUPS] = {0};
         if (trial % 10 == 9) {
             rag_principal_admin(&who);
-            for (int g = 0; g < N_GROUPS; g++) roles[g] = 1;
+            for (int g = 0; g < N_GROUPS; g++)
+                roles[g] = 1;
         } else {
             rag_buf csv = {0};
             int nr = 1 + (int)(rnd() % 3);
@@ -128,7 +139,8 @@ static void test_exact_scoped_retrieval(void)
             rag_buf_free(&csv);
         }
         size_t visible = 0;
-        for (int g = 0; g < N_GROUPS; g++) visible += roles[g] ? visible_in[g] : 0;
+        for (int g = 0; g < N_GROUPS; g++)
+            visible += roles[g] ? visible_in[g] : 0;
         unsigned w1 = rnd() % VOCAB, w2 = rnd() % VOCAB;
         char q[64];
         snprintf(q, sizeof q, "w%u w%u", w1, w2);
@@ -136,11 +148,13 @@ static void test_exact_scoped_retrieval(void)
         for (size_t i = 0; i < n; i++) {
             if (!roles[c.group[i]]) continue;
             int hit = 0;
-            for (int w = 0; w < WORDS; w++) hit |= c.words[i][w] == w1 || c.words[i][w] == w2;
+            for (int w = 0; w < WORDS; w++)
+                hit |= c.words[i][w] == w1 || c.words[i][w] == w2;
             matching += hit;
         }
         float qv[DIMS];
-        for (int i = 0; i < DIMS; i++) qv[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
+        for (int i = 0; i < DIMS; i++)
+            qv[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
         size_t ks[] = {1, 10, 100};
         for (size_t ki = 0; ki < 3; ki++) {
             size_t k = ks[ki];
@@ -152,9 +166,11 @@ static void test_exact_scoped_retrieval(void)
             store_hits h;
             CHECK_INT(store_search_keyword(s, q, &who, &sp, &h, &err), 0);
             size_t want = matching < k ? matching : k;
-            if (h.n != want) failures++, printf("    keyword: %zu hits, expected %zu (k %zu)\n", h.n, want, k);
+            if (h.n != want)
+                failures++, printf("    keyword: %zu hits, expected %zu (k %zu)\n", h.n, want, k);
             for (size_t i = 0; i < h.n; i++)
-                if (!roles[c.group[idx(h.v[i].chunk_id)]]) failures++, printf("    keyword: an invisible chunk came back\n");
+                if (!roles[c.group[idx(h.v[i].chunk_id)]])
+                    failures++, printf("    keyword: an invisible chunk came back\n");
             store_hits_free(&h);
             /* fusion of keyword and vector */
             rag_retrieve_params rp;
@@ -167,9 +183,11 @@ static void test_exact_scoped_retrieval(void)
             rag_results r;
             CHECK_INT(rag_retrieve(s, NULL, NULL, q, &who, &rp, &r, &err), 0);
             want = visible < k ? visible : k;
-            if (r.n != want) failures++, printf("    fusion: %zu results, expected %zu (k %zu)\n", r.n, want, k);
+            if (r.n != want)
+                failures++, printf("    fusion: %zu results, expected %zu (k %zu)\n", r.n, want, k);
             for (size_t i = 0; i < r.n; i++)
-                if (!roles[c.group[idx(r.v[i].hit.chunk_id)]]) failures++, printf("    fusion: an invisible chunk came back\n");
+                if (!roles[c.group[idx(r.v[i].hit.chunk_id)]])
+                    failures++, printf("    fusion: an invisible chunk came back\n");
             rag_results_free(&r);
         }
         rag_principal_free(&who);

@@ -18,7 +18,8 @@ static void test_greedy_is_argmax(void)
     p.temperature = 1.0f;
     p.top_k = 1; /* top-1 is greedy too */
     s = llm_sampler_new(&p, 5);
-    for (int i = 0; i < 20; i++) CHECK_INT(llm_sampler_sample(s, logits, NULL, 0), 1);
+    for (int i = 0; i < 20; i++)
+        CHECK_INT(llm_sampler_sample(s, logits, NULL, 0), 1);
     llm_sampler_free(s);
 }
 
@@ -26,7 +27,8 @@ static void test_seed_reproducible(void)
 {
     enum { V = 1000 };
     float *logits = rag_xmalloc(V * sizeof *logits);
-    for (int i = 0; i < V; i++) logits[i] = (float)sin(i * 0.37) * 3;
+    for (int i = 0; i < V; i++)
+        logits[i] = (float)sin(i * 0.37) * 3;
     llm_sampler_params p;
     llm_sampler_default_params(&p);
     p.top_k = 0;
@@ -57,7 +59,8 @@ static void test_distribution_follows_softmax(void)
     llm_sampler *s = llm_sampler_new(&p, 4);
     int counts[4] = {0};
     enum { N = 40000 };
-    for (int i = 0; i < N; i++) counts[llm_sampler_sample(s, logits, NULL, 0)]++;
+    for (int i = 0; i < N; i++)
+        counts[llm_sampler_sample(s, logits, NULL, 0)]++;
     double z = exp(0) + exp(1) + exp(2) + exp(-20);
     for (int i = 0; i < 3; i++) {
         double want = exp(logits[i]) / z, got = (double)counts[i] / N;
@@ -76,17 +79,20 @@ static void test_truncations(void)
     p.min_p = 0;
     p.top_p = 0.5f; /* the best token alone holds ~0.5: tokens 0 and 1 at most */
     llm_sampler *s = llm_sampler_new(&p, 6);
-    for (int i = 0; i < 500; i++) CHECK(llm_sampler_sample(s, logits, NULL, 0) <= 1);
+    for (int i = 0; i < 500; i++)
+        CHECK(llm_sampler_sample(s, logits, NULL, 0) <= 1);
     llm_sampler_free(s);
     p.top_p = 1;
     p.min_p = 0.2f; /* e^(1-5) < 0.2: only tokens 0 and 1 survive */
     s = llm_sampler_new(&p, 6);
-    for (int i = 0; i < 500; i++) CHECK(llm_sampler_sample(s, logits, NULL, 0) <= 1);
+    for (int i = 0; i < 500; i++)
+        CHECK(llm_sampler_sample(s, logits, NULL, 0) <= 1);
     llm_sampler_free(s);
     p.min_p = 0;
     p.top_k = 2;
     s = llm_sampler_new(&p, 6);
-    for (int i = 0; i < 500; i++) CHECK(llm_sampler_sample(s, logits, NULL, 0) <= 1);
+    for (int i = 0; i < 500; i++)
+        CHECK(llm_sampler_sample(s, logits, NULL, 0) <= 1);
     llm_sampler_free(s);
 }
 

@@ -28,7 +28,8 @@ static void test_every_default_is_valid(void)
         const rag_setting_def *d = &rag_setting_defs[i];
         CHECK(d->programs && d->help && *d->help);
         CHECK(strchr(d->key, '.') || !strcmp(d->key, "db"));
-        for (size_t j = 0; j < i; j++) CHECK(strcmp(rag_setting_defs[j].key, d->key));
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(rag_setting_defs[j].key, d->key));
     }
     rag_settings s;
     rag_err err = {0};
@@ -73,11 +74,16 @@ static void test_flag_then_env_then_file(void)
 static void test_refused_alike(void)
 {
     static const char *const bad[] = {
-        "[search]\nk = 5000\n",          "[model]\nctx = 8\n",
-        "[search]\ncandidates = 20000\n", "[search]\nmode = fuzzy\n",
-        "[search]\ndedupe = maybe\n",    "[search]\ndup_similarity = 0\n",
-        "[vector]\nef_search = x\n",      "[model]\nurl = ftp://x\nremote_model = m\n",
-        "[search]\nfrobnicate = 1\n",    "[ingest]\nchunk_tokens = 100\noverlap_tokens = 100\n",
+        "[search]\nk = 5000\n",
+        "[model]\nctx = 8\n",
+        "[search]\ncandidates = 20000\n",
+        "[search]\nmode = fuzzy\n",
+        "[search]\ndedupe = maybe\n",
+        "[search]\ndup_similarity = 0\n",
+        "[vector]\nef_search = x\n",
+        "[model]\nurl = ftp://x\nremote_model = m\n",
+        "[search]\nfrobnicate = 1\n",
+        "[ingest]\nchunk_tokens = 100\noverlap_tokens = 100\n",
         "[model]\nchat_template = nope\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
