@@ -310,6 +310,7 @@ int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
                  rag_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!g->ops) return rag_err_set(err, RAG_ERR_INVALID, "no generator (rag_gen_model_generator)");
     run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};
     rag_citestream_init(&r.cs, pr->n_blocks);
     int rc = g->ops->generate(g, pr, gp, &r, &out->stats, err);

@@ -237,7 +237,7 @@ static void ask(const char *response, answer *a, char **request)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/", f.port);
     rag_backend b = {
         .url = url, .model = "m", .api_key = "secret", .ctx = 4096, .timeout = 10, .retries = 0};
-    rag_generator gen = {.remote = &b};
+    rag_generator gen = {.ops = &rag_gen_remote, .remote = &b};
     llm_gen_params gp;
     llm_gen_default_params(&gp);
     gp.n_predict = 32;
