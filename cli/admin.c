@@ -2,7 +2,7 @@
  * database commands, share: their options (no arguments, no --as). */
 #include "cli/admin_int.h"
 
-int cli_simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int *repair,
+int cli_simple_opts(cli_ctx *cli, int argc, char **argv, const char *usage, int *repair,
                     const char **uploads)
 {
     static const struct option opts[] = {{"repair", no_argument, NULL, 'r'},
@@ -25,15 +25,15 @@ int cli_simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int 
             return -1;
         }
         cli_usage_error(cli, "unknown option");
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (optind < argc) {
         cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (cli->as_flag) {
         cli_usage_error(cli, "--as does not apply here: this command is for the administrator");
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     return 0;
 }

@@ -8,7 +8,7 @@
 /* Parses the common options and, where repair or uploads is not NULL,
  * --repair and --uploads DIR; refuses arguments and --as. Returns 0, -1
  * after printing usage for --help, or an exit status. */
-int cli_simple_opts(rag_cli *cli, int argc, char **argv, const char *usage, int *repair,
+int cli_simple_opts(cli_ctx *cli, int argc, char **argv, const char *usage, int *repair,
                     const char **uploads);
 
 #endif

@@ -45,7 +45,7 @@ const char cli_ask_usage[] =
     "documents that best match the question. Configure a GGUF chat model with --model, "           \
     "RAG_MODEL or model.path in the config to get written answers."
 
-static void print_source(const rag_cli *cli, int n, const store_hit *h)
+static void print_source(const cli_ctx *cli, int n, const store_hit *h)
 {
     char path[4096], title[1024], heading[1024];
     cli_display_path(h->uri, path, sizeof path);
@@ -114,7 +114,7 @@ static int ask_extractive(cli_query_opts *q, const rag_results *res, const char 
         }
     }
     rag_answer_free(&a);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 static volatile sig_atomic_t ask_interrupted;

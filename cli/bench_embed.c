@@ -29,7 +29,7 @@ int cli_bench_embed(int argc, char **argv)
                                          {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "bench-embed"};
+    cli_ctx cli = {.cmd = "bench-embed"};
     const char *path = NULL;
     int n_texts = 256, n_tokens = 128, threads = 0, c;
     while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
@@ -54,7 +54,7 @@ int cli_bench_embed(int argc, char **argv)
             break;
         case 'h':
             fputs(embed_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -73,7 +73,7 @@ int cli_bench_embed(int argc, char **argv)
     if (!emb_vocab(m)) {
         emb_model_close(m);
         cli_error(&cli, "%s has no local vocabulary to make texts with", path);
-        return RAG_EXIT_ERROR;
+        return CLI_EXIT_ERROR;
     }
     /* texts of vocabulary pieces, cut to n_tokens tokens each */
     char **texts = rag_xcalloc((size_t)n_texts, sizeof *texts);
@@ -149,5 +149,5 @@ int cli_bench_embed(int argc, char **argv)
             tps, bound, tps / bound, flops_tok / 1e6, secs);
         printf("  memory: %.0f MB resident\n", rss / 1e6);
     }
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }

@@ -124,7 +124,7 @@ int cli_bench_model(int argc, char **argv)
         {"ttft", required_argument, NULL, O_TTFT}, {"streams", required_argument, NULL, O_STREAMS},
         {"ctx", required_argument, NULL, 'c'},     {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "bench-model"};
+    cli_ctx cli = {.cmd = "bench-model"};
     const char *path = NULL;
     int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4,
         n_ctx = 4096, c;
@@ -162,7 +162,7 @@ int cli_bench_model(int argc, char **argv)
             break;
         case 'h':
             fputs(model_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -261,5 +261,5 @@ int cli_bench_model(int argc, char **argv)
     rag_free(prompt);
     llm_context_free(ctx);
     llm_model_close(m);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }

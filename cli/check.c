@@ -85,7 +85,7 @@ static int orphan_remove(const char *root, const char *path)
 
 /* The uploads folder to check: --uploads, else DB.uploads when it exists
  * (NULL: none, nothing to check). Returns a resolved path (free). */
-static char *uploads_folder(const rag_cli *cli, const char *flag)
+static char *uploads_folder(const cli_ctx *cli, const char *flag)
 {
     char *want = flag ? rag_xstrdup(flag) : rag_xasprintf("%s.uploads", store_path(cli->st));
     char *real = realpath(want, NULL);
@@ -98,13 +98,13 @@ static char *uploads_folder(const rag_cli *cli, const char *flag)
 
 int cli_check(int argc, char **argv)
 {
-    rag_cli cli = {.cmd = "check"};
+    cli_ctx cli = {.cmd = "check"};
     int repair = 0;
     const char *uploads_flag = NULL;
     char *uploads = NULL;
     orphans orph = {0};
     int rc = cli_simple_opts(&cli, argc, argv, check_usage, &repair, &uploads_flag);
-    if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     rc = cli_setup(&cli, 1);
     if (rc) goto out;
     rag_strv problems = {0};
@@ -171,7 +171,7 @@ int cli_check(int argc, char **argv)
         for (size_t i = 0; i < problems.n; i++)
             printf("problem: %s\n", problems.v[i]);
     }
-    rc = problems.n ? RAG_EXIT_ERROR : RAG_EXIT_OK;
+    rc = problems.n ? CLI_EXIT_ERROR : CLI_EXIT_OK;
     rag_strv_free(&problems);
 out:
     rag_strv_free(&orph.files);

@@ -10,13 +10,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name)
+void cli_flag(cli_ctx *cli, const char *key, const char *value, const char *name)
 {
     if (cli->n_flags < CLI_MAX_FLAGS)
         cli->flags[cli->n_flags++] = (rag_setting_flag){key, value, name};
 }
 
-int cli_common_opt(rag_cli *cli, int c, const char *arg)
+int cli_common_opt(cli_ctx *cli, int c, const char *arg)
 {
     switch (c) {
     case 'D':
@@ -38,7 +38,7 @@ int cli_common_opt(rag_cli *cli, int c, const char *arg)
     return 0;
 }
 
-void cli_error(const rag_cli *cli, const char *fmt, ...)
+void cli_error(const cli_ctx *cli, const char *fmt, ...)
 {
     fprintf(stderr, "rag %s: ", cli->cmd);
     va_list ap;
@@ -48,13 +48,13 @@ void cli_error(const rag_cli *cli, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int cli_fail(const rag_cli *cli, const rag_err *err)
+int cli_fail(const cli_ctx *cli, const rag_err *err)
 {
     cli_error(cli, "%s", err->msg[0] ? err->msg : rag_err_name(err->code));
-    return RAG_EXIT_ERROR;
+    return CLI_EXIT_ERROR;
 }
 
-int cli_usage_error(const rag_cli *cli, const char *fmt, ...)
+int cli_usage_error(const cli_ctx *cli, const char *fmt, ...)
 {
     fprintf(stderr, "rag %s: ", cli->cmd);
     va_list ap;
@@ -62,10 +62,10 @@ int cli_usage_error(const rag_cli *cli, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n(see 'rag %s --help')\n", cli->cmd);
-    return RAG_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
-static char *config_path(const rag_cli *cli, int *optional)
+static char *config_path(const cli_ctx *cli, int *optional)
 {
     *optional = 0;
     if (cli->config_flag) return rag_xstrdup(cli->config_flag);
@@ -79,7 +79,7 @@ static char *config_path(const rag_cli *cli, int *optional)
 }
 
 /* The [vector] section: which FAISS index a large ACL group gets. */
-static int configure_vectors(rag_cli *cli)
+static int configure_vectors(cli_ctx *cli)
 {
     store_vindex_params p;
     store_vindex_default_params(&p);
@@ -90,14 +90,14 @@ static int configure_vectors(rag_cli *cli)
     if (store_vindex_check_factory(cli->st, factory, &err)) {
         cli_error(cli, "%s: vector.large_factory: %s",
                   rag_settings_where(&cli->set, "vector.large_factory"), err.msg);
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (factory) p.large_factory = factory;
     store_vindex_configure(cli->st, &p);
     return 0;
 }
 
-int cli_setup(rag_cli *cli, int open_db)
+int cli_setup(cli_ctx *cli, int open_db)
 {
     const char *nc = getenv("NO_COLOR");
     cli->color = isatty(1) && !(nc && *nc) && !cli->json;
@@ -113,12 +113,12 @@ int cli_setup(rag_cli *cli, int open_db)
     rag_config_free(cfg);
     if (rc) {
         cli_fail(cli, &err);
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (cli->as_flag) {
         if (rag_principal_from_roles(cli->as_flag, &cli->who, &err)) {
             cli_fail(cli, &err);
-            return RAG_EXIT_USAGE;
+            return CLI_EXIT_USAGE;
         }
     } else {
         rag_principal_admin(&cli->who); /* the local user owns the database */
@@ -131,7 +131,7 @@ int cli_setup(rag_cli *cli, int open_db)
     return configure_vectors(cli);
 }
 
-void cli_teardown(rag_cli *cli)
+void cli_teardown(cli_ctx *cli)
 {
     store_close(cli->st);
     cli->st = NULL;
@@ -213,7 +213,7 @@ const char *cli_display_path(const char *uri, char *buf, size_t size)
     return cli_safe(uri, buf, size);
 }
 
-int cli_open_embedder(rag_cli *cli, int rerank, emb_model **out)
+int cli_open_embedder(cli_ctx *cli, int rerank, emb_model **out)
 {
     *out = NULL;
     rag_err err = {0};
@@ -230,7 +230,7 @@ int cli_open_embedder(rag_cli *cli, int rerank, emb_model **out)
     return 0;
 }
 
-const char *cli_search_mode(const rag_cli *cli)
+const char *cli_search_mode(const cli_ctx *cli)
 {
     const char *m = cli->set.search.mode;
     return m && strcmp(m, "hybrid") ? m : NULL;
@@ -258,17 +258,17 @@ void cli_print_json(cJSON *j)
     cJSON_Delete(j);
 }
 
-const char *cli_bold(const rag_cli *cli)
+const char *cli_bold(const cli_ctx *cli)
 {
     return cli->color ? "\033[1m" : "";
 }
 
-const char *cli_dim(const rag_cli *cli)
+const char *cli_dim(const cli_ctx *cli)
 {
     return cli->color ? "\033[2m" : "";
 }
 
-const char *cli_reset(const rag_cli *cli)
+const char *cli_reset(const cli_ctx *cli)
 {
     return cli->color ? "\033[0m" : "";
 }

@@ -17,16 +17,16 @@
 
 /* Exit statuses of `rag` (documented in the README). */
 enum {
-    RAG_EXIT_OK = 0,
-    RAG_EXIT_ERROR = 1,   /* the command failed */
-    RAG_EXIT_USAGE = 2,   /* bad command line or configuration */
-    RAG_EXIT_PARTIAL = 3, /* ingest finished but some files failed */
-    RAG_EXIT_INTERRUPTED = 130,
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,   /* the command failed */
+    CLI_EXIT_USAGE = 2,   /* bad command line or configuration */
+    CLI_EXIT_PARTIAL = 3, /* ingest finished but some files failed */
+    CLI_EXIT_INTERRUPTED = 130,
 };
 
 enum { CLI_MAX_FLAGS = 32 };
 
-typedef struct rag_cli {
+typedef struct cli_ctx {
     const char *cmd; /* "search", "docs list", ... for messages */
     const char *config_flag, *as_flag;
     int json, quiet;
@@ -36,11 +36,11 @@ typedef struct rag_cli {
     size_t n_flags;
     rag_principal who; /* --as roles, or the local administrator */
     store *st;
-} rag_cli;
+} cli_ctx;
 
 /* Notes a flag that sets a setting (key of rag/settings.c) before
  * cli_setup resolves them all; name is the flag as shown in messages. */
-void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name);
+void cli_flag(cli_ctx *cli, const char *key, const char *value, const char *name);
 
 /* Long options every subcommand accepts; append to a command's table. */
 #define CLI_COMMON_OPTIONS                                                                         \
@@ -52,14 +52,14 @@ void cli_flag(rag_cli *cli, const char *key, const char *value, const char *name
     }
 
 /* Handles a common option; returns 1 when it was one. */
-int cli_common_opt(rag_cli *cli, int c, const char *arg);
+int cli_common_opt(cli_ctx *cli, int c, const char *arg);
 
 /* Loads the config file and resolves every setting (flags, environment,
  * file, defaults: rag/settings.h), builds the principal, and opens the
  * database (unless open_db is 0). On failure prints the reason and returns
  * an exit status. */
-int cli_setup(rag_cli *cli, int open_db);
-void cli_teardown(rag_cli *cli);
+int cli_setup(cli_ctx *cli, int open_db);
+void cli_teardown(cli_ctx *cli);
 
 /* A progress bar on stderr: "42% [####......] 620/1460 files  3.1/7.4 MB
  * 1.2 MB/s  ETA 0:04", redrawn at most ten times a second. */
@@ -77,18 +77,18 @@ void cli_bar_clear(cli_bar *b);
 /* Opens the embedding model of the settings (embed.model or embed.url),
  * or with rerank the reranker (rerank.model); *out stays NULL when none is
  * configured. Prints the reason on failure and returns an exit status. */
-int cli_open_embedder(rag_cli *cli, int rerank, emb_model **out);
+int cli_open_embedder(cli_ctx *cli, int rerank, emb_model **out);
 
 /* The retrieval mode of the settings (search.mode, --mode): NULL for
  * hybrid, which is what no mode means. */
-const char *cli_search_mode(const rag_cli *cli);
+const char *cli_search_mode(const cli_ctx *cli);
 
 /* Prints "rag CMD: message" to stderr. */
-void cli_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints a rag_err and returns RAG_EXIT_ERROR. */
-int cli_fail(const rag_cli *cli, const rag_err *err);
-/* Prints a usage error and the hint to see --help; returns RAG_EXIT_USAGE. */
-int cli_usage_error(const rag_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_error(const cli_ctx *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a rag_err and returns CLI_EXIT_ERROR. */
+int cli_fail(const cli_ctx *cli, const rag_err *err);
+/* Prints a usage error and the hint to see --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_ctx *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A path for display: relative to the working directory when under it,
  * made safe for a terminal as cli_safe does. */
@@ -113,9 +113,9 @@ const char *cli_heading_shown(const char *title, const char *heading_path);
 void cli_print_json(cJSON *j);
 
 /* ANSI styles when colour is on, "" otherwise. */
-const char *cli_bold(const rag_cli *cli);
-const char *cli_dim(const rag_cli *cli);
-const char *cli_reset(const rag_cli *cli);
+const char *cli_bold(const cli_ctx *cli);
+const char *cli_dim(const cli_ctx *cli);
+const char *cli_reset(const cli_ctx *cli);
 
 /* The subcommands. */
 int cli_ingest(int argc, char **argv);

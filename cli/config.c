@@ -35,7 +35,7 @@ static void print_keys(unsigned program)
 
 int cli_config(int argc, char **argv)
 {
-    rag_cli cli = {.cmd = "config"};
+    cli_ctx cli = {.cmd = "config"};
     int keys = 0;
     unsigned program = RAG_PROG_RAG;
     for (int i = 1; i < argc; i++) {
@@ -44,7 +44,7 @@ int cli_config(int argc, char **argv)
             c = 'J';
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         } else if (!strcmp(argv[i], "--keys")) {
             keys = 1;
             if (i + 1 < argc && (!strcmp(argv[i + 1], "rag") || !strcmp(argv[i + 1], "ragd")))
@@ -59,7 +59,7 @@ int cli_config(int argc, char **argv)
     }
     if (keys) {
         print_keys(program);
-        return RAG_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     int rc = cli_setup(&cli, 0);
     if (!rc) rag_settings_print(&cli.set, stdout, cli.json);

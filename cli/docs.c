@@ -40,7 +40,7 @@ static cJSON *doc_json(const store_doc *d)
 }
 
 typedef struct list_ctx {
-    rag_cli *cli;
+    cli_ctx *cli;
     cJSON *arr;
     size_t n;
 } list_ctx;
@@ -62,7 +62,7 @@ static int list_one(void *ctx, const store_doc *d)
     return 0;
 }
 
-static int docs_list(rag_cli *cli)
+static int docs_list(cli_ctx *cli)
 {
     list_ctx l = {cli, cli->json ? cJSON_CreateArray() : NULL, 0};
     if (!cli->json) printf("%6s  %-16s %6s  %s\n", "ID", "LABELS", "CHUNKS", "TITLE  PATH");
@@ -75,10 +75,10 @@ static int docs_list(rag_cli *cli)
         cli_print_json(l.arr);
     else if (!l.n)
         printf("(no documents%s)\n", cli->who.admin ? "" : " visible to these roles");
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
-static int parse_id(rag_cli *cli, const char *s, int64_t *id)
+static int parse_id(cli_ctx *cli, const char *s, int64_t *id)
 {
     char *end;
     long long v = strtoll(s, &end, 10);
@@ -93,7 +93,7 @@ static int parse_id(rag_cli *cli, const char *s, int64_t *id)
 static int show_chunk(void *ctx, const store_chunk *c)
 {
     void **pair = ctx;
-    rag_cli *cli = pair[0];
+    cli_ctx *cli = pair[0];
     cJSON *arr = pair[1];
     if (arr) {
         cJSON *o = cJSON_CreateObject();
@@ -117,17 +117,17 @@ static int show_chunk(void *ctx, const store_chunk *c)
     return 0;
 }
 
-static int docs_show(rag_cli *cli, const char *arg)
+static int docs_show(cli_ctx *cli, const char *arg)
 {
     int64_t id;
-    if (parse_id(cli, arg, &id) < 0) return RAG_EXIT_USAGE;
+    if (parse_id(cli, arg, &id) < 0) return CLI_EXIT_USAGE;
     store_doc d;
     rag_err err = {0};
     int found = store_doc_get(cli->st, id, &cli->who, &d, &err);
     if (found < 0) return cli_fail(cli, &err);
     if (!found) { /* also when it exists but is not visible: existence is not disclosed */
         cli_error(cli, "no document with id %lld", (long long)id);
-        return RAG_EXIT_ERROR;
+        return CLI_EXIT_ERROR;
     }
     cJSON *j = NULL, *chunks = NULL;
     if (cli->json) {
@@ -155,26 +155,26 @@ static int docs_show(rag_cli *cli, const char *arg)
         return cli_fail(cli, &err);
     }
     if (j) cli_print_json(j);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
-static int docs_rm(rag_cli *cli, int argc, char **argv)
+static int docs_rm(cli_ctx *cli, int argc, char **argv)
 {
     if (!cli->who.admin) {
         cli_error(cli, "removing documents needs the administrator (drop --as)");
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     rag_err err = {0};
-    int rc = RAG_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     for (int i = 0; i < argc; i++) {
         int64_t id;
-        if (parse_id(cli, argv[i], &id) < 0) return RAG_EXIT_USAGE;
+        if (parse_id(cli, argv[i], &id) < 0) return CLI_EXIT_USAGE;
         store_doc d;
         int found = store_doc_get(cli->st, id, NULL, &d, &err);
         if (found <= 0) {
             if (found < 0) return cli_fail(cli, &err);
             cli_error(cli, "no document with id %lld", (long long)id);
-            rc = RAG_EXIT_ERROR;
+            rc = CLI_EXIT_ERROR;
             continue;
         }
         if (store_begin(cli->st, &err) || store_doc_delete(cli->st, id, &err) ||
@@ -194,14 +194,14 @@ static int docs_rm(rag_cli *cli, int argc, char **argv)
 int cli_docs(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "docs"};
+    cli_ctx cli = {.cmd = "docs"};
     int c, rc;
     /* options anywhere: before the subcommand, between it and its ids, or after them */
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         if (c == 'h') {
             fputs(docs_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         }
         return cli_usage_error(&cli, "unknown option");
     }

@@ -20,7 +20,7 @@ int cli_embed(int argc, char **argv)
                                          {"raw", no_argument, NULL, 'R'},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "embed"};
+    cli_ctx cli = {.cmd = "embed"};
     const char *role_key = "embed.model";
     int query = 0, raw = 0, c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
@@ -37,7 +37,7 @@ int cli_embed(int argc, char **argv)
             break;
         case 'h':
             fputs(embed_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }

@@ -51,7 +51,7 @@ int cli_eval(int argc, char **argv)
                                          {"rerank-top", required_argument, NULL, O_RTOP},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "eval"};
+    cli_ctx cli = {.cmd = "eval"};
     const char *qpath = NULL, *rpath = NULL, *runpath = NULL;
     long k = 1000;
     int c, rc;
@@ -92,7 +92,7 @@ int cli_eval(int argc, char **argv)
         }
         case 'h':
             fputs(usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }

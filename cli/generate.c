@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse_float(rag_cli *cli, const char *opt, const char *s, float *out)
+static int parse_float(cli_ctx *cli, const char *opt, const char *s, float *out)
 {
     char *end;
     float v = strtof(s, &end);
@@ -90,14 +90,14 @@ int cli_generate(int argc, char **argv)
                                          {"threads", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "generate"};
+    cli_ctx cli = {.cmd = "generate"};
     const char *model = NULL, *prompt = NULL, *system = NULL, *template = NULL;
     int chat = 0, show = 0, c;
     long n = 256, v, ctx_n = 0, threads = 0;
     llm_gen_params gp;
     llm_gen_default_params(&gp);
     rag_strv stops = {0};
-    int rc = RAG_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     while ((c = getopt_long(argc, argv, "m:p:n:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
@@ -159,7 +159,7 @@ int cli_generate(int argc, char **argv)
         case 'h':
             fputs(generate_usage, stdout);
             rag_strv_free(&stops);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             rc = cli_usage_error(&cli, "unknown option");
         }

@@ -22,13 +22,13 @@ static void index_progress(void *ctx, size_t done, size_t total)
 int cli_index(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "index"};
+    cli_ctx cli = {.cmd = "index"};
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         if (c == 'h') {
             fputs(index_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         }
         return cli_usage_error(&cli, "unknown option");
     }
@@ -77,7 +77,7 @@ int cli_index(int argc, char **argv)
             for (size_t i = 0; i < problems.n; i++)
                 printf("problem: %s\n", problems.v[i]);
         }
-        rc = problems.n ? RAG_EXIT_ERROR : RAG_EXIT_OK;
+        rc = problems.n ? CLI_EXIT_ERROR : CLI_EXIT_OK;
         rag_strv_free(&problems);
     }
 out:

@@ -62,7 +62,7 @@ static void on_sigint(int sig)
 }
 
 typedef struct view {
-    rag_cli *cli;
+    cli_ctx *cli;
     cli_bar bar;
     cJSON *problems; /* with --json */
 } view;
@@ -126,7 +126,7 @@ static int parse_count(const char *s, long min, size_t *out)
 }
 
 /* URL fetching and crawling: --crawl, then the settings ([ingest], [net]). */
-static int read_fetching(rag_cli *cli, const char *crawl, net_policy *policy, ing_params *p)
+static int read_fetching(cli_ctx *cli, const char *crawl, net_policy *policy, ing_params *p)
 {
     const rag_settings *set = &cli->set;
     size_t depth = 0;
@@ -160,14 +160,14 @@ int cli_ingest(int argc, char **argv)
                                          {"allow-private", optional_argument, NULL, 'V'},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "ingest"};
+    cli_ctx cli = {.cmd = "ingest"};
     ing_params p;
     ing_default_params(&p);
     rag_strv labels = {0}, defaults = {0}, include = {0}, exclude = {0};
     const char *acl = NULL, *crawl = NULL;
     net_policy policy = {0};
     emb_model *embedder = NULL;
-    int rc = RAG_EXIT_OK, c;
+    int rc = CLI_EXIT_OK, c;
     rag_err err = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
@@ -219,7 +219,7 @@ int cli_ingest(int argc, char **argv)
             break;
         case 'h':
             fputs(usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -299,9 +299,9 @@ int cli_ingest(int argc, char **argv)
     if (run)
         rc = cli_fail(&cli, &err);
     else if (r.cancelled)
-        rc = RAG_EXIT_INTERRUPTED;
+        rc = CLI_EXIT_INTERRUPTED;
     else if (r.failed)
-        rc = RAG_EXIT_PARTIAL;
+        rc = CLI_EXIT_PARTIAL;
     if (!run && embedder && !cli.quiet && !cli.json) {
         store_model sm;
         int64_t n_chunks = 0, n_with = 0;

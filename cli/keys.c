@@ -24,7 +24,7 @@ static char *perms_text(int perms)
     return rag_xasprintf("query%s", perms & STORE_PERM_INGEST ? ",ingest" : "");
 }
 
-static int keys_add(rag_cli *cli, const char *name, const char *roles, int perms)
+static int keys_add(cli_ctx *cli, const char *name, const char *roles, int perms)
 {
     char key[RAG_KEY_LEN + 1];
     rag_err err = {0};
@@ -46,10 +46,10 @@ static int keys_add(rag_cli *cli, const char *name, const char *roles, int perms
                     name);
     }
     memset(key, 0, sizeof key);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
-static int keys_list(rag_cli *cli)
+static int keys_list(cli_ctx *cli)
 {
     store_key *keys;
     size_t n;
@@ -86,17 +86,17 @@ static int keys_list(rag_cli *cli)
         printf("no API keys (add one with 'rag keys add NAME --roles ROLE,...')\n");
     }
     store_keys_free(keys, n);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
-static int keys_rm(rag_cli *cli, const char *name)
+static int keys_rm(cli_ctx *cli, const char *name)
 {
     rag_err err = {0};
     int r = store_key_delete(cli->st, name, &err);
     if (r < 0) return cli_fail(cli, &err);
     if (!r) {
         cli_error(cli, "no key named '%s'", name);
-        return RAG_EXIT_ERROR;
+        return CLI_EXIT_ERROR;
     }
     if (cli->json) {
         cJSON *j = cJSON_CreateObject();
@@ -105,7 +105,7 @@ static int keys_rm(rag_cli *cli, const char *name)
     } else if (!cli->quiet) {
         printf("removed key '%s'\n", name);
     }
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 int cli_keys(int argc, char **argv)
@@ -116,7 +116,7 @@ int cli_keys(int argc, char **argv)
                                          {"ingest", no_argument, NULL, O_INGEST},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "keys"};
+    cli_ctx cli = {.cmd = "keys"};
     const char *roles = NULL;
     int perms = STORE_PERM_QUERY, c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -133,7 +133,7 @@ int cli_keys(int argc, char **argv)
             break;
         case 'h':
             fputs(usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }

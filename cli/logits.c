@@ -22,7 +22,7 @@ int cli_logits(int argc, char **argv)
         {"model", required_argument, NULL, 'm'},  {"tokens", required_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "logits"};
+    cli_ctx cli = {.cmd = "logits"};
     const char *model = NULL, *toks = NULL, *out = NULL;
     long threads = 0;
     int c;
@@ -38,11 +38,11 @@ int cli_logits(int argc, char **argv)
             out = optarg;
             break;
         case 'T':
-            if (cli_parse_int(&cli, "--threads", optarg, 0, 1024, &threads)) return RAG_EXIT_USAGE;
+            if (cli_parse_int(&cli, "--threads", optarg, 0, 1024, &threads)) return CLI_EXIT_USAGE;
             break;
         case 'h':
             fputs(logits_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -90,5 +90,5 @@ int cli_logits(int argc, char **argv)
     llm_context_free(ctx);
     llm_model_close(m);
     llm_tokens_free(&ids);
-    return rc ? cli_fail(&cli, &err) : RAG_EXIT_OK;
+    return rc ? cli_fail(&cli, &err) : CLI_EXIT_OK;
 }

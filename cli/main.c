@@ -93,14 +93,14 @@ int main(int argc, char **argv)
                 if (!strcmp(argv[2], commands[i].name)) return commands[i].run(2, help_argv);
         }
         print_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? RAG_EXIT_USAGE : RAG_EXIT_OK;
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("rag %s (database schema %d)\n", RAG_VERSION, store_schema_version());
-        return RAG_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "rag: unknown command '%s' (see 'rag --help')\n", argv[1]);
-    return RAG_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int cli_parse_int(rag_cli *cli, const char *opt, const char *s, long lo, long hi, long *out)
+int cli_parse_int(cli_ctx *cli, const char *opt, const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -18,7 +18,7 @@ int cli_parse_int(rag_cli *cli, const char *opt, const char *s, long lo, long hi
     return 0;
 }
 
-char *cli_models_dir(const rag_cli *cli, const char *flag)
+char *cli_models_dir(const cli_ctx *cli, const char *flag)
 {
     if (flag) return rag_xstrdup(flag);
     if (cli->set.models.dir) return rag_xstrdup(cli->set.models.dir); /* or $RAG_MODELS_DIR */

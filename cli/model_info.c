@@ -18,7 +18,7 @@ int cli_model_info(int argc, char **argv)
                                          {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "model-info"};
+    cli_ctx cli = {.cmd = "model-info"};
     const char *model = NULL;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
@@ -31,7 +31,7 @@ int cli_model_info(int argc, char **argv)
             break;
         case 'h':
             fputs(info_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -169,5 +169,5 @@ int cli_model_info(int argc, char **argv)
     llm_model_close(m);
     llm_vocab_free(v);
     llm_gguf_close(g);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }

@@ -7,11 +7,11 @@
 
 /* An integer option from lo to hi: 0, or the exit status of a usage error
  * naming the option (opt). */
-int cli_parse_int(rag_cli *cli, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_int(cli_ctx *cli, const char *opt, const char *s, long lo, long hi, long *out);
 
 /* The models directory (`rag pull`, `rag models`): flag (--dir), else
  * $RAG_MODELS_DIR or models.dir in the config, else
  * $XDG_DATA_HOME/rag/models (~/.local/share/rag/models). Free it. */
-char *cli_models_dir(const rag_cli *cli, const char *flag);
+char *cli_models_dir(const cli_ctx *cli, const char *flag);
 
 #endif

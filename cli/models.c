@@ -83,12 +83,12 @@ static int cmp_rows(const void *a, const void *b)
     return strcmp(((const model_row *)a)->name, ((const model_row *)b)->name);
 }
 
-static int models_list(rag_cli *cli, const char *dir)
+static int models_list(cli_ctx *cli, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d && errno != ENOENT) {
         cli_error(cli, "%s: %s", dir, strerror(errno));
-        return RAG_EXIT_ERROR;
+        return CLI_EXIT_ERROR;
     }
     model_row *rows = NULL;
     size_t n = 0, cap = 0;
@@ -154,11 +154,11 @@ static int models_list(rag_cli *cli, const char *dir)
         printf("(%s)\n", dir);
     }
     rag_free(rows);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 /* NAME or NAME.gguf inside dir, never a path outside it. */
-static char *model_path(const rag_cli *cli, const char *dir, const char *name)
+static char *model_path(const cli_ctx *cli, const char *dir, const char *name)
 {
     if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
         cli_error(cli, "'%s': give a model's file name as 'rag models list' shows it", name);
@@ -169,16 +169,16 @@ static char *model_path(const rag_cli *cli, const char *dir, const char *name)
                                                        : rag_xasprintf("%s/%s.gguf", dir, name);
 }
 
-static int models_rm(rag_cli *cli, const char *dir, const char *name)
+static int models_rm(cli_ctx *cli, const char *dir, const char *name)
 {
     char *path = model_path(cli, dir, name);
-    if (!path) return RAG_EXIT_USAGE;
+    if (!path) return CLI_EXIT_USAGE;
     char *part = rag_xasprintf("%s.part", path);
     int had = unlink(path) == 0, had_part = unlink(part) == 0;
-    int rc = RAG_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     if (!had && !had_part) {
         cli_error(cli, "no model %s in %s", name, dir);
-        rc = RAG_EXIT_ERROR;
+        rc = CLI_EXIT_ERROR;
     } else if (cli->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "removed", path);
@@ -197,7 +197,7 @@ int cli_models(int argc, char **argv)
     enum { O_DIR = 1000 };
     static const struct option opts[] = {
         {"dir", required_argument, NULL, O_DIR}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "models"};
+    cli_ctx cli = {.cmd = "models"};
     const char *dir_flag = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -208,7 +208,7 @@ int cli_models(int argc, char **argv)
             break;
         case 'h':
             fputs(models_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -228,10 +228,10 @@ int cli_models(int argc, char **argv)
     } else {
         char *path = model_path(&cli, dir, argv[optind + 1]);
         if (!path) {
-            rc = RAG_EXIT_USAGE;
+            rc = CLI_EXIT_USAGE;
         } else if (access(path, R_OK)) {
             cli_error(&cli, "no model %s in %s", argv[optind + 1], dir);
-            rc = RAG_EXIT_ERROR;
+            rc = CLI_EXIT_ERROR;
         } else {
             char *info_argv[] = {"model-info", "-m", path, cli.json ? "--json" : NULL, NULL};
             optind = 1;

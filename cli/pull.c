@@ -198,7 +198,7 @@ static int json_entry(void *ctx, const entry *e)
     return 0;
 }
 
-static int pull_list(rag_cli *cli)
+static int pull_list(cli_ctx *cli)
 {
     rag_err err = {0};
     if (cli->json) {
@@ -210,10 +210,10 @@ static int pull_list(rag_cli *cli)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "models", arr);
         cli_print_json(j);
-        return RAG_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (catalog_each(print_entry, NULL, &err)) return cli_fail(cli, &err);
-    return RAG_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 static int is_hex64(const char *s)
@@ -224,7 +224,7 @@ static int is_hex64(const char *s)
     return 1;
 }
 
-static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir_flag,
+static int pull(cli_ctx *cli, const char *what, const char *sha, const char *dir_flag,
                 const char *as_name)
 {
     rag_err err = {0};
@@ -238,7 +238,7 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
     if (!url) return cli_fail(cli, &err);
     char *name = as_name ? rag_xstrdup(as_name) : file_name_of(url);
     char *dir = cli_models_dir(cli, dir_flag), *dest = NULL, *lower_sha = NULL;
-    int rc = RAG_EXIT_ERROR;
+    int rc = CLI_EXIT_ERROR;
     if (!name || strchr(name, '/') || !*name) {
         rc = cli_usage_error(cli, "cannot tell a file name from '%s': give --as-name FILE", url);
         goto out;
@@ -272,7 +272,7 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
         } else if (!cli->quiet) {
             printf("%s is already here (%.1f MB)\n", dest, (double)st.st_size / 1e6);
         }
-        rc = RAG_EXIT_OK;
+        rc = CLI_EXIT_OK;
         goto out;
     }
     net_download d;
@@ -317,7 +317,7 @@ static int pull(rag_cli *cli, const char *what, const char *sha, const char *dir
                    ? (strcmp(r.hash_from, "server") ? "matches --sha256" : "matches the server's")
                    : "nothing to check it against: compare it with the publisher's");
     }
-    rc = RAG_EXIT_OK;
+    rc = CLI_EXIT_OK;
 out:
     rag_free(url);
     rag_free(name);
@@ -336,7 +336,7 @@ int cli_pull(int argc, char **argv)
                                          {"list", no_argument, NULL, O_LIST},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "pull"};
+    cli_ctx cli = {.cmd = "pull"};
     const char *sha = NULL, *dir = NULL, *as_name = NULL;
     int list = 0, c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -356,7 +356,7 @@ int cli_pull(int argc, char **argv)
             break;
         case 'h':
             fputs(pull_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }

@@ -64,10 +64,10 @@ static int kquant_fallback(int t)
 
 int cli_quantize(int argc, char **argv)
 {
-    rag_cli cli = {.cmd = "quantize"};
+    cli_ctx cli = {.cmd = "quantize"};
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         fputs(quantize_usage, stdout);
-        return RAG_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (argc != 4) return cli_usage_error(&cli, "expected IN OUT TYPE");
     int mix = !strcasecmp(argv[3], "q4_k_m");
@@ -149,5 +149,5 @@ int cli_quantize(int argc, char **argv)
     rag_free(row);
     llm_gguf_writer_free(w);
     llm_gguf_close(g);
-    return rc ? cli_fail(&cli, &err) : RAG_EXIT_OK;
+    return rc ? cli_fail(&cli, &err) : CLI_EXIT_OK;
 }

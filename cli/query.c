@@ -108,14 +108,14 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
         }
         case 'h':
             fputs(usage, stdout);
-            *rc = RAG_EXIT_OK;
+            *rc = CLI_EXIT_OK;
             return -1;
         default:
             *rc = cli_usage_error(&q->cli, "unknown option");
             return -1;
         }
         if (bad) {
-            *rc = RAG_EXIT_USAGE;
+            *rc = CLI_EXIT_USAGE;
             return -1;
         }
     }
@@ -141,7 +141,7 @@ int cli_open_retrieval(cli_query_opts *q, rag_retrieval_models *r)
     if (mode && !strcmp(mode, "vector") && !r->embedder) {
         cli_error(&q->cli, "%s: search.mode vector: %s", rag_settings_where(set, "search.mode"),
                   r->note);
-        return RAG_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     return 0;
 }

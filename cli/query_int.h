@@ -15,7 +15,7 @@ extern const char cli_search_usage[], cli_ask_usage[];
 /* Options shared by search and ask; the settings they set (-k, --mode,
  * --rerank, ...) are in q->cli.set after cli_setup. */
 typedef struct cli_query_opts {
-    rag_cli cli;
+    cli_ctx cli;
     int is_ask;
     int chunks, explain, show_prompt, temp_set;
     float temp;

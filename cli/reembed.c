@@ -33,7 +33,7 @@ int cli_reembed(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"embed-model", required_argument, NULL, 'E'}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "reembed"};
+    cli_ctx cli = {.cmd = "reembed"};
     int c, rc;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
@@ -43,7 +43,7 @@ int cli_reembed(int argc, char **argv)
             break;
         case 'h':
             fputs(reembed_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -94,7 +94,7 @@ int cli_reembed(int argc, char **argv)
     if (run)
         rc = cli_fail(&cli, &err);
     else if (r.cancelled)
-        rc = RAG_EXIT_INTERRUPTED;
+        rc = CLI_EXIT_INTERRUPTED;
     emb_model_close(m);
 out:
     cli_teardown(&cli);

@@ -14,7 +14,7 @@ int cli_rerank(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "rerank"};
+    cli_ctx cli = {.cmd = "rerank"};
     const char *role_key = "rerank.model";
     int c, rc;
     while ((c = getopt_long(argc, argv, "m:qh", opts, NULL)) != -1) {
@@ -25,7 +25,7 @@ int cli_rerank(int argc, char **argv)
             break;
         case 'h':
             fputs(rerank_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }

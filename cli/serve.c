@@ -27,5 +27,5 @@ int cli_serve(int argc, char **argv)
     execvp("ragd", argv);
     fprintf(stderr, "rag serve: cannot run ragd (%s); install it beside rag or on PATH\n",
             strerror(errno));
-    return RAG_EXIT_ERROR;
+    return CLI_EXIT_ERROR;
 }

@@ -9,9 +9,9 @@ static const char stats_usage[] =
 
 int cli_stats(int argc, char **argv)
 {
-    rag_cli cli = {.cmd = "stats"};
+    cli_ctx cli = {.cmd = "stats"};
     int rc = cli_simple_opts(&cli, argc, argv, stats_usage, NULL, NULL);
-    if (rc) return rc < 0 ? RAG_EXIT_OK : rc;
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     rc = cli_setup(&cli, 1);
     store_stats st;
     rag_err err = {0};

@@ -34,7 +34,7 @@ int cli_tokenize(int argc, char **argv)
                                          {"special", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    rag_cli cli = {.cmd = "tokenize"};
+    cli_ctx cli = {.cmd = "tokenize"};
     const char *model = NULL;
     int special = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
@@ -47,7 +47,7 @@ int cli_tokenize(int argc, char **argv)
             break;
         case 'h':
             fputs(tokenize_usage, stdout);
-            return RAG_EXIT_OK;
+            return CLI_EXIT_OK;
         default:
             return cli_usage_error(&cli, "unknown option");
         }
@@ -82,5 +82,5 @@ int cli_tokenize(int argc, char **argv)
     llm_tokens_free(&t);
     rag_free(text);
     llm_vocab_free(v);
-    return rc ? cli_fail(&cli, &err) : RAG_EXIT_OK;
+    return rc ? cli_fail(&cli, &err) : CLI_EXIT_OK;
 }
