@@ -328,10 +328,11 @@ static int check_pairs(rag_settings *s, rag_err *err)
         const char *path = s->text[ip], *url = s->text[iu];
         /* a URL given where a file goes (--model URL, RAG_MODEL=URL) is the server */
         if (path && rag_is_url(path) && (!url || s->origin[ip] > s->origin[iu])) {
+            rag_free(s->text[iu]);
             url = s->text[iu] = s->text[ip];
             s->text[ip] = NULL;
             rag_free(s->where[iu]);
-            s->where[iu] = s->where[ip] ? rag_xstrdup(s->where[ip]) : NULL;
+            s->where[iu] = s->where[ip];
             s->where[ip] = NULL;
             s->origin[iu] = s->origin[ip];
             s->origin[ip] = RAG_FROM_DEFAULT;
@@ -345,7 +346,9 @@ static int check_pairs(rag_settings *s, rag_err *err)
             /* the higher level names the model; the lower is not used */
             int keep_path = s->origin[ip] > s->origin[iu];
             size_t drop = keep_path ? iu : ip;
-            s->text[drop] = NULL;
+            rag_free(s->text[drop]);
+            rag_free(s->where[drop]);
+            s->text[drop] = s->where[drop] = NULL;
             s->origin[drop] = RAG_FROM_DEFAULT;
         }
         *(const char **)((char *)s + rag_setting_defs[ip].offset) = s->text[ip];
