@@ -61,6 +61,7 @@ static const char usage[] =
     "  --rerank-model GGUF  the reranker ($RAG_RERANK_MODEL, rerank.model)\n"
     "  --slots N            answers generated at once (model.slots, default 4)\n"
     "  --threads N          compute threads per model (model.threads, default all CPUs)\n"
+    "  --print-config       print every setting, its value and where it came from\n"
     "\n"
     "API keys: 'rag keys add NAME --roles ROLE,...'. SIGHUP reloads them;\n"
     "SIGTERM stops after the requests in flight (server.shutdown_grace).\n";
