@@ -392,8 +392,12 @@ static uint64_t read_sum_avx512(const uint64_t *p, size_t n)
         c = _mm512_add_epi64(c, _mm512_loadu_si512(p + i + 16));
         d = _mm512_add_epi64(d, _mm512_loadu_si512(p + i + 24));
     }
-    uint64_t s = (uint64_t)_mm512_reduce_add_epi64(
-        _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    /* summed as unsigned lanes: the sum wraps (the reduce intrinsic adds
+     * signed lanes, which UBSan rightly calls an overflow) */
+    uint64_t lanes[8], s = 0;
+    _mm512_storeu_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    for (int l = 0; l < 8; l++)
+        s += lanes[l];
     for (; i < n; i++)
         s += p[i];
     return s;
