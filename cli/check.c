@@ -118,6 +118,18 @@ int cli_check(int argc, char **argv)
         rc = cli_fail(&cli, &err);
         goto out;
     }
+    /* a replica: also the same documents, chunks and vectors as the cluster */
+    if (cli.cluster && !cli.clu) {
+        rag_strv_free(&problems);
+        cli_error(&cli, "the cluster is unreachable: the replica cannot be compared with it");
+        rc = CLI_EXIT_ERROR;
+        goto out;
+    }
+    if (cli.clu && clu_check(cli.clu, cli.st, &problems, &err)) {
+        rag_strv_free(&problems);
+        rc = cli_fail(&cli, &err);
+        goto out;
+    }
     if (repair && problems.n) {
         if (store_fts_rebuild(cli.st, &err)) {
             rag_strv_free(&problems);

@@ -3,6 +3,9 @@
 #include "base/mem.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "cluster/cluster.h"
+
+#include <time.h>
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,6 +24,9 @@ int cli_common_opt(cli_ctx *cli, int c, const char *arg)
     switch (c) {
     case 'D':
         cli_flag(cli, "db", arg, "--db");
+        return 1;
+    case CLI_OPT_REPLICA:
+        cli_flag(cli, "cluster.replica", arg, "--replica");
         return 1;
     case 'C':
         cli->config_flag = arg;
@@ -97,6 +103,54 @@ static int configure_vectors(cli_ctx *cli)
     return 0;
 }
 
+void cli_cluster_follow(cli_ctx *cli)
+{
+    if (!cli->cluster || !cli->st) return;
+    rag_err err = {0};
+    clu_follow_report rep;
+    if (cli->clu && !clu_follow(cli->clu, cli->st, &rep, &err)) return;
+    int64_t seq = 0;
+    double at = 0;
+    clu_replica_position(cli->st, &seq, &at, &err);
+    char when[64] = "never";
+    if (at > 0) {
+        time_t t = (time_t)at;
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+    }
+    if (!cli->quiet)
+        fprintf(stderr,
+                "rag %s: warning: %s; using this machine's replica as it is (change %lld, "
+                "last updated %s)\n",
+                cli->cmd, cli->clu ? err.msg : "the cluster is unreachable", (long long)seq, when);
+}
+
+/* Cluster mode: the connection, and for commands that read documents this
+ * machine's replica, brought up to date. */
+static int open_cluster(cli_ctx *cli, int open_db)
+{
+    rag_err err = {0};
+    clu_params cp;
+    clu_default_params(&cp);
+    cp.statement_timeout_s = (int)cli->set.cluster.statement_timeout;
+    int rc = clu_open(cli->set.db, &cp, &cli->clu, &err);
+    if (rc && (open_db != CLI_DB_OPEN || rc != RAG_ERR_IO)) return cli_fail(cli, &err);
+    if (rc && !cli->quiet) fprintf(stderr, "rag %s: warning: %s\n", cli->cmd, err.msg);
+    if (open_db == CLI_DB_CLUSTER) return 0;
+    char *path = cli->set.cluster.replica ? rag_xstrdup(cli->set.cluster.replica) : NULL;
+    if (!path) {
+        char *def = store_default_path();
+        char *slash = strrchr(def, '/');
+        path = slash ? rag_xasprintf("%.*s/replica.db", (int)(slash - def), def)
+                     : rag_xstrdup("replica.db");
+        rag_free(def);
+    }
+    rc = store_open(path, NULL, &cli->st, &err);
+    rag_free(path);
+    if (rc) return cli_fail(cli, &err);
+    cli_cluster_follow(cli);
+    return configure_vectors(cli);
+}
+
 int cli_setup(cli_ctx *cli, int open_db)
 {
     const char *nc = getenv("NO_COLOR");
@@ -124,6 +178,8 @@ int cli_setup(cli_ctx *cli, int open_db)
         rag_principal_admin(&cli->who); /* the local user owns the database */
     }
     if (!open_db) return 0;
+    cli->cluster = clu_is_url(cli->set.db);
+    if (cli->cluster) return open_cluster(cli, open_db);
     char *path = cli->set.db ? rag_xstrdup(cli->set.db) : store_default_path();
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
@@ -133,6 +189,8 @@ int cli_setup(cli_ctx *cli, int open_db)
 
 void cli_teardown(cli_ctx *cli)
 {
+    clu_close(cli->clu);
+    cli->clu = NULL;
     store_close(cli->st);
     cli->st = NULL;
     rag_settings_free(&cli->set);

@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/principal.h"
+#include "cluster/cluster.h"
 #include "embed/embed.h"
 #include "rag/backend.h"
 #include "rag/settings.h"
@@ -35,7 +36,12 @@ typedef struct cli_ctx {
     rag_setting_flag flags[CLI_MAX_FLAGS]; /* settings given as flags (cli_flag) */
     size_t n_flags;
     rag_principal who; /* --as roles, or the local administrator */
-    store *st;
+    store *st;         /* the database; in cluster mode this machine's replica */
+    /* Cluster mode (db is a PostgreSQL URL): the connection, NULL when the
+     * cluster could not be reached (read commands then use the replica as
+     * it is, saying so). */
+    int cluster;
+    struct clu *clu;
 } cli_ctx;
 
 /* Notes a flag that sets a setting (key of rag/settings.c) before
@@ -43,10 +49,11 @@ typedef struct cli_ctx {
 void cli_flag(cli_ctx *cli, const char *key, const char *value, const char *name);
 
 /* Long options every subcommand accepts; append to a command's table. */
+enum { CLI_OPT_REPLICA = 999 }; /* a long option without a letter */
 #define CLI_COMMON_OPTIONS                                                                         \
-    {"db", required_argument, NULL, 'D'}, {"config", required_argument, NULL, 'C'},                \
-        {"json", no_argument, NULL, 'J'}, {"as", required_argument, NULL, 'A'},                    \
-        {"quiet", no_argument, NULL, 'q'},                                                         \
+    {"db", required_argument, NULL, 'D'}, {"replica", required_argument, NULL, CLI_OPT_REPLICA},   \
+        {"config", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'J'},                \
+        {"as", required_argument, NULL, 'A'}, {"quiet", no_argument, NULL, 'q'},                   \
     {                                                                                              \
         "help", no_argument, NULL, 'h'                                                             \
     }
@@ -56,9 +63,17 @@ int cli_common_opt(cli_ctx *cli, int c, const char *arg);
 
 /* Loads the config file and resolves every setting (flags, environment,
  * file, defaults: rag/settings.h), builds the principal, and opens the
- * database (unless open_db is 0). On failure prints the reason and returns
- * an exit status. */
+ * database (unless open_db is CLI_DB_NONE). On failure prints the reason and
+ * returns an exit status. In cluster mode, CLI_DB_OPEN opens this machine's
+ * replica and brings it up to date first (when the cluster is unreachable,
+ * with a warning, as it is); CLI_DB_CLUSTER connects to the cluster only and
+ * fails when that is impossible; CLI_DB_WRITE does both and requires the
+ * cluster. Without a cluster, all three open the SQLite database. */
+enum { CLI_DB_NONE = 0, CLI_DB_OPEN = 1, CLI_DB_CLUSTER = 2, CLI_DB_WRITE = 3 };
 int cli_setup(cli_ctx *cli, int open_db);
+/* In cluster mode, brings the replica up to date (after a write through the
+ * cluster); a failure is a warning. */
+void cli_cluster_follow(cli_ctx *cli);
 void cli_teardown(cli_ctx *cli);
 
 /* A progress bar on stderr: "42% [####......] 620/1460 files  3.1/7.4 MB
@@ -119,6 +134,8 @@ const char *cli_reset(const cli_ctx *cli);
 
 /* The subcommands. */
 int cli_ingest(int argc, char **argv);
+int cli_worker(int argc, char **argv);
+int cli_jobs(int argc, char **argv);
 int cli_search(int argc, char **argv);
 int cli_ask(int argc, char **argv);
 int cli_docs(int argc, char **argv);

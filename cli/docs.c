@@ -177,8 +177,20 @@ static int docs_rm(cli_ctx *cli, int argc, char **argv)
             rc = CLI_EXIT_ERROR;
             continue;
         }
-        if (store_begin(cli->st, &err) || store_doc_delete(cli->st, id, &err) ||
-            store_commit(cli->st, &err)) {
+        if (cli->cluster) {
+            /* through the cluster: every replica follows, this one at once */
+            if (!cli->clu) {
+                store_doc_free(&d);
+                cli_error(cli, "the cluster is unreachable: nothing was removed");
+                return CLI_EXIT_ERROR;
+            }
+            if (clu_doc_delete(cli->clu, id, &err) < 0) {
+                store_doc_free(&d);
+                return cli_fail(cli, &err);
+            }
+            cli_cluster_follow(cli);
+        } else if (store_begin(cli->st, &err) || store_doc_delete(cli->st, id, &err) ||
+                   store_commit(cli->st, &err)) {
             store_rollback(cli->st);
             store_doc_free(&d);
             return cli_fail(cli, &err);

@@ -2,6 +2,7 @@
 #include "ingest/ingest.h"
 #include "base/mem.h"
 #include "cli/cli.h"
+#include "cli/cluster_int.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -44,7 +45,11 @@ static const char usage[] =
     "                      fetch from private, loopback and link-local addresses\n"
     "                      (all of them, or only these addresses or CIDR blocks;\n"
     "                      net.allow_private, net.allow)\n"
-    "  --db PATH           database (default $RAG_DB or ~/.local/share/rag/rag.db)\n"
+    "  --wait              against a cluster: wait for the queued jobs, with one\n"
+    "                      progress bar for them all\n"
+    "  --db PATH|URL       database (default $RAG_DB or ~/.local/share/rag/rag.db); a\n"
+    "                      PostgreSQL URL queues the files and URLs for the cluster's\n"
+    "                      workers (rag worker) instead of ingesting them here\n"
     "  --config FILE       config file (default ~/.config/rag/rag.conf)\n"
     "  --json              print the summary as JSON\n"
     "  -q, --quiet         no progress bar and no per-file messages\n"
@@ -158,6 +163,7 @@ int cli_ingest(int argc, char **argv)
                                          {"crawl-delay", required_argument, NULL, 'Y'},
                                          {"max-pages", required_argument, NULL, 'P'},
                                          {"allow-private", optional_argument, NULL, 'V'},
+                                         {"wait", no_argument, NULL, 'w'},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "ingest"};
@@ -167,11 +173,15 @@ int cli_ingest(int argc, char **argv)
     const char *acl = NULL, *crawl = NULL;
     net_policy policy = {0};
     emb_model *embedder = NULL;
-    int rc = CLI_EXIT_OK, c;
+    int rc = CLI_EXIT_OK, c, wait = 0;
+    char *acl_csv = NULL, *default_csv = NULL;
     rag_err err = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (cli_common_opt(&cli, c, optarg)) continue;
         switch (c) {
+        case 'w':
+            wait = 1;
+            break;
         case 'a':
             acl = optarg;
             break;
@@ -226,7 +236,7 @@ int cli_ingest(int argc, char **argv)
     }
     if (optind >= argc) return cli_usage_error(&cli, "no PATH given");
     if (cli.as_flag) return cli_usage_error(&cli, "--as does not apply to ingest");
-    rc = cli_setup(&cli, 1);
+    rc = cli_setup(&cli, CLI_DB_CLUSTER);
     if (rc) goto out;
 
     const rag_settings *set = &cli.set;
@@ -249,6 +259,15 @@ int cli_ingest(int argc, char **argv)
             goto out;
         }
         p.default_labels = &defaults;
+    }
+    if (cli.cluster) { /* the cluster's workers ingest: queue the files and URLs */
+        p.include = &include;
+        p.exclude = &exclude;
+        acl_csv = acl ? rag_strv_join(&labels, ",") : NULL;
+        default_csv = rag_strv_join(&defaults, ",");
+        rc = cli_enqueue(&cli, (const char *const *)argv + optind, (size_t)(argc - optind), &p,
+                         acl_csv, default_csv, wait);
+        goto out;
     }
     if ((rc = cli_open_embedder(&cli, 0, &embedder))) goto out;
     p.embedder = embedder;
@@ -313,6 +332,8 @@ int cli_ingest(int argc, char **argv)
                     (long long)(n_chunks - n_with));
     }
 out:
+    rag_free(acl_csv);
+    rag_free(default_csv);
     emb_model_close(embedder);
     rag_strv_free(&labels);
     rag_strv_free(&defaults);

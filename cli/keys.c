@@ -28,7 +28,8 @@ static int keys_add(cli_ctx *cli, const char *name, const char *roles, int perms
 {
     char key[RAG_KEY_LEN + 1];
     rag_err err = {0};
-    if (rag_key_create(cli->st, name, roles, perms, key, &err)) return cli_fail(cli, &err);
+    if (rag_key_create(cli->st, cli->clu, name, roles, perms, key, &err))
+        return cli_fail(cli, &err);
     if (cli->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "name", name);
@@ -54,7 +55,9 @@ static int keys_list(cli_ctx *cli)
     store_key *keys;
     size_t n;
     rag_err err = {0};
-    if (store_key_list(cli->st, &keys, &n, &err)) return cli_fail(cli, &err);
+    if (cli->clu ? clu_key_list(cli->clu, &keys, &n, &err)
+                 : store_key_list(cli->st, &keys, &n, &err))
+        return cli_fail(cli, &err);
     cJSON *arr = cli->json ? cJSON_CreateArray() : NULL;
     if (!cli->json && n)
         printf("%-24s %-10s %-14s %-20s %s\n", "NAME", "PREFIX", "PERMISSIONS", "CREATED", "ROLES");
@@ -92,7 +95,7 @@ static int keys_list(cli_ctx *cli)
 static int keys_rm(cli_ctx *cli, const char *name)
 {
     rag_err err = {0};
-    int r = store_key_delete(cli->st, name, &err);
+    int r = cli->clu ? clu_key_delete(cli->clu, name, &err) : store_key_delete(cli->st, name, &err);
     if (r < 0) return cli_fail(cli, &err);
     if (!r) {
         cli_error(cli, "no key named '%s'", name);
@@ -153,7 +156,7 @@ int cli_keys(int argc, char **argv)
     }
     if (strcmp(verb, "add") && (roles || perms != STORE_PERM_QUERY))
         return cli_usage_error(&cli, "--roles, --ingest and --admin go with 'keys add'");
-    if ((rc = cli_setup(&cli, 1))) goto out;
+    if ((rc = cli_setup(&cli, CLI_DB_CLUSTER))) goto out;
     if (!strcmp(verb, "add"))
         rc = keys_add(&cli, argv[optind + 1], roles, perms);
     else if (!strcmp(verb, "rm"))

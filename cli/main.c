@@ -18,6 +18,8 @@ static const struct command {
     const char *args, *help;
 } commands[] = {
     {"ingest", cli_ingest, 0, "PATH...", "add or update files and directories"},
+    {"worker", cli_worker, 0, "", "process a cluster's ingest queue"},
+    {"jobs", cli_jobs, 0, "", "a cluster's ingest queue and its workers"},
     {"search", cli_search, 0, "QUERY", "keyword search over the documents you may see"},
     {"ask", cli_ask, 0, "QUESTION", "an answer with numbered citations"},
     {"docs", cli_docs, 0, "list|show|rm", "list, inspect or remove documents"},

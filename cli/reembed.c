@@ -50,6 +50,12 @@ int cli_reembed(int argc, char **argv)
     }
     if (optind < argc) return cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     if ((rc = cli_setup(&cli, 1))) goto out;
+    if (cli.cluster) {
+        cli_error(&cli, "re-embedding a cluster is not supported yet: its workers embed with the "
+                        "cluster's model; ingest into a new cluster with the new model instead");
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
     if (!cli.set.embed.model && !cli.set.embed.url) {
         rc = cli_usage_error(&cli, "no embedding model: give --embed-model FILE|URL, "
                                    "RAG_EMBED_MODEL, RAG_EMBED_URL, embed.model or embed.url");

@@ -106,6 +106,13 @@ int ing_run_page(store *s, const char *url, const rag_buf *body, const char *con
 int ing_fetch_page(const char *url, const ing_params *p, rag_buf *body, char **content_type,
                    rag_err *err);
 
+/* The files an ing_run of `paths` would consider (p's include, exclude and
+ * hidden rules), as canonical absolute paths (their documents' uris), in
+ * walk order; paths that cannot be walked are reported through p->on_file
+ * and counted in *n_failed. URLs among paths are left out. */
+void ing_list(const char *const *paths, size_t n_paths, const ing_params *p, rag_strv *uris,
+              size_t *n_failed);
+
 /* The store's record of an embedding model's identity. */
 void ing_model_record(const emb_model *m, store_model *out);
 

@@ -167,3 +167,13 @@ void ing_files_free(ing_files *f)
     rag_strv_free(&f->roots);
     memset(f, 0, sizeof *f);
 }
+
+void ing_list(const char *const *paths, size_t n_paths, const ing_params *p, rag_strv *uris,
+              size_t *n_failed)
+{
+    ing_files f = {0};
+    ing_walk(paths, n_paths, p, &f, n_failed);
+    for (size_t i = 0; i < f.n; i++)
+        rag_strv_push(uris, f.v[i].uri);
+    ing_files_free(&f);
+}

@@ -44,7 +44,7 @@ void rag_key_hash(const char *key, size_t len, char hex[65])
     rag_sha256_hex(key, len, hex);
 }
 
-int rag_key_create(store *s, const char *name, const char *roles, int perms,
+int rag_key_create(store *s, clu *cl, const char *name, const char *roles, int perms,
                    char key[RAG_KEY_LEN + 1], rag_err *err)
 {
     size_t nl = strlen(name);
@@ -74,7 +74,7 @@ int rag_key_create(store *s, const char *name, const char *roles, int perms,
         snprintf(prefix, sizeof prefix, "%s", key);
         store_key k = {
             .name = (char *)name, .prefix = prefix, .hash = hash, .roles = joined, .perms = perms};
-        rc = store_key_add(s, &k, err);
+        rc = cl ? clu_key_add(cl, &k, err) : store_key_add(s, &k, err);
     }
     rag_free(joined);
     if (rc) memset(key, 0, RAG_KEY_LEN + 1);

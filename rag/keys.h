@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "base/principal.h"
+#include "cluster/cluster.h"
 #include "store/store.h"
 
 #define RAG_KEY_LEN 47       /* "rag-" + 43 base64url characters */
@@ -25,9 +26,10 @@ int rag_key_generate(char key[RAG_KEY_LEN + 1], rag_err *err);
 void rag_key_hash(const char *key, size_t len, char hex[65]);
 
 /* Creates a key named `name` for `roles` (comma-separated labels, may be
- * empty) with STORE_PERM_* bits, stores its hash and returns it in `key`:
+ * empty) with STORE_PERM_* bits, stores its hash (in the cluster cl when not
+ * NULL, else in s) and returns it in `key`:
  * the only time it is ever shown. */
-int rag_key_create(store *s, const char *name, const char *roles, int perms,
+int rag_key_create(store *s, clu *cl, const char *name, const char *roles, int perms,
                    char key[RAG_KEY_LEN + 1], rag_err *err);
 
 typedef struct rag_keyring rag_keyring;

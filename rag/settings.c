@@ -14,6 +14,7 @@
 #include "rag/settings.h"
 #include "base/mem.h"
 #include "base/principal.h"
+#include "cluster/cluster.h"
 #include "llm/llm.h"
 #include "net/net.h"
 
@@ -57,7 +58,8 @@ static int check_template(const char *v, rag_err *err)
  * programs (R rag, D ragd, B both), secret, check, field, help. */
 const rag_setting_def rag_setting_defs[] = {
     {"db", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_DB", "--db", B, 0, NULL, OFF(db),
-     "the database (default $XDG_DATA_HOME/rag/rag.db)"},
+     "the database: a SQLite file (default $XDG_DATA_HOME/rag/rag.db), or a PostgreSQL URL "
+     "(postgresql://, postgres:// or a libpq conninfo string) for cluster mode"},
 
     {"server.listen", RAG_SET_STRING, 0, 0, 0, NULL, "127.0.0.1:8080", "RAGD_LISTEN", "--listen", D,
      0, NULL, OFF(server.listen), "ADDR:PORT to listen on (port 0: any free one)"},
@@ -207,6 +209,22 @@ const rag_setting_def rag_setting_defs[] = {
 
     {"models.dir", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_MODELS_DIR", NULL, R, 0, NULL,
      OFF(models.dir), "where rag pull puts models (default $XDG_DATA_HOME/rag/models)"},
+
+    {"cluster.replica", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_REPLICA", "--replica", B, 0, NULL,
+     OFF(cluster.replica),
+     "this machine's replica of the cluster, a SQLite database (default replica.db beside the "
+     "default database)"},
+    {"cluster.max_lag", RAG_SET_REAL, 0, 86400, 1, NULL, "2", NULL, NULL, D, 0, NULL,
+     OFF(cluster.max_lag), "seconds a replica may trail the cluster before /health calls it stale"},
+    {"cluster.poll", RAG_SET_REAL, 0.01, 60, 0, NULL, "0.2", NULL, NULL, D, 0, NULL,
+     OFF(cluster.poll), "seconds between two looks at the cluster's change log"},
+    {"cluster.statement_timeout", RAG_SET_REAL, 1, 86400, 0, NULL, "30", NULL, NULL, B, 0, NULL,
+     OFF(cluster.statement_timeout), "seconds one PostgreSQL statement may take"},
+    {"cluster.lease", RAG_SET_INT, 5, 86400, 0, NULL, "120", NULL, "--lease", R, 0, NULL,
+     OFF(cluster.lease),
+     "seconds a worker holds an ingest job before another may take it (renewed while it works)"},
+    {"cluster.max_attempts", RAG_SET_INT, 1, 100, 0, NULL, "3", NULL, NULL, R, 0, NULL,
+     OFF(cluster.max_attempts), "times a job is tried before it ends failed"},
 };
 const size_t rag_n_settings = sizeof rag_setting_defs / sizeof rag_setting_defs[0];
 
@@ -483,6 +501,7 @@ const char *rag_settings_where(const rag_settings *s, const char *key)
 static char *shown(const rag_setting_def *d, const char *v)
 {
     if (!v) return NULL;
+    if (clu_is_url(v)) return clu_redact(v); /* a PostgreSQL URL: its password */
     if (d->secret && !rag_is_url(v)) return rag_xstrdup("(set, hidden)");
     const char *scheme = strstr(v, "://");
     const char *at = scheme ? strchr(scheme + 3, '@') : NULL;

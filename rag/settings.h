@@ -115,6 +115,11 @@ typedef struct rag_settings {
     struct {
         const char *dir;
     } models;
+    struct {
+        const char *replica;
+        double max_lag, poll, statement_timeout;
+        long lease, max_attempts;
+    } cluster;
 
     /* provenance, by index in rag_setting_defs */
     unsigned program;

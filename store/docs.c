@@ -187,6 +187,18 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
     store_doc old;
     int found = store_doc_get_by_uri(s, doc->uri, &old, err);
     if (found < 0) return found;
+    if (found && doc->id && old.id != doc->id) {
+        /* a replica: the cluster gave this uri another document id */
+        int64_t gone = old.id;
+        store_doc_free(&old);
+        rc = store_doc_delete(s, gone, err);
+        if (rc) return rc;
+        found = 0;
+    }
+    if (!found && doc->id) {
+        found = store_doc_get(s, doc->id, NULL, &old, err); /* renamed in the cluster */
+        if (found < 0) return found;
+    }
     if (found) {
         id = old.id;
         int64_t old_group = old.acl_group;
@@ -197,20 +209,23 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
         rc = store_prepare(s,
                            "UPDATE documents SET ext_id = ?2, title = ?3, content_hash = ?4, "
                            "mtime = ?5, size = ?6, mime = ?7, acl_group = ?8, "
-                           "metadata_json = ?9, ingested_at = ?10 WHERE id = ?1",
+                           "metadata_json = ?9, ingested_at = ?10, uri = ?11 WHERE id = ?1",
                            &st, err);
     } else {
         rc = store_prepare(s,
                            "INSERT INTO documents(uri, ext_id, title, content_hash, mtime, size, "
-                           "mime, acl_group, metadata_json, ingested_at) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           "mime, acl_group, metadata_json, ingested_at, id) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                            &st, err);
     }
     if (rc) return rc;
-    if (found)
+    if (found) {
         sqlite3_bind_int64(st, 1, id);
-    else
+        sqlite3_bind_text(st, 11, doc->uri, -1, SQLITE_STATIC);
+    } else {
         sqlite3_bind_text(st, 1, doc->uri, -1, SQLITE_STATIC);
+        if (doc->id) sqlite3_bind_int64(st, 11, doc->id); /* NULL: a new id */
+    }
     if (doc->ext_id) sqlite3_bind_text(st, 2, doc->ext_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, doc->title ? doc->title : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, doc->content_hash, -1, SQLITE_STATIC);
@@ -237,11 +252,15 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
     }
     rc = store_prepare(s,
                        "INSERT INTO chunks(document_id, ordinal, text, n_tokens, byte_start, "
-                       "byte_end, heading_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       "byte_end, heading_path, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                        &st, err);
     for (size_t i = 0; !rc && i < n_chunks; i++) {
         const store_chunk_in *c = &chunks[i];
         sqlite3_reset(st);
+        if (c->id)
+            sqlite3_bind_int64(st, 8, c->id);
+        else
+            sqlite3_bind_null(st, 8);
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, (int64_t)i);
         sqlite3_bind_text(st, 3, c->text, (int)c->len, SQLITE_STATIC);

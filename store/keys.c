@@ -91,3 +91,8 @@ void store_keys_free(store_key *v, size_t n)
     }
     rag_free(v);
 }
+
+int store_key_clear(store *s, rag_err *err)
+{
+    return store_exec(s, "DELETE FROM api_keys", err);
+}

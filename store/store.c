@@ -198,6 +198,39 @@ static int read_secret(store *s, const char *name, unsigned char *out, size_t n,
     return rc;
 }
 
+int store_meta_get(store *s, const char *key, char **value, rag_err *err)
+{
+    *value = NULL;
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT value FROM settings WHERE key = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *value = store_col_str(st, 0);
+    else if (step != SQLITE_DONE)
+        rc = store_sqlite_err(s, step, "read a setting", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_meta_set(store *s, const char *key, const char *value, rag_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           value ? "INSERT INTO settings(key, value) VALUES (?1, ?2) "
+                                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+                                 : "DELETE FROM settings WHERE key = ?1",
+                           &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value) sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "write a setting", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_secret(store *s, const char *name, unsigned char *out, size_t n, rag_err *err)
 {
     if (n > 64) return rag_err_set(err, RAG_ERR_INVALID, "store_secret: %zu bytes: 64 at most", n);

@@ -38,6 +38,13 @@ void store_close(store *s);
 const char *store_path(const store *s);
 int store_schema_version(void);
 
+/* Values of the database's settings table by key (the store's own
+ * bookkeeping, e.g. a replica's position in the cluster's change log):
+ * store_meta_get sets *value to a new string (rag_free), or NULL when the
+ * key is absent; store_meta_set with NULL removes the key. */
+int store_meta_get(store *s, const char *key, char **value, rag_err *err);
+int store_meta_set(store *s, const char *key, const char *value, rag_err *err);
+
 /* A random secret of n bytes (at most 64) kept in the settings table under
  * `name`, made on first use (from getrandom; two processes making it at
  * once agree on the first one written). */
@@ -83,6 +90,7 @@ int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out
 int64_t store_doc_lookup_steps(const store *s);
 
 typedef struct store_chunk_in {
+    int64_t id;       /* 0: a new id; a replica gives the cluster's (cluster/) */
     const char *text; /* not NUL-terminated necessarily: len bytes */
     size_t len;
     size_t n_tokens;
@@ -92,6 +100,9 @@ typedef struct store_chunk_in {
 } store_chunk_in;
 
 typedef struct store_doc_in {
+    int64_t id; /* 0: the id of the document with this uri, or a new one; a
+                 * replica gives the cluster's id (a local document of the
+                 * same uri under another id is deleted first) */
     const char *uri;
     const char *ext_id; /* may be NULL */
     const char *title;
@@ -292,6 +303,8 @@ int store_key_list(store *s, store_key **out, size_t *n, rag_err *err);
 /* 1 when a key of that name was removed, 0 when there was none. */
 int store_key_delete(store *s, const char *name, rag_err *err);
 void store_keys_free(store_key *v, size_t n);
+/* Removes every key (a replica replaces its keys with the cluster's). */
+int store_key_clear(store *s, rag_err *err);
 
 /* ---- index terms ------------------------------------------------------------ */
 /* Splits text the way the keyword index does (case folded, diacritics removed,

@@ -54,35 +54,18 @@ int store_model_ensure(store *s, store_model *m, rag_err *err)
 
 static int setting_id(store *s, const char *key, int64_t *out, rag_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, "SELECT value FROM settings WHERE key = ?1", &st, err);
-    if (rc) return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    *out = 0;
-    if (step == SQLITE_ROW)
-        *out = strtoll((const char *)sqlite3_column_text(st, 0), NULL, 10);
-    else if (step != SQLITE_DONE)
-        rc = store_sqlite_err(s, step, "read a setting", err);
-    sqlite3_finalize(st);
+    char *v;
+    int rc = store_meta_get(s, key, &v, err);
+    *out = v ? strtoll(v, NULL, 10) : 0;
+    rag_free(v);
     return rc;
 }
 
 static int set_setting_id(store *s, const char *key, int64_t id, rag_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           id ? "INSERT INTO settings(key, value) VALUES (?1, ?2) "
-                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-                              : "DELETE FROM settings WHERE key = ?1",
-                           &st, err);
-    if (rc) return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (id) sqlite3_bind_int64(st, 2, id);
-    int step = sqlite3_step(st);
-    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "write a setting", err);
-    sqlite3_finalize(st);
-    return rc;
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)id);
+    return store_meta_set(s, key, id ? v : NULL, err);
 }
 
 int store_model_active(store *s, store_model *out, rag_err *err)

@@ -89,7 +89,65 @@ api() {
 status() { printf '%s\n' "$1" | tail -n1 | sed 's/^HTTP //'; }
 body() { printf '%s\n' "$1" | sed '$d'; }
 
+# ---- PostgreSQL ----------------------------------------------------------------
+# pg_start: a PostgreSQL cluster of its own in a temporary folder under /tmp
+# (the postgres user must reach it), run as the postgres user when we are
+# root (PostgreSQL refuses root), on a free loopback port, password
+# authentication over TCP. Sets PG_URL (postgresql://postgres:PW@...),
+# PG_PASSWORD, PG_PORT, PG_DIR. Returns 1 when PostgreSQL is not installed
+# or cannot start; pg_need turns that into a loud skip, or a failure under
+# CI=true. pg_stop stops the cluster and removes its folder (finish does too);
+# pg_ctl_do start|stop|kill runs pg_ctl on it (fault tests).
+_pg_as=()
+pg_start() {
+  local bin; bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || { echo "pg_start: no PostgreSQL server (make test-deps installs postgresql-15)"; return 1; }
+  PG_BIN=$bin
+  PG_DIR=$(mktemp -d /tmp/rag-pg.XXXXXX) || return 1
+  chmod 755 "$PG_DIR"
+  PG_PASSWORD=pw$RANDOM$RANDOM$RANDOM
+  printf '%s\n' "$PG_PASSWORD" > "$PG_DIR/pw"
+  if [ "$(id -u)" = 0 ]; then _pg_as=(runuser -u postgres --); chown -R postgres "$PG_DIR"; fi
+  "${_pg_as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres --pwfile="$PG_DIR/pw" -A scram-sha-256 \
+    -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 || { echo "pg_start: initdb failed:"; sed 's/^/    /' "$PG_DIR/initdb.log"; return 1; }
+  rm -f "$PG_DIR/pw"
+  local i
+  for i in $(seq 1 10); do
+    PG_PORT=$((20000 + RANDOM % 30000))
+    pg_ctl_do start && break
+    PG_PORT=
+  done
+  [ -n "$PG_PORT" ] || { echo "pg_start: PostgreSQL did not start:"; tail -n 20 "$PG_DIR/log" | sed 's/^/    /'; return 1; }
+  PG_URL="postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
+}
+pg_ctl_do() {
+  case $1 in
+    start) "${_pg_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+             -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100" start >/dev/null ;;
+    stop) "${_pg_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 -m fast stop >/dev/null ;;
+    kill) local pid; pid=$(head -n1 "$PG_DIR/data/postmaster.pid" 2>/dev/null); [ -n "$pid" ] && kill -9 "$pid" ;;
+  esac
+}
+pg_stop() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  [ -f "$PG_DIR/data/postmaster.pid" ] && pg_ctl_do stop
+  rm -rf "$PG_DIR"; PG_DIR=
+}
+# pg_need: pg_start, or skip the script (exit 0 after saying so loudly), or
+# fail it under CI=true.
+pg_need() {
+  pg_start && return 0
+  if [ "${CI:-}" = true ]; then fail "PostgreSQL starts (CI=true: required)"; finish; exit 1; fi
+  echo "########################################################################"
+  echo "# SKIP: PostgreSQL cannot start here: the cluster tests did not run.   #"
+  echo "########################################################################"
+  finish; exit 0
+}
+# psql_do SQL...: runs SQL on the test cluster as postgres
+psql_do() { PGPASSWORD=$PG_PASSWORD "$PG_BIN/psql" -X -q -t -A -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "${PG_DB:-postgres}" "$@"; }
+
 finish() {
   [ -n "${RAGD_PID:-}" ] && kill -TERM $RAGD_PID 2>/dev/null && wait $RAGD_PID 2>/dev/null
+  pg_stop
   echo "$_pass passed, $_fail failed"; [ $_fail -eq 0 ]
 }
