@@ -199,7 +199,7 @@ static int run_job(worker *w, clu *c, const clu_job *j, const char **said, int64
             if (!rc) rc = clu_job_end(c, j, "unchanged", NULL, known.id, err);
             *said = "unchanged";
         } else if (has > 0) {
-            rc = clu_publish(c, w->staging, j->source, j->id, j->lease_token, doc_id, err);
+            rc = clu_publish(c, w->staging, j->source, j->id, j->lease_token, NULL, doc_id, err);
             *said = found ? "updated" : "added";
         }
         /* the staging database keeps nothing */

@@ -81,14 +81,14 @@ int clu_doc_find(clu *c, const char *uri, clu_doc *out, rag_err *err);
 
 /* Copies the document `uri` of `staging` (its chunks, vectors, labels and
  * embedding model) into the cluster in one transaction, replacing the
- * document of the same uri (or, with an ext_id, the same ext_id among the
- * same labels) with its chunks; appends to the change log. With job_id,
+ * document of the same uri with its chunks; appends to the change log. With job_id,
  * the job's end is committed in the same transaction, and only while this
  * worker (lease_token) still holds its lease (RAG_ERR_BUSY otherwise:
  * nothing is written). A staging model other than the cluster's is
- * refused (RAG_ERR_INVALID). *id_out: the document's id in the cluster. */
+ * refused (RAG_ERR_INVALID). upload: the bytes of an uploaded document,
+ * kept with it (table uploads), or NULL. *id_out: its id in the cluster. */
 int clu_publish(clu *c, store *staging, const char *uri, int64_t job_id, int64_t lease_token,
-                int64_t *id_out, rag_err *err);
+                const rag_buf *upload, int64_t *id_out, rag_err *err);
 /* Content unchanged: a new mtime and labels (NULL: kept). */
 int clu_doc_touch(clu *c, int64_t id, int64_t mtime_ns, const char *labels, rag_err *err);
 /* 1 when document id was removed, 0 when there was none. */

@@ -96,6 +96,25 @@ static int sync_model(clu *c, store *replica, int64_t *local, int *dims, rag_err
     return rc;
 }
 
+/* The key of the ids the API shows: the cluster's, so that every node
+ * shows the same ids (rag/ids.c reads it from the settings). */
+static int sync_id_key(clu *c, store *replica, rag_err *err)
+{
+    PGresult *r = clu_query(c, "SELECT value FROM settings WHERE key = 'api.id_key'", 0, NULL,
+                            NULL, NULL, err);
+    if (!r) return err->code;
+    int rc = 0;
+    if (PQntuples(r)) {
+        char *cur = NULL;
+        rc = store_meta_get(replica, "api.id_key", &cur, err);
+        if (!rc && (!cur || strcmp(cur, PQgetvalue(r, 0, 0))))
+            rc = store_meta_set(replica, "api.id_key", PQgetvalue(r, 0, 0), err);
+        rag_free(cur);
+    }
+    PQclear(r);
+    return rc;
+}
+
 static int apply_keys(clu *c, store *replica, rag_err *err)
 {
     store_key *keys;
@@ -287,6 +306,7 @@ static int follow_round(clu *c, store *replica, clu_follow_report *rep, rag_err 
     if (!rc) rc = store_begin(replica, err);
     if (!rc) {
         rc = sync_model(c, replica, &model, &dims, err);
+        if (!rc) rc = sync_id_key(c, replica, err);
         if (!rc && full) rc = drop_missing(replica, docs, n_docs, err);
         for (size_t i = 0; !rc && i < n_docs; i++)
             rc = apply_doc(c, replica, docs[i], model, dims, err);
@@ -318,6 +338,18 @@ int clu_follow(clu *c, store *replica, clu_follow_report *rep, rag_err *err)
     memset(rep, 0, sizeof *rep);
     int rc = clu_replica_position(replica, &rep->seq_before, NULL, err);
     rep->seq_after = rep->seq_before;
+    /* a new replica takes the cluster's identity and id key first, even
+     * from an empty cluster */
+    char *id = NULL;
+    if (!rc) rc = store_meta_get(replica, "cluster.id", &id, err);
+    if (!rc && !id) {
+        rc = store_begin(replica, err);
+        if (!rc) rc = sync_id_key(c, replica, err);
+        if (!rc) rc = store_meta_set(replica, "cluster.id", c->id, err);
+        if (!rc) rc = store_commit(replica, err);
+        if (rc) store_rollback(replica);
+    }
+    rag_free(id);
     for (int rounds = 0; !rc; rounds++) {
         rc = follow_round(c, replica, rep, err);
         if (rc == 1) return 0;

@@ -253,8 +253,24 @@ static int end_job(clu *c, int64_t job_id, int64_t token, const char *outcome,
     return rc;
 }
 
+static int keep_upload(clu *c, int64_t id, const rag_buf *upload, rag_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *v[] = {ids, upload->data ? upload->data : ""};
+    int lens[2] = {0, (int)upload->len};
+    int bin[2] = {0, 1};
+    PGresult *r = clu_query(c,
+                            "INSERT INTO uploads(document_id, bytes) VALUES ($1, $2) "
+                            "ON CONFLICT (document_id) DO UPDATE SET bytes = excluded.bytes",
+                            2, v, lens, bin, err);
+    if (!r) return err->code;
+    PQclear(r);
+    return 0;
+}
+
 int clu_publish(clu *c, store *staging, const char *uri, int64_t job_id, int64_t lease_token,
-                int64_t *id_out, rag_err *err)
+                const rag_buf *upload, int64_t *id_out, rag_err *err)
 {
     staged sd;
     int rc = stage_read(staging, uri, &sd, err);
@@ -277,6 +293,7 @@ int clu_publish(clu *c, store *staging, const char *uri, int64_t job_id, int64_t
                              uri, name);
     }
     if (!rc) rc = write_doc(c, &sd, &id, &existed, err);
+    if (!rc && upload) rc = keep_upload(c, id, upload, err);
     if (!rc && job_id)
         rc = end_job(c, job_id, lease_token, existed ? "updated" : "added", NULL, id, err);
     if (!rc) rc = clu_log_lock(c, err);

@@ -10,7 +10,9 @@
  *   chunks     the chunks of each document with their vector (float32,
  *              little-endian, of the model settings 'embed.model_id')
  *   models     embedding model identities, as store/ records them
- *   settings   'cluster.id' (made here), 'embed.model_id'
+ *   settings   'cluster.id' and 'api.id_key' (made here: the key of the ids
+ *              the API shows, the same on every node), 'embed.model_id'
+ *   uploads    the bytes of documents uploaded through ragd
  *   api_keys   the daemon's keys: a SHA-256 of each, never the key
  *   changes    the change log replicas follow: ('doc', id) when document
  *              id was added, changed or removed; ('keys', 0) when a key
@@ -27,6 +29,7 @@ static const char *const migrations[] = {
     /* 1: the first cluster schema */
     "CREATE TABLE settings(key text PRIMARY KEY, value text NOT NULL);\n"
     "INSERT INTO settings VALUES ('cluster.id', gen_random_uuid()::text);\n"
+    "INSERT INTO settings VALUES ('api.id_key', md5(gen_random_uuid()::text));\n"
     "CREATE TABLE documents(\n"
     "  id bigserial PRIMARY KEY,\n"
     "  uri text NOT NULL UNIQUE,\n"
@@ -63,6 +66,10 @@ static const char *const migrations[] = {
     "  heading_path text NOT NULL DEFAULT '',\n"
     "  vector bytea,\n"
     "  UNIQUE(document_id, ordinal)\n"
+    ");\n"
+    "CREATE TABLE uploads(\n"
+    "  document_id bigint PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,\n"
+    "  bytes bytea NOT NULL\n"
     ");\n"
     "CREATE TABLE api_keys(\n"
     "  id bigserial PRIMARY KEY,\n"

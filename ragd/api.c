@@ -239,6 +239,18 @@ void ragd_api_health(ragd_request *req, ragd_response *resp)
         cJSON_AddNullToObject(m, "reranker");
     cJSON_AddStringToObject(resp->json, "answers", in->model_name ? "generated" : "extractive");
     cJSON_AddStringToObject(resp->json, "search", in->embed_name ? "hybrid" : "keyword");
+    ragd_replica_status rs;
+    if (ragd_engine_cluster_status(req->engine, &rs)) {
+        /* searches go on from the replica either way: "stale" informs the
+         * load balancer and the operator, it is not an error */
+        cJSON *c = cJSON_AddObjectToObject(resp->json, "cluster");
+        cJSON_AddStringToObject(c, "database", rs.name);
+        cJSON_AddBoolToObject(c, "reachable", rs.connected);
+        cJSON_AddNumberToObject(c, "replica_seq", (double)rs.seq);
+        cJSON_AddNumberToObject(c, "lag_seconds", rs.lag_s);
+        cJSON_AddBoolToObject(c, "stale", rs.stale);
+        if (rs.stale) cJSON_ReplaceItemInObject(resp->json, "status", cJSON_CreateString("stale"));
+    }
 }
 
 /* ---- GET /metrics --------------------------------------------------------------- */
@@ -250,6 +262,7 @@ void ragd_api_metrics(ragd_request *req, ragd_response *resp)
     g.batching = ragd_engine_batching(req->engine, &g.batch);
     g.embed_batching = ragd_engine_embed_batching(req->engine, &g.embed);
     ragd_server_gauges(req->srv, &g);
+    g.cluster = ragd_engine_cluster_status(req->engine, &g.replica);
     store *s = ragd_engine_store_get(req->engine);
     store_stats st;
     rag_err err = {0};

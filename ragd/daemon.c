@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "cluster/cluster.h"
 #include "base/time.h"
 #include "rag/settings.h"
 #include "ragd/http.h"
@@ -311,14 +312,47 @@ int ragd_main(int argc, char **argv)
     ragd_server_params sp;
     ragd_server_default_params(&sp);
     rag_strv default_labels = {0};
-    char *db = NULL, *uploads = NULL;
+    char *db = NULL, *uploads = NULL, *shown_db = NULL;
     ragd_engine *engine = NULL;
     ragd_meter *meter = NULL;
     ragd_server *srv = NULL;
     rc = 2;
     engine_settings(&set, &ep);
     if (server_settings(&set, &sp, &default_labels)) goto out;
-    db = set.db ? rag_xstrdup(set.db) : store_default_path();
+    ragd_replica_params rp = {0};
+    if (clu_is_url(set.db)) {
+        /* cluster mode: the node serves its replica (ragd/replica.h) */
+        if (set.cluster.replica) {
+            db = rag_xstrdup(set.cluster.replica);
+        } else {
+            char *def = store_default_path();
+            char *slash = strrchr(def, '/');
+            db = slash ? rag_xasprintf("%.*s/replica.db", (int)(slash - def), def)
+                       : rag_xstrdup("replica.db");
+            rag_free(def);
+        }
+        char *dir = rag_xstrdup(db), *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = 0;
+            if (rag_mkdir_p(dir, &err)) {
+                fprintf(stderr, "ragd: replica folder: %s\n", err.msg);
+                rag_free(dir);
+                goto out;
+            }
+        }
+        rag_free(dir);
+        rp.url = set.db;
+        rp.path = db;
+        rp.poll = set.cluster.poll;
+        rp.max_lag = set.cluster.max_lag;
+        rp.statement_timeout_s = (int)set.cluster.statement_timeout;
+        ep.cluster = &rp;
+        char *u = clu_redact(set.db);
+        shown_db = rag_xasprintf("%s (replica %s)", u, db);
+        rag_free(u);
+    } else {
+        db = set.db ? rag_xstrdup(set.db) : store_default_path();
+    }
     ep.db_path = db;
     const char *up = set.server.uploads_dir;
     uploads = up ? rag_xstrdup(up) : rag_xasprintf("%s.uploads", db);
@@ -356,7 +390,8 @@ int ragd_main(int argc, char **argv)
     describe_model(gen, sizeof gen, in->model_name, in->model_url, "none (extractive answers)");
     describe_model(emb, sizeof emb, in->embed_name, in->embed_url, "none (keyword search)");
     fprintf(stderr,
-            "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n", db,
+            "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n",
+            shown_db ? shown_db : db,
             gen, emb, in->rerank_name ? in->rerank_name : "none", rag_now_s() - t0);
     meter = ragd_meter_new();
     char bound[64];
@@ -393,6 +428,7 @@ out:
     ragd_meter_free(meter);
     rag_strv_free(&default_labels);
     rag_free(db);
+    rag_free(shown_db);
     rag_free(uploads);
     rag_settings_free(&set);
     return rc;

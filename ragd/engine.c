@@ -3,12 +3,14 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/time.h"
+#include "base/file.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ragd_slot {
     rag_generator gen; /* a context of the model, or the remote server */
@@ -33,6 +35,11 @@ struct ragd_engine {
     pthread_cond_t pool_cv;
     store *writer;
     pthread_mutex_t writer_mu;
+    /* cluster mode: the replica follows the cluster; uploads are ingested
+     * into the staging database, then published (ragd/replica.h) */
+    ragd_replica *replica;
+    store *staging;
+    char *staging_path;
     rag_ids ids; /* the key of the ids the API shows */
 
     /* vector index catch-up (see engine.h: the vector indexes) */
@@ -247,6 +254,13 @@ static void stop_catch_up(ragd_engine *e)
     e->cu_started = 0;
 }
 
+/* The replica applied the cluster's changes: the vector indexes follow. */
+static void on_cluster_change(void *ctx, size_t docs, int keys)
+{
+    (void)keys; /* the server reloads its keys when it sees the version move */
+    if (docs) catch_up(ctx, 0);
+}
+
 int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *err)
 {
     *out = NULL;
@@ -267,6 +281,13 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     e->queue_max = p->queue > 0 ? p->queue : 0;
     e->info.db_path = p->db_path;
     int rc = 0;
+    ragd_replica_params rp;
+    if (p->cluster) { /* the replica up to date before anything reads it */
+        rp = *p->cluster;
+        rp.on_change = on_cluster_change;
+        rp.ctx = e;
+        rc = ragd_replica_open(&rp, &e->replica, err);
+    }
     for (int i = 0; i < e->n_pool && !rc; i++) {
         rc = store_open(p->db_path, NULL, &e->pool[i], err);
         if (rc) break;
@@ -284,6 +305,19 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
      * date in the background */
     if (!rc && e->embedder) rc = store_vindex_sync(e->pool[0], 0, NULL, NULL, err);
     if (!rc && e->embedder) rc = start_catch_up(e, p->db_path, err);
+    if (!rc && e->replica) {
+        /* a staging database of this process (what a killed one left is
+         * only a copy of what the cluster has or never got) */
+        e->staging_path = rag_xasprintf("%s.staging.db", p->db_path);
+        const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < 4; i++) {
+            char *f = rag_xasprintf("%s%s", e->staging_path, suffix[i]);
+            unlink(f);
+            rag_free(f);
+        }
+        rc = store_open(e->staging_path, NULL, &e->staging, err);
+        if (!rc) rc = ragd_replica_start(e->replica, e->writer, &e->writer_mu, err);
+    }
     e->info.slots = e->n_slots;
     e->info.queue = e->queue_max;
     if (rc) {
@@ -297,6 +331,10 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
 void ragd_engine_close(ragd_engine *e)
 {
     if (!e) return;
+    ragd_replica_free(e->replica); /* its thread writes through e->writer */
+    e->replica = NULL;
+    store_close(e->staging);
+    rag_free(e->staging_path);
     stop_catch_up(e);
     llm_batcher_free(e->batcher); /* no answer is running any more */
     llm_tokens_free(&e->public_prefix);
@@ -606,6 +644,76 @@ static int embed_chunks(void *ctx, const char *const *texts, size_t n, float *ou
 
 /* Ingests on the write connection, then waits until the vector indexes
  * hold what it wrote: an upload answered is found by the next search. */
+/* What the pipeline said of the one document of a cluster upload, told to
+ * the caller once the cluster has it. */
+typedef struct staged_outcome {
+    ing_status st;
+    char *reason;
+    int said;
+} staged_outcome;
+
+static void on_staged(void *ctx, const char *path, ing_status st, const char *reason)
+{
+    staged_outcome *o = ctx;
+    (void)path;
+    o->st = st;
+    rag_free(o->reason);
+    o->reason = reason ? rag_xstrdup(reason) : NULL;
+    o->said = 1;
+}
+
+/* Cluster mode, under the write lock: the pipeline writes into the
+ * staging database; a new or changed document is published to the
+ * cluster and applied to the replica before the caller hears of it. */
+static int ingest_clustered(ragd_engine *e, const char *path, const char *url,
+                            const rag_buf *body, const char *content_type, ing_params *p,
+                            ing_report *rep, rag_err *err)
+{
+    const char *uri = url ? url : path;
+    void (*told)(void *, const char *, ing_status, const char *) = p->on_file;
+    void *told_ctx = p->ctx;
+    staged_outcome o = {0};
+    p->on_file = on_staged;
+    p->ctx = &o;
+    int rc = url ? ing_run_page(e->staging, url, body, content_type, p, rep, err)
+                 : ing_run(e->staging, &path, 1, p, rep, err);
+    p->on_file = told;
+    p->ctx = told_ctx;
+    store_doc staged, known;
+    int has = rc ? 0 : store_doc_get_by_uri(e->staging, o.said ? uri : "", &staged, err);
+    if (has < 0) rc = has;
+    if (!rc && has) {
+        /* the file's path on this node is the document's uri: resolved as
+         * the pipeline resolved it */
+        int found = store_doc_get_by_uri(e->writer, staged.uri, &known, err);
+        if (found < 0) rc = found;
+        if (!rc && found && !strcmp(known.content_hash, staged.content_hash) &&
+            !strcmp(known.labels, staged.labels) && !!known.ext_id == !!staged.ext_id &&
+            (!known.ext_id || !strcmp(known.ext_id, staged.ext_id))) {
+            o.st = ING_UNCHANGED; /* nothing to publish */
+        } else if (!rc) {
+            rag_buf upload = {0};
+            rag_map m;
+            int have_bytes = !url && rag_file_map(path, 1u << 30, &m, err) == 0;
+            if (have_bytes) rag_buf_append(&upload, m.data, m.size);
+            if (have_bytes) rag_file_unmap(&m);
+            rc = ragd_replica_publish(e->replica, e->staging, staged.uri,
+                                      url ? body : have_bytes ? &upload : NULL, NULL, err);
+            rag_buf_free(&upload);
+            if (!rc && found && o.st == ING_ADDED) o.st = ING_UPDATED;
+        }
+        if (found > 0) store_doc_free(&known);
+        rag_err e2 = {0};
+        if (store_begin(e->staging, &e2) || store_doc_delete(e->staging, staged.id, &e2) ||
+            store_commit(e->staging, &e2))
+            store_rollback(e->staging);
+        store_doc_free(&staged);
+    }
+    if (!rc && o.said && told) told(told_ctx, uri, o.st, o.reason);
+    rag_free(o.reason);
+    return rc;
+}
+
 static int ingest_on_writer(ragd_engine *e, const char *path, const char *url, const rag_buf *body,
                             const char *content_type, ing_params *p, ing_report *rep, rag_err *err)
 {
@@ -613,8 +721,9 @@ static int ingest_on_writer(ragd_engine *e, const char *path, const char *url, c
     p->embed_fn = e->embedder ? embed_chunks : NULL;
     p->embed_ctx = e;
     pthread_mutex_lock(&e->writer_mu);
-    int rc = url ? ing_run_page(e->writer, url, body, content_type, p, rep, err)
-                 : ing_run(e->writer, &path, 1, p, rep, err);
+    int rc = e->replica ? ingest_clustered(e, path, url, body, content_type, p, rep, err)
+             : url      ? ing_run_page(e->writer, url, body, content_type, p, rep, err)
+                        : ing_run(e->writer, &path, 1, p, rep, err);
     pthread_mutex_unlock(&e->writer_mu);
     catch_up(e, 1);
     return rc;
@@ -639,17 +748,28 @@ int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal 
     int rc = store_doc_get(e->writer, id, who, &d, err);
     if (rc == 1) {
         store_doc_free(&d);
-        rc = store_begin(e->writer, err);
-        if (!rc) rc = store_doc_delete(e->writer, id, err);
-        if (!rc)
-            rc = store_commit(e->writer, err);
-        else
-            store_rollback(e->writer);
-        if (!rc) rc = 1;
+        if (e->replica) {
+            rc = ragd_replica_delete(e->replica, id, err);
+        } else {
+            rc = store_begin(e->writer, err);
+            if (!rc) rc = store_doc_delete(e->writer, id, err);
+            if (!rc)
+                rc = store_commit(e->writer, err);
+            else
+                store_rollback(e->writer);
+            if (!rc) rc = 1;
+        }
     }
     pthread_mutex_unlock(&e->writer_mu);
     if (rc == 1) catch_up(e, 0); /* searches drop it already (their snapshot): tidy the index */
     return rc;
+}
+
+int ragd_engine_cluster_status(ragd_engine *e, ragd_replica_status *out)
+{
+    if (!e->replica) return 0;
+    ragd_replica_get_status(e->replica, out);
+    return 1;
 }
 
 int ragd_engine_persist(ragd_engine *e, rag_err *err)

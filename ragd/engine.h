@@ -34,6 +34,7 @@
 #include "ingest/ingest.h"
 #include "llm/llm.h"
 #include "ragd/embedq.h"
+#include "ragd/replica.h"
 #include "rag/backend.h"
 #include "rag/generate.h"
 #include "rag/ids.h"
@@ -52,6 +53,10 @@ typedef struct ragd_engine_params {
     int db_connections;           /* read connections (default 8) */
     int n_threads;                /* compute threads of each model (0: all CPUs) */
     store_vindex_params vindex;
+    /* Cluster mode: the cluster and this node's replica (db_path must be
+     * cluster->path); NULL on one machine. Writes then go to the cluster
+     * first (ragd/replica.h). */
+    const ragd_replica_params *cluster;
 } ragd_engine_params;
 
 void ragd_engine_default_params(ragd_engine_params *p);
@@ -152,6 +157,9 @@ int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body
                             const char *content_type, ing_params *p, ing_report *rep, rag_err *err);
 /* Deletes a document `who` may see: 1 deleted, 0 not found (or invisible). */
 int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err);
+/* Cluster mode: 1 and the replica's status, 0 on one machine. */
+int ragd_engine_cluster_status(ragd_engine *e, ragd_replica_status *out);
+
 /* Writes the vector indexes back to their files (at shutdown). */
 int ragd_engine_persist(ragd_engine *e, rag_err *err);
 

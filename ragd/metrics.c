@@ -200,6 +200,21 @@ void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
     gauge(out, "ragd_chunks", "Chunks in the database.", (double)g->chunks);
     gauge(out, "ragd_api_keys", "API keys loaded.", (double)g->api_keys);
     gauge(out, "ragd_ready", "1 when models and indexes are loaded.", g->ready);
+    if (g->cluster) {
+        gauge(out, "ragd_replica_seq", "The last change of the cluster's log applied here.",
+              (double)g->replica.seq);
+        gauge(out, "ragd_replica_lag_seconds",
+              "Seconds since the replica was last known to hold the whole log (-1: never).",
+              g->replica.lag_s);
+        gauge(out, "ragd_replica_stale", "1 when the lag is over cluster.max_lag.",
+              g->replica.stale);
+        gauge(out, "ragd_cluster_up", "1 when the last look at the cluster's database succeeded.",
+              g->replica.connected);
+        counter_line(out, "ragd_replica_documents_applied_total",
+                     "Documents the replica applied from the cluster.", (double)g->replica.applied);
+        counter_line(out, "ragd_cluster_failures_total",
+                     "Looks at the cluster's database that failed.", (double)g->replica.failures);
+    }
     gauge(out, "process_resident_memory_bytes", "Resident memory (anonymous and mapped files).",
           (double)g->rss_bytes);
     gauge(out, "ragd_heap_bytes", "Memory allocated by ragd itself.", (double)g->heap_bytes);

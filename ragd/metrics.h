@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "llm/llm.h"
 #include "ragd/embedq.h"
+#include "ragd/replica.h"
 
 typedef struct ragd_meter ragd_meter;
 
@@ -37,6 +38,8 @@ typedef struct ragd_meter_gauges {
     llm_batcher_stats batch;
     int embed_batching; /* and these */
     ragd_embedq_stats embed;
+    int cluster; /* cluster mode: the replica's state below */
+    ragd_replica_status replica;
 } ragd_meter_gauges;
 
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out);

@@ -101,6 +101,7 @@ struct ragd_server {
     ragd_meter *meter;
     rag_keyring *keys;
     pthread_mutex_t keys_mu;
+    uint64_t keys_version; /* cluster mode: the replica's keys version loaded */
     pthread_mutex_t mu; /* active, connections */
     pthread_cond_t cv;
     int active; /* requests and stream producers in flight */
@@ -941,6 +942,8 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+static int load_keys(ragd_server *s, size_t *n, rag_err *err);
+
 static int authenticate(ragd_server *s, reqctx *x)
 {
     const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Authorization");
@@ -952,6 +955,16 @@ static int authenticate(ragd_server *s, reqctx *x)
     while (len && key[len - 1] == ' ')
         len--;
     if (!len || len > 256) return 0;
+    ragd_replica_status rs;
+    if (ragd_engine_cluster_status(s->engine, &rs) &&
+        rs.keys_version != __atomic_load_n(&s->keys_version, __ATOMIC_ACQUIRE)) {
+        /* the cluster's keys changed (one added or revoked on any node) */
+        rag_err kerr = {0};
+        if (load_keys(s, NULL, &kerr))
+            rag_log_warn("ragd: reloading the keys: %s", kerr.msg);
+        else
+            __atomic_store_n(&s->keys_version, rs.keys_version, __ATOMIC_RELEASE);
+    }
     pthread_mutex_lock(&s->keys_mu);
     int ok = rag_keyring_check(s->keys, key, len, &x->req.who, &x->req.perms, x->req.key_name,
                                sizeof x->req.key_name);

@@ -13,6 +13,7 @@ build=${BUILD_DIR:-$top/build}
 packages=(
   build-essential pkg-config
   libsqlite3-dev sqlite3            # store: metadata, chunks, FTS5
+  libpq-dev                         # cluster mode: PostgreSQL as the shared store
   libfaiss-dev libopenblas-dev      # vector search, BLAS
   libcurl4-openssl-dev libssl-dev   # HTTP client; SHA-256
   libmicrohttpd-dev                 # HTTP server
