@@ -61,6 +61,19 @@ for u in ragd rag-worker; do
   done
 done
 
+# systemd's own check: directives it knows, programs that exist (pointed at
+# the staging tree, where they are installed)
+if command -v systemd-analyze >/dev/null; then
+  mkdir -p $T/verify
+  for u in ragd rag-worker; do
+    sed "s|^ExecStart=/usr/bin/|ExecStart=$D/usr/bin/|" "$U/$u.service" > $T/verify/$u.service
+  done
+  out=$(systemd-analyze verify $T/verify/ragd.service $T/verify/rag-worker.service 2>&1); rc=$?
+  check_eq "systemd-analyze verify: both units, no complaint" "$rc:$out" "0:"
+else
+  echo "SKIP: no systemd-analyze: the units are not verified by systemd"
+fi
+
 # the installed programs run, and accept the installed configs as they are
 out=$("$D/usr/bin/rag" --help 2>&1); rc=$?
 check_eq "the installed rag --help runs" $rc 0
