@@ -9,6 +9,8 @@
 #   make asan    the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make demo    deps, build, ingest the sample corpus, ask as two roles
 #   make bench   benchmarks (never part of make test)
+#   make install / make uninstall   the programs, example configs and systemd
+#                units (PREFIX, DESTDIR, SYSCONFDIR, SYSTEMD_UNIT_DIR: below)
 #
 # WERROR=1 turns warnings into errors (CI sets it). BUILD=dir picks the build tree.
 
@@ -79,7 +81,8 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all deps test-deps test run-tests asan demo bench fuzz clean distclean format format-check pkg-check
+.PHONY: all deps test-deps test run-tests asan demo bench fuzz clean distclean format format-check pkg-check \
+        install uninstall
 .SECONDARY:
 all: $(BUILD)/rag $(BUILD)/ragd
 
@@ -203,6 +206,68 @@ fuzz:
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh
+
+# ---- make install / make uninstall -------------------------------------------
+# The same on every machine of a cluster, or into a staging tree (DESTDIR, for
+# packages): $(PREFIX)/bin/rag and ragd as built; the example configs in
+# $(SYSCONFDIR)/rag (/etc/rag whatever PREFIX is); the systemd units
+# ragd.service and rag-worker.service, from the templates etc/*.service.in
+# with @PREFIX@ and @SYSCONFDIR@ filled in, in SYSTEMD_UNIT_DIR; and the
+# sysusers.d file that creates the user rag, in SYSUSERS_DIR. Units and
+# sysusers go under $(PREFIX)/lib for PREFIX=/usr (a package's place), else
+# under /etc, where systemd finds them whatever the prefix. The chat page is
+# built into ragd: nothing else to install.
+#
+# A config already there is never overwritten: when it differs from the
+# example, the example goes beside it as NAME.conf.dist. `make uninstall`
+# (same variables, same tree) removes what install wrote: the programs, the
+# units, the sysusers file, the .dist files, and each config still identical
+# to its example; an edited config stays (it says so), as do the state in
+# /var/lib/rag, the user rag and the administrator's rag.env / ragd.env.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= /etc
+ifeq ($(PREFIX),/usr)
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERS_DIR     ?= $(PREFIX)/lib/sysusers.d
+else
+SYSTEMD_UNIT_DIR ?= $(SYSCONFDIR)/systemd/system
+SYSUSERS_DIR     ?= $(SYSCONFDIR)/sysusers.d
+endif
+INSTALL    ?= install
+INST_CONFS := rag.conf ragd.conf
+INST_UNITS := ragd.service rag-worker.service
+INST_BIN   = $(DESTDIR)$(PREFIX)/bin
+INST_CONF  = $(DESTDIR)$(SYSCONFDIR)/rag
+INST_UNIT  = $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+INST_USERS = $(DESTDIR)$(SYSUSERS_DIR)
+
+install: all
+	$(INSTALL) -d "$(INST_BIN)" "$(INST_CONF)" "$(INST_UNIT)" "$(INST_USERS)"
+	$(INSTALL) -m 755 $(BUILD)/rag $(BUILD)/ragd "$(INST_BIN)/"
+	@for f in $(INST_CONFS); do d="$(INST_CONF)/$$f"; \
+	  if [ ! -e "$$d" ]; then $(INSTALL) -m 644 etc/$$f "$$d" && echo "  INSTALL $$d"; \
+	  elif cmp -s etc/$$f "$$d"; then echo "  SAME    $$d"; \
+	  else $(INSTALL) -m 644 etc/$$f "$$d.dist" && \
+	    echo "  KEEP    $$d: it differs from the example, which is $$d.dist"; \
+	  fi || exit 1; \
+	done
+	@for u in $(INST_UNITS); do d="$(INST_UNIT)/$$u"; \
+	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/$$u.in > "$$d.tmp" && \
+	  chmod 644 "$$d.tmp" && mv -f "$$d.tmp" "$$d" && echo "  INSTALL $$d" || exit 1; \
+	done
+	$(INSTALL) -m 644 etc/sysusers-rag.conf "$(INST_USERS)/rag.conf"
+	@$(if $(DESTDIR),:,echo "next (as root): systemd-sysusers && systemctl daemon-reload && systemctl enable --now ragd")
+
+uninstall:
+	rm -f "$(INST_BIN)/rag" "$(INST_BIN)/ragd" "$(INST_USERS)/rag.conf"
+	rm -f $(foreach u,$(INST_UNITS),"$(INST_UNIT)/$(u)")
+	@for f in $(INST_CONFS); do d="$(INST_CONF)/$$f"; rm -f "$$d.dist"; \
+	  if [ ! -e "$$d" ]; then :; \
+	  elif cmp -s etc/$$f "$$d"; then rm -f "$$d" && echo "  RM      $$d"; \
+	  else echo "  KEEP    $$d: edited (it differs from etc/$$f)"; fi; \
+	done
+	@rmdir "$(INST_CONF)" 2>/dev/null || true
 
 # Every C file of the tree follows .clang-format; CI runs format-check.
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find base net llm embed store ingest rag cli ragd tests bench fuzz -name '*.[ch]')
