@@ -41,8 +41,9 @@
 #endif
 
 static const char usage[] =
-    "usage: ragd [--config FILE] [--db PATH] [--listen ADDR:PORT] [--model GGUF]\n"
-    "            [--embed-model GGUF] [--rerank-model GGUF] [--slots N] [--threads N]\n"
+    "usage: ragd [--config FILE] [--db PATH|URL] [--replica PATH] [--listen ADDR:PORT]\n"
+    "            [--model GGUF] [--embed-model GGUF] [--rerank-model GGUF] [--slots N]\n"
+    "            [--threads N]\n"
     "\n"
     "The query daemon: answers questions over HTTP (an OpenAI-compatible API\n"
     "and a chat page at /) from the documents each API key may see.\n"
@@ -50,7 +51,11 @@ static const char usage[] =
     "  --config FILE        settings (default $RAGD_CONFIG, else\n"
     "                       $XDG_CONFIG_HOME/rag/ragd.conf when it exists)\n"
     "  --db PATH            the database (default $RAG_DB, then db, then\n"
-    "                       ~/.local/share/rag/rag.db)\n"
+    "                       ~/.local/share/rag/rag.db); a PostgreSQL URL makes this\n"
+    "                       ragd a node of that cluster (README: Running on several\n"
+    "                       machines)\n"
+    "  --replica PATH       a node's replica of the cluster ($RAG_REPLICA,\n"
+    "                       cluster.replica; default replica.db beside rag.db)\n"
     "  --listen ADDR:PORT   where to listen (default $RAGD_LISTEN, then\n"
     "                       server.listen, then 127.0.0.1:8080; port 0: any free)\n"
     "  --model GGUF         the generator (default $RAG_MODEL, then model.path;\n"
@@ -71,7 +76,7 @@ static const char usage[] =
 typedef struct options {
     const char *config;
     int print; /* --print-config */
-    rag_setting_flag flags[8];
+    rag_setting_flag flags[12];
     size_t n_flags;
 } options;
 
@@ -219,6 +224,7 @@ static int parse_flags(int argc, char **argv, options *o)
     enum { O_MODEL = 1000, O_EMODEL, O_RMODEL, O_LISTEN, O_SLOTS, O_THREADS, O_VERSION, O_PRINT };
     static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
                                          {"db", required_argument, NULL, 'D'},
+                                         {"replica", required_argument, NULL, 'R'},
                                          {"listen", required_argument, NULL, O_LISTEN},
                                          {"model", required_argument, NULL, O_MODEL},
                                          {"embed-model", required_argument, NULL, O_EMODEL},
@@ -238,6 +244,9 @@ static int parse_flags(int argc, char **argv, options *o)
             break;
         case 'D':
             flag(o, "db", optarg, "--db");
+            break;
+        case 'R':
+            flag(o, "cluster.replica", optarg, "--replica");
             break;
         case O_LISTEN:
             flag(o, "server.listen", optarg, "--listen");
