@@ -2,13 +2,15 @@
  * Prometheus text format for GET /metrics.
  *
  * Label values come from fixed sets (route templates such as
- * "/v1/documents/{id}", stage names, status codes), never from what a
- * client sends, so the number of series stays bounded. Thread-safe. */
+ * "/v1/documents/{id}", stage names, status codes, the configured remote
+ * servers' URLs without their userinfo), never from what a client sends,
+ * so the number of series stays bounded. Thread-safe. */
 #ifndef RAG_RAGD_METRICS_H
 #define RAG_RAGD_METRICS_H
 
 #include "base/buf.h"
 #include "llm/llm.h"
+#include "net/net.h"
 #include "ragd/embedq.h"
 
 typedef struct ragd_meter ragd_meter;
@@ -37,6 +39,7 @@ typedef struct ragd_meter_gauges {
     llm_batcher_stats batch;
     int embed_batching; /* and these */
     ragd_embedq_stats embed;
+    const net_pool *gen_pool, *embed_pool; /* remote servers, or NULL */
 } ragd_meter_gauges;
 
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out);
