@@ -51,9 +51,9 @@ typedef struct server {
     char *url;   /* as given: requests only */
     char *label; /* without userinfo: messages and metrics */
     int in_flight;
-    int down;     /* marked down: skipped until retry_at */
-    int trial;    /* a trial attempt is in flight */
-    int strikes;  /* failed trials in a row (with the fall): the back-off doubles */
+    int down;    /* marked down: skipped until retry_at */
+    int trial;   /* a trial attempt is in flight */
+    int strikes; /* failed trials in a row (with the fall): the back-off doubles */
     double retry_at;
     uint64_t requests, failures;
 } server;
@@ -121,8 +121,8 @@ static int check_one(void *ctx, const char *u, size_t n, size_t i)
     int rc = 0;
     if ((strncasecmp(one, "http://", 7) && strncasecmp(one, "https://", 8)) || n > URL_MAX ||
         strcspn(one, " \t\r\n") != n)
-        rc = rag_err_set(c->err, RAG_ERR_INVALID, "'%.100s' is not an http:// or https:// URL",
-                         pub);
+        rc =
+            rag_err_set(c->err, RAG_ERR_INVALID, "'%.100s' is not an http:// or https:// URL", pub);
     for (size_t k = 0; !rc && k < c->n; k++)
         if (!strcmp(c->seen[k], one))
             rc = rag_err_set(c->err, RAG_ERR_INVALID, "'%.100s' is listed twice", pub);

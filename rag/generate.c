@@ -36,11 +36,13 @@ struct rag_gen_run {
     rag_stream_fn on_text;
     void *ctx;
     int stop;
+    int sent; /* text went out to the caller: the answer cannot be started again */
 };
 
 static void pass_on(void *p, const char *text, size_t len)
 {
     run *r = p;
+    if (len) r->sent = 1;
     if (r->on_text && !r->stop) r->stop = r->on_text(r->ctx, text, len);
 }
 
@@ -308,9 +310,10 @@ static int remote_attempt(const rag_backend *b, net_pool *pool, int i, const cha
 }
 
 /* With several servers (b->url a list), each answer goes to the least busy
- * one that is up; one that fails before any text of the answer came (see
- * net/pool.c) is marked down and the next one is tried, each once. Once
- * text came, a failure is the caller's: the answer cannot be taken back. */
+ * one that is up; one that fails (see net/pool.c) before any text of the
+ * answer went out to the caller (through the citation filter: r->sent) is
+ * marked down and the next one is tried, each once. Once text went out, a
+ * failure is the caller's: the answer cannot be taken back. */
 static int generate_remote(const rag_generator *g, const rag_prompt *pr, const llm_gen_params *gp,
                            run *r, llm_gen_stats *st, rag_err *err)
 {
@@ -339,7 +342,12 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr, const l
                          : broke ? NET_POOL_DOWN
                                  : NET_POOL_FAIL,
                          rag_now_ms());
-        if (!rc || !broke || r->raw.len || r->stop) break;
+        if (!rc || !broke || r->sent || r->stop) break;
+        /* nothing went out: what the citation filter may hold is dropped
+         * and the answer starts again on the next server */
+        rag_buf_clear(&r->raw);
+        rag_citestream_free(&r->cs);
+        rag_citestream_init(&r->cs, pr->n_blocks);
     }
     if (!rc) rag_err_clear(err); /* what a failed server said is past */
     size_t len = rc && err ? strlen(err->msg) : 0;
