@@ -184,7 +184,8 @@ static void ask_print_json(cli_query_opts *q, const ask_model *am, const rag_pro
     cJSON_AddStringToObject(j, "mode", "generated");
     const rag_backend *remote = &am->gm.remote;
     cJSON_AddStringToObject(j, "model", remote->url ? remote->model : q->cli.set.model.path);
-    if (remote->url) cJSON_AddStringToObject(j, "remote", remote->url);
+    if (remote->url) /* without passwords; several servers: ", "-separated */
+        cJSON_AddStringToObject(j, "remote", net_pool_shown(remote->pool));
     cJSON_AddStringToObject(j, "stop_reason", llm_stop_reason_name(st->stop));
     if (q->show_prompt) cJSON_AddStringToObject(j, "prompt", rag_buf_str(&pr->chat.text));
     cJSON *cites = cJSON_AddArrayToObject(j, "citations");

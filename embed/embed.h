@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "llm/llm.h"
+#include "net/net.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -70,12 +71,14 @@ void emb_model_close(emb_model *m);
 
 /* A remote embedding server: POST {url}/embeddings with OpenAI's schema. */
 typedef struct emb_remote_params {
-    const char *url;     /* base URL ending in /v1 (http or https); required */
+    const char *url;     /* base URL ending in /v1 (http or https), or several, comma-separated
+                            (a pool: net/pool.c); required */
     const char *model;   /* the "model" field sent; required */
     const char *api_key; /* sent as a bearer token; NULL: none */
     int max_tokens;      /* the most tokens per input, for sizing chunks (default 512) */
     double timeout;      /* seconds per request (default 60) */
-    int retries;         /* extra attempts after 429, 5xx or a failed connection (default 3) */
+    int retries;         /* extra attempts after 429, 5xx or a failed connection (default 3;
+                            with several servers, each other server once instead) */
     int batch;           /* inputs per request (default 64) */
 } emb_remote_params;
 
@@ -89,6 +92,8 @@ void emb_remote_default_params(emb_remote_params *p);
  * estimated (bytes / 4, rounded up): it has no vocabulary (emb_vocab is
  * NULL), and it cannot rerank. */
 int emb_model_open_remote(const emb_remote_params *rp, emb_model **out, rag_err *err);
+/* A remote model's servers and their state (for metrics); NULL for a local one. */
+const net_pool *emb_model_pool(const emb_model *m);
 
 const emb_identity *emb_model_identity(const emb_model *m);
 int emb_dims(const emb_model *m);

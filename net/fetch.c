@@ -275,57 +275,69 @@ static void body_hint(const rag_buf *b, char *out, size_t n)
 }
 
 /* Judges a finished attempt: 0, or an error code with the message set.
- * *retry says whether another attempt may help. */
-static int judge(attempt *a, CURLcode cc, rag_err *err, int *retry)
+ * *retry says whether another attempt may help. Messages show the URLs
+ * without their userinfo (eu: the effective URL, ru: the one asked). */
+static int judge_urls(attempt *a, CURLcode cc, const char *eu, const char *ru, rag_err *err,
+                      int *retry)
 {
     const net_request *rq = a->rq;
     net_response *r = a->resp;
     *retry = 0;
     curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    const char *what = rq->what ? rq->what : "server";
+    if (a->refused[0])
+        return rag_err_set(err, RAG_ERR_DENIED, "%s %s: refused: %s", what, eu, a->refused);
+    if (a->stopped) return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped", what, ru);
+    if (a->over_limit || cc == CURLE_FILESIZE_EXCEEDED)
+        return rag_err_set(err, RAG_ERR_LIMIT, "%s %s: larger than the %llu bytes allowed", what,
+                           eu, (unsigned long long)rq->max_bytes);
+    if (cc != CURLE_OK) {
+        r->transient =
+            (cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
+             cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
+             cc == CURLE_PARTIAL_FILE || cc == CURLE_COULDNT_RESOLVE_HOST);
+        *retry = !a->delivered && r->transient;
+        if (cc == CURLE_OPERATION_TIMEDOUT)
+            return rag_err_set(err, RAG_ERR_NET, "%s %s: timed out (%s)", what, eu,
+                               rq->timeout > 0 ? "the request's time limit"
+                                               : "no data for too long");
+        if (cc == CURLE_TOO_MANY_REDIRECTS)
+            return rag_err_set(err, RAG_ERR_NET, "%s %s: more than %d redirects", what, ru,
+                               rq->max_redirects);
+        if (cc == CURLE_UNSUPPORTED_PROTOCOL)
+            return rag_err_set(err, RAG_ERR_DENIED, "%s %s: only http and https URLs are fetched",
+                               what, eu);
+        return rag_err_set(err, RAG_ERR_NET, "%s %s: %s", what, eu, curl_easy_strerror(cc));
+    }
+    if (r->status >= 200 && r->status <= 299) return 0;
+    char hint[160];
+    body_hint(&r->body, hint, sizeof hint);
+    *retry = r->transient = r->status == 429 || r->status == 408 || r->status >= 500;
+    int code = r->status == 404 || r->status == 410   ? RAG_ERR_NOTFOUND
+               : r->status == 401 || r->status == 403 ? RAG_ERR_DENIED
+                                                      : RAG_ERR_NET;
+    return rag_err_set(err, code, "%s %s: HTTP %ld%s%s%s", what, eu, r->status,
+                       status_text(r->status), hint[0] ? ": " : "", hint);
+}
+
+static int judge(attempt *a, CURLcode cc, rag_err *err, int *retry)
+{
+    net_response *r = a->resp;
     char *eff = NULL;
     curl_easy_getinfo(a->curl, CURLINFO_EFFECTIVE_URL, &eff);
     rag_free(r->effective_url);
-    r->effective_url = rag_xstrdup(eff ? eff : rq->url);
+    r->effective_url = rag_xstrdup(eff ? eff : a->rq->url);
     if (!r->content_type) {
         char *ct = NULL;
         curl_easy_getinfo(a->curl, CURLINFO_CONTENT_TYPE, &ct);
         if (ct) r->content_type = rag_xstrdup(ct);
     }
-    const char *what = rq->what ? rq->what : "server";
-    if (a->refused[0])
-        return rag_err_set(err, RAG_ERR_DENIED, "%s %s: refused: %s", what, r->effective_url,
-                           a->refused);
-    if (a->stopped) return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped", what, rq->url);
-    if (a->over_limit || cc == CURLE_FILESIZE_EXCEEDED)
-        return rag_err_set(err, RAG_ERR_LIMIT, "%s %s: larger than the %llu bytes allowed", what,
-                           r->effective_url, (unsigned long long)rq->max_bytes);
-    if (cc != CURLE_OK) {
-        *retry = !a->delivered &&
-                 (cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
-                  cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
-                  cc == CURLE_PARTIAL_FILE || cc == CURLE_COULDNT_RESOLVE_HOST);
-        if (cc == CURLE_OPERATION_TIMEDOUT)
-            return rag_err_set(err, RAG_ERR_NET, "%s %s: timed out (%s)", what, r->effective_url,
-                               rq->timeout > 0 ? "the request's time limit"
-                                               : "no data for too long");
-        if (cc == CURLE_TOO_MANY_REDIRECTS)
-            return rag_err_set(err, RAG_ERR_NET, "%s %s: more than %d redirects", what, rq->url,
-                               rq->max_redirects);
-        if (cc == CURLE_UNSUPPORTED_PROTOCOL)
-            return rag_err_set(err, RAG_ERR_DENIED, "%s %s: only http and https URLs are fetched",
-                               what, r->effective_url);
-        return rag_err_set(err, RAG_ERR_NET, "%s %s: %s", what, r->effective_url,
-                           curl_easy_strerror(cc));
-    }
-    if (r->status >= 200 && r->status <= 299) return 0;
-    char hint[160];
-    body_hint(&r->body, hint, sizeof hint);
-    *retry = r->status == 429 || r->status == 408 || r->status >= 500;
-    int code = r->status == 404 || r->status == 410   ? RAG_ERR_NOTFOUND
-               : r->status == 401 || r->status == 403 ? RAG_ERR_DENIED
-                                                      : RAG_ERR_NET;
-    return rag_err_set(err, code, "%s %s: HTTP %ld%s%s%s", what, r->effective_url, r->status,
-                       status_text(r->status), hint[0] ? ": " : "", hint);
+    r->transient = 0;
+    char *eu = net_url_public(r->effective_url), *ru = net_url_public(a->rq->url);
+    int rc = judge_urls(a, cc, eu, ru, err, retry);
+    rag_free(eu);
+    rag_free(ru);
+    return rc;
 }
 
 /* Sleeps w seconds before a retry, asking on_progress every tenth of a
@@ -354,9 +366,14 @@ int net_fetch(const net_request *rq, net_response *resp, rag_err *err)
         if (i) {
             double w =
                 resp->retry_after > 0 ? (resp->retry_after < 30 ? resp->retry_after : 30) : wait;
-            if (wait_between_attempts(rq, w))
-                return rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped",
-                                   rq->what ? rq->what : "server", rq->url);
+            if (wait_between_attempts(rq, w)) {
+                char *ru = net_url_public(rq->url);
+                rc = rag_err_set(err, RAG_ERR_INTERRUPTED, "%s %s: stopped",
+                                 rq->what ? rq->what : "server", ru);
+                rag_free(ru);
+                resp->transient = 0;
+                return rc;
+            }
             wait *= 2;
             char *url = resp->effective_url;
             resp->effective_url = NULL;

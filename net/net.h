@@ -16,7 +16,9 @@
  * Checking the resolved address at connect time also defeats DNS rebinding.
  * Under a policy, proxies from the environment are not used (the address
  * checked would be the proxy's). Operator-given URLs (model downloads,
- * configured backends) are fetched without a policy. */
+ * configured backends) are fetched without a policy.
+ *
+ * Messages never show the userinfo (user:password@) of a URL. */
 #ifndef RAG_NET_NET_H
 #define RAG_NET_NET_H
 
@@ -84,8 +86,10 @@ struct net_response {
     double retry_after;      /* seconds, from Retry-After (0: none) */
     uint64_t bytes;          /* body bytes received in the final attempt */
     int attempts;
-    rag_buf body; /* without on_body: the 2xx body; always: the
-                     start of a non-2xx body */
+    int transient; /* the failure may pass on another try or server: the connection
+                      failed or broke, a timeout, or a 408, 429 or 5xx answer */
+    rag_buf body;  /* without on_body: the 2xx body; always: the
+                      start of a non-2xx body */
 };
 
 /* Makes the request. 0 for a 2xx answer; otherwise RAG_ERR_NOTFOUND (404,
@@ -106,6 +110,54 @@ int net_policy_check(const net_policy *p, const struct sockaddr *sa, char *why, 
 
 /* Checks an allow list's syntax ("addr[/bits],..."). */
 int net_allow_list_check(const char *allow, rag_err *err);
+
+/* ---- server pools ------------------------------------------------------------ */
+
+/* Several equivalent servers behind one setting (model.url, embed.url: a
+ * comma-separated list of base URLs), which one each attempt of a request
+ * goes to, and which are down; the design is at the top of net/pool.c.
+ * Thread-safe. */
+enum { NET_POOL_MAX = 16 }; /* servers in one list, at most */
+
+typedef struct net_pool net_pool;
+
+typedef enum net_pool_outcome {
+    NET_POOL_OK,   /* the server answered */
+    NET_POOL_FAIL, /* it failed (counted) but may serve the next request */
+    NET_POOL_DOWN  /* it is unreachable or overloaded: marked down, backed off */
+} net_pool_outcome;
+
+typedef struct net_pool_stats {
+    const char *label; /* the URL without userinfo (the pool's) */
+    uint64_t requests, failures;
+    int in_flight, up;
+    double retry_at_ms; /* down: when a request may try it again (rag_now_ms) */
+} net_pool_stats;
+
+/* Checks "URL[, URL]...": 1 to NET_POOL_MAX http(s) URLs, none empty or
+ * twice; the message never shows a password. */
+int net_url_list_check(const char *list, rag_err *err);
+/* url without its userinfo (owned): for messages, labels and `rag config`. */
+char *net_url_public(const char *url);
+/* The same for each URL of a list, joined with ", " (owned). */
+char *net_url_list_public(const char *list);
+
+int net_pool_new(const char *list, net_pool **out, rag_err *err);
+void net_pool_free(net_pool *p);
+size_t net_pool_size(const net_pool *p);
+const char *net_pool_url(const net_pool *p, int i);   /* as given: for requests only */
+const char *net_pool_label(const net_pool *p, int i); /* without userinfo */
+const char *net_pool_shown(const net_pool *p);        /* every label, ", "-separated */
+
+/* The server for the next attempt of a request: the least busy of those up
+ * that *tried (a bit per server, 0 at the request's start) does not hold,
+ * ties in turn; when all of them are down, the one back soonest. Sets its
+ * bit and counts the attempt in flight; -1 when every server was tried.
+ * now_ms: rag_now_ms(). */
+int net_pool_acquire(net_pool *p, uint32_t *tried, double now_ms);
+/* The attempt on server i (from net_pool_acquire) ended so. */
+void net_pool_release(net_pool *p, int i, net_pool_outcome outcome, double now_ms);
+void net_pool_stats_get(const net_pool *p, int i, net_pool_stats *out);
 
 /* ---- downloads (rag pull) ---------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "base/time.h"
 #include "ingest/ingest.h"
+#include "net/net.h"
 
 #include <string.h>
 #include <time.h>
@@ -52,11 +53,13 @@ static int check_dims(store *s, const emb_model *m, const char *url, rag_err *er
     const emb_identity *id = emb_model_identity(m);
     if (has <= 0 || strcmp(active.file_sha256, id->file_sha256) || active.dims == id->dims)
         return has < 0 ? has : 0;
-    return rag_err_set(
-        err, RAG_ERR_INVALID,
-        "embedding server %.100s: its '%.40s' gives %d dimensions, the database's vectors of "
-        "'%.40s' have %d: another model under that name",
-        url, id->name, id->dims, active.name, active.dims);
+    char *shown = net_url_list_public(url);
+    rag_err_set(err, RAG_ERR_INVALID,
+                "embedding server %.100s: its '%.40s' gives %d dimensions, the database's vectors "
+                "of '%.40s' have %d: another model under that name",
+                shown, id->name, id->dims, active.name, active.dims);
+    rag_free(shown);
+    return RAG_ERR_INVALID;
 }
 
 int rag_backend_open_embedder(const rag_backend *b, const emb_params *p, store *s, emb_model **out,
@@ -86,6 +89,11 @@ int rag_gen_model_open(const rag_settings *s, rag_gen_model *out, rag_err *err)
     memset(out, 0, sizeof *out);
     rag_backend_get(s, "model", &out->remote);
     if (out->remote.url) { /* the server is only reached when an answer is asked for */
+        int rc = net_pool_new(out->remote.url, &out->remote.pool, err);
+        if (rc) {
+            memset(out, 0, sizeof *out);
+            return rc;
+        }
         out->ops = &rag_gen_remote;
         out->n_ctx = out->remote.ctx;
         out->name = rag_xstrdup(out->remote.model);
@@ -126,6 +134,7 @@ int rag_gen_model_open(const rag_settings *s, rag_gen_model *out, rag_err *err)
 
 void rag_gen_model_close(rag_gen_model *m)
 {
+    net_pool_free(m->remote.pool);
     llm_model_close(m->model);
     rag_free(m->name);
     memset(m, 0, sizeof *m);
@@ -153,10 +162,10 @@ int rag_retrieval_open(const rag_settings *s, store *st, const char *mode, unsig
     int rc;
     if (want_vector && (eb.path || eb.url)) {
         if ((rc = rag_backend_open_embedder(&eb, &ep, st, &out->embedder, err))) return rc;
-        if (emb_is_reranker(out->embedder)) {
+        if (emb_is_reranker(out->embedder)) { /* a file: a server has no classification head */
             rag_retrieval_close(out);
             return rag_err_set(err, RAG_ERR_INVALID, "%s: a reranker, not an embedding model",
-                               eb.path ? eb.path : eb.url);
+                               eb.path ? eb.path : "the embedding server");
         }
         if (flags & RAG_RETRIEVAL_REQUIRE) {
             if ((rc = ing_model_require(st, out->embedder, err))) {

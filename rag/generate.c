@@ -13,7 +13,8 @@
  * object, an answer that is not an event stream, or a stream that ends
  * before a finish_reason or [DONE] is an error naming the server. A caller
  * that stops the text (on_text returns non-zero) ends the transfer: the
- * server sees the connection close. */
+ * server sees the connection close. Several servers (a pool, net/pool.c):
+ * see generate_remote. */
 #include "rag/generate.h"
 #include "base/buf.h"
 #include "base/mem.h"
@@ -35,11 +36,13 @@ struct rag_gen_run {
     rag_stream_fn on_text;
     void *ctx;
     int stop;
+    int sent; /* text went out to the caller: the answer cannot be started again */
 };
 
 static void pass_on(void *p, const char *text, size_t len)
 {
     run *r = p;
+    if (len) r->sent = 1;
     if (r->on_text && !r->stop) r->stop = r->on_text(r->ctx, text, len);
 }
 
@@ -235,9 +238,11 @@ static char *chat_body(const rag_backend *b, const rag_prompt *pr, const llm_gen
 
 /* How the transfer ended, in one error code (and *err): the answer's own
  * faults first, then a stop the caller asked for (not an error), then the
- * transfer's. */
-static int remote_outcome(remote *rm, int rc, rag_err *err)
+ * transfer's. *broke: the server failed (the connection, a timeout, 408,
+ * 429, 5xx, a stream cut short), rather than answered wrongly. */
+static int remote_outcome(remote *rm, const net_response *resp, int rc, int *broke, rag_err *err)
 {
+    *broke = 0;
     if (!rc && rag_sse_end(&rm->sse, on_event, rm) == RAG_ERR_LIMIT)
         rag_err_set(&rm->why, RAG_ERR_LIMIT, "generator server %s: an event of more than %d bytes",
                     rm->url, EVENT_MAX);
@@ -249,33 +254,37 @@ static int remote_outcome(remote *rm, int rc, rag_err *err)
         rag_err_clear(err);
         return 0;
     }
-    if (!rc && !rm->done && !rm->finished)
+    if (!rc && !rm->done && !rm->finished) {
+        *broke = 1;
         return rag_err_set(err, RAG_ERR_NET,
                            "generator server %s: the stream ended before the answer did", rm->url);
+    }
+    *broke = rc && resp->transient;
     return rc;
 }
 
-static int generate_remote(const rag_generator *g, const rag_prompt *pr, const llm_gen_params *gp,
-                           run *r, llm_gen_stats *st, rag_err *err)
+/* One attempt at server i of the pool; rm is set up here and left for the
+ * caller's statistics (free its sse). */
+static int remote_attempt(const rag_backend *b, net_pool *pool, int i, const char *body,
+                          int retries, run *r, remote *rm, int *broke, rag_err *err)
 {
-    const rag_backend *b = g->remote;
-    size_t ul = strlen(b->url);
-    while (ul && b->url[ul - 1] == '/')
+    const char *base = net_pool_url(pool, i), *label = net_pool_label(pool, i);
+    size_t ul = strlen(base), ll = strlen(label);
+    while (ul && base[ul - 1] == '/')
         ul--;
-    char *url = rag_xasprintf("%.*s/chat/completions", (int)ul, b->url);
-    char *body = chat_body(b, pr, gp);
-    if (!body) {
-        rag_free(url);
-        return rag_err_set(err, RAG_ERR_NOMEM, "generator server: cannot build a request");
-    }
-    remote rm = {.r = r,
-                 .url = url,
-                 .finish = LLM_STOP_EOG,
-                 .n_prompt = -1,
-                 .n_generated = -1,
-                 .t0 = rag_now_ms(),
-                 .t_first = -1};
-    rag_sse_init(&rm.sse, EVENT_MAX);
+    while (ll && label[ll - 1] == '/')
+        ll--;
+    char *url = rag_xasprintf("%.*s/chat/completions", (int)ul, base);
+    char *shown = rag_xasprintf("%.*s/chat/completions", (int)ll, label);
+    double t0 = rm->t0;
+    *rm = (remote){.r = r,
+                   .url = shown,
+                   .finish = LLM_STOP_EOG,
+                   .n_prompt = -1,
+                   .n_generated = -1,
+                   .t0 = t0,
+                   .t_first = -1};
+    rag_sse_init(&rm->sse, EVENT_MAX);
     static const char *const headers[] = {"Accept: text/event-stream", NULL};
     net_request rq;
     net_request_init(&rq, url);
@@ -284,24 +293,75 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr, const l
     rq.headers = headers;
     rq.bearer = b->api_key;
     rq.timeout = b->timeout;
-    rq.retries = b->retries;
+    rq.retries = retries;
     rq.on_body = on_body;
-    rq.body_ctx = &rm;
+    rq.body_ctx = rm;
     rq.on_progress = on_progress;
     rq.progress_ctx = r;
     rq.what = "generator server";
     net_response resp;
-    int rc = remote_outcome(&rm, net_fetch(&rq, &resp, err), err);
+    int rc = net_fetch(&rq, &resp, err);
+    rc = remote_outcome(rm, &resp, rc, broke, err);
+    net_response_free(&resp);
+    rag_free(url);
+    rm->url = NULL;
+    rag_free(shown);
+    return rc;
+}
+
+/* With several servers (b->url a list), each answer goes to the least busy
+ * one that is up; one that fails (see net/pool.c) before any text of the
+ * answer went out to the caller (through the citation filter: r->sent) is
+ * marked down and the next one is tried, each once. Once text went out, a
+ * failure is the caller's: the answer cannot be taken back. */
+static int generate_remote(const rag_generator *g, const rag_prompt *pr, const llm_gen_params *gp,
+                           run *r, llm_gen_stats *st, rag_err *err)
+{
+    const rag_backend *b = g->remote;
+    net_pool *own = NULL, *pool = b->pool;
+    int rc;
+    if (!pool && (rc = net_pool_new(b->url ? b->url : "", &own, err))) return rc;
+    if (!pool) pool = own;
+    char *body = chat_body(b, pr, gp);
+    if (!body) {
+        net_pool_free(own);
+        return rag_err_set(err, RAG_ERR_NOMEM, "generator server: cannot build a request");
+    }
+    size_t n = net_pool_size(pool);
+    int retries = n > 1 ? 0 : b->retries; /* several: the others are the retries */
+    remote rm = {.t0 = rag_now_ms()};
+    uint32_t tried = 0;
+    int i, servers = 0;
+    rc = RAG_ERR_NET;
+    while ((i = net_pool_acquire(pool, &tried, rag_now_ms())) >= 0) {
+        if (servers++) rag_sse_free(&rm.sse);
+        int broke = 0;
+        rc = remote_attempt(b, pool, i, body, retries, r, &rm, &broke, err);
+        net_pool_release(pool, i,
+                         !rc     ? NET_POOL_OK
+                         : broke ? NET_POOL_DOWN
+                                 : NET_POOL_FAIL,
+                         rag_now_ms());
+        if (!rc || !broke || r->sent || r->stop) break;
+        /* nothing went out: what the citation filter may hold is dropped
+         * and the answer starts again on the next server */
+        rag_buf_clear(&r->raw);
+        rag_citestream_free(&r->cs);
+        rag_citestream_init(&r->cs, pr->n_blocks);
+    }
+    if (!rc) rag_err_clear(err); /* what a failed server said is past */
+    size_t len = rc && err ? strlen(err->msg) : 0;
+    if (rc && err && servers > 1 && len + 24 < sizeof err->msg)
+        snprintf(err->msg + len, sizeof err->msg - len, " (%d servers tried)", servers);
     double t_end = rag_now_ms();
     st->n_prompt = rm.n_prompt >= 0 ? (int)rm.n_prompt : (int)pr->n_tokens;
     st->n_generated = rm.n_generated >= 0 ? (int)rm.n_generated : (int)((r->raw.len + 3) / 4);
     st->prompt_ms = (rm.t_first >= 0 ? rm.t_first : t_end) - rm.t0;
     st->gen_ms = rm.t_first >= 0 ? t_end - rm.t_first : 0;
     st->stop = r->stop ? LLM_STOP_CANCEL : rm.finish;
-    net_response_free(&resp);
-    rag_sse_free(&rm.sse);
+    if (servers) rag_sse_free(&rm.sse);
     cJSON_free(body);
-    rag_free(url);
+    net_pool_free(own);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "embed/embed.h"
 #include "llm/llm.h"
+#include "net/net.h"
 #include "rag/prompt.h"
 #include "store/store.h"
 
@@ -25,11 +26,14 @@ typedef int (*rag_stream_fn)(void *ctx, const char *text, size_t len);
  * the settings name it (rag/backend.h: rag_backend_get). */
 typedef struct rag_backend {
     const char *path; /* a local model file, or NULL */
-    const char *url;  /* else a server's base URL, or NULL: none configured */
+    const char *url;  /* else the servers' base URLs, comma-separated (a pool), or NULL:
+                         none configured */
     const char *model, *api_key;
     int ctx;        /* remote_ctx: embed 512 (tokens per input), model 8192 */
     double timeout; /* seconds: embed 60 (a request), model 300 (an answer) */
-    int retries;    /* embed 3, model 2 */
+    int retries;    /* embed 3, model 2 (with several servers: each other one once instead) */
+    net_pool *pool; /* the servers of url and their state (owned by the rag_gen_model that
+                       opened it); NULL: made for each answer from url */
 } rag_backend;
 
 typedef struct rag_generator rag_generator;

@@ -31,10 +31,10 @@
 #define B RAG_PROG_BOTH
 #define TB (1024.0 * 1024 * 1024 * 1024)
 
-static int check_url(const char *v, rag_err *err)
+/* One server or a pool of them: "URL[, URL]..." (net/pool.c). */
+static int check_urls(const char *v, rag_err *err)
 {
-    if (rag_is_url(v)) return 0;
-    return rag_err_set(err, RAG_ERR_INVALID, "'%.100s' is not an http:// or https:// URL", v);
+    return net_url_list_check(v, err);
 }
 
 static int check_labels(const char *v, rag_err *err)
@@ -114,9 +114,10 @@ const rag_setting_def rag_setting_defs[] = {
      "answers that may wait for a slot (more: 429)"},
     {"model.threads", RAG_SET_INT, 1, 1024, 0, NULL, "0", NULL, "--threads", D, 0, NULL,
      OFF(model.threads), "compute threads per model (0: every CPU)"},
-    {"model.url", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_MODEL_URL", "--model", B, 1, check_url,
+    {"model.url", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_MODEL_URL", "--model", B, 1, check_urls,
      OFF(model.url),
-     "or an OpenAI-compatible server writes the answers: its base URL, ending in /v1"},
+     "or OpenAI-compatible servers write the answers: base URLs ending in /v1, comma-separated "
+     "(at most 16; each answer goes to the least busy one that is up)"},
     {"model.remote_model", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_MODEL_REMOTE_MODEL", NULL, B,
      0, NULL, OFF(model.remote_model), "the model asked of that server (required with url)"},
     {"model.api_key", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_MODEL_API_KEY", NULL, B, 1, NULL,
@@ -126,7 +127,8 @@ const rag_setting_def rag_setting_defs[] = {
     {"model.timeout", RAG_SET_REAL, 0.1, 86400, 0, NULL, "300", NULL, NULL, B, 0, NULL,
      OFF(model.timeout), "seconds for a whole answer"},
     {"model.retries", RAG_SET_INT, 0, 10, 0, NULL, "2", NULL, NULL, B, 0, NULL, OFF(model.retries),
-     "attempts after 429, 5xx or a failed connection (never once text came)"},
+     "attempts after 429, 5xx or a failed connection (never once text came; with several "
+     "servers, each other server is tried once instead)"},
 
     {"embed.model", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_EMBED_MODEL", "--embed-model", B, 0,
      NULL, OFF(embed.model), "the embedding model (GGUF); without one, search is keyword only"},
@@ -135,8 +137,9 @@ const rag_setting_def rag_setting_defs[] = {
     {"embed.doc_prefix", RAG_SET_STRING, 0, 0, 0, NULL, NULL, NULL, NULL, B, 0, NULL,
      OFF(embed.doc_prefix), "prefix of documents (default: the model family's)"},
     {"embed.url", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_EMBED_URL", "--embed-model", B, 1,
-     check_url, OFF(embed.url),
-     "or an OpenAI-compatible server computes the vectors: its base URL, ending in /v1"},
+     check_urls, OFF(embed.url),
+     "or OpenAI-compatible servers compute the vectors: base URLs ending in /v1, comma-separated "
+     "(at most 16; each request goes to the least busy one that is up)"},
     {"embed.remote_model", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_EMBED_REMOTE_MODEL", NULL, B,
      0, NULL, OFF(embed.remote_model), "the model asked of that server (required with url)"},
     {"embed.api_key", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_EMBED_API_KEY", NULL, B, 1, NULL,
@@ -146,7 +149,8 @@ const rag_setting_def rag_setting_defs[] = {
     {"embed.timeout", RAG_SET_REAL, 0.1, 86400, 0, NULL, "60", NULL, NULL, B, 0, NULL,
      OFF(embed.timeout), "seconds per request"},
     {"embed.retries", RAG_SET_INT, 0, 10, 0, NULL, "3", NULL, NULL, B, 0, NULL, OFF(embed.retries),
-     "attempts after 429, 5xx or a failed connection"},
+     "attempts after 429, 5xx or a failed connection (with several servers, each other server is "
+     "tried once instead)"},
 
     {"rerank.model", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_RERANK_MODEL", "--rerank-model", B,
      0, NULL, OFF(rerank.model), "a cross-encoder that reorders the best candidates"},
@@ -355,6 +359,10 @@ static int check_pairs(rag_settings *s, rag_err *err)
             s->origin[iu] = s->origin[ip];
             s->origin[ip] = RAG_FROM_DEFAULT;
             path = NULL;
+            rag_err e = {0};
+            if (net_url_list_check(url, &e))
+                return rag_err_set(err, RAG_ERR_INVALID, "%s: %s: %s", s->where[iu], roles[r][1],
+                                   e.msg);
         }
         if (path && url) {
             if (s->origin[ip] == s->origin[iu])
@@ -377,10 +385,14 @@ static int check_pairs(rag_settings *s, rag_err *err)
                      (int)(strchr(roles[r][0], '.') - roles[r][0]), roles[r][0]);
             size_t im = idx(key);
             const rag_setting_def *d = &rag_setting_defs[im];
-            if (!s->text[im] || !*s->text[im])
-                return rag_err_set(err, RAG_ERR_INVALID,
-                                   "the server %.100s (%s) needs the name of its model: %s or %s",
-                                   s->text[iu], s->where[iu], key, d->env);
+            if (!s->text[im] || !*s->text[im]) {
+                char *shown = net_url_list_public(s->text[iu]);
+                rag_err_set(err, RAG_ERR_INVALID,
+                            "the server %.100s (%s) needs the name of its model: %s or %s", shown,
+                            s->where[iu], key, d->env);
+                rag_free(shown);
+                return RAG_ERR_INVALID;
+            }
         }
     }
     if ((prog & RAG_PROG_RAGD) && s->server.reserved_connections >= s->server.max_connections)
@@ -497,18 +509,45 @@ const char *rag_settings_where(const rag_settings *s, const char *key)
     return s->where[i];
 }
 
-/* The value as shown: secrets and the password of a URL hidden. */
+/* One URL as shown: its userinfo, if any, replaced by "(hidden)". */
+static void show_url(rag_buf *b, const char *u, size_t n)
+{
+    char *one = rag_xstrndup(u, n), *pub = net_url_public(one);
+    const char *scheme = strstr(one, "://");
+    if (strcmp(one, pub) && scheme) { /* it had userinfo */
+        size_t k = (size_t)(scheme + 3 - one);
+        rag_buf_append(b, one, k);
+        rag_buf_puts(b, "(hidden)@");
+        rag_buf_puts(b, pub + k);
+    } else {
+        rag_buf_puts(b, one);
+    }
+    rag_free(pub);
+    rag_free(one);
+}
+
+/* The value as shown: secrets and the password of each URL (of a list)
+ * hidden. */
 static char *shown(const rag_setting_def *d, const char *v)
 {
     if (!v) return NULL;
     if (clu_is_url(v)) return clu_redact(v); /* a PostgreSQL URL: its password */
     if (d->secret && !rag_is_url(v)) return rag_xstrdup("(set, hidden)");
-    const char *scheme = strstr(v, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
-    if (at && (!slash || at < slash))
-        return rag_xasprintf("%.*s(hidden)%s", (int)(scheme + 3 - v), v, at);
-    return rag_xstrdup(v);
+    if (!rag_is_url(v)) return rag_xstrdup(v);
+    rag_buf b = {0};
+    for (const char *p = v;;) {
+        size_t w = strcspn(p, ",");
+        const char *a = p, *e = p + w;
+        while (a < e && (*a == ' ' || *a == '\t'))
+            a++;
+        while (e > a && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (p != v) rag_buf_puts(&b, ", ");
+        show_url(&b, a, (size_t)(e - a));
+        if (!p[w]) break;
+        p += w + 1;
+    }
+    return rag_buf_steal(&b);
 }
 
 void rag_settings_print(const rag_settings *s, FILE *f, int json)

@@ -261,6 +261,7 @@ void ragd_api_metrics(ragd_request *req, ragd_response *resp)
     ragd_engine_queue_depth(req->engine, &g.queue_waiting, &g.generations_running);
     g.batching = ragd_engine_batching(req->engine, &g.batch);
     g.embed_batching = ragd_engine_embed_batching(req->engine, &g.embed);
+    ragd_engine_pools(req->engine, &g.gen_pool, &g.embed_pool);
     ragd_server_gauges(req->srv, &g);
     g.cluster = ragd_engine_cluster_status(req->engine, &g.replica);
     store *s = ragd_engine_store_get(req->engine);

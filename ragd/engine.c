@@ -143,7 +143,7 @@ static int open_generator(ragd_engine *e, const ragd_engine_params *p, rag_err *
     int rc = rag_gen_model_open(p->settings, &e->gm, err);
     if (rc) return rc;
     e->info.model_name = e->gm.name;
-    e->info.model_url = e->gm.remote.url;
+    e->info.model_url = e->gm.remote.pool ? net_pool_shown(e->gm.remote.pool) : NULL;
     e->info.model_path = e->gm.model ? p->settings->model.path : NULL;
     e->info.n_ctx = e->gm.n_ctx;
     e->info.chat_family = e->gm.fam;
@@ -169,7 +169,8 @@ static int open_models(ragd_engine *e, const ragd_engine_params *p, rag_err *err
     if (e->embedder) {
         e->embedq = ragd_embedq_new(e->embedder, &e->embed_mu, EMBED_BATCH_TEXTS);
         e->info.embed_name = emb_model_identity(e->embedder)->name;
-        e->info.embed_url = p->settings->embed.url;
+        const net_pool *ep = emb_model_pool(e->embedder); /* labels: no passwords */
+        e->info.embed_url = ep ? net_pool_shown(ep) : NULL;
         e->info.embed_dims = emb_dims(e->embedder);
     }
     if (e->reranker) e->info.rerank_name = emb_model_identity(e->reranker)->name;
@@ -621,6 +622,12 @@ int ragd_engine_embed_batching(ragd_engine *e, ragd_embedq_stats *out)
     if (!e->embedq) return 0;
     ragd_embedq_get_stats(e->embedq, out);
     return 1;
+}
+
+void ragd_engine_pools(const ragd_engine *e, const net_pool **gen, const net_pool **embed)
+{
+    *gen = e->gm.remote.pool;
+    *embed = emb_model_pool(e->embedder);
 }
 
 void ragd_engine_stop_accepting(ragd_engine *e)

@@ -75,10 +75,10 @@ typedef struct ragd_engine_info {
     const char *model_name; /* the generator's name (general.name, else the file; a
                                server's remote_model), or NULL */
     const char *model_path;
-    const char *model_url;               /* a remote generator's base URL, else NULL */
-    const char *embed_name;              /* or NULL */
-    const char *embed_url;               /* a remote embedding model's base URL, else NULL */
-    const char *rerank_name;             /* or NULL */
+    const char *model_url;   /* a remote generator's base URLs (no passwords), else NULL */
+    const char *embed_name;  /* or NULL */
+    const char *embed_url;   /* a remote embedding model's base URLs (likewise), else NULL */
+    const char *rerank_name; /* or NULL */
     int n_ctx, embed_dims, slots, queue; /* n_ctx: a server's remote_ctx */
     llm_chat_family chat_family;
 } ragd_engine_info;
@@ -141,6 +141,9 @@ int ragd_engine_batching(ragd_engine *e, llm_batcher_stats *out);
 /* The same for the embedding requests, batched across clients: 1 and the
  * counts with an embedder, 0 without. */
 int ragd_engine_embed_batching(ragd_engine *e, ragd_embedq_stats *out);
+/* The pools of remote servers (net/pool.c) of the generator and the
+ * embedder, each NULL when that model is local or absent. */
+void ragd_engine_pools(const ragd_engine *e, const net_pool **gen, const net_pool **embed);
 /* Refuses new reservations from now on (shutting down). */
 void ragd_engine_stop_accepting(ragd_engine *e);
 

@@ -145,6 +145,54 @@ static void counter_line(rag_buf *out, const char *name, const char *help, doubl
     rag_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %.17g\n", name, help, name, name, v);
 }
 
+/* A label value as Prometheus reads it: \\, \" and \n escaped. */
+static void label_value(rag_buf *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            rag_buf_putc(out, '\\'), rag_buf_putc(out, *v);
+        else if (*v == '\n')
+            rag_buf_puts(out, "\\n");
+        else
+            rag_buf_putc(out, *v);
+    }
+}
+
+/* One family of per-server series for both pools. */
+static void pool_family(rag_buf *out, const ragd_meter_gauges *g, const char *name,
+                        const char *type, const char *help, int what)
+{
+    const net_pool *pools[2] = {g->gen_pool, g->embed_pool};
+    static const char *const roles[2] = {"generator", "embedding"};
+    rag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; pools[k] && i < net_pool_size(pools[k]); i++) {
+            net_pool_stats st;
+            net_pool_stats_get(pools[k], (int)i, &st);
+            double v = what == 0   ? (double)st.requests
+                       : what == 1 ? (double)st.failures
+                       : what == 2 ? st.in_flight
+                                   : st.up;
+            rag_buf_printf(out, "%s{role=\"%s\",server=\"", name, roles[k]);
+            label_value(out, st.label);
+            rag_buf_printf(out, "\"} %.17g\n", v);
+        }
+}
+
+/* The remote servers of the generator and the embedder (net/pool.c), each
+ * labelled by its URL without userinfo: a password never shows here. */
+static void render_pools(rag_buf *out, const ragd_meter_gauges *g)
+{
+    if (!g->gen_pool && !g->embed_pool) return;
+    pool_family(out, g, "ragd_backend_requests_total", "counter",
+                "Attempts sent to each remote generator or embedding server.", 0);
+    pool_family(out, g, "ragd_backend_failures_total", "counter",
+                "Attempts that failed there (a failed connection, a timeout, an error answer).", 1);
+    pool_family(out, g, "ragd_backend_in_flight", "gauge", "Attempts there now.", 2);
+    pool_family(out, g, "ragd_backend_up", "gauge",
+                "1 when the server is up, 0 while it is marked down (backed off).", 3);
+}
+
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
 {
     pthread_mutex_lock(&m->mu);
@@ -218,4 +266,5 @@ void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
     gauge(out, "process_resident_memory_bytes", "Resident memory (anonymous and mapped files).",
           (double)g->rss_bytes);
     gauge(out, "ragd_heap_bytes", "Memory allocated by ragd itself.", (double)g->heap_bytes);
+    render_pools(out, g);
 }

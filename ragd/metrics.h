@@ -2,13 +2,15 @@
  * Prometheus text format for GET /metrics.
  *
  * Label values come from fixed sets (route templates such as
- * "/v1/documents/{id}", stage names, status codes), never from what a
- * client sends, so the number of series stays bounded. Thread-safe. */
+ * "/v1/documents/{id}", stage names, status codes, the configured remote
+ * servers' URLs without their userinfo), never from what a client sends,
+ * so the number of series stays bounded. Thread-safe. */
 #ifndef RAG_RAGD_METRICS_H
 #define RAG_RAGD_METRICS_H
 
 #include "base/buf.h"
 #include "llm/llm.h"
+#include "net/net.h"
 #include "ragd/embedq.h"
 #include "ragd/replica.h"
 
@@ -40,6 +42,7 @@ typedef struct ragd_meter_gauges {
     ragd_embedq_stats embed;
     int cluster; /* cluster mode: the replica's state below */
     ragd_replica_status replica;
+    const net_pool *gen_pool, *embed_pool; /* remote servers, or NULL */
 } ragd_meter_gauges;
 
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out);

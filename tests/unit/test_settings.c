@@ -1,6 +1,6 @@
 /* tests/unit/test_settings.c: the settings table (rag/settings.c): where a
  * value comes from, how a bad one is refused, and that both programs refuse
- * it alike. */
+ * it alike; lists of servers (model.url, embed.url) and their passwords. */
 #include "base/config.h"
 #include "rag/settings.h"
 #include "test.h"
@@ -192,6 +192,78 @@ static void test_secrets_hidden(void)
     rag_config_free(c);
 }
 
+/* Prints s as `rag config` does into buf. */
+static void printed(const rag_settings *s, int json, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/printed", test_tmpdir());
+    FILE *f = fopen(path, "w+");
+    rag_settings_print(s, f, json);
+    rewind(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+}
+
+/* model.url and embed.url take a list of servers (a pool): at most 16,
+ * each checked, refused naming the key and the line; each URL's password
+ * hidden when printed; a list given to --model is the servers. */
+static void test_server_pools(void)
+{
+    rag_config *c = conf("pool.conf", "[model]\nurl = http://u:pa55word@a:1/v1 , "
+                                      "http://b:2/v1\nremote_model = m\n");
+    rag_settings s;
+    rag_err err = {0};
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAGD, c, NULL, 0, &err), 0);
+    CHECK_STR(s.model.url, "http://u:pa55word@a:1/v1 , http://b:2/v1");
+    char buf[16384];
+    for (int json = 0; json < 2; json++) {
+        printed(&s, json, buf, sizeof buf);
+        CHECK(strstr(buf, "pa55word") == NULL);
+        CHECK_CONTAINS(buf, "http://(hidden)@a:1/v1, http://b:2/v1");
+    }
+    rag_settings_free(&s);
+    rag_config_free(c);
+
+    char text[4096] = "[embed]\nremote_model = e\nurl = ";
+    for (int i = 0; i < 17; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%shttp://u:pa55word@h%d/v1",
+                 i ? "," : "", i);
+    strcat(text, "\n");
+    c = conf("pool17.conf", text);
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAG, c, NULL, 0, &err) != 0);
+    CHECK_CONTAINS(err.msg, "pool17.conf:3: embed.url: more than 16 servers");
+    CHECK(strstr(err.msg, "pa55word") == NULL);
+    rag_settings_free(&s);
+    rag_config_free(c);
+
+    c = conf("poolbad.conf", "[embed]\nremote_model = e\nurl = http://a/v1,,http://b/v1\n");
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAG, c, NULL, 0, &err) != 0);
+    CHECK_CONTAINS(err.msg, "poolbad.conf:3: embed.url: server 2 of the list is empty");
+    rag_settings_free(&s);
+    rag_config_free(c);
+
+    /* --model with a list: the servers; a bad list so given is refused */
+    rag_setting_flag ok[] = {{"model.path", "http://a/v1,http://b/v1", "--model"},
+                             {"model.remote_model", "m", "--remote-model"}};
+    CHECK_INT(rag_settings_resolve(&s, RAG_PROG_RAG, NULL, ok, 2, &err), 0);
+    CHECK_STR(s.model.url, "http://a/v1,http://b/v1");
+    CHECK(s.model.path == NULL);
+    rag_settings_free(&s);
+    rag_setting_flag bad[] = {{"model.path", "http://u:pa55word@a/v1,file:///x", "--model"},
+                              {"model.remote_model", "m", "--remote-model"}};
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAG, NULL, bad, 2, &err) != 0);
+    CHECK_CONTAINS(err.msg, "--model: model.url: 'file:///x' is not an http:// or https:// URL");
+    rag_settings_free(&s);
+    /* a server without its model's name: the message hides the password */
+    c = conf("poolname.conf", "[embed]\nurl = http://u:pa55word@a/v1, http://b/v1\n");
+    CHECK(rag_settings_resolve(&s, RAG_PROG_RAG, c, NULL, 0, &err) != 0);
+    CHECK_CONTAINS(err.msg, "the server http://a/v1, http://b/v1 (");
+    CHECK(strstr(err.msg, "pa55word") == NULL);
+    rag_settings_free(&s);
+    rag_config_free(c);
+}
+
 static void test_overlap_follows_chunk(void)
 {
     rag_config *c = conf("chunk.conf", "[ingest]\nchunk_tokens = 200\n");
@@ -212,6 +284,7 @@ int main(void)
     RUN(test_renamed_key);
     RUN(test_model_file_or_server);
     RUN(test_secrets_hidden);
+    RUN(test_server_pools);
     RUN(test_overlap_follows_chunk);
     return test_summary();
 }

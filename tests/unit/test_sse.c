@@ -16,7 +16,11 @@
  * dimension comes from a probe, inputs go in batches, vectors are put back
  * in the order of their "index" and normalised, the identity names the
  * model; an answer with a wrong dimension, a missing or repeated input or
- * a value that is not a number is refused, naming the server. */
+ * a value that is not a number is refused, naming the server.
+ *
+ * Pools (model.url, embed.url as lists): a server that refuses the
+ * connection or answers 503 is passed over for the next, but never once
+ * text of the answer came; errors never show a URL's password. */
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/hash.h"
@@ -219,8 +223,8 @@ static int on_text(void *ctx, const char *text, size_t len)
     return a->stop_after && ++a->pieces >= a->stop_after;
 }
 
-/* Asks the fake server that answers `response`; *request gets what it was sent. */
-static void ask(const char *response, answer *a, char **request)
+/* Asks the servers of url (one, or a comma-separated pool) for an answer. */
+static void ask_url(const char *url, answer *a)
 {
     rag_results res = {0};
     res.n = 2;
@@ -231,10 +235,6 @@ static void ask(const char *response, answer *a, char **request)
     rag_prompt pr;
     rag_err err = {0};
     CHECK_INT(rag_prompt_build(NULL, LLM_CHAT_CHATML, &in, 4000, &pr, &err), 0);
-    fake f;
-    fake_start(&f, &response, 1);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/", f.port);
     rag_backend b = {
         .url = url, .model = "m", .api_key = "secret", .ctx = 4096, .timeout = 10, .retries = 0};
     rag_generator gen = {.ops = &rag_gen_remote, .remote = &b};
@@ -242,13 +242,23 @@ static void ask(const char *response, answer *a, char **request)
     llm_gen_default_params(&gp);
     gp.n_predict = 32;
     a->rc = rag_generate(&gen, &pr, 1, &gp, on_text, a, &a->g, &a->err);
-    *request = fake_stop(&f);
     rag_prompt_free(&pr);
     for (size_t i = 0; i < res.n; i++) {
         rag_free(res.v[i].hit.title), rag_free(res.v[i].hit.heading_path);
         rag_free(res.v[i].hit.uri), rag_free(res.v[i].hit.text);
     }
     rag_free(res.v);
+}
+
+/* Asks the fake server that answers `response`; *request gets what it was sent. */
+static void ask(const char *response, answer *a, char **request)
+{
+    fake f;
+    fake_start(&f, &response, 1);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/", f.port);
+    ask_url(url, a);
+    *request = fake_stop(&f);
 }
 
 static void answer_free(answer *a)
@@ -357,6 +367,89 @@ static void test_remote_failures(void)
                    "HTTP 503 Service Unavailable: model loading");
 }
 
+/* A loopback port nothing listens on: connections to it are refused. */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+#define GOOD_ANSWER SSE_HEAD CHUNK("Refunds take 14 days [1].") "data: [DONE]\r\n\r\n"
+#define BUSY_ANSWER                                                                                \
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: "             \
+    "4\r\nConnection: close\r\n\r\nbusy"
+
+/* Several servers (model.url a list): an answer that failed before any text
+ * came goes to the next server; one that failed after is an error, and the
+ * next server is not asked; every server failing is an error naming the
+ * last, without passwords. */
+static void test_remote_pool(void)
+{
+    /* the first refuses connections: the second answers */
+    static const char *good[] = {GOOD_ANSWER};
+    fake f;
+    fake_start(&f, good, 1);
+    char url[256];
+    snprintf(url, sizeof url, "http://u:pa55word@127.0.0.1:%d/v1, http://127.0.0.1:%d/v1",
+             dead_port(), f.port);
+    answer a = {0};
+    ask_url(url, &a);
+    char *req = fake_stop(&f);
+    CHECK_INT(a.rc, 0);
+    CHECK_STR(rag_buf_str(&a.streamed), "Refunds take 14 days [1].");
+    CHECK_CONTAINS(req, "POST /v1/chat/completions ");
+    rag_free(req);
+    answer_free(&a);
+
+    /* the first answers 503: the second answers, each once */
+    static const char *busy[] = {BUSY_ANSWER, BUSY_ANSWER};
+    fake f1, f2;
+    fake_start(&f1, busy, 2);
+    fake_start(&f2, good, 1);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1,http://127.0.0.1:%d/v1", f1.port, f2.port);
+    memset(&a, 0, sizeof a);
+    ask_url(url, &a);
+    char *r1 = fake_stop(&f1), *r2 = fake_stop(&f2);
+    CHECK_INT(a.rc, 0);
+    CHECK_STR(rag_buf_str(&a.streamed), "Refunds take 14 days [1].");
+    CHECK(strstr(r1, "POST /v1/chat/completions ") && !strstr(strstr(r1, "POST ") + 1, "POST "));
+    CHECK_CONTAINS(r2, "POST /v1/chat/completions ");
+    rag_free(r1), rag_free(r2);
+    answer_free(&a);
+
+    /* text came, then the stream broke: an error; the second is not asked */
+    static const char *cut[] = {SSE_HEAD CHUNK("Partial")};
+    fake_start(&f1, cut, 1);
+    fake_start(&f2, good, 1);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1,http://127.0.0.1:%d/v1", f1.port, f2.port);
+    memset(&a, 0, sizeof a);
+    ask_url(url, &a);
+    r1 = fake_stop(&f1), r2 = fake_stop(&f2);
+    CHECK(a.rc != 0);
+    CHECK_STR(rag_buf_str(&a.streamed), "Partial");
+    CHECK_CONTAINS(a.err.msg, "the stream ended before the answer did");
+    CHECK_CONTAINS(r1, "POST /v1/chat/completions ");
+    CHECK_STR(r2, "");
+    rag_free(r1), rag_free(r2);
+    answer_free(&a);
+
+    /* every server failing: the last one's error, how many were tried */
+    snprintf(url, sizeof url, "http://u:pa55word@127.0.0.1:%d/v1,http://u:pa55word@127.0.0.1:%d/v1",
+             dead_port(), dead_port());
+    memset(&a, 0, sizeof a);
+    ask_url(url, &a);
+    CHECK(a.rc != 0);
+    CHECK_CONTAINS(a.err.msg, "generator server http://127.0.0.1:");
+    CHECK_CONTAINS(a.err.msg, "(2 servers tried)");
+    CHECK(strstr(a.err.msg, "pa55word") == NULL);
+    answer_free(&a);
+}
+
 /* ---- remote embeddings -------------------------------------------------------------- */
 
 #define JSON_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
@@ -444,6 +537,47 @@ static void expect_refused(const char *second, const char *why)
     rag_free(req);
 }
 
+/* An embedder behind a pool whose first server is dead: it opens and
+ * embeds through the other. */
+static void test_remote_embeddings_pool(void)
+{
+    static const char *const answers[] = {PROBE, JSON_HEAD
+                                          "{\"data\":[{\"index\":0,\"embedding\":[0,2]}]}"};
+    fake f;
+    fake_start(&f, answers, 2);
+    char url[160];
+    snprintf(url, sizeof url, "http://u:pa55word@127.0.0.1:%d/v1,http://127.0.0.1:%d/v1",
+             dead_port(), f.port);
+    emb_remote_params rp;
+    emb_remote_default_params(&rp);
+    rp.url = url;
+    rp.model = "m";
+    emb_model *m = NULL;
+    rag_err err = {0};
+    CHECK_INT(emb_model_open_remote(&rp, &m, &err), 0);
+    float v[2] = {0};
+    const char *text = "one";
+    if (m) CHECK_INT(emb_embed(m, &text, 1, EMB_DOCUMENT, 1, v, NULL, &err), 0);
+    char *req = fake_stop(&f);
+    CHECK(v[0] == 0 && v[1] == 1);
+    const net_pool *p = emb_model_pool(m);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK(strstr(net_pool_shown(p), "pa55word") == NULL);
+        net_pool_stats dead, live;
+        net_pool_stats_get(p, 0, &dead);
+        net_pool_stats_get(p, 1, &live);
+        CHECK_INT(dead.up, 0); /* marked down at the probe, skipped after */
+        CHECK_INT(dead.requests, 1);
+        CHECK_INT(dead.failures, 1);
+        CHECK_INT(live.up, 1);
+        CHECK_INT(live.requests, 2);
+        CHECK_INT(live.failures, 0);
+    }
+    rag_free(req);
+    emb_model_close(m);
+}
+
 static void test_remote_embeddings_refused(void)
 {
     expect_refused(
@@ -487,7 +621,9 @@ int main(void)
     RUN(test_remote_answer);
     RUN(test_remote_stop);
     RUN(test_remote_failures);
+    RUN(test_remote_pool);
     RUN(test_remote_embeddings);
     RUN(test_remote_embeddings_refused);
+    RUN(test_remote_embeddings_pool);
     return test_summary();
 }
