@@ -322,6 +322,7 @@ int cli_worker(int argc, char **argv)
         fprintf(stderr, "rag worker %s: processing the queue of %s%s\n", name, clu_name(db),
                 once ? " until it is empty" : "");
     double idle_since = rag_now_s();
+    int down = 0; /* claims failing since: said once */
     while (!stop) {
         clu_job j;
         rag_err e = {0};
@@ -331,10 +332,12 @@ int cli_worker(int argc, char **argv)
                 rc = cli_fail(&cli, &e);
                 break;
             }
-            if (!cli.quiet) fprintf(stderr, "rag worker: %s; retrying\n", e.msg);
+            if (!down++) fprintf(stderr, "rag worker %s: %s; retrying\n", name, e.msg);
             usleep(500000);
             continue;
         }
+        if (down) fprintf(stderr, "rag worker %s: connected again\n", name);
+        down = 0;
         if (got == 0) {
             if (once) break;
             usleep(rag_now_s() - idle_since < 5 ? 100000 : 500000);

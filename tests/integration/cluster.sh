@@ -32,8 +32,8 @@ out=$(rag ingest --db "$CISI" $cisi/docs 2>&1)
 check_contains "rag ingest against a cluster queues one job per file" "$out" "1460 jobs queued"
 check_not_contains "...and never shows the password" "$out" "$PG_PASSWORD"
 t0=$(date +%s.%N)
-rag worker --db "$CISI" --once -q --name w1 & w1=$!
-rag worker --db "$CISI" --once -q --name w2 & w2=$!
+"$RAG_BIN" worker --db "$CISI" --once -q --name w1 & w1=$!
+"$RAG_BIN" worker --db "$CISI" --once -q --name w2 & w2=$!
 wait $w1; r1=$?; wait $w2; r2=$?
 dt=$(echo "$(date +%s.%N) - $t0" | bc)
 check_eq "two workers drain the queue and exit (--once)" "$r1 $r2" "0 0"
@@ -143,8 +143,8 @@ done
 for l in red blue green; do [ -d $T/acl/$l ] && rag ingest --db "$DEMO" --acl $l $T/acl/$l >/dev/null; done
 RED=$(rag keys add --db "$DEMO" red --roles red 2>/dev/null)
 RB=$(rag keys add --db "$DEMO" redblue --roles red,blue 2>/dev/null)
-rag worker --db "$DEMO" -q --embed-model "$EMB" --name wa > $T/wa.log 2>&1 & wa=$!
-rag worker --db "$DEMO" -q --embed-model "$EMB" --name wb > $T/wb.log 2>&1 & wb=$!
+"$RAG_BIN" worker --db "$DEMO" -q --embed-model "$EMB" --name wa > $T/wa.log 2>&1 & wa=$!
+"$RAG_BIN" worker --db "$DEMO" -q --embed-model "$EMB" --name wb > $T/wb.log 2>&1 & wb=$!
 leaks=0 asked=0
 for i in $(seq 1 40); do
   for n in A B; do
@@ -195,14 +195,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPS" \
 check_eq "after it returns, uploads work again without a restart" "$code" 201
 # a worker killed mid-job: its lease runs out, another worker does the job
 mkdir -p $T/big
-for i in $(seq 1 2500); do echo "Paragraph $i about the narwhal maintenance schedule and the depot's cranes."; echo; done > $T/big/narwhal.md
+for i in $(seq 1 12000); do echo "Paragraph $i about the narwhal maintenance schedule and the depot's cranes."; echo; done > $T/big/narwhal.md
 kill $wa $wb; wait $wa $wb 2>/dev/null
 rag ingest --db "$DEMO" --acl ops $T/big >/dev/null
-rag worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name victim > $T/victim.log 2>&1 & victim=$!
-for i in $(seq 1 100); do [ "$(rag jobs --db "$DEMO" --json | json_get '$.running')" = 1 ] && break; sleep 0.05; done
+"$RAG_BIN" worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name victim > $T/victim.log 2>&1 & victim=$!
+for i in $(seq 1 200); do [ "$(psql_do -d demo -c "select state from jobs where source like '%/big/narwhal.md'")" = running ] && break; sleep 0.02; done
 kill -9 $victim; wait $victim 2>/dev/null
 check_eq "a worker killed mid-job leaves its job running" "$(rag jobs --db "$DEMO" --json | json_get '$.running')" 1
-rag worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name rescuer > $T/rescuer.log 2>&1 &
+"$RAG_BIN" worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name rescuer > $T/rescuer.log 2>&1 &
 resc=$!
 for i in $(seq 1 200); do [ "$(rag jobs --db "$DEMO" --json | json_get '$.running')" = 0 ] && break; sleep 0.1; done
 sleep 0.5; kill $resc 2>/dev/null; wait $resc 2>/dev/null
