@@ -351,13 +351,24 @@ int cli_worker(int argc, char **argv)
         keeper_set(&k, NULL);
         w.jobs++;
         char safe[4096];
-        if (jr) {
-            /* the job stays with its lease: another attempt comes after it runs out */
+        if (jr == RAG_ERR_IO) {
+            /* PostgreSQL went away mid-job: once it is back, the job goes
+             * back to the queue (this attempt not counted); if the lease ran
+             * out meanwhile, another worker has it already */
+            fprintf(stderr, "rag worker %s: job %lld (%s): %s; it goes back to the queue\n",
+                    name, (long long)j.id, cli_safe(j.source, safe, sizeof safe), e.msg);
+            for (double delay = 0.25; !stop; delay = delay * 2 > 5 ? 5 : delay * 2) {
+                rag_err e3 = {0};
+                if (clu_job_release(db, &j, &e3) != RAG_ERR_IO) break;
+                usleep((useconds_t)(delay * 1e6));
+            }
+        } else if (jr) {
             fprintf(stderr, "rag worker %s: job %lld (%s): %s\n", name, (long long)j.id,
                     cli_safe(j.source, safe, sizeof safe), e.msg);
-            if (e.code != RAG_ERR_IO && e.code != RAG_ERR_BUSY) {
+            if (e.code != RAG_ERR_BUSY) { /* BUSY: the lease is another worker's now */
                 rag_err e3 = {0};
                 clu_job_end(db, &j, "failed", e.msg, 0, &e3);
+                w.failed++;
             }
         } else if (!cli.quiet) {
             fprintf(stderr, "rag worker %s: job %lld %s: %s (%.2f s)\n", name, (long long)j.id,

@@ -150,6 +150,10 @@ void clu_job_free(clu_job *j);
  * extends it. A job whose lease expired max_attempts times ends failed. */
 int clu_job_claim(clu *c, const char *worker, int lease_s, clu_job *out, rag_err *err);
 int clu_job_renew(clu *c, const clu_job *j, int lease_s, rag_err *err);
+/* Gives a job back to the queue at once, this attempt not counted (the
+ * worker lost PostgreSQL in the middle of it, not the job's fault):
+ * RAG_ERR_BUSY when the lease is no longer this worker's. */
+int clu_job_release(clu *c, const clu_job *j, rag_err *err);
 /* Ends a job without a document to publish: outcome "unchanged",
  * "skipped", "updated" (labels only) or "failed" with its reason. */
 int clu_job_end(clu *c, const clu_job *j, const char *outcome, const char *reason,

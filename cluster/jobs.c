@@ -134,6 +134,25 @@ int clu_job_renew(clu *c, const clu_job *j, int lease_s, rag_err *err)
                               (long long)j->id);
 }
 
+int clu_job_release(clu *c, const clu_job *j, rag_err *err)
+{
+    char id[24], tok[24];
+    snprintf(id, sizeof id, "%lld", (long long)j->id);
+    snprintf(tok, sizeof tok, "%lld", (long long)j->lease_token);
+    const char *v[] = {id, tok};
+    PGresult *r = clu_query(c,
+                            "UPDATE jobs SET state = 'queued', lease_until = NULL, "
+                            "lease_token = NULL, attempts = greatest(attempts - 1, 0) "
+                            "WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+                            2, v, NULL, NULL, err);
+    if (!r) return err->code;
+    int kept = atoi(PQcmdTuples(r)) > 0;
+    PQclear(r);
+    return kept ? 0
+                : rag_err_set(err, RAG_ERR_BUSY, "job %lld: the lease was lost to another worker",
+                              (long long)j->id);
+}
+
 int clu_queue_stats_get(clu *c, int64_t first, int64_t last, clu_queue_stats *out,
                         rag_err *err)
 {

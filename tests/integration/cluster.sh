@@ -12,6 +12,20 @@ EMB=$M/bert-mean-f32.gguf
 cisi=$RAG_TESTDATA/ir/cisi
 CORPUS=$(cd "$(dirname "$0")/../../demo/corpus" && pwd)
 export RAG_DB= # every command names its database
+# whatever this script started goes with it, also when it is stopped
+BG=()
+bg() { "$@" & BG+=($!); } # a process of ours in the background, as itself
+cleanup() {
+  local p; for p in "${BG[@]}" ${A_PID:-} ${B_PID:-}; do kill -9 $p 2>/dev/null; done
+  pg_stop
+}
+trap cleanup EXIT
+# queued DB N: waits (10 s at most) until N jobs of DB are queued or beyond
+queued() {
+  local i; for i in $(seq 1 200); do
+    [ "$(psql_do -d $1 -c 'select count(*) from jobs')" -ge "$2" ] && return 0; sleep 0.05
+  done; return 1
+}
 url() { echo "postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$1"; }
 psql_do -c "CREATE DATABASE cisi" -c "CREATE DATABASE demo" >/dev/null || fail "create the databases"
 CISI=$(url cisi) DEMO=$(url demo)
@@ -32,8 +46,8 @@ out=$(rag ingest --db "$CISI" $cisi/docs 2>&1)
 check_contains "rag ingest against a cluster queues one job per file" "$out" "1460 jobs queued"
 check_not_contains "...and never shows the password" "$out" "$PG_PASSWORD"
 t0=$(date +%s.%N)
-"$RAG_BIN" worker --db "$CISI" --once -q --name w1 & w1=$!
-"$RAG_BIN" worker --db "$CISI" --once -q --name w2 & w2=$!
+bg "$RAG_BIN" worker --db "$CISI" --once -q --name w1; w1=$!
+bg "$RAG_BIN" worker --db "$CISI" --once -q --name w2; w2=$!
 wait $w1; r1=$?; wait $w2; r2=$?
 dt=$(echo "$(date +%s.%N) - $t0" | bc)
 check_eq "two workers drain the queue and exit (--once)" "$r1 $r2" "0 0"
@@ -61,9 +75,44 @@ out=$(rag check --db "$CISI" --replica $T/r1.db 2>&1)
 check_contains "rag check: the replica is the cluster's" "$out" "consistent"
 # a second ingest of the same files changes nothing
 rag ingest -q --db "$CISI" --wait $cisi/docs > $T/again.txt 2>&1 &
+waiter=$!
+queued cisi 2920 || fail "the second ingest queues its jobs"
 rag worker --db "$CISI" --once -q >/dev/null 2>&1
-wait $!
+wait $waiter
 check_contains "re-ingesting the same files: all unchanged" "$(cat $T/again.txt)" "1460 unchanged"
+
+# PostgreSQL stopped and started again while two workers ingest: every job
+# ends done, each document once, and the replica equals the cluster
+mkdir -p $T/more
+for i in $(seq 1 300); do printf '# Extra %d\n\nAn extra record about okapi %d.\n' $i $i > $T/more/e$i.md; done
+rag ingest -q --db "$CISI" $T/more >/dev/null
+bg "$RAG_BIN" worker --db "$CISI" --once -q --lease 5 --name r1 2>$T/r1.log; r1=$!
+bg "$RAG_BIN" worker --db "$CISI" --once -q --lease 5 --name r2 2>$T/r2.log; r2=$!
+for i in $(seq 1 200); do [ "$(psql_do -d cisi -c "select count(*) from jobs where state = 'done' and source like '%/more/%'")" -ge 30 ] && break; sleep 0.02; done
+pg_ctl_do stop || fail "PostgreSQL stops"
+sleep 2
+pg_ctl_do start || fail "PostgreSQL starts again"
+wait $r1; wait $r2
+check_eq "PostgreSQL restarted mid-ingest: all 300 jobs done" "$(psql_do -d cisi -c "select count(*) from jobs where state = 'done' and source like '%/more/%'")" 300
+check_eq "...each document once" "$(psql_do -d cisi -c "select count(*), count(distinct uri) from documents where uri like '%/more/%'")" "300|300"
+check_contains "...a job cut short said so and went back to the queue" "$(cat $T/r1.log $T/r2.log)" "goes back to the queue"
+out=$(rag check --db "$CISI" --replica $T/r1.db 2>&1)
+check_contains "...and the replica equals the cluster" "$out" "consistent"
+
+# the schema's version, and passwords given other ways
+psql_do -d cisi -c "UPDATE rag_schema SET version = 99" >/dev/null
+out=$(rag jobs --db "$CISI" 2>&1); rc=$?
+check "a cluster schema newer than the program is refused" test $rc -ne 0
+check_contains "...saying so" "$out" "newer than this program knows"
+psql_do -d cisi -c "UPDATE rag_schema SET version = 1" >/dev/null
+out=$(RAG_DB="host=127.0.0.1 port=$PG_PORT dbname=cisi user=postgres password=$PG_PASSWORD" rag config 2>&1)
+check_contains "rag config shows a conninfo database" "$out" "dbname=cisi"
+check_not_contains "...without its password" "$out" "$PG_PASSWORD"
+out=$(PGPASSWORD=$PG_PASSWORD rag jobs --db "postgresql://postgres@127.0.0.1:$PG_PORT/cisi" --json)
+check_eq "the password may come from PGPASSWORD" "$(echo "$out" | json_get '$.failed')" 0
+out=$(rag jobs --db "postgresql://postgres:wrong@127.0.0.1:$PG_PORT/cisi" 2>&1)
+check_contains "a wrong password: a clear error" "$out" "password authentication failed"
+check_not_contains "...that does not repeat it" "$out" "wrong@"
 
 # ---- the demo corpus on two ragd nodes ------------------------------------------
 rag ingest --db "$DEMO" --acl finance $CORPUS/finance >/dev/null
@@ -113,6 +162,16 @@ for i in $(seq 1 100); do [ "$(hits B $OPS zirconium)" = 1 ] && { seen=1; break;
 lag=$(echo "$(date +%s.%N) - $t0" | bc)
 check "...and on B within 2 s ($lag s)" test $seen = 1 -a "$(echo "$lag < 2" | bc)" = 1
 check_eq "finance does not see it on B" "$(hits B $FIN zirconium)" 0
+# a deletion through B: gone on B at once, on A within the bound
+did=$(curl -s -H "Authorization: Bearer $OPS" -d '{"query":"zirconium","mode":"keyword"}' $B_URL/v1/search | json_get '$.results[0].document_id')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $OPS" $B_URL/v1/documents/$did)
+check_eq "a deletion through node B" "$code" 200
+check_eq "...gone on B at once" "$(hits B $OPS zirconium)" 0
+for i in $(seq 1 100); do [ "$(hits A $OPS zirconium)" = 0 ] && break; sleep 0.05; done
+check_eq "...and on A within 2 s" "$(hits A $OPS zirconium)" 0
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPS" \
+  -d '{"id":"crane-7","filename":"crane.md","labels":["ops"],"text":"# Crane seven\n\nThe zirconium crane hook is inspected on Mondays."}' $A_URL/v1/documents)
+check_eq "...uploaded again" "$code" 201
 # a revoked key: refused by both nodes within the bound
 check_eq "the ops key works on B" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPS" -d '{"query":"x"}' $B_URL/v1/search)" 200
 rag keys rm --db "$DEMO" ops >/dev/null
@@ -143,8 +202,8 @@ done
 for l in red blue green; do [ -d $T/acl/$l ] && rag ingest --db "$DEMO" --acl $l $T/acl/$l >/dev/null; done
 RED=$(rag keys add --db "$DEMO" red --roles red 2>/dev/null)
 RB=$(rag keys add --db "$DEMO" redblue --roles red,blue 2>/dev/null)
-"$RAG_BIN" worker --db "$DEMO" -q --embed-model "$EMB" --name wa > $T/wa.log 2>&1 & wa=$!
-"$RAG_BIN" worker --db "$DEMO" -q --embed-model "$EMB" --name wb > $T/wb.log 2>&1 & wb=$!
+bg "$RAG_BIN" worker --db "$DEMO" -q --embed-model "$EMB" --name wa 2>$T/wa.log; wa=$!
+bg "$RAG_BIN" worker --db "$DEMO" -q --embed-model "$EMB" --name wb 2>$T/wb.log; wb=$!
 leaks=0 asked=0
 for i in $(seq 1 40); do
   for n in A B; do
@@ -173,7 +232,7 @@ uploader() {
     sleep 0.02
   done
 }
-uploader & up=$!
+uploader & up=$!; BG+=($up)
 sleep 1
 pg_ctl_do stop || fail "PostgreSQL stops"
 sleep 1.5
@@ -198,21 +257,23 @@ mkdir -p $T/big
 for i in $(seq 1 12000); do echo "Paragraph $i about the narwhal maintenance schedule and the depot's cranes."; echo; done > $T/big/narwhal.md
 kill $wa $wb; wait $wa $wb 2>/dev/null
 rag ingest --db "$DEMO" --acl ops $T/big >/dev/null
-"$RAG_BIN" worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name victim > $T/victim.log 2>&1 & victim=$!
+bg "$RAG_BIN" worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name victim 2>$T/victim.log; victim=$!
 for i in $(seq 1 200); do [ "$(psql_do -d demo -c "select state from jobs where source like '%/big/narwhal.md'")" = running ] && break; sleep 0.02; done
 kill -9 $victim; wait $victim 2>/dev/null
 check_eq "a worker killed mid-job leaves its job running" "$(rag jobs --db "$DEMO" --json | json_get '$.running')" 1
-"$RAG_BIN" worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name rescuer > $T/rescuer.log 2>&1 &
-resc=$!
+bg "$RAG_BIN" worker --db "$DEMO" --lease 5 --embed-model "$EMB" --name rescuer 2>$T/rescuer.log; resc=$!
 for i in $(seq 1 200); do [ "$(rag jobs --db "$DEMO" --json | json_get '$.running')" = 0 ] && break; sleep 0.1; done
 sleep 0.5; kill $resc 2>/dev/null; wait $resc 2>/dev/null
 check_eq "...after its lease, another worker did it: the document once" "$(psql_do -d demo -c "select count(*) from documents where uri like '%/big/narwhal.md'")" 1
 check_eq "...its job done, on its second attempt" "$(psql_do -d demo -c "select state, attempts from jobs where source like '%/big/narwhal.md'")" "done|2"
 # a node killed mid-replication resumes where its replica stood
 kill -9 $B_PID; wait $B_PID 2>/dev/null
+n=$(psql_do -d demo -c 'select count(*) from jobs')
 rag ingest --db "$DEMO" --acl ops --wait $T/acl/red >/dev/null 2>&1 &
+waiter=$!
+queued demo $((n + $(ls $T/acl/red | wc -l))) || fail "the relabelling queues its jobs"
 rag worker --db "$DEMO" --once -q --embed-model "$EMB" >/dev/null 2>&1
-wait $!
+wait $waiter
 node B || fail "node B restarts on its replica"
 for i in $(seq 1 100); do [ "$(hits B $ROOT quokkas)" = 1 ] && break; sleep 0.05; done
 check_eq "...and catches up" "$(hits B $ROOT quokkas)" 1
