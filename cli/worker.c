@@ -35,6 +35,9 @@ static const char usage[] =
     "  --lease SECS        a job's lease (default 120; cluster.lease)\n"
     "  --embed-model FILE|URL\n"
     "                      the embedding model (must be the cluster's)\n"
+    "  --threads N         compute threads of the embedding model (default: every\n"
+    "                      CPU; model.threads). Several workers on one machine:\n"
+    "                      their threads together at most the CPUs\n"
     "  --db URL, --config FILE, --json, -q\n"
     "\n"
     "SIGTERM or Ctrl-C: the current job is finished first, then the worker exits.\n";
@@ -238,11 +241,12 @@ static void staging_remove(const char *path)
 
 int cli_worker(int argc, char **argv)
 {
-    enum { O_ONCE = 1000, O_NAME, O_LEASE, O_EMBED };
+    enum { O_ONCE = 1000, O_NAME, O_LEASE, O_EMBED, O_THREADS };
     static const struct option opts[] = {{"once", no_argument, NULL, O_ONCE},
                                          {"name", required_argument, NULL, O_NAME},
                                          {"lease", required_argument, NULL, O_LEASE},
                                          {"embed-model", required_argument, NULL, O_EMBED},
+                                         {"threads", required_argument, NULL, O_THREADS},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "worker"};
@@ -262,6 +266,9 @@ int cli_worker(int argc, char **argv)
             break;
         case O_EMBED:
             cli_flag(&cli, "embed.model", optarg, "--embed-model");
+            break;
+        case O_THREADS:
+            cli_flag(&cli, "model.threads", optarg, "--threads");
             break;
         case 'h':
             fputs(usage, stdout);
