@@ -134,8 +134,7 @@ static int run_job(worker *w, clu *c, const clu_job *j, const char **said, int64
             (!j->ext_id || (known.ext_id && !strcmp(known.ext_id, j->ext_id)))) {
             int relabel = strcmp(labels, known.labels) != 0;
             if (relabel) rc = clu_doc_touch(c, known.id, known.mtime_ns, labels, err);
-            if (!rc)
-                rc = clu_job_end(c, j, relabel ? "updated" : "unchanged", NULL, known.id, err);
+            if (!rc) rc = clu_job_end(c, j, relabel ? "updated" : "unchanged", NULL, known.id, err);
             *said = relabel ? "updated" : "unchanged";
             clu_doc_free(&known);
             return rc;
@@ -368,8 +367,7 @@ int cli_worker(int argc, char **argv)
             }
         } else if (!cli.quiet) {
             fprintf(stderr, "rag worker %s: job %lld %s: %s (%.2f s)\n", name, (long long)j.id,
-                    cli_safe(j.source, safe, sizeof safe), said ? said : "done",
-                    rag_now_s() - t0);
+                    cli_safe(j.source, safe, sizeof safe), said ? said : "done", rag_now_s() - t0);
         }
         clu_job_free(&j);
         idle_since = rag_now_s();
