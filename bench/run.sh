@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (never part of `make test`): each reports ratios against a
-# baseline measured in the same run.
+# baseline measured in the same run. bench/cluster.sh (cluster mode) starts
+# its own PostgreSQL, or says SKIP and exits 0.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -16,3 +17,5 @@ echo
 ./bench/models.sh
 echo
 ./bench/ragd_streams.sh
+echo
+./bench/cluster.sh

@@ -168,6 +168,7 @@ static int ask_model_open(cli_query_opts *q, ask_model *am, char **why)
     llm_context_params cp;
     llm_context_default_params(&cp);
     cp.n_ctx = (int)am->n_ctx;
+    cp.n_threads = (int)q->cli.set.model.threads; /* 0: every CPU */
     if (llm_context_new(am->gm.model, &cp, &am->ctx, &err)) return cli_fail(&q->cli, &err);
     return 0;
 }

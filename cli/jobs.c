@@ -10,16 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: rag jobs [options]\n"
-    "\n"
-    "The ingest queue of a cluster (--db postgresql://...): jobs queued,\n"
-    "running, done and failed, the workers with their rate over the last\n"
-    "minute, and the reasons of the latest failures.\n"
-    "\n"
-    "  --failed N   show the N latest failures (default 10)\n"
-    "  --db URL     the cluster (default $RAG_DB or db in the config)\n"
-    "  --config FILE, --json, -q\n";
+static const char usage[] = "usage: rag jobs [options]\n"
+                            "\n"
+                            "The ingest queue of a cluster (--db postgresql://...): jobs queued,\n"
+                            "running, done and failed, the workers with their rate over the last\n"
+                            "minute, and the reasons of the latest failures.\n"
+                            "\n"
+                            "  --failed N   show the N latest failures (default 10)\n"
+                            "  --db URL     the cluster (default $RAG_DB or db in the config)\n"
+                            "  --config FILE, --json, -q\n";
 
 static volatile sig_atomic_t stop;
 static void on_sig(int sig)
@@ -129,8 +128,8 @@ static void on_list_failure(void *ctx, const char *path, ing_status st, const ch
     cli_ctx *cli = ctx;
     (void)st;
     char safe[4096];
-    if (!cli->json) fprintf(stderr, "rag ingest: %s\n", cli_safe(reason ? reason : path, safe,
-                                                                   sizeof safe));
+    if (!cli->json)
+        fprintf(stderr, "rag ingest: %s\n", cli_safe(reason ? reason : path, safe, sizeof safe));
 }
 
 int cli_enqueue(cli_ctx *cli, const char *const *paths, size_t n, const ing_params *p,

@@ -35,6 +35,9 @@ static const char usage[] =
     "  --lease SECS        a job's lease (default 120; cluster.lease)\n"
     "  --embed-model FILE|URL\n"
     "                      the embedding model (must be the cluster's)\n"
+    "  --threads N         compute threads of the embedding model (default: every\n"
+    "                      CPU; model.threads). Several workers on one machine:\n"
+    "                      their threads together at most the CPUs\n"
     "  --db URL, --config FILE, --json, -q\n"
     "\n"
     "SIGTERM or Ctrl-C: the current job is finished first, then the worker exits.\n";
@@ -131,8 +134,7 @@ static int run_job(worker *w, clu *c, const clu_job *j, const char **said, int64
             (!j->ext_id || (known.ext_id && !strcmp(known.ext_id, j->ext_id)))) {
             int relabel = strcmp(labels, known.labels) != 0;
             if (relabel) rc = clu_doc_touch(c, known.id, known.mtime_ns, labels, err);
-            if (!rc)
-                rc = clu_job_end(c, j, relabel ? "updated" : "unchanged", NULL, known.id, err);
+            if (!rc) rc = clu_job_end(c, j, relabel ? "updated" : "unchanged", NULL, known.id, err);
             *said = relabel ? "updated" : "unchanged";
             clu_doc_free(&known);
             return rc;
@@ -238,11 +240,12 @@ static void staging_remove(const char *path)
 
 int cli_worker(int argc, char **argv)
 {
-    enum { O_ONCE = 1000, O_NAME, O_LEASE, O_EMBED };
+    enum { O_ONCE = 1000, O_NAME, O_LEASE, O_EMBED, O_THREADS };
     static const struct option opts[] = {{"once", no_argument, NULL, O_ONCE},
                                          {"name", required_argument, NULL, O_NAME},
                                          {"lease", required_argument, NULL, O_LEASE},
                                          {"embed-model", required_argument, NULL, O_EMBED},
+                                         {"threads", required_argument, NULL, O_THREADS},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "worker"};
@@ -262,6 +265,9 @@ int cli_worker(int argc, char **argv)
             break;
         case O_EMBED:
             cli_flag(&cli, "embed.model", optarg, "--embed-model");
+            break;
+        case O_THREADS:
+            cli_flag(&cli, "model.threads", optarg, "--threads");
             break;
         case 'h':
             fputs(usage, stdout);
@@ -355,8 +361,8 @@ int cli_worker(int argc, char **argv)
             /* PostgreSQL went away mid-job: once it is back, the job goes
              * back to the queue (this attempt not counted); if the lease ran
              * out meanwhile, another worker has it already */
-            fprintf(stderr, "rag worker %s: job %lld (%s): %s; it goes back to the queue\n",
-                    name, (long long)j.id, cli_safe(j.source, safe, sizeof safe), e.msg);
+            fprintf(stderr, "rag worker %s: job %lld (%s): %s; it goes back to the queue\n", name,
+                    (long long)j.id, cli_safe(j.source, safe, sizeof safe), e.msg);
             for (double delay = 0.25; !stop; delay = delay * 2 > 5 ? 5 : delay * 2) {
                 rag_err e3 = {0};
                 if (clu_job_release(db, &j, &e3) != RAG_ERR_IO) break;
@@ -372,8 +378,7 @@ int cli_worker(int argc, char **argv)
             }
         } else if (!cli.quiet) {
             fprintf(stderr, "rag worker %s: job %lld %s: %s (%.2f s)\n", name, (long long)j.id,
-                    cli_safe(j.source, safe, sizeof safe), said ? said : "done",
-                    rag_now_s() - t0);
+                    cli_safe(j.source, safe, sizeof safe), said ? said : "done", rag_now_s() - t0);
         }
         clu_job_free(&j);
         idle_since = rag_now_s();

@@ -123,12 +123,12 @@ typedef enum clu_job_kind { CLU_JOB_PATH, CLU_JOB_URL, CLU_JOB_BYTES } clu_job_k
 
 typedef struct clu_job_in {
     clu_job_kind kind;
-    const char *source;   /* path (absolute), URL, or the uri of the bytes */
-    const char *labels;   /* sorted, comma-joined; NULL: new documents get
-                           * default_labels and existing ones keep theirs */
+    const char *source; /* path (absolute), URL, or the uri of the bytes */
+    const char *labels; /* sorted, comma-joined; NULL: new documents get
+                         * default_labels and existing ones keep theirs */
     const char *default_labels;
-    const char *ext_id;   /* or NULL */
-    const void *bytes;    /* CLU_JOB_BYTES */
+    const char *ext_id; /* or NULL */
+    const void *bytes;  /* CLU_JOB_BYTES */
     size_t n_bytes;
     const char *content_type; /* CLU_JOB_BYTES, CLU_JOB_URL: may be NULL */
     int max_attempts;         /* 0: 3 */
@@ -180,8 +180,7 @@ typedef struct clu_queue_stats {
 
 /* The jobs first..last (0, 0: all of them) by state and outcome, and every
  * worker (all jobs). */
-int clu_queue_stats_get(clu *c, int64_t first, int64_t last, clu_queue_stats *out,
-                        rag_err *err);
+int clu_queue_stats_get(clu *c, int64_t first, int64_t last, clu_queue_stats *out, rag_err *err);
 void clu_queue_stats_free(clu_queue_stats *q);
 /* The reasons of the failed jobs (source: reason), newest first, at most max. */
 int clu_queue_failures(clu *c, size_t max, rag_strv *out, rag_err *err);

@@ -100,8 +100,8 @@ static int sync_model(clu *c, store *replica, int64_t *local, int *dims, rag_err
  * shows the same ids (rag/ids.c reads it from the settings). */
 static int sync_id_key(clu *c, store *replica, rag_err *err)
 {
-    PGresult *r = clu_query(c, "SELECT value FROM settings WHERE key = 'api.id_key'", 0, NULL,
-                            NULL, NULL, err);
+    PGresult *r = clu_query(c, "SELECT value FROM settings WHERE key = 'api.id_key'", 0, NULL, NULL,
+                            NULL, err);
     if (!r) return err->code;
     int rc = 0;
     if (PQntuples(r)) {
@@ -270,12 +270,12 @@ static int follow_round(clu *c, store *replica, clu_follow_report *rep, rag_err 
     char bs[16];
     snprintf(bs, sizeof bs, "%d", BATCH);
     const char *bv[] = {ps, bs};
-    PGresult *r = full ? clu_query(c, "SELECT id FROM documents ORDER BY id", 0, NULL, NULL, NULL,
-                                   err)
-                       : clu_query(c,
-                                   "SELECT seq, kind, ref FROM changes WHERE seq > $1 "
-                                   "ORDER BY seq LIMIT $2",
-                                   2, bv, NULL, NULL, err);
+    PGresult *r =
+        full ? clu_query(c, "SELECT id FROM documents ORDER BY id", 0, NULL, NULL, NULL, err)
+             : clu_query(c,
+                         "SELECT seq, kind, ref FROM changes WHERE seq > $1 "
+                         "ORDER BY seq LIMIT $2",
+                         2, bv, NULL, NULL, err);
     if (!r) {
         clu_rollback(c);
         return err->code;
@@ -497,14 +497,14 @@ int clu_check(clu *c, store *replica, rag_strv *problems, rag_err *err)
                 continue;
             }
             doc_sum *d = &ls.v[j++];
-            const char *what = strcmp(d->uri, uri)                              ? "uri"
-                               : strcmp(d->labels, PQgetvalue(r, row, 2))       ? "labels"
-                               : strcmp(d->hash, PQgetvalue(r, row, 3))         ? "content hash"
-                               : d->n_chunks != clu_col_i64(r, row, 4)          ? "chunk count"
-                               : d->n_vectors != clu_col_i64(r, row, 5)         ? "vector count"
+            const char *what = strcmp(d->uri, uri)                               ? "uri"
+                               : strcmp(d->labels, PQgetvalue(r, row, 2))        ? "labels"
+                               : strcmp(d->hash, PQgetvalue(r, row, 3))          ? "content hash"
+                               : d->n_chunks != clu_col_i64(r, row, 4)           ? "chunk count"
+                               : d->n_vectors != clu_col_i64(r, row, 5)          ? "vector count"
                                : strcmp(d->chunk_ids_sha, PQgetvalue(r, row, 6)) ? "chunk ids"
-                               : strcmp(d->text_sha, PQgetvalue(r, row, 7))     ? "chunk texts"
-                               : strcmp(d->vec_sha, PQgetvalue(r, row, 8))      ? "vectors"
+                               : strcmp(d->text_sha, PQgetvalue(r, row, 7))      ? "chunk texts"
+                               : strcmp(d->vec_sha, PQgetvalue(r, row, 8))       ? "vectors"
                                                                                  : NULL;
             if (what)
                 problem(problems, "replica: document %lld (%s): %s differ from the cluster's",

@@ -94,8 +94,9 @@ int clu_job_claim(clu *c, const char *worker, int lease_s, clu_job *out, rag_err
         out->id = clu_col_i64(r, 0, 0);
         out->lease_token = clu_col_i64(r, 0, 1);
         const char *k = PQgetvalue(r, 0, 2);
-        out->kind = !strcmp(k, "url") ? CLU_JOB_URL : !strcmp(k, "bytes") ? CLU_JOB_BYTES
-                                                                          : CLU_JOB_PATH;
+        out->kind = !strcmp(k, "url")     ? CLU_JOB_URL
+                    : !strcmp(k, "bytes") ? CLU_JOB_BYTES
+                                          : CLU_JOB_PATH;
         out->source = clu_col_str(r, 0, 3);
         out->labels = clu_col_str(r, 0, 4);
         out->default_labels = clu_col_str(r, 0, 5);
@@ -153,8 +154,7 @@ int clu_job_release(clu *c, const clu_job *j, rag_err *err)
                               (long long)j->id);
 }
 
-int clu_queue_stats_get(clu *c, int64_t first, int64_t last, clu_queue_stats *out,
-                        rag_err *err)
+int clu_queue_stats_get(clu *c, int64_t first, int64_t last, clu_queue_stats *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
     char a[24], b[24];

@@ -146,7 +146,10 @@ static void describe(const char *url, char *out, size_t n)
     if (!dbname) dbname = getenv("PGDATABASE");
     if (!user) user = getenv("PGUSER");
     snprintf(out, n, "PostgreSQL %s:%s/%s", host && *host ? host : "localhost",
-             port && *port ? port : "5432", dbname && *dbname ? dbname : user ? user : "postgres");
+             port && *port ? port : "5432",
+             dbname && *dbname ? dbname
+             : user            ? user
+                               : "postgres");
     PQconninfoFree(opts);
 }
 
@@ -280,8 +283,8 @@ int clu_log_append(clu *c, const char *kind, int64_t ref, rag_err *err)
 
 int clu_log_head(clu *c, int64_t *seq, rag_err *err)
 {
-    PGresult *r = clu_query(c, "SELECT coalesce(max(seq), 0) FROM changes", 0, NULL, NULL, NULL,
-                            err);
+    PGresult *r =
+        clu_query(c, "SELECT coalesce(max(seq), 0) FROM changes", 0, NULL, NULL, NULL, err);
     if (!r) return err->code;
     *seq = clu_col_i64(r, 0, 0);
     PQclear(r);

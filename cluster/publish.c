@@ -62,10 +62,9 @@ static int stage_chunk(void *ctx, const store_chunk *ch)
 {
     staged *sd = ctx;
     sd->v = rag_xgrow(sd->v, &sd->cap, sd->n + 1, sizeof *sd->v);
-    sd->v[sd->n++] = (staged_chunk){ch->id,          rag_xstrdup(ch->text),
-                                    rag_xstrdup(ch->heading_path ? ch->heading_path : ""),
-                                    ch->n_tokens,    ch->byte_start,
-                                    ch->byte_end};
+    sd->v[sd->n++] = (staged_chunk){
+        ch->id,       rag_xstrdup(ch->text), rag_xstrdup(ch->heading_path ? ch->heading_path : ""),
+        ch->n_tokens, ch->byte_start,        ch->byte_end};
     return 0;
 }
 
@@ -93,9 +92,9 @@ static int stage_read(store *st, const char *uri, staged *sd, rag_err *err)
     if (sd->model.id && sd->n) {
         sd->vectors = rag_xcalloc(sd->n * (size_t)sd->model.dims, sizeof(float));
         for (size_t i = 0; !rc && i < sd->n; i++) {
-            int got = store_vector_get(st, sd->v[i].id, sd->model.id,
-                                       sd->vectors + i * (size_t)sd->model.dims, sd->model.dims,
-                                       err);
+            int got =
+                store_vector_get(st, sd->v[i].id, sd->model.id,
+                                 sd->vectors + i * (size_t)sd->model.dims, sd->model.dims, err);
             if (got < 0) rc = got;
             if (got == 0)
                 rc = rag_err_set(err, RAG_ERR_CORRUPT, "%s: chunk %zu has no vector", uri, i);
@@ -112,8 +111,8 @@ static int model_id(clu *c, const store_model *m, int64_t *id, rag_err *err)
     char dims[16], norm[4];
     snprintf(dims, sizeof dims, "%d", m->dims);
     snprintf(norm, sizeof norm, "%d", m->normalized);
-    const char *v[] = {m->name,  m->file_sha256, dims, m->pooling,
-                       norm,     m->query_prefix, m->doc_prefix};
+    const char *v[] = {m->name, m->file_sha256,  dims,         m->pooling,
+                       norm,    m->query_prefix, m->doc_prefix};
     int rc = clu_run(c,
                      "INSERT INTO models(name, file_sha256, dims, pooling, normalized, "
                      "query_prefix, doc_prefix) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -124,7 +123,8 @@ static int model_id(clu *c, const store_model *m, int64_t *id, rag_err *err)
            : clu_query(c,
                        "SELECT id FROM models WHERE file_sha256 = $1 AND pooling = $2 AND "
                        "query_prefix = $3 AND doc_prefix = $4",
-                       4, (const char *[]){m->file_sha256, m->pooling, m->query_prefix, m->doc_prefix},
+                       4,
+                       (const char *[]){m->file_sha256, m->pooling, m->query_prefix, m->doc_prefix},
                        NULL, NULL, err);
     if (!r) return err->code;
     char mid[24];
@@ -142,11 +142,11 @@ static int model_id(clu *c, const store_model *m, int64_t *id, rag_err *err)
                        0, NULL, NULL, NULL, err);
     if (!r) return err->code;
     if (strcmp(PQgetvalue(r, 0, 0), mid))
-        rc = rag_err_set(err, RAG_ERR_INVALID,
-                         "%s: the cluster's vectors come from %s (%.12s); this program embeds "
-                         "with %s (%.12s), or the same file with other pooling or prefixes",
-                         c->name, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), m->name,
-                         m->file_sha256);
+        rc =
+            rag_err_set(err, RAG_ERR_INVALID,
+                        "%s: the cluster's vectors come from %s (%.12s); this program embeds "
+                        "with %s (%.12s), or the same file with other pooling or prefixes",
+                        c->name, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), m->name, m->file_sha256);
     *id = clu_col_i64(r, 0, 0);
     PQclear(r);
     return rc;
@@ -174,8 +174,8 @@ static int write_doc(clu *c, const staged *sd, int64_t *id, int *existed, rag_er
     snprintf(mtime, sizeof mtime, "%lld", (long long)d->mtime_ns);
     snprintf(size, sizeof size, "%lld", (long long)d->size);
     snprintf(at, sizeof at, "%lld", (long long)time(NULL));
-    const char *v[] = {d->uri,  d->ext_id, d->title ? d->title : "",    d->content_hash, mtime,
-                       size,    d->mime,   d->labels ? d->labels : "", d->metadata_json, at};
+    const char *v[] = {d->uri, d->ext_id, d->title ? d->title : "",   d->content_hash,  mtime,
+                       size,   d->mime,   d->labels ? d->labels : "", d->metadata_json, at};
     PGresult *r = clu_query(c,
                             "INSERT INTO documents(uri, ext_id, title, content_hash, mtime, size, "
                             "mime, labels, metadata_json, ingested_at) "
@@ -202,9 +202,14 @@ static int write_doc(clu *c, const staged *sd, int64_t *id, int *existed, rag_er
         snprintf(nt, sizeof nt, "%lld", (long long)ch->n_tokens);
         snprintf(bs, sizeof bs, "%lld", (long long)ch->byte_start);
         snprintf(be, sizeof be, "%lld", (long long)ch->byte_end);
-        const char *cv[] = {ids, ord, ch->text, nt, bs, be, ch->heading_path,
-                            sd->vectors ? (const char *)(sd->vectors +
-                                                         i * (size_t)sd->model.dims)
+        const char *cv[] = {ids,
+                            ord,
+                            ch->text,
+                            nt,
+                            bs,
+                            be,
+                            ch->heading_path,
+                            sd->vectors ? (const char *)(sd->vectors + i * (size_t)sd->model.dims)
                                         : NULL};
         int lens[8] = {0, 0, 0, 0, 0, 0, 0, sd->model.dims * (int)sizeof(float)};
         int bin[8] = {0, 0, 0, 0, 0, 0, 0, 1};
@@ -220,15 +225,15 @@ static int write_doc(clu *c, const staged *sd, int64_t *id, int *existed, rag_er
     return rc;
 }
 
-static int end_job(clu *c, int64_t job_id, int64_t token, const char *outcome,
-                   const char *reason, int64_t doc_id, rag_err *err)
+static int end_job(clu *c, int64_t job_id, int64_t token, const char *outcome, const char *reason,
+                   int64_t doc_id, rag_err *err)
 {
     char jid[24], tok[24], did[24];
     snprintf(jid, sizeof jid, "%lld", (long long)job_id);
     snprintf(tok, sizeof tok, "%lld", (long long)token);
     snprintf(did, sizeof did, "%lld", (long long)doc_id);
-    const char *v[] = {jid, tok, !strcmp(outcome, "failed") ? "failed" : "done", outcome, reason,
-                       doc_id ? did : NULL};
+    const char *v[] = {jid,     tok,    !strcmp(outcome, "failed") ? "failed" : "done",
+                       outcome, reason, doc_id ? did : NULL};
     PGresult *r = clu_query(c,
                             "UPDATE jobs SET state = $3, outcome = $4, reason = $5, "
                             "document_id = $6, finished_at = now(), lease_until = NULL "

@@ -125,8 +125,8 @@ int clu_schema_version(void)
 
 static int read_id(clu *c, rag_err *err)
 {
-    PGresult *r = clu_query(c, "SELECT value FROM settings WHERE key = 'cluster.id'", 0, NULL,
-                            NULL, NULL, err);
+    PGresult *r = clu_query(c, "SELECT value FROM settings WHERE key = 'cluster.id'", 0, NULL, NULL,
+                            NULL, err);
     if (!r) return err->code;
     snprintf(c->id, sizeof c->id, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
     PQclear(r);

@@ -41,7 +41,7 @@ void rag_embed_params(const rag_settings *s, emb_params *out)
     emb_default_params(out);
     out->query_prefix = s->embed.query_prefix;
     out->doc_prefix = s->embed.doc_prefix;
-    out->n_threads = (int)s->model.threads; /* ragd's; 0 (every CPU) for rag */
+    out->n_threads = (int)s->model.threads; /* 0: every CPU */
 }
 
 /* A remote model is known by its name alone (emb_model_open_remote): the

@@ -112,7 +112,7 @@ const rag_setting_def rag_setting_defs[] = {
      "answers generated at once"},
     {"model.queue", RAG_SET_INT, 0, 100000, 0, NULL, "16", NULL, NULL, D, 0, NULL, OFF(model.queue),
      "answers that may wait for a slot (more: 429)"},
-    {"model.threads", RAG_SET_INT, 1, 1024, 0, NULL, "0", NULL, "--threads", D, 0, NULL,
+    {"model.threads", RAG_SET_INT, 1, 1024, 0, NULL, "0", NULL, "--threads", B, 0, NULL,
      OFF(model.threads), "compute threads per model (0: every CPU)"},
     {"model.url", RAG_SET_STRING, 0, 0, 0, NULL, NULL, "RAG_MODEL_URL", "--model", B, 1, check_urls,
      OFF(model.url),

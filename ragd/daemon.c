@@ -400,8 +400,8 @@ int ragd_main(int argc, char **argv)
     describe_model(emb, sizeof emb, in->embed_name, in->embed_url, "none (keyword search)");
     fprintf(stderr,
             "ragd: database %s; generator %s; embeddings %s; reranker %s (loaded in %.1f s)\n",
-            shown_db ? shown_db : db,
-            gen, emb, in->rerank_name ? in->rerank_name : "none", rag_now_s() - t0);
+            shown_db ? shown_db : db, gen, emb, in->rerank_name ? in->rerank_name : "none",
+            rag_now_s() - t0);
     meter = ragd_meter_new();
     char bound[64];
     if (ragd_server_start(&sp, engine, meter, &srv, bound, &err)) {

@@ -672,9 +672,8 @@ static void on_staged(void *ctx, const char *path, ing_status st, const char *re
 /* Cluster mode, under the write lock: the pipeline writes into the
  * staging database; a new or changed document is published to the
  * cluster and applied to the replica before the caller hears of it. */
-static int ingest_clustered(ragd_engine *e, const char *path, const char *url,
-                            const rag_buf *body, const char *content_type, ing_params *p,
-                            ing_report *rep, rag_err *err)
+static int ingest_clustered(ragd_engine *e, const char *path, const char *url, const rag_buf *body,
+                            const char *content_type, ing_params *p, ing_report *rep, rag_err *err)
 {
     const char *uri = url ? url : path;
     void (*told)(void *, const char *, ing_status, const char *) = p->on_file;
@@ -705,7 +704,10 @@ static int ingest_clustered(ragd_engine *e, const char *path, const char *url,
             if (have_bytes) rag_buf_append(&upload, m.data, m.size);
             if (have_bytes) rag_file_unmap(&m);
             rc = ragd_replica_publish(e->replica, e->staging, staged.uri,
-                                      url ? body : have_bytes ? &upload : NULL, NULL, err);
+                                      url          ? body
+                                      : have_bytes ? &upload
+                                                   : NULL,
+                                      NULL, err);
             rag_buf_free(&upload);
             if (!rc && found && o.st == ING_ADDED) o.st = ING_UPDATED;
         }

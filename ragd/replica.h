@@ -22,10 +22,10 @@
 typedef struct ragd_replica ragd_replica;
 
 typedef struct ragd_replica_params {
-    const char *url;     /* the cluster (PostgreSQL URL or conninfo) */
-    const char *path;    /* the replica (a SQLite database) */
-    double poll;         /* seconds between looks at the log */
-    double max_lag;      /* seconds behind before /health says "stale" */
+    const char *url;  /* the cluster (PostgreSQL URL or conninfo) */
+    const char *path; /* the replica (a SQLite database) */
+    double poll;      /* seconds between looks at the log */
+    double max_lag;   /* seconds behind before /health says "stale" */
     int statement_timeout_s;
     /* called by the following thread after it applied changes (not under
      * the write lock): docs, and whether the keys changed */

@@ -102,7 +102,7 @@ struct ragd_server {
     rag_keyring *keys;
     pthread_mutex_t keys_mu;
     uint64_t keys_version; /* cluster mode: the replica's keys version loaded */
-    pthread_mutex_t mu; /* active, connections */
+    pthread_mutex_t mu;    /* active, connections */
     pthread_cond_t cv;
     int active; /* requests and stream producers in flight */
     int connections;

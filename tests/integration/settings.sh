@@ -55,4 +55,12 @@ check_eq "--json: where from" "$(echo "$json" | json_get '$."search.answer_k".fr
 out=$("$RAGD_BIN" --config $T/good.conf --print-config)
 check_contains "ragd --print-config shows its own settings" "$out" "server.listen = 127.0.0.1:8080"
 check_contains "...and the shared ones from the same file" "$out" "search.k = 7"
+
+# model.threads: read by both programs (rag's models: rag worker --threads,
+# the embedding model of ingest and search, rag ask's generator)
+printf '[model]\nthreads = 3\n' > $T/threads.conf
+check_contains "rag reads model.threads from the file" "$(rag config --config $T/threads.conf)" "model.threads = 3"
+out=$(rag worker --threads 0 2>&1); rc=$?
+check_eq "rag worker --threads 0: refused (status 2)" $rc 2
+check_contains "...naming the flag and the bounds" "$out" "--threads: model.threads: expected a whole number from 1 to 1024"
 finish
