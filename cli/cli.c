@@ -108,7 +108,15 @@ void cli_cluster_follow(cli_ctx *cli)
     if (!cli->cluster || !cli->st) return;
     rag_err err = {0};
     clu_follow_report rep;
-    if (cli->clu && !clu_follow(cli->clu, cli->st, &rep, &err)) return;
+    if (cli->clu && !clu_follow(cli->clu, cli->st, &rep, &err)) {
+        /* the vector index files follow the replica, so that the next
+         * command loads them instead of building them (as rag ingest
+         * leaves them on one machine) */
+        if ((rep.docs || rep.full) && store_vindex_sync(cli->st, 1, NULL, NULL, &err) && !cli->quiet)
+            fprintf(stderr, "rag %s: warning: the replica's vector indexes: %s\n", cli->cmd,
+                    err.msg);
+        return;
+    }
     int64_t seq = 0;
     double at = 0;
     clu_replica_position(cli->st, &seq, &at, &err);
@@ -147,8 +155,9 @@ static int open_cluster(cli_ctx *cli, int open_db)
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
     if (rc) return cli_fail(cli, &err);
-    cli_cluster_follow(cli);
-    return configure_vectors(cli);
+    rc = configure_vectors(cli);
+    if (!rc) cli_cluster_follow(cli);
+    return rc;
 }
 
 int cli_setup(cli_ctx *cli, int open_db)
