@@ -136,6 +136,11 @@ int cli_enqueue(cli_ctx *cli, const char *const *paths, size_t n, const ing_para
                 const char *labels, const char *default_labels, int wait)
 {
     rag_err err = {0};
+    if (p->crawl_depth > 0) {
+        cli_error(cli, "--crawl is not supported against a cluster yet: a URL job fetches its "
+                       "page only (give the pages as URLs)");
+        return CLI_EXIT_USAGE;
+    }
     if (p->prune) {
         cli_error(cli, "--prune is not supported against a cluster yet: remove documents with "
                        "'rag docs rm ID'");
