@@ -25,8 +25,9 @@
 #                (rag_retrieve's time) p50 and p99 of each, and the ratio
 #                replica / single; the keyword and vector stages' p50 too.
 #                Also a second replica whose vector index files
-#                `rag index rebuild --replica` wrote (`rag search --replica`
-#                never writes them). One round first, not counted (warm).
+#                `rag index rebuild --replica` rewrote (`rag search
+#                --replica` writes them too, when it brought the replica up
+#                to date). One round first, not counted (warm).
 #
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this script's
 # commands (the figures must not depend on how the caller's shell tunes
@@ -218,9 +219,9 @@ pids=()
 
 # ---- 3. search latency: a replica against the single database -------------------
 # Three searches of each query, in turn: the single database; a replica as
-# `rag search --replica` leaves it (the first search made it); a second
-# replica after `rag index rebuild --replica` (its vector index files
-# written). Each search's took_ms, and its keyword and vector stages
+# `rag search --replica` leaves it (the first search made it and wrote its
+# vector index files); a second replica after `rag index rebuild --replica`
+# (its files rewritten). Each search's took_ms, and its keyword and vector stages
 # (--explain's timings).
 awk -F'\t' -v n="$nq" 'NR <= n { print $2 }' "$cisi/queries.tsv" > "$tmp/queries"
 "$RAG_BIN" index rebuild -q --db "$DB" --replica "$tmp/R2.db" > /dev/null
@@ -269,8 +270,8 @@ for v in replica indexed; do
   printf '%-52s %10.2f %10.2f %7.2fx\n' "  keyword stage p50 ms" "${kw50[$v]}" "${kw50[single]}" "$(ratio "${kw50[$v]}" "${kw50[single]}")"
   printf '%-52s %10.2f %10.2f %7.2fx\n' "  vector stage p50 ms" "${vec50[$v]}" "${vec50[single]}" "$(ratio "${vec50[$v]}" "${vec50[single]}")"
 done
-echo "(replica: as 'rag search --replica' leaves it, no vector index files; replica, index files: after"
-echo " 'rag index rebuild --replica'. Without the files every search rebuilds the indexes in memory.)"
+echo "(replica: as 'rag search --replica' leaves it, with the vector index files it wrote; replica,"
+echo " index files: after 'rag index rebuild --replica'.)"
 mkdir -p "$top/build/bench"
 f4() { printf '%.4f' "$1"; }
 search_json() { # VARIANT
