@@ -112,7 +112,8 @@ void cli_cluster_follow(cli_ctx *cli)
         /* the vector index files follow the replica, so that the next
          * command loads them instead of building them (as rag ingest
          * leaves them on one machine) */
-        if ((rep.docs || rep.full) && store_vindex_sync(cli->st, 1, NULL, NULL, &err) && !cli->quiet)
+        if ((rep.docs || rep.full) && store_vindex_sync(cli->st, 1, NULL, NULL, &err) &&
+            !cli->quiet)
             fprintf(stderr, "rag %s: warning: the replica's vector indexes: %s\n", cli->cmd,
                     err.msg);
         return;
