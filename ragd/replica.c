@@ -132,7 +132,9 @@ static void *follow_main(void *arg)
             note(r, rc == 0, rc ? NULL : &rep, r->writer);
             pthread_mutex_unlock(r->writer_mu);
         } else {
+            pthread_mutex_lock(r->writer_mu); /* note reads the replica's position */
             note(r, 0, NULL, r->writer);
+            pthread_mutex_unlock(r->writer_mu);
         }
         if (rc) {
             if (!failing) rag_log_warn("ragd: following the cluster: %s", err.msg);
