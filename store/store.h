@@ -90,19 +90,16 @@ int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out
 int64_t store_doc_lookup_steps(const store *s);
 
 typedef struct store_chunk_in {
-    int64_t id;       /* 0: a new id; a replica gives the cluster's (cluster/) */
     const char *text; /* not NUL-terminated necessarily: len bytes */
     size_t len;
     size_t n_tokens;
     size_t byte_start, byte_end;
     const char *heading_path; /* NUL-terminated */
     const float *vector;      /* embedding (dims of the model), or NULL */
+    int64_t id;               /* 0: a new id; a replica gives the cluster's (cluster/) */
 } store_chunk_in;
 
 typedef struct store_doc_in {
-    int64_t id; /* 0: the id of the document with this uri, or a new one; a
-                 * replica gives the cluster's id (a local document of the
-                 * same uri under another id is deleted first) */
     const char *uri;
     const char *ext_id; /* may be NULL */
     const char *title;
@@ -110,6 +107,9 @@ typedef struct store_doc_in {
     const char *content_hash;
     const char *metadata_json; /* may be NULL: "{}" */
     int64_t mtime_ns, size, acl_group;
+    int64_t id; /* 0: the id of the document with this uri, or a new one; a
+                 * replica gives the cluster's id (a local document of the
+                 * same uri under another id is deleted first) */
 } store_doc_in;
 
 /* Inserts the document, or replaces the one with the same uri together with

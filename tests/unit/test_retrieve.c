@@ -76,8 +76,12 @@ static void build(store *s, corpus *c, int64_t *model_id)
                 norm += (double)vecs[k][i] * vecs[k][i];
             for (int i = 0; i < DIMS; i++)
                 vecs[k][i] /= (float)sqrt(norm);
-            ch[k] = (store_chunk_in){texts[k], strlen(texts[k]), WORDS, 0, strlen(texts[k]),
-                                     "",       vecs[k]};
+            ch[k] = (store_chunk_in){.text = texts[k],
+                                     .len = strlen(texts[k]),
+                                     .n_tokens = WORDS,
+                                     .byte_end = strlen(texts[k]),
+                                     .heading_path = "",
+                                     .vector = vecs[k]};
         }
         char uri[32];
         snprintf(uri, sizeof uri, "/d%d", d);
