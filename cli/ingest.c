@@ -47,6 +47,8 @@ static const char usage[] =
     "                      net.allow_private, net.allow)\n"
     "  --wait              against a cluster: wait for the queued jobs, with one\n"
     "                      progress bar for them all\n"
+    "  --upload            against a cluster: put each file's bytes in its job,\n"
+    "                      for workers that cannot read the files where they run\n"
     "  --db PATH|URL       database (default $RAG_DB or ~/.local/share/rag/rag.db); a\n"
     "                      PostgreSQL URL queues the files and URLs for the cluster's\n"
     "                      workers (rag worker) instead of ingesting them here\n"
@@ -164,6 +166,7 @@ int cli_ingest(int argc, char **argv)
                                          {"max-pages", required_argument, NULL, 'P'},
                                          {"allow-private", optional_argument, NULL, 'V'},
                                          {"wait", no_argument, NULL, 'w'},
+                                         {"upload", no_argument, NULL, 'U'},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "ingest"};
@@ -173,7 +176,7 @@ int cli_ingest(int argc, char **argv)
     const char *acl = NULL, *crawl = NULL;
     net_policy policy = {0};
     emb_model *embedder = NULL;
-    int rc = CLI_EXIT_OK, c, wait = 0;
+    int rc = CLI_EXIT_OK, c, wait = 0, upload = 0;
     char *acl_csv = NULL, *default_csv = NULL;
     rag_err err = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -181,6 +184,9 @@ int cli_ingest(int argc, char **argv)
         switch (c) {
         case 'w':
             wait = 1;
+            break;
+        case 'U':
+            upload = 1;
             break;
         case 'a':
             acl = optarg;
@@ -266,7 +272,7 @@ int cli_ingest(int argc, char **argv)
         acl_csv = acl ? rag_strv_join(&labels, ",") : NULL;
         default_csv = rag_strv_join(&defaults, ",");
         rc = cli_enqueue(&cli, (const char *const *)argv + optind, (size_t)(argc - optind), &p,
-                         acl_csv, default_csv, wait);
+                         acl_csv, default_csv, upload, wait);
         goto out;
     }
     if ((rc = cli_open_embedder(&cli, 0, &embedder))) goto out;

@@ -2,6 +2,7 @@
  * ingest` against a cluster (enqueue, and --wait), and `rag jobs`. */
 #include "cli/cluster_int.h"
 #include "base/mem.h"
+#include "base/file.h"
 #include "base/time.h"
 #include "ingest/ingest.h"
 
@@ -132,8 +133,30 @@ static void on_list_failure(void *ctx, const char *path, ing_status st, const ch
         fprintf(stderr, "rag ingest: %s\n", cli_safe(reason ? reason : path, safe, sizeof safe));
 }
 
+/* A job that carries the file's bytes (--upload), for workers that cannot
+ * read this machine's files. */
+static int enqueue_bytes(cli_ctx *cli, clu_job_in *j, const char *path, size_t max, int64_t *id,
+                         rag_err *err)
+{
+    rag_map m;
+    rag_err ferr = {0};
+    if (rag_file_map(path, max, &m, &ferr)) {
+        char safe[4096];
+        cli_error(cli, "%s", cli_safe(ferr.msg, safe, sizeof safe));
+        return 1; /* this file only */
+    }
+    j->kind = CLU_JOB_BYTES;
+    j->bytes = m.data;
+    j->n_bytes = m.size;
+    int rc = clu_job_enqueue(cli->clu, j, id, err);
+    rag_file_unmap(&m);
+    j->bytes = NULL;
+    j->n_bytes = 0;
+    return rc;
+}
+
 int cli_enqueue(cli_ctx *cli, const char *const *paths, size_t n, const ing_params *p,
-                const char *labels, const char *default_labels, int wait)
+                const char *labels, const char *default_labels, int upload, int wait)
 {
     rag_err err = {0};
     if (p->crawl_depth > 0) {
@@ -167,7 +190,13 @@ int cli_enqueue(cli_ctx *cli, const char *const *paths, size_t n, const ing_para
     for (size_t i = 0; !rc && i < uris.n; i++) {
         j.kind = CLU_JOB_PATH;
         j.source = uris.v[i];
-        rc = clu_job_enqueue(cli->clu, &j, &id, &err);
+        rc = upload ? enqueue_bytes(cli, &j, uris.v[i], p->max_file_size, &id, &err)
+                    : clu_job_enqueue(cli->clu, &j, &id, &err);
+        if (rc == 1) { /* a file that could not be read: said, and the others go on */
+            rc = 0;
+            n_failed++;
+            continue;
+        }
         if (!rc && !first) first = id;
         if (!rc) last = id, queued++;
     }

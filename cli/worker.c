@@ -176,7 +176,10 @@ static int run_job(worker *w, clu *c, const clu_job *j, const char **said, int64
                     b = &body, ct = ctype;
                 }
             }
-            if (o.st != ING_FAILED) rc = ing_run_page(w->staging, j->source, b, ct, &p, &rep, err);
+            if (o.st != ING_FAILED)
+                rc = j->kind == CLU_JOB_BYTES && !ct
+                         ? ing_run_bytes(w->staging, j->source, b, &p, &rep, err)
+                         : ing_run_page(w->staging, j->source, b, ct, &p, &rep, err);
             rag_buf_free(&body);
             rag_free(ctype);
         }

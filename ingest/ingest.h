@@ -100,6 +100,12 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
 int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type,
                  const ing_params *p, ing_report *report, rag_err *err);
 
+/* Ingests bytes whose source is uri (a file elsewhere: a cluster worker
+ * given a file's bytes): typed from their content and uri's name as a file
+ * is; its modification time is now. Like ing_run with one path. */
+int ing_run_bytes(store *s, const char *uri, const rag_buf *body, const ing_params *p,
+                  ing_report *report, rag_err *err);
+
 /* Fetches one URL as ing_run would (p's policy, limits and timeout), for
  * callers that fetch outside their write lock. On success *body and
  * *content_type are set (free both). */

@@ -555,8 +555,10 @@ static int run_begin(run *r, store *s, const ing_params *p, ing_report *report, 
     return 0;
 }
 
-int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type,
-                 const ing_params *p, ing_report *report, rag_err *err)
+/* One document whose bytes are here: a page of a known type, or (detect)
+ * bytes typed from their content and their source's name as a file is. */
+static int run_one(store *s, const char *url, const rag_buf *body, const char *content_type,
+                   int detect, const ing_params *p, ing_report *report, rag_err *err)
 {
     run r;
     double t0 = rag_now_s();
@@ -564,9 +566,11 @@ int ing_run_page(store *s, const char *url, const rag_buf *body, const char *con
     if (rc) return rc;
     ing_progress prog = {0};
     page_run pr = {&r, &prog, t0};
-    ing_page pg = {
-        .url = url, .body = body, .final_url = url, .type = ing_type_of_mime(content_type)};
-    if (pg.type == ING_TYPE_UNKNOWN) {
+    ing_page pg = {.url = url,
+                   .body = body,
+                   .final_url = url,
+                   .type = detect ? ING_TYPE_UNKNOWN : ing_type_of_mime(content_type)};
+    if (pg.type == ING_TYPE_UNKNOWN && !detect) {
         pg.body = NULL;
         pg.skipped = 1;
         pg.why = "not a document type rag reads (HTML, Markdown, text, PDF, DOCX)";
@@ -581,6 +585,18 @@ int ing_run_page(store *s, const char *url, const rag_buf *body, const char *con
     rag_free(r.queue);
     report->seconds = rag_now_s() - t0;
     return rc;
+}
+
+int ing_run_page(store *s, const char *url, const rag_buf *body, const char *content_type,
+                 const ing_params *p, ing_report *report, rag_err *err)
+{
+    return run_one(s, url, body, content_type, 0, p, report, err);
+}
+
+int ing_run_bytes(store *s, const char *uri, const rag_buf *body, const ing_params *p,
+                  ing_report *report, rag_err *err)
+{
+    return run_one(s, uri, body, NULL, 1, p, report, err);
 }
 
 int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params *p,

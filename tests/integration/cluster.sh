@@ -99,6 +99,19 @@ check_contains "...a job cut short said so and went back to the queue" "$(cat $T
 out=$(rag check --db "$CISI" --replica $T/r1.db 2>&1)
 check_contains "...and the replica equals the cluster" "$out" "consistent"
 
+# --upload: the files' bytes travel in their jobs (workers elsewhere cannot
+# read this machine's files); the documents keep the files' paths as source
+mkdir -p $T/away
+printf '# Away\n\nThe capybara ledger is closed on Fridays.\n' > $T/away/a.md
+printf '<html><head><title>Away two</title></head><body><p>Capybara rota.</p></body></html>' > $T/away/b.html
+out=$(rag ingest --db "$CISI" --upload $T/away 2>&1)
+check_contains "rag ingest --upload queues the files with their bytes" "$out" "2 jobs queued"
+mv $T/away $T/gone
+rag worker --db "$CISI" --once -q
+check_eq "...the worker ingests them without reading the files" "$(psql_do -d cisi -c "select count(*) from documents where uri like '%/away/%'")" 2
+check_eq "...typed as files are (an HTML title)" "$(psql_do -d cisi -c "select title from documents where uri like '%/away/b.html'")" "Away two"
+check_eq "...searchable on a replica" "$(rag search --db "$CISI" --replica $T/r1.db --json capybara | json_len '$.results')" 2
+
 # the schema's version, and passwords given other ways
 psql_do -d cisi -c "UPDATE rag_schema SET version = 99" >/dev/null
 out=$(rag jobs --db "$CISI" 2>&1); rc=$?
