@@ -116,17 +116,15 @@ int clu_job_claim(clu *c, const char *worker, int lease_s, clu_job *out, rag_err
     return got;
 }
 
-int clu_job_renew(clu *c, const clu_job *j, int lease_s, rag_err *err)
+/* Runs sql on job j ($1 its id, $2 its lease token, $3 extra when given)
+ * while the lease is still this worker's; RAG_ERR_BUSY when it is not. */
+static int with_lease(clu *c, const clu_job *j, const char *sql, const char *extra, rag_err *err)
 {
-    char id[24], tok[24], ls[16];
+    char id[24], tok[24];
     snprintf(id, sizeof id, "%lld", (long long)j->id);
     snprintf(tok, sizeof tok, "%lld", (long long)j->lease_token);
-    snprintf(ls, sizeof ls, "%d", lease_s);
-    const char *v[] = {id, tok, ls};
-    PGresult *r = clu_query(c,
-                            "UPDATE jobs SET lease_until = now() + make_interval(secs => $3::int) "
-                            "WHERE id = $1 AND lease_token = $2 AND state = 'running'",
-                            3, v, NULL, NULL, err);
+    const char *v[] = {id, tok, extra};
+    PGresult *r = clu_query(c, sql, extra ? 3 : 2, v, NULL, NULL, err);
     if (!r) return err->code;
     int kept = atoi(PQcmdTuples(r)) > 0;
     PQclear(r);
@@ -135,23 +133,23 @@ int clu_job_renew(clu *c, const clu_job *j, int lease_s, rag_err *err)
                               (long long)j->id);
 }
 
+int clu_job_renew(clu *c, const clu_job *j, int lease_s, rag_err *err)
+{
+    char ls[16];
+    snprintf(ls, sizeof ls, "%d", lease_s);
+    return with_lease(c, j,
+                      "UPDATE jobs SET lease_until = now() + make_interval(secs => $3::int) "
+                      "WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+                      ls, err);
+}
+
 int clu_job_release(clu *c, const clu_job *j, rag_err *err)
 {
-    char id[24], tok[24];
-    snprintf(id, sizeof id, "%lld", (long long)j->id);
-    snprintf(tok, sizeof tok, "%lld", (long long)j->lease_token);
-    const char *v[] = {id, tok};
-    PGresult *r = clu_query(c,
-                            "UPDATE jobs SET state = 'queued', lease_until = NULL, "
-                            "lease_token = NULL, attempts = greatest(attempts - 1, 0) "
-                            "WHERE id = $1 AND lease_token = $2 AND state = 'running'",
-                            2, v, NULL, NULL, err);
-    if (!r) return err->code;
-    int kept = atoi(PQcmdTuples(r)) > 0;
-    PQclear(r);
-    return kept ? 0
-                : rag_err_set(err, RAG_ERR_BUSY, "job %lld: the lease was lost to another worker",
-                              (long long)j->id);
+    return with_lease(c, j,
+                      "UPDATE jobs SET state = 'queued', lease_until = NULL, "
+                      "lease_token = NULL, attempts = greatest(attempts - 1, 0) "
+                      "WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+                      NULL, err);
 }
 
 int clu_queue_stats_get(clu *c, int64_t first, int64_t last, clu_queue_stats *out, rag_err *err)
