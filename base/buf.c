@@ -82,6 +82,22 @@ void rag_strv_push(rag_strv *sv, const char *s)
     rag_strv_pushn(sv, s, strlen(s));
 }
 
+void rag_strv_pushf(rag_strv *sv, const char *fmt, ...)
+{
+    rag_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    rag_buf_reserve(&b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b.data, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    rag_strv_pushn(sv, b.data, (size_t)n);
+    rag_buf_free(&b);
+}
+
 void rag_strv_free(rag_strv *sv)
 {
     for (size_t i = 0; i < sv->n; i++)

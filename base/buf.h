@@ -30,6 +30,7 @@ typedef struct rag_strv {
 
 void rag_strv_push(rag_strv *sv, const char *s); /* copies s */
 void rag_strv_pushn(rag_strv *sv, const char *s, size_t n);
+void rag_strv_pushf(rag_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rag_strv_free(rag_strv *sv);
 /* Splits `s` on `sep`, trims spaces, drops empty items. */
 void rag_strv_split(rag_strv *sv, const char *s, char sep);

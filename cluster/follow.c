@@ -424,17 +424,6 @@ static int cmp_sum(const void *a, const void *b)
     return cmp_i64(&((const doc_sum *)a)->id, &((const doc_sum *)b)->id);
 }
 
-static void problem(rag_strv *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(rag_strv *p, const char *fmt, ...)
-{
-    char b[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof b, fmt, ap);
-    va_end(ap);
-    rag_strv_push(p, b);
-}
-
 int clu_check(clu *c, store *replica, rag_strv *problems, rag_err *err)
 {
     /* the replica at the head of a snapshot the comparison then reads */
@@ -490,10 +479,11 @@ int clu_check(clu *c, store *replica, rag_strv *problems, rag_err *err)
             int64_t id = clu_col_i64(r, row, 0);
             const char *uri = PQgetvalue(r, row, 1);
             for (; j < ls.n && ls.v[j].id < id; j++)
-                problem(problems, "replica: document %lld (%s) is not in the cluster",
-                        (long long)ls.v[j].id, ls.v[j].uri);
+                rag_strv_pushf(problems, "replica: document %lld (%s) is not in the cluster",
+                               (long long)ls.v[j].id, ls.v[j].uri);
             if (j == ls.n || ls.v[j].id != id) {
-                problem(problems, "replica: document %lld (%s) is missing", (long long)id, uri);
+                rag_strv_pushf(problems, "replica: document %lld (%s) is missing", (long long)id,
+                               uri);
                 continue;
             }
             doc_sum *d = &ls.v[j++];
@@ -507,12 +497,13 @@ int clu_check(clu *c, store *replica, rag_strv *problems, rag_err *err)
                                : strcmp(d->vec_sha, PQgetvalue(r, row, 8))       ? "vectors"
                                                                                  : NULL;
             if (what)
-                problem(problems, "replica: document %lld (%s): %s differ from the cluster's",
-                        (long long)id, uri, what);
+                rag_strv_pushf(problems,
+                               "replica: document %lld (%s): %s differ from the cluster's",
+                               (long long)id, uri, what);
         }
         for (; j < ls.n; j++)
-            problem(problems, "replica: document %lld (%s) is not in the cluster",
-                    (long long)ls.v[j].id, ls.v[j].uri);
+            rag_strv_pushf(problems, "replica: document %lld (%s) is not in the cluster",
+                           (long long)ls.v[j].id, ls.v[j].uri);
     }
     PQclear(r);
     for (size_t i = 0; i < ls.n; i++) {

@@ -137,6 +137,10 @@ typedef struct net_pool_stats {
 /* Checks "URL[, URL]...": 1 to NET_POOL_MAX http(s) URLs, none empty or
  * twice; the message never shows a password. */
 int net_url_list_check(const char *list, rag_err *err);
+/* Calls fn on each element of a comma-separated list (blanks around it
+ * trimmed; i counts from 0); stops at fn's non-zero and returns it. */
+int net_url_list_each(const char *list, int (*fn)(void *ctx, const char *u, size_t n, size_t i),
+                      void *ctx);
 /* url without its userinfo (owned): for messages, labels and `rag config`. */
 char *net_url_public(const char *url);
 /* The same for each URL of a list, joined with ", " (owned). */

@@ -80,9 +80,8 @@ char *net_url_public(const char *url)
     return rag_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
 }
 
-/* Calls fn on each element of list (trimmed); stops at fn's non-zero. */
-static int each_url(const char *list, int (*fn)(void *ctx, const char *u, size_t n, size_t i),
-                    void *ctx)
+int net_url_list_each(const char *list, int (*fn)(void *ctx, const char *u, size_t n, size_t i),
+                      void *ctx)
 {
     size_t i = 0;
     const char *p = list;
@@ -138,7 +137,7 @@ static int check_one(void *ctx, const char *u, size_t n, size_t i)
 int net_url_list_check(const char *list, rag_err *err)
 {
     checking c = {.err = err};
-    int rc = each_url(list ? list : "", check_one, &c);
+    int rc = net_url_list_each(list ? list : "", check_one, &c);
     for (size_t k = 0; k < c.n; k++)
         rag_free(c.seen[k]);
     return rc;
@@ -185,7 +184,7 @@ int net_pool_new(const char *list, net_pool **out, rag_err *err)
     if (rc) return rc;
     net_pool *p = rag_xcalloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
-    each_url(list, add_one, p);
+    net_url_list_each(list, add_one, p);
     p->shown = net_url_list_public(list);
     *out = p;
     return 0;

@@ -510,8 +510,10 @@ const char *rag_settings_where(const rag_settings *s, const char *key)
 }
 
 /* One URL as shown: its userinfo, if any, replaced by "(hidden)". */
-static void show_url(rag_buf *b, const char *u, size_t n)
+static int show_url(void *ctx, const char *u, size_t n, size_t i)
 {
+    rag_buf *b = ctx;
+    if (i) rag_buf_puts(b, ", ");
     char *one = rag_xstrndup(u, n), *pub = net_url_public(one);
     const char *scheme = strstr(one, "://");
     if (strcmp(one, pub) && scheme) { /* it had userinfo */
@@ -524,6 +526,7 @@ static void show_url(rag_buf *b, const char *u, size_t n)
     }
     rag_free(pub);
     rag_free(one);
+    return 0;
 }
 
 /* The value as shown: secrets and the password of each URL (of a list)
@@ -535,18 +538,7 @@ static char *shown(const rag_setting_def *d, const char *v)
     if (d->secret && !rag_is_url(v)) return rag_xstrdup("(set, hidden)");
     if (!rag_is_url(v)) return rag_xstrdup(v);
     rag_buf b = {0};
-    for (const char *p = v;;) {
-        size_t w = strcspn(p, ",");
-        const char *a = p, *e = p + w;
-        while (a < e && (*a == ' ' || *a == '\t'))
-            a++;
-        while (e > a && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (p != v) rag_buf_puts(&b, ", ");
-        show_url(&b, a, (size_t)(e - a));
-        if (!p[w]) break;
-        p += w + 1;
-    }
+    net_url_list_each(v, show_url, &b);
     return rag_buf_steal(&b);
 }
 

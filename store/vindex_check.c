@@ -19,17 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void problem(rag_strv *problems, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(rag_strv *problems, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    rag_strv_push(problems, buf);
-}
-
 /* SQLite's sorted chunk ids for group gid against g's ids. */
 static int compare_group(store *s, vindex *vi, int64_t gid, const vgroup *g, rag_strv *problems,
                          rag_err *err)
@@ -57,7 +46,7 @@ static int compare_group(store *s, vindex *vi, int64_t gid, const vgroup *g, rag
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list the vectors of a group", err);
     sqlite3_finalize(st);
     if (!rc && (missing || extra))
-        problem(
+        rag_strv_pushf(
             problems,
             "%s/group-%lld.faiss: the index has %zu vectors, the database %zu (%zu missing from "
             "the index, %zu not in the database)",
@@ -95,8 +84,8 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
     }
     const char *gap = vindex_log_gap(t->seq, &lp);
     if (gap) {
-        problem(problems, "%s/manifest: sequence %lld, change log up to %lld: %s", t->dir,
-                (long long)t->seq, (long long)lp.hi, gap);
+        rag_strv_pushf(problems, "%s/manifest: sequence %lld, change log up to %lld: %s", t->dir,
+                       (long long)t->seq, (long long)lp.hi, gap);
         goto out;
     }
     /* Files that are merely behind are normal (readers do not write them):
@@ -107,7 +96,8 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
         rc = vindex_replay(s, t, t->seq, lp.hi, NULL, NULL, 0, err);
         if (rc == 1) {
             rc = 0;
-            problem(problems, "%s/manifest: too far behind the change log to replay", t->dir);
+            rag_strv_pushf(problems, "%s/manifest: too far behind the change log to replay",
+                           t->dir);
             goto out;
         }
         if (rc) goto out;
@@ -135,8 +125,8 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
     for (size_t i = 0; !rc && i < t->n_g; i++) {
         const vgroup *g = t->g[i];
         if (g->rebuild || !g->n_ids || vindex_bsearch_i64(gids, n, g->id)) continue;
-        problem(problems, "%s/group-%lld.faiss: holds %zu vectors of a group without any", t->dir,
-                (long long)g->id, g->n_ids);
+        rag_strv_pushf(problems, "%s/group-%lld.faiss: holds %zu vectors of a group without any",
+                       t->dir, (long long)g->id, g->n_ids);
     }
     rag_free(gids);
 out:
