@@ -5,12 +5,11 @@
 #include "base/time.h"
 #include "cluster/cluster.h"
 
-#include <time.h>
-
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 void cli_flag(cli_ctx *cli, const char *key, const char *value, const char *name)
@@ -145,14 +144,8 @@ static int open_cluster(cli_ctx *cli, int open_db)
     if (rc && (open_db != CLI_DB_OPEN || rc != RAG_ERR_IO)) return cli_fail(cli, &err);
     if (rc && !cli->quiet) fprintf(stderr, "rag %s: warning: %s\n", cli->cmd, err.msg);
     if (open_db == CLI_DB_CLUSTER) return 0;
-    char *path = cli->set.cluster.replica ? rag_xstrdup(cli->set.cluster.replica) : NULL;
-    if (!path) {
-        char *def = store_default_path();
-        char *slash = strrchr(def, '/');
-        path = slash ? rag_xasprintf("%.*s/replica.db", (int)(slash - def), def)
-                     : rag_xstrdup("replica.db");
-        rag_free(def);
-    }
+    char *path = cli->set.cluster.replica ? rag_xstrdup(cli->set.cluster.replica)
+                                          : clu_replica_default_path();
     rc = store_open(path, NULL, &cli->st, &err);
     rag_free(path);
     if (rc) return cli_fail(cli, &err);

@@ -101,6 +101,10 @@ int clu_key_list(clu *c, store_key **out, size_t *n, rag_err *err);
 int clu_key_delete(clu *c, const char *name, rag_err *err);
 
 /* ---- replicas (cluster/follow.c) ----------------------------------------------------- */
+/* Where a replica lives unless cluster.replica says: replica.db beside the
+ * default database (store_default_path). A new string (rag_free). */
+char *clu_replica_default_path(void);
+
 typedef struct clu_follow_report {
     int64_t seq_before, seq_after; /* the replica's position in the log */
     size_t docs, keys;             /* documents applied; key-table reloads */

@@ -27,6 +27,16 @@
 
 #define BATCH 500
 
+char *clu_replica_default_path(void)
+{
+    char *def = store_default_path();
+    char *slash = strrchr(def, '/');
+    char *path = slash ? rag_xasprintf("%.*s/replica.db", (int)(slash - def), def)
+                       : rag_xstrdup("replica.db");
+    rag_free(def);
+    return path;
+}
+
 int clu_replica_position(store *replica, int64_t *seq, double *synced_at, rag_err *err)
 {
     char *v = NULL;

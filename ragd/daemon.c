@@ -331,15 +331,7 @@ int ragd_main(int argc, char **argv)
     ragd_replica_params rp = {0};
     if (clu_is_url(set.db)) {
         /* cluster mode: the node serves its replica (ragd/replica.h) */
-        if (set.cluster.replica) {
-            db = rag_xstrdup(set.cluster.replica);
-        } else {
-            char *def = store_default_path();
-            char *slash = strrchr(def, '/');
-            db = slash ? rag_xasprintf("%.*s/replica.db", (int)(slash - def), def)
-                       : rag_xstrdup("replica.db");
-            rag_free(def);
-        }
+        db = set.cluster.replica ? rag_xstrdup(set.cluster.replica) : clu_replica_default_path();
         char *dir = rag_xstrdup(db), *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
             *slash = 0;
