@@ -28,14 +28,20 @@ static void on_sig(int sig)
     stop = 1;
 }
 
+/* ", 12 added, 3 unchanged": the ended jobs by outcome */
+static void print_outcomes(const clu_queue_stats *q)
+{
+    for (size_t i = 0; i < q->n_done_by; i++)
+        printf("%s %lld %s", i ? "," : "", (long long)q->done_by[i].n, q->done_by[i].outcome);
+}
+
 static void print_stats(const clu_queue_stats *q)
 {
     printf("jobs: %lld queued, %lld running, %lld done, %lld failed\n", (long long)q->queued,
            (long long)q->running, (long long)q->done, (long long)q->failed);
     if (q->n_done_by) {
         printf("outcomes:");
-        for (size_t i = 0; i < q->n_done_by; i++)
-            printf("%s %lld %s", i ? "," : "", (long long)q->done_by[i].n, q->done_by[i].outcome);
+        print_outcomes(q);
         printf("\n");
     }
     for (size_t i = 0; i < q->n_workers; i++)
@@ -262,8 +268,7 @@ int cli_wait_jobs(cli_ctx *cli, int64_t first, int64_t last, size_t n_failed)
         cli_print_json(j);
     } else {
         printf("ingest: %lld jobs in %.1f s:", (long long)(q.done + q.failed), rag_now_s() - t0);
-        for (size_t i = 0; i < q.n_done_by; i++)
-            printf("%s %lld %s", i ? "," : "", (long long)q.done_by[i].n, q.done_by[i].outcome);
+        print_outcomes(&q);
         printf("%s\n", stop ? " (stopped waiting; the jobs go on)" : "");
     }
     int failed = q.failed > 0 || n_failed;

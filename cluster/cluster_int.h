@@ -48,6 +48,11 @@ int clu_log_append(clu *c, const char *kind, int64_t ref, rag_err *err);
 
 int clu_migrate(clu *c, rag_err *err);
 
+/* The rows of the cluster's embedding model (settings 'embed.model_id'),
+ * columns of models as m. */
+#define CLU_MODEL_FROM                                                                             \
+    " FROM settings s JOIN models m ON m.id = s.value::bigint WHERE s.key = 'embed.model_id'"
+
 /* Column helpers: a new string (rag_free); an int64 (0 for NULL). */
 char *clu_col_str(const PGresult *r, int row, int col);
 int64_t clu_col_i64(const PGresult *r, int row, int col);

@@ -81,8 +81,7 @@ static int sync_model(clu *c, store *replica, int64_t *local, int *dims, rag_err
     *dims = 0;
     PGresult *r = clu_query(c,
                             "SELECT m.name, m.file_sha256, m.dims, m.pooling, m.normalized, "
-                            "m.query_prefix, m.doc_prefix FROM settings s JOIN models m "
-                            "ON m.id = s.value::bigint WHERE s.key = 'embed.model_id'",
+                            "m.query_prefix, m.doc_prefix" CLU_MODEL_FROM,
                             0, NULL, NULL, NULL, err);
     if (!r) return err->code;
     int rc = 0;

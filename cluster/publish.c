@@ -136,10 +136,8 @@ static int model_id(clu *c, const store_model *m, int64_t *id, rag_err *err)
                  "ON CONFLICT DO NOTHING",
                  1, sv, err);
     r = rc ? NULL
-           : clu_query(c,
-                       "SELECT m.id, m.name, m.file_sha256 FROM settings s JOIN models m "
-                       "ON m.id = s.value::bigint WHERE s.key = 'embed.model_id'",
-                       0, NULL, NULL, NULL, err);
+           : clu_query(c, "SELECT m.id, m.name, m.file_sha256" CLU_MODEL_FROM, 0, NULL, NULL, NULL,
+                       err);
     if (!r) return err->code;
     if (strcmp(PQgetvalue(r, 0, 0), mid))
         rc =
@@ -155,10 +153,7 @@ static int model_id(clu *c, const store_model *m, int64_t *id, rag_err *err)
 /* The cluster's model, if it has one: 1, 0 when none. */
 static int cluster_model(clu *c, char *name, size_t n, rag_err *err)
 {
-    PGresult *r = clu_query(c,
-                            "SELECT m.name FROM settings s JOIN models m ON m.id = "
-                            "s.value::bigint WHERE s.key = 'embed.model_id'",
-                            0, NULL, NULL, NULL, err);
+    PGresult *r = clu_query(c, "SELECT m.name" CLU_MODEL_FROM, 0, NULL, NULL, NULL, err);
     if (!r) return err->code;
     int found = PQntuples(r) > 0;
     if (found) snprintf(name, n, "%s", PQgetvalue(r, 0, 0));

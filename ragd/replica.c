@@ -40,13 +40,12 @@ static int conn(ragd_replica *r, clu **slot, rag_err *err)
     return clu_open(r->url, &cp, slot, err);
 }
 
-static void note(ragd_replica *r, int ok, const clu_follow_report *rep, store *s)
+/* The outcome of a look at the cluster: the position comes from the
+ * report (a failed look leaves it as it was). */
+static void note(ragd_replica *r, int ok, const clu_follow_report *rep)
 {
-    int64_t seq = 0;
-    rag_err e = {0};
-    clu_replica_position(s, &seq, NULL, &e);
     pthread_mutex_lock(&r->mu);
-    r->seq = seq;
+    if (rep) r->seq = rep->seq_after;
     r->connected = ok;
     if (ok) r->at_head = rag_now_s();
     if (!ok) r->failures++;
@@ -82,10 +81,11 @@ int ragd_replica_open(const ragd_replica_params *p, ragd_replica **out, rag_err 
         snprintf(r->name, sizeof r->name, "%s", clu_name(r->follow_c));
         crc = clu_follow(r->follow_c, s, &rep, &cerr);
     }
-    note(r, crc == 0, crc ? NULL : &rep, s);
+    note(r, crc == 0, crc ? NULL : &rep);
     if (crc) {
         int64_t seq = 0;
         clu_replica_position(s, &seq, NULL, err);
+        r->seq = seq; /* no thread yet */
         if (crc != RAG_ERR_IO || seq == 0) {
             rc = rag_err_set(err, crc, "%s%s", cerr.msg,
                              crc == RAG_ERR_IO ? " (and the replica is empty: nothing to serve)"
@@ -129,12 +129,10 @@ static void *follow_main(void *arg)
         if (!rc) {
             pthread_mutex_lock(r->writer_mu);
             rc = clu_follow(r->follow_c, r->writer, &rep, &err);
-            note(r, rc == 0, rc ? NULL : &rep, r->writer);
             pthread_mutex_unlock(r->writer_mu);
+            note(r, rc == 0, rc ? NULL : &rep);
         } else {
-            pthread_mutex_lock(r->writer_mu); /* note reads the replica's position */
-            note(r, 0, NULL, r->writer);
-            pthread_mutex_unlock(r->writer_mu);
+            note(r, 0, NULL);
         }
         if (rc) {
             if (!failing) rag_log_warn("ragd: following the cluster: %s", err.msg);
@@ -208,7 +206,7 @@ static void apply_now(ragd_replica *r)
     rag_err err = {0};
     clu_follow_report rep = {0};
     int rc = clu_follow(r->write_c, r->writer, &rep, &err);
-    note(r, rc == 0, rc ? NULL : &rep, r->writer);
+    note(r, rc == 0, rc ? NULL : &rep);
     if (rc)
         rag_log_warn("ragd: applying a write to the replica: %s (the thread will)", err.msg);
     else if (rep.keys && r->p.on_change)
