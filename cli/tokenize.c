@@ -22,21 +22,26 @@ static char *read_stdin(size_t *len)
 
 static const char tokenize_usage[] =
     "usage: rag tokenize -m MODEL.gguf [--special] [TEXT]\n"
+    "       rag tokenize -m MODEL.gguf --pair QUERY PASSAGE\n"
     "\n"
     "Prints the token ids of TEXT (or of standard input, read byte-exact) on\n"
     "one line. --special adds the model's BOS/EOS or CLS/SEP as it does for\n"
     "generation or embedding; without it none are added and the text of\n"
-    "special tokens is tokenized as plain text.\n";
+    "special tokens is tokenized as plain text. --pair prints the ids a\n"
+    "reranker scores for QUERY and PASSAGE ([CLS] q [SEP] [SEP] p [SEP] for\n"
+    "BERT, <s> q </s></s> p </s> for XLM-RoBERTa), the input of\n"
+    "'rag rerank --ids'.\n";
 
 int cli_tokenize(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"special", no_argument, NULL, 's'},
+                                         {"pair", no_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "tokenize"};
     const char *model = NULL;
-    int special = 0, c;
+    int special = 0, pair = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
@@ -44,6 +49,9 @@ int cli_tokenize(int argc, char **argv)
             break;
         case 's':
             special = 1;
+            break;
+        case 'p':
+            pair = 1;
             break;
         case 'h':
             fputs(tokenize_usage, stdout);
@@ -53,7 +61,9 @@ int cli_tokenize(int argc, char **argv)
         }
     }
     if (!model) return cli_usage_error(&cli, "-m MODEL is required");
-    if (argc - optind > 1) return cli_usage_error(&cli, "give TEXT as one argument (quote it)");
+    if (pair && argc - optind != 2) return cli_usage_error(&cli, "--pair takes QUERY and PASSAGE");
+    if (!pair && argc - optind > 1)
+        return cli_usage_error(&cli, "give TEXT as one argument (quote it)");
     rag_err err = {0};
     llm_gguf *g;
     if (llm_gguf_open(model, &g, &err)) return cli_fail(&cli, &err);
@@ -63,14 +73,21 @@ int cli_tokenize(int argc, char **argv)
     if (rc) return cli_fail(&cli, &err);
     size_t len;
     char *text;
-    if (optind < argc) {
+    if (pair) {
+        text = NULL;
+        len = 0;
+    } else if (optind < argc) {
         text = rag_xstrdup(argv[optind]);
         len = strlen(text);
     } else {
         text = read_stdin(&len);
     }
     llm_tokens t = {0};
-    rc = llm_tokenize(v, text, len, special, 0, &t, &err);
+    if (pair)
+        rc = llm_tokenize_pair(v, argv[optind], strlen(argv[optind]), argv[optind + 1],
+                               strlen(argv[optind + 1]), &t, &err);
+    else
+        rc = llm_tokenize(v, text, len, special, 0, &t, &err);
     if (!rc) {
         rag_buf out = {0};
         for (size_t i = 0; i < t.n; i++)

@@ -220,25 +220,65 @@ int emb_rerank(emb_model *m, const char *query, const char *const *passages, siz
     return m->ops->rerank(m, query, passages, n, scores, err);
 }
 
-static int local_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
-                        float *scores, rag_err *err)
+static int check_reranker(const emb_model *m, rag_err *err)
 {
     if (m->id.pooling != EMB_POOL_RANK || m->arch == EMB_DECODER)
         return rag_err_set(err, RAG_ERR_INVALID,
                            "%s is not a reranker (it has no classification head)", m->id.name);
-    llm_tokens *seqs = rag_xcalloc(n ? n : 1, sizeof *seqs);
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = llm_tokenize_pair(m->vocab, query, strlen(query), passages[i], strlen(passages[i]),
-                               &seqs[i], err);
-        if (!rc) truncate_seq(&seqs[i], (size_t)m->n_ctx, 1);
-    }
+    return 0;
+}
+
+/* Scores the pairs seqs[0..n) (cut to fit) unless rc is already set, and
+ * frees them. */
+static int score_pairs(emb_model *m, llm_tokens *seqs, size_t n, float *scores, int rc,
+                       rag_err *err)
+{
+    for (size_t i = 0; i < n && !rc; i++)
+        truncate_seq(&seqs[i], (size_t)m->n_ctx, 1);
     rank_ctx c = {m, scores};
     if (!rc) rc = run(m, seqs, n, store_score, &c, err);
     for (size_t i = 0; i < n; i++)
         llm_tokens_free(&seqs[i]);
     rag_free(seqs);
     return rc;
+}
+
+static int local_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
+                        float *scores, rag_err *err)
+{
+    int rc = check_reranker(m, err);
+    if (rc) return rc;
+    llm_tokens *seqs = rag_xcalloc(n ? n : 1, sizeof *seqs);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = llm_tokenize_pair(m->vocab, query, strlen(query), passages[i], strlen(passages[i]),
+                               &seqs[i], err);
+    return score_pairs(m, seqs, n, scores, rc, err);
+}
+
+int emb_rerank_ids(emb_model *m, const llm_tokens *pairs, size_t n, float *scores, rag_err *err)
+{
+    if (m->ops != &emb_local_ops)
+        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                           "%s: token ids can be scored by a local reranker only", m->id.name);
+    int rc = check_reranker(m, err);
+    if (rc) return rc;
+    int n_vocab = llm_vocab_size(m->vocab);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!pairs[i].n) rc = rag_err_set(err, RAG_ERR_INVALID, "pair %zu has no tokens", i + 1);
+        for (size_t t = 0; t < pairs[i].n && !rc; t++)
+            if (pairs[i].v[t] < 0 || pairs[i].v[t] >= n_vocab)
+                rc = rag_err_set(err, RAG_ERR_INVALID,
+                                 "pair %zu, token %zu: id %d is outside the vocabulary (0..%d)",
+                                 i + 1, t + 1, (int)pairs[i].v[t], n_vocab - 1);
+    }
+    if (rc) return rc;
+    llm_tokens *seqs = rag_xcalloc(n ? n : 1, sizeof *seqs);
+    for (size_t i = 0; i < n; i++) {
+        seqs[i].v = rag_xmalloc(pairs[i].n * sizeof *seqs[i].v);
+        memcpy(seqs[i].v, pairs[i].v, pairs[i].n * sizeof *seqs[i].v);
+        seqs[i].n = seqs[i].cap = pairs[i].n;
+    }
+    return score_pairs(m, seqs, n, scores, 0, err);
 }
 
 const emb_ops emb_local_ops = {"local", local_count_tokens, local_embed, local_rerank};

@@ -115,10 +115,15 @@ int emb_embed(emb_model *m, const char *const *texts, size_t n, emb_input kind, 
               float *out, uint8_t *truncated, rag_err *err);
 
 /* Scores passages against query with a reranker: scores[n] (higher is more
- * relevant). Input is [CLS] query [SEP] [SEP] passage [SEP], cut to fit.
+ * relevant). Input is the pair as llm_tokenize_pair lays it out ([CLS] query
+ * [SEP] [SEP] passage [SEP], <s> query </s></s> passage </s>), cut to fit.
  * A remote model is refused (RAG_ERR_UNSUPPORTED). */
 int emb_rerank(emb_model *m, const char *query, const char *const *passages, size_t n,
                float *scores, rag_err *err);
+/* The same for n pairs already tokenized (ids as given, none added; each
+ * cut to fit, keeping its last token): to compare two models fed the same
+ * ids. A local reranker only; an id outside the vocabulary is refused. */
+int emb_rerank_ids(emb_model *m, const llm_tokens *pairs, size_t n, float *scores, rag_err *err);
 
 /* Tokens embedded and time spent, since the model was opened. */
 void emb_model_stats(const emb_model *m, uint64_t *tokens, double *seconds);

@@ -536,6 +536,8 @@ static int load(llm_vocab *v, const llm_gguf *g, rag_err *err)
     }
     rc = opt_bool(g, "tokenizer.ggml.add_bos_token", &sp->add_bos, err);
     if (!rc) rc = opt_bool(g, "tokenizer.ggml.add_eos_token", &sp->add_eos, err);
+    sp->add_sep = 1;
+    if (!rc) rc = opt_bool(g, "tokenizer.ggml.add_sep_token", &sp->add_sep, err);
     if (rc) return rc;
     if (v->kind == LLM_VOCAB_WPM) {
         if (sp->cls < 0 && sp->bos < 0)
@@ -843,9 +845,10 @@ int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const cha
     const llm_special *sp = &v->sp;
     int32_t start = sp->cls >= 0 ? sp->cls : sp->bos;
     int32_t end = sp->eos >= 0 ? sp->eos : sp->sep;
-    if (start < 0 || end < 0 || sp->sep < 0)
+    int32_t sep = sp->sep >= 0 ? sp->sep : end;
+    if (start < 0 || end < 0)
         return rag_err_set(err, RAG_ERR_INVALID,
-                           "llm_tokenize_pair: the vocabulary has no CLS/BOS, SEP or EOS token");
+                           "llm_tokenize_pair: the vocabulary has no CLS/BOS, or no SEP/EOS token");
     if (a_len > LLM_TOKENIZE_MAX_BYTES || b_len > LLM_TOKENIZE_MAX_BYTES)
         return rag_err_set(err, RAG_ERR_LIMIT, "llm_tokenize_pair: text over the limit");
     if ((!a && a_len) || (!b && b_len))
@@ -855,7 +858,7 @@ int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const cha
     int rc = encode_text(v, a, a_len, 0, NULL, 1, out, err);
     if (!rc) {
         tok_push(out, end);
-        tok_push(out, sp->sep);
+        if (sp->add_sep) tok_push(out, sep);
         rc = encode_text(v, b, b_len, 0, NULL, 1, out, err);
     }
     if (!rc) tok_push(out, end);

@@ -48,6 +48,7 @@ const char *llm_vocab_pre(const llm_vocab *v);
 typedef struct llm_special {
     int32_t bos, eos, eot, sep, cls, pad, unk, mask;
     int add_bos, add_eos; /* whether tokenizing "with special tokens" adds them */
+    int add_sep;          /* whether a pair has SEP between its texts (1 unless the file says) */
 } llm_special;
 const llm_special *llm_vocab_special(const llm_vocab *v);
 
@@ -78,9 +79,12 @@ void llm_tokens_free(llm_tokens *t);
 int llm_tokenize(const llm_vocab *v, const char *text, size_t len, int add_special,
                  int parse_special, llm_tokens *out, rag_err *err);
 
-/* A text pair for a cross-encoder: CLS/BOS a EOS SEP b EOS (EOS is SEP when
- * the vocabulary has no EOS), i.e. [CLS] a [SEP] [SEP] b [SEP] for BERT
- * rerankers. Control-token text is never parsed. */
+/* A text pair for a cross-encoder: CLS/BOS a EOS SEP b EOS, as llama.cpp
+ * lays it out. EOS is SEP when the vocabulary has no EOS, and SEP is EOS
+ * when it has no SEP; SEP is left out when the file sets
+ * tokenizer.ggml.add_sep_token to false. So [CLS] a [SEP] [SEP] b [SEP] for
+ * BERT rerankers, <s> a </s></s> b </s> for XLM-RoBERTa ones. Control-token
+ * text is never parsed. */
 int llm_tokenize_pair(const llm_vocab *v, const char *a, size_t a_len, const char *b, size_t b_len,
                       llm_tokens *out, rag_err *err);
 

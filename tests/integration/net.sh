@@ -84,6 +84,8 @@ check "...then, with room, the same command completes it" cmp -s $MODEL $T/model
 # the catalogue
 check_contains "the built-in catalogue names a default generator" "$(rag pull --list)" "qwen2.5-0.5b-instruct"
 check_contains "...and an embedder" "$(rag pull --list)" "bge-small-en-v1.5"
+check_contains "...the default reranker, multilingual" "$(rag pull --list)" "bge-reranker-v2-m3"
+check_contains "...and the multilingual embedder" "$(rag pull --list)" "bge-m3 "
 printf '# test catalogue\ntiny-test  generator  hf:Org/Repo/tiny.gguf  -- a tiny test model\n' > $T/catalog.conf
 export RAG_HF_ENDPOINT=$FX_URL
 out=$(RAG_CATALOG=$T/catalog.conf rag pull tiny-test --dir $T/models2 2>&1); rc=$?

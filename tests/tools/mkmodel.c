@@ -17,7 +17,19 @@
  * --arch bert writes an encoder (BGE/MiniLM layout: learned positions, token
  * types, post-LayerNorm, GELU, mean pooling) with a WordPiece vocabulary:
  * [PAD] at 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103, then the words
- * "w<i>", so texts made of such words tokenize one token per word. */
+ * "w<i>", so texts made of such words tokenize one token per word. With it:
+ *
+ *   --pooling mean|cls|rank   the file's pooling (rank adds the cross-encoder
+ *                             head cls.*, as rerankers carry it)
+ *   --types N                 rows of token_types (2, BERT's; XLM-RoBERTa has 1)
+ *   --vocab-from FILE.gguf    the tokenizer of FILE (every tokenizer.* key) in
+ *                             place of the WordPiece one, and its size
+ *
+ * An XLM-RoBERTa encoder (bge-m3, bge-reranker-v2-m3) is --arch bert
+ * --types 1 --vocab-from a Unigram vocabulary. The weights are drawn in the
+ * same order whatever these options say, so two files made with the same
+ * seed and sizes hold the same weights (a WordPiece twin of an XLM-RoBERTa
+ * model feeds the same token ids through the same network). */
 #include "base/mem.h"
 #include "llm/llm.h"
 
@@ -47,6 +59,8 @@ typedef struct spec {
     int embd, layers, heads, kv_heads, ff, vocab, ctx, tied;
     int type;
     float sd;
+    int pooling, types; /* bert only */
+    const char *vocab_from;
 } spec;
 
 /* Tensor data kept alive until the write. */
@@ -116,13 +130,48 @@ static void add_wordpiece_vocab(llm_gguf_writer *w, int n)
     rag_free(type);
 }
 
+/* token_types: two rows drawn (the stream of draws does not depend on
+ * --types), the first s->types written. */
+static void add_token_types(llm_gguf_writer *w, const spec *s)
+{
+    int E = s->embd;
+    float *v = hold(rag_xmalloc((size_t)2 * E * sizeof *v));
+    for (int i = 0; i < 2 * E; i++)
+        v[i] = gaussian(s->sd);
+    int64_t ne[2] = {E, s->types};
+    llm_gguf_add_tensor(w, "token_types.weight", LLM_F32, 2, ne, v);
+}
+
+/* Every tokenizer.* key of path; the number of its tokens in *n. */
+static int copy_vocab(llm_gguf_writer *w, const char *path, int *n)
+{
+    llm_gguf *g;
+    rag_err err = {0};
+    if (llm_gguf_open(path, &g, &err)) {
+        fprintf(stderr, "mkmodel: %s\n", err.msg);
+        return -1;
+    }
+    for (size_t i = 0; i < llm_gguf_n_kv(g); i++)
+        if (!strncmp(llm_gguf_key(g, i), "tokenizer.", 10)) llm_gguf_copy_kv(w, g, i);
+    llm_gguf_type et;
+    uint64_t count = 0;
+    int rc = llm_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &count, &err);
+    llm_gguf_close(g);
+    if (rc || count < 300 || count > 1000000) {
+        fprintf(stderr, "mkmodel: %s: no usable tokenizer.ggml.tokens\n", path);
+        return -1;
+    }
+    *n = (int)count;
+    return 0;
+}
+
 /* The tensors of a BERT encoder. */
 static void add_bert(llm_gguf_writer *w, const spec *s)
 {
     int E = s->embd, F = s->ff;
     add_matrix(w, s, "token_embd.weight", E, s->vocab);
     add_matrix(w, s, "position_embd.weight", E, s->ctx);
-    add_matrix(w, s, "token_types.weight", E, 2);
+    add_token_types(w, s);
     add_vector(w, "token_embd_norm.weight", E, 1.0f, 0.1f);
     add_vector(w, "token_embd_norm.bias", E, 0, 0.02f);
     for (int l = 0; l < s->layers; l++) {
@@ -145,6 +194,16 @@ static void add_bert(llm_gguf_writer *w, const spec *s)
         add_vector(w, NAME("layer_output_norm.weight"), E, 1.0f, 0.1f);
         add_vector(w, NAME("layer_output_norm.bias"), E, 0, 0.02f);
 #undef NAME
+    }
+    if (s->pooling == 4) { /* the cross-encoder head */
+        add_matrix(w, s, "cls.weight", E, E);
+        add_vector(w, "cls.bias", E, 0, 0.02f);
+        float *o = hold(rag_xmalloc((size_t)E * sizeof *o));
+        for (int i = 0; i < E; i++)
+            o[i] = gaussian(0.5f); /* large enough that scores spread */
+        int64_t ne[2] = {E, 1};
+        llm_gguf_add_tensor(w, "cls.output.weight", LLM_F32, 2, ne, o);
+        add_vector(w, "cls.output.bias", 1, 0, 0.02f);
     }
 }
 
@@ -183,7 +242,7 @@ static void add_vocab(llm_gguf_writer *w, int n)
 
 int main(int argc, char **argv)
 {
-    spec s = {"qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1, LLM_F16, 0.02f};
+    spec s = {"qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1, LLM_F16, 0.02f, 1, 2, NULL};
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -200,6 +259,7 @@ int main(int argc, char **argv)
         OPT("--ff", ff);
         OPT("--vocab", vocab);
         OPT("--ctx", ctx);
+        OPT("--types", types);
 #undef OPT
         if (!strcmp(a, "--arch") && v) {
             s.arch = v;
@@ -215,6 +275,19 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mkmodel: type '%s' cannot be written\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--pooling") && v) {
+            s.pooling = !strcmp(v, "mean")   ? 1
+                        : !strcmp(v, "cls")  ? 2
+                        : !strcmp(v, "rank") ? 4
+                                             : -1;
+            i++;
+            if (s.pooling < 0) {
+                fprintf(stderr, "mkmodel: pooling '%s' is not mean, cls or rank\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--vocab-from") && v) {
+            s.vocab_from = v;
+            i++;
         } else if (!strcmp(a, "--sd") && v) {
             s.sd = strtof(v, NULL);
             i++;
@@ -227,13 +300,16 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: mkmodel OUT.gguf [--arch A] [--embd N] [--layers N] [--heads N] "
                     "[--kv-heads N] [--ff N] [--vocab N] [--ctx N] [--tied|--untied] "
-                    "[--type T] [--seed N]\n");
+                    "[--type T] [--seed N] [--sd X] [--pooling mean|cls|rank] [--types N] "
+                    "[--vocab-from FILE.gguf]\n");
             return 2;
         }
     }
-    if (!out || s.vocab < 300 || s.heads <= 0 || s.kv_heads <= 0 || s.embd % s.heads) {
+    if (!out || s.vocab < 300 || s.heads <= 0 || s.kv_heads <= 0 || s.embd % s.heads ||
+        s.types < 1 || s.types > 2) {
         fprintf(stderr,
-                "mkmodel: need OUT, a vocabulary of at least 300 and heads dividing embd\n");
+                "mkmodel: need OUT, a vocabulary of at least 300, heads dividing embd and 1 or "
+                "2 token types\n");
         return 2;
     }
     int hd = s.embd / s.heads;
@@ -250,9 +326,12 @@ int main(int argc, char **argv)
     llm_gguf_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s.kv_heads);
     if (!strcmp(s.arch, "bert")) {
         llm_gguf_set_f32(w, KEY("attention.layer_norm_epsilon"), 1e-12f);
-        llm_gguf_set_u32(w, KEY("pooling_type"), 1);
+        llm_gguf_set_u32(w, KEY("pooling_type"), (uint32_t)s.pooling);
         llm_gguf_set_bool(w, KEY("attention.causal"), 0);
-        add_wordpiece_vocab(w, s.vocab);
+        if (!s.vocab_from)
+            add_wordpiece_vocab(w, s.vocab);
+        else if (copy_vocab(w, s.vocab_from, &s.vocab))
+            return 1;
         add_bert(w, &s);
         goto write;
     }
