@@ -340,8 +340,8 @@ int main(int argc, char **argv)
                 if (r == 0) {
                     int same = hf.n == he.n;
                     for (size_t i = 0; same && i < hf.n; i++)
-                        same = hf.v[i].chunk_id == he.v[i].chunk_id &&
-                               hf.v[i].score == he.v[i].score;
+                        same =
+                            hf.v[i].chunk_id == he.v[i].chunk_id && hf.v[i].score == he.v[i].score;
                     differ += !same;
                 }
                 st_ms += hf.prof.stats_ms, rk_ms += hf.prof.rank_ms;
@@ -362,8 +362,7 @@ int main(int argc, char **argv)
                     size_t at = ((size_t)r * N_KINDS + kk) * PER_KIND + (size_t)v;
                     a[m] = lf[at], e[m] = le[at], p[m] = lp[at], m++;
                 }
-        double a50 = pct(a, m, .5), a99 = pct(a, m, .99), p50 = pct(p, m, .5),
-               p99 = pct(p, m, .99);
+        double a50 = pct(a, m, .5), a99 = pct(a, m, .99), p50 = pct(p, m, .5), p99 = pct(p, m, .99);
         printf("%-32s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n",
                k < N_KINDS ? kinds[k].name : "all", a50, a99, pct(e, m, .5), pct(e, m, .99), p50,
                p99, a50 / p50, a99 / p99);
