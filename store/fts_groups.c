@@ -262,7 +262,9 @@ static void fts_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
         sqlite3_result_error(ctx, "rag_bm25: bad statistics", -1);
         return;
     }
-    double freq[BM25_MAX_PHRASES] = {0}, term[BM25_MAX_PHRASES] = {0};
+    double freq[BM25_MAX_PHRASES], term[BM25_MAX_PHRASES];
+    memset(freq, 0, (size_t)n_phrase * sizeof *freq); /* per row: only what is used */
+    memset(term, 0, (size_t)n_words * sizeof *term);
     int n_inst = 0, rc = api->xInstCount(fts, &n_inst);
     for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
         int ip, ic, io;
