@@ -12,6 +12,12 @@ export RAG_TOOLS=${RAG_TOOLS:-$top/build/tools}
 echo
 ./build/bench/bench_keyword_acl --cisi "$RAG_TESTDATA/ir/cisi"
 echo
+./build/bench/bench_keyword_scale --chunks 60000
+echo
+./build/bench/bench_keyword_scale --chunks 500000
+echo
+./bench/kw_ragd.sh --chunks 60000
+echo
 ./build/bench/bench_vector
 echo
 ./bench/models.sh

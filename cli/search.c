@@ -148,6 +148,13 @@ int cli_search(int argc, char **argv)
                    cli_dim(&q.cli), res.embed_ms, res.keyword_ms, res.vector_ms, res.fuse_ms,
                    res.rerank_ms, res.n_duplicates, rt.note ? "; " : "", rt.note ? rt.note : "",
                    cli_reset(&q.cli));
+        if (q.explain && res.keyword_ms > 0)
+            printf("%skeyword: statistics %.1f ms, ranking %.1f ms (%d pass%s%s), fields %.1f ms, "
+                   "snippets %.1f ms%s\n",
+                   cli_dim(&q.cli), res.kw_prof.stats_ms, res.kw_prof.rank_ms, res.kw_prof.passes,
+                   res.kw_prof.passes == 1 ? "" : "es",
+                   res.kw_prof.bounded ? ", common words scored only with rarer ones" : "",
+                   res.kw_prof.fetch_ms, res.kw_prof.snippet_ms, cli_reset(&q.cli));
     }
     rag_results_free(&res);
 out:

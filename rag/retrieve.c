@@ -204,7 +204,8 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
     store_search_default_params(&sp);
     sp.k = cand;
     sp.want_text = 1;
-    sp.want_snippet = p->want_snippet;
+    /* keyword snippets only for the results kept (below), not every candidate */
+    sp.want_snippet = 0;
     sp.hl_open = p->hl_open;
     sp.hl_close = p->hl_close;
     size_t cap = 0;
@@ -217,6 +218,7 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
         rc = store_search_keyword(s, query, who, &sp, &kh, err);
         out->keyword_ms = rag_now_ms() - t;
         if (rc) return rc;
+        out->kw_prof = kh.prof;
         for (size_t i = 0; i < kh.n; i++) {
             double score = kh.v[i].score;
             rag_result *x = slot(out, &cap, &kh.v[i]);
@@ -238,7 +240,6 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
         store_hits vh = {0};
         if (!rc) {
             t = rag_now_ms();
-            sp.want_snippet = 0; /* keyword snippets highlight; vector hits get one below */
             rc = store_search_vector(s, q, dims, who, &sp, &vh, err);
             out->vector_ms = rag_now_ms() - t;
         }
@@ -252,7 +253,7 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
             rag_result *x = slot(out, &cap, &vh.v[i]);
             x->vec_rank = (int)i + 1;
             x->vec_score = score;
-            if (!x->hit.snippet && p->want_snippet && x->hit.text) {
+            if (!x->kw_rank && p->want_snippet && x->hit.text) {
                 size_t n = strlen(x->hit.text), cut = n < 240 ? n : 240;
                 while (cut < n && cut > 0 && ((unsigned char)x->hit.text[cut] & 0xC0) == 0x80)
                     cut--;
@@ -305,5 +306,17 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
     }
     while (out->n > p->k)
         hit_free(&out->v[--out->n].hit);
+    /* keyword hits get a highlighted snippet, found again in their group's index */
+    t = rag_now_ms();
+    for (size_t i = 0; p->want_snippet && i < out->n; i++) {
+        if (!out->v[i].kw_rank) continue;
+        rc = store_search_snippet(s, query, &sp, &out->v[i].hit, err);
+        if (rc) {
+            rag_results_free(out);
+            return rc;
+        }
+    }
+    out->kw_prof.snippet_ms += rag_now_ms() - t;
+    out->keyword_ms += rag_now_ms() - t;
     return 0;
 }

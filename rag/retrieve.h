@@ -51,6 +51,7 @@ typedef struct rag_results {
     size_t n;
     size_t n_duplicates; /* collapsed */
     double embed_ms, keyword_ms, vector_ms, fuse_ms, rerank_ms;
+    store_kw_profile kw_prof; /* the keyword stage, step by step */
 } rag_results;
 
 /* Retrieves for `query` as `who`. embedder (the database's model) or

@@ -24,10 +24,14 @@
  * scores of an index holding its groups alone. Nothing of an invisible
  * group enters a score or its cost. The statistics take one statement
  * (store_fts_bm25_stats: each group's averages record and, from its first
- * matching row, the rows holding each phrase); with one visible group the
- * search uses bm25() itself, which gives the same numbers.
+ * matching row, the rows holding each phrase), the same walk of each
+ * phrase's postings FTS5's bm25() makes on its first row; every search
+ * scores with rag_bm25() (with one group the numbers are bm25()'s), which
+ * also lets the search choose the expression that finds rows (search.c:
+ * bounded work for common words).
  *
- * Cost: a search prepares and runs one FTS5 query per visible group, so a
+ * Cost: a search runs one FTS5 query per visible group (prepared once per
+ * connection: store_cached), so a
  * principal (or administrator) who sees many groups pays for many small
  * tables; one who sees few no longer pays for the others' postings.
  *
@@ -228,9 +232,14 @@ static void fts_hits(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
 }
 
 /* rag_bm25(T, stats, weight...): FTS5's bm25() with the statistics given in
- * `stats` (store_fts_bm25_stats) instead of those of T alone. The formula
+ * `stats` (store_fts_bm25_blob) instead of those of T alone. The formula
  * and the order of its operations are those of FTS5 (fts5_aux.c), so equal
- * statistics give bitwise equal scores. */
+ * statistics give bitwise equal scores. The blob says, for each phrase of
+ * the FTS5 expression, its IDF and the place of its word in the user's
+ * query; the terms are summed in the query's order, so a row scores the
+ * same bits whatever expression found it (the fast path of search.c writes
+ * the rarer words first, some of them twice with IDF 0). */
+#define BM25_MAX_PHRASES 256
 static void fts_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_val,
                      sqlite3_value **val)
 {
@@ -241,13 +250,21 @@ static void fts_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     }
     int n_phrase = api->xPhraseCount(fts);
     const double *stats = sqlite3_value_blob(val[0]);
-    if ((size_t)sqlite3_value_bytes(val[0]) != (size_t)(n_phrase + 1) * sizeof(double)) {
+    if (n_phrase > BM25_MAX_PHRASES ||
+        (size_t)sqlite3_value_bytes(val[0]) != (size_t)(2 * n_phrase + 2) * sizeof(double)) {
         sqlite3_result_error(ctx, "rag_bm25: statistics do not match the query", -1);
         return;
     }
     double avgdl = stats[0];
-    const double *idf = stats + 1;
-    double *freq = rag_xcalloc(n_phrase ? (size_t)n_phrase : 1, sizeof *freq);
+    int n_words = (int)stats[1];
+    const double *per = stats + 2; /* idf, query position; per phrase */
+    if (n_words < 0 || n_words > BM25_MAX_PHRASES) {
+        sqlite3_result_error(ctx, "rag_bm25: bad statistics", -1);
+        return;
+    }
+    double freq[BM25_MAX_PHRASES], term[BM25_MAX_PHRASES];
+    memset(freq, 0, (size_t)n_phrase * sizeof *freq); /* per row: only what is used */
+    memset(term, 0, (size_t)n_words * sizeof *term);
     int n_inst = 0, rc = api->xInstCount(fts, &n_inst);
     for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
         int ip, ic, io;
@@ -261,13 +278,18 @@ static void fts_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
         d = (double)n_tok;
     }
     if (rc == SQLITE_OK) {
-        for (int i = 0; i < n_phrase; i++)
-            score += idf[i] * ((freq[i] * (k1 + 1.0)) / (freq[i] + k1 * (1 - b + b * d / avgdl)));
+        for (int i = 0; i < n_phrase; i++) {
+            int at = (int)per[2 * i + 1];
+            if (at < 0 || at >= n_words) continue;
+            term[at] +=
+                per[2 * i] * ((freq[i] * (k1 + 1.0)) / (freq[i] + k1 * (1 - b + b * d / avgdl)));
+        }
+        for (int i = 0; i < n_words; i++)
+            score += term[i];
         sqlite3_result_double(ctx, -1.0 * score);
     } else {
         sqlite3_result_error_code(ctx, rc);
     }
-    rag_free(freq);
 }
 
 int store_fts_register_functions(fts5_api *api)
@@ -278,10 +300,11 @@ int store_fts_register_functions(fts5_api *api)
 }
 
 int store_fts_bm25_stats(store *s, const int64_t *groups, size_t n_groups, const char *match,
-                         size_t n_phrase, rag_buf *out, rag_err *err)
+                         size_t n_phrase, store_bm25_stats *out, rag_err *err)
 {
     /* One statement: per visible group its averages record and, from its
      * first matching row, the rows holding each phrase. */
+    memset(out, 0, sizeof *out);
     rag_buf sql = {0};
     for (size_t i = 0; i < n_groups; i++) {
         long long G = (long long)groups[i];
@@ -292,7 +315,7 @@ int store_fts_bm25_stats(store *s, const int64_t *groups, size_t n_groups, const
                        i ? " UNION ALL " : "", G, G, G, G);
     }
     sqlite3_stmt *st;
-    int rc = store_prepare(s, sql.data, &st, err);
+    int rc = store_cached(s, sql.data, &st, err);
     rag_buf_free(&sql);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
@@ -313,18 +336,44 @@ int store_fts_bm25_stats(store *s, const int64_t *groups, size_t n_groups, const
         }
     }
     if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "keyword statistics", err);
-    sqlite3_finalize(st);
+    store_cached_done(st);
     if (!rc && rows > 0) {
-        double v = (double)tokens / (double)rows;
-        rag_buf_append(out, &v, sizeof v);
+        out->n_rows = rows;
+        out->avgdl = (double)tokens / (double)rows;
+        out->n_phrase = n_phrase;
+        out->df = hits;
+        out->idf = rag_xcalloc(n_phrase ? n_phrase : 1, sizeof *out->idf);
         for (size_t j = 0; j < n_phrase; j++) {
             double idf = log((rows - hits[j] + 0.5) / (hits[j] + 0.5));
             if (idf <= 0.0) idf = 1e-6;
-            rag_buf_append(out, &idf, sizeof idf);
+            out->idf[j] = idf;
         }
+    } else {
+        rag_free(hits);
     }
-    rag_free(hits);
     return rc;
+}
+
+void store_bm25_stats_free(store_bm25_stats *st)
+{
+    rag_free(st->df);
+    rag_free(st->idf);
+    memset(st, 0, sizeof *st);
+}
+
+void store_fts_bm25_blob(const store_bm25_stats *st, const int *words, size_t n, rag_buf *out)
+{
+    double v = st->avgdl;
+    rag_buf_append(out, &v, sizeof v);
+    v = (double)st->n_phrase;
+    rag_buf_append(out, &v, sizeof v);
+    for (size_t i = 0; i < n; i++) {
+        /* words[i] < 0: a phrase repeated to find rows, counted elsewhere */
+        v = words[i] >= 0 ? st->idf[words[i]] : 0.0;
+        rag_buf_append(out, &v, sizeof v);
+        v = words[i] >= 0 ? (double)words[i] : -1.0;
+        rag_buf_append(out, &v, sizeof v);
+    }
 }
 
 int store_fts_check(store *s, rag_strv *problems, rag_err *err)

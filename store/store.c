@@ -56,6 +56,34 @@ int store_prepare(store *s, const char *sql, sqlite3_stmt **st, rag_err *err)
     return 0;
 }
 
+int store_cached(store *s, const char *sql, sqlite3_stmt **st, rag_err *err)
+{
+    struct store_stmt_cache *slot = &s->cache[0];
+    for (int i = 0; i < STORE_STMT_CACHE; i++) {
+        struct store_stmt_cache *c = &s->cache[i];
+        if (c->sql && !strcmp(c->sql, sql)) {
+            c->used = ++s->cache_clock;
+            *st = c->st;
+            return 0;
+        }
+        if (c->used < slot->used) slot = c;
+    }
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK) return store_sqlite_err(s, rc, "prepare", err);
+    if (slot->st) sqlite3_finalize(slot->st);
+    rag_free(slot->sql);
+    slot->sql = rag_xstrdup(sql);
+    slot->st = *st;
+    slot->used = ++s->cache_clock;
+    return 0;
+}
+
+void store_cached_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 int store_exec(store *s, const char *sql, rag_err *err)
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
@@ -160,6 +188,10 @@ void store_close(store *s)
     if (!s) return;
     if (s->db) {
         if (s->in_tx) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        for (int i = 0; i < STORE_STMT_CACHE; i++) {
+            if (s->cache[i].st) sqlite3_finalize(s->cache[i].st);
+            rag_free(s->cache[i].sql);
+        }
         sqlite3_close_v2(s->db);
     }
     store_vindex_free(s->vindex);

@@ -187,6 +187,8 @@ typedef struct store_search_params {
     int want_text;       /* fill store_hit.text */
     const char *hl_open; /* highlight markers around matched terms in snippets */
     const char *hl_close;
+    int exhaustive; /* 1: score every matching row (no bound on common words;
+                     * tests and benchmarks compare the two) */
 } store_search_params;
 
 void store_search_default_params(store_search_params *p);
@@ -199,11 +201,23 @@ typedef struct store_hit {
     char *snippet; /* when asked */
     char *text;    /* when asked */
     int64_t byte_start, byte_end;
+    int64_t acl_group; /* keyword hits: the group whose index found it */
 } store_hit;
+
+/* Where a keyword search spent its time (--explain, bench/). */
+typedef struct store_kw_profile {
+    double stats_ms;   /* BM25 statistics over the visible groups */
+    double rank_ms;    /* scoring and ordering in FTS5, per group, merged */
+    double fetch_ms;   /* the hits' chunk and document fields */
+    double snippet_ms; /* highlighted snippets */
+    int bounded;       /* 1: the common words were scored only where rarer ones match */
+    int passes;        /* ranking passes (a pass that ends too early is redone) */
+} store_kw_profile;
 
 typedef struct store_hits {
     store_hit *v;
     size_t n, cap;
+    store_kw_profile prof; /* keyword search only */
 } store_hits;
 
 void store_hits_free(store_hits *h);
@@ -216,6 +230,11 @@ void store_hits_free(store_hits *h);
  * error). */
 int store_search_keyword(store *s, const char *query, const rag_principal *who,
                          const store_search_params *p, store_hits *out, rag_err *err);
+/* The highlighted snippet of keyword hit h (found by store_search_keyword
+ * for `query`, want_snippet 0) into h->snippet, with p's markers: callers
+ * that keep a few of many hits ask for those only. */
+int store_search_snippet(store *s, const char *query, const store_search_params *p, store_hit *h,
+                         rag_err *err);
 
 /* ---- vector search (store/vindex*.c; FAISS only in store/vindex_faiss.c) - */
 /* The vectors of the database's embedding model are indexed with FAISS, one

@@ -8,12 +8,20 @@
 
 struct store_vindex; /* vector indexes in memory (vindex.c) */
 
+#define STORE_STMT_CACHE 32 /* prepared statements kept per connection */
+
 struct store {
     sqlite3 *db;
     char *path;
     int in_tx;
     struct store_vindex *vindex; /* owned; NULL until vector search is used */
     int64_t lookup_steps;        /* SQLite VM steps of the last store_doc_get */
+    struct store_stmt_cache {
+        char *sql;
+        sqlite3_stmt *st;
+        uint64_t used;
+    } cache[STORE_STMT_CACHE];
+    uint64_t cache_clock;
 };
 
 /* Frees the in-memory vector indexes (store_close). */
@@ -26,6 +34,16 @@ int store_sqlite_err(store *s, int rc, const char *what, rag_err *err);
 
 /* Prepares sql; on failure fills err. */
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, rag_err *err);
+
+/* A prepared statement of sql from the connection's cache (prepared on
+ * first use, the least recently used one replaced): the search path runs
+ * the same few statements over and over, and preparing an FTS5 query costs
+ * as much as running a rare word's. Give it back with store_cached_done
+ * (reset, bindings cleared) before the same sql is asked for again; never
+ * finalize it. A connection is used by one thread at a time (ragd pools
+ * connections), so is its cache. */
+int store_cached(store *s, const char *sql, sqlite3_stmt **st, rag_err *err);
+void store_cached_done(sqlite3_stmt *st);
 
 /* Executes SQL without results. */
 int store_exec(store *s, const char *sql, rag_err *err);
@@ -57,11 +75,25 @@ int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err);
 int store_fts_group_size(store *s, int64_t g, int64_t *n_rows, int64_t *n_tokens, rag_err *err);
 /* Registers rag_bm25() and rag_fts_hits() on a connection. */
 int store_fts_register_functions(fts5_api *api);
-/* The statistics rag_bm25() takes, summed over the given groups for the FTS5
- * query `match` of n_phrase phrases; appends nothing when the groups hold no
- * rows. */
+/* BM25 statistics of a query over the visible groups, summed: rows, the
+ * average row length, and per phrase of the query the rows holding it and
+ * its IDF (FTS5's formula). */
+typedef struct store_bm25_stats {
+    int64_t n_rows;
+    double avgdl;
+    size_t n_phrase;
+    int64_t *df;
+    double *idf;
+} store_bm25_stats;
+/* The statistics for the FTS5 query `match` of n_phrase phrases summed over
+ * the given groups; n_rows stays 0 when the groups hold no rows. */
 int store_fts_bm25_stats(store *s, const int64_t *groups, size_t n_groups, const char *match,
-                         size_t n_phrase, rag_buf *out, rag_err *err);
+                         size_t n_phrase, store_bm25_stats *out, rag_err *err);
+void store_bm25_stats_free(store_bm25_stats *st);
+/* The blob rag_bm25() takes for an FTS5 expression whose n phrases are the
+ * query's phrases words[0..n) (an index into st; -1: a phrase that only
+ * finds rows and scores nothing). */
+void store_fts_bm25_blob(const store_bm25_stats *st, const int *words, size_t n, rag_buf *out);
 /* FTS5 integrity checks of every group's index; problems are appended. */
 int store_fts_check(store *s, rag_strv *problems, rag_err *err);
 /* Creates missing group indexes and rebuilds all from the chunks. */
