@@ -184,8 +184,12 @@ typedef struct kw_ctx {
     const int64_t *groups;
     size_t n_groups;
     const store_search_params *p;
-    sqlite3_stmt *doc_of; /* chunk id -> document id */
 } kw_ctx;
+
+/* chunk id -> document id; asked of the cache at each use, never held
+ * across other store_cached calls (with many groups, their statements
+ * could push a held one out of the cache and finalize it) */
+#define DOC_OF_SQL "SELECT document_id FROM chunks WHERE id = ?1"
 
 /* One ranking pass of expr (scored with blob) with at most `limit` rows per
  * group (-1: all). Keeps up to k rows in kept (best chunk per document when
@@ -235,14 +239,16 @@ static int rank_pass(kw_ctx *c, const char *expr, const rag_buf *blob, int64_t l
     for (; !rc && i < n && *n_kept < c->p->k; i++) {
         if (have_cut && cmp_row(&rows[i], &cut) > 0) break;
         if (c->p->per_document) {
-            store_cached_done(c->doc_of);
-            sqlite3_bind_int64(c->doc_of, 1, rows[i].cid);
-            int step = sqlite3_step(c->doc_of);
+            sqlite3_stmt *dq;
+            if ((rc = store_cached(c->s, DOC_OF_SQL, &dq, err))) break;
+            sqlite3_bind_int64(dq, 1, rows[i].cid);
+            int step = sqlite3_step(dq);
+            int64_t d = step == SQLITE_ROW ? sqlite3_column_int64(dq, 0) : 0, seen = 0;
+            store_cached_done(dq);
             if (step != SQLITE_ROW) {
                 if (step != SQLITE_DONE) rc = store_sqlite_err(c->s, step, "keyword search", err);
                 continue; /* a chunk deleted meanwhile */
             }
-            int64_t d = sqlite3_column_int64(c->doc_of, 0), seen = 0;
             for (size_t j = 0; j < *n_kept && !seen; j++)
                 seen = docs[j] == d;
             if (seen) continue;
@@ -373,7 +379,7 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     kw_row *kept = NULL;
     phrase_df *order = NULL;
     store_bm25_stats st = {0};
-    kw_ctx c = {s, NULL, 0, p, NULL};
+    kw_ctx c = {s, NULL, 0, p};
     size_t n_groups = 0, n_kept = 0, n_phrase = build_match(query, &match, &runs);
     int rc = 0;
     double t = rag_now_ms();
@@ -388,8 +394,6 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     if (rc || st.n_rows == 0) goto done; /* an error, or no visible rows */
     out->prof.stats_ms = rag_now_ms() - t;
     t = rag_now_ms();
-    rc = store_cached(s, "SELECT document_id FROM chunks WHERE id = ?1", &c.doc_of, err);
-    if (rc) goto done;
     kept = rag_xcalloc(p->k, sizeof *kept);
     order = rag_xcalloc(n_phrase, sizeof *order);
     for (size_t i = 0; i < n_phrase; i++)
@@ -445,7 +449,6 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
         rc = fill_snippet(s, match.data, p, &out->v[i], err);
     out->prof.snippet_ms = rag_now_ms() - t;
 done:
-    if (c.doc_of) store_cached_done(c.doc_of);
     store_bm25_stats_free(&st);
     rag_buf_free(&match);
     rag_buf_free(&blob);

@@ -477,6 +477,48 @@ static void test_bounded_equals_exhaustive(void)
     store_close(s);
 }
 
+/* More visible groups than the connection caches statements (one ranking
+ * statement per group): results stay right, per document too, and no
+ * statement in use is finalized under the search (ASan would say). */
+static void test_many_groups(void)
+{
+    store *s = open_fresh("groups");
+    rag_err err = {0};
+    for (int g = 0; g < 45; g++) {
+        char uri[64], label[16];
+        snprintf(label, sizeof label, "l%d", g);
+        for (int d = 0; d < 2; d++) {
+            snprintf(uri, sizeof uri, "/g%d/%d.txt", g, d);
+            add_doc(s, uri, label,
+                    g % 3 ? "pump maintenance log|valve pump inspection"
+                          : "pump pump pump overhaul|pump seal");
+        }
+    }
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    for (int per_doc = 0; per_doc < 2; per_doc++) {
+        store_search_params p;
+        store_search_default_params(&p);
+        p.per_document = per_doc;
+        p.k = 20;
+        store_hits fast, full;
+        CHECK_INT(store_search_keyword(s, "pump inspection", &admin, &p, &fast, &err), 0);
+        p.exhaustive = 1;
+        CHECK_INT(store_search_keyword(s, "pump inspection", &admin, &p, &full, &err), 0);
+        CHECK_INT((int)fast.n, 20);
+        int same = fast.n == full.n;
+        for (size_t i = 0; same && i < fast.n; i++)
+            same = fast.v[i].chunk_id == full.v[i].chunk_id && fast.v[i].score == full.v[i].score;
+        CHECK(same);
+        for (size_t i = 1; per_doc && i < fast.n; i++)
+            for (size_t j = 0; j < i; j++)
+                CHECK(fast.v[i].document_id != fast.v[j].document_id);
+        store_hits_free(&fast);
+        store_hits_free(&full);
+    }
+    store_close(s);
+}
+
 static void test_search_time_ignores_invisible(void)
 {
     store *s = open_fresh("timing");
@@ -667,6 +709,7 @@ int main(void)
     RUN(test_scores_from_visible_groups);
     RUN(test_search_time_ignores_invisible);
     RUN(test_bounded_equals_exhaustive);
+    RUN(test_many_groups);
     RUN(test_doc_visible_in_c);
     return test_summary();
 }
