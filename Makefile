@@ -188,10 +188,12 @@ demo: deps
 	$(MAKE) all
 	./demo/run.sh
 
-# libFuzzer over the GGUF reader (clang, ASan + UBSan), FUZZ_SECONDS long,
-# from seeds written by fuzz/make_seeds.c; findings land in build-fuzz/.
+# libFuzzer over the GGUF reader and the tokenizers (clang, ASan + UBSan),
+# FUZZ_SECONDS each, the reader from seeds written by fuzz/make_seeds.c, the
+# tokenizers over the test data's vocabularies; findings land in build-fuzz/.
 # The library is built with clang and the sanitizers into build-fuzz/.
 FUZZ_SECONDS ?= 60
+RAG_TESTDATA ?= ../shared/testdata
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
@@ -203,6 +205,11 @@ fuzz:
 	  build-fuzz/librag.a $(LIBS)
 	cd build-fuzz && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -print_final_stats=1 corpus
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_tokenizer \
+	  fuzz/fuzz_tokenizer.c build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-tok
+	cd build-fuzz && RAG_TESTDATA=$(abspath $(RAG_TESTDATA)) ./fuzz_tokenizer \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 corpus-tok
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh
