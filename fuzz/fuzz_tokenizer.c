@@ -16,8 +16,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const names[] = {"ggml-vocab-ugm-xlmr.gguf", "ggml-vocab-bert-bge.gguf",
-                                    "ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf",
+static const char *const names[] = {"ggml-vocab-ugm-xlmr.gguf",       "ggml-vocab-bert-bge.gguf",
+                                    "ggml-vocab-llama-spm.gguf",      "ggml-vocab-gpt-2.gguf",
                                     "ggml-vocab-deepseek-coder.gguf", "ggml-vocab-falcon.gguf"};
 #define N_VOCAB (sizeof names / sizeof *names)
 static llm_vocab *vocabs[N_VOCAB];
