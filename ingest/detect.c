@@ -41,6 +41,28 @@ const char *ing_type_name(ing_type t)
         return "pdf";
     case ING_TYPE_DOCX:
         return "docx";
+    case ING_TYPE_ARCHIVE:
+        return "archive";
+    case ING_TYPE_MBOX:
+        return "mbox";
+    case ING_TYPE_EMAIL:
+        return "email";
+    case ING_TYPE_PPTX:
+        return "pptx";
+    case ING_TYPE_XLSX:
+        return "xlsx";
+    case ING_TYPE_ODT:
+        return "odt";
+    case ING_TYPE_ODS:
+        return "ods";
+    case ING_TYPE_ODP:
+        return "odp";
+    case ING_TYPE_EPUB:
+        return "epub";
+    case ING_TYPE_RTF:
+        return "rtf";
+    case ING_TYPE_IMAGE:
+        return "image";
     case ING_TYPE_UNKNOWN:
         break;
     }

@@ -40,6 +40,11 @@ typedef struct ing_text {
                         * the first block already, or it is the file name */
     const char *mime;  /* static string, e.g. "text/markdown" */
     size_t n_repaired; /* invalid UTF-8 sequences replaced by U+FFFD */
+    /* Metadata the format declares beyond the title (an email's sender and
+     * date, Markdown front matter, ...): JSON object members, comma-joined,
+     * without the braces; stored in the document's metadata_json beside
+     * "type". Append with ing_meta_str / ing_meta_json. */
+    rag_buf meta;
 } ing_text;
 
 /* Normalises s[0..n) and appends it as a block (nothing when it normalises to
@@ -52,6 +57,12 @@ void ing_text_add(ing_text *t, ing_block_kind kind, int level, const char *s, si
 /* Sets the title (normalised to one line, at most 512 bytes). */
 void ing_text_set_title(ing_text *t, const char *s, size_t n);
 void ing_text_free(ing_text *t);
+/* Appends "key": value to t->meta: ing_meta_str quotes and escapes val
+ * (valid UTF-8 expected; invalid bytes become U+FFFD), ing_meta_json takes
+ * val as JSON already (an array, a number, an object). A key already present
+ * is not checked for. */
+void ing_meta_str(ing_text *t, const char *key, const char *val);
+void ing_meta_json(ing_text *t, const char *key, const char *json);
 
 /* ---- type detection ---------------------------------------------------- */
 typedef enum ing_type {
@@ -61,6 +72,19 @@ typedef enum ing_type {
     ING_TYPE_HTML,
     ING_TYPE_PDF,
     ING_TYPE_DOCX,
+    /* containers: their members are documents of their own (see ing_members) */
+    ING_TYPE_ARCHIVE, /* zip, tar, tar.gz, ... (libarchive) */
+    ING_TYPE_MBOX,    /* a mailbox: one member per message */
+    ING_TYPE_EMAIL,   /* one message (RFC 5322): a document, its attachments members */
+    /* office and publishing formats */
+    ING_TYPE_PPTX,
+    ING_TYPE_XLSX,
+    ING_TYPE_ODT,
+    ING_TYPE_ODS,
+    ING_TYPE_ODP,
+    ING_TYPE_EPUB,
+    ING_TYPE_RTF,
+    ING_TYPE_IMAGE, /* PNG, JPEG, TIFF: read by OCR when built with it */
 } ing_type;
 
 /* Decides the type from the content first (magic bytes, zip directory, NUL
@@ -125,6 +149,38 @@ int ing_is_blank(const uint8_t *data, size_t n);
  * never prints errors to stderr from the calling thread. Call before any
  * libxml2 use. */
 void ing_xml_init(void);
+
+/* ---- containers ------------------------------------------------------------
+ * An archive, a mailbox or an email's attachments hold documents of their
+ * own. Each member becomes a document whose uri is the container's uri,
+ * "!/" and the member's name ("docs.zip!/guide/install.md",
+ * "inbox.mbox!/3/attachments/report.pdf"), with the container's labels.
+ * Members are extracted like files (detected from their bytes and name
+ * unless the container knows the type), recursively up to a depth limit. */
+typedef struct ing_member {
+    const char *name;    /* '/'-separated path inside the container, not empty */
+    const uint8_t *data; /* the member's bytes, borrowed for the call */
+    size_t n;
+    int64_t mtime_ns; /* 0: the container's */
+    ing_type type;    /* ING_TYPE_UNKNOWN: detect from data and name */
+    const char *meta; /* extra metadata members as in ing_text.meta, or NULL */
+} ing_member;
+
+/* Called once per member, in the container's order; a non-zero return stops
+ * the walk and is returned by ing_members. */
+typedef int (*ing_member_fn)(void *ctx, const ing_member *m, rag_err *err);
+
+/* 1 for the types that have members (ARCHIVE, MBOX, EMAIL). An EMAIL is
+ * also a document itself (ing_extract gives its body). */
+int ing_type_is_container(ing_type t);
+
+/* Calls fn for each member of the container data[0..n) of type `type`.
+ * Returns 0, fn's non-zero return, or an error for the container as a
+ * whole (RAG_ERR_FORMAT naming the offset or member; RAG_ERR_LIMIT naming
+ * the limit). A member that is itself broken is still passed on: its
+ * extraction fails on its own. (ingest/container.c) */
+int ing_members(ing_type type, const char *path, const uint8_t *data, size_t n,
+                const ing_limits *lim, ing_member_fn fn, void *ctx, rag_err *err);
 
 /* ---- chunking ------------------------------------------------------------ */
 /* Counts tokens of s[0..n). Until a model tokenizer is configured this is a

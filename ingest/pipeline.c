@@ -157,16 +157,23 @@ static void title_into_text(ing_text *t)
     nt.title = t->title;
     t->title = NULL;
     nt.title_in_text = 1;
+    nt.meta = t->meta;
+    t->meta = (rag_buf){0};
     ing_text_free(t);
     *t = nt;
 }
 
 static char *metadata_json(const ing_text *t, ing_type type)
 {
-    if (t->n_repaired)
-        return rag_xasprintf("{\"type\":\"%s\",\"encoding_repairs\":%zu}", ing_type_name(type),
-                             t->n_repaired);
-    return rag_xasprintf("{\"type\":\"%s\"}", ing_type_name(type));
+    rag_buf b = {0};
+    rag_buf_printf(&b, "{\"type\":\"%s\"", ing_type_name(type));
+    if (t->n_repaired) rag_buf_printf(&b, ",\"encoding_repairs\":%zu", t->n_repaired);
+    if (t->meta.len) {
+        rag_buf_putc(&b, ',');
+        rag_buf_append(&b, t->meta.data, t->meta.len);
+    }
+    rag_buf_putc(&b, '}');
+    return rag_buf_steal(&b);
 }
 
 static void pending_free(pending *q)

@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "base/utf8.h"
 
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #define TITLE_MAX 512
@@ -164,5 +165,28 @@ void ing_text_free(ing_text *t)
     rag_buf_free(&t->text);
     rag_free(t->blocks);
     rag_free(t->title);
+    rag_buf_free(&t->meta);
     memset(t, 0, sizeof *t);
+}
+
+void ing_meta_json(ing_text *t, const char *key, const char *json)
+{
+    cJSON *k = cJSON_CreateString(key);
+    char *qk = cJSON_PrintUnformatted(k);
+    if (t->meta.len) rag_buf_putc(&t->meta, ',');
+    rag_buf_printf(&t->meta, "%s:%s", qk, json);
+    cJSON_free(qk);
+    cJSON_Delete(k);
+}
+
+void ing_meta_str(ing_text *t, const char *key, const char *val)
+{
+    rag_buf ok = {0};
+    rag_utf8_repair((const uint8_t *)val, strlen(val), &ok, NULL);
+    cJSON *v = cJSON_CreateString(rag_buf_str(&ok));
+    char *qv = cJSON_PrintUnformatted(v);
+    ing_meta_json(t, key, qv);
+    cJSON_free(qv);
+    cJSON_Delete(v);
+    rag_buf_free(&ok);
 }

@@ -20,7 +20,11 @@ packages=(
   curl                              # the demo talks to ragd with it
   libcjson-dev                      # JSON
   libutf8proc-dev libpcre2-dev      # Unicode, tokenizer regexes
-  libxml2-dev libzip-dev            # HTML, DOCX
+  libxml2-dev libzip-dev            # HTML, DOCX and the other zip-based office formats
+  libcmark-gfm-dev libcmark-gfm-extensions-dev  # Markdown (CommonMark + GFM tables)
+  libicu-dev                        # word and sentence boundaries
+  libarchive-dev                    # archives (zip, tar) and compressed files
+  libgmime-3.0-dev                  # email (.eml, mbox)
   libpoppler-glib-dev               # PDF (optional at build time: GPL)
   dpkg-dev                          # 'apt-get source' unpacks with dpkg-source
   clang libclang-rt-14-dev          # sanitizer and fuzzing builds
