@@ -135,3 +135,10 @@ int rag_mem_resident(size_t *anon, size_t *file)
     fclose(f);
     return found == 3 ? 0 : -1;
 }
+
+void rag_mem_tune(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}

@@ -25,6 +25,15 @@ char *rag_xstrdup(const char *s);
 char *rag_xstrndup(const char *s, size_t n);
 void rag_free(void *p);
 
+/* Sets the process's malloc to keep freed memory (up to 64 MiB at the top of
+ * the heap, blocks under 32 MiB from the heap rather than mmap). glibc's
+ * defaults give the top of the heap back to the kernel whenever a large free
+ * makes it exceed 128 KiB, and map and unmap every large block: SQLite's
+ * statement journals and FTS5's buffers then cost a brk or munmap, and a TLB
+ * shootdown, per document written (ingest ran 3x slower). Called first
+ * thing by the programs' main functions (rag, ragd, the benches). */
+void rag_mem_tune(void);
+
 /* printf into a freshly allocated string. */
 char *rag_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

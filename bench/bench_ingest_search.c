@@ -130,6 +130,7 @@ static char *or_query(const char *q)
 
 int main(int argc, char **argv)
 {
+    rag_mem_tune();
     size_t mb = 40;
     int rounds = 5, json = 0;
     const char *cisi = getenv("RAG_TESTDATA") ? NULL : "../shared/testdata/ir/cisi";

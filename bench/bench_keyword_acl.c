@@ -74,6 +74,7 @@ static void principal_of(int first, int count, rag_principal *who)
 
 int main(int argc, char **argv)
 {
+    rag_mem_tune();
     const char *cisi = "../shared/testdata/ir/cisi", *groups_csv = "1,20,100";
     int rounds = 3;
     for (int i = 1; i < argc; i++) {

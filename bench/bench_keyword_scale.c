@@ -231,6 +231,7 @@ static char *or_query(const char *q)
 
 int main(int argc, char **argv)
 {
+    rag_mem_tune();
     size_t n_chunks = 500000;
     int rounds = 3, print_db = 0;
     const char *cache = "build/bench/kwcorpus";

@@ -273,6 +273,7 @@ static void row(size_t n, const char *kind, double build, size_t bytes, size_t r
 
 int main(int argc, char **argv)
 {
+    rag_mem_tune();
     const char *sizes = "100000", *dir = "build/bench";
     int dims = 384, keep = 0, clustered = 0, want_hnsw = 1;
     size_t nq = 500;

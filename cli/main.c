@@ -1,4 +1,5 @@
 /* cli/main.c: the `rag` command line: dispatches to the subcommands. */
+#include "base/mem.h"
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -86,6 +87,7 @@ static void hoist_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    rag_mem_tune();
     hoist_command(argc, argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
