@@ -41,11 +41,16 @@ int ing_is_compressed(const uint8_t *d, size_t n)
 {
     if (n >= 2 && d[0] == 0x1f && (d[1] == 0x8b || d[1] == 0x9d)) return 1; /* gzip, compress */
     if (n >= 10 && !memcmp(d, "BZh", 3) && d[3] >= '1' && d[3] <= '9' &&
-        (!memcmp(d + 4, "\x31\x41\x59\x26\x53\x59", 6) || !memcmp(d + 4, "\x17\x72\x45\x38\x50\x90", 6)))
-        return 1;                                                  /* bzip2 */
-    if (n >= 6 && !memcmp(d, "\xfd" "7zXZ\0", 6)) return 1;         /* xz */
-    if (n >= 4 && !memcmp(d, "\x28\xb5\x2f\xfd", 4)) return 1;      /* zstd */
-    if (n >= 4 && !memcmp(d, "\x04\x22\x4d\x18", 4)) return 1;      /* lz4 */
+        (!memcmp(d + 4, "\x31\x41\x59\x26\x53\x59", 6) ||
+         !memcmp(d + 4, "\x17\x72\x45\x38\x50\x90", 6)))
+        return 1; /* bzip2 */
+    if (n >= 6 && !memcmp(d,
+                          "\xfd"
+                          "7zXZ\0",
+                          6))
+        return 1;                                              /* xz */
+    if (n >= 4 && !memcmp(d, "\x28\xb5\x2f\xfd", 4)) return 1; /* zstd */
+    if (n >= 4 && !memcmp(d, "\x04\x22\x4d\x18", 4)) return 1; /* lz4 */
     return 0;
 }
 
@@ -56,9 +61,10 @@ static char *strip_suffix(const char *path)
     if (!path) return NULL;
     static const struct {
         const char *suf, *repl;
-    } s[] = {{".gz", ""},    {".gzip", ""},   {".bz2", ""},    {".bz", ""},   {".xz", ""},
-             {".zst", ""},   {".zstd", ""},   {".lz4", ""},    {".Z", ""},    {".tgz", ".tar"},
-             {".tbz2", ".tar"}, {".tbz", ".tar"}, {".txz", ".tar"}, {".tzst", ".tar"}};
+    } s[] = {{".gz", ""},      {".gzip", ""},    {".bz2", ""},      {".bz", ""},
+             {".xz", ""},      {".zst", ""},     {".zstd", ""},     {".lz4", ""},
+             {".Z", ""},       {".tgz", ".tar"}, {".tbz2", ".tar"}, {".tbz", ".tar"},
+             {".txz", ".tar"}, {".tzst", ".tar"}};
     size_t n = strlen(path);
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         size_t l = strlen(s[i].suf);
@@ -317,8 +323,8 @@ int ing_archive_members(const char *path, const uint8_t *data, size_t n, const i
                 rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt archive after member %s: %s",
                                  cname, last, why ? why : "unreadable header");
             else
-                rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt or unknown archive: %s",
-                                 cname, why ? why : "unreadable header");
+                rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt or unknown archive: %s", cname,
+                                 why ? why : "unreadable header");
             break;
         }
         retries = 0;
