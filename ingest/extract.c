@@ -296,6 +296,10 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         rc = ing_extract_docx(path, data, n, lim, out, err);
         break;
     default:
+        if (ing_type_is_container(type))
+            return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                               "%s: %s: a container, its members are the documents", name,
+                               ing_type_name(type));
         return rag_err_set(err, RAG_ERR_INVALID, "%s: no extractor for type %d", name, (int)type);
     }
     if (rc) return rc;

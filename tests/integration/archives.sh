@@ -110,6 +110,22 @@ if have xz; then
   check_contains "tar.xz member found" "$(rag search numbats)" "c.tar.xz!/top.txt"
 fi
 
+# member names: no "..", no absolute paths; only regular files
+mkdir -p $T/n
+python3 - $T/n/names.zip <<'EOF'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    z.writestr('../../etc/evil.txt', 'Escaping name with the word ocelot.\n')
+    z.writestr('/abs/path.txt', 'Absolute name with the word margay.\n')
+    z.writestr('./a/./b//c.txt', 'Dotted name with the word serval.\n')
+    z.writestr('emptydir/', '')
+EOF
+mkdir -p $T/lt/d; printf 'Linked target about the caracal.\n' > $T/lt/d/real.txt; ln -s real.txt $T/lt/d/link.txt
+tar cf $T/n/links.tar -C $T/lt .
+rag ingest -q $T/n >/dev/null 2>&1
+check_eq "member names normalised" "$(sql "select substr(uri, length('$T/n/') + 1) from documents where uri like '$T/n/names.zip!/%' order by uri" | tr '\n' ' ')" "names.zip!/a/b/c.txt names.zip!/abs/path.txt names.zip!/etc/evil.txt "
+check_eq "symlinks and directories are no members" "$(sql "select substr(uri, length('$T/n/') + 1) from documents where uri like '$T/n/links.tar!/%'" | tr '\n' ' ')" "links.tar!/d/real.txt "
+
 # bombs, nesting, corrupt archives
 b=$T/bad; mkdir -p $b
 printf 'Good file with the word sentinel.\n' > $b/good.txt
