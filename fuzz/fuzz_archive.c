@@ -27,8 +27,7 @@ static int visit(void *ctx, const ing_member *m, rag_err *err)
     (*count)++;
     if (!m->name || !*m->name || m->name[0] == '/') abort();
     for (const char *p = m->name; *p; p++)
-        if ((p == m->name || p[-1] == '/') && p[0] == '.' && p[1] == '.' &&
-            (p[2] == '/' || !p[2]))
+        if ((p == m->name || p[-1] == '/') && p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
             abort();
     if (m->fail) {
         if (!m->fail_msg || m->data) abort();

@@ -2,7 +2,9 @@
  *
  * Content decides first, the extension second:
  *   1. "%PDF-" within the first 1024 bytes (the PDF spec lets a header follow
- *      up to 1 KiB of junk, and readers accept it) => PDF.
+ *      up to 1 KiB of junk, and readers accept it) => PDF; at offset 0 at
+ *      once, further on only once 2. and 3. found no zip, compressed file
+ *      or tar (whose first member may be a PDF).
  *   2. A zip ("PK\3\4", or "PK\5\6" when empty): the office and publishing
  *      formats first (they are zips too): word/document.xml => DOCX; a
  *      [Content_Types].xml (OOXML) or `mimetype` member (ODF, EPUB) => that
@@ -299,7 +301,9 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
                : ext_is(ext, html_ext)    ? ING_TYPE_HTML
                : ext_is(ext, md_ext)      ? ING_TYPE_MARKDOWN
                                           : ING_TYPE_TEXT;
-    if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
+    if (n >= 5 && !memcmp(data, "%PDF-", 5)) return ING_TYPE_PDF;
+    /* archives before a "%PDF-" further on: a tar or a stored zip whose
+     * first member is a PDF has it within the first KiB */
     if (n >= 4 && (!memcmp(data, "PK\3\4", 4) || !memcmp(data, "PK\5\6", 4))) {
         zip_kind k = zip_classify(data, n);
         if (k == ZIP_DOCX) return ING_TYPE_DOCX;
@@ -312,6 +316,7 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     if (n >= 6 && !memcmp(data, "7z\xbc\xaf\x27\x1c", 6)) return ING_TYPE_ARCHIVE;
     if (n >= 7 && !memcmp(data, "Rar!\x1a\x07", 6)) return ING_TYPE_ARCHIVE;
     if (n >= 262 && !memcmp(data + 257, "ustar", 5)) return ING_TYPE_ARCHIVE;
+    if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
     if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;   /* rule 4 */
     if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;

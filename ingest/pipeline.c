@@ -335,6 +335,8 @@ static int enqueue(run *r, const ing_file *f, const char *hash, int64_t group, i
     return 0;
 }
 
+static int drop_members(run *r, const ing_file *f, rag_err *err);
+
 /* depth: 0 for a file or page, 1 for a member of it, ... */
 static int ingest_content_at(run *r, const ing_file *f, const rag_map *m, const char *hash,
                              int64_t group, int existed, ing_type type, unsigned depth,
@@ -369,6 +371,15 @@ static int ingest_content_at(run *r, const ing_file *f, const rag_map *m, const 
         notify(r, f->path, ING_FAILED, why);
         rag_free(why);
         return 1;
+    }
+    if (existed) {
+        /* it may have been a container before: its members go */
+        int rc2 = drop_members(r, f, err);
+        if (rc2) {
+            ing_chunks_free(&chunks);
+            ing_text_free(&t);
+            return rc2;
+        }
     }
     return enqueue(r, f, hash, group, existed, type, &t, &chunks, err);
 }
@@ -460,6 +471,29 @@ static int regroup_members(run *r, const char *uri, int64_t group, rag_err *err)
         if (!rc) rc = batch_account(r, 0, err);
     }
     rag_free(prefix);
+    old_members_free(&o);
+    return rc;
+}
+
+/* Deletes the members stored under f (a file that was a container and is
+ * now a document of its own), reporting each as removed. */
+static int drop_members(run *r, const ing_file *f, rag_err *err)
+{
+    old_members o = {0};
+    char *prefix = rag_xasprintf("%s!/", f->uri);
+    int rc = store_doc_each_prefix(r->s, prefix, collect_old, &o, err);
+    rag_free(prefix);
+    size_t ul = strlen(f->uri);
+    for (size_t i = 0; !rc && i < o.n; i++) {
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_delete(r->s, o.v[i].id, err);
+        if (!rc) rc = batch_account(r, 0, err);
+        if (!rc) {
+            char *gone = rag_xasprintf("%s%s", f->path, o.v[i].uri + ul);
+            notify(r, gone, ING_REMOVED, NULL);
+            rag_free(gone);
+        }
+    }
     old_members_free(&o);
     return rc;
 }

@@ -126,6 +126,18 @@ rag ingest -q $T/n >/dev/null 2>&1
 check_eq "member names normalised" "$(sql "select substr(uri, length('$T/n/') + 1) from documents where uri like '$T/n/names.zip!/%' order by uri" | tr '\n' ' ')" "names.zip!/a/b/c.txt names.zip!/abs/path.txt names.zip!/etc/evil.txt "
 check_eq "symlinks and directories are no members" "$(sql "select substr(uri, length('$T/n/') + 1) from documents where uri like '$T/n/links.tar!/%'" | tr '\n' ' ')" "links.tar!/d/real.txt "
 
+mkdir -p $T/pt; printf '%%PDF-1.4 not really a PDF\n' > $T/pt/a.pdf; printf 'The tapir text beside a PDF.\n' > $T/pt/b.txt
+tar cf $T/n/pdffirst.tar -C $T/pt a.pdf b.txt
+rag ingest -q $T/n/pdffirst.tar >/dev/null 2>&1
+check_contains "a tar whose first member is a PDF is an archive" "$(rag search tapir)" "pdffirst.tar!/b.txt"
+
+# an archive replaced by a plain file of the same name: its members go
+printf 'Now a plain file about the gazelle.\n' > $T/n/names.zip
+out=$(rag ingest $T/n/names.zip 2>&1)
+check_contains "archive turned plain file: members removed" "$out" "3 removed"
+check_eq "...none left" "$(sql "select count(*) from documents where uri like '$T/n/names.zip!/%'")" 0
+check_contains "...the file is a document" "$(rag search gazelle)" "names.zip"
+
 # bombs, nesting, corrupt archives
 b=$T/bad; mkdir -p $b
 printf 'Good file with the word sentinel.\n' > $b/good.txt
