@@ -158,6 +158,19 @@ static int docs_show(cli_ctx *cli, const char *arg)
     return CLI_EXIT_OK;
 }
 
+typedef struct member_ids {
+    int64_t *v;
+    size_t n, cap;
+} member_ids;
+
+static int collect_member(void *ctx, const store_doc *d)
+{
+    member_ids *m = ctx;
+    m->v = rag_xgrow(m->v, &m->cap, m->n + 1, sizeof *m->v);
+    m->v[m->n++] = d->id;
+    return 0;
+}
+
 static int docs_rm(cli_ctx *cli, int argc, char **argv)
 {
     if (!cli->who.admin) {
@@ -177,24 +190,50 @@ static int docs_rm(cli_ctx *cli, int argc, char **argv)
             rc = CLI_EXIT_ERROR;
             continue;
         }
+        /* a container (an archive) takes its members with it: uri!/... */
+        member_ids mem = {0};
+        char *prefix = rag_xasprintf("%s!/", d.uri);
+        int lrc = store_doc_each_prefix(cli->st, prefix, collect_member, &mem, &err);
+        rag_free(prefix);
+        if (lrc) {
+            rag_free(mem.v);
+            store_doc_free(&d);
+            return cli_fail(cli, &err);
+        }
         if (cli->cluster) {
             /* through the cluster: every replica follows, this one at once */
             if (!cli->clu) {
+                rag_free(mem.v);
                 store_doc_free(&d);
                 cli_error(cli, "the cluster is unreachable: nothing was removed");
                 return CLI_EXIT_ERROR;
             }
-            if (clu_doc_delete(cli->clu, id, &err) < 0) {
+            int drc = clu_doc_delete(cli->clu, id, &err);
+            for (size_t k = 0; drc >= 0 && k < mem.n; k++)
+                drc = clu_doc_delete(cli->clu, mem.v[k], &err);
+            if (drc < 0) {
+                rag_free(mem.v);
                 store_doc_free(&d);
                 return cli_fail(cli, &err);
             }
             cli_cluster_follow(cli);
-        } else if (store_begin(cli->st, &err) || store_doc_delete(cli->st, id, &err) ||
-                   store_commit(cli->st, &err)) {
-            store_rollback(cli->st);
-            store_doc_free(&d);
-            return cli_fail(cli, &err);
+        } else {
+            int drc = store_begin(cli->st, &err);
+            if (!drc) drc = store_doc_delete(cli->st, id, &err);
+            for (size_t k = 0; !drc && k < mem.n; k++)
+                drc = store_doc_delete(cli->st, mem.v[k], &err);
+            if (!drc) drc = store_commit(cli->st, &err);
+            if (drc) {
+                store_rollback(cli->st);
+                rag_free(mem.v);
+                store_doc_free(&d);
+                return cli_fail(cli, &err);
+            }
         }
+        if (mem.n && !cli->quiet)
+            printf("removed %zu member%s of document %lld\n", mem.n, mem.n == 1 ? "" : "s",
+                   (long long)id);
+        rag_free(mem.v);
         char uri[4096];
         if (!cli->quiet)
             printf("removed document %lld (%s)\n", (long long)id, cli_safe(d.uri, uri, sizeof uri));

@@ -2,11 +2,21 @@
  *
  * Content decides first, the extension second:
  *   1. "%PDF-" within the first 1024 bytes (the PDF spec lets a header follow
- *      up to 1 KiB of junk, and readers accept it) => PDF.
- *   2. A zip ("PK\3\4") whose central directory names word/document.xml
- *      => DOCX; any other zip => UNKNOWN. Checked with libzip, read-only,
- *      straight from the buffer.
- *   3. Magic numbers of common binary formats (PNG, JPEG, GIF, gzip, ELF, ...)
+ *      up to 1 KiB of junk, and readers accept it) => PDF; at offset 0 at
+ *      once, further on only once 2. and 3. found no zip, compressed file
+ *      or tar (whose first member may be a PDF).
+ *   2. A zip ("PK\3\4", or "PK\5\6" when empty): the office and publishing
+ *      formats first (they are zips too): word/document.xml => DOCX; a
+ *      [Content_Types].xml (OOXML) or `mimetype` member (ODF, EPUB) => that
+ *      document (UNKNOWN until its type is read); any other zip, or one
+ *      libzip cannot open => ARCHIVE (a corrupt one is reported as such).
+ *      Checked with libzip, read-only, straight from the buffer.
+ *   3. A compressed file (gzip, bzip2, xz, zstd, lz4, compress): a
+ *      compressed tar => ARCHIVE; else the type of what it holds, from the
+ *      first 64 KiB decompressed and the name without the suffix
+ *      (README.gz => TEXT, notes.md.gz => MARKDOWN); ing_extract
+ *      decompresses. 7z, rar and tar ("ustar" at 257) => ARCHIVE.
+ *      Magic numbers of other binary formats (PNG, JPEG, GIF, ELF, ...)
  *      => UNKNOWN, whatever the extension says.
  *   4. A file named *.pdf or *.docx that failed 1./2. is still a PDF/DOCX: the
  *      user named it so, and "corrupt PDF" is the message they can act on,
@@ -20,6 +30,8 @@
  *        no extension...).
  *   6. Everything else => UNKNOWN. */
 #include "ingest/ing_int.h"
+
+#include "base/mem.h"
 
 #include <string.h>
 #include <strings.h>
@@ -94,26 +106,42 @@ static int has_pdf_magic(const uint8_t *d, size_t n)
     return 0;
 }
 
-/* 1: a readable zip that holds word/document.xml; 0: a zip without it;
- * -1: not readable as a zip at all (truncated, corrupt). */
-static int zip_has_docx_body(const uint8_t *d, size_t n)
+/* What a zip is: an office or publishing document (OOXML has
+ * [Content_Types].xml, ODF and EPUB a `mimetype` member), or a plain
+ * archive. */
+typedef enum zip_kind {
+    ZIP_BROKEN = -1, /* not readable as a zip at all (truncated, corrupt) */
+    ZIP_ARCHIVE = 0, /* none of the document markers: an archive of files */
+    ZIP_DOCX = 1,    /* word/document.xml */
+    ZIP_OFFICE = 2,  /* another office/ODF/EPUB document (not read yet) */
+} zip_kind;
+
+static zip_kind zip_classify(const uint8_t *d, size_t n)
 {
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(d, n, 0, &ze);
     if (!src) {
         zip_error_fini(&ze);
-        return -1;
+        return ZIP_BROKEN;
     }
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY, &ze);
     zip_error_fini(&ze);
     if (!za) {
         zip_source_free(src); /* not taken over by a failed open */
-        return -1;
+        return ZIP_BROKEN;
     }
-    int found = zip_name_locate(za, "word/document.xml", 0) >= 0;
+    /* Office formats are zips too: their checks come first, in this order.
+     * A type added for PPTX, XLSX, ODF or EPUB goes here, before the
+     * fallback to an archive. */
+    zip_kind k = ZIP_ARCHIVE;
+    if (zip_name_locate(za, "word/document.xml", 0) >= 0)
+        k = ZIP_DOCX;
+    else if (zip_name_locate(za, "[Content_Types].xml", 0) >= 0 ||
+             zip_name_locate(za, "mimetype", 0) >= 0)
+        k = ZIP_OFFICE;
     zip_discard(za); /* frees the source too; nothing to write back */
-    return found;
+    return k;
 }
 
 /* Formats that must never be read as text even when their first 8 KiB
@@ -226,6 +254,41 @@ static int looks_like_html(const uint8_t *d, size_t n)
     return 0;
 }
 
+/* A compressed file (rule 3): a compressed archive (tar.gz) is an archive;
+ * otherwise what the first 64 KiB of its content and its name without the
+ * suffix say (README.gz is text, notes.md.gz Markdown), an archive when that
+ * content is a container itself or the stream is corrupt (so that it is
+ * reported as such). */
+static ing_type compressed_type(const char *path, const uint8_t *data, size_t n)
+{
+    if (ing_is_archive(data, n)) return ING_TYPE_ARCHIVE;
+    rag_buf head = {0};
+    if (ing_decompress_head(data, n, (size_t)64 << 10, &head, NULL) < 0) {
+        rag_buf_free(&head);
+        return ING_TYPE_ARCHIVE;
+    }
+    const uint8_t *h = (const uint8_t *)head.data;
+    size_t hn = head.len;
+    ing_type t;
+    if (ing_is_compressed(h, hn) || (hn >= 4 && !memcmp(h, "PK\3\4", 4)) ||
+        (hn >= 6 && !memcmp(h, "7z\xbc\xaf\x27\x1c", 6)))
+        t = ING_TYPE_ARCHIVE;
+    else if (hn == 0)
+        t = ING_TYPE_TEXT; /* reported as an empty file */
+    else {
+        char *inner = NULL;
+        if (path) {
+            size_t l = strlen(path);
+            const char *dot = strrchr(path, '.');
+            inner = rag_xstrndup(path, dot ? (size_t)(dot - path) : l);
+        }
+        t = ing_detect(inner, h, hn);
+        rag_free(inner);
+    }
+    rag_buf_free(&head);
+    return t;
+}
+
 ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
 {
     static const char *const html_ext[] = {"html", "htm", "xhtml", NULL};
@@ -238,13 +301,22 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
                : ext_is(ext, html_ext)    ? ING_TYPE_HTML
                : ext_is(ext, md_ext)      ? ING_TYPE_MARKDOWN
                                           : ING_TYPE_TEXT;
-    if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
-    if (n >= 4 && !memcmp(data, "PK\3\4", 4)) {
-        int r = zip_has_docx_body(data, n);
-        if (r == 1) return ING_TYPE_DOCX;
+    if (n >= 5 && !memcmp(data, "%PDF-", 5)) return ING_TYPE_PDF;
+    /* archives before a "%PDF-" further on: a tar or a stored zip whose
+     * first member is a PDF has it within the first KiB */
+    if (n >= 4 && (!memcmp(data, "PK\3\4", 4) || !memcmp(data, "PK\5\6", 4))) {
+        zip_kind k = zip_classify(data, n);
+        if (k == ZIP_DOCX) return ING_TYPE_DOCX;
         /* rule 4: a broken zip named .docx is reported as a corrupt DOCX */
-        return !strcasecmp(ext, "docx") ? ING_TYPE_DOCX : ING_TYPE_UNKNOWN;
+        if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX;
+        if (k == ZIP_OFFICE) return ING_TYPE_UNKNOWN;
+        return ING_TYPE_ARCHIVE; /* a broken one is reported as a corrupt archive */
     }
+    if (ing_is_compressed(data, n)) return compressed_type(path, data, n);
+    if (n >= 6 && !memcmp(data, "7z\xbc\xaf\x27\x1c", 6)) return ING_TYPE_ARCHIVE;
+    if (n >= 7 && !memcmp(data, "Rar!\x1a\x07", 6)) return ING_TYPE_ARCHIVE;
+    if (n >= 262 && !memcmp(data + 257, "ustar", 5)) return ING_TYPE_ARCHIVE;
+    if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
     if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;   /* rule 4 */
     if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;

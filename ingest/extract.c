@@ -25,6 +25,11 @@ void ing_limits_default(ing_limits *l)
     l->pdf_cpu_s = 30;
     l->pdf_mem = (size_t)1 << 30; /* 1 GiB of address space */
     l->pdf_timeout_s = 60;
+    l->max_member = (size_t)256 << 20;  /* like --max-size; the pipeline sets that */
+    l->max_container = (size_t)1 << 30; /* 1 GiB out of one archive */
+    l->max_member_ratio = 250;          /* text compresses < 20x, logs < 100x */
+    l->max_members = 100000;
+    l->max_depth = 3; /* a.zip!/b.tar!/c.zip!/doc */
 }
 
 /* ---- the title fallback ------------------------------------------------- */
@@ -250,6 +255,26 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
     }
     const char *name = path ? path : "(input)";
     if (ing_is_blank(data, n)) return rag_err_set(err, RAG_ERR_FORMAT, "%s: empty file", name);
+    if (ing_is_compressed(data, n) && !ing_type_is_container(type)) {
+        /* README.gz: the document it holds (ing_detect typed that) */
+        rag_buf inner = {0};
+        char *inner_name = NULL;
+        const char *filter = NULL;
+        int rc = ing_decompress(path, data, n, lim, &inner, &inner_name, &filter, err);
+        if (rc == 1 && type == ING_TYPE_UNKNOWN) /* read all the same: a bomb is refused */
+            rc = rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                             "%s: binary file of unknown type (%s compressed)", name, filter);
+        else if (rc == 1) {
+            if (ing_is_blank((const uint8_t *)inner.data, inner.len))
+                rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: empty file (once decompressed)", name);
+            else
+                rc = ing_extract(type, path, (const uint8_t *)inner.data, inner.len, lim, out, err);
+            if (!rc) ing_meta_str(out, "compression", filter);
+        }
+        rag_buf_free(&inner);
+        rag_free(inner_name);
+        if (rc <= 0) return rc;
+    }
     if (type == ING_TYPE_UNKNOWN)
         return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: binary file of unknown type", name);
 
@@ -271,6 +296,10 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         rc = ing_extract_docx(path, data, n, lim, out, err);
         break;
     default:
+        if (ing_type_is_container(type))
+            return rag_err_set(err, RAG_ERR_UNSUPPORTED,
+                               "%s: %s: a container, its members are the documents", name,
+                               ing_type_name(type));
         return rag_err_set(err, RAG_ERR_INVALID, "%s: no extractor for type %d", name, (int)type);
     }
     if (rc) return rc;

@@ -101,6 +101,15 @@ typedef struct ing_limits {
     unsigned pdf_cpu_s;     /* PDF child: CPU seconds */
     size_t pdf_mem;         /* PDF child: address-space bytes */
     unsigned pdf_timeout_s; /* PDF child: wall-clock seconds */
+    /* Containers and compressed files (ingest/archive.c). A member over
+     * max_member or max_member_ratio fails alone; max_container and
+     * max_members stop the container; max_depth stops the nesting. */
+    size_t max_member;         /* uncompressed bytes of one member or compressed
+                                * file (the pipeline sets --max-size) */
+    size_t max_container;      /* uncompressed bytes of all members of one container */
+    unsigned max_member_ratio; /* uncompressed/compressed of a member over 1 MiB */
+    size_t max_members;        /* members (regular files) of one container */
+    unsigned max_depth;        /* containers inside containers, the outer one counted */
 } ing_limits;
 
 void ing_limits_default(ing_limits *l);
@@ -164,6 +173,11 @@ typedef struct ing_member {
     int64_t mtime_ns; /* 0: the container's */
     ing_type type;    /* ING_TYPE_UNKNOWN: detect from data and name */
     const char *meta; /* extra metadata members as in ing_text.meta, or NULL */
+    /* Non-zero (a RAG_ERR_* code): the member could not be read (over a
+     * limit, encrypted, its data corrupt); data is NULL and fail_msg, naming
+     * the container and the member, says why. The walk goes on. */
+    int fail;
+    const char *fail_msg;
 } ing_member;
 
 /* Called once per member, in the container's order; a non-zero return stops
@@ -181,6 +195,31 @@ int ing_type_is_container(ing_type t);
  * extraction fails on its own. (ingest/container.c) */
 int ing_members(ing_type type, const char *path, const uint8_t *data, size_t n,
                 const ing_limits *lim, ing_member_fn fn, void *ctx, rag_err *err);
+
+/* Archives and compressed files (ingest/archive.c, libarchive). A zip, tar
+ * (plain or compressed), 7z, cpio or ISO image gives its regular files as
+ * members, names normalised (no leading '/', no "." or ".." parts); a
+ * compressed file whose content is no archive gives one member, its name
+ * without the compression suffix (only when it holds another container:
+ * a compressed document is read as the document, see ing_decompress). */
+int ing_archive_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                        ing_member_fn fn, void *ctx, rag_err *err);
+/* When data[0..n) is a compressed file (gzip, bzip2, xz, lzma, zstd, lz4,
+ * compress) holding no archive: 1, *out (zeroed by the caller) its content
+ * within lim->max_member and lim->max_member_ratio, *inner_name (owned, may
+ * be NULL when path is) path without the compression suffix, *filter the
+ * compression's name ("gzip"). 0 when data is not compressed. Negative on a
+ * corrupt stream or a limit. */
+int ing_decompress(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                   rag_buf *out, char **inner_name, const char **filter, rag_err *err);
+/* 1 when data starts with the magic of a compression ing_decompress reads. */
+int ing_is_compressed(const uint8_t *data, size_t n);
+/* Decompresses at most max bytes from the start of compressed data, for
+ * detection: 0 and *out, or negative (corrupt). */
+int ing_decompress_head(const uint8_t *data, size_t n, size_t max, rag_buf *out, rag_err *err);
+/* 1 when libarchive recognises data[0..n) (after decompression) as an
+ * archive format other than raw: tar, zip, 7z, cpio, ISO 9660. */
+int ing_is_archive(const uint8_t *data, size_t n);
 
 /* ---- chunking ------------------------------------------------------------ */
 /* Counts tokens of s[0..n). Until a model tokenizer is configured this is a

@@ -28,6 +28,7 @@
 #include "base/time.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -307,8 +308,39 @@ static int flush_queue(run *r, rag_err *err)
  * skipped: reported), <0 fatal. */
 /* type: what the source says it is (a URL's Content-Type), or
  * ING_TYPE_UNKNOWN to detect it from the bytes and the name. */
-static int ingest_content(run *r, const ing_file *f, const rag_map *m, const char *hash,
-                          int64_t group, int existed, ing_type type, rag_err *err)
+static int ingest_container(run *r, const ing_file *f, const rag_map *m, const char *hash,
+                            int64_t group, int existed, ing_type type, unsigned depth,
+                            rag_err *err);
+
+/* Queues a prepared document; flushes when the queue is full. */
+static int enqueue(run *r, const ing_file *f, const char *hash, int64_t group, int existed,
+                   ing_type type, ing_text *t, ing_chunks *chunks, rag_err *err)
+{
+    r->queue = rag_xgrow(r->queue, &r->cap_queue, r->n_queue + 1, sizeof *r->queue);
+    pending *q = &r->queue[r->n_queue++];
+    *q = (pending){.path = rag_xstrdup(f->path),
+                   .uri = rag_xstrdup(f->uri),
+                   .mtime_ns = f->mtime_ns,
+                   .size = (int64_t)f->size,
+                   .group = group,
+                   .existed = existed,
+                   .type = type,
+                   .text = *t,
+                   .chunks = *chunks};
+    memcpy(q->hash, hash, sizeof q->hash);
+    for (size_t i = 0; i < chunks->n; i++)
+        r->queue_tokens += chunks->v[i].n_tokens;
+    if (!r->p->embedder || r->queue_tokens >= EMBED_BATCH_TOKENS || r->n_queue >= EMBED_BATCH_DOCS)
+        return flush_queue(r, err);
+    return 0;
+}
+
+static int drop_members(run *r, const ing_file *f, rag_err *err);
+
+/* depth: 0 for a file or page, 1 for a member of it, ... */
+static int ingest_content_at(run *r, const ing_file *f, const rag_map *m, const char *hash,
+                             int64_t group, int existed, ing_type type, unsigned depth,
+                             rag_err *err)
 {
     if (type == ING_TYPE_UNKNOWN) type = ing_detect(f->path, m->data, m->size);
     /* An empty file (or one of whitespace only) is no document, and no
@@ -317,6 +349,8 @@ static int ingest_content(run *r, const ing_file *f, const rag_map *m, const cha
         notify(r, f->path, ING_SKIPPED, "empty");
         return 1;
     }
+    if (ing_type_is_container(type))
+        return ingest_container(r, f, m, hash, group, existed, type, depth, err);
     ing_text t = {0};
     rag_err ferr = {0};
     int rc = ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
@@ -338,23 +372,267 @@ static int ingest_content(run *r, const ing_file *f, const rag_map *m, const cha
         rag_free(why);
         return 1;
     }
-    r->queue = rag_xgrow(r->queue, &r->cap_queue, r->n_queue + 1, sizeof *r->queue);
-    pending *q = &r->queue[r->n_queue++];
-    *q = (pending){.path = rag_xstrdup(f->path),
-                   .uri = rag_xstrdup(f->uri),
-                   .mtime_ns = f->mtime_ns,
-                   .size = (int64_t)f->size,
-                   .group = group,
-                   .existed = existed,
-                   .type = type,
-                   .text = t,
-                   .chunks = chunks};
-    memcpy(q->hash, hash, sizeof q->hash);
-    for (size_t i = 0; i < chunks.n; i++)
-        r->queue_tokens += chunks.v[i].n_tokens;
-    if (!r->p->embedder || r->queue_tokens >= EMBED_BATCH_TOKENS || r->n_queue >= EMBED_BATCH_DOCS)
-        return flush_queue(r, err);
+    if (existed) {
+        /* it may have been a container before: its members go */
+        int rc2 = drop_members(r, f, err);
+        if (rc2) {
+            ing_chunks_free(&chunks);
+            ing_text_free(&t);
+            return rc2;
+        }
+    }
+    return enqueue(r, f, hash, group, existed, type, &t, &chunks, err);
+}
+
+static int ingest_content(run *r, const ing_file *f, const rag_map *m, const char *hash,
+                          int64_t group, int existed, ing_type type, rag_err *err)
+{
+    return ingest_content_at(r, f, m, hash, group, existed, type, 0, err);
+}
+
+/* ---- containers ------------------------------------------------------------
+ * An archive's members are documents at "container!/member". The container
+ * itself is stored too, as a document without chunks (metadata
+ * {"type":"archive","members":N}), written after its members: its size and
+ * mtime say, on the next run, that nothing in it changed (it is then not
+ * read at all). When it changed, the records of its members are read first
+ * (one range of the uri index), then the walk compares each member's hash:
+ * unchanged members are kept (their labels and mtime brought up to date),
+ * changed ones replaced, and those no longer there deleted. A container that
+ * fails as a whole (corrupt, over a limit for all of it) writes no record of
+ * its own and deletes nothing: the next run reads it again. */
+
+typedef struct old_member {
+    char *uri;
+    char hash[RAG_SHA256_HEX_LEN + 1];
+    int64_t id, group, mtime_ns;
+    int seen;
+} old_member;
+
+typedef struct old_members {
+    old_member *v;
+    size_t n, cap;
+} old_members;
+
+static int collect_old(void *ctx, const store_doc *d)
+{
+    old_members *o = ctx;
+    o->v = rag_xgrow(o->v, &o->cap, o->n + 1, sizeof *o->v);
+    old_member *m = &o->v[o->n++];
+    *m = (old_member){
+        .uri = rag_xstrdup(d->uri), .id = d->id, .group = d->acl_group, .mtime_ns = d->mtime_ns};
+    snprintf(m->hash, sizeof m->hash, "%s", d->content_hash);
     return 0;
+}
+
+static void old_members_free(old_members *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        rag_free(o->v[i].uri);
+    rag_free(o->v);
+}
+
+/* The store lists by uri (memcmp order, as strcmp): a binary search. */
+static old_member *old_find(old_members *o, const char *uri)
+{
+    size_t lo = 0, hi = o->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(o->v[mid].uri, uri);
+        if (!c) return &o->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Marks the records under prefix seen: a nested container's members, kept
+ * or dealt with by its own walk. */
+static void old_seen_prefix(old_members *o, const char *prefix)
+{
+    size_t l = strlen(prefix);
+    for (size_t i = 0; i < o->n; i++)
+        if (!strncmp(o->v[i].uri, prefix, l)) o->v[i].seen = 1;
+}
+
+/* Moves the members of the container `uri` (all levels) to ACL group
+ * `group` (labels changed, content not). */
+static int regroup_members(run *r, const char *uri, int64_t group, rag_err *err)
+{
+    old_members o = {0};
+    char *prefix = rag_xasprintf("%s!/", uri);
+    int rc = store_doc_each_prefix(r->s, prefix, collect_old, &o, err);
+    for (size_t i = 0; !rc && i < o.n; i++) {
+        if (o.v[i].group == group) continue;
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_touch(r->s, o.v[i].id, o.v[i].mtime_ns, group, err);
+        if (!rc) rc = batch_account(r, 0, err);
+    }
+    rag_free(prefix);
+    old_members_free(&o);
+    return rc;
+}
+
+/* Deletes the members stored under f (a file that was a container and is
+ * now a document of its own), reporting each as removed. */
+static int drop_members(run *r, const ing_file *f, rag_err *err)
+{
+    old_members o = {0};
+    char *prefix = rag_xasprintf("%s!/", f->uri);
+    int rc = store_doc_each_prefix(r->s, prefix, collect_old, &o, err);
+    rag_free(prefix);
+    size_t ul = strlen(f->uri);
+    for (size_t i = 0; !rc && i < o.n; i++) {
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_delete(r->s, o.v[i].id, err);
+        if (!rc) rc = batch_account(r, 0, err);
+        if (!rc) {
+            char *gone = rag_xasprintf("%s%s", f->path, o.v[i].uri + ul);
+            notify(r, gone, ING_REMOVED, NULL);
+            rag_free(gone);
+        }
+    }
+    old_members_free(&o);
+    return rc;
+}
+
+typedef struct cont_walk {
+    run *r;
+    const ing_file *f; /* the container: path, uri, mtime */
+    int64_t group;
+    unsigned depth; /* the container's (0: a file) */
+    old_members *old;
+    size_t n_members;
+    int fatal; /* a store error stopped the walk (in err) */
+    int cancelled;
+} cont_walk;
+
+static int member_cb(void *ctx, const ing_member *m, rag_err *err)
+{
+    cont_walk *w = ctx;
+    run *r = w->r;
+    if (r->p->cancel && *r->p->cancel) {
+        w->cancelled = 1;
+        return rag_err_set(err, RAG_ERR_INTERRUPTED, "cancelled");
+    }
+    w->n_members++;
+    char *uri = rag_xasprintf("%s!/%s", w->f->uri, m->name);
+    char *path = rag_xasprintf("%s!/%s", w->f->path, m->name);
+    char *nested = rag_xasprintf("%s!/", uri);
+    old_member *om = old_find(w->old, uri);
+    if (om) om->seen = 1;
+    int rc = 0;
+    if (m->fail) {
+        /* what was stored from it before stays, as for a failing file */
+        old_seen_prefix(w->old, nested);
+        notify(r, path, ING_FAILED, m->fail_msg);
+        goto out;
+    }
+    char hash[RAG_SHA256_HEX_LEN + 1];
+    rag_sha256_hex(m->data, m->n, hash);
+    int64_t mtime = m->mtime_ns ? m->mtime_ns : w->f->mtime_ns;
+    if (om && !strcmp(om->hash, hash)) {
+        old_seen_prefix(w->old, nested); /* same bytes: same members */
+        int regroup = om->group != w->group;
+        if (regroup || om->mtime_ns != mtime) {
+            rc = batch_open(r, err);
+            if (!rc) rc = store_doc_touch(r->s, om->id, mtime, w->group, err);
+            if (!rc) rc = batch_account(r, 0, err);
+            if (!rc && regroup) rc = regroup_members(r, uri, w->group, err);
+        }
+        if (!rc) notify(r, path, regroup ? ING_UPDATED : ING_UNCHANGED, NULL);
+        goto out;
+    }
+    ing_type type = m->type != ING_TYPE_UNKNOWN ? m->type : ing_detect(m->name, m->data, m->n);
+    if (ing_type_is_container(type)) old_seen_prefix(w->old, nested); /* its own walk */
+    ing_file mf = {.path = path, .uri = uri, .size = m->n, .mtime_ns = mtime};
+    rag_map mm = {m->data, m->n, 0};
+    rc = ingest_content_at(r, &mf, &mm, hash, w->group, om != NULL, type, w->depth + 1, err);
+    if (rc > 0) rc = 0;
+out:
+    if (rc < 0 && rc != RAG_ERR_INTERRUPTED) w->fatal = 1;
+    rag_free(uri);
+    rag_free(path);
+    rag_free(nested);
+    return rc;
+}
+
+static const char *container_mime(const uint8_t *d, size_t n)
+{
+    if (n >= 4 && (!memcmp(d, "PK\3\4", 4) || !memcmp(d, "PK\5\6", 4))) return "application/zip";
+    if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b) return "application/gzip";
+    if (n >= 3 && !memcmp(d, "BZh", 3)) return "application/x-bzip2";
+    if (n >= 6 && !memcmp(d,
+                          "\xfd"
+                          "7zXZ",
+                          5))
+        return "application/x-xz";
+    if (n >= 4 && !memcmp(d, "\x28\xb5\x2f\xfd", 4)) return "application/zstd";
+    if (n >= 6 && !memcmp(d, "7z\xbc\xaf\x27\x1c", 6)) return "application/x-7z-compressed";
+    if (n >= 262 && !memcmp(d + 257, "ustar", 5)) return "application/x-tar";
+    return "application/octet-stream";
+}
+
+static int ingest_container(run *r, const ing_file *f, const rag_map *m, const char *hash,
+                            int64_t group, int existed, ing_type type, unsigned depth, rag_err *err)
+{
+    if (depth + 1 > r->limits.max_depth) {
+        char *why = rag_xasprintf("%s: a container nested deeper than the limit of %u levels "
+                                  "(max_depth), not read",
+                                  f->path, r->limits.max_depth);
+        notify(r, f->path, ING_FAILED, why);
+        rag_free(why);
+        return 1;
+    }
+    old_members old = {0};
+    char *prefix = rag_xasprintf("%s!/", f->uri);
+    int rc = store_doc_each_prefix(r->s, prefix, collect_old, &old, err);
+    rag_free(prefix);
+    if (rc) {
+        old_members_free(&old);
+        return rc;
+    }
+    cont_walk w = {.r = r, .f = f, .group = group, .depth = depth, .old = &old};
+    rag_err ferr = {0};
+    rc = ing_members(type, f->path, m->data, m->size, &r->limits, member_cb, &w, &ferr);
+    if (rc && w.fatal) {
+        if (err) *err = ferr;
+        old_members_free(&old);
+        return rc;
+    }
+    if (rc) {
+        if (!w.cancelled) notify(r, f->path, ING_FAILED, ferr.msg);
+        old_members_free(&old);
+        return 1;
+    }
+    /* members no longer there */
+    size_t ul = strlen(f->uri);
+    for (size_t i = 0; !rc && i < old.n; i++) {
+        if (old.v[i].seen) continue;
+        rc = batch_open(r, err);
+        if (!rc) rc = store_doc_delete(r->s, old.v[i].id, err);
+        if (!rc) rc = batch_account(r, 0, err);
+        if (!rc) {
+            char *gone = rag_xasprintf("%s%s", f->path, old.v[i].uri + ul);
+            notify(r, gone, ING_REMOVED, NULL);
+            rag_free(gone);
+        }
+    }
+    old_members_free(&old);
+    if (rc) return rc;
+    /* the container's own record, queued after its members */
+    ing_text t = {0};
+    t.mime = container_mime(m->data, m->size);
+    const char *base = strrchr(f->uri, '/');
+    base = base ? base + 1 : f->uri;
+    ing_text_set_title(&t, base, strlen(base));
+    char count[32];
+    snprintf(count, sizeof count, "%zu", w.n_members);
+    ing_meta_json(&t, "members", count);
+    ing_chunks none = {0};
+    return enqueue(r, f, hash, group, existed, type, &t, &none, err);
 }
 
 static int ingest_file(run *r, const ing_file *f, rag_err *err)
@@ -377,6 +655,7 @@ static int ingest_file(run *r, const ing_file *f, rag_err *err)
             rc = batch_open(r, err);
             if (!rc) rc = store_doc_touch(r->s, old.id, f->mtime_ns, group, err);
             if (!rc) rc = batch_account(r, 0, err);
+            if (!rc) rc = regroup_members(r, f->uri, group, err);
             if (!rc) notify(r, f->path, ING_UPDATED, NULL);
         } else {
             notify(r, f->path, ING_UNCHANGED, NULL);
@@ -395,6 +674,7 @@ static int ingest_file(run *r, const ing_file *f, rag_err *err)
         rc = batch_open(r, err);
         if (!rc) rc = store_doc_touch(r->s, old.id, f->mtime_ns, group, err);
         if (!rc) rc = batch_account(r, 0, err);
+        if (!rc && old.acl_group != group) rc = regroup_members(r, f->uri, group, err);
         if (!rc) notify(r, f->path, old.acl_group != group ? ING_UPDATED : ING_UNCHANGED, NULL);
     } else {
         rc = ingest_content(r, f, &m, hash, group, existed, ING_TYPE_UNKNOWN, err);
@@ -473,12 +753,28 @@ static int under_root(const char *uri, const rag_strv *roots)
     return 0;
 }
 
+/* A member's uri "/x/a.zip!/dir/b.md": 1 when a container part of it
+ * ("/x/a.zip"; a directory may be named "x!", so each "!/" is tried) is a
+ * file that exists. Pruning a container so removes its members too. */
+static int container_exists(const char *uri)
+{
+    for (const char *p = strstr(uri, "!/"); p; p = strstr(p + 2, "!/")) {
+        char *part = rag_xstrndup(uri, (size_t)(p - uri));
+        struct stat st;
+        int ok = stat(part, &st) == 0 && S_ISREG(st.st_mode);
+        rag_free(part);
+        if (ok) return 1;
+    }
+    return 0;
+}
+
 static int prune_visit(void *ctx, const store_doc *d)
 {
     prune_ctx *pc = ctx;
     if (d->uri[0] != '/' || !under_root(d->uri, &pc->files->roots)) return 0;
     struct stat st;
-    if (stat(d->uri, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    if (stat(d->uri, &st) < 0 && (errno == ENOENT || errno == ENOTDIR) &&
+        !container_exists(d->uri)) {
         char *line = rag_xasprintf("%lld\t%s", (long long)d->id, d->uri);
         rag_strv_push(&pc->gone, line);
         rag_free(line);
@@ -529,6 +825,7 @@ static int run_begin(run *r, store *s, const ing_params *p, ing_report *report, 
     memset(report, 0, sizeof *report);
     *r = (run){.s = s, .p = p, .rep = report};
     ing_limits_default(&r->limits);
+    r->limits.max_member = p->max_file_size;
     ing_chunk_params_default(&r->chunking);
     r->chunking.target_tokens = p->chunk_tokens;
     r->chunking.overlap_tokens = p->overlap_tokens;
@@ -580,7 +877,8 @@ static int run_one(store *s, const char *url, const rag_buf *body, const char *c
     if (pg.type == ING_TYPE_UNKNOWN && !detect) {
         pg.body = NULL;
         pg.skipped = 1;
-        pg.why = "not a document type rag reads (HTML, Markdown, text, PDF, DOCX)";
+        pg.why = "not a document type rag reads (HTML, Markdown, text, PDF, DOCX, archives: zip, "
+                 "tar, 7z; gzip, bzip2, xz, zstd)";
     }
     rc = ingest_page(&pr, &pg, err);
     if (!rc)

@@ -750,24 +750,51 @@ int ragd_engine_ingest_page(ragd_engine *e, const char *url, const rag_buf *body
     return ingest_on_writer(e, NULL, url, body, content_type, p, rep, err);
 }
 
+typedef struct member_ids {
+    int64_t *v;
+    size_t n, cap;
+} member_ids;
+
+static int collect_member(void *ctx, const store_doc *d)
+{
+    member_ids *m = ctx;
+    m->v = rag_xgrow(m->v, &m->cap, m->n + 1, sizeof *m->v);
+    m->v[m->n++] = d->id;
+    return 0;
+}
+
 int ragd_engine_delete_document(ragd_engine *e, int64_t id, const rag_principal *who, rag_err *err)
 {
     pthread_mutex_lock(&e->writer_mu);
     store_doc d;
     int rc = store_doc_get(e->writer, id, who, &d, err);
     if (rc == 1) {
+        /* an archive takes its members (uri!/...) with it */
+        member_ids mem = {0};
+        char *prefix = rag_xasprintf("%s!/", d.uri);
         store_doc_free(&d);
-        if (e->replica) {
+        rc = store_doc_each_prefix(e->writer, prefix, collect_member, &mem, err);
+        rag_free(prefix);
+        if (rc) {
+            /* nothing removed */
+        } else if (e->replica) {
             rc = ragd_replica_delete(e->replica, id, err);
+            for (size_t k = 0; rc >= 0 && k < mem.n; k++) {
+                int r2 = ragd_replica_delete(e->replica, mem.v[k], err);
+                if (r2 < 0) rc = r2;
+            }
         } else {
             rc = store_begin(e->writer, err);
             if (!rc) rc = store_doc_delete(e->writer, id, err);
+            for (size_t k = 0; !rc && k < mem.n; k++)
+                rc = store_doc_delete(e->writer, mem.v[k], err);
             if (!rc)
                 rc = store_commit(e->writer, err);
             else
                 store_rollback(e->writer);
             if (!rc) rc = 1;
         }
+        rag_free(mem.v);
     }
     pthread_mutex_unlock(&e->writer_mu);
     if (rc == 1) catch_up(e, 0); /* searches drop it already (their snapshot): tidy the index */

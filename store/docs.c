@@ -404,6 +404,45 @@ int store_doc_each(store *s, const rag_principal *who, store_doc_cb cb, void *ct
     return rc;
 }
 
+int store_doc_each_prefix(store *s, const char *prefix, store_doc_cb cb, void *ctx, rag_err *err)
+{
+    size_t n = strlen(prefix);
+    if (n == 0) return rag_err_set(err, RAG_ERR_INVALID, "empty uri prefix");
+    /* uri >= prefix AND uri < prefix with its last byte raised: an index
+     * range, unlike LIKE or GLOB (whose wildcards the prefix may hold) */
+    char *hi = rag_xstrdup(prefix);
+    int open_end = (unsigned char)hi[n - 1] == 0xff;
+    if (!open_end) hi[n - 1] = (char)((unsigned char)hi[n - 1] + 1);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           open_end ? "SELECT " DOC_COLUMNS "WHERE d.uri >= ?1 ORDER BY d.uri"
+                                    : "SELECT " DOC_COLUMNS
+                                      "WHERE d.uri >= ?1 AND d.uri < ?2 ORDER BY d.uri",
+                           &st, err);
+    if (rc) {
+        rag_free(hi);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    if (!open_end) sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        store_doc d;
+        doc_from_row(st, &d);
+        if (strncmp(d.uri, prefix, n)) {
+            store_doc_free(&d);
+            continue;
+        }
+        rc = cb(ctx, &d);
+        store_doc_free(&d);
+        if (rc) break;
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_sqlite_err(s, step, "list documents", err);
+    sqlite3_finalize(st);
+    rag_free(hi);
+    return rc;
+}
+
 int store_chunk_each(store *s, int64_t document_id, store_chunk_cb cb, void *ctx, rag_err *err)
 {
     sqlite3_stmt *st;

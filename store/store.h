@@ -132,6 +132,10 @@ int store_doc_delete(store *s, int64_t id, rag_err *err);
  * borrowed for the duration of the call. */
 typedef int (*store_doc_cb)(void *ctx, const store_doc *d);
 int store_doc_each(store *s, const rag_principal *who, store_doc_cb cb, void *ctx, rag_err *err);
+/* Calls cb for each document whose uri starts with `prefix` (not empty),
+ * ordered by uri, whoever may see it: the members of a container
+ * ("a.zip!/"). A range over the uri index. */
+int store_doc_each_prefix(store *s, const char *prefix, store_doc_cb cb, void *ctx, rag_err *err);
 
 typedef struct store_chunk {
     int64_t id, document_id;
