@@ -29,7 +29,7 @@ endif
 
 # PDF extraction uses poppler (GPL); the build works without it and PDFs are
 # then reported as unsupported. RAG_NO_PDF=1 leaves it out on purpose.
-PKGS    := sqlite3 libpq libxml-2.0 libzip libarchive libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl
+PKGS    := sqlite3 libpq libxml-2.0 libzip libarchive libcmark-gfm libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl
 ifneq ($(RAG_NO_PDF),1)
 ifeq ($(shell pkg-config --exists poppler-glib && echo yes),yes)
 PKGS    += poppler-glib
@@ -188,10 +188,10 @@ demo: deps
 	$(MAKE) all
 	./demo/run.sh
 
-# libFuzzer over the GGUF reader, the tokenizers and the archive reader (clang,
-# ASan + UBSan), the archive reader from seeds of fuzz/archive_seeds.sh,
-# FUZZ_SECONDS each, the reader from seeds written by fuzz/make_seeds.c, the
-# tokenizers over the test data's vocabularies; findings land in build-fuzz/.
+# libFuzzer (clang, ASan + UBSan), FUZZ_SECONDS each, over: the GGUF reader
+# (seeds from fuzz/make_seeds.c), the tokenizers (the test data's
+# vocabularies), and one target per document format (seeds from the tree or
+# written by the recipe); findings land in build-fuzz/.
 # The library is built with clang and the sanitizers into build-fuzz/.
 FUZZ_SECONDS ?= 60
 RAG_TESTDATA ?= ../shared/testdata
@@ -216,6 +216,12 @@ fuzz:
 	./fuzz/archive_seeds.sh build-fuzz/corpus-arc
 	cd build-fuzz && ./fuzz_archive -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -rss_limit_mb=4096 -print_final_stats=1 corpus-arc
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_markdown \
+	  fuzz/fuzz_markdown.c build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-md
+	cp README.md demo/corpus/*/*.md build-fuzz/corpus-md/
+	cd build-fuzz && ./fuzz_markdown -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -timeout=10 -print_final_stats=1 corpus-md
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh

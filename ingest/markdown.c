@@ -1,526 +1,499 @@
-/* ingest/markdown.c: Markdown files.
+/* ingest/markdown.c: Markdown files, parsed by libcmark-gfm (CommonMark with
+ * the GitHub table and strikethrough extensions).
  *
- * Not a renderer: the text stays Markdown, and only the block structure is
- * recognised so that chunks can follow headings and code stays intact:
- *   - ATX headings ("#".."######" then a space, optional closing #s) and
- *     setext headings (a paragraph underlined with === or ---) become
- *     ING_HEADING blocks with their level;
- *   - fenced code (``` or ~~~, closed by a fence of the same character at
- *     least as long; an unclosed fence runs to the end) and indented code
- *     (4 columns, after a blank line, not inside a list) become ING_PRE;
- *     nothing inside code is interpreted, so "# x" in a fence is no heading;
- *   - paragraphs end at blank lines; thematic breaks (---, ***, ___) and the
- *     delimiter rows of pipe tables (|---|:--|) are dropped;
- *   - a YAML front matter block ("---" on the first line up to a "---" or
- *     "..." line) is dropped; its `title:` becomes the title
- *     (title_in_text = 0). Otherwise ing_extract gives the title (the
- *     first heading, else the first line; title_in_text = 1).
+ * The bytes are decoded first like any text file (ing_decode_text: BOM,
+ * UTF-16, Windows-1252 fallback, invalid UTF-8 repaired and counted), a
+ * front matter block is read off the top, and the rest goes to cmark-gfm.
+ * Its tree is walked without recursion (cmark_iter; block quotes and lists
+ * nest without bound) and rendered as plain text blocks:
+ *   - ATX headings (# .. ######, closing #s dropped) and setext headings
+ *     (=== level 1, --- level 2) => ING_HEADING of that level;
+ *   - fenced and indented code => ING_PRE, verbatim: "# x" inside code is
+ *     never a heading;
+ *   - a paragraph => ING_PARA (soft line breaks kept as line breaks); block
+ *     quotes are read through (their paragraphs are paragraphs);
+ *   - a list, nested lists included, is one ING_PARA with one line per item
+ *     paragraph, "- " or "N. " in front of an item's first line (as the HTML
+ *     extractor does); code, tables and HTML inside an item are blocks of
+ *     their own, and a heading inside an item is a line of the list;
+ *   - a GFM table is one ING_PARA with one line per row, the header row
+ *     first, cells joined by " | " ("Name | Qty", "apples | 3"): compact,
+ *     one row per line so that chunks cut between rows, and the same form as
+ *     HTML, DOCX and spreadsheet tables, so one query finds them all;
+ *   - an HTML block is read by the HTML extractor (ing_extract_html: tags
+ *     stripped, entities decoded, script/style dropped, <h1>..<h6> are
+ *     headings); inline HTML tags are dropped, the text between them kept;
+ *   - inline markup is plain text: emphasis, strong and strikethrough
+ *     delimiters go, code spans keep their content, links and images keep
+ *     their text (alt text), the URL only when it is the only text
+ *     ("<https://x>", "[](https://x)"). Intraword emphasis with '*' keeps
+ *     its asterisks ("2*3*4", CommonMark's emphasis, stays 2*3*4);
+ *   - thematic breaks, link reference definitions and footnote syntax give
+ *     no text.
  *
- * Inline markup is stripped from paragraphs and headings (not from code),
- * because it is noise for keyword search and in quoted snippets, while the
- * words stay: [text](url) and [text][ref] -> text, ![alt](src) -> alt,
- * <https://x> -> https://x, `code` -> code, backslash escapes -> the
- * character, and emphasis delimiters (* ** _ __ ~~) -> nothing, but only
- * when they open and close a span: an opener follows a space or punctuation
- * and precedes a non-space, a closer mirrors that, and the closer must come
- * within 1000 bytes. So "snake_case_name", "2*3*4", a "* " bullet and
- * "5 * 3" are left alone. Bare URLs and inline HTML are kept. */
+ * Front matter is not body text. YAML: "---" alone on the first line, up
+ * to a "---" or "..." line; TOML: "+++" up to "+++". Only top-level simple
+ * scalars are read ("key: value", "key = value"; quoted or plain, a plain
+ * value's " # comment" dropped), and one-line lists of them ("tags: [a, b]",
+ * a JSON array of strings); block scalars, block lists and maps are skipped:
+ * `title` becomes the title (title_in_text = 0), the others metadata via
+ * ing_meta_str, keys lowercased and reduced to [a-z0-9_-] (at most 64
+ * bytes; "type" and keys seen before are skipped), at most FM_MAX_KEYS keys,
+ * values cut to FM_MAX_VALUE bytes. An unclosed block is no front matter.
+ *
+ * Limits: the decoded input is at most lim->max_text (ing_decode_text) and
+ * lim->max_line per line; the rendered text stops with RAG_ERR_LIMIT once it
+ * passes lim->max_text. The table extension pads rows to the header's width
+ * (cells from nothing): an input whose lines times its widest line in '|'
+ * exceed max(100000, twice its size) is read without it (tables_bounded). */
 #include "ingest/ing_int.h"
 #include "base/mem.h"
+#include "base/utf8.h"
 
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm-extension_api.h>
+#include <cmark-gfm.h>
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 
-#define EMPH_WINDOW 1000 /* how far ahead a closing delimiter is looked for */
-#define LINK_WINDOW 2000 /* longest [text] or (url) considered a link */
-#define INLINE_DEPTH 4   /* links inside link text... */
+#define FM_MAX_KEYS 32
+#define FM_MAX_VALUE 1024
+#define FM_MAX_KEY 64
+#define LIST_NEST_MAX 64       /* item numbers are tracked this deep */
+#define TABLE_CELLS_MIN 100000 /* see tables_bounded */
 
-/* ---- inline markup ------------------------------------------------------ */
+/* ---- front matter ------------------------------------------------------- */
 
-/* Every look-ahead below is bounded by a window, and all of them together
- * by a budget proportional to the paragraph, so that hostile input ("[[[[",
- * "*a *a *a") stays linear: once the budget is spent, the rest of the
- * paragraph is copied as is. */
-typedef struct inl {
-    size_t budget;
-    /* per delimiter (*, _, ~) and run length: the next known closer at or
-     * after `scanned_from`, SIZE_MAX when none up to `scanned_to` */
-    size_t closer_at[3][4], scanned_to[3][4];
-} inl;
-
-static int is_space_c(char c)
+/* s[i..) starts a line that is exactly `mark` (3 chars), trailing blanks and
+ * CR allowed. Returns the offset after the line (its '\n'), or 0. */
+static size_t fence_line(const char *s, size_t n, size_t i, const char *mark)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    if (n - i < 3 || memcmp(s + i, mark, 3)) return 0;
+    size_t j = i + 3;
+    while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r'))
+        j++;
+    if (j < n && s[j] != '\n') return 0;
+    return j < n ? j + 1 : n;
 }
 
-static int is_punct_c(char c)
-{
-    return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
-           (c >= '{' && c <= '~');
-}
-
-static size_t spend(inl *x, size_t want)
-{
-    size_t got = want < x->budget ? want : x->budget;
-    x->budget -= got;
-    return got;
-}
-
-/* Index just past the bracket matching s[i] (open/close), or 0 when there is
- * none within LINK_WINDOW bytes. */
-static size_t match_bracket(inl *x, const char *s, size_t n, size_t i, char open, char close)
-{
-    int depth = 0;
-    size_t lim = i + spend(x, LINK_WINDOW);
-    if (lim > n) lim = n;
-    for (size_t j = i; j < lim; j++) {
-        if (s[j] == '\\' && j + 1 < lim) {
-            j++;
-            continue;
-        }
-        if (s[j] == open)
-            depth++;
-        else if (s[j] == close && --depth == 0)
-            return j + 1;
-    }
-    return 0;
-}
-
-/* s[i] == '[': a link "[text](url)" or "[text][ref]"? Gives the text span
- * and the end of the whole construct. */
-static int parse_link(inl *x, const char *s, size_t n, size_t i, size_t *t0, size_t *t1,
-                      size_t *end)
-{
-    size_t close = match_bracket(x, s, n, i, '[', ']');
-    if (!close || close >= n) return 0;
-    size_t e = 0;
-    if (s[close] == '(')
-        e = match_bracket(x, s, n, close, '(', ')');
-    else if (s[close] == '[')
-        e = match_bracket(x, s, n, close, '[', ']');
-    if (!e) return 0;
-    *t0 = i + 1;
-    *t1 = close - 1;
-    *end = e;
-    return 1;
-}
-
-/* Length of the run of c at s[i] (at most `cap`). */
-static size_t run_len(const char *s, size_t n, size_t i, char c, size_t cap)
-{
-    size_t k = 0;
-    while (i + k < n && s[i + k] == c && k < cap)
-        k++;
-    return k;
-}
-
-/* An opening delimiter is followed by a non-space and preceded by a space
- * or punctuation (so "2*3*4" and snake_case stay as they are). */
-static int can_open(const char *s, size_t n, size_t i, size_t k)
-{
-    char before = i ? s[i - 1] : ' ', after = i + k < n ? s[i + k] : ' ';
-    return !is_space_c(after) && (is_space_c(before) || is_punct_c(before));
-}
-
-static int can_close(const char *s, size_t n, size_t i, size_t k)
-{
-    char before = i ? s[i - 1] : ' ', after = i + k < n ? s[i + k] : ' ';
-    return !is_space_c(before) && (is_space_c(after) || is_punct_c(after));
-}
-
-/* Is there a closing run of exactly k times c within EMPH_WINDOW after i?
- * Closers found are remembered, so each byte is scanned once per kind. */
-static int has_closer(inl *x, const char *s, size_t n, size_t i, size_t k, char c, int ci)
-{
-    size_t lim = i + EMPH_WINDOW < n ? i + EMPH_WINDOW : n;
-    size_t *at = &x->closer_at[ci][k], *to = &x->scanned_to[ci][k];
-    if (*at != SIZE_MAX && *at >= i) return *at < lim;
-    size_t j = *to > i ? *to : i;
-    *at = SIZE_MAX;
-    for (; j < lim; j++) {
-        if (s[j] != c) continue;
-        size_t r = run_len(s, n, j, c, 8);
-        if (r == k && j > i && can_close(s, n, j, r)) {
-            *at = j;
-            break;
-        }
-        j += r - 1;
-    }
-    *to = j;
-    return *at != SIZE_MAX;
-}
-
-static void md_inline(inl *x, const char *s, size_t n, rag_buf *out, int depth)
-{
-    int open_runs[3][4] = {{0}}; /* removed openers not yet closed: [kind][len] */
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 4; b++)
-            x->closer_at[a][b] = SIZE_MAX, x->scanned_to[a][b] = 0;
-    size_t i = 0;
-    while (i < n) {
-        char c = s[i];
-        if (x->budget == 0) { /* hostile input: copy the rest */
-            rag_buf_append(out, s + i, n - i);
-            break;
-        }
-        if (c == '\\' && i + 1 < n && is_punct_c(s[i + 1])) {
-            rag_buf_putc(out, s[i + 1]);
-            i += 2;
-            continue;
-        }
-        if (c == '`') { /* code span: a closing run of exactly as many backticks */
-            size_t k = run_len(s, n, i, '`', n);
-            size_t j = i + k, lim = i + k + spend(x, LINK_WINDOW);
-            int found = 0;
-            if (lim > n) lim = n;
-            while (j < lim) {
-                const char *p = memchr(s + j, '`', lim - j);
-                if (!p) break;
-                j = (size_t)(p - s);
-                size_t r = run_len(s, n, j, '`', n);
-                if (r == k) {
-                    found = 1;
-                    break;
-                }
-                j += r;
-            }
-            if (found) {
-                size_t a = i + k, b = j;
-                if (b - a >= 2 && s[a] == ' ' && s[b - 1] == ' ') a++, b--;
-                rag_buf_append(out, s + a, b - a);
-                i = j + k;
-            } else {
-                rag_buf_append(out, s + i, k);
-                i += k;
-            }
-            continue;
-        }
-        size_t t0, t1, end;
-        if (depth < INLINE_DEPTH && c == '!' && i + 1 < n && s[i + 1] == '[' &&
-            parse_link(x, s, n, i + 1, &t0, &t1, &end)) {
-            inl sub = *x;
-            md_inline(&sub, s + t0, t1 - t0, out, depth + 1);
-            x->budget = sub.budget;
-            i = end;
-            continue;
-        }
-        if (depth < INLINE_DEPTH && c == '[' && parse_link(x, s, n, i, &t0, &t1, &end)) {
-            inl sub = *x;
-            md_inline(&sub, s + t0, t1 - t0, out, depth + 1);
-            x->budget = sub.budget;
-            i = end;
-            continue;
-        }
-        if (c == '<') { /* autolink: <scheme:...> or <user@host>, no spaces */
-            size_t j = i + 1, lim = i + 1 + spend(x, LINK_WINDOW);
-            if (lim > n) lim = n;
-            while (j < lim && s[j] != '>' && s[j] != '<' && !is_space_c(s[j]))
-                j++;
-            if (j < lim && s[j] == '>') {
-                const char *a = s + i + 1;
-                size_t l = j - i - 1;
-                int url = (l > 7 && !strncmp(a, "http://", 7)) ||
-                          (l > 8 && !strncmp(a, "https://", 8)) ||
-                          (l > 7 && !strncmp(a, "mailto:", 7)) || (l > 2 && memchr(a, '@', l));
-                if (url) {
-                    rag_buf_append(out, a, l);
-                    i = j + 1;
-                    continue;
-                }
-            }
-        }
-        if (c == '*' || c == '_' || c == '~') {
-            size_t k = run_len(s, n, i, c, n);
-            int ci = c == '*' ? 0 : c == '_' ? 1 : 2;
-            int ok_len = c == '~' ? k == 2 : k <= 3;
-            if (ok_len) {
-                if (open_runs[ci][k] > 0 && can_close(s, n, i, k)) {
-                    open_runs[ci][k]--;
-                    i += k;
-                    continue;
-                }
-                if (can_open(s, n, i, k) && has_closer(x, s, n, i + k, k, c, ci)) {
-                    open_runs[ci][k]++;
-                    i += k;
-                    continue;
-                }
-            }
-            rag_buf_append(out, s + i, k);
-            i += k;
-            continue;
-        }
-        rag_buf_putc(out, c);
-        i++;
-    }
-}
-
-/* ---- block structure ------------------------------------------------------ */
-
-typedef struct md {
+typedef struct fm {
     ing_text *out;
-    rag_buf para;     /* lines of the current paragraph */
-    int para_is_list; /* the paragraph starts with a list marker */
-    int list_context; /* last paragraph was a list: indented lines continue it */
-    rag_buf code;     /* lines of the current code block */
-    int in_fence, in_indented;
-    char fence_char;
-    size_t fence_len, fence_indent;
-} md;
+    int n_keys;
+    char seen[FM_MAX_KEYS][FM_MAX_KEY + 1];
+} fm;
 
-static void add_inline(ing_text *out, ing_block_kind kind, int level, const char *s, size_t n)
+/* Unquotes and cleans value v[0..n) into b; 0 when it is no simple scalar. */
+static int fm_value(const char *v, size_t n, rag_buf *b)
 {
+    while (n && (v[0] == ' ' || v[0] == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    if (!n) return 0;
+    char q = v[0];
+    if (q == '"' || q == '\'') {
+        size_t i = 1;
+        for (; i < n; i++) {
+            if (q == '\'' && v[i] == '\'') {
+                if (i + 1 < n && v[i + 1] == '\'') { /* '' is one quote */
+                    rag_buf_putc(b, '\'');
+                    i++;
+                    continue;
+                }
+                break;
+            }
+            if (q == '"' && v[i] == '\\' && i + 1 < n) {
+                char c = v[++i];
+                rag_buf_putc(b, c == 'n' ? '\n' : c == 't' ? '\t' : c);
+                continue;
+            }
+            if (q == '"' && v[i] == '"') break;
+            rag_buf_putc(b, v[i]);
+        }
+        return i < n; /* closed on this line */
+    }
+    /* block scalars, flow collections, anchors, aliases, tags */
+    if (strchr("|>[{&*!", q)) return 0;
+    for (size_t i = 1; i < n; i++) /* " # comment" */
+        if (v[i] == '#' && (v[i - 1] == ' ' || v[i - 1] == '\t')) {
+            n = i;
+            break;
+        }
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    rag_buf_append(b, v, n);
+    return n > 0;
+}
+
+/* "[a, 'b c', d]" on one line, items simple scalars: key's value becomes a
+ * JSON array of strings (at most FM_MAX_VALUE bytes of items). 0 when the
+ * value is no such list. */
+static int fm_list(ing_text *out, const char *key, const char *v, size_t n)
+{
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    if (n < 2 || v[n - 1] != ']') return 0;
+    v++, n -= 2;
+    if (memchr(v, '[', n) || memchr(v, '{', n) || n > FM_MAX_VALUE) return 0;
+    cJSON *arr = cJSON_CreateArray();
+    int ok = 1;
+    for (size_t i = 0; i < n && ok;) {
+        size_t e = i;
+        char q = 0;
+        while (e < n && v[e] == ' ')
+            e++;
+        if (e < n && (v[e] == '"' || v[e] == '\'')) q = v[e];
+        size_t j = e + (q != 0);
+        while (j < n && (q ? v[j] != q : v[j] != ','))
+            j++;
+        if (q) j = j < n ? j + 1 : j;
+        while (j < n && v[j] != ',')
+            j++;
+        rag_buf b = {0};
+        if (fm_value(v + i, j - i, &b) && b.len) {
+            rag_buf r = {0};
+            rag_utf8_repair((const uint8_t *)b.data, b.len, &r, NULL);
+            cJSON_AddItemToArray(arr, cJSON_CreateString(rag_buf_str(&r)));
+            rag_buf_free(&r);
+        } else if (j > e) {
+            ok = 0; /* an item that is no simple scalar */
+        }
+        rag_buf_free(&b);
+        i = j + 1;
+    }
+    if (ok) {
+        char *js = cJSON_PrintUnformatted(arr);
+        ing_meta_json(out, key, js);
+        cJSON_free(js);
+    }
+    cJSON_Delete(arr);
+    return ok;
+}
+
+static void fm_pair(fm *f, const char *k, size_t kn, const char *v, size_t vn)
+{
+    char key[FM_MAX_KEY + 1];
+    size_t kl = 0;
+    for (size_t i = 0; i < kn && kl < FM_MAX_KEY; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (isalnum(c) || c == '_' || c == '-')
+            key[kl++] = (char)tolower(c);
+        else if (c == ' ' || c == '.')
+            key[kl++] = '_';
+    }
+    key[kl] = 0;
+    if (!kl || !strcmp(key, "type") || !strcmp(key, "encoding_repairs")) return;
+    for (int i = 0; i < f->n_keys; i++)
+        if (!strcmp(f->seen[i], key)) return;
+    if (f->n_keys >= FM_MAX_KEYS) return;
+    while (vn && (v[0] == ' ' || v[0] == '\t'))
+        v++, vn--;
+    if (vn && v[0] == '[') { /* a flow list of scalars: a JSON array */
+        if (strcmp(key, "title") && fm_list(f->out, key, v, vn)) strcpy(f->seen[f->n_keys++], key);
+        return;
+    }
     rag_buf b = {0};
-    inl x = {.budget = 16 * n + 65536};
-    md_inline(&x, s, n, &b, 0);
-    ing_text_add(out, kind, level, rag_buf_str(&b), b.len);
+    if (fm_value(v, vn, &b) && b.len) {
+        if (b.len > FM_MAX_VALUE) { /* cut at a character boundary */
+            size_t cut = FM_MAX_VALUE;
+            while (cut > 0 && ((unsigned char)b.data[cut] & 0xC0) == 0x80)
+                cut--;
+            b.len = cut;
+            b.data[cut] = 0;
+        }
+        if (!strcmp(key, "title")) {
+            ing_text_set_title(f->out, b.data, b.len);
+            if (f->out->title) f->out->title_in_text = 0;
+        } else {
+            ing_meta_str(f->out, key, rag_buf_str(&b));
+        }
+        strcpy(f->seen[f->n_keys++], key);
+    }
     rag_buf_free(&b);
 }
 
-static void flush_para(md *m)
+/* Reads a front matter block at the top of s[0..n): returns the offset where
+ * the body starts (0: none). */
+static size_t front_matter(const char *s, size_t n, ing_text *out)
 {
-    if (m->para.len) {
-        add_inline(m->out, ING_PARA, 0, m->para.data, m->para.len);
-        m->list_context = m->para_is_list;
+    const char *mark = NULL;
+    size_t body = 0;
+    if ((body = fence_line(s, n, 0, "---")))
+        mark = "---";
+    else if ((body = fence_line(s, n, 0, "+++")))
+        mark = "+++";
+    if (!mark || body >= n) return 0;
+    int toml = mark[0] == '+';
+    /* find the closing line first: an unclosed block is body text */
+    size_t i = body, end = 0, after = 0;
+    while (i < n) {
+        size_t e = fence_line(s, n, i, mark);
+        if (!e && !toml) e = fence_line(s, n, i, "...");
+        if (e) {
+            end = i;
+            after = e;
+            break;
+        }
+        const char *nl = memchr(s + i, '\n', n - i);
+        i = nl ? (size_t)(nl - s) + 1 : n;
     }
-    rag_buf_clear(&m->para);
-    m->para_is_list = 0;
-}
-
-static void flush_code(md *m)
-{
-    if (m->code.len) ing_text_add(m->out, ING_PRE, 0, m->code.data, m->code.len);
-    rag_buf_clear(&m->code);
-    m->in_fence = m->in_indented = 0;
-}
-
-/* Columns of leading whitespace (tabs to the next multiple of 4) and the
- * byte offset where the content starts. */
-static size_t indent_of(const char *s, size_t n, size_t *off)
-{
-    size_t col = 0, i = 0;
-    for (; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
-        col = s[i] == '\t' ? (col / 4 + 1) * 4 : col + 1;
-    *off = i;
-    return col;
-}
-
-/* Appends line s[0..n) without its first `cols` columns of indentation. */
-static void append_dedented(rag_buf *b, const char *s, size_t n, size_t cols)
-{
-    size_t col = 0, i = 0;
-    while (i < n && col < cols && (s[i] == ' ' || s[i] == '\t')) {
-        col = s[i] == '\t' ? (col / 4 + 1) * 4 : col + 1;
-        i++;
+    if (!after) return 0;
+    fm f = {.out = out};
+    for (i = body; i < end;) {
+        const char *nl = memchr(s + i, '\n', end - i);
+        size_t e = nl ? (size_t)(nl - s) : end;
+        const char *l = s + i;
+        size_t ln = e - i;
+        i = e + 1;
+        if (!ln || !isalpha((unsigned char)l[0])) continue; /* indented, comment, list */
+        size_t k = 0;
+        while (k < ln && (isalnum((unsigned char)l[k]) || strchr("_-. ", l[k])))
+            k++;
+        size_t kn = k;
+        while (kn && l[kn - 1] == ' ')
+            kn--;
+        if (toml) {
+            if (k < ln && l[k] == '=') fm_pair(&f, l, kn, l + k + 1, ln - k - 1);
+        } else if (k < ln && l[k] == ':' && (k + 1 == ln || l[k + 1] == ' ' || l[k + 1] == '\t')) {
+            fm_pair(&f, l, kn, l + k + 1, ln - k - 1);
+        }
     }
-    rag_buf_append(b, s + i, n - i);
-    rag_buf_putc(b, '\n');
+    return after;
 }
 
-static int only_chars(const char *s, size_t n, const char *set, size_t *count_first)
+/* ---- rendering ------------------------------------------------------------ */
+
+typedef struct mw {
+    ing_text *out;
+    const ing_limits *lim;
+    const char *path;
+    rag_buf list;                /* the list being built (one block) */
+    rag_buf leaf;                /* inline text of the paragraph, heading or cell */
+    rag_buf table;               /* the table being built (one block) */
+    int list_depth;              /* lists entered */
+    int item_num[LIST_NEST_MAX]; /* next number of an ordered list, 0: bullets */
+    int prefix_due;              /* the next line of the list starts an item */
+    char prefix[16];
+    int in_table, row_cells, table_rows;
+    int too_big;
+} mw;
+
+static void check_size(mw *w)
 {
-    size_t cnt = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == set[0])
-            cnt++;
-        else if (!s[i] || !strchr(set + 1, s[i]))
-            return 0;
+    if (w->out->text.len + w->list.len + w->leaf.len + w->table.len > w->lim->max_text)
+        w->too_big = 1;
+}
+
+static void flush_list(mw *w)
+{
+    if (w->list.len) ing_text_add(w->out, ING_PARA, 0, w->list.data, w->list.len);
+    rag_buf_clear(&w->list);
+}
+
+/* A line of the list being built: the leaf, with the item prefix when due. */
+static void list_line(mw *w, const char *s, size_t n)
+{
+    if (!n) return;
+    if (w->list.len) rag_buf_putc(&w->list, '\n');
+    if (w->prefix_due) rag_buf_puts(&w->list, w->prefix);
+    w->prefix_due = 0;
+    rag_buf_append(&w->list, s, n);
+}
+
+/* An HTML block: its text, through the HTML extractor. */
+static void html_block(mw *w, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || ing_is_blank((const uint8_t *)s, n)) return;
+    ing_text h = {0};
+    rag_err e = {0};
+    if (ing_extract_html(w->path, (const uint8_t *)s, n, w->lim, &h, &e) == 0) {
+        for (size_t i = 0; i < h.n_blocks; i++) {
+            const ing_block *b = &h.blocks[i];
+            if (w->list_depth && b->kind != ING_PRE)
+                list_line(w, h.text.data + b->start, b->len);
+            else {
+                flush_list(w);
+                ing_text_add(w->out, b->kind, b->level, h.text.data + b->start, b->len);
+            }
+        }
     }
-    if (count_first) *count_first = cnt;
-    return 1;
+    ing_text_free(&h);
 }
 
-static int is_list_marker(const char *t, size_t n)
+static int is_alnum_byte(int c)
 {
-    if (n >= 2 && (t[0] == '-' || t[0] == '*' || t[0] == '+') && (t[1] == ' ' || t[1] == '\t'))
-        return 1;
-    size_t i = 0;
-    while (i < n && i < 9 && t[i] >= '0' && t[i] <= '9')
-        i++;
-    return i > 0 && i + 1 < n && (t[i] == '.' || t[i] == ')') &&
-           (t[i + 1] == ' ' || t[i + 1] == '\t');
+    return isalnum(c) || c >= 0x80;
 }
 
-static int is_thematic_break(const char *t, size_t n)
+/* Emphasis inside a word ("2*3*4", "un*frigging*believable") keeps its
+ * asterisks: '_' cannot open or close inside a word, so '*' it was. */
+static int intraword(cmark_node *n)
 {
-    const char *sets[] = {"- \t", "* \t", "_ \t"};
-    for (int k = 0; k < 3; k++) {
-        size_t cnt;
-        if (only_chars(t, n, sets[k], &cnt) && cnt >= 3) return 1;
+    cmark_node *p = cmark_node_previous(n), *x = cmark_node_next(n);
+    if (p && cmark_node_get_type(p) == CMARK_NODE_TEXT) {
+        const char *l = cmark_node_get_literal(p);
+        size_t ln = l ? strlen(l) : 0;
+        if (ln && is_alnum_byte((unsigned char)l[ln - 1])) return 1;
+    }
+    if (x && cmark_node_get_type(x) == CMARK_NODE_TEXT) {
+        const char *l = cmark_node_get_literal(x);
+        if (l && is_alnum_byte((unsigned char)l[0])) return 1;
     }
     return 0;
 }
 
-/* An ATX heading: level (1..6) and the text span; 0 when t is none. */
-static int atx_heading(const char *t, size_t n, size_t *h0, size_t *h1)
+static rag_buf *sink(mw *w)
 {
-    size_t k = 0;
-    while (k < n && t[k] == '#')
-        k++;
-    if (k < 1 || k > 6 || (k < n && t[k] != ' ' && t[k] != '\t')) return 0;
-    size_t a = k, b = n;
-    while (a < b && (t[a] == ' ' || t[a] == '\t'))
-        a++;
-    while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t'))
-        b--;
-    /* optional closing sequence: spaces then #s at the end */
-    size_t c = b;
-    while (c > a && t[c - 1] == '#')
-        c--;
-    if (c == a)
-        b = a; /* "## ##": empty heading */
-    else if (c < b && (t[c - 1] == ' ' || t[c - 1] == '\t'))
-        b = c;
-    while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t'))
-        b--;
-    *h0 = a;
-    *h1 = b;
-    return (int)k;
+    return w->in_table ? &w->table : &w->leaf;
 }
 
-/* Front matter: "---" alone on the first line, closed by "---" or "...".
- * Returns the offset just after it (0 when there is none) and sets the
- * title from a `title:` line. */
-static size_t front_matter(const char *s, size_t n, ing_text *out)
+static void walk(mw *w, cmark_node *root)
 {
-    size_t i = 0;
-    if (n < 4 || strncmp(s, "---", 3)) return 0;
-    i = 3;
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
-    if (i < n && s[i] == '\r') i++;
-    if (i >= n || s[i] != '\n') return 0;
-    size_t body = ++i;
-    while (i < n) {
-        size_t e = i;
-        while (e < n && s[e] != '\n')
-            e++;
-        size_t le = e;
-        while (le > i && (s[le - 1] == '\r' || s[le - 1] == ' ' || s[le - 1] == '\t'))
-            le--;
-        if ((le - i == 3 && (!strncmp(s + i, "---", 3) || !strncmp(s + i, "...", 3)))) {
-            /* closed: now read the title */
-            for (size_t j = body; j < i;) {
-                size_t f = j;
-                while (f < i && s[f] != '\n')
-                    f++;
-                if (f - j > 6 && !strncmp(s + j, "title:", 6)) {
-                    size_t a = j + 6, b = f;
-                    while (a < b && (s[a] == ' ' || s[a] == '\t'))
-                        a++;
-                    while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r'))
-                        b--;
-                    if (b - a >= 2 && (s[a] == '"' || s[a] == '\'') && s[b - 1] == s[a]) a++, b--;
-                    if (b > a) {
-                        ing_text_set_title(out, s + a, b - a);
-                        out->title_in_text = 0;
-                    }
-                    break;
+    cmark_iter *it = cmark_iter_new(root);
+    cmark_event_type ev;
+    while (!w->too_big && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        int enter = ev == CMARK_EVENT_ENTER;
+        const char *ts = cmark_node_get_type_string(n);
+        switch (cmark_node_get_type(n)) {
+        case CMARK_NODE_LIST:
+            if (enter) {
+                if (w->list_depth == 0) flush_list(w);
+                if (w->list_depth < LIST_NEST_MAX)
+                    w->item_num[w->list_depth] = cmark_node_get_list_type(n) == CMARK_ORDERED_LIST
+                                                     ? cmark_node_get_list_start(n)
+                                                     : 0;
+                w->list_depth++;
+            } else {
+                w->list_depth--;
+                if (w->list_depth == 0) flush_list(w);
+            }
+            break;
+        case CMARK_NODE_ITEM:
+            if (enter) {
+                int d = w->list_depth - 1;
+                int num = d >= 0 && d < LIST_NEST_MAX ? w->item_num[d] : 0;
+                if (num > 0) {
+                    snprintf(w->prefix, sizeof w->prefix, "%d. ", num);
+                    w->item_num[d]++;
+                } else {
+                    strcpy(w->prefix, "- ");
                 }
-                j = f + 1;
+                w->prefix_due = 1;
             }
-            return e < n ? e + 1 : n;
+            break;
+        case CMARK_NODE_PARAGRAPH:
+        case CMARK_NODE_HEADING:
+            if (w->in_table) break;
+            if (enter) {
+                rag_buf_clear(&w->leaf);
+                break;
+            }
+            if (w->list_depth)
+                list_line(w, w->leaf.data, w->leaf.len);
+            else if (cmark_node_get_type(n) == CMARK_NODE_HEADING)
+                ing_text_add(w->out, ING_HEADING, cmark_node_get_heading_level(n),
+                             rag_buf_str(&w->leaf), w->leaf.len);
+            else
+                ing_text_add(w->out, ING_PARA, 0, rag_buf_str(&w->leaf), w->leaf.len);
+            rag_buf_clear(&w->leaf);
+            break;
+        case CMARK_NODE_CODE_BLOCK: {
+            const char *l = cmark_node_get_literal(n);
+            flush_list(w);
+            if (l) ing_text_add(w->out, ING_PRE, 0, l, strlen(l));
+            break;
         }
-        i = e + 1;
+        case CMARK_NODE_HTML_BLOCK:
+            html_block(w, cmark_node_get_literal(n));
+            break;
+        case CMARK_NODE_TEXT:
+        case CMARK_NODE_CODE: {
+            const char *l = cmark_node_get_literal(n);
+            if (l) rag_buf_puts(sink(w), l);
+            break;
+        }
+        case CMARK_NODE_SOFTBREAK:
+        case CMARK_NODE_LINEBREAK:
+            rag_buf_putc(sink(w), w->in_table ? ' ' : '\n');
+            break;
+        case CMARK_NODE_EMPH:
+        case CMARK_NODE_STRONG:
+            if (intraword(n))
+                rag_buf_puts(sink(w), cmark_node_get_type(n) == CMARK_NODE_EMPH ? "*" : "**");
+            break;
+        case CMARK_NODE_LINK:
+            /* the URL only when the link has no text */
+            if (!enter && !cmark_node_first_child(n)) {
+                const char *u = cmark_node_get_url(n);
+                if (u) rag_buf_puts(sink(w), u);
+            }
+            break;
+        default:
+            /* the GFM table extension's nodes */
+            if (!strcmp(ts, "table")) {
+                if (enter) {
+                    flush_list(w);
+                    rag_buf_clear(&w->table);
+                    w->in_table = 1;
+                    w->table_rows = 0;
+                } else {
+                    ing_text_add(w->out, ING_PARA, 0, rag_buf_str(&w->table), w->table.len);
+                    rag_buf_clear(&w->table);
+                    w->in_table = 0;
+                }
+            } else if (!strcmp(ts, "table_row") || !strcmp(ts, "table_header")) {
+                if (enter) {
+                    if (w->table_rows++) rag_buf_putc(&w->table, '\n');
+                    w->row_cells = 0;
+                }
+            } else if (!strcmp(ts, "table_cell")) {
+                if (enter && w->row_cells++) rag_buf_puts(&w->table, " | ");
+            }
+            break;
+        }
+        check_size(w);
     }
-    return 0; /* never closed: not front matter */
+    cmark_iter_free(it);
 }
 
-static void md_line(md *m, const char *line, size_t n)
+/* The table extension pads every row to the header's width, so a wide
+ * header over many short lines makes cells (nodes, text) out of nothing:
+ * 5000 columns over 2000 rows are ten million cells from 400 KB. Tables are
+ * read only when lines x widest line (in '|') stays within TABLE_CELLS_MIN
+ * or twice the input's size; otherwise the input is read without the
+ * extension, and its tables are paragraphs of text with their pipes. */
+static int tables_bounded(const char *s, size_t n)
 {
-    if (n && line[n - 1] == '\r') n--;
-    size_t off;
-    size_t ind = indent_of(line, n, &off);
-    const char *t = line + off;
-    size_t tn = n - off;
+    size_t lines = 1, pipes = 0, widest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '|') {
+            pipes++;
+        } else if (s[i] == '\n') {
+            lines++;
+            if (pipes > widest) widest = pipes;
+            pipes = 0;
+        }
+    }
+    if (pipes > widest) widest = pipes;
+    size_t budget = 2 * n > TABLE_CELLS_MIN ? 2 * n : TABLE_CELLS_MIN;
+    return widest == 0 || lines <= budget / widest;
+}
 
-    if (m->in_fence) {
-        size_t k;
-        if (ind < 4 && tn >= m->fence_len && run_len(t, tn, 0, m->fence_char, tn) >= m->fence_len) {
-            k = run_len(t, tn, 0, m->fence_char, tn);
-            if (only_chars(t + k, tn - k, " \t", NULL)) {
-                flush_code(m);
-                return;
-            }
-        }
-        append_dedented(&m->code, line, n, m->fence_indent);
-        return;
-    }
-    if (tn == 0) { /* blank line */
-        if (m->in_indented)
-            rag_buf_putc(&m->code, '\n');
-        else
-            flush_para(m);
-        return;
-    }
-    if (m->in_indented) {
-        if (ind >= 4) {
-            append_dedented(&m->code, line, n, 4);
-            return;
-        }
-        flush_code(m);
-    }
-    if (ind >= 4) {
-        if (m->para.len || m->list_context) {      /* lazy continuation / list item text */
-            if (!m->para.len) m->para_is_list = 1; /* keeps the list context going */
-            rag_buf_append(&m->para, line, n);
-            rag_buf_putc(&m->para, '\n');
-            return;
-        }
-        m->in_indented = 1;
-        append_dedented(&m->code, line, n, 4);
-        return;
-    }
-    /* opening fence */
-    if (tn >= 3 && (t[0] == '`' || t[0] == '~')) {
-        size_t k = run_len(t, tn, 0, t[0], tn);
-        if (k >= 3 && !(t[0] == '`' && memchr(t + k, '`', tn - k))) {
-            flush_para(m);
-            m->list_context = 0;
-            m->in_fence = 1;
-            m->fence_char = t[0];
-            m->fence_len = k;
-            m->fence_indent = ind;
-            return;
-        }
-    }
-    size_t h0, h1;
-    int level = atx_heading(t, tn, &h0, &h1);
-    if (level) {
-        flush_para(m);
-        m->list_context = 0;
-        add_inline(m->out, ING_HEADING, level, t + h0, h1 - h0);
-        return;
-    }
-    size_t cnt;
-    if (m->para.len && !m->para_is_list) { /* setext underline */
-        size_t b = tn;
-        while (b > 0 && (t[b - 1] == ' ' || t[b - 1] == '\t'))
-            b--;
-        if ((only_chars(t, b, "=", &cnt) || only_chars(t, b, "-", &cnt)) && cnt == b) {
-            add_inline(m->out, ING_HEADING, t[0] == '=' ? 1 : 2, m->para.data, m->para.len);
-            rag_buf_clear(&m->para);
-            m->list_context = 0;
-            return;
-        }
-    }
-    if (is_thematic_break(t, tn)) {
-        flush_para(m);
-        m->list_context = 0;
-        return;
-    }
-    /* the delimiter row of a pipe table: |---|:---:| */
-    if (memchr(t, '|', tn) && memchr(t, '-', tn) && only_chars(t, tn, "-|: \t", NULL)) return;
+static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
 
-    if (!m->para.len) {
-        m->para_is_list = is_list_marker(t, tn);
-        if (!m->para_is_list && ind == 0) m->list_context = 0;
-    }
-    rag_buf_append(&m->para, line, n);
-    rag_buf_putc(&m->para, '\n');
+static void ext_init(void)
+{
+    cmark_gfm_core_extensions_ensure_registered();
 }
 
 int ing_extract_markdown(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                          ing_text *out, rag_err *err)
 {
+    const char *name = path ? path : "(input)";
     out->mime = "text/markdown";
     rag_buf txt = {0};
     size_t repaired = 0;
@@ -531,19 +504,32 @@ int ing_extract_markdown(const char *path, const uint8_t *data, size_t n, const 
         return rc;
     }
     const char *s = rag_buf_str(&txt);
-    size_t len = txt.len;
-    md m = {.out = out};
-    size_t i = front_matter(s, len, out);
-    while (i < len) {
-        const char *nl = memchr(s + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - s) : len;
-        md_line(&m, s + i, e - i);
-        i = e + 1;
+    size_t body = front_matter(s, txt.len, out);
+
+    pthread_once(&ext_once, ext_init);
+    cmark_parser *p = cmark_parser_new(CMARK_OPT_DEFAULT);
+    static const char *const exts[] = {"strikethrough", "table"};
+    int n_ext = tables_bounded(s + body, txt.len - body) ? 2 : 1;
+    for (int i = 0; i < n_ext; i++) {
+        cmark_syntax_extension *x = cmark_find_syntax_extension(exts[i]);
+        if (x) cmark_parser_attach_syntax_extension(p, x);
     }
-    flush_para(&m);
-    flush_code(&m);
-    rag_buf_free(&m.para);
-    rag_buf_free(&m.code);
+    cmark_parser_feed(p, s + body, txt.len - body);
+    cmark_node *doc = cmark_parser_finish(p);
     rag_buf_free(&txt);
+    mw w = {.out = out, .lim = lim, .path = path};
+    if (doc) walk(&w, doc);
+    if (!w.too_big) {
+        flush_list(&w);
+        check_size(&w);
+    }
+    rag_buf_free(&w.list);
+    rag_buf_free(&w.leaf);
+    rag_buf_free(&w.table);
+    if (doc) cmark_node_free(doc);
+    cmark_parser_free(p);
+    if (w.too_big)
+        return rag_err_set(err, RAG_ERR_LIMIT, "%s: the text is larger than the limit of %zu bytes",
+                           name, lim->max_text);
     return 0;
 }

@@ -728,6 +728,186 @@ static void test_markdown_inline_markup(void)
     ing_text_free(&t);
 }
 
+/* A CommonMark fixture with every heading form, a GFM table, fenced code
+ * with '#' lines, an HTML block, lists and YAML front matter. */
+static void test_markdown_commonmark_fixture(void)
+{
+    static const char md[] =
+        "---\n"
+        "title: \"Fixture Guide\"\n"
+        "author: Ann O'Neil\n"
+        "Version: 1.2 # a comment\n"
+        "tags: [setup, 'linux box']\n"
+        "type: not-the-type\n"
+        "nested:\n  key: skipped\n"
+        "---\n"
+        "# One\n## Two ##\n### Three\n#### Four\n##### Five\n###### Six ######\n"
+        "\nSetext A\n========\n\nSetext B\n--------\n\n"
+        "| Name | Qty |\n|------|----:|\n| apples | 3 |\n| pears | `7` |\n\n"
+        "```sh\n# not a heading\necho hi\n```\n\n"
+        "<div class=\"note\">\n<p>Inside <b>HTML</b> &amp; more</p>\n"
+        "<!-- hidden comment --><script>var x;</script>\n</div>\n\n"
+        "1. first *item*\n2. see [the docs](http://x.example/d) and "
+        "[](http://only.example)\n   - nested\n\n"
+        "> quoted text with <kbd>inline</kbd> html\n";
+    ing_text t;
+    rag_err e;
+    CHECK_INT(extract_str("fx.md", md, &t, &e), 0);
+    CHECK(has_block(&t, ING_HEADING, 1, "One"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Two"));
+    CHECK(has_block(&t, ING_HEADING, 3, "Three"));
+    CHECK(has_block(&t, ING_HEADING, 4, "Four"));
+    CHECK(has_block(&t, ING_HEADING, 5, "Five"));
+    CHECK(has_block(&t, ING_HEADING, 6, "Six"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Setext A"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Setext B"));
+    CHECK(has_block(&t, ING_PARA, 0, "Name | Qty\napples | 3\npears | 7"));
+    CHECK(has_block(&t, ING_PRE, 0, "# not a heading\necho hi"));
+    CHECK(!heading_contains(&t, "not a heading"));
+    CHECK(has_block(&t, ING_PARA, 0, "Inside HTML & more"));
+    CHECK(has_block(&t, ING_PARA, 0,
+                    "1. first item\n2. see the docs and http://only.example\n- nested"));
+    CHECK(has_block(&t, ING_PARA, 0, "quoted text with inline html"));
+    const char *s = text_of(&t);
+    CHECK(!strstr(s, "<"));
+    CHECK(!strstr(s, "hidden comment"));
+    CHECK(!strstr(s, "var x"));
+    CHECK(!strstr(s, "x.example/d"));
+    CHECK(!strstr(s, "author"));
+    CHECK(!strstr(s, "---"));
+    CHECK(!strstr(s, "|---"));
+    CHECK_STR(t.title, "Fixture Guide");
+    CHECK_INT(t.title_in_text, 0);
+    char *meta = rag_xstrndup(t.meta.data ? t.meta.data : "", t.meta.len);
+    CHECK_STR(meta,
+              "\"author\":\"Ann O'Neil\",\"version\":\"1.2\",\"tags\":[\"setup\",\"linux box\"]");
+    rag_free(meta);
+    /* the block order: headings, table, code, HTML, list, quote */
+    CHECK_INT(t.n_blocks, 13);
+    if (t.n_blocks == 13) {
+        CHECK_INT(t.blocks[0].kind, ING_HEADING);
+        CHECK_INT(t.blocks[9].kind, ING_PRE);
+    }
+    ing_text_free(&t);
+
+    /* the chunk heading paths follow the heading levels */
+    CHECK_INT(
+        extract_str("hp.md", "# Guide\n\n## Install\n\nRun make.\n\n```\n# comment\n```\n", &t, &e),
+        0);
+    ing_chunk_params p;
+    ing_chunk_params_default(&p);
+    p.min_tokens = 1;
+    ing_chunks c = {0};
+    ing_chunk_text(&t, &p, &c);
+    CHECK(c.n >= 1);
+    int found = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (strstr(c.v[i].heading_path, "comment")) found = -1000;
+        if (!strcmp(c.v[i].heading_path, "Guide \xE2\x80\xBA Install")) found++;
+    }
+    CHECK(found > 0);
+    ing_chunks_free(&c);
+    ing_text_free(&t);
+}
+
+/* TOML front matter, odd YAML, limits and broken bytes. */
+static void test_markdown_front_matter_toml_and_limits(void)
+{
+    ing_text t;
+    rag_err e;
+    CHECK_INT(
+        extract_str("toml.md",
+                    "+++\ntitle = \"Toml Title\"\ndraft = false\n[params]\nx = 1\n+++\n\nBody.\n",
+                    &t, &e),
+        0);
+    CHECK_STR(t.title, "Toml Title");
+    char *meta = rag_xstrndup(t.meta.data ? t.meta.data : "", t.meta.len);
+    CHECK_STR(meta, "\"draft\":\"false\",\"x\":\"1\"");
+    rag_free(meta);
+    CHECK(has_block(&t, ING_PARA, 0, "Body."));
+    CHECK_INT(t.n_blocks, 1);
+    ing_text_free(&t);
+
+    /* at most 32 keys, values cut to 1 KiB, keys sanitised */
+    rag_buf b = {0};
+    rag_buf_puts(&b, "---\n");
+    for (int i = 0; i < 40; i++)
+        rag_buf_printf(&b, "Key.%d: v%d\n", i, i);
+    rag_buf_puts(&b, "long: ");
+    for (int i = 0; i < 3000; i++)
+        rag_buf_putc(&b, 'x');
+    rag_buf_puts(&b, "\n---\nText.\n");
+    CHECK_INT(extract_mem("many.md", b.data, b.len, NULL, &t, &e), 0);
+    CHECK_CONTAINS(rag_buf_str(&t.meta), "\"key_0\":\"v0\"");
+    CHECK_CONTAINS(rag_buf_str(&t.meta), "\"key_31\":\"v31\"");
+    CHECK(!strstr(rag_buf_str(&t.meta), "key_32"));
+    CHECK(!strstr(rag_buf_str(&t.meta), "long"));
+    ing_text_free(&t);
+    rag_buf_clear(&b);
+    rag_buf_puts(&b, "---\nlong: ");
+    for (int i = 0; i < 3000; i++)
+        rag_buf_putc(&b, 'x');
+    rag_buf_puts(&b, "\n---\nText.\n");
+    CHECK_INT(extract_mem("long.md", b.data, b.len, NULL, &t, &e), 0);
+    CHECK_INT(t.meta.len, strlen("\"long\":\"\"") + 1024);
+    ing_text_free(&t);
+
+    /* invalid UTF-8 is repaired and counted */
+    CHECK_INT(
+        extract_str("bad.md", "# Caf\xC3\xA9 menu\n\nna\xFFve text, a longer paragraph\n", &t, &e),
+        0);
+    CHECK_INT(t.n_repaired, 1);
+    CHECK(has_block(&t, ING_HEADING, 1, "Caf\xC3\xA9 menu"));
+    CHECK_CONTAINS(text_of(&t), "\xEF\xBF\xBD");
+    ing_text_free(&t);
+
+    /* the text limit */
+    ing_limits lim;
+    ing_limits_default(&lim);
+    rag_buf_clear(&b);
+    for (int i = 0; i < 200; i++)
+        rag_buf_puts(&b, "Some paragraph text here.\n\n");
+    lim.max_text = 1000;
+    CHECK_INT(extract_mem("big.md", b.data, b.len, &lim, &t, &e), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "big.md");
+    ing_text_free(&t);
+
+    /* deep nesting and a hostile table stay quick and bounded */
+    rag_buf_clear(&b);
+    for (int i = 0; i < 100000; i++)
+        rag_buf_puts(&b, "> ");
+    rag_buf_puts(&b, "deep\n\n");
+    for (int i = 0; i < 50000; i++)
+        rag_buf_puts(&b, "- ");
+    rag_buf_puts(&b, "item\n\n|a|b|\n|-|-|\n");
+    for (int i = 0; i < 20000; i++)
+        rag_buf_puts(&b, "|x|\n");
+    double t0 = rag_now_ms();
+    CHECK_INT(extract_mem("deep.md", b.data, b.len, NULL, &t, &e), 0);
+    CHECK(rag_now_ms() - t0 < 10000);
+    CHECK_CONTAINS(text_of(&t), "deep");
+    CHECK_CONTAINS(text_of(&t), "item");
+    ing_text_free(&t);
+    /* a header of 5000 columns over 2000 short rows would pad to ten million
+     * cells: read without tables, the text stays */
+    rag_buf_clear(&b);
+    for (int i = 0; i < 5000; i++)
+        rag_buf_puts(&b, "a|");
+    rag_buf_putc(&b, '\n');
+    for (int i = 0; i < 5000; i++)
+        rag_buf_puts(&b, "-|");
+    rag_buf_putc(&b, '\n');
+    for (int i = 0; i < 2000; i++)
+        rag_buf_puts(&b, "x|y\n");
+    t0 = rag_now_ms();
+    CHECK_INT(extract_mem("wide.md", b.data, b.len, NULL, &t, &e), 0);
+    CHECK(rag_now_ms() - t0 < 10000);
+    CHECK_CONTAINS(text_of(&t), "x|y");
+    CHECK(t.text.len < 2 * b.len);
+    ing_text_free(&t);
+    rag_buf_free(&b);
+}
+
 /* ---- HTML ------------------------------------------------------------------ */
 
 static void test_html_structure(void)
@@ -1130,6 +1310,8 @@ int main(void)
     RUN(test_markdown_code_blocks);
     RUN(test_markdown_front_matter);
     RUN(test_markdown_inline_markup);
+    RUN(test_markdown_commonmark_fixture);
+    RUN(test_markdown_front_matter_toml_and_limits);
     RUN(test_html_structure);
     RUN(test_html_charsets);
     RUN(test_html_malformed_is_recovered_quietly);
