@@ -29,7 +29,7 @@ endif
 
 # PDF extraction uses poppler (GPL); the build works without it and PDFs are
 # then reported as unsupported. RAG_NO_PDF=1 leaves it out on purpose.
-PKGS    := sqlite3 libpq libxml-2.0 libzip libarchive libcmark-gfm libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl
+PKGS    := sqlite3 libpq libxml-2.0 libzip libarchive libcmark-gfm libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl icu-uc icu-i18n
 ifneq ($(RAG_NO_PDF),1)
 ifeq ($(shell pkg-config --exists poppler-glib && echo yes),yes)
 PKGS    += poppler-glib
@@ -222,6 +222,19 @@ fuzz:
 	cp README.md demo/corpus/*/*.md build-fuzz/corpus-md/
 	cd build-fuzz && ./fuzz_markdown -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -timeout=10 -print_final_stats=1 corpus-md
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_fts_tokenizer \
+	  fuzz/fuzz_fts_tokenizer.c build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-fts
+	printf 'Dr. Smith paid 3.14 euros, e.g. for tea. Then he left! R\xc3\xa9sum\xc3\xa9 caf\xc3\xa9.' \
+	  > build-fuzz/corpus-fts/en
+	printf '\xe0\xb8\xa0\xe0\xb8\xb2\xe0\xb8\xa9\xe0\xb8\xb2\xe0\xb9\x84\xe0\xb8\x97\xe0\xb8\xa2 \xe0\xb8\x81\xe0\xb8\xb4\xe0\xb8\x99' \
+	  > build-fuzz/corpus-fts/th
+	printf '\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xaf\xe5\xa4\xa7\xe3\x81\x8d\xe3\x81\x84\xe3\x80\x82\xe7\xa5\x9e' \
+	  > build-fuzz/corpus-fts/ja
+	printf '\xe0\xa4\xaf\xe0\xa4\xb9 \xe0\xa4\xb9\xe0\xa5\x88\xe0\xa5\xa4 \xe1\x80\x99\xe1\x80\xbc\xe1\x80\x94\xe1\x80\xba\xe1\x81\x8b \xe1\x9e\x97\xe1\x9e\xb6\xe1\x9f\x94' \
+	  > build-fuzz/corpus-fts/mixed
+	cd build-fuzz && ./fuzz_fts_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 corpus-fts
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh

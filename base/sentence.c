@@ -1,9 +1,64 @@
 /* base/sentence.c: a rule-based sentence splitter (English-centred, with
- * the full-width CJK terminators). The rules are in base/sentence.h. */
+ * the full-width CJK terminators), with ICU for the other scripts. The
+ * rules are in base/sentence.h.
+ *
+ * Design note. ICU's sentence break iterator (UBRK_SENTENCE) alone is worse
+ * than these rules where the rules apply: it ends sentences after titles
+ * and initials ("Dr. | Smith", "J. | Smith"), at every line break (UAX #29
+ * rule SB4, where these rules leave line breaks to rag_sentence_len), and it
+ * does not end Thai sentences, which are separated by a space and carry no
+ * mark. So the rules stay, and ICU decides only what they do not know: a
+ * sentence-terminal mark of another script (Unicode's Sentence_Terminal:
+ * the Devanagari danda ।, Arabic ؟ and ۔, Burmese ။, Khmer ។, Ethiopic ።,
+ * Armenian, Tibetan ...) ends a sentence where ICU's iterator puts a
+ * boundary after it. The iterator is cloned from one opened once, only
+ * when such a mark is met, and reads the UTF-8 in place. Thai and Lao: a
+ * space between two letters of these scripts ends a sentence (it is how
+ * their writers separate sentences and clauses). */
 #include "base/sentence.h"
 #include "base/utf8.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <unicode/ubrk.h>
+#include <unicode/uchar.h>
+#include <unicode/utext.h>
+
+static UBreakIterator *sentence_proto;
+static pthread_once_t sentence_once = PTHREAD_ONCE_INIT;
+
+static void sentence_open(void)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    sentence_proto = ubrk_open(UBRK_SENTENCE, "", NULL, 0, &st);
+    if (U_FAILURE(st)) sentence_proto = NULL;
+}
+
+/* Does ICU end the sentence of s[pos, end) that holds the terminator s[t, k)
+ * (k: after it and its closing quotes) there, with only whitespace between
+ * k and its boundary? On any ICU failure: yes (the mark is a terminal one). */
+static int icu_ends_at(const char *s, size_t pos, size_t end, size_t t, size_t k, size_t m)
+{
+    pthread_once(&sentence_once, sentence_open);
+    if (!sentence_proto) return 1;
+    UErrorCode st = U_ZERO_ERROR;
+    UBreakIterator *bi = ubrk_clone(sentence_proto, &st);
+    if (U_FAILURE(st)) return 1;
+    UText *ut = utext_openUTF8(NULL, s + pos, (int64_t)(end - pos), &st);
+    if (U_SUCCESS(st)) ubrk_setUText(bi, ut, &st);
+    int32_t b = U_SUCCESS(st) ? ubrk_following(bi, (int32_t)(t - pos)) : UBRK_DONE;
+    utext_close(ut);
+    ubrk_close(bi);
+    if (U_FAILURE(st)) return 1;
+    return b != UBRK_DONE && (size_t)b + pos >= k && (size_t)b + pos <= m;
+}
+
+/* Thai and Lao letters (U+0E00..U+0EFF: UTF-8 E0 B8..BB xx). */
+static inline int thai_lao_at(const char *s, size_t i, size_t end)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    return end - i >= 3 && u[0] == 0xE0 && u[1] >= 0xB8 && u[1] <= 0xBB;
+}
 
 static inline int ascii_alpha(unsigned c)
 {
@@ -122,11 +177,30 @@ size_t rag_sentence_end(const char *s, size_t pos, size_t end)
     while (i < end) {
         unsigned c = (unsigned char)s[i];
         if (c < 0x80 && c != '.' && c != '!' && c != '?') {
+            /* Thai, Lao: a space between letters ends a sentence */
+            if (c == ' ' && i >= pos + 3 && (unsigned char)s[i - 3] == 0xE0 &&
+                thai_lao_at(s, i - 3, end)) {
+                size_t m = skip_space(s, i, end);
+                if (m < end && thai_lao_at(s, m, end)) return i;
+            }
             i++;
             continue;
         }
         int cjk, strong;
         size_t tl = terminator_at(s, i, end, &cjk, &strong);
+        if (!tl && c >= 0xC0) { /* another script's terminal mark: ask ICU */
+            int32_t cp;
+            size_t l = rag_utf8_decode((const uint8_t *)s + i, end - i, &cp);
+            if (l && cp != 0x2026 && u_hasBinaryProperty(cp, UCHAR_S_TERM)) {
+                size_t t = i, k = i + l, cl;
+                while (k < end && (cl = closer_at(s, k, end)))
+                    k += cl;
+                if (k >= end) return end;
+                if (icu_ends_at(s, pos, end, t, k, skip_space(s, k, end))) return k;
+                i = k;
+                continue;
+            }
+        }
         if (!tl) { /* continuation bytes never look like a terminator's lead byte */
             i++;
             continue;

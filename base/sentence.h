@@ -13,8 +13,10 @@
  * the full-width ones (。！？｡) need no space. "3.14" and "example.com" do
  * not end one, nor titles and initials ("Dr. Smith", "J. Smith"), nor
  * abbreviations such as "etc." or "U.S." when a lowercase word or a number
- * follows, nor an ellipsis followed by a lowercase word. Line breaks do not
- * end sentences here. */
+ * follows, nor an ellipsis followed by a lowercase word. The sentence-terminal
+ * marks of other scripts (। ؟ ۔ ။ ។ ። ...) end one where ICU's sentence break
+ * iterator puts a boundary after them; in Thai and Lao, a space between two
+ * letters of these scripts ends one. Line breaks do not end sentences here. */
 size_t rag_sentence_end(const char *s, size_t pos, size_t end);
 
 /* Length of the unit to quote that starts at s[0] (at most n bytes): the

@@ -13,6 +13,23 @@
  *     and the query builder quotes each run as a phrase, so a query matches
  *     exactly the documents containing it as a substring: 모델 finds 모델은
  *     and 모델의; 東京 finds 東京都.
+ *   - Thai, Lao, Khmer and Burmese are also written without spaces between
+ *     words, but their words are long and bigrams would match across them
+ *     badly. A word run holding any character of these scripts is split by
+ *     ICU's word break iterator (UBRK_WORD, root locale: dictionary-based
+ *     for these scripts) and each word is folded as above:
+ *         ภาษาไทยเป็นภาษา  ->  ภาษา ไทย เป็น ภาษา   (then folded)
+ *     The query builder quotes a query run as a phrase, which the same
+ *     iterator splits the same way, so a word found inside a document's run
+ *     matches. The iterator is opened once per tokenizer instance, at the
+ *     first such run, and reads the UTF-8 text in place (utext_openUTF8:
+ *     its boundaries are byte offsets). Runs of other scripts never reach
+ *     ICU: their tokens are as before.
+ *   Why not ICU for Han and Kana too: its dictionary segmentation is right
+ *   for whole words (機械学習 -> 機械 学習 in a query and in a document) but
+ *   a part of a dictionary word is no longer found (共和 in 共和国, 库 in
+ *   数据库 is, 据库 is not), and Hangul is not segmented at all (모델은 stays
+ *   one word, so 모델 would not find it). Bigrams find every substring.
  * Porter leaves non-ASCII tokens alone, so bigrams pass through unchanged.
  * Highlighting (snippet()) tokenizes with the document rules, so positions
  * agree with the index. */
@@ -22,11 +39,16 @@
 #include "base/utf8.h"
 
 #include <string.h>
+#include <unicode/ubrk.h>
+#include <unicode/utext.h>
 
 #define MAX_TOKEN_BYTES 256 /* longer words are cut: they are not words people search for */
 
 typedef struct rag_tokenizer {
     rag_buf fold;
+    UBreakIterator *words; /* opened at the first dictionary-script run */
+    UText *ut;
+    int icu_failed; /* could not open: such runs stay whole words */
 } rag_tokenizer;
 
 typedef int (*token_fn)(void *ctx, int tflags, const char *tok, int n, int start, int end);
@@ -42,6 +64,8 @@ static void rt_delete(Fts5Tokenizer *t)
 {
     rag_tokenizer *rt = (rag_tokenizer *)t;
     rag_buf_free(&rt->fold);
+    if (rt->words) ubrk_close(rt->words);
+    if (rt->ut) utext_close(rt->ut);
     rag_free(rt);
 }
 
@@ -73,6 +97,42 @@ static int emit_word(rag_tokenizer *rt, void *ctx, token_fn tok, const char *tex
             n--;
     }
     return tok(ctx, 0, rt->fold.data, (int)n, (int)start, (int)end);
+}
+
+/* Scripts whose words ICU finds with a dictionary: Thai, Lao, Myanmar (and
+ * its extensions A and B), Khmer (and its symbols). */
+static inline int dict_script(int32_t cp)
+{
+    return (cp >= 0x0E00 && cp <= 0x0EFF) || (cp >= 0x1000 && cp <= 0x109F) ||
+           (cp >= 0x1780 && cp <= 0x17FF) || (cp >= 0x19E0 && cp <= 0x19FF) ||
+           (cp >= 0xA9E0 && cp <= 0xA9FF) || (cp >= 0xAA60 && cp <= 0xAA7F);
+}
+
+/* Emits the words ICU finds in the word run text[start, end) (valid UTF-8,
+ * letters, marks and digits only). */
+static int emit_icu(rag_tokenizer *rt, void *ctx, token_fn tok, const char *text, size_t start,
+                    size_t end)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    if (!rt->words && !rt->icu_failed) {
+        rt->words = ubrk_open(UBRK_WORD, "", NULL, 0, &st);
+        if (U_FAILURE(st)) {
+            rt->words = NULL;
+            rt->icu_failed = 1;
+        }
+    }
+    if (!rt->words) return emit_word(rt, ctx, tok, text, start, end);
+    st = U_ZERO_ERROR;
+    rt->ut = utext_openUTF8(rt->ut, text + start, (int64_t)(end - start), &st);
+    if (U_SUCCESS(st)) ubrk_setUText(rt->words, rt->ut, &st);
+    if (U_FAILURE(st)) return emit_word(rt, ctx, tok, text, start, end);
+    int rc = SQLITE_OK;
+    int32_t a = ubrk_first(rt->words), b;
+    while (rc == SQLITE_OK && (b = ubrk_next(rt->words)) != UBRK_DONE) {
+        rc = emit_word(rt, ctx, tok, text, start + (size_t)a, start + (size_t)b);
+        a = b;
+    }
+    return rc;
 }
 
 /* Emits the CJK run starting at *pi (its first character is CJK) and
@@ -141,6 +201,7 @@ static int rt_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text,
             rc = emit_cjk(rt, ctx, tok, text, n, &i, query);
         } else if (rag_cp_is_word(cp)) {
             size_t start = i;
+            int dict = 0;
             while (i < n) {
                 if (ascii_word(p[i])) {
                     i++;
@@ -148,9 +209,11 @@ static int rt_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text,
                 }
                 l = next_cp(p + i, n - i, &cp);
                 if (!rag_cp_is_word(cp) || rag_cp_is_cjk(cp)) break;
+                dict |= dict_script(cp);
                 i += l;
             }
-            rc = emit_word(rt, ctx, tok, text, start, i);
+            rc = dict ? emit_icu(rt, ctx, tok, text, start, i)
+                      : emit_word(rt, ctx, tok, text, start, i);
         } else {
             i += l;
         }

@@ -24,7 +24,8 @@
  *                                  created with the group and kept in step by
  *                                  the write path (docs.c). Migrations 1-4
  *                                  had one chunks_fts for all groups, kept by
- *                                  triggers
+ *                                  triggers; migration 7 rebuilt them all
+ *                                  (ICU words for Thai, Lao, Khmer, Burmese)
  *   models / embeddings            vectors per chunk and embedding model
  *   settings                       key/value: embed.model_id (the model whose
  *                                  vectors the database uses), embed.target_id
@@ -170,7 +171,17 @@ static const char *const migrations[] = {
     "CREATE TRIGGER chunks_au AFTER UPDATE OF text, heading_path ON chunks BEGIN\n"
     "  INSERT INTO changes(chunk_id, op) VALUES (new.id, 'add');\n"
     "END;\n",
+    /* 7: the tokenizer splits Thai, Lao, Khmer and Burmese runs into words
+     * with ICU (fts_tokenizer.c), where it made one token of each run: every
+     * group's keyword index is rebuilt from the chunks (store_migrate, at
+     * FTS_RETOKENIZED), so that old text is found as new text is. Replicas
+     * of a cluster are store databases and migrate the same way. */
+    "-- keyword indexes rebuilt by store_migrate\n",
 };
+
+/* The migration after which every keyword index is rebuilt: the
+ * tokenizer's output changed for some text. */
+#define FTS_RETOKENIZED 7
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -217,6 +228,7 @@ int store_migrate(store *s, rag_err *err)
         /* per-group keyword indexes follow the groups (from migration 6 on;
          * idempotent, so running it after the earlier ones is harmless) */
         if (!rc) rc = store_fts_groups_sync(s, err);
+        if (!rc && v + 1 == FTS_RETOKENIZED) rc = store_fts_rebuild_all(s, err);
         if (!rc) rc = store_exec(s, bump, err);
         if (rc) {
             store_rollback(s);

@@ -91,6 +91,42 @@ static void test_sentences(void)
     rag_strv_free(&v);
 }
 
+/* Scripts the English rules do not know: Thai (a space between sentences,
+ * no mark), Japanese and Chinese (full-width marks, no space), Hindi (the
+ * danda, decided by ICU's sentence break iterator), Burmese (။). */
+static void test_sentences_icu(void)
+{
+    rag_strv v = {0};
+    CHECK_INT(sentences("ฉันชอบกินข้าว วันนี้อากาศดีมาก ผมไปโรงเรียน", &v), 3);
+    if (v.n == 3) {
+        CHECK_STR(v.v[0], "ฉันชอบกินข้าว");
+        CHECK_STR(v.v[1], "วันนี้อากาศดีมาก");
+        CHECK_STR(v.v[2], "ผมไปโรงเรียน");
+    }
+    rag_strv_free(&v);
+    /* a space next to a number or a Latin word is no boundary */
+    CHECK_INT(sentences("ราคา 100 บาทสำหรับ iPhone รุ่นใหม่", &v), 1);
+    rag_strv_free(&v);
+    CHECK_INT(sentences("東京は大きい。大阪も大きい！本当？はい", &v), 4);
+    if (v.n == 4) {
+        CHECK_STR(v.v[0], "東京は大きい。");
+        CHECK_STR(v.v[2], "本当？");
+        CHECK_STR(v.v[3], "はい");
+    }
+    rag_strv_free(&v);
+    CHECK_INT(sentences("我们在北京学习。自然语言处理很有意思！你呢？", &v), 3);
+    if (v.n == 3) CHECK_STR(v.v[1], "自然语言处理很有意思！");
+    rag_strv_free(&v);
+    CHECK_INT(sentences("यह एक वाक्य है। यह दूसरा वाक्य है। Dr. Smith agreed.", &v), 3);
+    if (v.n == 3) {
+        CHECK_STR(v.v[0], "यह एक वाक्य है।");
+        CHECK_STR(v.v[2], "Dr. Smith agreed.");
+    }
+    rag_strv_free(&v);
+    CHECK_INT(sentences("မြန်မာဘာသာစကား။ ဒုတိယဝါကျ။", &v), 2);
+    rag_strv_free(&v);
+}
+
 static void test_labels(void)
 {
     rag_strv l = {0};
@@ -145,6 +181,7 @@ int main(void)
     RUN(test_utf8_repair);
     RUN(test_utf8_nfc_and_fold);
     RUN(test_sentences);
+    RUN(test_sentences_icu);
     RUN(test_labels);
     RUN(test_config);
     RUN(test_line_aligned_buffers);
