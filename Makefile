@@ -29,7 +29,8 @@ endif
 
 # PDF extraction uses poppler (GPL); the build works without it and PDFs are
 # then reported as unsupported. RAG_NO_PDF=1 leaves it out on purpose.
-PKGS    := sqlite3 libpq libxml-2.0 libzip libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl
+PKGS    := sqlite3 libpq libxml-2.0 libzip libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl \
+           gmime-3.0
 ifneq ($(RAG_NO_PDF),1)
 ifeq ($(shell pkg-config --exists poppler-glib && echo yes),yes)
 PKGS    += poppler-glib
