@@ -189,9 +189,10 @@ demo: deps
 	$(MAKE) all
 	./demo/run.sh
 
-# libFuzzer over the GGUF reader and the tokenizers (clang, ASan + UBSan),
+# libFuzzer over the GGUF reader, the tokenizers and email (clang, ASan + UBSan),
 # FUZZ_SECONDS each, the reader from seeds written by fuzz/make_seeds.c, the
-# tokenizers over the test data's vocabularies; findings land in build-fuzz/.
+# tokenizers over the test data's vocabularies, email from two seeds written
+# here (a multipart message, an mbox); findings land in build-fuzz/.
 # The library is built with clang and the sanitizers into build-fuzz/.
 FUZZ_SECONDS ?= 60
 RAG_TESTDATA ?= ../shared/testdata
@@ -211,6 +212,13 @@ fuzz:
 	@mkdir -p build-fuzz/corpus-tok
 	cd build-fuzz && RAG_TESTDATA=$(abspath $(RAG_TESTDATA)) ./fuzz_tokenizer \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 corpus-tok
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_email fuzz/fuzz_email.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-email
+	@printf 'From: A <a@x.org>\nTo: b@y.org\nSubject: =?UTF-8?Q?caf=C3=A9?=\nMessage-ID: <1@x>\nReferences: <0@x>\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n> quoted\n-- \nsig\n--c\nContent-Type: text/html\n\n<p>hi</p>\n--c--\n--b\nContent-Type: text/plain; name=a.txt\nContent-Disposition: attachment; filename*=UTF-8'"''"'a%%2Fb.txt\nContent-Transfer-Encoding: base64\n\naGVsbG8K\n--b\nContent-Type: message/rfc822\n\nFrom: c@z\nSubject: inner\n\nbody\n--b--\n' > build-fuzz/corpus-email/seed1
+	@printf 'From a@x Fri Mar  1 10:30:00 2024\nFrom: a@x\nMessage-ID: <1@x>\n\none\n>From here\n\nFrom b@x Fri Mar  1 11:00:00 2024\nFrom: b@x\nIn-Reply-To: <1@x>\n\ntwo\n' > build-fuzz/corpus-email/seed2
+	cd build-fuzz && ./fuzz_email -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	  -print_final_stats=1 corpus-email
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh
