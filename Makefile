@@ -29,7 +29,8 @@ endif
 
 # PDF extraction uses poppler (GPL); the build works without it and PDFs are
 # then reported as unsupported. RAG_NO_PDF=1 leaves it out on purpose.
-PKGS    := sqlite3 libpq libxml-2.0 libzip libarchive libcmark-gfm libutf8proc libcjson libcrypto libpcre2-8 libmicrohttpd libcurl icu-uc icu-i18n
+PKGS    := sqlite3 libpq libxml-2.0 libzip libarchive libcmark-gfm libutf8proc libcjson libcrypto \
+           libpcre2-8 libmicrohttpd libcurl icu-uc icu-i18n gmime-3.0
 ifneq ($(RAG_NO_PDF),1)
 ifeq ($(shell pkg-config --exists poppler-glib && echo yes),yes)
 PKGS    += poppler-glib
@@ -235,6 +236,13 @@ fuzz:
 	  > build-fuzz/corpus-fts/mixed
 	cd build-fuzz && ./fuzz_fts_tokenizer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -print_final_stats=1 corpus-fts
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_email fuzz/fuzz_email.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-email
+	@printf 'From: A <a@x.org>\nTo: b@y.org\nSubject: =?UTF-8?Q?caf=C3=A9?=\nMessage-ID: <1@x>\nReferences: <0@x>\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n> quoted\n-- \nsig\n--c\nContent-Type: text/html\n\n<p>hi</p>\n--c--\n--b\nContent-Type: text/plain; name=a.txt\nContent-Disposition: attachment; filename*=UTF-8'"''"'a%%2Fb.txt\nContent-Transfer-Encoding: base64\n\naGVsbG8K\n--b\nContent-Type: message/rfc822\n\nFrom: c@z\nSubject: inner\n\nbody\n--b--\n' > build-fuzz/corpus-email/seed1
+	@printf 'From a@x Fri Mar  1 10:30:00 2024\nFrom: a@x\nMessage-ID: <1@x>\n\none\n>From here\n\nFrom b@x Fri Mar  1 11:00:00 2024\nFrom: b@x\nIn-Reply-To: <1@x>\n\ntwo\n' > build-fuzz/corpus-email/seed2
+	cd build-fuzz && ./fuzz_email -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	  -print_final_stats=1 corpus-email
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh

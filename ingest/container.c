@@ -19,11 +19,9 @@ int ing_members(ing_type type, const char *path, const uint8_t *data, size_t n,
     case ING_TYPE_ARCHIVE:
         return ing_archive_members(path, data, n, lim, fn, ctx, err);
     case ING_TYPE_MBOX:
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
-                           "%s: mailboxes (mbox) are not read by this build", name);
+        return ing_mbox_members(path, data, n, lim, fn, ctx, err);
     case ING_TYPE_EMAIL:
-        return rag_err_set(err, RAG_ERR_UNSUPPORTED,
-                           "%s: email messages are not read by this build", name);
+        return ing_email_members(path, data, n, lim, fn, ctx, err);
     default:
         break;
     }

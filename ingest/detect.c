@@ -24,6 +24,11 @@
  *      extractor then reports it as corrupt.
  *   5. Text (no NUL byte in the first 8 KiB, or UTF-16/32 recognised by BOM
  *      or by the NUL pattern of ASCII-range characters):
+ *        an mbox when it opens with a "From " line followed by a header
+ *        field, or by extension (.mbox .mbx); an email when it opens with a
+ *        header block (looks_like_email: at least two mail header fields,
+ *        nothing but header fields before the first blank line), or by
+ *        extension (.eml);
  *        HTML when the start of the content looks like HTML, or by extension
  *        (.html .htm .xhtml); Markdown by extension (.md .markdown .mdown
  *        .mkd); plain text otherwise (.txt, .rst, .csv, .json, source code,
@@ -289,10 +294,95 @@ static ing_type compressed_type(const char *path, const uint8_t *data, size_t n)
     return t;
 }
 
+/* The length of the field name of a header line d[0..n) ("Subject: x"):
+ * printable ASCII other than ':' and space, then ':'; 0 when it is not one. */
+static size_t field_name(const uint8_t *d, size_t n)
+{
+    size_t k = 0;
+    while (k < n && d[k] > 0x20 && d[k] < 0x7f && d[k] != ':')
+        k++;
+    return k > 0 && k < n && d[k] == ':' ? k : 0;
+}
+
+/* Header names that mark a mail message (prose may start "From:" or
+ * "Subject:", hardly with two of them and nothing else before a blank
+ * line). */
+static int mail_field(const uint8_t *d, size_t k)
+{
+    static const char *const f[] = {"from",
+                                    "to",
+                                    "cc",
+                                    "subject",
+                                    "date",
+                                    "received",
+                                    "return-path",
+                                    "message-id",
+                                    "mime-version",
+                                    "reply-to",
+                                    "in-reply-to",
+                                    "references",
+                                    "delivered-to",
+                                    "sender",
+                                    "content-type",
+                                    "x-mailer",
+                                    "user-agent",
+                                    "bcc",
+                                    NULL};
+    for (size_t i = 0; f[i]; i++)
+        if (strlen(f[i]) == k && !strncasecmp((const char *)d, f[i], k)) return 1;
+    return 0;
+}
+
+/* An RFC 5322 header block at data[start..): every line up to the first
+ * blank line (or the sniffed window's end) a header field or a folded
+ * continuation, at least two mail header fields among them. */
+static int header_block(const uint8_t *d, size_t n, size_t i)
+{
+    int cut = n > SNIFF_BYTES;
+    if (cut) n = SNIFF_BYTES;
+    int mail = 0, fields = 0;
+    while (i < n) {
+        const uint8_t *nl = memchr(d + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - d) : n;
+        size_t l = e - i;
+        if (l && d[i + l - 1] == '\r') l--;
+        if (l == 0) break; /* the end of the headers */
+        if (d[i] == ' ' || d[i] == '\t') {
+            if (!fields) return 0; /* a continuation of nothing */
+        } else {
+            size_t k = field_name(d + i, l);
+            if (!k) return !nl && cut && mail >= 2; /* a line cut at the window's end */
+            fields++;
+            mail += mail_field(d + i, k);
+        }
+        if (!nl) break;
+        i = e + 1;
+    }
+    return mail >= 2;
+}
+
+static int looks_like_mbox(const uint8_t *d, size_t n)
+{
+    if (n < 5 || memcmp(d, "From ", 5)) return 0;
+    const uint8_t *nl = memchr(d, '\n', n < SNIFF_BYTES ? n : SNIFF_BYTES);
+    if (!nl) return 0;
+    size_t i = (size_t)(nl - d) + 1;
+    const uint8_t *nl2 = memchr(d + i, '\n', n - i);
+    size_t l = (nl2 ? (size_t)(nl2 - d) : n) - i;
+    return field_name(d + i, l) > 0;
+}
+
+static int looks_like_email(const uint8_t *d, size_t n)
+{
+    size_t i = n >= 3 && !memcmp(d, "\xef\xbb\xbf", 3) ? 3 : 0;
+    return header_block(d, n, i);
+}
+
 ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
 {
     static const char *const html_ext[] = {"html", "htm", "xhtml", NULL};
     static const char *const md_ext[] = {"md", "markdown", "mdown", "mkd", NULL};
+    static const char *const mbox_ext[] = {"mbox", "mbx", NULL};
     const char *ext = extension(path);
 
     if (n == 0) /* nothing to sniff: the extractor reports "empty file" */
@@ -321,6 +411,10 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;
     if (!looks_like_text(data, n)) return ING_TYPE_UNKNOWN;
+    if (looks_like_mbox(data, n)) return ING_TYPE_MBOX;
+    if (looks_like_email(data, n)) return ING_TYPE_EMAIL;
+    if (ext_is(ext, mbox_ext)) return ING_TYPE_MBOX;
+    if (!strcasecmp(ext, "eml")) return ING_TYPE_EMAIL;
     if (looks_like_html(data, n) || ext_is(ext, html_ext)) return ING_TYPE_HTML;
     if (ext_is(ext, md_ext)) return ING_TYPE_MARKDOWN;
     return ING_TYPE_TEXT;

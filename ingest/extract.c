@@ -5,7 +5,7 @@
  * empty file, an unknown type, a document that yields no text, and the title
  * of a document that declares none (its first heading, first line or file
  * name), given here once after the extractor. The format-specific rules live
- * in extract_text.c, markdown.c, html.c, docx.c and pdf.c, which call nothing
+ * in extract_text.c, markdown.c, html.c, docx.c, pdf.c and email.c, which call nothing
  * of this file. */
 #include "ingest/ing_int.h"
 
@@ -294,6 +294,9 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         break;
     case ING_TYPE_DOCX:
         rc = ing_extract_docx(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_EMAIL:
+        rc = ing_extract_email(path, data, n, lim, out, err);
         break;
     default:
         if (ing_type_is_container(type))

@@ -139,6 +139,11 @@ int ing_extract_pdf(const char *path, const uint8_t *data, size_t n, const ing_l
                     ing_text *out, rag_err *err);
 int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                      ing_text *out, rag_err *err);
+/* One email message (RFC 5322): a header block (From, To, Cc, Date,
+ * Subject), then the body; metadata from, to, cc, date, message_id,
+ * in_reply_to, thread (ingest/email.c). */
+int ing_extract_email(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                      ing_text *out, rag_err *err);
 
 /* Text files: turns raw bytes into valid UTF-8 (BOM handling, UTF-16,
  * Windows-1252 fallback, repair). Fails with RAG_ERR_FORMAT when the bytes are
@@ -195,6 +200,15 @@ int ing_type_is_container(ing_type t);
  * extraction fails on its own. (ingest/container.c) */
 int ing_members(ing_type type, const char *path, const uint8_t *data, size_t n,
                 const ing_limits *lim, ing_member_fn fn, void *ctx, rag_err *err);
+/* The members of an email: its attachments, "attachments/N/FILENAME"
+ * (message/rfc822 ones as ING_TYPE_EMAIL), with "parent_message_id" as
+ * metadata. (ingest/email.c) */
+int ing_email_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                      ing_member_fn fn, void *ctx, rag_err *err);
+/* The members of an mbox: its messages, "1", "2", ... in file order, as
+ * ING_TYPE_EMAIL, with "message_id" as metadata. (ingest/email.c) */
+int ing_mbox_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_member_fn fn, void *ctx, rag_err *err);
 
 /* Archives and compressed files (ingest/archive.c, libarchive). A zip, tar
  * (plain or compressed), 7z, cpio or ISO image gives its regular files as

@@ -622,9 +622,27 @@ static int ingest_container(run *r, const ing_file *f, const rag_map *m, const c
     }
     old_members_free(&old);
     if (rc) return rc;
-    /* the container's own record, queued after its members */
+    /* the container's own record, queued after its members: an email's is
+     * its message (headers and body), an archive's or a mailbox's holds no
+     * text */
+    if (type == ING_TYPE_EMAIL) {
+        ing_text t = {0};
+        rc = ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
+        if (rc) {
+            ing_text_free(&t);
+            notify(r, f->path, ING_FAILED, ferr.msg);
+            return 1;
+        }
+        title_into_text(&t);
+        char count[32];
+        snprintf(count, sizeof count, "%zu", w.n_members);
+        if (w.n_members) ing_meta_json(&t, "attachments", count);
+        ing_chunks chunks = {0};
+        ing_chunk_text(&t, &r->chunking, &chunks);
+        return enqueue(r, f, hash, group, existed, type, &t, &chunks, err);
+    }
     ing_text t = {0};
-    t.mime = container_mime(m->data, m->size);
+    t.mime = type == ING_TYPE_MBOX ? "application/mbox" : container_mime(m->data, m->size);
     const char *base = strrchr(f->uri, '/');
     base = base ? base + 1 : f->uri;
     ing_text_set_title(&t, base, strlen(base));
