@@ -3,12 +3,15 @@
  * Content decides first, the extension second:
  *   1. "%PDF-" within the first 1024 bytes (the PDF spec lets a header follow
  *      up to 1 KiB of junk, and readers accept it) => PDF.
- *   2. A zip ("PK\3\4") whose central directory names word/document.xml
- *      => DOCX; any other zip => UNKNOWN. Checked with libzip, read-only,
- *      straight from the buffer.
+ *   2. A zip ("PK\3\4") that is Office Open XML => DOCX, PPTX or XLSX: by
+ *      the main part's content type in [Content_Types].xml, else by
+ *      word/document.xml, ppt/presentation.xml or xl/workbook.xml in the
+ *      central directory; any other zip => UNKNOWN. Checked with libzip,
+ *      read-only, straight from the buffer.
  *   3. Magic numbers of common binary formats (PNG, JPEG, GIF, gzip, ELF, ...)
  *      => UNKNOWN, whatever the extension says.
- *   4. A file named *.pdf or *.docx that failed 1./2. is still a PDF/DOCX: the
+ *   4. A file named *.pdf, *.docx, *.pptx or *.xlsx that failed 1./2. is
+ *      still of that type: the
  *      user named it so, and "corrupt PDF" is the message they can act on,
  *      where "binary file of unknown type" would hide what is wrong. The
  *      extractor then reports it as corrupt.
@@ -21,6 +24,7 @@
  *   6. Everything else => UNKNOWN. */
 #include "ingest/ing_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <zip.h>
@@ -86,6 +90,15 @@ static int ext_is(const char *ext, const char *const *list)
     return 0;
 }
 
+/* DOCX, PPTX or XLSX by extension, else UNKNOWN. */
+static ing_type office_ext(const char *ext)
+{
+    return !strcasecmp(ext, "docx")   ? ING_TYPE_DOCX
+           : !strcasecmp(ext, "pptx") ? ING_TYPE_PPTX
+           : !strcasecmp(ext, "xlsx") ? ING_TYPE_XLSX
+                                      : ING_TYPE_UNKNOWN;
+}
+
 static int has_pdf_magic(const uint8_t *d, size_t n)
 {
     size_t lim = n < PDF_HEADER_WINDOW + 5 ? n : PDF_HEADER_WINDOW + 5;
@@ -94,9 +107,14 @@ static int has_pdf_magic(const uint8_t *d, size_t n)
     return 0;
 }
 
-/* 1: a readable zip that holds word/document.xml; 0: a zip without it;
- * -1: not readable as a zip at all (truncated, corrupt). */
-static int zip_has_docx_body(const uint8_t *d, size_t n)
+/* The Office Open XML type of a zip: DOCX, PPTX or XLSX by the main part
+ * that [Content_Types].xml declares (its content type names it, whatever
+ * the part is called), else by the usual name of that part
+ * (word/document.xml, ppt/presentation.xml, xl/workbook.xml);
+ * ING_TYPE_UNKNOWN for another zip; -1 when not readable as a zip at all
+ * (truncated, corrupt). Only the first 256 KiB of [Content_Types].xml are
+ * looked at. */
+static int zip_office_type(const uint8_t *d, size_t n)
 {
     zip_error_t ze;
     zip_error_init(&ze);
@@ -111,9 +129,45 @@ static int zip_has_docx_body(const uint8_t *d, size_t n)
         zip_source_free(src); /* not taken over by a failed open */
         return -1;
     }
-    int found = zip_name_locate(za, "word/document.xml", 0) >= 0;
+    int type = ING_TYPE_UNKNOWN;
+    zip_file_t *f = zip_fopen(za, "[Content_Types].xml", 0);
+    if (f) {
+        const size_t cap = (size_t)256 << 10;
+        char *buf = malloc(cap + 1);
+        zip_int64_t got = 0, r;
+        while (buf && (size_t)got < cap &&
+               (r = zip_fread(f, buf + got, (zip_uint64_t)(cap - (size_t)got))) > 0)
+            got += r;
+        zip_fclose(f);
+        if (buf) {
+            buf[got] = 0;
+            /* main parts, macro-enabled and template variants included */
+            if (strstr(buf, "wordprocessingml.document.main+xml") ||
+                strstr(buf, "wordprocessingml.template.main+xml") ||
+                strstr(buf, "ms-word.document.macroEnabled.main+xml"))
+                type = ING_TYPE_DOCX;
+            else if (strstr(buf, "presentationml.presentation.main+xml") ||
+                     strstr(buf, "presentationml.slideshow.main+xml") ||
+                     strstr(buf, "presentationml.template.main+xml") ||
+                     strstr(buf, "ms-powerpoint.presentation.macroEnabled.main+xml"))
+                type = ING_TYPE_PPTX;
+            else if (strstr(buf, "spreadsheetml.sheet.main+xml") ||
+                     strstr(buf, "spreadsheetml.template.main+xml") ||
+                     strstr(buf, "ms-excel.sheet.macroEnabled.main+xml"))
+                type = ING_TYPE_XLSX;
+            free(buf);
+        }
+    }
+    if (type == ING_TYPE_UNKNOWN) {
+        if (zip_name_locate(za, "word/document.xml", 0) >= 0)
+            type = ING_TYPE_DOCX;
+        else if (zip_name_locate(za, "ppt/presentation.xml", 0) >= 0)
+            type = ING_TYPE_PPTX;
+        else if (zip_name_locate(za, "xl/workbook.xml", 0) >= 0)
+            type = ING_TYPE_XLSX;
+    }
     zip_discard(za); /* frees the source too; nothing to write back */
-    return found;
+    return type;
 }
 
 /* Formats that must never be read as text even when their first 8 KiB
@@ -233,20 +287,20 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     const char *ext = extension(path);
 
     if (n == 0) /* nothing to sniff: the extractor reports "empty file" */
-        return !strcasecmp(ext, "pdf")    ? ING_TYPE_PDF
-               : !strcasecmp(ext, "docx") ? ING_TYPE_DOCX
-               : ext_is(ext, html_ext)    ? ING_TYPE_HTML
-               : ext_is(ext, md_ext)      ? ING_TYPE_MARKDOWN
-                                          : ING_TYPE_TEXT;
+        return !strcasecmp(ext, "pdf")               ? ING_TYPE_PDF
+               : office_ext(ext) != ING_TYPE_UNKNOWN ? office_ext(ext)
+               : ext_is(ext, html_ext)               ? ING_TYPE_HTML
+               : ext_is(ext, md_ext)                 ? ING_TYPE_MARKDOWN
+                                                     : ING_TYPE_TEXT;
     if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
     if (n >= 4 && !memcmp(data, "PK\3\4", 4)) {
-        int r = zip_has_docx_body(data, n);
-        if (r == 1) return ING_TYPE_DOCX;
+        int r = zip_office_type(data, n);
+        if (r > 0) return (ing_type)r;
         /* rule 4: a broken zip named .docx is reported as a corrupt DOCX */
-        return !strcasecmp(ext, "docx") ? ING_TYPE_DOCX : ING_TYPE_UNKNOWN;
+        return office_ext(ext);
     }
-    if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;   /* rule 4 */
-    if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
+    if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;                /* rule 4 */
+    if (office_ext(ext) != ING_TYPE_UNKNOWN) return office_ext(ext); /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;
     if (!looks_like_text(data, n)) return ING_TYPE_UNKNOWN;
     if (looks_like_html(data, n) || ext_is(ext, html_ext)) return ING_TYPE_HTML;
