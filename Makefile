@@ -188,9 +188,11 @@ demo: deps
 	$(MAKE) all
 	./demo/run.sh
 
-# libFuzzer over the GGUF reader and the tokenizers (clang, ASan + UBSan),
-# FUZZ_SECONDS each, the reader from seeds written by fuzz/make_seeds.c, the
-# tokenizers over the test data's vocabularies; findings land in build-fuzz/.
+# libFuzzer over the GGUF reader, the tokenizers and the Office Open XML
+# extractors (clang, ASan + UBSan), FUZZ_SECONDS each, the reader from seeds
+# written by fuzz/make_seeds.c, the tokenizers over the test data's
+# vocabularies, the OOXML extractors from tests/tools/mkoffice's files and
+# recipes (see fuzz/fuzz_ooxml.c); findings land in build-fuzz/.
 # The library is built with clang and the sanitizers into build-fuzz/.
 FUZZ_SECONDS ?= 60
 RAG_TESTDATA ?= ../shared/testdata
@@ -210,6 +212,13 @@ fuzz:
 	@mkdir -p build-fuzz/corpus-tok
 	cd build-fuzz && RAG_TESTDATA=$(abspath $(RAG_TESTDATA)) ./fuzz_tokenizer \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 corpus-tok
+	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/mkoffice tests/tools/mkoffice.c $(LIBS)
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_ooxml fuzz/fuzz_ooxml.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-ooxml
+	./build-fuzz/mkoffice build-fuzz/corpus-ooxml --seeds
+	cd build-fuzz && ./fuzz_ooxml -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -print_final_stats=1 corpus-ooxml
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh

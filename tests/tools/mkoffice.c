@@ -20,7 +20,13 @@
  *   badsheet.xlsx    book.xlsx with xl/worksheets/sheet1.xml not well-formed
  *   cut.xlsx         book.xlsx cut in half (no central directory)
  *   plain.pptx       deck.pptx without [Content_Types].xml, named by its
- *                    parts only */
+ *                    parts only
+ *   big.xlsx         one sheet of 100005 numbered rows: past the 100000
+ *                    rows a sheet may give
+ *
+ * With --seeds (the seeds of fuzz/fuzz_ooxml.c), big.xlsx is left out and
+ * deck.recipe, book.recipe and extras.recipe are written: a type letter and
+ * the members as "name\0content\0" pairs. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -388,10 +394,52 @@ static member *with_root(const member *m, const char *main)
     return o;
 }
 
+static void write_big_xlsx(void)
+{
+    size_t cap = (size_t)8 << 20, len = 0;
+    char *x = malloc(cap);
+    if (!x) die("out of memory");
+    len +=
+        (size_t)snprintf(x + len, cap - len, "%s", XML "<worksheet xmlns=\"" S_NS "\"><sheetData>");
+    for (int r = 1; r <= 100005; r++)
+        len +=
+            (size_t)snprintf(x + len, cap - len, "<row><c><v>%d</v></c><c><v>7</v></c></row>", r);
+    len += (size_t)snprintf(x + len, cap - len, "</sheetData></worksheet>");
+    if (len >= cap - 1) die("big.xlsx: buffer too small");
+    member m[] = {{"[Content_Types].xml", book_ct},
+                  {"xl/workbook.xml", workbook},
+                  {"xl/_rels/workbook.xml.rels", workbook_rels},
+                  {"xl/worksheets/sheet1.xml", sheet1},
+                  {"xl/worksheets/sheet2.xml", x},
+                  {NULL, NULL}};
+    write_zip("big.xlsx", m, NULL, NULL, NULL);
+    free(x);
+}
+
+/* A fuzzer recipe (see fuzz/fuzz_ooxml.c): the type's letter, then
+ * "name\0content\0" for each member. */
+static void write_recipe(const char *name, char letter, const member *m)
+{
+    FILE *f = fopen(path_of(name), "wb");
+    if (!f) die("cannot write %s: %s", name, strerror(errno));
+    fputc(letter, f);
+    for (; m->name; m++) {
+        fwrite(m->name, 1, strlen(m->name) + 1, f);
+        fwrite(m->text, 1, strlen(m->text) + 1, f);
+    }
+    if (fclose(f) != 0) die("cannot write %s: %s", name, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) die("usage: mkoffice DIR");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "--seeds")))
+        die("usage: mkoffice DIR [--seeds]");
     dir = argv[1];
+    if (argc == 3) { /* fuzzer seeds: the recipes and the small zips */
+        write_recipe("deck.recipe", 'P', with_root(deck, "ppt/presentation.xml"));
+        write_recipe("book.recipe", 'X', with_root(book, "xl/workbook.xml"));
+        write_recipe("extras.recipe", 'D', with_root(extras, "word/document.xml"));
+    }
     const member *d = with_root(deck, "ppt/presentation.xml");
     write_zip("deck.pptx", d, NULL, NULL, NULL);
     write_zip("badslide.pptx", d, NULL, "ppt/slides/slide2.xml",
@@ -403,6 +451,7 @@ int main(int argc, char **argv)
     write_zip("badsheet.xlsx", b, NULL, "xl/worksheets/sheet1.xml",
               XML "<worksheet xmlns=\"" S_NS "\"><sheetData><row><c>\n</row></sheetData>");
     write_half("book.xlsx", "cut.xlsx");
+    if (argc == 2) write_big_xlsx(); /* too large to be a seed */
     const member *x = with_root(extras, "word/document.xml");
     write_zip("extras.docx", x, NULL, NULL, NULL);
     return 0;
