@@ -243,6 +243,12 @@ fuzz:
 	@printf 'From a@x Fri Mar  1 10:30:00 2024\nFrom: a@x\nMessage-ID: <1@x>\n\none\n>From here\n\nFrom b@x Fri Mar  1 11:00:00 2024\nFrom: b@x\nIn-Reply-To: <1@x>\n\ntwo\n' > build-fuzz/corpus-email/seed2
 	cd build-fuzz && ./fuzz_email -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 	  -print_final_stats=1 corpus-email
+	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/mkoffice tests/tools/mkoffice.c $(LIBS)
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_ooxml fuzz/fuzz_ooxml.c \
+	@mkdir -p build-fuzz/corpus-ooxml
+	./build-fuzz/mkoffice build-fuzz/corpus-ooxml --seeds
+	cd build-fuzz && ./fuzz_ooxml -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -print_final_stats=1 corpus-ooxml
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh

@@ -13,7 +13,7 @@ static const char usage[] =
     "usage: rag ingest PATH|URL... [options]\n"
     "\n"
     "Adds files and directories (recursively) to the database: text, Markdown,\n"
-    "HTML, PDF and DOCX, also gzip/bzip2/xz/zstd-compressed; the files in zip,\n"
+    "HTML, PDF, DOCX, PPTX, XLSX and email, also gzip/bzip2/xz/zstd-compressed; the files in zip,\n"
     "tar and 7z archives become documents at ARCHIVE!/MEMBER. Unchanged files\n"
     "are skipped, changed files replaced;\n"
     "empty (or whitespace-only) files are skipped with the reason 'empty'.\n"

@@ -153,6 +153,9 @@ ing_type ing_type_of_mime(const char *ct)
         {"text/plain", ING_TYPE_TEXT},
         {"application/pdf", ING_TYPE_PDF},
         {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", ING_TYPE_DOCX},
+        {"application/vnd.openxmlformats-officedocument.presentationml.presentation",
+         ING_TYPE_PPTX},
+        {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ING_TYPE_XLSX},
     };
     if (!ct) return ING_TYPE_UNKNOWN;
     size_t n = strcspn(ct, "; \t");

@@ -6,11 +6,12 @@
  *      once, further on only once 2. and 3. found no zip, compressed file
  *      or tar (whose first member may be a PDF).
  *   2. A zip ("PK\3\4", or "PK\5\6" when empty): the office and publishing
- *      formats first (they are zips too): word/document.xml => DOCX; a
- *      [Content_Types].xml (OOXML) or `mimetype` member (ODF, EPUB) => that
- *      document (UNKNOWN until its type is read); any other zip, or one
- *      libzip cannot open => ARCHIVE (a corrupt one is reported as such).
- *      Checked with libzip, read-only, straight from the buffer.
+ *      formats first (they are zips too): Office Open XML => DOCX, PPTX or
+ *      XLSX by the main part's content type in [Content_Types].xml, else by
+ *      word/document.xml, ppt/presentation.xml or xl/workbook.xml; a
+ *      `mimetype` member (ODF, EPUB) => that document; any other zip, or
+ *      one libzip cannot open => ARCHIVE (a corrupt one is reported as
+ *      such). Checked with libzip, read-only, straight from the buffer.
  *   3. A compressed file (gzip, bzip2, xz, zstd, lz4, compress): a
  *      compressed tar => ARCHIVE; else the type of what it holds, from the
  *      first 64 KiB decompressed and the name without the suffix
@@ -18,7 +19,8 @@
  *      decompresses. 7z, rar and tar ("ustar" at 257) => ARCHIVE.
  *      Magic numbers of other binary formats (PNG, JPEG, GIF, ELF, ...)
  *      => UNKNOWN, whatever the extension says.
- *   4. A file named *.pdf or *.docx that failed 1./2. is still a PDF/DOCX: the
+ *   4. A file named *.pdf, *.docx, *.pptx or *.xlsx that failed 1./2. is
+ *      still of that type: the
  *      user named it so, and "corrupt PDF" is the message they can act on,
  *      where "binary file of unknown type" would hide what is wrong. The
  *      extractor then reports it as corrupt.
@@ -38,6 +40,7 @@
 
 #include "base/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <zip.h>
@@ -103,6 +106,15 @@ static int ext_is(const char *ext, const char *const *list)
     return 0;
 }
 
+/* DOCX, PPTX or XLSX by extension, else UNKNOWN. */
+static ing_type office_ext(const char *ext)
+{
+    return !strcasecmp(ext, "docx")   ? ING_TYPE_DOCX
+           : !strcasecmp(ext, "pptx") ? ING_TYPE_PPTX
+           : !strcasecmp(ext, "xlsx") ? ING_TYPE_XLSX
+                                      : ING_TYPE_UNKNOWN;
+}
+
 static int has_pdf_magic(const uint8_t *d, size_t n)
 {
     size_t lim = n < PDF_HEADER_WINDOW + 5 ? n : PDF_HEADER_WINDOW + 5;
@@ -111,42 +123,71 @@ static int has_pdf_magic(const uint8_t *d, size_t n)
     return 0;
 }
 
-/* What a zip is: an office or publishing document (OOXML has
- * [Content_Types].xml, ODF and EPUB a `mimetype` member), or a plain
- * archive. */
-typedef enum zip_kind {
-    ZIP_BROKEN = -1, /* not readable as a zip at all (truncated, corrupt) */
-    ZIP_ARCHIVE = 0, /* none of the document markers: an archive of files */
-    ZIP_DOCX = 1,    /* word/document.xml */
-    ZIP_OFFICE = 2,  /* another office/ODF/EPUB document (not read yet) */
-} zip_kind;
-
-static zip_kind zip_classify(const uint8_t *d, size_t n)
+/* The type of a zip: an office or publishing document (Office Open XML:
+ * DOCX, PPTX or XLSX by the main part that [Content_Types].xml declares,
+ * whatever the part is called, else by the usual name of that part:
+ * word/document.xml, ppt/presentation.xml, xl/workbook.xml; only the first
+ * 256 KiB of [Content_Types].xml are looked at), ING_TYPE_UNKNOWN for
+ * another document of that kind not read, ING_TYPE_ARCHIVE for a plain
+ * archive of files, -1 when not readable as a zip at all (truncated,
+ * corrupt). */
+static int zip_type(const uint8_t *d, size_t n)
 {
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(d, n, 0, &ze);
     if (!src) {
         zip_error_fini(&ze);
-        return ZIP_BROKEN;
+        return -1;
     }
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY, &ze);
     zip_error_fini(&ze);
     if (!za) {
         zip_source_free(src); /* not taken over by a failed open */
-        return ZIP_BROKEN;
+        return -1;
     }
-    /* Office formats are zips too: their checks come first, in this order.
-     * A type added for PPTX, XLSX, ODF or EPUB goes here, before the
-     * fallback to an archive. */
-    zip_kind k = ZIP_ARCHIVE;
-    if (zip_name_locate(za, "word/document.xml", 0) >= 0)
-        k = ZIP_DOCX;
-    else if (zip_name_locate(za, "[Content_Types].xml", 0) >= 0 ||
-             zip_name_locate(za, "mimetype", 0) >= 0)
-        k = ZIP_OFFICE;
+    int type = ING_TYPE_UNKNOWN;
+    zip_file_t *f = zip_fopen(za, "[Content_Types].xml", 0);
+    if (f) {
+        const size_t cap = (size_t)256 << 10;
+        char *buf = malloc(cap + 1);
+        zip_int64_t got = 0, r;
+        while (buf && (size_t)got < cap &&
+               (r = zip_fread(f, buf + got, (zip_uint64_t)(cap - (size_t)got))) > 0)
+            got += r;
+        zip_fclose(f);
+        if (buf) {
+            buf[got] = 0;
+            /* main parts, macro-enabled and template variants included */
+            if (strstr(buf, "wordprocessingml.document.main+xml") ||
+                strstr(buf, "wordprocessingml.template.main+xml") ||
+                strstr(buf, "ms-word.document.macroEnabled.main+xml"))
+                type = ING_TYPE_DOCX;
+            else if (strstr(buf, "presentationml.presentation.main+xml") ||
+                     strstr(buf, "presentationml.slideshow.main+xml") ||
+                     strstr(buf, "presentationml.template.main+xml") ||
+                     strstr(buf, "ms-powerpoint.presentation.macroEnabled.main+xml"))
+                type = ING_TYPE_PPTX;
+            else if (strstr(buf, "spreadsheetml.sheet.main+xml") ||
+                     strstr(buf, "spreadsheetml.template.main+xml") ||
+                     strstr(buf, "ms-excel.sheet.macroEnabled.main+xml"))
+                type = ING_TYPE_XLSX;
+            free(buf);
+        }
+    }
+    if (type == ING_TYPE_UNKNOWN) {
+        if (zip_name_locate(za, "word/document.xml", 0) >= 0)
+            type = ING_TYPE_DOCX;
+        else if (zip_name_locate(za, "ppt/presentation.xml", 0) >= 0)
+            type = ING_TYPE_PPTX;
+        else if (zip_name_locate(za, "xl/workbook.xml", 0) >= 0)
+            type = ING_TYPE_XLSX;
+        else if (zip_name_locate(za, "[Content_Types].xml", 0) < 0 &&
+                 zip_name_locate(za, "mimetype", 0) < 0)
+            type = ING_TYPE_ARCHIVE; /* none of the document markers */
+    }
     zip_discard(za); /* frees the source too; nothing to write back */
-    return k;
+    return type;
 }
 
 /* Formats that must never be read as text even when their first 8 KiB
@@ -386,20 +427,20 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     const char *ext = extension(path);
 
     if (n == 0) /* nothing to sniff: the extractor reports "empty file" */
-        return !strcasecmp(ext, "pdf")    ? ING_TYPE_PDF
-               : !strcasecmp(ext, "docx") ? ING_TYPE_DOCX
-               : ext_is(ext, html_ext)    ? ING_TYPE_HTML
-               : ext_is(ext, md_ext)      ? ING_TYPE_MARKDOWN
-                                          : ING_TYPE_TEXT;
+        return !strcasecmp(ext, "pdf")               ? ING_TYPE_PDF
+               : office_ext(ext) != ING_TYPE_UNKNOWN ? office_ext(ext)
+               : ext_is(ext, html_ext)               ? ING_TYPE_HTML
+               : ext_is(ext, md_ext)                 ? ING_TYPE_MARKDOWN
+                                                     : ING_TYPE_TEXT;
     if (n >= 5 && !memcmp(data, "%PDF-", 5)) return ING_TYPE_PDF;
     /* archives before a "%PDF-" further on: a tar or a stored zip whose
      * first member is a PDF has it within the first KiB */
     if (n >= 4 && (!memcmp(data, "PK\3\4", 4) || !memcmp(data, "PK\5\6", 4))) {
-        zip_kind k = zip_classify(data, n);
-        if (k == ZIP_DOCX) return ING_TYPE_DOCX;
+        int t = zip_type(data, n);
+        if (t >= 0 && t != ING_TYPE_UNKNOWN && t != ING_TYPE_ARCHIVE) return (ing_type)t;
         /* rule 4: a broken zip named .docx is reported as a corrupt DOCX */
-        if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX;
-        if (k == ZIP_OFFICE) return ING_TYPE_UNKNOWN;
+        if (office_ext(ext) != ING_TYPE_UNKNOWN) return office_ext(ext);
+        if (t == ING_TYPE_UNKNOWN) return ING_TYPE_UNKNOWN;
         return ING_TYPE_ARCHIVE; /* a broken one is reported as a corrupt archive */
     }
     if (ing_is_compressed(data, n)) return compressed_type(path, data, n);
@@ -407,8 +448,8 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     if (n >= 7 && !memcmp(data, "Rar!\x1a\x07", 6)) return ING_TYPE_ARCHIVE;
     if (n >= 262 && !memcmp(data + 257, "ustar", 5)) return ING_TYPE_ARCHIVE;
     if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
-    if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;   /* rule 4 */
-    if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
+    if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;                /* rule 4 */
+    if (office_ext(ext) != ING_TYPE_UNKNOWN) return office_ext(ext); /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;
     if (!looks_like_text(data, n)) return ING_TYPE_UNKNOWN;
     if (looks_like_mbox(data, n)) return ING_TYPE_MBOX;

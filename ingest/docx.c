@@ -1,7 +1,8 @@
 /* ingest/docx.c: Word documents (Office Open XML, .docx).
  *
- * Structure: a zip archive (read with libzip straight from the buffer) of
- * XML parts. Two are read:
+ * Structure: a zip archive (read through ooxml.c with libzip straight from
+ * the buffer, under its unzipped-size and ratio limits; the XML parsed with
+ * libxml2 without network, DTDs or entity substitution) of XML parts:
  *   word/document.xml   the body: <w:document><w:body> holding paragraphs
  *                       <w:p> and tables <w:tbl>/<w:tr>/<w:tc>, which hold
  *                       paragraphs again. A paragraph's style is in
@@ -9,179 +10,45 @@
  *                       runs <w:r> as <w:t>, with <w:tab/>, <w:br/>, <w:cr/>.
  *                       Runs may sit inside <w:hyperlink>, <w:ins>,
  *                       <w:smartTag>, <w:sdt> content controls...
+ *   word/styles.xml     paragraph styles: <w:style w:styleId> with a
+ *                       <w:name>, <w:basedOn> and maybe <w:outlineLvl>.
+ *   word/footnotes.xml, endnotes.xml, comments.xml, header*.xml,
+ *   footer*.xml         found through word/_rels/document.xml.rels (the
+ *                       first three also by those names).
  *   docProps/core.xml   metadata; <dc:title> is the title when present.
  *
- * Zip members are untrusted: sizes stored in the archive are only used to
- * fail early; what counts is what inflating actually produces. A member that
- * inflates to more than its header declares is corrupt (or a bomb in
- * disguise) and stops there. Otherwise reading stops
- * with RAG_ERR_LIMIT once a member has expanded more than lim->max_zip_ratio
- * times its compressed size (beyond 1 MiB), or once all members read
- * together exceed lim->max_unzipped. The XML is parsed without network
- * access, DTD loading, entity substitution or XML_PARSE_HUGE (libxml2's
- * default size and depth limits apply), and a part that declares a DTD is
- * refused: OOXML forbids DTDs, and entity tricks need one.
+ * Mapping: a paragraph is a block; headings are recognised by their style
+ * through word/styles.xml: the style's own outline level (0..5 give levels
+ * 1..6, 9 body text) or name ("heading 1".."heading 6", "Title": level 1),
+ * else those of the style it is based on (a chain of at most 16, so cycles
+ * end), else the built-in ids Heading1..Heading6 and Title; an outline level
+ * set on the paragraph itself wins over its style's. Custom and localised
+ * styles ("Kapitel", "berschrift1") thus count. <w:tab/> is a tab, <w:br/>
+ * and <w:cr/> line breaks; a table is one block with one line per row and
+ * the cells separated by " | ". Deleted text (tracked changes), field
+ * instructions and the fallback copy of alternate content are left out;
+ * text boxes join their paragraph.
  *
- * Mapping: a paragraph is a block; Heading1..Heading6 styles (or an outline
- * level 0..5) give ING_HEADING of that level, the "Title" style level 1;
- * <w:tab/> is a tab, <w:br/> and <w:cr/> line breaks; a table is one block
- * with one line per row and the cells separated by " | ". Deleted text
- * (tracked changes), field instructions and the fallback copy of
- * alternate content are left out; text boxes join their paragraph. Only
- * the main body is read: headers, footers, footnotes and comments live in
- * parts of their own and are not extracted. Heading styles are recognised
- * by their style id, so a custom or localised id that is not HeadingN
- * counts as body text unless the paragraph carries an outline level. */
-#include "ingest/ing_int.h"
+ * After the body come, each under a heading of level 1 when it has text:
+ * "Footnotes" and "Endnotes" (one paragraph each, "[N] text"; separators
+ * left out), "Comments" ("Author: text"), and "Headers and footers" (each
+ * distinct paragraph once: the same footer repeats in every section).
+ * Footnotes are not put where they are referenced: a note in the middle of
+ * a sentence would cut it for search and quotes. A document that declares
+ * no title and has no heading in its body takes the first line of its body
+ * as title, not "Footnotes". */
+#include "ingest/ooxml.h"
 #include "base/mem.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zip.h>
-
-#define READ_CHUNK 65536
-#define RATIO_FLOOR ((zip_uint64_t)1 << 20) /* small members may compress well */
 
 static const char W_NS[] = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
 static const char W_NS_STRICT[] = "http://purl.oclc.org/ooxml/wordprocessingml/main";
-static const char DC_NS[] = "http://purl.org/dc/elements/1.1/";
 static const char MC_NS[] = "http://schemas.openxmlformats.org/markup-compatibility/2006";
-
-/* ---- zip members ---------------------------------------------------------- */
-
-typedef struct docx {
-    const char *path;
-    const ing_limits *lim;
-    zip_t *za;
-    zip_uint64_t total; /* bytes inflated so far, all members */
-} docx;
-
-static int ratio_error(docx *d, const char *member, rag_err *err)
-{
-    return rag_err_set(err, RAG_ERR_LIMIT, "%s: %s expands more than %ux (zip bomb?)", d->path,
-                       member, d->lim->max_zip_ratio);
-}
-
-static int total_error(docx *d, rag_err *err)
-{
-    return rag_err_set(err, RAG_ERR_LIMIT,
-                       "%s: the DOCX expands to more than %zu bytes (uncompressed limit)", d->path,
-                       d->lim->max_unzipped);
-}
-
-/* Reads a whole member into out. Returns 0, 1 when the member is absent,
- * or an error. */
-static int read_member(docx *d, const char *member, rag_buf *out, rag_err *err)
-{
-    zip_int64_t idx = zip_name_locate(d->za, member, 0);
-    if (idx < 0) return 1;
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(d->za, (zip_uint64_t)idx, 0, &st) < 0)
-        return rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt DOCX: %s: %s", d->path, member,
-                           zip_strerror(d->za));
-    zip_uint64_t comp = (st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size ? st.comp_size : 1;
-    /* The stored sizes let an honest bomb fail before any inflating. */
-    if (st.valid & ZIP_STAT_SIZE) {
-        if (st.size > RATIO_FLOOR && st.size / comp > d->lim->max_zip_ratio)
-            return ratio_error(d, member, err);
-        if (d->total > d->lim->max_unzipped || st.size > d->lim->max_unzipped - d->total)
-            return total_error(d, err);
-    }
-    zip_file_t *f = zip_fopen_index(d->za, (zip_uint64_t)idx, 0);
-    if (!f)
-        return rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt DOCX: %s: %s", d->path, member,
-                           zip_strerror(d->za));
-    zip_uint64_t got = 0;
-    int rc = 0;
-    for (;;) {
-        rag_buf_reserve(out, READ_CHUNK);
-        zip_int64_t r = zip_fread(f, out->data + out->len, READ_CHUNK);
-        if (r < 0) {
-            rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt DOCX: %s: %s", d->path, member,
-                             zip_file_strerror(f));
-            break;
-        }
-        if (r == 0) break;
-        out->len += (size_t)r;
-        out->data[out->len] = 0;
-        got += (zip_uint64_t)r;
-        d->total += (zip_uint64_t)r;
-        if ((st.valid & ZIP_STAT_SIZE) && got > st.size) { /* the header lied */
-            rc = rag_err_set(err, RAG_ERR_FORMAT,
-                             "%s: corrupt DOCX: %s inflates to more than the %llu bytes its "
-                             "zip header declares",
-                             d->path, member, (unsigned long long)st.size);
-            break;
-        }
-        if (d->total > d->lim->max_unzipped) {
-            rc = total_error(d, err);
-            break;
-        }
-        if (got > RATIO_FLOOR && got / comp > d->lim->max_zip_ratio) {
-            rc = ratio_error(d, member, err);
-            break;
-        }
-    }
-    zip_fclose(f);
-    return rc;
-}
-
-/* ---- XML ------------------------------------------------------------------ */
-
-/* The first error of a parse: later ones are mostly consequences of it
- * ("premature end of data" after a mismatched tag). */
-typedef struct first_error {
-    int line;
-    char msg[160];
-} first_error;
-
-static void keep_first_error(void *ctx, xmlErrorPtr e)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    first_error *fe = ctxt ? ctxt->_private : NULL;
-    if (!fe || fe->msg[0] || !e || e->level < XML_ERR_ERROR) return;
-    fe->line = e->line;
-    snprintf(fe->msg, sizeof fe->msg, "%s", e->message ? e->message : "not well-formed");
-    size_t l = strlen(fe->msg);
-    while (l && (fe->msg[l - 1] == '\n' || fe->msg[l - 1] == ' '))
-        fe->msg[--l] = 0;
-}
-
-/* Parses a member; on failure the message names the member and line. */
-static int parse_xml(docx *d, const char *member, const rag_buf *b, xmlDocPtr *out, rag_err *err)
-{
-    *out = NULL;
-    if (b->len > INT_MAX) return total_error(d, err);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) return rag_err_set(err, RAG_ERR_NOMEM, "%s: cannot create an XML parser", d->path);
-    first_error fe = {0};
-    ctxt->_private = &fe;
-    ctxt->sax->serror = keep_first_error; /* called with ctxt->userData == ctxt */
-    /* No XML_PARSE_NOENT (no entity substitution), no DTDLOAD, no HUGE. */
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, rag_buf_str(b), (int)b->len, member, NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    int rc = 0;
-    if (!doc) {
-        if (!fe.msg[0]) { /* not reported through the handler: take the last */
-            const xmlError *e = xmlCtxtGetLastError(ctxt);
-            keep_first_error(ctxt, (xmlErrorPtr)e);
-        }
-        rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: %s: malformed XML at line %d: %s", d->path,
-                         member, fe.line, fe.msg[0] ? fe.msg : "not well-formed");
-    } else if (doc->intSubset || doc->extSubset) {
-        rc = rag_err_set(err, RAG_ERR_FORMAT, "%s: %s declares a DTD, which DOCX does not allow",
-                         d->path, member);
-        xmlFreeDoc(doc);
-        doc = NULL;
-    }
-    xmlFreeParserCtxt(ctxt);
-    *out = doc;
-    return rc;
-}
 
 static int ns_is(xmlNodePtr n, const char *href)
 {
@@ -205,27 +72,120 @@ static const char *val_attr(xmlNodePtr n)
     return NULL;
 }
 
-/* Heading level from a paragraph's <w:pPr>, 0 for body text. */
-static int paragraph_level(xmlNodePtr p)
+/* ---- paragraph styles (word/styles.xml) ------------------------------------ */
+
+typedef struct style {
+    char *id, *based_on;
+    int own; /* -1: says nothing; 0: body text; 1..6: heading level */
+} style;
+
+typedef struct styles {
+    style *v;
+    size_t n;
+} styles;
+
+/* Level from an outline level value: "0".."5" give 1..6, "6".."9" body. */
+static int outline_level(const char *v)
+{
+    if (!v || v[0] < '0' || v[0] > '9' || v[1]) return -1;
+    return v[0] <= '5' ? v[0] - '0' + 1 : 0;
+}
+
+/* "heading 3" / "Heading3" -> 3, "Title" -> 1, else -1 */
+static int level_of_name(const char *v)
+{
+    if (!v) return -1;
+    if (!strcasecmp(v, "Title")) return 1;
+    if (strncasecmp(v, "heading", 7)) return -1;
+    v += 7;
+    if (*v == ' ') v++;
+    if (v[0] >= '1' && v[0] <= '6' && !v[1]) return v[0] - '0';
+    return -1;
+}
+
+static void styles_read(ooxml *z, styles *st)
+{
+    xmlDocPtr doc = NULL;
+    rag_err ignored = {0};
+    memset(st, 0, sizeof *st);
+    /* styles.xml only refines headings: its absence or flaws are not fatal */
+    if (ooxml_parse(z, "word/styles.xml", &doc, &ignored) != 0 || !doc) return;
+    size_t cap = 0;
+    for (xmlNodePtr c = xmlDocGetRootElement(doc)->children; c; c = c->next) {
+        if (!is_w(c, "style")) continue;
+        const char *type = ooxml_attr(c, "type"), *id = ooxml_attr(c, "styleId");
+        if (!id || (type && strcmp(type, "paragraph"))) continue;
+        style s = {.id = rag_xstrdup(id), .own = -1};
+        int by_name = -1, by_outline = -1;
+        for (xmlNodePtr q = c->children; q; q = q->next) {
+            if (is_w(q, "name")) {
+                by_name = level_of_name(val_attr(q));
+            } else if (is_w(q, "basedOn") && val_attr(q) && !s.based_on) {
+                s.based_on = rag_xstrdup(val_attr(q));
+            } else if (is_w(q, "pPr")) {
+                for (xmlNodePtr r = q->children; r; r = r->next)
+                    if (is_w(r, "outlineLvl")) by_outline = outline_level(val_attr(r));
+            }
+        }
+        s.own = by_outline >= 0 ? by_outline : by_name;
+        if (st->n == cap) {
+            cap = cap ? 2 * cap : 32;
+            st->v = rag_xrealloc(st->v, cap * sizeof *st->v);
+        }
+        st->v[st->n++] = s;
+    }
+    xmlFreeDoc(doc);
+}
+
+static void styles_free(styles *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        rag_free(st->v[i].id);
+        rag_free(st->v[i].based_on);
+    }
+    rag_free(st->v);
+}
+
+/* The heading level of paragraph style `id`: its own outline level or
+ * heading name, else that of the style it is based on (a bounded chain,
+ * so a cycle ends), else the built-in ids HeadingN and Title. */
+static int style_level(const styles *st, const char *id)
+{
+    for (int depth = 0; id && depth < 16; depth++) {
+        const style *s = NULL;
+        for (size_t i = 0; i < st->n && !s; i++)
+            if (!strcmp(st->v[i].id, id)) s = &st->v[i];
+        if (!s) break;
+        if (s->own >= 0) return s->own;
+        id = s->based_on;
+    }
+    int l = level_of_name(id);
+    return l > 0 ? l : 0;
+}
+
+/* Heading level from a paragraph's <w:pPr>, 0 for body text: an outline
+ * level set on the paragraph wins over its style's. */
+static int paragraph_level(const styles *st, xmlNodePtr p)
 {
     for (xmlNodePtr c = p->children; c; c = c->next) {
         if (!is_w(c, "pPr")) continue;
+        const char *style_id = NULL;
         for (xmlNodePtr q = c->children; q; q = q->next) {
-            const char *v = NULL;
-            if (is_w(q, "pStyle") && (v = val_attr(q))) {
-                if (!strcasecmp(v, "Title")) return 1;
-                if (!strncasecmp(v, "Heading", 7) && v[7] >= '1' && v[7] <= '6' && !v[8])
-                    return v[7] - '0';
-            } else if (is_w(q, "outlineLvl") && (v = val_attr(q))) {
-                if (v[0] >= '0' && v[0] <= '5' && !v[1]) return v[0] - '0' + 1;
+            if (is_w(q, "pStyle")) {
+                style_id = val_attr(q);
+            } else if (is_w(q, "outlineLvl")) {
+                int l = outline_level(val_attr(q));
+                if (l >= 0) return l;
             }
         }
+        return style_id ? style_level(st, style_id) : 0;
     }
     return 0;
 }
 
 typedef struct walker {
     ing_text *out;
+    const styles *st;
     const ing_limits *lim;
     rag_buf cur;
     int para_depth; /* nested <w:p> (text boxes) */
@@ -259,7 +219,7 @@ static void enter(walker *w, xmlNodePtr n)
             if (w->cell_paras++ > 0) rag_buf_putc(&w->cur, ' ');
         } else {
             rag_buf_clear(&w->cur);
-            w->para_level = paragraph_level(n);
+            w->para_level = paragraph_level(w->st, n);
         }
         w->para_depth++;
     } else if (is_w(n, "t")) {
@@ -335,35 +295,139 @@ static void walk(walker *w, xmlNodePtr root)
     }
 }
 
-/* ---- title from docProps/core.xml -------------------------------------- */
+/* ---- the parts beside the body ----------------------------------------------- */
 
-static void read_title(docx *d, ing_text *out)
+/* The text of element `el` (a footnote, a comment) as one line: its
+ * paragraphs joined by spaces, after `prefix`; empty when it has none. */
+static void flat_text(const styles *st, const ing_limits *lim, xmlNodePtr el, const char *prefix,
+                      rag_buf *b, int *too_big)
 {
-    rag_buf b = {0};
-    rag_err ignored = {0};
-    xmlDocPtr doc = NULL;
-    /* core.xml is optional and its flaws are not worth failing over */
-    if (read_member(d, "docProps/core.xml", &b, &ignored) == 0 && b.len &&
-        parse_xml(d, "docProps/core.xml", &b, &doc, &ignored) == 0 && doc) {
-        xmlNodePtr root = xmlDocGetRootElement(doc);
-        for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next) {
-            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "title") ||
-                !ns_is(c, DC_NS))
-                continue;
-            rag_buf t = {0};
-            for (xmlNodePtr x = c->children; x; x = x->next)
-                if ((x->type == XML_TEXT_NODE || x->type == XML_CDATA_SECTION_NODE) && x->content)
-                    rag_buf_puts(&t, (const char *)x->content);
-            if (t.len) {
-                ing_text_set_title(out, t.data, t.len);
-                out->title_in_text = 0;
-            }
-            rag_buf_free(&t);
-            break;
-        }
+    ing_text tmp = {0};
+    walker w = {.out = &tmp, .st = st, .lim = lim};
+    walk(&w, el);
+    rag_buf_free(&w.cur);
+    if (w.too_big) *too_big = 1;
+    rag_buf_clear(b);
+    for (size_t i = 0; i < tmp.n_blocks; i++) {
+        rag_buf_puts(b, i ? " " : prefix);
+        rag_buf_append(b, tmp.text.data + tmp.blocks[i].start, tmp.blocks[i].len);
     }
-    if (doc) xmlFreeDoc(doc);
-    rag_buf_free(&b);
+    ing_text_free(&tmp);
+}
+
+/* The heading of a section of extras, added before its first block. */
+typedef struct section {
+    const char *heading;
+    int added;
+} section;
+
+static void section_add(ing_text *out, section *s)
+{
+    if (s->added) return;
+    ing_text_add(out, ING_HEADING, 1, s->heading, strlen(s->heading));
+    s->added = 1;
+}
+
+/* Footnotes, endnotes (kind "footnote"/"endnote") or comments ("comment"):
+ * one paragraph each, "[N] text" or "Author: text"; separators left out. */
+static int read_notes(ooxml *z, const char *part, const char *kind, const styles *st, ing_text *out,
+                      section *sec, int *too_big, rag_err *err)
+{
+    xmlDocPtr doc = NULL;
+    int rc = ooxml_parse(z, part, &doc, err);
+    if (rc == 1) return 0;
+    if (rc) return rc;
+    rag_buf line = {0};
+    for (xmlNodePtr c = xmlDocGetRootElement(doc)->children; c && !*too_big; c = c->next) {
+        if (!is_w(c, kind)) continue;
+        const char *type = ooxml_attr(c, "type");
+        if (type && strcmp(type, "normal")) continue; /* separator, continuationSeparator */
+        char prefix[160];
+        const char *id = ooxml_attr(c, "id"), *author = ooxml_attr(c, "author");
+        if (!strcmp(kind, "comment"))
+            snprintf(prefix, sizeof prefix, "%.120s: ", author && *author ? author : "Comment");
+        else
+            snprintf(prefix, sizeof prefix, "[%.20s] ", id ? id : "?");
+        flat_text(st, z->lim, c, prefix, &line, too_big);
+        if (!line.len) continue;
+        section_add(out, sec);
+        ing_text_add(out, ING_PARA, 0, line.data, line.len);
+        if (out->text.len > z->lim->max_text) *too_big = 1;
+    }
+    rag_buf_free(&line);
+    xmlFreeDoc(doc);
+    return 0;
+}
+
+/* Headers and footers: their paragraphs, each distinct one once (the same
+ * footer usually repeats in every section). */
+static int read_header_footer(ooxml *z, const char *part, const styles *st, ing_text *out,
+                              section *sec, rag_strv *seen, int *too_big, rag_err *err)
+{
+    xmlDocPtr doc = NULL;
+    int rc = ooxml_parse(z, part, &doc, err);
+    if (rc == 1) return 0;
+    if (rc) return rc;
+    ing_text tmp = {0};
+    walker w = {.out = &tmp, .st = st, .lim = z->lim};
+    walk(&w, xmlDocGetRootElement(doc));
+    rag_buf_free(&w.cur);
+    if (w.too_big) *too_big = 1;
+    for (size_t i = 0; i < tmp.n_blocks; i++) {
+        char *s = rag_xstrndup(tmp.text.data + tmp.blocks[i].start, tmp.blocks[i].len);
+        int dup = 0;
+        for (size_t k = 0; k < seen->n && !dup; k++)
+            dup = !strcmp(seen->v[k], s);
+        if (dup) {
+            rag_free(s);
+            continue;
+        }
+        section_add(out, sec);
+        ing_text_add(out, ING_PARA, 0, s, strlen(s));
+        rag_strv_push(seen, s);
+        rag_free(s);
+    }
+    ing_text_free(&tmp);
+    xmlFreeDoc(doc);
+    if (out->text.len > z->lim->max_text) *too_big = 1;
+    return 0;
+}
+
+/* After the body, in this order and each under a heading of level 1:
+ * Footnotes, Endnotes, Comments, Headers and footers (found through
+ * word/_rels/document.xml.rels, else by their usual names). */
+static int read_extras(ooxml *z, const styles *st, ing_text *out, rag_err *err)
+{
+    ooxml_rels rels;
+    int rc = ooxml_rels_read(z, "word/document.xml", &rels, err);
+    if (rc) return rc;
+    int too_big = 0;
+    static const struct {
+        const char *type, *dflt, *kind, *heading;
+    } notes[] = {{"footnotes", "word/footnotes.xml", "footnote", "Footnotes"},
+                 {"endnotes", "word/endnotes.xml", "endnote", "Endnotes"},
+                 {"comments", "word/comments.xml", "comment", "Comments"}};
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0] && !rc && !too_big; i++) {
+        const char *part = ooxml_rels_by_type(&rels, notes[i].type);
+        section sec = {.heading = notes[i].heading};
+        rc =
+            read_notes(z, part ? part : notes[i].dflt, notes[i].kind, st, out, &sec, &too_big, err);
+    }
+    section hf = {.heading = "Headers and footers"};
+    rag_strv seen = {0};
+    for (size_t i = 0; i < rels.n && !rc && !too_big; i++) {
+        const char *t = rels.v[i].type;
+        size_t tl = strlen(t);
+        if ((tl > 7 && !strcmp(t + tl - 7, "/header")) ||
+            (tl > 7 && !strcmp(t + tl - 7, "/footer")))
+            rc = read_header_footer(z, rels.v[i].target, st, out, &hf, &seen, &too_big, err);
+    }
+    rag_strv_free(&seen);
+    ooxml_rels_free(&rels);
+    if (!rc && too_big)
+        rc = rag_err_set(err, RAG_ERR_LIMIT, "%s: the text is larger than the limit of %zu bytes",
+                         z->path, z->lim->max_text);
+    return rc;
 }
 
 int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
@@ -371,30 +435,16 @@ int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_
 {
     const char *name = path ? path : "(input)";
     out->mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-    ing_xml_init();
-
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(data, n, 0, &ze);
-    zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
-    if (!za) {
-        int rc =
-            rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt DOCX: %s", name, zip_error_strerror(&ze));
-        if (src) zip_source_free(src);
-        zip_error_fini(&ze);
-        return rc;
-    }
-    zip_error_fini(&ze);
-
-    docx d = {.path = name, .lim = lim, .za = za};
-    rag_buf body = {0};
+    ooxml z;
+    int rc = ooxml_open(&z, "DOCX", path, data, n, lim, err);
+    if (rc) return rc;
+    styles st;
+    styles_read(&z, &st);
     xmlDocPtr doc = NULL;
-    int rc = read_member(&d, "word/document.xml", &body, err);
+    rc = ooxml_parse(&z, "word/document.xml", &doc, err);
     if (rc == 1)
         rc = rag_err_set(err, RAG_ERR_FORMAT,
                          "%s: not a DOCX: the archive has no word/document.xml", name);
-    if (!rc) rc = parse_xml(&d, "word/document.xml", &body, &doc, err);
-    rag_buf_free(&body); /* the tree holds its own copy */
     if (!rc) {
         xmlNodePtr root = xmlDocGetRootElement(doc);
         xmlNodePtr bodyel = NULL;
@@ -406,7 +456,7 @@ int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_
                              "(no <w:document><w:body>)",
                              name);
         } else {
-            walker w = {.out = out, .lim = lim};
+            walker w = {.out = out, .st = &st, .lim = lim};
             walk(&w, bodyel);
             rag_buf_free(&w.cur);
             if (w.too_big)
@@ -416,7 +466,24 @@ int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_
         }
     }
     if (doc) xmlFreeDoc(doc);
-    if (!rc) read_title(&d, out);
-    zip_discard(za);
+    if (!rc) ooxml_read_title(&z, out);
+    size_t n_body = out->n_blocks;
+    if (!rc) rc = read_extras(&z, &st, out, err);
+    if (!rc && !out->title && out->n_blocks > n_body) {
+        /* The extras come under headings of their own: a document that
+         * declares no title and has no heading in its body takes the first
+         * line of its body as title rather than "Footnotes". */
+        int body_heading = 0;
+        for (size_t i = 0; i < n_body && !body_heading; i++)
+            body_heading = out->blocks[i].kind == ING_HEADING;
+        if (!body_heading && n_body) {
+            const char *s = out->text.data + out->blocks[0].start;
+            const char *nl = memchr(s, '\n', out->blocks[0].len);
+            ing_text_set_title(out, s, nl ? (size_t)(nl - s) : out->blocks[0].len);
+            out->title_in_text = 1;
+        }
+    }
+    styles_free(&st);
+    ooxml_close(&z);
     return rc;
 }

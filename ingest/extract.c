@@ -5,7 +5,8 @@
  * empty file, an unknown type, a document that yields no text, and the title
  * of a document that declares none (its first heading, first line or file
  * name), given here once after the extractor. The format-specific rules live
- * in extract_text.c, markdown.c, html.c, docx.c, pdf.c and email.c, which call nothing
+ * in extract_text.c, markdown.c, html.c, docx.c, pptx.c, xlsx.c, pdf.c and email.c,
+ * which call nothing
  * of this file. */
 #include "ingest/ing_int.h"
 
@@ -20,7 +21,7 @@ void ing_limits_default(ing_limits *l)
 {
     l->max_line = (size_t)1 << 20;       /* 1 MiB: minified blobs, not prose */
     l->max_text = (size_t)64 << 20;      /* 64 MiB of extracted text */
-    l->max_unzipped = (size_t)256 << 20; /* DOCX members read, in total */
+    l->max_unzipped = (size_t)256 << 20; /* OOXML members read, in total */
     l->max_zip_ratio = 200;              /* real documents compress < 20x */
     l->pdf_cpu_s = 30;
     l->pdf_mem = (size_t)1 << 30; /* 1 GiB of address space */
@@ -297,6 +298,12 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         break;
     case ING_TYPE_EMAIL:
         rc = ing_extract_email(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_PPTX:
+        rc = ing_extract_pptx(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_XLSX:
+        rc = ing_extract_xlsx(path, data, n, lim, out, err);
         break;
     default:
         if (ing_type_is_container(type))

@@ -144,6 +144,10 @@ int ing_extract_docx(const char *path, const uint8_t *data, size_t n, const ing_
  * in_reply_to, thread (ingest/email.c). */
 int ing_extract_email(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                       ing_text *out, rag_err *err);
+int ing_extract_pptx(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_text *out, rag_err *err);
+int ing_extract_xlsx(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_text *out, rag_err *err);
 
 /* Text files: turns raw bytes into valid UTF-8 (BOM handling, UTF-16,
  * Windows-1252 fallback, repair). Fails with RAG_ERR_FORMAT when the bytes are

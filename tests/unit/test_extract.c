@@ -1,13 +1,15 @@
 /* tests/unit/test_extract.c: file type detection, text decoding and the
- * extractors (text, Markdown, HTML, DOCX, PDF).
+ * extractors (text, Markdown, HTML, DOCX, PPTX, XLSX, PDF).
  *
- * DOCX and PDF fixtures come from build/tools/mkfixtures (directory in
- * $RAG_TOOLS), written into this binary's temporary directory. */
+ * DOCX and PDF fixtures come from build/tools/mkfixtures, PPTX, XLSX and
+ * more DOCX from build/tools/mkoffice (directory in $RAG_TOOLS), written
+ * into this binary's temporary directory. */
 #include "test.h"
 
 #include "base/file.h"
 #include "base/mem.h"
 #include "base/time.h"
+#include "ingest/crawl.h"
 #include "ingest/ing_int.h"
 
 #include <errno.h>
@@ -43,8 +45,8 @@ static const char *fixtures(void)
         mkdir(dir, 0700);
         const char *tools = getenv("RAG_TOOLS");
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "'%s/mkfixtures' '%s'", tools && *tools ? tools : "build/tools",
-                 dir);
+        const char *td = tools && *tools ? tools : "build/tools";
+        snprintf(cmd, sizeof cmd, "'%s/mkfixtures' '%s' && '%s/mkoffice' '%s'", td, dir, td, dir);
         state = system(cmd) == 0 ? 1 : -1;
         if (state < 0) printf("    mkfixtures failed: %s\n", cmd);
     }
@@ -1289,6 +1291,212 @@ static void test_pdf_not_built(void)
 }
 #endif
 
+/* ---- PPTX, XLSX, DOCX extras ------------------------------------------------ */
+
+/* The offset of s in t's text, or -1. */
+static long pos_of(const ing_text *t, const char *s)
+{
+    const char *p = strstr(text_of(t), s);
+    return p ? (long)(p - text_of(t)) : -1;
+}
+
+/* a, b, c... appear in this order in t's text */
+static int in_order(const ing_text *t, const char *const *v)
+{
+    long last = -1;
+    for (; *v; v++) {
+        long p = pos_of(t, *v);
+        if (p <= last) {
+            printf("    out of order or missing: %s\n", *v);
+            return 0;
+        }
+        last = p;
+    }
+    return 1;
+}
+
+static void test_ooxml_detect(void)
+{
+    CHECK_INT(detect_fixture("deck.pptx", "upload.bin"), ING_TYPE_PPTX);
+    CHECK_INT(detect_fixture("plain.pptx", "upload.bin"), ING_TYPE_PPTX); /* by part name */
+    CHECK_INT(detect_fixture("book.xlsx", "upload.zip"), ING_TYPE_XLSX);
+    CHECK_INT(detect_fixture("extras.docx", "upload"), ING_TYPE_DOCX);
+    CHECK_INT(detect_fixture("cut.xlsx", NULL), ING_TYPE_XLSX); /* broken, named so */
+    CHECK_INT(detect_fixture("cut.xlsx", "x.zip"), ING_TYPE_UNKNOWN);
+    CHECK_INT(detect_fixture("notdocx.zip", "x.pptx"), ING_TYPE_PPTX);
+    static const char txt[] = "not a deck\n";
+    CHECK_INT(ing_detect("a.pptx", (const uint8_t *)txt, sizeof txt - 1), ING_TYPE_PPTX);
+    CHECK_INT(ing_detect("a.XLSX", (const uint8_t *)txt, sizeof txt - 1), ING_TYPE_XLSX);
+    CHECK_INT(ing_detect("a.xlsx", (const uint8_t *)"", 0), ING_TYPE_XLSX);
+    CHECK_STR(ing_type_name(ING_TYPE_PPTX), "pptx");
+    CHECK_STR(ing_type_name(ING_TYPE_XLSX), "xlsx");
+    CHECK_INT(ing_type_of_mime(
+                  "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+              ING_TYPE_PPTX);
+    CHECK_INT(
+        ing_type_of_mime("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; x=1"),
+        ING_TYPE_XLSX);
+}
+
+static void test_pptx_deck(void)
+{
+    ing_text t;
+    rag_err e;
+    stderr_capture();
+    int rc = extract_fixture("deck.pptx", NULL, &t, &e, NULL, 0);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.title, "Expedition Deck");
+    CHECK_STR(t.mime, "application/vnd.openxmlformats-officedocument.presentationml.presentation");
+    /* show order (slide3.xml, slide1.xml, slide2.xml), not file-name order */
+    CHECK(has_block(&t, ING_HEADING, 1, "Slide 1: Welcome aboard"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Slide 2: Budget review"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Slide 3"));
+    CHECK(has_block(&t, ING_PARA, 0, "The aardvark agenda")); /* runs joined */
+    CHECK(has_block(&t, ING_PARA, 0, "Item | Cost\nTents | 40"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Notes"));
+    static const char *const order[] = {"Slide 1: Welcome aboard",
+                                        "The aardvark agenda",
+                                        "Speak about aardvarks slowly",
+                                        "Slide 2: Budget review",
+                                        "Quokka spending rose",
+                                        "Second point",
+                                        "Item | Cost",
+                                        "Mention the quokka budget overrun",
+                                        "Slide 3",
+                                        "Final wombat thoughts",
+                                        NULL};
+    CHECK(in_order(&t, order));
+    CHECK(!strstr(text_of(&t), "99")); /* the notes page's slide number */
+    /* the title shape is the heading, not repeated as a paragraph */
+    CHECK(!has_block(&t, ING_PARA, 0, "Budget review"));
+    CHECK_INT(noise, 0);
+    ing_text_free(&t);
+}
+
+static void test_xlsx_book(void)
+{
+    ing_text t;
+    rag_err e;
+    int rc = extract_fixture("book.xlsx", NULL, &t, &e, NULL, 0);
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.title, "Stock Book");
+    CHECK_STR(t.mime, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    CHECK(has_block(&t, ING_HEADING, 1, "Inventory"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Misc"));
+    /* header row: shared strings, rich runs joined, phonetic text left out */
+    CHECK(has_block(&t, ING_PARA, 0, "Item: Brass lantern; Count: 12; Price: 3.5; In stock: TRUE"));
+    /* a formula's cached value; a column without header by its letter */
+    CHECK(has_block(&t, ING_PARA, 0, "Item: Compass; Count: 7; Price: 14; E: 0.25"));
+    /* no header row: cells joined */
+    CHECK(has_block(&t, ING_PARA, 0, "42 | remember the platypus"));
+    CHECK(has_block(&t, ING_PARA, 0, "FALSE | 42x"));
+    static const char *const order[] = {"Inventory", "Brass lantern", "Compass",
+                                        "Misc",      "platypus",      NULL};
+    CHECK(in_order(&t, order)); /* workbook order, not sheet1.xml first */
+    CHECK(!strstr(text_of(&t), "PHONETIC"));
+    CHECK(!strstr(text_of(&t), "B3*2"));
+    CHECK(!t.meta.len);
+    ing_text_free(&t);
+
+    /* more rows than a sheet may give: truncated, and said so */
+    stderr_capture();
+    rc = extract_fixture("big.xlsx", NULL, &t, &e, NULL, 0);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    CHECK(has_block(&t, ING_PARA, 0, "100000 | 7"));
+    CHECK(!has_block(&t, ING_PARA, 0, "100001 | 7"));
+    CHECK(has_block(&t, ING_PARA, 0, "42 | remember the platypus")); /* the next sheet */
+    CHECK_CONTAINS(rag_buf_str(&t.meta), "\"truncated\":\"sheet 'Inventory' after 100000 rows");
+    CHECK(noise > 0); /* the warning */
+    ing_text_free(&t);
+}
+
+static void test_docx_extras(void)
+{
+    ing_text t;
+    rag_err e;
+    int rc = extract_fixture("extras.docx", NULL, &t, &e, NULL, 0);
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.title, "Sea Creatures");
+    /* custom styles: outline level in the style; "heading 2" through basedOn;
+     * outline level on the paragraph; a basedOn cycle is body text */
+    CHECK(has_block(&t, ING_HEADING, 1, "Chapter about narwhals"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Sub about tusks"));
+    CHECK(has_block(&t, ING_HEADING, 3, "Deep level heading"));
+    CHECK(has_block(&t, ING_PARA, 0, "Looping style is body text"));
+    CHECK(has_block(&t, ING_PARA, 0, "Narwhal body text continues."));
+    CHECK(has_block(&t, ING_PARA, 0, "[1] Footnote about ivory trade."));
+    CHECK(has_block(&t, ING_PARA, 0, "Alice: Check the narwhal count."));
+    static const char *const order[] = {"Chapter about narwhals",
+                                        "Looping style",
+                                        "Footnotes",
+                                        "[1] Footnote about ivory",
+                                        "Comments",
+                                        "Alice: Check",
+                                        "Headers and footers",
+                                        "Confidential ocelot header",
+                                        "Page footer margay",
+                                        NULL};
+    CHECK(in_order(&t, order));
+    /* the same footer in two parts is given once */
+    const char *f = strstr(text_of(&t), "Page footer margay");
+    CHECK(f && !strstr(f + 1, "Page footer margay"));
+    ing_text_free(&t);
+
+    /* the plain report has no extras and keeps its blocks */
+    CHECK_INT(extract_fixture("report.docx", NULL, &t, &e, NULL, 0), 0);
+    CHECK(!heading_contains(&t, "Footnotes"));
+    CHECK(!heading_contains(&t, "Headers and footers"));
+    ing_text_free(&t);
+}
+
+static void test_ooxml_broken(void)
+{
+    ing_text t;
+    rag_err e;
+    char path[1100];
+    stderr_capture();
+    CHECK_INT(extract_fixture("badslide.pptx", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "ppt/slides/slide2.xml: malformed XML at line 4");
+    ing_text_free(&t);
+    CHECK_INT(extract_fixture("noslide.pptx", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, "corrupt PPTX: slide 2 (ppt/slides/slide1.xml) is missing");
+    ing_text_free(&t);
+    CHECK_INT(extract_fixture("badsheet.xlsx", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "xl/worksheets/sheet1.xml: malformed XML at line 3");
+    ing_text_free(&t);
+    CHECK_INT(extract_fixture("cut.xlsx", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, ": corrupt XLSX: ");
+    ing_text_free(&t);
+    CHECK_INT(extract_fixture("notdocx.zip", NULL, &t, &e, path, sizeof path), RAG_ERR_UNSUPPORTED);
+    ing_text_free(&t);
+    /* a zip named .pptx without a presentation */
+    char *data = NULL;
+    size_t n = 0;
+    rag_err fe = {0};
+    snprintf(path, sizeof path, "%s/notdocx.zip", fixtures());
+    if (rag_file_read(path, 1 << 20, &data, &n, &fe) == 0) {
+        memset(&t, 0, sizeof t);
+        CHECK_INT(ing_extract(ING_TYPE_PPTX, "x.pptx", (uint8_t *)data, n, NULL, &t, &e),
+                  RAG_ERR_FORMAT);
+        CHECK_CONTAINS(e.msg, "x.pptx: not a PPTX: the archive has no ppt/presentation.xml");
+        ing_text_free(&t);
+        memset(&t, 0, sizeof t);
+        CHECK_INT(ing_extract(ING_TYPE_XLSX, "x.xlsx", (uint8_t *)data, n, NULL, &t, &e),
+                  RAG_ERR_FORMAT);
+        CHECK_CONTAINS(e.msg, "x.xlsx: not an XLSX: the archive has no xl/workbook.xml");
+        ing_text_free(&t);
+        rag_free(data);
+    }
+    CHECK_INT(stderr_release(), 0);
+}
+
 int main(void)
 {
     RUN(test_detect_by_content);
@@ -1319,6 +1527,11 @@ int main(void)
     RUN(test_docx_zip_bomb);
     RUN(test_docx_report);
     RUN(test_docx_broken);
+    RUN(test_ooxml_detect);
+    RUN(test_pptx_deck);
+    RUN(test_xlsx_book);
+    RUN(test_docx_extras);
+    RUN(test_ooxml_broken);
 #ifdef RAG_HAVE_POPPLER
     RUN(test_pdf_report);
     RUN(test_pdf_errors);
