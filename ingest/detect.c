@@ -4,11 +4,16 @@
  *   1. "%PDF-" within the first 1024 bytes (the PDF spec lets a header follow
  *      up to 1 KiB of junk, and readers accept it) => PDF.
  *   2. A zip ("PK\3\4") whose central directory names word/document.xml
- *      => DOCX; any other zip => UNKNOWN. Checked with libzip, read-only,
- *      straight from the buffer.
+ *      => DOCX; one whose `mimetype` member reads
+ *      application/vnd.oasis.opendocument.text (or .spreadsheet,
+ *      .presentation, their templates) => ODT (ODS, ODP), or
+ *      application/epub+zip => EPUB; any other zip => UNKNOWN. Checked with
+ *      libzip, read-only, straight from the buffer.
+ *   2b. "{\rtf" at the start (after a UTF-8 BOM and whitespace) => RTF.
  *   3. Magic numbers of common binary formats (PNG, JPEG, GIF, gzip, ELF, ...)
  *      => UNKNOWN, whatever the extension says.
- *   4. A file named *.pdf or *.docx that failed 1./2. is still a PDF/DOCX: the
+ *   4. A file named *.pdf or *.docx (or .odt .ods .odp .epub .rtf) that failed
+ *      1./2. is still a PDF/DOCX (ODT...): the
  *      user named it so, and "corrupt PDF" is the message they can act on,
  *      where "binary file of unknown type" would hide what is wrong. The
  *      extractor then reports it as corrupt.
@@ -20,6 +25,7 @@
  *        no extension...).
  *   6. Everything else => UNKNOWN. */
 #include "ingest/ing_int.h"
+#include "ingest/odfzip.h"
 
 #include <string.h>
 #include <strings.h>
@@ -94,26 +100,42 @@ static int has_pdf_magic(const uint8_t *d, size_t n)
     return 0;
 }
 
-/* 1: a readable zip that holds word/document.xml; 0: a zip without it;
- * -1: not readable as a zip at all (truncated, corrupt). */
-static int zip_has_docx_body(const uint8_t *d, size_t n)
+/* DOCX for a readable zip that holds word/document.xml; ODT, ODS, ODP or
+ * EPUB by its mimetype member; UNKNOWN for another zip or one not readable
+ * as a zip at all (truncated, corrupt). */
+static ing_type zip_office_type(const uint8_t *d, size_t n)
 {
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(d, n, 0, &ze);
     if (!src) {
         zip_error_fini(&ze);
-        return -1;
+        return ING_TYPE_UNKNOWN;
     }
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY, &ze);
     zip_error_fini(&ze);
     if (!za) {
         zip_source_free(src); /* not taken over by a failed open */
-        return -1;
+        return ING_TYPE_UNKNOWN;
     }
-    int found = zip_name_locate(za, "word/document.xml", 0) >= 0;
+    ing_type t =
+        zip_name_locate(za, "word/document.xml", 0) >= 0 ? ING_TYPE_DOCX : ozip_mimetype_type(za);
     zip_discard(za); /* frees the source too; nothing to write back */
-    return found;
+    return t;
+}
+
+/* The type a file's extension claims among the zip-based and RTF formats
+ * (rule 4), else UNKNOWN. */
+static ing_type named_type(const char *ext)
+{
+    static const struct {
+        const char *ext;
+        ing_type type;
+    } m[] = {{"docx", ING_TYPE_DOCX}, {"odt", ING_TYPE_ODT},   {"ods", ING_TYPE_ODS},
+             {"odp", ING_TYPE_ODP},   {"epub", ING_TYPE_EPUB}, {"rtf", ING_TYPE_RTF}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (!strcasecmp(ext, m[i].ext)) return m[i].type;
+    return ING_TYPE_UNKNOWN;
 }
 
 /* Formats that must never be read as text even when their first 8 KiB
@@ -186,6 +208,13 @@ static size_t skip_space(const uint8_t *d, size_t n, size_t i)
     return i;
 }
 
+static int has_rtf_magic(const uint8_t *d, size_t n)
+{
+    size_t i = n >= 3 && !memcmp(d, "\xef\xbb\xbf", 3) ? 3 : 0;
+    i = skip_space(d, n, i);
+    return n - i >= 5 && !memcmp(d + i, "{\\rtf", 5);
+}
+
 static int starts_ci(const uint8_t *d, size_t n, size_t i, const char *s)
 {
     size_t l = strlen(s);
@@ -232,21 +261,23 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     static const char *const md_ext[] = {"md", "markdown", "mdown", "mkd", NULL};
     const char *ext = extension(path);
 
+    ing_type named = named_type(ext);
     if (n == 0) /* nothing to sniff: the extractor reports "empty file" */
-        return !strcasecmp(ext, "pdf")    ? ING_TYPE_PDF
-               : !strcasecmp(ext, "docx") ? ING_TYPE_DOCX
-               : ext_is(ext, html_ext)    ? ING_TYPE_HTML
-               : ext_is(ext, md_ext)      ? ING_TYPE_MARKDOWN
-                                          : ING_TYPE_TEXT;
+        return !strcasecmp(ext, "pdf")     ? ING_TYPE_PDF
+               : named != ING_TYPE_UNKNOWN ? named
+               : ext_is(ext, html_ext)     ? ING_TYPE_HTML
+               : ext_is(ext, md_ext)       ? ING_TYPE_MARKDOWN
+                                           : ING_TYPE_TEXT;
     if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
     if (n >= 4 && !memcmp(data, "PK\3\4", 4)) {
-        int r = zip_has_docx_body(data, n);
-        if (r == 1) return ING_TYPE_DOCX;
+        ing_type t = zip_office_type(data, n);
+        if (t != ING_TYPE_UNKNOWN) return t;
         /* rule 4: a broken zip named .docx is reported as a corrupt DOCX */
-        return !strcasecmp(ext, "docx") ? ING_TYPE_DOCX : ING_TYPE_UNKNOWN;
+        return named != ING_TYPE_RTF ? named : ING_TYPE_UNKNOWN;
     }
-    if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;   /* rule 4 */
-    if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
+    if (has_rtf_magic(data, n)) return ING_TYPE_RTF;
+    if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF; /* rule 4 */
+    if (named != ING_TYPE_UNKNOWN) return named;      /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;
     if (!looks_like_text(data, n)) return ING_TYPE_UNKNOWN;
     if (looks_like_html(data, n) || ext_is(ext, html_ext)) return ING_TYPE_HTML;
