@@ -188,9 +188,11 @@ demo: deps
 	$(MAKE) all
 	./demo/run.sh
 
-# libFuzzer over the GGUF reader and the tokenizers (clang, ASan + UBSan),
-# FUZZ_SECONDS each, the reader from seeds written by fuzz/make_seeds.c, the
-# tokenizers over the test data's vocabularies; findings land in build-fuzz/.
+# libFuzzer over the GGUF reader, the tokenizers, the RTF reader and the
+# OpenDocument/EPUB extractors (clang, ASan + UBSan), FUZZ_SECONDS each: the
+# GGUF reader from seeds written by fuzz/make_seeds.c, the tokenizers over the
+# test data's vocabularies, RTF from two seeds written here, ODF/EPUB from
+# tests/tools/mkodf's files and their XML parts; findings land in build-fuzz/.
 # The library is built with clang and the sanitizers into build-fuzz/.
 FUZZ_SECONDS ?= 60
 RAG_TESTDATA ?= ../shared/testdata
@@ -210,6 +212,30 @@ fuzz:
 	@mkdir -p build-fuzz/corpus-tok
 	cd build-fuzz && RAG_TESTDATA=$(abspath $(RAG_TESTDATA)) ./fuzz_tokenizer \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 corpus-tok
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_rtf fuzz/fuzz_rtf.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-rtf
+	printf '{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Arial;}}{\\stylesheet{\\s1 heading 1;}}{\\info{\\title T\\'"'"'e9}}\\pard\\s1 Head\\par\\pard Caf\\'"'"'e9 \\u8364? {\\b x}{\\pict 0a0b}{\\footnote n}\\cell a\\row\\par}' \
+	  > build-fuzz/corpus-rtf/seed1.rtf
+	printf '{\\rtf1\\ansicpg1251\\uc2 \\'"'"'cf\\'"'"'f0 \\u-10179\\u-9206 ab{\\*\\bkmkstart x}{\\bin2 {}}\\outlinelevel1 h\\line z\\par}' \
+	  > build-fuzz/corpus-rtf/seed2.rtf
+	cd build-fuzz && ./fuzz_rtf -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -print_final_stats=1 corpus-rtf
+	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/mkodf tests/tools/mkodf.c $(LIBS)
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_odf fuzz/fuzz_odf.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-odf build-fuzz/odf-files
+	./build-fuzz/mkodf build-fuzz/odf-files
+	cp build-fuzz/odf-files/report.odt build-fuzz/odf-files/sheet.ods \
+	  build-fuzz/odf-files/deck.odp build-fuzz/odf-files/book.epub build-fuzz/corpus-odf/
+	for f in report.odt sheet.ods deck.odp; do { printf 0; unzip -p build-fuzz/odf-files/$$f \
+	  content.xml; } > build-fuzz/corpus-odf/content-$$f.seed; done
+	{ printf 1; unzip -p build-fuzz/odf-files/book.epub OEBPS/content.opf; } \
+	  > build-fuzz/corpus-odf/opf.seed
+	{ printf 2; unzip -p build-fuzz/odf-files/book.epub OEBPS/text/ch2.xhtml; } \
+	  > build-fuzz/corpus-odf/chapter.seed
+	cd build-fuzz && ./fuzz_odf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -print_final_stats=1 corpus-odf
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh
