@@ -112,8 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     if (data[0] == 'P') {
         ing_type ty = ing_detect("fuzz", data, size);
-        extract(ty == ING_TYPE_ODS || ty == ING_TYPE_ODP || ty == ING_TYPE_EPUB ? ty
-                                                                                : ING_TYPE_ODT,
+        extract(ty == ING_TYPE_ODS || ty == ING_TYPE_ODP || ty == ING_TYPE_EPUB ? ty : ING_TYPE_ODT,
                 data, size);
         if (ty != ING_TYPE_EPUB) extract(ING_TYPE_EPUB, data, size);
         return 0;

@@ -202,8 +202,7 @@ ing_type ozip_mimetype_type(zip_t *za)
     while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r' || buf[l - 1] == ' '))
         l--;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strlen(known[i].mime) == l && !strncasecmp(buf, known[i].mime, l))
-            return known[i].type;
+        if (strlen(known[i].mime) == l && !strncasecmp(buf, known[i].mime, l)) return known[i].type;
     return ING_TYPE_UNKNOWN;
 }
 

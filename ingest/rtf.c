@@ -61,11 +61,11 @@ typedef struct rtf {
     const ing_limits *lim;
     gstate st[RTF_MAX_DEPTH + 1];
     int depth;
-    int cp;           /* code page of bytes */
-    iconv_t cd;       /* for cd_cp, or (iconv_t)-1 */
-    int cd_cp;        /* the code page cd converts; 0: none opened */
-    rag_buf pend;     /* code page bytes not converted yet */
-    rag_buf para;     /* the paragraph being read */
+    int cp;       /* code page of bytes */
+    iconv_t cd;   /* for cd_cp, or (iconv_t)-1 */
+    int cd_cp;    /* the code page cd converts; 0: none opened */
+    rag_buf pend; /* code page bytes not converted yet */
+    rag_buf para; /* the paragraph being read */
     rag_buf title, author, notes, style;
     int style_num;               /* \sN of the style being defined, -1: not a paragraph style */
     int style_level;             /* its \outlinelevel + 1, 0: none */
@@ -254,23 +254,23 @@ static int in_list(const char *w, const char *const *list)
 
 /* Destinations left out with everything inside. */
 static const char *const skip_dest[] = {
-    "fonttbl",     "colortbl",   "listtable",     "listoverridetable",
-    "revtbl",      "rsidtbl",    "generator",     "pict",
-    "object",      "objdata",    "themedata",     "colorschememapping",
-    "datastore",   "latentstyles", "xmlnstbl",    "mmathPr",
-    "fldinst",     "header",     "headerl",       "headerr",
-    "headerf",     "footer",     "footerl",       "footerr",
-    "footerf",     "pntext",     "pntxta",        "pntxtb",
-    "listtext",    "bkmkstart",  "bkmkend",       "nonshppict",
-    "shpinst",     "template",   "docvar",        "xe",
-    "tc",          "annotation", "atnid",         "atnauthor",
-    "atnref",      "atrfstart",  "atrfend",       "userprops",
-    "filetbl",     "protusertbl", "pgdsctbl",     "passwordhash",
-    "ftnsep",      "ftnsepc",    "ftncn",         "aftnsep",
-    "aftnsepc",    "aftncn",     "falt",          "panose",
-    "blipuid",     "pn",         "listpicture",   "wgrffmtfilter",
-    "fchars",      "lchars",     "sp",            "sv",
-    "sn",          "background", NULL};
+    "fonttbl",   "colortbl",     "listtable",   "listoverridetable",
+    "revtbl",    "rsidtbl",      "generator",   "pict",
+    "object",    "objdata",      "themedata",   "colorschememapping",
+    "datastore", "latentstyles", "xmlnstbl",    "mmathPr",
+    "fldinst",   "header",       "headerl",     "headerr",
+    "headerf",   "footer",       "footerl",     "footerr",
+    "footerf",   "pntext",       "pntxta",      "pntxtb",
+    "listtext",  "bkmkstart",    "bkmkend",     "nonshppict",
+    "shpinst",   "template",     "docvar",      "xe",
+    "tc",        "annotation",   "atnid",       "atnauthor",
+    "atnref",    "atrfstart",    "atrfend",     "userprops",
+    "filetbl",   "protusertbl",  "pgdsctbl",    "passwordhash",
+    "ftnsep",    "ftnsepc",      "ftncn",       "aftnsep",
+    "aftnsepc",  "aftncn",       "falt",        "panose",
+    "blipuid",   "pn",           "listpicture", "wgrffmtfilter",
+    "fchars",    "lchars",       "sp",          "sv",
+    "sn",        "background",   NULL};
 
 static void control_word(rtf *r, const char *w, int has_param, long param)
 {
@@ -518,8 +518,8 @@ static int parse(rtf *r, rag_err *err)
     }
     if (r->too_big) return 0;
     return rag_err_set(err, RAG_ERR_FORMAT,
-                       "%s: truncated RTF: %d group%s still open at the end (offset %zu)",
-                       r->path, r->depth, r->depth == 1 ? "" : "s", r->n);
+                       "%s: truncated RTF: %d group%s still open at the end (offset %zu)", r->path,
+                       r->depth, r->depth == 1 ? "" : "s", r->n);
 }
 
 static void one_line(const rag_buf *b, rag_buf *out)
@@ -540,8 +540,8 @@ int ing_extract_rtf(const char *path, const uint8_t *data, size_t n, const ing_l
     while (start < n && isspace(data[start]))
         start++;
     if (n - start < 5 || memcmp(data + start, "{\\rtf", 5))
-        return rag_err_set(err, RAG_ERR_FORMAT, "%s: not RTF: no {\\rtf header at offset %zu",
-                           name, start);
+        return rag_err_set(err, RAG_ERR_FORMAT, "%s: not RTF: no {\\rtf header at offset %zu", name,
+                           start);
     rtf *r = rag_xcalloc(1, sizeof *r);
     r->path = name;
     r->d = data;

@@ -81,8 +81,8 @@ static void write_zip(const char *name, const char *mimetype, const member *m)
 #define MANIFEST(mt)                                                                               \
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<manifest:manifest "                              \
     "xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\">"                       \
-    "<manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"" mt "\"/>"              \
-    "<manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/>"  \
+    "<manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"" mt "\"/>"               \
+    "<manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/>"   \
     "</manifest:manifest>"
 
 static const char odt_mime[] = "application/vnd.oasis.opendocument.text";
@@ -224,10 +224,11 @@ int main(int argc, char **argv)
 {
     if (argc != 2) die("usage: mkodf DIR");
     dir = argv[1];
-    const member odt[] = {{"META-INF/manifest.xml", MANIFEST("application/vnd.oasis.opendocument.text")},
-                          {"content.xml", odt_content},
-                          {"meta.xml", odt_meta},
-                          {NULL, NULL}};
+    const member odt[] = {
+        {"META-INF/manifest.xml", MANIFEST("application/vnd.oasis.opendocument.text")},
+        {"content.xml", odt_content},
+        {"meta.xml", odt_meta},
+        {NULL, NULL}};
     write_zip("report.odt", odt_mime, odt);
     const member ods[] = {{"content.xml", ods_content}, {NULL, NULL}};
     write_zip("sheet.ods", ods_mime, ods);
