@@ -245,10 +245,35 @@ fuzz:
 	  -print_final_stats=1 corpus-email
 	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/mkoffice tests/tools/mkoffice.c $(LIBS)
 	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_ooxml fuzz/fuzz_ooxml.c \
+	  build-fuzz/librag.a $(LIBS)
 	@mkdir -p build-fuzz/corpus-ooxml
 	./build-fuzz/mkoffice build-fuzz/corpus-ooxml --seeds
 	cd build-fuzz && ./fuzz_ooxml -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -print_final_stats=1 corpus-ooxml
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_rtf fuzz/fuzz_rtf.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-rtf
+	printf '{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Arial;}}{\\stylesheet{\\s1 heading 1;}}{\\info{\\title T\\'"'"'e9}}\\pard\\s1 Head\\par\\pard Caf\\'"'"'e9 \\u8364? {\\b x}{\\pict 0a0b}{\\footnote n}\\cell a\\row\\par}' \
+	  > build-fuzz/corpus-rtf/seed1.rtf
+	printf '{\\rtf1\\ansicpg1251\\uc2 \\'"'"'cf\\'"'"'f0 \\u-10179\\u-9206 ab{\\*\\bkmkstart x}{\\bin2 {}}\\outlinelevel1 h\\line z\\par}' \
+	  > build-fuzz/corpus-rtf/seed2.rtf
+	cd build-fuzz && ./fuzz_rtf -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -print_final_stats=1 corpus-rtf
+	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/mkodf tests/tools/mkodf.c $(LIBS)
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_odf fuzz/fuzz_odf.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-odf build-fuzz/odf-files
+	./build-fuzz/mkodf build-fuzz/odf-files
+	cp build-fuzz/odf-files/report.odt build-fuzz/odf-files/sheet.ods \
+	  build-fuzz/odf-files/deck.odp build-fuzz/odf-files/book.epub build-fuzz/corpus-odf/
+	for f in report.odt sheet.ods deck.odp; do { printf 0; unzip -p build-fuzz/odf-files/$$f \
+	  content.xml; } > build-fuzz/corpus-odf/content-$$f.seed; done
+	{ printf 1; unzip -p build-fuzz/odf-files/book.epub OEBPS/content.opf; } \
+	  > build-fuzz/corpus-odf/opf.seed
+	{ printf 2; unzip -p build-fuzz/odf-files/book.epub OEBPS/text/ch2.xhtml; } \
+	  > build-fuzz/corpus-odf/chapter.seed
+	cd build-fuzz && ./fuzz_odf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -print_final_stats=1 corpus-odf
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh

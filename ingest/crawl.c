@@ -156,6 +156,12 @@ ing_type ing_type_of_mime(const char *ct)
         {"application/vnd.openxmlformats-officedocument.presentationml.presentation",
          ING_TYPE_PPTX},
         {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ING_TYPE_XLSX},
+        {"application/vnd.oasis.opendocument.text", ING_TYPE_ODT},
+        {"application/vnd.oasis.opendocument.spreadsheet", ING_TYPE_ODS},
+        {"application/vnd.oasis.opendocument.presentation", ING_TYPE_ODP},
+        {"application/epub+zip", ING_TYPE_EPUB},
+        {"application/rtf", ING_TYPE_RTF},
+        {"text/rtf", ING_TYPE_RTF},
     };
     if (!ct) return ING_TYPE_UNKNOWN;
     size_t n = strcspn(ct, "; \t");
@@ -211,7 +217,7 @@ static int visit(crawl *c, const queued *u, const char *start, queued **q, size_
     if (type == ING_TYPE_UNKNOWN) {
         char *why = rag_xasprintf(
             "%s: content type '%s' is not a document type rag reads (HTML, Markdown, text, "
-            "PDF, DOCX)",
+            "PDF, DOCX, ODT, ODS, ODP, EPUB, RTF)",
             u->url, resp.content_type ? resp.content_type : "(none)");
         rc = report(c, u->url, 1, why, err);
         rag_free(why);

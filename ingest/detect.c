@@ -9,9 +9,12 @@
  *      formats first (they are zips too): Office Open XML => DOCX, PPTX or
  *      XLSX by the main part's content type in [Content_Types].xml, else by
  *      word/document.xml, ppt/presentation.xml or xl/workbook.xml; a
- *      `mimetype` member (ODF, EPUB) => that document; any other zip, or
+ *      `mimetype` member reading application/vnd.oasis.opendocument.text
+ *      (.spreadsheet, .presentation, their templates) => ODT (ODS, ODP), or
+ *      application/epub+zip => EPUB; any other zip, or
  *      one libzip cannot open => ARCHIVE (a corrupt one is reported as
  *      such). Checked with libzip, read-only, straight from the buffer.
+ *   2b. "{\rtf" at the start (after a UTF-8 BOM and whitespace) => RTF.
  *   3. A compressed file (gzip, bzip2, xz, zstd, lz4, compress): a
  *      compressed tar => ARCHIVE; else the type of what it holds, from the
  *      first 64 KiB decompressed and the name without the suffix
@@ -19,7 +22,8 @@
  *      decompresses. 7z, rar and tar ("ustar" at 257) => ARCHIVE.
  *      Magic numbers of other binary formats (PNG, JPEG, GIF, ELF, ...)
  *      => UNKNOWN, whatever the extension says.
- *   4. A file named *.pdf, *.docx, *.pptx or *.xlsx that failed 1./2. is
+ *   4. A file named *.pdf, *.docx, *.pptx, *.xlsx, *.odt, *.ods, *.odp,
+ *      *.epub or *.rtf that failed 1./2. is
  *      still of that type: the
  *      user named it so, and "corrupt PDF" is the message they can act on,
  *      where "binary file of unknown type" would hide what is wrong. The
@@ -37,6 +41,7 @@
  *        no extension...).
  *   6. Everything else => UNKNOWN. */
 #include "ingest/ing_int.h"
+#include "ingest/odfzip.h"
 
 #include "base/mem.h"
 
@@ -106,13 +111,18 @@ static int ext_is(const char *ext, const char *const *list)
     return 0;
 }
 
-/* DOCX, PPTX or XLSX by extension, else UNKNOWN. */
+/* The office and publishing type an extension names, else UNKNOWN. */
 static ing_type office_ext(const char *ext)
 {
-    return !strcasecmp(ext, "docx")   ? ING_TYPE_DOCX
-           : !strcasecmp(ext, "pptx") ? ING_TYPE_PPTX
-           : !strcasecmp(ext, "xlsx") ? ING_TYPE_XLSX
-                                      : ING_TYPE_UNKNOWN;
+    static const struct {
+        const char *ext;
+        ing_type type;
+    } m[] = {{"docx", ING_TYPE_DOCX}, {"pptx", ING_TYPE_PPTX}, {"xlsx", ING_TYPE_XLSX},
+             {"odt", ING_TYPE_ODT},   {"ods", ING_TYPE_ODS},   {"odp", ING_TYPE_ODP},
+             {"epub", ING_TYPE_EPUB}, {"rtf", ING_TYPE_RTF}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (!strcasecmp(ext, m[i].ext)) return m[i].type;
+    return ING_TYPE_UNKNOWN;
 }
 
 static int has_pdf_magic(const uint8_t *d, size_t n)
@@ -126,7 +136,8 @@ static int has_pdf_magic(const uint8_t *d, size_t n)
 /* The type of a zip: an office or publishing document (Office Open XML:
  * DOCX, PPTX or XLSX by the main part that [Content_Types].xml declares,
  * whatever the part is called, else by the usual name of that part:
- * word/document.xml, ppt/presentation.xml, xl/workbook.xml; only the first
+ * word/document.xml, ppt/presentation.xml, xl/workbook.xml; OpenDocument
+ * and EPUB by their mimetype member; only the first
  * 256 KiB of [Content_Types].xml are looked at), ING_TYPE_UNKNOWN for
  * another document of that kind not read, ING_TYPE_ARCHIVE for a plain
  * archive of files, -1 when not readable as a zip at all (truncated,
@@ -138,13 +149,13 @@ static int zip_type(const uint8_t *d, size_t n)
     zip_source_t *src = zip_source_buffer_create(d, n, 0, &ze);
     if (!src) {
         zip_error_fini(&ze);
-        return -1;
+        return ING_TYPE_UNKNOWN;
     }
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY, &ze);
     zip_error_fini(&ze);
     if (!za) {
         zip_source_free(src); /* not taken over by a failed open */
-        return -1;
+        return ING_TYPE_UNKNOWN;
     }
     int type = ING_TYPE_UNKNOWN;
     zip_file_t *f = zip_fopen(za, "[Content_Types].xml", 0);
@@ -182,6 +193,8 @@ static int zip_type(const uint8_t *d, size_t n)
             type = ING_TYPE_PPTX;
         else if (zip_name_locate(za, "xl/workbook.xml", 0) >= 0)
             type = ING_TYPE_XLSX;
+        else if ((type = ozip_mimetype_type(za)) != ING_TYPE_UNKNOWN)
+            ;
         else if (zip_name_locate(za, "[Content_Types].xml", 0) < 0 &&
                  zip_name_locate(za, "mimetype", 0) < 0)
             type = ING_TYPE_ARCHIVE; /* none of the document markers */
@@ -258,6 +271,13 @@ static size_t skip_space(const uint8_t *d, size_t n, size_t i)
     while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r' || d[i] == '\f'))
         i++;
     return i;
+}
+
+static int has_rtf_magic(const uint8_t *d, size_t n)
+{
+    size_t i = n >= 3 && !memcmp(d, "\xef\xbb\xbf", 3) ? 3 : 0;
+    i = skip_space(d, n, i);
+    return n - i >= 5 && !memcmp(d + i, "{\\rtf", 5);
 }
 
 static int starts_ci(const uint8_t *d, size_t n, size_t i, const char *s)
@@ -439,7 +459,8 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
         int t = zip_type(data, n);
         if (t >= 0 && t != ING_TYPE_UNKNOWN && t != ING_TYPE_ARCHIVE) return (ing_type)t;
         /* rule 4: a broken zip named .docx is reported as a corrupt DOCX */
-        if (office_ext(ext) != ING_TYPE_UNKNOWN) return office_ext(ext);
+        if (office_ext(ext) != ING_TYPE_UNKNOWN && office_ext(ext) != ING_TYPE_RTF)
+            return office_ext(ext);
         if (t == ING_TYPE_UNKNOWN) return ING_TYPE_UNKNOWN;
         return ING_TYPE_ARCHIVE; /* a broken one is reported as a corrupt archive */
     }
@@ -448,6 +469,7 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     if (n >= 7 && !memcmp(data, "Rar!\x1a\x07", 6)) return ING_TYPE_ARCHIVE;
     if (n >= 262 && !memcmp(data + 257, "ustar", 5)) return ING_TYPE_ARCHIVE;
     if (has_pdf_magic(data, n)) return ING_TYPE_PDF;
+    if (has_rtf_magic(data, n)) return ING_TYPE_RTF;
     if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;                /* rule 4 */
     if (office_ext(ext) != ING_TYPE_UNKNOWN) return office_ext(ext); /* rule 4 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;

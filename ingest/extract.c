@@ -5,9 +5,9 @@
  * empty file, an unknown type, a document that yields no text, and the title
  * of a document that declares none (its first heading, first line or file
  * name), given here once after the extractor. The format-specific rules live
- * in extract_text.c, markdown.c, html.c, docx.c, pptx.c, xlsx.c, pdf.c and email.c,
- * which call nothing
- * of this file. */
+ * in extract_text.c, markdown.c, html.c, docx.c, pptx.c, xlsx.c, pdf.c,
+ * email.c, odf.c, epub.c and rtf.c, which call nothing of this file but
+ * ing_is_blank. */
 #include "ingest/ing_int.h"
 
 #include "base/mem.h"
@@ -304,6 +304,17 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         break;
     case ING_TYPE_XLSX:
         rc = ing_extract_xlsx(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_ODT:
+    case ING_TYPE_ODS:
+    case ING_TYPE_ODP:
+        rc = ing_extract_odf(type, path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_EPUB:
+        rc = ing_extract_epub(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_RTF:
+        rc = ing_extract_rtf(path, data, n, lim, out, err);
         break;
     default:
         if (ing_type_is_container(type))

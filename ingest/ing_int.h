@@ -148,6 +148,13 @@ int ing_extract_pptx(const char *path, const uint8_t *data, size_t n, const ing_
                      ing_text *out, rag_err *err);
 int ing_extract_xlsx(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                      ing_text *out, rag_err *err);
+/* type: ING_TYPE_ODT, ING_TYPE_ODS or ING_TYPE_ODP (odf.c) */
+int ing_extract_odf(ing_type type, const char *path, const uint8_t *data, size_t n,
+                    const ing_limits *lim, ing_text *out, rag_err *err);
+int ing_extract_epub(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_text *out, rag_err *err);
+int ing_extract_rtf(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                    ing_text *out, rag_err *err);
 
 /* Text files: turns raw bytes into valid UTF-8 (BOM handling, UTF-16,
  * Windows-1252 fallback, repair). Fails with RAG_ERR_FORMAT when the bytes are

@@ -4,6 +4,11 @@
  * DOCX and PDF fixtures come from build/tools/mkfixtures, PPTX, XLSX and
  * more DOCX from build/tools/mkoffice (directory in $RAG_TOOLS), written
  * into this binary's temporary directory. */
+*extractors(text, Markdown, HTML, DOCX, PDF, ODT / ODS / ODP, EPUB, RTF).*
+        *DOCX and PDF fixtures come from build
+    / tools / mkfixtures,
+    ODF and EPUB ones *from build / tools / mkodf(directory in $RAG_TOOLS),
+    written into this *binary's temporary directory; RTF is written here. */
 #include "test.h"
 
 #include "base/file.h"
@@ -20,10 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- helpers ------------------------------------------------------------ */
+    /* ---- helpers ------------------------------------------------------------ */
 
-static int extract_mem(const char *path, const char *data, size_t n, const ing_limits *lim,
-                       ing_text *t, rag_err *e)
+    static int extract_mem(const char *path, const char *data, size_t n, const ing_limits *lim,
+                           ing_text *t, rag_err *e)
 {
     memset(t, 0, sizeof *t);
     rag_err_clear(e);
@@ -36,12 +41,11 @@ static int extract_str(const char *path, const char *s, ing_text *t, rag_err *e)
     return extract_mem(path, s, strlen(s), NULL, t, e);
 }
 
-static const char *fixtures(void)
+/* Runs tool `tool` (mkfixtures, mkodf) once into its own directory. */
+static const char *tool_fixtures(const char *tool, char *dir, size_t cap, int *state)
 {
-    static char dir[512];
-    static int state; /* 0 not tried, 1 ok, -1 failed */
-    if (state == 0) {
-        snprintf(dir, sizeof dir, "%s/fixtures", test_tmpdir());
+    if (*state == 0) {
+        snprintf(dir, cap, "%s/%s", test_tmpdir(), tool);
         mkdir(dir, 0700);
         const char *tools = getenv("RAG_TOOLS");
         char cmd[2048];
@@ -49,22 +53,39 @@ static const char *fixtures(void)
         snprintf(cmd, sizeof cmd, "'%s/mkfixtures' '%s' && '%s/mkoffice' '%s'", td, dir, td, dir);
         state = system(cmd) == 0 ? 1 : -1;
         if (state < 0) printf("    mkfixtures failed: %s\n", cmd);
+        snprintf(cmd, sizeof cmd, "'%s/%s' '%s'", tools && *tools ? tools : "build/tools", tool,
+                 dir);
+        *state = system(cmd) == 0 ? 1 : -1;
+        if (*state < 0) printf("    %s failed: %s\n", tool, cmd);
     }
-    if (state < 0) {
+    if (*state < 0) {
         test_case_failed = 1;
         return NULL;
     }
     return dir;
 }
 
+static const char *fixtures(void)
+{
+    static char dir[512];
+    static int state; /* 0 not tried, 1 ok, -1 failed */
+    return tool_fixtures("mkfixtures", dir, sizeof dir, &state);
+}
+
+static const char *odf_fixtures(void)
+{
+    static char dir[512];
+    static int state;
+    return tool_fixtures("mkodf", dir, sizeof dir, &state);
+}
+
 /* Reads fixture `name`, detects and extracts it under `lim` (NULL: defaults).
  * The path in messages is the fixture's full path. */
-static int extract_fixture(const char *name, const ing_limits *lim, ing_text *t, rag_err *e,
-                           char *path_out, size_t path_cap)
+static int extract_in(const char *d, const char *name, const ing_limits *lim, ing_text *t,
+                      rag_err *e, char *path_out, size_t path_cap)
 {
     memset(t, 0, sizeof *t);
     rag_err_clear(e);
-    const char *d = fixtures();
     if (!d) return -100;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", d, name);
@@ -81,9 +102,20 @@ static int extract_fixture(const char *name, const ing_limits *lim, ing_text *t,
     return rc;
 }
 
-static ing_type detect_fixture(const char *name, const char *as_name)
+static int extract_fixture(const char *name, const ing_limits *lim, ing_text *t, rag_err *e,
+                           char *path_out, size_t path_cap)
 {
-    const char *d = fixtures();
+    return extract_in(fixtures(), name, lim, t, e, path_out, path_cap);
+}
+
+static int extract_odf(const char *name, const ing_limits *lim, ing_text *t, rag_err *e,
+                       char *path_out, size_t path_cap)
+{
+    return extract_in(odf_fixtures(), name, lim, t, e, path_out, path_cap);
+}
+
+static ing_type detect_in(const char *d, const char *name, const char *as_name)
+{
     if (!d) return ING_TYPE_UNKNOWN;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", d, name);
@@ -94,6 +126,11 @@ static ing_type detect_fixture(const char *name, const char *as_name)
     ing_type ty = ing_detect(as_name ? as_name : path, (uint8_t *)data, n);
     rag_free(data);
     return ty;
+}
+
+static ing_type detect_fixture(const char *name, const char *as_name)
+{
+    return detect_in(fixtures(), name, as_name);
 }
 
 /* Does t hold a block of this kind (and level, for headings) whose text is
@@ -1295,6 +1332,10 @@ static void test_pdf_not_built(void)
 
 /* The offset of s in t's text, or -1. */
 static long pos_of(const ing_text *t, const char *s)
+    /* ---- OpenDocument, EPUB, RTF ---------------------------------------------- */
+
+    /* The offset of s in t's text, or -1. */
+    static long text_pos(const ing_text *t, const char *s)
 {
     const char *p = strstr(text_of(t), s);
     return p ? (long)(p - text_of(t)) : -1;
@@ -1338,7 +1379,33 @@ static void test_ooxml_detect(void)
         ING_TYPE_XLSX);
 }
 
-static void test_pptx_deck(void)
+static void test_pptx_deck(void) static void test_detect_odf_epub_rtf(void)
+{
+    const char *d = odf_fixtures();
+    if (!d) return;
+    CHECK_INT(detect_in(d, "report.odt", NULL), ING_TYPE_ODT);
+    CHECK_INT(detect_in(d, "sheet.ods", NULL), ING_TYPE_ODS);
+    CHECK_INT(detect_in(d, "deck.odp", NULL), ING_TYPE_ODP);
+    CHECK_INT(detect_in(d, "book.epub", NULL), ING_TYPE_EPUB);
+    /* by content, whatever the name */
+    CHECK_INT(detect_in(d, "report.odt", "upload.zip"), ING_TYPE_ODT);
+    CHECK_INT(detect_in(d, "book.epub", "upload.bin"), ING_TYPE_EPUB);
+    CHECK_INT(detect_in(d, "sheet.ods", "x.docx"), ING_TYPE_ODS);
+    /* a broken zip is what its name says, or unknown */
+    CHECK_INT(detect_in(d, "corrupt.odt", NULL), ING_TYPE_ODT);
+    CHECK_INT(detect_in(d, "corrupt.odt", "x.epub"), ING_TYPE_EPUB);
+    CHECK_INT(detect_in(d, "corrupt.odt", "x.zip"), ING_TYPE_UNKNOWN);
+    static const char rtf[] = "{\\rtf1\\ansi hello}";
+    CHECK_INT(ing_detect("a.txt", (const uint8_t *)rtf, sizeof rtf - 1), ING_TYPE_RTF);
+    CHECK_INT(ing_detect(NULL, (const uint8_t *)rtf, sizeof rtf - 1), ING_TYPE_RTF);
+    CHECK_INT(ing_detect("\xef\xbb\xbf x.doc", (const uint8_t *)"\n {\\rtf1 x}", 11), ING_TYPE_RTF);
+    CHECK_INT(ing_detect("notes.rtf", (const uint8_t *)"plain words", 11), ING_TYPE_RTF);
+    CHECK_INT(ing_detect("notes.txt", (const uint8_t *)"{\\rt", 4), ING_TYPE_TEXT);
+    CHECK_INT(ing_detect("e.odt", (const uint8_t *)"", 0), ING_TYPE_ODT);
+    CHECK_STR(ing_type_name(ING_TYPE_EPUB), "epub");
+}
+
+static void test_odt_report(void)
 {
     ing_text t;
     rag_err e;
@@ -1371,6 +1438,28 @@ static void test_pptx_deck(void)
     CHECK(!strstr(text_of(&t), "99")); /* the notes page's slide number */
     /* the title shape is the heading, not repeated as a paragraph */
     CHECK(!has_block(&t, ING_PARA, 0, "Budget review"));
+    int rc = extract_odf("report.odt", NULL, &t, &e, NULL, 0);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.title, "The Keeper's Manual");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK_CONTAINS(rag_buf_str(&t.meta), "\"author\":\"Ada Lovelace\"");
+    CHECK_STR(t.mime, "application/vnd.oasis.opendocument.text");
+    CHECK(has_block(&t, ING_HEADING, 1, "Lighthouse Keeping"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Fresnel Lenses"));
+    CHECK(has_block(&t, ING_PARA, 0,
+                    "The keeper trims the wick at dusk. Then waits.\n"
+                    "Second line of the paragraph."));
+    CHECK(has_block(&t, ING_PARA, 0, "A Fresnel lens bends light[1] into a beam."));
+    CHECK(has_block(&t, ING_PARA, 0, "[1] Augustin Fresnel, 1822."));
+    CHECK(has_block(&t, ING_PARA, 0, "- first prism ring\n- second prism ring\n- nested bullseye"));
+    CHECK(has_block(&t, ING_PARA, 0, "Lamp | Fuel\nArgand | colza oil"));
+    CHECK(!strstr(text_of(&t), "reviewer comment"));
+    CHECK(!strstr(text_of(&t), "Contents entry"));
+    long a = text_pos(&t, "Lighthouse"), b = text_pos(&t, "Fresnel Lenses"),
+         c = text_pos(&t, "colza"), dd = text_pos(&t, "foghorn");
+    CHECK(a >= 0 && a < b && b < c && c < dd);
     CHECK_INT(noise, 0);
     ing_text_free(&t);
 }
@@ -1454,7 +1543,78 @@ static void test_docx_extras(void)
     ing_text_free(&t);
 }
 
-static void test_ooxml_broken(void)
+static void test_ooxml_broken(void) static void test_ods_sheet(void)
+{
+    ing_text t;
+    rag_err e;
+    double t0 = rag_now_s();
+    int rc = extract_odf("sheet.ods", NULL, &t, &e, NULL, 0);
+    double dt = rag_now_s() - t0;
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.mime, "application/vnd.oasis.opendocument.spreadsheet");
+    CHECK(has_block(&t, ING_HEADING, 1, "Prices"));
+    CHECK(has_block(&t, ING_PARA, 0, "Item: marmalade; Price: 3.5; Colour: orange"));
+    CHECK(has_block(&t, ING_PARA, 0, "Item: quince jelly; Colour: amber"));
+    CHECK(has_block(&t, ING_HEADING, 1, "Notes"));
+    /* a first row with a number is no header row; a repeated cell counts twice */
+    CHECK(has_block(&t, ING_PARA, 0, "1 | ditto | ditto"));
+    CHECK(has_block(&t, ING_PARA, 0, "stock taken monthly"));
+    /* 16384 empty columns and a million empty rows are not expanded */
+    CHECK(t.text.len < 400);
+    CHECK(dt < 1.0);
+    CHECK_STR(t.title, "Prices"); /* no meta.xml: the first heading */
+    ing_text_free(&t);
+}
+
+static void test_odp_deck(void)
+{
+    ing_text t;
+    rag_err e;
+    int rc = extract_odf("deck.odp", NULL, &t, &e, NULL, 0);
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.mime, "application/vnd.oasis.opendocument.presentation");
+    CHECK(has_block(&t, ING_HEADING, 1, "Slide 1: Tide Tables"));
+    CHECK(has_block(&t, ING_PARA, 0, "- High water at noon\n- Low water at six"));
+    CHECK(has_block(&t, ING_PARA, 0, "Notes: Mention the spring tides."));
+    CHECK(has_block(&t, ING_HEADING, 1, "Slide 2: Harbour Map"));
+    CHECK(has_block(&t, ING_PARA, 0, "The breakwater shelters the moorings."));
+    /* the title frame is in the heading only */
+    CHECK(text_pos(&t, "Tide Tables") == text_pos(&t, "Slide 1") + 9);
+    CHECK(strstr(text_of(&t) + text_pos(&t, "Tide Tables") + 1, "Tide Tables") == NULL);
+    long a = text_pos(&t, "Slide 1"), b = text_pos(&t, "spring tides"), c = text_pos(&t, "Slide 2");
+    CHECK(a >= 0 && a < b && b < c);
+    ing_text_free(&t);
+}
+
+static void test_epub_book(void)
+{
+    ing_text t;
+    rag_err e;
+    stderr_capture();
+    int rc = extract_odf("book.epub", NULL, &t, &e, NULL, 0);
+    long noise = stderr_release();
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.mime, "application/epub+zip");
+    CHECK_STR(t.title, "Voyages of the Narwhal");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK_CONTAINS(rag_buf_str(&t.meta), "\"author\":\"Grace Hopper, Alan Turing\"");
+    CHECK(has_block(&t, ING_HEADING, 1, "Preface"));
+    CHECK(has_block(&t, ING_PARA, 0, "Written aboard in caf\xc3\xa9 latitude."));
+    CHECK(has_block(&t, ING_HEADING, 1, "Arctic Waters"));
+    CHECK(has_block(&t, ING_HEADING, 2, "Provisions"));
+    CHECK(has_block(&t, ING_PARA, 0, "Ship's biscuit and pemmican for ninety days."));
+    /* spine order: ch2 (the preface) first; chapter <title>s are not text */
+    long a = text_pos(&t, "Preface"), b = text_pos(&t, "Arctic"), c = text_pos(&t, "pemmican");
+    CHECK(a == 0 && a < b && b < c);
+    CHECK(!strstr(text_of(&t), "Chapter One"));
+    CHECK_INT(noise, 0);
+    ing_text_free(&t);
+}
+
+static void test_odf_epub_broken(void)
 {
     ing_text t;
     rag_err e;
@@ -1495,6 +1655,139 @@ static void test_ooxml_broken(void)
         rag_free(data);
     }
     CHECK_INT(stderr_release(), 0);
+    CHECK_INT(extract_odf("corrupt.odt", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": corrupt ODT: ");
+    ing_text_free(&t);
+
+    stderr_capture();
+    int rc = extract_odf("badxml.odt", NULL, &t, &e, path, sizeof path);
+    long noise = stderr_release();
+    CHECK_INT(rc, RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "content.xml: malformed XML at line 2");
+    CHECK_INT(noise, 0);
+    ing_text_free(&t);
+
+    CHECK_INT(extract_odf("nocontent.odt", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, "the archive has no content.xml");
+    ing_text_free(&t);
+
+    CHECK_INT(extract_odf("hole.epub", NULL, &t, &e, path, sizeof path), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, "corrupt EPUB: OEBPS/text/chapter 1.xhtml (in the spine) is missing");
+    ing_text_free(&t);
+
+    /* the limits of docx.c hold here too */
+    ing_limits lim;
+    ing_limits_default(&lim);
+    lim.max_unzipped = 1000;
+    CHECK_INT(extract_odf("report.odt", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "the ODT expands to more than 1000 bytes");
+    ing_text_free(&t);
+    ing_limits_default(&lim);
+    lim.max_text = 100;
+    CHECK_INT(extract_odf("report.odt", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    ing_text_free(&t);
+    CHECK_INT(extract_odf("book.epub", &lim, &t, &e, path, sizeof path), RAG_ERR_LIMIT);
+    ing_text_free(&t);
+}
+
+static const char rtf_doc[] =
+    "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0\\froman Times;}{\\f1\\fswiss Arial;}}"
+    "{\\colortbl;\\red0\\green0\\blue0;}"
+    "{\\stylesheet{\\s0 Normal;}{\\s1\\outlinelevel0 heading 1;}{\\s2 Heading 2;}"
+    "{\\*\\cs10 Default Paragraph Font;}}"
+    "{\\info{\\title The Caf\\'e9 Report}{\\author Jane Doe}{\\operator nobody}}\n"
+    "\\pard\\s1 Overview\\par\n"
+    "\\pard Caf\\'e9 prices rose {\\b sharply} in \\u8364?2024, said {\\i the {\\ul nested} "
+    "group}.\\line Next line.\\par\n"
+    "{\\pict\\wmetafile8\\picw100 0123456789abcdefSECRETPICT}\n"
+    "\\pard\\s2 Details\\par\n"
+    "\\pard\\uc2 Two-byte fallback \\u8212\\'97\\'97 dash.{\\*\\bkmkstart b1}"
+    "{\\field{\\*\\fldinst HYPERLINK \"http://x\"}{\\fldrslt link text}}\\par\n"
+    "\\pard Footnote here{\\footnote \\pard Note body text.}.\\par\n"
+    "\\trowd\\cellx1000\\cellx2000\\pard\\intbl A1\\cell B1\\cell\\row\n"
+    "\\pard\\outlinelevel2 Third level\\par\n"
+    "\\pard last {\\bin3 {}}} paragraph\\par\n"
+    "}";
+
+static void test_rtf(void)
+{
+    ing_text t;
+    rag_err e;
+    int rc = extract_mem("dir/report.rtf", rtf_doc, sizeof rtf_doc - 1, NULL, &t, &e);
+    CHECK_INT(rc, 0);
+    if (rc) printf("    %s\n", e.msg);
+    CHECK_STR(t.mime, "application/rtf");
+    CHECK_STR(t.title, "The Caf\xc3\xa9 Report");
+    CHECK_INT(t.title_in_text, 0);
+    CHECK_CONTAINS(rag_buf_str(&t.meta), "\"author\":\"Jane Doe\"");
+    CHECK(has_block(&t, ING_HEADING, 1, "Overview"));
+    CHECK(has_block(&t, ING_PARA, 0,
+                    "Caf\xc3\xa9 prices rose sharply in \xe2\x82\xac"
+                    "2024, said the nested group.\nNext line."));
+    CHECK(has_block(&t, ING_HEADING, 2, "Details"));
+    CHECK(has_block(&t, ING_PARA, 0, "Two-byte fallback \xe2\x80\x94 dash.link text"));
+    CHECK(has_block(&t, ING_PARA, 0, "Footnote here."));
+    CHECK(has_block(&t, ING_PARA, 0, "Note body text."));
+    CHECK(has_block(&t, ING_PARA, 0, "A1 | B1"));
+    CHECK(has_block(&t, ING_HEADING, 3, "Third level"));
+    CHECK(has_block(&t, ING_PARA, 0, "last paragraph"));
+    const char *s = text_of(&t);
+    CHECK(!strstr(s, "SECRETPICT") && !strstr(s, "Times") && !strstr(s, "nobody") &&
+          !strstr(s, "HYPERLINK") && !strstr(s, "Normal") && !strstr(s, "Default"));
+    ing_text_free(&t);
+
+    /* another code page, through iconv */
+    static const char ru[] = "{\\rtf1\\ansi\\ansicpg1251 \\'cf\\'f0\\'e8\\'e2\\'e5\\'f2 world}";
+    CHECK_INT(extract_mem("ru.rtf", ru, sizeof ru - 1, NULL, &t, &e), 0);
+    CHECK(has_block(&t, ING_PARA, 0, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 world"));
+    ing_text_free(&t);
+    /* a surrogate pair, \uc0 */
+    static const char emoji[] = "{\\rtf1\\uc0 fish \\u-10179\\u-9206  tank}";
+    CHECK_INT(extract_mem("e.rtf", emoji, sizeof emoji - 1, NULL, &t, &e), 0);
+    CHECK(has_block(&t, ING_PARA, 0, "fish \xf0\x9f\x90\x8a tank"));
+    ing_text_free(&t);
+}
+
+static void test_rtf_broken(void)
+{
+    ing_text t;
+    rag_err e;
+    static const char trunc[] = "{\\rtf1 unclosed {\\b group";
+    CHECK_INT(extract_mem("t.rtf", trunc, sizeof trunc - 1, NULL, &t, &e), RAG_ERR_FORMAT);
+    CHECK_STR(e.msg, "t.rtf: truncated RTF: 2 groups still open at the end (offset 25)");
+    ing_text_free(&t);
+
+    rag_buf deep = {0};
+    rag_buf_puts(&deep, "{\\rtf1 ");
+    for (int i = 0; i < 100000; i++)
+        rag_buf_putc(&deep, '{');
+    CHECK_INT(extract_mem("deep.rtf", deep.data, deep.len, NULL, &t, &e), RAG_ERR_FORMAT);
+    CHECK_STR(e.msg, "deep.rtf: RTF groups nested deeper than 200 at offset 206");
+    ing_text_free(&t);
+    rag_buf_free(&deep);
+
+    static const char bin[] = "{\\rtf1 text {\\bin999999 abc}}";
+    CHECK_INT(extract_mem("b.rtf", bin, sizeof bin - 1, NULL, &t, &e), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, "b.rtf: truncated RTF: \\bin999999 at offset");
+    ing_text_free(&t);
+
+    CHECK_INT(extract_mem("plain.rtf", "just words", 10, NULL, &t, &e), RAG_ERR_FORMAT);
+    CHECK_STR(e.msg, "plain.rtf: not RTF: no {\\rtf header at offset 0");
+    ing_text_free(&t);
+
+    static const char empty[] = "{\\rtf1{\\fonttbl{\\f0 Arial;}}}";
+    CHECK_INT(extract_mem("e.rtf", empty, sizeof empty - 1, NULL, &t, &e), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, "no text could be extracted");
+    ing_text_free(&t);
+
+    ing_limits lim;
+    ing_limits_default(&lim);
+    lim.max_text = 50;
+    CHECK_INT(extract_mem("big.rtf", rtf_doc, sizeof rtf_doc - 1, &lim, &t, &e), RAG_ERR_LIMIT);
+    ing_text_free(&t);
 }
 
 int main(void)
@@ -1532,6 +1825,14 @@ int main(void)
     RUN(test_xlsx_book);
     RUN(test_docx_extras);
     RUN(test_ooxml_broken);
+    RUN(test_detect_odf_epub_rtf);
+    RUN(test_odt_report);
+    RUN(test_ods_sheet);
+    RUN(test_odp_deck);
+    RUN(test_epub_book);
+    RUN(test_odf_epub_broken);
+    RUN(test_rtf);
+    RUN(test_rtf_broken);
 #ifdef RAG_HAVE_POPPLER
     RUN(test_pdf_report);
     RUN(test_pdf_errors);
