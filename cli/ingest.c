@@ -167,6 +167,7 @@ int cli_ingest(int argc, char **argv)
                                          {"allow-private", optional_argument, NULL, 'V'},
                                          {"wait", no_argument, NULL, 'w'},
                                          {"upload", no_argument, NULL, 'U'},
+                                         {"ocr", required_argument, NULL, 'O'},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "ingest"};
@@ -227,6 +228,9 @@ int cli_ingest(int argc, char **argv)
         case 'P':
             cli_flag(&cli, "ingest.max_pages", optarg, "--max-pages");
             break;
+        case 'O':
+            cli_flag(&cli, "ingest.ocr", optarg, "--ocr");
+            break;
         case 'V': /* --allow-private: every address; --allow-private=LIST: these */
             if (optarg)
                 cli_flag(&cli, "net.allow", optarg, "--allow-private");
@@ -250,6 +254,9 @@ int cli_ingest(int argc, char **argv)
     p.chunk_tokens = (size_t)set->ingest.chunk_tokens;
     p.overlap_tokens = (size_t)set->ingest.overlap_tokens;
     p.include_hidden = set->ingest.include_hidden;
+    p.ocr_mode = ing_ocr_mode_of(set->ingest.ocr);
+    p.ocr_languages = set->ingest.ocr_languages;
+    p.ocr_cpu_s = (unsigned)set->ingest.ocr_cpu_limit;
     if ((rc = read_fetching(&cli, crawl, &policy, &p))) goto out;
     if (acl) {
         if (rag_labels_parse(acl, "--acl", &labels, &err)) {

@@ -6,8 +6,9 @@
  *   2. A zip ("PK\3\4") whose central directory names word/document.xml
  *      => DOCX; any other zip => UNKNOWN. Checked with libzip, read-only,
  *      straight from the buffer.
- *   3. Magic numbers of common binary formats (PNG, JPEG, GIF, gzip, ELF, ...)
- *      => UNKNOWN, whatever the extension says.
+ *   3. PNG, JPEG and TIFF magic => IMAGE (read by OCR when built with it);
+ *      magic numbers of other binary formats (GIF, gzip, ELF, ...) =>
+ *      UNKNOWN, whatever the extension says.
  *   4. A file named *.pdf or *.docx that failed 1./2. is still a PDF/DOCX: the
  *      user named it so, and "corrupt PDF" is the message they can act on,
  *      where "binary file of unknown type" would hide what is wrong. The
@@ -114,6 +115,15 @@ static int zip_has_docx_body(const uint8_t *d, size_t n)
     int found = zip_name_locate(za, "word/document.xml", 0) >= 0;
     zip_discard(za); /* frees the source too; nothing to write back */
     return found;
+}
+
+/* PNG, JPEG and TIFF: the images OCR reads. GIF, BMP, ICO and the others
+ * stay UNKNOWN (skipped). */
+static int is_ocr_image(const uint8_t *d, size_t n)
+{
+    return (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) ||
+           (n >= 3 && !memcmp(d, "\xff\xd8\xff", 3)) ||
+           (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4)));
 }
 
 /* Formats that must never be read as text even when their first 8 KiB
@@ -247,6 +257,7 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     }
     if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;   /* rule 4 */
     if (!strcasecmp(ext, "docx")) return ING_TYPE_DOCX; /* rule 4 */
+    if (is_ocr_image(data, n)) return ING_TYPE_IMAGE;   /* rule 3 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;
     if (!looks_like_text(data, n)) return ING_TYPE_UNKNOWN;
     if (looks_like_html(data, n) || ext_is(ext, html_ext)) return ING_TYPE_HTML;

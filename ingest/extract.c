@@ -5,7 +5,7 @@
  * empty file, an unknown type, a document that yields no text, and the title
  * of a document that declares none (its first heading, first line or file
  * name), given here once after the extractor. The format-specific rules live
- * in extract_text.c, markdown.c, html.c, docx.c and pdf.c, which call nothing
+ * in extract_text.c, markdown.c, html.c, docx.c, pdf.c and ocr.c, which call nothing
  * of this file. */
 #include "ingest/ing_int.h"
 
@@ -25,6 +25,13 @@ void ing_limits_default(ing_limits *l)
     l->pdf_cpu_s = 30;
     l->pdf_mem = (size_t)1 << 30; /* 1 GiB of address space */
     l->pdf_timeout_s = 60;
+    l->ocr_mode = ING_OCR_AUTO;
+    l->ocr_languages = NULL;      /* eng when installed, else all */
+    l->ocr_cpu_s = 300;           /* a page takes a few seconds */
+    l->ocr_mem = (size_t)2 << 30; /* 2 GiB: tesseract and a 300 dpi page */
+    l->ocr_timeout_s = 600;
+    l->ocr_max_pages = 100;        /* pages of one PDF */
+    l->ocr_max_pixels = 100000000; /* an A3 page at 600 dpi is 70 million */
 }
 
 /* ---- the title fallback ------------------------------------------------- */
@@ -269,6 +276,9 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         break;
     case ING_TYPE_DOCX:
         rc = ing_extract_docx(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_IMAGE:
+        rc = ing_extract_image(path, data, n, lim, out, err);
         break;
     default:
         return rag_err_set(err, RAG_ERR_INVALID, "%s: no extractor for type %d", name, (int)type);

@@ -230,8 +230,19 @@ static void test_detect_binary_is_unknown(void)
                                   0,    0,   0,   0,   0, 0, 2, 0, 0x3e, 0};
     static const uint8_t gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'x', 'y'};
     static const uint8_t gz_nonul[] = {0x1f, 0x8b, 8, 8, 1, 2, 3, 4, 2, 3, 'x', 'y', 'z'};
-    CHECK_INT(ing_detect("image.png", png, sizeof png), ING_TYPE_UNKNOWN);
-    CHECK_INT(ing_detect("image.txt", png, sizeof png), ING_TYPE_UNKNOWN);
+    static const uint8_t gif[] = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0};
+    static const uint8_t bmp[] = {'B', 'M', 0x3a, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28, 0};
+    /* PNG, JPEG and TIFF are images (OCR), whatever their name; GIF and BMP
+     * stay unknown */
+    CHECK_INT(ing_detect("image.png", png, sizeof png), ING_TYPE_IMAGE);
+    CHECK_INT(ing_detect("image.txt", png, sizeof png), ING_TYPE_IMAGE);
+    CHECK_INT(ing_detect("a.jpg", (const uint8_t *)"\xff\xd8\xff\xe0\0\x10JFIF", 10),
+              ING_TYPE_IMAGE);
+    CHECK_INT(ing_detect("a.tif", (const uint8_t *)"II*\0\x08\0\0\0", 8), ING_TYPE_IMAGE);
+    CHECK_INT(ing_detect("a.tif", (const uint8_t *)"MM\0*\0\0\0\x08", 8), ING_TYPE_IMAGE);
+    CHECK_STR(ing_type_name(ING_TYPE_IMAGE), "image");
+    CHECK_INT(ing_detect("a.gif", gif, sizeof gif), ING_TYPE_UNKNOWN);
+    CHECK_INT(ing_detect("a.bmp", bmp, sizeof bmp), ING_TYPE_UNKNOWN);
     CHECK_INT(ing_detect("a.out", elf, sizeof elf), ING_TYPE_UNKNOWN);
     CHECK_INT(ing_detect("notes.md", elf, sizeof elf), ING_TYPE_UNKNOWN);
     CHECK_INT(ing_detect("x.gz", gz, sizeof gz), ING_TYPE_UNKNOWN);
@@ -1004,7 +1015,12 @@ static void test_pdf_errors(void)
     int rc = extract_fixture("notext.pdf", NULL, &t, &e, path, sizeof path);
     CHECK_INT(rc, RAG_ERR_FORMAT);
     CHECK(starts_with(e.msg, path));
+#if defined(RAG_HAVE_TESSERACT) && defined(RAG_HAVE_CAIRO)
+    /* its blank page is OCR'd, in vain */
+    CHECK_CONTAINS(e.msg, "the PDF has no text layer and OCR found no text in its pages");
+#else
     CHECK_CONTAINS(e.msg, "the PDF has no text layer (scanned? OCR is not supported)");
+#endif
     ing_text_free(&t);
 
     rc = extract_fixture("corrupt.pdf", NULL, &t, &e, path, sizeof path);
@@ -1106,6 +1122,147 @@ static void test_pdf_not_built(void)
 }
 #endif
 
+/* ---- OCR ---------------------------------------------------------------- */
+
+/* Writes a "scan" (tests/tools/mkscan KIND) of the given lines into the
+ * test directory; returns its bytes (free them) or NULL. */
+static char *make_scan(const char *kind, const char *name, const char *lines, size_t *n, char *path,
+                       size_t cap)
+{
+    const char *tools = getenv("RAG_TOOLS");
+    snprintf(path, cap, "%s/%s", test_tmpdir(), name);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s/mkscan' %s '%s' %s", tools && *tools ? tools : "build/tools",
+             kind, path, lines);
+    if (system(cmd) != 0) {
+        printf("    mkscan failed: %s\n", cmd);
+        return NULL;
+    }
+    char *data = NULL;
+    rag_err fe = {0};
+    if (rag_file_read(path, (size_t)64 << 20, &data, n, &fe)) return NULL;
+    return data;
+}
+
+#if defined(RAG_HAVE_TESSERACT) && defined(RAG_HAVE_CAIRO)
+static void test_image_ocr(void)
+{
+    char path[1024];
+    size_t n = 0;
+    char *png =
+        make_scan("png", "scan.png", "'The quarterly maintenance report' 'approves spare parts.'",
+                  &n, path, sizeof path);
+    CHECK(png != NULL);
+    if (!png) return;
+    CHECK_INT(ing_detect(path, (uint8_t *)png, n), ING_TYPE_IMAGE);
+    ing_text t = {0};
+    rag_err e = {0};
+    CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)png, n, NULL, &t, &e), 0);
+    CHECK_CONTAINS(text_of(&t), "quarterly maintenance report approves spare parts");
+    CHECK_STR(t.mime, "image/png");
+    CHECK_CONTAINS(t.meta.data ? t.meta.data : "", "\"ocr\":true");
+    ing_text_free(&t);
+
+    ing_limits lim;
+    ing_limits_default(&lim);
+    /* OCR off: skipped (UNSUPPORTED), not failed */
+    lim.ocr_mode = ING_OCR_NEVER;
+    memset(&t, 0, sizeof t);
+    CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)png, n, &lim, &t, &e),
+              RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(e.msg, "OCR is off");
+    ing_text_free(&t);
+    /* too many pixels: refused before decoding */
+    ing_limits_default(&lim);
+    lim.ocr_max_pixels = 10000;
+    memset(&t, 0, sizeof t);
+    CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)png, n, &lim, &t, &e), RAG_ERR_LIMIT);
+    CHECK_CONTAINS(e.msg, "the image is larger than the OCR limit of 10000 pixels (2400 x ");
+    ing_text_free(&t);
+    /* a language that is not installed: named, with those that are */
+    ing_limits_default(&lim);
+    lim.ocr_languages = "xyz";
+    memset(&t, 0, sizeof t);
+    CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)png, n, &lim, &t, &e), RAG_ERR_INVALID);
+    CHECK_CONTAINS(e.msg, "OCR language 'xyz' is not installed (installed in ");
+    ing_text_free(&t);
+
+    /* corrupt: the header only */
+    memset(&t, 0, sizeof t);
+    CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)png, 40, NULL, &t, &e), RAG_ERR_FORMAT);
+    CHECK(starts_with(e.msg, path));
+    CHECK_CONTAINS(e.msg, ": corrupt image: ");
+    ing_text_free(&t);
+    rag_free(png);
+
+    /* a white image: no text, skipped */
+    char *blank = make_scan("png", "blank.png", "''", &n, path, sizeof path);
+    CHECK(blank != NULL);
+    memset(&t, 0, sizeof t);
+    if (blank)
+        CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)blank, n, NULL, &t, &e),
+                  RAG_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(e.msg, ": no text found by OCR");
+    ing_text_free(&t);
+    rag_free(blank);
+
+    /* JPEG and TIFF */
+    char *jpg =
+        make_scan("jpeg", "scan.jpg", "'Invoice for gearbox repairs'", &n, path, sizeof path);
+    CHECK(jpg != NULL);
+    memset(&t, 0, sizeof t);
+    if (jpg) CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)jpg, n, NULL, &t, &e), 0);
+    CHECK_CONTAINS(text_of(&t), "gearbox");
+    CHECK_STR(t.mime, "image/jpeg");
+    ing_text_free(&t);
+    rag_free(jpg);
+    char *tif =
+        make_scan("tiff", "scan.tif", "'Warehouse inventory ledger'", &n, path, sizeof path);
+    CHECK(tif != NULL);
+    memset(&t, 0, sizeof t);
+    if (tif) CHECK_INT(ing_extract(ING_TYPE_IMAGE, path, (uint8_t *)tif, n, NULL, &t, &e), 0);
+    CHECK_CONTAINS(text_of(&t), "Warehouse inventory");
+    CHECK_STR(t.mime, "image/tiff");
+    ing_text_free(&t);
+    rag_free(tif);
+    CHECK(no_child_left());
+}
+
+#ifdef RAG_HAVE_POPPLER
+static void test_scanned_pdf_ocr(void)
+{
+    char path[1024];
+    size_t n = 0;
+    char *pdf =
+        make_scan("pdf", "scan.pdf", "'The quarterly maintenance report' 'approves spare parts.'",
+                  &n, path, sizeof path);
+    CHECK(pdf != NULL);
+    if (!pdf) return;
+    ing_text t = {0};
+    rag_err e = {0};
+    CHECK_INT(ing_extract(ING_TYPE_PDF, path, (uint8_t *)pdf, n, NULL, &t, &e), 0);
+    CHECK_CONTAINS(text_of(&t), "quarterly maintenance report approves spare parts");
+    CHECK_CONTAINS(t.meta.data ? t.meta.data : "", "\"ocr_pages\":1");
+    ing_text_free(&t);
+    /* OCR off: as before OCR existed, a PDF without text fails */
+    ing_limits lim;
+    ing_limits_default(&lim);
+    lim.ocr_mode = ING_OCR_NEVER;
+    memset(&t, 0, sizeof t);
+    CHECK_INT(ing_extract(ING_TYPE_PDF, path, (uint8_t *)pdf, n, &lim, &t, &e), RAG_ERR_FORMAT);
+    CHECK_CONTAINS(e.msg, "the PDF has no text layer (scanned? OCR is off)");
+    ing_text_free(&t);
+    rag_free(pdf);
+    CHECK(no_child_left());
+}
+#endif
+#else
+static void test_ocr_not_built(void)
+{
+    SKIP("built without tesseract, leptonica or cairo: OCR is not tested");
+}
+#endif
+
 int main(void)
 {
     RUN(test_detect_by_content);
@@ -1141,6 +1298,14 @@ int main(void)
     RUN(test_pdf_memory_limit);
 #else
     RUN(test_pdf_not_built);
+#endif
+#if defined(RAG_HAVE_TESSERACT) && defined(RAG_HAVE_CAIRO)
+    RUN(test_image_ocr);
+#ifdef RAG_HAVE_POPPLER
+    RUN(test_scanned_pdf_ocr);
+#endif
+#else
+    RUN(test_ocr_not_built);
 #endif
     return test_summary();
 }
