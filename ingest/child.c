@@ -163,7 +163,7 @@ static void child_setup(int fd, const ing_child_limits *cl)
     }
 
     set_limit(RLIMIT_CORE, 0, 0);
-    set_limit(RLIMIT_FSIZE, 0, 0);                   /* the parser has no file to write */
+    set_limit(RLIMIT_FSIZE, 0, 0); /* the parser has no file to write */
     /* SIGXCPU at the soft limit, SIGKILL a second after the hard one; the
      * hard limits are what ing_child_raise may raise the soft ones to */
     unsigned cpu_hard = cl->cpu_max_s > cl->cpu_s ? cl->cpu_max_s : cl->cpu_s;
@@ -206,9 +206,9 @@ static int parse_records(reader *r, size_t max_payload, ing_child_rec_fn on_rec,
     return 0;
 }
 
-int ing_child_run(const char *name, const char *what, ing_child_limits *cl,
-                  size_t max_payload, ing_child_main_fn child_main, void *child_ctx,
-                  ing_child_rec_fn on_rec, void *rec_ctx, ing_child_result *res, rag_err *err)
+int ing_child_run(const char *name, const char *what, ing_child_limits *cl, size_t max_payload,
+                  ing_child_main_fn child_main, void *child_ctx, ing_child_rec_fn on_rec,
+                  void *rec_ctx, ing_child_result *res, rag_err *err)
 {
     memset(res, 0, sizeof *res);
     int fds[2];
