@@ -37,6 +37,21 @@ PKGS    += poppler-glib
 PDF_DEF := -DRAG_HAVE_POPPLER=1
 endif
 endif
+# OCR of images and of scanned PDF pages uses tesseract and leptonica
+# (Apache-2.0, BSD-2); the build works without them: images are then skipped
+# ("OCR not built in") and PDFs without a text layer fail as unsupported.
+# RAG_NO_OCR=1 leaves it out on purpose. Scanned PDF pages are rendered with
+# cairo (poppler-glib's own dependency).
+ifneq ($(RAG_NO_OCR),1)
+ifeq ($(shell pkg-config --exists tesseract lept && echo yes),yes)
+PKGS    += tesseract lept
+PDF_DEF += -DRAG_HAVE_TESSERACT=1
+endif
+endif
+ifeq ($(shell pkg-config --exists cairo && echo yes),yes)
+PKGS    += cairo
+PDF_DEF += -DRAG_HAVE_CAIRO=1
+endif
 
 # OpenBLAS is called single-threaded from the compute pool's workers (see
 # llm/matmul.c): one pool does all parallel work.

@@ -13,7 +13,8 @@ static const char usage[] =
     "usage: rag ingest PATH|URL... [options]\n"
     "\n"
     "Adds files and directories (recursively) to the database: text, Markdown,\n"
-    "HTML, PDF, DOCX, PPTX, XLSX and email, also gzip/bzip2/xz/zstd-compressed; the files in zip,\n"
+    "HTML, PDF, DOCX, PPTX, XLSX, ODT, ODS, ODP, EPUB, RTF, email, images (OCR),\n"
+    "also gzip/bzip2/xz/zstd-compressed; the files in zip,\n"
     "tar and 7z archives become documents at ARCHIVE!/MEMBER. Unchanged files\n"
     "are skipped, changed files replaced;\n"
     "empty (or whitespace-only) files are skipped with the reason 'empty'.\n"
@@ -56,6 +57,11 @@ static const char usage[] =
     "                      workers (rag worker) instead of ingesting them here\n"
     "  --config FILE       config file (default ~/.config/rag/rag.conf)\n"
     "  --json              print the summary as JSON\n"
+    "  --ocr auto|never|always\n"
+    "                      OCR (when built in; ingest.ocr): auto reads PNG, JPEG\n"
+    "                      and TIFF images and PDF pages without text, never skips\n"
+    "                      images, always reads every PDF page as an image\n"
+    "                      (languages: ingest.ocr_languages)\n"
     "  -q, --quiet         no progress bar and no per-file messages\n"
     "\n"
     "Exit status: 0 all files ingested (or unchanged/skipped), 3 some files\n"
@@ -169,6 +175,7 @@ int cli_ingest(int argc, char **argv)
                                          {"allow-private", optional_argument, NULL, 'V'},
                                          {"wait", no_argument, NULL, 'w'},
                                          {"upload", no_argument, NULL, 'U'},
+                                         {"ocr", required_argument, NULL, 'O'},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "ingest"};
@@ -229,6 +236,9 @@ int cli_ingest(int argc, char **argv)
         case 'P':
             cli_flag(&cli, "ingest.max_pages", optarg, "--max-pages");
             break;
+        case 'O':
+            cli_flag(&cli, "ingest.ocr", optarg, "--ocr");
+            break;
         case 'V': /* --allow-private: every address; --allow-private=LIST: these */
             if (optarg)
                 cli_flag(&cli, "net.allow", optarg, "--allow-private");
@@ -252,6 +262,9 @@ int cli_ingest(int argc, char **argv)
     p.chunk_tokens = (size_t)set->ingest.chunk_tokens;
     p.overlap_tokens = (size_t)set->ingest.overlap_tokens;
     p.include_hidden = set->ingest.include_hidden;
+    p.ocr_mode = ing_ocr_mode_of(set->ingest.ocr);
+    p.ocr_languages = set->ingest.ocr_languages;
+    p.ocr_cpu_s = (unsigned)set->ingest.ocr_cpu_limit;
     if ((rc = read_fetching(&cli, crawl, &policy, &p))) goto out;
     if (acl) {
         if (rag_labels_parse(acl, "--acl", &labels, &err)) {

@@ -152,6 +152,9 @@ static int run_job(worker *w, clu *c, const clu_job *j, const char **said, int64
     p.chunk_tokens = (size_t)set->ingest.chunk_tokens;
     p.overlap_tokens = (size_t)set->ingest.overlap_tokens;
     p.include_hidden = 1; /* the enqueuer chose the files */
+    p.ocr_mode = ing_ocr_mode_of(set->ingest.ocr);
+    p.ocr_languages = set->ingest.ocr_languages;
+    p.ocr_cpu_s = (unsigned)set->ingest.ocr_cpu_limit;
     p.ext_id = j->ext_id;
     p.embedder = w->embedder;
     p.fetch_timeout = set->ingest.fetch_timeout;

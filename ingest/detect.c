@@ -20,8 +20,9 @@
  *      first 64 KiB decompressed and the name without the suffix
  *      (README.gz => TEXT, notes.md.gz => MARKDOWN); ing_extract
  *      decompresses. 7z, rar and tar ("ustar" at 257) => ARCHIVE.
- *      Magic numbers of other binary formats (PNG, JPEG, GIF, ELF, ...)
- *      => UNKNOWN, whatever the extension says.
+ *      PNG, JPEG and TIFF magic => IMAGE (read by OCR when built with it);
+ *      magic numbers of other binary formats (GIF, ELF, ...) => UNKNOWN,
+ *      whatever the extension says.
  *   4. A file named *.pdf, *.docx, *.pptx, *.xlsx, *.odt, *.ods, *.odp,
  *      *.epub or *.rtf that failed 1./2. is
  *      still of that type: the
@@ -201,6 +202,15 @@ static int zip_type(const uint8_t *d, size_t n)
     }
     zip_discard(za); /* frees the source too; nothing to write back */
     return type;
+}
+
+/* PNG, JPEG and TIFF: the images OCR reads. GIF, BMP, ICO and the others
+ * stay UNKNOWN (skipped). */
+static int is_ocr_image(const uint8_t *d, size_t n)
+{
+    return (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) ||
+           (n >= 3 && !memcmp(d, "\xff\xd8\xff", 3)) ||
+           (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4)));
 }
 
 /* Formats that must never be read as text even when their first 8 KiB
@@ -472,6 +482,7 @@ ing_type ing_detect(const char *path, const uint8_t *data, size_t n)
     if (has_rtf_magic(data, n)) return ING_TYPE_RTF;
     if (!strcasecmp(ext, "pdf")) return ING_TYPE_PDF;                /* rule 4 */
     if (office_ext(ext) != ING_TYPE_UNKNOWN) return office_ext(ext); /* rule 4 */
+    if (is_ocr_image(data, n)) return ING_TYPE_IMAGE;                /* rule 3 */
     if (has_binary_magic(data, n)) return ING_TYPE_UNKNOWN;
     if (!looks_like_text(data, n)) return ING_TYPE_UNKNOWN;
     if (looks_like_mbox(data, n)) return ING_TYPE_MBOX;

@@ -6,8 +6,8 @@
  * of a document that declares none (its first heading, first line or file
  * name), given here once after the extractor. The format-specific rules live
  * in extract_text.c, markdown.c, html.c, docx.c, pptx.c, xlsx.c, pdf.c,
- * email.c, odf.c, epub.c and rtf.c, which call nothing of this file but
- * ing_is_blank. */
+ * email.c, odf.c, epub.c, rtf.c and ocr.c, which call nothing of this file
+ * but ing_is_blank. */
 #include "ingest/ing_int.h"
 
 #include "base/mem.h"
@@ -31,6 +31,13 @@ void ing_limits_default(ing_limits *l)
     l->max_member_ratio = 250;          /* text compresses < 20x, logs < 100x */
     l->max_members = 100000;
     l->max_depth = 3; /* a.zip!/b.tar!/c.zip!/doc */
+    l->ocr_mode = ING_OCR_AUTO;
+    l->ocr_languages = NULL;      /* eng when installed, else all */
+    l->ocr_cpu_s = 300;           /* a page takes a few seconds */
+    l->ocr_mem = (size_t)2 << 30; /* 2 GiB: tesseract and a 300 dpi page */
+    l->ocr_timeout_s = 600;
+    l->ocr_max_pages = 100;        /* pages of one PDF */
+    l->ocr_max_pixels = 100000000; /* an A3 page at 600 dpi is 70 million */
 }
 
 /* ---- the title fallback ------------------------------------------------- */
@@ -315,6 +322,9 @@ int ing_extract(ing_type type, const char *path, const uint8_t *data, size_t n,
         break;
     case ING_TYPE_RTF:
         rc = ing_extract_rtf(path, data, n, lim, out, err);
+        break;
+    case ING_TYPE_IMAGE:
+        rc = ing_extract_image(path, data, n, lim, out, err);
         break;
     default:
         if (ing_type_is_container(type))

@@ -110,7 +110,23 @@ typedef struct ing_limits {
     unsigned max_member_ratio; /* uncompressed/compressed of a member over 1 MiB */
     size_t max_members;        /* members (regular files) of one container */
     unsigned max_depth;        /* containers inside containers, the outer one counted */
+    /* OCR (images; PDF pages without a text layer), when built with it.
+     * An image's child runs under the ocr_ limits; a PDF's child, from its
+     * first page OCR'd on, under the sums of the pdf_ and ocr_ CPU and
+     * wall-clock limits and the larger of the two memory limits. */
+    int ocr_mode;              /* ING_OCR_AUTO (default), _NEVER, _ALWAYS */
+    const char *ocr_languages; /* "eng+deu"; NULL or "": eng when installed, else all */
+    unsigned ocr_cpu_s;        /* OCR child: CPU seconds (default 300) */
+    size_t ocr_mem;            /* OCR child: address-space bytes (default 2 GiB) */
+    unsigned ocr_timeout_s;    /* OCR child: wall-clock seconds (default 600) */
+    unsigned ocr_max_pages;    /* pages of one PDF OCR'd at most (default 100) */
+    uint64_t ocr_max_pixels;   /* an image's width x height (default 100 million) */
 } ing_limits;
+
+/* ing_limits.ocr_mode (also ing_params.ocr_mode): AUTO OCRs images and PDF
+ * pages without text; NEVER skips images and leaves scanned PDFs failing;
+ * ALWAYS OCRs every PDF page, its text layer ignored. */
+enum { ING_OCR_AUTO = 0, ING_OCR_NEVER = 1, ING_OCR_ALWAYS = 2 };
 
 void ing_limits_default(ing_limits *l);
 
@@ -155,6 +171,71 @@ int ing_extract_epub(const char *path, const uint8_t *data, size_t n, const ing_
                      ing_text *out, rag_err *err);
 int ing_extract_rtf(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
                     ing_text *out, rag_err *err);
+/* PNG, JPEG, TIFF through OCR (ingest/ocr.c). An image in which OCR finds
+ * no text, a build without OCR and ocr_mode NEVER answer
+ * RAG_ERR_UNSUPPORTED (the file is skipped, not failed). */
+int ing_extract_image(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                      ing_text *out, rag_err *err);
+
+/* ---- OCR (ingest/ocr.c) ---------------------------------------------------- */
+/* 1 when built with tesseract and leptonica. */
+int ing_ocr_built_in(void);
+/* The tessdata directory ($TESSDATA_PREFIX, else the system's) and the
+ * languages to use, "eng+deu": `want` ("+"-separated; NULL or "": eng when
+ * installed, else every installed language but osd). RAG_ERR_INVALID
+ * naming what is installed when a language wanted is not, or none is. */
+int ing_ocr_languages(const char *want, char *dir, size_t dir_cap, char *langs, size_t langs_cap,
+                      rag_err *err);
+/* In a child only (ing_child_run): the engine, opened once for dir/langs;
+ * NULL with *why set when tesseract cannot start. */
+typedef struct ing_ocr ing_ocr;
+ing_ocr *ing_ocr_open(const char *dir, const char *langs, const char **why);
+/* The text OCR finds in an 8-bit grey image (rows `stride` bytes apart)
+ * scanned at ppi: malloc'ed, NULL when none can be read. */
+char *ing_ocr_gray(ing_ocr *o, const uint8_t *gray, int w, int h, int stride, int ppi);
+
+/* Splits page text into paragraphs at blank lines, the lines of a paragraph
+ * joined with spaces, a word hyphenated at a line end ("infor-" + "mation")
+ * joined when the next line starts with a lowercase letter (ingest/text.c).
+ * For PDF page text and OCR output. */
+void ing_text_add_page(ing_text *t, const char *s, size_t n);
+
+/* ---- child processes (ingest/child.c) ------------------------------------ */
+typedef struct ing_child_limits {
+    unsigned cpu_s;     /* CPU seconds (SIGXCPU, then SIGKILL a second later) */
+    size_t mem;         /* address space above what the child inherits; 0: none */
+    unsigned timeout_s; /* wall-clock seconds */
+    unsigned cpu_max_s; /* what ing_child_raise may raise cpu_s to (0: cpu_s) */
+    size_t mem_max;     /* what ing_child_raise may raise mem to (0: mem) */
+} ing_child_limits;
+#define ING_CHILD_FD 3          /* the child writes its records here */
+#define ING_CHILD_REC_ERROR 'E' /* a message to go with a failure exit */
+enum { ING_CHILD_EXIT_PIPE = 5 };
+/* In the child: sends one record (type, the string s, NULL: empty); the
+ * child _exits with ING_CHILD_EXIT_PIPE when the parent is gone. */
+void ing_child_put(char type, const char *s);
+/* In the child: raises its CPU (total seconds) and memory limits, up to
+ * cpu_max_s and mem_max; the parent's on_rec raises *cl alike when told. */
+void ing_child_raise(unsigned cpu_s, size_t mem);
+/* child_main(ctx) runs in the child with its limits set (see child.c) and
+ * must _exit. */
+typedef void (*ing_child_main_fn)(void *ctx);
+/* Called in the parent for each record other than ING_CHILD_REC_ERROR. */
+typedef void (*ing_child_rec_fn)(void *ctx, char type, const char *p, size_t len);
+typedef struct ing_child_result {
+    int reaped, status; /* the wait status, when the child could be reaped */
+    char error[200];    /* its ING_CHILD_REC_ERROR record, "" when none */
+} ing_child_result;
+/* Runs child_main in a forked child under cl, passing its records to on_rec
+ * as they arrive (payloads at most max_payload bytes in all); on_rec may
+ * raise cl's limits (it is read again at each record, and in messages). `what` names
+ * the parser in messages ("PDF parser"). Returns RAG_ERR_LIMIT for a limit
+ * (time, CPU, memory, max_payload), RAG_ERR_FORMAT when the child died of
+ * another signal, an error of the pipe or the fork; else 0, the exit
+ * status in *res for the caller to judge. */
+int ing_child_run(const char *name, const char *what, ing_child_limits *cl, size_t max_payload,
+                  ing_child_main_fn child_main, void *child_ctx, ing_child_rec_fn on_rec,
+                  void *rec_ctx, ing_child_result *res, rag_err *err);
 
 /* Text files: turns raw bytes into valid UTF-8 (BOM handling, UTF-16,
  * Windows-1252 fallback, repair). Fails with RAG_ERR_FORMAT when the bytes are

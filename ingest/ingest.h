@@ -48,7 +48,15 @@ typedef struct ing_params {
     size_t max_file_size; /* bytes; larger files fail */
     int include_hidden;   /* walk into dot-files and dot-directories */
     size_t chunk_tokens, overlap_tokens; /* chunk target and overlap, in tokens */
-    volatile sig_atomic_t *cancel;       /* set to non-zero to stop after the current file */
+    /* OCR of images and of PDF pages without text (when built with it):
+     * ING_OCR_AUTO (0, the default), ING_OCR_NEVER or ING_OCR_ALWAYS (see
+     * ingest/ing_int.h); the languages, "eng+deu" (NULL: eng when installed,
+     * else every one installed); CPU seconds per image or per PDF's pages
+     * (0: the default, 300). */
+    int ocr_mode;
+    const char *ocr_languages;
+    unsigned ocr_cpu_s;
+    volatile sig_atomic_t *cancel; /* set to non-zero to stop after the current file */
     /* Embedding model (borrowed), or NULL: chunks are then stored without
      * vectors. It must be the model the database's vectors come from (see
      * ing_reembed to switch); chunks are sized with its tokenizer. */
@@ -79,6 +87,9 @@ typedef struct ing_params {
 } ing_params;
 
 void ing_default_params(ing_params *p);
+/* ing_params.ocr_mode of a setting's word: "auto", "never", "always"
+ * (NULL or another word: auto). */
+int ing_ocr_mode_of(const char *word);
 
 typedef struct ing_report {
     size_t added, updated, unchanged, removed, skipped, failed;

@@ -12,8 +12,11 @@
  *   poll() with a wall-clock deadline  ◄──  records, then _exit(0):
  *   parse records as they come              'T' title (may be empty)
  *   (payload total capped at max_text)      'P' text of one page, per page
- *   waitpid() always                        'E' message, then _exit(3)
- *                                           (_exit(4): encrypted)
+ *   waitpid() always                        'R' OCR starts: limits raised
+ *                                           'O' pages OCR'd (decimal)
+ *                                           'E' message, then _exit(3)
+ *                                           (_exit(4): encrypted,
+ *                                           _exit(6): OCR cannot start)
  *
  * A record is one type byte, a 4-byte little-endian length, the payload.
  *
@@ -28,6 +31,9 @@
  * pdf_mem is counted on top of the address space the child inherits (the
  * parent may have mapped a multi-GB model), read from /proc/self/statm.
  *
+ * The child runner (fork, limits, records, outcomes) is ingest/child.c's
+ * ing_child_run, shared with OCR.
+ *
  * A file without "%PDF-" in its first 1 KiB is refused before any fork. A
  * build without RAG_HAVE_POPPLER answers RAG_ERR_UNSUPPORTED for the rest.
  *
@@ -36,387 +42,276 @@
  * poppler's C++ abort when an allocation fails under RLIMIT_AS; the kernel's
  * OOM killer sends SIGKILL); no answer in pdf_timeout_s => killed, time
  * limit; exit 3 => corrupt PDF with poppler's message. A PDF whose pages hold
- * no text (scans) is an error of its own: OCR is not supported.
+ * no text (scans) is an error of its own unless OCR reads them.
+ *
+ * OCR (built with RAG_HAVE_TESSERACT and cairo; lim->ocr_mode not NEVER):
+ * in the child, a page whose text layer is blank (every page under ALWAYS)
+ * is rendered at 300 dpi (less when that would pass ocr_max_pixels) on
+ * white, turned grey and read by tesseract (ing_ocr_gray), at most
+ * ocr_max_pages pages; tesseract is started at the first such page. Its text
+ * replaces the page's. Record 'O' tells the parent how many pages were
+ * OCR'd (metadata "ocr_pages"). Parsing runs under the pdf_ limits; at the
+ * first page OCR'd the child raises its own (ing_child_raise) to the sums of
+ * the pdf_ and ocr_ CPU limits and the larger memory limit, and says so
+ * (record 'R'), and the parent adds ocr_timeout_s to its deadline.
  *
  * Page text: paragraphs at blank lines, the lines of a paragraph joined with
  * spaces, a word hyphenated at a line end ("infor-" + "mation") joined when
  * the next line starts with a lowercase letter; a page always ends a
  * paragraph. */
 #include "ingest/ing_int.h"
-#include "base/log.h"
 #include "base/mem.h"
-#include "base/time.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef RAG_HAVE_POPPLER
 #include <poppler.h>
 #endif
 
-/* AddressSanitizer reserves terabytes of shadow memory up front: under
- * RLIMIT_AS the child could not even start. Sanitizer builds therefore leave
- * the address-space limit out (CPU and wall-clock limits still apply). */
-#if defined(__SANITIZE_ADDRESS__)
-#define PDF_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PDF_UNDER_ASAN 1
-#endif
-#endif
-#ifndef PDF_UNDER_ASAN
-#define PDF_UNDER_ASAN 0
+#if defined(RAG_HAVE_POPPLER) && defined(RAG_HAVE_TESSERACT) && defined(RAG_HAVE_CAIRO)
+#define PDF_OCR 1
+#include <cairo.h>
+#else
+#define PDF_OCR 0
 #endif
 
-enum { REC_TITLE = 'T', REC_PAGE = 'P', REC_ERROR = 'E' };
-enum { EXIT_OK = 0, EXIT_BAD_PDF = 3, EXIT_ENCRYPTED = 4, EXIT_PIPE = 5 };
-#define REC_HEADER 5
-#define PIPE_FD 3
+enum { REC_TITLE = 'T', REC_PAGE = 'P', REC_OCR_START = 'R', REC_OCR_PAGES = 'O' };
+enum { EXIT_OK = 0, EXIT_BAD_PDF = 3, EXIT_ENCRYPTED = 4, EXIT_OCR = 6 };
 
 #ifdef RAG_HAVE_POPPLER
 
 /* ---- child ----------------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n)
+typedef struct pdf_job {
+    const uint8_t *data;
+    size_t n;
+    const ing_limits *lim;
+    int ocr;                         /* OCR pages: ING_OCR_AUTO or ING_OCR_ALWAYS; -1: off */
+    const char *ocr_dir, *ocr_langs; /* resolved by the parent */
+} pdf_job;
+
+static int blank_text(const char *s)
 {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1; /* EPIPE: the parent stopped listening */
+    if (!s) return 1;
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' && *s != '\f') return 0;
+    return 1;
+}
+
+#if PDF_OCR
+/* Renders page on white at up to 300 dpi and OCRs it: malloc'ed text or
+ * NULL. Starts tesseract on first use (exits EXIT_OCR when it cannot). */
+static char *ocr_page(const pdf_job *j, PopplerPage *page, ing_ocr **eng)
+{
+    double pw = 0, ph = 0;
+    poppler_page_get_size(page, &pw, &ph);
+    if (!(pw > 0 && ph > 0)) return NULL;
+    double scale = 300.0 / 72.0;
+    double px = pw * scale * ph * scale;
+    if (j->lim->ocr_max_pixels && px > (double)j->lim->ocr_max_pixels)
+        scale *= sqrt((double)j->lim->ocr_max_pixels / px);
+    double wd = pw * scale, hd = ph * scale;
+    if (wd < 1 || hd < 1 || wd > 32767 || hd > 32767) return NULL;
+    int w = (int)wd, h = (int)hd;
+    if (!*eng) {
+        /* OCR's limits from here on: the parent raises its own alike */
+        ing_child_put(REC_OCR_START, NULL);
+        ing_child_raise(j->lim->pdf_cpu_s + j->lim->ocr_cpu_s,
+                        j->lim->ocr_mem > j->lim->pdf_mem ? j->lim->ocr_mem : j->lim->pdf_mem);
+        const char *why = NULL;
+        *eng = ing_ocr_open(j->ocr_dir, j->ocr_langs, &why);
+        if (!*eng) {
+            ing_child_put(ING_CHILD_REC_ERROR, why ? why : "tesseract cannot start");
+            _exit(EXIT_OCR);
         }
-        c += w;
-        n -= (size_t)w;
     }
-    return 0;
-}
-
-static void put_record(int fd, char type, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n > 0xFFFFFFFFu) n = 0xFFFFFFFFu;
-    unsigned char h[REC_HEADER] = {(unsigned char)type, (unsigned char)n, (unsigned char)(n >> 8),
-                                   (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
-    if (write_all(fd, h, sizeof h) < 0 || write_all(fd, s, n) < 0) _exit(EXIT_PIPE);
-}
-
-/* Bytes of address space this process already has (it inherits the
- * parent's: libraries, maybe a mapped model), so that pdf_mem is what the
- * parser may add. 0 when unknown. */
-static size_t current_vm_bytes(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (r <= 0) return 0;
-    buf[r] = 0;
-    unsigned long long pages = strtoull(buf, NULL, 10);
-    long psz = sysconf(_SC_PAGESIZE);
-    return (size_t)pages * (size_t)(psz > 0 ? psz : 4096);
-}
-
-static void set_limit(int res, rlim_t soft, rlim_t hard)
-{
-    struct rlimit rl = {soft, hard};
-    setrlimit(res, &rl); /* best effort: the wall-clock deadline still holds */
-}
-
-static void child_setup(int fd, const ing_limits *lim)
-{
-    /* default dispositions for what the parent may have handled or blocked */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGXCPU, SIGALRM, SIGUSR1, SIGUSR2, SIGCHLD};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        signal(sigs[i], SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-
-    /* fds: 0 and 1 to /dev/null, 2 too unless debugging (poppler prints
-     * "Syntax Error" lines there), the pipe as fd 3, nothing else */
-    int hi = fcntl(fd, F_DUPFD, 10);
-    if (hi < 0) _exit(EXIT_PIPE);
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0);
-        dup2(nul, 1);
-        if (rag_log_level() < RAG_LOG_DEBUG) dup2(nul, 2);
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(surf);
+        return NULL;
     }
-    if (dup2(hi, PIPE_FD) < 0) _exit(EXIT_PIPE);
-    if (close_range(PIPE_FD + 1, ~0U, 0) < 0) {
-        long max = sysconf(_SC_OPEN_MAX);
-        if (max < 0 || max > 65536) max = 65536;
-        for (int i = PIPE_FD + 1; i < max; i++)
-            close(i);
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_scale(cr, scale, scale);
+    poppler_page_render(page, cr);
+    cairo_destroy(cr);
+    cairo_surface_flush(surf);
+    const unsigned char *d = cairo_image_surface_get_data(surf);
+    int stride = cairo_image_surface_get_stride(surf);
+    uint8_t *gray = d ? malloc((size_t)w * (size_t)h) : NULL;
+    char *text = NULL;
+    if (gray) {
+        for (int y = 0; y < h; y++) {
+            const uint32_t *row = (const uint32_t *)(const void *)(d + (size_t)y * (size_t)stride);
+            uint8_t *g = gray + (size_t)y * (size_t)w;
+            for (int x = 0; x < w; x++) {
+                uint32_t v = row[x]; /* 0xXXRRGGBB */
+                unsigned r = v >> 16 & 255, gr = v >> 8 & 255, b = v & 255;
+                g[x] = (uint8_t)((r * 299 + gr * 587 + b * 114) / 1000);
+            }
+        }
+        text = ing_ocr_gray(*eng, gray, w, h, w, (int)lround(scale * 72.0));
+        free(gray);
     }
-
-    set_limit(RLIMIT_CORE, 0, 0);
-    set_limit(RLIMIT_FSIZE, 0, 0);                             /* the parser has no file to write */
-    set_limit(RLIMIT_CPU, lim->pdf_cpu_s, lim->pdf_cpu_s + 1); /* SIGXCPU, then SIGKILL */
-    if (!PDF_UNDER_ASAN && lim->pdf_mem) {
-        size_t base = current_vm_bytes();
-        set_limit(RLIMIT_AS, base + lim->pdf_mem, base + lim->pdf_mem);
-    }
+    cairo_surface_destroy(surf);
+    return text;
 }
+#endif
 
-__attribute__((noreturn)) static void child_main(int fd, const uint8_t *data, size_t n,
-                                                 const ing_limits *lim)
+__attribute__((noreturn)) static void child_main(void *ctx)
 {
-    child_setup(fd, lim);
-    GBytes *bytes = g_bytes_new_static(data, n);
+    const pdf_job *j = ctx;
+    GBytes *bytes = g_bytes_new_static(j->data, j->n);
     GError *gerr = NULL;
     PopplerDocument *doc = poppler_document_new_from_bytes(bytes, NULL, &gerr);
     if (!doc) {
         int encrypted =
             gerr && gerr->domain == POPPLER_ERROR && gerr->code == POPPLER_ERROR_ENCRYPTED;
-        put_record(PIPE_FD, REC_ERROR, gerr && gerr->message ? gerr->message : "cannot be opened");
+        ing_child_put(ING_CHILD_REC_ERROR,
+                      gerr && gerr->message ? gerr->message : "cannot be opened");
         _exit(encrypted ? EXIT_ENCRYPTED : EXIT_BAD_PDF);
     }
     gchar *title = poppler_document_get_title(doc);
-    put_record(PIPE_FD, REC_TITLE, title);
+    ing_child_put(REC_TITLE, title);
     g_free(title);
     int pages = poppler_document_get_n_pages(doc);
+#if PDF_OCR
+    ing_ocr *eng = NULL;
+    unsigned ocr_done = 0;
+#endif
     for (int i = 0; i < pages; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
         char *text = page ? poppler_page_get_text(page) : NULL;
-        put_record(PIPE_FD, REC_PAGE, text);
+#if PDF_OCR
+        if (page && j->ocr >= 0 && (j->ocr == ING_OCR_ALWAYS || blank_text(text)) &&
+            ocr_done < j->lim->ocr_max_pages) {
+            char *o = ocr_page(j, page, &eng);
+            ocr_done++;
+            if (o && (!blank_text(o) || j->ocr == ING_OCR_ALWAYS)) {
+                g_free(text);
+                text = g_strdup(o);
+            }
+            free(o);
+        }
+#else
+        (void)blank_text;
+#endif
+        ing_child_put(REC_PAGE, text);
         g_free(text);
         if (page) g_object_unref(page);
     }
+#if PDF_OCR
+    if (ocr_done) {
+        char num[32];
+        snprintf(num, sizeof num, "%u", ocr_done);
+        ing_child_put(REC_OCR_PAGES, num);
+    }
+#endif
     /* no clean-up: the process ends here and the parent reads EOF */
     _exit(EXIT_OK);
 }
 
-/* ---- parent: page text ------------------------------------------------------ */
+/* ---- parent ----------------------------------------------------------------- */
 
-static int is_blank_line(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f') return 0;
-    return 1;
-}
+typedef struct pdf_reader {
+    ing_text *out;
+    int got_title, raised;
+    unsigned ocr_pages;
+    ing_child_limits *cl;
+    unsigned ocr_timeout_s;
+} pdf_reader;
 
-static void add_paragraph(ing_text *out, const char *s, size_t n)
+static void on_record(void *ctx, char type, const char *p, size_t len)
 {
-    rag_buf para = {0};
-    size_t i = 0;
-    while (i < n) {
-        const char *nl = memchr(s + i, '\n', n - i);
-        size_t e = nl ? (size_t)(nl - s) : n;
-        size_t a = i, b = e;
-        while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r'))
-            a++;
-        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r'))
-            b--;
-        if (b > a) {
-            if (para.len) {
-                size_t l = para.len;
-                int hyphen = l >= 2 && para.data[l - 1] == '-' &&
-                             ((para.data[l - 2] >= 'a' && para.data[l - 2] <= 'z') ||
-                              (para.data[l - 2] >= 'A' && para.data[l - 2] <= 'Z')) &&
-                             s[a] >= 'a' && s[a] <= 'z';
-                if (hyphen)
-                    para.len--; /* "infor-" + "mation" */
-                else
-                    rag_buf_putc(&para, ' ');
-            }
-            rag_buf_append(&para, s + a, b - a);
+    pdf_reader *r = ctx;
+    if (type == REC_TITLE && !r->got_title) {
+        r->got_title = 1;
+        if (len) {
+            ing_text_set_title(r->out, p, len);
+            r->out->title_in_text = 0;
         }
-        i = e + 1;
+    } else if (type == REC_PAGE) {
+        ing_text_add_page(r->out, p, len);
+    } else if (type == REC_OCR_START && !r->raised) {
+        r->raised = 1; /* the child raised its limits to these */
+        r->cl->cpu_s = r->cl->cpu_max_s;
+        r->cl->mem = r->cl->mem_max;
+        r->cl->timeout_s += r->ocr_timeout_s;
+    } else if (type == REC_OCR_PAGES) {
+        r->ocr_pages = (unsigned)strtoul(len < 20 ? p : "0", NULL, 10);
     }
-    if (para.len) ing_text_add(out, ING_PARA, 0, para.data, para.len);
-    rag_buf_free(&para);
-}
-
-static void add_page(ing_text *out, const char *s, size_t n)
-{
-    size_t i = 0, para = 0;
-    while (i < n) {
-        const char *nl = memchr(s + i, '\n', n - i);
-        size_t e = nl ? (size_t)(nl - s) : n;
-        if (is_blank_line(s + i, e - i)) {
-            if (i > para) add_paragraph(out, s + para, i - para);
-            para = e + 1;
-        }
-        i = e + 1;
-    }
-    if (para < n) add_paragraph(out, s + para, n - para);
-}
-
-/* ---- parent: running the child -------------------------------------------- */
-
-typedef struct reader {
-    rag_buf raw;     /* bytes received and not yet parsed */
-    size_t payload;  /* payload bytes received in total */
-    char error[200]; /* the child's error record */
-    int got_title;
-} reader;
-
-/* Consumes the complete records in r->raw. Returns 0, or 1 when the text is
- * over the limit. */
-static int parse_records(reader *r, ing_text *out, size_t max_text)
-{
-    size_t pos = 0;
-    while (r->raw.len - pos >= REC_HEADER) {
-        const unsigned char *h = (const unsigned char *)r->raw.data + pos;
-        size_t len = (size_t)h[1] | (size_t)h[2] << 8 | (size_t)h[3] << 16 | (size_t)h[4] << 24;
-        if (len > max_text || r->payload + len > max_text) return 1;
-        if (r->raw.len - pos - REC_HEADER < len) break; /* wait for the rest */
-        const char *p = r->raw.data + pos + REC_HEADER;
-        if (h[0] == REC_TITLE && !r->got_title) {
-            r->got_title = 1;
-            if (len) {
-                ing_text_set_title(out, p, len);
-                out->title_in_text = 0;
-            }
-        } else if (h[0] == REC_PAGE) {
-            add_page(out, p, len);
-        } else if (h[0] == REC_ERROR) {
-            snprintf(r->error, sizeof r->error, "%.*s", (int)len, p);
-        }
-        r->payload += len;
-        pos += REC_HEADER + len;
-    }
-    memmove(r->raw.data, r->raw.data + pos, r->raw.len - pos);
-    r->raw.len -= pos;
-    return 0;
 }
 
 static int extract_in_child(const char *name, const uint8_t *data, size_t n, const ing_limits *lim,
                             ing_text *out, rag_err *err)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) return rag_err_sys(err, errno, "%s: pipe", name);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(fds[0]);
-        close(fds[1]);
-        return rag_err_sys(err, e, "%s: fork for the PDF parser", name);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        child_main(fds[1], data, n, lim);
-    }
-    close(fds[1]);
-
-    reader r = {0};
-    long long deadline = (long long)rag_now_ms() + (long long)lim->pdf_timeout_s * 1000;
-    int timed_out = 0, too_big = 0, read_errno = 0;
-    char buf[65536];
-    for (;;) {
-        long long left = deadline - (long long)rag_now_ms();
-        if (left <= 0) {
-            timed_out = 1;
-            break;
-        }
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int pr = poll(&pfd, 1, left > 1000000 ? 1000000 : (int)left);
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr < 0) {
-            read_errno = errno;
-            break;
-        }
-        if (pr == 0) continue; /* the deadline is checked at the top */
-        ssize_t got = read(fds[0], buf, sizeof buf);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (got < 0) {
-            read_errno = errno;
-            break;
-        }
-        if (got == 0) break; /* the child closed its end: it is done */
-        rag_buf_append(&r.raw, buf, (size_t)got);
-        if (parse_records(&r, out, lim->max_text)) {
-            too_big = 1;
-            break;
+    pdf_job j = {.data = data, .n = n, .lim = lim, .ocr = -1};
+    ing_child_limits cl = {lim->pdf_cpu_s, lim->pdf_mem, lim->pdf_timeout_s, 0, 0};
+    char dir[1024], langs[512];
+    rag_err lang_err = {0};
+    if (PDF_OCR && lim->ocr_mode != ING_OCR_NEVER && lim->ocr_max_pages > 0) {
+        if (!ing_ocr_languages(lim->ocr_languages, dir, sizeof dir, langs, sizeof langs,
+                               &lang_err)) {
+            j.ocr = lim->ocr_mode;
+            j.ocr_dir = dir;
+            j.ocr_langs = langs;
+            cl.cpu_max_s = lim->pdf_cpu_s + lim->ocr_cpu_s;
+            cl.mem_max = lim->ocr_mem > lim->pdf_mem ? lim->ocr_mem : lim->pdf_mem;
         }
     }
-    if (timed_out || too_big || read_errno) kill(pid, SIGKILL);
-    close(fds[0]);
-    rag_buf_free(&r.raw);
-
-    /* Reap the child. After EOF it exits at once; a child that closed the
-     * pipe but lingers is killed at the deadline. */
-    int status = 0, reaped = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    for (;;) {
-        pid_t w = wait4(pid, &status, WNOHANG, &ru);
-        if (w == pid) {
-            reaped = 1;
-            break;
-        }
-        if (w < 0 && errno != EINTR) break; /* ECHILD: someone ignores SIGCHLD */
-        if ((long long)rag_now_ms() > deadline && !timed_out) {
-            timed_out = 1;
-            kill(pid, SIGKILL);
-        }
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
-
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    if (timed_out)
-        return rag_err_set(err, RAG_ERR_LIMIT, "%s: PDF parser timed out after %u s", name,
-                           lim->pdf_timeout_s);
-    if (too_big)
-        return rag_err_set(err, RAG_ERR_LIMIT, "%s: the text is larger than the limit of %zu bytes",
-                           name, lim->max_text);
-    if (read_errno) return rag_err_sys(err, read_errno, "%s: reading from the PDF parser", name);
-    if (reaped && WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        if (sig == SIGXCPU || (sig == SIGKILL && cpu + 0.5 >= lim->pdf_cpu_s))
-            return rag_err_set(err, RAG_ERR_LIMIT,
-                               "%s: PDF parser stopped at the CPU time limit of %u s", name,
-                               lim->pdf_cpu_s);
-        if (sig == SIGABRT || sig == SIGKILL) {
-            if (lim->pdf_mem >= (size_t)1 << 20)
-                return rag_err_set(err, RAG_ERR_LIMIT,
-                                   "%s: PDF parser ran out of memory (limit %zu MiB)", name,
-                                   lim->pdf_mem >> 20);
-            return rag_err_set(err, RAG_ERR_LIMIT,
-                               "%s: PDF parser ran out of memory (limit %zu bytes)", name,
-                               lim->pdf_mem);
-        }
-        return rag_err_set(err, RAG_ERR_FORMAT,
-                           "%s: PDF parser crashed on this file (signal %d: %s)", name, sig,
-                           strsignal(sig));
-    }
-    if (reaped && WIFEXITED(status)) {
-        int code = WEXITSTATUS(status);
+    pdf_reader r = {.out = out, .cl = &cl, .ocr_timeout_s = lim->ocr_timeout_s};
+    ing_child_result res;
+    int rc = ing_child_run(name, "PDF parser", &cl, lim->max_text, child_main, &j, on_record, &r,
+                           &res, err);
+    if (rc) return rc;
+    if (res.reaped && WIFEXITED(res.status)) {
+        int code = WEXITSTATUS(res.status);
         if (code == EXIT_BAD_PDF)
             return rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt PDF: %s", name,
-                               r.error[0] ? r.error : "poppler cannot read it");
+                               res.error[0] ? res.error : "poppler cannot read it");
         if (code == EXIT_ENCRYPTED)
             return rag_err_set(err, RAG_ERR_UNSUPPORTED,
                                "%s: the PDF is encrypted (it needs a password)", name);
+        if (code == EXIT_OCR)
+            return rag_err_set(err, RAG_ERR_UNSUPPORTED, "%s: OCR of a page without text: %s", name,
+                               res.error[0] ? res.error : "tesseract cannot start");
         if (code != EXIT_OK)
             return rag_err_set(err, RAG_ERR_FORMAT, "%s: PDF parser failed (exit status %d)", name,
                                code);
-    } else if (!reaped && !r.got_title) {
+    } else if (!res.reaped && !r.got_title) {
         /* the status was lost (someone else reaped the child): go by what
          * it wrote */
-        if (r.error[0])
-            return rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt PDF: %s", name, r.error);
+        if (res.error[0])
+            return rag_err_set(err, RAG_ERR_FORMAT, "%s: corrupt PDF: %s", name, res.error);
         return rag_err_set(err, RAG_ERR_FORMAT, "%s: PDF parser ended without a result", name);
     }
-    if (out->n_blocks == 0)
+    if (r.ocr_pages) {
+        char num[32];
+        snprintf(num, sizeof num, "%u", r.ocr_pages);
+        ing_meta_json(out, "ocr_pages", num);
+    }
+    if (out->n_blocks == 0) {
+        if (!PDF_OCR)
+            return rag_err_set(err, RAG_ERR_FORMAT,
+                               "%s: the PDF has no text layer (scanned? OCR is not supported)",
+                               name);
+        if (lim->ocr_mode == ING_OCR_NEVER || lim->ocr_max_pages == 0)
+            return rag_err_set(err, RAG_ERR_FORMAT,
+                               "%s: the PDF has no text layer (scanned? OCR is off)", name);
+        if (lang_err.code)
+            return rag_err_set(err, RAG_ERR_FORMAT,
+                               "%s: the PDF has no text layer, and OCR cannot run: %s", name,
+                               lang_err.msg);
         return rag_err_set(err, RAG_ERR_FORMAT,
-                           "%s: the PDF has no text layer (scanned? OCR is not supported)", name);
+                           "%s: the PDF has no text layer and OCR found no text in its pages",
+                           name);
+    }
     return 0;
 }
 

@@ -357,7 +357,9 @@ static int ingest_content_at(run *r, const ing_file *f, const rag_map *m, const 
     if (rc) {
         ing_text_free(&t);
         notify(r, f->path,
-               rc == RAG_ERR_UNSUPPORTED && type == ING_TYPE_UNKNOWN ? ING_SKIPPED : ING_FAILED,
+               rc == RAG_ERR_UNSUPPORTED && (type == ING_TYPE_UNKNOWN || type == ING_TYPE_IMAGE)
+                   ? ING_SKIPPED
+                   : ING_FAILED,
                ferr.msg);
         return 1;
     }
@@ -844,6 +846,9 @@ static int run_begin(run *r, store *s, const ing_params *p, ing_report *report, 
     *r = (run){.s = s, .p = p, .rep = report};
     ing_limits_default(&r->limits);
     r->limits.max_member = p->max_file_size;
+    r->limits.ocr_mode = p->ocr_mode;
+    r->limits.ocr_languages = p->ocr_languages;
+    if (p->ocr_cpu_s) r->limits.ocr_cpu_s = p->ocr_cpu_s;
     ing_chunk_params_default(&r->chunking);
     r->chunking.target_tokens = p->chunk_tokens;
     r->chunking.overlap_tokens = p->overlap_tokens;

@@ -190,3 +190,59 @@ void ing_meta_str(ing_text *t, const char *key, const char *val)
     cJSON_Delete(v);
     rag_buf_free(&ok);
 }
+
+/* ---- page text (PDF pages, OCR output) ------------------------------------ */
+
+static int is_blank_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f') return 0;
+    return 1;
+}
+
+static void add_paragraph(ing_text *out, const char *s, size_t n)
+{
+    rag_buf para = {0};
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - s) : n;
+        size_t a = i, b = e;
+        while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r'))
+            a++;
+        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r'))
+            b--;
+        if (b > a) {
+            if (para.len) {
+                size_t l = para.len;
+                int hyphen = l >= 2 && para.data[l - 1] == '-' &&
+                             ((para.data[l - 2] >= 'a' && para.data[l - 2] <= 'z') ||
+                              (para.data[l - 2] >= 'A' && para.data[l - 2] <= 'Z')) &&
+                             s[a] >= 'a' && s[a] <= 'z';
+                if (hyphen)
+                    para.len--; /* "infor-" + "mation" */
+                else
+                    rag_buf_putc(&para, ' ');
+            }
+            rag_buf_append(&para, s + a, b - a);
+        }
+        i = e + 1;
+    }
+    if (para.len) ing_text_add(out, ING_PARA, 0, para.data, para.len);
+    rag_buf_free(&para);
+}
+
+void ing_text_add_page(ing_text *out, const char *s, size_t n)
+{
+    size_t i = 0, para = 0;
+    while (i < n) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - s) : n;
+        if (is_blank_line(s + i, e - i)) {
+            if (i > para) add_paragraph(out, s + para, i - para);
+            para = e + 1;
+        }
+        i = e + 1;
+    }
+    if (para < n) add_paragraph(out, s + para, n - para);
+}

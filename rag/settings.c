@@ -45,6 +45,20 @@ static int check_labels(const char *v, rag_err *err)
     return rc;
 }
 
+/* "eng", "eng+deu": names of traineddata files (whether they are installed
+ * is checked when OCR runs, where the tessdata directory is looked up). */
+static int check_ocr_languages(const char *v, rag_err *err)
+{
+    size_t n = strlen(v);
+    int ok = n > 0 && n < 400 && v[0] != '+' && v[n - 1] != '+' && !strstr(v, "++");
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-' || v[i] == '+';
+    if (ok) return 0;
+    return rag_err_set(err, RAG_ERR_INVALID,
+                       "'%.40s' is not a list of OCR languages (such as eng or eng+deu)", v);
+}
+
 static int check_template(const char *v, rag_err *err)
 {
     if (llm_chat_family_from_name(v) >= 0) return 0;
@@ -199,6 +213,16 @@ const rag_setting_def rag_setting_defs[] = {
      "overlap of chunks in tokens (below chunk_tokens; when only chunk_tokens is set, 15% of it)"},
     {"ingest.include_hidden", RAG_SET_BOOL, 0, 0, 0, NULL, "false", NULL, "--hidden", R, 0, NULL,
      OFF(ingest.include_hidden), "walk into files and directories whose names start with '.'"},
+    {"ingest.ocr", RAG_SET_CHOICE, 0, 0, 0, "auto never always", "auto", NULL, "--ocr", B, 0, NULL,
+     OFF(ingest.ocr),
+     "OCR (when built in): auto reads images and PDF pages without text, never skips them, "
+     "always reads every PDF page as an image"},
+    {"ingest.ocr_languages", RAG_SET_STRING, 0, 0, 0, NULL, NULL, NULL, NULL, B, 0,
+     check_ocr_languages, OFF(ingest.ocr_languages),
+     "OCR languages, '+'-separated (eng+deu; default eng when installed, else every one installed "
+     "in the tessdata directory)"},
+    {"ingest.ocr_cpu_limit", RAG_SET_INT, 1, 86400, 0, NULL, "300", NULL, NULL, B, 0, NULL,
+     OFF(ingest.ocr_cpu_limit), "CPU seconds OCR may take for one image or one PDF's pages"},
     {"ingest.fetch_timeout", RAG_SET_REAL, 0, 3600, 1, NULL, "30", NULL, NULL, B, 0, NULL,
      OFF(ingest.fetch_timeout), "seconds to fetch one page"},
     {"ingest.crawl_delay", RAG_SET_REAL, 0, 86400, 0, NULL, "1", NULL, "--crawl-delay", R, 0, NULL,

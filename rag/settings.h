@@ -104,8 +104,9 @@ typedef struct rag_settings {
     } acl;
     struct {
         size_t max_size;
-        long chunk_tokens, overlap_tokens, max_pages;
+        long chunk_tokens, overlap_tokens, max_pages, ocr_cpu_limit;
         int include_hidden;
+        const char *ocr, *ocr_languages;
         double fetch_timeout, crawl_delay;
     } ingest;
     struct {

@@ -578,6 +578,9 @@ static void upload_url(ragd_request *req, ragd_response *resp, const upload *u,
     if (req->params->fetch_timeout > 0) ip.fetch_timeout = req->params->fetch_timeout;
     if (req->params->chunk_tokens) ip.chunk_tokens = req->params->chunk_tokens;
     if (req->params->overlap_tokens) ip.overlap_tokens = req->params->overlap_tokens;
+    ip.ocr_mode = req->params->ocr_mode;
+    ip.ocr_languages = req->params->ocr_languages;
+    ip.ocr_cpu_s = req->params->ocr_cpu_s;
     rag_buf body = {0};
     char *ctype = NULL;
     double t0 = rag_now_s();
@@ -677,6 +680,9 @@ void ragd_api_documents_post(ragd_request *req, ragd_response *resp)
     ip.max_file_size = req->params->max_upload;
     if (req->params->chunk_tokens) ip.chunk_tokens = req->params->chunk_tokens;
     if (req->params->overlap_tokens) ip.overlap_tokens = req->params->overlap_tokens;
+    ip.ocr_mode = req->params->ocr_mode;
+    ip.ocr_languages = req->params->ocr_languages;
+    ip.ocr_cpu_s = req->params->ocr_cpu_s;
     outcome o = {ING_FAILED, ""};
     ip.on_file = on_file;
     ip.ctx = &o;

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "cluster/cluster.h"
+#include "ingest/ingest.h"
 #include "base/time.h"
 #include "rag/settings.h"
 #include "ragd/http.h"
@@ -117,6 +118,9 @@ static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_st
     sp->fetch_policy.allow_private = s->net.allow_private;
     sp->fetch_policy.allow = s->net.allow;
     sp->fetch_timeout = s->ingest.fetch_timeout;
+    sp->ocr_mode = ing_ocr_mode_of(s->ingest.ocr);
+    sp->ocr_languages = s->ingest.ocr_languages;
+    sp->ocr_cpu_s = (unsigned)s->ingest.ocr_cpu_limit;
     if (s->acl.default_labels) {
         rag_err err = {0};
         if (rag_labels_parse(s->acl.default_labels, rag_settings_where(s, "acl.default_labels"),

@@ -52,6 +52,11 @@ typedef struct ragd_server_params {
     size_t chunk_tokens, overlap_tokens; /* 0: the ingest defaults */
     net_policy fetch_policy;             /* uploads by URL: which addresses ([net]) */
     double fetch_timeout; /* seconds to fetch one (ingest.fetch_timeout, default 30) */
+    /* OCR of uploaded images and scanned PDFs (ingest.ocr, ocr_languages,
+     * ocr_cpu_limit): ing_params' ocr_mode, ocr_languages, ocr_cpu_s */
+    int ocr_mode;
+    const char *ocr_languages;
+    unsigned ocr_cpu_s;
 } ragd_server_params;
 
 void ragd_server_default_params(ragd_server_params *p);

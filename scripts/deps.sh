@@ -26,6 +26,7 @@ packages=(
   libarchive-dev                    # archives (zip, tar) and compressed files
   libgmime-3.0-dev                  # email (.eml, mbox)
   libpoppler-glib-dev               # PDF (optional at build time: GPL)
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng  # OCR of images and scanned PDFs (optional at build time)
   dpkg-dev                          # 'apt-get source' unpacks with dpkg-source
   clang libclang-rt-14-dev          # sanitizer and fuzzing builds
   clang-format                      # make format-check (CI) and make format
