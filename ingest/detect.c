@@ -150,13 +150,13 @@ static int zip_type(const uint8_t *d, size_t n)
     zip_source_t *src = zip_source_buffer_create(d, n, 0, &ze);
     if (!src) {
         zip_error_fini(&ze);
-        return ING_TYPE_UNKNOWN;
+        return -1;
     }
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY, &ze);
     zip_error_fini(&ze);
     if (!za) {
         zip_source_free(src); /* not taken over by a failed open */
-        return ING_TYPE_UNKNOWN;
+        return -1;
     }
     int type = ING_TYPE_UNKNOWN;
     zip_file_t *f = zip_fopen(za, "[Content_Types].xml", 0);

@@ -1375,7 +1375,8 @@ static void test_ooxml_detect(void)
     CHECK_INT(detect_fixture("book.xlsx", "upload.zip"), ING_TYPE_XLSX);
     CHECK_INT(detect_fixture("extras.docx", "upload"), ING_TYPE_DOCX);
     CHECK_INT(detect_fixture("cut.xlsx", NULL), ING_TYPE_XLSX); /* broken, named so */
-    CHECK_INT(detect_fixture("cut.xlsx", "x.zip"), ING_TYPE_UNKNOWN);
+    /* a broken zip not named as a document is reported as a corrupt archive */
+    CHECK_INT(detect_fixture("cut.xlsx", "x.zip"), ING_TYPE_ARCHIVE);
     CHECK_INT(detect_fixture("notdocx.zip", "x.pptx"), ING_TYPE_PPTX);
     static const char txt[] = "not a deck\n";
     CHECK_INT(ing_detect("a.pptx", (const uint8_t *)txt, sizeof txt - 1), ING_TYPE_PPTX);
@@ -1574,7 +1575,8 @@ static void test_detect_odf_epub_rtf(void)
     /* a broken zip is what its name says, or unknown */
     CHECK_INT(detect_in(d, "corrupt.odt", NULL), ING_TYPE_ODT);
     CHECK_INT(detect_in(d, "corrupt.odt", "x.epub"), ING_TYPE_EPUB);
-    CHECK_INT(detect_in(d, "corrupt.odt", "x.zip"), ING_TYPE_UNKNOWN);
+    /* a broken zip not named as a document is reported as a corrupt archive */
+    CHECK_INT(detect_in(d, "corrupt.odt", "x.zip"), ING_TYPE_ARCHIVE);
     static const char rtf[] = "{\\rtf1\\ansi hello}";
     CHECK_INT(ing_detect("a.txt", (const uint8_t *)rtf, sizeof rtf - 1), ING_TYPE_RTF);
     CHECK_INT(ing_detect(NULL, (const uint8_t *)rtf, sizeof rtf - 1), ING_TYPE_RTF);
