@@ -195,7 +195,9 @@ test: deps test-deps
 run-tests: all $(UNIT_BINS) $(GOLDEN_BINS) $(TOOL_BINS) $(FAISS_TEST)
 	BUILD=$(BUILD) ./tests/run.sh
 
+# tests/lsan.supp names the leaks of other libraries LeakSanitizer must not count.
 asan: deps test-deps
+	LSAN_OPTIONS="$${LSAN_OPTIONS:+$$LSAN_OPTIONS:}suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0" \
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" run-tests
 
