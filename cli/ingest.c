@@ -33,6 +33,7 @@ static const char usage[] =
     "  --max-size SIZE     refuse larger files (default 256M)\n"
     "  --chunk-tokens N    target chunk size in tokens (default 320)\n"
     "  --overlap-tokens N  overlap between chunks (default 48)\n"
+    "  --jobs N            threads extracting files (default 0: one per CPU, at most 8)\n"
     "  --embed-model FILE|URL\n"
     "                      embed new and changed chunks with this GGUF encoder, or\n"
     "                      an OpenAI-compatible server's /v1 (default\n"
@@ -172,6 +173,7 @@ int cli_ingest(int argc, char **argv)
                                          {"crawl", required_argument, NULL, 'W'},
                                          {"crawl-delay", required_argument, NULL, 'Y'},
                                          {"max-pages", required_argument, NULL, 'P'},
+                                         {"jobs", required_argument, NULL, 'j'},
                                          {"allow-private", optional_argument, NULL, 'V'},
                                          {"wait", no_argument, NULL, 'w'},
                                          {"upload", no_argument, NULL, 'U'},
@@ -217,6 +219,9 @@ int cli_ingest(int argc, char **argv)
             break;
         case 'm':
             cli_flag(&cli, "ingest.max_size", optarg, "--max-size");
+            break;
+        case 'j':
+            cli_flag(&cli, "ingest.threads", optarg, "--jobs");
             break;
         case 'c':
             cli_flag(&cli, "ingest.chunk_tokens", optarg, "--chunk-tokens");
@@ -265,6 +270,7 @@ int cli_ingest(int argc, char **argv)
     p.ocr_mode = ing_ocr_mode_of(set->ingest.ocr);
     p.ocr_languages = set->ingest.ocr_languages;
     p.ocr_cpu_s = (unsigned)set->ingest.ocr_cpu_limit;
+    p.threads = (int)set->ingest.threads;
     if ((rc = read_fetching(&cli, crawl, &policy, &p))) goto out;
     if (acl) {
         if (rag_labels_parse(acl, "--acl", &labels, &err)) {

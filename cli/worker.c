@@ -155,6 +155,7 @@ static int run_job(worker *w, clu *c, const clu_job *j, const char **said, int64
     p.ocr_mode = ing_ocr_mode_of(set->ingest.ocr);
     p.ocr_languages = set->ingest.ocr_languages;
     p.ocr_cpu_s = (unsigned)set->ingest.ocr_cpu_limit;
+    p.threads = (int)set->ingest.threads;
     p.ext_id = j->ext_id;
     p.embedder = w->embedder;
     p.fetch_timeout = set->ingest.fetch_timeout;

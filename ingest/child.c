@@ -24,7 +24,15 @@
  * that a parent that went away shows as EPIPE, not as a signal. There is no
  * exec, so the child runs on a copy of a possibly multi-threaded parent: it
  * only uses malloc (made fork-safe by glibc), plain system calls and
- * libraries the parent never touched (glib, poppler, leptonica, tesseract).
+ * libraries the parent never touched (poppler, leptonica, tesseract), or
+ * touched only under ing_fork_lock (glib, through GMime): no fork happens
+ * while a thread of the parent is inside glib, so the child never finds one
+ * of glib's locks held by a thread it does not have. ICU is the exception
+ * left: the parent's threads use it for words and sentences and tesseract
+ * links it; ICU holds its global locks only while it loads data (once per
+ * kind of data and process), and a child forked in that instant would wait
+ * on one until its wall-clock limit ends it, a failure reported like any
+ * other time limit, never a hang.
  *
  * mem is counted on top of the address space the child inherits (the
  * parent may have mapped a multi-GB model), read from /proc/self/statm.
@@ -48,6 +56,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +215,18 @@ static int parse_records(reader *r, size_t max_payload, ing_child_rec_fn on_rec,
     return 0;
 }
 
+static pthread_mutex_t fork_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+void ing_fork_lock(void)
+{
+    pthread_mutex_lock(&fork_mu);
+}
+
+void ing_fork_unlock(void)
+{
+    pthread_mutex_unlock(&fork_mu);
+}
+
 int ing_child_run(const char *name, const char *what, ing_child_limits *cl, size_t max_payload,
                   ing_child_main_fn child_main, void *child_ctx, ing_child_rec_fn on_rec,
                   void *rec_ctx, ing_child_result *res, rag_err *err)
@@ -213,7 +234,9 @@ int ing_child_run(const char *name, const char *what, ing_child_limits *cl, size
     memset(res, 0, sizeof *res);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return rag_err_sys(err, errno, "%s: pipe", name);
+    ing_fork_lock();
     pid_t pid = fork();
+    if (pid != 0) ing_fork_unlock(); /* the child never takes it again */
     if (pid < 0) {
         int e = errno;
         close(fds[0]);

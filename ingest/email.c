@@ -415,8 +415,8 @@ static void add_headers(GMimeMessage *m, ing_text *out)
     rag_buf_free(&hdr);
 }
 
-int ing_extract_email(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
-                      ing_text *out, rag_err *err)
+static int extract_email_glib(const char *path, const uint8_t *data, size_t n,
+                              const ing_limits *lim, ing_text *out, rag_err *err)
 {
     const char *name = path ? path : "(input)";
     ing_limits defaults;
@@ -438,6 +438,15 @@ int ing_extract_email(const char *path, const uint8_t *data, size_t n, const ing
                            "%s: the extracted text is larger than the limit of %zu bytes", name,
                            lim->max_text);
     return 0;
+}
+
+int ing_extract_email(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                      ing_text *out, rag_err *err)
+{
+    ing_fork_lock();
+    int rc = extract_email_glib(path, data, n, lim, out, err);
+    ing_fork_unlock();
+    return rc;
 }
 
 /* ---- attachments ---------------------------------------------------------- */
@@ -549,8 +558,8 @@ static char *meta_member(const char *key, const char *val)
     return s;
 }
 
-int ing_email_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
-                      ing_member_fn fn, void *ctx, rag_err *err)
+static int email_members_glib(const char *path, const uint8_t *data, size_t n,
+                              const ing_limits *lim, ing_member_fn fn, void *ctx, rag_err *err)
 {
     (void)lim;
     const char *name = path ? path : "(input)";
@@ -564,6 +573,15 @@ int ing_email_members(const char *path, const uint8_t *data, size_t n, const ing
     g_object_unref(m);
     rag_free(w.parent_meta);
     return w.rc;
+}
+
+int ing_email_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                      ing_member_fn fn, void *ctx, rag_err *err)
+{
+    ing_fork_lock();
+    int rc = email_members_glib(path, data, n, lim, fn, ctx, err);
+    ing_fork_unlock();
+    return rc;
 }
 
 /* ---- mbox ----------------------------------------------------------------- */
@@ -620,8 +638,8 @@ static int emit_message(const uint8_t *data, size_t n, pending *p, gint64 end, i
     return rc;
 }
 
-int ing_mbox_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
-                     ing_member_fn fn, void *ctx, rag_err *err)
+static int mbox_members_glib(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                             ing_member_fn fn, void *ctx, rag_err *err)
 {
     (void)lim;
     const char *name = path ? path : "(input)";
@@ -650,5 +668,14 @@ int ing_mbox_members(const char *path, const uint8_t *data, size_t n, const ing_
     g_object_unref(p);
     if (!rc && index == 0)
         return rag_err_set(err, RAG_ERR_FORMAT, "%s: not an mbox: no message found", name);
+    return rc;
+}
+
+int ing_mbox_members(const char *path, const uint8_t *data, size_t n, const ing_limits *lim,
+                     ing_member_fn fn, void *ctx, rag_err *err)
+{
+    ing_fork_lock();
+    int rc = mbox_members_glib(path, data, n, lim, fn, ctx, err);
+    ing_fork_unlock();
     return rc;
 }

@@ -226,6 +226,12 @@ typedef struct ing_child_result {
     int reaped, status; /* the wait status, when the child could be reaped */
     char error[200];    /* its ING_CHILD_REC_ERROR record, "" when none */
 } ing_child_result;
+/* Held by a thread of this process that uses glib (GMime, ingest/email.c)
+ * and taken around each fork: a child runs glib too (poppler) and must not
+ * start with one of glib's locks held by a thread that is not there.
+ * Recursive: an email's attachment may be a PDF, parsed in a child. */
+void ing_fork_lock(void);
+void ing_fork_unlock(void);
 /* Runs child_main in a forked child under cl, passing its records to on_rec
  * as they arrive (payloads at most max_payload bytes in all); on_rec may
  * raise cl's limits (it is read again at each record, and in messages). `what` names

@@ -56,6 +56,11 @@ typedef struct ing_params {
     int ocr_mode;
     const char *ocr_languages;
     unsigned ocr_cpu_s;
+    /* Threads reading and extracting files ahead of the one writing them
+     * (ingest.threads): 0 one per CPU (at most 8), 1 none (the writing
+     * thread reads each file itself). The database ends the same whatever
+     * the number: files are written and reported in their sorted order. */
+    int threads;
     volatile sig_atomic_t *cancel; /* set to non-zero to stop after the current file */
     /* Embedding model (borrowed), or NULL: chunks are then stored without
      * vectors. It must be the model the database's vectors come from (see

@@ -16,7 +16,14 @@
  * chunks fill an embedding batch (EMBED_BATCH_TOKENS): chunks of many small
  * documents then go through the encoder together, and each document is
  * written with its vectors in the same transaction as its chunks. Chunks
- * are sized with the model's tokenizer and never exceed its context. */
+ * are sized with the model's tokenizer and never exceed its context.
+ *
+ * Threads (ingest.threads, --jobs): a pool reads, hashes, extracts and
+ * chunks the files ahead of the one thread that decides (store lookups),
+ * writes and reports, within a window bounded in files and bytes; the
+ * writing thread takes the results in sorted file order, so the database
+ * and the reports are the same whatever the thread count (see "one file"
+ * below). Containers are walked by the writing thread. */
 #include "ingest/ingest.h"
 #include "ingest/crawl.h"
 #include "ingest/ing_int.h"
@@ -28,11 +35,13 @@
 #include "base/time.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BATCH_DOCS 256
 #define BATCH_BYTES (16u << 20)
@@ -303,11 +312,8 @@ static int flush_queue(run *r, rag_err *err)
     return rc;
 }
 
-/* Extracts and chunks one file whose content is new or changed, and queues
- * it for writing. Returns 0 (queued or written), 1 (file failed or
- * skipped: reported), <0 fatal. */
-/* type: what the source says it is (a URL's Content-Type), or
- * ING_TYPE_UNKNOWN to detect it from the bytes and the name. */
+/* Walks a container (archive, mailbox, email) and writes its members, then
+ * its own record. Writing thread. Returns 0, 1 (failed: reported), <0 fatal. */
 static int ingest_container(run *r, const ing_file *f, const rag_map *m, const char *hash,
                             int64_t group, int existed, ing_type type, unsigned depth,
                             rag_err *err);
@@ -337,55 +343,109 @@ static int enqueue(run *r, const ing_file *f, const char *hash, int64_t group, i
 
 static int drop_members(run *r, const ing_file *f, rag_err *err);
 
-/* depth: 0 for a file or page, 1 for a member of it, ... */
+/* What extraction made of one file's bytes: a document ready to queue, a
+ * container to walk, or the reason it is neither. Made without the store,
+ * so by any thread; used by the writing thread. */
+typedef struct prepared {
+    ing_status st; /* ING_ADDED: text and chunks hold the document (or, with
+                    * `container`, nothing: the writer walks it); else
+                    * ING_SKIPPED or ING_FAILED with `reason` */
+    int container;
+    char *reason;
+    ing_type type;
+    ing_text text;
+    ing_chunks chunks;
+} prepared;
+
+static void prepared_free(prepared *pr)
+{
+    rag_free(pr->reason);
+    ing_text_free(&pr->text);
+    ing_chunks_free(&pr->chunks);
+    memset(pr, 0, sizeof *pr);
+}
+
+/* Detects (unless `type` is known), extracts, normalises and chunks one
+ * file's bytes. Reads only r's limits and chunking parameters (the
+ * embedder's tokenizer is read-only): safe in the extraction threads. A
+ * container is only recognised here: its walk writes as it goes. */
+static void prepare_content(const run *r, const char *path, const uint8_t *data, size_t n,
+                            ing_type type, prepared *out)
+{
+    memset(out, 0, sizeof *out);
+    if (type == ING_TYPE_UNKNOWN) type = ing_detect(path, data, n);
+    out->type = type;
+    out->st = ING_ADDED;
+    /* An empty file (or one of whitespace only) is no document, and no
+     * failure either. What was stored from it before stays. */
+    if (ing_is_blank(data, n)) {
+        out->st = ING_SKIPPED;
+        out->reason = rag_xstrdup("empty");
+        return;
+    }
+    if (ing_type_is_container(type)) {
+        out->container = 1;
+        return;
+    }
+    rag_err ferr = {0};
+    int rc = ing_extract(type, path, data, n, &r->limits, &out->text, &ferr);
+    if (rc) {
+        ing_text_free(&out->text);
+        out->st = rc == RAG_ERR_UNSUPPORTED && (type == ING_TYPE_UNKNOWN || type == ING_TYPE_IMAGE)
+                      ? ING_SKIPPED
+                      : ING_FAILED;
+        out->reason = rag_xstrdup(ferr.msg);
+        return;
+    }
+    title_into_text(&out->text);
+    ing_chunk_text(&out->text, &r->chunking, &out->chunks);
+    if (out->chunks.n == 0) {
+        ing_chunks_free(&out->chunks);
+        ing_text_free(&out->text);
+        out->st = ING_FAILED;
+        out->reason = rag_xasprintf("%s: no text could be extracted", path);
+    }
+}
+
+/* Writing thread: queues a prepared document (its text and chunks move into
+ * the queue), walks a container (m: its bytes), or reports why there is
+ * nothing. depth: 0 for a file or page, 1 for a member of it, ... Returns 0
+ * (queued or written), 1 (skipped or failed: reported), <0 fatal. */
+static int finish_prepared(run *r, const ing_file *f, const rag_map *m, const char *hash,
+                           int64_t group, int existed, unsigned depth, prepared *pr, rag_err *err)
+{
+    int rc = 1;
+    if (pr->st != ING_ADDED) {
+        notify(r, f->path, pr->st, pr->reason);
+    } else if (pr->container) {
+        rc = ingest_container(r, f, m, hash, group, existed, pr->type, depth, err);
+    } else {
+        /* it may have been a container before: its members go */
+        rc = existed ? drop_members(r, f, err) : 0;
+        if (!rc) {
+            rc = enqueue(r, f, hash, group, existed, pr->type, &pr->text, &pr->chunks, err);
+            pr->text = (ing_text){0};
+            pr->chunks = (ing_chunks){0};
+        }
+    }
+    prepared_free(pr);
+    return rc;
+}
+
 static int ingest_content_at(run *r, const ing_file *f, const rag_map *m, const char *hash,
                              int64_t group, int existed, ing_type type, unsigned depth,
                              rag_err *err)
 {
-    if (type == ING_TYPE_UNKNOWN) type = ing_detect(f->path, m->data, m->size);
-    /* An empty file (or one of whitespace only) is no document, and no
-     * failure either. What was stored from it before stays. */
-    if (ing_is_blank(m->data, m->size)) {
-        notify(r, f->path, ING_SKIPPED, "empty");
-        return 1;
-    }
-    if (ing_type_is_container(type))
-        return ingest_container(r, f, m, hash, group, existed, type, depth, err);
-    ing_text t = {0};
-    rag_err ferr = {0};
-    int rc = ing_extract(type, f->path, m->data, m->size, &r->limits, &t, &ferr);
-    if (rc) {
-        ing_text_free(&t);
-        notify(r, f->path,
-               rc == RAG_ERR_UNSUPPORTED && (type == ING_TYPE_UNKNOWN || type == ING_TYPE_IMAGE)
-                   ? ING_SKIPPED
-                   : ING_FAILED,
-               ferr.msg);
-        return 1;
-    }
-    title_into_text(&t);
-    ing_chunks chunks = {0};
-    ing_chunk_text(&t, &r->chunking, &chunks);
-    if (chunks.n == 0) {
-        ing_chunks_free(&chunks);
-        ing_text_free(&t);
-        char *why = rag_xasprintf("%s: no text could be extracted", f->path);
-        notify(r, f->path, ING_FAILED, why);
-        rag_free(why);
-        return 1;
-    }
-    if (existed) {
-        /* it may have been a container before: its members go */
-        int rc2 = drop_members(r, f, err);
-        if (rc2) {
-            ing_chunks_free(&chunks);
-            ing_text_free(&t);
-            return rc2;
-        }
-    }
-    return enqueue(r, f, hash, group, existed, type, &t, &chunks, err);
+    prepared pr;
+    prepare_content(r, f->path, m->data, m->size, type, &pr);
+    return finish_prepared(r, f, m, hash, group, existed, depth, &pr, err);
 }
 
+/* Extracts and chunks one page or file whose content is new or changed, and
+ * queues it for writing. type: what the source says it is (a URL's
+ * Content-Type), or ING_TYPE_UNKNOWN to detect it from the bytes and the
+ * name. Returns 0 (queued or written), 1 (failed or skipped: reported), <0
+ * fatal. */
 static int ingest_content(run *r, const ing_file *f, const rag_map *m, const char *hash,
                           int64_t group, int existed, ing_type type, rag_err *err)
 {
@@ -655,55 +715,254 @@ static int ingest_container(run *r, const ing_file *f, const rag_map *m, const c
     return enqueue(r, f, hash, group, existed, type, &t, &none, err);
 }
 
-static int ingest_file(run *r, const ing_file *f, rag_err *err)
-{
+/* ---- one file: decided by the writing thread, read by any ---------------
+ *
+ * A file goes through three steps. decide (writing thread, store lookups):
+ * too large, unchanged (size and mtime as stored), or to be read. read (an
+ * extraction thread, or the writing thread itself): map, hash, and unless
+ * the hash is the stored one, extract and chunk (prepare_content). finish
+ * (writing thread, in file order): touch, queue, walk a container, or
+ * report. Reports and writes thus come in file order whatever the number of
+ * threads, and the database ends the same. A container's members are read
+ * and written by the writing thread during its walk (their records depend
+ * on what the store holds under the container). */
+typedef enum job_state { JOB_WAITING, JOB_TAKEN, JOB_READY } job_state;
+
+typedef struct file_job {
+    /* decide */
+    int existed, same_id, to_read;
     store_doc old;
-    int existed = store_doc_get_by_uri(r->s, f->uri, &old, err);
+    int64_t group;
+    /* read */
+    job_state state;
+    char *map_error; /* the file could not be read */
+    char hash[RAG_SHA256_HEX_LEN + 1];
+    int same_hash; /* content as stored: nothing extracted */
+    prepared pr;
+    rag_map m; /* kept mapped for a container's walk */
+    int mapped;
+} file_job;
+
+/* Step 1. Returns 0 or <0 (fatal). */
+static int job_decide(run *r, const ing_file *f, file_job *j, rag_err *err)
+{
+    memset(j, 0, sizeof *j);
+    int existed = store_doc_get_by_uri(r->s, f->uri, &j->old, err);
     if (existed < 0) return existed;
-    int64_t group = r->p->labels ? r->group : existed ? old.acl_group : r->default_group;
-    int same_id = !r->p->ext_id || (existed && old.ext_id && !strcmp(old.ext_id, r->p->ext_id));
+    j->existed = existed;
+    j->group = r->p->labels ? r->group : existed ? j->old.acl_group : r->default_group;
+    j->same_id =
+        !r->p->ext_id || (existed && j->old.ext_id && !strcmp(j->old.ext_id, r->p->ext_id));
+    j->to_read = f->size <= r->p->max_file_size &&
+                 !(existed && j->same_id && j->old.size == (int64_t)f->size &&
+                   j->old.mtime_ns == f->mtime_ns);
+    j->state = j->to_read ? JOB_WAITING : JOB_READY;
+    return 0;
+}
+
+/* Step 2: the file's bytes. No store access: any thread. */
+static void job_read(const run *r, const ing_file *f, file_job *j)
+{
+    rag_err ferr = {0};
+    if (rag_file_map(f->path, r->p->max_file_size, &j->m, &ferr) != 0) {
+        j->map_error = rag_xstrdup(ferr.msg);
+        return;
+    }
+    rag_sha256_hex(j->m.data, j->m.size, j->hash);
+    j->same_hash = j->existed && j->same_id && !strcmp(j->old.content_hash, j->hash);
+    if (!j->same_hash) prepare_content(r, f->path, j->m.data, j->m.size, ING_TYPE_UNKNOWN, &j->pr);
+    if (j->pr.container)
+        j->mapped = 1;
+    else
+        rag_file_unmap(&j->m);
+}
+
+static void job_free(file_job *j)
+{
+    if (j->existed) store_doc_free(&j->old);
+    if (j->mapped) rag_file_unmap(&j->m);
+    rag_free(j->map_error);
+    prepared_free(&j->pr);
+    memset(j, 0, sizeof *j);
+}
+
+/* Step 3. Returns 0 or <0 (fatal). */
+static int job_finish(run *r, const ing_file *f, file_job *j, rag_err *err)
+{
     int rc = 0;
     if (f->size > r->p->max_file_size) {
         char *why = rag_xasprintf("%s: file is %llu bytes, over the limit of %zu (--max-size)",
                                   f->path, (unsigned long long)f->size, r->p->max_file_size);
         notify(r, f->path, ING_FAILED, why);
         rag_free(why);
-        goto out;
-    }
-    if (existed && same_id && old.size == (int64_t)f->size && old.mtime_ns == f->mtime_ns) {
-        if (old.acl_group != group) {
+    } else if (!j->to_read || j->same_hash) {
+        /* unchanged content: at most its labels or mtime change */
+        int moved = j->old.acl_group != j->group;
+        if (moved || j->to_read) {
             rc = batch_open(r, err);
-            if (!rc) rc = store_doc_touch(r->s, old.id, f->mtime_ns, group, err);
+            if (!rc) rc = store_doc_touch(r->s, j->old.id, f->mtime_ns, j->group, err);
             if (!rc) rc = batch_account(r, 0, err);
-            if (!rc) rc = regroup_members(r, f->uri, group, err);
-            if (!rc) notify(r, f->path, ING_UPDATED, NULL);
-        } else {
-            notify(r, f->path, ING_UNCHANGED, NULL);
+            if (!rc && moved) rc = regroup_members(r, f->uri, j->group, err);
         }
-        goto out;
-    }
-    rag_map m;
-    rag_err ferr = {0};
-    if (rag_file_map(f->path, r->p->max_file_size, &m, &ferr) != 0) {
-        notify(r, f->path, ING_FAILED, ferr.msg);
-        goto out;
-    }
-    char hash[RAG_SHA256_HEX_LEN + 1];
-    rag_sha256_hex(m.data, m.size, hash);
-    if (existed && same_id && !strcmp(old.content_hash, hash)) {
-        rc = batch_open(r, err);
-        if (!rc) rc = store_doc_touch(r->s, old.id, f->mtime_ns, group, err);
-        if (!rc) rc = batch_account(r, 0, err);
-        if (!rc && old.acl_group != group) rc = regroup_members(r, f->uri, group, err);
-        if (!rc) notify(r, f->path, old.acl_group != group ? ING_UPDATED : ING_UNCHANGED, NULL);
+        if (!rc) notify(r, f->path, moved ? ING_UPDATED : ING_UNCHANGED, NULL);
+    } else if (j->map_error) {
+        notify(r, f->path, ING_FAILED, j->map_error);
     } else {
-        rc = ingest_content(r, f, &m, hash, group, existed, ING_TYPE_UNKNOWN, err);
+        rc = finish_prepared(r, f, &j->m, j->hash, j->group, j->existed, 0, &j->pr, err);
         if (rc > 0) rc = 0;
     }
-    rag_file_unmap(&m);
-out:
-    if (existed) store_doc_free(&old);
     return rc;
+}
+
+/* ---- the extraction threads -----------------------------------------------
+ * They take waiting jobs in file order, within a window ahead of the
+ * writing thread, bounded in jobs and in bytes, so memory stays bounded
+ * whatever the tree. One thread means none: the writing thread reads each
+ * file itself when it comes to it. */
+#define POOL_MAX_THREADS 64
+#define POOL_WINDOW_PER_THREAD 8
+#define POOL_WINDOW_BYTES ((uint64_t)256 << 20)
+
+typedef struct pool {
+    const run *r;
+    const ing_files *files;
+    file_job *jobs; /* ring of `window` jobs: job i is jobs[i % window] */
+    size_t window;
+    size_t decided; /* jobs [done, decided) are decided, in the ring */
+    size_t done;    /* jobs before this one are finished */
+    size_t next;    /* the next job a thread may take */
+    uint64_t bytes; /* sizes of the decided, unfinished files */
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t work, ready;
+    pthread_t threads[POOL_MAX_THREADS];
+    int n_threads;
+} pool;
+
+static file_job *pool_job(pool *pl, size_t i)
+{
+    return &pl->jobs[i % pl->window];
+}
+
+static void *pool_thread(void *arg)
+{
+    pool *pl = arg;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        /* jobs before `done` are finished and their slots reused */
+        if (pl->next < pl->done) pl->next = pl->done;
+        while (!pl->stop && pl->next < pl->decided && pool_job(pl, pl->next)->state != JOB_WAITING)
+            pl->next++;
+        if (pl->stop) break;
+        if (pl->next >= pl->decided) {
+            pthread_cond_wait(&pl->work, &pl->mu);
+            continue;
+        }
+        size_t i = pl->next++;
+        file_job *j = pool_job(pl, i);
+        j->state = JOB_TAKEN;
+        pthread_mutex_unlock(&pl->mu);
+        job_read(pl->r, &pl->files->v[i], j);
+        pthread_mutex_lock(&pl->mu);
+        j->state = JOB_READY;
+        pthread_cond_broadcast(&pl->ready);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* Extraction threads for p->threads (0: one per CPU, at most 8). */
+static int pool_threads(const ing_params *p)
+{
+    long n = p->threads;
+    if (n <= 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1) n = 1;
+        if (n > 8) n = 8;
+    }
+    return n > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)n;
+}
+
+static void pool_start(pool *pl, const run *r, const ing_files *files)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->r = r;
+    pl->files = files;
+    int t = pool_threads(r->p);
+    pl->window = (size_t)(t > 1 ? t : 1) * POOL_WINDOW_PER_THREAD;
+    pl->jobs = rag_xcalloc(pl->window, sizeof *pl->jobs);
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->work, NULL);
+    pthread_cond_init(&pl->ready, NULL);
+    for (int i = 0; t > 1 && i < t; i++)
+        if (pthread_create(&pl->threads[pl->n_threads], NULL, pool_thread, pl) == 0)
+            pl->n_threads++;
+}
+
+/* Decides the jobs ahead of job `done` that fit in the window. Writing thread. */
+static int pool_fill(pool *pl, run *r, rag_err *err)
+{
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        size_t i = pl->decided;
+        int room = i < pl->files->n && i - pl->done < pl->window &&
+                   (i == pl->done || pl->bytes < POOL_WINDOW_BYTES);
+        pthread_mutex_unlock(&pl->mu);
+        if (!room) return 0;
+        file_job j;
+        int rc = job_decide(r, &pl->files->v[i], &j, err);
+        if (rc) return rc;
+        pthread_mutex_lock(&pl->mu);
+        *pool_job(pl, i) = j;
+        pl->decided++;
+        pl->bytes += pl->files->v[i].size;
+        pthread_cond_signal(&pl->work);
+        pthread_mutex_unlock(&pl->mu);
+    }
+}
+
+/* Job `done`, read: by a thread (waited for) or here when none took it. */
+static file_job *pool_take(pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    file_job *j = pool_job(pl, pl->done);
+    if (j->state == JOB_WAITING) {
+        j->state = JOB_TAKEN;
+        pthread_mutex_unlock(&pl->mu);
+        job_read(pl->r, &pl->files->v[pl->done], j);
+        pthread_mutex_lock(&pl->mu);
+        j->state = JOB_READY;
+    }
+    while (j->state != JOB_READY)
+        pthread_cond_wait(&pl->ready, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+    return j;
+}
+
+static void pool_release(pool *pl, file_job *j)
+{
+    job_free(j);
+    pthread_mutex_lock(&pl->mu);
+    pl->bytes -= pl->files->v[pl->done].size;
+    pl->done++;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Stops the threads (after the job each is reading) and frees what is left. */
+static void pool_stop(pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->stop = 1;
+    pthread_cond_broadcast(&pl->work);
+    pthread_mutex_unlock(&pl->mu);
+    for (int i = 0; i < pl->n_threads; i++)
+        pthread_join(pl->threads[i], NULL);
+    for (size_t i = pl->done; i < pl->decided; i++)
+        job_free(pool_job(pl, i));
+    rag_free(pl->jobs);
+    pthread_cond_destroy(&pl->ready);
+    pthread_cond_destroy(&pl->work);
+    pthread_mutex_destroy(&pl->mu);
 }
 
 /* A page fetched by URL (ingest/crawl.c): stored like a file whose source
@@ -962,19 +1221,26 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     for (size_t i = 0; i < files.n; i++)
         prog.bytes_total += files.v[i].size;
 
+    pool pl;
+    pool_start(&pl, &r, &files);
     for (size_t i = 0; i < files.n && !rc; i++) {
         if (p->cancel && *p->cancel) {
             report->cancelled = 1;
             break;
         }
         prog.current = files.v[i].path;
-        rc = ingest_file(&r, &files.v[i], err);
+        rc = pool_fill(&pl, &r, err);
+        if (rc) break;
+        file_job *j = pool_take(&pl);
+        rc = job_finish(&r, &files.v[i], j, err);
+        pool_release(&pl, j);
         prog.files_done++;
         prog.bytes_done += files.v[i].size;
         report->bytes_seen += files.v[i].size;
         prog.seconds = rag_now_s() - t0;
         if (p->on_progress) p->on_progress(p->ctx, &prog);
     }
+    pool_stop(&pl);
     if (!rc && n_urls && !(p->cancel && *p->cancel)) {
         page_run pr = {&r, &prog, t0};
         rc = ing_crawl(urls, n_urls, p, ingest_page, &pr, err);

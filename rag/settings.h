@@ -104,7 +104,7 @@ typedef struct rag_settings {
     } acl;
     struct {
         size_t max_size;
-        long chunk_tokens, overlap_tokens, max_pages, ocr_cpu_limit;
+        long chunk_tokens, overlap_tokens, max_pages, ocr_cpu_limit, threads;
         int include_hidden;
         const char *ocr, *ocr_languages;
         double fetch_timeout, crawl_delay;
