@@ -128,27 +128,47 @@ int store_fts_groups_sync(store *s, rag_err *err)
     return rc;
 }
 
+/* One FTS5 row per statement, never INSERT ... SELECT: a statement that
+ * writes several rows runs in a statement savepoint, and FTS5 writes its
+ * pending terms to disk as a new segment at each savepoint (so one segment
+ * per document, then merges: a third of the writing thread's time in
+ * ingest). Single-row inserts leave the terms pending until the transaction
+ * commits or FTS5's hash fills. Both statements are cached. */
 int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err)
 {
-    char sql[512];
+    char ins[256];
     long long G = (long long)g;
     if (add)
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO chunks_fts_%lld(rowid, text, heading_path) "
-                 "SELECT id, text, heading_path FROM chunks WHERE document_id = ?1",
-                 G);
+        snprintf(ins, sizeof ins,
+                 "INSERT INTO chunks_fts_%lld(rowid, text, heading_path) VALUES (?1, ?2, ?3)", G);
     else
-        snprintf(sql, sizeof sql,
+        snprintf(ins, sizeof ins,
                  "INSERT INTO chunks_fts_%lld(chunks_fts_%lld, rowid, text, heading_path) "
-                 "SELECT 'delete', id, text, heading_path FROM chunks WHERE document_id = ?1",
+                 "VALUES ('delete', ?1, ?2, ?3)",
                  G, G);
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
+    sqlite3_stmt *sel, *st;
+    int rc = store_cached(
+        s, "SELECT id, text, heading_path FROM chunks WHERE document_id = ?1 ORDER BY id", &sel,
+        err);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, doc);
-    int step = sqlite3_step(st);
-    if (step != SQLITE_DONE) rc = store_sqlite_err(s, step, "update the keyword index", err);
-    sqlite3_finalize(st);
+    rc = store_cached(s, ins, &st, err);
+    if (rc) {
+        store_cached_done(sel);
+        return rc;
+    }
+    sqlite3_bind_int64(sel, 1, doc);
+    int step;
+    while (!rc && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        sqlite3_bind_int64(st, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_value(st, 2, sqlite3_column_value(sel, 1));
+        sqlite3_bind_value(st, 3, sqlite3_column_value(sel, 2));
+        int w = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (w != SQLITE_DONE) rc = store_sqlite_err(s, w, "update the keyword index", err);
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_sqlite_err(s, step, "read the chunks", err);
+    store_cached_done(st);
+    store_cached_done(sel);
     return rc;
 }
 
