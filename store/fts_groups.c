@@ -128,13 +128,20 @@ int store_fts_groups_sync(store *s, rag_err *err)
     return rc;
 }
 
-/* One FTS5 row per statement, never INSERT ... SELECT: a statement that
- * writes several rows runs in a statement savepoint, and FTS5 writes its
- * pending terms to disk as a new segment at each savepoint (so one segment
- * per document, then merges: a third of the writing thread's time in
- * ingest). Single-row inserts leave the terms pending until the transaction
- * commits or FTS5's hash fills. Both statements are cached. */
-int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err)
+/* Puts a document's chunks into (add) or out of its group's keyword index.
+ *
+ * One FTS5 row per statement, never INSERT ... SELECT, and the additions
+ * of a transaction all at its end (store_fts_flush, from store_commit):
+ * FTS5 writes its pending terms to disk as a new segment at every
+ * statement savepoint, and SQLite opens one for each statement that writes
+ * several rows (INSERT ... SELECT, and any insert into chunks: its trigger
+ * writes the change log). Indexed as each document was written, that made
+ * one tiny segment per document and then merges, a third of the writing
+ * thread's time in ingest; indexed at the end, a batch of documents makes
+ * one. Removing a document that is still pending only drops it from the
+ * list (its rows never entered the index). Outside a transaction every
+ * change is made at once. */
+static int fts_rows(store *s, int64_t doc, int64_t g, int add, rag_err *err)
 {
     char ins[256];
     long long G = (long long)g;
@@ -157,7 +164,7 @@ int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err)
         return rc;
     }
     sqlite3_bind_int64(sel, 1, doc);
-    int step;
+    int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(sel)) == SQLITE_ROW) {
         sqlite3_bind_int64(st, 1, sqlite3_column_int64(sel, 0));
         sqlite3_bind_value(st, 2, sqlite3_column_value(sel, 1));
@@ -169,6 +176,43 @@ int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err)
     if (!rc && step != SQLITE_DONE) rc = store_sqlite_err(s, step, "read the chunks", err);
     store_cached_done(st);
     store_cached_done(sel);
+    if (s->in_tx) s->fts_dirty = 1;
+    return rc;
+}
+
+int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err)
+{
+    if (!add) {
+        for (size_t i = 0; i < s->n_fts_pending; i++)
+            if (s->fts_pending[i].doc == doc) {
+                memmove(&s->fts_pending[i], &s->fts_pending[i + 1],
+                        (s->n_fts_pending - i - 1) * sizeof *s->fts_pending);
+                s->n_fts_pending--;
+                return 0;
+            }
+        return fts_rows(s, doc, g, 0, err);
+    }
+    if (!s->in_tx) return fts_rows(s, doc, g, 1, err);
+    s->fts_pending = rag_xgrow(s->fts_pending, &s->cap_fts_pending, s->n_fts_pending + 1,
+                               sizeof *s->fts_pending);
+    s->fts_pending[s->n_fts_pending++] = (struct store_fts_pending){doc, g};
+    return 0;
+}
+
+int store_fts_flush(store *s, int for_read, rag_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < s->n_fts_pending; i++)
+        rc = fts_rows(s, s->fts_pending[i].doc, s->fts_pending[i].group, 1, err);
+    /* on failure the caller rolls the transaction back */
+    s->n_fts_pending = 0;
+    /* A reader in the transaction: FTS5 writes its row counts and sizes
+     * (the averages record rag_bm25's statistics read from the _data
+     * table) only at a commit or a savepoint: take one. */
+    if (!rc && for_read && s->fts_dirty) {
+        rc = store_exec(s, "SAVEPOINT rag_fts; RELEASE rag_fts", err);
+        if (!rc) s->fts_dirty = 0;
+    }
     return rc;
 }
 
@@ -205,6 +249,8 @@ static void parse_averages(const unsigned char *p, size_t n, int64_t *n_rows, in
 
 int store_fts_group_size(store *s, int64_t g, int64_t *n_rows, int64_t *n_tokens, rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     /* FTS5 keeps the row count and the token count of each column in the
      * "averages" record, id 1 of its _data table: what bm25() reads. */
     char sql[128];
@@ -322,6 +368,8 @@ int store_fts_register_functions(fts5_api *api)
 int store_fts_bm25_stats(store *s, const int64_t *groups, size_t n_groups, const char *match,
                          size_t n_phrase, store_bm25_stats *out, rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     /* One statement: per visible group its averages record and, from its
      * first matching row, the rows holding each phrase. */
     memset(out, 0, sizeof *out);
@@ -398,6 +446,8 @@ void store_fts_bm25_blob(const store_bm25_stats *st, const int *words, size_t n,
 
 int store_fts_check(store *s, rag_strv *problems, rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     int64_t *g;
     size_t n;
     int rc = store_fts_groups_missing(s, &g, &n, err);
@@ -438,6 +488,8 @@ int store_fts_check(store *s, rag_strv *problems, rag_err *err)
 
 int store_fts_rebuild_all(store *s, rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     int64_t *g;
     size_t n;
     int rc = store_collect_ids(s, "SELECT id FROM acl_groups ORDER BY id", NULL, &g, &n, err);

@@ -126,6 +126,8 @@ static int fill_snippet(store *s, const char *match, const store_search_params *
 int store_search_snippet(store *s, const char *query, const store_search_params *p, store_hit *h,
                          rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     rag_buf match = {0};
     int rc = 0;
     if (h->acl_group > 0 && build_match(query, &match, NULL))
@@ -371,6 +373,8 @@ static size_t common_count(const phrase_df *order, size_t n, const rag_strv *run
 int store_search_keyword(store *s, const char *query, const rag_principal *who,
                          const store_search_params *p, store_hits *out, rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     memset(out, 0, sizeof *out);
     if (p->k == 0) return 0;
     rag_buf match = {0}, blob = {0};
@@ -471,6 +475,8 @@ int store_terms(store *s, const char *text, size_t len, int query, store_term_cb
 int store_term_stats(store *s, const char *term, size_t term_len, const int64_t *groups,
                      size_t n_groups, int64_t *n_chunks_with, int64_t *n_chunks_total, rag_err *err)
 {
+    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (pending_rc) return pending_rc;
     *n_chunks_with = *n_chunks_total = 0;
     int rc = 0;
     for (size_t i = 0; !rc && i < n_groups; i++) {

@@ -195,6 +195,7 @@ void store_close(store *s)
         sqlite3_close_v2(s->db);
     }
     store_vindex_free(s->vindex);
+    rag_free(s->fts_pending);
     rag_free(s->path);
     rag_free(s);
 }
@@ -302,13 +303,17 @@ int store_begin(store *s, rag_err *err)
 
 int store_commit(store *s, rag_err *err)
 {
-    int rc = store_exec(s, "COMMIT", err);
-    if (!rc) s->in_tx = 0;
+    int rc = store_fts_flush(s, 0, err);
+    if (rc) return rc;
+    rc = store_exec(s, "COMMIT", err);
+    if (!rc) s->in_tx = s->fts_dirty = 0;
     return rc;
 }
 
 void store_rollback(store *s)
 {
+    s->n_fts_pending = 0;
+    s->fts_dirty = 0;
     if (!s->in_tx) return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;

@@ -22,6 +22,14 @@ struct store {
         uint64_t used;
     } cache[STORE_STMT_CACHE];
     uint64_t cache_clock;
+    /* Documents whose chunks enter the keyword index at commit (see
+     * store_fts_doc), in the order they were written. */
+    struct store_fts_pending {
+        int64_t doc, group;
+    } * fts_pending;
+    size_t n_fts_pending, cap_fts_pending;
+    int fts_dirty; /* keyword rows written in this transaction since FTS5
+                    * last saved its statistics (store_fts_flush) */
 };
 
 /* Frees the in-memory vector indexes (store_close). */
@@ -71,6 +79,11 @@ int store_collect_ids(store *s, const char *sql, const rag_principal *who, int64
 /* Adds (add != 0) the chunks of document `doc` to the keyword index of group
  * g, or removes them (call before the chunks are deleted). */
 int store_fts_doc(store *s, int64_t doc, int64_t g, int add, rag_err *err);
+/* Indexes the documents store_fts_doc left for the commit: store_commit
+ * does (for_read 0), and every reader of the keyword index first (for_read
+ * 1: FTS5's statistics, which it saves only at a commit or a savepoint,
+ * are then saved too, when keyword rows were written since). */
+int store_fts_flush(store *s, int for_read, rag_err *err);
 /* Rows and tokens (all columns) in group g's keyword index. */
 int store_fts_group_size(store *s, int64_t g, int64_t *n_rows, int64_t *n_tokens, rag_err *err);
 /* Registers rag_bm25() and rag_fts_hits() on a connection. */

@@ -672,6 +672,84 @@ static void test_acl_move_moves_keywords(void)
     store_close(s);
 }
 
+/* Within one transaction, documents enter the keyword index at commit
+ * (store_fts_doc): a search in the transaction still finds them, one moved
+ * or deleted before the commit leaves nothing behind, a rollback drops
+ * them, and the index matches the chunks after each step. */
+static void put_doc(store *s, const char *uri, int64_t group, const char *text)
+{
+    store_chunk_in ch = {.text = text, .len = strlen(text), .n_tokens = 1, .heading_path = ""};
+    ch.byte_end = ch.len;
+    store_doc_in d = {.uri = uri,
+                      .title = uri,
+                      .mime = "text/plain",
+                      .content_hash = "00",
+                      .mtime_ns = 1,
+                      .size = 1,
+                      .acl_group = group};
+    rag_err err = {0};
+    CHECK_INT(store_doc_replace(s, &d, &ch, 1, 0, 0, NULL, &err), 0);
+}
+
+static void check_index(store *s)
+{
+    rag_strv problems = {0};
+    rag_err err = {0};
+    CHECK_INT(store_check(s, &problems, &err), 0);
+    for (size_t i = 0; i < problems.n; i++)
+        printf("    problem: %s\n", problems.v[i]);
+    CHECK_INT(problems.n, 0);
+    rag_strv_free(&problems);
+}
+
+static void test_index_at_commit(void)
+{
+    store *s = open_fresh("atcommit");
+    int64_t ops = group_of(s, "ops"), fin = group_of(s, "finance");
+    rag_principal admin, p_ops, p_fin;
+    rag_err err = {0};
+    rag_principal_admin(&admin);
+    CHECK_INT(rag_principal_from_roles("ops", &p_ops, &err), 0);
+    CHECK_INT(rag_principal_from_roles("finance", &p_fin, &err), 0);
+
+    CHECK_INT(store_begin(s, &err), 0);
+    for (int i = 0; i < 50; i++) {
+        char uri[32];
+        snprintf(uri, sizeof uri, "/d%02d.txt", i);
+        put_doc(s, uri, i % 2 ? ops : fin, i % 2 ? "gasket pump" : "ledger pump");
+    }
+    CHECK_INT(count_hits(s, "pump", &admin), 50); /* found before the commit */
+    put_doc(s, "/late.txt", ops, "gasket late");
+    put_doc(s, "/d01.txt", ops, "replaced twice"); /* replaced in the transaction */
+    int64_t late = 0;
+    store_doc d;
+    CHECK_INT(store_doc_get_by_uri(s, "/late.txt", &d, &err), 1);
+    late = d.id;
+    store_doc_free(&d);
+    CHECK_INT(store_doc_touch(s, late, 2, fin, &err), 0); /* moved while pending */
+    CHECK_INT(store_doc_get_by_uri(s, "/d03.txt", &d, &err), 1);
+    CHECK_INT(store_doc_delete(s, d.id, &err), 0); /* deleted while pending */
+    store_doc_free(&d);
+    CHECK_INT(store_commit(s, &err), 0);
+    check_index(s);
+    CHECK_INT(count_hits(s, "gasket", &p_ops), 23);
+    CHECK_INT(count_hits(s, "gasket", &p_fin), 1); /* late.txt, moved */
+    CHECK_INT(count_hits(s, "replaced", &p_ops), 1);
+    CHECK_INT(count_hits(s, "pump", &admin), 48);
+
+    CHECK_INT(store_begin(s, &err), 0);
+    put_doc(s, "/gone.txt", ops, "rolled back words");
+    store_rollback(s);
+    CHECK_INT(count_hits(s, "rolled", &admin), 0);
+    add_doc(s, "/after.txt", "ops", "after the rollback");
+    CHECK_INT(count_hits(s, "rolled", &admin), 0);
+    CHECK_INT(count_hits(s, "rollback", &p_ops), 1);
+    check_index(s);
+    rag_principal_free(&p_ops);
+    rag_principal_free(&p_fin);
+    store_close(s);
+}
+
 /* The rule in C (store_doc_visible) answers as the SQL does. */
 static void test_doc_visible_in_c(void)
 {
@@ -706,6 +784,7 @@ int main(void)
     RUN(test_terms_match_index);
     RUN(test_change_log);
     RUN(test_acl_move_moves_keywords);
+    RUN(test_index_at_commit);
     RUN(test_scores_from_visible_groups);
     RUN(test_search_time_ignores_invisible);
     RUN(test_bounded_equals_exhaustive);
