@@ -9,27 +9,36 @@
 #define RAG_INGEST_ODFZIP_H
 
 #include "ingest/ing_int.h"
+#include "ingest/ooxml.h"
 
 #include <libxml/tree.h>
 #include <zip.h>
 
-typedef struct ozip {
-    const char *path; /* for messages */
-    const char *kind; /* "ODT", "ODS", "ODP", "EPUB" */
-    const ing_limits *lim;
-    zip_t *za;
-    zip_uint64_t total; /* bytes inflated so far, all members */
-} ozip;
+/* Zip members and XML parts are read by ooxml.c, with its limits and
+ * messages; these names keep the OpenDocument code's argument order. */
+typedef ooxml ozip;
 
 /* Opens data[0..n) as a zip; errors name the file ("corrupt ODT: ..."). */
-int ozip_open(ozip *z, const char *path, const char *kind, const uint8_t *data, size_t n,
-              const ing_limits *lim, rag_err *err);
-void ozip_close(ozip *z);
+static inline int ozip_open(ozip *z, const char *path, const char *kind, const uint8_t *data,
+                            size_t n, const ing_limits *lim, rag_err *err)
+{
+    return ooxml_open(z, kind, path, data, n, lim, err);
+}
+static inline void ozip_close(ozip *z)
+{
+    ooxml_close(z);
+}
 /* Reads a whole member into out (appended). 0, 1 when absent, or an error. */
-int ozip_read(ozip *z, const char *member, rag_buf *out, rag_err *err);
+static inline int ozip_read(ozip *z, const char *member, rag_buf *out, rag_err *err)
+{
+    return ooxml_read(z, member, out, err);
+}
 /* Reads and parses a member. 0 (*doc set), 1 when absent, or an error naming
  * the member and line. */
-int ozip_xml(ozip *z, const char *member, xmlDocPtr *doc, rag_err *err);
+static inline int ozip_xml(ozip *z, const char *member, xmlDocPtr *doc, rag_err *err)
+{
+    return ooxml_parse(z, member, doc, err);
+}
 
 /* The type a zip's `mimetype` member declares (ODT, ODS, ODP or EPUB), else
  * ING_TYPE_UNKNOWN. Used by detection. */

@@ -1,5 +1,6 @@
 /* ingest/ooxml.c: the parts of Office Open XML shared by docx.c, pptx.c and
- * xlsx.c (see ooxml.h).
+ * xlsx.c (see ooxml.h); its zip and XML reading also serves the
+ * OpenDocument and EPUB extractors (odfzip.h).
  *
  * Zip members are untrusted: sizes stored in the archive are only used to
  * fail early; what counts is what inflating actually produces. A member that
