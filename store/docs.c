@@ -117,8 +117,8 @@ static int doc_read_one(store *s, sqlite3_stmt *st, const rag_principal *who, st
     } else {
         rc = store_sqlite_err(s, step, "read document", err);
     }
-    s->lookup_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
-    sqlite3_finalize(st);
+    s->lookup_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1); /* and reset */
+    store_cached_done(st);
     rag_free(roles);
     return rc;
 }
@@ -130,7 +130,7 @@ static int doc_get_where(store *s, const char *where, const char *text_key, int6
     snprintf(sql, sizeof sql, "SELECT " DOC_COLUMNS "WHERE %s AND %s", where,
              store_visible_sql(who));
     sqlite3_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
+    int rc = store_cached(s, sql, &st, err);
     if (rc) return rc;
     if (text_key)
         sqlite3_bind_text(st, 1, text_key, -1, SQLITE_STATIC);
@@ -157,13 +157,13 @@ int store_doc_get(store *s, int64_t id, const rag_principal *who, store_doc *out
 {
     if (!who || who->admin) return doc_get_where(s, "d.id = ?1", NULL, id, who, out, err);
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "SELECT " DOC_COLUMNS_ONLY
-                           "FROM (SELECT DISTINCT group_id AS vg FROM acl_group_labels "
-                           "WHERE label IN (SELECT value FROM json_each(:roles))) v "
-                           "CROSS JOIN documents d JOIN acl_groups g ON g.id = d.acl_group "
-                           "WHERE d.id = :id AND d.acl_group = v.vg",
-                           &st, err);
+    int rc = store_cached(s,
+                          "SELECT " DOC_COLUMNS_ONLY
+                          "FROM (SELECT DISTINCT group_id AS vg FROM acl_group_labels "
+                          "WHERE label IN (SELECT value FROM json_each(:roles))) v "
+                          "CROSS JOIN documents d JOIN acl_groups g ON g.id = d.acl_group "
+                          "WHERE d.id = :id AND d.acl_group = v.vg",
+                          &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), id);
     return doc_read_one(s, st, who, out, err);
@@ -206,17 +206,17 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
         /* the old chunks leave the keyword index of the old group */
         rc = store_fts_doc(s, id, old_group, 0, err);
         if (rc) return rc;
-        rc = store_prepare(s,
-                           "UPDATE documents SET ext_id = ?2, title = ?3, content_hash = ?4, "
-                           "mtime = ?5, size = ?6, mime = ?7, acl_group = ?8, "
-                           "metadata_json = ?9, ingested_at = ?10, uri = ?11 WHERE id = ?1",
-                           &st, err);
+        rc = store_cached(s,
+                          "UPDATE documents SET ext_id = ?2, title = ?3, content_hash = ?4, "
+                          "mtime = ?5, size = ?6, mime = ?7, acl_group = ?8, "
+                          "metadata_json = ?9, ingested_at = ?10, uri = ?11 WHERE id = ?1",
+                          &st, err);
     } else {
-        rc = store_prepare(s,
-                           "INSERT INTO documents(uri, ext_id, title, content_hash, mtime, size, "
-                           "mime, acl_group, metadata_json, ingested_at, id) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                           &st, err);
+        rc = store_cached(s,
+                          "INSERT INTO documents(uri, ext_id, title, content_hash, mtime, size, "
+                          "mime, acl_group, metadata_json, ingested_at, id) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                          &st, err);
     }
     if (rc) return rc;
     if (found) {
@@ -236,7 +236,7 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
     sqlite3_bind_text(st, 9, doc->metadata_json ? doc->metadata_json : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
     rc = step_done(s, st, doc->uri, err);
-    sqlite3_finalize(st);
+    store_cached_done(st);
     st = NULL;
     if (rc) return rc;
     if (!found) id = sqlite3_last_insert_rowid(s->db);
@@ -250,10 +250,10 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
         st = NULL;
         if (rc) return rc;
     }
-    rc = store_prepare(s,
-                       "INSERT INTO chunks(document_id, ordinal, text, n_tokens, byte_start, "
-                       "byte_end, heading_path, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                       &st, err);
+    rc = store_cached(s,
+                      "INSERT INTO chunks(document_id, ordinal, text, n_tokens, byte_start, "
+                      "byte_end, heading_path, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      &st, err);
     for (size_t i = 0; !rc && i < n_chunks; i++) {
         const store_chunk_in *c = &chunks[i];
         sqlite3_reset(st);
@@ -273,7 +273,7 @@ int store_doc_replace(store *s, const store_doc_in *doc, const store_chunk_in *c
             rc = store_vector_put(s, sqlite3_last_insert_rowid(s->db), model_id, c->vector, dims,
                                   err);
     }
-    sqlite3_finalize(st);
+    if (st) store_cached_done(st);
     if (!rc) rc = store_fts_doc(s, id, doc->acl_group, 1, err);
     if (!rc && id_out) *id_out = id;
     return rc;
