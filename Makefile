@@ -291,6 +291,16 @@ fuzz:
 	  > build-fuzz/corpus-odf/chapter.seed
 	cd build-fuzz && ./fuzz_odf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -print_final_stats=1 corpus-odf
+	clang $(CFLAGS) $(FUZZ_SAN) -o build-fuzz/mkscan tests/tools/mkscan.c $(LIBS)
+	clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o build-fuzz/fuzz_image fuzz/fuzz_image.c \
+	  build-fuzz/librag.a $(LIBS)
+	@mkdir -p build-fuzz/corpus-img
+	echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' \
+	  | base64 -d > build-fuzz/corpus-img/dot.png
+	for k in png jpeg tiff; do LSAN_OPTIONS=detect_leaks=0 ./build-fuzz/mkscan $$k \
+	  build-fuzz/corpus-img/scan.$$k --size 8 'Hi' || true; done
+	cd build-fuzz && ./fuzz_image -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -timeout=30 -print_final_stats=1 corpus-img
 
 bench: all $(BENCH_BINS) $(BUILD)/tools/mkmodel
 	./bench/run.sh
