@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rag_err err;
     (void)ing_detect("fuzz.png", data, size);
     int rc = ing_extract(ING_TYPE_IMAGE, "fuzz.png", data, size, &lim, &t, &err);
-    if (rc && rc != RAG_ERR_UNSUPPORTED && (!usable || (rc != RAG_ERR_FORMAT && rc != RAG_ERR_LIMIT)))
+    if (rc && rc != RAG_ERR_UNSUPPORTED &&
+        (!usable || (rc != RAG_ERR_FORMAT && rc != RAG_ERR_LIMIT)))
         abort();
     for (size_t i = 0; i < t.n_blocks; i++)
         if (t.blocks[i].start + t.blocks[i].len > t.text.len) abort();
