@@ -871,9 +871,26 @@ static void *pool_thread(void *arg)
     return NULL;
 }
 
+/* AddressSanitizer's allocator (GCC 12's, and clang's before 17) takes no
+ * lock around fork(), as glibc's malloc does: a PDF or OCR child forked
+ * while another thread is inside it waits on that lock until its
+ * wall-clock limit. Under ASan the writing thread therefore reads every
+ * file itself (make test exercises the pool; make asan the rest). */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_FORK_SAFE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_FORK_SAFE 0
+#endif
+#endif
+#ifndef POOL_FORK_SAFE
+#define POOL_FORK_SAFE 1
+#endif
+
 /* Extraction threads for p->threads (0: one per CPU, at most 8). */
 static int pool_threads(const ing_params *p)
 {
+    if (!POOL_FORK_SAFE) return 1;
     long n = p->threads;
     if (n <= 0) {
         n = sysconf(_SC_NPROCESSORS_ONLN);
