@@ -23,7 +23,9 @@
  * writes and reports, within a window bounded in files and bytes; the
  * writing thread takes the results in sorted file order, so the database
  * and the reports are the same whatever the thread count (see "one file"
- * below). Containers are walked by the writing thread. */
+ * below). Containers are walked, and PDF and images parsed, by the writing
+ * thread while the pool is paused: their parsers run in forked children
+ * (child.c), and a fork must not copy a lock another thread holds. */
 #include "ingest/ingest.h"
 #include "ingest/crawl.h"
 #include "ingest/ing_int.h"
@@ -739,8 +741,10 @@ typedef struct file_job {
     char hash[RAG_SHA256_HEX_LEN + 1];
     int same_hash; /* content as stored: nothing extracted */
     prepared pr;
-    rag_map m; /* kept mapped for a container's walk */
+    rag_map m; /* kept mapped for a container's walk or the writer's parse */
     int mapped;
+    int on_writer; /* a parser in a child process: the writer runs it, alone */
+    ing_type type; /* detected, for on_writer */
 } file_job;
 
 /* Step 1. Returns 0 or <0 (fatal). */
@@ -770,8 +774,16 @@ static void job_read(const run *r, const ing_file *f, file_job *j)
     }
     rag_sha256_hex(j->m.data, j->m.size, j->hash);
     j->same_hash = j->existed && j->same_id && !strcmp(j->old.content_hash, j->hash);
-    if (!j->same_hash) prepare_content(r, f->path, j->m.data, j->m.size, ING_TYPE_UNKNOWN, &j->pr);
-    if (j->pr.container)
+    if (!j->same_hash) {
+        j->type = ing_detect(f->path, j->m.data, j->m.size);
+        /* PDF and images are parsed in a forked child (child.c), which the
+         * writer runs while no extraction thread works: a fork copies no
+         * thread, and a lock one of them held (iconv's, a library's) would
+         * stay locked in the child for good. */
+        j->on_writer = j->type == ING_TYPE_PDF || j->type == ING_TYPE_IMAGE;
+        if (!j->on_writer) prepare_content(r, f->path, j->m.data, j->m.size, j->type, &j->pr);
+    }
+    if (j->pr.container || j->on_writer)
         j->mapped = 1;
     else
         rag_file_unmap(&j->m);
@@ -833,6 +845,8 @@ typedef struct pool {
     size_t next;    /* the next job a thread may take */
     uint64_t bytes; /* sizes of the decided, unfinished files */
     int stop;
+    int paused; /* the writer works alone (pool_pause): take no job */
+    int active; /* threads reading a job */
     pthread_mutex_t mu;
     pthread_cond_t work, ready;
     pthread_t threads[POOL_MAX_THREADS];
@@ -854,17 +868,19 @@ static void *pool_thread(void *arg)
         while (!pl->stop && pl->next < pl->decided && pool_job(pl, pl->next)->state != JOB_WAITING)
             pl->next++;
         if (pl->stop) break;
-        if (pl->next >= pl->decided) {
+        if (pl->paused || pl->next >= pl->decided) {
             pthread_cond_wait(&pl->work, &pl->mu);
             continue;
         }
         size_t i = pl->next++;
         file_job *j = pool_job(pl, i);
         j->state = JOB_TAKEN;
+        pl->active++;
         pthread_mutex_unlock(&pl->mu);
         job_read(pl->r, &pl->files->v[i], j);
         pthread_mutex_lock(&pl->mu);
         j->state = JOB_READY;
+        pl->active--;
         pthread_cond_broadcast(&pl->ready);
     }
     pthread_mutex_unlock(&pl->mu);
@@ -954,6 +970,26 @@ static file_job *pool_take(pool *pl)
         pthread_cond_wait(&pl->ready, &pl->mu);
     pthread_mutex_unlock(&pl->mu);
     return j;
+}
+
+/* The writer alone: waits until no thread reads a job, and keeps them from
+ * taking one until pool_resume. Around every fork (child.c) of the writer:
+ * parsing a PDF or image, walking a container (its members may be either). */
+static void pool_pause(pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->paused = 1;
+    while (pl->active > 0)
+        pthread_cond_wait(&pl->ready, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void pool_resume(pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->paused = 0;
+    pthread_cond_broadcast(&pl->work);
+    pthread_mutex_unlock(&pl->mu);
 }
 
 static void pool_release(pool *pl, file_job *j)
@@ -1249,7 +1285,12 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
         rc = pool_fill(&pl, &r, err);
         if (rc) break;
         file_job *j = pool_take(&pl);
+        int alone = j->on_writer || j->pr.container;
+        if (alone) pool_pause(&pl);
+        if (j->on_writer)
+            prepare_content(&r, files.v[i].path, j->m.data, j->m.size, j->type, &j->pr);
         rc = job_finish(&r, &files.v[i], j, err);
+        if (alone) pool_resume(&pl);
         pool_release(&pl, j);
         prog.files_done++;
         prog.bytes_done += files.v[i].size;
