@@ -308,13 +308,15 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
         hit_free(&out->v[--out->n].hit);
     /* keyword hits get a highlighted snippet, found again in their group's index */
     t = rag_now_ms();
-    for (size_t i = 0; p->want_snippet && i < out->n; i++) {
-        if (!out->v[i].kw_rank) continue;
-        rc = store_search_snippet(s, query, &sp, &out->v[i].hit, err);
-        if (rc) {
-            rag_results_free(out);
-            return rc;
-        }
+    store_hit **kw = rag_xcalloc(out->n ? out->n : 1, sizeof *kw);
+    size_t n_kw = 0;
+    for (size_t i = 0; p->want_snippet && i < out->n; i++)
+        if (out->v[i].kw_rank) kw[n_kw++] = &out->v[i].hit;
+    rc = store_search_snippets(s, query, &sp, kw, n_kw, err);
+    rag_free(kw);
+    if (rc) {
+        rag_results_free(out);
+        return rc;
     }
     out->kw_prof.snippet_ms += rag_now_ms() - t;
     out->keyword_ms += rag_now_ms() - t;

@@ -96,6 +96,7 @@ static size_t build_match(const char *q, rag_buf *out, rag_strv *runs)
     return terms;
 }
 
+/* The snippet of hit h, found again by its id in its group's index. */
 static int fill_snippet(store *s, const char *match, const store_search_params *p, store_hit *h,
                         rag_err *err)
 {
@@ -123,15 +124,19 @@ static int fill_snippet(store *s, const char *match, const store_search_params *
     return rc;
 }
 
-int store_search_snippet(store *s, const char *query, const store_search_params *p, store_hit *h,
-                         rag_err *err)
+int store_search_snippets(store *s, const char *query, const store_search_params *p,
+                          store_hit *const *hits, size_t n, rag_err *err)
 {
-    int pending_rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
-    if (pending_rc) return pending_rc;
+    int rc = store_fts_flush(s, 1, err); /* what this transaction wrote */
+    if (rc) return rc;
     rag_buf match = {0};
-    int rc = 0;
-    if (h->acl_group > 0 && build_match(query, &match, NULL))
-        rc = fill_snippet(s, match.data, p, h, err);
+    if (n > 0 && build_match(query, &match, NULL)) {
+        int began = store_read_begin(s, err);
+        if (began < 0) rc = began;
+        for (size_t i = 0; !rc && i < n; i++)
+            if (hits[i]->acl_group > 0) rc = fill_snippet(s, match.data, p, hits[i], err);
+        store_read_end(s, began);
+    }
     rag_buf_free(&match);
     return rc;
 }
@@ -377,6 +382,8 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
     if (pending_rc) return pending_rc;
     memset(out, 0, sizeof *out);
     if (p->k == 0) return 0;
+    int began = store_read_begin(s, err); /* every statement below: one snapshot */
+    if (began < 0) return began;
     rag_buf match = {0}, blob = {0};
     rag_strv runs = {0};
     int64_t *groups = NULL;
@@ -453,6 +460,7 @@ int store_search_keyword(store *s, const char *query, const rag_principal *who,
         rc = fill_snippet(s, match.data, p, &out->v[i], err);
     out->prof.snippet_ms = rag_now_ms() - t;
 done:
+    store_read_end(s, began);
     store_bm25_stats_free(&st);
     rag_buf_free(&match);
     rag_buf_free(&blob);

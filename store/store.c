@@ -91,6 +91,31 @@ int store_exec(store *s, const char *sql, rag_err *err)
     return 0;
 }
 
+int store_read_begin(store *s, rag_err *err)
+{
+    if (!sqlite3_get_autocommit(s->db)) return 0;
+    sqlite3_stmt *st;
+    int rc = store_cached(s, "BEGIN", &st, err);
+    if (rc) return rc;
+    int step = sqlite3_step(st);
+    store_cached_done(st);
+    return step == SQLITE_DONE ? 1 : store_sqlite_err(s, step, "begin reading", err);
+}
+
+void store_read_end(store *s, int began)
+{
+    sqlite3_stmt *st;
+    rag_err ignored = {0};
+    if (began != 1) return;
+    /* a read transaction's COMMIT only releases the snapshot */
+    if (store_cached(s, "COMMIT", &st, &ignored) == 0) {
+        sqlite3_step(st);
+        store_cached_done(st);
+    } else {
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    }
+}
+
 char *store_col_str(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);

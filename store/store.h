@@ -234,11 +234,12 @@ void store_hits_free(store_hits *h);
  * error). */
 int store_search_keyword(store *s, const char *query, const rag_principal *who,
                          const store_search_params *p, store_hits *out, rag_err *err);
-/* The highlighted snippet of keyword hit h (found by store_search_keyword
- * for `query`, want_snippet 0) into h->snippet, with p's markers: callers
- * that keep a few of many hits ask for those only. */
-int store_search_snippet(store *s, const char *query, const store_search_params *p, store_hit *h,
-                         rag_err *err);
+/* The highlighted snippets of keyword hits hits[0..n) (found by
+ * store_search_keyword for `query`, want_snippet 0) into their ->snippet,
+ * with p's markers: callers that keep a few of many hits ask for those
+ * only, all at once (one snapshot). Hits of no group are left alone. */
+int store_search_snippets(store *s, const char *query, const store_search_params *p,
+                          store_hit *const *hits, size_t n, rag_err *err);
 
 /* ---- vector search (store/vindex*.c; FAISS only in store/vindex_faiss.c) - */
 /* The vectors of the database's embedding model are indexed with FAISS, one

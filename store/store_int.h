@@ -56,6 +56,14 @@ void store_cached_done(sqlite3_stmt *st);
 /* Executes SQL without results. */
 int store_exec(store *s, const char *sql, rag_err *err);
 
+/* A read transaction around several statements, when none is open: one
+ * snapshot for all of them, and one lock taken and released instead of one
+ * per statement (in WAL mode each costs system calls: a rare word's search
+ * runs some twenty statements). Returns 1 when it began one (end it with
+ * store_read_end), 0 inside a transaction, or an error. */
+int store_read_begin(store *s, rag_err *err);
+void store_read_end(store *s, int began);
+
 /* Registers the "rag" FTS5 tokenizer on this connection (fts_tokenizer.c). */
 int store_fts_register(sqlite3 *db);
 

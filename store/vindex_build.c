@@ -49,18 +49,6 @@
 
 /* ---- reading SQLite ------------------------------------------------------ */
 
-int vindex_read_begin(store *s, rag_err *err)
-{
-    if (!sqlite3_get_autocommit(s->db)) return 0;
-    int rc = store_exec(s, "BEGIN", err);
-    return rc ? rc : 1;
-}
-
-void vindex_read_end(store *s, int began)
-{
-    if (began == 1) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-}
-
 int vindex_log_position(store *s, logpos *lp, rag_err *err)
 {
     sqlite3_stmt *st;

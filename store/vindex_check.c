@@ -56,12 +56,12 @@ static int compare_group(store *s, vindex *vi, int64_t gid, const vgroup *g, rag
 
 int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
 {
-    int began = vindex_read_begin(s, err);
+    int began = store_read_begin(s, err);
     if (began < 0) return began;
     store_model m;
     int rc = vindex_active_model(s, &m, err);
     if (rc <= 0) {
-        vindex_read_end(s, began);
+        store_read_end(s, began);
         return rc; /* no model: no vector index to check */
     }
     logpos lp;
@@ -132,6 +132,6 @@ int store_vindex_check(store *s, rag_strv *problems, rag_err *err)
 out:
     rag_strv_free(&why);
     store_vindex_free(t);
-    vindex_read_end(s, began);
+    store_read_end(s, began);
     return rc < 0 ? rc : 0;
 }

@@ -182,11 +182,6 @@ int vindex_persist(vindex *vi, rag_err *err);
 
 /* ---- SQLite, building and replay (vindex_build.c) ------------------------ */
 
-/* Starts a read transaction unless one is open: every sync reads one
- * snapshot. Returns 1 when it started one (end it with vindex_read_end). */
-int vindex_read_begin(store *s, rag_err *err);
-void vindex_read_end(store *s, int began);
-
 typedef struct logpos {
     int64_t hi; /* the last sequence number ever given (sqlite_sequence) */
     int64_t lo; /* the first sequence still in the log; 0 when the log is empty */

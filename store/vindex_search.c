@@ -296,7 +296,7 @@ int store_search_vector(store *s, const float *q, int dims, const rag_principal 
     vindex *vi = vindex_of(s);
     int locked = 0, resnapshots = 0;
 retry:;
-    int began = vindex_read_begin(s, err);
+    int began = store_read_begin(s, err);
     if (began < 0) return began;
     store_model m;
     int rc = vindex_active_model(s, &m, err);
@@ -353,7 +353,7 @@ retry:;
             pthread_rwlock_unlock(&vi->lock);
             pthread_mutex_unlock(&vi->sync_mu);
             locked = 0;
-            vindex_read_end(s, began);
+            store_read_end(s, began);
             resnapshots++;
             goto retry;
         }
@@ -403,6 +403,6 @@ retry:;
     if (tainted) vi->loaded = 0;
 out:
     if (locked) pthread_rwlock_unlock(&vi->lock);
-    vindex_read_end(s, began);
+    store_read_end(s, began);
     return rc;
 }

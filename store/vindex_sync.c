@@ -151,13 +151,13 @@ static int sync_locked(store *s, vindex *vi, int persist_files, int force_rebuil
     if (persist_files && s->in_tx)
         return rag_err_set(err, RAG_ERR_INVALID,
                            "%s: vector index files are written outside transactions", s->path);
-    int began = vindex_read_begin(s, err);
+    int began = store_read_begin(s, err);
     if (began < 0) return began;
     store_model m;
     int rc = vindex_active_model(s, &m, err);
     if (rc <= 0) {
         vindex_reset(vi); /* no model: nothing to index */
-        vindex_read_end(s, began);
+        store_read_end(s, began);
         return rc;
     }
     logpos lp;
@@ -177,7 +177,7 @@ static int sync_locked(store *s, vindex *vi, int persist_files, int force_rebuil
     } else if (!rc && (!vi->loaded || vi->model_id != m.id || vi->seq != lp.hi)) {
         rc = vindex_sync_memory(s, vi, &m, &lp, fn, ctx, err);
     }
-    vindex_read_end(s, began);
+    store_read_end(s, began);
     if (!rc && persist_files) {
         if (force_rebuild)
             for (size_t i = 0; i < vi->n_g; i++)
@@ -290,7 +290,7 @@ int store_vindex_catch_up(store *s, rag_err *err)
                            s->path);
     vindex *vi = vindex_of(s);
     pthread_mutex_lock(&vi->sync_mu);
-    int began = vindex_read_begin(s, err);
+    int began = store_read_begin(s, err);
     if (began < 0) {
         pthread_mutex_unlock(&vi->sync_mu);
         return began;
@@ -329,7 +329,7 @@ int store_vindex_catch_up(store *s, rag_err *err)
             vi->need_full = rc != 0;
         }
     }
-    vindex_read_end(s, began);
+    store_read_end(s, began);
     pthread_mutex_unlock(&vi->sync_mu);
     return rc < 0 ? rc : 0;
 }
