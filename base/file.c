@@ -36,6 +36,29 @@ int rag_file_map(const char *path, size_t max_size, rag_map *out, rag_err *err)
         close(fd);
         return 0;
     }
+    if ((uint64_t)st.st_size <= RAG_MAP_READ_MAX) {
+        uint8_t *d = rag_xmalloc((size_t)st.st_size + 1);
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+            ssize_t r = read(fd, d + got, (size_t)st.st_size - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) {
+                int e = errno;
+                close(fd);
+                rag_free(d);
+                return rag_err_sys(err, e, "%s: read", path);
+            }
+            if (r == 0) break; /* the file shrank meanwhile: what is there */
+            got += (size_t)r;
+        }
+        close(fd);
+        d[got] = 0;
+        out->data = got ? d : NULL;
+        out->size = got;
+        out->mapped = got ? 2 : 0;
+        if (!got) rag_free(d);
+        return 0;
+    }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
@@ -48,7 +71,8 @@ int rag_file_map(const char *path, size_t max_size, rag_map *out, rag_err *err)
 
 void rag_file_unmap(rag_map *m)
 {
-    if (m->mapped && m->data) munmap((void *)m->data, m->size);
+    if (m->mapped == 1 && m->data) munmap((void *)m->data, m->size);
+    if (m->mapped == 2) rag_free((void *)m->data);
     memset(m, 0, sizeof *m);
 }
 

@@ -11,11 +11,16 @@
 typedef struct rag_map {
     const uint8_t *data; /* NULL when size == 0 */
     size_t size;
-    int mapped; /* 1: munmap on release, 0: nothing to release */
+    int mapped; /* 1: munmap on release, 2: rag_free on release, 0: nothing */
 } rag_map;
 
 /* Maps `path` read-only. Files larger than max_size fail with RAG_ERR_LIMIT
- * (max_size 0: no limit); non-regular files fail with RAG_ERR_INVALID. */
+ * (max_size 0: no limit); non-regular files fail with RAG_ERR_INVALID.
+ * Files up to RAG_MAP_READ_MAX bytes are read into memory instead: in a
+ * process with several threads every munmap interrupts the CPUs running
+ * the others to flush their TLBs, which costs more than copying a small
+ * file (ingest maps every file it reads). */
+#define RAG_MAP_READ_MAX (1u << 20)
 int rag_file_map(const char *path, size_t max_size, rag_map *out, rag_err *err);
 void rag_file_unmap(rag_map *m);
 

@@ -130,6 +130,9 @@ size_t ing_tokens_estimate(void *ctx, const char *s, size_t n)
             i++;
             if (c >= 'a' && c <= 'z') {
                 est_letters(&e, 1, 1, 0);
+                /* the rest of a lowercase run: what est_letters would add */
+                while (i < n && p[i] >= 'a' && p[i] <= 'z')
+                    e.plen++, i++;
             } else if (c >= 'A' && c <= 'Z') {
                 est_letters(&e, 1, 0, 1);
             } else if (c >= '0' && c <= '9') {

@@ -12,19 +12,57 @@
 
 #define TITLE_MAX 512
 
+/* What normalize_space carries from one character to the next. */
+typedef struct space_state {
+    int pending_space;   /* a space to emit before the next visible char */
+    int pending_newline; /* a line break to emit before the next visible char */
+    int blank_lines;     /* PRE: empty lines waiting to be emitted */
+    int at_line_start;
+    size_t line_start; /* for trimming trailing blanks in PRE */
+    size_t begin;
+} space_state;
+
+/* Before a visible character: the space or line breaks waiting for one. */
+static void emit_pending(ing_block_kind kind, space_state *st, rag_buf *out)
+{
+    if (out->len > st->begin) {
+        if (st->blank_lines && kind == ING_PRE) {
+            rag_buf_puts(out, "\n\n");
+            st->line_start = out->len;
+        } else if (st->pending_newline) {
+            rag_buf_putc(out, '\n');
+            st->line_start = out->len;
+        } else if (st->pending_space) {
+            rag_buf_putc(out, ' ');
+        }
+    }
+    st->pending_space = st->pending_newline = st->blank_lines = 0;
+    st->at_line_start = 0;
+}
+
 /* Rewrites NFC text s[0..n) into out with the whitespace rules of `kind`. */
 static void normalize_space(ing_block_kind kind, const char *s, size_t n, rag_buf *out)
 {
     const uint8_t *p = (const uint8_t *)s;
     size_t i = 0;
-    int pending_space = 0;        /* a space to emit before the next visible char */
-    int pending_newline = 0;      /* a line break to emit before the next visible char */
-    int blank_lines = 0;          /* PRE: empty lines waiting to be emitted */
-    size_t line_start = out->len; /* for trimming trailing blanks in PRE */
-    int at_line_start = 1;
-    size_t begin = out->len;
+    space_state st = {.at_line_start = 1, .line_start = out->len, .begin = out->len};
 
     while (i < n) {
+        if (p[i] == ' ' && kind != ING_PRE) { /* the usual space between words */
+            if (!st.at_line_start) st.pending_space = 1;
+            i++;
+            continue;
+        }
+        if (p[i] > ' ' && p[i] < 0x7F) {
+            /* a run of visible ASCII characters, copied at once */
+            size_t j = i + 1;
+            while (j < n && p[j] > ' ' && p[j] < 0x7F)
+                j++;
+            emit_pending(kind, &st, out);
+            rag_buf_append(out, s + i, j - i);
+            i = j;
+            continue;
+        }
         int32_t cp;
         size_t l = rag_utf8_decode(p + i, n - i, &cp);
         if (l == 0) { /* cannot happen after repair; be safe */
@@ -40,57 +78,45 @@ static void normalize_space(ing_block_kind kind, const char *s, size_t n, rag_bu
         if (cp == 0x2028 || cp == 0x2029 || cp == 0x85) cp = '\n';
         if (cp == '\n') {
             if (kind == ING_HEADING) {
-                pending_space = !at_line_start;
+                st.pending_space = !st.at_line_start;
                 continue;
             }
             if (kind == ING_PRE) {
                 /* trim trailing blanks of the line just ended */
-                while (out->len > line_start &&
+                while (out->len > st.line_start &&
                        (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
                     out->len--;
-                if (at_line_start && out->len > begin) blank_lines = 1;
-                if (!at_line_start) pending_newline = 1;
-                at_line_start = 1;
+                if (st.at_line_start && out->len > st.begin) st.blank_lines = 1;
+                if (!st.at_line_start) st.pending_newline = 1;
+                st.at_line_start = 1;
                 continue;
             }
-            if (!at_line_start) pending_newline = 1;
-            pending_space = 0;
-            at_line_start = 1;
+            if (!st.at_line_start) st.pending_newline = 1;
+            st.pending_space = 0;
+            st.at_line_start = 1;
             continue;
         }
         if (rag_cp_is_control(cp)) continue;
         if (cp == '\t' || rag_cp_is_space(cp)) {
             if (kind == ING_PRE) {
-                if (pending_newline || blank_lines) {
-                    rag_buf_puts(out, blank_lines ? "\n\n" : "\n");
-                    pending_newline = blank_lines = 0;
-                    line_start = out->len;
+                if (st.pending_newline || st.blank_lines) {
+                    rag_buf_puts(out, st.blank_lines ? "\n\n" : "\n");
+                    st.pending_newline = st.blank_lines = 0;
+                    st.line_start = out->len;
                 }
                 rag_buf_putc(out, cp == '\t' ? '\t' : ' ');
-            } else if (!at_line_start) {
-                pending_space = 1;
+            } else if (!st.at_line_start) {
+                st.pending_space = 1;
             }
             continue;
         }
         /* a visible character */
-        if (out->len > begin) {
-            if (blank_lines && kind == ING_PRE) {
-                rag_buf_puts(out, "\n\n");
-                line_start = out->len;
-            } else if (pending_newline) {
-                rag_buf_putc(out, '\n');
-                line_start = out->len;
-            } else if (pending_space) {
-                rag_buf_putc(out, ' ');
-            }
-        }
-        pending_space = pending_newline = blank_lines = 0;
-        at_line_start = 0;
+        emit_pending(kind, &st, out);
         char enc[4];
         rag_buf_append(out, enc, rag_utf8_encode(cp, enc));
     }
     if (kind == ING_PRE)
-        while (out->len > line_start &&
+        while (out->len > st.line_start &&
                (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
             out->len--;
     if (out->data) out->data[out->len] = 0;

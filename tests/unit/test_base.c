@@ -1,5 +1,5 @@
 /* base: UTF-8 repair and folding, sentences, labels, config, atomic writes,
- * line-aligned buffers. */
+ * line-aligned buffers, reading files. */
 #include "base/config.h"
 #include "base/file.h"
 #include "base/mem.h"
@@ -176,6 +176,35 @@ static void test_config(void)
     rag_config_free(c);
 }
 
+/* rag_file_map: small files are read, large ones mapped; both give the
+ * file's bytes, an empty file gives none, a limit is named. */
+static void test_file_map(void)
+{
+    char path[512];
+    rag_err err = {0};
+    size_t sizes[] = {0, 1, 4096, RAG_MAP_READ_MAX, RAG_MAP_READ_MAX + 1, 3 * RAG_MAP_READ_MAX};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        char *want = rag_xmalloc(n + 1);
+        for (size_t i = 0; i < n; i++)
+            want[i] = (char)('a' + (i * 7 + k) % 26);
+        snprintf(path, sizeof path, "%s/map-%zu.bin", test_tmpdir(), n);
+        CHECK_INT(rag_file_write_atomic(path, want, n, &err), 0);
+        rag_map m;
+        CHECK_INT(rag_file_map(path, 0, &m, &err), 0);
+        CHECK_INT(m.size, n);
+        CHECK(n == 0 ? m.data == NULL : m.data != NULL && memcmp(m.data, want, n) == 0);
+        CHECK_INT(m.mapped, n == 0 ? 0 : n <= RAG_MAP_READ_MAX ? 2 : 1);
+        rag_file_unmap(&m);
+        CHECK(m.data == NULL && m.mapped == 0);
+        if (n > 1) {
+            CHECK_INT(rag_file_map(path, n - 1, &m, &err), RAG_ERR_LIMIT);
+            CHECK_CONTAINS(err.msg, path);
+        }
+        rag_free(want);
+    }
+}
+
 int main(void)
 {
     RUN(test_utf8_repair);
@@ -185,5 +214,6 @@ int main(void)
     RUN(test_labels);
     RUN(test_config);
     RUN(test_line_aligned_buffers);
+    RUN(test_file_map);
     return test_summary();
 }
