@@ -5,17 +5,19 @@
  *             with the multilingual tokenizer, change log) over a generated
  *             plain-text corpus, against the bare minimum: reading the same
  *             files and inserting each whole file as one row into a plain
- *             FTS5 table (porter unicode61) in one transaction. rag runs
- *             twice, into new databases: on one thread (ingest.threads 1)
- *             and with its extraction pool at one thread per CPU (at most
- *             8: the default, ingest.threads 0).
+ *             FTS5 table (porter unicode61) in one transaction. Each
+ *             round (--ingest-rounds, 3) runs the baseline, then rag on one
+ *             thread (ingest.threads 1), then rag with its extraction pool
+ *             at one thread per CPU (at most 8: the default,
+ *             ingest.threads 0), each into a new database; the report
+ *             gives the medians over the rounds, and each round's ratios.
  *   search    every CISI query through store_search_keyword (visibility
  *             filter, best chunk per document, k = 10, snippets), against
  *             the same OR-of-words query on a plain one-row-per-document
  *             FTS5 table ordered by bm25(), k = 10, with a snippet for each
  *             of the 10.
  *
- * Usage: bench_ingest_search [--mb N] [--cisi DIR] [--rounds N]
+ * Usage: bench_ingest_search [--mb N] [--cisi DIR] [--rounds N] [--ingest-rounds N]
  * Prints a human-readable report and, with --json, a JSON object. Timings
  * are never pass/fail. */
 #include "base/file.h"
@@ -115,6 +117,14 @@ static double pct(double *v, size_t n, double p)
     return v[i < n ? i : n - 1];
 }
 
+/* The median of v[0..n), v left as it is. */
+static double median(const double *v, int n)
+{
+    double c[16];
+    memcpy(c, v, (size_t)n * sizeof *c);
+    return pct(c, (size_t)n, 0.5);
+}
+
 /* The plain FTS5 query for the baseline: OR of the query's words, quoted. */
 static char *or_query(const char *q)
 {
@@ -135,7 +145,7 @@ int main(int argc, char **argv)
 {
     rag_mem_tune();
     size_t mb = 40;
-    int rounds = 5, json = 0;
+    int rounds = 5, ingest_rounds = 3, json = 0;
     const char *cisi = getenv("RAG_TESTDATA") ? NULL : "../shared/testdata/ir/cisi";
     char cisi_buf[4096];
     if (!cisi) {
@@ -149,18 +159,23 @@ int main(int argc, char **argv)
             cisi = argv[++i];
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--ingest-rounds") && i + 1 < argc)
+            ingest_rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json"))
             json = 1;
         else
-            die("usage", "bench_ingest_search [--mb N] [--cisi DIR] [--rounds N] [--json]");
+            die("usage", "bench_ingest_search [--mb N] [--cisi DIR] [--rounds N] "
+                         "[--ingest-rounds N] [--json]");
+    }
+    if (ingest_rounds < 1 || ingest_rounds > 16) {
+        die("usage", "--ingest-rounds: 1 to 16");
     }
     char tmpl[] = "/tmp/ragbench.XXXXXX";
     char *dir = mkdtemp(tmpl);
     if (!dir) die("mkdtemp", "failed");
-    char corpus[4200], db[4200], db1[4200], base_db[4200], cisi_db[4200], cisi_base[4200];
+    char corpus[4200], db[4200], base_db[4200], cisi_db[4200], cisi_base[4200];
     snprintf(corpus, sizeof corpus, "%s/corpus", dir);
     snprintf(db, sizeof db, "%s/rag.db", dir);
-    snprintf(db1, sizeof db1, "%s/rag-1.db", dir);
     snprintf(base_db, sizeof base_db, "%s/baseline.db", dir);
     snprintf(cisi_db, sizeof cisi_db, "%s/cisi.db", dir);
     snprintf(cisi_base, sizeof cisi_base, "%s/cisi-baseline.db", dir);
@@ -170,25 +185,42 @@ int main(int argc, char **argv)
     rag_strv files = {0};
     size_t bytes = make_corpus(corpus, mb, &files);
     sync();
-    double t_base = baseline_ingest(base_db, &files);
-    store *s;
-    rag_err err = {0};
-    ing_params p;
-    ing_default_params(&p);
-    ing_report rep;
-    const char *paths[] = {corpus};
-    p.threads = 1;
-    if (store_open(db1, NULL, &s, &err)) die("open", err.msg);
-    if (ing_run(s, paths, 1, &p, &rep, &err)) die("ingest", err.msg);
-    store_close(s);
-    double ing1_mbps = (double)bytes / 1e6 / rep.seconds;
+    /* Rounds of baseline, rag on 1 thread, rag on one per CPU, each into a
+     * new database: the medians of the rounds are reported (the baseline,
+     * a second long, moves with whatever else the machine does). */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
-    p.threads = 0; /* the default: one per CPU, at most 8 */
-    if (store_open(db, NULL, &s, &err)) die("open", err.msg);
-    if (ing_run(s, paths, 1, &p, &rep, &err)) die("ingest", err.msg);
-    store_close(s);
-    double ing_mbps = (double)bytes / 1e6 / rep.seconds, base_mbps = (double)bytes / 1e6 / t_base;
+    double base_v[16], one_v[16], all_v[16], r1_v[16], rn_v[16];
+    store *s;
+    rag_err err = {0};
+    ing_report rep;
+    for (int r = 0; r < ingest_rounds; r++) {
+        double base = (double)bytes / 1e6 / baseline_ingest(base_db, &files);
+        double mbps[2];
+        for (int k = 0; k < 2; k++) {
+            ing_params p;
+            ing_default_params(&p);
+            p.threads = k == 0 ? 1 : 0; /* 0, the default: one per CPU, at most 8 */
+            const char *paths[] = {corpus};
+            unlink(db);
+            if (store_open(db, NULL, &s, &err)) die("open", err.msg);
+            if (ing_run(s, paths, 1, &p, &rep, &err)) die("ingest", err.msg);
+            store_close(s);
+            mbps[k] = (double)bytes / 1e6 / rep.seconds;
+            char side[4300];
+            snprintf(side, sizeof side, "%s-wal", db);
+            unlink(side);
+            snprintf(side, sizeof side, "%s-shm", db);
+            unlink(side);
+        }
+        base_v[r] = base, one_v[r] = mbps[0], all_v[r] = mbps[1];
+        r1_v[r] = mbps[0] / base, rn_v[r] = mbps[1] / base;
+    }
+    double base_mbps = median(base_v, ingest_rounds), ing1_mbps = median(one_v, ingest_rounds),
+           ing_mbps = median(all_v, ingest_rounds), ratio1 = median(r1_v, ingest_rounds),
+           ratio = median(rn_v, ingest_rounds);
+    ing_params p;
+    ing_default_params(&p);
 
     /* ---- search ---- */
     double p50 = 0, p99 = 0, b50 = 0, b99 = 0;
@@ -287,21 +319,26 @@ int main(int argc, char **argv)
         printf("{\"ingest_mb\": %.1f, \"ingest_threads\": %d, \"ingest_mb_per_s\": %.2f, "
                "\"ingest_1_thread_mb_per_s\": %.2f, \"baseline_mb_per_s\": %.2f, "
                "\"ingest_ratio\": %.3f, \"ingest_1_thread_ratio\": %.3f, \"chunks\": %zu",
-               (double)bytes / 1e6, threads, ing_mbps, ing1_mbps, base_mbps, ing_mbps / base_mbps,
-               ing1_mbps / base_mbps, rep.chunks);
+               (double)bytes / 1e6, threads, ing_mbps, ing1_mbps, base_mbps, ratio, ratio1,
+               rep.chunks);
         if (have_cisi)
             printf(", \"search_queries\": %zu, \"search_p50_ms\": %.3f, \"search_p99_ms\": %.3f, "
                    "\"baseline_p50_ms\": %.3f, \"baseline_p99_ms\": %.3f",
                    nq * (size_t)rounds, p50, p99, b50, b99);
         printf("}\n");
     } else {
-        printf("ingest, plain text: %.1f MB in %zu files\n", (double)bytes / 1e6, files.n);
+        printf("ingest, plain text: %.1f MB in %zu files (medians of %d rounds)\n",
+               (double)bytes / 1e6, files.n, ingest_rounds);
         printf("  baseline (read + one FTS5 row per file, one transaction) %7.1f MB/s\n",
                base_mbps);
         printf("  rag ingest, 1 thread    %7.1f MB/s   ratio rag / baseline %5.2f\n", ing1_mbps,
-               ing1_mbps / base_mbps);
+               ratio1);
         printf("  rag ingest, %d thread%s %7.1f MB/s   ratio rag / baseline %5.2f\n", threads,
-               threads == 1 ? " " : "s", ing_mbps, ing_mbps / base_mbps);
+               threads == 1 ? " " : "s", ing_mbps, ratio);
+        printf("  ratios per round (1 thread / %d):", threads);
+        for (int r = 0; r < ingest_rounds; r++)
+            printf(" %.2f/%.2f", r1_v[r], rn_v[r]);
+        printf("\n");
         if (have_cisi) {
             printf("search, CISI (%zu queries x %d rounds, k = 10, snippets)\n", nq, rounds);
             printf("  rag search            p50 %6.3f ms   p99 %6.3f ms\n", p50, p99);
