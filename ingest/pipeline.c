@@ -25,7 +25,11 @@
  * and the reports are the same whatever the thread count (see "one file"
  * below). Containers are walked, and PDF and images parsed, by the writing
  * thread while the pool is paused: their parsers run in forked children
- * (child.c), and a fork must not copy a lock another thread holds. */
+ * (child.c), and a fork must not copy a lock another thread holds.
+ * A run reading BULK_BYTES or more also hands SQLite's checkpoints (copying
+ * the write-ahead log into the database) to a thread of the store's
+ * (store_bg_checkpoint), off the writing thread; that thread only runs
+ * SQLite, which no forked child uses. */
 #include "ingest/ingest.h"
 #include "ingest/crawl.h"
 #include "ingest/ing_int.h"
@@ -903,6 +907,9 @@ static void *pool_thread(void *arg)
 #define POOL_FORK_SAFE 1
 #endif
 
+/* Runs reading at least this much hand SQLite's checkpoints to a thread. */
+#define BULK_BYTES (4u << 20)
+
 /* Extraction threads for p->threads (0: one per CPU, at most 8). */
 static int pool_threads(const ing_params *p)
 {
@@ -1274,6 +1281,16 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     for (size_t i = 0; i < files.n; i++)
         prog.bytes_total += files.v[i].size;
 
+    /* a bulk run: SQLite's checkpoints beside the writer (store_bg_checkpoint;
+     * a thread like the pool's, so not under AddressSanitizer either) */
+    int bulk = POOL_FORK_SAFE && prog.bytes_total >= BULK_BYTES;
+    if (bulk) {
+        rag_err cerr = {0};
+        if (store_bg_checkpoint(s, 1, &cerr)) {
+            rag_log_warn("ingest: %s: checkpoints stay with the writer", cerr.msg);
+            bulk = 0;
+        }
+    }
     pool pl;
     pool_start(&pl, &r, &files);
     for (size_t i = 0; i < files.n && !rc; i++) {
@@ -1312,6 +1329,7 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     if (!rc && p->prune && !report->cancelled) rc = prune(&r, &files, err);
     if (!rc) rc = batch_close(&r, err);
     if (rc) store_rollback(s);
+    if (bulk) store_bg_checkpoint(s, 0, NULL);
     ing_files_free(&files);
     rag_free(r.queue);
     report->seconds = rag_now_s() - t0;

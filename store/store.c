@@ -9,7 +9,18 @@
  *                       transactions, never corrupt the file.
  *   foreign_keys=ON     chunks and embeddings go with their document.
  *   busy_timeout        concurrent writers wait instead of failing.
- * A database file this creates is 0600 (its -wal and -shm follow). */
+ * A database file this creates is 0600 (its -wal and -shm follow).
+ *
+ * Checkpoints in bulk (store_bg_checkpoint). In WAL mode a commit appends
+ * pages to the log, and every 1,000 pages the committing connection copies
+ * the log into the database (a checkpoint: reads, writes, two syncs). In an
+ * ingest of many files that is a quarter of the writing thread's time, the
+ * one thread every file waits for. A passive checkpoint may run on another
+ * connection while the writer goes on (it copies what was committed when
+ * it began and never blocks or waits for anyone), so for a bulk run the
+ * writer's connection stops checkpointing (its WAL hook only counts pages)
+ * and a thread with a second connection checkpoints each time the log has
+ * grown by 1,000 pages. */
 #include "store/store_int.h"
 #include "base/file.h"
 #include "base/mem.h"
@@ -208,9 +219,101 @@ int store_open(const char *path, const store_params *p, store **out, rag_err *er
     return 0;
 }
 
+#define CKPT_PAGES 1000 /* SQLite's own autocheckpoint interval */
+
+struct store_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, kick;
+    sqlite3 *db;
+};
+
+/* The writer's WAL hook while a checkpointing thread runs: after each
+ * commit, with the pages now in the log. */
+static int ckpt_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    (void)db, (void)name;
+    struct store_ckpt *c = ctx;
+    if (pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&c->mu);
+        c->kick = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    struct store_ckpt *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->kick && !c->stop)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop) break;
+        c->kick = 0;
+        pthread_mutex_unlock(&c->mu);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int store_bg_checkpoint(store *s, int on, rag_err *err)
+{
+    struct store_ckpt *c = s->ckpt;
+    if (!on) {
+        if (!c) return 0;
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->thread, NULL);
+        sqlite3_wal_autocheckpoint(s->db, CKPT_PAGES); /* the default hook again */
+        /* what the thread left: copied now, not at some later commit */
+        if (!s->in_tx)
+            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_close_v2(c->db);
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        rag_free(c);
+        s->ckpt = NULL;
+        return 0;
+    }
+    if (c) return 0;
+    c = rag_xcalloc(1, sizeof *c);
+    int rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = rag_err_set(err, RAG_ERR_DB, "%s: open for checkpoints: %s", s->path,
+                         c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(c->db);
+        rag_free(c);
+        return rc;
+    }
+    sqlite3_busy_timeout(c->db, 5000);
+    /* a first read opens the log: until then the connection does not know
+     * it is in WAL mode, and its checkpoints do nothing */
+    sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        sqlite3_close_v2(c->db);
+        rag_free(c);
+        return rag_err_set(err, RAG_ERR_IO, "%s: no thread for checkpoints", s->path);
+    }
+    s->ckpt = c;
+    sqlite3_wal_hook(s->db, ckpt_hook, c);
+    return 0;
+}
+
 void store_close(store *s)
 {
     if (!s) return;
+    store_bg_checkpoint(s, 0, NULL);
     if (s->db) {
         if (s->in_tx) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         for (int i = 0; i < STORE_STMT_CACHE; i++) {

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 struct store_vindex; /* vector indexes in memory (vindex.c) */
+struct store_ckpt;   /* the checkpointing thread (store.c), or NULL */
 
 #define STORE_STMT_CACHE 32 /* prepared statements kept per connection */
 
@@ -30,6 +31,7 @@ struct store {
     size_t n_fts_pending, cap_fts_pending;
     int fts_dirty; /* keyword rows written in this transaction since FTS5
                     * last saved its statistics (store_fts_flush) */
+    struct store_ckpt *ckpt;
 };
 
 /* Frees the in-memory vector indexes (store_close). */

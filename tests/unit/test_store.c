@@ -1,11 +1,14 @@
 /* Store: schema, documents and chunks, keyword search with visibility,
- * multilingual tokenization, FTS syntax safety, change log, checks. */
+ * multilingual tokenization, FTS syntax safety, change log, checks,
+ * checkpoints beside a bulk writer. */
 #include "store/store.h"
 #include "base/mem.h"
 #include "base/time.h"
 #include "test.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static store *open_fresh(const char *name)
@@ -751,6 +754,77 @@ static void test_index_at_commit(void)
 }
 
 /* The rule in C (store_doc_visible) answers as the SQL does. */
+/* store_bg_checkpoint: while a bulk writer commits, the log's pages reach
+ * the database file from the other thread (before the writer stops it),
+ * a reader on its own connection sees every commit, and after the stop
+ * the log is fully copied and the database intact. */
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_bg_checkpoint(void)
+{
+    store *s = open_fresh("bgckpt"), *r;
+    char path[512];
+    snprintf(path, sizeof path, "%s/bgckpt.db", test_tmpdir());
+    rag_err err = {0};
+    CHECK_INT(store_open(path, NULL, &r, &err), 0);
+    int64_t g = group_of(s, "ops");
+    rag_principal admin;
+    rag_principal_admin(&admin);
+    long before = file_size(path);
+    CHECK_INT(store_bg_checkpoint(s, 1, &err), 0);
+    CHECK_INT(store_bg_checkpoint(s, 1, &err), 0); /* already on: nothing more */
+    char *text = rag_xmalloc(6001);
+    int docs = 0;
+    long during = before;
+    /* transactions of some 1,500 pages each, until the database file grows
+     * (the other thread's copies) or 12 of them */
+    for (int t = 0; t < 12 && during <= before + (4l << 20); t++) {
+        CHECK_INT(store_begin(s, &err), 0);
+        for (int i = 0; i < 1000; i++, docs++) {
+            char uri[32];
+            snprintf(uri, sizeof uri, "/bulk/%06d.txt", docs);
+            for (int k = 0; k < 6000; k++)
+                text[k] = (char)('a' + (k * 31 + docs) % 26);
+            memcpy(text, "marker ", 7);
+            for (int k = 7; k < 6000; k += 9)
+                text[k] = ' ';
+            text[6000] = 0;
+            put_doc(s, uri, g, text);
+        }
+        CHECK_INT(store_commit(s, &err), 0);
+        CHECK_INT(count_hits(r, "marker", &admin), 100);
+        for (int w = 0; w < 50 && (during = file_size(path)) <= before + (4l << 20); w++)
+            usleep(20000);
+    }
+    CHECK(during > before + (4l << 20)); /* copied while the writer ran */
+    CHECK_INT(store_bg_checkpoint(s, 0, &err), 0);
+    CHECK_INT(store_bg_checkpoint(s, 0, &err), 0); /* already off */
+    /* everything was copied: a checkpoint now has nothing left to do */
+    sqlite3 *db;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    int log = -1, done = -1;
+    CHECK_INT(sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done),
+              SQLITE_OK);
+    CHECK(log >= 0 && log == done);
+    sqlite3_close(db);
+    check_index(s);
+    /* the writer's own checkpoints are back: a commit over 1,000 pages
+     * leaves the log copied */
+    CHECK_INT(store_begin(s, &err), 0);
+    put_doc(s, "/bulk/last.txt", g, text);
+    CHECK_INT(store_commit(s, &err), 0);
+    CHECK_INT(store_bg_checkpoint(s, 1, &err), 0);
+    store_close(s); /* stops it too */
+    store_close(r);
+    rag_free(text);
+    rag_principal_free(&admin);
+}
+
 static void test_doc_visible_in_c(void)
 {
     rag_principal admin, fin, none;
@@ -790,5 +864,6 @@ int main(void)
     RUN(test_bounded_equals_exhaustive);
     RUN(test_many_groups);
     RUN(test_doc_visible_in_c);
+    RUN(test_bg_checkpoint);
     return test_summary();
 }
