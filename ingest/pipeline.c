@@ -1286,7 +1286,7 @@ int ing_run(store *s, const char *const *paths, size_t n_paths, const ing_params
     int bulk = POOL_FORK_SAFE && prog.bytes_total >= BULK_BYTES;
     if (bulk) {
         rag_err cerr = {0};
-        if (store_bg_checkpoint(s, 1, &cerr)) {
+        if (store_bg_checkpoint(s, STORE_BG_LOG_PAGES, &cerr)) {
             rag_log_warn("ingest: %s: checkpoints stay with the writer", cerr.msg);
             bulk = 0;
         }

@@ -14,13 +14,15 @@
  * Checkpoints in bulk (store_bg_checkpoint). In WAL mode a commit appends
  * pages to the log, and every 1,000 pages the committing connection copies
  * the log into the database (a checkpoint: reads, writes, two syncs). In an
- * ingest of many files that is a quarter of the writing thread's time, the
- * one thread every file waits for. A passive checkpoint may run on another
- * connection while the writer goes on (it copies what was committed when
- * it began and never blocks or waits for anyone), so for a bulk run the
- * writer's connection stops checkpointing (its WAL hook only counts pages)
- * and a thread with a second connection checkpoints each time the log has
- * grown by 1,000 pages. */
+ * ingest, the writing thread is the one every file waits for. A passive
+ * checkpoint may run on another connection while the writer goes on (it
+ * copies what was committed when it began and never blocks or waits for
+ * anyone), so for a bulk run the writer's connection stops checkpointing
+ * (its WAL hook only counts pages) and a thread with a second connection
+ * checkpoints each time the log has grown by 1,000 pages (40 MB of text
+ * on 2 cores: 1.73-2.02 s -> 1.50-1.72 s). The log starts over only at a
+ * commit that finds it all copied, which a writer that never pauses does
+ * not: so past max_log_pages a commit waits for the copy to end. */
 #include "store/store_int.h"
 #include "base/file.h"
 #include "base/mem.h"
@@ -224,23 +226,29 @@ int store_open(const char *path, const store_params *p, store **out, rag_err *er
 struct store_ckpt {
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, kick;
+    pthread_cond_t cv;   /* to the thread: kick or stop */
+    pthread_cond_t done; /* from the thread: a checkpoint ended */
+    int stop, kick, busy;
+    size_t max_pages;
     sqlite3 *db;
 };
 
 /* The writer's WAL hook while a checkpointing thread runs: after each
- * commit, with the pages now in the log. */
+ * commit (its write lock released), with the pages now in the log. */
 static int ckpt_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
     (void)db, (void)name;
     struct store_ckpt *c = ctx;
-    if (pages >= CKPT_PAGES) {
-        pthread_mutex_lock(&c->mu);
-        c->kick = 1;
-        pthread_cond_signal(&c->cv);
-        pthread_mutex_unlock(&c->mu);
-    }
+    if (pages < CKPT_PAGES) return SQLITE_OK;
+    pthread_mutex_lock(&c->mu);
+    c->kick = 1;
+    pthread_cond_signal(&c->cv);
+    /* over the bound: wait until everything is copied, so that the next
+     * commit's first page starts the log over */
+    if ((size_t)pages >= c->max_pages)
+        while (c->kick || c->busy)
+            pthread_cond_wait(&c->done, &c->mu);
+    pthread_mutex_unlock(&c->mu);
     return SQLITE_OK;
 }
 
@@ -253,37 +261,50 @@ static void *ckpt_main(void *arg)
             pthread_cond_wait(&c->cv, &c->mu);
         if (c->stop) break;
         c->kick = 0;
+        c->busy = 1;
         pthread_mutex_unlock(&c->mu);
         sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&c->mu);
+        c->busy = 0;
+        pthread_cond_broadcast(&c->done);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
-int store_bg_checkpoint(store *s, int on, rag_err *err)
+static void ckpt_free(struct store_ckpt *c)
+{
+    pthread_cond_destroy(&c->done);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    sqlite3_close_v2(c->db);
+    rag_free(c);
+}
+
+int store_bg_checkpoint(store *s, size_t max_log_pages, rag_err *err)
 {
     struct store_ckpt *c = s->ckpt;
-    if (!on) {
+    if (!max_log_pages) {
         if (!c) return 0;
         pthread_mutex_lock(&c->mu);
         c->stop = 1;
         pthread_cond_signal(&c->cv);
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->thread, NULL);
+        ckpt_free(c);
+        s->ckpt = NULL;
         sqlite3_wal_autocheckpoint(s->db, CKPT_PAGES); /* the default hook again */
         /* what the thread left: copied now, not at some later commit */
         if (!s->in_tx)
             sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        sqlite3_close_v2(c->db);
-        pthread_cond_destroy(&c->cv);
-        pthread_mutex_destroy(&c->mu);
-        rag_free(c);
-        s->ckpt = NULL;
         return 0;
     }
-    if (c) return 0;
+    if (c) {
+        c->max_pages = max_log_pages;
+        return 0;
+    }
     c = rag_xcalloc(1, sizeof *c);
+    c->max_pages = max_log_pages;
     int rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = rag_err_set(err, RAG_ERR_DB, "%s: open for checkpoints: %s", s->path,
@@ -298,11 +319,9 @@ int store_bg_checkpoint(store *s, int on, rag_err *err)
     sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
+    pthread_cond_init(&c->done, NULL);
     if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
-        pthread_cond_destroy(&c->cv);
-        pthread_mutex_destroy(&c->mu);
-        sqlite3_close_v2(c->db);
-        rag_free(c);
+        ckpt_free(c);
         return rag_err_set(err, RAG_ERR_IO, "%s: no thread for checkpoints", s->path);
     }
     s->ckpt = c;

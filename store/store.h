@@ -57,15 +57,19 @@ int store_begin(store *s, rag_err *err);
 int store_commit(store *s, rag_err *err);
 void store_rollback(store *s);
 
-/* Bulk writing (ingest of many files): on = 1 moves the copying of
- * committed pages from the write-ahead log into the database (SQLite's
- * checkpoints, which the committing connection otherwise runs itself
- * every 1,000 pages) to a thread with a connection of its own, so that
- * they run beside the writer, on another core; on = 0 stops it (joined)
- * and gives the checkpoints back to this connection. A failed checkpoint
- * there is only retried later (the log keeps every page until one works).
- * store_close stops it too. */
-int store_bg_checkpoint(store *s, int on, rag_err *err);
+/* Bulk writing (ingest of many files): moves the copying of committed
+ * pages from the write-ahead log into the database (SQLite's checkpoints,
+ * which the committing connection otherwise runs itself every 1,000 pages)
+ * to a thread with a connection of its own, so that they run beside the
+ * writer, on another core. max_log_pages bounds the log: a commit that
+ * leaves more pages in it waits for the thread to copy them, so that the
+ * log starts over (STORE_BG_LOG_PAGES is a good bound; readers holding an
+ * old snapshot can still keep it longer, as always in WAL mode).
+ * max_log_pages 0 stops the thread (joined), copies what it left and gives
+ * the checkpoints back to this connection; store_close stops it too. A
+ * checkpoint that fails there is only tried again at the next commit. */
+#define STORE_BG_LOG_PAGES 16384
+int store_bg_checkpoint(store *s, size_t max_log_pages, rag_err *err);
 
 /* ---- ACL groups ---------------------------------------------------------- */
 /* The group whose label set is exactly `labels` (sorted, unique; may be
