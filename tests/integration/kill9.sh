@@ -12,17 +12,23 @@ awk -v n=$n -v dir=$c 'BEGIN {
     close(f)
   }
 }'
-# the binary itself (not the rag() shell function) so that kill hits it
-"$RAG_BIN" ingest -q --acl staff $c >/dev/null 2>&1 &
-pid=$!
-# wait until some documents are committed, then kill at once
-for _ in $(seq 1 400); do
-  got=$(sqlite3 "file:$RAG_DB?mode=ro" "select count(*) from documents" 2>/dev/null || echo 0)
-  [ "${got:-0}" -gt 0 ] && break
-  sleep 0.01
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-partial=$(sql "select count(*) from documents")
+# kill_after N ARGS: rag ingest ARGS, killed with -9 as soon as more than N
+# documents are committed (or after 5 s); sets $partial, the documents kept
+kill_after() {
+  local min=$1 pid got
+  shift
+  # the binary itself (not the rag() shell function) so that kill hits it
+  "$RAG_BIN" ingest -q "$@" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 500); do
+    got=$(sqlite3 "file:$RAG_DB?mode=ro" "select count(*) from documents" 2>/dev/null || echo 0)
+    [ "${got:-0}" -gt "$min" ] && break
+    sleep 0.01
+  done
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  partial=$(sql "select count(*) from documents")
+}
+kill_after 0 --acl staff $c
 echo "    documents committed before kill -9: $partial of $n"
 check "some documents were committed before the kill" test "$partial" -gt 0
 check "the kill came before the end" test "$partial" -lt $n
@@ -57,16 +63,7 @@ awk -v n=$nb -v dir=$b 'BEGIN {
   }
 }'
 check "the bulk corpus is over 4 MiB" test "$(du -sk $b | cut -f1)" -gt 4096
-"$RAG_BIN" ingest -q $b >/dev/null 2>&1 &
-pid=$!
-# wait until a few batches are committed (each over SQLite's 1,000 pages)
-for _ in $(seq 1 500); do
-  got=$(sqlite3 "file:$RAG_DB?mode=ro" "select count(*) from documents" 2>/dev/null || echo 0)
-  [ "${got:-0}" -gt 300 ] && break
-  sleep 0.01
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-partial=$(sql "select count(*) from documents")
+kill_after 300 $b # a few batches, each over SQLite's 1,000 pages
 echo "    bulk documents committed before kill -9: $partial of $nb"
 check "bulk: some documents were committed before the kill" test "$partial" -gt 0
 check "bulk: the kill came before the end" test "$partial" -lt $nb
