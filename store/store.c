@@ -316,7 +316,14 @@ int store_bg_checkpoint(store *s, size_t max_log_pages, rag_err *err)
     sqlite3_busy_timeout(c->db, 5000);
     /* a first read opens the log: until then the connection does not know
      * it is in WAL mode, and its checkpoints do nothing */
-    sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = rag_err_set(err, RAG_ERR_DB, "%s: read for checkpoints: %s", s->path,
+                         sqlite3_errmsg(c->db));
+        sqlite3_close_v2(c->db);
+        rag_free(c);
+        return rc;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_cond_init(&c->done, NULL);
