@@ -9,6 +9,7 @@
 #include "rag/answer.h"
 #include "rag/generate.h"
 #include "rag/prompt.h"
+#include "rag/relevance.h"
 #include "rag/render.h"
 
 #include <signal.h>
@@ -56,6 +57,40 @@ static void print_source(const cli_ctx *cli, int n, const store_hit *h)
            cli_reset(cli));
 }
 
+/* The answer when the documents the principal may see do not answer the
+ * question: nothing retrieved, nothing over the relevance cutoff, or no
+ * sentence matching it. Exit status CLI_EXIT_NO_ANSWER. */
+static int ask_none(cli_query_opts *q, const rag_results *res, double t_total0)
+{
+    if (q->cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "question", q->query);
+        cJSON_AddStringToObject(j, "answer", RAG_ANSWER_NONE);
+        cJSON_AddStringToObject(j, "mode", "extractive"); /* as ragd says it */
+        cJSON_AddNullToObject(j, "model");
+        cJSON_AddArrayToObject(j, "citations");
+        cJSON_AddNumberToObject(j, "below_cutoff", (double)res->n_below);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(j, "rag"), "answer", "none");
+        cJSON *usage = cJSON_AddObjectToObject(j, "usage");
+        cJSON_AddNumberToObject(usage, "prompt_tokens", 0);
+        cJSON_AddNumberToObject(usage, "completion_tokens", 0);
+        cJSON *t = cJSON_AddObjectToObject(j, "timings");
+        rag_timings_json(t, res);
+        cJSON_AddNumberToObject(t, "total_ms", rag_now_ms() - t_total0);
+        cli_print_json(j);
+    } else {
+        printf("The documents %s do not answer this question.\n",
+               q->cli.who.admin ? "in the database" : "these roles may see");
+        if (res->n_below && !q->cli.quiet)
+            fprintf(stderr,
+                    "%s%zu passage%s found, none relevant enough to answer from "
+                    "(answer.min_keyword, answer.min_vector, answer.min_rerank)%s\n",
+                    cli_dim(&q->cli), res->n_below, res->n_below > 1 ? "s" : "",
+                    cli_reset(&q->cli));
+    }
+    return CLI_EXIT_NO_ANSWER;
+}
+
 /* The extractive answer (no generator, or it failed to load). */
 static int ask_extractive(cli_query_opts *q, const rag_results *res, const char *why,
                           double t_total0)
@@ -72,6 +107,10 @@ static int ask_extractive(cli_query_opts *q, const rag_results *res, const char 
     double answer_ms = rag_now_ms() - t0;
     rag_free(hits.v);
     if (rc) return cli_fail(&q->cli, &err);
+    if (a.n_sentences == 0) {
+        rag_answer_free(&a);
+        return ask_none(q, res, t_total0);
+    }
     const char *note = why ? why : NO_MODEL_NOTE;
     if (q->cli.json) {
         cJSON *j = cJSON_CreateObject();
@@ -80,6 +119,7 @@ static int ask_extractive(cli_query_opts *q, const rag_results *res, const char 
         cJSON_AddStringToObject(j, "mode", "extractive");
         cJSON_AddNullToObject(j, "model");
         cJSON_AddStringToObject(j, "note", note);
+        cJSON_AddNumberToObject(j, "below_cutoff", (double)res->n_below);
         cJSON *cites = cJSON_AddArrayToObject(j, "citations");
         for (size_t i = 0; i < a.n_citations; i++) {
             const rag_citation *c = &a.citations[i];
@@ -96,9 +136,6 @@ static int ask_extractive(cli_query_opts *q, const rag_results *res, const char 
         cJSON_AddNumberToObject(t, "answer_ms", answer_ms);
         cJSON_AddNumberToObject(t, "total_ms", rag_now_ms() - t_total0);
         cli_print_json(j);
-    } else if (a.n_sentences == 0) {
-        printf("Nothing in the documents %s matches this question.\n",
-               q->cli.who.admin ? "in the database" : "these roles may see");
     } else {
         printf("%s%s%s\n\n", cli_dim(&q->cli), note, cli_reset(&q->cli));
         for (size_t i = 0; i < a.n_sentences; i++) {
@@ -199,6 +236,7 @@ static void ask_print_json(cli_query_opts *q, const ask_model *am, const rag_pro
     cJSON_AddItemToObject(j, "invalid_citations",
                           cJSON_CreateIntArray(cc->invalid, (int)cc->n_invalid));
     cJSON_AddNumberToObject(j, "context_blocks", (double)pr->n_blocks);
+    cJSON_AddNumberToObject(j, "below_cutoff", (double)res->n_below);
     cJSON *usage = cJSON_AddObjectToObject(j, "usage");
     cJSON_AddNumberToObject(usage, "prompt_tokens", st->n_prompt);
     cJSON_AddNumberToObject(usage, "completion_tokens", st->n_generated);
@@ -308,10 +346,22 @@ int cli_ask(int argc, char **argv)
         rc = cli_fail(&q.cli, &err);
         goto out;
     }
+    /* passages under the relevance cutoff are neither given to the model nor quoted */
+    rag_cutoff cut;
+    rag_cutoff_settings(&q.cli.set, &cut);
+    if (rag_relevance(q.cli.st, q.query, &res, &cut, &err)) {
+        rc = cli_fail(&q.cli, &err);
+        rag_results_free(&res);
+        goto out;
+    }
+    rag_cutoff_apply(&res);
     int model = q.cli.set.model.path || q.cli.set.model.url;
     char *why = NULL;
     rc = -1;
-    if (model && res.n) rc = ask_generate(&q, &res, t_total0, &why); /* nothing found: said below */
+    if (!res.n)
+        rc = ask_none(&q, &res, t_total0);
+    else if (model)
+        rc = ask_generate(&q, &res, t_total0, &why);
     if (rc < 0) {
         if (why && model && !q.cli.json && !q.cli.quiet) cli_error(&q.cli, "note: %s", why);
         rc = ask_extractive(&q, &res, why, t_total0);

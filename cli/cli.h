@@ -19,9 +19,10 @@
 /* Exit statuses of `rag` (documented in the README). */
 enum {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_ERROR = 1,   /* the command failed */
-    CLI_EXIT_USAGE = 2,   /* bad command line or configuration */
-    CLI_EXIT_PARTIAL = 3, /* ingest finished but some files failed */
+    CLI_EXIT_ERROR = 1,     /* the command failed */
+    CLI_EXIT_USAGE = 2,     /* bad command line or configuration */
+    CLI_EXIT_PARTIAL = 3,   /* ingest finished but some files failed */
+    CLI_EXIT_NO_ANSWER = 4, /* rag ask: the documents the principal may see do not answer */
     CLI_EXIT_INTERRUPTED = 130,
 };
 

@@ -4,6 +4,7 @@
 #include "base/mem.h"
 #include "base/time.h"
 #include "cli/query_int.h"
+#include "rag/relevance.h"
 #include "rag/render.h"
 
 #include <string.h>
@@ -80,7 +81,8 @@ static void print_explain(const cli_query_opts *q, const rag_result *r)
         printf("vector -  ");
     printf("rrf %.5f", r->rrf_score);
     if (r->rerank_rank) printf("  rerank #%d (%.4f)", r->rerank_rank, r->rerank_score);
-    printf("%s\n", cli_reset(&q->cli));
+    printf("  lexical %.2f%s%s\n", r->lexical, r->relevant ? "" : " (under the answer cutoff)",
+           cli_reset(&q->cli));
 }
 
 int cli_search(int argc, char **argv)
@@ -100,6 +102,14 @@ int cli_search(int argc, char **argv)
         goto out;
     }
     double ms = rag_now_ms() - t0;
+    rag_cutoff cut;
+    rag_cutoff_settings(&q.cli.set, &cut);
+    /* --explain shows whether an answer would use each result (not timed) */
+    if (q.explain && rag_relevance(q.cli.st, q.query, &res, &cut, &err)) {
+        rc = cli_fail(&q.cli, &err);
+        rag_results_free(&res);
+        goto out;
+    }
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "query", q.query);

@@ -237,7 +237,7 @@ int rag_answer_extractive(store *s, const char *question, const store_hits *hits
     }
     if (!out->n_sentences) { /* what both programs answer when nothing matches */
         rag_free(out->text);
-        out->text = rag_xstrdup(RAG_ANSWER_NOTHING);
+        out->text = rag_xstrdup(RAG_ANSWER_NONE);
     }
     for (size_t i = 0; i < n_cands; i++)
         rag_free(cands[i].text);

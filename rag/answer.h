@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The text of an extractive answer when no sentence matches. */
-#define RAG_ANSWER_NOTHING "Nothing in the documents you may see matches this question."
+/* The answer when the documents the principal may see do not answer the
+ * question: no passage passed the relevance cutoff (rag/relevance.h), or
+ * no sentence of those that did matches it. */
+#define RAG_ANSWER_NONE "The documents you may see do not answer this question."
 
 typedef struct rag_citation {
     int n; /* the number used in the answer text: [n] */
@@ -28,7 +30,7 @@ typedef struct rag_answer_sentence {
 } rag_answer_sentence;
 
 typedef struct rag_answer {
-    char *text; /* sentences with [n] markers, one per line; RAG_ANSWER_NOTHING without any */
+    char *text; /* sentences with [n] markers, one per line; RAG_ANSWER_NONE without any */
     rag_answer_sentence *sentences;
     size_t n_sentences;
     rag_citation *citations;

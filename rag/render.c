@@ -47,6 +47,8 @@ cJSON *rag_result_json(const rag_result *r, size_t rank, int explain, const rag_
         }
         cJSON_AddNumberToObject(e, "rrf", r->rrf_score);
         if (r->rerank_rank) cJSON_AddNumberToObject(e, "rerank_rank", r->rerank_rank);
+        cJSON_AddNumberToObject(e, "lexical", r->lexical);
+        cJSON_AddBoolToObject(e, "answer_cutoff_passed", r->relevant);
     }
     return o;
 }

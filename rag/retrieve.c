@@ -52,6 +52,11 @@ static void hit_free(store_hit *h)
     memset(h, 0, sizeof *h);
 }
 
+void rag_result_clear(rag_result *x)
+{
+    hit_free(&x->hit);
+}
+
 void rag_results_free(rag_results *r)
 {
     for (size_t i = 0; i < r->n; i++)

@@ -43,13 +43,16 @@ typedef struct rag_result {
     store_hit hit;                      /* owned fields; text always filled */
     int kw_rank, vec_rank, rerank_rank; /* 1-based, 0: not found by that stage */
     double kw_score, vec_score, rrf_score, rerank_score;
-    double score; /* the final ordering score (rerank, else RRF, else the single stage's) */
+    double score;   /* the final ordering score (rerank, else RRF, else the single stage's) */
+    double lexical; /* share of the question's term weight in the passage (rag/relevance.h) */
+    int relevant;   /* passes the relevance cutoff (set by rag_relevance) */
 } rag_result;
 
 typedef struct rag_results {
     rag_result *v;
     size_t n;
     size_t n_duplicates; /* collapsed */
+    size_t n_below;      /* left out under the relevance cutoff (rag_cutoff_apply) */
     double embed_ms, keyword_ms, vector_ms, fuse_ms, rerank_ms;
     store_kw_profile kw_prof; /* the keyword stage, step by step */
 } rag_results;
@@ -61,5 +64,7 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
                  const rag_principal *who, const rag_retrieve_params *p, rag_results *out,
                  rag_err *err);
 void rag_results_free(rag_results *r);
+/* Frees what one result owns. */
+void rag_result_clear(rag_result *x);
 
 #endif

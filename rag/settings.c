@@ -193,6 +193,15 @@ const rag_setting_def rag_setting_defs[] = {
     {"search.rerank", RAG_SET_BOOL, 0, 0, 0, NULL, "false", NULL, "--rerank", B, 0, NULL,
      OFF(search.rerank), "rerank every search and answer"},
 
+    {"answer.min_keyword", RAG_SET_REAL, 0, 1, 0, NULL, "0.5", NULL, NULL, B, 0, NULL,
+     OFF(answer.min_keyword),
+     "share of the question's term weight a passage must hold to be used in an answer"},
+    {"answer.min_vector", RAG_SET_REAL, -1, 1, 0, NULL, "0.75", NULL, NULL, B, 0, NULL,
+     OFF(answer.min_vector),
+     "or the cosine similarity to the question it must reach (vector stage)"},
+    {"answer.min_rerank", RAG_SET_REAL, 0, 1, 0, NULL, "0.2", NULL, NULL, B, 0, NULL,
+     OFF(answer.min_rerank), "with a reranker: the probability it must give the passage instead"},
+
     {"vector.large_group", RAG_SET_SIZE, 1, TB, 0, NULL, "50000", NULL, NULL, B, 0, NULL,
      OFF(vector.large_group), "vectors up to which an ACL group gets an exact flat index"},
     {"vector.large_factory", RAG_SET_STRING, 0, 0, 0, NULL, "HNSW32,Flat", NULL, NULL, B, 0, NULL,

@@ -95,6 +95,9 @@ typedef struct rag_settings {
         double dup_similarity;
     } search;
     struct {
+        double min_keyword, min_vector, min_rerank;
+    } answer;
+    struct {
         size_t large_group;
         const char *large_factory;
         long ef_search;

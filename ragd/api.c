@@ -335,6 +335,9 @@ void ragd_api_search(ragd_request *req, ragd_response *resp)
     char *note = NULL;
     rag_err err = {0};
     int rc = ragd_engine_retrieve(req->engine, s, query, &r.who, &p, r.rerank, &res, &note, &err);
+    /* explain: whether an answer would use each result (rag/relevance.h) */
+    if (!rc && explain && (rc = rag_relevance(s, query, &res, &req->params->cutoff, &err)))
+        rag_results_free(&res);
     ragd_engine_store_put(req->engine, s);
     if (rc) {
         ragd_error_from(resp, &err);

@@ -54,6 +54,7 @@ typedef struct chat_job {
     rag_results results;
     char *note;
     const char *retrieval_mode;
+    int abstained; /* the passages the key may see do not answer: rag.answer "none" */
     /* generation */
     rag_prompt prompt;
     ragd_ticket *ticket;
@@ -310,6 +311,8 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     cJSON_AddNumberToObject(u, "total_tokens", j->gen.stats.n_prompt + j->gen.stats.n_generated);
     cJSON *r = cJSON_AddObjectToObject(o, "rag");
     cJSON_AddStringToObject(r, "mode", mode);
+    cJSON_AddStringToObject(r, "answer", j->abstained ? "none" : mode);
+    if (j->grounded) cJSON_AddNumberToObject(r, "below_cutoff", (double)j->results.n_below);
     if (j->grounded)
         cJSON_AddStringToObject(r, "retrieval", j->retrieval_mode);
     else
@@ -493,10 +496,12 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
         ragd_error_from(resp, &err);
         return;
     }
-    const char *text = a.text; /* or that nothing matches (rag_answer_extractive) */
+    const char *text = a.text; /* or RAG_ANSWER_NONE (rag_answer_extractive) */
+    j->abstained = a.n_sentences == 0;
     if (!j->note)
         j->note = rag_xstrdup(
-            ragd_engine_get_info(req->engine)->model_name
+            j->abstained ? "no passage this key may see answers the question"
+            : ragd_engine_get_info(req->engine)->model_name
                 ? "nothing was retrieved: there is no passage to write an answer from"
                 : "no generator model is loaded: the answer quotes the best-matching passages");
     if (j->stream) {
@@ -542,6 +547,9 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
     rag_err err = {0};
     int rc = ragd_engine_retrieve(req->engine, s, j->question, &r.who, &p, r.rerank, &j->results,
                                   &j->note, &err);
+    /* passages under the relevance cutoff are neither given to the model nor quoted */
+    if (!rc) rc = rag_relevance(s, j->question, &j->results, &req->params->cutoff, &err);
+    if (!rc) rag_cutoff_apply(&j->results);
     ragd_engine_store_put(req->engine, s);
     j->retrieval_mode = p.vector && p.keyword && !j->note ? "hybrid"
                         : p.vector && !j->note            ? "vector"

@@ -113,6 +113,7 @@ static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_st
     sp->search_rerank = s->search.rerank;
     sp->search_k = (int)s->search.k;
     sp->answer_k = (int)s->search.answer_k;
+    rag_cutoff_settings(s, &sp->cutoff);
     sp->chunk_tokens = (size_t)s->ingest.chunk_tokens;
     sp->overlap_tokens = (size_t)s->ingest.overlap_tokens;
     sp->fetch_policy.allow_private = s->net.allow_private;

@@ -13,6 +13,7 @@
 #include "net/net.h"
 #include "ragd/engine.h"
 #include "ragd/metrics.h"
+#include "rag/relevance.h"
 #include "rag/retrieve.h"
 
 #include <cJSON.h>
@@ -47,6 +48,7 @@ typedef struct ragd_server_params {
     int search_rerank;             /* rerank unless a request says otherwise */
     int search_k;                  /* results of /v1/search (default 10) */
     int answer_k;                  /* chunks retrieved for an answer (default 6) */
+    rag_cutoff cutoff;             /* the relevance cutoff of answers ([answer]) */
     /* uploads ([acl], [ingest]) */
     const rag_strv *default_labels;      /* labels of an administrator's upload that names none */
     size_t chunk_tokens, overlap_tokens; /* 0: the ingest defaults */

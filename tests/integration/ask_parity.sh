@@ -107,8 +107,10 @@ compare() {
   s_api=$(api POST /v1/search "${KEY[$who]}" -d "{\"query\":\"$(qjson "$q")\",\"k\":$k,\"chunks\":true,\"explain\":true}" | sed '$d')
   check "$tag: hits found" test "$(echo "$s_cli" | json_len '$.results')" -ge 3
   same "$tag: the same hits, in order, with the same scores" "$(echo "$s_cli" | hits_of)" "$(echo "$s_api" | hits_of)"
-  same "$tag: the chat answer was given those hits" \
-    "$(echo "$api" | ids_of sources chunk)" "$(echo "$s_api" | ids_of results chunk_id "$blocks")"
+  # those over the relevance cutoff (rag/relevance.h), in order
+  same "$tag: the chat answer was given those hits over the cutoff" \
+    "$(echo "$api" | ids_of sources chunk)" \
+    "$(echo "$s_api" | json_sql "select group_concat(c, ' ') from (select json_extract(value, '\$.chunk_id') c from json_each(J, '\$.results') where json_extract(value, '\$.explain.answer_cutoff_passed') limit $blocks)")"
 }
 
 # nothing CONF WHO: a question no document matches (keyword mode) gets the
@@ -122,7 +124,9 @@ nothing() {
   same "nothing matches ($2): the same answer" "$(echo "$cli" | answer_of answer)" \
     "$(echo "$api" | answer_of 'choices[0].message.content')"
   check_contains "nothing matches ($2): saying so" "$(echo "$api" | answer_of 'choices[0].message.content')" \
-    "Nothing in the documents you may see matches this question."
+    "The documents you may see do not answer this question."
+  check_eq "nothing matches ($2): rag ask says it did not answer" "$(echo "$cli" | json_get '$.rag.answer')" none
+  check_eq "nothing matches ($2): so does the chat API (rag.answer)" "$(echo "$api" | json_get '$.rag.answer')" none
 }
 
 # ---- extractive: no generator ----

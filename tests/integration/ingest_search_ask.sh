@@ -67,8 +67,9 @@ check_eq "JSON citation n" "$(echo "$out" | json_get '$.citations[0].n')" 1
 check_contains "JSON citation uri" "$(echo "$out" | json_get '$.citations[0].uri')" "parking.txt"
 check "JSON timings present" test -n "$(echo "$out" | json_get '$.timings.retrieve_ms')"
 
-out=$(rag ask "quantum chromodynamics")
-check_contains "no match said plainly" "$out" "Nothing in the documents"
+out=$(rag ask "quantum chromodynamics"); rc=$?
+check_contains "no match said plainly" "$out" "do not answer this question"
+check_eq "no answer: exit status 4" "$rc" 4
 
 out=$(rag docs list)
 check_contains "docs list shows titles" "$out" "Parking policy"

@@ -1,0 +1,76 @@
+/* rag/relevance.h: whether a passage bears on a question, and the cutoff
+ * under which an answer leaves it out.
+ *
+ * Fusion ranks passages (reciprocal ranks say which is better, not whether
+ * any is good), so the cutoff reads signals on absolute scales instead:
+ *
+ *   lexical  the share of the question's term weight found in the passage,
+ *            its title or its headings: 0..1. A term weighs its BM25 IDF over
+ *            the keyword indexes of the groups the passages come from (what
+ *            the principal may see, nothing else); English function and
+ *            question words ("who", "the", "do", "my") weigh nothing.
+ *   vector   the cosine similarity of question and passage embeddings (the
+ *            vector stage's score), for passages that stage found
+ *   rerank   the cross-encoder's probability (the logistic of its score),
+ *            for passages it judged
+ *
+ * A passage the reranker judged is kept when that probability reaches
+ * min_rerank; any other when its lexical share reaches min_keyword or its
+ * similarity reaches min_vector. A cutoff of 0 keeps everything its signal
+ * sees. When no passage is kept, the answer abstains: the documents this
+ * principal may see do not answer the question. Every input is a passage
+ * the principal may see, so the decision reveals nothing of other roles'
+ * documents. */
+#ifndef RAG_RAG_RELEVANCE_H
+#define RAG_RAG_RELEVANCE_H
+
+#include "base/err.h"
+#include "rag/retrieve.h"
+#include "rag/settings.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- question terms ------------------------------------------------------------ */
+#define RAG_QTERMS_MAX 64
+
+/* The distinct index terms of a question (store_terms, query side) and
+ * their weights. */
+typedef struct rag_qterms {
+    char *term[RAG_QTERMS_MAX];
+    double weight[RAG_QTERMS_MAX]; /* IDF, floored at 0.01; 0 for function words */
+    size_t n;
+    double total; /* sum of the weights */
+} rag_qterms;
+
+/* The terms of question, weighted over the keyword indexes of the groups of
+ * doc_ids (the documents of the passages at hand). */
+int rag_qterms_init(store *s, const char *question, const int64_t *doc_ids, size_t n_docs,
+                    rag_qterms *q, rag_err *err);
+/* Sets seen[i] for each term of q found in text (seen: q->n entries, not
+ * cleared); *n_words (may be NULL) gets the number of terms of text. */
+int rag_qterms_match(store *s, const rag_qterms *q, const char *text, size_t len,
+                     unsigned char *seen, size_t *n_words, rag_err *err);
+/* The weight of the terms marked in seen. */
+double rag_qterms_weight(const rag_qterms *q, const unsigned char *seen);
+void rag_qterms_free(rag_qterms *q);
+
+/* ---- the cutoff ------------------------------------------------------------------ */
+typedef struct rag_cutoff {
+    double min_keyword; /* lexical share (answer.min_keyword) */
+    double min_vector;  /* cosine similarity (answer.min_vector) */
+    double min_rerank;  /* reranker probability (answer.min_rerank) */
+} rag_cutoff;
+
+void rag_cutoff_settings(const rag_settings *s, rag_cutoff *c);
+
+/* Fills each result's lexical share (rag_result.lexical) and whether it
+ * passes the cutoff (rag_result.relevant). */
+int rag_relevance(store *s, const char *question, rag_results *r, const rag_cutoff *c,
+                  rag_err *err);
+/* Removes the results under the cutoff (keeping the order of the others);
+ * r->n_below counts them. */
+void rag_cutoff_apply(rag_results *r);
+
+#endif
