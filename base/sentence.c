@@ -258,6 +258,15 @@ static int starts_list_item(const char *s, size_t n)
     return d > i && d + 1 < n && (s[d] == '.' || s[d] == ')') && s[d + 1] == ' ';
 }
 
+/* A row of a table as the extractors write one: cells joined by " | " on
+ * one line. */
+static int is_table_row(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 2 < n && s[i] != '\n'; i++)
+        if (s[i] == ' ' && s[i + 1] == '|' && s[i + 2] == ' ') return 1;
+    return 0;
+}
+
 size_t rag_sentence_len(const char *s, size_t n)
 {
     if (n == 0) return 0;
@@ -268,8 +277,12 @@ size_t rag_sentence_len(const char *s, size_t n)
         size_t b = i;
         while (b > 0 && s[b - 1] == ' ')
             b--;
+        size_t line = i; /* the start of the line the break ends */
+        while (line > 0 && s[line - 1] != '\n')
+            line--;
         if ((i + 1 < n && s[i + 1] == '\n') || (b > 0 && s[b - 1] == ':') ||
-            starts_list_item(s + i + 1, n - i - 1))
+            starts_list_item(s + i + 1, n - i - 1) || is_table_row(s + i + 1, n - i - 1) ||
+            is_table_row(s + line, i - line))
             return i ? i : 1;
     }
     return e;

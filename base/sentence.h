@@ -21,8 +21,8 @@ size_t rag_sentence_end(const char *s, size_t pos, size_t end);
 
 /* Length of the unit to quote that starts at s[0] (at most n bytes): the
  * sentence as above, ended earlier by a blank line, by a line break before a
- * list item or table row ("- x", "1. x", "| a |"), or after a line ending in
- * ':'. Never 0 for n > 0. */
+ * list item or table row ("- x", "1. x", "| a |", "a | b"), or after a line
+ * ending in ':' or holding a table row. Never 0 for n > 0. */
 size_t rag_sentence_len(const char *s, size_t n);
 
 #endif

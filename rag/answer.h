@@ -7,6 +7,7 @@
 #define RAG_RAG_ANSWER_H
 
 #include "base/err.h"
+#include "embed/embed.h"
 #include "store/store.h"
 
 #include <stddef.h>
@@ -40,6 +41,7 @@ typedef struct rag_answer {
 typedef struct rag_extractive_params {
     size_t max_sentences; /* sentences in the answer (default 3) */
     size_t min_words;     /* shorter sentences are not quoted (default 4) */
+    emb_model *reranker;  /* scores the best sentences again (NULL: none) */
 } rag_extractive_params;
 
 void rag_extractive_default_params(rag_extractive_params *p);

@@ -2,6 +2,9 @@
  * relevance cutoff (see rag/relevance.h). */
 #include "rag/relevance.h"
 #include "base/mem.h"
+#include "base/sentence.h"
+
+#include <stdlib.h>
 
 #include <math.h>
 #include <string.h>
@@ -9,7 +12,7 @@
 /* English words that say what kind of question it is, or hold a sentence
  * together, but not what it is about. Run through the index's own
  * tokenizer, so they match its stemmed terms. */
-static const char stop_text[] =
+const char rag_function_words[] =
     "a about after again all also am an and any are as at be been being both but by can could "
     "did do does doing during each few for from further had has have having he her here hers "
     "him his how i if in into is it its itself just me more most my no nor not now of on once "
@@ -45,6 +48,12 @@ static int add_term(void *ctx, const char *t, size_t n, size_t a, size_t b)
     return 0;
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 int rag_qterms_init(store *s, const char *question, const int64_t *doc_ids, size_t n_docs,
                     rag_qterms *q, rag_err *err)
 {
@@ -56,14 +65,18 @@ int rag_qterms_init(store *s, const char *question, const int64_t *doc_ids, size
     if (!rc) rc = store_terms(s, question, strlen(question), 1, add_term, &c, err);
     for (size_t i = 0; !rc && i < q->n; i++) {
         int64_t df = 0, total = 0;
-        rc = store_term_stats(s, q->term[i], strlen(q->term[i]), groups, n_groups, &df, &total,
-                              err);
+        rc =
+            store_term_stats(s, q->term[i], strlen(q->term[i]), groups, n_groups, &df, &total, err);
         /* BM25's IDF, floored so a term in every chunk still counts a little */
         double idf = log(1.0 + ((double)total - (double)df + 0.5) / ((double)df + 0.5));
         q->weight[i] = idf < 0.01 ? 0.01 : idf;
+        /* a word none of these documents use may be the user's own word for
+         * one they do use: it counts, but half */
+        if (!df) q->weight[i] *= 0.5;
     }
     c.stop = 1;
-    if (!rc) rc = store_terms(s, stop_text, sizeof stop_text - 1, 0, add_term, &c, err);
+    if (!rc)
+        rc = store_terms(s, rag_function_words, strlen(rag_function_words), 0, add_term, &c, err);
     /* a question made only of such words ("what is it?") keeps them */
     double total = 0;
     for (size_t i = 0; i < q->n; i++)
@@ -74,6 +87,19 @@ int rag_qterms_init(store *s, const char *question, const int64_t *doc_ids, size
         total = (double)q->n;
     }
     q->total = total;
+    /* the focus: the heaviest RAG_QTERMS_FOCUS of the weighted terms (at
+     * least 3): the incidental words of a long question ("I think I
+     * accidentally emailed ...") do not count against a passage */
+    double w[RAG_QTERMS_MAX];
+    size_t nw = 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (q->weight[i] > 0) w[nw++] = q->weight[i];
+    qsort(w, nw, sizeof *w, cmp_desc);
+    size_t k = (size_t)ceil(RAG_QTERMS_FOCUS * (double)nw);
+    k = k < 3 ? 3 : k;
+    k = k > nw ? nw : k;
+    for (size_t i = 0; i < k; i++)
+        q->focus += w[i];
     rag_free(groups);
     if (rc) rag_qterms_free(q);
     return rc;
@@ -126,8 +152,45 @@ void rag_cutoff_settings(const rag_settings *s, rag_cutoff *c)
     c->min_rerank = s->answer.min_rerank;
 }
 
-int rag_relevance(store *s, const char *question, rag_results *r, const rag_cutoff *c,
-                  rag_err *err)
+/* The lexical share of a passage: the best of its windows of RELEVANCE_WINDOW
+ * consecutive sentences, each with the title and headings (a passage that
+ * holds the question's words in one place, not scattered over unrelated
+ * sentences). */
+enum { RELEVANCE_WINDOW = 2 };
+
+static int passage_share(store *s, const rag_qterms *q, const store_hit *h, double *out,
+                         rag_err *err)
+{
+    unsigned char head[RAG_QTERMS_MAX] = {0}, sent[RELEVANCE_WINDOW][RAG_QTERMS_MAX];
+    memset(sent, 0, sizeof sent);
+    int rc = rag_qterms_match(s, q, h->title, h->title ? strlen(h->title) : 0, head, NULL, err);
+    if (!rc)
+        rc = rag_qterms_match(s, q, h->heading_path, h->heading_path ? strlen(h->heading_path) : 0,
+                              head, NULL, err);
+    const char *text = h->text ? h->text : "";
+    size_t len = strlen(text), i = 0, k = 0;
+    double best = 0;
+    do {
+        size_t sl = i < len ? rag_sentence_len(text + i, len - i) : 0;
+        unsigned char *cur = sent[k % RELEVANCE_WINDOW];
+        memset(cur, 0, RAG_QTERMS_MAX);
+        if (!rc && sl) rc = rag_qterms_match(s, q, text + i, sl, cur, NULL, err);
+        unsigned char win[RAG_QTERMS_MAX];
+        for (size_t t = 0; t < q->n; t++) {
+            win[t] = head[t];
+            for (size_t w = 0; w < RELEVANCE_WINDOW; w++)
+                win[t] |= sent[w][t];
+        }
+        double share = q->focus > 0 ? rag_qterms_weight(q, win) / q->focus : 0;
+        if (share > best) best = share > 1 ? 1 : share;
+        i += sl;
+        k++;
+    } while (!rc && i < len);
+    *out = best;
+    return rc;
+}
+
+int rag_relevance(store *s, const char *question, rag_results *r, const rag_cutoff *c, rag_err *err)
 {
     if (!r->n) return 0;
     int64_t *docs = rag_xcalloc(r->n, sizeof *docs);
@@ -138,12 +201,7 @@ int rag_relevance(store *s, const char *question, rag_results *r, const rag_cuto
     rag_free(docs);
     for (size_t i = 0; !rc && i < r->n; i++) {
         rag_result *x = &r->v[i];
-        unsigned char seen[RAG_QTERMS_MAX] = {0};
-        const char *parts[] = {x->hit.text, x->hit.title, x->hit.heading_path};
-        for (size_t p = 0; !rc && p < 3; p++)
-            rc = rag_qterms_match(s, &q, parts[p], parts[p] ? strlen(parts[p]) : 0, seen, NULL,
-                                  err);
-        x->lexical = q.total > 0 ? rag_qterms_weight(&q, seen) / q.total : 0;
+        rc = passage_share(s, &q, &x->hit, &x->lexical, err);
         if (x->rerank_rank)
             x->relevant = 1.0 / (1.0 + exp(-x->rerank_score)) >= c->min_rerank;
         else

@@ -4,11 +4,16 @@
  * Fusion ranks passages (reciprocal ranks say which is better, not whether
  * any is good), so the cutoff reads signals on absolute scales instead:
  *
- *   lexical  the share of the question's term weight found in the passage,
- *            its title or its headings: 0..1. A term weighs its BM25 IDF over
- *            the keyword indexes of the groups the passages come from (what
- *            the principal may see, nothing else); English function and
- *            question words ("who", "the", "do", "my") weigh nothing.
+ *   lexical  the share of the question's term weight found in one place of
+ *            the passage (two consecutive sentences, with its title and
+ *            headings): 0..1. A term weighs its BM25 IDF over the keyword
+ *            indexes of the groups the passages come from (what the
+ *            principal may see, nothing else), half when none of those
+ *            documents holds it (it may be the user's word for one they
+ *            use); English function and question words ("who", "the", "do",
+ *            "my") weigh nothing. The share is of the question's focus: its
+ *            heaviest 70% of terms (at least three), so that the incidental
+ *            words of a long question do not count against a passage.
  *   vector   the cosine similarity of question and passage embeddings (the
  *            vector stage's score), for passages that stage found
  *   rerank   the cross-encoder's probability (the logistic of its score),
@@ -33,15 +38,23 @@
 #include <stdint.h>
 
 /* ---- question terms ------------------------------------------------------------ */
+/* English words that say what kind of question it is, or hold a sentence
+ * together, but not what it is about ("who", "the", "do", "my"), as text:
+ * run it through store_terms to get their index terms. */
+extern const char rag_function_words[];
+
 #define RAG_QTERMS_MAX 64
+#define RAG_QTERMS_FOCUS 0.7
 
 /* The distinct index terms of a question (store_terms, query side) and
  * their weights. */
 typedef struct rag_qterms {
     char *term[RAG_QTERMS_MAX];
-    double weight[RAG_QTERMS_MAX]; /* IDF, floored at 0.01; 0 for function words */
+    double weight[RAG_QTERMS_MAX]; /* IDF, floored at 0.01; half for a term no document of
+                                      the groups holds; 0 for function words */
     size_t n;
     double total; /* sum of the weights */
+    double focus; /* sum of the heaviest RAG_QTERMS_FOCUS of them (at least 3) */
 } rag_qterms;
 
 /* The terms of question, weighted over the keyword indexes of the groups of
