@@ -139,6 +139,7 @@ int cli_worker(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_search(int argc, char **argv);
 int cli_ask(int argc, char **argv);
+int cli_chat(int argc, char **argv);
 int cli_docs(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_check(int argc, char **argv);

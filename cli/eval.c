@@ -1,7 +1,7 @@
 /* cli/eval.c: `rag eval`: runs queries through search and scores the
  * rankings against relevance judgments (see rag/eval.h for the semantics). */
 #include "base/mem.h"
-#include "cli/cli.h"
+#include "cli/query_int.h"
 #include "base/time.h"
 #include "rag/eval.h"
 #include "rag/retrieve.h"
@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: rag eval --queries Q.tsv --qrels R.tsv [--run OUT.trec] [-k N] [--mode M]\n"
     "                [--embed-model F] [--rerank] [--as ROLE,...] [--json]\n"
+    "       rag eval --answers FILE.jsonl ...   answer quality ('rag eval --answers F --help')\n"
     "\n"
     "Runs every query of Q.tsv (qid<TAB>text) through retrieval as rag search\n"
     "does it (same stages and settings; one result per document, depth N,\n"
@@ -28,16 +29,6 @@ static const char usage[] =
     "  --rerank          rerank with the cross-encoder (--rerank-model F, $RAG_RERANK_MODEL,\n"
     "                    rerank.model); --rerank-top N candidates (default 30)\n";
 
-/* The id a run file uses for a document. */
-static char *run_docid(const store_hit *h)
-{
-    if (h->ext_id) return rag_xstrdup(h->ext_id);
-    const char *base = strrchr(h->uri, '/');
-    base = base ? base + 1 : h->uri;
-    const char *dot = strrchr(base, '.');
-    return rag_xstrndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
-}
-
 int cli_eval(int argc, char **argv)
 {
     enum { O_MODE = 1000, O_EMODEL, O_RERANK, O_RMODEL, O_RTOP };
@@ -51,6 +42,9 @@ int cli_eval(int argc, char **argv)
                                          {"rerank-top", required_argument, NULL, O_RTOP},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
+    for (int i = 1; i < argc; i++) /* answers, not rankings */
+        if (!strcmp(argv[i], "--answers") || !strncmp(argv[i], "--answers=", 10))
+            return cli_eval_answers(argc, argv);
     cli_ctx cli = {.cmd = "eval"};
     const char *qpath = NULL, *rpath = NULL, *runpath = NULL;
     long k = 1000;
@@ -145,7 +139,7 @@ int cli_eval(int argc, char **argv)
         size_t n = hits.n;
         rag_ranked *r = rag_xcalloc(n ? n : 1, sizeof *r);
         for (size_t j = 0; j < n; j++)
-            r[j] = (rag_ranked){run_docid(&hits.v[j].hit), hits.v[j].score};
+            r[j] = (rag_ranked){cli_doc_id(&hits.v[j].hit), hits.v[j].score};
         rag_results_free(&hits);
         rag_metrics m;
         rag_eval_query(&qrels, qids.v[i], r, n, &m); /* also sorts r as trec_eval reads it */

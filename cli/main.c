@@ -23,6 +23,7 @@ static const struct command {
     {"jobs", cli_jobs, 0, "", "a cluster's ingest queue and its workers"},
     {"search", cli_search, 0, "QUERY", "keyword search over the documents you may see"},
     {"ask", cli_ask, 0, "QUESTION", "an answer with numbered citations"},
+    {"chat", cli_chat, 0, "", "a conversation: questions from standard input, with follow-ups"},
     {"docs", cli_docs, 0, "list|show|rm", "list, inspect or remove documents"},
     {"stats", cli_stats, 0, "", "documents, chunks and size per ACL group"},
     {"check", cli_check, 0, "", "verify (and --repair) the database"},

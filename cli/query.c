@@ -33,7 +33,12 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
         O_CTX,
         O_TEMP,
         O_SEED,
-        O_SHOW
+        O_SHOW,
+        O_HISTORY,
+        O_ANSWERS,
+        O_JUDGE,
+        O_JUDGE_MODEL,
+        O_EXTRACTIVE
     };
     static const struct option opts[] = {{"chunks", no_argument, NULL, O_CHUNKS},
                                          {"rerank", no_argument, NULL, O_RERANK},
@@ -47,9 +52,17 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
                                          {"temp", required_argument, NULL, O_TEMP},
                                          {"seed", required_argument, NULL, O_SEED},
                                          {"show-prompt", no_argument, NULL, O_SHOW},
+                                         {"history", required_argument, NULL, O_HISTORY},
+                                         {"answers", required_argument, NULL, O_ANSWERS},
+                                         {"judge", required_argument, NULL, O_JUDGE},
+                                         {"judge-model", required_argument, NULL, O_JUDGE_MODEL},
+                                         {"extractive", no_argument, NULL, O_EXTRACTIVE},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
-    const char *usage = q->is_ask ? cli_ask_usage : cli_search_usage;
+    const char *usage = q->is_eval   ? cli_eval_answers_usage
+                        : q->is_chat ? cli_chat_usage
+                        : q->is_ask  ? cli_ask_usage
+                                     : cli_search_usage;
     int c;
     while ((c = getopt_long(argc, argv, "k:n:qh", opts, NULL)) != -1) {
         if (cli_common_opt(&q->cli, c, optarg)) continue;
@@ -91,6 +104,26 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
         case O_SHOW:
             q->show_prompt = 1;
             break;
+        case O_HISTORY:
+            if (!q->is_ask || q->is_chat) {
+                *rc = cli_usage_error(&q->cli, "--history is an option of rag ask");
+                return -1;
+            }
+            q->history_file = optarg;
+            break;
+        case O_ANSWERS:
+        case O_JUDGE:
+        case O_JUDGE_MODEL:
+        case O_EXTRACTIVE:
+            if (!q->is_eval) {
+                *rc = cli_usage_error(&q->cli, "unknown option");
+                return -1;
+            }
+            if (c == O_ANSWERS) q->answers_file = optarg;
+            if (c == O_JUDGE) q->judge_url = optarg;
+            if (c == O_JUDGE_MODEL) q->judge_model = optarg;
+            if (c == O_EXTRACTIVE) q->extractive = 1;
+            break;
         case O_TEMP: {
             char *end;
             q->temp = strtof(optarg, &end);
@@ -119,11 +152,19 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
             return -1;
         }
     }
-    if (optind >= argc) {
+    if (q->is_chat && optind < argc) {
+        *rc = cli_usage_error(&q->cli,
+                              q->is_eval ? "unexpected argument '%s'"
+                                         : "rag chat reads its questions from standard "
+                                           "input (unexpected '%s')",
+                              argv[optind]);
+        return -1;
+    }
+    if (!q->is_chat && optind >= argc) {
         *rc = cli_usage_error(&q->cli, "no %s given", q->is_ask ? "QUESTION" : "QUERY");
         return -1;
     }
-    q->query = join_args(argc, argv);
+    if (!q->is_chat) q->query = join_args(argc, argv);
     *rc = cli_setup(&q->cli, 1);
     if (*rc) return -1;
     return 0;
@@ -153,4 +194,13 @@ void cli_retrieve_params(const cli_query_opts *q, rag_retrieve_params *rp, int p
     rp->per_document = per_document;
     rp->hl_open = q->cli.color ? "\x01" : "**";
     rp->hl_close = q->cli.color ? "\x02" : "**";
+}
+
+char *cli_doc_id(const store_hit *h)
+{
+    if (h->ext_id) return rag_xstrdup(h->ext_id);
+    const char *base = strrchr(h->uri, '/');
+    base = base ? base + 1 : h->uri;
+    const char *dot = strrchr(base, '.');
+    return rag_xstrndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
 }

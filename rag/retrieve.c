@@ -239,8 +239,10 @@ int rag_retrieve(store *s, emb_model *embedder, emb_model *reranker, const char 
         t = rag_now_ms();
         if (p->query_vector)
             memcpy(q, p->query_vector, (size_t)dims * sizeof *q);
-        else
-            rc = emb_embed(embedder, &query, 1, EMB_QUERY, 1, q, NULL, err);
+        else {
+            const char *text = p->embed_query ? p->embed_query : query;
+            rc = emb_embed(embedder, &text, 1, EMB_QUERY, 1, q, NULL, err);
+        }
         out->embed_ms = rag_now_ms() - t;
         store_hits vh = {0};
         if (!rc) {

@@ -31,6 +31,8 @@ typedef struct rag_retrieve_params {
     const float *query_vector;      /* a query already embedded (dims of the database's model):
                                        used instead of embedding the query; enables the vector stage */
     int query_dims;
+    const char *embed_query; /* the text the vector stage embeds, when not the query itself
+                                (a follow-up's: rag/converse.h); NULL: the query */
 } rag_retrieve_params;
 
 void rag_retrieve_default_params(rag_retrieve_params *p);

@@ -28,6 +28,7 @@
 #include "base/mem.h"
 #include "base/time.h"
 #include "rag/answer.h"
+#include "rag/converse.h"
 #include "rag/generate.h"
 #include "rag/render.h"
 
@@ -51,6 +52,8 @@ typedef struct chat_job {
     long long created;
     double started, deadline;
     /* retrieval */
+    rag_followup fq; /* the retrieval query: a follow-up's rewrite or expansion */
+    double rewrite_ms;
     rag_results results;
     char *note;
     const char *retrieval_mode;
@@ -82,6 +85,7 @@ static void job_free(chat_job *j)
     rag_free(j->stops);
     rag_free(j->model_name);
     rag_free(j->note);
+    rag_followup_free(&j->fq);
     rag_results_free(&j->results);
     rag_prompt_free(&j->prompt);
     rag_generation_free(&j->gen);
@@ -313,6 +317,13 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     cJSON_AddStringToObject(r, "mode", mode);
     cJSON_AddStringToObject(r, "answer", j->abstained ? "none" : mode);
     if (j->grounded) cJSON_AddNumberToObject(r, "below_cutoff", (double)j->results.n_below);
+    if (j->grounded && j->fq.how && strcmp(j->fq.how, "none")) {
+        cJSON *w = cJSON_AddObjectToObject(r, "rewrite");
+        cJSON_AddStringToObject(w, "how", j->fq.how);
+        cJSON_AddStringToObject(w, "query", j->fq.query);
+    } else {
+        cJSON_AddNullToObject(r, "rewrite");
+    }
     if (j->grounded)
         cJSON_AddStringToObject(r, "retrieval", j->retrieval_mode);
     else
@@ -323,6 +334,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     if (j->note) cJSON_AddStringToObject(r, "note", j->note);
     cJSON *t = cJSON_AddObjectToObject(o, "timings");
     if (j->grounded) rag_timings_json(t, &j->results);
+    if (j->rewrite_ms > 0) cJSON_AddNumberToObject(t, "rewrite_ms", j->rewrite_ms);
     cJSON_AddNumberToObject(t, "queue_ms", j->queue_ms);
     cJSON_AddNumberToObject(t, "prompt_build_ms", j->prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", j->gen.stats.prompt_ms);
@@ -489,7 +501,7 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
     rag_answer a;
     rag_err err = {0};
     store *s = ragd_engine_store_get(req->engine);
-    int rc = rag_answer_extractive(s, j->question, &hits, NULL, &a, &err);
+    int rc = rag_answer_extractive(s, j->fq.query, &hits, NULL, &a, &err);
     ragd_engine_store_put(req->engine, s);
     rag_free(hits.v);
     if (rc) {
@@ -532,6 +544,82 @@ static int read_grounding(ragd_request *req, ragd_response *resp, chat_job *j)
     return ragd_api_bool(resp, opts, "retrieval", "rag", &j->grounded);
 }
 
+/* The generator's standalone rewrite of a follow-up (rag/converse.h), in a
+ * slot as answers are generated: 1 when it was refused or could not be
+ * had (the caller expands instead). */
+static int rewrite(ragd_request *req, chat_job *j, rag_err *err)
+{
+    const llm_model *m = ragd_engine_model(req->engine); /* NULL: a remote generator */
+    const ragd_engine_info *in = ragd_engine_get_info(req->engine);
+    rag_prompt pr = {0};
+    if (rag_rewrite_prompt(m ? llm_model_vocab(m) : NULL, in->chat_family, j->history, j->n_history,
+                           j->question, rag_prompt_budget((size_t)in->n_ctx, RAG_REWRITE_TOKENS),
+                           &pr, err)) {
+        rag_prompt_free(&pr);
+        return 1; /* a conversation too long for the model: expanded */
+    }
+    ragd_ticket *ticket = NULL;
+    ragd_slot *slot = NULL;
+    int rc = ragd_engine_reserve(req->engine, &ticket, err);
+    if (!rc) {
+        rc = ragd_engine_wait(req->engine, ticket, j->owner, j->deadline, job_stopped, j, &slot,
+                              err);
+        if (rc) ragd_engine_unreserve(req->engine, ticket);
+    }
+    int refused = 1;
+    if (!rc) {
+        llm_gen_params gp;
+        llm_gen_default_params(&gp);
+        gp.n_predict = RAG_REWRITE_TOKENS;
+        gp.sampling.temperature = 0; /* greedy */
+        static const char *const newline[] = {"\n"};
+        gp.stop = newline;
+        gp.n_stop = 1;
+        rag_generation g = {0};
+        rag_err gerr = {0};
+        if (!rag_generate(ragd_slot_generator(slot, j->owner), &pr, 0, &gp, NULL, NULL, &g,
+                          &gerr)) {
+            store *s = ragd_engine_store_get(req->engine);
+            refused = rag_rewrite_accept(s, g.check.text ? g.check.text : "", j->history,
+                                         j->n_history, j->question, &j->fq, err);
+            ragd_engine_store_put(req->engine, s);
+        } else {
+            rag_log_warn("%s: the follow-up's rewrite failed (%s): expanded instead", req->id,
+                         gerr.msg);
+        }
+        rag_generation_free(&g);
+        ragd_engine_release(req->engine, slot);
+    } else {
+        rag_log_warn("%s: no slot for the follow-up's rewrite (%s): expanded instead", req->id,
+                     err->msg);
+        refused = 1;
+    }
+    rag_prompt_free(&pr);
+    return refused < 0 ? refused : refused ? 1 : 0;
+}
+
+/* The retrieval query of the question: its own text on a first turn, else
+ * the generator's rewrite, or the expansion without one. */
+static int followup_query(ragd_request *req, chat_job *j, rag_err *err)
+{
+    if (!rag_is_followup(j->history, j->n_history)) {
+        j->fq.query = rag_xstrdup(j->question);
+        j->fq.how = "none";
+        return 0;
+    }
+    double t0 = rag_now_s();
+    int rc = 1;
+    if (ragd_engine_get_info(req->engine)->model_name) rc = rewrite(req, j, err);
+    if (rc) {
+        store *s = ragd_engine_store_get(req->engine);
+        rc = rag_followup_expand(s, j->history, j->n_history, j->question, &j->fq, err);
+        ragd_engine_store_put(req->engine, s);
+    }
+    j->rewrite_ms = (rag_now_s() - t0) * 1e3;
+    ragd_meter_stage(req->meter, "rewrite", j->rewrite_ms / 1e3);
+    return rc;
+}
+
 static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
 {
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req->json, "rag");
@@ -543,12 +631,18 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
     rag_retrieve_params p;
     ragd_api_retrieve_params(req, &r, &p);
     p.want_snippet = 0;
-    store *s = ragd_engine_store_get(req->engine);
     rag_err err = {0};
-    int rc = ragd_engine_retrieve(req->engine, s, j->question, &r.who, &p, r.rerank, &j->results,
+    if (followup_query(req, j, &err)) {
+        ragd_api_retrieval_free(&r);
+        ragd_error_from(resp, &err);
+        return -1;
+    }
+    p.embed_query = j->fq.embed_query;
+    store *s = ragd_engine_store_get(req->engine);
+    int rc = ragd_engine_retrieve(req->engine, s, j->fq.query, &r.who, &p, r.rerank, &j->results,
                                   &j->note, &err);
     /* passages under the relevance cutoff are neither given to the model nor quoted */
-    if (!rc) rc = rag_relevance(s, j->question, &j->results, &req->params->cutoff, &err);
+    if (!rc) rc = rag_relevance(s, j->fq.query, &j->results, &req->params->cutoff, &err);
     if (!rc) rag_cutoff_apply(&j->results);
     ragd_engine_store_put(req->engine, s);
     j->retrieval_mode = p.vector && p.keyword && !j->note ? "hybrid"

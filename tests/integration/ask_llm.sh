@@ -18,7 +18,9 @@ rag ingest -q --acl finance $T/fin >/dev/null
 rag ingest -q --acl ops $T/ops >/dev/null
 check_eq "vectors stored for every chunk" "$(sql 'select count(*) from embeddings')" "$(sql 'select count(*) from chunks')"
 
-out=$(rag ask --json --show-prompt --model $gen -n 8 --as staff,ops "When are refunds for international orders issued?")
+# the relevance cutoff off: every visible passage retrieved reaches the prompt
+printf '[answer]\nmin_keyword = 0\nmin_vector = -1\n' > $T/nocut.conf
+out=$(rag ask --json --show-prompt --config $T/nocut.conf --model $gen -n 8 --as staff,ops "When are refunds for international orders issued?")
 check_eq "mode: generated" "$(echo "$out" | json_get '$.mode')" generated
 prompt=$(echo "$out" | json_get '$.prompt')
 check_contains "the prompt holds the expected chunk" "$prompt" "Refunds for international orders are issued within 14 days"

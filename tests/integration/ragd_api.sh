@@ -86,7 +86,7 @@ check_eq "chat: the same seed, the same answer" "$(echo "$again" | json_get '$.c
 check_eq "chat: the same prompt again is taken from the slot's cache (all but its last token)" \
   "$(echo "$again" | json_sql "select json_extract(J, '\$.usage.prompt_tokens_details.cached_tokens') = json_extract(J, '\$.usage.prompt_tokens') - 1")" 1
 check_eq "chat: the first answer found nothing cached" "$(echo "$b" | json_get '$.usage.prompt_tokens_details.cached_tokens')" 0
-b2=$(api POST /v1/chat/completions $OPS -d '{"messages":[{"role":"user","content":"When are invoices paid? crane"}],"max_tokens":4}' | sed '$d')
+b2=$(api POST /v1/chat/completions $OPS -d '{"messages":[{"role":"user","content":"When is the gantry crane inspected?"}],"max_tokens":4}' | sed '$d')
 pub=$(echo "$b2" | json_get '$.usage.prompt_tokens_details.cached_tokens')
 check "chat: another key's answer takes over the instructions every prompt begins with ($pub tokens)" test "$pub" -gt 20
 b3=$(api POST /v1/chat/completions $ROOT -d '{"messages":[{"role":"user","content":"Who inspects cranes?"}],"max_tokens":4}' | sed '$d')
