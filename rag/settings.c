@@ -64,7 +64,7 @@ static int check_template(const char *v, rag_err *err)
     if (llm_chat_family_from_name(v) >= 0) return 0;
     return rag_err_set(err, RAG_ERR_INVALID,
                        "'%.40s' is not a chat template (chatml, llama3, llama2, mistral, gemma, "
-                       "phi3)",
+                       "phi3, qwen3, chatml-think)",
                        v);
 }
 
