@@ -33,7 +33,9 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
         O_CTX,
         O_TEMP,
         O_SEED,
-        O_SHOW
+        O_SHOW,
+        O_REASONING,
+        O_SHOW_REASONING
     };
     static const struct option opts[] = {{"chunks", no_argument, NULL, O_CHUNKS},
                                          {"rerank", no_argument, NULL, O_RERANK},
@@ -47,6 +49,8 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
                                          {"temp", required_argument, NULL, O_TEMP},
                                          {"seed", required_argument, NULL, O_SEED},
                                          {"show-prompt", no_argument, NULL, O_SHOW},
+                                         {"reasoning", required_argument, NULL, O_REASONING},
+                                         {"show-reasoning", no_argument, NULL, O_SHOW_REASONING},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     const char *usage = q->is_ask ? cli_ask_usage : cli_search_usage;
@@ -90,6 +94,12 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
             break;
         case O_SHOW:
             q->show_prompt = 1;
+            break;
+        case O_REASONING:
+            cli_flag(&q->cli, "model.reasoning", optarg, "--reasoning");
+            break;
+        case O_SHOW_REASONING:
+            q->show_reasoning = 1;
             break;
         case O_TEMP: {
             char *end;

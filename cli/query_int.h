@@ -17,7 +17,7 @@ extern const char cli_search_usage[], cli_ask_usage[];
 typedef struct cli_query_opts {
     cli_ctx cli;
     int is_ask;
-    int chunks, explain, show_prompt, temp_set;
+    int chunks, explain, show_prompt, show_reasoning, temp_set;
     float temp;
     uint64_t seed;
     char *query;
