@@ -265,15 +265,13 @@ static void advance(llm_think *t, llm_think_sink sink, void *ctx)
         const char *h = t->held.data;
         size_t n = t->held.len, b = 0;
         switch (t->state) {
-        case LLM_THINK_START:
-            while (b < n && blank(h[b]))
-                b++;
-            if (n - b >= sizeof OPEN_TAG - 1 && !memcmp(h + b, OPEN_TAG, sizeof OPEN_TAG - 1)) {
-                drop(t, b + sizeof OPEN_TAG - 1);
+        case LLM_THINK_START: /* the tag opens the text, or the text is the answer */
+            if (n >= sizeof OPEN_TAG - 1 && !memcmp(h, OPEN_TAG, sizeof OPEN_TAG - 1)) {
+                drop(t, sizeof OPEN_TAG - 1);
                 t->state = LLM_THINK_IN;
                 continue;
             }
-            if (n - b < sizeof OPEN_TAG - 1 && !memcmp(h + b, OPEN_TAG, n - b)) return;
+            if (n < sizeof OPEN_TAG - 1 && !memcmp(h, OPEN_TAG, n)) return;
             t->state = LLM_THINK_ANSWER;
             continue;
         case LLM_THINK_IN: {
@@ -320,7 +318,7 @@ void llm_think_feed(llm_think *t, const char *text, size_t len, llm_think_sink s
 void llm_think_flush(llm_think *t, llm_think_sink sink, void *ctx)
 {
     size_t n = t->held.len;
-    if (t->state == LLM_THINK_START) { /* blank space, or the start of "<think>": text */
+    if (t->state == LLM_THINK_START) { /* the start of "<think>": text */
         pass(t, 0, n, sink, ctx);
     } else if (t->state == LLM_THINK_IN) { /* unterminated: a cut tag is text, blank space is not */
         while (n > 0 && blank(t->held.data[n - 1]))

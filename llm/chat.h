@@ -97,17 +97,18 @@ int llm_chat_tokenize(const llm_vocab *v, const llm_chat_prompt *p, llm_tokens *
 /* ---- reasoning and answer ------------------------------------------------------- */
 /* Splits a model's text, fed in pieces as it is generated (a tag may be cut
  * anywhere), into reasoning and answer. A reply that opens with <think>
- * (after blank space) reasons until </think>; one whose prompt opened the
- * block (think_open) starts inside it. What follows </think> is the
- * answer, its leading blank space dropped; the blank space at both ends of
- * the reasoning is dropped too (as Qwen3's template strips it). A reply
- * without the opening tag is all answer, and a <think> later in an answer
- * is text: tags are only recognised where the model opens its reply. A
- * block still open at the end is all reasoning (the model ran out of
- * tokens while thinking): the answer is empty. Only what may still become
- * a tag, or blank space that may end the reasoning, is held back. */
+ * (its first bytes, as reasoning models write it) reasons until </think>;
+ * one whose prompt opened the block (think_open) starts inside it. What
+ * follows </think> is the answer, its leading blank space dropped; the
+ * blank space at both ends of the reasoning is dropped too (as Qwen3's
+ * template strips it). A reply without the opening tag is all answer, and
+ * a <think> later in an answer is text: tags are only recognised where the
+ * model opens its reply. A block still open at the end is all reasoning
+ * (the model ran out of tokens while thinking): the answer is empty. Only
+ * what may still become a tag, or blank space that may end the reasoning,
+ * is held back. */
 typedef enum llm_think_state {
-    LLM_THINK_START,  /* nothing decided yet (blank space, or a part of "<think>") */
+    LLM_THINK_START,  /* nothing decided yet (nothing, or a part of "<think>") */
     LLM_THINK_IN,     /* inside the block */
     LLM_THINK_AFTER,  /* after </think>, before the answer's first non-blank byte */
     LLM_THINK_ANSWER, /* the answer: passed on as it comes */

@@ -191,6 +191,7 @@ static void test_think_split(void)
     /* thinking off: the model answers at once */
     check_split("The answer [1].", 0, "", "The answer [1].");
     check_split("  \nThe answer.", 0, "", "  \nThe answer.");
+    check_split("\n<think>x</think>y", 0, "", "\n<think>x</think>y"); /* not where it opens */
     /* an empty block */
     check_split("<think>\n\n</think>\n\nThe answer.", 0, "", "The answer.");
     /* a tag later in an answer is text; a cut tag at the end too */
@@ -203,10 +204,16 @@ static void test_think_split(void)
     check_split("Opened by the prompt", 1, "Opened by the prompt", "");
     /* blank space inside the reasoning is kept; a second block is answer text */
     check_split("<think>a\n\nb </think>x<think>y</think>", 0, "a\n\nb", "x<think>y</think>");
-    /* streamed as it comes: reasoning goes out before the block ends */
+    /* streamed as it comes: reasoning goes out before the block ends, and
+     * an answer's blank lines are not held back */
     split s;
     memset(&s, 0, sizeof s);
     llm_think t;
+    llm_think_init(&t, 0);
+    llm_think_feed(&t, "\n\n", 2, on_split, &s);
+    CHECK_STR(rag_buf_str(&s.answer), "\n\n");
+    llm_think_free(&t);
+    rag_buf_free(&s.answer);
     llm_think_init(&t, 0);
     llm_think_feed(&t, "<think>\nfirst ", 14, on_split, &s);
     CHECK_STR(rag_buf_str(&s.reasoning), "first");
