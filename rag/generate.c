@@ -18,11 +18,13 @@
  *
  * Reasoning: a server that splits it off itself sends it as
  * delta.reasoning_content (llama.cpp's server, vLLM) or delta.reasoning
- * (Ollama, OpenRouter), kept as reasoning; one that does not leaves
+ * (as some others name it), kept as reasoning; one that does not leaves
  * <think>...</think> in delta.content, split here as a local model's text
- * is. The request says whether the model may think, as vLLM and llama.cpp's
- * server read it ("chat_template_kwargs": {"enable_thinking": ...}) and as
- * another ragd does ("rag": {"reasoning": ...}). */
+ * is (a reply that starts with <think>; one whose template opened the
+ * block, so that only </think> comes, is not told apart: all answer).
+ * The request says whether the model may think, as vLLM and llama.cpp's
+ * server read it ("chat_template_kwargs": {"enable_thinking": ...}) and
+ * as another ragd does ("rag": {"reasoning": ...}). */
 #include "rag/generate.h"
 #include "base/buf.h"
 #include "base/mem.h"
