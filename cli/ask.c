@@ -43,6 +43,9 @@ const char cli_ask_usage[] =
     "  --temp T          sampling temperature (default 0: the most likely words)\n"
     "  --seed S          random seed\n"
     "  --show-prompt     print the exact prompt before the answer\n"
+    "  --reasoning off|on|auto  whether a reasoning model (Qwen3) thinks before it\n"
+    "                    answers (default model.reasoning, auto: off for answers)\n"
+    "  --show-reasoning  print its reasoning (dimmed) before the answer\n"
     "  --history FILE    the conversation before the question: a JSON array of\n"
     "                    {\"role\": \"user\"|\"assistant\", \"content\": \"...\"} (as in\n"
     "                    OpenAI's messages); retrieval then searches for the\n"
@@ -50,7 +53,8 @@ const char cli_ask_usage[] =
     "  --explain         print the retrieval query of a follow-up\n"
     "  --mode, --embed-model, --rerank, --rerank-model, --rerank-top   as for search\n"
     "  --as ROLE,...     ask as a principal with these roles\n"
-    "  --json            {question, answer, citations, usage, timings, rag} as JSON\n"
+    "  --json            {question, answer, reasoning, citations, usage, timings, rag}\n"
+    "                    as JSON\n"
     "  --db PATH, --config FILE   as for 'rag ingest'\n"
     "\n"
     "Exit status: 0 answered, 4 when the documents you may see do not answer the\n"
@@ -263,11 +267,33 @@ static void on_ask_sigint(int sig)
     signal(SIGINT, SIG_DFL);
 }
 
-/* Checked text as it comes: printed on a terminal (not with --json). */
+/* What is printed as the answer comes: on a terminal (not with --json),
+ * the checked answer, and with --show-reasoning the reasoning (dimmed)
+ * before it. */
+typedef struct ask_echo {
+    int echo, show_reasoning;
+    int reasoned; /* reasoning was printed: end it before the answer */
+    const cli_ctx *cli;
+} ask_echo;
+
 static int on_text(void *p, const char *s, size_t n)
 {
-    const int *echo = p;
-    if (*echo && n) {
+    ask_echo *e = p;
+    if (e->echo && n) {
+        if (e->reasoned) printf("%s\n\n", cli_reset(e->cli));
+        e->reasoned = 0;
+        fwrite(s, 1, n, stdout);
+        fflush(stdout);
+    }
+    return ask_interrupted;
+}
+
+static int on_reasoning(void *p, const char *s, size_t n)
+{
+    ask_echo *e = p;
+    if (e->echo && e->show_reasoning && n) {
+        if (!e->reasoned) fputs(cli_dim(e->cli), stdout);
+        e->reasoned = 1;
         fwrite(s, 1, n, stdout);
         fflush(stdout);
     }
@@ -317,6 +343,10 @@ static void ask_print_json(ask_session *as, const ask_turn *t, const rag_prompt 
     const rag_citecheck *cc = &g->check;
     const llm_gen_stats *st = &g->stats;
     cJSON *j = json_start(t, cc->text, "generated");
+    if (g->reasoning)
+        cJSON_AddStringToObject(j, "reasoning", g->reasoning);
+    else
+        cJSON_AddNullToObject(j, "reasoning");
     const rag_backend *remote = &am->gm.remote;
     cJSON_AddStringToObject(j, "model", remote->url ? remote->model : q->cli.set.model.path);
     if (remote->url) /* without passwords; several servers: ", "-separated */
@@ -337,6 +367,7 @@ static void ask_print_json(ask_session *as, const ask_turn *t, const rag_prompt 
     cJSON *usage = cJSON_AddObjectToObject(j, "usage");
     cJSON_AddNumberToObject(usage, "prompt_tokens", st->n_prompt);
     cJSON_AddNumberToObject(usage, "completion_tokens", st->n_generated);
+    cJSON_AddNumberToObject(usage, "reasoning_tokens", g->n_reasoning);
     cJSON *tm = cJSON_AddObjectToObject(j, "timings");
     rag_timings_json(tm, &t->res);
     cJSON_AddNumberToObject(tm, "load_ms", am->gm.load_ms);
@@ -352,8 +383,14 @@ static void ask_print_text(cli_query_opts *q, const rag_prompt *pr, const rag_ge
 {
     const rag_citecheck *cc = &g->check;
     const llm_gen_stats *st = &g->stats;
+    if (!echoed && q->show_reasoning && g->reasoning)
+        printf("%s%s%s\n\n", cli_dim(&q->cli), g->reasoning, cli_reset(&q->cli));
     if (!echoed) fputs(cc->text, stdout);
     putchar('\n');
+    if (!*cc->text && g->reasoning)
+        printf("%s(the model was still reasoning when it stopped: %d tokens; -n gives it "
+               "more)%s\n",
+               cli_dim(&q->cli), g->n_reasoning, cli_reset(&q->cli));
     if (cc->n_invalid) {
         printf("\n%snote: removed citation%s", cli_dim(&q->cli), cc->n_invalid > 1 ? "s" : "");
         for (size_t i = 0; i < cc->n_invalid; i++)
@@ -391,7 +428,8 @@ static int ask_generate(ask_session *as, const ask_turn *t)
     rag_prompt_input in = {.question = t->question,
                            .results = &t->res,
                            .history = as->history,
-                           .n_history = as->n_history};
+                           .n_history = as->n_history,
+                           .reasoning = rag_reasoning_default(q->cli.set.model.reasoning, 1)};
     const llm_model *m = am->gm.model;
     if (rag_prompt_build(m ? llm_model_vocab(m) : NULL, am->gm.fam, &in,
                          rag_prompt_budget(am->n_ctx, am->n_predict), &pr, &err)) {
@@ -410,16 +448,20 @@ static int ask_generate(ask_session *as, const ask_turn *t)
     gp.sampling.temperature = q->temp_set ? q->temp : 0.0f;
     gp.sampling.top_p = (float)q->cli.set.model.top_p;
     if (q->seed) gp.sampling.seed = q->seed;
-    int echo = !q->cli.json && !as->rep && isatty(1);
+    ask_echo echo = {.echo = !q->cli.json && !as->rep && isatty(1),
+                     .show_reasoning = q->show_reasoning,
+                     .cli = &q->cli};
     signal(SIGINT, on_ask_sigint);
     rag_generator gen = {0};
     rag_gen_model_generator(&am->gm, am->ctx, &gen);
     rag_generation g;
-    if (rag_generate(&gen, &pr, 1, &gp, on_text, &echo, &g, &err)) {
-        if (echo) putchar('\n'); /* after the text that came before the failure */
+    if (rag_generate(&gen, &pr, 1, &gp, on_text, on_reasoning, &echo, &g, &err)) {
+        if (echo.echo) /* after the text that came before the failure */
+            printf("%s\n", echo.reasoned ? cli_reset(&q->cli) : "");
         rc = cli_fail(&q->cli, &err);
         goto out;
     }
+    if (echo.reasoned) fputs(cli_reset(&q->cli), stdout); /* it had no answer after it */
     if (as->rep) {
         cli_ask_report *rep = as->rep;
         rep->mode = "generated";
@@ -440,7 +482,7 @@ static int ask_generate(ask_session *as, const ask_turn *t)
     } else if (q->cli.json) {
         ask_print_json(as, t, &pr, &g, prompt_build_ms);
     } else {
-        ask_print_text(q, &pr, &g, echo);
+        ask_print_text(q, &pr, &g, echo.echo);
     }
     as->answer = rag_xstrdup(g.check.text ? g.check.text : "");
     rag_generation_free(&g);
@@ -477,7 +519,7 @@ static int ask_followup(ask_session *as, const char *question, rag_followup *fq,
         rag_generator gen = {0};
         rag_gen_model_generator(&am->gm, am->ctx, &gen);
         rag_generation g = {0};
-        if (!rc) rc = rag_generate(&gen, &pr, 0, &gp, NULL, NULL, &g, err);
+        if (!rc) rc = rag_generate(&gen, &pr, 0, &gp, NULL, NULL, NULL, &g, err);
         rag_prompt_free(&pr);
         int refused = 1;
         if (!rc)

@@ -265,8 +265,8 @@ int cli_eval_answers(int argc, char **argv)
         if (jp.url) printf(", %.3f judged", tot.judge_faithfulness.mean);
         printf("\nevidence@1          %.3f (%zu of %zu)\n", ev_rate, ev_hit, ev_n);
         if (gen_n) printf("prompt tokens       %.0f per answer\n", tokens);
-        printf("stage means (ms)    retrieve %.1f, prompt %.1f, generate %.1f", tot.retrieve_ms.mean,
-               tot.prompt_ms.mean, tot.generate_ms.mean);
+        printf("stage means (ms)    retrieve %.1f, prompt %.1f, generate %.1f",
+               tot.retrieve_ms.mean, tot.prompt_ms.mean, tot.generate_ms.mean);
         if (jp.url) printf(", judge %.1f", tot.judge_ms.mean);
         putchar('\n');
     }

@@ -38,7 +38,9 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
         O_ANSWERS,
         O_JUDGE,
         O_JUDGE_MODEL,
-        O_EXTRACTIVE
+        O_EXTRACTIVE,
+        O_REASONING,
+        O_SHOW_REASONING
     };
     static const struct option opts[] = {{"chunks", no_argument, NULL, O_CHUNKS},
                                          {"rerank", no_argument, NULL, O_RERANK},
@@ -57,6 +59,8 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
                                          {"judge", required_argument, NULL, O_JUDGE},
                                          {"judge-model", required_argument, NULL, O_JUDGE_MODEL},
                                          {"extractive", no_argument, NULL, O_EXTRACTIVE},
+                                         {"reasoning", required_argument, NULL, O_REASONING},
+                                         {"show-reasoning", no_argument, NULL, O_SHOW_REASONING},
                                          CLI_COMMON_OPTIONS,
                                          {0, 0, 0, 0}};
     const char *usage = q->is_eval   ? cli_eval_answers_usage
@@ -103,6 +107,12 @@ int cli_parse_query_opts(int argc, char **argv, cli_query_opts *q, int *rc)
             break;
         case O_SHOW:
             q->show_prompt = 1;
+            break;
+        case O_REASONING:
+            cli_flag(&q->cli, "model.reasoning", optarg, "--reasoning");
+            break;
+        case O_SHOW_REASONING:
+            q->show_reasoning = 1;
             break;
         case O_HISTORY:
             if (!q->is_ask || q->is_chat) {

@@ -18,7 +18,7 @@ extern const char cli_search_usage[], cli_ask_usage[], cli_chat_usage[], cli_eva
 typedef struct cli_query_opts {
     cli_ctx cli;
     int is_ask, is_chat; /* chat: no question on the command line */
-    int chunks, explain, show_prompt, temp_set;
+    int chunks, explain, show_prompt, show_reasoning, temp_set;
     float temp;
     uint64_t seed;
     char *query;

@@ -656,7 +656,7 @@ int rag_judge_ask(const rag_judge_params *p, const rag_answer_output *o, rag_jud
         gp.sampling.temperature = 0;
         gp.n_predict = p->max_tokens > 0 ? p->max_tokens : 32 + 8 * (int)(n < 4096 ? n : 4096);
         rag_generation gen;
-        rc = rag_generate(&g, &pr, 0, &gp, NULL, NULL, &gen, err);
+        rc = rag_generate(&g, &pr, 0, &gp, NULL, NULL, NULL, &gen, err);
         if (!rc) rc = rag_judge_parse(gen.check.text, n, out->v, err);
         if (rc) rc = judge_error(err, shown, rc);
         rag_generation_free(&gen);

@@ -10,8 +10,7 @@
 int rag_is_followup(const llm_chat_msg *history, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(history[i].role, "user") && history[i].content && *history[i].content)
-            return 1;
+        if (!strcmp(history[i].role, "user") && history[i].content && *history[i].content) return 1;
     return 0;
 }
 
@@ -120,8 +119,7 @@ static const char rewrite_system[] =
 enum { REWRITE_TURNS = 4, REWRITE_TURN_BYTES = 600 };
 
 int rag_rewrite_prompt(const llm_vocab *v, llm_chat_family fam, const llm_chat_msg *history,
-                       size_t n, const char *question, size_t budget, rag_prompt *out,
-                       rag_err *err)
+                       size_t n, const char *question, size_t budget, rag_prompt *out, rag_err *err)
 {
     rag_buf b = {0};
     rag_buf_puts(&b, "Conversation:\n");

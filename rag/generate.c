@@ -14,7 +14,17 @@
  * before a finish_reason or [DONE] is an error naming the server. A caller
  * that stops the text (on_text returns non-zero) ends the transfer: the
  * server sees the connection close. Several servers (a pool, net/pool.c):
- * see generate_remote. */
+ * see generate_remote.
+ *
+ * Reasoning: a server that splits it off itself sends it as
+ * delta.reasoning_content (llama.cpp's server, vLLM) or delta.reasoning
+ * (as some others name it), kept as reasoning; one that does not leaves
+ * <think>...</think> in delta.content, split here as a local model's text
+ * is (a reply that starts with <think>; one whose template opened the
+ * block, so that only </think> comes, is not told apart: all answer).
+ * The request says whether the model may think, as vLLM and llama.cpp's
+ * server read it ("chat_template_kwargs": {"enable_thinking": ...}) and
+ * as another ragd does ("rag": {"reasoning": ...}). */
 #include "rag/generate.h"
 #include "base/buf.h"
 #include "base/mem.h"
@@ -32,11 +42,18 @@ typedef struct rag_gen_run run;
 struct rag_gen_run {
     int grounded;
     rag_citestream cs;
-    rag_buf raw;
-    rag_stream_fn on_text;
+    llm_think think;   /* the model's text: reasoning, then the answer */
+    rag_buf raw;       /* the answer as the model wrote it */
+    rag_buf reasoning; /* what it thought first */
+    rag_stream_fn on_text, on_reasoning;
     void *ctx;
     int stop;
     int sent; /* text went out to the caller: the answer cannot be started again */
+    /* the reasoning's tokens: a local context and its prompt's length (the
+     * count is taken when the block closes), or the server's count */
+    const llm_context *c;
+    size_t n_prompt;
+    int n_reasoning, remote_reasoning; /* -1: not known */
 };
 
 static void pass_on(void *p, const char *text, size_t len)
@@ -46,15 +63,40 @@ static void pass_on(void *p, const char *text, size_t len)
     if (r->on_text && !r->stop) r->stop = r->on_text(r->ctx, text, len);
 }
 
-static int on_model_text(void *p, const char *text, size_t len)
+/* A piece of reasoning or of the answer, from the splitter. */
+static void on_split(void *p, int reasoning, const char *text, size_t len)
 {
     run *r = p;
+    if (reasoning) {
+        rag_buf_append(&r->reasoning, text, len);
+        r->sent = 1;
+        if (r->on_reasoning && !r->stop) r->stop = r->on_reasoning(r->ctx, text, len);
+        return;
+    }
     rag_buf_append(&r->raw, text, len);
     if (r->grounded)
         rag_citestream_feed(&r->cs, text, len, pass_on, r);
     else
         pass_on(r, text, len);
+}
+
+static int on_model_text(void *p, const char *text, size_t len)
+{
+    run *r = p;
+    llm_think_feed(&r->think, text, len, on_split, r);
+    /* local: the token whose text closed the block is the last of the
+     * reasoning (the context holds the prompt and the tokens before it) */
+    if (r->think.closed && r->n_reasoning < 0 && r->c)
+        r->n_reasoning = llm_context_n_past(r->c) - (int)r->n_prompt + 1;
     return r->stop;
+}
+
+/* Reasoning a server sent apart from the answer. */
+static void on_server_reasoning(run *r, const char *text, size_t len)
+{
+    /* the content after it is the answer (its leading blank lines dropped) */
+    if (r->think.state == LLM_THINK_START && !r->think.held.len) r->think.state = LLM_THINK_AFTER;
+    on_split(r, 1, text, len);
 }
 
 static int generate_local(const rag_generator *g, const rag_prompt *pr,
@@ -75,6 +117,8 @@ static int generate_local(const rag_generator *g, const rag_prompt *pr,
             pub++;
         kept = llm_context_reuse(c, pr->tokens.v, pub + 1 < n ? pub + 1 : n);
     }
+    r->c = c;
+    r->n_prompt = pr->tokens.n;
     int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, &gp, on_model_text,
                           r, st, err);
     st->n_prompt += kept;
@@ -100,16 +144,22 @@ typedef struct remote {
     rag_err why;                /* what was wrong with the answer, when something was */
 } remote;
 
-/* The server's counts, when a chunk carries "usage". */
+/* The server's counts, when a chunk carries "usage" (reasoning tokens as
+ * OpenAI names them: completion_tokens_details.reasoning_tokens). */
 static void read_usage(remote *rm, const cJSON *u)
 {
     if (!cJSON_IsObject(u)) return;
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
+    const cJSON *t =
+        cJSON_IsObject(d) ? cJSON_GetObjectItemCaseSensitive(d, "reasoning_tokens") : NULL;
     if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble < 1e9)
         rm->n_prompt = (long)p->valuedouble;
     if (cJSON_IsNumber(g) && g->valuedouble >= 0 && g->valuedouble < 1e9)
         rm->n_generated = (long)g->valuedouble;
+    if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e9)
+        rm->r->remote_reasoning = (int)t->valuedouble;
 }
 
 /* One chat.completion.chunk (or an error object in the stream). */
@@ -134,6 +184,18 @@ static int read_chunk(remote *rm, const cJSON *o)
     if (!cJSON_IsObject(c) || (text && !cJSON_IsString(text) && !cJSON_IsNull(text)))
         return rag_err_set(&rm->why, RAG_ERR_FORMAT,
                            "generator server %s: a chunk whose delta.content is not text", rm->url);
+    static const char *const thought[] = {"reasoning_content", "reasoning"};
+    for (size_t i = 0; i < 2 && cJSON_IsObject(delta); i++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(delta, thought[i]);
+        if (t && !cJSON_IsString(t) && !cJSON_IsNull(t))
+            return rag_err_set(&rm->why, RAG_ERR_FORMAT,
+                               "generator server %s: a chunk whose delta.%s is not text", rm->url,
+                               thought[i]);
+        if (!cJSON_IsString(t) || !*t->valuestring) continue;
+        if (rm->t_first < 0) rm->t_first = rag_now_ms();
+        on_server_reasoning(rm->r, t->valuestring, strlen(t->valuestring));
+        break; /* a server that sends both sends the same text twice */
+    }
     if (cJSON_IsString(text) && *text->valuestring) {
         if (rm->t_first < 0) rm->t_first = rag_now_ms();
         on_model_text(rm->r, text->valuestring, strlen(text->valuestring));
@@ -227,10 +289,16 @@ static char *chat_body(const rag_backend *b, const rag_prompt *pr, const llm_gen
     if (s->frequency_penalty != 0)
         cJSON_AddNumberToObject(o, "frequency_penalty", fmax(-2, fmin(2, s->frequency_penalty)));
     cJSON_AddBoolToObject(cJSON_AddObjectToObject(o, "stream_options"), "include_usage", 1);
+    /* whether a reasoning model may think (servers whose model's template
+     * has no such switch ignore it) */
+    cJSON_AddBoolToObject(cJSON_AddObjectToObject(o, "chat_template_kwargs"), "enable_thinking",
+                          pr->reasoning);
     /* When the server is another ragd, it would answer from its own
      * documents: "retrieval": false makes it a plain model for our prompt,
      * which already holds our context. Other servers ignore the field. */
-    cJSON_AddBoolToObject(cJSON_AddObjectToObject(o, "rag"), "retrieval", 0);
+    cJSON *rag = cJSON_AddObjectToObject(o, "rag");
+    cJSON_AddBoolToObject(rag, "retrieval", 0);
+    cJSON_AddBoolToObject(rag, "reasoning", pr->reasoning);
     char *body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return body;
@@ -346,8 +414,12 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr, const l
         /* nothing went out: what the citation filter may hold is dropped
          * and the answer starts again on the next server */
         rag_buf_clear(&r->raw);
+        rag_buf_clear(&r->reasoning);
         rag_citestream_free(&r->cs);
         rag_citestream_init(&r->cs, pr->n_blocks);
+        llm_think_free(&r->think);
+        llm_think_init(&r->think, pr->chat.think_open);
+        r->remote_reasoning = -1;
     }
     if (!rc) rag_err_clear(err); /* what a failed server said is past */
     size_t len = rc && err ? strlen(err->msg) : 0;
@@ -355,7 +427,8 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr, const l
         snprintf(err->msg + len, sizeof err->msg - len, " (%d servers tried)", servers);
     double t_end = rag_now_ms();
     st->n_prompt = rm.n_prompt >= 0 ? (int)rm.n_prompt : (int)pr->n_tokens;
-    st->n_generated = rm.n_generated >= 0 ? (int)rm.n_generated : (int)((r->raw.len + 3) / 4);
+    st->n_generated =
+        rm.n_generated >= 0 ? (int)rm.n_generated : (int)((r->raw.len + r->reasoning.len + 3) / 4);
     st->prompt_ms = (rm.t_first >= 0 ? rm.t_first : t_end) - rm.t0;
     st->gen_ms = rm.t_first >= 0 ? t_end - rm.t_first : 0;
     st->stop = r->stop ? LLM_STOP_CANCEL : rm.finish;
@@ -365,26 +438,57 @@ static int generate_remote(const rag_generator *g, const rag_prompt *pr, const l
     return rc;
 }
 
+/* Of the answer's n generated tokens, those of its reasoning. */
+static int reasoning_tokens(const run *r, int n)
+{
+    int t = 0;
+    if (r->remote_reasoning >= 0)
+        t = r->remote_reasoning;
+    else if (r->c) /* all of them when the block never closed */
+        t = r->think.closed ? r->n_reasoning : r->think.state == LLM_THINK_IN ? n : 0;
+    else /* a server that did not count them: estimated as its answer is (bytes / 4) */
+        t = (int)((r->reasoning.len + 3) / 4);
+    return t < 0 ? 0 : t < n ? t : n;
+}
+
 int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
-                 const llm_gen_params *gp, rag_stream_fn on_text, void *ctx, rag_generation *out,
-                 rag_err *err)
+                 const llm_gen_params *gp, rag_stream_fn on_text, rag_stream_fn on_reasoning,
+                 void *ctx, rag_generation *out, rag_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!g->ops) return rag_err_set(err, RAG_ERR_INVALID, "no generator (rag_gen_model_generator)");
-    run r = {.grounded = grounded, .on_text = on_text, .ctx = ctx};
+    run r = {.grounded = grounded,
+             .on_text = on_text,
+             .on_reasoning = on_reasoning,
+             .ctx = ctx,
+             .n_reasoning = -1,
+             .remote_reasoning = -1};
     rag_citestream_init(&r.cs, pr->n_blocks);
+    llm_think_init(&r.think, pr->chat.think_open);
     int rc = g->ops->generate(g, pr, gp, &r, &out->stats, err);
     if (!rc) {
+        llm_think_flush(&r.think, on_split, &r);
         rag_citestream_flush(&r.cs, pass_on, &r);
         if (grounded) {
             rag_citations_check(rag_buf_str(&r.raw), pr->n_blocks, &out->check);
         } else {
             out->check.text = rag_xstrdup(rag_buf_str(&r.raw));
         }
+        out->n_reasoning = reasoning_tokens(&r, out->stats.n_generated);
+        if (r.reasoning.len) out->reasoning = rag_buf_steal(&r.reasoning);
     }
+    llm_think_free(&r.think);
     rag_citestream_free(&r.cs);
     rag_buf_free(&r.raw);
+    rag_buf_free(&r.reasoning);
     return rc;
+}
+
+int rag_reasoning_default(const char *setting, int grounded)
+{
+    if (setting && !strcmp(setting, "on")) return 1;
+    if (setting && !strcmp(setting, "off")) return 0;
+    return !grounded;
 }
 
 const rag_gen_ops rag_gen_local = {"local", generate_local};
@@ -393,5 +497,6 @@ const rag_gen_ops rag_gen_remote = {"remote", generate_remote};
 void rag_generation_free(rag_generation *g)
 {
     rag_citecheck_free(&g->check);
+    rag_free(g->reasoning);
     memset(g, 0, sizeof *g);
 }

@@ -5,7 +5,13 @@
  * ragd): only the model call differs. Either way the text streams through
  * the citation check (rag_citestream) so that what a reader sees as it
  * comes is what the final answer says: a marker naming no context block
- * never reaches them. Shared by `rag ask` and ragd. */
+ * never reaches them. Shared by `rag ask` and ragd.
+ *
+ * A reasoning model's thinking (<think>...</think> before its answer, or a
+ * server's delta.reasoning_content) is split from the answer as it streams
+ * (llm_think, llm/chat.h) and kept apart: only the answer goes through the
+ * citation check, becomes the answer's text and names its citations; the
+ * reasoning goes to its own callback and into rag_generation.reasoning. */
 #ifndef RAG_RAG_GENERATE_H
 #define RAG_RAG_GENERATE_H
 
@@ -69,18 +75,30 @@ struct rag_generator {
 
 typedef struct rag_generation {
     rag_citecheck check; /* the answer (check.text) and its citations */
+    char *reasoning;     /* what the model thought before it answered (owned), or
+                            NULL when it wrote none */
+    int n_reasoning;     /* of stats.n_generated, the tokens of the reasoning (local: up
+                            to the one that closed the block; remote: the server's
+                            count, else estimated) */
     llm_gen_stats stats; /* remote: tokens from the server's usage when it sends
                             them, else estimated; prompt_ms is the time to the
                             first text */
 } rag_generation;
 
 /* Generates an answer to prompt pr. With grounded, citations are checked
- * against pr's blocks; else the text is passed on as written. on_text may
- * be NULL. A remote server that fails, answers other than 2xx or breaks
- * its stream is an error naming it ("generator server URL: ..."). */
+ * against pr's blocks; else the text is passed on as written. on_text
+ * receives the answer, on_reasoning the reasoning (both with ctx; either
+ * may be NULL; a stop asked by either stops the generation). A remote
+ * server that fails, answers other than 2xx or breaks its stream is an
+ * error naming it ("generator server URL: ..."). */
 int rag_generate(const rag_generator *g, const rag_prompt *pr, int grounded,
-                 const llm_gen_params *gp, rag_stream_fn on_text, void *ctx, rag_generation *out,
-                 rag_err *err);
+                 const llm_gen_params *gp, rag_stream_fn on_text, rag_stream_fn on_reasoning,
+                 void *ctx, rag_generation *out, rag_err *err);
 void rag_generation_free(rag_generation *g);
+
+/* Whether a reasoning model thinks before an answer when the request does
+ * not say, by model.reasoning: "on", "off", or "auto" (NULL too): on for
+ * plain chat, off for an answer from the documents (grounded). */
+int rag_reasoning_default(const char *setting, int grounded);
 
 #endif

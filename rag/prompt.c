@@ -115,7 +115,9 @@ static int render(const llm_vocab *v, llm_chat_family fam, const layout *l, rag_
     llm_chat_msg *msgs = compose(l, &n, &user);
     int rc = 0;
     if (v) {
-        rc = llm_chat_render(fam, msgs, n, 1, &out->chat, err);
+        rc = llm_chat_render(fam, msgs, n,
+                             LLM_CHAT_GEN_PROMPT | (l->in->reasoning ? 0 : LLM_CHAT_THINK_OFF),
+                             &out->chat, err);
         if (!rc) rc = llm_chat_tokenize(v, &out->chat, &out->tokens, err);
         out->n_tokens = out->tokens.n;
     } else {
@@ -230,6 +232,7 @@ int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_i
     out->blocks = l.blocks;
     out->n_blocks = l.n_blocks;
     out->n_history = l.n_history;
+    out->reasoning = in->reasoning;
     keep_messages(&l, out);
     rag_free(system);
     return 0;

@@ -9,6 +9,9 @@
  * complete sentence that fits, never inside one. Text inside the context
  * cannot close the context block or produce control tokens.
  *
+ * A reasoning model thinks first only when the input asks: otherwise its
+ * template's switch is rendered off (llm/chat.h).
+ *
  * The messages rendered are kept, for a remote generator that applies its
  * own template: without a local vocabulary the same messages are built,
  * shown with a generic template ("[system]", "[user]", "[assistant]"
@@ -41,6 +44,7 @@ typedef struct rag_prompt {
     rag_block *blocks;
     size_t n_blocks;
     size_t n_history; /* earlier turns that fitted (the newest ones) */
+    int reasoning;    /* as the input asked (a server is told so with the messages) */
 } rag_prompt;
 
 typedef struct rag_prompt_input {
@@ -52,6 +56,8 @@ typedef struct rag_prompt_input {
     const char *question;
     const rag_results *results; /* the context, best first; NULL: plain chat (no
                                     context block, no grounding instructions) */
+    int reasoning;              /* a reasoning model may think first; 0: its template's switch
+                                   turns thinking off (qwen3's empty think block) */
 } rag_prompt_input;
 
 /* Builds the prompt within budget tokens (the prompt alone; leave room for

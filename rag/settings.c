@@ -64,7 +64,7 @@ static int check_template(const char *v, rag_err *err)
     if (llm_chat_family_from_name(v) >= 0) return 0;
     return rag_err_set(err, RAG_ERR_INVALID,
                        "'%.40s' is not a chat template (chatml, llama3, llama2, mistral, gemma, "
-                       "phi3)",
+                       "phi3, qwen3, chatml-think)",
                        v);
 }
 
@@ -122,6 +122,10 @@ const rag_setting_def rag_setting_defs[] = {
     {"model.chat_template", RAG_SET_STRING, 0, 0, 0, NULL, NULL, NULL, "--template", B, 0,
      check_template, OFF(model.chat_template),
      "the chat template when the model's is not recognised"},
+    {"model.reasoning", RAG_SET_CHOICE, 0, 0, 0, "off on auto", "auto", NULL, "--reasoning", B, 0,
+     NULL, OFF(model.reasoning),
+     "whether a reasoning model (Qwen3) thinks before it answers: off, on, or auto (off for "
+     "answers from the documents, on for plain chat); a request may say otherwise"},
     {"model.slots", RAG_SET_INT, 1, 64, 0, NULL, "4", NULL, "--slots", D, 0, NULL, OFF(model.slots),
      "answers generated at once"},
     {"model.queue", RAG_SET_INT, 0, 100000, 0, NULL, "16", NULL, NULL, D, 0, NULL, OFF(model.queue),

@@ -75,7 +75,7 @@ typedef struct rag_settings {
         int public_metrics;
     } server;
     struct {
-        const char *path, *url, *remote_model, *api_key, *chat_template;
+        const char *path, *url, *remote_model, *api_key, *chat_template, *reasoning;
         long ctx, max_tokens, slots, queue, threads, remote_ctx, retries;
         double timeout, top_p;
     } model;

@@ -19,6 +19,15 @@
  * retrieval, the prompt, citations and our stream stay here; its failures
  * are 502 to our client.
  *
+ * A reasoning model (Qwen3) thinks first when "rag": {"reasoning": true},
+ * or vLLM's "chat_template_kwargs": {"enable_thinking": true}, asks, else
+ * as model.reasoning says (auto: off for grounded answers, on for plain
+ * chat, the model's own default). Its reasoning never becomes the answer:
+ * it streams apart, as llama.cpp's server and vLLM send it
+ * (delta.reasoning_content), is message.reasoning_content unstreamed, and
+ * its tokens count in usage.completion_tokens and
+ * completion_tokens_details.reasoning_tokens.
+ *
  * Defaults: greedy decoding (temperature 0) for grounded answers, where
  * faithfulness to the sources matters more than variety; 0.7 for plain
  * chat. max_tokens: model.max_tokens, at most server.max_tokens; top_p:
@@ -46,7 +55,7 @@ typedef struct chat_job {
     char **stops;
     size_t n_stops;
     llm_gen_params gp;
-    int grounded, stream;
+    int grounded, stream, reasoning;
     char id[64], *model_name;
     char owner[80]; /* the key's name: whose cached prompt may be reused */
     long long created;
@@ -312,6 +321,8 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     cJSON *details = cJSON_AddObjectToObject(u, "prompt_tokens_details");
     cJSON_AddNumberToObject(details, "cached_tokens", j->gen.stats.n_reused);
     cJSON_AddNumberToObject(u, "completion_tokens", j->gen.stats.n_generated);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "completion_tokens_details"),
+                            "reasoning_tokens", j->gen.n_reasoning);
     cJSON_AddNumberToObject(u, "total_tokens", j->gen.stats.n_prompt + j->gen.stats.n_generated);
     cJSON *r = cJSON_AddObjectToObject(o, "rag");
     cJSON_AddStringToObject(r, "mode", mode);
@@ -328,6 +339,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
         cJSON_AddStringToObject(r, "retrieval", j->retrieval_mode);
     else
         cJSON_AddNullToObject(r, "retrieval");
+    cJSON_AddBoolToObject(r, "reasoning", j->reasoning && !extractive);
     cJSON_AddNumberToObject(r, "context_blocks",
                             extractive ? (double)j->results.n : (double)j->prompt.n_blocks);
     if (!extractive) cJSON_AddStringToObject(r, "stop_reason", stop_reason(j));
@@ -356,6 +368,7 @@ static cJSON *completion_object(const chat_job *j, const char *text, const char 
     cJSON *m = cJSON_AddObjectToObject(c, "message");
     cJSON_AddStringToObject(m, "role", "assistant");
     cJSON_AddStringToObject(m, "content", text);
+    if (j->gen.reasoning) cJSON_AddStringToObject(m, "reasoning_content", j->gen.reasoning);
     cJSON_AddNullToObject(c, "logprobs");
     cJSON_AddStringToObject(c, "finish_reason", finish);
     cJSON_AddItemToArray(choices, c);
@@ -406,6 +419,20 @@ static int send_delta(chat_job *j, const char *role, const char *content, size_t
     return send_event(j, o);
 }
 
+/* A chunk of reasoning: choices[0].delta.reasoning_content. */
+static int send_reasoning(chat_job *j, const char *text, size_t len)
+{
+    cJSON *o = chunk_object(j), *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "choices"), c);
+    cJSON_AddNumberToObject(c, "index", 0);
+    char *s = rag_xstrndup(text, len);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(c, "delta"), "reasoning_content", s);
+    rag_free(s);
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddNullToObject(c, "finish_reason");
+    return send_event(j, o);
+}
+
 /* The end of a stream: finish_reason, the summary chunk, [DONE]. */
 static void send_end(chat_job *j, const char *finish, const char *mode,
                      const rag_answer *extractive)
@@ -435,6 +462,13 @@ static int on_text(void *p, const char *text, size_t len)
     return job_stopped(j);
 }
 
+static int on_reasoning(void *p, const char *text, size_t len)
+{
+    chat_job *j = p;
+    if (j->out && len && send_reasoning(j, text, len) < 0) return 1;
+    return job_stopped(j);
+}
+
 /* Waits for a slot and generates (in the connection's thread, or in a
  * stream's own). */
 static void run_generation(chat_job *j)
@@ -448,7 +482,8 @@ static void run_generation(chat_job *j)
     ragd_meter_stage(j->meter, "queue", j->queue_ms / 1e3);
     if (!rc) {
         const rag_generator *g = ragd_slot_generator(slot, j->owner);
-        rc = rag_generate(g, &j->prompt, j->grounded, &j->gp, on_text, j, &j->gen, &j->err);
+        rc = rag_generate(g, &j->prompt, j->grounded, &j->gp, on_text, on_reasoning, j, &j->gen,
+                          &j->err);
         /* a generator server's failure, whatever it said to us, is a bad
          * gateway to our client */
         if (rc && g->remote) j->err.code = rc = RAG_ERR_NET;
@@ -577,7 +612,7 @@ static int rewrite(ragd_request *req, chat_job *j, rag_err *err)
         gp.n_stop = 1;
         rag_generation g = {0};
         rag_err gerr = {0};
-        if (!rag_generate(ragd_slot_generator(slot, j->owner), &pr, 0, &gp, NULL, NULL, &g,
+        if (!rag_generate(ragd_slot_generator(slot, j->owner), &pr, 0, &gp, NULL, NULL, NULL, &g,
                           &gerr)) {
             store *s = ragd_engine_store_get(req->engine);
             refused = rag_rewrite_accept(s, g.check.text ? g.check.text : "", j->history,
@@ -618,6 +653,22 @@ static int followup_query(ragd_request *req, chat_job *j, rag_err *err)
     j->rewrite_ms = (rag_now_s() - t0) * 1e3;
     ragd_meter_stage(req->meter, "rewrite", j->rewrite_ms / 1e3);
     return rc;
+}
+
+/* Whether a reasoning model thinks first: "rag": {"reasoning": bool}, else
+ * "chat_template_kwargs": {"enable_thinking": bool} (vLLM's, llama.cpp's
+ * server's), else model.reasoning. */
+static int read_reasoning(ragd_request *req, ragd_response *resp, chat_job *j)
+{
+    const cJSON *kw = cJSON_GetObjectItemCaseSensitive(req->json, "chat_template_kwargs");
+    if (kw && !cJSON_IsNull(kw) && !cJSON_IsObject(kw)) {
+        ragd_error(resp, 400, "chat_template_kwargs", "chat_template_kwargs: expected an object");
+        return -1;
+    }
+    j->reasoning = rag_reasoning_default(req->params->reasoning, j->grounded);
+    return ragd_api_bool(resp, kw, "enable_thinking", "chat_template_kwargs", &j->reasoning) ||
+           ragd_api_bool(resp, cJSON_GetObjectItemCaseSensitive(req->json, "rag"), "reasoning",
+                         "rag", &j->reasoning);
 }
 
 static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
@@ -670,7 +721,8 @@ static int build_prompt(ragd_request *req, ragd_response *resp, chat_job *j)
                             .history = j->history,
                             .n_history = j->n_history,
                             .question = j->question,
-                            .results = j->grounded ? &j->results : NULL};
+                            .results = j->grounded ? &j->results : NULL,
+                            .reasoning = j->reasoning};
     rag_err err = {0};
     double t0 = rag_now_s();
     int rc = rag_prompt_build(m ? llm_model_vocab(m) : NULL, in->chat_family, &pin,
@@ -707,7 +759,7 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     const char *model = NULL; /* accepted and not checked: one generator serves every name */
     if (ragd_api_string(resp, req->json, "model", NULL, 256, 0, &model) ||
         read_messages(req, resp, j) || read_grounding(req, resp, j) ||
-        read_sampling(req, resp, j) || retrieve(req, resp, j))
+        read_reasoning(req, resp, j) || read_sampling(req, resp, j) || retrieve(req, resp, j))
         goto done;
     /* with nothing retrieved, a grounded answer says so, as rag ask does,
      * rather than have the model write one from no passage */

@@ -105,6 +105,7 @@ static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_st
     sp->max_tokens = (int)s->server.max_tokens;
     sp->default_max_tokens = (int)s->model.max_tokens;
     sp->default_top_p = s->model.top_p;
+    sp->reasoning = s->model.reasoning;
     sp->answer_per_document = s->search.answer_per_document;
     sp->public_metrics = s->server.public_metrics;
     /* retrieval as rag search and rag ask do it */

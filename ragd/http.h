@@ -38,6 +38,8 @@ typedef struct ragd_server_params {
     int max_tokens;           /* most tokens an answer may ask for (default 2048) */
     int default_max_tokens;   /* when a request does not say (model.max_tokens, default 512) */
     double default_top_p;     /* when a request does not say (model.top_p, default 0.95) */
+    const char *reasoning;    /* whether a reasoning model thinks when a request does not say
+                                 (model.reasoning: off, on, auto; NULL: auto) */
     int answer_per_document;  /* a grounded answer takes one passage per document unless the
                                  request says (search.answer_per_document, default 0) */
     int public_metrics;       /* GET /metrics without a key (default 0: admin keys) */

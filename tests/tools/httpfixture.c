@@ -9,15 +9,15 @@
  *               [--drop-after BYTES [--drop-every]]
  *               [--fail-first N [--fail-status 500]] [--status PATH=CODE]...
  *               [--require-auth TOKEN] [--delay SECONDS] [--drip BYTES_PER_S]
- *               [--redirect PATH=URL]...
+ *               [--redirect PATH=URL]... [--post PATH=FILE]... [--post-log FILE]
  *
  * Once listening it prints exactly one line to stderr,
  * "httpfixture: listening on ADDR:PORT" (port 0 picks a free port; an IPv6
  * ADDR is bracketed), then serves until SIGTERM or SIGINT and exits 0. Bad
  * usage prints a message and exits 2; failing to listen exits 1.
  *
- * Each GET or HEAD request (anything else gets 405) is answered by the first
- * rule that applies, in this order:
+ * Each GET or HEAD request (anything else gets 405, but a POST to a --post
+ * PATH) is answered by the first rule that applies, in this order:
  *   1. a path that decodes to a NUL byte or has a ".." segment: 403;
  *   2. --fail-first N: the first N requests overall, /robots.txt excepted, get
  *      --fail-status (500 by default);
@@ -27,7 +27,10 @@
  *   5. --redirect PATH=URL: that exact path gets 302 with "Location: URL",
  *      URL passed verbatim (absolute or relative);
  *   6. the file ROOT/PATH; a directory serves its index.html; anything
- *      missing is 404.
+ *      missing is 404. A POST to a --post PATH=FILE gets the file ROOT/FILE
+ *      instead, whatever its body (a canned answer of an API: with --type
+ *      sse=text/event-stream, a stream of events); --post-log FILE appends
+ *      each such body to FILE, followed by a line break.
  * Status answers carry a short text/plain body ("404 Not Found"); 401 adds
  * "WWW-Authenticate: Bearer", 429 and 503 add "Retry-After: 1", 405 adds
  * "Allow: GET, HEAD". The query string is ignored.
@@ -103,7 +106,8 @@ typedef struct {
 /* Configuration: set by parse_args, read-only once the daemon runs. */
 static char g_root[PATH_MAX];
 static FILE *g_log;
-static rules g_types, g_statuses, g_redirects;
+static rules g_types, g_statuses, g_redirects, g_posts;
+static FILE *g_post_log;
 static const char *g_sha_header, *g_auth; /* g_auth: "Bearer TOKEN" */
 static long long g_drop_after = -1;       /* -1: never cut */
 static int g_drop_every;
@@ -525,18 +529,50 @@ static enum MHD_Result route(const request *rq, const char *path)
     return serve_file(rq, path);
 }
 
+/* The body of a POST to a --post PATH, read so far. */
+typedef struct {
+    char *data;
+    size_t len;
+} post_body;
+
+/* A request's context: this for requests whose body is discarded, else a
+ * post_body. */
+static int g_no_body;
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls, (void)conn, (void)why;
+    if (*ctx && *ctx != &g_no_body) {
+        post_body *b = *ctx;
+        free(b->data);
+        free(b);
+    }
+    *ctx = NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **ctx)
 {
-    (void)cls, (void)version, (void)upload_data;
+    (void)cls, (void)version;
     /* MHD calls once after the headers, then for each piece of the body, then
      * once more. Answering before that last call makes it close the
      * connection, so wait for it (keep-alive is part of what clients are
-     * tested on) and discard any body. */
-    static int headers_seen;
-    if (!*ctx || *upload_data_size) {
-        *ctx = &headers_seen;
+     * tested on) and discard any body (a --post one is kept for --post-log). */
+    const rule *post = !strcmp(method, "POST") ? find_rule(&g_posts, url, 0) : NULL;
+    if (!*ctx) {
+        *ctx = post ? calloc(1, sizeof(post_body)) : (void *)&g_no_body;
+        return *ctx ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size) {
+        post_body *b = post ? *ctx : NULL;
+        char *more = b ? realloc(b->data, b->len + *upload_data_size) : NULL;
+        if (more) {
+            memcpy(more + b->len, upload_data, *upload_data_size);
+            b->data = more;
+            b->len += *upload_data_size;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -548,6 +584,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
         .head = !strcmp(method, "HEAD"),
     };
+    if (post) {
+        post_body *b = *ctx;
+        if (g_post_log) {
+            pthread_mutex_lock(&g_lock);
+            fwrite(b->data ? b->data : "", 1, b->len, g_post_log);
+            fputc('\n', g_post_log);
+            fflush(g_post_log);
+            pthread_mutex_unlock(&g_lock);
+        }
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "/%s", post->value);
+        return route(&rq, file);
+    }
     if (!rq.head && strcmp(method, "GET")) return reply_status(&rq, 405, NULL, NULL);
     char *path = malloc(strlen(url) + 1);
     if (!path) return MHD_NO;
@@ -559,14 +608,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void parse_args(int argc, char **argv, const char **bind, int *port)
 {
-    static const struct option opts[] = {{"root", 1, 0, 'r'},       {"port", 1, 0, 'p'},
-                                         {"bind", 1, 0, 'b'},       {"log", 1, 0, 'l'},
-                                         {"type", 1, 0, 't'},       {"sha256-header", 1, 0, 's'},
-                                         {"drop-after", 1, 0, 'D'}, {"drop-every", 0, 0, 'E'},
-                                         {"fail-first", 1, 0, 'f'}, {"fail-status", 1, 0, 'F'},
-                                         {"status", 1, 0, 'S'},     {"require-auth", 1, 0, 'a'},
-                                         {"delay", 1, 0, 'd'},      {"drip", 1, 0, 'R'},
-                                         {"redirect", 1, 0, 'L'},   {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"root", 1, 0, 'r'},        {"port", 1, 0, 'p'},       {"bind", 1, 0, 'b'},
+        {"log", 1, 0, 'l'},         {"type", 1, 0, 't'},       {"sha256-header", 1, 0, 's'},
+        {"drop-after", 1, 0, 'D'},  {"drop-every", 0, 0, 'E'}, {"fail-first", 1, 0, 'f'},
+        {"fail-status", 1, 0, 'F'}, {"status", 1, 0, 'S'},     {"require-auth", 1, 0, 'a'},
+        {"delay", 1, 0, 'd'},       {"drip", 1, 0, 'R'},       {"redirect", 1, 0, 'L'},
+        {"post", 1, 0, 'P'},        {"post-log", 1, 0, 'O'},   {0, 0, 0, 0}};
     static char auth[512];
     const char *root = NULL;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -624,6 +672,14 @@ static void parse_args(int argc, char **argv, const char **bind, int *port)
             if (*optarg != '/') usage_error("--redirect", "PATH must start with '/'");
             add_rule(&g_redirects, "--redirect", optarg, 0, 0);
             break;
+        case 'P':
+            if (*optarg != '/') usage_error("--post", "PATH must start with '/'");
+            add_rule(&g_posts, "--post", optarg, 0, 0);
+            break;
+        case 'O':
+            if (g_post_log) usage_error("--post-log", "only one");
+            if (!(g_post_log = fopen(optarg, "a"))) usage_error("--post-log", strerror(errno));
+            break;
         default:
             usage_error(argv[optind - 1], "unknown option or missing value");
         }
@@ -649,7 +705,8 @@ static struct MHD_Daemon *start_daemon(const char *bind, int port)
     else if (inet_pton(AF_INET, bind, &v4.sin_addr) != 1)
         usage_error("--bind", "not an IPv4 or IPv6 address");
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
+                            MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 }
 
 static void free_state(void)
@@ -661,6 +718,7 @@ static void free_state(void)
     free(g_dropped);
     free(g_digests);
     if (g_log) fclose(g_log);
+    if (g_post_log) fclose(g_post_log);
 }
 
 int main(int argc, char **argv)

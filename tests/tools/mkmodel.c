@@ -29,7 +29,34 @@
  * --types 1 --vocab-from a Unigram vocabulary. The weights are drawn in the
  * same order whatever these options say, so two files made with the same
  * seed and sizes hold the same weights (a WordPiece twin of an XLM-RoBERTa
- * model feeds the same token ids through the same network). */
+ * model feeds the same token ids through the same network).
+ *
+ * Decoders can be made to say given things, for tests of what is done with
+ * a model's text (no random model writes a think block):
+ *
+ *   --chat-template FILE   tokenizer.chat_template from FILE, and the tokens
+ *                          Qwen's vocabulary has for it: <|endoftext|>,
+ *                          <|im_start|>, <|im_end|> (control), <think>,
+ *                          </think> (user-defined, as in Qwen3's files), "\n"
+ *                          and "\n\n"
+ *   --reply 'AFTER|PIECE|PIECE|...'   (repeatable) greedy decoding after the
+ *                          token whose text is AFTER writes the pieces, one
+ *                          token each (made when the vocabulary has none),
+ *                          then ends the turn (<|im_end|>, else </s>). "\n"
+ *                          in the option is a line break.
+ *
+ * A reply is a chain of tokens, each naming the next: the model is a bigram
+ * table written into the weights. Each token of a chain gets an embedding
+ * axis of its own (a one-hot row of token_embd), the output row of its
+ * successor is 8 on that axis and every output row is 0 on it, and the
+ * layers' weights are zero, so the last hidden state is the token's own
+ * axis and the successor's logit is the only one not 0, whatever came
+ * before. The prompt's last token chooses the reply: a Qwen3 prompt ending
+ * "<|im_start|>assistant\n" (thinking on) and one ending with the empty
+ * think block's "\n\n" (off) can be answered differently, as Qwen3 would:
+ *   --reply '\n|<think>|\nReasoning.\n|</think>|\n\n|The answer [1].'
+ * A token may start one chain only, and name one successor. */
+#include "base/buf.h"
 #include "base/mem.h"
 #include "llm/llm.h"
 
@@ -61,7 +88,15 @@ typedef struct spec {
     float sd;
     int pooling, types; /* bert only */
     const char *vocab_from;
+    const char *chat_template; /* a file */
+    const char *replies[16];   /* --reply, as given */
+    int n_replies;
 } spec;
+
+/* The bigram table of --reply: axis[t] is token t's embedding axis (-1:
+ * none) and next_tok[t] its successor; chain_tok[a] the token of axis a. */
+static int *axis, *next_tok, *chain_tok;
+static int n_axes;
 
 /* Tensor data kept alive until the write. */
 static void **keep;
@@ -73,7 +108,25 @@ static void *hold(void *p)
     return keep[n_keep++] = p;
 }
 
-static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int cols, int rows)
+/* What --reply does to a matrix's rows once drawn (so the draws do not
+ * change): nothing, zero (the layers), the one-hot embedding rows, or the
+ * output rows of the bigram table. */
+enum { ROWS_DRAWN, ROWS_ZERO, ROWS_EMBED, ROWS_OUTPUT };
+
+static void fix_row(int how, float *row, int r, int cols)
+{
+    if (how == ROWS_ZERO) memset(row, 0, (size_t)cols * sizeof *row);
+    if (how == ROWS_EMBED && axis[r] >= 0) {
+        memset(row, 0, (size_t)cols * sizeof *row);
+        row[axis[r]] = 1.0f;
+    }
+    if (how == ROWS_OUTPUT) /* 0 on every chain token's axis, but 8 where r succeeds it */
+        for (int a = 0; a < n_axes; a++)
+            row[a] = next_tok[chain_tok[a]] == r ? 8.0f : 0.0f;
+}
+
+static void add_matrix_as(llm_gguf_writer *w, const spec *s, const char *name, int cols, int rows,
+                          int how)
 {
     int type = s->type;
     if (cols % llm_dtype_get(type)->block_elems) type = LLM_F32;
@@ -83,11 +136,17 @@ static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int 
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < cols; c++)
             row[c] = gaussian(s->sd);
+        if (how != ROWS_DRAWN) fix_row(how, row, r, cols);
         llm_quantize_row(type, row, data + (size_t)r * row_bytes, cols);
     }
     rag_free(row);
     int64_t ne[2] = {cols, rows};
     llm_gguf_add_tensor(w, name, type, 2, ne, data);
+}
+
+static void add_matrix(llm_gguf_writer *w, const spec *s, const char *name, int cols, int rows)
+{
+    add_matrix_as(w, s, name, cols, rows, n_axes ? ROWS_ZERO : ROWS_DRAWN);
 }
 
 /* A vector of base + N(0, sd). */
@@ -207,42 +266,177 @@ static void add_bert(llm_gguf_writer *w, const spec *s)
     }
 }
 
-static void add_vocab(llm_gguf_writer *w, int n)
+/* A SentencePiece vocabulary being made. */
+typedef struct vocab {
+    char **tok;
+    float *score;
+    int32_t *type;
+    size_t n, cap;
+} vocab;
+
+static int vocab_add(vocab *v, char *text, float score, int type)
 {
-    char **tok = rag_xcalloc((size_t)n, sizeof *tok);
-    float *score = rag_xcalloc((size_t)n, sizeof *score);
-    int32_t *type = rag_xcalloc((size_t)n, sizeof *type);
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 1024;
+        v->tok = rag_xrealloc(v->tok, v->cap * sizeof *v->tok);
+        v->score = rag_xrealloc(v->score, v->cap * sizeof *v->score);
+        v->type = rag_xrealloc(v->type, v->cap * sizeof *v->type);
+    }
+    v->tok[v->n] = text;
+    v->score[v->n] = score;
+    v->type[v->n] = type;
+    return (int)v->n++;
+}
+
+static int vocab_find(const vocab *v, const char *text)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->tok[i], text)) return (int)i;
+    return -1;
+}
+
+/* <unk> <s> </s>, the 256 byte tokens, then "▁w<i>" up to n tokens. */
+static void vocab_base(vocab *v, int n)
+{
     for (int i = 0; i < n; i++) {
         if (i < 3) {
             static const char *sp[] = {"<unk>", "<s>", "</s>"};
-            tok[i] = rag_xstrdup(sp[i]);
-            type[i] = i == 0 ? 2 : 3;
+            vocab_add(v, rag_xstrdup(sp[i]), 0, i == 0 ? 2 : 3);
         } else if (i < 3 + 256) {
-            tok[i] = rag_xasprintf("<0x%02X>", i - 3);
-            type[i] = 6;
+            vocab_add(v, rag_xasprintf("<0x%02X>", i - 3), 0, 6);
         } else {
-            tok[i] = rag_xasprintf("\xE2\x96\x81w%d", i);
-            type[i] = 1;
-            score[i] = -(float)i;
+            vocab_add(v, rag_xasprintf("\xE2\x96\x81w%d", i), -(float)i, 1);
         }
     }
+}
+
+static void add_vocab(llm_gguf_writer *w, vocab *v)
+{
+    uint64_t n = v->n;
     llm_gguf_set_str(w, "tokenizer.ggml.model", "llama");
-    llm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, NULL, (uint64_t)n);
-    llm_gguf_set_arr(w, "tokenizer.ggml.scores", LLM_GGUF_F32, score, (uint64_t)n);
-    llm_gguf_set_arr(w, "tokenizer.ggml.token_type", LLM_GGUF_I32, type, (uint64_t)n);
+    llm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tok, NULL, n);
+    llm_gguf_set_arr(w, "tokenizer.ggml.scores", LLM_GGUF_F32, v->score, n);
+    llm_gguf_set_arr(w, "tokenizer.ggml.token_type", LLM_GGUF_I32, v->type, n);
     llm_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     llm_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
     llm_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
-    for (int i = 0; i < n; i++)
-        rag_free(tok[i]);
-    rag_free(tok);
-    rag_free(score);
-    rag_free(type);
+    for (size_t i = 0; i < v->n; i++)
+        rag_free(v->tok[i]);
+    rag_free(v->tok);
+    rag_free(v->score);
+    rag_free(v->type);
+}
+
+/* The template's file as tokenizer.chat_template, and the tokens Qwen's
+ * vocabulary has for ChatML and thinking. */
+static int add_chat(llm_gguf_writer *w, vocab *v, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mkmodel: --chat-template %s: cannot read it\n", path);
+        return -1;
+    }
+    rag_buf t = {0};
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        rag_buf_append(&t, buf, got);
+    fclose(f);
+    llm_gguf_set_str(w, "tokenizer.chat_template", rag_buf_str(&t));
+    rag_buf_free(&t);
+    static const char *const control[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    for (size_t i = 0; i < 3; i++)
+        vocab_add(v, rag_xstrdup(control[i]), 0, 3);
+    vocab_add(v, rag_xstrdup("<think>"), 0, 4);
+    vocab_add(v, rag_xstrdup("</think>"), 0, 4);
+    vocab_add(v, rag_xstrdup("\n"), 0, 1);
+    vocab_add(v, rag_xstrdup("\n\n"), 0, 1);
+    return 0;
+}
+
+/* A piece of a reply as a SentencePiece token's text: "\\n" a line break,
+ * spaces as "▁". */
+static char *piece_text(const char *s, size_t n)
+{
+    rag_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && s[i + 1] == 'n')
+            rag_buf_putc(&b, '\n'), i++;
+        else if (s[i] == ' ')
+            rag_buf_puts(&b, "\xE2\x96\x81");
+        else
+            rag_buf_putc(&b, s[i]);
+    }
+    return rag_buf_steal(&b);
+}
+
+/* The chains of --reply: tokens made for pieces the vocabulary lacks, and
+ * the bigram table. */
+static int add_replies(spec *s, vocab *v)
+{
+    int end = vocab_find(v, "<|im_end|>");
+    if (end < 0) end = 2;
+    int *from = NULL, *to = NULL;
+    size_t n_links = 0;
+    for (int r = 0; r < s->n_replies; r++) {
+        const char *p = s->replies[r];
+        int prev = -1;
+        for (int k = 0;; k++) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            char *text = piece_text(p, len);
+            int id = vocab_find(v, text);
+            if (id < 0 && k == 0) {
+                fprintf(stderr, "mkmodel: --reply: '%.*s' is no token of the vocabulary\n",
+                        (int)len, p);
+                rag_free(text);
+                return -1;
+            }
+            if (id < 0)
+                id = vocab_add(v, text, -1e4f, 1);
+            else
+                rag_free(text);
+            if (prev >= 0) {
+                from = rag_xrealloc(from, (n_links + 1) * sizeof *from);
+                to = rag_xrealloc(to, (n_links + 1) * sizeof *to);
+                from[n_links] = prev, to[n_links++] = id;
+            }
+            prev = id;
+            if (!bar) break;
+            p = bar + 1;
+        }
+        from = rag_xrealloc(from, (n_links + 1) * sizeof *from);
+        to = rag_xrealloc(to, (n_links + 1) * sizeof *to);
+        from[n_links] = prev, to[n_links++] = end;
+    }
+    axis = rag_xmalloc(v->n * sizeof *axis);
+    next_tok = rag_xmalloc(v->n * sizeof *next_tok);
+    chain_tok = rag_xmalloc(v->n * sizeof *chain_tok);
+    for (size_t i = 0; i < v->n; i++)
+        axis[i] = next_tok[i] = -1;
+    for (size_t i = 0; i < n_links; i++) {
+        int t = from[i];
+        if (next_tok[t] >= 0 && next_tok[t] != to[i]) {
+            fprintf(stderr, "mkmodel: --reply: token '%s' would be followed by two tokens\n",
+                    v->tok[t]);
+            return -1;
+        }
+        if (axis[t] < 0) chain_tok[n_axes] = t, axis[t] = n_axes++;
+        next_tok[t] = to[i];
+    }
+    rag_free(from);
+    rag_free(to);
+    if (n_axes > s->embd) {
+        fprintf(stderr, "mkmodel: --reply: %d tokens need --embd %d at least\n", n_axes, n_axes);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    spec s = {"qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1, LLM_F16, 0.02f, 1, 2, NULL};
+    spec s = {"qwen2", 896,   24, 14, 2,    4864, 151936, 32768, 1,
+              LLM_F16, 0.02f, 1,  2,  NULL, NULL, {NULL}, 0};
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -288,6 +482,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--vocab-from") && v) {
             s.vocab_from = v;
             i++;
+        } else if (!strcmp(a, "--chat-template") && v) {
+            s.chat_template = v;
+            i++;
+        } else if (!strcmp(a, "--reply") && v && s.n_replies < 16) {
+            s.replies[s.n_replies++] = v;
+            i++;
         } else if (!strcmp(a, "--sd") && v) {
             s.sd = strtof(v, NULL);
             i++;
@@ -297,11 +497,12 @@ int main(int argc, char **argv)
         } else if (a[0] != '-' && !out) {
             out = a;
         } else {
-            fprintf(stderr,
-                    "usage: mkmodel OUT.gguf [--arch A] [--embd N] [--layers N] [--heads N] "
-                    "[--kv-heads N] [--ff N] [--vocab N] [--ctx N] [--tied|--untied] "
-                    "[--type T] [--seed N] [--sd X] [--pooling mean|cls|rank] [--types N] "
-                    "[--vocab-from FILE.gguf]\n");
+            fprintf(
+                stderr,
+                "usage: mkmodel OUT.gguf [--arch A] [--embd N] [--layers N] [--heads N] "
+                "[--kv-heads N] [--ff N] [--vocab N] [--ctx N] [--tied|--untied] "
+                "[--type T] [--seed N] [--sd X] [--pooling mean|cls|rank] [--types N] "
+                "[--vocab-from FILE.gguf] [--chat-template FILE] [--reply 'AFTER|PIECE|...']\n");
             return 2;
         }
     }
@@ -316,7 +517,8 @@ int main(int argc, char **argv)
     llm_gguf_writer *w = llm_gguf_writer_new();
     char key[128];
     llm_gguf_set_str(w, "general.architecture", s.arch);
-    llm_gguf_set_str(w, "general.name", "random weights (mkmodel)");
+    llm_gguf_set_str(w, "general.name",
+                     s.n_replies ? "scripted replies (mkmodel)" : "random weights (mkmodel)");
 #define KEY(k) (snprintf(key, sizeof key, "%s.%s", s.arch, k), key)
     llm_gguf_set_u32(w, KEY("context_length"), (uint32_t)s.ctx);
     llm_gguf_set_u32(w, KEY("embedding_length"), (uint32_t)s.embd);
@@ -338,10 +540,17 @@ int main(int argc, char **argv)
     llm_gguf_set_f32(w, KEY("rope.freq_base"), 1000000.0f);
     llm_gguf_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
 #undef KEY
-    add_vocab(w, s.vocab);
-    add_matrix(w, &s, "token_embd.weight", s.embd, s.vocab);
+    vocab voc = {0};
+    vocab_base(&voc, s.vocab);
+    if (s.chat_template && add_chat(w, &voc, s.chat_template)) return 1;
+    if (s.n_replies && add_replies(&s, &voc)) return 1;
+    s.vocab = (int)voc.n;
+    if (s.n_replies) s.tied = 0; /* the embedding and the output differ */
+    add_vocab(w, &voc);
+    add_matrix_as(w, &s, "token_embd.weight", s.embd, s.vocab, n_axes ? ROWS_EMBED : ROWS_DRAWN);
     add_vector(w, "output_norm.weight", s.embd, 1.0f, 0);
-    if (!s.tied) add_matrix(w, &s, "output.weight", s.embd, s.vocab);
+    if (!s.tied)
+        add_matrix_as(w, &s, "output.weight", s.embd, s.vocab, n_axes ? ROWS_OUTPUT : ROWS_DRAWN);
     for (int l = 0; l < s.layers; l++) {
         char n[96];
 #define NAME(x) (snprintf(n, sizeof n, "blk.%d." x, l), n)
@@ -373,5 +582,8 @@ write:;
     for (size_t i = 0; i < n_keep; i++)
         rag_free(keep[i]);
     rag_free(keep);
+    rag_free(axis);
+    rag_free(next_tok);
+    rag_free(chain_tok);
     return rc ? 1 : 0;
 }

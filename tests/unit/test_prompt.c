@@ -3,7 +3,8 @@
  * are never cut inside a sentence; text inside documents stays data (it
  * cannot close the context block); the question comes last. The messages
  * rendered are kept for a remote generator, and without a vocabulary the
- * same messages are built and their tokens estimated against the budget. */
+ * same messages are built and their tokens estimated against the budget.
+ * A Qwen3 prompt turns thinking off unless the input asks for it. */
 #include "base/buf.h"
 #include "base/mem.h"
 #include "rag/prompt.h"
@@ -290,6 +291,49 @@ static void test_history_and_plain_chat(void)
     llm_vocab_free(v);
 }
 
+/* Qwen3: the empty think block unless reasoning is asked; earlier answers
+ * without their reasoning; a remote prompt only notes the choice (the
+ * server's template applies it, to the messages as they came). */
+static void test_reasoning_switch(void)
+{
+    llm_vocab *v = load_vocab("llama-spm");
+    if (!v) return;
+    rag_err err = {0};
+    rag_results res = {0};
+    res.n = 1;
+    res.v = rag_xcalloc(1, sizeof *res.v);
+    res.v[0] = make_result("Policy", "", "Refunds are issued within 14 days.", 1);
+    llm_chat_msg hist[] = {{"user", "Before?"},
+                           {"assistant", "<think>\nOLD THOUGHT\n</think>\n\nOld answer."}};
+    rag_prompt_input in = {.history = hist, .n_history = 2, .question = "When?", .results = &res};
+    rag_prompt p;
+    CHECK_INT(rag_prompt_build(v, LLM_CHAT_QWEN3, &in, 100000, &p, &err), 0);
+    const char *t = rag_buf_str(&p.chat.text),
+               *end = "<|im_start|>assistant\n<think>\n\n</think>\n\n";
+    CHECK(p.chat.text.len > strlen(end) && !strcmp(t + p.chat.text.len - strlen(end), end));
+    CHECK(!strstr(t, "OLD THOUGHT"));
+    CHECK_CONTAINS(t, "<|im_start|>assistant\nOld answer.<|im_end|>");
+    CHECK(!p.reasoning);
+    size_t off = p.n_tokens;
+    rag_prompt_free(&p);
+    in.reasoning = 1;
+    CHECK_INT(rag_prompt_build(v, LLM_CHAT_QWEN3, &in, 100000, &p, &err), 0);
+    t = rag_buf_str(&p.chat.text);
+    end = "Question: When?<|im_end|>\n<|im_start|>assistant\n";
+    CHECK(p.chat.text.len > strlen(end) && !strcmp(t + p.chat.text.len - strlen(end), end));
+    CHECK(p.reasoning && p.n_tokens < off);
+    rag_prompt_free(&p);
+    CHECK_INT(rag_prompt_build(NULL, LLM_CHAT_QWEN3, &in, 100000, &p, &err), 0);
+    t = rag_buf_str(&p.chat.text);
+    end = "Question: When?\n\n[assistant]\n";
+    CHECK(p.reasoning && p.chat.text.len > strlen(end) &&
+          !strcmp(t + p.chat.text.len - strlen(end), end));
+    rag_prompt_free(&p);
+    rag_free(res.v[0].hit.title), rag_free(res.v[0].hit.heading_path), rag_free(res.v[0].hit.uri),
+        rag_free(res.v[0].hit.text), rag_free(res.v);
+    llm_vocab_free(v);
+}
+
 static void free_results(rag_results *res)
 {
     for (size_t i = 0; i < res->n; i++) {
@@ -421,6 +465,7 @@ int main(void)
     RUN(test_prompt_budget_and_data);
     RUN(test_citation_stream);
     RUN(test_history_and_plain_chat);
+    RUN(test_reasoning_switch);
     RUN(test_messages_kept);
     RUN(test_estimate_without_vocabulary);
     return test_summary();

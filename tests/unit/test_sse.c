@@ -10,7 +10,10 @@
  * carries the prompt's messages and asks for a plain model; the text goes
  * through the citation check; usage and finish_reason fill the statistics;
  * an error event, a web page, a stream cut short and an HTTP error are
- * errors naming the server; a caller's stop ends the answer early.
+ * errors naming the server; a caller's stop ends the answer early. A
+ * reasoning model's thinking, sent apart (delta.reasoning_content) or as
+ * <think> in the content cut across chunks, is kept apart from the answer
+ * and its citation check; the request says whether it may think.
  *
  * And the remote embedder (embed/remote.c) against the same server: the
  * dimension comes from a probe, inputs go in batches, vectors are put back
@@ -210,9 +213,10 @@ typedef struct answer {
     int rc;
     rag_err err;
     rag_generation g;
-    rag_buf streamed;
+    rag_buf streamed, thought;
     int stop_after; /* pieces before on_text says stop (0: never) */
     int pieces;
+    int reasoning; /* ask for it */
 } answer;
 
 static int on_text(void *ctx, const char *text, size_t len)
@@ -223,6 +227,13 @@ static int on_text(void *ctx, const char *text, size_t len)
     return a->stop_after && ++a->pieces >= a->stop_after;
 }
 
+static int on_reasoning(void *ctx, const char *text, size_t len)
+{
+    answer *a = ctx;
+    rag_buf_append(&a->thought, text, len);
+    return 0;
+}
+
 /* Asks the servers of url (one, or a comma-separated pool) for an answer. */
 static void ask_url(const char *url, answer *a)
 {
@@ -231,7 +242,8 @@ static void ask_url(const char *url, answer *a)
     res.v = rag_xcalloc(2, sizeof *res.v);
     res.v[0] = result("Refunds", "Refunds take 14 days.", 1);
     res.v[1] = result("Parts", "Parts need an order.", 2);
-    rag_prompt_input in = {.question = "How long do refunds take?", .results = &res};
+    rag_prompt_input in = {
+        .question = "How long do refunds take?", .results = &res, .reasoning = a->reasoning};
     rag_prompt pr;
     rag_err err = {0};
     CHECK_INT(rag_prompt_build(NULL, LLM_CHAT_CHATML, &in, 4000, &pr, &err), 0);
@@ -241,7 +253,7 @@ static void ask_url(const char *url, answer *a)
     llm_gen_params gp;
     llm_gen_default_params(&gp);
     gp.n_predict = 32;
-    a->rc = rag_generate(&gen, &pr, 1, &gp, on_text, a, &a->g, &a->err);
+    a->rc = rag_generate(&gen, &pr, 1, &gp, on_text, on_reasoning, a, &a->g, &a->err);
     rag_prompt_free(&pr);
     for (size_t i = 0; i < res.n; i++) {
         rag_free(res.v[i].hit.title), rag_free(res.v[i].hit.heading_path);
@@ -265,6 +277,7 @@ static void answer_free(answer *a)
 {
     rag_generation_free(&a->g);
     rag_buf_free(&a->streamed);
+    rag_buf_free(&a->thought);
 }
 
 #define SSE_HEAD "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
@@ -305,7 +318,10 @@ static void test_remote_answer(void)
     CHECK_CONTAINS(req, "\"stream\":true");
     CHECK_CONTAINS(req, "\"max_tokens\":32");
     CHECK_CONTAINS(req, "\"stream_options\":{\"include_usage\":true}");
-    CHECK_CONTAINS(req, "\"rag\":{\"retrieval\":false}");
+    CHECK_CONTAINS(req, "\"chat_template_kwargs\":{\"enable_thinking\":false}");
+    CHECK_CONTAINS(req, "\"rag\":{\"retrieval\":false,\"reasoning\":false}");
+    CHECK(!a.g.reasoning);
+    CHECK_INT(a.g.n_reasoning, 0);
     rag_free(req);
     answer_free(&a);
 
@@ -322,6 +338,68 @@ static void test_remote_answer(void)
     CHECK_INT(b.g.stats.stop, LLM_STOP_EOG);
     rag_free(req);
     answer_free(&b);
+}
+
+#define REASONING(s)                                                                               \
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"" s                       \
+    "\"},\"finish_reason\":null}]}\r\n\r\n"
+#define FINISH "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n"
+
+/* A reasoning model behind a server: its thinking, sent apart or left in
+ * the content between <think> tags, never reaches the answer or its
+ * citation check. */
+static void test_remote_reasoning(void)
+{
+    /* apart, as llama.cpp's server and vLLM send it, with the server's count */
+    answer a = {.reasoning = 1};
+    char *req;
+    ask(SSE_HEAD REASONING("Block [1] says 14 days; ") REASONING("[7] is no block.")
+            CHUNK("\\n\\nRefunds take 14 days [1].") FINISH
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":77,\"completion_tokens\":20,"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":12}}}\r\n\r\ndata: [DONE]\r\n\r\n",
+        &a, &req);
+    CHECK_INT(a.rc, 0);
+    CHECK_STR(a.g.reasoning, "Block [1] says 14 days; [7] is no block.");
+    CHECK_STR(rag_buf_str(&a.thought), a.g.reasoning);
+    CHECK_STR(a.g.check.text, "Refunds take 14 days [1].");
+    CHECK_STR(rag_buf_str(&a.streamed), "Refunds take 14 days [1].");
+    CHECK_INT(a.g.check.n_invalid, 0); /* the [7] of the reasoning is not checked */
+    CHECK_INT(a.g.check.n_cited, 1);
+    CHECK_INT(a.g.n_reasoning, 12);
+    CHECK_CONTAINS(req, "\"chat_template_kwargs\":{\"enable_thinking\":true}");
+    CHECK_CONTAINS(req, "\"rag\":{\"retrieval\":false,\"reasoning\":true}");
+    rag_free(req);
+    answer_free(&a);
+
+    /* in the content, the tags cut across chunks; no count: estimated */
+    answer b = {0};
+    ask(SSE_HEAD CHUNK("<thi") CHUNK("nk>\\nOnly [1] fits, not [9].\\n</th")
+            CHUNK("ink>\\n\\nRefunds take ") CHUNK("14 days [1] [9].") FINISH
+        "data: [DONE]\r\n\r\n",
+        &b, &req);
+    CHECK_INT(b.rc, 0);
+    CHECK_STR(b.g.reasoning, "Only [1] fits, not [9].");
+    CHECK_STR(rag_buf_str(&b.thought), b.g.reasoning);
+    CHECK_STR(b.g.check.text, "Refunds take 14 days [1].");
+    CHECK_STR(rag_buf_str(&b.streamed), "Refunds take 14 days [1].");
+    CHECK_INT(b.g.check.n_invalid, 1); /* the answer's [9], once */
+    CHECK_INT(b.g.n_reasoning, 6);     /* 23 bytes / 4 */
+    CHECK(b.g.stats.n_generated >= b.g.n_reasoning);
+    rag_free(req);
+    answer_free(&b);
+
+    /* still thinking when the tokens ran out: no answer */
+    answer c = {0};
+    ask(SSE_HEAD CHUNK("<think>Let me see [1]") "data: {\"choices\":[{\"index\":0,\"delta\":{},"
+                                                "\"finish_reason\":\"length\"}]}\r\n\r\n",
+        &c, &req);
+    CHECK_INT(c.rc, 0);
+    CHECK_STR(c.g.reasoning, "Let me see [1]");
+    CHECK_STR(c.g.check.text, "");
+    CHECK_INT(c.g.check.n_cited, 0);
+    CHECK_STR(rag_buf_str(&c.streamed), "");
+    rag_free(req);
+    answer_free(&c);
 }
 
 static void test_remote_stop(void)
@@ -619,6 +697,7 @@ int main(void)
     RUN(test_events);
     RUN(test_stop_and_limit);
     RUN(test_remote_answer);
+    RUN(test_remote_reasoning);
     RUN(test_remote_stop);
     RUN(test_remote_failures);
     RUN(test_remote_pool);
