@@ -146,7 +146,8 @@ check_contains "metrics: answers recorded" "$m" "ragd_answers_recorded_total 4"
 check_contains "metrics: ratings down" "$m" 'ragd_feedback_ratings_total{rating="down"} 2'
 check_contains "metrics: nothing failed to be recorded" "$m" "ragd_answers_not_recorded_total 0"
 check_contains "metrics: the route" "$m" 'ragd_requests_total{route="/v1/feedback",status="404"}'
-ragd_stop
+ragd_stop; rc=$?
+check_eq "SIGTERM: a clean stop, the recorder's thread with it" $rc 0
 
 # ---- generated answers and plain chat (a tiny random model) ----
 GEN=$T/gen.gguf
@@ -163,7 +164,8 @@ if "$RAG_TOOLS/mkmodel" "$GEN" --arch llama --embd 64 --layers 2 --heads 4 --kv-
     $RAGD_URL/v1/chat/completions > $T/gstream.txt
   GSID=$(grep '^data: {' $T/gstream.txt | head -n1 | sed 's/^data: //' | json_get '$.id')
   check_eq "a streamed generated answer: rated" "$(status "$(api POST /v1/feedback $A -d "{\"id\":\"$GSID\",\"rating\":\"up\"}")")" 200
-  ragd_stop
+  ragd_stop; rc=$?
+  check_eq "a clean stop" $rc 0
   g=$(rag feedback export | grep "\"id\":\"$GID\"")
   check_eq "export: generated, with the request's temperature and max_tokens" \
     "$(echo "$g" | json_sql "select json_extract(J, '\$.settings.mode') || ' ' || json_extract(J, '\$.settings.temperature') || ' ' || json_extract(J, '\$.settings.max_tokens') || ' ' || json_extract(J, '\$.settings.stop_reason')")" \
