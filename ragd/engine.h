@@ -4,7 +4,9 @@
  * for concurrent requests:
  *   - the database: a pool of connections sharing one set of vector indexes
  *     (store_vindex_share), handed out one request at a time, and one more
- *     connection for writing (uploads, deletions), used under a lock;
+ *     connection for writing (uploads, deletions), used under a lock; the
+ *     answers given are recorded, and rated, through a connection and a
+ *     thread of their own (ragd/answers.h);
  *   - the embedding model and the reranker: one request at a time each
  *     (their scratch memory is per model), held only for the forward pass
  *     of one batch: an upload's chunks go in slices of about 10 ms, and
