@@ -154,6 +154,7 @@ int cli_rerank(int argc, char **argv);
 int cli_reembed(int argc, char **argv);
 int cli_index(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+int cli_feedback(int argc, char **argv);
 int cli_pull(int argc, char **argv);
 int cli_models(int argc, char **argv);
 int cli_bench_model(int argc, char **argv);

@@ -30,6 +30,8 @@ static const struct command {
     {"index", cli_index, 0, "", "rebuild or check the vector indexes"},
     {"eval", cli_eval, 0, "", "retrieval quality against relevance judgments"},
     {"keys", cli_keys, 0, "add|list|rm", "API keys of the daemon"},
+    {"feedback", cli_feedback, 0, "list|export",
+     "ratings of the daemon's answers, with the answers"},
     {"config", cli_config, 0, "", "every setting, its value and where it came from"},
     {"serve", cli_serve, 0, "", "run the query daemon (as ragd; 'rag serve --help')"},
     {"generate", cli_generate, 1, "", "stream a local GGUF model's continuation or chat reply"},
@@ -59,7 +61,7 @@ static void print_usage(FILE *f)
             if (commands[i].models != models) continue;
             char left[64];
             snprintf(left, sizeof left, "%s %s", commands[i].name, commands[i].args);
-            fprintf(f, "  %-19s%s\n", left, commands[i].help);
+            fprintf(f, "  %-21s%s\n", left, commands[i].help);
         }
     }
     fputs("\n'rag COMMAND --help' describes a command. Common options: --db PATH,\n"

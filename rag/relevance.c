@@ -9,9 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-/* English words that say what kind of question it is, or hold a sentence
- * together, but not what it is about. Run through the index's own
- * tokenizer, so they match its stemmed terms. */
+/* English words that say what kind of question it is ("how long does it
+ * take"), or hold a sentence together, but not what it is about. Run
+ * through the index's own tokenizer, so they match its stemmed terms. */
 const char rag_function_words[] =
     "a about after again all also am an and any are as at be been being both but by can could "
     "did do does doing during each few for from further had has have having he her here hers "
@@ -19,7 +19,7 @@ const char rag_function_words[] =
     "only or other our ours same she should so some such than that the their theirs them then "
     "there these they this those through to too until very was we were what when where which "
     "while who whom whose why will with would you your yours get got many much please tell "
-    "know";
+    "know need take happen use make go let long often soon quickly far";
 
 typedef struct collect {
     rag_qterms *q;

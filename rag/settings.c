@@ -269,6 +269,12 @@ const rag_setting_def rag_setting_defs[] = {
      "seconds a worker holds an ingest job before another may take it (renewed while it works)"},
     {"cluster.max_attempts", RAG_SET_INT, 1, 100, 0, NULL, "3", NULL, NULL, R, 0, NULL,
      OFF(cluster.max_attempts), "times a job is tried before it ends failed"},
+
+    {"feedback.keep_days", RAG_SET_INT, 0, 36500, 0, NULL, "90", NULL, NULL, D, 0, NULL,
+     OFF(feedback.keep_days),
+     "days answers and their ratings are kept (0: answers are not recorded)"},
+    {"feedback.max_answers", RAG_SET_INT, 1, 100000000, 0, NULL, "100000", NULL, NULL, D, 0, NULL,
+     OFF(feedback.max_answers), "the most answers kept (the oldest go first)"},
 };
 const size_t rag_n_settings = sizeof rag_setting_defs / sizeof rag_setting_defs[0];
 

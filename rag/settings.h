@@ -124,6 +124,9 @@ typedef struct rag_settings {
         double max_lag, poll, statement_timeout;
         long lease, max_attempts;
     } cluster;
+    struct {
+        long keep_days, max_answers;
+    } feedback;
 
     /* provenance, by index in rag_setting_defs */
     unsigned program;

@@ -264,6 +264,7 @@ void ragd_api_metrics(ragd_request *req, ragd_response *resp)
     ragd_engine_pools(req->engine, &g.gen_pool, &g.embed_pool);
     ragd_server_gauges(req->srv, &g);
     g.cluster = ragd_engine_cluster_status(req->engine, &g.replica);
+    ragd_answers_stats_get(ragd_engine_answers(req->engine), &g.answers);
     store *s = ragd_engine_store_get(req->engine);
     store_stats st;
     rag_err err = {0};

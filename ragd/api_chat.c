@@ -28,6 +28,12 @@
  * its tokens count in usage.completion_tokens and
  * completion_tokens_details.reasoning_tokens.
  *
+ * Every answer given (generated, extractive or plain chat; streamed or
+ * not; also one cut short by the client leaving or the deadline) is
+ * recorded under its id for feedback (record_answer, ragd/answers.h),
+ * before its end reaches the client: POST /v1/feedback of the key that got
+ * it finds it at once. Recording never fails or delays the answer.
+ *
  * Defaults: greedy decoding (temperature 0) for grounded answers, where
  * faithfulness to the sources matters more than variety; 0.7 for plain
  * chat. max_tokens: model.max_tokens, at most server.max_tokens; top_p:
@@ -58,6 +64,7 @@ typedef struct chat_job {
     int grounded, stream, reasoning;
     char id[64], *model_name;
     char owner[80]; /* the key's name: whose cached prompt may be reused */
+    char key_name[65];
     long long created;
     double started, deadline;
     /* retrieval */
@@ -66,7 +73,10 @@ typedef struct chat_job {
     rag_results results;
     char *note;
     const char *retrieval_mode;
-    int abstained; /* the passages the key may see do not answer: rag.answer "none" */
+    int abstained;      /* the passages the key may see do not answer: rag.answer "none" */
+    long k;             /* passages asked for */
+    int rerank;         /* reranked */
+    double temperature; /* as asked (gp holds it as a float) */
     /* generation */
     rag_prompt prompt;
     ragd_ticket *ticket;
@@ -238,6 +248,7 @@ static int read_sampling(ragd_request *req, ragd_response *resp, chat_job *j)
         ragd_api_bool(resp, b, "stream", NULL, &stream) || read_stops(resp, b, j))
         return -1;
     j->stream = stream;
+    j->temperature = temp;
     j->gp.n_predict = (int)max_tokens;
     j->gp.sampling.temperature = (float)temp;
     j->gp.sampling.top_p = top_p > 0 ? (float)top_p : 1.0f;
@@ -445,6 +456,74 @@ static void send_end(chat_job *j, const char *finish, const char *mode,
     ragd_stream_printf(j->out, "data: [DONE]\n\n");
 }
 
+/* ---- the record of the answer, for feedback (ragd/answers.h) --------------------------- */
+
+/* How the answer was made: what a rating of it is about. */
+static char *settings_json(const chat_job *j, const char *mode, int extractive)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "mode", mode);
+    cJSON_AddStringToObject(o, "answer", j->abstained ? "none" : mode);
+    if (j->grounded) {
+        cJSON_AddStringToObject(o, "retrieval", j->retrieval_mode);
+        cJSON_AddNumberToObject(o, "below_cutoff", (double)j->results.n_below);
+        cJSON_AddNumberToObject(o, "k", (double)j->k);
+        cJSON_AddBoolToObject(o, "rerank", j->rerank);
+    } else {
+        cJSON_AddNullToObject(o, "retrieval");
+        cJSON_AddNullToObject(o, "k");
+        cJSON_AddNullToObject(o, "rerank");
+    }
+    cJSON_AddStringToObject(o, "model", j->model_name);
+    cJSON_AddNumberToObject(o, "temperature", j->temperature);
+    cJSON_AddNumberToObject(o, "max_tokens", j->gp.n_predict);
+    if (!extractive) cJSON_AddStringToObject(o, "stop_reason", stop_reason(j));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char *out = rag_xstrdup(text ? text : "{}");
+    cJSON_free(text);
+    return out;
+}
+
+/* Hands the finished answer to the recorder (it copies): before the
+ * client can have seen the end of it, so that a rating sent at once finds
+ * it. A failure to record is the recorder's to log, never the client's. */
+static void record_answer(const chat_job *j, const char *mode, const char *text,
+                          const rag_answer *extractive)
+{
+    size_t n = extractive ? extractive->n_citations : j->gen.check.n_cited, m = 0;
+    store_answer_cite *cites = rag_xcalloc(n ? n : 1, sizeof *cites);
+    for (size_t i = 0; i < n; i++) {
+        const store_hit *h = NULL;
+        int num = 0;
+        if (extractive) {
+            num = extractive->citations[i].n;
+            for (size_t k = 0; k < j->results.n && !h; k++)
+                if (j->results.v[k].hit.chunk_id == extractive->citations[i].chunk_id)
+                    h = &j->results.v[k].hit;
+        } else {
+            const rag_block *b = &j->prompt.blocks[j->gen.check.cited[i] - 1];
+            num = b->n;
+            h = &b->src->hit;
+        }
+        if (h) cites[m++] = (store_answer_cite){num, h->chunk_id, h->document_id, h->uri};
+    }
+    char *settings = settings_json(j, mode, extractive != NULL);
+    store_answer a = {.id = j->id,
+                      .key_name = j->key_name,
+                      .created_at = j->created,
+                      .question = j->question,
+                      /* a follow-up's retrieval query; NULL: the question itself */
+                      .rewrite = j->fq.how && strcmp(j->fq.how, "none") ? j->fq.query : NULL,
+                      .answer = text,
+                      .settings_json = settings,
+                      .cites = cites,
+                      .n_cites = m};
+    ragd_answers_record(ragd_engine_answers(j->engine), &a);
+    rag_free(settings);
+    rag_free(cites);
+}
+
 static int job_stopped(void *p)
 {
     chat_job *j = p;
@@ -515,7 +594,9 @@ static void *stream_thread(void *p)
         send_event(j, o);
         ragd_stream_printf(j->out, "data: [DONE]\n\n");
     } else {
-        send_end(j, finish_reason(j), j->grounded ? "generated" : "none", NULL);
+        const char *mode = j->grounded ? "generated" : "none";
+        record_answer(j, mode, j->gen.check.text ? j->gen.check.text : "", NULL);
+        send_end(j, finish_reason(j), mode, NULL);
     }
     ragd_stream_end(j->out);
     ragd_server *srv = j->srv;
@@ -551,6 +632,7 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
             : ragd_engine_get_info(req->engine)->model_name
                 ? "nothing was retrieved: there is no passage to write an answer from"
                 : "no generator model is loaded: the answer quotes the best-matching passages");
+    record_answer(j, "extractive", text, &a);
     if (j->stream) {
         j->out = ragd_stream_new();
         send_delta(j, "assistant", "", 0, NULL);
@@ -682,6 +764,8 @@ static int retrieve(ragd_request *req, ragd_response *resp, chat_job *j)
     rag_retrieve_params p;
     ragd_api_retrieve_params(req, &r, &p);
     p.want_snippet = 0;
+    j->k = r.k;
+    j->rerank = r.rerank && ragd_engine_get_info(req->engine)->rerank_name;
     rag_err err = {0};
     if (followup_query(req, j, &err)) {
         ragd_api_retrieval_free(&r);
@@ -747,6 +831,7 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
     chat_job *j = rag_xcalloc(1, sizeof *j);
     j->engine = req->engine;
     snprintf(j->owner, sizeof j->owner, "key:%s", req->key_name);
+    snprintf(j->key_name, sizeof j->key_name, "%s", req->key_name);
     j->meter = req->meter;
     j->srv = req->srv;
     j->req = req;
@@ -804,8 +889,11 @@ void ragd_api_chat(ragd_request *req, ragd_response *resp)
         if (j->err.code == RAG_ERR_LIMIT) resp->status = 504;
         goto done;
     }
-    resp->json = completion_object(j, j->gen.check.text ? j->gen.check.text : "", finish_reason(j));
-    add_result_fields(resp->json, j, j->grounded ? "generated" : "none", NULL);
+    const char *text = j->gen.check.text ? j->gen.check.text : "",
+               *mode = j->grounded ? "generated" : "none";
+    record_answer(j, mode, text, NULL);
+    resp->json = completion_object(j, text, finish_reason(j));
+    add_result_fields(resp->json, j, mode, NULL);
 done:
     if (j->ticket) ragd_engine_unreserve(req->engine, j->ticket);
     job_free(j);

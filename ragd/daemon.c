@@ -143,6 +143,8 @@ static void engine_settings(const rag_settings *s, ragd_engine_params *ep)
     ep->queue = (int)s->model.queue;
     ep->n_threads = (int)s->model.threads;
     ep->db_connections = (int)s->server.db_connections;
+    ep->answers_keep_days = s->feedback.keep_days;
+    ep->answers_max = s->feedback.max_answers;
     ep->vindex.ef_search = (int)s->vector.ef_search;
     ep->vindex.large_group = s->vector.large_group;
     if (s->vector.large_factory) ep->vindex.large_factory = s->vector.large_factory;

@@ -40,7 +40,8 @@ struct ragd_engine {
     ragd_replica *replica;
     store *staging;
     char *staging_path;
-    rag_ids ids; /* the key of the ids the API shows */
+    rag_ids ids;           /* the key of the ids the API shows */
+    ragd_answers *answers; /* answers recorded for feedback, and their ratings */
 
     /* vector index catch-up (see engine.h: the vector indexes) */
     store *indexer; /* the catch-up thread's connection, sharing the pool's indexes */
@@ -72,6 +73,8 @@ void ragd_engine_default_params(ragd_engine_params *p)
     p->slots = 4;
     p->queue = 16;
     p->db_connections = 8;
+    p->answers_keep_days = 90;
+    p->answers_max = 100000;
     store_vindex_default_params(&p->vindex);
 }
 
@@ -301,6 +304,12 @@ int ragd_engine_open(const ragd_engine_params *p, ragd_engine **out, rag_err *er
     if (!rc) rc = store_open(p->db_path, NULL, &e->writer, err);
     if (!rc) store_vindex_configure(e->writer, &p->vindex);
     if (!rc) rc = rag_ids_load(e->writer, &e->ids, err);
+    if (!rc) {
+        ragd_answers_params ap = {.db_path = p->db_path,
+                                  .keep_days = p->answers_keep_days,
+                                  .max_answers = p->answers_max};
+        rc = ragd_answers_open(&ap, &e->answers, err);
+    }
     if (!rc) rc = open_models(e, p, err);
     /* the vector indexes now, not at the first question; then kept up to
      * date in the background */
@@ -337,7 +346,8 @@ void ragd_engine_close(ragd_engine *e)
     store_close(e->staging);
     rag_free(e->staging_path);
     stop_catch_up(e);
-    llm_batcher_free(e->batcher); /* no answer is running any more */
+    ragd_answers_close(e->answers); /* writes what is queued */
+    llm_batcher_free(e->batcher);   /* no answer is running any more */
     llm_tokens_free(&e->public_prefix);
     for (int i = 0; i < e->n_slots; i++)
         llm_context_free(e->slots[i].gen.ctx);
@@ -380,6 +390,11 @@ const llm_model *ragd_engine_model(const ragd_engine *e)
 const rag_ids *ragd_engine_ids(const ragd_engine *e)
 {
     return &e->ids;
+}
+
+ragd_answers *ragd_engine_answers(ragd_engine *e)
+{
+    return e->answers;
 }
 
 store *ragd_engine_store_get(ragd_engine *e)

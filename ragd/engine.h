@@ -4,7 +4,9 @@
  * for concurrent requests:
  *   - the database: a pool of connections sharing one set of vector indexes
  *     (store_vindex_share), handed out one request at a time, and one more
- *     connection for writing (uploads, deletions), used under a lock;
+ *     connection for writing (uploads, deletions), used under a lock; the
+ *     answers given are recorded, and rated, through a connection and a
+ *     thread of their own (ragd/answers.h);
  *   - the embedding model and the reranker: one request at a time each
  *     (their scratch memory is per model), held only for the forward pass
  *     of one batch: an upload's chunks go in slices of about 10 ms, and
@@ -33,6 +35,7 @@
 #include "embed/embed.h"
 #include "ingest/ingest.h"
 #include "llm/llm.h"
+#include "ragd/answers.h"
 #include "ragd/embedq.h"
 #include "ragd/replica.h"
 #include "rag/backend.h"
@@ -57,6 +60,9 @@ typedef struct ragd_engine_params {
      * cluster->path); NULL on one machine. Writes then go to the cluster
      * first (ragd/replica.h). */
     const ragd_replica_params *cluster;
+    /* Answers recorded for feedback (ragd/answers.h): days and number kept
+     * (feedback.keep_days, 90; 0: none recorded; feedback.max_answers, 100000). */
+    long answers_keep_days, answers_max;
 } ragd_engine_params;
 
 void ragd_engine_default_params(ragd_engine_params *p);
@@ -93,6 +99,10 @@ const rag_ids *ragd_engine_ids(const ragd_engine *e);
 /* A read connection for this request (waits for a free one). */
 store *ragd_engine_store_get(ragd_engine *e);
 void ragd_engine_store_put(ragd_engine *e, store *s);
+
+/* The answers recorded for feedback (ragd/answers.h): the chat handler
+ * records each answer there, the feedback handler rates them. */
+ragd_answers *ragd_engine_answers(ragd_engine *e);
 
 /* ---- retrieval and embeddings --------------------------------------------- */
 /* Retrieves for `who` on connection s: the query is embedded under the

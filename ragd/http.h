@@ -157,7 +157,7 @@ int ragd_server_active(ragd_server *s);
 void ragd_server_hold(ragd_server *s);
 void ragd_server_release(ragd_server *s);
 
-/* ---- handlers (ragd/api.c, ragd/api_chat.c, ragd/api_docs.c) ---- */
+/* ---- handlers (ragd/api.c, ragd/api_chat.c, ragd/api_docs.c, ragd/api_feedback.c) ---- */
 typedef void (*ragd_handler)(ragd_request *req, ragd_response *resp);
 
 void ragd_api_health(ragd_request *req, ragd_response *resp);
@@ -166,6 +166,7 @@ void ragd_api_models(ragd_request *req, ragd_response *resp);
 void ragd_api_search(ragd_request *req, ragd_response *resp);
 void ragd_api_embeddings(ragd_request *req, ragd_response *resp);
 void ragd_api_chat(ragd_request *req, ragd_response *resp);
+void ragd_api_feedback(ragd_request *req, ragd_response *resp);
 void ragd_api_documents_list(ragd_request *req, ragd_response *resp);
 void ragd_api_documents_get(ragd_request *req, ragd_response *resp);
 void ragd_api_documents_post(ragd_request *req, ragd_response *resp);

@@ -242,6 +242,19 @@ void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out)
         counter_line(out, "ragd_embed_batch_texts_total", "Texts in those calls.",
                      (double)g->embed.texts);
     }
+    counter_line(out, "ragd_answers_recorded_total", "Answers recorded for feedback.",
+                 (double)g->answers.recorded);
+    counter_line(out, "ragd_answers_not_recorded_total",
+                 "Answers that could not be recorded (a full queue, a database error: logged).",
+                 (double)g->answers.failed);
+    rag_buf_printf(out,
+                   "# HELP ragd_feedback_ratings_total Ratings given to answers (a new rating of "
+                   "an answer rated before counts again).\n"
+                   "# TYPE ragd_feedback_ratings_total counter\n"
+                   "ragd_feedback_ratings_total{rating=\"up\"} %llu\n"
+                   "ragd_feedback_ratings_total{rating=\"down\"} %llu\n",
+                   (unsigned long long)g->answers.rated_up,
+                   (unsigned long long)g->answers.rated_down);
     gauge(out, "ragd_queue_waiting", "Generations waiting for a slot.", g->queue_waiting);
     gauge(out, "ragd_generations_running", "Generations running now.", g->generations_running);
     gauge(out, "ragd_connections", "Open HTTP connections.", g->connections);

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "llm/llm.h"
 #include "net/net.h"
+#include "ragd/answers.h"
 #include "ragd/embedq.h"
 #include "ragd/replica.h"
 
@@ -43,6 +44,7 @@ typedef struct ragd_meter_gauges {
     int cluster; /* cluster mode: the replica's state below */
     ragd_replica_status replica;
     const net_pool *gen_pool, *embed_pool; /* remote servers, or NULL */
+    ragd_answers_stats answers;            /* answers recorded for feedback, ratings */
 } ragd_meter_gauges;
 
 void ragd_meter_render(ragd_meter *m, const ragd_meter_gauges *g, rag_buf *out);

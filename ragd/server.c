@@ -72,6 +72,7 @@ static const route routes[] = {
     {"GET", "/v1/models", "/v1/models", STORE_PERM_QUERY, BODY_NONE, ragd_api_models},
     {"POST", "/v1/chat/completions", "/v1/chat/completions", STORE_PERM_QUERY, BODY_JSON,
      ragd_api_chat},
+    {"POST", "/v1/feedback", "/v1/feedback", STORE_PERM_QUERY, BODY_JSON, ragd_api_feedback},
     {"POST", "/v1/embeddings", "/v1/embeddings", STORE_PERM_QUERY, BODY_JSON, ragd_api_embeddings},
     {"POST", "/v1/search", "/v1/search", STORE_PERM_QUERY, BODY_JSON, ragd_api_search},
     {"GET", "/v1/documents", "/v1/documents", STORE_PERM_QUERY, BODY_NONE, ragd_api_documents_list},

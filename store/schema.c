@@ -35,7 +35,11 @@
  *   changes                        log of chunk additions, deletions and ACL
  *                                  moves, and of vectors stored (as 'add'),
  *                                  written by triggers; vector indexes replay
- *                                  it to catch up */
+ *                                  it to catch up
+ *   answers / answer_chunks        ragd's answers (migration 8; answers.c):
+ *                                  question, answer, settings, the chunks
+ *                                  cited, and the rating of the key that got
+ *                                  it; kept for a while (feedback.keep_days) */
 #include "store/store_int.h"
 
 #include <stdio.h>
@@ -177,6 +181,36 @@ static const char *const migrations[] = {
      * FTS_RETOKENIZED), so that old text is found as new text is. Replicas
      * of a cluster are store databases and migrate the same way. */
     "-- keyword indexes rebuilt by store_migrate\n",
+    /* 8: ragd's answers and the ratings their keys give them (feedback,
+     * store/answers.c). An answer's id is the response's, which a client
+     * may choose (X-Request-Id): unique per key only, so that one key's
+     * ids never meet another's. The chunks cited are copied (id, document,
+     * uri) rather than referenced: the record outlives them. */
+    "CREATE TABLE answers(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  answer_id TEXT NOT NULL,            -- the response's id (chatcmpl-...)\n"
+    "  key_name TEXT NOT NULL,             -- the API key it was given to\n"
+    "  created_at INTEGER NOT NULL,        -- seconds since the epoch\n"
+    "  question TEXT NOT NULL,\n"
+    "  rewrite TEXT,                       -- the retrieval query, when not the question\n"
+    "  answer TEXT NOT NULL,\n"
+    "  settings_json TEXT NOT NULL,        -- how it was made (mode, retrieval, k, model, ...)\n"
+    "  rating TEXT CHECK (rating IN ('up', 'down')), -- NULL: not rated\n"
+    "  comment TEXT,\n"
+    "  rated_at INTEGER,                   -- seconds since the epoch\n"
+    "  UNIQUE(key_name, answer_id)\n"
+    ");\n"
+    "CREATE INDEX answers_created ON answers(created_at);\n"
+    "CREATE INDEX answers_rated ON answers(rated_at) WHERE rating IS NOT NULL;\n"
+    "CREATE TABLE answer_chunks(\n"
+    "  answer INTEGER NOT NULL REFERENCES answers(id) ON DELETE CASCADE,\n"
+    "  pos INTEGER NOT NULL,               -- order among the answer's citations\n"
+    "  n INTEGER NOT NULL,                 -- its [n] in the answer\n"
+    "  chunk_id INTEGER NOT NULL,          -- chunks(id) when answered\n"
+    "  document_id INTEGER NOT NULL,\n"
+    "  uri TEXT NOT NULL,\n"
+    "  PRIMARY KEY(answer, pos)\n"
+    ") WITHOUT ROWID;\n",
 };
 
 /* The migration after which every keyword index is rebuilt: the

@@ -344,6 +344,62 @@ void store_keys_free(store_key *v, size_t n);
 /* Removes every key (a replica replaces its keys with the cluster's). */
 int store_key_clear(store *s, rag_err *err);
 
+/* ---- answers and their ratings (store/answers.c) ------------------------------ */
+/* What ragd answered (the question, the answer, how it was made, the
+ * chunks cited) and the rating the key that got it gave it. An answer is
+ * known by its id together with its key: ids are unique per key only. */
+typedef struct store_answer_cite {
+    int n; /* its [n] in the answer */
+    int64_t chunk_id, document_id;
+    const char *uri;
+} store_answer_cite;
+
+typedef struct store_answer {
+    const char *id;       /* the response's id ("chatcmpl-...") */
+    const char *key_name; /* the API key it was given to */
+    int64_t created_at;   /* seconds since the epoch */
+    const char *question;
+    const char *rewrite; /* the retrieval query when it was not the question, or NULL */
+    const char *answer;
+    const char *settings_json; /* how it was made: a JSON object */
+    const store_answer_cite *cites;
+    size_t n_cites;
+    /* the rating (read back; store_answer_record ignores them) */
+    const char *rating;  /* "up", "down", or NULL: not rated */
+    const char *comment; /* or NULL */
+    int64_t rated_at;    /* 0: not rated */
+} store_answer;
+
+/* Records an answer with its citations; the same key's answer of the same
+ * id is replaced (with its rating). Call inside a transaction. */
+int store_answer_record(store *s, const store_answer *a, rag_err *err);
+/* Rates key_name's answer `id` ("up" or "down", comment may be NULL),
+ * replacing an earlier rating (*replaced 1). Returns 1, or 0 when that key
+ * has no answer of that id (another key's answer is not found either, by
+ * the same lookup). Runs a transaction of its own. */
+int store_answer_rate(store *s, const char *key_name, const char *id, const char *rating,
+                      const char *comment, int64_t now, int *replaced, rag_err *err);
+/* Deletes the answers made before `before` (seconds since the epoch) and
+ * the oldest beyond the newest max_keep (0: no bound), with their ratings;
+ * *n_deleted (may be NULL) counts them. */
+int store_answers_prune(store *s, int64_t before, int64_t max_keep, int64_t *n_deleted,
+                        rag_err *err);
+
+typedef struct store_answer_query {
+    int rated_only;       /* only answers with a rating */
+    const char *rating;   /* only those rated so ("up", "down"), or NULL */
+    const char *key_name; /* only this key's, or NULL */
+    size_t limit;         /* at most this many (0: all) */
+    int newest_first;     /* by rating time (rated_only) or creation time; else oldest first */
+} store_answer_query;
+
+/* Calls cb for each answer q selects (in one snapshot); the answer is
+ * borrowed for the duration of the call; a non-zero return stops the walk
+ * and is returned. */
+typedef int (*store_answer_cb)(void *ctx, const store_answer *a);
+int store_answer_each(store *s, const store_answer_query *q, store_answer_cb cb, void *ctx,
+                      rag_err *err);
+
 /* ---- index terms ------------------------------------------------------------ */
 /* Splits text the way the keyword index does (case folded, diacritics removed,
  * Porter-stemmed English, CJK as character bigrams) and calls cb per term with

@@ -1,7 +1,8 @@
 # ragd with real clients: the `openai` npm package (unchanged, Node.js) for a
 # streamed and a plain chat, embeddings and the model list; and Debian's
 # headless Chromium driving the chat page at / (puppeteer-core): a streamed
-# answer appears, and an answer's citations open their source.
+# answer appears, an answer's citations open their source, and its thumbs
+# and comment box rate it (POST /v1/feedback).
 #
 # The test generator has random weights, so what it writes cites nothing
 # (untied output weights: with tied ones, greedy decoding of a random model
@@ -49,14 +50,20 @@ node_check() { # DESC SCRIPT ARGS...
 ragd_start --model "$GEN" --embed-model "$EMB" --threads 1 || { fail "ragd starts"; finish; exit; }
 node_check "the openai package: streamed and plain chat, embeddings, models" \
   openai_client.mjs --base-url "$RAGD_URL/v1" --key "$KEY" --embeddings --question "How long do refunds take?"
-node_check "Chromium: the page streams the generator's answer" \
-  browser_chat.mjs --url "$RAGD_URL" --key "$KEY" --question "How long do refunds take?" --skip citations
+node_check "Chromium: the page streams the generator's answer, and rates it" \
+  browser_chat.mjs --url "$RAGD_URL" --key "$KEY" --question "How long do refunds take?" --skip citations \
+  --comment "streamed and rated"
 ragd_stop
 
 ragd_start --embed-model "$EMB" || { fail "ragd starts without a generator"; finish; exit; }
 node_check "Chromium: an answer's citations open their source snippet and document" \
   browser_chat.mjs --url "$RAGD_URL" --key "$KEY" --question "How long do refunds take?" --skip streaming \
-  --expect-text "14 days"
+  --expect-text "14 days" --comment "extractive and rated"
 node_check "the openai package, extractive answers" \
   openai_client.mjs --base-url "$RAGD_URL/v1" --key "$KEY" --question "How long do refunds take?"
+ragd_stop
+fb=$(rag feedback list --json --key support --rating up)
+check_eq "the page's thumbs-up reached the database, with its comment, for both answers" \
+  "$(echo "$fb" | json_sql "select group_concat(json_extract(value, '\$.comment'), ', ') from (select value from json_each(J, '\$.feedback') order by json_extract(value, '\$.comment'))")" \
+  "extractive and rated, streamed and rated"
 finish

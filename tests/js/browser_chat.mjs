@@ -14,19 +14,22 @@
 // Opens the page, types the key and the question, sends, waits for the
 // answer, and checks that it streamed, that it carries citations and
 // sources, and that a citation opens the source panel with the snippet and
-// the document fetched from /v1/documents/{id}. Any JS error or console
-// error on the page fails the run.
+// the document fetched from /v1/documents/{id}; then rates the answer with
+// its thumbs-up button and sends a comment (--comment TEXT, default
+// "rated by browser_chat"), both of which must be acknowledged (POST
+// /v1/feedback). Any JS error or console error on the page fails the run.
 //
 // Uses puppeteer-core with the system browser: $CHROMIUM, else /usr/bin/chromium.
 // Prints one JSON line; exit 0 = pass, 1 = fail (reason on stderr), 2 = bad usage.
 
 import puppeteer from 'puppeteer-core';
 
-const USAGE = 'usage: browser_chat.mjs --url URL --key KEY --question TEXT [--expect-text SUBSTRING] [--timeout SECONDS] [--skip streaming|citations]';
+const USAGE = 'usage: browser_chat.mjs --url URL --key KEY --question TEXT [--expect-text SUBSTRING] [--comment TEXT] [--timeout SECONDS] [--skip streaming|citations]';
 
 function parseArgs(argv) {
-  const o = { timeout: 60, skip: new Set() };
-  const names = { '--url': 'url', '--key': 'key', '--question': 'question', '--expect-text': 'expect', '--timeout': 'timeout' };
+  const o = { timeout: 60, skip: new Set(), comment: 'rated by browser_chat' };
+  const names = { '--url': 'url', '--key': 'key', '--question': 'question', '--expect-text': 'expect', '--timeout': 'timeout',
+                  '--comment': 'comment' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--skip' && ['streaming', 'citations'].includes(argv[i + 1])) { o.skip.add(argv[++i]); continue; }
     const name = names[argv[i]];
@@ -53,7 +56,7 @@ const pageErrors = [];
 // What was found; printed as one JSON line however the run ends.
 const result = {
   ok: false, answer_chars: 0, citations: 0, sources: 0, streamed: false, stream_updates: 0,
-  panel_snippet_chars: 0, doc_title: null,
+  panel_snippet_chars: 0, doc_title: null, rated: false,
 };
 
 async function main() {
@@ -164,6 +167,7 @@ async function run(browser) {
 
   if (answer.state !== 'done') fail(`the answer ended in state "${answer.state}": ${answer.error || '(no message)'}`);
   if (!result.answer_chars) fail('the answer is empty');
+  await rate(page);
   if (!result.streamed && !opts.skip.has('streaming')) fail('the answer was never seen streaming with partial text');
   const citing = !opts.skip.has('citations');
   if (citing && !answer.cites) fail('the answer has no [n] citation marker (.cite)');
@@ -243,6 +247,56 @@ async function run(browser) {
   if (pageErrors.length) fail(pageErrors.join('\n'));
   result.ok = true;
   return 0;
+}
+
+// The answer's thumbs-up, then a comment: each must be acknowledged by the
+// server (the button pressed, the status saying so, no error).
+async function rate(page) {
+  const up = await page.evaluateHandle(() => {
+    const all = document.querySelectorAll('.msg.assistant');
+    return all[all.length - 1].querySelector('.feedback .thumb[data-rating="up"]');
+  });
+  if (!up.asElement()) fail('a complete answer has no thumbs-up button (.feedback .thumb[data-rating="up"])');
+  await up.asElement().click();
+  const status = async (want) => {
+    try {
+      await page.waitForFunction((w) => {
+        const all = document.querySelectorAll('.msg.assistant');
+        const s = all[all.length - 1].querySelector('.fb-status');
+        return s && (s.classList.contains('error') || s.textContent.includes(w));
+      }, { timeout: 10000, polling: 50 }, want);
+    } catch (e) {
+      fail(`the feedback status never said ${JSON.stringify(want)}`);
+    }
+    return page.evaluate(() => {
+      const all = document.querySelectorAll('.msg.assistant');
+      const m = all[all.length - 1];
+      return {
+        text: m.querySelector('.fb-status').textContent,
+        error: m.querySelector('.fb-status').classList.contains('error'),
+        up: m.querySelector('.thumb[data-rating="up"]').getAttribute('aria-pressed'),
+        down: m.querySelector('.thumb[data-rating="down"]').getAttribute('aria-pressed'),
+        commentShown: !m.querySelector('.fb-comment').hidden,
+      };
+    });
+  };
+  let st = await status('Thanks');
+  if (st.error) fail(`rating the answer failed: ${st.text}`);
+  if (st.up !== 'true' || st.down !== 'false') fail(`after a thumbs-up the buttons show up=${st.up} down=${st.down}`);
+  if (!st.commentShown) fail('after a rating the comment box is not shown');
+  const input = await page.evaluateHandle(() => {
+    const all = document.querySelectorAll('.msg.assistant');
+    return all[all.length - 1].querySelector('.fb-comment input');
+  });
+  await input.asElement().type(opts.comment);
+  await page.evaluate(() => {
+    const all = document.querySelectorAll('.msg.assistant');
+    all[all.length - 1].querySelector('.fb-comment .fb-send').click();
+  });
+  st = await status('Comment sent');
+  if (st.error) fail(`sending the comment failed: ${st.text}`);
+  if (st.up !== 'true') fail('sending a comment lost the rating');
+  result.rated = true;
 }
 
 // A watchdog, in case the browser itself hangs.

@@ -1,6 +1,6 @@
 /* Store: schema, documents and chunks, keyword search with visibility,
  * multilingual tokenization, FTS syntax safety, change log, checks,
- * checkpoints beside a bulk writer. */
+ * checkpoints beside a bulk writer, answers and their ratings. */
 #include "store/store.h"
 #include "base/mem.h"
 #include "base/time.h"
@@ -860,6 +860,157 @@ static void test_doc_visible_in_c(void)
     rag_principal_free(&none);
 }
 
+/* ---- answers and ratings (store/answers.c) ---- */
+
+static void record(store *s, const char *key, const char *id, int64_t created, const char *q,
+                   size_t n_cites)
+{
+    store_answer_cite cites[2] = {{1, 11, 1, "/docs/a.md"}, {2, 12, 2, "/docs/b.md"}};
+    store_answer a = {.id = id,
+                      .key_name = key,
+                      .created_at = created,
+                      .question = q,
+                      .answer = "the answer [1]",
+                      .settings_json = "{\"k\":6}",
+                      .cites = cites,
+                      .n_cites = n_cites};
+    rag_err err = {0};
+    CHECK_INT(store_begin(s, &err), 0);
+    int rc = store_answer_record(s, &a, &err);
+    if (rc) printf("    record: %s\n", err.msg);
+    CHECK_INT(rc, 0);
+    CHECK_INT(store_commit(s, &err), 0);
+}
+
+typedef struct seen_answers {
+    size_t n;
+    char ids[8][64], keys[8][16], ratings[8][8], comments[8][32], uris[8][64];
+    size_t n_cites[8];
+    int rewrite_null[8];
+    int64_t rated_at[8];
+} seen_answers;
+
+static int note_answer(void *ctx, const store_answer *a)
+{
+    seen_answers *v = ctx;
+    if (v->n >= 8) return 1;
+    size_t i = v->n++;
+    snprintf(v->ids[i], sizeof v->ids[i], "%s", a->id);
+    snprintf(v->keys[i], sizeof v->keys[i], "%s", a->key_name);
+    snprintf(v->ratings[i], sizeof v->ratings[i], "%s", a->rating ? a->rating : "-");
+    snprintf(v->comments[i], sizeof v->comments[i], "%s", a->comment ? a->comment : "-");
+    snprintf(v->uris[i], sizeof v->uris[i], "%s", a->n_cites ? a->cites[a->n_cites - 1].uri : "-");
+    v->n_cites[i] = a->n_cites;
+    v->rewrite_null[i] = a->rewrite == NULL;
+    v->rated_at[i] = a->rated_at;
+    return 0;
+}
+
+static size_t walk(store *s, const store_answer_query *q, seen_answers *v)
+{
+    memset(v, 0, sizeof *v);
+    rag_err err = {0};
+    int rc = store_answer_each(s, q, note_answer, v, &err);
+    if (rc) printf("    each: %s\n", err.msg);
+    CHECK_INT(rc, 0);
+    return v->n;
+}
+
+static int64_t count_rows(store *s, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3 *db;
+    int64_t n = -1;
+    if (sqlite3_open_v2(store_path(s), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+/* Only the key that got an answer may rate it; another key's id is as
+ * unknown as an id nobody has; a second rating replaces the first. */
+static void test_answers_rate_own_only(void)
+{
+    store *s = open_fresh("answers");
+    record(s, "alice", "chatcmpl-1", 1000, "When are invoices paid?", 2);
+    record(s, "bob", "chatcmpl-1", 1001, "bob's question", 0); /* the same id, another key */
+    rag_err err = {0};
+    int replaced = -1;
+    CHECK_INT(store_answer_rate(s, "alice", "chatcmpl-1", "up", NULL, 2000, &replaced, &err), 1);
+    CHECK_INT(replaced, 0);
+    CHECK_INT(
+        store_answer_rate(s, "alice", "chatcmpl-1", "down", "too vague", 2001, &replaced, &err), 1);
+    CHECK_INT(replaced, 1);
+    CHECK_INT(store_answer_rate(s, "carol", "chatcmpl-1", "up", NULL, 2002, &replaced, &err), 0);
+    CHECK_INT(replaced, 0);
+    CHECK_INT(store_answer_rate(s, "alice", "chatcmpl-none", "up", NULL, 2003, &replaced, &err), 0);
+    CHECK(store_answer_rate(s, "alice", "chatcmpl-1", "sideways", NULL, 2004, &replaced, &err) < 0);
+
+    store_answer_query q = {.rated_only = 1};
+    seen_answers v;
+    CHECK_INT(walk(s, &q, &v), 1);
+    CHECK_STR(v.keys[0], "alice");
+    CHECK_STR(v.ratings[0], "down");
+    CHECK_STR(v.comments[0], "too vague");
+    CHECK_INT(v.rated_at[0], 2001);
+    CHECK_INT(v.n_cites[0], 2);
+    CHECK_STR(v.uris[0], "/docs/b.md");
+    CHECK(v.rewrite_null[0]);
+    q = (store_answer_query){.newest_first = 1};
+    CHECK_INT(walk(s, &q, &v), 2); /* bob's is recorded, unrated */
+    CHECK_STR(v.keys[0], "bob");
+    CHECK_STR(v.ratings[0], "-");
+    q = (store_answer_query){.key_name = "bob"};
+    CHECK_INT(walk(s, &q, &v), 1);
+    q = (store_answer_query){.rating = "up"};
+    CHECK_INT(walk(s, &q, &v), 0);
+    q = (store_answer_query){.limit = 1};
+    CHECK_INT(walk(s, &q, &v), 1);
+    CHECK_STR(v.keys[0], "alice"); /* oldest first */
+
+    /* the same key's answer under the same id again replaces it, rating
+     * and citations included */
+    record(s, "alice", "chatcmpl-1", 1002, "asked again", 1);
+    q = (store_answer_query){.key_name = "alice"};
+    CHECK_INT(walk(s, &q, &v), 1);
+    CHECK_STR(v.ratings[0], "-");
+    CHECK_INT(v.n_cites[0], 1);
+    CHECK_INT(count_rows(s, "answer_chunks"), 1);
+    store_close(s);
+}
+
+/* Old answers go, then the oldest beyond the bound, with their citations. */
+static void test_answers_prune(void)
+{
+    store *s = open_fresh("answers_prune");
+    for (int i = 0; i < 6; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "chatcmpl-%d", i);
+        record(s, "alice", id, 100 * (i + 1), "q", 2);
+    }
+    rag_err err = {0};
+    int64_t n = -1;
+    CHECK_INT(store_answers_prune(s, 250, 0, &n, &err), 0); /* made at 100 and 200 */
+    CHECK_INT(n, 2);
+    CHECK_INT(count_rows(s, "answers"), 4);
+    CHECK_INT(store_answers_prune(s, 250, 3, &n, &err), 0); /* the newest 3 stay */
+    CHECK_INT(n, 1);
+    store_answer_query q = {0};
+    seen_answers v;
+    CHECK_INT(walk(s, &q, &v), 3);
+    CHECK_STR(v.ids[0], "chatcmpl-3");
+    CHECK_INT(count_rows(s, "answer_chunks"), 6);
+    CHECK_INT(store_answers_prune(s, 0, 10, &n, &err), 0);
+    CHECK_INT(n, 0);
+    store_close(s);
+}
+
 int main(void)
 {
     RUN(test_schema_version_and_reopen);
@@ -880,5 +1031,7 @@ int main(void)
     RUN(test_many_groups);
     RUN(test_doc_visible_in_c);
     RUN(test_bg_checkpoint);
+    RUN(test_answers_rate_own_only);
+    RUN(test_answers_prune);
     return test_summary();
 }
