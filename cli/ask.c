@@ -196,7 +196,10 @@ static int ask_extractive(ask_session *as, const ask_turn *t)
     rag_err err = {0};
     double t0 = rag_now_ms();
     /* sentences are chosen for what retrieval searched (a follow-up's rewrite) */
-    int rc = rag_answer_extractive(q->cli.st, t->fq.query, &hits, NULL, &a, &err);
+    rag_extractive_params ep;
+    rag_extractive_default_params(&ep);
+    ep.reranker = as->rt.reranker; /* rescores the best sentences (--rerank) */
+    int rc = rag_answer_extractive(q->cli.st, t->fq.query, &hits, &ep, &a, &err);
     double answer_ms = rag_now_ms() - t0;
     rag_free(hits.v);
     if (rc) return cli_fail(&q->cli, &err);

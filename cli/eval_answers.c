@@ -66,6 +66,14 @@ static void add_mean(cJSON *o, const char *name, double v)
         cJSON_AddNumberToObject(o, name, v);
 }
 
+/* A measure as the summary prints it: "-" where it is not defined. */
+static const char *fmt(char buf[16], double v)
+{
+    if (isnan(v)) return "-";
+    snprintf(buf, 16, "%.3f", v);
+    return buf;
+}
+
 static void print_cell(double v)
 {
     if (isnan(v))
@@ -108,8 +116,8 @@ int cli_eval_answers(int argc, char **argv)
     double prompt_tokens = 0;
     per = cJSON_CreateArray();
     if (!q.cli.json)
-        printf("%-8s %-5s %6s  %6s  %6s  %6s  %6s  %-7s %s\n", "id", "as", "docrec", "cite", "F1",
-               "EM", "faith", "answer", "question");
+        printf("%-10s %-17s %6s  %6s  %6s  %6s  %6s  %-10s %s\n", "id", "as", "docrec", "cite",
+               "F1", "EM", "faith", "answer", "question");
     double t0 = rag_now_s();
     for (size_t i = 0; i < items.n; i++) {
         const rag_answer_item *it = &items.v[i];
@@ -182,8 +190,12 @@ int cli_eval_answers(int argc, char **argv)
             else
                 cJSON_AddNullToObject(e, "rewrite");
             cJSON *docs = cJSON_AddArrayToObject(e, "given_documents");
-            for (size_t k = 0; k < rep.n_given; k++)
+            cJSON *cdocs = cJSON_AddArrayToObject(e, "cited_documents");
+            for (size_t k = 0; k < rep.n_given; k++) {
                 cJSON_AddItemToArray(docs, cJSON_CreateString(rep.given[k].doc_id));
+                if (rep.given[k].n)
+                    cJSON_AddItemToArray(cdocs, cJSON_CreateString(rep.given[k].doc_id));
+            }
             add_mean(e, "doc_recall", sc.doc_recall);
             add_mean(e, "citation_precision", sc.citation_precision);
             add_mean(e, "f1", sc.f1);
@@ -205,13 +217,13 @@ int cli_eval_answers(int argc, char **argv)
         } else {
             char qs[48];
             snprintf(qs, sizeof qs, "%s", it->question);
-            printf("%-8.8s %-5.5s", it->id, it->as ? it->as : "-");
+            printf("%-10.10s %-17.17s", it->id, it->as ? it->as : "-");
             print_cell(sc.doc_recall);
             print_cell(sc.citation_precision);
             print_cell(sc.f1);
             print_cell(sc.exact_match);
             print_cell(sc.faithfulness);
-            printf("  %-7s %s\n", rep.abstained ? "none" : rep.mode, qs);
+            printf("  %-10s %s\n", rep.abstained ? "none" : rep.mode, qs);
         }
         rag_answer_score_free(&sc);
         rag_judge_verdicts_free(&jv);
@@ -252,22 +264,24 @@ int cli_eval_answers(int argc, char **argv)
         per = NULL;
         cli_print_json(j);
     } else {
+        char a[5][16];
         printf("\n%zu questions (%zu answerable, %zu not), %.2f s\n", tot.n_questions,
                tot.n_answerable, tot.n_unanswerable, secs);
-        printf("doc recall          %.3f\n", tot.doc_recall.mean);
-        printf("citation precision  %.3f\n", tot.citation_precision.mean);
-        printf("F1 / exact match    %.3f / %.3f\n", tot.f1.mean, tot.exact_match.mean);
-        printf("abstention          precision %.3f, recall %.3f; wrong on answerable %.3f "
-               "(%zu of %zu)\n",
-               tot.abstention_precision, tot.abstention_recall, tot.wrong_abstention_rate,
-               tot.n_abstained_answerable, tot.n_answerable);
-        printf("faithfulness        %.3f lexical", tot.faithfulness.mean);
-        if (jp.url) printf(", %.3f judged", tot.judge_faithfulness.mean);
-        printf("\nevidence@1          %.3f (%zu of %zu)\n", ev_rate, ev_hit, ev_n);
+        printf("doc recall          %s\n", fmt(a[0], tot.doc_recall.mean));
+        printf("citation precision  %s\n", fmt(a[0], tot.citation_precision.mean));
+        printf("F1 / exact match    %s / %s\n", fmt(a[0], tot.f1.mean),
+               fmt(a[1], tot.exact_match.mean));
+        printf("abstention          precision %s, recall %s; wrong on answerable %s (%zu of %zu)\n",
+               fmt(a[0], tot.abstention_precision), fmt(a[1], tot.abstention_recall),
+               fmt(a[2], tot.wrong_abstention_rate), tot.n_abstained_answerable, tot.n_answerable);
+        printf("faithfulness        %s lexical", fmt(a[0], tot.faithfulness.mean));
+        if (jp.url) printf(", %s judged", fmt(a[0], tot.judge_faithfulness.mean));
+        printf("\nevidence@1          %s (%zu of %zu)\n", fmt(a[0], ev_rate), ev_hit, ev_n);
         if (gen_n) printf("prompt tokens       %.0f per answer\n", tokens);
-        printf("stage means (ms)    retrieve %.1f, prompt %.1f, generate %.1f",
-               tot.retrieve_ms.mean, tot.prompt_ms.mean, tot.generate_ms.mean);
-        if (jp.url) printf(", judge %.1f", tot.judge_ms.mean);
+        printf("stage means (ms)    retrieve %s, prompt %s, generate %s",
+               fmt(a[0], tot.retrieve_ms.mean), fmt(a[1], tot.prompt_ms.mean),
+               fmt(a[2], tot.generate_ms.mean));
+        if (jp.url) printf(", judge %s", fmt(a[3], tot.judge_ms.mean));
         putchar('\n');
     }
 out:

@@ -617,7 +617,7 @@ static void answer_extractive(ragd_request *req, ragd_response *resp, chat_job *
     rag_answer a;
     rag_err err = {0};
     store *s = ragd_engine_store_get(req->engine);
-    int rc = rag_answer_extractive(s, j->fq.query, &hits, NULL, &a, &err);
+    int rc = ragd_engine_extractive(req->engine, s, j->fq.query, &hits, j->rerank, &a, &err);
     ragd_engine_store_put(req->engine, s);
     rag_free(hits.v);
     if (rc) {

@@ -448,8 +448,8 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
             int dims = emb_dims(e->embedder);
             qv = rag_xmalloc((size_t)dims * sizeof *qv);
             double t = rag_now_s();
-            rc =
-                remote_failure(e, ragd_embedq_embed(e->embedq, &query, 1, EMB_QUERY, qv, err), err);
+            const char *text = rp.embed_query ? rp.embed_query : query; /* a follow-up's */
+            rc = remote_failure(e, ragd_embedq_embed(e->embedq, &text, 1, EMB_QUERY, qv, err), err);
             embed_ms = (rag_now_s() - t) * 1e3;
             rp.query_vector = qv;
             rp.query_dims = dims;
@@ -472,6 +472,18 @@ int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_
         if (!rc) out->embed_ms = embed_ms;
     }
     rag_free(qv);
+    return rc;
+}
+
+int ragd_engine_extractive(ragd_engine *e, store *s, const char *question, const store_hits *hits,
+                           int rerank, rag_answer *out, rag_err *err)
+{
+    rag_extractive_params p;
+    rag_extractive_default_params(&p);
+    p.reranker = rerank ? e->reranker : NULL;
+    if (p.reranker) pthread_mutex_lock(&e->rerank_mu);
+    int rc = rag_answer_extractive(s, question, hits, &p, out, err);
+    if (p.reranker) pthread_mutex_unlock(&e->rerank_mu);
     return rc;
 }
 

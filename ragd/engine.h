@@ -41,6 +41,7 @@
 #include "rag/backend.h"
 #include "rag/generate.h"
 #include "rag/ids.h"
+#include "rag/answer.h"
 #include "rag/retrieve.h"
 #include "store/store.h"
 
@@ -111,6 +112,10 @@ ragd_answers *ragd_engine_answers(ragd_engine *e);
 int ragd_engine_retrieve(ragd_engine *e, store *s, const char *query, const rag_principal *who,
                          const rag_retrieve_params *p, int rerank, rag_results *out, char **note,
                          rag_err *err);
+/* The extractive answer to question from hits, its best sentences scored
+ * again by the reranker when rerank and one is loaded (rag/answer.h). */
+int ragd_engine_extractive(ragd_engine *e, store *s, const char *question, const store_hits *hits,
+                           int rerank, rag_answer *out, rag_err *err);
 
 /* Embeds texts (as documents when kind is EMB_DOCUMENT, raw otherwise)
  * into out[n x dims], normalised. n_tokens receives the tokens counted. */
