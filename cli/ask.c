@@ -499,13 +499,14 @@ out:
 static int ask_followup(ask_session *as, const char *question, rag_followup *fq, rag_err *err)
 {
     cli_query_opts *q = as->q;
-    if (!rag_is_followup(as->history, as->n_history)) {
+    rag_followup_mode mode = rag_followup_mode_of(q->cli.set.answer.followup);
+    if (!rag_is_followup(as->history, as->n_history) || mode == RAG_FOLLOWUP_OFF) {
         memset(fq, 0, sizeof *fq);
         fq->query = rag_xstrdup(question);
         fq->how = "none";
         return 0;
     }
-    if (as->model && ask_model_get(as) == 0) {
+    if (mode == RAG_FOLLOWUP_REWRITE && as->model && ask_model_get(as) == 0) {
         ask_model *am = &as->am;
         const llm_model *m = am->gm.model;
         rag_prompt pr = {0};

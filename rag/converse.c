@@ -14,6 +14,13 @@ int rag_is_followup(const llm_chat_msg *history, size_t n)
     return 0;
 }
 
+rag_followup_mode rag_followup_mode_of(const char *setting)
+{
+    if (setting && !strcmp(setting, "off")) return RAG_FOLLOWUP_OFF;
+    if (setting && !strcmp(setting, "expand")) return RAG_FOLLOWUP_EXPAND;
+    return RAG_FOLLOWUP_REWRITE;
+}
+
 void rag_followup_free(rag_followup *f)
 {
     rag_free(f->query);

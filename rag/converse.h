@@ -30,6 +30,15 @@
 #define RAG_REWRITE_MAX 400
 #define RAG_EXPAND_WORDS 12
 
+/* answer.followup: how a follow-up becomes standalone. */
+typedef enum rag_followup_mode {
+    RAG_FOLLOWUP_OFF,     /* retrieval searches for the message as it is */
+    RAG_FOLLOWUP_EXPAND,  /* always the expansion */
+    RAG_FOLLOWUP_REWRITE, /* the generator's rewrite when there is one, else the expansion */
+} rag_followup_mode;
+
+rag_followup_mode rag_followup_mode_of(const char *setting);
+
 typedef struct rag_followup {
     char *query;       /* what the keyword stage searches for */
     char *embed_query; /* what the vector stage embeds (NULL: query) */

@@ -205,6 +205,10 @@ const rag_setting_def rag_setting_defs[] = {
      "or the cosine similarity to the question it must reach (vector stage)"},
     {"answer.min_rerank", RAG_SET_REAL, 0, 1, 0, NULL, "0.2", NULL, NULL, B, 0, NULL,
      OFF(answer.min_rerank), "with a reranker: the probability it must give the passage instead"},
+    {"answer.followup", RAG_SET_CHOICE, 0, 0, 0, "rewrite expand off", "rewrite", NULL, NULL, B, 0,
+     NULL, OFF(answer.followup),
+     "a follow-up retrieves for: the generator's standalone rewrite (expanded without one), "
+     "the expansion by the earlier questions' words, or itself (off)"},
 
     {"vector.large_group", RAG_SET_SIZE, 1, TB, 0, NULL, "50000", NULL, NULL, B, 0, NULL,
      OFF(vector.large_group), "vectors up to which an ACL group gets an exact flat index"},

@@ -96,6 +96,7 @@ typedef struct rag_settings {
     } search;
     struct {
         double min_keyword, min_vector, min_rerank;
+        const char *followup;
     } answer;
     struct {
         size_t large_group;

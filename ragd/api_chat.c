@@ -719,14 +719,16 @@ static int rewrite(ragd_request *req, chat_job *j, rag_err *err)
  * the generator's rewrite, or the expansion without one. */
 static int followup_query(ragd_request *req, chat_job *j, rag_err *err)
 {
-    if (!rag_is_followup(j->history, j->n_history)) {
+    int mode = req->params->followup;
+    if (!rag_is_followup(j->history, j->n_history) || mode == RAG_FOLLOWUP_OFF) {
         j->fq.query = rag_xstrdup(j->question);
         j->fq.how = "none";
         return 0;
     }
     double t0 = rag_now_s();
     int rc = 1;
-    if (ragd_engine_get_info(req->engine)->model_name) rc = rewrite(req, j, err);
+    if (mode == RAG_FOLLOWUP_REWRITE && ragd_engine_get_info(req->engine)->model_name)
+        rc = rewrite(req, j, err);
     if (rc) {
         store *s = ragd_engine_store_get(req->engine);
         rc = rag_followup_expand(s, j->history, j->n_history, j->question, &j->fq, err);

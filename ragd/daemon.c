@@ -14,6 +14,7 @@
  * main cannot be made to block them) nothing but the main loop acts on it,
  * however often they come. Threads that ragd starts block them. */
 #include "ragd/daemon.h"
+#include "rag/converse.h"
 #include "base/config.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -115,6 +116,7 @@ static int server_settings(const rag_settings *s, ragd_server_params *sp, rag_st
     sp->search_k = (int)s->search.k;
     sp->answer_k = (int)s->search.answer_k;
     rag_cutoff_settings(s, &sp->cutoff);
+    sp->followup = (int)rag_followup_mode_of(s->answer.followup);
     sp->chunk_tokens = (size_t)s->ingest.chunk_tokens;
     sp->overlap_tokens = (size_t)s->ingest.overlap_tokens;
     sp->fetch_policy.allow_private = s->net.allow_private;

@@ -51,6 +51,7 @@ typedef struct ragd_server_params {
     int search_k;                  /* results of /v1/search (default 10) */
     int answer_k;                  /* chunks retrieved for an answer (default 6) */
     rag_cutoff cutoff;             /* the relevance cutoff of answers ([answer]) */
+    int followup;                  /* answer.followup: rag_followup_mode (default rewrite) */
     /* uploads ([acl], [ingest]) */
     const rag_strv *default_labels;      /* labels of an administrator's upload that names none */
     size_t chunk_tokens, overlap_tokens; /* 0: the ingest defaults */

@@ -31,6 +31,7 @@
  * are refused, requests in flight get the grace period to finish; then what
  * is left is cancelled (generations stop at the next token, streams end). */
 #include "ragd/http.h"
+#include "rag/converse.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/time.h"
@@ -140,6 +141,7 @@ void ragd_server_default_params(ragd_server_params *p)
     p->search_k = 10;
     p->answer_k = 6;
     p->cutoff = (rag_cutoff){0.5, 0.75, 0.2}; /* the defaults of answer.* */
+    p->followup = RAG_FOLLOWUP_REWRITE;
 }
 
 /* ---- streams ------------------------------------------------------------------- */

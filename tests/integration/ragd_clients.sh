@@ -58,7 +58,7 @@ ragd_stop
 ragd_start --embed-model "$EMB" || { fail "ragd starts without a generator"; finish; exit; }
 node_check "Chromium: an answer's citations open their source snippet and document" \
   browser_chat.mjs --url "$RAGD_URL" --key "$KEY" --question "How long do refunds take?" --skip streaming \
-  --expect-text "14 days" --comment "extractive and rated"
+  --expect-text "14 days" --comment "extractive and rated" --follow-up "and for parcels from Leeds?"
 node_check "the openai package, extractive answers" \
   openai_client.mjs --base-url "$RAGD_URL/v1" --key "$KEY" --question "How long do refunds take?"
 ragd_stop

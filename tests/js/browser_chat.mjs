@@ -24,12 +24,14 @@
 
 import puppeteer from 'puppeteer-core';
 
-const USAGE = 'usage: browser_chat.mjs --url URL --key KEY --question TEXT [--expect-text SUBSTRING] [--comment TEXT] [--timeout SECONDS] [--skip streaming|citations]';
+const USAGE = 'usage: browser_chat.mjs --url URL --key KEY --question TEXT [--expect-text SUBSTRING] [--comment TEXT] [--follow-up TEXT] [--timeout SECONDS] [--skip streaming|citations]';
 
 function parseArgs(argv) {
   const o = { timeout: 60, skip: new Set(), comment: 'rated by browser_chat' };
+  // --follow-up: a second question after the answer; the page must show
+  // the query its retrieval searched for (the follow-up's rewrite).
   const names = { '--url': 'url', '--key': 'key', '--question': 'question', '--expect-text': 'expect', '--timeout': 'timeout',
-                  '--comment': 'comment' };
+                  '--comment': 'comment', '--follow-up': 'followUp' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--skip' && ['streaming', 'citations'].includes(argv[i + 1])) { o.skip.add(argv[++i]); continue; }
     const name = names[argv[i]];
@@ -40,6 +42,31 @@ function parseArgs(argv) {
   if (!o.url || !o.key || !o.question || !(o.timeout > 0)) return null;
   o.url = o.url.replace(/\/+$/, '');
   return o;
+}
+
+// Asks opts.followUp after the first answer and checks that the new
+// answer's details say what retrieval searched for.
+async function followUp(page) {
+  if (!opts.followUp) return;
+  await page.evaluate(() => { const b = document.getElementById('source-close'); if (b) b.click(); });
+  const before = await page.$$eval('.msg.assistant', (l) => l.length);
+  await page.type('#question', opts.followUp);
+  await page.click('#send');
+  try {
+    await page.waitForFunction((n) => {
+      const all = document.querySelectorAll('.msg.assistant');
+      return all.length > n && all[all.length - 1].dataset.state !== 'streaming';
+    }, { timeout: opts.timeout * 1000, polling: 50 }, before);
+  } catch (e) {
+    fail(`no complete answer to the follow-up within ${opts.timeout} s`);
+  }
+  const meta = await page.evaluate(() => {
+    const all = document.querySelectorAll('.msg.assistant');
+    const m = all[all.length - 1].querySelector('.meta');
+    return m ? m.textContent : '';
+  });
+  result.follow_up_meta = meta;
+  if (!meta.includes('searched for')) fail('the follow-up\'s details do not show the query retrieval searched for');
 }
 
 const opts = parseArgs(process.argv.slice(2));
@@ -191,6 +218,7 @@ async function run(browser) {
       }
       result.given_panel_title = await page.$eval('#source-title', (t) => t.textContent.trim());
     }
+    await followUp(page);
     if (pageErrors.length) fail(pageErrors.join('\n'));
     result.ok = true;
     return 0;
@@ -244,6 +272,7 @@ async function run(browser) {
   if (!docBox.text.includes(want)) fail(`#source-doc shows an error: ${docBox.text}`);
   result.doc_title = want;
 
+  await followUp(page);
   if (pageErrors.length) fail(pageErrors.join('\n'));
   result.ok = true;
   return 0;
