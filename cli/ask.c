@@ -514,12 +514,7 @@ static int ask_followup(ask_session *as, const char *question, rag_followup *fq,
                                     as->n_history, question,
                                     rag_prompt_budget(am->n_ctx, RAG_REWRITE_TOKENS), &pr, err);
         llm_gen_params gp;
-        llm_gen_default_params(&gp);
-        gp.n_predict = RAG_REWRITE_TOKENS;
-        gp.sampling.temperature = 0; /* greedy */
-        static const char *const newline[] = {"\n"};
-        gp.stop = newline;
-        gp.n_stop = 1;
+        rag_rewrite_gen_params(&gp);
         rag_generator gen = {0};
         rag_gen_model_generator(&am->gm, am->ctx, &gen);
         rag_generation g = {0};

@@ -41,7 +41,10 @@ say "rag ask --as staff,finance \"$question\""
 say "rag ask --as staff,ops \"$question\""
 "$rag" ask --as staff,ops "${model_args[@]}" "${embed_args[@]}" "$question"
 say "rag ask --as staff \"$question\"  (an employee without finance or ops)"
-"$rag" ask --as staff "${model_args[@]}" "${embed_args[@]}" "$question"
+# nothing the staff role may see answers it: rag ask says so and exits 4
+rc=0; "$rag" ask --as staff "${model_args[@]}" "${embed_args[@]}" "$question" || rc=$?
+[ $rc -eq 4 ] || [ $rc -eq 0 ] || exit $rc
+echo "(exit status $rc: 4 means the documents this principal may see do not answer)"
 
 say "The same over HTTP: ragd with two API keys (staff+finance, staff+ops)"
 fin_key=$("$rag" keys add demo-finance --roles staff,finance 2>/dev/null)
@@ -69,5 +72,6 @@ kill $ragd_pid; wait $ragd_pid 2>/dev/null || true
 say "Try it yourself"
 echo "  RAG_DB=$RAG_DB $rag search --as staff,ops \"brake\""
 echo "  RAG_DB=$RAG_DB $rag ask \"How many days of leave do I get?\""
+echo "  RAG_DB=$RAG_DB $rag chat --as staff             # a conversation: try a follow-up"
 echo "  RAG_DB=$RAG_DB $rag keys add me --roles staff    # prints a key"
 echo "  RAG_DB=$RAG_DB $top/build/ragd                   # then chat at http://127.0.0.1:8080/"

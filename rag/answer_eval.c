@@ -41,36 +41,10 @@
 
 /* ---- text ---------------------------------------------------------------------- */
 
-enum { MARKER_NUMS_MAX = 16 };
-
-/* A citation marker at s ('[' numbers separated by ',' and spaces ']', as
- * rag/prompt.c reads them): its length and numbers, or 0. */
-static size_t parse_marker(const char *s, int *nums, size_t *count)
-{
-    if (*s != '[') return 0;
-    size_t i = 1;
-    *count = 0;
-    for (;;) {
-        while (s[i] == ' ')
-            i++;
-        if (!isdigit((unsigned char)s[i])) return 0;
-        long v = 0;
-        while (isdigit((unsigned char)s[i]) && v < 100000)
-            v = v * 10 + (s[i++] - '0');
-        if (isdigit((unsigned char)s[i]) || *count == MARKER_NUMS_MAX) return 0;
-        nums[(*count)++] = (int)v;
-        while (s[i] == ' ')
-            i++;
-        if (s[i] == ']') return i + 1;
-        if (s[i] != ',') return 0;
-        i++;
-    }
-}
-
 /* A marker taken out of a text: where it stood in the text without markers. */
 typedef struct marker {
     size_t pos;
-    int nums[MARKER_NUMS_MAX];
+    int nums[RAG_MARKER_NUMS_MAX];
     size_t n;
 } marker;
 
@@ -81,7 +55,7 @@ static void strip(const char *s, rag_buf *out, marker **marks, size_t *n_marks)
     size_t cap = 0;
     while (*s) {
         marker m;
-        size_t len = parse_marker(s, m.nums, &m.n);
+        size_t len = rag_citation_marker(s, m.nums, &m.n);
         if (!len) {
             rag_buf_putc(out, *s++);
             continue;

@@ -146,6 +146,16 @@ int rag_rewrite_prompt(const llm_vocab *v, llm_chat_family fam, const llm_chat_m
     return rc;
 }
 
+void rag_rewrite_gen_params(llm_gen_params *gp)
+{
+    static const char *const newline[] = {"\n"};
+    llm_gen_default_params(gp);
+    gp->n_predict = RAG_REWRITE_TOKENS;
+    gp->sampling.temperature = 0; /* greedy */
+    gp->stop = newline;
+    gp->n_stop = 1;
+}
+
 int rag_rewrite_accept(store *s, const char *reply, const llm_chat_msg *history, size_t n,
                        const char *question, rag_followup *out, rag_err *err)
 {

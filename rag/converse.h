@@ -57,6 +57,8 @@ int rag_followup_expand(store *s, const llm_chat_msg *history, size_t n, const c
 int rag_rewrite_prompt(const llm_vocab *v, llm_chat_family fam, const llm_chat_msg *history,
                        size_t n, const char *question, size_t budget, rag_prompt *out,
                        rag_err *err);
+/* The generation of a rewrite: greedy, RAG_REWRITE_TOKENS at most, one line. */
+void rag_rewrite_gen_params(llm_gen_params *gp);
 /* The generator's reply made a query (see above), or 1 when it is refused
  * (out untouched). */
 int rag_rewrite_accept(store *s, const char *reply, const llm_chat_msg *history, size_t n,

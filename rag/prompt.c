@@ -262,9 +262,7 @@ static void push_int(int **v, size_t *n, int x, int unique)
     (*v)[(*n)++] = x;
 }
 
-/* Parses a marker at s: '[' numbers separated by ',' or spaces ']'. Returns
- * its length and the numbers, or 0 when s is not a marker. */
-static size_t parse_marker(const char *s, int *nums, size_t *count)
+size_t rag_citation_marker(const char *s, int *nums, size_t *count)
 {
     if (*s != '[') return 0;
     size_t i = 1;
@@ -276,7 +274,7 @@ static size_t parse_marker(const char *s, int *nums, size_t *count)
         long v = 0;
         while (isdigit((unsigned char)s[i]) && v < 100000)
             v = v * 10 + (s[i++] - '0');
-        if (isdigit((unsigned char)s[i]) || *count == 16) return 0;
+        if (isdigit((unsigned char)s[i]) || *count == RAG_MARKER_NUMS_MAX) return 0;
         nums[(*count)++] = (int)v;
         while (s[i] == ' ')
             i++;
@@ -292,8 +290,8 @@ void rag_citations_check(const char *answer, size_t n_blocks, rag_citecheck *out
     rag_buf b = {0};
     const char *s = answer;
     while (*s) {
-        int nums[16];
-        size_t count, len = parse_marker(s, nums, &count);
+        int nums[RAG_MARKER_NUMS_MAX];
+        size_t count, len = rag_citation_marker(s, nums, &count);
         if (!len) {
             rag_buf_putc(&b, *s++);
             continue;

@@ -85,6 +85,12 @@ typedef struct rag_citecheck {
 } rag_citecheck;
 
 void rag_citations_check(const char *answer, size_t n_blocks, rag_citecheck *out);
+
+/* A citation marker at s: '[' numbers separated by ',' and spaces ']' (at
+ * most RAG_MARKER_NUMS_MAX of them). Returns its length and fills nums and
+ * *count, or 0 when s is not a marker. */
+#define RAG_MARKER_NUMS_MAX 16
+size_t rag_citation_marker(const char *s, int *nums, size_t *count);
 void rag_citecheck_free(rag_citecheck *c);
 
 /* The same check on text as it streams: fed pieces in order, it passes on

@@ -4,9 +4,8 @@
 #include "base/mem.h"
 #include "base/sentence.h"
 
-#include <stdlib.h>
-
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* English words that say what kind of question it is ("how long does it

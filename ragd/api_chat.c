@@ -686,12 +686,7 @@ static int rewrite(ragd_request *req, chat_job *j, rag_err *err)
     int refused = 1;
     if (!rc) {
         llm_gen_params gp;
-        llm_gen_default_params(&gp);
-        gp.n_predict = RAG_REWRITE_TOKENS;
-        gp.sampling.temperature = 0; /* greedy */
-        static const char *const newline[] = {"\n"};
-        gp.stop = newline;
-        gp.n_stop = 1;
+        rag_rewrite_gen_params(&gp);
         rag_generation g = {0};
         rag_err gerr = {0};
         if (!rag_generate(ragd_slot_generator(slot, j->owner), &pr, 0, &gp, NULL, NULL, NULL, &g,

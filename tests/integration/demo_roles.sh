@@ -17,6 +17,7 @@ check_contains "ops answer cites an ops procedure" "$ops" "/ops/"
 check_not_contains "ops answer cites no finance document" "$ops" "/finance/"
 check_not_contains "staff answer cites neither" "$staff" "/finance/"
 check_not_contains "staff answer cites neither (ops)" "$staff" "/ops/"
+check_eq "staff alone: its documents do not answer (rag.answer none)" "$(echo "$staff" | json_get '$.rag.answer')" none
 check "the two answers differ" test "$(echo "$fin" | json_get '$.answer')" != "$(echo "$ops" | json_get '$.answer')"
 check_not_contains "HTML script is not content" "$(rag search console.log)" "travel-and-expenses"
 finish

@@ -73,7 +73,7 @@ check_eq "under load, finance still never sees operations" "$during_fin" 0
 pids=()
 for i in $(seq 1 8); do
   curl -sN -H "Authorization: Bearer $FIN" --max-time 120 \
-    -d "{\"stream\":true,\"max_tokens\":24,\"messages\":[{\"role\":\"user\",\"content\":\"When is invoice $i paid?\"}]}" \
+    -d "{\"stream\":true,\"max_tokens\":24,\"messages\":[{\"role\":\"user\",\"content\":\"When is invoice $i reviewed?\"}]}" \
     $RAGD_URL/v1/chat/completions > $T/chat$i.txt &
   pids+=($!)
 done
