@@ -279,6 +279,13 @@ static const char *stop_reason(const chat_job *j)
     return llm_stop_reason_name(j->gen.stats.stop);
 }
 
+/* rag.answer: "generated" or "extractive" (as mode), "none" when the
+ * passages the key may see do not answer, "chat" for plain chat. */
+static const char *answer_kind(const chat_job *j, const char *mode)
+{
+    return !j->grounded ? "chat" : j->abstained ? "none" : mode;
+}
+
 /* Fields every response and final chunk carries: citations, usage,
  * timings, and what happened ("rag"). */
 static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
@@ -337,7 +344,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     cJSON_AddNumberToObject(u, "total_tokens", j->gen.stats.n_prompt + j->gen.stats.n_generated);
     cJSON *r = cJSON_AddObjectToObject(o, "rag");
     cJSON_AddStringToObject(r, "mode", mode);
-    cJSON_AddStringToObject(r, "answer", j->abstained ? "none" : mode);
+    cJSON_AddStringToObject(r, "answer", answer_kind(j, mode));
     if (j->grounded) cJSON_AddNumberToObject(r, "below_cutoff", (double)j->results.n_below);
     if (j->grounded && j->fq.how && strcmp(j->fq.how, "none")) {
         cJSON *w = cJSON_AddObjectToObject(r, "rewrite");
@@ -463,7 +470,7 @@ static char *settings_json(const chat_job *j, const char *mode, int extractive)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "mode", mode);
-    cJSON_AddStringToObject(o, "answer", j->abstained ? "none" : mode);
+    cJSON_AddStringToObject(o, "answer", answer_kind(j, mode));
     if (j->grounded) {
         cJSON_AddStringToObject(o, "retrieval", j->retrieval_mode);
         cJSON_AddNumberToObject(o, "below_cutoff", (double)j->results.n_below);

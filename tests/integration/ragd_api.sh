@@ -102,6 +102,7 @@ check_eq "chat: operations' answer never draws on finance" \
   "$(echo "$b2" | json_sql "select count(*) from json_each(J, '\$.sources') where json_extract(value, '\$.uri') like '%/fin/%'")" 0
 plain=$(api POST /v1/chat/completions $FIN -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":3,"rag":{"retrieval":false}}' | sed '$d')
 check_eq "plain chat: no retrieval" "$(echo "$plain" | json_get '$.rag.mode')" none
+check_eq "plain chat: rag.answer says it was chat, not an abstention" "$(echo "$plain" | json_get '$.rag.answer')" chat
 check_eq "plain chat: no sources" "$(echo "$plain" | json_len '$.sources')" 0
 
 # streamed

@@ -220,7 +220,7 @@ static void test_think_split(void)
     CHECK(!t.closed && t.state == LLM_THINK_IN);
     llm_think_feed(&t, "second </", 9, on_split, &s);
     CHECK_STR(rag_buf_str(&s.reasoning), "first second");
-    llm_think_feed(&t, "think>\n\nAns", 13, on_split, &s);
+    llm_think_feed(&t, "think>\n\nAns", 11, on_split, &s);
     CHECK(t.closed);
     CHECK_STR(rag_buf_str(&s.answer), "Ans");
     llm_think_flush(&t, on_split, &s);
