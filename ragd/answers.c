@@ -77,6 +77,21 @@ static void prune(ragd_answers *a)
     a->since_prune = 0;
 }
 
+/* Commits the open transaction of *in_tx answers, counting them written
+ * or failed; *in_tx is 0 after. */
+static void commit_batch(ragd_answers *a, size_t *in_tx, size_t *written, size_t *failed)
+{
+    rag_err err = {0};
+    if (store_commit(a->st, &err)) {
+        rag_log_warn("answers: %zu answers were not recorded: %s", *in_tx, err.msg);
+        store_rollback(a->st);
+        *failed += *in_tx;
+    } else {
+        *written += *in_tx;
+    }
+    *in_tx = 0;
+}
+
 /* Writes the jobs of one turn, in order: the answers in one transaction,
  * ended before each rating (which runs its own). */
 static void run_jobs(ragd_answers *a, job *list)
@@ -108,29 +123,12 @@ static void run_jobs(ragd_answers *a, job *list)
             continue;
         }
         broken = 0;
-        if (open) {
-            if (store_commit(a->st, &err)) {
-                rag_log_warn("answers: %zu answers were not recorded: %s", in_tx, err.msg);
-                store_rollback(a->st);
-                failed += in_tx;
-            } else {
-                written += in_tx;
-            }
-            open = 0;
-            in_tx = 0;
-        }
+        if (open) commit_batch(a, &in_tx, &written, &failed);
+        open = 0;
         j->rc = store_answer_rate(a->st, j->key_name, j->id, j->rating, j->comment,
                                   (int64_t)time(NULL), &j->replaced, &j->err);
     }
-    if (open) {
-        if (store_commit(a->st, &err)) {
-            rag_log_warn("answers: %zu answers were not recorded: %s", in_tx, err.msg);
-            store_rollback(a->st);
-            failed += in_tx;
-        } else {
-            written += in_tx;
-        }
-    }
+    if (open) commit_batch(a, &in_tx, &written, &failed);
     pthread_mutex_lock(&a->mu);
     a->stats.recorded += written;
     a->stats.failed += failed;

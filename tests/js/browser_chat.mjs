@@ -44,13 +44,11 @@ function parseArgs(argv) {
   return o;
 }
 
-// Asks opts.followUp after the first answer and checks that the new
-// answer's details say what retrieval searched for.
-async function followUp(page) {
-  if (!opts.followUp) return;
-  await page.evaluate(() => { const b = document.getElementById('source-close'); if (b) b.click(); });
+// Types a question, sends it, and waits for the new assistant message to
+// leave the "streaming" state.
+async function ask(page, question, what) {
+  await page.type('#question', question);
   const before = await page.$$eval('.msg.assistant', (l) => l.length);
-  await page.type('#question', opts.followUp);
   await page.click('#send');
   try {
     await page.waitForFunction((n) => {
@@ -58,8 +56,16 @@ async function followUp(page) {
       return all.length > n && all[all.length - 1].dataset.state !== 'streaming';
     }, { timeout: opts.timeout * 1000, polling: 50 }, before);
   } catch (e) {
-    fail(`no complete answer to the follow-up within ${opts.timeout} s`);
+    fail(`no complete answer${what} within ${opts.timeout} s`);
   }
+}
+
+// Asks opts.followUp after the first answer and checks that the new
+// answer's details say what retrieval searched for.
+async function followUp(page) {
+  if (!opts.followUp) return;
+  await page.evaluate(() => { const b = document.getElementById('source-close'); if (b) b.click(); });
+  await ask(page, opts.followUp, ' to the follow-up');
   const meta = await page.evaluate(() => {
     const all = document.querySelectorAll('.msg.assistant');
     const m = all[all.length - 1].querySelector('.meta');
@@ -153,19 +159,7 @@ async function run(browser) {
   await page.click('#key', { clickCount: 3 });
   await page.keyboard.press('Backspace');
   await page.type('#key', opts.key);
-  await page.type('#question', opts.question);
-  const before = await page.$$eval('.msg.assistant', (l) => l.length);
-  await page.click('#send');
-
-  // Wait for the new assistant message to leave the "streaming" state.
-  try {
-    await page.waitForFunction((n) => {
-      const all = document.querySelectorAll('.msg.assistant');
-      return all.length > n && all[all.length - 1].dataset.state !== 'streaming';
-    }, { timeout: opts.timeout * 1000, polling: 50 }, before);
-  } catch (e) {
-    fail(`no complete answer within ${opts.timeout} s`);
-  }
+  await ask(page, opts.question, '');
 
   const answer = await page.evaluate(() => {
     const all = document.querySelectorAll('.msg.assistant');
