@@ -116,8 +116,10 @@ $(BUILD)/obj/%.o: %.c | pkg-check
 ifeq ($(shell uname -m),x86_64)
 AVX2_FLAGS   := -mavx2 -mfma -mf16c -ffp-contract=off
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq $(AVX2_FLAGS)
-$(BUILD)/obj/llm/quant_avx2.o $(BUILD)/obj/llm/vecmath_avx2.o: CFLAGS += $(AVX2_FLAGS)
-$(BUILD)/obj/llm/quant_avx512.o $(BUILD)/obj/llm/vecmath_avx512.o: CFLAGS += $(AVX512_FLAGS)
+$(BUILD)/obj/llm/quant_avx2.o $(BUILD)/obj/llm/vecmath_avx2.o $(BUILD)/obj/llm/qgemm_avx2.o: CFLAGS += $(AVX2_FLAGS)
+$(BUILD)/obj/llm/quant_avx512.o $(BUILD)/obj/llm/vecmath_avx512.o $(BUILD)/obj/llm/qgemm_avx512.o: CFLAGS += $(AVX512_FLAGS)
+# the packing of the integer prefill path is left to the vectorizer
+$(BUILD)/obj/llm/qgemm_avx2.o $(BUILD)/obj/llm/qgemm_avx512.o: CFLAGS += -O3
 endif
 
 # The FAISS headers are system headers to us (-isystem): they declare

@@ -3,18 +3,24 @@
  *
  * The limits: the memory read bandwidth with the benchmark's threads (a
  * 1 GB buffer summed in parallel with the widest loads, best of five), and the cblas_sgemm peak
- * (a 2048^3 product through llm_matmul, best of four). The bounds: decode
+ * (a 2048^3 product through llm_matmul, best of four), and the integer peak
+ * of the prefill path's kernels (llm_qgemm_peak_loop on every thread: its
+ * multiply-add step from registers, best of three). The bounds: decode
  * cannot beat bandwidth / bytes of weights read per token; prefill and
- * embeddings cannot beat sgemm peak / FLOPs per token. */
+ * embeddings cannot beat sgemm peak / FLOPs per token, or with the integer
+ * path, the weights' multiply-adds at the integer peak plus attention at
+ * the sgemm peak. */
 #include "base/mem.h"
 #include "base/time.h"
 #include "cli/bench_int.h"
 #include "llm/kernels.h"
 #include "llm/llm.h"
+#include "llm/qgemm.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- the machine's limits ------------------------------------------------------ */
 
@@ -88,6 +94,45 @@ static double sgemm_peak(int threads)
     return 2.0 * N * N * N / best;
 }
 
+static void *peak_part(void *arg)
+{
+    double *macs = arg;
+    *macs = llm_qgemm_peak_loop(20 * 1000 * 1000);
+    return NULL;
+}
+
+/* 8-bit multiply-adds per second of the integer path's kernel step on
+ * `threads` threads at once (0 on the float path). */
+static double int8_peak(int threads)
+{
+    if (llm_qgemm_active() == LLM_QGEMM_FLOAT) return 0;
+    if (threads > 64) threads = 64;
+    pthread_t tid[64];
+    double macs[64], best = 0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = rag_now_s(), sum = 0;
+        for (int t = 0; t < threads; t++)
+            pthread_create(&tid[t], NULL, peak_part, &macs[t]);
+        for (int t = 0; t < threads; t++)
+            pthread_join(tid[t], NULL), sum += macs[t];
+        double rate = sum / (rag_now_s() - t0);
+        if (rate > best) best = rate;
+    }
+    return best;
+}
+
+int cli_bench_prefill_path(cli_ctx *cli, const char *name)
+{
+    for (int p = 0; p < LLM_QGEMM_PATHS; p++)
+        if (!strcmp(name, llm_qgemm_name((llm_qgemm_path)p))) {
+            if (!llm_qgemm_supported((llm_qgemm_path)p))
+                return cli_usage_error(cli, "--prefill: this CPU cannot run the %s path", name);
+            llm_qgemm_select((llm_qgemm_path)p);
+            return 0;
+        }
+    return cli_usage_error(cli, "--prefill: one of float, avx2, avx-vnni, avx512-vnni");
+}
+
 /* Resident memory: the heap and the mapped weights the run touched. */
 double cli_rss_bytes(void)
 {
@@ -101,6 +146,8 @@ void cli_measure_machine(int threads, cli_machine *m)
     m->threads = threads;
     m->bandwidth = read_bandwidth(threads);
     m->sgemm = sgemm_peak(threads);
+    m->int8 = int8_peak(threads);
+    m->qgemm = llm_qgemm_name(llm_qgemm_active());
     m->coretype = getenv("OPENBLAS_CORETYPE");
 }
 
@@ -109,6 +156,8 @@ void cli_machine_json(cJSON *j, const cli_machine *m)
     cJSON_AddNumberToObject(j, "threads", m->threads);
     cJSON_AddNumberToObject(j, "read_bandwidth_bytes_per_s", m->bandwidth);
     cJSON_AddNumberToObject(j, "sgemm_flops_per_s", m->sgemm);
+    cJSON_AddNumberToObject(j, "int8_macs_per_s", m->int8);
+    cJSON_AddStringToObject(j, "prefill_path", m->qgemm);
     if (m->coretype)
         cJSON_AddStringToObject(j, "openblas_coretype", m->coretype);
     else
@@ -118,8 +167,9 @@ void cli_machine_json(cJSON *j, const cli_machine *m)
 void cli_machine_print(const cli_machine *m)
 {
     printf("machine: %d threads, memory read %.1f GB/s, cblas_sgemm %.1f GFLOP/s "
-           "(OPENBLAS_CORETYPE %s)\n",
-           m->threads, m->bandwidth / 1e9, m->sgemm / 1e9, m->coretype ? m->coretype : "unset");
+           "(OPENBLAS_CORETYPE %s), 8-bit multiply-adds %.1f G/s (prefill path %s)\n",
+           m->threads, m->bandwidth / 1e9, m->sgemm / 1e9, m->coretype ? m->coretype : "unset",
+           m->int8 / 1e9, m->qgemm);
 }
 
 int cli_bench_parse_int(const char *s, int lo, int hi, int *out)

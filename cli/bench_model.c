@@ -7,6 +7,7 @@
 #include "base/time.h"
 #include "cli/bench_int.h"
 #include "llm/llm.h"
+#include "llm/qgemm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 static const char model_usage[] =
     "usage: rag bench-model -m MODEL [-p 512] [-n 64] [-t THREADS] [-c 4096] [--ttft 1500] "
     "[--streams 4]\n"
-    "                       [--json]\n"
+    "                       [--prefill float|avx2|avx-vnni|avx512-vnni] [--json]\n"
     "\n"
     "Speed of a GGUF decoder model on this machine: prefill tokens/s for a\n"
     "prompt of -p tokens, decode tokens/s for -n tokens after it, time to the\n"
@@ -23,7 +24,10 @@ static const char model_usage[] =
     "resident after loading with a context (KV cache) of -c positions (at least\n"
     "what the runs need). Each speed is also a ratio to its bound, measured\n"
     "in the same run: decode against memory bandwidth / weight bytes read per\n"
-    "token, prefill against the cblas_sgemm peak / FLOPs per token. Then\n"
+    "token, prefill against the cblas_sgemm peak / FLOPs per token and, on\n"
+    "the integer prefill path (the best the CPU has; --prefill forces one),\n"
+    "against the 8-bit multiply-add peak for the quantized matrices plus the\n"
+    "sgemm peak for the rest (attention, float matrices). Then\n"
     "--streams sequences decode -n tokens each in the same steps (as ragd's\n"
     "slots do), reported as tokens/s in all and as a multiple of one stream.\n"
     "Prompts are random tokens; decoding is greedy and may end early at an\n"
@@ -98,32 +102,55 @@ static int run_streams(const llm_model *m, const llm_context *base, const llm_co
     return rc;
 }
 
-/* FLOPs per prompt token at context length ctx: two per weight of every
- * layer matrix, plus attention (QK^T and SV: 4 * layers * ctx * heads *
- * head_dim). The token embedding is a lookup, and the output matrix runs
- * for the last prompt token only, so neither counts. */
-static double prefill_flops_per_token(const llm_model *m, int ctx)
+/* The work of one prompt token at context length ctx: two FLOPs per weight
+ * of every layer matrix, plus attention (QK^T and SV: 4 * layers * ctx *
+ * heads * head_dim). The token embedding is a lookup, and the output
+ * matrix runs for the last prompt token only, so neither counts. int8:
+ * the multiply-adds of the matrices the integer prefill path takes (their
+ * FLOPs are in `flops` too). */
+typedef struct prefill_work {
+    double flops, int8;
+} prefill_work;
+
+static prefill_work prefill_per_token(const llm_model *m, int ctx)
 {
     const llm_gguf *g = llm_model_gguf(m);
-    double params = 0;
+    prefill_work w = {0, 0};
     for (size_t i = 0; i < llm_gguf_n_tensors(g); i++) {
         const llm_tensor_info *t = llm_gguf_tensor(g, i);
         if (t->ne[1] <= 1 || strncmp(t->name, "blk.", 4)) continue;
-        params += (double)t->ne[0] * (double)t->ne[1] * (double)(t->ne[2] ? t->ne[2] : 1);
+        double n = (double)t->ne[0] * (double)t->ne[1] * (double)(t->ne[2] ? t->ne[2] : 1);
+        w.flops += 2 * n;
+        if (llm_qgemm_handles(t->type)) w.int8 += n;
     }
     const llm_hparams *hp = llm_model_hparams(m);
-    return 2 * params + 4.0 * hp->n_layer * ctx * (double)hp->n_head * hp->head_dim;
+    w.flops += 4.0 * hp->n_layer * ctx * (double)hp->n_head * hp->head_dim;
+    return w;
+}
+
+/* Prompt tokens per second this machine cannot beat: every FLOP at the
+ * sgemm peak, or with the integer path, its multiply-adds at the integer
+ * peak and the rest at the sgemm peak. */
+static double prefill_bound(const cli_machine *mc, prefill_work w, int integer)
+{
+    if (!integer || mc->int8 <= 0 || w.int8 == 0) return mc->sgemm / w.flops;
+    return 1 / (w.int8 / mc->int8 + (w.flops - 2 * w.int8) / mc->sgemm);
 }
 
 int cli_bench_model(int argc, char **argv)
 {
-    enum { O_TTFT = 1000, O_STREAMS };
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"prompt", required_argument, NULL, 'p'},
-        {"predict", required_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
-        {"ttft", required_argument, NULL, O_TTFT}, {"streams", required_argument, NULL, O_STREAMS},
-        {"ctx", required_argument, NULL, 'c'},     {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
+    enum { O_TTFT = 1000, O_STREAMS, O_PREFILL };
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"prompt", required_argument, NULL, 'p'},
+                                         {"predict", required_argument, NULL, 'n'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"ttft", required_argument, NULL, O_TTFT},
+                                         {"streams", required_argument, NULL, O_STREAMS},
+                                         {"prefill", required_argument, NULL, O_PREFILL},
+                                         {"ctx", required_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     cli_ctx cli = {.cmd = "bench-model"};
     const char *path = NULL;
     int n_prompt = 512, n_predict = 64, threads = 0, ttft_tokens = 1500, n_streams = 4,
@@ -156,6 +183,9 @@ int cli_bench_model(int argc, char **argv)
         case O_STREAMS:
             if (cli_bench_parse_int(optarg, 0, 64, &n_streams))
                 return cli_usage_error(&cli, "--streams: 0 to 64");
+            break;
+        case O_PREFILL:
+            if (cli_bench_prefill_path(&cli, optarg)) return CLI_EXIT_USAGE;
             break;
         case 'J':
             cli.json = 1;
@@ -211,7 +241,8 @@ int cli_bench_model(int argc, char **argv)
     double decode_tps = run.n_generated > 1 ? (run.n_generated - 1) / (run.gen_ms / 1e3) : 0;
     double ttft_ms = first.prompt_ms + first.gen_ms;
     double decode_bound = mc.bandwidth / weight_bytes;
-    double prefill_bound = mc.sgemm / prefill_flops_per_token(m, n_prompt / 2); /* mean context */
+    prefill_work pw = prefill_per_token(m, n_prompt / 2); /* mean context */
+    double sgemm_bound = prefill_bound(&mc, pw, 0), path_bound = prefill_bound(&mc, pw, 1);
     const llm_hparams *hp = llm_model_hparams(m);
     if (cli.json) {
         cJSON *j = cJSON_CreateObject();
@@ -222,8 +253,11 @@ int cli_bench_model(int argc, char **argv)
         cJSON_AddNumberToObject(j, "load_seconds", load_s);
         cJSON_AddNumberToObject(j, "prompt_tokens", run.n_prompt);
         cJSON_AddNumberToObject(j, "prefill_tokens_per_s", prefill_tps);
-        cJSON_AddNumberToObject(j, "prefill_bound_tokens_per_s", prefill_bound);
-        cJSON_AddNumberToObject(j, "prefill_ratio", prefill_tps / prefill_bound);
+        cJSON_AddNumberToObject(j, "prefill_int8_share", pw.int8 * 2 / pw.flops);
+        cJSON_AddNumberToObject(j, "prefill_bound_tokens_per_s", path_bound);
+        cJSON_AddNumberToObject(j, "prefill_ratio", prefill_tps / path_bound);
+        cJSON_AddNumberToObject(j, "prefill_sgemm_bound_tokens_per_s", sgemm_bound);
+        cJSON_AddNumberToObject(j, "prefill_sgemm_ratio", prefill_tps / sgemm_bound);
         cJSON_AddNumberToObject(j, "decode_tokens", run.n_generated);
         cJSON_AddNumberToObject(j, "decode_tokens_per_s", decode_tps);
         cJSON_AddNumberToObject(j, "decode_bound_tokens_per_s", decode_bound);
@@ -244,8 +278,10 @@ int cli_bench_model(int argc, char **argv)
         cli_machine_print(&mc);
         printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n",
                path, hp->n_layer, hp->n_embd, hp->n_vocab, weight_bytes / 1e6);
-        printf("  prefill %d tokens: %.1f tokens/s, bound %.1f: ratio %.2f\n", run.n_prompt,
-               prefill_tps, prefill_bound, prefill_tps / prefill_bound);
+        printf("  prefill %d tokens: %.1f tokens/s, bound %.1f on the %s path: ratio %.2f "
+               "(sgemm bound %.1f: %.2f)\n",
+               run.n_prompt, prefill_tps, path_bound, mc.qgemm, prefill_tps / path_bound,
+               sgemm_bound, prefill_tps / sgemm_bound);
         printf("  decode %d tokens at context %d: %.1f tokens/s, bound %.1f: ratio %.2f\n",
                run.n_generated, n_prompt, decode_tps, decode_bound, decode_tps / decode_bound);
         if (n_streams)

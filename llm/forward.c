@@ -80,14 +80,42 @@ static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int
     llm_dequant_row(LLM_F16, c->v_cache + at, vf + (size_t)from * D, n);
 }
 
+/* Tokens t0..t0 + nt - 1 of one sequence at consecutive positions (a
+ * prompt), for each head g of the group: S[nt x P] = Q_g K^T for P the
+ * last token's positions, each row's softmax over its own positions (the
+ * later ones zero), O_g = S V. One product per head and block instead of
+ * two per token: OpenBLAS packed the keys again for every call, and most
+ * of a long prompt's attention went to that. */
+static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, int nt,
+                         const float *kf, const float *vf, float *s)
+{
+    int D = hp->head_dim, G = hp->n_head / hp->n_head_kv, qd = hp->n_head * D;
+    int P = a->pos[t0 + nt - 1] + 1;
+    float scale = 1.0f / sqrtf((float)D);
+    for (int g = 0; g < G; g++) {
+        size_t col = (size_t)(kvh * G + g) * D;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, P, D, 1.0f,
+                    a->q + (size_t)t0 * qd + col, qd, kf, D, 0.0f, s, P);
+        for (int i = 0; i < nt; i++) {
+            int n_pos = a->pos[t0 + i] + 1;
+            llm_vec_softmax(s + (size_t)i * P, n_pos, scale);
+            memset(s + (size_t)i * P + n_pos, 0, (size_t)(P - n_pos) * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, D, P, 1.0f, s, P, vf, D, 0.0f,
+                    a->att + (size_t)t0 * qd + col, qd);
+    }
+}
+
 /* Causal attention of the G query heads that share KV head kvh (grouped-
  * query attention), for every token of the pass, each over its own
  * sequence's cache up to its own position. The cache is widened to floats
- * once for the group (and once for all the pass's tokens of one sequence),
- * then each token's scores and output are two small products:
+ * once for the group (and once for all the pass's tokens of one sequence).
+ * In a pass of more than LLM_MATMUL_ROWS_MAX tokens (a prompt), runs of
+ * tokens of one sequence go LLM_ATT_BLOCK at a time (attend_block).
+ * Otherwise each token's scores and output are two small products:
  *   S[G x P] = Q[G x D] K^T,  softmax of each row,  O[G x D] = S V
- * whose shapes depend only on the token, so its result does not depend on
- * what else is in the pass. */
+ * whose shapes depend only on the token, so that a decoded token's result
+ * does not depend on what else is in the pass. */
 static void attend_group(void *ctx, int64_t kvh)
 {
     attn_job *j = ctx;
@@ -104,6 +132,23 @@ static void attend_group(void *ctx, int64_t kvh)
         const llm_context *c = a->seq[t];
         int n_pos = a->pos[t] + 1; /* causal: positions up to this token's own */
         if (c != widened) widened = c, have = 0;
+        if (j->n > LLM_MATMUL_ROWS_MAX) {
+            int nt = 1;
+            while (nt < LLM_ATT_BLOCK && t + nt < j->n && a->seq[t + nt] == c &&
+                   a->pos[t + nt] == a->pos[t] + nt)
+                nt++;
+            if (nt > 1) {
+                int last = a->pos[t + nt - 1] + 1;
+                if (have < last) {
+                    widen_kv(c, hp, j->layer, (int)kvh, have, last, kf, vf);
+                    have = last;
+                }
+                attend_block(hp, a, (int)kvh, t, nt, kf, vf,
+                             a->scores + (size_t)kvh * LLM_ATT_BLOCK * a->n_ctx);
+                t += nt - 1;
+                continue;
+            }
+        }
         if (have < n_pos) {
             widen_kv(c, hp, j->layer, (int)kvh, have, n_pos, kf, vf);
             have = n_pos;

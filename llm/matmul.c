@@ -23,6 +23,7 @@
 #include "llm/matmul.h"
 
 #include "base/mem.h"
+#include "llm/qgemm.h"
 #include "llm/vecmath.h"
 
 #include <assert.h>
@@ -79,11 +80,22 @@ static inline void cpu_relax(int round)
 
 #define MAX_THREADS 1024
 
+/* The integer path (llm/qgemm.h): activation rows are quantized QG_ROWS at
+ * a time into a buffer the context keeps; a worker packs QG_TILE weight
+ * rows (some 100 KB per 1,000 columns) and multiplies them with
+ * QG_JCHUNK activation rows at a time, so that both stay in its L2 cache. */
+#define QG_ROWS 512
+#define QG_TILE 64
+#define QG_JCHUNK 64
+
 struct llm_compute {
     int n_threads;
     int64_t max_cols;
     int64_t tile_rows, big_tile_rows; /* for fewer and for BIG_N input rows or more */
     float *scratch;                   /* big_tile_rows * max_cols per thread, owned */
+    uint8_t *qg_acts;                 /* QG_ROWS quantized activation rows, owned */
+    uint8_t *qg_tiles;                /* one packed tile per thread, owned */
+    size_t qg_tile_bytes;
 
     pthread_t *workers; /* n_threads - 1, owned */
     int n_started;
@@ -186,6 +198,8 @@ void llm_compute_free(llm_compute *c)
     pthread_mutex_destroy(&c->mu);
     rag_free(c->workers);
     rag_free_lines(c->scratch);
+    rag_free_lines(c->qg_acts);
+    rag_free_lines(c->qg_tiles);
     rag_free(c);
 }
 
@@ -217,6 +231,13 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     /* one (big) tile of scratch per thread */
     c->scratch =
         rag_xcalloc_lines((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
+    /* for the integer path; untouched (so not resident) until used */
+    c->qg_acts = rag_xcalloc_lines(llm_qg_acts_bytes(QG_ROWS, max_cols), 1);
+    size_t p8 = llm_qg_panel_bytes(max_cols, 8) * (QG_TILE / 8),
+           p16 = llm_qg_panel_bytes(max_cols, 16) * (QG_TILE / 16);
+    /* and lanes rows of unpacked values, the packing's scratch */
+    c->qg_tile_bytes = (p8 > p16 ? p8 : p16) + (size_t)(16 * max_cols + 64);
+    c->qg_tiles = rag_xcalloc_lines((size_t)n_threads * c->qg_tile_bytes, 1);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -357,6 +378,88 @@ static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64
     llm_parallel_for(c, c->n_threads, gemm_slot, &g);
 }
 
+/* ---- the integer path -------------------------------------------------- */
+
+typedef struct qg_quant_job {
+    llm_qg_acts *a;
+    const float *X;
+    int64_t cols;
+} qg_quant_job;
+
+static void qg_quantize(void *p, int64_t j)
+{
+    const qg_quant_job *q = p;
+    llm_qg_quantize_row(q->a, j, q->X + j * q->cols);
+}
+
+typedef struct qg_job {
+    llm_compute *c;
+    const llm_mat *W;
+    const llm_qg_ops *ops;
+    const llm_qg_acts *a;
+    float *Y; /* the first of a's rows */
+    int64_t n_tiles, tile_rows;
+} qg_job;
+
+/* Worker slot s packs tiles s, s + n_threads, ... into its own scratch and
+ * multiplies each with all of a's rows. */
+static void qg_slot(void *p, int64_t slot)
+{
+    const qg_job *j = p;
+    const llm_mat *W = j->W;
+    int lanes = j->ops->lanes;
+    size_t panel_bytes = llm_qg_panel_bytes(W->cols, lanes);
+    uint8_t *mem = j->c->qg_tiles + (size_t)slot * j->c->qg_tile_bytes;
+    uint8_t *tmp = mem + (size_t)(QG_TILE / lanes) * panel_bytes;
+    for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
+        int64_t r0 = t * j->tile_rows,
+                tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
+        if (tr <= 0) break;
+        llm_qg_panel panel[QG_TILE / 8];
+        int np = (int)((tr + lanes - 1) / lanes);
+        for (int i = 0; i < np; i++) {
+            int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
+            llm_qg_pack(W->type, (const uint8_t *)W->data + (size_t)(r0 + i * lanes) * W->row_bytes,
+                        W->row_bytes, (int)pr, W->cols, lanes, mem + (size_t)i * panel_bytes, tmp,
+                        &panel[i]);
+        }
+        for (int64_t j0 = 0; j0 < j->a->n; j0 += QG_JCHUNK) {
+            int64_t j1 = j->a->n - j0 < QG_JCHUNK ? j->a->n : j0 + QG_JCHUNK;
+            for (int i = 0; i < np; i++) {
+                int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
+                j->ops->kernel(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes, W->rows,
+                               (int)pr);
+            }
+        }
+    }
+}
+
+/* Y[k] = X W[k]^T for the matrices the integer path takes (qg[k] set), the
+ * activations quantized once for all of them, QG_ROWS rows at a time. */
+static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *const *W,
+                         float *const *Y, const int *qg, int nw, const float *X, int64_t n)
+{
+    int64_t cols = W[0]->cols;
+    for (int64_t r0 = 0; r0 < n; r0 += QG_ROWS) {
+        int64_t rn = n - r0 < QG_ROWS ? n - r0 : QG_ROWS;
+        llm_qg_acts a;
+        llm_qg_acts_init(&a, c->qg_acts, rn, cols);
+        qg_quant_job q = {&a, X + r0 * cols, cols};
+        llm_parallel_for(c, rn, qg_quantize, &q);
+        for (int k = 0; k < nw; k++) {
+            if (!qg[k] || W[k]->rows <= 0) continue;
+            /* tiles of at most QG_TILE rows, a multiple of the lanes, as
+             * many as a multiple of the threads */
+            int64_t n_tiles = (W[k]->rows + QG_TILE - 1) / QG_TILE;
+            n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
+            int64_t tile_rows = (W[k]->rows + n_tiles - 1) / n_tiles;
+            tile_rows = (tile_rows + ops->lanes - 1) / ops->lanes * ops->lanes;
+            qg_job g = {c, W[k], ops, &a, Y[k] + r0 * W[k]->rows, n_tiles, tile_rows};
+            llm_parallel_for(c, c->n_threads, qg_slot, &g);
+        }
+    }
+}
+
 void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw,
                     const float *X, int64_t n)
 {
@@ -371,11 +474,17 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
     /* A matrix wider than the scratch (a caller that understated max_cols)
      * is still multiplied correctly, row by row. */
     int64_t cols = W[0]->cols;
-    /* Batch invariant: the tiles for every n (the row path below is
-     * invariant too, and serves matrices wider than the scratch). */
+    /* Batch invariant: the integer path or the tiles for every n (the row
+     * path below is invariant too, and serves matrices wider than the
+     * scratch). */
     if ((n >= SMALL_N || c->batch_invariant) && cols <= c->max_cols) {
+        const llm_qg_ops *ops = llm_qg_ops_active();
+        int qg[LLM_MATMUL_SET] = {0}, any = 0;
         for (int k = 0; k < nw; k++)
-            if (W[k]->rows > 0) matmul_tiles(c, W[k], X, n, Y[k]);
+            any |= qg[k] = ops && llm_qgemm_handles(W[k]->type);
+        if (any) matmul_qgemm(c, ops, W, Y, qg, nw, X, n);
+        for (int k = 0; k < nw; k++)
+            if (!qg[k] && W[k]->rows > 0) matmul_tiles(c, W[k], X, n, Y[k]);
         return;
     }
     rows_job job = {.X = X, .n = n};

@@ -304,7 +304,12 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
     a->gate = acts_buf(a, B * (size_t)hp->n_ff);
     a->up = acts_buf(a, B * (size_t)hp->n_ff);
     a->rope_cs = acts_buf(a, B * (size_t)hp->n_rot);
-    a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx);
+    /* a row per head for a token, or LLM_ATT_BLOCK rows per KV head for
+     * the blocked attention of a prompt (llm/forward.c) */
+    size_t score_rows = (size_t)hp->n_head;
+    if (cap > LLM_MATMUL_ROWS_MAX && (size_t)hp->n_head_kv * LLM_ATT_BLOCK > score_rows)
+        score_rows = (size_t)hp->n_head_kv * LLM_ATT_BLOCK;
+    a->scores = acts_buf(a, score_rows * (size_t)n_ctx);
     a->kv_wide = acts_buf(a, (size_t)hp->n_head_kv * 2 * (size_t)n_ctx * (size_t)hp->head_dim);
     a->n_logits = n_logits;
     a->logits = acts_buf(a, (size_t)n_logits * (size_t)out_width);

@@ -6,6 +6,7 @@
 #include "base/file.h"
 #include "base/mem.h"
 #include "embed/embed.h"
+#include "llm/qgemm.h"
 #include "../unit/test.h"
 
 #include <cJSON.h>
@@ -164,7 +165,14 @@ static void test_rerank(void)
 
 int main(void)
 {
-    RUN(test_embeddings);
-    RUN(test_rerank);
+    /* every prompt path the dispatcher can pick: the integer kernels of
+     * each instruction set this CPU has, and float */
+    for (int p = 0; p < LLM_QGEMM_PATHS; p++) { /* the best last: it stays chosen */
+        if (!llm_qgemm_supported((llm_qgemm_path)p)) continue;
+        llm_qgemm_select((llm_qgemm_path)p);
+        printf("    prompt path %s\n", llm_qgemm_name((llm_qgemm_path)p));
+        RUN(test_embeddings);
+        RUN(test_rerank);
+    }
     return test_summary();
 }

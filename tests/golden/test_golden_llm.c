@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "base/mem.h"
 #include "llm/llm.h"
+#include "llm/qgemm.h"
 #include "../unit/test.h"
 
 #include <cJSON.h>
@@ -198,7 +199,14 @@ static void test_greedy(void)
 
 int main(void)
 {
-    RUN(test_logits);
+    /* every prompt path the dispatcher can pick: the integer kernels of
+     * each instruction set this CPU has, and float */
+    for (int p = 0; p < LLM_QGEMM_PATHS; p++) { /* the best last: it stays chosen */
+        if (!llm_qgemm_supported((llm_qgemm_path)p)) continue;
+        llm_qgemm_select((llm_qgemm_path)p);
+        printf("    prompt path %s\n", llm_qgemm_name((llm_qgemm_path)p));
+        RUN(test_logits);
+    }
     RUN(test_greedy);
     return test_summary();
 }

@@ -6,6 +6,7 @@
 #include "base/mem.h"
 #include "base/time.h"
 #include "llm/kernels.h"
+#include "llm/qgemm.h"
 #include "llm/quant_int.h" /* the block layouts, to build and check blocks directly */
 #include "test.h"
 
@@ -1001,9 +1002,12 @@ static void check_matmul(llm_compute *c, int int8, llm_dtype t, int64_t rows, in
             double rel = fabs(Y[j * rows + r] - exact) / mag;
             if (!(rel <= worst)) worst = rel;
         }
-    /* decoding with an integer kernel rounds the activations to 8 bits
-     * (test_dot_q8 bounds that); everything else is float throughout */
-    double bound = int8 && n < 8 && llm_dot_q8_supported(t) ? 0.01 : 2e-5;
+    /* decoding with an integer kernel, and prompts on the integer path,
+     * round the activations to 8 bits (test_dot_q8 and test_qgemm_products
+     * bound that); everything else is float throughout */
+    double bound = (int8 && n < 8 && llm_dot_q8_supported(t)) || (n >= 8 && llm_qgemm_handles(t))
+                       ? 0.01
+                       : 2e-5;
     if (!(worst <= bound)) {
         printf("    %s %s n=%lld threads=%d int8=%d: error %.2g of sum |wx|\n", what,
                llm_dtype_get(t)->name, (long long)n, llm_compute_threads(c), int8, worst);
@@ -1037,6 +1041,147 @@ static void test_matmul(void)
         check_matmul(c, 0, LLM_Q4_K, 37, 512, 64, "too wide");
         llm_compute_free(c);
     }
+}
+
+/* ---- the integer prefill path (llm/qgemm.h) ------------------------------ */
+
+static const llm_dtype qgemm_types[] = {LLM_Q4_0, LLM_Q4_1,   LLM_Q5_0, LLM_Q5_1,
+                                        LLM_Q8_0, LLM_IQ4_NL, LLM_Q2_K, LLM_Q3_K,
+                                        LLM_Q4_K, LLM_Q5_K,   LLM_Q6_K, LLM_IQ4_XS};
+#define N_QGEMM ((int)(sizeof qgemm_types / sizeof qgemm_types[0]))
+
+/* A panel holds d * u - m = the reference dequantization, up to the
+ * rounding of that expression, for every type and every path's packing;
+ * the rows past the last are zero. */
+static void test_qgemm_pack(void)
+{
+    const int64_t k = 512;
+    for (int path = 1; path < LLM_QGEMM_PATHS; path++) {
+        if (!llm_qgemm_supported((llm_qgemm_path)path)) {
+            printf("    %s: not on this CPU\n", llm_qgemm_name((llm_qgemm_path)path));
+            continue;
+        }
+        llm_qgemm_path prev = llm_qgemm_select((llm_qgemm_path)path);
+        int lanes = llm_qg_ops_active()->lanes, nrows = lanes - 3;
+        uint8_t *mem = rag_xcalloc_lines(llm_qg_panel_bytes(k, lanes), 1);
+        uint8_t *tmp = rag_xmalloc((size_t)(lanes * k));
+        float *ref = rag_xmalloc((size_t)k * sizeof(float));
+        for (int ti = 0; ti < N_QGEMM; ti++) {
+            llm_dtype t = qgemm_types[ti];
+            size_t rb = llm_row_bytes(t, k);
+            uint8_t *rows = rag_xmalloc(rb * (size_t)nrows);
+            for (int r = 0; r < nrows; r++) {
+                uint8_t *one = random_row(t, k);
+                memcpy(rows + (size_t)r * rb, one, rb);
+                rag_free(one);
+            }
+            llm_qg_panel p;
+            llm_qg_pack(t, rows, rb, nrows, k, lanes, mem, tmp, &p);
+            int bad = 0;
+            for (int r = 0; r < lanes; r++) {
+                if (r < nrows) llm_dequant_row(t, rows + (size_t)r * rb, ref, k);
+                for (int64_t e = 0; e < k; e++) {
+                    int u =
+                        p.q[((size_t)(e / 4) * (size_t)lanes + (size_t)r) * 4 + (size_t)(e % 4)];
+                    float d = p.d[(e / p.bs) * lanes + r], m = p.m[(e / p.bs) * lanes + r];
+                    double got = (double)(d * (float)u - m);
+                    double want = r < nrows ? ref[e] : 0;
+                    double tol = 4 * 1.2e-7 * (fabs((double)d * u) + fabs((double)m));
+                    bad += !(fabs(got - want) <= tol) || (r >= nrows && u != 0);
+                }
+            }
+            if (bad)
+                printf("    %s %s: %d values differ from the reference\n",
+                       llm_qgemm_name((llm_qgemm_path)path), llm_dtype_get(t)->name, bad);
+            CHECK_INT(bad, 0);
+            rag_free(rows);
+        }
+        rag_free(ref);
+        rag_free(tmp);
+        rag_free_lines(mem);
+        llm_qgemm_select(prev);
+    }
+}
+
+/* Products on every integer path: within 1% of sum |w x| of the float64
+ * product (activations are rounded to 8 bits), the same bits on every path
+ * that takes the type, each output row the same alone as in any batch, and
+ * no integer path under the scalar kernels. */
+static void test_qgemm_products(void)
+{
+    const int64_t rows = 45, cols = 512, n = 70; /* a partial panel, a partial tile of rows */
+    llm_compute *c;
+    rag_err err;
+    CHECK_INT(llm_compute_new(2, cols, &c, &err), 0);
+    llm_compute_set_batch_invariant(c, 1); /* the integer path for any n, one row included */
+    float *X = random_vec(n * cols), *Y = rag_xmalloc((size_t)(n * rows) * sizeof(float));
+    float *first = rag_xmalloc((size_t)(n * rows) * sizeof(float));
+    float *alone = rag_xmalloc((size_t)rows * sizeof(float));
+    float *w = rag_xmalloc((size_t)(rows * cols) * sizeof(float));
+    for (int ti = 0; ti < N_QGEMM; ti++) {
+        llm_dtype t = qgemm_types[ti];
+        size_t rb = llm_row_bytes(t, cols);
+        uint8_t *data = rag_xmalloc(rb * (size_t)rows);
+        for (int64_t r = 0; r < rows; r++) {
+            uint8_t *one = random_row(t, cols);
+            memcpy(data + (size_t)r * rb, one, rb);
+            rag_free(one);
+            llm_dequant_row(t, data + (size_t)r * rb, w + r * cols, cols);
+        }
+        llm_mat W = {.type = t, .rows = rows, .cols = cols, .data = data, .row_bytes = rb};
+        int have_first = 0;
+        for (int path = 1; path < LLM_QGEMM_PATHS; path++) {
+            if (!llm_qgemm_supported((llm_qgemm_path)path)) continue;
+            llm_qgemm_path prev = llm_qgemm_select((llm_qgemm_path)path);
+            if (!llm_qgemm_handles(t)) { /* AVX2 leaves the types with 8-bit values to float */
+                CHECK(llm_qg_max_u(t) > llm_qg_ops_active()->max_u);
+                llm_qgemm_select(prev);
+                continue;
+            }
+            llm_matmul(c, &W, X, n, Y);
+            double worst = 0;
+            for (int64_t j = 0; j < n; j++)
+                for (int64_t r = 0; r < rows; r++) {
+                    double exact = 0, mag = 0;
+                    for (int64_t k = 0; k < cols; k++) {
+                        exact += (double)w[r * cols + k] * X[j * cols + k];
+                        mag += fabs((double)w[r * cols + k] * X[j * cols + k]);
+                    }
+                    double rel = fabs(Y[j * rows + r] - exact) / mag;
+                    if (!(rel <= worst)) worst = rel;
+                }
+            if (!(worst <= 0.01))
+                printf("    %s %s: error %.2g of sum |wx|\n", llm_qgemm_name((llm_qgemm_path)path),
+                       llm_dtype_get(t)->name, worst);
+            CHECK(worst <= 0.01);
+            int differ = 0;
+            for (int64_t j = 0; j < n; j += 23) { /* rows alone, at several places of the batch */
+                llm_matmul(c, &W, X + j * cols, 1, alone);
+                differ += memcmp(alone, Y + j * rows, (size_t)rows * sizeof(float)) != 0;
+            }
+            CHECK_INT(differ, 0);
+            if (!have_first) {
+                memcpy(first, Y, (size_t)(n * rows) * sizeof(float));
+                have_first = 1;
+            } else if (memcmp(first, Y, (size_t)(n * rows) * sizeof(float))) {
+                printf("    %s %s: not the bits of the first path\n",
+                       llm_qgemm_name((llm_qgemm_path)path), llm_dtype_get(t)->name);
+                test_case_failed = 1;
+            }
+            llm_qgemm_select(prev);
+        }
+        rag_free(data);
+    }
+    llm_isa prev = llm_isa_select(LLM_ISA_SCALAR);
+    CHECK_INT(llm_qgemm_active(), LLM_QGEMM_FLOAT);
+    CHECK(!llm_qgemm_handles(LLM_Q4_K));
+    llm_isa_select(prev);
+    rag_free(w);
+    rag_free(alone);
+    rag_free(first);
+    rag_free(Y);
+    rag_free(X);
+    llm_compute_free(c);
 }
 
 /* ---- throughput (printed only) -------------------------------------------- */
@@ -1110,6 +1255,8 @@ int main(void)
     RUN(test_quantizer_details);
     RUN(test_parallel_for);
     RUN(test_matmul);
+    RUN(test_qgemm_pack);
+    RUN(test_qgemm_products);
     RUN(test_dot_throughput);
     return test_summary();
 }

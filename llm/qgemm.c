@@ -1,0 +1,188 @@
+/* llm/qgemm.c: the parts of the integer prefill path (llm/qgemm.h) that
+ * need no vector instructions: which path runs, the sizes and layout of
+ * the activation buffer and of a panel, which types have an integer form.
+ * The kernels, with the quantization and the packing they are vectorized
+ * with (qgemm_pack.h), are in qgemm_avx512.c and qgemm_avx2.c; matmul.c
+ * drives them on its threads. */
+#include "llm/qgemm.h"
+
+#include "llm/quant_int.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <string.h>
+
+/* ---- paths ------------------------------------------------------------- */
+
+static _Atomic int chosen = -1; /* -1: the best supported */
+
+static const llm_qg_ops *ops_of(llm_qgemm_path p)
+{
+    switch (p) {
+    case LLM_QGEMM_AVX512VNNI:
+        return llm_qg_ops_avx512vnni();
+    case LLM_QGEMM_AVXVNNI:
+        return llm_qg_ops_avxvnni();
+    case LLM_QGEMM_AVX2:
+        return llm_qg_ops_avx2();
+    default:
+        return NULL;
+    }
+}
+
+int llm_qgemm_supported(llm_qgemm_path p)
+{
+    return p == LLM_QGEMM_FLOAT || (p > 0 && p < LLM_QGEMM_PATHS && ops_of(p) != NULL);
+}
+
+/* The best path not above `limit` that the CPU and the active instruction
+ * set allow. */
+static llm_qgemm_path allowed(int limit)
+{
+    llm_isa isa = llm_isa_active();
+    int top = isa == LLM_ISA_AVX512 ? LLM_QGEMM_AVX512VNNI
+              : isa == LLM_ISA_AVX2 ? LLM_QGEMM_AVXVNNI
+                                    : LLM_QGEMM_FLOAT;
+    if (limit < top) top = limit;
+    for (int p = top; p > LLM_QGEMM_FLOAT; p--)
+        if (llm_qgemm_supported((llm_qgemm_path)p)) return (llm_qgemm_path)p;
+    return LLM_QGEMM_FLOAT;
+}
+
+llm_qgemm_path llm_qgemm_active(void)
+{
+    int c = atomic_load_explicit(&chosen, memory_order_relaxed);
+    return allowed(c < 0 ? LLM_QGEMM_PATHS - 1 : c);
+}
+
+llm_qgemm_path llm_qgemm_select(llm_qgemm_path p)
+{
+    assert(llm_qgemm_supported(p));
+    int prev = atomic_exchange(&chosen, (int)p);
+    return prev < 0 ? allowed(LLM_QGEMM_PATHS - 1) : (llm_qgemm_path)prev;
+}
+
+const char *llm_qgemm_name(llm_qgemm_path p)
+{
+    switch (p) {
+    case LLM_QGEMM_FLOAT:
+        return "float";
+    case LLM_QGEMM_AVX2:
+        return "avx2";
+    case LLM_QGEMM_AVXVNNI:
+        return "avx-vnni";
+    case LLM_QGEMM_AVX512VNNI:
+        return "avx512-vnni";
+    }
+    return "?";
+}
+
+const llm_qg_ops *llm_qg_ops_active(void)
+{
+    return ops_of(llm_qgemm_active());
+}
+
+int llm_qgemm_handles(llm_dtype t)
+{
+    const llm_qg_ops *o = llm_qg_ops_active();
+    return o && llm_qg_block(t) && llm_qg_max_u(t) <= o->max_u;
+}
+
+double llm_qgemm_peak_loop(int64_t rounds)
+{
+    const llm_qg_ops *o = llm_qg_ops_active();
+    return o ? o->peak(rounds) : 0;
+}
+
+/* ---- activations ------------------------------------------------------- */
+
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+size_t llm_qg_acts_bytes(int64_t n, int64_t k)
+{
+    size_t nb = (size_t)(n * (k / 32)) * sizeof(float);
+    return align64((size_t)(n * k)) + 2 * align64(nb) + 2 * align64(2 * nb) + 64;
+}
+
+void llm_qg_acts_init(llm_qg_acts *a, void *mem, int64_t n, int64_t k)
+{
+    assert(k % 32 == 0);
+    uint8_t *p = (uint8_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    size_t nb = (size_t)(n * (k / 32)) * sizeof(float);
+    a->n = n;
+    a->k = k;
+    a->q = (int8_t *)p;
+    p += align64((size_t)(n * k));
+    a->dx32 = (float *)p;
+    p += align64(nb);
+    a->ns32 = (float *)p;
+    p += align64(nb);
+    a->dx16 = (float *)p;
+    p += align64(2 * nb);
+    a->ns16 = (float *)p;
+}
+
+/* ---- packing ----------------------------------------------------------- */
+
+int llm_qg_block(llm_dtype t)
+{
+    switch (t) {
+    case LLM_Q4_0:
+    case LLM_Q4_1:
+    case LLM_Q5_0:
+    case LLM_Q5_1:
+    case LLM_Q8_0:
+    case LLM_IQ4_NL:
+    case LLM_Q4_K:
+    case LLM_Q5_K:
+    case LLM_IQ4_XS:
+        return 32;
+    case LLM_Q2_K:
+    case LLM_Q3_K:
+    case LLM_Q6_K:
+        return 16;
+    default:
+        return 0;
+    }
+}
+
+int llm_qg_max_u(llm_dtype t)
+{
+    switch (t) {
+    case LLM_Q2_K:
+        return 3;
+    case LLM_Q3_K:
+        return 7;
+    case LLM_Q4_0:
+    case LLM_Q4_1:
+    case LLM_Q4_K:
+        return 15;
+    case LLM_Q5_0:
+    case LLM_Q5_1:
+    case LLM_Q5_K:
+        return 31;
+    case LLM_Q6_K:
+        return 63;
+    default: /* Q8_0 and the IQ4 levels, offset by 128 */
+        return 255;
+    }
+}
+
+size_t llm_qg_panel_bytes(int64_t k, int lanes)
+{
+    return align64((size_t)(k * lanes)) + 2 * align64((size_t)(k / 16 * lanes) * sizeof(float));
+}
+
+void llm_qg_pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int64_t k, int lanes,
+                 void *mem, void *tmp, llm_qg_panel *p)
+{
+    llm_qg_ops_active()->pack(t, rows, row_bytes, nrows, k, lanes, mem, tmp, p);
+}
+
+void llm_qg_quantize_row(llm_qg_acts *a, int64_t j, const float *x)
+{
+    llm_qg_ops_active()->quantize(a, j, x);
+}

@@ -1,0 +1,132 @@
+/* llm/qgemm.h (private to llm/: matmul.c, qgemm*.c, the tests): integer
+ * products of quantized weight matrices with many activation rows, the
+ * prompt (prefill) path of llm_matmul.
+ *
+ *   Y[j][r] = sum_k W[r][k] X[j][k]   for j < n (n activation rows)
+ *
+ * Every weight type with blocks is written, one panel of `lanes` rows at a
+ * time, in one form: unsigned 8-bit values u, and per block of 16 or 32
+ * elements a scale d and an offset m per row, so that the weight is
+ * d * u - m (a type's own offset, as Q8_0's sign or Q6_K's 32, goes into m
+ * as d times it). The panel interleaves the rows four values at a time
+ * (q[k / 4][lane][4]), so that one vector holds four consecutive values of
+ * every row and one integer multiply-add instruction (vpdpbusd: unsigned
+ * times signed bytes, four products summed into each 32-bit lane) takes
+ * four columns of `lanes` rows against four values of one activation row
+ * broadcast. Activation rows are quantized once per product to signed
+ * 8-bit values in blocks of 32 with a float scale each, and the sums of
+ * their values per block, so that a block contributes
+ *
+ *   d[r] dx (sum_k u[r][k] qx[k]) - m[r] (dx sum_k qx[k])
+ *
+ * with the sum over k in integers. No float copy of a weight matrix is made:
+ * a worker packs the panels of one tile of rows (a few hundred KB) into its
+ * own scratch and multiplies them with every activation row.
+ *
+ * Each output element is the same sequence of operations whatever n, the
+ * position of its row in a batch, the tile or the kernel path (the float
+ * steps are the same on every path, the integer sums exact), so a product
+ * through this path is batch invariant and equal on every path.
+ *
+ * Paths (llm_qgemm_select forces one, for the tests and benches): AVX-512
+ * VNNI (16 lanes), AVX-VNNI (8 lanes, 256-bit vpdpbusd), AVX2 (8 lanes,
+ * vpmaddubsw and vpmaddwd, for the types whose values stay under 64 so
+ * that a pair of products cannot saturate 16 bits), and float (the
+ * dequantized tiles and sgemm of matmul.c). */
+#ifndef RAG_LLM_QGEMM_H
+#define RAG_LLM_QGEMM_H
+
+#include "llm/quant.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum llm_qgemm_path {
+    LLM_QGEMM_FLOAT = 0,
+    LLM_QGEMM_AVX2 = 1,
+    LLM_QGEMM_AVXVNNI = 2,
+    LLM_QGEMM_AVX512VNNI = 3,
+} llm_qgemm_path;
+#define LLM_QGEMM_PATHS 4
+
+/* Whether this CPU can run path p (the float path always). */
+int llm_qgemm_supported(llm_qgemm_path p);
+/* The path products take now: the best supported one, or the one
+ * llm_qgemm_select chose, held to what the active instruction set
+ * (llm_isa_select) allows: none but float under the scalar kernels, none
+ * needing AVX-512 under the AVX2 ones. */
+llm_qgemm_path llm_qgemm_active(void);
+/* Chooses path p (which must be supported); returns the previous choice. */
+llm_qgemm_path llm_qgemm_select(llm_qgemm_path p);
+const char *llm_qgemm_name(llm_qgemm_path p);
+/* Whether the active path multiplies weights of type t in integers. */
+int llm_qgemm_handles(llm_dtype t);
+
+/* 8-bit multiply-adds the active path's probe does in `rounds` rounds on
+ * this thread (0 on the float path): `rag bench-model` runs it on every
+ * thread to measure the machine's integer peak. */
+double llm_qgemm_peak_loop(int64_t rounds);
+
+/* ---- activations ------------------------------------------------------ */
+typedef struct llm_qg_acts {
+    int64_t n, k;
+    int8_t *q;      /* n x k values */
+    float *dx32;    /* n x k / 32 scales */
+    float *ns32;    /* n x k / 32: -scale * sum of the block's values */
+    float *dx16;    /* n x k / 16: the scale of the block of 32 holding it */
+    float *ns16;    /* n x k / 16 */
+} llm_qg_acts;
+
+/* Bytes for n rows of k (a multiple of 32) values, 64-byte aligned parts. */
+size_t llm_qg_acts_bytes(int64_t n, int64_t k);
+void llm_qg_acts_init(llm_qg_acts *a, void *mem, int64_t n, int64_t k);
+/* Quantizes row j of a from x[0..k) (with the active path's code: not
+ * on the float path). */
+void llm_qg_quantize_row(llm_qg_acts *a, int64_t j, const float *x);
+
+/* ---- weight panels ---------------------------------------------------- */
+typedef struct llm_qg_panel {
+    const uint8_t *q; /* k / 4 x lanes x 4 values */
+    const float *d;   /* k / bs x lanes */
+    const float *m;   /* k / bs x lanes */
+    int64_t k;
+    int bs, lanes;
+} llm_qg_panel;
+
+/* 16 or 32: the block of type t in a panel; 0: t has no integer form. */
+int llm_qg_block(llm_dtype t);
+/* The largest value of u type t packs to (AVX2 takes types under 64). */
+int llm_qg_max_u(llm_dtype t);
+/* Bytes of one panel of `lanes` rows of k values (64-byte multiple). */
+size_t llm_qg_panel_bytes(int64_t k, int lanes);
+/* Packs nrows (<= lanes; the rest are zero) rows of type t, row_bytes
+ * apart, into mem (llm_qg_panel_bytes, 64-byte aligned), with the active
+ * path's code (not on the float path); tmp: lanes * k bytes of scratch. */
+void llm_qg_pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int64_t k, int lanes,
+                 void *mem, void *tmp, llm_qg_panel *p);
+
+/* Y[j * ldy + l] for j in [j0, j1) and lanes l < nl of panel p. */
+typedef void (*llm_qg_kernel)(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1,
+                              float *Y, int64_t ldy, int nl);
+typedef struct llm_qg_ops {
+    llm_qgemm_path path;
+    int lanes;
+    int max_u; /* types whose values exceed it stay on the float path */
+    llm_qg_kernel kernel;
+    void (*quantize)(llm_qg_acts *a, int64_t j, const float *x);
+    void (*pack)(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int64_t k, int lanes,
+                 void *mem, void *tmp, llm_qg_panel *p);
+    /* the peak probe: `rounds` rounds of the kernel's multiply-add step on
+     * independent accumulators, from registers; returns the 8-bit
+     * multiply-adds done */
+    double (*peak)(int64_t rounds);
+} llm_qg_ops;
+
+/* The active path's kernel (NULL: the float path). */
+const llm_qg_ops *llm_qg_ops_active(void);
+/* Filled in by the kernel files when the CPU has the instructions. */
+const llm_qg_ops *llm_qg_ops_avx512vnni(void);
+const llm_qg_ops *llm_qg_ops_avxvnni(void);
+const llm_qg_ops *llm_qg_ops_avx2(void);
+
+#endif

@@ -1,0 +1,207 @@
+/* llm/qgemm_avx512.c: the AVX-512 VNNI kernel of the integer prefill path
+ * (llm/qgemm.h): a panel of 16 weight rows, one per 32-bit lane, against up
+ * to RN activation rows at a time. Compiled with the AVX-512 flags
+ * (Makefile); the VNNI functions carry their own target and are offered
+ * only when the CPU has the instruction.
+ *
+ * Per block of bs values and activation row j: bs / 4 vpdpbusd into a
+ * zeroed integer accumulator (each one 64 multiply-adds: four values of 16
+ * rows against four values of row j broadcast), then in float
+ *   acc_j += float(int_j) * (d * dx_j);  acc_j += m * ns_j
+ * (ns_j = -dx_j * sum of the block's activation values). RN = 8 keeps 8
+ * integer and 8 float accumulators in registers; the panel's vector of four
+ * values is loaded once for the 8 rows and the activations come broadcast
+ * from memory. */
+#include "llm/qgemm_pack.h"
+
+#if defined(__x86_64__)
+#if !defined(__AVX512F__) || !defined(__AVX512BW__)
+#error "llm/qgemm_avx512.c must be compiled with the AVX-512 flags (see the Makefile)"
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+#define VNNI __attribute__((target("avx512vnni,avx512bw,avx512f,avx512dq")))
+#define RN 8
+
+static inline int32_t load_i32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* nj (<= RN) rows from j0, blocks of BS values; both constants once
+ * inlined into the callers below. */
+VNNI static inline __attribute__((always_inline)) void
+tile(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, const int BS, float *Y,
+     int64_t ldy, __mmask16 keep)
+{
+    const int64_t k = p->k, nb = k / BS;
+    const int8_t *x[RN];
+    const float *dx[RN], *ns[RN];
+    __m512 acc[RN];
+    _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {
+        x[j] = a->q + (j0 + j) * k;
+        dx[j] = (BS == 16 ? a->dx16 : a->dx32) + (j0 + j) * nb;
+        ns[j] = (BS == 16 ? a->ns16 : a->ns32) + (j0 + j) * nb;
+        acc[j] = _mm512_setzero_ps();
+    }
+    const __m512i *w = (const __m512i *)(const void *)p->q;
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i s[RN];
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+            s[j] = _mm512_setzero_si512();
+        _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++, w++) {
+            __m512i wv = _mm512_load_si512(w);
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+                s[j] = _mm512_dpbusd_epi32(s[j], wv,
+                                           _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * t)));
+        }
+        __m512 dv = _mm512_load_ps(p->d + b * 16), mv = _mm512_load_ps(p->m + b * 16);
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]),
+                                     _mm512_mul_ps(dv, _mm512_set1_ps(dx[j][b])), acc[j]);
+            acc[j] = _mm512_fmadd_ps(mv, _mm512_set1_ps(ns[j][b]), acc[j]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+        _mm512_mask_storeu_ps(Y + (j0 + j) * ldy, keep, acc[j]);
+}
+
+#define TILES(BS)                                                                                  \
+    VNNI static void rows_##BS(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,            \
+                               int64_t j1, float *Y, int64_t ldy, __mmask16 keep)                  \
+    {                                                                                              \
+        for (; j1 - j0 >= RN; j0 += RN)                                                            \
+            tile(p, a, j0, RN, BS, Y, ldy, keep);                                                  \
+        switch (j1 - j0) {                                                                         \
+        case 7: tile(p, a, j0, 7, BS, Y, ldy, keep); break;                                        \
+        case 6: tile(p, a, j0, 6, BS, Y, ldy, keep); break;                                        \
+        case 5: tile(p, a, j0, 5, BS, Y, ldy, keep); break;                                        \
+        case 4: tile(p, a, j0, 4, BS, Y, ldy, keep); break;                                        \
+        case 3: tile(p, a, j0, 3, BS, Y, ldy, keep); break;                                        \
+        case 2: tile(p, a, j0, 2, BS, Y, ldy, keep); break;                                        \
+        case 1: tile(p, a, j0, 1, BS, Y, ldy, keep); break;                                        \
+        }                                                                                          \
+    }
+TILES(16)
+TILES(32)
+
+/* Activation row j, blocks of 32: two vectors of 16. */
+static void quantize(llm_qg_acts *a, int64_t j, const float *x)
+{
+    int8_t *q = a->q + j * a->k;
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (int64_t b = 0; b < a->k / 32; b++, x += 32, q += 32) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(
+            _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+        __m512 s = _mm512_set1_ps(id);
+        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, s)),
+                q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, s));
+        _mm_storeu_si128((__m128i *)(void *)q, _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(void *)(q + 16), _mm512_cvtsepi32_epi8(q1));
+        qg_block_consts(a, j, b, d, _mm512_reduce_add_epi32(q0), _mm512_reduce_add_epi32(q1));
+    }
+}
+
+VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1,
+                        float *Y, int64_t ldy, int nl)
+{
+    __mmask16 keep = (__mmask16)((1u << nl) - 1);
+    if (p->bs == 16)
+        rows_16(p, a, j0, j1, Y, ldy, keep);
+    else
+        rows_32(p, a, j0, j1, Y, ldy, keep);
+}
+
+/* 16 rows of 16 groups of four values at a time: a 16 x 16 transposition
+ * of 32-bit elements (unpacks of 32 and 64 bits, then of 128-bit lanes). */
+static void interleave16(const uint8_t *tmp, int64_t k, int lanes, uint8_t *q)
+{
+    if (lanes != 16) {
+        qg_interleave_tail(tmp, k, lanes, q, 0);
+        return;
+    }
+    int64_t c = 0;
+    for (; c + 64 <= k; c += 64) {
+        __m512i r[16], t[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = _mm512_loadu_si512((const void *)(tmp + (size_t)i * k + c));
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {
+            r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+            r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+            r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+            r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+        }
+        /* r[4a + b]: rows 4a..4a+3, group b of each 128-bit lane */
+        for (int a = 0; a < 4; a += 2)
+            for (int b = 0; b < 4; b++) {
+                t[4 * a + b] = _mm512_shuffle_i32x4(r[4 * a + b], r[4 * a + 4 + b], 0x88);
+                t[4 * a + 4 + b] = _mm512_shuffle_i32x4(r[4 * a + b], r[4 * a + 4 + b], 0xDD);
+            }
+        /* t[b], t[4 + b]: rows 0-7, lanes (0, 2) and (1, 3); t[8 + b], t[12 + b]: rows 8-15 */
+        for (int b = 0; b < 4; b++) {
+            __m512i l02 = _mm512_shuffle_i32x4(t[b], t[8 + b], 0x88),
+                    l13 = _mm512_shuffle_i32x4(t[4 + b], t[12 + b], 0x88),
+                    h02 = _mm512_shuffle_i32x4(t[b], t[8 + b], 0xDD),
+                    h13 = _mm512_shuffle_i32x4(t[4 + b], t[12 + b], 0xDD);
+            uint8_t *o = q + (size_t)(c / 4) * 64;
+            _mm512_storeu_si512((void *)(o + (size_t)(0 + b) * 64), l02);
+            _mm512_storeu_si512((void *)(o + (size_t)(4 + b) * 64), l13);
+            _mm512_storeu_si512((void *)(o + (size_t)(8 + b) * 64), h02);
+            _mm512_storeu_si512((void *)(o + (size_t)(12 + b) * 64), h13);
+        }
+    }
+    qg_interleave_tail(tmp, k, lanes, q, c);
+}
+
+static void pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int64_t k, int lanes,
+                 void *mem, void *tmp, llm_qg_panel *p)
+{
+    qg_pack_via(t, rows, row_bytes, nrows, k, lanes, mem, tmp, p, interleave16);
+}
+
+/* 12 chains of vpdpbusd, each 64 multiply-adds, independent so that
+ * latency does not count; the operands stay in registers. */
+VNNI static double peak(int64_t rounds)
+{
+    __m512i acc[12], w = _mm512_set1_epi8(3), x = _mm512_set1_epi8(-5);
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_epi32(i);
+    for (int64_t r = 0; r < rounds; r++) {
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) acc[i] =
+            _mm512_dpbusd_epi32(acc[i], w, x);
+        __asm__ volatile("" : "+v"(w), "+v"(x)); /* keeps the loop from folding */
+    }
+    int sink = 0;
+    for (int i = 0; i < 12; i++)
+        sink += _mm512_reduce_add_epi32(acc[i]);
+    __asm__ volatile("" : : "r"(sink));
+    return (double)rounds * 12 * 64;
+}
+
+static const llm_qg_ops ops = {LLM_QGEMM_AVX512VNNI, 16, 255, kernel, quantize, pack, peak};
+
+const llm_qg_ops *llm_qg_ops_avx512vnni(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vnni")
+               ? &ops
+               : NULL;
+}
+
+#else
+const llm_qg_ops *llm_qg_ops_avx512vnni(void)
+{
+    return NULL;
+}
+#endif
