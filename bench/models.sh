@@ -47,8 +47,9 @@ for q in f16 q8_0 q4_k_m; do
     esac
     j=$("$rag" bench-model -m "$dir/$m-$q.gguf" -p 512 -n 64 -c 4096 --streams 4 -t "$threads" --json)
     get() { echo "$j" | sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\([-0-9.e+]*\),*$/\1/p"; }
-    [ -n "${machine:-}" ] || { machine=1; printf 'machine (measured by bench-model): read %.1f GB/s, cblas_sgemm %.0f GFLOP/s, %s threads\n' \
-      "$(echo "$(get read_bandwidth_bytes_per_s) / 1000000000" | bc -l)" "$(echo "$(get sgemm_flops_per_s) / 1000000000" | bc -l)" "$threads"; header; }
+    [ -n "${machine:-}" ] || { machine=1; printf 'machine (measured by bench-model): read %.1f GB/s, cblas_sgemm %.0f GFLOP/s, 8-bit multiply-adds %.0f G/s (prompt path %s), %s threads\n' \
+      "$(echo "$(get read_bandwidth_bytes_per_s) / 1000000000" | bc -l)" "$(echo "$(get sgemm_flops_per_s) / 1000000000" | bc -l)" \
+      "$(echo "$(get int8_macs_per_s) / 1000000000" | bc -l)" "$(echo "$j" | sed -n 's/^[[:space:]]*"prefill_path":[[:space:]]*"\([^"]*\)".*/\1/p')" "$threads"; header; }
     printf '%-26s %12.1f %7.2f %12.1f %7.2f %11.1f %6.2f %9.0f %12s %7s %8.0f\n' "$m $q" "$(get prefill_tokens_per_s)" \
       "$(get prefill_ratio)" "$(get decode_tokens_per_s)" "$(get decode_ratio)" \
       "$(get streams_decode_tokens_per_s)" "$(get streams_speedup)" "$(get ttft_ms)" - - \
@@ -61,6 +62,7 @@ for q in f16 q8_0 q4_k_m; do
   printf '%-26s %12s %7s %12s %7s %11s %6s %9s %12.0f %7.2f %8.0f\n' "bge-small $q" - - - - - - - "$(get embed_tokens_per_s)" \
     "$(get embed_ratio)" "$(echo "$(get rss_bytes) / 1000000" | bc -l)"
 done
-echo "bounds: decode = read bandwidth / weight bytes per token; prefill and embeddings = cblas_sgemm peak / FLOPs per token"
+echo "bounds: decode = read bandwidth / weight bytes per token; embeddings = cblas_sgemm peak / FLOPs per token;"
+echo "  prefill = the quantized matrices' multiply-adds at the 8-bit peak plus the rest (attention, F16 matrices) at the sgemm peak"
 echo "4 streams: four sequences decoding 64 tokens each in the same steps (continuous batching), tokens/s in all"
 echo "(both measured by each command in its own process; see 'rag bench-model --json' for the figures)"

@@ -1184,7 +1184,50 @@ static void test_qgemm_products(void)
     llm_compute_free(c);
 }
 
-/* ---- throughput (printed only) -------------------------------------------- */
+/* ---- throughput (printed only) ---------------------------------------------- */
+
+/* One thread: a prompt-sized product (256 rows of activations) on each
+ * integer path, in 8-bit multiply-adds per second and as a share of the
+ * path's own peak (its kernel step from registers), measured alongside. */
+static void test_qgemm_throughput(void)
+{
+    const llm_dtype types[] = {LLM_Q4_K, LLM_Q5_0, LLM_Q6_K, LLM_Q8_0};
+    const int64_t rows = 1024, cols = 2048, n = 256;
+    llm_compute *c;
+    rag_err err;
+    CHECK_INT(llm_compute_new(1, cols, &c, &err), 0);
+    float *X = random_vec(n * cols), *Y = rag_xmalloc((size_t)(n * rows) * sizeof(float));
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        llm_dtype t = types[ti];
+        uint8_t *data = random_row(t, rows * cols);
+        llm_mat W = {t, rows, cols, data, llm_row_bytes(t, cols)};
+        char line[256];
+        int len = snprintf(line, sizeof line, "    %-6s prompt product, one thread, G/s (of peak):",
+                           llm_dtype_get(t)->name);
+        for (int path = 1; path < LLM_QGEMM_PATHS; path++) {
+            if (!llm_qgemm_supported((llm_qgemm_path)path)) continue;
+            llm_qgemm_path prev = llm_qgemm_select((llm_qgemm_path)path);
+            if (llm_qgemm_handles(t)) {
+                double t0 = rag_now_s(), peak = llm_qgemm_peak_loop(2000000);
+                peak /= rag_now_s() - t0;
+                int reps = 0;
+                t0 = rag_now_s();
+                do
+                    llm_matmul(c, &W, X, n, Y), reps++;
+                while (rag_now_s() - t0 < 0.2);
+                double rate = (double)reps * (double)(rows * cols * n) / (rag_now_s() - t0);
+                len += snprintf(line + len, sizeof line - (size_t)len, "  %s %.0f (%.2f)",
+                                llm_qgemm_name((llm_qgemm_path)path), rate / 1e9, rate / peak);
+            }
+            llm_qgemm_select(prev);
+        }
+        printf("%s\n", line);
+        rag_free(data);
+    }
+    rag_free(Y);
+    rag_free(X);
+    llm_compute_free(c);
+}
 
 static void test_dot_throughput(void)
 {
@@ -1258,5 +1301,6 @@ int main(void)
     RUN(test_qgemm_pack);
     RUN(test_qgemm_products);
     RUN(test_dot_throughput);
+    RUN(test_qgemm_throughput);
     return test_summary();
 }
