@@ -81,29 +81,30 @@ static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int
 }
 
 /* Tokens t0..t0 + nt - 1 of one sequence at consecutive positions (a
- * prompt), for each head g of the group: S[nt x P] = Q_g K^T for P the
- * last token's positions, each row's softmax over its own positions (the
- * later ones zero), O_g = S V. One product per head and block instead of
- * two per token: OpenBLAS packed the keys again for every call, and most
- * of a long prompt's attention went to that. */
+ * prompt), all G heads of the group at once: their queries gathered as
+ * R = nt * G rows (token-major), S[R x P] = Q K^T for P the last token's
+ * positions, each row's softmax over its own token's positions (the later
+ * ones zero), O = S V, scattered back. Two products per block instead of
+ * two per token and head: OpenBLAS packs the keys again for every call,
+ * and most of a long prompt's attention went to that. */
 static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, int nt,
-                         const float *kf, const float *vf, float *s)
+                         const float *kf, const float *vf, float *s, float *qo)
 {
-    int D = hp->head_dim, G = hp->n_head / hp->n_head_kv, qd = hp->n_head * D;
+    int D = hp->head_dim, G = hp->n_head / hp->n_head_kv, qd = hp->n_head * D, R = nt * G;
     int P = a->pos[t0 + nt - 1] + 1;
     float scale = 1.0f / sqrtf((float)D);
-    for (int g = 0; g < G; g++) {
-        size_t col = (size_t)(kvh * G + g) * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, P, D, 1.0f,
-                    a->q + (size_t)t0 * qd + col, qd, kf, D, 0.0f, s, P);
-        for (int i = 0; i < nt; i++) {
-            int n_pos = a->pos[t0 + i] + 1;
-            llm_vec_softmax(s + (size_t)i * P, n_pos, scale);
-            memset(s + (size_t)i * P + n_pos, 0, (size_t)(P - n_pos) * sizeof(float));
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, D, P, 1.0f, s, P, vf, D, 0.0f,
-                    a->att + (size_t)t0 * qd + col, qd);
+    size_t col = (size_t)kvh * G * D, group = (size_t)G * D * sizeof(float);
+    for (int i = 0; i < nt; i++) /* the group's heads of a token are one run of G * D */
+        memcpy(qo + (size_t)i * G * D, a->q + (size_t)(t0 + i) * qd + col, group);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, P, D, 1.0f, qo, D, kf, D, 0.0f, s, P);
+    for (int r = 0; r < R; r++) {
+        int n_pos = a->pos[t0 + r / G] + 1;
+        llm_vec_softmax(s + (size_t)r * P, n_pos, scale);
+        memset(s + (size_t)r * P + n_pos, 0, (size_t)(P - n_pos) * sizeof(float));
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, P, 1.0f, s, P, vf, D, 0.0f, qo, D);
+    for (int i = 0; i < nt; i++)
+        memcpy(a->att + (size_t)(t0 + i) * qd + col, qo + (size_t)i * G * D, group);
 }
 
 /* Causal attention of the G query heads that share KV head kvh (grouped-
@@ -144,7 +145,8 @@ static void attend_group(void *ctx, int64_t kvh)
                     have = last;
                 }
                 attend_block(hp, a, (int)kvh, t, nt, kf, vf,
-                             a->scores + (size_t)kvh * LLM_ATT_BLOCK * a->n_ctx);
+                             a->scores + (size_t)kvh * G * LLM_ATT_BLOCK * a->n_ctx,
+                             a->att_q + (size_t)kvh * G * LLM_ATT_BLOCK * D);
                 t += nt - 1;
                 continue;
             }

@@ -304,12 +304,11 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
     a->gate = acts_buf(a, B * (size_t)hp->n_ff);
     a->up = acts_buf(a, B * (size_t)hp->n_ff);
     a->rope_cs = acts_buf(a, B * (size_t)hp->n_rot);
-    /* a row per head for a token, or LLM_ATT_BLOCK rows per KV head for
-     * the blocked attention of a prompt (llm/forward.c) */
-    size_t score_rows = (size_t)hp->n_head;
-    if (cap > LLM_MATMUL_ROWS_MAX && (size_t)hp->n_head_kv * LLM_ATT_BLOCK > score_rows)
-        score_rows = (size_t)hp->n_head_kv * LLM_ATT_BLOCK;
-    a->scores = acts_buf(a, score_rows * (size_t)n_ctx);
+    /* a row per head for a token, or LLM_ATT_BLOCK rows per head for the
+     * blocked attention of a prompt (llm/forward.c) */
+    int blocked = cap > LLM_MATMUL_ROWS_MAX;
+    a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx * (blocked ? LLM_ATT_BLOCK : 1));
+    a->att_q = acts_buf(a, blocked ? LLM_ATT_BLOCK * QD : 0);
     a->kv_wide = acts_buf(a, (size_t)hp->n_head_kv * 2 * (size_t)n_ctx * (size_t)hp->head_dim);
     a->n_logits = n_logits;
     a->logits = acts_buf(a, (size_t)n_logits * (size_t)out_width);
@@ -322,7 +321,7 @@ void llm_acts_free(llm_acts *a)
 {
     llm_compute_free(a->compute);
     float *bufs[] = {a->x,    a->xn, a->q,       a->k,      a->v,       a->att,
-                     a->gate, a->up, a->rope_cs, a->scores, a->kv_wide, a->logits};
+                     a->gate, a->up, a->rope_cs, a->scores, a->kv_wide, a->logits, a->att_q};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         rag_free_lines(bufs[i]);
     rag_free(a->seq);

@@ -36,7 +36,9 @@ typedef struct llm_acts {
     int cap;   /* token rows */
     int n_ctx; /* positions a row of scores holds (the longest cache attended) */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs;
-    float *scores;  /* n_head rows of n_ctx, or n_head_kv * LLM_ATT_BLOCK (prompts) */
+    float *scores;  /* n_head rows of n_ctx, or LLM_ATT_BLOCK per head (prompts) */
+    float *att_q;   /* prompts: per KV head, LLM_ATT_BLOCK x its heads' rows of head_dim,
+                       the queries gathered, then the outputs */
     float *kv_wide; /* per KV head: n_ctx rows of keys, then of values, as floats */
     float *logits;  /* n_logits x out_width */
     int n_logits;
@@ -46,7 +48,7 @@ typedef struct llm_acts {
 } llm_acts;
 
 /* Prompt tokens of one sequence attend LLM_ATT_BLOCK at a time (forward.c). */
-#define LLM_ATT_BLOCK 32
+#define LLM_ATT_BLOCK 16
 
 /* Allocates acts for m: cap token rows, scores of n_ctx positions, n_logits
  * output rows of out_width floats, and a pool of n_threads (0: all CPUs). */

@@ -104,7 +104,7 @@ static size_t align64(size_t n)
 size_t llm_qg_acts_bytes(int64_t n, int64_t k)
 {
     size_t nb = (size_t)(n * (k / 32)) * sizeof(float);
-    return align64((size_t)(n * k)) + 2 * align64(nb) + 2 * align64(2 * nb) + 64;
+    return align64((size_t)(n * k)) + 3 * align64(nb) + 3 * align64(2 * nb) + 64;
 }
 
 void llm_qg_acts_init(llm_qg_acts *a, void *mem, int64_t n, int64_t k)
@@ -123,6 +123,10 @@ void llm_qg_acts_init(llm_qg_acts *a, void *mem, int64_t n, int64_t k)
     a->dx16 = (float *)p;
     p += align64(2 * nb);
     a->ns16 = (float *)p;
+    p += align64(2 * nb);
+    a->sum32 = (int32_t *)p;
+    p += align64(nb);
+    a->sum16 = (int32_t *)p;
 }
 
 /* ---- packing ----------------------------------------------------------- */
@@ -145,6 +149,26 @@ int llm_qg_block(llm_dtype t)
     case LLM_Q6_K:
         return 16;
     default:
+        return 0;
+    }
+}
+
+int llm_qg_offset(llm_dtype t)
+{
+    switch (t) {
+    case LLM_Q3_K:
+        return 4;
+    case LLM_Q4_0:
+        return 8;
+    case LLM_Q5_0:
+        return 16;
+    case LLM_Q6_K:
+        return 32;
+    case LLM_Q8_0:
+    case LLM_IQ4_NL:
+    case LLM_IQ4_XS:
+        return 128;
+    default: /* Q4_1, Q5_1, Q2_K, Q4_K, Q5_K: a min */
         return 0;
     }
 }

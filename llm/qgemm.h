@@ -5,21 +5,23 @@
  *   Y[j][r] = sum_k W[r][k] X[j][k]   for j < n (n activation rows)
  *
  * Every weight type with blocks is written, one panel of `lanes` rows at a
- * time, in one form: unsigned 8-bit values u, and per block of 16 or 32
- * elements a scale d and an offset m per row, so that the weight is
- * d * u - m (a type's own offset, as Q8_0's sign or Q6_K's 32, goes into m
- * as d times it). The panel interleaves the rows four values at a time
+ * time, in one form: unsigned 8-bit values u, the type's offset off (Q8_0
+ * and the IQ4 levels 128 for their sign, Q6_K 32, Q4_0 8, ...; 0 for the
+ * types with a min), and per block of 16 or 32 elements a scale d and a min
+ * m per row, so that the weight is d * (u - off) - m. The panel interleaves
+ * the rows four values at a time
  * (q[k / 4][lane][4]), so that one vector holds four consecutive values of
  * every row and one integer multiply-add instruction (vpdpbusd: unsigned
  * times signed bytes, four products summed into each 32-bit lane) takes
  * four columns of `lanes` rows against four values of one activation row
  * broadcast. Activation rows are quantized once per product to signed
  * 8-bit values in blocks of 32 with a float scale each, and the sums of
- * their values per block, so that a block contributes
+ * their values per block S, so that a block contributes
  *
- *   d[r] dx (sum_k u[r][k] qx[k]) - m[r] (dx sum_k qx[k])
+ *   d[r] dx (sum_k u[r][k] qx[k] - off S) - m[r] dx S
  *
- * with the sum over k in integers. No float copy of a weight matrix is made:
+ * with the parenthesis in integers (the offset's part is where the
+ * integer sum starts), and the last term only for the types with a min. No float copy of a weight matrix is made:
  * a worker packs the panels of one tile of rows (a few hundred KB) into its
  * own scratch and multiplies them with every activation row.
  *
@@ -75,6 +77,8 @@ typedef struct llm_qg_acts {
     float *ns32;    /* n x k / 32: -scale * sum of the block's values */
     float *dx16;    /* n x k / 16: the scale of the block of 32 holding it */
     float *ns16;    /* n x k / 16 */
+    int32_t *sum32; /* n x k / 32: the sum of the block's values */
+    int32_t *sum16; /* n x k / 16 */
 } llm_qg_acts;
 
 /* Bytes for n rows of k (a multiple of 32) values, 64-byte aligned parts. */
@@ -88,13 +92,15 @@ void llm_qg_quantize_row(llm_qg_acts *a, int64_t j, const float *x);
 typedef struct llm_qg_panel {
     const uint8_t *q; /* k / 4 x lanes x 4 values */
     const float *d;   /* k / bs x lanes */
-    const float *m;   /* k / bs x lanes */
+    const float *m;   /* k / bs x lanes (zero where off is not) */
     int64_t k;
-    int bs, lanes;
+    int bs, lanes, off;
 } llm_qg_panel;
 
 /* 16 or 32: the block of type t in a panel; 0: t has no integer form. */
 int llm_qg_block(llm_dtype t);
+/* The offset of type t's values (0: the type has a min instead). */
+int llm_qg_offset(llm_dtype t);
 /* The largest value of u type t packs to (AVX2 takes types under 64). */
 int llm_qg_max_u(llm_dtype t);
 /* Bytes of one panel of `lanes` rows of k values (64-byte multiple). */

@@ -6,8 +6,9 @@
  * 32767) and widens with vpmaddwd against ones. Compiled with the AVX2
  * flags (Makefile); the VNNI kernel carries its own target.
  *
- * The float steps per block are those of qgemm_avx512.c in the same order,
- * so every path gives the same bits. */
+ * The steps per block are those of qgemm_avx512.c in the same order (the
+ * integer sum from -off * S, then the float scale, then the min), so every
+ * path gives the same bits. */
 #include "llm/qgemm_pack.h"
 
 #if defined(__x86_64__)
@@ -45,39 +46,48 @@ static inline void store_lanes(float *y, __m256 acc, int nl)
 #define QG_TILE(ATTR, NAME, RNMAX, MAC, SETUP)                                                     \
     ATTR static inline __attribute__((always_inline)) void NAME(                                   \
         const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, const int BS,       \
-        float *Y, int64_t ldy, int nl)                                                             \
+        const int MIN, float *Y, int64_t ldy, int nl)                                              \
     {                                                                                              \
         SETUP;                                                                                     \
         const int64_t k = p->k, nb = k / BS;                                                       \
+        const int off = p->off;                                                                    \
         const int8_t *x[RNMAX];                                                                    \
         const float *dx[RNMAX], *ns[RNMAX];                                                        \
+        const int32_t *sum[RNMAX];                                                                 \
         __m256 acc[RNMAX];                                                                         \
-        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {                                                             \
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)                                       \
+        {                                                                                          \
             x[j] = a->q + (j0 + j) * k;                                                            \
             dx[j] = (BS == 16 ? a->dx16 : a->dx32) + (j0 + j) * nb;                                \
             ns[j] = (BS == 16 ? a->ns16 : a->ns32) + (j0 + j) * nb;                                \
+            sum[j] = (BS == 16 ? a->sum16 : a->sum32) + (j0 + j) * nb;                             \
             acc[j] = _mm256_setzero_ps();                                                          \
         }                                                                                          \
         const __m256i *w = (const __m256i *)(const void *)p->q;                                    \
         for (int64_t b = 0; b < nb; b++) {                                                         \
             __m256i s[RNMAX];                                                                      \
-            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)                                                           \
-                s[j] = _mm256_setzero_si256();                                                     \
-            _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++, w++) {                                                \
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) s[j] =                            \
+                MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(-off * sum[j][b]);                \
+            _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++, w++)                          \
+            {                                                                                      \
                 __m256i wv = _mm256_load_si256(w);                                                 \
-                _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {                                                     \
+                _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)                               \
+                {                                                                                  \
                     __m256i xv = _mm256_set1_epi32(load_i32(x[j] + b * BS + 4 * t));               \
                     s[j] = MAC(s[j], wv, xv);                                                      \
                 }                                                                                  \
             }                                                                                      \
-            __m256 dv = _mm256_load_ps(p->d + b * 8), mv = _mm256_load_ps(p->m + b * 8);           \
-            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {                                                         \
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]),                                 \
-                                         _mm256_mul_ps(dv, _mm256_set1_ps(dx[j][b])), acc[j]);     \
-                acc[j] = _mm256_fmadd_ps(mv, _mm256_set1_ps(ns[j][b]), acc[j]);                    \
+            __m256 dv = _mm256_load_ps(p->d + b * 8);                                              \
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] =                          \
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]),                                          \
+                                _mm256_mul_ps(dv, _mm256_set1_ps(dx[j][b])), acc[j]);              \
+            if (MIN) {                                                                             \
+                __m256 mv = _mm256_load_ps(p->m + b * 8);                                          \
+                _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] =                      \
+                    _mm256_fmadd_ps(mv, _mm256_set1_ps(ns[j][b]), acc[j]);                         \
             }                                                                                      \
         }                                                                                          \
-        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)                                                               \
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)                                       \
             store_lanes(Y + (j0 + j) * ldy, acc[j], nl);                                           \
     }
 
@@ -124,26 +134,47 @@ QG_TILE(AVXVNNI, tile_vnni, RN_VNNI, MAC_VNNI, (void)0)
 QG_TILE(, tile_avx2, RN_AVX2, MAC_AVX2, const __m256i ones = _mm256_set1_epi16(1))
 
 #define QG_KERNEL(ATTR, NAME, TILE, RNMAX)                                                         \
-    ATTR static void NAME##_bs(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,            \
-                               int64_t j1, float *Y, int64_t ldy, int nl, const int BS)            \
+    ATTR static inline __attribute__((always_inline)) void NAME##_bs(                              \
+        const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1, float *Y, int64_t ldy, \
+        int nl, const int BS, const int MIN)                                                       \
     {                                                                                              \
         for (; j1 - j0 >= RNMAX; j0 += RNMAX)                                                      \
-            TILE(p, a, j0, RNMAX, BS, Y, ldy, nl);                                                 \
+            TILE(p, a, j0, RNMAX, BS, MIN, Y, ldy, nl);                                            \
         switch (j1 - j0) {                                                                         \
-        case 5: if (5 < RNMAX) TILE(p, a, j0, 5, BS, Y, ldy, nl); break;                                          \
-        case 4: if (4 < RNMAX) TILE(p, a, j0, 4, BS, Y, ldy, nl); break;                                          \
-        case 3: if (3 < RNMAX) TILE(p, a, j0, 3, BS, Y, ldy, nl); break;                                          \
-        case 2: if (2 < RNMAX) TILE(p, a, j0, 2, BS, Y, ldy, nl); break;                                          \
-        case 1: if (1 < RNMAX) TILE(p, a, j0, 1, BS, Y, ldy, nl); break;                                          \
+        case 5: if (5 < RNMAX) TILE(p, a, j0, 5, BS, MIN, Y, ldy, nl); break;                                          \
+        case 4: if (4 < RNMAX) TILE(p, a, j0, 4, BS, MIN, Y, ldy, nl); break;                                          \
+        case 3: if (3 < RNMAX) TILE(p, a, j0, 3, BS, MIN, Y, ldy, nl); break;                                          \
+        case 2: if (2 < RNMAX) TILE(p, a, j0, 2, BS, MIN, Y, ldy, nl); break;                                          \
+        case 1: if (1 < RNMAX) TILE(p, a, j0, 1, BS, MIN, Y, ldy, nl); break;                                          \
         }                                                                                          \
+    }                                                                                              \
+    ATTR static void NAME##_16_0(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,          \
+                                 int64_t j1, float *Y, int64_t ldy, int nl)                        \
+    {                                                                                              \
+        NAME##_bs(p, a, j0, j1, Y, ldy, nl, 16, 0);                                                \
+    }                                                                                              \
+    ATTR static void NAME##_16_1(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,          \
+                                 int64_t j1, float *Y, int64_t ldy, int nl)                        \
+    {                                                                                              \
+        NAME##_bs(p, a, j0, j1, Y, ldy, nl, 16, 1);                                                \
+    }                                                                                              \
+    ATTR static void NAME##_32_0(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,          \
+                                 int64_t j1, float *Y, int64_t ldy, int nl)                        \
+    {                                                                                              \
+        NAME##_bs(p, a, j0, j1, Y, ldy, nl, 32, 0);                                                \
+    }                                                                                              \
+    ATTR static void NAME##_32_1(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,          \
+                                 int64_t j1, float *Y, int64_t ldy, int nl)                        \
+    {                                                                                              \
+        NAME##_bs(p, a, j0, j1, Y, ldy, nl, 32, 1);                                                \
     }                                                                                              \
     ATTR static void NAME(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1,     \
                           float *Y, int64_t ldy, int nl)                                           \
     {                                                                                              \
         if (p->bs == 16)                                                                           \
-            NAME##_bs(p, a, j0, j1, Y, ldy, nl, 16);                                               \
+            (p->off ? NAME##_16_0 : NAME##_16_1)(p, a, j0, j1, Y, ldy, nl);                        \
         else                                                                                       \
-            NAME##_bs(p, a, j0, j1, Y, ldy, nl, 32);                                               \
+            (p->off ? NAME##_32_0 : NAME##_32_1)(p, a, j0, j1, Y, ldy, nl);                        \
     }
 
 QG_KERNEL(AVXVNNI, kernel_vnni, tile_vnni, RN_VNNI)

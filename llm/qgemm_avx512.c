@@ -4,11 +4,12 @@
  * (Makefile); the VNNI functions carry their own target and are offered
  * only when the CPU has the instruction.
  *
- * Per block of bs values and activation row j: bs / 4 vpdpbusd into a
- * zeroed integer accumulator (each one 64 multiply-adds: four values of 16
- * rows against four values of row j broadcast), then in float
- *   acc_j += float(int_j) * (d * dx_j);  acc_j += m * ns_j
- * (ns_j = -dx_j * sum of the block's activation values). RN = 8 keeps 8
+ * Per block of bs values and activation row j: bs / 4 vpdpbusd into an
+ * integer accumulator that starts at -off * S_j (each one 64 multiply-adds:
+ * four values of 16 rows against four values of row j broadcast), then in
+ * float acc_j += float(int_j) * (d * dx_j), and for the types with a min
+ * acc_j += m * ns_j (ns_j = -dx_j * S_j, S_j the sum of the block's
+ * activation values). RN = 8 keeps 8
  * integer and 8 float accumulators in registers; the panel's vector of four
  * values is loaded once for the 8 rows and the activations come broadcast
  * from memory. */
@@ -32,62 +33,69 @@ static inline int32_t load_i32(const int8_t *p)
     return v;
 }
 
-/* nj (<= RN) rows from j0, blocks of BS values; both constants once
- * inlined into the callers below. */
+/* nj (<= RN) rows from j0, blocks of BS values, with or without the
+ * min term (MIN); the three constants once inlined into the callers. */
 VNNI static inline __attribute__((always_inline)) void
-tile(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, const int BS, float *Y,
-     int64_t ldy, __mmask16 keep)
+tile(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, const int BS,
+     const int MIN, float *Y, int64_t ldy, __mmask16 keep)
 {
     const int64_t k = p->k, nb = k / BS;
+    const int off = p->off;
     const int8_t *x[RN];
     const float *dx[RN], *ns[RN];
+    const int32_t *sum[RN];
     __m512 acc[RN];
     _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {
         x[j] = a->q + (j0 + j) * k;
         dx[j] = (BS == 16 ? a->dx16 : a->dx32) + (j0 + j) * nb;
         ns[j] = (BS == 16 ? a->ns16 : a->ns32) + (j0 + j) * nb;
+        sum[j] = (BS == 16 ? a->sum16 : a->sum32) + (j0 + j) * nb;
         acc[j] = _mm512_setzero_ps();
     }
     const __m512i *w = (const __m512i *)(const void *)p->q;
     for (int64_t b = 0; b < nb; b++) {
         __m512i s[RN];
-        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
-            s[j] = _mm512_setzero_si512();
-        _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++, w++) {
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) s[j] =
+            MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sum[j][b]);
+        _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++, w++)
+        {
             __m512i wv = _mm512_load_si512(w);
-            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
-                s[j] = _mm512_dpbusd_epi32(s[j], wv,
-                                           _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * t)));
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) s[j] =
+                _mm512_dpbusd_epi32(s[j], wv, _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * t)));
         }
-        __m512 dv = _mm512_load_ps(p->d + b * 16), mv = _mm512_load_ps(p->m + b * 16);
-        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]),
-                                     _mm512_mul_ps(dv, _mm512_set1_ps(dx[j][b])), acc[j]);
-            acc[j] = _mm512_fmadd_ps(mv, _mm512_set1_ps(ns[j][b]), acc[j]);
+        __m512 dv = _mm512_load_ps(p->d + b * 16);
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] = _mm512_fmadd_ps(
+            _mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(dv, _mm512_set1_ps(dx[j][b])), acc[j]);
+        if (MIN) {
+            __m512 mv = _mm512_load_ps(p->m + b * 16);
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] =
+                _mm512_fmadd_ps(mv, _mm512_set1_ps(ns[j][b]), acc[j]);
         }
     }
     _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
         _mm512_mask_storeu_ps(Y + (j0 + j) * ldy, keep, acc[j]);
 }
 
-#define TILES(BS)                                                                                  \
-    VNNI static void rows_##BS(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,            \
-                               int64_t j1, float *Y, int64_t ldy, __mmask16 keep)                  \
+#define TILES(BS, MIN)                                                                             \
+    VNNI static void rows_##BS##_##MIN(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,    \
+                                       int64_t j1, float *Y, int64_t ldy, __mmask16 keep)          \
     {                                                                                              \
         for (; j1 - j0 >= RN; j0 += RN)                                                            \
-            tile(p, a, j0, RN, BS, Y, ldy, keep);                                                  \
+            tile(p, a, j0, RN, BS, MIN, Y, ldy, keep);                                             \
         switch (j1 - j0) {                                                                         \
-        case 7: tile(p, a, j0, 7, BS, Y, ldy, keep); break;                                        \
-        case 6: tile(p, a, j0, 6, BS, Y, ldy, keep); break;                                        \
-        case 5: tile(p, a, j0, 5, BS, Y, ldy, keep); break;                                        \
-        case 4: tile(p, a, j0, 4, BS, Y, ldy, keep); break;                                        \
-        case 3: tile(p, a, j0, 3, BS, Y, ldy, keep); break;                                        \
-        case 2: tile(p, a, j0, 2, BS, Y, ldy, keep); break;                                        \
-        case 1: tile(p, a, j0, 1, BS, Y, ldy, keep); break;                                        \
+        case 7: tile(p, a, j0, 7, BS, MIN, Y, ldy, keep); break;                                   \
+        case 6: tile(p, a, j0, 6, BS, MIN, Y, ldy, keep); break;                                   \
+        case 5: tile(p, a, j0, 5, BS, MIN, Y, ldy, keep); break;                                   \
+        case 4: tile(p, a, j0, 4, BS, MIN, Y, ldy, keep); break;                                   \
+        case 3: tile(p, a, j0, 3, BS, MIN, Y, ldy, keep); break;                                   \
+        case 2: tile(p, a, j0, 2, BS, MIN, Y, ldy, keep); break;                                   \
+        case 1: tile(p, a, j0, 1, BS, MIN, Y, ldy, keep); break;                                   \
         }                                                                                          \
     }
-TILES(16)
-TILES(32)
+TILES(16, 0)
+TILES(16, 1)
+TILES(32, 0)
+TILES(32, 1)
 
 /* Activation row j, blocks of 32: two vectors of 16. */
 static void quantize(llm_qg_acts *a, int64_t j, const float *x)
@@ -113,9 +121,9 @@ VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,
 {
     __mmask16 keep = (__mmask16)((1u << nl) - 1);
     if (p->bs == 16)
-        rows_16(p, a, j0, j1, Y, ldy, keep);
+        (p->off ? rows_16_0 : rows_16_1)(p, a, j0, j1, Y, ldy, keep);
     else
-        rows_32(p, a, j0, j1, Y, ldy, keep);
+        (p->off ? rows_32_0 : rows_32_1)(p, a, j0, j1, Y, ldy, keep);
 }
 
 /* 16 rows of 16 groups of four values at a time: a 16 x 16 transposition

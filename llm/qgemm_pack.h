@@ -9,8 +9,8 @@
  *
  * Packing reads each block as the reference dequantization does (the same
  * element order, the same per-block scales from quant_int.h), so a panel
- * holds d * u - m = the reference value up to the rounding of that one
- * expression; test_quant checks it for every type. */
+ * holds d * (u - off) - m = the reference value up to the rounding of that
+ * one expression; test_quant checks it for every type. */
 #ifndef RAG_LLM_QGEMM_PACK_H
 #define RAG_LLM_QGEMM_PACK_H
 
@@ -37,9 +37,12 @@ static inline void qg_block_consts(const llm_qg_acts *a, int64_t j, int64_t b, f
     int64_t nb = a->k / 32;
     a->dx32[j * nb + b] = d;
     a->ns32[j * nb + b] = -d * (float)(s0 + s1);
+    a->sum32[j * nb + b] = s0 + s1;
     a->dx16[j * 2 * nb + 2 * b] = a->dx16[j * 2 * nb + 2 * b + 1] = d;
     a->ns16[j * 2 * nb + 2 * b] = -d * (float)s0;
     a->ns16[j * 2 * nb + 2 * b + 1] = -d * (float)s1;
+    a->sum16[j * 2 * nb + 2 * b] = s0;
+    a->sum16[j * 2 * nb + 2 * b + 1] = s1;
 }
 
 /* Where one row's block constants go in a panel. */
@@ -61,7 +64,7 @@ static void pack_q4_0(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q4_0 *x = (const llm_block_q4_0 *)row + i;
     float d = llm_half(x->d);
-    put_block(o, i, d, 8 * d);
+    put_block(o, i, d, 0);
     for (int j = 0; j < 16; j++) {
         u[j] = x->qs[j] & 0xF;
         u[j + 16] = x->qs[j] >> 4;
@@ -100,7 +103,7 @@ static void pack_q5_0(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q5_0 *x = (const llm_block_q5_0 *)row + i;
     float d = llm_half(x->d);
-    put_block(o, i, d, 16 * d);
+    put_block(o, i, d, 0);
     q5_values(x->qs, x->qh, u);
 }
 
@@ -115,7 +118,7 @@ static void pack_q8_0(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q8_0 *x = (const llm_block_q8_0 *)row + i;
     float d = llm_half(x->d);
-    put_block(o, i, d, 128 * d);
+    put_block(o, i, d, 0);
     for (int j = 0; j < 32; j++)
         u[j] = (uint8_t)(x->qs[j] + 128);
 }
@@ -132,7 +135,7 @@ static void pack_iq4_nl(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_iq4_nl *x = (const llm_block_iq4_nl *)row + i;
     float d = llm_half(x->d);
-    put_block(o, i, d, 128 * d);
+    put_block(o, i, d, 0);
     iq4_values(x->qs, u);
 }
 
@@ -142,7 +145,7 @@ static void pack_iq4_xs(const void *row, int64_t i, uint8_t *u, const dst *o)
     llm_scales s;
     llm_scales_iq4_xs(x, &s);
     for (int g = 0; g < 8; g++) {
-        put_block(o, 8 * i + g, s.d[g], 128 * s.d[g]);
+        put_block(o, 8 * i + g, s.d[g], 0);
         iq4_values(x->qs + 16 * g, u + 32 * g);
     }
 }
@@ -168,7 +171,7 @@ static void pack_q3_K(const void *row, int64_t i, uint8_t *u, const dst *o)
     llm_scales s;
     llm_scales_q3_K(x, &s);
     for (int j = 0; j < 16; j++)
-        put_block(o, 16 * i + j, s.d[j], 4 * s.d[j]);
+        put_block(o, 16 * i + j, s.d[j], 0);
     for (int g = 0; g < 8; g++) {
         const uint8_t *q = x->qs + 32 * (g / 4);
         int shift = 2 * (g % 4);
@@ -211,7 +214,7 @@ static void pack_q6_K(const void *row, int64_t i, uint8_t *u, const dst *o)
     llm_scales s;
     llm_scales_q6_K(x, &s);
     for (int j = 0; j < 16; j++)
-        put_block(o, 16 * i + j, s.d[j], 32 * s.d[j]);
+        put_block(o, 16 * i + j, s.d[j], 0);
     for (int g = 0; g < 8; g++) {
         int h = g / 4, k = g % 4;
         const uint8_t *ql = x->ql + 64 * h + 32 * (k % 2);
@@ -252,6 +255,7 @@ static inline void qg_pack_via(llm_dtype t, const void *rows, size_t row_bytes, 
     p->k = k;
     p->bs = bs;
     p->lanes = lanes;
+    p->off = llm_qg_offset(t);
     if (nrows < lanes) { /* the missing rows count zero */
         memset(base + qbytes, 0, 2 * sbytes);
         memset(u + (size_t)nrows * k, 0, (size_t)(lanes - nrows) * (size_t)k);

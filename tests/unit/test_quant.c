@@ -1050,7 +1050,7 @@ static const llm_dtype qgemm_types[] = {LLM_Q4_0, LLM_Q4_1,   LLM_Q5_0, LLM_Q5_1
                                         LLM_Q4_K, LLM_Q5_K,   LLM_Q6_K, LLM_IQ4_XS};
 #define N_QGEMM ((int)(sizeof qgemm_types / sizeof qgemm_types[0]))
 
-/* A panel holds d * u - m = the reference dequantization, up to the
+/* A panel holds d * (u - off) - m = the reference dequantization, up to the
  * rounding of that expression, for every type and every path's packing;
  * the rows past the last are zero. */
 static void test_qgemm_pack(void)
@@ -1084,9 +1084,9 @@ static void test_qgemm_pack(void)
                     int u =
                         p.q[((size_t)(e / 4) * (size_t)lanes + (size_t)r) * 4 + (size_t)(e % 4)];
                     float d = p.d[(e / p.bs) * lanes + r], m = p.m[(e / p.bs) * lanes + r];
-                    double got = (double)(d * (float)u - m);
+                    double got = (double)(d * (float)(u - p.off) - m);
                     double want = r < nrows ? ref[e] : 0;
-                    double tol = 4 * 1.2e-7 * (fabs((double)d * u) + fabs((double)m));
+                    double tol = 4 * 1.2e-7 * (fabs((double)d * (u - p.off)) + fabs((double)m));
                     bad += !(fabs(got - want) <= tol) || (r >= nrows && u != 0);
                 }
             }
