@@ -24,4 +24,6 @@ echo
 echo
 ./bench/ragd_streams.sh
 echo
+./bench/ttft_ragd.sh
+echo
 ./bench/cluster.sh

@@ -82,6 +82,9 @@ typedef struct chat_job {
     ragd_ticket *ticket;
     rag_generation gen;
     double queue_ms, prompt_build_ms;
+    double first_token_ms; /* from the request's arrival to the first text of the answer
+                              (or of its reasoning) sent to the client, or produced when
+                              not streamed; 0 until then */
     int timed_out, failed;
     rag_err err;
     /* where it goes */
@@ -369,6 +372,7 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     cJSON_AddNumberToObject(t, "prompt_build_ms", j->prompt_build_ms);
     cJSON_AddNumberToObject(t, "prompt_ms", j->gen.stats.prompt_ms);
     cJSON_AddNumberToObject(t, "generate_ms", j->gen.stats.gen_ms);
+    if (j->first_token_ms > 0) cJSON_AddNumberToObject(t, "first_token_ms", j->first_token_ms);
     cJSON_AddNumberToObject(t, "total_ms", (rag_now_s() - j->started) * 1e3);
 }
 
@@ -541,10 +545,19 @@ static int job_stopped(void *p)
     return j->out ? ragd_stream_cancelled(j->out) : ragd_request_gone(j->req);
 }
 
+/* The time to the first token as the client sees it: after retrieval, the
+ * prompt, the wait for a slot, the prompt's processing and whatever the
+ * citation check held back. */
+static void note_first_text(chat_job *j, size_t len)
+{
+    if (len && !j->first_token_ms) j->first_token_ms = (rag_now_s() - j->started) * 1e3;
+}
+
 static int on_text(void *p, const char *text, size_t len)
 {
     chat_job *j = p;
     if (j->out && len && send_delta(j, NULL, text, len, NULL) < 0) return 1;
+    note_first_text(j, len);
     return job_stopped(j);
 }
 
@@ -552,6 +565,7 @@ static int on_reasoning(void *p, const char *text, size_t len)
 {
     chat_job *j = p;
     if (j->out && len && send_reasoning(j, text, len) < 0) return 1;
+    note_first_text(j, len);
     return job_stopped(j);
 }
 

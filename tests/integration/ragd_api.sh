@@ -81,6 +81,9 @@ check "chat: context blocks were given" test "$(echo "$b" | json_len '$.sources'
 check_eq "chat: finance's answer comes from finance documents only" \
   "$(echo "$b" | json_sql "select count(*) from json_each(J, '\$.sources') where json_extract(value, '\$.uri') like '%/ops/%'")" 0
 check_eq "chat: timings are filled" "$(echo "$b" | json_sql "select json_extract(J, '\$.timings.generate_ms') > 0")" 1
+# the time to the first token follows retrieval, the prompt, the wait for a slot and the prefill
+check_eq "chat: first_token_ms comes after the stages before it and before the end" "$(echo "$b" | json_sql \
+  "select json_extract(J, '\$.timings.first_token_ms') >= json_extract(J, '\$.timings.retrieve_ms') + json_extract(J, '\$.timings.prompt_build_ms') + json_extract(J, '\$.timings.queue_ms') + json_extract(J, '\$.timings.prompt_ms') and json_extract(J, '\$.timings.first_token_ms') <= json_extract(J, '\$.timings.total_ms')")" 1
 again=$(api POST /v1/chat/completions $FIN -d "$chat" | sed '$d')
 check_eq "chat: the same seed, the same answer" "$(echo "$again" | json_get '$.choices[0].message.content')" "$(echo "$b" | json_get '$.choices[0].message.content')"
 check_eq "chat: the same prompt again is taken from the slot's cache (all but its last token)" \
@@ -115,6 +118,8 @@ check "stream: the text comes in pieces ($n_content)" test "$n_content" -ge 2
 final=$(grep '^data: {' $T/stream.txt | tail -n1 | sed 's/^data: //')
 check_eq "stream: the last chunk has no choices" "$(echo "$final" | json_len '$.choices')" 0
 check_eq "stream: the last chunk carries citations and usage" "$(echo "$final" | json_sql "select json_type(J, '\$.citations') || json_type(J, '\$.usage')")" arrayobject
+check_eq "stream: the last chunk's timings hold the time to the first token" "$(echo "$final" | json_sql \
+  "select json_extract(J, '\$.timings.first_token_ms') > json_extract(J, '\$.timings.prompt_ms') and json_extract(J, '\$.timings.first_token_ms') <= json_extract(J, '\$.timings.total_ms')")" 1
 check_eq "stream: finish_reason before the summary" "$(grep '^data: {' $T/stream.txt | tail -n2 | head -n1 | sed 's/^data: //' | json_get '$.choices[0].finish_reason')" length
 
 # ---- bad requests ----
