@@ -320,8 +320,8 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
 void llm_acts_free(llm_acts *a)
 {
     llm_compute_free(a->compute);
-    float *bufs[] = {a->x,    a->xn, a->q,       a->k,      a->v,       a->att,
-                     a->gate, a->up, a->rope_cs, a->scores, a->kv_wide, a->logits, a->att_q};
+    float *bufs[] = {a->x,  a->xn,      a->q,      a->k,       a->v,      a->att,  a->gate,
+                     a->up, a->rope_cs, a->scores, a->kv_wide, a->logits, a->att_q};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         rag_free_lines(bufs[i]);
     rag_free(a->seq);

@@ -21,9 +21,9 @@
  *   d[r] dx (sum_k u[r][k] qx[k] - off S) - m[r] dx S
  *
  * with the parenthesis in integers (the offset's part is where the
- * integer sum starts), and the last term only for the types with a min. No float copy of a weight matrix is made:
- * a worker packs the panels of one tile of rows (a few hundred KB) into its
- * own scratch and multiplies them with every activation row.
+ * integer sum starts), and the last term only for the types with a min. No float copy of a weight
+ * matrix is made: a worker packs the panels of one tile of rows (a few hundred KB) into its own
+ * scratch and multiplies them with every activation row.
  *
  * Each output element is the same sequence of operations whatever n, the
  * position of its row in a batch, the tile or the kernel path (the float

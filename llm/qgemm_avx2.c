@@ -78,9 +78,8 @@ static inline void store_lanes(float *y, __m256 acc, int nl)
                 }                                                                                  \
             }                                                                                      \
             __m256 dv = _mm256_load_ps(p->d + b * 8);                                              \
-            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] =                          \
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]),                                          \
-                                _mm256_mul_ps(dv, _mm256_set1_ps(dx[j][b])), acc[j]);              \
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] = _mm256_fmadd_ps(         \
+                _mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(dv, _mm256_set1_ps(dx[j][b])), acc[j]);    \
             if (MIN) {                                                                             \
                 __m256 mv = _mm256_load_ps(p->m + b * 8);                                          \
                 _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] =                      \
@@ -135,17 +134,27 @@ QG_TILE(, tile_avx2, RN_AVX2, MAC_AVX2, const __m256i ones = _mm256_set1_epi16(1
 
 #define QG_KERNEL(ATTR, NAME, TILE, RNMAX)                                                         \
     ATTR static inline __attribute__((always_inline)) void NAME##_bs(                              \
-        const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1, float *Y, int64_t ldy, \
-        int nl, const int BS, const int MIN)                                                       \
+        const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1, float *Y,             \
+        int64_t ldy, int nl, const int BS, const int MIN)                                          \
     {                                                                                              \
         for (; j1 - j0 >= RNMAX; j0 += RNMAX)                                                      \
             TILE(p, a, j0, RNMAX, BS, MIN, Y, ldy, nl);                                            \
         switch (j1 - j0) {                                                                         \
-        case 5: if (5 < RNMAX) TILE(p, a, j0, 5, BS, MIN, Y, ldy, nl); break;                                          \
-        case 4: if (4 < RNMAX) TILE(p, a, j0, 4, BS, MIN, Y, ldy, nl); break;                                          \
-        case 3: if (3 < RNMAX) TILE(p, a, j0, 3, BS, MIN, Y, ldy, nl); break;                                          \
-        case 2: if (2 < RNMAX) TILE(p, a, j0, 2, BS, MIN, Y, ldy, nl); break;                                          \
-        case 1: if (1 < RNMAX) TILE(p, a, j0, 1, BS, MIN, Y, ldy, nl); break;                                          \
+        case 5:                                                                                    \
+            if (5 < RNMAX) TILE(p, a, j0, 5, BS, MIN, Y, ldy, nl);                                 \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            if (4 < RNMAX) TILE(p, a, j0, 4, BS, MIN, Y, ldy, nl);                                 \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            if (3 < RNMAX) TILE(p, a, j0, 3, BS, MIN, Y, ldy, nl);                                 \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            if (2 < RNMAX) TILE(p, a, j0, 2, BS, MIN, Y, ldy, nl);                                 \
+            break;                                                                                 \
+        case 1:                                                                                    \
+            if (1 < RNMAX) TILE(p, a, j0, 1, BS, MIN, Y, ldy, nl);                                 \
+            break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
     ATTR static void NAME##_16_0(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,          \
@@ -245,7 +254,8 @@ static void pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int
 QG_PEAK(AVXVNNI, peak_vnni, MAC_VNNI, (void)0)
 QG_PEAK(, peak_avx2, MAC_AVX2, const __m256i ones = _mm256_set1_epi16(1))
 
-static const llm_qg_ops ops_vnni = {LLM_QGEMM_AVXVNNI, 8, 255, kernel_vnni, quantize, pack, peak_vnni};
+static const llm_qg_ops ops_vnni = {LLM_QGEMM_AVXVNNI, 8,    255,      kernel_vnni,
+                                    quantize,          pack, peak_vnni};
 static const llm_qg_ops ops_avx2 = {LLM_QGEMM_AVX2, 8, 63, kernel_avx2, quantize, pack, peak_avx2};
 
 static int have_avx2(void)

@@ -45,7 +45,8 @@ tile(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, cons
     const float *dx[RN], *ns[RN];
     const int32_t *sum[RN];
     __m512 acc[RN];
-    _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) {
+    _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+    {
         x[j] = a->q + (j0 + j) * k;
         dx[j] = (BS == 16 ? a->dx16 : a->dx32) + (j0 + j) * nb;
         ns[j] = (BS == 16 ? a->ns16 : a->ns32) + (j0 + j) * nb;
@@ -83,13 +84,27 @@ tile(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, cons
         for (; j1 - j0 >= RN; j0 += RN)                                                            \
             tile(p, a, j0, RN, BS, MIN, Y, ldy, keep);                                             \
         switch (j1 - j0) {                                                                         \
-        case 7: tile(p, a, j0, 7, BS, MIN, Y, ldy, keep); break;                                   \
-        case 6: tile(p, a, j0, 6, BS, MIN, Y, ldy, keep); break;                                   \
-        case 5: tile(p, a, j0, 5, BS, MIN, Y, ldy, keep); break;                                   \
-        case 4: tile(p, a, j0, 4, BS, MIN, Y, ldy, keep); break;                                   \
-        case 3: tile(p, a, j0, 3, BS, MIN, Y, ldy, keep); break;                                   \
-        case 2: tile(p, a, j0, 2, BS, MIN, Y, ldy, keep); break;                                   \
-        case 1: tile(p, a, j0, 1, BS, MIN, Y, ldy, keep); break;                                   \
+        case 7:                                                                                    \
+            tile(p, a, j0, 7, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
+        case 6:                                                                                    \
+            tile(p, a, j0, 6, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
+        case 5:                                                                                    \
+            tile(p, a, j0, 5, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            tile(p, a, j0, 4, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            tile(p, a, j0, 3, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            tile(p, a, j0, 2, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
+        case 1:                                                                                    \
+            tile(p, a, j0, 1, BS, MIN, Y, ldy, keep);                                              \
+            break;                                                                                 \
         }                                                                                          \
     }
 TILES(16, 0)

@@ -83,8 +83,8 @@ static void pack_q4_1(const void *row, int64_t i, uint8_t *u, const dst *o)
 
 static void q5_values(const uint8_t *qs, const uint8_t *qhp, uint8_t *u)
 {
-    uint32_t qh = (uint32_t)qhp[0] | (uint32_t)qhp[1] << 8 | (uint32_t)qhp[2] << 16 |
-                  (uint32_t)qhp[3] << 24;
+    uint32_t qh =
+        (uint32_t)qhp[0] | (uint32_t)qhp[1] << 8 | (uint32_t)qhp[2] << 16 | (uint32_t)qhp[3] << 24;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     /* the nibbles as 32 bytes, each fifth bit a byte mask of 16 */
     __m128i q = _mm_loadu_si128((const __m128i *)(const void *)qs), m4 = _mm_set1_epi8(0x0F);
@@ -263,19 +263,45 @@ static inline void qg_pack_via(llm_dtype t, const void *rows, size_t row_bytes, 
     void (*fn)(const void *, int64_t, uint8_t *, const dst *) = NULL;
     int unit = 32;
     switch (t) {
-    case LLM_Q4_0: fn = pack_q4_0; break;
-    case LLM_Q4_1: fn = pack_q4_1; break;
-    case LLM_Q5_0: fn = pack_q5_0; break;
-    case LLM_Q5_1: fn = pack_q5_1; break;
-    case LLM_Q8_0: fn = pack_q8_0; break;
-    case LLM_IQ4_NL: fn = pack_iq4_nl; break;
-    case LLM_IQ4_XS: fn = pack_iq4_xs, unit = 256; break;
-    case LLM_Q2_K: fn = pack_q2_K, unit = 256; break;
-    case LLM_Q3_K: fn = pack_q3_K, unit = 256; break;
-    case LLM_Q4_K: fn = pack_q4_K, unit = 256; break;
-    case LLM_Q5_K: fn = pack_q5_K, unit = 256; break;
-    case LLM_Q6_K: fn = pack_q6_K, unit = 256; break;
-    default: assert(0); return;
+    case LLM_Q4_0:
+        fn = pack_q4_0;
+        break;
+    case LLM_Q4_1:
+        fn = pack_q4_1;
+        break;
+    case LLM_Q5_0:
+        fn = pack_q5_0;
+        break;
+    case LLM_Q5_1:
+        fn = pack_q5_1;
+        break;
+    case LLM_Q8_0:
+        fn = pack_q8_0;
+        break;
+    case LLM_IQ4_NL:
+        fn = pack_iq4_nl;
+        break;
+    case LLM_IQ4_XS:
+        fn = pack_iq4_xs, unit = 256;
+        break;
+    case LLM_Q2_K:
+        fn = pack_q2_K, unit = 256;
+        break;
+    case LLM_Q3_K:
+        fn = pack_q3_K, unit = 256;
+        break;
+    case LLM_Q4_K:
+        fn = pack_q4_K, unit = 256;
+        break;
+    case LLM_Q5_K:
+        fn = pack_q5_K, unit = 256;
+        break;
+    case LLM_Q6_K:
+        fn = pack_q6_K, unit = 256;
+        break;
+    default:
+        assert(0);
+        return;
     }
     for (int r = 0; r < nrows; r++) {
         const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;

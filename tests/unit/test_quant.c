@@ -1202,8 +1202,9 @@ static void test_qgemm_throughput(void)
         uint8_t *data = random_row(t, rows * cols);
         llm_mat W = {t, rows, cols, data, llm_row_bytes(t, cols)};
         char line[256];
-        int len = snprintf(line, sizeof line, "    %-6s prompt product, one thread, G/s (of peak):",
-                           llm_dtype_get(t)->name);
+        int len =
+            snprintf(line, sizeof line,
+                     "    %-6s prompt product, one thread, G/s (of peak):", llm_dtype_get(t)->name);
         for (int path = 1; path < LLM_QGEMM_PATHS; path++) {
             if (!llm_qgemm_supported((llm_qgemm_path)path)) continue;
             llm_qgemm_path prev = llm_qgemm_select((llm_qgemm_path)path);
