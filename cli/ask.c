@@ -359,7 +359,9 @@ static void ask_print_json(ask_session *as, const ask_turn *t, const rag_prompt 
     cJSON *cites = cJSON_AddArrayToObject(j, "citations");
     for (size_t i = 0; i < cc->n_cited; i++) {
         const rag_block *b = &pr->blocks[cc->cited[i] - 1];
-        char *snip = rag_snippet(b->src->hit.text, b->used, 240);
+        size_t len;
+        const char *text = rag_block_text(b, &len);
+        char *snip = rag_snippet(text, len, 240);
         cJSON_AddItemToArray(cites, rag_citation_json(b->n, &b->src->hit, snip, NULL));
         rag_free(snip);
     }
@@ -477,8 +479,9 @@ static int ask_generate(ask_session *as, const ask_turn *t)
         for (size_t k = 0; k < pr.n_blocks; k++) {
             cli_ask_passage *p = &rep->given[rep->n_given++];
             p->doc_id = cli_doc_id(&pr.blocks[k].src->hit);
-            p->text = rag_xstrndup(pr.blocks[k].src->hit.text ? pr.blocks[k].src->hit.text : "",
-                                   pr.blocks[k].used);
+            size_t len;
+            const char *text = rag_block_text(&pr.blocks[k], &len);
+            p->text = rag_xstrndup(text, len);
             for (size_t i = 0; i < g.check.n_cited; i++)
                 if (g.check.cited[i] == pr.blocks[k].n) p->n = pr.blocks[k].n;
         }

@@ -53,7 +53,9 @@ static char *user_message(const char *question, const rag_block *blocks, size_t 
             append_data(&b, sec, strlen(sec));
         }
         rag_buf_putc(&b, '\n');
-        append_data(&b, h->text ? h->text : "", blocks[i].used);
+        size_t len;
+        const char *text = rag_block_text(&blocks[i], &len);
+        append_data(&b, text, len);
         rag_buf_puts(&b, "\n\n");
     }
     rag_buf_puts(&b, "</context>\n\nQuestion: ");
@@ -154,6 +156,40 @@ static void keep_messages(const layout *l, rag_prompt *out)
     rag_free(user);
 }
 
+const char *rag_block_text(const rag_block *b, size_t *len)
+{
+    const char *t = b->src->hit.text ? b->src->hit.text : "";
+    *len = b->used > b->skip ? b->used - b->skip : 0;
+    return t + (b->used > b->skip ? b->skip : 0);
+}
+
+/* Leaves out of b what earlier blocks of the same document already give:
+ * a chunk's text is its document's bytes [byte_start, byte_end), and
+ * neighbouring chunks share ingest.overlap_tokens of them. A start inside
+ * an earlier block's part moves to its end, an end inside one to its
+ * start; 0 when nothing of b is left. */
+static int overlap_trim(const rag_block *blocks, size_t n, rag_block *b)
+{
+    const store_hit *h = &b->src->hit;
+    if (h->byte_end - h->byte_start != (int64_t)b->used) return 1; /* not a plain slice */
+    for (size_t i = 0; i < n; i++) {
+        const store_hit *o = &blocks[i].src->hit;
+        if (o->document_id != h->document_id) continue;
+        int64_t os = o->byte_start + (int64_t)blocks[i].skip,
+                oe = o->byte_start + (int64_t)blocks[i].used;
+        int64_t s = h->byte_start + (int64_t)b->skip, e = h->byte_start + (int64_t)b->used;
+        if (os <= s && e <= oe) return 0;
+        if (os <= s && s < oe) b->skip = (size_t)(oe - h->byte_start);
+        else if (s < os && os < e && e <= oe)
+            b->used = (size_t)(os - h->byte_start);
+    }
+    /* the part left starts at a word, not at the blank between two */
+    const char *t = h->text;
+    while (b->skip < b->used && (t[b->skip] == ' ' || t[b->skip] == '\n'))
+        b->skip++;
+    return b->used > b->skip;
+}
+
 /* Bytes of text made of whole sentences, the longest prefix whose count
  * with the rest of the prompt stays within budget (0 when not even one). */
 static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, size_t budget,
@@ -161,7 +197,7 @@ static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, 
 {
     rag_block *last = &l->blocks[l->n_blocks - 1];
     const char *text = last->src->hit.text;
-    size_t len = strlen(text), end = 0, best = 0;
+    size_t len = last->used, end = last->skip, best = 0;
     while (end < len) {
         size_t start = end;
         while (start < len && (text[start] == ' ' || text[start] == '\n'))
@@ -209,9 +245,9 @@ int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_i
     }
     for (size_t i = 0; !rc && results && i < results->n; i++) {
         if (!results->v[i].hit.text) continue;
-        l.blocks[l.n_blocks] =
-            (rag_block){(int)l.n_blocks + 1, &results->v[i], strlen(results->v[i].hit.text)};
-        l.n_blocks++;
+        rag_block nb = {(int)l.n_blocks + 1, &results->v[i], 0, strlen(results->v[i].hit.text)};
+        if (!overlap_trim(l.blocks, l.n_blocks, &nb)) continue; /* all given already */
+        l.blocks[l.n_blocks++] = nb;
         rc = render(v, fam, &l, out, err);
         if (rc || out->n_tokens <= budget) continue;
         /* too long whole: its leading sentences, if any fit, then stop */

@@ -6,7 +6,10 @@
  * holding the numbered context blocks between <context> and </context>,
  * then the question. Blocks are added best first while the prompt fits the
  * token budget; a block that does not fit whole is cut after its last
- * complete sentence that fits, never inside one. Text inside the context
+ * complete sentence that fits, never inside one. Chunks of one document
+ * overlap (ingest.overlap_tokens): a block whose chunk begins or ends inside
+ * an earlier block's text leaves that part out, and one wholly inside an
+ * earlier block is not added, so no text is given twice. Text inside the context
  * cannot close the context block or produce control tokens.
  *
  * A reasoning model thinks first only when the input asks: otherwise its
@@ -31,8 +34,11 @@ extern const char *const rag_default_system_prompt;
 typedef struct rag_block {
     int n;                 /* its number in the prompt: [n] */
     const rag_result *src; /* borrowed from the results */
-    size_t used;           /* bytes of the chunk's text in the prompt */
+    size_t skip, used;     /* the chunk's text in the prompt: bytes [skip, used) */
 } rag_block;
+
+/* The part of a block's chunk text that is in the prompt (*len bytes). */
+const char *rag_block_text(const rag_block *b, size_t *len);
 
 typedef struct rag_prompt {
     llm_chat_prompt chat;   /* the rendered prompt (chat.text is what --show-prompt prints) */

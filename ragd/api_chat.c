@@ -308,7 +308,9 @@ static void add_result_fields(cJSON *o, const chat_job *j, const char *mode,
     } else {
         for (size_t i = 0; i < j->gen.check.n_cited; i++) {
             const rag_block *b = &j->prompt.blocks[j->gen.check.cited[i] - 1];
-            char *snip = rag_snippet(b->src->hit.text, b->used, 240);
+            size_t len;
+            const char *text = rag_block_text(b, &len);
+            char *snip = rag_snippet(text, len, 240);
             cJSON_AddItemToArray(cites, rag_citation_json(b->n, &b->src->hit, snip, ids));
             rag_free(snip);
         }

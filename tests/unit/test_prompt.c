@@ -458,6 +458,47 @@ static void test_estimate_without_vocabulary(void)
     free_results(&res);
 }
 
+/* Chunks of one document overlap: a later block leaves out what an
+ * earlier one gives (its start, or all of it), other documents are left
+ * whole, and citations keep the blocks' numbers. */
+static void test_overlapping_chunks(void)
+{
+    const char *doc = "Alpha one. Beta two. Gamma three. Delta four.";
+    struct {
+        int64_t doc, start, end;
+    } parts[] = {{1, 0, 20}, {1, 11, 33}, {1, 0, 10}, {2, 11, 33}, {1, 21, 45}};
+    rag_results res = {0};
+    res.n = 5;
+    res.v = rag_xcalloc(res.n, sizeof *res.v);
+    for (size_t i = 0; i < res.n; i++) {
+        char *text = rag_xstrndup(doc + parts[i].start, (size_t)(parts[i].end - parts[i].start));
+        res.v[i] = make_result("Notes", "", text, (int64_t)i + 1);
+        rag_free(text);
+        res.v[i].hit.document_id = parts[i].doc;
+        res.v[i].hit.byte_start = parts[i].start;
+        res.v[i].hit.byte_end = parts[i].end;
+    }
+    rag_err err = {0};
+    rag_prompt_input in = {.question = "Which letters?", .results = &res};
+    rag_prompt p;
+    CHECK_INT(rag_prompt_build(NULL, LLM_CHAT_CHATML, &in, 100000, &p, &err), 0);
+    CHECK_INT(p.n_blocks, 4); /* the third chunk lies inside the first */
+    const char *u = p.messages[1].content;
+    CHECK_CONTAINS(u, "[1] Notes\nAlpha one. Beta two.\n\n");
+    CHECK_CONTAINS(u, "[2] Notes\nGamma three.\n\n");
+    CHECK_CONTAINS(u, "[3] Notes\nBeta two. Gamma three.\n\n"); /* another document */
+    CHECK_CONTAINS(u, "[4] Notes\nDelta four.\n\n");
+    if (p.n_blocks == 4) {
+        CHECK_INT(p.blocks[1].src->hit.chunk_id, 2);
+        CHECK_INT(p.blocks[3].src->hit.chunk_id, 5);
+        size_t len;
+        const char *t = rag_block_text(&p.blocks[1], &len);
+        CHECK(len == 12 && !strncmp(t, "Gamma three.", len));
+    }
+    rag_prompt_free(&p);
+    free_results(&res);
+}
+
 int main(void)
 {
     RUN(test_document_cannot_inject_control_tokens);
@@ -468,5 +509,6 @@ int main(void)
     RUN(test_reasoning_switch);
     RUN(test_messages_kept);
     RUN(test_estimate_without_vocabulary);
+    RUN(test_overlapping_chunks);
     return test_summary();
 }
