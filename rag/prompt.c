@@ -179,7 +179,8 @@ static int overlap_trim(const rag_block *blocks, size_t n, rag_block *b)
                 oe = o->byte_start + (int64_t)blocks[i].used;
         int64_t s = h->byte_start + (int64_t)b->skip, e = h->byte_start + (int64_t)b->used;
         if (os <= s && e <= oe) return 0;
-        if (os <= s && s < oe) b->skip = (size_t)(oe - h->byte_start);
+        if (os <= s && s < oe)
+            b->skip = (size_t)(oe - h->byte_start);
         else if (s < os && os < e && e <= oe)
             b->used = (size_t)(os - h->byte_start);
     }
