@@ -91,11 +91,11 @@ static void attend(void *ctx, int64_t slot)
         const float *base = m->qkv + (size_t)j->b->start[s] * 3 * E;
         const float *Q = base + (size_t)h * D, *K = base + E + (size_t)h * D,
                     *V = base + 2 * E + (size_t)h * D;
-        llm_gemm_nt(Q, 3 * E, L, K, 3 * E, L, D, S, L);
+        llm_gemm_nt(Q, 3 * E, L, K, 3 * E, L, D, S, L, NULL);
         for (int r = 0; r < L; r++)
             llm_vec_softmax(S + (size_t)r * L, L, scale);
         float *O = m->att + (size_t)j->b->start[s] * E + (size_t)h * D;
-        llm_gemm_nn(S, L, L, V, 3 * E, D, L, O, E);
+        llm_gemm_nn(S, L, L, V, 3 * E, D, L, O, E, NULL);
     }
 }
 

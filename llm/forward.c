@@ -14,7 +14,6 @@
 #include "base/mem.h"
 #include "llm/vecmath.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -85,10 +84,16 @@ static void widen_kv(const llm_context *c, const llm_hparams *hp, int layer, int
  * R = nt * G rows (token-major), S[R x P] = Q K^T for P the last token's
  * positions, each row's softmax over its own token's positions (the later
  * ones zero), O = S V, scattered back. Two products per block instead of
- * two per token and head: OpenBLAS packs the keys again for every call,
- * and most of a long prompt's attention went to that. */
+ * two per token and head: a long prompt's attention went mostly to
+ * packing the keys again for every call. The products are llm_gemm_nt and
+ * llm_gemm_nn, whose elements are each one multiply-add chain from zero:
+ * a token's row of S, and its row of O (the zeros past its positions add
+ * nothing), are the bits attend_group computes for it alone, so that an
+ * answer does not depend on where a prompt was cut into passes (ragd
+ * computes the public prefix apart, and reuses cached prefixes; rag ask
+ * computes the prompt in one pass). */
 static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, int nt,
-                         const float *kf, const float *vf, float *s, float *qo)
+                         const float *kf, const float *vf, float *s, float *qo, float *panel)
 {
     int D = hp->head_dim, G = hp->n_head / hp->n_head_kv, qd = hp->n_head * D, R = nt * G;
     int P = a->pos[t0 + nt - 1] + 1;
@@ -96,13 +101,13 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
     size_t col = (size_t)kvh * G * D, group = (size_t)G * D * sizeof(float);
     for (int i = 0; i < nt; i++) /* the group's heads of a token are one run of G * D */
         memcpy(qo + (size_t)i * G * D, a->q + (size_t)(t0 + i) * qd + col, group);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, P, D, 1.0f, qo, D, kf, D, 0.0f, s, P);
+    llm_gemm_nt(qo, D, R, kf, D, P, D, s, P, panel);
     for (int r = 0; r < R; r++) {
         int n_pos = a->pos[t0 + r / G] + 1;
         llm_vec_softmax(s + (size_t)r * P, n_pos, scale);
         memset(s + (size_t)r * P + n_pos, 0, (size_t)(P - n_pos) * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, P, 1.0f, s, P, vf, D, 0.0f, qo, D);
+    llm_gemm_nn(s, P, R, vf, D, D, P, qo, D, panel);
     for (int i = 0; i < nt; i++)
         memcpy(a->att + (size_t)(t0 + i) * qd + col, qo + (size_t)i * G * D, group);
 }
@@ -115,8 +120,8 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
  * tokens of one sequence go LLM_ATT_BLOCK at a time (attend_block).
  * Otherwise each token's scores and output are two small products:
  *   S[G x P] = Q[G x D] K^T,  softmax of each row,  O[G x D] = S V
- * whose shapes depend only on the token, so that a decoded token's result
- * does not depend on what else is in the pass. */
+ * Either way a token's result is the same bits: it does not depend on
+ * what else is in the pass, or on how a prompt was cut into passes. */
 static void attend_group(void *ctx, int64_t kvh)
 {
     attn_job *j = ctx;
@@ -126,6 +131,7 @@ static void attend_group(void *ctx, int64_t kvh)
     size_t qd = (size_t)hp->n_head * D;
     float *kf = a->kv_wide + (size_t)kvh * 2 * a->n_ctx * D, *vf = kf + (size_t)a->n_ctx * D;
     float *s = a->scores + (size_t)kvh * G * a->n_ctx;
+    float *panel = a->att_panel + (size_t)kvh * LLM_GEMM_PANEL * a->panel_k;
     float scale = 1.0f / sqrtf((float)D);
     const llm_context *widened = NULL;
     int have = 0; /* positions of `widened` in kf and vf */
@@ -146,7 +152,7 @@ static void attend_group(void *ctx, int64_t kvh)
                 }
                 attend_block(hp, a, (int)kvh, t, nt, kf, vf,
                              a->scores + (size_t)kvh * G * LLM_ATT_BLOCK * a->n_ctx,
-                             a->att_q + (size_t)kvh * G * LLM_ATT_BLOCK * D);
+                             a->att_q + (size_t)kvh * G * LLM_ATT_BLOCK * D, panel);
                 t += nt - 1;
                 continue;
             }
@@ -158,12 +164,10 @@ static void attend_group(void *ctx, int64_t kvh)
         const float *q =
             a->q + (size_t)t * qd + (size_t)kvh * G * D; /* the group's heads, in a row */
         float *out = a->att + (size_t)t * qd + (size_t)kvh * G * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, G, n_pos, D, 1.0f, q, D, kf, D, 0.0f,
-                    s, a->n_ctx);
+        llm_gemm_nt(q, D, G, kf, D, n_pos, D, s, a->n_ctx, panel);
         for (int g = 0; g < G; g++)
             llm_vec_softmax(s + (size_t)g * a->n_ctx, n_pos, scale);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, D, n_pos, 1.0f, s, a->n_ctx, vf,
-                    D, 0.0f, out, D);
+        llm_gemm_nn(s, a->n_ctx, G, vf, D, D, n_pos, out, D, panel);
     }
 }
 

@@ -12,14 +12,14 @@
  * it sleeps: a worker (or the caller) that blocked on the condition
  * variable at every job lost a wake-up's latency each time.
  *
- * One pool does all the parallel work. OpenBLAS is set to one thread and
- * called concurrently from the workers (the arrangement its documentation
- * recommends for threaded programs, and thread-safe in the threaded build;
- * the serial build is not): its own threads, which spin and yield after
- * each parallel call and so steal the cores the pool needs on a small
- * machine, never start working. A large product is cut into tiles of
+ * One pool does all the parallel work. A large product goes by the integer
+ * path (llm/qgemm.h) where the weight type has one, or is cut into tiles of
  * weight rows; each worker dequantizes its tiles into its own scratch and
- * multiplies them with cblas_sgemm. */
+ * multiplies them with llm_gemm_nt. Either way an output row does not
+ * depend on the other input rows (see matmul_tiles). OpenBLAS, which the
+ * products used before, computes nothing here; it is still set to one
+ * thread, for the programs that measure its sgemm beside us (its own
+ * threads spin after each call and steal the cores the pool needs). */
 #include "llm/matmul.h"
 
 #include "base/mem.h"
@@ -92,9 +92,11 @@ struct llm_compute {
     int n_threads;
     int64_t max_cols;
     int64_t tile_rows, big_tile_rows; /* for fewer and for BIG_N input rows or more */
-    float *scratch;                   /* big_tile_rows * max_cols per thread, owned */
-    uint8_t *qg_acts;                 /* QG_ROWS quantized activation rows, owned */
-    uint8_t *qg_tiles;                /* one packed tile per thread, owned */
+    float *scratch;        /* per thread: big_tile_rows * max_cols, then the product's panel
+                              (LLM_GEMM_PANEL * max_cols); owned */
+    size_t scratch_floats; /* per thread */
+    uint8_t *qg_acts;      /* QG_ROWS quantized activation rows, owned */
+    uint8_t *qg_tiles;     /* one packed tile per thread, owned */
     size_t qg_tile_bytes;
 
     pthread_t *workers; /* n_threads - 1, owned */
@@ -228,9 +230,9 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     c->big_tile_rows = rows < c->tile_rows   ? c->tile_rows
                        : rows > BIG_TILE_MAX ? BIG_TILE_MAX
                                              : rows;
-    /* one (big) tile of scratch per thread */
-    c->scratch =
-        rag_xcalloc_lines((size_t)n_threads * (size_t)(c->big_tile_rows * max_cols), sizeof(float));
+    /* one (big) tile of scratch per thread, and the panel llm_gemm_nt packs */
+    c->scratch_floats = (size_t)((c->big_tile_rows + LLM_GEMM_PANEL) * max_cols);
+    c->scratch = rag_xcalloc_lines((size_t)n_threads * c->scratch_floats, sizeof(float));
     /* for the integer path; untouched (so not resident) until used */
     c->qg_acts = rag_xcalloc_lines(llm_qg_acts_bytes(QG_ROWS, max_cols), 1);
     size_t p8 = llm_qg_panel_bytes(max_cols, 8) * (QG_TILE / 8),
@@ -307,22 +309,6 @@ static void dot_row(void *p, int64_t r)
         llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y[k] + r, W->rows, W->cols);
 }
 
-/* Y[n x rows] = X[n x k] * B^T with B row-major [rows x k], ldb its row
- * stride, ldy the row stride of Y; single-threaded (the caller is a worker). */
-static void sgemm_nt(const float *X, int64_t n, int64_t k, const float *B, int64_t rows,
-                     int64_t ldb, float *Y, int64_t ldy)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)rows, (blasint)k,
-                1.0f, X, (blasint)k, B, (blasint)ldb, 0.0f, Y, (blasint)ldy);
-}
-
-/* Y (ldy) = X[n x k] B^T, B's rows ldb apart, on the invariant path. */
-static void gemm_inv(const float *X, int64_t n, int64_t k, const float *B, int64_t rows,
-                     int64_t ldb, float *Y, int64_t ldy)
-{
-    llm_gemm_nt(X, k, (int)n, B, ldb, (int)rows, k, Y, ldy);
-}
-
 typedef struct gemm_job {
     llm_compute *c;
     const llm_mat *W;
@@ -330,51 +316,47 @@ typedef struct gemm_job {
     int64_t n;
     float *Y;
     int64_t n_tiles, tile_rows;
-    void (*gemm)(const float *X, int64_t n, int64_t k, const float *B, int64_t rows, int64_t ldb,
-                 float *Y, int64_t ldy);
 } gemm_job;
 
 /* Worker slot s multiplies tiles s, s + n_threads, ...: dequantized into its
- * own scratch (F32 weights are used in place). */
+ * own scratch (F32 weights are used in place), times X by llm_gemm_nt. */
 static void gemm_slot(void *p, int64_t slot)
 {
     const gemm_job *j = p;
     const llm_mat *W = j->W;
-    float *scratch = j->c->scratch + (size_t)slot * (size_t)(j->c->big_tile_rows * j->c->max_cols);
+    float *scratch = j->c->scratch + (size_t)slot * j->c->scratch_floats;
+    float *panel = scratch + (size_t)(j->c->big_tile_rows * j->c->max_cols);
     for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
         int64_t r0 = t * j->tile_rows,
                 tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
         if (tr <= 0) break;
         const uint8_t *rows = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
+        const float *B = scratch;
+        int64_t ldb = W->cols;
         if (W->type == LLM_F32) {
-            j->gemm(j->X, j->n, W->cols, (const float *)rows, tr,
-                    (int64_t)(W->row_bytes / sizeof(float)), j->Y + r0, W->rows);
-            continue;
+            B = (const float *)rows;
+            ldb = (int64_t)(W->row_bytes / sizeof(float));
+        } else {
+            for (int64_t i = 0; i < tr; i++)
+                llm_dequant_row(W->type, rows + (size_t)i * W->row_bytes, scratch + i * W->cols,
+                                W->cols);
         }
-        for (int64_t i = 0; i < tr; i++)
-            llm_dequant_row(W->type, rows + (size_t)i * W->row_bytes, scratch + i * W->cols,
-                            W->cols);
-        j->gemm(j->X, j->n, W->cols, scratch, tr, W->cols, j->Y + r0, W->rows);
+        llm_gemm_nt(j->X, W->cols, (int)j->n, B, ldb, (int)tr, W->cols, j->Y + r0, W->rows, panel);
     }
 }
 
-/* Dequantized tiles of W, multiplied on the workers with cblas_sgemm, or
- * with llm_gemm_nt when the context is batch invariant. */
+/* Dequantized tiles of W, multiplied on the workers by llm_gemm_nt: a row
+ * of Y is the same bits whatever n is and whatever rows come with it (not
+ * so with cblas_sgemm, whose kernels and blocking follow the shape and
+ * OPENBLAS_CORETYPE), so that a prompt gives the same answer whether it is
+ * computed in one pass or after a cached prefix. */
 static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
 {
     /* tiles of at most tile_rows, as even as possible, a multiple of the threads in number */
     int64_t tile_rows = n >= BIG_N ? c->big_tile_rows : c->tile_rows;
     int64_t n_tiles = (W->rows + tile_rows - 1) / tile_rows;
     n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
-    gemm_job g = {c,
-                  W,
-                  X,
-                  n,
-                  Y,
-                  n_tiles,
-                  (W->rows + n_tiles - 1) / n_tiles,
-                  c->batch_invariant ? gemm_inv : sgemm_nt};
-    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1); /* someone changed it */
+    gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles};
     llm_parallel_for(c, c->n_threads, gemm_slot, &g);
 }
 

@@ -44,11 +44,14 @@ void llm_compute_free(llm_compute *c);
 void llm_compute_set_int8_decode(llm_compute *c, int on);
 /* Makes every product batch invariant: an output row is bit for bit the
  * same whatever other input rows are multiplied with it, and whatever n is
- * (one path for all n: dequantized tiles times llm_gemm_nt, no OpenBLAS, so
- * OPENBLAS_CORETYPE cannot change it either). Encoders turn it on, so that
- * a text's vector does not depend on the texts embedded with it. Decoders
- * need not: their batches keep each row to itself below
- * LLM_MATMUL_ROWS_MAX rows, and a prompt is cut into the same chunks. */
+ * (one path for all n: the integer path or dequantized tiles times
+ * llm_gemm_nt). Encoders turn it on, so that a text's vector does not
+ * depend on the texts embedded with it. Decoders need not: a product of
+ * up to LLM_MATMUL_ROWS_MAX rows computes each row alone (the row
+ * kernels), and one of more rows goes by the integer path or the tiles,
+ * which are invariant among themselves; so a prompt's tokens come out the
+ * same in one pass or in two (a cached prefix, then the rest) as long as
+ * each pass has more than LLM_MATMUL_ROWS_MAX of them. */
 void llm_compute_set_batch_invariant(llm_compute *c, int on);
 int llm_compute_threads(const llm_compute *c);
 

@@ -9,6 +9,7 @@
 #include "llm/model_int.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "llm/vecmath.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -310,6 +311,8 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
     a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx * (blocked ? LLM_ATT_BLOCK : 1));
     a->att_q = acts_buf(a, blocked ? LLM_ATT_BLOCK * QD : 0);
     a->kv_wide = acts_buf(a, (size_t)hp->n_head_kv * 2 * (size_t)n_ctx * (size_t)hp->head_dim);
+    a->panel_k = n_ctx > hp->head_dim ? n_ctx : hp->head_dim;
+    a->att_panel = acts_buf(a, (size_t)hp->n_head_kv * LLM_GEMM_PANEL * (size_t)a->panel_k);
     a->n_logits = n_logits;
     a->logits = acts_buf(a, (size_t)n_logits * (size_t)out_width);
     a->seq = rag_xcalloc(B, sizeof *a->seq);
@@ -320,8 +323,8 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
 void llm_acts_free(llm_acts *a)
 {
     llm_compute_free(a->compute);
-    float *bufs[] = {a->x,  a->xn,      a->q,      a->k,       a->v,      a->att,  a->gate,
-                     a->up, a->rope_cs, a->scores, a->kv_wide, a->logits, a->att_q};
+    float *bufs[] = {a->x,  a->xn,      a->q,      a->k,       a->v,      a->att,   a->gate,
+                     a->up, a->rope_cs, a->scores, a->kv_wide, a->logits, a->att_q, a->att_panel};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         rag_free_lines(bufs[i]);
     rag_free(a->seq);

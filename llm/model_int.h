@@ -36,11 +36,13 @@ typedef struct llm_acts {
     int cap;   /* token rows */
     int n_ctx; /* positions a row of scores holds (the longest cache attended) */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs;
-    float *scores;  /* n_head rows of n_ctx, or LLM_ATT_BLOCK per head (prompts) */
-    float *att_q;   /* prompts: per KV head, LLM_ATT_BLOCK x its heads' rows of head_dim,
-                       the queries gathered, then the outputs */
-    float *kv_wide; /* per KV head: n_ctx rows of keys, then of values, as floats */
-    float *logits;  /* n_logits x out_width */
+    float *scores;    /* n_head rows of n_ctx, or LLM_ATT_BLOCK per head (prompts) */
+    float *att_q;     /* prompts: per KV head, LLM_ATT_BLOCK x its heads' rows of head_dim,
+                         the queries gathered, then the outputs */
+    float *kv_wide;   /* per KV head: n_ctx rows of keys, then of values, as floats */
+    float *att_panel; /* per KV head: LLM_GEMM_PANEL x panel_k floats, the products' packing */
+    int panel_k;      /* the longest k of an attention product: n_ctx or head_dim */
+    float *logits;    /* n_logits x out_width */
     int n_logits;
     llm_context **seq;
     int *pos;

@@ -351,15 +351,15 @@ void llm_vec_axpy(float *y, float a, const float *x, int64_t n)
 }
 
 void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
-                 float *C, int64_t ldc)
+                 float *C, int64_t ldc, float *scratch)
 {
-    kernels()->vec.gemm(A, lda, m, B, ldb, 1, n, k, C, ldc);
+    kernels()->vec.gemm(A, lda, m, B, ldb, 1, n, k, C, ldc, scratch);
 }
 
 void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
-                 float *C, int64_t ldc)
+                 float *C, int64_t ldc, float *scratch)
 {
-    kernels()->vec.gemm(A, lda, m, B, ldb, 0, n, k, C, ldc);
+    kernels()->vec.gemm(A, lda, m, B, ldb, 0, n, k, C, ldc, scratch);
 }
 
 uint64_t llm_bench_read_sum(const uint64_t *p, size_t n)
@@ -387,11 +387,11 @@ static void gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, i
             memset(P + t * nr + nc, 0, (size_t)(nr - nc) * sizeof *P);
 }
 
-/* Many rows of A: panels of B's columns, blocks of A's rows against each. */
+/* Many rows of A: panels of B's columns, blocks of A's rows against each,
+ * packed into P (k x nr floats). */
 static void gemm_by_b(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
-                      int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc)
+                      int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *P)
 {
-    float *P = rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * (size_t)g->nr, sizeof(float));
     for (int j = 0; j < n; j += g->nr) {
         int nc = n - j < g->nr ? n - j : g->nr;
         gemm_pack(B, ldb, b_rows, j, nc, k, P, g->nr);
@@ -400,16 +400,15 @@ static void gemm_by_b(const llm_gemm_blocks *g, const float *A, int64_t lda, int
             g->jrows[mr - 1](A + (size_t)i * lda, lda, P, k, C + (size_t)i * ldc + j, ldc, nc);
         }
     }
-    rag_free_lines(P);
 }
 
-/* Few rows of A: A's rows packed, B's elements broadcast against them. */
+/* Few rows of A: A's rows packed into P (k x 2 lanes floats), B's elements
+ * broadcast against them. */
 static void gemm_by_a(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
-                      int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc)
+                      int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *P)
 {
     int w = 2 * g->lanes;
     int64_t sj = b_rows ? ldb : 1, sk = b_rows ? 1 : ldb;
-    float *P = rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * (size_t)w, sizeof(float));
     for (int i = 0; i < m; i += w) {
         int mr = m - i < w ? m - i : w, v = mr > g->lanes ? 2 : 1;
         gemm_pack(A + (size_t)i * lda, lda, 1, 0, mr, k, P, w);
@@ -419,19 +418,22 @@ static void gemm_by_a(const llm_gemm_blocks *g, const float *A, int64_t lda, int
                                     mr);
         }
     }
-    rag_free_lines(P);
 }
 
 /* The cheaper way, counted in vector multiply-adds over the padded vectors
  * plus a float per element packed: the same bits either way. */
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
-                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc)
+                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch)
 {
     if (m <= 0 || n <= 0) return;
+    assert(g->nr <= LLM_GEMM_PANEL && 2 * g->lanes <= LLM_GEMM_PANEL);
     double by_b = (double)((n + g->nr - 1) / g->nr) * (g->nr / g->lanes) * m * k + (double)n * k;
     double by_a = (double)((m + g->lanes - 1) / g->lanes) * n * k + (double)m * k;
+    float *P = scratch ? scratch
+                       : rag_xcalloc_lines((size_t)(k > 0 ? k : 1) * LLM_GEMM_PANEL, sizeof(float));
     if (by_a < by_b)
-        gemm_by_a(g, A, lda, m, B, ldb, b_rows, n, k, C, ldc);
+        gemm_by_a(g, A, lda, m, B, ldb, b_rows, n, k, C, ldc, P);
     else
-        gemm_by_b(g, A, lda, m, B, ldb, b_rows, n, k, C, ldc);
+        gemm_by_b(g, A, lda, m, B, ldb, b_rows, n, k, C, ldc, P);
+    if (!scratch) rag_free_lines(P);
 }

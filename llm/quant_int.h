@@ -301,7 +301,7 @@ typedef struct llm_vec_kernels {
     void (*axpy)(float *y, float a, const float *x, int64_t n);
     /* llm_gemm_nt (b_rows 1: B's rows are C's columns) and llm_gemm_nn (0) */
     void (*gemm)(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows, int n,
-                 int64_t k, float *C, int64_t ldc);
+                 int64_t k, float *C, int64_t ldc, float *scratch);
     /* llm_bench_read_sum */
     uint64_t (*read_sum)(const uint64_t *p, size_t n);
 } llm_vec_kernels;
@@ -326,7 +326,7 @@ typedef struct llm_gemm_blocks {
     llm_gemm_iblock icols[2][8];
 } llm_gemm_blocks;
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
-                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc);
+                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch);
 
 /* One table per instruction set: llm_isa_select switches all of it. */
 /* A row against activations quantized to Q8_0 blocks (see llm_dot_row_q8). */

@@ -47,11 +47,14 @@ void llm_vec_axpy(float *y, float a, const float *x, int64_t n);
  * So a row of A gives bit for bit the same row of C multiplied alone or
  * with any others, which cblas_sgemm does not promise (its edge kernels and
  * blockings depend on the shape, and on OPENBLAS_CORETYPE).
- * Single-threaded; allocates one panel of B (k x 32 floats) per call. */
+ * Single-threaded. One operand is packed into scratch, k x LLM_GEMM_PANEL
+ * floats aligned to 64 bytes (rag_xcalloc_lines), or into a panel the call
+ * allocates when scratch is NULL. */
+enum { LLM_GEMM_PANEL = 32 };
 void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
-                 float *C, int64_t ldc);
+                 float *C, int64_t ldc, float *scratch);
 void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
-                 float *C, int64_t ldc);
+                 float *C, int64_t ldc, float *scratch);
 
 /* ---- a probe of the machine (rag bench-model, rag bench-embed) ---------- */
 /* The sum of p[0..n) (modulo 2^64), read with the widest loads of the

@@ -374,9 +374,9 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
 };
 
 static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
-                        int n, int64_t K, float *C, int64_t ldc)
+                        int n, int64_t K, float *C, int64_t ldc, float *scratch)
 {
-    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc);
+    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc, scratch);
 }
 
 /* ---- llm_bench_read_sum ----------------------------------------------- */

@@ -122,8 +122,9 @@ static void axpy_ref(float *y, float a, const float *x, int64_t n)
  * each lane of the SIMD versions computes, so all three agree bit for bit
  * (see llm_gemm_nt). */
 static void gemm_ref(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
-                     int n, int64_t K, float *C, int64_t ldc)
+                     int n, int64_t K, float *C, int64_t ldc, float *scratch)
 {
+    (void)scratch; /* nothing is packed */
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             const float *a = A + (size_t)i * lda;

@@ -349,6 +349,61 @@ static void check_batch(const char *type)
     llm_model_close(m);
 }
 
+/* A prompt cut into two passes, as ragd cuts one whose beginning a slot
+ * already holds (rag ask computes it in one): at every cut, both parts
+ * past the row kernels' sizes, the last token's logits are bit for bit
+ * those of the prompt in one pass. Long enough that attention's products
+ * run over hundreds of positions (a library's blocking of those depends on
+ * the length), with two query heads per KV head. */
+static void check_split(const char *type)
+{
+    char extra[96];
+    snprintf(extra, sizeof extra, "--untied --type %s --ctx 1024", type);
+    const char *path = make_model("qwen2", extra);
+    CHECK(path != NULL);
+    if (!path) return;
+    llm_model *m;
+    rag_err err = {0};
+    CHECK_INT(llm_model_open(path, &m, &err), 0);
+    enum { N = 600 };
+    static int32_t toks[N];
+    for (int i = 0; i < N; i++)
+        toks[i] = 3 + (i * 53 + 5) % 300;
+    int V = llm_model_hparams(m)->n_vocab;
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.n_ctx = N;
+    cp.n_batch = N;
+    llm_context *c;
+    CHECK_INT(llm_context_new(m, &cp, &c, &err), 0);
+    CHECK_INT(llm_decode(c, toks, N, &err), 0);
+    float *whole = rag_xmalloc((size_t)V * sizeof *whole);
+    memcpy(whole, llm_context_logits(c, N - 1), (size_t)V * sizeof *whole);
+    static const int cuts[] = {8, 77, 200, 385, 431, N - 8};
+    int same = 0, n_cuts = (int)(sizeof cuts / sizeof *cuts);
+    for (int i = 0; i < n_cuts; i++) {
+        llm_context_truncate(c, 0);
+        CHECK_INT(llm_decode(c, toks, cuts[i], &err), 0);
+        CHECK_INT(llm_decode(c, toks + cuts[i], N - cuts[i], &err), 0);
+        same += !memcmp(whole, llm_context_logits(c, N - cuts[i] - 1), (size_t)V * sizeof *whole);
+    }
+    printf("    %s: %d of %d cuts gave the logits of one pass\n", type, same, n_cuts);
+    CHECK_INT(same, n_cuts);
+    rag_free(whole);
+    llm_context_free(c);
+    llm_model_close(m);
+}
+
+static void test_split_f32(void)
+{
+    check_split("f32");
+}
+
+static void test_split_q8_0(void)
+{
+    check_split("q8_0");
+}
+
 static void test_batch_q8_0(void)
 {
     check_batch("q8_0");
@@ -481,6 +536,8 @@ int main(void)
     RUN(test_llama);
     RUN(test_qwen2);
     RUN(test_qwen3);
+    RUN(test_split_f32);
+    RUN(test_split_q8_0);
     RUN(test_batch_q8_0);
     RUN(test_batch_f16);
     RUN(test_batcher_concurrent_same_as_alone);

@@ -580,7 +580,8 @@ static void test_throughput(void)
  * around the block sizes; batch invariance: every row of A multiplied alone
  * from an unaligned copy elsewhere gives bit for bit the row of the full
  * product; llm_gemm_nn on B transposed gives the same bits; and every
- * instruction set gives the same bits as the scalar reference. Nothing is
+ * instruction set gives the same bits as the scalar reference, the panel
+ * allocated or the caller's (left dirty by the call before). Nothing is
  * written outside C's m x n elements. */
 static void test_gemm(void)
 {
@@ -600,6 +601,9 @@ static void test_gemm(void)
             float *C = row_new((int64_t)m * ldc), *Cn = row_new((int64_t)m * ldc),
                   *C0 = row_new((int64_t)m * ldc);
             float *one = row_new(K), *c1 = row_new(n);
+            float *panel = rag_xcalloc_lines((size_t)K * LLM_GEMM_PANEL, sizeof(float));
+            for (int64_t i = 0; i < K * LLM_GEMM_PANEL; i++)
+                panel[i] = CANARY;
             for (int64_t i = 0; i < (int64_t)m * lda; i++)
                 A[i] = gauss();
             for (int64_t i = 0; i < (int64_t)n * ldb; i++)
@@ -612,11 +616,11 @@ static void test_gemm(void)
                 if (!isa_begin(isa, &prev)) continue;
                 for (int64_t i = 0; i < (int64_t)m * ldc; i++)
                     C[i] = Cn[i] = CANARY;
-                llm_gemm_nt(A, lda, m, B, ldb, n, K, C, ldc);
-                llm_gemm_nn(A, lda, m, Bt, ldbt, n, K, Cn, ldc);
+                llm_gemm_nt(A, lda, m, B, ldb, n, K, C, ldc, NULL);
+                llm_gemm_nn(A, lda, m, Bt, ldbt, n, K, Cn, ldc, panel);
                 for (int i = 0; i < m; i++) {
                     memcpy(one, A + i * lda, (size_t)K * sizeof *one);
-                    llm_gemm_nt(one, K, 1, B, ldb, n, K, c1, n);
+                    llm_gemm_nt(one, K, 1, B, ldb, n, K, c1, n, panel);
                     bad_inv += memcmp(c1, C + i * ldc, (size_t)n * sizeof *c1) != 0;
                     bad_nn += memcmp(Cn + i * ldc, C + i * ldc, (size_t)n * sizeof *c1) != 0;
                     if (k == 0)
@@ -642,6 +646,7 @@ static void test_gemm(void)
             }
             row_free(A), row_free(B), row_free(Bt), row_free(C), row_free(Cn), row_free(C0),
                 row_free(one), row_free(c1);
+            rag_free_lines(panel);
         }
     printf("    gemm: worst error %.2e of sum |ab|\n", worst_err);
     CHECK(worst_err < 2e-6);
@@ -649,6 +654,39 @@ static void test_gemm(void)
     CHECK_INT(bad_nn, 0);
     CHECK_INT(bad_isa, 0);
     CHECK_INT(bad_canary, 0);
+}
+
+/* What attention relies on (llm/forward.c): a row of A that is zero past
+ * k0 gives, in a product over any k >= k0 and among any rows, the bits of
+ * the product over k0 alone. Rows with zero tails of every length, one
+ * product over all of k against each row alone over its own length, on
+ * every instruction set. */
+static void test_gemm_zero_tail(void)
+{
+    enum { M = 40, K = 300, N = 64 };
+    float *A = row_new(M * K), *B = row_new(K * N), *C = row_new(M * N), *c1 = row_new(N);
+    float *panel = rag_xcalloc_lines((size_t)K * LLM_GEMM_PANEL, sizeof(float));
+    for (int i = 0; i < M; i++)
+        for (int t = 0; t < K; t++)
+            A[i * K + t] = t < K - i * 7 ? gauss() : 0.0f;
+    for (int i = 0; i < K * N; i++)
+        B[i] = gauss();
+    int bad = 0, runs = 0;
+    for (int k = 0; k < 3; k++) {
+        llm_isa prev;
+        if (!isa_begin(all_isas[k], &prev)) continue;
+        runs++;
+        llm_gemm_nn(A, K, M, B, N, N, K, C, N, panel);
+        for (int i = 0; i < M; i++) {
+            llm_gemm_nn(A + i * K, K, 1, B, N, N, K - i * 7, c1, N, NULL);
+            bad += memcmp(c1, C + i * N, N * sizeof *c1) != 0;
+        }
+        llm_isa_select(prev);
+    }
+    CHECK(runs > 0);
+    CHECK_INT(bad, 0);
+    row_free(A), row_free(B), row_free(C), row_free(c1);
+    rag_free_lines(panel);
 }
 
 /* ---- llm_bench_read_sum ------------------------------------------------- */
@@ -697,6 +735,7 @@ int main(void)
     RUN(test_rmsnorm);
     RUN(test_add_axpy);
     RUN(test_gemm);
+    RUN(test_gemm_zero_tail);
     RUN(test_read_sum);
     RUN(test_throughput);
     return test_summary();
