@@ -129,7 +129,7 @@ static void run_step(llm_batcher *b)
 static void run_prompt_chunk(llm_batcher *b)
 {
     job *j = b->prompts;
-    int chunk = j->n - j->done < b->p.prefill_chunk ? j->n - j->done : b->p.prefill_chunk;
+    int chunk = llm_pass_size(j->n - j->done, b->p.prefill_chunk);
     pthread_mutex_unlock(&b->mu);
     int rc = llm_decode(j->c, j->tokens + j->done, chunk, j->err);
     pthread_mutex_lock(&b->mu);

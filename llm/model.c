@@ -399,6 +399,15 @@ int llm_context_reuse(llm_context *c, const int32_t *tokens, int n)
     return keep;
 }
 
+int llm_pass_size(int remaining, int cap)
+{
+    int b = remaining < cap ? remaining : cap;
+    /* a last pass too short: this one gives it LLM_PASS_MIN */
+    if (remaining - b > 0 && remaining - b < LLM_PASS_MIN && b - LLM_PASS_MIN >= LLM_PASS_MIN)
+        b = remaining - LLM_PASS_MIN;
+    return b;
+}
+
 int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err)
 {
     if (dst->m != src->m)
@@ -446,7 +455,7 @@ int llm_decode(llm_context *c, const int32_t *tokens, int n, rag_err *err)
                                i, nv);
     memcpy(c->cached + c->n_past, tokens, (size_t)n * sizeof *tokens);
     for (int done = 0; done < n;) {
-        int b = n - done < c->p.n_batch ? n - done : c->p.n_batch;
+        int b = llm_pass_size(n - done, c->p.n_batch);
         llm_forward_batch(c, tokens + done, b);
         done += b;
         c->last_batch_n = b;

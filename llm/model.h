@@ -82,6 +82,17 @@ void llm_context_truncate(llm_context *c, int n_keep);
  * caller then decodes tokens[kept..n). Requests that share a system prompt,
  * a template's opening or earlier turns skip computing them again. */
 int llm_context_reuse(llm_context *c, const int32_t *tokens, int n);
+/* A prompt's tokens give the same bits whatever passes it is cut into (the
+ * prefix cache's promise: an answer does not depend on what a slot held)
+ * as long as every pass has at least LLM_PASS_MIN tokens: a pass of fewer
+ * goes by the row kernels, whose rounding differs (llm/matmul.h). So
+ * llm_decode and the batcher never leave a last pass shorter than that,
+ * and a caller that reuses a cache leaves at least LLM_PASS_MIN tokens to
+ * compute (all of a shorter prompt: its single pass goes by the row
+ * kernels wherever it is computed). llm_pass_size is the next pass's size
+ * for `remaining` tokens and passes of at most `cap`. */
+#define LLM_PASS_MIN (LLM_MATMUL_ROWS_MAX + 1)
+int llm_pass_size(int remaining, int cap);
 /* Makes dst hold what src holds (its cached tokens and their keys and
  * values), as if it had decoded them itself: one prompt computed once can
  * start several sequences. dst has no logits until its next decode. Both

@@ -108,15 +108,17 @@ static int generate_local(const rag_generator *g, const rag_prompt *pr,
     /* what the last answer in this context left in its cache and this
      * prompt share (the instructions, earlier turns) is not computed again;
      * for another key's answer, only what is public of it */
-    int n = (int)pr->tokens.n, kept = 0;
-    if (g->reuse) {
-        kept = llm_context_reuse(c, pr->tokens.v, n);
-    } else {
+    int n = (int)pr->tokens.n, kept = 0, upto = n; /* reuse keeps fewer than upto */
+    if (!g->reuse) {
         int pub = 0;
         while ((size_t)pub < g->n_public && pub < n && pr->tokens.v[pub] == g->public_prefix[pub])
             pub++;
-        kept = llm_context_reuse(c, pr->tokens.v, pub + 1 < n ? pub + 1 : n);
+        if (pub + 1 < upto) upto = pub + 1;
     }
+    /* at least LLM_PASS_MIN tokens computed, so that the answer is the one
+     * the prompt gives in one pass (llm/model.h); a shorter prompt all */
+    if (upto > n - LLM_PASS_MIN + 1) upto = n >= LLM_PASS_MIN ? n - LLM_PASS_MIN + 1 : 1;
+    kept = llm_context_reuse(c, pr->tokens.v, upto);
     r->c = c;
     r->n_prompt = pr->tokens.n;
     int rc = llm_generate(c, pr->tokens.v + kept, pr->tokens.n - (size_t)kept, &gp, on_model_text,

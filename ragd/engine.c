@@ -114,7 +114,7 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
         /* Each slot starts with the public prefix computed, so that a key's
          * first question does not pay for the instructions every prompt
          * begins with (generate_local reuses them for any key). */
-        if (e->public_prefix.n > 1 && (int)e->public_prefix.n < n_ctx) {
+        if (e->public_prefix.n >= LLM_PASS_MIN && (int)e->public_prefix.n < n_ctx) {
             rc = llm_decode(e->slots[i].gen.ctx, e->public_prefix.v, (int)e->public_prefix.n, err);
             if (rc) return rc;
         }

@@ -389,9 +389,29 @@ static void check_split(const char *type)
     }
     printf("    %s: %d of %d cuts gave the logits of one pass\n", type, same, n_cuts);
     CHECK_INT(same, n_cuts);
+    llm_context_free(c);
+    /* passes of at most N - 3 tokens: llm_decode leaves no last pass of 3
+     * (the row kernels'), and the logits are those of one pass */
+    cp.n_batch = N - 3;
+    CHECK_INT(llm_context_new(m, &cp, &c, &err), 0);
+    CHECK_INT(llm_decode(c, toks, N, &err), 0);
+    CHECK(!memcmp(whole, llm_context_logits(c, N - 1), (size_t)V * sizeof *whole));
     rag_free(whole);
     llm_context_free(c);
     llm_model_close(m);
+}
+
+/* The next pass's size: never a last pass under LLM_PASS_MIN when the
+ * passes before it can give it tokens. */
+static void test_pass_size(void)
+{
+    CHECK_INT(llm_pass_size(67, 64), 67 - LLM_PASS_MIN);
+    CHECK_INT(llm_pass_size(LLM_PASS_MIN, 64), LLM_PASS_MIN);
+    CHECK_INT(llm_pass_size(5, 64), 5);
+    CHECK_INT(llm_pass_size(64, 64), 64);
+    CHECK_INT(llm_pass_size(64 + LLM_PASS_MIN, 64), 64);
+    CHECK_INT(llm_pass_size(64 + 1, 64), 64 + 1 - LLM_PASS_MIN);
+    CHECK_INT(llm_pass_size(10, 4), 4); /* passes too small to give any */
 }
 
 static void test_split_f32(void)
@@ -536,6 +556,7 @@ int main(void)
     RUN(test_llama);
     RUN(test_qwen2);
     RUN(test_qwen3);
+    RUN(test_pass_size);
     RUN(test_split_f32);
     RUN(test_split_q8_0);
     RUN(test_batch_q8_0);
