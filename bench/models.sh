@@ -36,7 +36,8 @@ make_model() { # NAME MKMODEL-ARGS...: NAME-f16.gguf, NAME-q8_0.gguf, NAME-q4_k_
   [ -f "$dir/$name-q4_k_m.gguf" ] || "$rag" quantize "$dir/$name-f16.gguf" "$dir/$name-q4_k_m.gguf" q4_K_M >/dev/null
 }
 
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (the sgemm bound depends on it)"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} in the caller's environment; both unset here (the sgemm bound depends on them)"
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 header() { printf '%-26s %12s %7s %12s %7s %11s %6s %9s %12s %7s %8s\n' model "prefill t/s" ratio "decode t/s" ratio "4 streams" "x one" "TTFT ms" "embed t/s" ratio "RSS MB"; }
 for q in f16 q8_0 q4_k_m; do
   for m in qwen2.5-0.5b llama-3.2-1b; do
@@ -62,7 +63,7 @@ for q in f16 q8_0 q4_k_m; do
   printf '%-26s %12s %7s %12s %7s %11s %6s %9s %12.0f %7.2f %8.0f\n' "bge-small $q" - - - - - - - "$(get embed_tokens_per_s)" \
     "$(get embed_ratio)" "$(echo "$(get rss_bytes) / 1000000" | bc -l)"
 done
-echo "bounds: decode = read bandwidth / weight bytes per token; embeddings = cblas_sgemm peak / FLOPs per token;"
-echo "  prefill = the quantized matrices' multiply-adds at the 8-bit peak plus the rest (attention, F16 matrices) at the sgemm peak"
+echo "bounds: decode = read bandwidth / weight bytes per token; prefill and embeddings = the quantized matrices'"
+echo "  multiply-adds at the 8-bit peak plus the rest (attention, F16 matrices) at the sgemm peak"
 echo "4 streams: four sequences decoding 64 tokens each in the same steps (continuous batching), tokens/s in all"
 echo "(both measured by each command in its own process; see 'rag bench-model --json' for the figures)"

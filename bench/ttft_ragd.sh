@@ -19,10 +19,12 @@
 # time from the request's arrival to the first text it sent). Cases:
 #   cold       a fresh ragd (weights paged in by a one-token plain chat from
 #              another key, in another slot), the key's first question:
-#              nothing cached (with --slots 1 the warm-up's slot, whose
-#              template opening, some 16 tokens, is taken over)
+#              only the public prefix is cached (the template's opening
+#              and ragd's instructions, which ragd computes in every slot
+#              before it listens)
 #   same       the same key asks the same question again: its slot holds
-#              the whole prompt, all but the last token is reused
+#              the whole prompt, all but the last 8 tokens are reused
+#              (LLM_PASS_MIN: the answer stays the one of the whole prompt)
 #   other      the same key asks another topic's question: the slot reuses
 #              what that prompt shares with the previous one (the template,
 #              the instructions, the start of the context)
@@ -113,7 +115,8 @@ median() { # COLUMN FILE
 }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (shared: figures move with other work)"
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} in the caller's environment; both unset here"
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 for i in $(seq 1 "$runs"); do
   start_ragd
   ask cold 0
