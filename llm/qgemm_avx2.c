@@ -243,10 +243,11 @@ static void pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int
             _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) acc[i] = MAC(acc[i], w, x);        \
             __asm__ volatile("" : "+x"(w), "+x"(x));                                               \
         }                                                                                          \
-        int32_t t[8], sink = 0;                                                                    \
+        int32_t t[8];                                                                              \
+        uint32_t sink = 0; /* wraps: only kept alive */                                            \
         for (int i = 0; i < 8; i++) {                                                              \
             _mm256_storeu_si256((__m256i *)(void *)t, acc[i]);                                     \
-            sink += t[0];                                                                          \
+            sink += (uint32_t)t[0];                                                                \
         }                                                                                          \
         __asm__ volatile("" : : "r"(sink));                                                        \
         return (double)rounds * 8 * 32;                                                            \

@@ -204,9 +204,9 @@ VNNI static double peak(int64_t rounds)
             _mm512_dpbusd_epi32(acc[i], w, x);
         __asm__ volatile("" : "+v"(w), "+v"(x)); /* keeps the loop from folding */
     }
-    int sink = 0;
+    unsigned sink = 0; /* wraps: only kept alive */
     for (int i = 0; i < 12; i++)
-        sink += _mm512_reduce_add_epi32(acc[i]);
+        sink += (unsigned)_mm512_reduce_add_epi32(acc[i]);
     __asm__ volatile("" : : "r"(sink));
     return (double)rounds * 12 * 64;
 }
