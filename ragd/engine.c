@@ -113,9 +113,12 @@ static int open_slots(ragd_engine *e, const ragd_engine_params *p, int n_ctx, ra
         if (rc) return rc;
         /* Each slot starts with the public prefix computed, so that a key's
          * first question does not pay for the instructions every prompt
-         * begins with (generate_local reuses them for any key). */
+         * begins with (generate_local reuses them for any key): the first
+         * slot computes it, the others copy its cache. */
         if (e->public_prefix.n >= LLM_PASS_MIN && (int)e->public_prefix.n < n_ctx) {
-            rc = llm_decode(e->slots[i].gen.ctx, e->public_prefix.v, (int)e->public_prefix.n, err);
+            rc = i == 0 ? llm_decode(e->slots[0].gen.ctx, e->public_prefix.v,
+                                     (int)e->public_prefix.n, err)
+                        : llm_context_copy(e->slots[i].gen.ctx, e->slots[0].gen.ctx, err);
             if (rc) return rc;
         }
     }
