@@ -130,11 +130,9 @@ static void attend_group(void *ctx, int64_t kvh)
     int D = hp->head_dim, G = hp->n_head / hp->n_head_kv;
     size_t qd = (size_t)hp->n_head * D;
     float *kf = a->kv_wide + (size_t)kvh * 2 * a->n_ctx * D, *vf = kf + (size_t)a->n_ctx * D;
-    /* the group's part of the scores: G rows of n_ctx, or LLM_ATT_BLOCK
-     * times that where prompts attend in blocks (llm_acts_init); a pass
-     * may use both ways, so both take the group's own part */
-    int per = a->cap > LLM_MATMUL_ROWS_MAX ? LLM_ATT_BLOCK : 1;
-    float *s = a->scores + (size_t)kvh * G * per * a->n_ctx;
+    /* the group's own part of the scores, whichever way a token attends (a
+     * pass may use both) */
+    float *s = a->scores + (size_t)kvh * G * a->att_rows * a->n_ctx;
     float *panel = a->att_panel + (size_t)kvh * LLM_GEMM_PANEL * a->panel_k;
     float scale = 1.0f / sqrtf((float)D);
     const llm_context *widened = NULL;

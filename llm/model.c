@@ -308,7 +308,8 @@ int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_log
     /* a row per head for a token, or LLM_ATT_BLOCK rows per head for the
      * blocked attention of a prompt (llm/forward.c) */
     int blocked = cap > LLM_MATMUL_ROWS_MAX;
-    a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx * (blocked ? LLM_ATT_BLOCK : 1));
+    a->att_rows = blocked ? LLM_ATT_BLOCK : 1;
+    a->scores = acts_buf(a, (size_t)hp->n_head * (size_t)n_ctx * (size_t)a->att_rows);
     a->att_q = acts_buf(a, blocked ? LLM_ATT_BLOCK * QD : 0);
     a->kv_wide = acts_buf(a, (size_t)hp->n_head_kv * 2 * (size_t)n_ctx * (size_t)hp->head_dim);
     a->panel_k = n_ctx > hp->head_dim ? n_ctx : hp->head_dim;

@@ -36,7 +36,8 @@ typedef struct llm_acts {
     int cap;   /* token rows */
     int n_ctx; /* positions a row of scores holds (the longest cache attended) */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *rope_cs;
-    float *scores;    /* n_head rows of n_ctx, or LLM_ATT_BLOCK per head (prompts) */
+    float *scores;    /* att_rows rows of n_ctx per head */
+    int att_rows;     /* LLM_ATT_BLOCK where prompts attend in blocks (cap > 7), else 1 */
     float *att_q;     /* prompts: per KV head, LLM_ATT_BLOCK x its heads' rows of head_dim,
                          the queries gathered, then the outputs */
     float *kv_wide;   /* per KV head: n_ctx rows of keys, then of values, as floats */

@@ -275,6 +275,22 @@ static int argmax(const float *v, int n)
     return best;
 }
 
+/* The test's qwen2 model, untied, of weight type `type` (mkmodel's other
+ * arguments in `more`), opened; NULL (a failed check) when it cannot be. */
+static llm_model *open_qwen2(const char *type, const char *more)
+{
+    char extra[128];
+    snprintf(extra, sizeof extra, "--untied --type %s %s", type, more);
+    const char *path = make_model("qwen2", extra);
+    CHECK(path != NULL);
+    if (!path) return NULL;
+    llm_model *m = NULL;
+    rag_err err = {0};
+    int rc = llm_model_open(path, &m, &err);
+    CHECK_INT(rc, 0);
+    return rc ? NULL : m;
+}
+
 /* Nine sequences (two groups of the batch's rows) with prompts of different
  * lengths, greedy: stepped together, each gets bit for bit the logits of
  * the same sequence decoded alone, step after step; in a quantized model,
@@ -282,14 +298,9 @@ static int argmax(const float *v, int n)
  * SIMD register of blocks). */
 static void check_batch(const char *type)
 {
-    char extra[64];
-    snprintf(extra, sizeof extra, "--untied --type %s", type);
-    const char *path = make_model("qwen2", extra);
-    CHECK(path != NULL);
-    if (!path) return;
-    llm_model *m;
     rag_err err = {0};
-    CHECK_INT(llm_model_open(path, &m, &err), 0);
+    llm_model *m = open_qwen2(type, "");
+    if (!m) return;
     enum { S = 9, STEPS = 6 };
     llm_context_params cp;
     llm_context_default_params(&cp);
@@ -357,14 +368,9 @@ static void check_batch(const char *type)
  * the length), with two query heads per KV head. */
 static void check_split(const char *type)
 {
-    char extra[96];
-    snprintf(extra, sizeof extra, "--untied --type %s --ctx 1024", type);
-    const char *path = make_model("qwen2", extra);
-    CHECK(path != NULL);
-    if (!path) return;
-    llm_model *m;
     rag_err err = {0};
-    CHECK_INT(llm_model_open(path, &m, &err), 0);
+    llm_model *m = open_qwen2(type, "--ctx 1024");
+    if (!m) return;
     enum { N = 600 };
     static int32_t toks[N];
     for (int i = 0; i < N; i++)
