@@ -4,12 +4,13 @@
  *   Y[n x rows] = X[n x cols] * W^T      (W: rows x cols, any llm_dtype)
  *
  * Small n (token-by-token decoding) goes through the row dot kernels, the
- * rows split across the worker threads; larger n (prompt processing,
- * embedding batches) dequantizes W in tiles of rows into scratch memory
- * and multiplies with cblas_sgemm. Scratch is allocated when the llm_compute
- * is created, so a product never allocates. A context set batch invariant
- * (encoders) takes the tiles for every n and multiplies them with our own
- * llm_gemm_nt, whose rows do not depend on each other. */
+ * rows split across the worker threads in chunks; larger n (prompt
+ * processing, embedding batches) goes by the integer path (llm/qgemm.h)
+ * where the weight type has one, or dequantizes W in tiles of rows into
+ * scratch memory and multiplies them with llm_gemm_nt, whose rows do not
+ * depend on each other. Scratch is allocated when the llm_compute is
+ * created, so a product never allocates. A context set batch invariant
+ * (encoders) takes the integer path or the tiles for every n. */
 #ifndef RAG_LLM_MATMUL_H
 #define RAG_LLM_MATMUL_H
 

@@ -302,6 +302,21 @@ void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, 
         out[j * ldo] = k->dot_q8[t](row, (const uint8_t *)xa + j * ldxa, n);
 }
 
+void llm_dot_tile_q8(llm_dtype t, const void *rows, size_t row_bytes, int nw, const void *xa,
+                     size_t ldxa, int nx, float *out, int64_t ldo, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    assert(t >= 0 && t < LLM_DTYPE_MAX && k->dot_q8[t] && n % LLM_QK == 0);
+    if (k->dot_q8_tile[t]) {
+        size_t at = k->q8_layout[t] ? acts_part(llm_row_bytes(LLM_Q8_0, n)) : 0;
+        k->dot_q8_tile[t](rows, row_bytes, nw, (const uint8_t *)xa + at, ldxa, nx, out, ldo, n);
+        return;
+    }
+    for (int i = 0; i < nw; i++)
+        llm_dot_rows_q8(t, (const uint8_t *)rows + (size_t)i * row_bytes, xa, ldxa, nx, out + i,
+                        ldo, n);
+}
+
 /* ---- vector math (llm/vecmath.h) --------------------------------------- */
 
 void llm_vec_exp(float *x, int64_t n)

@@ -98,6 +98,12 @@ size_t llm_q8_acts_bytes(llm_dtype t, int64_t n);
 void llm_q8_acts(llm_dtype t, const float *x, int64_t n, void *dst);
 void llm_dot_rows_q8(llm_dtype t, const void *row, const void *xa, size_t ldxa, int nx, float *out,
                      int64_t ldo, int64_t n);
+/* nw weight rows, row_bytes apart, against the same activation rows:
+ * out[j * ldo + i] is llm_dot_rows_q8's value of row i against row j, bit
+ * for bit, in one call of the instruction set's kernels where it has a
+ * tile kernel for the type. */
+void llm_dot_tile_q8(llm_dtype t, const void *rows, size_t row_bytes, int nw, const void *xa,
+                     size_t ldxa, int nx, float *out, int64_t ldo, int64_t n);
 /* Quantizes src[0..n) into dst (llm_row_bytes(t, n) bytes). Supported for
  * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K at least (see can_quantize). */
 void llm_quantize_row(llm_dtype t, const float *src, void *dst, int64_t n);

@@ -481,7 +481,8 @@ static inline __m256i ints_iq4_nl(const llm_block_iq4_nl *b)
         dotm_q8_##name(row, xq, 0, &r, 0, n, 1);                                                   \
         return r;                                                                                  \
     }                                                                                              \
-    LLM_Q8_ROWS_BY_4(, name)
+    LLM_Q8_ROWS_BY_4(, name)                                                                       \
+    LLM_Q8_TILE(, name)
 
 DOT_Q8_KERNEL(q4_0, llm_block_q4_0)
 DOT_Q8_KERNEL(q5_0, llm_block_q5_0)
@@ -796,7 +797,8 @@ static inline float k_finish(const __m256 *acc)
         }                                                                                          \
         return k_finish(acc[0]);                                                                   \
     }                                                                                              \
-    LLM_Q8_ROWS_BY_4(, name)
+    LLM_Q8_ROWS_BY_4(, name)                                                                       \
+    LLM_Q8_TILE(, name)
 
 K_DOT_Q8(q2_K, llm_block_q2_K, 16)
 K_DOT_Q8(q3_K, llm_block_q3_K, 0)
@@ -881,16 +883,16 @@ void llm_kernels_avx2(llm_kernels *k)
 #undef SET
     /* the 32-value types on plain Q8_0 activations (no layout), the
      * super-block types on laid-out ones */
-    llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, NULL);
-    llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, NULL);
-    llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, NULL);
-    llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, NULL);
-    llm_set_dot_q8(k, LLM_Q2_K, dot_q8_q2_K, dot_q8_rows_q2_K, &k_layout_16);
-    llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, &k_layout_0);
-    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, &k_layout_8);
-    llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, &k_layout_8);
-    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, &k_layout_0);
-    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, &k_layout_0);
+    llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, dot_q8_rows_q4_0, dot_q8_tile_q4_0, NULL);
+    llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, dot_q8_rows_q5_0, dot_q8_tile_q5_0, NULL);
+    llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, dot_q8_rows_q8_0, dot_q8_tile_q8_0, NULL);
+    llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, dot_q8_tile_iq4_nl, NULL);
+    llm_set_dot_q8(k, LLM_Q2_K, dot_q8_q2_K, dot_q8_rows_q2_K, dot_q8_tile_q2_K, &k_layout_16);
+    llm_set_dot_q8(k, LLM_Q3_K, dot_q8_q3_K, dot_q8_rows_q3_K, dot_q8_tile_q3_K, &k_layout_0);
+    llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, dot_q8_tile_q4_K, &k_layout_8);
+    llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, dot_q8_tile_q5_K, &k_layout_8);
+    llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, dot_q8_tile_q6_K, &k_layout_0);
+    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, dot_q8_tile_iq4_xs, &k_layout_0);
 }
 
 #endif

@@ -336,6 +336,10 @@ typedef void (*llm_dot_rows_fn)(const void *row, const float *x, int64_t ldx, in
                                 int64_t ldo, int64_t n);
 typedef void (*llm_dot_q8_rows_fn)(const void *row, const void *xa, size_t ldxa, int nx, float *out,
                                    int64_t ldo, int64_t n);
+/* nw weight rows, row_bytes apart, against nx activation rows: out[j * ldo
+ * + i] for row i, bit for bit what the rows kernel gives each. */
+typedef void (*llm_dot_q8_tile_fn)(const void *rows, size_t row_bytes, int nw, const void *xa,
+                                   size_t ldxa, int nx, float *out, int64_t ldo, int64_t n);
 /* Lays out n activations quantized to Q8_0 (xq) for a rows kernel (xa). */
 typedef struct llm_q8_layout {
     size_t (*bytes)(int64_t n);
@@ -353,6 +357,7 @@ typedef struct llm_kernels {
     llm_dot_rows_fn dot_rows[LLM_DTYPE_MAX];
     llm_dot_q8_fn dot_q8[LLM_DTYPE_MAX]; /* NULL: the type has none */
     llm_dot_q8_rows_fn dot_q8_rows[LLM_DTYPE_MAX];
+    llm_dot_q8_tile_fn dot_q8_tile[LLM_DTYPE_MAX]; /* NULL: the rows kernel, row by row */
     const llm_q8_layout *q8_layout[LLM_DTYPE_MAX];
     /* activations to Q8_0 for the integer kernels (NULL: llm_quantize_row);
      * may round ties to even where llm_quantize_row rounds them away */
@@ -383,10 +388,12 @@ static inline void llm_set_dot(llm_kernels *k, llm_dtype t, llm_dequant_fn dequa
 }
 
 static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot,
-                                  llm_dot_q8_rows_fn rows, const llm_q8_layout *layout)
+                                  llm_dot_q8_rows_fn rows, llm_dot_q8_tile_fn tile,
+                                  const llm_q8_layout *layout)
 {
     k->dot_q8[t] = dot;
     k->dot_q8_rows[t] = rows;
+    k->dot_q8_tile[t] = tile;
     k->q8_layout[t] = layout;
 }
 
@@ -404,6 +411,24 @@ static inline void llm_set_dot_q8(llm_kernels *k, llm_dtype t, llm_dot_q8_fn dot
         if (nx == 3) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 3);                                \
         if (nx == 2) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 2);                                \
         if (nx == 1) dotm_q8_##name(row, xb, ldxa, out, ldo, n, 1);                                \
+    }
+
+/* A tile kernel, dot_q8_tile_<name>: nw weight rows, rb bytes apart, each
+ * against nx activation rows as dot_q8_rows_<name> takes them, in one call
+ * (decoding called the kernels through the dispatcher once per 1 KB row),
+ * the rows one after another as one stream (two rows at once, their chains
+ * interleaved, streamed from memory at two thirds of the speed). */
+#define LLM_Q8_TILE(attr, name)                                                                    \
+    attr static void dot_q8_tile_##name(const void *rows, size_t rb, int nw, const void *xa,       \
+                                        size_t ldxa, int nx, float *out, int64_t ldo, int64_t n)   \
+    {                                                                                              \
+        const uint8_t *w = rows;                                                                   \
+        if (nx == 1)                                                                               \
+            for (int i = 0; i < nw; i++, w += rb)                                                  \
+                dotm_q8_##name(w, xa, 0, out + i, 0, n, 1);                                        \
+        else                                                                                       \
+            for (int i = 0; i < nw; i++, w += rb)                                                  \
+                dot_q8_rows_##name(w, xa, ldxa, nx, out + i, ldo, n);                              \
     }
 
 /* Each fills in the kernels of its instruction set. The reference covers

@@ -318,7 +318,7 @@ void llm_kernels_ref(llm_kernels *k)
     LLM_PLAIN_TYPES(SET)
     LLM_BLOCK_TYPES(SET)
 #undef SET
-    llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, NULL, NULL);
-    llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, NULL, NULL);
-    llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, NULL, NULL);
+    llm_set_dot_q8(k, LLM_Q4_0, dot_q8_q4_0, NULL, NULL, NULL);
+    llm_set_dot_q8(k, LLM_Q5_0, dot_q8_q5_0, NULL, NULL, NULL);
+    llm_set_dot_q8(k, LLM_Q8_0, dot_q8_q8_0, NULL, NULL, NULL);
 }

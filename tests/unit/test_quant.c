@@ -816,6 +816,62 @@ static void test_dot_rows_exact(void)
     llm_isa_select(prev);
 }
 
+/* Several weight rows against the same activations (llm_dot_tile_q8, the
+ * decoder's row path, one call of the tile kernel where the instruction set
+ * has one): each result is bit for bit the single kernel's, for every
+ * instruction set, every integer type, 1 to 9 weight rows and 1 or 3
+ * activation rows. */
+static void test_dot_tile_exact(void)
+{
+    enum { NW = 9, NX = 3 };
+    llm_isa prev = llm_isa_active();
+    int checked = 0, differ = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!llm_isa_supported(all_isas[k])) continue;
+        llm_isa_select(all_isas[k]);
+        for (int i = 0; i < N_COMPUTE; i++) {
+            llm_dtype t = compute_types[i];
+            int64_t lens[6];
+            int nl = test_lengths(t, lens);
+            for (int li = 0; li < nl; li++) {
+                int64_t n = lens[li];
+                if (!llm_dot_q8_supported(t) || n % LLM_QK) continue;
+                size_t rb = llm_row_bytes(t, n), ab = llm_q8_acts_bytes(t, n);
+                uint8_t *rows = rag_xmalloc(rb * NW), *xa = rag_xmalloc(ab * NX);
+                for (int r = 0; r < NW; r++) {
+                    void *row = random_row(t, n);
+                    memcpy(rows + r * rb, row, rb);
+                    rag_free(row);
+                }
+                float *x = random_vec(n * NX), got[NX * NW], want;
+                for (int j = 0; j < NX; j++)
+                    llm_q8_acts(t, x + j * n, n, xa + j * ab);
+                for (int nx = 1; nx <= NX; nx += 2)
+                    for (int nw = 1; nw <= NW; nw++) {
+                        llm_dot_tile_q8(t, rows, rb, nw, xa, ab, nx, got, NW, n);
+                        for (int j = 0; j < nx; j++)
+                            for (int r = 0; r < nw; r++) {
+                                want = llm_dot_row_q8(t, rows + r * rb, xa + j * ab, n);
+                                checked++;
+                                if (memcmp(&want, &got[j * NW + r], sizeof want) && !differ++)
+                                    printf("    %s %s n=%lld row %d of %d, input %d of %d: %.9g, "
+                                           "alone %.9g\n",
+                                           llm_isa_name(all_isas[k]), llm_dtype_get(t)->name,
+                                           (long long)n, r, nw, j, nx, got[j * NW + r], want);
+                            }
+                    }
+                rag_free(x);
+                rag_free(xa);
+                rag_free(rows);
+            }
+        }
+    }
+    printf("    %d tile results, %d differ from the single kernel\n", checked, differ);
+    CHECK(checked > 0);
+    CHECK_INT(differ, 0);
+    llm_isa_select(prev);
+}
+
 /* ---- quantizers ----------------------------------------------------------
  * Relative RMSE (RMS of the error / RMS of the data) over 64 blocks of 256,
  * for Gaussian data, Gaussian with 1% outliers at 20 sigma, and uniform
@@ -1295,6 +1351,7 @@ int main(void)
     RUN(test_dot_q8);
     RUN(test_q8_acts_quantizer);
     RUN(test_dot_rows_exact);
+    RUN(test_dot_tile_exact);
     RUN(test_quantizers);
     RUN(test_quantizer_details);
     RUN(test_parallel_for);
