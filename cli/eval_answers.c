@@ -6,6 +6,7 @@
  * documents do not answer, and faithfulness (lexical, and by a judge
  * model when --judge names a server). Extractive answers also count how
  * often their first sentence is one of the item's evidence sentences. */
+#include "base/buf.h"
 #include "base/mem.h"
 #include "base/time.h"
 #include "cli/query_int.h"
@@ -32,6 +33,8 @@ const char cli_eval_answers_usage[] =
     "  faithful       answer sentences supported by a passage they cite (lexical:\n"
     "                 3/5 of its content words in it; --judge: a model's verdict)\n"
     "  evidence@1     the first sentence is one of the item's evidence sentences\n"
+    "  evidence given the evidence sentences found whole in the passages as given\n"
+    "                 (after the prompt trimmed them: answer.trim_passages)\n"
     "  prompt tokens  per generated answer; and the time of each stage\n"
     "\n"
     "  --extractive         answer extractively even when a generator is configured\n"
@@ -56,6 +59,36 @@ static int evidence_at_1(const rag_answer_item *it, const char *answer)
         hit = rag_answer_f1(first, it->evidence.v[i]) >= 0.8;
     rag_free(first);
     return hit;
+}
+
+/* How many of the item's evidence sentences the answerer was given: each
+ * found, after SQuAD's normalisation, whole in one of the passages given
+ * (what the model saw of them, trimmed as the prompt trimmed them). */
+static size_t evidence_given(const rag_answer_item *it, const cli_ask_report *rep)
+{
+    size_t found = 0;
+    rag_buf *texts = rag_xcalloc(rep->n_given ? rep->n_given : 1, sizeof *texts);
+    for (size_t k = 0; k < rep->n_given; k++) {
+        rag_buf_putc(&texts[k], ' ');
+        rag_answer_normalize(rep->given[k].text, strlen(rep->given[k].text), 0, &texts[k]);
+        rag_buf_putc(&texts[k], ' ');
+    }
+    for (size_t i = 0; i < it->evidence.n; i++) {
+        rag_buf ev = {0};
+        rag_buf_putc(&ev, ' ');
+        rag_answer_normalize(it->evidence.v[i], strlen(it->evidence.v[i]), 0, &ev);
+        rag_buf_putc(&ev, ' ');
+        for (size_t k = 0; k < rep->n_given; k++)
+            if (strstr(rag_buf_str(&texts[k]), rag_buf_str(&ev))) {
+                found++;
+                break;
+            }
+        rag_buf_free(&ev);
+    }
+    for (size_t k = 0; k < rep->n_given; k++)
+        rag_buf_free(&texts[k]);
+    rag_free(texts);
+    return found;
 }
 
 static void add_mean(cJSON *o, const char *name, double v)
@@ -112,7 +145,7 @@ int cli_eval_answers(int argc, char **argv)
     jp.model = q.judge_model;
     jp.api_key = getenv("RAG_JUDGE_API_KEY");
     rag_principal fallback = q.cli.who; /* --as, else the administrator */
-    size_t ev_n = 0, ev_hit = 0, gen_n = 0;
+    size_t ev_n = 0, ev_hit = 0, gen_n = 0, evg_n = 0, evg_found = 0;
     double prompt_tokens = 0;
     per = cJSON_CreateArray();
     if (!q.cli.json)
@@ -172,6 +205,8 @@ int cli_eval_answers(int argc, char **argv)
         rag_answer_totals_add(&tot, &sc);
         int ev = rep.abstained ? (it->evidence.n ? 0 : -1) : evidence_at_1(it, rep.text);
         if (ev >= 0 && it->answer) ev_n++, ev_hit += (size_t)ev;
+        size_t evg = it->answer ? evidence_given(it, &rep) : 0;
+        if (it->answer) evg_n += it->evidence.n, evg_found += evg;
         if (!strcmp(rep.mode, "generated")) gen_n++, prompt_tokens += rep.prompt_tokens;
         if (q.cli.json) {
             cJSON *e = cJSON_CreateObject();
@@ -206,6 +241,10 @@ int cli_eval_answers(int argc, char **argv)
                 cJSON_AddBoolToObject(e, "evidence_at_1", ev);
             else
                 cJSON_AddNullToObject(e, "evidence_at_1");
+            if (it->answer && it->evidence.n)
+                cJSON_AddNumberToObject(e, "evidence_given", (double)evg / (double)it->evidence.n);
+            else
+                cJSON_AddNullToObject(e, "evidence_given");
             cJSON_AddNumberToObject(e, "prompt_tokens", rep.prompt_tokens);
             cJSON *tm = cJSON_AddObjectToObject(e, "timings");
             cJSON_AddNumberToObject(tm, "retrieve_ms", rep.retrieve_ms);
@@ -235,6 +274,7 @@ int cli_eval_answers(int argc, char **argv)
     rag_answer_totals_finish(&tot);
     double ev_rate = ev_n ? (double)ev_hit / (double)ev_n : NAN;
     double tokens = gen_n ? prompt_tokens / (double)gen_n : NAN;
+    double evg_rate = evg_n ? (double)evg_found / (double)evg_n : NAN;
     if (q.cli.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "file", q.answers_file);
@@ -253,6 +293,7 @@ int cli_eval_answers(int argc, char **argv)
         add_mean(t, "faithfulness", tot.faithfulness.mean);
         add_mean(t, "judge_faithfulness", tot.judge_faithfulness.mean);
         add_mean(t, "evidence_at_1", ev_rate);
+        add_mean(t, "evidence_given", evg_rate);
         add_mean(t, "prompt_tokens_per_answer", tokens);
         cJSON *tm = cJSON_AddObjectToObject(t, "timings");
         add_mean(tm, "retrieve_ms", tot.retrieve_ms.mean);
@@ -277,6 +318,8 @@ int cli_eval_answers(int argc, char **argv)
         printf("faithfulness        %s lexical", fmt(a[0], tot.faithfulness.mean));
         if (jp.url) printf(", %s judged", fmt(a[0], tot.judge_faithfulness.mean));
         printf("\nevidence@1          %s (%zu of %zu)\n", fmt(a[0], ev_rate), ev_hit, ev_n);
+        printf("evidence given      %s (%zu of %zu sentences)\n", fmt(a[0], evg_rate), evg_found,
+               evg_n);
         if (gen_n) printf("prompt tokens       %.0f per answer\n", tokens);
         printf("stage means (ms)    retrieve %s, prompt %s, generate %s",
                fmt(a[0], tot.retrieve_ms.mean), fmt(a[1], tot.prompt_ms.mean),

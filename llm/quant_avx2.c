@@ -892,7 +892,8 @@ void llm_kernels_avx2(llm_kernels *k)
     llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, dot_q8_tile_q4_K, &k_layout_8);
     llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, dot_q8_tile_q5_K, &k_layout_8);
     llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, dot_q8_tile_q6_K, &k_layout_0);
-    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, dot_q8_tile_iq4_xs, &k_layout_0);
+    llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, dot_q8_tile_iq4_xs,
+                   &k_layout_0);
 }
 
 #endif

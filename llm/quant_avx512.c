@@ -325,9 +325,9 @@ static inline grp grp_iq4_xs(const llm_block_iq4_xs *b, const llm_scales *s, int
         _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) a[j][0] = a[j][1] = a[j][2] =          \
             a[j][3] = _mm512_setzero_ps();                                                         \
         for (int64_t i = 0; i < n / (32 * (n_groups)); i++, b++) {                                 \
-            /* the rows stream from memory: ask for the lines 2 KB ahead */                        \
+            /* the rows stream from memory: ask for the lines 3 KB ahead */                        \
             for (size_t l = 0; l < sizeof(block_t); l += 64)                                       \
-                _mm_prefetch((const char *)b + LLM_Q8_PREFETCH + l, _MM_HINT_T0);                       \
+                _mm_prefetch((const char *)b + LLM_Q8_PREFETCH + l, _MM_HINT_T0);                  \
             llm_scales s;                                                                          \
             prep(b, &s);                                                                           \
             _Pragma("GCC unroll 8") for (int g = 0; g < (n_groups); g++, x += 32)                  \
@@ -909,7 +909,7 @@ VNNI static ALWAYS_INLINE void sb_q6_K(const llm_block_q6_K *b, const vnni_pair 
         }                                                                                          \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
             for (size_t l = 0; l < sizeof *b; l += 64)                                             \
-                _mm_prefetch((const char *)b + LLM_Q8_PREFETCH + l, _MM_HINT_T0);                       \
+                _mm_prefetch((const char *)b + LLM_Q8_PREFETCH + l, _MM_HINT_T0);                  \
             const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
             const float *Sp[ROWS_AT_ONCE];                                                         \
             _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i,              \
@@ -1019,7 +1019,7 @@ VNNI static ALWAYS_INLINE void sb_iq4_xs(const llm_block_iq4_xs *b, const vnni_p
         }                                                                                          \
         for (int64_t i = 0; i < n / LLM_QK_K; i++, b++) {                                          \
             for (size_t l = 0; l < sizeof *b; l += 64)                                             \
-                _mm_prefetch((const char *)b + LLM_Q8_PREFETCH + l, _MM_HINT_T0);                       \
+                _mm_prefetch((const char *)b + LLM_Q8_PREFETCH + l, _MM_HINT_T0);                  \
             const vnni_pair *xp[ROWS_AT_ONCE];                                                     \
             _Pragma("GCC unroll 4") for (int j = 0; j < m; j++) xp[j] = x[j] + 4 * i;              \
             sb_##name(b, xp, acc, m);                                                              \
@@ -1099,8 +1099,10 @@ void llm_kernels_avx512(llm_kernels *k)
         llm_set_dot_q8(k, LLM_Q4_K, dot_q8_q4_K, dot_q8_rows_q4_K, dot_q8_tile_q4_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q5_K, dot_q8_q5_K, dot_q8_rows_q5_K, dot_q8_tile_q5_K, &layout_q4_K);
         llm_set_dot_q8(k, LLM_Q6_K, dot_q8_q6_K, dot_q8_rows_q6_K, dot_q8_tile_q6_K, &layout_q6_K);
-        llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, dot_q8_tile_iq4_nl, &layout_iq4_nl);
-        llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, dot_q8_tile_iq4_xs, &layout_q8_0);
+        llm_set_dot_q8(k, LLM_IQ4_NL, dot_q8_iq4_nl, dot_q8_rows_iq4_nl, dot_q8_tile_iq4_nl,
+                       &layout_iq4_nl);
+        llm_set_dot_q8(k, LLM_IQ4_XS, dot_q8_iq4_xs, dot_q8_rows_iq4_xs, dot_q8_tile_iq4_xs,
+                       &layout_q8_0);
     }
 }
 

@@ -191,6 +191,24 @@ static int overlap_trim(const rag_block *blocks, size_t n, rag_block *b)
     return b->used > b->skip;
 }
 
+/* Narrows b to the span the relevance pass chose for its passage (the
+ * sentences that bear on the question and their neighbours: rag_result
+ * span_start, span_end; rag/relevance.h), within what b still gives; 0
+ * when nothing of it is left (that span was given by an earlier block). */
+static int span_trim(rag_block *b)
+{
+    const rag_result *r = b->src;
+    if (!r->span_end) return b->used > b->skip;
+    if (b->skip < r->span_start) b->skip = r->span_start;
+    if (b->used > r->span_end) b->used = r->span_end;
+    const char *t = r->hit.text;
+    while (b->skip < b->used && (t[b->skip] == ' ' || t[b->skip] == '\n'))
+        b->skip++;
+    while (b->used > b->skip && (t[b->used - 1] == ' ' || t[b->used - 1] == '\n'))
+        b->used--;
+    return b->used > b->skip;
+}
+
 /* Bytes of text made of whole sentences, the longest prefix whose count
  * with the rest of the prompt stays within budget (0 when not even one). */
 static size_t fit_sentences(const llm_vocab *v, llm_chat_family fam, layout *l, size_t budget,
@@ -248,6 +266,7 @@ int rag_prompt_build(const llm_vocab *v, llm_chat_family fam, const rag_prompt_i
         if (!results->v[i].hit.text) continue;
         rag_block nb = {(int)l.n_blocks + 1, &results->v[i], 0, strlen(results->v[i].hit.text)};
         if (!overlap_trim(l.blocks, l.n_blocks, &nb)) continue; /* all given already */
+        if (!span_trim(&nb)) continue;
         l.blocks[l.n_blocks++] = nb;
         rc = render(v, fam, &l, out, err);
         if (rc || out->n_tokens <= budget) continue;

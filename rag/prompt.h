@@ -9,8 +9,11 @@
  * complete sentence that fits, never inside one. Chunks of one document
  * overlap (ingest.overlap_tokens): a block whose chunk begins or ends inside
  * an earlier block's text leaves that part out, and one wholly inside an
- * earlier block is not added, so no text is given twice. Text inside the context
- * cannot close the context block or produce control tokens.
+ * earlier block is not added, so no text is given twice. A passage whose
+ * relevance pass set a span (answer.trim_passages: the sentences that bear
+ * on the question and their neighbours; rag/relevance.h) gives only that
+ * span. Text inside the context cannot close the context block or produce
+ * control tokens.
  *
  * A reasoning model thinks first only when the input asks: otherwise its
  * template's switch is rendered off (llm/chat.h).

@@ -5,6 +5,7 @@
 #include "base/sentence.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,17 +150,19 @@ void rag_cutoff_settings(const rag_settings *s, rag_cutoff *c)
     c->min_keyword = s->answer.min_keyword;
     c->min_vector = s->answer.min_vector;
     c->min_rerank = s->answer.min_rerank;
+    c->trim = s->answer.trim_passages;
 }
 
 /* The lexical share of a passage: the best of its windows of RELEVANCE_WINDOW
  * consecutive sentences, each with the title and headings (a passage that
  * holds the question's words in one place, not scattered over unrelated
- * sentences). */
+ * sentences). With trim, also the span a prompt gives of it (rag/relevance.h,
+ * trimming), from the same pass over its sentences. */
 enum { RELEVANCE_WINDOW = 2 };
 
-static int passage_share(store *s, const rag_qterms *q, const store_hit *h, double *out,
-                         rag_err *err)
+static int passage_share(store *s, const rag_qterms *q, rag_result *x, int trim, rag_err *err)
 {
+    const store_hit *h = &x->hit;
     unsigned char head[RAG_QTERMS_MAX] = {0}, sent[RELEVANCE_WINDOW][RAG_QTERMS_MAX];
     memset(sent, 0, sizeof sent);
     int rc = rag_qterms_match(s, q, h->title, h->title ? strlen(h->title) : 0, head, NULL, err);
@@ -168,12 +171,23 @@ static int passage_share(store *s, const rag_qterms *q, const store_hit *h, doub
                               head, NULL, err);
     const char *text = h->text ? h->text : "";
     size_t len = strlen(text), i = 0, k = 0;
+    /* the starts of the sentences, the first and last that bear on the question */
+    size_t *starts = NULL, n_starts = 0, first = SIZE_MAX, last = 0;
     double best = 0;
     do {
         size_t sl = i < len ? rag_sentence_len(text + i, len - i) : 0;
         unsigned char *cur = sent[k % RELEVANCE_WINDOW];
         memset(cur, 0, RAG_QTERMS_MAX);
         if (!rc && sl) rc = rag_qterms_match(s, q, text + i, sl, cur, NULL, err);
+        if (trim && sl) {
+            starts = rag_xrealloc(starts, (n_starts + 1) * sizeof *starts);
+            starts[n_starts] = i;
+            if (q->focus > 0 && rag_qterms_weight(q, cur) >= RAG_TRIM_SHARE * q->focus - 1e-12) {
+                if (first == SIZE_MAX) first = n_starts;
+                last = n_starts;
+            }
+            n_starts++;
+        }
         unsigned char win[RAG_QTERMS_MAX];
         for (size_t t = 0; t < q->n; t++) {
             win[t] = head[t];
@@ -185,7 +199,16 @@ static int passage_share(store *s, const rag_qterms *q, const store_hit *h, doub
         i += sl;
         k++;
     } while (!rc && i < len);
-    *out = best;
+    x->lexical = best;
+    x->span_start = x->span_end = 0;
+    if (!rc && first != SIZE_MAX) {
+        size_t from = first > RAG_TRIM_CONTEXT ? first - RAG_TRIM_CONTEXT : 0,
+               to = last + RAG_TRIM_CONTEXT + 1; /* the sentence after the span */
+        x->span_start = starts[from];
+        x->span_end = to < n_starts ? starts[to] : len;
+        if (x->span_start == 0 && x->span_end == len) x->span_end = 0; /* all of it */
+    }
+    rag_free(starts);
     return rc;
 }
 
@@ -200,7 +223,7 @@ int rag_relevance(store *s, const char *question, rag_results *r, const rag_cuto
     rag_free(docs);
     for (size_t i = 0; !rc && i < r->n; i++) {
         rag_result *x = &r->v[i];
-        rc = passage_share(s, &q, &x->hit, &x->lexical, err);
+        rc = passage_share(s, &q, x, c->trim, err);
         if (x->rerank_rank)
             x->relevant = 1.0 / (1.0 + exp(-x->rerank_score)) >= c->min_rerank;
         else

@@ -74,12 +74,23 @@ typedef struct rag_cutoff {
     double min_keyword; /* lexical share (answer.min_keyword) */
     double min_vector;  /* cosine similarity (answer.min_vector) */
     double min_rerank;  /* reranker probability (answer.min_rerank) */
+    int trim;           /* set each result's span (answer.trim_passages) */
 } rag_cutoff;
+
+/* ---- trimming ---------------------------------------------------------------------
+ * A passage given to a model is cut to what bears on the question: from the
+ * first to the last of its sentences that hold at least RAG_TRIM_SHARE of
+ * the question's focus weight by themselves, with RAG_TRIM_CONTEXT
+ * sentences more on each side (a sentence's neighbours often name what it
+ * speaks of). A passage none of whose sentences does (found by its meaning,
+ * or by its title and headings) is given whole. */
+#define RAG_TRIM_SHARE 0.1
+#define RAG_TRIM_CONTEXT 1
 
 void rag_cutoff_settings(const rag_settings *s, rag_cutoff *c);
 
-/* Fills each result's lexical share (rag_result.lexical) and whether it
- * passes the cutoff (rag_result.relevant). */
+/* Fills each result's lexical share (rag_result.lexical), whether it
+ * passes the cutoff (rag_result.relevant) and, with c->trim, its span. */
 int rag_relevance(store *s, const char *question, rag_results *r, const rag_cutoff *c,
                   rag_err *err);
 /* Removes the results under the cutoff (keeping the order of the others);

@@ -48,6 +48,10 @@ typedef struct rag_result {
     double score;   /* the final ordering score (rerank, else RRF, else the single stage's) */
     double lexical; /* share of the question's term weight in the passage (rag/relevance.h) */
     int relevant;   /* passes the relevance cutoff (set by rag_relevance) */
+    /* the part of hit.text a prompt gives (rag_relevance, with answer.trim_passages): bytes
+     * [span_start, span_end) from the first to the last sentence that bears on the
+     * question, a sentence more on each side; span_end 0: the whole text */
+    size_t span_start, span_end;
 } rag_result;
 
 typedef struct rag_results {

@@ -205,6 +205,10 @@ const rag_setting_def rag_setting_defs[] = {
      "or the cosine similarity to the question it must reach (vector stage)"},
     {"answer.min_rerank", RAG_SET_REAL, 0, 1, 0, NULL, "0.2", NULL, NULL, B, 0, NULL,
      OFF(answer.min_rerank), "with a reranker: the probability it must give the passage instead"},
+    {"answer.trim_passages", RAG_SET_BOOL, 0, 0, 0, NULL, "true", NULL, NULL, B, 0, NULL,
+     OFF(answer.trim_passages),
+     "give a model each passage from its first to its last sentence that bears on the question, "
+     "a sentence more on each side"},
     {"answer.followup", RAG_SET_CHOICE, 0, 0, 0, "rewrite expand off", "rewrite", NULL, NULL, B, 0,
      NULL, OFF(answer.followup),
      "a follow-up retrieves for: the generator's standalone rewrite (expanded without one), "

@@ -96,6 +96,7 @@ typedef struct rag_settings {
     } search;
     struct {
         double min_keyword, min_vector, min_rerank;
+        int trim_passages;
         const char *followup;
     } answer;
     struct {

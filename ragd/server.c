@@ -140,7 +140,7 @@ void ragd_server_default_params(ragd_server_params *p)
     rag_retrieve_default_params(&p->retrieval);
     p->search_k = 10;
     p->answer_k = 6;
-    p->cutoff = (rag_cutoff){0.5, 0.75, 0.2}; /* the defaults of answer.* */
+    p->cutoff = (rag_cutoff){0.5, 0.75, 0.2, 1}; /* the defaults of answer.* */
     p->followup = RAG_FOLLOWUP_REWRITE;
 }
 

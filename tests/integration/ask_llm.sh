@@ -60,6 +60,23 @@ check_contains "with the reason" "$(cat $T/err $T/err 2>/dev/null; echo "$out")"
 out=$(rag ask --json "When are refunds issued?")
 check_eq "no generator configured: extractive" "$(echo "$out" | json_get '$.mode')" extractive
 
+# a passage reaches the model from its first to its last sentence that bears
+# on the question, a sentence more on each side (answer.trim_passages)
+mkdir -p $T/long
+printf 'Canteen\n\nThe canteen opens at seven. Lunch is served from noon. The pallet wrapper jams when the film roll is loaded upside down. Breakfast ends at nine. Coffee is free on Fridays.\n' > $T/long/canteen.txt
+rag ingest -q --acl staff $T/long >/dev/null
+q="Why does the pallet wrapper jam?"
+prompt=$(rag ask --json --show-prompt --model $gen -n 4 -k 1 --as staff "$q" | json_get '$.prompt')
+check_contains "trimmed: the sentence that answers" "$prompt" "The pallet wrapper jams when the film roll is loaded upside down."
+check_contains "trimmed: a sentence before it" "$prompt" "Lunch is served from noon."
+check_contains "trimmed: a sentence after it" "$prompt" "Breakfast ends at nine."
+check_not_contains "trimmed: not the first sentence" "$prompt" "The canteen opens at seven."
+check_not_contains "trimmed: not the last" "$prompt" "Coffee is free on Fridays."
+printf '[answer]\ntrim_passages = false\n' > $T/notrim.conf
+prompt=$(rag ask --json --show-prompt --config $T/notrim.conf --model $gen -n 4 -k 1 --as staff "$q" | json_get '$.prompt')
+check_contains "trim_passages = false: the whole passage" "$prompt" "The canteen opens at seven. Lunch is served from noon."
+check_contains "to its end" "$prompt" "Coffee is free on Fridays."
+
 out=$(rag search --explain --json "refunds for international orders")
 check_eq "search is hybrid with vectors" "$(echo "$out" | json_get '$.mode')" hybrid
 check "explain shows keyword ranks" test -n "$(echo "$out" | json_get '$.results[0].explain.keyword_rank')"

@@ -499,6 +499,42 @@ static void test_overlapping_chunks(void)
     free_results(&res);
 }
 
+/* A passage whose relevance pass chose a span gives only that span (its
+ * blanks at either end left out); a span an earlier block of the same
+ * document gave adds no block; a passage without one goes whole. */
+static void test_trimmed_spans(void)
+{
+    const char *doc = "Alpha one. Beta two. Gamma three. Delta four.";
+    struct {
+        int64_t doc, start, end;
+        size_t span_start, span_end; /* in the chunk's text */
+    } parts[] = {{1, 0, 45, 11, 34}, {1, 21, 45, 0, 13}, {2, 0, 45, 0, 0}};
+    rag_results res = {0};
+    res.n = 3;
+    res.v = rag_xcalloc(res.n, sizeof *res.v);
+    for (size_t i = 0; i < res.n; i++) {
+        char *text = rag_xstrndup(doc + parts[i].start, (size_t)(parts[i].end - parts[i].start));
+        res.v[i] = make_result("Notes", "", text, (int64_t)i + 1);
+        rag_free(text);
+        res.v[i].hit.document_id = parts[i].doc;
+        res.v[i].hit.byte_start = parts[i].start;
+        res.v[i].hit.byte_end = parts[i].end;
+        res.v[i].span_start = parts[i].span_start;
+        res.v[i].span_end = parts[i].span_end;
+    }
+    rag_err err = {0};
+    rag_prompt_input in = {.question = "Which letters?", .results = &res};
+    rag_prompt p;
+    CHECK_INT(rag_prompt_build(NULL, LLM_CHAT_CHATML, &in, 100000, &p, &err), 0);
+    CHECK_INT(p.n_blocks, 2); /* the second chunk's span ("Gamma three.") was given */
+    const char *u = p.messages[1].content;
+    CHECK_CONTAINS(u, "[1] Notes\nBeta two. Gamma three.\n\n");
+    CHECK_CONTAINS(u, "[2] Notes\nAlpha one. Beta two. Gamma three. Delta four.\n\n");
+    if (p.n_blocks == 2) CHECK_INT(p.blocks[1].src->hit.chunk_id, 3);
+    rag_prompt_free(&p);
+    free_results(&res);
+}
+
 int main(void)
 {
     RUN(test_document_cannot_inject_control_tokens);
@@ -510,5 +546,6 @@ int main(void)
     RUN(test_messages_kept);
     RUN(test_estimate_without_vocabulary);
     RUN(test_overlapping_chunks);
+    RUN(test_trimmed_spans);
     return test_summary();
 }
