@@ -819,11 +819,12 @@ static void test_dot_rows_exact(void)
 /* Several weight rows against the same activations (llm_dot_tile_q8, the
  * decoder's row path, one call of the tile kernel where the instruction set
  * has one): each result is bit for bit the single kernel's, for every
- * instruction set, every integer type, 1 to 9 weight rows and 1 or 3
+ * instruction set, every integer type, 1 to 9 weight rows and 1, 3, 4 or 6
  * activation rows. */
 static void test_dot_tile_exact(void)
 {
-    enum { NW = 9, NX = 3 };
+    enum { NW = 9, NX = 6 };
+    static const int nxs[] = {1, 3, 4, 6};
     llm_isa prev = llm_isa_active();
     int checked = 0, differ = 0;
     for (int k = 0; k < 3; k++) {
@@ -846,8 +847,8 @@ static void test_dot_tile_exact(void)
                 float *x = random_vec(n * NX), got[NX * NW], want;
                 for (int j = 0; j < NX; j++)
                     llm_q8_acts(t, x + j * n, n, xa + j * ab);
-                for (int nx = 1; nx <= NX; nx += 2)
-                    for (int nw = 1; nw <= NW; nw++) {
+                for (size_t xi = 0; xi < sizeof nxs / sizeof *nxs; xi++)
+                    for (int nw = 1, nx = nxs[xi]; nw <= NW; nw++) {
                         llm_dot_tile_q8(t, rows, rb, nw, xa, ab, nx, got, NW, n);
                         for (int j = 0; j < nx; j++)
                             for (int r = 0; r < nw; r++) {
