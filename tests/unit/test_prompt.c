@@ -458,17 +458,18 @@ static void test_estimate_without_vocabulary(void)
     free_results(&res);
 }
 
-/* Chunks of one document overlap: a later block leaves out what an
- * earlier one gives (its start, or all of it), other documents are left
- * whole, and citations keep the blocks' numbers. */
-static void test_overlapping_chunks(void)
+/* Chunks of one short text: chunk i (id i + 1) is bytes [start, end) of it,
+ * of document doc, with the span the relevance pass would have set. */
+typedef struct chunk_part {
+    int64_t doc, start, end;
+    size_t span_start, span_end; /* in the chunk's text; span_end 0: none */
+} chunk_part;
+
+static rag_results part_results(const chunk_part *parts, size_t n)
 {
     const char *doc = "Alpha one. Beta two. Gamma three. Delta four.";
-    struct {
-        int64_t doc, start, end;
-    } parts[] = {{1, 0, 20}, {1, 11, 33}, {1, 0, 10}, {2, 11, 33}, {1, 21, 45}};
     rag_results res = {0};
-    res.n = 5;
+    res.n = n;
     res.v = rag_xcalloc(res.n, sizeof *res.v);
     for (size_t i = 0; i < res.n; i++) {
         char *text = rag_xstrndup(doc + parts[i].start, (size_t)(parts[i].end - parts[i].start));
@@ -477,7 +478,23 @@ static void test_overlapping_chunks(void)
         res.v[i].hit.document_id = parts[i].doc;
         res.v[i].hit.byte_start = parts[i].start;
         res.v[i].hit.byte_end = parts[i].end;
+        res.v[i].span_start = parts[i].span_start;
+        res.v[i].span_end = parts[i].span_end;
     }
+    return res;
+}
+
+/* Chunks of one document overlap: a later block leaves out what an
+ * earlier one gives (its start, or all of it), other documents are left
+ * whole, and citations keep the blocks' numbers. */
+static void test_overlapping_chunks(void)
+{
+    static const chunk_part parts[] = {{1, 0, 20, 0, 0},
+                                       {1, 11, 33, 0, 0},
+                                       {1, 0, 10, 0, 0},
+                                       {2, 11, 33, 0, 0},
+                                       {1, 21, 45, 0, 0}};
+    rag_results res = part_results(parts, 5);
     rag_err err = {0};
     rag_prompt_input in = {.question = "Which letters?", .results = &res};
     rag_prompt p;
@@ -504,24 +521,8 @@ static void test_overlapping_chunks(void)
  * document gave adds no block; a passage without one goes whole. */
 static void test_trimmed_spans(void)
 {
-    const char *doc = "Alpha one. Beta two. Gamma three. Delta four.";
-    struct {
-        int64_t doc, start, end;
-        size_t span_start, span_end; /* in the chunk's text */
-    } parts[] = {{1, 0, 45, 11, 34}, {1, 21, 45, 0, 13}, {2, 0, 45, 0, 0}};
-    rag_results res = {0};
-    res.n = 3;
-    res.v = rag_xcalloc(res.n, sizeof *res.v);
-    for (size_t i = 0; i < res.n; i++) {
-        char *text = rag_xstrndup(doc + parts[i].start, (size_t)(parts[i].end - parts[i].start));
-        res.v[i] = make_result("Notes", "", text, (int64_t)i + 1);
-        rag_free(text);
-        res.v[i].hit.document_id = parts[i].doc;
-        res.v[i].hit.byte_start = parts[i].start;
-        res.v[i].hit.byte_end = parts[i].end;
-        res.v[i].span_start = parts[i].span_start;
-        res.v[i].span_end = parts[i].span_end;
-    }
+    static const chunk_part parts[] = {{1, 0, 45, 11, 34}, {1, 21, 45, 0, 13}, {2, 0, 45, 0, 0}};
+    rag_results res = part_results(parts, 3);
     rag_err err = {0};
     rag_prompt_input in = {.question = "Which letters?", .results = &res};
     rag_prompt p;
