@@ -377,6 +377,12 @@ void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb
     kernels()->vec.gemm(A, lda, m, B, ldb, 0, n, k, C, ldc, scratch);
 }
 
+void llm_gemm_nn_f16(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb, int n,
+                     int64_t k, float *C, int64_t ldc)
+{
+    kernels()->vec.gemm_nn_f16(A, lda, m, B, ldb, n, k, C, ldc);
+}
+
 uint64_t llm_bench_read_sum(const uint64_t *p, size_t n)
 {
     return kernels()->vec.read_sum(p, n);

@@ -302,6 +302,9 @@ typedef struct llm_vec_kernels {
     /* llm_gemm_nt (b_rows 1: B's rows are C's columns) and llm_gemm_nn (0) */
     void (*gemm)(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows, int n,
                  int64_t k, float *C, int64_t ldc, float *scratch);
+    /* llm_gemm_nn_f16 */
+    void (*gemm_nn_f16)(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb, int n,
+                        int64_t k, float *C, int64_t ldc);
     /* llm_bench_read_sum */
     uint64_t (*read_sum)(const uint64_t *p, size_t n);
 } llm_vec_kernels;

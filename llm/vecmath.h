@@ -55,6 +55,12 @@ void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb
                  float *C, int64_t ldc, float *scratch);
 void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
                  float *C, int64_t ldc, float *scratch);
+/* llm_gemm_nn with B in F16 (IEEE half floats, ldb halves apart), bit for bit
+ * what llm_gemm_nn gives on B widened to floats (widening is exact), without
+ * widening it first: a decoding token's attention output, its scores times
+ * the values of the cache, reads the cache as it is. */
+void llm_gemm_nn_f16(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb, int n,
+                     int64_t k, float *C, int64_t ldc);
 
 /* ---- a probe of the machine (rag bench-model, rag bench-embed) ---------- */
 /* The sum of p[0..n) (modulo 2^64), read with the widest loads of the

@@ -455,6 +455,75 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
                   {gemm8i_2_1, gemm8i_2_2, gemm8i_2_3, gemm8i_2_4, gemm8i_2_5, gemm8i_2_6}},
 };
 
+/* llm_gemm_nn_f16: 16 columns of B at a time, widened as they are loaded
+ * (a narrower last block through a zero-padded copy), against blocks of up
+ * to 6 rows of A broadcast: each element the chain over k from zero. */
+static inline __attribute__((always_inline)) void gemm_f16_block16(const float *A, int64_t lda,
+                                                                   int MR, const uint16_t *B,
+                                                                   int64_t ldb, int64_t K, float *C,
+                                                                   int64_t ldc, int nc)
+{
+    __m256 acc[GEMM_MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    uint16_t pad[16] = {0};
+    for (int64_t k = 0; k < K; k++) {
+        const uint16_t *b = B + (size_t)k * ldb;
+        if (nc < 16) {
+            memcpy(pad, b, (size_t)nc * sizeof *b);
+            b = pad;
+        }
+        __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+        __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 8)));
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 a = _mm256_set1_ps(A[i * lda + k]);
+            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    float row[16];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(row, acc[i][0]);
+        _mm256_storeu_ps(row + 8, acc[i][1]);
+        memcpy(C + i * ldc, row, (size_t)nc * sizeof *row);
+    }
+}
+
+static void gemm_nn_f16_avx2(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,
+                             int n, int64_t K, float *C, int64_t ldc)
+{
+    for (int j = 0; j < n; j += 16) {
+        int nc = n - j < 16 ? n - j : 16;
+        for (int i = 0; i < m; i += GEMM_MR) {
+            const float *a = A + (size_t)i * lda;
+            float *c = C + (size_t)i * ldc + j;
+            switch (m - i < GEMM_MR ? m - i : GEMM_MR) {
+            case 1:
+                gemm_f16_block16(a, lda, 1, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 2:
+                gemm_f16_block16(a, lda, 2, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 3:
+                gemm_f16_block16(a, lda, 3, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 4:
+                gemm_f16_block16(a, lda, 4, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 5:
+                gemm_f16_block16(a, lda, 5, B + j, ldb, K, c, ldc, nc);
+                break;
+            default:
+                gemm_f16_block16(a, lda, 6, B + j, ldb, K, c, ldc, nc);
+                break;
+            }
+        }
+    }
+}
+
 static void gemm_avx2(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
                       int n, int64_t K, float *C, int64_t ldc, float *scratch)
 {
@@ -496,6 +565,7 @@ void llm_vec_kernels_avx2(llm_vec_kernels *k)
     k->add = add_avx2;
     k->axpy = axpy_avx2;
     k->gemm = gemm_avx2;
+    k->gemm_nn_f16 = gemm_nn_f16_avx2;
     k->read_sum = read_sum_avx2;
 }
 

@@ -373,6 +373,70 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
                   {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6}},
 };
 
+/* llm_gemm_nn_f16: 32 columns of B at a time, widened as they are loaded,
+ * against blocks of up to 6 rows of A broadcast: each element the chain
+ * over k from zero, as gemm_block32 computes it. */
+static inline __attribute__((always_inline)) void gemm_f16_block32(const float *A, int64_t lda,
+                                                                   int MR, const uint16_t *B,
+                                                                   int64_t ldb, int64_t K, float *C,
+                                                                   int64_t ldc, int nc)
+{
+    __m512 acc[GEMM_MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    __mmask16 m0 = nc >= 16 ? (__mmask16)0xFFFF : tail_mask(nc);
+    __mmask16 m1 = nc >= 32 ? (__mmask16)0xFFFF : nc > 16 ? tail_mask(nc - 16) : 0;
+    for (int64_t k = 0; k < K; k++) {
+        const uint16_t *b = B + (size_t)k * ldb;
+        __m512 b0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, b));
+        __m512 b1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, b + 16));
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m512 a = _mm512_set1_ps(A[i * lda + k]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        _mm512_mask_storeu_ps(C + i * ldc, m0, acc[i][0]);
+        _mm512_mask_storeu_ps(C + i * ldc + 16, m1, acc[i][1]);
+    }
+}
+
+static void gemm_nn_f16_avx512(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,
+                               int n, int64_t K, float *C, int64_t ldc)
+{
+    for (int j = 0; j < n; j += GEMM_NR) {
+        int nc = n - j < GEMM_NR ? n - j : GEMM_NR;
+        for (int i = 0; i < m; i += GEMM_MR) {
+            const float *a = A + (size_t)i * lda;
+            float *c = C + (size_t)i * ldc + j;
+            switch (m - i < GEMM_MR ? m - i : GEMM_MR) {
+            case 1:
+                gemm_f16_block32(a, lda, 1, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 2:
+                gemm_f16_block32(a, lda, 2, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 3:
+                gemm_f16_block32(a, lda, 3, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 4:
+                gemm_f16_block32(a, lda, 4, B + j, ldb, K, c, ldc, nc);
+                break;
+            case 5:
+                gemm_f16_block32(a, lda, 5, B + j, ldb, K, c, ldc, nc);
+                break;
+            default:
+                gemm_f16_block32(a, lda, 6, B + j, ldb, K, c, ldc, nc);
+                break;
+            }
+        }
+    }
+}
+
 static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
                         int n, int64_t K, float *C, int64_t ldc, float *scratch)
 {
@@ -415,6 +479,7 @@ void llm_vec_kernels_avx512(llm_vec_kernels *k)
     k->add = add_avx512;
     k->axpy = axpy_avx512;
     k->gemm = gemm_avx512;
+    k->gemm_nn_f16 = gemm_nn_f16_avx512;
     k->read_sum = read_sum_avx512;
 }
 

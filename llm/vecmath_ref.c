@@ -135,6 +135,19 @@ static void gemm_ref(const float *A, int64_t lda, int m, const float *B, int64_t
         }
 }
 
+static void gemm_nn_f16_ref(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,
+                            int n, int64_t K, float *C, int64_t ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            const float *a = A + (size_t)i * lda;
+            float s = 0.0f;
+            for (int64_t k = 0; k < K; k++)
+                s = fmaf(a[k], llm_half(B[(size_t)k * ldb + j]), s);
+            C[(size_t)i * ldc + j] = s;
+        }
+}
+
 static uint64_t read_sum_ref(const uint64_t *p, size_t n)
 {
     uint64_t s = 0;
@@ -155,5 +168,6 @@ void llm_vec_kernels_ref(llm_vec_kernels *k)
     k->add = add_ref;
     k->axpy = axpy_ref;
     k->gemm = gemm_ref;
+    k->gemm_nn_f16 = gemm_nn_f16_ref;
     k->read_sum = read_sum_ref;
 }

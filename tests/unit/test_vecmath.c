@@ -689,6 +689,48 @@ static void test_gemm_zero_tail(void)
     rag_free_lines(panel);
 }
 
+/* llm_gemm_nn_f16 against llm_gemm_nn on the same B widened to floats: bit
+ * for bit, on every instruction set, for shapes around the blocks' edges
+ * (rows 1 to 13, columns 1 to 70, strides wider than the rows, k up to
+ * 600: a decoding token's scores against its cache). */
+static void test_gemm_nn_f16(void)
+{
+    enum { MMAX = 13, NMAX = 70, KMAX = 600, LDB = 72 };
+    float *A = row_new(MMAX * KMAX), *Bf = row_new(KMAX * LDB), *want = row_new(MMAX * NMAX),
+          *got = row_new(MMAX * NMAX);
+    uint16_t *B = rag_xcalloc((size_t)KMAX * LDB, sizeof *B);
+    for (int i = 0; i < MMAX * KMAX; i++)
+        A[i] = gauss();
+    for (int i = 0; i < KMAX * LDB; i++)
+        Bf[i] = gauss();
+    llm_quantize_row(LLM_F16, Bf, B, (int64_t)KMAX * LDB);
+    llm_dequant_row(LLM_F16, B, Bf, (int64_t)KMAX * LDB); /* the values B holds */
+    static const int ms[] = {1, 6, 7, 13}, ns[] = {1, 15, 16, 17, 33, 64, 70}, ks[] = {1, 31, 600};
+    int bad = 0, runs = 0, cases = 0;
+    for (int k = 0; k < 3; k++) {
+        llm_isa prev;
+        if (!isa_begin(all_isas[k], &prev)) continue;
+        runs++;
+        for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+            for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+                for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+                    int m = ms[mi], n = ns[ni], kk = ks[ki];
+                    llm_gemm_nn(A, KMAX, m, Bf, LDB, n, kk, want, NMAX, NULL);
+                    llm_gemm_nn_f16(A, KMAX, m, B, LDB, n, kk, got, NMAX);
+                    cases++;
+                    for (int i = 0; i < m; i++)
+                        bad +=
+                            memcmp(want + i * NMAX, got + i * NMAX, (size_t)n * sizeof *got) != 0;
+                }
+        llm_isa_select(prev);
+    }
+    printf("    %d products, %d rows differ from llm_gemm_nn\n", cases, bad);
+    CHECK(runs > 0);
+    CHECK_INT(bad, 0);
+    row_free(A), row_free(Bf), row_free(want), row_free(got);
+    rag_free(B);
+}
+
 /* ---- llm_bench_read_sum ------------------------------------------------- */
 
 /* The sum (modulo 2^64) under every ISA, for lengths around the rounds of
@@ -736,6 +778,7 @@ int main(void)
     RUN(test_add_axpy);
     RUN(test_gemm);
     RUN(test_gemm_zero_tail);
+    RUN(test_gemm_nn_f16);
     RUN(test_read_sum);
     RUN(test_throughput);
     return test_summary();
