@@ -149,10 +149,10 @@ static void attend_group(void *ctx, int64_t kvh)
                 nt++;
             if (nt > 1) {
                 int last = a->pos[t + nt - 1] + 1;
-                if (have_k < last) widen(c, c->k_cache, hp, j->layer, (int)kvh, have_k, last, kf);
-                if (have_v < last) widen(c, c->v_cache, hp, j->layer, (int)kvh, have_v, last, vf);
-                if (have_k < last) have_k = last;
-                if (have_v < last) have_v = last;
+                if (have_k < last)
+                    widen(c, c->k_cache, hp, j->layer, (int)kvh, have_k, last, kf), have_k = last;
+                if (have_v < last)
+                    widen(c, c->v_cache, hp, j->layer, (int)kvh, have_v, last, vf), have_v = last;
                 attend_block(hp, a, (int)kvh, t, nt, kf, vf, s,
                              a->att_q + (size_t)kvh * G * LLM_ATT_BLOCK * D, panel);
                 t += nt - 1;
