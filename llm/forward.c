@@ -22,12 +22,6 @@ static void rms_norm(const float *x, const float *w, float *out, int n, float ep
     llm_vec_rmsnorm(x, w, out, n, eps);
 }
 
-static void add_bias(float *y, const float *b, int rows, int n)
-{
-    for (int r = 0; r < rows; r++)
-        llm_vec_add(y + (size_t)r * n, b, n);
-}
-
 /* cos/sin of every rotated pair for each token of the pass:
  * rope_cs[t][2i], [2i+1] = cos, sin of pos_t * base^(-2i/n_rot) / scale / freq_i. */
 static void rope_table(const llm_model *m, llm_acts *a, int n)
@@ -176,76 +170,119 @@ static void attend_group(void *ctx, int64_t kvh)
     }
 }
 
-/* Each token's keys and values into its sequence's cache, at its position. */
-static void store_kv(const llm_model *m, llm_acts *a, int layer, int n)
+/* The steps between the products go token by token (each row's SIMD lanes
+ * and tail are then the same whatever rows share the pass), spread over
+ * the compute threads when the pass is a prompt's: on one thread they were
+ * an eighth of a 1,500-token prompt's time on two cores. */
+typedef struct row_job {
+    const llm_model *m;
+    llm_acts *a;
+    int layer;
+} row_job;
+
+static void each_row(row_job *j, int n, void (*fn)(void *ctx, int64_t t))
 {
-    const llm_hparams *hp = &m->hp;
-    size_t D = (size_t)hp->head_dim, kvd = (size_t)hp->n_head_kv * D;
-    for (int t = 0; t < n; t++) {
-        const llm_context *c = a->seq[t];
-        for (int h = 0; h < hp->n_head_kv; h++) {
-            size_t at = llm_kv_index(c, layer, h, a->pos[t]);
-            llm_quantize_row(LLM_F16, a->k + (size_t)t * kvd + h * D, c->k_cache + at, (int64_t)D);
-            llm_quantize_row(LLM_F16, a->v + (size_t)t * kvd + h * D, c->v_cache + at, (int64_t)D);
-        }
+    if (n > LLM_MATMUL_ROWS_MAX)
+        llm_parallel_for(j->a->compute, n, fn, j);
+    else
+        for (int64_t t = 0; t < n; t++)
+            fn(j, t);
+}
+
+/* xn = norm(x) before attention. */
+static void attn_norm_row(void *ctx, int64_t t)
+{
+    const row_job *j = ctx;
+    const llm_hparams *hp = &j->m->hp;
+    size_t E = (size_t)hp->n_embd;
+    rms_norm(j->a->x + t * E, j->m->layers[j->layer].attn_norm, j->a->xn + t * E, (int)E,
+             hp->norm_eps);
+}
+
+/* A token's q, k, v: biases, qwen3's per-head norms, RoPE; then its keys
+ * and values into its sequence's cache, at its position. */
+static void qkv_row(void *ctx, int64_t t)
+{
+    const row_job *j = ctx;
+    llm_acts *a = j->a;
+    const llm_hparams *hp = &j->m->hp;
+    const llm_layer *L = &j->m->layers[j->layer];
+    int D = hp->head_dim;
+    size_t qd = (size_t)hp->n_head * D, kvd = (size_t)hp->n_head_kv * D;
+    float *q = a->q + t * qd, *k = a->k + t * kvd, *v = a->v + t * kvd;
+    if (L->bq) {
+        llm_vec_add(q, L->bq, (int)qd);
+        llm_vec_add(k, L->bk, (int)kvd);
+        llm_vec_add(v, L->bv, (int)kvd);
+    }
+    if (L->q_norm) { /* qwen3: RMSNorm of each head before RoPE */
+        for (int h = 0; h < hp->n_head; h++)
+            rms_norm(q + h * D, L->q_norm, q + h * D, D, hp->norm_eps);
+        for (int h = 0; h < hp->n_head_kv; h++)
+            rms_norm(k + h * D, L->k_norm, k + h * D, D, hp->norm_eps);
+    }
+    const float *cs = a->rope_cs + t * hp->n_rot;
+    rope_apply(hp, cs, q, hp->n_head);
+    rope_apply(hp, cs, k, hp->n_head_kv);
+    const llm_context *c = a->seq[t];
+    for (int h = 0; h < hp->n_head_kv; h++) {
+        size_t at = llm_kv_index(c, j->layer, h, a->pos[t]);
+        llm_quantize_row(LLM_F16, k + h * D, c->k_cache + at, D);
+        llm_quantize_row(LLM_F16, v + h * D, c->v_cache + at, D);
     }
 }
 
-/* Element-wise steps go row by row: a row's SIMD lanes and tail are then
- * the same whatever rows share the pass. */
-static void add_rows(float *y, const float *x, int rows, int n)
+/* x += the attention's projection (in xn); xn = norm(x) before the
+ * feed-forward. */
+static void ffn_norm_row(void *ctx, int64_t t)
 {
-    for (int r = 0; r < rows; r++)
-        llm_vec_add(y + (size_t)r * n, x + (size_t)r * n, n);
+    const row_job *j = ctx;
+    const llm_hparams *hp = &j->m->hp;
+    size_t E = (size_t)hp->n_embd;
+    float *x = j->a->x + t * E, *xn = j->a->xn + t * E;
+    llm_vec_add(x, xn, (int)E);
+    rms_norm(x, j->m->layers[j->layer].ffn_norm, xn, (int)E, hp->norm_eps);
+}
+
+static void swiglu_row(void *ctx, int64_t t)
+{
+    const row_job *j = ctx;
+    size_t F = (size_t)j->m->hp.n_ff;
+    llm_vec_swiglu(j->a->gate + t * F, j->a->up + t * F, (int)F);
+}
+
+/* x += the feed-forward's output (in xn). */
+static void ffn_out_row(void *ctx, int64_t t)
+{
+    const row_job *j = ctx;
+    size_t E = (size_t)j->m->hp.n_embd;
+    llm_vec_add(j->a->x + t * E, j->a->xn + t * E, (int)E);
 }
 
 static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
 {
-    const llm_hparams *hp = &m->hp;
     const llm_layer *L = &m->layers[l];
-    int E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
-    int qd = hp->n_head * D, kvd = hp->n_head_kv * D;
+    row_job rows = {m, a, l};
 
     /* attention: xn = norm(x); q, k, v = xn * Wq, Wk, Wv (+ bias) */
-    for (int t = 0; t < n; t++)
-        rms_norm(a->x + (size_t)t * E, L->attn_norm, a->xn + (size_t)t * E, E, hp->norm_eps);
+    each_row(&rows, n, attn_norm_row);
     const llm_mat *qkv[] = {&L->wq, &L->wk, &L->wv};
     float *qkv_out[] = {a->q, a->k, a->v};
     llm_matmul_set(a->compute, qkv, qkv_out, 3, a->xn, n);
-    if (L->bq) {
-        add_bias(a->q, L->bq, n, qd);
-        add_bias(a->k, L->bk, n, kvd);
-        add_bias(a->v, L->bv, n, kvd);
-    }
-    for (int t = 0; t < n; t++) {
-        float *q = a->q + (size_t)t * qd, *k = a->k + (size_t)t * kvd;
-        if (L->q_norm) { /* qwen3: RMSNorm of each head before RoPE */
-            for (int h = 0; h < hp->n_head; h++)
-                rms_norm(q + h * D, L->q_norm, q + h * D, D, hp->norm_eps);
-            for (int h = 0; h < hp->n_head_kv; h++)
-                rms_norm(k + h * D, L->k_norm, k + h * D, D, hp->norm_eps);
-        }
-        const float *cs = a->rope_cs + (size_t)t * hp->n_rot;
-        rope_apply(hp, cs, q, hp->n_head);
-        rope_apply(hp, cs, k, hp->n_head_kv);
-    }
-    store_kv(m, a, l, n);
+    each_row(&rows, n, qkv_row);
     attn_job job = {m, a, l, n};
-    llm_parallel_for(a->compute, hp->n_head_kv, attend_group, &job);
+    llm_parallel_for(a->compute, m->hp.n_head_kv, attend_group, &job);
     /* x += att * Wo */
     llm_matmul(a->compute, &L->wo, a->att, n, a->xn);
-    add_rows(a->x, a->xn, n, E);
 
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
-    for (int t = 0; t < n; t++)
-        rms_norm(a->x + (size_t)t * E, L->ffn_norm, a->xn + (size_t)t * E, E, hp->norm_eps);
+    each_row(&rows, n, ffn_norm_row);
     const llm_mat *gate_up[] = {&L->w_gate, &L->w_up};
     float *gate_up_out[] = {a->gate, a->up};
     llm_matmul_set(a->compute, gate_up, gate_up_out, 2, a->xn, n);
-    for (int t = 0; t < n; t++)
-        llm_vec_swiglu(a->gate + (size_t)t * F, a->up + (size_t)t * F, F);
+    each_row(&rows, n, swiglu_row);
     llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
-    add_rows(a->x, a->xn, n, E);
+    each_row(&rows, n, ffn_out_row);
 }
 
 void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, int out_first,
