@@ -57,28 +57,50 @@ static inline void put_block(const dst *o, int64_t b, float d, float m)
     o->m[b * o->lanes] = m;
 }
 
+/* The 32 bytes u[l] = (q[l] >> shift) & 0xF (shift 0 or 4). */
+static inline void nibbles32(const uint8_t *q, int shift, uint8_t *u)
+{
+#if defined(__AVX2__)
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)q);
+    v = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(0x0F));
+    _mm256_storeu_si256((__m256i *)(void *)u, v);
+#else
+    for (int l = 0; l < 32; l++)
+        u[l] = (q[l] >> shift) & 0xF;
+#endif
+}
+
+/* A block of 16 bytes of two nibbles: the low ones, then the high ones. */
+static inline void nibbles16(const uint8_t *qs, uint8_t *u)
+{
+#if defined(__AVX2__)
+    __m128i q = _mm_loadu_si128((const __m128i *)(const void *)qs), m4 = _mm_set1_epi8(0x0F);
+    _mm_storeu_si128((__m128i *)(void *)u, _mm_and_si128(q, m4));
+    _mm_storeu_si128((__m128i *)(void *)(u + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m4));
+#else
+    for (int j = 0; j < 16; j++) {
+        u[j] = qs[j] & 0xF;
+        u[j + 16] = qs[j] >> 4;
+    }
+#endif
+}
+
 /* Each unpacks the unit i of a row (a block of 32, or a super-block of 256
  * for the K-quants and IQ4_XS) into u, in element order, and sets its
  * blocks' constants (b counts blocks of the panel's size). */
-static void pack_q4_0(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q4_0(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q4_0 *x = (const llm_block_q4_0 *)row + i;
     float d = llm_half(x->d);
     put_block(o, i, d, 0);
-    for (int j = 0; j < 16; j++) {
-        u[j] = x->qs[j] & 0xF;
-        u[j + 16] = x->qs[j] >> 4;
-    }
+    nibbles16(x->qs, u);
 }
 
-static void pack_q4_1(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q4_1(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q4_1 *x = (const llm_block_q4_1 *)row + i;
     put_block(o, i, llm_half(x->d), -llm_half(x->m));
-    for (int j = 0; j < 16; j++) {
-        u[j] = x->qs[j] & 0xF;
-        u[j + 16] = x->qs[j] >> 4;
-    }
+    nibbles16(x->qs, u);
 }
 
 static void q5_values(const uint8_t *qs, const uint8_t *qhp, uint8_t *u)
@@ -99,7 +121,7 @@ static void q5_values(const uint8_t *qs, const uint8_t *qhp, uint8_t *u)
 #endif
 }
 
-static void pack_q5_0(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q5_0(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q5_0 *x = (const llm_block_q5_0 *)row + i;
     float d = llm_half(x->d);
@@ -107,20 +129,26 @@ static void pack_q5_0(const void *row, int64_t i, uint8_t *u, const dst *o)
     q5_values(x->qs, x->qh, u);
 }
 
-static void pack_q5_1(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q5_1(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q5_1 *x = (const llm_block_q5_1 *)row + i;
     put_block(o, i, llm_half(x->d), -llm_half(x->m));
     q5_values(x->qs, x->qh, u);
 }
 
-static void pack_q8_0(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q8_0(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q8_0 *x = (const llm_block_q8_0 *)row + i;
     float d = llm_half(x->d);
     put_block(o, i, d, 0);
+#if defined(__AVX2__) /* + 128: the sign bit flipped */
+    _mm256_storeu_si256((__m256i *)(void *)u,
+                        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)x->qs),
+                                         _mm256_set1_epi8(-128)));
+#else
     for (int j = 0; j < 32; j++)
         u[j] = (uint8_t)(x->qs[j] + 128);
+#endif
 }
 
 static void iq4_values(const uint8_t *qs, uint8_t *u)
@@ -131,7 +159,7 @@ static void iq4_values(const uint8_t *qs, uint8_t *u)
     }
 }
 
-static void pack_iq4_nl(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_iq4_nl(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_iq4_nl *x = (const llm_block_iq4_nl *)row + i;
     float d = llm_half(x->d);
@@ -139,7 +167,7 @@ static void pack_iq4_nl(const void *row, int64_t i, uint8_t *u, const dst *o)
     iq4_values(x->qs, u);
 }
 
-static void pack_iq4_xs(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_iq4_xs(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_iq4_xs *x = (const llm_block_iq4_xs *)row + i;
     llm_scales s;
@@ -150,7 +178,7 @@ static void pack_iq4_xs(const void *row, int64_t i, uint8_t *u, const dst *o)
     }
 }
 
-static void pack_q2_K(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q2_K(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q2_K *x = (const llm_block_q2_K *)row + i;
     llm_scales s;
@@ -165,7 +193,7 @@ static void pack_q2_K(const void *row, int64_t i, uint8_t *u, const dst *o)
     }
 }
 
-static void pack_q3_K(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q3_K(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q3_K *x = (const llm_block_q3_K *)row + i;
     llm_scales s;
@@ -180,21 +208,18 @@ static void pack_q3_K(const void *row, int64_t i, uint8_t *u, const dst *o)
     }
 }
 
-static void pack_q4_K(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q4_K(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q4_K *x = (const llm_block_q4_K *)row + i;
     llm_scales s;
     llm_scales_q4_K(x, &s);
     for (int g = 0; g < 8; g++) {
         put_block(o, 8 * i + g, s.d[g], s.m[g]);
-        const uint8_t *q = x->qs + 32 * (g / 2);
-        int shift = 4 * (g % 2);
-        for (int l = 0; l < 32; l++)
-            u[32 * g + l] = (q[l] >> shift) & 0xF;
+        nibbles32(x->qs + 32 * (g / 2), 4 * (g % 2), u + 32 * g);
     }
 }
 
-static void pack_q5_K(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q5_K(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q5_K *x = (const llm_block_q5_K *)row + i;
     llm_scales s;
@@ -208,7 +233,7 @@ static void pack_q5_K(const void *row, int64_t i, uint8_t *u, const dst *o)
     }
 }
 
-static void pack_q6_K(const void *row, int64_t i, uint8_t *u, const dst *o)
+static inline void pack_q6_K(const void *row, int64_t i, uint8_t *u, const dst *o)
 {
     const llm_block_q6_K *x = (const llm_block_q6_K *)row + i;
     llm_scales s;
@@ -260,55 +285,56 @@ static inline void qg_pack_via(llm_dtype t, const void *rows, size_t row_bytes, 
         memset(base + qbytes, 0, 2 * sbytes);
         memset(u + (size_t)nrows * k, 0, (size_t)(lanes - nrows) * (size_t)k);
     }
-    void (*fn)(const void *, int64_t, uint8_t *, const dst *) = NULL;
-    int unit = 32;
+    /* one loop per type, so that its unpacker is inlined into it */
+#define QG_ROWS(fn, unit)                                                                          \
+    for (int r = 0; r < nrows; r++) {                                                              \
+        const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;                        \
+        dst o = {(float *)(base + qbytes) + r, (float *)(base + qbytes + sbytes) + r, lanes};      \
+        for (int64_t i = 0; i < k / (unit); i++)                                                   \
+            fn(row, i, u + (size_t)r * k + i * (unit), &o);                                        \
+    }
     switch (t) {
     case LLM_Q4_0:
-        fn = pack_q4_0;
+        QG_ROWS(pack_q4_0, 32);
         break;
     case LLM_Q4_1:
-        fn = pack_q4_1;
+        QG_ROWS(pack_q4_1, 32);
         break;
     case LLM_Q5_0:
-        fn = pack_q5_0;
+        QG_ROWS(pack_q5_0, 32);
         break;
     case LLM_Q5_1:
-        fn = pack_q5_1;
+        QG_ROWS(pack_q5_1, 32);
         break;
     case LLM_Q8_0:
-        fn = pack_q8_0;
+        QG_ROWS(pack_q8_0, 32);
         break;
     case LLM_IQ4_NL:
-        fn = pack_iq4_nl;
+        QG_ROWS(pack_iq4_nl, 32);
         break;
     case LLM_IQ4_XS:
-        fn = pack_iq4_xs, unit = 256;
+        QG_ROWS(pack_iq4_xs, 256);
         break;
     case LLM_Q2_K:
-        fn = pack_q2_K, unit = 256;
+        QG_ROWS(pack_q2_K, 256);
         break;
     case LLM_Q3_K:
-        fn = pack_q3_K, unit = 256;
+        QG_ROWS(pack_q3_K, 256);
         break;
     case LLM_Q4_K:
-        fn = pack_q4_K, unit = 256;
+        QG_ROWS(pack_q4_K, 256);
         break;
     case LLM_Q5_K:
-        fn = pack_q5_K, unit = 256;
+        QG_ROWS(pack_q5_K, 256);
         break;
     case LLM_Q6_K:
-        fn = pack_q6_K, unit = 256;
+        QG_ROWS(pack_q6_K, 256);
         break;
     default:
         assert(0);
         return;
     }
-    for (int r = 0; r < nrows; r++) {
-        const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;
-        dst o = {(float *)(base + qbytes) + r, (float *)(base + qbytes + sbytes) + r, lanes};
-        for (int64_t i = 0; i < k / unit; i++)
-            fn(row, i, u + (size_t)r * k + i * unit, &o);
-    }
+#undef QG_ROWS
     interleave(u, k, lanes, base);
 }
 
