@@ -44,7 +44,8 @@ typedef struct emb_params {
     const char *query_prefix; /* NULL: the model family's default */
     const char *doc_prefix;   /* NULL: the model family's default */
     int n_threads;            /* 0: all CPUs */
-    int batch_tokens;         /* tokens per forward pass (0: 4096) */
+    int batch_tokens;         /* tokens per forward pass (0: an encoder's context, within
+                                 1,024..4,096; 4,096 for a decoder) */
 } emb_params;
 
 void emb_default_params(emb_params *p);

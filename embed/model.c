@@ -175,11 +175,28 @@ static int load_encoder(emb_model *m, const char *arch, rag_err *err)
     return 0;
 }
 
+/* An encoder's default batch: its context, at least EMB_BATCH_MIN tokens
+ * and at most EMB_BATCH_MAX (the longest sequence, the smaller of the
+ * context and the batch, is then the context up to 4,096, as it was with
+ * batches of 4,096 for every encoder). A batch's activations are passed
+ * over between the products (biases, norms, GELU): with 1,024 tokens a
+ * bge-small batch's feed-forward rows are 6 MB instead of 25 and stay in
+ * the cache. 256 texts of 128 tokens, bge-small shape, 2 threads,
+ * alternated runs: F16 4,600-4,800 -> 5,300-6,100 tokens/s, Q8_0
+ * 8,200-8,300 -> 8,400-8,600 (512: Q8_0 8,600-9,000 but F16 4,400, its
+ * weights widened again for every batch). */
+#define EMB_BATCH_MIN 1024
+#define EMB_BATCH_MAX 4096
+
 static int alloc_scratch(emb_model *m, int n_threads, rag_err *err)
 {
     int rc =
         llm_compute_new(n_threads, m->n_ff > m->n_embd ? m->n_ff : m->n_embd, &m->compute, err);
     if (rc) return rc;
+    if (m->batch_tokens <= 0)
+        m->batch_tokens = m->n_ctx < EMB_BATCH_MIN   ? EMB_BATCH_MIN
+                          : m->n_ctx > EMB_BATCH_MAX ? EMB_BATCH_MAX
+                                                     : m->n_ctx;
     size_t T = (size_t)m->batch_tokens, E = (size_t)m->n_embd, F = (size_t)m->n_ff;
     m->max_seq = m->n_ctx < m->batch_tokens ? m->n_ctx : m->batch_tokens;
     m->x = rag_xmalloc(T * E * sizeof(float));
@@ -220,7 +237,7 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
     }
     emb_model *m = rag_xcalloc(1, sizeof *m);
     m->ops = &emb_local_ops;
-    m->batch_tokens = params->batch_tokens > 0 ? params->batch_tokens : 4096;
+    m->batch_tokens = params->batch_tokens; /* 0: alloc_scratch's default, or 4096 */
     int rc = llm_gguf_open(path, &m->gguf, err);
     char arch[64] = "";
     const char *s;
@@ -259,6 +276,7 @@ int emb_model_open(const char *path, const emb_params *params, emb_model **out, 
                                  "last-token pooling, and the file does not ask for it (set the "
                                  "pooling to 'last' to use it anyway)",
                                  path, arch);
+            if (m->batch_tokens <= 0) m->batch_tokens = EMB_BATCH_MAX;
             if (!rc) rc = open_decoder(m, path, params, err);
             if (!rc) m->vocab = NULL; /* the decoder's own */
         } else {
