@@ -155,8 +155,7 @@ static void attend(void *ctx, int64_t slot)
         size_t at = (size_t)j->b->start[s] * j->r->stride + (size_t)h * D;
         int64_t ld = (int64_t)j->r->stride;
         llm_gemm_nt(j->r->q + at, ld, L, j->r->k + at, ld, L, D, S, L, NULL);
-        for (int r = 0; r < L; r++)
-            llm_vec_softmax(S + (size_t)r * L, L, scale);
+        llm_vec_softmax_rows(S, L, L, NULL, scale);
         float *O = m->att + (size_t)j->b->start[s] * E + (size_t)h * D;
         llm_gemm_nn(S, L, L, j->r->v + at, ld, D, L, O, E, NULL);
     }

@@ -94,10 +94,14 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
     for (int i = 0; i < nt; i++) /* the group's heads of a token are one run of G * D */
         memcpy(qo + (size_t)i * G * D, a->q + (size_t)(t0 + i) * qd + col, group);
     llm_gemm_nt(qo, D, R, kf, D, P, D, s, P, panel);
-    for (int r = 0; r < R; r++) {
-        int n_pos = a->pos[t0 + r / G] + 1;
-        llm_vec_softmax(s + (size_t)r * P, n_pos, scale);
-        memset(s + (size_t)r * P + n_pos, 0, (size_t)(P - n_pos) * sizeof(float));
+    for (int r0 = 0; r0 < R; r0 += 16) { /* each row over its own token's positions */
+        int64_t n_pos[16];
+        int rows = R - r0 < 16 ? R - r0 : 16;
+        for (int r = 0; r < rows; r++) {
+            n_pos[r] = a->pos[t0 + (r0 + r) / G] + 1;
+            memset(s + (size_t)(r0 + r) * P + n_pos[r], 0, (size_t)(P - n_pos[r]) * sizeof(float));
+        }
+        llm_vec_softmax_rows(s + (size_t)r0 * P, P, rows, n_pos, scale);
     }
     llm_gemm_nn(s, P, R, vf, D, D, P, qo, D, panel);
     for (int i = 0; i < nt; i++)

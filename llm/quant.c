@@ -344,6 +344,17 @@ void llm_vec_softmax(float *x, int64_t n, float scale)
     kernels()->vec.softmax(x, n, scale);
 }
 
+void llm_vec_softmax_rows(float *x, int64_t ld, int64_t rows, const int64_t *n, float scale)
+{
+    const llm_vec_kernels *k = &kernels()->vec;
+    if (k->softmax_rows) {
+        k->softmax_rows(x, ld, rows, n, scale);
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        k->softmax(x + r * ld, n ? n[r] : ld, scale);
+}
+
 void llm_vec_layernorm(const float *x, const float *w, const float *b, float *out, int64_t n,
                        float eps)
 {

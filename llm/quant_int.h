@@ -294,6 +294,8 @@ typedef struct llm_vec_kernels {
     void (*swiglu)(float *gate, const float *up, int64_t n);
     void (*gelu)(float *x, int64_t n);
     void (*softmax)(float *x, int64_t n, float scale);
+    /* NULL: llm_vec_softmax_rows calls softmax row by row */
+    void (*softmax_rows)(float *x, int64_t ld, int64_t rows, const int64_t *n, float scale);
     void (*layernorm)(const float *x, const float *w, const float *b, float *out, int64_t n,
                       float eps);
     void (*rmsnorm)(const float *x, const float *w, float *out, int64_t n, float eps);

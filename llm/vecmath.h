@@ -29,6 +29,11 @@ void llm_vec_gelu(float *x, int64_t n);
 /* In place softmax of x[0..n) scaled first: x = softmax(x * scale). Returns
  * nothing; a row of -inf values (fully masked) becomes all zeros. */
 void llm_vec_softmax(float *x, int64_t n, float scale);
+/* llm_vec_softmax of rows r < rows, x + r * ld, of n[r] values each (every
+ * row ld values when n is NULL): the same bits as row by row, several rows'
+ * reductions and divisions overlapping (AVX-512: four at a time; a row of
+ * 128 was latency bound, 2 cycles a value). */
+void llm_vec_softmax_rows(float *x, int64_t ld, int64_t rows, const int64_t *n, float scale);
 /* out = (x - mean) / sqrt(var + eps) * w + b  (b may be NULL); out may be x. */
 void llm_vec_layernorm(const float *x, const float *w, const float *b, float *out, int64_t n,
                        float eps);

@@ -184,6 +184,67 @@ static void softmax_avx512(float *x, int64_t n, float scale)
     }
 }
 
+/* Up to four rows at once, each row's operations those of softmax_avx512
+ * in the same order (a row shorter than the longest only sees its lanes
+ * masked off for the rest, adding exact zeros to its sum): the same bits,
+ * the rows' dependency chains side by side. */
+static inline __attribute__((always_inline)) void softmax_block(float *x, int64_t ld, const int R,
+                                                                const int64_t *n, float scale)
+{
+    const __m512 s = _mm512_set1_ps(scale);
+    __m512 vmax[4];
+    int64_t top = 0;
+    for (int r = 0; r < R; r++) {
+        vmax[r] = _mm512_set1_ps(-INFINITY);
+        if (n[r] > top) top = n[r];
+    }
+    for (int64_t i = 0; i < top; i += 16)
+        for (int r = 0; r < R; r++) {
+            __mmask16 m = i < n[r] ? row_mask(i, n[r]) : 0;
+            vmax[r] = _mm512_mask_max_ps(
+                vmax[r], m, vmax[r], _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + r * ld + i), s));
+        }
+    __m512 vm[4];
+    __m512d lo[4], hi[4];
+    int live[4];
+    for (int r = 0; r < R; r++) {
+        float mx = _mm512_reduce_max_ps(vmax[r]);
+        live[r] = n[r] > 0 && mx != -INFINITY;
+        if (n[r] > 0 && !live[r]) /* fully masked */
+            for (int64_t i = 0; i < n[r]; i++)
+                x[r * ld + i] = 0.0f;
+        vm[r] = _mm512_set1_ps(mx);
+        lo[r] = hi[r] = _mm512_setzero_pd();
+    }
+    for (int64_t i = 0; i < top; i += 16)
+        for (int r = 0; r < R; r++) {
+            __mmask16 m = live[r] && i < n[r] ? row_mask(i, n[r]) : 0;
+            __m512 e = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + r * ld + i), s, vm[r]));
+            e = _mm512_maskz_mov_ps(m, e);
+            _mm512_mask_storeu_ps(x + r * ld + i, m, e);
+            add_pd(&lo[r], &hi[r], e);
+        }
+    __m512 inv[4];
+    for (int r = 0; r < R; r++)
+        inv[r] = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(lo[r], hi[r]))));
+    for (int64_t i = 0; i < top; i += 16)
+        for (int r = 0; r < R; r++) {
+            __mmask16 m = live[r] && i < n[r] ? row_mask(i, n[r]) : 0;
+            _mm512_mask_storeu_ps(x + r * ld + i, m,
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + r * ld + i), inv[r]));
+        }
+}
+
+static void softmax_rows_avx512(float *x, int64_t ld, int64_t rows, const int64_t *n, float scale)
+{
+    int64_t all[4] = {ld, ld, ld, ld};
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        softmax_block(x + r * ld, ld, 4, n ? n + r : all, scale);
+    for (; r < rows; r++)
+        softmax_block(x + r * ld, ld, 1, n ? n + r : all, scale);
+}
+
 /* ---- norms -------------------------------------------------------------- */
 
 /* As layernorm_avx2: two passes in double, the mean subtracted as a float
@@ -474,6 +535,7 @@ void llm_vec_kernels_avx512(llm_vec_kernels *k)
     k->swiglu = swiglu_avx512;
     k->gelu = gelu_avx512;
     k->softmax = softmax_avx512;
+    k->softmax_rows = softmax_rows_avx512;
     k->layernorm = layernorm_avx512;
     k->rmsnorm = rmsnorm_avx512;
     k->add = add_avx512;

@@ -376,6 +376,46 @@ static void test_softmax(void)
     report("softmax", &w, "relative, absolute / 1e-5 below 1e-5");
 }
 
+/* llm_vec_softmax_rows against llm_vec_softmax row by row, bit for bit: 9
+ * rows (two blocks of four and one alone) of every length and kind, each
+ * row its own length and kind, with and without n; every instruction set. */
+static void test_softmax_rows(void)
+{
+    enum { ROWS = 9, LD = 130 };
+    int64_t checked = 0;
+    for (int k = 0; k < 3; k++) {
+        llm_isa isa = all_isas[k], prev;
+        if (!isa_begin(isa, &prev)) continue;
+        for (int round = 0; round < 40; round++) {
+            float *x = rag_xmalloc(ROWS * LD * sizeof(float)),
+                  *want = rag_xmalloc(ROWS * LD * sizeof(float));
+            int64_t n[ROWS];
+            float scale = round % 2 ? 0.125f : 0.7f;
+            int all = round % 5 == 4; /* n NULL: every row LD values */
+            for (int r = 0; r < ROWS; r++) {
+                n[r] = all ? LD : (int64_t)(rnd() % (LD + 1));
+                int kind = (int)(rnd() % N_SOFTMAX_KINDS);
+                for (int64_t i = 0; i < LD; i++)
+                    x[r * LD + i] = softmax_input(kind);
+            }
+            memcpy(want, x, ROWS * LD * sizeof(float));
+            for (int r = 0; r < ROWS; r++)
+                llm_vec_softmax(want + r * LD, n[r], scale);
+            llm_vec_softmax_rows(x, LD, ROWS, all ? NULL : n, scale);
+            if (memcmp(x, want, ROWS * LD * sizeof(float))) {
+                printf("    softmax_rows %s round %d: not the bits of row by row\n",
+                       llm_isa_name(isa), round);
+                test_case_failed = 1;
+            }
+            checked += ROWS;
+            rag_free(want);
+            rag_free(x);
+        }
+        llm_isa_select(prev);
+    }
+    printf("    %lld rows the same bits as one by one\n", (long long)checked);
+}
+
 /* ---- norms -------------------------------------------------------------- */
 
 /* Rows of the usual lengths and 8192, centred at 0, 1000 (1000 + N(0, 1)
@@ -773,6 +813,7 @@ int main(void)
     RUN(test_swiglu);
     RUN(test_isa_switch);
     RUN(test_softmax);
+    RUN(test_softmax_rows);
     RUN(test_layernorm);
     RUN(test_rmsnorm);
     RUN(test_add_axpy);
