@@ -57,6 +57,8 @@ struct emb_model {
     int batch_tokens;
     /* scratch for one packed batch of batch_tokens tokens */
     float *x, *qkv, *att, *tmp, *ffn, *ffn2, *scores;
+    float *panels; /* per thread: the panel attention's products pack (rag_xcalloc_lines) */
+    size_t panel_floats;
     int max_seq; /* longest sequence the scores buffer holds */
     uint64_t n_tokens_done;
     double seconds;

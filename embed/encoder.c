@@ -147,17 +147,18 @@ static void attend(void *ctx, int64_t slot)
     attn_job *j = ctx;
     emb_model *m = j->m;
     int H = m->n_head, E = m->n_embd, D = E / H;
-    float *S = m->scores + (size_t)slot * m->max_seq * m->max_seq;
+    float *S = m->scores + (size_t)slot * m->max_seq * m->max_seq,
+          *panel = m->panels + (size_t)slot * m->panel_floats;
     float scale = 1.0f / sqrtf((float)D);
     for (int64_t job = slot; job < (int64_t)j->b->n_seq * H; job += j->n_slots) {
         int s = (int)(job / H), h = (int)(job % H);
         int L = j->b->len[s];
         size_t at = (size_t)j->b->start[s] * j->r->stride + (size_t)h * D;
         int64_t ld = (int64_t)j->r->stride;
-        llm_gemm_nt(j->r->q + at, ld, L, j->r->k + at, ld, L, D, S, L, NULL);
+        llm_gemm_nt(j->r->q + at, ld, L, j->r->k + at, ld, L, D, S, L, panel);
         llm_vec_softmax_rows(S, L, L, NULL, scale);
         float *O = m->att + (size_t)j->b->start[s] * E + (size_t)h * D;
-        llm_gemm_nn(S, L, L, j->r->v + at, ld, D, L, O, E, NULL);
+        llm_gemm_nn(S, L, L, j->r->v + at, ld, D, L, O, E, panel);
     }
 }
 

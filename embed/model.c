@@ -209,6 +209,13 @@ static int alloc_scratch(emb_model *m, int n_threads, rag_err *err)
     llm_compute_set_batch_invariant(m->compute, 1);
     m->scores = rag_xmalloc((size_t)llm_compute_threads(m->compute) * (size_t)m->max_seq *
                             (size_t)m->max_seq * sizeof(float));
+    /* attention's products pack k x LLM_GEMM_PANEL floats, k the head's
+     * size or a sequence's length: one panel per thread, not one allocated
+     * and zeroed per call */
+    int64_t k = m->max_seq > m->n_embd / m->n_head ? m->max_seq : m->n_embd / m->n_head;
+    m->panel_floats = (size_t)k * LLM_GEMM_PANEL;
+    m->panels =
+        rag_xcalloc_lines((size_t)llm_compute_threads(m->compute) * m->panel_floats, sizeof(float));
     return 0;
 }
 
@@ -331,6 +338,7 @@ void emb_model_close(emb_model *m)
             rag_free(v[i]);
     }
     rag_free(m->layers);
+    rag_free_lines(m->panels);
     float *v[] = {m->type0, m->embd_norm_w, m->embd_norm_b, m->cls_b, m->cls_out_w, m->x,
                   m->qkv,   m->att,         m->tmp,         m->ffn,   m->ffn2,      m->scores};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
