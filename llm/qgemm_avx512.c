@@ -112,23 +112,114 @@ TILES(16, 1)
 TILES(32, 0)
 TILES(32, 1)
 
-/* Activation row j, blocks of 32: two vectors of 16. */
+/* The vector whose lane i reduces v[i]'s 16 lanes: four rounds that each
+ * halve the vectors, combining two by 256-bit, 128-bit, 64-bit and 32-bit
+ * halves. The result's lane (i % 4) * 4 + i / 4 comes from v[i]: callers
+ * put their i-th vector at that index (the permutation is its own
+ * inverse) to read the lanes in their order. MAX: max of floats, else sum
+ * of 32-bit integers (both exact in any order). */
+static inline __attribute__((always_inline)) __m512i reduce16(const __m512i *v, const int MAX)
+{
+#define RED(a, b)                                                                                  \
+    (MAX ? _mm512_castps_si512(_mm512_max_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b)))      \
+         : _mm512_add_epi32(a, b))
+#define SHUF(a, b, imm)                                                                            \
+    _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), imm))
+    __m512i t[8], u[4], w[2];
+    for (int i = 0; i < 8; i++)
+        t[i] = RED(_mm512_shuffle_i32x4(v[2 * i], v[2 * i + 1], 0x44),
+                   _mm512_shuffle_i32x4(v[2 * i], v[2 * i + 1], 0xEE));
+    for (int i = 0; i < 4; i++)
+        u[i] = RED(_mm512_shuffle_i32x4(t[2 * i], t[2 * i + 1], 0x88),
+                   _mm512_shuffle_i32x4(t[2 * i], t[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; i++)
+        w[i] = RED(SHUF(u[2 * i], u[2 * i + 1], 0x88), SHUF(u[2 * i], u[2 * i + 1], 0xDD));
+    return RED(SHUF(w[0], w[1], 0x88), SHUF(w[0], w[1], 0xDD));
+#undef SHUF
+#undef RED
+}
+
+#define AT(i) (((i) % 4) * 4 + (i) / 4) /* where reduce16 wants the i-th vector */
+
+/* Blocks b .. b + nblk - 1 (nblk <= 16) of activation row j: per block
+ * of 32 values, amax = max |x|, the scale d = amax / 127, the values x *
+ * (127 / amax) rounded to nearest even (0 where amax is 0) and their sums
+ * per half block, then qg_block_consts's constants with the same float
+ * operations; the reductions, divisions and stores done for sixteen blocks
+ * at once (a block at a time, two horizontal reductions, two scalar
+ * divisions and nine scalar stores were two thirds of the work: 64 rows of
+ * 4,864 values, 78 -> 33 us). Blocks past nblk count as zeros and are not
+ * stored. */
+static void quantize16(llm_qg_acts *a, int64_t j, int64_t b, int nblk, const float *x, int8_t *q)
+{
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    int64_t nb = a->k / 32;
+    __m512i v[16];
+    for (int i = 0; i < 16; i++)
+        v[AT(i)] = i < nblk ? _mm512_castps_si512(_mm512_max_ps(
+                                  _mm512_andnot_ps(sign, _mm512_loadu_ps(x + 32 * i)),
+                                  _mm512_andnot_ps(sign, _mm512_loadu_ps(x + 32 * i + 16))))
+                            : _mm512_setzero_si512();
+    __m512 amax = _mm512_castsi512_ps(reduce16(v, 1));
+    __m512 d = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
+    __m512 id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ),
+                                    _mm512_set1_ps(127.0f), amax);
+    float ids[16];
+    _mm512_storeu_ps(ids, id);
+    /* the values, and the sums of each half block: eight blocks at a time,
+     * vector 2i the first half of block i, 2i + 1 the second */
+    __m512i sums[2];
+    for (int h = 0; h < 2; h++) {
+        for (int i = 0; i < 8; i++) {
+            if (8 * h + i >= nblk) {
+                v[AT(2 * i)] = v[AT(2 * i + 1)] = _mm512_setzero_si512();
+                continue;
+            }
+            const float *xb = x + 32 * (8 * h + i);
+            int8_t *qb = q + 32 * (8 * h + i);
+            __m512 s = _mm512_set1_ps(ids[8 * h + i]);
+            __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb), s)),
+                    q1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), s));
+            _mm_storeu_si128((__m128i *)(void *)qb, _mm512_cvtsepi32_epi8(q0));
+            _mm_storeu_si128((__m128i *)(void *)(qb + 16), _mm512_cvtsepi32_epi8(q1));
+            v[AT(2 * i)] = q0;
+            v[AT(2 * i + 1)] = q1;
+        }
+        sums[h] = reduce16(v, 0); /* s0, s1 of blocks 8h .. 8h + 7 */
+    }
+    /* the constants of qg_block_consts, the same float operations */
+    const __m512i even =
+                      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+                  odd =
+                      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512i sum = _mm512_add_epi32(_mm512_permutex2var_epi32(sums[0], even, sums[1]),
+                                   _mm512_permutex2var_epi32(sums[0], odd, sums[1]));
+    __m512 nd = _mm512_xor_ps(d, sign);
+    __mmask16 keep = (__mmask16)((1u << nblk) - 1);
+    _mm512_mask_storeu_ps(a->dx32 + j * nb + b, keep, d);
+    _mm512_mask_storeu_ps(a->ns32 + j * nb + b, keep, _mm512_mul_ps(nd, _mm512_cvtepi32_ps(sum)));
+    _mm512_mask_storeu_epi32(a->sum32 + j * nb + b, keep, sum);
+    for (int h = 0; h < 2 && 8 * h < nblk; h++) {
+        int left = nblk - 8 * h > 8 ? 8 : nblk - 8 * h;
+        __mmask16 keep2 = (__mmask16)((1u << (2 * left)) - 1);
+        __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        twice = _mm512_add_epi32(twice, _mm512_set1_epi32(8 * h));
+        __m512 dd = _mm512_permutexvar_ps(twice, d), ndd = _mm512_permutexvar_ps(twice, nd);
+        int64_t at = j * 2 * nb + 2 * b + 16 * h;
+        _mm512_mask_storeu_ps(a->dx16 + at, keep2, dd);
+        _mm512_mask_storeu_ps(a->ns16 + at, keep2, _mm512_mul_ps(ndd, _mm512_cvtepi32_ps(sums[h])));
+        _mm512_mask_storeu_epi32(a->sum16 + at, keep2, sums[h]);
+    }
+}
+#undef AT
+
+/* Activation row j, sixteen blocks at a time. */
 static void quantize(llm_qg_acts *a, int64_t j, const float *x)
 {
+    int64_t nb = a->k / 32;
     int8_t *q = a->q + j * a->k;
-    const __m512 sign = _mm512_set1_ps(-0.0f);
-    for (int64_t b = 0; b < a->k / 32; b++, x += 32, q += 32) {
-        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        float amax = _mm512_reduce_max_ps(
-            _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
-        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
-        __m512 s = _mm512_set1_ps(id);
-        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, s)),
-                q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, s));
-        _mm_storeu_si128((__m128i *)(void *)q, _mm512_cvtsepi32_epi8(q0));
-        _mm_storeu_si128((__m128i *)(void *)(q + 16), _mm512_cvtsepi32_epi8(q1));
-        qg_block_consts(a, j, b, d, _mm512_reduce_add_epi32(q0), _mm512_reduce_add_epi32(q1));
-    }
+    for (int64_t b = 0; b < nb; b += 16)
+        quantize16(a, j, b, nb - b < 16 ? (int)(nb - b) : 16, x + 32 * b, q + 32 * b);
 }
 
 VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1,

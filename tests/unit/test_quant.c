@@ -1166,7 +1166,9 @@ static void test_qgemm_pack(void)
  * no integer path under the scalar kernels. */
 static void test_qgemm_products(void)
 {
-    const int64_t rows = 45, cols = 512, n = 70; /* a partial panel, a partial tile of rows */
+    /* a partial panel, a partial tile of rows; 24 blocks of activations: the
+     * AVX-512 quantizer takes 16 at once and the last 8 one by one */
+    const int64_t rows = 45, cols = 768, n = 70;
     llm_compute *c;
     rag_err err;
     CHECK_INT(llm_compute_new(2, cols, &c, &err), 0);
