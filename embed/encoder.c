@@ -44,22 +44,13 @@ static void embed_tokens(emb_model *m, const emb_batch *b)
 /* The steps between the products go token by token, spread over the
  * compute threads (on one thread, the biases, residuals, norms and GELU
  * were a fifth of a quantized encoder's time on two cores); each row's
- * lanes and tail are the same whatever rows share the batch. */
+ * lanes and tail are the same whatever rows share the batch (llm_parallel_rows). */
 typedef struct row_job {
     emb_model *m;
     const emb_layer *L;
     float *q, *k, *v; /* a token's row t at q + t * stride, ... */
     size_t stride;
 } row_job;
-
-static void each_row(row_job *j, int rows, void (*fn)(void *ctx, int64_t t))
-{
-    if (rows > LLM_MATMUL_ROWS_MAX)
-        llm_parallel_for(j->m->compute, rows, fn, j);
-    else
-        for (int64_t t = 0; t < rows; t++)
-            fn(j, t);
-}
 
 /* The biases on a token's q, k and v. */
 static void qkv_bias_row(void *ctx, int64_t t)
@@ -74,15 +65,21 @@ static void qkv_bias_row(void *ctx, int64_t t)
     if (L->bv) llm_vec_add(j->v + at, L->bv, E);
 }
 
+/* x = LN(x + y + bias), y the token's row of tmp (a product's output). */
+static void add_norm(const row_job *j, int64_t t, const float *bias, const float *w, const float *b)
+{
+    size_t E = (size_t)j->m->n_embd;
+    float *x = j->m->x + t * E, *y = j->m->tmp + t * E;
+    if (bias) llm_vec_add(y, bias, (int64_t)E);
+    llm_vec_add(x, y, (int64_t)E);
+    llm_vec_layernorm(x, w, b, x, (int64_t)E, j->m->eps);
+}
+
 /* x = LN(x + att Wo + bo) */
 static void attn_out_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;
-    size_t E = (size_t)j->m->n_embd;
-    float *x = j->m->x + t * E, *y = j->m->tmp + t * E;
-    if (j->L->bo) llm_vec_add(y, j->L->bo, (int64_t)E);
-    llm_vec_add(x, y, (int64_t)E);
-    llm_vec_layernorm(x, j->L->attn_norm_w, j->L->attn_norm_b, x, (int64_t)E, j->m->eps);
+    add_norm(j, t, j->L->bo, j->L->attn_norm_w, j->L->attn_norm_b);
 }
 
 /* The feed-forward's activation: GELU(x Wup + b) (bert) or silu(x Wgate)
@@ -103,11 +100,7 @@ static void ffn_act_row(void *ctx, int64_t t)
 static void ffn_out_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;
-    size_t E = (size_t)j->m->n_embd;
-    float *x = j->m->x + t * E, *y = j->m->tmp + t * E;
-    if (j->L->b_down) llm_vec_add(y, j->L->b_down, (int64_t)E);
-    llm_vec_add(x, y, (int64_t)E);
-    llm_vec_layernorm(x, j->L->out_norm_w, j->L->out_norm_b, x, (int64_t)E, j->m->eps);
+    add_norm(j, t, j->L->b_down, j->L->out_norm_w, j->L->out_norm_b);
 }
 
 /* NEOX RoPE on the first D dims of each head of q and k (nomic-bert). */
@@ -179,19 +172,19 @@ void emb_encoder_forward(emb_model *m, const emb_batch *b)
             float *out[3] = {rows.q, rows.k, rows.v};
             llm_matmul_set(m->compute, w, out, 3, m->x, T);
         }
-        each_row(&rows, T, qkv_bias_row);
+        llm_parallel_rows(m->compute, T, qkv_bias_row, &rows);
         if (m->arch == EMB_NOMIC) rope_batch(m, b, &rows);
         /* attention within each sequence: pairs spread over the workers */
         attn_job job = {m, b, &rows, llm_compute_threads(m->compute)};
         llm_parallel_for(m->compute, job.n_slots, attend, &job);
         /* x = LN(x + att Wo + bo) */
         llm_matmul(m->compute, &L->wo, m->att, T, m->tmp);
-        each_row(&rows, T, attn_out_row);
+        llm_parallel_rows(m->compute, T, attn_out_row, &rows);
         /* feed-forward: GELU(x Wup + b) (bert) or silu(x Wgate) * (x Wup + b) (nomic) */
         llm_matmul(m->compute, &L->w_up, m->x, T, m->ffn);
         if (L->w_gate.data) llm_matmul(m->compute, &L->w_gate, m->x, T, m->ffn2);
-        each_row(&rows, T, ffn_act_row);
+        llm_parallel_rows(m->compute, T, ffn_act_row, &rows);
         llm_matmul(m->compute, &L->w_down, L->w_gate.data ? m->ffn2 : m->ffn, T, m->tmp);
-        each_row(&rows, T, ffn_out_row);
+        llm_parallel_rows(m->compute, T, ffn_out_row, &rows);
     }
 }

@@ -177,21 +177,12 @@ static void attend_group(void *ctx, int64_t kvh)
 /* The steps between the products go token by token (each row's SIMD lanes
  * and tail are then the same whatever rows share the pass), spread over
  * the compute threads when the pass is a prompt's: on one thread they were
- * an eighth of a 1,500-token prompt's time on two cores. */
+ * an eighth of a 1,500-token prompt's time on two cores (llm_parallel_rows). */
 typedef struct row_job {
     const llm_model *m;
     llm_acts *a;
     int layer;
 } row_job;
-
-static void each_row(row_job *j, int n, void (*fn)(void *ctx, int64_t t))
-{
-    if (n > LLM_MATMUL_ROWS_MAX)
-        llm_parallel_for(j->a->compute, n, fn, j);
-    else
-        for (int64_t t = 0; t < n; t++)
-            fn(j, t);
-}
 
 /* xn = norm(x) before attention. */
 static void attn_norm_row(void *ctx, int64_t t)
@@ -269,24 +260,24 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     row_job rows = {m, a, l};
 
     /* attention: xn = norm(x); q, k, v = xn * Wq, Wk, Wv (+ bias) */
-    each_row(&rows, n, attn_norm_row);
+    llm_parallel_rows(a->compute, n, attn_norm_row, &rows);
     const llm_mat *qkv[] = {&L->wq, &L->wk, &L->wv};
     float *qkv_out[] = {a->q, a->k, a->v};
     llm_matmul_set(a->compute, qkv, qkv_out, 3, a->xn, n);
-    each_row(&rows, n, qkv_row);
+    llm_parallel_rows(a->compute, n, qkv_row, &rows);
     attn_job job = {m, a, l, n};
     llm_parallel_for(a->compute, m->hp.n_head_kv, attend_group, &job);
     /* x += att * Wo */
     llm_matmul(a->compute, &L->wo, a->att, n, a->xn);
 
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
-    each_row(&rows, n, ffn_norm_row);
+    llm_parallel_rows(a->compute, n, ffn_norm_row, &rows);
     const llm_mat *gate_up[] = {&L->w_gate, &L->w_up};
     float *gate_up_out[] = {a->gate, a->up};
     llm_matmul_set(a->compute, gate_up, gate_up_out, 2, a->xn, n);
-    each_row(&rows, n, swiglu_row);
+    llm_parallel_rows(a->compute, n, swiglu_row, &rows);
     llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
-    each_row(&rows, n, ffn_out_row);
+    llm_parallel_rows(a->compute, n, ffn_out_row, &rows);
 }
 
 void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, int out_first,

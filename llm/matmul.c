@@ -191,6 +191,16 @@ void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i
     }
 }
 
+void llm_parallel_rows(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t t), void *ctx)
+{
+    if (n > LLM_MATMUL_ROWS_MAX) {
+        llm_parallel_for(c, n, fn, ctx);
+        return;
+    }
+    for (int64_t t = 0; t < n; t++)
+        fn(ctx, t);
+}
+
 void llm_compute_free(llm_compute *c)
 {
     if (!c) return;

@@ -69,5 +69,10 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
 
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads and waits. */
 void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);
+/* fn(ctx, t) for each of n rows: through llm_parallel_for when there are
+ * more than LLM_MATMUL_ROWS_MAX (a prompt's or a batch's tokens), on the
+ * caller's thread otherwise (a decoding step's few rows cost less than
+ * waking the pool). The forward passes' steps between products. */
+void llm_parallel_rows(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t t), void *ctx);
 
 #endif
