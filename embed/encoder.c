@@ -181,8 +181,13 @@ void emb_encoder_forward(emb_model *m, const emb_batch *b)
         llm_matmul(m->compute, &L->wo, m->att, T, m->tmp);
         llm_parallel_rows(m->compute, T, attn_out_row, &rows);
         /* feed-forward: GELU(x Wup + b) (bert) or silu(x Wgate) * (x Wup + b) (nomic) */
-        llm_matmul(m->compute, &L->w_up, m->x, T, m->ffn);
-        if (L->w_gate.data) llm_matmul(m->compute, &L->w_gate, m->x, T, m->ffn2);
+        if (L->w_gate.data) { /* the input quantized once for both */
+            const llm_mat *w[2] = {&L->w_up, &L->w_gate};
+            float *out[2] = {m->ffn, m->ffn2};
+            llm_matmul_set(m->compute, w, out, 2, m->x, T);
+        } else {
+            llm_matmul(m->compute, &L->w_up, m->x, T, m->ffn);
+        }
         llm_parallel_rows(m->compute, T, ffn_act_row, &rows);
         llm_matmul(m->compute, &L->w_down, L->w_gate.data ? m->ffn2 : m->ffn, T, m->tmp);
         llm_parallel_rows(m->compute, T, ffn_out_row, &rows);
