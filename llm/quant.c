@@ -452,6 +452,19 @@ static void gemm_by_a(const llm_gemm_blocks *g, const float *A, int64_t lda, int
     }
 }
 
+void llm_gemm_f16_run(const llm_gemm_f16_blocks *g, const float *A, int64_t lda, int m,
+                      const uint16_t *B, int64_t ldb, int n, int64_t k, float *C, int64_t ldc)
+{
+    for (int j = 0; j < n; j += g->nr) {
+        int nc = n - j < g->nr ? n - j : g->nr;
+        for (int i = 0; i < m; i += g->mr) {
+            int mr = m - i < g->mr ? m - i : g->mr;
+            g->rows[mr - 1](A + (size_t)i * lda, lda, B + j, ldb, k, C + (size_t)i * ldc + j, ldc,
+                            nc);
+        }
+    }
+}
+
 /* The cheaper way, counted in vector multiply-adds over the padded vectors
  * plus a float per element packed: the same bits either way. */
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,

@@ -333,6 +333,20 @@ typedef struct llm_gemm_blocks {
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
                   int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch);
 
+/* llm_gemm_nn_f16's blocks (vecmath_avx2.c, vecmath_avx512.c), which
+ * llm_gemm_f16_run drives: rows[r - 1] takes r <= mr rows of A, each
+ * a[i][k] broadcast, against nc <= nr columns of B in F16 (ldb halves
+ * apart), widened as they are loaded; each element the fma chain over k
+ * from zero. */
+typedef void (*llm_gemm_f16_block)(const float *A, int64_t lda, const uint16_t *B, int64_t ldb,
+                                   int64_t k, float *C, int64_t ldc, int nc);
+typedef struct llm_gemm_f16_blocks {
+    int nr, mr;
+    llm_gemm_f16_block rows[8];
+} llm_gemm_f16_blocks;
+void llm_gemm_f16_run(const llm_gemm_f16_blocks *g, const float *A, int64_t lda, int m,
+                      const uint16_t *B, int64_t ldb, int n, int64_t k, float *C, int64_t ldc);
+
 /* One table per instruction set: llm_isa_select switches all of it. */
 /* A row against activations quantized to Q8_0 blocks (see llm_dot_row_q8). */
 typedef float (*llm_dot_q8_fn)(const void *row, const void *xq, int64_t n);

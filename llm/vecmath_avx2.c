@@ -447,7 +447,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
 
     static const llm_gemm_blocks gemm_blocks = {
         .lanes = 8,
-        .nr = 16,
+        .nr = GEMM_NR,
         .mr = 6,
         .nj = 6,
         .jrows = {gemm16_1, gemm16_2, gemm16_3, gemm16_4, gemm16_5, gemm16_6},
@@ -492,36 +492,27 @@ static inline __attribute__((always_inline)) void gemm_f16_block16(const float *
     }
 }
 
+// clang-format off
+#define GEMM_F16_ROWS(I)                                                                           \
+    static void gemm_f16_##I(const float *A, int64_t lda, const uint16_t *B, int64_t ldb,          \
+                             int64_t K, float *C, int64_t ldc, int nc)                             \
+    {                                                                                              \
+        gemm_f16_block16(A, lda, I, B, ldb, K, C, ldc, nc);                                        \
+    }
+GEMM_F16_ROWS(1) GEMM_F16_ROWS(2) GEMM_F16_ROWS(3) GEMM_F16_ROWS(4) GEMM_F16_ROWS(5) GEMM_F16_ROWS(6)
+#undef GEMM_F16_ROWS
+    // clang-format on
+
+    static const llm_gemm_f16_blocks gemm_f16_blocks = {
+        .nr = GEMM_NR,
+        .mr = GEMM_MR,
+        .rows = {gemm_f16_1, gemm_f16_2, gemm_f16_3, gemm_f16_4, gemm_f16_5, gemm_f16_6},
+};
+
 static void gemm_nn_f16_avx2(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,
                              int n, int64_t K, float *C, int64_t ldc)
 {
-    for (int j = 0; j < n; j += 16) {
-        int nc = n - j < 16 ? n - j : 16;
-        for (int i = 0; i < m; i += GEMM_MR) {
-            const float *a = A + (size_t)i * lda;
-            float *c = C + (size_t)i * ldc + j;
-            switch (m - i < GEMM_MR ? m - i : GEMM_MR) {
-            case 1:
-                gemm_f16_block16(a, lda, 1, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 2:
-                gemm_f16_block16(a, lda, 2, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 3:
-                gemm_f16_block16(a, lda, 3, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 4:
-                gemm_f16_block16(a, lda, 4, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 5:
-                gemm_f16_block16(a, lda, 5, B + j, ldb, K, c, ldc, nc);
-                break;
-            default:
-                gemm_f16_block16(a, lda, 6, B + j, ldb, K, c, ldc, nc);
-                break;
-            }
-        }
-    }
+    llm_gemm_f16_run(&gemm_f16_blocks, A, lda, m, B, ldb, n, K, C, ldc);
 }
 
 static void gemm_avx2(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,

@@ -466,36 +466,27 @@ static inline __attribute__((always_inline)) void gemm_f16_block32(const float *
     }
 }
 
+// clang-format off
+#define GEMM_F16_ROWS(I)                                                                           \
+    static void gemm_f16_##I(const float *A, int64_t lda, const uint16_t *B, int64_t ldb,          \
+                             int64_t K, float *C, int64_t ldc, int nc)                             \
+    {                                                                                              \
+        gemm_f16_block32(A, lda, I, B, ldb, K, C, ldc, nc);                                        \
+    }
+GEMM_F16_ROWS(1) GEMM_F16_ROWS(2) GEMM_F16_ROWS(3) GEMM_F16_ROWS(4) GEMM_F16_ROWS(5) GEMM_F16_ROWS(6)
+#undef GEMM_F16_ROWS
+    // clang-format on
+
+    static const llm_gemm_f16_blocks gemm_f16_blocks = {
+        .nr = GEMM_NR,
+        .mr = GEMM_MR,
+        .rows = {gemm_f16_1, gemm_f16_2, gemm_f16_3, gemm_f16_4, gemm_f16_5, gemm_f16_6},
+};
+
 static void gemm_nn_f16_avx512(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,
                                int n, int64_t K, float *C, int64_t ldc)
 {
-    for (int j = 0; j < n; j += GEMM_NR) {
-        int nc = n - j < GEMM_NR ? n - j : GEMM_NR;
-        for (int i = 0; i < m; i += GEMM_MR) {
-            const float *a = A + (size_t)i * lda;
-            float *c = C + (size_t)i * ldc + j;
-            switch (m - i < GEMM_MR ? m - i : GEMM_MR) {
-            case 1:
-                gemm_f16_block32(a, lda, 1, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 2:
-                gemm_f16_block32(a, lda, 2, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 3:
-                gemm_f16_block32(a, lda, 3, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 4:
-                gemm_f16_block32(a, lda, 4, B + j, ldb, K, c, ldc, nc);
-                break;
-            case 5:
-                gemm_f16_block32(a, lda, 5, B + j, ldb, K, c, ldc, nc);
-                break;
-            default:
-                gemm_f16_block32(a, lda, 6, B + j, ldb, K, c, ldc, nc);
-                break;
-            }
-        }
-    }
+    llm_gemm_f16_run(&gemm_f16_blocks, A, lda, m, B, ldb, n, K, C, ldc);
 }
 
 static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
