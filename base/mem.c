@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_size_t mem_in_use;
 
@@ -55,6 +56,36 @@ void rag_free_lines(void *p)
     uint8_t *raw;
     memcpy(&raw, (uint8_t *)p - sizeof raw, sizeof raw);
     rag_free(raw);
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Mapped with a huge page to spare, the part before the first boundary
+ * and after the last page given back. */
+void *rag_xalloc_huge(size_t n)
+{
+    size_t len = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (!n || len < n) return oom(n);
+    uint8_t *raw =
+        mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return oom(n);
+    uint8_t *p = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw) munmap(raw, (size_t)(p - raw));
+    if (p + len < raw + len + HUGE_PAGE)
+        munmap(p + len, (size_t)(raw + len + HUGE_PAGE - (p + len)));
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE); /* a request: without it, 4 KiB pages */
+#endif
+    atomic_fetch_add(&mem_in_use, len);
+    return p;
+}
+
+void rag_free_huge(void *p, size_t n)
+{
+    if (!p) return;
+    size_t len = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    munmap(p, len);
+    atomic_fetch_sub(&mem_in_use, len);
 }
 
 void *rag_xrealloc(void *p, size_t n)

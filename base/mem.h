@@ -18,6 +18,13 @@ void *rag_xcalloc(size_t n, size_t size); /* aborts on overflow of n * size too 
  * with rag_free_lines. */
 void *rag_xcalloc_lines(size_t n, size_t size);
 void rag_free_lines(void *p);
+/* Zeroed, on a 2 MiB boundary and in 2 MiB pages where the kernel allows
+ * (transparent huge pages on request): for the largest buffers a program
+ * streams through (a model's interleaved weights), which then fault in
+ * 512 times less often and miss the TLB less. Freed with rag_free_huge
+ * and the same n. */
+void *rag_xalloc_huge(size_t n);
+void rag_free_huge(void *p, size_t n);
 void *rag_xrealloc(void *p, size_t n);
 /* Grows an array of *cap elements of `size` bytes to hold at least `need`. */
 void *rag_xgrow(void *p, size_t *cap, size_t need, size_t size);

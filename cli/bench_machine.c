@@ -79,7 +79,7 @@ static double sgemm_peak(int threads)
     rag_err err = {0};
     double best = 1e30;
     if (!llm_compute_new(threads, N, &c, &err)) {
-        llm_mat W = {LLM_F32, N, N, w, N * sizeof(float)};
+        llm_mat W = {LLM_F32, N, N, w, N * sizeof(float), NULL};
         for (int r = 0; r < 4; r++) {
             double t0 = rag_now_s();
             llm_matmul(c, &W, x, N, y);

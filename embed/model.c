@@ -82,7 +82,7 @@ static int get_mat(emb_model *m, const char *name, int64_t cols, int64_t rows, i
         return rag_err_set(err, RAG_ERR_UNSUPPORTED,
                            "%s: tensor '%s' has type %s, which is not supported",
                            llm_gguf_path(m->gguf), name, llm_dtype_get(t->type)->name);
-    *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols)};
+    *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols), NULL};
     return 0;
 }
 

@@ -286,10 +286,7 @@ void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, 
     const llm_hparams *hp = &m->hp;
     int E = hp->n_embd;
     for (int t = 0; t < n; t++) /* embeddings: rows of the token matrix */
-        llm_dequant_row(m->tok_embd.type,
-                        (const uint8_t *)m->tok_embd.data +
-                            (size_t)tokens[t] * m->tok_embd.row_bytes,
-                        a->x + (size_t)t * E, E);
+        llm_model_token_row(m, tokens[t], a->x + (size_t)t * E);
     rope_table(m, a, n);
     for (int l = 0; l < hp->n_layer; l++)
         layer_forward(m, a, l, n);

@@ -16,8 +16,11 @@
 #include "base/file.h"
 #include "base/mem.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" read as a little-endian u32 */
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -487,6 +490,15 @@ const char *llm_gguf_path(const llm_gguf *g)
 {
     return g->path;
 }
+void llm_gguf_release(const llm_gguf *g, const void *p, size_t n)
+{
+    if (g->map.mapped != 1 || !n) return; /* 1: mmap (base/file.h) */
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1),
+              hi = ((uintptr_t)p + n) & ~(uintptr_t)(page - 1);
+    if (page > 0 && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 uint32_t llm_gguf_version(const llm_gguf *g)
 {
     return g->version;

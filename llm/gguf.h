@@ -62,6 +62,11 @@ int llm_gguf_open_memory(const void *data, size_t size, const char *name, llm_gg
 void llm_gguf_close(llm_gguf *g);
 
 const char *llm_gguf_path(const llm_gguf *g);
+/* Lets the memory of bytes [p, p + n) of a file mapped from disk go (the
+ * whole pages inside it): they are read from the file again if touched.
+ * For tensors a model has copied into a form of its own. Nothing for an
+ * image read into memory (a small file, or llm_gguf_open_memory). */
+void llm_gguf_release(const llm_gguf *g, const void *p, size_t n);
 uint32_t llm_gguf_version(const llm_gguf *g);
 size_t llm_gguf_size(const llm_gguf *g);
 size_t llm_gguf_alignment(const llm_gguf *g);

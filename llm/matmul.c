@@ -302,13 +302,17 @@ typedef struct rows_job {
     float *Y[LLM_MATMUL_SET];
     const uint8_t *Xq[LLM_MATMUL_SET]; /* NULL: float input */
     size_t xq_row_bytes[LLM_MATMUL_SET];
+    int il[LLM_MATMUL_SET]; /* from the interleaved groups, against acts */
+    const llm_qg_ops *ops;
+    llm_qg_acts acts;
     int64_t start[LLM_MATMUL_SET + 1]; /* matrix k's first chunk */
     const float *X;
     int64_t n;
 } rows_job;
 
 /* The rows path hands out chunks of this many rows of one matrix: one call
- * of the kernels per chunk, which take the rows several at once. */
+ * of the kernels per chunk, which take the rows several at once (an
+ * interleaved group's rows: llm/qgemm.h). */
 #define ROW_CHUNK 16
 
 /* Y[j][r] = W[r] . X[j] for every input row j and the rows r of chunk c,
@@ -322,6 +326,12 @@ static void dot_chunk(void *p, int64_t c)
     const llm_mat *W = job->W[k];
     int64_t r0 = (c - job->start[k]) * ROW_CHUNK,
             nr = W->rows - r0 < ROW_CHUNK ? W->rows - r0 : ROW_CHUNK;
+    if (job->il[k]) {
+        job->ops->il_rows((const uint8_t *)W->il +
+                              (size_t)(r0 / 16) * llm_qg_il_group_bytes(W->cols),
+                          W->cols, &job->acts, (int)job->n, job->Y[k] + r0, W->rows, (int)nr);
+        return;
+    }
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
     if (job->Xq[k]) {
         llm_dot_tile_q8(W->type, row, W->row_bytes, (int)nr, job->Xq[k], job->xq_row_bytes[k],
@@ -404,6 +414,7 @@ typedef struct qg_job {
     const llm_qg_acts *a;
     float *Y; /* the first of a's rows */
     int64_t n_tiles, tile_rows;
+    int il; /* W's interleaved groups stand for its panels */
 } qg_job;
 
 /* Worker slot s packs tiles s, s + n_threads, ... into its own scratch and
@@ -424,9 +435,16 @@ static void qg_slot(void *p, int64_t slot)
         int np = (int)((tr + lanes - 1) / lanes);
         for (int i = 0; i < np; i++) {
             int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
-            llm_qg_pack(W->type, (const uint8_t *)W->data + (size_t)(r0 + i * lanes) * W->row_bytes,
-                        W->row_bytes, (int)pr, W->cols, lanes, mem + (size_t)i * panel_bytes, tmp,
-                        &panel[i]);
+            if (j->il) /* the group in place, its scales widened into the scratch */
+                llm_qg_il_panel((const uint8_t *)W->il + (size_t)((r0 + i * lanes) / 16) *
+                                                             llm_qg_il_group_bytes(W->cols),
+                                W->cols, (float *)(void *)(mem + (size_t)i * panel_bytes),
+                                &panel[i]);
+            else
+                llm_qg_pack(W->type,
+                            (const uint8_t *)W->data + (size_t)(r0 + i * lanes) * W->row_bytes,
+                            W->row_bytes, (int)pr, W->cols, lanes, mem + (size_t)i * panel_bytes,
+                            tmp, &panel[i]);
         }
         for (int64_t j0 = 0; j0 < j->a->n; j0 += QG_JCHUNK) {
             int64_t j1 = j->a->n - j0 < QG_JCHUNK ? j->a->n : j0 + QG_JCHUNK;
@@ -459,7 +477,14 @@ static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *c
             n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
             int64_t tile_rows = (W[k]->rows + n_tiles - 1) / n_tiles;
             tile_rows = (tile_rows + ops->lanes - 1) / ops->lanes * ops->lanes;
-            qg_job g = {c, W[k], ops, &a, Y[k] + r0 * W[k]->rows, n_tiles, tile_rows};
+            qg_job g = {c,
+                        W[k],
+                        ops,
+                        &a,
+                        Y[k] + r0 * W[k]->rows,
+                        n_tiles,
+                        tile_rows,
+                        W[k]->il && llm_qg_il_handles(W[k]->type)};
             llm_parallel_for(c, c->n_threads, qg_slot, &g);
         }
     }
@@ -494,16 +519,28 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
     }
     rows_job job = {.X = X, .n = n};
     uint8_t *free_scratch = (uint8_t *)c->scratch;
+    int decode8 = c->int8_decode && !c->batch_invariant && cols <= c->max_cols, have_acts = 0;
     for (int k = 0; k < nw; k++) {
         job.W[k] = W[k];
         job.Y[k] = Y[k];
         job.start[k + 1] = job.start[k] + (W[k]->rows + ROW_CHUNK - 1) / ROW_CHUNK;
+        /* Interleaved groups: the input rows quantized once for all of them */
+        if (decode8 && W[k]->il && llm_qg_il_handles(W[k]->type)) {
+            if (!have_acts) {
+                job.ops = llm_qg_ops_active();
+                llm_qg_acts_init(&job.acts, c->qg_acts, n, cols);
+                for (int64_t j = 0; j < n; j++)
+                    job.ops->quantize(&job.acts, j, X + j * cols);
+                have_acts = 1;
+            }
+            job.il[k] = 1;
+            continue;
+        }
         /* Decoding (when asked): types with integer kernels take the input
          * rows quantized to Q8_0 once (into the scratch, which holds far
          * more), as llama.cpp does; their weights then stream at close to
          * memory speed. */
-        if (c->int8_decode && !c->batch_invariant && cols <= c->max_cols &&
-            llm_dot_q8_supported(W[k]->type)) {
+        if (decode8 && llm_dot_q8_supported(W[k]->type)) {
             job.Xq[k] = free_scratch;
             job.xq_row_bytes[k] = llm_q8_acts_bytes(W[k]->type, cols);
             for (int64_t j = 0; j < n; j++)

@@ -26,6 +26,7 @@ typedef struct llm_mat {
     int64_t rows, cols;
     const void *data;
     size_t row_bytes; /* llm_row_bytes(type, cols) */
+    const void *il; /* the rows interleaved (llm_qg_il_pack, when the model was opened), or NULL */
 } llm_mat;
 
 typedef struct llm_compute llm_compute;

@@ -9,11 +9,15 @@
 #include "llm/model_int.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "llm/qgemm.h"
 #include "llm/vecmath.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#define IL_THREADS 16 /* the most threads interleaving a model's matrices */
 
 typedef struct arch_info {
     const char *name;
@@ -158,7 +162,7 @@ static int get_mat(llm_model *m, const char *name, int64_t cols, int64_t rows, i
         return rag_err_set(err, RAG_ERR_UNSUPPORTED,
                            "%s: tensor '%s' has type %s, which is not supported", path, name,
                            di->name);
-    *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols)};
+    *out = (llm_mat){t->type, rows, cols, t->data, llm_row_bytes(t->type, cols), NULL};
     if (cols > m->max_cols) m->max_cols = cols;
     return 0;
 }
@@ -219,6 +223,95 @@ static int load_tensors(llm_model *m, rag_err *err)
     return rc;
 }
 
+/* The matrices the integer path interleaves (llm/qgemm.h: Q8_0 under
+ * AVX-512 VNNI) are rewritten here, once, into groups of 16 rows, in one
+ * block of huge pages, and the file's pages under them let go
+ * (llm_gguf_release), so that the memory resident stays what it was: the
+ * token embeddings, read a row at a time, stay in the file even when the
+ * output matrix is theirs. A product takes the groups while the path that
+ * made them is active (the tests switch paths), else the file's rows. */
+static size_t interleave_mats(llm_model *m, llm_mat **mats, size_t cap)
+{
+    size_t n = 0;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        llm_layer *L = &m->layers[l];
+        llm_mat *lm[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof lm / sizeof *lm; i++)
+            if (n < cap) mats[n++] = lm[i];
+    }
+    if (n < cap) mats[n++] = &m->output;
+    return n;
+}
+
+typedef struct il_part {
+    llm_mat *const *mats;
+    uint8_t *const *dst;
+    size_t n;
+    int part, parts;
+} il_part;
+
+/* Part `part` of `parts` of every matrix's groups. */
+static void *interleave_part(void *p)
+{
+    const il_part *a = p;
+    for (size_t i = 0; i < a->n; i++) {
+        const llm_mat *w = a->mats[i];
+        int64_t groups = (w->rows + 15) / 16, g0 = groups * a->part / a->parts,
+                g1 = groups * (a->part + 1) / a->parts, r1 = g1 * 16 < w->rows ? g1 * 16 : w->rows;
+        if (g1 > g0)
+            llm_qg_il_pack(w->type, (const uint8_t *)w->data + (size_t)(g0 * 16) * w->row_bytes,
+                           w->row_bytes, r1 - g0 * 16, w->cols,
+                           a->dst[i] + (size_t)g0 * llm_qg_il_group_bytes(w->cols));
+    }
+    return NULL;
+}
+
+/* On every core (the file's pages fault in as the packing reads them):
+ * Qwen2.5-0.5B Q8_0 (500 MB interleaved) 0.26 s on 2 cores, 0.40 on one. */
+static void interleave(llm_model *m)
+{
+    size_t cap = (size_t)m->hp.n_layer * 7 + 1, n = 0, total = 0;
+    llm_mat **all = rag_xcalloc(cap, sizeof *all), **mats = rag_xcalloc(cap, sizeof *mats);
+    uint8_t **dst = rag_xcalloc(cap, sizeof *dst);
+    size_t n_all = interleave_mats(m, all, cap);
+    for (size_t i = 0; i < n_all; i++)
+        if (all[i]->data && llm_qg_il_handles(all[i]->type)) {
+            mats[n++] = all[i];
+            total += llm_qg_il_bytes(all[i]->rows, all[i]->cols);
+        }
+    if (n) {
+        m->il_mem = rag_xalloc_huge(total);
+        m->il_bytes = total;
+        uint8_t *at = m->il_mem;
+        for (size_t i = 0; i < n; i++) {
+            dst[i] = at;
+            at += llm_qg_il_bytes(mats[i]->rows, mats[i]->cols);
+        }
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        int parts = online < 1 ? 1 : online > IL_THREADS ? IL_THREADS : (int)online;
+        pthread_t tid[IL_THREADS];
+        il_part a[IL_THREADS];
+        int started = 0;
+        for (int p = 0; p < parts; p++)
+            a[p] = (il_part){mats, dst, n, p, parts};
+        for (int p = 1; p < parts; p++) /* a part that does not start runs below */
+            if (pthread_create(&tid[p], NULL, interleave_part, &a[p]) == 0)
+                started |= 1 << p;
+            else
+                interleave_part(&a[p]);
+        interleave_part(&a[0]);
+        for (int p = 1; p < parts; p++)
+            if (started & 1 << p) pthread_join(tid[p], NULL);
+        for (size_t i = 0; i < n; i++) {
+            llm_gguf_release(m->gguf, mats[i]->data, (size_t)mats[i]->rows * mats[i]->row_bytes);
+            mats[i]->il = dst[i];
+        }
+    }
+    rag_free(all);
+    rag_free(mats);
+    rag_free(dst);
+}
+
 int llm_model_open(const char *path, llm_model **out, rag_err *err)
 {
     *out = NULL;
@@ -230,6 +323,7 @@ int llm_model_open(const char *path, llm_model **out, rag_err *err)
         m->hp.n_vocab = llm_vocab_size(m->vocab);
         rc = load_tensors(m, err);
     }
+    if (!rc) interleave(m);
     if (rc) {
         llm_model_close(m);
         return rc;
@@ -251,12 +345,25 @@ void llm_model_close(llm_model *m)
         rag_free(L->q_norm);
         rag_free(L->k_norm);
     }
+    rag_free_huge(m->il_mem, m->il_bytes);
     rag_free(m->layers);
     rag_free(m->output_norm);
     rag_free(m->rope_freqs);
     llm_vocab_free(m->vocab);
     llm_gguf_close(m->gguf);
     rag_free(m);
+}
+
+void llm_model_token_row(const llm_model *m, int32_t token, float *y)
+{
+    const llm_mat *e = &m->tok_embd;
+    if (m->hp.tied_output && m->output.il) /* the file's rows were let go (interleave) */
+        llm_qg_il_row((const uint8_t *)m->output.il +
+                          (size_t)(token / 16) * llm_qg_il_group_bytes(e->cols),
+                      e->cols, token % 16, y);
+    else
+        llm_dequant_row(e->type, (const uint8_t *)e->data + (size_t)token * e->row_bytes, y,
+                        e->cols);
 }
 
 size_t llm_model_weight_bytes(const llm_model *m)

@@ -24,6 +24,8 @@ struct llm_model {
     float *rope_freqs; /* [n_rot/2] frequency divisors (Llama 3.1), or NULL */
     llm_layer *layers;
     int64_t max_cols; /* widest matrix row, for matmul scratch */
+    uint8_t *il_mem;  /* the interleaved matrices' groups (llm_mat.il), in huge pages */
+    size_t il_bytes;
 };
 
 /* The activations of one forward pass of up to `cap` tokens, and the pool
@@ -52,6 +54,10 @@ typedef struct llm_acts {
 
 /* Prompt tokens of one sequence attend LLM_ATT_BLOCK at a time (forward.c). */
 #define LLM_ATT_BLOCK 16
+
+/* The embedding of a token (row `token` of tok_embd) as floats, from the
+ * interleaved output matrix when it is the embeddings' (llm/model.c). */
+void llm_model_token_row(const llm_model *m, int32_t token, float *y);
 
 /* Allocates acts for m: cap token rows, scores of n_ctx positions, n_logits
  * output rows of out_width floats, and a pool of n_threads (0: all CPUs). */

@@ -8,6 +8,8 @@
 
 #include "llm/quant_int.h"
 
+#include "base/mem.h"
+
 #include <assert.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -209,4 +211,68 @@ void llm_qg_pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int
 void llm_qg_quantize_row(llm_qg_acts *a, int64_t j, const float *x)
 {
     llm_qg_ops_active()->quantize(a, j, x);
+}
+
+/* ---- interleaved weights ----------------------------------------------- */
+
+int llm_qg_il_handles(llm_dtype t)
+{
+    const llm_qg_ops *o = llm_qg_ops_active();
+    return t == LLM_Q8_0 && o && o->il_rows && o->lanes == 16;
+}
+
+size_t llm_qg_il_group_bytes(int64_t k)
+{
+    return align64((size_t)(k * 16) + (size_t)(k / 32 * 16) * sizeof(uint16_t));
+}
+
+size_t llm_qg_il_bytes(int64_t rows, int64_t k)
+{
+    return (size_t)((rows + 15) / 16) * llm_qg_il_group_bytes(k);
+}
+
+/* Each group packed as a prompt's panel is (the same values and scales),
+ * then the scales narrowed back to the file's F16 (exactly: they came
+ * from it). */
+void llm_qg_il_pack(llm_dtype t, const void *src, size_t row_bytes, int64_t rows, int64_t k,
+                    void *dst)
+{
+    assert(llm_qg_il_handles(t));
+    const llm_qg_ops *o = llm_qg_ops_active();
+    size_t pb = llm_qg_panel_bytes(k, 16), gb = llm_qg_il_group_bytes(k);
+    uint8_t *mem = rag_xcalloc_lines(pb + (size_t)(16 * k + 64), 1);
+    int64_t nb = k / 32;
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        llm_qg_panel p;
+        int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
+        o->pack(t, (const uint8_t *)src + (size_t)r0 * row_bytes, row_bytes, nr, k, 16, mem,
+                mem + pb, &p);
+        uint8_t *g = (uint8_t *)dst + (size_t)(r0 / 16) * gb;
+        memcpy(g, p.q, (size_t)(k * 16));
+        uint16_t *dh = (uint16_t *)(void *)(g + k * 16);
+        for (int64_t i = 0; i < nb * 16; i++)
+            dh[i] = llm_f32_to_f16(p.d[i]);
+        memset(g + k * 16 + nb * 16 * sizeof(uint16_t), 0,
+               gb - (size_t)(k * 16) - (size_t)(nb * 16) * sizeof(uint16_t));
+    }
+    rag_free_lines(mem);
+}
+
+void llm_qg_il_panel(const void *g, int64_t k, float *d, llm_qg_panel *p)
+{
+    const uint16_t *dh = (const uint16_t *)(const void *)((const uint8_t *)g + k * 16);
+    for (int64_t i = 0; i < k / 32 * 16; i++)
+        d[i] = llm_half(dh[i]);
+    *p = (llm_qg_panel){.q = g, .d = d, .m = NULL, .k = k, .bs = 32, .lanes = 16, .off = 128};
+}
+
+void llm_qg_il_row(const void *g, int64_t k, int lane, float *y)
+{
+    const uint8_t *q = (const uint8_t *)g + 4 * lane;
+    const uint16_t *dh = (const uint16_t *)(const void *)((const uint8_t *)g + k * 16) + lane;
+    for (int64_t c = 0; c < k; c += 4) {
+        float d = llm_half(dh[c / 32 * 16]);
+        for (int i = 0; i < 4; i++)
+            y[c + i] = d * (float)(q[c * 16 + i] - 128);
+    }
 }

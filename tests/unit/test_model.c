@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "llm/llm.h"
+#include "llm/qgemm.h" /* whether this CPU interleaves Q8_0 weights */
 #include "test.h"
 
 #include <math.h>
@@ -411,6 +412,54 @@ static void check_split(const char *type)
     llm_model_close(m);
 }
 
+/* With a model's Q8_0 matrices interleaved when it is opened (AVX-512
+ * VNNI, llm/qgemm.h), decoding runs the prompt path's kernel on its few
+ * rows: tokens decoded one at a time get bit for bit the logits a prompt
+ * pass gives each of them, with the output matrix the embeddings' (then
+ * read back from the groups) or its own. */
+static void test_decode_is_prompt_q8_0(void)
+{
+    if (!llm_qg_il_handles(LLM_Q8_0)) {
+        printf("    no interleaved weights on this CPU (they need AVX-512 VNNI)\n");
+        return;
+    }
+    enum { N = 24 };
+    int32_t toks[N];
+    for (int i = 0; i < N; i++)
+        toks[i] = 3 + (i * 37 + 11) % 300;
+    for (int untied = 0; untied < 2; untied++) {
+        rag_err err = {0};
+        const char *path = make_model("qwen2", untied ? "--untied --type q8_0" : "--type q8_0");
+        llm_model *m = NULL;
+        CHECK(path != NULL);
+        if (!path || llm_model_open(path, &m, &err)) {
+            CHECK(0);
+            continue;
+        }
+        int V = llm_model_hparams(m)->n_vocab;
+        llm_context_params cp;
+        llm_context_default_params(&cp);
+        cp.n_ctx = 64;
+        cp.logits_all = 1;
+        llm_context *whole, *step;
+        CHECK_INT(llm_context_new(m, &cp, &whole, &err), 0);
+        CHECK_INT(llm_context_new(m, &cp, &step, &err), 0);
+        CHECK_INT(llm_decode(whole, toks, N, &err), 0);
+        int same = 0;
+        for (int i = 0; i < N; i++) {
+            CHECK_INT(llm_decode(step, &toks[i], 1, &err), 0);
+            same += !memcmp(llm_context_logits(whole, i), llm_context_logits(step, 0),
+                            (size_t)V * sizeof(float));
+        }
+        printf("    %s output: %d of %d tokens decoded alone gave the prompt pass's logits\n",
+               untied ? "own" : "tied", same, N);
+        CHECK_INT(same, N);
+        llm_context_free(whole);
+        llm_context_free(step);
+        llm_model_close(m);
+    }
+}
+
 /* The next pass's size: never a last pass under LLM_PASS_MIN when the
  * passes before it can give it tokens. */
 static void test_pass_size(void)
@@ -569,6 +618,7 @@ int main(void)
     RUN(test_pass_size);
     RUN(test_split_f32);
     RUN(test_split_q8_0);
+    RUN(test_decode_is_prompt_q8_0);
     RUN(test_batch_q8_0);
     RUN(test_batch_f16);
     RUN(test_batcher_concurrent_same_as_alone);

@@ -1243,6 +1243,71 @@ static void test_qgemm_products(void)
     llm_compute_free(c);
 }
 
+/* Q8_0 rows interleaved into groups of 16 (llm_qg_il_pack, AVX-512 VNNI):
+ * a prompt's product from the groups has the bits of one from the file's
+ * rows; decoding 1 to 7 rows from the groups gives each row the bits the
+ * prompt product gives it; a row read back from a group is the file's row
+ * dequantized. 45 rows (a short last group), 96 columns (an odd number of
+ * blocks, so the scales are padded). */
+static void test_qgemm_interleaved(void)
+{
+    if (!llm_qg_il_handles(LLM_Q8_0)) {
+        printf("    no interleaved weights on this CPU (they need AVX-512 VNNI)\n");
+        return;
+    }
+    const int64_t rows = 45, cols = 96, n = 20;
+    llm_compute *c;
+    rag_err err;
+    CHECK_INT(llm_compute_new(2, cols, &c, &err), 0);
+    llm_compute_set_int8_decode(c, 1);
+    size_t rb = llm_row_bytes(LLM_Q8_0, cols);
+    uint8_t *data = rag_xmalloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *one = random_row(LLM_Q8_0, cols);
+        memcpy(data + (size_t)r * rb, one, rb);
+        rag_free(one);
+    }
+    CHECK_INT(llm_qg_il_bytes(rows, cols), 3 * llm_qg_il_group_bytes(cols));
+    uint8_t *il = rag_xcalloc_lines(llm_qg_il_bytes(rows, cols), 1);
+    llm_qg_il_pack(LLM_Q8_0, data, rb, rows, cols, il);
+    llm_mat plain = {LLM_Q8_0, rows, cols, data, rb, NULL}, W = plain;
+    W.il = il;
+    float *X = random_vec(n * cols), *want = rag_xmalloc((size_t)(n * rows) * sizeof(float)),
+          *got = rag_xmalloc((size_t)(n * rows) * sizeof(float));
+    llm_matmul(c, &plain, X, n, want); /* the prompt path, packing the file's rows */
+    llm_matmul(c, &W, X, n, got);
+    CHECK(!memcmp(want, got, (size_t)(n * rows) * sizeof(float)));
+    int differ = 0;
+    for (int64_t m = 1; m <= LLM_MATMUL_ROWS_MAX; m++) { /* decoding m rows at once */
+        llm_matmul(c, &W, X + (n - m) * cols, m, got);
+        differ += memcmp(want + (n - m) * rows, got, (size_t)(m * rows) * sizeof(float)) != 0;
+    }
+    CHECK_INT(differ, 0);
+    float *a = rag_xmalloc((size_t)cols * sizeof(float)),
+          *b = rag_xmalloc((size_t)cols * sizeof(float));
+    int rows_differ = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        llm_dequant_row(LLM_Q8_0, data + (size_t)r * rb, a, cols);
+        llm_qg_il_row(il + (size_t)(r / 16) * llm_qg_il_group_bytes(cols), cols, (int)(r % 16), b);
+        rows_differ += memcmp(a, b, (size_t)cols * sizeof(float)) != 0;
+    }
+    CHECK_INT(rows_differ, 0);
+    /* another path does not take the groups (the products then read the file's rows) */
+    if (llm_qgemm_supported(LLM_QGEMM_AVX2)) {
+        llm_qgemm_path prev = llm_qgemm_select(LLM_QGEMM_AVX2);
+        CHECK(!llm_qg_il_handles(LLM_Q8_0));
+        llm_qgemm_select(prev);
+    }
+    rag_free(a);
+    rag_free(b);
+    rag_free(got);
+    rag_free(want);
+    rag_free(X);
+    rag_free_lines(il);
+    rag_free(data);
+    llm_compute_free(c);
+}
+
 /* ---- throughput (printed only) ---------------------------------------------- */
 
 /* One thread: a prompt-sized product (256 rows of activations) on each
@@ -1259,7 +1324,7 @@ static void test_qgemm_throughput(void)
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         llm_dtype t = types[ti];
         uint8_t *data = random_row(t, rows * cols);
-        llm_mat W = {t, rows, cols, data, llm_row_bytes(t, cols)};
+        llm_mat W = {t, rows, cols, data, llm_row_bytes(t, cols), NULL};
         char line[256];
         int len =
             snprintf(line, sizeof line,
@@ -1361,6 +1426,7 @@ int main(void)
     RUN(test_matmul);
     RUN(test_qgemm_pack);
     RUN(test_qgemm_products);
+    RUN(test_qgemm_interleaved);
     RUN(test_dot_throughput);
     RUN(test_qgemm_throughput);
     return test_summary();
