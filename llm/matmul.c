@@ -327,8 +327,9 @@ static void dot_chunk(void *p, int64_t c)
     int64_t r0 = (c - job->start[k]) * ROW_CHUNK,
             nr = W->rows - r0 < ROW_CHUNK ? W->rows - r0 : ROW_CHUNK;
     if (job->il[k]) {
-        job->ops->il_rows((const uint8_t *)W->il +
-                              (size_t)(r0 / 16) * llm_qg_il_group_bytes(W->cols),
+        job->ops->il_rows(W->type,
+                          (const uint8_t *)W->il +
+                              (size_t)(r0 / 16) * llm_qg_il_group_bytes(W->type, W->cols),
                           W->cols, &job->acts, (int)job->n, job->Y[k] + r0, W->rows, (int)nr);
         return;
     }
@@ -435,11 +436,12 @@ static void qg_slot(void *p, int64_t slot)
         int np = (int)((tr + lanes - 1) / lanes);
         for (int i = 0; i < np; i++) {
             int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
-            if (j->il) /* the group in place, its scales widened into the scratch */
-                llm_qg_il_panel((const uint8_t *)W->il + (size_t)((r0 + i * lanes) / 16) *
-                                                             llm_qg_il_group_bytes(W->cols),
-                                W->cols, (float *)(void *)(mem + (size_t)i * panel_bytes),
-                                &panel[i]);
+            if (j->il) /* from the group (its values unpacked or in place) */
+                llm_qg_il_panel(W->type,
+                                (const uint8_t *)W->il +
+                                    (size_t)((r0 + i * lanes) / 16) *
+                                        llm_qg_il_group_bytes(W->type, W->cols),
+                                W->cols, mem + (size_t)i * panel_bytes, &panel[i]);
             else
                 llm_qg_pack(W->type,
                             (const uint8_t *)W->data + (size_t)(r0 + i * lanes) * W->row_bytes,

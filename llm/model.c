@@ -261,7 +261,7 @@ static void *interleave_part(void *p)
         if (g1 > g0)
             llm_qg_il_pack(w->type, (const uint8_t *)w->data + (size_t)(g0 * 16) * w->row_bytes,
                            w->row_bytes, r1 - g0 * 16, w->cols,
-                           a->dst[i] + (size_t)g0 * llm_qg_il_group_bytes(w->cols));
+                           a->dst[i] + (size_t)g0 * llm_qg_il_group_bytes(w->type, w->cols));
     }
     return NULL;
 }
@@ -277,7 +277,7 @@ static void interleave(llm_model *m)
     for (size_t i = 0; i < n_all; i++)
         if (all[i]->data && llm_qg_il_handles(all[i]->type)) {
             mats[n++] = all[i];
-            total += llm_qg_il_bytes(all[i]->rows, all[i]->cols);
+            total += llm_qg_il_bytes(all[i]->type, all[i]->rows, all[i]->cols);
         }
     if (n) {
         m->il_mem = rag_xalloc_huge(total);
@@ -285,7 +285,7 @@ static void interleave(llm_model *m)
         uint8_t *at = m->il_mem;
         for (size_t i = 0; i < n; i++) {
             dst[i] = at;
-            at += llm_qg_il_bytes(mats[i]->rows, mats[i]->cols);
+            at += llm_qg_il_bytes(mats[i]->type, mats[i]->rows, mats[i]->cols);
         }
         long online = sysconf(_SC_NPROCESSORS_ONLN);
         int parts = online < 1 ? 1 : online > IL_THREADS ? IL_THREADS : (int)online;
@@ -358,8 +358,9 @@ void llm_model_token_row(const llm_model *m, int32_t token, float *y)
 {
     const llm_mat *e = &m->tok_embd;
     if (m->hp.tied_output && m->output.il) /* the file's rows were let go (interleave) */
-        llm_qg_il_row((const uint8_t *)m->output.il +
-                          (size_t)(token / 16) * llm_qg_il_group_bytes(e->cols),
+        llm_qg_il_row(e->type,
+                      (const uint8_t *)m->output.il +
+                          (size_t)(token / 16) * llm_qg_il_group_bytes(e->type, e->cols),
                       e->cols, token % 16, y);
     else
         llm_dequant_row(e->type, (const uint8_t *)e->data + (size_t)token * e->row_bytes, y,

@@ -218,61 +218,61 @@ void llm_qg_quantize_row(llm_qg_acts *a, int64_t j, const float *x)
 int llm_qg_il_handles(llm_dtype t)
 {
     const llm_qg_ops *o = llm_qg_ops_active();
-    return t == LLM_Q8_0 && o && o->il_rows && o->lanes == 16;
+    return llm_qg_il_block_bytes(t) && o && o->il_rows && o->lanes == 16;
 }
 
-size_t llm_qg_il_group_bytes(int64_t k)
+size_t llm_qg_il_group_bytes(llm_dtype t, int64_t k)
 {
-    return align64((size_t)(k * 16) + (size_t)(k / 32 * 16) * sizeof(uint16_t));
+    size_t nb = (size_t)(k / 32);
+    return align64(nb * (size_t)llm_qg_il_block_bytes(t) + nb * 16 * sizeof(uint16_t));
 }
 
-size_t llm_qg_il_bytes(int64_t rows, int64_t k)
+size_t llm_qg_il_bytes(llm_dtype t, int64_t rows, int64_t k)
 {
-    return (size_t)((rows + 15) / 16) * llm_qg_il_group_bytes(k);
+    return (size_t)((rows + 15) / 16) * llm_qg_il_group_bytes(t, k);
 }
 
 /* Each group packed as a prompt's panel is (the same values and scales),
- * then the scales narrowed back to the file's F16 (exactly: they came
- * from it). */
+ * then laid out as a group (ops->il_store; the scales narrowed back to
+ * the file's F16, exactly: they came from it). */
 void llm_qg_il_pack(llm_dtype t, const void *src, size_t row_bytes, int64_t rows, int64_t k,
                     void *dst)
 {
     assert(llm_qg_il_handles(t));
     const llm_qg_ops *o = llm_qg_ops_active();
-    size_t pb = llm_qg_panel_bytes(k, 16), gb = llm_qg_il_group_bytes(k);
+    size_t pb = llm_qg_panel_bytes(k, 16), gb = llm_qg_il_group_bytes(t, k);
     uint8_t *mem = rag_xcalloc_lines(pb + (size_t)(16 * k + 64), 1);
-    int64_t nb = k / 32;
     for (int64_t r0 = 0; r0 < rows; r0 += 16) {
         llm_qg_panel p;
         int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
         o->pack(t, (const uint8_t *)src + (size_t)r0 * row_bytes, row_bytes, nr, k, 16, mem,
                 mem + pb, &p);
-        uint8_t *g = (uint8_t *)dst + (size_t)(r0 / 16) * gb;
-        memcpy(g, p.q, (size_t)(k * 16));
-        uint16_t *dh = (uint16_t *)(void *)(g + k * 16);
-        for (int64_t i = 0; i < nb * 16; i++)
-            dh[i] = llm_f32_to_f16(p.d[i]);
-        memset(g + k * 16 + nb * 16 * sizeof(uint16_t), 0,
-               gb - (size_t)(k * 16) - (size_t)(nb * 16) * sizeof(uint16_t));
+        o->il_store(t, &p, (uint8_t *)dst + (size_t)(r0 / 16) * gb);
     }
     rag_free_lines(mem);
 }
 
-void llm_qg_il_panel(const void *g, int64_t k, float *d, llm_qg_panel *p)
+void llm_qg_il_panel(llm_dtype t, const void *g, int64_t k, void *mem, llm_qg_panel *p)
 {
-    const uint16_t *dh = (const uint16_t *)(const void *)((const uint8_t *)g + k * 16);
-    for (int64_t i = 0; i < k / 32 * 16; i++)
-        d[i] = llm_half(dh[i]);
-    *p = (llm_qg_panel){.q = g, .d = d, .m = NULL, .k = k, .bs = 32, .lanes = 16, .off = 128};
+    llm_qg_ops_active()->il_panel(t, g, k, mem, p);
 }
 
-void llm_qg_il_row(const void *g, int64_t k, int lane, float *y)
+void llm_qg_il_row(llm_dtype t, const void *g, int64_t k, int lane, float *y)
 {
-    const uint8_t *q = (const uint8_t *)g + 4 * lane;
-    const uint16_t *dh = (const uint16_t *)(const void *)((const uint8_t *)g + k * 16) + lane;
-    for (int64_t c = 0; c < k; c += 4) {
-        float d = llm_half(dh[c / 32 * 16]);
-        for (int i = 0; i < 4; i++)
-            y[c + i] = d * (float)(q[c * 16 + i] - 128);
+    const uint8_t *v = g;
+    int vb = llm_qg_il_block_bytes(t), off = llm_qg_offset(t);
+    const uint16_t *dh = (const uint16_t *)(const void *)(v + k / 32 * vb) + lane;
+    for (int64_t c = 0; c < k; c++) {
+        const uint8_t *blk = v + c / 32 * vb;
+        int vec = (int)(c % 32) / 4, e = (int)(c % 4), u; /* the panel's vector of c, its byte */
+        if (t == LLM_Q8_0) {
+            u = blk[vec * 64 + lane * 4 + e];
+        } else {
+            int nib = blk[(vec % 4) * 64 + lane * 4 + e];
+            u = vec < 4 ? nib & 15 : nib >> 4;
+            if (t == LLM_Q5_0)
+                u |= (blk[256 + 8 * vec + (lane * 4 + e) / 8] >> ((lane * 4 + e) % 8) & 1) << 4;
+        }
+        y[c] = llm_half(dh[c / 32 * 16]) * (float)(u - off);
     }
 }

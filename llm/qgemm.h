@@ -126,42 +126,54 @@ typedef struct llm_qg_ops {
      * independent accumulators, from registers; returns the 8-bit
      * multiply-adds done */
     double (*peak)(int64_t rounds);
-    /* decoding from interleaved groups (below): Y[j * ldy + l] for the
-     * activation rows j < nj (<= 7) of a and the lanes l < nl of the group
-     * of k columns at g; NULL where the path interleaves nothing */
-    void (*il_rows)(const void *g, int64_t k, const llm_qg_acts *a, int nj, float *Y, int64_t ldy,
-                    int nl);
+    /* interleaved groups (below), NULL where the path makes none: a
+     * packed panel of type t as a group at g; the panel of a group (its
+     * values in place or unpacked into mem, llm_qg_panel_bytes); decoding
+     * Y[j * ldy + l] for the activation rows j < nj (<= 7) of a and the
+     * lanes l < nl of the group of k columns at g */
+    void (*il_store)(llm_dtype t, const llm_qg_panel *p, void *g);
+    void (*il_panel)(llm_dtype t, const void *g, int64_t k, void *mem, llm_qg_panel *p);
+    void (*il_rows)(llm_dtype t, const void *g, int64_t k, const llm_qg_acts *a, int nj, float *Y,
+                    int64_t ldy, int nl);
 } llm_qg_ops;
 
 /* ---- weights interleaved once ------------------------------------------
- * A decoder's Q8_0 matrices, on the AVX-512 VNNI path, are rewritten once
- * when the model is opened (llm/model.c) into groups of 16 rows in the
- * panel's own layout: k * 16 unsigned values (q[k / 4][16][4], the file's
- * bytes plus 128), then the k / 32 x 16 block scales as F16, the file's
- * own: as many bytes as the file's 16 rows (a short last group is padded
- * with zero rows). Decoding then multiplies 16 rows in each vpdpbusd for
- * every token of the step (ops->il_rows), where the row kernels take two
- * blocks of one row: with four streams those were bound by their
- * arithmetic, the groups by memory. A prompt's panels point into the
- * groups instead of being packed for every product (llm_qg_il_panel).
- * Every output element is the panel kernel's sequence of operations, so a
- * token decoded alone gets the bits a prompt pass gives it. */
+ * A decoder's Q8_0, Q5_0 and Q4_0 matrices, on the AVX-512 VNNI path, are
+ * rewritten once when the model is opened (llm/model.c) into groups of 16
+ * rows laid out for the kernel, in as many bytes as the file's 16 rows (a
+ * short last group is padded with zero rows). Per block of 32 columns,
+ * llm_qg_il_block_bytes of values: Q8_0 the panel's own bytes (q[8][16][4],
+ * the file's values plus 128); Q4_0 four vectors of nibbles, the low ones
+ * the panel's vectors 0-3 and the high ones its vectors 4-7; Q5_0 those and
+ * the fifth bits, a 64-bit mask per panel vector. After all the blocks,
+ * their k / 32 x 16 scales as F16, the file's own. Decoding then
+ * multiplies 16 rows in each vpdpbusd for every token of the step
+ * (ops->il_rows), where the row kernels take two blocks of one row: with
+ * four streams those were bound by their arithmetic, the groups by memory.
+ * A prompt's panels come from the groups (llm_qg_il_panel), not from the
+ * file's rows. Every output element is the panel kernel's sequence of
+ * operations on the panel's values, so a token decoded alone gets the
+ * bits a prompt pass gives it. */
+static inline int llm_qg_il_block_bytes(llm_dtype t)
+{
+    return t == LLM_Q8_0 ? 512 : t == LLM_Q5_0 ? 256 + 64 : t == LLM_Q4_0 ? 256 : 0;
+}
 /* Whether the active path interleaves weights of type t. */
 int llm_qg_il_handles(llm_dtype t);
 /* Bytes of one group of k columns (64-byte multiple), of `rows` rows. */
-size_t llm_qg_il_group_bytes(int64_t k);
-size_t llm_qg_il_bytes(int64_t rows, int64_t k);
+size_t llm_qg_il_group_bytes(llm_dtype t, int64_t k);
+size_t llm_qg_il_bytes(llm_dtype t, int64_t rows, int64_t k);
 /* Interleaves rows of type t (llm_qg_il_handles), row_bytes apart, into
  * dst (llm_qg_il_bytes, 64-byte aligned). */
 void llm_qg_il_pack(llm_dtype t, const void *src, size_t row_bytes, int64_t rows, int64_t k,
                     void *dst);
-/* The panel of the group at g: its values in place, the scales widened
- * into d (k / 32 x 16 floats). */
-void llm_qg_il_panel(const void *g, int64_t k, float *d, llm_qg_panel *p);
+/* The panel of the group at g (mem: llm_qg_panel_bytes(k, 16), 64-byte
+ * aligned, for what is not used in place). */
+void llm_qg_il_panel(llm_dtype t, const void *g, int64_t k, void *mem, llm_qg_panel *p);
 /* Row `lane` of the group at g, dequantized: the floats llm_dequant_row
  * gives for the file's row (a token's embedding, when the output matrix
  * interleaved is the embeddings'). */
-void llm_qg_il_row(const void *g, int64_t k, int lane, float *y);
+void llm_qg_il_row(llm_dtype t, const void *g, int64_t k, int lane, float *y);
 
 /* The active path's kernel (NULL: the float path). */
 const llm_qg_ops *llm_qg_ops_active(void);

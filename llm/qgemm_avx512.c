@@ -39,16 +39,42 @@ static inline int32_t load_i32(const int8_t *p)
  * four activation rows 33 GB/s at 1024 bytes, 35 at 2048, 40 at 4096. */
 #define IL_PREFETCH 4096
 
-/* nj (<= RN) rows from j0 against the 16 rows of values q, blocks of BS
- * values with scales d (HALF: F16 scales dh, and the values prefetched),
- * with or without the min term (MIN, mins m); the constants once inlined
- * into the callers. */
+/* The values' form: a panel's bytes (scales as floats), or an interleaved
+ * group's (llm/qgemm.h: scales as F16) of Q8_0 (bytes), Q4_0 or Q5_0
+ * (nibbles). */
+enum { PANEL, IL_Q8_0, IL_Q4_0, IL_Q5_0 };
+
+/* The 64-byte vectors 4i and 4i + 4 of a nibble block at v (vector i of
+ * the nibbles, and for Q5_0 the fifth bits of both from masks). */
+VNNI static inline __attribute__((always_inline)) void
+nibble_vectors(const uint8_t *v, int i, const int Q5, __m512i *lo, __m512i *hi)
+{
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    __m512i n = _mm512_load_si512((const void *)(v + 64 * i));
+    *lo = _mm512_and_si512(n, low4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(n, 4), low4);
+    if (Q5) {
+        uint64_t ml, mh;
+        memcpy(&ml, v + 256 + 8 * i, 8);
+        memcpy(&mh, v + 256 + 8 * (i + 4), 8);
+        const __m512i fifth = _mm512_set1_epi8(0x10);
+        *lo = _mm512_mask_add_epi8(*lo, (__mmask64)ml, *lo, fifth);
+        *hi = _mm512_mask_add_epi8(*hi, (__mmask64)mh, *hi, fifth);
+    }
+}
+
+/* nj (<= RN) rows from j0 against the 16 rows of values q in form FMT,
+ * blocks of BS values with scales d (a group's: F16 at dh, its values
+ * prefetched), with or without the min term (MIN, mins m); the constants
+ * once inlined into the callers. Every form gives the integer sums of the
+ * same values, so the same bits. */
 VNNI static inline __attribute__((always_inline)) void
 tile(const uint8_t *q, const float *d, const uint16_t *dh, const float *m, int64_t k, int off,
-     const llm_qg_acts *a, int64_t j0, const int nj, const int BS, const int MIN, const int HALF,
+     const llm_qg_acts *a, int64_t j0, const int nj, const int BS, const int MIN, const int FMT,
      float *Y, int64_t ldy, __mmask16 keep)
 {
     const int64_t nb = k / BS;
+    const int vb = FMT == IL_Q4_0 ? 256 : FMT == IL_Q5_0 ? 320 : 16 * BS; /* a block's bytes */
     const int8_t *x[RN];
     const float *dx[RN], *ns[RN];
     const int32_t *sum[RN];
@@ -61,20 +87,39 @@ tile(const uint8_t *q, const float *d, const uint16_t *dh, const float *m, int64
         sum[j] = (BS == 16 ? a->sum16 : a->sum32) + (j0 + j) * nb;
         acc[j] = _mm512_setzero_ps();
     }
-    const __m512i *w = (const __m512i *)(const void *)q;
     for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *v = q + b * vb;
         __m512i s[RN];
         _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) s[j] =
             MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sum[j][b]);
-        _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++, w++)
-        {
-            if (HALF) _mm_prefetch((const char *)w + IL_PREFETCH, _MM_HINT_T0);
-            __m512i wv = _mm512_load_si512(w);
-            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) s[j] =
-                _mm512_dpbusd_epi32(s[j], wv, _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * t)));
+        if (FMT != PANEL)
+            for (int l = 0; l < vb; l += 64)
+                _mm_prefetch((const char *)v + IL_PREFETCH + l, _MM_HINT_T0);
+        if (FMT == PANEL || FMT == IL_Q8_0) {
+            _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++)
+            {
+                __m512i wv = _mm512_load_si512((const void *)(v + 64 * t));
+                _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) s[j] = _mm512_dpbusd_epi32(
+                    s[j], wv, _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * t)));
+            }
+        } else {
+            _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
+            {
+                __m512i lo, hi;
+                nibble_vectors(v, i, FMT == IL_Q5_0, &lo, &hi);
+                _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+                {
+                    s[j] = _mm512_dpbusd_epi32(s[j], lo,
+                                               _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * i)));
+                    s[j] = _mm512_dpbusd_epi32(
+                        s[j], hi, _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * i + 16)));
+                }
+            }
         }
-        __m512 dv = HALF ? _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(dh + b * 16)))
-                         : _mm512_load_ps(d + b * 16);
+        __m512 dv =
+            FMT != PANEL
+                ? _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(dh + b * 16)))
+                : _mm512_load_ps(d + b * 16);
         _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] = _mm512_fmadd_ps(
             _mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(dv, _mm512_set1_ps(dx[j][b])), acc[j]);
         if (MIN) {
@@ -87,10 +132,10 @@ tile(const uint8_t *q, const float *d, const uint16_t *dh, const float *m, int64
         _mm512_mask_storeu_ps(Y + (j0 + j) * ldy, keep, acc[j]);
 }
 
-/* A panel's tile; one of an interleaved group (llm_qg_il_pack: Q8_0). */
+/* A panel's tile; a group's (offset: the type's, 128 for Q8_0). */
 #define PANEL_TILE(nj, BS, MIN)                                                                    \
-    tile(p->q, p->d, NULL, p->m, p->k, p->off, a, j0, nj, BS, MIN, 0, Y, ldy, keep)
-#define GROUP_TILE(nj) tile(g, NULL, dh, NULL, k, 128, a, 0, nj, 32, 0, 1, Y, ldy, keep)
+    tile(p->q, p->d, NULL, p->m, p->k, p->off, a, j0, nj, BS, MIN, PANEL, Y, ldy, keep)
+#define GROUP_TILE(nj, FMT, OFF) tile(g, NULL, dh, NULL, k, OFF, a, 0, nj, 32, 0, FMT, Y, ldy, keep)
 
 #define TILES(BS, MIN)                                                                             \
     VNNI static void rows_##BS##_##MIN(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,    \
@@ -247,36 +292,121 @@ VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,
         (p->off ? rows_32_0 : rows_32_1)(p, a, j0, j1, Y, ldy, keep);
 }
 
-/* Decoding: nj (<= 7) activation rows against an interleaved group. */
-VNNI static void il_rows(const void *gp, int64_t k, const llm_qg_acts *a, int nj, float *Y,
-                         int64_t ldy, int nl)
+/* Decoding: nj (<= 7) activation rows against an interleaved group of
+ * type FMT (its offset OFF). */
+#define GROUP_ROWS(name, FMT, OFF)                                                                 \
+    VNNI static void name(const uint8_t *g, const uint16_t *dh, int64_t k, const llm_qg_acts *a,   \
+                          int nj, float *Y, int64_t ldy, __mmask16 keep)                           \
+    {                                                                                              \
+        switch (nj) {                                                                              \
+        case 7:                                                                                    \
+            GROUP_TILE(7, FMT, OFF);                                                               \
+            break;                                                                                 \
+        case 6:                                                                                    \
+            GROUP_TILE(6, FMT, OFF);                                                               \
+            break;                                                                                 \
+        case 5:                                                                                    \
+            GROUP_TILE(5, FMT, OFF);                                                               \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            GROUP_TILE(4, FMT, OFF);                                                               \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            GROUP_TILE(3, FMT, OFF);                                                               \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            GROUP_TILE(2, FMT, OFF);                                                               \
+            break;                                                                                 \
+        case 1:                                                                                    \
+            GROUP_TILE(1, FMT, OFF);                                                               \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+GROUP_ROWS(rows_il_q8_0, IL_Q8_0, 128)
+GROUP_ROWS(rows_il_q4_0, IL_Q4_0, 8)
+GROUP_ROWS(rows_il_q5_0, IL_Q5_0, 16)
+
+VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_acts *a, int nj,
+                         float *Y, int64_t ldy, int nl)
 {
     __mmask16 keep = (__mmask16)((1u << nl) - 1);
     const uint8_t *g = gp;
-    const uint16_t *dh = (const uint16_t *)(const void *)(g + k * 16);
-    switch (nj) {
-    case 7:
-        GROUP_TILE(7);
-        break;
-    case 6:
-        GROUP_TILE(6);
-        break;
-    case 5:
-        GROUP_TILE(5);
-        break;
-    case 4:
-        GROUP_TILE(4);
-        break;
-    case 3:
-        GROUP_TILE(3);
-        break;
-    case 2:
-        GROUP_TILE(2);
-        break;
-    case 1:
-        GROUP_TILE(1);
-        break;
+    const uint16_t *dh = (const uint16_t *)(const void *)(g + k / 32 * llm_qg_il_block_bytes(t));
+    if (t == LLM_Q8_0)
+        rows_il_q8_0(g, dh, k, a, nj, Y, ldy, keep);
+    else if (t == LLM_Q5_0)
+        rows_il_q5_0(g, dh, k, a, nj, Y, ldy, keep);
+    else
+        rows_il_q4_0(g, dh, k, a, nj, Y, ldy, keep);
+}
+
+/* A packed panel (16 lanes, blocks of 32) as a group: its vectors, or
+ * those paired into nibbles (vector i low, i + 4 high) with the fifth bits
+ * as masks; the scales as F16. */
+static void il_store(llm_dtype t, const llm_qg_panel *p, void *gp)
+{
+    int64_t nb = p->k / 32;
+    int vb = llm_qg_il_block_bytes(t);
+    uint8_t *g = gp;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), fifth = _mm512_set1_epi8(0x10);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *u = p->q + b * 512;
+        uint8_t *v = g + b * vb;
+        if (t == LLM_Q8_0) {
+            memcpy(v, u, 512);
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            __m512i lo = _mm512_load_si512((const void *)(u + 64 * i)),
+                    hi = _mm512_load_si512((const void *)(u + 64 * (i + 4)));
+            __m512i n = _mm512_or_si512(_mm512_and_si512(lo, low4),
+                                        _mm512_slli_epi16(_mm512_and_si512(hi, low4), 4));
+            _mm512_store_si512((void *)(v + 64 * i), n);
+            if (t == LLM_Q5_0) {
+                uint64_t ml = _mm512_test_epi8_mask(lo, fifth),
+                         mh = _mm512_test_epi8_mask(hi, fifth);
+                memcpy(v + 256 + 8 * i, &ml, 8);
+                memcpy(v + 256 + 8 * (i + 4), &mh, 8);
+            }
+        }
     }
+    uint16_t *dh = (uint16_t *)(void *)(g + nb * vb);
+    for (int64_t i = 0; i < nb * 16; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dh + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(p->d + i), _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* The panel of a group: Q8_0's values in place, the nibbles unpacked into
+ * mem; the scales widened into mem. */
+VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm_qg_panel *p)
+{
+    int64_t nb = k / 32;
+    int vb = llm_qg_il_block_bytes(t);
+    const uint8_t *g = gp;
+    uint8_t *u = mem;
+    float *d = (float *)(void *)(u + (((size_t)k * 16 + 63) & ~(size_t)63));
+    if (t != LLM_Q8_0)
+        for (int64_t b = 0; b < nb; b++)
+            for (int i = 0; i < 4; i++) {
+                __m512i lo, hi;
+                if (t == LLM_Q5_0)
+                    nibble_vectors(g + b * vb, i, 1, &lo, &hi);
+                else
+                    nibble_vectors(g + b * vb, i, 0, &lo, &hi);
+                _mm512_store_si512((void *)(u + b * 512 + 64 * i), lo);
+                _mm512_store_si512((void *)(u + b * 512 + 64 * (i + 4)), hi);
+            }
+    const uint16_t *dh = (const uint16_t *)(const void *)(g + nb * vb);
+    for (int64_t i = 0; i < nb * 16; i += 16)
+        _mm512_store_ps(
+            d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(dh + i))));
+    *p = (llm_qg_panel){.q = t == LLM_Q8_0 ? g : u,
+                        .d = d,
+                        .m = NULL,
+                        .k = k,
+                        .bs = 32,
+                        .lanes = 16,
+                        .off = llm_qg_offset(t)};
 }
 
 /* 16 rows of 16 groups of four values at a time: a 16 x 16 transposition
@@ -348,7 +478,7 @@ VNNI static double peak(int64_t rounds)
 }
 
 static const llm_qg_ops ops = {
-    LLM_QGEMM_AVX512VNNI, 16, 255, kernel, quantize, pack, peak, il_rows};
+    LLM_QGEMM_AVX512VNNI, 16, 255, kernel, quantize, pack, peak, il_store, il_panel, il_rows};
 
 const llm_qg_ops *llm_qg_ops_avx512vnni(void)
 {

@@ -412,12 +412,12 @@ static void check_split(const char *type)
     llm_model_close(m);
 }
 
-/* With a model's Q8_0 matrices interleaved when it is opened (AVX-512
- * VNNI, llm/qgemm.h), decoding runs the prompt path's kernel on its few
- * rows: tokens decoded one at a time get bit for bit the logits a prompt
- * pass gives each of them, with the output matrix the embeddings' (then
- * read back from the groups) or its own. */
-static void test_decode_is_prompt_q8_0(void)
+/* With a model's Q8_0, Q5_0 or Q4_0 matrices interleaved when it is opened
+ * (AVX-512 VNNI, llm/qgemm.h), decoding runs the prompt path's kernel on
+ * its few rows: tokens decoded one at a time get bit for bit the logits a
+ * prompt pass gives each of them, with the output matrix the embeddings'
+ * (then read back from the groups) or its own. */
+static void test_decode_is_prompt(void)
 {
     if (!llm_qg_il_handles(LLM_Q8_0)) {
         printf("    no interleaved weights on this CPU (they need AVX-512 VNNI)\n");
@@ -427,9 +427,13 @@ static void test_decode_is_prompt_q8_0(void)
     int32_t toks[N];
     for (int i = 0; i < N; i++)
         toks[i] = 3 + (i * 37 + 11) % 300;
-    for (int untied = 0; untied < 2; untied++) {
+    static const char *types[] = {"q8_0", "q5_0", "q4_0"};
+    for (int run = 0; run < 6; run++) {
         rag_err err = {0};
-        const char *path = make_model("qwen2", untied ? "--untied --type q8_0" : "--type q8_0");
+        int untied = run % 2;
+        char extra[64];
+        snprintf(extra, sizeof extra, "%s--type %s", untied ? "--untied " : "", types[run / 2]);
+        const char *path = make_model("qwen2", extra);
         llm_model *m = NULL;
         CHECK(path != NULL);
         if (!path || llm_model_open(path, &m, &err)) {
@@ -451,8 +455,8 @@ static void test_decode_is_prompt_q8_0(void)
             same += !memcmp(llm_context_logits(whole, i), llm_context_logits(step, 0),
                             (size_t)V * sizeof(float));
         }
-        printf("    %s output: %d of %d tokens decoded alone gave the prompt pass's logits\n",
-               untied ? "own" : "tied", same, N);
+        printf("    %s, %s output: %d of %d tokens decoded alone gave the prompt pass's logits\n",
+               types[run / 2], untied ? "own" : "tied", same, N);
         CHECK_INT(same, N);
         llm_context_free(whole);
         llm_context_free(step);
@@ -618,7 +622,7 @@ int main(void)
     RUN(test_pass_size);
     RUN(test_split_f32);
     RUN(test_split_q8_0);
-    RUN(test_decode_is_prompt_q8_0);
+    RUN(test_decode_is_prompt);
     RUN(test_batch_q8_0);
     RUN(test_batch_f16);
     RUN(test_batcher_concurrent_same_as_alone);

@@ -1243,14 +1243,15 @@ static void test_qgemm_products(void)
     llm_compute_free(c);
 }
 
-/* Q8_0 rows interleaved into groups of 16 (llm_qg_il_pack, AVX-512 VNNI):
- * a prompt's product from the groups has the bits of one from the file's
- * rows; decoding 1 to 7 rows from the groups gives each row the bits the
- * prompt product gives it; a row read back from a group is the file's row
- * dequantized. 45 rows (a short last group), 96 columns (an odd number of
- * blocks, so the scales are padded). */
+/* Q8_0, Q5_0 and Q4_0 rows interleaved into groups of 16 (llm_qg_il_pack,
+ * AVX-512 VNNI): a prompt's product from the groups has the bits of one
+ * from the file's rows; decoding 1 to 7 rows from the groups gives each
+ * row the bits the prompt product gives it; a row read back from a group
+ * is the file's row dequantized. 45 rows (a short last group), 96 columns
+ * (an odd number of blocks, so the scales are padded). */
 static void test_qgemm_interleaved(void)
 {
+    static const llm_dtype types[] = {LLM_Q8_0, LLM_Q5_0, LLM_Q4_0};
     if (!llm_qg_il_handles(LLM_Q8_0)) {
         printf("    no interleaved weights on this CPU (they need AVX-512 VNNI)\n");
         return;
@@ -1260,38 +1261,49 @@ static void test_qgemm_interleaved(void)
     rag_err err;
     CHECK_INT(llm_compute_new(2, cols, &c, &err), 0);
     llm_compute_set_int8_decode(c, 1);
-    size_t rb = llm_row_bytes(LLM_Q8_0, cols);
-    uint8_t *data = rag_xmalloc(rb * (size_t)rows);
-    for (int64_t r = 0; r < rows; r++) {
-        uint8_t *one = random_row(LLM_Q8_0, cols);
-        memcpy(data + (size_t)r * rb, one, rb);
-        rag_free(one);
-    }
-    CHECK_INT(llm_qg_il_bytes(rows, cols), 3 * llm_qg_il_group_bytes(cols));
-    uint8_t *il = rag_xcalloc_lines(llm_qg_il_bytes(rows, cols), 1);
-    llm_qg_il_pack(LLM_Q8_0, data, rb, rows, cols, il);
-    llm_mat plain = {LLM_Q8_0, rows, cols, data, rb, NULL}, W = plain;
-    W.il = il;
     float *X = random_vec(n * cols), *want = rag_xmalloc((size_t)(n * rows) * sizeof(float)),
           *got = rag_xmalloc((size_t)(n * rows) * sizeof(float));
-    llm_matmul(c, &plain, X, n, want); /* the prompt path, packing the file's rows */
-    llm_matmul(c, &W, X, n, got);
-    CHECK(!memcmp(want, got, (size_t)(n * rows) * sizeof(float)));
-    int differ = 0;
-    for (int64_t m = 1; m <= LLM_MATMUL_ROWS_MAX; m++) { /* decoding m rows at once */
-        llm_matmul(c, &W, X + (n - m) * cols, m, got);
-        differ += memcmp(want + (n - m) * rows, got, (size_t)(m * rows) * sizeof(float)) != 0;
-    }
-    CHECK_INT(differ, 0);
     float *a = rag_xmalloc((size_t)cols * sizeof(float)),
           *b = rag_xmalloc((size_t)cols * sizeof(float));
-    int rows_differ = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        llm_dequant_row(LLM_Q8_0, data + (size_t)r * rb, a, cols);
-        llm_qg_il_row(il + (size_t)(r / 16) * llm_qg_il_group_bytes(cols), cols, (int)(r % 16), b);
-        rows_differ += memcmp(a, b, (size_t)cols * sizeof(float)) != 0;
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        llm_dtype t = types[ti];
+        CHECK(llm_qg_il_handles(t));
+        size_t rb = llm_row_bytes(t, cols), gb = llm_qg_il_group_bytes(t, cols);
+        CHECK_INT(gb, (rb * 16 + 63) / 64 * 64); /* the file's bytes, to a line */
+        uint8_t *data = rag_xmalloc(rb * (size_t)rows);
+        for (int64_t r = 0; r < rows; r++) {
+            uint8_t *one = random_row(t, cols);
+            memcpy(data + (size_t)r * rb, one, rb);
+            rag_free(one);
+        }
+        CHECK_INT(llm_qg_il_bytes(t, rows, cols), 3 * gb);
+        uint8_t *il = rag_xcalloc_lines(llm_qg_il_bytes(t, rows, cols), 1);
+        llm_qg_il_pack(t, data, rb, rows, cols, il);
+        llm_mat plain = {t, rows, cols, data, rb, NULL}, W = plain;
+        W.il = il;
+        llm_matmul(c, &plain, X, n, want); /* the prompt path, packing the file's rows */
+        llm_matmul(c, &W, X, n, got);
+        int prompt_same = !memcmp(want, got, (size_t)(n * rows) * sizeof(float)), differ = 0;
+        for (int64_t m = 1; m <= LLM_MATMUL_ROWS_MAX; m++) { /* decoding m rows at once */
+            llm_matmul(c, &W, X + (n - m) * cols, m, got);
+            differ += memcmp(want + (n - m) * rows, got, (size_t)(m * rows) * sizeof(float)) != 0;
+        }
+        int rows_differ = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            llm_dequant_row(t, data + (size_t)r * rb, a, cols);
+            llm_qg_il_row(t, il + (size_t)(r / 16) * gb, cols, (int)(r % 16), b);
+            rows_differ += memcmp(a, b, (size_t)cols * sizeof(float)) != 0;
+        }
+        if (!prompt_same || differ || rows_differ)
+            printf("    %s: prompt %s, %d of 7 decodes and %d rows differ\n",
+                   llm_dtype_get(t)->name, prompt_same ? "same" : "differs", differ, rows_differ);
+        CHECK(prompt_same);
+        CHECK_INT(differ, 0);
+        CHECK_INT(rows_differ, 0);
+        rag_free_lines(il);
+        rag_free(data);
     }
-    CHECK_INT(rows_differ, 0);
+    CHECK(!llm_qg_il_handles(LLM_Q4_K));
     /* another path does not take the groups (the products then read the file's rows) */
     if (llm_qgemm_supported(LLM_QGEMM_AVX2)) {
         llm_qgemm_path prev = llm_qgemm_select(LLM_QGEMM_AVX2);
@@ -1303,8 +1315,6 @@ static void test_qgemm_interleaved(void)
     rag_free(got);
     rag_free(want);
     rag_free(X);
-    rag_free_lines(il);
-    rag_free(data);
     llm_compute_free(c);
 }
 
