@@ -221,10 +221,14 @@ int llm_qg_il_handles(llm_dtype t)
     return llm_qg_il_block_bytes(t) && o && o->il_rows && o->lanes == 16;
 }
 
+static int il_k_type(llm_dtype t)
+{
+    return t == LLM_Q4_K || t == LLM_Q6_K;
+}
+
 size_t llm_qg_il_group_bytes(llm_dtype t, int64_t k)
 {
-    size_t nb = (size_t)(k / 32);
-    return align64(nb * (size_t)llm_qg_il_block_bytes(t) + nb * 16 * sizeof(uint16_t));
+    return align64(llm_qg_il_supers_at(t, k) + (il_k_type(t) ? (size_t)(k / 256) * 64 : 0));
 }
 
 size_t llm_qg_il_bytes(llm_dtype t, int64_t rows, int64_t k)
@@ -232,9 +236,43 @@ size_t llm_qg_il_bytes(llm_dtype t, int64_t rows, int64_t k)
     return (size_t)((rows + 15) / 16) * llm_qg_il_group_bytes(t, k);
 }
 
-/* Each group packed as a prompt's panel is (the same values and scales),
- * then laid out as a group (ops->il_store; the scales narrowed back to
- * the file's F16, exactly: they came from it). */
+/* The scales of nr rows (row_bytes apart) into a group's scale regions,
+ * as the file has them. */
+static void il_scales(llm_dtype t, const uint8_t *rows, size_t row_bytes, int nr, int64_t k,
+                      uint8_t *g)
+{
+    uint8_t *S = g + llm_qg_il_scales_at(t, k), *D = g + llm_qg_il_supers_at(t, k);
+    memset(S, 0, llm_qg_il_group_bytes(t, k) - llm_qg_il_scales_at(t, k));
+    size_t bb = llm_dtype_get(t)->block_bytes;
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *row = rows + (size_t)r * row_bytes;
+        if (!il_k_type(t)) { /* Q8_0, Q4_0, Q5_0: the scale is each block's first field */
+            for (int64_t b = 0; b < k / 32; b++)
+                memcpy(S + b * 32 + 2 * r, row + (size_t)b * bb, 2);
+            continue;
+        }
+        for (int64_t sb = 0; sb < k / 256; sb++) {
+            const uint8_t *x = row + (size_t)sb * bb;
+            uint8_t *s = S + sb * 8 * 32, *d = D + sb * 64;
+            if (t == LLM_Q4_K) {
+                const llm_block_q4_K *q = (const llm_block_q4_K *)(const void *)x;
+                memcpy(d + 2 * r, &q->d, 2);
+                memcpy(d + 32 + 2 * r, &q->dmin, 2);
+                for (int j = 0; j < 8; j++)
+                    llm_k4_scale_min(j, q->scales, &s[j * 32 + r], &s[j * 32 + 16 + r]);
+            } else {
+                const llm_block_q6_K *q = (const llm_block_q6_K *)(const void *)x;
+                memcpy(d + 2 * r, &q->d, 2);
+                for (int j = 0; j < 16; j++) /* block of 16 j: (j / 2) * 32 + (j % 2) * 16 */
+                    s[j * 16 + r] = (uint8_t)q->scales[j];
+            }
+        }
+    }
+}
+
+/* Each group packed as a prompt's panel is (the same values), its values
+ * laid out as a group's (ops->il_store), the scales copied from the file's
+ * blocks. */
 void llm_qg_il_pack(llm_dtype t, const void *src, size_t row_bytes, int64_t rows, int64_t k,
                     void *dst)
 {
@@ -245,9 +283,11 @@ void llm_qg_il_pack(llm_dtype t, const void *src, size_t row_bytes, int64_t rows
     for (int64_t r0 = 0; r0 < rows; r0 += 16) {
         llm_qg_panel p;
         int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
-        o->pack(t, (const uint8_t *)src + (size_t)r0 * row_bytes, row_bytes, nr, k, 16, mem,
-                mem + pb, &p);
-        o->il_store(t, &p, (uint8_t *)dst + (size_t)(r0 / 16) * gb);
+        const uint8_t *from = (const uint8_t *)src + (size_t)r0 * row_bytes;
+        uint8_t *g = (uint8_t *)dst + (size_t)(r0 / 16) * gb;
+        o->pack(t, from, row_bytes, nr, k, 16, mem, mem + pb, &p);
+        o->il_store(t, &p, g);
+        il_scales(t, from, row_bytes, nr, k, g);
     }
     rag_free_lines(mem);
 }
@@ -257,22 +297,38 @@ void llm_qg_il_panel(llm_dtype t, const void *g, int64_t k, void *mem, llm_qg_pa
     llm_qg_ops_active()->il_panel(t, g, k, mem, p);
 }
 
+/* As the row kernels' references dequantize (llm/quant_ref.c): the
+ * scale, or d * scale (and dmin * min), times the value less the offset. */
 void llm_qg_il_row(llm_dtype t, const void *g, int64_t k, int lane, float *y)
 {
-    const uint8_t *v = g;
+    const uint8_t *v = g, *S = v + llm_qg_il_scales_at(t, k), *D = v + llm_qg_il_supers_at(t, k);
     int vb = llm_qg_il_block_bytes(t), off = llm_qg_offset(t);
-    const uint16_t *dh = (const uint16_t *)(const void *)(v + k / 32 * vb) + lane;
     for (int64_t c = 0; c < k; c++) {
-        const uint8_t *blk = v + c / 32 * vb;
-        int vec = (int)(c % 32) / 4, e = (int)(c % 4), u; /* the panel's vector of c, its byte */
+        const uint8_t *blk = v + c / 32 * vb, *s = S + c / 32 * 32;
+        int vec = (int)(c % 32) / 4, bit = lane * 4 + (int)(c % 4),
+            u; /* the panel's vector, byte */
         if (t == LLM_Q8_0) {
-            u = blk[vec * 64 + lane * 4 + e];
+            u = blk[vec * 64 + bit];
         } else {
-            int nib = blk[(vec % 4) * 64 + lane * 4 + e];
+            int nib = blk[(vec % 4) * 64 + bit];
             u = vec < 4 ? nib & 15 : nib >> 4;
-            if (t == LLM_Q5_0)
-                u |= (blk[256 + 8 * vec + (lane * 4 + e) / 8] >> ((lane * 4 + e) % 8) & 1) << 4;
+            if (t == LLM_Q5_0) u |= (blk[256 + 8 * vec + bit / 8] >> bit % 8 & 1) << 4;
+            if (t == LLM_Q6_K)
+                u |= (blk[256 + 16 * vec + bit / 8] >> bit % 8 & 1) << 4 |
+                     (blk[256 + 16 * vec + 8 + bit / 8] >> bit % 8 & 1) << 5;
         }
-        y[c] = llm_half(dh[c / 32 * 16]) * (float)(u - off);
+        uint16_t h;
+        if (t == LLM_Q4_K) {
+            memcpy(&h, D + c / 256 * 64 + 2 * lane, 2);
+            float d = llm_half(h) * (float)s[lane];
+            memcpy(&h, D + c / 256 * 64 + 32 + 2 * lane, 2);
+            y[c] = d * (float)u - llm_half(h) * (float)s[16 + lane];
+        } else if (t == LLM_Q6_K) {
+            memcpy(&h, D + c / 256 * 64 + 2 * lane, 2);
+            y[c] = llm_half(h) * (float)(int8_t)s[(c % 32) / 16 * 16 + lane] * (float)(u - off);
+        } else {
+            memcpy(&h, s + 2 * lane, 2);
+            y[c] = llm_half(h) * (float)(u - off);
+        }
     }
 }

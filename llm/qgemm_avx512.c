@@ -40,41 +40,57 @@ static inline int32_t load_i32(const int8_t *p)
 #define IL_PREFETCH 4096
 
 /* The values' form: a panel's bytes (scales as floats), or an interleaved
- * group's (llm/qgemm.h: scales as F16) of Q8_0 (bytes), Q4_0 or Q5_0
- * (nibbles). */
-enum { PANEL, IL_Q8_0, IL_Q4_0, IL_Q5_0 };
+ * group's (llm/qgemm.h) of Q8_0 (bytes), Q4_0, Q5_0 or Q4_K (nibbles),
+ * or Q6_K (tile_q6_K). */
+enum { PANEL, IL_Q8_0, IL_Q4_0, IL_Q5_0, IL_Q4_K };
 
-/* The 64-byte vectors 4i and 4i + 4 of a nibble block at v (vector i of
- * the nibbles, and for Q5_0 the fifth bits of both from masks). */
+/* The 64-byte vectors i and i + 4 of a nibble block at v (its nibble vector
+ * i), with the high bits from its masks: HIGH 1 the fifth (Q5_0: a mask
+ * per vector at 256), 2 the fifth and sixth (Q6_K: two masks per vector at
+ * 256). */
 VNNI static inline __attribute__((always_inline)) void
-nibble_vectors(const uint8_t *v, int i, const int Q5, __m512i *lo, __m512i *hi)
+nibble_vectors(const uint8_t *v, int i, const int HIGH, __m512i *lo, __m512i *hi)
 {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     __m512i n = _mm512_load_si512((const void *)(v + 64 * i));
     *lo = _mm512_and_si512(n, low4);
     *hi = _mm512_and_si512(_mm512_srli_epi16(n, 4), low4);
-    if (Q5) {
+    for (int h = 0; h < HIGH; h++) {
         uint64_t ml, mh;
-        memcpy(&ml, v + 256 + 8 * i, 8);
-        memcpy(&mh, v + 256 + 8 * (i + 4), 8);
-        const __m512i fifth = _mm512_set1_epi8(0x10);
-        *lo = _mm512_mask_add_epi8(*lo, (__mmask64)ml, *lo, fifth);
-        *hi = _mm512_mask_add_epi8(*hi, (__mmask64)mh, *hi, fifth);
+        memcpy(&ml, v + 256 + 8 * HIGH * i + 8 * h, 8);
+        memcpy(&mh, v + 256 + 8 * HIGH * (i + 4) + 8 * h, 8);
+        const __m512i bit = _mm512_set1_epi8((char)(0x10 << h));
+        *lo = _mm512_mask_add_epi8(*lo, (__mmask64)ml, *lo, bit);
+        *hi = _mm512_mask_add_epi8(*hi, (__mmask64)mh, *hi, bit);
     }
 }
 
+/* 16 F16 values at p, as floats. */
+VNNI static inline __m512 halves(const uint8_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+/* 16 bytes at p as floats: unsigned, or signed (SIGNED). */
+VNNI static inline __m512 bytes_ps(const uint8_t *p, const int SIGNED)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return _mm512_cvtepi32_ps(SIGNED ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
+}
+
 /* nj (<= RN) rows from j0 against the 16 rows of values q in form FMT,
- * blocks of BS values with scales d (a group's: F16 at dh, its values
- * prefetched), with or without the min term (MIN, mins m); the constants
- * once inlined into the callers. Every form gives the integer sums of the
- * same values, so the same bits. */
+ * blocks of BS values with scales d and mins m (a panel's), or a group's
+ * scales S and super-block scales D, with or without the min term (MIN);
+ * the constants once inlined into the callers. Every form gives the
+ * integer sums of the same values and the same scales, so the same bits;
+ * a group's values are prefetched (it streams from memory, decoding). */
 VNNI static inline __attribute__((always_inline)) void
-tile(const uint8_t *q, const float *d, const uint16_t *dh, const float *m, int64_t k, int off,
-     const llm_qg_acts *a, int64_t j0, const int nj, const int BS, const int MIN, const int FMT,
-     float *Y, int64_t ldy, __mmask16 keep)
+tile(const uint8_t *q, const float *d, const float *m, const uint8_t *S, const uint8_t *D,
+     int64_t k, int off, const llm_qg_acts *a, int64_t j0, const int nj, const int BS,
+     const int MIN, const int FMT, float *Y, int64_t ldy, __mmask16 keep)
 {
     const int64_t nb = k / BS;
-    const int vb = FMT == IL_Q4_0 ? 256 : FMT == IL_Q5_0 ? 320 : 16 * BS; /* a block's bytes */
+    const int vb = FMT == PANEL || FMT == IL_Q8_0 ? 16 * BS : FMT == IL_Q5_0 ? 320 : 256;
     const int8_t *x[RN];
     const float *dx[RN], *ns[RN];
     const int32_t *sum[RN];
@@ -116,26 +132,89 @@ tile(const uint8_t *q, const float *d, const uint16_t *dh, const float *m, int64
                 }
             }
         }
-        __m512 dv =
-            FMT != PANEL
-                ? _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(dh + b * 16)))
-                : _mm512_load_ps(d + b * 16);
+        __m512 dv, mv = _mm512_setzero_ps();
+        if (FMT == PANEL) {
+            dv = _mm512_load_ps(d + b * 16);
+            if (MIN) mv = _mm512_load_ps(m + b * 16);
+        } else if (FMT == IL_Q4_K) { /* d * scale, dmin * min: as the packing forms them */
+            dv = _mm512_mul_ps(halves(D + b / 8 * 64), bytes_ps(S + b * 32, 0));
+            mv = _mm512_mul_ps(halves(D + b / 8 * 64 + 32), bytes_ps(S + b * 32 + 16, 0));
+        } else {
+            dv = halves(S + b * 32);
+        }
         _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] = _mm512_fmadd_ps(
             _mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(dv, _mm512_set1_ps(dx[j][b])), acc[j]);
-        if (MIN) {
-            __m512 mv = _mm512_load_ps(m + b * 16);
+        if (MIN)
             _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++) acc[j] =
                 _mm512_fmadd_ps(mv, _mm512_set1_ps(ns[j][b]), acc[j]);
-        }
     }
     _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
         _mm512_mask_storeu_ps(Y + (j0 + j) * ldy, keep, acc[j]);
 }
 
-/* A panel's tile; a group's (offset: the type's, 128 for Q8_0). */
+/* tile for a Q6_K group: blocks of 16, two at a time (one nibble block of
+ * 32 holds both: its vectors 0-3 the first, 4-7 the second), each with
+ * d * scale formed as the packing forms it; the float steps those of
+ * tile's blocks of 16 in their order. */
+VNNI static inline __attribute__((always_inline)) void
+tile_q6_K(const uint8_t *q, const uint8_t *S, const uint8_t *D, int64_t k, const llm_qg_acts *a,
+          const int nj, float *Y, int64_t ldy, __mmask16 keep)
+{
+    const int64_t nb = k / 16;
+    const int8_t *x[RN];
+    const float *dx[RN];
+    const int32_t *sum[RN];
+    __m512 acc[RN];
+    _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+    {
+        x[j] = a->q + j * k;
+        dx[j] = a->dx16 + j * nb;
+        sum[j] = a->sum16 + j * nb;
+        acc[j] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b += 2) {
+        const uint8_t *v = q + b / 2 * 384;
+        __m512i s0[RN], s1[RN];
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+        {
+            s0[j] = _mm512_set1_epi32(-32 * sum[j][b]);
+            s1[j] = _mm512_set1_epi32(-32 * sum[j][b + 1]);
+        }
+        for (int l = 0; l < 384; l += 64)
+            _mm_prefetch((const char *)v + IL_PREFETCH + l, _MM_HINT_T0);
+        _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
+        {
+            __m512i lo, hi;
+            nibble_vectors(v, i, 2, &lo, &hi);
+            _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+            {
+                s0[j] = _mm512_dpbusd_epi32(s0[j], lo,
+                                            _mm512_set1_epi32(load_i32(x[j] + b * 16 + 4 * i)));
+                s1[j] = _mm512_dpbusd_epi32(
+                    s1[j], hi, _mm512_set1_epi32(load_i32(x[j] + b * 16 + 16 + 4 * i)));
+            }
+        }
+        __m512 dsup = halves(D + b / 16 * 64);
+        __m512 d0 = _mm512_mul_ps(dsup, bytes_ps(S + b * 16, 1)),
+               d1 = _mm512_mul_ps(dsup, bytes_ps(S + b * 16 + 16, 1));
+        _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+        {
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[j]),
+                                     _mm512_mul_ps(d0, _mm512_set1_ps(dx[j][b])), acc[j]);
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[j]),
+                                     _mm512_mul_ps(d1, _mm512_set1_ps(dx[j][b + 1])), acc[j]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
+        _mm512_mask_storeu_ps(Y + j * ldy, keep, acc[j]);
+}
+
+/* A panel's tile; a group's (offset: the type's). */
 #define PANEL_TILE(nj, BS, MIN)                                                                    \
-    tile(p->q, p->d, NULL, p->m, p->k, p->off, a, j0, nj, BS, MIN, PANEL, Y, ldy, keep)
-#define GROUP_TILE(nj, FMT, OFF) tile(g, NULL, dh, NULL, k, OFF, a, 0, nj, 32, 0, FMT, Y, ldy, keep)
+    tile(p->q, p->d, p->m, NULL, NULL, p->k, p->off, a, j0, nj, BS, MIN, PANEL, Y, ldy, keep)
+#define GROUP_TILE(nj, FMT, OFF)                                                                   \
+    tile(g, NULL, NULL, S, D, k, OFF, a, 0, nj, 32, FMT == IL_Q4_K, FMT, Y, ldy, keep)
+#define GROUP_TILE_Q6_K(nj) tile_q6_K(g, S, D, k, a, nj, Y, ldy, keep)
 
 #define TILES(BS, MIN)                                                                             \
     VNNI static void rows_##BS##_##MIN(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,    \
@@ -292,63 +371,79 @@ VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,
         (p->off ? rows_32_0 : rows_32_1)(p, a, j0, j1, Y, ldy, keep);
 }
 
-/* Decoding: nj (<= 7) activation rows against an interleaved group of
- * type FMT (its offset OFF). */
-#define GROUP_ROWS(name, FMT, OFF)                                                                 \
-    VNNI static void name(const uint8_t *g, const uint16_t *dh, int64_t k, const llm_qg_acts *a,   \
-                          int nj, float *Y, int64_t ldy, __mmask16 keep)                           \
+/* Decoding: nj (<= 7) activation rows against an interleaved group, its
+ * tile T(nj). */
+#define GROUP_ROWS(name, T)                                                                        \
+    VNNI static void name(const uint8_t *g, const uint8_t *S, const uint8_t *D, int64_t k,         \
+                          const llm_qg_acts *a, int nj, float *Y, int64_t ldy, __mmask16 keep)     \
     {                                                                                              \
         switch (nj) {                                                                              \
         case 7:                                                                                    \
-            GROUP_TILE(7, FMT, OFF);                                                               \
+            T(7);                                                                                  \
             break;                                                                                 \
         case 6:                                                                                    \
-            GROUP_TILE(6, FMT, OFF);                                                               \
+            T(6);                                                                                  \
             break;                                                                                 \
         case 5:                                                                                    \
-            GROUP_TILE(5, FMT, OFF);                                                               \
+            T(5);                                                                                  \
             break;                                                                                 \
         case 4:                                                                                    \
-            GROUP_TILE(4, FMT, OFF);                                                               \
+            T(4);                                                                                  \
             break;                                                                                 \
         case 3:                                                                                    \
-            GROUP_TILE(3, FMT, OFF);                                                               \
+            T(3);                                                                                  \
             break;                                                                                 \
         case 2:                                                                                    \
-            GROUP_TILE(2, FMT, OFF);                                                               \
+            T(2);                                                                                  \
             break;                                                                                 \
         case 1:                                                                                    \
-            GROUP_TILE(1, FMT, OFF);                                                               \
+            T(1);                                                                                  \
             break;                                                                                 \
         }                                                                                          \
     }
-GROUP_ROWS(rows_il_q8_0, IL_Q8_0, 128)
-GROUP_ROWS(rows_il_q4_0, IL_Q4_0, 8)
-GROUP_ROWS(rows_il_q5_0, IL_Q5_0, 16)
+#define T_Q8_0(nj) GROUP_TILE(nj, IL_Q8_0, 128)
+#define T_Q4_0(nj) GROUP_TILE(nj, IL_Q4_0, 8)
+#define T_Q5_0(nj) GROUP_TILE(nj, IL_Q5_0, 16)
+#define T_Q4_K(nj) GROUP_TILE(nj, IL_Q4_K, 0)
+GROUP_ROWS(rows_il_q8_0, T_Q8_0)
+GROUP_ROWS(rows_il_q4_0, T_Q4_0)
+GROUP_ROWS(rows_il_q5_0, T_Q5_0)
+GROUP_ROWS(rows_il_q4_K, T_Q4_K)
+GROUP_ROWS(rows_il_q6_K, GROUP_TILE_Q6_K)
 
 VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_acts *a, int nj,
                          float *Y, int64_t ldy, int nl)
 {
     __mmask16 keep = (__mmask16)((1u << nl) - 1);
-    const uint8_t *g = gp;
-    const uint16_t *dh = (const uint16_t *)(const void *)(g + k / 32 * llm_qg_il_block_bytes(t));
-    if (t == LLM_Q8_0)
-        rows_il_q8_0(g, dh, k, a, nj, Y, ldy, keep);
-    else if (t == LLM_Q5_0)
-        rows_il_q5_0(g, dh, k, a, nj, Y, ldy, keep);
-    else
-        rows_il_q4_0(g, dh, k, a, nj, Y, ldy, keep);
+    const uint8_t *g = gp, *S = g + llm_qg_il_scales_at(t, k), *D = g + llm_qg_il_supers_at(t, k);
+    switch (t) {
+    case LLM_Q8_0:
+        rows_il_q8_0(g, S, D, k, a, nj, Y, ldy, keep);
+        break;
+    case LLM_Q5_0:
+        rows_il_q5_0(g, S, D, k, a, nj, Y, ldy, keep);
+        break;
+    case LLM_Q4_0:
+        rows_il_q4_0(g, S, D, k, a, nj, Y, ldy, keep);
+        break;
+    case LLM_Q4_K:
+        rows_il_q4_K(g, S, D, k, a, nj, Y, ldy, keep);
+        break;
+    default: /* LLM_Q6_K */
+        rows_il_q6_K(g, S, D, k, a, nj, Y, ldy, keep);
+        break;
+    }
 }
 
-/* A packed panel (16 lanes, blocks of 32) as a group: its vectors, or
- * those paired into nibbles (vector i low, i + 4 high) with the fifth bits
- * as masks; the scales as F16. */
+/* A packed panel's values (16 lanes) as a group's: its vectors, or those
+ * paired into nibbles (vector i low, i + 4 high) with the high bits as
+ * masks (Q5_0 the fifth, Q6_K the fifth and sixth). */
 static void il_store(llm_dtype t, const llm_qg_panel *p, void *gp)
 {
     int64_t nb = p->k / 32;
-    int vb = llm_qg_il_block_bytes(t);
+    int vb = llm_qg_il_block_bytes(t), high = t == LLM_Q5_0 ? 1 : t == LLM_Q6_K ? 2 : 0;
     uint8_t *g = gp;
-    const __m512i low4 = _mm512_set1_epi8(0x0F), fifth = _mm512_set1_epi8(0x10);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *u = p->q + b * 512;
         uint8_t *v = g + b * vb;
@@ -362,49 +457,56 @@ static void il_store(llm_dtype t, const llm_qg_panel *p, void *gp)
             __m512i n = _mm512_or_si512(_mm512_and_si512(lo, low4),
                                         _mm512_slli_epi16(_mm512_and_si512(hi, low4), 4));
             _mm512_store_si512((void *)(v + 64 * i), n);
-            if (t == LLM_Q5_0) {
-                uint64_t ml = _mm512_test_epi8_mask(lo, fifth),
-                         mh = _mm512_test_epi8_mask(hi, fifth);
-                memcpy(v + 256 + 8 * i, &ml, 8);
-                memcpy(v + 256 + 8 * (i + 4), &mh, 8);
+            for (int h = 0; h < high; h++) {
+                const __m512i bit = _mm512_set1_epi8((char)(0x10 << h));
+                uint64_t ml = _mm512_test_epi8_mask(lo, bit), mh = _mm512_test_epi8_mask(hi, bit);
+                memcpy(v + 256 + 8 * high * i + 8 * h, &ml, 8);
+                memcpy(v + 256 + 8 * high * (i + 4) + 8 * h, &mh, 8);
             }
         }
     }
-    uint16_t *dh = (uint16_t *)(void *)(g + nb * vb);
-    for (int64_t i = 0; i < nb * 16; i += 16)
-        _mm256_storeu_si256((__m256i *)(void *)(dh + i),
-                            _mm512_cvtps_ph(_mm512_loadu_ps(p->d + i), _MM_FROUND_TO_NEAREST_INT));
 }
 
 /* The panel of a group: Q8_0's values in place, the nibbles unpacked into
- * mem; the scales widened into mem. */
+ * mem; the scales (and mins) into mem as the packing forms them. */
 VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm_qg_panel *p)
 {
     int64_t nb = k / 32;
-    int vb = llm_qg_il_block_bytes(t);
-    const uint8_t *g = gp;
+    int vb = llm_qg_il_block_bytes(t), bs = llm_qg_block(t);
+    const uint8_t *g = gp, *S = g + llm_qg_il_scales_at(t, k), *D = g + llm_qg_il_supers_at(t, k);
     uint8_t *u = mem;
-    float *d = (float *)(void *)(u + (((size_t)k * 16 + 63) & ~(size_t)63));
+    float *d = (float *)(void *)(u + (((size_t)k * 16 + 63) & ~(size_t)63)), *m = d + k / 16 * 16;
     if (t != LLM_Q8_0)
         for (int64_t b = 0; b < nb; b++)
             for (int i = 0; i < 4; i++) {
                 __m512i lo, hi;
                 if (t == LLM_Q5_0)
                     nibble_vectors(g + b * vb, i, 1, &lo, &hi);
+                else if (t == LLM_Q6_K)
+                    nibble_vectors(g + b * vb, i, 2, &lo, &hi);
                 else
                     nibble_vectors(g + b * vb, i, 0, &lo, &hi);
                 _mm512_store_si512((void *)(u + b * 512 + 64 * i), lo);
                 _mm512_store_si512((void *)(u + b * 512 + 64 * (i + 4)), hi);
             }
-    const uint16_t *dh = (const uint16_t *)(const void *)(g + nb * vb);
-    for (int64_t i = 0; i < nb * 16; i += 16)
-        _mm512_store_ps(
-            d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(dh + i))));
+    for (int64_t b = 0; b < k / bs; b++) {
+        if (t == LLM_Q4_K) {
+            _mm512_store_ps(d + b * 16,
+                            _mm512_mul_ps(halves(D + b / 8 * 64), bytes_ps(S + b * 32, 0)));
+            _mm512_store_ps(m + b * 16, _mm512_mul_ps(halves(D + b / 8 * 64 + 32),
+                                                      bytes_ps(S + b * 32 + 16, 0)));
+        } else if (t == LLM_Q6_K) {
+            _mm512_store_ps(d + b * 16,
+                            _mm512_mul_ps(halves(D + b / 16 * 64), bytes_ps(S + b * 16, 1)));
+        } else {
+            _mm512_store_ps(d + b * 16, halves(S + b * 32));
+        }
+    }
     *p = (llm_qg_panel){.q = t == LLM_Q8_0 ? g : u,
                         .d = d,
-                        .m = NULL,
+                        .m = t == LLM_Q4_K ? m : NULL,
                         .k = k,
-                        .bs = 32,
+                        .bs = bs,
                         .lanes = 16,
                         .off = llm_qg_offset(t)};
 }

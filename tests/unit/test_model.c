@@ -412,7 +412,7 @@ static void check_split(const char *type)
     llm_model_close(m);
 }
 
-/* With a model's Q8_0, Q5_0 or Q4_0 matrices interleaved when it is opened
+/* With a model's Q8_0, Q5_0, Q4_0, Q4_K or Q6_K matrices interleaved when it is opened
  * (AVX-512 VNNI, llm/qgemm.h), decoding runs the prompt path's kernel on
  * its few rows: tokens decoded one at a time get bit for bit the logits a
  * prompt pass gives each of them, with the output matrix the embeddings'
@@ -427,12 +427,13 @@ static void test_decode_is_prompt(void)
     int32_t toks[N];
     for (int i = 0; i < N; i++)
         toks[i] = 3 + (i * 37 + 11) % 300;
-    static const char *types[] = {"q8_0", "q5_0", "q4_0"};
-    for (int run = 0; run < 6; run++) {
+    static const char *types[] = {"q8_0", "q5_0", "q4_0", "q4_K", "q6_K"};
+    for (int run = 0; run < 10; run++) {
         rag_err err = {0};
         int untied = run % 2;
-        char extra[64];
-        snprintf(extra, sizeof extra, "%s--type %s", untied ? "--untied " : "", types[run / 2]);
+        char extra[96];
+        snprintf(extra, sizeof extra, "%s--type %s%s", untied ? "--untied " : "", types[run / 2],
+                 run / 2 >= 3 ? " --embd 256 --ff 512" : ""); /* K types: rows of 256 */
         const char *path = make_model("qwen2", extra);
         llm_model *m = NULL;
         CHECK(path != NULL);

@@ -1243,33 +1243,38 @@ static void test_qgemm_products(void)
     llm_compute_free(c);
 }
 
-/* Q8_0, Q5_0 and Q4_0 rows interleaved into groups of 16 (llm_qg_il_pack,
- * AVX-512 VNNI): a prompt's product from the groups has the bits of one
- * from the file's rows; decoding 1 to 7 rows from the groups gives each
- * row the bits the prompt product gives it; a row read back from a group
- * is the file's row dequantized. 45 rows (a short last group), 96 columns
- * (an odd number of blocks, so the scales are padded). */
+/* Q8_0, Q5_0, Q4_0, Q4_K and Q6_K rows interleaved into groups of 16
+ * (llm_qg_il_pack, AVX-512 VNNI), in about the file's bytes: a prompt's
+ * product from the groups has the bits of one from the file's rows;
+ * decoding 1 to 7 rows from the groups gives each row the bits the prompt
+ * product gives it; a row read back from a group is the file's row
+ * dequantized. 45 rows (a short last group); 96 columns (an odd number of
+ * blocks, so the scales are padded), 768 for the K types (3 super-blocks). */
 static void test_qgemm_interleaved(void)
 {
-    static const llm_dtype types[] = {LLM_Q8_0, LLM_Q5_0, LLM_Q4_0};
+    static const llm_dtype types[] = {LLM_Q8_0, LLM_Q5_0, LLM_Q4_0, LLM_Q4_K, LLM_Q6_K};
     if (!llm_qg_il_handles(LLM_Q8_0)) {
         printf("    no interleaved weights on this CPU (they need AVX-512 VNNI)\n");
         return;
     }
-    const int64_t rows = 45, cols = 96, n = 20;
+    const int64_t rows = 45, n = 20, max_cols = 768;
     llm_compute *c;
     rag_err err;
-    CHECK_INT(llm_compute_new(2, cols, &c, &err), 0);
+    CHECK_INT(llm_compute_new(2, max_cols, &c, &err), 0);
     llm_compute_set_int8_decode(c, 1);
-    float *X = random_vec(n * cols), *want = rag_xmalloc((size_t)(n * rows) * sizeof(float)),
+    float *X = random_vec(n * max_cols), *want = rag_xmalloc((size_t)(n * rows) * sizeof(float)),
           *got = rag_xmalloc((size_t)(n * rows) * sizeof(float));
-    float *a = rag_xmalloc((size_t)cols * sizeof(float)),
-          *b = rag_xmalloc((size_t)cols * sizeof(float));
+    float *a = rag_xmalloc((size_t)max_cols * sizeof(float)),
+          *b = rag_xmalloc((size_t)max_cols * sizeof(float));
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         llm_dtype t = types[ti];
+        /* the K types: 3 super-blocks */
+        int64_t cols = llm_dtype_get(t)->block_elems == 256 ? max_cols : 96;
         CHECK(llm_qg_il_handles(t));
         size_t rb = llm_row_bytes(t, cols), gb = llm_qg_il_group_bytes(t, cols);
-        CHECK_INT(gb, (rb * 16 + 63) / 64 * 64); /* the file's bytes, to a line */
+        /* the file's bytes, or a little more for the K types' scales */
+        CHECK(gb >= rb * 16 &&
+              gb <= (rb * 16 + 63) / 64 * 64 + (t == LLM_Q4_K ? 8 * cols / 32 : 64));
         uint8_t *data = rag_xmalloc(rb * (size_t)rows);
         for (int64_t r = 0; r < rows; r++) {
             uint8_t *one = random_row(t, cols);
@@ -1303,7 +1308,7 @@ static void test_qgemm_interleaved(void)
         rag_free_lines(il);
         rag_free(data);
     }
-    CHECK(!llm_qg_il_handles(LLM_Q4_K));
+    CHECK(!llm_qg_il_handles(LLM_Q3_K));
     /* another path does not take the groups (the products then read the file's rows) */
     if (llm_qgemm_supported(LLM_QGEMM_AVX2)) {
         llm_qgemm_path prev = llm_qgemm_select(LLM_QGEMM_AVX2);
