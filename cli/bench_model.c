@@ -64,14 +64,6 @@ static int run_generate(llm_context *c, const int32_t *prompt, int n_prompt, int
     return llm_generate(c, prompt, (size_t)n_prompt, &gp, discard, NULL, st, err);
 }
 
-static int argmax(const float *v, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
 /* Aggregate decode speed of n_streams sequences stepped together
  * (llm_batch), each continuing the prompt base holds with n_predict greedy
  * tokens of its own (a different first token each, so that they diverge). */
@@ -91,7 +83,7 @@ static int run_streams(const llm_model *m, const llm_context *base, const llm_co
     for (int step = 0; !rc && step < n_predict; step++) {
         rc = llm_batch_decode(b, cs, tok, n_streams, err);
         for (int i = 0; !rc && i < n_streams; i++)
-            tok[i] = argmax(llm_context_logits(cs[i], 0), V);
+            tok[i] = llm_greedy(llm_context_logits(cs[i], 0), V);
     }
     *tokens_per_s = (double)n_streams * n_predict / (rag_now_s() - t0);
     for (int i = 0; i < n_streams; i++)

@@ -1,6 +1,7 @@
 /* llm/qgemm.c: the parts of the integer prefill path (llm/qgemm.h) that
  * need no vector instructions: which path runs, the sizes and layout of
- * the activation buffer and of a panel, which types have an integer form.
+ * the activation buffer and of a panel, which types have an integer form,
+ * and the interleaved groups' layout, scales and rows read back.
  * The kernels, with the quantization and the packing they are vectorized
  * with (qgemm_pack.h), are in qgemm_avx512.c and qgemm_avx2.c; matmul.c
  * drives them on its threads. */

@@ -355,6 +355,11 @@ void llm_vec_softmax_rows(float *x, int64_t ld, int64_t rows, const int64_t *n, 
         k->softmax(x + r * ld, n ? n[r] : ld, scale);
 }
 
+int64_t llm_vec_argmax(const float *x, int64_t n)
+{
+    return kernels()->vec.argmax(x, n);
+}
+
 void llm_vec_layernorm(const float *x, const float *w, const float *b, float *out, int64_t n,
                        float eps)
 {

@@ -299,6 +299,7 @@ typedef struct llm_vec_kernels {
     void (*layernorm)(const float *x, const float *w, const float *b, float *out, int64_t n,
                       float eps);
     void (*rmsnorm)(const float *x, const float *w, float *out, int64_t n, float eps);
+    int64_t (*argmax)(const float *x, int64_t n);
     void (*add)(float *y, const float *x, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n);
     /* llm_gemm_nt (b_rows 1: B's rows are C's columns) and llm_gemm_nn (0) */

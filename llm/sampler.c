@@ -2,6 +2,7 @@
  * (candidates, counts) is allocated with the sampler, so sampling a token
  * allocates nothing. */
 #include "llm/sampler.h"
+#include "llm/vecmath.h"
 #include "base/mem.h"
 
 #include <math.h>
@@ -112,19 +113,23 @@ static void apply_penalties(llm_sampler *s, const int32_t *hist, size_t n_hist)
     }
 }
 
+int32_t llm_greedy(const float *logits, int32_t n_vocab)
+{
+    return (int32_t)llm_vec_argmax(logits, n_vocab);
+}
+
 int32_t llm_sampler_sample(llm_sampler *s, const float *logits, const int32_t *history,
                            size_t n_history)
 {
     const llm_sampler_params *p = &s->p;
     int32_t n = s->n_vocab;
+    int penalties =
+        p->repeat_penalty != 1.0f || p->presence_penalty != 0 || p->frequency_penalty != 0;
+    if (p->temperature <= 0 && !penalties) /* greedy, from the logits as they are */
+        return llm_greedy(logits, n);
     memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     apply_penalties(s, history, n_history);
-    if (p->temperature <= 0) {
-        int32_t best = 0;
-        for (int32_t i = 1; i < n; i++)
-            if (s->work[i] > s->work[best]) best = i;
-        return best;
-    }
+    if (p->temperature <= 0) return llm_greedy(s->work, n);
     /* candidates: the top_k best (a min-heap of k), then those within min_p
      * of the best (prob >= min_p * p_max  <=>  logit >= max + T ln min_p),
      * so that only a handful are ever sorted */

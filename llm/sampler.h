@@ -31,6 +31,11 @@ typedef struct llm_sampler llm_sampler;
 llm_sampler *llm_sampler_new(const llm_sampler_params *p, int32_t n_vocab);
 void llm_sampler_free(llm_sampler *s);
 
+/* The greedy choice: the first index of the largest logit (NaN never
+ * chosen), vectorized (llm_vec_argmax). What the sampler takes at
+ * temperature 0. */
+int32_t llm_greedy(const float *logits, int32_t n_vocab);
+
 /* The next token. `history` holds the tokens so far (prompt and
  * generation); logits are not modified. */
 int32_t llm_sampler_sample(llm_sampler *s, const float *logits, const int32_t *history,

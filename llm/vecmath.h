@@ -39,6 +39,9 @@ void llm_vec_layernorm(const float *x, const float *w, const float *b, float *ou
                        float eps);
 /* out = x / sqrt(mean(x^2) + eps) * w; out may be x. */
 void llm_vec_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps);
+/* The first index of the largest of x[0..n) (NaN is never the largest);
+ * 0 when none is above -infinity: greedy sampling over a vocabulary. */
+int64_t llm_vec_argmax(const float *x, int64_t n);
 /* y[i] += x[i] */
 void llm_vec_add(float *y, const float *x, int64_t n);
 /* y[i] += a * x[i] */

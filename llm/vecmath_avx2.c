@@ -521,6 +521,35 @@ static void gemm_avx2(const float *A, int64_t lda, int m, const float *B, int64_
     llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc, scratch);
 }
 
+/* ---- llm_vec_argmax ---------------------------------------------------- */
+
+/* The largest value (vmaxps keeps its second operand when the first is
+ * NaN: the running maxima), then the first index holding it. */
+static int64_t argmax_avx2(const float *x, int64_t n)
+{
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+        m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+    }
+    float lanes[8], top = -INFINITY;
+    _mm256_storeu_ps(lanes, _mm256_max_ps(m0, m1));
+    for (int l = 0; l < 8; l++)
+        if (lanes[l] > top) top = lanes[l];
+    for (; i < n; i++)
+        if (x[i] > top) top = x[i];
+    if (top == -INFINITY) return 0;
+    __m256 t = _mm256_set1_ps(top);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int eq = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), t, _CMP_EQ_OQ));
+        if (eq) return i + __builtin_ctz((unsigned)eq);
+    }
+    for (; i < n; i++)
+        if (x[i] == top) return i;
+    return 0;
+}
+
 /* ---- llm_bench_read_sum ----------------------------------------------- */
 
 /* Eight 32-byte loads per round into eight sums. */
@@ -553,6 +582,7 @@ void llm_vec_kernels_avx2(llm_vec_kernels *k)
     k->softmax = softmax_avx2;
     k->layernorm = layernorm_avx2;
     k->rmsnorm = rmsnorm_avx2;
+    k->argmax = argmax_avx2;
     k->add = add_avx2;
     k->axpy = axpy_avx2;
     k->gemm = gemm_avx2;

@@ -519,6 +519,33 @@ static uint64_t read_sum_avx512(const uint64_t *p, size_t n)
     return s;
 }
 
+/* As argmax_avx2: the largest value (NaN dropped by vmaxps's operand
+ * order), then the first index holding it. */
+static int64_t argmax_avx512(const float *x, int64_t n)
+{
+    __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+        m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+    }
+    float lanes[16], top = -INFINITY;
+    _mm512_storeu_ps(lanes, _mm512_max_ps(m0, m1));
+    for (int l = 0; l < 16; l++)
+        if (lanes[l] > top) top = lanes[l];
+    for (; i < n; i++)
+        if (x[i] > top) top = x[i];
+    if (top == -INFINITY) return 0;
+    __m512 t = _mm512_set1_ps(top);
+    for (i = 0; i + 16 <= n; i += 16) {
+        __mmask16 eq = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), t, _CMP_EQ_OQ);
+        if (eq) return i + __builtin_ctz((unsigned)eq);
+    }
+    for (; i < n; i++)
+        if (x[i] == top) return i;
+    return 0;
+}
+
 void llm_vec_kernels_avx512(llm_vec_kernels *k)
 {
     k->exp = exp_avx512;
@@ -529,6 +556,7 @@ void llm_vec_kernels_avx512(llm_vec_kernels *k)
     k->softmax_rows = softmax_rows_avx512;
     k->layernorm = layernorm_avx512;
     k->rmsnorm = rmsnorm_avx512;
+    k->argmax = argmax_avx512;
     k->add = add_avx512;
     k->axpy = axpy_avx512;
     k->gemm = gemm_avx512;

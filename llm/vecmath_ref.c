@@ -156,6 +156,15 @@ static uint64_t read_sum_ref(const uint64_t *p, size_t n)
     return s;
 }
 
+static int64_t argmax_ref(const float *x, int64_t n)
+{
+    int64_t best = 0;
+    float top = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > top) top = x[i], best = i;
+    return best;
+}
+
 void llm_vec_kernels_ref(llm_vec_kernels *k)
 {
     k->exp = exp_ref;
@@ -165,6 +174,7 @@ void llm_vec_kernels_ref(llm_vec_kernels *k)
     k->softmax = softmax_ref;
     k->layernorm = layernorm_ref;
     k->rmsnorm = rmsnorm_ref;
+    k->argmax = argmax_ref;
     k->add = add_ref;
     k->axpy = axpy_ref;
     k->gemm = gemm_ref;

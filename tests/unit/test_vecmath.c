@@ -803,6 +803,50 @@ static void test_read_sum(void)
     rag_free(buf);
 }
 
+/* llm_vec_argmax on every instruction set: the first index of the
+ * largest value, against a plain loop, for lengths around the vector
+ * widths, with ties (the maximum repeated, the first wins), NaNs (never
+ * chosen, even first), -0 beside +0, and rows of -inf or NaN only (0). */
+static void test_argmax(void)
+{
+    enum { N = 300 };
+    float *x = rag_xmalloc(N * sizeof *x);
+    static const int64_t ns[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 257, N};
+    int bad = 0, cases = 0;
+    for (int k = 0; k < 3; k++) {
+        llm_isa prev;
+        if (!isa_begin(all_isas[k], &prev)) continue;
+        for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+            for (int kind = 0; kind < 6; kind++) {
+                int64_t n = ns[a], want = 0;
+                for (int64_t i = 0; i < n; i++)
+                    x[i] = kind == 4 ? -INFINITY : kind == 5 ? NAN : gauss();
+                if (n > 2 && kind == 1) /* the maximum twice: the first */
+                    x[n / 3] = x[n - 1] = 9.0f;
+                if (n > 1 && kind == 2) /* NaN first and in the middle */
+                    x[0] = x[n / 2] = NAN;
+                if (n > 3 && kind == 3) /* -0 and +0 the largest: the first of them */
+                    for (int64_t i = 0; i < n; i++)
+                        x[i] = i == 2 ? -0.0f : i == n - 1 ? 0.0f : -1.0f - (float)i;
+                float top = -INFINITY;
+                for (int64_t i = 0; i < n; i++)
+                    if (x[i] > top) top = x[i], want = i;
+                int64_t got = llm_vec_argmax(x, n);
+                cases++;
+                if (got != want) {
+                    printf("    %s n=%lld kind %d: %lld, expected %lld\n",
+                           llm_isa_name(all_isas[k]), (long long)n, kind, (long long)got,
+                           (long long)want);
+                    bad++;
+                }
+            }
+        llm_isa_select(prev);
+    }
+    CHECK_INT(bad, 0);
+    CHECK(cases > 90);
+    rag_free(x);
+}
+
 int main(void)
 {
     printf("    active instruction set: %s\n", llm_isa_name(llm_isa_active()));
@@ -821,6 +865,7 @@ int main(void)
     RUN(test_gemm_zero_tail);
     RUN(test_gemm_nn_f16);
     RUN(test_read_sum);
+    RUN(test_argmax);
     RUN(test_throughput);
     return test_summary();
 }
