@@ -214,7 +214,34 @@ tile_q6_K(const uint8_t *q, const uint8_t *S, const uint8_t *D, int64_t k, const
     tile(p->q, p->d, p->m, NULL, NULL, p->k, p->off, a, j0, nj, BS, MIN, PANEL, Y, ldy, keep)
 #define GROUP_TILE(nj, FMT, OFF)                                                                   \
     tile(g, NULL, NULL, S, D, k, OFF, a, 0, nj, 32, FMT == IL_Q4_K, FMT, Y, ldy, keep)
-#define GROUP_TILE_Q6_K(nj) tile_q6_K(g, S, D, k, a, nj, Y, ldy, keep)
+#define GROUP_TILE_Q6_K(nj, unused) tile_q6_K(g, S, D, k, a, nj, Y, ldy, keep)
+
+/* T(n, ...) for n = nj, 1 to 7: a constant in each call, so that the
+ * tile's loops over the rows unroll. */
+#define BY_ROWS(nj, T, ...)                                                                        \
+    switch (nj) {                                                                                  \
+    case 7:                                                                                        \
+        T(7, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        T(6, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        T(5, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        T(4, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        T(3, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        T(2, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 1:                                                                                        \
+        T(1, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    }
 
 #define TILES(BS, MIN)                                                                             \
     VNNI static void rows_##BS##_##MIN(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,    \
@@ -222,29 +249,7 @@ tile_q6_K(const uint8_t *q, const uint8_t *S, const uint8_t *D, int64_t k, const
     {                                                                                              \
         for (; j1 - j0 >= RN; j0 += RN)                                                            \
             PANEL_TILE(RN, BS, MIN);                                                               \
-        switch (j1 - j0) {                                                                         \
-        case 7:                                                                                    \
-            PANEL_TILE(7, BS, MIN);                                                                \
-            break;                                                                                 \
-        case 6:                                                                                    \
-            PANEL_TILE(6, BS, MIN);                                                                \
-            break;                                                                                 \
-        case 5:                                                                                    \
-            PANEL_TILE(5, BS, MIN);                                                                \
-            break;                                                                                 \
-        case 4:                                                                                    \
-            PANEL_TILE(4, BS, MIN);                                                                \
-            break;                                                                                 \
-        case 3:                                                                                    \
-            PANEL_TILE(3, BS, MIN);                                                                \
-            break;                                                                                 \
-        case 2:                                                                                    \
-            PANEL_TILE(2, BS, MIN);                                                                \
-            break;                                                                                 \
-        case 1:                                                                                    \
-            PANEL_TILE(1, BS, MIN);                                                                \
-            break;                                                                                 \
-        }                                                                                          \
+        BY_ROWS(j1 - j0, PANEL_TILE, BS, MIN)                                                      \
     }
 TILES(16, 0)
 TILES(16, 1)
@@ -372,44 +377,18 @@ VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,
 }
 
 /* Decoding: nj (<= 7) activation rows against an interleaved group, its
- * tile T(nj). */
-#define GROUP_ROWS(name, T)                                                                        \
+ * tile T(nj, ...). */
+#define GROUP_ROWS(name, T, ...)                                                                   \
     VNNI static void name(const uint8_t *g, const uint8_t *S, const uint8_t *D, int64_t k,         \
                           const llm_qg_acts *a, int nj, float *Y, int64_t ldy, __mmask16 keep)     \
     {                                                                                              \
-        switch (nj) {                                                                              \
-        case 7:                                                                                    \
-            T(7);                                                                                  \
-            break;                                                                                 \
-        case 6:                                                                                    \
-            T(6);                                                                                  \
-            break;                                                                                 \
-        case 5:                                                                                    \
-            T(5);                                                                                  \
-            break;                                                                                 \
-        case 4:                                                                                    \
-            T(4);                                                                                  \
-            break;                                                                                 \
-        case 3:                                                                                    \
-            T(3);                                                                                  \
-            break;                                                                                 \
-        case 2:                                                                                    \
-            T(2);                                                                                  \
-            break;                                                                                 \
-        case 1:                                                                                    \
-            T(1);                                                                                  \
-            break;                                                                                 \
-        }                                                                                          \
+        BY_ROWS(nj, T, __VA_ARGS__)                                                                \
     }
-#define T_Q8_0(nj) GROUP_TILE(nj, IL_Q8_0, 128)
-#define T_Q4_0(nj) GROUP_TILE(nj, IL_Q4_0, 8)
-#define T_Q5_0(nj) GROUP_TILE(nj, IL_Q5_0, 16)
-#define T_Q4_K(nj) GROUP_TILE(nj, IL_Q4_K, 0)
-GROUP_ROWS(rows_il_q8_0, T_Q8_0)
-GROUP_ROWS(rows_il_q4_0, T_Q4_0)
-GROUP_ROWS(rows_il_q5_0, T_Q5_0)
-GROUP_ROWS(rows_il_q4_K, T_Q4_K)
-GROUP_ROWS(rows_il_q6_K, GROUP_TILE_Q6_K)
+GROUP_ROWS(rows_il_q8_0, GROUP_TILE, IL_Q8_0, 128)
+GROUP_ROWS(rows_il_q4_0, GROUP_TILE, IL_Q4_0, 8)
+GROUP_ROWS(rows_il_q5_0, GROUP_TILE, IL_Q5_0, 16)
+GROUP_ROWS(rows_il_q4_K, GROUP_TILE, IL_Q4_K, 0)
+GROUP_ROWS(rows_il_q6_K, GROUP_TILE_Q6_K, 0)
 
 VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_acts *a, int nj,
                          float *Y, int64_t ldy, int nl)
