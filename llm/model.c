@@ -224,7 +224,7 @@ static int load_tensors(llm_model *m, rag_err *err)
 }
 
 /* The matrices the integer path interleaves (llm/qgemm.h: Q8_0, Q5_0,
- * Q4_0, Q4_K and Q6_K under AVX-512 VNNI) are rewritten here, once, into
+ * Q4_0, Q4_K, Q5_K and Q6_K under AVX-512 VNNI) are rewritten here, once, into
  * groups of 16 rows, in one block of huge pages, and the file's pages
  * under them let go
  * (llm_gguf_release), so that the memory resident stays what it was: the

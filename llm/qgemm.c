@@ -224,7 +224,7 @@ int llm_qg_il_handles(llm_dtype t)
 
 static int il_k_type(llm_dtype t)
 {
-    return t == LLM_Q4_K || t == LLM_Q6_K;
+    return t == LLM_Q4_K || t == LLM_Q5_K || t == LLM_Q6_K;
 }
 
 size_t llm_qg_il_group_bytes(llm_dtype t, int64_t k)
@@ -255,7 +255,7 @@ static void il_scales(llm_dtype t, const uint8_t *rows, size_t row_bytes, int nr
         for (int64_t sb = 0; sb < k / 256; sb++) {
             const uint8_t *x = row + (size_t)sb * bb;
             uint8_t *s = S + sb * 8 * 32, *d = D + sb * 64;
-            if (t == LLM_Q4_K) {
+            if (t != LLM_Q6_K) { /* Q4_K, Q5_K: d, dmin, the packed scales, as Q4_K lays them */
                 const llm_block_q4_K *q = (const llm_block_q4_K *)(const void *)x;
                 memcpy(d + 2 * r, &q->d, 2);
                 memcpy(d + 32 + 2 * r, &q->dmin, 2);
@@ -313,13 +313,14 @@ void llm_qg_il_row(llm_dtype t, const void *g, int64_t k, int lane, float *y)
         } else {
             int nib = blk[(vec % 4) * 64 + bit];
             u = vec < 4 ? nib & 15 : nib >> 4;
-            if (t == LLM_Q5_0) u |= (blk[256 + 8 * vec + bit / 8] >> bit % 8 & 1) << 4;
+            if (t == LLM_Q5_0 || t == LLM_Q5_K)
+                u |= (blk[256 + 8 * vec + bit / 8] >> bit % 8 & 1) << 4;
             if (t == LLM_Q6_K)
                 u |= (blk[256 + 16 * vec + bit / 8] >> bit % 8 & 1) << 4 |
                      (blk[256 + 16 * vec + 8 + bit / 8] >> bit % 8 & 1) << 5;
         }
         uint16_t h;
-        if (t == LLM_Q4_K) {
+        if (t == LLM_Q4_K || t == LLM_Q5_K) {
             memcpy(&h, D + c / 256 * 64 + 2 * lane, 2);
             float d = llm_half(h) * (float)s[lane];
             memcpy(&h, D + c / 256 * 64 + 32 + 2 * lane, 2);

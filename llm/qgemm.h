@@ -138,22 +138,22 @@ typedef struct llm_qg_ops {
 } llm_qg_ops;
 
 /* ---- weights interleaved once ------------------------------------------
- * A decoder's Q8_0, Q5_0, Q4_0, Q4_K and Q6_K matrices, on the AVX-512
- * VNNI path, are rewritten once when the model is opened (llm/model.c)
- * into groups of 16 rows laid out for the kernel, in about the bytes of
- * the file's 16 rows (Q4_K 3% more, Q6_K 1%; a short last group is padded
- * with zero rows). A group of k columns holds three regions:
+ * A decoder's Q8_0, Q5_0, Q4_0, Q4_K, Q5_K and Q6_K matrices, on the
+ * AVX-512 VNNI path, are rewritten once when the model is opened
+ * (llm/model.c) into groups of 16 rows laid out for the kernel, in about
+ * the bytes of the file's 16 rows (Q4_K 3% more, Q5_K 2%, Q6_K 1%; a short
+ * last group is padded with zero rows). A group of k columns holds three regions:
  *   values, llm_qg_il_block_bytes per block of 32 columns: Q8_0 the
  *     panel's own bytes (q[8][16][4], the file's values plus 128); Q4_0 and
  *     Q4_K four vectors of nibbles, the low ones the panel's vectors 0-3
- *     and the high ones its vectors 4-7; Q5_0 those and the fifth bits, a
- *     64-bit mask per panel vector; Q6_K those and the two high bits, two
- *     masks per vector;
+ *     and the high ones its vectors 4-7; Q5_0 and Q5_K those and the fifth
+ *     bits, a 64-bit mask per panel vector; Q6_K those and the two high
+ *     bits, two masks per vector;
  *   scales, 32 bytes per block of 32 (llm_qg_il_scales_at): the 16 rows'
  *     F16 scales (Q8_0, Q4_0, Q5_0), 6-bit scales then mins as bytes
- *     (Q4_K), the int8 scales of both blocks of 16 (Q6_K);
+ *     (Q4_K, Q5_K), the int8 scales of both blocks of 16 (Q6_K);
  *   for the K types 64 bytes per 256 columns (llm_qg_il_supers_at): the
- *     16 rows' F16 d, then Q4_K's dmin.
+ *     16 rows' F16 d, then Q4_K's and Q5_K's dmin.
  * Decoding multiplies 16 rows in each vpdpbusd for every token of the step
  * (ops->il_rows), where the row kernels take two blocks of one row: with
  * four streams those were bound by their arithmetic, the groups by memory.
@@ -168,6 +168,7 @@ static inline int llm_qg_il_block_bytes(llm_dtype t)
     case LLM_Q8_0:
         return 512;
     case LLM_Q5_0:
+    case LLM_Q5_K:
         return 256 + 64;
     case LLM_Q4_0:
     case LLM_Q4_K:

@@ -40,9 +40,9 @@ static inline int32_t load_i32(const int8_t *p)
 #define IL_PREFETCH 4096
 
 /* The values' form: a panel's bytes (scales as floats), or an interleaved
- * group's (llm/qgemm.h) of Q8_0 (bytes), Q4_0, Q5_0 or Q4_K (nibbles),
- * or Q6_K (tile_q6_K). */
-enum { PANEL, IL_Q8_0, IL_Q4_0, IL_Q5_0, IL_Q4_K };
+ * group's (llm/qgemm.h) of Q8_0 (bytes), Q4_0, Q5_0, Q4_K or Q5_K
+ * (nibbles), or Q6_K (tile_q6_K). */
+enum { PANEL, IL_Q8_0, IL_Q4_0, IL_Q5_0, IL_Q4_K, IL_Q5_K };
 
 /* The 64-byte vectors i and i + 4 of a nibble block at v (its nibble vector
  * i), with the high bits from its masks: HIGH 1 the fifth (Q5_0: a mask
@@ -90,7 +90,9 @@ tile(const uint8_t *q, const float *d, const float *m, const uint8_t *S, const u
      const int MIN, const int FMT, float *Y, int64_t ldy, __mmask16 keep)
 {
     const int64_t nb = k / BS;
-    const int vb = FMT == PANEL || FMT == IL_Q8_0 ? 16 * BS : FMT == IL_Q5_0 ? 320 : 256;
+    const int vb = FMT == PANEL || FMT == IL_Q8_0     ? 16 * BS
+                   : FMT == IL_Q5_0 || FMT == IL_Q5_K ? 320
+                                                      : 256;
     const int8_t *x[RN];
     const float *dx[RN], *ns[RN];
     const int32_t *sum[RN];
@@ -122,7 +124,7 @@ tile(const uint8_t *q, const float *d, const float *m, const uint8_t *S, const u
             _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
             {
                 __m512i lo, hi;
-                nibble_vectors(v, i, FMT == IL_Q5_0, &lo, &hi);
+                nibble_vectors(v, i, FMT == IL_Q5_0 || FMT == IL_Q5_K, &lo, &hi);
                 _Pragma("GCC unroll 8") for (int j = 0; j < nj; j++)
                 {
                     s[j] = _mm512_dpbusd_epi32(s[j], lo,
@@ -136,7 +138,7 @@ tile(const uint8_t *q, const float *d, const float *m, const uint8_t *S, const u
         if (FMT == PANEL) {
             dv = _mm512_load_ps(d + b * 16);
             if (MIN) mv = _mm512_load_ps(m + b * 16);
-        } else if (FMT == IL_Q4_K) { /* d * scale, dmin * min: as the packing forms them */
+        } else if (FMT == IL_Q4_K || FMT == IL_Q5_K) { /* d * scale, dmin * min: as packed */
             dv = _mm512_mul_ps(halves(D + b / 8 * 64), bytes_ps(S + b * 32, 0));
             mv = _mm512_mul_ps(halves(D + b / 8 * 64 + 32), bytes_ps(S + b * 32 + 16, 0));
         } else {
@@ -213,7 +215,8 @@ tile_q6_K(const uint8_t *q, const uint8_t *S, const uint8_t *D, int64_t k, const
 #define PANEL_TILE(nj, BS, MIN)                                                                    \
     tile(p->q, p->d, p->m, NULL, NULL, p->k, p->off, a, j0, nj, BS, MIN, PANEL, Y, ldy, keep)
 #define GROUP_TILE(nj, FMT, OFF)                                                                   \
-    tile(g, NULL, NULL, S, D, k, OFF, a, 0, nj, 32, FMT == IL_Q4_K, FMT, Y, ldy, keep)
+    tile(g, NULL, NULL, S, D, k, OFF, a, 0, nj, 32, FMT == IL_Q4_K || FMT == IL_Q5_K, FMT, Y, ldy, \
+         keep)
 #define GROUP_TILE_Q6_K(nj, unused) tile_q6_K(g, S, D, k, a, nj, Y, ldy, keep)
 
 /* T(n, ...) for n = nj, 1 to 7: a constant in each call, so that the
@@ -388,6 +391,7 @@ GROUP_ROWS(rows_il_q8_0, GROUP_TILE, IL_Q8_0, 128)
 GROUP_ROWS(rows_il_q4_0, GROUP_TILE, IL_Q4_0, 8)
 GROUP_ROWS(rows_il_q5_0, GROUP_TILE, IL_Q5_0, 16)
 GROUP_ROWS(rows_il_q4_K, GROUP_TILE, IL_Q4_K, 0)
+GROUP_ROWS(rows_il_q5_K, GROUP_TILE, IL_Q5_K, 0)
 GROUP_ROWS(rows_il_q6_K, GROUP_TILE_Q6_K, 0)
 
 VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_acts *a, int nj,
@@ -408,6 +412,9 @@ VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_ac
     case LLM_Q4_K:
         rows_il_q4_K(g, S, D, k, a, nj, Y, ldy, keep);
         break;
+    case LLM_Q5_K:
+        rows_il_q5_K(g, S, D, k, a, nj, Y, ldy, keep);
+        break;
     default: /* LLM_Q6_K */
         rows_il_q6_K(g, S, D, k, a, nj, Y, ldy, keep);
         break;
@@ -420,7 +427,9 @@ VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_ac
 static void il_store(llm_dtype t, const llm_qg_panel *p, void *gp)
 {
     int64_t nb = p->k / 32;
-    int vb = llm_qg_il_block_bytes(t), high = t == LLM_Q5_0 ? 1 : t == LLM_Q6_K ? 2 : 0;
+    int vb = llm_qg_il_block_bytes(t), high = t == LLM_Q5_0 || t == LLM_Q5_K ? 1
+                                              : t == LLM_Q6_K                ? 2
+                                                                             : 0;
     uint8_t *g = gp;
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; b++) {
@@ -459,7 +468,7 @@ VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm
         for (int64_t b = 0; b < nb; b++)
             for (int i = 0; i < 4; i++) {
                 __m512i lo, hi;
-                if (t == LLM_Q5_0)
+                if (t == LLM_Q5_0 || t == LLM_Q5_K)
                     nibble_vectors(g + b * vb, i, 1, &lo, &hi);
                 else if (t == LLM_Q6_K)
                     nibble_vectors(g + b * vb, i, 2, &lo, &hi);
@@ -469,7 +478,7 @@ VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm
                 _mm512_store_si512((void *)(u + b * 512 + 64 * (i + 4)), hi);
             }
     for (int64_t b = 0; b < k / bs; b++) {
-        if (t == LLM_Q4_K) {
+        if (t == LLM_Q4_K || t == LLM_Q5_K) {
             _mm512_store_ps(d + b * 16,
                             _mm512_mul_ps(halves(D + b / 8 * 64), bytes_ps(S + b * 32, 0)));
             _mm512_store_ps(m + b * 16, _mm512_mul_ps(halves(D + b / 8 * 64 + 32),
@@ -483,7 +492,7 @@ VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm
     }
     *p = (llm_qg_panel){.q = t == LLM_Q8_0 ? g : u,
                         .d = d,
-                        .m = t == LLM_Q4_K ? m : NULL,
+                        .m = t == LLM_Q4_K || t == LLM_Q5_K ? m : NULL,
                         .k = k,
                         .bs = bs,
                         .lanes = 16,

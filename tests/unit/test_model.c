@@ -412,7 +412,7 @@ static void check_split(const char *type)
     llm_model_close(m);
 }
 
-/* With a model's Q8_0, Q5_0, Q4_0, Q4_K or Q6_K matrices interleaved when it is opened
+/* With a model's Q8_0, Q5_0, Q4_0, Q4_K, Q5_K or Q6_K matrices interleaved when it is opened
  * (AVX-512 VNNI, llm/qgemm.h), decoding runs the prompt path's kernel on
  * its few rows: tokens decoded one at a time get bit for bit the logits a
  * prompt pass gives each of them, with the output matrix the embeddings'
@@ -427,8 +427,8 @@ static void test_decode_is_prompt(void)
     int32_t toks[N];
     for (int i = 0; i < N; i++)
         toks[i] = 3 + (i * 37 + 11) % 300;
-    static const char *types[] = {"q8_0", "q5_0", "q4_0", "q4_K", "q6_K"};
-    for (int run = 0; run < 10; run++) {
+    static const char *types[] = {"q8_0", "q5_0", "q4_0", "q4_K", "q5_K", "q6_K"};
+    for (int run = 0; run < 12; run++) {
         rag_err err = {0};
         int untied = run % 2;
         char extra[96];

@@ -1243,7 +1243,7 @@ static void test_qgemm_products(void)
     llm_compute_free(c);
 }
 
-/* Q8_0, Q5_0, Q4_0, Q4_K and Q6_K rows interleaved into groups of 16
+/* Q8_0, Q5_0, Q4_0, Q4_K, Q5_K and Q6_K rows interleaved into groups of 16
  * (llm_qg_il_pack, AVX-512 VNNI), in about the file's bytes: a prompt's
  * product from the groups has the bits of one from the file's rows;
  * decoding 1 to 7 rows from the groups gives each row the bits the prompt
@@ -1252,7 +1252,7 @@ static void test_qgemm_products(void)
  * blocks, so the scales are padded), 768 for the K types (3 super-blocks). */
 static void test_qgemm_interleaved(void)
 {
-    static const llm_dtype types[] = {LLM_Q8_0, LLM_Q5_0, LLM_Q4_0, LLM_Q4_K, LLM_Q6_K};
+    static const llm_dtype types[] = {LLM_Q8_0, LLM_Q5_0, LLM_Q4_0, LLM_Q4_K, LLM_Q5_K, LLM_Q6_K};
     if (!llm_qg_il_handles(LLM_Q8_0)) {
         printf("    no interleaved weights on this CPU (they need AVX-512 VNNI)\n");
         return;
@@ -1273,8 +1273,8 @@ static void test_qgemm_interleaved(void)
         CHECK(llm_qg_il_handles(t));
         size_t rb = llm_row_bytes(t, cols), gb = llm_qg_il_group_bytes(t, cols);
         /* the file's bytes, or a little more for the K types' scales */
-        CHECK(gb >= rb * 16 &&
-              gb <= (rb * 16 + 63) / 64 * 64 + (t == LLM_Q4_K ? 8 * cols / 32 : 64));
+        CHECK(gb >= rb * 16 && gb <= (rb * 16 + 63) / 64 * 64 +
+                                         (t == LLM_Q4_K || t == LLM_Q5_K ? 8 * cols / 32 : 64));
         uint8_t *data = rag_xmalloc(rb * (size_t)rows);
         for (int64_t r = 0; r < rows; r++) {
             uint8_t *one = random_row(t, cols);
