@@ -224,13 +224,16 @@ static int load_tensors(llm_model *m, rag_err *err)
 }
 
 /* The matrices the integer path interleaves (llm/qgemm.h: Q8_0, Q5_0,
- * Q4_0, Q4_K, Q5_K and Q6_K under AVX-512 VNNI) are rewritten here, once, into
+ * Q4_0, Q4_K, Q5_K and Q6_K under AVX-512 VNNI) are rewritten once into
  * groups of 16 rows, in one block of huge pages, and the file's pages
- * under them let go
- * (llm_gguf_release), so that the memory resident stays what it was: the
- * token embeddings, read a row at a time, stay in the file even when the
- * output matrix is theirs. A product takes the groups while the path that
- * made them is active (the tests switch paths), else the file's rows. */
+ * under them let go (llm_gguf_release), so that the memory resident stays
+ * what it was: the token embeddings, read a row at a time, stay in the
+ * file even when the output matrix is theirs. That happens when the first
+ * context or batch of the model is made (llm_acts_init), not when it is
+ * opened: a program that only reads a model's description (rag
+ * model-info) does not pay for it. A product takes the groups while the
+ * path that made them is active (the tests switch paths), else the file's
+ * rows. */
 static size_t interleave_mats(llm_model *m, llm_mat **mats, size_t cap)
 {
     size_t n = 0;
@@ -317,6 +320,7 @@ int llm_model_open(const char *path, llm_model **out, rag_err *err)
 {
     *out = NULL;
     llm_model *m = rag_xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->il_mu, NULL);
     int rc = llm_gguf_open(path, &m->gguf, err);
     if (!rc) rc = read_hparams(m, err);
     if (!rc) rc = llm_vocab_load(m->gguf, &m->vocab, err);
@@ -324,7 +328,6 @@ int llm_model_open(const char *path, llm_model **out, rag_err *err)
         m->hp.n_vocab = llm_vocab_size(m->vocab);
         rc = load_tensors(m, err);
     }
-    if (!rc) interleave(m);
     if (rc) {
         llm_model_close(m);
         return rc;
@@ -347,6 +350,7 @@ void llm_model_close(llm_model *m)
         rag_free(L->k_norm);
     }
     rag_free_huge(m->il_mem, m->il_bytes);
+    pthread_mutex_destroy(&m->il_mu);
     rag_free(m->layers);
     rag_free(m->output_norm);
     rag_free(m->rope_freqs);
@@ -393,9 +397,22 @@ static float *acts_buf(llm_acts *a, size_t n)
     return rag_xcalloc_lines(n ? n : 1, sizeof(float));
 }
 
+/* The model's interleaved groups, made by the first caller (the model is
+ * otherwise read-only once opened: contexts of it may run on other threads,
+ * but none before its own acts, so none before this). */
+static void model_prepare(const llm_model *cm)
+{
+    llm_model *m = (llm_model *)cm;
+    pthread_mutex_lock(&m->il_mu);
+    if (!m->il_done) interleave(m);
+    m->il_done = 1;
+    pthread_mutex_unlock(&m->il_mu);
+}
+
 int llm_acts_init(llm_acts *a, const llm_model *m, int cap, int n_ctx, int n_logits, int out_width,
                   int n_threads, rag_err *err)
 {
+    model_prepare(m);
     memset(a, 0, sizeof *a);
     const llm_hparams *hp = &m->hp;
     int rc = llm_compute_new(n_threads, m->max_cols, &a->compute, err);

@@ -5,6 +5,8 @@
 
 #include "llm/model.h"
 
+#include <pthread.h>
+
 typedef struct llm_layer {
     float *attn_norm;             /* [n_embd] */
     llm_mat wq, wk, wv, wo;       /* q: rows n_head*head_dim; k, v: n_head_kv*head_dim */
@@ -24,7 +26,11 @@ struct llm_model {
     float *rope_freqs; /* [n_rot/2] frequency divisors (Llama 3.1), or NULL */
     llm_layer *layers;
     int64_t max_cols; /* widest matrix row, for matmul scratch */
-    uint8_t *il_mem;  /* the interleaved matrices' groups (llm_mat.il), in huge pages */
+    /* the interleaved matrices' groups (llm_mat.il), in huge pages: made
+     * when the first context or batch is (llm_acts_init), under il_mu */
+    pthread_mutex_t il_mu;
+    int il_done;
+    uint8_t *il_mem;
     size_t il_bytes;
 };
 

@@ -306,8 +306,8 @@ void llm_qg_il_row(llm_dtype t, const void *g, int64_t k, int lane, float *y)
     int vb = llm_qg_il_block_bytes(t), off = llm_qg_offset(t);
     for (int64_t c = 0; c < k; c++) {
         const uint8_t *blk = v + c / 32 * vb, *s = S + c / 32 * 32;
-        int vec = (int)(c % 32) / 4, bit = lane * 4 + (int)(c % 4),
-            u; /* the panel's vector, byte */
+        /* the panel's vector holding column c, and c's byte in it */
+        int vec = (int)(c % 32) / 4, bit = lane * 4 + (int)(c % 4), u;
         if (t == LLM_Q8_0) {
             u = blk[vec * 64 + bit];
         } else {

@@ -139,8 +139,8 @@ typedef struct llm_qg_ops {
 
 /* ---- weights interleaved once ------------------------------------------
  * A decoder's Q8_0, Q5_0, Q4_0, Q4_K, Q5_K and Q6_K matrices, on the
- * AVX-512 VNNI path, are rewritten once when the model is opened
- * (llm/model.c) into groups of 16 rows laid out for the kernel, in about
+ * AVX-512 VNNI path, are rewritten once, when the model's first context
+ * is made (llm/model.c), into groups of 16 rows laid out for the kernel, in about
  * the bytes of the file's 16 rows (Q4_K 3% more, Q5_K 2%, Q6_K 1%; a short
  * last group is padded with zero rows). A group of k columns holds three regions:
  *   values, llm_qg_il_block_bytes per block of 32 columns: Q8_0 the

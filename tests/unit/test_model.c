@@ -412,11 +412,12 @@ static void check_split(const char *type)
     llm_model_close(m);
 }
 
-/* With a model's Q8_0, Q5_0, Q4_0, Q4_K, Q5_K or Q6_K matrices interleaved when it is opened
- * (AVX-512 VNNI, llm/qgemm.h), decoding runs the prompt path's kernel on
- * its few rows: tokens decoded one at a time get bit for bit the logits a
- * prompt pass gives each of them, with the output matrix the embeddings'
- * (then read back from the groups) or its own. */
+/* With a model's Q8_0, Q5_0, Q4_0, Q4_K, Q5_K or Q6_K matrices interleaved
+ * (AVX-512 VNNI, llm/qgemm.h: when its first context is made), decoding
+ * runs the prompt path's kernel on its few rows: tokens decoded one at a
+ * time get bit for bit the logits a prompt pass gives each of them, with
+ * the output matrix the embeddings' (then read back from the groups) or
+ * its own. */
 static void test_decode_is_prompt(void)
 {
     if (!llm_qg_il_handles(LLM_Q8_0)) {
