@@ -227,7 +227,8 @@ int cli_bench_model(int argc, char **argv)
         llm_model_close(m);
         return cli_fail(&cli, &err);
     }
-    double weight_bytes = (double)llm_model_weight_bytes(m);
+    double weight_bytes = (double)llm_model_weight_bytes(m),
+           il_bytes = (double)llm_model_interleaved_bytes(m);
     double prefill_tps = run.n_prompt / (run.prompt_ms / 1e3);
     /* the first token comes from the prompt's logits: n tokens, n - 1 passes */
     double decode_tps = run.n_generated > 1 ? (run.n_generated - 1) / (run.gen_ms / 1e3) : 0;
@@ -242,6 +243,7 @@ int cli_bench_model(int argc, char **argv)
         cli_machine_json(j, &mc);
         cJSON_AddNumberToObject(j, "file_bytes", (double)llm_gguf_size(llm_model_gguf(m)));
         cJSON_AddNumberToObject(j, "weight_bytes_per_token", weight_bytes);
+        cJSON_AddNumberToObject(j, "interleaved_weight_bytes", il_bytes);
         cJSON_AddNumberToObject(j, "load_seconds", load_s);
         cJSON_AddNumberToObject(j, "prompt_tokens", run.n_prompt);
         cJSON_AddNumberToObject(j, "prefill_tokens_per_s", prefill_tps);
@@ -268,8 +270,10 @@ int cli_bench_model(int argc, char **argv)
         cli_print_json(j);
     } else {
         cli_machine_print(&mc);
-        printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token\n",
-               path, hp->n_layer, hp->n_embd, hp->n_vocab, weight_bytes / 1e6);
+        printf("model: %s (%d layers, embd %d, vocab %d), %.0f MB of weights read per token, "
+               "%.0f%% of them interleaved for decoding\n",
+               path, hp->n_layer, hp->n_embd, hp->n_vocab, weight_bytes / 1e6,
+               100 * il_bytes / weight_bytes);
         printf("  prefill %d tokens: %.1f tokens/s, bound %.1f on the %s path: ratio %.2f "
                "(sgemm bound %.1f: %.2f)\n",
                run.n_prompt, prefill_tps, path_bound, mc.qgemm, prefill_tps / path_bound,

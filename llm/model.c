@@ -372,6 +372,20 @@ void llm_model_token_row(const llm_model *m, int32_t token, float *y)
                         e->cols);
 }
 
+size_t llm_model_interleaved_bytes(const llm_model *cm)
+{
+    llm_model *m = (llm_model *)cm; /* the mutex only */
+    size_t cap = (size_t)m->hp.n_layer * 7 + 1, b = 0;
+    llm_mat **mats = rag_xcalloc(cap, sizeof *mats);
+    pthread_mutex_lock(&m->il_mu);
+    size_t n = interleave_mats(m, mats, cap);
+    for (size_t i = 0; i < n; i++)
+        if (mats[i]->il) b += (size_t)mats[i]->rows * mats[i]->row_bytes;
+    pthread_mutex_unlock(&m->il_mu);
+    rag_free(mats);
+    return b;
+}
+
 size_t llm_model_weight_bytes(const llm_model *m)
 {
     size_t b = (size_t)m->output.rows * m->output.row_bytes;

@@ -50,6 +50,11 @@ const llm_vocab *llm_model_vocab(const llm_model *m);
 const llm_gguf *llm_model_gguf(const llm_model *m);
 /* Bytes of weights the forward pass reads per token (all matrices once). */
 size_t llm_model_weight_bytes(const llm_model *m);
+/* Bytes of the matrices (as the file has them) interleaved for the integer
+ * kernels when the model's first context was made (0 before, and where
+ * the CPU or the types have none: llm/qgemm.h); decoding several sequences
+ * scales with the share. */
+size_t llm_model_interleaved_bytes(const llm_model *m);
 
 /* Architectures this program runs ("llama", "qwen2", "qwen3"). */
 int llm_arch_supported(const char *arch);

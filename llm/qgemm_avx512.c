@@ -397,6 +397,7 @@ GROUP_ROWS(rows_il_q6_K, GROUP_TILE_Q6_K, 0)
 VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_acts *a, int nj,
                          float *Y, int64_t ldy, int nl)
 {
+    assert(nj >= 1 && nj <= 7 && nl >= 1 && nl <= 16); /* BY_ROWS's cases */
     __mmask16 keep = (__mmask16)((1u << nl) - 1);
     const uint8_t *g = gp, *S = g + llm_qg_il_scales_at(t, k), *D = g + llm_qg_il_supers_at(t, k);
     switch (t) {

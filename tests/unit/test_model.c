@@ -448,7 +448,9 @@ static void test_decode_is_prompt(void)
         cp.n_ctx = 64;
         cp.logits_all = 1;
         llm_context *whole, *step;
+        CHECK_INT(llm_model_interleaved_bytes(m), 0); /* not before the first context */
         CHECK_INT(llm_context_new(m, &cp, &whole, &err), 0);
+        CHECK_INT(llm_model_interleaved_bytes(m), llm_model_weight_bytes(m)); /* every matrix */
         CHECK_INT(llm_context_new(m, &cp, &step, &err), 0);
         CHECK_INT(llm_decode(whole, toks, N, &err), 0);
         int same = 0;
