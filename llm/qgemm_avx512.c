@@ -45,9 +45,9 @@ static inline int32_t load_i32(const int8_t *p)
 enum { PANEL, IL_Q8_0, IL_Q4_0, IL_Q5_0, IL_Q4_K, IL_Q5_K };
 
 /* The 64-byte vectors i and i + 4 of a nibble block at v (its nibble vector
- * i), with the high bits from its masks: HIGH 1 the fifth (Q5_0: a mask
- * per vector at 256), 2 the fifth and sixth (Q6_K: two masks per vector at
- * 256). */
+ * i), with the high bits from its masks: HIGH 1 the fifth (Q5_0, Q5_K: a
+ * mask per vector at 256), 2 the fifth and sixth (Q6_K: two masks per
+ * vector at 256). */
 VNNI static inline __attribute__((always_inline)) void
 nibble_vectors(const uint8_t *v, int i, const int HIGH, __m512i *lo, __m512i *hi)
 {
