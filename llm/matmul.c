@@ -327,10 +327,8 @@ static void dot_chunk(void *p, int64_t c)
     int64_t r0 = (c - job->start[k]) * ROW_CHUNK,
             nr = W->rows - r0 < ROW_CHUNK ? W->rows - r0 : ROW_CHUNK;
     if (job->il[k]) {
-        job->ops->il_rows(W->type,
-                          (const uint8_t *)W->il +
-                              (size_t)(r0 / 16) * llm_qg_il_group_bytes(W->type, W->cols),
-                          W->cols, &job->acts, (int)job->n, job->Y[k] + r0, W->rows, (int)nr);
+        job->ops->il_rows(W->type, llm_qg_il_group(W->il, W->type, W->cols, r0), W->cols,
+                          &job->acts, (int)job->n, job->Y[k] + r0, W->rows, (int)nr);
         return;
     }
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
@@ -396,6 +394,13 @@ static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64
 
 /* ---- the integer path -------------------------------------------------- */
 
+/* W's interleaved groups, when it has them and the path that made them is
+ * active (else its rows as the file has them). */
+static int il_usable(const llm_mat *W)
+{
+    return W->il && llm_qg_il_handles(W->type);
+}
+
 typedef struct qg_quant_job {
     llm_qg_acts *a;
     const float *X;
@@ -437,10 +442,7 @@ static void qg_slot(void *p, int64_t slot)
         for (int i = 0; i < np; i++) {
             int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
             if (j->il) /* from the group (its values unpacked or in place) */
-                llm_qg_il_panel(W->type,
-                                (const uint8_t *)W->il +
-                                    (size_t)((r0 + i * lanes) / 16) *
-                                        llm_qg_il_group_bytes(W->type, W->cols),
+                llm_qg_il_panel(W->type, llm_qg_il_group(W->il, W->type, W->cols, r0 + i * lanes),
                                 W->cols, mem + (size_t)i * panel_bytes, &panel[i]);
             else
                 llm_qg_pack(W->type,
@@ -479,14 +481,8 @@ static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *c
             n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
             int64_t tile_rows = (W[k]->rows + n_tiles - 1) / n_tiles;
             tile_rows = (tile_rows + ops->lanes - 1) / ops->lanes * ops->lanes;
-            qg_job g = {c,
-                        W[k],
-                        ops,
-                        &a,
-                        Y[k] + r0 * W[k]->rows,
-                        n_tiles,
-                        tile_rows,
-                        W[k]->il && llm_qg_il_handles(W[k]->type)};
+            qg_job g = {c,         W[k],           ops, &a, Y[k] + r0 * W[k]->rows, n_tiles,
+                        tile_rows, il_usable(W[k])};
             llm_parallel_for(c, c->n_threads, qg_slot, &g);
         }
     }
@@ -527,7 +523,7 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
         job.Y[k] = Y[k];
         job.start[k + 1] = job.start[k] + (W[k]->rows + ROW_CHUNK - 1) / ROW_CHUNK;
         /* Interleaved groups: the input rows quantized once for all of them */
-        if (decode8 && W[k]->il && llm_qg_il_handles(W[k]->type)) {
+        if (decode8 && il_usable(W[k])) {
             if (!have_acts) {
                 job.ops = llm_qg_ops_active();
                 llm_qg_acts_init(&job.acts, c->qg_acts, n, cols);

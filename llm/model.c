@@ -234,17 +234,21 @@ static int load_tensors(llm_model *m, rag_err *err)
  * model-info) does not pay for it. A product takes the groups while the
  * path that made them is active (the tests switch paths), else the file's
  * rows. */
-static size_t interleave_mats(llm_model *m, llm_mat **mats, size_t cap)
+/* Every matrix the forward pass reads, the layers' then the output's
+ * (allocated; *n of them). */
+static llm_mat **model_mats(const llm_model *cm, size_t *n)
 {
-    size_t n = 0;
+    llm_model *m = (llm_model *)cm; /* const for the readers; interleave changes them under il_mu */
+    llm_mat **mats = rag_xcalloc((size_t)m->hp.n_layer * 7 + 1, sizeof *mats);
+    *n = 0;
     for (int l = 0; l < m->hp.n_layer; l++) {
         llm_layer *L = &m->layers[l];
         llm_mat *lm[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (size_t i = 0; i < sizeof lm / sizeof *lm; i++)
-            if (n < cap) mats[n++] = lm[i];
+            mats[(*n)++] = lm[i];
     }
-    if (n < cap) mats[n++] = &m->output;
-    return n;
+    mats[(*n)++] = &m->output;
+    return mats;
 }
 
 typedef struct il_part {
@@ -265,7 +269,7 @@ static void *interleave_part(void *p)
         if (g1 > g0)
             llm_qg_il_pack(w->type, (const uint8_t *)w->data + (size_t)(g0 * 16) * w->row_bytes,
                            w->row_bytes, r1 - g0 * 16, w->cols,
-                           a->dst[i] + (size_t)g0 * llm_qg_il_group_bytes(w->type, w->cols));
+                           (uint8_t *)llm_qg_il_group(a->dst[i], w->type, w->cols, g0 * 16));
     }
     return NULL;
 }
@@ -274,14 +278,13 @@ static void *interleave_part(void *p)
  * Qwen2.5-0.5B Q8_0 (500 MB interleaved) 0.26 s on 2 cores, 0.40 on one. */
 static void interleave(llm_model *m)
 {
-    size_t cap = (size_t)m->hp.n_layer * 7 + 1, n = 0, total = 0;
-    llm_mat **all = rag_xcalloc(cap, sizeof *all), **mats = rag_xcalloc(cap, sizeof *mats);
-    uint8_t **dst = rag_xcalloc(cap, sizeof *dst);
-    size_t n_all = interleave_mats(m, all, cap);
+    size_t n_all, n = 0, total = 0;
+    llm_mat **mats = model_mats(m, &n_all); /* those interleaved kept at the front */
+    uint8_t **dst = rag_xcalloc(n_all, sizeof *dst);
     for (size_t i = 0; i < n_all; i++)
-        if (all[i]->data && llm_qg_il_handles(all[i]->type)) {
-            mats[n++] = all[i];
-            total += llm_qg_il_bytes(all[i]->type, all[i]->rows, all[i]->cols);
+        if (mats[i]->data && llm_qg_il_handles(mats[i]->type)) {
+            mats[n++] = mats[i];
+            total += llm_qg_il_bytes(mats[i]->type, mats[i]->rows, mats[i]->cols);
         }
     if (n) {
         m->il_mem = rag_xalloc_huge(total);
@@ -311,7 +314,6 @@ static void interleave(llm_model *m)
             mats[i]->il = dst[i];
         }
     }
-    rag_free(all);
     rag_free(mats);
     rag_free(dst);
 }
@@ -363,10 +365,8 @@ void llm_model_token_row(const llm_model *m, int32_t token, float *y)
 {
     const llm_mat *e = &m->tok_embd;
     if (m->hp.tied_output && m->output.il) /* the file's rows were let go (interleave) */
-        llm_qg_il_row(e->type,
-                      (const uint8_t *)m->output.il +
-                          (size_t)(token / 16) * llm_qg_il_group_bytes(e->type, e->cols),
-                      e->cols, token % 16, y);
+        llm_qg_il_row(e->type, llm_qg_il_group(m->output.il, e->type, e->cols, token), e->cols,
+                      token % 16, y);
     else
         llm_dequant_row(e->type, (const uint8_t *)e->data + (size_t)token * e->row_bytes, y,
                         e->cols);
@@ -375,10 +375,9 @@ void llm_model_token_row(const llm_model *m, int32_t token, float *y)
 size_t llm_model_interleaved_bytes(const llm_model *cm)
 {
     llm_model *m = (llm_model *)cm; /* the mutex only */
-    size_t cap = (size_t)m->hp.n_layer * 7 + 1, b = 0;
-    llm_mat **mats = rag_xcalloc(cap, sizeof *mats);
+    size_t n, b = 0;
+    llm_mat **mats = model_mats(m, &n);
     pthread_mutex_lock(&m->il_mu);
-    size_t n = interleave_mats(m, mats, cap);
     for (size_t i = 0; i < n; i++)
         if (mats[i]->il) b += (size_t)mats[i]->rows * mats[i]->row_bytes;
     pthread_mutex_unlock(&m->il_mu);
@@ -388,13 +387,11 @@ size_t llm_model_interleaved_bytes(const llm_model *cm)
 
 size_t llm_model_weight_bytes(const llm_model *m)
 {
-    size_t b = (size_t)m->output.rows * m->output.row_bytes;
-    for (int l = 0; l < m->hp.n_layer; l++) {
-        const llm_layer *L = &m->layers[l];
-        const llm_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof mats / sizeof *mats; i++)
-            b += (size_t)mats[i]->rows * mats[i]->row_bytes;
-    }
+    size_t n, b = 0;
+    llm_mat **mats = model_mats(m, &n);
+    for (size_t i = 0; i < n; i++)
+        b += (size_t)mats[i]->rows * mats[i]->row_bytes;
+    rag_free(mats);
     return b;
 }
 

@@ -310,14 +310,11 @@ void llm_qg_il_row(llm_dtype t, const void *g, int64_t k, int lane, float *y)
         int vec = (int)(c % 32) / 4, bit = lane * 4 + (int)(c % 4), u;
         if (t == LLM_Q8_0) {
             u = blk[vec * 64 + bit];
-        } else {
-            int nib = blk[(vec % 4) * 64 + bit];
+        } else { /* the nibble, and each high bit from its mask (as nibble_vectors) */
+            int nib = blk[(vec % 4) * 64 + bit], high = llm_qg_il_high_bits(t);
             u = vec < 4 ? nib & 15 : nib >> 4;
-            if (t == LLM_Q5_0 || t == LLM_Q5_K)
-                u |= (blk[256 + 8 * vec + bit / 8] >> bit % 8 & 1) << 4;
-            if (t == LLM_Q6_K)
-                u |= (blk[256 + 16 * vec + bit / 8] >> bit % 8 & 1) << 4 |
-                     (blk[256 + 16 * vec + 8 + bit / 8] >> bit % 8 & 1) << 5;
+            for (int h = 0; h < high; h++)
+                u |= (blk[256 + 8 * high * vec + 8 * h + bit / 8] >> bit % 8 & 1) << (4 + h);
         }
         uint16_t h;
         if (t == LLM_Q4_K || t == LLM_Q5_K) {

@@ -162,19 +162,23 @@ typedef struct llm_qg_ops {
  * operations on the panel's values and scales (the K types' products d *
  * scale formed as the packing forms them), so a token decoded alone gets
  * the bits a prompt pass gives it. */
+/* The high bits a 4-bit type's group keeps as masks beside its nibbles:
+ * 1 (Q5_0, Q5_K: the fifth), 2 (Q6_K: the fifth and sixth), else 0. */
+static inline int llm_qg_il_high_bits(llm_dtype t)
+{
+    return t == LLM_Q5_0 || t == LLM_Q5_K ? 1 : t == LLM_Q6_K ? 2 : 0;
+}
 static inline int llm_qg_il_block_bytes(llm_dtype t)
 {
     switch (t) {
     case LLM_Q8_0:
         return 512;
-    case LLM_Q5_0:
-    case LLM_Q5_K:
-        return 256 + 64;
     case LLM_Q4_0:
+    case LLM_Q5_0:
     case LLM_Q4_K:
-        return 256;
-    case LLM_Q6_K:
-        return 256 + 128;
+    case LLM_Q5_K:
+    case LLM_Q6_K: /* four vectors of nibbles, 64 bytes of masks per high bit */
+        return 256 + 64 * llm_qg_il_high_bits(t);
     default:
         return 0;
     }
@@ -187,10 +191,15 @@ static inline size_t llm_qg_il_supers_at(llm_dtype t, int64_t k)
 {
     return llm_qg_il_scales_at(t, k) + (size_t)(k / 32) * 32;
 }
-/* Whether the active path interleaves weights of type t. */
-int llm_qg_il_handles(llm_dtype t);
 /* Bytes of one group of k columns (64-byte multiple), of `rows` rows. */
 size_t llm_qg_il_group_bytes(llm_dtype t, int64_t k);
+/* The group of the interleaved rows il (type t, k columns) holding `row`. */
+static inline const uint8_t *llm_qg_il_group(const void *il, llm_dtype t, int64_t k, int64_t row)
+{
+    return (const uint8_t *)il + (size_t)(row / 16) * llm_qg_il_group_bytes(t, k);
+}
+/* Whether the active path interleaves weights of type t. */
+int llm_qg_il_handles(llm_dtype t);
 size_t llm_qg_il_bytes(llm_dtype t, int64_t rows, int64_t k);
 /* Interleaves rows of type t (llm_qg_il_handles), row_bytes apart, into
  * dst (llm_qg_il_bytes, 64-byte aligned). */

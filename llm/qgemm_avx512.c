@@ -428,9 +428,7 @@ VNNI static void il_rows(llm_dtype t, const void *gp, int64_t k, const llm_qg_ac
 static void il_store(llm_dtype t, const llm_qg_panel *p, void *gp)
 {
     int64_t nb = p->k / 32;
-    int vb = llm_qg_il_block_bytes(t), high = t == LLM_Q5_0 || t == LLM_Q5_K ? 1
-                                              : t == LLM_Q6_K                ? 2
-                                                                             : 0;
+    int vb = llm_qg_il_block_bytes(t), high = llm_qg_il_high_bits(t);
     uint8_t *g = gp;
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; b++) {
@@ -469,17 +467,12 @@ VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm
         for (int64_t b = 0; b < nb; b++)
             for (int i = 0; i < 4; i++) {
                 __m512i lo, hi;
-                if (t == LLM_Q5_0 || t == LLM_Q5_K)
-                    nibble_vectors(g + b * vb, i, 1, &lo, &hi);
-                else if (t == LLM_Q6_K)
-                    nibble_vectors(g + b * vb, i, 2, &lo, &hi);
-                else
-                    nibble_vectors(g + b * vb, i, 0, &lo, &hi);
+                nibble_vectors(g + b * vb, i, llm_qg_il_high_bits(t), &lo, &hi);
                 _mm512_store_si512((void *)(u + b * 512 + 64 * i), lo);
                 _mm512_store_si512((void *)(u + b * 512 + 64 * (i + 4)), hi);
             }
     for (int64_t b = 0; b < k / bs; b++) {
-        if (t == LLM_Q4_K || t == LLM_Q5_K) {
+        if (!llm_qg_offset(t)) { /* Q4_K, Q5_K */
             _mm512_store_ps(d + b * 16,
                             _mm512_mul_ps(halves(D + b / 8 * 64), bytes_ps(S + b * 32, 0)));
             _mm512_store_ps(m + b * 16, _mm512_mul_ps(halves(D + b / 8 * 64 + 32),
@@ -493,7 +486,7 @@ VNNI static void il_panel(llm_dtype t, const void *gp, int64_t k, void *mem, llm
     }
     *p = (llm_qg_panel){.q = t == LLM_Q8_0 ? g : u,
                         .d = d,
-                        .m = t == LLM_Q4_K || t == LLM_Q5_K ? m : NULL,
+                        .m = llm_qg_offset(t) ? NULL : m, /* the types with a min */
                         .k = k,
                         .bs = bs,
                         .lanes = 16,

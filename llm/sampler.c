@@ -92,10 +92,15 @@ static int cmp_cand(const void *a, const void *b)
     return x->id - y->id; /* ties: lower id first, for reproducibility */
 }
 
+static int has_penalties(const llm_sampler_params *p)
+{
+    return p->repeat_penalty != 1.0f || p->presence_penalty != 0 || p->frequency_penalty != 0;
+}
+
 static void apply_penalties(llm_sampler *s, const int32_t *hist, size_t n_hist)
 {
     const llm_sampler_params *p = &s->p;
-    if (p->repeat_penalty == 1.0f && p->presence_penalty == 0 && p->frequency_penalty == 0) return;
+    if (!has_penalties(p)) return;
     size_t from = p->repeat_last_n >= 0 && n_hist > (size_t)p->repeat_last_n
                       ? n_hist - (size_t)p->repeat_last_n
                       : 0;
@@ -123,9 +128,7 @@ int32_t llm_sampler_sample(llm_sampler *s, const float *logits, const int32_t *h
 {
     const llm_sampler_params *p = &s->p;
     int32_t n = s->n_vocab;
-    int penalties =
-        p->repeat_penalty != 1.0f || p->presence_penalty != 0 || p->frequency_penalty != 0;
-    if (p->temperature <= 0 && !penalties) /* greedy, from the logits as they are */
+    if (p->temperature <= 0 && !has_penalties(p)) /* greedy, from the logits as they are */
         return llm_greedy(logits, n);
     memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     apply_penalties(s, history, n_history);
