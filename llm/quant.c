@@ -406,9 +406,13 @@ uint64_t llm_bench_read_sum(const uint64_t *p, size_t n)
 
 /* Columns j0 .. j0+nc-1 of a product's B (b_rows: B's rows are the
  * columns) packed k by k into P[k][0 .. nr), zero past nc. */
-static void gemm_pack(const float *B, int64_t ldb, int b_rows, int j0, int nc, int64_t k, float *P,
-                      int nr)
+static void gemm_pack(const llm_gemm_blocks *g, const float *B, int64_t ldb, int b_rows, int j0,
+                      int nc, int64_t k, float *P, int nr)
 {
+    if (b_rows && g->pack_rows) {
+        g->pack_rows(B + (size_t)j0 * ldb, ldb, nc, k, P, nr);
+        return;
+    }
     if (b_rows) {
         for (int c = 0; c < nc; c++) {
             const float *row = B + (size_t)(j0 + c) * ldb;
@@ -431,7 +435,7 @@ static void gemm_by_b(const llm_gemm_blocks *g, const float *A, int64_t lda, int
 {
     for (int j = 0; j < n; j += g->nr) {
         int nc = n - j < g->nr ? n - j : g->nr;
-        gemm_pack(B, ldb, b_rows, j, nc, k, P, g->nr);
+        gemm_pack(g, B, ldb, b_rows, j, nc, k, P, g->nr);
         for (int i = 0; i < m; i += g->mr) {
             int mr = m - i < g->mr ? m - i : g->mr;
             g->jrows[mr - 1](A + (size_t)i * lda, lda, P, k, C + (size_t)i * ldc + j, ldc, nc);
@@ -448,7 +452,7 @@ static void gemm_by_a(const llm_gemm_blocks *g, const float *A, int64_t lda, int
     int64_t sj = b_rows ? ldb : 1, sk = b_rows ? 1 : ldb;
     for (int i = 0; i < m; i += w) {
         int mr = m - i < w ? m - i : w, v = mr > g->lanes ? 2 : 1;
-        gemm_pack(A + (size_t)i * lda, lda, 1, 0, mr, k, P, w);
+        gemm_pack(g, A + (size_t)i * lda, lda, 1, 0, mr, k, P, w);
         for (int j = 0; j < n; j += g->nj) {
             int nj = n - j < g->nj ? n - j : g->nj;
             g->icols[v - 1][nj - 1](P, B + (size_t)j * sj, sj, sk, k, C + (size_t)i * ldc + j, ldc,

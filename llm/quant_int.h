@@ -326,11 +326,22 @@ typedef void (*llm_gemm_jblock)(const float *A, int64_t lda, const float *P, int
                                 int64_t ldc, int nc);
 typedef void (*llm_gemm_iblock)(const float *P, const float *B, int64_t sj, int64_t sk, int64_t k,
                                 float *C, int64_t ldc, int mr);
+/* Packs nc <= nr rows of X (ldx apart), k values each, as columns: P[t][c]
+ * = X[c][t], zero for c from nc to nr. */
+typedef void (*llm_gemm_pack_rows)(const float *X, int64_t ldx, int nc, int64_t k, float *P,
+                                   int nr);
 typedef struct llm_gemm_blocks {
     int lanes, nr, mr, nj;
     llm_gemm_jblock jrows[8];
     llm_gemm_iblock icols[2][8];
+    llm_gemm_pack_rows pack_rows; /* NULL: element by element */
 } llm_gemm_blocks;
+#if defined(__x86_64__)
+/* In 8 x 8 blocks of AVX2 shuffles (vecmath_avx2.c; the AVX-512 blocks use it
+ * too): element by element, packing the keys for attention's Q K^T was a
+ * twentieth of an encoder's time. */
+void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, float *P, int nr);
+#endif
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
                   int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch);
 

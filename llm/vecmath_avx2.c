@@ -345,6 +345,45 @@ static void axpy_avx2(float *y, float a, const float *x, int64_t n)
     }
 }
 
+/* Rows of X as columns (llm_gemm_pack_rows), 8 rows by 8 values at a time
+ * through the usual unpack / shuffle / lane-swap transpose; the rest
+ * element by element. Moves floats only: the same P either way. */
+void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, float *P, int nr)
+{
+    int c0 = 0;
+    for (; c0 + 8 <= nc; c0 += 8) {
+        const float *x = X + (size_t)c0 * ldx;
+        int64_t t = 0;
+        for (; t + 8 <= k; t += 8) {
+            __m256 r[8], u[8], v[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(x + (size_t)i * ldx + t);
+            for (int i = 0; i < 8; i += 2) {
+                u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
+                v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xEE);
+                v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
+                v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
+            }
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(P + (t + i) * nr + c0,
+                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x20));
+                _mm256_storeu_ps(P + (t + i + 4) * nr + c0,
+                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
+            }
+        }
+        for (; t < k; t++)
+            for (int c = 0; c < 8; c++)
+                P[t * nr + c0 + c] = x[(size_t)c * ldx + t];
+    }
+    for (int c = c0; c < nr; c++)
+        for (int64_t t = 0; t < k; t++)
+            P[t * nr + c] = c < nc ? X[(size_t)c * ldx + t] : 0.0f;
+}
+
 /* ---- products (llm_gemm) ------------------------------------------------
  * As in vecmath_avx512.c (each element the fma chain over k from zero, so
  * bit for bit the same on both and in any block), with panels of sixteen
@@ -453,6 +492,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
         .jrows = {gemm16_1, gemm16_2, gemm16_3, gemm16_4, gemm16_5, gemm16_6},
         .icols = {{gemm8i_1_1, gemm8i_1_2, gemm8i_1_3, gemm8i_1_4, gemm8i_1_5, gemm8i_1_6},
                   {gemm8i_2_1, gemm8i_2_2, gemm8i_2_3, gemm8i_2_4, gemm8i_2_5, gemm8i_2_6}},
+        .pack_rows = llm_gemm_pack_rows_avx2,
 };
 
 /* llm_gemm_nn_f16: 16 columns of B at a time, widened as they are loaded

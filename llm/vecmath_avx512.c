@@ -432,6 +432,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
         .jrows = {gemm32_1, gemm32_2, gemm32_3, gemm32_4, gemm32_5, gemm32_6},
         .icols = {{gemm16i_1_1, gemm16i_1_2, gemm16i_1_3, gemm16i_1_4, gemm16i_1_5, gemm16i_1_6},
                   {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6}},
+        .pack_rows = llm_gemm_pack_rows_avx2,
 };
 
 /* llm_gemm_nn_f16: 32 columns of B at a time, widened as they are loaded,
