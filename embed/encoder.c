@@ -44,7 +44,10 @@ static void embed_tokens(emb_model *m, const emb_batch *b)
 /* The steps between the products go token by token, spread over the
  * compute threads (on one thread, the biases, residuals, norms and GELU
  * were a fifth of a quantized encoder's time on two cores); each row's
- * lanes and tail are the same whatever rows share the batch (llm_parallel_rows). */
+ * lanes and tail are the same whatever rows share the batch (llm_parallel_rows).
+ * The biases of the products, and GELU, are the products' epilogues
+ * (llm_matmul_ep): done on each block of the output while it is in cache,
+ * not in passes of their own over activations of several MB. */
 typedef struct row_job {
     emb_model *m;
     const emb_layer *L;
@@ -52,25 +55,11 @@ typedef struct row_job {
     size_t stride;
 } row_job;
 
-/* The biases on a token's q, k and v. */
-static void qkv_bias_row(void *ctx, int64_t t)
-{
-    const row_job *j = ctx;
-    const emb_layer *L = j->L;
-    int64_t E = j->m->n_embd;
-    size_t at = (size_t)t * j->stride;
-    if (L->bqkv) llm_vec_add(j->q + at, L->bqkv, 3 * E); /* fused: q | k | v in a row */
-    if (L->bq) llm_vec_add(j->q + at, L->bq, E);
-    if (L->bk) llm_vec_add(j->k + at, L->bk, E);
-    if (L->bv) llm_vec_add(j->v + at, L->bv, E);
-}
-
-/* x = LN(x + y + bias), y the token's row of tmp (a product's output). */
-static void add_norm(const row_job *j, int64_t t, const float *bias, const float *w, const float *b)
+/* x = LN(x + y), y the token's row of tmp (a product's output, its bias added). */
+static void add_norm(const row_job *j, int64_t t, const float *w, const float *b)
 {
     size_t E = (size_t)j->m->n_embd;
     float *x = j->m->x + t * E, *y = j->m->tmp + t * E;
-    if (bias) llm_vec_add(y, bias, (int64_t)E);
     llm_vec_add(x, y, (int64_t)E);
     llm_vec_layernorm(x, w, b, x, (int64_t)E, j->m->eps);
 }
@@ -79,28 +68,23 @@ static void add_norm(const row_job *j, int64_t t, const float *bias, const float
 static void attn_out_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;
-    add_norm(j, t, j->L->bo, j->L->attn_norm_w, j->L->attn_norm_b);
+    add_norm(j, t, j->L->attn_norm_w, j->L->attn_norm_b);
 }
 
-/* The feed-forward's activation: GELU(x Wup + b) (bert) or silu(x Wgate)
- * * (x Wup + b) into ffn2 (nomic). */
-static void ffn_act_row(void *ctx, int64_t t)
+/* nomic's feed-forward activation: silu(x Wgate) * (x Wup + b) into ffn2
+ * (bert's GELU(x Wup + b) is the product's epilogue). */
+static void ffn_swiglu_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;
     size_t F = (size_t)j->m->n_ff;
-    float *up = j->m->ffn + t * F;
-    if (j->L->b_up) llm_vec_add(up, j->L->b_up, (int64_t)F);
-    if (j->L->w_gate.data)
-        llm_vec_swiglu(j->m->ffn2 + t * F, up, (int64_t)F);
-    else
-        llm_vec_gelu(up, (int64_t)F);
+    llm_vec_swiglu(j->m->ffn2 + t * F, j->m->ffn + t * F, (int64_t)F);
 }
 
 /* x = LN(x + ffn Wdown + b) */
 static void ffn_out_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;
-    add_norm(j, t, j->L->b_down, j->L->out_norm_w, j->L->out_norm_b);
+    add_norm(j, t, j->L->out_norm_w, j->L->out_norm_b);
 }
 
 /* NEOX RoPE on the first D dims of each head of q and k (nomic-bert). */
@@ -163,33 +147,37 @@ void emb_encoder_forward(emb_model *m, const emb_batch *b)
         const emb_layer *L = &m->layers[l];
         size_t E = (size_t)m->n_embd;
         row_job rows = {m, L, m->qkv, m->qkv + E, m->qkv + 2 * E, 3 * E};
-        /* q, k, v into qkv */
+        /* q, k, v into qkv, their biases added */
         if (L->wqkv.data) {
-            llm_matmul(m->compute, &L->wqkv, m->x, T, m->qkv);
+            llm_matmul_ep(m->compute, &L->wqkv, m->x, T, m->qkv, &(llm_epilogue){L->bqkv, 0});
         } else { /* one after the other, the input quantized once for the three */
             rows.k = m->qkv + (size_t)T * E, rows.v = rows.k + (size_t)T * E, rows.stride = E;
             const llm_mat *w[3] = {&L->wq, &L->wk, &L->wv};
             float *out[3] = {rows.q, rows.k, rows.v};
-            llm_matmul_set(m->compute, w, out, 3, m->x, T);
+            llm_epilogue bq = {L->bq, 0}, bk = {L->bk, 0}, bv = {L->bv, 0};
+            const llm_epilogue *ep[3] = {&bq, &bk, &bv};
+            llm_matmul_set_ep(m->compute, w, out, ep, 3, m->x, T);
         }
-        llm_parallel_rows(m->compute, T, qkv_bias_row, &rows);
         if (m->arch == EMB_NOMIC) rope_batch(m, b, &rows);
         /* attention within each sequence: pairs spread over the workers */
         attn_job job = {m, b, &rows, llm_compute_threads(m->compute)};
         llm_parallel_for(m->compute, job.n_slots, attend, &job);
         /* x = LN(x + att Wo + bo) */
-        llm_matmul(m->compute, &L->wo, m->att, T, m->tmp);
+        llm_matmul_ep(m->compute, &L->wo, m->att, T, m->tmp, &(llm_epilogue){L->bo, 0});
         llm_parallel_rows(m->compute, T, attn_out_row, &rows);
         /* feed-forward: GELU(x Wup + b) (bert) or silu(x Wgate) * (x Wup + b) (nomic) */
+        llm_epilogue up = {L->b_up, !L->w_gate.data};
         if (L->w_gate.data) { /* the input quantized once for both */
             const llm_mat *w[2] = {&L->w_up, &L->w_gate};
             float *out[2] = {m->ffn, m->ffn2};
-            llm_matmul_set(m->compute, w, out, 2, m->x, T);
+            const llm_epilogue *ep[2] = {&up, NULL};
+            llm_matmul_set_ep(m->compute, w, out, ep, 2, m->x, T);
+            llm_parallel_rows(m->compute, T, ffn_swiglu_row, &rows);
         } else {
-            llm_matmul(m->compute, &L->w_up, m->x, T, m->ffn);
+            llm_matmul_ep(m->compute, &L->w_up, m->x, T, m->ffn, &up);
         }
-        llm_parallel_rows(m->compute, T, ffn_act_row, &rows);
-        llm_matmul(m->compute, &L->w_down, L->w_gate.data ? m->ffn2 : m->ffn, T, m->tmp);
+        llm_matmul_ep(m->compute, &L->w_down, L->w_gate.data ? m->ffn2 : m->ffn, T, m->tmp,
+                      &(llm_epilogue){L->b_down, 0});
         llm_parallel_rows(m->compute, T, ffn_out_row, &rows);
     }
 }

@@ -306,6 +306,7 @@ typedef struct rows_job {
     const llm_qg_ops *ops;
     llm_qg_acts acts;
     int64_t start[LLM_MATMUL_SET + 1]; /* matrix k's first chunk */
+    const llm_epilogue *ep[LLM_MATMUL_SET];
     const float *X;
     int64_t n;
 } rows_job;
@@ -326,19 +327,18 @@ static void dot_chunk(void *p, int64_t c)
     const llm_mat *W = job->W[k];
     int64_t r0 = (c - job->start[k]) * ROW_CHUNK,
             nr = W->rows - r0 < ROW_CHUNK ? W->rows - r0 : ROW_CHUNK;
-    if (job->il[k]) {
+    const uint8_t *row = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
+    if (job->il[k])
         job->ops->il_rows(W->type, llm_qg_il_group(W->il, W->type, W->cols, r0), W->cols,
                           &job->acts, (int)job->n, job->Y[k] + r0, W->rows, (int)nr);
-        return;
-    }
-    const uint8_t *row = (const uint8_t *)W->data + (size_t)r0 * W->row_bytes;
-    if (job->Xq[k]) {
+    else if (job->Xq[k])
         llm_dot_tile_q8(W->type, row, W->row_bytes, (int)nr, job->Xq[k], job->xq_row_bytes[k],
                         (int)job->n, job->Y[k] + r0, W->rows, W->cols);
-        return;
-    }
-    for (int64_t r = r0; r < r0 + nr; r++, row += W->row_bytes)
-        llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y[k] + r, W->rows, W->cols);
+    else
+        for (int64_t r = r0; r < r0 + nr; r++, row += W->row_bytes)
+            llm_dot_rows(W->type, row, job->X, W->cols, (int)job->n, job->Y[k] + r, W->rows,
+                         W->cols);
+    llm_epilogue_apply(job->ep[k], job->Y[k] + r0, W->rows, job->n, r0, nr);
 }
 
 typedef struct gemm_job {
@@ -348,6 +348,7 @@ typedef struct gemm_job {
     int64_t n;
     float *Y;
     int64_t n_tiles, tile_rows;
+    const llm_epilogue *ep;
 } gemm_job;
 
 /* Worker slot s multiplies tiles s, s + n_threads, ...: dequantized into its
@@ -373,7 +374,14 @@ static void gemm_slot(void *p, int64_t slot)
                 llm_dequant_row(W->type, rows + (size_t)i * W->row_bytes, scratch + i * W->cols,
                                 W->cols);
         }
-        llm_gemm_nt(j->X, W->cols, (int)j->n, B, ldb, (int)tr, W->cols, j->Y + r0, W->rows, panel);
+        llm_epilogue ep, *tile_ep = NULL; /* its columns from r0 */
+        if (j->ep) {
+            ep = *j->ep;
+            if (ep.bias) ep.bias += r0;
+            tile_ep = &ep;
+        }
+        llm_gemm_nt_ep(j->X, W->cols, (int)j->n, B, ldb, (int)tr, W->cols, j->Y + r0, W->rows,
+                       panel, tile_ep);
     }
 }
 
@@ -382,13 +390,14 @@ static void gemm_slot(void *p, int64_t slot)
  * so with cblas_sgemm, whose kernels and blocking follow the shape and
  * OPENBLAS_CORETYPE), so that a prompt gives the same answer whether it is
  * computed in one pass or after a cached prefix. */
-static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
+static void matmul_tiles(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y,
+                         const llm_epilogue *ep)
 {
     /* tiles of at most tile_rows, as even as possible, a multiple of the threads in number */
     int64_t tile_rows = n >= BIG_N ? c->big_tile_rows : c->tile_rows;
     int64_t n_tiles = (W->rows + tile_rows - 1) / tile_rows;
     n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
-    gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles};
+    gemm_job g = {c, W, X, n, Y, n_tiles, (W->rows + n_tiles - 1) / n_tiles, ep};
     llm_parallel_for(c, c->n_threads, gemm_slot, &g);
 }
 
@@ -421,6 +430,7 @@ typedef struct qg_job {
     float *Y; /* the first of a's rows */
     int64_t n_tiles, tile_rows;
     int il; /* W's interleaved groups stand for its panels */
+    const llm_epilogue *ep;
 } qg_job;
 
 /* Worker slot s packs tiles s, s + n_threads, ... into its own scratch and
@@ -457,6 +467,7 @@ static void qg_slot(void *p, int64_t slot)
                 j->ops->kernel(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes, W->rows,
                                (int)pr);
             }
+            llm_epilogue_apply(j->ep, j->Y + j0 * W->rows + r0, W->rows, j1 - j0, r0, tr);
         }
     }
 }
@@ -464,7 +475,8 @@ static void qg_slot(void *p, int64_t slot)
 /* Y[k] = X W[k]^T for the matrices the integer path takes (qg[k] set), the
  * activations quantized once for all of them, QG_ROWS rows at a time. */
 static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *const *W,
-                         float *const *Y, const int *qg, int nw, const float *X, int64_t n)
+                         float *const *Y, const llm_epilogue *const *ep, const int *qg, int nw,
+                         const float *X, int64_t n)
 {
     int64_t cols = W[0]->cols;
     for (int64_t r0 = 0; r0 < n; r0 += QG_ROWS) {
@@ -481,15 +493,22 @@ static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *c
             n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
             int64_t tile_rows = (W[k]->rows + n_tiles - 1) / n_tiles;
             tile_rows = (tile_rows + ops->lanes - 1) / ops->lanes * ops->lanes;
-            qg_job g = {c,         W[k],           ops, &a, Y[k] + r0 * W[k]->rows, n_tiles,
-                        tile_rows, il_usable(W[k])};
+            qg_job g = {c,
+                        W[k],
+                        ops,
+                        &a,
+                        Y[k] + r0 * W[k]->rows,
+                        n_tiles,
+                        tile_rows,
+                        il_usable(W[k]),
+                        ep ? ep[k] : NULL};
             llm_parallel_for(c, c->n_threads, qg_slot, &g);
         }
     }
 }
 
-void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw,
-                    const float *X, int64_t n)
+void llm_matmul_set_ep(llm_compute *c, const llm_mat *const *W, float *const *Y,
+                       const llm_epilogue *const *ep, int nw, const float *X, int64_t n)
 {
     assert(nw >= 1 && nw <= LLM_MATMUL_SET);
     if (n <= 0) return;
@@ -510,9 +529,9 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
         int qg[LLM_MATMUL_SET] = {0}, any = 0;
         for (int k = 0; k < nw; k++)
             any |= qg[k] = ops && llm_qgemm_handles(W[k]->type);
-        if (any) matmul_qgemm(c, ops, W, Y, qg, nw, X, n);
+        if (any) matmul_qgemm(c, ops, W, Y, ep, qg, nw, X, n);
         for (int k = 0; k < nw; k++)
-            if (!qg[k] && W[k]->rows > 0) matmul_tiles(c, W[k], X, n, Y[k]);
+            if (!qg[k] && W[k]->rows > 0) matmul_tiles(c, W[k], X, n, Y[k], ep ? ep[k] : NULL);
         return;
     }
     rows_job job = {.X = X, .n = n};
@@ -521,6 +540,7 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
     for (int k = 0; k < nw; k++) {
         job.W[k] = W[k];
         job.Y[k] = Y[k];
+        job.ep[k] = ep ? ep[k] : NULL;
         job.start[k + 1] = job.start[k] + (W[k]->rows + ROW_CHUNK - 1) / ROW_CHUNK;
         /* Interleaved groups: the input rows quantized once for all of them */
         if (decode8 && il_usable(W[k])) {
@@ -550,7 +570,19 @@ void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, in
     llm_parallel_for(c, job.start[nw], dot_chunk, &job);
 }
 
+void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw,
+                    const float *X, int64_t n)
+{
+    llm_matmul_set_ep(c, W, Y, NULL, nw, X, n);
+}
+
 void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y)
 {
-    llm_matmul_set(c, &W, &Y, 1, X, n);
+    llm_matmul_set_ep(c, &W, &Y, NULL, 1, X, n);
+}
+
+void llm_matmul_ep(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y,
+                   const llm_epilogue *ep)
+{
+    llm_matmul_set_ep(c, &W, &Y, &ep, 1, X, n);
 }

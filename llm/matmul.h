@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "llm/quant.h"
+#include "llm/vecmath.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,16 @@ void llm_matmul(llm_compute *c, const llm_mat *W, const float *X, int64_t n, flo
 #define LLM_MATMUL_SET 3
 void llm_matmul_set(llm_compute *c, const llm_mat *const *W, float *const *Y, int nw,
                     const float *X, int64_t n);
+
+/* The same with an epilogue (llm/vecmath.h: a bias per row of W, GELU)
+ * done on each block of Y as the block is finished, on whichever path the
+ * product takes: Y is bit for bit llm_matmul's followed by llm_vec_add and
+ * llm_vec_gelu on each of its rows, without those passes over it. ep: NULL
+ * for none, or one (possibly NULL) per matrix. */
+void llm_matmul_ep(llm_compute *c, const llm_mat *W, const float *X, int64_t n, float *Y,
+                   const llm_epilogue *ep);
+void llm_matmul_set_ep(llm_compute *c, const llm_mat *const *W, float *const *Y,
+                       const llm_epilogue *const *ep, int nw, const float *X, int64_t n);
 
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads and waits. */
 void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);

@@ -12,6 +12,7 @@
 #define RAG_LLM_QUANT_INT_H
 
 #include "llm/quant.h"
+#include "llm/vecmath.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -304,7 +305,9 @@ typedef struct llm_vec_kernels {
     void (*axpy)(float *y, float a, const float *x, int64_t n);
     /* llm_gemm_nt (b_rows 1: B's rows are C's columns) and llm_gemm_nn (0) */
     void (*gemm)(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows, int n,
-                 int64_t k, float *C, int64_t ldc, float *scratch);
+                 int64_t k, float *C, int64_t ldc, float *scratch, const llm_epilogue *ep);
+    /* llm_epilogue_apply on an m x n block, bias (or NULL) from its first column */
+    void (*epilogue)(float *C, int64_t ldc, int64_t m, int64_t n, const float *bias, int gelu);
     /* llm_gemm_nn_f16 */
     void (*gemm_nn_f16)(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb, int n,
                         int64_t k, float *C, int64_t ldc);
@@ -335,6 +338,8 @@ typedef struct llm_gemm_blocks {
     llm_gemm_jblock jrows[8];
     llm_gemm_iblock icols[2][8];
     llm_gemm_pack_rows pack_rows; /* NULL: element by element */
+    /* the instruction set's epilogue kernel, on each block as it is done */
+    void (*epilogue)(float *C, int64_t ldc, int64_t m, int64_t n, const float *bias, int gelu);
 } llm_gemm_blocks;
 #if defined(__x86_64__)
 /* In 8 x 8 blocks of AVX2 shuffles (vecmath_avx2.c; the AVX-512 blocks use it
@@ -343,7 +348,8 @@ typedef struct llm_gemm_blocks {
 void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, float *P, int nr);
 #endif
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
-                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch);
+                  int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch,
+                  const llm_epilogue *ep);
 
 /* llm_gemm_nn_f16's blocks (vecmath_avx2.c, vecmath_avx512.c), which
  * llm_gemm_f16_run drives: rows[r - 1] takes r <= mr rows of A, each

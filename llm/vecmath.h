@@ -61,6 +61,23 @@ void llm_vec_axpy(float *y, float a, const float *x, int64_t n);
 enum { LLM_GEMM_PANEL = 32 };
 void llm_gemm_nt(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
                  float *C, int64_t ldc, float *scratch);
+/* What a product does to its output while each block of it is still in
+ * cache (llm_gemm_nt_ep, llm_matmul_ep): C[i][j] += bias[j] where bias is
+ * set, then GELU where gelu is. Element by element, so the output is the
+ * bits of the product followed by llm_vec_add and llm_vec_gelu on each of
+ * its rows, whatever blocks the product went by; an encoder's biases and
+ * activation no longer take passes of their own over its activations. */
+typedef struct llm_epilogue {
+    const float *bias; /* one per column of C, or NULL */
+    int gelu;
+} llm_epilogue;
+/* llm_gemm_nt, then ep (NULL: nothing) on C, block by block. */
+void llm_gemm_nt_ep(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n,
+                    int64_t k, float *C, int64_t ldc, float *scratch, const llm_epilogue *ep);
+/* ep (NULL: nothing) on the m x n block at C, rows ldc apart, whose first
+ * column is ep's column j0 (its bias from bias + j0). */
+void llm_epilogue_apply(const llm_epilogue *ep, float *C, int64_t ldc, int64_t m, int64_t j0,
+                        int64_t n);
 void llm_gemm_nn(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int n, int64_t k,
                  float *C, int64_t ldc, float *scratch);
 /* llm_gemm_nn with B in F16 (IEEE half floats, ldb halves apart), bit for bit

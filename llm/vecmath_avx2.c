@@ -330,6 +330,27 @@ static void add_avx2(float *y, const float *x, int64_t n)
     }
 }
 
+/* llm_epilogue_apply's block: each vector loaded once, its bias added as
+ * add_avx2 adds it, GELU as gelu_avx2 takes it; the tail masked. */
+static void epilogue_avx2(float *C, int64_t ldc, int64_t m, int64_t n, const float *bias, int gelu)
+{
+    for (int64_t r = 0; r < m; r++) {
+        float *y = C + r * ldc;
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(y + i);
+            if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + i));
+            _mm256_storeu_ps(y + i, gelu ? gelu8(v) : v);
+        }
+        if (i < n) {
+            __m256i t = tail_mask(n - i);
+            __m256 v = _mm256_maskload_ps(y + i, t);
+            if (bias) v = _mm256_add_ps(v, _mm256_maskload_ps(bias + i, t));
+            _mm256_maskstore_ps(y + i, t, gelu ? gelu8(v) : v);
+        }
+    }
+}
+
 static void axpy_avx2(float *y, float a, const float *x, int64_t n)
 {
     const __m256 va = _mm256_set1_ps(a);
@@ -493,6 +514,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
         .icols = {{gemm8i_1_1, gemm8i_1_2, gemm8i_1_3, gemm8i_1_4, gemm8i_1_5, gemm8i_1_6},
                   {gemm8i_2_1, gemm8i_2_2, gemm8i_2_3, gemm8i_2_4, gemm8i_2_5, gemm8i_2_6}},
         .pack_rows = llm_gemm_pack_rows_avx2,
+        .epilogue = epilogue_avx2,
 };
 
 /* llm_gemm_nn_f16: 16 columns of B at a time, widened as they are loaded
@@ -556,9 +578,10 @@ static void gemm_nn_f16_avx2(const float *A, int64_t lda, int m, const uint16_t 
 }
 
 static void gemm_avx2(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
-                      int n, int64_t K, float *C, int64_t ldc, float *scratch)
+                      int n, int64_t K, float *C, int64_t ldc, float *scratch,
+                      const llm_epilogue *ep)
 {
-    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc, scratch);
+    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc, scratch, ep);
 }
 
 /* ---- llm_vec_argmax ---------------------------------------------------- */
@@ -626,6 +649,7 @@ void llm_vec_kernels_avx2(llm_vec_kernels *k)
     k->add = add_avx2;
     k->axpy = axpy_avx2;
     k->gemm = gemm_avx2;
+    k->epilogue = epilogue_avx2;
     k->gemm_nn_f16 = gemm_nn_f16_avx2;
     k->read_sum = read_sum_avx2;
 }

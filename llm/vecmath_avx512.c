@@ -317,6 +317,28 @@ static void add_avx512(float *y, const float *x, int64_t n)
     }
 }
 
+/* llm_epilogue_apply's block: each vector loaded once, its bias added as
+ * add_avx512 adds it, GELU as gelu_avx512 takes it; the tail masked. */
+static void epilogue_avx512(float *C, int64_t ldc, int64_t m, int64_t n, const float *bias,
+                            int gelu)
+{
+    for (int64_t r = 0; r < m; r++) {
+        float *y = C + r * ldc;
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m512 v = _mm512_loadu_ps(y + i);
+            if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + i));
+            _mm512_storeu_ps(y + i, gelu ? gelu16(v) : v);
+        }
+        if (i < n) {
+            __mmask16 t = tail_mask(n - i);
+            __m512 v = _mm512_maskz_loadu_ps(t, y + i);
+            if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias + i));
+            _mm512_mask_storeu_ps(y + i, t, gelu ? gelu16(v) : v);
+        }
+    }
+}
+
 static void axpy_avx512(float *y, float a, const float *x, int64_t n)
 {
     const __m512 va = _mm512_set1_ps(a);
@@ -433,6 +455,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
         .icols = {{gemm16i_1_1, gemm16i_1_2, gemm16i_1_3, gemm16i_1_4, gemm16i_1_5, gemm16i_1_6},
                   {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6}},
         .pack_rows = llm_gemm_pack_rows_avx2,
+        .epilogue = epilogue_avx512,
 };
 
 /* llm_gemm_nn_f16: 32 columns of B at a time, widened as they are loaded,
@@ -491,9 +514,10 @@ static void gemm_nn_f16_avx512(const float *A, int64_t lda, int m, const uint16_
 }
 
 static void gemm_avx512(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
-                        int n, int64_t K, float *C, int64_t ldc, float *scratch)
+                        int n, int64_t K, float *C, int64_t ldc, float *scratch,
+                        const llm_epilogue *ep)
 {
-    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc, scratch);
+    llm_gemm_run(&gemm_blocks, A, lda, m, B, ldb, b_rows, n, K, C, ldc, scratch, ep);
 }
 
 /* ---- llm_bench_read_sum ----------------------------------------------- */
@@ -561,6 +585,7 @@ void llm_vec_kernels_avx512(llm_vec_kernels *k)
     k->add = add_avx512;
     k->axpy = axpy_avx512;
     k->gemm = gemm_avx512;
+    k->epilogue = epilogue_avx512;
     k->gemm_nn_f16 = gemm_nn_f16_avx512;
     k->read_sum = read_sum_avx512;
 }

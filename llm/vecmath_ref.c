@@ -118,11 +118,21 @@ static void axpy_ref(float *y, float a, const float *x, int64_t n)
         y[i] += a * x[i];
 }
 
+/* llm_epilogue_apply's block, row by row. */
+static void epilogue_ref(float *C, int64_t ldc, int64_t m, int64_t n, const float *bias, int gelu)
+{
+    for (int64_t i = 0; i < m; i++) {
+        if (bias) add_ref(C + i * ldc, bias, n);
+        if (gelu) gelu_ref(C + i * ldc, n);
+    }
+}
+
 /* Each element the chain c = fma(a[k], b[k], c) over k from zero: what
  * each lane of the SIMD versions computes, so all three agree bit for bit
- * (see llm_gemm_nt). */
+ * (see llm_gemm_nt); then the epilogue on the whole of C. */
 static void gemm_ref(const float *A, int64_t lda, int m, const float *B, int64_t ldb, int b_rows,
-                     int n, int64_t K, float *C, int64_t ldc, float *scratch)
+                     int n, int64_t K, float *C, int64_t ldc, float *scratch,
+                     const llm_epilogue *ep)
 {
     (void)scratch; /* nothing is packed */
     for (int i = 0; i < m; i++)
@@ -133,6 +143,7 @@ static void gemm_ref(const float *A, int64_t lda, int m, const float *B, int64_t
                 s = fmaf(a[k], b_rows ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], s);
             C[(size_t)i * ldc + j] = s;
         }
+    if (ep && (ep->bias || ep->gelu)) epilogue_ref(C, ldc, m, n, ep->bias, ep->gelu);
 }
 
 static void gemm_nn_f16_ref(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,
@@ -178,6 +189,7 @@ void llm_vec_kernels_ref(llm_vec_kernels *k)
     k->add = add_ref;
     k->axpy = axpy_ref;
     k->gemm = gemm_ref;
+    k->epilogue = epilogue_ref;
     k->gemm_nn_f16 = gemm_nn_f16_ref;
     k->read_sum = read_sum_ref;
 }

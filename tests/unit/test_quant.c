@@ -1100,6 +1100,79 @@ static void test_matmul(void)
     }
 }
 
+/* llm_matmul_ep / llm_matmul_set_ep: bit for bit llm_matmul followed by
+ * llm_vec_add of the bias and llm_vec_gelu on each output row, on every
+ * instruction set and every path a product can take (row dots for a few
+ * rows, float tiles for F32 and F16, the integer path for the quantized
+ * types; batch invariant or not; more rows than the integer path quantizes
+ * at once), for a bias alone, GELU alone, both, and no epilogue beside one. */
+static void test_matmul_epilogue(void)
+{
+    const llm_dtype types[] = {LLM_F32, LLM_F16, LLM_Q8_0, LLM_Q4_K};
+    const int64_t ns[] = {1, 3, 8, 70, 600}, rows = 45, cols = 256;
+    float *X = random_vec(600 * cols), *bias = random_vec(rows);
+    float *want = rag_xmalloc((size_t)(600 * rows) * sizeof(float));
+    float *got = rag_xmalloc((size_t)(600 * rows) * sizeof(float));
+    float *plain = rag_xmalloc((size_t)(600 * rows) * sizeof(float));
+    int cases = 0, differ = 0;
+    llm_compute *c;
+    rag_err err;
+    CHECK_INT(llm_compute_new(2, cols, &c, &err), 0);
+    for (int isa = LLM_ISA_SCALAR; isa <= LLM_ISA_AVX512; isa++) {
+        if (!llm_isa_supported((llm_isa)isa)) continue;
+        llm_isa prev = llm_isa_select((llm_isa)isa);
+        for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+            llm_dtype t = types[ti];
+            size_t rb = llm_row_bytes(t, cols);
+            uint8_t *data = rag_xmalloc(rb * (size_t)rows);
+            for (int64_t r = 0; r < rows; r++) {
+                uint8_t *one = random_row(t, cols);
+                memcpy(data + (size_t)r * rb, one, rb);
+                rag_free(one);
+            }
+            llm_mat W = {.type = t, .rows = rows, .cols = cols, .data = data, .row_bytes = rb};
+            for (int inv = 0; inv <= 1; inv++) {
+                llm_compute_set_batch_invariant(c, inv);
+                llm_compute_set_int8_decode(c, 1);
+                for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+                    for (int form = 1; form <= 3; form++) { /* bias, GELU, both */
+                        int64_t n = ns[ni];
+                        llm_epilogue ep = {form & 1 ? bias : NULL, (form & 2) != 0};
+                        llm_matmul(c, &W, X, n, want);
+                        for (int64_t j = 0; j < n; j++) {
+                            if (ep.bias) llm_vec_add(want + j * rows, bias, rows);
+                            if (ep.gelu) llm_vec_gelu(want + j * rows, rows);
+                        }
+                        llm_matmul_ep(c, &W, X, n, got, &ep);
+                        differ += memcmp(got, want, (size_t)(n * rows) * sizeof(float)) != 0;
+                        /* two matrices in one pass, the second without an epilogue */
+                        const llm_mat *w2[2] = {&W, &W};
+                        float *y2[2] = {got, plain};
+                        const llm_epilogue *e2[2] = {&ep, NULL};
+                        memset(got, 0, (size_t)(n * rows) * sizeof(float));
+                        llm_matmul_set_ep(c, w2, y2, e2, 2, X, n);
+                        differ += memcmp(got, want, (size_t)(n * rows) * sizeof(float)) != 0;
+                        llm_matmul(c, &W, X, n, want);
+                        differ += memcmp(plain, want, (size_t)(n * rows) * sizeof(float)) != 0;
+                        cases++;
+                    }
+            }
+            rag_free(data);
+        }
+        llm_isa_select(prev);
+    }
+    llm_compute_free(c);
+    printf("    %d products with an epilogue, %d differ from the product and the row passes\n",
+           cases, differ);
+    CHECK(cases > 0);
+    CHECK_INT(differ, 0);
+    rag_free(plain);
+    rag_free(got);
+    rag_free(want);
+    rag_free(bias);
+    rag_free(X);
+}
+
 /* ---- the integer prefill path (llm/qgemm.h) ------------------------------ */
 
 static const llm_dtype qgemm_types[] = {LLM_Q4_0, LLM_Q4_1,   LLM_Q5_0, LLM_Q5_1,
@@ -1439,6 +1512,7 @@ int main(void)
     RUN(test_quantizer_details);
     RUN(test_parallel_for);
     RUN(test_matmul);
+    RUN(test_matmul_epilogue);
     RUN(test_qgemm_pack);
     RUN(test_qgemm_products);
     RUN(test_qgemm_interleaved);
