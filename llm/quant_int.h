@@ -322,22 +322,29 @@ typedef struct llm_vec_kernels {
  *     of nr columns of B packed k by k (P[k][c]); nc <= nr columns stored;
  *   icols[v - 1][c - 1]: v vectors of `lanes` rows of A packed k by k
  *     (P[k][r], 2 lanes wide), against c <= nj columns of B, each element
- *     b(k, j) = B[j sj + k sk] broadcast; mr rows stored.
+ *     b(k, j) = B[j sj + k sk] broadcast; column j of the result stored
+ *     as its v vectors at T + j LLM_GEMM_PANEL, which unpack_cols then
+ *     moves into rows of C.
  * The first suits many rows of A, the second few (packing costs a float
  * per element of the operand packed). */
 typedef void (*llm_gemm_jblock)(const float *A, int64_t lda, const float *P, int64_t k, float *C,
                                 int64_t ldc, int nc);
 typedef void (*llm_gemm_iblock)(const float *P, const float *B, int64_t sj, int64_t sk, int64_t k,
-                                float *C, int64_t ldc, int mr);
+                                float *T);
 /* Packs nc <= nr rows of X (ldx apart), k values each, as columns: P[t][c]
  * = X[c][t], zero for c from nc to nr. */
 typedef void (*llm_gemm_pack_rows)(const float *X, int64_t ldx, int nc, int64_t k, float *P,
                                    int nr);
+/* C[r][c] = T[c LLM_GEMM_PANEL + r] for r < mr, c < nc: the columns icols
+ * stored into rows of C (it may read each column's floats up to mr
+ * rounded up to 8, which icols wrote). */
+typedef void (*llm_gemm_unpack_cols)(const float *T, int nc, int mr, float *C, int64_t ldc);
 typedef struct llm_gemm_blocks {
     int lanes, nr, mr, nj;
     llm_gemm_jblock jrows[8];
     llm_gemm_iblock icols[2][8];
     llm_gemm_pack_rows pack_rows; /* NULL: element by element */
+    llm_gemm_unpack_cols unpack_cols;
     /* the instruction set's epilogue kernel, on each block as it is done */
     void (*epilogue)(float *C, int64_t ldc, int64_t m, int64_t n, const float *bias, int gelu);
 } llm_gemm_blocks;
@@ -346,6 +353,10 @@ typedef struct llm_gemm_blocks {
  * too): element by element, packing the keys for attention's Q K^T was a
  * twentieth of an encoder's time. */
 void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, float *P, int nr);
+/* The same transpositions: one float at a time, the columns went into rows
+ * of C a scattered float each, and a long prompt's attention (its Q K^T
+ * takes this path) ran at a tenth of the speed of its S V. */
+void llm_gemm_unpack_cols_avx2(const float *T, int nc, int mr, float *C, int64_t ldc);
 #endif
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
                   int64_t ldb, int b_rows, int n, int64_t k, float *C, int64_t ldc, float *scratch,

@@ -369,6 +369,30 @@ static void axpy_avx2(float *y, float a, const float *x, int64_t n)
 /* Rows of X as columns (llm_gemm_pack_rows), 8 rows by 8 values at a time
  * through the usual unpack / shuffle / lane-swap transpose; the rest
  * element by element. Moves floats only: the same P either way. */
+/* out[i][c] = x[c][i] for an 8 x 8 block, rows ldx apart: out[i] holds
+ * element i of each of the 8 rows. */
+static inline __attribute__((always_inline)) void transpose8(const float *x, int64_t ldx,
+                                                             __m256 out[8])
+{
+    __m256 r[8], u[8], v[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(x + (size_t)i * ldx);
+    for (int i = 0; i < 8; i += 2) {
+        u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
+        v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xEE);
+        v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
+        v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        out[i] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x20);
+        out[i + 4] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x31);
+    }
+}
+
 void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, float *P, int nr)
 {
     int c0 = 0;
@@ -376,25 +400,10 @@ void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, flo
         const float *x = X + (size_t)c0 * ldx;
         int64_t t = 0;
         for (; t + 8 <= k; t += 8) {
-            __m256 r[8], u[8], v[8];
+            __m256 o[8];
+            transpose8(x + t, ldx, o);
             for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(x + (size_t)i * ldx + t);
-            for (int i = 0; i < 8; i += 2) {
-                u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-            }
-            for (int i = 0; i < 8; i += 4) {
-                v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
-                v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xEE);
-                v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
-                v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
-            }
-            for (int i = 0; i < 4; i++) {
-                _mm256_storeu_ps(P + (t + i) * nr + c0,
-                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x20));
-                _mm256_storeu_ps(P + (t + i + 4) * nr + c0,
-                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
-            }
+                _mm256_storeu_ps(P + (t + i) * nr + c0, o[i]);
         }
         for (; t < k; t++)
             for (int c = 0; c < 8; c++)
@@ -403,6 +412,21 @@ void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, flo
     for (int c = c0; c < nr; c++)
         for (int64_t t = 0; t < k; t++)
             P[t * nr + c] = c < nc ? X[(size_t)c * ldx + t] : 0.0f;
+}
+
+void llm_gemm_unpack_cols_avx2(const float *T, int nc, int mr, float *C, int64_t ldc)
+{
+    int c0 = 0;
+    for (; c0 + 8 <= nc; c0 += 8)
+        for (int t = 0; t < mr; t += 8) { /* T's columns are readable past mr */
+            __m256 o[8];
+            transpose8(T + (size_t)c0 * LLM_GEMM_PANEL + t, LLM_GEMM_PANEL, o);
+            for (int i = 0; i < 8 && t + i < mr; i++)
+                _mm256_storeu_ps(C + (t + i) * ldc + c0, o[i]);
+        }
+    for (int r = 0; r < mr; r++)
+        for (int c = c0; c < nc; c++)
+            C[r * ldc + c] = T[(size_t)c * LLM_GEMM_PANEL + r];
 }
 
 /* ---- products (llm_gemm) ------------------------------------------------
@@ -468,7 +492,7 @@ GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
     static inline
     __attribute__((always_inline)) void gemm_iblock8(const float *P, int VI, const float *B,
                                                      int64_t sj, int64_t sk, int NJ, int64_t K,
-                                                     float *C, int64_t ldc, int mr)
+                                                     float *T)
 {
     __m256 acc[6][2];
 #pragma GCC unroll 6
@@ -483,22 +507,19 @@ GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
             if (VI > 1) acc[j][1] = _mm256_fmadd_ps(a1, b, acc[j][1]);
         }
     }
-    float col[16];
 #pragma GCC unroll 6
     for (int j = 0; j < NJ; j++) {
-        _mm256_storeu_ps(col, acc[j][0]);
-        if (VI > 1) _mm256_storeu_ps(col + 8, acc[j][1]);
-        for (int r = 0; r < mr; r++)
-            C[r * ldc + j] = col[r];
+        _mm256_store_ps(T + j * LLM_GEMM_PANEL, acc[j][0]);
+        if (VI > 1) _mm256_store_ps(T + j * LLM_GEMM_PANEL + 8, acc[j][1]);
     }
 }
 
 // clang-format off
 #define GEMM_ICOLS(V, J)                                                                           \
     static void gemm8i_##V##_##J(const float *P, const float *B, int64_t sj, int64_t sk,           \
-                                 int64_t K, float *C, int64_t ldc, int mr)                         \
+                                 int64_t K, float *T)                                              \
     {                                                                                              \
-        gemm_iblock8(P, V, B, sj, sk, J, K, C, ldc, mr);                                           \
+        gemm_iblock8(P, V, B, sj, sk, J, K, T);                                                    \
     }
 GEMM_ICOLS(1, 1) GEMM_ICOLS(1, 2) GEMM_ICOLS(1, 3) GEMM_ICOLS(1, 4) GEMM_ICOLS(1, 5) GEMM_ICOLS(1, 6)
 GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2, 5) GEMM_ICOLS(2, 6)
@@ -514,6 +535,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
         .icols = {{gemm8i_1_1, gemm8i_1_2, gemm8i_1_3, gemm8i_1_4, gemm8i_1_5, gemm8i_1_6},
                   {gemm8i_2_1, gemm8i_2_2, gemm8i_2_3, gemm8i_2_4, gemm8i_2_5, gemm8i_2_6}},
         .pack_rows = llm_gemm_pack_rows_avx2,
+        .unpack_cols = llm_gemm_unpack_cols_avx2,
         .epilogue = epilogue_avx2,
 };
 

@@ -409,7 +409,7 @@ GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
     static inline
     __attribute__((always_inline)) void gemm_iblock16(const float *P, int VI, const float *B,
                                                       int64_t sj, int64_t sk, int NJ, int64_t K,
-                                                      float *C, int64_t ldc, int mr)
+                                                      float *T)
 {
     __m512 acc[6][2];
 #pragma GCC unroll 6
@@ -424,22 +424,19 @@ GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
             if (VI > 1) acc[j][1] = _mm512_fmadd_ps(a1, b, acc[j][1]);
         }
     }
-    float col[32];
 #pragma GCC unroll 6
     for (int j = 0; j < NJ; j++) {
-        _mm512_storeu_ps(col, acc[j][0]);
-        if (VI > 1) _mm512_storeu_ps(col + 16, acc[j][1]);
-        for (int r = 0; r < mr; r++)
-            C[r * ldc + j] = col[r];
+        _mm512_store_ps(T + j * LLM_GEMM_PANEL, acc[j][0]);
+        if (VI > 1) _mm512_store_ps(T + j * LLM_GEMM_PANEL + 16, acc[j][1]);
     }
 }
 
 // clang-format off
 #define GEMM_ICOLS(V, J)                                                                           \
     static void gemm16i_##V##_##J(const float *P, const float *B, int64_t sj, int64_t sk,           \
-                                 int64_t K, float *C, int64_t ldc, int mr)                         \
+                                 int64_t K, float *T)                                              \
     {                                                                                              \
-        gemm_iblock16(P, V, B, sj, sk, J, K, C, ldc, mr);                                           \
+        gemm_iblock16(P, V, B, sj, sk, J, K, T);                                                   \
     }
 GEMM_ICOLS(1, 1) GEMM_ICOLS(1, 2) GEMM_ICOLS(1, 3) GEMM_ICOLS(1, 4) GEMM_ICOLS(1, 5) GEMM_ICOLS(1, 6)
 GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2, 5) GEMM_ICOLS(2, 6)
@@ -455,6 +452,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
         .icols = {{gemm16i_1_1, gemm16i_1_2, gemm16i_1_3, gemm16i_1_4, gemm16i_1_5, gemm16i_1_6},
                   {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6}},
         .pack_rows = llm_gemm_pack_rows_avx2,
+        .unpack_cols = llm_gemm_unpack_cols_avx2,
         .epilogue = epilogue_avx512,
 };
 

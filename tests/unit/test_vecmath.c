@@ -627,9 +627,12 @@ static void test_gemm(void)
 {
     static const int64_t ks[] = {1, 7, 8, 9, 15, 16, 17, 33, 384, 1000};
     /* with m > 1 a product may take the other path (A or B packed) than
-     * a row alone: {100, 64} and {33, 96} do on AVX2 and AVX-512 */
-    static const int shapes[][2] = {{1, 1},   {1, 5},  {3, 1},   {6, 16}, {7, 17},   {9, 33},
-                                    {13, 40}, {2, 70}, {40, 13}, {70, 2}, {100, 64}, {33, 96}};
+     * a row alone: {100, 64} and {33, 96} do on AVX2 and AVX-512; {12, 203}
+     * packs A on both, its columns unpacked 96 at a time and a tail, and
+     * {40, 203} packs A in three strips on AVX-512 */
+    static const int shapes[][2] = {{1, 1},    {1, 5},   {3, 1},    {6, 16},  {7, 17},
+                                    {9, 33},   {13, 40}, {2, 70},   {40, 13}, {70, 2},
+                                    {100, 64}, {33, 96}, {12, 203}, {40, 203}};
     double worst_err = 0;
     int bad_inv = 0, bad_nn = 0, bad_isa = 0, bad_canary = 0;
     for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
