@@ -20,6 +20,8 @@ echo
 echo
 ./build/bench/bench_vector
 echo
+./build/bench/bench_qgemm_ceiling
+echo
 ./bench/models.sh
 echo
 ./bench/ragd_streams.sh
