@@ -34,10 +34,10 @@
 enum { K = 896, NB = K / 32, ROUNDS = 100000 };
 
 static _Alignas(64) uint8_t w[2][NB * 512]; /* two panels: per block 8 vectors of 64 bytes */
-static _Alignas(64) float wd[2][NB * 16];    /* their scales, 16 per block */
+static _Alignas(64) float wd[2][NB * 16];   /* their scales, 16 per block */
 static _Alignas(64) int8_t x[8][K];         /* activation rows */
-static float xd[8][NB];                      /* their block scales */
-static int32_t xs[8][NB];                    /* their block sums (Q8_0's offset of 128) */
+static float xd[8][NB];                     /* their block scales */
+static int32_t xs[8][NB];                   /* their block sums (Q8_0's offset of 128) */
 static _Alignas(64) float out[16 * 16];
 
 static inline int32_t load4(const int8_t *p)
@@ -63,7 +63,8 @@ INLINE static void tile16x8(const int SCALE)
     for (int b = 0; b < NB; b++) {
         const uint8_t *v = w[0] + b * 512;
         __m512i s[8];
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) s[j] = _mm512_set1_epi32(-128 * xs[j][b]);
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) s[j] =
+            _mm512_set1_epi32(-128 * xs[j][b]);
         _Pragma("GCC unroll 8") for (int t = 0; t < 8; t++)
         {
             __m512i wv = _mm512_load_si512((const void *)(v + 64 * t));
@@ -80,8 +81,8 @@ INLINE static void tile16x8(const int SCALE)
                 isum[j] = _mm512_add_epi32(isum[j], s[j]);
         }
     }
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm512_store_ps(
-        out + 16 * j, _mm512_add_ps(acc[j], _mm512_castsi512_ps(isum[j])));
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+        _mm512_store_ps(out + 16 * j, _mm512_add_ps(acc[j], _mm512_castsi512_ps(isum[j])));
 }
 
 /* 32 weight rows (two vectors) x 6 activation rows. */
@@ -123,9 +124,8 @@ INLINE static void tile32x6(const int SCALE)
             }
         }
     }
-    _Pragma("GCC unroll 6") for (int j = 0; j < 6; j++) for (int h = 0; h < 2; h++)
-        _mm512_store_ps(out + 32 * j + 16 * h,
-                        _mm512_add_ps(acc[j][h], _mm512_castsi512_ps(isum[j][h])));
+    _Pragma("GCC unroll 6") for (int j = 0; j < 6; j++) for (int h = 0; h < 2; h++) _mm512_store_ps(
+        out + 32 * j + 16 * h, _mm512_add_ps(acc[j][h], _mm512_castsi512_ps(isum[j][h])));
 }
 
 VNNI static void sums16x8(void)

@@ -128,6 +128,19 @@ static void *random_row(llm_dtype t, int64_t n)
     return row;
 }
 
+/* rows random rows of type t, n elements each, one after another. */
+static uint8_t *random_rows(llm_dtype t, int64_t rows, int64_t n)
+{
+    size_t rb = llm_row_bytes(t, n);
+    uint8_t *data = rag_xmalloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *one = random_row(t, n);
+        memcpy(data + (size_t)r * rb, one, rb);
+        rag_free(one);
+    }
+    return data;
+}
+
 static float *random_vec(int64_t n)
 {
     float *x = rag_xmalloc((size_t)n * sizeof *x);
@@ -1124,12 +1137,7 @@ static void test_matmul_epilogue(void)
         for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
             llm_dtype t = types[ti];
             size_t rb = llm_row_bytes(t, cols);
-            uint8_t *data = rag_xmalloc(rb * (size_t)rows);
-            for (int64_t r = 0; r < rows; r++) {
-                uint8_t *one = random_row(t, cols);
-                memcpy(data + (size_t)r * rb, one, rb);
-                rag_free(one);
-            }
+            uint8_t *data = random_rows(t, rows, cols);
             llm_mat W = {.type = t, .rows = rows, .cols = cols, .data = data, .row_bytes = rb};
             for (int inv = 0; inv <= 1; inv++) {
                 llm_compute_set_batch_invariant(c, inv);
@@ -1199,12 +1207,7 @@ static void test_qgemm_pack(void)
         for (int ti = 0; ti < N_QGEMM; ti++) {
             llm_dtype t = qgemm_types[ti];
             size_t rb = llm_row_bytes(t, k);
-            uint8_t *rows = rag_xmalloc(rb * (size_t)nrows);
-            for (int r = 0; r < nrows; r++) {
-                uint8_t *one = random_row(t, k);
-                memcpy(rows + (size_t)r * rb, one, rb);
-                rag_free(one);
-            }
+            uint8_t *rows = random_rows(t, nrows, k);
             llm_qg_panel p;
             llm_qg_pack(t, rows, rb, nrows, k, lanes, mem, tmp, &p);
             int bad = 0;
@@ -1253,13 +1256,9 @@ static void test_qgemm_products(void)
     for (int ti = 0; ti < N_QGEMM; ti++) {
         llm_dtype t = qgemm_types[ti];
         size_t rb = llm_row_bytes(t, cols);
-        uint8_t *data = rag_xmalloc(rb * (size_t)rows);
-        for (int64_t r = 0; r < rows; r++) {
-            uint8_t *one = random_row(t, cols);
-            memcpy(data + (size_t)r * rb, one, rb);
-            rag_free(one);
+        uint8_t *data = random_rows(t, rows, cols);
+        for (int64_t r = 0; r < rows; r++)
             llm_dequant_row(t, data + (size_t)r * rb, w + r * cols, cols);
-        }
         llm_mat W = {.type = t, .rows = rows, .cols = cols, .data = data, .row_bytes = rb};
         int have_first = 0;
         for (int path = 1; path < LLM_QGEMM_PATHS; path++) {
@@ -1348,12 +1347,7 @@ static void test_qgemm_interleaved(void)
         /* the file's bytes, or a little more for the K types' scales */
         CHECK(gb >= rb * 16 && gb <= (rb * 16 + 63) / 64 * 64 +
                                          (t == LLM_Q4_K || t == LLM_Q5_K ? 8 * cols / 32 : 64));
-        uint8_t *data = rag_xmalloc(rb * (size_t)rows);
-        for (int64_t r = 0; r < rows; r++) {
-            uint8_t *one = random_row(t, cols);
-            memcpy(data + (size_t)r * rb, one, rb);
-            rag_free(one);
-        }
+        uint8_t *data = random_rows(t, rows, cols);
         CHECK_INT(llm_qg_il_bytes(t, rows, cols), 3 * gb);
         uint8_t *il = rag_xcalloc_lines(llm_qg_il_bytes(t, rows, cols), 1);
         llm_qg_il_pack(t, data, rb, rows, cols, il);
