@@ -356,23 +356,25 @@ static void axpy_avx512(float *y, float a, const float *x, int64_t n)
  * whatever block of C it falls in, so a row's result does not depend on the
  * rows beside it (and equals the scalar fmaf chain of vecmath_ref.c and the
  * AVX2 one). Thirty-two columns of B at a time are packed k by k into a
- * panel [k][32] (columns past n zero); a block of up to 6 rows of A then
- * broadcasts a[i][k] against the panel's two vectors: twelve accumulators,
- * three loads for twelve fused multiply-adds. */
+ * panel [k][32] (columns past n zero); a block of up to 8 rows of A then
+ * broadcasts a[i][k] against the panel's two vectors: sixteen accumulators
+ * (of 32 registers), ten loads for sixteen fused multiply-adds (with 6
+ * rows, a decoding token's 7 heads took a block of 6 and one of a row,
+ * whose two chains wait on the multiply-add's latency). */
 #define GEMM_NR 32
-#define GEMM_MR 6
+#define GEMM_MR 8
 
 static inline __attribute__((always_inline)) void gemm_block32(const float *A, int64_t lda, int MR,
                                                                const float *P, int64_t K, float *C,
                                                                int64_t ldc, int nc)
 {
     __m512 acc[GEMM_MR][2];
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < K; k++) {
         __m512 b0 = _mm512_load_ps(P + k * GEMM_NR), b1 = _mm512_load_ps(P + k * GEMM_NR + 16);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 a = _mm512_set1_ps(A[i * lda + k]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
@@ -381,7 +383,7 @@ static inline __attribute__((always_inline)) void gemm_block32(const float *A, i
     }
     __mmask16 m0 = nc >= 16 ? (__mmask16)0xFFFF : tail_mask(nc);
     __mmask16 m1 = nc >= 32 ? (__mmask16)0xFFFF : nc > 16 ? tail_mask(nc - 16) : 0;
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
         _mm512_mask_storeu_ps(C + i * ldc, m0, acc[i][0]);
         _mm512_mask_storeu_ps(C + i * ldc + 16, m1, acc[i][1]);
@@ -395,7 +397,8 @@ static inline __attribute__((always_inline)) void gemm_block32(const float *A, i
     {                                                                                              \
         gemm_block32(A, lda, I, P, K, C, ldc, nc);                                                 \
     }
-GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6)
+GEMM_ROWS(1) GEMM_ROWS(2) GEMM_ROWS(3) GEMM_ROWS(4) GEMM_ROWS(5) GEMM_ROWS(6) GEMM_ROWS(7)
+GEMM_ROWS(8)
 #undef GEMM_ROWS
     // clang-format on
 
@@ -446,9 +449,9 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
     static const llm_gemm_blocks gemm_blocks = {
         .lanes = 16,
         .nr = 32,
-        .mr = 6,
+        .mr = GEMM_MR,
         .nj = 6,
-        .jrows = {gemm32_1, gemm32_2, gemm32_3, gemm32_4, gemm32_5, gemm32_6},
+        .jrows = {gemm32_1, gemm32_2, gemm32_3, gemm32_4, gemm32_5, gemm32_6, gemm32_7, gemm32_8},
         .icols = {{gemm16i_1_1, gemm16i_1_2, gemm16i_1_3, gemm16i_1_4, gemm16i_1_5, gemm16i_1_6},
                   {gemm16i_2_1, gemm16i_2_2, gemm16i_2_3, gemm16i_2_4, gemm16i_2_5, gemm16i_2_6}},
         .pack_rows = llm_gemm_pack_rows_avx2,
@@ -457,7 +460,7 @@ GEMM_ICOLS(2, 1) GEMM_ICOLS(2, 2) GEMM_ICOLS(2, 3) GEMM_ICOLS(2, 4) GEMM_ICOLS(2
 };
 
 /* llm_gemm_nn_f16: 32 columns of B at a time, widened as they are loaded,
- * against blocks of up to 6 rows of A broadcast: each element the chain
+ * against blocks of up to 8 rows of A broadcast: each element the chain
  * over k from zero, as gemm_block32 computes it. */
 static inline __attribute__((always_inline)) void gemm_f16_block32(const float *A, int64_t lda,
                                                                    int MR, const uint16_t *B,
@@ -465,7 +468,7 @@ static inline __attribute__((always_inline)) void gemm_f16_block32(const float *
                                                                    int64_t ldc, int nc)
 {
     __m512 acc[GEMM_MR][2];
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     __mmask16 m0 = nc >= 16 ? (__mmask16)0xFFFF : tail_mask(nc);
@@ -474,14 +477,14 @@ static inline __attribute__((always_inline)) void gemm_f16_block32(const float *
         const uint16_t *b = B + (size_t)k * ldb;
         __m512 b0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, b));
         __m512 b1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, b + 16));
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 a = _mm512_set1_ps(A[i * lda + k]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
     }
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
         _mm512_mask_storeu_ps(C + i * ldc, m0, acc[i][0]);
         _mm512_mask_storeu_ps(C + i * ldc + 16, m1, acc[i][1]);
@@ -496,13 +499,15 @@ static inline __attribute__((always_inline)) void gemm_f16_block32(const float *
         gemm_f16_block32(A, lda, I, B, ldb, K, C, ldc, nc);                                        \
     }
 GEMM_F16_ROWS(1) GEMM_F16_ROWS(2) GEMM_F16_ROWS(3) GEMM_F16_ROWS(4) GEMM_F16_ROWS(5) GEMM_F16_ROWS(6)
+GEMM_F16_ROWS(7) GEMM_F16_ROWS(8)
 #undef GEMM_F16_ROWS
     // clang-format on
 
     static const llm_gemm_f16_blocks gemm_f16_blocks = {
         .nr = GEMM_NR,
         .mr = GEMM_MR,
-        .rows = {gemm_f16_1, gemm_f16_2, gemm_f16_3, gemm_f16_4, gemm_f16_5, gemm_f16_6},
+        .rows = {gemm_f16_1, gemm_f16_2, gemm_f16_3, gemm_f16_4, gemm_f16_5, gemm_f16_6, gemm_f16_7,
+                 gemm_f16_8},
 };
 
 static void gemm_nn_f16_avx512(const float *A, int64_t lda, int m, const uint16_t *B, int64_t ldb,

@@ -738,7 +738,7 @@ static void test_gemm_zero_tail(void)
  * 600: a decoding token's scores against its cache). */
 static void test_gemm_nn_f16(void)
 {
-    enum { MMAX = 13, NMAX = 70, KMAX = 600, LDB = 72 };
+    enum { MMAX = 17, NMAX = 70, KMAX = 600, LDB = 72 };
     float *A = row_new(MMAX * KMAX), *Bf = row_new(KMAX * LDB), *want = row_new(MMAX * NMAX),
           *got = row_new(MMAX * NMAX);
     uint16_t *B = rag_xcalloc((size_t)KMAX * LDB, sizeof *B);
@@ -748,7 +748,8 @@ static void test_gemm_nn_f16(void)
         Bf[i] = gauss();
     llm_quantize_row(LLM_F16, Bf, B, (int64_t)KMAX * LDB);
     llm_dequant_row(LLM_F16, B, Bf, (int64_t)KMAX * LDB); /* the values B holds */
-    static const int ms[] = {1, 6, 7, 13}, ns[] = {1, 15, 16, 17, 33, 64, 70}, ks[] = {1, 31, 600};
+    static const int ms[] = {1, 6, 7, 8, 9, 13, 17}, ns[] = {1, 15, 16, 17, 33, 64, 70},
+                     ks[] = {1, 31, 600};
     int bad = 0, runs = 0, cases = 0;
     for (int k = 0; k < 3; k++) {
         llm_isa prev;
