@@ -5,7 +5,8 @@
  * Hkv KV heads, F = n_ff, V = n_vocab, P = positions in the cache):
  *   x      [B, E]      token embeddings, then the residual stream
  *   q      [B, H*D]    k, v [B, Hkv*D]
- *   cache  [P, Hkv*D]  per layer and sequence, F16 like llama.cpp's default
+ *   cache  per layer and sequence, F16 like llama.cpp's default: keys
+ *          [Hkv][D][P] (each head's keys as columns), values [Hkv][P][D]
  *   att    [B, H*D]    attention output before the output projection
  *   gate, up [B, F]
  *   logits [1 or B, V]
@@ -62,30 +63,43 @@ typedef struct attn_job {
     int layer, n;
 } attn_job;
 
-/* Positions [from, to) of KV head kvh of one of c's caches (k_cache or
- * v_cache) at a layer, widened to floats: rows of head_dim in dst. */
-static void widen(const llm_context *c, const uint16_t *cache, const llm_hparams *hp, int layer,
-                  int kvh, int from, int to, float *dst)
+/* Positions [from, to) of KV head kvh's values at a layer, widened to
+ * floats: rows of head_dim in dst. */
+static void widen_v(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from,
+                    int to, float *dst)
 {
     size_t D = (size_t)hp->head_dim, at = llm_kv_index(c, layer, kvh, from);
-    llm_dequant_row(LLM_F16, cache + at, dst + (size_t)from * D, (int64_t)(to - from) * (int64_t)D);
+    llm_dequant_row(LLM_F16, c->v_cache + at, dst + (size_t)from * D,
+                    (int64_t)(to - from) * (int64_t)D);
+}
+
+/* The same positions of its keys: columns from to to of head_dim rows of
+ * ld floats in dst. */
+static void widen_k(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from,
+                    int to, float *dst, int64_t ld)
+{
+    for (int d = 0; d < hp->head_dim; d++)
+        llm_dequant_row(LLM_F16, c->k_cache + llm_k_index(c, layer, kvh, d) + from,
+                        dst + d * ld + from, to - from);
 }
 
 /* Tokens t0..t0 + nt - 1 of one sequence at consecutive positions (a
  * prompt), all G heads of the group at once: their queries gathered as
  * R = nt * G rows (token-major), S[R x P] = Q K^T for P the last token's
- * positions, each row's softmax over its own token's positions (the later
+ * positions (K^T: the keys widened as the cache holds them, head_dim rows
+ * ld apart), each row's softmax over its own token's positions (the later
  * ones zero), O = S V, scattered back. Two products per block instead of
  * two per token and head: a long prompt's attention went mostly to
- * packing the keys again for every call. The products are llm_gemm_nt and
- * llm_gemm_nn, whose elements are each one multiply-add chain from zero:
+ * packing the keys again for every call. The products are llm_gemm_nn,
+ * whose elements are each one multiply-add chain from zero:
  * a token's row of S, and its row of O (the zeros past its positions add
  * nothing), are the bits attend_group computes for it alone, so that an
  * answer does not depend on where a prompt was cut into passes (ragd
  * computes the public prefix apart, and reuses cached prefixes; rag ask
  * computes the prompt in one pass). */
 static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, int nt,
-                         const float *kf, const float *vf, float *s, float *qo, float *panel)
+                         const float *kf, int64_t ld, const float *vf, float *s, float *qo,
+                         float *panel)
 {
     int D = hp->head_dim, G = hp->n_head / hp->n_head_kv, qd = hp->n_head * D, R = nt * G;
     int P = a->pos[t0 + nt - 1] + 1;
@@ -93,7 +107,7 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
     size_t col = (size_t)kvh * G * D, group = (size_t)G * D * sizeof(float);
     for (int i = 0; i < nt; i++) /* the group's heads of a token are one run of G * D */
         memcpy(qo + (size_t)i * G * D, a->q + (size_t)(t0 + i) * qd + col, group);
-    llm_gemm_nt(qo, D, R, kf, D, P, D, s, P, panel);
+    llm_gemm_nn(qo, D, R, kf, ld, P, D, s, P, panel);
     for (int r0 = 0; r0 < R; r0 += 16) { /* each row over its own token's positions */
         int64_t n_pos[16];
         int rows = R - r0 < 16 ? R - r0 : 16;
@@ -110,15 +124,17 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
 
 /* Causal attention of the G query heads that share KV head kvh (grouped-
  * query attention), for every token of the pass, each over its own
- * sequence's cache up to its own position. The cache is widened to floats
- * once for the group (and once for all the pass's tokens of one sequence).
- * In a pass of more than LLM_MATMUL_ROWS_MAX tokens (a prompt), runs of
- * tokens of one sequence go LLM_ATT_BLOCK at a time (attend_block).
+ * sequence's cache up to its own position. In a pass of more than
+ * LLM_MATMUL_ROWS_MAX tokens (a prompt), runs of tokens of one sequence go
+ * LLM_ATT_BLOCK at a time (attend_block), the cache widened to floats once
+ * for the group (and once for all the pass's tokens of one sequence).
  * Otherwise each token's scores and output are two small products:
  *   S[G x P] = Q[G x D] K^T,  softmax of each row,  O[G x D] = S V
- * the values read from the F16 cache as they are (llm_gemm_nn_f16: the
- * bits of the product on them widened; for 7 heads over 1,500 positions,
- * 10 us instead of 40 for widening them and the product).
+ * on the F16 cache as it is (llm_gemm_nn_f16: the bits of the product on
+ * it widened; for 7 heads over 1,500 positions, 10 us instead of 40 for
+ * widening the values and the product; the keys, stored as columns, are
+ * its B as well: widened, and multiplied by llm_gemm_nt's path for few
+ * rows, they took as long as the values).
  * Either way a token's result is the same bits: it does not depend on
  * what else is in the pass, or on how a prompt was cut into passes. */
 static void attend_group(void *ctx, int64_t kvh)
@@ -129,6 +145,7 @@ static void attend_group(void *ctx, int64_t kvh)
     int D = hp->head_dim, G = hp->n_head / hp->n_head_kv;
     size_t qd = (size_t)hp->n_head * D;
     float *kf = a->kv_wide + (size_t)kvh * 2 * a->n_ctx * D, *vf = kf + (size_t)a->n_ctx * D;
+    int64_t ld = a->n_ctx; /* of kf's rows */
     /* the group's own part of the scores, whichever way a token attends (a
      * pass may use both) */
     float *s = a->scores + (size_t)kvh * G * a->att_rows * a->n_ctx;
@@ -148,23 +165,20 @@ static void attend_group(void *ctx, int64_t kvh)
             if (nt > 1) {
                 int last = a->pos[t + nt - 1] + 1;
                 if (have_k < last)
-                    widen(c, c->k_cache, hp, j->layer, (int)kvh, have_k, last, kf), have_k = last;
+                    widen_k(c, hp, j->layer, (int)kvh, have_k, last, kf, ld), have_k = last;
                 if (have_v < last)
-                    widen(c, c->v_cache, hp, j->layer, (int)kvh, have_v, last, vf), have_v = last;
-                attend_block(hp, a, (int)kvh, t, nt, kf, vf, s,
+                    widen_v(c, hp, j->layer, (int)kvh, have_v, last, vf), have_v = last;
+                attend_block(hp, a, (int)kvh, t, nt, kf, ld, vf, s,
                              a->att_q + (size_t)kvh * G * LLM_ATT_BLOCK * D, panel);
                 t += nt - 1;
                 continue;
             }
         }
-        if (have_k < n_pos) {
-            widen(c, c->k_cache, hp, j->layer, (int)kvh, have_k, n_pos, kf);
-            have_k = n_pos;
-        }
         const float *q =
             a->q + (size_t)t * qd + (size_t)kvh * G * D; /* the group's heads, in a row */
         float *out = a->att + (size_t)t * qd + (size_t)kvh * G * D;
-        llm_gemm_nt(q, D, G, kf, D, n_pos, D, s, a->n_ctx, panel);
+        llm_gemm_nn_f16(q, D, G, c->k_cache + llm_k_index(c, j->layer, (int)kvh, 0), c->p.n_ctx,
+                        n_pos, D, s, a->n_ctx);
         for (int g = 0; g < G; g++)
             llm_vec_softmax(s + (size_t)g * a->n_ctx, n_pos, scale);
         /* the values straight from the cache: the bits of llm_gemm_nn on
@@ -221,9 +235,15 @@ static void qkv_row(void *ctx, int64_t t)
     rope_apply(hp, cs, k, hp->n_head_kv);
     const llm_context *c = a->seq[t];
     for (int h = 0; h < hp->n_head_kv; h++) {
-        size_t at = llm_kv_index(c, j->layer, h, a->pos[t]);
-        llm_quantize_row(LLM_F16, k + h * D, c->k_cache + at, D);
-        llm_quantize_row(LLM_F16, v + h * D, c->v_cache + at, D);
+        llm_quantize_row(LLM_F16, v + h * D, c->v_cache + llm_kv_index(c, j->layer, h, a->pos[t]),
+                         D);
+        uint16_t col[64]; /* a column of the keys, 64 dimensions at a time */
+        for (int d0 = 0; d0 < D; d0 += 64) {
+            int nd = D - d0 < 64 ? D - d0 : 64;
+            llm_quantize_row(LLM_F16, k + h * D + d0, col, nd);
+            for (int d = 0; d < nd; d++)
+                c->k_cache[llm_k_index(c, j->layer, h, d0 + d) + (size_t)a->pos[t]] = col[d];
+        }
     }
 }
 

@@ -553,11 +553,14 @@ int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err)
     if (src->n_past > dst->p.n_ctx)
         return rag_err_set(err, RAG_ERR_LIMIT, "copying %d positions into a context of %d",
                            src->n_past, dst->p.n_ctx);
-    size_t n = (size_t)src->n_past * (size_t)src->m->hp.head_dim;
+    int D = src->m->hp.head_dim;
+    size_t n = (size_t)src->n_past * (size_t)D;
     for (int l = 0; l < src->m->hp.n_layer; l++)
         for (int h = 0; h < src->m->hp.n_head_kv; h++) {
-            memcpy(dst->k_cache + llm_kv_index(dst, l, h, 0),
-                   src->k_cache + llm_kv_index(src, l, h, 0), n * sizeof *dst->k_cache);
+            for (int d = 0; d < D; d++) /* the keys: n_past positions of each dimension */
+                memcpy(dst->k_cache + llm_k_index(dst, l, h, d),
+                       src->k_cache + llm_k_index(src, l, h, d),
+                       (size_t)src->n_past * sizeof *dst->k_cache);
             memcpy(dst->v_cache + llm_kv_index(dst, l, h, 0),
                    src->v_cache + llm_kv_index(src, l, h, 0), n * sizeof *dst->v_cache);
         }

@@ -48,7 +48,8 @@ typedef struct llm_acts {
     int att_rows;     /* LLM_ATT_BLOCK where prompts attend in blocks (cap > 7), else 1 */
     float *att_q;     /* prompts: per KV head, LLM_ATT_BLOCK x its heads' rows of head_dim,
                          the queries gathered, then the outputs */
-    float *kv_wide;   /* per KV head: n_ctx rows of keys, then of values, as floats */
+    float *kv_wide;   /* per KV head: head_dim rows of n_ctx keys (a prompt's), then n_ctx
+                         rows of values, as floats */
     float *att_panel; /* per KV head: LLM_GEMM_PANEL x panel_k floats, the products' packing */
     int panel_k;      /* the longest k of an attention product: n_ctx or head_dim */
     float *logits;    /* n_logits x out_width */
@@ -76,8 +77,10 @@ struct llm_context {
     llm_context_params p;
     int n_past;
     int32_t *cached; /* the tokens at positions 0..n_past-1 (n_ctx of room) */
-    /* KV cache: per layer, [n_head_kv][n_ctx][head_dim] half floats (see
-     * llm_kv_index) */
+    /* KV cache, half floats: per layer, keys [n_head_kv][head_dim][n_ctx]
+     * (llm_k_index: a head's keys are the columns of a matrix, so that a
+     * decoding token's scores are llm_gemm_nn_f16 on them as they are),
+     * values [n_head_kv][n_ctx][head_dim] (llm_kv_index) */
     uint16_t *k_cache, *v_cache;
     size_t kv_layer_elems;
     llm_acts a;       /* activations of one batch; a.logits holds the output */
@@ -85,13 +88,21 @@ struct llm_context {
     int last_batch_n; /* tokens of its last batch */
 };
 
-/* Where position pos of KV head h of a layer sits in c's cache. Each head's
- * positions are contiguous, so that attention widens a head's whole range
- * to floats in one pass. */
+/* Where position pos of KV head h of a layer sits in c's values. Each
+ * head's positions are contiguous, so that attention widens a head's whole
+ * range to floats in one pass. */
 static inline size_t llm_kv_index(const llm_context *c, int layer, int h, int pos)
 {
     return (size_t)layer * c->kv_layer_elems +
            ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * (size_t)c->m->hp.head_dim;
+}
+
+/* Where dimension d of KV head h's keys starts in c's keys at a layer:
+ * n_ctx positions, one after another. */
+static inline size_t llm_k_index(const llm_context *c, int layer, int h, int d)
+{
+    return (size_t)layer * c->kv_layer_elems +
+           ((size_t)h * (size_t)c->m->hp.head_dim + (size_t)d) * (size_t)c->p.n_ctx;
 }
 
 /* One forward pass over a.seq[t], a.pos[t] for t < n (n <= a.cap): appends

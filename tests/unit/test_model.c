@@ -468,6 +468,56 @@ static void test_decode_is_prompt(void)
     }
 }
 
+/* A context copied into another (ragd's slots start from the first one's
+ * public prefix): the copy, of a context of another size, then decodes
+ * what the original would, bit for bit, and what a context that computed
+ * the whole text itself gives. */
+static void test_context_copy(void)
+{
+    enum { N = 20, MORE = 4 };
+    int32_t toks[N + MORE];
+    for (int i = 0; i < N + MORE; i++)
+        toks[i] = 3 + (i * 53 + 7) % 300;
+    rag_err err = {0};
+    const char *path = make_model("qwen2", "--type q8_0");
+    llm_model *m = NULL;
+    CHECK(path != NULL);
+    if (!path || llm_model_open(path, &m, &err)) {
+        CHECK(0);
+        return;
+    }
+    int V = llm_model_hparams(m)->n_vocab;
+    llm_context_params cp;
+    llm_context_default_params(&cp);
+    cp.logits_all = 1;
+    llm_context *src, *dst, *whole;
+    cp.n_ctx = 48;
+    CHECK_INT(llm_context_new(m, &cp, &src, &err), 0);
+    cp.n_ctx = 96;
+    CHECK_INT(llm_context_new(m, &cp, &dst, &err), 0);
+    cp.n_ctx = 64;
+    CHECK_INT(llm_context_new(m, &cp, &whole, &err), 0);
+    CHECK_INT(llm_decode(src, toks, N, &err), 0);
+    CHECK_INT(llm_context_copy(dst, src, &err), 0);
+    CHECK_INT(llm_decode(whole, toks, N + MORE, &err), 0);
+    int same = 0;
+    for (int i = N; i < N + MORE; i++) {
+        CHECK_INT(llm_decode(src, &toks[i], 1, &err), 0);
+        CHECK_INT(llm_decode(dst, &toks[i], 1, &err), 0);
+        same += !memcmp(llm_context_logits(src, 0), llm_context_logits(dst, 0),
+                        (size_t)V * sizeof(float)) &&
+                !memcmp(llm_context_logits(whole, i), llm_context_logits(dst, 0),
+                        (size_t)V * sizeof(float));
+    }
+    printf("    %d of %d tokens after the copy: the original's logits and the whole pass's\n", same,
+           MORE);
+    CHECK_INT(same, MORE);
+    llm_context_free(src);
+    llm_context_free(dst);
+    llm_context_free(whole);
+    llm_model_close(m);
+}
+
 /* The next pass's size: never a last pass under LLM_PASS_MIN when the
  * passes before it can give it tokens. */
 static void test_pass_size(void)
@@ -627,6 +677,7 @@ int main(void)
     RUN(test_split_f32);
     RUN(test_split_q8_0);
     RUN(test_decode_is_prompt);
+    RUN(test_context_copy);
     RUN(test_batch_q8_0);
     RUN(test_batch_f16);
     RUN(test_batcher_concurrent_same_as_alone);
