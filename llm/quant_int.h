@@ -354,8 +354,8 @@ typedef struct llm_gemm_blocks {
  * twentieth of an encoder's time. */
 void llm_gemm_pack_rows_avx2(const float *X, int64_t ldx, int nc, int64_t k, float *P, int nr);
 /* The same transpositions: one float at a time, the columns went into rows
- * of C a scattered float each, and a long prompt's attention (its Q K^T
- * takes this path) ran at a tenth of the speed of its S V. */
+ * of C a scattered float each, and a long prompt's Q K^T (which took this
+ * path then) ran at a tenth of the speed of its S V. */
 void llm_gemm_unpack_cols_avx2(const float *T, int nc, int mr, float *C, int64_t ldc);
 #endif
 void llm_gemm_run(const llm_gemm_blocks *g, const float *A, int64_t lda, int m, const float *B,
