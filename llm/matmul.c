@@ -5,7 +5,8 @@
  * Threads: llm_compute_new starts n_threads - 1 workers; the thread calling
  * llm_parallel_for is the n-th and does its share. A job is published under
  * the mutex with a new generation number; each worker runs its contiguous
- * range of indices and reports back; the caller waits for all of them. One
+ * range of indices, then takes what is left of the others' from their
+ * ends (see claim), and reports back; the caller waits for all of them. One
  * job at a time: an llm_compute is used by one thread, and fn must not call
  * llm_parallel_for on the same context. Decoding a token publishes some 170
  * jobs of a fraction of a millisecond each, so waiting spins briefly before
@@ -93,6 +94,14 @@ static inline void cpu_relax(int round)
 #define QG_TILE 64
 #define QG_JCHUNK 64
 
+/* What is left of a thread's range of a job's indices, [next, end), in one
+ * word so that its owner (from next) and a thread done with its own range
+ * (from end) never take the same index. On a line of its own. */
+typedef struct share {
+    _Atomic uint64_t left; /* end << 32 | next */
+    char pad[64 - sizeof(uint64_t)];
+} share;
+
 struct llm_compute {
     int n_threads;
     int64_t max_cols;
@@ -118,6 +127,7 @@ struct llm_compute {
     void (*fn)(void *ctx, int64_t i);
     void *ctx;
     int64_t n;
+    share *shares; /* per thread, owned */
 };
 
 typedef struct worker_arg {
@@ -125,11 +135,38 @@ typedef struct worker_arg {
     int index; /* 1 .. n_threads - 1; the caller is 0 */
 } worker_arg;
 
+/* An index of sh's range, from its start (the owner) or its end (another
+ * thread), or -1 when none is left. */
+static int64_t claim(share *sh, int from_end)
+{
+    uint64_t v = atomic_load_explicit(&sh->left, memory_order_relaxed);
+    for (;;) {
+        uint64_t next = v & 0xFFFFFFFFu, end = v >> 32;
+        if (next >= end) return -1;
+        uint64_t w = from_end ? (end - 1) << 32 | next : end << 32 | (next + 1);
+        if (atomic_compare_exchange_weak(&sh->left, &v, w))
+            return (int64_t)(from_end ? end - 1 : next);
+    }
+}
+
+/* Thread index's range of the job's indices, then what the others have
+ * left of theirs: a thread slowed (by the other work of a shared machine,
+ * by its share of the memory bandwidth, by waking late) no longer holds
+ * the step up. Each index runs once, on one thread; which thread does not
+ * change what it computes. The matrix-vector products of 24 layers of
+ * Qwen2.5-0.5B's shapes in Q5_0 (246 MB, 2 cores, alternated runs): 0.69-
+ * 0.82 of the read bandwidth measured beside them with contiguous ranges,
+ * 0.76-0.87 with the ranges' ends taken. */
 static void run_range(llm_compute *c, int index)
 {
-    int64_t lo = c->n * index / c->n_threads, hi = c->n * (index + 1) / c->n_threads;
-    for (int64_t i = lo; i < hi; i++)
+    int64_t i;
+    while ((i = claim(&c->shares[index], 0)) >= 0)
         c->fn(c->ctx, i);
+    for (int k = 1; k < c->n_threads; k++) {
+        share *other = &c->shares[(index + k) % c->n_threads];
+        while ((i = claim(other, 1)) >= 0)
+            c->fn(c->ctx, i);
+    }
 }
 
 static void *worker_main(void *p)
@@ -162,6 +199,19 @@ static void *worker_main(void *p)
     return NULL;
 }
 
+/* Indices base .. of a job too long for one pass. */
+typedef struct part_job {
+    void (*fn)(void *ctx, int64_t i);
+    void *ctx;
+    int64_t base;
+} part_job;
+
+static void part_run(void *p, int64_t i)
+{
+    const part_job *j = p;
+    j->fn(j->ctx, j->base + i);
+}
+
 void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx)
 {
     if (n <= 0) return;
@@ -170,10 +220,21 @@ void llm_parallel_for(llm_compute *c, int64_t n, void (*fn)(void *ctx, int64_t i
             fn(ctx, i);
         return;
     }
+    if (n > (int64_t)INT32_MAX) { /* beyond a share's 32 bits: in parts */
+        for (int64_t i0 = 0; i0 < n; i0 += INT32_MAX) {
+            part_job pj = {fn, ctx, i0};
+            llm_parallel_for(c, n - i0 < INT32_MAX ? n - i0 : INT32_MAX, part_run, &pj);
+        }
+        return;
+    }
     pthread_mutex_lock(&c->mu);
     c->fn = fn;
     c->ctx = ctx;
     c->n = n;
+    for (int t = 0; t < c->n_threads; t++) {
+        uint64_t lo = (uint64_t)(n * t / c->n_threads), hi = (uint64_t)(n * (t + 1) / c->n_threads);
+        atomic_store_explicit(&c->shares[t].left, hi << 32 | lo, memory_order_relaxed);
+    }
     atomic_store(&c->n_pending, c->n_threads - 1);
     atomic_fetch_add(&c->generation, 1); /* after the job: a spinning worker then sees it whole */
     pthread_cond_broadcast(&c->wake);
@@ -217,6 +278,7 @@ void llm_compute_free(llm_compute *c)
     rag_free_lines(c->scratch);
     rag_free_lines(c->qg_acts);
     rag_free_lines(c->qg_tiles);
+    rag_free_lines(c->shares);
     rag_free(c);
 }
 
@@ -255,6 +317,7 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     /* and lanes rows of unpacked values, the packing's scratch */
     c->qg_tile_bytes = (p8 > p16 ? p8 : p16) + (size_t)(16 * max_cols + 64);
     c->qg_tiles = rag_xcalloc_lines((size_t)n_threads * c->qg_tile_bytes, 1);
+    c->shares = rag_xcalloc_lines((size_t)n_threads, sizeof(share));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);

@@ -11,8 +11,11 @@
 #include "test.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -1042,6 +1045,45 @@ static void test_parallel_for(void)
     }
 }
 
+typedef struct slow_ctx {
+    int *hits;
+    pthread_t caller;
+    int64_t slow_below;          /* these indices take a while */
+    _Atomic int taken_elsewhere; /* of those, how many ran on another thread */
+} slow_ctx;
+
+static void slow_fn(void *p, int64_t i)
+{
+    slow_ctx *c = p;
+    if (i < c->slow_below) {
+        if (!pthread_equal(pthread_self(), c->caller)) atomic_fetch_add(&c->taken_elsewhere, 1);
+        struct timespec ts = {0, 1000000}; /* 1 ms */
+        nanosleep(&ts, NULL);
+    }
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+/* The caller's half of the indices is slow, the worker's instant: the
+ * worker, done with its own, takes some of the caller's (from the end of
+ * its range), and every index still runs once. */
+static void test_parallel_for_uneven(void)
+{
+    rag_err err;
+    llm_compute *c;
+    CHECK_INT(llm_compute_new(2, 16, &c, &err), 0);
+    int taken = 0;
+    for (int round = 0; round < 5 && !taken; round++) { /* a busy machine may wake it late */
+        int hits[64] = {0};
+        slow_ctx ctx = {hits, pthread_self(), 32, 0};
+        llm_parallel_for(c, 64, slow_fn, &ctx);
+        for (int i = 0; i < 64; i++)
+            CHECK_INT(hits[i], 1);
+        taken = atomic_load(&ctx.taken_elsewhere);
+    }
+    CHECK(taken > 0);
+    llm_compute_free(c);
+}
+
 /* Y = X W^T against float64 over the reference dequantization. */
 static void check_matmul(llm_compute *c, int int8, llm_dtype t, int64_t rows, int64_t cols,
                          int64_t n, const char *what)
@@ -1505,6 +1547,7 @@ int main(void)
     RUN(test_quantizers);
     RUN(test_quantizer_details);
     RUN(test_parallel_for);
+    RUN(test_parallel_for_uneven);
     RUN(test_matmul);
     RUN(test_matmul_epilogue);
     RUN(test_qgemm_pack);
