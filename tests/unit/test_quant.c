@@ -1084,6 +1084,45 @@ static void test_parallel_for_uneven(void)
     llm_compute_free(c);
 }
 
+typedef struct sleep_ctx {
+    int *hits;
+    const long *ns; /* per index */
+} sleep_ctx;
+
+static void sleep_fn(void *p, int64_t i)
+{
+    sleep_ctx *c = p;
+    struct timespec ts = {0, c->ns[i]};
+    nanosleep(&ts, NULL);
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+/* Jobs far apart, so that the worker stops spinning and sleeps, and jobs
+ * whose worker's part outlasts the caller's spinning, so that the caller
+ * sleeps: each side wakes the other (a lost wake-up hangs here). */
+static void test_parallel_for_sleeping(void)
+{
+    rag_err err;
+    llm_compute *c;
+    CHECK_INT(llm_compute_new(2, 16, &c, &err), 0);
+    for (int round = 0; round < 10; round++) {
+        struct timespec pause = {0, 3000000};
+        nanosleep(&pause, NULL);
+        int hits[64] = {0};
+        count_ctx cc = {hits};
+        llm_parallel_for(c, 64, count_fn, &cc);
+        for (int i = 0; i < 64; i++)
+            CHECK_INT(hits[i], 1);
+        int h2[2] = {0, 0};
+        const long ns[2] = {300000, 3000000}; /* the caller's index, the worker's */
+        sleep_ctx sc = {h2, ns};
+        llm_parallel_for(c, 2, sleep_fn, &sc);
+        CHECK_INT(h2[0], 1);
+        CHECK_INT(h2[1], 1);
+    }
+    llm_compute_free(c);
+}
+
 /* Y = X W^T against float64 over the reference dequantization. */
 static void check_matmul(llm_compute *c, int int8, llm_dtype t, int64_t rows, int64_t cols,
                          int64_t n, const char *what)
@@ -1548,6 +1587,7 @@ int main(void)
     RUN(test_quantizer_details);
     RUN(test_parallel_for);
     RUN(test_parallel_for_uneven);
+    RUN(test_parallel_for_sleeping);
     RUN(test_matmul);
     RUN(test_matmul_epilogue);
     RUN(test_qgemm_pack);
