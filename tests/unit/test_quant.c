@@ -1045,19 +1045,19 @@ static void test_parallel_for(void)
     }
 }
 
-typedef struct slow_ctx {
+typedef struct sleep_ctx {
     int *hits;
-    pthread_t caller;
-    int64_t slow_below;          /* these indices take a while */
-    _Atomic int taken_elsewhere; /* of those, how many ran on another thread */
-} slow_ctx;
+    const long *ns;              /* per index: how long it takes */
+    pthread_t caller;            /* of the indices that take a while, */
+    _Atomic int taken_elsewhere; /* how many ran on another thread */
+} sleep_ctx;
 
-static void slow_fn(void *p, int64_t i)
+static void sleep_fn(void *p, int64_t i)
 {
-    slow_ctx *c = p;
-    if (i < c->slow_below) {
+    sleep_ctx *c = p;
+    if (c->ns[i] > 0) {
         if (!pthread_equal(pthread_self(), c->caller)) atomic_fetch_add(&c->taken_elsewhere, 1);
-        struct timespec ts = {0, 1000000}; /* 1 ms */
+        struct timespec ts = {0, c->ns[i]};
         nanosleep(&ts, NULL);
     }
     __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
@@ -1071,30 +1071,20 @@ static void test_parallel_for_uneven(void)
     rag_err err;
     llm_compute *c;
     CHECK_INT(llm_compute_new(2, 16, &c, &err), 0);
+    long ns[64] = {0};
+    for (int i = 0; i < 32; i++)
+        ns[i] = 1000000; /* 1 ms */
     int taken = 0;
     for (int round = 0; round < 5 && !taken; round++) { /* a busy machine may wake it late */
         int hits[64] = {0};
-        slow_ctx ctx = {hits, pthread_self(), 32, 0};
-        llm_parallel_for(c, 64, slow_fn, &ctx);
+        sleep_ctx ctx = {hits, ns, pthread_self(), 0};
+        llm_parallel_for(c, 64, sleep_fn, &ctx);
         for (int i = 0; i < 64; i++)
             CHECK_INT(hits[i], 1);
         taken = atomic_load(&ctx.taken_elsewhere);
     }
     CHECK(taken > 0);
     llm_compute_free(c);
-}
-
-typedef struct sleep_ctx {
-    int *hits;
-    const long *ns; /* per index */
-} sleep_ctx;
-
-static void sleep_fn(void *p, int64_t i)
-{
-    sleep_ctx *c = p;
-    struct timespec ts = {0, c->ns[i]};
-    nanosleep(&ts, NULL);
-    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
 }
 
 /* Jobs far apart, so that the worker stops spinning and sleeps, and jobs
@@ -1115,7 +1105,7 @@ static void test_parallel_for_sleeping(void)
             CHECK_INT(hits[i], 1);
         int h2[2] = {0, 0};
         const long ns[2] = {300000, 3000000}; /* the caller's index, the worker's */
-        sleep_ctx sc = {h2, ns};
+        sleep_ctx sc = {h2, ns, pthread_self(), 0};
         llm_parallel_for(c, 2, sleep_fn, &sc);
         CHECK_INT(h2[0], 1);
         CHECK_INT(h2[1], 1);
