@@ -305,13 +305,6 @@ static void ffn_norm_row(void *ctx, int64_t t)
     rms_norm(x, j->m->layers[j->layer].ffn_norm, xn, (int)E, hp->norm_eps);
 }
 
-static void swiglu_row(void *ctx, int64_t t)
-{
-    const row_job *j = ctx;
-    size_t F = (size_t)j->m->hp.n_ff;
-    llm_vec_swiglu(j->a->gate + t * F, j->a->up + t * F, (int)F);
-}
-
 /* x += the feed-forward's output (in xn). */
 static void ffn_out_row(void *ctx, int64_t t)
 {
@@ -341,10 +334,7 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
 
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
     llm_parallel_rows(a->compute, n, ffn_norm_row, &rows);
-    const llm_mat *gate_up[] = {&L->w_gate, &L->w_up};
-    float *gate_up_out[] = {a->gate, a->up};
-    llm_matmul_set(a->compute, gate_up, gate_up_out, 2, a->xn, n);
-    llm_parallel_rows(a->compute, n, swiglu_row, &rows);
+    llm_matmul_swiglu(a->compute, &L->w_gate, &L->w_up, a->xn, n, a->gate, a->up);
     llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
     llm_parallel_rows(a->compute, n, ffn_out_row, &rows);
 }

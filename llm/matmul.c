@@ -93,6 +93,10 @@ static inline void cpu_relax(int round)
 #define QG_ROWS 512
 #define QG_TILE 64
 #define QG_JCHUNK 64
+/* A SwiGLU pair's tile (llm_matmul_swiglu): QG_PAIR rows of the gate and
+ * the same rows of the up matrix, its up values in the worker's own
+ * QG_ROWS x QG_PAIR floats (a QG_JCHUNK block at a time, in L1). */
+#define QG_PAIR (QG_TILE / 2)
 
 /* What is left of a thread's range of a job's indices, [next, end), in one
  * word so that its owner (from next) and a thread done with its own range
@@ -112,6 +116,7 @@ struct llm_compute {
     uint8_t *qg_acts;      /* QG_ROWS quantized activation rows, owned */
     uint8_t *qg_tiles;     /* one packed tile per thread, owned */
     size_t qg_tile_bytes;
+    float *qg_up; /* per thread QG_ROWS x QG_PAIR floats, owned */
 
     pthread_t *workers; /* n_threads - 1, owned */
     int n_started;
@@ -302,6 +307,7 @@ void llm_compute_free(llm_compute *c)
     rag_free(c->workers);
     rag_free_lines(c->scratch);
     rag_free_lines(c->qg_acts);
+    rag_free_lines(c->qg_up);
     rag_free_lines(c->qg_tiles);
     rag_free_lines(c->shares);
     rag_free_lines(c);
@@ -342,6 +348,7 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     /* and lanes rows of unpacked values, the packing's scratch */
     c->qg_tile_bytes = (p8 > p16 ? p8 : p16) + (size_t)(16 * max_cols + 64);
     c->qg_tiles = rag_xcalloc_lines((size_t)n_threads * c->qg_tile_bytes, 1);
+    c->qg_up = rag_xcalloc_lines((size_t)n_threads * QG_ROWS * QG_PAIR, sizeof(float));
     c->shares = rag_xcalloc_lines((size_t)n_threads, sizeof(share));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
@@ -513,16 +520,37 @@ static void qg_quantize(void *p, int64_t j)
 typedef struct qg_job {
     llm_compute *c;
     const llm_mat *W;
+    const llm_mat *up; /* SwiGLU: Y = silu(X W^T) * (X up^T); else NULL */
     const llm_qg_ops *ops;
     const llm_qg_acts *a;
     float *Y; /* the first of a's rows */
     int64_t n_tiles, tile_rows;
-    int il; /* W's interleaved groups stand for its panels */
     const llm_epilogue *ep;
 } qg_job;
 
+/* Packs rows [r0, r0 + tr) of W into np panels at mem, from its
+ * interleaved groups (their values unpacked or in place) when it has them. */
+static void qg_pack_tile(const llm_mat *W, int lanes, int64_t r0, int64_t tr, int np, uint8_t *mem,
+                         size_t panel_bytes, uint8_t *tmp, llm_qg_panel *panel)
+{
+    for (int i = 0; i < np; i++) {
+        int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
+        if (il_usable(W))
+            llm_qg_il_panel(W->type, llm_qg_il_group(W->il, W->type, W->cols, r0 + i * lanes),
+                            W->cols, mem + (size_t)i * panel_bytes, &panel[i]);
+        else
+            llm_qg_pack(W->type, (const uint8_t *)W->data + (size_t)(r0 + i * lanes) * W->row_bytes,
+                        W->row_bytes, (int)pr, W->cols, lanes, mem + (size_t)i * panel_bytes, tmp,
+                        &panel[i]);
+    }
+}
+
 /* Worker slot s packs tiles s, s + n_threads, ... into its own scratch and
- * multiplies each with all of a's rows. */
+ * multiplies each with all of a's rows. A SwiGLU pair's tile is the same
+ * rows of both matrices: each block of the up product lands in the
+ * worker's own buffer, and the gate's block, just stored, becomes
+ * silu(gate) * up while both are in L1 (llm_vec_swiglu, the bits of its
+ * pass over whole rows), so the up product never reaches memory. */
 static void qg_slot(void *p, int64_t slot)
 {
     const qg_job *j = p;
@@ -531,33 +559,55 @@ static void qg_slot(void *p, int64_t slot)
     size_t panel_bytes = llm_qg_panel_bytes(W->cols, lanes);
     uint8_t *mem = j->c->qg_tiles + (size_t)slot * j->c->qg_tile_bytes;
     uint8_t *tmp = mem + (size_t)(QG_TILE / lanes) * panel_bytes;
+    float *up = j->c->qg_up + (size_t)slot * QG_ROWS * QG_PAIR;
     for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
         int64_t r0 = t * j->tile_rows,
                 tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
         if (tr <= 0) break;
         llm_qg_panel panel[QG_TILE / 8];
         int np = (int)((tr + lanes - 1) / lanes);
-        for (int i = 0; i < np; i++) {
-            int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
-            if (j->il) /* from the group (its values unpacked or in place) */
-                llm_qg_il_panel(W->type, llm_qg_il_group(W->il, W->type, W->cols, r0 + i * lanes),
-                                W->cols, mem + (size_t)i * panel_bytes, &panel[i]);
-            else
-                llm_qg_pack(W->type,
-                            (const uint8_t *)W->data + (size_t)(r0 + i * lanes) * W->row_bytes,
-                            W->row_bytes, (int)pr, W->cols, lanes, mem + (size_t)i * panel_bytes,
-                            tmp, &panel[i]);
-        }
+        qg_pack_tile(W, lanes, r0, tr, np, mem, panel_bytes, tmp, panel);
+        if (j->up)
+            qg_pack_tile(j->up, lanes, r0, tr, np, mem + (size_t)np * panel_bytes, panel_bytes, tmp,
+                         panel + np);
         for (int64_t j0 = 0; j0 < j->a->n; j0 += QG_JCHUNK) {
             int64_t j1 = j->a->n - j0 < QG_JCHUNK ? j->a->n : j0 + QG_JCHUNK;
             for (int i = 0; i < np; i++) {
                 int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
                 j->ops->kernel(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes, W->rows,
                                (int)pr);
+                if (j->up)
+                    j->ops->kernel(&panel[np + i], j->a, j0, j1, up + (int64_t)i * lanes, QG_PAIR,
+                                   (int)pr);
             }
-            llm_epilogue_apply(j->ep, j->Y + j0 * W->rows + r0, W->rows, j1 - j0, r0, tr);
+            if (j->up)
+                for (int64_t r = j0; r < j1; r++)
+                    llm_vec_swiglu(j->Y + r * W->rows + r0, up + r * QG_PAIR, tr);
+            else
+                llm_epilogue_apply(j->ep, j->Y + j0 * W->rows + r0, W->rows, j1 - j0, r0, tr);
         }
     }
+}
+
+/* Tiles of at most `most` rows of W, a multiple of the lanes, as many as a
+ * multiple of the threads; runs them. */
+static void qg_run(llm_compute *c, qg_job *g, int64_t most)
+{
+    int64_t rows = g->W->rows, lanes = g->ops->lanes;
+    g->n_tiles = (rows + most - 1) / most;
+    g->n_tiles = (g->n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
+    g->tile_rows = (rows + g->n_tiles - 1) / g->n_tiles;
+    g->tile_rows = (g->tile_rows + lanes - 1) / lanes * lanes;
+    llm_parallel_for(c, c->n_threads, qg_slot, g);
+}
+
+/* Quantizes rows [r0, r0 + rn) of X (cols wide) into the context's buffer. */
+static void qg_acts_rows(llm_compute *c, const float *X, int64_t cols, int64_t r0, int64_t rn,
+                         llm_qg_acts *a)
+{
+    llm_qg_acts_init(a, c->qg_acts, rn, cols);
+    qg_quant_job q = {a, X + r0 * cols, cols};
+    llm_parallel_for(c, rn, qg_quantize, &q);
 }
 
 /* Y[k] = X W[k]^T for the matrices the integer path takes (qg[k] set), the
@@ -570,27 +620,16 @@ static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *c
     for (int64_t r0 = 0; r0 < n; r0 += QG_ROWS) {
         int64_t rn = n - r0 < QG_ROWS ? n - r0 : QG_ROWS;
         llm_qg_acts a;
-        llm_qg_acts_init(&a, c->qg_acts, rn, cols);
-        qg_quant_job q = {&a, X + r0 * cols, cols};
-        llm_parallel_for(c, rn, qg_quantize, &q);
+        qg_acts_rows(c, X, cols, r0, rn, &a);
         for (int k = 0; k < nw; k++) {
             if (!qg[k] || W[k]->rows <= 0) continue;
-            /* tiles of at most QG_TILE rows, a multiple of the lanes, as
-             * many as a multiple of the threads */
-            int64_t n_tiles = (W[k]->rows + QG_TILE - 1) / QG_TILE;
-            n_tiles = (n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
-            int64_t tile_rows = (W[k]->rows + n_tiles - 1) / n_tiles;
-            tile_rows = (tile_rows + ops->lanes - 1) / ops->lanes * ops->lanes;
-            qg_job g = {c,
-                        W[k],
-                        ops,
-                        &a,
-                        Y[k] + r0 * W[k]->rows,
-                        n_tiles,
-                        tile_rows,
-                        il_usable(W[k]),
-                        ep ? ep[k] : NULL};
-            llm_parallel_for(c, c->n_threads, qg_slot, &g);
+            qg_job g = {.c = c,
+                        .W = W[k],
+                        .ops = ops,
+                        .a = &a,
+                        .Y = Y[k] + r0 * W[k]->rows,
+                        .ep = ep ? ep[k] : NULL};
+            qg_run(c, &g, QG_TILE);
         }
     }
 }
@@ -673,4 +712,40 @@ void llm_matmul_ep(llm_compute *c, const llm_mat *W, const float *X, int64_t n, 
                    const llm_epilogue *ep)
 {
     llm_matmul_set_ep(c, &W, &Y, &ep, 1, X, n);
+}
+
+typedef struct swiglu_job {
+    float *G;
+    const float *U;
+    int64_t rows;
+} swiglu_job;
+
+static void swiglu_row(void *p, int64_t t)
+{
+    const swiglu_job *j = p;
+    llm_vec_swiglu(j->G + t * j->rows, j->U + t * j->rows, j->rows);
+}
+
+void llm_matmul_swiglu(llm_compute *c, const llm_mat *Wg, const llm_mat *Wu, const float *X,
+                       int64_t n, float *G, float *U)
+{
+    assert(Wg->rows == Wu->rows && Wg->cols == Wu->cols);
+    if (n <= 0) return;
+    const llm_qg_ops *ops = llm_qg_ops_active();
+    if ((n >= SMALL_N || c->batch_invariant) && Wg->cols <= c->max_cols && ops &&
+        llm_qgemm_handles(Wg->type) && llm_qgemm_handles(Wu->type)) {
+        for (int64_t r0 = 0; r0 < n; r0 += QG_ROWS) {
+            int64_t rn = n - r0 < QG_ROWS ? n - r0 : QG_ROWS;
+            llm_qg_acts a;
+            qg_acts_rows(c, X, Wg->cols, r0, rn, &a);
+            qg_job g = {.c = c, .W = Wg, .up = Wu, .ops = ops, .a = &a, .Y = G + r0 * Wg->rows};
+            qg_run(c, &g, QG_PAIR);
+        }
+        return;
+    }
+    const llm_mat *W[] = {Wg, Wu};
+    float *Y[] = {G, U};
+    llm_matmul_set(c, W, Y, 2, X, n);
+    swiglu_job j = {G, U, Wg->rows};
+    llm_parallel_rows(c, n, swiglu_row, &j);
 }
