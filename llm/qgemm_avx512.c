@@ -36,12 +36,14 @@ static inline int32_t load_i32(const int8_t *p)
 
 /* How far ahead the decoding kernel (il_rows) prefetches a group's values:
  * a group streams from memory once per step. Q8_0, 2 cores (AMD EPYC):
- * four activation rows 33 GB/s at 1024 bytes, 35 at 2048, 40 at 4096;
- * one row 72.8 tokens/s at 4096, 69.9 at 8192 (Qwen2.5-0.5B, medians of
- * five alternated runs). The nibble types, whose values take longer to
- * decode per byte, want twice as far: Qwen2.5-0.5B Q4_K_M (Q5_0, Q4_K,
- * Q6_K) 84.8 -> 90.5 tokens/s at 8192 (medians of six; the farther
- * distance won 12 of 14 alternated runs in three sets), 16384 no better. */
+ * four activation rows 33 GB/s at 1024 bytes, 35 at 2048, 40 at 4096 (8192
+ * no different); one row 72.8 tokens/s at 4096, 69.9 at 8192 (Qwen2.5-0.5B,
+ * medians of five alternated runs). The nibble types, whose values take
+ * longer to decode per byte, want twice as far: Qwen2.5-0.5B Q4_K_M (Q5_0,
+ * Q4_K, Q6_K), one sequence 84.8 -> 90.5 tokens/s at 8192 (medians of six;
+ * the farther distance won 12 of 14 alternated runs in three sets); four
+ * sequences at 512 positions, the gate and up products of a step 6.3 -> 4.9
+ * ms; 16384 no better for either. */
 #define IL_PREFETCH_BYTES 4096
 #define IL_PREFETCH_NIBBLES 8192
 #define IL_PREFETCH(FMT) ((FMT) == IL_Q8_0 ? IL_PREFETCH_BYTES : IL_PREFETCH_NIBBLES)
