@@ -43,7 +43,8 @@ static inline int32_t load_i32(const int8_t *p)
  * Q4_K, Q6_K), one sequence 84.8 -> 90.5 tokens/s at 8192 (medians of six;
  * the farther distance won 12 of 14 alternated runs in three sets); four
  * sequences at 512 positions, the gate and up products of a step 6.3 -> 4.9
- * ms; 16384 no better for either. */
+ * ms timed alone (at 512 positions the whole step no faster: README);
+ * 16384 no better. */
 #define IL_PREFETCH_BYTES 4096
 #define IL_PREFETCH_NIBBLES 8192
 #define IL_PREFETCH(FMT) ((FMT) == IL_Q8_0 ? IL_PREFETCH_BYTES : IL_PREFETCH_NIBBLES)
