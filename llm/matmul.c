@@ -634,6 +634,14 @@ static void matmul_qgemm(llm_compute *c, const llm_qg_ops *ops, const llm_mat *c
     }
 }
 
+/* Whether a product of n rows of cols goes by the integer path or the tiles
+ * (else by rows). Batch invariant: those for every n (the row path is
+ * invariant too, and serves matrices wider than the scratch). */
+static int by_tiles(const llm_compute *c, int64_t n, int64_t cols)
+{
+    return (n >= SMALL_N || c->batch_invariant) && cols <= c->max_cols;
+}
+
 void llm_matmul_set_ep(llm_compute *c, const llm_mat *const *W, float *const *Y,
                        const llm_epilogue *const *ep, int nw, const float *X, int64_t n)
 {
@@ -648,10 +656,7 @@ void llm_matmul_set_ep(llm_compute *c, const llm_mat *const *W, float *const *Y,
     /* A matrix wider than the scratch (a caller that understated max_cols)
      * is still multiplied correctly, row by row. */
     int64_t cols = W[0]->cols;
-    /* Batch invariant: the integer path or the tiles for every n (the row
-     * path below is invariant too, and serves matrices wider than the
-     * scratch). */
-    if ((n >= SMALL_N || c->batch_invariant) && cols <= c->max_cols) {
+    if (by_tiles(c, n, cols)) {
         const llm_qg_ops *ops = llm_qg_ops_active();
         int qg[LLM_MATMUL_SET] = {0}, any = 0;
         for (int k = 0; k < nw; k++)
@@ -732,8 +737,8 @@ void llm_matmul_swiglu(llm_compute *c, const llm_mat *Wg, const llm_mat *Wu, con
     assert(Wg->rows == Wu->rows && Wg->cols == Wu->cols);
     if (n <= 0) return;
     const llm_qg_ops *ops = llm_qg_ops_active();
-    if ((n >= SMALL_N || c->batch_invariant) && Wg->cols <= c->max_cols && ops &&
-        llm_qgemm_handles(Wg->type) && llm_qgemm_handles(Wu->type)) {
+    if (by_tiles(c, n, Wg->cols) && ops && llm_qgemm_handles(Wg->type) &&
+        llm_qgemm_handles(Wu->type)) {
         for (int64_t r0 = 0; r0 < n; r0 += QG_ROWS) {
             int64_t rn = n - r0 < QG_ROWS ? n - r0 : QG_ROWS;
             llm_qg_acts a;
