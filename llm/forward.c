@@ -144,15 +144,17 @@ static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int
  * the weights of every other layer stream through the caches, so this
  * part of the cache comes from memory, and llm_gemm_nn_f16 reads the keys
  * 64 bytes from each of head_dim rows in turn: each line a miss waited
- * for. Plain loads in address order, rather than prefetch instructions:
- * they keep the core's miss slots full and the hardware's stream
- * prefetchers see one stream, and the products then run from L2. Qwen2.5-
- * 0.5B Q4_K_M at 512 positions, 2 cores, medians of six alternated runs,
- * attention's time per step: 4 sequences 2.61 -> 1.57 ms (283 tokens/s
- * instead of 261), one sequence 0.70-0.77 -> 0.43-0.45 ms. Prefetching
- * every line first (what this replaced) left most of the fetch to the
- * products; prefetching a block of positions ahead of each block's product
- * was slower still. */
+ * for. Plain loads in address order, rather than prefetch instructions,
+ * measured best, and the products after them take about their time on a
+ * warm cache. Timed per part of a token's attention (a KV head at a
+ * layer, Qwen2.5-0.5B Q4_K_M at 512 positions, 2 cores): with every line
+ * prefetched first (what this replaced) the prefetches took 3-7 us and
+ * the scores' product then 12-19 us (2.7 on a warm cache); the loads take
+ * 6-10 us and the product 3-5. Attention's time per step, medians of six
+ * alternated runs: 4 sequences 2.61 -> 1.57 ms (283 tokens/s instead of
+ * 261), one sequence 0.70-0.77 -> 0.43-0.45 ms. On one core, prefetching
+ * each block of positions a block or more ahead of its product was slower
+ * than either. */
 static inline void load_kv(const llm_context *c, int layer, int kvh, int n_pos)
 {
     int D = c->m->hp.head_dim;
