@@ -23,8 +23,9 @@ static void rms_norm(const float *x, const float *w, float *out, int n, float ep
     llm_vec_rmsnorm(x, w, out, n, eps);
 }
 
-/* cos/sin of every rotated pair for each token of the pass:
- * rope_cs[t][2i], [2i+1] = cos, sin of pos_t * base^(-2i/n_rot) / scale / freq_i. */
+/* cos/sin of every rotated pair for each token of the pass, the cosines
+ * first: rope_cs[t][i], [half + i] = cos, sin of
+ * pos_t * base^(-2i/n_rot) / scale / freq_i, for i < half = n_rot / 2. */
 static void rope_table(const llm_model *m, llm_acts *a, int n)
 {
     const llm_hparams *hp = &m->hp;
@@ -35,24 +36,49 @@ static void rope_table(const llm_model *m, llm_acts *a, int n)
         for (int i = 0; i < half; i++) {
             double theta = pos * pow(hp->rope_base, -2.0 * i / hp->n_rot);
             if (m->rope_freqs) theta /= m->rope_freqs[i];
-            cs[2 * i] = (float)cos(theta);
-            cs[2 * i + 1] = (float)sin(theta);
+            cs[i] = (float)cos(theta);
+            cs[half + i] = (float)sin(theta);
         }
     }
 }
 
-/* Rotates the first n_rot dims of each of n_heads heads of one token. */
+/* Four floats, for GCC's vector operations (any target). */
+typedef float rope_v4 __attribute__((vector_size(16)));
+
+/* Rotates the first n_rot dims of each of n_heads heads of one token:
+ * pairs (x[i], x[i + half]) for NEOX, else (x[2i], x[2i + 1]). Each pair
+ * is x0 co - x1 si, x0 si + x1 co; NEOX's halves four pairs at a time,
+ * the same operations on each lane as one at a time, so the same bits. */
 static void rope_apply(const llm_hparams *hp, const float *cs, float *v, int n_heads)
 {
     int half = hp->n_rot / 2;
+    const float *co = cs, *si = cs + half;
     for (int h = 0; h < n_heads; h++) {
         float *x = v + (size_t)h * hp->head_dim;
-        for (int i = 0; i < half; i++) {
-            int a = hp->rope_kind == LLM_ROPE_NEOX ? i : 2 * i;
-            int b = hp->rope_kind == LLM_ROPE_NEOX ? i + half : 2 * i + 1;
-            float x0 = x[a], x1 = x[b], co = cs[2 * i], si = cs[2 * i + 1];
-            x[a] = x0 * co - x1 * si;
-            x[b] = x0 * si + x1 * co;
+        if (hp->rope_kind == LLM_ROPE_NEOX) {
+            float *y = x + half;
+            int i = 0;
+            for (; i + 4 <= half; i += 4) {
+                rope_v4 x0, x1, c, s;
+                memcpy(&x0, x + i, sizeof x0);
+                memcpy(&x1, y + i, sizeof x1);
+                memcpy(&c, co + i, sizeof c);
+                memcpy(&s, si + i, sizeof s);
+                rope_v4 a = x0 * c - x1 * s, b = x0 * s + x1 * c;
+                memcpy(x + i, &a, sizeof a);
+                memcpy(y + i, &b, sizeof b);
+            }
+            for (; i < half; i++) {
+                float x0 = x[i], x1 = y[i];
+                x[i] = x0 * co[i] - x1 * si[i];
+                y[i] = x0 * si[i] + x1 * co[i];
+            }
+        } else {
+            for (int i = 0; i < half; i++) {
+                float x0 = x[2 * i], x1 = x[2 * i + 1];
+                x[2 * i] = x0 * co[i] - x1 * si[i];
+                x[2 * i + 1] = x0 * si[i] + x1 * co[i];
+            }
         }
     }
 }
