@@ -148,6 +148,14 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
         memcpy(a->att + (size_t)(t0 + i) * qd + col, qo + (size_t)i * G * D, group);
 }
 
+/* Whether a pass of n tokens is a decoding one (the products go by rows):
+ * its tokens' keys and values are stored by attend_group, after load_kv;
+ * a prompt's (more tokens) by qkv_row. */
+static inline int decoding_pass(int n)
+{
+    return n <= LLM_MATMUL_ROWS_MAX;
+}
+
 /* Writes KV head h's key and value of the token at position pos into
  * c's cache at a layer, as F16 (the key as a column). */
 static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int h, int pos,
@@ -234,7 +242,7 @@ static void attend_group(void *ctx, int64_t kvh)
         const llm_context *c = a->seq[t];
         int n_pos = a->pos[t] + 1; /* causal: positions up to this token's own */
         if (c != widened) widened = c, have_k = have_v = 0;
-        if (j->n > LLM_MATMUL_ROWS_MAX) {
+        if (!decoding_pass(j->n)) {
             int nt = 1;
             while (nt < LLM_ATT_BLOCK && t + nt < j->n && a->seq[t + nt] == c &&
                    a->pos[t + nt] == a->pos[t] + nt)
@@ -255,7 +263,7 @@ static void attend_group(void *ctx, int64_t kvh)
             a->q + (size_t)t * qd + (size_t)kvh * G * D; /* the group's heads, in a row */
         float *out = a->att + (size_t)t * qd + (size_t)kvh * G * D;
         load_kv(c, j->layer, (int)kvh, n_pos);
-        if (j->n <= LLM_MATMUL_ROWS_MAX) /* a decoding pass: see qkv_row */
+        if (decoding_pass(j->n)) /* its lines just loaded */
             store_kv(c, hp, j->layer, (int)kvh, a->pos[t],
                      a->k + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D,
                      a->v + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D);
@@ -322,7 +330,7 @@ static void qkv_row(void *ctx, int64_t t)
     const float *cs = a->rope_cs + t * hp->n_rot;
     rope_apply(hp, cs, q, hp->n_head);
     rope_apply(hp, cs, k, hp->n_head_kv);
-    if (j->n > LLM_MATMUL_ROWS_MAX) /* a prompt's pass; decoding's stores are attend_group's */
+    if (!decoding_pass(j->n))
         for (int h = 0; h < hp->n_head_kv; h++)
             store_kv(a->seq[t], hp, j->layer, h, a->pos[t], k + h * D, v + h * D);
 }

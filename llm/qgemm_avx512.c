@@ -39,9 +39,9 @@ static inline int32_t load_i32(const int8_t *p)
  * four activation rows 33 GB/s at 1024 bytes, 35 at 2048, 40 at 4096 (8192
  * no different); one row 72.8 tokens/s at 4096, 69.9 at 8192 (Qwen2.5-0.5B,
  * medians of five alternated runs). The nibble types measured best at
- * twice that (why, untested): Qwen2.5-0.5B Q4_K_M (Q5_0,
- * Q4_K, Q6_K), one sequence 84.8 -> 90.5 tokens/s at 8192 (medians of six;
- * the farther distance won 12 of 14 alternated runs in three sets); four
+ * twice that (why, untested): Qwen2.5-0.5B Q4_K_M (Q5_0, Q4_K, Q6_K), one
+ * sequence 84.8 -> 90.5 tokens/s at 8192 (medians of six; the farther
+ * distance won 12 of 14 alternated runs in three sets); four
  * sequences at 512 positions, the gate and up products of a step 6.3 -> 4.9
  * ms timed alone (at 512 positions the whole step no faster: README);
  * 16384 no better. */
