@@ -574,6 +574,15 @@ static void qg_slot(void *p, int64_t slot)
             int64_t j1 = j->a->n - j0 < QG_JCHUNK ? j->a->n : j0 + QG_JCHUNK;
             for (int i = 0; i < np; i++) {
                 int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
+                if (j->ops->kernel2 && tr - (int64_t)i * lanes >= 2 * lanes) { /* two full */
+                    j->ops->kernel2(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes,
+                                    W->rows);
+                    if (j->up)
+                        j->ops->kernel2(&panel[np + i], j->a, j0, j1, up + (int64_t)i * lanes,
+                                        QG_PAIR);
+                    i++;
+                    continue;
+                }
                 j->ops->kernel(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes, W->rows,
                                (int)pr);
                 if (j->up)

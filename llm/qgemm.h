@@ -135,6 +135,10 @@ typedef struct llm_qg_ops {
     void (*il_panel)(llm_dtype t, const void *g, int64_t k, void *mem, llm_qg_panel *p);
     void (*il_rows)(llm_dtype t, const void *g, int64_t k, const llm_qg_acts *a, int nj, float *Y,
                     int64_t ldy, int nl);
+    /* kernel for two full panels p[0], p[1] at once (Y's lanes 0 to
+     * 2 * lanes - 1), the same bits; NULL where the path has none */
+    void (*kernel2)(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1, float *Y,
+                    int64_t ldy);
 } llm_qg_ops;
 
 /* ---- weights interleaved once ------------------------------------------

@@ -12,7 +12,9 @@
  * activation values). RN = 8 keeps 8
  * integer and 8 float accumulators in registers; the panel's vector of four
  * values is loaded once for the 8 rows and the activations come broadcast
- * from memory. The same tile decodes from interleaved groups (il_rows,
+ * from memory. A prompt's product takes two full panels at a time where it
+ * can (tile_pair: 32 rows against 6 activation rows, each broadcast used
+ * twice). The same tile decodes from interleaved groups (il_rows,
  * llm_qg_il_pack), with the groups' F16 scales and prefetching. */
 #include "llm/qgemm_pack.h"
 
@@ -221,6 +223,73 @@ tile_q6_K(const uint8_t *q, const uint8_t *S, const uint8_t *D, int64_t k, const
         _mm512_mask_storeu_ps(Y + j * ldy, keep, acc[j]);
 }
 
+/* Two panels' 32 rows (lanes full) against nj (<= RN2) activation rows
+ * from j0: tile's steps for each panel, in its order, each activation
+ * value broadcast once for both. Per 8 values of a row 12 vpdpbusd load 8
+ * operands, where tile's 8 load 9 (the panel vector and 8 broadcasts), and
+ * the 24 accumulators still fit the registers. The same operations on
+ * every element as tile's, so the same bits. */
+#define RN2 6
+VNNI static inline __attribute__((always_inline)) void
+tile_pair(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj, const int BS,
+          const int MIN, float *Y, int64_t ldy)
+{
+    const int64_t nb = p->k / BS;
+    const int off = p->off;
+    const int8_t *x[RN2];
+    const float *dx[RN2], *ns[RN2];
+    const int32_t *sum[RN2];
+    __m512 acc[RN2][2];
+    _Pragma("GCC unroll 6") for (int j = 0; j < nj; j++)
+    {
+        x[j] = a->q + (j0 + j) * p->k;
+        dx[j] = (BS == 16 ? a->dx16 : a->dx32) + (j0 + j) * nb;
+        ns[j] = (BS == 16 ? a->ns16 : a->ns32) + (j0 + j) * nb;
+        sum[j] = (BS == 16 ? a->sum16 : a->sum32) + (j0 + j) * nb;
+        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *v0 = p[0].q + b * 16 * BS, *v1 = p[1].q + b * 16 * BS;
+        __m512i s[RN2][2];
+        _Pragma("GCC unroll 6") for (int j = 0; j < nj; j++) s[j][0] = s[j][1] =
+            MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(-off * sum[j][b]);
+        _Pragma("GCC unroll 8") for (int t = 0; t < BS / 4; t++)
+        {
+            __m512i w0 = _mm512_load_si512((const void *)(v0 + 64 * t)),
+                    w1 = _mm512_load_si512((const void *)(v1 + 64 * t));
+            _Pragma("GCC unroll 6") for (int j = 0; j < nj; j++)
+            {
+                __m512i xv = _mm512_set1_epi32(load_i32(x[j] + b * BS + 4 * t));
+                s[j][0] = _mm512_dpbusd_epi32(s[j][0], w0, xv);
+                s[j][1] = _mm512_dpbusd_epi32(s[j][1], w1, xv);
+            }
+        }
+        __m512 d0 = _mm512_load_ps(p[0].d + b * 16), d1 = _mm512_load_ps(p[1].d + b * 16);
+        _Pragma("GCC unroll 6") for (int j = 0; j < nj; j++)
+        {
+            __m512 dxv = _mm512_set1_ps(dx[j][b]);
+            acc[j][0] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j][0]), _mm512_mul_ps(d0, dxv), acc[j][0]);
+            acc[j][1] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j][1]), _mm512_mul_ps(d1, dxv), acc[j][1]);
+        }
+        if (MIN) {
+            __m512 m0 = _mm512_load_ps(p[0].m + b * 16), m1 = _mm512_load_ps(p[1].m + b * 16);
+            _Pragma("GCC unroll 6") for (int j = 0; j < nj; j++)
+            {
+                __m512 nsv = _mm512_set1_ps(ns[j][b]);
+                acc[j][0] = _mm512_fmadd_ps(m0, nsv, acc[j][0]);
+                acc[j][1] = _mm512_fmadd_ps(m1, nsv, acc[j][1]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 6") for (int j = 0; j < nj; j++)
+    {
+        _mm512_storeu_ps(Y + (j0 + j) * ldy, acc[j][0]);
+        _mm512_storeu_ps(Y + (j0 + j) * ldy + 16, acc[j][1]);
+    }
+}
+
 /* A panel's tile; a group's (offset: the type's). */
 #define PANEL_TILE(nj, BS, MIN)                                                                    \
     tile(p->q, p->d, p->m, NULL, NULL, p->k, p->off, a, j0, nj, BS, MIN, PANEL, Y, ldy, keep)
@@ -268,6 +337,36 @@ TILES(16, 0)
 TILES(16, 1)
 TILES(32, 0)
 TILES(32, 1)
+
+#define PAIR_TILE(nj, BS, MIN) tile_pair(p, a, j0, nj, BS, MIN, Y, ldy)
+#define PAIR_TILES(BS, MIN)                                                                        \
+    VNNI static void pairs_##BS##_##MIN(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,   \
+                                        int64_t j1, float *Y, int64_t ldy)                         \
+    {                                                                                              \
+        for (; j1 - j0 >= RN2; j0 += RN2)                                                          \
+            PAIR_TILE(RN2, BS, MIN);                                                               \
+        switch (j1 - j0) {                                                                         \
+        case 5:                                                                                    \
+            PAIR_TILE(5, BS, MIN);                                                                 \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            PAIR_TILE(4, BS, MIN);                                                                 \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            PAIR_TILE(3, BS, MIN);                                                                 \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            PAIR_TILE(2, BS, MIN);                                                                 \
+            break;                                                                                 \
+        case 1:                                                                                    \
+            PAIR_TILE(1, BS, MIN);                                                                 \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+PAIR_TILES(16, 0)
+PAIR_TILES(16, 1)
+PAIR_TILES(32, 0)
+PAIR_TILES(32, 1)
 
 /* The vector whose lane i reduces v[i]'s 16 lanes: four rounds that each
  * halve the vectors, combining two by 256-bit, 128-bit, 64-bit and 32-bit
@@ -387,6 +486,17 @@ VNNI static void kernel(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0,
         (p->off ? rows_16_0 : rows_16_1)(p, a, j0, j1, Y, ldy, keep);
     else
         (p->off ? rows_32_0 : rows_32_1)(p, a, j0, j1, Y, ldy, keep);
+}
+
+/* kernel for panels p[0] and p[1] (both full) at once: Y's lanes 0-15
+ * from p[0], 16-31 from p[1]. */
+VNNI static void kernel2(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1,
+                         float *Y, int64_t ldy)
+{
+    if (p->bs == 16)
+        (p->off ? pairs_16_0 : pairs_16_1)(p, a, j0, j1, Y, ldy);
+    else
+        (p->off ? pairs_32_0 : pairs_32_1)(p, a, j0, j1, Y, ldy);
 }
 
 /* Decoding: nj (<= 7) activation rows against an interleaved group, its
@@ -571,8 +681,17 @@ VNNI static double peak(int64_t rounds)
     return (double)rounds * 12 * 64;
 }
 
-static const llm_qg_ops ops = {
-    LLM_QGEMM_AVX512VNNI, 16, 255, kernel, quantize, pack, peak, il_store, il_panel, il_rows};
+static const llm_qg_ops ops = {LLM_QGEMM_AVX512VNNI,
+                               16,
+                               255,
+                               kernel,
+                               quantize,
+                               pack,
+                               peak,
+                               il_store,
+                               il_panel,
+                               il_rows,
+                               kernel2};
 
 const llm_qg_ops *llm_qg_ops_avx512vnni(void)
 {
