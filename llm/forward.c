@@ -148,9 +148,10 @@ static void attend_block(const llm_hparams *hp, llm_acts *a, int kvh, int t0, in
         memcpy(a->att + (size_t)(t0 + i) * qd + col, qo + (size_t)i * G * D, group);
 }
 
-/* Whether a pass of n tokens is a decoding one (the products go by rows):
- * its tokens' keys and values are stored by attend_group, after load_kv;
- * a prompt's (more tokens) by qkv_row. */
+/* Whether a pass of n tokens is a decoding one (the products go by rows,
+ * each token attending alone): attend_group stores each token's key and
+ * value after load_kv; a prompt's (more tokens) a run of tokens at a time,
+ * before the run attends. */
 static inline int decoding_pass(int n)
 {
     return n <= LLM_MATMUL_ROWS_MAX;
@@ -169,6 +170,38 @@ static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int
         llm_quantize_row(LLM_F16, k + d0, col, nd);
         for (int d = 0; d < nd; d++)
             c->k_cache[llm_k_index(c, layer, h, d0 + d) + (size_t)pos] = col[d];
+    }
+}
+
+/* store_kv for nt tokens of one sequence at positions pos.., their keys
+ * and values ld floats apart from k and v: the keys 16 positions at a
+ * time, so that each of head_dim rows gets 16 values in one line where a
+ * token at a time stored one value in each of head_dim lines, each on its
+ * own page (the rows are n_ctx apart). The same F16 values, so the same
+ * bits. Qwen2.5-0.5B Q4_K_M, a 512-token prompt on 2 cores: qkv_row,
+ * which stored a token at a time, 10.4 -> 2.7 ms; this takes 5-6 ms on
+ * each thread, nearly all of it waiting for the cache's lines (0.4-0.6 ms
+ * when they are in cache already: prefetching the next run's did not
+ * help). */
+static void store_kv_run(const llm_context *c, const llm_hparams *hp, int layer, int h, int pos,
+                         int nt, const float *k, const float *v, size_t ld)
+{
+    int D = hp->head_dim;
+    for (int i = 0; i < nt; i++)
+        llm_quantize_row(LLM_F16, v + i * ld, c->v_cache + llm_kv_index(c, layer, h, pos + i), D);
+    uint16_t blk[16][64]; /* 16 keys, 64 dimensions at a time */
+    for (int i0 = 0; i0 < nt; i0 += 16) {
+        int ni = nt - i0 < 16 ? nt - i0 : 16;
+        for (int d0 = 0; d0 < D; d0 += 64) {
+            int nd = D - d0 < 64 ? D - d0 : 64;
+            for (int i = 0; i < ni; i++)
+                llm_quantize_row(LLM_F16, k + (i0 + i) * ld + d0, blk[i], nd);
+            for (int d = 0; d < nd; d++) {
+                uint16_t *row = c->k_cache + llm_k_index(c, layer, h, d0 + d) + pos + i0;
+                for (int i = 0; i < ni; i++)
+                    row[i] = blk[i][d];
+            }
+        }
     }
 }
 
@@ -247,6 +280,8 @@ static void attend_group(void *ctx, int64_t kvh)
             while (nt < LLM_ATT_BLOCK && t + nt < j->n && a->seq[t + nt] == c &&
                    a->pos[t + nt] == a->pos[t] + nt)
                 nt++;
+            size_t kvd = (size_t)hp->n_head_kv * D, at = (size_t)t * kvd + (size_t)kvh * D;
+            store_kv_run(c, hp, j->layer, (int)kvh, a->pos[t], nt, a->k + at, a->v + at, kvd);
             if (nt > 1) {
                 int last = a->pos[t + nt - 1] + 1;
                 if (have_k < last)
@@ -285,7 +320,7 @@ static void attend_group(void *ctx, int64_t kvh)
 typedef struct row_job {
     const llm_model *m;
     llm_acts *a;
-    int layer, n;
+    int layer;
 } row_job;
 
 /* xn = norm(x) before attention. */
@@ -298,15 +333,15 @@ static void attn_norm_row(void *ctx, int64_t t)
              hp->norm_eps);
 }
 
-/* A token's q, k, v: biases, qwen3's per-head norms, RoPE; then, in a
- * prompt's pass, its keys and values into its sequence's cache at its
- * position. A decoding pass leaves that to attend_group, which stores a
- * token's key and value for its KV head once load_kv has brought their
- * lines in: a key is a column, one line in each of head_dim rows, and
- * stored here each was a miss waited for (Qwen2.5-0.5B Q4_K_M at 512
- * positions, 2 cores, per step: one sequence 0.13-0.17 ms here and in the
- * norm that asked for the lines ahead, against 0.05 now and attention
- * 0.05 more; four sequences 0.43 -> 0.14 ms, attention 0.18 more). */
+/* A token's q, k, v: biases, qwen3's per-head norms, RoPE. Its key and
+ * value go into its sequence's cache in attend_group, for each KV head:
+ * decoding, once load_kv has brought their lines in (a key is a column,
+ * one line in each of head_dim rows, and stored here each was a miss
+ * waited for: Qwen2.5-0.5B Q4_K_M at 512 positions, 2 cores, per step one
+ * sequence 0.13-0.17 ms here and in the norm that asked for the lines
+ * ahead, against 0.05 now and attention 0.05 more; four sequences 0.43 ->
+ * 0.14 ms, attention 0.18 more); in a prompt, a run of tokens at a time
+ * (store_kv_run). */
 static void qkv_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;
@@ -330,9 +365,6 @@ static void qkv_row(void *ctx, int64_t t)
     const float *cs = a->rope_cs + t * hp->n_rot;
     rope_apply(hp, cs, q, hp->n_head);
     rope_apply(hp, cs, k, hp->n_head_kv);
-    if (!decoding_pass(j->n))
-        for (int h = 0; h < hp->n_head_kv; h++)
-            store_kv(a->seq[t], hp, j->layer, h, a->pos[t], k + h * D, v + h * D);
 }
 
 /* x += the attention's projection (in xn); xn = norm(x) before the
@@ -358,7 +390,7 @@ static void ffn_out_row(void *ctx, int64_t t)
 static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
 {
     const llm_layer *L = &m->layers[l];
-    row_job rows = {m, a, l, n};
+    row_job rows = {m, a, l};
 
     /* attention: xn = norm(x); q, k, v = xn * Wq, Wk, Wv (+ bias) */
     llm_parallel_rows(a->compute, n, attn_norm_row, &rows);

@@ -186,6 +186,17 @@ static const llm_kernels *kernels(void)
     return &tables[atomic_load_explicit(&active_isa, memory_order_relaxed)];
 }
 
+void llm_f32_to_f16_row(const float *x, uint16_t *dst, int64_t n)
+{
+    const llm_kernels *k = kernels();
+    if (k->f16_row) {
+        k->f16_row(x, dst, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = llm_f32_to_f16(x[i]);
+}
+
 int llm_isa_supported(llm_isa isa)
 {
     pthread_once(&tables_once, tables_init);

@@ -120,6 +120,9 @@ const char *llm_isa_name(llm_isa isa);
 /* Half-precision conversions (exact, round to nearest even). */
 float llm_f16_to_f32(uint16_t h);
 uint16_t llm_f32_to_f16(float f);
+/* dst[i] = llm_f32_to_f16(x[i]), with the active instruction set's
+ * conversion (F16C's, whose bits these are, where the CPU has it) */
+void llm_f32_to_f16_row(const float *x, uint16_t *dst, int64_t n);
 float llm_bf16_to_f32(uint16_t h);
 uint16_t llm_f32_to_bf16(float f);
 

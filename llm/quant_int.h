@@ -410,6 +410,8 @@ typedef struct llm_kernels {
     /* activations to Q8_0 for the integer kernels (NULL: llm_quantize_row);
      * may round ties to even where llm_quantize_row rounds them away */
     void (*q8_quantize)(const float *x, void *dst, int64_t n);
+    /* floats to F16, the bits of llm_f32_to_f16 (NULL: it, one by one) */
+    void (*f16_row)(const float *x, uint16_t *dst, int64_t n);
     llm_vec_kernels vec;
 } llm_kernels;
 

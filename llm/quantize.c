@@ -573,8 +573,7 @@ void llm_quantize_row(llm_dtype t, const float *src, void *dst, int64_t n)
         memcpy(dst, src, (size_t)n * sizeof(float));
         break;
     case LLM_F16:
-        for (int64_t i = 0; i < n; i++)
-            ((uint16_t *)dst)[i] = llm_f32_to_f16(src[i]);
+        llm_f32_to_f16_row(src, dst, n);
         break;
     case LLM_BF16:
         for (int64_t i = 0; i < n; i++)

@@ -315,6 +315,42 @@ static void test_f16_conversion(void)
 #endif
 }
 
+/* Rows to F16 (llm_quantize_row, the cache's stores) on every instruction
+ * set: llm_f32_to_f16's bits for each value, the specials, NaNs with
+ * payloads, ties and random floats included, and a tail shorter than a
+ * vector. */
+static void test_f16_rows(void)
+{
+    enum { N = 4099 };
+    static const uint32_t special[] = {0x7f800000, 0xff800000, 0x7fc00000, 0x7fa00001, 0xffbfe000,
+                                       0x7f802000, 0x477ff000, 0x477fefff, 0x33000000, 0x33000001,
+                                       0x387fe000, 0x80000001, 0x80000000, 0x3f801000, 0x3f803000};
+    float *x = rag_xmalloc(N * sizeof *x);
+    uint16_t *h = rag_xmalloc(N * sizeof *h);
+    for (int i = 0; i < N; i++)
+        x[i] = i < (int)(sizeof special / sizeof *special) ? float_of(special[i])
+                                                           : float_of((uint32_t)rnd());
+    for (size_t s = 0; s < sizeof all_isas / sizeof *all_isas; s++) {
+        if (!llm_isa_supported(all_isas[s])) continue;
+        llm_isa prev = llm_isa_select(all_isas[s]);
+        int bad = 0;
+        for (int n = N - 3; n <= N; n++) { /* tails of 0 to 3 past a multiple of 16 */
+            memset(h, 0xa5, N * sizeof *h);
+            llm_quantize_row(LLM_F16, x, h, n);
+            for (int i = 0; i < N; i++) {
+                uint16_t want = i < n ? llm_f32_to_f16(x[i]) : 0xa5a5;
+                if (h[i] != want && bad++ < 3)
+                    printf("    %s, %d values: f32 0x%08x -> 0x%04x, want 0x%04x\n",
+                           llm_isa_name(all_isas[s]), n, bits_of(x[i]), h[i], want);
+            }
+        }
+        CHECK_INT(bad, 0);
+        llm_isa_select(prev);
+    }
+    rag_free(h);
+    rag_free(x);
+}
+
 static void test_bf16_conversion(void)
 {
     for (uint32_t h = 0; h < 0x10000; h++) {
@@ -1650,6 +1686,7 @@ int main(void)
     printf("    active instruction set: %s\n", llm_isa_name(llm_isa_active()));
     RUN(test_dtype_table);
     RUN(test_f16_conversion);
+    RUN(test_f16_rows);
     RUN(test_bf16_conversion);
     RUN(test_known_blocks);
     RUN(test_layouts_match_ggml_loops);
