@@ -410,13 +410,28 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
     llm_parallel_rows(a->compute, n, ffn_out_row, &rows);
 }
 
+typedef struct embd_job {
+    const llm_model *m;
+    const int32_t *tokens;
+    float *x;
+} embd_job;
+
+/* A token's embedding: its row of the token matrix (a tied model's read
+ * back from the output's interleaved groups, a value at a time: on one
+ * thread 5.6 ms of a 512-token prompt). */
+static void embd_row(void *ctx, int64_t t)
+{
+    const embd_job *j = ctx;
+    llm_model_token_row(j->m, j->tokens[t], j->x + t * j->m->hp.n_embd);
+}
+
 void llm_forward(const llm_model *m, llm_acts *a, const int32_t *tokens, int n, int out_first,
                  int embeddings)
 {
     const llm_hparams *hp = &m->hp;
     int E = hp->n_embd;
-    for (int t = 0; t < n; t++) /* embeddings: rows of the token matrix */
-        llm_model_token_row(m, tokens[t], a->x + (size_t)t * E);
+    embd_job ej = {m, tokens, a->x};
+    llm_parallel_rows(a->compute, n, embd_row, &ej);
     rope_table(m, a, n);
     for (int l = 0; l < hp->n_layer; l++)
         layer_forward(m, a, l, n);
