@@ -405,8 +405,7 @@ static void layer_forward(const llm_model *m, llm_acts *a, int l, int n)
 
     /* feed-forward: x += (silu(xn Wgate) * (xn Wup)) Wdown */
     llm_parallel_rows(a->compute, n, ffn_norm_row, &rows);
-    llm_matmul_swiglu(a->compute, &L->w_gate, &L->w_up, a->xn, n, a->gate, a->up);
-    llm_matmul(a->compute, &L->w_down, a->gate, n, a->xn);
+    llm_matmul_ffn(a->compute, &L->w_gate, &L->w_up, &L->w_down, a->xn, n, a->gate, a->up, a->xn);
     llm_parallel_rows(a->compute, n, ffn_out_row, &rows);
 }
 

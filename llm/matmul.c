@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -94,8 +95,9 @@ static inline void cpu_relax(int round)
 #define QG_TILE 64
 #define QG_JCHUNK 64
 /* A SwiGLU pair's tile (llm_matmul_swiglu): QG_PAIR rows of the gate and
- * the same rows of the up matrix, its up values in the worker's own
- * QG_ROWS x QG_PAIR floats (a QG_JCHUNK block at a time, in L1). */
+ * the same rows of the up matrix, their values in the worker's own two
+ * QG_ROWS x QG_PAIR floats (a QG_JCHUNK block at a time, in L1); one block
+ * of 32 of the down product's activations (llm_matmul_ffn). */
 #define QG_PAIR (QG_TILE / 2)
 
 /* What is left of a thread's range of a job's indices, [next, end), in one
@@ -114,9 +116,10 @@ struct llm_compute {
                               (LLM_GEMM_PANEL * max_cols); owned */
     size_t scratch_floats; /* per thread */
     uint8_t *qg_acts;      /* QG_ROWS quantized activation rows, owned */
+    uint8_t *qg_acts_ffn;  /* as many, a feed-forward's SwiGLU output (llm_matmul_ffn) */
     uint8_t *qg_tiles;     /* one packed tile per thread, owned */
     size_t qg_tile_bytes;
-    float *qg_up; /* per thread QG_ROWS x QG_PAIR floats, owned */
+    float *qg_up; /* per thread QG_ROWS x QG_PAIR floats for up, as many for gate; owned */
 
     pthread_t *workers; /* n_threads - 1, owned */
     int n_started;
@@ -307,6 +310,7 @@ void llm_compute_free(llm_compute *c)
     rag_free(c->workers);
     rag_free_lines(c->scratch);
     rag_free_lines(c->qg_acts);
+    rag_free_lines(c->qg_acts_ffn);
     rag_free_lines(c->qg_up);
     rag_free_lines(c->qg_tiles);
     rag_free_lines(c->shares);
@@ -343,12 +347,13 @@ int llm_compute_new(int n_threads, int64_t max_cols, llm_compute **out, rag_err 
     c->scratch = rag_xcalloc_lines((size_t)n_threads * c->scratch_floats, sizeof(float));
     /* for the integer path; untouched (so not resident) until used */
     c->qg_acts = rag_xcalloc_lines(llm_qg_acts_bytes(QG_ROWS, max_cols), 1);
+    c->qg_acts_ffn = rag_xcalloc_lines(llm_qg_acts_bytes(QG_ROWS, max_cols), 1);
     size_t p8 = llm_qg_panel_bytes(max_cols, 8) * (QG_TILE / 8),
            p16 = llm_qg_panel_bytes(max_cols, 16) * (QG_TILE / 16);
     /* and lanes rows of unpacked values, the packing's scratch */
     c->qg_tile_bytes = (p8 > p16 ? p8 : p16) + (size_t)(16 * max_cols + 64);
     c->qg_tiles = rag_xcalloc_lines((size_t)n_threads * c->qg_tile_bytes, 1);
-    c->qg_up = rag_xcalloc_lines((size_t)n_threads * QG_ROWS * QG_PAIR, sizeof(float));
+    c->qg_up = rag_xcalloc_lines((size_t)n_threads * 2 * QG_ROWS * QG_PAIR, sizeof(float));
     c->shares = rag_xcalloc_lines((size_t)n_threads, sizeof(share));
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
@@ -523,7 +528,8 @@ typedef struct qg_job {
     const llm_mat *up; /* SwiGLU: Y = silu(X W^T) * (X up^T); else NULL */
     const llm_qg_ops *ops;
     const llm_qg_acts *a;
-    float *Y; /* the first of a's rows */
+    float *Y;          /* the first of a's rows */
+    llm_qg_acts *down; /* SwiGLU: Y quantized here instead (tiles of QG_PAIR rows), or NULL */
     int64_t n_tiles, tile_rows;
     const llm_epilogue *ep;
 } qg_job;
@@ -545,12 +551,15 @@ static void qg_pack_tile(const llm_mat *W, int lanes, int64_t r0, int64_t tr, in
     }
 }
 
-/* Worker slot s packs tiles s, s + n_threads, ... into its own scratch and
+/* Worker slot s packs its tiles (below) into its own scratch and
  * multiplies each with all of a's rows. A SwiGLU pair's tile is the same
- * rows of both matrices: each block of the up product lands in the
- * worker's own buffer, and the gate's block, just stored, becomes
- * silu(gate) * up while both are in L1 (llm_vec_swiglu, the bits of its
- * pass over whole rows), so the up product never reaches memory. */
+ * rows of both matrices: each block of both products lands in the
+ * worker's own buffers, rows QG_PAIR apart, and becomes silu(gate) * up
+ * in one llm_vec_swiglu call while both are in L1 (elementwise: the bits
+ * of a pass over whole rows); then the block's rows go into Y, or are
+ * quantized as the activations of the down product (one block of 32 per
+ * row; llm_matmul_ffn), so that neither product reaches memory as
+ * floats. */
 static void qg_slot(void *p, int64_t slot)
 {
     const qg_job *j = p;
@@ -559,8 +568,14 @@ static void qg_slot(void *p, int64_t slot)
     size_t panel_bytes = llm_qg_panel_bytes(W->cols, lanes);
     uint8_t *mem = j->c->qg_tiles + (size_t)slot * j->c->qg_tile_bytes;
     uint8_t *tmp = mem + (size_t)(QG_TILE / lanes) * panel_bytes;
-    float *up = j->c->qg_up + (size_t)slot * QG_ROWS * QG_PAIR;
-    for (int64_t t = slot; t < j->n_tiles; t += j->c->n_threads) {
+    float *up = j->c->qg_up + (size_t)slot * 2 * QG_ROWS * QG_PAIR, *gate = up + QG_ROWS * QG_PAIR;
+    /* the slot's tiles: one run of them, where the outputs of neighbouring
+     * tiles share cache lines (a quantized block of 32 is 32 bytes, its
+     * scale 4 bytes), else every n_threads-th */
+    int64_t T = j->c->n_threads, step = j->down ? 1 : T,
+            t0 = j->down ? j->n_tiles * slot / T : slot,
+            t1 = j->down ? j->n_tiles * (slot + 1) / T : j->n_tiles;
+    for (int64_t t = t0; t < t1; t += step) {
         int64_t r0 = t * j->tile_rows,
                 tr = W->rows - r0 < j->tile_rows ? W->rows - r0 : j->tile_rows;
         if (tr <= 0) break;
@@ -570,43 +585,60 @@ static void qg_slot(void *p, int64_t slot)
         if (j->up)
             qg_pack_tile(j->up, lanes, r0, tr, np, mem + (size_t)np * panel_bytes, panel_bytes, tmp,
                          panel + np);
+        /* W's product: into Y, or for a SwiGLU pair into the gate buffer */
+        float *Yw = j->up ? gate : j->Y + r0;
+        int64_t ldw = j->up ? QG_PAIR : W->rows;
         for (int64_t j0 = 0; j0 < j->a->n; j0 += QG_JCHUNK) {
             int64_t j1 = j->a->n - j0 < QG_JCHUNK ? j->a->n : j0 + QG_JCHUNK;
             for (int i = 0; i < np; i++) {
                 int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
                 if (j->ops->kernel2 && tr - (int64_t)i * lanes >= 2 * lanes) { /* two full */
-                    j->ops->kernel2(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes,
-                                    W->rows);
+                    j->ops->kernel2(&panel[i], j->a, j0, j1, Yw + (int64_t)i * lanes, ldw);
                     if (j->up)
                         j->ops->kernel2(&panel[np + i], j->a, j0, j1, up + (int64_t)i * lanes,
                                         QG_PAIR);
                     i++;
                     continue;
                 }
-                j->ops->kernel(&panel[i], j->a, j0, j1, j->Y + r0 + (int64_t)i * lanes, W->rows,
-                               (int)pr);
+                j->ops->kernel(&panel[i], j->a, j0, j1, Yw + (int64_t)i * lanes, ldw, (int)pr);
                 if (j->up)
                     j->ops->kernel(&panel[np + i], j->a, j0, j1, up + (int64_t)i * lanes, QG_PAIR,
                                    (int)pr);
             }
-            if (j->up)
-                for (int64_t r = j0; r < j1; r++)
-                    llm_vec_swiglu(j->Y + r * W->rows + r0, up + r * QG_PAIR, tr);
-            else
+            if (!j->up) {
                 llm_epilogue_apply(j->ep, j->Y + j0 * W->rows + r0, W->rows, j1 - j0, r0, tr);
+                continue;
+            }
+            if (tr == QG_PAIR) /* the block's rows are one run */
+                llm_vec_swiglu(gate + j0 * QG_PAIR, up + j0 * QG_PAIR, (j1 - j0) * QG_PAIR);
+            else
+                for (int64_t r = j0; r < j1; r++)
+                    llm_vec_swiglu(gate + r * QG_PAIR, up + r * QG_PAIR, tr);
+            if (j->down) /* tr == QG_PAIR: block r0 / 32 of each row */
+                for (int64_t r = j0; r < j1; r += 16)
+                    j->ops->quantize_block(j->down, r, j1 - r < 16 ? (int)(j1 - r) : 16, r0 / 32,
+                                           gate + r * QG_PAIR, QG_PAIR);
+            else
+                for (int64_t r = j0; r < j1; r++)
+                    memcpy(j->Y + r * W->rows + r0, gate + r * QG_PAIR, (size_t)tr * sizeof(float));
         }
     }
 }
 
 /* Tiles of at most `most` rows of W, a multiple of the lanes, as many as a
  * multiple of the threads; runs them. */
+static int64_t qg_tile_rows(const llm_compute *c, int64_t rows, int64_t lanes, int64_t most,
+                            int64_t *n_tiles)
+{
+    *n_tiles = (rows + most - 1) / most;
+    *n_tiles = (*n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
+    int64_t tile_rows = (rows + *n_tiles - 1) / *n_tiles;
+    return (tile_rows + lanes - 1) / lanes * lanes;
+}
+
 static void qg_run(llm_compute *c, qg_job *g, int64_t most)
 {
-    int64_t rows = g->W->rows, lanes = g->ops->lanes;
-    g->n_tiles = (rows + most - 1) / most;
-    g->n_tiles = (g->n_tiles + c->n_threads - 1) / c->n_threads * c->n_threads;
-    g->tile_rows = (rows + g->n_tiles - 1) / g->n_tiles;
-    g->tile_rows = (g->tile_rows + lanes - 1) / lanes * lanes;
+    g->tile_rows = qg_tile_rows(c, g->W->rows, g->ops->lanes, most, &g->n_tiles);
     llm_parallel_for(c, c->n_threads, qg_slot, g);
 }
 
@@ -762,4 +794,31 @@ void llm_matmul_swiglu(llm_compute *c, const llm_mat *Wg, const llm_mat *Wu, con
     llm_matmul_set(c, W, Y, 2, X, n);
     swiglu_job j = {G, U, Wg->rows};
     llm_parallel_rows(c, n, swiglu_row, &j);
+}
+
+void llm_matmul_ffn(llm_compute *c, const llm_mat *Wg, const llm_mat *Wu, const llm_mat *Wd,
+                    const float *X, int64_t n, float *G, float *U, float *Y)
+{
+    assert(Wd->cols == Wg->rows);
+    if (n <= 0) return;
+    const llm_qg_ops *ops = llm_qg_ops_active();
+    int64_t n_tiles;
+    if (!(ops && ops->quantize_block && by_tiles(c, n, Wg->cols) && by_tiles(c, n, Wd->cols) &&
+          llm_qgemm_handles(Wg->type) && llm_qgemm_handles(Wu->type) &&
+          llm_qgemm_handles(Wd->type) && Wg->rows % QG_PAIR == 0 &&
+          qg_tile_rows(c, Wg->rows, ops->lanes, QG_PAIR, &n_tiles) == QG_PAIR)) {
+        llm_matmul_swiglu(c, Wg, Wu, X, n, G, U);
+        llm_matmul(c, Wd, G, n, Y);
+        return;
+    }
+    for (int64_t r0 = 0; r0 < n; r0 += QG_ROWS) {
+        int64_t rn = n - r0 < QG_ROWS ? n - r0 : QG_ROWS;
+        llm_qg_acts a, h; /* X's rows, the SwiGLU's */
+        qg_acts_rows(c, X, Wg->cols, r0, rn, &a);
+        llm_qg_acts_init(&h, c->qg_acts_ffn, rn, Wd->cols);
+        qg_job g = {.c = c, .W = Wg, .up = Wu, .ops = ops, .a = &a, .down = &h};
+        qg_run(c, &g, QG_PAIR);
+        qg_job d = {.c = c, .W = Wd, .ops = ops, .a = &h, .Y = Y + r0 * Wd->rows};
+        qg_run(c, &d, QG_TILE);
+    }
 }

@@ -139,6 +139,11 @@ typedef struct llm_qg_ops {
      * 2 * lanes - 1), the same bits; NULL where the path has none */
     void (*kernel2)(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, int64_t j1, float *Y,
                     int64_t ldy);
+    /* block b (32 values) of activation rows j .. j + nr - 1 (nr <= 16),
+     * row i's values at x + i * ldx, quantized as quantize would (the same
+     * values, scales and sums); NULL where the path has none */
+    void (*quantize_block)(llm_qg_acts *a, int64_t j, int nr, int64_t b, const float *x,
+                           int64_t ldx);
 } llm_qg_ops;
 
 /* ---- weights interleaved once ------------------------------------------

@@ -250,11 +250,22 @@ static void pack(llm_dtype t, const void *rows, size_t row_bytes, int nrows, int
 QG_PEAK(AVXVNNI, peak_vnni, MAC_VNNI, (void)0)
 QG_PEAK(, peak_avx2, MAC_AVX2, const __m256i ones = _mm256_set1_epi16(1))
 
-/* no interleaved groups here (the row kernels decode), no pair kernel */
-static const llm_qg_ops ops_vnni = {LLM_QGEMM_AVXVNNI, 8,    255,  kernel_vnni, quantize, pack,
-                                    peak_vnni,         NULL, NULL, NULL,        NULL};
-static const llm_qg_ops ops_avx2 = {LLM_QGEMM_AVX2, 8,    63,   kernel_avx2, quantize, pack,
-                                    peak_avx2,      NULL, NULL, NULL,        NULL};
+/* no interleaved groups here (the row kernels decode), no pair kernel, no
+ * quantizing of blocks across rows */
+static const llm_qg_ops ops_vnni = {.path = LLM_QGEMM_AVXVNNI,
+                                    .lanes = 8,
+                                    .max_u = 255,
+                                    .kernel = kernel_vnni,
+                                    .quantize = quantize,
+                                    .pack = pack,
+                                    .peak = peak_vnni};
+static const llm_qg_ops ops_avx2 = {.path = LLM_QGEMM_AVX2,
+                                    .lanes = 8,
+                                    .max_u = 63,
+                                    .kernel = kernel_avx2,
+                                    .quantize = quantize,
+                                    .pack = pack,
+                                    .peak = peak_avx2};
 
 static int have_avx2(void)
 {

@@ -397,42 +397,40 @@ static inline __attribute__((always_inline)) __m512i reduce16(const __m512i *v, 
 
 #define AT(i) (((i) % 4) * 4 + (i) / 4) /* where reduce16 wants the i-th vector */
 
-/* Blocks b .. b + nblk - 1 (nblk <= 16) of activation row j: per block
- * of 32 values, amax = max |x|, the scale d = amax / 127, the values x *
- * (127 / amax) rounded to nearest even (0 where amax is 0) and their sums
- * per half block, then qg_block_consts's constants with the same float
- * operations; the reductions, divisions and stores done for sixteen blocks
- * at once (a block at a time, two horizontal reductions, two scalar
- * divisions and nine scalar stores were two thirds of the work: 64 rows of
- * 4,864 values, 78 -> 33 us). Blocks past nblk count as zeros and are not
- * stored. */
-static void quantize16(llm_qg_acts *a, int64_t j, int64_t b, int nblk, const float *x, int8_t *q)
+/* Sixteen blocks of 32 values, block i (i < nblk) at x + i * xs, its
+ * values quantized into q + i * qs: per block, amax = max |x|, the scale d
+ * = amax / 127, the values x * (127 / amax) rounded to nearest even (0
+ * where amax is 0) and their sums per half block; the reductions and
+ * divisions done for the sixteen blocks at once. Lane i of *d and *sum
+ * (the block's sum) is block i's; lanes 2i and 2i + 1 of sums[h] the
+ * halves of block 8h + i. Blocks past nblk count as zeros. */
+static inline __attribute__((always_inline)) void blocks16(int nblk, const float *x, int64_t xs,
+                                                           int8_t *q, int64_t qs, __m512 *d,
+                                                           __m512i *sum, __m512i sums[2])
 {
     const __m512 sign = _mm512_set1_ps(-0.0f);
-    int64_t nb = a->k / 32;
     __m512i v[16];
     for (int i = 0; i < 16; i++)
         v[AT(i)] = i < nblk ? _mm512_castps_si512(_mm512_max_ps(
-                                  _mm512_andnot_ps(sign, _mm512_loadu_ps(x + 32 * i)),
-                                  _mm512_andnot_ps(sign, _mm512_loadu_ps(x + 32 * i + 16))))
+                                  _mm512_andnot_ps(sign, _mm512_loadu_ps(x + xs * i)),
+                                  _mm512_andnot_ps(sign, _mm512_loadu_ps(x + xs * i + 16))))
                             : _mm512_setzero_si512();
     __m512 amax = _mm512_castsi512_ps(reduce16(v, 1));
-    __m512 d = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
+    *d = _mm512_div_ps(amax, _mm512_set1_ps(127.0f));
     __m512 id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ),
                                     _mm512_set1_ps(127.0f), amax);
     float ids[16];
     _mm512_storeu_ps(ids, id);
     /* the values, and the sums of each half block: eight blocks at a time,
      * vector 2i the first half of block i, 2i + 1 the second */
-    __m512i sums[2];
     for (int h = 0; h < 2; h++) {
         for (int i = 0; i < 8; i++) {
             if (8 * h + i >= nblk) {
                 v[AT(2 * i)] = v[AT(2 * i + 1)] = _mm512_setzero_si512();
                 continue;
             }
-            const float *xb = x + 32 * (8 * h + i);
-            int8_t *qb = q + 32 * (8 * h + i);
+            const float *xb = x + xs * (8 * h + i);
+            int8_t *qb = q + qs * (8 * h + i);
             __m512 s = _mm512_set1_ps(ids[8 * h + i]);
             __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb), s)),
                     q1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), s));
@@ -443,28 +441,86 @@ static void quantize16(llm_qg_acts *a, int64_t j, int64_t b, int nblk, const flo
         }
         sums[h] = reduce16(v, 0); /* s0, s1 of blocks 8h .. 8h + 7 */
     }
-    /* the constants of qg_block_consts, the same float operations */
     const __m512i even =
                       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
                   odd =
                       _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    __m512i sum = _mm512_add_epi32(_mm512_permutex2var_epi32(sums[0], even, sums[1]),
-                                   _mm512_permutex2var_epi32(sums[0], odd, sums[1]));
-    __m512 nd = _mm512_xor_ps(d, sign);
+    *sum = _mm512_add_epi32(_mm512_permutex2var_epi32(sums[0], even, sums[1]),
+                            _mm512_permutex2var_epi32(sums[0], odd, sums[1]));
+}
+
+/* The constants of qg_block_consts for blocks16's results, the same float
+ * operations: -d times the sums, and d, -d and the sums of the halves
+ * (*dd, *ndd, sums[h]) in the lanes of the blocks of 16. */
+static inline __attribute__((always_inline)) void block_consts16(__m512 d, __m512i sum,
+                                                                 const __m512i sums[2], __m512 *ns,
+                                                                 __m512 dd[2], __m512 ns16[2])
+{
+    __m512 nd = _mm512_xor_ps(d, _mm512_set1_ps(-0.0f));
+    *ns = _mm512_mul_ps(nd, _mm512_cvtepi32_ps(sum));
+    for (int h = 0; h < 2; h++) {
+        __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        twice = _mm512_add_epi32(twice, _mm512_set1_epi32(8 * h));
+        dd[h] = _mm512_permutexvar_ps(twice, d);
+        ns16[h] = _mm512_mul_ps(_mm512_permutexvar_ps(twice, nd), _mm512_cvtepi32_ps(sums[h]));
+    }
+}
+
+/* Blocks b .. b + nblk - 1 (nblk <= 16) of activation row j (blocks16,
+ * then the constants stored sixteen at once: a block at a time, two
+ * horizontal reductions, two scalar divisions and nine scalar stores were
+ * two thirds of the work: 64 rows of 4,864 values, 78 -> 33 us). */
+static void quantize16(llm_qg_acts *a, int64_t j, int64_t b, int nblk, const float *x, int8_t *q)
+{
+    int64_t nb = a->k / 32;
+    __m512 d, ns, dd[2], ns16[2];
+    __m512i sum, sums[2];
+    blocks16(nblk, x, 32, q, 32, &d, &sum, sums);
+    block_consts16(d, sum, sums, &ns, dd, ns16);
     __mmask16 keep = (__mmask16)((1u << nblk) - 1);
     _mm512_mask_storeu_ps(a->dx32 + j * nb + b, keep, d);
-    _mm512_mask_storeu_ps(a->ns32 + j * nb + b, keep, _mm512_mul_ps(nd, _mm512_cvtepi32_ps(sum)));
+    _mm512_mask_storeu_ps(a->ns32 + j * nb + b, keep, ns);
     _mm512_mask_storeu_epi32(a->sum32 + j * nb + b, keep, sum);
     for (int h = 0; h < 2 && 8 * h < nblk; h++) {
         int left = nblk - 8 * h > 8 ? 8 : nblk - 8 * h;
         __mmask16 keep2 = (__mmask16)((1u << (2 * left)) - 1);
-        __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-        twice = _mm512_add_epi32(twice, _mm512_set1_epi32(8 * h));
-        __m512 dd = _mm512_permutexvar_ps(twice, d), ndd = _mm512_permutexvar_ps(twice, nd);
         int64_t at = j * 2 * nb + 2 * b + 16 * h;
-        _mm512_mask_storeu_ps(a->dx16 + at, keep2, dd);
-        _mm512_mask_storeu_ps(a->ns16 + at, keep2, _mm512_mul_ps(ndd, _mm512_cvtepi32_ps(sums[h])));
+        _mm512_mask_storeu_ps(a->dx16 + at, keep2, dd[h]);
+        _mm512_mask_storeu_ps(a->ns16 + at, keep2, ns16[h]);
         _mm512_mask_storeu_epi32(a->sum16 + at, keep2, sums[h]);
+    }
+}
+
+/* Block b of activation rows j .. j + nr - 1 (nr <= 16), row i's 32
+ * values at x + i * ldx: quantize16's values and constants for each row,
+ * the sixteen lanes going across rows instead of blocks. */
+static void quantize_block(llm_qg_acts *a, int64_t j, int nr, int64_t b, const float *x,
+                           int64_t ldx)
+{
+    int64_t nb = a->k / 32;
+    __m512 d, ns, dd[2], ns16[2];
+    __m512i sum, sums[2];
+    blocks16(nr, x, ldx, a->q + j * a->k + 32 * b, a->k, &d, &sum, sums);
+    block_consts16(d, sum, sums, &ns, dd, ns16);
+    float fd[16], fns[16], fns16[32];
+    int32_t isum[16], isum16[32];
+    _mm512_storeu_ps(fd, d);
+    _mm512_storeu_ps(fns, ns);
+    _mm512_storeu_si512(isum, sum);
+    for (int h = 0; h < 2; h++) {
+        _mm512_storeu_ps(fns16 + 16 * h, ns16[h]);
+        _mm512_storeu_si512(isum16 + 16 * h, sums[h]);
+    }
+    for (int i = 0; i < nr; i++) {
+        int64_t r = j + i, at = r * 2 * nb + 2 * b;
+        a->dx32[r * nb + b] = fd[i];
+        a->ns32[r * nb + b] = fns[i];
+        a->sum32[r * nb + b] = isum[i];
+        a->dx16[at] = a->dx16[at + 1] = fd[i];
+        a->ns16[at] = fns16[2 * i];
+        a->ns16[at + 1] = fns16[2 * i + 1];
+        a->sum16[at] = isum16[2 * i];
+        a->sum16[at + 1] = isum16[2 * i + 1];
     }
 }
 #undef AT
@@ -681,17 +737,18 @@ VNNI static double peak(int64_t rounds)
     return (double)rounds * 12 * 64;
 }
 
-static const llm_qg_ops ops = {LLM_QGEMM_AVX512VNNI,
-                               16,
-                               255,
-                               kernel,
-                               quantize,
-                               pack,
-                               peak,
-                               il_store,
-                               il_panel,
-                               il_rows,
-                               kernel2};
+static const llm_qg_ops ops = {.path = LLM_QGEMM_AVX512VNNI,
+                               .lanes = 16,
+                               .max_u = 255,
+                               .kernel = kernel,
+                               .quantize = quantize,
+                               .pack = pack,
+                               .peak = peak,
+                               .il_store = il_store,
+                               .il_panel = il_panel,
+                               .il_rows = il_rows,
+                               .kernel2 = kernel2,
+                               .quantize_block = quantize_block};
 
 const llm_qg_ops *llm_qg_ops_avx512vnni(void)
 {

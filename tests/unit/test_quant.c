@@ -1288,6 +1288,99 @@ static void test_matmul_epilogue(void)
     rag_free(X);
 }
 
+/* llm_matmul_ffn: bit for bit llm_matmul_swiglu then llm_matmul of the
+ * down matrix, on every instruction set and integer path (AVX-512 VNNI
+ * quantizes the SwiGLU's blocks for the down product in its tiles), from
+ * the file's rows and from interleaved groups, for a few rows (row dots),
+ * more than the integer path takes at once (two chunks), and with the
+ * output written over the input. */
+static void test_matmul_ffn(void)
+{
+    /* the down types: blocks of 32 and 16 (Q6_K, Q2_K), with a min (Q4_K,
+     * Q2_K) or an offset, and groups of each kind */
+    static const llm_dtype types[][3] = {{LLM_Q5_0, LLM_Q5_0, LLM_Q4_K},
+                                         {LLM_Q5_0, LLM_Q5_0, LLM_Q6_K},
+                                         {LLM_Q4_K, LLM_Q4_K, LLM_Q2_K},
+                                         {LLM_Q8_0, LLM_Q4_0, LLM_Q8_0},
+                                         {LLM_F16, LLM_F16, LLM_F16}};
+    const int64_t ns[] = {1, 9, 600}, E = 256, F = 512, N = 600;
+    float *X = random_vec(N * E), *io = rag_xmalloc((size_t)(N * E) * sizeof(float));
+    float *G = rag_xmalloc((size_t)(N * F) * sizeof(float)),
+          *U = rag_xmalloc((size_t)(N * F) * sizeof(float)),
+          *want = rag_xmalloc((size_t)(N * E) * sizeof(float)),
+          *got = rag_xmalloc((size_t)(N * E) * sizeof(float));
+    int cases = 0, differ = 0, fused = 0;
+    llm_compute *c;
+    rag_err err;
+    CHECK_INT(llm_compute_new(2, F, &c, &err), 0);
+    llm_compute_set_int8_decode(c, 1);
+    for (int path = 0; path < LLM_QGEMM_PATHS; path++) {
+        if (!llm_qgemm_supported((llm_qgemm_path)path)) continue;
+        llm_qgemm_path prev = llm_qgemm_select((llm_qgemm_path)path);
+        for (int isa = LLM_ISA_SCALAR; isa <= LLM_ISA_AVX512; isa++) {
+            if (!llm_isa_supported((llm_isa)isa)) continue;
+            llm_isa prev_isa = llm_isa_select((llm_isa)isa);
+            fused += llm_qg_ops_active() && llm_qg_ops_active()->quantize_block;
+            for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+                llm_mat W[3];
+                uint8_t *data[3], *il[3] = {NULL, NULL, NULL};
+                for (int k = 0; k < 3; k++) {
+                    llm_dtype t = types[ti][k];
+                    int64_t rows = k < 2 ? F : E, cols = k < 2 ? E : F;
+                    size_t rb = llm_row_bytes(t, cols);
+                    data[k] = random_rows(t, rows, cols);
+                    W[k] = (llm_mat){t, rows, cols, data[k], rb, NULL};
+                    if (llm_qg_il_handles(t)) {
+                        il[k] = rag_xcalloc_lines(llm_qg_il_bytes(t, rows, cols), 1);
+                        llm_qg_il_pack(t, data[k], rb, rows, cols, il[k]);
+                    }
+                }
+                for (int grouped = 0; grouped <= (il[0] || il[1] || il[2]); grouped++) {
+                    for (int k = 0; k < 3; k++)
+                        W[k].il = grouped ? il[k] : NULL;
+                    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+                        int64_t n = ns[ni];
+                        llm_matmul_swiglu(c, &W[0], &W[1], X, n, G, U);
+                        llm_matmul(c, &W[2], G, n, want);
+                        size_t bytes = (size_t)(n * E) * sizeof(float);
+                        memset(got, 0, bytes);
+                        llm_matmul_ffn(c, &W[0], &W[1], &W[2], X, n, G, U, got);
+                        memcpy(io, X, bytes);
+                        llm_matmul_ffn(c, &W[0], &W[1], &W[2], io, n, G, U, io);
+                        int d = memcmp(got, want, bytes) != 0, d_io = memcmp(io, want, bytes) != 0;
+                        if (d || d_io)
+                            printf("    %s %s, %s %s %s%s, %lld rows: %s differs\n",
+                                   llm_qgemm_name((llm_qgemm_path)path), llm_isa_name((llm_isa)isa),
+                                   llm_dtype_get(types[ti][0])->name,
+                                   llm_dtype_get(types[ti][1])->name,
+                                   llm_dtype_get(types[ti][2])->name, grouped ? " grouped" : "",
+                                   (long long)n, d ? "the output" : "the output over the input");
+                        differ += d + d_io;
+                        cases += 2;
+                    }
+                }
+                for (int k = 0; k < 3; k++) {
+                    rag_free_lines(il[k]);
+                    rag_free(data[k]);
+                }
+            }
+            llm_isa_select(prev_isa);
+        }
+        llm_qgemm_select(prev);
+    }
+    llm_compute_free(c);
+    printf("    %d feed-forwards (%d instruction sets fused), %d differ from SwiGLU then down\n",
+           cases, fused, differ);
+    CHECK(cases > 0);
+    CHECK_INT(differ, 0);
+    rag_free(got);
+    rag_free(want);
+    rag_free(U);
+    rag_free(G);
+    rag_free(io);
+    rag_free(X);
+}
+
 /* llm_matmul_swiglu: bit for bit llm_matmul_set into the gate and up
  * products followed by llm_vec_swiglu on each row, on every instruction set
  * and integer path (row dots for a few rows; the integer path's paired
@@ -1704,6 +1797,7 @@ int main(void)
     RUN(test_matmul);
     RUN(test_matmul_epilogue);
     RUN(test_matmul_swiglu);
+    RUN(test_matmul_ffn);
     RUN(test_qgemm_pack);
     RUN(test_qgemm_products);
     RUN(test_qgemm_interleaved);
