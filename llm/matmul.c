@@ -528,8 +528,9 @@ typedef struct qg_job {
     const llm_mat *up; /* SwiGLU: Y = silu(X W^T) * (X up^T); else NULL */
     const llm_qg_ops *ops;
     const llm_qg_acts *a;
-    float *Y;          /* the first of a's rows */
-    llm_qg_acts *down; /* SwiGLU: Y quantized here instead (tiles of QG_PAIR rows), or NULL */
+    float *Y;              /* the first of a's rows */
+    llm_qg_acts *down;     /* SwiGLU: Y quantized here instead (tiles of QG_PAIR rows), or NULL */
+    int down_bs, down_min; /* what the down matrix's panels read of it (quantize_block) */
     int64_t n_tiles, tile_rows;
     const llm_epilogue *ep;
 } qg_job;
@@ -617,7 +618,7 @@ static void qg_slot(void *p, int64_t slot)
             if (j->down) /* tr == QG_PAIR: block r0 / 32 of each row */
                 for (int64_t r = j0; r < j1; r += 16)
                     j->ops->quantize_block(j->down, r, j1 - r < 16 ? (int)(j1 - r) : 16, r0 / 32,
-                                           gate + r * QG_PAIR, QG_PAIR);
+                                           gate + r * QG_PAIR, QG_PAIR, j->down_bs, j->down_min);
             else
                 for (int64_t r = j0; r < j1; r++)
                     memcpy(j->Y + r * W->rows + r0, gate + r * QG_PAIR, (size_t)tr * sizeof(float));
@@ -816,7 +817,14 @@ void llm_matmul_ffn(llm_compute *c, const llm_mat *Wg, const llm_mat *Wu, const 
         llm_qg_acts a, h; /* X's rows, the SwiGLU's */
         qg_acts_rows(c, X, Wg->cols, r0, rn, &a);
         llm_qg_acts_init(&h, c->qg_acts_ffn, rn, Wd->cols);
-        qg_job g = {.c = c, .W = Wg, .up = Wu, .ops = ops, .a = &a, .down = &h};
+        qg_job g = {.c = c,
+                    .W = Wg,
+                    .up = Wu,
+                    .ops = ops,
+                    .a = &a,
+                    .down = &h,
+                    .down_bs = llm_qg_block(Wd->type),
+                    .down_min = llm_qg_offset(Wd->type) == 0};
         qg_run(c, &g, QG_PAIR);
         qg_job d = {.c = c, .W = Wd, .ops = ops, .a = &h, .Y = Y + r0 * Wd->rows};
         qg_run(c, &d, QG_TILE);

@@ -141,9 +141,11 @@ typedef struct llm_qg_ops {
                     int64_t ldy);
     /* block b (32 values) of activation rows j .. j + nr - 1 (nr <= 16),
      * row i's values at x + i * ldx, quantized as quantize would (the same
-     * values, scales and sums); NULL where the path has none */
+     * values, scales and sums), but of the constants only those the panels
+     * of a type with blocks of bs (16, 32) and a min (or not: an offset)
+     * read; NULL where the path has none */
     void (*quantize_block)(llm_qg_acts *a, int64_t j, int nr, int64_t b, const float *x,
-                           int64_t ldx);
+                           int64_t ldx, int bs, int min);
 } llm_qg_ops;
 
 /* ---- weights interleaved once ------------------------------------------
