@@ -308,6 +308,12 @@ tile_pair(const llm_qg_panel *p, const llm_qg_acts *a, int64_t j0, const int nj,
     case 6:                                                                                        \
         T(6, __VA_ARGS__);                                                                         \
         break;                                                                                     \
+    default:                                                                                       \
+        BY_FEWER_ROWS(nj, T, __VA_ARGS__)                                                          \
+    }
+/* The same for nj = 1 to 5 (what tile_pair's RN2 of 6 leaves). */
+#define BY_FEWER_ROWS(nj, T, ...)                                                                  \
+    switch (nj) {                                                                                  \
     case 5:                                                                                        \
         T(5, __VA_ARGS__);                                                                         \
         break;                                                                                     \
@@ -345,23 +351,7 @@ TILES(32, 1)
     {                                                                                              \
         for (; j1 - j0 >= RN2; j0 += RN2)                                                          \
             PAIR_TILE(RN2, BS, MIN);                                                               \
-        switch (j1 - j0) {                                                                         \
-        case 5:                                                                                    \
-            PAIR_TILE(5, BS, MIN);                                                                 \
-            break;                                                                                 \
-        case 4:                                                                                    \
-            PAIR_TILE(4, BS, MIN);                                                                 \
-            break;                                                                                 \
-        case 3:                                                                                    \
-            PAIR_TILE(3, BS, MIN);                                                                 \
-            break;                                                                                 \
-        case 2:                                                                                    \
-            PAIR_TILE(2, BS, MIN);                                                                 \
-            break;                                                                                 \
-        case 1:                                                                                    \
-            PAIR_TILE(1, BS, MIN);                                                                 \
-            break;                                                                                 \
-        }                                                                                          \
+        BY_FEWER_ROWS(j1 - j0, PAIR_TILE, BS, MIN)                                                 \
     }
 PAIR_TILES(16, 0)
 PAIR_TILES(16, 1)
