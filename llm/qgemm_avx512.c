@@ -440,8 +440,8 @@ static inline __attribute__((always_inline)) void blocks16(int nblk, const float
 }
 
 /* The constants of qg_block_consts for blocks16's results, the same float
- * operations: -d times the sums, and d, -d and the sums of the halves
- * (*dd, *ndd, sums[h]) in the lanes of the blocks of 16. */
+ * operations: *ns = -d times each block's sum; dd[h] and ns16[h], d and
+ * -d times the halves' sums, in the lanes of sums[h] (the blocks of 16). */
 static inline __attribute__((always_inline)) void block_consts16(__m512 d, __m512i sum,
                                                                  const __m512i sums[2], __m512 *ns,
                                                                  __m512 dd[2], __m512 ns16[2])
