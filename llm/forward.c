@@ -157,34 +157,17 @@ static inline int decoding_pass(int n)
     return n <= LLM_MATMUL_ROWS_MAX;
 }
 
-/* Writes KV head h's key and value of the token at position pos into
- * c's cache at a layer, as F16 (the key as a column). */
-static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int h, int pos,
-                     const float *k, const float *v)
-{
-    int D = hp->head_dim;
-    llm_quantize_row(LLM_F16, v, c->v_cache + llm_kv_index(c, layer, h, pos), D);
-    uint16_t col[64]; /* a column of the keys, 64 dimensions at a time */
-    for (int d0 = 0; d0 < D; d0 += 64) {
-        int nd = D - d0 < 64 ? D - d0 : 64;
-        llm_quantize_row(LLM_F16, k + d0, col, nd);
-        for (int d = 0; d < nd; d++)
-            c->k_cache[llm_k_index(c, layer, h, d0 + d) + (size_t)pos] = col[d];
-    }
-}
-
-/* store_kv for nt tokens of one sequence at positions pos.., their keys
- * and values ld floats apart from k and v: the keys 16 positions at a
- * time, so that each of head_dim rows gets 16 values in one line where a
- * token at a time stored one value in each of head_dim lines, each on its
- * own page (the rows are n_ctx apart). The same F16 values, so the same
- * bits. Qwen2.5-0.5B Q4_K_M, a 512-token prompt on 2 cores: qkv_row,
- * which stored a token at a time, 10.4 -> 2.7 ms; this takes 5-6 ms on
- * each thread, nearly all of it waiting for the cache's lines (0.4-0.6 ms
- * when they are in cache already: prefetching the next run's did not
- * help). */
-static void store_kv_run(const llm_context *c, const llm_hparams *hp, int layer, int h, int pos,
-                         int nt, const float *k, const float *v, size_t ld)
+/* Writes KV head h's keys and values of nt tokens of one sequence, at
+ * positions pos.., into c's cache at a layer as F16 (each key a column),
+ * from k and v (a token's ld floats after the previous one's): the keys
+ * 16 positions at a time, so that in a prompt each of head_dim rows gets
+ * 16 values in one line where a token at a time stored one value in each
+ * of head_dim lines, each on its own page (the rows are n_ctx apart). The same F16 values, so the
+ * same bits. Qwen2.5-0.5B Q4_K_M, a 512-token prompt on 2 cores: qkv_row, which stored a token at a
+ * time, 10.4 -> 2.7 ms; this takes 5-6 ms on each thread, nearly all of it waiting for the cache's
+ * lines (0.4-0.6 ms when they are in cache already: prefetching the next run's did not help). */
+static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int h, int pos, int nt,
+                     const float *k, const float *v, size_t ld)
 {
     int D = hp->head_dim;
     for (int i = 0; i < nt; i++)
@@ -281,7 +264,7 @@ static void attend_group(void *ctx, int64_t kvh)
                    a->pos[t + nt] == a->pos[t] + nt)
                 nt++;
             size_t kvd = (size_t)hp->n_head_kv * D, at = (size_t)t * kvd + (size_t)kvh * D;
-            store_kv_run(c, hp, j->layer, (int)kvh, a->pos[t], nt, a->k + at, a->v + at, kvd);
+            store_kv(c, hp, j->layer, (int)kvh, a->pos[t], nt, a->k + at, a->v + at, kvd);
             if (nt > 1) {
                 int last = a->pos[t + nt - 1] + 1;
                 if (have_k < last)
@@ -299,9 +282,9 @@ static void attend_group(void *ctx, int64_t kvh)
         float *out = a->att + (size_t)t * qd + (size_t)kvh * G * D;
         load_kv(c, j->layer, (int)kvh, n_pos);
         if (decoding_pass(j->n)) /* its lines just loaded */
-            store_kv(c, hp, j->layer, (int)kvh, a->pos[t],
+            store_kv(c, hp, j->layer, (int)kvh, a->pos[t], 1,
                      a->k + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D,
-                     a->v + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D);
+                     a->v + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D, 0);
         llm_gemm_nn_f16(q, D, G, c->k_cache + llm_k_index(c, j->layer, (int)kvh, 0), c->p.n_ctx,
                         n_pos, D, s, a->n_ctx);
         for (int g = 0; g < G; g++)
@@ -341,7 +324,7 @@ static void attn_norm_row(void *ctx, int64_t t)
  * sequence 0.13-0.17 ms here and in the norm that asked for the lines
  * ahead, against 0.05 now and attention 0.05 more; four sequences 0.43 ->
  * 0.14 ms, attention 0.18 more); in a prompt, a run of tokens at a time
- * (store_kv_run). */
+ * (store_kv). */
 static void qkv_row(void *ctx, int64_t t)
 {
     const row_job *j = ctx;

@@ -144,6 +144,21 @@ static uint8_t *random_rows(llm_dtype t, int64_t rows, int64_t n)
     return data;
 }
 
+/* A random matrix of type t, its rows in *data, and in *il its
+ * interleaved groups where the active path makes them (else NULL); W.il
+ * left NULL for the caller to set. */
+static llm_mat random_mat(llm_dtype t, int64_t rows, int64_t cols, uint8_t **data, uint8_t **il)
+{
+    size_t rb = llm_row_bytes(t, cols);
+    *data = random_rows(t, rows, cols);
+    *il = NULL;
+    if (llm_qg_il_handles(t)) {
+        *il = rag_xcalloc_lines(llm_qg_il_bytes(t, rows, cols), 1);
+        llm_qg_il_pack(t, *data, rb, rows, cols, *il);
+    }
+    return (llm_mat){t, rows, cols, *data, rb, NULL};
+}
+
 static float *random_vec(int64_t n)
 {
     float *x = rag_xmalloc((size_t)n * sizeof *x);
@@ -1323,18 +1338,9 @@ static void test_matmul_ffn(void)
             fused += llm_qg_ops_active() && llm_qg_ops_active()->quantize_block;
             for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
                 llm_mat W[3];
-                uint8_t *data[3], *il[3] = {NULL, NULL, NULL};
-                for (int k = 0; k < 3; k++) {
-                    llm_dtype t = types[ti][k];
-                    int64_t rows = k < 2 ? F : E, cols = k < 2 ? E : F;
-                    size_t rb = llm_row_bytes(t, cols);
-                    data[k] = random_rows(t, rows, cols);
-                    W[k] = (llm_mat){t, rows, cols, data[k], rb, NULL};
-                    if (llm_qg_il_handles(t)) {
-                        il[k] = rag_xcalloc_lines(llm_qg_il_bytes(t, rows, cols), 1);
-                        llm_qg_il_pack(t, data[k], rb, rows, cols, il[k]);
-                    }
-                }
+                uint8_t *data[3], *il[3];
+                for (int k = 0; k < 3; k++)
+                    W[k] = random_mat(types[ti][k], k < 2 ? F : E, k < 2 ? E : F, &data[k], &il[k]);
                 for (int grouped = 0; grouped <= (il[0] || il[1] || il[2]); grouped++) {
                     for (int k = 0; k < 3; k++)
                         W[k].il = grouped ? il[k] : NULL;
@@ -1413,17 +1419,9 @@ static void test_matmul_swiglu(void)
             llm_isa prev_isa = llm_isa_select((llm_isa)isa);
             for (size_t pi = 0; pi < sizeof pairs / sizeof *pairs; pi++) {
                 llm_mat W[2];
-                uint8_t *data[2], *il[2] = {NULL, NULL};
-                for (int k = 0; k < 2; k++) {
-                    llm_dtype t = pairs[pi][k];
-                    size_t rb = llm_row_bytes(t, cols);
-                    data[k] = random_rows(t, rows, cols);
-                    W[k] = (llm_mat){t, rows, cols, data[k], rb, NULL};
-                    if (llm_qg_il_handles(t)) {
-                        il[k] = rag_xcalloc_lines(llm_qg_il_bytes(t, rows, cols), 1);
-                        llm_qg_il_pack(t, data[k], rb, rows, cols, il[k]);
-                    }
-                }
+                uint8_t *data[2], *il[2];
+                for (int k = 0; k < 2; k++)
+                    W[k] = random_mat(pairs[pi][k], rows, cols, &data[k], &il[k]);
                 for (int grouped = 0; grouped <= (il[0] || il[1]); grouped++) {
                     for (int k = 0; k < 2; k++)
                         W[k].il = grouped ? il[k] : NULL;
