@@ -15,12 +15,25 @@
  *                   (a conversion, a multiply and a multiply-add per 8
  *                   vpdpbusd: what every block of 32 costs)
  * and the same with 32 weight rows (two vectors) against 6 activation rows
- * (fewer loads per vpdpbusd: 16 x 8 loads 9 operands per 8 of them).
- * each as a ratio to the peak measured beside it (llm_qgemm_peak_loop: 12
+ * (fewer loads per vpdpbusd: 16 x 8 loads 9 operands per 8 of them), each
+ * as a ratio to the peak measured beside it (llm_qgemm_peak_loop: 12
  * independent chains of vpdpbusd from registers, what rag bench-model and
  * bench-embed divide by). Where the multiply-adds and the float steps share
  * the vector units, the float steps are the ceiling: a whole prefill cannot
- * pass "as the kernel". Prints SKIP without AVX-512 VNNI. */
+ * pass "as the kernel". Two more rows of the 32 x 6 tile say which float
+ * step costs, each leaving one out (so not the kernel's results):
+ *   no d x dx       the sum converted and multiply-added by the weight
+ *                   scales alone (as if the activations had one scale per
+ *                   row, applied at the end)
+ *   no conversion   the multiply and the multiply-add on the sum's bits
+ * On a 2-core AMD EPYC (Zen 5): sums only 0.94-1.01 of the peak, as the
+ * kernel 0.72-0.77, no d x dx 0.86-0.88, no conversion 0.78-0.80: the multiply d x
+ * dx and the multiply-add share the units that run vpdpbusd, and the
+ * conversion mostly does not. Both multiplies are needed while weights and
+ * activations each have a scale per block of 32 (the kernel's products are
+ * the same bits on every path and batch size, llm/qgemm.h): only a coarser
+ * activation scale would take the first out. Prints SKIP without AVX-512
+ * VNNI. */
 #include "base/time.h"
 #include "llm/qgemm.h"
 
@@ -85,7 +98,9 @@ INLINE static void tile16x8(const int SCALE)
         _mm512_store_ps(out + 16 * j, _mm512_add_ps(acc[j], _mm512_castsi512_ps(isum[j])));
 }
 
-/* 32 weight rows (two vectors) x 6 activation rows. */
+/* 32 weight rows (two vectors) x 6 activation rows; SCALE as tile16x8's,
+ * or NO_DX, NO_CVT (the rows above). */
+enum { NO_DX = 2, NO_CVT = 3 };
 INLINE static void tile32x6(const int SCALE)
 {
     __m512 acc[6][2];
@@ -116,7 +131,13 @@ INLINE static void tile32x6(const int SCALE)
         {
             __m512 dx = _mm512_set1_ps(xd[j][b]);
             for (int h = 0; h < 2; h++) {
-                if (SCALE)
+                if (SCALE == NO_DX)
+                    acc[j][h] =
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j][h]), h ? d1 : d0, acc[j][h]);
+                else if (SCALE == NO_CVT)
+                    acc[j][h] = _mm512_fmadd_ps(_mm512_castsi512_ps(s[j][h]),
+                                                _mm512_mul_ps(h ? d1 : d0, dx), acc[j][h]);
+                else if (SCALE)
                     acc[j][h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j][h]),
                                                 _mm512_mul_ps(h ? d1 : d0, dx), acc[j][h]);
                 else
@@ -143,6 +164,14 @@ VNNI static void sums32x6(void)
 VNNI static void kernel32x6(void)
 {
     tile32x6(1);
+}
+VNNI static void no_dx32x6(void)
+{
+    tile32x6(NO_DX);
+}
+VNNI static void no_cvt32x6(void)
+{
+    tile32x6(NO_CVT);
 }
 
 /* Multiply-adds per second of fn, macs per call, best of three. */
@@ -189,7 +218,7 @@ int main(void)
             for (int t = 0; t < 32; t++)
                 xs[j][b] += x[j][b * 32 + t] = (int8_t)((j * 31 + b * 7 + t * 13) % 255 - 127);
         }
-    double p = peak(), r[4];
+    double p = peak(), r[6];
     static const struct {
         const char *name;
         void (*fn)(void);
@@ -197,14 +226,16 @@ int main(void)
     } loops[] = {{"16 x 8, sums only", sums16x8, 16.0 * 8 * K},
                  {"16 x 8, as the kernel", kernel16x8, 16.0 * 8 * K},
                  {"32 x 6, sums only", sums32x6, 32.0 * 6 * K},
-                 {"32 x 6, as the kernel", kernel32x6, 32.0 * 6 * K}};
-    for (size_t i = 0; i < 4; i++)
+                 {"32 x 6, as the kernel", kernel32x6, 32.0 * 6 * K},
+                 {"32 x 6, no d x dx", no_dx32x6, 32.0 * 6 * K},
+                 {"32 x 6, no conversion", no_cvt32x6, 32.0 * 6 * K}};
+    for (size_t i = 0; i < 6; i++)
         r[i] = rate(loops[i].fn, loops[i].macs);
     double p2 = peak(); /* the clock moves on a shared machine: the higher peak */
     if (p2 > p) p = p2;
     printf("integer prompt kernel's inner loop, one thread, k = %d (blocks of 32)\n", K);
     printf("  %-28s %6.1f G multiply-adds/s\n", "peak (12 chains of vpdpbusd)", p / 1e9);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 6; i++)
         printf("  %-28s %6.1f  (%.2f of peak)\n", loops[i].name, r[i] / 1e9, r[i] / p);
     return 0;
 }
