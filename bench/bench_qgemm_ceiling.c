@@ -27,12 +27,12 @@
  *                   row, applied at the end)
  *   no conversion   the multiply and the multiply-add on the sum's bits
  * On a 2-core AMD EPYC (Zen 5): sums only 0.94-1.01 of the peak, as the
- * kernel 0.72-0.77, no d x dx 0.86-0.88, no conversion 0.78-0.80: the multiply d x
- * dx and the multiply-add share the units that run vpdpbusd, and the
- * conversion mostly does not. Both multiplies are needed while weights and
- * activations each have a scale per block of 32 (the kernel's products are
- * the same bits on every path and batch size, llm/qgemm.h): only a coarser
- * activation scale would take the first out. Prints SKIP without AVX-512
+ * kernel 0.72-0.77, no d x dx 0.86-0.88, no conversion 0.78-0.80: the
+ * multiply d x dx and the multiply-add share the units that run vpdpbusd,
+ * and the conversion mostly does not. The multiply is needed while weights
+ * and activations each have a scale per block of 32 (the kernel's products
+ * are the same bits on every path and batch size, llm/qgemm.h): only a
+ * coarser activation scale would take it out. Prints SKIP without AVX-512
  * VNNI. */
 #include "base/time.h"
 #include "llm/qgemm.h"
