@@ -552,24 +552,6 @@ static void qg_pack_tile(const llm_mat *W, int lanes, int64_t r0, int64_t tr, in
     }
 }
 
-/* Part `part` of `parts` of the interleaved groups of W's rows [r0, r0 +
- * tr), asked into the second-level cache: the next tile's weights, a part
- * per block of activation rows of the tile before it, so that packing
- * reads them from cache instead of waiting on memory (the weights stream
- * from memory once per prompt pass). A 512-token prompt's feed-forward on
- * 2 cores (AMD EPYC), packing per thread: Qwen2.5-0.5B Q8_0 4.7-5.1 ->
- * 2.1-2.9 ms, Q4_K_M 9.8-10.3 -> 6.0-8.6 ms, the products no slower; the
- * whole prompt 0.4-0.5% faster (medians of six alternated runs, within
- * this machine's noise). */
-static void qg_prefetch_tile(const llm_mat *W, int64_t r0, int64_t tr, int64_t part, int64_t parts)
-{
-    if (!W || !il_usable(W) || tr <= 0) return;
-    size_t gb = llm_qg_il_group_bytes(W->type, W->cols), bytes = (size_t)((tr + 15) / 16) * gb;
-    const uint8_t *g = llm_qg_il_group(W->il, W->type, W->cols, r0);
-    for (size_t o = bytes * part / parts / 64 * 64; o < bytes * (part + 1) / parts; o += 64)
-        __builtin_prefetch(g + o, 0, 2);
-}
-
 /* Worker slot s packs its tiles (below) into its own scratch and
  * multiplies each with all of a's rows. A SwiGLU pair's tile is the same
  * rows of both matrices: each block of both products lands in the
@@ -607,13 +589,8 @@ static void qg_slot(void *p, int64_t slot)
         /* W's product: into Y, or for a SwiGLU pair into the gate buffer */
         float *Yw = j->up ? gate : j->Y + r0;
         int64_t ldw = j->up ? QG_PAIR : W->rows;
-        int64_t nr0 = (t + step) * j->tile_rows, ntr = t + step < t1 ? W->rows - nr0 : 0,
-                chunks = (j->a->n + QG_JCHUNK - 1) / QG_JCHUNK;
-        if (ntr > j->tile_rows) ntr = j->tile_rows;
         for (int64_t j0 = 0; j0 < j->a->n; j0 += QG_JCHUNK) {
             int64_t j1 = j->a->n - j0 < QG_JCHUNK ? j->a->n : j0 + QG_JCHUNK;
-            qg_prefetch_tile(W, nr0, ntr, j0 / QG_JCHUNK, chunks);
-            qg_prefetch_tile(j->up, nr0, ntr, j0 / QG_JCHUNK, chunks);
             for (int i = 0; i < np; i++) {
                 int64_t pr = tr - (int64_t)i * lanes < lanes ? tr - (int64_t)i * lanes : lanes;
                 if (j->ops->kernel2 && tr - (int64_t)i * lanes >= 2 * lanes) { /* two full */
