@@ -104,9 +104,13 @@ static void widen_v(const llm_context *c, const llm_hparams *hp, int layer, int 
 static void widen_k(const llm_context *c, const llm_hparams *hp, int layer, int kvh, int from,
                     int to, float *dst, int64_t ld)
 {
-    for (int d = 0; d < hp->head_dim; d++)
-        llm_dequant_row(LLM_F16, c->k_cache + llm_k_index(c, layer, kvh, d) + from,
-                        dst + d * ld + from, to - from);
+    for (int p = from; p < to;) { /* a chunk's part at a time */
+        int n = LLM_K_CHUNK - p % LLM_K_CHUNK < to - p ? LLM_K_CHUNK - p % LLM_K_CHUNK : to - p;
+        for (int d = 0; d < hp->head_dim; d++)
+            llm_dequant_row(LLM_F16, c->k_cache + llm_k_index(c, layer, kvh, d, p),
+                            dst + d * ld + p, n);
+        p += n;
+    }
 }
 
 /* Tokens t0..t0 + nt - 1 of one sequence at consecutive positions (a
@@ -179,11 +183,9 @@ static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int
             int nd = D - d0 < 64 ? D - d0 : 64;
             for (int i = 0; i < ni; i++)
                 llm_quantize_row(LLM_F16, k + (i0 + i) * ld + d0, blk[i], nd);
-            for (int d = 0; d < nd; d++) {
-                uint16_t *row = c->k_cache + llm_k_index(c, layer, h, d0 + d) + pos + i0;
+            for (int d = 0; d < nd; d++)
                 for (int i = 0; i < ni; i++)
-                    row[i] = blk[i][d];
-            }
+                    c->k_cache[llm_k_index(c, layer, h, d0 + d, pos + i0 + i)] = blk[i][d];
         }
     }
 }
@@ -209,11 +211,12 @@ static inline void load_kv(const llm_context *c, int layer, int kvh, int n_pos)
 {
     int D = c->m->hp.head_dim;
     uint32_t sum = 0;
-    const uint16_t *k = c->k_cache + llm_k_index(c, layer, kvh, 0);
-    for (int d = 0; d < D; d++, k += c->p.n_ctx) {
-        for (int p = 0; p < n_pos; p += 32) /* 32 halves: a line */
-            sum += k[p];
-        sum += k[n_pos - 1]; /* a row's last line, when the rows are not line-aligned */
+    for (int p0 = 0; p0 < n_pos; p0 += LLM_K_CHUNK) { /* the chunks in order */
+        int used = n_pos - p0 < LLM_K_CHUNK ? n_pos - p0 : LLM_K_CHUNK;
+        const uint16_t *k = c->k_cache + llm_k_index(c, layer, kvh, 0, p0);
+        for (int d = 0; d < D; d++, k += LLM_K_CHUNK)
+            for (int p = 0; p < used; p += 32) /* 32 halves: a line */
+                sum += k[p];
     }
     const uint16_t *v = c->v_cache + llm_kv_index(c, layer, kvh, 0);
     size_t n = (size_t)n_pos * (size_t)D;
@@ -285,8 +288,10 @@ static void attend_group(void *ctx, int64_t kvh)
             store_kv(c, hp, j->layer, (int)kvh, a->pos[t], 1,
                      a->k + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D,
                      a->v + (size_t)t * hp->n_head_kv * D + (size_t)kvh * D, 0);
-        llm_gemm_nn_f16(q, D, G, c->k_cache + llm_k_index(c, j->layer, (int)kvh, 0), c->p.n_ctx,
-                        n_pos, D, s, a->n_ctx);
+        for (int p0 = 0; p0 < n_pos; p0 += LLM_K_CHUNK) /* a chunk's columns at a time */
+            llm_gemm_nn_f16(q, D, G, c->k_cache + llm_k_index(c, j->layer, (int)kvh, 0, p0),
+                            LLM_K_CHUNK, n_pos - p0 < LLM_K_CHUNK ? n_pos - p0 : LLM_K_CHUNK, D,
+                            s + p0, a->n_ctx);
         for (int g = 0; g < G; g++)
             llm_vec_softmax(s + (size_t)g * a->n_ctx, n_pos, scale);
         /* the values straight from the cache: the bits of llm_gemm_nn on

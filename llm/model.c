@@ -495,7 +495,7 @@ int llm_context_new(const llm_model *m, const llm_context_params *p, llm_context
      * products, so that a text's vector does not depend on its batch */
     llm_compute_set_int8_decode(c->a.compute, !c->p.embeddings);
     size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
-    c->kv_layer_elems = (size_t)c->p.n_ctx * KVD;
+    c->kv_layer_elems = llm_kv_room(c->p.n_ctx) * KVD;
     c->cached = rag_xcalloc((size_t)c->p.n_ctx, sizeof *c->cached);
     c->k_cache = rag_xcalloc_lines(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->k_cache);
     c->v_cache = rag_xcalloc_lines(c->kv_layer_elems * (size_t)hp->n_layer, sizeof *c->v_cache);
@@ -557,10 +557,10 @@ int llm_context_copy(llm_context *dst, const llm_context *src, rag_err *err)
     size_t n = (size_t)src->n_past * (size_t)D;
     for (int l = 0; l < src->m->hp.n_layer; l++)
         for (int h = 0; h < src->m->hp.n_head_kv; h++) {
-            for (int d = 0; d < D; d++) /* the keys: n_past positions of each dimension */
-                memcpy(dst->k_cache + llm_k_index(dst, l, h, d),
-                       src->k_cache + llm_k_index(src, l, h, d),
-                       (size_t)src->n_past * sizeof *dst->k_cache);
+            /* the keys: the chunks holding the n_past positions, whole */
+            memcpy(dst->k_cache + llm_k_index(dst, l, h, 0, 0),
+                   src->k_cache + llm_k_index(src, l, h, 0, 0),
+                   llm_kv_room(src->n_past) * (size_t)D * sizeof *dst->k_cache);
             memcpy(dst->v_cache + llm_kv_index(dst, l, h, 0),
                    src->v_cache + llm_kv_index(src, l, h, 0), n * sizeof *dst->v_cache);
         }
