@@ -162,14 +162,16 @@ static inline int decoding_pass(int n)
 }
 
 /* Writes KV head h's keys and values of nt tokens of one sequence, at
- * positions pos.., into c's cache at a layer as F16 (each key a column),
- * from k and v (a token's ld floats after the previous one's): the keys
- * 16 positions at a time, so that in a prompt each of head_dim rows gets
- * 16 values in one line where a token at a time stored one value in each
- * of head_dim lines, each on its own page (the rows are n_ctx apart). The same F16 values, so the
- * same bits. Qwen2.5-0.5B Q4_K_M, a 512-token prompt on 2 cores: qkv_row, which stored a token at a
- * time, 10.4 -> 2.7 ms; this takes 5-6 ms on each thread, nearly all of it waiting for the cache's
- * lines (0.4-0.6 ms when they are in cache already: prefetching the next run's did not help). */
+ * positions pos.., into c's cache at a layer as F16 (each key a column,
+ * llm_k_index), from k and v (a token's ld floats after the previous
+ * one's): the keys 16 positions at a time, so that in a prompt each of
+ * head_dim rows gets 16 values in one line where a token at a time stored
+ * one value in each of head_dim lines. The same F16 values, so the same
+ * bits. Qwen2.5-0.5B Q4_K_M, a 512-token prompt on 2 cores, with the rows
+ * n_ctx apart (before LLM_K_CHUNK): qkv_row, which stored a token at a
+ * time, 10.4 -> 2.7 ms; this took 5-6 ms on each thread, nearly all of it
+ * waiting for the cache's lines (0.4-0.6 ms when they are in cache
+ * already: prefetching the next run's did not help). */
 static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int h, int pos, int nt,
                      const float *k, const float *v, size_t ld)
 {
@@ -191,7 +193,7 @@ static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int
 }
 
 /* Reads one value in each cache line of the first n_pos positions of KV
- * head kvh's keys (head_dim rows n_ctx apart) and values at a layer,
+ * head kvh's keys (chunk by chunk, llm_k_index) and values at a layer,
  * before a decoding token's products use them. Between a layer's steps
  * the weights of every other layer stream through the caches, so this
  * part of the cache comes from memory, and llm_gemm_nn_f16 reads the keys
@@ -206,7 +208,8 @@ static void store_kv(const llm_context *c, const llm_hparams *hp, int layer, int
  * alternated runs: 4 sequences 2.61 -> 1.57 ms (283 tokens/s instead of
  * 261), one sequence 0.70-0.77 -> 0.43-0.45 ms. On one core, prefetching
  * each block of positions a block or more ahead of its product was slower
- * than either. */
+ * than either. (Those figures are from before LLM_K_CHUNK, with each of
+ * head_dim rows n_ctx apart.) */
 static inline void load_kv(const llm_context *c, int layer, int kvh, int n_pos)
 {
     int D = c->m->hp.head_dim;
